@@ -1,0 +1,100 @@
+import { z } from 'zod';
+import { envelopeOf, StepName } from '../envelope.ts';
+import { Order, OrderId } from './order.ts';
+
+export const OrderReceived = envelopeOf('OrderReceived', z.object({ order: Order }));
+export type OrderReceived = z.infer<typeof OrderReceived>;
+
+export const OrderConfirmed = envelopeOf(
+  'OrderConfirmed',
+  z.object({ order: Order, reservedAt: z.iso.datetime({ offset: true }) }),
+);
+export type OrderConfirmed = z.infer<typeof OrderConfirmed>;
+
+export const Parcel = z.object({
+  parcelId: z.string().min(1),
+  weightGrams: z.int().positive(),
+  size: z.enum(['S', 'M', 'L', 'XL']),
+});
+export type Parcel = z.infer<typeof Parcel>;
+
+export const OrderPickedAndPacked = envelopeOf(
+  'OrderPickedAndPacked',
+  z.object({ order: Order, parcel: Parcel, packedAt: z.iso.datetime({ offset: true }) }),
+);
+export type OrderPickedAndPacked = z.infer<typeof OrderPickedAndPacked>;
+
+export const NotificationKind = z.enum([
+  'order-rejected',
+  'order-confirmed',
+  'order-packed',
+  'order-shipped',
+]);
+export type NotificationKind = z.infer<typeof NotificationKind>;
+
+export const Notification = envelopeOf(
+  'Notification',
+  z.object({
+    orderId: OrderId,
+    customerId: z.string().min(1),
+    kind: NotificationKind,
+    channel: z.enum(['email']),
+    subject: z.string().min(1),
+    message: z.string().min(1),
+    /** Kind-specific facts: the rejection reason, the carrier and tracking number, ... */
+    details: z.record(z.string(), z.union([z.string(), z.number()])).default({}),
+  }),
+);
+export type Notification = z.infer<typeof Notification>;
+
+/** A Kafka header as it travelled, value base64 so any bytes survive. */
+export const RecordHeader = z.object({ key: z.string(), value: z.base64() });
+
+/**
+ * A record that can never succeed (not JSON, fails its schema, unknown type) or that exhausted its
+ * retries, with everything needed to understand and replay it.
+ */
+export const DeadLettered = envelopeOf(
+  'DeadLettered',
+  z.object({
+    reason: z.enum(['poison', 'retries-exhausted']),
+    function: StepName,
+    error: z.object({ name: z.string(), message: z.string() }),
+    attempts: z.int().nonnegative(),
+    record: z.object({
+      topic: z.string().min(1),
+      partition: z.int().nonnegative(),
+      offset: z.string().regex(/^\d+$/),
+      timestamp: z.number().optional(),
+      key: z.base64().nullable(),
+      value: z.base64().nullable(),
+      headers: z.array(RecordHeader),
+    }),
+  }),
+);
+export type DeadLettered = z.infer<typeof DeadLettered>;
+
+export const KpiName = z.enum([
+  'OrdersReceived',
+  'OrdersConfirmed',
+  'OrdersRejected',
+  'OrdersPacked',
+  'OrdersShipped',
+  'NotificationsDelivered',
+  'RecordsDeadLettered',
+  'StepLatency',
+  'EndToEndLatency',
+]);
+export type KpiName = z.infer<typeof KpiName>;
+
+export const KpiRecorded = envelopeOf(
+  'KpiRecorded',
+  z.object({
+    name: KpiName,
+    value: z.number(),
+    unit: z.enum(['Count', 'Milliseconds']),
+    step: StepName,
+    orderId: OrderId.optional(),
+  }),
+);
+export type KpiRecorded = z.infer<typeof KpiRecorded>;

@@ -1,0 +1,3 @@
+export * from './manifest.ts';
+export * from './types.ts';
+export * from './validate.ts';

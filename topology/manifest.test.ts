@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { topicNames } from '../events/topics.ts';
+import { manifest } from './manifest.ts';
+import type { Manifest } from './types.ts';
+import { ManifestError, validateManifest } from './validate.ts';
+
+const clone = (): Manifest => structuredClone(manifest) as unknown as Manifest;
+
+describe('topology manifest', () => {
+  it('declares exactly the seed topics', () => {
+    expect(Object.keys(manifest.topics).sort()).toEqual([...topicNames].sort());
+  });
+
+  it('wires the pipeline as the design says', () => {
+    const triggers = Object.fromEntries(
+      Object.entries(manifest.functions).map(([name, fn]) => [
+        name,
+        fn.trigger.kind === 'kafka' ? fn.trigger.topic : 'http',
+      ]),
+    );
+    expect(triggers).toEqual({
+      'order-api': 'http',
+      inventory: 'OrderReceived',
+      warehouse: 'OrderConfirmed',
+      shipper: 'OrderPickedAndPacked',
+      notification: 'Notification',
+    });
+  });
+
+  it('refuses a trigger topic that does not exist', () => {
+    const m = clone();
+    (m.functions.inventory!.trigger as { topic: string }).topic = 'Nope';
+    expect(() => validateManifest(m)).toThrow(/trigger topic Nope is not declared/);
+  });
+
+  it('refuses an on-failure destination equal to the source topic', () => {
+    const m = clone();
+    (m.functions.warehouse!.trigger as { onFailure: string }).onFailure = 'OrderConfirmed';
+    expect(() => validateManifest(m)).toThrow(/must differ from its trigger topic OrderConfirmed/);
+  });
+
+  it('refuses names that collide and out-of-range mapping settings, listing every problem', () => {
+    const m = clone();
+    (m.tables as Record<string, unknown>).Inventory = m.tables.inventory;
+    (m.functions.shipper!.trigger as { batchSize: number }).batchSize = 0;
+    (m.functions.shipper!.trigger as { maximumBatchingWindowSeconds: number }).maximumBatchingWindowSeconds =
+      0.5;
+    try {
+      validateManifest(m);
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(ManifestError);
+      const problems = (error as ManifestError).problems;
+      expect(problems).toHaveLength(3);
+      expect(problems.join('\n')).toMatch(
+        /"inventory" collides with "Inventory"|"Inventory" collides with "inventory"/,
+      );
+    }
+  });
+
+  it('refuses a function that uses an undeclared table or topic', () => {
+    const m = clone();
+    (m.functions.notification!.tables as Record<string, string>).ghosts = 'read';
+    (m.functions.notification!.produces as string[]).push('Ghosts');
+    expect(() => validateManifest(m)).toThrow(/unknown table ghosts[\s\S]*|unknown topic Ghosts/);
+  });
+});

@@ -1,0 +1,112 @@
+import type { TopicName } from '../events/topics.ts';
+import type { Manifest } from './types.ts';
+import { validateManifest } from './validate.ts';
+
+/**
+ * The single source of truth for the pipeline's topology. `infra/` (CDK) and `local/` (the local
+ * runtime) both read this object; nothing here is declared anywhere else.
+ */
+export const manifest = validateManifest({
+  topics: {
+    OrderReceived: { partitions: 6, retentionHours: 168, key: 'orderId' },
+    OrderConfirmed: { partitions: 6, retentionHours: 168, key: 'orderId' },
+    OrderPickedAndPacked: { partitions: 6, retentionHours: 168, key: 'orderId' },
+    Notification: { partitions: 6, retentionHours: 168, key: 'orderId' },
+    // Dead letters are kept for two weeks so that an operator has time to replay them.
+    DeadLetterQueue: { partitions: 3, retentionHours: 336, key: 'orderId' },
+    KPIs: { partitions: 3, retentionHours: 72, key: 'orderId' },
+  },
+  tables: {
+    idempotency: {
+      partitionKey: { name: 'id', type: 'S' },
+      // Powertools idempotency expects its TTL attribute to be called `expiration`.
+      ttlAttribute: 'expiration',
+    },
+    orders: { partitionKey: { name: 'orderId', type: 'S' } },
+    inventory: { partitionKey: { name: 'sku', type: 'S' } },
+    notifications: {
+      partitionKey: { name: 'orderId', type: 'S' },
+      sortKey: { name: 'notificationId', type: 'S' },
+    },
+  },
+  functions: {
+    'order-api': {
+      entry: 'functions/order-api/handler.ts',
+      description: 'POST /orders, GET /orders/{id}, GET /health',
+      trigger: { kind: 'http' },
+      produces: ['OrderReceived', 'KPIs'],
+      tables: { orders: 'readwrite', idempotency: 'readwrite' },
+      memoryMb: 512,
+      timeoutSeconds: 10,
+      environment: {},
+    },
+    inventory: {
+      entry: 'functions/inventory/handler.ts',
+      description: 'Reserves stock for every line of an order, atomically',
+      trigger: kafkaTrigger('OrderReceived'),
+      produces: ['OrderConfirmed', 'Notification', 'KPIs', 'DeadLetterQueue'],
+      tables: { inventory: 'readwrite', orders: 'readwrite', idempotency: 'readwrite' },
+      memoryMb: 512,
+      timeoutSeconds: 60,
+      environment: {},
+    },
+    warehouse: {
+      entry: 'functions/warehouse/handler.ts',
+      description: 'Picks and packs confirmed orders',
+      trigger: kafkaTrigger('OrderConfirmed'),
+      produces: ['OrderPickedAndPacked', 'Notification', 'KPIs', 'DeadLetterQueue'],
+      tables: { orders: 'readwrite', idempotency: 'readwrite' },
+      memoryMb: 512,
+      timeoutSeconds: 60,
+      environment: {},
+    },
+    shipper: {
+      entry: 'functions/shipper/handler.ts',
+      description: 'Books a carrier and assigns a tracking number',
+      trigger: kafkaTrigger('OrderPickedAndPacked'),
+      produces: ['Notification', 'KPIs', 'DeadLetterQueue'],
+      tables: { orders: 'readwrite', idempotency: 'readwrite' },
+      memoryMb: 512,
+      timeoutSeconds: 60,
+      environment: {},
+    },
+    notification: {
+      entry: 'functions/notification/handler.ts',
+      description: 'Delivers customer notifications, each exactly once',
+      trigger: kafkaTrigger('Notification'),
+      produces: ['KPIs', 'DeadLetterQueue'],
+      tables: { notifications: 'readwrite', orders: 'readwrite', idempotency: 'readwrite' },
+      memoryMb: 512,
+      timeoutSeconds: 60,
+      environment: {},
+    },
+  },
+} satisfies Manifest);
+
+/** The defaults every consumer shares; a function may override any of them. */
+function kafkaTrigger(topic: TopicName) {
+  return {
+    kind: 'kafka',
+    topic,
+    batchSize: 100,
+    maximumBatchingWindowSeconds: 1,
+    startingPosition: 'TRIM_HORIZON',
+    retryAttempts: 3,
+    onFailure: 'DeadLetterQueue',
+  } as const;
+}
+
+export type FunctionName = keyof typeof manifest.functions;
+export type TableName = keyof typeof manifest.tables;
+export const functionNames = Object.keys(manifest.functions) as FunctionName[];
+export const tableNames = Object.keys(manifest.tables) as TableName[];
+
+/** The consumer group of a function: AWS and the local emulator use the same id. */
+export const consumerGroupId = (fn: FunctionName): string => `order-pipeline-${fn}`;
+
+/**
+ * The physical name of a table. Locally it is the logical name with a prefix; on AWS, CloudFormation
+ * names tables and passes the names to functions through `TABLE_<NAME>` environment variables.
+ */
+export const localTableName = (table: TableName, prefix = 'order-pipeline'): string => `${prefix}-${table}`;
+export const tableEnvVar = (table: TableName): string => `TABLE_${table.toUpperCase()}`;

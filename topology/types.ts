@@ -1,0 +1,57 @@
+import type { TopicName } from '../events/topics.ts';
+
+export interface TopicSpec {
+  partitions: number;
+  retentionHours: number;
+  /** What the record key holds; every topic is keyed by order id so one order stays on one partition. */
+  key: 'orderId';
+}
+
+export interface KeySpec {
+  name: string;
+  type: 'S' | 'N';
+}
+
+export interface TableSpec {
+  partitionKey: KeySpec;
+  sortKey?: KeySpec;
+  ttlAttribute?: string;
+}
+
+export interface HttpTrigger {
+  kind: 'http';
+}
+
+/** Mirrors the settings of a Lambda MSK event source mapping. */
+export interface KafkaTrigger {
+  kind: 'kafka';
+  topic: TopicName;
+  /** 1..10000 records per invocation. */
+  batchSize: number;
+  /** 0..300 seconds, as MaximumBatchingWindowInSeconds. */
+  maximumBatchingWindowSeconds: number;
+  startingPosition: 'TRIM_HORIZON' | 'LATEST';
+  /** Retries of a failing batch before it goes to `onFailure`. */
+  retryAttempts: number;
+  onFailure: TopicName;
+}
+
+export type Access = 'read' | 'readwrite';
+
+export interface FunctionSpec {
+  /** The handler module, relative to the project root; it exports `handler`. */
+  entry: string;
+  description: string;
+  trigger: HttpTrigger | KafkaTrigger;
+  produces: readonly TopicName[];
+  tables: Readonly<Record<string, Access>>;
+  memoryMb: number;
+  timeoutSeconds: number;
+  environment: Readonly<Record<string, string>>;
+}
+
+export interface Manifest {
+  topics: Readonly<Record<TopicName, TopicSpec>>;
+  tables: Readonly<Record<string, TableSpec>>;
+  functions: Readonly<Record<string, FunctionSpec>>;
+}

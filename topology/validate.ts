@@ -1,0 +1,72 @@
+import type { Manifest } from './types.ts';
+
+export class ManifestError extends Error {
+  override readonly name = 'ManifestError';
+  constructor(readonly problems: string[]) {
+    super(`invalid topology manifest:\n  - ${problems.join('\n  - ')}`);
+  }
+}
+
+/** Checks the cross-references a type cannot express, and returns the manifest unchanged. */
+export function validateManifest<M extends Manifest>(manifest: M): M {
+  const problems: string[] = [];
+  const topics = new Set(Object.keys(manifest.topics));
+  const tables = new Set(Object.keys(manifest.tables));
+
+  for (const [name, topic] of Object.entries(manifest.topics)) {
+    if (!Number.isInteger(topic.partitions) || topic.partitions < 1)
+      problems.push(`topic ${name}: partitions must be a positive integer`);
+    if (!(topic.retentionHours > 0)) problems.push(`topic ${name}: retentionHours must be positive`);
+  }
+
+  // Object keys are unique already; physical names (topics, tables, Lambda functions) must also be unique
+  // ignoring case within their kind, since several AWS and Kafka tools treat them case-insensitively.
+  for (const [kind, names] of [
+    ['topic', topics],
+    ['table', tables],
+    ['function', Object.keys(manifest.functions)],
+  ] as const) {
+    const seen = new Map<string, string>();
+    for (const name of names) {
+      const other = seen.get(name.toLowerCase());
+      if (other !== undefined)
+        problems.push(
+          `${kind} name "${name}" collides with "${other}" (names must be unique, ignoring case)`,
+        );
+      seen.set(name.toLowerCase(), name);
+    }
+  }
+
+  for (const [name, fn] of Object.entries(manifest.functions)) {
+    for (const topic of fn.produces) {
+      if (!topics.has(topic)) problems.push(`function ${name}: produces to unknown topic ${topic}`);
+    }
+    for (const table of Object.keys(fn.tables)) {
+      if (!tables.has(table)) problems.push(`function ${name}: uses unknown table ${table}`);
+    }
+    if (fn.trigger.kind !== 'kafka') continue;
+    const t = fn.trigger;
+    if (!topics.has(t.topic)) problems.push(`function ${name}: trigger topic ${t.topic} is not declared`);
+    if (!topics.has(t.onFailure))
+      problems.push(`function ${name}: on-failure destination ${t.onFailure} is not declared`);
+    if (t.onFailure === t.topic)
+      problems.push(`function ${name}: on-failure destination must differ from its trigger topic ${t.topic}`);
+    if (!Number.isInteger(t.batchSize) || t.batchSize < 1 || t.batchSize > 10_000)
+      problems.push(`function ${name}: batchSize must be 1..10000`);
+    if (
+      !Number.isInteger(t.maximumBatchingWindowSeconds) ||
+      t.maximumBatchingWindowSeconds < 0 ||
+      t.maximumBatchingWindowSeconds > 300
+    )
+      problems.push(`function ${name}: maximumBatchingWindowSeconds must be an integer 0..300`);
+    if (!Number.isInteger(t.retryAttempts) || t.retryAttempts < 0 || t.retryAttempts > 10_000)
+      problems.push(`function ${name}: retryAttempts must be 0..10000`);
+  }
+
+  const triggers = Object.entries(manifest.functions).filter(([, fn]) => fn.trigger.kind === 'http');
+  if (triggers.length > 1)
+    problems.push(`only one function may serve HTTP, found ${triggers.map(([n]) => n).join(', ')}`);
+
+  if (problems.length > 0) throw new ManifestError(problems);
+  return manifest;
+}
