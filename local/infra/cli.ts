@@ -1,0 +1,122 @@
+/**
+ * `npm run infra`: starts the local Kafka broker and DynamoDB endpoint, creates the manifest's topics
+ * and tables, prints where everything is, and stays up until Ctrl-C.
+ *
+ *   npm run infra -- [--kafka-port 9092] [--controller-port 9093] [--dynamodb-port 8000] [--data-dir .local/data]
+ *
+ * With KAFKA_BROKERS / DYNAMODB_ENDPOINT set (e.g. docker-compose), those are used instead of starting anything.
+ */
+import { parseArgs } from 'node:util';
+import {
+  InfraError,
+  type LocalInfra,
+  provisionFromManifest,
+  startLocalInfra,
+  stopAllManaged,
+} from './index.ts';
+
+const usage =
+  'usage: npm run infra -- [--kafka-port <port>] [--controller-port <port>] [--dynamodb-port <port>] [--data-dir <dir>] [--table-prefix <prefix>]';
+
+function parsePort(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 1 || port > 65_535)
+    throw new UsageError(`${flag} must be a port number, got "${value}"`);
+  return port;
+}
+
+class UsageError extends Error {}
+
+async function main(): Promise<number> {
+  let values: ReturnType<typeof parse>['values'];
+  try {
+    values = parse().values;
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${usage}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(usage);
+    return 0;
+  }
+
+  const log = (line: string) => console.error(line);
+  let infra: LocalInfra | undefined;
+  let shuttingDown = false;
+  const shutdown = async (signal: NodeJS.Signals) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    log(`\n${signal}: stopping...`);
+    // Also covers a Ctrl-C in the middle of startup, before `infra` exists.
+    await Promise.all([infra?.stop(), stopAllManaged()]);
+    log('stopped.');
+    process.exit(0);
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+
+  try {
+    infra = await startLocalInfra({
+      kafkaPort: parsePort(values['kafka-port'], '--kafka-port'),
+      controllerPort: parsePort(values['controller-port'], '--controller-port'),
+      dynamodbPort: parsePort(values['dynamodb-port'], '--dynamodb-port'),
+      dataDir: values['data-dir'],
+      log,
+    });
+    if (shuttingDown) return 0;
+    const { topics, tables } = await provisionFromManifest({
+      kafkaBrokers: infra.kafkaBrokers,
+      dynamodbEndpoint: infra.dynamodbEndpoint,
+      tablePrefix: values['table-prefix'],
+    });
+
+    const origin = (started: boolean) => (started ? 'started here' : 'external');
+    const lines = [
+      '',
+      `Kafka     ${infra.kafkaBrokers.join(',')}  (${origin(infra.started.kafka)}${infra.logFiles.kafka ? `, log ${infra.logFiles.kafka}` : ''})`,
+      `DynamoDB  ${infra.dynamodbEndpoint}  (${origin(infra.started.dynamodb)}${infra.logFiles.dynamodb ? `, log ${infra.logFiles.dynamodb}` : ''})`,
+      '',
+      'Topics:',
+      ...topics.map(
+        (t) =>
+          `  ${t.name.padEnd(22)} ${String(t.partitions).padStart(2)} partitions, retention ${t.retentionMs / 3_600_000} h  [${t.action}]`,
+      ),
+      'Tables:',
+      ...tables.map(
+        (t) =>
+          `  ${t.physicalName.padEnd(30)} key ${t.partitionKey}${t.sortKey ? ` + ${t.sortKey}` : ''}${t.ttlAttribute ? `, TTL on ${t.ttlAttribute}` : ''}  [${t.action}]`,
+      ),
+      '',
+      `Use them from another shell: KAFKA_BROKERS=${infra.kafkaBrokers.join(',')} DYNAMODB_ENDPOINT=${infra.dynamodbEndpoint}`,
+      'Ctrl-C stops everything.',
+    ];
+    console.log(lines.join('\n'));
+    // Stay up: the child processes keep nothing on our event loop, so hold it open until a signal.
+    await new Promise<never>(() => setInterval(() => {}, 1 << 30));
+    return 0;
+  } catch (error) {
+    if (error instanceof InfraError || error instanceof UsageError) {
+      console.error(`\n[${error instanceof InfraError ? error.service : 'infra'}] ${error.message}`);
+    } else {
+      console.error(error);
+    }
+    await infra?.stop();
+    return 1;
+  }
+}
+
+function parse() {
+  return parseArgs({
+    options: {
+      'kafka-port': { type: 'string' },
+      'controller-port': { type: 'string' },
+      'dynamodb-port': { type: 'string' },
+      'data-dir': { type: 'string' },
+      'table-prefix': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+}
+
+process.exitCode = await main();

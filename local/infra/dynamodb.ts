@@ -1,0 +1,131 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DynamoDBClient, type DynamoDBClientConfig, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { ensurePythonTools, PythonToolsError } from '../python/venv.ts';
+import { InfraError } from './errors.ts';
+import { assertPortFree } from './ports.ts';
+import { killStaleProcess, logTail, type ManagedProcess, spawnManaged } from './process.ts';
+
+type Log = (line: string) => void;
+
+/**
+ * The region every local client must use: moto keeps tables per region, so the provisioner, the
+ * functions and the tests have to agree. `AWS_REGION` wins when set.
+ */
+export const localRegion = (): string =>
+  process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
+
+/** Client settings for the local DynamoDB endpoint; moto accepts any credentials. */
+export function localDynamoDbConfig(endpoint: string): DynamoDBClientConfig {
+  return {
+    endpoint,
+    region: localRegion(),
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    maxAttempts: 2,
+  };
+}
+
+export interface DynamoDbOptions {
+  host: string;
+  port: number;
+  /** Holds moto's log (`moto.log`) and pid file. */
+  dir: string;
+  log: Log;
+  startTimeoutMs?: number;
+}
+
+export interface RunningDynamoDb {
+  endpoint: string;
+  logFile: string;
+  process: ManagedProcess;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts moto's server as the local DynamoDB endpoint (DynamoDB Local's licence is not open source).
+ * moto keeps its tables in memory: a restart starts empty and provisioning creates the tables again.
+ */
+export async function startDynamoDb({
+  host,
+  port,
+  dir,
+  log,
+  startTimeoutMs,
+}: DynamoDbOptions): Promise<RunningDynamoDb> {
+  let motoServer: string;
+  try {
+    const tools = await ensurePythonTools(undefined, log);
+    motoServer = tools.bin('moto_server');
+  } catch (error) {
+    if (error instanceof PythonToolsError)
+      throw new InfraError('python', 'start-failed', error.message, { cause: error });
+    throw error;
+  }
+  await mkdir(dir, { recursive: true });
+  const pidFile = join(dir, 'moto.pid');
+  await killStaleProcess(pidFile, (line) => log(`[dynamodb] ${line}`));
+  await assertPortFree(
+    port,
+    host,
+    'DynamoDB (moto server)',
+    'dynamodb',
+    'Stop whatever holds it, choose another port (npm run infra -- --dynamodb-port <port>), or set DYNAMODB_ENDPOINT to use an endpoint that is already running.',
+  );
+  const logFile = join(dir, 'moto.log');
+  const child = await spawnManaged({
+    name: 'dynamodb',
+    command: motoServer,
+    args: ['-H', host, '-p', String(port)],
+    cwd: dir,
+    logFile,
+    pidFile,
+    marker: 'moto_server',
+  });
+  const endpoint = `http://${host}:${port}`;
+  try {
+    await waitForDynamoDb(endpoint, { timeoutMs: startTimeoutMs ?? 60_000, process: child });
+  } catch (error) {
+    await child.stop(5_000);
+    if (error instanceof InfraError)
+      error.message += `\nLast lines of ${logFile}:\n${await logTail(logFile)}`;
+    throw error;
+  }
+  return { endpoint, logFile, process: child, stop: () => child.stop() };
+}
+
+/** Resolves once the endpoint answers ListTables. */
+export async function waitForDynamoDb(
+  endpoint: string,
+  { timeoutMs, process: child }: { timeoutMs: number; process?: ManagedProcess },
+): Promise<void> {
+  const client = new DynamoDBClient({ ...localDynamoDbConfig(endpoint), maxAttempts: 1 });
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  try {
+    while (Date.now() < deadline) {
+      if (child?.hasExited()) {
+        const { code, signal } = await child.exited;
+        throw new InfraError(
+          'dynamodb',
+          'start-failed',
+          `the moto server exited during startup (code ${code}, signal ${signal}).`,
+        );
+      }
+      try {
+        await client.send(new ListTablesCommand({ Limit: 1 }), { abortSignal: AbortSignal.timeout(3_000) });
+        return;
+      } catch (error) {
+        lastError = error;
+      }
+      await sleep(300);
+    }
+  } finally {
+    client.destroy();
+  }
+  throw new InfraError(
+    'dynamodb',
+    'timeout',
+    `DynamoDB at ${endpoint} did not answer within ${Math.round(timeoutMs / 1000)} s${lastError instanceof Error ? ` (last error: ${lastError.message})` : ''}.`,
+  );
+}

@@ -1,0 +1,335 @@
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify, stripVTControlCharacters } from 'node:util';
+import { Admin } from '@platformatic/kafka';
+import { projectRoot } from '../python/venv.ts';
+import { InfraError, lastLines } from './errors.ts';
+import { withFileLock } from './file-lock.ts';
+import { assertPortFree } from './ports.ts';
+import { killStaleProcess, logTail, type ManagedProcess, spawnManaged } from './process.ts';
+
+const run = promisify(execFile);
+
+const pomFile = join(projectRoot, 'local', 'maven', 'pom.xml');
+const log4jConfig = join(import.meta.dirname, 'kafka-log4j2.xml');
+const mavenDir = join(projectRoot, '.local', 'maven');
+/** Where Maven copies the broker's jars; `java -cp 'lib/*'` runs them. */
+export const kafkaLibDir = join(mavenDir, 'lib');
+
+export type Log = (line: string) => void;
+
+/** The `java` to run: `$JAVA_HOME/bin/java` when JAVA_HOME is set, else the one on PATH. Needs 17+. */
+export async function findJava(): Promise<string> {
+  const java = process.env.JAVA_HOME ? join(process.env.JAVA_HOME, 'bin', 'java') : 'java';
+  let versionText: string;
+  try {
+    // `java -version` writes to stderr.
+    const { stderr, stdout } = await run(java, ['-version']);
+    versionText = `${stderr}${stdout}`;
+  } catch {
+    throw new InfraError(
+      'java',
+      'java-missing',
+      `Java was not found${process.env.JAVA_HOME ? ` at ${java} (from JAVA_HOME)` : ' on PATH'}. The local Kafka broker runs on the JVM: install a JDK 17 or newer (e.g. apt-get install openjdk-17-jdk-headless, brew install openjdk@17) or set JAVA_HOME to one. With Docker you can instead run \`docker compose up -d\` and set KAFKA_BROKERS=localhost:9092.`,
+    );
+  }
+  const match = /version "(\d+)(?:\.(\d+))?/.exec(versionText);
+  const major = match ? Number(match[1] === '1' ? match[2] : match[1]) : Number.NaN;
+  if (!(major >= 17)) {
+    throw new InfraError(
+      'java',
+      'java-missing',
+      `Apache Kafka 4 needs Java 17 or newer, but ${java} is: ${versionText.split('\n')[0]?.trim()}. Install a JDK 17+ or set JAVA_HOME to one.`,
+    );
+  }
+  return java;
+}
+
+/**
+ * Fetches the Kafka broker's jars from Maven Central into `.local/maven/lib` (first run only). A stamp
+ * with the pom's hash makes later calls instant; editing the pom fetches again. A lock keeps two
+ * concurrent starts from fetching into the same place.
+ */
+export async function ensureKafkaJars(log: Log): Promise<string> {
+  const wanted = createHash('sha256')
+    .update(await readFile(pomFile))
+    .digest('hex');
+  const stamp = join(kafkaLibDir, '.pom.sha256');
+  const isCurrent = async () => existsSync(stamp) && (await readFile(stamp, 'utf8')) === wanted;
+  if (await isCurrent()) return kafkaLibDir;
+
+  return withFileLock(
+    join(mavenDir, '.lock'),
+    async () => {
+      if (await isCurrent()) return kafkaLibDir;
+      const mvn = process.env.MVN ?? 'mvn';
+      try {
+        await run(mvn, ['--version']);
+      } catch {
+        throw new InfraError(
+          'maven',
+          'maven-missing',
+          `Maven ("${mvn}") was not found. The local Kafka broker's jars come from Maven Central through Maven: install Apache Maven 3.6+ (e.g. apt-get install maven, brew install maven) or set MVN to its path. With Docker you can instead run \`docker compose up -d\` and set KAFKA_BROKERS=localhost:9092.`,
+        );
+      }
+      log('[kafka] downloading Apache Kafka 4.x jars from Maven Central (first run only)...');
+      const partial = `${kafkaLibDir}.partial`;
+      await rm(partial, { recursive: true, force: true });
+      try {
+        await run(
+          mvn,
+          [
+            '-B',
+            '-q',
+            '-Dstyle.color=never',
+            '-f',
+            pomFile,
+            'dependency:copy-dependencies',
+            '-DincludeScope=runtime',
+            `-DoutputDirectory=${partial}`,
+          ],
+          { maxBuffer: 64 * 1024 * 1024, timeout: 15 * 60_000 },
+        );
+      } catch (error) {
+        const {
+          stdout = '',
+          stderr = '',
+          message,
+        } = error as { stdout?: string; stderr?: string; message: string };
+        const output = stripVTControlCharacters(`${stdout}\n${stderr}`).trim() || message;
+        throw new InfraError(
+          'maven',
+          'maven-failed',
+          `Maven could not fetch the Kafka jars (${pomFile}). Is Maven Central (or your Maven mirror in ~/.m2/settings.xml) reachable? Maven said:\n${lastLines(output, 20)}`,
+        );
+      }
+      await writeFile(join(partial, '.pom.sha256'), wanted);
+      await rm(kafkaLibDir, { recursive: true, force: true });
+      await rename(partial, kafkaLibDir);
+      log('[kafka] jars ready');
+      return kafkaLibDir;
+    },
+    {
+      onWait: (pid) =>
+        log(`[kafka] waiting for another process (pid ${pid ?? '?'}) to finish fetching the jars...`),
+    },
+  );
+}
+
+export interface KafkaOptions {
+  host: string;
+  /** The PLAINTEXT listener clients use. */
+  port: number;
+  /** The KRaft controller listener. */
+  controllerPort: number;
+  /** Holds the broker's config, data (`data/`), logs (`broker.log`) and pid file. */
+  dir: string;
+  log: Log;
+  startTimeoutMs?: number;
+  /** Maximum heap of the broker JVM. */
+  heapMb?: number;
+}
+
+export interface RunningKafka {
+  brokers: string[];
+  logFile: string;
+  process: ManagedProcess;
+  stop(): Promise<void>;
+}
+
+/** A single-node KRaft cluster (combined broker and controller), the way Kafka 4 runs without ZooKeeper. */
+export function serverProperties({ host, port, controllerPort, dir }: KafkaOptions): string {
+  const settings: Record<string, string | number | boolean> = {
+    'process.roles': 'broker,controller',
+    'node.id': 1,
+    listeners: `PLAINTEXT://${host}:${port},CONTROLLER://${host}:${controllerPort}`,
+    'advertised.listeners': `PLAINTEXT://${host}:${port}`,
+    'controller.listener.names': 'CONTROLLER',
+    'inter.broker.listener.name': 'PLAINTEXT',
+    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'controller.quorum.bootstrap.servers': `${host}:${controllerPort}`,
+    'log.dirs': join(dir, 'data'),
+    // One node: every internal topic gets one replica.
+    'offsets.topic.replication.factor': 1,
+    'transaction.state.log.replication.factor': 1,
+    'transaction.state.log.min.isr': 1,
+    'share.coordinator.state.topic.replication.factor': 1,
+    'share.coordinator.state.topic.min.isr': 1,
+    // A laptop does not need 50 partitions of consumer offsets; fewer makes the first group join quick.
+    'offsets.topic.num.partitions': 10,
+    // Consumers join at once instead of waiting three seconds for more members.
+    'group.initial.rebalance.delay.ms': 0,
+    // Like MSK's default: topics come from the manifest, a typo must fail instead of creating a topic.
+    'auto.create.topics.enable': false,
+  };
+  return `${Object.entries(settings)
+    .map(([key, value]) => `${key}=${value}`)
+    .join('\n')}\n`;
+}
+
+/**
+ * Starts Apache Kafka on the JVM from the jars Maven fetched. The data directory is formatted on
+ * first use and kept afterwards, so topics and records survive restarts.
+ */
+export async function startKafka(options: KafkaOptions): Promise<RunningKafka> {
+  const { host, port, controllerPort, dir, log } = options;
+  const [java, libDir] = await Promise.all([findJava(), ensureKafkaJars(log)]);
+  await mkdir(dir, { recursive: true });
+  const pidFile = join(dir, 'kafka.pid');
+  const configFile = join(dir, 'server.properties');
+  await killStaleProcess(pidFile, (line) => log(`[kafka] ${line}`));
+  const hint = `Stop whatever holds it, choose other ports (npm run infra -- --kafka-port <port>), or set KAFKA_BROKERS to use a broker that is already running.`;
+  await assertPortFree(port, host, 'Kafka (broker listener)', 'kafka', hint);
+  await assertPortFree(controllerPort, host, 'Kafka (KRaft controller listener)', 'kafka', hint);
+
+  await writeFile(configFile, serverProperties(options));
+  const classpath = join(libDir, '*');
+  const jvmProperties = [
+    `-Dkafka.logs.dir=${dir}`,
+    `-Dlog4j2.configurationFile=${log4jConfig}`,
+    '-Djava.awt.headless=true',
+  ];
+  await formatStorageOnce({ java, classpath, jvmProperties, configFile, dir });
+
+  const stdoutLog = join(dir, 'stdout.log');
+  const child = await spawnManaged({
+    name: 'kafka',
+    command: java,
+    args: [
+      `-Xmx${options.heapMb ?? 512}m`,
+      '-Xms128m',
+      '-XX:+ExitOnOutOfMemoryError',
+      ...jvmProperties,
+      '-cp',
+      classpath,
+      'kafka.Kafka',
+      configFile,
+    ],
+    cwd: dir,
+    logFile: stdoutLog,
+    pidFile,
+    marker: configFile,
+  });
+  const brokers = [`${host}:${port}`];
+  const brokerLog = join(dir, 'broker.log');
+  try {
+    await waitForKafka(brokers, { timeoutMs: options.startTimeoutMs ?? 120_000, process: child });
+  } catch (error) {
+    await child.stop(5_000);
+    if (error instanceof InfraError) {
+      // The JVM's own complaints land in stdout.log; the broker's in broker.log, where indented lines are
+      // config dumps and stack frames.
+      const brokerLines = (await logTail(brokerLog, 400))
+        .split('\n')
+        .filter((line) => !line.startsWith('\t'));
+      error.message += `\n${stdoutLog}:\n${await logTail(stdoutLog, 10)}\nLast lines of ${brokerLog}:\n${brokerLines.slice(-20).join('\n')}`;
+    }
+    throw error;
+  }
+  return { brokers, logFile: brokerLog, process: child, stop: () => child.stop() };
+}
+
+interface FormatInput {
+  java: string;
+  classpath: string;
+  jvmProperties: string[];
+  configFile: string;
+  dir: string;
+}
+
+/**
+ * KRaft needs its storage formatted with a cluster id before the first start; afterwards the data is
+ * kept (a later start on other ports reuses it, which KRaft accepts for a single standalone voter).
+ */
+async function formatStorageOnce({ java, classpath, jvmProperties, configFile, dir }: FormatInput) {
+  const dataDir = join(dir, 'data');
+  if (existsSync(join(dataDir, 'meta.properties'))) return;
+  try {
+    await run(
+      java,
+      [
+        ...jvmProperties,
+        '-cp',
+        classpath,
+        'kafka.tools.StorageTool',
+        'format',
+        '--standalone',
+        '-t',
+        clusterId(),
+        '-c',
+        configFile,
+      ],
+      { maxBuffer: 16 * 1024 * 1024, timeout: 120_000 },
+    );
+  } catch (error) {
+    const {
+      stdout = '',
+      stderr = '',
+      message,
+    } = error as { stdout?: string; stderr?: string; message: string };
+    throw new InfraError(
+      'kafka',
+      'start-failed',
+      `formatting the Kafka storage in ${dataDir} failed:\n${lastLines(`${stdout}\n${stderr}`) || message}`,
+    );
+  }
+}
+
+/** A Kafka cluster id: 16 random bytes in URL-safe base64 without padding (what `kafka-storage random-uuid` prints). */
+function clusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    // Kafka's own generator avoids a leading dash, which command lines would read as an option.
+    if (!id.startsWith('-')) return id;
+  }
+}
+
+export interface WaitOptions {
+  timeoutMs: number;
+  /** When given, waiting stops as soon as this process exits. */
+  process?: ManagedProcess;
+}
+
+/** Resolves once the brokers answer a metadata request that lists at least one broker. */
+export async function waitForKafka(
+  brokers: string[],
+  { timeoutMs, process: child }: WaitOptions,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    if (child?.hasExited()) {
+      const { code, signal } = await child.exited;
+      throw new InfraError(
+        'kafka',
+        'start-failed',
+        `the Kafka broker exited during startup (code ${code}, signal ${signal}).`,
+      );
+    }
+    const admin = new Admin({
+      clientId: 'local-infra-wait',
+      bootstrapBrokers: brokers,
+      retries: 0,
+      timeout: 3_000,
+      connectTimeout: 3_000,
+    });
+    try {
+      const metadata = await admin.metadata({ topics: [] });
+      if (metadata.brokers.size > 0) return;
+    } catch (error) {
+      lastError = error;
+    } finally {
+      await admin.close().catch(() => {});
+    }
+    await sleep(500);
+  }
+  throw new InfraError(
+    'kafka',
+    'timeout',
+    `Kafka at ${brokers.join(',')} did not answer within ${Math.round(timeoutMs / 1000)} s${lastError instanceof Error ? ` (last error: ${lastError.message})` : ''}.`,
+  );
+}

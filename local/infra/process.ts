@@ -1,0 +1,209 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { constants } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { isProcessAlive } from './file-lock.ts';
+
+const run = promisify(execFile);
+
+export interface ManagedProcessOptions {
+  /** Short name used in messages, e.g. `kafka`. */
+  name: string;
+  command: string;
+  args: string[];
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** stdout and stderr are appended here (by the OS, so nothing is lost if this process dies). */
+  logFile: string;
+  /** Records the child's pid so that a later start can kill a child orphaned by a `kill -9` of its parent. */
+  pidFile: string;
+  /** Text of the child's command line that proves a pid in `pidFile` is still ours (pids get reused). */
+  marker: string;
+}
+
+export interface ExitStatus {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface ManagedProcess {
+  readonly name: string;
+  readonly pid: number;
+  readonly logFile: string;
+  /** Resolves when the child has exited, for whatever reason. */
+  readonly exited: Promise<ExitStatus>;
+  hasExited(): boolean;
+  /** SIGTERM, then SIGKILL after `graceMs`. Idempotent. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+const live = new Set<ManagedProcess>();
+let handlersInstalled = false;
+let deathSignalSupport: Promise<boolean> | undefined;
+
+/**
+ * On Linux, `setpriv --pdeathsig SIGKILL` (util-linux) makes the kernel kill the child when this
+ * process dies, even by `kill -9`, so no JVM outlives a crashed parent. Elsewhere the pid file and the
+ * exit handlers are the safety net.
+ */
+function canUseDeathSignal(): Promise<boolean> {
+  deathSignalSupport ??=
+    process.platform === 'linux'
+      ? run('setpriv', ['--pdeathsig', 'SIGKILL', '--', 'true']).then(
+          () => true,
+          () => false,
+        )
+      : Promise.resolve(false);
+  return deathSignalSupport;
+}
+
+export async function spawnManaged(options: ManagedProcessOptions): Promise<ManagedProcess> {
+  installExitHandlers();
+  const withDeathSignal = await canUseDeathSignal();
+  const [command, args] = withDeathSignal
+    ? ['setpriv', ['--pdeathsig', 'SIGKILL', '--', options.command, ...options.args]]
+    : [options.command, options.args];
+  const logFd = openSync(options.logFile, 'a');
+  let child: ChildProcess;
+  try {
+    child = spawn(command, args, {
+      cwd: options.cwd,
+      env: options.env ?? process.env,
+      stdio: ['ignore', logFd, logFd],
+      // Its own process group keeps a terminal's Ctrl-C away from the child: this process stops it in
+      // order instead. Only when the kernel kills it for us should we die first.
+      detached: withDeathSignal,
+    });
+  } finally {
+    closeSync(logFd);
+  }
+  const pid = child.pid;
+  if (pid === undefined) {
+    const error = await new Promise<Error>((resolve) => child.once('error', resolve));
+    throw error;
+  }
+
+  let exitStatus: ExitStatus | undefined;
+  const exited = new Promise<ExitStatus>((resolve) => {
+    child.once('exit', (code, signal) => {
+      exitStatus = { code, signal };
+      live.delete(managed);
+      resolve(exitStatus);
+    });
+  });
+  // A failed spawn also emits 'exit'; the error itself is reported through the log tail.
+  child.on('error', () => {});
+
+  let stopping: Promise<void> | undefined;
+  const managed: ManagedProcess = {
+    name: options.name,
+    pid,
+    logFile: options.logFile,
+    exited,
+    hasExited: () => exitStatus !== undefined,
+    stop(graceMs = 15_000) {
+      stopping ??= (async () => {
+        if (exitStatus === undefined) {
+          signal(pid, 'SIGTERM', withDeathSignal);
+          const stopped = await Promise.race([exited.then(() => true), sleep(graceMs).then(() => false)]);
+          if (!stopped) {
+            signal(pid, 'SIGKILL', withDeathSignal);
+            await exited;
+          }
+        }
+        await rm(options.pidFile, { force: true });
+      })();
+      return stopping;
+    },
+  };
+  live.add(managed);
+  await writeFile(options.pidFile, JSON.stringify({ pid, marker: options.marker }));
+  return managed;
+}
+
+function signal(pid: number, name: NodeJS.Signals, wholeGroup: boolean) {
+  try {
+    process.kill(wholeGroup ? -pid : pid, name);
+  } catch {
+    // Already gone.
+  }
+}
+
+/** Stops every child this process started; used by the signal handlers and by callers that bail out. */
+export async function stopAllManaged(graceMs?: number): Promise<void> {
+  await Promise.all([...live].map((child) => child.stop(graceMs)));
+}
+
+function installExitHandlers() {
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  // Last resort when the event loop is already gone: no waiting possible, so kill outright.
+  process.on('exit', () => {
+    for (const child of live) {
+      try {
+        process.kill(child.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+  });
+  for (const name of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(name, () => {
+      void stopAllManaged(10_000).finally(() => {
+        // Someone else (the CLI, a test runner) also listens: they decide when to exit.
+        if (process.listenerCount(name) === 0) process.exit(128 + constants.signals[name]);
+      });
+    });
+  }
+}
+
+/**
+ * Kills a child left behind by an earlier run whose parent was killed with `kill -9` (and where no
+ * death signal could reach it), found through its pid file. Only a process whose command line still
+ * contains `marker` is touched.
+ */
+export async function killStaleProcess(pidFile: string, log: (line: string) => void): Promise<void> {
+  if (!existsSync(pidFile)) return;
+  let recorded: { pid?: unknown; marker?: unknown };
+  try {
+    recorded = JSON.parse(await readFile(pidFile, 'utf8')) as typeof recorded;
+  } catch {
+    await rm(pidFile, { force: true });
+    return;
+  }
+  const { pid, marker } = recorded;
+  if (typeof pid === 'number' && typeof marker === 'string' && isProcessAlive(pid)) {
+    const commandLine = await commandLineOf(pid);
+    if (commandLine?.includes(marker)) {
+      log(`stopping a process left over by an earlier run (pid ${pid})`);
+      signal(pid, 'SIGTERM', false);
+      const deadline = Date.now() + 15_000;
+      while (isProcessAlive(pid) && Date.now() < deadline) await sleep(200);
+      if (isProcessAlive(pid)) signal(pid, 'SIGKILL', false);
+      while (isProcessAlive(pid)) await sleep(100);
+    }
+  }
+  await rm(pidFile, { force: true });
+}
+
+async function commandLineOf(pid: number): Promise<string | undefined> {
+  try {
+    if (existsSync('/proc')) return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+    const { stdout } = await run('ps', ['-o', 'command=', '-p', String(pid)]);
+    return stdout;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The last lines of a child's log file, for error messages. */
+export async function logTail(logFile: string, lines = 30): Promise<string> {
+  try {
+    const text = await readFile(logFile, 'utf8');
+    return text.split('\n').filter(Boolean).slice(-lines).join('\n');
+  } catch {
+    return '(no log written)';
+  }
+}

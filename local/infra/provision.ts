@@ -1,0 +1,236 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  CreateTableCommand,
+  DescribeTimeToLiveCommand,
+  DynamoDBClient,
+  type KeySchemaElement,
+  paginateListTables,
+  UpdateTimeToLiveCommand,
+  waitUntilTableExists,
+} from '@aws-sdk/client-dynamodb';
+import { Admin, ConfigResourceTypes, IncrementalAlterConfigOperationTypes } from '@platformatic/kafka';
+import type { TopicName } from '../../events/topics.ts';
+import { localTableName, manifest, type TableName, tableNames } from '../../topology/manifest.ts';
+import type { TableSpec } from '../../topology/types.ts';
+import { localDynamoDbConfig } from './dynamodb.ts';
+import { InfraError } from './errors.ts';
+
+export interface ProvisionOptions {
+  kafkaBrokers: string[];
+  dynamodbEndpoint: string;
+  /** Physical table names are `${tablePrefix}-${table}`; defaults to localTableName's prefix. */
+  tablePrefix?: string;
+  log?: (line: string) => void;
+}
+
+export interface ProvisionedTopic {
+  name: TopicName;
+  partitions: number;
+  retentionMs: number;
+  /** `created`: new; `grown`: had fewer partitions than declared; `existing`: already as declared (or larger). */
+  action: 'created' | 'grown' | 'existing';
+}
+
+export interface ProvisionedTable {
+  table: TableName;
+  physicalName: string;
+  partitionKey: string;
+  sortKey?: string;
+  ttlAttribute?: string;
+  action: 'created' | 'existing';
+}
+
+export interface ProvisionResult {
+  topics: ProvisionedTopic[];
+  tables: ProvisionedTable[];
+}
+
+/**
+ * Creates the manifest's topics and tables. Idempotent: what exists is kept (a topic with fewer
+ * partitions than declared is grown; Kafka cannot shrink one), so every start can call it.
+ */
+export async function provisionFromManifest(options: ProvisionOptions): Promise<ProvisionResult> {
+  const [topics, tables] = await Promise.all([
+    provisionTopics(options.kafkaBrokers),
+    provisionTables(options.dynamodbEndpoint, options.tablePrefix),
+  ]);
+  return { topics, tables };
+}
+
+const retentionMs = (hours: number) => hours * 3_600_000;
+
+export async function provisionTopics(brokers: string[]): Promise<ProvisionedTopic[]> {
+  const admin = new Admin({ clientId: 'local-infra-provision', bootstrapBrokers: brokers });
+  try {
+    const declared = Object.entries(manifest.topics) as [TopicName, (typeof manifest.topics)[TopicName]][];
+    const existing = new Set(await admin.listTopics());
+    const brokerCount = (await admin.metadata({ topics: [] })).brokers.size;
+    const replicas = Math.min(3, Math.max(1, brokerCount));
+
+    const actions = new Map<TopicName, ProvisionedTopic['action']>();
+    for (const [name, spec] of declared) {
+      if (existing.has(name)) continue;
+      try {
+        await admin.createTopics({
+          topics: [name],
+          partitions: spec.partitions,
+          replicas,
+          configs: [{ name: 'retention.ms', value: String(retentionMs(spec.retentionHours)) }],
+        });
+        actions.set(name, 'created');
+      } catch (error) {
+        // Another process may have created it in between: that is fine, anything else is not.
+        if (!(await admin.listTopics()).includes(name)) throw provisionError(`creating topic ${name}`, error);
+      }
+    }
+
+    const metadata = await admin.metadata({ topics: declared.map(([name]) => name), forceUpdate: true });
+    for (const [name, spec] of declared) {
+      const current = metadata.topics.get(name)?.partitionsCount ?? 0;
+      if (actions.has(name)) continue;
+      if (current < spec.partitions) {
+        await admin
+          .createPartitions({ topics: [{ name, count: spec.partitions }] })
+          .catch((error: unknown) => {
+            throw provisionError(`growing topic ${name} to ${spec.partitions} partitions`, error);
+          });
+        actions.set(name, 'grown');
+      } else {
+        actions.set(name, 'existing');
+      }
+    }
+    // Retention follows the manifest even for topics created earlier with another value.
+    await admin.incrementalAlterConfigs({
+      resources: declared.map(([name, spec]) => ({
+        resourceType: ConfigResourceTypes.TOPIC,
+        resourceName: name,
+        configs: [
+          {
+            name: 'retention.ms',
+            configOperation: IncrementalAlterConfigOperationTypes.SET,
+            value: String(retentionMs(spec.retentionHours)),
+          },
+        ],
+      })),
+    });
+    await waitForLeaders(
+      admin,
+      declared.map(([name, spec]) => [name, spec.partitions]),
+    );
+
+    return declared.map(([name, spec]) => ({
+      name,
+      partitions: spec.partitions,
+      retentionMs: retentionMs(spec.retentionHours),
+      action: actions.get(name) ?? 'existing',
+    }));
+  } finally {
+    await admin.close();
+  }
+}
+
+/** New partitions need a leader before the first produce; waiting here spares every caller a retry. */
+async function waitForLeaders(admin: Admin, topics: [string, number][], timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const metadata = await admin.metadata({ topics: topics.map(([name]) => name), forceUpdate: true });
+    const ready = topics.every(([name, partitions]) => {
+      const topic = metadata.topics.get(name);
+      return (
+        topic !== undefined &&
+        topic.partitionsCount >= partitions &&
+        topic.partitions.every((partition) => partition.leader >= 0)
+      );
+    });
+    if (ready) return;
+    if (Date.now() > deadline) {
+      throw new InfraError(
+        'kafka',
+        'provision-failed',
+        'the topics did not get partition leaders within 30 s',
+      );
+    }
+    await sleep(200);
+  }
+}
+
+export async function provisionTables(endpoint: string, tablePrefix?: string): Promise<ProvisionedTable[]> {
+  const client = new DynamoDBClient(localDynamoDbConfig(endpoint));
+  try {
+    const existing = new Set<string>();
+    for await (const page of paginateListTables({ client }, {})) {
+      for (const name of page.TableNames ?? []) existing.add(name);
+    }
+    return await Promise.all(
+      tableNames.map(async (table): Promise<ProvisionedTable> => {
+        const spec: TableSpec = manifest.tables[table];
+        const physicalName = localTableName(table, tablePrefix);
+        const keys: { spec: { name: string; type: 'S' | 'N' }; role: KeySchemaElement['KeyType'] }[] = [
+          { spec: spec.partitionKey, role: 'HASH' },
+          ...(spec.sortKey ? [{ spec: spec.sortKey, role: 'RANGE' as const }] : []),
+        ];
+        let action: ProvisionedTable['action'] = 'existing';
+        if (!existing.has(physicalName)) {
+          try {
+            await client.send(
+              new CreateTableCommand({
+                TableName: physicalName,
+                BillingMode: 'PAY_PER_REQUEST',
+                AttributeDefinitions: keys.map(({ spec: key }) => ({
+                  AttributeName: key.name,
+                  AttributeType: key.type,
+                })),
+                KeySchema: keys.map(({ spec: key, role }) => ({ AttributeName: key.name, KeyType: role })),
+              }),
+            );
+            action = 'created';
+          } catch (error) {
+            // Created by a concurrent provisioner: fine.
+            if ((error as Error).name !== 'ResourceInUseException') {
+              throw provisionError(`creating table ${physicalName}`, error);
+            }
+          }
+          await waitUntilTableExists({ client, maxWaitTime: 60 }, { TableName: physicalName });
+        }
+        if (spec.ttlAttribute) await ensureTtl(client, physicalName, spec.ttlAttribute);
+        return {
+          table,
+          physicalName,
+          partitionKey: spec.partitionKey.name,
+          sortKey: spec.sortKey?.name,
+          ttlAttribute: spec.ttlAttribute,
+          action,
+        };
+      }),
+    );
+  } finally {
+    client.destroy();
+  }
+}
+
+/** DynamoDB refuses to enable TTL twice, so look first. */
+async function ensureTtl(client: DynamoDBClient, tableName: string, attribute: string) {
+  const { TimeToLiveDescription: ttl } = await client.send(
+    new DescribeTimeToLiveCommand({ TableName: tableName }),
+  );
+  const enabled = ttl?.TimeToLiveStatus === 'ENABLED' || ttl?.TimeToLiveStatus === 'ENABLING';
+  if (enabled && ttl?.AttributeName === attribute) return;
+  await client.send(
+    new UpdateTimeToLiveCommand({
+      TableName: tableName,
+      TimeToLiveSpecification: { AttributeName: attribute, Enabled: true },
+    }),
+  );
+}
+
+function provisionError(what: string, error: unknown): InfraError {
+  const service = what.includes('table') ? 'dynamodb' : 'kafka';
+  return new InfraError(
+    service,
+    'provision-failed',
+    `${what} failed: ${(error as Error).message ?? String(error)}`,
+    {
+      cause: error,
+    },
+  );
+}
