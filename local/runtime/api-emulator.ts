@@ -1,0 +1,346 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import {
+  type FunctionIdentity,
+  invokeHandler,
+  type LambdaHandler,
+  LOCAL_ACCOUNT_ID,
+} from './lambda-context.ts';
+
+/** API Gateway's maximum request payload. */
+export const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
+/** API Gateway's default (maximum) integration timeout for REST APIs. */
+export const INTEGRATION_TIMEOUT_MS = 29_000;
+
+export interface ApiRoute {
+  method: string;
+  /** An API Gateway resource path, with `{name}` path parameters. */
+  resource: string;
+}
+
+/** The resources and methods of the REST API in front of order-api. */
+export const orderApiRoutes: readonly ApiRoute[] = [
+  { method: 'GET', resource: '/health' },
+  { method: 'POST', resource: '/orders' },
+  { method: 'GET', resource: '/orders/{id}' },
+];
+
+export interface ApiEmulatorOptions extends FunctionIdentity {
+  handler: LambdaHandler<APIGatewayProxyEvent, APIGatewayProxyResult>;
+  routes?: readonly ApiRoute[];
+  /** Defaults to 127.0.0.1 and 3000; port 0 picks a free port. */
+  host?: string;
+  port?: number;
+  stage?: string;
+  log?: (line: string) => void;
+}
+
+export interface RunningApi {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+interface MatchedRoute {
+  route: ApiRoute;
+  pathParameters: Record<string, string> | null;
+}
+
+function matchRoute(routes: readonly ApiRoute[], method: string, path: string): MatchedRoute | undefined {
+  const segments = path.split('/').filter(Boolean);
+  for (const route of routes) {
+    if (route.method !== method) continue;
+    const template = route.resource.split('/').filter(Boolean);
+    if (template.length !== segments.length) continue;
+    const params: Record<string, string> = {};
+    const matches = template.every((part, i) => {
+      const segment = segments[i] as string;
+      const param = /^\{(\w+)\}$/.exec(part);
+      if (param) {
+        params[param[1] as string] = safeDecode(segment);
+        return true;
+      }
+      return part === segment;
+    });
+    if (matches) return { route, pathParameters: Object.keys(params).length > 0 ? params : null };
+  }
+  return undefined;
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/** Reads the body; past API Gateway's limit the rest is drained and dropped, and `tooLarge` is set. */
+async function readBody(req: IncomingMessage): Promise<{ body: Buffer; tooLarge: boolean }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size <= MAX_REQUEST_BYTES) chunks.push(chunk);
+  }
+  return { body: Buffer.concat(chunks), tooLarge: size > MAX_REQUEST_BYTES };
+}
+
+/** The request time in API Gateway's format, e.g. `24/Nov/2026:10:00:00 +0000`. */
+function requestTime(date: Date): string {
+  const month = date.toLocaleString('en-US', { month: 'short', timeZone: 'UTC' });
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${pad(date.getUTCDate())}/${month}/${date.getUTCFullYear()}:${pad(date.getUTCHours())}:${pad(
+    date.getUTCMinutes(),
+  )}:${pad(date.getUTCSeconds())} +0000`;
+}
+
+export interface RequestFacts {
+  method: string;
+  url: URL;
+  rawHeaders: string[];
+  body: Buffer;
+  sourceIp: string;
+  localPort: number;
+}
+
+/**
+ * A REST API (v1) Lambda proxy integration event, as API Gateway builds it: header names keep the
+ * client's case, `headers` holds the last value of a repeated header and `multiValueHeaders` all of
+ * them, empty query strings and path parameters are null.
+ *
+ * Differs from AWS: no binary media types are configured, so a body that is valid UTF-8 is passed as
+ * text and anything else base64-encoded (API Gateway would pass such bytes through as mangled text).
+ */
+export function toProxyEvent(
+  request: RequestFacts,
+  matched: MatchedRoute,
+  stage: string,
+  apiId: string,
+): APIGatewayProxyEvent {
+  const multiValueHeaders: Record<string, string[]> = {};
+  const headers: Record<string, string> = {};
+  const add = (name: string, value: string) => {
+    multiValueHeaders[name] ??= [];
+    multiValueHeaders[name].push(value);
+    headers[name] = value;
+  };
+  for (let i = 0; i + 1 < request.rawHeaders.length; i += 2) {
+    add(request.rawHeaders[i] as string, request.rawHeaders[i + 1] as string);
+  }
+  const traceId = `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${randomBytes(12).toString('hex')}`;
+  add('X-Amzn-Trace-Id', traceId);
+  add('X-Forwarded-For', request.sourceIp);
+  add('X-Forwarded-Port', String(request.localPort));
+  add('X-Forwarded-Proto', 'http');
+
+  const multiValueQuery: Record<string, string[]> = {};
+  const query: Record<string, string> = {};
+  for (const [name, value] of request.url.searchParams) {
+    multiValueQuery[name] ??= [];
+    multiValueQuery[name].push(value);
+    query[name] = value;
+  }
+  const hasQuery = Object.keys(query).length > 0;
+
+  const text = request.body.length === 0 ? null : decodeUtf8(request.body);
+  const now = new Date();
+  const userAgent = headers['User-Agent'] ?? headers['user-agent'] ?? null;
+  return {
+    resource: matched.route.resource,
+    path: request.url.pathname,
+    httpMethod: request.method,
+    headers,
+    multiValueHeaders,
+    queryStringParameters: hasQuery ? query : null,
+    multiValueQueryStringParameters: hasQuery ? multiValueQuery : null,
+    pathParameters: matched.pathParameters,
+    stageVariables: null,
+    requestContext: {
+      accountId: LOCAL_ACCOUNT_ID,
+      apiId,
+      authorizer: undefined,
+      domainName: headers.Host ?? headers.host ?? `127.0.0.1:${request.localPort}`,
+      domainPrefix: apiId,
+      extendedRequestId: randomBytes(8).toString('base64url'),
+      httpMethod: request.method,
+      identity: {
+        accessKey: null,
+        accountId: null,
+        apiKey: null,
+        apiKeyId: null,
+        caller: null,
+        clientCert: null,
+        cognitoAuthenticationProvider: null,
+        cognitoAuthenticationType: null,
+        cognitoIdentityId: null,
+        cognitoIdentityPoolId: null,
+        principalOrgId: null,
+        sourceIp: request.sourceIp,
+        user: null,
+        userAgent,
+        userArn: null,
+      },
+      path: `/${stage}${request.url.pathname}`,
+      protocol: 'HTTP/1.1',
+      requestId: randomUUID(),
+      requestTime: requestTime(now),
+      requestTimeEpoch: now.getTime(),
+      resourceId: randomBytes(3).toString('hex'),
+      resourcePath: matched.route.resource,
+      stage,
+    },
+    body: text ?? (request.body.length === 0 ? null : request.body.toString('base64')),
+    isBase64Encoded: request.body.length > 0 && text === null,
+  };
+}
+
+function decodeUtf8(bytes: Buffer): string | null {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return null;
+  }
+}
+
+function isProxyResult(value: unknown): value is APIGatewayProxyResult {
+  if (value === null || typeof value !== 'object') return false;
+  const { statusCode, body } = value as { statusCode?: unknown; body?: unknown };
+  return Number.isInteger(statusCode) && (body === undefined || body === null || typeof body === 'string');
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, requestId: string): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(text),
+    'x-amzn-RequestId': requestId,
+  });
+  res.end(text);
+}
+
+/**
+ * Serves a Lambda proxy integration the way an API Gateway REST API does: routes are matched by method
+ * and resource (anything else gets API Gateway's 403 `Missing Authentication Token`), bodies over
+ * 10 MB get 413, a handler that throws, times out or returns a malformed result gets 502, and an
+ * invocation longer than the 29 s integration timeout gets 504.
+ */
+export async function startApiEmulator(options: ApiEmulatorOptions): Promise<RunningApi> {
+  const routes = options.routes ?? orderApiRoutes;
+  const stage = options.stage ?? 'local';
+  const apiId = randomBytes(5).toString('hex');
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const fn: FunctionIdentity = {
+    functionName: options.functionName,
+    memoryMb: options.memoryMb,
+    timeoutSeconds: options.timeoutSeconds,
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const gatewayRequestId = randomUUID();
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const method = (req.method ?? 'GET').toUpperCase();
+    const matched = matchRoute(routes, method, url.pathname);
+    // A declared length over the limit is refused before reading anything, like API Gateway does.
+    if (Number(req.headers['content-length']) > MAX_REQUEST_BYTES) {
+      res.setHeader('Connection', 'close');
+      sendJson(res, 413, { message: 'Request Too Long' }, gatewayRequestId);
+      return;
+    }
+    const { body, tooLarge } = await readBody(req);
+    if (tooLarge) {
+      sendJson(res, 413, { message: 'Request Too Long' }, gatewayRequestId);
+      return;
+    }
+    if (!matched) {
+      sendJson(res, 403, { message: 'Missing Authentication Token' }, gatewayRequestId);
+      return;
+    }
+    const event = toProxyEvent(
+      {
+        method,
+        url,
+        rawHeaders: req.rawHeaders,
+        body,
+        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        localPort: req.socket.localPort ?? 0,
+      },
+      matched,
+      stage,
+      apiId,
+    );
+    const requestId = event.requestContext.requestId;
+    let timer: NodeJS.Timeout | undefined;
+    const integrationTimeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), INTEGRATION_TIMEOUT_MS);
+    });
+    let outcome:
+      | Awaited<ReturnType<typeof invokeHandler<APIGatewayProxyEvent, APIGatewayProxyResult>>>
+      | 'timeout';
+    try {
+      outcome = await Promise.race([invokeHandler(fn, options.handler, event), integrationTimeout]);
+    } catch (error) {
+      log(
+        `[api] ${method} ${url.pathname}: ${options.functionName} failed: ${(error as Error).stack ?? error}`,
+      );
+      sendJson(res, 502, { message: 'Internal server error' }, requestId);
+      return;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (outcome === 'timeout') {
+      sendJson(res, 504, { message: 'Endpoint request timed out' }, requestId);
+      return;
+    }
+    const result: unknown = outcome.result;
+    if (!isProxyResult(result)) {
+      log(`[api] ${method} ${url.pathname}: malformed Lambda proxy response: ${JSON.stringify(result)}`);
+      sendJson(res, 502, { message: 'Internal server error' }, requestId);
+      return;
+    }
+    const responseHeaders: Record<string, string | string[]> = {};
+    for (const [name, values] of Object.entries(result.multiValueHeaders ?? {})) {
+      responseHeaders[name] = values.map(String);
+    }
+    for (const [name, value] of Object.entries(result.headers ?? {})) responseHeaders[name] = String(value);
+    responseHeaders['x-amzn-RequestId'] = requestId;
+    const payload = result.isBase64Encoded
+      ? Buffer.from(result.body ?? '', 'base64')
+      : Buffer.from(result.body ?? '', 'utf8');
+    // API Gateway answers application/json when the integration names no content type.
+    if (!Object.keys(responseHeaders).some((name) => name.toLowerCase() === 'content-type')) {
+      responseHeaders['Content-Type'] = 'application/json';
+    }
+    responseHeaders['Content-Length'] = String(payload.length);
+    res.writeHead(result.statusCode, responseHeaders);
+    res.end(payload);
+  };
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      log(`[api] unexpected error: ${(error as Error).stack ?? error}`);
+      if (!res.headersSent) sendJson(res, 500, { message: 'Internal server error' }, randomUUID());
+      else res.destroy();
+    });
+  });
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 3000, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}

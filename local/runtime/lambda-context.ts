@@ -1,0 +1,107 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Callback, Context } from 'aws-lambda';
+
+/** A handler as Lambda's Node.js runtime accepts it: async, or callback-style. */
+export type LambdaHandler<E = unknown, R = unknown> = (
+  event: E,
+  context: Context,
+  callback: Callback<R>,
+) => Promise<R> | R | undefined;
+
+export interface FunctionIdentity {
+  functionName: string;
+  memoryMb: number;
+  timeoutSeconds: number;
+}
+
+/** The account and region of every fake ARN the local runtime hands out. */
+export const LOCAL_ACCOUNT_ID = '000000000000';
+export const localRegion = (): string => process.env.AWS_REGION ?? 'us-east-1';
+export const localFunctionArn = (functionName: string): string =>
+  `arn:aws:lambda:${localRegion()}:${LOCAL_ACCOUNT_ID}:function:${functionName}`;
+
+/** What the runtime reports when a handler outlives its timeout; the invocation counts as failed. */
+export class InvocationTimeoutError extends Error {
+  override readonly name = 'Sandbox.Timedout';
+  constructor(readonly timeoutSeconds: number) {
+    super(`Task timed out after ${timeoutSeconds.toFixed(2)} seconds`);
+  }
+}
+
+/** The `context` argument of one invocation, as the Node.js runtime builds it. */
+export function createLambdaContext(fn: FunctionIdentity, deadline: number): Context {
+  const day = new Date().toISOString().slice(0, 10).replaceAll('-', '/');
+  const unsupported = (name: string) => () => {
+    throw new Error(`context.${name}() is deprecated and not supported by the local runtime`);
+  };
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: fn.functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: localFunctionArn(fn.functionName),
+    memoryLimitInMB: String(fn.memoryMb),
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${fn.functionName}`,
+    logStreamName: `${day}/[$LATEST]${randomBytes(16).toString('hex')}`,
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: unsupported('done'),
+    fail: unsupported('fail'),
+    succeed: unsupported('succeed'),
+  };
+}
+
+export interface Invocation<R> {
+  requestId: string;
+  result: R;
+}
+
+/**
+ * Invokes `handler` once, the way the Node.js runtime does: with a fresh context, settling on the
+ * returned promise or on the callback, and failing with {@link InvocationTimeoutError} when the
+ * function's timeout elapses first.
+ *
+ * Differs from AWS: a timed-out handler is not frozen. Lambda throws the sandbox away; here its
+ * promise keeps running in the background (its late writes are the same at-least-once hazard a
+ * retry after a real timeout creates).
+ */
+export async function invokeHandler<E, R>(
+  fn: FunctionIdentity,
+  handler: LambdaHandler<E, R>,
+  event: E,
+): Promise<Invocation<R>> {
+  const deadline = Date.now() + fn.timeoutSeconds * 1000;
+  const context = createLambdaContext(fn, deadline);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new InvocationTimeoutError(fn.timeoutSeconds)), fn.timeoutSeconds * 1000);
+  });
+  const run = new Promise<R>((resolve, reject) => {
+    const callback: Callback<R> = (error, result) =>
+      error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(result as R);
+    try {
+      const returned = handler(event, context, callback);
+      // An async handler settles through its promise; a callback-style one through `callback`.
+      if (returned !== undefined && typeof (returned as Promise<R>).then === 'function') {
+        (returned as Promise<R>).then(resolve, reject);
+      } else if (handler.length < 3) {
+        resolve(returned as R);
+      }
+    } catch (error) {
+      reject(error);
+    }
+  });
+  try {
+    const result = await Promise.race([run, timeout]);
+    return { requestId: context.awsRequestId, result };
+  } catch (error) {
+    throw Object.assign(error instanceof Error ? error : new Error(String(error)), {
+      awsRequestId: context.awsRequestId,
+    });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The request id of a failed invocation, attached by {@link invokeHandler}. */
+export const requestIdOf = (error: unknown): string | undefined =>
+  (error as { awsRequestId?: string } | null)?.awsRequestId;

@@ -1,0 +1,141 @@
+import type { MSKEvent, MSKRecord } from 'aws-lambda';
+import { LOCAL_ACCOUNT_ID, localRegion } from './lambda-context.ts';
+
+/** A record as the consumer hands it over (the subset of @platformatic/kafka's `Message` used here). */
+export interface ConsumedRecord {
+  topic: string;
+  partition: number;
+  offset: bigint;
+  timestamp: bigint;
+  key: Buffer | null | undefined;
+  value: Buffer | null | undefined;
+  headerEntries: Array<[Buffer, Buffer | null | undefined]>;
+}
+
+/**
+ * One record of the MSK event. AWS leaves `key` out when the record has none (see the docs' example);
+ * a tombstone (null value) is rendered the same way, without `value`.
+ */
+export type MskEventRecord = Omit<MSKRecord, 'key' | 'value'> & { key?: string; value?: string };
+
+export interface MskEvent extends Omit<MSKEvent, 'records'> {
+  records: Record<string, MskEventRecord[]>;
+}
+
+/** A fake but well-formed MSK cluster ARN: the local broker has no ARN of its own. */
+export const localClusterArn = (clusterName = 'local-order-pipeline'): string =>
+  `arn:aws:kafka:${localRegion()}:${LOCAL_ACCOUNT_ID}:cluster/${clusterName}/00000000-0000-0000-0000-000000000000-1`;
+
+export function toMskRecord(record: ConsumedRecord): MskEventRecord {
+  const rendered: MskEventRecord = {
+    topic: record.topic,
+    partition: record.partition,
+    // Lambda sends offsets and timestamps as JSON numbers.
+    offset: Number(record.offset),
+    timestamp: Number(record.timestamp),
+    // Topics here use the broker default message.timestamp.type=CreateTime.
+    timestampType: 'CREATE_TIME',
+    headers: record.headerEntries.map(([name, value]) => ({ [name.toString('utf8')]: [...(value ?? [])] })),
+  };
+  if (record.key !== null && record.key !== undefined) rendered.key = record.key.toString('base64');
+  if (record.value !== null && record.value !== undefined) rendered.value = record.value.toString('base64');
+  // Same key order as the AWS example: topic, partition, offset, timestamp, timestampType, key, value, headers.
+  const { headers, ...rest } = rendered;
+  return { ...rest, headers };
+}
+
+export interface EventSource {
+  eventSourceArn: string;
+  bootstrapServers: string;
+}
+
+/** Groups records under `"<topic>-<partition>"` keys, each list in offset order, as Lambda does. */
+export function buildMskEvent(source: EventSource, records: readonly ConsumedRecord[]): MskEvent {
+  const grouped: Record<string, MskEventRecord[]> = {};
+  for (const record of records) {
+    const key = `${record.topic}-${record.partition}`;
+    grouped[key] ??= [];
+    grouped[key].push(toMskRecord(record));
+  }
+  for (const list of Object.values(grouped)) list.sort((a, b) => a.offset - b.offset);
+  return {
+    eventSource: 'aws:kafka',
+    eventSourceArn: source.eventSourceArn,
+    bootstrapServers: source.bootstrapServers,
+    records: grouped,
+  };
+}
+
+/**
+ * What Lambda writes to a Kafka on-failure destination for one record of a batch that exhausted its
+ * retries ("Record format for a Kafka destination" in the Lambda developer guide,
+ * kafka-on-failure-destination): one message per failed record, keyed like the original record,
+ * holding the failure metadata and, under `payload`, an MSK event carrying just that record.
+ *
+ * Where this may differ from AWS:
+ * - `condition` is "RetriesExhausted" as in that page's example (the SNS/SQS/S3 destinations page
+ *   spells it "RetryAttemptsExhausted").
+ * - `timestamp` and `recordInfo.timestamp` use ISO-8601 with milliseconds like the example;
+ *   `payloadSize` is the byte length of the JSON `payload`.
+ * - The destination record carries no Kafka headers (the docs describe none); the original headers
+ *   travel inside `payload`.
+ */
+export interface KafkaOnFailureRecord {
+  requestContext: {
+    requestId: string;
+    functionArn: string;
+    condition: 'RetriesExhausted';
+    approximateInvokeCount: number;
+  };
+  responseContext: {
+    statusCode: number;
+    executedVersion: string;
+    functionError: 'Unhandled';
+  };
+  version: '1.0';
+  timestamp: string;
+  KafkaBatchInfo: {
+    batchSize: number;
+    eventSourceArn: string;
+    bootstrapServers: string;
+    payloadSize: number;
+    recordInfo: { offset: string; timestamp: string };
+  };
+  payload: MskEvent;
+}
+
+export interface FailureContext {
+  requestId: string;
+  functionArn: string;
+  approximateInvokeCount: number;
+}
+
+export function onFailureRecord(
+  source: EventSource,
+  failure: FailureContext,
+  record: ConsumedRecord,
+): KafkaOnFailureRecord {
+  const payload = buildMskEvent(source, [record]);
+  return {
+    requestContext: {
+      requestId: failure.requestId,
+      functionArn: `${failure.functionArn}:$LATEST`,
+      condition: 'RetriesExhausted',
+      approximateInvokeCount: failure.approximateInvokeCount,
+    },
+    responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
+    version: '1.0',
+    timestamp: new Date().toISOString(),
+    KafkaBatchInfo: {
+      batchSize: 1,
+      eventSourceArn: source.eventSourceArn,
+      bootstrapServers: source.bootstrapServers,
+      payloadSize: Buffer.byteLength(JSON.stringify(payload)),
+      recordInfo: {
+        offset: record.offset.toString(),
+        timestamp: new Date(Number(record.timestamp)).toISOString(),
+      },
+    },
+    payload,
+  };
+}

@@ -1,0 +1,127 @@
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { resetConfig } from '../../functions/shared/config.ts';
+import { resetDynamoDbClients } from '../../functions/shared/dynamodb.ts';
+import { closeProducer } from '../../functions/shared/kafka/producer.ts';
+import { consumerGroupId, type FunctionName, functionNames, manifest } from '../../topology/index.ts';
+import { projectRoot } from '../python/venv.ts';
+import { type RunningApi, startApiEmulator } from './api-emulator.ts';
+import {
+  applyEnvironment,
+  functionEnvironment,
+  type LocalEndpoints,
+  perFunctionVariables,
+  sharedEnvironment,
+} from './environment.ts';
+import { EsmEmulator, type RetryBackoff } from './esm-emulator.ts';
+import type { LambdaHandler } from './lambda-context.ts';
+
+// biome-ignore lint/suspicious/noExplicitAny: handlers take and return many event shapes.
+type AnyHandler = LambdaHandler<any, any>;
+
+export interface LocalRuntimeOptions extends LocalEndpoints {
+  /** API emulator address; port 0 picks a free one. Defaults to 127.0.0.1:3000. */
+  apiHost?: string;
+  apiPort?: number;
+  /** Which functions to run (default: all of the manifest). */
+  functions?: readonly FunctionName[];
+  /** Consumer group of a function's mapping; defaults to `consumerGroupId(fn)`, as on AWS. */
+  groupIdOf?: (fn: FunctionName) => string;
+  /** Lets tests wrap a real handler, e.g. to inject failures. */
+  wrapHandler?: (fn: FunctionName, handler: AnyHandler) => AnyHandler;
+  retryBackoff?: RetryBackoff;
+  log?: (line: string) => void;
+}
+
+export interface FunctionSummary {
+  name: FunctionName;
+  trigger: string;
+  groupId?: string;
+}
+
+export interface LocalRuntime {
+  /** Base URL of the API emulator (when order-api runs). */
+  apiUrl: string | undefined;
+  emulators: EsmEmulator[];
+  functions: FunctionSummary[];
+  /** Stops the emulators, closes the API and the functions' clients, restores process.env. */
+  stop(): Promise<void>;
+}
+
+/** Imports a function's entry module (a path relative to the project root) and returns its `handler`. */
+export async function loadHandler(entry: string): Promise<AnyHandler> {
+  const module = (await import(pathToFileURL(resolve(projectRoot, entry)).href)) as { handler?: unknown };
+  if (typeof module.handler !== 'function')
+    throw new Error(`${entry} does not export a function named handler`);
+  return module.handler as AnyHandler;
+}
+
+/**
+ * Runs the manifest's functions in this process, like Lambda would run them: order-api behind an
+ * API Gateway emulator, every Kafka-triggered function behind its own MSK event source mapping emulator.
+ *
+ * The functions share this process and its `process.env`. Shared variables have one value for all of
+ * them (checked by `sharedEnvironment`); the per-function ones (service name, function name, ...) are
+ * set while each entry module is imported, so clients built at module load (Powertools Logger, Metrics,
+ * the idempotency persistence layer) see their own function's values. Code that reads those variables
+ * later, at invocation time, sees the values of the last function loaded.
+ */
+export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const fns = options.functions ?? functionNames;
+  const restoreShared = applyEnvironment(sharedEnvironment(fns, options));
+  const restorers = [restoreShared];
+  const emulators: EsmEmulator[] = [];
+  const summaries: FunctionSummary[] = [];
+  let api: RunningApi | undefined;
+
+  const stop = async () => {
+    await Promise.all(emulators.map((emulator) => emulator.stop()));
+    await api?.close();
+    await closeProducer().catch((error: unknown) => log(`[runtime] closing the producer: ${error}`));
+    resetDynamoDbClients();
+    resetConfig();
+    for (const restore of restorers.reverse()) restore();
+  };
+
+  try {
+    for (const fn of fns) {
+      const spec = manifest.functions[fn];
+      const own = functionEnvironment(fn, options);
+      restorers.push(
+        applyEnvironment(Object.fromEntries(perFunctionVariables.map((name) => [name, own[name] as string]))),
+      );
+      const loaded = await loadHandler(spec.entry);
+      const handler = options.wrapHandler ? options.wrapHandler(fn, loaded) : loaded;
+      const identity = { functionName: fn, memoryMb: spec.memoryMb, timeoutSeconds: spec.timeoutSeconds };
+      if (spec.trigger.kind === 'http') {
+        api = await startApiEmulator({
+          ...identity,
+          handler,
+          ...(options.apiHost ? { host: options.apiHost } : {}),
+          port: options.apiPort ?? 3000,
+          log,
+        });
+        summaries.push({ name: fn, trigger: `HTTP ${api.url}` });
+        continue;
+      }
+      const groupId = options.groupIdOf?.(fn) ?? consumerGroupId(fn);
+      const emulator = new EsmEmulator({
+        ...identity,
+        trigger: spec.trigger,
+        groupId,
+        bootstrapBrokers: options.kafkaBrokers,
+        handler,
+        ...(options.retryBackoff ? { retryBackoff: options.retryBackoff } : {}),
+        log,
+      });
+      await emulator.start();
+      emulators.push(emulator);
+      summaries.push({ name: fn, trigger: `Kafka ${spec.trigger.topic}`, groupId });
+    }
+  } catch (error) {
+    await stop().catch(() => undefined);
+    throw error;
+  }
+  return { apiUrl: api?.url, emulators, functions: summaries, stop };
+}

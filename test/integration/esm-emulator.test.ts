@@ -1,0 +1,472 @@
+import { KafkaMskEventSchema } from '@aws-lambda-powertools/parser/schemas';
+import type { Context } from 'aws-lambda';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { EsmEmulator, type EsmEmulatorOptions } from '../../local/runtime/esm-emulator.ts';
+import type { KafkaOnFailureRecord, MskEvent } from '../../local/runtime/msk-event.ts';
+import {
+  committedOffsets,
+  createTopics,
+  deleteTopics,
+  TestProducer,
+  TopicReader,
+  testBrokers,
+  uniqueName,
+  waitFor,
+} from '../e2e/support/kafka.ts';
+
+/** The example event of the Lambda developer guide ("Using Lambda with Amazon MSK"). */
+const awsDocsExample = {
+  eventSource: 'aws:kafka',
+  eventSourceArn:
+    'arn:aws:kafka:us-east-1:123456789012:cluster/vpc-2priv-2pub/751d2973-a626-431c-9d4e-d7975eb44dd7-2',
+  bootstrapServers:
+    'b-2.demo-cluster-1.a1bcde.c1.kafka.us-east-1.amazonaws.com:9092,b-1.demo-cluster-1.a1bcde.c1.kafka.us-east-1.amazonaws.com:9092',
+  records: {
+    'mytopic-0': [
+      {
+        topic: 'mytopic',
+        partition: 0,
+        offset: 15,
+        timestamp: 1545084650987,
+        timestampType: 'CREATE_TIME',
+        key: 'abcDEFghiJKLmnoPQRstuVWXyz1234==',
+        value: 'SGVsbG8sIHRoaXMgaXMgYSB0ZXN0Lg==',
+        headers: [{ headerKey: [104, 101, 97, 100, 101, 114, 86, 97, 108, 117, 101] }],
+      },
+    ],
+  },
+};
+
+const typesOf = (value: object) =>
+  Object.fromEntries(Object.entries(value).map(([k, v]) => [k, Array.isArray(v) ? 'array' : typeof v]));
+
+interface Invocation {
+  event: MskEvent;
+  context: Context;
+  remainingAtStart: number;
+}
+
+/** Offsets of every record of an event, as `"<topic>-<partition>@<offset>"`. */
+const offsetsOf = (event: MskEvent) =>
+  Object.values(event.records)
+    .flat()
+    .map((r) => `${r.topic}-${r.partition}@${r.offset}`);
+const valuesOf = (event: MskEvent) =>
+  Object.values(event.records)
+    .flat()
+    .map((r) => Buffer.from(r.value ?? '', 'base64').toString());
+
+describe('MSK event source mapping emulator (real broker)', () => {
+  const brokers = testBrokers();
+  const producer = new TestProducer(brokers);
+  const topics: string[] = [];
+  const running: EsmEmulator[] = [];
+  const readers: TopicReader[] = [];
+
+  /** A fresh trigger topic and on-failure topic for one test. */
+  async function freshTopics(partitions = 1): Promise<{ topic: string; dlq: string }> {
+    const topic = uniqueName('esm-src');
+    const dlq = uniqueName('esm-dlq');
+    await createTopics(brokers, { [topic]: partitions, [dlq]: 1 });
+    topics.push(topic, dlq);
+    return { topic, dlq };
+  }
+
+  function emulator(
+    overrides: Partial<EsmEmulatorOptions> &
+      Pick<EsmEmulatorOptions, 'handler'> & { topic: string; dlq: string; groupId?: string },
+  ): EsmEmulator {
+    const { topic, dlq, ...rest } = overrides;
+    const esm = new EsmEmulator({
+      functionName: 'esm-test',
+      memoryMb: 256,
+      timeoutSeconds: 10,
+      groupId: uniqueName('esm-test-group'),
+      bootstrapBrokers: brokers,
+      trigger: {
+        topic,
+        batchSize: 100,
+        maximumBatchingWindowSeconds: 0,
+        startingPosition: 'TRIM_HORIZON',
+        retryAttempts: 2,
+        onFailure: dlq,
+      },
+      retryBackoff: { initialMs: 20, maxMs: 100 },
+      log: () => {},
+      ...rest,
+    });
+    running.push(esm);
+    return esm;
+  }
+
+  async function reader(topic: string): Promise<TopicReader> {
+    const r = await new TopicReader(brokers, topic).start();
+    readers.push(r);
+    return r;
+  }
+
+  beforeAll(() => {
+    expect(brokers.length).toBeGreaterThan(0);
+  });
+
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((esm) => esm.stop()));
+    await Promise.all(readers.splice(0).map((r) => r.close()));
+  });
+
+  afterAll(async () => {
+    await producer.close();
+    if (topics.length > 0) await deleteTopics(brokers, topics).catch(() => undefined);
+  });
+
+  it('invokes the handler with an event shaped like the AWS MSK event, and a Lambda context', async () => {
+    const { topic, dlq } = await freshTopics();
+    await producer.send([
+      {
+        topic,
+        key: 'order-1',
+        value: '{"hello":"world"}',
+        headers: { 'event-type': 'OrderReceived', 'correlation-id': 'order-1' },
+      },
+      { topic, value: 'no key, no headers' },
+    ]);
+    const invocations: Invocation[] = [];
+    const esm = emulator({
+      topic,
+      dlq,
+      timeoutSeconds: 7,
+      trigger: {
+        topic,
+        batchSize: 10,
+        maximumBatchingWindowSeconds: 1,
+        startingPosition: 'TRIM_HORIZON',
+        retryAttempts: 0,
+        onFailure: dlq,
+      },
+      handler: async (event: MskEvent, context: Context) => {
+        invocations.push({ event, context, remainingAtStart: context.getRemainingTimeInMillis() });
+      },
+    });
+    await esm.start();
+    await waitFor(() => invocations.flatMap((i) => offsetsOf(i.event)).length === 2, 'both records');
+
+    const { event, context, remainingAtStart } = invocations[0]!;
+    // Same keys and value types as the documented example, at every level.
+    expect(Object.keys(event).sort()).toEqual(Object.keys(awsDocsExample).sort());
+    expect(typesOf(event)).toEqual(typesOf(awsDocsExample));
+    expect(event.eventSource).toBe('aws:kafka');
+    expect(event.eventSourceArn).toMatch(/^arn:aws:kafka:[a-z0-9-]+:\d{12}:cluster\/[^/]+\/[\w-]+$/);
+    expect(event.bootstrapServers).toBe(brokers.join(','));
+    expect(Object.keys(event.records)).toEqual([`${topic}-0`]);
+
+    const [withKey, withoutKey] = invocations.flatMap((i) => Object.values(i.event.records).flat());
+    const docRecord = awsDocsExample.records['mytopic-0'][0]!;
+    expect(Object.keys(withKey!)).toEqual(Object.keys(docRecord));
+    expect(typesOf(withKey!)).toEqual(typesOf(docRecord));
+    expect(withKey).toMatchObject({ topic, partition: 0, offset: 0, timestampType: 'CREATE_TIME' });
+    expect(Buffer.from(withKey!.key!, 'base64').toString()).toBe('order-1');
+    expect(Buffer.from(withKey!.value!, 'base64').toString()).toBe('{"hello":"world"}');
+    expect(withKey!.headers).toEqual([
+      { 'event-type': [...Buffer.from('OrderReceived')] },
+      { 'correlation-id': [...Buffer.from('order-1')] },
+    ]);
+    expect(Math.abs(withKey!.timestamp - Date.now())).toBeLessThan(10 * 60_000);
+    // Like AWS, a record without a key has no `key` field.
+    expect(withoutKey).not.toHaveProperty('key');
+    expect(withoutKey).toMatchObject({ offset: 1, headers: [] });
+
+    // Powertools' own MSK schema accepts it.
+    const parsed = KafkaMskEventSchema.parse(event);
+    expect(parsed.records[`${topic}-0`]![0]!.value).toBe('{"hello":"world"}');
+
+    expect(context.functionName).toBe('esm-test');
+    expect(context.memoryLimitInMB).toBe('256');
+    expect(context.awsRequestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(context.invokedFunctionArn).toMatch(/^arn:aws:lambda:[a-z0-9-]+:\d{12}:function:esm-test$/);
+    expect(remainingAtStart).toBeGreaterThan(0);
+    expect(remainingAtStart).toBeLessThanOrEqual(7_000);
+  });
+
+  it('never puts more than batchSize records in one event, and invokes without a full batch once the window passes', async () => {
+    const { topic, dlq } = await freshTopics();
+    await producer.send(Array.from({ length: 23 }, (_, i) => ({ topic, key: 'k', value: `v${i}` })));
+    const batches: string[][] = [];
+    const esm = emulator({
+      topic,
+      dlq,
+      trigger: {
+        topic,
+        batchSize: 5,
+        maximumBatchingWindowSeconds: 1,
+        startingPosition: 'TRIM_HORIZON',
+        retryAttempts: 0,
+        onFailure: dlq,
+      },
+      handler: async (event: MskEvent) => {
+        batches.push(valuesOf(event));
+      },
+    });
+    await esm.start();
+    await waitFor(() => batches.flat().length === 23, 'all 23 records');
+    expect(batches.every((batch) => batch.length >= 1 && batch.length <= 5)).toBe(true);
+    expect(batches.length).toBeGreaterThanOrEqual(5);
+    expect(batches.flat()).toEqual(Array.from({ length: 23 }, (_, i) => `v${i}`));
+
+    // Three records never fill a batch of 5: they are delivered when the window closes.
+    await producer.send([0, 1, 2].map((i) => ({ topic, key: 'k', value: `late${i}` })));
+    await waitFor(() => batches.flat().length === 26, 'the three late records');
+    expect(batches.flat().slice(23)).toEqual(['late0', 'late1', 'late2']);
+  });
+
+  it('keeps every partition in offset order across batches', async () => {
+    const { topic, dlq } = await freshTopics(3);
+    const keys = ['a', 'b', 'c', 'd', 'e', 'f'];
+    const sent = Array.from({ length: 90 }, (_, i) => ({
+      topic,
+      key: keys[i % keys.length]!,
+      value: `${keys[i % keys.length]}:${Math.floor(i / keys.length)}`,
+    }));
+    // Three sends, so the emulator sees records arrive while it is already working.
+    for (let i = 0; i < 3; i++) await producer.send(sent.slice(i * 30, (i + 1) * 30));
+    const seen: { partition: number; offset: number; key: string; seq: number }[] = [];
+    const esm = emulator({
+      topic,
+      dlq,
+      trigger: {
+        topic,
+        batchSize: 7,
+        maximumBatchingWindowSeconds: 0,
+        startingPosition: 'TRIM_HORIZON',
+        retryAttempts: 0,
+        onFailure: dlq,
+      },
+      handler: async (event: MskEvent) => {
+        for (const [group, records] of Object.entries(event.records)) {
+          for (const r of records) {
+            expect(group).toBe(`${r.topic}-${r.partition}`);
+            const [key, seq] = Buffer.from(r.value!, 'base64').toString().split(':');
+            seen.push({ partition: r.partition, offset: r.offset, key: key!, seq: Number(seq) });
+          }
+        }
+      },
+    });
+    await esm.start();
+    await waitFor(() => seen.length === 90, 'all 90 records');
+    expect(new Set(seen.map((s) => s.partition)).size).toBeGreaterThan(1);
+    for (const partition of [0, 1, 2]) {
+      const offsets = seen.filter((s) => s.partition === partition).map((s) => s.offset);
+      expect(offsets).toEqual([...offsets].sort((a, b) => a - b));
+      expect(new Set(offsets).size).toBe(offsets.length);
+    }
+    for (const key of keys) {
+      expect(seen.filter((s) => s.key === key).map((s) => s.seq)).toEqual(
+        Array.from({ length: 15 }, (_, i) => i),
+      );
+    }
+  });
+
+  it('commits only after the handler succeeded: a failed batch is delivered again after a restart', async () => {
+    const { topic, dlq } = await freshTopics();
+    const groupId = uniqueName('esm-commit-group');
+    await producer.send([0, 1, 2].map((i) => ({ topic, key: 'k', value: `r${i}` })));
+
+    const failing: string[][] = [];
+    const first = emulator({
+      topic,
+      dlq,
+      groupId,
+      trigger: {
+        topic,
+        batchSize: 10,
+        maximumBatchingWindowSeconds: 0,
+        startingPosition: 'TRIM_HORIZON',
+        retryAttempts: 10_000,
+        onFailure: dlq,
+      },
+      handler: async (event: MskEvent) => {
+        failing.push(offsetsOf(event));
+        throw new Error('downstream unavailable');
+      },
+    });
+    await first.start();
+    await waitFor(() => failing.length >= 3, 'three failed attempts');
+    await first.stop();
+    // Every attempt carried the same batch, and nothing was committed.
+    expect(new Set(failing.map((f) => f.join()))).toEqual(
+      new Set([`${topic}-0@0,${topic}-0@1,${topic}-0@2`]),
+    );
+    expect(first.stats.recordsSentToOnFailure).toBe(0);
+    expect(await committedOffsets(brokers, groupId, topic)).toEqual([]);
+
+    const delivered: string[] = [];
+    const trigger = {
+      topic,
+      batchSize: 10,
+      maximumBatchingWindowSeconds: 0,
+      startingPosition: 'TRIM_HORIZON' as const,
+      retryAttempts: 0,
+      onFailure: dlq,
+    };
+    const second = emulator({
+      topic,
+      dlq,
+      groupId,
+      trigger,
+      handler: async (event: MskEvent) => {
+        delivered.push(...valuesOf(event));
+      },
+    });
+    await second.start();
+    await waitFor(() => delivered.length === 3, 'the redelivered batch');
+    expect(delivered).toEqual(['r0', 'r1', 'r2']);
+    await waitFor(
+      async () => (await committedOffsets(brokers, groupId, topic))[0] === 3n,
+      'the commit after success',
+    );
+    await second.stop();
+
+    // A third instance of the same group starts after the committed batch.
+    const third: string[] = [];
+    const esm3 = emulator({
+      topic,
+      dlq,
+      groupId,
+      trigger,
+      handler: async (event: MskEvent) => {
+        third.push(...valuesOf(event));
+      },
+    });
+    await esm3.start();
+    await producer.send([{ topic, key: 'k', value: 'r3' }]);
+    await waitFor(() => third.length === 1, 'the new record');
+    expect(third).toEqual(['r3']);
+  });
+
+  it('retries a transiently failing batch, then succeeds without touching the on-failure destination', async () => {
+    const { topic, dlq } = await freshTopics();
+    await producer.send([0, 1].map((i) => ({ topic, key: 'k', value: `t${i}` })));
+    const attempts: string[][] = [];
+    const esm = emulator({
+      topic,
+      dlq,
+      trigger: {
+        topic,
+        batchSize: 10,
+        maximumBatchingWindowSeconds: 0,
+        startingPosition: 'TRIM_HORIZON',
+        retryAttempts: 3,
+        onFailure: dlq,
+      },
+      handler: async (event: MskEvent) => {
+        attempts.push(offsetsOf(event));
+        if (attempts.length <= 2) throw new Error(`transient failure ${attempts.length}`);
+      },
+    });
+    await esm.start();
+    await waitFor(() => esm.stats.batchesSucceeded === 1, 'the batch to succeed');
+    expect(attempts).toHaveLength(3);
+    expect(new Set(attempts.map((a) => a.join())).size).toBe(1);
+    expect(esm.stats).toMatchObject({ invocations: 3, failedInvocations: 2, recordsSentToOnFailure: 0 });
+  });
+
+  it('sends an always failing batch to the on-failure topic after retryAttempts, record by record, then goes on', async () => {
+    const { topic, dlq } = await freshTopics();
+    await producer.send([
+      { topic, key: 'order-7', value: 'poison-a', headers: { 'event-id': 'e-1' } },
+      { topic, key: 'order-8', value: 'poison-b' },
+    ]);
+    const invocations: string[][] = [];
+    const esm = emulator({
+      topic,
+      dlq,
+      functionName: 'always-failing',
+      trigger: {
+        topic,
+        batchSize: 10,
+        maximumBatchingWindowSeconds: 0,
+        startingPosition: 'TRIM_HORIZON',
+        retryAttempts: 2,
+        onFailure: dlq,
+      },
+      handler: async (event: MskEvent) => {
+        invocations.push(valuesOf(event));
+        if (valuesOf(event).some((v) => v.startsWith('poison'))) throw new TypeError('cannot process poison');
+      },
+    });
+    const dlqReader = await reader(dlq);
+    await esm.start();
+    const dead = await dlqReader.waitForCount(2);
+
+    // The initial invocation plus two retries, all with the same batch.
+    expect(invocations).toEqual([
+      ['poison-a', 'poison-b'],
+      ['poison-a', 'poison-b'],
+      ['poison-a', 'poison-b'],
+    ]);
+    const records = dead.map((m) => ({ key: m.key?.toString(), body: JSON.parse(m.value.toString()) }));
+    records.sort((a, b) => (a.key ?? '').localeCompare(b.key ?? ''));
+    expect(records.map((r) => r.key)).toEqual(['order-7', 'order-8']);
+    records.forEach(({ body }, i) => {
+      const failure = body as KafkaOnFailureRecord;
+      expect(Object.keys(failure).sort()).toEqual(
+        ['KafkaBatchInfo', 'payload', 'requestContext', 'responseContext', 'timestamp', 'version'].sort(),
+      );
+      expect(failure.requestContext).toMatchObject({
+        condition: 'RetriesExhausted',
+        approximateInvokeCount: 3,
+        functionArn: expect.stringMatching(/:function:always-failing:\$LATEST$/),
+        requestId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      });
+      expect(failure.responseContext).toEqual({
+        statusCode: 200,
+        executedVersion: '$LATEST',
+        functionError: 'Unhandled',
+      });
+      expect(failure.version).toBe('1.0');
+      expect(failure.KafkaBatchInfo).toMatchObject({
+        batchSize: 1,
+        bootstrapServers: brokers.join(','),
+        recordInfo: { offset: String(i) },
+      });
+      expect(failure.KafkaBatchInfo.payloadSize).toBe(Buffer.byteLength(JSON.stringify(failure.payload)));
+      const original = failure.payload.records[`${topic}-0`]!;
+      expect(original).toHaveLength(1);
+      expect(original[0]).toMatchObject({ topic, partition: 0, offset: i });
+      expect(Buffer.from(original[0]!.value!, 'base64').toString()).toBe(i === 0 ? 'poison-a' : 'poison-b');
+    });
+    expect(records[0]!.body.payload.records[`${topic}-0`][0].headers).toEqual([
+      { 'event-id': [...Buffer.from('e-1')] },
+    ]);
+
+    // The offsets moved past the failed batch: the next record is processed on its own.
+    await producer.send([{ topic, key: 'order-9', value: 'fine' }]);
+    await waitFor(() => esm.stats.batchesSucceeded === 1, 'the next batch');
+    expect(invocations.at(-1)).toEqual(['fine']);
+    expect(esm.stats).toMatchObject({ batchesSentToOnFailure: 1, recordsSentToOnFailure: 2 });
+  });
+
+  it('counts a timed-out invocation as a failure', async () => {
+    const { topic, dlq } = await freshTopics();
+    await producer.send([{ topic, key: 'slow', value: 'slow' }]);
+    const esm = emulator({
+      topic,
+      dlq,
+      timeoutSeconds: 1,
+      trigger: {
+        topic,
+        batchSize: 10,
+        maximumBatchingWindowSeconds: 0,
+        startingPosition: 'TRIM_HORIZON',
+        retryAttempts: 0,
+        onFailure: dlq,
+      },
+      handler: (_event: MskEvent, context: Context) =>
+        new Promise<void>((resolve) => setTimeout(resolve, context.getRemainingTimeInMillis() + 1_000)),
+    });
+    const dlqReader = await reader(dlq);
+    await esm.start();
+    const [dead] = await dlqReader.waitForCount(1);
+    expect(JSON.parse(dead!.value.toString()).requestContext.approximateInvokeCount).toBe(1);
+    expect(esm.stats).toMatchObject({ failedInvocations: 1, batchesSucceeded: 0 });
+  });
+});
