@@ -1,0 +1,81 @@
+import Ajv from 'ajv-draft-04';
+import { describe, expect, it } from 'vitest';
+import { OrderRequest } from '../../events/schemas/order-request.ts';
+import { orderRequestJsonSchema, snakeCaseAliases, toApiGatewaySchema } from './order-request-model.ts';
+
+const schema = orderRequestJsonSchema();
+// API Gateway validates models with JSON Schema draft 4; ajv-draft-04 is the same dialect.
+const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
+
+const camel = {
+  orderId: 'ord-42',
+  customerId: 'cust-7',
+  items: [{ sku: 'SKU-TSHIRT-M', name: 'T-shirt', quantity: 2, unitPrice: 19.99 }],
+  total: 39.98,
+  currency: 'EUR',
+  shippingAddress: {
+    name: 'Ada',
+    line1: '1 Main St',
+    line2: 'Flat 2',
+    city: 'Seattle',
+    postalCode: '98101',
+    country: 'US',
+  },
+};
+const snake = {
+  order_id: 'ord-42',
+  customer_id: 'cust-7',
+  items: [{ sku: 'SKU-TSHIRT-M', name: 'T-shirt', quantity: 2, unit_price: 19.99 }],
+  total: 39.98,
+  shipping_address: { name: 'Ada', line_1: '1 Main St', city: 'Seattle', postal_code: '98101', country: 'US' },
+};
+const minimal = {
+  customerId: 'c',
+  items: [{ sku: 'A', name: 'a', quantity: 1, unitPrice: 0 }],
+  shippingAddress: { name: 'n', line1: 'l', city: 'c', postalCode: 'p', country: 'FR' },
+};
+
+describe('POST /orders request model', () => {
+  it('is draft 4 and names the zod schema it comes from', () => {
+    expect(schema.$schema).toBe('http://json-schema.org/draft-04/schema#');
+    expect(schema.title).toBe('OrderRequest');
+  });
+
+  it('lists the snake_case spellings the API accepts', () => {
+    expect(snakeCaseAliases('customerId')).toEqual(['customer_id']);
+    expect(snakeCaseAliases('line1')).toEqual(['line_1']);
+    expect(snakeCaseAliases('sku')).toEqual([]);
+  });
+
+  it.each([
+    ['camelCase', camel],
+    ['snake_case (the seed spelling)', snake],
+    ['minimal', minimal],
+    ['mixed spellings', { ...minimal, customerId: undefined, customer_id: 'c' }],
+  ])('never rejects a %s body the function accepts', (_, body) => {
+    const json = JSON.parse(JSON.stringify(body));
+    expect(OrderRequest.safeParse(json).success).toBe(true);
+    expect(validate(json), JSON.stringify(validate.errors)).toBe(true);
+  });
+
+  it.each([
+    ['an unknown key', { ...camel, coupon: 'FREE' }],
+    ['no customer id in either spelling', { ...minimal, customerId: undefined }],
+    ['an empty item list (the seed example)', { order_id: '123', customer_id: 'John', items: [], total: 100 }],
+    ['a quantity of zero', { ...minimal, items: [{ ...minimal.items[0], quantity: 0 }] }],
+    ['a lower-case SKU', { ...minimal, items: [{ ...minimal.items[0], sku: 'abc' }] }],
+    ['a country that is not ISO alpha-2', { ...minimal, shippingAddress: { ...minimal.shippingAddress, country: 'USA' } }],
+    ['a string total', { ...camel, total: '39.98' }],
+  ])('rejects %s at the gateway, as the function would', (_, body) => {
+    const json = JSON.parse(JSON.stringify(body));
+    expect(validate(json)).toBe(false);
+    expect(OrderRequest.safeParse(json).success).toBe(false);
+  });
+
+  it('renders in CDK JsonSchema form without losing anything', () => {
+    const cdk = toApiGatewaySchema(schema) as unknown as Record<string, unknown>;
+    expect(cdk.schema).toBe(schema.$schema);
+    expect(cdk.$schema).toBeUndefined();
+    expect(cdk.properties).toEqual(schema.properties);
+  });
+});
