@@ -1,0 +1,118 @@
+import {
+  BatchGetCommand,
+  type DynamoDBDocumentClient,
+  TransactWriteCommand,
+  type TransactWriteCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import { type Transition, transitionUpdate } from '../shared/orders/model.ts';
+import type { OrdersPort } from '../shared/orders/repository.ts';
+import type { ReservationLine } from './logic.ts';
+
+export type ReserveResult =
+  | { kind: 'reserved' }
+  /** A line's stock was short (or its SKU unknown): nothing was reserved. */
+  | { kind: 'short' }
+  /** The order is no longer RECEIVED: an earlier attempt decided it already. Nothing was reserved. */
+  | { kind: 'order-moved-on' };
+
+export interface StockPort {
+  /** Reserves every line and moves the order to CONFIRMED, all or nothing. */
+  reserve(lines: readonly ReservationLine[], confirm: Transition): Promise<ReserveResult>;
+  /** The stock available per SKU; SKUs absent from the inventory are absent from the map. */
+  available(skus: readonly string[]): Promise<Map<string, number>>;
+}
+
+/** The transaction: one conditional decrement per SKU, then the order's conditional status change. */
+export function reservationTransaction(
+  inventoryTable: string,
+  ordersTable: string,
+  lines: readonly ReservationLine[],
+  confirm: Transition,
+): TransactWriteCommandInput {
+  return {
+    TransactItems: [
+      ...lines.map((line) => ({
+        Update: {
+          TableName: inventoryTable,
+          Key: { sku: line.sku },
+          UpdateExpression:
+            'SET #available = #available - :quantity, #reserved = if_not_exists(#reserved, :zero) + :quantity',
+          // False for a SKU that is not in the table, too: it has no `available`.
+          ConditionExpression: '#available >= :quantity',
+          ExpressionAttributeNames: { '#available': 'available', '#reserved': 'reserved' },
+          ExpressionAttributeValues: { ':quantity': line.quantity, ':zero': 0 },
+        },
+      })),
+      { Update: transitionUpdate(ordersTable, confirm) },
+    ],
+  };
+}
+
+interface CancellationReason {
+  Code?: string | undefined;
+}
+
+/** Reads the cancellation reasons of a refused transaction; throws (transient) for anything but conditions. */
+export function judgeCancellation(
+  reasons: readonly CancellationReason[] | undefined,
+  lineCount: number,
+): ReserveResult | 'unknown' {
+  if (!reasons || reasons.length !== lineCount + 1) return 'unknown';
+  const codes = reasons.map((reason) => reason.Code ?? 'None');
+  const unexpected = codes.find((code) => code !== 'None' && code !== 'ConditionalCheckFailed');
+  if (unexpected) throw new Error(`stock reservation cancelled: ${unexpected}`);
+  if (codes[lineCount] === 'ConditionalCheckFailed') return { kind: 'order-moved-on' };
+  return { kind: 'short' };
+}
+
+export function dynamoStock(
+  client: DynamoDBDocumentClient,
+  tables: { inventory: string; orders: string },
+  orders: OrdersPort,
+): StockPort {
+  return {
+    async reserve(lines, confirm) {
+      try {
+        await client.send(
+          new TransactWriteCommand(reservationTransaction(tables.inventory, tables.orders, lines, confirm)),
+        );
+        return { kind: 'reserved' };
+      } catch (error) {
+        if (!(error instanceof Error) || error.name !== 'TransactionCanceledException') throw error;
+        const judged = judgeCancellation(
+          (error as Error & { CancellationReasons?: CancellationReason[] }).CancellationReasons,
+          lines.length,
+        );
+        if (judged !== 'unknown') return judged;
+        // Without reasons, the order tells: still RECEIVED means the stock refused.
+        const current = await orders.get(confirm.orderId);
+        return current && current.status !== 'RECEIVED' ? { kind: 'order-moved-on' } : { kind: 'short' };
+      }
+    },
+    async available(skus) {
+      const levels = new Map<string, number>();
+      let pending = [...new Set(skus)].map((sku) => ({ sku }));
+      for (let round = 0; pending.length > 0; round += 1) {
+        if (round > 5) throw new Error('inventory read kept being throttled');
+        const chunk = pending.slice(0, 100);
+        const answer = await client.send(
+          new BatchGetCommand({
+            RequestItems: {
+              [tables.inventory]: {
+                Keys: chunk,
+                ConsistentRead: true,
+                ProjectionExpression: 'sku, available',
+              },
+            },
+          }),
+        );
+        for (const item of answer.Responses?.[tables.inventory] ?? []) {
+          levels.set(String(item.sku), Number(item.available ?? 0));
+        }
+        const unprocessed = (answer.UnprocessedKeys?.[tables.inventory]?.Keys ?? []) as { sku: string }[];
+        pending = [...unprocessed, ...pending.slice(100)];
+      }
+      return levels;
+    },
+  };
+}

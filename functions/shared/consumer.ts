@@ -1,0 +1,228 @@
+import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
+import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import type { Context, MSKEvent } from 'aws-lambda';
+import { type EncodedRecord, encode, Headers } from '../../events/codec.ts';
+import type { StepName } from '../../events/envelope.ts';
+import type { EventOf, TopicName } from '../../events/topics.ts';
+import { PermanentError } from './errors.ts';
+import { RECORD_IDEMPOTENCY_SECONDS } from './idempotency.ts';
+import { count, type Kpi, kpiRecords } from './kpis.ts';
+import { onReset } from './lifecycle.ts';
+import {
+  classify,
+  coordinates,
+  deadLetterEvent,
+  headerText,
+  type RawRecord,
+  recordsByPartition,
+} from './msk-records.ts';
+import { addKpiMetrics } from './observability.ts';
+
+/** What a step did with one event: the events to produce and the KPIs to publish. */
+export interface StepOutcome {
+  orderId: string;
+  events: EncodedRecord[];
+  kpis: Kpi[];
+  /**
+   * True when an earlier attempt had already applied the effect (it crashed before recording its
+   * completion): the same events are produced again, with the same ids, and consumers drop them.
+   */
+  replayed: boolean;
+  /** A few words for the log line, e.g. `rejected: SKU-X out of stock`. No personal data. */
+  summary: string;
+}
+
+export interface StepContext {
+  logger: Logger;
+  now: Date;
+}
+
+/** One Kafka-triggered step: the topic it consumes and what it does with one event. */
+export interface ConsumerStep<T extends TopicName> {
+  name: StepName;
+  topic: T;
+  process(event: EventOf<T>, context: StepContext): Promise<StepOutcome>;
+}
+
+export interface ConsumerDeps {
+  produce(records: readonly EncodedRecord[]): Promise<void>;
+  persistenceStore: BasePersistenceLayer;
+  now?: () => Date;
+}
+
+export interface BatchReport {
+  /** Records whose effect was applied by this invocation (including replays after a crash). */
+  processed: number;
+  /** Records already processed by an earlier invocation: skipped by the idempotency layer. */
+  duplicates: number;
+  deadLettered: number;
+}
+
+type RecordResult = keyof BatchReport;
+
+interface Run {
+  outcome?: StepOutcome;
+}
+
+/**
+ * Builds the batch processor of a step. For each record, in partition order:
+ * decode → poison goes to DeadLetterQueue, the batch goes on; an event is processed under Powertools
+ * idempotency keyed by its `eventId` (the effect and its produces happen at most once per event id);
+ * a transient failure throws, so the event source mapping retries the batch.
+ */
+export function batchProcessor<T extends TopicName>(
+  step: ConsumerStep<T>,
+  options: { logger: Logger; metrics: Metrics; deps: ConsumerDeps },
+) {
+  const { logger, metrics, deps } = options;
+  const now = deps.now ?? (() => new Date());
+  const config = new IdempotencyConfig({
+    eventKeyJmesPath: 'eventId',
+    throwOnNoIdempotencyKey: true,
+    expiresAfterSeconds: RECORD_IDEMPOTENCY_SECONDS,
+  });
+
+  // `run` is not hashed (only the event is, argument 0): it carries the outcome out of a fresh
+  // execution, which tells it apart from a duplicate answered from the idempotency store.
+  const processOnce = makeIdempotent(
+    async (event: EventOf<T>, run: Run & { logger: Logger }) => {
+      const at = now();
+      const outcome = await step.process(event, { logger: run.logger, now: at });
+      const kpis = kpiRecords(
+        step.name,
+        { causationId: event.eventId, orderId: outcome.orderId },
+        outcome.kpis,
+        at,
+      );
+      await deps.produce([...outcome.events, ...kpis]);
+      run.outcome = outcome;
+      return {
+        orderId: outcome.orderId,
+        produced: outcome.events.map((record) => record.headers[Headers.eventId] ?? ''),
+      };
+    },
+    {
+      persistenceStore: deps.persistenceStore,
+      config,
+      keyPrefix: `order-pipeline.${step.name}.record`,
+    },
+  );
+
+  async function deadLetter(
+    record: RawRecord,
+    error: { name: string; message: string },
+    correlationId?: string,
+  ): Promise<void> {
+    const at = now();
+    const event = deadLetterEvent({
+      step: step.name,
+      record,
+      reason: 'poison',
+      error,
+      attempts: 1,
+      correlationId,
+      now: at,
+    });
+    const kpis = [count('RecordsDeadLettered')];
+    await deps.produce([
+      encode('DeadLetterQueue', event),
+      ...kpiRecords(step.name, { causationId: event.eventId, orderId: undefined }, kpis, at),
+    ]);
+    addKpiMetrics(metrics, kpis);
+    logger.warn('record dead-lettered', {
+      record: coordinates(record),
+      eventId: headerText(record, Headers.eventId),
+      deadLetterEventId: event.eventId,
+      error: error.name,
+      reason: error.message.slice(0, 300),
+    });
+  }
+
+  async function processRecord(record: RawRecord): Promise<RecordResult> {
+    const classified = classify(step.topic, record);
+    if (classified.kind === 'poison') {
+      // The decoder's message names paths and kinds of problems, not values: safe to log.
+      await deadLetter(record, classified.error);
+      return 'deadLettered';
+    }
+    const { event } = classified;
+    const recordLogger = logger.createChild({
+      persistentKeys: { eventId: event.eventId, record: coordinates(record) },
+    });
+    recordLogger.setCorrelationId(event.correlationId);
+    const run: Run & { logger: Logger } = { logger: recordLogger };
+    try {
+      await processOnce(event, run);
+    } catch (error) {
+      if (error instanceof PermanentError) {
+        recordLogger.error('event can never be processed', { error: error.name, reason: error.message });
+        await deadLetter(record, error, event.correlationId);
+        return 'deadLettered';
+      }
+      recordLogger.error('transient failure, the batch will be retried', error as Error);
+      throw error;
+    }
+    if (!run.outcome) {
+      recordLogger.info('duplicate event skipped');
+      return 'duplicates';
+    }
+    const { outcome } = run;
+    // A replay's metrics were published by the attempt that applied the effect.
+    if (!outcome.replayed) addKpiMetrics(metrics, outcome.kpis);
+    recordLogger.info(outcome.replayed ? 'effect already applied, events re-produced' : 'event processed', {
+      summary: outcome.summary,
+      produced: outcome.events.map((r) => `${r.topic}:${r.headers[Headers.eventId]}`),
+    });
+    return 'processed';
+  }
+
+  return async function processBatch(
+    event: Pick<MSKEvent, 'records'>,
+    context?: Context,
+  ): Promise<BatchReport> {
+    if (context) config.registerLambdaContext(context);
+    const report: BatchReport = { processed: 0, duplicates: 0, deadLettered: 0 };
+    const partitions = recordsByPartition(event);
+    const results = await Promise.allSettled(
+      partitions.map(async (records) => {
+        for (const record of records) report[await processRecord(record)] += 1;
+      }),
+    );
+    // Every partition runs to its end or its first failure before the batch fails: work done is recorded
+    // as done, so the retry has less to do.
+    const failure = results.find((result) => result.status === 'rejected');
+    if (failure) throw failure.reason;
+    logger.info('batch done', { ...report, partitions: partitions.length });
+    return report;
+  };
+}
+
+/**
+ * The Lambda handler of a Kafka-triggered step, with the Powertools middlewares: structured logs with the
+ * Lambda context and cold-start flag, and EMF metrics flushed at the end of each invocation. `setup` runs
+ * on the first invocation, so that importing the module needs no environment.
+ */
+export function kafkaConsumerHandler<T extends TopicName>(options: {
+  logger: Logger;
+  metrics: Metrics;
+  setup: () => { step: ConsumerStep<T>; deps: ConsumerDeps };
+}) {
+  let processBatch: ReturnType<typeof batchProcessor<T>> | undefined;
+  onReset(() => {
+    processBatch = undefined;
+  });
+  return middy(async (event: MSKEvent, context: Context): Promise<BatchReport> => {
+    if (!processBatch) {
+      const { step, deps } = options.setup();
+      processBatch = batchProcessor(step, { logger: options.logger, metrics: options.metrics, deps });
+    }
+    return processBatch(event, context);
+  })
+    .use(injectLambdaContext(options.logger, { resetKeys: true }))
+    .use(logMetrics(options.metrics, { captureColdStartMetric: true }));
+}

@@ -1,0 +1,49 @@
+import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { readDynamoDbEndpoint } from './config.ts';
+
+/**
+ * Client settings. On AWS nothing is set: region and credentials come from the Lambda environment.
+ * Locally (`DYNAMODB_ENDPOINT` set) the endpoint is a moto server that accepts any credentials, so a
+ * default region and dummy static credentials are used there and only there.
+ */
+export function dynamoDbClientConfig(
+  env: Readonly<Record<string, string | undefined>>,
+): DynamoDBClientConfig {
+  const endpoint = readDynamoDbEndpoint(env);
+  if (!endpoint) return {};
+  return {
+    endpoint,
+    region: env.AWS_REGION || 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  };
+}
+
+let client: DynamoDBClient | undefined;
+let documentClient: DynamoDBDocumentClient | undefined;
+
+/** The low-level client, shared with the Powertools idempotency persistence layer. */
+export function dynamoDbClient(): DynamoDBClient {
+  client ??= new DynamoDBClient(dynamoDbClientConfig(process.env));
+  return client;
+}
+
+/** The document client (plain JS values in and out) every business write goes through. */
+export function dynamoDbDocumentClient(): DynamoDBDocumentClient {
+  documentClient ??= DynamoDBDocumentClient.from(dynamoDbClient(), {
+    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+  });
+  return documentClient;
+}
+
+/** Drops the cached clients, so the next call reads the environment again. */
+export function resetDynamoDbClients(): void {
+  client?.destroy();
+  client = undefined;
+  documentClient = undefined;
+}
+
+/** A write refused by its condition: the caller reads the item to learn why. */
+export function isConditionalCheckFailed(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ConditionalCheckFailedException';
+}

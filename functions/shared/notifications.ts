@@ -1,0 +1,89 @@
+import { type EncodedRecord, encode, newEvent } from '../../events/codec.ts';
+import type { StepName } from '../../events/envelope.ts';
+import type { Notification, NotificationKind, Parcel } from '../../events/schemas/events.ts';
+import type { Order } from '../../events/schemas/order.ts';
+
+/** The facts a customer is told about, per kind of notification. */
+export type NotificationFacts =
+  | { kind: 'order-confirmed' }
+  | { kind: 'order-rejected'; reason: string }
+  | { kind: 'order-packed'; parcel: Parcel }
+  | { kind: 'order-shipped'; carrier: string; trackingNumber: string };
+
+export const formatMoney = (amount: number, currency: string): string => `${amount.toFixed(2)} ${currency}`;
+
+const itemCount = (order: Order): number => order.items.reduce((sum, item) => sum + item.quantity, 0);
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/**
+ * Subject, text and details of a notification. Texts name the order and the facts, never the address.
+ * `details.placedAt` lets the notification step measure the end-to-end latency of the order.
+ */
+export function notificationContent(
+  order: Order,
+  facts: NotificationFacts,
+): Pick<Notification['data'], 'subject' | 'message' | 'details'> {
+  const base = { placedAt: order.placedAt };
+  switch (facts.kind) {
+    case 'order-confirmed':
+      return {
+        subject: `Order ${order.orderId} confirmed`,
+        message: `We have reserved your ${plural(itemCount(order), 'item')}. Total: ${formatMoney(order.total, order.currency)}.`,
+        details: { ...base, total: order.total, currency: order.currency },
+      };
+    case 'order-rejected':
+      return {
+        subject: `Order ${order.orderId} could not be accepted`,
+        message: `We are sorry: we could not reserve your order (${facts.reason}). You have not been charged.`,
+        details: { ...base, reason: facts.reason },
+      };
+    case 'order-packed':
+      return {
+        subject: `Order ${order.orderId} packed`,
+        message: `Your order is packed in parcel ${facts.parcel.parcelId} (${facts.parcel.weightGrams} g, size ${facts.parcel.size}).`,
+        details: {
+          ...base,
+          parcelId: facts.parcel.parcelId,
+          weightGrams: facts.parcel.weightGrams,
+          size: facts.parcel.size,
+        },
+      };
+    case 'order-shipped':
+      return {
+        subject: `Order ${order.orderId} shipped`,
+        message: `Your order is on its way with ${facts.carrier}. Tracking number: ${facts.trackingNumber}.`,
+        details: { ...base, carrier: facts.carrier, trackingNumber: facts.trackingNumber },
+      };
+  }
+}
+
+/**
+ * The Notification record a step produces in reaction to `causationId`. Its id derives from the cause
+ * and the kind, so a retried step re-produces the same notification and it is delivered once.
+ */
+export function notificationRecord(
+  source: StepName,
+  causationId: string,
+  order: Order,
+  facts: NotificationFacts,
+  now: Date,
+): EncodedRecord {
+  const kind: NotificationKind = facts.kind;
+  return encode(
+    'Notification',
+    newEvent('Notification', {
+      correlationId: order.orderId,
+      causationId,
+      source,
+      discriminator: kind,
+      occurredAt: now,
+      data: {
+        orderId: order.orderId,
+        customerId: order.customerId,
+        kind,
+        channel: 'email',
+        ...notificationContent(order, facts),
+      },
+    }),
+  );
+}

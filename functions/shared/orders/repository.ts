@@ -1,0 +1,62 @@
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { isConditionalCheckFailed } from '../dynamodb.ts';
+import { StoredOrder, type Transition, transitionUpdate } from './model.ts';
+
+export type TransitionResult = { applied: true } | { applied: false; current: StoredOrder | undefined };
+
+/** What the steps need from the orders table; handlers get the DynamoDB one, unit tests a fake. */
+export interface OrdersPort {
+  get(orderId: string): Promise<StoredOrder | undefined>;
+  /** Writes a new order unless one with the same id exists; then returns the existing one. */
+  create(
+    order: StoredOrder,
+  ): Promise<{ created: true } | { created: false; existing: StoredOrder | undefined }>;
+  /** Applies a conditional transition; when its condition refuses it, returns the order as it is. */
+  transition(t: Transition): Promise<TransitionResult>;
+}
+
+/** Items are ours, but they are parsed anyway: a row that does not fit is reported, not half-used. */
+export function parseStoredOrder(item: Record<string, unknown> | undefined): StoredOrder | undefined {
+  if (!item) return undefined;
+  const parsed = StoredOrder.safeParse(item);
+  if (!parsed.success) {
+    throw new Error(`orders table item ${String(item.orderId)} is malformed: ${parsed.error.message}`);
+  }
+  return parsed.data;
+}
+
+export function dynamoOrders(client: DynamoDBDocumentClient, tableName: string): OrdersPort {
+  const get = async (orderId: string) => {
+    const answer = await client.send(
+      new GetCommand({ TableName: tableName, Key: { orderId }, ConsistentRead: true }),
+    );
+    return parseStoredOrder(answer.Item);
+  };
+  return {
+    get,
+    async create(order) {
+      try {
+        await client.send(
+          new PutCommand({
+            TableName: tableName,
+            Item: order,
+            ConditionExpression: 'attribute_not_exists(orderId)',
+          }),
+        );
+        return { created: true };
+      } catch (error) {
+        if (!isConditionalCheckFailed(error)) throw error;
+        return { created: false, existing: await get(order.orderId) };
+      }
+    },
+    async transition(t) {
+      try {
+        await client.send(new UpdateCommand(transitionUpdate(tableName, t)));
+        return { applied: true };
+      } catch (error) {
+        if (!isConditionalCheckFailed(error)) throw error;
+        return { applied: false, current: await get(t.orderId) };
+      }
+    },
+  };
+}
