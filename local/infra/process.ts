@@ -107,7 +107,11 @@ export async function spawnManaged(options: ManagedProcessOptions): Promise<Mana
       stopping ??= (async () => {
         if (exitStatus === undefined) {
           signal(pid, 'SIGTERM', withDeathSignal);
-          const stopped = await Promise.race([exited.then(() => true), sleep(graceMs).then(() => false)]);
+          // An unref'd timer: once the child is gone, nothing here may hold the event loop open.
+          const stopped = await Promise.race([
+            exited.then(() => true),
+            sleep(graceMs, false, { ref: false }),
+          ]);
           if (!stopped) {
             signal(pid, 'SIGKILL', withDeathSignal);
             await exited;

@@ -1,0 +1,123 @@
+import { randomUUID } from 'node:crypto';
+import {
+  ConditionalCheckFailedException,
+  DescribeTableCommand,
+  DescribeTimeToLiveCommand,
+  GetItemCommand,
+  PutItemCommand,
+  TransactionCanceledException,
+  TransactWriteItemsCommand,
+} from '@aws-sdk/client-dynamodb';
+import { afterAll, describe, expect, it } from 'vitest';
+import { localTableName, manifest, tableNames } from '../../topology/manifest.ts';
+import { testDynamoDbClient } from '../support/env.ts';
+
+const client = testDynamoDbClient();
+afterAll(() => client.destroy());
+
+const inventory = localTableName('inventory');
+const orders = localTableName('orders');
+
+describe('DynamoDB endpoint (moto), provisioned from the manifest', () => {
+  it.each(tableNames)('has the %s table with the declared keys, TTL and on-demand billing', async (table) => {
+    const spec = manifest.tables[table];
+    const name = localTableName(table);
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: name }));
+    const expectedKeys = [
+      { AttributeName: spec.partitionKey.name, KeyType: 'HASH' },
+      ...('sortKey' in spec ? [{ AttributeName: spec.sortKey.name, KeyType: 'RANGE' }] : []),
+    ];
+    expect(Table?.TableStatus).toBe('ACTIVE');
+    expect(Table?.KeySchema).toEqual(expectedKeys);
+    expect(Table?.BillingModeSummary?.BillingMode).toBe('PAY_PER_REQUEST');
+
+    const { TimeToLiveDescription } = await client.send(new DescribeTimeToLiveCommand({ TableName: name }));
+    if ('ttlAttribute' in spec) {
+      expect(TimeToLiveDescription).toMatchObject({
+        TimeToLiveStatus: 'ENABLED',
+        AttributeName: spec.ttlAttribute,
+      });
+    } else {
+      expect(TimeToLiveDescription?.TimeToLiveStatus).toBe('DISABLED');
+    }
+  });
+
+  it('refuses a conditional write whose condition fails, and keeps the item', async () => {
+    const orderId = `ord-${randomUUID()}`;
+    const put = (status: string) =>
+      new PutItemCommand({
+        TableName: orders,
+        Item: { orderId: { S: orderId }, status: { S: status } },
+        ConditionExpression: 'attribute_not_exists(orderId)',
+      });
+    await client.send(put('RECEIVED'));
+
+    await expect(client.send(put('OVERWRITTEN'))).rejects.toBeInstanceOf(ConditionalCheckFailedException);
+    const { Item } = await client.send(
+      new GetItemCommand({ TableName: orders, Key: { orderId: { S: orderId } } }),
+    );
+    expect(Item?.status?.S).toBe('RECEIVED');
+  });
+
+  it('writes nothing of a transaction when one condition fails, and says which one', async () => {
+    const plenty = `SKU-${randomUUID()}`;
+    const scarce = `SKU-${randomUUID()}`;
+    const orderId = `ord-${randomUUID()}`;
+    for (const [sku, stock] of [
+      [plenty, 10],
+      [scarce, 1],
+    ] as const) {
+      await client.send(
+        new PutItemCommand({
+          TableName: inventory,
+          Item: { sku: { S: sku }, available: { N: String(stock) } },
+        }),
+      );
+    }
+    const reserve = (sku: string, quantity: number) => ({
+      Update: {
+        TableName: inventory,
+        Key: { sku: { S: sku } },
+        UpdateExpression: 'SET available = available - :q',
+        ConditionExpression: 'available >= :q',
+        ExpressionAttributeValues: { ':q': { N: String(quantity) } },
+      },
+    });
+
+    const attempt = client.send(
+      new TransactWriteItemsCommand({
+        TransactItems: [
+          reserve(plenty, 2),
+          reserve(scarce, 2),
+          {
+            Put: {
+              TableName: orders,
+              Item: { orderId: { S: orderId }, status: { S: 'CONFIRMED' } },
+              ConditionExpression: 'attribute_not_exists(orderId)',
+            },
+          },
+        ],
+      }),
+    );
+
+    const error = await attempt.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(TransactionCanceledException);
+    expect((error as TransactionCanceledException).CancellationReasons?.map((r) => r.Code)).toEqual([
+      'None',
+      'ConditionalCheckFailed',
+      'None',
+    ]);
+    const stockOf = async (sku: string) =>
+      (await client.send(new GetItemCommand({ TableName: inventory, Key: { sku: { S: sku } } }))).Item
+        ?.available?.N;
+    expect(await stockOf(plenty)).toBe('10');
+    expect(await stockOf(scarce)).toBe('1');
+    const { Item } = await client.send(
+      new GetItemCommand({ TableName: orders, Key: { orderId: { S: orderId } } }),
+    );
+    expect(Item).toBeUndefined();
+  });
+});

@@ -1,0 +1,31 @@
+/**
+ * The endpoints of the integration run's Kafka broker and DynamoDB (started or found by
+ * test/global-setup.ts). Use these instead of hard-coded ports.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { inject } from 'vitest';
+import { localDynamoDbConfig } from '../../local/infra/dynamodb.ts';
+import { RuntimeEnv } from '../../topology/runtime-env.ts';
+
+export interface TestInfra {
+  /** Bootstrap brokers, e.g. `['127.0.0.1:40123']`. */
+  kafkaBrokers: string[];
+  /** e.g. `http://127.0.0.1:40125`. */
+  dynamodbEndpoint: string;
+}
+
+export function testInfra(): TestInfra {
+  const brokers = inject('kafkaBrokers') ?? process.env[RuntimeEnv.kafkaBrokers];
+  const dynamodbEndpoint = inject('dynamodbEndpoint') ?? process.env[RuntimeEnv.dynamodbEndpoint];
+  if (!brokers || !dynamodbEndpoint) {
+    throw new Error(
+      'no Kafka/DynamoDB endpoints: run integration tests through vitest\'s "integration" project (npm test), whose globalSetup starts them',
+    );
+  }
+  return { kafkaBrokers: brokers.split(','), dynamodbEndpoint };
+}
+
+/** A DynamoDB client for the test endpoint, in the region the provisioner used. */
+export function testDynamoDbClient(): DynamoDBClient {
+  return new DynamoDBClient(localDynamoDbConfig(testInfra().dynamodbEndpoint));
+}
