@@ -1,8 +1,6 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { resetConfig } from '../../functions/shared/config.ts';
-import { resetDynamoDbClients } from '../../functions/shared/dynamodb.ts';
-import { closeProducer } from '../../functions/shared/kafka/producer.ts';
+import { resetClients } from '../../functions/shared/lifecycle.ts';
 import { consumerGroupId, type FunctionName, functionNames, manifest } from '../../topology/index.ts';
 import { projectRoot } from '../python/venv.ts';
 import { type RunningApi, startApiEmulator } from './api-emulator.ts';
@@ -78,9 +76,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const stop = async () => {
     await Promise.all(emulators.map((emulator) => emulator.stop()));
     await api?.close();
-    await closeProducer().catch((error: unknown) => log(`[runtime] closing the producer: ${error}`));
-    resetDynamoDbClients();
-    resetConfig();
+    // The functions' Kafka producer and cached clients: closed, and forgotten for the next start.
+    await resetClients().catch((error: unknown) => log(`[runtime] closing the functions' clients: ${error}`));
     for (const restore of restorers.reverse()) restore();
   };
 

@@ -1,15 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Admin, Consumer, type Message, Producer } from '@platformatic/kafka';
+import { testInfra } from '../../support/env.ts';
 
 export type RawMessage = Message<Buffer, Buffer, Buffer, Buffer>;
 
 /** The brokers the integration project's global setup started (or was given). */
-export function testBrokers(): string[] {
-  const brokers = process.env.KAFKA_BROKERS?.split(',').filter(Boolean) ?? [];
-  if (brokers.length === 0) throw new Error('KAFKA_BROKERS is not set: run through the integration project');
-  return brokers;
-}
+export const testBrokers = (): string[] => testInfra().kafkaBrokers;
 
 export const uniqueName = (prefix: string): string => `${prefix}-${randomUUID().slice(0, 8)}`;
 
