@@ -3,11 +3,15 @@
  * and tables, prints where everything is, and stays up until Ctrl-C.
  *
  *   npm run infra -- [--kafka-port 9092] [--controller-port 9093] [--dynamodb-port 8000] [--data-dir .local/data]
+ *   npm run infra -- --prepare   # only fetch the Kafka jars and the Python tools (CI warm-up), then exit
  *
  * With KAFKA_BROKERS / DYNAMODB_ENDPOINT set (e.g. docker-compose), those are used instead of starting anything.
  */
 import { parseArgs } from 'node:util';
+import { ensurePythonTools } from '../python/venv.ts';
 import {
+  ensureKafkaJars,
+  findJava,
   InfraError,
   type LocalInfra,
   provisionFromManifest,
@@ -16,7 +20,7 @@ import {
 } from './index.ts';
 
 const usage =
-  'usage: npm run infra -- [--kafka-port <port>] [--controller-port <port>] [--dynamodb-port <port>] [--data-dir <dir>] [--table-prefix <prefix>]';
+  'usage: npm run infra -- [--kafka-port <port>] [--controller-port <port>] [--dynamodb-port <port>] [--data-dir <dir>] [--table-prefix <prefix>] [--prepare]';
 
 function parsePort(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
@@ -42,6 +46,16 @@ async function main(): Promise<number> {
   }
 
   const log = (line: string) => console.error(line);
+  if (values.prepare) {
+    try {
+      await Promise.all([findJava(), ensureKafkaJars(log), ensurePythonTools(undefined, log)]);
+      log('[infra] Kafka jars and Python tools are ready');
+      return 0;
+    } catch (error) {
+      console.error(`\n${error instanceof Error ? error.message : String(error)}`);
+      return 1;
+    }
+  }
   let infra: LocalInfra | undefined;
   let shuttingDown = false;
   const shutdown = async (signal: NodeJS.Signals) => {
@@ -114,6 +128,7 @@ function parse() {
       'dynamodb-port': { type: 'string' },
       'data-dir': { type: 'string' },
       'table-prefix': { type: 'string' },
+      prepare: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
