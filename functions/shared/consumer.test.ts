@@ -1,0 +1,175 @@
+import { describe, expect, it } from 'vitest';
+import { encode, Headers } from '../../events/codec.ts';
+import type { OrderReceived } from '../../events/schemas/events.ts';
+import { batchProcessor, type ConsumerStep, type StepOutcome } from './consumer.ts';
+import { PermanentError } from './errors.ts';
+import { count } from './kpis.ts';
+import {
+  fakeContext,
+  fromEncoded,
+  MemoryPersistenceLayer,
+  mskEvent,
+  mskRecord,
+  orderReceived,
+  RecordingProducer,
+  sampleOrder,
+  silentLogger,
+  storedMetrics,
+  testMetrics,
+} from './testing.ts';
+
+const now = new Date('2026-11-24T10:00:01.000Z');
+
+/** A step that records what it saw and produces one notification-free KPI; `failOn` makes it throw. */
+function fakeStep(failOn: Record<string, Error> = {}) {
+  const seen: string[] = [];
+  const step: ConsumerStep<'OrderReceived'> = {
+    name: 'inventory',
+    topic: 'OrderReceived',
+    async process(event: OrderReceived): Promise<StepOutcome> {
+      seen.push(event.data.order.orderId);
+      const failure = failOn[event.data.order.orderId];
+      if (failure) throw failure;
+      return {
+        orderId: event.data.order.orderId,
+        events: [],
+        kpis: [count('OrdersConfirmed')],
+        replayed: false,
+        summary: 'ok',
+      };
+    },
+  };
+  return { step, seen };
+}
+
+function setup(failOn: Record<string, Error> = {}) {
+  const { step, seen } = fakeStep(failOn);
+  const producer = new RecordingProducer();
+  const persistenceStore = new MemoryPersistenceLayer();
+  const metrics = testMetrics();
+  const process = batchProcessor(step, {
+    logger: silentLogger(),
+    metrics,
+    deps: { produce: producer.produce, persistenceStore, now: () => now },
+  });
+  return { process, seen, producer, persistenceStore, metrics };
+}
+
+const record = (orderId: string, offset: number, partition = 0) =>
+  fromEncoded(encode('OrderReceived', orderReceived(sampleOrder({ orderId }))), offset, partition);
+
+describe('Kafka consumer wrapper', () => {
+  it('processes every record in partition order and publishes its KPIs on the topic and as EMF', async () => {
+    const { process, seen, producer, metrics } = setup();
+    const report = await process(
+      mskEvent([record('a-2', 2), record('a-1', 1), record('b-1', 5, 1)]),
+      fakeContext(),
+    );
+    expect(report).toEqual({ processed: 3, duplicates: 0, deadLettered: 0 });
+    expect(seen.filter((id) => id.startsWith('a-'))).toEqual(['a-1', 'a-2']);
+    const kpis = producer.on('KPIs');
+    expect(kpis.map((k) => [k.data.name, k.data.orderId, k.data.step])).toEqual(
+      expect.arrayContaining([
+        ['OrdersConfirmed', 'a-1', 'inventory'],
+        ['OrdersConfirmed', 'a-2', 'inventory'],
+        ['OrdersConfirmed', 'b-1', 'inventory'],
+      ]),
+    );
+    expect(storedMetrics(metrics).OrdersConfirmed).toEqual([1, 1, 1]);
+  });
+
+  it('gives a redelivered event no second effect', async () => {
+    const { process, seen, producer } = setup();
+    const first = record('a-1', 1);
+    await process(mskEvent([first]), fakeContext());
+    // Same event, redelivered at another offset (producer retry) and in a later batch (rebalance).
+    const report = await process(mskEvent([record('a-1', 7), first]), fakeContext());
+    expect(report).toEqual({ processed: 0, duplicates: 2, deadLettered: 0 });
+    expect(seen).toEqual(['a-1']);
+    expect(producer.on('KPIs')).toHaveLength(1);
+  });
+
+  it('sends poison to the DeadLetterQueue and goes on with the batch', async () => {
+    const { process, seen, producer, metrics } = setup();
+    const poison = mskRecord({ topic: 'OrderReceived', offset: 2, key: 'a-9', value: 'not json' });
+    const report = await process(mskEvent([record('a-1', 1), poison, record('a-3', 3)]), fakeContext());
+    expect(report).toEqual({ processed: 2, duplicates: 0, deadLettered: 1 });
+    expect(seen).toEqual(['a-1', 'a-3']);
+    const [dead] = producer.on('DeadLetterQueue');
+    expect(dead?.data).toMatchObject({
+      reason: 'poison',
+      function: 'inventory',
+      error: { name: 'EventDecodeError' },
+      record: {
+        topic: 'OrderReceived',
+        partition: 0,
+        offset: '2',
+        value: Buffer.from('not json').toString('base64'),
+      },
+    });
+    expect(dead?.correlationId).toBe('a-9');
+    expect(producer.on('KPIs').some((k) => k.data.name === 'RecordsDeadLettered')).toBe(true);
+    expect(storedMetrics(metrics).RecordsDeadLettered).toEqual([1]);
+  });
+
+  it('dead-letters an event that can never be processed, with its order id and the error', async () => {
+    const { process, producer } = setup({ 'a-1': new PermanentError('order a-1 is SHIPPED') });
+    const report = await process(mskEvent([record('a-1', 1), record('a-2', 2)]), fakeContext());
+    expect(report).toEqual({ processed: 1, duplicates: 0, deadLettered: 1 });
+    const [dead] = producer.on('DeadLetterQueue');
+    expect(dead?.correlationId).toBe('a-1');
+    expect(dead?.data.error).toEqual({ name: 'PermanentError', message: 'order a-1 is SHIPPED' });
+  });
+
+  it('fails the batch on a transient error, and the retry redoes only what was not done', async () => {
+    const failing = new Error('ProvisionedThroughputExceededException');
+    const failOn: Record<string, Error> = { 'a-2': failing };
+    const { process, seen, producer } = setup(failOn);
+    const batch = mskEvent([record('a-1', 1), record('a-2', 2), record('a-3', 3), record('b-1', 1, 1)]);
+    await expect(process(batch, fakeContext())).rejects.toBe(failing);
+    // The partition stops at the failure; the other partition finishes.
+    expect(seen).toEqual(expect.arrayContaining(['a-1', 'a-2', 'b-1']));
+    expect(seen).not.toContain('a-3');
+
+    delete failOn['a-2'];
+    seen.length = 0;
+    const report = await process(batch, fakeContext());
+    expect(report).toEqual({ processed: 2, duplicates: 2, deadLettered: 0 });
+    expect(seen).toEqual(['a-2', 'a-3']);
+    expect(
+      producer
+        .on('KPIs')
+        .map((k) => k.data.orderId)
+        .sort(),
+    ).toEqual(['a-1', 'a-2', 'a-3', 'b-1']);
+  });
+
+  it('fails the batch when producing fails, and does the record again on the retry', async () => {
+    const { process, seen, producer } = setup();
+    producer.failures = 1;
+    const batch = mskEvent([record('a-1', 1)]);
+    await expect(process(batch, fakeContext())).rejects.toThrow('broker unavailable');
+    const report = await process(batch, fakeContext());
+    expect(report.processed).toBe(1);
+    expect(seen).toEqual(['a-1', 'a-1']);
+    expect(producer.on('KPIs')).toHaveLength(1);
+  });
+
+  it('fails the batch when a poison record cannot be dead-lettered', async () => {
+    const { process, producer } = setup();
+    producer.failures = 1;
+    const poison = mskRecord({ topic: 'OrderReceived', offset: 2, value: '[]' });
+    await expect(process(mskEvent([poison]), fakeContext())).rejects.toThrow('broker unavailable');
+  });
+
+  it('keys the idempotency record by event id, so the same event id is one effect whatever the offset', async () => {
+    const { process, persistenceStore } = setup();
+    const encoded = encode('OrderReceived', orderReceived());
+    await process(mskEvent([fromEncoded(encoded, 1)]), fakeContext());
+    expect([...persistenceStore.records.keys()]).toEqual([
+      expect.stringMatching(/^order-pipeline\.inventory\.record#/),
+    ]);
+    expect([...persistenceStore.records.values()][0]?.getStatus()).toBe('COMPLETED');
+    expect(encoded.headers[Headers.eventId]).toBeDefined();
+  });
+});

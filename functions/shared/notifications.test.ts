@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { decode } from '../../events/codec.ts';
+import { notificationContent, notificationRecord } from './notifications.ts';
+import { sampleOrder } from './testing.ts';
+
+const order = sampleOrder();
+
+describe('notification texts', () => {
+  it('confirms with the item count and total', () => {
+    expect(notificationContent(order, { kind: 'order-confirmed' })).toEqual({
+      subject: 'Order ord-1 confirmed',
+      message: 'We have reserved your 3 items. Total: 52.48 USD.',
+      details: { placedAt: order.placedAt, total: 52.48, currency: 'USD' },
+    });
+  });
+
+  it('explains a rejection with its reason', () => {
+    const content = notificationContent(order, {
+      kind: 'order-rejected',
+      reason: 'SKU-VINYL-LTD is out of stock',
+    });
+    expect(content.message).toContain('(SKU-VINYL-LTD is out of stock)');
+    expect(content.details).toMatchObject({ reason: 'SKU-VINYL-LTD is out of stock' });
+  });
+
+  it('tells the parcel and the tracking number', () => {
+    const packed = notificationContent(order, {
+      kind: 'order-packed',
+      parcel: { parcelId: 'PCL-ABC', weightGrams: 1_200, size: 'M' },
+    });
+    expect(packed.message).toBe('Your order is packed in parcel PCL-ABC (1200 g, size M).');
+    const shipped = notificationContent(order, {
+      kind: 'order-shipped',
+      carrier: 'SwiftPost',
+      trackingNumber: 'SP1',
+    });
+    expect(shipped.message).toBe('Your order is on its way with SwiftPost. Tracking number: SP1.');
+    expect(shipped.details).toEqual({
+      placedAt: order.placedAt,
+      carrier: 'SwiftPost',
+      trackingNumber: 'SP1',
+    });
+  });
+
+  it('never includes the shipping address', () => {
+    const all = [
+      notificationContent(order, { kind: 'order-confirmed' }),
+      notificationContent(order, { kind: 'order-rejected', reason: 'x' }),
+      notificationContent(order, { kind: 'order-shipped', carrier: 'c', trackingNumber: 't' }),
+    ];
+    for (const content of all) expect(JSON.stringify(content)).not.toContain(order.shippingAddress.line1);
+  });
+
+  it('builds a valid Notification record whose id derives from the cause and the kind', () => {
+    const now = new Date('2026-11-24T10:00:01.000Z');
+    const record = notificationRecord('inventory', 'evt-1', order, { kind: 'order-confirmed' }, now);
+    const decoded = decode('Notification', record.value);
+    expect(decoded.ok && decoded.event.data).toMatchObject({
+      orderId: 'ord-1',
+      customerId: 'cust-1',
+      channel: 'email',
+    });
+    const again = notificationRecord('inventory', 'evt-1', order, { kind: 'order-confirmed' }, new Date());
+    const other = notificationRecord(
+      'inventory',
+      'evt-1',
+      order,
+      { kind: 'order-rejected', reason: 'r' },
+      now,
+    );
+    expect(again.headers['event-id']).toBe(record.headers['event-id']);
+    expect(other.headers['event-id']).not.toBe(record.headers['event-id']);
+  });
+});

@@ -1,0 +1,223 @@
+/**
+ * Test doubles of this project's own ports, for unit tests (no Kafka, no DynamoDB there).
+ * Never imported by a handler.
+ */
+import {
+  IdempotencyItemAlreadyExistsError,
+  IdempotencyItemNotFoundError,
+} from '@aws-lambda-powertools/idempotency';
+import { BasePersistenceLayer, type IdempotencyRecord } from '@aws-lambda-powertools/idempotency/persistence';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { Context, MSKEvent, MSKRecord } from 'aws-lambda';
+import { decode, type EncodedRecord, newEvent } from '../../events/codec.ts';
+import type { Order } from '../../events/schemas/order.ts';
+import type { EventOf, TopicName } from '../../events/topics.ts';
+import { METRICS_NAMESPACE } from '../../topology/runtime-env.ts';
+import type { StoredOrder, Transition } from './orders/model.ts';
+import type { OrdersPort } from './orders/repository.ts';
+
+/**
+ * Powertools idempotency over a Map: the real IdempotencyHandler logic (in-progress, completed, payload
+ * validation, deletion on failure) with the storage faked, behaving as the DynamoDB layer's conditions do.
+ */
+export class MemoryPersistenceLayer extends BasePersistenceLayer {
+  readonly records = new Map<string, IdempotencyRecord>();
+
+  protected async _getRecord(idempotencyKey: string): Promise<IdempotencyRecord> {
+    const record = this.records.get(idempotencyKey);
+    if (!record) throw new IdempotencyItemNotFoundError();
+    return record;
+  }
+
+  protected async _putRecord(record: IdempotencyRecord): Promise<void> {
+    const existing = this.records.get(record.idempotencyKey);
+    const inProgressExpired =
+      existing?.getStatus() === 'INPROGRESS' &&
+      existing.inProgressExpiryTimestamp !== undefined &&
+      existing.inProgressExpiryTimestamp < Date.now();
+    if (existing && !existing.isExpired() && !inProgressExpired) {
+      throw new IdempotencyItemAlreadyExistsError(`exists: ${record.idempotencyKey}`, existing);
+    }
+    this.records.set(record.idempotencyKey, record);
+  }
+
+  protected async _updateRecord(record: IdempotencyRecord): Promise<void> {
+    this.records.set(record.idempotencyKey, record);
+  }
+
+  protected async _deleteRecord(record: IdempotencyRecord): Promise<void> {
+    this.records.delete(record.idempotencyKey);
+  }
+}
+
+export function fakeContext(name = 'test-function'): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: name,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:123456789012:function:${name}`,
+    memoryLimitInMB: '512',
+    awsRequestId: 'req-test',
+    logGroupName: `/aws/lambda/${name}`,
+    logStreamName: 'stream',
+    getRemainingTimeInMillis: () => 60_000,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+export const silentLogger = (): Logger => new Logger({ serviceName: 'test', logLevel: 'SILENT' });
+export const testMetrics = (): Metrics => new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'test' });
+
+/** Metric names stored in `metrics` and not flushed yet, with their values. */
+export function storedMetrics(metrics: Metrics): Record<string, number[]> {
+  const emf = metrics.serializeMetrics() as unknown as Record<string, unknown>;
+  const names = (
+    emf._aws as { CloudWatchMetrics: { Metrics: { Name: string }[] }[] }
+  ).CloudWatchMetrics[0]?.Metrics.map((m) => m.Name);
+  return Object.fromEntries(
+    (names ?? []).map((name) => {
+      const value = emf[name];
+      return [name, Array.isArray(value) ? (value as number[]) : [value as number]];
+    }),
+  );
+}
+
+export interface MskRecordInput {
+  topic: string;
+  partition?: number;
+  offset: number;
+  key?: string | null;
+  /** Raw bytes, or an encoded record whose value, key and headers are used. */
+  value: Buffer | string | null;
+  headers?: Record<string, string>;
+  timestamp?: number;
+}
+
+/** One MSK record exactly as the event source mapping shapes it: base64 key/value, headers as byte arrays. */
+export function mskRecord(input: MskRecordInput): MSKRecord {
+  const record: Partial<MSKRecord> & Pick<MSKRecord, 'topic' | 'partition' | 'offset'> = {
+    topic: input.topic,
+    partition: input.partition ?? 0,
+    offset: input.offset,
+    timestamp: input.timestamp ?? 1_764_000_000_000,
+    timestampType: 'CREATE_TIME',
+    headers: Object.entries(input.headers ?? {}).map(([key, value]) => ({ [key]: [...Buffer.from(value)] })),
+  };
+  if (input.key !== null && input.key !== undefined) record.key = Buffer.from(input.key).toString('base64');
+  if (input.value !== null) record.value = Buffer.from(input.value).toString('base64');
+  return record as MSKRecord;
+}
+
+export function fromEncoded(encoded: EncodedRecord, offset: number, partition = 0): MSKRecord {
+  return mskRecord({
+    topic: encoded.topic,
+    partition,
+    offset,
+    key: encoded.key,
+    value: encoded.value,
+    headers: encoded.headers,
+  });
+}
+
+export function mskEvent(records: MSKRecord[]): MSKEvent {
+  const grouped: Record<string, MSKRecord[]> = {};
+  for (const record of records) {
+    const key = `${record.topic}-${record.partition}`;
+    grouped[key] ??= [];
+    grouped[key].push(record);
+  }
+  return {
+    eventSource: 'aws:kafka',
+    eventSourceArn: 'arn:aws:kafka:us-east-1:123456789012:cluster/test/abc',
+    bootstrapServers: 'localhost:9092',
+    records: grouped,
+  };
+}
+
+/** Collects what a step produces; `fail` makes the next sends throw, as a broker outage would. */
+export class RecordingProducer {
+  readonly sent: EncodedRecord[] = [];
+  failures = 0;
+
+  readonly produce = async (records: readonly EncodedRecord[]): Promise<void> => {
+    if (this.failures > 0) {
+      this.failures -= 1;
+      throw new Error('broker unavailable');
+    }
+    this.sent.push(...records);
+  };
+
+  on<T extends TopicName>(topic: T): EventOf<T>[] {
+    return this.sent
+      .filter((record) => record.topic === topic)
+      .map((record) => {
+        const decoded = decode(topic, record.value);
+        if (!decoded.ok) throw decoded.error;
+        return decoded.event;
+      });
+  }
+}
+
+/** The orders table as a Map, applying transitions with the same conditions the DynamoDB update has. */
+export class MemoryOrders implements OrdersPort {
+  readonly items = new Map<string, StoredOrder>();
+
+  async get(orderId: string) {
+    const item = this.items.get(orderId);
+    return item ? structuredClone(item) : undefined;
+  }
+
+  async create(order: StoredOrder) {
+    const existing = this.items.get(order.orderId);
+    if (existing) return { created: false as const, existing: structuredClone(existing) };
+    this.items.set(order.orderId, structuredClone(order));
+    return { created: true as const };
+  }
+
+  async transition(t: Transition) {
+    const current = this.items.get(t.orderId);
+    const allowed = current ? t.from.includes(current.status) : t.order !== undefined;
+    if (!allowed) return { applied: false as const, current: current ? structuredClone(current) : undefined };
+    const base: StoredOrder = current ?? {
+      ...(t.order as NonNullable<Transition['order']>),
+      status: t.to,
+      history: [],
+    };
+    this.items.set(t.orderId, {
+      ...base,
+      ...(t.set as Partial<StoredOrder>),
+      status: t.to,
+      updatedAt: t.at,
+      history: [...base.history, { status: t.to, at: t.at, ...(t.detail ? { detail: t.detail } : {}) }],
+    });
+    return { applied: true as const };
+  }
+}
+
+export function sampleOrder(overrides: Partial<Order> = {}): Order {
+  return {
+    orderId: 'ord-1',
+    customerId: 'cust-1',
+    items: [
+      { sku: 'SKU-TSHIRT-M', name: 'T-shirt (M)', quantity: 2, unitPrice: 19.99 },
+      { sku: 'SKU-MUG', name: 'Coffee mug', quantity: 1, unitPrice: 12.5 },
+    ],
+    total: 52.48,
+    currency: 'USD',
+    shippingAddress: { name: 'Ada', line1: '1 Main St', city: 'Seattle', postalCode: '98101', country: 'US' },
+    placedAt: '2026-11-24T10:00:00.000Z',
+    ...overrides,
+  };
+}
+
+export const orderReceived = (order: Order = sampleOrder(), occurredAt = new Date(order.placedAt)) =>
+  newEvent('OrderReceived', {
+    correlationId: order.orderId,
+    causationId: `req-${order.orderId}`,
+    source: 'order-api',
+    occurredAt,
+    data: { order },
+  });
