@@ -62,11 +62,12 @@ describe('POST /orders request parsing', () => {
   });
 
   it('answers 415 to anything but JSON', () => {
-    for (const headers of [
+    const refused: Record<string, string>[] = [
       { 'content-type': 'text/plain' },
       {},
       { 'content-type': 'application/x-www-form-urlencoded' },
-    ]) {
+    ];
+    for (const headers of refused) {
       const result = post(validBody, headers);
       expect(!result.ok && result.response.statusCode).toBe(415);
     }
