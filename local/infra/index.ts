@@ -129,6 +129,10 @@ export async function startLocalInfra(options: LocalInfraOptions = {}): Promise<
   // One failed: take the other one down again rather than leave half an environment running.
   if (kafkaResult.status === 'rejected' || dynamodbResult.status === 'rejected') {
     await stop();
+    if (kafkaResult.status === 'rejected' && dynamodbResult.status === 'rejected') {
+      // Only one error can be thrown; the other one is still worth seeing.
+      log(`[dynamodb] ${(dynamodbResult.reason as Error)?.message ?? String(dynamodbResult.reason)}`);
+    }
     throw kafkaResult.status === 'rejected'
       ? kafkaResult.reason
       : (dynamodbResult as PromiseRejectedResult).reason;
