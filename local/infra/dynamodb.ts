@@ -2,10 +2,12 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient, type DynamoDBClientConfig, ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { ensurePythonTools, PythonToolsError } from '../python/venv.ts';
+import { ensurePythonTools, PythonToolsError, projectRoot } from '../python/venv.ts';
 import { InfraError } from './errors.ts';
 import { assertPortFree } from './ports.ts';
 import { killStaleProcess, logTail, type ManagedProcess, spawnManaged } from './process.ts';
+
+const motoServerScript = join(projectRoot, 'local', 'python', 'moto_server_serial.py');
 
 type Log = (line: string) => void;
 
@@ -53,10 +55,10 @@ export async function startDynamoDb({
   log,
   startTimeoutMs,
 }: DynamoDbOptions): Promise<RunningDynamoDb> {
-  let motoServer: string;
+  let python: string;
   try {
     const tools = await ensurePythonTools(undefined, log);
-    motoServer = tools.bin('moto_server');
+    python = tools.bin('python');
   } catch (error) {
     if (error instanceof PythonToolsError)
       throw new InfraError('python', 'start-failed', error.message, { cause: error });
@@ -75,8 +77,9 @@ export async function startDynamoDb({
   const logFile = join(dir, 'moto.log');
   const child = await spawnManaged({
     name: 'dynamodb',
-    command: motoServer,
-    args: ['-H', host, '-p', String(port)],
+    // moto's server, one request at a time: its threaded mode loses concurrent DynamoDB writes (see the script).
+    command: python,
+    args: [motoServerScript, '-H', host, '-p', String(port)],
     cwd: dir,
     logFile,
     pidFile,
