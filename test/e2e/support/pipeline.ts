@@ -1,0 +1,217 @@
+import { randomUUID } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { Admin } from '@platformatic/kafka';
+import type { MSKEvent } from 'aws-lambda';
+import type { CatalogEntry } from '../../../functions/inventory/catalog.ts';
+import { localDynamoDbConfig } from '../../../local/infra/index.ts';
+import type { LambdaHandler } from '../../../local/runtime/lambda-context.ts';
+import { type FunctionName, localTableName, manifest, type TableName } from '../../../topology/index.ts';
+
+/**
+ * Makes the real handlers fail on purpose, for the records of chosen orders (records are keyed by order
+ * id), and counts the invocations whose batch held such a record.
+ */
+export class Faults {
+  readonly #remaining = new Map<string, number>();
+  readonly #invocations = new Map<string, number>();
+
+  /** The next `times` invocations of `fn` whose batch holds a record of `orderId` fail. */
+  failTimes(fn: FunctionName, orderId: string, times: number): void {
+    this.#remaining.set(`${fn}|${orderId}`, times);
+  }
+
+  alwaysFail(fn: FunctionName, orderId: string): void {
+    this.failTimes(fn, orderId, Number.POSITIVE_INFINITY);
+  }
+
+  invocations(fn: FunctionName, orderId: string): number {
+    return this.#invocations.get(`${fn}|${orderId}`) ?? 0;
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: wraps handlers of any event type.
+  wrap = (fn: FunctionName, handler: LambdaHandler<any, any>): LambdaHandler<any, any> => {
+    if (manifest.functions[fn].trigger.kind !== 'kafka') return handler;
+    return async (event: MSKEvent, context, callback) => {
+      const keys = new Set(
+        Object.values(event.records)
+          .flat()
+          .map((record) => (record.key ? Buffer.from(record.key, 'base64').toString() : '')),
+      );
+      for (const key of keys) {
+        this.#invocations.set(`${fn}|${key}`, this.invocations(fn, key) + 1);
+      }
+      for (const key of keys) {
+        const left = this.#remaining.get(`${fn}|${key}`) ?? 0;
+        if (left > 0) {
+          this.#remaining.set(`${fn}|${key}`, left - 1);
+          throw new Error(`injected failure of ${fn} for ${key}`);
+        }
+      }
+      return handler(event, context, callback);
+    };
+  };
+}
+
+/** Moves a consumer group to the current end of `topic`, so that it only sees what is produced next. */
+export async function positionGroupAtEnd(brokers: string[], groupId: string, topic: string): Promise<void> {
+  const partitions = manifest.topics[topic as keyof typeof manifest.topics]?.partitions;
+  if (!partitions) throw new Error(`unknown topic ${topic}`);
+  const admin = new Admin({ clientId: 'test-admin', bootstrapBrokers: brokers });
+  try {
+    const [listed] = await admin.listOffsets({
+      topics: [
+        {
+          name: topic,
+          partitions: Array.from({ length: partitions }, (_, partitionIndex) => ({
+            partitionIndex,
+            timestamp: -1n,
+          })),
+        },
+      ],
+    });
+    await admin.alterConsumerGroupOffsets({
+      groupId,
+      topics: [
+        {
+          name: topic,
+          partitionOffsets: (listed?.partitions ?? []).map((p) => ({
+            partition: p.partitionIndex,
+            offset: p.offset,
+          })),
+        },
+      ],
+    });
+  } finally {
+    await admin.close();
+  }
+}
+
+export interface StoredOrderView {
+  orderId: string;
+  status: string;
+  items: { sku: string; quantity: number }[];
+  history: { status: string; at: string; detail?: string }[];
+  rejectionReason?: string;
+  trackingNumber?: string;
+  carrier?: string;
+}
+
+export interface StockView {
+  sku: string;
+  available: number;
+  reserved: number;
+}
+
+/** Reads the tables of one table prefix directly. */
+export class Tables {
+  readonly #client: DynamoDBDocumentClient;
+  readonly #prefix: string;
+
+  constructor(dynamodbEndpoint: string, prefix: string) {
+    this.#client = DynamoDBDocumentClient.from(new DynamoDBClient(localDynamoDbConfig(dynamodbEndpoint)));
+    this.#prefix = prefix;
+  }
+
+  name(table: TableName): string {
+    return localTableName(table, this.#prefix);
+  }
+
+  async order(orderId: string): Promise<StoredOrderView | undefined> {
+    const answer = await this.#client.send(
+      new GetCommand({ TableName: this.name('orders'), Key: { orderId }, ConsistentRead: true }),
+    );
+    return answer.Item as StoredOrderView | undefined;
+  }
+
+  async stock(sku: string): Promise<StockView> {
+    const answer = await this.#client.send(
+      new GetCommand({ TableName: this.name('inventory'), Key: { sku }, ConsistentRead: true }),
+    );
+    if (!answer.Item) throw new Error(`no inventory item ${sku}`);
+    return answer.Item as StockView;
+  }
+
+  async notifications(orderId: string): Promise<{ kind: string; notificationId: string }[]> {
+    const answer = await this.#client.send(
+      new QueryCommand({
+        TableName: this.name('notifications'),
+        KeyConditionExpression: 'orderId = :id',
+        ExpressionAttributeValues: { ':id': orderId },
+        ConsistentRead: true,
+      }),
+    );
+    return (answer.Items ?? []) as { kind: string; notificationId: string }[];
+  }
+
+  close(): void {
+    this.#client.destroy();
+  }
+}
+
+export const e2eCatalog = {
+  plenty: {
+    sku: 'SKU-E2E-PLENTY',
+    name: 'E2E plentiful',
+    unitPrice: 5,
+    weightGrams: 100,
+    initialStock: 100_000,
+  },
+  scarce: { sku: 'SKU-E2E-SCARCE', name: 'E2E scarce', unitPrice: 7.5, weightGrams: 200, initialStock: 2 },
+  duplicate: { sku: 'SKU-E2E-DUP', name: 'E2E duplicate', unitPrice: 3, weightGrams: 50, initialStock: 100 },
+  limited: {
+    sku: 'SKU-E2E-LIMITED',
+    name: 'E2E limited',
+    unitPrice: 11,
+    weightGrams: 300,
+    initialStock: 150,
+  },
+} satisfies Record<string, CatalogEntry>;
+
+export interface Line {
+  entry: CatalogEntry;
+  quantity: number;
+}
+
+/** A POST /orders body. */
+export function orderBody(lines: Line[], orderId?: string): Record<string, unknown> {
+  return {
+    ...(orderId ? { orderId } : {}),
+    customerId: `cust-${randomUUID().slice(0, 8)}`,
+    items: lines.map(({ entry, quantity }) => ({
+      sku: entry.sku,
+      name: entry.name,
+      quantity,
+      unitPrice: entry.unitPrice,
+    })),
+    shippingAddress: {
+      name: 'Test Customer',
+      line1: '1 Test St',
+      city: 'Testville',
+      postalCode: '12345',
+      country: 'US',
+    },
+  };
+}
+
+export interface ApiAnswer {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+export async function postOrder(apiUrl: string, body: unknown, idempotencyKey?: string): Promise<ApiAnswer> {
+  const response = await fetch(`${apiUrl}/orders`, {
+    method: 'POST',
+    headers: {
+      'Content-Type': 'application/json',
+      ...(idempotencyKey ? { 'Idempotency-Key': idempotencyKey } : {}),
+    },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+export async function getOrder(apiUrl: string, orderId: string): Promise<ApiAnswer> {
+  const response = await fetch(`${apiUrl}/orders/${encodeURIComponent(orderId)}`);
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
