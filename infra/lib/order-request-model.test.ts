@@ -1,10 +1,12 @@
-import Ajv from 'ajv-draft-04';
+import AjvDraft04 from 'ajv-draft-04';
 import { describe, expect, it } from 'vitest';
 import { OrderRequest } from '../../events/schemas/order-request.ts';
 import { orderRequestJsonSchema, snakeCaseAliases, toApiGatewaySchema } from './order-request-model.ts';
 
 const schema = orderRequestJsonSchema();
 // API Gateway validates models with JSON Schema draft 4; ajv-draft-04 is the same dialect.
+// The package is CommonJS: under NodeNext its default import is the module object, the class is `.default`.
+const Ajv = AjvDraft04.default;
 const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
 
 const camel = {
@@ -27,7 +29,13 @@ const snake = {
   customer_id: 'cust-7',
   items: [{ sku: 'SKU-TSHIRT-M', name: 'T-shirt', quantity: 2, unit_price: 19.99 }],
   total: 39.98,
-  shipping_address: { name: 'Ada', line_1: '1 Main St', city: 'Seattle', postal_code: '98101', country: 'US' },
+  shipping_address: {
+    name: 'Ada',
+    line_1: '1 Main St',
+    city: 'Seattle',
+    postal_code: '98101',
+    country: 'US',
+  },
 };
 const minimal = {
   customerId: 'c',
@@ -61,10 +69,16 @@ describe('POST /orders request model', () => {
   it.each([
     ['an unknown key', { ...camel, coupon: 'FREE' }],
     ['no customer id in either spelling', { ...minimal, customerId: undefined }],
-    ['an empty item list (the seed example)', { order_id: '123', customer_id: 'John', items: [], total: 100 }],
+    [
+      'an empty item list (the seed example)',
+      { order_id: '123', customer_id: 'John', items: [], total: 100 },
+    ],
     ['a quantity of zero', { ...minimal, items: [{ ...minimal.items[0], quantity: 0 }] }],
     ['a lower-case SKU', { ...minimal, items: [{ ...minimal.items[0], sku: 'abc' }] }],
-    ['a country that is not ISO alpha-2', { ...minimal, shippingAddress: { ...minimal.shippingAddress, country: 'USA' } }],
+    [
+      'a country that is not ISO alpha-2',
+      { ...minimal, shippingAddress: { ...minimal.shippingAddress, country: 'USA' } },
+    ],
     ['a string total', { ...camel, total: '39.98' }],
   ])('rejects %s at the gateway, as the function would', (_, body) => {
     const json = JSON.parse(JSON.stringify(body));

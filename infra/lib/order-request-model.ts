@@ -39,7 +39,6 @@ function acceptSnakeCase(schema: JsonObject): JsonObject {
       }
       out.properties = properties;
     } else if (key === 'required' && Array.isArray(value)) {
-      continue; // rebuilt below, once the aliases are known
     } else if (Array.isArray(value)) {
       out[key] = value.map((item) => (isObject(item) ? acceptSnakeCase(item) : item));
     } else {

@@ -1,0 +1,230 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import type * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as cw from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Construct } from 'constructs';
+import { KpiName } from '../../events/schemas/events.ts';
+import { METRICS_NAMESPACE } from '../../topology/runtime-env.ts';
+import type { PipelineFunction } from './pipeline-functions.ts';
+import { pascalCase } from './tables.ts';
+
+export interface ObservabilityProps {
+  functions: readonly PipelineFunction[];
+  api: apigw.RestApi;
+  alarmEmail?: string;
+  /** Offset lag (records behind) a consumer may keep for five minutes before it alarms. */
+  offsetLagThreshold?: number;
+}
+
+const MINUTE = Duration.minutes(1);
+const FIVE_MINUTES = Duration.minutes(5);
+
+/**
+ * A KPI across the steps. Powertools publishes each EMF metric with one dimension, `service` (the
+ * step's name), so a SEARCH over `{namespace,service}` finds it whichever step emits it.
+ */
+function kpiSearch(name: KpiName, statistic: string, label: string, reduce?: 'SUM'): cw.MathExpression {
+  const search = `SEARCH('{${METRICS_NAMESPACE},service} MetricName="${name}"', '${statistic}', 60)`;
+  return new cw.MathExpression({
+    expression: reduce ? `${reduce}(${search})` : search,
+    label,
+    period: MINUTE,
+    usingMetrics: {},
+  });
+}
+
+/** The KPI one step emits, as a plain metric (alarms cannot use SEARCH). */
+const kpiMetric = (name: KpiName, service: string, period = FIVE_MINUTES) =>
+  new cw.Metric({
+    namespace: METRICS_NAMESPACE,
+    metricName: name,
+    dimensionsMap: { service },
+    statistic: cw.Stats.SUM,
+    period,
+  });
+
+/**
+ * The pipeline's CloudWatch dashboard and alarms. Alarms notify an SNS topic encrypted with a customer
+ * managed key (CloudWatch cannot publish to a topic under the AWS managed `aws/sns` key).
+ */
+export class Observability extends Construct {
+  readonly dashboard: cw.Dashboard;
+  readonly alarmTopic: sns.Topic;
+  readonly deadLetterAlarm: cw.Alarm;
+  readonly offsetLagAlarms: cw.Alarm[] = [];
+  readonly errorAlarms: cw.Alarm[] = [];
+
+  constructor(scope: Construct, id: string, props: ObservabilityProps) {
+    super(scope, id);
+    const consumers = props.functions.flatMap(({ name, fn, mapping }) =>
+      mapping ? [{ name, fn, mapping }] : [],
+    );
+
+    const key = new kms.Key(this, 'AlarmTopicKey', {
+      description: 'Encrypts the order pipeline alarm topic',
+      enableKeyRotation: true,
+    });
+    key.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
+    this.alarmTopic = new sns.Topic(this, 'AlarmTopic', {
+      displayName: 'Order pipeline alarms',
+      masterKey: key,
+      enforceSSL: true,
+    });
+    if (props.alarmEmail)
+      this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+    const notify = new cwActions.SnsAction(this.alarmTopic);
+    const alarm = (alarmId: string, options: cw.AlarmProps) => {
+      const created = new cw.Alarm(this, alarmId, {
+        ...options,
+        treatMissingData: cw.TreatMissingData.NOT_BREACHING,
+      });
+      created.addAlarmAction(notify);
+      return created;
+    };
+
+    // Dead letters come from two places: poison records the steps dead-letter themselves (KPI), and
+    // batches the mappings send to the on-failure destination after their retries.
+    const deadLetterSources: Record<string, cw.IMetric> = {};
+    consumers.forEach(({ name, mapping }, index) => {
+      deadLetterSources[`poison${index}`] = kpiMetric(KpiName.enum.RecordsDeadLettered, name);
+      deadLetterSources[`exhausted${index}`] = new cw.Metric({
+        namespace: 'AWS/Lambda',
+        metricName: 'OnFailureDestinationDeliveredEventCount',
+        dimensionsMap: { EventSourceMappingUUID: mapping.eventSourceMappingId },
+        statistic: cw.Stats.SUM,
+        period: FIVE_MINUTES,
+      });
+    });
+    const deadLetters = new cw.MathExpression({
+      expression: `SUM([${Object.keys(deadLetterSources)
+        .map((k) => `FILL(${k}, 0)`)
+        .join(', ')}])`,
+      usingMetrics: deadLetterSources,
+      label: 'Records dead-lettered',
+      period: FIVE_MINUTES,
+    });
+    this.deadLetterAlarm = alarm('DeadLetterAlarm', {
+      alarmDescription: 'Records reached the DeadLetterQueue topic (poison records or exhausted retries)',
+      metric: deadLetters,
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    });
+
+    // No label on the alarmed metric: a label turns the alarm into a metric-math alarm.
+    const offsetLag = (fnPhysicalName: string, label?: string) =>
+      new cw.Metric({
+        namespace: 'AWS/Lambda',
+        metricName: 'OffsetLag',
+        dimensionsMap: { FunctionName: fnPhysicalName },
+        statistic: cw.Stats.MAXIMUM,
+        period: MINUTE,
+        ...(label ? { label } : {}),
+      });
+    for (const { name, fn } of consumers) {
+      this.offsetLagAlarms.push(
+        alarm(`${pascalCase(name)}OffsetLagAlarm`, {
+          alarmDescription: `${name} is falling behind its topic`,
+          metric: offsetLag(fn.functionName),
+          threshold: props.offsetLagThreshold ?? 1000,
+          evaluationPeriods: 5,
+          datapointsToAlarm: 5,
+          comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        }),
+      );
+    }
+    for (const { name, fn } of props.functions) {
+      this.errorAlarms.push(
+        alarm(`${pascalCase(name)}ErrorsAlarm`, {
+          alarmDescription: `${name} invocations failed`,
+          metric: fn.metricErrors({ period: FIVE_MINUTES, statistic: cw.Stats.SUM }),
+          threshold: 1,
+          evaluationPeriods: 1,
+          comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        }),
+      );
+    }
+
+    const perFunction = (metric: (f: PipelineFunction) => cw.IMetric) => props.functions.map(metric);
+    this.dashboard = new cw.Dashboard(this, 'Dashboard', {
+      dashboardName: `${Stack.of(this).stackName}-pipeline`,
+      defaultInterval: Duration.hours(3),
+    });
+    this.dashboard.addWidgets(
+      new cw.GraphWidget({
+        title: 'Orders per minute',
+        width: 12,
+        left: [
+          kpiSearch(KpiName.enum.OrdersReceived, 'Sum', 'received', 'SUM'),
+          kpiSearch(KpiName.enum.OrdersConfirmed, 'Sum', 'confirmed', 'SUM'),
+          kpiSearch(KpiName.enum.OrdersRejected, 'Sum', 'rejected', 'SUM'),
+          kpiSearch(KpiName.enum.OrdersShipped, 'Sum', 'shipped', 'SUM'),
+        ],
+      }),
+      new cw.GraphWidget({
+        title: 'End-to-end latency (ms), by reporting step',
+        width: 12,
+        left: [
+          kpiSearch(KpiName.enum.EndToEndLatency, 'p50', 'p50'),
+          kpiSearch(KpiName.enum.EndToEndLatency, 'p99', 'p99'),
+        ],
+      }),
+    );
+    this.dashboard.addWidgets(
+      new cw.GraphWidget({
+        title: 'Dead-lettered records (5 min)',
+        width: 8,
+        left: [deadLetters],
+      }),
+      new cw.GraphWidget({
+        title: 'Offset lag per consumer (records)',
+        width: 8,
+        left: consumers.map(({ name, fn }) => offsetLag(fn.functionName, name)),
+      }),
+      new cw.AlarmStatusWidget({
+        title: 'Alarms',
+        width: 8,
+        alarms: [this.deadLetterAlarm, ...this.offsetLagAlarms, ...this.errorAlarms],
+      }),
+    );
+    this.dashboard.addWidgets(
+      new cw.GraphWidget({
+        title: 'Lambda errors',
+        width: 8,
+        left: perFunction(({ name, fn }) => fn.metricErrors({ period: MINUTE, label: name })),
+      }),
+      new cw.GraphWidget({
+        title: 'Lambda throttles',
+        width: 8,
+        left: perFunction(({ name, fn }) => fn.metricThrottles({ period: MINUTE, label: name })),
+      }),
+      new cw.GraphWidget({
+        title: 'Lambda duration p99 (ms)',
+        width: 8,
+        left: perFunction(({ name, fn }) =>
+          fn.metricDuration({ period: MINUTE, statistic: 'p99', label: name }),
+        ),
+      }),
+    );
+    this.dashboard.addWidgets(
+      new cw.GraphWidget({
+        title: 'API requests and errors',
+        width: 12,
+        left: [
+          props.api.metricCount({ period: MINUTE, label: 'requests' }),
+          props.api.metricClientError({ period: MINUTE, label: '4xx' }),
+          props.api.metricServerError({ period: MINUTE, label: '5xx' }),
+        ],
+      }),
+      new cw.GraphWidget({
+        title: 'API latency p99 (ms)',
+        width: 12,
+        left: [props.api.metricLatency({ period: MINUTE, statistic: 'p99', label: 'latency p99' })],
+      }),
+    );
+  }
+}

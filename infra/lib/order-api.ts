@@ -1,0 +1,140 @@
+import { type CfnResource, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { acceptFinding } from './nag.ts';
+import { orderRequestJsonSchema, toApiGatewaySchema } from './order-request-model.ts';
+
+export interface OrderApiProps {
+  handler: lambda.IFunction;
+  rateLimit: number;
+  burstLimit: number;
+}
+
+export const STAGE = 'v1';
+
+/**
+ * The REST API in front of order-api (Lambda proxy integration). `GET /health` is open; the order
+ * routes need SigV4-signed requests (IAM auth) from a principal allowed `execute-api:Invoke` — the
+ * `clientPolicy` grants exactly that. `POST /orders` bodies are validated against a model derived from
+ * the zod schema before the function runs; the stage is throttled, traced and access-logged.
+ */
+export class OrderApi extends Construct {
+  readonly api: apigw.RestApi;
+  readonly clientPolicy: iam.ManagedPolicy;
+
+  constructor(scope: Construct, id: string, props: OrderApiProps) {
+    super(scope, id);
+    const accessLogs = new logs.LogGroup(this, 'AccessLogs', {
+      retention: logs.RetentionDays.THREE_MONTHS,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.api = new apigw.RestApi(this, 'Api', {
+      description: 'Order pipeline API (order-api)',
+      endpointTypes: [apigw.EndpointType.REGIONAL],
+      // Execution and access logs need API Gateway's account-level CloudWatch role.
+      cloudWatchRole: true,
+      deployOptions: {
+        stageName: STAGE,
+        throttlingRateLimit: props.rateLimit,
+        throttlingBurstLimit: props.burstLimit,
+        tracingEnabled: true,
+        metricsEnabled: true,
+        loggingLevel: apigw.MethodLoggingLevel.ERROR,
+        dataTraceEnabled: false,
+        accessLogDestination: new apigw.LogGroupLogDestination(accessLogs),
+        accessLogFormat: apigw.AccessLogFormat.jsonWithStandardFields({
+          caller: true,
+          httpMethod: true,
+          ip: true,
+          protocol: true,
+          requestTime: true,
+          resourcePath: true,
+          responseLength: true,
+          status: true,
+          user: true,
+        }),
+      },
+      defaultMethodOptions: { authorizationType: apigw.AuthorizationType.IAM },
+    });
+
+    // Validation failures answer 400 with what was wrong, not just "Invalid request body".
+    for (const type of [apigw.ResponseType.BAD_REQUEST_BODY, apigw.ResponseType.BAD_REQUEST_PARAMETERS]) {
+      this.api.addGatewayResponse(`${type.responseType}Response`, {
+        type,
+        statusCode: '400',
+        templates: {
+          'application/json':
+            '{"error":"invalid request","details":"$context.error.validationErrorString","requestId":"$context.requestId"}',
+        },
+      });
+    }
+
+    const integration = new apigw.LambdaIntegration(props.handler);
+    const orderRequest = this.api.addModel('OrderRequest', {
+      contentType: 'application/json',
+      modelName: 'OrderRequest',
+      description: 'POST /orders body, derived from the zod OrderRequest schema',
+      schema: toApiGatewaySchema(orderRequestJsonSchema()),
+    });
+
+    // One validator for both order routes: the POST body against the model, the GET path parameter.
+    const requestValidator = new apigw.RequestValidator(this, 'RequestValidator', {
+      restApi: this.api,
+      validateRequestBody: true,
+      validateRequestParameters: true,
+    });
+
+    const health = this.api.root
+      .addResource('health')
+      .addMethod('GET', integration, { authorizationType: apigw.AuthorizationType.NONE });
+    acceptFinding(health, 'AwsSolutions-APIG4', 'GET /health is a public liveness probe and returns no data');
+
+    const orders = this.api.root.addResource('orders');
+    orders.addMethod('POST', integration, {
+      requestValidator,
+      requestModels: { 'application/json': orderRequest },
+      requestParameters: { 'method.request.header.Idempotency-Key': false },
+    });
+    orders.addResource('{id}').addMethod('GET', integration, {
+      requestValidator,
+      requestParameters: { 'method.request.path.id': true },
+    });
+
+    this.clientPolicy = new iam.ManagedPolicy(this, 'ClientPolicy', {
+      description: 'Lets a principal call the order API (SigV4): POST /orders and GET /orders/{id}',
+      statements: [
+        new iam.PolicyStatement({
+          actions: ['execute-api:Invoke'],
+          resources: [
+            this.api.arnForExecuteApi('POST', '/orders', STAGE),
+            this.api.arnForExecuteApi('GET', '/orders/*', STAGE),
+          ],
+        }),
+      ],
+    });
+
+    acceptFinding(
+      this.api,
+      'AwsSolutions-COG4',
+      'The order routes use IAM (SigV4) authorization instead of a Cognito user pool; /health is open',
+    );
+    acceptFinding(
+      this.api,
+      'AwsSolutions-APIG3',
+      'No WAF web ACL: the routes that do work need SigV4-signed requests and the stage is throttled; attach a web ACL (about $6/month and up) when exposing the API widely',
+    );
+    acceptFinding(
+      this.api,
+      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+      "API Gateway's account-level logging role, which access and execution logs require, uses this AWS managed policy",
+    );
+    acceptFinding(
+      this.clientPolicy,
+      `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<${Stack.of(this).getLogicalId(this.api.node.defaultChild as CfnResource)}>/${STAGE}/GET/orders/*]`,
+      'The wildcard is the {id} path parameter of GET /orders/{id}: a client may read any order id',
+    );
+  }
+}

@@ -1,0 +1,519 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type CfnElement, Validations } from 'aws-cdk-lib';
+import { Match } from 'aws-cdk-lib/assertions';
+import type { IConstruct } from 'constructs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KpiName } from '../../events/schemas/events.ts';
+import {
+  consumerGroupId,
+  type FunctionName,
+  functionNames,
+  manifest,
+  type TableName,
+  tableEnvVar,
+  tableNames,
+} from '../../topology/manifest.ts';
+import { METRICS_NAMESPACE, RuntimeEnv } from '../../topology/runtime-env.ts';
+import type { FunctionSpec, KafkaTrigger } from '../../topology/types.ts';
+import { desiredTopics } from '../custom-resources/kafka-topics/contract.ts';
+import { cfnLint, nagFindings, type Synthesized, synthesize } from '../test/synth.ts';
+import { bundling, fromProjectRoot } from './bundling.ts';
+import { orderRequestJsonSchema } from './order-request-model.ts';
+
+type Json = unknown;
+interface Resource {
+  Type: string;
+  Properties: Record<string, Json>;
+  DeletionPolicy?: string;
+  UpdateReplacePolicy?: string;
+}
+interface Statement {
+  Sid?: string;
+  Action: string | string[];
+  Resource: Json;
+  Effect: string;
+}
+
+let synth: Synthesized;
+let resources: Record<string, Resource>;
+
+const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+const logicalId = (construct: IConstruct) =>
+  synth.stack.getLogicalId((construct.node.defaultChild ?? construct) as CfnElement);
+const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
+const spec = (name: FunctionName): FunctionSpec => manifest.functions[name];
+const kafkaTrigger = (name: FunctionName): KafkaTrigger | undefined => {
+  const trigger = spec(name).trigger;
+  return trigger.kind === 'kafka' ? trigger : undefined;
+};
+const consumers = functionNames.filter((name) => kafkaTrigger(name) !== undefined);
+const fnOf = (name: FunctionName) => synth.stack.functions.all.find((f) => f.name === name)!;
+const clusterId = () => logicalId(synth.stack.node.findChild('Kafka').node.findChild('Cluster'));
+
+/** Every statement of the policies attached to a role. */
+function statementsOf(roleLogicalId: string): Statement[] {
+  return ofType('AWS::IAM::Policy')
+    .filter(([, p]) =>
+      (p.Properties.Roles as Json[]).some(
+        (r) => JSON.stringify(r) === JSON.stringify({ Ref: roleLogicalId }),
+      ),
+    )
+    .flatMap(([, p]) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
+}
+
+const withAction = (statements: Statement[], action: string) =>
+  statements.filter((s) => asArray(s.Action).includes(action));
+
+/**
+ * `{Fn::Join: ['', [<arn prefix>, ':topic/', <name/uuid>, '/OrderReceived']]}` → `topic:OrderReceived`,
+ * after checking that both halves come from the cluster's own ARN.
+ */
+function childArn(arn: Json): string {
+  const parts = (arn as { 'Fn::Join': [string, Json[]] })['Fn::Join'][1];
+  const fromCluster = (part: Json, index: number) =>
+    JSON.stringify(part) ===
+    JSON.stringify({
+      'Fn::Select': [index, { 'Fn::Split': [':cluster/', { 'Fn::GetAtt': [clusterId(), 'Arn'] }] }],
+    });
+  expect(fromCluster(parts[0], 0) && fromCluster(parts[2], 1), JSON.stringify(arn)).toBe(true);
+  return `${String(parts[1]).slice(1, -1)}:${String(parts[3]).slice(1)}`;
+}
+
+const resourcesOf = (statements: Statement[]) => statements.flatMap((s) => asArray(s.Resource));
+
+beforeAll(() => {
+  // The handlers are written by another part of the project; without them there is nothing to bundle.
+  for (const name of functionNames) {
+    expect(existsSync(fromProjectRoot(spec(name).entry)), `${spec(name).entry} exists`).toBe(true);
+  }
+  synth = synthesize();
+  resources = synth.template.toJSON().Resources as Record<string, Resource>;
+}, 300_000);
+
+afterAll(() => synth?.cleanup());
+
+describe('network and cluster', () => {
+  it('creates a two-AZ VPC of isolated private subnets, no NAT, and a DynamoDB gateway endpoint', () => {
+    synth.template.resourceCountIs('AWS::EC2::VPC', 1);
+    synth.template.resourceCountIs('AWS::EC2::Subnet', 2);
+    synth.template.resourceCountIs('AWS::EC2::NatGateway', 0);
+    synth.template.resourceCountIs('AWS::EC2::InternetGateway', 0);
+    synth.template.hasResourceProperties('AWS::EC2::Subnet', { MapPublicIpOnLaunch: false });
+    synth.template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      VpcEndpointType: 'Gateway',
+      ServiceName: Match.objectLike({ 'Fn::Join': ['', Match.arrayWith(['.dynamodb'])] }),
+    });
+    synth.template.hasResourceProperties('AWS::EC2::FlowLog', { TrafficType: 'REJECT' });
+  });
+
+  it('creates an MSK cluster with IAM auth only and TLS everywhere', () => {
+    synth.template.hasResourceProperties('AWS::MSK::Cluster', {
+      NumberOfBrokerNodes: 2,
+      BrokerNodeGroupInfo: Match.objectLike({ InstanceType: 'kafka.t3.small' }),
+      ClientAuthentication: { Sasl: { Iam: { Enabled: true } }, Unauthenticated: { Enabled: false } },
+      EncryptionInfo: { EncryptionInTransit: { ClientBroker: 'TLS', InCluster: true } },
+      LoggingInfo: { BrokerLogs: { CloudWatchLogs: Match.objectLike({ Enabled: true }) } },
+    });
+  });
+
+  it('opens the brokers (9098) only to the stack security groups, never to an address range', () => {
+    const cluster = synth.stack.cluster.securityGroup;
+    const ingress = ofType('AWS::EC2::SecurityGroupIngress').map(([, r]) => r.Properties);
+    const inline = ofType('AWS::EC2::SecurityGroup').flatMap(
+      ([, r]) => (r.Properties.SecurityGroupIngress as Json[]) ?? [],
+    );
+    expect(inline).toEqual([]);
+    expect(ingress.length).toBeGreaterThanOrEqual(3);
+    for (const rule of ingress) {
+      expect(rule).toMatchObject({ IpProtocol: 'tcp', FromPort: 9098, ToPort: 9098 });
+      expect(rule.CidrIp).toBeUndefined();
+      expect(rule.GroupId).toEqual({ 'Fn::GetAtt': [logicalId(cluster), 'GroupId'] });
+    }
+  });
+
+  it('resolves the SASL/IAM bootstrap brokers from the cluster at deploy time, with a scoped permission', () => {
+    const [, call] = ofType('Custom::AWS')[0]!;
+    const create = JSON.stringify(call.Properties.Create);
+    for (const part of ['Kafka', 'GetBootstrapBrokers', 'BootstrapBrokerStringSaslIam', clusterId()]) {
+      expect(create).toContain(part);
+    }
+    const [, policy] = ofType('AWS::IAM::Policy').find(
+      ([, p]) =>
+        JSON.stringify(p.Properties).includes('kafka:GetBootstrapBrokers') &&
+        JSON.stringify(p.Properties).includes('BootstrapBrokers'),
+    )!;
+    expect((policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement).toEqual([
+      expect.objectContaining({
+        Action: 'kafka:GetBootstrapBrokers',
+        Resource: { 'Fn::GetAtt': [clusterId(), 'Arn'] },
+      }),
+    ]);
+  });
+});
+
+describe('topics (custom resource)', () => {
+  it('passes every manifest topic, with its partitions and retention, to the custom resource', () => {
+    const topics = ofType('Custom::KafkaTopics');
+    expect(topics).toHaveLength(1);
+    const props = topics[0]![1].Properties;
+    expect(props.Topics).toEqual(desiredTopics(manifest.topics));
+    expect((props.Topics as { name: string }[]).map((t) => t.name).sort()).toEqual(
+      Object.keys(manifest.topics).sort(),
+    );
+    expect(props.DeleteTopicsOnRemoval).toBe(false);
+    expect(props.ReplicationFactor).toBe(-1);
+    expect(JSON.stringify(props.BootstrapBrokers)).toContain('BootstrapBrokerStringSaslIam');
+  });
+
+  it('runs its handler in the VPC with rights on exactly the manifest topics, and no delete right by default', () => {
+    const handler = synth.stack.topics.handler;
+    synth.template.hasResourceProperties('AWS::Lambda::Function', {
+      Handler: 'index.handler',
+      Runtime: 'nodejs24.x',
+      VpcConfig: Match.objectLike({ SubnetIds: Match.anyValue() }),
+    });
+    const statements = statementsOf(logicalId(handler.role!));
+    const topicRights = withAction(statements, 'kafka-cluster:CreateTopic');
+    expect(resourcesOf(topicRights).map(childArn).sort()).toEqual(
+      Object.keys(manifest.topics)
+        .map((t) => `topic:${t}`)
+        .sort(),
+    );
+    expect(withAction(statements, 'kafka-cluster:DeleteTopic')).toEqual([]);
+    expect(JSON.stringify(statements)).not.toMatch(/kafka-cluster:\*|"kafka-cluster:(ReadData|WriteData)"/);
+  });
+});
+
+describe('tables', () => {
+  it.each(tableNames)(
+    '%s: keys, on-demand, PITR, AWS-managed encryption, TTL, retained',
+    (name: TableName) => {
+      const table = manifest.tables[name];
+      const resource = resources[logicalId(synth.stack.tables.byName[name])]!;
+      expect(resource.Type).toBe('AWS::DynamoDB::GlobalTable');
+      expect(resource.DeletionPolicy).toBe('Retain');
+      expect(resource.UpdateReplacePolicy).toBe('Retain');
+      const keys = [table.partitionKey, ...('sortKey' in table ? [table.sortKey] : [])];
+      expect(resource.Properties).toMatchObject({
+        BillingMode: 'PAY_PER_REQUEST',
+        KeySchema: keys.map((k, i) => ({ AttributeName: k.name, KeyType: i === 0 ? 'HASH' : 'RANGE' })),
+        AttributeDefinitions: keys.map((k) => ({ AttributeName: k.name, AttributeType: k.type })),
+        SSESpecification: { SSEEnabled: true, SSEType: 'KMS' },
+        Replicas: [
+          expect.objectContaining({
+            PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+            DeletionProtectionEnabled: true,
+          }),
+        ],
+      });
+      if ('ttlAttribute' in table) {
+        expect(resource.Properties.TimeToLiveSpecification).toEqual({
+          AttributeName: table.ttlAttribute,
+          Enabled: true,
+        });
+      } else {
+        expect(resource.Properties.TimeToLiveSpecification).toBeUndefined();
+      }
+    },
+  );
+
+  it('gives idempotency the TTL attribute Powertools expects', () => {
+    expect(
+      resources[logicalId(synth.stack.tables.byName.idempotency)]!.Properties.TimeToLiveSpecification,
+    ).toEqual({
+      AttributeName: 'expiration',
+      Enabled: true,
+    });
+  });
+});
+
+describe('functions', () => {
+  it.each(functionNames)(
+    '%s: Node.js 24 on arm64, traced, in the VPC, with the runtime environment',
+    (name) => {
+      const { fn } = fnOf(name);
+      const resource = resources[logicalId(fn)]!;
+      const env = (resource.Properties.Environment as { Variables: Record<string, Json> }).Variables;
+      expect(resource.Properties).toMatchObject({
+        Runtime: 'nodejs24.x',
+        Architectures: ['arm64'],
+        Handler: 'index.handler',
+        TracingConfig: { Mode: 'Active' },
+        MemorySize: spec(name).memoryMb,
+        Timeout: spec(name).timeoutSeconds,
+        Description: spec(name).description,
+        VpcConfig: { SubnetIds: expect.any(Array), SecurityGroupIds: expect.any(Array) },
+      });
+      expect(env).toMatchObject({
+        [RuntimeEnv.serviceName]: name,
+        [RuntimeEnv.metricsNamespace]: METRICS_NAMESPACE,
+        [RuntimeEnv.kafkaAuth]: 'iam',
+        [RuntimeEnv.mskClusterArn]: { 'Fn::GetAtt': [clusterId(), 'Arn'] },
+        NODE_OPTIONS: '--enable-source-maps',
+      });
+      expect(JSON.stringify(env[RuntimeEnv.kafkaBrokers])).toContain('BootstrapBrokerStringSaslIam');
+      expect(env[RuntimeEnv.dynamodbEndpoint]).toBeUndefined();
+      // TABLE_<NAME> for exactly the manifest's tables of this function, each naming that table.
+      const tables = Object.keys(spec(name).tables) as TableName[];
+      const tableVars = Object.keys(env).filter((k) => k.startsWith('TABLE_'));
+      expect(tableVars.sort()).toEqual(tables.map(tableEnvVar).sort());
+      for (const table of tables) {
+        expect(env[tableEnvVar(table)]).toEqual({ Ref: logicalId(synth.stack.tables.byName[table]) });
+      }
+    },
+  );
+
+  it('bundles each entry as minified ESM with a require shim and a source map, SDK clients external', () => {
+    for (const fn of [...synth.stack.functions.all.map((f) => f.fn), synth.stack.topics.handler]) {
+      const code = resources[logicalId(fn)]!.Properties.Code as { S3Key: string };
+      const bundle = join(synth.outdir, `asset.${code.S3Key.replace(/\.zip$/, '')}`);
+      const source = readFileSync(join(bundle, 'index.mjs'), 'utf8');
+      expect(source.startsWith(bundling.banner!), fn.node.path).toBe(true);
+      expect(existsSync(join(bundle, 'index.mjs.map'))).toBe(true);
+      // Minified: a few very long lines (template literals keep their own newlines).
+      expect(source.length / source.split('\n').length).toBeGreaterThan(1000);
+      // The runtime's SDK clients are loaded from the runtime, never bundled.
+      expect(source).not.toMatch(/class DynamoDBClient|class KafkaClient/);
+    }
+    const inventory = readFileSync(
+      join(
+        synth.outdir,
+        `asset.${(resources[logicalId(fnOf('inventory').fn)]!.Properties.Code as { S3Key: string }).S3Key.replace(/\.zip$/, '')}`,
+        'index.mjs',
+      ),
+      'utf8',
+    );
+    expect(inventory).toMatch(/from\s*"@aws-sdk\/client-dynamodb"/);
+  });
+
+  it('creates no other pipeline functions than the manifest declares', () => {
+    expect(synth.stack.functions.all.map((f) => f.name)).toEqual(functionNames);
+    const services = ofType('AWS::Lambda::Function')
+      .map(
+        ([, r]) =>
+          (r.Properties.Environment as { Variables?: Record<string, Json> } | undefined)?.Variables?.[
+            RuntimeEnv.serviceName
+          ],
+      )
+      .filter(Boolean);
+    expect(services.sort()).toEqual([...functionNames].sort());
+  });
+});
+
+describe('event source mappings', () => {
+  it('maps exactly the Kafka consumers of the manifest', () => {
+    synth.template.resourceCountIs('AWS::Lambda::EventSourceMapping', consumers.length);
+  });
+
+  it.each(consumers)(
+    '%s: the manifest settings, its consumer group, provisioned pollers, kafka:// DLQ',
+    (name) => {
+      const trigger = kafkaTrigger(name)!;
+      const { fn, mapping } = fnOf(name);
+      expect(resources[logicalId(mapping!)]!.Properties).toEqual({
+        FunctionName: { Ref: logicalId(fn) },
+        EventSourceArn: { 'Fn::GetAtt': [clusterId(), 'Arn'] },
+        Topics: [trigger.topic],
+        AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: consumerGroupId(name) },
+        BatchSize: trigger.batchSize,
+        MaximumBatchingWindowInSeconds: trigger.maximumBatchingWindowSeconds,
+        StartingPosition: trigger.startingPosition,
+        MaximumRetryAttempts: trigger.retryAttempts,
+        DestinationConfig: { OnFailure: { Destination: `kafka://${trigger.onFailure}` } },
+        ProvisionedPollerConfig: {
+          MinimumPollers: 1,
+          MaximumPollers: manifest.topics[trigger.topic].partitions,
+          PollerGroupName: `${synth.stack.stackName}-pollers`,
+        },
+        MetricsConfig: { Metrics: ['EventCount'] },
+        Tags: expect.any(Array),
+      });
+    },
+  );
+});
+
+describe('least-privilege roles', () => {
+  it.each(functionNames)('%s: Kafka rights on exactly its topics and group', (name) => {
+    const { fn } = fnOf(name);
+    const trigger = kafkaTrigger(name);
+    const statements = statementsOf(logicalId(fn.role!));
+    expect(resources[logicalId(fn.role!)]!.Properties.ManagedPolicyArns).toBeUndefined();
+
+    const cluster = { 'Fn::GetAtt': [clusterId(), 'Arn'] };
+    expect(withAction(statements, 'kafka-cluster:Connect').flatMap((s) => asArray(s.Resource))).toEqual([
+      cluster,
+    ]);
+
+    const writes = new Set([...spec(name).produces, ...(trigger ? [trigger.onFailure] : [])]);
+    expect(resourcesOf(withAction(statements, 'kafka-cluster:WriteData')).map(childArn).sort()).toEqual(
+      [...writes].map((t) => `topic:${t}`).sort(),
+    );
+    expect(resourcesOf(withAction(statements, 'kafka-cluster:ReadData')).map(childArn)).toEqual(
+      trigger ? [`topic:${trigger.topic}`] : [],
+    );
+    expect(resourcesOf(withAction(statements, 'kafka-cluster:AlterGroup')).map(childArn)).toEqual(
+      trigger ? [`group:${consumerGroupId(name)}`] : [],
+    );
+    expect(resourcesOf(withAction(statements, 'kafka:GetBootstrapBrokers'))).toEqual(
+      trigger ? [cluster] : [],
+    );
+    // No Kafka right anywhere else, and no wildcard action.
+    for (const statement of statements) {
+      for (const action of asArray(statement.Action)) expect(action).not.toMatch(/\*/);
+      if (asArray(statement.Action).some((a) => a.startsWith('kafka'))) {
+        for (const resource of asArray(statement.Resource)) expect(resource).not.toBe('*');
+      }
+    }
+  });
+
+  it.each(functionNames)('%s: DynamoDB rights on exactly the tables the manifest lists', (name) => {
+    const { fn } = fnOf(name);
+    const statements = statementsOf(logicalId(fn.role!)).filter((s) =>
+      asArray(s.Action).some((a) => a.startsWith('dynamodb:')),
+    );
+    const expected = Object.entries(spec(name).tables).map(([table]) => ({
+      'Fn::GetAtt': [logicalId(synth.stack.tables.byName[table as TableName]), 'Arn'],
+    }));
+    const granted = new Set(
+      resourcesOf(statements)
+        .map((r) => JSON.stringify(r))
+        .filter((r) => r !== JSON.stringify({ Ref: 'AWS::NoValue' })),
+    );
+    expect([...granted].sort()).toEqual(expected.map((r) => JSON.stringify(r)).sort());
+    for (const [table, access] of Object.entries(spec(name).tables)) {
+      const arn = JSON.stringify({
+        'Fn::GetAtt': [logicalId(synth.stack.tables.byName[table as TableName]), 'Arn'],
+      });
+      const actions = statements
+        .filter((s) => asArray(s.Resource).some((r) => JSON.stringify(r) === arn))
+        .flatMap((s) => asArray(s.Action));
+      expect(actions).toContain('dynamodb:GetItem');
+      if (access === 'readwrite')
+        expect(actions).toEqual(expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:UpdateItem']));
+      else expect(actions).not.toContain('dynamodb:PutItem');
+    }
+  });
+});
+
+describe('API', () => {
+  const method = (httpMethod: string, path: string) => {
+    const resourceIds = ofType('AWS::ApiGateway::Resource').filter(
+      ([, r]) => r.Properties.PathPart === path.split('/').pop(),
+    );
+    expect(resourceIds).toHaveLength(1);
+    const found = ofType('AWS::ApiGateway::Method').filter(
+      ([, m]) =>
+        m.Properties.HttpMethod === httpMethod &&
+        JSON.stringify(m.Properties.ResourceId) === JSON.stringify({ Ref: resourceIds[0]![0] }),
+    );
+    expect(found).toHaveLength(1);
+    return found[0]![1].Properties;
+  };
+
+  it('leaves GET /health open and requires IAM (SigV4) on the order routes', () => {
+    expect(method('GET', '/health').AuthorizationType).toBe('NONE');
+    expect(method('POST', '/orders').AuthorizationType).toBe('AWS_IAM');
+    expect(method('GET', '/orders/{id}').AuthorizationType).toBe('AWS_IAM');
+  });
+
+  it('validates POST /orders against the model derived from the zod OrderRequest', () => {
+    const post = method('POST', '/orders');
+    expect(post.RequestValidatorId).toBeDefined();
+    const [modelId, model] = ofType('AWS::ApiGateway::Model')[0]!;
+    expect(post.RequestModels).toEqual({ 'application/json': { Ref: modelId } });
+    expect(model.Properties.Schema).toEqual(orderRequestJsonSchema());
+    synth.template.hasResourceProperties('AWS::ApiGateway::RequestValidator', {
+      ValidateRequestBody: true,
+      ValidateRequestParameters: true,
+    });
+    expect(method('GET', '/orders/{id}').RequestParameters).toEqual({ 'method.request.path.id': true });
+  });
+
+  it('throttles, traces and access-logs the stage, and outputs the URL', () => {
+    synth.template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      TracingEnabled: true,
+      AccessLogSetting: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('requestId') },
+      MethodSettings: Match.arrayWith([
+        Match.objectLike({
+          HttpMethod: '*',
+          ResourcePath: '/*',
+          ThrottlingRateLimit: 50,
+          ThrottlingBurstLimit: 100,
+        }),
+      ]),
+    });
+    synth.template.hasOutput('ApiUrl', Match.anyValue());
+    synth.template.hasResourceProperties('AWS::IAM::ManagedPolicy', {
+      PolicyDocument: { Statement: [Match.objectLike({ Action: 'execute-api:Invoke' })] },
+    });
+  });
+});
+
+describe('dashboard and alarms', () => {
+  /** The dashboard body with its intrinsic parts dropped: the JSON text CloudWatch receives. */
+  const body = () =>
+    (
+      ofType('AWS::CloudWatch::Dashboard')[0]![1].Properties.DashboardBody as { 'Fn::Join': [string, Json[]] }
+    )['Fn::Join'][1]
+      .filter((part) => typeof part === 'string')
+      .join('');
+
+  it('charts the order KPIs, end-to-end latency, dead letters, offset lag and Lambda health', () => {
+    const text = body();
+    for (const kpi of [
+      KpiName.enum.OrdersReceived,
+      KpiName.enum.OrdersConfirmed,
+      KpiName.enum.OrdersRejected,
+      KpiName.enum.OrdersShipped,
+      KpiName.enum.EndToEndLatency,
+    ]) {
+      expect(text).toContain(`SEARCH('{${METRICS_NAMESPACE},service} MetricName=\\"${kpi}\\"'`);
+    }
+    for (const name of consumers) {
+      expect(text).toContain(
+        `"${METRICS_NAMESPACE}","${KpiName.enum.RecordsDeadLettered}","service","${name}"`,
+      );
+    }
+    expect(text).toContain('"OnFailureDestinationDeliveredEventCount","EventSourceMappingUUID"');
+    expect(text).toMatch(/'p50'/);
+    expect(text).toMatch(/'p99'/);
+    expect(text.match(/OffsetLag/g)?.length).toBe(consumers.length);
+    for (const metric of ['Errors', 'Throttles', 'Duration']) expect(text).toContain(`"${metric}"`);
+  });
+
+  it('alarms on dead letters, on each consumer offset lag and on each function errors, to an encrypted topic', () => {
+    const alarms = ofType('AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
+    const offsetLag = alarms.filter((a) => a.MetricName === 'OffsetLag');
+    expect(offsetLag.map((a) => a.Dimensions).sort()).toEqual(
+      consumers.map((name) => [{ Name: 'FunctionName', Value: { Ref: logicalId(fnOf(name).fn) } }]).sort(),
+    );
+    expect(offsetLag).toHaveLength(consumers.length);
+    expect(alarms.filter((a) => a.MetricName === 'Errors')).toHaveLength(functionNames.length);
+    const deadLetters = alarms.filter((a) => JSON.stringify(a.Metrics ?? '').includes('RecordsDeadLettered'));
+    expect(deadLetters).toHaveLength(1);
+    expect(JSON.stringify(deadLetters[0]!.Metrics)).toContain('OnFailureDestinationDeliveredEventCount');
+    const topicId = ofType('AWS::SNS::Topic')[0]![0];
+    for (const alarm of alarms) expect(alarm.AlarmActions).toEqual([{ Ref: topicId }]);
+    synth.template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+  });
+});
+
+describe('proofs', () => {
+  it('has no unacknowledged cdk-nag AwsSolutions finding, and every acknowledgment has a reason', () => {
+    expect(nagFindings(synth)).toEqual([]);
+    const acknowledged = synth.stack.node
+      .findAll()
+      .flatMap((c) => c.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY))
+      .flatMap((m) => Object.entries(m.data as Record<string, string>))
+      .filter(([id]) => id.replace(/^Annotation::/, '').startsWith('AwsSolutions-'));
+    expect(acknowledged.length).toBeGreaterThan(0);
+    for (const [id, reason] of acknowledged) expect(reason.length, id).toBeGreaterThan(30);
+  });
+
+  it('passes cfn-lint with no error or warning', async () => {
+    const result = await cfnLint(synth.template.toJSON(), synth.stack.stackName);
+    expect(result.output).toBe('');
+    expect(result.exitCode).toBe(0);
+  }, 180_000);
+});

@@ -1,0 +1,202 @@
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { KafkaDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import {
+  consumerGroupId,
+  type FunctionName,
+  functionNames,
+  manifest,
+  type TableName,
+} from '../../topology/manifest.ts';
+import { METRICS_NAMESPACE, RuntimeEnv, tableEnvironment } from '../../topology/runtime-env.ts';
+import type { FunctionSpec, KafkaTrigger } from '../../topology/types.ts';
+import { fromProjectRoot, functionDefaults } from './bundling.ts';
+import type { KafkaCluster } from './kafka-cluster.ts';
+import { vpcLambdaRole } from './lambda-role.ts';
+import { acceptVpcFunctionRoleFindings } from './nag.ts';
+import type { Network } from './network.ts';
+import { pascalCase } from './tables.ts';
+
+export interface PipelineFunctionsProps {
+  network: Network;
+  cluster: KafkaCluster;
+  tables: Record<TableName, dynamodb.ITableV2>;
+  /** The topics must exist before a mapping starts polling or a function produces. */
+  topicsReady: Construct;
+}
+
+export interface PipelineFunction {
+  name: FunctionName;
+  spec: FunctionSpec;
+  fn: NodejsFunction;
+  /** The MSK event source mapping, for Kafka-triggered functions. */
+  mapping?: lambda.EventSourceMapping;
+  trigger?: KafkaTrigger;
+}
+
+const isKafka = (trigger: FunctionSpec['trigger']): trigger is KafkaTrigger => trigger.kind === 'kafka';
+
+/**
+ * One function per manifest entry, each with its own least-privilege role: Kafka IAM actions on exactly
+ * the topics it produces to and (for consumers) its trigger topic and consumer group, DynamoDB access to
+ * the tables the manifest lists for it, and an MSK event source mapping in provisioned mode with the
+ * manifest's batching, retries and `kafka://` on-failure destination.
+ */
+export class PipelineFunctions extends Construct {
+  readonly all: PipelineFunction[];
+
+  constructor(scope: Construct, id: string, props: PipelineFunctionsProps) {
+    super(scope, id);
+    const { network, cluster, tables } = props;
+    const securityGroup = cluster.clientSecurityGroup(this, 'SecurityGroup', {
+      description: 'Pipeline functions: Kafka and DynamoDB',
+      https: true,
+    });
+
+    this.all = functionNames.map((name) => {
+      const spec: FunctionSpec = manifest.functions[name];
+      const trigger = isKafka(spec.trigger) ? spec.trigger : undefined;
+      const id = pascalCase(name);
+
+      const logGroup = new logs.LogGroup(this, `${id}Logs`, {
+        retention: logs.RetentionDays.ONE_MONTH,
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      const role = vpcLambdaRole(this, `${id}Role`, {
+        description: `${name}: ${spec.description}`,
+        logGroup,
+        eventSourceMapping: trigger !== undefined,
+      });
+      const tableNamesUsed = Object.keys(spec.tables) as TableName[];
+
+      const fn = new NodejsFunction(this, id, {
+        ...functionDefaults,
+        entry: fromProjectRoot(spec.entry),
+        description: spec.description,
+        memorySize: spec.memoryMb,
+        timeout: Duration.seconds(spec.timeoutSeconds),
+        role,
+        logGroup,
+        vpc: network.vpc,
+        vpcSubnets: network.subnets,
+        securityGroups: [securityGroup],
+        environment: {
+          ...functionDefaults.environment,
+          [RuntimeEnv.kafkaBrokers]: cluster.bootstrapBrokers,
+          [RuntimeEnv.mskClusterArn]: cluster.clusterArn,
+          [RuntimeEnv.kafkaAuth]: 'iam',
+          [RuntimeEnv.serviceName]: name,
+          [RuntimeEnv.metricsNamespace]: METRICS_NAMESPACE,
+          [RuntimeEnv.logLevel]: 'INFO',
+          ...tableEnvironment(tableNamesUsed, (table) => tables[table].tableName),
+          ...spec.environment,
+        },
+      });
+      fn.node.addDependency(props.topicsReady);
+
+      this.grantKafka(role, cluster, name, spec, trigger);
+      for (const table of tableNamesUsed) {
+        if (spec.tables[table] === 'read') tables[table].grantReadData(role);
+        else tables[table].grantReadWriteData(role);
+      }
+
+      const mapping = trigger ? this.mapping(fn, cluster, name, trigger, props.topicsReady) : undefined;
+      return { name, spec, fn, mapping, trigger };
+    });
+    acceptVpcFunctionRoleFindings(this);
+  }
+
+  private grantKafka(
+    role: iam.Role,
+    cluster: KafkaCluster,
+    name: FunctionName,
+    spec: FunctionSpec,
+    trigger: KafkaTrigger | undefined,
+  ): void {
+    // The on-failure destination is written by the mapping with this role, so it counts as produced to.
+    const writes = [...new Set([...spec.produces, ...(trigger ? [trigger.onFailure] : [])])];
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'KafkaCluster',
+        actions: [
+          'kafka-cluster:Connect',
+          'kafka-cluster:DescribeCluster',
+          // The producers are idempotent (InitProducerId is a cluster-level action).
+          ...(writes.length > 0 ? ['kafka-cluster:WriteDataIdempotently'] : []),
+          ...(trigger ? ['kafka-cluster:DescribeClusterDynamicConfiguration'] : []),
+        ],
+        resources: [cluster.clusterArn],
+      }),
+    );
+    if (writes.length > 0) {
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'KafkaProduce',
+          actions: ['kafka-cluster:WriteData', 'kafka-cluster:DescribeTopic'],
+          resources: writes.map((topic) => cluster.topicArn(topic)),
+        }),
+      );
+    }
+    if (!trigger) return;
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'KafkaConsumeTopic',
+        actions: ['kafka-cluster:ReadData', 'kafka-cluster:DescribeTopic'],
+        resources: [cluster.topicArn(trigger.topic)],
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'KafkaConsumerGroup',
+        actions: ['kafka-cluster:AlterGroup', 'kafka-cluster:DescribeGroup'],
+        resources: [cluster.groupArn(consumerGroupId(name))],
+      }),
+    );
+    // The mapping itself: cluster description and brokers through the MSK API.
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'EventSourceMappingCluster',
+        actions: ['kafka:DescribeClusterV2', 'kafka:GetBootstrapBrokers'],
+        resources: [cluster.clusterArn],
+      }),
+    );
+  }
+
+  private mapping(
+    fn: NodejsFunction,
+    cluster: KafkaCluster,
+    name: FunctionName,
+    trigger: KafkaTrigger,
+    topicsReady: Construct,
+  ): lambda.EventSourceMapping {
+    const mapping = new lambda.EventSourceMapping(this, `${pascalCase(name)}Mapping`, {
+      target: fn,
+      eventSourceArn: cluster.clusterArn,
+      kafkaTopic: trigger.topic,
+      kafkaConsumerGroupId: consumerGroupId(name),
+      startingPosition: lambda.StartingPosition[trigger.startingPosition],
+      batchSize: trigger.batchSize,
+      maxBatchingWindow: Duration.seconds(trigger.maximumBatchingWindowSeconds),
+      retryAttempts: trigger.retryAttempts,
+      // Lambda produces the batch that exhausted its retries to this topic (`kafka://DeadLetterQueue`).
+      onFailure: new KafkaDlq(trigger.onFailure),
+      // Provisioned mode: required by the Kafka on-failure destination and the retry controls, and lets
+      // the pollers reach the cluster without NAT or VPC endpoints. One poller per partition at most;
+      // all mappings share one poller group, so a quiet pipeline pays for few event poller units.
+      provisionedPollerConfig: {
+        minimumPollers: 1,
+        maximumPollers: manifest.topics[trigger.topic].partitions,
+        pollerGroupName: `${Stack.of(this).stackName}-pollers`,
+      },
+      // Event counts include the records delivered to the on-failure destination (alarmed on).
+      metricsConfig: { metrics: [lambda.MetricType.EVENT_COUNT] },
+    });
+    mapping.node.addDependency(topicsReady);
+    return mapping;
+  }
+}

@@ -1,0 +1,97 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { App, type Environment } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { ensurePythonTools } from '../../local/python/venv.ts';
+import { buildApp } from '../bin/app.ts';
+import { fromProjectRoot } from '../lib/bundling.ts';
+import type { OrderPipelineStack } from '../lib/order-pipeline-stack.ts';
+
+const run = promisify(execFile);
+
+/** cdk.json's context (feature flags), so tests synthesize exactly what `cdk synth` does. */
+const cdkJsonContext = (JSON.parse(readFileSync(fromProjectRoot('cdk.json'), 'utf8')) as { context: object })
+  .context;
+
+export interface Synthesized {
+  app: App;
+  stack: OrderPipelineStack;
+  template: Template;
+  outdir: string;
+  cleanup(): void;
+}
+
+/**
+ * Synthesizes the app as `cdk synth` would, into a temporary directory. Bundling (esbuild, one bundle
+ * per function) is the slow part: synthesize once per test file and share the result.
+ */
+export function synthesize(
+  options: { context?: Record<string, unknown>; env?: Environment; bundle?: boolean } = {},
+): Synthesized {
+  const outdir = mkdtempSync(join(tmpdir(), 'order-pipeline-cdk-'));
+  const saved = { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION };
+  if (options.env) {
+    process.env.CDK_DEFAULT_ACCOUNT = options.env.account;
+    process.env.CDK_DEFAULT_REGION = options.env.region;
+  }
+  try {
+    const app = new App({
+      outdir,
+      context: {
+        ...cdkJsonContext,
+        ...options.context,
+        // An empty list skips asset bundling (for variants whose code is the same as the main synth's).
+        ...(options.bundle === false ? { 'aws:cdk:bundling-stacks': [] } : {}),
+      },
+    });
+    const { stack } = buildApp(app);
+    const template = Template.fromStack(stack);
+    return { app, stack, template, outdir, cleanup: () => rmSync(outdir, { recursive: true, force: true }) };
+  } finally {
+    process.env.CDK_DEFAULT_ACCOUNT = saved.account;
+    process.env.CDK_DEFAULT_REGION = saved.region;
+    if (saved.account === undefined) delete process.env.CDK_DEFAULT_ACCOUNT;
+    if (saved.region === undefined) delete process.env.CDK_DEFAULT_REGION;
+  }
+}
+
+/** cdk-nag's AwsSolutions findings that are not acknowledged, as `rule: construct paths`. */
+export function nagFindings(synthesized: Synthesized): string[] {
+  const report = new AwsSolutionsChecks(synthesized.app).validateScope(synthesized.stack);
+  return report.violations.map(
+    (v) =>
+      `${v.ruleName}: ${v.violatingResources.map((r) => r.constructPath ?? r.resourceLogicalId).join(', ')}`,
+  );
+}
+
+export interface CfnLintResult {
+  exitCode: number;
+  output: string;
+}
+
+/**
+ * Runs cfn-lint (from the project's Python venv) on the template. W3005 is ignored: CDK adds an explicit
+ * DependsOn on a role next to the GetAtt of its ARN, which is redundant but harmless.
+ */
+export async function cfnLint(template: object, name: string): Promise<CfnLintResult> {
+  const tools = await ensurePythonTools();
+  const dir = mkdtempSync(join(tmpdir(), 'order-pipeline-cfn-lint-'));
+  const file = join(dir, `${name}.template.json`);
+  writeFileSync(file, JSON.stringify(template, null, 1));
+  try {
+    const { stdout } = await run(tools.bin('cfn-lint'), ['--ignore-checks', 'W3005', '--', file], {
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    return { exitCode: 0, output: stdout };
+  } catch (error) {
+    const { code, stdout, stderr } = error as { code?: number; stdout?: string; stderr?: string };
+    if (typeof code !== 'number') throw error;
+    return { exitCode: code, output: `${stdout ?? ''}${stderr ?? ''}` };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
