@@ -7,6 +7,7 @@ import { produce } from '../shared/kafka/producer.ts';
 import { observability } from '../shared/observability.ts';
 import type { StoredOrder, Transition } from '../shared/orders/model.ts';
 import { dynamoOrders, type OrdersPort } from '../shared/orders/repository.ts';
+import { serialized } from '../shared/serialize.ts';
 import { confirmedOutcome, rejectedOutcome, rejectionReason, reservationPlan } from './logic.ts';
 import { dynamoStock, type StockPort } from './stock.ts';
 
@@ -24,6 +25,10 @@ const RESERVATION_ATTEMPTS = 3;
  */
 export function inventoryStep(ports: InventoryPorts): ConsumerStep<'OrderReceived'> {
   const { orders, stock } = ports;
+  // One reservation at a time per execution environment: concurrent transactions on a hot SKU would
+  // only conflict (TransactionConflict, a batch retry), and locally moto rolls a failed transaction
+  // back by restoring whole-table snapshots, which would undo a concurrent reservation.
+  const reservations = serialized();
 
   /** The outcome an earlier attempt reached, re-produced from the stored order. */
   function decidedEarlier(event: OrderReceived, current: StoredOrder | undefined, now: Date): StepOutcome {
@@ -71,17 +76,22 @@ export function inventoryStep(ports: InventoryPorts): ConsumerStep<'OrderReceive
         set: { confirmedAt: at },
         order,
       };
-      for (let attempt = 1; attempt <= RESERVATION_ATTEMPTS; attempt += 1) {
-        const result = await stock.reserve(plan.lines, confirm);
-        if (result.kind === 'reserved') return confirmedOutcome(event, at, false, now);
-        if (result.kind === 'order-moved-on')
-          return decidedEarlier(event, await orders.get(order.orderId), now);
-        const reason = rejectionReason(plan.lines, await stock.available(plan.lines.map((line) => line.sku)));
-        if (reason) return reject(event, reason, now);
-      }
-      throw new Error(
-        `stock of order ${order.orderId} kept changing during ${RESERVATION_ATTEMPTS} attempts`,
-      );
+      const skus = plan.lines.map((line) => line.sku);
+      return reservations(async () => {
+        for (let attempt = 1; attempt <= RESERVATION_ATTEMPTS; attempt += 1) {
+          // Read first: a short order is rejected without a transaction that is bound to fail.
+          const reason = rejectionReason(plan.lines, await stock.available(skus));
+          if (reason) return reject(event, reason, now);
+          const result = await stock.reserve(plan.lines, confirm);
+          if (result.kind === 'reserved') return confirmedOutcome(event, at, false, now);
+          if (result.kind === 'order-moved-on')
+            return decidedEarlier(event, await orders.get(order.orderId), now);
+          // Short after all: another instance took the stock since the read. Read again.
+        }
+        throw new Error(
+          `stock of order ${order.orderId} kept changing during ${RESERVATION_ATTEMPTS} attempts`,
+        );
+      });
     },
   };
 }

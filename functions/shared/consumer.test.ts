@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { encode, Headers } from '../../events/codec.ts';
+import { EventDecodeError, encode, Headers } from '../../events/codec.ts';
 import type { OrderReceived } from '../../events/schemas/events.ts';
-import { batchProcessor, type ConsumerStep, type StepOutcome } from './consumer.ts';
+import { batchProcessor, type ConsumerStep, type StepOutcome, safeDecodeReason } from './consumer.ts';
 import { PermanentError } from './errors.ts';
 import { count } from './kpis.ts';
 import {
@@ -171,5 +171,19 @@ describe('Kafka consumer wrapper', () => {
     ]);
     expect([...persistenceStore.records.values()][0]?.getStatus()).toBe('COMPLETED');
     expect(encoded.headers[Headers.eventId]).toBeDefined();
+  });
+});
+
+describe('dead-letter log lines', () => {
+  it('name the kind of decode failure and its paths, never the bytes', () => {
+    const notJson = new EventDecodeError('not-json', [
+      { path: '', message: `Unexpected token 'j', "john@example.com" is not valid JSON` },
+    ]);
+    expect(safeDecodeReason(notJson)).toBe('not-json');
+    const schema = new EventDecodeError('schema', [
+      { path: 'data.order.customerId', message: 'Invalid input: expected string, received number' },
+      { path: 'eventId', message: 'Invalid UUID' },
+    ]);
+    expect(safeDecodeReason(schema)).toBe('schema at data.order.customerId, eventId');
   });
 });

@@ -6,7 +6,7 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, MSKEvent } from 'aws-lambda';
-import { type EncodedRecord, encode, Headers } from '../../events/codec.ts';
+import { type EncodedRecord, EventDecodeError, encode, Headers } from '../../events/codec.ts';
 import type { StepName } from '../../events/envelope.ts';
 import type { EventOf, TopicName } from '../../events/topics.ts';
 import { PermanentError } from './errors.ts';
@@ -64,6 +64,12 @@ export interface BatchReport {
 }
 
 type RecordResult = keyof BatchReport;
+
+/** What is wrong with a record, by kind and path only: schema messages may quote values. */
+export function safeDecodeReason(error: EventDecodeError): string {
+  const paths = [...new Set(error.issues.map((issue) => issue.path).filter((path) => path.length > 0))];
+  return paths.length > 0 ? `${error.kind} at ${paths.slice(0, 10).join(', ')}` : error.kind;
+}
 
 interface Run {
   outcome?: StepOutcome;
@@ -139,14 +145,14 @@ export function batchProcessor<T extends TopicName>(
       eventId: headerText(record, Headers.eventId),
       deadLetterEventId: event.eventId,
       error: error.name,
-      reason: error.message.slice(0, 300),
+      // Not the message of a decode failure: JSON.parse quotes the record's bytes, which may be personal data.
+      reason: error instanceof EventDecodeError ? safeDecodeReason(error) : error.message.slice(0, 300),
     });
   }
 
   async function processRecord(record: RawRecord): Promise<RecordResult> {
     const classified = classify(step.topic, record);
     if (classified.kind === 'poison') {
-      // The decoder's message names paths and kinds of problems, not values: safe to log.
       await deadLetter(record, classified.error);
       return 'deadLettered';
     }
