@@ -1,0 +1,283 @@
+/**
+ * `npm run bench:coldstart`: each function's bundle, built with the CDK stack's esbuild options
+ * (infra/lib/bundling.ts, mapped the way NodejsFunction maps them to esbuild flags), its size, and the
+ * time a fresh Node.js process takes to import it (module init: what a Lambda cold start adds before
+ * the first invocation), beside a bare handler that imports nothing.
+ *
+ *   npm run bench:coldstart -- [--runs 7] [--out bench/results/coldstart.json]
+ *
+ * Each measurement is a new process; runs are interleaved across functions so that a noisy moment
+ * hits all of them alike. The median is reported.
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { copyFile, mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs, promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { type BuildOptions, build, type Metafile } from 'esbuild';
+import { architecture, bundling, functionDefaults, runtime } from '../infra/lib/bundling.ts';
+import { projectRoot } from '../local/python/venv.ts';
+import { type FunctionName, functionNames, manifest } from '../topology/manifest.ts';
+import { commandLine, currentLoad, machineInfo, resultsDir, table, writeJson } from './lib/report.ts';
+import { median } from './lib/stats.ts';
+
+const run = promisify(execFile);
+const outDir = join(projectRoot, '.local', 'bench', 'coldstart');
+const BARE = 'bare-handler';
+const wasmFile = join(projectRoot, 'node_modules', '@platformatic', 'wasm-utils', 'dist', 'native.wasm');
+
+/** esbuild options equivalent to the flags NodejsFunction passes for `bundling` (aws-lambda-nodejs/lib/bundling.js). */
+export function esbuildOptionsFor(entry: string, outdir: string): BuildOptions {
+  const sourceMapMode = bundling.sourceMapMode;
+  const sourcemap =
+    bundling.sourceMap || sourceMapMode
+      ? sourceMapMode && sourceMapMode !== 'default'
+        ? sourceMapMode
+        : true
+      : false;
+  return {
+    entryPoints: [entry],
+    bundle: true,
+    platform: 'node',
+    target: bundling.target ?? `node${/nodejs(\d+)/.exec(runtime.name)?.[1]}`,
+    ...(bundling.format ? { format: bundling.format as BuildOptions['format'] } : {}),
+    outfile: join(outdir, bundling.format === 'esm' ? 'index.mjs' : 'index.js'),
+    minify: bundling.minify ?? false,
+    sourcemap: sourcemap as BuildOptions['sourcemap'],
+    sourcesContent: bundling.sourcesContent ?? true,
+    external: [...(bundling.externalModules ?? ['@aws-sdk/*']), ...(bundling.nodeModules ?? [])],
+    ...(bundling.loader ? { loader: bundling.loader as BuildOptions['loader'] } : {}),
+    ...(bundling.define ? { define: bundling.define } : {}),
+    ...(bundling.keepNames ? { keepNames: true } : {}),
+    ...(bundling.tsconfig ? { tsconfig: bundling.tsconfig } : {}),
+    ...(bundling.banner ? { banner: { js: bundling.banner } } : {}),
+    ...(bundling.footer ? { footer: { js: bundling.footer } } : {}),
+    ...(bundling.mainFields ? { mainFields: bundling.mainFields } : {}),
+    ...(bundling.inject ? { inject: bundling.inject } : {}),
+    metafile: true,
+    logLevel: 'warning',
+  };
+}
+
+interface Built {
+  name: string;
+  file: string;
+  bytes: number;
+  gzipBytes: number;
+  mapBytes: number;
+  /** The packages that weigh most in the bundle, KB of output each (from esbuild's metafile). */
+  topPackages: Record<string, number>;
+}
+
+/** Output bytes per npm package (first-party code counts as `(project)`). */
+function packageWeights(metafile: Metafile): Record<string, number> {
+  const weights = new Map<string, number>();
+  for (const output of Object.values(metafile.outputs)) {
+    for (const [path, input] of Object.entries(output.inputs)) {
+      const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path);
+      const name = match?.[1] ?? '(project)';
+      weights.set(name, (weights.get(name) ?? 0) + input.bytesInOutput);
+    }
+  }
+  return Object.fromEntries(
+    [...weights]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 8)
+      .map(([name, bytes]) => [name, kb(bytes)]),
+  );
+}
+
+async function buildOne(name: string, entry: string): Promise<Built> {
+  const dir = join(outDir, name);
+  await rm(dir, { recursive: true, force: true });
+  const options = esbuildOptionsFor(entry, dir);
+  const result = await build(options);
+  const file = options.outfile as string;
+  const mapBytes = await stat(`${file}.map`).then(
+    (s) => s.size,
+    () => 0,
+  );
+  return {
+    name,
+    file,
+    bytes: (await stat(file)).size,
+    gzipBytes: gzipSync(readFileSync(file), { level: 9 }).length,
+    mapBytes,
+    topPackages: result.metafile ? packageWeights(result.metafile) : {},
+  };
+}
+
+/** The environment Lambda sets, as far as module init can see it. */
+function lambdaEnvironment(name: string, sourceMaps: boolean): NodeJS.ProcessEnv {
+  const spec = manifest.functions[name as FunctionName];
+  return {
+    PATH: process.env.PATH,
+    AWS_REGION: 'us-east-1',
+    AWS_LAMBDA_FUNCTION_NAME: name,
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(spec?.memoryMb ?? 128),
+    AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+    POWERTOOLS_SERVICE_NAME: name,
+    ...(sourceMaps ? { NODE_OPTIONS: functionDefaults.environment.NODE_OPTIONS } : {}),
+  };
+}
+
+/** Imports `file` in a new Node.js process and returns how long the import took, in ms. */
+async function initTime(file: string, env: NodeJS.ProcessEnv): Promise<number> {
+  const script = `const t = performance.now(); await import(${JSON.stringify(pathToFileURL(file).href)}); process.stdout.write(String(performance.now() - t));`;
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
+    env,
+    cwd: projectRoot,
+  });
+  return Number(stdout);
+}
+
+interface Row {
+  name: string;
+  sizeKb: number;
+  gzipKb: number;
+  sourceMapKb: number;
+  /** As deployed: NODE_OPTIONS=--enable-source-maps (infra/lib/bundling.ts). */
+  initMs: number;
+  initMsMin: number;
+  /** Same bundle without --enable-source-maps. */
+  initMsNoSourceMaps: number;
+  initMsOverBare: number;
+  topPackages: Record<string, number>;
+  /** Set when the bundle, exactly as built, cannot be imported. */
+  importErrorAsBuilt?: string;
+}
+
+const kb = (bytes: number) => Math.round((bytes / 1024) * 10) / 10;
+const ms = (n: number) => Math.round(n * 10) / 10;
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: { runs: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) {
+    console.log('usage: npm run bench:coldstart -- [--runs 7] [--out bench/results/coldstart.json]');
+    return 0;
+  }
+  const runs = Math.max(1, Number(values.runs ?? 7));
+  const out = values.out ?? join(resultsDir, 'coldstart.json');
+  const machine = machineInfo('n/a');
+
+  await mkdir(join(outDir, 'src'), { recursive: true });
+  const bareEntry = join(outDir, 'src', 'bare-handler.ts');
+  await writeFile(bareEntry, 'export const handler = async () => ({ statusCode: 200, body: "ok" });\n');
+
+  process.stderr.write(
+    `[coldstart] bundling ${functionNames.length} functions and a bare handler with infra/lib/bundling.ts options...\n`,
+  );
+  const built = await Promise.all([
+    buildOne(BARE, bareEntry),
+    ...functionNames.map((name) => buildOne(name, join(projectRoot, manifest.functions[name].entry))),
+  ]);
+
+  // A bundle must import cleanly as built. @platformatic/wasm-utils (under @platformatic/kafka) reads
+  // `../dist/native.wasm` next to the importing file: inside a bundle that path leaves the asset. Each
+  // failure is reported; timings are then taken with the file placed where the bundle looks for it.
+  const wasmDir = join(outDir, 'dist');
+  await rm(wasmDir, { recursive: true, force: true });
+  const importErrors = new Map<string, string>();
+  for (const b of built) {
+    try {
+      await initTime(b.file, lambdaEnvironment(b.name, true));
+    } catch (error) {
+      const stderr = (error as { stderr?: string }).stderr ?? (error as Error).message;
+      importErrors.set(
+        b.name,
+        /^\w*Error:.*$/m.exec(stderr)?.[0] ?? stderr.split('\n')[0] ?? 'import failed',
+      );
+    }
+  }
+  if (importErrors.size > 0) {
+    for (const [name, error] of importErrors)
+      process.stderr.write(`[coldstart] ${name}: the bundle as built fails at import: ${error}\n`);
+    await mkdir(wasmDir, { recursive: true });
+    await copyFile(wasmFile, join(wasmDir, 'native.wasm'));
+    process.stderr.write(
+      `[coldstart] measuring with ${relative(projectRoot, join(wasmDir, 'native.wasm'))} in place (what a deploy shipping the file would load)\n`,
+    );
+  }
+
+  const samples = new Map<string, { withMaps: number[]; without: number[] }>(
+    built.map((b) => [b.name, { withMaps: [], without: [] }]),
+  );
+  for (let i = 0; i < runs; i++) {
+    const progress = `[coldstart] import in a fresh process: round ${i + 1}/${runs}`;
+    process.stderr.write(process.stderr.isTTY ? `\r${progress}` : `${progress}\n`);
+    for (const b of built) {
+      const bucket = samples.get(b.name) as { withMaps: number[]; without: number[] };
+      bucket.withMaps.push(await initTime(b.file, lambdaEnvironment(b.name, true)));
+      bucket.without.push(await initTime(b.file, lambdaEnvironment(b.name, false)));
+    }
+  }
+  if (process.stderr.isTTY) process.stderr.write('\n');
+
+  const bareMedian = median(samples.get(BARE)?.withMaps ?? []);
+  const rows: Row[] = built.map((b) => {
+    const s = samples.get(b.name) as { withMaps: number[]; without: number[] };
+    const initMs = median(s.withMaps);
+    return {
+      name: b.name,
+      sizeKb: kb(b.bytes),
+      gzipKb: kb(b.gzipBytes),
+      sourceMapKb: kb(b.mapBytes),
+      initMs: ms(initMs),
+      initMsMin: ms(Math.min(...s.withMaps)),
+      initMsNoSourceMaps: ms(median(s.without)),
+      initMsOverBare: ms(initMs - bareMedian),
+      topPackages: b.topPackages,
+      ...(importErrors.has(b.name) ? { importErrorAsBuilt: importErrors.get(b.name) } : {}),
+    };
+  });
+
+  console.log(
+    `\nModule init in a fresh Node.js ${process.version} process, median of ${runs} (${machine.cpuModel}, ${machine.cores} cores)\n`,
+  );
+  console.log(
+    table([
+      ['bundle', 'size KB', 'gzip KB', 'map KB', 'init ms', 'min ms', 'no maps ms', 'over bare ms'],
+      ...rows.map((r) => [
+        `${r.name}${r.importErrorAsBuilt ? ' (!)' : ''}`,
+        r.sizeKb,
+        r.gzipKb,
+        r.sourceMapKb,
+        r.initMs,
+        r.initMsMin,
+        r.initMsNoSourceMaps,
+        r.initMsOverBare,
+      ]),
+    ]),
+  );
+  console.log(
+    `\n"init ms": import of index.mjs with NODE_OPTIONS=${functionDefaults.environment.NODE_OPTIONS} as deployed; "no maps": without it. SDK clients are external (resolved from node_modules here, from the runtime on Lambda).`,
+  );
+  if (importErrors.size > 0) {
+    console.log(
+      `(!) fails at import as built (${[...new Set(importErrors.values())].join('; ')}); timed with the missing file supplied.`,
+    );
+  }
+  machine.loadAverage.end = currentLoad();
+  const file = await writeJson(out, {
+    command: commandLine('bench:coldstart'),
+    startedAt: new Date().toISOString(),
+    machine,
+    runs,
+    runtime: runtime.name,
+    architecture: architecture.name,
+    esbuild: { ...esbuildOptionsFor('<entry>', '<out>'), metafile: undefined, logLevel: undefined },
+    functions: rows,
+    notes: [
+      'Module init = time to import the bundle in a new Node.js process on this machine (not on Lambda: no sandbox start, no runtime bootstrap, x86 instead of arm64).',
+      'Bundles are built with the esbuild options of infra/lib/bundling.ts, mapped like aws-lambda-nodejs maps them to esbuild flags.',
+    ],
+  });
+  console.log(`\nwritten: ${file}`);
+  return 0;
+}
+
+if (import.meta.main) process.exit(await main());

@@ -1,0 +1,298 @@
+/**
+ * DynamoDB on-demand request units, computed from the items a call reads and writes.
+ *
+ * Why computed: moto answers `ReturnConsumedCapacity` with constants (1.0 per call, 2.0 per transaction
+ * item) whatever the item sizes, so its figures would not price anything. The rules applied here are
+ * those of the DynamoDB developer guide ("Read/write capacity mode", "Item sizes and formats"):
+ * - a write costs 1 WRU per started KB of the larger of the item before and after it, at least 1;
+ *   a write refused by its condition still costs its units;
+ * - a strongly consistent read costs 1 RRU per started 4 KB of the item (an absent item: 1),
+ *   an eventually consistent read half of that; a Query/Scan rounds the sum of the items it returns;
+ * - transactional reads and writes cost twice as much (TransactGetItems, TransactWriteItems,
+ *   ConditionCheck included).
+ * Item sizes follow the guide's formula: attribute names count, strings and binaries by their bytes,
+ * numbers (significant digits / 2) + 1, lists and maps 3 bytes plus 1 byte per element.
+ *
+ * An update's "after" size is estimated as the size last seen for the item plus the values the update
+ * sets (an upper bound for `SET`/`list_append`); the "before" size is the size last seen. Items never
+ * seen by this process (e.g. stock seeded elsewhere) start at the size of their key.
+ */
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+
+export interface UnitCounts {
+  calls: number;
+  readUnits: number;
+  writeUnits: number;
+}
+
+export type UnitsByTable = Record<string, UnitCounts>;
+
+type Item = Record<string, AttributeValue>;
+
+const utf8 = (text: string) => Buffer.byteLength(text, 'utf8');
+
+/** Bytes of a DynamoDB number: (significant digits / 2, rounded up) + 1. */
+export function numberSize(text: string): number {
+  const digits = text
+    .replace(/^[-+]/, '')
+    .replace(/[eE].*$/, '')
+    .replace('.', '')
+    .replace(/^0+/, '')
+    .replace(/0+$/, '');
+  return Math.ceil(Math.max(1, digits.length) / 2) + 1;
+}
+
+export function valueSize(value: AttributeValue): number {
+  if (value.S !== undefined) return utf8(value.S);
+  if (value.N !== undefined) return numberSize(value.N);
+  if (value.B !== undefined) return value.B.byteLength;
+  if (value.BOOL !== undefined || value.NULL !== undefined) return 1;
+  if (value.SS !== undefined) return value.SS.reduce((n, s) => n + utf8(s), 0);
+  if (value.NS !== undefined) return value.NS.reduce((n, s) => n + numberSize(s), 0);
+  if (value.BS !== undefined) return value.BS.reduce((n, b) => n + b.byteLength, 0);
+  if (value.L !== undefined) return 3 + value.L.reduce((n, v) => n + valueSize(v) + 1, 0);
+  if (value.M !== undefined) {
+    return 3 + Object.entries(value.M).reduce((n, [k, v]) => n + utf8(k) + valueSize(v) + 1, 0);
+  }
+  return 0;
+}
+
+const attributeTypes = new Set(['S', 'N', 'B', 'BOOL', 'NULL', 'SS', 'NS', 'BS', 'L', 'M']);
+
+/** Whether `value` is in DynamoDB's wire shape (`{ S: 'x' }`) rather than a plain JavaScript value. */
+function isAttributeValue(value: unknown): value is AttributeValue {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const keys = Object.keys(value);
+  return keys.length === 1 && attributeTypes.has(keys[0] as string);
+}
+
+/** The size of a plain JavaScript value, as the document client would marshall it. */
+export function plainValueSize(value: unknown): number {
+  if (typeof value === 'string') return utf8(value);
+  if (typeof value === 'number' || typeof value === 'bigint') return numberSize(String(value));
+  if (typeof value === 'boolean' || value === null || value === undefined) return 1;
+  if (value instanceof Uint8Array) return value.byteLength;
+  if (value instanceof Set) return [...value].reduce((n: number, v) => n + plainValueSize(v), 0);
+  if (Array.isArray(value)) return 3 + value.reduce((n: number, v) => n + plainValueSize(v) + 1, 0);
+  if (typeof value === 'object') {
+    return 3 + Object.entries(value).reduce((n, [k, v]) => n + utf8(k) + plainValueSize(v) + 1, 0);
+  }
+  return 0;
+}
+
+/**
+ * The size of an item as DynamoDB bills it: every attribute's name plus its value. Accepts the wire
+ * shape and plain values (the document client hands its callers unmarshalled items).
+ */
+export function itemSize(item: Record<string, unknown> | undefined): number {
+  if (!item) return 0;
+  const values = Object.values(item);
+  const wire = values.length > 0 && values.every(isAttributeValue);
+  return Object.entries(item).reduce(
+    (n, [name, value]) =>
+      n + utf8(name) + (wire ? valueSize(value as AttributeValue) : plainValueSize(value)),
+    0,
+  );
+}
+
+export const writeUnits = (bytes: number): number => Math.max(1, Math.ceil(bytes / 1024));
+export const readUnits = (bytes: number, consistent: boolean): number =>
+  Math.max(1, Math.ceil(bytes / 4096)) * (consistent ? 1 : 0.5);
+
+/**
+ * Counts the units of the calls it is shown and remembers item sizes between them. `keyNames` gives a
+ * physical table's key attributes (to recognise the same item in a Put and a later Update).
+ */
+export class CapacityCounter {
+  readonly byTable: UnitsByTable = {};
+  readonly #sizes = new Map<string, number>();
+  readonly #keyNames: (table: string) => readonly string[];
+
+  constructor(keyNames: (table: string) => readonly string[]) {
+    this.#keyNames = keyNames;
+  }
+
+  #itemId(table: string, key: Item): string {
+    // Keys come marshalled (inputs) or plain (document client outputs): compare their scalar values.
+    const scalar = (value: unknown) =>
+      isAttributeValue(value) ? (value.S ?? value.N ?? Buffer.from(value.B ?? []).toString('base64')) : value;
+    return `${table}|${this.#keyNames(table)
+      .map((name) => JSON.stringify(scalar(key[name]) ?? null))
+      .join('|')}`;
+  }
+
+  #keyOf(table: string, item: Item): Item {
+    return Object.fromEntries(
+      this.#keyNames(table).flatMap((name) => (item[name] ? [[name, item[name]]] : [])),
+    );
+  }
+
+  #add(table: string, units: Partial<Omit<UnitCounts, 'calls'>>, call = false): void {
+    this.byTable[table] ??= { calls: 0, readUnits: 0, writeUnits: 0 };
+    const counts = this.byTable[table];
+    counts.readUnits += units.readUnits ?? 0;
+    counts.writeUnits += units.writeUnits ?? 0;
+    if (call) counts.calls += 1;
+  }
+
+  #known(table: string, key: Item): number {
+    return this.#sizes.get(this.#itemId(table, key)) ?? itemSize(key);
+  }
+
+  /** Size of a Put (`item`), an Update (`values` added to what was there) or a Delete (nothing after). */
+  #write(
+    table: string,
+    key: Item,
+    change: { item?: Item; values?: Item; remove?: boolean },
+    succeeded: boolean,
+    factor: number,
+  ): void {
+    const before = this.#known(table, key);
+    const after = change.item
+      ? itemSize(change.item)
+      : change.values
+        ? before + itemSize(change.values)
+        : change.remove
+          ? 0
+          : before;
+    this.#add(table, { writeUnits: factor * writeUnits(Math.max(before, after)) });
+    if (!succeeded) return;
+    const id = this.#itemId(table, key);
+    if (change.remove) this.#sizes.delete(id);
+    else this.#sizes.set(id, after);
+  }
+
+  #read(table: string, key: Item, found: Item | undefined, consistent: boolean, factor: number): void {
+    const size = found ? itemSize(found) : 0;
+    this.#add(table, { readUnits: factor * readUnits(size, consistent) });
+    if (found && Object.keys(found).length > this.#keyNames(table).length) {
+      this.#sizes.set(this.#itemId(table, key), size);
+    }
+  }
+
+  /**
+   * Records one call: its command name (`PutItemCommand`), its input and (when it succeeded) its output,
+   * both in DynamoDB's wire shape (AttributeValue maps).
+   */
+  record(command: string, input: Record<string, unknown>, output: Record<string, unknown> | undefined): void {
+    const ok = output !== undefined;
+    const table = input.TableName as string | undefined;
+    const consistent = input.ConsistentRead === true;
+    switch (command.replace(/Command$/, '')) {
+      case 'PutItem': {
+        const item = input.Item as Item;
+        this.#add(table as string, {}, true);
+        this.#write(table as string, this.#keyOf(table as string, item), { item }, ok, 1);
+        return;
+      }
+      case 'UpdateItem':
+        this.#add(table as string, {}, true);
+        this.#write(
+          table as string,
+          input.Key as Item,
+          { values: (input.ExpressionAttributeValues as Item | undefined) ?? {} },
+          ok,
+          1,
+        );
+        return;
+      case 'DeleteItem':
+        this.#add(table as string, {}, true);
+        this.#write(table as string, input.Key as Item, { remove: true }, ok, 1);
+        return;
+      case 'GetItem':
+        this.#add(table as string, {}, true);
+        this.#read(table as string, input.Key as Item, output?.Item as Item | undefined, consistent, 1);
+        return;
+      case 'BatchGetItem': {
+        const requests = input.RequestItems as Record<string, { Keys: Item[]; ConsistentRead?: boolean }>;
+        const responses = (output?.Responses ?? {}) as Record<string, Item[]>;
+        for (const [name, request] of Object.entries(requests)) {
+          this.#add(name, {}, true);
+          const found = responses[name] ?? [];
+          // Each item is rounded on its own; a key with no item costs like an absent GetItem.
+          for (const item of found)
+            this.#read(name, this.#keyOf(name, item), item, !!request.ConsistentRead, 1);
+          const missing = Math.max(0, request.Keys.length - found.length);
+          this.#add(name, { readUnits: missing * readUnits(0, !!request.ConsistentRead) });
+        }
+        return;
+      }
+      case 'BatchWriteItem': {
+        const requests = input.RequestItems as Record<
+          string,
+          { PutRequest?: { Item: Item }; DeleteRequest?: { Key: Item } }[]
+        >;
+        for (const [name, writes] of Object.entries(requests)) {
+          this.#add(name, {}, true);
+          for (const write of writes) {
+            if (write.PutRequest) {
+              const item = write.PutRequest.Item;
+              this.#write(name, this.#keyOf(name, item), { item }, ok, 1);
+            } else if (write.DeleteRequest) {
+              this.#write(name, write.DeleteRequest.Key, { remove: true }, ok, 1);
+            }
+          }
+        }
+        return;
+      }
+      case 'Query':
+      case 'Scan': {
+        this.#add(table as string, {}, true);
+        const bytes = ((output?.Items ?? []) as Item[]).reduce((n, item) => n + itemSize(item), 0);
+        this.#add(table as string, { readUnits: readUnits(bytes, consistent) });
+        return;
+      }
+      case 'TransactWriteItems': {
+        type TransactItem = {
+          Put?: { TableName: string; Item: Item };
+          Update?: { TableName: string; Key: Item; ExpressionAttributeValues?: Item };
+          Delete?: { TableName: string; Key: Item };
+          ConditionCheck?: { TableName: string; Key: Item };
+        };
+        const tables = new Set<string>();
+        for (const entry of input.TransactItems as TransactItem[]) {
+          if (entry.Put) {
+            tables.add(entry.Put.TableName);
+            const { TableName: name, Item: item } = entry.Put;
+            this.#write(name, this.#keyOf(name, item), { item }, ok, 2);
+          } else if (entry.Update) {
+            tables.add(entry.Update.TableName);
+            const values = entry.Update.ExpressionAttributeValues ?? {};
+            this.#write(entry.Update.TableName, entry.Update.Key, { values }, ok, 2);
+          } else if (entry.Delete) {
+            tables.add(entry.Delete.TableName);
+            this.#write(entry.Delete.TableName, entry.Delete.Key, { remove: true }, ok, 2);
+          } else if (entry.ConditionCheck) {
+            tables.add(entry.ConditionCheck.TableName);
+            this.#write(entry.ConditionCheck.TableName, entry.ConditionCheck.Key, {}, false, 2);
+          }
+        }
+        for (const name of tables) this.#add(name, {}, true);
+        return;
+      }
+      case 'TransactGetItems': {
+        const gets = input.TransactItems as { Get: { TableName: string; Key: Item } }[];
+        const responses = (output?.Responses ?? []) as { Item?: Item }[];
+        gets.forEach((entry, i) => {
+          this.#add(entry.Get.TableName, {}, i === 0);
+          this.#read(entry.Get.TableName, entry.Get.Key, responses[i]?.Item, true, 2);
+        });
+        return;
+      }
+      default:
+        // Control-plane calls (DescribeTable, ...) are not billed per request.
+        if (table) this.#add(table, {}, true);
+    }
+  }
+
+  totals(): UnitCounts {
+    return Object.values(this.byTable).reduce(
+      (sum, counts) => ({
+        calls: sum.calls + counts.calls,
+        readUnits: sum.readUnits + counts.readUnits,
+        writeUnits: sum.writeUnits + counts.writeUnits,
+      }),
+      { calls: 0, readUnits: 0, writeUnits: 0 },
+    );
+  }
+}

@@ -1,0 +1,121 @@
+/** Parent side of ./child.ts: starts it, collects its reports, stops it politely or kills it. */
+import { type ChildProcess, fork } from 'node:child_process';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { join } from 'node:path';
+import type { ChildConfig, ChildMessage, ChildStats, Completion } from './protocol.ts';
+
+export interface RunningChild {
+  pid: number;
+  apiUrl: string | undefined;
+  /** Bytes the functions wrote to stdout and stderr (log lines, EMF metrics): what CloudWatch Logs would ingest. */
+  logBytes(): number;
+  stats(): Promise<ChildStats>;
+  /** Stops the runtime (in-flight invocations finish) and returns the final counters. */
+  stop(timeoutMs?: number): Promise<ChildStats | undefined>;
+  /** `kill -9`: no cleanup, no goodbye. */
+  kill(): Promise<void>;
+  exited: Promise<number | null>;
+}
+
+export interface ChildOptions {
+  config: ChildConfig;
+  onCompleted: (completions: Completion[]) => void;
+  /** The child's output is appended here. */
+  logFile: string;
+  startTimeoutMs?: number;
+}
+
+const childScript = join(import.meta.dirname, 'child.ts');
+
+export async function startChild(options: ChildOptions): Promise<RunningChild> {
+  const child: ChildProcess = fork(childScript, [], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, BENCH_CHILD_CONFIG: JSON.stringify(options.config) },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  const out: WriteStream = createWriteStream(options.logFile, { flags: 'a' });
+  let logBytes = 0;
+  for (const stream of [child.stdout, child.stderr]) {
+    stream?.on('data', (chunk: Buffer) => {
+      logBytes += chunk.length;
+      out.write(chunk);
+    });
+  }
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  void exited.then(() => out.end());
+
+  let statsWaiters: ((stats: ChildStats) => void)[] = [];
+  const ready = new Promise<{ apiUrl: string | undefined }>((resolve, reject) => {
+    const timer = setTimeout(
+      () =>
+        reject(
+          new Error(
+            `the runtime child did not start within ${(options.startTimeoutMs ?? 120_000) / 1000} s (log: ${options.logFile})`,
+          ),
+        ),
+      options.startTimeoutMs ?? 120_000,
+    );
+    child.on('message', (message: ChildMessage) => {
+      switch (message.type) {
+        case 'ready':
+          clearTimeout(timer);
+          resolve({ apiUrl: message.apiUrl });
+          break;
+        case 'failed':
+          clearTimeout(timer);
+          reject(new Error(`the runtime child failed to start: ${message.error}`));
+          break;
+        case 'completed':
+          options.onCompleted(message.completions);
+          break;
+        case 'stats': {
+          const waiters = statsWaiters;
+          statsWaiters = [];
+          for (const waiter of waiters) waiter(message.stats);
+          break;
+        }
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`the runtime child exited during startup (code ${code}); see ${options.logFile}`));
+    });
+  });
+
+  const askStats = () =>
+    new Promise<ChildStats>((resolve) => {
+      statsWaiters.push(resolve);
+      child.send({ type: 'stats' });
+    });
+
+  let started: { apiUrl: string | undefined };
+  try {
+    started = await ready;
+  } catch (error) {
+    child.kill('SIGKILL');
+    await exited;
+    throw error;
+  }
+
+  return {
+    pid: child.pid as number,
+    apiUrl: started.apiUrl,
+    logBytes: () => logBytes,
+    stats: askStats,
+    async stop(timeoutMs = 60_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return undefined;
+      const final = new Promise<ChildStats>((resolve) => statsWaiters.push(resolve));
+      child.send({ type: 'stop' });
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      const stats = await Promise.race([final, exited.then(() => undefined)]);
+      await exited;
+      clearTimeout(timer);
+      return stats;
+    },
+    async kill() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+    exited,
+  };
+}

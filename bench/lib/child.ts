@@ -1,0 +1,150 @@
+/**
+ * The process that runs the functions (`pipeline`) or the baseline hops (`baseline`) for a bench or
+ * chaos run, started by ./child-process.ts with its config in BENCH_CHILD_CONFIG. It reports finished
+ * orders and its counters over IPC. Chaos runs kill it with SIGKILL and start another one.
+ */
+import { dynamoDbClient } from '../../functions/shared/dynamodb.ts';
+import { startLocalRuntime } from '../../local/runtime/runtime.ts';
+import { type FunctionName, functionNames, manifest } from '../../topology/manifest.ts';
+import { type RunningHop, startHop } from './baseline.ts';
+import { CapacityCounter } from './capacity.ts';
+import {
+  countDynamoDbUnits,
+  countKafkaProduces,
+  finalNotifications,
+  keyNamesOf,
+  newFunctionCounters,
+  timed,
+} from './instrument.ts';
+import {
+  type ChildConfig,
+  type ChildMessage,
+  type ChildStats,
+  type Completion,
+  now,
+  type ParentMessage,
+} from './protocol.ts';
+import { benchGroupId } from './stack.ts';
+
+const config = JSON.parse(process.env.BENCH_CHILD_CONFIG ?? '{}') as ChildConfig;
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const send = (message: ChildMessage) => process.send?.(message);
+
+const produced = countKafkaProduces();
+const capacity = new CapacityCounter(keyNamesOf(config.tablePrefix));
+const functions = newFunctionCounters();
+let emulatorStats: () => ChildStats['emulators'] = () => ({});
+
+// Completions go out in small batches: one IPC message per order would cost more than the order.
+let pending: Completion[] = [];
+const flush = () => {
+  if (pending.length === 0) return;
+  send({ type: 'completed', completions: pending });
+  pending = [];
+};
+const flushTimer = setInterval(flush, 20);
+
+const stats = (): ChildStats => ({
+  functions,
+  produced,
+  dynamodb: capacity.byTable,
+  emulators: emulatorStats(),
+});
+
+async function startPipeline(): Promise<{ apiUrl: string | undefined; stop: () => Promise<void> }> {
+  const runtime = await startLocalRuntime({
+    kafkaBrokers: config.kafkaBrokers,
+    dynamodbEndpoint: config.dynamodbEndpoint,
+    tablePrefix: config.tablePrefix,
+    apiHost: '127.0.0.1',
+    apiPort: config.apiPort,
+    groupIdOf: (fn) => benchGroupId(config.runId, fn),
+    // The functions' shared DynamoDB client exists once the environment is set: instrument it before
+    // each invocation (a no-op after the first).
+    wrapHandler: (fn, handler) =>
+      timed(
+        functions[fn] as ChildStats['functions'][string],
+        handler,
+        () => countDynamoDbUnits(dynamoDbClient(), capacity),
+        fn === 'notification' ? (event) => pending.push(...finalNotifications(event)) : undefined,
+      ),
+    log,
+  });
+  emulatorStats = () =>
+    Object.fromEntries(
+      runtime.emulators.map((emulator) => [
+        emulator.functionName,
+        {
+          invocations: emulator.stats.invocations,
+          failedInvocations: emulator.stats.failedInvocations,
+          recordsSentToOnFailure: emulator.stats.recordsSentToOnFailure,
+        },
+      ]),
+    );
+  return { apiUrl: runtime.apiUrl, stop: () => runtime.stop() };
+}
+
+/** One hop per Kafka-triggered function, in pipeline order, each with that function's batching. */
+async function startBaseline(): Promise<{ apiUrl: undefined; stop: () => Promise<void> }> {
+  const topics = config.baselineTopics ?? [];
+  const steps = functionNames.filter((fn) => manifest.functions[fn].trigger.kind === 'kafka');
+  const hops: RunningHop[] = [];
+  for (const [index, fn] of steps.entries()) {
+    const trigger = manifest.functions[fn as FunctionName].trigger;
+    if (trigger.kind !== 'kafka') continue;
+    const last = index === steps.length - 1;
+    const counters = functions[fn] as ChildStats['functions'][string];
+    hops.push(
+      await startHop({
+        name: `hop${index + 1}`,
+        from: topics[index] as string,
+        to: topics[index + 1] as string,
+        groupId: benchGroupId(config.runId, `baseline-hop${index + 1}`),
+        brokers: config.kafkaBrokers,
+        trigger,
+        onBatch: (records, durationMs) => {
+          counters.invocations += 1;
+          counters.records += records.length;
+          counters.billedMs += Math.ceil(durationMs);
+          if (last) {
+            const at = now();
+            for (const record of records)
+              pending.push({ orderId: record.key?.toString() ?? '', kind: 'baseline', at });
+          }
+        },
+        log,
+      }),
+    );
+  }
+  return { apiUrl: undefined, stop: async () => void (await Promise.all(hops.map((hop) => hop.stop()))) };
+}
+
+try {
+  const running = config.mode === 'baseline' ? await startBaseline() : await startPipeline();
+  process.on('message', (message: ParentMessage) => {
+    if (message.type === 'stats') {
+      flush();
+      send({ type: 'stats', stats: stats() });
+    } else if (message.type === 'stop') {
+      void running
+        .stop()
+        .catch((error: unknown) => log(`[bench-child] stopping: ${error}`))
+        .finally(() => {
+          flush();
+          clearInterval(flushTimer);
+          send({ type: 'stats', stats: stats() });
+          process.disconnect?.();
+          // Clients that linger (sockets in TIME_WAIT, timers) must not keep a finished child alive.
+          setTimeout(() => process.exit(0), 200).unref();
+        });
+    }
+  });
+  // A parent that dies (or is killed) takes its child along.
+  process.on('disconnect', () => process.exit(0));
+  send({ type: 'ready', apiUrl: running.apiUrl, pid: process.pid });
+} catch (error) {
+  send({ type: 'failed', error: (error as Error).stack ?? String(error) });
+  process.exitCode = 1;
+  clearInterval(flushTimer);
+  process.disconnect?.();
+}

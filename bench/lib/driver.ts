@@ -1,0 +1,153 @@
+/**
+ * Drives orders into the system under test: at a fixed rate (open loop: order i leaves at i/rate s,
+ * whatever happens downstream) or with a fixed number of orders in flight end to end (closed loop: the
+ * next order leaves when one finishes its journey).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type Completion, now } from './protocol.ts';
+
+/** Accepted and finished orders, by id, with their timestamps (epoch ms). */
+export class CompletionTracker {
+  readonly accepted = new Map<string, number>();
+  readonly completed = new Map<string, Completion>();
+  /** Completions seen more than once (a notification delivered twice would show here). */
+  repeated = 0;
+  firstSentAt: number | undefined;
+  readonly #waiters = new Map<string, () => void>();
+  #onChange: () => void = () => undefined;
+
+  onChange(listener: () => void): void {
+    this.#onChange = listener;
+  }
+
+  sent(at = now()): void {
+    this.firstSentAt ??= at;
+  }
+
+  accept(orderId: string, at = now()): void {
+    if (!this.accepted.has(orderId)) this.accepted.set(orderId, at);
+    this.#onChange();
+  }
+
+  complete(completions: readonly Completion[]): void {
+    for (const completion of completions) {
+      if (this.completed.has(completion.orderId)) {
+        this.repeated += 1;
+        continue;
+      }
+      this.completed.set(completion.orderId, completion);
+      this.#waiters.get(completion.orderId)?.();
+      this.#waiters.delete(completion.orderId);
+    }
+    this.#onChange();
+  }
+
+  wait(orderId: string): Promise<void> {
+    if (this.completed.has(orderId)) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.set(orderId, resolve));
+  }
+
+  /** End-to-end latency of every order both accepted and finished, in ms. */
+  latencies(): number[] {
+    const result: number[] = [];
+    for (const [orderId, completion] of this.completed) {
+      const accepted = this.accepted.get(orderId);
+      if (accepted !== undefined) result.push(completion.at - accepted);
+    }
+    return result;
+  }
+
+  lastCompletedAt(): number | undefined {
+    let last: number | undefined;
+    for (const completion of this.completed.values()) last = Math.max(last ?? 0, completion.at);
+    return last;
+  }
+
+  /** Accepted orders not finished yet. */
+  missing(): string[] {
+    return [...this.accepted.keys()].filter((orderId) => !this.completed.has(orderId));
+  }
+}
+
+export type Load = { kind: 'rate'; perSecond: number } | { kind: 'concurrency'; inFlight: number };
+
+export interface DriveOptions {
+  count: number;
+  load: Load;
+  /** Sends order `index`; resolves with its id once accepted (retrying by itself as it sees fit). */
+  submit: (index: number) => Promise<string>;
+  tracker: CompletionTracker;
+  /** Closed loop: how long a worker waits for its order before sending the next. */
+  orderTimeoutMs?: number;
+}
+
+export interface DriveResult {
+  /** Orders whose submission failed for good. */
+  failed: { index: number; error: string }[];
+}
+
+export async function drive({
+  count,
+  load,
+  submit,
+  tracker,
+  orderTimeoutMs = 120_000,
+}: DriveOptions): Promise<DriveResult> {
+  const failed: DriveResult['failed'] = [];
+  const send = async (index: number): Promise<string | undefined> => {
+    tracker.sent();
+    try {
+      const orderId = await submit(index);
+      tracker.accept(orderId);
+      return orderId;
+    } catch (error) {
+      failed.push({ index, error: (error as Error).message });
+      return undefined;
+    }
+  };
+
+  if (load.kind === 'rate') {
+    const interval = 1000 / load.perSecond;
+    const start = performance.now();
+    const inFlight: Promise<unknown>[] = [];
+    for (let index = 0; index < count; index++) {
+      // Scheduled against the start time, so a slow tick does not slow the whole run down.
+      const due = start + index * interval - performance.now();
+      if (due > 1) await sleep(due);
+      inFlight.push(send(index));
+    }
+    await Promise.all(inFlight);
+  } else {
+    let next = 0;
+    const worker = async () => {
+      while (next < count) {
+        const index = next++;
+        const orderId = await send(index);
+        // An order that never finishes must not stop its worker for good.
+        if (orderId) await Promise.race([tracker.wait(orderId), sleep(orderTimeoutMs)]);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(load.inFlight, count) }, worker));
+  }
+  return { failed };
+}
+
+/**
+ * Waits until every accepted order finished, giving up when nothing finished for `stallMs`.
+ * Resolves with the ids still missing.
+ */
+export async function waitForCompletions(tracker: CompletionTracker, stallMs: number): Promise<string[]> {
+  let lastCount = -1;
+  let lastProgress = Date.now();
+  for (;;) {
+    const missing = tracker.missing();
+    if (missing.length === 0) return [];
+    if (tracker.completed.size !== lastCount) {
+      lastCount = tracker.completed.size;
+      lastProgress = Date.now();
+    } else if (Date.now() - lastProgress > stallMs) {
+      return missing;
+    }
+    await sleep(100);
+  }
+}

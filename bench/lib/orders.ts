@@ -1,0 +1,58 @@
+/** The orders a run sends: demo SKUs, deterministic from the order's index, so a run can be repeated. */
+
+import { encode, newEvent } from '../../events/codec.ts';
+import type { CatalogEntry } from '../../functions/inventory/catalog.ts';
+
+export interface OrderBody {
+  orderId: string;
+  customerId: string;
+  items: { sku: string; name: string; quantity: number; unitPrice: number }[];
+  shippingAddress: { name: string; line1: string; city: string; postalCode: string; country: string };
+}
+
+/** Order `index` of run `runId`: one to three lines of one or two units each. */
+export function benchOrder(runId: string, index: number, entries: readonly CatalogEntry[]): OrderBody {
+  const lines = 1 + (index % 3);
+  const items = Array.from({ length: lines }, (_, line) => {
+    const entry = entries[(index + line * 3) % entries.length] as CatalogEntry;
+    return {
+      sku: entry.sku,
+      name: entry.name,
+      quantity: 1 + ((index + line) % 2),
+      unitPrice: entry.unitPrice,
+    };
+  });
+  return {
+    orderId: `bench-${runId}-${index}`,
+    customerId: `cust-${index % 97}`,
+    items,
+    shippingAddress: {
+      name: 'Ada Lovelace',
+      line1: '1 Main St',
+      city: 'Seattle',
+      postalCode: '98101',
+      country: 'US',
+    },
+  };
+}
+
+/** The most units of one SKU that `count` orders can ask for (a safe stock level). */
+export const stockFor = (count: number): number => Math.max(100, count * 2 * 3);
+
+/** The same order as an OrderReceived record: what the baseline chain forwards, byte for byte as big. */
+export function baselineRecord(order: OrderBody): {
+  key: string;
+  value: Buffer;
+  headers: Record<string, string>;
+} {
+  const total =
+    order.items.reduce((sum, item) => sum + Math.round(item.unitPrice * 100) * item.quantity, 0) / 100;
+  const event = newEvent('OrderReceived', {
+    correlationId: order.orderId,
+    causationId: order.orderId,
+    source: 'order-api',
+    data: { order: { ...order, total, currency: 'USD', placedAt: new Date().toISOString() } },
+  });
+  const { key, value, headers } = encode('OrderReceived', event);
+  return { key, value, headers };
+}

@@ -1,0 +1,61 @@
+/** The messages between a bench/chaos run and the child process that runs the functions (or the baseline hops). */
+import type { UnitsByTable } from './capacity.ts';
+
+export interface ChildConfig {
+  mode: 'pipeline' | 'baseline';
+  runId: string;
+  kafkaBrokers: string[];
+  dynamodbEndpoint: string;
+  tablePrefix: string;
+  /** API emulator port (pipeline); 0 picks a free one. */
+  apiPort: number;
+  /** Baseline: the topics of the chain, `hops + 1` of them. */
+  baselineTopics?: string[];
+}
+
+export interface FunctionCounters {
+  memoryMb: number;
+  invocations: number;
+  failedInvocations: number;
+  /** Kafka records handed to the function (sum of batch sizes), or HTTP requests for order-api. */
+  records: number;
+  /** Sum of invocation durations rounded up to the millisecond, as Lambda bills them. */
+  billedMs: number;
+}
+
+export interface KafkaCounters {
+  records: number;
+  /** Key + value + header keys and values, as the producer was given them. */
+  bytes: number;
+}
+
+export interface ChildStats {
+  functions: Record<string, FunctionCounters>;
+  /** What the functions (and, in the baseline, the hops) produced, per topic. */
+  produced: Record<string, KafkaCounters>;
+  /** Request units per physical table name. */
+  dynamodb: UnitsByTable;
+  /** The ESM emulators' own counters, per function. */
+  emulators: Record<
+    string,
+    { invocations: number; failedInvocations: number; recordsSentToOnFailure: number }
+  >;
+}
+
+/** An order's journey ended (`kind`: the final notification delivered), at `at` (epoch ms, fractional). */
+export interface Completion {
+  orderId: string;
+  kind: 'order-shipped' | 'order-rejected' | 'baseline';
+  at: number;
+}
+
+export type ChildMessage =
+  | { type: 'ready'; apiUrl: string | undefined; pid: number }
+  | { type: 'completed'; completions: Completion[] }
+  | { type: 'stats'; stats: ChildStats }
+  | { type: 'failed'; error: string };
+
+export type ParentMessage = { type: 'stats' } | { type: 'stop' };
+
+/** A wall-clock timestamp with sub-millisecond resolution, comparable across processes of one machine. */
+export const now = (): number => performance.timeOrigin + performance.now();
