@@ -4,7 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { acceptFinding } from './nag.ts';
+import { acceptFinding, nagArnPrefix } from './nag.ts';
 import { orderRequestJsonSchema, toApiGatewaySchema } from './order-request-model.ts';
 
 export interface OrderApiProps {
@@ -133,7 +133,7 @@ export class OrderApi extends Construct {
     );
     acceptFinding(
       this.clientPolicy,
-      `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<${Stack.of(this).getLogicalId(this.api.node.defaultChild as CfnResource)}>/${STAGE}/GET/orders/*]`,
+      `AwsSolutions-IAM5[Resource::${nagArnPrefix(this, 'execute-api')}:<${Stack.of(this).getLogicalId(this.api.node.defaultChild as CfnResource)}>/${STAGE}/GET/orders/*]`,
       'The wildcard is the {id} path parameter of GET /orders/{id}: a client may read any order id',
     );
   }
