@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Transition } from '../shared/orders/model.ts';
-import { MemoryOrders, orderReceived, sampleOrder, silentLogger } from '../shared/testing.ts';
+import { MemoryOrders, orderReceived, RecordingLogger, sampleOrder } from '../shared/testing.ts';
 import { inventoryStep } from './handler.ts';
 import type { ReservationLine } from './logic.ts';
 import type { ReserveResult, StockPort } from './stock.ts';
@@ -29,7 +29,7 @@ class MemoryStock implements StockPort {
 }
 
 const now = new Date('2026-11-24T10:00:01.000Z');
-const context = { logger: silentLogger(), now };
+const context = { logger: new RecordingLogger(), now };
 
 function setup(levels: Record<string, number>) {
   const orders = new MemoryOrders();

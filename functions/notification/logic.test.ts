@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { newEvent } from '../../events/codec.ts';
 import type { NotificationKind } from '../../events/schemas/events.ts';
 import type { HistoryEntry } from '../shared/orders/model.ts';
-import { silentLogger } from '../shared/testing.ts';
+import { RecordingLogger } from '../shared/testing.ts';
 import { notificationStep } from './handler.ts';
 import { deliveryKpis, type NotificationItem, notificationItem, notifiedEntry } from './logic.ts';
 import type { NotificationsPort } from './store.ts';
@@ -70,12 +70,26 @@ describe('notification delivery', () => {
     const notifications = new MemoryNotifications();
     const step = notificationStep({ notifications });
     const event = notification('order-shipped');
-    const first = await step.process(event, { logger: silentLogger(), now });
-    const second = await step.process(event, { logger: silentLogger(), now });
+    const logger = new RecordingLogger();
+    const first = await step.process(event, { logger, now });
+    const second = await step.process(event, { logger, now });
     expect(first.replayed).toBe(false);
     expect(second.replayed).toBe(true);
     expect(first.events).toEqual([]);
     expect(notifications.items.size).toBe(1);
     expect(notifications.history).toEqual([notifiedEntry('order-shipped', now)]);
+    // Delivered once, logged with ids and kind, without the text (it may name the customer).
+    expect(logger.lines.filter((l) => l.message === 'notification delivered')).toEqual([
+      {
+        level: 'info',
+        message: 'notification delivered',
+        attributes: {
+          notificationId: event.eventId,
+          kind: 'order-shipped',
+          channel: 'email',
+          customerId: 'cust-1',
+        },
+      },
+    ]);
   });
 });

@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { EventDecodeError, encode, Headers } from '../../events/codec.ts';
 import type { OrderReceived } from '../../events/schemas/events.ts';
-import { batchProcessor, type ConsumerStep, type StepOutcome, safeDecodeReason } from './consumer.ts';
+import {
+  batchProcessor,
+  type ConsumerStep,
+  type StepOutcome,
+  safeDecodeReason,
+  withKeys,
+} from './consumer.ts';
 import { PermanentError } from './errors.ts';
 import { count } from './kpis.ts';
 import {
@@ -185,5 +191,21 @@ describe('dead-letter log lines', () => {
       { path: 'eventId', message: 'Invalid UUID' },
     ]);
     expect(safeDecodeReason(schema)).toBe('schema at data.order.customerId, eventId');
+  });
+});
+
+describe('record log lines', () => {
+  it("carry the record's order id (correlation_id) and event id, next to the line's own attributes", () => {
+    const calls: unknown[][] = [];
+    const capture = (...args: unknown[]) => calls.push(args);
+    const logger = { debug: capture, info: capture, warn: capture, error: capture } as unknown as Parameters<
+      typeof withKeys
+    >[0];
+    withKeys(logger, { correlation_id: 'ord-1', eventId: 'evt-1' }).info('event processed', {
+      summary: 'ok',
+    });
+    expect(calls).toEqual([
+      ['event processed', { correlation_id: 'ord-1', eventId: 'evt-1', summary: 'ok' }],
+    ]);
   });
 });

@@ -37,8 +37,29 @@ export interface StepOutcome {
   summary: string;
 }
 
+/** The logging a step needs; every line it writes carries the record's order id and event id. */
+export interface StepLogger {
+  debug(message: string, attributes?: Record<string, unknown>): void;
+  info(message: string, attributes?: Record<string, unknown>): void;
+  warn(message: string, attributes?: Record<string, unknown>): void;
+  error(message: string, attributes?: Record<string, unknown>): void;
+}
+
+/**
+ * A logger whose lines carry `keys`. Not a Powertools child logger: records of several partitions are
+ * processed concurrently, and a child reports a cold start on its first line, i.e. for every record.
+ */
+export function withKeys(logger: Logger, keys: Record<string, string>): StepLogger {
+  return {
+    debug: (message, attributes) => logger.debug(message, { ...keys, ...attributes }),
+    info: (message, attributes) => logger.info(message, { ...keys, ...attributes }),
+    warn: (message, attributes) => logger.warn(message, { ...keys, ...attributes }),
+    error: (message, attributes) => logger.error(message, { ...keys, ...attributes }),
+  };
+}
+
 export interface StepContext {
-  logger: Logger;
+  logger: StepLogger;
   now: Date;
 }
 
@@ -96,7 +117,7 @@ export function batchProcessor<T extends TopicName>(
   // `run` is not hashed (only the event is, argument 0): it carries the outcome out of a fresh
   // execution, which tells it apart from a duplicate answered from the idempotency store.
   const processOnce = makeIdempotent(
-    async (event: EventOf<T>, run: Run & { logger: Logger }) => {
+    async (event: EventOf<T>, run: Run & { logger: StepLogger }) => {
       const at = now();
       const outcome = await step.process(event, { logger: run.logger, now: at });
       const kpis = kpiRecords(
@@ -157,11 +178,12 @@ export function batchProcessor<T extends TopicName>(
       return 'deadLettered';
     }
     const { event } = classified;
-    const recordLogger = logger.createChild({
-      persistentKeys: { eventId: event.eventId, record: coordinates(record) },
+    const recordLogger = withKeys(logger, {
+      correlation_id: event.correlationId,
+      eventId: event.eventId,
+      record: coordinates(record),
     });
-    recordLogger.setCorrelationId(event.correlationId);
-    const run: Run & { logger: Logger } = { logger: recordLogger };
+    const run: Run & { logger: StepLogger } = { logger: recordLogger };
     try {
       await processOnce(event, run);
     } catch (error) {
@@ -170,7 +192,7 @@ export function batchProcessor<T extends TopicName>(
         await deadLetter(record, error, event.correlationId);
         return 'deadLettered';
       }
-      recordLogger.error('transient failure, the batch will be retried', error as Error);
+      recordLogger.error('transient failure, the batch will be retried', { error: error as Error });
       throw error;
     }
     if (!run.outcome) {

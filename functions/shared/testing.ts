@@ -14,6 +14,7 @@ import { decode, type EncodedRecord, newEvent } from '../../events/codec.ts';
 import type { Order } from '../../events/schemas/order.ts';
 import type { EventOf, TopicName } from '../../events/topics.ts';
 import { METRICS_NAMESPACE } from '../../topology/runtime-env.ts';
+import type { StepLogger } from './consumer.ts';
 import type { StoredOrder, Transition } from './orders/model.ts';
 import type { OrdersPort } from './orders/repository.ts';
 
@@ -221,3 +222,19 @@ export const orderReceived = (order: Order = sampleOrder(), occurredAt = new Dat
     occurredAt,
     data: { order },
   });
+
+/** A step logger that keeps its lines, to assert what is (and is not) logged. */
+export class RecordingLogger implements StepLogger {
+  readonly lines: { level: string; message: string; attributes: Record<string, unknown> }[] = [];
+  debug = (message: string, attributes: Record<string, unknown> = {}) =>
+    this.push('debug', message, attributes);
+  info = (message: string, attributes: Record<string, unknown> = {}) =>
+    this.push('info', message, attributes);
+  warn = (message: string, attributes: Record<string, unknown> = {}) =>
+    this.push('warn', message, attributes);
+  error = (message: string, attributes: Record<string, unknown> = {}) =>
+    this.push('error', message, attributes);
+  private push(level: string, message: string, attributes: Record<string, unknown>) {
+    this.lines.push({ level, message, attributes });
+  }
+}

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { newEvent } from '../../events/codec.ts';
 import { InvalidTransitionError } from '../shared/errors.ts';
-import { MemoryOrders, sampleOrder, silentLogger } from '../shared/testing.ts';
+import { MemoryOrders, RecordingLogger, sampleOrder } from '../shared/testing.ts';
 import { shipperStep } from './handler.ts';
 import { chooseCarrier, isValidTrackingNumber, luhnCheckDigit, trackingNumberFor } from './logic.ts';
 
@@ -53,7 +53,7 @@ describe('shipper step', () => {
     },
   });
   const now = new Date('2026-11-24T10:00:03.000Z');
-  const context = { logger: silentLogger(), now };
+  const context = { logger: new RecordingLogger(), now };
 
   it('books a carrier, stores the tracking number and tells the customer, measuring the whole journey', async () => {
     const orders = new MemoryOrders();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { newEvent } from '../../events/codec.ts';
 import { InvalidTransitionError } from '../shared/errors.ts';
-import { MemoryOrders, sampleOrder, silentLogger } from '../shared/testing.ts';
+import { MemoryOrders, RecordingLogger, sampleOrder } from '../shared/testing.ts';
 import { warehouseStep } from './handler.ts';
 import {
   PACKAGING_BASE_GRAMS,
@@ -55,7 +55,7 @@ describe('warehouse step', () => {
     occurredAt: new Date('2026-11-24T10:00:01.000Z'),
     data: { order, reservedAt: '2026-11-24T10:00:01.000Z' },
   });
-  const context = { logger: silentLogger(), now };
+  const context = { logger: new RecordingLogger(), now };
 
   function confirmedOrders() {
     const orders = new MemoryOrders();
