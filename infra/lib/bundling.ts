@@ -29,6 +29,10 @@ export const bundling: BundlingOptions = {
   banner:
     "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
   tsconfig: fromProjectRoot('tsconfig.json'),
+  // @platformatic/kafka's CRC32C comes from @platformatic/wasm-utils, which reads `../dist/native.wasm`
+  // next to its module at import time: in a bundle that path does not exist and the function dies at
+  // init (ENOENT). Its `bundled` entry embeds the same wasm inline.
+  esbuildArgs: { '--alias:@platformatic/wasm-utils': '@platformatic/wasm-utils/bundled' },
 };
 
 /** Settings every function of the stack shares (the pipeline's and the topics custom resource's). */
