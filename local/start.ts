@@ -141,6 +141,10 @@ async function main(): Promise<number> {
     return -1;
   } catch (error) {
     if (error instanceof InfraError) log(`\n${error.message}`);
+    else if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE')
+      log(
+        `\nThe API port ${options.port} is in use: stop what holds it, or choose another (npm start -- --port <port>).`,
+      );
     else log(`\nnpm start failed: ${(error as Error).stack ?? error}`);
     await runtime?.stop().catch(() => undefined);
     await Promise.all([infra?.stop(), stopAllManaged()]);
