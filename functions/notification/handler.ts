@@ -18,12 +18,11 @@ export function notificationStep(ports: { notifications: NotificationsPort }): C
         notifiedEntry(event.data.kind, now),
       );
       if (result === 'recorded') {
-        // The delivery itself. Ids and kind only: the text may name the customer.
+        // The delivery itself. Ids and kind only: the text, and even a customer id, may name the customer.
         logger.info('notification delivered', {
           notificationId: event.eventId,
           kind: event.data.kind,
           channel: event.data.channel,
-          customerId: event.data.customerId,
         });
       }
       return deliveredOutcome(event, result === 'already-recorded', now);

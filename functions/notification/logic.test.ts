@@ -87,7 +87,6 @@ describe('notification delivery', () => {
           notificationId: event.eventId,
           kind: 'order-shipped',
           channel: 'email',
-          customerId: 'cust-1',
         },
       },
     ]);

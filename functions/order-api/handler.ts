@@ -49,6 +49,11 @@ export class OrderConflictError extends Error {
   override readonly name = 'OrderConflictError';
 }
 
+/** What the idempotency store keeps: JSON, which an API Gateway result is. */
+type StoredResponse = ReturnType<
+  NonNullable<ConstructorParameters<typeof IdempotencyConfig>[0]['responseHook']>
+>;
+
 /** How long a POST /orders answer is replayed for the same Idempotency-Key. */
 const API_IDEMPOTENCY_SECONDS = 24 * 60 * 60;
 
@@ -73,7 +78,10 @@ export function createOrderApi(deps: OrderApiDeps, observe: { logger: Logger; me
     // A replayed answer says so, as common idempotent APIs do.
     responseHook: (response) => {
       const answer = response as unknown as APIGatewayProxyResult;
-      return { ...answer, headers: { ...answer.headers, 'idempotent-replayed': 'true' } } as never;
+      return {
+        ...answer,
+        headers: { ...answer.headers, 'idempotent-replayed': 'true' },
+      } as unknown as StoredResponse;
     },
   });
 
