@@ -1,6 +1,7 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { PipelineConfig } from './config.ts';
+import { InventorySeed } from './inventory-seed.ts';
 import { KafkaCluster } from './kafka-cluster.ts';
 import { KafkaTopics } from './kafka-topics.ts';
 import { Network } from './network.ts';
@@ -38,6 +39,7 @@ export class OrderPipelineStack extends Stack {
       deleteTopicsOnRemoval: config.destroyData,
     });
     this.tables = new Tables(this, 'Tables', { destroyData: config.destroyData });
+    new InventorySeed(this, 'InventorySeed', { table: this.tables.byName.inventory });
     this.functions = new PipelineFunctions(this, 'Functions', {
       network: this.network,
       cluster: this.cluster,

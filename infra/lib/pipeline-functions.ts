@@ -186,8 +186,9 @@ export class PipelineFunctions extends Construct {
       // Lambda produces the batch that exhausted its retries to this topic (`kafka://DeadLetterQueue`).
       onFailure: new KafkaDlq(trigger.onFailure),
       // Provisioned mode: required by the Kafka on-failure destination and the retry controls, and lets
-      // the pollers reach the cluster without NAT or VPC endpoints. One poller per partition at most;
-      // all mappings share one poller group, so a quiet pipeline pays for few event poller units.
+      // the pollers reach the cluster without NAT or VPC endpoints. Never more pollers than partitions
+      // (a partition is read by one member of the group); all mappings share one poller group, so a
+      // quiet pipeline pays for the fewest event poller units.
       provisionedPollerConfig: {
         minimumPollers: 1,
         maximumPollers: manifest.topics[trigger.topic].partitions,
