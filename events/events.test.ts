@@ -181,6 +181,18 @@ describe('POST /orders body', () => {
     expect(messages).toContain('items.1.sku: appears twice; merge the lines');
   });
 
+  it('rejects duplicate SKUs when no total is given too', () => {
+    const result = OrderRequest.safeParse({
+      customerId: 'c',
+      items: [
+        { sku: 'SKU-MUG', name: 'Mug', quantity: 1, unitPrice: 1 },
+        { sku: 'SKU-MUG', name: 'Mug', quantity: 1, unitPrice: 1 },
+      ],
+      shippingAddress: address,
+    });
+    expect(result.error?.issues.map((i) => i.path.join('.'))).toEqual(['items.1.sku']);
+  });
+
   it('rejects unknown fields and more than two decimals', () => {
     const result = OrderRequest.safeParse({
       customerId: 'c',

@@ -29,15 +29,6 @@ export const OrderRequest = z.preprocess(
       shippingAddress: ShippingAddress.strict(),
     })
     .superRefine((order, ctx) => {
-      if (order.total === undefined) return;
-      const expected = totalInCents(order.items);
-      if (Math.round(order.total * 100) !== expected) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['total'],
-          message: `does not match the items: expected ${(expected / 100).toFixed(2)}`,
-        });
-      }
       const skus = new Set<string>();
       order.items.forEach((item, index) => {
         if (skus.has(item.sku)) {
@@ -49,6 +40,15 @@ export const OrderRequest = z.preprocess(
         }
         skus.add(item.sku);
       });
+      if (order.total === undefined) return;
+      const expected = totalInCents(order.items);
+      if (Math.round(order.total * 100) !== expected) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['total'],
+          message: `does not match the items: expected ${(expected / 100).toFixed(2)}`,
+        });
+      }
     }),
 );
 export type OrderRequest = z.infer<typeof OrderRequest>;
