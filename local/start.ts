@@ -85,12 +85,17 @@ async function main(): Promise<number> {
   let infra: LocalInfra | undefined;
   let runtime: LocalRuntime | undefined;
   let stopping: Promise<void> | undefined;
+  let firstSignalAt = 0;
   const shutdown = (signal: NodeJS.Signals) => {
     if (stopping) {
+      // Ctrl-C reaches this process twice (the terminal signals the whole group, and tsx relays it too):
+      // only a later, deliberate second Ctrl-C forces the exit.
+      if (Date.now() - firstSignalAt < 2_000) return;
       log(`${signal} again: forcing exit`);
       void stopAllManaged().finally(() => process.exit(1));
       return;
     }
+    firstSignalAt = Date.now();
     log(`\n${signal}: stopping the emulators, the functions' clients and the local services...`);
     stopping = (async () => {
       await runtime?.stop().catch((error: unknown) => log(`[start] stopping the runtime: ${error}`));

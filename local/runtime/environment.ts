@@ -40,6 +40,9 @@ export function functionEnvironment(fn: FunctionName, endpoints: LocalEndpoints)
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(spec.memoryMb),
     AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
     AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${fn}`,
+    AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
+    // Powertools reports `cold_start` (and the ColdStart metric) only for on-demand environments.
+    AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
     // The deployers' contract (topology/runtime-env.ts), with the local values.
     [RuntimeEnv.kafkaBrokers]: endpoints.kafkaBrokers.join(','),
     [RuntimeEnv.kafkaAuth]: 'none',
