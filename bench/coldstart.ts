@@ -12,11 +12,11 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { copyFile, mkdir, rm, stat, writeFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
-import { type BuildOptions, build, type Metafile } from 'esbuild';
+import type { Metafile } from 'esbuild';
 import { architecture, bundling, functionDefaults, runtime } from '../infra/lib/bundling.ts';
 import { projectRoot } from '../local/python/venv.ts';
 import { type FunctionName, functionNames, manifest } from '../topology/manifest.ts';
@@ -26,39 +26,47 @@ import { median } from './lib/stats.ts';
 const run = promisify(execFile);
 const outDir = join(projectRoot, '.local', 'bench', 'coldstart');
 const BARE = 'bare-handler';
+const esbuildBin = join(projectRoot, 'node_modules', '.bin', 'esbuild');
 const wasmFile = join(projectRoot, 'node_modules', '@platformatic', 'wasm-utils', 'dist', 'native.wasm');
 
-/** esbuild options equivalent to the flags NodejsFunction passes for `bundling` (aws-lambda-nodejs/lib/bundling.js). */
-export function esbuildOptionsFor(entry: string, outdir: string): BuildOptions {
-  const sourceMapMode = bundling.sourceMapMode;
-  const sourcemap =
-    bundling.sourceMap || sourceMapMode
-      ? sourceMapMode && sourceMapMode !== 'default'
-        ? sourceMapMode
-        : true
-      : false;
-  return {
-    entryPoints: [entry],
-    bundle: true,
-    platform: 'node',
-    target: bundling.target ?? `node${/nodejs(\d+)/.exec(runtime.name)?.[1]}`,
-    ...(bundling.format ? { format: bundling.format as BuildOptions['format'] } : {}),
-    outfile: join(outdir, bundling.format === 'esm' ? 'index.mjs' : 'index.js'),
-    minify: bundling.minify ?? false,
-    sourcemap: sourcemap as BuildOptions['sourcemap'],
-    sourcesContent: bundling.sourcesContent ?? true,
-    external: [...(bundling.externalModules ?? ['@aws-sdk/*']), ...(bundling.nodeModules ?? [])],
-    ...(bundling.loader ? { loader: bundling.loader as BuildOptions['loader'] } : {}),
-    ...(bundling.define ? { define: bundling.define } : {}),
-    ...(bundling.keepNames ? { keepNames: true } : {}),
-    ...(bundling.tsconfig ? { tsconfig: bundling.tsconfig } : {}),
-    ...(bundling.banner ? { banner: { js: bundling.banner } } : {}),
-    ...(bundling.footer ? { footer: { js: bundling.footer } } : {}),
-    ...(bundling.mainFields ? { mainFields: bundling.mainFields } : {}),
-    ...(bundling.inject ? { inject: bundling.inject } : {}),
-    metafile: true,
-    logLevel: 'warning',
-  };
+/**
+ * The esbuild command line NodejsFunction runs for `bundling` (aws-cdk-lib/aws-lambda-nodejs/lib/bundling.js,
+ * `buildEsbuildArgs` and `toCliArgsArray`), flag for flag, so the bundle is the one the stack deploys.
+ */
+export function esbuildArgsFor(entry: string, outdir: string): string[] {
+  const b = bundling;
+  const sourceMapEnabled = b.sourceMapMode ?? b.sourceMap;
+  const sourceMapValue = (b.sourceMapMode ?? 'default') === 'default' ? '' : `=${b.sourceMapMode}`;
+  const externals = [...(b.externalModules ?? ['@aws-sdk/*']), ...(b.nodeModules ?? [])];
+  const reSpecifiedKeys = ['--alias', '--drop', '--pure', '--log-override', '--out-extension'];
+  const extra = Object.entries(b.esbuildArgs ?? {}).flatMap(([key, value]) => {
+    if (Array.isArray(value)) return value.map((item) => `${key}:${item}`);
+    if (value === true || value === '') return [key];
+    if (reSpecifiedKeys.includes(key)) return [`${key}:${value}`];
+    return value ? [`${key}=${value}`] : [];
+  });
+  return [
+    '--bundle',
+    entry,
+    `--target=${b.target ?? `node${/nodejs(\d+)/.exec(runtime.name)?.[1]}`}`,
+    '--platform=node',
+    ...(b.format ? [`--format=${b.format}`] : []),
+    `--outfile=${join(outdir, b.format === 'esm' ? 'index.mjs' : 'index.js')}`,
+    ...(b.minify ? ['--minify'] : []),
+    ...(sourceMapEnabled ? [`--sourcemap${sourceMapValue}`] : []),
+    ...((b.sourcesContent ?? true) ? [] : ['--sources-content=false']),
+    ...externals.map((external) => `--external:${external}`),
+    ...Object.entries(b.loader ?? {}).map(([ext, name]) => `--loader:${ext}=${name}`),
+    ...Object.entries(b.define ?? {}).map(([key, value]) => `--define:${key}=${value}`),
+    ...(b.logLevel ? [`--log-level=${b.logLevel}`] : []),
+    ...(b.keepNames ? ['--keep-names'] : []),
+    ...(b.tsconfig ? [`--tsconfig=${resolve(projectRoot, b.tsconfig)}`] : []),
+    ...(b.banner ? [`--banner:js=${b.banner}`] : []),
+    ...(b.footer ? [`--footer:js=${b.footer}`] : []),
+    ...(b.mainFields ? [`--main-fields=${b.mainFields.join(',')}`] : []),
+    ...(b.inject ?? []).map((file) => `--inject:${file}`),
+    ...extra,
+  ];
 }
 
 interface Built {
@@ -92,9 +100,11 @@ function packageWeights(metafile: Metafile): Record<string, number> {
 async function buildOne(name: string, entry: string): Promise<Built> {
   const dir = join(outDir, name);
   await rm(dir, { recursive: true, force: true });
-  const options = esbuildOptionsFor(entry, dir);
-  const result = await build(options);
-  const file = options.outfile as string;
+  const args = esbuildArgsFor(entry, dir);
+  const metafile = join(dir, 'meta.json');
+  // The metafile (sizes per package) is an extra output; it changes nothing in the bundle.
+  await run(esbuildBin, [...args, `--metafile=${metafile}`, '--log-level=warning'], { cwd: projectRoot });
+  const file = join(dir, bundling.format === 'esm' ? 'index.mjs' : 'index.js');
   const mapBytes = await stat(`${file}.map`).then(
     (s) => s.size,
     () => 0,
@@ -105,7 +115,7 @@ async function buildOne(name: string, entry: string): Promise<Built> {
     bytes: (await stat(file)).size,
     gzipBytes: gzipSync(readFileSync(file), { level: 9 }).length,
     mapBytes,
-    topPackages: result.metafile ? packageWeights(result.metafile) : {},
+    topPackages: packageWeights(JSON.parse(readFileSync(metafile, 'utf8')) as Metafile),
   };
 }
 
@@ -269,7 +279,7 @@ async function main(): Promise<number> {
     runs,
     runtime: runtime.name,
     architecture: architecture.name,
-    esbuild: { ...esbuildOptionsFor('<entry>', '<out>'), metafile: undefined, logLevel: undefined },
+    esbuild: ['esbuild', ...esbuildArgsFor('<entry>', '<out>')].join(' '),
     functions: rows,
     notes: [
       'Module init = time to import the bundle in a new Node.js process on this machine (not on Lambda: no sandbox start, no runtime bootstrap, x86 instead of arm64).',

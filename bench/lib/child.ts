@@ -33,6 +33,7 @@ const send = (message: ChildMessage) => process.send?.(message);
 const produced = countKafkaProduces();
 const capacity = new CapacityCounter(keyNamesOf(config.tablePrefix));
 const functions = newFunctionCounters();
+const inFlight: Record<string, number> = {};
 let emulatorStats: () => ChildStats['emulators'] = () => ({});
 
 // Completions go out in small batches: one IPC message per order would cost more than the order.
@@ -49,6 +50,7 @@ const stats = (): ChildStats => ({
   produced,
   dynamodb: capacity.byTable,
   emulators: emulatorStats(),
+  inFlight: { ...inFlight },
 });
 
 async function startPipeline(): Promise<{ apiUrl: string | undefined; stop: () => Promise<void> }> {
@@ -62,12 +64,13 @@ async function startPipeline(): Promise<{ apiUrl: string | undefined; stop: () =
     // The functions' shared DynamoDB client exists once the environment is set: instrument it before
     // each invocation (a no-op after the first).
     wrapHandler: (fn, handler) =>
-      timed(
-        functions[fn] as ChildStats['functions'][string],
-        handler,
-        () => countDynamoDbUnits(dynamoDbClient(), capacity),
-        fn === 'notification' ? (event) => pending.push(...finalNotifications(event)) : undefined,
-      ),
+      timed(fn, functions[fn] as ChildStats['functions'][string], handler, {
+        before: () => countDynamoDbUnits(dynamoDbClient(), capacity),
+        ...(fn === 'notification'
+          ? { after: (event: unknown) => pending.push(...finalNotifications(event)) }
+          : {}),
+        inFlight,
+      }),
     log,
   });
   emulatorStats = () =>

@@ -7,7 +7,7 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Producer } from '@platformatic/kafka';
-import type { APIGatewayProxyResult, MSKEvent } from 'aws-lambda';
+import type { MSKEvent } from 'aws-lambda';
 import { localTableName, manifest, type TableName, tableNames } from '../../topology/manifest.ts';
 import type { TableSpec } from '../../topology/types.ts';
 import type { CapacityCounter } from './capacity.ts';
@@ -102,27 +102,38 @@ const recordCount = (event: unknown): number => {
 // biome-ignore lint/suspicious/noExplicitAny: the runtime's handlers take many event shapes.
 type Handler = (event: any, context: any, callback: any) => unknown;
 
-/** Wraps a handler to time its invocations; `after` sees each successful invocation's event and result. */
+export interface TimedHooks {
+  /** Runs before each invocation (e.g. to instrument clients created lazily). */
+  before?: () => void;
+  /** Sees each successful invocation's event and result. */
+  after?: (event: unknown, result: unknown) => void;
+  /** Invocations running right now, per function (chaos runs kill the runtime mid-batch with it). */
+  inFlight?: Record<string, number>;
+}
+
+/** Wraps a handler to count and time its invocations. */
 export function timed(
+  name: string,
   counters: FunctionCounters,
   handler: Handler,
-  before: () => void = () => undefined,
-  after: (event: unknown, result: unknown) => void = () => undefined,
+  hooks: TimedHooks = {},
 ): Handler {
   return async (event, context, callback) => {
-    before();
+    hooks.before?.();
     const started = performance.now();
     counters.invocations += 1;
     counters.records += recordCount(event);
+    if (hooks.inFlight) hooks.inFlight[name] = (hooks.inFlight[name] ?? 0) + 1;
     try {
       const result = await handler(event, context, callback);
-      after(event, result);
+      hooks.after?.(event, result);
       return result;
     } catch (error) {
       counters.failedInvocations += 1;
       throw error;
     } finally {
       counters.billedMs += Math.ceil(performance.now() - started);
+      if (hooks.inFlight) hooks.inFlight[name] = (hooks.inFlight[name] ?? 1) - 1;
     }
   };
 }
@@ -149,15 +160,4 @@ export function finalNotifications(event: unknown): Completion[] {
     }
   }
   return completions;
-}
-
-/** The order id of a 202 answer (order-api). */
-export function acceptedOrderId(result: unknown): string | undefined {
-  const answer = result as APIGatewayProxyResult | undefined;
-  if (answer?.statusCode !== 202) return undefined;
-  try {
-    return (JSON.parse(answer.body) as { orderId?: string }).orderId;
-  } catch {
-    return undefined;
-  }
 }

@@ -40,6 +40,8 @@ export interface ChildStats {
     string,
     { invocations: number; failedInvocations: number; recordsSentToOnFailure: number }
   >;
+  /** Invocations running when the stats were taken, per function (a gauge, not a counter). */
+  inFlight: Record<string, number>;
 }
 
 /** An order's journey ended (`kind`: the final notification delivered), at `at` (epoch ms, fractional). */

@@ -32,6 +32,8 @@ export interface BenchStack {
   kafka?: { host: string; port: number; controllerPort: number; dir: string };
   kafkaVersion: string;
   infra: LocalInfra;
+  /** Runs `stop` before the stack's own services stop (e.g. a broker restarted by a chaos run). */
+  onStop(stop: () => Promise<void>): void;
   stop(): Promise<void>;
 }
 
@@ -72,6 +74,7 @@ export async function startBenchStack(log: Log): Promise<BenchStack> {
     await infra.stop();
     throw error;
   }
+  const extraStops: (() => Promise<void>)[] = [];
   return {
     kafkaBrokers: infra.kafkaBrokers,
     dynamodbEndpoint: infra.dynamodbEndpoint,
@@ -80,7 +83,11 @@ export async function startBenchStack(log: Log): Promise<BenchStack> {
       : {}),
     kafkaVersion: infra.started.kafka ? localKafkaVersion() : `external (${external?.join(',')})`,
     infra,
-    stop: () => infra.stop(),
+    onStop: (stop) => void extraStops.push(stop),
+    stop: async () => {
+      await Promise.all(extraStops.map((stop) => stop().catch(() => undefined)));
+      await infra.stop();
+    },
   };
 }
 
