@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest';
+import { applyEnvironment, functionEnvironment, sharedEnvironment } from './environment.ts';
+import { InvocationTimeoutError, invokeHandler } from './lambda-context.ts';
+import { buildMskEvent, type ConsumedRecord, onFailureRecord } from './msk-event.ts';
+
+const record = (overrides: Partial<ConsumedRecord> = {}): ConsumedRecord => ({
+  topic: 'OrderReceived',
+  partition: 2,
+  offset: 41n,
+  timestamp: 1_764_000_000_000n,
+  key: Buffer.from('ord-1'),
+  value: Buffer.from('{"a":1}'),
+  headerEntries: [[Buffer.from('event-id'), Buffer.from('e1')]],
+  ...overrides,
+});
+
+const source = {
+  eventSourceArn: 'arn:aws:kafka:us-east-1:000000000000:cluster/x/y-1',
+  bootstrapServers: 'b:1,b:2',
+};
+
+describe('MSK event rendering', () => {
+  it('groups records by topic-partition in offset order, with base64 key and value and byte headers', () => {
+    const event = buildMskEvent(source, [
+      record({ offset: 43n }),
+      record({ partition: 0, offset: 7n }),
+      record({ offset: 42n, key: null }),
+    ]);
+    expect(Object.keys(event.records)).toEqual(['OrderReceived-2', 'OrderReceived-0']);
+    expect(event.records['OrderReceived-2']!.map((r) => r.offset)).toEqual([42, 43]);
+    expect(event.records['OrderReceived-2']![0]).not.toHaveProperty('key');
+    expect(event.records['OrderReceived-2']![1]).toEqual({
+      topic: 'OrderReceived',
+      partition: 2,
+      offset: 43,
+      timestamp: 1_764_000_000_000,
+      timestampType: 'CREATE_TIME',
+      key: Buffer.from('ord-1').toString('base64'),
+      value: Buffer.from('{"a":1}').toString('base64'),
+      headers: [{ 'event-id': [101, 49] }],
+    });
+  });
+
+  it('builds one on-failure record per record, carrying the record and the failure', () => {
+    const failure = onFailureRecord(
+      source,
+      {
+        requestId: 'r-1',
+        functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:f',
+        approximateInvokeCount: 4,
+      },
+      record(),
+    );
+    expect(failure.requestContext).toEqual({
+      requestId: 'r-1',
+      functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:f:$LATEST',
+      condition: 'RetriesExhausted',
+      approximateInvokeCount: 4,
+    });
+    expect(failure.KafkaBatchInfo).toMatchObject({
+      batchSize: 1,
+      recordInfo: { offset: '41', timestamp: new Date(1_764_000_000_000).toISOString() },
+    });
+    expect(failure.payload.records['OrderReceived-2']).toHaveLength(1);
+  });
+});
+
+describe('function environment', () => {
+  const endpoints = { kafkaBrokers: ['k:1'], dynamodbEndpoint: 'http://d:2', tablePrefix: 't' };
+
+  it('wires the manifest: tables, endpoints, service name', () => {
+    const env = functionEnvironment('inventory', endpoints);
+    expect(env).toMatchObject({
+      KAFKA_BROKERS: 'k:1',
+      KAFKA_AUTH: 'none',
+      DYNAMODB_ENDPOINT: 'http://d:2',
+      TABLE_INVENTORY: 't-inventory',
+      TABLE_ORDERS: 't-orders',
+      POWERTOOLS_SERVICE_NAME: 'inventory',
+      AWS_LAMBDA_FUNCTION_NAME: 'inventory',
+    });
+    expect(env).not.toHaveProperty('TABLE_NOTIFICATIONS');
+  });
+
+  it('shares only the variables every function agrees on', () => {
+    const shared = sharedEnvironment(['inventory', 'notification'], endpoints);
+    expect(shared).toMatchObject({ TABLE_INVENTORY: 't-inventory', TABLE_NOTIFICATIONS: 't-notifications' });
+    expect(shared).not.toHaveProperty('POWERTOOLS_SERVICE_NAME');
+    expect(shared).not.toHaveProperty('AWS_LAMBDA_FUNCTION_NAME');
+  });
+
+  it('puts back what it changed', () => {
+    process.env.RUNTIME_TEST_KEEP = 'before';
+    const restore = applyEnvironment({ RUNTIME_TEST_KEEP: 'during', RUNTIME_TEST_NEW: 'x' });
+    expect(process.env.RUNTIME_TEST_KEEP).toBe('during');
+    restore();
+    expect(process.env.RUNTIME_TEST_KEEP).toBe('before');
+    expect(process.env).not.toHaveProperty('RUNTIME_TEST_NEW');
+    delete process.env.RUNTIME_TEST_KEEP;
+  });
+});
+
+describe('invocation', () => {
+  const fn = { functionName: 'f', memoryMb: 128, timeoutSeconds: 0.2 };
+
+  it('settles on the promise of an async handler, and on the callback of a callback-style one', async () => {
+    await expect(invokeHandler(fn, async () => 'async', {})).resolves.toMatchObject({ result: 'async' });
+    await expect(
+      invokeHandler(fn, (_e, _c, callback) => void setTimeout(() => callback(null, 'cb'), 10), {}),
+    ).resolves.toMatchObject({ result: 'cb' });
+    await expect(invokeHandler(fn, async () => Promise.reject(new Error('no')), {})).rejects.toThrow('no');
+  });
+
+  it('fails an invocation that outlives the timeout', async () => {
+    const slow = () => new Promise<void>((resolve) => setTimeout(resolve, 1_000));
+    await expect(invokeHandler(fn, slow, {})).rejects.toBeInstanceOf(InvocationTimeoutError);
+  });
+});
