@@ -59,6 +59,10 @@ export class KafkaTopics extends Construct {
       }),
     );
 
+    const securityGroup = cluster.clientSecurityGroup(this, 'SecurityGroup', {
+      description: 'Kafka topics custom resource',
+      https: false,
+    });
     this.handler = new NodejsFunction(this, 'Handler', {
       ...functionDefaults,
       entry: fromProjectRoot('infra/custom-resources/kafka-topics/handler.ts'),
@@ -69,12 +73,7 @@ export class KafkaTopics extends Construct {
       logGroup,
       vpc: network.vpc,
       vpcSubnets: network.subnets,
-      securityGroups: [
-        cluster.clientSecurityGroup(this, 'SecurityGroup', {
-          description: 'Kafka topics custom resource',
-          https: false,
-        }),
-      ],
+      securityGroups: [securityGroup],
     });
 
     const provider = new cr.Provider(this, 'Provider', {
@@ -107,5 +106,8 @@ export class KafkaTopics extends Construct {
       resourceType: 'Custom::KafkaTopics',
       properties,
     });
+    // The function only references its security group: its rules (egress here, ingress on the cluster's
+    // group) are separate resources that must exist before the first call, or the brokers are unreachable.
+    this.resource.node.addDependency(securityGroup, cluster.securityGroup);
   }
 }

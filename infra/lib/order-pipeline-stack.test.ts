@@ -133,6 +133,22 @@ describe('network and cluster', () => {
     }
   });
 
+  it('creates the security group rules before anything connects to the brokers', () => {
+    const rules = Object.entries(resources)
+      .filter(
+        ([, r]) => r.Type === 'AWS::EC2::SecurityGroupIngress' || r.Type === 'AWS::EC2::SecurityGroupEgress',
+      )
+      .map(([id]) => id);
+    const dependsOn = (id: string) => (resources[id] as Resource & { DependsOn?: string[] }).DependsOn ?? [];
+    const topicsRules = rules.filter((id) => !id.startsWith('FunctionsSecurityGroup'));
+    expect(dependsOn(logicalId(synth.stack.topics.resource))).toEqual(expect.arrayContaining(topicsRules));
+    for (const { name, fn, mapping } of synth.stack.functions.all) {
+      const clusterRules = rules.filter((id) => id.startsWith('KafkaClusterSecurityGroup'));
+      expect(dependsOn(logicalId(fn)), name).toEqual(expect.arrayContaining(clusterRules));
+      if (mapping) expect(dependsOn(logicalId(mapping)), name).toEqual(expect.arrayContaining(clusterRules));
+    }
+  });
+
   it('resolves the SASL/IAM bootstrap brokers from the cluster at deploy time, with a scoped permission', () => {
     const [, call] = ofType('Custom::AWS')[0]!;
     const create = JSON.stringify(call.Properties.Create);

@@ -97,7 +97,8 @@ export class PipelineFunctions extends Construct {
           ...spec.environment,
         },
       });
-      fn.node.addDependency(props.topicsReady);
+      // Topics first; and the security group rules, which the function does not reference by itself.
+      fn.node.addDependency(props.topicsReady, securityGroup, cluster.securityGroup);
 
       this.grantKafka(role, cluster, name, spec, trigger);
       for (const table of tableNamesUsed) {
@@ -197,7 +198,8 @@ export class PipelineFunctions extends Construct {
       // Event counts include the records delivered to the on-failure destination (alarmed on).
       metricsConfig: { metrics: [lambda.MetricType.EVENT_COUNT] },
     });
-    mapping.node.addDependency(topicsReady);
+    // The pollers use the cluster's security group: its rules must exist before they start.
+    mapping.node.addDependency(topicsReady, cluster.securityGroup);
     return mapping;
   }
 }

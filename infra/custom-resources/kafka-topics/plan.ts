@@ -90,12 +90,14 @@ export function planTopics({ desired, existing, previous = [], deleteRemoved }: 
   return plan;
 }
 
-/** On stack delete: the managed topics that exist are deleted only when asked for; otherwise all are kept. */
+/**
+ * On stack delete: every managed topic is deleted when asked for (deleting one that is already gone is
+ * not an error), otherwise every one is kept. No listing is consulted: a broker's may lag.
+ */
 export function planRemoval(
   managed: readonly string[],
-  existing: ReadonlySet<string>,
   deleteRemoved: boolean,
 ): { remove: string[]; retain: string[] } {
-  const present = [...new Set(managed)].filter((name) => existing.has(name));
-  return deleteRemoved ? { remove: present, retain: [] } : { remove: [], retain: present };
+  const unique = [...new Set(managed)];
+  return deleteRemoved ? { remove: unique, retain: [] } : { remove: [], retain: unique };
 }
