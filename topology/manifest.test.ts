@@ -27,6 +27,20 @@ describe('topology manifest', () => {
     });
   });
 
+  it('refuses a route declared twice or a resource that is not a path', () => {
+    const m = clone();
+    const trigger = m.functions['order-api']!.trigger as unknown as {
+      routes: { method: string; resource: string; auth: string }[];
+    };
+    trigger.routes.push(
+      { method: 'GET', resource: '/health', auth: 'none' },
+      { method: 'GET', resource: 'orders', auth: 'iam' },
+    );
+    expect(() => validateManifest(m)).toThrow(
+      /route GET \/health is declared twice[\s\S]*"orders" is not a path/,
+    );
+  });
+
   it('refuses a trigger topic that does not exist', () => {
     const m = clone();
     (m.functions.inventory!.trigger as { topic: string }).topic = 'Nope';

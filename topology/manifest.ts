@@ -33,7 +33,14 @@ export const manifest = validateManifest({
     'order-api': {
       entry: 'functions/order-api/handler.ts',
       description: 'POST /orders, GET /orders/{id}, GET /health',
-      trigger: { kind: 'http' },
+      trigger: {
+        kind: 'http',
+        routes: [
+          { method: 'GET', resource: '/health', auth: 'none' },
+          { method: 'POST', resource: '/orders', auth: 'iam' },
+          { method: 'GET', resource: '/orders/{id}', auth: 'iam' },
+        ],
+      },
       produces: ['OrderReceived', 'KPIs'],
       tables: { orders: 'readwrite', idempotency: 'readwrite' },
       memoryMb: 512,

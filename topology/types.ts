@@ -18,8 +18,17 @@ export interface TableSpec {
   ttlAttribute?: string;
 }
 
+/** One API Gateway resource and method; `{name}` segments are path parameters. */
+export interface HttpRoute {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  resource: string;
+  /** `iam`: SigV4-signed callers only; `none`: open (a liveness probe, nothing else). */
+  auth: 'iam' | 'none';
+}
+
 export interface HttpTrigger {
   kind: 'http';
+  routes: readonly HttpRoute[];
 }
 
 /** Mirrors the settings of a Lambda MSK event source mapping. */

@@ -44,7 +44,19 @@ export function validateManifest<M extends Manifest>(manifest: M): M {
     for (const table of Object.keys(fn.tables)) {
       if (!tables.has(table)) problems.push(`function ${name}: uses unknown table ${table}`);
     }
-    if (fn.trigger.kind !== 'kafka') continue;
+    if (fn.trigger.kind === 'http') {
+      const seen = new Set<string>();
+      for (const route of fn.trigger.routes) {
+        const id = `${route.method} ${route.resource}`;
+        if (seen.has(id)) problems.push(`function ${name}: route ${id} is declared twice`);
+        if (!/^(\/([A-Za-z0-9_-]+|\{[A-Za-z0-9_]+\}))+$/.test(route.resource))
+          problems.push(
+            `function ${name}: route resource "${route.resource}" is not a path like /orders/{id}`,
+          );
+        seen.add(id);
+      }
+      continue;
+    }
     const t = fn.trigger;
     if (!topics.has(t.topic)) problems.push(`function ${name}: trigger topic ${t.topic} is not declared`);
     if (!topics.has(t.onFailure))

@@ -2,6 +2,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { manifest } from '../../topology/manifest.ts';
+import type { HttpRoute } from '../../topology/types.ts';
 import {
   type FunctionIdentity,
   invokeHandler,
@@ -14,18 +16,10 @@ export const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
 /** API Gateway's default (maximum) integration timeout for REST APIs. */
 export const INTEGRATION_TIMEOUT_MS = 29_000;
 
-export interface ApiRoute {
-  method: string;
-  /** An API Gateway resource path, with `{name}` path parameters. */
-  resource: string;
-}
+export type ApiRoute = Pick<HttpRoute, 'method' | 'resource'>;
 
-/** The resources and methods of the REST API in front of order-api. */
-export const orderApiRoutes: readonly ApiRoute[] = [
-  { method: 'GET', resource: '/health' },
-  { method: 'POST', resource: '/orders' },
-  { method: 'GET', resource: '/orders/{id}' },
-];
+/** The resources and methods of the REST API in front of order-api, as the manifest declares them. */
+export const orderApiRoutes: readonly ApiRoute[] = manifest.functions['order-api'].trigger.routes;
 
 export interface ApiEmulatorOptions extends FunctionIdentity {
   handler: LambdaHandler<APIGatewayProxyEvent, APIGatewayProxyResult>;
