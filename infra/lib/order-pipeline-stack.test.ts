@@ -18,7 +18,7 @@ import {
 import { METRICS_NAMESPACE, RuntimeEnv } from '../../topology/runtime-env.ts';
 import type { FunctionSpec, KafkaTrigger } from '../../topology/types.ts';
 import { desiredTopics } from '../custom-resources/kafka-topics/contract.ts';
-import { cfnLint, nagFindings, type Synthesized, synthesize } from '../test/synth.ts';
+import { cfnLint, loadBundle, nagFindings, type Synthesized, synthesize } from '../test/synth.ts';
 import { bundling, fromProjectRoot } from './bundling.ts';
 import { orderRequestJsonSchema } from './order-request-model.ts';
 
@@ -321,6 +321,26 @@ describe('functions', () => {
     );
     expect(inventory).toMatch(/from\s*"@aws-sdk\/client-dynamodb"/);
   });
+
+  it('produces bundles that load on Node.js and export the handler', async () => {
+    // What the module initialisation of the handlers reads; values are placeholders, nothing connects.
+    const env = {
+      AWS_REGION: 'eu-west-1',
+      [RuntimeEnv.kafkaBrokers]: 'b-1.example:9098',
+      [RuntimeEnv.kafkaAuth]: 'iam',
+      [RuntimeEnv.mskClusterArn]:
+        'arn:aws:kafka:eu-west-1:123456789012:cluster/c/0a1b2c3d-4e5f-6789-abcd-ef0123456789-1',
+      [RuntimeEnv.metricsNamespace]: METRICS_NAMESPACE,
+      ...Object.fromEntries(tableNames.map((t) => [tableEnvVar(t), `table-${t}`])),
+    };
+    for (const fn of [...synth.stack.functions.all.map((f) => f.fn), synth.stack.topics.handler]) {
+      const code = resources[logicalId(fn)]!.Properties.Code as { S3Key: string };
+      const bundle = join(synth.outdir, `asset.${code.S3Key.replace(/\.zip$/, '')}`);
+      expect(await loadBundle(bundle, { ...env, [RuntimeEnv.serviceName]: fn.node.id }), fn.node.path).toBe(
+        'function',
+      );
+    }
+  }, 120_000);
 
   it('creates no other pipeline functions than the manifest declares', () => {
     expect(synth.stack.functions.all.map((f) => f.name)).toEqual(functionNames);

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -32,7 +32,10 @@ export interface Synthesized {
 export function synthesize(
   options: { context?: Record<string, unknown>; env?: Environment; bundle?: boolean } = {},
 ): Synthesized {
-  const outdir = mkdtempSync(join(tmpdir(), 'order-pipeline-cdk-'));
+  // Inside the project (in the ignored .local/), so that a bundle's external imports (the SDK clients the
+  // Lambda runtime provides) resolve from node_modules when a test loads it.
+  mkdirSync(fromProjectRoot('.local'), { recursive: true });
+  const outdir = mkdtempSync(join(fromProjectRoot('.local'), 'cdk-test-'));
   const saved = { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION };
   if (options.env) {
     process.env.CDK_DEFAULT_ACCOUNT = options.env.account;
@@ -94,4 +97,21 @@ export async function cfnLint(template: object, name: string): Promise<CfnLintRe
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Loads a bundle the way the Lambda runtime does (a fresh Node process importing `index.mjs`) and
+ * answers the type of its `handler` export. Module initialisation runs; nothing is invoked.
+ */
+export async function loadBundle(bundleDir: string, env: Record<string, string>): Promise<string> {
+  const script = `const m = await import(${JSON.stringify(join(bundleDir, 'index.mjs'))}); process.stdout.write(typeof m.handler);`;
+  const { stdout } = await run(
+    process.execPath,
+    ['--input-type=module', '--enable-source-maps', '-e', script],
+    {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      timeout: 60_000,
+    },
+  );
+  return stdout;
 }
