@@ -93,4 +93,17 @@ describe('stored order', () => {
     expect(view).not.toHaveProperty('requestHash');
     expect(view).not.toHaveProperty('rejectionReason');
   });
+
+  it('shows the history in time order, whatever order the steps appended it in', () => {
+    const stored = newStoredOrder(sampleOrder(), { requestHash: 'h', requestId: 'r' });
+    stored.history.push(
+      { status: 'SHIPPED', at: '2026-11-24T10:00:05.000Z' },
+      { status: 'NOTIFIED', at: '2026-11-24T10:00:04.000Z', detail: 'notified:order-packed' },
+    );
+    expect(orderView(stored).history.map((h) => h.at)).toEqual([
+      sampleOrder().placedAt,
+      '2026-11-24T10:00:04.000Z',
+      '2026-11-24T10:00:05.000Z',
+    ]);
+  });
 });

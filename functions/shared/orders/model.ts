@@ -192,7 +192,9 @@ export function orderView(stored: StoredOrder): OrderView {
     currency: stored.currency,
     items: stored.items,
     placedAt: stored.placedAt,
-    history: stored.history,
+    // Steps append concurrently (a notification may land just before the step that caused the next one),
+    // so the stored order is arrival order; readers want time order.
+    history: stored.history.toSorted((a, b) => a.at.localeCompare(b.at)),
     ...(stored.carrier ? { carrier: stored.carrier } : {}),
     ...(stored.trackingNumber ? { trackingNumber: stored.trackingNumber } : {}),
     ...(stored.rejectionReason ? { rejectionReason: stored.rejectionReason } : {}),
