@@ -44,7 +44,8 @@ import { postOrder } from './lib/submit.ts';
 import { consumerTopics } from './lib/topics.ts';
 import { parseDeadLetter, readEffects, readRange } from './lib/verify.ts';
 
-export const scenarioNames = ['poison', 'replay', 'runtime-kill', 'broker-kill'] as const;
+// Replay first: on a broker of its own it then really starts from the beginning of every topic.
+export const scenarioNames = ['replay', 'poison', 'runtime-kill', 'broker-kill'] as const;
 export type ScenarioName = (typeof scenarioNames)[number];
 
 export interface ScenarioResult {
@@ -347,8 +348,11 @@ export async function runScenario(
       const before = await readEffects(stack.dynamodbEndpoint, session.tablePrefix, stock);
       await current?.stop();
       await commitGroupsAt(admin, runId, session.startOffsets);
+      const fromTheStart = [...session.startOffsets.values()].every((partitions) =>
+        [...partitions.values()].every((offset) => offset === 0n),
+      );
       note(
-        `consumer groups reset to where the run began; ${await pipelineLag(stack, runId, session.startOffsets)} records to deliver again`,
+        `consumer groups reset to ${fromTheStart ? 'the beginning of every topic (earliest)' : 'where the run began (the topics hold older records of other runs)'}; ${await pipelineLag(stack, runId, session.startOffsets)} records to deliver again`,
       );
       const runtime = await startRuntime();
       const replayStarted = Date.now();
@@ -507,6 +511,9 @@ async function main(): Promise<number> {
           r.duplicateNotifications,
           r.doubleReservedUnits,
           r.poison ? `${r.poison.inDeadLetterQueue}/${r.poison.injected}` : '-',
+          Object.entries(r.deadLettered)
+            .filter(([reason]) => reason !== 'poison')
+            .reduce((n, [, count]) => n + count, 0),
           r.skipped ? 'skipped' : r.pass ? 'PASS' : 'FAIL',
         ]),
       ])}`,

@@ -2,7 +2,7 @@
  * `npm run bench`: end-to-end latency and throughput of the pipeline on the local stack, beside a
  * baseline of plain Kafka hops measured in the same run, and the cost per million orders.
  *
- *   npm run bench -- [--orders N] [--rate R | --concurrency C] [--warmup W] [--no-baseline] [--out file]
+ *   npm run bench -- [--orders N] [--concurrency C | --rate R] [--warmup W] [--no-baseline] [--out file]
  *
  * Kafka and DynamoDB are started on free ports (or taken from KAFKA_BROKERS / DYNAMODB_ENDPOINT).
  * Figures go to stdout (table) and to bench/results/latest.json; progress goes to stderr.
@@ -27,10 +27,10 @@ import {
 import { startBenchStack } from './lib/stack.ts';
 import { prices } from './prices.ts';
 
-const usage = `usage: npm run bench -- [--orders N] [--rate R | --concurrency C] [--warmup W] [--no-baseline] [--out file]
-  --orders N        orders measured (default 600: about a minute at the default rate)
-  --rate R          open loop: R orders/s, whatever the pipeline does (default 10)
-  --concurrency C   closed loop: C orders in flight end to end
+const usage = `usage: npm run bench -- [--orders N] [--concurrency C | --rate R] [--warmup W] [--no-baseline] [--out file]
+  --orders N        orders measured (default 180: about a minute on a 2-core machine)
+  --concurrency C   closed loop: C orders in flight end to end, the next one sent when one finishes (default 16)
+  --rate R          open loop instead: R orders/s, whatever the pipeline does
   --warmup W        orders sent before measuring (default 20)
   --no-baseline     skip the plain-Kafka baseline
   --out file        results JSON (default bench/results/latest.json)`;
@@ -73,11 +73,11 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
     throw new Error('choose one of --rate and --concurrency');
   }
   const load: Load =
-    values.concurrency !== undefined
-      ? { kind: 'concurrency', inFlight: Math.round(positive('concurrency', values.concurrency, 1)) }
-      : { kind: 'rate', perSecond: positive('rate', values.rate, 10) };
+    values.rate !== undefined
+      ? { kind: 'rate', perSecond: positive('rate', values.rate, 1) }
+      : { kind: 'concurrency', inFlight: Math.round(positive('concurrency', values.concurrency, 16)) };
   return {
-    orders: Math.round(positive('orders', values.orders, 600)),
+    orders: Math.round(positive('orders', values.orders, 180)),
     load,
     warmup: values.warmup === '0' ? 0 : Math.round(positive('warmup', values.warmup, 20)),
     baseline: !values['no-baseline'],

@@ -90,6 +90,9 @@ async function pipelineTarget(
     },
     onCompleted,
     logFile,
+  }).catch(async (error: unknown) => {
+    await session.dispose().catch(() => undefined);
+    throw error;
   });
   const apiUrl = child.apiUrl as string;
   return {
