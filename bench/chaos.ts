@@ -61,6 +61,8 @@ export interface ScenarioResult {
   /** POSTs that never got a 202, despite the client's retries. */
   notAccepted: number;
   duplicateNotifications: number;
+  /** Notifications of shipped orders that were never delivered (order-confirmed, order-packed). */
+  missingNotifications: number;
   doubleReservedUnits: number;
   stockMismatches: number;
   poison?: { injected: number; inDeadLetterQueue: number };
@@ -268,6 +270,7 @@ export async function runScenario(
     lost: 0,
     notAccepted: 0,
     duplicateNotifications: 0,
+    missingNotifications: 0,
     doubleReservedUnits: 0,
     stockMismatches: 0,
     deadLettered: {},
@@ -401,6 +404,12 @@ export async function runScenario(
         `${effects.duplicateNotifications.length} notification(s) delivered more than once, e.g. ${d?.kind} of ${d?.orderId} x${d?.count}`,
       );
     }
+    if (effects.missingNotifications.length > 0) {
+      const m = effects.missingNotifications[0];
+      failures.push(
+        `${effects.missingNotifications.length} notification(s) of shipped orders never delivered, e.g. ${m?.kind} of ${m?.orderId}`,
+      );
+    }
     if (effects.stockMismatches.length > 0) {
       const m = effects.stockMismatches[0];
       failures.push(
@@ -421,6 +430,7 @@ export async function runScenario(
       lost: lost.length,
       notAccepted: driven.failed.length,
       duplicateNotifications: effects.duplicateNotifications.length,
+      missingNotifications: effects.missingNotifications.length,
       doubleReservedUnits: effects.doubleReservedUnits,
       stockMismatches: effects.stockMismatches.length,
       ...(injected ? { poison: { injected: injected.size, inDeadLetterQueue: poisonInDlq?.size ?? 0 } } : {}),

@@ -11,6 +11,9 @@ import type { Offsets } from './stack.ts';
 
 type Item = Record<string, unknown>;
 
+/** The notifications of an order that went all the way. */
+const shippedOrderKinds = ['order-confirmed', 'order-packed', 'order-shipped'];
+
 async function scanAll(client: DynamoDBDocumentClient, table: string): Promise<Item[]> {
   const items: Item[] = [];
   for await (const page of paginateScan({ client }, { TableName: table, ConsistentRead: true })) {
@@ -24,6 +27,8 @@ export interface EffectsReport {
   statuses: Record<string, number>;
   /** Orders with an order-shipped notification recorded. */
   shipped: Set<string>;
+  /** Shipped orders without one of the notifications every shipped order gets (confirmed, packed, shipped). */
+  missingNotifications: { orderId: string; kind: string }[];
   /** Notifications recorded more than once for the same order and kind. */
   duplicateNotifications: { orderId: string; kind: string; count: number }[];
   /** Per SKU, where stock arithmetic does not add up (a double or lost reservation). */
@@ -79,6 +84,11 @@ export async function readEffects(
         const [orderId = '', kind = ''] = key.split('|');
         return { orderId, kind, count };
       });
+    const missingNotifications = [...shipped].flatMap((orderId) =>
+      shippedOrderKinds
+        .filter((kind) => !byKind.has(`${orderId}|${kind}`))
+        .map((kind) => ({ orderId, kind })),
+    );
     const stockMismatches: EffectsReport['stockMismatches'] = [];
     let doubleReservedUnits = 0;
     for (const item of inventory) {
@@ -95,6 +105,7 @@ export async function readEffects(
       statuses,
       shipped,
       duplicateNotifications,
+      missingNotifications,
       stockMismatches,
       doubleReservedUnits,
       notifications: notifications.length,
