@@ -508,8 +508,10 @@ async function main(): Promise<number> {
           'shipped',
           'lost',
           'dup. notif.',
+          'missing notif.',
           'double-reserved',
           'poison in DLQ',
+          'other DLQ',
           'result',
         ],
         ...results.map((r) => [
@@ -519,6 +521,7 @@ async function main(): Promise<number> {
           r.completed,
           r.lost,
           r.duplicateNotifications,
+          r.missingNotifications,
           r.doubleReservedUnits,
           r.poison ? `${r.poison.inDeadLetterQueue}/${r.poison.injected}` : '-',
           Object.entries(r.deadLettered)
