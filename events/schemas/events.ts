@@ -98,3 +98,38 @@ export const KpiRecorded = envelopeOf(
   }),
 );
 export type KpiRecorded = z.infer<typeof KpiRecorded>;
+
+/**
+ * What Lambda itself writes to a Kafka on-failure destination when a batch exhausts its retries
+ * (Lambda developer guide, "Record format for a Kafka destination"): the failure's context and, under
+ * `payload`, an MSK event holding the failed record. It shares the `DeadLetterQueue` topic with
+ * `DeadLettered`, so readers of that topic accept both (see `tools/dlq`). Only the fields a reader
+ * relies on are checked; the rest pass through.
+ */
+export const LambdaKafkaFailureRecord = z.looseObject({
+  requestContext: z.looseObject({
+    requestId: z.string(),
+    functionArn: z.string(),
+    condition: z.string(),
+    approximateInvokeCount: z.int().nonnegative(),
+  }),
+  timestamp: z.string(),
+  payload: z.looseObject({
+    eventSource: z.literal('aws:kafka'),
+    records: z.record(
+      z.string(),
+      z.array(
+        z.looseObject({
+          topic: z.string().min(1),
+          partition: z.int().nonnegative(),
+          offset: z.number().int().nonnegative(),
+          timestamp: z.number().optional(),
+          key: z.base64().optional(),
+          value: z.base64().optional(),
+          headers: z.array(z.record(z.string(), z.array(z.int().min(0).max(255)))).default([]),
+        }),
+      ),
+    ),
+  }),
+});
+export type LambdaKafkaFailureRecord = z.infer<typeof LambdaKafkaFailureRecord>;
