@@ -4,6 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { manifest } from '../../topology/manifest.ts';
 import { acceptFinding, nagArnPrefix } from './nag.ts';
 import { orderRequestJsonSchema, toApiGatewaySchema } from './order-request-model.ts';
 
@@ -87,33 +88,36 @@ export class OrderApi extends Construct {
       validateRequestParameters: true,
     });
 
-    const health = this.api.root
-      .addResource('health')
-      .addMethod('GET', integration, { authorizationType: apigw.AuthorizationType.NONE });
-    acceptFinding(health, 'AwsSolutions-APIG4', 'GET /health is a public liveness probe and returns no data');
-
-    const orders = this.api.root.addResource('orders');
-    orders.addMethod('POST', integration, {
-      requestValidator,
-      requestModels: { 'application/json': orderRequest },
-      requestParameters: { 'method.request.header.Idempotency-Key': false },
-    });
-    orders.addResource('{id}').addMethod('GET', integration, {
-      requestValidator,
-      requestParameters: { 'method.request.path.id': true },
-    });
+    // The routes and their auth come from the manifest; what is specific to a route (its body model,
+    // its parameters) is looked up here by method and resource.
+    const routeOptions: Record<string, apigw.MethodOptions> = {
+      'POST /orders': {
+        requestValidator,
+        requestModels: { 'application/json': orderRequest },
+        requestParameters: { 'method.request.header.Idempotency-Key': false },
+      },
+      'GET /orders/{id}': { requestValidator, requestParameters: { 'method.request.path.id': true } },
+    };
+    const signedRoutes: string[] = [];
+    for (const route of manifest.functions['order-api'].trigger.routes) {
+      const key = `${route.method} ${route.resource}`;
+      const method = this.api.root.resourceForPath(route.resource).addMethod(route.method, integration, {
+        ...routeOptions[key],
+        authorizationType: route.auth === 'iam' ? apigw.AuthorizationType.IAM : apigw.AuthorizationType.NONE,
+      });
+      if (route.auth === 'iam') {
+        // A path parameter matches any value in an execute-api ARN.
+        signedRoutes.push(
+          this.api.arnForExecuteApi(route.method, route.resource.replace(/\{\w+\}/g, '*'), STAGE),
+        );
+      } else {
+        acceptFinding(method, 'AwsSolutions-APIG4', `${key} is a public liveness probe and returns no data`);
+      }
+    }
 
     this.clientPolicy = new iam.ManagedPolicy(this, 'ClientPolicy', {
-      description: 'Lets a principal call the order API (SigV4): POST /orders and GET /orders/{id}',
-      statements: [
-        new iam.PolicyStatement({
-          actions: ['execute-api:Invoke'],
-          resources: [
-            this.api.arnForExecuteApi('POST', '/orders', STAGE),
-            this.api.arnForExecuteApi('GET', '/orders/*', STAGE),
-          ],
-        }),
-      ],
+      description: 'Lets a principal call the SigV4-signed routes of the order API',
+      statements: [new iam.PolicyStatement({ actions: ['execute-api:Invoke'], resources: signedRoutes })],
     });
 
     acceptFinding(
