@@ -11,6 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { catalogBySku } from '../functions/inventory/catalog.ts';
+import { describeInfra } from './infra/describe.ts';
 import {
   InfraError,
   type LocalInfra,
@@ -111,7 +112,13 @@ async function main(): Promise<number> {
   try {
     infra = await startLocalInfra({ log });
     const { kafkaBrokers, dynamodbEndpoint } = infra;
-    await provisionFromManifest({ kafkaBrokers, dynamodbEndpoint, tablePrefix: options.tablePrefix, log });
+    const provisioned = await provisionFromManifest({
+      kafkaBrokers,
+      dynamodbEndpoint,
+      tablePrefix: options.tablePrefix,
+      log,
+    });
+    log(describeInfra(infra, provisioned).join('\n'));
     const seeded = await seedDemoInventory(dynamodbEndpoint, options.tablePrefix);
     log(
       `[start] inventory: ${seeded.seeded.length} SKU(s) seeded, ${seeded.existing.length} already stocked (kept as they are)`,
@@ -129,7 +136,7 @@ async function main(): Promise<number> {
     log(
       [
         '',
-        `Order pipeline running. Kafka ${kafkaBrokers.join(',')}${infra.started.kafka ? '' : ' (external)'}, DynamoDB ${dynamodbEndpoint}${infra.started.dynamodb ? '' : ' (external)'}`,
+        'Order pipeline running.',
         `API: ${apiUrl}`,
         ...runtime.functions.map(
           (fn) =>

@@ -9,6 +9,7 @@
  */
 import { parseArgs } from 'node:util';
 import { ensurePythonTools } from '../python/venv.ts';
+import { describeInfra } from './describe.ts';
 import {
   ensureKafkaJars,
   findJava,
@@ -85,22 +86,8 @@ async function main(): Promise<number> {
       tablePrefix: values['table-prefix'],
     });
 
-    const origin = (started: boolean) => (started ? 'started here' : 'external');
     const lines = [
-      '',
-      `Kafka     ${infra.kafkaBrokers.join(',')}  (${origin(infra.started.kafka)}${infra.logFiles.kafka ? `, log ${infra.logFiles.kafka}` : ''})`,
-      `DynamoDB  ${infra.dynamodbEndpoint}  (${origin(infra.started.dynamodb)}${infra.logFiles.dynamodb ? `, log ${infra.logFiles.dynamodb}` : ''})`,
-      '',
-      'Topics:',
-      ...topics.map(
-        (t) =>
-          `  ${t.name.padEnd(22)} ${String(t.partitions).padStart(2)} partitions, retention ${t.retentionMs / 3_600_000} h  [${t.action}]`,
-      ),
-      'Tables:',
-      ...tables.map(
-        (t) =>
-          `  ${t.physicalName.padEnd(30)} key ${t.partitionKey}${t.sortKey ? ` + ${t.sortKey}` : ''}${t.ttlAttribute ? `, TTL on ${t.ttlAttribute}` : ''}  [${t.action}]`,
-      ),
+      ...describeInfra(infra, { topics, tables }),
       '',
       `Use them from another shell: KAFKA_BROKERS=${infra.kafkaBrokers.join(',')} DYNAMODB_ENDPOINT=${infra.dynamodbEndpoint}`,
       'Ctrl-C stops everything.',
