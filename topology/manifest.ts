@@ -54,7 +54,7 @@ export const manifest = validateManifest({
       produces: ['OrderConfirmed', 'Notification', 'KPIs', 'DeadLetterQueue'],
       tables: { inventory: 'readwrite', orders: 'readwrite', idempotency: 'readwrite' },
       memoryMb: 512,
-      timeoutSeconds: 60,
+      timeoutSeconds: 30,
       environment: {},
     },
     warehouse: {
@@ -64,7 +64,7 @@ export const manifest = validateManifest({
       produces: ['OrderPickedAndPacked', 'Notification', 'KPIs', 'DeadLetterQueue'],
       tables: { orders: 'readwrite', idempotency: 'readwrite' },
       memoryMb: 512,
-      timeoutSeconds: 60,
+      timeoutSeconds: 30,
       environment: {},
     },
     shipper: {
@@ -74,7 +74,7 @@ export const manifest = validateManifest({
       produces: ['Notification', 'KPIs', 'DeadLetterQueue'],
       tables: { orders: 'readwrite', idempotency: 'readwrite' },
       memoryMb: 512,
-      timeoutSeconds: 60,
+      timeoutSeconds: 30,
       environment: {},
     },
     notification: {
@@ -84,7 +84,7 @@ export const manifest = validateManifest({
       produces: ['KPIs', 'DeadLetterQueue'],
       tables: { notifications: 'readwrite', orders: 'readwrite', idempotency: 'readwrite' },
       memoryMb: 512,
-      timeoutSeconds: 60,
+      timeoutSeconds: 30,
       environment: {},
     },
   },
@@ -98,7 +98,11 @@ function kafkaTrigger(topic: TopicName) {
     batchSize: 100,
     maximumBatchingWindowSeconds: 1,
     startingPosition: 'TRIM_HORIZON',
-    retryAttempts: 3,
+    // The retries must outlast the function timeout: a record whose invocation died mid-batch (a crash,
+    // a timeout) keeps its idempotency record IN_PROGRESS until that invocation's deadline, and retries
+    // that run out before it would dead-letter a record that only needed waiting. Locally 8 retries
+    // back off 0.5, 1, 2, 4, 8, 10, 10, 10 s (45 s) against a 30 s timeout.
+    retryAttempts: 8,
     onFailure: 'DeadLetterQueue',
   } as const;
 }

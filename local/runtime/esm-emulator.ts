@@ -48,6 +48,8 @@ export interface EsmStats {
   batchesSucceeded: number;
   batchesSentToOnFailure: number;
   recordsSentToOnFailure: number;
+  /** Consumers replaced after their stream failed (e.g. a broker outage). */
+  reconnects: number;
 }
 
 type Record_ = Message<Buffer, Buffer, Buffer, Buffer>;
@@ -85,6 +87,7 @@ export class EsmEmulator {
     batchesSucceeded: 0,
     batchesSentToOnFailure: 0,
     recordsSentToOnFailure: 0,
+    reconnects: 0,
   };
   readonly #options: EsmEmulatorOptions;
   readonly #source: EventSource;
@@ -100,6 +103,7 @@ export class EsmEmulator {
   #stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | undefined;
   #producer: Producer<Buffer, Buffer, Buffer, Buffer> | undefined;
   #loop: Promise<void> | undefined;
+  #reconnecting = false;
 
   constructor(options: EsmEmulatorOptions) {
     this.#options = options;
@@ -125,8 +129,21 @@ export class EsmEmulator {
   /** Joins the consumer group and starts polling; resolves once the stream is open. */
   async start(): Promise<void> {
     if (this.#loop) throw new Error(`ESM of ${this.functionName} already started`);
+    const { bootstrapBrokers, functionName } = this.#options;
+    this.#producer = new Producer({
+      clientId: `esm-${functionName}-on-failure`,
+      bootstrapBrokers,
+      acks: ProduceAcks.ALL,
+    });
+    await this.#connect();
+    this.#loop = this.#run().catch((error: unknown) => {
+      this.#log(`[esm:${functionName}] stopped on an unexpected error: ${(error as Error).stack ?? error}`);
+    });
+  }
+
+  async #connect(): Promise<void> {
     const { groupId, bootstrapBrokers, trigger, functionName } = this.#options;
-    this.#consumer = new Consumer({
+    const consumer = new Consumer<Buffer, Buffer, Buffer, Buffer>({
       clientId: `esm-${functionName}`,
       groupId,
       bootstrapBrokers,
@@ -137,26 +154,58 @@ export class EsmEmulator {
       sessionTimeout: 30_000,
       heartbeatInterval: 1_000,
     });
-    this.#producer = new Producer({
-      clientId: `esm-${functionName}-on-failure`,
-      bootstrapBrokers,
-      acks: ProduceAcks.ALL,
+    consumer.on('consumer:group:join', () => this.#onRebalance());
+    let stream: MessagesStream<Buffer, Buffer, Buffer, Buffer>;
+    try {
+      stream = await consumer.consume({
+        topics: [trigger.topic],
+        mode: 'committed',
+        fallbackMode: trigger.startingPosition === 'TRIM_HORIZON' ? 'earliest' : 'latest',
+        autocommit: false,
+        maxWaitTime: 250,
+      });
+    } catch (error) {
+      await consumer.close(true).catch(() => undefined);
+      throw error;
+    }
+    this.#consumer = consumer;
+    this.#stream = stream;
+    stream.on('data', (record: Record_) => this.#accept(record));
+    stream.on('error', (error: Error) => {
+      if (this.#stopping.signal.aborted) return;
+      this.#log(`[esm:${functionName}] consumer error: ${error.message} — reconnecting`);
+      void this.#reconnect(consumer);
     });
-    this.#consumer.on('consumer:group:join', () => this.#onRebalance());
-    this.#stream = await this.#consumer.consume({
-      topics: [trigger.topic],
-      mode: 'committed',
-      fallbackMode: trigger.startingPosition === 'TRIM_HORIZON' ? 'earliest' : 'latest',
-      autocommit: false,
-      maxWaitTime: 250,
-    });
-    this.#stream.on('data', (record: Record_) => this.#accept(record));
-    this.#stream.on('error', (error: Error) => {
-      if (!this.#stopping.signal.aborted) this.#log(`[esm:${functionName}] consumer error: ${error.message}`);
-    });
-    this.#loop = this.#run().catch((error: unknown) => {
-      this.#log(`[esm:${functionName}] stopped on an unexpected error: ${(error as Error).stack ?? error}`);
-    });
+  }
+
+  /**
+   * A stream that failed (the broker went away longer than the client's retries) fetches nothing more,
+   * so it is replaced, as Lambda's pollers keep polling through an outage: a new consumer rejoins the
+   * group and resumes from the committed offsets, with backoff until the broker answers again.
+   */
+  async #reconnect(failed: Consumer<Buffer, Buffer, Buffer, Buffer>): Promise<void> {
+    if (this.#reconnecting || this.#consumer !== failed) return;
+    this.#reconnecting = true;
+    try {
+      this.#stream?.removeAllListeners('data');
+      await this.#stream?.close().catch(() => undefined);
+      await failed.close(true).catch(() => undefined);
+      // What was fetched but not taken into a batch will be fetched again from the committed offsets.
+      this.#onRebalance();
+      for (let attempt = 1; !this.#stopping.signal.aborted; attempt++) {
+        if (!(await this.#backoff(attempt))) return;
+        try {
+          await this.#connect();
+          this.stats.reconnects++;
+          this.#log(`[esm:${this.functionName}] consumer reconnected after ${attempt} attempt(s)`);
+          return;
+        } catch (error) {
+          this.#log(`[esm:${this.functionName}] reconnect attempt ${attempt} failed: ${errorSummary(error)}`);
+        }
+      }
+    } finally {
+      this.#reconnecting = false;
+    }
   }
 
   /**

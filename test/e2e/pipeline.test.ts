@@ -105,6 +105,8 @@ describe('order pipeline end to end (real Kafka, moto, the five real handlers)',
       apiPort: 0,
       groupIdOf,
       wrapHandler: faults.wrap,
+      // The manifest's retry count, with short waits: the always-failing case reaches its limit quickly.
+      retryBackoff: { initialMs: 100, maxMs: 1_000 },
       log: (line) => runtimeLog.push(line),
     });
     api = runtime.apiUrl as string;
