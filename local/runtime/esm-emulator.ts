@@ -384,13 +384,40 @@ export class EsmEmulator {
   async #commit(batch: Record_[]): Promise<void> {
     const last = new Map<string, Record_>();
     for (const record of batch) last.set(partitionOf(record), record);
+    const consumer = this.#consumer;
     try {
-      // Each message's commit() commits its offset + 1 for its partition.
-      await Promise.all([...last.values()].map((record) => record.commit()));
+      if (!consumer) throw new Error('no consumer');
+      // Through the current consumer, not the messages' own commit(): after a reconnect the stream that
+      // fetched them is closed and its commit would never settle. The committed offset is the next to read.
+      await withTimeout(
+        consumer.commit({
+          offsets: [...last.values()].map((r) => ({
+            topic: r.topic,
+            partition: r.partition,
+            offset: r.offset + 1n,
+            leaderEpoch: r.leaderEpoch,
+          })),
+        }),
+        COMMIT_TIMEOUT_MS,
+      );
     } catch (error) {
       // The records will be delivered again: at least once, as with Lambda after a rebalance.
       this.#log(`[esm:${this.functionName}] commit failed: ${errorSummary(error)}`);
     }
+  }
+}
+
+const COMMIT_TIMEOUT_MS = 15_000;
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
