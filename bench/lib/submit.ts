@@ -10,8 +10,8 @@ export class RequestRefused extends Error {
 }
 
 /**
- * POSTs an order with an Idempotency-Key, the way a careful client does: a network error, a 5xx or a
- * 429 is retried with the same key (so a retry can never create a second order) until `deadlineMs`.
+ * POSTs an order with an Idempotency-Key, the way a careful client does: a network error, a 5xx, a
+ * 429 or a 409 "still in progress" is retried with the same key (so a retry can never create a second order) until `deadlineMs`.
  * Resolves with the order id of the 202 answer; any other 4xx is refused for good.
  */
 export async function postOrder(
@@ -32,7 +32,10 @@ export async function postOrder(
       });
       const text = await response.text();
       if (response.status === 202) return (JSON.parse(text) as { orderId: string }).orderId;
-      if (response.status < 500 && response.status !== 429) {
+      // 409 "still in progress": an earlier attempt with this key is (or was, until its record
+      // expires) being processed, e.g. by a runtime that crashed; the same key may be sent again.
+      const inProgress = response.status === 409 && /in progress/i.test(text);
+      if (response.status < 500 && response.status !== 429 && !inProgress) {
         throw new RequestRefused(`POST /orders answered ${response.status}: ${text.slice(0, 300)}`);
       }
       reason = `HTTP ${response.status}`;
