@@ -1,76 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import {
-  decode,
-  deterministicEventId,
-  encode,
-  Headers,
-  newEvent,
-  type Order,
-  OrderRequest,
-  topicNames,
-} from './index.ts';
-
-const order: Order = {
-  orderId: 'ord-1',
-  customerId: 'cust-1',
-  items: [{ sku: 'SKU-TSHIRT-M', name: 'T-shirt', quantity: 2, unitPrice: 19.99 }],
-  total: 39.98,
-  currency: 'USD',
-  shippingAddress: { name: 'Ada', line1: '1 Main St', city: 'Seattle', postalCode: '98101', country: 'US' },
-  placedAt: '2026-11-24T10:00:00.000Z',
-};
-
-const base = { correlationId: 'ord-1', causationId: 'req-1', source: 'order-api' } as const;
+import { decode, deterministicEventId, encode, Headers, OrderRequest, topicNames } from './index.ts';
+import { eventsFor } from './testing.ts';
 
 /** One valid event per topic, built through the same helper producers use. */
-const validEvents = {
-  OrderReceived: newEvent('OrderReceived', { ...base, data: { order } }),
-  OrderConfirmed: newEvent('OrderConfirmed', {
-    ...base,
-    source: 'inventory',
-    data: { order, reservedAt: order.placedAt },
-  }),
-  OrderPickedAndPacked: newEvent('OrderPickedAndPacked', {
-    ...base,
-    source: 'warehouse',
-    data: { order, parcel: { parcelId: 'p-1', weightGrams: 400, size: 'S' }, packedAt: order.placedAt },
-  }),
-  Notification: newEvent('Notification', {
-    ...base,
-    source: 'shipper',
-    data: {
-      orderId: 'ord-1',
-      customerId: 'cust-1',
-      kind: 'order-shipped',
-      channel: 'email',
-      subject: 'Shipped',
-      message: 'Your order is on its way',
-      details: { trackingNumber: 'TRK1' },
-    },
-  }),
-  DeadLetterQueue: newEvent('DeadLetterQueue', {
-    ...base,
-    source: 'inventory',
-    data: {
-      reason: 'poison',
-      function: 'inventory',
-      error: { name: 'EventDecodeError', message: 'not-json' },
-      attempts: 1,
-      record: {
-        topic: 'OrderReceived',
-        partition: 0,
-        offset: '42',
-        key: null,
-        value: 'bm90IGpzb24=',
-        headers: [],
-      },
-    },
-  }),
-  KPIs: newEvent('KPIs', {
-    ...base,
-    data: { name: 'OrdersReceived', value: 1, unit: 'Count', step: 'order-api', orderId: 'ord-1' },
-  }),
-};
+const validEvents = eventsFor('ord-1');
 
 describe('event codec', () => {
   it.each(topicNames)('round-trips a valid %s event with its id headers', (topic) => {
@@ -80,7 +13,7 @@ describe('event codec', () => {
     expect(record.headers[Headers.eventId]).toBe(event.eventId);
     expect(record.headers[Headers.eventType]).toBe(event.eventType);
     expect(record.headers[Headers.correlationId]).toBe('ord-1');
-    expect(record.headers[Headers.causationId]).toBe('req-1');
+    expect(record.headers[Headers.causationId]).toBe('req-ord-1');
     const decoded = decode(topic, record.value);
     expect(decoded).toEqual({ ok: true, event });
   });
