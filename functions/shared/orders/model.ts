@@ -1,11 +1,13 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { Parcel } from '../../../events/schemas/events.ts';
 import { Currency, LineItem, type Order, OrderId, ShippingAddress } from '../../../events/schemas/order.ts';
 
 /**
  * An order's life in the orders table: RECEIVED → CONFIRMED | REJECTED → PACKED → SHIPPED.
- * Every transition is conditional on the expected previous status and appends to `history`;
- * notifications append `NOTIFIED` entries without changing the status.
+ * Every transition is conditional on the expected previous status and on the order's content digest,
+ * and appends to `history`. Notifications live in their own table (the order item stays small);
+ * `GET /orders/{id}` merges them into the history as `NOTIFIED` entries.
  */
 export const OrderStatus = z.enum(['RECEIVED', 'CONFIRMED', 'REJECTED', 'PACKED', 'SHIPPED']);
 export type OrderStatus = z.infer<typeof OrderStatus>;
@@ -32,6 +34,15 @@ export const StoredOrder = z.object({
   requestHash: z.string().optional(),
   /** order-api: the API request that created the order, the cause of OrderReceived. */
   requestId: z.string().optional(),
+  /** The digest of the order's content (`orderDigest`): every transition requires the event's to match. */
+  digest: z.string().optional(),
+  /**
+   * Outbox: set while the order waits for inventory's decision (a sparse index on it lets the sweeper
+   * find orders whose OrderReceived may never have been produced); inventory's decision removes it.
+   */
+  outboxShard: z.string().optional(),
+  /** How many times the sweeper re-produced this order's OrderReceived. */
+  outboxAttempts: z.number().optional(),
   confirmedAt: z.string().optional(),
   rejectedAt: z.string().optional(),
   rejectionReason: z.string().optional(),
@@ -43,8 +54,8 @@ export const StoredOrder = z.object({
 });
 export type StoredOrder = z.infer<typeof StoredOrder>;
 
-/** The order as events carry it, rebuilt from the table (to re-produce an event after a crash). */
-export function orderOf(stored: StoredOrder): Order {
+/** The order as events carry it, rebuilt from the table (or from any superset of an order). */
+export function orderOf(stored: Order): Order {
   return {
     orderId: stored.orderId,
     customerId: stored.customerId,
@@ -56,7 +67,42 @@ export function orderOf(stored: StoredOrder): Order {
   };
 }
 
-/** The item order-api writes when it accepts an order. */
+/**
+ * A digest of what an order is (customer, lines, prices, total, address, time): the same order always
+ * digests the same, and any change to its content changes the digest. Steps act on an event only when
+ * the order it carries digests like the stored one, so a forged or stale copy of an order changes nothing.
+ */
+export function orderDigest(order: Order): string {
+  // orderOf fixes the key order; lines keep theirs: the digest is of this exact JSON.
+  const { items, shippingAddress, ...rest } = orderOf(order);
+  const canonical = JSON.stringify([
+    rest.orderId,
+    rest.customerId,
+    items.map((item) => [item.sku, item.name, item.quantity, item.unitPrice]),
+    rest.total,
+    rest.currency,
+    [
+      shippingAddress.name,
+      shippingAddress.line1,
+      shippingAddress.line2 ?? null,
+      shippingAddress.city,
+      shippingAddress.postalCode,
+      shippingAddress.country,
+    ],
+    rest.placedAt,
+  ]);
+  return createHash('sha256').update(canonical).digest('base64url').slice(0, 22);
+}
+
+/** Shards of the outbox index: spreads its writes over several index partitions. */
+export const OUTBOX_SHARDS = 8;
+
+/** The outbox shard of an order, stable for its id. */
+export function outboxShardOf(orderId: string): string {
+  return String(createHash('sha256').update(orderId).digest().readUInt32BE(0) % OUTBOX_SHARDS);
+}
+
+/** The item order-api writes when it accepts an order: RECEIVED, in the outbox until inventory decides. */
 export function newStoredOrder(
   order: Order,
   extra: { requestHash: string; requestId: string; detail?: string },
@@ -68,6 +114,8 @@ export function newStoredOrder(
     updatedAt: order.placedAt,
     requestHash: extra.requestHash,
     requestId: extra.requestId,
+    digest: orderDigest(order),
+    outboxShard: outboxShardOf(order.orderId),
   };
 }
 
@@ -96,11 +144,13 @@ export interface Transition {
   detail?: string;
   /** Further attributes to set with the transition (timestamps, parcel, tracking number, ...). */
   set?: Readonly<Record<string, unknown>>;
+  /** Attributes to remove with the transition (the outbox marker, once inventory has decided). */
+  remove?: readonly string[];
   /**
-   * The order as the triggering event carries it. When given, a missing row is created from it
-   * (events replayed or produced by hand still work); without it a missing row refuses the transition.
+   * The digest of the order the triggering event carries: the transition applies only if the stored
+   * order digests the same. A missing order never matches: no event creates an order but order-api's.
    */
-  order?: Order;
+  digest: string;
 }
 
 /** The parameters of an UpdateItem (or a transaction's Update) that performs a transition. */
@@ -112,15 +162,6 @@ export interface UpdateParams {
   ExpressionAttributeNames: Record<string, string>;
   ExpressionAttributeValues: Record<string, unknown>;
 }
-
-const summaryAttributes = [
-  'customerId',
-  'items',
-  'total',
-  'currency',
-  'shippingAddress',
-  'placedAt',
-] as const;
 
 export function transitionUpdate(tableName: string, t: Transition): UpdateParams {
   if (t.from.length === 0) throw new Error('a transition needs at least one previous status');
@@ -146,23 +187,23 @@ export function transitionUpdate(tableName: string, t: Transition): UpdateParams
     values[`:set${index}`] = value;
     sets.push(`#set${index} = :set${index}`);
   });
-  if (t.order) {
-    for (const attribute of summaryAttributes) {
-      names[`#${attribute}`] = attribute;
-      values[`:${attribute}`] = t.order[attribute];
-      sets.push(`#${attribute} = if_not_exists(#${attribute}, :${attribute})`);
-    }
-  }
+  const removes = (t.remove ?? []).map((attribute, index) => {
+    names[`#remove${index}`] = attribute;
+    return `#remove${index}`;
+  });
   const expected = t.from.map((status, index) => {
     values[`:from${index}`] = status;
     return `#status = :from${index}`;
   });
-  const conditions = t.order ? ['attribute_not_exists(#orderId)', ...expected] : expected;
+  names['#digest'] = 'digest';
+  values[':digest'] = t.digest;
+  const statusCondition = expected.length === 1 ? expected[0] : `(${expected.join(' OR ')})`;
   return {
     TableName: tableName,
     Key: { orderId: t.orderId },
-    UpdateExpression: `SET ${sets.join(', ')}`,
-    ConditionExpression: conditions.join(' OR '),
+    UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
+    // attribute_exists: an update must never create the order it was meant to move on.
+    ConditionExpression: `attribute_exists(#orderId) AND ${statusCondition} AND #digest = :digest`,
     ExpressionAttributeNames: names,
     ExpressionAttributeValues: values,
   };

@@ -2,7 +2,10 @@ import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } fr
 import { isConditionalCheckFailed } from '../dynamodb.ts';
 import { StoredOrder, type Transition, transitionUpdate } from './model.ts';
 
-export type TransitionResult = { applied: true } | { applied: false; current: StoredOrder | undefined };
+/** An applied transition returns the order as stored after it; a refused one, the order as it is. */
+export type TransitionResult =
+  | { applied: true; order: StoredOrder }
+  | { applied: false; current: StoredOrder | undefined };
 
 /** What the steps need from the orders table; handlers get the DynamoDB one, unit tests a fake. */
 export interface OrdersPort {
@@ -51,8 +54,12 @@ export function dynamoOrders(client: DynamoDBDocumentClient, tableName: string):
     },
     async transition(t) {
       try {
-        await client.send(new UpdateCommand(transitionUpdate(tableName, t)));
-        return { applied: true };
+        const answer = await client.send(
+          new UpdateCommand({ ...transitionUpdate(tableName, t), ReturnValues: 'ALL_NEW' }),
+        );
+        const order = parseStoredOrder(answer.Attributes);
+        if (!order) throw new Error(`order ${t.orderId} was updated but DynamoDB returned no item`);
+        return { applied: true, order };
       } catch (error) {
         if (!isConditionalCheckFailed(error)) throw error;
         return { applied: false, current: await get(t.orderId) };
