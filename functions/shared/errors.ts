@@ -1,7 +1,10 @@
+import { z } from 'zod';
+
 /**
  * A record that can never succeed, whatever the number of retries (for example an event about an order
  * in a state that forbids it). The consumer sends it to the DeadLetterQueue and goes on with the batch.
- * Any other error is treated as transient: it fails the batch, and the event source mapping retries it.
+ * Which other errors count as permanent is decided by {@link isPermanent}; any error it does not name is
+ * transient: it fails the batch, and the event source mapping retries it.
  */
 export class PermanentError extends Error {
   override readonly name: string = 'PermanentError';
@@ -10,4 +13,81 @@ export class PermanentError extends Error {
 /** An order whose stored status forbids what an event asks for. */
 export class InvalidTransitionError extends PermanentError {
   override readonly name = 'InvalidTransitionError';
+}
+
+/** A record larger than any event of the pipeline: poison by its size alone, never parsed. */
+export class RecordTooLargeError extends PermanentError {
+  override readonly name = 'RecordTooLargeError';
+}
+
+/** DynamoDB refusing the request itself (a number it cannot store, an item over 400 KB, ...), not its load. */
+const DYNAMODB_PERMANENT = new Set(['ValidationException', 'SerializationException']);
+
+/** The broker refusing what a step produces for its size: the same records are refused on every retry. */
+const KAFKA_TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
+
+/**
+ * What the DynamoDB document client's marshaller throws (plain `Error`s, before any request) for a value
+ * it can never write: NaN/Infinity, a number beyond Number.MAX_SAFE_INTEGER, undefined, a class instance.
+ */
+const MARSHALLING = [
+  /Use NumberValue from @aws-sdk\/lib-dynamodb\.$/,
+  /^Special numeric value \S+ is not allowed$/,
+  /^Pass options\.removeUndefinedValues=true /,
+  /^Unsupported type passed: /,
+  /^Pass a non-empty set, or options\.convertEmptyValues=true\.$/,
+];
+
+interface ErrorLike {
+  name?: unknown;
+  message?: unknown;
+  apiId?: unknown;
+  CancellationReasons?: unknown;
+  errors?: unknown;
+  cause?: unknown;
+}
+
+function isPermanentItself(error: ErrorLike): boolean {
+  if (error instanceof PermanentError || error instanceof z.core.$ZodError) return true;
+  const { name, message } = error;
+  // The codec throws it when what a step produces does not fit its schema: the same input produces it again.
+  if (name === 'EventDecodeError' || name === 'ZodError') return true;
+  if (typeof name === 'string' && DYNAMODB_PERMANENT.has(name)) return true;
+  if (name === 'TransactionCanceledException') {
+    const reasons = Array.isArray(error.CancellationReasons) ? error.CancellationReasons : [];
+    return reasons.some((reason) => (reason as { Code?: unknown } | null)?.Code === 'ValidationError');
+  }
+  if (typeof error.apiId === 'string' && KAFKA_TOO_LARGE.has(error.apiId)) return true;
+  return (
+    error instanceof Error &&
+    error.constructor === Error &&
+    typeof message === 'string' &&
+    MARSHALLING.some((pattern) => pattern.test(message))
+  );
+}
+
+/**
+ * Whether `error` can never go away by retrying the same record: the one place that decides between
+ * dead-lettering a record at once (permanent) and failing the batch for the event source mapping to retry
+ * (transient). Permanent: {@link PermanentError} (a refused business rule), a ZodError or EventDecodeError
+ * (what the step built fails its schema), DynamoDB's ValidationException / SerializationException, a
+ * TransactionCanceledException with a ValidationError among its reasons, the document client's marshalling
+ * errors, and Kafka's MESSAGE_TOO_LARGE / RECORD_LIST_TOO_LARGE for what the step produces (also inside the
+ * client's aggregated errors). Everything else (throttling, timeouts, a broker or table away, a failed
+ * idempotency store) is transient.
+ */
+export function isPermanent(error: unknown): boolean {
+  const seen = new Set<unknown>();
+  const visit = (candidate: unknown, depth: number): boolean => {
+    if (typeof candidate !== 'object' || candidate === null || seen.has(candidate) || depth > 4) return false;
+    seen.add(candidate);
+    const current = candidate as ErrorLike;
+    if (isPermanentItself(current)) return true;
+    // The Kafka client aggregates one error per partition of a produce request.
+    if (Array.isArray(current.errors) && current.errors.some((inner) => visit(inner, depth + 1))) return true;
+    // The idempotency layer wraps its own store's failures: those are infrastructure, whatever their cause.
+    const name = typeof current.name === 'string' ? current.name : '';
+    return !name.startsWith('Idempotency') && visit(current.cause, depth + 1);
+  };
+  return visit(error, 0);
 }
