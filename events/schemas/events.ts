@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { envelopeOf, StepName } from '../envelope.ts';
+import { dynamoDbNumber } from './numbers.ts';
 import { Order, OrderId } from './order.ts';
 
 export const OrderReceived = envelopeOf('OrderReceived', z.object({ order: Order }));
@@ -13,7 +14,7 @@ export type OrderConfirmed = z.infer<typeof OrderConfirmed>;
 
 export const Parcel = z.object({
   parcelId: z.string().min(1),
-  weightGrams: z.int().positive(),
+  weightGrams: dynamoDbNumber(z.int().positive()),
   size: z.enum(['S', 'M', 'L', 'XL']),
 });
 export type Parcel = z.infer<typeof Parcel>;
@@ -42,7 +43,7 @@ export const Notification = envelopeOf(
     subject: z.string().min(1),
     message: z.string().min(1),
     /** Kind-specific facts: the rejection reason, the carrier and tracking number, ... */
-    details: z.record(z.string(), z.union([z.string(), z.number()])).default({}),
+    details: z.record(z.string(), z.union([z.string(), dynamoDbNumber()])).default({}),
   }),
 );
 export type Notification = z.infer<typeof Notification>;
@@ -51,8 +52,13 @@ export type Notification = z.infer<typeof Notification>;
 export const RecordHeader = z.object({ key: z.string(), value: z.base64() });
 
 /**
- * A record that can never succeed (not JSON, fails its schema, unknown type) or that exhausted its
- * retries, with everything needed to understand and replay it.
+ * A record that can never succeed (not JSON, fails its schema, unknown type, too large, refused by a rule)
+ * or that exhausted its retries, with everything needed to understand and replay it.
+ *
+ * A dead letter always fits on the DeadLetterQueue topic: when the original record is too large to copy
+ * whole, `value` (and `key`) hold the base64 of its first bytes only, flagged `valueTruncated` (`keyTruncated`)
+ * with the original size in `valueBytes` (`keyBytes`), and headers may be dropped or cut (`headersTruncated`).
+ * The original itself stays on its topic, at the same coordinates, for the topic's retention period.
  */
 export const DeadLettered = envelopeOf(
   'DeadLettered',
@@ -67,8 +73,16 @@ export const DeadLettered = envelopeOf(
       offset: z.string().regex(/^\d+$/),
       timestamp: z.number().optional(),
       key: z.base64().nullable(),
+      /** The original key's size in bytes, when `key` holds only a prefix of it. */
+      keyBytes: z.int().nonnegative().optional(),
+      keyTruncated: z.boolean().optional(),
       value: z.base64().nullable(),
+      /** The original value's size in bytes, when `value` holds only a prefix of it (at most 16 KiB). */
+      valueBytes: z.int().nonnegative().optional(),
+      valueTruncated: z.boolean().optional(),
       headers: z.array(RecordHeader),
+      /** True when some headers were left out or their values cut short. */
+      headersTruncated: z.boolean().optional(),
     }),
   }),
 );

@@ -1,7 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { encode, Headers } from '../../events/codec.ts';
+import { EventDecodeError, encode, Headers } from '../../events/codec.ts';
 import { DeadLettered } from '../../events/schemas/events.ts';
-import { classify, deadLetterEvent, rawRecordOf, recordsByPartition } from './msk-records.ts';
+import { RecordTooLargeError } from './errors.ts';
+import {
+  classify,
+  deadLetterEvent,
+  MAX_DEAD_LETTER_BYTES,
+  MAX_RECORD_BYTES,
+  type RawRecord,
+  rawRecordOf,
+  recordsByPartition,
+  VALUE_PREFIX_BYTES,
+} from './msk-records.ts';
 import { fromEncoded, mskEvent, mskRecord, orderReceived } from './testing.ts';
 
 const received = orderReceived();
@@ -68,7 +78,36 @@ describe('record classification', () => {
   ])('calls a record %s poison', (_, record, kind) => {
     const result = classify('OrderReceived', rawRecordOf(record));
     expect(result.kind).toBe('poison');
-    if (result.kind === 'poison') expect(result.error.kind).toBe(kind);
+    if (result.kind === 'poison') {
+      expect(result.error).toBeInstanceOf(EventDecodeError);
+      expect((result.error as EventDecodeError).kind).toBe(kind);
+    }
+  });
+
+  it('calls a record larger than any event poison by its size alone, without parsing it', () => {
+    // Valid JSON of a valid event, padded past the limit by one header: the size decides, not the content.
+    const padded = fromEncoded(
+      { ...encoded, headers: { ...encoded.headers, padding: 'x'.repeat(MAX_RECORD_BYTES) } },
+      1,
+    );
+    const result = classify('OrderReceived', rawRecordOf(padded));
+    expect(result.kind).toBe('poison');
+    if (result.kind === 'poison') {
+      expect(result.error).toBeInstanceOf(RecordTooLargeError);
+      expect(result.error.message).toMatch(/^the record is \d+ bytes \(key 5, value \d+, headers \d+\)/);
+    }
+    const big = rawRecordOf(
+      mskRecord({ topic: 'OrderReceived', offset: 2, value: '['.repeat(MAX_RECORD_BYTES + 1) }),
+    );
+    expect(classify('OrderReceived', big)).toMatchObject({
+      kind: 'poison',
+      error: { name: 'RecordTooLargeError' },
+    });
+    // Just below the limit it is parsed (and here found not to be JSON).
+    const below = rawRecordOf(
+      mskRecord({ topic: 'OrderReceived', offset: 3, value: '['.repeat(MAX_RECORD_BYTES) }),
+    );
+    expect(classify('OrderReceived', below)).toMatchObject({ kind: 'poison', error: { kind: 'not-json' } });
   });
 });
 
@@ -133,6 +172,101 @@ describe('dead letters', () => {
       first.eventId,
     );
     expect(deadLetterEvent({ ...input, step: 'warehouse', record: poison }).eventId).not.toBe(first.eventId);
+  });
+
+  const letterFor = (record: RawRecord) =>
+    deadLetterEvent({
+      step: 'notification',
+      record,
+      reason: 'poison',
+      // Control characters cost six bytes each in JSON: the worst error message for the size.
+      error: { name: 'RecordTooLargeError', message: '\u0001'.repeat(10_000) },
+      attempts: 1,
+      now,
+    });
+  const sizeOf = (event: ReturnType<typeof letterFor>) => encode('DeadLetterQueue', event).value.length;
+
+  it('copies a record whole as long as the dead letter stays within its bound', () => {
+    const value = Buffer.alloc(100 * 1024, 7);
+    const event = letterFor(
+      rawRecordOf(mskRecord({ topic: 'Notification', offset: 4, key: 'ord-1', value })),
+    );
+    expect(Buffer.from(event.data.record.value as string, 'base64').equals(value)).toBe(true);
+    expect(event.data.record).not.toHaveProperty('valueTruncated');
+    expect(event.data.record).not.toHaveProperty('valueBytes');
+    expect(sizeOf(event)).toBeLessThanOrEqual(MAX_DEAD_LETTER_BYTES);
+  });
+
+  it('keeps the coordinates, sizes and a bounded prefix of a record too large to copy, and stays bounded', () => {
+    const value = Buffer.alloc(900 * 1024);
+    for (let i = 0; i < value.length; i++) value[i] = i % 251;
+    const record = rawRecordOf(
+      mskRecord({
+        topic: 'Notification',
+        partition: 1,
+        offset: 12,
+        key: 'ord-9',
+        value,
+        headers: { [Headers.eventId]: 'e-1', trace: 'abc' },
+      }),
+    );
+    const event = letterFor(record);
+    expect(DeadLettered.parse(event)).toEqual(event);
+    expect(event.correlationId).toBe('ord-9');
+    expect(event.data.record).toMatchObject({
+      topic: 'Notification',
+      partition: 1,
+      offset: '12',
+      key: Buffer.from('ord-9').toString('base64'),
+      valueBytes: 900 * 1024,
+      valueTruncated: true,
+      headers: record.headers,
+    });
+    expect(event.data.record).not.toHaveProperty('headersTruncated');
+    expect(event.data.record).not.toHaveProperty('keyTruncated');
+    const prefix = Buffer.from(event.data.record.value as string, 'base64');
+    expect(prefix.equals(value.subarray(0, VALUE_PREFIX_BYTES))).toBe(true);
+    expect(sizeOf(event)).toBeLessThanOrEqual(MAX_DEAD_LETTER_BYTES);
+    // Same record, same dead letter id, whether it is copied whole or reduced.
+    expect(letterFor({ ...record, value: 'AA==' }).eventId).toBe(event.eventId);
+  });
+
+  it('stays bounded whatever the key and headers: cuts them and says so', () => {
+    const headers = Object.fromEntries(
+      Array.from({ length: 300 }, (_, i) => [`h${i}-${'k'.repeat(400)}`, 'v'.repeat(3_000)]),
+    );
+    const record = rawRecordOf(
+      mskRecord({
+        topic: 'Notification',
+        offset: 5,
+        key: 'k'.repeat(300 * 1024),
+        value: 'v'.repeat(200 * 1024),
+        headers,
+      }),
+    );
+    const event = letterFor(record);
+    expect(DeadLettered.parse(event)).toEqual(event);
+    expect(sizeOf(event)).toBeLessThanOrEqual(MAX_DEAD_LETTER_BYTES);
+    expect(event.correlationId).toBe('unknown');
+    const copy = event.data.record;
+    expect(copy).toMatchObject({
+      keyBytes: 300 * 1024,
+      keyTruncated: true,
+      valueBytes: 200 * 1024,
+      valueTruncated: true,
+      headersTruncated: true,
+    });
+    expect(Buffer.from(copy.key as string, 'base64').toString()).toBe('k'.repeat(1024));
+    expect(copy.headers.length).toBeGreaterThan(0);
+    expect(copy.headers.length).toBeLessThan(300);
+    for (const header of copy.headers) {
+      expect(header.key.length).toBeLessThanOrEqual(256);
+      expect(Buffer.from(header.value, 'base64').toString()).toBe('v'.repeat(1024));
+    }
+    // Thousands of empty headers cannot blow the bound either.
+    const many = rawRecordOf(mskRecord({ topic: 'Notification', offset: 6, value: 'v'.repeat(300 * 1024) }));
+    many.headers = Array.from({ length: 50_000 }, () => ({ key: '', value: '' }));
+    expect(sizeOf(letterFor(many))).toBeLessThanOrEqual(MAX_DEAD_LETTER_BYTES);
   });
 
   it('falls back to "unknown" when the key is not usable as a correlation id', () => {
