@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { notificationId } from '../shared/notifications.ts';
+import { orderEventId } from '../shared/orders/events.ts';
 import type { Transition } from '../shared/orders/model.ts';
-import { MemoryOrders, orderReceived, RecordingLogger, sampleOrder } from '../shared/testing.ts';
+import { MemoryOrders, orderReceived, RecordingLogger, sampleOrder, storedOrder } from '../shared/testing.ts';
 import { inventoryStep } from './handler.ts';
 import type { ReservationLine } from './logic.ts';
 import type { ReserveResult, StockPort } from './stock.ts';
@@ -15,7 +17,10 @@ class MemoryStock implements StockPort {
 
   async reserve(lines: readonly ReservationLine[], confirm: Transition): Promise<ReserveResult> {
     const current = await this.orders.get(confirm.orderId);
-    if (current && !confirm.from.includes(current.status)) return { kind: 'order-moved-on' };
+    // The order's condition, as the transaction's last item has it.
+    if (!current || !confirm.from.includes(current.status) || current.digest !== confirm.digest) {
+      return { kind: 'order-moved-on' };
+    }
     if (lines.some((l) => (this.levels.get(l.sku) ?? -1) < l.quantity)) return { kind: 'short' };
     for (const l of lines) this.levels.set(l.sku, (this.levels.get(l.sku) ?? 0) - l.quantity);
     await this.orders.transition(confirm);
@@ -31,8 +36,9 @@ class MemoryStock implements StockPort {
 const now = new Date('2026-11-24T10:00:01.000Z');
 const context = { logger: new RecordingLogger(), now };
 
-function setup(levels: Record<string, number>) {
+function setup(levels: Record<string, number>, order = sampleOrder()) {
   const orders = new MemoryOrders();
+  orders.items.set(order.orderId, storedOrder(order));
   const stock = new MemoryStock(new Map(Object.entries(levels)), orders);
   return { orders, stock, step: inventoryStep({ orders, stock }) };
 }
@@ -47,6 +53,13 @@ describe('inventory step', () => {
     const stored = await orders.get('ord-1');
     expect(stored?.status).toBe('CONFIRMED');
     expect(stored?.confirmedAt).toBe(now.toISOString());
+    // Decided: out of the outbox.
+    expect(stored?.outboxShard).toBeUndefined();
+    // Ids derive from the order, not from the event that caused them.
+    expect(outcome.events.map((e) => e.headers['event-id'])).toEqual([
+      orderEventId('ord-1', 'OrderConfirmed'),
+      notificationId('ord-1', 'order-confirmed'),
+    ]);
   });
 
   it('rejects the whole order when one line is short, reserving nothing', async () => {
@@ -109,8 +122,9 @@ describe('inventory step', () => {
       quantity: 1,
       unitPrice: 1,
     }));
-    const { stock, step } = setup({});
-    const outcome = await step.process(orderReceived(sampleOrder({ items, total: 100 })), context);
+    const order = sampleOrder({ items, total: 100 });
+    const { stock, step } = setup({}, order);
+    const outcome = await step.process(orderReceived(order), context);
     expect(outcome.summary).toMatch(/too many different products/);
     expect(stock.reservations).toBe(0);
   });

@@ -5,8 +5,10 @@ import { dynamoDbDocumentClient } from '../shared/dynamodb.ts';
 import { idempotencyStore } from '../shared/idempotency.ts';
 import { produce } from '../shared/kafka/producer.ts';
 import { observability } from '../shared/observability.ts';
-import type { StoredOrder, Transition } from '../shared/orders/model.ts';
+import { orderReceivedId } from '../shared/orders/events.ts';
+import { orderDigest, orderOf, type StoredOrder, type Transition } from '../shared/orders/model.ts';
 import { dynamoOrders, type OrdersPort } from '../shared/orders/repository.ts';
+import { assertGenuineEvent, movedOnOutcome, settle } from '../shared/orders/step.ts';
 import { serialized } from '../shared/serialize.ts';
 import { confirmedOutcome, rejectedOutcome, rejectionReason, reservationPlan } from './logic.ts';
 import { dynamoStock, type StockPort } from './stock.ts';
@@ -19,44 +21,61 @@ export interface InventoryPorts {
 /** Stock that comes back between a refused reservation and the re-read is retried this many times. */
 const RESERVATION_ATTEMPTS = 3;
 
+/** Inventory's decision takes the order out of the outbox: its OrderReceived has done its work. */
+const LEAVE_OUTBOX = ['outboxShard'] as const;
+
 /**
- * Reserves the stock of every line of an order, or rejects the whole order. Whatever an earlier,
- * crashed attempt decided is found in the orders table and re-announced as it was.
+ * Reserves the stock of every line of an order, or rejects the whole order. Only the genuine
+ * OrderReceived of a stored RECEIVED order whose content it carries unchanged is acted on; whatever an
+ * earlier, crashed attempt decided is found in the orders table and re-announced from it.
  */
 export function inventoryStep(ports: InventoryPorts): ConsumerStep<'OrderReceived'> {
   const { orders, stock } = ports;
   // One reservation at a time per execution environment: concurrent transactions on a hot SKU would
-  // only conflict (TransactionConflict, a batch retry), and locally moto rolls a failed transaction
-  // back by restoring whole-table snapshots, which would undo a concurrent reservation.
+  // only conflict (TransactionConflict, a batch retry).
   const reservations = serialized();
 
-  /** The outcome an earlier attempt reached, re-produced from the stored order. */
-  function decidedEarlier(event: OrderReceived, current: StoredOrder | undefined, now: Date): StepOutcome {
-    if (!current || current.status === 'RECEIVED') {
-      // Refused, yet still RECEIVED: a concurrent change raced us. Transient: the batch is retried.
-      throw new Error(`order ${event.data.order.orderId} changed during its reservation`);
+  /** What a refused decision means, from the order as it is now. */
+  function decidedEarlier(event: OrderReceived, digest: string, current: StoredOrder | undefined, now: Date) {
+    const { orderId } = event.data.order;
+    const settled = settle(
+      { applied: false, current },
+      { orderId, digest, to: ['CONFIRMED', 'REJECTED'], step: 'inventory' },
+    );
+    const order = settled.order;
+    if (settled.kind === 'moved-on') return movedOnOutcome(order);
+    if (order.status === 'REJECTED') {
+      return rejectedOutcome(event, orderOf(order), order.rejectionReason ?? 'rejected', true, now);
     }
-    if (current.status === 'REJECTED') {
-      return rejectedOutcome(event, current.rejectionReason ?? 'rejected', true, now);
-    }
-    return confirmedOutcome(event, current.confirmedAt ?? current.updatedAt ?? now.toISOString(), true, now);
+    return confirmedOutcome(
+      event,
+      orderOf(order),
+      order.confirmedAt ?? order.updatedAt ?? now.toISOString(),
+      true,
+      now,
+    );
   }
 
-  async function reject(event: OrderReceived, reason: string, now: Date): Promise<StepOutcome> {
-    const { order } = event.data;
+  async function reject(
+    event: OrderReceived,
+    digest: string,
+    reason: string,
+    now: Date,
+  ): Promise<StepOutcome> {
+    const { orderId } = event.data.order;
     const at = now.toISOString();
     const result = await orders.transition({
-      orderId: order.orderId,
+      orderId,
       from: ['RECEIVED'],
       to: 'REJECTED',
       at,
       detail: reason,
       set: { rejectedAt: at, rejectionReason: reason },
-      order,
+      remove: LEAVE_OUTBOX,
+      digest,
     });
-    return result.applied
-      ? rejectedOutcome(event, reason, false, now)
-      : decidedEarlier(event, result.current, now);
+    if (!result.applied) return decidedEarlier(event, digest, result.current, now);
+    return rejectedOutcome(event, orderOf(result.order), reason, false, now);
   }
 
   return {
@@ -64,8 +83,10 @@ export function inventoryStep(ports: InventoryPorts): ConsumerStep<'OrderReceive
     topic: 'OrderReceived',
     async process(event, { now }) {
       const { order } = event.data;
+      assertGenuineEvent(event, order.orderId, orderReceivedId(order.orderId));
+      const digest = orderDigest(order);
       const plan = reservationPlan(order.items);
-      if (!plan.ok) return reject(event, plan.reason, now);
+      if (!plan.ok) return reject(event, digest, plan.reason, now);
       const at = now.toISOString();
       const confirm: Transition = {
         orderId: order.orderId,
@@ -74,19 +95,23 @@ export function inventoryStep(ports: InventoryPorts): ConsumerStep<'OrderReceive
         at,
         detail: `${plan.lines.length} SKU(s) reserved`,
         set: { confirmedAt: at },
-        order,
+        remove: LEAVE_OUTBOX,
+        digest,
       };
       const skus = plan.lines.map((line) => line.sku);
       return reservations(async () => {
         for (let attempt = 1; attempt <= RESERVATION_ATTEMPTS; attempt += 1) {
-          // Read first: a short order is rejected without a transaction that is bound to fail.
-          const reason = rejectionReason(plan.lines, await stock.available(skus));
-          if (reason) return reject(event, reason, now);
+          // The transaction first: its cancellation reasons tell a short line from an order that moved on,
+          // so the happy path reads nothing. The stock is read only to explain a rejection.
           const result = await stock.reserve(plan.lines, confirm);
-          if (result.kind === 'reserved') return confirmedOutcome(event, at, false, now);
-          if (result.kind === 'order-moved-on')
-            return decidedEarlier(event, await orders.get(order.orderId), now);
-          // Short after all: another instance took the stock since the read. Read again.
+          // The digest matched the stored order, so the event's copy is the stored order.
+          if (result.kind === 'reserved') return confirmedOutcome(event, order, at, false, now);
+          if (result.kind === 'order-moved-on') {
+            return decidedEarlier(event, digest, await orders.get(order.orderId), now);
+          }
+          const reason = rejectionReason(plan.lines, await stock.available(skus));
+          if (reason) return reject(event, digest, reason, now);
+          // Stock came back since the transaction was refused: try again.
         }
         throw new Error(
           `stock of order ${order.orderId} kept changing during ${RESERVATION_ATTEMPTS} attempts`,

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { PermanentError } from '../shared/errors.ts';
 import type { LineItem } from '../../events/schemas/order.ts';
 import { orderReceived, sampleOrder } from '../shared/testing.ts';
 import { catalog } from './catalog.ts';
@@ -63,8 +64,8 @@ describe('rejection reasons', () => {
 describe('inventory outcomes', () => {
   const event = orderReceived(sampleOrder(), new Date('2026-11-24T10:00:00.100Z'));
 
-  it('confirms with OrderConfirmed and a confirmation notice, ids derived from the cause', () => {
-    const outcome = confirmedOutcome(event, '2026-11-24T10:00:00.300Z', false, now);
+  it('confirms with OrderConfirmed and a confirmation notice, ids derived from the order', () => {
+    const outcome = confirmedOutcome(event, event.data.order, '2026-11-24T10:00:00.300Z', false, now);
     expect(outcome.events.map((e) => [e.topic, e.key])).toEqual([
       ['OrderConfirmed', 'ord-1'],
       ['Notification', 'ord-1'],
@@ -73,7 +74,7 @@ describe('inventory outcomes', () => {
       { name: 'OrdersConfirmed', value: 1, unit: 'Count' },
       { name: 'StepLatency', value: 300, unit: 'Milliseconds' },
     ]);
-    const replay = confirmedOutcome(event, '2026-11-24T10:00:00.300Z', true, new Date());
+    const replay = confirmedOutcome(event, event.data.order, '2026-11-24T10:00:00.300Z', true, new Date());
     expect(replay.events.map((e) => e.headers['event-id'])).toEqual(
       outcome.events.map((e) => e.headers['event-id']),
     );
@@ -81,7 +82,7 @@ describe('inventory outcomes', () => {
   });
 
   it('rejects with a notice only', () => {
-    const outcome = rejectedOutcome(event, 'SKU-MUG is out of stock', false, now);
+    const outcome = rejectedOutcome(event, event.data.order, 'SKU-MUG is out of stock', false, now);
     expect(outcome.events.map((e) => e.topic)).toEqual(['Notification']);
     expect(JSON.parse(outcome.events[0]?.value.toString() ?? '{}').data).toMatchObject({
       kind: 'order-rejected',
@@ -92,7 +93,13 @@ describe('inventory outcomes', () => {
 });
 
 describe('reservation transaction', () => {
-  const confirm = { orderId: 'ord-1', from: ['RECEIVED'] as const, to: 'CONFIRMED' as const, at: 't' };
+  const confirm = {
+    orderId: 'ord-1',
+    from: ['RECEIVED'] as const,
+    to: 'CONFIRMED' as const,
+    at: 't',
+    digest: 'd',
+  };
 
   it('decrements each SKU only if enough is available, and moves the order, in one transaction', () => {
     const input = reservationTransaction('inventory', 'orders', [{ sku: 'SKU-MUG', quantity: 2 }], confirm);
@@ -106,7 +113,7 @@ describe('reservation transaction', () => {
     expect(input.TransactItems?.[1]?.Update).toMatchObject({
       TableName: 'orders',
       Key: { orderId: 'ord-1' },
-      ConditionExpression: '#status = :from0',
+      ConditionExpression: 'attribute_exists(#orderId) AND #status = :from0 AND #digest = :digest',
     });
   });
 
@@ -116,6 +123,8 @@ describe('reservation transaction', () => {
     expect(judgeCancellation([failed, ok, ok], 2)).toEqual({ kind: 'short' });
     expect(judgeCancellation([failed, ok, failed], 2)).toEqual({ kind: 'order-moved-on' });
     expect(judgeCancellation(undefined, 2)).toBe('unknown');
+    // A value DynamoDB refuses can never succeed; a conflict may on a retry.
+    expect(() => judgeCancellation([{ Code: 'ValidationError' }, ok, ok], 2)).toThrow(PermanentError);
     expect(() => judgeCancellation([{ Code: 'TransactionConflict' }, ok, ok], 2)).toThrow(
       /TransactionConflict/,
     );

@@ -1,9 +1,10 @@
 import { encode, newEvent } from '../../events/codec.ts';
 import type { OrderReceived } from '../../events/schemas/events.ts';
-import type { LineItem } from '../../events/schemas/order.ts';
+import type { LineItem, Order } from '../../events/schemas/order.ts';
 import type { StepOutcome } from '../shared/consumer.ts';
 import { count, latency } from '../shared/kpis.ts';
 import { notificationRecord } from '../shared/notifications.ts';
+import { orderEventId } from '../shared/orders/events.ts';
 
 export interface ReservationLine {
   sku: string;
@@ -57,15 +58,19 @@ export function rejectionReason(
   return problems.length > 0 ? problems.join('; ') : undefined;
 }
 
-/** OrderConfirmed and the customer's confirmation, re-produced identically by a retried attempt. */
+/**
+ * OrderConfirmed and the customer's confirmation, built from the stored order (whose digest the event's
+ * copy matched), with ids derived from the order: a retried attempt re-produces them identically.
+ */
 export function confirmedOutcome(
   event: OrderReceived,
+  order: Order,
   reservedAt: string,
   replayed: boolean,
   now: Date,
 ): StepOutcome {
-  const { order } = event.data;
   const confirmed = newEvent('OrderConfirmed', {
+    eventId: orderEventId(order.orderId, 'OrderConfirmed'),
     correlationId: order.orderId,
     causationId: event.eventId,
     source: 'inventory',
@@ -84,14 +89,14 @@ export function confirmedOutcome(
   };
 }
 
-/** The customer's rejection notice; nothing was reserved. */
+/** The customer's rejection notice, from the stored order and reason; nothing was reserved. */
 export function rejectedOutcome(
   event: OrderReceived,
+  order: Order,
   reason: string,
   replayed: boolean,
   now: Date,
 ): StepOutcome {
-  const { order } = event.data;
   return {
     orderId: order.orderId,
     events: [notificationRecord('inventory', event.eventId, order, { kind: 'order-rejected', reason }, now)],

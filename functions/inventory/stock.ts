@@ -4,6 +4,7 @@ import {
   TransactWriteCommand,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
+import { PermanentError } from '../shared/errors.ts';
 import { type Transition, transitionUpdate } from '../shared/orders/model.ts';
 import type { OrdersPort } from '../shared/orders/repository.ts';
 import type { ReservationLine } from './logic.ts';
@@ -60,6 +61,9 @@ export function judgeCancellation(
   if (!reasons || reasons.length !== lineCount + 1) return 'unknown';
   const codes = reasons.map((reason) => reason.Code ?? 'None');
   const unexpected = codes.find((code) => code !== 'None' && code !== 'ConditionalCheckFailed');
+  // A ValidationError can never succeed; a TransactionConflict or throttling may on a retry.
+  if (unexpected === 'ValidationError')
+    throw new PermanentError('stock reservation refused: ValidationError');
   if (unexpected) throw new Error(`stock reservation cancelled: ${unexpected}`);
   if (codes[lineCount] === 'ConditionalCheckFailed') return { kind: 'order-moved-on' };
   return { kind: 'short' };

@@ -3,48 +3,54 @@ import { type ConsumerStep, kafkaConsumerHandler } from '../shared/consumer.ts';
 import { dynamoDbDocumentClient } from '../shared/dynamodb.ts';
 import { idempotencyStore } from '../shared/idempotency.ts';
 import { produce } from '../shared/kafka/producer.ts';
+import { notificationId } from '../shared/notifications.ts';
 import { observability } from '../shared/observability.ts';
-import { deliveredOutcome, notificationItem, notifiedEntry } from './logic.ts';
+import { assertGenuineEvent } from '../shared/orders/step.ts';
+import { type DeliveryPort, deliveryIdempotencyConfig, idempotentDelivery, logSend } from './delivery.ts';
+import { deliveredOutcome, notificationItem } from './logic.ts';
 import { dynamoNotifications, type NotificationsPort } from './store.ts';
 
-/** Delivers a customer notification (a log line stands for the e-mail) and records it, exactly once. */
-export function notificationStep(ports: { notifications: NotificationsPort }): ConsumerStep<'Notification'> {
+/**
+ * Delivers a customer notification exactly once and records it. Only the genuine notification of its
+ * order and kind is acted on (its id derives from both), so an order gets at most one of each kind.
+ */
+export function notificationStep(ports: {
+  notifications: NotificationsPort;
+  delivery: DeliveryPort;
+}): ConsumerStep<'Notification'> {
   return {
     name: 'notification',
     topic: 'Notification',
     async process(event, { now, logger }) {
-      const result = await ports.notifications.record(
-        notificationItem(event, now),
-        notifiedEntry(event.data.kind, now),
+      const { data } = event;
+      assertGenuineEvent(event, data.orderId, notificationId(data.orderId, data.kind));
+      const item = notificationItem(event, now);
+      // Send first, record second: a failed record is retried and finds the send done, never undone.
+      const delivered = await ports.delivery.deliver(item, logger);
+      const recorded = await ports.notifications.record(item);
+      return deliveredOutcome(
+        event,
+        delivered === 'already-delivered' && recorded === 'already-recorded',
+        now,
       );
-      if (result === 'recorded') {
-        // The delivery itself. Ids and kind only: the text, and even a customer id, may name the customer.
-        logger.info('notification delivered', {
-          notificationId: event.eventId,
-          kind: event.data.kind,
-          channel: event.data.channel,
-        });
-      }
-      return deliveredOutcome(event, result === 'already-recorded', now);
     },
   };
 }
 
 const { logger, metrics } = observability('notification');
+const deliveryConfig = deliveryIdempotencyConfig();
 
 export const handler = kafkaConsumerHandler({
   logger,
   metrics,
   setup: () => ({
     step: notificationStep({
-      notifications: dynamoNotifications(dynamoDbDocumentClient(), {
-        notifications: tableName('notifications'),
-        orders: tableName('orders'),
-      }),
+      notifications: dynamoNotifications(dynamoDbDocumentClient(), tableName('notifications')),
+      delivery: idempotentDelivery(logSend, idempotencyStore(), deliveryConfig),
     }),
     deps: { produce, persistenceStore: idempotencyStore() },
   }),
-});
+}).before(({ context }) => deliveryConfig.registerLambdaContext(context));
 
 export { closeProducer } from '../shared/kafka/producer.ts';
 export { resetClients } from '../shared/lifecycle.ts';

@@ -1,18 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { newEvent } from '../../events/codec.ts';
 import type { NotificationKind } from '../../events/schemas/events.ts';
-import type { HistoryEntry } from '../shared/orders/model.ts';
-import { RecordingLogger } from '../shared/testing.ts';
+import { InvalidTransitionError } from '../shared/errors.ts';
+import { notificationId } from '../shared/notifications.ts';
+import { MemoryPersistenceLayer, RecordingLogger } from '../shared/testing.ts';
+import { idempotentDelivery, logSend, type OutgoingMessage } from './delivery.ts';
 import { notificationStep } from './handler.ts';
 import { deliveryKpis, type NotificationItem, notificationItem, notifiedEntry } from './logic.ts';
 import type { NotificationsPort } from './store.ts';
 
 const notification = (kind: NotificationKind) =>
   newEvent('Notification', {
+    eventId: notificationId('ord-1', kind),
     correlationId: 'ord-1',
     causationId: 'evt-packed',
     source: 'shipper',
-    discriminator: kind,
     occurredAt: new Date('2026-11-24T10:00:03.000Z'),
     data: {
       orderId: 'ord-1',
@@ -25,17 +27,27 @@ const notification = (kind: NotificationKind) =>
     },
   });
 const now = new Date('2026-11-24T10:00:04.000Z');
+const context = { logger: new RecordingLogger(), now };
 
 class MemoryNotifications implements NotificationsPort {
   readonly items = new Map<string, NotificationItem>();
-  readonly history: HistoryEntry[] = [];
-  async record(item: NotificationItem, entry: HistoryEntry) {
+  failures = 0;
+  async record(item: NotificationItem) {
+    if (this.failures-- > 0) throw new Error('DynamoDB unavailable');
     const key = `${item.orderId}|${item.notificationId}`;
     if (this.items.has(key)) return 'already-recorded' as const;
     this.items.set(key, item);
-    this.history.push(entry);
     return 'recorded' as const;
   }
+}
+
+/** The channel: counts what reached the customer. */
+function channel() {
+  const sent: OutgoingMessage[] = [];
+  const delivery = idempotentDelivery(async (message) => {
+    sent.push(message);
+  }, new MemoryPersistenceLayer());
+  return { sent, delivery };
 }
 
 describe('notification delivery', () => {
@@ -68,24 +80,52 @@ describe('notification delivery', () => {
 
   it('delivers once: a second delivery of the same notification is a replay without effect', async () => {
     const notifications = new MemoryNotifications();
-    const step = notificationStep({ notifications });
+    const { sent, delivery } = channel();
+    const step = notificationStep({ notifications, delivery });
     const event = notification('order-shipped');
-    const logger = new RecordingLogger();
-    const first = await step.process(event, { logger, now });
-    const second = await step.process(event, { logger, now });
+    const first = await step.process(event, context);
+    const second = await step.process(event, context);
     expect(first.replayed).toBe(false);
     expect(second.replayed).toBe(true);
     expect(first.events).toEqual([]);
     expect(notifications.items.size).toBe(1);
-    expect(notifications.history).toEqual([notifiedEntry('order-shipped', now)]);
-    // Delivered once, logged with ids and kind, without the text (it may name the customer).
-    expect(logger.lines.filter((l) => l.message === 'notification delivered')).toEqual([
+    expect(sent.map((m) => m.notificationId)).toEqual([event.eventId]);
+  });
+
+  it('still delivers, once, when recording failed after the send (the retry finds the send done)', async () => {
+    const notifications = new MemoryNotifications();
+    const { sent, delivery } = channel();
+    const step = notificationStep({ notifications, delivery });
+    const event = notification('order-confirmed');
+    notifications.failures = 1;
+    await expect(step.process(event, context)).rejects.toThrow(/unavailable/);
+    const retry = await step.process(event, context);
+    expect(sent).toHaveLength(1);
+    expect(notifications.items.size).toBe(1);
+    expect(retry.replayed).toBe(false);
+  });
+
+  it('refuses a notification whose id is not its order and kind', async () => {
+    const notifications = new MemoryNotifications();
+    const { sent, delivery } = channel();
+    const step = notificationStep({ notifications, delivery });
+    // A genuine notification's id, on another kind: a second "shipped" for the order, in disguise.
+    const forged = { ...notification('order-shipped'), eventId: notificationId('ord-1', 'order-packed') };
+    await expect(step.process(forged, context)).rejects.toBeInstanceOf(InvalidTransitionError);
+    expect(sent).toEqual([]);
+    expect(notifications.items.size).toBe(0);
+  });
+
+  it('logs a delivery with ids and kind only, never the text', async () => {
+    const logger = new RecordingLogger();
+    await logSend(notificationItem(notification('order-packed'), now), logger);
+    expect(logger.lines).toEqual([
       {
         level: 'info',
         message: 'notification delivered',
         attributes: {
-          notificationId: event.eventId,
-          kind: 'order-shipped',
+          notificationId: notificationId('ord-1', 'order-packed'),
+          kind: 'order-packed',
           channel: 'email',
         },
       },

@@ -2,6 +2,11 @@ import { type EncodedRecord, encode, newEvent } from '../../events/codec.ts';
 import type { StepName } from '../../events/envelope.ts';
 import type { Notification, NotificationKind, Parcel } from '../../events/schemas/events.ts';
 import type { Order } from '../../events/schemas/order.ts';
+import { orderEventId } from './orders/events.ts';
+
+/** The id of an order's notification of one kind: at most one of each kind per order, ever. */
+export const notificationId = (orderId: string, kind: NotificationKind): string =>
+  orderEventId(orderId, 'Notification', kind);
 
 /** The facts a customer is told about, per kind of notification. */
 export type NotificationFacts =
@@ -58,8 +63,8 @@ export function notificationContent(
 }
 
 /**
- * The Notification record a step produces in reaction to `causationId`. Its id derives from the cause
- * and the kind, so a retried step re-produces the same notification and it is delivered once.
+ * The Notification record a step produces in reaction to `causationId`. Its id derives from the order and
+ * the kind, so a retried or redelivered step re-produces the same notification and it is delivered once.
  */
 export function notificationRecord(
   source: StepName,
@@ -75,7 +80,7 @@ export function notificationRecord(
       correlationId: order.orderId,
       causationId,
       source,
-      discriminator: kind,
+      eventId: notificationId(order.orderId, kind),
       occurredAt: now,
       data: {
         orderId: order.orderId,

@@ -15,7 +15,8 @@ import type { Order } from '../../events/schemas/order.ts';
 import type { EventOf, TopicName } from '../../events/topics.ts';
 import { METRICS_NAMESPACE } from '../../topology/runtime-env.ts';
 import type { StepLogger } from './consumer.ts';
-import type { StoredOrder, Transition } from './orders/model.ts';
+import { orderReceivedId } from './orders/events.ts';
+import { newStoredOrder, type StoredOrder, type Transition } from './orders/model.ts';
 import type { OrdersPort } from './orders/repository.ts';
 
 /**
@@ -180,23 +181,31 @@ export class MemoryOrders implements OrdersPort {
 
   async transition(t: Transition) {
     const current = this.items.get(t.orderId);
-    const allowed = current ? t.from.includes(current.status) : t.order !== undefined;
+    const matches = (order: StoredOrder) =>
+      Object.entries(t.match ?? {}).every(
+        ([path, value]) =>
+          path.split('.').reduce<unknown>((node, key) => (node as Record<string, unknown>)?.[key], order) ===
+          value,
+      );
+    const allowed =
+      current && t.from.includes(current.status) && current.digest === t.digest && matches(current);
     if (!allowed) return { applied: false as const, current: current ? structuredClone(current) : undefined };
-    const base: StoredOrder = current ?? {
-      ...(t.order as NonNullable<Transition['order']>),
-      status: t.to,
-      history: [],
-    };
-    this.items.set(t.orderId, {
-      ...base,
+    const next: StoredOrder = {
+      ...current,
       ...(t.set as Partial<StoredOrder>),
       status: t.to,
       updatedAt: t.at,
-      history: [...base.history, { status: t.to, at: t.at, ...(t.detail ? { detail: t.detail } : {}) }],
-    });
-    return { applied: true as const };
+      history: [...current.history, { status: t.to, at: t.at, ...(t.detail ? { detail: t.detail } : {}) }],
+    };
+    for (const attribute of t.remove ?? []) delete (next as Record<string, unknown>)[attribute];
+    this.items.set(t.orderId, next);
+    return { applied: true as const, order: structuredClone(next) };
   }
 }
+
+/** A stored RECEIVED order, as order-api writes it. */
+export const storedOrder = (order: Order = sampleOrder()): StoredOrder =>
+  newStoredOrder(order, { requestHash: 'hash', requestId: `req-${order.orderId}` });
 
 export function sampleOrder(overrides: Partial<Order> = {}): Order {
   return {
@@ -214,8 +223,10 @@ export function sampleOrder(overrides: Partial<Order> = {}): Order {
   };
 }
 
+/** The genuine OrderReceived of `order` (its id derives from the order id). */
 export const orderReceived = (order: Order = sampleOrder(), occurredAt = new Date(order.placedAt)) =>
   newEvent('OrderReceived', {
+    eventId: orderReceivedId(order.orderId),
     correlationId: order.orderId,
     causationId: `req-${order.orderId}`,
     source: 'order-api',

@@ -1,21 +1,27 @@
 import { tableName } from '../shared/config.ts';
 import { type ConsumerStep, kafkaConsumerHandler } from '../shared/consumer.ts';
 import { dynamoDbDocumentClient } from '../shared/dynamodb.ts';
-import { InvalidTransitionError } from '../shared/errors.ts';
 import { idempotencyStore } from '../shared/idempotency.ts';
 import { produce } from '../shared/kafka/producer.ts';
 import { observability } from '../shared/observability.ts';
-import { hasReached } from '../shared/orders/model.ts';
+import { orderEventId } from '../shared/orders/events.ts';
+import { orderDigest, orderOf } from '../shared/orders/model.ts';
 import { dynamoOrders, type OrdersPort } from '../shared/orders/repository.ts';
-import { bookShipment, shippedOutcome } from './logic.ts';
+import { assertGenuineEvent, movedOnOutcome, settle } from '../shared/orders/step.ts';
+import { type Booking, bookShipment, shippedOutcome } from './logic.ts';
 
-/** Books a carrier for a packed order: PACKED → SHIPPED, then the shipping notice. */
+/**
+ * Books a carrier for a packed order: PACKED → SHIPPED, then the shipping notice, from the stored order.
+ * Only the genuine OrderPickedAndPacked of a stored order with the same content and parcel is acted on.
+ */
 export function shipperStep(ports: { orders: OrdersPort }): ConsumerStep<'OrderPickedAndPacked'> {
   return {
     name: 'shipper',
     topic: 'OrderPickedAndPacked',
     async process(event, { now }) {
-      const { order } = event.data;
+      const { order, parcel } = event.data;
+      assertGenuineEvent(event, order.orderId, orderEventId(order.orderId, 'OrderPickedAndPacked'));
+      const digest = orderDigest(order);
       const booking = bookShipment(event);
       const shippedAt = now.toISOString();
       const result = await ports.orders.transition({
@@ -25,14 +31,18 @@ export function shipperStep(ports: { orders: OrdersPort }): ConsumerStep<'OrderP
         at: shippedAt,
         detail: `${booking.carrier} ${booking.trackingNumber}`,
         set: { ...booking, shippedAt },
-        order,
+        digest,
+        // The booking depends on the parcel: it must be the one the warehouse stored.
+        match: { 'parcel.parcelId': parcel.parcelId, 'parcel.weightGrams': parcel.weightGrams },
       });
-      if (result.applied) return shippedOutcome(event, booking, false, now);
-      const current = result.current;
-      if (current && hasReached(current.status, 'SHIPPED')) return shippedOutcome(event, booking, true, now);
-      throw new InvalidTransitionError(
-        `order ${order.orderId} is ${current?.status ?? 'missing'}, it cannot be shipped`,
-      );
+      const settled = settle(result, { orderId: order.orderId, digest, to: ['SHIPPED'], step: 'shipper' });
+      if (settled.kind === 'moved-on') return movedOnOutcome(settled.order);
+      const stored = settled.order;
+      const storedBooking =
+        stored.carrier && stored.trackingNumber
+          ? { carrier: stored.carrier as Booking['carrier'], trackingNumber: stored.trackingNumber }
+          : booking;
+      return shippedOutcome(event, orderOf(stored), storedBooking, settled.kind === 'replayed', now);
     },
   };
 }

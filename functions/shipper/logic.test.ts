@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { newEvent } from '../../events/codec.ts';
 import { InvalidTransitionError } from '../shared/errors.ts';
-import { MemoryOrders, RecordingLogger, sampleOrder } from '../shared/testing.ts';
+import { orderEventId } from '../shared/orders/events.ts';
+import { MemoryOrders, RecordingLogger, sampleOrder, storedOrder } from '../shared/testing.ts';
 import { shipperStep } from './handler.ts';
 import { chooseCarrier, isValidTrackingNumber, luhnCheckDigit, trackingNumberFor } from './logic.ts';
 
@@ -41,14 +42,16 @@ describe('tracking numbers', () => {
 
 describe('shipper step', () => {
   const order = sampleOrder({ placedAt: '2026-11-24T10:00:00.000Z' });
+  const parcel = { parcelId: 'PCL-1', weightGrams: 875, size: 'S' } as const;
   const event = newEvent('OrderPickedAndPacked', {
+    eventId: orderEventId('ord-1', 'OrderPickedAndPacked'),
     correlationId: 'ord-1',
     causationId: 'evt-confirmed',
     source: 'warehouse',
     occurredAt: new Date('2026-11-24T10:00:02.000Z'),
     data: {
       order,
-      parcel: { parcelId: 'PCL-1', weightGrams: 875, size: 'S' },
+      parcel,
       packedAt: '2026-11-24T10:00:02.000Z',
     },
   });
@@ -57,7 +60,7 @@ describe('shipper step', () => {
 
   it('books a carrier, stores the tracking number and tells the customer, measuring the whole journey', async () => {
     const orders = new MemoryOrders();
-    orders.items.set('ord-1', { ...order, status: 'PACKED', history: [] });
+    orders.items.set('ord-1', { ...storedOrder(order), status: 'PACKED', parcel });
     const outcome = await shipperStep({ orders }).process(event, context);
     const stored = await orders.get('ord-1');
     expect(stored).toMatchObject({
@@ -79,7 +82,7 @@ describe('shipper step', () => {
 
   it('re-produces the same notice for an order already shipped', async () => {
     const orders = new MemoryOrders();
-    orders.items.set('ord-1', { ...order, status: 'PACKED', history: [] });
+    orders.items.set('ord-1', { ...storedOrder(order), status: 'PACKED', parcel });
     const step = shipperStep({ orders });
     const first = await step.process(event, context);
     const retry = await step.process(event, context);
@@ -90,7 +93,7 @@ describe('shipper step', () => {
 
   it('refuses, for good, to ship an order that was never packed', async () => {
     const orders = new MemoryOrders();
-    orders.items.set('ord-1', { ...order, status: 'CONFIRMED', history: [] });
+    orders.items.set('ord-1', { ...storedOrder(order), status: 'CONFIRMED' });
     await expect(shipperStep({ orders }).process(event, context)).rejects.toBeInstanceOf(
       InvalidTransitionError,
     );

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { OrderPickedAndPacked } from '../../events/schemas/events.ts';
+import type { Order } from '../../events/schemas/order.ts';
 import type { StepOutcome } from '../shared/consumer.ts';
 import { count, latency } from '../shared/kpis.ts';
 import { notificationRecord } from '../shared/notifications.ts';
@@ -71,11 +72,11 @@ export function bookShipment(event: OrderPickedAndPacked): Booking {
 /** The customer's shipping notice, with carrier and tracking number; the order's journey ends here. */
 export function shippedOutcome(
   event: OrderPickedAndPacked,
+  order: Order,
   booking: Booking,
   replayed: boolean,
   now: Date,
 ): StepOutcome {
-  const { order } = event.data;
   return {
     orderId: order.orderId,
     events: [notificationRecord('shipper', event.eventId, order, { kind: 'order-shipped', ...booking }, now)],

@@ -2,21 +2,27 @@ import { catalogBySku } from '../inventory/catalog.ts';
 import { tableName } from '../shared/config.ts';
 import { type ConsumerStep, kafkaConsumerHandler } from '../shared/consumer.ts';
 import { dynamoDbDocumentClient } from '../shared/dynamodb.ts';
-import { InvalidTransitionError } from '../shared/errors.ts';
 import { idempotencyStore } from '../shared/idempotency.ts';
 import { produce } from '../shared/kafka/producer.ts';
 import { observability } from '../shared/observability.ts';
-import { hasReached } from '../shared/orders/model.ts';
+import { orderEventId } from '../shared/orders/events.ts';
+import { orderDigest, orderOf } from '../shared/orders/model.ts';
 import { dynamoOrders, type OrdersPort } from '../shared/orders/repository.ts';
+import { assertGenuineEvent, movedOnOutcome, settle } from '../shared/orders/step.ts';
 import { packedOutcome, packParcel } from './logic.ts';
 
-/** Picks and packs a confirmed order: CONFIRMED → PACKED, then OrderPickedAndPacked. */
+/**
+ * Picks and packs a confirmed order: CONFIRMED → PACKED, then OrderPickedAndPacked, both from the stored
+ * order. Only the genuine OrderConfirmed of a stored order with the same content is acted on.
+ */
 export function warehouseStep(ports: { orders: OrdersPort }): ConsumerStep<'OrderConfirmed'> {
   return {
     name: 'warehouse',
     topic: 'OrderConfirmed',
     async process(event, { now }) {
       const { order } = event.data;
+      assertGenuineEvent(event, order.orderId, orderEventId(order.orderId, 'OrderConfirmed'));
+      const digest = orderDigest(order);
       const parcel = packParcel(order, (sku) => catalogBySku.get(sku)?.weightGrams);
       const packedAt = now.toISOString();
       const result = await ports.orders.transition({
@@ -26,16 +32,19 @@ export function warehouseStep(ports: { orders: OrdersPort }): ConsumerStep<'Orde
         at: packedAt,
         detail: `parcel ${parcel.parcelId}, ${parcel.weightGrams} g`,
         set: { parcel, packedAt },
-        order,
+        digest,
       });
-      if (result.applied) return packedOutcome(event, parcel, packedAt, false, now);
-      const current = result.current;
-      if (current && hasReached(current.status, 'PACKED')) {
-        // Packed by an earlier attempt that crashed before recording it: announce the same parcel again.
-        return packedOutcome(event, current.parcel ?? parcel, current.packedAt ?? packedAt, true, now);
-      }
-      throw new InvalidTransitionError(
-        `order ${order.orderId} is ${current?.status ?? 'missing'}, it cannot be packed`,
+      const settled = settle(result, { orderId: order.orderId, digest, to: ['PACKED'], step: 'warehouse' });
+      if (settled.kind === 'moved-on') return movedOnOutcome(settled.order);
+      // An earlier attempt's parcel, if it packed the order before crashing: the same one is announced.
+      const stored = settled.order;
+      return packedOutcome(
+        event,
+        orderOf(stored),
+        stored.parcel ?? parcel,
+        stored.packedAt ?? packedAt,
+        settled.kind === 'replayed',
+        now,
       );
     },
   };

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { newEvent } from '../../events/codec.ts';
 import { InvalidTransitionError } from '../shared/errors.ts';
-import { MemoryOrders, RecordingLogger, sampleOrder } from '../shared/testing.ts';
+import { orderEventId } from '../shared/orders/events.ts';
+import { MemoryOrders, RecordingLogger, sampleOrder, storedOrder } from '../shared/testing.ts';
 import { warehouseStep } from './handler.ts';
 import {
   PACKAGING_BASE_GRAMS,
@@ -49,6 +50,7 @@ describe('picking and packing', () => {
 
 describe('warehouse step', () => {
   const event = newEvent('OrderConfirmed', {
+    eventId: orderEventId('ord-1', 'OrderConfirmed'),
     correlationId: 'ord-1',
     causationId: 'evt-received',
     source: 'inventory',
@@ -59,7 +61,7 @@ describe('warehouse step', () => {
 
   function confirmedOrders() {
     const orders = new MemoryOrders();
-    orders.items.set('ord-1', { ...order, status: 'CONFIRMED', history: [] });
+    orders.items.set('ord-1', { ...storedOrder(order), status: 'CONFIRMED' });
     return orders;
   }
 
@@ -89,7 +91,7 @@ describe('warehouse step', () => {
 
   it('refuses, for good, to pack a rejected order', async () => {
     const orders = new MemoryOrders();
-    orders.items.set('ord-1', { ...order, status: 'REJECTED', history: [] });
+    orders.items.set('ord-1', { ...storedOrder(order), status: 'REJECTED' });
     await expect(warehouseStep({ orders }).process(event, context)).rejects.toBeInstanceOf(
       InvalidTransitionError,
     );

@@ -5,6 +5,7 @@ import type { Order } from '../../events/schemas/order.ts';
 import type { StepOutcome } from '../shared/consumer.ts';
 import { count, latency } from '../shared/kpis.ts';
 import { notificationRecord } from '../shared/notifications.ts';
+import { orderEventId } from '../shared/orders/events.ts';
 
 /** The weight assumed for a SKU the catalog does not know (it passed inventory, so it exists somewhere). */
 export const UNKNOWN_ITEM_WEIGHT_GRAMS = 500;
@@ -38,16 +39,20 @@ export function packParcel(order: Order, weightOf: (sku: string) => number | und
   return { parcelId: parcelIdFor(order.orderId), weightGrams, size: parcelSize(weightGrams) };
 }
 
-/** OrderPickedAndPacked and the customer's notice, re-produced identically by a retried attempt. */
+/**
+ * OrderPickedAndPacked and the customer's notice, from the stored order and parcel, with ids derived
+ * from the order: a retried attempt re-produces them identically.
+ */
 export function packedOutcome(
   event: OrderConfirmed,
+  order: Order,
   parcel: Parcel,
   packedAt: string,
   replayed: boolean,
   now: Date,
 ): StepOutcome {
-  const { order } = event.data;
   const packed = newEvent('OrderPickedAndPacked', {
+    eventId: orderEventId(order.orderId, 'OrderPickedAndPacked'),
     correlationId: order.orderId,
     causationId: event.eventId,
     source: 'warehouse',

@@ -2,12 +2,16 @@ import { deterministicEventId, type EncodedRecord, encode, newEvent } from '../.
 import type { Order } from '../../../events/schemas/order.ts';
 
 /**
- * The id of an order's OrderReceived. It derives from the order id alone, so order-api, a retry of it
- * and the outbox sweeper all produce the same event, and a consumer can tell the genuine event from a
- * forged one (another id for the same order).
+ * The id of an order's event of one type (and kind, for notifications). It derives from the order id
+ * alone, never from the event that caused it: each order has at most one event of each type and kind,
+ * ever; a retried or redelivered step re-produces the same ids; and a consumer tells the genuine event
+ * from a forged or stale one (another id for the same order) and refuses the latter.
  */
-export const orderReceivedId = (orderId: string): string =>
-  deterministicEventId(`order-api|${orderId}`, 'OrderReceived');
+export const orderEventId = (orderId: string, eventType: string, kind = ''): string =>
+  deterministicEventId(`order|${orderId}`, eventType, kind);
+
+/** The id of an order's OrderReceived: order-api, its retries and the outbox sweeper produce the same. */
+export const orderReceivedId = (orderId: string): string => orderEventId(orderId, 'OrderReceived');
 
 /**
  * The OrderReceived record of an accepted order. Throws `EventDecodeError` when the order does not fit

@@ -4,8 +4,10 @@ import {
   hasReached,
   newStoredOrder,
   type OrderStatus,
+  orderDigest,
   orderOf,
   orderView,
+  outboxShardOf,
   StoredOrder,
   transitionUpdate,
 } from './model.ts';
@@ -27,7 +29,7 @@ describe('order status model', () => {
 });
 
 describe('transition update', () => {
-  it('changes the status only from the expected one, appending to the history', () => {
+  it('changes the status only of an existing order, from the expected one, with the same content', () => {
     const update = transitionUpdate('orders', {
       orderId: 'ord-1',
       from: ['CONFIRMED'],
@@ -35,9 +37,14 @@ describe('transition update', () => {
       at: '2026-11-24T10:00:02.000Z',
       detail: 'parcel PCL-1',
       set: { packedAt: '2026-11-24T10:00:02.000Z' },
+      digest: 'd1',
     });
     expect(update.Key).toEqual({ orderId: 'ord-1' });
-    expect(update.ConditionExpression).toBe('#status = :from0');
+    // Never `attribute_not_exists`: no transition creates an order.
+    expect(update.ConditionExpression).toBe(
+      'attribute_exists(#orderId) AND #status = :from0 AND #digest = :digest',
+    );
+    expect(update.ExpressionAttributeValues[':digest']).toBe('d1');
     expect(update.UpdateExpression).toBe(
       'SET #status = :to, #history = list_append(if_not_exists(#history, :noHistory), :entry), #updatedAt = :at, #set0 = :set0',
     );
@@ -47,22 +54,53 @@ describe('transition update', () => {
     ]);
   });
 
-  it('creates a missing order from the event when the order is given, keeping stored fields otherwise', () => {
+  it('removes attributes and requires further stored values when asked', () => {
     const update = transitionUpdate('orders', {
       orderId: 'ord-1',
-      from: ['RECEIVED'],
-      to: 'CONFIRMED',
+      from: ['RECEIVED', 'CONFIRMED'],
+      to: 'REJECTED',
       at: 't',
-      order: sampleOrder(),
+      remove: ['outboxShard'],
+      digest: 'd',
+      match: { 'parcel.weightGrams': 875 },
     });
-    expect(update.ConditionExpression).toBe('attribute_not_exists(#orderId) OR #status = :from0');
-    expect(update.UpdateExpression).toContain('#customerId = if_not_exists(#customerId, :customerId)');
-    expect(update.UpdateExpression).toContain('#placedAt = if_not_exists(#placedAt, :placedAt)');
-    expect(update.ExpressionAttributeValues[':items']).toEqual(sampleOrder().items);
+    expect(update.UpdateExpression).toMatch(/ REMOVE #remove0$/);
+    expect(update.ExpressionAttributeNames['#remove0']).toBe('outboxShard');
+    expect(update.ConditionExpression).toBe(
+      'attribute_exists(#orderId) AND (#status = :from0 OR #status = :from1) AND #digest = :digest AND #match0_0.#match0_1 = :match0',
+    );
+    expect(update.ExpressionAttributeValues[':match0']).toBe(875);
   });
 
   it('refuses a transition from nowhere', () => {
-    expect(() => transitionUpdate('orders', { orderId: 'o', from: [], to: 'PACKED', at: 't' })).toThrow();
+    expect(() =>
+      transitionUpdate('orders', { orderId: 'o', from: [], to: 'PACKED', at: 't', digest: 'd' }),
+    ).toThrow();
+  });
+});
+
+describe('order digest', () => {
+  it('is the same for the same order and differs for any change of content', () => {
+    const order = sampleOrder();
+    expect(orderDigest(structuredClone(order))).toBe(orderDigest(order));
+    const changes = [
+      { ...order, customerId: 'cust-2' },
+      { ...order, total: 1 },
+      { ...order, items: [{ ...order.items[0], quantity: 3 }, order.items[1]] },
+      { ...order, items: [{ ...order.items[0], unitPrice: 0 }, order.items[1]] },
+      { ...order, items: [...order.items].reverse() },
+      { ...order, shippingAddress: { ...order.shippingAddress, line2: 'Apt 1' } },
+      { ...order, placedAt: '2026-11-24T10:00:00.001Z' },
+    ];
+    for (const changed of changes) expect(orderDigest(changed as typeof order)).not.toBe(orderDigest(order));
+  });
+
+  it('puts every new order in the outbox, on a stable shard', () => {
+    const stored = newStoredOrder(sampleOrder(), { requestHash: 'h', requestId: 'r' });
+    expect(stored.digest).toBe(orderDigest(sampleOrder()));
+    expect(stored.outboxShard).toBe(outboxShardOf('ord-1'));
+    const shards = new Set(Array.from({ length: 200 }, (_, i) => outboxShardOf(`ord-${i}`)));
+    expect([...shards].sort()).toEqual(['0', '1', '2', '3', '4', '5', '6', '7']);
   });
 });
 

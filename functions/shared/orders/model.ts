@@ -151,6 +151,11 @@ export interface Transition {
    * order digests the same. A missing order never matches: no event creates an order but order-api's.
    */
   digest: string;
+  /**
+   * Further stored values the event must agree with, by attribute path (e.g. `parcel.weightGrams`):
+   * what a step acts on beyond the order's content, such as the parcel the warehouse packed.
+   */
+  match?: Readonly<Record<string, string | number>>;
 }
 
 /** The parameters of an UpdateItem (or a transaction's Update) that performs a transition. */
@@ -198,12 +203,20 @@ export function transitionUpdate(tableName: string, t: Transition): UpdateParams
   names['#digest'] = 'digest';
   values[':digest'] = t.digest;
   const statusCondition = expected.length === 1 ? expected[0] : `(${expected.join(' OR ')})`;
+  const matches = Object.entries(t.match ?? {}).map(([path, value], index) => {
+    const segments = path.split('.').map((segment, depth) => {
+      names[`#match${index}_${depth}`] = segment;
+      return `#match${index}_${depth}`;
+    });
+    values[`:match${index}`] = value;
+    return ` AND ${segments.join('.')} = :match${index}`;
+  });
   return {
     TableName: tableName,
     Key: { orderId: t.orderId },
     UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
     // attribute_exists: an update must never create the order it was meant to move on.
-    ConditionExpression: `attribute_exists(#orderId) AND ${statusCondition} AND #digest = :digest`,
+    ConditionExpression: `attribute_exists(#orderId) AND ${statusCondition} AND #digest = :digest${matches.join('')}`,
     ExpressionAttributeNames: names,
     ExpressionAttributeValues: values,
   };

@@ -1,0 +1,81 @@
+import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
+import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
+import type { Notification } from '../../events/schemas/events.ts';
+import type { StepLogger } from '../shared/consumer.ts';
+
+/** What goes to the customer. */
+export interface OutgoingMessage {
+  notificationId: string;
+  orderId: string;
+  customerId: string;
+  kind: Notification['data']['kind'];
+  channel: Notification['data']['channel'];
+  subject: string;
+  message: string;
+}
+
+export type DeliveryResult = 'delivered' | 'already-delivered';
+
+export interface DeliveryPort {
+  deliver(message: OutgoingMessage, logger: StepLogger): Promise<DeliveryResult>;
+}
+
+/** Sends one message through the channel; it cannot be a conditional write, so it is guarded below. */
+export type Send = (message: OutgoingMessage, logger: StepLogger) => Promise<void>;
+
+/**
+ * Longer than the dead-letter topic keeps its records (336 h): a notification replayed from there, even
+ * late, is still recognised and not sent twice.
+ */
+export const DELIVERY_IDEMPOTENCY_SECONDS = 15 * 24 * 60 * 60;
+
+/**
+ * The send, exactly once per notification id, under Powertools idempotency: the one effect of the
+ * pipeline that is not a conditional write. A retry after a later failure (recording the notification,
+ * say) finds the send completed and does not repeat it.
+ */
+export function idempotentDelivery(
+  send: Send,
+  persistenceStore: BasePersistenceLayer,
+  config: IdempotencyConfig = deliveryIdempotencyConfig(),
+): DeliveryPort {
+  const deliverOnce = makeIdempotent(
+    async (message: OutgoingMessage, logger: StepLogger) => {
+      await send(message, logger);
+      return { sent: true, replayed: false };
+    },
+    { persistenceStore, config, keyPrefix: 'order-pipeline.notification.deliver' },
+  );
+  return {
+    async deliver(message, logger) {
+      const result = (await deliverOnce(message, logger)) as { replayed?: boolean };
+      return result.replayed ? 'already-delivered' : 'delivered';
+    },
+  };
+}
+
+/**
+ * The send's idempotency settings. The handler registers each invocation's Lambda context with them, so
+ * a send interrupted by a crash is in progress only until that invocation's deadline, then retried.
+ */
+export function deliveryIdempotencyConfig(): IdempotencyConfig {
+  return new IdempotencyConfig({
+    eventKeyJmesPath: 'notificationId',
+    throwOnNoIdempotencyKey: true,
+    expiresAfterSeconds: DELIVERY_IDEMPOTENCY_SECONDS,
+    // Tells a completed earlier send (answered from the store) from this one's.
+    responseHook: (response) => ({ ...(response as object), replayed: true }),
+  });
+}
+
+/**
+ * The local channel: a log line stands for the e-mail. Ids and kind only: the text, and even a customer
+ * id, may name the customer.
+ */
+export const logSend: Send = async (message, logger) => {
+  logger.info('notification delivered', {
+    notificationId: message.notificationId,
+    kind: message.kind,
+    channel: message.channel,
+  });
+};
