@@ -42,7 +42,7 @@ export const manifest = validateManifest({
         ],
       },
       produces: ['OrderReceived', 'KPIs'],
-      tables: { orders: 'readwrite', idempotency: 'readwrite' },
+      tables: { orders: 'readwrite', idempotency: 'readwrite', inventory: 'read', notifications: 'read' },
       memoryMb: 512,
       timeoutSeconds: 10,
       environment: {},
