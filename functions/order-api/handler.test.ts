@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   fakeContext,
   MemoryOrders,
@@ -9,7 +9,10 @@ import {
   storedMetrics,
   testMetrics,
 } from '../shared/testing.ts';
-import { createOrderApi } from './handler.ts';
+import type { CatalogPort, CatalogPrice } from './catalog.ts';
+import { createOrderApi, type OrderApiDeps } from './handler.ts';
+import { orderIdFor, scopedIdempotencyKey } from './logic.ts';
+import type { DeliveredNotification, NotificationsReadPort } from './notifications.ts';
 
 const address = { name: 'Ada', line1: '1 Main St', city: 'Seattle', postal_code: '98101', country: 'US' };
 const order = {
@@ -18,6 +21,50 @@ const order = {
   total: 25,
   shipping_address: address,
 };
+/** The README's example body: no total, the client's names and prices equal to the catalog's. */
+const readmeBody = {
+  customerId: 'cust-42',
+  items: [
+    { sku: 'SKU-TSHIRT-M', name: 'T-shirt (M)', quantity: 2, unitPrice: 19.99 },
+    { sku: 'SKU-MUG', name: 'Coffee mug', quantity: 1, unitPrice: 12.5 },
+  ],
+  shippingAddress: {
+    name: 'Ada Lovelace',
+    line1: '1 Main St',
+    city: 'Seattle',
+    postalCode: '98101',
+    country: 'US',
+  },
+};
+
+const catalogEntries: CatalogPrice[] = [
+  { sku: 'SKU-MUG', name: 'Coffee mug', unitPrice: 12.5 },
+  { sku: 'SKU-TSHIRT-M', name: 'T-shirt (M)', unitPrice: 19.99 },
+  { sku: 'SKU-HEADPHONES', name: 'Wireless headphones', unitPrice: 129 },
+  { sku: 'SKU-YACHT', name: 'A yacht', unitPrice: 999_999.99 },
+  { sku: 'SKU-NAMELESS', name: '', unitPrice: 1 },
+];
+
+class MemoryCatalog implements CatalogPort {
+  readonly bySku = new Map(catalogEntries.map((entry) => [entry.sku, entry]));
+  failures = 0;
+  async prices(skus: readonly string[]) {
+    if (this.failures > 0) {
+      this.failures -= 1;
+      throw Object.assign(new Error('throttled'), { name: 'ProvisionedThroughputExceededException' });
+    }
+    return new Map(
+      skus.flatMap((sku) => (this.bySku.has(sku) ? [[sku, this.bySku.get(sku)!] as const] : [])),
+    );
+  }
+}
+
+class MemoryNotifications implements NotificationsReadPort {
+  readonly byOrder = new Map<string, DeliveredNotification[]>();
+  async delivered(orderId: string) {
+    return this.byOrder.get(orderId) ?? [];
+  }
+}
 
 /** An API Gateway REST (v1) proxy event, as the local API emulator and API Gateway send it. */
 function request(
@@ -25,6 +72,7 @@ function request(
   path: string,
   body?: unknown,
   headers: Record<string, string> = {},
+  extra: Partial<APIGatewayProxyEvent> = {},
 ): APIGatewayProxyEvent {
   return {
     httpMethod: method,
@@ -39,36 +87,61 @@ function request(
     requestContext: { requestId: `api-${Math.random()}` } as APIGatewayProxyEvent['requestContext'],
     body: body === undefined ? null : typeof body === 'string' ? body : JSON.stringify(body),
     isBase64Encoded: false,
+    ...extra,
   };
 }
 
-function setup() {
+const as = (userArn: string): Partial<APIGatewayProxyEvent> => ({
+  requestContext: {
+    requestId: `api-${Math.random()}`,
+    identity: { userArn },
+  } as unknown as APIGatewayProxyEvent['requestContext'],
+});
+
+function setup(overrides: Partial<OrderApiDeps> = {}) {
   const orders = new MemoryOrders();
+  const catalog = new MemoryCatalog();
+  const notifications = new MemoryNotifications();
   const producer = new RecordingProducer();
   const persistenceStore = new MemoryPersistenceLayer();
   const metrics = testMetrics();
+  const logger = silentLogger();
   const api = createOrderApi(
-    { orders, produce: producer.produce, persistenceStore, now: () => new Date('2026-11-24T10:00:00.000Z') },
-    { logger: silentLogger(), metrics },
+    {
+      orders,
+      catalog,
+      notifications,
+      produce: producer.produce,
+      persistenceStore,
+      now: () => new Date('2026-11-24T10:00:00.000Z'),
+      ...overrides,
+    },
+    { logger, metrics },
   );
   const call = async (event: APIGatewayProxyEvent) => {
     const response = await api(event, fakeContext('order-api'));
     return { ...response, json: JSON.parse(response.body) };
   };
-  return { call, orders, producer, metrics };
+  /** Nothing written anywhere, nothing produced. */
+  const untouched = () => {
+    expect(orders.items.size).toBe(0);
+    expect(persistenceStore.records.size).toBe(0);
+    expect(producer.sent).toHaveLength(0);
+  };
+  return { call, orders, catalog, notifications, producer, persistenceStore, metrics, logger, untouched };
 }
 
 describe('POST /orders', () => {
   it('accepts an order: 202 with its id and status URL, the order stored RECEIVED, one OrderReceived produced', async () => {
     const { call, orders, producer, metrics } = setup();
-    const response = await call(request('POST', '/orders', { ...order, order_id: 'ord-1' }));
+    const response = await call(request('POST', '/orders', { ...order, order_id: 'mine-1' }));
     expect(response.statusCode).toBe(202);
-    expect(response.json).toEqual({ orderId: 'ord-1', status: 'RECEIVED', statusUrl: '/orders/ord-1' });
-    expect(response.headers?.location).toBe('/orders/ord-1');
-    expect((await orders.get('ord-1'))?.status).toBe('RECEIVED');
+    expect(response.json).toEqual({ orderId: 'mine-1', status: 'RECEIVED', statusUrl: '/orders/mine-1' });
+    expect(response.headers?.location).toBe('/orders/mine-1');
+    expect((await orders.get('mine-1'))?.status).toBe('RECEIVED');
     const [received] = producer.on('OrderReceived');
     expect(received?.data.order).toMatchObject({
-      orderId: 'ord-1',
+      orderId: 'mine-1',
       customerId: 'John',
       total: 25,
       currency: 'USD',
@@ -101,11 +174,11 @@ describe('POST /orders', () => {
 
   it("uses the client's order id as the key: same order again is the same answer, other content a 409", async () => {
     const { call, producer } = setup();
-    const body = { ...order, order_id: 'ord-7' };
+    const body = { ...order, order_id: 'mine-7' };
     const first = await call(request('POST', '/orders', body));
     // camelCase spelling of the same order: the same content.
     const camel = {
-      orderId: 'ord-7',
+      orderId: 'mine-7',
       customerId: 'John',
       items: [{ sku: 'SKU-MUG', name: 'Coffee mug', quantity: 2, unitPrice: 12.5 }],
       total: 25,
@@ -115,25 +188,26 @@ describe('POST /orders', () => {
     expect(same.statusCode).toBe(202);
     expect(same.json).toEqual(first.json);
     const conflict = await call(
-      request('POST', '/orders', { ...body, total: 26, items: [{ ...order.items[0], unit_price: 13 }] }),
+      request('POST', '/orders', { ...body, total: 37.5, items: [{ ...order.items[0], quantity: 3 }] }),
     );
     expect(conflict.statusCode).toBe(409);
+    expect(conflict.json.message).toBe('Order mine-7 already exists with different content');
     expect(producer.on('OrderReceived')).toHaveLength(1);
   });
 
   it('answers 409 when another key names an existing order id with other content', async () => {
     const { call } = setup();
-    await call(request('POST', '/orders', { ...order, order_id: 'ord-8' }, { 'Idempotency-Key': 'a' }));
+    await call(request('POST', '/orders', { ...order, order_id: 'mine-8' }, { 'Idempotency-Key': 'a' }));
     const clash = await call(
       request(
         'POST',
         '/orders',
-        { ...order, order_id: 'ord-8', customer_id: 'Jane' },
+        { ...order, order_id: 'mine-8', customer_id: 'Jane' },
         { 'Idempotency-Key': 'b' },
       ),
     );
     expect(clash.statusCode).toBe(409);
-    expect(clash.json.message).toBe('Order ord-8 already exists with different content');
+    expect(clash.json.message).toBe('Order mine-8 already exists with different content');
   });
 
   it('recovers from a produce failure: 503, then the retry re-produces the same event id', async () => {
@@ -156,7 +230,7 @@ describe('POST /orders', () => {
   });
 
   it('answers 400 with field reasons, 415 and 413 without storing anything', async () => {
-    const { call, orders } = setup();
+    const { call, untouched } = setup();
     const seed = await call(
       request('POST', '/orders', { order_id: '123', customer_id: 'John', items: [], total: 100 }),
     );
@@ -168,18 +242,334 @@ describe('POST /orders', () => {
     expect(big.statusCode).toBe(413);
     const malformed = await call(request('POST', '/orders', '{"customer_id":'));
     expect(malformed.statusCode).toBe(400);
-    expect(orders.items.size).toBe(0);
+    untouched();
+  });
+});
+
+describe('POST /orders: prices and totals come from the catalog', () => {
+  it("prices the README's body from the catalog and computes the total", async () => {
+    const { call, producer } = setup();
+    const withoutPrices = {
+      ...readmeBody,
+      items: readmeBody.items.map(({ sku, quantity }) => ({ sku, quantity })),
+    };
+    for (const body of [readmeBody, withoutPrices, { ...readmeBody, total: 52.48 }]) {
+      expect((await call(request('POST', '/orders', body))).statusCode).toBe(202);
+    }
+    for (const event of producer.on('OrderReceived')) {
+      expect(event.data.order.total).toBe(52.48);
+      expect(event.data.order.items).toEqual([
+        { sku: 'SKU-TSHIRT-M', name: 'T-shirt (M)', quantity: 2, unitPrice: 19.99 },
+        { sku: 'SKU-MUG', name: 'Coffee mug', quantity: 1, unitPrice: 12.5 },
+      ]);
+    }
+  });
+
+  it('uses the catalog name over the client one', async () => {
+    const { call, producer } = setup();
+    const body = { ...readmeBody, items: [{ sku: 'SKU-MUG', name: 'Free mug', quantity: 1 }] };
+    expect((await call(request('POST', '/orders', body))).statusCode).toBe(202);
+    expect(producer.on('OrderReceived')[0]?.data.order.items[0]?.name).toBe('Coffee mug');
+  });
+
+  it.each([
+    [
+      '5 headphones at 0.00',
+      [{ sku: 'SKU-HEADPHONES', quantity: 5, unitPrice: 0 }],
+      undefined,
+      { path: 'items[0].unitPrice', message: expect.stringContaining('129.00') },
+    ],
+    [
+      'a discount of one cent',
+      [{ sku: 'SKU-MUG', quantity: 1, unitPrice: 12.49 }],
+      undefined,
+      { path: 'items[0].unitPrice', message: expect.stringContaining('12.50') },
+    ],
+    [
+      'an unknown SKU',
+      [
+        { sku: 'SKU-MUG', quantity: 1 },
+        { sku: 'SKU-FREE-STUFF', quantity: 1 },
+      ],
+      undefined,
+      { path: 'items[1].sku', message: 'SKU-FREE-STUFF is not in the catalog' },
+    ],
+    [
+      'a total below the catalog prices (lines without prices)',
+      [{ sku: 'SKU-HEADPHONES', quantity: 5 }],
+      0,
+      { path: 'total', message: 'does not match the catalog prices: expected 645.00' },
+    ],
+    [
+      'a total above the schema maximum, computed (no total sent)',
+      [{ sku: 'SKU-YACHT', quantity: 2 }],
+      undefined,
+      { path: 'items', message: expect.stringMatching(/1999999\.98.*1000000\.00/) },
+    ],
+    [
+      'a total above the schema maximum, and a total sent that matches it',
+      [{ sku: 'SKU-YACHT', quantity: 1000, unitPrice: 999_999.99 }],
+      undefined,
+      { path: 'items', message: expect.stringContaining('more than the 1000000.00') },
+    ],
+  ])('refuses %s with 400 and writes nothing', async (_, items, total, issue) => {
+    const { call, untouched } = setup();
+    const response = await call(request('POST', '/orders', { ...readmeBody, items, total }));
+    expect(response.statusCode).toBe(400);
+    expect(response.json.errors).toContainEqual(issue);
+    untouched();
+  });
+
+  it('refuses an order whose event would not fit its schema (a catalog name it rejects), writing nothing', async () => {
+    const { call, untouched } = setup();
+    const response = await call(
+      request('POST', '/orders', { ...readmeBody, items: [{ sku: 'SKU-NAMELESS', quantity: 1 }] }),
+    );
+    expect(response.statusCode).toBe(400);
+    expect(response.json.errors).toContainEqual({ path: 'items[0].name', message: expect.any(String) });
+    untouched();
+  });
+
+  it('refuses an order whose event is larger than the limit, writing nothing', async () => {
+    const { call, untouched } = setup({ maxEventBytes: 600 });
+    const response = await call(request('POST', '/orders', readmeBody));
+    expect(response.statusCode).toBe(400);
+    expect(response.json.errors[0].message).toMatch(/event would be \d+ bytes, over the 600 allowed/);
+    untouched();
+  });
+
+  it('answers 503 when the catalog is unreachable, writing nothing; the retry succeeds', async () => {
+    const { call, catalog, untouched } = setup();
+    catalog.failures = 1;
+    const failed = await call(request('POST', '/orders', readmeBody, { 'Idempotency-Key': 'k' }));
+    expect(failed.statusCode).toBe(503);
+    untouched();
+    expect((await call(request('POST', '/orders', readmeBody, { 'Idempotency-Key': 'k' }))).statusCode).toBe(
+      202,
+    );
+  });
+});
+
+/** Hostile bodies, each with the status it must get; none may write or produce anything. */
+const nest = (depth: number): string => `${'['.repeat(depth)}${']'.repeat(depth)}`;
+const raw = (fields: string) =>
+  `{"customerId":"c","items":[{"sku":"SKU-MUG","quantity":1}],"shippingAddress":{"name":"n","line1":"l","city":"c","postalCode":"p","country":"US"}${fields}}`;
+interface HostileBody {
+  name: string;
+  body: string | null;
+  status: number;
+  headers?: Record<string, string>;
+  base64?: boolean;
+}
+const row = (
+  name: string,
+  body: string | null,
+  status: number,
+  headers?: Record<string, string>,
+  base64?: boolean,
+): HostileBody => ({ name, body, status, headers, base64 });
+const hostileBodies: HostileBody[] = [
+  row('an array nested 30 000 deep', nest(30_000), 400),
+  row('an object nested 10 000 deep', `${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}`, 400),
+  row('a deep value inside a valid order', raw(`,"note":${nest(50)}`), 400),
+  row('an escaped lone surrogate in a string', raw(',"customerId":"\\ud800"'), 400),
+  row('a raw lone surrogate in the body text', raw(',"customerId":"\ud800x"'), 400),
+  row('a lone surrogate in a key', raw(',"\\udc00":1'), 400),
+  row('a __proto__ key at the top', raw(',"__proto__":{"isAdmin":true}'), 400),
+  row('a constructor key in a line', raw('').replace('"quantity":1', '"quantity":1,"constructor":{}'), 400),
+  row(
+    'a prototype key in the address',
+    raw('').replace('"country":"US"', '"country":"US","prototype":1'),
+    400,
+  ),
+  row('a quantity of 1e400 (Infinity)', raw('').replace('"quantity":1', '"quantity":1e400'), 400),
+  row('a negative quantity', raw('').replace('"quantity":1', '"quantity":-1'), 400),
+  row('a quantity of 1e21', raw('').replace('"quantity":1', '"quantity":1e21'), 400),
+  row('a fractional quantity', raw('').replace('"quantity":1', '"quantity":1.5'), 400),
+  row('a quantity of "NaN"', raw('').replace('"quantity":1', '"quantity":"NaN"'), 400),
+  row('a negative unit price', raw('').replace('"quantity":1', '"quantity":1,"unitPrice":-12.5'), 400),
+  row('a total of 1e308', raw(',"total":1e308'), 400),
+  row('a total of -0.01', raw(',"total":-0.01'), 400),
+  row('two spellings of one key', raw(',"customer_id":"other"'), 400),
+  row('an orderId in the system namespace', raw(',"orderId":"ord-3f2c"'), 400),
+  row('an orderId in the system namespace, upper case', raw(',"order_id":"ORD-3f2c"'), 400),
+  row('an orderId with a lone surrogate', raw(',"orderId":"a\\ud800"'), 400),
+  row('a JSON string instead of an object', '"order"', 400),
+  row('null', 'null', 400),
+  row('an empty body', null, 400),
+  row('JSON with a trailing comma', raw(',').replace(',}', ',,}'), 400),
+  row('a latin-1 charset', raw(''), 415, { 'Content-Type': 'application/json; charset=iso-8859-1' }),
+  row('no content type', raw(''), 415, { 'Content-Type': '' }),
+  row(
+    'non-UTF-8 bytes (base64)',
+    Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]).toString('base64'),
+    400,
+    {},
+    true,
+  ),
+  row('overlong UTF-8 (base64)', Buffer.from([0x22, 0xc0, 0xaf, 0x22]).toString('base64'), 400, {}, true),
+  row(
+    'a UTF-8 encoded surrogate (base64)',
+    Buffer.from([0x22, 0xed, 0xa0, 0x80, 0x22]).toString('base64'),
+    400,
+    {},
+    true,
+  ),
+  row('65 KiB of whitespace', `${' '.repeat(65 * 1024)}{}`, 413),
+];
+
+describe('POST /orders: hostile bodies get a 4xx with a reason, never a 5xx, and nothing is written', () => {
+  it.each(hostileBodies)('$name → $status', async ({ body, status, headers = {}, base64 = false }) => {
+    const { call, untouched } = setup();
+    const event = request('POST', '/orders', body ?? undefined, headers, { isBase64Encoded: base64 });
+    const response = await call(event);
+    expect(response.statusCode).toBe(status);
+    expect(response.json.message).toEqual(expect.any(String));
+    untouched();
+  });
+
+  it('says why the deep, unencodable and prototype-like bodies are refused', async () => {
+    const { call } = setup();
+    const reasons = async (body: string) =>
+      JSON.stringify((await call(request('POST', '/orders', body))).json.errors);
+    expect(await reasons(nest(30_000))).toContain('nested deeper than 8 levels');
+    expect(await reasons(raw(',"customerId":"\\ud800"'))).toContain('"path":"customerId"');
+    expect(await reasons(raw(',"__proto__":{}'))).toContain(
+      '"path":"__proto__","message":"is a reserved name"',
+    );
+    expect(await reasons(raw(',"orderId":"ord-1"'))).toContain("the system's own order ids");
+  });
+
+  it('answers 400, not 503, when DynamoDB refuses the write as invalid, and logs it as a bug', async () => {
+    const orders = new MemoryOrders();
+    const create = vi.spyOn(orders, 'create').mockRejectedValueOnce(
+      Object.assign(new Error('One or more parameter values were invalid'), {
+        name: 'ValidationException',
+      }),
+    );
+    const { call, producer, persistenceStore, logger } = setup({ orders });
+    const bug = vi.spyOn(logger, 'error');
+    const response = await call(request('POST', '/orders', readmeBody, { 'Idempotency-Key': 'k-v' }));
+    expect(response.statusCode).toBe(400);
+    expect(response.json.message).toBe('The order contains a value that cannot be stored');
+    expect(bug).toHaveBeenCalledWith(expect.stringContaining('BUG'), expect.anything());
+    expect(producer.sent).toHaveLength(0);
+    // The refusal is not remembered as the key's answer: the same key may be used again.
+    expect(persistenceStore.records.size).toBe(0);
+    expect(create).toHaveBeenCalledTimes(1);
+  });
+
+  it('answers 503 for a real outage of the orders table (throttling), and the retry succeeds', async () => {
+    const orders = new MemoryOrders();
+    vi.spyOn(orders, 'create').mockRejectedValueOnce(
+      Object.assign(new Error('Rate exceeded'), { name: 'ProvisionedThroughputExceededException' }),
+    );
+    const { call } = setup({ orders });
+    const failed = await call(request('POST', '/orders', readmeBody, { 'Idempotency-Key': 'k-t' }));
+    expect(failed.statusCode).toBe(503);
+    const retry = await call(request('POST', '/orders', readmeBody, { 'Idempotency-Key': 'k-t' }));
+    expect(retry.statusCode).toBe(202);
+  });
+});
+
+describe('headers, query strings and paths', () => {
+  // As JSON text: `{ __proto__: x }` in a literal would set a prototype, where API Gateway's JSON has a key.
+  const hostile: [string, string][] = [
+    ['a __proto__ header', '{"headers":{"Content-Type":"application/json","__proto__":"x"}}'],
+    ['a Constructor header', '{"headers":{"Content-Type":"application/json","Constructor":"x"}}'],
+    ['a prototype multi-value header', '{"multiValueHeaders":{"prototype":["x"]}}'],
+    [
+      'a header value with a lone surrogate',
+      '{"headers":{"Content-Type":"application/json","X-A":"\\ud800"}}',
+    ],
+    [
+      'a header name with a lone surrogate',
+      '{"headers":{"Content-Type":"application/json","X-\\udfff":"a"}}',
+    ],
+    ['a __proto__ query parameter', '{"queryStringParameters":{"__proto__":"1"}}'],
+    ['a constructor query parameter', '{"multiValueQueryStringParameters":{"constructor":["1","2"]}}'],
+    ['a query value with a lone surrogate', '{"queryStringParameters":{"q":"a\\udc00"}}'],
+  ];
+
+  it.each(hostile)('refuses %s with 400 on every route, writing nothing', async (_, extra) => {
+    const { call, untouched } = setup();
+    const fixed = JSON.parse(extra) as Partial<APIGatewayProxyEvent>;
+    for (const [method, path, body] of [
+      ['POST', '/orders', readmeBody],
+      ['GET', '/orders/abc'],
+      ['GET', '/health'],
+    ] as const) {
+      const response = await call({ ...request(method, path, body), ...fixed });
+      expect(response.statusCode, `${method} ${path}`).toBe(400);
+      expect(response.json.message).toBe('The request is invalid');
+    }
+    untouched();
+  });
+
+  it('refuses a path with a lone surrogate, and an order id that is not one', async () => {
+    const { call } = setup();
+    expect((await call(request('GET', '/orders/a\ud800'))).statusCode).toBe(400);
+    expect((await call(request('GET', '/orders/%ED%A0%80'))).statusCode).toBe(400);
+    expect((await call(request('GET', '/orders/%E0%A4%A'))).statusCode).toBe(400);
+    expect((await call(request('GET', '/orders/__proto__'))).statusCode).toBe(404);
+  });
+});
+
+describe('order id namespaces', () => {
+  it("refuses a client order id equal to the id someone else's Idempotency-Key derives to", async () => {
+    const { call, orders } = setup();
+    const victimsId = orderIdFor(
+      {} as never,
+      scopedIdempotencyKey('arn:aws:iam::1:user/victim', 'k-1'),
+      () => '',
+    );
+    const squat = await call(request('POST', '/orders', { ...readmeBody, orderId: victimsId }));
+    expect(squat.statusCode).toBe(400);
+    expect(squat.json.errors).toContainEqual({ path: 'orderId', message: expect.stringContaining('ord-') });
+    const victim = await call(
+      request('POST', '/orders', readmeBody, { 'Idempotency-Key': 'k-1' }, as('arn:aws:iam::1:user/victim')),
+    );
+    expect(victim.statusCode).toBe(202);
+    expect(victim.json.orderId).toBe(victimsId);
+    expect([...orders.items.keys()]).toEqual([victimsId]);
+  });
+
+  it("scopes Idempotency-Keys by caller: two callers' equal keys are two orders, never a 409", async () => {
+    const { call, producer } = setup();
+    const alice = await call(
+      request('POST', '/orders', readmeBody, { 'Idempotency-Key': 'k' }, as('arn:alice')),
+    );
+    const bob = await call(
+      request(
+        'POST',
+        '/orders',
+        { ...readmeBody, customerId: 'bob' },
+        { 'Idempotency-Key': 'k' },
+        as('arn:bob'),
+      ),
+    );
+    const aliceAgain = await call(
+      request('POST', '/orders', readmeBody, { 'Idempotency-Key': 'k' }, as('arn:alice')),
+    );
+    const anonymous = await call(request('POST', '/orders', readmeBody, { 'Idempotency-Key': 'k' }));
+    expect([alice.statusCode, bob.statusCode, aliceAgain.statusCode, anonymous.statusCode]).toEqual([
+      202, 202, 202, 202,
+    ]);
+    expect(bob.json.orderId).not.toBe(alice.json.orderId);
+    expect(aliceAgain.json.orderId).toBe(alice.json.orderId);
+    expect(anonymous.json.orderId).not.toBe(alice.json.orderId);
+    expect(producer.on('OrderReceived')).toHaveLength(3);
   });
 });
 
 describe('GET /orders/{id}, /health and unknown routes', () => {
   it('shows an order with its history, and 404 for an unknown one', async () => {
     const { call } = setup();
-    await call(request('POST', '/orders', { ...order, order_id: 'ord-1' }));
-    const found = await call(request('GET', '/orders/ord-1'));
+    await call(request('POST', '/orders', { ...order, order_id: 'mine-1' }));
+    const found = await call(request('GET', '/orders/mine-1'));
     expect(found.statusCode).toBe(200);
     expect(found.json).toMatchObject({
-      orderId: 'ord-1',
+      orderId: 'mine-1',
       status: 'RECEIVED',
       customerId: 'John',
       total: 25,
@@ -189,6 +579,31 @@ describe('GET /orders/{id}, /health and unknown routes', () => {
     expect(found.json).not.toHaveProperty('shippingAddress');
     expect((await call(request('GET', '/orders/ord-404'))).statusCode).toBe(404);
     expect((await call(request('GET', '/orders/not%20valid'))).statusCode).toBe(400);
+  });
+
+  it('adds a NOTIFIED entry per delivered notification, in time order, never twice', async () => {
+    const { call, orders, notifications } = setup();
+    await call(request('POST', '/orders', { ...order, order_id: 'mine-2' }));
+    const stored = orders.items.get('mine-2')!;
+    stored.status = 'PACKED';
+    stored.history.push(
+      { status: 'CONFIRMED', at: '2026-11-24T10:00:02.000Z' },
+      // Written before NOTIFIED entries moved to the notifications table: not shown twice.
+      { status: 'NOTIFIED', at: '2026-11-24T10:00:03.000Z', detail: 'notified:order-confirmed' },
+      { status: 'PACKED', at: '2026-11-24T10:00:04.000Z' },
+    );
+    notifications.byOrder.set('mine-2', [
+      { kind: 'order-packed', deliveredAt: '2026-11-24T10:00:05.000Z' },
+      { kind: 'order-confirmed', deliveredAt: '2026-11-24T10:00:03.000Z' },
+    ]);
+    const view = await call(request('GET', '/orders/mine-2'));
+    expect(view.json.history).toEqual([
+      { status: 'RECEIVED', at: '2026-11-24T10:00:00.000Z' },
+      { status: 'CONFIRMED', at: '2026-11-24T10:00:02.000Z' },
+      { status: 'NOTIFIED', at: '2026-11-24T10:00:03.000Z', detail: 'notified:order-confirmed' },
+      { status: 'PACKED', at: '2026-11-24T10:00:04.000Z' },
+      { status: 'NOTIFIED', at: '2026-11-24T10:00:05.000Z', detail: 'notified:order-packed' },
+    ]);
   });
 
   it('answers health, 404 and 405', async () => {

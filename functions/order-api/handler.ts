@@ -12,7 +12,9 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { deterministicEventId, type EncodedRecord, encode, newEvent } from '../../events/codec.ts';
+import { z } from 'zod';
+import { type EncodedRecord, EventDecodeError, type Issue, issuesOf } from '../../events/codec.ts';
+import type { Order } from '../../events/schemas/order.ts';
 import type { OrderRequest } from '../../events/schemas/order-request.ts';
 import { tableName } from '../shared/config.ts';
 import { dynamoDbDocumentClient } from '../shared/dynamodb.ts';
@@ -21,32 +23,63 @@ import { produce } from '../shared/kafka/producer.ts';
 import { count, kpiRecords, latency } from '../shared/kpis.ts';
 import { onReset } from '../shared/lifecycle.ts';
 import { addKpiMetrics, observability } from '../shared/observability.ts';
+import { orderReceivedRecord } from '../shared/orders/events.ts';
 import { newStoredOrder, orderOf, orderView } from '../shared/orders/model.ts';
 import { dynamoOrders, type OrdersPort } from '../shared/orders/repository.ts';
+import { type CatalogPort, dynamoCatalog } from './catalog.ts';
 import {
   acceptedResponse,
+  callerOf,
   errorResponse,
+  eventSizeIssues,
+  historyWithNotifications,
   json,
+  MAX_ORDER_EVENT_BYTES,
   normalizeHeaders,
   orderFromRequest,
   orderIdFor,
   parseOrderRequest,
+  priceOrder,
   requestHash,
   route,
+  screenRequest,
   validOrderId,
 } from './logic.ts';
+import { dynamoNotifications, type NotificationsReadPort } from './notifications.ts';
 
 export interface OrderApiDeps {
   orders: OrdersPort;
+  catalog: CatalogPort;
+  notifications: NotificationsReadPort;
   produce(records: readonly EncodedRecord[]): Promise<void>;
   persistenceStore: BasePersistenceLayer;
   now?: () => Date;
   newId?: () => string;
+  /** The largest OrderReceived accepted; tests lower it. */
+  maxEventBytes?: number;
 }
 
 /** The same order id already names an order with other content. */
 export class OrderConflictError extends Error {
   override readonly name = 'OrderConflictError';
+}
+
+/**
+ * DynamoDB refused the order's write as invalid (ValidationException): something the client sent got
+ * past validation. Nothing was written, so the answer is a 400; the gap is a bug and logged as one.
+ */
+export class OrderNotStorableError extends Error {
+  override readonly name = 'OrderNotStorableError';
+}
+
+/** An error only the client's input can cause, whatever the number of retries. */
+const isValidationException = (error: unknown): boolean =>
+  error instanceof Error && error.name === 'ValidationException';
+
+/** What is built and checked before anything is written: the order and its event. */
+interface Prepared {
+  order: Order;
+  record: EncodedRecord;
 }
 
 /** What the idempotency store keeps: JSON, which an API Gateway result is. */
@@ -86,47 +119,53 @@ export function createOrderApi(deps: OrderApiDeps, observe: { logger: Logger; me
   });
 
   /**
-   * Writes the order (only if its id is new) and produces one OrderReceived, whose id derives from the
-   * order id. A retry after a crash finds the order written with the same content and produces the same
-   * event again; the same id with other content is a conflict.
+   * Writes the order (only if its id is new) and produces the OrderReceived built and checked before.
+   * A retry after a crash finds the order written with the same content and produces its event again
+   * (the same id: it derives from the order id); the same id with other content is a conflict.
    */
   const acceptOrder = makeIdempotent(
-    async (input: AcceptInput, run: { fresh: boolean }): Promise<APIGatewayProxyResult> => {
-      const started = now();
-      let order = orderFromRequest(input.request, input.orderId, started);
-      let causationId = input.requestId;
-      const created = await deps.orders.create(
-        newStoredOrder(order, { requestHash: requestHash(input.request), requestId: input.requestId }),
-      );
+    async (
+      input: AcceptInput,
+      run: { fresh: boolean; prepared: Prepared },
+    ): Promise<APIGatewayProxyResult> => {
+      const { order } = run.prepared;
+      let record = run.prepared.record;
+      const started = new Date(order.placedAt);
+      let created: Awaited<ReturnType<OrdersPort['create']>>;
+      try {
+        created = await deps.orders.create(
+          newStoredOrder(order, { requestHash: requestHash(input.request), requestId: input.requestId }),
+        );
+      } catch (error) {
+        if (!isValidationException(error)) throw error;
+        throw new OrderNotStorableError((error as Error).message);
+      }
       if (!created.created) {
         const existing = created.existing;
         if (!existing) throw new Error(`order ${input.orderId} exists but could not be read`);
         if (existing.requestHash !== requestHash(input.request)) {
           throw new OrderConflictError(`order ${input.orderId} already exists with other content`);
         }
-        order = orderOf(existing);
-        causationId = existing.requestId ?? causationId;
+        // The stored order is the truth: its event is re-produced as it was accepted.
+        record = orderReceivedRecord(
+          orderOf(existing),
+          existing.requestId ?? input.requestId,
+          new Date(existing.placedAt),
+        );
       }
-      const received = newEvent('OrderReceived', {
-        eventId: deterministicEventId(`order-api|${order.orderId}`, 'OrderReceived'),
-        correlationId: order.orderId,
-        causationId,
-        source: 'order-api',
-        occurredAt: started,
-        data: { order },
-      });
+      const eventId = record.headers['event-id'] ?? '';
       const kpis = [count('OrdersReceived'), latency('StepLatency', started.toISOString(), now())];
       await deps.produce([
-        encode('OrderReceived', received),
-        ...kpiRecords('order-api', { causationId: received.eventId, orderId: order.orderId }, kpis, started),
+        record,
+        ...kpiRecords('order-api', { causationId: eventId, orderId: input.orderId }, kpis, started),
       ]);
       if (created.created) addKpiMetrics(metrics, kpis);
       run.fresh = true;
       logger.info(created.created ? 'order accepted' : 'order was already accepted, event re-produced', {
-        eventId: received.eventId,
+        eventId,
         lines: order.items.length,
       });
-      return acceptedResponse(order.orderId);
+      return acceptedResponse(input.orderId);
     },
     { persistenceStore: deps.persistenceStore, config, keyPrefix: 'order-pipeline.order-api.post-orders' },
   );
@@ -136,28 +175,44 @@ export function createOrderApi(deps: OrderApiDeps, observe: { logger: Logger; me
     headers: Record<string, string>,
     context?: Context,
   ) {
-    const parsed = parseOrderRequest(event, headers);
+    const parsed = parseOrderRequest(event, headers, callerOf(event));
     if (!parsed.ok) return parsed.response;
     const { request, idempotencyKey } = parsed;
     const orderId = orderIdFor(request, idempotencyKey, newId);
     logger.setCorrelationId(orderId);
-    if (context) config.registerLambdaContext(context);
-    const run = { fresh: false };
+    const requestId = event.requestContext?.requestId || context?.awsRequestId || newId();
+    // Everything the event needs is checked before anything is written: prices, then the event itself.
+    const priced = priceOrder(request, await deps.catalog.prices(request.items.map((item) => item.sku)));
+    if (!priced.ok) return errorResponse(400, 'The order is invalid', priced.errors);
+    const order = orderFromRequest(request, priced, orderId, now());
+    let record: EncodedRecord;
     try {
-      const response = await acceptOrder(
-        {
-          idempotencyKey,
-          request,
-          orderId,
-          requestId: event.requestContext?.requestId || context?.awsRequestId || newId(),
-        },
-        run,
-      );
+      record = orderReceivedRecord(order, requestId, new Date(order.placedAt));
+    } catch (error) {
+      // encode throws EventDecodeError; newEvent, before it, a ZodError: both mean "does not fit".
+      const issues =
+        error instanceof EventDecodeError
+          ? error.issues
+          : error instanceof z.ZodError
+            ? issuesOf(error)
+            : undefined;
+      if (!issues) throw error;
+      logger.warn('order refused: it does not fit its event', { paths: issues.map((i) => i.path) });
+      return errorResponse(400, 'The order cannot be accepted', eventIssues(issues));
+    }
+    const tooLarge = eventSizeIssues(record, deps.maxEventBytes ?? MAX_ORDER_EVENT_BYTES);
+    if (tooLarge.length > 0) return errorResponse(400, 'The order cannot be accepted', tooLarge);
+    if (context) config.registerLambdaContext(context);
+    const run = { fresh: false, prepared: { order, record } };
+    try {
+      const response = await acceptOrder({ idempotencyKey, request, orderId, requestId }, run);
       if (!run.fresh) logger.info('idempotent replay of an earlier answer', { orderId });
       return response;
     } catch (error) {
       if (error instanceof IdempotencyValidationError) {
-        return errorResponse(409, 'This Idempotency-Key was already used with a different order');
+        return idempotencyKey?.startsWith('order:')
+          ? errorResponse(409, `Order ${orderId} already exists with different content`)
+          : errorResponse(409, 'This Idempotency-Key was already used with a different order');
       }
       if (error instanceof IdempotencyAlreadyInProgressError) {
         return errorResponse(409, 'A request with this Idempotency-Key is still in progress', undefined, {
@@ -166,6 +221,11 @@ export function createOrderApi(deps: OrderApiDeps, observe: { logger: Logger; me
       }
       if (error instanceof OrderConflictError) {
         return errorResponse(409, `Order ${orderId} already exists with different content`);
+      }
+      if (error instanceof OrderNotStorableError) {
+        // Not the client's fault that we let it through; the message says what DynamoDB refused.
+        logger.error('BUG: validation let through an order DynamoDB refuses', { reason: error.message });
+        return errorResponse(400, 'The order contains a value that cannot be stored');
       }
       throw error;
     }
@@ -177,13 +237,17 @@ export function createOrderApi(deps: OrderApiDeps, observe: { logger: Logger; me
     logger.setCorrelationId(orderId);
     const stored = await deps.orders.get(orderId);
     if (!stored) return errorResponse(404, `Order ${orderId} not found`);
-    return json(200, orderView(stored), { 'cache-control': 'no-store' });
+    const view = orderView(stored);
+    const history = historyWithNotifications(view.history, await deps.notifications.delivered(orderId));
+    return json(200, { ...view, history }, { 'cache-control': 'no-store' });
   }
 
   return async function handle(
     event: APIGatewayProxyEvent,
     context?: Context,
   ): Promise<APIGatewayProxyResult> {
+    const refused = screenRequest(event);
+    if (refused) return refused;
     const headers = normalizeHeaders(event);
     const match = route(event.httpMethod ?? '', event.path ?? '');
     try {
@@ -211,6 +275,10 @@ export function createOrderApi(deps: OrderApiDeps, observe: { logger: Logger; me
   };
 }
 
+/** The event's paths (`data.order.items[0].name`) as the order's, which is what the client knows. */
+const eventIssues = (issues: readonly Issue[]): Issue[] =>
+  issues.map((issue) => ({ ...issue, path: issue.path.replace(/^data\.order\.?/, '') }));
+
 const { logger, metrics } = observability('order-api');
 let api: ReturnType<typeof createOrderApi> | undefined;
 onReset(() => {
@@ -221,6 +289,8 @@ export const handler = middy(async (event: APIGatewayProxyEvent, context: Contex
   api ??= createOrderApi(
     {
       orders: dynamoOrders(dynamoDbDocumentClient(), tableName('orders')),
+      catalog: dynamoCatalog(dynamoDbDocumentClient(), tableName('inventory')),
+      notifications: dynamoNotifications(dynamoDbDocumentClient(), tableName('notifications')),
       produce,
       persistenceStore: idempotencyStore(),
     },

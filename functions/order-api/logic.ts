@@ -1,14 +1,30 @@
 import { createHash } from 'node:crypto';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { v5 as uuidv5 } from 'uuid';
-import { formatPath, type Issue } from '../../events/codec.ts';
-import { type Order, OrderId, totalInCents } from '../../events/schemas/order.ts';
-import { OrderRequest } from '../../events/schemas/order-request.ts';
+import { type EncodedRecord, formatPath, type Issue } from '../../events/codec.ts';
+import { type LineItem, Money, type Order, OrderId, totalInCents } from '../../events/schemas/order.ts';
+import { MAX_REQUEST_DEPTH, OrderRequest, snakeToCamel } from '../../events/schemas/order-request.ts';
+import type { HistoryEntry } from '../shared/orders/model.ts';
+import type { CatalogPrice } from './catalog.ts';
+import type { DeliveredNotification } from './notifications.ts';
 
 /** Orders are small; anything bigger is a mistake or an attack. */
 export const MAX_BODY_BYTES = 64 * 1024;
 /** Idempotency-Key: printable ASCII, as the IETF draft and common APIs have it. */
 const IdempotencyKeyPattern = /^[\x21-\x7e]{1,255}$/;
+/**
+ * The largest OrderReceived order-api produces. The biggest order a valid request can make is far
+ * below it; the limit keeps the record (and the order item, which DynamoDB caps at 400 KB) well inside
+ * what the broker (1 MiB by default) and a dead letter holding a base64 copy of it can carry.
+ */
+export const MAX_ORDER_EVENT_BYTES = 128 * 1024;
+/** The prefix of the order ids the system makes (from Idempotency-Keys, or random); clients may not use it. */
+export const SYSTEM_ORDER_ID_PREFIX = 'ord-';
+/** Keys that name a prototype in JavaScript: refused anywhere a client chooses a name. */
+const PROTOTYPE_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** `String.prototype.isWellFormed` (ES2024, Node 20+): false for a lone surrogate. */
+const isWellFormed = (text: string): boolean => (text as string & { isWellFormed(): boolean }).isWellFormed();
 
 export interface ErrorBody {
   message: string;
@@ -56,6 +72,123 @@ export function isJsonContentType(contentType: string | undefined): boolean {
   return mediaType === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(mediaType);
 }
 
+/** A JSON media type with no charset, or UTF-8 (RFC 8259: JSON between systems is UTF-8). */
+function isUtf8Charset(contentType: string): boolean {
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(contentType)?.[1];
+  return charset === undefined || /^utf-?8$/i.test(charset);
+}
+
+type Screened = Pick<
+  APIGatewayProxyEvent,
+  'path' | 'headers' | 'multiValueHeaders' | 'queryStringParameters' | 'multiValueQueryStringParameters'
+>;
+
+function screenNames(
+  where: 'headers' | 'query',
+  entries: [string, string | readonly (string | undefined)[] | undefined][],
+  issues: Issue[],
+): void {
+  for (const [name, value] of entries) {
+    if (!isWellFormed(name)) {
+      issues.push({ path: where, message: 'a name is not well-formed Unicode (a lone surrogate)' });
+      continue;
+    }
+    const key = where === 'headers' ? name.toLowerCase() : name;
+    if (PROTOTYPE_KEYS.has(key)) {
+      issues.push({ path: `${where}.${name}`, message: 'is a reserved name' });
+      continue;
+    }
+    const values = Array.isArray(value) ? value : [value];
+    if (values.some((v) => typeof v === 'string' && !isWellFormed(v))) {
+      issues.push({ path: `${where}.${name}`, message: 'is not well-formed Unicode (a lone surrogate)' });
+    }
+  }
+}
+
+/**
+ * What every request must pass before anything reads it: a well-formed path, and header and query
+ * names and values that are well-formed Unicode and name no prototype. Answers 400 with the reasons.
+ */
+export function screenRequest(event: Screened): APIGatewayProxyResult | undefined {
+  const issues: Issue[] = [];
+  if (typeof event.path === 'string' && !isWellFormed(event.path)) {
+    issues.push({ path: 'path', message: 'is not well-formed Unicode (a lone surrogate)' });
+  }
+  const list = <V>(record: Record<string, V> | null | undefined) => Object.entries(record ?? {});
+  screenNames('headers', [...list(event.headers), ...list(event.multiValueHeaders)], issues);
+  screenNames(
+    'query',
+    [...list(event.queryStringParameters), ...list(event.multiValueQueryStringParameters)],
+    issues,
+  );
+  if (issues.length === 0) return undefined;
+  const unique = [...new Map(issues.map((issue) => [`${issue.path}|${issue.message}`, issue])).values()];
+  return errorResponse(400, 'The request is invalid', unique);
+}
+
+/**
+ * Walks a parsed body once, bounded by {@link MAX_REQUEST_DEPTH} (so it never recurses deeper than
+ * that, whatever the body), and reports what no schema check should ever meet: excessive nesting,
+ * non-finite numbers, lone surrogates in keys or strings, prototype-like keys, and two spellings of
+ * one key (`customer_id` and `customerId`).
+ */
+export function inspectBody(value: unknown): Issue[] {
+  const issues: Issue[] = [];
+  const walk = (node: unknown, path: PropertyKey[], depth: number) => {
+    if (typeof node === 'string') {
+      if (!isWellFormed(node)) {
+        issues.push({ path: formatPath(path), message: 'is not well-formed Unicode (a lone surrogate)' });
+      }
+      return;
+    }
+    if (typeof node === 'number') {
+      if (!Number.isFinite(node)) issues.push({ path: formatPath(path), message: 'is not a finite number' });
+      return;
+    }
+    if (node === null || typeof node !== 'object') return;
+    if (depth >= MAX_REQUEST_DEPTH) {
+      issues.push({ path: formatPath(path), message: `is nested deeper than ${MAX_REQUEST_DEPTH} levels` });
+      return;
+    }
+    if (Array.isArray(node)) {
+      node.forEach((item, index) => {
+        walk(item, [...path, index], depth + 1);
+      });
+      return;
+    }
+    const spellings = new Map<string, string>();
+    for (const [key, child] of Object.entries(node)) {
+      if (!isWellFormed(key)) {
+        issues.push({ path: formatPath(path), message: 'has a key that is not well-formed Unicode' });
+        continue;
+      }
+      if (PROTOTYPE_KEYS.has(key)) {
+        issues.push({ path: formatPath([...path, key]), message: 'is a reserved name' });
+        continue;
+      }
+      const canonical = snakeToCamel(key);
+      const other = spellings.get(canonical);
+      if (other !== undefined) {
+        issues.push({ path: formatPath([...path, key]), message: `is given twice (also as "${other}")` });
+      }
+      spellings.set(canonical, key);
+      walk(child, [...path, key], depth + 1);
+    }
+  };
+  walk(value, [], 0);
+  return issues;
+}
+
+/** Who calls: the IAM principal on AWS, else the Cognito identity; scopes Idempotency-Keys. */
+export function callerOf(event: Pick<APIGatewayProxyEvent, 'requestContext'>): string {
+  const identity = event.requestContext?.identity;
+  return identity?.userArn || identity?.caller || identity?.cognitoIdentityId || 'anonymous';
+}
+
+/** The Idempotency-Key as stored: scoped by the caller, so two callers' equal keys never meet. */
+export const scopedIdempotencyKey = (caller: string, key: string): string =>
+  `key:${JSON.stringify([caller, key])}`;
+
 export type ParsedOrderRequest =
   | { ok: true; request: OrderRequest; idempotencyKey: string | undefined }
   | { ok: false; response: APIGatewayProxyResult };
@@ -65,22 +198,30 @@ const invalid = (errors: Issue[]): ParsedOrderRequest => ({
   response: errorResponse(400, 'The order is invalid', errors),
 });
 
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
 /**
- * Everything about `POST /orders` that needs no I/O: content type (415), size (413), JSON (400) and the
- * order itself (400 with one reason per field). The seed's snake_case body is accepted as camelCase.
- * The idempotency key is the `Idempotency-Key` header, else the client's order id.
+ * Everything about `POST /orders` that needs no I/O: content type (415), size (413), UTF-8 and JSON
+ * (400), the body's shape (depth, numbers, Unicode, keys) and the order itself (400 with one reason per
+ * field). The seed's snake_case body is accepted as camelCase. The idempotency key is the caller's
+ * `Idempotency-Key` header, else the client's order id.
  */
 export function parseOrderRequest(
   event: Pick<APIGatewayProxyEvent, 'body' | 'isBase64Encoded'>,
   headers: Readonly<Record<string, string>>,
+  caller = 'anonymous',
 ): ParsedOrderRequest {
-  if (!isJsonContentType(headers['content-type'])) {
+  const contentType = headers['content-type'];
+  if (!isJsonContentType(contentType) || !isUtf8Charset(contentType ?? '')) {
     return {
       ok: false,
-      response: errorResponse(415, 'Content-Type must be application/json', undefined, {
+      response: errorResponse(415, 'Content-Type must be application/json, in UTF-8', undefined, {
         'accept-post': 'application/json',
       }),
     };
+  }
+  if (event.body !== null && !event.isBase64Encoded && !isWellFormed(event.body)) {
+    return { ok: false, response: errorResponse(400, 'The request body is not well-formed Unicode') };
   }
   const bytes =
     event.body === null
@@ -93,9 +234,15 @@ export function parseOrderRequest(
     };
   }
   if (bytes.length === 0) return invalid([{ path: '', message: 'the request body is empty' }]);
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    return { ok: false, response: errorResponse(400, 'The request body is not valid UTF-8') };
+  }
   let body: unknown;
   try {
-    body = JSON.parse(bytes.toString('utf8'));
+    body = JSON.parse(text);
   } catch {
     return { ok: false, response: errorResponse(400, 'The request body is not valid JSON') };
   }
@@ -104,11 +251,21 @@ export function parseOrderRequest(
   if (headerKey !== undefined && !IdempotencyKeyPattern.test(headerKey)) {
     errors.push({ path: 'headers.Idempotency-Key', message: 'must be 1 to 255 printable ASCII characters' });
   }
+  // The walk is bounded; the schema (which recurses) only sees bodies that passed it.
+  const shape = inspectBody(body);
+  if (shape.length > 0) return invalid([...errors, ...shape]);
   const parsed = OrderRequest.safeParse(body);
   if (!parsed.success) {
     errors.push(
       ...parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message })),
     );
+  }
+  const orderId = parsed.success ? parsed.data.orderId : undefined;
+  if (orderId?.toLowerCase().startsWith(SYSTEM_ORDER_ID_PREFIX)) {
+    errors.push({
+      path: 'orderId',
+      message: `must not start with "${SYSTEM_ORDER_ID_PREFIX}": the system's own order ids use that prefix`,
+    });
   }
   if (errors.length > 0 || !parsed.success) return invalid(errors);
   const request = parsed.data;
@@ -116,7 +273,11 @@ export function parseOrderRequest(
     ok: true,
     request,
     idempotencyKey:
-      headerKey !== undefined ? `key:${headerKey}` : request.orderId ? `order:${request.orderId}` : undefined,
+      headerKey !== undefined
+        ? scopedIdempotencyKey(caller, headerKey)
+        : request.orderId
+          ? `order:${request.orderId}`
+          : undefined,
   };
 }
 
@@ -133,7 +294,7 @@ export function orderIdFor(
   newId: () => string,
 ): string {
   if (request.orderId) return request.orderId;
-  return `ord-${idempotencyKey ? uuidv5(idempotencyKey, ORDER_ID_NAMESPACE) : newId()}`;
+  return `${SYSTEM_ORDER_ID_PREFIX}${idempotencyKey ? uuidv5(idempotencyKey, ORDER_ID_NAMESPACE) : newId()}`;
 }
 
 /** Canonical JSON (sorted keys): two requests with the same content hash the same, whatever the key order. */
@@ -151,16 +312,104 @@ export function canonicalJson(value: unknown): string {
 export const requestHash = (request: OrderRequest): string =>
   createHash('sha256').update(canonicalJson(request)).digest('hex');
 
-export function orderFromRequest(request: OrderRequest, orderId: string, placedAt: Date): Order {
+const cents = (amount: number): number => Math.round(amount * 100);
+const formatMoney = (amountInCents: number): string => (amountInCents / 100).toFixed(2);
+
+export type PricedOrder = { ok: true; items: LineItem[]; total: number } | { ok: false; errors: Issue[] };
+
+/**
+ * Prices the request from the catalog: every SKU must exist, a client's unit price (optional) must be
+ * the catalog's, and so must a client's total (optional). The total is computed in cents, and must fit
+ * the events' Money.
+ */
+export function priceOrder(
+  request: Pick<OrderRequest, 'items' | 'total'>,
+  catalog: ReadonlyMap<string, CatalogPrice>,
+): PricedOrder {
+  const errors: Issue[] = [];
+  const items: LineItem[] = [];
+  request.items.forEach((line, index) => {
+    const entry = catalog.get(line.sku);
+    if (!entry) {
+      errors.push({ path: `items[${index}].sku`, message: `${line.sku} is not in the catalog` });
+      return;
+    }
+    if (line.unitPrice !== undefined && cents(line.unitPrice) !== cents(entry.unitPrice)) {
+      errors.push({
+        path: `items[${index}].unitPrice`,
+        message: `is not the catalog price ${formatMoney(cents(entry.unitPrice))}; omit it or send that`,
+      });
+    }
+    items.push({ sku: entry.sku, name: entry.name, quantity: line.quantity, unitPrice: entry.unitPrice });
+  });
+  if (errors.length > 0) return { ok: false, errors };
+  const totalCents = totalInCents(items);
+  const max = Money.maxValue ?? Number.POSITIVE_INFINITY;
+  if (!Money.safeParse(totalCents / 100).success) {
+    return {
+      ok: false,
+      errors: [
+        {
+          path: 'items',
+          message: `add up to ${formatMoney(totalCents)}, more than the ${formatMoney(cents(max))} an order may total`,
+        },
+      ],
+    };
+  }
+  if (request.total !== undefined && cents(request.total) !== totalCents) {
+    return {
+      ok: false,
+      errors: [
+        { path: 'total', message: `does not match the catalog prices: expected ${formatMoney(totalCents)}` },
+      ],
+    };
+  }
+  return { ok: true, items, total: totalCents / 100 };
+}
+
+export function orderFromRequest(
+  request: OrderRequest,
+  priced: { items: LineItem[]; total: number },
+  orderId: string,
+  placedAt: Date,
+): Order {
   return {
     orderId,
     customerId: request.customerId,
-    items: request.items,
-    total: request.total ?? totalInCents(request.items) / 100,
+    items: priced.items,
+    total: priced.total,
     currency: request.currency,
     shippingAddress: request.shippingAddress,
     placedAt: placedAt.toISOString(),
   };
+}
+
+/** An encoded OrderReceived over {@link MAX_ORDER_EVENT_BYTES} is refused, with its size. */
+export function eventSizeIssues(record: EncodedRecord, limit = MAX_ORDER_EVENT_BYTES): Issue[] {
+  return record.value.length > limit
+    ? [
+        {
+          path: '',
+          message: `the order's event would be ${record.value.length} bytes, over the ${limit} allowed`,
+        },
+      ]
+    : [];
+}
+
+/**
+ * The history `GET /orders/{id}` shows: the order's own entries plus one `NOTIFIED` entry per delivered
+ * notification (the notifications table is their source), in time order. An order written before the
+ * entries moved out of it may hold one already; it is not shown twice.
+ */
+export function historyWithNotifications(
+  history: readonly HistoryEntry[],
+  delivered: readonly DeliveredNotification[],
+): HistoryEntry[] {
+  const shown = new Set(history.filter((e) => e.status === 'NOTIFIED').map((e) => e.detail));
+  const notified = delivered
+    .map((n): HistoryEntry => ({ status: 'NOTIFIED', at: n.deliveredAt, detail: `notified:${n.kind}` }))
+    .filter((entry) => !shown.has(entry.detail));
+  return [...history, ...notified].sort((a, b) => a.at.localeCompare(b.at));
 }
 
 export interface Accepted {
