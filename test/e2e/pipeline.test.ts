@@ -7,7 +7,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encode, newEvent } from '../../events/index.ts';
+import { orderReceivedRecord } from '../../functions/shared/orders/events.ts';
+import { newStoredOrder } from '../../functions/shared/orders/model.ts';
 import { provisionFromManifest } from '../../local/infra/index.ts';
 import { applyEnvironment } from '../../local/runtime/environment.ts';
 import type { KafkaOnFailureRecord } from '../../local/runtime/msk-event.ts';
@@ -189,39 +190,27 @@ describe('order pipeline end to end (real Kafka, moto, the five real handlers)',
 
   it('processes a Kafka record delivered twice once: one reservation, one notification per step', async () => {
     const orderId = `e2e-dup-${randomUUID().slice(0, 8)}`;
-    const event = newEvent('OrderReceived', {
-      correlationId: orderId,
-      causationId: `test-${orderId}`,
-      source: 'order-api',
-      eventId: randomUUID(),
-      data: {
-        order: {
-          orderId,
-          customerId: 'cust-dup',
-          items: [
-            {
-              sku: e2eCatalog.duplicate.sku,
-              name: e2eCatalog.duplicate.name,
-              quantity: 3,
-              unitPrice: e2eCatalog.duplicate.unitPrice,
-            },
-          ],
-          total: 9,
-          currency: 'USD',
-          shippingAddress: {
-            name: 'Dup',
-            line1: '2 Test St',
-            city: 'Testville',
-            postalCode: '1',
-            country: 'US',
-          },
-          placedAt: new Date().toISOString(),
+    const order = {
+      orderId,
+      customerId: 'cust-dup',
+      items: [
+        {
+          sku: e2eCatalog.duplicate.sku,
+          name: e2eCatalog.duplicate.name,
+          quantity: 3,
+          unitPrice: e2eCatalog.duplicate.unitPrice,
         },
-      },
-    });
-    const record = encode('OrderReceived', event);
+      ],
+      total: 9,
+      currency: 'USD',
+      shippingAddress: { name: 'Dup', line1: '2 Test St', city: 'Testville', postalCode: '1', country: 'US' },
+      placedAt: new Date().toISOString(),
+    };
+    // The order as order-api stores it; its genuine OrderReceived, twice: what a producer retry or a
+    // redelivery looks like to the consumer.
+    await tables.putOrder(newStoredOrder(order, { requestHash: 'h', requestId: `test-${orderId}` }));
+    const record = orderReceivedRecord(order, `test-${orderId}`, new Date(order.placedAt));
     const copy = { topic: record.topic, key: record.key, value: record.value, headers: record.headers };
-    // The very same record, twice: what a producer retry or a redelivery looks like to the consumer.
     await producer.send([copy, copy]);
 
     await orderReaching(orderId, 'SHIPPED');

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { Admin } from '@platformatic/kafka';
 import type { MSKEvent } from 'aws-lambda';
 import type { CatalogEntry } from '../../../functions/inventory/catalog.ts';
+import type { StoredOrder } from '../../../functions/shared/orders/model.ts';
 import { localDynamoDbConfig } from '../../../local/infra/index.ts';
 import type { LambdaHandler } from '../../../local/runtime/lambda-context.ts';
 import { type FunctionName, localTableName, manifest, type TableName } from '../../../topology/index.ts';
@@ -122,6 +123,11 @@ export class Tables {
       new GetCommand({ TableName: this.name('orders'), Key: { orderId }, ConsistentRead: true }),
     );
     return answer.Item as StoredOrderView | undefined;
+  }
+
+  /** Writes an order item as order-api would, without producing its event (as if it crashed in between). */
+  async putOrder(order: StoredOrder): Promise<void> {
+    await this.#client.send(new PutCommand({ TableName: this.name('orders'), Item: order }));
   }
 
   async stock(sku: string): Promise<StockView> {
