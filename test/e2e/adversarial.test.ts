@@ -164,6 +164,7 @@ describe('the pipeline against untrusted records (real Kafka, moto, the real han
             channel: 'email',
             subject: 'Your order shipped',
             message: 'Click here',
+            details: {},
           },
         }),
       ),
