@@ -1,5 +1,8 @@
+import { DynamoDBServiceException } from '@aws-sdk/client-dynamodb';
+import { ProtocolError } from '@platformatic/kafka';
 import { describe, expect, it } from 'vitest';
-import { EventDecodeError, encode, Headers } from '../../events/codec.ts';
+import { z } from 'zod';
+import { type EncodedRecord, EventDecodeError, encode, Headers } from '../../events/codec.ts';
 import type { OrderReceived } from '../../events/schemas/events.ts';
 import {
   batchProcessor,
@@ -8,8 +11,9 @@ import {
   safeDecodeReason,
   withKeys,
 } from './consumer.ts';
-import { PermanentError } from './errors.ts';
+import { InvalidTransitionError, PermanentError } from './errors.ts';
 import { count } from './kpis.ts';
+import { MAX_DEAD_LETTER_BYTES, VALUE_PREFIX_BYTES } from './msk-records.ts';
 import {
   fakeContext,
   fromEncoded,
@@ -48,7 +52,10 @@ function fakeStep(failOn: Record<string, Error> = {}) {
   return { step, seen };
 }
 
-function setup(failOn: Record<string, Error> = {}) {
+function setup(
+  failOn: Record<string, Error> = {},
+  produce?: (records: readonly EncodedRecord[], recording: RecordingProducer) => Promise<void>,
+) {
   const { step, seen } = fakeStep(failOn);
   const producer = new RecordingProducer();
   const persistenceStore = new MemoryPersistenceLayer();
@@ -56,10 +63,18 @@ function setup(failOn: Record<string, Error> = {}) {
   const process = batchProcessor(step, {
     logger: silentLogger(),
     metrics,
-    deps: { produce: producer.produce, persistenceStore, now: () => now },
+    deps: {
+      produce: produce ? (records) => produce(records, producer) : producer.produce,
+      persistenceStore,
+      deadLetterStore: new MemoryPersistenceLayer(),
+      now: () => now,
+    },
   });
   return { process, seen, producer, persistenceStore, metrics };
 }
+
+const serviceError = (name: string) =>
+  new DynamoDBServiceException({ name, $fault: 'client', $metadata: {}, message: `${name}: refused` });
 
 const record = (orderId: string, offset: number, partition = 0) =>
   fromEncoded(encode('OrderReceived', orderReceived(sampleOrder({ orderId }))), offset, partition);
@@ -161,11 +176,67 @@ describe('Kafka consumer wrapper', () => {
     expect(producer.on('KPIs')).toHaveLength(1);
   });
 
-  it('fails the batch when a poison record cannot be dead-lettered', async () => {
+  it('fails the batch when a poison record cannot be dead-lettered, and dead-letters it on the retry', async () => {
     const { process, producer } = setup();
     producer.failures = 1;
     const poison = mskRecord({ topic: 'OrderReceived', offset: 2, value: '[]' });
     await expect(process(mskEvent([poison]), fakeContext())).rejects.toThrow('broker unavailable');
+    expect(await process(mskEvent([poison]), fakeContext())).toEqual({
+      processed: 0,
+      duplicates: 0,
+      deadLettered: 1,
+    });
+    expect(producer.on('DeadLetterQueue')).toHaveLength(1);
+  });
+
+  it('dead-letters a ~900 KB value as a bounded dead letter, and processes the next record of the partition', async () => {
+    const { process, seen, producer } = setup();
+    const huge = mskRecord({
+      topic: 'OrderReceived',
+      offset: 1,
+      key: 'a-0',
+      value: Buffer.alloc(900_000, 0x7b),
+    });
+    const report = await process(mskEvent([huge, record('a-1', 2)]), fakeContext());
+    expect(report).toEqual({ processed: 1, duplicates: 0, deadLettered: 1 });
+    expect(seen).toEqual(['a-1']);
+    const [sent] = producer.sent.filter((r) => r.topic === 'DeadLetterQueue');
+    expect(sent?.value.length).toBeLessThanOrEqual(MAX_DEAD_LETTER_BYTES);
+    const [dead] = producer.on('DeadLetterQueue');
+    expect(dead?.data.error.name).toBe('RecordTooLargeError');
+    expect(dead?.data.record).toMatchObject({ offset: '1', valueBytes: 900_000, valueTruncated: true });
+    expect(Buffer.from(dead?.data.record.value ?? '', 'base64')).toHaveLength(VALUE_PREFIX_BYTES);
+  });
+
+  it.each([
+    ['a DynamoDB ValidationException', () => serviceError('ValidationException')],
+    ['a DynamoDB SerializationException', () => serviceError('SerializationException')],
+    ['an invalid transition', () => new InvalidTransitionError('order a-1 is SHIPPED')],
+    ['a ZodError', () => z.object({ n: z.number() }).safeParse({}).error as Error],
+    [
+      'an EventDecodeError',
+      () => new EventDecodeError('schema', [{ path: 'data.total', message: 'too big' }]),
+    ],
+  ])('dead-letters at once an event that fails with %s, and goes on', async (_, error) => {
+    const { process, seen, producer } = setup({ 'a-1': error() });
+    const report = await process(mskEvent([record('a-1', 1), record('a-2', 2)]), fakeContext());
+    expect(report).toEqual({ processed: 1, duplicates: 0, deadLettered: 1 });
+    expect(seen).toEqual(['a-1', 'a-2']);
+    const [dead] = producer.on('DeadLetterQueue');
+    expect(dead?.correlationId).toBe('a-1');
+    expect(dead?.data.error.name).toBe(error().name);
+  });
+
+  it('dead-letters an event whose produced records the broker refuses for their size', async () => {
+    const tooLarge = new ProtocolError('MESSAGE_TOO_LARGE');
+    const { process, seen, producer } = setup({}, async (records, recording) => {
+      if (records.some((r) => r.topic === 'KPIs' && r.value.includes('"orderId":"a-1"'))) throw tooLarge;
+      await recording.produce(records);
+    });
+    const report = await process(mskEvent([record('a-1', 1), record('a-2', 2)]), fakeContext());
+    expect(report).toEqual({ processed: 1, duplicates: 0, deadLettered: 1 });
+    expect(seen).toEqual(['a-1', 'a-2']);
+    expect(producer.on('DeadLetterQueue').map((d) => d.correlationId)).toEqual(['a-1']);
   });
 
   it('keys the idempotency record by event id, so the same event id is one effect whatever the offset', async () => {
@@ -178,6 +249,52 @@ describe('Kafka consumer wrapper', () => {
     expect([...persistenceStore.records.values()][0]?.getStatus()).toBe('COMPLETED');
     expect(encoded.headers[Headers.eventId]).toBeDefined();
   });
+});
+
+describe("a batch's good records", () => {
+  const poison = (offset: number) => mskRecord({ topic: 'OrderReceived', offset, key: 'p', value: '{"x":' });
+  type Slot = 'good' | 'poison' | 'permanent';
+  const arrangements: Slot[][] = [
+    ['poison', 'good', 'good'],
+    ['good', 'good', 'poison'],
+    ['good', 'poison', 'good'],
+    ['permanent', 'good', 'good'],
+    ['good', 'good', 'permanent'],
+    ['good', 'permanent', 'poison', 'good'],
+  ];
+
+  it.each(arrangements.map((a) => [a.join(', '), a] as const))(
+    'are processed exactly once next to %s, even when a transient failure behind them retries the batch',
+    async (_, slots) => {
+      const failOn: Record<string, Error> = { 'x-9': new Error('ProvisionedThroughputExceededException') };
+      const { process, seen, producer } = setup(failOn);
+      const records = slots.map((slot, i) =>
+        slot === 'poison' ? poison(i) : record(slot === 'permanent' ? `bad-${i}` : `a-${i}`, i),
+      );
+      for (const [i, slot] of slots.entries()) {
+        if (slot === 'permanent') failOn[`bad-${i}`] = new PermanentError('refused');
+      }
+      // A record that fails transiently the first time, at the end of the same partition.
+      const batch = mskEvent([...records, record('x-9', slots.length), record('b-1', 0, 1)]);
+      await expect(process(batch, fakeContext())).rejects.toThrow('ProvisionedThroughput');
+      delete failOn['x-9'];
+      const retried = await process(batch, fakeContext());
+
+      const good = slots.flatMap((slot, i) => (slot === 'good' ? [`a-${i}`] : []));
+      const bad = slots.filter((slot) => slot !== 'good').length;
+      for (const id of [...good, 'b-1']) expect(seen.filter((s) => s === id)).toHaveLength(1);
+      expect(seen.filter((s) => s === 'x-9')).toHaveLength(2);
+      expect(retried).toEqual({ processed: 1, duplicates: good.length + 1, deadLettered: bad });
+      // Their effects' KPIs once each; every bad neighbour dead-lettered once, not once per attempt.
+      const kpiOrders = producer
+        .on('KPIs')
+        .flatMap((k) => (k.data.name === 'OrdersConfirmed' ? [k.data.orderId] : []));
+      expect(kpiOrders.sort()).toEqual([...good, 'b-1', 'x-9'].sort());
+      const dead = producer.on('DeadLetterQueue');
+      expect(dead).toHaveLength(bad);
+      expect(new Set(dead.map((d) => d.data.record.offset)).size).toBe(bad);
+    },
+  );
 });
 
 describe('dead-letter log lines', () => {

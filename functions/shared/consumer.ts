@@ -6,11 +6,12 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, MSKEvent } from 'aws-lambda';
-import { type EncodedRecord, EventDecodeError, encode, Headers } from '../../events/codec.ts';
+import { z } from 'zod';
+import { type EncodedRecord, EventDecodeError, encode, Headers, issuesOf } from '../../events/codec.ts';
 import type { StepName } from '../../events/envelope.ts';
 import type { EventOf, TopicName } from '../../events/topics.ts';
-import { PermanentError } from './errors.ts';
-import { RECORD_IDEMPOTENCY_SECONDS } from './idempotency.ts';
+import { isPermanent } from './errors.ts';
+import { idempotencyStore, RECORD_IDEMPOTENCY_SECONDS } from './idempotency.ts';
 import { count, type Kpi, kpiRecords } from './kpis.ts';
 import { onReset } from './lifecycle.ts';
 import {
@@ -73,6 +74,12 @@ export interface ConsumerStep<T extends TopicName> {
 export interface ConsumerDeps {
   produce(records: readonly EncodedRecord[]): Promise<void>;
   persistenceStore: BasePersistenceLayer;
+  /**
+   * An idempotency store of its own for dead letters (a Powertools persistence layer serves one idempotent
+   * function: it keeps the key prefix of the last one that used it). When given, a record's dead letter is
+   * produced once even when its batch is retried; without it, once per attempt, always with the same id.
+   */
+  deadLetterStore?: BasePersistenceLayer;
   now?: () => Date;
 }
 
@@ -86,10 +93,28 @@ export interface BatchReport {
 
 type RecordResult = keyof BatchReport;
 
+const asNamedError = (error: unknown): { name: string; message: string } => {
+  const { name, message } = (error ?? {}) as { name?: unknown; message?: unknown };
+  return {
+    name: typeof name === 'string' ? name : 'Error',
+    message: typeof message === 'string' ? message : '',
+  };
+};
+
 /** What is wrong with a record, by kind and path only: schema messages may quote values. */
 export function safeDecodeReason(error: EventDecodeError): string {
   const paths = [...new Set(error.issues.map((issue) => issue.path).filter((path) => path.length > 0))];
   return paths.length > 0 ? `${error.kind} at ${paths.slice(0, 10).join(', ')}` : error.kind;
+}
+
+/**
+ * An error's reason for a log line: a decode or schema failure by its paths only (JSON.parse and zod quote
+ * the bytes they refuse, which may be personal data), anything else by the start of its message.
+ */
+export function safeReason(error: unknown): string {
+  if (error instanceof EventDecodeError) return safeDecodeReason(error);
+  if (error instanceof z.ZodError) return safeDecodeReason(new EventDecodeError('schema', issuesOf(error)));
+  return asNamedError(error).message.slice(0, 300);
 }
 
 interface Run {
@@ -98,9 +123,14 @@ interface Run {
 
 /**
  * Builds the batch processor of a step. For each record, in partition order:
- * decode → poison goes to DeadLetterQueue, the batch goes on; an event is processed under Powertools
- * idempotency keyed by its `eventId` (the effect and its produces happen at most once per event id);
- * a transient failure throws, so the event source mapping retries the batch.
+ * decode → poison (too large, not JSON, fails its schema) goes to DeadLetterQueue, the batch goes on; an
+ * event is processed under Powertools idempotency keyed by its `eventId` (the effect and its produces
+ * happen at most once per event id); a failure that can never succeed ({@link isPermanent}) dead-letters
+ * the event at once and the batch goes on; any other failure throws, so the event source mapping retries
+ * the batch, and the retry skips what was done. So a batch's good records are processed exactly once,
+ * whatever their neighbours on the partition are. With `deps.deadLetterStore`, a dead letter is produced
+ * once too (idempotent on its id, which derives from the record's coordinates): a retried batch does not
+ * repeat it.
  */
 export function batchProcessor<T extends TopicName>(
   step: ConsumerStep<T>,
@@ -109,6 +139,11 @@ export function batchProcessor<T extends TopicName>(
   const { logger, metrics, deps } = options;
   const now = deps.now ?? (() => new Date());
   const config = new IdempotencyConfig({
+    eventKeyJmesPath: 'eventId',
+    throwOnNoIdempotencyKey: true,
+    expiresAfterSeconds: RECORD_IDEMPOTENCY_SECONDS,
+  });
+  const deadLetterConfig = new IdempotencyConfig({
     eventKeyJmesPath: 'eventId',
     throwOnNoIdempotencyKey: true,
     expiresAfterSeconds: RECORD_IDEMPOTENCY_SECONDS,
@@ -140,34 +175,42 @@ export function batchProcessor<T extends TopicName>(
     },
   );
 
-  async function deadLetter(
-    record: RawRecord,
-    error: { name: string; message: string },
-    correlationId?: string,
-  ): Promise<void> {
-    const at = now();
-    const event = deadLetterEvent({
-      step: step.name,
-      record,
-      reason: 'poison',
-      error,
-      attempts: 1,
-      correlationId,
-      now: at,
-    });
+  const produceDeadLetter = async (event: EventOf<'DeadLetterQueue'>, at: Date) => {
     const kpis = [count('RecordsDeadLettered')];
     await deps.produce([
       encode('DeadLetterQueue', event),
       ...kpiRecords(step.name, { causationId: event.eventId, orderId: undefined }, kpis, at),
     ]);
     addKpiMetrics(metrics, kpis);
+    return { deadLetterEventId: event.eventId };
+  };
+  const produceDeadLetterOnce = deps.deadLetterStore
+    ? makeIdempotent(produceDeadLetter, {
+        persistenceStore: deps.deadLetterStore,
+        config: deadLetterConfig,
+        keyPrefix: `order-pipeline.${step.name}.dead-letter`,
+      })
+    : produceDeadLetter;
+
+  async function deadLetter(record: RawRecord, error: unknown, correlationId?: string): Promise<void> {
+    const at = now();
+    const named = asNamedError(error);
+    const event = deadLetterEvent({
+      step: step.name,
+      record,
+      reason: 'poison',
+      error: named,
+      attempts: 1,
+      correlationId,
+      now: at,
+    });
+    await produceDeadLetterOnce(event, at);
     logger.warn('record dead-lettered', {
       record: coordinates(record),
-      eventId: headerText(record, Headers.eventId),
+      eventId: headerText(record, Headers.eventId)?.slice(0, 128),
       deadLetterEventId: event.eventId,
-      error: error.name,
-      // Not the message of a decode failure: JSON.parse quotes the record's bytes, which may be personal data.
-      reason: error instanceof EventDecodeError ? safeDecodeReason(error) : error.message.slice(0, 300),
+      error: named.name,
+      reason: safeReason(error),
     });
   }
 
@@ -187,8 +230,12 @@ export function batchProcessor<T extends TopicName>(
     try {
       await processOnce(event, run);
     } catch (error) {
-      if (error instanceof PermanentError) {
-        recordLogger.error('event can never be processed', { error: error.name, reason: error.message });
+      if (isPermanent(error)) {
+        const failure = asNamedError(error);
+        recordLogger.error('event can never be processed', {
+          error: failure.name,
+          reason: safeReason(error),
+        });
         await deadLetter(record, error, event.correlationId);
         return 'deadLettered';
       }
@@ -213,7 +260,10 @@ export function batchProcessor<T extends TopicName>(
     event: Pick<MSKEvent, 'records'>,
     context?: Context,
   ): Promise<BatchReport> {
-    if (context) config.registerLambdaContext(context);
+    if (context) {
+      config.registerLambdaContext(context);
+      deadLetterConfig.registerLambdaContext(context);
+    }
     const report: BatchReport = { processed: 0, duplicates: 0, deadLettered: 0 };
     const partitions = recordsByPartition(event);
     const results = await Promise.allSettled(
@@ -247,7 +297,11 @@ export function kafkaConsumerHandler<T extends TopicName>(options: {
   return middy(async (event: MSKEvent, context: Context): Promise<BatchReport> => {
     if (!processBatch) {
       const { step, deps } = options.setup();
-      processBatch = batchProcessor(step, { logger: options.logger, metrics: options.metrics, deps });
+      processBatch = batchProcessor(step, {
+        logger: options.logger,
+        metrics: options.metrics,
+        deps: { ...deps, deadLetterStore: deps.deadLetterStore ?? idempotencyStore() },
+      });
     }
     return processBatch(event, context);
   })
