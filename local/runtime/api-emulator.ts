@@ -1,6 +1,15 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+  STATUS_CODES,
+  validateHeaderName,
+  validateHeaderValue,
+} from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { manifest } from '../../topology/manifest.ts';
 import type { HttpRoute } from '../../topology/types.ts';
@@ -42,8 +51,18 @@ interface MatchedRoute {
   pathParameters: Record<string, string> | null;
 }
 
+/**
+ * Segments of a path: one trailing slash is ignored, an empty segment inside (`/orders//1`) is kept, so
+ * it matches no resource, as with API Gateway. Nothing is normalised (`..`, `\`): a path is what it says.
+ */
+function segmentsOf(path: string): string[] {
+  const segments = path.split('/').slice(1);
+  if (segments.length > 1 && segments.at(-1) === '') segments.pop();
+  return segments.length === 1 && segments[0] === '' ? [] : segments;
+}
+
 function matchRoute(routes: readonly ApiRoute[], method: string, path: string): MatchedRoute | undefined {
-  const segments = path.split('/').filter(Boolean);
+  const segments = segmentsOf(path);
   for (const route of routes) {
     if (route.method !== method) continue;
     const template = route.resource.split('/').filter(Boolean);
@@ -53,8 +72,9 @@ function matchRoute(routes: readonly ApiRoute[], method: string, path: string): 
       const segment = segments[i] as string;
       const param = /^\{(\w+)\}$/.exec(part);
       if (param) {
-        params[param[1] as string] = safeDecode(segment);
-        return true;
+        // Decodable: the request target was checked before routing.
+        setOwn(params, param[1] as string, decodeURIComponent(segment));
+        return segment !== '';
       }
       return part === segment;
     });
@@ -63,22 +83,77 @@ function matchRoute(routes: readonly ApiRoute[], method: string, path: string): 
   return undefined;
 }
 
-function safeDecode(text: string): string {
+/**
+ * Sets an own property, whatever the key: `record[key] = value` with a client's `__proto__` would set
+ * the prototype instead, and `record.constructor ??= []` would find Object's. The Lambda runtime's
+ * JSON.parse gives the function own properties for such keys too.
+ */
+function setOwn<V>(record: Record<string, V>, key: string, value: V): void {
+  Object.defineProperty(record, key, { value, writable: true, enumerable: true, configurable: true });
+}
+
+const getOwn = <V>(record: Record<string, V>, key: string): V | undefined =>
+  Object.hasOwn(record, key) ? record[key] : undefined;
+
+/** The path and query of a request target, or undefined for one API Gateway would refuse (400). */
+export interface RequestTarget {
+  /** As sent, percent-encoded. */
+  path: string;
+  /** Decoded names and values, in order. */
+  query: [string, string][];
+}
+
+function decodeQueryPart(text: string): string {
+  return decodeURIComponent(text.replaceAll('+', ' '));
+}
+
+/**
+ * Parses origin-form (`/orders?x=1`) and absolute-form (`http://host/orders`) targets without
+ * normalising them. Refused: `*` and other forms, and percent-encoding that is malformed or not UTF-8
+ * (in the path or the query), which `decodeURIComponent` would throw on later.
+ */
+export function parseRequestTarget(target: string): RequestTarget | undefined {
+  const absolute = /^https?:\/\/[^/?#]*(.*)$/i.exec(target);
+  let rest = absolute ? absolute[1] || '/' : target;
+  if (!rest.startsWith('/')) return undefined;
+  const hash = rest.indexOf('#');
+  if (hash >= 0) rest = rest.slice(0, hash);
+  const mark = rest.indexOf('?');
+  const path = mark >= 0 ? rest.slice(0, mark) : rest;
+  const rawQuery = mark >= 0 ? rest.slice(mark + 1) : '';
   try {
-    return decodeURIComponent(text);
+    for (const segment of path.split('/')) decodeURIComponent(segment);
+    const query = rawQuery
+      .split('&')
+      .filter((pair) => pair !== '')
+      .map((pair): [string, string] => {
+        const equals = pair.indexOf('=');
+        return equals >= 0
+          ? [decodeQueryPart(pair.slice(0, equals)), decodeQueryPart(pair.slice(equals + 1))]
+          : [decodeQueryPart(pair), ''];
+      });
+    return { path, query };
   } catch {
-    return text;
+    return undefined;
   }
 }
 
-/** Reads the body; past API Gateway's limit the rest is drained and dropped, and `tooLarge` is set. */
-async function readBody(req: IncomingMessage): Promise<{ body: Buffer; tooLarge: boolean }> {
+/**
+ * Reads the body; past API Gateway's limit the rest is drained and dropped, and `tooLarge` is set.
+ * Undefined when the client went away (or sent a malformed chunk) before the end: nobody to answer.
+ */
+async function readBody(req: IncomingMessage): Promise<{ body: Buffer; tooLarge: boolean } | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size <= MAX_REQUEST_BYTES) chunks.push(chunk);
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size <= MAX_REQUEST_BYTES) chunks.push(chunk);
+    }
+  } catch {
+    return undefined;
   }
+  if (!req.complete) return undefined;
   return { body: Buffer.concat(chunks), tooLarge: size > MAX_REQUEST_BYTES };
 }
 
@@ -93,7 +168,7 @@ function requestTime(date: Date): string {
 
 export interface RequestFacts {
   method: string;
-  url: URL;
+  target: RequestTarget;
   rawHeaders: string[];
   body: Buffer;
   sourceIp: string;
@@ -117,9 +192,8 @@ export function toProxyEvent(
   const multiValueHeaders: Record<string, string[]> = {};
   const headers: Record<string, string> = {};
   const add = (name: string, value: string) => {
-    multiValueHeaders[name] ??= [];
-    multiValueHeaders[name].push(value);
-    headers[name] = value;
+    setOwn(multiValueHeaders, name, [...(getOwn(multiValueHeaders, name) ?? []), value]);
+    setOwn(headers, name, value);
   };
   for (let i = 0; i + 1 < request.rawHeaders.length; i += 2) {
     add(request.rawHeaders[i] as string, request.rawHeaders[i + 1] as string);
@@ -132,19 +206,18 @@ export function toProxyEvent(
 
   const multiValueQuery: Record<string, string[]> = {};
   const query: Record<string, string> = {};
-  for (const [name, value] of request.url.searchParams) {
-    multiValueQuery[name] ??= [];
-    multiValueQuery[name].push(value);
-    query[name] = value;
+  for (const [name, value] of request.target.query) {
+    setOwn(multiValueQuery, name, [...(getOwn(multiValueQuery, name) ?? []), value]);
+    setOwn(query, name, value);
   }
   const hasQuery = Object.keys(query).length > 0;
 
   const text = request.body.length === 0 ? null : decodeUtf8(request.body);
   const now = new Date();
-  const userAgent = headers['User-Agent'] ?? headers['user-agent'] ?? null;
+  const userAgent = getOwn(headers, 'User-Agent') ?? getOwn(headers, 'user-agent') ?? null;
   return {
     resource: matched.route.resource,
-    path: request.url.pathname,
+    path: request.target.path,
     httpMethod: request.method,
     headers,
     multiValueHeaders,
@@ -156,7 +229,7 @@ export function toProxyEvent(
       accountId: LOCAL_ACCOUNT_ID,
       apiId,
       authorizer: undefined,
-      domainName: headers.Host ?? headers.host ?? `127.0.0.1:${request.localPort}`,
+      domainName: getOwn(headers, 'Host') ?? getOwn(headers, 'host') ?? `127.0.0.1:${request.localPort}`,
       domainPrefix: apiId,
       extendedRequestId: randomBytes(8).toString('base64url'),
       httpMethod: request.method,
@@ -177,7 +250,7 @@ export function toProxyEvent(
         userAgent,
         userArn: null,
       },
-      path: `/${stage}${request.url.pathname}`,
+      path: `/${stage}${request.target.path}`,
       protocol: 'HTTP/1.1',
       requestId: randomUUID(),
       requestTime: requestTime(now),
@@ -202,7 +275,47 @@ function decodeUtf8(bytes: Buffer): string | null {
 function isProxyResult(value: unknown): value is APIGatewayProxyResult {
   if (value === null || typeof value !== 'object') return false;
   const { statusCode, body } = value as { statusCode?: unknown; body?: unknown };
-  return Number.isInteger(statusCode) && (body === undefined || body === null || typeof body === 'string');
+  return (
+    Number.isInteger(statusCode) &&
+    (statusCode as number) >= 100 &&
+    (statusCode as number) <= 599 &&
+    (body === undefined || body === null || typeof body === 'string')
+  );
+}
+
+/** Headers an integration may not set: API Gateway frames the response itself. */
+const FRAMING_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection']);
+
+/** The integration's headers as Node writes them, or undefined when one is not a valid HTTP header. */
+function responseHeadersOf(result: APIGatewayProxyResult): Record<string, string | string[]> | undefined {
+  const headers: Record<string, string | string[]> = {};
+  const entries: [string, string | string[]][] = [
+    ...Object.entries(result.multiValueHeaders ?? {}).map(([name, values]): [string, string[]] => [
+      name,
+      (Array.isArray(values) ? values : [values]).map(String),
+    ]),
+    ...Object.entries(result.headers ?? {}).map(([name, value]): [string, string] => [name, String(value)]),
+  ];
+  try {
+    for (const [name, value] of entries) {
+      if (FRAMING_HEADERS.has(name.toLowerCase())) continue;
+      validateHeaderName(name);
+      for (const v of Array.isArray(value) ? value : [value]) validateHeaderValue(name, v);
+      setOwn(headers, name, value);
+    }
+  } catch {
+    return undefined;
+  }
+  return headers;
+}
+
+/** A whole response on a raw socket, for requests Node's HTTP layer hands over without a response. */
+function rawResponse(socket: Duplex, status: number, message: string): void {
+  const body = JSON.stringify({ message });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown, requestId: string): void {
@@ -234,16 +347,26 @@ export async function startApiEmulator(options: ApiEmulatorOptions): Promise<Run
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const gatewayRequestId = randomUUID();
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    const target = parseRequestTarget(req.url ?? '');
     const method = (req.method ?? 'GET').toUpperCase();
-    const matched = matchRoute(routes, method, url.pathname);
+    if (!target) {
+      res.setHeader('Connection', 'close');
+      sendJson(res, 400, { message: 'Bad Request' }, gatewayRequestId);
+      return;
+    }
+    const matched = matchRoute(routes, method, target.path);
     // A declared length over the limit is refused before reading anything, like API Gateway does.
     if (Number(req.headers['content-length']) > MAX_REQUEST_BYTES) {
       res.setHeader('Connection', 'close');
       sendJson(res, 413, { message: 'Request Too Long' }, gatewayRequestId);
       return;
     }
-    const { body, tooLarge } = await readBody(req);
+    const read = await readBody(req);
+    if (!read) {
+      res.destroy();
+      return;
+    }
+    const { body, tooLarge } = read;
     if (tooLarge) {
       sendJson(res, 413, { message: 'Request Too Long' }, gatewayRequestId);
       return;
@@ -255,7 +378,7 @@ export async function startApiEmulator(options: ApiEmulatorOptions): Promise<Run
     const event = toProxyEvent(
       {
         method,
-        url,
+        target,
         rawHeaders: req.rawHeaders,
         body,
         sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
@@ -277,7 +400,7 @@ export async function startApiEmulator(options: ApiEmulatorOptions): Promise<Run
       outcome = await Promise.race([invokeHandler(fn, options.handler, event), integrationTimeout]);
     } catch (error) {
       log(
-        `[api] ${method} ${url.pathname}: ${options.functionName} failed: ${(error as Error).stack ?? error}`,
+        `[api] ${method} ${target.path}: ${options.functionName} failed: ${(error as Error).stack ?? error}`,
       );
       sendJson(res, 502, { message: 'Internal server error' }, requestId);
       return;
@@ -289,16 +412,12 @@ export async function startApiEmulator(options: ApiEmulatorOptions): Promise<Run
       return;
     }
     const result: unknown = outcome.result;
-    if (!isProxyResult(result)) {
-      log(`[api] ${method} ${url.pathname}: malformed Lambda proxy response: ${JSON.stringify(result)}`);
+    const responseHeaders = isProxyResult(result) ? responseHeadersOf(result) : undefined;
+    if (!isProxyResult(result) || !responseHeaders) {
+      log(`[api] ${method} ${target.path}: malformed Lambda proxy response (status or headers)`);
       sendJson(res, 502, { message: 'Internal server error' }, requestId);
       return;
     }
-    const responseHeaders: Record<string, string | string[]> = {};
-    for (const [name, values] of Object.entries(result.multiValueHeaders ?? {})) {
-      responseHeaders[name] = values.map(String);
-    }
-    for (const [name, value] of Object.entries(result.headers ?? {})) responseHeaders[name] = String(value);
     responseHeaders['x-amzn-RequestId'] = requestId;
     const payload = result.isBase64Encoded
       ? Buffer.from(result.body ?? '', 'base64')
@@ -318,6 +437,20 @@ export async function startApiEmulator(options: ApiEmulatorOptions): Promise<Run
       if (!res.headersSent) sendJson(res, 500, { message: 'Internal server error' }, randomUUID());
       else res.destroy();
     });
+  });
+  // Requests Node's parser refuses (bad framing, control characters, unknown methods, huge headers):
+  // a JSON 4xx like API Gateway's, instead of Node's bare one.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+    if (!socket.writable || error.code === 'ECONNRESET') {
+      socket.destroy();
+      return;
+    }
+    if (error.code === 'HPE_HEADER_OVERFLOW') rawResponse(socket, 431, 'Request Header Fields Too Large');
+    else rawResponse(socket, 400, 'Bad Request');
+  });
+  // CONNECT names no resource of the API (without a listener Node drops the connection unanswered).
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+    rawResponse(socket, 403, 'Missing Authentication Token');
   });
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {

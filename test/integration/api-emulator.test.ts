@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { APIGatewayProxyEventSchema } from '@aws-lambda-powertools/parser/schemas';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -165,5 +166,193 @@ describe('API Gateway REST proxy emulator', () => {
       isBase64Encoded: true,
       body: Buffer.from([0xff, 0xfe, 0x00]).toString('base64'),
     });
+  });
+});
+
+/** Sends bytes on a fresh connection and reads the whole answer (the emulator closes malformed ones). */
+function rawRequest(port: number, bytes: string | Buffer): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(bytes));
+    const chunks: Buffer[] = [];
+    socket.setTimeout(5_000, () => socket.destroy(new Error('no answer within 5 s')));
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      const text = Buffer.concat(chunks).toString('latin1');
+      const head = /^HTTP\/1\.1 (\d{3}) [^\r]*\r\n([\s\S]*?)\r\n\r\n/.exec(text);
+      if (!head) return;
+      const length = Number(/content-length: *(\d+)/i.exec(head[2] ?? '')?.[1] ?? Number.NaN);
+      const body = text.slice(head[0].length);
+      // An interim 100 Continue is followed by the real answer.
+      if (head[1] === '100') return;
+      if (Number.isFinite(length) && Buffer.byteLength(body, 'latin1') >= length) {
+        socket.end();
+        resolve({ status: Number(head[1]), body: body.slice(0, length) });
+      }
+    });
+    socket.on('close', () => {
+      const text = Buffer.concat(chunks).toString('latin1');
+      const status = /^HTTP\/1\.1 (\d{3})/.exec(text)?.[1];
+      if (status) resolve({ status: Number(status), body: text.split('\r\n\r\n')[1] ?? '' });
+      else reject(new Error(`connection closed without an answer: ${JSON.stringify(text.slice(0, 80))}`));
+    });
+    socket.on('error', reject);
+  });
+}
+
+const line = (target: string, headers = 'Host: x\r\n', method = 'GET') =>
+  `${method} ${target} HTTP/1.1\r\n${headers}\r\n`;
+const bytes = (...parts: (string | number[])[]) =>
+  Buffer.concat(
+    parts.map((part) => (typeof part === 'string' ? Buffer.from(part, 'latin1') : Buffer.from(part))),
+  );
+
+describe('API emulator: malformed requests get a 4xx as from API Gateway, never a 5xx', () => {
+  let api: RunningApi | undefined;
+  const seen: APIGatewayProxyEvent[] = [];
+
+  afterEach(async () => {
+    await api?.close();
+    api = undefined;
+    seen.length = 0;
+  });
+
+  async function start(handler?: Handler): Promise<number> {
+    api = await startApiEmulator({
+      functionName: 'order-api',
+      memoryMb: 128,
+      timeoutSeconds: 5,
+      port: 0,
+      log: () => undefined,
+      handler:
+        handler ??
+        (async (event) => {
+          seen.push(event);
+          return { statusCode: 200, body: '{}' };
+        }),
+    });
+    return api.port;
+  }
+
+  it.each([
+    ['malformed percent-encoding in the path', line('/orders/%zz'), 400],
+    ['a truncated percent-escape', line('/orders/%E0%A4%A'), 400],
+    ['percent-encoded bytes that are not UTF-8 (a surrogate)', line('/orders/%ED%A0%80'), 400],
+    ['a percent-encoded query that is not UTF-8', line('/health?a=%FF'), 400],
+    [
+      'raw non-UTF-8 bytes in the query',
+      bytes('GET /health?a=', [0xff, 0xfe], ' HTTP/1.1\r\nHost: x\r\n\r\n'),
+      400,
+    ],
+    ['raw non-UTF-8 bytes in the path', bytes('GET /orders/', [0xff], ' HTTP/1.1\r\nHost: x\r\n\r\n'), 400],
+    ['the asterisk form', line('*', 'Host: x\r\n', 'OPTIONS'), 400],
+    ['a target that is not a path', line('orders'), 400],
+    ['the root path //', line('//'), 403],
+    ['a path starting with //', line('//orders'), 403],
+    ['an empty segment', line('/orders//1'), 403],
+    ['a dot segment (not resolved)', line('/orders/../health'), 403],
+    ['a backslash (not a slash)', line('/orders\\1'), 403],
+    ['a control character in the path', line('/orders/\x01'), 400],
+    ['a control character in a header', line('/health', 'Host: x\r\nX-A: a\x01b\r\n'), 400],
+    [
+      'a Content-Length that is not a number',
+      line('/orders', 'Host: x\r\nContent-Length: abc\r\n', 'POST'),
+      400,
+    ],
+    ['a negative Content-Length', line('/orders', 'Host: x\r\nContent-Length: -1\r\n', 'POST'), 400],
+    [
+      'two different Content-Lengths',
+      line('/orders', 'Host: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n', 'POST'),
+      400,
+    ],
+    [
+      'Content-Length and chunked together',
+      line('/orders', 'Host: x\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n', 'POST'),
+      400,
+    ],
+    [
+      'a malformed chunk',
+      `${line('/orders', 'Host: x\r\nTransfer-Encoding: chunked\r\n', 'POST')}zz\r\n{}\r\n0\r\n\r\n`,
+      400,
+    ],
+    ['a Content-Length over 10 MB', line('/orders', 'Host: x\r\nContent-Length: 10485761\r\n', 'POST'), 413],
+    ['a 20 KB header', line('/health', `Host: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n`), 431],
+    ['a method HTTP does not know', line('/orders', 'Host: x\r\n', 'FOO'), 400],
+    ['a method the API has no route for', line('/orders', 'Host: x\r\n', 'PATCH'), 403],
+    ['CONNECT', line('evil.example:443', 'Host: evil.example:443\r\n', 'CONNECT'), 403],
+    ['an unknown HTTP version', 'GET /health HTTP/9.9\r\nHost: x\r\n\r\n', 400],
+    ['no request line at all', 'hello\r\n\r\n', 400],
+  ])('%s → %i, without invoking the function', async (_, request, status) => {
+    const port = await start();
+    const answer = await rawRequest(port, request);
+    expect(answer.status).toBe(status);
+    expect(JSON.parse(answer.body)).toEqual({ message: expect.any(String) });
+    expect(seen).toHaveLength(0);
+  });
+
+  it('routes the absolute form by its path, and passes a GET with a body through', async () => {
+    const port = await start();
+    expect((await rawRequest(port, line('http://evil.example/orders/a1'))).status).toBe(200);
+    expect(seen[0]).toMatchObject({ path: '/orders/a1', pathParameters: { id: 'a1' } });
+    const get = await rawRequest(port, `${line('/health', 'Host: x\r\nContent-Length: 2\r\n')}{}`);
+    expect(get.status).toBe(200);
+    expect(seen[1]?.body).toBe('{}');
+  });
+
+  it('passes prototype-like header and query names as own properties, as the Lambda runtime would', async () => {
+    const port = await start();
+    const answer = await rawRequest(
+      port,
+      line('/health?__proto__=1&constructor=2&toString=3', 'Host: x\r\n__proto__: a\r\nconstructor: b\r\n'),
+    );
+    expect(answer.status).toBe(200);
+    const event = seen[0]!;
+    expect(Object.getPrototypeOf(event.headers)).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(event.headers, '__proto__')?.value).toBe('a');
+    expect(Object.getOwnPropertyDescriptor(event.multiValueHeaders, 'constructor')?.value).toEqual(['b']);
+    expect(JSON.stringify(event.queryStringParameters)).toBe(
+      '{"__proto__":"1","constructor":"2","toString":"3"}',
+    );
+    expect(
+      Object.getOwnPropertyDescriptor(event.multiValueQueryStringParameters, '__proto__')?.value,
+    ).toEqual(['1']);
+  });
+
+  it('answers 502 to an integration response with an invalid status code or header', async () => {
+    const results: APIGatewayProxyResult[] = [
+      { statusCode: 42, body: '' },
+      { statusCode: 700, body: '' },
+      { statusCode: 200, headers: { 'X-Bad': 'a\r\nInjected: yes' }, body: '' },
+      { statusCode: 200, headers: { 'Bad Name': 'x' }, body: '' },
+      { statusCode: 200, multiValueHeaders: { 'X-A': ['ok', 'b\nc'] }, body: '' },
+    ];
+    let next = 0;
+    const port = await start(async () => results[next++] as APIGatewayProxyResult);
+    for (const result of results) {
+      const answer = await rawRequest(port, line('/health'));
+      expect(answer.status, JSON.stringify(result)).toBe(502);
+    }
+  });
+
+  it("frames the response itself: an integration's Content-Length is ignored", async () => {
+    const port = await start(async () => ({
+      statusCode: 200,
+      headers: { 'content-length': '999' },
+      body: 'ok',
+    }));
+    const answer = await rawRequest(port, line('/health'));
+    expect(answer).toEqual({ status: 200, body: 'ok' });
+  });
+
+  it('survives a client that goes away mid-body, then serves the next request', async () => {
+    const port = await start();
+    await new Promise<void>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.write(line('/orders', 'Host: x\r\nContent-Length: 100\r\n', 'POST'));
+        socket.end('{"partial":');
+      });
+      socket.on('close', () => resolve());
+      socket.resume();
+    });
+    expect((await rawRequest(port, line('/health'))).status).toBe(200);
   });
 });
