@@ -1,80 +1,385 @@
 import { randomUUID } from 'node:crypto';
-import { Consumer } from '@platformatic/kafka';
-import { describe, expect, it } from 'vitest';
-import { encode, newEvent } from '../../events/index.ts';
-import { REPLAYED_FROM_HEADER, replayDeadLetters } from '../../tools/dlq/replay.ts';
+import { Admin, Consumer, Producer } from '@platformatic/kafka';
+import { afterAll, describe, expect, it } from 'vitest';
+import { encode } from '../../events/index.ts';
+import { deadLetterEvent, type RawRecord } from '../../functions/shared/msk-records.ts';
+import { parseDeadLetterQueueRecord } from '../../tools/dlq/dead-letter.ts';
+import {
+  REPLAYED_FROM_HEADER,
+  REPLAYED_RECORD_HEADER,
+  type ReplayOptions,
+  replayDeadLetters,
+} from '../../tools/dlq/replay.ts';
+import { functionLetter } from '../../tools/dlq/testing.ts';
+import { createTopics, deleteTopics } from '../e2e/support/kafka.ts';
 import { testInfra } from '../support/env.ts';
-import { consume, produce } from '../support/kafka.ts';
+import { type ConsumedRecord, consume, produce } from '../support/kafka.ts';
 
-/** A dead letter of a record from KPIs: no function consumes that topic, so the replay disturbs no other test. */
-function deadLetterOf(orderId: string, originalValue: Buffer) {
-  return encode(
-    'DeadLetterQueue',
-    newEvent('DeadLetterQueue', {
-      correlationId: orderId,
-      causationId: `KPIs:0:${orderId}`,
-      source: 'notification',
-      data: {
-        reason: 'poison',
-        function: 'notification',
-        error: { name: 'EventDecodeError', message: 'schema: data.value: expected number' },
-        attempts: 1,
-        record: {
-          topic: 'KPIs',
-          partition: 0,
-          offset: '7',
-          key: Buffer.from(orderId).toString('base64'),
-          value: originalValue.toString('base64'),
-          headers: [{ key: 'event-id', value: Buffer.from(`evt-${orderId}`).toString('base64') }],
-        },
-      },
-    }),
-  );
-}
+const brokers = () => testInfra().kafkaBrokers;
+/** Bounded well below the test timeout: a regression fails with the tool's own error instead of hanging. */
+const timeouts = { overallMs: 60_000, idleMs: 10_000 };
 
-async function endOffsets(topic: string): Promise<bigint[]> {
+async function offsets(topic: string, timestamp: -1n | -2n): Promise<bigint[]> {
   const consumer = new Consumer({
     groupId: `probe-${randomUUID()}`,
-    clientId: 'test-offsets-probe',
-    bootstrapBrokers: testInfra().kafkaBrokers,
+    clientId: 'test-probe',
+    bootstrapBrokers: brokers(),
   });
   try {
-    return (await consumer.listOffsets({ topics: [topic] })).get(topic) ?? [];
+    return (await consumer.listOffsets({ topics: [topic], timestamp })).get(topic) ?? [];
   } finally {
     await consumer.close(true);
   }
 }
+const endOffsets = (topic: string) => offsets(topic, -1n);
+/** How many records a fresh topic holds (nothing trimmed, nothing transactional: no gaps). */
+async function recordCount(topic: string): Promise<bigint> {
+  const [starts, ends] = await Promise.all([offsets(topic, -2n), endOffsets(topic)]);
+  return ends.reduce((sum, end, p) => sum + end - (starts[p] ?? 0n), 0n);
+}
+
+/** Produces one record to a given partition and answers its offset. */
+async function sendTo(topic: string, partition: number, key: string, value: Buffer): Promise<bigint> {
+  const producer = new Producer({ clientId: 'test-producer', bootstrapBrokers: brokers(), acks: -1 });
+  try {
+    const result = await producer.send({
+      messages: [{ topic, partition, key: Buffer.from(key), value }],
+    });
+    const offset = result.offsets?.find((o) => o.topic === topic && o.partition === partition)?.offset;
+    if (offset === undefined) throw new Error('no offset in the produce result');
+    return BigInt(offset);
+  } finally {
+    await producer.close();
+  }
+}
+
+/** Retention's doing, on purpose: everything of `partition` below `before` is gone. */
+async function trim(topic: string, partition: number, before: bigint): Promise<void> {
+  const admin = new Admin({ clientId: 'test-admin', bootstrapBrokers: brokers() });
+  try {
+    await admin.deleteRecords({ topics: [{ name: topic, partitions: [{ partition, offset: before }] }] });
+  } finally {
+    await admin.close();
+  }
+}
+
+const created: string[] = [];
+/** A dead-letter topic and a source topic of this test's own, so it can trim them and count their records. */
+async function privateTopics(): Promise<{
+  dlq: string;
+  source: string;
+  options: Omit<ReplayOptions, 'dryRun'>;
+}> {
+  const id = randomUUID().slice(0, 8);
+  const dlq = `test-dlq-${id}`;
+  const source = `test-source-${id}`;
+  await createTopics(brokers(), { [dlq]: 3, [source]: 2 });
+  created.push(dlq, source);
+  return {
+    dlq,
+    source,
+    options: {
+      brokers: brokers(),
+      filter: {},
+      deadLetterTopic: dlq,
+      isReplayTarget: (topic) => topic === source,
+      timeouts,
+    },
+  };
+}
+
+afterAll(async () => {
+  if (created.length > 0) await deleteTopics(brokers(), created);
+});
+
+/** What a consumer does with a replayed poison record: its own dead letter, from the record as it was read. */
+function consumersDeadLetter(record: ConsumedRecord) {
+  const raw: RawRecord = {
+    topic: record.topic,
+    partition: record.partition,
+    offset: String(record.offset),
+    timestamp: undefined,
+    key: record.key === undefined ? null : Buffer.from(record.key).toString('base64'),
+    value: record.value.toString('base64'),
+    headers: Object.entries(record.headers).map(([key, value]) => ({
+      key,
+      value: Buffer.from(value).toString('base64'),
+    })),
+  };
+  return encode(
+    'DeadLetterQueue',
+    deadLetterEvent({
+      step: 'notification',
+      record: raw,
+      reason: 'poison',
+      error: { name: 'EventDecodeError', message: 'not-json: still broken' },
+      attempts: 1,
+      now: new Date(),
+    }),
+  );
+}
 
 describe('dlq:replay on the real broker', () => {
   it('dry-runs without producing, then replays the original bytes, key and headers to the source topic', async () => {
+    // A dead letter of a record from KPIs on the shared DeadLetterQueue: no function runs here to consume it.
     const orderId = `ord-replay-${randomUUID().slice(0, 8)}`;
     const original = Buffer.from(`{"broken":"${orderId}"`);
-    await produce({ ...deadLetterOf(orderId, original) });
-    const { kafkaBrokers } = testInfra();
+    await produce({
+      topic: 'DeadLetterQueue',
+      key: orderId,
+      value: functionLetter({
+        key: orderId,
+        topic: 'KPIs',
+        partition: 0,
+        offset: '7',
+        value: original,
+        headers: { 'event-id': `evt-${orderId}` },
+      }),
+    });
     const before = await endOffsets('KPIs');
 
-    const dry = await replayDeadLetters({ brokers: kafkaBrokers, filter: { orderId }, dryRun: true });
-    expect(dry).toMatchObject({ matched: 1, replayed: 0 });
+    const dry = await replayDeadLetters({ brokers: brokers(), filter: { orderId }, dryRun: true, timeouts });
+    expect(dry).toMatchObject({ matched: 1, replayed: 0, wouldReplay: 1, alreadyReplayed: 0 });
     expect(dry.scanned).toBeGreaterThanOrEqual(1);
     expect(await endOffsets('KPIs')).toEqual(before);
 
-    const real = await replayDeadLetters({ brokers: kafkaBrokers, filter: { orderId }, dryRun: false });
-    expect(real).toMatchObject({ matched: 1, replayed: 1, skipped: 0 });
+    const real = await replayDeadLetters({
+      brokers: brokers(),
+      filter: { orderId },
+      dryRun: false,
+      timeouts,
+    });
+    expect(real).toMatchObject({ matched: 1, replayed: 1, skipped: [] });
 
     const [replayed] = await consume('KPIs', { count: 1, from: 'earliest', where: (r) => r.key === orderId });
     expect(replayed?.value).toEqual(original);
     expect(replayed?.headers['event-id']).toBe(`evt-${orderId}`);
     expect(replayed?.headers[REPLAYED_FROM_HEADER]).toMatch(/^DeadLetterQueue:\d+:\d+$/);
+    expect(replayed?.headers[REPLAYED_RECORD_HEADER]).toBe('KPIs:0:7');
   });
 
   it('leaves out letters that do not match the filter', async () => {
-    const orderId = `ord-other-${randomUUID().slice(0, 8)}`;
-    await produce({ ...deadLetterOf(orderId, Buffer.from('x')) });
+    const { dlq, options } = await privateTopics();
+    await produce({
+      topic: dlq,
+      key: 'ord-other',
+      value: functionLetter({
+        key: 'ord-other',
+        topic: 'x',
+        partition: 0,
+        offset: '1',
+        value: Buffer.from('x'),
+      }),
+    });
     const summary = await replayDeadLetters({
-      brokers: testInfra().kafkaBrokers,
-      filter: { orderId, reason: 'retries-exhausted' },
+      ...options,
+      filter: { orderId: 'ord-other', reason: 'retries-exhausted' },
       dryRun: false,
     });
-    expect(summary).toMatchObject({ matched: 0, replayed: 0 });
+    expect(summary).toMatchObject({ scanned: 1, letters: 1, matched: 0, replayed: 0 });
+  });
+
+  it('replays a letter once however often it runs, and once for two letters of the same record', async () => {
+    const { dlq, source, options } = await privateTopics();
+    const letter = functionLetter({
+      key: 'ord-1',
+      topic: source,
+      partition: 1,
+      offset: '3',
+      value: Buffer.from('{'),
+    });
+    // A redelivered poison record is dead-lettered twice: two letters, one record.
+    await produce([
+      { topic: dlq, key: 'ord-1', value: letter },
+      { topic: dlq, key: 'ord-1', value: letter },
+    ]);
+
+    const first = await replayDeadLetters({ ...options, dryRun: false });
+    expect(first).toMatchObject({
+      scanned: 2,
+      letters: 2,
+      markers: 0,
+      matched: 2,
+      replayed: 1,
+      alreadyReplayed: 1,
+    });
+    const second = await replayDeadLetters({ ...options, dryRun: false });
+    expect(second).toMatchObject({
+      scanned: 3,
+      letters: 2,
+      markers: 1,
+      matched: 2,
+      replayed: 0,
+      alreadyReplayed: 2,
+    });
+    const dry = await replayDeadLetters({ ...options, dryRun: true });
+    expect(dry).toMatchObject({ wouldReplay: 0, alreadyReplayed: 2 });
+
+    expect(await recordCount(source)).toBe(1n);
+    // The marker: on the dead-letter topic, keyed like the letter, naming the letter and its record.
+    const [marker] = await consume(dlq, {
+      count: 1,
+      from: 'earliest',
+      where: (r) => parseDeadLetterQueueRecord(r.value).kind === 'marker',
+    });
+    expect(marker?.key).toBe('ord-1');
+    const parsed = parseDeadLetterQueueRecord(marker?.value ?? null);
+    expect(parsed.kind === 'marker' && parsed.marker.data).toMatchObject({
+      letter: { topic: dlq },
+      original: { topic: source, partition: 1, offset: '3' },
+      valueFrom: 'dead-letter',
+    });
+  });
+
+  it('stops between letters when interrupted, and the next run goes on where it stopped', async () => {
+    const { dlq, source, options } = await privateTopics();
+    await produce(
+      ['ord-i1', 'ord-i2'].map((key, i) => ({
+        topic: dlq,
+        key,
+        value: functionLetter({
+          key,
+          topic: source,
+          partition: 0,
+          offset: String(i),
+          value: Buffer.from('{'),
+        }),
+      })),
+    );
+    const stop = new AbortController();
+    const logged: string[] = [];
+    const first = await replayDeadLetters({
+      ...options,
+      dryRun: false,
+      log: (line) => {
+        logged.push(line);
+        if (line.startsWith('replayed')) stop.abort();
+      },
+      signal: stop.signal,
+    });
+    expect(first).toMatchObject({ matched: 2, replayed: 1, interrupted: true });
+    const second = await replayDeadLetters({ ...options, dryRun: false });
+    expect(second).toMatchObject({ matched: 2, replayed: 1, alreadyReplayed: 1, interrupted: false });
+    expect(await recordCount(source)).toBe(2n);
+    expect(logged.some((line) => line.includes('{'))).toBe(false);
+  });
+
+  it('adds at most one dead letter for a poison record replayed twice, and one more only when asked', async () => {
+    const { dlq, source, options } = await privateTopics();
+    await produce({
+      topic: dlq,
+      key: 'ord-2',
+      value: functionLetter({
+        key: 'ord-2',
+        topic: source,
+        partition: 0,
+        offset: '9',
+        value: Buffer.from('{'),
+      }),
+    });
+
+    expect(await replayDeadLetters({ ...options, dryRun: false })).toMatchObject({ replayed: 1 });
+    // The consumer fails on the replayed record again and dead-letters it.
+    const [replayed] = await consume(source, { count: 1, from: 'earliest' });
+    if (!replayed) throw new Error('nothing replayed');
+    await produce({ ...consumersDeadLetter(replayed), topic: dlq });
+
+    const second = await replayDeadLetters({ ...options, dryRun: false });
+    expect(second).toMatchObject({ letters: 2, markers: 1, replayed: 0, alreadyReplayed: 1 });
+    expect(second.skipped).toEqual([
+      {
+        letter: expect.stringMatching(new RegExp(`^${dlq}:\\d+:\\d+$`)),
+        kind: 'failed again after a replay',
+        reason: expect.stringContaining('--include-failed-replays'),
+      },
+    ]);
+    expect(await recordCount(source)).toBe(1n);
+    // One letter for the original, one for its failed replay, one marker: nothing else.
+    expect(await recordCount(dlq)).toBe(3n);
+
+    // Asked for, the failed replay goes back: once, however often asked.
+    const retry = { ...options, includeFailedReplays: true, dryRun: false };
+    expect(await replayDeadLetters(retry)).toMatchObject({ replayed: 1, alreadyReplayed: 1 });
+    expect(await replayDeadLetters(retry)).toMatchObject({ replayed: 0, alreadyReplayed: 2 });
+    expect(await recordCount(source)).toBe(2n);
+  });
+
+  it('reads partitions that retention trimmed, empty or in part, to their end and does not hang', async () => {
+    const { dlq, source, options } = await privateTopics();
+    const letter = (key: string) =>
+      functionLetter({ key, topic: source, partition: 0, offset: '1', value: Buffer.from(`{"${key}"`) });
+    // Partition 0: every record gone, its end above 0. Partition 1: the first gone, the second left.
+    const gone = await sendTo(dlq, 0, 'ord-a', letter('ord-a'));
+    await trim(dlq, 0, gone + 1n);
+    const trimmed = await sendTo(dlq, 1, 'ord-b', letter('ord-b'));
+    await sendTo(dlq, 1, 'ord-c', letter('ord-c'));
+    await trim(dlq, 1, trimmed + 1n);
+    expect((await endOffsets(dlq))[0]).toBeGreaterThan(0n);
+
+    const summary = await replayDeadLetters({ ...options, dryRun: false });
+    expect(summary).toMatchObject({ scanned: 1, letters: 1, replayed: 1 });
+    const [replayed] = await consume(source, { count: 1, from: 'earliest' });
+    expect(replayed?.key).toBe('ord-c');
+  });
+
+  it('replays a truncated letter with the full bytes of its original, read back from its topic', async () => {
+    const { dlq, source, options } = await privateTopics();
+    const full = Buffer.from(`{"note":"${'n'.repeat(20_000)}"}`);
+    const offset = await sendTo(source, 1, 'ord-big', full);
+    await produce({
+      topic: dlq,
+      key: 'ord-big',
+      value: functionLetter({
+        key: 'ord-big',
+        topic: source,
+        partition: 1,
+        offset,
+        value: full.subarray(0, 64),
+        truncated: { valueBytes: full.length, headersTruncated: false },
+      }),
+    });
+
+    const summary = await replayDeadLetters({ ...options, dryRun: false });
+    expect(summary).toMatchObject({ matched: 1, replayed: 1, skipped: [] });
+    const [replayed] = await consume(source, {
+      count: 1,
+      from: 'earliest',
+      where: (r) => r.headers[REPLAYED_FROM_HEADER] !== undefined,
+    });
+    expect(replayed?.value.equals(full)).toBe(true);
+    expect(replayed?.key).toBe('ord-big');
+    expect(replayed?.headers[REPLAYED_RECORD_HEADER]).toBe(`${source}:1:${offset}`);
+  });
+
+  it('skips a truncated letter whose original retention trimmed, and says so', async () => {
+    const { dlq, source, options } = await privateTopics();
+    const full = Buffer.from(`{"note":"${'n'.repeat(5_000)}"}`);
+    const offset = await sendTo(source, 0, 'ord-old', full);
+    await trim(source, 0, offset + 1n);
+    await produce({
+      topic: dlq,
+      key: 'ord-old',
+      value: functionLetter({
+        key: 'ord-old',
+        topic: source,
+        partition: 0,
+        offset,
+        value: full.subarray(0, 64),
+        truncated: { valueBytes: full.length },
+      }),
+    });
+
+    const summary = await replayDeadLetters({ ...options, dryRun: false });
+    expect(summary).toMatchObject({ matched: 1, replayed: 0 });
+    expect(summary.skipped).toEqual([
+      {
+        letter: expect.any(String),
+        kind: 'truncated, original gone from its topic',
+        reason: expect.stringContaining('trimmed by retention'),
+      },
+    ]);
+    expect(await endOffsets(source)).toEqual([offset + 1n, 0n]);
+    // Nothing went out, so nothing is marked: the letter stays as it was.
+    expect(await recordCount(dlq)).toBe(1n);
   });
 });

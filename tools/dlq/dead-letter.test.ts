@@ -1,6 +1,17 @@
 import { describe, expect, it } from 'vitest';
+import { parseDeadLetter as benchParseDeadLetter } from '../../bench/lib/verify.ts';
 import { encode, newEvent } from '../../events/index.ts';
-import { matches, parseDeadLetter } from './dead-letter.ts';
+import { DeadLetterReplayed } from '../../events/schemas/dead-letter-replayed.ts';
+import {
+  type DeadLetter,
+  isOriginalOf,
+  matches,
+  parseDeadLetterQueueRecord,
+  REPLAYED_FROM_HEADER,
+  REPLAYED_RECORD_HEADER,
+  replayId,
+} from './dead-letter.ts';
+import { functionLetter as letterOf } from './testing.ts';
 
 const poisonBytes = Buffer.from('{"not": "an event"');
 
@@ -62,12 +73,44 @@ const lambdaLetter = Buffer.from(
   }),
 );
 
+/** The dead letters of `value`, failing the test when it is a marker or unreadable. */
+function lettersOf(value: Buffer): DeadLetter[] {
+  const parsed = parseDeadLetterQueueRecord(value);
+  if (parsed.kind !== 'letters') throw new Error(`expected dead letters, got ${JSON.stringify(parsed)}`);
+  return parsed.letters;
+}
+
+const marker = Buffer.from(
+  JSON.stringify(
+    DeadLetterReplayed.parse({
+      eventId: '0f8fad5b-d9cb-469f-a165-70867728950e',
+      eventType: 'DeadLetterReplayed',
+      version: 1,
+      occurredAt: '2026-11-24T10:00:00.000Z',
+      correlationId: 'ord-7',
+      causationId: 'DeadLetterQueue:1:12',
+      source: 'dlq-replay',
+      data: {
+        letter: { topic: 'DeadLetterQueue', partition: 1, offset: '12' },
+        original: { topic: 'OrderReceived', partition: 2, offset: '41' },
+        valueFrom: 'dead-letter',
+      },
+    }),
+  ),
+);
+
 describe('dead letters', () => {
   it("reads a function's DeadLettered event back to the original bytes", () => {
-    const letters = parseDeadLetter(functionLetter);
-    expect(Array.isArray(letters)).toBe(true);
-    const [letter] = letters as Exclude<typeof letters, { error: string }>;
-    expect(letter).toMatchObject({ writer: 'function', reason: 'poison', failedIn: 'inventory' });
+    const [letter] = lettersOf(functionLetter);
+    expect(letter).toMatchObject({
+      writer: 'function',
+      reason: 'poison',
+      failedIn: 'inventory',
+      valueTruncated: false,
+      headersTruncated: false,
+      valueBytes: undefined,
+      replayOf: undefined,
+    });
     expect(letter?.error).toContain('not-json');
     expect(letter?.original).toEqual({
       topic: 'OrderReceived',
@@ -80,9 +123,7 @@ describe('dead letters', () => {
   });
 
   it("reads Lambda's own on-failure record, headers from byte arrays", () => {
-    const letters = parseDeadLetter(lambdaLetter);
-    expect(Array.isArray(letters)).toBe(true);
-    const [letter] = letters as Exclude<typeof letters, { error: string }>;
+    const [letter] = lettersOf(lambdaLetter);
     expect(letter).toMatchObject({ writer: 'event-source-mapping', reason: 'retries-exhausted' });
     expect(letter?.failedIn).toContain(':function:warehouse');
     expect(letter?.error).toBe('RetriesExhausted after 4 invocation(s)');
@@ -91,24 +132,145 @@ describe('dead letters', () => {
     expect(letter?.original.key?.toString()).toBe('ord-8');
     expect(letter?.original.value?.toString()).toBe('{"eventId":"x"}');
     expect(letter?.original.headers).toEqual([['event-id', Buffer.from('e-2')]]);
+    expect(letter?.valueTruncated).toBe(false);
+  });
+
+  it('reads a replay marker as a marker, not as a dead letter nor as unreadable', () => {
+    const parsed = parseDeadLetterQueueRecord(marker);
+    expect(parsed.kind).toBe('marker');
+    if (parsed.kind !== 'marker') return;
+    expect(replayId(parsed.marker.data.original)).toBe('OrderReceived:2:41');
+    const [letter] = lettersOf(functionLetter);
+    if (!letter) throw new Error('fixture did not parse');
+    // The marker names the letter's record the way the replay identifies it.
+    expect(replayId(parsed.marker.data.original)).toBe(replayId(letter.original));
+  });
+
+  it('says why a marker is broken instead of taking it for a dead letter', () => {
+    const broken = JSON.parse(marker.toString()) as { data: { original: { offset: string } } };
+    broken.data.original.offset = '-1';
+    const parsed = parseDeadLetterQueueRecord(Buffer.from(JSON.stringify(broken)));
+    expect(parsed).toEqual({
+      kind: 'unreadable',
+      error: expect.stringContaining('DeadLetterReplayed marker'),
+    });
+  });
+
+  it('reads a truncated letter: the prefix, the original size, and which parts were cut', () => {
+    const full = Buffer.from('{"eventId":"a-very-long-value"}');
+    const [letter] = lettersOf(
+      letterOf({
+        key: 'ord-9',
+        topic: 'Notification',
+        partition: 1,
+        offset: '77',
+        value: full.subarray(0, 8),
+        truncated: { valueBytes: full.length, headersTruncated: true },
+      }),
+    );
+    expect(letter).toMatchObject({ valueTruncated: true, headersTruncated: true, valueBytes: full.length });
+    expect(letter?.original.value).toEqual(full.subarray(0, 8));
+    if (!letter) return;
+    expect(isOriginalOf(letter, { key: Buffer.from('ord-9'), value: full })).toBe(true);
+    // Another record at the same coordinates (a recreated topic): another key, size or beginning.
+    expect(isOriginalOf(letter, { key: Buffer.from('ord-10'), value: full })).toBe(false);
+    expect(isOriginalOf(letter, { key: Buffer.from('ord-9'), value: Buffer.concat([full, full]) })).toBe(
+      false,
+    );
+    const other = Buffer.from(full);
+    other[0] = 0x5b;
+    expect(isOriginalOf(letter, { key: Buffer.from('ord-9'), value: other })).toBe(false);
+    expect(isOriginalOf(letter, { key: Buffer.from('ord-9'), value: null })).toBe(false);
+  });
+
+  it('reads a letter whose key was cut too, and knows its original by the key prefix and size', () => {
+    const key = `k-${'x'.repeat(40)}`;
+    const value = Buffer.from('v');
+    const [letter] = lettersOf(
+      letterOf({
+        key,
+        topic: 'Notification',
+        partition: 0,
+        offset: '5',
+        value,
+        truncated: { valueBytes: 1, key: { prefix: key.slice(0, 10), keyBytes: key.length } },
+      }),
+    );
+    expect(letter).toMatchObject({ keyTruncated: true, keyBytes: key.length });
+    if (!letter) return;
+    expect(isOriginalOf(letter, { key: Buffer.from(key), value })).toBe(true);
+    expect(isOriginalOf(letter, { key: Buffer.from(`${key}y`), value })).toBe(false);
+    expect(isOriginalOf(letter, { key: Buffer.from(key.slice(0, 10)), value })).toBe(false);
+  });
+
+  it('reads truncation fields of the wrong type as a complete letter rather than failing', () => {
+    const json = JSON.parse(functionLetter.toString()) as { data: { record: Record<string, unknown> } };
+    json.data.record.valueTruncated = 'yes';
+    json.data.record.valueBytes = -3;
+    const parsed = parseDeadLetterQueueRecord(Buffer.from(JSON.stringify(json)));
+    // Whatever the DeadLettered schema says of such fields, they never make a letter look truncated.
+    if (parsed.kind === 'letters') {
+      expect(parsed.letters[0]).toMatchObject({ valueTruncated: false, valueBytes: undefined });
+    } else {
+      expect(parsed.kind).toBe('unreadable');
+    }
+  });
+
+  it('tells the letter of a replayed record that failed again, in both shapes', () => {
+    const again = letterOf({
+      key: 'ord-7',
+      topic: 'OrderReceived',
+      partition: 0,
+      offset: '99',
+      value: poisonBytes,
+      headers: {
+        [REPLAYED_FROM_HEADER]: 'DeadLetterQueue:1:12',
+        [REPLAYED_RECORD_HEADER]: 'OrderReceived:2:41',
+      },
+    });
+    expect(lettersOf(again)[0]?.replayOf).toEqual({
+      letter: 'DeadLetterQueue:1:12',
+      original: 'OrderReceived:2:41',
+    });
+    const lambda = JSON.parse(lambdaLetter.toString()) as {
+      payload: { records: Record<string, Array<{ headers: Array<Record<string, number[]>> }>> };
+    };
+    const [record] = lambda.payload.records['OrderConfirmed-1'] ?? [];
+    record?.headers.push({ [REPLAYED_FROM_HEADER]: [...Buffer.from('DeadLetterQueue:0:3')] });
+    expect(lettersOf(Buffer.from(JSON.stringify(lambda)))[0]?.replayOf).toEqual({
+      letter: 'DeadLetterQueue:0:3',
+      original: undefined,
+    });
+    // A header that is not a pair of coordinates is no evidence of a replay.
+    const forged = letterOf({
+      key: 'ord-7',
+      topic: 'OrderReceived',
+      partition: 0,
+      offset: '100',
+      value: poisonBytes,
+      headers: { [REPLAYED_FROM_HEADER]: 'somewhere' },
+    });
+    expect(lettersOf(forged)[0]?.replayOf).toBeUndefined();
   });
 
   it('says why a value is neither format', () => {
-    expect(parseDeadLetter(Buffer.from('garbage'))).toEqual({ error: expect.stringContaining('not-json') });
-    expect(parseDeadLetter(Buffer.from('{"eventType":"Other"}'))).toEqual({
+    expect(parseDeadLetterQueueRecord(Buffer.from('garbage'))).toEqual({
+      kind: 'unreadable',
+      error: expect.stringContaining('not-json'),
+    });
+    expect(parseDeadLetterQueueRecord(null)).toEqual({
+      kind: 'unreadable',
+      error: expect.stringContaining('empty'),
+    });
+    expect(parseDeadLetterQueueRecord(Buffer.from('{"eventType":"Other"}'))).toEqual({
+      kind: 'unreadable',
       error: expect.stringContaining('nor a Lambda on-failure record'),
     });
   });
 
   it('filters by topic, reason, function and order', () => {
-    const [ours] = parseDeadLetter(functionLetter) as Exclude<
-      ReturnType<typeof parseDeadLetter>,
-      { error: string }
-    >;
-    const [theirs] = parseDeadLetter(lambdaLetter) as Exclude<
-      ReturnType<typeof parseDeadLetter>,
-      { error: string }
-    >;
+    const [ours] = lettersOf(functionLetter);
+    const [theirs] = lettersOf(lambdaLetter);
     if (!ours || !theirs) throw new Error('fixtures did not parse');
     expect(matches(ours, {})).toBe(true);
     expect(
@@ -118,5 +280,10 @@ describe('dead letters', () => {
     expect(matches(ours, { orderId: 'ord-8' })).toBe(false);
     expect(matches(theirs, { failedIn: 'warehouse' })).toBe(true);
     expect(matches(theirs, { topic: 'OrderReceived' })).toBe(false);
+  });
+
+  it("the bench's reader of DeadLetterQueue does not count a marker as a dead letter", () => {
+    expect(benchParseDeadLetter({ key: Buffer.from('ord-7'), value: marker }).reason).toBe('replay-marker');
+    expect(benchParseDeadLetter({ key: Buffer.from('ord-7'), value: functionLetter }).reason).toBe('poison');
   });
 });

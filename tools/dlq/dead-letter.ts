@@ -1,7 +1,14 @@
+import { z } from 'zod';
 import { decode } from '../../events/codec.ts';
+import { DeadLetterReplayed, type RecordCoordinates } from '../../events/schemas/dead-letter-replayed.ts';
 import { LambdaKafkaFailureRecord } from '../../events/schemas/events.ts';
 
-/** The original record a dead letter holds, bytes as they were. */
+/** Header of a replayed record: the dead letter it came back from (`DeadLetterQueue:<partition>:<offset>`). */
+export const REPLAYED_FROM_HEADER = 'replayed-from';
+/** Header of a replayed record: the coordinates of the original it is a copy of (`<topic>:<partition>:<offset>`). */
+export const REPLAYED_RECORD_HEADER = 'replayed-record';
+
+/** The original record a dead letter holds, bytes as they were (a prefix of the value when truncated). */
 export interface OriginalRecord {
   topic: string;
   partition: number;
@@ -20,65 +27,160 @@ export interface DeadLetter {
   failedIn: string;
   error: string;
   original: OriginalRecord;
+  /** The letter holds only a prefix of the value: the full record is on its source topic until retention trims it. */
+  valueTruncated: boolean;
+  /** The letter holds only some of the headers, or some cut short. */
+  headersTruncated: boolean;
+  /** The letter holds only a prefix of the key. */
+  keyTruncated: boolean;
+  /** The original value's size in bytes, when the writer recorded it. */
+  valueBytes: number | undefined;
+  /** The original key's size in bytes, when the writer recorded it. */
+  keyBytes: number | undefined;
+  /** Set when the original record was itself a replay: the letter it came back from, i.e. it failed again. */
+  replayOf: { letter: string; original: string | undefined } | undefined;
 }
+
+/** What one `DeadLetterQueue` record is. */
+export type DeadLetterQueueRecord =
+  /** One dead letter per original record (Lambda's records may carry several). */
+  | { kind: 'letters'; letters: DeadLetter[] }
+  /** A replay marker of `npm run dlq:replay`: that letter's original went back to its topic once. */
+  | { kind: 'marker'; marker: DeadLetterReplayed }
+  | { kind: 'unreadable'; error: string };
 
 const fromBase64 = (text: string | null | undefined): Buffer | null =>
   text === null || text === undefined ? null : Buffer.from(text, 'base64');
 
+/** `<topic>:<partition>:<offset>`, how the tool names a record. */
+export const coordinatesText = (at: { topic: string; partition: number; offset: string | bigint }): string =>
+  `${at.topic}:${at.partition}:${at.offset}`;
+
 /**
- * Reads one `DeadLetterQueue` value. Returns one dead letter per original record (Lambda's records may
- * carry several), or an error message when the value is neither format.
+ * What is replayed at most once: the original record, by its coordinates on its source topic. Two dead
+ * letters of one record (a redelivered poison record is dead-lettered again) are one replay; a marker and
+ * a replayed record's `replayed-record` header name it the same way.
  */
-export function parseDeadLetter(value: Buffer | null): DeadLetter[] | { error: string } {
-  const ours = decode('DeadLetterQueue', value);
-  if (ours.ok) {
-    const { data } = ours.event;
-    return [
-      {
-        writer: 'function',
-        reason: data.reason,
-        failedIn: data.function,
-        error: `${data.error.name}: ${data.error.message}`,
-        original: {
-          topic: data.record.topic,
-          partition: data.record.partition,
-          offset: data.record.offset,
-          key: fromBase64(data.record.key),
-          value: fromBase64(data.record.value),
-          headers: data.record.headers.map((h) => [h.key, Buffer.from(h.value, 'base64')]),
-        },
-      },
-    ];
-  }
+export const replayId = (original: RecordCoordinates | OriginalRecord): string => coordinatesText(original);
+
+/**
+ * The fields a writer adds for a record too large to copy. Read loosely, apart from the event schema, so
+ * that letters written before (or after) the schema knew them read the same: absent means complete.
+ */
+const Truncation = z.object({
+  data: z.object({
+    record: z.object({
+      valueBytes: z.int().nonnegative().optional().catch(undefined),
+      valueTruncated: z.boolean().optional().catch(undefined),
+      headersTruncated: z.boolean().optional().catch(undefined),
+      keyBytes: z.int().nonnegative().optional().catch(undefined),
+      keyTruncated: z.boolean().optional().catch(undefined),
+    }),
+  }),
+});
+
+const Coordinates = /^.+:\d+:\d+$/;
+
+function replayOf(headers: Array<[string, Buffer]>): DeadLetter['replayOf'] {
+  const header = (name: string) => {
+    const text = headers.find(([key]) => key === name)?.[1].toString('utf8');
+    return text !== undefined && Coordinates.test(text) ? text : undefined;
+  };
+  const letter = header(REPLAYED_FROM_HEADER);
+  return letter === undefined ? undefined : { letter, original: header(REPLAYED_RECORD_HEADER) };
+}
+
+/**
+ * Reads one `DeadLetterQueue` value: a function's `DeadLettered` event, Lambda's on-failure record (both
+ * dead letters), the tool's own replay marker, or something unreadable (with why).
+ */
+export function parseDeadLetterQueueRecord(value: Buffer | null): DeadLetterQueueRecord {
   let json: unknown;
   try {
     json = JSON.parse(value?.toString('utf8') ?? '');
   } catch {
-    return { error: ours.error.message };
+    json = undefined;
   }
+  if ((json as { eventType?: unknown } | undefined)?.eventType === 'DeadLetterReplayed') {
+    const marker = DeadLetterReplayed.safeParse(json);
+    return marker.success
+      ? { kind: 'marker', marker: marker.data }
+      : {
+          kind: 'unreadable',
+          error: `an invalid DeadLetterReplayed marker: ${marker.error.issues[0]?.message}`,
+        };
+  }
+  const ours = decode('DeadLetterQueue', value);
+  if (ours.ok) {
+    const { data } = ours.event;
+    const truncation = Truncation.safeParse(json);
+    const flags = truncation.success ? truncation.data.data.record : {};
+    const headers = data.record.headers.map((h): [string, Buffer] => [h.key, Buffer.from(h.value, 'base64')]);
+    return {
+      kind: 'letters',
+      letters: [
+        {
+          writer: 'function',
+          reason: data.reason,
+          failedIn: data.function,
+          error: `${data.error.name}: ${data.error.message}`,
+          original: {
+            topic: data.record.topic,
+            partition: data.record.partition,
+            offset: data.record.offset,
+            key: fromBase64(data.record.key),
+            value: fromBase64(data.record.value),
+            headers,
+          },
+          valueTruncated: flags.valueTruncated === true,
+          headersTruncated: flags.headersTruncated === true,
+          keyTruncated: flags.keyTruncated === true,
+          valueBytes: flags.valueBytes,
+          keyBytes: flags.keyBytes,
+          replayOf: replayOf(headers),
+        },
+      ],
+    };
+  }
+  if (json === undefined) return { kind: 'unreadable', error: ours.error.message };
   const lambdas = LambdaKafkaFailureRecord.safeParse(json);
   if (!lambdas.success) {
-    return { error: `neither a DeadLettered event (${ours.error.message}) nor a Lambda on-failure record` };
+    return {
+      kind: 'unreadable',
+      error: `neither a DeadLettered event (${ours.error.message}) nor a Lambda on-failure record`,
+    };
   }
   const { requestContext, payload } = lambdas.data;
-  return Object.values(payload.records)
-    .flat()
-    .map((record) => ({
-      writer: 'event-source-mapping' as const,
-      reason: 'retries-exhausted' as const,
-      failedIn: requestContext.functionArn,
-      error: `${requestContext.condition} after ${requestContext.approximateInvokeCount} invocation(s)`,
-      original: {
-        topic: record.topic,
-        partition: record.partition,
-        offset: String(record.offset),
-        key: fromBase64(record.key),
-        value: fromBase64(record.value),
-        headers: record.headers.flatMap((header) =>
+  return {
+    kind: 'letters',
+    letters: Object.values(payload.records)
+      .flat()
+      .map((record) => {
+        const headers = record.headers.flatMap((header) =>
           Object.entries(header).map(([name, bytes]): [string, Buffer] => [name, Buffer.from(bytes)]),
-        ),
-      },
-    }));
+        );
+        return {
+          writer: 'event-source-mapping' as const,
+          reason: 'retries-exhausted' as const,
+          failedIn: requestContext.functionArn,
+          error: `${requestContext.condition} after ${requestContext.approximateInvokeCount} invocation(s)`,
+          original: {
+            topic: record.topic,
+            partition: record.partition,
+            offset: String(record.offset),
+            key: fromBase64(record.key),
+            value: fromBase64(record.value),
+            headers,
+          },
+          valueTruncated: false,
+          headersTruncated: false,
+          keyTruncated: false,
+          valueBytes: undefined,
+          keyBytes: undefined,
+          replayOf: replayOf(headers),
+        };
+      }),
+  };
 }
 
 export interface ReplayFilter {
@@ -96,4 +198,34 @@ export function matches(letter: DeadLetter, filter: ReplayFilter): boolean {
   if (filter.failedIn !== undefined && !letter.failedIn.includes(filter.failedIn)) return false;
   if (filter.orderId !== undefined && letter.original.key?.toString('utf8') !== filter.orderId) return false;
   return true;
+}
+
+/** Whether `full` is what the letter holds of it: equal, or (when cut) starting with it and of the recorded size. */
+function sameBytes(
+  held: Buffer | null,
+  full: Buffer | null,
+  cut: boolean,
+  bytes: number | undefined,
+): boolean {
+  if (held === null || full === null) return held === full;
+  if (!cut) return held.equals(full);
+  if (bytes !== undefined && full.length !== bytes) return false;
+  return held.length <= full.length && full.subarray(0, held.length).equals(held);
+}
+
+/**
+ * Whether `full` is the record a truncated letter was cut from: its key and value, each whole or the
+ * letter's prefix with the recorded size. Guards against a topic recreated since, whose offsets now hold
+ * other records.
+ */
+export function isOriginalOf(
+  letter: DeadLetter,
+  full: { key: Buffer | null; value: Buffer | null },
+): boolean {
+  const { key, value } = letter.original;
+  const emptyAsNull = (bytes: Buffer | null) => (bytes !== null && bytes.length === 0 ? null : bytes);
+  return (
+    sameBytes(emptyAsNull(key), emptyAsNull(full.key), letter.keyTruncated, letter.keyBytes) &&
+    sameBytes(emptyAsNull(value), emptyAsNull(full.value), letter.valueTruncated, letter.valueBytes)
+  );
 }

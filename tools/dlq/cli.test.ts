@@ -1,0 +1,141 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { ExitCode, formatSummary, parseCommandLine, run, UsageError } from './cli.ts';
+
+const quiet = () => {
+  const lines: string[] = [];
+  return { lines, out: { log: (l: string) => lines.push(l), error: (l: string) => lines.push(l) } };
+};
+
+describe('dlq:replay command line', () => {
+  it('reads the filters, the switches and the timeouts', () => {
+    expect(
+      parseCommandLine([
+        '--dry-run',
+        '--topic',
+        'OrderReceived',
+        '--reason=poison',
+        '--function',
+        'inventory',
+        '--order',
+        'ord-1',
+        '--include-failed-replays',
+        '--timeout',
+        '90',
+        '--idle-timeout',
+        '2.5',
+      ]),
+    ).toEqual({
+      dryRun: true,
+      includeFailedReplays: true,
+      filter: { topic: 'OrderReceived', reason: 'poison', failedIn: 'inventory', orderId: 'ord-1' },
+      timeouts: { overallMs: 90_000, idleMs: 2_500 },
+    });
+    expect(parseCommandLine([])).toMatchObject({ dryRun: false, includeFailedReplays: false, filter: {} });
+  });
+
+  it.each([
+    [['--bogus'], /Unknown option '--bogus'/],
+    [['--topic'], /argument missing/],
+    [['--topic', '--dry-run'], /ambiguous/],
+    [['--order='], /--order needs a value/],
+    [['extra'], /Unexpected argument/],
+    [['--dry-run=yes'], /does not take an argument/],
+    [['--topic', 'Orders'], /--topic must be one of OrderReceived/],
+    [['--topic', 'DeadLetterQueue'], /--topic must be one of/],
+    [['--reason', 'bad'], /--reason must be poison or retries-exhausted/],
+    [['--timeout', '0'], /--timeout must be a number of seconds/],
+    [['--idle-timeout=-1'], /--idle-timeout must be a number of seconds/],
+    [['--timeout', '1e3'], /--timeout must be a number of seconds/],
+    [['--order', 'a', '--order', 'b'], /--order given twice/],
+  ])('refuses %j with a clear message', (args, message) => {
+    expect(() => parseCommandLine(args)).toThrow(UsageError);
+    expect(() => parseCommandLine(args)).toThrow(message);
+  });
+
+  it('answers bad arguments and a bad broker list with exit code 2 and the usage, before any connection', async () => {
+    const bad = quiet();
+    expect(await run(['--nope'], {}, bad.out)).toBe(ExitCode.usage);
+    expect(bad.lines.join('\n')).toMatch(/Unknown option '--nope'[\s\S]*usage: npm run dlq:replay/);
+    const brokers = quiet();
+    expect(await run([], { KAFKA_BROKERS: ' , ' }, brokers.out)).toBe(ExitCode.usage);
+    expect(brokers.lines.join('\n')).toContain('KAFKA_BROKERS must be host:port');
+    const iam = quiet();
+    expect(await run([], { KAFKA_AUTH: 'iam' }, iam.out)).toBe(ExitCode.usage);
+    expect(iam.lines.join('\n')).toContain('KAFKA_AUTH=iam needs AWS_REGION');
+  });
+
+  it('reports what was read, what went back and why the rest stayed', () => {
+    const summary = {
+      scanned: 9,
+      letters: 6,
+      markers: 2,
+      unreadable: 1,
+      matched: 5,
+      alreadyReplayed: 2,
+      replayed: 1,
+      wouldReplay: 0,
+      interrupted: false,
+      skipped: [
+        { letter: 'DeadLetterQueue:0:4', kind: 'failed again after a replay', reason: '...' },
+        { letter: 'DeadLetterQueue:1:2', kind: 'truncated, original gone from its topic', reason: '...' },
+      ] as const,
+    };
+    expect(formatSummary({ ...summary, skipped: [...summary.skipped] }, false)).toEqual([
+      '9 record(s) read from DeadLetterQueue: 6 dead letter(s), 2 replay marker(s), 1 unreadable',
+      '5 matched: 1 replayed, 2 already replayed, 2 skipped',
+      '  skipped 1: failed again after a replay',
+      '  skipped 1: truncated, original gone from its topic',
+    ]);
+    expect(formatSummary({ ...summary, replayed: 0, wouldReplay: 1, skipped: [] }, true)[1]).toBe(
+      '5 matched: 1 would be replayed, 2 already replayed, 0 skipped',
+    );
+    expect(formatSummary({ ...summary, skipped: [], interrupted: true }, false).at(-1)).toMatch(
+      /^interrupted/,
+    );
+  });
+
+  it('answers a broker that accepts connections and never replies with a timeout and exit code 3', async () => {
+    const sockets: Socket[] = [];
+    const server = await listen(createServer((socket) => sockets.push(socket)));
+    try {
+      const { lines, out } = quiet();
+      const code = await run(
+        ['--dry-run', '--timeout', '20', '--idle-timeout', '1'],
+        { KAFKA_BROKERS: address(server) },
+        out,
+      );
+      expect(code).toBe(ExitCode.timeout);
+      expect(lines.join('\n')).toMatch(
+        /dlq:replay timed out against 127\.0\.0\.1:\d+: listing the offsets of DeadLetterQueue timed out/,
+      );
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('answers an unreachable broker with exit code 1 and what failed', async () => {
+    // A port that was free a moment ago: nothing listens there.
+    const server = await listen(createServer());
+    const broker = address(server);
+    await new Promise((resolve) => server.close(resolve));
+    const { lines, out } = quiet();
+    expect(await run(['--timeout', '60'], { KAFKA_BROKERS: broker }, out)).toBe(ExitCode.kafka);
+    expect(lines.join('\n')).toMatch(
+      new RegExp(
+        `dlq:replay failed against ${broker}: .*Cannot connect to any broker: Connection to ${broker} failed`,
+      ),
+    );
+  });
+});
+
+function listen(server: Server): Promise<Server> {
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+function address(server: Server): string {
+  const info = server.address();
+  if (info === null || typeof info === 'string') throw new Error('not listening on a port');
+  return `127.0.0.1:${info.port}`;
+}

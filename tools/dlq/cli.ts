@@ -1,0 +1,195 @@
+import { parseArgs } from 'node:util';
+import type { SASLOptions } from '@platformatic/kafka';
+import { isTopicName, topicNames } from '../../events/topics.ts';
+import { parseBrokerList } from '../../functions/shared/config.ts';
+import type { ReplayFilter } from './dead-letter.ts';
+import {
+  DLQ_TOPIC,
+  defaultTimeouts,
+  type ReplayOptions,
+  type ReplaySummary,
+  ReplayTimeoutError,
+  replayDeadLetters,
+} from './replay.ts';
+
+export const usage = [
+  'usage: npm run dlq:replay -- [--dry-run] [--topic <source topic>] [--reason poison|retries-exhausted]',
+  '                             [--function <step>] [--order <order id>] [--include-failed-replays]',
+  '                             [--timeout <seconds>] [--idle-timeout <seconds>]',
+].join('\n');
+
+/** 0 done, 1 Kafka failed (e.g. no broker reachable), 2 bad arguments, 3 a wait timed out, 130 interrupted. */
+export const ExitCode = { ok: 0, kafka: 1, usage: 2, timeout: 3, interrupted: 130 } as const;
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export type CommandLine = Pick<ReplayOptions, 'filter' | 'dryRun' | 'includeFailedReplays'> & {
+  timeouts: { overallMs: number; idleMs: number };
+};
+
+const replayTargets = topicNames.filter((t) => t !== DLQ_TOPIC);
+
+function seconds(flag: string, text: string | undefined, fallbackMs: number): number {
+  if (text === undefined) return fallbackMs;
+  const value = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text.trim()) || !Number.isFinite(value) || value <= 0 || value > 86_400) {
+    throw new UsageError(`${flag} must be a number of seconds between 0 and 86400, got "${text}"`);
+  }
+  return Math.round(value * 1000);
+}
+
+function nonEmpty(flag: string, text: string | undefined): string | undefined {
+  if (text !== undefined && text.trim() === '') throw new UsageError(`${flag} needs a value`);
+  return text;
+}
+
+/** Reads the command line; throws a `UsageError` saying what is wrong (unknown flag, missing or bad value). */
+export function parseCommandLine(args: readonly string[]): CommandLine {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(args);
+  } catch (error) {
+    throw new UsageError((error as Error).message.split('\n')[0] ?? 'bad arguments');
+  }
+  const seen = new Set<string>();
+  for (const token of parsed.tokens) {
+    if (token.kind !== 'option') continue;
+    if (seen.has(token.name)) throw new UsageError(`--${token.name} given twice`);
+    seen.add(token.name);
+  }
+  const { values } = parsed;
+  const topic = nonEmpty('--topic', values.topic);
+  if (topic !== undefined && (!isTopicName(topic) || topic === DLQ_TOPIC)) {
+    throw new UsageError(`--topic must be one of ${replayTargets.join(', ')}, got "${topic}"`);
+  }
+  const { reason } = values;
+  if (reason !== undefined && reason !== 'poison' && reason !== 'retries-exhausted') {
+    throw new UsageError(`--reason must be poison or retries-exhausted, got "${reason}"`);
+  }
+  const failedIn = nonEmpty('--function', values.function);
+  const orderId = nonEmpty('--order', values.order);
+  const filter: ReplayFilter = {
+    ...(topic !== undefined ? { topic } : {}),
+    ...(reason !== undefined ? { reason } : {}),
+    ...(failedIn !== undefined ? { failedIn } : {}),
+    ...(orderId !== undefined ? { orderId } : {}),
+  };
+  const overallMs = seconds('--timeout', values.timeout, defaultTimeouts.overallMs);
+  const idleMs = Math.min(
+    seconds('--idle-timeout', values['idle-timeout'], defaultTimeouts.idleMs),
+    overallMs,
+  );
+  return {
+    dryRun: values['dry-run'] ?? false,
+    includeFailedReplays: values['include-failed-replays'] ?? false,
+    filter,
+    timeouts: { overallMs, idleMs },
+  };
+}
+
+function parse(args: readonly string[]) {
+  return parseArgs({
+    args: [...args],
+    strict: true,
+    allowPositionals: false,
+    tokens: true,
+    options: {
+      'dry-run': { type: 'boolean' },
+      'include-failed-replays': { type: 'boolean' },
+      topic: { type: 'string' },
+      reason: { type: 'string' },
+      function: { type: 'string' },
+      order: { type: 'string' },
+      timeout: { type: 'string' },
+      'idle-timeout': { type: 'string' },
+    },
+  });
+}
+
+/** The report: what was read, what went back, what stayed and why. */
+export function formatSummary(summary: ReplaySummary, dryRun: boolean): string[] {
+  const lines = [
+    `${summary.scanned} record(s) read from ${DLQ_TOPIC}: ${summary.letters} dead letter(s), ` +
+      `${summary.markers} replay marker(s), ${summary.unreadable} unreadable`,
+    `${summary.matched} matched: ` +
+      (dryRun ? `${summary.wouldReplay} would be replayed` : `${summary.replayed} replayed`) +
+      `, ${summary.alreadyReplayed} already replayed, ${summary.skipped.length} skipped`,
+  ];
+  const byKind = new Map<string, number>();
+  for (const { kind } of summary.skipped) byKind.set(kind, (byKind.get(kind) ?? 0) + 1);
+  for (const [kind, count] of byKind) lines.push(`  skipped ${count}: ${kind}`);
+  if (summary.interrupted)
+    lines.push('interrupted: the letters after the last one reported were not looked at');
+  return lines;
+}
+
+async function sasl(env: NodeJS.ProcessEnv): Promise<SASLOptions | undefined> {
+  if (env.KAFKA_AUTH !== 'iam') return undefined;
+  const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+  if (!region) throw new UsageError('KAFKA_AUTH=iam needs AWS_REGION');
+  const { generateAuthToken } = await import('aws-msk-iam-sasl-signer-js');
+  return { mechanism: 'OAUTHBEARER', token: async () => (await generateAuthToken({ region })).token };
+}
+
+/** An error with what caused it: the Kafka client nests the reason (e.g. a refused connection) in `errors`. */
+export function describeError(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  while (current instanceof Error && parts.length < 5) {
+    parts.push(current.message.replace(/\.$/, ''));
+    const nested = (current as { errors?: unknown }).errors;
+    current = Array.isArray(nested) && nested.length > 0 ? nested.at(-1) : current.cause;
+  }
+  return parts.length > 0 ? parts.join(': ') : String(error);
+}
+
+export interface Output {
+  log(line: string): void;
+  error(line: string): void;
+}
+
+/** The whole command: parses `args`, replays, prints the report; resolves to the exit code. */
+export async function run(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  out: Output,
+  signal?: AbortSignal,
+): Promise<number> {
+  let commandLine: CommandLine;
+  let auth: SASLOptions | undefined;
+  let brokers: string[];
+  try {
+    commandLine = parseCommandLine(args);
+    auth = await sasl(env);
+    brokers = parseBrokerList(env.KAFKA_BROKERS ?? '127.0.0.1:9092');
+    const bad = brokers.find((broker) => !/^\S+:\d{1,5}$/.test(broker));
+    if (brokers.length === 0 || bad !== undefined) {
+      throw new UsageError(`KAFKA_BROKERS must be host:port[,host:port...], got "${env.KAFKA_BROKERS}"`);
+    }
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    out.error(`dlq:replay: ${error.message}\n${usage}`);
+    return ExitCode.usage;
+  }
+  try {
+    const summary = await replayDeadLetters({
+      brokers,
+      ...(auth ? { sasl: auth } : {}),
+      ...commandLine,
+      ...(signal ? { signal } : {}),
+      log: (line) => out.log(line),
+    });
+    for (const line of formatSummary(summary, commandLine.dryRun)) {
+      out.log(`${commandLine.dryRun ? 'dry run: ' : ''}${line}`);
+    }
+    return summary.interrupted ? ExitCode.interrupted : ExitCode.ok;
+  } catch (error) {
+    const timedOut = error instanceof ReplayTimeoutError;
+    out.error(
+      `dlq:replay ${timedOut ? 'timed out' : 'failed'} against ${brokers.join(',')}: ${describeError(error)}`,
+    );
+    return timedOut ? ExitCode.timeout : ExitCode.kafka;
+  }
+}
