@@ -379,7 +379,9 @@ export async function runScenario(
     await current?.stop();
     const effects = await readEffects(stack.dynamodbEndpoint, session.tablePrefix, stock);
     const dlqEnd = await endOffsets(admin, [DLQ]);
-    const deadLetters = (await readRange(stack.kafkaBrokers, DLQ, dlqStart, dlqEnd)).map(parseDeadLetter);
+    const deadLetters = (await readRange(stack.kafkaBrokers, DLQ, dlqStart, dlqEnd))
+      .map(parseDeadLetter)
+      .filter((d) => d.reason !== 'replay-marker');
     const ours = deadLetters.filter(
       (d) => d.originalKey?.startsWith(`bench-${runId}-`) || d.originalKey?.startsWith(`poison-${runId}-`),
     );

@@ -116,7 +116,7 @@ export async function readEffects(
 }
 
 export interface DeadLetter {
-  /** `poison` or `retries-exhausted` (function-written), `RetriesExhausted` (event source mapping). */
+  /** `poison` or `retries-exhausted` (function-written), `RetriesExhausted` (event source mapping); `replay-marker` is none. */
   reason: string;
   /** The key of the record that failed (an order id, or a poison record's key). */
   originalKey: string | undefined;
@@ -136,6 +136,10 @@ export function parseDeadLetter(message: { key?: Buffer | null; value?: Buffer |
       requestContext?: { condition?: string };
       payload?: { records?: Record<string, { topic?: string }[]> };
     };
+    // A marker `npm run dlq:replay` writes beside a replayed letter: not a dead letter.
+    if (value.eventType === 'DeadLetterReplayed') {
+      return { reason: 'replay-marker', originalKey: kafkaKey, sourceTopic: undefined };
+    }
     if (value.eventType === 'DeadLettered') {
       return {
         reason: value.data?.reason ?? 'unknown',
