@@ -4,9 +4,10 @@
  * Starts (or, with KAFKA_BROKERS / DYNAMODB_ENDPOINT set, uses) a real Kafka broker and the moto
  * DynamoDB endpoint, creates the manifest's topics and tables, seeds the demo inventory, then runs
  * every function: order-api behind the API Gateway emulator, the Kafka consumers behind MSK event
- * source mapping emulators. Ctrl-C stops everything it started.
+ * source mapping emulators, the scheduled ones (the outbox sweeper) on timers. Ctrl-C stops everything it
+ * started.
  *
- *   npm start -- [--port 3000] [--table-prefix order-pipeline]
+ *   npm start -- [--port 3000] [--table-prefix order-pipeline] [--schedule-every <seconds>]
  */
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -22,15 +23,24 @@ import {
 import { type LocalRuntime, startLocalRuntime } from './runtime/runtime.ts';
 import { seedDemoInventory } from './runtime/seed.ts';
 
-const usage = 'usage: npm start -- [--port <api port, default $PORT or 3000>] [--table-prefix <prefix>]';
+const usage =
+  'usage: npm start -- [--port <api port, default $PORT or 3000>] [--table-prefix <prefix>]\n' +
+  '                    [--schedule-every <seconds between runs of scheduled functions, default $SCHEDULE_EVERY_SECONDS or the manifest rate>]';
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-function parseOptions(): { port: number; tablePrefix: string | undefined } | undefined {
+interface StartOptions {
+  port: number;
+  tablePrefix: string | undefined;
+  scheduleIntervalMs: number | undefined;
+}
+
+function parseOptions(): StartOptions | undefined {
   const { values } = parseArgs({
     options: {
       port: { type: 'string' },
       'table-prefix': { type: 'string' },
+      'schedule-every': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -39,7 +49,15 @@ function parseOptions(): { port: number; tablePrefix: string | undefined } | und
   const port = Number(text);
   if (!Number.isInteger(port) || port < 0 || port > 65_535)
     throw new Error(`--port must be a port number, got "${text}"`);
-  return { port, tablePrefix: values['table-prefix'] };
+  const every = values['schedule-every'] ?? process.env.SCHEDULE_EVERY_SECONDS;
+  const seconds = every === undefined || every === '' ? undefined : Number(every);
+  if (seconds !== undefined && !(Number.isFinite(seconds) && seconds > 0))
+    throw new Error(`--schedule-every must be a positive number of seconds, got "${every}"`);
+  return {
+    port,
+    tablePrefix: values['table-prefix'],
+    scheduleIntervalMs: seconds === undefined ? undefined : seconds * 1000,
+  };
 }
 
 /** A ready-to-paste order made of demo SKUs. */
@@ -129,6 +147,7 @@ async function main(): Promise<number> {
       dynamodbEndpoint,
       ...(options.tablePrefix ? { tablePrefix: options.tablePrefix } : {}),
       apiPort: options.port,
+      ...(options.scheduleIntervalMs ? { scheduleIntervalMs: options.scheduleIntervalMs } : {}),
       log,
     });
     const apiUrl = runtime.apiUrl ?? '';

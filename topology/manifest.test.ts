@@ -15,7 +15,7 @@ describe('topology manifest', () => {
     const triggers = Object.fromEntries(
       Object.entries(manifest.functions).map(([name, fn]) => [
         name,
-        fn.trigger.kind === 'kafka' ? fn.trigger.topic : 'http',
+        fn.trigger.kind === 'kafka' ? fn.trigger.topic : fn.trigger.kind,
       ]),
     );
     expect(triggers).toEqual({
@@ -24,7 +24,50 @@ describe('topology manifest', () => {
       warehouse: 'OrderConfirmed',
       shipper: 'OrderPickedAndPacked',
       notification: 'Notification',
+      'outbox-sweeper': 'schedule',
     });
+  });
+
+  it('indexes the orders waiting for inventory (the outbox) by shard and placement time', () => {
+    expect(manifest.tables.orders.indexes.outbox).toEqual({
+      partitionKey: { name: 'outboxShard', type: 'S' },
+      sortKey: { name: 'placedAt', type: 'S' },
+      projection: 'all',
+    });
+    expect(manifest.functions['outbox-sweeper']).toMatchObject({
+      trigger: { kind: 'schedule', rateMinutes: 1 },
+      produces: ['OrderReceived'],
+      tables: { orders: 'readwrite' },
+    });
+  });
+
+  it('refuses an index whose key types disagree with the table, or whose name DynamoDB refuses', () => {
+    const m = clone();
+    (m.tables as Record<string, unknown>).orders = {
+      partitionKey: { name: 'orderId', type: 'S' },
+      indexes: {
+        ok: { partitionKey: { name: 'orderId', type: 'N' }, projection: 'all' },
+        'no spaces': { partitionKey: { name: 'shard', type: 'S' }, projection: 'keys-only' },
+      },
+    };
+    try {
+      validateManifest(m);
+      expect.unreachable();
+    } catch (error) {
+      expect((error as ManifestError).problems).toEqual([
+        'table orders: index name "ok" must be 3..255 of A-Z a-z 0-9 _ . -',
+        'table orders: index ok key orderId is N, elsewhere S',
+        'table orders: index name "no spaces" must be 3..255 of A-Z a-z 0-9 _ . -',
+      ]);
+    }
+  });
+
+  it('refuses a schedule EventBridge cannot run', () => {
+    for (const rateMinutes of [0, 0.5, 1441]) {
+      const m = clone();
+      (m.functions['outbox-sweeper']!.trigger as { rateMinutes: number }).rateMinutes = rateMinutes;
+      expect(() => validateManifest(m)).toThrow(/outbox-sweeper: rateMinutes must be an integer 1\.\.1440/);
+    }
   });
 
   it('refuses a route declared twice or a resource that is not a path', () => {

@@ -22,7 +22,19 @@ export const manifest = validateManifest({
       // Powertools idempotency expects its TTL attribute to be called `expiration`.
       ttlAttribute: 'expiration',
     },
-    orders: { partitionKey: { name: 'orderId', type: 'S' } },
+    orders: {
+      partitionKey: { name: 'orderId', type: 'S' },
+      indexes: {
+        // Sparse: only orders still waiting for inventory's decision carry `outboxShard`, so the outbox
+        // sweeper reads the few that may have lost their OrderReceived, oldest first, whole (it rebuilds
+        // the event from the item).
+        outbox: {
+          partitionKey: { name: 'outboxShard', type: 'S' },
+          sortKey: { name: 'placedAt', type: 'S' },
+          projection: 'all',
+        },
+      },
+    },
     inventory: { partitionKey: { name: 'sku', type: 'S' } },
     notifications: {
       partitionKey: { name: 'orderId', type: 'S' },
@@ -86,6 +98,21 @@ export const manifest = validateManifest({
       memoryMb: 512,
       timeoutSeconds: 30,
       environment: {},
+    },
+    'outbox-sweeper': {
+      entry: 'functions/outbox-sweeper/handler.ts',
+      description: 'Re-produces the OrderReceived of orders left RECEIVED past a grace period',
+      trigger: { kind: 'schedule', rateMinutes: 1 },
+      produces: ['OrderReceived'],
+      tables: { orders: 'readwrite' },
+      memoryMb: 512,
+      timeoutSeconds: 50,
+      environment: {
+        // Longer than an order-api invocation may take (10 s) between its write and its produce.
+        OUTBOX_GRACE_SECONDS: '30',
+        OUTBOX_MAX_ATTEMPTS: '5',
+        OUTBOX_MAX_ORDERS_PER_RUN: '500',
+      },
     },
   },
 } satisfies Manifest);

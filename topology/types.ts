@@ -12,10 +12,20 @@ export interface KeySpec {
   type: 'S' | 'N';
 }
 
+/** A global secondary index. Sparse when its keys are attributes only some items carry. */
+export interface IndexSpec {
+  partitionKey: KeySpec;
+  sortKey?: KeySpec;
+  /** `all`: the index holds whole items (readers need no second read); `keys-only`: the keys. */
+  projection: 'all' | 'keys-only';
+}
+
 export interface TableSpec {
   partitionKey: KeySpec;
   sortKey?: KeySpec;
   ttlAttribute?: string;
+  /** Global secondary indexes, by index name. */
+  indexes?: Readonly<Record<string, IndexSpec>>;
 }
 
 /** One API Gateway resource and method; `{name}` segments are path parameters. */
@@ -45,13 +55,20 @@ export interface KafkaTrigger {
   onFailure: TopicName;
 }
 
+/** Invoked on a timer: an EventBridge schedule on AWS, a timer in the local runtime. */
+export interface ScheduleTrigger {
+  kind: 'schedule';
+  /** Every so many minutes (EventBridge `rate()`: 1 minute at the finest). */
+  rateMinutes: number;
+}
+
 export type Access = 'read' | 'readwrite';
 
 export interface FunctionSpec {
   /** The handler module, relative to the project root; it exports `handler`. */
   entry: string;
   description: string;
-  trigger: HttpTrigger | KafkaTrigger;
+  trigger: HttpTrigger | KafkaTrigger | ScheduleTrigger;
   produces: readonly TopicName[];
   tables: Readonly<Record<string, Access>>;
   memoryMb: number;

@@ -1,4 +1,4 @@
-import type { Manifest } from './types.ts';
+import type { KeySpec, Manifest } from './types.ts';
 
 export class ManifestError extends Error {
   override readonly name = 'ManifestError';
@@ -37,6 +37,29 @@ export function validateManifest<M extends Manifest>(manifest: M): M {
     }
   }
 
+  for (const [name, table] of Object.entries(manifest.tables)) {
+    const indexes = Object.entries(table.indexes ?? {});
+    // DynamoDB: at most 20 global secondary indexes; an index name is 3..255 of [A-Za-z0-9_.-].
+    if (indexes.length > 20) problems.push(`table ${name}: at most 20 indexes, found ${indexes.length}`);
+    // One type per attribute: the table's and its indexes' keys share the table's attribute definitions.
+    const types = new Map<string, string>();
+    const keyOf = (owner: string, key: KeySpec | undefined) => {
+      if (!key) return;
+      const seen = types.get(key.name);
+      if (seen !== undefined && seen !== key.type)
+        problems.push(`table ${name}: ${owner} key ${key.name} is ${key.type}, elsewhere ${seen}`);
+      types.set(key.name, key.type);
+    };
+    keyOf('table', table.partitionKey);
+    keyOf('table', table.sortKey);
+    for (const [indexName, index] of indexes) {
+      if (!/^[A-Za-z0-9_.-]{3,255}$/.test(indexName))
+        problems.push(`table ${name}: index name "${indexName}" must be 3..255 of A-Z a-z 0-9 _ . -`);
+      keyOf(`index ${indexName}`, index.partitionKey);
+      keyOf(`index ${indexName}`, index.sortKey);
+    }
+  }
+
   for (const [name, fn] of Object.entries(manifest.functions)) {
     for (const topic of fn.produces) {
       if (!topics.has(topic)) problems.push(`function ${name}: produces to unknown topic ${topic}`);
@@ -55,6 +78,12 @@ export function validateManifest<M extends Manifest>(manifest: M): M {
           );
         seen.add(id);
       }
+      continue;
+    }
+    if (fn.trigger.kind === 'schedule') {
+      const { rateMinutes } = fn.trigger;
+      if (!Number.isInteger(rateMinutes) || rateMinutes < 1 || rateMinutes > 1440)
+        problems.push(`function ${name}: rateMinutes must be an integer 1..1440`);
       continue;
     }
     const t = fn.trigger;

@@ -20,7 +20,7 @@ export function describeInfra(
     'Tables:',
     ...tables.map(
       (t) =>
-        `  ${t.physicalName.padEnd(30)} key ${t.partitionKey}${t.sortKey ? ` + ${t.sortKey}` : ''}${t.ttlAttribute ? `, TTL on ${t.ttlAttribute}` : ''}  [${t.action}]`,
+        `  ${t.physicalName.padEnd(30)} key ${t.partitionKey}${t.sortKey ? ` + ${t.sortKey}` : ''}${t.ttlAttribute ? `, TTL on ${t.ttlAttribute}` : ''}${t.indexes.length > 0 ? `, index ${t.indexes.join(', ')}` : ''}  [${t.action}]`,
     ),
   ];
 }

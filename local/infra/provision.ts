@@ -1,17 +1,21 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  type AttributeDefinition,
   CreateTableCommand,
+  DescribeTableCommand,
   DescribeTimeToLiveCommand,
   DynamoDBClient,
+  type GlobalSecondaryIndex,
   type KeySchemaElement,
   paginateListTables,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 import { Admin, ConfigResourceTypes, IncrementalAlterConfigOperationTypes } from '@platformatic/kafka';
 import type { TopicName } from '../../events/topics.ts';
 import { localTableName, manifest, type TableName, tableNames } from '../../topology/manifest.ts';
-import type { TableSpec } from '../../topology/types.ts';
+import type { IndexSpec, KeySpec, TableSpec } from '../../topology/types.ts';
 import { localDynamoDbConfig } from './dynamodb.ts';
 import { InfraError } from './errors.ts';
 
@@ -37,6 +41,8 @@ export interface ProvisionedTable {
   partitionKey: string;
   sortKey?: string;
   ttlAttribute?: string;
+  /** Global secondary indexes, by name. */
+  indexes: string[];
   action: 'created' | 'existing';
 }
 
@@ -165,10 +171,7 @@ export async function provisionTables(endpoint: string, tablePrefix?: string): P
       tableNames.map(async (table): Promise<ProvisionedTable> => {
         const spec: TableSpec = manifest.tables[table];
         const physicalName = localTableName(table, tablePrefix);
-        const keys: { spec: { name: string; type: 'S' | 'N' }; role: KeySchemaElement['KeyType'] }[] = [
-          { spec: spec.partitionKey, role: 'HASH' },
-          ...(spec.sortKey ? [{ spec: spec.sortKey, role: 'RANGE' as const }] : []),
-        ];
+        const indexes = Object.entries(spec.indexes ?? {}).map(([name, index]) => globalIndex(name, index));
         let action: ProvisionedTable['action'] = 'existing';
         if (!existing.has(physicalName)) {
           try {
@@ -176,11 +179,9 @@ export async function provisionTables(endpoint: string, tablePrefix?: string): P
               new CreateTableCommand({
                 TableName: physicalName,
                 BillingMode: 'PAY_PER_REQUEST',
-                AttributeDefinitions: keys.map(({ spec: key }) => ({
-                  AttributeName: key.name,
-                  AttributeType: key.type,
-                })),
-                KeySchema: keys.map(({ spec: key, role }) => ({ AttributeName: key.name, KeyType: role })),
+                AttributeDefinitions: attributeDefinitions(spec),
+                KeySchema: keySchema(spec.partitionKey, spec.sortKey),
+                ...(indexes.length > 0 ? { GlobalSecondaryIndexes: indexes } : {}),
               }),
             );
             action = 'created';
@@ -193,18 +194,82 @@ export async function provisionTables(endpoint: string, tablePrefix?: string): P
           await waitUntilTableExists({ client, maxWaitTime: 60 }, { TableName: physicalName });
         }
         if (spec.ttlAttribute) await ensureTtl(client, physicalName, spec.ttlAttribute);
+        // A table made before an index was declared (an external, persistent endpoint) gets it now.
+        if (action === 'existing') await ensureIndexes(client, physicalName, spec, indexes);
         return {
           table,
           physicalName,
           partitionKey: spec.partitionKey.name,
           sortKey: spec.sortKey?.name,
           ttlAttribute: spec.ttlAttribute,
+          indexes: indexes.map((index) => index.IndexName as string),
           action,
         };
       }),
     );
   } finally {
     client.destroy();
+  }
+}
+
+const keySchema = (partitionKey: KeySpec, sortKey?: KeySpec): KeySchemaElement[] => [
+  { AttributeName: partitionKey.name, KeyType: 'HASH' },
+  ...(sortKey ? [{ AttributeName: sortKey.name, KeyType: 'RANGE' as const }] : []),
+];
+
+/** Every key attribute of the table and its indexes, once (the manifest checks their types agree). */
+function attributeDefinitions(spec: TableSpec): AttributeDefinition[] {
+  const keys = [
+    spec.partitionKey,
+    spec.sortKey,
+    ...Object.values(spec.indexes ?? {}).flatMap((i) => [i.partitionKey, i.sortKey]),
+  ];
+  const types = new Map<string, KeySpec['type']>();
+  for (const key of keys) if (key) types.set(key.name, key.type);
+  return [...types].map(([AttributeName, AttributeType]) => ({ AttributeName, AttributeType }));
+}
+
+function globalIndex(name: string, index: IndexSpec): GlobalSecondaryIndex {
+  return {
+    IndexName: name,
+    KeySchema: keySchema(index.partitionKey, index.sortKey),
+    Projection: { ProjectionType: index.projection === 'all' ? 'ALL' : 'KEYS_ONLY' },
+  };
+}
+
+/** Creates the declared indexes a table lacks, one at a time (DynamoDB's rule), and waits for each. */
+async function ensureIndexes(
+  client: DynamoDBClient,
+  tableName: string,
+  spec: TableSpec,
+  indexes: GlobalSecondaryIndex[],
+) {
+  const describe = async () =>
+    (await client.send(new DescribeTableCommand({ TableName: tableName }))).Table?.GlobalSecondaryIndexes ??
+    [];
+  const present = new Set((await describe()).map((index) => index.IndexName));
+  for (const index of indexes) {
+    if (present.has(index.IndexName)) continue;
+    await client
+      .send(
+        new UpdateTableCommand({
+          TableName: tableName,
+          AttributeDefinitions: attributeDefinitions(spec),
+          GlobalSecondaryIndexUpdates: [{ Create: index }],
+        }),
+      )
+      .catch((error: unknown) => {
+        throw provisionError(`creating index ${index.IndexName} of table ${tableName}`, error);
+      });
+    const deadline = Date.now() + 60_000;
+    while ((await describe()).find((i) => i.IndexName === index.IndexName)?.IndexStatus !== 'ACTIVE') {
+      if (Date.now() > deadline)
+        throw provisionError(
+          `waiting for index ${index.IndexName} of table ${tableName}`,
+          new Error('not active after 60 s'),
+        );
+      await sleep(200);
+    }
   }
 }
 

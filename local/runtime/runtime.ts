@@ -13,6 +13,7 @@ import {
 } from './environment.ts';
 import { EsmEmulator, type RetryBackoff } from './esm-emulator.ts';
 import type { LambdaHandler } from './lambda-context.ts';
+import { ScheduleEmulator } from './scheduler.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: handlers take and return many event shapes.
 type AnyHandler = LambdaHandler<any, any>;
@@ -28,6 +29,8 @@ export interface LocalRuntimeOptions extends LocalEndpoints {
   /** Lets tests wrap a real handler, e.g. to inject failures. */
   wrapHandler?: (fn: FunctionName, handler: AnyHandler) => AnyHandler;
   retryBackoff?: RetryBackoff;
+  /** Interval of every scheduled function; defaults to the manifest's rate (tests and demos go faster). */
+  scheduleIntervalMs?: number;
   log?: (line: string) => void;
 }
 
@@ -41,6 +44,8 @@ export interface LocalRuntime {
   /** Base URL of the API emulator (when order-api runs). */
   apiUrl: string | undefined;
   emulators: EsmEmulator[];
+  /** The scheduled functions' timers; `runNow()` runs one at once (tests). */
+  schedules: ScheduleEmulator[];
   functions: FunctionSummary[];
   /** Stops the emulators, closes the API and the functions' clients, restores process.env. */
   stop(): Promise<void>;
@@ -56,7 +61,8 @@ export async function loadHandler(entry: string): Promise<AnyHandler> {
 
 /**
  * Runs the manifest's functions in this process, like Lambda would run them: order-api behind an
- * API Gateway emulator, every Kafka-triggered function behind its own MSK event source mapping emulator.
+ * API Gateway emulator, every Kafka-triggered function behind its own MSK event source mapping emulator,
+ * every scheduled function on a timer (its EventBridge rule).
  *
  * The functions share this process and its `process.env`. Shared variables have one value for all of
  * them (checked by `sharedEnvironment`); the per-function ones (service name, function name, ...) are
@@ -70,11 +76,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const restoreShared = applyEnvironment(sharedEnvironment(fns, options));
   const restorers = [restoreShared];
   const emulators: EsmEmulator[] = [];
+  const schedules: ScheduleEmulator[] = [];
   const summaries: FunctionSummary[] = [];
   let api: RunningApi | undefined;
 
   const stop = async () => {
-    await Promise.all(emulators.map((emulator) => emulator.stop()));
+    await Promise.all([...schedules, ...emulators].map((emulator) => emulator.stop()));
     await api?.close();
     // The functions' Kafka producer and cached clients: closed, and forgotten for the next start.
     await resetClients().catch((error: unknown) => log(`[runtime] closing the functions' clients: ${error}`));
@@ -102,6 +109,18 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         summaries.push({ name: fn, trigger: `HTTP ${api.url}` });
         continue;
       }
+      if (spec.trigger.kind === 'schedule') {
+        const schedule = new ScheduleEmulator({
+          ...identity,
+          intervalMs: options.scheduleIntervalMs ?? spec.trigger.rateMinutes * 60_000,
+          handler,
+          log,
+        });
+        schedule.start();
+        schedules.push(schedule);
+        summaries.push({ name: fn, trigger: `Schedule every ${formatInterval(schedule.intervalMs)}` });
+        continue;
+      }
       const groupId = options.groupIdOf?.(fn) ?? consumerGroupId(fn);
       const emulator = new EsmEmulator({
         ...identity,
@@ -120,5 +139,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     await stop().catch(() => undefined);
     throw error;
   }
-  return { apiUrl: api?.url, emulators, functions: summaries, stop };
+  return { apiUrl: api?.url, emulators, schedules, functions: summaries, stop };
 }
+
+const formatInterval = (ms: number): string =>
+  ms % 60_000 === 0 ? `${ms / 60_000} min` : `${Number((ms / 1000).toFixed(3))} s`;

@@ -1,0 +1,73 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { type DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import middy from '@middy/core';
+import type { ScheduledEvent } from 'aws-lambda';
+import { METRICS_NAMESPACE } from '../../topology/runtime-env.ts';
+import { tableName } from '../shared/config.ts';
+import { dynamoDbDocumentClient, isConditionalCheckFailed } from '../shared/dynamodb.ts';
+import { produce } from '../shared/kafka/producer.ts';
+import { readSweepConfig, type SweepPorts, type SweepSummary, sweep } from './logic.ts';
+
+/** The DynamoDB side of the sweep: pages of the outbox index, and conditional updates. */
+export function dynamoSweepPorts(client: DynamoDBDocumentClient, send: SweepPorts['produce']): SweepPorts {
+  return {
+    async query(params) {
+      const answer = await client.send(new QueryCommand(params));
+      return {
+        items: answer.Items ?? [],
+        scanned: answer.ScannedCount ?? answer.Count ?? 0,
+        ...(answer.LastEvaluatedKey ? { lastKey: answer.LastEvaluatedKey } : {}),
+      };
+    },
+    async update(params) {
+      try {
+        await client.send(new UpdateCommand(params));
+        return true;
+      } catch (error) {
+        if (isConditionalCheckFailed(error)) return false;
+        throw error;
+      }
+    },
+    produce: send,
+  };
+}
+
+// Named like the manifest's function (not a StepName: the sweeper re-produces order-api's event).
+const SERVICE = 'outbox-sweeper';
+const logger = new Logger({ serviceName: SERVICE });
+const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE });
+
+/** One sweep of the outbox, on the schedule's tick (EventBridge on AWS, a timer locally). */
+export async function sweepOutbox(now = new Date()): Promise<SweepSummary> {
+  const config = readSweepConfig(process.env);
+  const summary = await sweep(
+    dynamoSweepPorts(dynamoDbDocumentClient(), produce),
+    tableName('orders'),
+    now,
+    config,
+    {
+      // Order ids only: nothing of the order's content reaches the logs.
+      reproduced: (orderId, attempt) =>
+        logger.warn('OrderReceived re-produced for an order still RECEIVED past the grace period', {
+          orderId,
+          attempt,
+        }),
+      abandoned: (orderId, reason) =>
+        logger.error('outbox: gave up on an order, it needs an operator', { orderId, reason }),
+    },
+  );
+  metrics.addMetric('OutboxReproduced', MetricUnit.Count, summary.reproduced);
+  metrics.addMetric('OutboxAbandoned', MetricUnit.Count, summary.abandoned);
+  logger.info('outbox swept', { ...summary, graceSeconds: config.graceMs / 1000 });
+  return summary;
+}
+
+export const handler = middy(async (_event: ScheduledEvent) => sweepOutbox())
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics));
+
+export { closeProducer } from '../shared/kafka/producer.ts';
+export { resetClients } from '../shared/lifecycle.ts';

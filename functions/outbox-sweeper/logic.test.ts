@@ -1,0 +1,340 @@
+import { describe, expect, it } from 'vitest';
+import { decode, type EncodedRecord } from '../../events/codec.ts';
+import { manifest } from '../../topology/manifest.ts';
+import { ConfigError } from '../shared/config.ts';
+import { orderReceivedId } from '../shared/orders/events.ts';
+import { OUTBOX_SHARDS, orderOf } from '../shared/orders/model.ts';
+import { sampleOrder, storedOrder } from '../shared/testing.ts';
+import {
+  type Decision,
+  decide,
+  decisionUpdate,
+  OUTBOX_INDEX,
+  type QueryParams,
+  readSweepConfig,
+  type SweepConfig,
+  SweepEnv,
+  type SweepPorts,
+  sweep,
+  type UpdateParams,
+} from './logic.ts';
+
+const config: SweepConfig = { graceMs: 30_000, maxAttempts: 3, maxOrdersPerRun: 80 };
+const placedAt = '2026-11-24T10:00:00.000Z';
+const at = (secondsAfterPlacement: number) => new Date(Date.parse(placedAt) + secondsAfterPlacement * 1000);
+const item = (overrides: Record<string, unknown> = {}, orderId = 'ord-1'): Record<string, unknown> => ({
+  ...storedOrder(sampleOrder({ orderId, placedAt })),
+  ...overrides,
+});
+
+describe('configuration', () => {
+  it('defaults to a 30 s grace, 5 attempts and 500 orders a run, and reads the manifest values', () => {
+    expect(readSweepConfig({})).toEqual({ graceMs: 30_000, maxAttempts: 5, maxOrdersPerRun: 500 });
+    expect(readSweepConfig(manifest.functions['outbox-sweeper'].environment)).toEqual(readSweepConfig({}));
+    expect(readSweepConfig({ [SweepEnv.graceSeconds]: '2', [SweepEnv.maxAttempts]: '1' })).toMatchObject({
+      graceMs: 2_000,
+      maxAttempts: 1,
+    });
+  });
+
+  it('refuses values that are not positive whole numbers, naming the variable', () => {
+    for (const bad of ['0', '-3', '1.5', 'soon', '1e9']) {
+      expect(() => readSweepConfig({ [SweepEnv.graceSeconds]: bad })).toThrow(ConfigError);
+    }
+    expect(() => readSweepConfig({ [SweepEnv.maxAttempts]: 'x' })).toThrow(/OUTBOX_MAX_ATTEMPTS/);
+  });
+
+  it('queries the sparse index the manifest declares on orders', () => {
+    expect(manifest.tables.orders.indexes[OUTBOX_INDEX]).toEqual({
+      partitionKey: { name: 'outboxShard', type: 'S' },
+      sortKey: { name: 'placedAt', type: 'S' },
+      projection: 'all',
+    });
+  });
+});
+
+describe('decide', () => {
+  it('leaves an order inside the grace period alone (order-api may still be producing it)', () => {
+    expect(decide(item(), at(29), config)).toEqual({ action: 'wait', orderId: 'ord-1' });
+    expect(decide(item(), at(30), config)).toEqual({ action: 'wait', orderId: 'ord-1' });
+  });
+
+  it('re-produces the OrderReceived order-api would have produced, same id, from the stored order', () => {
+    const decision = decide(item(), at(31), config);
+    expect(decision).toMatchObject({ action: 'reproduce', orderId: 'ord-1', previous: 0, attempt: 1 });
+    const { record } = decision as Extract<Decision, { action: 'reproduce' }>;
+    expect(record).toMatchObject({ topic: 'OrderReceived', key: 'ord-1' });
+    const decoded = decode('OrderReceived', record.value);
+    if (!decoded.ok) throw decoded.error;
+    expect(decoded.event).toMatchObject({
+      eventId: orderReceivedId('ord-1'),
+      causationId: 'req-ord-1',
+      correlationId: 'ord-1',
+      source: 'order-api',
+      occurredAt: placedAt,
+      data: { order: orderOf(sampleOrder({ placedAt })) },
+    });
+    // Deterministic: the next attempt (or order-api's own retry) carries the same event.
+    expect((decide(item(), at(500), config) as { record: EncodedRecord }).record.value).toEqual(record.value);
+  });
+
+  it('backs off: the delay before the next attempt doubles, and an attempt not yet due waits', () => {
+    const first = decide(item(), at(31), config) as Extract<Decision, { action: 'reproduce' }>;
+    expect(first.nextAttemptAt).toBe(at(31 + 60).toISOString());
+    const second = decide(
+      item({ outboxAttempts: 1, outboxNextAttemptAt: first.nextAttemptAt }),
+      at(91),
+      config,
+    );
+    expect(second).toMatchObject({
+      action: 'reproduce',
+      previous: 1,
+      attempt: 2,
+      nextAttemptAt: at(91 + 120).toISOString(),
+    });
+    expect(
+      decide(item({ outboxAttempts: 1, outboxNextAttemptAt: first.nextAttemptAt }), at(90), config),
+    ).toEqual({ action: 'wait', orderId: 'ord-1' });
+  });
+
+  it('abandons an order after the last attempt, saying how many there were', () => {
+    expect(decide(item({ outboxAttempts: 2 }), at(1000), config)).toMatchObject({
+      action: 'reproduce',
+      attempt: 3,
+    });
+    expect(decide(item({ outboxAttempts: 3 }), at(1000), config)).toEqual({
+      action: 'abandon',
+      orderId: 'ord-1',
+      previous: 3,
+      received: true,
+      reason: 'OrderReceived re-produced 3 times and the order is still RECEIVED',
+    });
+  });
+
+  it('abandons at once an order that can never become an event, naming the path but not the value', () => {
+    const decision = decide(item({ total: 2_000_000 }), at(60), config);
+    expect(decision).toMatchObject({ action: 'abandon', received: true, previous: 0 });
+    expect((decision as { reason: string }).reason).toBe(
+      'the order does not fit the OrderReceived schema: data.order.total',
+    );
+  });
+
+  it('abandons a malformed item without quoting it', () => {
+    const decision = decide(item({ items: 'Ada Lovelace, 1 Main St', outboxAttempts: 1 }), at(60), config);
+    expect(decision).toEqual({
+      action: 'abandon',
+      orderId: 'ord-1',
+      previous: 1,
+      received: false,
+      reason: 'malformed item: items',
+    });
+  });
+
+  it('drops the marker of an order that has moved on, and never re-produces it', () => {
+    for (const status of ['CONFIRMED', 'REJECTED', 'PACKED', 'SHIPPED']) {
+      expect(decide(item({ status }), at(60), config)).toEqual({ action: 'clear', orderId: 'ord-1', status });
+    }
+  });
+});
+
+describe('decisionUpdate', () => {
+  const now = at(60);
+
+  it('records an attempt only on a RECEIVED order still in the outbox, at the count it was read with', () => {
+    const decision = decide(item(), now, config) as Extract<Decision, { action: 'reproduce' }>;
+    expect(decisionUpdate('orders', decision, now)).toEqual({
+      TableName: 'orders',
+      Key: { orderId: 'ord-1' },
+      UpdateExpression: 'SET #attempts = :attempt, #next = :next',
+      ConditionExpression:
+        'attribute_exists(#shard) AND (attribute_not_exists(#attempts) OR #attempts = :previous) AND #status = :status',
+      ExpressionAttributeNames: {
+        '#shard': 'outboxShard',
+        '#attempts': 'outboxAttempts',
+        '#status': 'status',
+        '#next': 'outboxNextAttemptAt',
+      },
+      ExpressionAttributeValues: {
+        ':previous': 0,
+        ':status': 'RECEIVED',
+        ':attempt': 1,
+        ':next': decision.nextAttemptAt,
+      },
+    });
+    const later = decide(item({ outboxAttempts: 2 }), now, config) as Extract<
+      Decision,
+      { action: 'reproduce' }
+    >;
+    expect(decisionUpdate('orders', later, now).ConditionExpression).toBe(
+      'attribute_exists(#shard) AND #attempts = :previous AND #status = :status',
+    );
+  });
+
+  it('abandons by removing the marker and saying when and why', () => {
+    const update = decisionUpdate(
+      'orders',
+      {
+        action: 'abandon',
+        orderId: 'ord-1',
+        previous: undefined,
+        received: false,
+        reason: 'malformed item: x',
+      },
+      now,
+    );
+    expect(update).toMatchObject({
+      UpdateExpression: 'SET #abandonedAt = :at, #reason = :reason REMOVE #shard',
+      ConditionExpression: 'attribute_exists(#shard)',
+      ExpressionAttributeValues: { ':at': now.toISOString(), ':reason': 'malformed item: x' },
+    });
+    expect(update.ExpressionAttributeNames).not.toHaveProperty('#status');
+  });
+
+  it('clears the marker only while the order is in the status it was read in', () => {
+    expect(
+      decisionUpdate('orders', { action: 'clear', orderId: 'ord-1', status: 'SHIPPED' }, now),
+    ).toMatchObject({
+      UpdateExpression: 'REMOVE #shard',
+      ConditionExpression: 'attribute_exists(#shard) AND #status = :status',
+      ExpressionAttributeValues: { ':status': 'SHIPPED' },
+    });
+  });
+});
+
+/** The orders table and its outbox index in memory, answering the sweeper's own expressions only. */
+class MemoryOutbox implements SweepPorts {
+  readonly items = new Map<string, Record<string, unknown>>();
+  readonly produced: EncodedRecord[] = [];
+  readonly queries: QueryParams[] = [];
+  /** Refuse the next update of these orders, as if another writer had moved them on. */
+  readonly refuse = new Set<string>();
+
+  put(value: Record<string, unknown>): void {
+    this.items.set(String(value.orderId), structuredClone(value));
+  }
+
+  async query(params: QueryParams) {
+    this.queries.push(params);
+    const values = params.ExpressionAttributeValues;
+    const matching = [...this.items.values()]
+      .filter((i) => i.outboxShard === values[':shard'] && String(i.placedAt) < String(values[':cutoff']))
+      .sort(
+        (a, b) =>
+          String(a.placedAt).localeCompare(String(b.placedAt)) ||
+          String(a.orderId).localeCompare(String(b.orderId)),
+      );
+    const start = params.ExclusiveStartKey
+      ? matching.findIndex((i) => i.orderId === params.ExclusiveStartKey?.orderId) + 1
+      : 0;
+    const page = matching.slice(start, start + params.Limit);
+    const last = page.at(-1);
+    return {
+      items: structuredClone(
+        page.filter(
+          (i) =>
+            i.outboxNextAttemptAt === undefined || String(i.outboxNextAttemptAt) <= String(values[':now']),
+        ),
+      ),
+      scanned: page.length,
+      ...(start + params.Limit < matching.length && last ? { lastKey: { orderId: last.orderId } } : {}),
+    };
+  }
+
+  async update(params: UpdateParams) {
+    const current = this.items.get(params.Key.orderId);
+    const values = params.ExpressionAttributeValues;
+    if (this.refuse.delete(params.Key.orderId) || !current || current.outboxShard === undefined) return false;
+    if (':previous' in values && (current.outboxAttempts ?? 0) !== values[':previous']) return false;
+    if (':status' in values && current.status !== values[':status']) return false;
+    if (':attempt' in values) {
+      current.outboxAttempts = values[':attempt'];
+      current.outboxNextAttemptAt = values[':next'];
+    }
+    if (':reason' in values) {
+      current.outboxAbandonedAt = values[':at'];
+      current.outboxAbandonReason = values[':reason'];
+    }
+    if (params.UpdateExpression.includes('REMOVE #shard')) delete current.outboxShard;
+    return true;
+  }
+
+  async produce(records: readonly EncodedRecord[]) {
+    this.produced.push(...records);
+  }
+}
+
+const silent = { reproduced: () => undefined, abandoned: () => undefined };
+
+describe('sweep', () => {
+  it('re-produces each stale order once per attempt and abandons it after the last, logging its id', async () => {
+    const outbox = new MemoryOutbox();
+    outbox.put(item({}, 'ord-stale'));
+    outbox.put(item({ placedAt: at(100).toISOString() }, 'ord-fresh'));
+    const abandoned: string[] = [];
+    const log = { reproduced: () => undefined, abandoned: (orderId: string) => abandoned.push(orderId) };
+    // A sweep every minute for an hour.
+    const summaries = [];
+    for (let minute = 1; minute <= 60; minute++) {
+      summaries.push(await sweep(outbox, 'orders', at(60 * minute), config, log));
+    }
+    const stale = outbox.produced.filter((r) => r.key === 'ord-stale');
+    expect(stale).toHaveLength(config.maxAttempts);
+    expect(new Set(stale.map((r) => r.headers['event-id']))).toEqual(new Set([orderReceivedId('ord-stale')]));
+    expect(abandoned).toEqual(['ord-stale', 'ord-fresh']);
+    expect(outbox.items.get('ord-stale')).toMatchObject({
+      outboxAttempts: 3,
+      outboxAbandonedAt: expect.any(String),
+    });
+    expect(outbox.items.get('ord-stale')).not.toHaveProperty('outboxShard');
+    expect(summaries.reduce((n, s) => n + s.reproduced, 0)).toBe(2 * config.maxAttempts);
+    expect(summaries.reduce((n, s) => n + s.abandoned, 0)).toBe(2);
+    // Once abandoned, nothing is read again.
+    expect(summaries.at(-1)).toMatchObject({ scanned: 0, reproduced: 0, abandoned: 0 });
+  });
+
+  it('stops as soon as inventory has decided (the marker is gone)', async () => {
+    const outbox = new MemoryOutbox();
+    outbox.put(item());
+    expect(await sweep(outbox, 'orders', at(60), config, silent)).toMatchObject({ reproduced: 1 });
+    const decided = outbox.items.get('ord-1') as Record<string, unknown>;
+    decided.status = 'CONFIRMED';
+    delete decided.outboxShard;
+    expect(await sweep(outbox, 'orders', at(10_000), config, silent)).toMatchObject({
+      scanned: 0,
+      reproduced: 0,
+    });
+    expect(outbox.produced).toHaveLength(1);
+  });
+
+  it('counts a decision refused by its condition as skipped, and produces nothing for it', async () => {
+    const outbox = new MemoryOutbox();
+    outbox.put(item({}, 'ord-a'));
+    outbox.put(item({}, 'ord-b'));
+    outbox.refuse.add('ord-a');
+    const summary = await sweep(outbox, 'orders', at(60), config, silent);
+    expect(summary).toMatchObject({ reproduced: 1, skipped: 1 });
+    expect(outbox.produced.map((r) => r.key)).toEqual(['ord-b']);
+  });
+
+  it('acts on at most maxOrdersPerRun orders a run, an equal share per shard, oldest first, reads bounded', async () => {
+    const outbox = new MemoryOutbox();
+    // 30 stale orders in every shard: more than a run's share (80 / 8 = 10).
+    for (let shard = 0; shard < OUTBOX_SHARDS; shard++) {
+      for (let n = 0; n < 30; n++) {
+        outbox.put(item({ outboxShard: String(shard), placedAt: at(n).toISOString() }, `ord-${shard}-${n}`));
+      }
+    }
+    const summary = await sweep(outbox, 'orders', at(600), config, silent);
+    expect(summary).toMatchObject({ scanned: 240, reproduced: 80, truncated: true });
+    expect(outbox.queries.every((q) => q.Limit <= 40 && q.IndexName === 'outbox')).toBe(true);
+    for (let shard = 0; shard < OUTBOX_SHARDS; shard++) {
+      expect(outbox.produced.filter((r) => r.key.startsWith(`ord-${shard}-`)).map((r) => r.key)).toEqual(
+        Array.from({ length: 10 }, (_, n) => `ord-${shard}-${n}`),
+      );
+    }
+    // The next runs go on where the backlog is: every order gets its first attempt within three runs.
+    await sweep(outbox, 'orders', at(601), config, silent);
+    await sweep(outbox, 'orders', at(602), config, silent);
+    expect(new Set(outbox.produced.map((r) => r.key)).size).toBe(OUTBOX_SHARDS * 30);
+  });
+});

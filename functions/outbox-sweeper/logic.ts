@@ -1,0 +1,363 @@
+import { z } from 'zod';
+import { type EncodedRecord, EventDecodeError } from '../../events/codec.ts';
+import { manifest } from '../../topology/manifest.ts';
+import { ConfigError } from '../shared/config.ts';
+import { orderReceivedRecord } from '../shared/orders/events.ts';
+import { OUTBOX_SHARDS, orderOf, StoredOrder } from '../shared/orders/model.ts';
+
+/**
+ * The outbox sweeper: order-api writes an order (RECEIVED, with an `outboxShard`) before it produces the
+ * order's OrderReceived, and inventory's decision removes the marker. An order still marked past a grace
+ * period may never have had its event produced (order-api crashed or timed out in between): the sweeper
+ * produces it again, with the same deterministic event id, so consumers drop it if it was not lost after
+ * all. Each order is re-produced a bounded number of times, with a growing delay, then abandoned: marked
+ * `outboxAbandonedAt`, taken out of the outbox and logged as an error.
+ */
+
+const outboxIndex = manifest.tables.orders.indexes.outbox;
+export const OUTBOX_INDEX = 'outbox';
+const SHARD = outboxIndex.partitionKey.name;
+const PLACED_AT = outboxIndex.sortKey.name;
+
+/** The sweeper's own bookkeeping on an order item, besides `outboxAttempts`. */
+export const OutboxItem = StoredOrder.extend({
+  /** Not re-produced again before this time (the delay doubles with every attempt). */
+  outboxNextAttemptAt: z.string().optional(),
+  /** When the sweeper gave up on the order, and why (no personal data: a count or a schema path). */
+  outboxAbandonedAt: z.string().optional(),
+  outboxAbandonReason: z.string().optional(),
+});
+export type OutboxItem = z.infer<typeof OutboxItem>;
+
+/** The sweeper's settings, from its environment (the manifest sets them; these are the defaults). */
+export const SweepEnv = {
+  graceSeconds: 'OUTBOX_GRACE_SECONDS',
+  maxAttempts: 'OUTBOX_MAX_ATTEMPTS',
+  maxOrdersPerRun: 'OUTBOX_MAX_ORDERS_PER_RUN',
+} as const;
+
+export interface SweepConfig {
+  /** An order younger than this is left to order-api, which may still be between its write and its produce. */
+  graceMs: number;
+  /** Re-produces per order before it is abandoned. */
+  maxAttempts: number;
+  /** Orders acted on per run, over all shards: bounds the run's time (reads are bounded with it). */
+  maxOrdersPerRun: number;
+}
+
+const positiveInt = (fallback: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((value) => (value ? Number(value) : fallback))
+    .pipe(z.number().int().min(1).max(max));
+
+const SweepEnvSchema = z.object({
+  [SweepEnv.graceSeconds]: positiveInt(30, 86_400),
+  [SweepEnv.maxAttempts]: positiveInt(5, 20),
+  [SweepEnv.maxOrdersPerRun]: positiveInt(500, 10_000),
+});
+
+export function readSweepConfig(env: Readonly<Record<string, string | undefined>>): SweepConfig {
+  const parsed = SweepEnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ');
+    throw new ConfigError(`invalid outbox sweeper configuration: ${problems}`);
+  }
+  return {
+    graceMs: parsed.data[SweepEnv.graceSeconds] * 1000,
+    maxAttempts: parsed.data[SweepEnv.maxAttempts],
+    maxOrdersPerRun: parsed.data[SweepEnv.maxOrdersPerRun],
+  };
+}
+
+/** Orders placed before this (ISO-8601, as `placedAt` is stored) are past the grace period. */
+export const cutoffOf = (now: Date, config: SweepConfig): string =>
+  new Date(now.getTime() - config.graceMs).toISOString();
+
+/** The delay after attempt `attempt` (1-based) before the next: the grace period, doubled each time. */
+export const retryDelayMs = (attempt: number, config: SweepConfig): number => config.graceMs * 2 ** attempt;
+
+export const shards = (): string[] => Array.from({ length: OUTBOX_SHARDS }, (_, shard) => String(shard));
+
+/** The paths of a schema failure (the codec's or zod's), at most five; undefined for any other error. */
+function schemaPaths(error: unknown): string[] | undefined {
+  let paths: string[];
+  if (error instanceof EventDecodeError) paths = error.issues.map((i) => i.path || 'event');
+  else if (error instanceof z.ZodError) paths = error.issues.map((i) => i.path.join('.') || 'event');
+  else return undefined;
+  return [...new Set(paths)].slice(0, 5);
+}
+
+/** What to do with one item of the outbox index. */
+export type Decision =
+  /** Not due yet: inside the grace period, or waiting for its next attempt. */
+  | { action: 'wait'; orderId: string }
+  /** Re-produce its OrderReceived, once the attempt is recorded (`previous` → `attempt`). */
+  | {
+      action: 'reproduce';
+      orderId: string;
+      previous: number;
+      attempt: number;
+      nextAttemptAt: string;
+      record: EncodedRecord;
+    }
+  /** Stop trying: out of the outbox, marked, logged. `received`: the item is a well-formed RECEIVED order. */
+  | { action: 'abandon'; orderId: string; previous: number | undefined; received: boolean; reason: string }
+  /** No longer RECEIVED but still marked (nothing to re-produce): drop the marker. */
+  | { action: 'clear'; orderId: string; status: string };
+
+/** The decision for one item read from the outbox index. Pure. */
+export function decide(item: Record<string, unknown>, now: Date, config: SweepConfig): Decision {
+  const orderId = String(item.orderId);
+  const parsed = OutboxItem.safeParse(item);
+  if (!parsed.success) {
+    const previous = typeof item.outboxAttempts === 'number' ? item.outboxAttempts : undefined;
+    const paths = [...new Set(parsed.error.issues.map((i) => i.path.join('.') || 'item'))].slice(0, 5);
+    return { action: 'abandon', orderId, previous, received: false, reason: `malformed item: ${paths}` };
+  }
+  const order = parsed.data;
+  if (order.status !== 'RECEIVED') return { action: 'clear', orderId, status: order.status };
+  const previous = order.outboxAttempts ?? 0;
+  const at = now.toISOString();
+  if (order.placedAt >= cutoffOf(now, config)) return { action: 'wait', orderId };
+  if (order.outboxNextAttemptAt !== undefined && order.outboxNextAttemptAt > at) {
+    return { action: 'wait', orderId };
+  }
+  if (previous >= config.maxAttempts) {
+    return {
+      action: 'abandon',
+      orderId,
+      previous,
+      received: true,
+      reason: `OrderReceived re-produced ${previous} times and the order is still RECEIVED`,
+    };
+  }
+  let record: EncodedRecord;
+  try {
+    record = orderReceivedRecord(orderOf(order), order.requestId ?? order.orderId, new Date(order.placedAt));
+  } catch (error) {
+    // Paths only: the issues' messages could quote the order's content.
+    const paths = schemaPaths(error);
+    if (paths === undefined) throw error;
+    return {
+      action: 'abandon',
+      orderId,
+      previous,
+      received: true,
+      reason: `the order does not fit the OrderReceived schema: ${paths}`,
+    };
+  }
+  const attempt = previous + 1;
+  const nextAttemptAt = new Date(now.getTime() + retryDelayMs(attempt, config)).toISOString();
+  return { action: 'reproduce', orderId, previous, attempt, nextAttemptAt, record };
+}
+
+export interface QueryParams {
+  TableName: string;
+  IndexName: string;
+  KeyConditionExpression: string;
+  FilterExpression: string;
+  ExpressionAttributeNames: Record<string, string>;
+  ExpressionAttributeValues: Record<string, unknown>;
+  Limit: number;
+  ExclusiveStartKey?: Record<string, unknown>;
+}
+
+/**
+ * One page of a shard's outbox, oldest first: orders placed before the cutoff whose next attempt is due.
+ * `Limit` counts the items read before the filter, so it bounds the reads.
+ */
+export function outboxQuery(
+  tableName: string,
+  shard: string,
+  now: Date,
+  config: SweepConfig,
+  limit: number,
+  startKey?: Record<string, unknown>,
+): QueryParams {
+  return {
+    TableName: tableName,
+    IndexName: OUTBOX_INDEX,
+    KeyConditionExpression: '#shard = :shard AND #placedAt < :cutoff',
+    FilterExpression: 'attribute_not_exists(#next) OR #next <= :now',
+    ExpressionAttributeNames: { '#shard': SHARD, '#placedAt': PLACED_AT, '#next': 'outboxNextAttemptAt' },
+    ExpressionAttributeValues: {
+      ':shard': shard,
+      ':cutoff': cutoffOf(now, config),
+      ':now': now.toISOString(),
+    },
+    Limit: limit,
+    ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+  };
+}
+
+export interface UpdateParams {
+  TableName: string;
+  Key: { orderId: string };
+  UpdateExpression: string;
+  ConditionExpression: string;
+  ExpressionAttributeNames: Record<string, string>;
+  ExpressionAttributeValues: Record<string, unknown>;
+}
+
+/**
+ * The conditional write that records a decision. Each applies only to an order still in the outbox and
+ * still at the attempt count it was read with, so two overlapping sweeps never both act on one attempt.
+ */
+export function decisionUpdate(
+  tableName: string,
+  decision: Exclude<Decision, { action: 'wait' }>,
+  now: Date,
+): UpdateParams {
+  // DynamoDB refuses unused names and values: each is added with the clause that uses it.
+  const names: Record<string, string> = { '#shard': SHARD };
+  const values: Record<string, unknown> = {};
+  const conditions = ['attribute_exists(#shard)'];
+  const attemptsSeen = (previous: number | undefined) => {
+    if (previous === undefined) return;
+    names['#attempts'] = 'outboxAttempts';
+    values[':previous'] = previous;
+    conditions.push(
+      previous === 0 ? '(attribute_not_exists(#attempts) OR #attempts = :previous)' : '#attempts = :previous',
+    );
+  };
+  const statusIs = (status: string) => {
+    names['#status'] = 'status';
+    values[':status'] = status;
+    conditions.push('#status = :status');
+  };
+  let update: string;
+  switch (decision.action) {
+    case 'reproduce':
+      attemptsSeen(decision.previous);
+      statusIs('RECEIVED');
+      names['#next'] = 'outboxNextAttemptAt';
+      values[':attempt'] = decision.attempt;
+      values[':next'] = decision.nextAttemptAt;
+      update = 'SET #attempts = :attempt, #next = :next';
+      break;
+    case 'abandon':
+      attemptsSeen(decision.previous);
+      if (decision.received) statusIs('RECEIVED');
+      names['#abandonedAt'] = 'outboxAbandonedAt';
+      names['#reason'] = 'outboxAbandonReason';
+      values[':at'] = now.toISOString();
+      values[':reason'] = decision.reason;
+      update = 'SET #abandonedAt = :at, #reason = :reason REMOVE #shard';
+      break;
+    case 'clear':
+      statusIs(decision.status);
+      update = 'REMOVE #shard';
+      break;
+  }
+  return {
+    TableName: tableName,
+    Key: { orderId: decision.orderId },
+    UpdateExpression: update,
+    ConditionExpression: conditions.join(' AND '),
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
+  };
+}
+
+/** What the sweep needs from DynamoDB and Kafka; the handler gives the real ones, unit tests fakes. */
+export interface SweepPorts {
+  query(params: QueryParams): Promise<{
+    items: Record<string, unknown>[];
+    scanned: number;
+    lastKey?: Record<string, unknown>;
+  }>;
+  /** Applies a conditional update; false when its condition refused it. */
+  update(params: UpdateParams): Promise<boolean>;
+  produce(records: readonly EncodedRecord[]): Promise<void>;
+}
+
+export interface SweepLog {
+  reproduced(orderId: string, attempt: number): void;
+  abandoned(orderId: string, reason: string): void;
+}
+
+export interface SweepSummary {
+  /** Items read from the index (including those waiting for their next attempt). */
+  scanned: number;
+  reproduced: number;
+  abandoned: number;
+  /** Markers dropped from orders that were no longer RECEIVED. */
+  cleared: number;
+  /** Decisions refused by their condition: another writer moved the order on in between. */
+  skipped: number;
+  /** True when the run stopped at its budget with items left. */
+  truncated: boolean;
+}
+
+/** Items read per query page. */
+const PAGE_SIZE = 100;
+/**
+ * Reads allowed per order acted on: items waiting for their next attempt sit in front of newer ones
+ * (the index is ordered by placement), so a run reads past them, within this bound.
+ */
+const READS_PER_ACTION = 4;
+
+/**
+ * One run over every shard. Each shard gets an equal share of the run's budget (orders acted on, and
+ * reads), so a backlog in one shard never starves the others; within a shard the oldest orders go first.
+ * The attempt is recorded before the produce: a crash in between costs an attempt, never a loop.
+ */
+export async function sweep(
+  ports: SweepPorts,
+  tableName: string,
+  now: Date,
+  config: SweepConfig,
+  log: SweepLog,
+): Promise<SweepSummary> {
+  const summary: SweepSummary = {
+    scanned: 0,
+    reproduced: 0,
+    abandoned: 0,
+    cleared: 0,
+    skipped: 0,
+    truncated: false,
+  };
+  const actions = Math.max(1, Math.floor(config.maxOrdersPerRun / OUTBOX_SHARDS));
+  const reads = actions * READS_PER_ACTION;
+  for (const shard of shards()) {
+    let acted = 0;
+    let read = 0;
+    let startKey: Record<string, unknown> | undefined;
+    let more = false;
+    do {
+      const limit = Math.min(PAGE_SIZE, reads - read);
+      const page = await ports.query(outboxQuery(tableName, shard, now, config, limit, startKey));
+      read += page.scanned;
+      summary.scanned += page.scanned;
+      startKey = page.lastKey;
+      const records: EncodedRecord[] = [];
+      for (const [index, item] of page.items.entries()) {
+        if (acted >= actions) {
+          more = more || index < page.items.length;
+          break;
+        }
+        const decision = decide(item, now, config);
+        if (decision.action === 'wait') continue;
+        acted += 1;
+        if (!(await ports.update(decisionUpdate(tableName, decision, now)))) {
+          summary.skipped += 1;
+          continue;
+        }
+        if (decision.action === 'reproduce') {
+          records.push(decision.record);
+          summary.reproduced += 1;
+          log.reproduced(decision.orderId, decision.attempt);
+        } else if (decision.action === 'abandon') {
+          summary.abandoned += 1;
+          log.abandoned(decision.orderId, decision.reason);
+        } else summary.cleared += 1;
+      }
+      await ports.produce(records);
+    } while (startKey !== undefined && read < reads && acted < actions);
+    if (more || startKey !== undefined) summary.truncated = true;
+  }
+  return summary;
+}

@@ -1,0 +1,122 @@
+import { randomUUID } from 'node:crypto';
+import type { ScheduledEvent } from 'aws-lambda';
+import {
+  type FunctionIdentity,
+  invokeHandler,
+  type LambdaHandler,
+  LOCAL_ACCOUNT_ID,
+  localRegion,
+} from './lambda-context.ts';
+
+export interface ScheduleEmulatorOptions extends FunctionIdentity {
+  /** Time between the end of one run and the start of the next. */
+  intervalMs: number;
+  // biome-ignore lint/suspicious/noExplicitAny: scheduled handlers return what they like.
+  handler: LambdaHandler<ScheduledEvent, any>;
+  log?: (line: string) => void;
+}
+
+export interface ScheduleStats {
+  invocations: number;
+  failedInvocations: number;
+}
+
+/** The event a scheduled EventBridge rule sends its Lambda target (`Scheduled Event`, from `aws.events`). */
+export function scheduledEvent(functionName: string, time: Date): ScheduledEvent {
+  const region = localRegion();
+  return {
+    version: '0',
+    id: randomUUID(),
+    'detail-type': 'Scheduled Event',
+    source: 'aws.events',
+    account: LOCAL_ACCOUNT_ID,
+    time: time.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    region,
+    resources: [`arn:aws:events:${region}:${LOCAL_ACCOUNT_ID}:rule/${functionName}-schedule`],
+    detail: {},
+  };
+}
+
+/**
+ * An EventBridge schedule for one function: invokes it every `intervalMs`, one run at a time (a run that
+ * outlasts the interval delays the next, where EventBridge would start another: the functions it runs
+ * must tolerate overlaps on AWS, and do). A failed run is logged and counted; the next tick runs anyway,
+ * as the schedule does after Lambda's asynchronous retries.
+ */
+export class ScheduleEmulator {
+  readonly stats: ScheduleStats = { invocations: 0, failedInvocations: 0 };
+  readonly #options: ScheduleEmulatorOptions;
+  readonly #log: (line: string) => void;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<unknown> = Promise.resolve();
+  #stopped = true;
+
+  constructor(options: ScheduleEmulatorOptions) {
+    if (!(options.intervalMs > 0)) throw new Error(`${options.functionName}: the interval must be positive`);
+    this.#options = options;
+    this.#log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+  }
+
+  get functionName(): string {
+    return this.#options.functionName;
+  }
+
+  get intervalMs(): number {
+    return this.#options.intervalMs;
+  }
+
+  /** Whether a run is scheduled (false once stopped). */
+  get scheduled(): boolean {
+    return this.#timer !== undefined;
+  }
+
+  /** The first run is one interval from now, as a new schedule's first tick. */
+  start(): void {
+    this.#stopped = false;
+    this.#schedule();
+  }
+
+  /** Runs the function now (after the run in flight, if any) and returns its result; rejects on failure. */
+  runNow(): Promise<unknown> {
+    const run = this.#running.catch(() => undefined).then(() => this.#invoke());
+    this.#running = run;
+    return run;
+  }
+
+  /** Stops the timer and waits for the run in flight. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.#running.catch(() => undefined);
+  }
+
+  #schedule(): void {
+    if (this.#stopped) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.runNow()
+        .catch(() => undefined)
+        .finally(() => this.#schedule());
+    }, this.#options.intervalMs);
+    // The schedule alone never keeps the process alive.
+    this.#timer.unref();
+  }
+
+  async #invoke(): Promise<unknown> {
+    const { functionName } = this.#options;
+    this.stats.invocations += 1;
+    try {
+      const { result } = await invokeHandler(
+        this.#options,
+        this.#options.handler,
+        scheduledEvent(functionName, new Date()),
+      );
+      return result;
+    } catch (error) {
+      this.stats.failedInvocations += 1;
+      this.#log(`[${functionName}] scheduled invocation failed: ${(error as Error).message ?? error}`);
+      throw error;
+    }
+  }
+}
