@@ -324,20 +324,14 @@ describe('dlq:replay on the real broker', () => {
 
   it('replays a truncated letter with the full bytes of its original, read back from its topic', async () => {
     const { dlq, source, options } = await privateTopics();
-    const full = Buffer.from(`{"note":"${'n'.repeat(20_000)}"}`);
+    // Too large for a dead letter to copy whole: the consumers' writer keeps a prefix and the size.
+    const full = Buffer.from(`{"note":"${'n'.repeat(200_000)}"}`);
     const offset = await sendTo(source, 1, 'ord-big', full);
-    await produce({
-      topic: dlq,
-      key: 'ord-big',
-      value: functionLetter({
-        key: 'ord-big',
-        topic: source,
-        partition: 1,
-        offset,
-        value: full.subarray(0, 64),
-        truncated: { valueBytes: full.length, headersTruncated: false },
-      }),
-    });
+    const [original] = await consume(source, { count: 1, from: 'earliest' });
+    if (!original) throw new Error('the original is not on its topic');
+    const letter = consumersDeadLetter(original);
+    expect(letter.value.length).toBeLessThan(full.length / 4);
+    await produce({ ...letter, topic: dlq });
 
     const summary = await replayDeadLetters({ ...options, dryRun: false });
     expect(summary).toMatchObject({ matched: 1, replayed: 1, skipped: [] });
@@ -349,6 +343,13 @@ describe('dlq:replay on the real broker', () => {
     expect(replayed?.value.equals(full)).toBe(true);
     expect(replayed?.key).toBe('ord-big');
     expect(replayed?.headers[REPLAYED_RECORD_HEADER]).toBe(`${source}:1:${offset}`);
+    const markers = await consume(dlq, {
+      count: 1,
+      from: 'earliest',
+      where: (r) => parseDeadLetterQueueRecord(r.value).kind === 'marker',
+    });
+    const marker = parseDeadLetterQueueRecord(markers[0]?.value ?? null);
+    expect(marker.kind === 'marker' && marker.marker.data.valueFrom).toBe('source-topic');
   });
 
   it('skips a truncated letter whose original retention trimmed, and says so', async () => {

@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { decode } from '../../events/codec.ts';
 import { DeadLetterReplayed, type RecordCoordinates } from '../../events/schemas/dead-letter-replayed.ts';
 import { LambdaKafkaFailureRecord } from '../../events/schemas/events.ts';
@@ -63,22 +62,6 @@ export const coordinatesText = (at: { topic: string; partition: number; offset: 
  */
 export const replayId = (original: RecordCoordinates | OriginalRecord): string => coordinatesText(original);
 
-/**
- * The fields a writer adds for a record too large to copy. Read loosely, apart from the event schema, so
- * that letters written before (or after) the schema knew them read the same: absent means complete.
- */
-const Truncation = z.object({
-  data: z.object({
-    record: z.object({
-      valueBytes: z.int().nonnegative().optional().catch(undefined),
-      valueTruncated: z.boolean().optional().catch(undefined),
-      headersTruncated: z.boolean().optional().catch(undefined),
-      keyBytes: z.int().nonnegative().optional().catch(undefined),
-      keyTruncated: z.boolean().optional().catch(undefined),
-    }),
-  }),
-});
-
 const Coordinates = /^.+:\d+:\d+$/;
 
 function replayOf(headers: Array<[string, Buffer]>): DeadLetter['replayOf'] {
@@ -113,8 +96,6 @@ export function parseDeadLetterQueueRecord(value: Buffer | null): DeadLetterQueu
   const ours = decode('DeadLetterQueue', value);
   if (ours.ok) {
     const { data } = ours.event;
-    const truncation = Truncation.safeParse(json);
-    const flags = truncation.success ? truncation.data.data.record : {};
     const headers = data.record.headers.map((h): [string, Buffer] => [h.key, Buffer.from(h.value, 'base64')]);
     return {
       kind: 'letters',
@@ -132,11 +113,11 @@ export function parseDeadLetterQueueRecord(value: Buffer | null): DeadLetterQueu
             value: fromBase64(data.record.value),
             headers,
           },
-          valueTruncated: flags.valueTruncated === true,
-          headersTruncated: flags.headersTruncated === true,
-          keyTruncated: flags.keyTruncated === true,
-          valueBytes: flags.valueBytes,
-          keyBytes: flags.keyBytes,
+          valueTruncated: data.record.valueTruncated === true,
+          headersTruncated: data.record.headersTruncated === true,
+          keyTruncated: data.record.keyTruncated === true,
+          valueBytes: data.record.valueBytes,
+          keyBytes: data.record.keyBytes,
           replayOf: replayOf(headers),
         },
       ],
