@@ -1,4 +1,12 @@
-import { deterministicEventId, type EncodedRecord, encode, newEvent } from '../../../events/codec.ts';
+import { ZodError } from 'zod';
+import {
+  deterministicEventId,
+  type EncodedRecord,
+  EventDecodeError,
+  encode,
+  issuesOf,
+  newEvent,
+} from '../../../events/codec.ts';
 import type { Order } from '../../../events/schemas/order.ts';
 
 /**
@@ -19,6 +27,16 @@ export const orderReceivedId = (orderId: string): string => orderEventId(orderId
  * never written.
  */
 export function orderReceivedRecord(order: Order, causationId: string, occurredAt: Date): EncodedRecord {
+  try {
+    return buildOrderReceived(order, causationId, occurredAt);
+  } catch (error) {
+    // newEvent validates first and throws zod's error: one error type for every schema misfit.
+    if (error instanceof ZodError) throw new EventDecodeError('schema', issuesOf(error));
+    throw error;
+  }
+}
+
+function buildOrderReceived(order: Order, causationId: string, occurredAt: Date): EncodedRecord {
   return encode(
     'OrderReceived',
     newEvent('OrderReceived', {
