@@ -67,6 +67,19 @@ export function buildMskEvent(source: EventSource, records: readonly ConsumedRec
 }
 
 /**
+ * A record of a reduced failure record's payload: one too large for the on-failure topic, carried without
+ * its value (and without a key or headers that are large themselves), with what was left out and its size.
+ * Not an AWS shape: the emulator's own fallback (see `EsmEmulator`).
+ */
+export type FailedMskRecord = MskEventRecord & {
+  valueBytes?: number;
+  valueTruncated?: true;
+  keyBytes?: number;
+  keyTruncated?: true;
+  headersTruncated?: true;
+};
+
+/**
  * What Lambda writes to a Kafka on-failure destination for one record of a batch that exhausted its
  * retries ("Record format for a Kafka destination" in the Lambda developer guide,
  * kafka-on-failure-destination): one message per failed record, keyed like the original record,
@@ -76,9 +89,10 @@ export function buildMskEvent(source: EventSource, records: readonly ConsumedRec
  * - `condition` is "RetriesExhausted" as in that page's example (the SNS/SQS/S3 destinations page
  *   spells it "RetryAttemptsExhausted").
  * - `timestamp` and `recordInfo.timestamp` use ISO-8601 with milliseconds like the example;
- *   `payloadSize` is the byte length of the JSON `payload`.
+ *   `payloadSize` is the byte length of the JSON `payload` (of the original record's, when reduced).
  * - The destination record carries no Kafka headers (the docs describe none); the original headers
  *   travel inside `payload`.
+ * - A reduced record ({@link FailedMskRecord}) when the full one is too large for the topic.
  */
 export interface KafkaOnFailureRecord {
   requestContext: {
@@ -101,7 +115,7 @@ export interface KafkaOnFailureRecord {
     payloadSize: number;
     recordInfo: { offset: string; timestamp: string };
   };
-  payload: MskEvent;
+  payload: Omit<MskEvent, 'records'> & { records: Record<string, FailedMskRecord[]> };
 }
 
 export interface FailureContext {
@@ -110,12 +124,38 @@ export interface FailureContext {
   approximateInvokeCount: number;
 }
 
+/** A key or headers above this are left out of a reduced failure record too. */
+const REDUCED_PART_MAX_BYTES = 16 * 1024;
+
+/** The record without its value, and without a key or headers that are large themselves. */
+function reduce(record: MskEventRecord): FailedMskRecord {
+  const { value, key, headers, ...coordinates } = record;
+  const keyBytes = key === undefined ? 0 : Buffer.byteLength(key, 'base64');
+  const keepKey = key !== undefined && keyBytes <= REDUCED_PART_MAX_BYTES;
+  const keepHeaders = Buffer.byteLength(JSON.stringify(headers)) <= REDUCED_PART_MAX_BYTES;
+  return {
+    ...coordinates,
+    ...(keepKey ? { key } : {}),
+    headers: keepHeaders ? headers : [],
+    ...(value !== undefined ? { valueBytes: Buffer.byteLength(value, 'base64'), valueTruncated: true } : {}),
+    ...(key !== undefined && !keepKey ? { keyBytes, keyTruncated: true } : {}),
+    ...(keepHeaders ? {} : { headersTruncated: true }),
+  };
+}
+
 export function onFailureRecord(
   source: EventSource,
   failure: FailureContext,
   record: ConsumedRecord,
+  options: { reduced?: boolean } = {},
 ): KafkaOnFailureRecord {
-  const payload = buildMskEvent(source, [record]);
+  const full = buildMskEvent(source, [record]);
+  const payload = options.reduced
+    ? {
+        ...full,
+        records: Object.fromEntries(Object.entries(full.records).map(([k, list]) => [k, list.map(reduce)])),
+      }
+    : full;
   return {
     requestContext: {
       requestId: failure.requestId,
@@ -130,7 +170,7 @@ export function onFailureRecord(
       batchSize: 1,
       eventSourceArn: source.eventSourceArn,
       bootstrapServers: source.bootstrapServers,
-      payloadSize: Buffer.byteLength(JSON.stringify(payload)),
+      payloadSize: Buffer.byteLength(JSON.stringify(full)),
       recordInfo: {
         offset: record.offset.toString(),
         timestamp: new Date(Number(record.timestamp)).toISOString(),

@@ -1,6 +1,13 @@
 import { KafkaMskEventSchema } from '@aws-lambda-powertools/parser/schemas';
-import type { Context } from 'aws-lambda';
+import { Admin } from '@platformatic/kafka';
+import type { Context, MSKEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type EncodedRecord, encode } from '../../events/codec.ts';
+import { DeadLettered } from '../../events/schemas/events.ts';
+import { eventsFor } from '../../events/testing.ts';
+import { batchProcessor, type ConsumerStep } from '../../functions/shared/consumer.ts';
+import { MAX_DEAD_LETTER_BYTES, VALUE_PREFIX_BYTES } from '../../functions/shared/msk-records.ts';
+import { MemoryPersistenceLayer, silentLogger, testMetrics } from '../../functions/shared/testing.ts';
 import { EsmEmulator, type EsmEmulatorOptions } from '../../local/runtime/esm-emulator.ts';
 import type { KafkaOnFailureRecord, MskEvent } from '../../local/runtime/msk-event.ts';
 import {
@@ -97,6 +104,28 @@ describe('MSK event source mapping emulator (real broker)', () => {
     });
     running.push(esm);
     return esm;
+  }
+
+  /** A one-partition on-failure topic whose broker limit on a message is `maxMessageBytes`. */
+  async function smallTopic(maxMessageBytes: number): Promise<string> {
+    const name = uniqueName('esm-small-dlq');
+    const admin = new Admin({ clientId: 'test-admin', bootstrapBrokers: brokers });
+    try {
+      await admin.createTopics({
+        topics: [name],
+        partitions: 1,
+        replicas: 1,
+        configs: [{ name: 'max.message.bytes', value: String(maxMessageBytes) }],
+      });
+      topics.push(name);
+      await waitFor(async () => {
+        const metadata = await admin.metadata({ topics: [name], forceUpdate: true });
+        return (metadata.topics.get(name)?.partitions.length ?? 0) === 1;
+      }, `${name} to be ready`);
+    } finally {
+      await admin.close();
+    }
+    return name;
   }
 
   async function reader(topic: string): Promise<TopicReader> {
@@ -468,5 +497,231 @@ describe('MSK event source mapping emulator (real broker)', () => {
     const [dead] = await dlqReader.waitForCount(1);
     expect(JSON.parse(dead!.value.toString()).requestContext.approximateInvokeCount).toBe(1);
     expect(esm.stats).toMatchObject({ failedInvocations: 1, batchesSucceeded: 0 });
+  });
+  it('dead-letters a ~900 KB value as one bounded dead letter, and processes the next record of the partition', async () => {
+    const { topic, dlq } = await freshTopics();
+    // The real consumer wrapper, its topics renamed: the fresh topic plays `Notification`, `dlq` the
+    // DeadLetterQueue (a topic with the broker's default limit on a message, ~1 MiB).
+    const seen: string[] = [];
+    const step: ConsumerStep<'Notification'> = {
+      name: 'notification',
+      topic: 'Notification',
+      async process(event) {
+        seen.push(event.data.orderId);
+        return { orderId: event.data.orderId, events: [], kpis: [], replayed: false, summary: 'ok' };
+      },
+    };
+    const produce = async (records: readonly EncodedRecord[]) => {
+      const deadLetters = records.filter((r) => r.topic === 'DeadLetterQueue');
+      await producer.send(
+        deadLetters.map((r) => ({ topic: dlq, key: r.key, value: r.value, headers: r.headers })),
+      );
+    };
+    const processBatch = batchProcessor(step, {
+      logger: silentLogger(),
+      metrics: testMetrics(),
+      deps: {
+        produce,
+        persistenceStore: new MemoryPersistenceLayer(),
+        deadLetterStore: new MemoryPersistenceLayer(),
+      },
+    });
+    const hugeValue = Buffer.alloc(900_000, 0x20);
+    const next = encode('Notification', eventsFor('ord-after-huge').Notification);
+    await producer.send([
+      { topic, key: 'ord-huge', value: hugeValue },
+      { topic, key: next.key, value: next.value, headers: next.headers },
+    ]);
+    const esm = emulator({
+      topic,
+      dlq,
+      trigger: {
+        topic,
+        batchSize: 10,
+        maximumBatchingWindowSeconds: 0,
+        startingPosition: 'TRIM_HORIZON',
+        retryAttempts: 0,
+        onFailure: dlq,
+      },
+      handler: async (event: MskEvent) => {
+        const records = Object.fromEntries(
+          Object.entries(event.records).map(([k, list]) => [
+            k,
+            list.map((r) => ({ ...r, topic: 'Notification' })),
+          ]),
+        );
+        await processBatch({ records } as unknown as MSKEvent);
+      },
+    });
+    const dlqReader = await reader(dlq);
+    await esm.start();
+    const [dead] = await dlqReader.waitForCount(1);
+    await waitFor(() => seen.length === 1, 'the record after the huge one');
+    expect(seen).toEqual(['ord-after-huge']);
+
+    expect(dead!.value.length).toBeLessThanOrEqual(MAX_DEAD_LETTER_BYTES);
+    const letter = DeadLettered.parse(JSON.parse(dead!.value.toString()));
+    expect(letter.correlationId).toBe('ord-huge');
+    expect(letter.data.error.name).toBe('RecordTooLargeError');
+    expect(letter.data.record).toMatchObject({
+      topic: 'Notification',
+      partition: 0,
+      offset: '0',
+      valueBytes: 900_000,
+      valueTruncated: true,
+    });
+    expect(
+      Buffer.from(letter.data.record.value ?? '', 'base64').equals(hugeValue.subarray(0, VALUE_PREFIX_BYTES)),
+    ).toBe(true);
+    // Handled by the function (a poison record), not by the mapping's on-failure path; the partition moved on.
+    expect(esm.stats).toMatchObject({ failedInvocations: 0, recordsSentToOnFailure: 0 });
+    await waitFor(async () => (await committedOffsets(brokers, esm.groupId, topic))[0] === 2n, 'the commit');
+    expect(dlqReader.messages).toHaveLength(1);
+  });
+
+  it('keeps the other partitions going while one partition keeps failing, and loses nothing of it', async () => {
+    const { topic, dlq } = await freshTopics(2);
+    let partition0Down = true;
+    const delivered: { partition: number; offset: number }[] = [];
+    const esm = emulator({
+      topic,
+      dlq,
+      trigger: {
+        topic,
+        batchSize: 10,
+        maximumBatchingWindowSeconds: 0,
+        startingPosition: 'TRIM_HORIZON',
+        retryAttempts: 10_000,
+        onFailure: dlq,
+      },
+      handler: async (event: MskEvent) => {
+        const records = Object.values(event.records).flat();
+        // Lambda never mixes partitions here: one lane per partition.
+        expect(new Set(records.map((r) => r.partition)).size).toBe(1);
+        if (partition0Down && records[0]!.partition === 0)
+          throw new Error('downstream of partition 0 unavailable');
+        delivered.push(...records.map((r) => ({ partition: r.partition, offset: r.offset })));
+      },
+    });
+    await esm.start();
+    // More records than partition 0's buffer holds while it retries: the surplus is fetched again later.
+    await producer.send(Array.from({ length: 600 }, (_, i) => ({ topic, partition: 0, value: `p0-${i}` })));
+    await producer.send(Array.from({ length: 20 }, (_, i) => ({ topic, partition: 1, value: `p1-${i}` })));
+
+    await waitFor(() => delivered.filter((d) => d.partition === 1).length === 20, "partition 1's records");
+    await waitFor(
+      async () => (await committedOffsets(brokers, esm.groupId, topic)).join() === '20',
+      "partition 1's commit, none of partition 0",
+    );
+    expect(delivered.filter((d) => d.partition === 0)).toEqual([]);
+    expect(esm.stats.failedInvocations).toBeGreaterThan(0);
+
+    partition0Down = false;
+    await waitFor(() => delivered.filter((d) => d.partition === 0).length >= 600, "partition 0's records");
+    expect(delivered.filter((d) => d.partition === 0).map((d) => d.offset)).toEqual(
+      Array.from({ length: 600 }, (_, i) => i),
+    );
+    expect(delivered.filter((d) => d.partition === 1).map((d) => d.offset)).toEqual(
+      Array.from({ length: 20 }, (_, i) => i),
+    );
+    expect(esm.stats.refetches).toBeGreaterThanOrEqual(1);
+    expect(esm.stats.recordsSentToOnFailure).toBe(0);
+    await waitFor(
+      async () => (await committedOffsets(brokers, esm.groupId, topic)).join() === '600,20',
+      'both commits',
+    );
+  });
+
+  it('writes a reduced failure record when the on-failure topic refuses the whole one, and goes on', async () => {
+    const { topic } = await freshTopics();
+    const dlq = await smallTopic(20_000);
+    const value = Buffer.alloc(30_000, 0x61);
+    await producer.send([
+      { topic, key: 'order-big', value, headers: { 'event-id': 'e-big' } },
+      { topic, key: 'order-ok', value: 'fine' },
+    ]);
+    const delivered: string[] = [];
+    const esm = emulator({
+      topic,
+      dlq,
+      trigger: {
+        topic,
+        batchSize: 1,
+        maximumBatchingWindowSeconds: 0,
+        startingPosition: 'TRIM_HORIZON',
+        retryAttempts: 1,
+        onFailure: dlq,
+      },
+      handler: async (event: MskEvent) => {
+        const values = valuesOf(event);
+        if (values.some((v) => v !== 'fine')) throw new Error('cannot process it');
+        delivered.push(...values);
+      },
+    });
+    const dlqReader = await reader(dlq);
+    await esm.start();
+    const [failure] = await dlqReader.waitForCount(1);
+    await waitFor(() => delivered.length === 1, 'the next record');
+    expect(delivered).toEqual(['fine']);
+
+    expect(failure!.key?.toString()).toBe('order-big');
+    const body = JSON.parse(failure!.value.toString()) as KafkaOnFailureRecord;
+    expect(body.requestContext).toMatchObject({ condition: 'RetriesExhausted', approximateInvokeCount: 2 });
+    const [original] = body.payload.records[`${topic}-0`]!;
+    expect(original).not.toHaveProperty('value');
+    expect(original).toMatchObject({
+      topic,
+      partition: 0,
+      offset: 0,
+      key: Buffer.from('order-big').toString('base64'),
+      headers: [{ 'event-id': [...Buffer.from('e-big')] }],
+      valueBytes: 30_000,
+      valueTruncated: true,
+    });
+    expect(body.KafkaBatchInfo.payloadSize).toBeGreaterThan(40_000);
+    expect(esm.stats).toMatchObject({
+      recordsSentToOnFailure: 1,
+      failureRecordsReduced: 1,
+      failureRecordsLost: 0,
+    });
+    await waitFor(async () => (await committedOffsets(brokers, esm.groupId, topic))[0] === 2n, 'the commit');
+  });
+
+  it('skips, loudly, a failed record whose failure record the topic refuses even reduced, and goes on', async () => {
+    const { topic } = await freshTopics();
+    const dlq = await smallTopic(300);
+    await producer.send([
+      { topic, key: 'order-bad', value: 'bad' },
+      { topic, key: 'order-ok', value: 'fine' },
+    ]);
+    const delivered: string[] = [];
+    const lines: string[] = [];
+    const esm = emulator({
+      topic,
+      dlq,
+      log: (line) => lines.push(line),
+      trigger: {
+        topic,
+        batchSize: 1,
+        maximumBatchingWindowSeconds: 0,
+        startingPosition: 'TRIM_HORIZON',
+        retryAttempts: 0,
+        onFailure: dlq,
+      },
+      handler: async (event: MskEvent) => {
+        if (valuesOf(event).includes('bad')) throw new Error('cannot process it');
+        delivered.push(...valuesOf(event));
+      },
+    });
+    await esm.start();
+    await waitFor(() => delivered.length === 1, 'the next record');
+    expect(delivered).toEqual(['fine']);
+    expect(esm.stats).toMatchObject({
+      recordsSentToOnFailure: 0,
+      failureRecordsLost: 1,
+      batchesSucceeded: 1,
+    });
+    expect(lines.some((l) => l.includes('FAILURE RECORD LOST') && l.includes(`${topic}-0@0`))).toBe(true);
+    await waitFor(async () => (await committedOffsets(brokers, esm.groupId, topic))[0] === 2n, 'the commit');
   });
 });
