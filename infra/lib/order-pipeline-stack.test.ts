@@ -16,7 +16,7 @@ import {
   tableNames,
 } from '../../topology/manifest.ts';
 import { METRICS_NAMESPACE, RuntimeEnv } from '../../topology/runtime-env.ts';
-import type { FunctionSpec, KafkaTrigger } from '../../topology/types.ts';
+import type { FunctionSpec, IndexSpec, KafkaTrigger, KeySpec } from '../../topology/types.ts';
 import { desiredTopics } from '../custom-resources/kafka-topics/contract.ts';
 import { cfnLint, loadBundle, nagFindings, type Synthesized, synthesize } from '../test/synth.ts';
 import { bundling, fromProjectRoot } from './bundling.ts';
@@ -212,10 +212,36 @@ describe('tables', () => {
       expect(resource.DeletionPolicy).toBe('Retain');
       expect(resource.UpdateReplacePolicy).toBe('Retain');
       const keys = [table.partitionKey, ...('sortKey' in table ? [table.sortKey] : [])];
+      const keySchema = (ks: KeySpec[]) =>
+        ks.map((k, i) => ({ AttributeName: k.name, KeyType: i === 0 ? 'HASH' : 'RANGE' }));
+      const indexes = Object.entries('indexes' in table ? (table.indexes as Record<string, IndexSpec>) : {});
+      const indexKeys = indexes.flatMap(([, index]) => [
+        index.partitionKey,
+        ...(index.sortKey ? [index.sortKey] : []),
+      ]);
+      const attributes = [...new Map([...keys, ...indexKeys].map((k) => [k.name, k.type]))];
+      expect(
+        (resource.Properties.AttributeDefinitions as { AttributeName: string }[]).toSorted((a, b) =>
+          a.AttributeName.localeCompare(b.AttributeName),
+        ),
+      ).toEqual(
+        attributes
+          .map(([name, type]) => ({ AttributeName: name, AttributeType: type }))
+          .sort((a, b) => a.AttributeName.localeCompare(b.AttributeName)),
+      );
+      // The manifest's global secondary indexes, keyed and projected as declared (on-demand, no capacity).
+      expect(resource.Properties.GlobalSecondaryIndexes).toEqual(
+        indexes.length === 0
+          ? undefined
+          : indexes.map(([name, index]) => ({
+              IndexName: name,
+              KeySchema: keySchema([index.partitionKey, ...(index.sortKey ? [index.sortKey] : [])]),
+              Projection: { ProjectionType: index.projection === 'all' ? 'ALL' : 'KEYS_ONLY' },
+            })),
+      );
       expect(resource.Properties).toMatchObject({
         BillingMode: 'PAY_PER_REQUEST',
-        KeySchema: keys.map((k, i) => ({ AttributeName: k.name, KeyType: i === 0 ? 'HASH' : 'RANGE' })),
-        AttributeDefinitions: keys.map((k) => ({ AttributeName: k.name, AttributeType: k.type })),
+        KeySchema: keySchema(keys),
         SSESpecification: { SSEEnabled: true, SSEType: 'KMS' },
         Replicas: [
           expect.objectContaining({
@@ -388,6 +414,48 @@ describe('event source mappings', () => {
   );
 });
 
+describe('schedules', () => {
+  const scheduled = functionNames.filter((name) => spec(name).trigger.kind === 'schedule');
+
+  it('has a scheduled function: the outbox sweeper', () => {
+    expect(scheduled).toEqual(['outbox-sweeper']);
+    synth.template.resourceCountIs('AWS::Events::Rule', scheduled.length);
+  });
+
+  it.each(scheduled)('%s: an EventBridge rule at the manifest rate invokes it, and only it may', (name) => {
+    const { fn, rule } = fnOf(name);
+    const trigger = spec(name).trigger as { rateMinutes: number };
+    const arn = { 'Fn::GetAtt': [logicalId(fn), 'Arn'] };
+    expect(resources[logicalId(rule!)]!.Properties).toMatchObject({
+      ScheduleExpression: `rate(${trigger.rateMinutes} minute${trigger.rateMinutes === 1 ? '' : 's'})`,
+      State: 'ENABLED',
+      Targets: [
+        expect.objectContaining({
+          Arn: arn,
+          RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: trigger.rateMinutes * 60 },
+        }),
+      ],
+    });
+    const permissions = ofType('AWS::Lambda::Permission').filter(
+      ([, p]) => JSON.stringify(p.Properties.FunctionName) === JSON.stringify(arn),
+    );
+    expect(permissions.map(([, p]) => p.Properties)).toEqual([
+      {
+        Action: 'lambda:InvokeFunction',
+        FunctionName: arn,
+        Principal: 'events.amazonaws.com',
+        SourceArn: { 'Fn::GetAtt': [logicalId(rule!), 'Arn'] },
+      },
+    ]);
+    // A failed run is not retried by Lambda: the next tick does the same work.
+    synth.template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: logicalId(fn) },
+      MaximumRetryAttempts: 0,
+    });
+    expect(fnOf(name).mapping).toBeUndefined();
+  });
+});
+
 describe('least-privilege roles', () => {
   it.each(functionNames)('%s: Kafka rights on exactly its topics and group', (name) => {
     const { fn } = fnOf(name);
@@ -427,9 +495,13 @@ describe('least-privilege roles', () => {
     const statements = statementsOf(logicalId(fn.role!)).filter((s) =>
       asArray(s.Action).some((a) => a.startsWith('dynamodb:')),
     );
-    const expected = Object.entries(spec(name).tables).map(([table]) => ({
-      'Fn::GetAtt': [logicalId(synth.stack.tables.byName[table as TableName]), 'Arn'],
-    }));
+    // Each table's ARN, and for a table with indexes its own indexes (`<table ARN>/index/*`), nothing else.
+    const expected = Object.keys(spec(name).tables).flatMap((table) => {
+      const arn = { 'Fn::GetAtt': [logicalId(synth.stack.tables.byName[table as TableName]), 'Arn'] };
+      return 'indexes' in manifest.tables[table as TableName]
+        ? [arn, { 'Fn::Join': ['', [arn, '/index/*']] }]
+        : [arn];
+    });
     const granted = new Set(
       resourcesOf(statements)
         .map((r) => JSON.stringify(r))

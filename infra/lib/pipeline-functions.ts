@@ -1,5 +1,7 @@
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { type CfnResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { KafkaDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -14,11 +16,11 @@ import {
   type TableName,
 } from '../../topology/manifest.ts';
 import { METRICS_NAMESPACE, RuntimeEnv, tableEnvironment } from '../../topology/runtime-env.ts';
-import type { FunctionSpec, KafkaTrigger } from '../../topology/types.ts';
+import type { FunctionSpec, KafkaTrigger, ScheduleTrigger } from '../../topology/types.ts';
 import { fromProjectRoot, functionDefaults } from './bundling.ts';
 import type { KafkaCluster } from './kafka-cluster.ts';
 import { vpcLambdaRole } from './lambda-role.ts';
-import { acceptVpcFunctionRoleFindings } from './nag.ts';
+import { acceptFinding, acceptVpcFunctionRoleFindings } from './nag.ts';
 import type { Network } from './network.ts';
 import { pascalCase } from './tables.ts';
 
@@ -37,15 +39,30 @@ export interface PipelineFunction {
   /** The MSK event source mapping, for Kafka-triggered functions. */
   mapping?: lambda.EventSourceMapping;
   trigger?: KafkaTrigger;
+  /** The EventBridge rule, for scheduled functions. */
+  rule?: events.Rule;
 }
 
 const isKafka = (trigger: FunctionSpec['trigger']): trigger is KafkaTrigger => trigger.kind === 'kafka';
+const isSchedule = (trigger: FunctionSpec['trigger']): trigger is ScheduleTrigger =>
+  trigger.kind === 'schedule';
+
+/** The table grants of CDK cover the table's own indexes as `<table ARN>/index/*`. */
+function acceptIndexGrant(role: iam.Role, table: dynamodb.ITableV2): void {
+  const logicalId = Stack.of(role).getLogicalId(table.node.defaultChild as CfnResource);
+  acceptFinding(
+    role,
+    `AwsSolutions-IAM5[Resource::<${logicalId}.Arn>/index/*]`,
+    "Queries the indexes of exactly this table (the manifest's, e.g. the orders outbox); no other table's",
+  );
+}
 
 /**
  * One function per manifest entry, each with its own least-privilege role: Kafka IAM actions on exactly
  * the topics it produces to and (for consumers) its trigger topic and consumer group, DynamoDB access to
- * the tables the manifest lists for it, and an MSK event source mapping in provisioned mode with the
- * manifest's batching, retries and `kafka://` on-failure destination.
+ * the tables the manifest lists for it (and their indexes), and an MSK event source mapping in provisioned
+ * mode with the manifest's batching, retries and `kafka://` on-failure destination; a scheduled function
+ * gets an EventBridge rule instead.
  */
 export class PipelineFunctions extends Construct {
   readonly all: PipelineFunction[];
@@ -61,6 +78,7 @@ export class PipelineFunctions extends Construct {
     this.all = functionNames.map((name) => {
       const spec: FunctionSpec = manifest.functions[name];
       const trigger = isKafka(spec.trigger) ? spec.trigger : undefined;
+      const schedule = isSchedule(spec.trigger) ? spec.trigger : undefined;
       const id = pascalCase(name);
 
       const logGroup = new logs.LogGroup(this, `${id}Logs`, {
@@ -85,6 +103,8 @@ export class PipelineFunctions extends Construct {
         vpc: network.vpc,
         vpcSubnets: network.subnets,
         securityGroups: [securityGroup],
+        // A failed scheduled run is not retried: the next tick runs it again.
+        ...(schedule ? { retryAttempts: 0 } : {}),
         environment: {
           ...functionDefaults.environment,
           [RuntimeEnv.kafkaBrokers]: cluster.bootstrapBrokers,
@@ -104,10 +124,12 @@ export class PipelineFunctions extends Construct {
       for (const table of tableNamesUsed) {
         if (spec.tables[table] === 'read') tables[table].grantReadData(role);
         else tables[table].grantReadWriteData(role);
+        if ('indexes' in manifest.tables[table]) acceptIndexGrant(role, tables[table]);
       }
 
       const mapping = trigger ? this.mapping(fn, cluster, name, trigger, props.topicsReady) : undefined;
-      return { name, spec, fn, mapping, trigger };
+      const rule = schedule ? this.schedule(fn, name, schedule) : undefined;
+      return { name, spec, fn, mapping, trigger, rule };
     });
     acceptVpcFunctionRoleFindings(this);
   }
@@ -166,6 +188,21 @@ export class PipelineFunctions extends Construct {
         resources: [cluster.clusterArn],
       }),
     );
+  }
+
+  /** Invokes the function every `rateMinutes` (asynchronously: EventBridge does not wait for it). */
+  private schedule(fn: NodejsFunction, name: FunctionName, schedule: ScheduleTrigger): events.Rule {
+    return new events.Rule(this, `${pascalCase(name)}Schedule`, {
+      description: `${name}: every ${schedule.rateMinutes} minute(s)`,
+      schedule: events.Schedule.rate(Duration.minutes(schedule.rateMinutes)),
+      // A tick that cannot be delivered within a rate is dropped: the next one does the same work.
+      targets: [
+        new targets.LambdaFunction(fn, {
+          retryAttempts: 2,
+          maxEventAge: Duration.minutes(Math.max(1, schedule.rateMinutes)),
+        }),
+      ],
+    });
   }
 
   private mapping(

@@ -2,12 +2,23 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
 import { manifest, type TableName, tableNames } from '../../topology/manifest.ts';
-import type { KeySpec } from '../../topology/types.ts';
+import type { IndexSpec, KeySpec } from '../../topology/types.ts';
 
 const attribute = (key: KeySpec): dynamodb.Attribute => ({
   name: key.name,
   type: key.type === 'N' ? dynamodb.AttributeType.NUMBER : dynamodb.AttributeType.STRING,
 });
+
+const globalIndexes = (
+  indexes: Readonly<Record<string, IndexSpec>>,
+): dynamodb.GlobalSecondaryIndexPropsV2[] =>
+  Object.entries(indexes).map(([indexName, index]) => ({
+    indexName,
+    partitionKey: attribute(index.partitionKey),
+    ...(index.sortKey ? { sortKey: attribute(index.sortKey) } : {}),
+    projectionType:
+      index.projection === 'all' ? dynamodb.ProjectionType.ALL : dynamodb.ProjectionType.KEYS_ONLY,
+  }));
 
 export interface TablesProps {
   /** Destroy the tables with the stack. Default (false): retained, and protected from deletion. */
@@ -16,7 +27,7 @@ export interface TablesProps {
 
 /**
  * One table per manifest table: on-demand, point-in-time recovery, encrypted with the AWS managed key,
- * TTL where the manifest names an attribute. CloudFormation names them; functions get the names
+ * TTL where the manifest names an attribute, and the manifest's global secondary indexes. CloudFormation names them; functions get the names
  * through `TABLE_<NAME>` variables.
  */
 export class Tables extends Construct {
@@ -30,6 +41,7 @@ export class Tables extends Construct {
         partitionKey: attribute(spec.partitionKey),
         ...('sortKey' in spec ? { sortKey: attribute(spec.sortKey) } : {}),
         ...('ttlAttribute' in spec ? { timeToLiveAttribute: spec.ttlAttribute } : {}),
+        ...('indexes' in spec ? { globalSecondaryIndexes: globalIndexes(spec.indexes) } : {}),
         billing: dynamodb.Billing.onDemand(),
         pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
         encryption: dynamodb.TableEncryptionV2.awsManagedKey(),
