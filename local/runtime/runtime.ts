@@ -29,7 +29,10 @@ export interface LocalRuntimeOptions extends LocalEndpoints {
   /** Lets tests wrap a real handler, e.g. to inject failures. */
   wrapHandler?: (fn: FunctionName, handler: AnyHandler) => AnyHandler;
   retryBackoff?: RetryBackoff;
-  /** Interval of every scheduled function; defaults to the manifest's rate (tests and demos go faster). */
+  /**
+   * Interval of every scheduled function; defaults to the manifest's rate (tests and demos go faster).
+   * `Infinity` runs them only when asked (`schedules[i].runNow()`).
+   */
   scheduleIntervalMs?: number;
   log?: (line: string) => void;
 }
@@ -143,4 +146,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
 }
 
 const formatInterval = (ms: number): string =>
-  ms % 60_000 === 0 ? `${ms / 60_000} min` : `${Number((ms / 1000).toFixed(3))} s`;
+  !Number.isFinite(ms)
+    ? 'never (on demand)'
+    : ms % 60_000 === 0
+      ? `${ms / 60_000} min`
+      : `${Number((ms / 1000).toFixed(3))} s`;

@@ -8,8 +8,11 @@ import {
   localRegion,
 } from './lambda-context.ts';
 
+/** setTimeout's longest delay; a longer one fires at once. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
 export interface ScheduleEmulatorOptions extends FunctionIdentity {
-  /** Time between the end of one run and the start of the next. */
+  /** Time between the end of one run and the start of the next; `Infinity`: only `runNow()` runs it. */
   intervalMs: number;
   // biome-ignore lint/suspicious/noExplicitAny: scheduled handlers return what they like.
   handler: LambdaHandler<ScheduledEvent, any>;
@@ -92,7 +95,7 @@ export class ScheduleEmulator {
   }
 
   #schedule(): void {
-    if (this.#stopped) return;
+    if (this.#stopped || this.#options.intervalMs > MAX_TIMEOUT_MS) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.runNow()

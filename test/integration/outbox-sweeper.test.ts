@@ -140,7 +140,7 @@ describe('outbox sweeper (real broker, moto, the local runtime)', () => {
       tablePrefix,
       functions: ['outbox-sweeper'],
       // The test runs every sweep itself.
-      scheduleIntervalMs: 3_600_000,
+      scheduleIntervalMs: Number.POSITIVE_INFINITY,
       log: () => {},
     });
     sweeper = runtime.schedules[0] as ScheduleEmulator;
