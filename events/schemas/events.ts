@@ -141,6 +141,12 @@ export const LambdaKafkaFailureRecord = z.looseObject({
           key: z.base64().optional(),
           value: z.base64().optional(),
           headers: z.array(z.record(z.string(), z.array(z.int().min(0).max(255)))).default([]),
+          // A reduced failure record (too large for the topic whole) says what it left out, as DeadLettered does.
+          valueBytes: z.int().nonnegative().optional(),
+          valueTruncated: z.boolean().optional(),
+          keyBytes: z.int().nonnegative().optional(),
+          keyTruncated: z.boolean().optional(),
+          headersTruncated: z.boolean().optional(),
         }),
       ),
     ),

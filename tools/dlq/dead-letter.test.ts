@@ -135,6 +135,19 @@ describe('dead letters', () => {
     expect(letter?.valueTruncated).toBe(false);
   });
 
+  it("reads the emulator's reduced on-failure record (no value) as truncated, never as a tombstone", () => {
+    const lambda = JSON.parse(lambdaLetter.toString()) as {
+      payload: { records: Record<string, Record<string, unknown>[]> };
+    };
+    const record = lambda.payload.records['OrderConfirmed-1']?.[0] as Record<string, unknown>;
+    delete record.value;
+    Object.assign(record, { valueBytes: 2_000_000, valueTruncated: true });
+    const [letter] = lettersOf(Buffer.from(JSON.stringify(lambda)));
+    expect(letter?.valueTruncated).toBe(true);
+    expect(letter?.valueBytes).toBe(2_000_000);
+    expect(letter?.original.value).toBeNull();
+  });
+
   it('reads a replay marker as a marker, not as a dead letter nor as unreadable', () => {
     const parsed = parseDeadLetterQueueRecord(marker);
     expect(parsed.kind).toBe('marker');

@@ -153,11 +153,13 @@ export function parseDeadLetterQueueRecord(value: Buffer | null): DeadLetterQueu
             value: fromBase64(record.value),
             headers,
           },
-          valueTruncated: false,
-          headersTruncated: false,
-          keyTruncated: false,
-          valueBytes: undefined,
-          keyBytes: undefined,
+          // A reduced failure record (the emulator writes one when the whole is too large for the topic):
+          // the original is fetched from its topic, like a truncated DeadLettered.
+          valueTruncated: record.valueTruncated === true,
+          headersTruncated: record.headersTruncated === true,
+          keyTruncated: record.keyTruncated === true,
+          valueBytes: record.valueBytes,
+          keyBytes: record.keyBytes,
           replayOf: replayOf(headers),
         };
       }),
