@@ -11,10 +11,12 @@ import os
 import sys
 import time
 
-import boto3
-from moto import mock_aws
+sys.dont_write_bytecode = True  # no __pycache__ left in the source tree by the import below
 
-from moto_server_serial import patch_transact_write_items
+import boto3  # noqa: E402
+from moto import mock_aws  # noqa: E402
+
+from moto_server_serial import patch_transact_write_items  # noqa: E402
 
 os.environ.update(AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x", AWS_DEFAULT_REGION="us-east-1")
 RUNS = 50
