@@ -61,7 +61,11 @@ export async function sweepOutbox(now = new Date()): Promise<SweepSummary> {
   );
   metrics.addMetric('OutboxReproduced', MetricUnit.Count, summary.reproduced);
   metrics.addMetric('OutboxAbandoned', MetricUnit.Count, summary.abandoned);
-  logger.info('outbox swept', { ...summary, graceSeconds: config.graceMs / 1000 });
+  // A quiet sweep (the usual case, every minute) is a debug line; one that did something is info.
+  const details = { ...summary, graceSeconds: config.graceMs / 1000 };
+  const acted = summary.reproduced + summary.abandoned + summary.cleared + summary.skipped > 0;
+  if (acted || summary.truncated) logger.info('outbox swept', details);
+  else logger.debug('outbox swept', details);
   return summary;
 }
 
