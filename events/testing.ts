@@ -66,7 +66,14 @@ export function eventsFor(orderId: string): { [T in TopicName]: EventOf<T> } {
     }),
     KPIs: newEvent('KPIs', {
       ...base,
-      data: { name: 'OrdersReceived', value: 1, unit: 'Count', step: 'order-api', orderId },
+      data: {
+        step: 'order-api',
+        metrics: [
+          { name: 'OrdersReceived', unit: 'Count', values: [1] },
+          { name: 'StepLatency', unit: 'Milliseconds', values: [12] },
+        ],
+        orderIds: [orderId],
+      },
     }),
   };
 }

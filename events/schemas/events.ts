@@ -101,14 +101,27 @@ export const KpiName = z.enum([
 ]);
 export type KpiName = z.infer<typeof KpiName>;
 
+/**
+ * The KPIs of one step invocation, in one record (not one per metric): each metric with every value it
+ * took in the invocation — a count's increments, a latency's measurements — so a reader can sum, count
+ * or take percentiles, as it could from one record per value.
+ */
 export const KpiRecorded = envelopeOf(
   'KpiRecorded',
   z.object({
-    name: KpiName,
-    value: z.number(),
-    unit: z.enum(['Count', 'Milliseconds']),
     step: StepName,
-    orderId: OrderId.optional(),
+    metrics: z
+      .array(
+        z.object({
+          name: KpiName,
+          unit: z.enum(['Count', 'Milliseconds']),
+          values: z.array(z.number().finite().min(0).max(1e12)).min(1).max(10_000),
+        }),
+      )
+      .min(1)
+      .max(KpiName.options.length),
+    /** The orders the invocation moved, so a dashboard can follow one. */
+    orderIds: z.array(OrderId).max(10_000).default([]),
   }),
 );
 export type KpiRecorded = z.infer<typeof KpiRecorded>;

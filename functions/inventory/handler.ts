@@ -2,7 +2,6 @@ import type { OrderReceived } from '../../events/schemas/events.ts';
 import { tableName } from '../shared/config.ts';
 import { type ConsumerStep, kafkaConsumerHandler, type StepOutcome } from '../shared/consumer.ts';
 import { dynamoDbDocumentClient } from '../shared/dynamodb.ts';
-import { idempotencyStore } from '../shared/idempotency.ts';
 import { produce } from '../shared/kafka/producer.ts';
 import { observability } from '../shared/observability.ts';
 import { orderReceivedId } from '../shared/orders/events.ts';
@@ -136,7 +135,7 @@ export const handler = kafkaConsumerHandler({
     );
     return {
       step: inventoryStep({ orders, stock }),
-      deps: { produce, persistenceStore: idempotencyStore() },
+      deps: { produce },
     };
   },
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { PermanentError } from '../shared/errors.ts';
 import type { LineItem } from '../../events/schemas/order.ts';
+import { PermanentError } from '../shared/errors.ts';
 import { orderReceived, sampleOrder } from '../shared/testing.ts';
 import { catalog } from './catalog.ts';
 import {

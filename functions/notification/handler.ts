@@ -48,7 +48,7 @@ export const handler = kafkaConsumerHandler({
       notifications: dynamoNotifications(dynamoDbDocumentClient(), tableName('notifications')),
       delivery: idempotentDelivery(logSend, idempotencyStore(), deliveryConfig),
     }),
-    deps: { produce, persistenceStore: idempotencyStore() },
+    deps: { produce },
   }),
 }).before(({ context }) => deliveryConfig.registerLambdaContext(context));
 

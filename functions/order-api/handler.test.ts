@@ -146,7 +146,9 @@ describe('POST /orders', () => {
       total: 25,
       currency: 'USD',
     });
-    expect(producer.on('KPIs').map((k) => k.data.name)).toEqual(['OrdersReceived', 'StepLatency']);
+    expect(producer.on('KPIs').map((k) => k.data.metrics.map((m) => m.name))).toEqual([
+      ['OrdersReceived', 'StepLatency'],
+    ]);
     expect(storedMetrics(metrics).OrdersReceived).toEqual([1]);
   });
 

@@ -20,7 +20,7 @@ import { tableName } from '../shared/config.ts';
 import { dynamoDbDocumentClient } from '../shared/dynamodb.ts';
 import { idempotencyStore } from '../shared/idempotency.ts';
 import { produce } from '../shared/kafka/producer.ts';
-import { count, kpiRecords, latency } from '../shared/kpis.ts';
+import { count, kpiRecord, latency } from '../shared/kpis.ts';
 import { onReset } from '../shared/lifecycle.ts';
 import { addKpiMetrics, observability } from '../shared/observability.ts';
 import { orderReceivedRecord } from '../shared/orders/events.ts';
@@ -155,10 +155,8 @@ export function createOrderApi(deps: OrderApiDeps, observe: { logger: Logger; me
       }
       const eventId = record.headers['event-id'] ?? '';
       const kpis = [count('OrdersReceived'), latency('StepLatency', started.toISOString(), now())];
-      await deps.produce([
-        record,
-        ...kpiRecords('order-api', { causationId: eventId, orderId: input.orderId }, kpis, started),
-      ]);
+      const kpiRecords = kpiRecord('order-api', eventId, [{ orderId: input.orderId, kpis }], started);
+      await deps.produce(kpiRecords ? [record, kpiRecords] : [record]);
       if (created.created) addKpiMetrics(metrics, kpis);
       run.fresh = true;
       logger.info(created.created ? 'order accepted' : 'order was already accepted, event re-produced', {

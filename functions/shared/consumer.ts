@@ -12,7 +12,7 @@ import type { StepName } from '../../events/envelope.ts';
 import type { EventOf, TopicName } from '../../events/topics.ts';
 import { isPermanent } from './errors.ts';
 import { idempotencyStore, RECORD_IDEMPOTENCY_SECONDS } from './idempotency.ts';
-import { count, type Kpi, kpiRecords } from './kpis.ts';
+import { count, type Kpi, kpiRecord, type MeasuredOrder } from './kpis.ts';
 import { onReset } from './lifecycle.ts';
 import {
   classify,
@@ -30,8 +30,8 @@ export interface StepOutcome {
   events: EncodedRecord[];
   kpis: Kpi[];
   /**
-   * True when an earlier attempt had already applied the effect (it crashed before recording its
-   * completion): the same events are produced again, with the same ids, and consumers drop them.
+   * True when the effect was already applied (an earlier attempt, or a redelivery): nothing new happened,
+   * and the events, if any, are the ones produced before, with the same ids; the next step drops them.
    */
   replayed: boolean;
   /** A few words for the log line, e.g. `rejected: SKU-X out of stock`. No personal data. */
@@ -73,7 +73,6 @@ export interface ConsumerStep<T extends TopicName> {
 
 export interface ConsumerDeps {
   produce(records: readonly EncodedRecord[]): Promise<void>;
-  persistenceStore: BasePersistenceLayer;
   /**
    * An idempotency store of its own for dead letters (a Powertools persistence layer serves one idempotent
    * function: it keeps the key prefix of the last one that used it). When given, a record's dead letter is
@@ -84,14 +83,12 @@ export interface ConsumerDeps {
 }
 
 export interface BatchReport {
-  /** Records whose effect was applied by this invocation (including replays after a crash). */
+  /** Records whose effect this invocation applied. */
   processed: number;
-  /** Records already processed by an earlier invocation: skipped by the idempotency layer. */
+  /** Records whose effect was already applied (a redelivery, a retry): re-announced or nothing to do. */
   duplicates: number;
   deadLettered: number;
 }
-
-type RecordResult = keyof BatchReport;
 
 const asNamedError = (error: unknown): { name: string; message: string } => {
   const { name, message } = (error ?? {}) as { name?: unknown; message?: unknown };
@@ -117,20 +114,51 @@ export function safeReason(error: unknown): string {
   return asNamedError(error).message.slice(0, 300);
 }
 
-interface Run {
-  outcome?: StepOutcome;
+/** Records of one order at a time, several orders at once: the most a batch runs concurrently. */
+const MAX_CONCURRENT_ORDERS = 32;
+
+/** A partition's records, one list per record key (order id) in offset order. */
+function byKey(records: readonly RawRecord[]): RawRecord[][] {
+  const groups = new Map<string | null, RawRecord[]>();
+  for (const record of records) {
+    const group = groups.get(record.key) ?? [];
+    group.push(record);
+    groups.set(record.key, group);
+  }
+  return [...groups.values()];
+}
+
+/** Runs `tasks` with at most `limit` at a time; settles like Promise.allSettled. */
+async function settleAll(tasks: readonly (() => Promise<void>)[], limit: number) {
+  const results: PromiseSettledResult<void>[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < tasks.length) {
+      const task = tasks[next++] as () => Promise<void>;
+      results.push(
+        await task().then(
+          () => ({ status: 'fulfilled' as const, value: undefined }),
+          (reason: unknown) => ({ status: 'rejected' as const, reason }),
+        ),
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
+  return results;
 }
 
 /**
- * Builds the batch processor of a step. For each record, in partition order:
- * decode → poison (too large, not JSON, fails its schema) goes to DeadLetterQueue, the batch goes on; an
- * event is processed under Powertools idempotency keyed by its `eventId` (the effect and its produces
- * happen at most once per event id); a failure that can never succeed ({@link isPermanent}) dead-letters
- * the event at once and the batch goes on; any other failure throws, so the event source mapping retries
- * the batch, and the retry skips what was done. So a batch's good records are processed exactly once,
- * whatever their neighbours on the partition are. With `deps.deadLetterStore`, a dead letter is produced
- * once too (idempotent on its id, which derives from the record's coordinates): a retried batch does not
- * repeat it.
+ * Builds the batch processor of a step. Within a partition, one order's records run in offset order and
+ * different orders' records concurrently (Kafka orders records only per partition, and records are keyed
+ * by order id). For each record: poison (too large, not JSON, fails its schema) goes to DeadLetterQueue
+ * and the batch goes on; an event goes to the step, whose conditional writes on the order's state and
+ * deterministic output ids make a redelivery or retry harmless (no Powertools idempotency record per
+ * event: that would guard effects already guarded, at two DynamoDB writes each); a failure that can
+ * never succeed ({@link isPermanent}) dead-letters the event and the batch goes on; any other failure
+ * throws, so the event source mapping retries the batch and the retry finds done what was done.
+ *
+ * What the records produce is sent together, once per invocation, with one KPIs record for the whole
+ * invocation. With `deps.deadLetterStore`, a dead letter is produced once even when its batch is retried.
  */
 export function batchProcessor<T extends TopicName>(
   step: ConsumerStep<T>,
@@ -138,50 +166,14 @@ export function batchProcessor<T extends TopicName>(
 ) {
   const { logger, metrics, deps } = options;
   const now = deps.now ?? (() => new Date());
-  const config = new IdempotencyConfig({
-    eventKeyJmesPath: 'eventId',
-    throwOnNoIdempotencyKey: true,
-    expiresAfterSeconds: RECORD_IDEMPOTENCY_SECONDS,
-  });
   const deadLetterConfig = new IdempotencyConfig({
     eventKeyJmesPath: 'eventId',
     throwOnNoIdempotencyKey: true,
     expiresAfterSeconds: RECORD_IDEMPOTENCY_SECONDS,
   });
 
-  // `run` is not hashed (only the event is, argument 0): it carries the outcome out of a fresh
-  // execution, which tells it apart from a duplicate answered from the idempotency store.
-  const processOnce = makeIdempotent(
-    async (event: EventOf<T>, run: Run & { logger: StepLogger }) => {
-      const at = now();
-      const outcome = await step.process(event, { logger: run.logger, now: at });
-      const kpis = kpiRecords(
-        step.name,
-        { causationId: event.eventId, orderId: outcome.orderId },
-        outcome.kpis,
-        at,
-      );
-      await deps.produce([...outcome.events, ...kpis]);
-      run.outcome = outcome;
-      return {
-        orderId: outcome.orderId,
-        produced: outcome.events.map((record) => record.headers[Headers.eventId] ?? ''),
-      };
-    },
-    {
-      persistenceStore: deps.persistenceStore,
-      config,
-      keyPrefix: `order-pipeline.${step.name}.record`,
-    },
-  );
-
-  const produceDeadLetter = async (event: EventOf<'DeadLetterQueue'>, at: Date) => {
-    const kpis = [count('RecordsDeadLettered')];
-    await deps.produce([
-      encode('DeadLetterQueue', event),
-      ...kpiRecords(step.name, { causationId: event.eventId, orderId: undefined }, kpis, at),
-    ]);
-    addKpiMetrics(metrics, kpis);
+  const produceDeadLetter = async (event: EventOf<'DeadLetterQueue'>) => {
+    await deps.produce([encode('DeadLetterQueue', event)]);
     return { deadLetterEventId: event.eventId };
   };
   const produceDeadLetterOnce = deps.deadLetterStore
@@ -193,7 +185,6 @@ export function batchProcessor<T extends TopicName>(
     : produceDeadLetter;
 
   async function deadLetter(record: RawRecord, error: unknown, correlationId?: string): Promise<void> {
-    const at = now();
     const named = asNamedError(error);
     const event = deadLetterEvent({
       step: step.name,
@@ -202,9 +193,10 @@ export function batchProcessor<T extends TopicName>(
       error: named,
       attempts: 1,
       correlationId,
-      now: at,
+      now: now(),
     });
-    await produceDeadLetterOnce(event, at);
+    await produceDeadLetterOnce(event);
+    addKpiMetrics(metrics, [count('RecordsDeadLettered')]);
     logger.warn('record dead-lettered', {
       record: coordinates(record),
       eventId: headerText(record, Headers.eventId)?.slice(0, 128),
@@ -214,11 +206,13 @@ export function batchProcessor<T extends TopicName>(
     });
   }
 
-  async function processRecord(record: RawRecord): Promise<RecordResult> {
+  type Result = { kind: 'deadLettered' } | { kind: 'processed' | 'duplicates'; outcome: StepOutcome };
+
+  async function processRecord(record: RawRecord): Promise<Result> {
     const classified = classify(step.topic, record);
     if (classified.kind === 'poison') {
       await deadLetter(record, classified.error);
-      return 'deadLettered';
+      return { kind: 'deadLettered' };
     }
     const { event } = classified;
     const recordLogger = withKeys(logger, {
@@ -226,53 +220,113 @@ export function batchProcessor<T extends TopicName>(
       eventId: event.eventId,
       record: coordinates(record),
     });
-    const run: Run & { logger: StepLogger } = { logger: recordLogger };
+    let outcome: StepOutcome;
     try {
-      await processOnce(event, run);
+      outcome = await step.process(event, { logger: recordLogger, now: now() });
     } catch (error) {
       if (isPermanent(error)) {
-        const failure = asNamedError(error);
         recordLogger.error('event can never be processed', {
-          error: failure.name,
+          error: asNamedError(error).name,
           reason: safeReason(error),
         });
         await deadLetter(record, error, event.correlationId);
-        return 'deadLettered';
+        return { kind: 'deadLettered' };
       }
       recordLogger.error('transient failure, the batch will be retried', { error: error as Error });
       throw error;
     }
-    if (!run.outcome) {
-      recordLogger.info('duplicate event skipped');
-      return 'duplicates';
-    }
-    const { outcome } = run;
-    // A replay's metrics were published by the attempt that applied the effect.
+    // Metrics once per effect: a replay's were published by the attempt that applied it.
     if (!outcome.replayed) addKpiMetrics(metrics, outcome.kpis);
-    recordLogger.info(outcome.replayed ? 'effect already applied, events re-produced' : 'event processed', {
+    recordLogger.debug(outcome.replayed ? 'effect already applied' : 'event processed', {
       summary: outcome.summary,
       produced: outcome.events.map((r) => `${r.topic}:${r.headers[Headers.eventId]}`),
     });
-    return 'processed';
+    return { kind: outcome.replayed ? 'duplicates' : 'processed', outcome };
+  }
+
+  interface Produced {
+    record: RawRecord;
+    outcome: StepOutcome;
+  }
+
+  /**
+   * One send for the whole invocation. If the broker refuses it for good (a record too large, say), each
+   * record's events are sent alone, so that only the record whose output can never be written is
+   * dead-lettered; the KPIs record, a measurement, is then dropped with a warning rather than block.
+   */
+  async function produceAll(
+    produced: readonly Produced[],
+    kpis: EncodedRecord | undefined,
+    report: BatchReport,
+  ) {
+    const seen = new Set<string>();
+    const unique = (records: readonly EncodedRecord[]) =>
+      records.filter((record) => {
+        const id = `${record.topic}|${record.headers[Headers.eventId]}`;
+        if (seen.has(id)) return false;
+        seen.add(id);
+        return true;
+      });
+    const all = unique(produced.flatMap(({ outcome }) => outcome.events));
+    try {
+      await deps.produce(kpis ? [...all, kpis] : all);
+      return;
+    } catch (error) {
+      if (!isPermanent(error)) throw error;
+    }
+    seen.clear();
+    for (const { record, outcome } of produced) {
+      try {
+        await deps.produce(unique(outcome.events));
+      } catch (error) {
+        if (!isPermanent(error)) throw error;
+        await deadLetter(record, error, outcome.orderId);
+        report[outcome.replayed ? 'duplicates' : 'processed'] -= 1;
+        report.deadLettered += 1;
+      }
+    }
+    if (kpis) {
+      await deps.produce([kpis]).catch((error: unknown) => {
+        if (!isPermanent(error)) throw error;
+        logger.warn('KPIs record refused by the broker, dropped', { reason: safeReason(error) });
+      });
+    }
   }
 
   return async function processBatch(
     event: Pick<MSKEvent, 'records'>,
     context?: Context,
   ): Promise<BatchReport> {
-    if (context) {
-      config.registerLambdaContext(context);
-      deadLetterConfig.registerLambdaContext(context);
-    }
+    if (context) deadLetterConfig.registerLambdaContext(context);
     const report: BatchReport = { processed: 0, duplicates: 0, deadLettered: 0 };
     const partitions = recordsByPartition(event);
-    const results = await Promise.allSettled(
-      partitions.map(async (records) => {
-        for (const record of records) report[await processRecord(record)] += 1;
-      }),
+    const outcomes: Produced[] = [];
+    const measured: MeasuredOrder[] = [];
+    const tasks = partitions.flatMap(byKey).map((records) => async () => {
+      for (const record of records) {
+        const result = await processRecord(record);
+        report[result.kind] += 1;
+        if (result.kind === 'deadLettered') {
+          measured.push({ orderId: undefined, kpis: [count('RecordsDeadLettered')] });
+          continue;
+        }
+        outcomes.push({ record, outcome: result.outcome });
+        if (!result.outcome.replayed)
+          measured.push({ orderId: result.outcome.orderId, kpis: result.outcome.kpis });
+      }
+    });
+    const results = await settleAll(tasks, MAX_CONCURRENT_ORDERS);
+
+    // Everything the records produced, once (a redelivered record re-produces the same ids), with the
+    // invocation's KPIs. Sent even when a record failed: done work is announced, the retry has less to do.
+    const first = partitions[0]?.[0];
+    const kpis = kpiRecord(
+      step.name,
+      first ? `${step.name}|${coordinates(first)}` : step.name,
+      measured,
+      now(),
     );
-    // Every partition runs to its end or its first failure before the batch fails: work done is recorded
-    // as done, so the retry has less to do.
+    await produceAll(outcomes, kpis, report);
     const failure = results.find((result) => result.status === 'rejected');
     if (failure) throw failure.reason;
     logger.info('batch done', { ...report, partitions: partitions.length });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decode } from '../../events/codec.ts';
-import { count, kpiRecords, latency, millisecondsSince } from './kpis.ts';
+import { count, kpiRecord, latency, millisecondsSince } from './kpis.ts';
 
 const now = new Date('2026-11-24T10:00:02.500Z');
 
@@ -16,21 +16,36 @@ describe('KPIs', () => {
     });
   });
 
-  it('publishes valid KPIs records keyed by order id, with ids derived from the cause and the name', () => {
-    const kpis = [count('OrdersShipped'), latency('StepLatency', '2026-11-24T10:00:02.000Z', now)];
-    const records = kpiRecords('shipper', { causationId: 'evt-1', orderId: 'ord-1' }, kpis, now);
-    const events = records.map((r) => {
-      const decoded = decode('KPIs', r.value);
-      if (!decoded.ok) throw decoded.error;
-      return decoded.event;
+  it('publishes one valid KPIs record per invocation, every metric with all its values, the id derived from the invocation', () => {
+    const measured = [
+      {
+        orderId: 'ord-1',
+        kpis: [count('OrdersShipped'), latency('StepLatency', '2026-11-24T10:00:02.000Z', now)],
+      },
+      {
+        orderId: 'ord-2',
+        kpis: [count('OrdersShipped'), latency('StepLatency', '2026-11-24T10:00:01.500Z', now)],
+      },
+      { orderId: undefined, kpis: [count('RecordsDeadLettered')] },
+    ];
+    const record = kpiRecord('shipper', 'OrderPickedAndPacked-0@7', measured, now);
+    const decoded = decode('KPIs', record?.value);
+    if (!decoded.ok) throw decoded.error;
+    expect(record?.key).toBe('shipper');
+    expect(decoded.event.data).toEqual({
+      step: 'shipper',
+      metrics: [
+        { name: 'OrdersShipped', unit: 'Count', values: [1, 1] },
+        { name: 'StepLatency', unit: 'Milliseconds', values: [500, 1_000] },
+        { name: 'RecordsDeadLettered', unit: 'Count', values: [1] },
+      ],
+      orderIds: ['ord-1', 'ord-2'],
     });
-    expect(records.map((r) => r.key)).toEqual(['ord-1', 'ord-1']);
-    expect(events.map((e) => e.data)).toEqual([
-      { name: 'OrdersShipped', value: 1, unit: 'Count', step: 'shipper', orderId: 'ord-1' },
-      { name: 'StepLatency', value: 500, unit: 'Milliseconds', step: 'shipper', orderId: 'ord-1' },
-    ]);
-    const again = kpiRecords('shipper', { causationId: 'evt-1', orderId: 'ord-1' }, kpis, new Date());
-    expect(again.map((r) => r.headers['event-id'])).toEqual(records.map((r) => r.headers['event-id']));
-    expect(new Set(events.map((e) => e.eventId)).size).toBe(2);
+    const again = kpiRecord('shipper', 'OrderPickedAndPacked-0@7', measured, new Date());
+    expect(again?.headers['event-id']).toBe(record?.headers['event-id']);
+    expect(kpiRecord('shipper', 'OrderPickedAndPacked-0@8', measured, now)?.headers['event-id']).not.toBe(
+      record?.headers['event-id'],
+    );
+    expect(kpiRecord('shipper', 'x', [{ orderId: 'ord-1', kpis: [] }], now)).toBeUndefined();
   });
 });

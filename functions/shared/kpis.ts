@@ -6,7 +6,7 @@ import type { KpiName, KpiRecorded } from '../../events/schemas/events.ts';
 export interface Kpi {
   name: KpiName;
   value: number;
-  unit: KpiRecorded['data']['unit'];
+  unit: KpiRecorded['data']['metrics'][number]['unit'];
 }
 
 export const count = (name: KpiName, value = 1): Kpi => ({ name, value, unit: 'Count' });
@@ -24,36 +24,44 @@ export const latency = (name: 'StepLatency' | 'EndToEndLatency', since: string, 
   unit: 'Milliseconds',
 });
 
-export interface KpiCause {
-  /** The event (or request) the step reacted to: KPI event ids derive from it, one per KPI name. */
-  causationId: string;
+/** What one invocation measured, per order it moved. */
+export interface MeasuredOrder {
   orderId: string | undefined;
+  kpis: readonly Kpi[];
 }
 
-/** The KPIs topic records for `kpis`, with deterministic ids so a retried step re-produces the same ones. */
-export function kpiRecords(
+/**
+ * The one KPIs record of a step invocation: every metric with all its values, and the orders it moved.
+ * `invocationId` (e.g. the batch's first record coordinates) makes the id deterministic, so a retried
+ * invocation re-produces the same record. Undefined when nothing was measured.
+ */
+export function kpiRecord(
   step: StepName,
-  cause: KpiCause,
-  kpis: readonly Kpi[],
+  invocationId: string,
+  measured: readonly MeasuredOrder[],
   now: Date,
-): EncodedRecord[] {
-  return kpis.map((kpi) =>
-    encode(
-      'KPIs',
-      newEvent('KPIs', {
-        correlationId: cause.orderId ?? cause.causationId,
-        causationId: cause.causationId,
-        source: step,
-        discriminator: kpi.name,
-        occurredAt: now,
-        data: {
-          name: kpi.name,
-          value: kpi.value,
-          unit: kpi.unit,
-          step,
-          ...(cause.orderId ? { orderId: cause.orderId } : {}),
-        },
-      }),
-    ),
+): EncodedRecord | undefined {
+  const metrics = new Map<KpiName, { name: KpiName; unit: Kpi['unit']; values: number[] }>();
+  const orderIds = new Set<string>();
+  for (const { orderId, kpis } of measured) {
+    if (orderId && kpis.length > 0) orderIds.add(orderId);
+    for (const kpi of kpis) {
+      const metric = metrics.get(kpi.name) ?? { name: kpi.name, unit: kpi.unit, values: [] };
+      metric.values.push(kpi.value);
+      metrics.set(kpi.name, metric);
+    }
+  }
+  if (metrics.size === 0) return undefined;
+  return encode(
+    'KPIs',
+    newEvent('KPIs', {
+      // Keyed by step: one step's KPI records stay in order on one partition.
+      correlationId: step,
+      causationId: invocationId.slice(0, 128),
+      source: step,
+      discriminator: invocationId,
+      occurredAt: now,
+      data: { step, metrics: [...metrics.values()], orderIds: [...orderIds] },
+    }),
   );
 }

@@ -1,7 +1,6 @@
 import { tableName } from '../shared/config.ts';
 import { type ConsumerStep, kafkaConsumerHandler } from '../shared/consumer.ts';
 import { dynamoDbDocumentClient } from '../shared/dynamodb.ts';
-import { idempotencyStore } from '../shared/idempotency.ts';
 import { produce } from '../shared/kafka/producer.ts';
 import { observability } from '../shared/observability.ts';
 import { orderEventId } from '../shared/orders/events.ts';
@@ -54,7 +53,7 @@ export const handler = kafkaConsumerHandler({
   metrics,
   setup: () => ({
     step: shipperStep({ orders: dynamoOrders(dynamoDbDocumentClient(), tableName('orders')) }),
-    deps: { produce, persistenceStore: idempotencyStore() },
+    deps: { produce },
   }),
 });
 

@@ -2,7 +2,6 @@ import { catalogBySku } from '../inventory/catalog.ts';
 import { tableName } from '../shared/config.ts';
 import { type ConsumerStep, kafkaConsumerHandler } from '../shared/consumer.ts';
 import { dynamoDbDocumentClient } from '../shared/dynamodb.ts';
-import { idempotencyStore } from '../shared/idempotency.ts';
 import { produce } from '../shared/kafka/producer.ts';
 import { observability } from '../shared/observability.ts';
 import { orderEventId } from '../shared/orders/events.ts';
@@ -57,7 +56,7 @@ export const handler = kafkaConsumerHandler({
   metrics,
   setup: () => ({
     step: warehouseStep({ orders: dynamoOrders(dynamoDbDocumentClient(), tableName('orders')) }),
-    deps: { produce, persistenceStore: idempotencyStore() },
+    deps: { produce },
   }),
 });
 

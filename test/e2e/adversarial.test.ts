@@ -68,7 +68,10 @@ describe('the pipeline against untrusted records (real Kafka, moto, the real han
     const orderId = posted.body.orderId as string;
     let stored: StoredOrderView | undefined;
     await waitFor(
-      async () => (stored = await tables.order(orderId))?.status === 'SHIPPED',
+      async () => {
+        stored = await tables.order(orderId);
+        return stored?.status === 'SHIPPED';
+      },
       'SHIPPED',
       TIMEOUT_MS,
       200,

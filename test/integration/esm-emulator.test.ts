@@ -522,7 +522,6 @@ describe('MSK event source mapping emulator (real broker)', () => {
       metrics: testMetrics(),
       deps: {
         produce,
-        persistenceStore: new MemoryPersistenceLayer(),
         deadLetterStore: new MemoryPersistenceLayer(),
       },
     });

@@ -38,13 +38,17 @@ describe('Kafka (real broker)', () => {
           correlationId: orderId,
           causationId: `cause-${n}`,
           source: 'order-api',
-          data: { name: 'OrdersReceived', value: n, unit: 'Count', step: 'order-api', orderId },
+          data: {
+            step: 'order-api',
+            metrics: [{ name: 'OrdersReceived', unit: 'Count', values: [n] }],
+            orderIds: [orderId],
+          },
         }),
       );
     const kpiValue = (bytes: Buffer) => {
       const decoded = decode(topic, bytes);
       if (!decoded.ok) throw decoded.error;
-      return decoded.event.data.value;
+      return decoded.event.data.metrics[0]?.values[0];
     };
     // One key, so one partition: the order of these records is the order they were produced in.
     await produce([kpi(1), kpi(2), kpi(3)]);
