@@ -61,7 +61,7 @@ export interface ScenarioResult {
   /** POSTs that never got a 202, despite the client's retries. */
   notAccepted: number;
   duplicateNotifications: number;
-  /** Notifications of shipped orders that were never delivered (order-confirmed, order-packed). */
+  /** Notifications of shipped orders that were never delivered (order-packed). */
   missingNotifications: number;
   doubleReservedUnits: number;
   stockMismatches: number;

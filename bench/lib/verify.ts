@@ -12,7 +12,7 @@ import type { Offsets } from './stack.ts';
 type Item = Record<string, unknown>;
 
 /** The notifications of an order that went all the way. */
-const shippedOrderKinds = ['order-confirmed', 'order-packed', 'order-shipped'];
+const shippedOrderKinds = ['order-packed', 'order-shipped'];
 
 async function scanAll(client: DynamoDBDocumentClient, table: string): Promise<Item[]> {
   const items: Item[] = [];
@@ -27,7 +27,7 @@ export interface EffectsReport {
   statuses: Record<string, number>;
   /** Orders with an order-shipped notification recorded. */
   shipped: Set<string>;
-  /** Shipped orders without one of the notifications every shipped order gets (confirmed, packed, shipped). */
+  /** Shipped orders without one of the notifications every shipped order gets (packed, shipped). */
   missingNotifications: { orderId: string; kind: string }[];
   /** Notifications recorded more than once for the same order and kind. */
   duplicateNotifications: { orderId: string; kind: string; count: number }[];

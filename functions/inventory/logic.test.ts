@@ -64,12 +64,9 @@ describe('rejection reasons', () => {
 describe('inventory outcomes', () => {
   const event = orderReceived(sampleOrder(), new Date('2026-11-24T10:00:00.100Z'));
 
-  it('confirms with OrderConfirmed and a confirmation notice, ids derived from the order', () => {
+  it('confirms with OrderConfirmed alone, its id derived from the order', () => {
     const outcome = confirmedOutcome(event, event.data.order, '2026-11-24T10:00:00.300Z', false, now);
-    expect(outcome.events.map((e) => [e.topic, e.key])).toEqual([
-      ['OrderConfirmed', 'ord-1'],
-      ['Notification', 'ord-1'],
-    ]);
+    expect(outcome.events.map((e) => [e.topic, e.key])).toEqual([['OrderConfirmed', 'ord-1']]);
     expect(outcome.kpis).toEqual([
       { name: 'OrdersConfirmed', value: 1, unit: 'Count' },
       { name: 'StepLatency', value: 300, unit: 'Milliseconds' },

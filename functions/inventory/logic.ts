@@ -59,7 +59,7 @@ export function rejectionReason(
 }
 
 /**
- * OrderConfirmed and the customer's confirmation, built from the stored order (whose digest the event's
+ * OrderConfirmed, built from the stored order (whose digest the event's
  * copy matched), with ids derived from the order: a retried attempt re-produces them identically.
  */
 export function confirmedOutcome(
@@ -79,10 +79,8 @@ export function confirmedOutcome(
   });
   return {
     orderId: order.orderId,
-    events: [
-      encode('OrderConfirmed', confirmed),
-      notificationRecord('inventory', event.eventId, order, { kind: 'order-confirmed' }, now),
-    ],
+    // No customer message here: the warehouse's follows within moments and says what this one would.
+    events: [encode('OrderConfirmed', confirmed)],
     kpis: [count('OrdersConfirmed'), latency('StepLatency', event.occurredAt, now)],
     replayed,
     summary: `confirmed, ${order.items.length} line(s) reserved`,

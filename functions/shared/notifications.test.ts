@@ -1,16 +1,29 @@
 import { describe, expect, it } from 'vitest';
 import { decode } from '../../events/codec.ts';
-import { notificationContent, notificationRecord } from './notifications.ts';
+import { notificationContent, notificationId, notificationRecord } from './notifications.ts';
 import { sampleOrder } from './testing.ts';
 
 const order = sampleOrder();
 
 describe('notification texts', () => {
-  it('confirms with the item count and total', () => {
-    expect(notificationContent(order, { kind: 'order-confirmed' })).toEqual({
-      subject: 'Order ord-1 confirmed',
-      message: 'We have reserved your 3 items. Total: 52.48 USD.',
-      details: { placedAt: order.placedAt, total: 52.48, currency: 'USD' },
+  it('confirms with the item count and total, and the parcel', () => {
+    expect(
+      notificationContent(order, {
+        kind: 'order-packed',
+        parcel: { parcelId: 'PCL-ABC', weightGrams: 1_200, size: 'M' },
+      }),
+    ).toEqual({
+      subject: 'Order ord-1 confirmed and packed',
+      message:
+        'We have reserved your 3 items (total 52.48 USD) and packed them in parcel PCL-ABC (1200 g, size M).',
+      details: {
+        placedAt: order.placedAt,
+        total: 52.48,
+        currency: 'USD',
+        parcelId: 'PCL-ABC',
+        weightGrams: 1_200,
+        size: 'M',
+      },
     });
   });
 
@@ -28,7 +41,7 @@ describe('notification texts', () => {
       kind: 'order-packed',
       parcel: { parcelId: 'PCL-ABC', weightGrams: 1_200, size: 'M' },
     });
-    expect(packed.message).toBe('Your order is packed in parcel PCL-ABC (1200 g, size M).');
+    expect(packed.message).toContain('packed them in parcel PCL-ABC (1200 g, size M).');
     const shipped = notificationContent(order, {
       kind: 'order-shipped',
       carrier: 'SwiftPost',
@@ -44,31 +57,37 @@ describe('notification texts', () => {
 
   it('never includes the shipping address', () => {
     const all = [
-      notificationContent(order, { kind: 'order-confirmed' }),
+      notificationContent(order, {
+        kind: 'order-packed',
+        parcel: { parcelId: 'P', weightGrams: 1, size: 'S' },
+      }),
       notificationContent(order, { kind: 'order-rejected', reason: 'x' }),
       notificationContent(order, { kind: 'order-shipped', carrier: 'c', trackingNumber: 't' }),
     ];
     for (const content of all) expect(JSON.stringify(content)).not.toContain(order.shippingAddress.line1);
   });
 
-  it('builds a valid Notification record whose id derives from the cause and the kind', () => {
+  it('builds a valid Notification record whose id derives from the order and the kind, not the cause', () => {
     const now = new Date('2026-11-24T10:00:01.000Z');
-    const record = notificationRecord('inventory', 'evt-1', order, { kind: 'order-confirmed' }, now);
+    const rejected = { kind: 'order-rejected', reason: 'r' } as const;
+    const record = notificationRecord('inventory', 'evt-1', order, rejected, now);
     const decoded = decode('Notification', record.value);
     expect(decoded.ok && decoded.event.data).toMatchObject({
       orderId: 'ord-1',
       customerId: 'cust-1',
       channel: 'email',
     });
-    const again = notificationRecord('inventory', 'evt-1', order, { kind: 'order-confirmed' }, new Date());
+    // Another cause (a forged or redelivered event) cannot mint a second notification of the kind.
+    const again = notificationRecord('inventory', 'evt-2', order, rejected, new Date());
     const other = notificationRecord(
-      'inventory',
+      'shipper',
       'evt-1',
       order,
-      { kind: 'order-rejected', reason: 'r' },
+      { kind: 'order-shipped', carrier: 'c', trackingNumber: 't' },
       now,
     );
     expect(again.headers['event-id']).toBe(record.headers['event-id']);
+    expect(record.headers['event-id']).toBe(notificationId('ord-1', 'order-rejected'));
     expect(other.headers['event-id']).not.toBe(record.headers['event-id']);
   });
 });

@@ -10,7 +10,6 @@ export const notificationId = (orderId: string, kind: NotificationKind): string 
 
 /** The facts a customer is told about, per kind of notification. */
 export type NotificationFacts =
-  | { kind: 'order-confirmed' }
   | { kind: 'order-rejected'; reason: string }
   | { kind: 'order-packed'; parcel: Parcel }
   | { kind: 'order-shipped'; carrier: string; trackingNumber: string };
@@ -30,12 +29,6 @@ export function notificationContent(
 ): Pick<Notification['data'], 'subject' | 'message' | 'details'> {
   const base = { placedAt: order.placedAt };
   switch (facts.kind) {
-    case 'order-confirmed':
-      return {
-        subject: `Order ${order.orderId} confirmed`,
-        message: `We have reserved your ${plural(itemCount(order), 'item')}. Total: ${formatMoney(order.total, order.currency)}.`,
-        details: { ...base, total: order.total, currency: order.currency },
-      };
     case 'order-rejected':
       return {
         subject: `Order ${order.orderId} could not be accepted`,
@@ -44,10 +37,13 @@ export function notificationContent(
       };
     case 'order-packed':
       return {
-        subject: `Order ${order.orderId} packed`,
-        message: `Your order is packed in parcel ${facts.parcel.parcelId} (${facts.parcel.weightGrams} g, size ${facts.parcel.size}).`,
+        subject: `Order ${order.orderId} confirmed and packed`,
+        // The first message of a confirmed order: it says what was reserved, then how it is packed.
+        message: `We have reserved your ${plural(itemCount(order), 'item')} (total ${formatMoney(order.total, order.currency)}) and packed them in parcel ${facts.parcel.parcelId} (${facts.parcel.weightGrams} g, size ${facts.parcel.size}).`,
         details: {
           ...base,
+          total: order.total,
+          currency: order.currency,
           parcelId: facts.parcel.parcelId,
           weightGrams: facts.parcel.weightGrams,
           size: facts.parcel.size,
