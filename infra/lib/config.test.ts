@@ -12,7 +12,19 @@ describe('deployment config from CDK context', () => {
       destroyData: false,
       apiRateLimit: 50,
       apiBurstLimit: 100,
+      minimumPollers: 1,
     });
+  });
+
+  it('reads the event source mappings settings, refusing windows AWS refuses and inverted poller bounds', () => {
+    expect(from({ batchingWindowSeconds: '2', minimumPollers: '2', maximumPollers: '4' })).toMatchObject({
+      batchingWindowSeconds: 2,
+      minimumPollers: 2,
+      maximumPollers: 4,
+    });
+    expect(() => from({ batchingWindowSeconds: '301' })).toThrow(/batchingWindowSeconds/);
+    expect(() => from({ batchingWindowSeconds: '0.5' })).toThrow(/batchingWindowSeconds/);
+    expect(() => from({ minimumPollers: '3', maximumPollers: '2' })).toThrow(/at least minimumPollers \(3\)/);
   });
 
   it('reads the strings that `-c key=value` passes', () => {

@@ -22,6 +22,12 @@ export interface PipelineConfig {
   /** API Gateway stage throttling. */
   apiRateLimit: number;
   apiBurstLimit: number;
+  /** Overrides every consumer's manifest batching window (MaximumBatchingWindowInSeconds, 0..300). */
+  batchingWindowSeconds?: number;
+  /** Event pollers per MSK event source mapping (provisioned mode). */
+  minimumPollers: number;
+  /** Default: the trigger topic's partitions (a partition is read by one poller at a time). */
+  maximumPollers?: number;
 }
 
 const text = z
@@ -65,6 +71,9 @@ const ContextSchema = z
     alarmEmail: text.pipe(z.email().optional()),
     apiRateLimit: positiveInt(50),
     apiBurstLimit: positiveInt(100),
+    batchingWindowSeconds: z.coerce.number().int().min(0).max(300).optional(),
+    minimumPollers: z.coerce.number().int().min(1).max(200).default(1),
+    maximumPollers: z.coerce.number().int().min(1).max(2000).optional(),
   })
   .superRefine((c, ctx) => {
     if (c.mskClusterArn && (!c.vpcId || !c.mskSecurityGroupId)) {
@@ -73,6 +82,13 @@ const ContextSchema = z
         path: ['mskClusterArn'],
         message:
           'an existing cluster also needs -c vpcId=<its VPC> and -c mskSecurityGroupId=<its security group>',
+      });
+    }
+    if (c.maximumPollers !== undefined && c.maximumPollers < c.minimumPollers) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maximumPollers'],
+        message: `must be at least minimumPollers (${c.minimumPollers})`,
       });
     }
     if (c.mskSecurityGroupId && !c.mskClusterArn) {

@@ -39,6 +39,10 @@ const context = {
   mskSecurityGroupId: 'sg-0def5678',
   destroyData: 'true',
   alarmEmail: 'oncall@example.com',
+  // The mappings' deployment settings, as `-c` passes them.
+  batchingWindowSeconds: '2',
+  minimumPollers: '2',
+  maximumPollers: '3',
 };
 
 let synth: Synthesized;
@@ -55,6 +59,17 @@ beforeAll(() => {
 afterAll(() => synth?.cleanup());
 
 describe('existing VPC and MSK cluster', () => {
+  it("gives every mapping the context's batching window and poller bounds instead of the manifest's", () => {
+    const mappings = ofType('AWS::Lambda::EventSourceMapping');
+    expect(mappings.length).toBeGreaterThan(0);
+    for (const mapping of mappings) {
+      expect(mapping.Properties).toMatchObject({
+        MaximumBatchingWindowInSeconds: 2,
+        ProvisionedPollerConfig: { MinimumPollers: 2, MaximumPollers: 3 },
+      });
+    }
+  });
+
   it('creates neither a VPC nor a cluster, and maps every consumer to the given cluster', () => {
     synth.template.resourceCountIs('AWS::EC2::VPC', 0);
     synth.template.resourceCountIs('AWS::MSK::Cluster', 0);

@@ -45,6 +45,7 @@ export class OrderPipelineStack extends Stack {
       cluster: this.cluster,
       tables: this.tables.byName,
       topicsReady: this.topics.resource,
+      mappings: config,
     });
 
     const http = this.functions.all.find((f) => f.spec.trigger.kind === 'http');
