@@ -18,6 +18,7 @@ import {
 import { METRICS_NAMESPACE, RuntimeEnv, tableEnvironment } from '../../topology/runtime-env.ts';
 import type { FunctionSpec, KafkaTrigger, ScheduleTrigger } from '../../topology/types.ts';
 import { fromProjectRoot, functionDefaults } from './bundling.ts';
+import type { PipelineConfig } from './config.ts';
 import type { KafkaCluster } from './kafka-cluster.ts';
 import { vpcLambdaRole } from './lambda-role.ts';
 import { acceptFinding, acceptVpcFunctionRoleFindings } from './nag.ts';
@@ -30,6 +31,8 @@ export interface PipelineFunctionsProps {
   tables: Record<TableName, dynamodb.ITableV2>;
   /** The topics must exist before a mapping starts polling or a function produces. */
   topicsReady: Construct;
+  /** Deployment settings of the event source mappings (CDK context); the manifest's otherwise. */
+  mappings?: Pick<PipelineConfig, 'batchingWindowSeconds' | 'minimumPollers' | 'maximumPollers'>;
 }
 
 export interface PipelineFunction {
@@ -66,10 +69,12 @@ function acceptIndexGrant(role: iam.Role, table: dynamodb.ITableV2): void {
  */
 export class PipelineFunctions extends Construct {
   readonly all: PipelineFunction[];
+  private readonly mappings: PipelineFunctionsProps['mappings'];
 
   constructor(scope: Construct, id: string, props: PipelineFunctionsProps) {
     super(scope, id);
     const { network, cluster, tables } = props;
+    this.mappings = props.mappings;
     const securityGroup = cluster.clientSecurityGroup(this, 'SecurityGroup', {
       description: 'Pipeline functions: Kafka and DynamoDB',
       https: true,
@@ -219,7 +224,9 @@ export class PipelineFunctions extends Construct {
       kafkaConsumerGroupId: consumerGroupId(name),
       startingPosition: lambda.StartingPosition[trigger.startingPosition],
       batchSize: trigger.batchSize,
-      maxBatchingWindow: Duration.seconds(trigger.maximumBatchingWindowSeconds),
+      maxBatchingWindow: Duration.seconds(
+        this.mappings?.batchingWindowSeconds ?? trigger.maximumBatchingWindowSeconds,
+      ),
       retryAttempts: trigger.retryAttempts,
       // Lambda produces the batch that exhausted its retries to this topic (`kafka://DeadLetterQueue`).
       onFailure: new KafkaDlq(trigger.onFailure),
@@ -228,8 +235,11 @@ export class PipelineFunctions extends Construct {
       // (a partition is read by one member of the group); all mappings share one poller group, so a
       // quiet pipeline pays for the fewest event poller units.
       provisionedPollerConfig: {
-        minimumPollers: 1,
-        maximumPollers: manifest.topics[trigger.topic].partitions,
+        minimumPollers: this.mappings?.minimumPollers ?? 1,
+        maximumPollers: Math.max(
+          this.mappings?.minimumPollers ?? 1,
+          this.mappings?.maximumPollers ?? manifest.topics[trigger.topic].partitions,
+        ),
         pollerGroupName: `${Stack.of(this).stackName}-pollers`,
       },
       // Event counts include the records delivered to the on-failure destination (alarmed on).
