@@ -114,6 +114,18 @@ describe('inventory step', () => {
     expect((await orders.get('ord-1'))?.status).toBe('CONFIRMED');
   });
 
+  it('tries again when a concurrent reservation held an item (a transaction conflict), without a batch retry', async () => {
+    const { orders, stock, step } = setup({ 'SKU-TSHIRT-M': 2, 'SKU-MUG': 1 });
+    let conflicts = 2;
+    const reserve = stock.reserve.bind(stock);
+    stock.reserve = async (lines, confirm) =>
+      conflicts-- > 0 ? { kind: 'conflict' } : reserve(lines, confirm);
+    const outcome = await step.process(orderReceived(), context);
+    expect(outcome.summary).toMatch(/^confirmed/);
+    expect(stock.reservations).toBe(1);
+    expect((await orders.get('ord-1'))?.status).toBe('CONFIRMED');
+  });
+
   it('rejects an order with too many different products without touching the stock', async () => {
     const items = Array.from({ length: 100 }, (_, i) => ({
       sku: `SKU-${i}`,

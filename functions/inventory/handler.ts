@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { OrderReceived } from '../../events/schemas/events.ts';
 import { tableName } from '../shared/config.ts';
 import { type ConsumerStep, kafkaConsumerHandler, type StepOutcome } from '../shared/consumer.ts';
@@ -8,7 +9,6 @@ import { orderReceivedId } from '../shared/orders/events.ts';
 import { orderDigest, orderOf, type StoredOrder, type Transition } from '../shared/orders/model.ts';
 import { dynamoOrders, type OrdersPort } from '../shared/orders/repository.ts';
 import { assertGenuineEvent, movedOnOutcome, settle } from '../shared/orders/step.ts';
-import { serialized } from '../shared/serialize.ts';
 import { confirmedOutcome, rejectedOutcome, rejectionReason, reservationPlan } from './logic.ts';
 import { dynamoStock, type StockPort } from './stock.ts';
 
@@ -17,8 +17,12 @@ export interface InventoryPorts {
   stock: StockPort;
 }
 
-/** Stock that comes back between a refused reservation and the re-read is retried this many times. */
-const RESERVATION_ATTEMPTS = 3;
+/**
+ * Attempts of one reservation: a transaction refused for a conflict with a concurrent one (a hot SKU),
+ * or whose stock came back between the refusal and the re-read, is tried again after a short random wait.
+ */
+const RESERVATION_ATTEMPTS = 6;
+const conflictBackoff = (attempt: number) => sleep(Math.random() * 20 * 2 ** attempt);
 
 /** Inventory's decision takes the order out of the outbox: its OrderReceived has done its work. */
 const LEAVE_OUTBOX = ['outboxShard'] as const;
@@ -30,9 +34,6 @@ const LEAVE_OUTBOX = ['outboxShard'] as const;
  */
 export function inventoryStep(ports: InventoryPorts): ConsumerStep<'OrderReceived'> {
   const { orders, stock } = ports;
-  // One reservation at a time per execution environment: concurrent transactions on a hot SKU would
-  // only conflict (TransactionConflict, a batch retry).
-  const reservations = serialized();
 
   /** What a refused decision means, from the order as it is now. */
   function decidedEarlier(event: OrderReceived, digest: string, current: StoredOrder | undefined, now: Date) {
@@ -98,24 +99,26 @@ export function inventoryStep(ports: InventoryPorts): ConsumerStep<'OrderReceive
         digest,
       };
       const skus = plan.lines.map((line) => line.sku);
-      return reservations(async () => {
-        for (let attempt = 1; attempt <= RESERVATION_ATTEMPTS; attempt += 1) {
-          // The transaction first: its cancellation reasons tell a short line from an order that moved on,
-          // so the happy path reads nothing. The stock is read only to explain a rejection.
-          const result = await stock.reserve(plan.lines, confirm);
-          // The digest matched the stored order, so the event's copy is the stored order.
-          if (result.kind === 'reserved') return confirmedOutcome(event, order, at, false, now);
-          if (result.kind === 'order-moved-on') {
-            return decidedEarlier(event, digest, await orders.get(order.orderId), now);
-          }
-          const reason = rejectionReason(plan.lines, await stock.available(skus));
-          if (reason) return reject(event, digest, reason, now);
-          // Stock came back since the transaction was refused: try again.
+      for (let attempt = 1; attempt <= RESERVATION_ATTEMPTS; attempt += 1) {
+        // The transaction first: its cancellation reasons tell a short line from an order that moved on,
+        // so the happy path reads nothing. The stock is read only to explain a rejection.
+        const result = await stock.reserve(plan.lines, confirm);
+        // The digest matched the stored order, so the event's copy is the stored order.
+        if (result.kind === 'reserved') return confirmedOutcome(event, order, at, false, now);
+        if (result.kind === 'order-moved-on') {
+          return decidedEarlier(event, digest, await orders.get(order.orderId), now);
         }
-        throw new Error(
-          `stock of order ${order.orderId} kept changing during ${RESERVATION_ATTEMPTS} attempts`,
-        );
-      });
+        if (result.kind === 'conflict') {
+          await conflictBackoff(attempt);
+          continue;
+        }
+        const reason = rejectionReason(plan.lines, await stock.available(skus));
+        if (reason) return reject(event, digest, reason, now);
+        // Stock came back since the transaction was refused: try again.
+      }
+      throw new Error(
+        `stock of order ${order.orderId} kept changing during ${RESERVATION_ATTEMPTS} attempts`,
+      );
     },
   };
 }

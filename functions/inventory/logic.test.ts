@@ -122,9 +122,8 @@ describe('reservation transaction', () => {
     expect(judgeCancellation(undefined, 2)).toBe('unknown');
     // A value DynamoDB refuses can never succeed; a conflict may on a retry.
     expect(() => judgeCancellation([{ Code: 'ValidationError' }, ok, ok], 2)).toThrow(PermanentError);
-    expect(() => judgeCancellation([{ Code: 'TransactionConflict' }, ok, ok], 2)).toThrow(
-      /TransactionConflict/,
-    );
+    expect(judgeCancellation([{ Code: 'TransactionConflict' }, ok, ok], 2)).toEqual({ kind: 'conflict' });
+    expect(() => judgeCancellation([{ Code: 'ThrottlingError' }, ok, ok], 2)).toThrow(/ThrottlingError/);
   });
 });
 

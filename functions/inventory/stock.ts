@@ -14,7 +14,9 @@ export type ReserveResult =
   /** A line's stock was short (or its SKU unknown): nothing was reserved. */
   | { kind: 'short' }
   /** The order is no longer RECEIVED: an earlier attempt decided it already. Nothing was reserved. */
-  | { kind: 'order-moved-on' };
+  | { kind: 'order-moved-on' }
+  /** Another transaction held one of the items (TransactionConflict): nothing was reserved; try again. */
+  | { kind: 'conflict' };
 
 export interface StockPort {
   /** Reserves every line and moves the order to CONFIRMED, all or nothing. */
