@@ -55,7 +55,7 @@ interface CancellationReason {
   Code?: string | undefined;
 }
 
-/** Reads the cancellation reasons of a refused transaction; throws (transient) for anything but conditions. */
+/** Reads the cancellation reasons of a refused transaction; throws for anything but conditions and conflicts. */
 export function judgeCancellation(
   reasons: readonly CancellationReason[] | undefined,
   lineCount: number,
@@ -63,9 +63,15 @@ export function judgeCancellation(
   if (!reasons || reasons.length !== lineCount + 1) return 'unknown';
   const codes = reasons.map((reason) => reason.Code ?? 'None');
   const unexpected = codes.find((code) => code !== 'None' && code !== 'ConditionalCheckFailed');
-  // A ValidationError can never succeed; a TransactionConflict or throttling may on a retry.
-  if (unexpected === 'ValidationError')
+  // A ValidationError can never succeed; a conflict with a concurrent reservation is retried at once by
+  // the caller; anything else (throttling, ...) fails the batch, which the event source mapping retries.
+  if (unexpected === 'ValidationError') {
     throw new PermanentError('stock reservation refused: ValidationError');
+  }
+  const retryable = new Set(['None', 'ConditionalCheckFailed', 'TransactionConflict']);
+  if (unexpected === 'TransactionConflict' && codes.every((code) => retryable.has(code))) {
+    return { kind: 'conflict' };
+  }
   if (unexpected) throw new Error(`stock reservation cancelled: ${unexpected}`);
   if (codes[lineCount] === 'ConditionalCheckFailed') return { kind: 'order-moved-on' };
   return { kind: 'short' };
