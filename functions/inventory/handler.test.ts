@@ -52,7 +52,7 @@ describe('inventory step', () => {
     expect(Object.fromEntries(stock.levels)).toEqual({ 'SKU-TSHIRT-M': 3, 'SKU-MUG': 0 });
     const stored = await orders.get('ord-1');
     expect(stored?.status).toBe('CONFIRMED');
-    expect(stored?.confirmedAt).toBe(now.toISOString());
+    expect(stored?.history.at(-1)).toMatchObject({ status: 'CONFIRMED', at: now.toISOString() });
     // Decided: out of the outbox.
     expect(stored?.outboxShard).toBeUndefined();
     // Ids derive from the order, not from the event that caused them.

@@ -6,7 +6,13 @@ import { dynamoDbDocumentClient } from '../shared/dynamodb.ts';
 import { produce } from '../shared/kafka/producer.ts';
 import { observability } from '../shared/observability.ts';
 import { orderReceivedId } from '../shared/orders/events.ts';
-import { orderDigest, orderOf, type StoredOrder, type Transition } from '../shared/orders/model.ts';
+import {
+  orderDigest,
+  orderOf,
+  reachedAt,
+  type StoredOrder,
+  type Transition,
+} from '../shared/orders/model.ts';
 import { dynamoOrders, type OrdersPort } from '../shared/orders/repository.ts';
 import { assertGenuineEvent, movedOnOutcome, settle } from '../shared/orders/step.ts';
 import { confirmedOutcome, rejectedOutcome, rejectionReason, reservationPlan } from './logic.ts';
@@ -50,7 +56,7 @@ export function inventoryStep(ports: InventoryPorts): ConsumerStep<'OrderReceive
     return confirmedOutcome(
       event,
       orderOf(order),
-      order.confirmedAt ?? order.updatedAt ?? now.toISOString(),
+      reachedAt(order, 'CONFIRMED') ?? now.toISOString(),
       true,
       now,
     );
@@ -70,7 +76,7 @@ export function inventoryStep(ports: InventoryPorts): ConsumerStep<'OrderReceive
       to: 'REJECTED',
       at,
       detail: reason,
-      set: { rejectedAt: at, rejectionReason: reason },
+      set: { rejectionReason: reason },
       remove: LEAVE_OUTBOX,
       digest,
     });
@@ -94,7 +100,6 @@ export function inventoryStep(ports: InventoryPorts): ConsumerStep<'OrderReceive
         to: 'CONFIRMED',
         at,
         detail: `${plan.lines.length} SKU(s) reserved`,
-        set: { confirmedAt: at },
         remove: LEAVE_OUTBOX,
         digest,
       };

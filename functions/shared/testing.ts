@@ -194,7 +194,6 @@ export class MemoryOrders implements OrdersPort {
       ...current,
       ...(t.set as Partial<StoredOrder>),
       status: t.to,
-      updatedAt: t.at,
       history: [...current.history, { status: t.to, at: t.at, ...(t.detail ? { detail: t.detail } : {}) }],
     };
     for (const attribute of t.remove ?? []) delete (next as Record<string, unknown>)[attribute];

@@ -29,7 +29,7 @@ export function shipperStep(ports: { orders: OrdersPort }): ConsumerStep<'OrderP
         to: 'SHIPPED',
         at: shippedAt,
         detail: `${booking.carrier} ${booking.trackingNumber}`,
-        set: { ...booking, shippedAt },
+        set: { ...booking },
         digest,
         // The booking depends on the parcel: it must be the one the warehouse stored.
         match: { 'parcel.parcelId': parcel.parcelId, 'parcel.weightGrams': parcel.weightGrams },

@@ -5,7 +5,7 @@ import { dynamoDbDocumentClient } from '../shared/dynamodb.ts';
 import { produce } from '../shared/kafka/producer.ts';
 import { observability } from '../shared/observability.ts';
 import { orderEventId } from '../shared/orders/events.ts';
-import { orderDigest, orderOf } from '../shared/orders/model.ts';
+import { orderDigest, orderOf, reachedAt } from '../shared/orders/model.ts';
 import { dynamoOrders, type OrdersPort } from '../shared/orders/repository.ts';
 import { assertGenuineEvent, movedOnOutcome, settle } from '../shared/orders/step.ts';
 import { packedOutcome, packParcel } from './logic.ts';
@@ -30,7 +30,7 @@ export function warehouseStep(ports: { orders: OrdersPort }): ConsumerStep<'Orde
         to: 'PACKED',
         at: packedAt,
         detail: `parcel ${parcel.parcelId}, ${parcel.weightGrams} g`,
-        set: { parcel, packedAt },
+        set: { parcel },
         digest,
       });
       const settled = settle(result, { orderId: order.orderId, digest, to: ['PACKED'], step: 'warehouse' });
@@ -41,7 +41,7 @@ export function warehouseStep(ports: { orders: OrdersPort }): ConsumerStep<'Orde
         event,
         orderOf(stored),
         stored.parcel ?? parcel,
-        stored.packedAt ?? packedAt,
+        reachedAt(stored, 'PACKED') ?? packedAt,
         settled.kind === 'replayed',
         now,
       );

@@ -46,7 +46,7 @@ describe('transition update', () => {
     );
     expect(update.ExpressionAttributeValues[':digest']).toBe('d1');
     expect(update.UpdateExpression).toBe(
-      'SET #status = :to, #history = list_append(if_not_exists(#history, :noHistory), :entry), #updatedAt = :at, #set0 = :set0',
+      'SET #status = :to, #history = list_append(if_not_exists(#history, :noHistory), :entry), #set0 = :set0',
     );
     expect(update.ExpressionAttributeNames['#set0']).toBe('packedAt');
     expect(update.ExpressionAttributeValues[':entry']).toEqual([

@@ -29,6 +29,7 @@ export const StoredOrder = z.object({
   shippingAddress: ShippingAddress,
   placedAt: z.string(),
   history: z.array(HistoryEntry).default([]),
+  /** Older items only: the time of each change is its history entry's. */
   updatedAt: z.string().optional(),
   /** order-api: the hash of the accepted request (a retry with another payload is a conflict). */
   requestHash: z.string().optional(),
@@ -43,14 +44,10 @@ export const StoredOrder = z.object({
   outboxShard: z.string().optional(),
   /** How many times the sweeper re-produced this order's OrderReceived. */
   outboxAttempts: z.number().optional(),
-  confirmedAt: z.string().optional(),
-  rejectedAt: z.string().optional(),
   rejectionReason: z.string().optional(),
   parcel: Parcel.optional(),
-  packedAt: z.string().optional(),
   carrier: z.string().optional(),
   trackingNumber: z.string().optional(),
-  shippedAt: z.string().optional(),
 });
 export type StoredOrder = z.infer<typeof StoredOrder>;
 
@@ -102,6 +99,13 @@ export function outboxShardOf(orderId: string): string {
   return String(createHash('sha256').update(orderId).digest().readUInt32BE(0) % OUTBOX_SHARDS);
 }
 
+/**
+ * When the order reached `status`, from its history: the one record of each change's time, so that the
+ * item (written by every step) stays within one write unit (1 KB).
+ */
+export const reachedAt = (stored: StoredOrder, status: OrderStatus): string | undefined =>
+  stored.history.find((entry) => entry.status === status)?.at;
+
 /** The item order-api writes when it accepts an order: RECEIVED, in the outbox until inventory decides. */
 export function newStoredOrder(
   order: Order,
@@ -111,7 +115,6 @@ export function newStoredOrder(
     ...order,
     status: 'RECEIVED',
     history: [{ status: 'RECEIVED', at: order.placedAt, ...(extra.detail ? { detail: extra.detail } : {}) }],
-    updatedAt: order.placedAt,
     requestHash: extra.requestHash,
     requestId: extra.requestId,
     digest: orderDigest(order),
@@ -174,19 +177,13 @@ export function transitionUpdate(tableName: string, t: Transition): UpdateParams
     '#orderId': 'orderId',
     '#status': 'status',
     '#history': 'history',
-    '#updatedAt': 'updatedAt',
   };
   const values: Record<string, unknown> = {
     ':to': t.to,
     ':entry': [{ status: t.to, at: t.at, ...(t.detail ? { detail: t.detail } : {}) }],
     ':noHistory': [],
-    ':at': t.at,
   };
-  const sets = [
-    '#status = :to',
-    '#history = list_append(if_not_exists(#history, :noHistory), :entry)',
-    '#updatedAt = :at',
-  ];
+  const sets = ['#status = :to', '#history = list_append(if_not_exists(#history, :noHistory), :entry)'];
   Object.entries(t.set ?? {}).forEach(([attribute, value], index) => {
     names[`#set${index}`] = attribute;
     values[`:set${index}`] = value;
