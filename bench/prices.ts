@@ -1,13 +1,11 @@
 /**
- * AWS on-demand list prices, us-east-1, in USD: the only place the bench keeps prices.
- *
- * As published on the pricing pages below in 2025 (DynamoDB's on-demand prices are those in force since
- * the 50% reduction of 1 November 2024). Taken on 2025-06-01 and not re-fetched at run time (the bench
- * never goes online): check the pages before quoting a figure, and edit this file when they change.
- * Free tiers, Savings Plans and volume tiers beyond the first are ignored.
+ * AWS on-demand list prices, us-east-1 (US East, N. Virginia), in USD: the only place the bench keeps
+ * prices. Checked on 2026-12-01 against the pages cited beside each price (the bench itself never goes
+ * online: check the pages again before quoting a figure, and edit this file when they change).
+ * First volume tier only; free tiers, Savings Plans and reserved capacity are ignored.
  */
 export const prices = {
-  asOf: '2025-06-01',
+  asOf: '2026-12-01',
   region: 'us-east-1',
   currency: 'USD',
   lambda: {
@@ -16,29 +14,50 @@ export const prices = {
     /** First 6 billion GB-s a month (x86), first 7.5 billion (Arm). */
     perGbSecond: { x86_64: 0.0000166667, arm64: 0.0000133334 },
   },
-  dynamodb: {
-    source: 'https://aws.amazon.com/dynamodb/pricing/on-demand/',
-    /** Standard table class. */
-    perMillionWriteRequestUnits: 0.625,
-    perMillionReadRequestUnits: 0.125,
+  eventPollers: {
+    source:
+      'https://docs.aws.amazon.com/lambda/latest/dg/kafka-scaling-modes.html#kafka-cost-optimization (pricing: https://aws.amazon.com/lambda/pricing/, "Provisioned Mode for event source mappings")',
+    /**
+     * Provisioned mode for Kafka event source mappings, per Event Poller Unit-hour. Billed on the minimum
+     * pollers provisioned plus those added by autoscaling, whatever the traffic.
+     */
+    perEpuHour: 0.185,
+    /** An EPU hosts 10 event pollers by default (mappings of one poller group share EPUs). */
+    pollersPerEpu: 10,
+    /** Each EPU: up to 20 MB/s of polling throughput; each poller up to 5 MB/s. */
+    epuThroughputMBps: 20,
   },
   apiGateway: {
     source: 'https://aws.amazon.com/api-gateway/pricing/',
     /** REST APIs (the stack's API, for request validation), first 333 million requests a month. */
     perMillionRestRequests: 3.5,
   },
-  mskServerless: {
+  dynamodb: {
+    source: 'https://aws.amazon.com/dynamodb/pricing/on-demand/',
+    /** Standard table class, on-demand (prices in force since the reduction of 1 November 2024). */
+    perMillionWriteRequestUnits: 0.625,
+    perMillionReadRequestUnits: 0.125,
+  },
+  msk: {
     source: 'https://aws.amazon.com/msk/pricing/',
-    perGbDataIn: 0.1,
-    perGbDataOut: 0.05,
+    /** Provisioned cluster, standard brokers, per broker-hour. */
+    perBrokerHour: { 'kafka.t3.small': 0.0456, 'kafka.m7g.large': 0.204, 'kafka.m5.large': 0.21 } as Record<
+      string,
+      number
+    >,
+    /** Provisioned EBS storage of the brokers, billed on the volume size whatever it holds. */
     perGbMonthStorage: 0.1,
-    /** Fixed, whatever the traffic: reported beside the per-order figures, not in them. */
-    perClusterHour: 0.75,
-    perPartitionHour: 0.0015,
+    /** MSK charges nothing for the replication traffic between brokers; clients pay standard data transfer. */
+    replicationTransferFree: true,
+  },
+  dataTransfer: {
+    source: 'https://aws.amazon.com/ec2/pricing/on-demand/#Data_Transfer_within_the_same_AWS_Region',
+    /** Between Availability Zones of one region: charged out of one AZ and into the other. */
+    perGbCrossAzEachDirection: 0.01,
   },
   cloudWatchLogs: {
     source: 'https://aws.amazon.com/cloudwatch/pricing/',
-    /** Standard log class ingestion (Lambda's logs, first 10 TB a month). */
+    /** Standard log class ingestion (Lambda logs: the first 10 TB a month tier). */
     perGbIngested: 0.5,
   },
 } as const;

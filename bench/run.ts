@@ -1,19 +1,24 @@
 /**
- * `npm run bench`: end-to-end latency and throughput of the pipeline on the local stack, beside a
- * baseline of plain Kafka hops measured in the same run, and the cost per million orders.
- *
- *   npm run bench -- [--orders N] [--concurrency C | --rate R] [--warmup W] [--no-baseline] [--out file]
+ * `npm run bench`: the pipeline on the local stack, in one run on one broker:
+ *   1. latency: open loop at a fixed rate below capacity, the pipeline and the baseline (four bare Kafka
+ *      consume→produce hops, no batching window) at the same rate: p50/p90/p99 and their ratio;
+ *   2. throughput: closed loop at saturation, the sustained orders/s (warm-up and cool-down excluded);
+ *   then the per-order usage (counted in the throughput phase; the latency phase's beside it) and the
+ *   cost per million orders for what the CDK stack deploys.
+ * `npm run bench -- --soak N`: N orders at saturation instead, the throughput of the first and the last
+ * 1,000 (bench/results/soak.json).
  *
  * Kafka and DynamoDB are started on free ports (or taken from KAFKA_BROKERS / DYNAMODB_ENDPOINT).
- * Figures go to stdout (table) and to bench/results/latest.json; progress goes to stderr.
+ * Figures go to stdout and to a JSON file; progress goes to stderr.
  */
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { architecture } from '../infra/lib/bundling.ts';
 import { InfraError, stopAllManaged } from '../local/infra/index.ts';
-import { type Architecture, type CostReport, costReport } from './lib/cost.ts';
-import type { Load } from './lib/driver.ts';
-import { type PhaseResult, runPhase } from './lib/phase.ts';
+import { projectRoot } from '../local/python/venv.ts';
+import { type CostReport, costReport, type UsagePerOrder } from './lib/cost.ts';
+import { stockFor } from './lib/orders.ts';
+import { measure, openTarget, type SegmentResult, windowRates } from './lib/phase.ts';
 import {
   commandLine,
   currentLoad,
@@ -24,22 +29,25 @@ import {
   table,
   writeJson,
 } from './lib/report.ts';
-import { startBenchStack } from './lib/stack.ts';
-import { prices } from './prices.ts';
+import { type BenchStack, startBenchStack } from './lib/stack.ts';
 
-const usage = `usage: npm run bench -- [--orders N] [--concurrency C | --rate R] [--warmup W] [--no-baseline] [--out file]
-  --orders N        orders measured (default 180: about a minute on a 2-core machine)
-  --concurrency C   closed loop: C orders in flight end to end, the next one sent when one finishes (default 16)
-  --rate R          open loop instead: R orders/s, whatever the pipeline does
-  --warmup W        orders sent before measuring (default 20)
-  --no-baseline     skip the plain-Kafka baseline
-  --out file        results JSON (default bench/results/latest.json)`;
+const usage = `usage: npm run bench -- [--rate R] [--orders N] [--concurrency C] [--warmup W] [--no-baseline] [--out file]
+       npm run bench -- --soak N [--concurrency C] [--out file]
+  --rate R          latency phase: open loop at R orders/s, pipeline and baseline (default 10)
+  --orders N        orders measured in each phase (default 300)
+  --concurrency C   throughput phase: closed loop with C orders in flight end to end (default 64)
+  --warmup W        orders before measuring; the closed loop also skips its first C completions (default 20)
+  --no-baseline     skip the baseline
+  --soak N          only a soak: N orders at saturation, throughput of the first and last 1,000
+  --out file        results JSON (default bench/results/latest.json, or soak.json with --soak)`;
 
 export interface BenchOptions {
+  rate: number;
   orders: number;
-  load: Load;
+  concurrency: number;
   warmup: number;
   baseline: boolean;
+  soak: number | undefined;
   out: string;
   stallMs: number;
 }
@@ -63,121 +71,269 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
       concurrency: { type: 'string' },
       warmup: { type: 'string' },
       'no-baseline': { type: 'boolean' },
+      soak: { type: 'string' },
       out: { type: 'string' },
       'stall-timeout': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) return undefined;
-  if (values.rate !== undefined && values.concurrency !== undefined) {
-    throw new Error('choose one of --rate and --concurrency');
-  }
-  const load: Load =
-    values.rate !== undefined
-      ? { kind: 'rate', perSecond: positive('rate', values.rate, 1) }
-      : { kind: 'concurrency', inFlight: Math.round(positive('concurrency', values.concurrency, 16)) };
+  const soak = values.soak === undefined ? undefined : Math.round(positive('soak', values.soak, 5000));
   return {
-    orders: Math.round(positive('orders', values.orders, 180)),
-    load,
+    rate: positive('rate', values.rate, 10),
+    orders: Math.round(positive('orders', values.orders, 300)),
+    concurrency: Math.round(positive('concurrency', values.concurrency, 64)),
     warmup: values.warmup === '0' ? 0 : Math.round(positive('warmup', values.warmup, 20)),
     baseline: !values['no-baseline'],
-    out: values.out ?? join(resultsDir, 'latest.json'),
+    soak,
+    out: values.out ?? join(resultsDir, soak === undefined ? 'latest.json' : 'soak.json'),
     stallMs: positive('stall-timeout', values['stall-timeout'], 60) * 1000,
   };
 }
 
-const figures = (phase: PhaseResult) => ({
-  p50Ms: phase.p50Ms,
-  p90Ms: phase.p90Ms,
-  p99Ms: phase.p99Ms,
-  maxMs: phase.maxMs,
-  meanMs: phase.meanMs,
-  ordersPerSec: phase.ordersPerSec,
-  sent: phase.sent,
-  accepted: phase.accepted,
-  completed: phase.completed,
-  missing: phase.missing,
-  failed: phase.failed,
-  durationS: phase.durationS,
+/** The commit the figures come from (and whether the work tree had changes). */
+function gitCommit(): { commit: string; dirty: boolean } {
+  try {
+    const git = (...args: string[]) =>
+      execFileSync('git', args, { cwd: projectRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    return {
+      commit: git('rev-parse', '--short', 'HEAD').trim(),
+      dirty: git('status', '--porcelain').trim() !== '',
+    };
+  } catch {
+    return { commit: 'unknown', dirty: false };
+  }
+}
+
+const latencyOf = (s: SegmentResult) => ({
+  p50Ms: s.p50Ms,
+  p90Ms: s.p90Ms,
+  p99Ms: s.p99Ms,
+  maxMs: s.maxMs,
+  meanMs: s.meanMs,
+  /** Finished measured orders / (last finish - first send). */
+  achievedOrdersPerSec: s.ordersPerSec,
+  sent: s.sent,
+  accepted: s.accepted,
+  completed: s.completed,
+  missing: s.missing,
+  failed: s.failed,
+  repeatedCompletions: s.repeated,
 });
 
-const ratioOf = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 100) / 100 : null);
+const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 100) / 100 : Number.NaN);
+
+/** The per-order figures the issue names, and everything else the counters know. */
+function perOrderOf(phase: 'throughput' | 'latency', cost: CostReport) {
+  const u: UsagePerOrder = cost.usagePerOrder;
+  return {
+    phase,
+    orders: cost.orders,
+    dynamodbCalls: u.dynamodbCalls,
+    wru: u.dynamodbWriteUnits,
+    rru: u.dynamodbReadUnits,
+    kafkaRecords: u.kafkaRecordsProduced,
+    kafkaBytes: u.kafkaBytesProduced,
+    kafkaBytesConsumed: u.kafkaBytesConsumed,
+    lambdaInvocations: u.lambdaInvocations,
+    lambdaGbSeconds: u.lambdaGbSeconds,
+    apiRequests: u.apiRequests,
+    logBytes: u.logBytes,
+    byFunction: cost.functions,
+    byTable: cost.dynamodbPerTable,
+    byTopic: cost.kafkaPerTopic,
+  };
+}
 
 export interface BenchResult {
   command: string;
   startedAt: string;
+  commit: { commit: string; dirty: boolean };
   machine: MachineInfo;
-  load: Load;
-  orders: number;
-  warmup: number;
-  pipeline: ReturnType<typeof figures> & {
-    functions: PhaseResult['stats']['functions'];
-    repeatedNotifications: number;
-    log: string;
+  latency: {
+    rate: number;
+    orders: number;
+    warmup: number;
+    pipeline: ReturnType<typeof latencyOf>;
+    baseline: ReturnType<typeof latencyOf> | null;
+    ratio: { p50: number; p90: number; p99: number } | null;
+    /** The latency rate over the throughput phase's sustained orders/s (below 1: below capacity). */
+    utilisation: number;
   };
-  baseline: (ReturnType<typeof figures> & { log: string }) | null;
-  ratio: { p50Ms: number | null; p99Ms: number | null; ordersPerSec: number | null } | null;
-  cost: CostReport;
+  throughput: {
+    concurrency: number;
+    orders: number;
+    warmup: number;
+    cooldown: number;
+    pipeline: {
+      ordersPerSec: number;
+      windowS: number;
+      p50Ms: number;
+      p90Ms: number;
+      p99Ms: number;
+      sent: number;
+      completed: number;
+      missing: number;
+      failed: number;
+    };
+  };
+  perOrder: ReturnType<typeof perOrderOf>;
+  perOrderLatencyPhase: ReturnType<typeof perOrderOf>;
+  costPerMillionOrdersUsd: number;
+  cost: {
+    phase: 'throughput';
+    perMillionOrdersUsd: CostReport['perMillionOrdersUsd'];
+    latencyPhasePerMillionOrdersUsd: CostReport['perMillionOrdersUsd'];
+    fixedPerMonthUsd: CostReport['fixedPerMonthUsd'];
+    kafkaStorage: CostReport['kafkaStorage'];
+    deployment: CostReport['deployment'];
+    prices: CostReport['prices'];
+    method: string;
+  };
+  /** Every order of every phase was accepted and finished. */
+  allFinished: boolean;
+  logs: { pipeline: string; baseline: string | null };
   notes: string[];
 }
+
+/** Per closed loop: the completions skipped before the window opens, and the orders sent after it. */
+const closedLoopMargins = (options: BenchOptions) => ({
+  warmup: Math.max(options.warmup, options.concurrency),
+  cooldown: options.concurrency,
+});
 
 export async function runBench(options: BenchOptions, command: string): Promise<BenchResult> {
   const startedAt = new Date().toISOString();
   const stack = await startBenchStack(log);
   const machine = machineInfo(stack.kafkaVersion);
   try {
-    const phaseOptions = {
-      orders: options.orders,
-      load: options.load,
-      warmup: options.warmup,
-      stallMs: options.stallMs,
-      log,
-    };
-    const loadText =
-      options.load.kind === 'rate'
-        ? `${options.load.perSecond} orders/s`
-        : `${options.load.inFlight} in flight`;
+    const margins = closedLoopMargins(options);
     log(
-      `[bench] ${options.orders} orders, ${loadText}, ${options.warmup} warm-up; Kafka ${stack.kafkaBrokers.join(',')}, DynamoDB ${stack.dynamodbEndpoint}`,
+      `[bench] latency: ${options.orders} orders at ${options.rate}/s (open loop, ${options.warmup} warm-up), pipeline${options.baseline ? ' and baseline' : ''}; ` +
+        `throughput: ${options.orders} orders, ${options.concurrency} in flight (closed loop, ${margins.warmup} warm-up, ${margins.cooldown} cool-down); ` +
+        `Kafka ${stack.kafkaBrokers.join(',')}, DynamoDB ${stack.dynamodbEndpoint}`,
     );
-    const baseline = options.baseline ? await runPhase('baseline', stack, phaseOptions) : undefined;
-    const pipeline = await runPhase('pipeline', stack, phaseOptions);
+    const common = { stallMs: options.stallMs, log };
+    const open = { kind: 'rate', perSecond: options.rate } as const;
+
+    let baseline: SegmentResult | undefined;
+    let baselineLog: string | null = null;
+    if (options.baseline) {
+      log('[bench] phase 1/2 latency: baseline (4 bare Kafka hops, no batching window)');
+      const target = await openTarget('baseline', stack, 0);
+      baselineLog = target.logFile;
+      try {
+        baseline = await measure(target, {
+          ...common,
+          label: 'latency  baseline',
+          orders: options.orders,
+          load: open,
+          warmup: options.warmup,
+          firstIndex: 0,
+        });
+      } finally {
+        await target.close();
+      }
+    }
+
+    log('[bench] phase 1/2 latency: pipeline');
+    const totalOrders = 2 * options.warmup + 2 * options.orders + margins.warmup + margins.cooldown;
+    const target = await openTarget('pipeline', stack, stockFor(totalOrders));
+    let latency: SegmentResult;
+    let throughput: SegmentResult;
+    try {
+      latency = await measure(target, {
+        ...common,
+        label: 'latency  pipeline',
+        orders: options.orders,
+        load: open,
+        warmup: options.warmup,
+        firstIndex: 0,
+      });
+      log(`[bench] phase 2/2 throughput: pipeline, ${options.concurrency} in flight`);
+      throughput = await measure(target, {
+        ...common,
+        label: 'throughput pipeline',
+        orders: options.orders,
+        load: { kind: 'concurrency', inFlight: options.concurrency },
+        ...margins,
+        firstIndex: 1_000_000,
+      });
+    } finally {
+      await target.close();
+    }
     machine.loadAverage.end = currentLoad();
 
-    const cost = costReport({
-      stats: pipeline.stats,
-      orders: pipeline.completed,
-      logBytes: pipeline.logBytes,
-      tablePrefix: pipeline.tablePrefix,
-      architecture: architecture.name as Architecture,
-    });
+    const costOf = (s: SegmentResult) =>
+      costReport({
+        stats: s.stats,
+        orders: s.counted.orders,
+        logBytes: s.logBytes,
+        tablePrefix: target.tablePrefix,
+      });
+    const cost = costOf(throughput);
+    const latencyCost = costOf(latency);
+    const allFinished =
+      latency.counted.allFinished &&
+      throughput.counted.allFinished &&
+      (baseline?.counted.allFinished ?? true);
     return {
       command,
       startedAt,
+      commit: gitCommit(),
       machine,
-      load: options.load,
-      orders: options.orders,
-      warmup: options.warmup,
-      pipeline: {
-        ...figures(pipeline),
-        functions: pipeline.stats.functions,
-        repeatedNotifications: pipeline.repeated,
-        log: pipeline.logFile,
+      latency: {
+        rate: options.rate,
+        orders: options.orders,
+        warmup: options.warmup,
+        pipeline: latencyOf(latency),
+        baseline: baseline ? latencyOf(baseline) : null,
+        ratio: baseline
+          ? {
+              p50: ratio(latency.p50Ms, baseline.p50Ms),
+              p90: ratio(latency.p90Ms, baseline.p90Ms),
+              p99: ratio(latency.p99Ms, baseline.p99Ms),
+            }
+          : null,
+        utilisation: ratio(options.rate, throughput.ordersPerSec),
       },
-      baseline: baseline ? { ...figures(baseline), log: baseline.logFile } : null,
-      ratio: baseline
-        ? {
-            p50Ms: ratioOf(pipeline.p50Ms, baseline.p50Ms),
-            p99Ms: ratioOf(pipeline.p99Ms, baseline.p99Ms),
-            ordersPerSec: ratioOf(pipeline.ordersPerSec, baseline.ordersPerSec),
-          }
-        : null,
-      cost,
+      throughput: {
+        concurrency: options.concurrency,
+        orders: options.orders,
+        ...margins,
+        pipeline: {
+          ordersPerSec: throughput.ordersPerSec,
+          windowS: throughput.windowS,
+          p50Ms: throughput.p50Ms,
+          p90Ms: throughput.p90Ms,
+          p99Ms: throughput.p99Ms,
+          sent: throughput.sent,
+          completed: throughput.completed,
+          missing: throughput.missing,
+          failed: throughput.failed,
+        },
+      },
+      perOrder: perOrderOf('throughput', cost),
+      perOrderLatencyPhase: perOrderOf('latency', latencyCost),
+      costPerMillionOrdersUsd: cost.perMillionOrdersUsd.total,
+      cost: {
+        phase: 'throughput',
+        perMillionOrdersUsd: cost.perMillionOrdersUsd,
+        latencyPhasePerMillionOrdersUsd: latencyCost.perMillionOrdersUsd,
+        fixedPerMonthUsd: cost.fixedPerMonthUsd,
+        kafkaStorage: cost.kafkaStorage,
+        deployment: cost.deployment,
+        prices: cost.prices,
+        method: cost.method,
+      },
+      allFinished,
+      logs: { pipeline: target.logFile, baseline: baselineLog },
       notes: [
-        "End-to-end latency: from the 202 answer of POST /orders to the end of the notification invocation that delivered the order-shipped notification (baseline: from the acknowledged produce to the end of the last hop's batch).",
-        'orders/s: finished orders divided by the time from the first submission to the last finished order.',
-        "Latency is dominated by the batching windows (maximumBatchingWindowSeconds per hop) at low rates; both pipeline and baseline use the manifest's values.",
-        `Prices: AWS on-demand, ${prices.region}, as of ${prices.asOf} (bench/prices.ts).`,
+        'Latency: from the 202 answer of POST /orders to the end of the notification invocation that delivered the order-shipped notification; baseline: from the acknowledged produce on its first topic to the acknowledged produce of its fourth hop. Open loop: order i is sent at i/rate s whatever the system does, so queueing shows in the figures.',
+        'Baseline: four bare consume->produce hops with no batching window (records are forwarded as soon as they arrive; those that arrive during a send go in the next one), the functions producer settings, the same client library and broker.',
+        "Throughput: closed loop (C orders in flight end to end, the next sent when one finishes). By Little's law its latency is C / throughput: it measures capacity, not latency. orders/s is taken between the warm-up-th and the (warm-up + orders)-th completion while the loop is still full.",
+        'perOrder: counted over every order of the throughput phase (its warm-up and cool-down included, all at saturation); perOrderLatencyPhase: over the measured orders of the latency phase. costPerMillionOrdersUsd prices perOrder.',
+        'fixedPerMonthUsd (broker hours, broker storage, event poller units) does not scale with orders and is not in costPerMillionOrdersUsd.',
       ],
     };
   } finally {
@@ -185,79 +341,193 @@ export async function runBench(options: BenchOptions, command: string): Promise<
   }
 }
 
+export interface SoakResult {
+  command: string;
+  startedAt: string;
+  commit: { commit: string; dirty: boolean };
+  machine: MachineInfo;
+  orders: number;
+  concurrency: number;
+  warmup: number;
+  cooldown: number;
+  windowOrders: number;
+  firstOrdersPerSec: number;
+  lastOrdersPerSec: number;
+  /** lastOrdersPerSec / firstOrdersPerSec. */
+  lastOverFirst: number;
+  /** Over all the measured orders. */
+  ordersPerSec: number;
+  windows: ReturnType<typeof windowRates>;
+  latency: { p50Ms: number; p90Ms: number; p99Ms: number; maxMs: number };
+  completed: number;
+  missing: number;
+  failed: number;
+  allFinished: boolean;
+  perOrder: ReturnType<typeof perOrderOf>;
+  log: string;
+}
+
+export async function runSoak(options: BenchOptions, orders: number, command: string): Promise<SoakResult> {
+  const startedAt = new Date().toISOString();
+  const stack: BenchStack = await startBenchStack(log);
+  const machine = machineInfo(stack.kafkaVersion);
+  try {
+    const margins = closedLoopMargins(options);
+    const windowOrders = orders >= 2000 ? 1000 : Math.max(1, Math.floor(orders / 2));
+    log(
+      `[soak] ${orders} orders, ${options.concurrency} in flight (${margins.warmup} warm-up, ${margins.cooldown} cool-down), windows of ${windowOrders}`,
+    );
+    const target = await openTarget('pipeline', stack, stockFor(orders + margins.warmup + margins.cooldown));
+    let soak: SegmentResult;
+    try {
+      soak = await measure(target, {
+        stallMs: options.stallMs,
+        log,
+        label: 'soak     pipeline',
+        orders,
+        load: { kind: 'concurrency', inFlight: options.concurrency },
+        ...margins,
+        firstIndex: 0,
+      });
+    } finally {
+      await target.close();
+    }
+    machine.loadAverage.end = currentLoad();
+    const windows = windowRates(
+      soak.completionTimes.slice(0, margins.warmup + orders),
+      margins.warmup,
+      windowOrders,
+      soak.windowStart,
+    );
+    const first = windows[0]?.ordersPerSec ?? 0;
+    const last = windows.at(-1)?.ordersPerSec ?? 0;
+    const cost = costReport({
+      stats: soak.stats,
+      orders: soak.counted.orders,
+      logBytes: soak.logBytes,
+      tablePrefix: target.tablePrefix,
+    });
+    return {
+      command,
+      startedAt,
+      commit: gitCommit(),
+      machine,
+      orders,
+      concurrency: options.concurrency,
+      ...margins,
+      windowOrders,
+      firstOrdersPerSec: first,
+      lastOrdersPerSec: last,
+      lastOverFirst: ratio(last, first),
+      ordersPerSec: soak.ordersPerSec,
+      windows,
+      latency: { p50Ms: soak.p50Ms, p90Ms: soak.p90Ms, p99Ms: soak.p99Ms, maxMs: soak.maxMs },
+      completed: soak.completed,
+      missing: soak.missing,
+      failed: soak.failed,
+      allFinished: soak.counted.allFinished,
+      perOrder: perOrderOf('throughput', cost),
+      log: target.logFile,
+    };
+  } finally {
+    await stack.stop();
+  }
+}
+
+const machineLine = (m: MachineInfo, commit: { commit: string; dirty: boolean }) =>
+  `${m.cpuModel}, ${m.cores} cores, Node ${m.node}, Kafka ${m.kafkaVersion}, load average ${m.loadAverage.start.join(' ')} -> ${m.loadAverage.end?.join(' ') ?? '?'}, commit ${commit.commit}${commit.dirty ? ' (work tree with changes)' : ''}`;
+
 export function printBench(result: BenchResult): void {
-  const row = (
-    name: string,
-    f: {
-      p50Ms: number;
-      p90Ms: number;
-      p99Ms: number;
-      maxMs: number;
-      ordersPerSec: number;
-      completed: number;
-      sent: number;
-    },
-  ) => [name, f.p50Ms, f.p90Ms, f.p99Ms, f.maxMs, f.ordersPerSec, `${f.completed}/${f.sent}`];
+  const l = result.latency;
+  const row = (name: string, f: ReturnType<typeof latencyOf>) => [
+    name,
+    f.p50Ms,
+    f.p90Ms,
+    f.p99Ms,
+    f.maxMs,
+    f.achievedOrdersPerSec,
+    `${f.completed}/${f.sent}`,
+  ];
   const rows: (string | number)[][] = [
     ['', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'orders/s', 'finished'],
-    row('pipeline', result.pipeline),
+    row('pipeline', l.pipeline),
   ];
-  if (result.baseline) rows.push(row('baseline (4 plain Kafka hops)', result.baseline));
-  if (result.ratio) {
-    rows.push([
-      'ratio pipeline/baseline',
-      result.ratio.p50Ms ?? '-',
-      '',
-      result.ratio.p99Ms ?? '-',
-      '',
-      result.ratio.ordersPerSec ?? '-',
-      '',
-    ]);
-  }
-  const m = result.machine;
-  console.log(`\nEnd-to-end latency (POST accepted -> order-shipped notification delivered)\n`);
-  console.log(table(rows));
+  if (l.baseline) rows.push(row('baseline (4 bare Kafka hops, no window)', l.baseline));
+  if (l.ratio) rows.push(['ratio pipeline/baseline', l.ratio.p50, l.ratio.p90, l.ratio.p99, '', '', '']);
   console.log(
-    `\n${m.cpuModel}, ${m.cores} cores, Node ${m.node}, Kafka ${m.kafkaVersion}, load average ${m.loadAverage.start.join(' ')} -> ${m.loadAverage.end?.join(' ') ?? '?'}`,
+    `\nLatency, open loop at ${l.rate} orders/s (POST accepted -> order-shipped notification delivered)\n`,
+  );
+  console.log(table(rows));
+
+  const t = result.throughput;
+  console.log(
+    `\nThroughput, closed loop with ${t.concurrency} in flight: ${formatNumber(t.pipeline.ordersPerSec)} orders/s sustained over ${formatNumber(t.pipeline.windowS)} s ` +
+      `(${t.pipeline.completed}/${t.pipeline.sent} measured orders finished; latency at saturation p50 ${formatNumber(t.pipeline.p50Ms)} ms, p99 ${formatNumber(t.pipeline.p99Ms)} ms: queueing). ` +
+      `The latency rate is ${formatNumber(l.utilisation * 100)}% of it.`,
+  );
+  console.log(`\n${machineLine(result.machine, result.commit)}`);
+
+  const p = result.perOrder;
+  const q = result.perOrderLatencyPhase;
+  console.log(`\nPer order\n`);
+  console.log(
+    table([
+      ['what', 'throughput phase', 'latency phase'],
+      ['DynamoDB calls', p.dynamodbCalls, q.dynamodbCalls],
+      ['DynamoDB write request units', p.wru, q.wru],
+      ['DynamoDB read request units', p.rru, q.rru],
+      ['Kafka records produced', p.kafkaRecords, q.kafkaRecords],
+      ['Kafka bytes produced', p.kafkaBytes, q.kafkaBytes],
+      ['Kafka bytes consumed', p.kafkaBytesConsumed, q.kafkaBytesConsumed],
+      ['Lambda invocations', p.lambdaInvocations, q.lambdaInvocations],
+      ['Lambda GB-s', p.lambdaGbSeconds, q.lambdaGbSeconds],
+      ['API Gateway requests', p.apiRequests, q.apiRequests],
+      ['log bytes', p.logBytes, q.logBytes],
+    ]),
   );
 
   const c = result.cost;
-  const u = c.usagePerOrder;
-  console.log(`\nPer order (measured)\n`);
+  const k = c.perMillionOrdersUsd;
+  const kl = c.latencyPhasePerMillionOrdersUsd;
+  console.log(
+    `\nCost per million orders (${c.prices.currency}, ${c.prices.region} on-demand prices as of ${c.prices.asOf}, Lambda ${c.deployment.architecture})\n`,
+  );
   console.log(
     table([
-      ['what', 'per order'],
-      ['Lambda invocations', u.lambdaInvocations],
-      ['Lambda GB-s', u.lambdaGbSeconds],
-      ['API Gateway requests', u.apiRequests],
-      ['DynamoDB write request units', u.dynamodbWriteUnits],
-      ['DynamoDB read request units', u.dynamodbReadUnits],
-      ['Kafka records produced', u.kafkaRecordsProduced],
-      ['Kafka bytes produced', u.kafkaBytesProduced],
-      ['Kafka bytes consumed', u.kafkaBytesConsumed],
-      ['log bytes', u.logBytes],
+      ['item', 'throughput phase', 'latency phase'],
+      ['Lambda requests', k.lambdaRequests, kl.lambdaRequests],
+      ['Lambda duration', k.lambdaDuration, kl.lambdaDuration],
+      ['API Gateway (REST)', k.apiGateway, kl.apiGateway],
+      ['DynamoDB writes (on-demand)', k.dynamodbWrites, kl.dynamodbWrites],
+      ['DynamoDB reads (on-demand)', k.dynamodbReads, kl.dynamodbReads],
+      ['Kafka bytes across AZs', k.kafkaCrossAzTransfer, kl.kafkaCrossAzTransfer],
+      ['CloudWatch Logs ingestion', k.cloudWatchLogs, kl.cloudWatchLogs],
+      ['total', k.total, kl.total],
+    ]),
+  );
+  const f = c.fixedPerMonthUsd;
+  const d = c.deployment;
+  console.log(
+    `\nPer month whatever the traffic: MSK ${d.brokers} x ${d.brokerInstanceType} ${formatNumber(f.mskBrokerHours)} USD, their ${d.brokers} x ${d.brokerVolumeGiB} GiB storage ${formatNumber(f.mskBrokerStorage)} USD, ` +
+      `${f.epus.atMinimum} event poller unit(s) for ${d.kafkaMappings} mappings at ${d.minimumPollersPerMapping} poller(s) each ${formatNumber(f.eventPollerUnits)} USD ` +
+      `(${f.epus.atMaximum} EPUs, ${formatNumber(f.epus.atMaximumUsd)} USD, if every mapping scaled out to its maximum): ${formatNumber(f.total)} USD. ` +
+      `The provisioned broker storage holds about ${formatNumber(c.kafkaStorage.maxSustainedOrdersPerSec)} orders/s at the manifest's retention.`,
+  );
+}
+
+export function printSoak(result: SoakResult): void {
+  console.log(`\nSoak: ${result.orders} orders, ${result.concurrency} in flight\n`);
+  console.log(
+    table([
+      ['orders', 'seconds', 'orders/s'],
+      ...result.windows.map((w) => [`${w.fromOrder}-${w.toOrder}`, w.seconds, w.ordersPerSec]),
     ]),
   );
   console.log(
-    `\nCost per million orders (${c.prices.currency}, ${c.prices.region} on-demand prices as of ${c.prices.asOf}, ${c.architecture})\n`,
+    `\nfirst ${result.windowOrders}: ${formatNumber(result.firstOrdersPerSec)} orders/s, last ${result.windowOrders}: ${formatNumber(result.lastOrdersPerSec)} orders/s (${formatNumber(result.lastOverFirst * 100)}%); ` +
+      `${result.completed}/${result.orders} finished; latency p50 ${formatNumber(result.latency.p50Ms)} ms, p99 ${formatNumber(result.latency.p99Ms)} ms`,
   );
-  const k = c.costPerMillionOrders;
-  console.log(
-    table([
-      ['item', 'USD'],
-      ['Lambda requests', k.lambdaRequests],
-      ['Lambda duration', k.lambdaDuration],
-      ['API Gateway (REST)', k.apiGateway],
-      ['DynamoDB on-demand', k.dynamodb],
-      ['MSK Serverless data in/out', k.mskServerlessData],
-      ['MSK Serverless storage (retention)', k.mskServerlessStorage],
-      ['CloudWatch Logs ingestion', k.cloudWatchLogs],
-      ['total', k.total],
-    ]),
-  );
-  console.log(
-    `\nNot per order: an MSK Serverless cluster costs about ${formatNumber(c.fixedPerMonth.mskServerlessCluster)} USD a month plus ${formatNumber(c.fixedPerMonth.mskServerlessPartitions)} USD for the manifest's partitions (a provisioned cluster: its broker hours).`,
-  );
+  console.log(`\n${machineLine(result.machine, result.commit)}`);
 }
 
 async function main(): Promise<number> {
@@ -273,15 +543,20 @@ async function main(): Promise<number> {
     return 0;
   }
   try {
-    const result = await runBench(options, commandLine('bench'));
-    printBench(result);
-    const file = await writeJson(options.out, result);
-    console.log(`\nwritten: ${file}`);
-    const incomplete =
-      result.pipeline.completed < result.pipeline.sent ||
-      (result.baseline && result.baseline.completed < result.baseline.sent);
-    if (incomplete) log('[bench] some orders did not finish: the figures cover the finished ones only');
-    return incomplete ? 1 : 0;
+    let allFinished: boolean;
+    if (options.soak !== undefined) {
+      const result = await runSoak(options, options.soak, commandLine('bench'));
+      printSoak(result);
+      console.log(`\nwritten: ${await writeJson(options.out, result)}`);
+      allFinished = result.allFinished;
+    } else {
+      const result = await runBench(options, commandLine('bench'));
+      printBench(result);
+      console.log(`\nwritten: ${await writeJson(options.out, result)}`);
+      allFinished = result.allFinished;
+    }
+    if (!allFinished) log('[bench] some orders did not finish: the figures cover the finished ones only');
+    return allFinished ? 0 : 1;
   } catch (error) {
     log(error instanceof InfraError ? error.message : `[bench] failed: ${(error as Error).stack ?? error}`);
     await stopAllManaged();

@@ -1,14 +1,14 @@
 /**
- * The baseline: a chain of plain Kafka consume→produce hops, no business logic, no DynamoDB, no Lambda
- * emulation. Each hop batches like the function it stands for (the manifest's batch size and batching
- * window, one batch at a time, offsets committed after the batch's produce is acknowledged), consumes with
- * the ESM emulator's consumer settings and produces with the functions' producer settings, so the ratio
- * pipeline/baseline isolates what the steps themselves cost.
+ * The baseline: a chain of bare Kafka consume→produce hops, no business logic, no DynamoDB, no Lambda
+ * emulation and **no batching window**: a hop forwards records as soon as they arrive. While one send is
+ * in flight, the records that arrive meanwhile go together in the next send (what a producer with
+ * `linger.ms=0` does), so nothing ever waits for a batch to fill. Same client library as the functions,
+ * the ESM emulator's consumer settings and the functions' producer settings (idempotent, acks=all), so
+ * the ratio pipeline/baseline says what the steps and their batching cost on top of Kafka itself.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Consumer, type Message, type MessagesStream, Producer } from '@platformatic/kafka';
 import { producerOptions, type RecordProducer } from '../../functions/shared/kafka/producer.ts';
-import type { KafkaTrigger } from '../../topology/types.ts';
 
 type Record_ = Message<Buffer, Buffer, Buffer, Buffer>;
 
@@ -18,8 +18,9 @@ export interface HopOptions {
   to: string;
   groupId: string;
   brokers: string[];
-  trigger: Pick<KafkaTrigger, 'batchSize' | 'maximumBatchingWindowSeconds'>;
-  /** Called after a batch was produced and committed, with how long that took. */
+  /** The most records one send carries (the functions' batch size); default 100. */
+  maxRecordsPerSend?: number;
+  /** Called once a send was acknowledged, with its records and how long the send took. */
   onBatch?: (records: Record_[], durationMs: number) => void;
   log?: (line: string) => void;
 }
@@ -29,13 +30,15 @@ export interface RunningHop {
 }
 
 export async function startHop(options: HopOptions): Promise<RunningHop> {
-  const { name, from, to, groupId, brokers, trigger } = options;
+  const { name, from, to, groupId, brokers } = options;
+  const maxRecords = options.maxRecordsPerSend ?? 100;
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const consumer = new Consumer({
     clientId: `bench-${name}`,
     groupId,
     bootstrapBrokers: brokers,
     autocommit: false,
+    // A fetch answers as soon as one record is there (minBytes 1): this only bounds an idle long-poll.
     maxWaitTime: 250,
     sessionTimeout: 30_000,
     heartbeatInterval: 1_000,
@@ -48,39 +51,26 @@ export async function startHop(options: HopOptions): Promise<RunningHop> {
     autocommit: false,
     maxWaitTime: 250,
   });
-  const buffer: { record: Record_; arrivedAt: number }[] = [];
+  const buffer: Record_[] = [];
   let wake: (() => void) | undefined;
   let stopping = false;
   stream.on('data', (record: Record_) => {
-    buffer.push({ record, arrivedAt: Date.now() });
+    buffer.push(record);
     wake?.();
   });
   stream.on('error', (error: Error) => {
     if (!stopping) log(`[baseline:${name}] consumer error: ${error.message}`);
   });
 
-  const waitForRecords = (ms?: number) =>
+  const waitForRecords = () =>
     new Promise<void>((resolve) => {
-      const timer = ms === undefined ? undefined : setTimeout(resolve, Math.max(0, ms));
       wake = () => {
-        clearTimeout(timer);
         wake = undefined;
         resolve();
       };
     });
 
-  async function nextBatch(): Promise<Record_[]> {
-    while (buffer.length === 0 && !stopping) await waitForRecords();
-    const first = buffer[0];
-    if (!first || stopping) return [];
-    const windowEnd = first.arrivedAt + trigger.maximumBatchingWindowSeconds * 1000;
-    while (buffer.length < trigger.batchSize && Date.now() < windowEnd && !stopping) {
-      await waitForRecords(windowEnd - Date.now());
-    }
-    return buffer.splice(0, trigger.batchSize).map((item) => item.record);
-  }
-
-  async function forward(batch: Record_[]): Promise<void> {
+  async function send(batch: Record_[]): Promise<void> {
     const started = performance.now();
     for (let attempt = 1; ; attempt++) {
       try {
@@ -104,18 +94,34 @@ export async function startHop(options: HopOptions): Promise<RunningHop> {
         await sleep(Math.min(5_000, 250 * 2 ** attempt));
       }
     }
-    const last = new Map<number, Record_>();
-    for (const record of batch) last.set(record.partition, record);
-    await Promise.all([...last.values()].map((record) => record.commit())).catch((error: unknown) =>
-      log(`[baseline:${name}] commit failed: ${(error as Error).message}`),
-    );
     options.onBatch?.(batch, performance.now() - started);
   }
 
+  // Offsets are committed after the records were forwarded, in order, but off the forwarding path: a
+  // bare hop does not wait for its commit before it forwards the next records.
+  let commits: Promise<void> = Promise.resolve();
+  const commit = (batch: Record_[]) => {
+    const last = new Map<number, Record_>();
+    for (const record of batch) last.set(record.partition, record);
+    commits = commits
+      .then(() => Promise.all([...last.values()].map((record) => record.commit())))
+      .then(
+        () => undefined,
+        (error: unknown) => {
+          if (!stopping) log(`[baseline:${name}] commit failed: ${(error as Error).message}`);
+        },
+      );
+  };
+
   const loop = (async () => {
     while (!stopping) {
-      const batch = await nextBatch();
-      if (batch.length > 0) await forward(batch);
+      if (buffer.length === 0) {
+        await waitForRecords();
+        continue;
+      }
+      const batch = buffer.splice(0, maxRecords);
+      await send(batch);
+      commit(batch);
     }
   })();
 
@@ -124,6 +130,7 @@ export async function startHop(options: HopOptions): Promise<RunningHop> {
       stopping = true;
       wake?.();
       await loop;
+      await commits;
       stream.removeAllListeners('data');
       await stream.close().catch(() => undefined);
       await consumer.close().catch(() => undefined);

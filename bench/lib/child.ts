@@ -87,7 +87,7 @@ async function startPipeline(): Promise<{ apiUrl: string | undefined; stop: () =
   return { apiUrl: runtime.apiUrl, stop: () => runtime.stop() };
 }
 
-/** One hop per Kafka-triggered function, in pipeline order, each with that function's batching. */
+/** One hop per Kafka-triggered function, in pipeline order: no batching window, at most its batch size per send. */
 async function startBaseline(): Promise<{ apiUrl: undefined; stop: () => Promise<void> }> {
   const topics = config.baselineTopics ?? [];
   const steps = functionNames.filter((fn) => manifest.functions[fn].trigger.kind === 'kafka');
@@ -104,7 +104,7 @@ async function startBaseline(): Promise<{ apiUrl: undefined; stop: () => Promise
         to: topics[index + 1] as string,
         groupId: benchGroupId(config.runId, `baseline-hop${index + 1}`),
         brokers: config.kafkaBrokers,
-        trigger,
+        maxRecordsPerSend: trigger.batchSize,
         onBatch: (records, durationMs) => {
           counters.invocations += 1;
           counters.records += records.length;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { prices } from '../prices.ts';
-import { costReport } from './cost.ts';
+import { costReport, type Deployment, stackDeployment } from './cost.ts';
 import type { ChildStats } from './protocol.ts';
 
 const stats: ChildStats = {
@@ -14,19 +14,26 @@ const stats: ChildStats = {
   inFlight: {},
 };
 
+const deployment: Deployment = {
+  architecture: 'arm64',
+  brokers: 2,
+  brokerInstanceType: 'kafka.t3.small',
+  brokerVolumeGiB: 10,
+  replicationFactor: 2,
+  kafkaMappings: 4,
+  minimumPollersPerMapping: 1,
+  maximumPollers: 24,
+  crossAzShare: 0.5,
+};
+
 describe('cost per million orders', () => {
-  const report = costReport({
-    stats,
-    orders: 1000,
-    logBytes: 2_000_000,
-    tablePrefix: 'run1',
-    architecture: 'arm64',
-  });
+  const report = costReport({ stats, orders: 1000, logBytes: 2_000_000, tablePrefix: 'run1', deployment });
 
   it('turns counted operations into usage per order', () => {
     expect(report.usagePerOrder).toMatchObject({
       lambdaInvocations: 1.01,
       apiRequests: 1,
+      dynamodbCalls: 2,
       dynamodbWriteUnits: 3,
       dynamodbReadUnits: 0.5,
       kafkaRecordsProduced: 3,
@@ -40,27 +47,55 @@ describe('cost per million orders', () => {
     expect(report.dynamodbPerTable.orders).toEqual({ readUnits: 0.5, writeUnits: 3, calls: 2 });
   });
 
-  it('prices a million orders with the price table', () => {
-    const c = report.costPerMillionOrders;
+  it('prices a million orders with the price table, per-order items only', () => {
+    const c = report.perMillionOrdersUsd;
     expect(c.lambdaRequests).toBeCloseTo(1.01 * prices.lambda.perMillionRequests, 2);
     expect(c.lambdaDuration).toBeCloseTo(0.07 * 1e6 * prices.lambda.perGbSecond.arm64, 2);
     expect(c.apiGateway).toBeCloseTo(prices.apiGateway.perMillionRestRequests, 2);
-    expect(c.dynamodb).toBeCloseTo(
-      3 * prices.dynamodb.perMillionWriteRequestUnits + 0.5 * prices.dynamodb.perMillionReadRequestUnits,
+    expect(c.dynamodbWrites).toBeCloseTo(3 * prices.dynamodb.perMillionWriteRequestUnits, 2);
+    expect(c.dynamodbReads).toBeCloseTo(0.5 * prices.dynamodb.perMillionReadRequestUnits, 2);
+    // (1500 + 1000) B x 1e6 orders, half across AZs, billed out and in.
+    const crossAzGb = (2500 * 1e6) / 1024 ** 3;
+    expect(c.kafkaCrossAzTransfer).toBeCloseTo(
+      crossAzGb * 0.5 * 2 * prices.dataTransfer.perGbCrossAzEachDirection,
       2,
     );
-    const parts = [
-      c.lambdaRequests,
-      c.lambdaDuration,
-      c.apiGateway,
-      c.dynamodb,
-      c.mskServerlessData,
-      c.mskServerlessStorage,
-      c.cloudWatchLogs,
-    ];
-    expect(c.total).toBeCloseTo(
-      parts.reduce((a, b) => a + b, 0),
+    expect(c.cloudWatchLogs).toBeCloseTo(((2000 * 1e6) / 1024 ** 3) * prices.cloudWatchLogs.perGbIngested, 2);
+    const { total, ...parts } = c;
+    expect(total).toBeCloseTo(
+      Object.values(parts).reduce((a, b) => a + b, 0),
       1,
+    );
+  });
+
+  it('keeps broker hours, their storage and the event pollers out of the per-order cost, per month', () => {
+    const f = report.fixedPerMonthUsd;
+    expect(f.mskBrokerHours).toBeCloseTo(2 * prices.msk.perBrokerHour['kafka.t3.small']! * 730, 2);
+    expect(f.mskBrokerStorage).toBeCloseTo(2 * 10 * prices.msk.perGbMonthStorage, 2);
+    // Four mappings at one poller each share one EPU (10 pollers per EPU); 24 pollers need 3.
+    expect(f.epus).toEqual({
+      atMinimum: 1,
+      atMaximum: 3,
+      atMaximumUsd: expect.closeTo(3 * prices.eventPollers.perEpuHour * 730, 2),
+    });
+    expect(f.eventPollerUnits).toBeCloseTo(prices.eventPollers.perEpuHour * 730, 2);
+    expect(f.total).toBeCloseTo(f.mskBrokerHours + f.mskBrokerStorage + f.eventPollerUnits, 1);
+  });
+
+  it('says how many orders/s the provisioned broker storage holds at the retention', () => {
+    // OrderReceived 1000 B x 168 h + KPIs 500 B x 72 h per order, two replicas.
+    const gbPerOrderPerSec = ((1000 * 168 + 500 * 72) * 3600 * 2) / 1024 ** 3;
+    expect(report.kafkaStorage.provisionedGb).toBe(20);
+    expect(report.kafkaStorage.maxSustainedOrdersPerSec).toBeCloseTo(20 / gbPerOrderPerSec, 1);
+  });
+
+  it('reads the deployment from the stack settings', () => {
+    const d = stackDeployment();
+    expect(d).toMatchObject({ architecture: 'arm64', brokers: 2, brokerInstanceType: 'kafka.t3.small' });
+    expect(d.kafkaMappings).toBe(4);
+    expect(d.maximumPollers).toBeGreaterThanOrEqual(d.kafkaMappings * d.minimumPollersPerMapping);
+    expect(stackDeployment((key) => (key === 'brokerVolumeGiB' ? '100' : undefined)).brokerVolumeGiB).toBe(
+      100,
     );
   });
 

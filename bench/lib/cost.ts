@@ -1,8 +1,17 @@
 /**
- * Cost per million orders, from the operations a run counted and the price table in ../prices.ts.
- * Per-order usage is measured; only the prices are assumptions.
+ * Cost of what the stack deploys, from the operations a run counted and the price table in ../prices.ts.
+ * Per-order usage is measured; the prices and the deployment (read from the CDK stack's settings) are
+ * the assumptions.
+ *
+ * Two kinds of cost, never mixed:
+ * - per order (× 1e6 = `costPerMillionOrdersUsd`): Lambda requests and duration, API Gateway requests,
+ *   DynamoDB request units, the Kafka bytes that cross Availability Zones, CloudWatch Logs ingestion;
+ * - per month whatever the traffic: MSK broker hours and their provisioned storage, and the event poller
+ *   units (EPU) of the provisioned-mode event source mappings.
  */
 import type { TopicName } from '../../events/topics.ts';
+import { architecture as stackArchitecture } from '../../infra/lib/bundling.ts';
+import { type PipelineConfig, readConfig } from '../../infra/lib/config.ts';
 import { manifest } from '../../topology/manifest.ts';
 import { prices as listPrices, type Prices } from '../prices.ts';
 import type { ChildStats } from './protocol.ts';
@@ -10,17 +19,65 @@ import { consumerTopics } from './topics.ts';
 
 export type Architecture = 'arm64' | 'x86_64';
 
+/** What `cdk deploy` creates with the default settings, as far as its price goes. */
+export interface Deployment {
+  architecture: Architecture;
+  /** infra/lib/kafka-cluster.ts: one broker per AZ, in two AZs. */
+  brokers: number;
+  brokerInstanceType: string;
+  brokerVolumeGiB: number;
+  /** MSK's default for a two-broker cluster (kafka-cluster.ts). */
+  replicationFactor: number;
+  /** MSK event source mappings, one per Kafka-triggered function, all in one poller group. */
+  kafkaMappings: number;
+  minimumPollersPerMapping: number;
+  /** Never more pollers than the topic's partitions. */
+  maximumPollers: number;
+  /**
+   * Share of client↔broker bytes that cross an AZ: clients in both AZs, each partition's leader in one
+   * of two, so about half.
+   */
+  crossAzShare: number;
+}
+
+/** The stack's deployment with the CDK context it would read (defaults unless `context` says otherwise). */
+export function stackDeployment(context: (key: string) => unknown = () => undefined): Deployment {
+  // The poller settings are recent additions to the config: read them if present.
+  const config: PipelineConfig & { minimumPollers?: number; maximumPollers?: number } = readConfig(context);
+  const mappings = Object.values(manifest.functions).flatMap((fn) =>
+    fn.trigger.kind === 'kafka' ? [fn.trigger.topic] : [],
+  );
+  const minimum = config.minimumPollers ?? 1;
+  const maximum = mappings.reduce(
+    (sum, topic) =>
+      sum + Math.max(minimum, Math.min(config.maximumPollers ?? Infinity, manifest.topics[topic].partitions)),
+    0,
+  );
+  return {
+    architecture: stackArchitecture.name as Architecture,
+    brokers: 2,
+    brokerInstanceType: config.brokerInstanceType,
+    brokerVolumeGiB: config.brokerVolumeGiB,
+    replicationFactor: 2,
+    kafkaMappings: mappings.length,
+    minimumPollersPerMapping: minimum,
+    maximumPollers: maximum,
+    crossAzShare: 0.5,
+  };
+}
+
 export interface UsagePerOrder {
   lambdaInvocations: number;
   lambdaGbSeconds: number;
   apiRequests: number;
+  dynamodbCalls: number;
   dynamodbReadUnits: number;
   dynamodbWriteUnits: number;
   kafkaRecordsProduced: number;
   kafkaBytesProduced: number;
   /** Bytes read by the functions' consumer groups (each consumed topic is read once). */
   kafkaBytesConsumed: number;
-  /** Byte-hours kept by the topics' retention, per order. */
+  /** Bytes × hours the topics' retention keeps them, one copy. */
   kafkaRetainedByteHours: number;
   logBytes: number;
 }
@@ -29,28 +86,45 @@ export interface CostPerMillion {
   lambdaRequests: number;
   lambdaDuration: number;
   apiGateway: number;
-  dynamodb: number;
-  mskServerlessData: number;
-  mskServerlessStorage: number;
+  dynamodbWrites: number;
+  dynamodbReads: number;
+  kafkaCrossAzTransfer: number;
   cloudWatchLogs: number;
   total: number;
 }
 
+export interface FixedPerMonth {
+  mskBrokerHours: number;
+  mskBrokerStorage: number;
+  /** At the minimum pollers: what an idle stack pays. */
+  eventPollerUnits: number;
+  total: number;
+  /** EPUs at the minimum pollers, and if every mapping scaled out to its maximum. */
+  epus: { atMinimum: number; atMaximum: number; atMaximumUsd: number };
+}
+
 export interface CostReport {
   orders: number;
-  architecture: Architecture;
+  deployment: Deployment;
   usagePerOrder: UsagePerOrder;
   /** Per function: invocations, records per invocation and GB-s per order. */
   functions: Record<
     string,
     { invocationsPerOrder: number; recordsPerInvocation: number; gbSecondsPerOrder: number }
   >;
-  /** Request units per order, per logical table. */
+  /** Calls and request units per order, per logical table. */
   dynamodbPerTable: Record<string, { readUnits: number; writeUnits: number; calls: number }>;
   kafkaPerTopic: Record<string, { records: number; bytes: number }>;
-  costPerMillionOrders: CostPerMillion;
-  /** Fixed monthly costs that do not scale with orders, for scale. */
-  fixedPerMonth: { mskServerlessCluster: number; mskServerlessPartitions: number };
+  perMillionOrdersUsd: CostPerMillion;
+  fixedPerMonthUsd: FixedPerMonth;
+  /** The brokers' storage is provisioned (fixed); this says how far it goes at the manifest's retention. */
+  kafkaStorage: {
+    /** GB kept on the brokers (all replicas) per order/s sustained, at the manifest's retention. */
+    retainedGbPerOrderPerSec: number;
+    provisionedGb: number;
+    /** Orders/s the provisioned volumes hold at the manifest's retention (before anything else is stored). */
+    maxSustainedOrdersPerSec: number;
+  };
   prices: { asOf: string; region: string; currency: string };
   method: string;
 }
@@ -59,6 +133,7 @@ const GB = 1024 ** 3;
 const HOURS_PER_MONTH = 730;
 
 const round = (n: number, digits = 4) => Number(n.toPrecision(digits));
+const cents = (n: number) => Math.round(n * 100) / 100;
 
 /** The logical table of a physical name `<prefix>-<table>`. */
 const logicalTable = (physical: string, prefix: string) =>
@@ -69,11 +144,12 @@ export function costReport(input: {
   orders: number;
   logBytes: number;
   tablePrefix: string;
-  architecture: Architecture;
+  deployment?: Deployment;
   prices?: Prices;
 }): CostReport {
-  const { stats, orders, architecture } = input;
+  const { stats, orders } = input;
   const p = input.prices ?? listPrices;
+  const d = input.deployment ?? stackDeployment();
   const per = (n: number) => (orders > 0 ? n / orders : 0);
 
   let invocations = 0;
@@ -81,6 +157,7 @@ export function costReport(input: {
   let apiRequests = 0;
   const functions: CostReport['functions'] = {};
   for (const [name, fn] of Object.entries(stats.functions)) {
+    if (fn.invocations === 0) continue;
     const fnGbSeconds = (fn.billedMs / 1000) * (fn.memoryMb / 1024);
     invocations += fn.invocations;
     gbSeconds += fnGbSeconds;
@@ -88,15 +165,17 @@ export function costReport(input: {
       apiRequests += fn.invocations;
     functions[name] = {
       invocationsPerOrder: round(per(fn.invocations)),
-      recordsPerInvocation: round(fn.invocations > 0 ? fn.records / fn.invocations : 0),
+      recordsPerInvocation: round(fn.records / fn.invocations),
       gbSecondsPerOrder: round(per(fnGbSeconds)),
     };
   }
 
   const dynamodbPerTable: CostReport['dynamodbPerTable'] = {};
+  let calls = 0;
   let readUnits = 0;
   let writeUnits = 0;
   for (const [physical, units] of Object.entries(stats.dynamodb)) {
+    calls += units.calls;
     readUnits += units.readUnits;
     writeUnits += units.writeUnits;
     dynamodbPerTable[logicalTable(physical, input.tablePrefix)] = {
@@ -121,10 +200,11 @@ export function costReport(input: {
     kafkaPerTopic[topic] = { records: round(per(counters.records)), bytes: round(per(counters.bytes)) };
   }
 
-  const usagePerOrder: UsagePerOrder = {
+  const u: UsagePerOrder = {
     lambdaInvocations: round(per(invocations)),
     lambdaGbSeconds: round(per(gbSeconds)),
     apiRequests: round(per(apiRequests)),
+    dynamodbCalls: round(per(calls)),
     dynamodbReadUnits: round(per(readUnits)),
     dynamodbWriteUnits: round(per(writeUnits)),
     kafkaRecordsProduced: round(per(records)),
@@ -135,44 +215,71 @@ export function costReport(input: {
   };
 
   const million = 1_000_000;
-  const u = usagePerOrder;
-  const cost = {
+  const perMillion = {
     lambdaRequests: u.lambdaInvocations * p.lambda.perMillionRequests,
-    lambdaDuration: u.lambdaGbSeconds * million * p.lambda.perGbSecond[architecture],
+    lambdaDuration: u.lambdaGbSeconds * million * p.lambda.perGbSecond[d.architecture],
     apiGateway: u.apiRequests * p.apiGateway.perMillionRestRequests,
-    dynamodb:
-      u.dynamodbWriteUnits * p.dynamodb.perMillionWriteRequestUnits +
-      u.dynamodbReadUnits * p.dynamodb.perMillionReadRequestUnits,
-    mskServerlessData:
-      ((u.kafkaBytesProduced * million) / GB) * p.mskServerless.perGbDataIn +
-      ((u.kafkaBytesConsumed * million) / GB) * p.mskServerless.perGbDataOut,
-    mskServerlessStorage:
-      ((u.kafkaRetainedByteHours * million) / GB / HOURS_PER_MONTH) * p.mskServerless.perGbMonthStorage,
+    dynamodbWrites: u.dynamodbWriteUnits * p.dynamodb.perMillionWriteRequestUnits,
+    dynamodbReads: u.dynamodbReadUnits * p.dynamodb.perMillionReadRequestUnits,
+    // Produce and fetch traffic between clients (functions, pollers) and brokers; the replication between
+    // brokers is free on MSK. A byte crossing an AZ is billed out of one and into the other.
+    kafkaCrossAzTransfer:
+      (((u.kafkaBytesProduced + u.kafkaBytesConsumed) * million) / GB) *
+      d.crossAzShare *
+      2 *
+      p.dataTransfer.perGbCrossAzEachDirection,
     cloudWatchLogs: ((u.logBytes * million) / GB) * p.cloudWatchLogs.perGbIngested,
   };
-  const total = Object.values(cost).reduce((a, b) => a + b, 0);
-  const partitions = Object.values(manifest.topics).reduce((n, topic) => n + topic.partitions, 0);
+  const total = Object.values(perMillion).reduce((a, b) => a + b, 0);
+
+  const brokerHour = p.msk.perBrokerHour[d.brokerInstanceType];
+  if (brokerHour === undefined)
+    throw new Error(`bench/prices.ts has no broker-hour price for ${d.brokerInstanceType}`);
+  const epuCost = (pollers: number) => {
+    const epus = Math.ceil(pollers / p.eventPollers.pollersPerEpu);
+    return { epus, usd: epus * p.eventPollers.perEpuHour * HOURS_PER_MONTH };
+  };
+  const atMinimum = epuCost(d.kafkaMappings * d.minimumPollersPerMapping);
+  const atMaximum = epuCost(d.maximumPollers);
+  const fixed = {
+    mskBrokerHours: d.brokers * brokerHour * HOURS_PER_MONTH,
+    mskBrokerStorage: d.brokers * d.brokerVolumeGiB * p.msk.perGbMonthStorage,
+    eventPollerUnits: atMinimum.usd,
+  };
+
+  // One order per second for the retention period, every replica: bytes × retention hours × 3600.
+  const retainedGbPerOrderPerSec = (u.kafkaRetainedByteHours * 3600 * d.replicationFactor) / GB;
+  const provisionedGb = d.brokers * d.brokerVolumeGiB;
 
   return {
     orders,
-    architecture,
-    usagePerOrder,
+    deployment: d,
+    usagePerOrder: u,
     functions,
     dynamodbPerTable,
     kafkaPerTopic,
-    costPerMillionOrders: Object.fromEntries(
-      Object.entries({ ...cost, total }).map(([k, v]) => [k, Math.round(v * 100) / 100]),
+    perMillionOrdersUsd: Object.fromEntries(
+      Object.entries({ ...perMillion, total }).map(([k, v]) => [k, cents(v)]),
     ) as unknown as CostPerMillion,
-    fixedPerMonth: {
-      mskServerlessCluster: round(p.mskServerless.perClusterHour * HOURS_PER_MONTH),
-      mskServerlessPartitions: round(p.mskServerless.perPartitionHour * HOURS_PER_MONTH * partitions),
+    fixedPerMonthUsd: {
+      mskBrokerHours: cents(fixed.mskBrokerHours),
+      mskBrokerStorage: cents(fixed.mskBrokerStorage),
+      eventPollerUnits: cents(fixed.eventPollerUnits),
+      total: cents(fixed.mskBrokerHours + fixed.mskBrokerStorage + fixed.eventPollerUnits),
+      epus: { atMinimum: atMinimum.epus, atMaximum: atMaximum.epus, atMaximumUsd: cents(atMaximum.usd) },
+    },
+    kafkaStorage: {
+      retainedGbPerOrderPerSec: round(retainedGbPerOrderPerSec),
+      provisionedGb,
+      maxSustainedOrdersPerSec:
+        retainedGbPerOrderPerSec > 0 ? round(provisionedGb / retainedGbPerOrderPerSec, 3) : 0,
     },
     prices: { asOf: p.asOf, region: p.region, currency: p.currency },
     method:
-      'Lambda: invocations counted by the local runtime, GB-s = sum of invocation durations rounded up to 1 ms x the manifest memory (durations measured on this machine, all functions in one Node.js process, not on Lambda); ' +
+      'Lambda: invocations counted by the local runtime, GB-s = sum of invocation durations rounded up to 1 ms x the manifest memory (durations measured on this machine, all functions in one Node.js process, not on Lambda), priced for the stack architecture; ' +
       'API Gateway: one REST request per POST; ' +
       'DynamoDB: request units computed from item sizes with the on-demand rules (moto reports constant capacity), see bench/lib/capacity.ts; ' +
-      'Kafka: records and bytes (key + value + headers) counted at the producers, priced as MSK Serverless data in, data out (each consumed topic read once) and storage for the manifest retention; ' +
-      'CloudWatch Logs: bytes the functions wrote to stdout/stderr. GB = 2^30 bytes.',
+      'Kafka (provisioned MSK): per order only the client<->broker bytes (key + value + headers at the producers, each consumed topic read once) that cross an AZ (half), at the EC2 cross-AZ rate both ways, replication being free; broker hours, their provisioned storage and the event poller units are per month, not per order; ' +
+      'CloudWatch Logs: bytes the functions wrote to stdout/stderr (Lambda platform lines not included). GB = 2^30 bytes, 730 hours a month.',
   };
 }

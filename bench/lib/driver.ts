@@ -123,8 +123,16 @@ export async function drive({
       while (next < count) {
         const index = next++;
         const orderId = await send(index);
-        // An order that never finishes must not stop its worker for good.
-        if (orderId) await Promise.race([tracker.wait(orderId), sleep(orderTimeoutMs)]);
+        // An order that never finishes must not stop its worker for good; the timer goes with the order
+        // (thousands of pending timers would keep a finished run alive).
+        if (orderId) {
+          const timeout = new AbortController();
+          await Promise.race([
+            tracker.wait(orderId),
+            sleep(orderTimeoutMs, undefined, { signal: timeout.signal }).catch(() => undefined),
+          ]);
+          timeout.abort();
+        }
       }
     };
     await Promise.all(Array.from({ length: Math.min(load.inFlight, count) }, worker));

@@ -1,13 +1,23 @@
 /**
- * One measured phase of a bench run: the pipeline (orders through POST /orders, finished when the
- * notification function delivered their order-shipped notification) or the baseline chain (records on
- * its first topic, finished when its last hop has forwarded them).
+ * The systems a bench run measures, and one measured segment on them.
+ *
+ * A target is the pipeline (orders through POST /orders, finished when the notification function
+ * delivered their order-shipped notification) or the baseline chain (records on its first topic,
+ * finished when its last hop has forwarded them). One target can be measured several times in a row
+ * (the latency segment, then the throughput segment, on the same warm runtime).
+ *
+ * A segment is open loop (`rate`: order i leaves at i/rate s) or closed loop (`concurrency`: C orders in
+ * flight end to end). Open loop: `warmup` orders are sent and waited for first, then the counters are
+ * read, the measured orders sent, waited for, and the counters read again. Closed loop: one continuous
+ * loop of `warmup + orders + cooldown` orders, so the measured orders all run at saturation; the
+ * sustained throughput is taken between the `warmup`-th and the `(warmup + orders)`-th completion, and
+ * the counters cover the whole loop (every order in it finished).
  */
 import { Admin } from '@platformatic/kafka';
 import { manifest } from '../../topology/manifest.ts';
 import { type RunningChild, startChild } from './child-process.ts';
 import { CompletionTracker, drive, type Load, waitForCompletions } from './driver.ts';
-import { benchOrder, stockFor } from './orders.ts';
+import { benchOrder } from './orders.ts';
 import { type Progress, progressBar } from './progress.ts';
 import type { ChildStats, Completion } from './protocol.ts';
 import { logFileFor, preparePipeline } from './session.ts';
@@ -16,37 +26,7 @@ import { benchCatalog, newRunId } from './stack.ts';
 import { type LatencySummary, summarize } from './stats.ts';
 import { baselineSender, postOrder } from './submit.ts';
 
-export interface PhaseOptions {
-  orders: number;
-  load: Load;
-  /** Orders sent (and waited for) before measuring, so JIT, connections and caches are warm. */
-  warmup: number;
-  /** Give up waiting when no order finished for this long. */
-  stallMs: number;
-  quiet?: boolean;
-  log: (line: string) => void;
-}
-
-export interface PhaseResult extends LatencySummary {
-  kind: 'pipeline' | 'baseline';
-  ordersPerSec: number;
-  sent: number;
-  accepted: number;
-  completed: number;
-  /** Accepted but never finished (within the stall timeout). */
-  missing: number;
-  /** Submissions that failed for good. */
-  failed: number;
-  /** Finished orders whose final notification was reported more than once. */
-  repeated: number;
-  /** First submission to last completion. */
-  durationS: number;
-  /** The child's counters for the measured orders only (warm-up subtracted). */
-  stats: ChildStats;
-  logBytes: number;
-  tablePrefix: string;
-  logFile: string;
-}
+export type TargetKind = 'pipeline' | 'baseline';
 
 /** after - before, for every numeric leaf (the counters only grow). */
 export function subtractStats<T>(after: T, before: T | undefined): T {
@@ -63,68 +43,63 @@ export function subtractStats<T>(after: T, before: T | undefined): T {
   return after;
 }
 
-interface Target {
+export interface Target {
+  kind: TargetKind;
   child: RunningChild;
+  /** Sends order `index`; resolves with its id once accepted. */
   submit: (index: number) => Promise<string>;
-  dispose: () => Promise<void>;
+  /** Where the child's completions go: the current segment's tracker. */
+  tracker: CompletionTracker;
   tablePrefix: string;
   logFile: string;
+  close(): Promise<void>;
 }
 
-async function pipelineTarget(
-  stack: BenchStack,
-  runId: string,
-  options: PhaseOptions,
-  onCompleted: (c: Completion[]) => void,
-): Promise<Target> {
-  const session = await preparePipeline(stack, runId, stockFor(options.orders + options.warmup));
-  const logFile = logFileFor(runId, 'pipeline');
-  const child = await startChild({
-    config: {
-      mode: 'pipeline',
-      runId,
-      kafkaBrokers: stack.kafkaBrokers,
-      dynamodbEndpoint: stack.dynamodbEndpoint,
-      tablePrefix: session.tablePrefix,
-      apiPort: 0,
-    },
-    onCompleted,
-    logFile,
-  }).catch(async (error: unknown) => {
-    await session.dispose().catch(() => undefined);
-    throw error;
-  });
-  const apiUrl = child.apiUrl as string;
-  return {
-    child,
-    submit: (index) => postOrder(apiUrl, benchOrder(runId, index, session.entries)),
-    dispose: () => session.dispose(),
-    tablePrefix: session.tablePrefix,
-    logFile,
+/** Starts the runtime child (pipeline or baseline hops) on fresh tables, groups or topics. */
+export async function openTarget(kind: TargetKind, stack: BenchStack, stock: number): Promise<Target> {
+  const runId = newRunId();
+  const logFile = logFileFor(runId, kind);
+  let target: Target | undefined;
+  const onCompleted = (completions: Completion[]) => target?.tracker.complete(completions);
+  const base = {
+    runId,
+    kafkaBrokers: stack.kafkaBrokers,
+    dynamodbEndpoint: stack.dynamodbEndpoint,
+    apiPort: 0,
   };
-}
+  if (kind === 'pipeline') {
+    const session = await preparePipeline(stack, runId, stock);
+    const child = await startChild({
+      config: { ...base, mode: 'pipeline', tablePrefix: session.tablePrefix },
+      onCompleted,
+      logFile,
+    }).catch(async (error: unknown) => {
+      await session.dispose().catch(() => undefined);
+      throw error;
+    });
+    const apiUrl = child.apiUrl as string;
+    target = {
+      kind,
+      child,
+      submit: (index) => postOrder(apiUrl, benchOrder(runId, index, session.entries)),
+      tracker: new CompletionTracker(),
+      tablePrefix: session.tablePrefix,
+      logFile,
+      close: async () => {
+        await child.stop().catch(() => undefined);
+        await session.dispose().catch(() => undefined);
+      },
+    };
+    return target;
+  }
 
-async function baselineTarget(
-  stack: BenchStack,
-  runId: string,
-  onCompleted: (c: Completion[]) => void,
-): Promise<Target> {
   const topics = Array.from({ length: 5 }, (_, i) => `bench-${runId}-hop${i}`);
   const admin = new Admin({ clientId: 'bench-admin', bootstrapBrokers: stack.kafkaBrokers });
   await admin.createTopics({ topics, partitions: manifest.topics.OrderReceived.partitions, replicas: 1 });
-  const logFile = logFileFor(runId, 'baseline');
   let child: RunningChild;
   try {
     child = await startChild({
-      config: {
-        mode: 'baseline',
-        runId,
-        kafkaBrokers: stack.kafkaBrokers,
-        dynamodbEndpoint: stack.dynamodbEndpoint,
-        tablePrefix: `bench-${runId}`,
-        apiPort: 0,
-        baselineTopics: topics,
-      },
+      config: { ...base, mode: 'baseline', tablePrefix: `bench-${runId}`, baselineTopics: topics },
       onCompleted,
       logFile,
     });
@@ -135,87 +110,191 @@ async function baselineTarget(
   }
   const sender = baselineSender(stack.kafkaBrokers, topics[0] as string);
   const entries = benchCatalog(1);
-  return {
+  target = {
+    kind,
     child,
     submit: (index) => sender.send(benchOrder(runId, index, entries)),
-    dispose: async () => {
-      await sender.close();
-      await admin.deleteTopics({ topics }).catch(() => undefined);
-      await admin.close();
-    },
+    tracker: new CompletionTracker(),
     tablePrefix: '',
     logFile,
+    close: async () => {
+      await child.stop().catch(() => undefined);
+      await sender.close().catch(() => undefined);
+      await admin.deleteTopics({ topics }).catch(() => undefined);
+      await admin.close().catch(() => undefined);
+    },
+  };
+  return target;
+}
+
+export interface SegmentOptions {
+  /** Names the segment in progress lines. */
+  label: string;
+  orders: number;
+  load: Load;
+  /** Open loop: orders sent and waited for before measuring. Closed loop: completions before the window opens. */
+  warmup: number;
+  /** Closed loop: orders sent after the measured ones, so the loop stays full until the window closes. */
+  cooldown?: number;
+  /** Order indexes start here (ids never repeat across the segments of one target). */
+  firstIndex: number;
+  /** Give up waiting when no order finished for this long. */
+  stallMs: number;
+  quiet?: boolean;
+  log: (line: string) => void;
+}
+
+export interface SegmentResult extends LatencySummary {
+  label: string;
+  load: Load;
+  /** Measured orders: sent, accepted, finished. */
+  sent: number;
+  accepted: number;
+  completed: number;
+  /** Accepted (any part of the segment) but never finished within the stall timeout. */
+  missing: number;
+  /** Submissions that failed for good (any part of the segment). */
+  failed: number;
+  /** Finished orders whose final notification was reported more than once. */
+  repeated: number;
+  /**
+   * Open loop: measured orders finished / (last finish - first send). Closed loop: measured orders /
+   * the time between the `warmup`-th and the `(warmup + orders)`-th completion (sustained, at saturation).
+   */
+  ordersPerSec: number;
+  /** The time `ordersPerSec` was measured over. */
+  windowS: number;
+  /** Orders whose work the counters hold (the denominator of per-order figures) and all of them finished. */
+  counted: { orders: number; allFinished: boolean };
+  stats: ChildStats;
+  logBytes: number;
+  /** Completion times of the measured part, sorted (epoch ms); closed loop: every completion of the loop. */
+  completionTimes: number[];
+  /** Closed loop: when the window opened (epoch ms). */
+  windowStart: number;
+}
+
+const round2 = (n: number) => Math.round(n * 100) / 100;
+
+export async function measure(target: Target, options: SegmentOptions): Promise<SegmentResult> {
+  const closed = options.load.kind === 'concurrency';
+  const warmup = options.warmup;
+  const cooldown = closed ? (options.cooldown ?? 0) : 0;
+  const { firstIndex } = options;
+
+  if (!closed && warmup > 0) {
+    target.tracker = new CompletionTracker();
+    await drive({
+      count: warmup,
+      load: { kind: 'concurrency', inFlight: Math.min(warmup, 10) },
+      submit: (index) => target.submit(firstIndex + index),
+      tracker: target.tracker,
+    });
+    await waitForCompletions(target.tracker, options.stallMs);
+  }
+  const before = await target.child.stats();
+  const logBytesBefore = target.child.logBytes();
+
+  const tracker = new CompletionTracker();
+  target.tracker = tracker;
+  const total = closed ? warmup + options.orders + cooldown : options.orders;
+  const offset = closed ? firstIndex : firstIndex + warmup;
+  // The ids of the measured orders (closed loop: those between the warm-up and the cool-down).
+  const measured = new Set<string>();
+  const submit = async (index: number) => {
+    const orderId = await target.submit(offset + index);
+    if (!closed || (index >= warmup && index < warmup + options.orders)) measured.add(orderId);
+    return orderId;
+  };
+  const progress: Progress | undefined = options.quiet ? undefined : progressBar(options.label, total);
+  const status = () => `accepted ${tracker.accepted.size}  done ${tracker.completed.size}`;
+  tracker.onChange(() => progress?.update(tracker.completed.size, status()));
+  const driven = await drive({ count: total, load: options.load, submit, tracker });
+  const missing = await waitForCompletions(tracker, options.stallMs);
+  progress?.finish(tracker.completed.size, status());
+  for (const failure of driven.failed.slice(0, 5))
+    options.log(`[${options.label.trim()}] order ${failure.index} not accepted: ${failure.error}`);
+  if (missing.length > 0)
+    options.log(
+      `[${options.label.trim()}] ${missing.length} accepted order(s) never finished, e.g. ${missing.slice(0, 3).join(', ')}`,
+    );
+
+  const after = await target.child.stats();
+  const logBytes = target.child.logBytes() - logBytesBefore;
+
+  const latencies: number[] = [];
+  const measuredTimes: number[] = [];
+  for (const [orderId, completion] of tracker.completed) {
+    if (!measured.has(orderId)) continue;
+    measuredTimes.push(completion.at);
+    const accepted = tracker.accepted.get(orderId);
+    if (accepted !== undefined) latencies.push(completion.at - accepted);
+  }
+  const allTimes = [...tracker.completed.values()].map((c) => c.at).sort((a, b) => a - b);
+  measuredTimes.sort((a, b) => a - b);
+  const firstSent = tracker.firstSentAt ?? 0;
+  const completed = measuredTimes.length;
+
+  let windowStart: number;
+  let windowEnd: number;
+  let windowOrders: number;
+  if (closed) {
+    windowStart = warmup > 0 ? (allTimes[warmup - 1] ?? firstSent) : firstSent;
+    const endIndex = Math.min(allTimes.length, warmup + options.orders) - 1;
+    windowEnd = allTimes[endIndex] ?? windowStart;
+    windowOrders = Math.max(0, endIndex + 1 - warmup);
+  } else {
+    windowStart = firstSent;
+    windowEnd = measuredTimes.at(-1) ?? firstSent;
+    windowOrders = completed;
+  }
+  const windowS = (windowEnd - windowStart) / 1000;
+  const countedOrders = closed ? tracker.completed.size : completed;
+  return {
+    label: options.label.trim(),
+    load: options.load,
+    ...summarize(latencies),
+    sent: options.orders,
+    accepted: [...measured].filter((id) => tracker.accepted.has(id)).length,
+    completed,
+    missing: missing.length,
+    failed: driven.failed.length,
+    repeated: tracker.repeated,
+    ordersPerSec: windowS > 0 ? round2(windowOrders / windowS) : 0,
+    windowS: round2(windowS),
+    counted: {
+      orders: countedOrders,
+      allFinished: missing.length === 0 && driven.failed.length === 0 && countedOrders === total,
+    },
+    stats: subtractStats(after, before),
+    logBytes,
+    completionTimes: closed ? allTimes : measuredTimes,
+    windowStart,
   };
 }
 
-/** Index offset of warm-up orders, so their ids never collide with measured ones. */
-const WARMUP_OFFSET = 10_000_000;
-
-export async function runPhase(
-  kind: 'pipeline' | 'baseline',
-  stack: BenchStack,
-  options: PhaseOptions,
-): Promise<PhaseResult> {
-  const runId = newRunId();
-  let tracker = new CompletionTracker();
-  const onCompleted = (completions: Completion[]) => tracker.complete(completions);
-  const target =
-    kind === 'pipeline'
-      ? await pipelineTarget(stack, runId, options, onCompleted)
-      : await baselineTarget(stack, runId, onCompleted);
-  try {
-    if (options.warmup > 0) {
-      await drive({
-        count: options.warmup,
-        load: { kind: 'concurrency', inFlight: Math.min(options.warmup, 10) },
-        submit: (index) => target.submit(WARMUP_OFFSET + index),
-        tracker,
-      });
-      await waitForCompletions(tracker, options.stallMs);
-    }
-    const before = await target.child.stats();
-    const logBytesBefore = target.child.logBytes();
-
-    tracker = new CompletionTracker();
-    const progress: Progress | undefined = options.quiet
-      ? undefined
-      : progressBar(kind.padEnd(8), options.orders);
-    const status = () => `accepted ${tracker.accepted.size}  done ${tracker.completed.size}`;
-    tracker.onChange(() => progress?.update(tracker.completed.size, status()));
-    const driven = await drive({ count: options.orders, load: options.load, submit: target.submit, tracker });
-    const missing = await waitForCompletions(tracker, options.stallMs);
-    progress?.finish(tracker.completed.size, status());
-    for (const failure of driven.failed.slice(0, 5))
-      options.log(`[${kind}] order ${failure.index} not accepted: ${failure.error}`);
-    if (missing.length > 0)
-      options.log(
-        `[${kind}] ${missing.length} accepted order(s) never finished, e.g. ${missing.slice(0, 3).join(', ')}`,
-      );
-
-    const after = await target.child.stats();
-    const logBytes = target.child.logBytes() - logBytesBefore;
-    await target.child.stop();
-    const first = tracker.firstSentAt ?? 0;
-    const last = tracker.lastCompletedAt() ?? first;
-    const durationS = (last - first) / 1000;
-    return {
-      kind,
-      ...summarize(tracker.latencies()),
-      ordersPerSec: durationS > 0 ? Math.round((tracker.completed.size / durationS) * 100) / 100 : 0,
-      sent: options.orders,
-      accepted: tracker.accepted.size,
-      completed: tracker.completed.size,
-      missing: missing.length,
-      failed: driven.failed.length,
-      repeated: tracker.repeated,
-      durationS: Math.round(durationS * 100) / 100,
-      stats: subtractStats(after, before),
-      logBytes,
-      tablePrefix: target.tablePrefix,
-      logFile: target.logFile,
-    };
-  } finally {
-    await target.child.stop().catch(() => undefined);
-    await target.dispose().catch(() => undefined);
+/**
+ * Throughput of consecutive windows of `size` completions after the first `skip` (the warm-up): window
+ * i spans completions skip + i*size to skip + (i+1)*size, starting at the completion that closed the
+ * window before it (or at `start` for the first window when nothing is skipped).
+ */
+export function windowRates(
+  times: readonly number[],
+  skip: number,
+  size: number,
+  start: number,
+): { fromOrder: number; toOrder: number; seconds: number; ordersPerSec: number }[] {
+  const windows: { fromOrder: number; toOrder: number; seconds: number; ordersPerSec: number }[] = [];
+  for (let from = 0; skip + from + size <= times.length; from += size) {
+    const begin = skip + from === 0 ? start : (times[skip + from - 1] as number);
+    const end = times[skip + from + size - 1] as number;
+    const seconds = (end - begin) / 1000;
+    windows.push({
+      fromOrder: from + 1,
+      toOrder: from + size,
+      seconds: round2(seconds),
+      ordersPerSec: seconds > 0 ? round2(size / seconds) : 0,
+    });
   }
+  return windows;
 }
