@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient, type DynamoDBClientConfig, ListTablesCommand } from '@aws-sdk/client-dynamodb';
@@ -31,11 +31,19 @@ export function localDynamoDbConfig(endpoint: string): DynamoDBClientConfig {
 export interface DynamoDbOptions {
   host: string;
   port: number;
-  /** Holds moto's log (`moto.log`) and pid file. */
+  /** Holds moto's log (`moto.log`), pid file and the tables' state (`state/`, see `dynamoDbStateDir`). */
   dir: string;
   log: Log;
   startTimeoutMs?: number;
+  /** Start with no tables: the state kept in `dir` from earlier runs is deleted first. */
+  reset?: boolean;
 }
+
+/**
+ * Where the local endpoint keeps its tables between runs: a journal of the writes and snapshots
+ * (local/python/dynamodb_journal.py). Deleting it starts empty.
+ */
+export const dynamoDbStateDir = (dir: string): string => join(dir, 'state');
 
 export interface RunningDynamoDb {
   endpoint: string;
@@ -46,7 +54,8 @@ export interface RunningDynamoDb {
 
 /**
  * Starts moto's server as the local DynamoDB endpoint (DynamoDB Local's licence is not open source).
- * moto keeps its tables in memory: a restart starts empty and provisioning creates the tables again.
+ * moto keeps its tables in memory; the wrapper journals every write to `dynamoDbStateDir(dir)` before
+ * answering and replays it before serving, so a restart (or a crash) finds the tables as they were.
  */
 export async function startDynamoDb({
   host,
@@ -54,6 +63,7 @@ export async function startDynamoDb({
   dir,
   log,
   startTimeoutMs,
+  reset,
 }: DynamoDbOptions): Promise<RunningDynamoDb> {
   let python: string;
   try {
@@ -74,12 +84,17 @@ export async function startDynamoDb({
     'dynamodb',
     'Stop whatever holds it, choose another port (npm run infra -- --dynamodb-port <port>), or set DYNAMODB_ENDPOINT to use an endpoint that is already running.',
   );
+  const stateDir = dynamoDbStateDir(dir);
+  if (reset) {
+    await rm(stateDir, { recursive: true, force: true });
+    log(`[dynamodb] reset: deleted the tables kept in ${stateDir}`);
+  }
   const logFile = join(dir, 'moto.log');
   const child = await spawnManaged({
     name: 'dynamodb',
     // moto's server, one request at a time: its threaded mode loses concurrent DynamoDB writes (see the script).
     command: python,
-    args: [motoServerScript, '-H', host, '-p', String(port)],
+    args: [motoServerScript, '-H', host, '-p', String(port), '--state-dir', stateDir],
     cwd: dir,
     logFile,
     pidFile,

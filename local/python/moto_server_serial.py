@@ -1,11 +1,22 @@
-"""moto's server (same options as `moto_server`), handling one request at a time, with transactions whose
-cost does not grow with the tables.
+"""moto's server, handling one request at a time over keep-alive connections, with transactions whose
+cost does not grow with the tables and DynamoDB state that survives a restart (dynamodb_journal.py).
+
+    moto_server_serial.py [-H 127.0.0.1] [-p 5000] [--state-dir DIR]
 
 Serial: moto's DynamoDB backend has no locking, so under the threaded server conditional writes are not
 atomic and a cancelled TransactWriteItems loses writes that other requests made meanwhile. DynamoDB itself
 is atomic per item, and the pipeline's guarantees (no overselling, exactly-once effects) rely on that, so
-the local endpoint serves requests serially. Without threads werkzeug also answers with HTTP/1.0 and closes
-each connection, so one idle keep-alive client cannot hold the server.
+the local endpoint runs requests serially: one lock around moto (SerialApp). Connections are not serial:
+each has its own thread, kept alive between requests (HTTP/1.1), so a client pays no TCP connect per call
+and an idle keep-alive client holds nothing. (werkzeug's own server closes every connection.) Requests are
+not logged one by one (errors still are), and two lookups moto repeats for every request (a listing of its
+package directory, the handler's method names) are cached. Per call, from 4 keep-alive clients
+(npm run bench:dynamodb, PutItem/UpdateItem/GetItem of 1 KB items, 2 cores under load): see local/README.md.
+
+All or nothing: moto's UpdateItem can leave an item created or half updated when it fails after its
+condition (an item grown too large, an ADD to a string), and BatchWriteItem keeps the puts before the one
+that failed. DynamoDB applies neither; the journal replays only requests that succeeded, so both are made
+all or nothing here with the transaction patch's save-and-restore of the named items.
 
 Transactions: moto 5.2.5's TransactWriteItems deep-copies every table a transact item names (once per
 item) so that it can roll back, which makes every reservation slower as orders accumulate. The patch keeps
@@ -20,27 +31,36 @@ like the reservation; ms per pair, 2 cores under load average ~3; a plain condit
     patched           4.2    4.0     4.0     4.0
 """
 
+import argparse
 import copy
+import functools
 import hashlib
 import inspect
+import io
+import os
+import signal
+import sys
 import types
+from email.utils import formatdate
 from typing import Any
 
 import moto
-import moto.server
+import moto.backends
+import moto.core.responses
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import StreamShard, Table
-from werkzeug.serving import run_simple
+from moto.dynamodb.responses import DynamoHandler
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree for the module below
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from dynamodb_journal import Journal, SerialApp  # noqa: E402
 
 # What the transaction patch was written against; anything else must be re-read before it is trusted.
 _MOTO_VERSION = "5.2.5"
 _TRANSACT_SOURCE_SHA256 = "81db2cb7d94e39c90b3a2077e1f4bb41a449c558ef9b1b1e2910fdaa39978ad4"
-
-
-def _serial_run_simple(*args: Any, **kwargs: Any) -> Any:
-    kwargs["threaded"] = False
-    return run_simple(*args, **kwargs)
 
 
 class _LiveTables:
@@ -162,7 +182,137 @@ def patch_transact_write_items() -> None:
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
-if __name__ == "__main__":
+def _saving_named_items(entries: Any, backend: DynamoDBBackend, run: Any) -> Any:
+    saved, shards = _save_named_items(backend, entries)
+    try:
+        return run()
+    except BaseException:
+        _restore(saved, shards)
+        raise
+
+
+def patch_all_or_nothing_writes() -> None:
+    """UpdateItem and BatchWriteItem put back the items they name when they fail (see the module)."""
+    update_item = DynamoDBBackend.update_item
+    batch_write_item = DynamoHandler.batch_write_item
+    if getattr(update_item, "_all_or_nothing", False):
+        return
+
+    @functools.wraps(update_item)
+    def all_or_nothing_update(self: DynamoDBBackend, table_name: str, key: Any, *args: Any, **kwargs: Any) -> Any:
+        entries = [{"Update": {"TableName": table_name, "Key": key}}]
+        return _saving_named_items(entries, self, lambda: update_item(self, table_name, key, *args, **kwargs))
+
+    @functools.wraps(batch_write_item)
+    def all_or_nothing_batch(self: DynamoHandler) -> Any:
+        entries: list[dict[str, Any]] = []
+        request_items = self.body.get("RequestItems") if isinstance(self.body, dict) else None
+        for table_name, requests in (request_items or {}).items():
+            for request in requests if isinstance(requests, list) else []:
+                if isinstance(request, dict) and isinstance(request.get("PutRequest"), dict):
+                    entries.append({"Put": {"TableName": table_name, "Item": request["PutRequest"].get("Item")}})
+                elif isinstance(request, dict) and isinstance(request.get("DeleteRequest"), dict):
+                    entries.append({"Delete": {"TableName": table_name, "Key": request["DeleteRequest"].get("Key")}})
+        return _saving_named_items(entries, self.dynamodb_backend, lambda: batch_write_item(self))
+
+    all_or_nothing_update._all_or_nothing = True  # type: ignore[attr-defined]
+    DynamoDBBackend.update_item = all_or_nothing_update  # type: ignore[method-assign]
+    DynamoHandler.batch_write_item = all_or_nothing_batch  # type: ignore[method-assign]
+
+
+def cache_per_request_lookups() -> None:
+    """moto lists its package directory (one stat per service) and collects the handler's method names
+    (inspect.getmembers) on every request; neither changes while the server runs."""
+    moto.backends.list_of_moto_modules = functools.cache(lambda: tuple(_list_of_moto_modules()))
+    moto.core.responses.method_names_from_class = functools.cache(_method_names_from_class)
+
+
+_list_of_moto_modules = moto.backends.list_of_moto_modules
+_method_names_from_class = moto.core.responses.method_names_from_class
+
+
+class KeepAliveHandler(MotoRequestHandler):
+    """moto's request handler (its environ, underscored headers kept) answering HTTP/1.1 with a
+    Content-Length and keeping the connection open, the whole request body read before the application
+    runs. werkzeug's run_wsgi always closes the connection, because it cannot drain an unread body."""
+
+    protocol_version = "HTTP/1.1"
+    # Headers and body leave in one segment, at once: with Nagle and delayed ACKs, a response written in
+    # two parts waits ~40 ms on a kept-alive connection.
+    wbufsize = 64 * 1024
+    disable_nagle_algorithm = True
+    server: Any
+
+    def run_wsgi(self) -> None:
+        if self.headers.get("Expect", "").lower().strip() == "100-continue":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        environ = self.make_environ()
+        stream = environ["wsgi.input"]
+        if environ.get("wsgi.input_terminated"):
+            body = stream.read()  # chunked: werkzeug's DechunkedInput stops at the last chunk
+        else:
+            body = stream.read(int(environ.get("CONTENT_LENGTH") or 0))
+        environ["wsgi.input"] = io.BytesIO()
+        try:
+            status, headers, payload = self.server.serial_app.handle(environ, body)
+        except Exception:
+            self.log_error("error handling %s %s", self.command, self.path)
+            import traceback
+
+            traceback.print_exc()
+            status, headers, payload = "500 Internal Server Error", [("Content-Type", "text/plain")], b"error"
+        code, _, reason = status.partition(" ")
+        self.send_response_only(int(code), reason)
+        names = set()
+        for name, value in headers:
+            lower = name.lower()
+            if lower in ("connection", "transfer-encoding", "content-length"):
+                continue
+            names.add(lower)
+            self.send_header(name, value)
+        if "date" not in names:
+            self.send_header("Date", formatdate(usegmt=True))
+        if "server" not in names:
+            self.send_header("Server", self.version_string())
+        bodiless = self.command == "HEAD" or int(code) in (204, 304) or 100 <= int(code) < 200
+        length = dict((k.lower(), v) for k, v in headers).get("content-length") if self.command == "HEAD" else None
+        self.send_header("Content-Length", length or str(0 if bodiless else len(payload)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if not bodiless:
+            self.wfile.write(payload)
+        self.wfile.flush()
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass  # one line per request cost as much as a GetItem; errors are still logged
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("-H", "--host", default="127.0.0.1")
+    parser.add_argument("-p", "--port", type=int, default=int(os.environ.get("MOTO_PORT", 5000)))
+    parser.add_argument("--state-dir", help="keep DynamoDB state here (journal and snapshots); none: memory only")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("MOTO_PORT", str(args.port))
+
     patch_transact_write_items()
-    moto.server.run_simple = _serial_run_simple
-    moto.server.main()
+    patch_all_or_nothing_writes()
+    cache_per_request_lookups()
+    dispatcher = DomainDispatcherApplication(create_backend_app)
+    serial_app = SerialApp(dispatcher, Journal(args.state_dir) if args.state_dir else None)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
+    # Replayed before the port is bound: nothing can be served from a half-restored state.
+    serial_app.recover()
+    server = make_server(args.host, args.port, serial_app, threaded=True, request_handler=KeepAliveHandler)
+    server.serial_app = serial_app  # type: ignore[attr-defined]
+    print(f"moto_server_serial: serving on http://{args.host}:{server.port}", file=sys.stderr, flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()

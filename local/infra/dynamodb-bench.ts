@@ -1,0 +1,180 @@
+/**
+ * `npm run bench:dynamodb`: how many simple calls per second the local DynamoDB endpoint answers.
+ *
+ *   npm run bench:dynamodb -- [--clients 4] [--seconds 10] [--item-bytes 1000] [--endpoint http://127.0.0.1:8000]
+ *
+ * Starts its own endpoint (moto behind local/python/moto_server_serial.py, in a temporary dir, on a free
+ * port) unless `--endpoint` or DYNAMODB_ENDPOINT names one; creates a throwaway table there. Each client is
+ * one SDK client with keep-alive (as the functions use it), looping PutItem (conditional, ~1 KB item),
+ * UpdateItem and GetItem on its own keys. Prints calls/s and p50/p99 per call and per action. Figures only.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { Agent } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  CreateTableCommand,
+  DeleteTableCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { RuntimeEnv } from '../../topology/runtime-env.ts';
+import { localDynamoDbConfig, type RunningDynamoDb, startDynamoDb } from './dynamodb.ts';
+import { findFreePort } from './ports.ts';
+
+const usage =
+  'usage: npm run bench:dynamodb -- [--clients <n>] [--seconds <s>] [--item-bytes <n>] [--endpoint <url>]';
+
+type Action = 'PutItem' | 'UpdateItem' | 'GetItem';
+
+function positive(value: string | undefined, fallback: number, flag: string): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${flag} must be a positive number, got "${value}"`);
+  return n;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+const ms = (value: number) => value.toFixed(2);
+
+async function main(): Promise<number> {
+  let values: ReturnType<typeof parse>['values'];
+  let clients: number;
+  let seconds: number;
+  let itemBytes: number;
+  try {
+    values = parse().values;
+    clients = Math.round(positive(values.clients, 4, '--clients'));
+    seconds = positive(values.seconds, 10, '--seconds');
+    itemBytes = Math.round(positive(values['item-bytes'], 1000, '--item-bytes'));
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${usage}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(usage);
+    return 0;
+  }
+
+  const log = (line: string) => console.error(line);
+  let running: RunningDynamoDb | undefined;
+  let dir: string | undefined;
+  let endpoint = values.endpoint ?? process.env[RuntimeEnv.dynamodbEndpoint]?.trim();
+  if (!endpoint) {
+    dir = await mkdtemp(join(tmpdir(), 'dynamodb-bench-'));
+    running = await startDynamoDb({ host: '127.0.0.1', port: await findFreePort(), dir, log });
+    endpoint = running.endpoint;
+  }
+  const table = `bench-${process.pid}-${Date.now()}`;
+  // One connection per client, kept alive between calls as the SDK's default agent does.
+  const makeClient = () =>
+    new DynamoDBClient({
+      ...localDynamoDbConfig(endpoint),
+      requestHandler: { httpAgent: new Agent({ keepAlive: true, maxSockets: 1 }) },
+    });
+  const admin = makeClient();
+  const sdkClients = Array.from({ length: clients }, makeClient);
+  try {
+    await admin.send(
+      new CreateTableCommand({
+        TableName: table,
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+    const padding = 'x'.repeat(Math.max(0, itemBytes - 100));
+    const latencies: Record<Action, number[]> = { PutItem: [], UpdateItem: [], GetItem: [] };
+    const timed = async (action: Action, call: () => Promise<unknown>) => {
+      const start = performance.now();
+      await call();
+      latencies[action].push(performance.now() - start);
+    };
+    // A short warm-up: connections, the SDK's lazy imports, moto's first-request paths.
+    const warmUntil = performance.now() + 1_000;
+    let measuring = false;
+    let stopAt = Number.POSITIVE_INFINITY;
+    let measureStart = 0;
+    const loop = async (client: DynamoDBClient, index: number) => {
+      for (let i = 0; ; i += 1) {
+        const now = performance.now();
+        if (!measuring && now >= warmUntil) {
+          measuring = true;
+          measureStart = now;
+          stopAt = now + seconds * 1000;
+          for (const list of Object.values(latencies)) list.length = 0;
+        }
+        if (now >= stopAt) return;
+        const key = { pk: { S: `c${index}-${i}` } };
+        await timed('PutItem', () =>
+          client.send(
+            new PutItemCommand({
+              TableName: table,
+              Item: { ...key, status: { S: 'RECEIVED' }, n: { N: String(i) }, padding: { S: padding } },
+              ConditionExpression: 'attribute_not_exists(pk)',
+            }),
+          ),
+        );
+        await timed('UpdateItem', () =>
+          client.send(
+            new UpdateItemCommand({
+              TableName: table,
+              Key: key,
+              UpdateExpression: 'SET #s = :to',
+              ConditionExpression: '#s = :from',
+              ExpressionAttributeNames: { '#s': 'status' },
+              ExpressionAttributeValues: { ':to': { S: 'CONFIRMED' }, ':from': { S: 'RECEIVED' } },
+            }),
+          ),
+        );
+        await timed('GetItem', () =>
+          client.send(new GetItemCommand({ TableName: table, Key: key, ConsistentRead: true })),
+        );
+      }
+    };
+    await Promise.all(sdkClients.map(loop));
+    const elapsed = (performance.now() - measureStart) / 1000;
+    const all = Object.values(latencies)
+      .flat()
+      .sort((a, b) => a - b);
+    console.log(
+      `DynamoDB at ${endpoint}${running ? ' (started for this run)' : ''}: ${clients} keep-alive clients, ~${itemBytes} B items, ${elapsed.toFixed(1)} s`,
+    );
+    console.log(
+      `  all calls   ${(all.length / elapsed).toFixed(0).padStart(6)} calls/s   p50 ${ms(percentile(all, 50))} ms   p99 ${ms(percentile(all, 99))} ms   (${all.length} calls)`,
+    );
+    for (const [action, list] of Object.entries(latencies)) {
+      list.sort((a, b) => a - b);
+      console.log(
+        `  ${action.padEnd(11)} ${(list.length / elapsed).toFixed(0).padStart(6)} calls/s   p50 ${ms(percentile(list, 50))} ms   p99 ${ms(percentile(list, 99))} ms`,
+      );
+    }
+    await admin.send(new DeleteTableCommand({ TableName: table }));
+    return 0;
+  } finally {
+    for (const client of [admin, ...sdkClients]) client.destroy();
+    await running?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function parse() {
+  return parseArgs({
+    options: {
+      clients: { type: 'string' },
+      seconds: { type: 'string' },
+      'item-bytes': { type: 'string' },
+      endpoint: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+}
+
+process.exitCode = await main();
