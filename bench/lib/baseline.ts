@@ -8,6 +8,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Consumer, type Message, type MessagesStream, Producer } from '@platformatic/kafka';
+import { connectionOptions } from '../../functions/shared/kafka/connection.ts';
 import { producerOptions, type RecordProducer } from '../../functions/shared/kafka/producer.ts';
 
 type Record_ = Message<Buffer, Buffer, Buffer, Buffer>;
@@ -43,7 +44,9 @@ export async function startHop(options: HopOptions): Promise<RunningHop> {
     sessionTimeout: 30_000,
     heartbeatInterval: 1_000,
   });
-  const producer: RecordProducer = new Producer(producerOptions(brokers, 'none', `bench-${name}`));
+  const producer: RecordProducer = new Producer(
+    producerOptions(connectionOptions({ brokers, auth: 'none', clientId: `bench-${name}` })),
+  );
   const stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> = await consumer.consume({
     topics: [from],
     mode: 'committed',

@@ -1,6 +1,7 @@
 /** Sending orders: `POST /orders` on the API emulator, or a record on the baseline's first topic. */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Producer } from '@platformatic/kafka';
+import { connectionOptions } from '../../functions/shared/kafka/connection.ts';
 import { producerOptions, type RecordProducer } from '../../functions/shared/kafka/producer.ts';
 import type { OrderBody } from './orders.ts';
 import { baselineRecord } from './orders.ts';
@@ -52,7 +53,9 @@ export async function postOrder(
 
 /** Produces baseline orders with the functions' producer settings; `send` resolves once acknowledged. */
 export function baselineSender(brokers: string[], topic: string) {
-  const producer: RecordProducer = new Producer(producerOptions(brokers, 'none', 'bench-baseline-source'));
+  const producer: RecordProducer = new Producer(
+    producerOptions(connectionOptions({ brokers, auth: 'none', clientId: 'bench-baseline-source' })),
+  );
   return {
     async send(order: OrderBody): Promise<string> {
       const record = baselineRecord(order);

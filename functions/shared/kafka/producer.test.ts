@@ -1,9 +1,12 @@
-import { describe, expect, it, vi } from 'vitest';
-import { clientIdFor, KafkaConfigurationError, producerOptions } from './producer.ts';
+import { describe, expect, it } from 'vitest';
+import { connectionOptions } from './connection.ts';
+import { producerOptions } from './producer.ts';
 
 describe('producer options', () => {
   it('is an idempotent producer waiting for all in-sync replicas, with bounded retries', () => {
-    const options = producerOptions(['127.0.0.1:39092'], 'none', 'order-pipeline-inventory');
+    const options = producerOptions(
+      connectionOptions({ brokers: ['127.0.0.1:39092'], auth: 'none', clientId: 'order-pipeline-inventory' }),
+    );
     expect(options).toMatchObject({
       clientId: 'order-pipeline-inventory',
       bootstrapBrokers: ['127.0.0.1:39092'],
@@ -16,24 +19,12 @@ describe('producer options', () => {
     expect(options.tls).toBeUndefined();
   });
 
-  it('uses TLS and SASL OAUTHBEARER with a fresh signed token for IAM', async () => {
-    const token = vi.fn(async () => 'signed-token');
-    const options = producerOptions(['b-1.msk:9098'], 'iam', 'order-pipeline', token);
+  it('keeps the TLS and SASL of its connection', () => {
+    const token = async () => 'signed-token';
+    const options = producerOptions(
+      connectionOptions({ brokers: ['b-1.msk:9098'], auth: 'iam', clientId: 'order-pipeline', token }),
+    );
     expect(options.tls).toEqual({});
-    expect(options.sasl?.mechanism).toBe('OAUTHBEARER');
-    const provider = options.sasl?.token as () => Promise<string>;
-    expect(await provider()).toBe('signed-token');
-    expect(token).toHaveBeenCalledOnce();
-  });
-
-  it('refuses IAM without a token provider, and an empty broker list', () => {
-    expect(() => producerOptions(['b:9098'], 'iam', 'x')).toThrow(KafkaConfigurationError);
-    expect(() => producerOptions([], 'none', 'x')).toThrow(/no Kafka bootstrap brokers/);
-  });
-
-  it('derives a client id without whitespace from the function name', () => {
-    expect(clientIdFor('OrderPipeline-Inventory-AbC')).toBe('order-pipeline-OrderPipeline-Inventory-AbC');
-    expect(clientIdFor('my fn')).toBe('order-pipeline-my-fn');
-    expect(clientIdFor(undefined)).toBe('order-pipeline');
+    expect(options.sasl).toEqual({ mechanism: 'OAUTHBEARER', token });
   });
 });
