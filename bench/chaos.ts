@@ -1,28 +1,42 @@
 /**
- * `npm run chaos`: fault runs on the local stack. Each scenario sends orders through POST /orders (a
- * careful client: retries with the same Idempotency-Key), breaks something mid-run, lets the pipeline
- * drain, then reads back what happened from DynamoDB and the DeadLetterQueue topic.
+ * `npm run chaos`: fault runs on the local stack, at load. Each scenario sends orders through POST /orders
+ * at a fixed rate (a careful client: retries with the same Idempotency-Key), breaks something mid-run,
+ * lets the pipeline drain, then reads back what happened from DynamoDB, the Notification and
+ * DeadLetterQueue topics and the sends in the runtimes' logs.
  *
- *   npm run chaos -- [--scenario broker-kill|runtime-kill|replay|poison|all] [--orders N] [--rate R]
+ *   npm run chaos -- [--scenario <name>[,<name>...]|all] [--orders N] [--rate R]
  *
- * - broker-kill:  kill -9 the Kafka broker mid-run, restart it (same data dir, same ports);
- * - runtime-kill: kill -9 the process running the emulators and functions while a batch is in flight,
- *                 start a new one;
- * - replay:       after a full run, reset every consumer group of the run to where the run began (on a
- *                 broker of its own: the beginning of the topics) and let everything be delivered again;
- * - poison:       inject 1% (at least one per consumed topic) of records that can never succeed.
- * Pass: no accepted order lost, no stock reserved twice, no notification delivered twice (one per kind
- * and order), every poison record in the DeadLetterQueue. Exits 1 when a scenario fails.
+ * - replay:            after a full run, reset every consumer group of the run to where the run began (on
+ *                      a broker of its own: the beginning of the topics) and let everything be delivered again;
+ * - poison:            inject 1% (at least one per consumed topic) of records that can never succeed;
+ * - runtime-join:      a second runtime joins the consumer groups mid-run (partitions move while batches
+ *                      are in flight) and leaves again gracefully while it has a batch in flight;
+ * - runtime-join-kill: the same, but the second runtime leaves by kill -9;
+ * - runtime-kill:      kill -9 the process running the emulators and functions while a batch is in
+ *                      flight, start a new one;
+ * - dynamodb-kill:     kill -9 the DynamoDB endpoint while batches are in flight, start it again on the
+ *                      same port and data dir;
+ * - broker-kill:       kill -9 the Kafka broker mid-run, restart it (same data dir, same ports).
+ * Pass: every order accepted and shipped, no stock reserved twice (or lost), every notification a
+ * final status implies recorded and sent exactly once, every notification produced recorded, every
+ * poison record in the DeadLetterQueue. Exits 1 when a scenario fails.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { Producer, stringSerializer } from '@platformatic/kafka';
-import { isProcessAlive } from '../local/infra/file-lock.ts';
 import { findFreePorts, InfraError, stopAllManaged } from '../local/infra/index.ts';
-import { type RunningKafka, startKafka } from '../local/infra/kafka.ts';
 import { functionNames, manifest } from '../topology/manifest.ts';
+import {
+  brokerKill,
+  dynamodbKill,
+  type Fault,
+  type FaultRun,
+  type Harness,
+  poison,
+  runtimeJoinKill,
+  runtimeJoinLeave,
+  runtimeKill,
+} from './lib/chaos-faults.ts';
 import { type RunningChild, startChild } from './lib/child-process.ts';
 import { CompletionTracker, drive } from './lib/driver.ts';
 import { benchOrder, stockFor } from './lib/orders.ts';
@@ -42,11 +56,31 @@ import {
 } from './lib/stack.ts';
 import { postOrder } from './lib/submit.ts';
 import { consumerTopics } from './lib/topics.ts';
-import { parseDeadLetter, readEffects, readRange } from './lib/verify.ts';
+import {
+  checkNotifications,
+  type NotificationCheck,
+  parseDeadLetter,
+  readDeliveries,
+  readEffects,
+  readProducedNotifications,
+  readRange,
+} from './lib/verify.ts';
 
 // Replay first: on a broker of its own it then really starts from the beginning of every topic.
-export const scenarioNames = ['replay', 'poison', 'runtime-kill', 'broker-kill'] as const;
+export const scenarioNames = [
+  'replay',
+  'poison',
+  'runtime-join',
+  'runtime-join-kill',
+  'runtime-kill',
+  'dynamodb-kill',
+  'broker-kill',
+] as const;
 export type ScenarioName = (typeof scenarioNames)[number];
+
+/** Defaults of `npm run chaos`: per scenario. */
+export const DEFAULT_ORDERS = 1_000;
+export const DEFAULT_RATE = 20;
 
 export interface ScenarioResult {
   scenario: ScenarioName;
@@ -54,25 +88,37 @@ export interface ScenarioResult {
   skipped?: string;
   sent: number;
   accepted: number;
+  /** Orders accepted per second, from the first POST to the last 202 (the target is `rate`). */
+  acceptedPerSec: number;
   /** Accepted orders with their order-shipped notification recorded. */
   completed: number;
   /** Accepted orders that never got there. */
   lost: number;
   /** POSTs that never got a 202, despite the client's retries. */
   notAccepted: number;
+  /** (order, kind) recorded more than once, or sent more than once. */
   duplicateNotifications: number;
-  /** Notifications of shipped orders that were never delivered (order-packed). */
+  /** (order, kind) a final status implies but not recorded, produced but not recorded, recorded but not sent, or sent but not recorded. */
   missingNotifications: number;
+  /** Notifications sent, as the runtimes' logs show them. */
+  deliveries: number;
   doubleReservedUnits: number;
   stockMismatches: number;
   poison?: { injected: number; inDeadLetterQueue: number };
   /** This run's DeadLetterQueue records, by reason. */
   deadLettered: Record<string, number>;
   orderStatuses: Record<string, number>;
+  /** A few of the notification problems, for the post-mortem. */
+  notificationSamples: Pick<NotificationCheck, 'duplicates' | 'missing'>;
+  /** Completions a runtime reported for an order already completed (a record processed again: no harm by itself). */
+  completionsReportedAgain: number;
   durationS: number;
   failures: string[];
   events: string[];
+  /** The first runtime's log. */
   logFile: string;
+  /** Every runtime's log (restarts, second runtimes). */
+  logFiles: string[];
 }
 
 export interface ChaosOptions {
@@ -132,126 +178,52 @@ async function waitForDrain(
   }
 }
 
-interface Harness {
-  stack: BenchStack;
-  session: PipelineSession & { orders: number };
-  tracker: CompletionTracker;
-  child: () => RunningChild;
-  startRuntime: () => Promise<RunningChild>;
-  events: string[];
-  note: (line: string) => void;
-  /** Resolves once `count` orders were accepted. */
-  acceptedAtLeast: (count: number) => Promise<void>;
-}
-
-type Fault = (harness: Harness) => Promise<{ during?: Promise<void>; injectedPoison?: Set<string> }>;
-
-/** kill -9 the broker once a third of the orders are in, restart it on the same ports and data dir. */
-const brokerKill: Fault = async (h) => {
-  const kafka = h.stack.kafka;
-  if (!kafka) throw new Error('unreachable: checked before');
-  const during = (async () => {
-    await h.acceptedAtLeast(Math.ceil(h.session.orders / 3));
-    const { pid } = JSON.parse(readFileSync(join(kafka.dir, 'kafka.pid'), 'utf8')) as { pid: number };
-    process.kill(pid, 'SIGKILL');
-    while (isProcessAlive(pid)) await sleep(50);
-    const killedAt = Date.now();
-    h.note(`broker (pid ${pid}) killed with SIGKILL after ${h.tracker.accepted.size} accepted orders`);
-    await sleep(3_000);
-    const restarted: RunningKafka = await startKafka({ ...kafka, log: () => undefined });
-    h.stack.onStop(() => restarted.stop());
-    h.note(
-      `broker restarted on the same ports and data dir, ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill`,
-    );
-  })();
-  return { during };
-};
-
-/** kill -9 the runtime child while an invocation of a Kafka-triggered function runs, start a new one. */
-const runtimeKill: Fault = async (h) => {
-  const during = (async () => {
-    await h.acceptedAtLeast(Math.ceil(h.session.orders / 3));
-    const deadline = Date.now() + 60_000;
-    let busy: string[] = [];
-    while (Date.now() < deadline) {
-      const stats = await h.child().stats();
-      busy = Object.entries(stats.inFlight)
-        .filter(
-          ([fn, n]) =>
-            n > 0 && manifest.functions[fn as keyof typeof manifest.functions]?.trigger.kind === 'kafka',
-        )
-        .map(([fn]) => fn);
-      if (busy.length > 0) break;
-      await sleep(20);
-    }
-    const victim = h.child();
-    await victim.kill();
-    h.note(
-      `runtime child (pid ${victim.pid}) killed with SIGKILL while ${busy.join(', ') || 'nothing'} had a batch in flight`,
-    );
-    await sleep(1_000);
-    const started = Date.now();
-    await h.startRuntime();
-    h.note(`new runtime child ready after ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  })();
-  return { during };
-};
-
-/** Poison records of four kinds, spread over the consumed topics while the orders flow. */
-function poisonValue(kind: number, topic: string): Buffer {
-  switch (kind % 4) {
-    case 0:
-      return Buffer.from('{"this is": not JSON');
-    case 1:
-      // The topic's event type, but nothing an envelope needs.
-      return Buffer.from(JSON.stringify({ eventType: manifestEventType(topic), version: 1 }));
-    case 2:
-      return Buffer.from(JSON.stringify({ eventType: 'SomethingElse', eventId: 'not-a-uuid' }));
-    default:
-      return Buffer.alloc(0);
-  }
-}
-
-const manifestEventType = (topic: string) =>
-  ({
-    OrderReceived: 'OrderReceived',
-    OrderConfirmed: 'OrderConfirmed',
-    OrderPickedAndPacked: 'OrderPickedAndPacked',
-    Notification: 'Notification',
-  })[topic] ?? topic;
-
-const poison: Fault = async (h) => {
-  const topics = consumerTopics();
-  const count = Math.max(topics.length, Math.ceil(h.session.orders / 100 / topics.length) * topics.length);
-  const injected = new Set<string>();
-  const producer = new Producer<string, Buffer, string, string>({
-    clientId: 'bench-chaos-poison',
-    bootstrapBrokers: h.stack.kafkaBrokers,
-    serializers: { key: stringSerializer, headerKey: stringSerializer, headerValue: stringSerializer },
-  });
-  const during = (async () => {
-    try {
-      for (let i = 0; i < count; i++) {
-        // Spread between the first and the last accepted orders, so poison lands among real records.
-        await h.acceptedAtLeast(Math.floor(((i + 1) * h.session.orders) / (count + 1)));
-        const topic = topics[i % topics.length] as string;
-        const key = `poison-${h.session.runId}-${i}`;
-        await producer.send({ messages: [{ topic, key, value: poisonValue(i, topic) }] });
-        injected.add(key);
-      }
-      h.note(`${count} poison records injected over ${topics.join(', ')}`);
-    } finally {
-      await producer.close();
-    }
-  })();
-  return { during, injectedPoison: injected };
-};
-
 const faults: Record<Exclude<ScenarioName, 'replay'>, Fault> = {
   'broker-kill': brokerKill,
+  'dynamodb-kill': dynamodbKill,
   'runtime-kill': runtimeKill,
+  'runtime-join': runtimeJoinLeave,
+  'runtime-join-kill': runtimeJoinKill,
   poison,
 };
+
+const sample = <T>(items: readonly T[]) => items.slice(0, 5);
+
+/** Why a scenario cannot run on this stack (it needs a service this run started), if it cannot. */
+function cannotRun(name: ScenarioName, stack: BenchStack): string | undefined {
+  if (name === 'broker-kill' && !stack.kafka)
+    return 'the broker is external (KAFKA_BROKERS): only a broker this run started can be killed';
+  if (name === 'dynamodb-kill' && !stack.dynamodb)
+    return 'the DynamoDB endpoint is external (DYNAMODB_ENDPOINT): only an endpoint this run started can be killed';
+  return undefined;
+}
+
+function notRun(scenario: ScenarioName): ScenarioResult {
+  return {
+    scenario,
+    pass: true,
+    sent: 0,
+    accepted: 0,
+    acceptedPerSec: 0,
+    completed: 0,
+    lost: 0,
+    notAccepted: 0,
+    duplicateNotifications: 0,
+    missingNotifications: 0,
+    deliveries: 0,
+    doubleReservedUnits: 0,
+    stockMismatches: 0,
+    deadLettered: {},
+    orderStatuses: {},
+    notificationSamples: { duplicates: [], missing: [] },
+    completionsReportedAgain: 0,
+    durationS: 0,
+    failures: [],
+    events: [],
+    logFile: '',
+    logFiles: [],
+  };
+}
 
 export async function runScenario(
   name: ScenarioName,
@@ -261,63 +233,55 @@ export async function runScenario(
   const started = Date.now();
   const runId = newRunId();
   const stock = stockFor(options.orders);
-  const logFile = logFileFor(runId, `chaos-${name}`);
-  const empty = {
-    scenario: name,
-    sent: 0,
-    accepted: 0,
-    completed: 0,
-    lost: 0,
-    notAccepted: 0,
-    duplicateNotifications: 0,
-    missingNotifications: 0,
-    doubleReservedUnits: 0,
-    stockMismatches: 0,
-    deadLettered: {},
-    orderStatuses: {},
-    durationS: 0,
-    failures: [],
-    events: [],
-    logFile,
+  const logFiles: string[] = [];
+  const nextLogFile = (what: string) => {
+    const file = logFileFor(runId, `chaos-${name}${logFiles.length === 0 ? '' : `-${what}`}`);
+    logFiles.push(file);
+    return file;
   };
-  if (name === 'broker-kill' && !stack.kafka) {
-    return {
-      ...empty,
-      pass: true,
-      skipped: 'the broker is external (KAFKA_BROKERS): only a broker this run started can be killed',
-    };
-  }
+  const skipped = cannotRun(name, stack);
+  if (skipped) return { ...notRun(name), skipped };
 
   const prepared = await preparePipeline(stack, runId, stock);
   const session = { ...prepared, orders: options.orders };
   const admin = newAdmin(stack.kafkaBrokers);
   const dlqStart = await endOffsets(admin, [DLQ]);
   const [apiPort] = await findFreePorts(1);
-  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const mainApi = `http://127.0.0.1:${apiPort}`;
   const tracker = new CompletionTracker();
   const events: string[] = [];
   const note = (line: string) => {
     events.push(line);
     options.log(`[chaos:${name}] ${line}`);
   };
-  let current: RunningChild | undefined;
-  const startRuntime = async () => {
-    current = await startChild({
+  const children: RunningChild[] = [];
+  const spawn = async (what: string, port: number) => {
+    const child = await startChild({
       config: {
         mode: 'pipeline',
         runId,
         kafkaBrokers: stack.kafkaBrokers,
         dynamodbEndpoint: stack.dynamodbEndpoint,
         tablePrefix: session.tablePrefix,
-        apiPort: apiPort as number,
+        apiPort: port,
       },
       onCompleted: (completions: Completion[]) => tracker.complete(completions),
-      logFile,
+      logFile: nextLogFile(what),
     });
+    children.push(child);
+    return child;
+  };
+  let current: RunningChild | undefined;
+  const startRuntime = async () => {
+    current = await spawn(`runtime${children.length + 1}`, apiPort as number);
     return current;
   };
-  const acceptedAtLeast = async (count: number) => {
-    while (tracker.accepted.size < count && !driving.done) await sleep(50);
+  // Orders go round-robin to every runtime's API, as behind a load balancer.
+  const visitorApis = new Map<RunningChild, string>();
+  let turn = 0;
+  const pickApi = () => {
+    const apis = [mainApi, ...visitorApis.values()];
+    return apis[turn++ % apis.length] as string;
   };
   const driving = { done: false };
   const harness: Harness = {
@@ -326,30 +290,48 @@ export async function runScenario(
     tracker,
     child: () => current as RunningChild,
     startRuntime,
-    events,
+    startVisitor: async () => {
+      const visitor = await spawn(`visitor${children.length + 1}`, 0);
+      if (visitor.apiUrl) visitorApis.set(visitor, visitor.apiUrl);
+      return visitor;
+    },
+    retireVisitor: (visitor) => void visitorApis.delete(visitor),
     note,
-    acceptedAtLeast,
+    acceptedAtLeast: async (count) => {
+      while (tracker.accepted.size < count && !driving.done) await sleep(50);
+    },
   };
+  const stopAll = () => Promise.all(children.map((child) => child.stop().catch(() => undefined)));
 
   try {
     await startRuntime();
-    const fault = name === 'replay' ? {} : await faults[name](harness);
+    const fault: FaultRun = name === 'replay' ? {} : await faults[name](harness);
+    const sendingFrom = Date.now();
+    let lastAcceptedAt = sendingFrom;
     const driven = await drive({
       count: options.orders,
       load: { kind: 'rate', perSecond: options.rate },
       tracker,
-      submit: (index) =>
-        postOrder(apiUrl, benchOrder(runId, index, session.entries), { deadlineMs: 180_000 }),
+      submit: async (index) => {
+        const orderId = await postOrder(pickApi, benchOrder(runId, index, session.entries), {
+          deadlineMs: 180_000,
+        });
+        lastAcceptedAt = Date.now();
+        return orderId;
+      },
     }).finally(() => {
       driving.done = true;
     });
+    const acceptedPerSec = tracker.accepted.size / Math.max(0.001, (lastAcceptedAt - sendingFrom) / 1000);
     await fault.during;
-    note(`${tracker.accepted.size}/${options.orders} orders accepted; waiting for the pipeline to drain`);
+    note(
+      `${tracker.accepted.size}/${options.orders} orders accepted (${acceptedPerSec.toFixed(1)}/s for ${options.rate}/s sent); waiting for the pipeline to drain`,
+    );
     await waitForDrain(stack, session, tracker, options.stallMs);
 
     if (name === 'replay') {
       const before = await readEffects(stack.dynamodbEndpoint, session.tablePrefix, stock);
-      await current?.stop();
+      await stopAll();
       await commitGroupsAt(admin, runId, session.startOffsets);
       const fromTheStart = [...session.startOffsets.values()].every((partitions) =>
         [...partitions.values()].every((offset) => offset === 0n),
@@ -376,10 +358,12 @@ export async function runScenario(
       }
     }
 
-    await current?.stop();
+    await stopAll();
+    // Every line a runtime wrote must be in its log before the sends are counted.
+    await Promise.all(children.map((child) => Promise.race([child.logClosed, sleep(10_000)])));
     const effects = await readEffects(stack.dynamodbEndpoint, session.tablePrefix, stock);
-    const dlqEnd = await endOffsets(admin, [DLQ]);
-    const deadLetters = (await readRange(stack.kafkaBrokers, DLQ, dlqStart, dlqEnd))
+    const ends = await endOffsets(admin, [DLQ, 'Notification']);
+    const deadLetters = (await readRange(stack.kafkaBrokers, DLQ, dlqStart, ends))
       .map(parseDeadLetter)
       .filter((d) => d.reason !== 'replay-marker');
     const ours = deadLetters.filter(
@@ -387,6 +371,22 @@ export async function runScenario(
     );
     const deadLettered: Record<string, number> = {};
     for (const d of ours) deadLettered[d.reason] = (deadLettered[d.reason] ?? 0) + 1;
+    const produced = await readProducedNotifications(
+      stack.kafkaBrokers,
+      session.startOffsets,
+      ends,
+      `bench-${runId}-`,
+    );
+    const deliveries = await readDeliveries(logFiles);
+    const notifications = checkNotifications({
+      orderStatus: effects.orderStatus,
+      recorded: effects.notificationItems,
+      produced: produced.events,
+      deliveries,
+    });
+    if (!notifications.deliveriesObserved) {
+      note('no send found in the runtimes’ logs (log level above INFO?): sends not checked');
+    }
 
     const accepted = [...tracker.accepted.keys()];
     const lost = accepted.filter((orderId) => !effects.shipped.has(orderId));
@@ -395,21 +395,21 @@ export async function runScenario(
       ? new Set(ours.filter((d) => d.originalKey && injected.has(d.originalKey)).map((d) => d.originalKey))
       : undefined;
 
-    const failures: string[] = [];
+    const failures: string[] = [...(fault.failures ?? [])];
     if (lost.length > 0)
       failures.push(`${lost.length} accepted order(s) never shipped, e.g. ${lost.slice(0, 3).join(', ')}`);
     if (driven.failed.length > 0)
       failures.push(`${driven.failed.length} order(s) never accepted: ${driven.failed[0]?.error}`);
-    if (effects.duplicateNotifications.length > 0) {
-      const d = effects.duplicateNotifications[0];
+    if (notifications.duplicates.length > 0) {
+      const d = notifications.duplicates[0];
       failures.push(
-        `${effects.duplicateNotifications.length} notification(s) delivered more than once, e.g. ${d?.kind} of ${d?.orderId} x${d?.count}`,
+        `${notifications.duplicates.length} notification(s) recorded or sent more than once, e.g. ${d?.kind} of ${d?.orderId}: recorded ${d?.recorded}, sent ${d?.delivered ?? '?'}`,
       );
     }
-    if (effects.missingNotifications.length > 0) {
-      const m = effects.missingNotifications[0];
+    if (notifications.missing.length > 0) {
+      const m = notifications.missing[0];
       failures.push(
-        `${effects.missingNotifications.length} notification(s) of shipped orders never delivered, e.g. ${m?.kind} of ${m?.orderId}`,
+        `${notifications.missing.length} notification(s) missing, e.g. ${m?.kind} of ${m?.orderId} (${m?.problem})`,
       );
     }
     if (effects.stockMismatches.length > 0) {
@@ -428,32 +428,93 @@ export async function runScenario(
       pass: failures.length === 0,
       sent: options.orders,
       accepted: accepted.length,
+      acceptedPerSec: Math.round(acceptedPerSec * 10) / 10,
       completed: accepted.length - lost.length,
       lost: lost.length,
       notAccepted: driven.failed.length,
-      duplicateNotifications: effects.duplicateNotifications.length,
-      missingNotifications: effects.missingNotifications.length,
+      duplicateNotifications: notifications.duplicates.length,
+      missingNotifications: notifications.missing.length,
+      deliveries: [...deliveries.values()].reduce((n, c) => n + c, 0),
       doubleReservedUnits: effects.doubleReservedUnits,
       stockMismatches: effects.stockMismatches.length,
       ...(injected ? { poison: { injected: injected.size, inDeadLetterQueue: poisonInDlq?.size ?? 0 } } : {}),
       deadLettered,
       orderStatuses: effects.statuses,
+      notificationSamples: {
+        duplicates: sample(notifications.duplicates),
+        missing: sample(notifications.missing),
+      },
+      completionsReportedAgain: tracker.repeated,
       durationS: Math.round((Date.now() - started) / 100) / 10,
       failures,
       events,
-      logFile,
+      logFile: logFiles[0] ?? '',
+      logFiles,
     };
   } finally {
-    await current?.stop().catch(() => undefined);
+    await stopAll();
     await admin.close().catch(() => undefined);
     await session.dispose().catch(() => undefined);
   }
 }
 
-const usage = `usage: npm run chaos -- [--scenario ${scenarioNames.join('|')}|all] [--orders N] [--rate R] [--out file]
-  --orders N   orders per scenario (default 60)
-  --rate R     orders/s sent (default 4)
+/** A scenario that could not finish (its stack broke for good) is a failed one; the next ones still run. */
+function crashed(scenario: ScenarioName, error: unknown): ScenarioResult {
+  return {
+    ...notRun(scenario),
+    pass: false,
+    failures: [`the scenario could not finish: ${(error as Error).message ?? error}`],
+  };
+}
+
+const usage = `usage: npm run chaos -- [--scenario <name>[,<name>...]|all] [--orders N] [--rate R] [--out file]
+  --scenario   ${scenarioNames.join(', ')} (default all)
+  --orders N   orders per scenario (default ${DEFAULT_ORDERS})
+  --rate R     orders/s sent (default ${DEFAULT_RATE})
+  --stall-timeout S  give up draining after S s without progress (default 90)
   --out file   results JSON (default bench/results/chaos.json)`;
+
+const dlqByReason = (r: ScenarioResult) =>
+  Object.entries(r.deadLettered)
+    .map(([reason, count]) => `${reason} ${count}`)
+    .join(', ') || '-';
+
+export function resultsTable(results: readonly ScenarioResult[]): string {
+  return table([
+    [
+      'scenario',
+      'sent',
+      'accepted',
+      'accepted/s',
+      'shipped',
+      'lost',
+      'dup. notif.',
+      'missing notif.',
+      'double-reserved',
+      'stock mismatches',
+      'poison in DLQ',
+      'DLQ by reason',
+      'duration s',
+      'result',
+    ],
+    ...results.map((r) => [
+      r.scenario,
+      r.sent,
+      r.accepted,
+      r.acceptedPerSec,
+      r.completed,
+      r.lost,
+      r.duplicateNotifications,
+      r.missingNotifications,
+      r.doubleReservedUnits,
+      r.stockMismatches,
+      r.poison ? `${r.poison.inDeadLetterQueue}/${r.poison.injected}` : '-',
+      dlqByReason(r),
+      r.durationS,
+      r.skipped ? 'skipped' : r.pass ? 'PASS' : 'FAIL',
+    ]),
+  ]);
+}
 
 async function main(): Promise<number> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -478,10 +539,10 @@ async function main(): Promise<number> {
     return 0;
   }
   const wanted = String(values.scenario ?? 'all');
-  const scenarios = wanted === 'all' ? [...scenarioNames] : [wanted];
+  const scenarios = wanted === 'all' ? [...scenarioNames] : wanted.split(',').map((s) => s.trim());
   const unknown = scenarios.filter((s) => !(scenarioNames as readonly string[]).includes(s));
-  const orders = Number(values.orders ?? 60);
-  const rate = Number(values.rate ?? 4);
+  const orders = Number(values.orders ?? DEFAULT_ORDERS);
+  const rate = Number(values.rate ?? DEFAULT_RATE);
   const stallS = Number(values['stall-timeout'] ?? 90);
   if (unknown.length > 0 || !(orders > 0) || !(rate > 0) || !(stallS > 0)) {
     log(`${unknown.length > 0 ? `unknown scenario ${unknown.join(', ')}` : 'invalid number'}\n${usage}`);
@@ -493,61 +554,41 @@ async function main(): Promise<number> {
   try {
     stack = await startBenchStack(log);
     const machine = machineInfo(stack.kafkaVersion);
+    const startedAt = new Date().toISOString();
     const results: ScenarioResult[] = [];
     for (const scenario of scenarios as ScenarioName[]) {
       log(`[chaos] ${scenario}: ${orders} orders at ${rate}/s`);
-      results.push(
-        await runScenario(scenario, stack, { orders: Math.round(orders), rate, stallMs: stallS * 1000, log }),
-      );
+      const result = await runScenario(scenario, stack, {
+        orders: Math.round(orders),
+        rate,
+        stallMs: stallS * 1000,
+        log,
+      }).catch((error: unknown) => crashed(scenario, error));
+      results.push(result);
+      log(`[chaos] ${scenario}: ${result.skipped ? 'skipped' : result.pass ? 'PASS' : 'FAIL'}`);
+      for (const failure of result.failures) log(`[chaos] ${scenario}: FAIL: ${failure}`);
     }
     machine.loadAverage.end = currentLoad();
-    console.log(
-      `\n${table([
-        [
-          'scenario',
-          'sent',
-          'accepted',
-          'shipped',
-          'lost',
-          'dup. notif.',
-          'missing notif.',
-          'double-reserved',
-          'poison in DLQ',
-          'other DLQ',
-          'result',
-        ],
-        ...results.map((r) => [
-          r.scenario,
-          r.sent,
-          r.accepted,
-          r.completed,
-          r.lost,
-          r.duplicateNotifications,
-          r.missingNotifications,
-          r.doubleReservedUnits,
-          r.poison ? `${r.poison.inDeadLetterQueue}/${r.poison.injected}` : '-',
-          Object.entries(r.deadLettered)
-            .filter(([reason]) => reason !== 'poison')
-            .reduce((n, [, count]) => n + count, 0),
-          r.skipped ? 'skipped' : r.pass ? 'PASS' : 'FAIL',
-        ]),
-      ])}`,
-    );
+    console.log(`\n${resultsTable(results)}`);
     for (const r of results) {
       for (const line of r.skipped ? [r.skipped] : [...r.events, ...r.failures.map((f) => `FAIL: ${f}`)]) {
         console.log(`  ${r.scenario}: ${line}`);
       }
     }
+    console.log(
+      `\nload average (1, 5, 15 min): ${machine.loadAverage.start.join(' ')} → ${machine.loadAverage.end.join(' ')}`,
+    );
     const file = await writeJson(out, {
       command: commandLine('chaos'),
-      startedAt: new Date().toISOString(),
+      startedAt,
+      finishedAt: new Date().toISOString(),
       machine,
       orders,
       rate,
       pass: results.every((r) => r.pass),
       scenarios: results,
     });
-    console.log(`\nwritten: ${file}`);
+    console.log(`written: ${file}`);
     return results.every((r) => r.pass) ? 0 : 1;
   } catch (error) {
     log(error instanceof InfraError ? error.message : `[chaos] failed: ${(error as Error).stack ?? error}`);

@@ -15,6 +15,8 @@ export interface RunningChild {
   /** `kill -9`: no cleanup, no goodbye. */
   kill(): Promise<void>;
   exited: Promise<number | null>;
+  /** Resolves once everything the child wrote is in `logFile`. */
+  logClosed: Promise<void>;
 }
 
 export interface ChildOptions {
@@ -42,7 +44,9 @@ export async function startChild(options: ChildOptions): Promise<RunningChild> {
     });
   }
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  void exited.then(() => out.end());
+  // 'close' (not 'exit'): the child's last output may still be in the pipes when it exits.
+  child.once('close', () => out.end());
+  const logClosed = new Promise<void>((resolve) => out.once('close', () => resolve()));
 
   let statsWaiters: ((stats: ChildStats) => void)[] = [];
   const ready = new Promise<{ apiUrl: string | undefined }>((resolve, reject) => {
@@ -117,5 +121,6 @@ export async function startChild(options: ChildOptions): Promise<RunningChild> {
       await exited;
     },
     exited,
+    logClosed,
   };
 }

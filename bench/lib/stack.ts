@@ -30,6 +30,8 @@ export interface BenchStack {
   dynamodbEndpoint: string;
   /** Ports and data dir of a broker this run started (undefined when external): chaos restarts it. */
   kafka?: { host: string; port: number; controllerPort: number; dir: string };
+  /** Port and data dir of a DynamoDB endpoint this run started (undefined when external): chaos restarts it. */
+  dynamodb?: { host: string; port: number; dir: string };
   kafkaVersion: string;
   infra: LocalInfra;
   /** Runs `stop` before the stack's own services stop (e.g. a broker restarted by a chaos run). */
@@ -80,6 +82,9 @@ export async function startBenchStack(log: Log): Promise<BenchStack> {
     dynamodbEndpoint: infra.dynamodbEndpoint,
     ...(infra.started.kafka && kafkaPort && controllerPort
       ? { kafka: { host: '127.0.0.1', port: kafkaPort, controllerPort, dir: join(infra.dataDir, 'kafka') } }
+      : {}),
+    ...(infra.started.dynamodb && dynamodbPort
+      ? { dynamodb: { host: '127.0.0.1', port: dynamodbPort, dir: join(infra.dataDir, 'dynamodb') } }
       : {}),
     kafkaVersion: infra.started.kafka ? localKafkaVersion() : `external (${external?.join(',')})`,
     infra,

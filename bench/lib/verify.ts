@@ -2,9 +2,13 @@
  * What a run left behind, read back from DynamoDB and the DeadLetterQueue topic: which orders finished,
  * whether any stock was reserved twice, any notification delivered twice, and what was dead-lettered.
  */
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, paginateScan } from '@aws-sdk/lib-dynamodb';
 import { Consumer, type Message } from '@platformatic/kafka';
+import { z } from 'zod';
+import { decode } from '../../events/codec.ts';
 import { localDynamoDbConfig } from '../../local/infra/index.ts';
 import { localTableName, type TableName } from '../../topology/manifest.ts';
 import type { Offsets } from './stack.ts';
@@ -42,6 +46,16 @@ export interface EffectsReport {
   /** Units reserved beyond what the confirmed orders asked for (0 when every reservation happened once). */
   doubleReservedUnits: number;
   notifications: number;
+  /** Every order's status, by id. */
+  orderStatus: Map<string, string>;
+  /** The notifications table's items (keys and kind). */
+  notificationItems: RecordedNotification[];
+}
+
+export interface RecordedNotification {
+  orderId: string;
+  notificationId: string;
+  kind: string;
 }
 
 /**
@@ -62,10 +76,12 @@ export async function readEffects(
       scanAll(client, table('inventory')),
     ]);
     const statuses: Record<string, number> = {};
+    const orderStatus = new Map<string, string>();
     const expected = new Map<string, number>();
     for (const order of orders) {
       const status = String(order.status);
       statuses[status] = (statuses[status] ?? 0) + 1;
+      orderStatus.set(String(order.orderId), status);
       if (!['CONFIRMED', 'PACKED', 'SHIPPED'].includes(status)) continue;
       for (const item of (order.items ?? []) as { sku: string; quantity: number }[]) {
         expected.set(item.sku, (expected.get(item.sku) ?? 0) + item.quantity);
@@ -109,6 +125,12 @@ export async function readEffects(
       stockMismatches,
       doubleReservedUnits,
       notifications: notifications.length,
+      orderStatus,
+      notificationItems: notifications.map((n) => ({
+        orderId: String(n.orderId),
+        notificationId: String(n.notificationId),
+        kind: String(n.kind),
+      })),
     };
   } finally {
     client.destroy();
@@ -201,4 +223,153 @@ export async function readRange(
     await consumer.close(true).catch(() => undefined);
   }
   return records;
+}
+
+/** The log line of the local channel's send (functions/notification/delivery.ts): the e-mail itself. */
+const DeliveryLine = z.object({
+  message: z.literal('notification delivered'),
+  notificationId: z.string().min(1),
+  kind: z.string().min(1),
+});
+
+/**
+ * Sends counted in the runtime processes' logs, by notification id: the one effect of the pipeline that
+ * is neither a table item nor a record. Lines that are not JSON (or not a delivery) are skipped.
+ */
+export async function readDeliveries(logFiles: readonly string[]): Promise<Map<string, number>> {
+  const deliveries = new Map<string, number>();
+  for (const file of logFiles) {
+    const lines = createInterface({ input: createReadStream(file), crlfDelay: Number.POSITIVE_INFINITY });
+    for await (const line of lines) {
+      if (!line.includes('"notification delivered"')) continue;
+      let json: unknown;
+      try {
+        json = JSON.parse(line);
+      } catch {
+        continue;
+      }
+      const parsed = DeliveryLine.safeParse(json);
+      if (parsed.success) {
+        const id = parsed.data.notificationId;
+        deliveries.set(id, (deliveries.get(id) ?? 0) + 1);
+      }
+    }
+  }
+  return deliveries;
+}
+
+export interface ProducedNotification {
+  orderId: string;
+  kind: string;
+}
+
+/**
+ * The distinct Notification events of the orders whose id starts with `orderPrefix`, produced on the
+ * Notification topic between two offsets, by event id (a record produced twice counts once).
+ */
+export async function readProducedNotifications(
+  brokers: string[],
+  from: Offsets,
+  to: Offsets,
+  orderPrefix: string,
+): Promise<{ events: Map<string, ProducedNotification>; undecodable: number }> {
+  const events = new Map<string, ProducedNotification>();
+  let undecodable = 0;
+  for (const message of await readRange(brokers, 'Notification', from, to)) {
+    const decoded = decode('Notification', message.value);
+    if (!decoded.ok) {
+      // Poison records injected by a chaos run, or anything else that is not an event.
+      undecodable += 1;
+      continue;
+    }
+    const { eventId, data } = decoded.event;
+    if (data.orderId.startsWith(orderPrefix)) events.set(eventId, { orderId: data.orderId, kind: data.kind });
+  }
+  return { events, undecodable };
+}
+
+/** What each order's final status says it was told, and nothing else is required. */
+export const expectedNotificationKinds: Record<string, readonly string[]> = {
+  SHIPPED: ['order-packed', 'order-shipped'],
+  REJECTED: ['order-rejected'],
+};
+
+export type NotificationProblem =
+  /** A final-status order without the notification that status implies. */
+  | 'not-recorded'
+  /** Produced on the Notification topic but never recorded: consumed and dropped, or never consumed. */
+  | 'produced-not-recorded'
+  /** Recorded as delivered, but no send was seen. */
+  | 'recorded-not-delivered'
+  /** Sent, but never recorded. */
+  | 'delivered-not-recorded';
+
+export interface NotificationCheck {
+  /** (order, kind) recorded more than once, or sent more than once. */
+  duplicates: { orderId: string; kind: string; recorded: number; delivered: number | undefined }[];
+  /** (order, kind) with a missing piece, once each (the first problem found). */
+  missing: { orderId: string; kind: string; problem: NotificationProblem }[];
+  /** False when the logs held no send at all while notifications were recorded (e.g. a log level above INFO). */
+  deliveriesObserved: boolean;
+}
+
+/**
+ * Every notification once, and once only: what the orders' statuses imply, what was produced on the
+ * topic, what the table recorded and what was sent must agree. `deliveries` undefined: sends not checked.
+ */
+export function checkNotifications(input: {
+  orderStatus: ReadonlyMap<string, string>;
+  recorded: readonly RecordedNotification[];
+  produced?: ReadonlyMap<string, ProducedNotification>;
+  deliveries?: ReadonlyMap<string, number>;
+}): NotificationCheck {
+  const { orderStatus, recorded, produced } = input;
+  const deliveriesObserved =
+    input.deliveries === undefined || input.deliveries.size > 0 || recorded.length === 0;
+  const deliveries = deliveriesObserved ? input.deliveries : undefined;
+  const key = (orderId: string, kind: string) => `${orderId}|${kind}`;
+  const byKind = new Map<string, RecordedNotification[]>();
+  for (const item of recorded) {
+    const k = key(item.orderId, item.kind);
+    byKind.set(k, [...(byKind.get(k) ?? []), item]);
+  }
+  const recordedIds = new Set(recorded.map((item) => item.notificationId));
+
+  const duplicates: NotificationCheck['duplicates'] = [];
+  for (const [k, items] of byKind) {
+    const delivered = deliveries
+      ? items.reduce((n, item) => n + (deliveries.get(item.notificationId) ?? 0), 0)
+      : undefined;
+    if (items.length > 1 || (delivered ?? 0) > 1) {
+      const [orderId = '', kind = ''] = k.split('|');
+      duplicates.push({ orderId, kind, recorded: items.length, delivered });
+    }
+  }
+
+  const missing = new Map<string, NotificationCheck['missing'][number]>();
+  const flag = (orderId: string, kind: string, problem: NotificationProblem) => {
+    const k = key(orderId, kind);
+    if (!missing.has(k)) missing.set(k, { orderId, kind, problem });
+  };
+  for (const [orderId, status] of orderStatus) {
+    for (const kind of expectedNotificationKinds[status] ?? []) {
+      if (!byKind.has(key(orderId, kind))) flag(orderId, kind, 'not-recorded');
+    }
+  }
+  for (const [eventId, event] of produced ?? []) {
+    if (!recordedIds.has(eventId)) flag(event.orderId, event.kind, 'produced-not-recorded');
+  }
+  if (deliveries) {
+    for (const item of recorded) {
+      if (!deliveries.has(item.notificationId)) flag(item.orderId, item.kind, 'recorded-not-delivered');
+    }
+    const recordedKinds = new Map(recorded.map((item) => [item.notificationId, item]));
+    for (const id of deliveries.keys()) {
+      if (recordedKinds.has(id)) continue;
+      const event = produced?.get(id);
+      // A send of another run's notification (a shared log) is not ours to judge.
+      if (event) flag(event.orderId, event.kind, 'delivered-not-recorded');
+    }
+  }
+  return { duplicates, missing: [...missing.values()], deliveriesObserved };
 }

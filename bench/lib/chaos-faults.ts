@@ -1,0 +1,272 @@
+/**
+ * The faults `npm run chaos` injects while orders flow. Each one waits for its moment (a share of the
+ * orders accepted, an invocation in flight), breaks something for real (a process killed, a process
+ * added to the consumer groups, records that can never succeed) and reports what it did.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { Producer, stringSerializer } from '@platformatic/kafka';
+import { startDynamoDb } from '../../local/infra/dynamodb.ts';
+import { isProcessAlive } from '../../local/infra/file-lock.ts';
+import { localDynamoDbConfig } from '../../local/infra/index.ts';
+import { type RunningKafka, startKafka } from '../../local/infra/kafka.ts';
+import { localTableName, manifest, tableNames } from '../../topology/manifest.ts';
+import type { RunningChild } from './child-process.ts';
+import type { CompletionTracker } from './driver.ts';
+import type { PipelineSession } from './session.ts';
+import type { BenchStack } from './stack.ts';
+import { consumerTopics } from './topics.ts';
+
+export interface Harness {
+  stack: BenchStack;
+  session: PipelineSession & { orders: number };
+  tracker: CompletionTracker;
+  /** The runtime that serves the API the orders are sent to. */
+  child: () => RunningChild;
+  /** Replaces the main runtime (same API port). */
+  startRuntime: () => Promise<RunningChild>;
+  /** Starts another runtime in the same consumer groups, on the same tables; its API takes orders too while it runs. */
+  startVisitor: () => Promise<RunningChild>;
+  /** The visitor is going: no more orders to its API. */
+  retireVisitor: (visitor: RunningChild) => void;
+  note: (line: string) => void;
+  /** Resolves once `count` orders were accepted (or every order was sent). */
+  acceptedAtLeast: (count: number) => Promise<void>;
+}
+
+export interface FaultRun {
+  during?: Promise<void>;
+  injectedPoison?: Set<string>;
+  /** What the fault itself found wrong (e.g. a restarted endpoint without the run's tables). */
+  failures?: string[];
+}
+
+export type Fault = (harness: Harness) => Promise<FaultRun>;
+
+const isKafkaTriggered = (fn: string) =>
+  manifest.functions[fn as keyof typeof manifest.functions]?.trigger.kind === 'kafka';
+
+/** Waits (up to `timeoutMs`) until `child` has an invocation of a Kafka-triggered function running. */
+export async function batchInFlight(child: RunningChild, timeoutMs = 60_000): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  let busy: string[] = [];
+  while (Date.now() < deadline) {
+    const stats = await child.stats();
+    busy = Object.entries(stats.inFlight)
+      .filter(([fn, n]) => n > 0 && isKafkaTriggered(fn))
+      .map(([fn]) => fn);
+    if (busy.length > 0) break;
+    await sleep(20);
+  }
+  return busy;
+}
+
+/** Kills `pid` with SIGKILL and waits until it is gone. */
+async function killHard(pid: number): Promise<void> {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    return;
+  }
+  while (isProcessAlive(pid)) await sleep(50);
+}
+
+const pidIn = (dir: string, file: string) =>
+  (JSON.parse(readFileSync(join(dir, file), 'utf8')) as { pid: number }).pid;
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/** kill -9 the broker once a third of the orders are in, restart it on the same ports and data dir. */
+export const brokerKill: Fault = async (h) => {
+  const kafka = h.stack.kafka;
+  if (!kafka) throw new Error('unreachable: checked before');
+  const during = (async () => {
+    await h.acceptedAtLeast(Math.ceil(h.session.orders / 3));
+    const pid = pidIn(kafka.dir, 'kafka.pid');
+    await killHard(pid);
+    const killedAt = Date.now();
+    h.note(`broker (pid ${pid}) killed with SIGKILL after ${h.tracker.accepted.size} accepted orders`);
+    await sleep(3_000);
+    const restarted: RunningKafka = await startKafka({ ...kafka, log: () => undefined });
+    h.stack.onStop(() => restarted.stop());
+    h.note(
+      `broker restarted on the same ports and data dir, ${seconds(Date.now() - killedAt)} after the kill`,
+    );
+  })();
+  return { during };
+};
+
+/**
+ * kill -9 the DynamoDB endpoint while invocations run, once a third of the orders are in; start the same
+ * server again on the same port and data dir (its journal brings the tables back).
+ */
+export const dynamodbKill: Fault = async (h) => {
+  const dynamodb = h.stack.dynamodb;
+  if (!dynamodb) throw new Error('unreachable: checked before');
+  const failures: string[] = [];
+  const during = (async () => {
+    await h.acceptedAtLeast(Math.ceil(h.session.orders / 3));
+    const busy = await batchInFlight(h.child());
+    const pid = pidIn(dynamodb.dir, 'moto.pid');
+    await killHard(pid);
+    const killedAt = Date.now();
+    h.note(
+      `DynamoDB endpoint (pid ${pid}) killed with SIGKILL after ${h.tracker.accepted.size} accepted orders, while ${busy.join(', ') || 'nothing'} had a batch in flight`,
+    );
+    await sleep(2_000);
+    const restarted = await startDynamoDb({ ...dynamodb, log: () => undefined });
+    h.stack.onStop(() => restarted.stop());
+    const tables = await listTables(restarted.endpoint);
+    const ours = tableNames.map((t) => localTableName(t, h.session.tablePrefix));
+    const gone = ours.filter((t) => !tables.has(t));
+    h.note(
+      `DynamoDB endpoint restarted on the same port and data dir ${seconds(Date.now() - killedAt)} after the kill; ${ours.length - gone.length}/${ours.length} of the run's tables back`,
+    );
+    if (gone.length > 0) {
+      failures.push(
+        `the restarted DynamoDB endpoint came back without ${gone.join(', ')}: it kept no state across the kill`,
+      );
+    }
+  })();
+  return { during, failures };
+};
+
+async function listTables(endpoint: string): Promise<Set<string>> {
+  const client = new DynamoDBClient(localDynamoDbConfig(endpoint));
+  try {
+    const names = new Set<string>();
+    let start: string | undefined;
+    do {
+      const page = await client.send(new ListTablesCommand({ ExclusiveStartTableName: start }));
+      for (const name of page.TableNames ?? []) names.add(name);
+      start = page.LastEvaluatedTableName;
+    } while (start);
+    return names;
+  } finally {
+    client.destroy();
+  }
+}
+
+/** kill -9 the runtime child while an invocation of a Kafka-triggered function runs, start a new one. */
+export const runtimeKill: Fault = async (h) => {
+  const during = (async () => {
+    await h.acceptedAtLeast(Math.ceil(h.session.orders / 3));
+    const busy = await batchInFlight(h.child());
+    const victim = h.child();
+    await victim.kill();
+    h.note(
+      `runtime child (pid ${victim.pid}) killed with SIGKILL while ${busy.join(', ') || 'nothing'} had a batch in flight`,
+    );
+    await sleep(1_000);
+    const started = Date.now();
+    await h.startRuntime();
+    h.note(`new runtime child ready after ${seconds(Date.now() - started)}`);
+  })();
+  return { during };
+};
+
+/**
+ * Waits (up to `timeoutMs`) until `visitor` processed records of every Kafka-triggered function: it
+ * took partitions of every group. Returns the functions it processed records of.
+ */
+async function tookPartitions(visitor: RunningChild, timeoutMs: number): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  const wanted = Object.keys(manifest.functions).filter(isKafkaTriggered);
+  let working: string[] = [];
+  while (Date.now() < deadline) {
+    const stats = await visitor.stats();
+    working = wanted.filter((fn) => (stats.functions[fn]?.records ?? 0) > 0);
+    if (working.length === wanted.length) break;
+    await sleep(200);
+  }
+  return working;
+}
+
+/**
+ * A second runtime joins every consumer group a quarter into the run (a rebalance: partitions move while
+ * the first runtime has batches in flight), works, and leaves again once half the orders are in, while
+ * it has a batch in flight: `graceful` stops it (in-flight invocations finish, the groups rebalance at
+ * once), otherwise kill -9 (its partitions wait for the session timeout, then move back).
+ */
+function runtimeJoin(leave: 'graceful' | 'kill'): Fault {
+  return async (h) => {
+    const during = (async () => {
+      await h.acceptedAtLeast(Math.ceil(h.session.orders / 4));
+      const joining = Date.now();
+      const visitor = await h.startVisitor();
+      h.note(
+        `second runtime (pid ${visitor.pid}) joined the consumer groups after ${h.tracker.accepted.size} accepted orders (ready in ${seconds(Date.now() - joining)})`,
+      );
+      const working = await tookPartitions(visitor, 60_000);
+      h.note(
+        `second runtime processed records of ${working.length} function(s) (${working.join(', ') || 'none'}) ${seconds(Date.now() - joining)} after joining`,
+      );
+      await h.acceptedAtLeast(Math.ceil(h.session.orders / 2));
+      const busy = await batchInFlight(visitor);
+      h.retireVisitor(visitor);
+      const stats = await visitor.stats();
+      const records = Object.values(stats.functions).reduce((n, f) => n + f.records, 0);
+      if (leave === 'graceful') {
+        const leaving = Date.now();
+        await visitor.stop();
+        h.note(
+          `second runtime stopped (graceful: in-flight invocations finished, groups left) while ${busy.join(', ') || 'nothing'} had a batch in flight, after ${records} records; gone in ${seconds(Date.now() - leaving)}`,
+        );
+      } else {
+        await visitor.kill();
+        h.note(
+          `second runtime killed with SIGKILL while ${busy.join(', ') || 'nothing'} had a batch in flight, after ${records} records; its partitions move back after the session timeout`,
+        );
+      }
+    })();
+    return { during };
+  };
+}
+
+export const runtimeJoinLeave: Fault = runtimeJoin('graceful');
+export const runtimeJoinKill: Fault = runtimeJoin('kill');
+
+/** Poison records of four kinds, spread over the consumed topics while the orders flow. */
+function poisonValue(kind: number, topic: string): Buffer {
+  switch (kind % 4) {
+    case 0:
+      return Buffer.from('{"this is": not JSON');
+    case 1:
+      // The topic's event type, but nothing an envelope needs.
+      return Buffer.from(JSON.stringify({ eventType: topic, version: 1 }));
+    case 2:
+      return Buffer.from(JSON.stringify({ eventType: 'SomethingElse', eventId: 'not-a-uuid' }));
+    default:
+      return Buffer.alloc(0);
+  }
+}
+
+/** 1% of the orders (at least one per consumed topic) in poison records, between the accepted orders. */
+export const poison: Fault = async (h) => {
+  const topics = consumerTopics();
+  const count = Math.max(topics.length, Math.ceil(h.session.orders / 100 / topics.length) * topics.length);
+  const injected = new Set<string>();
+  const producer = new Producer<string, Buffer, string, string>({
+    clientId: 'bench-chaos-poison',
+    bootstrapBrokers: h.stack.kafkaBrokers,
+    serializers: { key: stringSerializer, headerKey: stringSerializer, headerValue: stringSerializer },
+  });
+  const during = (async () => {
+    try {
+      for (let i = 0; i < count; i++) {
+        // Spread between the first and the last accepted orders, so poison lands among real records.
+        await h.acceptedAtLeast(Math.floor(((i + 1) * h.session.orders) / (count + 1)));
+        const topic = topics[i % topics.length] as string;
+        const key = `poison-${h.session.runId}-${i}`;
+        await producer.send({ messages: [{ topic, key, value: poisonValue(i, topic) }] });
+        injected.add(key);
+      }
+      h.note(`${count} poison records injected over ${topics.join(', ')}`);
+    } finally {
+      await producer.close();
+    }
+  })();
+  return { during, injectedPoison: injected };
+};
