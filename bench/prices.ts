@@ -55,6 +55,11 @@ export const prices = {
     /** Between Availability Zones of one region: charged out of one AZ and into the other. */
     perGbCrossAzEachDirection: 0.01,
   },
+  sns: {
+    source: 'https://aws.amazon.com/sns/pricing/',
+    /** Standard topics, per million publish requests (each 64 KB chunk of a message is one request). */
+    perMillionPublishes: 0.5,
+  },
   cloudWatchLogs: {
     source: 'https://aws.amazon.com/cloudwatch/pricing/',
     /** Standard log class ingestion (Lambda logs: the first 10 TB a month tier). */

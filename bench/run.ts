@@ -138,6 +138,7 @@ function perOrderOf(phase: 'throughput' | 'latency', cost: CostReport) {
     lambdaInvocations: u.lambdaInvocations,
     lambdaGbSeconds: u.lambdaGbSeconds,
     apiRequests: u.apiRequests,
+    snsPublishes: u.snsPublishes,
     logBytes: u.logBytes,
     byFunction: cost.functions,
     byTable: cost.dynamodbPerTable,
@@ -482,6 +483,7 @@ export function printBench(result: BenchResult): void {
       ['Lambda invocations', p.lambdaInvocations, q.lambdaInvocations],
       ['Lambda GB-s', p.lambdaGbSeconds, q.lambdaGbSeconds],
       ['API Gateway requests', p.apiRequests, q.apiRequests],
+      ['SNS publishes', p.snsPublishes, q.snsPublishes],
       ['log bytes', p.logBytes, q.logBytes],
     ]),
   );
@@ -501,6 +503,7 @@ export function printBench(result: BenchResult): void {
       ['DynamoDB writes (on-demand)', k.dynamodbWrites, kl.dynamodbWrites],
       ['DynamoDB reads (on-demand)', k.dynamodbReads, kl.dynamodbReads],
       ['Kafka bytes across AZs', k.kafkaCrossAzTransfer, kl.kafkaCrossAzTransfer],
+      ['SNS publishes', k.snsPublishes, kl.snsPublishes],
       ['CloudWatch Logs ingestion', k.cloudWatchLogs, kl.cloudWatchLogs],
       ['total', k.total, kl.total],
     ]),

@@ -5,12 +5,13 @@
  */
 import { dynamoDbClient } from '../../functions/shared/dynamodb.ts';
 import { startLocalRuntime } from '../../local/runtime/runtime.ts';
-import { type FunctionName, functionNames, manifest } from '../../topology/manifest.ts';
+import { type FunctionName, manifest } from '../../topology/manifest.ts';
 import { type RunningHop, startHop } from './baseline.ts';
 import { CapacityCounter } from './capacity.ts';
 import {
   countDynamoDbUnits,
   countKafkaProduces,
+  countSnsPublishes,
   finalNotifications,
   keyNamesOf,
   newFunctionCounters,
@@ -25,12 +26,14 @@ import {
   type ParentMessage,
 } from './protocol.ts';
 import { benchGroupId } from './stack.ts';
+import { orderPathSteps } from './topics.ts';
 
 const config = JSON.parse(process.env.BENCH_CHILD_CONFIG ?? '{}') as ChildConfig;
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const send = (message: ChildMessage) => process.send?.(message);
 
 const produced = countKafkaProduces();
+const sns = countSnsPublishes();
 const capacity = new CapacityCounter(keyNamesOf(config.tablePrefix));
 const functions = newFunctionCounters();
 const inFlight: Record<string, number> = {};
@@ -51,6 +54,7 @@ const stats = (): ChildStats => ({
   dynamodb: capacity.byTable,
   emulators: emulatorStats(),
   inFlight: { ...inFlight },
+  sns: { ...sns },
 });
 
 async function startPipeline(): Promise<{ apiUrl: string | undefined; stop: () => Promise<void> }> {
@@ -87,10 +91,13 @@ async function startPipeline(): Promise<{ apiUrl: string | undefined; stop: () =
   return { apiUrl: runtime.apiUrl, stop: () => runtime.stop() };
 }
 
-/** One hop per Kafka-triggered function, in pipeline order: no batching window, at most its batch size per send. */
+/**
+ * One hop per step of a shipped order's path (inventory, warehouse, shipper, notification), in order: no
+ * batching window, at most that function's batch size per send.
+ */
 async function startBaseline(): Promise<{ apiUrl: undefined; stop: () => Promise<void> }> {
   const topics = config.baselineTopics ?? [];
-  const steps = functionNames.filter((fn) => manifest.functions[fn].trigger.kind === 'kafka');
+  const steps = orderPathSteps();
   const hops: RunningHop[] = [];
   for (const [index, fn] of steps.entries()) {
     const trigger = manifest.functions[fn as FunctionName].trigger;

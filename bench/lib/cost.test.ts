@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { manifest } from '../../topology/manifest.ts';
 import { prices } from '../prices.ts';
 import { costReport, type Deployment, stackDeployment } from './cost.ts';
 import type { ChildStats } from './protocol.ts';
@@ -12,6 +13,7 @@ const stats: ChildStats = {
   dynamodb: { 'run1-orders': { calls: 2000, readUnits: 500, writeUnits: 3000 } },
   emulators: {},
   inFlight: {},
+  sns: { publishes: 2000 },
 };
 
 const deployment: Deployment = {
@@ -33,6 +35,7 @@ describe('cost per million orders', () => {
     expect(report.usagePerOrder).toMatchObject({
       lambdaInvocations: 1.01,
       apiRequests: 1,
+      snsPublishes: 2,
       dynamodbCalls: 2,
       dynamodbWriteUnits: 3,
       dynamodbReadUnits: 0.5,
@@ -60,6 +63,7 @@ describe('cost per million orders', () => {
       crossAzGb * 0.5 * 2 * prices.dataTransfer.perGbCrossAzEachDirection,
       2,
     );
+    expect(c.snsPublishes).toBeCloseTo(2 * prices.sns.perMillionPublishes, 2);
     expect(c.cloudWatchLogs).toBeCloseTo(((2000 * 1e6) / 1024 ** 3) * prices.cloudWatchLogs.perGbIngested, 2);
     const { total, ...parts } = c;
     expect(total).toBeCloseTo(
@@ -92,7 +96,8 @@ describe('cost per million orders', () => {
   it('reads the deployment from the stack settings', () => {
     const d = stackDeployment();
     expect(d).toMatchObject({ architecture: 'arm64', brokers: 2, brokerInstanceType: 'kafka.t3.small' });
-    expect(d.kafkaMappings).toBe(4);
+    const kafkaTriggered = Object.values(manifest.functions).filter((fn) => fn.trigger.kind === 'kafka');
+    expect(d.kafkaMappings).toBe(kafkaTriggered.length);
     expect(d.maximumPollers).toBeGreaterThanOrEqual(d.kafkaMappings * d.minimumPollersPerMapping);
     expect(stackDeployment((key) => (key === 'brokerVolumeGiB' ? '100' : undefined)).brokerVolumeGiB).toBe(
       100,

@@ -5,7 +5,8 @@
  *
  * Two kinds of cost, never mixed:
  * - per order (× 1e6 = `costPerMillionOrdersUsd`): Lambda requests and duration, API Gateway requests,
- *   DynamoDB request units, the Kafka bytes that cross Availability Zones, CloudWatch Logs ingestion;
+ *   DynamoDB request units, the Kafka bytes that cross Availability Zones, SNS publishes, CloudWatch Logs
+ *   ingestion;
  * - per month whatever the traffic: MSK broker hours and their provisioned storage, and the event poller
  *   units (EPU) of the provisioned-mode event source mappings.
  */
@@ -70,6 +71,8 @@ export interface UsagePerOrder {
   lambdaInvocations: number;
   lambdaGbSeconds: number;
   apiRequests: number;
+  /** Customer notifications published to SNS (their delivery depends on the subscribers: not priced). */
+  snsPublishes: number;
   dynamodbCalls: number;
   dynamodbReadUnits: number;
   dynamodbWriteUnits: number;
@@ -89,6 +92,7 @@ export interface CostPerMillion {
   dynamodbWrites: number;
   dynamodbReads: number;
   kafkaCrossAzTransfer: number;
+  snsPublishes: number;
   cloudWatchLogs: number;
   total: number;
 }
@@ -204,6 +208,7 @@ export function costReport(input: {
     lambdaInvocations: round(per(invocations)),
     lambdaGbSeconds: round(per(gbSeconds)),
     apiRequests: round(per(apiRequests)),
+    snsPublishes: round(per(stats.sns?.publishes ?? 0)),
     dynamodbCalls: round(per(calls)),
     dynamodbReadUnits: round(per(readUnits)),
     dynamodbWriteUnits: round(per(writeUnits)),
@@ -228,6 +233,7 @@ export function costReport(input: {
       d.crossAzShare *
       2 *
       p.dataTransfer.perGbCrossAzEachDirection,
+    snsPublishes: u.snsPublishes * p.sns.perMillionPublishes,
     cloudWatchLogs: ((u.logBytes * million) / GB) * p.cloudWatchLogs.perGbIngested,
   };
   const total = Object.values(perMillion).reduce((a, b) => a + b, 0);
@@ -280,6 +286,7 @@ export function costReport(input: {
       'API Gateway: one REST request per POST; ' +
       'DynamoDB: request units computed from item sizes with the on-demand rules (moto reports constant capacity), see bench/lib/capacity.ts; ' +
       'Kafka (provisioned MSK): per order only the client<->broker bytes (key + value + headers at the producers, each consumed topic read once) that cross an AZ (half), at the EC2 cross-AZ rate both ways, replication being free; broker hours, their provisioned storage and the event poller units are per month, not per order; ' +
+      'SNS: one publish request per message the functions published (deliveries depend on the subscribers and are not priced); ' +
       'CloudWatch Logs: bytes the functions wrote to stdout/stderr (Lambda platform lines not included). GB = 2^30 bytes, 730 hours a month.',
   };
 }

@@ -4,8 +4,10 @@
  * - Kafka: every `Producer#send` of @platformatic/kafka in this process (records and bytes per topic).
  * - DynamoDB: a middleware on the functions' shared client computes request units (./capacity.ts).
  * - Lambda: each invocation's duration, through the local runtime's `wrapHandler` hook.
+ * - SNS: every message published by an SNS client of this process (the customer notifications).
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { Producer } from '@platformatic/kafka';
 import type { MSKEvent } from 'aws-lambda';
 import { localTableName, manifest, type TableName, tableNames } from '../../topology/manifest.ts';
@@ -44,6 +46,24 @@ export function countKafkaProduces(): Record<string, KafkaCounters> {
     return original.apply(this, args);
   };
   return produced;
+}
+
+/** Patches `SNSClient.prototype.send` once: messages published (a batch counts its entries), as SNS bills them. */
+export function countSnsPublishes(): { publishes: number } {
+  const counters = { publishes: 0 };
+  const prototype = SNSClient.prototype as unknown as { send: (...args: unknown[]) => unknown };
+  const original = prototype.send;
+  prototype.send = function countedSend(this: unknown, ...args: unknown[]) {
+    const command = args[0] as {
+      constructor: { name: string };
+      input?: { PublishBatchRequestEntries?: unknown[] };
+    };
+    if (command.constructor.name === 'PublishCommand') counters.publishes += 1;
+    else if (command.constructor.name === 'PublishBatchCommand')
+      counters.publishes += command.input?.PublishBatchRequestEntries?.length ?? 0;
+    return original.apply(this, args);
+  };
+  return counters;
 }
 
 /** Key attribute names of this run's physical tables, for the capacity counter. */

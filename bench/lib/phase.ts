@@ -25,6 +25,7 @@ import type { BenchStack } from './stack.ts';
 import { benchCatalog, newRunId } from './stack.ts';
 import { type LatencySummary, summarize } from './stats.ts';
 import { baselineSender, postOrder } from './submit.ts';
+import { orderPathTopics } from './topics.ts';
 
 export type TargetKind = 'pipeline' | 'baseline';
 
@@ -93,7 +94,7 @@ export async function openTarget(kind: TargetKind, stack: BenchStack, stock: num
     return target;
   }
 
-  const topics = Array.from({ length: 5 }, (_, i) => `bench-${runId}-hop${i}`);
+  const topics = Array.from({ length: orderPathTopics.length + 1 }, (_, i) => `bench-${runId}-hop${i}`);
   const admin = new Admin({ clientId: 'bench-admin', bootstrapBrokers: stack.kafkaBrokers });
   await admin.createTopics({ topics, partitions: manifest.topics.OrderReceived.partitions, replicas: 1 });
   let child: RunningChild;

@@ -42,6 +42,8 @@ export interface ChildStats {
   >;
   /** Invocations running when the stats were taken, per function (a gauge, not a counter). */
   inFlight: Record<string, number>;
+  /** Messages the functions published to SNS (absent from children that do not count them). */
+  sns?: { publishes: number };
 }
 
 /** An order's journey ended (`kind`: the final notification delivered), at `at` (epoch ms, fractional). */
