@@ -4,6 +4,7 @@
  *
  *   npm run infra -- [--kafka-port 9092] [--controller-port 9093] [--dynamodb-port 8000] [--data-dir .local/data]
  *   npm run infra -- --prepare   # only fetch the Kafka jars and the Python tools (CI warm-up), then exit
+ *   npm run infra -- --reset     # start empty: delete Kafka's topics and offsets and the DynamoDB tables together
  *
  * With KAFKA_BROKERS / DYNAMODB_ENDPOINT set (e.g. docker-compose), those are used instead of starting anything.
  */
@@ -21,7 +22,7 @@ import {
 } from './index.ts';
 
 const usage =
-  'usage: npm run infra -- [--kafka-port <port>] [--controller-port <port>] [--dynamodb-port <port>] [--data-dir <dir>] [--table-prefix <prefix>] [--prepare]';
+  'usage: npm run infra -- [--kafka-port <port>] [--controller-port <port>] [--dynamodb-port <port>] [--data-dir <dir>] [--table-prefix <prefix>] [--reset] [--prepare]';
 
 function parsePort(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
@@ -77,6 +78,7 @@ async function main(): Promise<number> {
       controllerPort: parsePort(values['controller-port'], '--controller-port'),
       dynamodbPort: parsePort(values['dynamodb-port'], '--dynamodb-port'),
       dataDir: values['data-dir'],
+      reset: values.reset,
       log,
     });
     if (shuttingDown) return 0;
@@ -115,6 +117,7 @@ function parse() {
       'dynamodb-port': { type: 'string' },
       'data-dir': { type: 'string' },
       'table-prefix': { type: 'string' },
+      reset: { type: 'boolean' },
       prepare: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },

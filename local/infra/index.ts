@@ -47,6 +47,11 @@ export interface LocalInfraOptions {
   log?: (line: string) => void;
   /** How long each service may take to answer. Default 120 s. */
   startTimeoutMs?: number;
+  /**
+   * Start empty: delete Kafka's data and the DynamoDB tables kept in `dataDir` first, both together so
+   * that offsets and tables stay in step. Default: `ORDER_PIPELINE_FRESH=1` in the environment.
+   */
+  reset?: boolean;
 }
 
 export interface LocalInfra {
@@ -88,6 +93,11 @@ export async function startLocalInfra(options: LocalInfraOptions = {}): Promise<
   const dataDir = options.ephemeral
     ? await mkdtemp(join(tmpdir(), 'order-pipeline-infra-'))
     : (options.dataDir ?? defaultDataDir);
+  const reset = options.reset ?? process.env.ORDER_PIPELINE_FRESH === '1';
+  if (reset && !externalBrokers) {
+    await rm(join(dataDir, 'kafka', 'data'), { recursive: true, force: true });
+    log(`[kafka] reset: deleted the topics and offsets kept in ${join(dataDir, 'kafka', 'data')}`);
+  }
 
   const kafka: Promise<RunningKafka | string[]> = externalBrokers
     ? waitForKafka(externalBrokers, { timeoutMs }).then(() => externalBrokers)
@@ -107,6 +117,7 @@ export async function startLocalInfra(options: LocalInfraOptions = {}): Promise<
         dir: join(dataDir, 'dynamodb'),
         log,
         startTimeoutMs: timeoutMs,
+        reset,
       });
 
   const [kafkaResult, dynamodbResult] = await Promise.allSettled([kafka, dynamodb]);
