@@ -6,8 +6,10 @@
  *                         [--function inventory] [--order <order id>] [--include-failed-replays]
  *                         [--timeout <seconds>] [--idle-timeout <seconds>]
  *
- * Brokers come from KAFKA_BROKERS (default 127.0.0.1:9092, the local broker of `npm start`); with
- * KAFKA_AUTH=iam the connection is TLS + SASL OAUTHBEARER signed for AWS_REGION (MSK IAM).
+ * The cluster comes from the functions' environment contract (topology/runtime-env.ts): KAFKA_BROKERS
+ * and/or MSK_CLUSTER_ARN (brokers resolved through the MSK API), KAFKA_AUTH, AWS_REGION; with neither
+ * brokers nor a cluster, the local broker of `npm start` (127.0.0.1:9092). IAM (the default with a cluster
+ * ARN) is TLS + SASL OAUTHBEARER signed for the region (functions/shared/kafka/connection.ts).
  * Exit codes: 0 done, 1 Kafka failed, 2 bad arguments, 3 timed out, 130 interrupted (Ctrl-C).
  */
 import { run } from './dlq/cli.ts';

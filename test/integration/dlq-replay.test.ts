@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Admin, Consumer, Producer } from '@platformatic/kafka';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encode } from '../../events/index.ts';
+import { connectionOptions } from '../../functions/shared/kafka/connection.ts';
 import { deadLetterEvent, type RawRecord } from '../../functions/shared/msk-records.ts';
 import { parseDeadLetterQueueRecord } from '../../tools/dlq/dead-letter.ts';
 import {
@@ -16,6 +17,7 @@ import { testInfra } from '../support/env.ts';
 import { type ConsumedRecord, consume, produce } from '../support/kafka.ts';
 
 const brokers = () => testInfra().kafkaBrokers;
+const connection = () => connectionOptions({ brokers: brokers(), auth: 'none', clientId: 'test-dlq-replay' });
 /** Bounded well below the test timeout: a regression fails with the tool's own error instead of hanging. */
 const timeouts = { overallMs: 60_000, idleMs: 10_000 };
 
@@ -79,7 +81,7 @@ async function privateTopics(): Promise<{
     dlq,
     source,
     options: {
-      brokers: brokers(),
+      connection: connection(),
       filter: {},
       deadLetterTopic: dlq,
       isReplayTarget: (topic) => topic === source,
@@ -138,13 +140,18 @@ describe('dlq:replay on the real broker', () => {
     });
     const before = await endOffsets('KPIs');
 
-    const dry = await replayDeadLetters({ brokers: brokers(), filter: { orderId }, dryRun: true, timeouts });
+    const dry = await replayDeadLetters({
+      connection: connection(),
+      filter: { orderId },
+      dryRun: true,
+      timeouts,
+    });
     expect(dry).toMatchObject({ matched: 1, replayed: 0, wouldReplay: 1, alreadyReplayed: 0 });
     expect(dry.scanned).toBeGreaterThanOrEqual(1);
     expect(await endOffsets('KPIs')).toEqual(before);
 
     const real = await replayDeadLetters({
-      brokers: brokers(),
+      connection: connection(),
       filter: { orderId },
       dryRun: false,
       timeouts,

@@ -1,6 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { ExitCode, formatSummary, parseCommandLine, run, UsageError } from './cli.ts';
+import { ExitCode, formatSummary, kafkaConfigOf, parseCommandLine, run, UsageError } from './cli.ts';
 
 const quiet = () => {
   const lines: string[] = [];
@@ -62,7 +62,29 @@ describe('dlq:replay command line', () => {
     expect(brokers.lines.join('\n')).toContain('KAFKA_BROKERS must be host:port');
     const iam = quiet();
     expect(await run([], { KAFKA_AUTH: 'iam' }, iam.out)).toBe(ExitCode.usage);
-    expect(iam.lines.join('\n')).toContain('KAFKA_AUTH=iam needs AWS_REGION');
+    expect(iam.lines.join('\n')).toContain('AWS_REGION is not set (needed to sign MSK IAM tokens)');
+  });
+
+  it("reads the functions' environment contract, the local broker when it names no cluster", () => {
+    expect(kafkaConfigOf({})).toMatchObject({ brokers: ['127.0.0.1:9092'], auth: 'none' });
+    expect(
+      kafkaConfigOf({ KAFKA_BROKERS: 'b-1.msk:9098', KAFKA_AUTH: 'iam', AWS_DEFAULT_REGION: 'eu-west-1' }),
+    ).toEqual({
+      brokers: ['b-1.msk:9098'],
+      clusterArn: undefined,
+      auth: 'iam',
+      region: 'eu-west-1',
+    });
+    // A cluster ARN alone: IAM, brokers resolved from the cluster, region from the ARN.
+    const arn = 'arn:aws:kafka:eu-west-1:123456789012:cluster/shared/0a1b2c3d-4e5f-6789-abcd-ef0123456789-7';
+    expect(kafkaConfigOf({ MSK_CLUSTER_ARN: arn })).toEqual({
+      brokers: [],
+      clusterArn: arn,
+      auth: 'iam',
+      region: 'eu-west-1',
+    });
+    expect(() => kafkaConfigOf({ KAFKA_AUTH: 'sasl' })).toThrow(UsageError);
+    expect(() => kafkaConfigOf({ KAFKA_BROKERS: 'no-port' })).toThrow(/KAFKA_BROKERS must be host:port/);
   });
 
   it('reports what was read, what went back and why the rest stayed', () => {

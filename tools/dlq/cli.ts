@@ -1,10 +1,11 @@
 import { parseArgs } from 'node:util';
-import type { SASLOptions } from '@platformatic/kafka';
 import { isTopicName, topicNames } from '../../events/topics.ts';
-import { parseBrokerList } from '../../functions/shared/config.ts';
+import { ConfigError, type KafkaConfig, readKafkaConfig } from '../../functions/shared/config.ts';
+import { clientIdFor, resolveConnection } from '../../functions/shared/kafka/connection.ts';
+import { RuntimeEnv } from '../../topology/runtime-env.ts';
+import { deadLetterTopic } from '../../topology/topics.ts';
 import type { ReplayFilter } from './dead-letter.ts';
 import {
-  DLQ_TOPIC,
   defaultTimeouts,
   type ReplayOptions,
   type ReplaySummary,
@@ -29,7 +30,7 @@ export type CommandLine = Pick<ReplayOptions, 'filter' | 'dryRun' | 'includeFail
   timeouts: { overallMs: number; idleMs: number };
 };
 
-const replayTargets = topicNames.filter((t) => t !== DLQ_TOPIC);
+const replayTargets = topicNames.filter((t) => t !== deadLetterTopic);
 
 function seconds(flag: string, text: string | undefined, fallbackMs: number): number {
   if (text === undefined) return fallbackMs;
@@ -61,7 +62,7 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
   }
   const { values } = parsed;
   const topic = nonEmpty('--topic', values.topic);
-  if (topic !== undefined && (!isTopicName(topic) || topic === DLQ_TOPIC)) {
+  if (topic !== undefined && (!isTopicName(topic) || topic === deadLetterTopic)) {
     throw new UsageError(`--topic must be one of ${replayTargets.join(', ')}, got "${topic}"`);
   }
   const { reason } = values;
@@ -111,7 +112,7 @@ function parse(args: readonly string[]) {
 /** The report: what was read, what went back, what stayed and why. */
 export function formatSummary(summary: ReplaySummary, dryRun: boolean): string[] {
   const lines = [
-    `${summary.scanned} record(s) read from ${DLQ_TOPIC}: ${summary.letters} dead letter(s), ` +
+    `${summary.scanned} record(s) read from ${deadLetterTopic}: ${summary.letters} dead letter(s), ` +
       `${summary.markers} replay marker(s), ${summary.unreadable} unreadable`,
     `${summary.matched} matched: ` +
       (dryRun ? `${summary.wouldReplay} would be replayed` : `${summary.replayed} replayed`) +
@@ -125,13 +126,38 @@ export function formatSummary(summary: ReplaySummary, dryRun: boolean): string[]
   return lines;
 }
 
-async function sasl(env: NodeJS.ProcessEnv): Promise<SASLOptions | undefined> {
-  if (env.KAFKA_AUTH !== 'iam') return undefined;
-  const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
-  if (!region) throw new UsageError('KAFKA_AUTH=iam needs AWS_REGION');
-  const { generateAuthToken } = await import('aws-msk-iam-sasl-signer-js');
-  return { mechanism: 'OAUTHBEARER', token: async () => (await generateAuthToken({ region })).token };
+/** The local broker of `npm start`, when the environment names no cluster. */
+export const DEFAULT_BROKERS = '127.0.0.1:9092';
+
+/**
+ * The cluster, from the functions' environment contract (topology/runtime-env.ts): `KAFKA_BROKERS` and/or
+ * `MSK_CLUSTER_ARN`, `KAFKA_AUTH`, `AWS_REGION` (or the CLI's `AWS_DEFAULT_REGION`); neither brokers nor
+ * a cluster means the local broker.
+ */
+export function kafkaConfigOf(env: NodeJS.ProcessEnv): KafkaConfig {
+  const named = env[RuntimeEnv.kafkaBrokers]?.trim() || env[RuntimeEnv.mskClusterArn]?.trim();
+  let config: KafkaConfig;
+  try {
+    config = readKafkaConfig({
+      ...env,
+      [RuntimeEnv.kafkaBrokers]: named ? env[RuntimeEnv.kafkaBrokers] : DEFAULT_BROKERS,
+      AWS_REGION: env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
+    });
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UsageError(error.message);
+    throw error;
+  }
+  const bad = config.brokers.find((broker) => !/^\S+:\d{1,5}$/.test(broker));
+  if (bad !== undefined || (config.brokers.length === 0 && !config.clusterArn)) {
+    throw new UsageError(
+      `${RuntimeEnv.kafkaBrokers} must be host:port[,host:port...], got "${env[RuntimeEnv.kafkaBrokers]}"`,
+    );
+  }
+  return config;
 }
+
+/** Where the tool connects, for its messages: the brokers, else the cluster they are resolved from. */
+const target = (config: KafkaConfig) => config.brokers.join(',') || (config.clusterArn ?? '');
 
 /** An error with what caused it: the Kafka client nests the reason (e.g. a refused connection) in `errors`. */
 export function describeError(error: unknown): string {
@@ -158,25 +184,19 @@ export async function run(
   signal?: AbortSignal,
 ): Promise<number> {
   let commandLine: CommandLine;
-  let auth: SASLOptions | undefined;
-  let brokers: string[];
+  let config: KafkaConfig;
   try {
     commandLine = parseCommandLine(args);
-    auth = await sasl(env);
-    brokers = parseBrokerList(env.KAFKA_BROKERS ?? '127.0.0.1:9092');
-    const bad = brokers.find((broker) => !/^\S+:\d{1,5}$/.test(broker));
-    if (brokers.length === 0 || bad !== undefined) {
-      throw new UsageError(`KAFKA_BROKERS must be host:port[,host:port...], got "${env.KAFKA_BROKERS}"`);
-    }
+    config = kafkaConfigOf(env);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     out.error(`dlq:replay: ${error.message}\n${usage}`);
     return ExitCode.usage;
   }
   try {
+    const connection = await resolveConnection(config, clientIdFor('dlq-replay'));
     const summary = await replayDeadLetters({
-      brokers,
-      ...(auth ? { sasl: auth } : {}),
+      connection,
       ...commandLine,
       ...(signal ? { signal } : {}),
       log: (line) => out.log(line),
@@ -188,7 +208,7 @@ export async function run(
   } catch (error) {
     const timedOut = error instanceof ReplayTimeoutError;
     out.error(
-      `dlq:replay ${timedOut ? 'timed out' : 'failed'} against ${brokers.join(',')}: ${describeError(error)}`,
+      `dlq:replay ${timedOut ? 'timed out' : 'failed'} against ${target(config)}: ${describeError(error)}`,
     );
     return timedOut ? ExitCode.timeout : ExitCode.kafka;
   }

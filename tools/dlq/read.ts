@@ -1,13 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { Consumer, ListOffsetTimestamps, type Message, type SASLOptions } from '@platformatic/kafka';
+import { Consumer, ListOffsetTimestamps, type Message } from '@platformatic/kafka';
+import type { KafkaConnection } from '../../functions/shared/kafka/connection.ts';
 
 export type RawMessage = Message<Buffer, Buffer, Buffer, Buffer>;
-
-export interface KafkaConnection {
-  brokers: string[];
-  /** TLS + SASL OAUTHBEARER (MSK IAM); absent for a plaintext local broker. */
-  sasl?: SASLOptions;
-}
 
 /** Every wait of the tool is bounded: the whole run, and any stretch without progress. */
 export interface Timeouts {
@@ -27,18 +22,13 @@ export interface PartitionRange {
   end: bigint;
 }
 
-export const clientSecurity = (connection: KafkaConnection) =>
-  connection.sasl ? { sasl: connection.sasl, tls: {} } : {};
-
 /** A consumer that never commits; its group is a throwaway, so it reads regardless of anyone else's offsets. */
 export function newReader(connection: KafkaConnection): Consumer<Buffer, Buffer, Buffer, Buffer> {
   return new Consumer<Buffer, Buffer, Buffer, Buffer>({
+    ...connection,
     groupId: `dlq-replay-${randomUUID()}`,
-    clientId: 'order-pipeline-dlq-replay',
-    bootstrapBrokers: connection.brokers,
     autocommit: false,
     maxWaitTime: 250,
-    ...clientSecurity(connection),
   });
 }
 

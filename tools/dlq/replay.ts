@@ -2,6 +2,8 @@ import { Producer } from '@platformatic/kafka';
 import { deterministicEventId } from '../../events/codec.ts';
 import { DeadLetterReplayed } from '../../events/schemas/dead-letter-replayed.ts';
 import { isTopicName } from '../../events/topics.ts';
+import type { KafkaConnection } from '../../functions/shared/kafka/connection.ts';
+import { deadLetterTopic } from '../../topology/topics.ts';
 import {
   coordinatesText,
   type DeadLetter,
@@ -14,9 +16,7 @@ import {
   replayId,
 } from './dead-letter.ts';
 import {
-  clientSecurity,
   fetchRecord,
-  type KafkaConnection,
   newReader,
   partitionRanges,
   ReplayTimeoutError,
@@ -26,12 +26,13 @@ import {
 } from './read.ts';
 
 export { REPLAYED_FROM_HEADER, REPLAYED_RECORD_HEADER } from './dead-letter.ts';
-export { type KafkaConnection, ReplayTimeoutError, type Timeouts } from './read.ts';
+export { ReplayTimeoutError, type Timeouts } from './read.ts';
 
-export const DLQ_TOPIC = 'DeadLetterQueue';
 export const defaultTimeouts: Timeouts = { overallMs: 300_000, idleMs: 30_000 };
 
-export interface ReplayOptions extends KafkaConnection {
+export interface ReplayOptions {
+  /** The cluster (functions/shared/kafka/connection.ts): plaintext locally, TLS + MSK IAM on AWS. */
+  connection: KafkaConnection;
   filter: ReplayFilter;
   dryRun: boolean;
   /**
@@ -41,7 +42,7 @@ export interface ReplayOptions extends KafkaConnection {
    */
   includeFailedReplays?: boolean;
   timeouts?: Partial<Timeouts>;
-  /** The topic of the dead letters and their markers (tests use one of their own). */
+  /** The topic of the dead letters and their markers: the manifest's `onFailure` (tests use one of their own). */
   deadLetterTopic?: string;
   /** Which topics a letter may go back to: by default the pipeline's, never the dead-letter topic. */
   isReplayTarget?: (topic: string) => boolean;
@@ -104,8 +105,9 @@ export async function replayDeadLetters(options: ReplayOptions): Promise<ReplayS
     if (left <= 0) throw new ReplayTimeoutError(`dlq:replay timed out after ${timeouts.overallMs} ms`);
     return { overallMs: left, idleMs: Math.min(timeouts.idleMs, left) };
   };
-  const dlq = options.deadLetterTopic ?? DLQ_TOPIC;
-  const isTarget = options.isReplayTarget ?? ((topic: string) => isTopicName(topic) && topic !== DLQ_TOPIC);
+  const dlq = options.deadLetterTopic ?? deadLetterTopic;
+  const isTarget =
+    options.isReplayTarget ?? ((topic: string) => isTopicName(topic) && topic !== deadLetterTopic);
   const summary: ReplaySummary = {
     scanned: 0,
     letters: 0,
@@ -126,7 +128,7 @@ export async function replayDeadLetters(options: ReplayOptions): Promise<ReplayS
   const lettersAt = new Map<string, DeadLetter[]>();
   const candidates: Candidate[] = [];
 
-  const consumer = newReader(options);
+  const consumer = newReader(options.connection);
   try {
     const ranges = await partitionRanges(consumer, dlq, budget().idleMs);
     await readRanges(
@@ -168,11 +170,9 @@ export async function replayDeadLetters(options: ReplayOptions): Promise<ReplayS
   const producer = options.dryRun
     ? undefined
     : new Producer<Buffer, Buffer, Buffer, Buffer>({
-        clientId: 'order-pipeline-dlq-replay',
-        bootstrapBrokers: options.brokers,
+        ...options.connection,
         idempotent: true,
         autocreateTopics: false,
-        ...clientSecurity(options),
       });
   try {
     for (const { letter, at, kafkaKey } of candidates) {
@@ -208,7 +208,7 @@ export async function replayDeadLetters(options: ReplayOptions): Promise<ReplayS
       const fromSource = letter.valueTruncated || letter.headersTruncated || letter.keyTruncated;
       if (fromSource) {
         const fetched = await fetchRecord(
-          options,
+          options.connection,
           { topic: original.topic, partition: original.partition, offset: BigInt(original.offset) },
           budget(),
         );
