@@ -1,7 +1,15 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** The steps of the pipeline; every event names the one that produced it. */
-export const StepName = z.enum(['order-api', 'inventory', 'warehouse', 'shipper', 'notification', 'esm']);
+export const StepName = z.enum([
+  'order-api',
+  'inventory',
+  'inventory-release',
+  'warehouse',
+  'shipper',
+  'notification',
+  'esm',
+]);
 export type StepName = z.infer<typeof StepName>;
 
 /**

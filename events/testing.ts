@@ -46,6 +46,10 @@ export function eventsFor(orderId: string): { [T in TopicName]: EventOf<T> } {
         details: { trackingNumber: 'TRK1' },
       },
     }),
+    OrderCancelled: newEvent('OrderCancelled', {
+      ...base,
+      data: { orderId, reason: 'Changed my mind', cancelledAt: order.placedAt },
+    }),
     DeadLetterQueue: newEvent('DeadLetterQueue', {
       ...base,
       source: 'inventory',

@@ -3,20 +3,22 @@ import {
   DeadLettered,
   KpiRecorded,
   Notification,
+  OrderCancelled,
   OrderConfirmed,
   OrderPickedAndPacked,
   OrderReceived,
 } from './schemas/events.ts';
 
 /**
- * The topic registry: each of the seed's six topics carries exactly one event type.
- * Topic names are the seed's, exactly.
+ * The topic registry: each topic carries exactly one event type. The seed's six topics keep their
+ * names exactly; `OrderCancelled` is the cancellation's.
  */
 export const topicSchemas = {
   OrderReceived,
   OrderConfirmed,
   OrderPickedAndPacked,
   Notification,
+  OrderCancelled,
   DeadLetterQueue: DeadLettered,
   KPIs: KpiRecorded,
 } as const;

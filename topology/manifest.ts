@@ -1,5 +1,5 @@
 import type { TopicName } from '../events/topics.ts';
-import type { Manifest } from './types.ts';
+import type { FunctionSpec, Manifest } from './types.ts';
 import { validateManifest } from './validate.ts';
 
 /**
@@ -12,6 +12,9 @@ export const manifest = validateManifest({
     OrderConfirmed: { partitions: 6, retentionHours: 168, key: 'orderId' },
     OrderPickedAndPacked: { partitions: 6, retentionHours: 168, key: 'orderId' },
     Notification: { partitions: 6, retentionHours: 168, key: 'orderId' },
+    // Cancellations travel on a topic of their own: they may overtake or trail an order's other events,
+    // and the order's conditional state transitions, not arrival order, decide every race.
+    OrderCancelled: { partitions: 6, retentionHours: 168, key: 'orderId' },
     // Dead letters are kept for two weeks so that an operator has time to replay them.
     DeadLetterQueue: { partitions: 3, retentionHours: 336, key: 'orderId' },
     KPIs: { partitions: 3, retentionHours: 72, key: 'orderId' },
@@ -25,9 +28,10 @@ export const manifest = validateManifest({
     orders: {
       partitionKey: { name: 'orderId', type: 'S' },
       indexes: {
-        // Sparse: only orders still waiting for inventory's decision carry `outboxShard`, so the outbox
-        // sweeper reads the few that may have lost their OrderReceived, oldest first, whole (it rebuilds
-        // the event from the item).
+        // Sparse: only orders whose event inventory has yet to act on carry `outboxShard` (a new order
+        // until its reservation is decided, a cancelled one until its stock is given back), so the outbox
+        // sweeper reads the few that may have lost their OrderReceived or OrderCancelled, oldest first,
+        // whole (it rebuilds the event from the item).
         outbox: {
           partitionKey: { name: 'outboxShard', type: 'S' },
           sortKey: { name: 'placedAt', type: 'S' },
@@ -41,19 +45,25 @@ export const manifest = validateManifest({
       sortKey: { name: 'notificationId', type: 'S' },
     },
   },
+  channels: {
+    // What reaches the customer: one message per notification, with `customerId`, `kind`, `orderId` and
+    // `notificationId` attributes for subscription filter policies.
+    notifications: { kind: 'sns', displayName: 'Order pipeline' },
+  },
   functions: {
     'order-api': {
       entry: 'functions/order-api/handler.ts',
-      description: 'POST /orders, GET /orders/{id}, GET /health',
+      description: 'POST /orders, GET /orders/{id}, POST /orders/{id}/cancel, GET /health',
       trigger: {
         kind: 'http',
         routes: [
           { method: 'GET', resource: '/health', auth: 'none' },
           { method: 'POST', resource: '/orders', auth: 'iam' },
           { method: 'GET', resource: '/orders/{id}', auth: 'iam' },
+          { method: 'POST', resource: '/orders/{id}/cancel', auth: 'iam' },
         ],
       },
-      produces: ['OrderReceived', 'KPIs'],
+      produces: ['OrderReceived', 'OrderCancelled', 'KPIs'],
       tables: { orders: 'readwrite', idempotency: 'readwrite', inventory: 'read', notifications: 'read' },
       memoryMb: 512,
       timeoutSeconds: 10,
@@ -65,6 +75,16 @@ export const manifest = validateManifest({
       trigger: kafkaTrigger('OrderReceived'),
       produces: ['OrderConfirmed', 'Notification', 'KPIs', 'DeadLetterQueue'],
       tables: { inventory: 'readwrite', orders: 'readwrite', idempotency: 'readwrite' },
+      memoryMb: 512,
+      timeoutSeconds: 30,
+      environment: {},
+    },
+    'inventory-release': {
+      entry: 'functions/inventory/release.ts',
+      description: "Gives a cancelled order's reserved stock back, exactly once, and tells the customer",
+      trigger: kafkaTrigger('OrderCancelled'),
+      produces: ['Notification', 'KPIs', 'DeadLetterQueue'],
+      tables: { inventory: 'readwrite', orders: 'readwrite' },
       memoryMb: 512,
       timeoutSeconds: 30,
       environment: {},
@@ -95,15 +115,17 @@ export const manifest = validateManifest({
       trigger: kafkaTrigger('Notification'),
       produces: ['KPIs', 'DeadLetterQueue'],
       tables: { notifications: 'readwrite', orders: 'readwrite', idempotency: 'readwrite' },
+      publishes: ['notifications'],
       memoryMb: 512,
       timeoutSeconds: 30,
       environment: {},
     },
     'outbox-sweeper': {
       entry: 'functions/outbox-sweeper/handler.ts',
-      description: 'Re-produces the OrderReceived of orders left RECEIVED past a grace period',
+      description:
+        'Re-produces the OrderReceived (OrderCancelled) of orders left RECEIVED (CANCELLED) past a grace period',
       trigger: { kind: 'schedule', rateMinutes: 1 },
-      produces: ['OrderReceived'],
+      produces: ['OrderReceived', 'OrderCancelled'],
       tables: { orders: 'readwrite' },
       memoryMb: 512,
       timeoutSeconds: 50,
@@ -152,3 +174,16 @@ export const consumerGroupId = (fn: FunctionName): string => `order-pipeline-${f
  */
 export const localTableName = (table: TableName, prefix = 'order-pipeline'): string => `${prefix}-${table}`;
 export const tableEnvVar = (table: TableName): string => `TABLE_${table.toUpperCase()}`;
+
+export type ChannelName = keyof typeof manifest.channels;
+export const channelNames = Object.keys(manifest.channels) as ChannelName[];
+
+/** Locally a channel's SNS topic is named like a table (`<prefix>-<channel>`); on AWS, CloudFormation names it. */
+export const localTopicName = (channel: ChannelName, prefix = 'order-pipeline'): string =>
+  `${prefix}-${channel}`;
+/** The variable that hands a publisher its channel's topic ARN: `NOTIFICATIONS_TOPIC_ARN`. */
+export const channelEnvVar = (channel: ChannelName): string =>
+  `${channel.toUpperCase().replaceAll('-', '_')}_TOPIC_ARN`;
+/** The channels a function publishes to (none for most). */
+export const publishedChannels = (fn: FunctionName): ChannelName[] =>
+  [...((manifest.functions[fn] as FunctionSpec).publishes ?? [])] as ChannelName[];

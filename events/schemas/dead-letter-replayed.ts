@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { envelopeOf } from '../envelope.ts';
 
 /** Where a Kafka record is (or was): its topic, partition and offset (decimal text: offsets are 64-bit). */

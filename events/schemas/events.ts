@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { envelopeOf, StepName } from '../envelope.ts';
 import { dynamoDbNumber } from './numbers.ts';
 import { Order, OrderId } from './order.ts';
@@ -11,6 +11,23 @@ export const OrderConfirmed = envelopeOf(
   z.object({ order: Order, reservedAt: z.iso.datetime({ offset: true }) }),
 );
 export type OrderConfirmed = z.infer<typeof OrderConfirmed>;
+
+/** Why a customer cancelled: free text, bounded, optional. */
+export const CancellationReason = z.string().trim().min(1).max(500);
+
+/**
+ * An order was cancelled (order-api moved it to CANCELLED). Inventory gives back what it reserved for
+ * it, from the stored order: the event carries no more than the order id and the reason.
+ */
+export const OrderCancelled = envelopeOf(
+  'OrderCancelled',
+  z.object({
+    orderId: OrderId,
+    reason: CancellationReason.optional(),
+    cancelledAt: z.iso.datetime({ offset: true }),
+  }),
+);
+export type OrderCancelled = z.infer<typeof OrderCancelled>;
 
 export const Parcel = z.object({
   parcelId: z.string().min(1),
@@ -30,6 +47,7 @@ export const NotificationKind = z.enum([
   'order-confirmed',
   'order-packed',
   'order-shipped',
+  'order-cancelled',
 ]);
 export type NotificationKind = z.infer<typeof NotificationKind>;
 
@@ -94,6 +112,8 @@ export const KpiName = z.enum([
   'OrdersRejected',
   'OrdersPacked',
   'OrdersShipped',
+  'OrdersCancelled',
+  'StockReleased',
   'NotificationsDelivered',
   'RecordsDeadLettered',
   'StepLatency',

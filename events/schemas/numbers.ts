@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * DynamoDB's number type (Developer Guide, "Supported data types": up to 38 digits of precision,

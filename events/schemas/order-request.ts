@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import * as z from 'zod';
+import { CancellationReason } from './events.ts';
 import { Currency, Money, OrderId, ShippingAddress, Sku, totalInCents } from './order.ts';
 
 /**
@@ -78,3 +79,7 @@ export const OrderRequest = z.preprocess(
     }),
 );
 export type OrderRequest = z.infer<typeof OrderRequest>;
+
+/** The body of `POST /orders/{id}/cancel` (optional: an empty body cancels without a reason). */
+export const CancelRequest = z.strictObject({ reason: CancellationReason.optional() });
+export type CancelRequest = z.infer<typeof CancelRequest>;

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Order ids come from clients too (the seed's `order_id`), so they are restricted to URL- and key-safe text. */
 export const OrderId = z

@@ -69,8 +69,8 @@ export function deliveryIdempotencyConfig(): IdempotencyConfig {
 }
 
 /**
- * The local channel: a log line stands for the e-mail. Ids and kind only: the text, and even a customer
- * id, may name the customer.
+ * The channel chosen with `NOTIFICATION_CHANNEL=log`: a log line stands for the message. Ids and kind
+ * only: the text, and even a customer id, may name the customer.
  */
 export const logSend: Send = async (message, logger) => {
   logger.info('notification delivered', {

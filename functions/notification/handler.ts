@@ -6,8 +6,9 @@ import { produce } from '../shared/kafka/producer.ts';
 import { notificationId } from '../shared/notifications.ts';
 import { observability } from '../shared/observability.ts';
 import { assertGenuineEvent } from '../shared/orders/step.ts';
-import { type DeliveryPort, deliveryIdempotencyConfig, idempotentDelivery, logSend } from './delivery.ts';
+import { type DeliveryPort, deliveryIdempotencyConfig, idempotentDelivery } from './delivery.ts';
 import { deliveredOutcome, notificationItem } from './logic.ts';
+import { configuredSend } from './sns.ts';
 import { dynamoNotifications, type NotificationsPort } from './store.ts';
 
 /**
@@ -46,7 +47,8 @@ export const handler = kafkaConsumerHandler({
   setup: () => ({
     step: notificationStep({
       notifications: dynamoNotifications(dynamoDbDocumentClient(), tableName('notifications')),
-      delivery: idempotentDelivery(logSend, idempotencyStore(), deliveryConfig),
+      // The notifications topic (SNS on AWS, moto's locally); a missing topic ARN fails here, loudly.
+      delivery: idempotentDelivery(configuredSend(), idempotencyStore(), deliveryConfig),
     }),
     deps: { produce },
   }),

@@ -1,5 +1,5 @@
 import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { Money, Sku } from '../../events/schemas/order.ts';
 
 /** What order-api needs of a catalog entry: the inventory table item without the stock. */

@@ -1,12 +1,16 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { describe, expect, it, vi } from 'vitest';
+import { orderEventId } from '../shared/orders/events.ts';
+import type { StoredOrder } from '../shared/orders/model.ts';
 import {
   fakeContext,
   MemoryOrders,
   MemoryPersistenceLayer,
   RecordingProducer,
+  sampleOrder,
   silentLogger,
   storedMetrics,
+  storedOrder,
   testMetrics,
 } from '../shared/testing.ts';
 import type { CatalogPort, CatalogPrice } from './catalog.ts';
@@ -113,6 +117,7 @@ function setup(overrides: Partial<OrderApiDeps> = {}) {
       notifications,
       produce: producer.produce,
       persistenceStore,
+      cancelPersistenceStore: new MemoryPersistenceLayer(),
       now: () => new Date('2026-11-24T10:00:00.000Z'),
       ...overrides,
     },
@@ -615,5 +620,103 @@ describe('GET /orders/{id}, /health and unknown routes', () => {
     const wrong = await call(request('PUT', '/orders'));
     expect(wrong.statusCode).toBe(405);
     expect(wrong.headers?.allow).toBe('POST');
+  });
+});
+
+describe('POST /orders/{id}/cancel', () => {
+  const stored = (orderId: string, status: StoredOrder['status']): StoredOrder => ({
+    ...storedOrder(sampleOrder({ orderId })),
+    status,
+  });
+  const cancel = (orderId: string, body?: unknown, headers: Record<string, string> = {}) =>
+    request('POST', `/orders/${orderId}/cancel`, body, headers);
+
+  it.each(['RECEIVED', 'CONFIRMED', 'PACKED'] as const)(
+    'cancels an order that is %s: 202 with its status URL, CANCELLED with the reason, one OrderCancelled',
+    async (status) => {
+      const { call, orders, producer } = setup();
+      orders.items.set('c-1', stored('c-1', status));
+      const response = await call(cancel('c-1', { reason: 'Ordered by mistake' }));
+      expect(response.statusCode).toBe(202);
+      expect(response.json).toEqual({ orderId: 'c-1', status: 'CANCELLED', statusUrl: '/orders/c-1' });
+      expect(response.headers?.location).toBe('/orders/c-1');
+      expect(await orders.get('c-1')).toMatchObject({
+        status: 'CANCELLED',
+        cancelledFrom: status,
+        cancellationReason: 'Ordered by mistake',
+      });
+      const [event, ...more] = producer.on('OrderCancelled');
+      expect(more).toEqual([]);
+      expect(event).toMatchObject({
+        eventId: orderEventId('c-1', 'OrderCancelled'),
+        data: { orderId: 'c-1', reason: 'Ordered by mistake' },
+      });
+    },
+  );
+
+  it('answers a repeated cancel the same, with no second effect: the same event again, one history entry', async () => {
+    const { call, orders, producer } = setup();
+    orders.items.set('c-2', stored('c-2', 'CONFIRMED'));
+    const first = await call(cancel('c-2'));
+    const second = await call(cancel('c-2', { reason: 'again' }));
+    expect(second.statusCode).toBe(202);
+    expect(second.json).toEqual(first.json);
+    const after = await orders.get('c-2');
+    expect(after?.history.filter((h) => h.status === 'CANCELLED')).toHaveLength(1);
+    expect(after?.cancelledFrom).toBe('CONFIRMED');
+    const ids = producer.on('OrderCancelled').map((e) => e.eventId);
+    expect(ids).toHaveLength(2);
+    expect(new Set(ids).size).toBe(1);
+  });
+
+  it.each(['SHIPPED', 'REJECTED'] as const)(
+    'refuses to cancel an order that is %s: 409 with its status',
+    async (status) => {
+      const { call, orders, producer } = setup();
+      orders.items.set('c-3', stored('c-3', status));
+      const response = await call(cancel('c-3'));
+      expect(response.statusCode).toBe(409);
+      expect(response.json).toMatchObject({ status });
+      expect((await orders.get('c-3'))?.status).toBe(status);
+      expect(producer.sent).toEqual([]);
+    },
+  );
+
+  it('answers 404 for an unknown order and 400 for an invalid id, writing nothing', async () => {
+    const { call, untouched } = setup();
+    expect((await call(cancel('nobody'))).statusCode).toBe(404);
+    expect((await call(cancel('bad%20id'))).statusCode).toBe(400);
+    untouched();
+  });
+
+  it.each([
+    ['a body that is not JSON', '{"reason":', {}, 400],
+    ['an unknown field', { reason: 'x', refund: 1000 }, {}, 400],
+    ['an empty reason', { reason: '   ' }, {}, 400],
+    ['a reason too long', { reason: 'x'.repeat(501) }, {}, 400],
+    ['a lone surrogate', '{"reason":"\\ud800"}', {}, 400],
+    ['a prototype-like key', '{"__proto__":{"reason":"x"}}', {}, 400],
+    ['another content type', 'reason=x', { 'Content-Type': 'text/plain' }, 415],
+    ['a body over 4 KiB', { reason: 'x', pad: 'y'.repeat(5_000) }, {}, 413],
+  ] as const)('refuses %s with a 4xx, changing nothing', async (_, body, headers, status) => {
+    const { call, orders, producer } = setup();
+    orders.items.set('c-4', stored('c-4', 'RECEIVED'));
+    const response = await call(cancel('c-4', body, headers));
+    expect(response.statusCode).toBe(status);
+    expect(response.json.message).toEqual(expect.any(String));
+    expect((await orders.get('c-4'))?.status).toBe('RECEIVED');
+    expect(producer.sent).toEqual([]);
+  });
+
+  it('honours an Idempotency-Key: the same answer replayed, another reason under the same key refused', async () => {
+    const { call, orders } = setup();
+    orders.items.set('c-5', stored('c-5', 'RECEIVED'));
+    const key = { 'Idempotency-Key': 'cancel-c-5' };
+    const first = await call(cancel('c-5', { reason: 'a' }, key));
+    const again = await call(cancel('c-5', { reason: 'a' }, key));
+    expect(again.statusCode).toBe(202);
+    expect(again.headers?.['idempotent-replayed']).toBe('true');
+    expect(again.json).toEqual(first.json);
+    expect((await call(cancel('c-5', { reason: 'b' }, key))).statusCode).toBe(409);
   });
 });

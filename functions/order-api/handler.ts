@@ -12,10 +12,10 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type EncodedRecord, EventDecodeError, type Issue, issuesOf } from '../../events/codec.ts';
 import type { Order } from '../../events/schemas/order.ts';
-import type { OrderRequest } from '../../events/schemas/order-request.ts';
+import type { CancelRequest, OrderRequest } from '../../events/schemas/order-request.ts';
 import { tableName } from '../shared/config.ts';
 import { dynamoDbDocumentClient } from '../shared/dynamodb.ts';
 import { idempotencyStore } from '../shared/idempotency.ts';
@@ -23,13 +23,14 @@ import { produce } from '../shared/kafka/producer.ts';
 import { count, kpiRecord, latency } from '../shared/kpis.ts';
 import { onReset } from '../shared/lifecycle.ts';
 import { addKpiMetrics, observability } from '../shared/observability.ts';
-import { orderReceivedRecord } from '../shared/orders/events.ts';
+import { orderCancelledRecord, orderReceivedRecord } from '../shared/orders/events.ts';
 import { newStoredOrder, orderOf, orderView } from '../shared/orders/model.ts';
 import { dynamoOrders, type OrdersPort } from '../shared/orders/repository.ts';
 import { type CatalogPort, dynamoCatalog } from './catalog.ts';
 import {
   acceptedResponse,
   callerOf,
+  cancelledResponse,
   errorResponse,
   eventSizeIssues,
   historyWithNotifications,
@@ -38,6 +39,7 @@ import {
   normalizeHeaders,
   orderFromRequest,
   orderIdFor,
+  parseCancelRequest,
   parseOrderRequest,
   priceOrder,
   requestHash,
@@ -53,6 +55,8 @@ export interface OrderApiDeps {
   notifications: NotificationsReadPort;
   produce(records: readonly EncodedRecord[]): Promise<void>;
   persistenceStore: BasePersistenceLayer;
+  /** Cancellations' Idempotency-Keys: a store of its own (a Powertools store serves one idempotent function). */
+  cancelPersistenceStore: BasePersistenceLayer;
   now?: () => Date;
   newId?: () => string;
   /** The largest OrderReceived accepted; tests lower it. */
@@ -90,6 +94,25 @@ type StoredResponse = ReturnType<
 /** How long a POST /orders answer is replayed for the same Idempotency-Key. */
 const API_IDEMPOTENCY_SECONDS = 24 * 60 * 60;
 
+/** A cancellation stays in the outbox this long before the sweeper may produce its event again. */
+const CANCEL_OUTBOX_GRACE_MS = 30_000;
+
+interface CancelInput {
+  idempotencyKey: string | undefined;
+  request: CancelRequest;
+  orderId: string;
+  requestId: string;
+}
+
+/** A replayed answer says so, as common idempotent APIs do. */
+const markReplayed = (response: unknown): StoredResponse => {
+  const answer = response as APIGatewayProxyResult;
+  return {
+    ...answer,
+    headers: { ...answer.headers, 'idempotent-replayed': 'true' },
+  } as unknown as StoredResponse;
+};
+
 interface AcceptInput {
   /** Hashed into the idempotency record's key. */
   idempotencyKey: string | undefined;
@@ -108,14 +131,7 @@ export function createOrderApi(deps: OrderApiDeps, observe: { logger: Logger; me
     eventKeyJmesPath: 'idempotencyKey',
     payloadValidationJmesPath: 'request',
     expiresAfterSeconds: API_IDEMPOTENCY_SECONDS,
-    // A replayed answer says so, as common idempotent APIs do.
-    responseHook: (response) => {
-      const answer = response as unknown as APIGatewayProxyResult;
-      return {
-        ...answer,
-        headers: { ...answer.headers, 'idempotent-replayed': 'true' },
-      } as unknown as StoredResponse;
-    },
+    responseHook: markReplayed,
   });
 
   /**
@@ -229,6 +245,88 @@ export function createOrderApi(deps: OrderApiDeps, observe: { logger: Logger; me
     }
   }
 
+  const cancelConfig = new IdempotencyConfig({
+    eventKeyJmesPath: 'idempotencyKey',
+    payloadValidationJmesPath: 'request',
+    expiresAfterSeconds: API_IDEMPOTENCY_SECONDS,
+    responseHook: markReplayed,
+  });
+
+  /**
+   * Cancels the order if it has not shipped (a conditional update: exactly one of "cancelled" and
+   * "shipped" wins a race) and produces its OrderCancelled. A repeated cancel finds it CANCELLED and
+   * produces the same event again (same id), so a crash between the two heals on the client's retry,
+   * and the outbox sweeper heals it without one.
+   */
+  async function cancel(input: CancelInput): Promise<APIGatewayProxyResult> {
+    const at = now();
+    const result = await deps.orders.cancel({
+      orderId: input.orderId,
+      at: at.toISOString(),
+      reason: input.request.reason,
+      retryAt: new Date(at.getTime() + CANCEL_OUTBOX_GRACE_MS).toISOString(),
+    });
+    const stored = result.applied ? result.order : result.current;
+    if (!stored) return errorResponse(404, `Order ${input.orderId} not found`);
+    if (stored.status !== 'CANCELLED') {
+      return json(409, {
+        message: `Order ${input.orderId} is ${stored.status}: it can no longer be cancelled`,
+        status: stored.status,
+      });
+    }
+    const record = orderCancelledRecord(stored, input.requestId);
+    const kpis = result.applied ? [count('OrdersCancelled')] : [];
+    const kpiRecords = kpiRecord(
+      'order-api',
+      `cancel|${input.orderId}`,
+      [{ orderId: input.orderId, kpis }],
+      at,
+    );
+    await deps.produce(kpiRecords ? [record, kpiRecords] : [record]);
+    if (result.applied) addKpiMetrics(metrics, kpis);
+    logger.info(result.applied ? 'order cancelled' : 'order was already cancelled, event re-produced', {
+      cancelledFrom: stored.cancelledFrom,
+    });
+    return cancelledResponse(input.orderId);
+  }
+  const cancelOnce = makeIdempotent(cancel, {
+    persistenceStore: deps.cancelPersistenceStore,
+    config: cancelConfig,
+    keyPrefix: 'order-pipeline.order-api.cancel-order',
+  });
+
+  async function cancelOrder(
+    orderId: string,
+    event: APIGatewayProxyEvent,
+    headers: Record<string, string>,
+    context?: Context,
+  ) {
+    const problems = validOrderId(orderId);
+    if (problems.length > 0) return errorResponse(400, 'The order id is invalid', problems);
+    logger.setCorrelationId(orderId);
+    const parsed = parseCancelRequest(event, headers, callerOf(event));
+    if (!parsed.ok) return parsed.response;
+    const requestId = event.requestContext?.requestId || context?.awsRequestId || newId();
+    const input = { idempotencyKey: parsed.idempotencyKey, request: parsed.request, orderId, requestId };
+    // Without a key the cancellation is idempotent by itself (by the order's state); with one, the
+    // same key and another reason is refused, as for POST /orders.
+    if (!parsed.idempotencyKey) return cancel(input);
+    if (context) cancelConfig.registerLambdaContext(context);
+    try {
+      return await cancelOnce(input);
+    } catch (error) {
+      if (error instanceof IdempotencyValidationError) {
+        return errorResponse(409, 'This Idempotency-Key was already used with a different cancellation');
+      }
+      if (error instanceof IdempotencyAlreadyInProgressError) {
+        return errorResponse(409, 'A request with this Idempotency-Key is still in progress', undefined, {
+          'retry-after': '1',
+        });
+      }
+      throw error;
+    }
+  }
+
   async function getOrder(orderId: string) {
     const problems = validOrderId(orderId);
     if (problems.length > 0) return errorResponse(400, 'The order id is invalid', problems);
@@ -256,6 +354,8 @@ export function createOrderApi(deps: OrderApiDeps, observe: { logger: Logger; me
           return await createOrder(event, headers, context);
         case 'get-order':
           return await getOrder(match.orderId);
+        case 'cancel-order':
+          return await cancelOrder(match.orderId, event, headers, context);
         case 'method-not-allowed':
           return errorResponse(405, `Method ${event.httpMethod} is not allowed here`, undefined, {
             allow: match.allow.join(', '),
@@ -291,6 +391,7 @@ export const handler = middy(async (event: APIGatewayProxyEvent, context: Contex
       notifications: dynamoNotifications(dynamoDbDocumentClient(), tableName('notifications')),
       produce,
       persistenceStore: idempotencyStore(),
+      cancelPersistenceStore: idempotencyStore(),
     },
     { logger, metrics },
   );

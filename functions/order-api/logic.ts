@@ -3,7 +3,12 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { v5 as uuidv5 } from 'uuid';
 import { type EncodedRecord, formatPath, type Issue } from '../../events/codec.ts';
 import { type LineItem, Money, type Order, OrderId, totalInCents } from '../../events/schemas/order.ts';
-import { MAX_REQUEST_DEPTH, OrderRequest, snakeToCamel } from '../../events/schemas/order-request.ts';
+import {
+  CancelRequest,
+  MAX_REQUEST_DEPTH,
+  OrderRequest,
+  snakeToCamel,
+} from '../../events/schemas/order-request.ts';
 import type { HistoryEntry } from '../shared/orders/model.ts';
 import type { CatalogPrice } from './catalog.ts';
 import type { DeliveredNotification } from './notifications.ts';
@@ -200,17 +205,22 @@ const invalid = (errors: Issue[]): ParsedOrderRequest => ({
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+type JsonBody = { ok: true; body: unknown } | { ok: false; response: APIGatewayProxyResult };
+
 /**
- * Everything about `POST /orders` that needs no I/O: content type (415), size (413), UTF-8 and JSON
- * (400), the body's shape (depth, numbers, Unicode, keys) and the order itself (400 with one reason per
- * field). The seed's snake_case body is accepted as camelCase. The idempotency key is the caller's
- * `Idempotency-Key` header, else the client's order id.
+ * A request's JSON body, or the 4xx that says why not: content type (415), size (413), UTF-8 and JSON
+ * (400), and the body's shape (depth, numbers, Unicode, prototype-like keys) before anything recursive
+ * sees it. An empty body is `undefined` when `optional`, else a 400.
  */
-export function parseOrderRequest(
+export function readJsonBody(
   event: Pick<APIGatewayProxyEvent, 'body' | 'isBase64Encoded'>,
   headers: Readonly<Record<string, string>>,
-  caller = 'anonymous',
-): ParsedOrderRequest {
+  options: { optional?: boolean; maxBytes?: number; invalid?: string } = {},
+): JsonBody {
+  const maxBytes = options.maxBytes ?? MAX_BODY_BYTES;
+  const invalidMessage = options.invalid ?? 'The request is invalid';
+  const empty = event.body === null || event.body.length === 0;
+  if (empty && options.optional) return { ok: true, body: undefined };
   const contentType = headers['content-type'];
   if (!isJsonContentType(contentType) || !isUtf8Charset(contentType ?? '')) {
     return {
@@ -227,13 +237,15 @@ export function parseOrderRequest(
     event.body === null
       ? Buffer.alloc(0)
       : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
-  if (bytes.length > MAX_BODY_BYTES) {
+  if (bytes.length > maxBytes) {
+    return { ok: false, response: errorResponse(413, `The request body is larger than ${maxBytes} bytes`) };
+  }
+  if (bytes.length === 0) {
     return {
       ok: false,
-      response: errorResponse(413, `The request body is larger than ${MAX_BODY_BYTES} bytes`),
+      response: errorResponse(400, invalidMessage, [{ path: '', message: 'the request body is empty' }]),
     };
   }
-  if (bytes.length === 0) return invalid([{ path: '', message: 'the request body is empty' }]);
   let text: string;
   try {
     text = utf8.decode(bytes);
@@ -246,14 +258,44 @@ export function parseOrderRequest(
   } catch {
     return { ok: false, response: errorResponse(400, 'The request body is not valid JSON') };
   }
+  // The walk is bounded; schemas (which recurse) only see bodies that passed it.
+  const shape = inspectBody(body);
+  if (shape.length > 0) return { ok: false, response: errorResponse(400, invalidMessage, shape) };
+  return { ok: true, body };
+}
+
+/** The caller's Idempotency-Key, scoped; a malformed one is an issue. */
+function idempotencyKeyOf(
+  headers: Readonly<Record<string, string>>,
+  caller: string,
+): { key: string | undefined; issues: Issue[] } {
+  const headerKey = headers['idempotency-key'];
+  if (headerKey === undefined) return { key: undefined, issues: [] };
+  if (!IdempotencyKeyPattern.test(headerKey)) {
+    return {
+      key: undefined,
+      issues: [{ path: 'headers.Idempotency-Key', message: 'must be 1 to 255 printable ASCII characters' }],
+    };
+  }
+  return { key: scopedIdempotencyKey(caller, headerKey), issues: [] };
+}
+
+/**
+ * Everything about `POST /orders` that needs no I/O: the JSON body (see `readJsonBody`) and the order
+ * itself (400 with one reason per field). The seed's snake_case body is accepted as camelCase. The
+ * idempotency key is the caller's `Idempotency-Key` header, else the client's order id.
+ */
+export function parseOrderRequest(
+  event: Pick<APIGatewayProxyEvent, 'body' | 'isBase64Encoded'>,
+  headers: Readonly<Record<string, string>>,
+  caller = 'anonymous',
+): ParsedOrderRequest {
+  const read = readJsonBody(event, headers, { invalid: 'The order is invalid' });
+  if (!read.ok) return read;
+  const { body } = read;
   const headerKey = headers['idempotency-key'];
   const errors: Issue[] = [];
-  if (headerKey !== undefined && !IdempotencyKeyPattern.test(headerKey)) {
-    errors.push({ path: 'headers.Idempotency-Key', message: 'must be 1 to 255 printable ASCII characters' });
-  }
-  // The walk is bounded; the schema (which recurses) only sees bodies that passed it.
-  const shape = inspectBody(body);
-  if (shape.length > 0) return invalid([...errors, ...shape]);
+  errors.push(...idempotencyKeyOf(headers, caller).issues);
   const parsed = OrderRequest.safeParse(body);
   if (!parsed.success) {
     errors.push(
@@ -424,10 +466,16 @@ export function acceptedResponse(orderId: string): APIGatewayProxyResult {
   return json(202, { orderId, status: 'RECEIVED', statusUrl } satisfies Accepted, { location: statusUrl });
 }
 
+export function cancelledResponse(orderId: string): APIGatewayProxyResult {
+  const statusUrl = `/orders/${encodeURIComponent(orderId)}`;
+  return json(202, { orderId, status: 'CANCELLED', statusUrl }, { location: statusUrl });
+}
+
 export type RouteMatch =
   | { kind: 'health' }
   | { kind: 'create-order' }
   | { kind: 'get-order'; orderId: string }
+  | { kind: 'cancel-order'; orderId: string }
   | { kind: 'not-found' }
   | { kind: 'method-not-allowed'; allow: string[] };
 
@@ -438,6 +486,10 @@ const routes: { pattern: RegExp; methods: Record<string, (match: RegExpExecArray
   {
     pattern: /^\/orders\/([^/]+)$/,
     methods: { GET: (match) => ({ kind: 'get-order', orderId: safeDecode(match[1] ?? '') }) },
+  },
+  {
+    pattern: /^\/orders\/([^/]+)\/cancel$/,
+    methods: { POST: (match) => ({ kind: 'cancel-order', orderId: safeDecode(match[1] ?? '') }) },
   },
 ];
 
@@ -465,4 +517,34 @@ export function validOrderId(orderId: string): Issue[] {
   return parsed.success
     ? []
     : parsed.error.issues.map((issue) => ({ path: 'orderId', message: issue.message }));
+}
+
+export type ParsedCancelRequest =
+  | { ok: true; request: CancelRequest; idempotencyKey: string | undefined }
+  | { ok: false; response: APIGatewayProxyResult };
+
+/** `POST /orders/{id}/cancel`: an optional `{reason}` body, small, and the caller's Idempotency-Key. */
+export function parseCancelRequest(
+  event: Pick<APIGatewayProxyEvent, 'body' | 'isBase64Encoded'>,
+  headers: Readonly<Record<string, string>>,
+  caller = 'anonymous',
+): ParsedCancelRequest {
+  const read = readJsonBody(event, headers, {
+    optional: true,
+    maxBytes: 4 * 1024,
+    invalid: 'The cancellation is invalid',
+  });
+  if (!read.ok) return read;
+  const key = idempotencyKeyOf(headers, caller);
+  const parsed = CancelRequest.safeParse(read.body ?? {});
+  const errors = [
+    ...key.issues,
+    ...(parsed.success
+      ? []
+      : parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: i.message }))),
+  ];
+  if (errors.length > 0 || !parsed.success) {
+    return { ok: false, response: errorResponse(400, 'The cancellation is invalid', errors) };
+  }
+  return { ok: true, request: parsed.data, idempotencyKey: key.key };
 }

@@ -1,5 +1,5 @@
 import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { NotificationKind } from '../../events/schemas/events.ts';
 
 /** What `GET /orders/{id}` shows of a delivered notification (an item of the notifications table). */

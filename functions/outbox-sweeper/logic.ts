@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { type EncodedRecord, EventDecodeError } from '../../events/codec.ts';
 import { manifest } from '../../topology/manifest.ts';
 import { ConfigError } from '../shared/config.ts';

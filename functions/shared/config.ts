@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { type TableName, tableEnvVar } from '../../topology/manifest.ts';
 import { type KafkaAuth, RuntimeEnv } from '../../topology/runtime-env.ts';
 

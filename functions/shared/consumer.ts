@@ -6,10 +6,11 @@ import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, MSKEvent } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type EncodedRecord, EventDecodeError, encode, Headers, issuesOf } from '../../events/codec.ts';
 import type { StepName } from '../../events/envelope.ts';
 import type { EventOf, TopicName } from '../../events/topics.ts';
+import { type DeadLetterTopic, deadLetterTopicOf } from '../../topology/topics.ts';
 import { isPermanent } from './errors.ts';
 import { idempotencyStore, RECORD_IDEMPOTENCY_SECONDS } from './idempotency.ts';
 import { count, type Kpi, kpiRecord, type MeasuredOrder } from './kpis.ts';
@@ -150,7 +151,8 @@ async function settleAll(tasks: readonly (() => Promise<void>)[], limit: number)
 /**
  * Builds the batch processor of a step. Within a partition, one order's records run in offset order and
  * different orders' records concurrently (Kafka orders records only per partition, and records are keyed
- * by order id). For each record: poison (too large, not JSON, fails its schema) goes to DeadLetterQueue
+ * by order id). For each record: poison (too large, not JSON, fails its schema) goes to the step's
+ * on-failure topic (its manifest trigger's `onFailure`)
  * and the batch goes on; an event goes to the step, whose conditional writes on the order's state and
  * deterministic output ids make a redelivery or retry harmless (no Powertools idempotency record per
  * event: that would guard effects already guarded, at two DynamoDB writes each); a failure that can
@@ -172,8 +174,10 @@ export function batchProcessor<T extends TopicName>(
     expiresAfterSeconds: RECORD_IDEMPOTENCY_SECONDS,
   });
 
-  const produceDeadLetter = async (event: EventOf<'DeadLetterQueue'>) => {
-    await deps.produce([encode('DeadLetterQueue', event)]);
+  // Where the event source mapping sends what exhausts its retries: one place for both kinds of letter.
+  const deadLetterTopic = deadLetterTopicOf(step.name);
+  const produceDeadLetter = async (event: EventOf<DeadLetterTopic>) => {
+    await deps.produce([encode(deadLetterTopic, event)]);
     return { deadLetterEventId: event.eventId };
   };
   const produceDeadLetterOnce = deps.deadLetterStore

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { $ZodError } from 'zod/v4/core';
 
 /**
  * A record that can never succeed, whatever the number of retries (for example an event about an order
@@ -48,7 +48,7 @@ interface ErrorLike {
 }
 
 function isPermanentItself(error: ErrorLike): boolean {
-  if (error instanceof PermanentError || error instanceof z.core.$ZodError) return true;
+  if (error instanceof PermanentError || error instanceof $ZodError) return true;
   const { name, message } = error;
   // The codec throws it when what a step produces does not fit its schema: the same input produces it again.
   if (name === 'EventDecodeError' || name === 'ZodError') return true;

@@ -3,6 +3,7 @@ import { decode, EventDecodeError, Headers, newEvent } from '../../events/codec.
 import type { StepName } from '../../events/envelope.ts';
 import type { DeadLettered } from '../../events/schemas/events.ts';
 import type { EventOf, TopicName } from '../../events/topics.ts';
+import { type DeadLetterTopic, deadLetterTopic } from '../../topology/topics.ts';
 import { RecordTooLargeError } from './errors.ts';
 
 /**
@@ -209,7 +210,7 @@ function reducedCopy(record: RawRecord): DeadLetterRecord {
 }
 
 /**
- * The DeadLetterQueue event for a record: its coordinates, key, headers and original bytes, the error and
+ * The dead letter (`DeadLettered`, on the manifest's dead-letter topic) for a record: its coordinates, key, headers and original bytes, the error and
  * the function. The id derives from the record's coordinates, so a redelivered poison record produces the
  * same dead letter again rather than a new one.
  *
@@ -217,7 +218,7 @@ function reducedCopy(record: RawRecord): DeadLetterRecord {
  * (its sizes, the first bytes of its value, flagged `valueTruncated`). The original is not lost: it stays
  * on its topic, at the coordinates the dead letter names, for the topic's retention period.
  */
-export function deadLetterEvent(input: DeadLetterInput): EventOf<'DeadLetterQueue'> {
+export function deadLetterEvent(input: DeadLetterInput): EventOf<DeadLetterTopic> {
   const { record } = input;
   // Only a key short enough to be an order id is decoded (a hostile key may be a megabyte).
   const key = base64Bytes(record.key) <= 128 ? keyText(record) : undefined;
@@ -226,7 +227,7 @@ export function deadLetterEvent(input: DeadLetterInput): EventOf<'DeadLetterQueu
   const eventId = headerText(record, Headers.eventId);
   const recordId = `${record.topic}/${record.partition}/${record.offset}`;
   const build = (copy: DeadLetterRecord) =>
-    newEvent('DeadLetterQueue', {
+    newEvent(deadLetterTopic, {
       correlationId,
       causationId: eventId && CorrelationId.test(eventId) ? eventId : recordId.slice(0, 128),
       source: input.step,

@@ -12,7 +12,8 @@ export const notificationId = (orderId: string, kind: NotificationKind): string 
 export type NotificationFacts =
   | { kind: 'order-rejected'; reason: string }
   | { kind: 'order-packed'; parcel: Parcel }
-  | { kind: 'order-shipped'; carrier: string; trackingNumber: string };
+  | { kind: 'order-shipped'; carrier: string; trackingNumber: string }
+  | { kind: 'order-cancelled'; reason?: string };
 
 export const formatMoney = (amount: number, currency: string): string => `${amount.toFixed(2)} ${currency}`;
 
@@ -54,6 +55,12 @@ export function notificationContent(
         subject: `Order ${order.orderId} shipped`,
         message: `Your order is on its way with ${facts.carrier}. Tracking number: ${facts.trackingNumber}.`,
         details: { ...base, carrier: facts.carrier, trackingNumber: facts.trackingNumber },
+      };
+    case 'order-cancelled':
+      return {
+        subject: `Order ${order.orderId} cancelled`,
+        message: `Your order is cancelled${facts.reason ? ` (${facts.reason})` : ''}. You have not been charged.`,
+        details: { ...base, ...(facts.reason ? { reason: facts.reason } : {}) },
       };
   }
 }

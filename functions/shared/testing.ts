@@ -16,7 +16,14 @@ import type { EventOf, TopicName } from '../../events/topics.ts';
 import { METRICS_NAMESPACE } from '../../topology/runtime-env.ts';
 import type { StepLogger } from './consumer.ts';
 import { orderReceivedId } from './orders/events.ts';
-import { newStoredOrder, type StoredOrder, type Transition } from './orders/model.ts';
+import {
+  CANCELLABLE,
+  type Cancellation,
+  newStoredOrder,
+  outboxShardOf,
+  type StoredOrder,
+  type Transition,
+} from './orders/model.ts';
 import type { OrdersPort } from './orders/repository.ts';
 
 /**
@@ -177,6 +184,26 @@ export class MemoryOrders implements OrdersPort {
     if (existing) return { created: false as const, existing: structuredClone(existing) };
     this.items.set(order.orderId, structuredClone(order));
     return { created: true as const };
+  }
+
+  async cancel(c: Cancellation) {
+    const current = this.items.get(c.orderId);
+    if (!current || !CANCELLABLE.includes(current.status)) {
+      return { applied: false as const, current: current ? structuredClone(current) : undefined };
+    }
+    const next: StoredOrder = {
+      ...current,
+      status: 'CANCELLED',
+      cancelledFrom: current.status,
+      ...(c.reason ? { cancellationReason: c.reason } : {}),
+      outboxShard: outboxShardOf(c.orderId),
+      history: [
+        ...current.history,
+        { status: 'CANCELLED', at: c.at, ...(c.reason ? { detail: c.reason } : {}) },
+      ],
+    };
+    this.items.set(c.orderId, next);
+    return { applied: true as const, order: structuredClone(next) };
   }
 
   async transition(t: Transition) {

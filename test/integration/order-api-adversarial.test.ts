@@ -54,18 +54,21 @@ beforeAll(async () => {
       }),
     );
   }
+  const store = () =>
+    new DynamoDBPersistenceLayer({
+      tableName: tables.idempotency,
+      keyAttr: 'id',
+      expiryAttr: 'expiration',
+      awsSdkV3Client: low,
+    });
   const handle = createOrderApi(
     {
       orders: dynamoOrders(client, tables.orders),
       catalog: dynamoCatalog(client, tables.inventory),
       notifications: dynamoNotifications(client, tables.notifications),
       produce: producer.produce,
-      persistenceStore: new DynamoDBPersistenceLayer({
-        tableName: tables.idempotency,
-        keyAttr: 'id',
-        expiryAttr: 'expiration',
-        awsSdkV3Client: low,
-      }),
+      persistenceStore: store(),
+      cancelPersistenceStore: store(),
     },
     { logger: silentLogger(), metrics: testMetrics() },
   );

@@ -8,6 +8,7 @@ import {
   newEvent,
 } from '../../../events/codec.ts';
 import type { Order } from '../../../events/schemas/order.ts';
+import { reachedAt, type StoredOrder } from './model.ts';
 
 /**
  * The id of an order's event of one type (and kind, for notifications). It derives from the order id
@@ -46,6 +47,32 @@ function buildOrderReceived(order: Order, causationId: string, occurredAt: Date)
       source: 'order-api',
       occurredAt,
       data: { order },
+    }),
+  );
+}
+
+/**
+ * The OrderCancelled of a cancelled order, from the stored order: order-api after the cancellation,
+ * a repeated cancel and the outbox sweeper all produce the same event (its id derives from the order).
+ */
+export function orderCancelledRecord(stored: StoredOrder, causationId: string): EncodedRecord {
+  const cancelledAt = reachedAt(stored, 'CANCELLED');
+  if (stored.status !== 'CANCELLED' || !cancelledAt) {
+    throw new Error(`order ${stored.orderId} is ${stored.status}, not cancelled`);
+  }
+  return encode(
+    'OrderCancelled',
+    newEvent('OrderCancelled', {
+      eventId: orderEventId(stored.orderId, 'OrderCancelled'),
+      correlationId: stored.orderId,
+      causationId: causationId.slice(0, 128),
+      source: 'order-api',
+      occurredAt: new Date(cancelledAt),
+      data: {
+        orderId: stored.orderId,
+        ...(stored.cancellationReason ? { reason: stored.cancellationReason } : {}),
+        cancelledAt,
+      },
     }),
   );
 }

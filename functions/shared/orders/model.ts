@@ -1,15 +1,16 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { Parcel } from '../../../events/schemas/events.ts';
 import { Currency, LineItem, type Order, OrderId, ShippingAddress } from '../../../events/schemas/order.ts';
 
 /**
- * An order's life in the orders table: RECEIVED → CONFIRMED | REJECTED → PACKED → SHIPPED.
+ * An order's life in the orders table: RECEIVED → CONFIRMED | REJECTED → PACKED → SHIPPED, and
+ * RECEIVED | CONFIRMED | PACKED → CANCELLED when the customer cancels before it ships.
  * Every transition is conditional on the expected previous status and on the order's content digest,
  * and appends to `history`. Notifications live in their own table (the order item stays small);
  * `GET /orders/{id}` merges them into the history as `NOTIFIED` entries.
  */
-export const OrderStatus = z.enum(['RECEIVED', 'CONFIRMED', 'REJECTED', 'PACKED', 'SHIPPED']);
+export const OrderStatus = z.enum(['RECEIVED', 'CONFIRMED', 'REJECTED', 'PACKED', 'SHIPPED', 'CANCELLED']);
 export type OrderStatus = z.infer<typeof OrderStatus>;
 
 export const HistoryEntry = z.object({
@@ -45,6 +46,11 @@ export const StoredOrder = z.object({
   /** How many times the sweeper re-produced this order's OrderReceived. */
   outboxAttempts: z.number().optional(),
   rejectionReason: z.string().optional(),
+  /** The status the cancellation found: stock was reserved for the order if it was CONFIRMED or PACKED. */
+  cancelledFrom: OrderStatus.optional(),
+  cancellationReason: z.string().optional(),
+  /** Set, once, by inventory when it has given back the stock of a cancelled order (or found none). */
+  stockReleased: z.boolean().optional(),
   parcel: Parcel.optional(),
   carrier: z.string().optional(),
   trackingNumber: z.string().optional(),
@@ -122,7 +128,7 @@ export function newStoredOrder(
   };
 }
 
-const progress: Record<Exclude<OrderStatus, 'REJECTED'>, number> = {
+const progress: Record<Exclude<OrderStatus, 'REJECTED' | 'CANCELLED'>, number> = {
   RECEIVED: 0,
   CONFIRMED: 1,
   PACKED: 2,
@@ -135,7 +141,71 @@ const progress: Record<Exclude<OrderStatus, 'REJECTED'>, number> = {
  */
 export function hasReached(current: OrderStatus, target: OrderStatus): boolean {
   if (target === 'REJECTED' || current === 'REJECTED') return current === target;
+  if (target === 'CANCELLED' || current === 'CANCELLED') return current === target;
   return progress[current] >= progress[target];
+}
+
+/** The statuses a customer may cancel from: anything before it ships or is rejected. */
+export const CANCELLABLE: readonly OrderStatus[] = ['RECEIVED', 'CONFIRMED', 'PACKED'];
+/** A cancelled order had stock reserved if the cancellation found it in one of these. */
+export const RESERVED_STATUSES: readonly OrderStatus[] = ['CONFIRMED', 'PACKED'];
+
+/**
+ * The UpdateItem that cancels an order: only from a cancellable status (so exactly one of "cancelled"
+ * and "shipped" wins a race), recording the status it found (`cancelledFrom`: DynamoDB evaluates every
+ * SET operand on the item as it was), and putting the order back in the outbox until inventory has acted
+ * on its OrderCancelled (the sweeper's first attempt is due after `retryAt`).
+ */
+export interface Cancellation {
+  orderId: string;
+  at: string;
+  reason: string | undefined;
+  /** When the outbox sweeper may produce its OrderCancelled again, if inventory has not acted by then. */
+  retryAt: string;
+}
+
+export function cancelUpdate(tableName: string, c: Cancellation): UpdateParams {
+  const values: Record<string, unknown> = {
+    ':cancelled': 'CANCELLED',
+    ':entry': [{ status: 'CANCELLED', at: c.at, ...(c.reason ? { detail: c.reason } : {}) }],
+    ':noHistory': [],
+    ':shard': outboxShardOf(c.orderId),
+    ':retryAt': c.retryAt,
+  };
+  const sets = [
+    '#cancelledFrom = #status',
+    '#status = :cancelled',
+    '#history = list_append(if_not_exists(#history, :noHistory), :entry)',
+    '#shard = :shard',
+    '#next = :retryAt',
+  ];
+  const names: Record<string, string> = {
+    '#orderId': 'orderId',
+    '#status': 'status',
+    '#cancelledFrom': 'cancelledFrom',
+    '#history': 'history',
+    '#shard': 'outboxShard',
+    '#next': 'outboxNextAttemptAt',
+    '#attempts': 'outboxAttempts',
+  };
+  if (c.reason) {
+    names['#reason'] = 'cancellationReason';
+    values[':reason'] = c.reason;
+    sets.push('#reason = :reason');
+  }
+  const from = CANCELLABLE.map((status, index) => {
+    values[`:from${index}`] = status;
+    return `#status = :from${index}`;
+  });
+  return {
+    TableName: tableName,
+    Key: { orderId: c.orderId },
+    // The sweeper counts its attempts per outbox stay: a cancellation starts afresh.
+    UpdateExpression: `SET ${sets.join(', ')} REMOVE #attempts`,
+    ConditionExpression: `attribute_exists(#orderId) AND (${from.join(' OR ')})`,
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
+  };
 }
 
 export interface Transition {
@@ -232,6 +302,7 @@ export interface OrderView {
   carrier?: string;
   trackingNumber?: string;
   rejectionReason?: string;
+  cancellationReason?: string;
 }
 
 export function orderView(stored: StoredOrder): OrderView {
@@ -249,5 +320,6 @@ export function orderView(stored: StoredOrder): OrderView {
     ...(stored.carrier ? { carrier: stored.carrier } : {}),
     ...(stored.trackingNumber ? { trackingNumber: stored.trackingNumber } : {}),
     ...(stored.rejectionReason ? { rejectionReason: stored.rejectionReason } : {}),
+    ...(stored.cancellationReason ? { cancellationReason: stored.cancellationReason } : {}),
   };
 }

@@ -1,6 +1,6 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { isConditionalCheckFailed } from '../dynamodb.ts';
-import { StoredOrder, type Transition, transitionUpdate } from './model.ts';
+import { type Cancellation, cancelUpdate, StoredOrder, type Transition, transitionUpdate } from './model.ts';
 
 /** An applied transition returns the order as stored after it; a refused one, the order as it is. */
 export type TransitionResult =
@@ -16,6 +16,8 @@ export interface OrdersPort {
   ): Promise<{ created: true } | { created: false; existing: StoredOrder | undefined }>;
   /** Applies a conditional transition; when its condition refuses it, returns the order as it is. */
   transition(t: Transition): Promise<TransitionResult>;
+  /** Cancels the order if it is still cancellable (see `cancelUpdate`); else returns it as it is. */
+  cancel(c: Cancellation): Promise<TransitionResult>;
 }
 
 /** Items are ours, but they are parsed anyway: a row that does not fit is reported, not half-used. */
@@ -50,6 +52,19 @@ export function dynamoOrders(client: DynamoDBDocumentClient, tableName: string):
       } catch (error) {
         if (!isConditionalCheckFailed(error)) throw error;
         return { created: false, existing: await get(order.orderId) };
+      }
+    },
+    async cancel(c) {
+      try {
+        const answer = await client.send(
+          new UpdateCommand({ ...cancelUpdate(tableName, c), ReturnValues: 'ALL_NEW' }),
+        );
+        const order = parseStoredOrder(answer.Attributes);
+        if (!order) throw new Error(`order ${c.orderId} was cancelled but DynamoDB returned no item`);
+        return { applied: true, order };
+      } catch (error) {
+        if (!isConditionalCheckFailed(error)) throw error;
+        return { applied: false, current: await get(c.orderId) };
       }
     },
     async transition(t) {

@@ -50,6 +50,8 @@ export function settle(
     throw new InvalidTransitionError(`the event's copy of order ${orderId} differs from the stored order`);
   }
   if (expected.to.includes(current.status)) return { kind: 'replayed', order: current };
+  // Cancelled: whatever this step would do is not to be done (cancellation's own step gives stock back).
+  if (current.status === 'CANCELLED') return { kind: 'moved-on', order: current };
   if (expected.to.some((to) => hasReached(current.status, to))) return { kind: 'moved-on', order: current };
   throw new InvalidTransitionError(`order ${orderId} is ${current.status}; ${step} does not act on it`);
 }
