@@ -117,11 +117,13 @@ describe('readDeliveries', () => {
         line('n2'),
       ].join('\n'),
     );
-    await writeFile(b, `${line('n1')}\n`);
+    // The SNS channel logs each publish the topic accepted.
+    await writeFile(b, `${line('n1')}\n${line('n3').replace('delivered', 'published')}\n`);
     expect(await readDeliveries([a, b])).toEqual(
       new Map([
         ['n1', 2],
         ['n2', 1],
+        ['n3', 1],
       ]),
     );
   });

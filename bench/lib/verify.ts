@@ -225,9 +225,12 @@ export async function readRange(
   return records;
 }
 
-/** The log line of the local channel's send (functions/notification/delivery.ts): the e-mail itself. */
+/**
+ * The log line of a send (functions/notification): `notification delivered` when a log line stands for the
+ * message (NOTIFICATION_CHANNEL=log), `notification published` after the SNS topic took it.
+ */
 const DeliveryLine = z.object({
-  message: z.literal('notification delivered'),
+  message: z.enum(['notification delivered', 'notification published']),
   notificationId: z.string().min(1),
   kind: z.string().min(1),
 });
@@ -241,7 +244,7 @@ export async function readDeliveries(logFiles: readonly string[]): Promise<Map<s
   for (const file of logFiles) {
     const lines = createInterface({ input: createReadStream(file), crlfDelay: Number.POSITIVE_INFINITY });
     for await (const line of lines) {
-      if (!line.includes('"notification delivered"')) continue;
+      if (!line.includes('"notification delivered"') && !line.includes('"notification published"')) continue;
       let json: unknown;
       try {
         json = JSON.parse(line);
