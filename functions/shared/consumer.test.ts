@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { type EncodedRecord, EventDecodeError, encode } from '../../events/codec.ts';
 import type { OrderReceived } from '../../events/schemas/events.ts';
+import { manifest } from '../../topology/manifest.ts';
 import {
   batchProcessor,
   type ConsumerStep,
@@ -132,6 +133,18 @@ describe('Kafka consumer wrapper', () => {
     const ids = producer.sent.filter((r) => r.topic === 'OrderReceived').map((r) => r.headers['event-id']);
     expect(ids).toHaveLength(2);
     expect(new Set(ids).size).toBe(1);
+  });
+
+  it("dead-letters to its manifest trigger's onFailure, and refuses a step with no Kafka trigger", async () => {
+    const trigger = manifest.functions.inventory.trigger;
+    const { process, producer } = setup();
+    await process(mskEvent([mskRecord({ topic: 'OrderReceived', offset: 4, value: '[' })]), fakeContext());
+    expect(producer.sent.map((r) => r.topic)).toContain(trigger.onFailure);
+    const { step } = fakeStep();
+    const options = { logger: silentLogger(), metrics: testMetrics(), deps: { produce: producer.produce } };
+    expect(() => batchProcessor({ ...step, name: 'order-api' }, options)).toThrow(
+      /order-api is not a Kafka-triggered function/,
+    );
   });
 
   it('sends poison to the DeadLetterQueue and goes on with the batch', async () => {

@@ -152,8 +152,8 @@ async function settleAll(tasks: readonly (() => Promise<void>)[], limit: number)
  * Builds the batch processor of a step. Within a partition, one order's records run in offset order and
  * different orders' records concurrently (Kafka orders records only per partition, and records are keyed
  * by order id). For each record: poison (too large, not JSON, fails its schema) goes to the step's
- * on-failure topic (its manifest trigger's `onFailure`)
- * and the batch goes on; an event goes to the step, whose conditional writes on the order's state and
+ * on-failure topic (its manifest trigger's `onFailure`) and the batch goes on; an event goes to the step,
+ * whose conditional writes on the order's state and
  * deterministic output ids make a redelivery or retry harmless (no Powertools idempotency record per
  * event: that would guard effects already guarded, at two DynamoDB writes each); a failure that can
  * never succeed ({@link isPermanent}) dead-letters the event and the batch goes on; any other failure
