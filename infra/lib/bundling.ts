@@ -10,11 +10,24 @@ export const fromProjectRoot = (relative: string) => join(projectRoot, relative)
 export const runtime = lambda.Runtime.NODEJS_24_X;
 export const architecture = lambda.Architecture.ARM_64;
 
+const shim = (file: string) => fromProjectRoot(`infra/lib/bundle-shims/${file}`);
+
 /**
- * esbuild bundling shared by every function, run with the locally installed esbuild (no Docker).
- * ESM output, so a `require` shim is injected for the CommonJS dependencies bundled into it. The SDK
- * clients are the runtime's; `@aws-sdk/credential-providers`, which the MSK IAM signer needs, is bundled
- * because Lambda does not document it as part of the runtime.
+ * esbuild bundling shared by every function, run with the locally installed esbuild (no Docker), and by
+ * `npm run bench:coldstart` (bench/coldstart.ts maps these options to esbuild flags as NodejsFunction
+ * does). ESM output, so a `require` shim is injected for the CommonJS dependencies bundled into it.
+ *
+ * SDK: the clients (`client-*`, `lib-dynamodb`, `util-dynamodb`) are the runtime's, which documents them
+ * as part of Node.js runtimes: the functions call long-established DynamoDB and MSK operations, and
+ * bundling them would add ~185 KB per function. Everything else is bundled at the lockfile's versions.
+ *
+ * Aliases (infra/lib/bundle-shims/, each file says why): the dependencies' heavy parts that the
+ * functions never run, which esbuild cannot drop because the packages carry no `sideEffects` flag or are
+ * CommonJS: @platformatic/kafka's schema registry (avsc, ajv), its option validators (ajv, only with
+ * `strict: true`) and WebAssembly codecs (CRC32C in JavaScript instead), and the signer's credential
+ * chain (environment credentials, as Lambda provides them).
+ *
+ * Source maps are written beside the bundle but not enabled at run time (see `functionDefaults`).
  */
 export const bundling: BundlingOptions = {
   forceDockerBundling: false,
@@ -29,10 +42,14 @@ export const bundling: BundlingOptions = {
   banner:
     "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
   tsconfig: fromProjectRoot('tsconfig.json'),
-  // @platformatic/kafka's CRC32C comes from @platformatic/wasm-utils, which reads `../dist/native.wasm`
-  // next to its module at import time: in a bundle that path does not exist and the function dies at
-  // init (ENOENT). Its `bundled` entry embeds the same wasm inline.
-  esbuildArgs: { '--alias:@platformatic/wasm-utils': '@platformatic/wasm-utils/bundled' },
+  esbuildArgs: {
+    '--alias:@platformatic/kafka': shim('platformatic-kafka.ts'),
+    '--alias:@platformatic/wasm-utils': shim('platformatic-wasm-utils.ts'),
+    '--alias:ajv/dist/2020.js': shim('ajv-2020.ts'),
+    '--alias:@aws-sdk/credential-providers': shim('aws-credential-providers.ts'),
+    // Licence notices of the bundled packages go to index.mjs.LEGAL.txt, beside the bundle.
+    '--legal-comments': 'external',
+  },
 };
 
 /** Settings every function of the stack shares (the pipeline's and the topics custom resource's). */
@@ -44,10 +61,10 @@ export const functionDefaults = {
   depsLockFilePath: fromProjectRoot('package-lock.json'),
   handler: 'handler',
   tracing: lambda.Tracing.ACTIVE,
-  environment: {
-    // Stack traces point at the TypeScript sources through the bundled source maps.
-    NODE_OPTIONS: '--enable-source-maps',
-  },
+  // No NODE_OPTIONS=--enable-source-maps: Node would load the map at init and map every stack trace
+  // (slow where errors are frequent). The map ships beside the bundle: set that variable on a function
+  // to get TypeScript stack traces while investigating it.
+  environment: {},
 } as const;
 
 export const defaultTimeout = Duration.seconds(30);

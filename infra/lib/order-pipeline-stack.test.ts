@@ -311,8 +311,9 @@ describe('functions', () => {
         [RuntimeEnv.metricsNamespace]: METRICS_NAMESPACE,
         [RuntimeEnv.kafkaAuth]: 'iam',
         [RuntimeEnv.mskClusterArn]: { 'Fn::GetAtt': [clusterId(), 'Arn'] },
-        NODE_OPTIONS: '--enable-source-maps',
       });
+      // The source map ships beside the bundle, not loaded at run time (infra/lib/bundling.ts).
+      expect(env.NODE_OPTIONS).toBeUndefined();
       expect(JSON.stringify(env[RuntimeEnv.kafkaBrokers])).toContain('BootstrapBrokerStringSaslIam');
       expect(env[RuntimeEnv.dynamodbEndpoint]).toBeUndefined();
       // TABLE_<NAME> for exactly the manifest's tables of this function, each naming that table.
