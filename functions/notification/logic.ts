@@ -4,7 +4,11 @@ import { count, type Kpi, latency } from '../shared/kpis.ts';
 import type { HistoryEntry } from '../shared/orders/model.ts';
 
 /** The notifications after which nothing more happens to an order: the end of its journey. */
-export const FINAL_KINDS: ReadonlySet<NotificationKind> = new Set(['order-shipped', 'order-rejected']);
+export const FINAL_KINDS: ReadonlySet<NotificationKind> = new Set([
+  'order-shipped',
+  'order-rejected',
+  'order-cancelled',
+]);
 
 /** An item of the notifications table: one per delivered notification, keyed by order id and event id. */
 export interface NotificationItem {

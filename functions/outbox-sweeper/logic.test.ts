@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decode, type EncodedRecord } from '../../events/codec.ts';
 import { manifest } from '../../topology/manifest.ts';
 import { ConfigError } from '../shared/config.ts';
-import { orderReceivedId } from '../shared/orders/events.ts';
+import { orderEventId, orderReceivedId } from '../shared/orders/events.ts';
 import { OUTBOX_SHARDS, orderOf } from '../shared/orders/model.ts';
 import { sampleOrder, storedOrder } from '../shared/testing.ts';
 import {
@@ -97,6 +97,33 @@ describe('decide', () => {
     ).toEqual({ action: 'wait', orderId: 'ord-1' });
   });
 
+  it('re-produces the OrderCancelled of a cancelled order whose stock is not back yet, and clears one whose is', () => {
+    const cancelled = item({
+      status: 'CANCELLED',
+      cancelledFrom: 'CONFIRMED',
+      history: [
+        { status: 'RECEIVED', at: placedAt },
+        { status: 'CANCELLED', at: placedAt },
+      ],
+    });
+    const decision = decide(cancelled, at(1000), config);
+    expect(decision).toMatchObject({ action: 'reproduce', status: 'CANCELLED', attempt: 1 });
+    const record = (decision as { record: EncodedRecord }).record;
+    expect(record.topic).toBe('OrderCancelled');
+    expect(record.headers['event-id']).toBe(orderEventId('ord-1', 'OrderCancelled'));
+    expect(
+      decisionUpdate('orders', decision as Exclude<Decision, { action: 'wait' }>, at(1000))
+        .ExpressionAttributeValues,
+    ).toMatchObject({
+      ':status': 'CANCELLED',
+    });
+    expect(decide({ ...cancelled, stockReleased: true }, at(1000), config)).toEqual({
+      action: 'clear',
+      orderId: 'ord-1',
+      status: 'CANCELLED',
+    });
+  });
+
   it('abandons an order after the last attempt, saying how many there were', () => {
     expect(decide(item({ outboxAttempts: 2 }), at(1000), config)).toMatchObject({
       action: 'reproduce',
@@ -106,14 +133,14 @@ describe('decide', () => {
       action: 'abandon',
       orderId: 'ord-1',
       previous: 3,
-      received: true,
+      status: 'RECEIVED',
       reason: 'OrderReceived re-produced 3 times and the order is still RECEIVED',
     });
   });
 
   it('abandons at once an order that can never become an event, naming the path but not the value', () => {
     const decision = decide(item({ total: 2_000_000 }), at(60), config);
-    expect(decision).toMatchObject({ action: 'abandon', received: true, previous: 0 });
+    expect(decision).toMatchObject({ action: 'abandon', status: 'RECEIVED', previous: 0 });
     expect((decision as { reason: string }).reason).toBe(
       'the order does not fit the OrderReceived schema: data.order.total',
     );
@@ -125,7 +152,7 @@ describe('decide', () => {
       action: 'abandon',
       orderId: 'ord-1',
       previous: 1,
-      received: false,
+      status: undefined,
       reason: 'malformed item: items',
     });
   });
@@ -177,7 +204,7 @@ describe('decisionUpdate', () => {
         action: 'abandon',
         orderId: 'ord-1',
         previous: undefined,
-        received: false,
+        status: undefined,
         reason: 'malformed item: x',
       },
       now,

@@ -2,7 +2,7 @@ import * as z from 'zod';
 import { type EncodedRecord, EventDecodeError } from '../../events/codec.ts';
 import { manifest } from '../../topology/manifest.ts';
 import { ConfigError } from '../shared/config.ts';
-import { orderReceivedRecord } from '../shared/orders/events.ts';
+import { orderCancelledRecord, orderReceivedRecord } from '../shared/orders/events.ts';
 import { OUTBOX_SHARDS, orderOf, StoredOrder } from '../shared/orders/model.ts';
 
 /**
@@ -94,17 +94,26 @@ function schemaPaths(error: unknown): string[] | undefined {
 export type Decision =
   /** Not due yet: inside the grace period, or waiting for its next attempt. */
   | { action: 'wait'; orderId: string }
-  /** Re-produce its OrderReceived, once the attempt is recorded (`previous` → `attempt`). */
+  /** Re-produce its event, once the attempt is recorded (`previous` → `attempt`). */
   | {
       action: 'reproduce';
       orderId: string;
+      /** RECEIVED: its OrderReceived; CANCELLED: its OrderCancelled (the stock is not given back yet). */
+      status: 'RECEIVED' | 'CANCELLED';
       previous: number;
       attempt: number;
       nextAttemptAt: string;
       record: EncodedRecord;
     }
-  /** Stop trying: out of the outbox, marked, logged. `received`: the item is a well-formed RECEIVED order. */
-  | { action: 'abandon'; orderId: string; previous: number | undefined; received: boolean; reason: string }
+  /** Stop trying: out of the outbox, marked, logged. */
+  | {
+      action: 'abandon';
+      orderId: string;
+      previous: number | undefined;
+      /** The status it was read in (undefined for a malformed item): the abandon applies only in it. */
+      status: 'RECEIVED' | 'CANCELLED' | undefined;
+      reason: string;
+    }
   /** No longer RECEIVED but still marked (nothing to re-produce): drop the marker. */
   | { action: 'clear'; orderId: string; status: string };
 
@@ -115,10 +124,13 @@ export function decide(item: Record<string, unknown>, now: Date, config: SweepCo
   if (!parsed.success) {
     const previous = typeof item.outboxAttempts === 'number' ? item.outboxAttempts : undefined;
     const paths = [...new Set(parsed.error.issues.map((i) => i.path.join('.') || 'item'))].slice(0, 5);
-    return { action: 'abandon', orderId, previous, received: false, reason: `malformed item: ${paths}` };
+    return { action: 'abandon', orderId, previous, status: undefined, reason: `malformed item: ${paths}` };
   }
   const order = parsed.data;
-  if (order.status !== 'RECEIVED') return { action: 'clear', orderId, status: order.status };
+  const waiting =
+    order.status === 'RECEIVED' || (order.status === 'CANCELLED' && order.stockReleased === undefined);
+  if (!waiting) return { action: 'clear', orderId, status: order.status };
+  const status = order.status as 'RECEIVED' | 'CANCELLED';
   const previous = order.outboxAttempts ?? 0;
   const at = now.toISOString();
   if (order.placedAt >= cutoffOf(now, config)) return { action: 'wait', orderId };
@@ -130,13 +142,16 @@ export function decide(item: Record<string, unknown>, now: Date, config: SweepCo
       action: 'abandon',
       orderId,
       previous,
-      received: true,
-      reason: `OrderReceived re-produced ${previous} times and the order is still RECEIVED`,
+      status,
+      reason: `${status === 'RECEIVED' ? 'OrderReceived' : 'OrderCancelled'} re-produced ${previous} times and the order is still ${status}`,
     };
   }
   let record: EncodedRecord;
   try {
-    record = orderReceivedRecord(orderOf(order), order.requestId ?? order.orderId, new Date(order.placedAt));
+    record =
+      status === 'RECEIVED'
+        ? orderReceivedRecord(orderOf(order), order.requestId ?? order.orderId, new Date(order.placedAt))
+        : orderCancelledRecord(order, order.orderId);
   } catch (error) {
     // Paths only: the issues' messages could quote the order's content.
     const paths = schemaPaths(error);
@@ -145,13 +160,13 @@ export function decide(item: Record<string, unknown>, now: Date, config: SweepCo
       action: 'abandon',
       orderId,
       previous,
-      received: true,
+      status,
       reason: `the order does not fit the OrderReceived schema: ${paths}`,
     };
   }
   const attempt = previous + 1;
   const nextAttemptAt = new Date(now.getTime() + retryDelayMs(attempt, config)).toISOString();
-  return { action: 'reproduce', orderId, previous, attempt, nextAttemptAt, record };
+  return { action: 'reproduce', orderId, status, previous, attempt, nextAttemptAt, record };
 }
 
 export interface QueryParams {
@@ -232,7 +247,7 @@ export function decisionUpdate(
   switch (decision.action) {
     case 'reproduce':
       attemptsSeen(decision.previous);
-      statusIs('RECEIVED');
+      statusIs(decision.status);
       names['#next'] = 'outboxNextAttemptAt';
       values[':attempt'] = decision.attempt;
       values[':next'] = decision.nextAttemptAt;
@@ -240,7 +255,7 @@ export function decisionUpdate(
       break;
     case 'abandon':
       attemptsSeen(decision.previous);
-      if (decision.received) statusIs('RECEIVED');
+      if (decision.status) statusIs(decision.status);
       names['#abandonedAt'] = 'outboxAbandonedAt';
       names['#reason'] = 'outboxAbandonReason';
       values[':at'] = now.toISOString();
