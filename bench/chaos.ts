@@ -26,6 +26,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { findFreePorts, InfraError, stopAllManaged } from '../local/infra/index.ts';
 import { functionNames, manifest } from '../topology/manifest.ts';
+import { deadLetterTopic } from '../topology/topics.ts';
 import {
   brokerKill,
   dynamodbKill,
@@ -128,7 +129,7 @@ export interface ChaosOptions {
   log: (line: string) => void;
 }
 
-const DLQ = 'DeadLetterQueue';
+const DLQ = deadLetterTopic;
 
 /** Records not yet committed by this run's groups, over all consumed topics. */
 async function pipelineLag(stack: BenchStack, runId: string, start: Offsets): Promise<number> {
