@@ -97,6 +97,15 @@ export class OrderApi extends Construct {
         requestParameters: { 'method.request.header.Idempotency-Key': false },
       },
       'GET /orders/{id}': { requestValidator, requestParameters: { 'method.request.path.id': true } },
+      // No body model: the body is optional (an empty one cancels without a reason), and the function
+      // answers a malformed one with a 4xx that names the field, like API Gateway would.
+      'POST /orders/{id}/cancel': {
+        requestValidator,
+        requestParameters: {
+          'method.request.path.id': true,
+          'method.request.header.Idempotency-Key': false,
+        },
+      },
     };
     const signedRoutes: string[] = [];
     for (const route of manifest.functions['order-api'].trigger.routes) {

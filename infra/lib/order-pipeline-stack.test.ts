@@ -16,8 +16,8 @@ import {
   tableNames,
 } from '../../topology/manifest.ts';
 import { METRICS_NAMESPACE, RuntimeEnv } from '../../topology/runtime-env.ts';
+import { topicSettings } from '../../topology/topics.ts';
 import type { FunctionSpec, IndexSpec, KafkaTrigger, KeySpec } from '../../topology/types.ts';
-import { desiredTopics } from '../custom-resources/kafka-topics/contract.ts';
 import { cfnLint, loadBundle, nagFindings, type Synthesized, synthesize } from '../test/synth.ts';
 import { bundling, fromProjectRoot } from './bundling.ts';
 import { orderRequestJsonSchema } from './order-request-model.ts';
@@ -28,6 +28,7 @@ interface Resource {
   Properties: Record<string, Json>;
   DeletionPolicy?: string;
   UpdateReplacePolicy?: string;
+  DependsOn?: string[];
 }
 interface Statement {
   Sid?: string;
@@ -82,6 +83,7 @@ function childArn(arn: Json): string {
 }
 
 const resourcesOf = (statements: Statement[]) => statements.flatMap((s) => asArray(s.Resource));
+const dependsOn = (id: string) => resources[id]?.DependsOn ?? [];
 
 beforeAll(() => {
   // The handlers are written by another part of the project; without them there is nothing to bundle.
@@ -139,9 +141,6 @@ describe('network and cluster', () => {
         ([, r]) => r.Type === 'AWS::EC2::SecurityGroupIngress' || r.Type === 'AWS::EC2::SecurityGroupEgress',
       )
       .map(([id]) => id);
-    const dependsOn = (id: string) => (resources[id] as Resource & { DependsOn?: string[] }).DependsOn ?? [];
-    const topicsRules = rules.filter((id) => !id.startsWith('FunctionsSecurityGroup'));
-    expect(dependsOn(logicalId(synth.stack.topics.resource))).toEqual(expect.arrayContaining(topicsRules));
     for (const { name, fn, mapping } of synth.stack.functions.all) {
       const clusterRules = rules.filter((id) => id.startsWith('KafkaClusterSecurityGroup'));
       expect(dependsOn(logicalId(fn)), name).toEqual(expect.arrayContaining(clusterRules));
@@ -169,36 +168,50 @@ describe('network and cluster', () => {
   });
 });
 
-describe('topics (custom resource)', () => {
-  it('passes every manifest topic, with its partitions and retention, to the custom resource', () => {
-    const topics = ofType('Custom::KafkaTopics');
-    expect(topics).toHaveLength(1);
-    const props = topics[0]![1].Properties;
-    expect(props.Topics).toEqual(desiredTopics(manifest.topics));
-    expect((props.Topics as { name: string }[]).map((t) => t.name).sort()).toEqual(
-      Object.keys(manifest.topics).sort(),
+describe('topics', () => {
+  const topicIds = () => new Map(ofType('AWS::MSK::Topic').map(([id, r]) => [r.Properties.TopicName, id]));
+
+  it('declares every manifest topic as an AWS::MSK::Topic with its partitions and retention, three replicas or one per broker', () => {
+    const topics = ofType('AWS::MSK::Topic').map(([, r]) => r.Properties);
+    expect(topics.map((t) => t.TopicName).sort()).toEqual(Object.keys(manifest.topics).sort());
+    for (const { name, partitions, configs } of topicSettings()) {
+      const topic = topics.find((t) => t.TopicName === name)!;
+      expect(topic, name).toMatchObject({
+        ClusterArn: { 'Fn::GetAtt': [clusterId(), 'Arn'] },
+        PartitionCount: partitions,
+        ReplicationFactor: Math.min(3, resources[clusterId()]!.Properties.NumberOfBrokerNodes as number),
+      });
+      const decoded: unknown = JSON.parse(Buffer.from(topic.Configs as string, 'base64').toString('utf8'));
+      expect(decoded, name).toEqual({ 'retention.ms': configs['retention.ms'] });
+    }
+    // Spelled out once, independently of topicSettings: two weeks of dead letters.
+    const dlq = topics.find((t) => t.TopicName === 'DeadLetterQueue')!;
+    expect(Buffer.from(dlq.Configs as string, 'base64').toString('utf8')).toBe(
+      '{"retention.ms":"1209600000"}',
     );
-    expect(props.DeleteTopicsOnRemoval).toBe(false);
-    expect(props.ReplicationFactor).toBe(-1);
-    expect(JSON.stringify(props.BootstrapBrokers)).toContain('BootstrapBrokerStringSaslIam');
   });
 
-  it('runs its handler in the VPC with rights on exactly the manifest topics, and no delete right by default', () => {
-    const handler = synth.stack.topics.handler;
-    synth.template.hasResourceProperties('AWS::Lambda::Function', {
-      Handler: 'index.handler',
-      Runtime: 'nodejs24.x',
-      VpcConfig: Match.objectLike({ SubnetIds: Match.anyValue() }),
-    });
-    const statements = statementsOf(logicalId(handler.role!));
-    const topicRights = withAction(statements, 'kafka-cluster:CreateTopic');
-    expect(resourcesOf(topicRights).map(childArn).sort()).toEqual(
-      Object.keys(manifest.topics)
-        .map((t) => `topic:${t}`)
-        .sort(),
-    );
-    expect(withAction(statements, 'kafka-cluster:DeleteTopic')).toEqual([]);
-    expect(JSON.stringify(statements)).not.toMatch(/kafka-cluster:\*|"kafka-cluster:(ReadData|WriteData)"/);
+  it('retains every topic, with its records, on stack delete and on replacement', () => {
+    for (const [id, topic] of ofType('AWS::MSK::Topic')) {
+      expect(topic.DeletionPolicy, id).toBe('Retain');
+      expect(topic.UpdateReplacePolicy, id).toBe('Retain');
+    }
+  });
+
+  it('starts each mapping after its trigger topic, and each function after the topics it produces to', () => {
+    const ids = topicIds();
+    for (const { name, spec: fnSpec, fn, mapping, trigger } of synth.stack.functions.all) {
+      for (const topic of fnSpec.produces) expect(dependsOn(logicalId(fn)), name).toContain(ids.get(topic));
+      if (!trigger) continue;
+      expect(dependsOn(logicalId(mapping!)), name).toEqual(
+        expect.arrayContaining([ids.get(trigger.topic), ids.get(trigger.onFailure)]),
+      );
+    }
+  });
+
+  it('has no custom resource nor function of its own: CloudFormation calls the MSK topic API', () => {
+    expect(Object.values(resources).filter((r) => r.Type.startsWith('Custom::KafkaTopics'))).toEqual([]);
+    expect(JSON.stringify(ofType('AWS::IAM::Policy'))).not.toContain('kafka-cluster:CreateTopic');
   });
 });
 
@@ -327,7 +340,7 @@ describe('functions', () => {
   );
 
   it('bundles each entry as minified ESM with a require shim and a source map, SDK clients external', () => {
-    for (const fn of [...synth.stack.functions.all.map((f) => f.fn), synth.stack.topics.handler]) {
+    for (const fn of synth.stack.functions.all.map((f) => f.fn)) {
       const code = resources[logicalId(fn)]!.Properties.Code as { S3Key: string };
       const bundle = join(synth.outdir, `asset.${code.S3Key.replace(/\.zip$/, '')}`);
       const source = readFileSync(join(bundle, 'index.mjs'), 'utf8');
@@ -360,7 +373,7 @@ describe('functions', () => {
       [RuntimeEnv.metricsNamespace]: METRICS_NAMESPACE,
       ...Object.fromEntries(tableNames.map((t) => [tableEnvVar(t), `table-${t}`])),
     };
-    for (const fn of [...synth.stack.functions.all.map((f) => f.fn), synth.stack.topics.handler]) {
+    for (const fn of synth.stack.functions.all.map((f) => f.fn)) {
       const code = resources[logicalId(fn)]!.Properties.Code as { S3Key: string };
       const bundle = join(synth.outdir, `asset.${code.S3Key.replace(/\.zip$/, '')}`);
       expect(await loadBundle(bundle, { ...env, [RuntimeEnv.serviceName]: fn.node.id }), fn.node.path).toBe(
@@ -543,6 +556,16 @@ describe('API', () => {
     expect(method('GET', '/health').AuthorizationType).toBe('NONE');
     expect(method('POST', '/orders').AuthorizationType).toBe('AWS_IAM');
     expect(method('GET', '/orders/{id}').AuthorizationType).toBe('AWS_IAM');
+    expect(method('POST', '/orders/{id}/cancel').AuthorizationType).toBe('AWS_IAM');
+  });
+
+  it('routes POST /orders/{id}/cancel with its path parameter required and the Idempotency-Key optional', () => {
+    const cancel = method('POST', '/orders/{id}/cancel');
+    expect(cancel.RequestValidatorId).toBeDefined();
+    expect(cancel.RequestParameters).toEqual({
+      'method.request.path.id': true,
+      'method.request.header.Idempotency-Key': false,
+    });
   });
 
   it('validates POST /orders against the model derived from the zod OrderRequest', () => {
