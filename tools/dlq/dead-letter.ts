@@ -1,6 +1,7 @@
 import { decode } from '../../events/codec.ts';
 import { DeadLetterReplayed, type RecordCoordinates } from '../../events/schemas/dead-letter-replayed.ts';
 import { LambdaKafkaFailureRecord } from '../../events/schemas/events.ts';
+import { deadLetterTopic } from '../../topology/topics.ts';
 
 /** Header of a replayed record: the dead letter it came back from (`DeadLetterQueue:<partition>:<offset>`). */
 export const REPLAYED_FROM_HEADER = 'replayed-from';
@@ -93,7 +94,7 @@ export function parseDeadLetterQueueRecord(value: Buffer | null): DeadLetterQueu
           error: `an invalid DeadLetterReplayed marker: ${marker.error.issues[0]?.message}`,
         };
   }
-  const ours = decode('DeadLetterQueue', value);
+  const ours = decode(deadLetterTopic, value);
   if (ours.ok) {
     const { data } = ours.event;
     const headers = data.record.headers.map((h): [string, Buffer] => [h.key, Buffer.from(h.value, 'base64')]);
