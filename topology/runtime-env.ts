@@ -1,4 +1,4 @@
-import { type TableName, tableEnvVar } from './manifest.ts';
+import { type ChannelName, channelEnvVar, type TableName, tableEnvVar } from './manifest.ts';
 
 /**
  * The environment contract between the deployers (CDK stack, local runtime) and the functions.
@@ -13,6 +13,14 @@ export const RuntimeEnv = {
   kafkaAuth: 'KAFKA_AUTH',
   /** Local only: the DynamoDB endpoint (moto server); unset on AWS. */
   dynamodbEndpoint: 'DYNAMODB_ENDPOINT',
+  /**
+   * How the notification step reaches customers: `sns` (the default: the `notifications` channel's topic,
+   * whose ARN must then be set) or `log` (a log line stands for the message, chosen explicitly, never a
+   * fallback).
+   */
+  notificationChannel: 'NOTIFICATION_CHANNEL',
+  /** Local only: the SNS endpoint (moto server, the DynamoDB one's port); unset on AWS. */
+  snsEndpoint: 'SNS_ENDPOINT',
   /** CloudWatch namespace of the EMF metrics every step emits. */
   metricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
   serviceName: 'POWERTOOLS_SERVICE_NAME',
@@ -26,4 +34,12 @@ export type KafkaAuth = 'iam' | 'none';
 /** Environment a function needs for the tables it uses: `TABLE_<NAME>` → physical table name. */
 export function tableEnvironment(tables: Iterable<TableName>, physicalName: (table: TableName) => string) {
   return Object.fromEntries([...tables].map((t) => [tableEnvVar(t), physicalName(t)]));
+}
+
+/** Environment a function needs for the channels it publishes to: `<CHANNEL>_TOPIC_ARN` → topic ARN. */
+export function channelEnvironment(
+  channels: Iterable<ChannelName>,
+  topicArn: (channel: ChannelName) => string,
+) {
+  return Object.fromEntries([...channels].map((c) => [channelEnvVar(c), topicArn(c)]));
 }

@@ -74,10 +74,20 @@ export interface FunctionSpec {
   memoryMb: number;
   timeoutSeconds: number;
   environment: Readonly<Record<string, string>>;
+  /** The channels it publishes to (an SNS topic each): it gets the topic's ARN and may publish only there. */
+  publishes?: readonly string[];
+}
+
+/** A channel to the outside: an SNS topic (KMS-encrypted on AWS, moto's SNS locally) that subscribers filter. */
+export interface ChannelSpec {
+  kind: 'sns';
+  /** The topic's display name (an e-mail subscription's sender name). */
+  displayName: string;
 }
 
 export interface Manifest {
   topics: Readonly<Record<TopicName, TopicSpec>>;
   tables: Readonly<Record<string, TableSpec>>;
   functions: Readonly<Record<string, FunctionSpec>>;
+  channels: Readonly<Record<string, ChannelSpec>>;
 }

@@ -60,7 +60,20 @@ export function validateManifest<M extends Manifest>(manifest: M): M {
     }
   }
 
+  const channels = new Set(Object.keys(manifest.channels));
+  for (const name of channels) {
+    // The name becomes an environment variable (`<NAME>_TOPIC_ARN`) and part of a local topic name.
+    if (!/^[a-z][a-z0-9-]{0,63}$/.test(name))
+      problems.push(`channel "${name}" must be 1..64 of a-z 0-9 - starting with a letter`);
+    const { displayName } = manifest.channels[name] as Manifest['channels'][string];
+    if (displayName.length < 1 || displayName.length > 100)
+      problems.push(`channel ${name}: displayName must be 1..100 characters`);
+  }
+
   for (const [name, fn] of Object.entries(manifest.functions)) {
+    for (const channel of fn.publishes ?? []) {
+      if (!channels.has(channel)) problems.push(`function ${name}: publishes to unknown channel ${channel}`);
+    }
     for (const topic of fn.produces) {
       if (!topics.has(topic)) problems.push(`function ${name}: produces to unknown topic ${topic}`);
     }

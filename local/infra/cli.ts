@@ -82,14 +82,14 @@ async function main(): Promise<number> {
       log,
     });
     if (shuttingDown) return 0;
-    const { topics, tables } = await provisionFromManifest({
+    const provisioned = await provisionFromManifest({
       kafkaBrokers: infra.kafkaBrokers,
       dynamodbEndpoint: infra.dynamodbEndpoint,
       tablePrefix: values['table-prefix'],
     });
 
     const lines = [
-      ...describeInfra(infra, { topics, tables }),
+      ...describeInfra(infra, provisioned),
       '',
       `Use them from another shell: KAFKA_BROKERS=${infra.kafkaBrokers.join(',')} DYNAMODB_ENDPOINT=${infra.dynamodbEndpoint}`,
       'Ctrl-C stops everything.',

@@ -1,10 +1,10 @@
 import type { LocalInfra } from './index.ts';
-import type { ProvisionResult } from './provision.ts';
+import type { ProvisionedChannel, ProvisionResult } from './provision.ts';
 
 /** Where the local services are and what the manifest made in them: printed by `npm run infra` and `npm start`. */
 export function describeInfra(
   infra: Pick<LocalInfra, 'kafkaBrokers' | 'dynamodbEndpoint' | 'started' | 'logFiles'>,
-  { topics, tables }: ProvisionResult,
+  { topics, tables, channels = [] }: Omit<ProvisionResult, 'channels'> & { channels?: ProvisionedChannel[] },
 ): string[] {
   const origin = (started: boolean) => (started ? 'started here' : 'external');
   return [
@@ -22,5 +22,7 @@ export function describeInfra(
       (t) =>
         `  ${t.physicalName.padEnd(30)} key ${t.partitionKey}${t.sortKey ? ` + ${t.sortKey}` : ''}${t.ttlAttribute ? `, TTL on ${t.ttlAttribute}` : ''}${t.indexes.length > 0 ? `, index ${t.indexes.join(', ')}` : ''}  [${t.action}]`,
     ),
+    ...(channels.length > 0 ? ['Channels (SNS):'] : []),
+    ...channels.map((c) => `  ${c.topicName.padEnd(30)} ${c.topicArn}  [${c.action}]`),
   ];
 }

@@ -12,17 +12,29 @@ import {
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
+import { CreateTopicCommand, paginateListTopics, SNSClient } from '@aws-sdk/client-sns';
 import { Admin, ConfigResourceTypes, IncrementalAlterConfigOperationTypes } from '@platformatic/kafka';
 import type { TopicName } from '../../events/topics.ts';
-import { localTableName, manifest, type TableName, tableNames } from '../../topology/manifest.ts';
+import {
+  type ChannelName,
+  channelNames,
+  localTableName,
+  localTopicName,
+  manifest,
+  type TableName,
+  tableNames,
+} from '../../topology/manifest.ts';
 import type { IndexSpec, KeySpec, TableSpec } from '../../topology/types.ts';
 import { localDynamoDbConfig } from './dynamodb.ts';
 import { InfraError } from './errors.ts';
+import { localSnsConfig, localTopicArn } from './sns.ts';
 
 export interface ProvisionOptions {
   kafkaBrokers: string[];
   dynamodbEndpoint: string;
-  /** Physical table names are `${tablePrefix}-${table}`; defaults to localTableName's prefix. */
+  /** moto's SNS, for the manifest's channels; default: the DynamoDB endpoint (moto serves both). */
+  snsEndpoint?: string;
+  /** Physical table names (and channel topic names) are `${tablePrefix}-${name}`; defaults to localTableName's prefix. */
   tablePrefix?: string;
   log?: (line: string) => void;
 }
@@ -46,9 +58,18 @@ export interface ProvisionedTable {
   action: 'created' | 'existing';
 }
 
+/** A channel's SNS topic in moto. */
+export interface ProvisionedChannel {
+  channel: ChannelName;
+  topicName: string;
+  topicArn: string;
+  action: 'created' | 'existing';
+}
+
 export interface ProvisionResult {
   topics: ProvisionedTopic[];
   tables: ProvisionedTable[];
+  channels: ProvisionedChannel[];
 }
 
 /**
@@ -56,11 +77,12 @@ export interface ProvisionResult {
  * partitions than declared is grown; Kafka cannot shrink one), so every start can call it.
  */
 export async function provisionFromManifest(options: ProvisionOptions): Promise<ProvisionResult> {
-  const [topics, tables] = await Promise.all([
+  const [topics, tables, channels] = await Promise.all([
     provisionTopics(options.kafkaBrokers),
     provisionTables(options.dynamodbEndpoint, options.tablePrefix),
+    provisionChannels(options.snsEndpoint ?? options.dynamodbEndpoint, options.tablePrefix),
   ]);
-  return { topics, tables };
+  return { topics, tables, channels };
 }
 
 const retentionMs = (hours: number) => hours * 3_600_000;
@@ -204,6 +226,55 @@ export async function provisionTables(endpoint: string, tablePrefix?: string): P
           ttlAttribute: spec.ttlAttribute,
           indexes: indexes.map((index) => index.IndexName as string),
           action,
+        };
+      }),
+    );
+  } finally {
+    client.destroy();
+  }
+}
+
+/**
+ * Creates the manifest's channels as SNS topics in moto (CreateTopic is idempotent). The functions were
+ * handed each topic's ARN from its name (local/infra/sns.ts); a moto that names it otherwise (another
+ * account) is refused here rather than found out at the first notification.
+ */
+export async function provisionChannels(
+  endpoint: string,
+  tablePrefix?: string,
+): Promise<ProvisionedChannel[]> {
+  const client = new SNSClient(localSnsConfig(endpoint));
+  try {
+    const existing = new Set<string>();
+    for await (const page of paginateListTopics({ client }, {})) {
+      for (const topic of page.Topics ?? []) if (topic.TopicArn) existing.add(topic.TopicArn);
+    }
+    return await Promise.all(
+      channelNames.map(async (channel): Promise<ProvisionedChannel> => {
+        const topicName = localTopicName(channel, tablePrefix);
+        const expected = localTopicArn(channel, tablePrefix);
+        const { TopicArn } = await client
+          .send(new CreateTopicCommand({ Name: topicName }))
+          .catch((error: unknown) => {
+            throw new InfraError(
+              'dynamodb',
+              'provision-failed',
+              `creating SNS topic ${topicName} failed: ${(error as Error).message ?? String(error)}`,
+              { cause: error },
+            );
+          });
+        if (TopicArn !== expected) {
+          throw new InfraError(
+            'dynamodb',
+            'provision-failed',
+            `moto named SNS topic ${topicName} ${TopicArn}, not ${expected}: is MOTO_ACCOUNT_ID set for its server?`,
+          );
+        }
+        return {
+          channel,
+          topicName,
+          topicArn: expected,
+          action: existing.has(expected) ? 'existing' : 'created',
         };
       }),
     );

@@ -1,18 +1,23 @@
 import {
+  channelEnvironment,
   type FunctionName,
   localTableName,
   METRICS_NAMESPACE,
   manifest,
+  publishedChannels,
   RuntimeEnv,
   type TableName,
   tableEnvironment,
 } from '../../topology/index.ts';
+import { localTopicArn } from '../infra/sns.ts';
 import { localRegion } from './lambda-context.ts';
 
 export interface LocalEndpoints {
   kafkaBrokers: string[];
   dynamodbEndpoint: string;
-  /** Prefix of the physical table names (`<prefix>-<table>`), so test runs can use tables of their own. */
+  /** moto's SNS for the channels' topics; default: the DynamoDB endpoint (moto serves both on one port). */
+  snsEndpoint?: string;
+  /** Prefix of the physical table and topic names (`<prefix>-<name>`), so test runs can use their own. */
   tablePrefix?: string;
 }
 
@@ -47,9 +52,14 @@ export function functionEnvironment(fn: FunctionName, endpoints: LocalEndpoints)
     [RuntimeEnv.kafkaBrokers]: endpoints.kafkaBrokers.join(','),
     [RuntimeEnv.kafkaAuth]: 'none',
     [RuntimeEnv.dynamodbEndpoint]: endpoints.dynamodbEndpoint,
+    [RuntimeEnv.snsEndpoint]: endpoints.snsEndpoint ?? endpoints.dynamodbEndpoint,
     [RuntimeEnv.metricsNamespace]: METRICS_NAMESPACE,
     [RuntimeEnv.serviceName]: fn,
     ...tableEnvironment(tables, (table) => localTableName(table, endpoints.tablePrefix)),
+    // The topics provisioning creates in moto (local/infra/provision.ts), in the region the functions use.
+    ...channelEnvironment(publishedChannels(fn), (channel) =>
+      localTopicArn(channel, endpoints.tablePrefix, localRegion()),
+    ),
     ...spec.environment,
   };
 }

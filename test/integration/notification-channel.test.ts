@@ -1,0 +1,285 @@
+/**
+ * The notification channel against moto's SNS (the DynamoDB endpoint's port: moto serves both): the
+ * provisioner creates the manifest's topic, the notification step's SNS send publishes to it under the
+ * idempotency guard, and an SQS queue subscribed to the topic (moto serves SQS too) reads back what a
+ * subscriber gets. Last, the whole local pipeline: a shipped order's two messages reach the topic.
+ */
+import { randomUUID } from 'node:crypto';
+import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import { SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
+import {
+  CreateQueueCommand,
+  DeleteQueueCommand,
+  GetQueueAttributesCommand,
+  type Message,
+  ReceiveMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decode } from '../../events/codec.ts';
+import { deliveryIdempotencyConfig, idempotentDelivery } from '../../functions/notification/delivery.ts';
+import { notificationItem } from '../../functions/notification/logic.ts';
+import { snsClientConfig, snsSend } from '../../functions/notification/sns.ts';
+import { notificationRecord } from '../../functions/shared/notifications.ts';
+import { RecordingLogger, sampleOrder } from '../../functions/shared/testing.ts';
+import { provisionFromManifest } from '../../local/infra/index.ts';
+import { provisionChannels, provisionTables } from '../../local/infra/provision.ts';
+import { localSnsConfig, localTopicArn } from '../../local/infra/sns.ts';
+import { applyEnvironment } from '../../local/runtime/environment.ts';
+import { createLambdaContext, localRegion } from '../../local/runtime/lambda-context.ts';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/runtime.ts';
+import { seedDemoInventory } from '../../local/runtime/seed.ts';
+import { consumerGroupId, type FunctionName, localTableName, manifest } from '../../topology/index.ts';
+import { uniqueName, waitFor } from '../e2e/support/kafka.ts';
+import { e2eCatalog, orderBody, positionGroupAtEnd, postOrder, Tables } from '../e2e/support/pipeline.ts';
+import { testDynamoDbClient, testInfra } from '../support/env.ts';
+
+const TIMEOUT_MS = 90_000;
+
+/** The SNS envelope an SQS subscriber receives (raw message delivery off). */
+interface SnsEnvelope {
+  Type: string;
+  TopicArn: string;
+  Subject: string;
+  Message: string;
+  MessageAttributes: Record<string, { Type: string; Value: string }>;
+}
+
+/** An SQS queue in moto subscribed to a topic, optionally with a filter policy. */
+class SubscribedQueue {
+  readonly #sqs: SQSClient;
+  #url = '';
+  readonly received: SnsEnvelope[] = [];
+
+  constructor(readonly endpoint: string) {
+    this.#sqs = new SQSClient(localSnsConfig(endpoint));
+  }
+
+  async subscribe(topicArn: string, filterPolicy?: Record<string, string[]>): Promise<this> {
+    const { QueueUrl } = await this.#sqs.send(new CreateQueueCommand({ QueueName: uniqueName('notif') }));
+    this.#url = QueueUrl as string;
+    const { Attributes } = await this.#sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: this.#url, AttributeNames: ['QueueArn'] }),
+    );
+    const sns = new SNSClient(localSnsConfig(this.endpoint));
+    try {
+      await sns.send(
+        new SubscribeCommand({
+          TopicArn: topicArn,
+          Protocol: 'sqs',
+          Endpoint: Attributes?.QueueArn,
+          ...(filterPolicy ? { Attributes: { FilterPolicy: JSON.stringify(filterPolicy) } } : {}),
+        }),
+      );
+    } finally {
+      sns.destroy();
+    }
+    return this;
+  }
+
+  /** Receives what arrived, then says how many of the received ones `which` selects. */
+  async count(which: (message: SnsEnvelope) => boolean = () => true): Promise<number> {
+    await this.drain();
+    return this.received.filter(which).length;
+  }
+
+  /** Receives what arrived since the last call (and keeps it in `received`). */
+  async drain(): Promise<SnsEnvelope[]> {
+    const got: SnsEnvelope[] = [];
+    for (;;) {
+      const { Messages = [] } = await this.#sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: this.#url, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
+      );
+      if (Messages.length === 0) break;
+      got.push(...Messages.map((m: Message) => JSON.parse(m.Body ?? '{}') as SnsEnvelope));
+    }
+    this.received.push(...got);
+    return got;
+  }
+
+  async close(): Promise<void> {
+    if (this.#url)
+      await this.#sqs.send(new DeleteQueueCommand({ QueueUrl: this.#url })).catch(() => undefined);
+    this.#sqs.destroy();
+  }
+}
+
+const attributesOf = (envelope: SnsEnvelope) =>
+  Object.fromEntries(Object.entries(envelope.MessageAttributes).map(([name, a]) => [name, a.Value]));
+
+describe("the notification channel on moto's SNS", () => {
+  const { dynamodbEndpoint } = testInfra();
+  const prefix = uniqueName('chan');
+  const topicArn = localTopicArn('notifications', prefix, localRegion());
+  const queues: SubscribedQueue[] = [];
+  const queue = async (filterPolicy?: Record<string, string[]>) => {
+    const q = await new SubscribedQueue(dynamodbEndpoint).subscribe(topicArn, filterPolicy);
+    queues.push(q);
+    return q;
+  };
+
+  beforeAll(async () => {
+    await provisionTables(dynamodbEndpoint, prefix);
+  });
+
+  afterAll(async () => {
+    await Promise.all(queues.map((q) => q.close()));
+  });
+
+  it('creates the manifest topic where the functions are told it is, once', async () => {
+    const first = await provisionChannels(dynamodbEndpoint, prefix);
+    expect(first).toEqual([
+      { channel: 'notifications', topicName: `${prefix}-notifications`, topicArn, action: 'created' },
+    ]);
+    expect((await provisionChannels(dynamodbEndpoint, prefix))[0]?.action).toBe('existing');
+  });
+
+  it('publishes each notification once, with the attributes a filter policy selects on', async () => {
+    const all = await queue();
+    const shippedOnly = await queue({ kind: ['order-shipped'] });
+    const client = new SNSClient(
+      snsClientConfig({ SNS_ENDPOINT: dynamodbEndpoint, AWS_REGION: localRegion() }),
+    );
+    const dynamo = testDynamoDbClient();
+    try {
+      // The handler's own wiring: the SNS send under Powertools idempotency on the idempotency table.
+      const config = deliveryIdempotencyConfig();
+      config.registerLambdaContext(
+        createLambdaContext(
+          { functionName: 'notification', memoryMb: 512, timeoutSeconds: 30 },
+          Date.now() + 30_000,
+        ),
+      );
+      const delivery = idempotentDelivery(
+        snsSend(client, topicArn),
+        new DynamoDBPersistenceLayer({
+          tableName: localTableName('idempotency', prefix),
+          keyAttr: 'id',
+          expiryAttr: 'expiration',
+          awsSdkV3Client: dynamo,
+        }),
+        config,
+      );
+      const order = { ...sampleOrder(), orderId: `ord-${randomUUID()}` };
+      const now = new Date();
+      const message = (facts: Parameters<typeof notificationRecord>[3]) => {
+        const decoded = decode('Notification', notificationRecord('shipper', 'evt', order, facts, now).value);
+        if (!decoded.ok) throw decoded.error;
+        return notificationItem(decoded.event, now);
+      };
+      const packed = message({
+        kind: 'order-packed',
+        parcel: { parcelId: 'PCL-1', weightGrams: 900, size: 'S' },
+      });
+      const shipped = message({ kind: 'order-shipped', carrier: 'SwiftPost', trackingNumber: 'SP1' });
+      const logger = new RecordingLogger();
+      expect(await delivery.deliver(packed, logger)).toBe('delivered');
+      expect(await delivery.deliver(shipped, logger)).toBe('delivered');
+      // A redelivery (the record step failed, the batch was retried): answered from the guard.
+      expect(await delivery.deliver(shipped, logger)).toBe('already-delivered');
+
+      await waitFor(async () => (await all.count()) >= 2, 'two messages on the queue');
+      await waitFor(async () => (await shippedOnly.count()) >= 1, 'the shipped one');
+      await all.drain();
+      expect(all.received.map((m) => attributesOf(m).kind)).toEqual(['order-packed', 'order-shipped']);
+      expect(shippedOnly.received.map((m) => attributesOf(m).notificationId)).toEqual([
+        shipped.notificationId,
+      ]);
+      const [, got] = all.received;
+      expect(got).toMatchObject({
+        Type: 'Notification',
+        TopicArn: topicArn,
+        Subject: `Order ${order.orderId} shipped`,
+        Message: 'Your order is on its way with SwiftPost. Tracking number: SP1.',
+      });
+      expect(got && attributesOf(got)).toEqual({
+        customerId: order.customerId,
+        kind: 'order-shipped',
+        orderId: order.orderId,
+        notificationId: shipped.notificationId,
+      });
+      expect(Object.values(got?.MessageAttributes ?? {}).map((a) => a.Type)).toEqual(Array(4).fill('String'));
+    } finally {
+      client.destroy();
+      dynamo.destroy();
+    }
+  });
+});
+
+describe('a shipped order through the local pipeline (real Kafka, moto, the real handlers)', () => {
+  const { kafkaBrokers, dynamodbEndpoint } = testInfra();
+  const tablePrefix = uniqueName('chan-e2e');
+  const runId = randomUUID().slice(0, 8);
+  const groupIdOf = (fn: FunctionName) => `${consumerGroupId(fn)}-chan-${runId}`;
+  const tables = new Tables(dynamodbEndpoint, tablePrefix);
+  const subscriber = new SubscribedQueue(dynamodbEndpoint);
+  let runtime: LocalRuntime;
+  let restoreEnv: () => void;
+
+  beforeAll(async () => {
+    restoreEnv = applyEnvironment({ POWERTOOLS_LOG_LEVEL: 'ERROR' });
+    const { channels } = await provisionFromManifest({
+      kafkaBrokers,
+      dynamodbEndpoint,
+      tablePrefix,
+      log: () => {},
+    });
+    await seedDemoInventory(dynamodbEndpoint, tablePrefix, Object.values(e2eCatalog));
+    await subscriber.subscribe(channels[0]?.topicArn as string);
+    for (const [fn, spec] of Object.entries(manifest.functions) as [
+      FunctionName,
+      (typeof manifest.functions)[FunctionName],
+    ][]) {
+      if (spec.trigger.kind === 'kafka')
+        await positionGroupAtEnd(kafkaBrokers, groupIdOf(fn), spec.trigger.topic);
+    }
+    runtime = await startLocalRuntime({
+      kafkaBrokers,
+      dynamodbEndpoint,
+      tablePrefix,
+      apiPort: 0,
+      groupIdOf,
+      retryBackoff: { initialMs: 100, maxMs: 1_000 },
+      log: () => {},
+    });
+  });
+
+  afterAll(async () => {
+    await runtime?.stop();
+    await subscriber.close();
+    tables.close();
+    restoreEnv?.();
+  });
+
+  it("sends its two messages to the topic, each once, with the order's ids and no address", async () => {
+    const body = orderBody([{ entry: e2eCatalog.plenty, quantity: 2 }]);
+    const posted = await postOrder(runtime.apiUrl as string, body, randomUUID());
+    expect(posted.status).toBe(202);
+    const orderId = posted.body.orderId as string;
+    const ofOrder = () => subscriber.received.filter((m) => attributesOf(m).orderId === orderId);
+    await waitFor(
+      async () => (await subscriber.count((m) => attributesOf(m).orderId === orderId)) >= 2,
+      'two messages of the order on the topic',
+      TIMEOUT_MS,
+      200,
+    );
+    await waitFor(async () => (await tables.notifications(orderId)).length === 2, 'two recorded', TIMEOUT_MS);
+    await subscriber.drain();
+
+    const messages = ofOrder();
+    const recorded = await tables.notifications(orderId);
+    expect(messages.map((m) => attributesOf(m).kind).sort()).toEqual(['order-packed', 'order-shipped']);
+    for (const message of messages) {
+      const attributes = attributesOf(message);
+      expect(attributes.customerId).toBe(body.customerId);
+      // The message's id is the recorded notification's: what GET /orders/{id} lists was sent, once.
+      expect(recorded.find((r) => r.kind === attributes.kind)?.notificationId).toBe(
+        attributes.notificationId,
+      );
+      expect(message.Subject).toContain(orderId);
+      const told = JSON.stringify([message.Subject, message.Message, message.MessageAttributes]);
+      for (const part of ['Test Customer', '1 Test St', 'Testville', '12345'])
+        expect(told).not.toContain(part);
+    }
+  });
+});
