@@ -19,7 +19,7 @@ import {
   startLocalInfra,
 } from '../../local/infra/index.ts';
 import { kafkaLibDir } from '../../local/infra/kafka.ts';
-import { provisionTables, provisionTopics } from '../../local/infra/provision.ts';
+import { provisionChannels, provisionTables, provisionTopics } from '../../local/infra/provision.ts';
 import { type FunctionName, localTableName, type TableName, tableNames } from '../../topology/manifest.ts';
 import { RuntimeEnv } from '../../topology/runtime-env.ts';
 
@@ -103,13 +103,17 @@ export function benchCatalog(stock: number): CatalogEntry[] {
     .map((entry) => ({ ...entry, initialStock: stock }));
 }
 
-/** Creates this run's tables (`<prefix>-<table>`) and stocks them with `entries`. */
+/** Creates this run's tables (`<prefix>-<table>`) and topics, and stocks them with `entries`. */
 export async function prepareTables(
   dynamodbEndpoint: string,
   tablePrefix: string,
   entries: readonly CatalogEntry[],
 ): Promise<void> {
-  await provisionTables(dynamodbEndpoint, tablePrefix);
+  // The run's notifications topic too (`<prefix>-notifications` in moto's SNS): the functions publish there.
+  await Promise.all([
+    provisionTables(dynamodbEndpoint, tablePrefix),
+    provisionChannels(dynamodbEndpoint, tablePrefix),
+  ]);
   const client = DynamoDBDocumentClient.from(new DynamoDBClient(localDynamoDbConfig(dynamodbEndpoint)));
   try {
     await seedInventory(client, localTableName('inventory', tablePrefix), entries);
