@@ -21,6 +21,7 @@ import {
   e2eCatalog,
   Faults,
   getOrder,
+  mapConcurrently,
   orderBody,
   positionGroupAtEnd,
   postOrder,
@@ -30,23 +31,6 @@ import {
 
 const PIPELINE_TIMEOUT_MS = 90_000;
 
-/** Runs `task` over `items` with at most `limit` in flight; results in input order. */
-async function mapConcurrently<T, R>(
-  items: readonly T[],
-  limit: number,
-  task: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await task(items[index] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
 const terminal = new Set(['SHIPPED', 'REJECTED']);
 const kafkaFunctions = (Object.keys(manifest.functions) as FunctionName[]).filter(
   (fn) => manifest.functions[fn].trigger.kind === 'kafka',

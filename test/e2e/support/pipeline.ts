@@ -26,6 +26,11 @@ export class Faults {
     this.failTimes(fn, orderId, Number.POSITIVE_INFINITY);
   }
 
+  /** Stops failing `fn` for `orderId`: its next retry goes through. */
+  heal(fn: FunctionName, orderId: string): void {
+    this.#remaining.delete(`${fn}|${orderId}`);
+  }
+
   invocations(fn: FunctionName, orderId: string): number {
     return this.#invocations.get(`${fn}|${orderId}`) ?? 0;
   }
@@ -217,7 +222,42 @@ export async function postOrder(apiUrl: string, body: unknown, idempotencyKey?: 
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
+export async function cancelOrder(
+  apiUrl: string,
+  orderId: string,
+  body?: unknown,
+  idempotencyKey?: string,
+): Promise<ApiAnswer> {
+  const response = await fetch(`${apiUrl}/orders/${encodeURIComponent(orderId)}/cancel`, {
+    method: 'POST',
+    headers: {
+      ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+      ...(idempotencyKey ? { 'Idempotency-Key': idempotencyKey } : {}),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
 export async function getOrder(apiUrl: string, orderId: string): Promise<ApiAnswer> {
   const response = await fetch(`${apiUrl}/orders/${encodeURIComponent(orderId)}`);
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+/** Runs `task` over `items` with at most `limit` in flight; results in input order. */
+export async function mapConcurrently<T, R>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await task(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }

@@ -1,0 +1,254 @@
+/**
+ * Cancellation end to end (real Kafka, moto, the real handlers behind the emulators): an order cancelled
+ * at every point of its journey gives back exactly the stock it held, once; a shipped order cannot be
+ * cancelled; and 200 orders racing for short stock while half of them are cancelled at random moments
+ * leave every unit accounted for and every order in exactly one final state, told once.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { provisionFromManifest } from '../../local/infra/index.ts';
+import { applyEnvironment } from '../../local/runtime/environment.ts';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/runtime.ts';
+import { seedDemoInventory } from '../../local/runtime/seed.ts';
+import { consumerGroupId, type FunctionName, manifest } from '../../topology/index.ts';
+import { testInfra } from '../support/env.ts';
+import { uniqueName, waitFor } from './support/kafka.ts';
+import {
+  cancelOrder,
+  e2eCatalog,
+  Faults,
+  getOrder,
+  mapConcurrently,
+  orderBody,
+  positionGroupAtEnd,
+  postOrder,
+  type StoredOrderView,
+  Tables,
+} from './support/pipeline.ts';
+
+const TIMEOUT_MS = 90_000;
+const FINAL = new Set(['SHIPPED', 'REJECTED', 'CANCELLED']);
+const kafkaFunctions = (Object.keys(manifest.functions) as FunctionName[]).filter(
+  (fn) => manifest.functions[fn].trigger.kind === 'kafka',
+);
+
+describe('cancelling orders (real Kafka, moto, the real handlers)', () => {
+  const { kafkaBrokers, dynamodbEndpoint } = testInfra();
+  const tablePrefix = uniqueName('cxl');
+  const runId = randomUUID().slice(0, 8);
+  const groupIdOf = (fn: FunctionName) => `${consumerGroupId(fn)}-cxl-${runId}`;
+  const tables = new Tables(dynamodbEndpoint, tablePrefix);
+  const faults = new Faults();
+  let runtime: LocalRuntime;
+  let api: string;
+  let restoreEnv: () => void;
+
+  async function orderIn(orderId: string, statuses: ReadonlySet<string>): Promise<StoredOrderView> {
+    let order: StoredOrderView | undefined;
+    await waitFor(
+      async () => {
+        order = await tables.order(orderId);
+        return statuses.has(order?.status ?? '');
+      },
+      `order ${orderId} to be ${[...statuses].join(' or ')} (last: ${order?.status})`,
+      TIMEOUT_MS,
+      100,
+    );
+    return order as StoredOrderView & { stockReleased?: boolean };
+  }
+  const released = async (orderId: string) =>
+    waitFor(
+      async () =>
+        ((await tables.order(orderId)) as { stockReleased?: boolean } | undefined)?.stockReleased !==
+        undefined,
+      `the stock of ${orderId} to be given back`,
+      TIMEOUT_MS,
+      100,
+    );
+  const kinds = async (orderId: string) => (await tables.notifications(orderId)).map((n) => n.kind).sort();
+
+  beforeAll(async () => {
+    restoreEnv = applyEnvironment({ POWERTOOLS_LOG_LEVEL: 'ERROR' });
+    await provisionFromManifest({ kafkaBrokers, dynamodbEndpoint, tablePrefix, log: () => {} });
+    await seedDemoInventory(dynamodbEndpoint, tablePrefix, Object.values(e2eCatalog));
+    for (const fn of kafkaFunctions) {
+      const trigger = manifest.functions[fn].trigger;
+      if (trigger.kind === 'kafka') await positionGroupAtEnd(kafkaBrokers, groupIdOf(fn), trigger.topic);
+    }
+    runtime = await startLocalRuntime({
+      kafkaBrokers,
+      dynamodbEndpoint,
+      tablePrefix,
+      apiPort: 0,
+      groupIdOf,
+      wrapHandler: faults.wrap,
+      retryBackoff: { initialMs: 100, maxMs: 500 },
+      log: () => {},
+    });
+    api = runtime.apiUrl as string;
+  });
+
+  afterAll(async () => {
+    await runtime?.stop();
+    tables.close();
+    restoreEnv?.();
+  });
+
+  /** Places an order of `quantity` units of the plentiful SKU, held before `holdAt` when given. */
+  async function place(quantity: number, holdAt?: FunctionName): Promise<string> {
+    const orderId = `cxl-${randomUUID().slice(0, 8)}`;
+    if (holdAt) faults.alwaysFail(holdAt, orderId);
+    const posted = await postOrder(
+      api,
+      orderBody([{ entry: e2eCatalog.plenty, quantity }], orderId),
+      randomUUID(),
+    );
+    expect(posted.status).toBe(202);
+    return orderId;
+  }
+
+  it.each([
+    ['after confirmation', 'CONFIRMED', 'warehouse'],
+    ['after packing', 'PACKED', 'shipper'],
+  ] as const)(
+    'gives back exactly what it reserved when cancelled %s, and tells the customer once',
+    async (_, status, hold) => {
+      const before = await tables.stock(e2eCatalog.plenty.sku);
+      const orderId = await place(4, hold);
+      await orderIn(orderId, new Set([status]));
+      const answer = await cancelOrder(api, orderId, { reason: 'Found it cheaper' });
+      expect(answer).toEqual({
+        status: 202,
+        body: { orderId, status: 'CANCELLED', statusUrl: `/orders/${orderId}` },
+      });
+      faults.heal(hold, orderId);
+      await released(orderId);
+      await waitFor(
+        async () => (await kinds(orderId)).includes('order-cancelled'),
+        'the cancellation notice',
+      );
+      expect(await tables.stock(e2eCatalog.plenty.sku)).toEqual(before);
+      const view = await getOrder(api, orderId);
+      expect(view.body).toMatchObject({ status: 'CANCELLED', cancellationReason: 'Found it cheaper' });
+      expect(
+        (view.body.history as { status: string; detail?: string }[]).find((h) => h.status === 'CANCELLED'),
+      ).toMatchObject({
+        detail: 'Found it cheaper',
+      });
+      // The held step's retry found it cancelled: nothing packed or shipped after the cancellation.
+      expect(await kinds(orderId)).toEqual(
+        status === 'PACKED' ? ['order-cancelled', 'order-packed'] : ['order-cancelled'],
+      );
+      expect((await tables.order(orderId))?.status).toBe('CANCELLED');
+    },
+  );
+
+  it('cancels right after POST: nothing kept reserved whoever wins the race with inventory', async () => {
+    const before = await tables.stock(e2eCatalog.plenty.sku);
+    const orderId = await place(2);
+    expect((await cancelOrder(api, orderId)).status).toBe(202);
+    await released(orderId);
+    await waitFor(async () => (await kinds(orderId)).includes('order-cancelled'), 'the cancellation notice');
+    expect(await tables.stock(e2eCatalog.plenty.sku)).toEqual(before);
+    expect(await kinds(orderId)).not.toContain('order-shipped');
+  });
+
+  it('answers a second cancel the same way, with no second effect', async () => {
+    const before = await tables.stock(e2eCatalog.plenty.sku);
+    const orderId = await place(3, 'warehouse');
+    await orderIn(orderId, new Set(['CONFIRMED']));
+    const first = await cancelOrder(api, orderId, undefined, `k-${orderId}`);
+    const again = await cancelOrder(api, orderId, undefined, `k-${orderId}`);
+    const third = await cancelOrder(api, orderId);
+    expect(again).toEqual(first);
+    expect(third).toEqual(first);
+    faults.heal('warehouse', orderId);
+    await released(orderId);
+    await waitFor(async () => (await kinds(orderId)).includes('order-cancelled'), 'the cancellation notice');
+    expect(await tables.stock(e2eCatalog.plenty.sku)).toEqual(before);
+    expect(await kinds(orderId)).toEqual(['order-cancelled']);
+  });
+
+  it('refuses to cancel a shipped order (409 with its status) and 404s an unknown one', async () => {
+    const orderId = await place(1);
+    await orderIn(orderId, new Set(['SHIPPED']));
+    const answer = await cancelOrder(api, orderId);
+    expect(answer.status).toBe(409);
+    expect(answer.body).toMatchObject({ status: 'SHIPPED' });
+    expect((await tables.order(orderId))?.status).toBe('SHIPPED');
+    expect((await cancelOrder(api, 'cxl-nobody')).status).toBe(404);
+  });
+
+  it('accounts for every unit when 200 orders race for short stock and half are cancelled at random moments', async () => {
+    const { limited } = e2eCatalog;
+    const initial = await tables.stock(limited.sku);
+    const quantities = Array.from({ length: 200 }, (_, i) => 1 + (i % 3));
+    const toCancel = new Set(quantities.map((_, i) => i).filter((i) => i % 2 === 0));
+    const answers = await mapConcurrently(quantities, 25, async (quantity) =>
+      postOrder(api, orderBody([{ entry: limited, quantity }]), randomUUID()),
+    );
+    expect(answers.map((a) => a.status)).toEqual(quantities.map(() => 202));
+    const ids = answers.map((a) => a.body.orderId as string);
+    // Cancelled at random moments: some before inventory, some after, some after shipping (409).
+    const cancels = await mapConcurrently([...toCancel], 10, async (i) => {
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 1_500));
+      return { i, answer: await cancelOrder(api, ids[i] as string, { reason: 'race' }) };
+    });
+    for (const { answer } of cancels) expect([202, 409]).toContain(answer.status);
+
+    const settled = new Map<string, StoredOrderView & { stockReleased?: boolean }>();
+    await waitFor(
+      async () => {
+        for (const id of ids.filter((id) => !settled.has(id))) {
+          const order = (await tables.order(id)) as
+            | (StoredOrderView & { stockReleased?: boolean })
+            | undefined;
+          const done =
+            order &&
+            FINAL.has(order.status) &&
+            (order.status !== 'CANCELLED' || order.stockReleased !== undefined);
+          if (done) settled.set(id, order);
+          else break;
+        }
+        return settled.size === ids.length;
+      },
+      'all 200 orders to end SHIPPED, REJECTED or CANCELLED (stock given back)',
+      360_000,
+      500,
+    );
+    const orders = ids.map((id) => settled.get(id) as StoredOrderView);
+    const quantityOf = (o: StoredOrderView) => o.items[0]?.quantity ?? 0;
+    const shipped = orders.filter((o) => o.status === 'SHIPPED');
+    const stock = await tables.stock(limited.sku);
+    // initial − available = what shipped (nothing is still reserved: every order is final).
+    expect(initial.available - stock.available).toBe(shipped.reduce((n, o) => n + quantityOf(o), 0));
+    expect(stock.reserved - initial.reserved).toBe(shipped.reduce((n, o) => n + quantityOf(o), 0));
+    // A 409 only for an order that had shipped or was rejected; a 202 always ends CANCELLED.
+    for (const { i, answer } of cancels) {
+      const final = orders[i] as StoredOrderView;
+      if (answer.status === 202) expect(final.status).toBe('CANCELLED');
+      else expect(['SHIPPED', 'REJECTED']).toContain(final.status);
+    }
+    expect(orders.some((o) => o.status === 'CANCELLED')).toBe(true);
+    // Exactly one notification of the final kind, and never two final kinds.
+    const finalKinds: Record<string, string> = {
+      SHIPPED: 'order-shipped',
+      REJECTED: 'order-rejected',
+      CANCELLED: 'order-cancelled',
+    };
+    await waitFor(
+      async () => {
+        for (const o of orders)
+          if (!(await kinds(o.orderId)).includes(finalKinds[o.status] as string)) return false;
+        return true;
+      },
+      'every final notification',
+      TIMEOUT_MS,
+      500,
+    );
+    for (const o of orders) {
+      const got = (await kinds(o.orderId)).filter((k) => Object.values(finalKinds).includes(k));
+      expect(got, o.orderId).toEqual([finalKinds[o.status]]);
+    }
+  }, 480_000);
+});
