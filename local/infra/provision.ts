@@ -24,6 +24,7 @@ import {
   type TableName,
   tableNames,
 } from '../../topology/manifest.ts';
+import { type TopicSettings, topicSettings } from '../../topology/topics.ts';
 import type { IndexSpec, KeySpec, TableSpec } from '../../topology/types.ts';
 import { localDynamoDbConfig } from './dynamodb.ts';
 import { InfraError } from './errors.ts';
@@ -85,12 +86,11 @@ export async function provisionFromManifest(options: ProvisionOptions): Promise<
   return { topics, tables, channels };
 }
 
-const retentionMs = (hours: number) => hours * 3_600_000;
-
 export async function provisionTopics(brokers: string[]): Promise<ProvisionedTopic[]> {
   const admin = new Admin({ clientId: 'local-infra-provision', bootstrapBrokers: brokers });
   try {
-    const declared = Object.entries(manifest.topics) as [TopicName, (typeof manifest.topics)[TopicName]][];
+    // The settings the stack's AWS::MSK::Topic resources get too (topology/topics.ts).
+    const declared = topicSettings().map((t): [TopicName, TopicSettings] => [t.name, t]);
     const existing = new Set(await admin.listTopics());
     const brokerCount = (await admin.metadata({ topics: [] })).brokers.size;
     const replicas = Math.min(3, Math.max(1, brokerCount));
@@ -103,7 +103,7 @@ export async function provisionTopics(brokers: string[]): Promise<ProvisionedTop
           topics: [name],
           partitions: spec.partitions,
           replicas,
-          configs: [{ name: 'retention.ms', value: String(retentionMs(spec.retentionHours)) }],
+          configs: Object.entries(spec.configs).map(([config, value]) => ({ name: config, value })),
         });
         actions.set(name, 'created');
       } catch (error) {
@@ -132,13 +132,11 @@ export async function provisionTopics(brokers: string[]): Promise<ProvisionedTop
       resources: declared.map(([name, spec]) => ({
         resourceType: ConfigResourceTypes.TOPIC,
         resourceName: name,
-        configs: [
-          {
-            name: 'retention.ms',
-            configOperation: IncrementalAlterConfigOperationTypes.SET,
-            value: String(retentionMs(spec.retentionHours)),
-          },
-        ],
+        configs: Object.entries(spec.configs).map(([config, value]) => ({
+          name: config,
+          configOperation: IncrementalAlterConfigOperationTypes.SET,
+          value,
+        })),
       })),
     });
     await waitForLeaders(
@@ -149,7 +147,7 @@ export async function provisionTopics(brokers: string[]): Promise<ProvisionedTop
     return declared.map(([name, spec]) => ({
       name,
       partitions: spec.partitions,
-      retentionMs: retentionMs(spec.retentionHours),
+      retentionMs: Number(spec.configs['retention.ms']),
       action: actions.get(name) ?? 'existing',
     }));
   } finally {
