@@ -21,7 +21,8 @@ journal that follows a snapshot is `journal-<generation>.jsonl`; compaction writ
 file, fsync, rename), then starts journal g+1 and deletes journal g, so a crash at any point leaves either
 the old snapshot and its complete journal, or the new snapshot and a journal that only holds what came
 after it. Compaction runs at start (when the journal is not empty) and while serving when the journal has
-grown past max(32 MiB, twice the snapshot), so restarts replay a bounded journal.
+grown past max(8 MiB or MOTO_JOURNAL_COMPACT_BYTES, the snapshot's size): a restart replays a bounded
+journal, and the snapshots written add up to no more than the journal written.
 
 State lives only here: deleting the directory (what `npm run infra -- --reset` does) starts empty.
 """
@@ -48,7 +49,7 @@ _READ_ACTIONS = frozenset({"Query", "Scan", "TransactGetItems"})
 # Attributes of a DynamoDBBackend that say where it is, not what it holds.
 _BACKEND_IDENTITY = frozenset({"region_name", "account_id", "partition"})
 _SNAPSHOT = "snapshot.pickle"
-_COMPACT_MIN_BYTES = 32 * 1024 * 1024
+_COMPACT_MIN_BYTES = 8 * 1024 * 1024
 
 WsgiResult = tuple[str, list[tuple[str, str]], bytes]
 
@@ -118,6 +119,7 @@ class Journal:
         self.fsync_each = os.environ.get("MOTO_JOURNAL_FSYNC") == "1" if fsync_each is None else fsync_each
         self.generation = 0
         self.snapshot_bytes = 0
+        self.compact_min_bytes = int(os.environ.get("MOTO_JOURNAL_COMPACT_BYTES") or _COMPACT_MIN_BYTES)
         self._file: io.BufferedWriter | None = None
         self._lines = 0
         os.makedirs(directory, exist_ok=True)
@@ -225,7 +227,7 @@ class Journal:
 
     def compact_if_large(self) -> None:
         assert self._file is not None
-        if self._file.tell() > max(_COMPACT_MIN_BYTES, 2 * self.snapshot_bytes):
+        if self._file.tell() > max(self.compact_min_bytes, self.snapshot_bytes):
             started = time.monotonic()
             lines = self._lines
             self.compact()
@@ -291,21 +293,30 @@ def _error_type(payload: bytes) -> str:
 def replay_environ(action: str, account: str, region: str, body: str) -> dict[str, Any]:
     """A WSGI environ for a journaled request: moto resolves the same account (x-moto-account-id) and
     region (the credential scope) it resolved the first time. No credential is journaled."""
-    return EnvironBuilder(
-        path="/",
-        method="POST",
-        headers={
-            "Host": "localhost",
-            "Content-Type": "application/x-amz-json-1.0",
-            "X-Amz-Target": f"{_TARGET_PREFIX}{action}",
-            "X-Moto-Account-Id": account,
-            "Authorization": (
+    data = body.encode("utf-8", "surrogateescape")
+    environ = dict(_REPLAY_ENVIRON)
+    environ.update(
+        {
+            "wsgi.input": io.BytesIO(data),
+            "CONTENT_LENGTH": str(len(data)),
+            "HTTP_X_AMZ_TARGET": f"{_TARGET_PREFIX}{action}",
+            "HTTP_X_MOTO_ACCOUNT_ID": account,
+            "HTTP_AUTHORIZATION": (
                 f"AWS4-HMAC-SHA256 Credential=journal/20000101/{region}/dynamodb/aws4_request, "
                 "SignedHeaders=host;x-amz-target, Signature=0"
             ),
-        },
-        data=body.encode("utf-8", "surrogateescape"),
-    ).get_environ()
+        }
+    )
+    return environ
+
+
+# What werkzeug's EnvironBuilder makes for a POST to http://localhost/ (built once: replay is hot).
+_REPLAY_ENVIRON: dict[str, Any] = {
+    k: v
+    for k, v in EnvironBuilder(path="/", method="POST", headers={"Host": "localhost"}).get_environ().items()
+    if k not in ("wsgi.input", "CONTENT_LENGTH")
+}
+_REPLAY_ENVIRON["CONTENT_TYPE"] = "application/x-amz-json-1.0"
 
 
 class SerialApp:

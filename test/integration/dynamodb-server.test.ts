@@ -386,6 +386,39 @@ describe('local DynamoDB server: state across a SIGKILL and a restart', () => {
     expect((await get(db, table, key('item-7')))?.n).toEqual({ N: '1000007' });
   });
 
+  it('compacts while serving once the journal outgrows its bound, losing nothing', async () => {
+    const dir = await newDir();
+    process.env.MOTO_JOURNAL_COMPACT_BYTES = '8192';
+    let server: RunningDynamoDb;
+    try {
+      server = await start(dir);
+    } finally {
+      delete process.env.MOTO_JOURNAL_COMPACT_BYTES;
+    }
+    let db = clientOf(server);
+    await createTable(db, 'growing');
+    for (let i = 0; i < 60; i += 1) {
+      await db.send(
+        new PutItemCommand({
+          TableName: 'growing',
+          Item: { ...key(`g-${i}`), padding: { S: 'q'.repeat(500) } },
+        }),
+      );
+    }
+    const generations = (await readdir(dynamoDbStateDir(dir)))
+      .filter((name) => name.startsWith('journal-'))
+      .map((name) => Number(name.replace(/\D/g, '')));
+    expect(generations).toHaveLength(1);
+    expect(generations[0]).toBeGreaterThan(1);
+    await kill(server);
+
+    server = await start(dir);
+    db = clientOf(server);
+    expect((await scanAll(db, 'growing')).map((item) => item.pk?.S).sort()).toEqual(
+      Array.from({ length: 60 }, (_, i) => `g-${i}`).sort(),
+    );
+  });
+
   it('ignores an unfinished last journal line, and starts empty on reset', async () => {
     const dir = await newDir();
     let server = await start(dir);
