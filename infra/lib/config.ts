@@ -7,7 +7,10 @@ import { z } from 'zod';
 export interface PipelineConfig {
   /** An existing VPC to deploy into (looked up: needs credentials). Absent: a new VPC. */
   vpcId?: string;
-  /** An existing MSK cluster with IAM auth (provisioned or serverless). Absent: a new provisioned cluster. */
+  /**
+   * An existing MSK Provisioned cluster with IAM auth and Kafka 3.6+ (its topics are AWS::MSK::Topic
+   * resources, which MSK Serverless does not serve). Absent: a new provisioned cluster.
+   */
   mskClusterArn?: string;
   /** The existing cluster's security group; functions get ingress to it on 9098. */
   mskSecurityGroupId?: string;

@@ -1,113 +1,81 @@
-import { type CfnResource, CustomResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import * as iam from 'aws-cdk-lib/aws-iam';
-import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
-import * as logs from 'aws-cdk-lib/aws-logs';
-import * as cr from 'aws-cdk-lib/custom-resources';
+import { RemovalPolicy } from 'aws-cdk-lib';
+import * as msk from 'aws-cdk-lib/aws-msk';
 import { Construct } from 'constructs';
-import { manifest } from '../../topology/manifest.ts';
-import { desiredTopics, type KafkaTopicsProperties } from '../custom-resources/kafka-topics/contract.ts';
-import { fromProjectRoot, functionDefaults } from './bundling.ts';
+import type { TopicName } from '../../events/topics.ts';
+import { type TopicSettings, topicSettings } from '../../topology/topics.ts';
 import type { KafkaCluster } from './kafka-cluster.ts';
-import { vpcLambdaRole } from './lambda-role.ts';
-import { acceptFinding, acceptVpcFunctionRoleFindings } from './nag.ts';
-import type { Network } from './network.ts';
 
 export interface KafkaTopicsProps {
-  network: Network;
-  cluster: KafkaCluster;
-  /** Delete the topics on stack delete (and topics dropped from the manifest on update). */
-  deleteTopicsOnRemoval: boolean;
+  readonly cluster: KafkaCluster;
+  /**
+   * The new cluster's Kafka version (`-c kafkaVersion`); MSK's topic API needs 3.6 or later.
+   * @default unchecked (an existing cluster's version is not known at synth time)
+   */
+  readonly kafkaVersion?: string;
+  /**
+   * Delete the topics, with their records, when the stack is deleted or a topic leaves the manifest.
+   * @default false: topics are retained on delete and on replacement
+   */
+  readonly destroyData?: boolean;
+}
+
+/** MSK's topic API (and so `AWS::MSK::Topic`) needs Kafka 3.6.0 or later on the cluster. */
+export const MIN_TOPIC_API_KAFKA_VERSION = [3, 6] as const;
+
+/** Throws unless `version` (an MSK version: `3.9.x`, `3.6.0`, `4.0.x.kraft`) is one the topic API serves. */
+export function assertTopicApiVersion(version: string): void {
+  const match = /^(\d+)\.(\d+)/.exec(version);
+  const [major, minor] = MIN_TOPIC_API_KAFKA_VERSION;
+  const supported =
+    match !== null && (Number(match[1]) > major || (Number(match[1]) === major && Number(match[2]) >= minor));
+  if (!supported) {
+    throw new Error(
+      `kafkaVersion ${version}: the topics are AWS::MSK::Topic resources, which need Kafka ${major}.${minor} or later (MSK's topic API); choose e.g. -c kafkaVersion=3.9.x`,
+    );
+  }
+}
+
+/** `retention.ms` and the like, as AWS::MSK::Topic takes them: a JSON object of strings, base64. */
+export const encodeTopicConfigs = (configs: TopicSettings['configs']): string =>
+  Buffer.from(JSON.stringify(configs)).toString('base64');
+
+/**
+ * Replicas per partition: three, so that one AZ (one broker) may go without losing a write acknowledged by
+ * all in-sync replicas; never more than the new cluster has brokers. An existing cluster is assumed to
+ * have at least three (MSK's own default on a three-AZ cluster).
+ */
+function replicationFactor(cluster: KafkaCluster): number {
+  const cfn = cluster.node.tryFindChild('Cluster');
+  return cfn instanceof msk.CfnCluster ? Math.min(3, cfn.numberOfBrokerNodes) : 3;
 }
 
 /**
- * The manifest's topics, created through the Kafka admin API by a function in the VPC (Provider
- * framework). Updates grow partitions and set changed configs; data is never deleted unless asked.
+ * The manifest's topics as native `AWS::MSK::Topic` resources: CloudFormation creates and updates them
+ * through MSK's topic API (MSK Provisioned, Kafka 3.6+), with no function in the VPC and no route to the
+ * brokers. Partitions and configs update in place; a new name or replication factor replaces the
+ * resource, and the replaced (or deleted) topic is retained with its records unless `destroyData`.
  */
 export class KafkaTopics extends Construct {
-  readonly resource: CustomResource;
-  readonly handler: NodejsFunction;
+  readonly byName: ReadonlyMap<TopicName, msk.CfnTopic>;
 
   constructor(scope: Construct, id: string, props: KafkaTopicsProps) {
     super(scope, id);
-    const { network, cluster } = props;
-    const topics = desiredTopics(manifest.topics);
-
-    const logGroup = new logs.LogGroup(this, 'Logs', {
-      retention: logs.RetentionDays.ONE_MONTH,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    const role = vpcLambdaRole(this, 'Role', { description: 'Kafka topics custom resource', logGroup });
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'KafkaConnect',
-        actions: ['kafka-cluster:Connect', 'kafka-cluster:DescribeCluster'],
-        resources: [cluster.clusterArn],
+    if (props.kafkaVersion !== undefined) assertTopicApiVersion(props.kafkaVersion);
+    const replicas = replicationFactor(props.cluster);
+    const removal = props.destroyData ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+    this.byName = new Map(
+      topicSettings().map((settings) => {
+        const topic = new msk.CfnTopic(this, settings.name, {
+          clusterArn: props.cluster.clusterArn,
+          topicName: settings.name,
+          partitionCount: settings.partitions,
+          replicationFactor: replicas,
+          configs: encodeTopicConfigs(settings.configs),
+        });
+        // Both DeletionPolicy and UpdateReplacePolicy: a replacement must not delete the old topic's data.
+        topic.applyRemovalPolicy(removal);
+        return [settings.name, topic];
       }),
     );
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'KafkaManageTopics',
-        actions: [
-          'kafka-cluster:CreateTopic',
-          'kafka-cluster:DescribeTopic',
-          'kafka-cluster:AlterTopic',
-          'kafka-cluster:DescribeTopicDynamicConfiguration',
-          'kafka-cluster:AlterTopicDynamicConfiguration',
-          ...(props.deleteTopicsOnRemoval ? ['kafka-cluster:DeleteTopic'] : []),
-        ],
-        resources: topics.map((t) => cluster.topicArn(t.name)),
-      }),
-    );
-
-    const securityGroup = cluster.clientSecurityGroup(this, 'SecurityGroup', {
-      description: 'Kafka topics custom resource',
-      https: false,
-    });
-    this.handler = new NodejsFunction(this, 'Handler', {
-      ...functionDefaults,
-      entry: fromProjectRoot('infra/custom-resources/kafka-topics/handler.ts'),
-      description: 'Creates and updates the Kafka topics of the topology manifest',
-      memorySize: 256,
-      timeout: Duration.minutes(5),
-      role,
-      logGroup,
-      vpc: network.vpc,
-      vpcSubnets: network.subnets,
-      securityGroups: [securityGroup],
-    });
-
-    const provider = new cr.Provider(this, 'Provider', {
-      onEventHandler: this.handler,
-      logGroup: new logs.LogGroup(this, 'ProviderLogs', {
-        retention: logs.RetentionDays.ONE_MONTH,
-        removalPolicy: RemovalPolicy.DESTROY,
-      }),
-    });
-
-    const properties: KafkaTopicsProperties = {
-      BootstrapBrokers: cluster.bootstrapBrokers,
-      ReplicationFactor: -1,
-      DeleteTopicsOnRemoval: props.deleteTopicsOnRemoval,
-      Topics: topics,
-    };
-    acceptVpcFunctionRoleFindings(this);
-    acceptFinding(
-      provider,
-      'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      "CDK's Provider framework function only writes its own logs; the managed policy is the framework's",
-    );
-    acceptFinding(
-      provider,
-      `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(this.handler.node.defaultChild as CfnResource)}.Arn>:*]`,
-      'The Provider framework may invoke any version of exactly this handler function',
-    );
-    this.resource = new CustomResource(this, 'Resource', {
-      serviceToken: provider.serviceToken,
-      resourceType: 'Custom::KafkaTopics',
-      properties,
-    });
-    // The function only references its security group: its rules (egress here, ingress on the cluster's
-    // group) are separate resources that must exist before the first call, or the brokers are unreachable.
-    this.resource.node.addDependency(securityGroup, cluster.securityGroup);
   }
 }

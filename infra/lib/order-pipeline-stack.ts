@@ -34,9 +34,9 @@ export class OrderPipelineStack extends Stack {
     this.network = new Network(this, 'Network', { vpcId: config.vpcId });
     this.cluster = new KafkaCluster(this, 'Kafka', { network: this.network, config });
     this.topics = new KafkaTopics(this, 'Topics', {
-      network: this.network,
       cluster: this.cluster,
-      deleteTopicsOnRemoval: config.destroyData,
+      ...(this.cluster.isNew ? { kafkaVersion: config.kafkaVersion } : {}),
+      destroyData: config.destroyData,
     });
     this.tables = new Tables(this, 'Tables', { destroyData: config.destroyData });
     new InventorySeed(this, 'InventorySeed', { table: this.tables.byName.inventory });
@@ -44,7 +44,8 @@ export class OrderPipelineStack extends Stack {
       network: this.network,
       cluster: this.cluster,
       tables: this.tables.byName,
-      topicsReady: this.topics.resource,
+      // Every function and mapping after every topic: they produce to several, and poll their trigger's.
+      topicsReady: this.topics,
       mappings: config,
     });
 
