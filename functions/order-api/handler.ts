@@ -16,13 +16,15 @@ import * as z from 'zod';
 import { type EncodedRecord, EventDecodeError, type Issue, issuesOf } from '../../events/codec.ts';
 import type { Order } from '../../events/schemas/order.ts';
 import type { CancelRequest, OrderRequest } from '../../events/schemas/order-request.ts';
+import type { manifest } from '../../topology/manifest.ts';
+import type { HttpRoute } from '../../topology/types.ts';
 import { tableName } from '../shared/config.ts';
 import { dynamoDbDocumentClient } from '../shared/dynamodb.ts';
 import { idempotencyStore } from '../shared/idempotency.ts';
 import { produce } from '../shared/kafka/producer.ts';
 import { count, kpiRecord, latency } from '../shared/kpis.ts';
 import { onReset } from '../shared/lifecycle.ts';
-import { addKpiMetrics, observability } from '../shared/observability.ts';
+import { observability } from '../shared/observability.ts';
 import { orderCancelledRecord, orderReceivedRecord } from '../shared/orders/events.ts';
 import { newStoredOrder, orderOf, orderView } from '../shared/orders/model.ts';
 import { dynamoOrders, type OrdersPort } from '../shared/orders/repository.ts';
@@ -43,7 +45,6 @@ import {
   parseOrderRequest,
   priceOrder,
   requestHash,
-  route,
   screenRequest,
   validOrderId,
 } from './logic.ts';
@@ -94,6 +95,10 @@ type StoredResponse = ReturnType<
 /** How long a POST /orders answer is replayed for the same Idempotency-Key. */
 const API_IDEMPOTENCY_SECONDS = 24 * 60 * 60;
 
+/** The routes the manifest gives order-api, as API Gateway names them (`<method> <resource>`). */
+type RouteKey =
+  `${HttpRoute['method']} ${(typeof manifest.functions)['order-api']['trigger']['routes'][number]['resource']}`;
+
 /** A cancellation stays in the outbox this long before the sweeper may produce its event again. */
 const CANCEL_OUTBOX_GRACE_MS = 30_000;
 
@@ -124,7 +129,7 @@ interface AcceptInput {
 
 /** The API: routing, validation, and the idempotent acceptance of orders. Ports are injected. */
 export function createOrderApi(deps: OrderApiDeps, observe: { logger: Logger; metrics: Metrics }) {
-  const { logger, metrics } = observe;
+  const { logger } = observe;
   const now = deps.now ?? (() => new Date());
   const newId = deps.newId ?? randomUUID;
   const config = new IdempotencyConfig({
@@ -173,7 +178,6 @@ export function createOrderApi(deps: OrderApiDeps, observe: { logger: Logger; me
       const kpis = [count('OrdersReceived'), latency('StepLatency', started.toISOString(), now())];
       const kpiRecords = kpiRecord('order-api', eventId, [{ orderId: input.orderId, kpis }], started);
       await deps.produce(kpiRecords ? [record, kpiRecords] : [record]);
-      if (created.created) addKpiMetrics(metrics, kpis);
       run.fresh = true;
       logger.info(created.created ? 'order accepted' : 'order was already accepted, event re-produced', {
         eventId,
@@ -283,7 +287,6 @@ export function createOrderApi(deps: OrderApiDeps, observe: { logger: Logger; me
       at,
     );
     await deps.produce(kpiRecords ? [record, kpiRecords] : [record]);
-    if (result.applied) addKpiMetrics(metrics, kpis);
     logger.info(result.applied ? 'order cancelled' : 'order was already cancelled, event re-produced', {
       cancelledFrom: stored.cancelledFrom,
     });
@@ -345,23 +348,21 @@ export function createOrderApi(deps: OrderApiDeps, observe: { logger: Logger; me
     const refused = screenRequest(event);
     if (refused) return refused;
     const headers = normalizeHeaders(event);
-    const match = route(event.httpMethod ?? '', event.path ?? '');
+    // API Gateway (and the local emulator) matched the route already, from the manifest's routes: the
+    // event names its resource and path parameters; anything else never reaches the function.
+    const orderId = event.pathParameters?.id ?? '';
     try {
-      switch (match.kind) {
-        case 'health':
+      switch (`${event.httpMethod} ${event.resource}` as RouteKey) {
+        case 'GET /health':
           return json(200, { status: 'ok' });
-        case 'create-order':
+        case 'POST /orders':
           return await createOrder(event, headers, context);
-        case 'get-order':
-          return await getOrder(match.orderId);
-        case 'cancel-order':
-          return await cancelOrder(match.orderId, event, headers, context);
-        case 'method-not-allowed':
-          return errorResponse(405, `Method ${event.httpMethod} is not allowed here`, undefined, {
-            allow: match.allow.join(', '),
-          });
-        case 'not-found':
-          return errorResponse(404, `No route for ${event.httpMethod} ${event.path}`);
+        case 'GET /orders/{id}':
+          return await getOrder(orderId);
+        case 'POST /orders/{id}/cancel':
+          return await cancelOrder(orderId, event, headers, context);
+        default:
+          return errorResponse(404, `No route for ${event.httpMethod} ${event.resource}`);
       }
     } catch (error) {
       logger.error('request failed', error as Error);

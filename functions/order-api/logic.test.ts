@@ -14,7 +14,6 @@ import {
   orderIdFor,
   parseOrderRequest,
   priceOrder,
-  route,
   scopedIdempotencyKey,
   screenRequest,
 } from './logic.ts';
@@ -356,21 +355,7 @@ describe('order ids', () => {
   });
 });
 
-describe('routing', () => {
-  it('routes the three endpoints', () => {
-    expect(route('GET', '/health')).toEqual({ kind: 'health' });
-    expect(route('POST', '/orders')).toEqual({ kind: 'create-order' });
-    expect(route('POST', '/orders/')).toEqual({ kind: 'create-order' });
-    expect(route('GET', '/orders/ord%2D1')).toEqual({ kind: 'get-order', orderId: 'ord-1' });
-  });
-
-  it('tells an unknown route (404) from a wrong method (405, with the allowed ones)', () => {
-    expect(route('GET', '/nope')).toEqual({ kind: 'not-found' });
-    expect(route('GET', '/orders/a/b')).toEqual({ kind: 'not-found' });
-    expect(route('DELETE', '/orders/ord-1')).toEqual({ kind: 'method-not-allowed', allow: ['GET'] });
-    expect(route('GET', '/orders')).toEqual({ kind: 'method-not-allowed', allow: ['POST'] });
-  });
-
+describe('headers', () => {
   it('reads headers case-insensitively', () => {
     expect(
       normalizeHeaders({

@@ -471,47 +471,6 @@ export function cancelledResponse(orderId: string): APIGatewayProxyResult {
   return json(202, { orderId, status: 'CANCELLED', statusUrl }, { location: statusUrl });
 }
 
-export type RouteMatch =
-  | { kind: 'health' }
-  | { kind: 'create-order' }
-  | { kind: 'get-order'; orderId: string }
-  | { kind: 'cancel-order'; orderId: string }
-  | { kind: 'not-found' }
-  | { kind: 'method-not-allowed'; allow: string[] };
-
-/** The API's routes: few enough for a table, and a router that tells 404 from 405. */
-const routes: { pattern: RegExp; methods: Record<string, (match: RegExpExecArray) => RouteMatch> }[] = [
-  { pattern: /^\/health$/, methods: { GET: () => ({ kind: 'health' }) } },
-  { pattern: /^\/orders$/, methods: { POST: () => ({ kind: 'create-order' }) } },
-  {
-    pattern: /^\/orders\/([^/]+)$/,
-    methods: { GET: (match) => ({ kind: 'get-order', orderId: safeDecode(match[1] ?? '') }) },
-  },
-  {
-    pattern: /^\/orders\/([^/]+)\/cancel$/,
-    methods: { POST: (match) => ({ kind: 'cancel-order', orderId: safeDecode(match[1] ?? '') }) },
-  },
-];
-
-function safeDecode(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return segment;
-  }
-}
-
-export function route(method: string, path: string): RouteMatch {
-  const normalized = path.length > 1 ? path.replace(/\/+$/, '') : path;
-  for (const candidate of routes) {
-    const match = candidate.pattern.exec(normalized);
-    if (!match) continue;
-    const handler = candidate.methods[method.toUpperCase()];
-    return handler ? handler(match) : { kind: 'method-not-allowed', allow: Object.keys(candidate.methods) };
-  }
-  return { kind: 'not-found' };
-}
-
 export function validOrderId(orderId: string): Issue[] {
   const parsed = OrderId.safeParse(orderId);
   return parsed.success

@@ -11,6 +11,7 @@ import {
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { orderApiOpenApi } from '../../infra/lib/openapi.ts';
 import { manifest } from '../../topology/manifest.ts';
 import type { HttpRoute } from '../../topology/types.ts';
 import {
@@ -33,6 +34,8 @@ export const orderApiRoutes: readonly ApiRoute[] = manifest.functions['order-api
 export interface ApiEmulatorOptions extends FunctionIdentity {
   handler: LambdaHandler<APIGatewayProxyEvent, APIGatewayProxyResult>;
   routes?: readonly ApiRoute[];
+  /** Served at `GET /openapi.json` (local only); defaults to order-api's when `routes` is the default. */
+  openApi?: object;
   /** Defaults to 127.0.0.1 and 3000; port 0 picks a free port. */
   host?: string;
   port?: number;
@@ -61,7 +64,12 @@ function segmentsOf(path: string): string[] {
   return segments.length === 1 && segments[0] === '' ? [] : segments;
 }
 
-function matchRoute(routes: readonly ApiRoute[], method: string, path: string): MatchedRoute | undefined {
+/** The route a request matches, as API Gateway would match it (tests build proxy events with it too). */
+export function matchRoute(
+  routes: readonly ApiRoute[],
+  method: string,
+  path: string,
+): MatchedRoute | undefined {
   const segments = segmentsOf(path);
   for (const route of routes) {
     if (route.method !== method) continue;
@@ -336,6 +344,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown, requestId:
  */
 export async function startApiEmulator(options: ApiEmulatorOptions): Promise<RunningApi> {
   const routes = options.routes ?? orderApiRoutes;
+  const openApi = options.openApi ?? (options.routes ? undefined : orderApiOpenApi());
   const stage = options.stage ?? 'local';
   const apiId = randomBytes(5).toString('hex');
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -352,6 +361,12 @@ export async function startApiEmulator(options: ApiEmulatorOptions): Promise<Run
     if (!target) {
       res.setHeader('Connection', 'close');
       sendJson(res, 400, { message: 'Bad Request' }, gatewayRequestId);
+      return;
+    }
+    if (openApi && method === 'GET' && target.path === '/openapi.json') {
+      const local = { url: `http://${req.headers.host ?? '127.0.0.1'}`, description: 'This local emulator' };
+      const servers = 'servers' in openApi && Array.isArray(openApi.servers) ? openApi.servers : [];
+      sendJson(res, 200, { ...openApi, servers: [local, ...servers] }, gatewayRequestId);
       return;
     }
     const matched = matchRoute(routes, method, target.path);
