@@ -9,6 +9,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import { KpiName } from '../../events/schemas/events.ts';
 import { METRICS_NAMESPACE } from '../../topology/runtime-env.ts';
+import { deadLetterTopic } from '../../topology/topics.ts';
 import type { PipelineFunction } from './pipeline-functions.ts';
 import { pascalCase } from './tables.ts';
 
@@ -108,7 +109,7 @@ export class Observability extends Construct {
       period: FIVE_MINUTES,
     });
     this.deadLetterAlarm = alarm('DeadLetterAlarm', {
-      alarmDescription: 'Records reached the DeadLetterQueue topic (poison records or exhausted retries)',
+      alarmDescription: `Records reached the ${deadLetterTopic} topic (poison records or exhausted retries)`,
       metric: deadLetters,
       threshold: 1,
       evaluationPeriods: 1,

@@ -1,6 +1,7 @@
 import { encode, newEvent } from '../../events/index.ts';
+import { deadLetterTopic } from '../../topology/topics.ts';
 
-/** Test fixture: what a function's dead letter of one record looks like on DeadLetterQueue. */
+/** Test fixture: what a function's dead letter of one record looks like on the dead-letter topic. */
 export interface LetterFixture {
   /** The original record's key (an order id). */
   key: string;
@@ -17,7 +18,7 @@ export interface LetterFixture {
 
 /** The bytes of a `DeadLettered` event for `fixture`, as a consumer would have written them. */
 export function functionLetter(fixture: LetterFixture): Buffer {
-  const event = newEvent('DeadLetterQueue', {
+  const event = newEvent(deadLetterTopic, {
     correlationId: fixture.key,
     causationId: `${fixture.topic}:${fixture.partition}:${fixture.offset}`,
     source: 'notification',
@@ -39,7 +40,7 @@ export function functionLetter(fixture: LetterFixture): Buffer {
       },
     },
   });
-  const json = JSON.parse(encode('DeadLetterQueue', event).value.toString('utf8')) as {
+  const json = JSON.parse(encode(deadLetterTopic, event).value.toString('utf8')) as {
     data: { record: Record<string, unknown> };
   };
   if (fixture.truncated) {
