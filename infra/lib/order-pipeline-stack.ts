@@ -5,6 +5,7 @@ import { InventorySeed } from './inventory-seed.ts';
 import { KafkaCluster } from './kafka-cluster.ts';
 import { KafkaTopics } from './kafka-topics.ts';
 import { Network } from './network.ts';
+import { ChannelTopics } from './notification-channel.ts';
 import { Observability } from './observability.ts';
 import { OrderApi } from './order-api.ts';
 import { PipelineFunctions } from './pipeline-functions.ts';
@@ -24,6 +25,7 @@ export class OrderPipelineStack extends Stack {
   readonly topics: KafkaTopics;
   readonly tables: Tables;
   readonly functions: PipelineFunctions;
+  readonly channels: ChannelTopics;
   readonly api: OrderApi;
   readonly observability: Observability;
 
@@ -62,6 +64,10 @@ export class OrderPipelineStack extends Stack {
       alarmEmail: config.alarmEmail,
     });
 
+    // The customer channel: the notification step publishes each message to its SNS topic.
+    this.channels = new ChannelTopics(this, 'Channels', { network: this.network });
+    this.channels.connect(this.functions.all);
+
     new CfnOutput(this, 'ApiUrl', { value: this.api.api.url, description: 'Base URL of the order API' });
     new CfnOutput(this, 'ApiClientPolicyArn', {
       value: this.api.clientPolicy.managedPolicyArn,
@@ -70,6 +76,12 @@ export class OrderPipelineStack extends Stack {
     new CfnOutput(this, 'MskClusterArn', { value: this.cluster.clusterArn });
     new CfnOutput(this, 'BootstrapBrokers', { value: this.cluster.bootstrapBrokers });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.observability.alarmTopic.topicArn });
+    for (const [name, { topic }] of Object.entries(this.channels.byName)) {
+      new CfnOutput(this, `${pascalCase(name)}TopicArn`, {
+        value: topic.topicArn,
+        description: `Subscribe here to receive the ${name} (filter on the kind and customerId attributes)`,
+      });
+    }
     new CfnOutput(this, 'DashboardName', { value: this.observability.dashboard.dashboardName });
     for (const [name, table] of Object.entries(this.tables.byName)) {
       new CfnOutput(this, `Table${pascalCase(name)}`, { value: table.tableName });
