@@ -191,7 +191,7 @@ describe('POST /orders', () => {
   });
 
   it("uses the client's order id as the key: same order again is the same answer, other content a 409", async () => {
-    const { call, producer } = setup();
+    const { call, producer, persistenceStore } = setup();
     const body = { ...order, order_id: 'mine-7' };
     const first = await call(request('POST', '/orders', body));
     // camelCase spelling of the same order: the same content.
@@ -210,7 +210,14 @@ describe('POST /orders', () => {
     );
     expect(conflict.statusCode).toBe(409);
     expect(conflict.json.message).toBe('Order mine-7 already exists with different content');
-    expect(producer.on('OrderReceived')).toHaveLength(1);
+    // The order's conditional write is the guard: the retry re-produces the same event (same id: the
+    // first attempt may have died before producing), counted once.
+    const ids = producer.on('OrderReceived').map((e) => e.eventId);
+    expect(ids).toHaveLength(2);
+    expect(new Set(ids).size).toBe(1);
+    expect(same.headers?.['idempotent-replayed']).toBe('true');
+    // No Powertools record: the order item is the record of this key.
+    expect(persistenceStore.records.size).toBe(0);
   });
 
   it('answers 409 when another key names an existing order id with other content', async () => {

@@ -144,11 +144,11 @@ export function createOrderApi(deps: OrderApiDeps, observe: { logger: Logger; me
    * A retry after a crash finds the order written with the same content and produces its event again
    * (the same id: it derives from the order id); the same id with other content is a conflict.
    */
-  const acceptOrder = makeIdempotent(
-    async (
-      input: AcceptInput,
-      run: { fresh: boolean; prepared: Prepared },
-    ): Promise<APIGatewayProxyResult> => {
+  const accept = async (
+    input: AcceptInput,
+    run: { fresh: boolean; prepared: Prepared },
+  ): Promise<APIGatewayProxyResult> => {
+    {
       const { order } = run.prepared;
       let record = run.prepared.record;
       const started = new Date(order.placedAt);
@@ -175,7 +175,10 @@ export function createOrderApi(deps: OrderApiDeps, observe: { logger: Logger; me
         );
       }
       const eventId = record.headers['event-id'] ?? '';
-      const kpis = [count('OrdersReceived'), latency('StepLatency', started.toISOString(), now())];
+      // Counted once: a retry that finds the order accepted re-produces its event, not its KPIs.
+      const kpis = created.created
+        ? [count('OrdersReceived'), latency('StepLatency', started.toISOString(), now())]
+        : [];
       const kpiRecords = kpiRecord('order-api', eventId, [{ orderId: input.orderId, kpis }], started);
       await deps.produce(kpiRecords ? [record, kpiRecords] : [record]);
       run.fresh = true;
@@ -183,10 +186,15 @@ export function createOrderApi(deps: OrderApiDeps, observe: { logger: Logger; me
         eventId,
         lines: order.items.length,
       });
-      return acceptedResponse(input.orderId);
-    },
-    { persistenceStore: deps.persistenceStore, config, keyPrefix: 'order-pipeline.order-api.post-orders' },
-  );
+      const response = acceptedResponse(input.orderId);
+      return created.created ? response : (markReplayed(response) as unknown as APIGatewayProxyResult);
+    }
+  };
+  const acceptOrder = makeIdempotent(accept, {
+    persistenceStore: deps.persistenceStore,
+    config,
+    keyPrefix: 'order-pipeline.order-api.post-orders',
+  });
 
   async function createOrder(
     event: APIGatewayProxyEvent,
@@ -223,7 +231,13 @@ export function createOrderApi(deps: OrderApiDeps, observe: { logger: Logger; me
     if (context) config.registerLambdaContext(context);
     const run = { fresh: false, prepared: { order, record } };
     try {
-      const response = await acceptOrder({ idempotencyKey, request, orderId, requestId }, run);
+      // An order id the client chose is its own idempotency key: the order's conditional write guards it
+      // (same id and content: the original answer; other content: 409), with no second record. An
+      // Idempotency-Key header is guarded by Powertools, which also holds a concurrent duplicate off.
+      const input = { idempotencyKey, request, orderId, requestId };
+      const response = idempotencyKey?.startsWith('key:')
+        ? await acceptOrder(input, run)
+        : await accept(input, run);
       if (!run.fresh) logger.info('idempotent replay of an earlier answer', { orderId });
       return response;
     } catch (error) {
