@@ -7,7 +7,11 @@
  * source mapping emulators, the scheduled ones (the outbox sweeper) on timers. Ctrl-C stops everything it
  * started.
  *
- *   npm start -- [--port 3000] [--table-prefix order-pipeline] [--schedule-every <seconds>]
+ *   npm start -- [--port 3000] [--table-prefix order-pipeline] [--schedule-every <seconds>] [--fresh] [--watch]
+ *
+ * A plain restart keeps Kafka's records and offsets and the DynamoDB tables (both live in .local/data);
+ * `--fresh` deletes both together, so that offsets and tables never get out of step. `--watch` (npm run dev)
+ * reloads the functions when functions/, events/ or topology/ change, without restarting Kafka or DynamoDB.
  */
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -22,10 +26,13 @@ import {
 } from './infra/index.ts';
 import { type LocalRuntime, startLocalRuntime } from './runtime/runtime.ts';
 import { seedDemoInventory } from './runtime/seed.ts';
+import { startWatchedRuntime, type WatchedRuntime } from './runtime/watch.ts';
 
 const usage =
   'usage: npm start -- [--port <api port, default $PORT or 3000>] [--table-prefix <prefix>]\n' +
-  '                    [--schedule-every <seconds between runs of scheduled functions, default $SCHEDULE_EVERY_SECONDS or the manifest rate>]';
+  '                    [--schedule-every <seconds between runs of scheduled functions, default $SCHEDULE_EVERY_SECONDS or the manifest rate>]\n' +
+  "                    [--fresh: delete Kafka's topics and offsets and the DynamoDB tables, together, first]\n" +
+  '                    [--watch: reload the functions when their code changes (npm run dev)]';
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -33,6 +40,8 @@ interface StartOptions {
   port: number;
   tablePrefix: string | undefined;
   scheduleIntervalMs: number | undefined;
+  fresh: boolean;
+  watch: boolean;
 }
 
 function parseOptions(): StartOptions | undefined {
@@ -41,6 +50,8 @@ function parseOptions(): StartOptions | undefined {
       port: { type: 'string' },
       'table-prefix': { type: 'string' },
       'schedule-every': { type: 'string' },
+      fresh: { type: 'boolean' },
+      watch: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -57,6 +68,9 @@ function parseOptions(): StartOptions | undefined {
     port,
     tablePrefix: values['table-prefix'],
     scheduleIntervalMs: seconds === undefined ? undefined : seconds * 1000,
+    // ORDER_PIPELINE_FRESH=1 (what `npm run infra` reads too) means the same.
+    fresh: values.fresh === true || process.env.ORDER_PIPELINE_FRESH === '1',
+    watch: values.watch === true,
   };
 }
 
@@ -88,6 +102,15 @@ function curlExample(apiUrl: string): string {
   ].join('\n');
 }
 
+/** What this run kept or wiped: the services this process started keep their state in .local/data. */
+function stateLine(infra: LocalInfra, fresh: boolean): string {
+  if (!infra.started.kafka && !infra.started.dynamodb)
+    return 'State: external Kafka and DynamoDB (KAFKA_BROKERS / DYNAMODB_ENDPOINT): kept as they are.';
+  return fresh
+    ? `State: started fresh (Kafka's topics and offsets and the DynamoDB tables deleted together); kept in ${infra.dataDir} from now on.`
+    : `State: Kafka's records and offsets and the DynamoDB tables are kept in ${infra.dataDir} across restarts; npm start -- --fresh wipes both together.`;
+}
+
 async function main(): Promise<number> {
   let options: ReturnType<typeof parseOptions>;
   try {
@@ -103,6 +126,7 @@ async function main(): Promise<number> {
 
   let infra: LocalInfra | undefined;
   let runtime: LocalRuntime | undefined;
+  let watched: WatchedRuntime | undefined;
   let stopping: Promise<void> | undefined;
   let firstSignalAt = 0;
   const shutdown = (signal: NodeJS.Signals) => {
@@ -117,7 +141,9 @@ async function main(): Promise<number> {
     firstSignalAt = Date.now();
     log(`\n${signal}: stopping the emulators, the functions' clients and the local services...`);
     stopping = (async () => {
-      await runtime?.stop().catch((error: unknown) => log(`[start] stopping the runtime: ${error}`));
+      await (watched ?? runtime)
+        ?.stop()
+        .catch((error: unknown) => log(`[start] stopping the runtime: ${error}`));
       // Also covers a Ctrl-C in the middle of startup, before `infra` exists.
       await Promise.all([infra?.stop(), stopAllManaged()]);
       log('stopped.');
@@ -128,7 +154,7 @@ async function main(): Promise<number> {
   process.on('SIGTERM', shutdown);
 
   try {
-    infra = await startLocalInfra({ log });
+    infra = await startLocalInfra({ log, reset: options.fresh });
     const { kafkaBrokers, dynamodbEndpoint } = infra;
     const provisioned = await provisionFromManifest({
       kafkaBrokers,
@@ -142,14 +168,20 @@ async function main(): Promise<number> {
       `[start] inventory: ${seeded.seeded.length} SKU(s) seeded, ${seeded.existing.length} already stocked (kept as they are)`,
     );
     if (stopping) return 0;
-    runtime = await startLocalRuntime({
+    const runtimeOptions = {
       kafkaBrokers,
       dynamodbEndpoint,
       ...(options.tablePrefix ? { tablePrefix: options.tablePrefix } : {}),
       apiPort: options.port,
       ...(options.scheduleIntervalMs ? { scheduleIntervalMs: options.scheduleIntervalMs } : {}),
       log,
-    });
+    };
+    if (options.watch) {
+      watched = await startWatchedRuntime(runtimeOptions);
+      runtime = watched.runtime as LocalRuntime;
+    } else {
+      runtime = await startLocalRuntime(runtimeOptions);
+    }
     const apiUrl = runtime.apiUrl ?? '';
     const width = Math.max(...runtime.functions.map((fn) => fn.name.length));
     log(
@@ -161,6 +193,13 @@ async function main(): Promise<number> {
           (fn) =>
             `  ${fn.name.padEnd(width)}  ${fn.trigger}${fn.groupId ? `  (consumer group ${fn.groupId})` : ''}`,
         ),
+        '',
+        stateLine(infra, options.fresh),
+        ...(options.watch
+          ? [
+              'Watch: a change in functions/, events/ or topology/ reloads the functions (same consumer groups, same data).',
+            ]
+          : []),
         '',
         'Try:',
         curlExample(apiUrl),
@@ -177,7 +216,7 @@ async function main(): Promise<number> {
         `\nThe API port ${options.port} is in use: stop what holds it, or choose another (npm start -- --port <port>).`,
       );
     else log(`\nnpm start failed: ${(error as Error).stack ?? error}`);
-    await runtime?.stop().catch(() => undefined);
+    await (watched ?? runtime)?.stop().catch(() => undefined);
     await Promise.all([infra?.stop(), stopAllManaged()]);
     return 1;
   }

@@ -1,0 +1,168 @@
+/**
+ * `npm run invoke`: runs one function's handler once with one event, like `sam local invoke`, against the
+ * local Kafka and DynamoDB (or KAFKA_BROKERS / DYNAMODB_ENDPOINT). The function's logs go to stderr, its
+ * result to stdout (JSON), so `npm run -s invoke -- order-api get-health | jq` works.
+ *
+ *   npm run invoke -- <function> [<sample name> | <event.json>] [--table-prefix <prefix>]
+ *
+ * Without an event, the function's first sample (events/samples/, `npm run samples`). Exit codes: 0 the
+ * handler succeeded, 1 it failed (its error on stderr), 2 bad input or unreachable services.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { resetClients } from '../../functions/shared/lifecycle.ts';
+import { type FunctionName, functionNames, manifest } from '../../topology/index.ts';
+import { RuntimeEnv } from '../../topology/runtime-env.ts';
+import { waitForDynamoDb } from '../infra/dynamodb.ts';
+import { brokersFromEnv, DEFAULT_DYNAMODB_PORT, DEFAULT_KAFKA_PORT } from '../infra/index.ts';
+import { waitForKafka } from '../infra/kafka.ts';
+import { applyEnvironment, functionEnvironment } from '../runtime/environment.ts';
+import { invokeHandler } from '../runtime/lambda-context.ts';
+import { loadHandler } from '../runtime/runtime.ts';
+import { buildSamples, type SampleEvent, samplesFor } from './samples.ts';
+
+const usage = [
+  'usage: npm run invoke -- <function> [<sample name> | <event.json>] [--table-prefix <prefix>]',
+  `  functions: ${functionNames.join(', ')}`,
+  `  samples:   ${Object.keys(buildSamples()).join(', ')} (events/samples/)`,
+  '  uses KAFKA_BROKERS / DYNAMODB_ENDPOINT, default the local ones (npm start or npm run infra)',
+].join('\n');
+
+/** How long each service may take to answer before the invocation is given up (exit 2). */
+const REACH_TIMEOUT_MS = 5_000;
+
+class UsageError extends Error {}
+
+const isFunctionName = (name: string): name is FunctionName => (functionNames as string[]).includes(name);
+
+async function readEvent(
+  fn: FunctionName,
+  arg: string | undefined,
+): Promise<{ label: string; event: unknown }> {
+  const samples = buildSamples();
+  const own = samplesFor(fn);
+  const name = arg ?? (own[0] as string);
+  // A sample by name (with or without .json), else a file.
+  const sample: SampleEvent | undefined = Object.hasOwn(samples, name.replace(/\.json$/, ''))
+    ? samples[name.replace(/\.json$/, '')]
+    : undefined;
+  if (sample && !existsSync(name)) {
+    const file = resolve('events', 'samples', `${name.replace(/\.json$/, '')}.json`);
+    // The checked-in file, when present: the same bytes a user can read and edit.
+    const text = await readFile(file, 'utf8').catch(() => undefined);
+    return { label: `sample ${name}`, event: text === undefined ? sample : JSON.parse(text) };
+  }
+  let text: string;
+  try {
+    text = await readFile(name, 'utf8');
+  } catch {
+    throw new UsageError(
+      `"${name}" is neither a sample nor a readable file; ${fn}'s samples: ${own.join(', ')} (all: ${Object.keys(samples).join(', ')})`,
+    );
+  }
+  try {
+    return { label: name, event: JSON.parse(text) as unknown };
+  } catch (error) {
+    throw new UsageError(`${name} is not JSON: ${(error as Error).message}`);
+  }
+}
+
+async function checkReachable(brokers: string[], endpoint: string): Promise<void> {
+  const [kafka, dynamodb] = await Promise.allSettled([
+    waitForKafka(brokers, { timeoutMs: REACH_TIMEOUT_MS }),
+    waitForDynamoDb(endpoint, { timeoutMs: REACH_TIMEOUT_MS }),
+  ]);
+  const missing = [
+    ...(kafka.status === 'rejected' ? [`Kafka at ${brokers.join(',')}`] : []),
+    ...(dynamodb.status === 'rejected' ? [`DynamoDB at ${endpoint}`] : []),
+  ];
+  if (missing.length > 0)
+    throw new UsageError(
+      `${missing.join(' and ')} not reachable: start them with npm run infra (or npm start) in another shell, or set KAFKA_BROKERS / DYNAMODB_ENDPOINT`,
+    );
+}
+
+async function main(): Promise<number> {
+  let fn: FunctionName;
+  let eventArg: string | undefined;
+  let tablePrefix: string | undefined;
+  try {
+    const { values, positionals } = parseArgs({
+      allowPositionals: true,
+      options: { 'table-prefix': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    });
+    if (values.help) {
+      console.log(usage);
+      return 0;
+    }
+    const [name, event, ...extra] = positionals;
+    if (name === undefined) throw new UsageError('which function?');
+    if (extra.length > 0) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);
+    if (!isFunctionName(name)) throw new UsageError(`unknown function "${name}"`);
+    fn = name;
+    eventArg = event;
+    tablePrefix = values['table-prefix'];
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${usage}`);
+    return 2;
+  }
+
+  const brokers = brokersFromEnv() ?? [`127.0.0.1:${DEFAULT_KAFKA_PORT}`];
+  const endpoint =
+    process.env[RuntimeEnv.dynamodbEndpoint]?.trim() || `http://127.0.0.1:${DEFAULT_DYNAMODB_PORT}`;
+  let event: unknown;
+  let label: string;
+  try {
+    ({ event, label } = await readEvent(fn, eventArg));
+    await checkReachable(brokers, endpoint);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(error.message);
+    return 2;
+  }
+
+  const spec = manifest.functions[fn];
+  applyEnvironment(
+    functionEnvironment(fn, {
+      kafkaBrokers: brokers,
+      dynamodbEndpoint: endpoint,
+      ...(tablePrefix ? { tablePrefix } : {}),
+    }),
+  );
+  // The function's logs (Powertools writes to stdout) go to stderr, keeping stdout for the result.
+  const stdoutWrite = process.stdout.write.bind(process.stdout);
+  process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
+  const started = performance.now();
+  let requestId = '';
+  try {
+    const handler = await loadHandler(spec.entry);
+    console.error(`START ${fn} with ${label} (Kafka ${brokers.join(',')}, DynamoDB ${endpoint})`);
+    const invocation = await invokeHandler(
+      { functionName: fn, memoryMb: spec.memoryMb, timeoutSeconds: spec.timeoutSeconds },
+      handler,
+      event,
+    );
+    requestId = invocation.requestId;
+    process.stdout.write = stdoutWrite;
+    console.error(`END RequestId: ${requestId}`);
+    console.error(`REPORT RequestId: ${requestId}  Duration: ${(performance.now() - started).toFixed(2)} ms`);
+    stdoutWrite(`${JSON.stringify(invocation.result ?? null, null, 2)}\n`);
+    return 0;
+  } catch (error) {
+    process.stdout.write = stdoutWrite;
+    const failure = error instanceof Error ? error : new Error(String(error));
+    console.error(`END RequestId: ${(failure as { awsRequestId?: string }).awsRequestId ?? requestId}`);
+    console.error(JSON.stringify({ errorType: failure.name, errorMessage: failure.message }, null, 2));
+    return 1;
+  } finally {
+    process.stdout.write = stdoutWrite;
+    // The function's Kafka producer and clients, so that the process can exit.
+    await resetClients().catch(() => undefined);
+  }
+}
+
+process.exitCode = await main();
+// A client the function left open must not hold the process: the result is out, the exit code set.
+setTimeout(() => process.exit(), 2_000).unref();

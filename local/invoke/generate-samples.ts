@@ -1,0 +1,57 @@
+/**
+ * `npm run samples`: writes the sample events of `npm run invoke` to events/samples/ (one JSON file each,
+ * see local/invoke/samples.ts) and deletes the files of samples that no longer exist.
+ *
+ *   npm run samples -- [--check]   # --check: write nothing, exit 1 when the files are stale
+ */
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { projectRoot } from '../python/venv.ts';
+import { buildSamples, sampleText } from './samples.ts';
+
+export const samplesDir = join(projectRoot, 'events', 'samples');
+const usage = 'usage: npm run samples -- [--check]';
+
+async function main(): Promise<number> {
+  let check: boolean;
+  try {
+    const { values } = parseArgs({
+      options: { check: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    });
+    if (values.help) {
+      console.log(usage);
+      return 0;
+    }
+    check = values.check === true;
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${usage}`);
+    return 2;
+  }
+  const wanted = new Map(
+    Object.entries(buildSamples()).map(([name, event]) => [`${name}.json`, sampleText(event)]),
+  );
+  await mkdir(samplesDir, { recursive: true });
+  const present = (await readdir(samplesDir)).filter((file) => file.endsWith('.json'));
+  const stale: string[] = [];
+  for (const file of present) {
+    if (wanted.has(file)) continue;
+    stale.push(file);
+    if (!check) await rm(join(samplesDir, file));
+  }
+  for (const [file, text] of wanted) {
+    const current = await readFile(join(samplesDir, file), 'utf8').catch(() => undefined);
+    if (current === text) continue;
+    stale.push(file);
+    if (!check) await writeFile(join(samplesDir, file), text);
+  }
+  if (check) {
+    if (stale.length > 0)
+      console.error(`stale samples in events/samples/: ${stale.join(', ')} (run npm run samples)`);
+    return stale.length > 0 ? 1 : 0;
+  }
+  console.error(`[samples] ${wanted.size} sample(s) in events/samples/, ${stale.length} written or deleted`);
+  return 0;
+}
+
+process.exitCode = await main();
