@@ -149,5 +149,10 @@ export class OrderApi extends Construct {
       `AwsSolutions-IAM5[Resource::${nagArnPrefix(this, 'execute-api')}:<${Stack.of(this).getLogicalId(this.api.node.defaultChild as CfnResource)}>/${STAGE}/GET/orders/*]`,
       'The wildcard is the {id} path parameter of GET /orders/{id}: a client may read any order id',
     );
+    acceptFinding(
+      this.clientPolicy,
+      `AwsSolutions-IAM5[Resource::${nagArnPrefix(this, 'execute-api')}:<${Stack.of(this).getLogicalId(this.api.node.defaultChild as CfnResource)}>/${STAGE}/POST/orders/*/cancel]`,
+      'The wildcard is the {id} path parameter of POST /orders/{id}/cancel: a client may cancel any order id',
+    );
   }
 }
