@@ -8,6 +8,7 @@ export const StepName = z.enum([
   'warehouse',
   'shipper',
   'notification',
+  'kpis',
   'esm',
 ]);
 export type StepName = z.infer<typeof StepName>;

@@ -21,9 +21,11 @@ describe('topology manifest', () => {
     expect(triggers).toEqual({
       'order-api': 'http',
       inventory: 'OrderReceived',
+      'inventory-release': 'OrderCancelled',
       warehouse: 'OrderConfirmed',
       shipper: 'OrderPickedAndPacked',
       notification: 'Notification',
+      kpis: 'KPIs',
       'outbox-sweeper': 'schedule',
     });
   });
@@ -36,7 +38,7 @@ describe('topology manifest', () => {
     });
     expect(manifest.functions['outbox-sweeper']).toMatchObject({
       trigger: { kind: 'schedule', rateMinutes: 1 },
-      produces: ['OrderReceived'],
+      produces: ['OrderReceived', 'OrderCancelled'],
       tables: { orders: 'readwrite' },
     });
   });

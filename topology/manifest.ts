@@ -120,6 +120,17 @@ export const manifest = validateManifest({
       timeoutSeconds: 30,
       environment: {},
     },
+    kpis: {
+      entry: 'functions/kpis/handler.ts',
+      description: "Turns the steps' KPI records into the CloudWatch metrics of the dashboard and alarms",
+      trigger: kafkaTrigger('KPIs'),
+      // No KPIs: it would read its own records back (its dead letters are EMF metrics of its own).
+      produces: ['DeadLetterQueue'],
+      tables: {},
+      memoryMb: 512,
+      timeoutSeconds: 30,
+      environment: {},
+    },
     'outbox-sweeper': {
       entry: 'functions/outbox-sweeper/handler.ts',
       description:

@@ -70,6 +70,12 @@ export interface ConsumerStep<T extends TopicName> {
   name: StepName;
   topic: T;
   process(event: EventOf<T>, context: StepContext): Promise<StepOutcome>;
+  /**
+   * Where the step's own KPIs go: one KPIs record per invocation (the default; the `kpis` function turns
+   * them into CloudWatch metrics), or, for the `kpis` function itself, which would read its record
+   * back, straight to the invocation's EMF metrics.
+   */
+  ownKpis?: 'record' | 'metrics';
 }
 
 export interface ConsumerDeps {
@@ -200,7 +206,6 @@ export function batchProcessor<T extends TopicName>(
       now: now(),
     });
     await produceDeadLetterOnce(event);
-    addKpiMetrics(metrics, [count('RecordsDeadLettered')]);
     logger.warn('record dead-lettered', {
       record: coordinates(record),
       eventId: headerText(record, Headers.eventId)?.slice(0, 128),
@@ -239,8 +244,6 @@ export function batchProcessor<T extends TopicName>(
       recordLogger.error('transient failure, the batch will be retried', { error: error as Error });
       throw error;
     }
-    // Metrics once per effect: a replay's were published by the attempt that applied it.
-    if (!outcome.replayed) addKpiMetrics(metrics, outcome.kpis);
     recordLogger.debug(outcome.replayed ? 'effect already applied' : 'event processed', {
       summary: outcome.summary,
       produced: outcome.events.map((r) => `${r.topic}:${r.headers[Headers.eventId]}`),
@@ -323,13 +326,14 @@ export function batchProcessor<T extends TopicName>(
 
     // Everything the records produced, once (a redelivered record re-produces the same ids), with the
     // invocation's KPIs. Sent even when a record failed: done work is announced, the retry has less to do.
+    // KPIs once per effect: a replay's were measured by the attempt that applied it.
     const first = partitions[0]?.[0];
-    const kpis = kpiRecord(
-      step.name,
-      first ? `${step.name}|${coordinates(first)}` : step.name,
-      measured,
-      now(),
-    );
+    const ownMetrics = step.ownKpis === 'metrics';
+    const own = measured.flatMap((order) => order.kpis);
+    if (ownMetrics) addKpiMetrics(metrics, own);
+    const kpis = ownMetrics
+      ? undefined
+      : kpiRecord(step.name, first ? `${step.name}|${coordinates(first)}` : step.name, measured, now());
     await produceAll(outcomes, kpis, report);
     const failure = results.find((result) => result.status === 'rejected');
     if (failure) throw failure.reason;

@@ -8,6 +8,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import { KpiName } from '../../events/schemas/events.ts';
+import { ALL_STEPS_SERVICE } from '../../functions/kpis/metrics.ts';
 import { METRICS_NAMESPACE } from '../../topology/runtime-env.ts';
 import { deadLetterTopic } from '../../topology/topics.ts';
 import type { PipelineFunction } from './pipeline-functions.ts';
@@ -89,10 +90,13 @@ export class Observability extends Construct {
 
     // Dead letters come from two places: poison records the steps dead-letter themselves (KPI), and
     // batches the mappings send to the on-failure destination after their retries.
-    const deadLetterSources: Record<string, cw.IMetric> = {};
+    // The chart shows each step's poison records; an alarm's metric math takes at most 10 metrics, so the
+    // alarm counts them as the kpis function totals them (every step's, and its own).
+    const exhausted: Record<string, cw.IMetric> = {};
+    const poisonByStep: Record<string, cw.IMetric> = {};
     consumers.forEach(({ name, mapping }, index) => {
-      deadLetterSources[`poison${index}`] = kpiMetric(KpiName.enum.RecordsDeadLettered, name);
-      deadLetterSources[`exhausted${index}`] = new cw.Metric({
+      poisonByStep[`poison${index}`] = kpiMetric(KpiName.enum.RecordsDeadLettered, name);
+      exhausted[`exhausted${index}`] = new cw.Metric({
         namespace: 'AWS/Lambda',
         metricName: 'OnFailureDestinationDeliveredEventCount',
         dimensionsMap: { EventSourceMappingUUID: mapping.eventSourceMappingId },
@@ -100,17 +104,23 @@ export class Observability extends Construct {
         period: FIVE_MINUTES,
       });
     });
-    const deadLetters = new cw.MathExpression({
-      expression: `SUM([${Object.keys(deadLetterSources)
-        .map((k) => `FILL(${k}, 0)`)
-        .join(', ')}])`,
-      usingMetrics: deadLetterSources,
-      label: 'Records dead-lettered',
-      period: FIVE_MINUTES,
-    });
+    const sumOf = (sources: Record<string, cw.IMetric>, label?: string) =>
+      new cw.MathExpression({
+        expression: `SUM([${Object.keys(sources)
+          .map((k) => `FILL(${k}, 0)`)
+          .join(', ')}])`,
+        usingMetrics: sources,
+        period: FIVE_MINUTES,
+        ...(label ? { label } : {}),
+      });
+    const deadLetters = sumOf({ ...poisonByStep, ...exhausted }, 'Records dead-lettered');
     this.deadLetterAlarm = alarm('DeadLetterAlarm', {
       alarmDescription: `Records reached the ${deadLetterTopic} topic (poison records or exhausted retries)`,
-      metric: deadLetters,
+      metric: sumOf({
+        poisonAll: kpiMetric(KpiName.enum.RecordsDeadLettered, ALL_STEPS_SERVICE),
+        poisonKpis: kpiMetric(KpiName.enum.RecordsDeadLettered, 'kpis'),
+        ...exhausted,
+      }),
       threshold: 1,
       evaluationPeriods: 1,
       comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,

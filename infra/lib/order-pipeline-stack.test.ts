@@ -6,6 +6,7 @@ import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KpiName } from '../../events/schemas/events.ts';
 import { catalog } from '../../functions/inventory/catalog.ts';
+import { ALL_STEPS_SERVICE } from '../../functions/kpis/metrics.ts';
 import {
   consumerGroupId,
   type FunctionName,
@@ -653,6 +654,30 @@ describe('dashboard and alarms', () => {
     const topicId = ofType('AWS::SNS::Topic')[0]![0];
     for (const alarm of alarms) expect(alarm.AlarmActions).toEqual([{ Ref: topicId }]);
     synth.template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+  });
+});
+
+describe('one KPI path', () => {
+  it('reads the KPIs topic with the kpis function alone, which produces no KPIs (it would read them back)', () => {
+    const readers = consumers.filter((name) => kafkaTrigger(name)?.topic === 'KPIs');
+    expect(readers).toEqual(['kpis']);
+    expect(resources[logicalId(fnOf('kpis').mapping!)]!.Properties.Topics).toEqual(['KPIs']);
+    expect(spec('kpis').produces).toEqual(['DeadLetterQueue']);
+  });
+
+  it('alarms on dead letters with at most 10 metrics: the kpis total of every step, its own, each mapping', () => {
+    const [alarm] = ofType('AWS::CloudWatch::Alarm')
+      .map(([, a]) => a.Properties)
+      .filter((a) => JSON.stringify(a.Metrics ?? '').includes('RecordsDeadLettered'));
+    type Query = { MetricStat?: { Metric: { MetricName: string; Dimensions?: { Value: unknown }[] } } };
+    const stats = (alarm!.Metrics as Query[]).flatMap((q) => (q.MetricStat ? [q.MetricStat.Metric] : []));
+    expect(stats.length).toBeLessThanOrEqual(10);
+    expect(
+      stats.filter((m) => m.MetricName === 'RecordsDeadLettered').map((m) => m.Dimensions?.[0]?.Value),
+    ).toEqual([ALL_STEPS_SERVICE, 'kpis']);
+    expect(stats.filter((m) => m.MetricName === 'OnFailureDestinationDeliveredEventCount')).toHaveLength(
+      consumers.length,
+    );
   });
 });
 
