@@ -16,13 +16,16 @@ describe('sample events (events/samples/)', () => {
   it('are checked in exactly as npm run samples generates them (none stale, none missing, none extra)', () => {
     const generated = buildSamples();
     const files = readdirSync(samplesDir).filter((file) => file.endsWith('.json'));
-    expect(files.sort()).toEqual(
+    expect(files.sort(), 'events/samples/ is stale: npm run samples').toEqual(
       Object.keys(generated)
         .map((name) => `${name}.json`)
         .sort(),
     );
     for (const [name, event] of Object.entries(generated)) {
-      expect(readFileSync(join(samplesDir, `${name}.json`), 'utf8'), `${name}.json`).toBe(sampleText(event));
+      expect(
+        readFileSync(join(samplesDir, `${name}.json`), 'utf8'),
+        `${name}.json is stale: npm run samples`,
+      ).toBe(sampleText(event));
     }
   });
 

@@ -65,12 +65,15 @@ describe('watch mode (real Kafka, moto, the real handlers)', () => {
   const loaded = new Map<FunctionName, unknown[]>();
   const startOffsets = new Map<FunctionName, bigint[]>();
   const reloads: ReloadResult[] = [];
+  let failNextLoad = false;
   let watchDir: string;
   let watched: WatchedRuntime;
   let restoreEnv: () => void;
 
   // biome-ignore lint/suspicious/noExplicitAny: handlers take and return many event shapes.
   const wrapHandler = (fn: FunctionName, handler: LambdaHandler<any, any>): LambdaHandler<any, any> => {
+    // As a module that throws at import would.
+    if (failNextLoad) throw new Error('broken on purpose');
     loaded.set(fn, [...(loaded.get(fn) ?? []), handler]);
     return async (event, context, callback) => {
       const result = await handler(event, context, callback);
@@ -196,5 +199,27 @@ describe('watch mode (real Kafka, moto, the real handlers)', () => {
       expect(new Set(seen).size, `${fn}: a record handled twice`).toBe(seen.length);
       expect([...seen].sort(), `${fn}: records lost or foreign`).toEqual(expected.sort());
     }
+  });
+
+  it('keeps going after a reload that fails: the functions stay stopped until the next reload works', async () => {
+    const apiUrl = watched.runtime?.apiUrl as string;
+    failNextLoad = true;
+    const failed = await watched.reload();
+    failNextLoad = false;
+    expect(failed.error?.message).toContain('broken on purpose');
+    expect(watched.runtime).toBeUndefined();
+    expect(log.some((line) => line.includes('[watch] reload failed'))).toBe(true);
+    await expect(fetch(`${apiUrl}/health`)).rejects.toThrow();
+
+    const fixed = await watched.reload(['functions/inventory/handler.ts']);
+    expect(fixed.error).toBeUndefined();
+    expect(watched.runtime?.apiUrl).toBe(apiUrl);
+    expect((await fetch(`${apiUrl}/health`)).status).toBe(200);
+    const order = await postOrder(
+      apiUrl,
+      orderBody([{ entry: e2eCatalog.plenty, quantity: 1 }]),
+      randomUUID(),
+    );
+    await shipped(order.body.orderId as string);
   });
 });
