@@ -1,0 +1,116 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Ajv2020Module from 'ajv/dist/2020.js';
+import { describe, expect, it } from 'vitest';
+import { CancelRequest, OrderRequest } from '../../events/schemas/order-request.ts';
+import { manifest } from '../../topology/manifest.ts';
+import { EXAMPLE_ORDER_ID, type OpenApiDocument, orderApiOpenApi } from './openapi.ts';
+import { orderRequestJsonSchema, snakeCaseAliases } from './order-request-model.ts';
+
+type Schema = { [key: string]: unknown };
+const document: OpenApiDocument = orderApiOpenApi();
+const schemas = document.components.schemas as Record<string, Schema>;
+const operation = (path: string, method: string) =>
+  (document.paths[path] as Record<string, Schema>)[method] as Schema & {
+    responses: Record<string, unknown>;
+    security: unknown[];
+  };
+
+// CommonJS under NodeNext: the class is `.default` of the module object.
+const Ajv2020 = Ajv2020Module.default;
+const ajv = new Ajv2020({ allErrors: true, strict: false });
+for (const [name, schema] of Object.entries(schemas)) ajv.addSchema(schema, `#/components/schemas/${name}`);
+const validator = (name: string) => ajv.compile({ $ref: `#/components/schemas/${name}` });
+
+/** The names a JSON Schema object requires, and per property the required names of what it nests. */
+function requiredTree(schema: Schema): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  const walk = (node: Schema, at: string) => {
+    const required = new Set<string>(Array.isArray(node.required) ? (node.required as string[]) : []);
+    // The gateway model states "customerId or customer_id": count such a clause as requiring the name.
+    for (const clause of (node.allOf as Schema[] | undefined) ?? []) {
+      const spellings = ((clause.anyOf as Schema[] | undefined) ?? []).flatMap((c) => c.required as string[]);
+      const canonical = spellings.find((name) => snakeCaseAliases(name).length > 0 || spellings.length === 1);
+      if (canonical) required.add(canonical);
+    }
+    out[at] = [...required].sort();
+    const properties = (node.properties ?? {}) as Record<string, Schema>;
+    for (const [name, child] of Object.entries(properties)) {
+      if (snakeCaseAliases(name).length === 0 && name.includes('_')) continue;
+      const object = child.type === 'array' ? (child.items as Schema) : child;
+      if (object?.type === 'object') walk(object, `${at}.${name}`);
+    }
+  };
+  walk(schema, '');
+  return out;
+}
+
+describe('the OpenAPI document of order-api', () => {
+  it('is OpenAPI 3.1 and describes exactly the routes of the manifest, with their auth', () => {
+    expect(document.openapi).toBe('3.1.0');
+    const routes = manifest.functions['order-api'].trigger.routes;
+    const described = Object.entries(document.paths).flatMap(([path, methods]) =>
+      Object.keys(methods as object).map((method) => `${method.toUpperCase()} ${path}`),
+    );
+    expect(described.sort()).toEqual(routes.map((r) => `${r.method} ${r.resource}`).sort());
+    for (const route of routes) {
+      const op = operation(route.resource, route.method.toLowerCase());
+      expect(op.security).toEqual(route.auth === 'iam' ? [{ sigv4: [] }] : []);
+      if (route.auth === 'iam') expect(op.responses['403']).toBeDefined();
+    }
+    expect(Object.keys(document.components.securitySchemes as object)).toEqual(['sigv4']);
+  });
+
+  it('documents every answer the functions give', () => {
+    expect(Object.keys(operation('/orders', 'post').responses).sort()).toEqual(
+      ['202', '400', '403', '409', '413', '415', '503'].sort(),
+    );
+    expect(Object.keys(operation('/orders/{id}', 'get').responses).sort()).toEqual(
+      ['200', '400', '403', '404', '413', '503'].sort(),
+    );
+    expect(Object.keys(operation('/orders/{id}/cancel', 'post').responses).sort()).toEqual(
+      ['202', '400', '403', '404', '409', '413', '415', '503'].sort(),
+    );
+    const idempotencyKey = (operation('/orders', 'post').parameters as Schema[]).find(
+      (p) => p.name === 'Idempotency-Key',
+    );
+    expect(idempotencyKey?.in).toBe('header');
+  });
+
+  it('describes request bodies with the zod schemas the function parses with', () => {
+    const example = (
+      (operation('/orders', 'post').requestBody as Schema).content as Record<string, { example: unknown }>
+    )['application/json']?.example as { orderId: string };
+    expect(example.orderId).toBe(EXAMPLE_ORDER_ID);
+    expect(OrderRequest.safeParse(example).success).toBe(true);
+    expect(validator('OrderRequest')(example)).toBe(true);
+    expect(validator('OrderRequest')({ ...example, coupon: 'FREE' })).toBe(false);
+    expect(validator('OrderRequest')({ ...example, items: [] })).toBe(false);
+    expect(validator('CancelRequest')({ reason: 'late' })).toBe(true);
+    expect(CancelRequest.safeParse({ reason: 'late' }).success).toBe(true);
+    expect(validator('CancelRequest')({ reason: 1 })).toBe(false);
+  });
+
+  it('requires the same fields as the API Gateway model, at every level', () => {
+    const gateway = requiredTree(orderRequestJsonSchema() as Schema);
+    const openapi = requiredTree(schemas.OrderRequest as Schema);
+    expect(openapi['']).toEqual(['customerId', 'items', 'shippingAddress']);
+    expect(gateway).toEqual(openapi);
+  });
+
+  it('describes the answers as the handler builds them', () => {
+    expect(validator('Accepted')({ orderId: 'o-1', status: 'RECEIVED', statusUrl: '/orders/o-1' })).toBe(
+      true,
+    );
+    expect(validator('Error')({ message: 'no', errors: [{ path: 'items', message: 'empty' }] })).toBe(true);
+    expect(validator('Error')({ message: 'no', extra: 1 })).toBe(false);
+    expect(validator('CancelConflict')({ message: 'too late', status: 'SHIPPED' })).toBe(true);
+  });
+
+  it('is what docs/openapi.json holds (run `npm run openapi` after changing the API)', () => {
+    const file = JSON.parse(
+      readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'openapi.json'), 'utf8'),
+    );
+    expect(file).toEqual(JSON.parse(JSON.stringify(document)));
+  });
+});

@@ -1,0 +1,176 @@
+/**
+ * Fuzzes the local API against its own OpenAPI document: schemathesis (from the project's venv) reads
+ * `<api>/openapi.json`, generates valid and invalid requests for every operation (a bounded number),
+ * and fails on any 5xx or any answer that the document does not describe. order-api runs alone (no
+ * consumers) against moto, with a table prefix of its own and the demo catalog seeded, so the
+ * document's examples are accepted orders.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CatalogEntry, catalog } from '../../functions/inventory/catalog.ts';
+import { EXAMPLE_ORDER_ID, type OpenApiDocument } from '../../infra/lib/openapi.ts';
+import { provisionFromManifest } from '../../local/infra/index.ts';
+import { ensurePythonTools, type PythonTools } from '../../local/python/venv.ts';
+import { applyEnvironment } from '../../local/runtime/environment.ts';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/runtime.ts';
+import { seedDemoInventory } from '../../local/runtime/seed.ts';
+import { uniqueName } from '../e2e/support/kafka.ts';
+import { testInfra } from '../support/env.ts';
+
+/** Generous for ~1 minute of fuzzing on 2 busy cores; schemathesis is killed past it. */
+const FUZZ_TIMEOUT_MS = 150_000;
+
+/**
+ * The one-character SKUs, which are what the fuzzer's shortest valid bodies name: with them in the
+ * catalog, generated orders get accepted too, and the links to GET and cancel them are followed.
+ */
+const fuzzCatalog: CatalogEntry[] = [...'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-'].map((sku) => ({
+  sku,
+  name: `Fuzz ${sku}`,
+  unitPrice: 1,
+  weightGrams: 100,
+  initialStock: 1_000_000,
+}));
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const runTool = (file: string, args: string[], cwd: string): Promise<Run> =>
+  new Promise((resolve) => {
+    execFile(
+      file,
+      args,
+      { cwd, timeout: FUZZ_TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: 32 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+
+describe('the local API against its OpenAPI document (schemathesis)', () => {
+  const { kafkaBrokers, dynamodbEndpoint } = testInfra();
+  const tablePrefix = uniqueName('oas');
+  let runtime: LocalRuntime;
+  let api: string;
+  let tools: PythonTools;
+  let workDir: string;
+  let restoreEnv: () => void;
+  const answers = new Map<string, number>();
+
+  beforeAll(async () => {
+    tools = await ensurePythonTools();
+    workDir = await mkdtemp(join(tmpdir(), 'openapi-fuzz-'));
+    restoreEnv = applyEnvironment({ POWERTOOLS_LOG_LEVEL: 'ERROR' });
+    await provisionFromManifest({ kafkaBrokers, dynamodbEndpoint, tablePrefix, log: () => {} });
+    await seedDemoInventory(dynamodbEndpoint, tablePrefix, [...catalog, ...fuzzCatalog]);
+    runtime = await startLocalRuntime({
+      kafkaBrokers,
+      dynamodbEndpoint,
+      tablePrefix,
+      apiPort: 0,
+      functions: ['order-api'],
+      // Tallies the answers by route and status: the fuzzer must have reached the orders themselves.
+      wrapHandler: (_fn, handler) => async (event: APIGatewayProxyEvent, context: Context) => {
+        const result = (await handler(event, context, () => {})) as APIGatewayProxyResult;
+        const key = `${event.httpMethod} ${event.resource} ${result.statusCode}`;
+        answers.set(key, (answers.get(key) ?? 0) + 1);
+        return result;
+      },
+      log: () => {},
+    });
+    api = runtime.apiUrl as string;
+  });
+
+  afterAll(async () => {
+    await runtime?.stop();
+    restoreEnv?.();
+    if (workDir) await rm(workDir, { recursive: true, force: true });
+  });
+
+  it('serves an OpenAPI 3.1 document that lists this server first, whose example order is accepted', async () => {
+    const response = await fetch(`${api}/openapi.json`);
+    expect(response.status).toBe(200);
+    const document = (await response.json()) as OpenApiDocument & { servers: { url: string }[] };
+    expect(document.openapi).toBe('3.1.0');
+    expect(document.servers[0]?.url).toBe(api);
+    // The id examples name this order: placed now, the fuzzer's examples read and cancel a real order.
+    const example = (document.paths['/orders'] as { post: { requestBody: unknown } }).post.requestBody as {
+      content: { 'application/json': { example: { orderId: string } } };
+    };
+    const body = example.content['application/json'].example;
+    expect(body.orderId).toBe(EXAMPLE_ORDER_ID);
+    const placed = await fetch(`${api}/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    expect(placed.status).toBe(202);
+  });
+
+  it('finds no server error and no answer the document does not describe', async () => {
+    const report = join(workDir, 'junit.xml');
+    const run = await runTool(
+      tools.bin('schemathesis'),
+      [
+        'run',
+        `${api}/openapi.json`,
+        '--url',
+        api,
+        '--checks',
+        'not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance',
+        '--phases',
+        'examples,coverage,fuzzing',
+        '--max-examples',
+        '25',
+        // One worker: with more, Python 3.11's ast.parse (Hypothesis describes its lambdas with it) is not
+        // thread-safe and the run may fail with "AST constructor recursion depth mismatch".
+        '--workers',
+        '1',
+        '--seed',
+        String(Math.floor(Math.random() * 2 ** 31)),
+        '--request-timeout',
+        '15',
+        '--report',
+        'junit',
+        '--report-junit-path',
+        report,
+        '--no-color',
+        // Nothing kept between runs: each run explores afresh, and leaves nothing behind.
+        '--generation-database',
+        ':memory:',
+      ],
+      workDir,
+    );
+    // On failure the report says which operation, which request and which check.
+    await import('node:fs/promises').then((fs) =>
+      fs.writeFile('/tmp/st-out.txt', run.stdout + run.stderr + JSON.stringify([...answers])),
+    );
+    const summary = `${run.stdout.slice(-12_000)}\n${run.stderr.slice(-4_000)}`;
+    expect(run.code, summary).toBe(0);
+    // It did test every operation of the document (the report names each).
+    const junit = await readFile(report, 'utf8');
+    for (const operation of ['GET /health', 'POST /orders', 'GET /orders/{id}', 'POST /orders/{id}/cancel']) {
+      expect(junit).toContain(operation);
+    }
+    // And reached the orders themselves, not only the validation in front of them.
+    const reached = [...answers.keys()];
+    for (const answer of [
+      'GET /health 200',
+      'POST /orders 202',
+      'POST /orders 400',
+      'GET /orders/{id} 200',
+      'GET /orders/{id} 404',
+      'POST /orders/{id}/cancel 202',
+    ]) {
+      expect(reached, summary).toContain(answer);
+    }
+  });
+});
