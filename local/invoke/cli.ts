@@ -10,7 +10,7 @@
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { resetClients } from '../../functions/shared/lifecycle.ts';
 import { type FunctionName, functionNames, manifest } from '../../topology/index.ts';
@@ -18,6 +18,7 @@ import { RuntimeEnv } from '../../topology/runtime-env.ts';
 import { waitForDynamoDb } from '../infra/dynamodb.ts';
 import { brokersFromEnv, DEFAULT_DYNAMODB_PORT, DEFAULT_KAFKA_PORT } from '../infra/index.ts';
 import { waitForKafka } from '../infra/kafka.ts';
+import { projectRoot } from '../python/venv.ts';
 import { applyEnvironment, functionEnvironment } from '../runtime/environment.ts';
 import { invokeHandler } from '../runtime/lambda-context.ts';
 import { loadHandler } from '../runtime/runtime.ts';
@@ -49,7 +50,7 @@ async function readEvent(
     ? samples[name.replace(/\.json$/, '')]
     : undefined;
   if (sample && !existsSync(name)) {
-    const file = resolve('events', 'samples', `${name.replace(/\.json$/, '')}.json`);
+    const file = join(projectRoot, 'events', 'samples', `${name.replace(/\.json$/, '')}.json`);
     // The checked-in file, when present: the same bytes a user can read and edit.
     const text = await readFile(file, 'utf8').catch(() => undefined);
     return { label: `sample ${name}`, event: text === undefined ? sample : JSON.parse(text) };
