@@ -105,7 +105,12 @@ function curlExample(apiUrl: string): string {
 /** What this run kept or wiped: the services this process started keep their state in .local/data. */
 function stateLine(infra: LocalInfra, fresh: boolean): string {
   if (!infra.started.kafka && !infra.started.dynamodb)
-    return 'State: external Kafka and DynamoDB (KAFKA_BROKERS / DYNAMODB_ENDPOINT): kept as they are.';
+    return `State: external Kafka and DynamoDB (KAFKA_BROKERS / DYNAMODB_ENDPOINT): kept as they are${fresh ? ' (--fresh wipes only what npm start runs itself)' : ''}.`;
+  // Only one of them is ours: --fresh could wipe only that one, and offsets and tables would disagree.
+  if (!infra.started.kafka || !infra.started.dynamodb)
+    return `State: ${infra.started.kafka ? 'Kafka' : 'DynamoDB'} is kept in ${infra.dataDir}, the other is external${
+      fresh ? ': --fresh wiped only the local one, wipe the external one too to keep them in step' : ''
+    }.`;
   return fresh
     ? `State: started fresh (Kafka's topics and offsets and the DynamoDB tables deleted together); kept in ${infra.dataDir} from now on.`
     : `State: Kafka's records and offsets and the DynamoDB tables are kept in ${infra.dataDir} across restarts; npm start -- --fresh wipes both together.`;
