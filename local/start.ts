@@ -7,7 +7,7 @@
  * source mapping emulators, the scheduled ones (the outbox sweeper) on timers. Ctrl-C stops everything it
  * started.
  *
- *   npm start -- [--port 3000] [--table-prefix order-pipeline] [--schedule-every <seconds>] [--fresh] [--watch]
+ *   npm start -- [--port 3000] [--dashboard-port 3001] [--table-prefix order-pipeline] [--schedule-every <seconds>] [--fresh] [--watch]
  *
  * A plain restart keeps Kafka's records and offsets and the DynamoDB tables (both live in .local/data);
  * `--fresh` deletes both together, so that offsets and tables never get out of step. `--watch` (npm run dev)
@@ -16,6 +16,7 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { catalogBySku } from '../functions/inventory/catalog.ts';
+import { type RunningDashboard, startDashboard } from './dashboard/server.ts';
 import { describeInfra } from './infra/describe.ts';
 import {
   InfraError,
@@ -30,6 +31,7 @@ import { startWatchedRuntime, type WatchedRuntime } from './runtime/watch.ts';
 
 const usage =
   'usage: npm start -- [--port <api port, default $PORT or 3000>] [--table-prefix <prefix>]\n' +
+  '                    [--dashboard-port <live dashboard port, default $DASHBOARD_PORT or 3001>]\n' +
   '                    [--schedule-every <seconds between runs of scheduled functions, default $SCHEDULE_EVERY_SECONDS or the manifest rate>]\n' +
   "                    [--fresh: delete Kafka's topics and offsets and the DynamoDB tables, together, first]\n" +
   '                    [--watch: reload the functions when their code changes (npm run dev)]';
@@ -38,6 +40,7 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 
 interface StartOptions {
   port: number;
+  dashboardPort: number;
   tablePrefix: string | undefined;
   scheduleIntervalMs: number | undefined;
   fresh: boolean;
@@ -48,6 +51,7 @@ function parseOptions(): StartOptions | undefined {
   const { values } = parseArgs({
     options: {
       port: { type: 'string' },
+      'dashboard-port': { type: 'string' },
       'table-prefix': { type: 'string' },
       'schedule-every': { type: 'string' },
       fresh: { type: 'boolean' },
@@ -56,16 +60,24 @@ function parseOptions(): StartOptions | undefined {
     },
   });
   if (values.help) return undefined;
-  const text = values.port ?? process.env.PORT ?? '3000';
-  const port = Number(text);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535)
-    throw new Error(`--port must be a port number, got "${text}"`);
+  const portOf = (flag: string, text: string) => {
+    const port = Number(text);
+    if (!Number.isInteger(port) || port < 0 || port > 65_535)
+      throw new Error(`--${flag} must be a port number, got "${text}"`);
+    return port;
+  };
+  const port = portOf('port', values.port ?? process.env.PORT ?? '3000');
+  const dashboardPort = portOf(
+    'dashboard-port',
+    values['dashboard-port'] ?? process.env.DASHBOARD_PORT ?? '3001',
+  );
   const every = values['schedule-every'] ?? process.env.SCHEDULE_EVERY_SECONDS;
   const seconds = every === undefined || every === '' ? undefined : Number(every);
   if (seconds !== undefined && !(Number.isFinite(seconds) && seconds > 0))
     throw new Error(`--schedule-every must be a positive number of seconds, got "${every}"`);
   return {
     port,
+    dashboardPort,
     tablePrefix: values['table-prefix'],
     scheduleIntervalMs: seconds === undefined ? undefined : seconds * 1000,
     // ORDER_PIPELINE_FRESH=1 (what `npm run infra` reads too) means the same.
@@ -132,6 +144,7 @@ async function main(): Promise<number> {
   let infra: LocalInfra | undefined;
   let runtime: LocalRuntime | undefined;
   let watched: WatchedRuntime | undefined;
+  let dashboard: RunningDashboard | undefined;
   let stopping: Promise<void> | undefined;
   let firstSignalAt = 0;
   const shutdown = (signal: NodeJS.Signals) => {
@@ -149,6 +162,7 @@ async function main(): Promise<number> {
       await (watched ?? runtime)
         ?.stop()
         .catch((error: unknown) => log(`[start] stopping the runtime: ${error}`));
+      await dashboard?.close().catch(() => undefined);
       // Also covers a Ctrl-C in the middle of startup, before `infra` exists.
       await Promise.all([infra?.stop(), stopAllManaged()]);
       log('stopped.');
@@ -173,6 +187,8 @@ async function main(): Promise<number> {
       `[start] inventory: ${seeded.seeded.length} SKU(s) seeded, ${seeded.existing.length} already stocked (kept as they are)`,
     );
     if (stopping) return 0;
+    // Before the functions: the kpis function tells the dashboard every KPI record it reads.
+    dashboard = await startDashboard({ kafkaBrokers, port: options.dashboardPort, log });
     const runtimeOptions = {
       kafkaBrokers,
       dynamodbEndpoint,
@@ -194,6 +210,7 @@ async function main(): Promise<number> {
         '',
         'Order pipeline running.',
         `API: ${apiUrl}`,
+        `Live dashboard: ${dashboard.url}`,
         ...runtime.functions.map(
           (fn) =>
             `  ${fn.name.padEnd(width)}  ${fn.trigger}${fn.groupId ? `  (consumer group ${fn.groupId})` : ''}`,
@@ -218,10 +235,11 @@ async function main(): Promise<number> {
     if (error instanceof InfraError) log(`\n${error.message}`);
     else if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE')
       log(
-        `\nThe API port ${options.port} is in use: stop what holds it, or choose another (npm start -- --port <port>).`,
+        `\nThe API port ${options.port} or the dashboard port ${options.dashboardPort} is in use: stop what holds it, or choose others (npm start -- --port <port> --dashboard-port <port>).`,
       );
     else log(`\nnpm start failed: ${(error as Error).stack ?? error}`);
     await (watched ?? runtime)?.stop().catch(() => undefined);
+    await dashboard?.close().catch(() => undefined);
     await Promise.all([infra?.stop(), stopAllManaged()]);
     return 1;
   }

@@ -6,7 +6,12 @@ import { METRICS_NAMESPACE } from '../../topology/runtime-env.ts';
 /** Who else hears the KPI records the function turned into metrics (locally: the dashboard). */
 export type KpiListener = (records: readonly KpiRecorded[]) => void;
 
-const listeners = new Set<KpiListener>();
+// On globalThis: the local watch mode reloads the functions in a module graph of their own, and the
+// dashboard's listener must hear every generation.
+const LISTENERS = Symbol.for('order-pipeline.kpi-listeners');
+const registry = globalThis as { [LISTENERS]?: Set<KpiListener> };
+registry[LISTENERS] ??= new Set<KpiListener>();
+const listeners = registry[LISTENERS];
 
 /**
  * Registers a listener of the KPI records published, once each; returns its removal. Nothing registers on

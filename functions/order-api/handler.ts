@@ -9,7 +9,6 @@ import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/pe
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import * as z from 'zod';
@@ -24,7 +23,7 @@ import { idempotencyStore } from '../shared/idempotency.ts';
 import { produce } from '../shared/kafka/producer.ts';
 import { count, kpiRecord, latency } from '../shared/kpis.ts';
 import { onReset } from '../shared/lifecycle.ts';
-import { observability } from '../shared/observability.ts';
+import { flushMetrics, observability } from '../shared/observability.ts';
 import { orderCancelledRecord, orderReceivedRecord } from '../shared/orders/events.ts';
 import { newStoredOrder, orderOf, orderView } from '../shared/orders/model.ts';
 import { dynamoOrders, type OrdersPort } from '../shared/orders/repository.ts';
@@ -413,7 +412,7 @@ export const handler = middy(async (event: APIGatewayProxyEvent, context: Contex
   return api(event, context);
 })
   .use(injectLambdaContext(logger, { resetKeys: true }))
-  .use(logMetrics(metrics, { captureColdStartMetric: true }));
+  .use(flushMetrics(metrics));
 
 export { closeProducer } from '../shared/kafka/producer.ts';
 export { resetClients } from '../shared/lifecycle.ts';

@@ -3,7 +3,6 @@ import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/pe
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, MSKEvent } from 'aws-lambda';
 import * as z from 'zod';
@@ -23,7 +22,7 @@ import {
   type RawRecord,
   recordsByPartition,
 } from './msk-records.ts';
-import { addKpiMetrics } from './observability.ts';
+import { addKpiMetrics, flushMetrics } from './observability.ts';
 
 /** What a step did with one event: the events to produce and the KPIs to publish. */
 export interface StepOutcome {
@@ -368,5 +367,5 @@ export function kafkaConsumerHandler<T extends TopicName>(options: {
     return processBatch(event, context);
   })
     .use(injectLambdaContext(options.logger, { resetKeys: true }))
-    .use(logMetrics(options.metrics, { captureColdStartMetric: true }));
+    .use(flushMetrics(options.metrics));
 }

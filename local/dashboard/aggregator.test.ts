@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { decode } from '../../events/codec.ts';
+import type { StepName } from '../../events/envelope.ts';
+import type { KpiRecorded } from '../../events/schemas/events.ts';
+import { count, type Kpi, kpiRecord } from '../../functions/shared/kpis.ts';
+import { DashboardAggregator } from './aggregator.ts';
+
+const now = new Date('2026-11-24T10:00:00.000Z');
+const ms = (name: 'StepLatency' | 'EndToEndLatency', value: number): Kpi => ({
+  name,
+  value,
+  unit: 'Milliseconds',
+});
+
+function record(step: StepName, invocation: string, orders: Record<string, Kpi[]>): KpiRecorded {
+  const encoded = kpiRecord(
+    step,
+    invocation,
+    Object.entries(orders).map(([orderId, kpis]) => ({ orderId, kpis })),
+    now,
+  );
+  if (!encoded) throw new Error('nothing measured');
+  const decoded = decode('KPIs', encoded.value);
+  if (!decoded.ok) throw new Error('not a KPI record');
+  return decoded.event;
+}
+
+describe('dashboard aggregator', () => {
+  it('counts, rates, percentiles and timelines from KPI records', () => {
+    let clock = now.getTime();
+    const aggregator = new DashboardAggregator(() => clock);
+    let changes = 0;
+    aggregator.subscribe(() => changes++);
+    aggregator.record([
+      record('inventory', 'i|1', {
+        a: [count('OrdersConfirmed'), ms('StepLatency', 10)],
+        b: [count('OrdersRejected'), ms('StepLatency', 30)],
+      }),
+    ]);
+    const latencies = Array.from({ length: 100 }, (_, i) => ms('EndToEndLatency', i + 1));
+    aggregator.record([record('shipper', 's|1', { a: [count('OrdersShipped'), ...latencies] })]);
+    const snapshot = aggregator.snapshot();
+    expect(changes).toBe(2);
+    expect(snapshot.counts).toEqual({ received: 0, confirmed: 1, rejected: 1, cancelled: 0, shipped: 1 });
+    expect(snapshot.ordersPerSecond).toEqual({ inventory: 0.2, shipper: 0.1 });
+    expect(snapshot.stepLatency.inventory).toEqual({ p50: 30, p99: 30, samples: 2 });
+    expect(snapshot.endToEndLatency).toEqual({ p50: 51, p99: 100, samples: 100 });
+    // Most recent activity first, each order with the steps that moved it.
+    expect(snapshot.lastOrders.map((o) => [o.orderId, o.steps.map((s) => s.step)])).toEqual([
+      ['a', ['inventory', 'shipper']],
+      ['b', ['inventory']],
+    ]);
+    clock += 11_000;
+    expect(aggregator.snapshot().ordersPerSecond).toEqual({});
+  });
+
+  it('keeps the last orders only', () => {
+    const aggregator = new DashboardAggregator();
+    for (let i = 0; i < 40; i++)
+      aggregator.record([record('order-api', `o|${i}`, { [`order-${i}`]: [count('OrdersReceived')] })]);
+    const { lastOrders, counts } = aggregator.snapshot();
+    expect(counts.received).toBe(40);
+    expect(lastOrders).toHaveLength(15);
+    expect(lastOrders[0]?.orderId).toBe('order-39');
+  });
+});

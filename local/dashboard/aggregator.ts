@@ -1,0 +1,149 @@
+import type { StepName } from '../../events/envelope.ts';
+import type { KpiName, KpiRecorded } from '../../events/schemas/events.ts';
+
+/** Rates are over this window: long enough to smooth batches, short enough to fall back to 0. */
+const RATE_WINDOW_MS = 10_000;
+/** Latency percentiles are over each step's most recent measurements. */
+const LATENCY_SAMPLES = 1_000;
+const LAST_ORDERS = 15;
+
+export interface Percentiles {
+  p50: number | null;
+  p99: number | null;
+  samples: number;
+}
+
+export interface OrderTimeline {
+  orderId: string;
+  /** The steps that moved the order, in the order their KPI records arrived, with when they measured it. */
+  steps: { step: StepName; at: string }[];
+}
+
+export interface ConsumerLag {
+  function: string;
+  groupId: string;
+  topic: string;
+  /** Records on the topic the group has not committed yet; null before the group committed anything. */
+  lag: number | null;
+}
+
+export interface DashboardSnapshot {
+  at: string;
+  /** Orders each step moved per second, over the last few seconds. */
+  ordersPerSecond: Partial<Record<StepName, number>>;
+  stepLatency: Partial<Record<StepName, Percentiles>>;
+  endToEndLatency: Percentiles;
+  counts: { received: number; confirmed: number; rejected: number; cancelled: number; shipped: number };
+  /** Poison records the steps dead-lettered (their KPIs), and every record on the dead-letter topic. */
+  deadLetters: { byKpis: number; onTopic: number | null };
+  consumerLag: ConsumerLag[];
+  lastOrders: OrderTimeline[];
+}
+
+const percentile = (sorted: readonly number[], p: number): number | null =>
+  sorted.length === 0
+    ? null
+    : (sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? null);
+
+const percentilesOf = (values: readonly number[]): Percentiles => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), samples: sorted.length };
+};
+
+const pushBounded = <T>(list: T[], values: readonly T[], max: number) => {
+  list.push(...values);
+  if (list.length > max) list.splice(0, list.length - max);
+};
+
+const COUNTED: Record<keyof DashboardSnapshot['counts'], KpiName> = {
+  received: 'OrdersReceived',
+  confirmed: 'OrdersConfirmed',
+  rejected: 'OrdersRejected',
+  cancelled: 'OrdersCancelled',
+  shipped: 'OrdersShipped',
+};
+
+/**
+ * What the local dashboard shows, from the KPI records the `kpis` function read (in this process), plus
+ * what Kafka says about the consumer groups. Bounded: a window of arrivals, a few samples per step and
+ * the last orders only.
+ */
+export class DashboardAggregator {
+  private readonly arrivals: { at: number; step: StepName; orders: number }[] = [];
+  private readonly stepLatency = new Map<StepName, number[]>();
+  private readonly endToEnd: number[] = [];
+  private readonly totals = new Map<KpiName, number>();
+  private readonly orders = new Map<string, OrderTimeline>();
+  private lag: ConsumerLag[] = [];
+  private deadLettersOnTopic: number | null = null;
+  private readonly listeners = new Set<() => void>();
+
+  constructor(private readonly clock: () => number = Date.now) {}
+
+  record(records: readonly KpiRecorded[]): void {
+    const now = this.clock();
+    for (const { data, occurredAt } of records) {
+      this.arrivals.push({ at: now, step: data.step, orders: data.orderIds.length });
+      for (const { name, values } of data.metrics) {
+        if (name === 'StepLatency') {
+          const samples = this.stepLatency.get(data.step) ?? [];
+          pushBounded(samples, values, LATENCY_SAMPLES);
+          this.stepLatency.set(data.step, samples);
+        } else if (name === 'EndToEndLatency') pushBounded(this.endToEnd, values, LATENCY_SAMPLES);
+        else this.totals.set(name, (this.totals.get(name) ?? 0) + values.reduce((a, b) => a + b, 0));
+      }
+      for (const orderId of data.orderIds) {
+        const timeline = this.orders.get(orderId) ?? { orderId, steps: [] };
+        // Re-inserted: the map's order is the orders' most recent activity.
+        this.orders.delete(orderId);
+        timeline.steps.push({ step: data.step, at: occurredAt });
+        this.orders.set(orderId, timeline);
+      }
+    }
+    while (this.orders.size > LAST_ORDERS) {
+      const oldest = this.orders.keys().next().value;
+      if (oldest === undefined) break;
+      this.orders.delete(oldest);
+    }
+    this.changed();
+  }
+
+  setKafkaState(state: { lag: ConsumerLag[]; deadLettersOnTopic: number | null }): void {
+    this.lag = state.lag;
+    this.deadLettersOnTopic = state.deadLettersOnTopic;
+    this.changed();
+  }
+
+  /** Called after every change; returns the unsubscription. */
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  snapshot(): DashboardSnapshot {
+    const now = this.clock();
+    while ((this.arrivals[0]?.at ?? now) < now - RATE_WINDOW_MS) this.arrivals.shift();
+    const moved: Partial<Record<StepName, number>> = {};
+    for (const { step, orders } of this.arrivals) moved[step] = (moved[step] ?? 0) + orders;
+    const ordersPerSecond = Object.fromEntries(
+      Object.entries(moved).map(([step, n]) => [step, Math.round((n / (RATE_WINDOW_MS / 1000)) * 10) / 10]),
+    );
+    const total = (name: KpiName) => this.totals.get(name) ?? 0;
+    return {
+      at: new Date(now).toISOString(),
+      ordersPerSecond,
+      stepLatency: Object.fromEntries([...this.stepLatency].map(([step, v]) => [step, percentilesOf(v)])),
+      endToEndLatency: percentilesOf(this.endToEnd),
+      counts: Object.fromEntries(
+        Object.entries(COUNTED).map(([key, name]) => [key, total(name)]),
+      ) as DashboardSnapshot['counts'],
+      deadLetters: { byKpis: total('RecordsDeadLettered'), onTopic: this.deadLettersOnTopic },
+      consumerLag: this.lag,
+      lastOrders: [...this.orders.values()].reverse(),
+    };
+  }
+
+  private changed() {
+    for (const listener of this.listeners) listener();
+  }
+}

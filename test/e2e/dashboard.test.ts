@@ -1,0 +1,130 @@
+/**
+ * The local dashboard in a real browser (Debian's chromium driven by playwright-core): the page served
+ * next to the runtime, fed by the kpis function behind its ESM emulator and by Kafka's group offsets,
+ * changes while orders flow through the API.
+ */
+import { randomUUID } from 'node:crypto';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningDashboard, startDashboard } from '../../local/dashboard/server.ts';
+import { provisionFromManifest } from '../../local/infra/index.ts';
+import { applyEnvironment } from '../../local/runtime/environment.ts';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/runtime.ts';
+import { seedDemoInventory } from '../../local/runtime/seed.ts';
+import { consumerGroupId, type FunctionName, functionNames, manifest } from '../../topology/index.ts';
+import { testInfra } from '../support/env.ts';
+import { uniqueName } from './support/kafka.ts';
+import { e2eCatalog, orderBody, positionGroupAtEnd, postOrder } from './support/pipeline.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const TIMEOUT_MS = 90_000;
+
+describe('the local dashboard, in chromium', () => {
+  const { kafkaBrokers, dynamodbEndpoint } = testInfra();
+  const tablePrefix = uniqueName('dash');
+  const runId = randomUUID().slice(0, 8);
+  const groupIdOf = (fn: FunctionName) => `${consumerGroupId(fn)}-dash-${runId}`;
+  const profile = mkdtempSync(join(tmpdir(), 'dashboard-chromium-'));
+  let runtime: LocalRuntime | undefined;
+  let dashboard: RunningDashboard | undefined;
+  let browser: BrowserContext | undefined;
+  let page: Page;
+  let restoreEnv: (() => void) | undefined;
+
+  beforeAll(async () => {
+    restoreEnv = applyEnvironment({ POWERTOOLS_LOG_LEVEL: 'ERROR' });
+    await provisionFromManifest({ kafkaBrokers, dynamodbEndpoint, tablePrefix, log: () => {} });
+    await seedDemoInventory(dynamodbEndpoint, tablePrefix, Object.values(e2eCatalog));
+    for (const fn of functionNames) {
+      const { trigger } = manifest.functions[fn];
+      if (trigger.kind === 'kafka') await positionGroupAtEnd(kafkaBrokers, groupIdOf(fn), trigger.topic);
+    }
+    dashboard = await startDashboard({ kafkaBrokers, groupIdOf, port: 0, log: () => {} });
+    runtime = await startLocalRuntime({
+      kafkaBrokers,
+      dynamodbEndpoint,
+      tablePrefix,
+      apiPort: 0,
+      groupIdOf,
+      log: () => {},
+    });
+    // A fresh profile, and no background traffic: this machine's network is closed.
+    browser = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1280, height: 900 },
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    page = browser.pages()[0] ?? (await browser.newPage());
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await runtime?.stop();
+    await dashboard?.close();
+    restoreEnv?.();
+    rmSync(profile, { recursive: true, force: true });
+  });
+
+  const number = async (id: string) => Number(await page.locator(`#${id}`).textContent());
+
+  it('shows the orders sent through the API: counts, rates, latency, lag and their timelines', async () => {
+    await page.goto(dashboard?.url ?? '');
+    // Page-side expressions as text: the project's TypeScript has no DOM types.
+    await page.waitForFunction("document.getElementById('status')?.className === 'live'");
+    // Kafka's offsets arrive within a poll: one row per Kafka-triggered function.
+    await page.waitForSelector('#lag tr[data-function="kpis"]');
+    const shipped = await number('count-shipped');
+    const confirmed = await number('count-confirmed');
+
+    const orderIds: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const posted = await postOrder(
+        runtime?.apiUrl ?? '',
+        orderBody([{ entry: e2eCatalog.plenty, quantity: 1 }]),
+        randomUUID(),
+      );
+      expect(posted.status).toBe(202);
+      orderIds.push(posted.body.orderId as string);
+    }
+
+    // Live: the page itself (server-sent events, no reload) catches up with the three orders.
+    await page.waitForFunction(
+      `Number(document.getElementById('count-shipped')?.textContent) === ${shipped + 3}`,
+      undefined,
+      { timeout: TIMEOUT_MS },
+    );
+    expect(await number('count-confirmed')).toBe(confirmed + 3);
+    expect(await number('count-received')).toBeGreaterThanOrEqual(3);
+    expect(await number('count-rejected')).toBe(0);
+    const ordersText = (await page.locator('#orders').textContent()) ?? '';
+    for (const orderId of orderIds) expect(ordersText).toContain(orderId);
+    expect(ordersText).toContain('shipper');
+    expect(await page.locator('#latency').textContent()).toContain('end to end');
+    expect(await page.locator('#rates').textContent()).toContain('shipper');
+    // Every consumer's group has committed by now: its lag is a number of records.
+    await page.waitForFunction(
+      "!document.querySelector('#lag')?.textContent?.includes('no commit yet')",
+      undefined,
+      { timeout: TIMEOUT_MS },
+    );
+
+    const shot = join(profile, 'dashboard.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    expect(readFileSync(shot).subarray(1, 4).toString()).toBe('PNG');
+    // DASHBOARD_SCREENSHOT=docs/dashboard.png refreshes the README's picture.
+    if (process.env.DASHBOARD_SCREENSHOT) copyFileSync(shot, process.env.DASHBOARD_SCREENSHOT);
+  });
+});
