@@ -551,6 +551,9 @@ async function main(): Promise<number> {
   }
   const out = String(values.out ?? join(resultsDir, 'chaos.json'));
 
+  // The DynamoDB endpoint keeps a journal of every run's writes and replays it when restarted: a short
+  // one (compacted into a snapshot every 2 MiB) keeps the dynamodb-kill restart within the retries.
+  process.env.MOTO_JOURNAL_COMPACT_BYTES ??= String(2 * 1024 * 1024);
   let stack: BenchStack | undefined;
   try {
     stack = await startBenchStack(log);
