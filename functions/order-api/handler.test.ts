@@ -708,6 +708,7 @@ describe('POST /orders/{id}/cancel', () => {
 
   it.each([
     ['a body that is not JSON', '{"reason":', {}, 400],
+    ['a JSON null (only an empty body means no reason)', 'null', {}, 400],
     ['an unknown field', { reason: 'x', refund: 1000 }, {}, 400],
     ['an empty reason', { reason: '   ' }, {}, 400],
     ['a reason too long', { reason: 'x'.repeat(501) }, {}, 400],

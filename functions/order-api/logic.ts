@@ -495,7 +495,8 @@ export function parseCancelRequest(
   });
   if (!read.ok) return read;
   const key = idempotencyKeyOf(headers, caller);
-  const parsed = CancelRequest.safeParse(read.body ?? {});
+  // Only an empty body means "no reason"; a JSON `null` is not an object, and is refused like one.
+  const parsed = CancelRequest.safeParse(read.body === undefined ? {} : read.body);
   const errors = [
     ...key.issues,
     ...(parsed.success

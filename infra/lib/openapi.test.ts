@@ -61,6 +61,18 @@ describe('the OpenAPI document of order-api', () => {
     expect(Object.keys(document.components.securitySchemes as object)).toEqual(['sigv4']);
   });
 
+  it('locally (the emulator checks no signature) requires none', () => {
+    const local = orderApiOpenApi({
+      local: true,
+      servers: [{ url: 'http://127.0.0.1:3000', description: 'local' }],
+    });
+    const securities = Object.values(local.paths).flatMap((methods) =>
+      Object.values(methods as Record<string, { security: unknown[] }>).map((op) => op.security),
+    );
+    expect(securities).toEqual(securities.map(() => []));
+    expect((local.servers as { url: string }[])[0]?.url).toBe('http://127.0.0.1:3000');
+  });
+
   it('documents every answer the functions give', () => {
     expect(Object.keys(operation('/orders', 'post').responses).sort()).toEqual(
       ['202', '400', '403', '409', '413', '415', '503'].sort(),

@@ -344,7 +344,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown, requestId:
  */
 export async function startApiEmulator(options: ApiEmulatorOptions): Promise<RunningApi> {
   const routes = options.routes ?? orderApiRoutes;
-  const openApi = options.openApi ?? (options.routes ? undefined : orderApiOpenApi());
+  const openApi = options.openApi ?? (options.routes ? undefined : orderApiOpenApi({ local: true }));
   const stage = options.stage ?? 'local';
   const apiId = randomBytes(5).toString('hex');
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
