@@ -99,6 +99,8 @@ export interface ScenarioResult {
   notAccepted: number;
   /** (order, kind) recorded more than once, or sent more than once. */
   duplicateNotifications: number;
+  /** Notifications published again after a crash mid-send (same id; subscribers drop the repeat). */
+  repeatedSends: number;
   /** (order, kind) a final status implies but not recorded, produced but not recorded, recorded but not sent, or sent but not recorded. */
   missingNotifications: number;
   /** Notifications sent, as the runtimes' logs show them. */
@@ -210,6 +212,7 @@ function notRun(scenario: ScenarioName): ScenarioResult {
     lost: 0,
     notAccepted: 0,
     duplicateNotifications: 0,
+    repeatedSends: 0,
     missingNotifications: 0,
     deliveries: 0,
     doubleReservedUnits: 0,
@@ -404,7 +407,7 @@ export async function runScenario(
     if (notifications.duplicates.length > 0) {
       const d = notifications.duplicates[0];
       failures.push(
-        `${notifications.duplicates.length} notification(s) recorded or sent more than once, e.g. ${d?.kind} of ${d?.orderId}: recorded ${d?.recorded}, sent ${d?.delivered ?? '?'}`,
+        `${notifications.duplicates.length} notification(s) recorded more than once, e.g. ${d?.kind} of ${d?.orderId}: recorded ${d?.recorded}, sent ${d?.delivered ?? '?'}`,
       );
     }
     if (notifications.missing.length > 0) {
@@ -434,6 +437,7 @@ export async function runScenario(
       lost: lost.length,
       notAccepted: driven.failed.length,
       duplicateNotifications: notifications.duplicates.length,
+      repeatedSends: notifications.repeatedSends.length,
       missingNotifications: notifications.missing.length,
       deliveries: [...deliveries.values()].reduce((n, c) => n + c, 0),
       doubleReservedUnits: effects.doubleReservedUnits,
@@ -490,6 +494,7 @@ export function resultsTable(results: readonly ScenarioResult[]): string {
       'shipped',
       'lost',
       'dup. notif.',
+      'repeated sends',
       'missing notif.',
       'double-reserved',
       'stock mismatches',
@@ -506,6 +511,7 @@ export function resultsTable(results: readonly ScenarioResult[]): string {
       r.completed,
       r.lost,
       r.duplicateNotifications,
+      r.repeatedSends,
       r.missingNotifications,
       r.doubleReservedUnits,
       r.stockMismatches,

@@ -42,7 +42,8 @@ describe('cost per million orders', () => {
       kafkaRecordsProduced: 3,
       kafkaBytesProduced: 1500,
       // KPIs are not consumed by the pipeline.
-      kafkaBytesConsumed: 1000,
+      // Every produced topic is consumed once: OrderReceived by inventory, KPIs by the kpis function.
+      kafkaBytesConsumed: 1500,
       logBytes: 2000,
     });
     // 100 s at 0.5 GB + 20 s at 1 GB = 70 GB-s for 1000 orders.
@@ -57,8 +58,8 @@ describe('cost per million orders', () => {
     expect(c.apiGateway).toBeCloseTo(prices.apiGateway.perMillionRestRequests, 2);
     expect(c.dynamodbWrites).toBeCloseTo(3 * prices.dynamodb.perMillionWriteRequestUnits, 2);
     expect(c.dynamodbReads).toBeCloseTo(0.5 * prices.dynamodb.perMillionReadRequestUnits, 2);
-    // (1500 + 1000) B x 1e6 orders, half across AZs, billed out and in.
-    const crossAzGb = (2500 * 1e6) / 1024 ** 3;
+    // (1500 + 1500) B x 1e6 orders, half across AZs, billed out and in.
+    const crossAzGb = (3000 * 1e6) / 1024 ** 3;
     expect(c.kafkaCrossAzTransfer).toBeCloseTo(
       crossAzGb * 0.5 * 2 * prices.dataTransfer.perGbCrossAzEachDirection,
       2,

@@ -308,8 +308,15 @@ export type NotificationProblem =
   | 'delivered-not-recorded';
 
 export interface NotificationCheck {
-  /** (order, kind) recorded more than once, or sent more than once. */
+  /** (order, kind) recorded more than once: a second notification of a kind, which must never happen. */
   duplicates: { orderId: string; kind: string; recorded: number; delivered: number | undefined }[];
+  /**
+   * One notification (one id) published more than once: a crash between the channel's publish and its
+   * idempotency record's completion repeats the publish, with the same notification id, once its
+   * in-progress record expires. No publish is exactly once across a crash; subscribers drop the repeat
+   * by its `notificationId` attribute (SNS standard topics are at-least-once anyway). Reported, not failed.
+   */
+  repeatedSends: { orderId: string; kind: string; delivered: number }[];
   /** (order, kind) with a missing piece, once each (the first problem found). */
   missing: { orderId: string; kind: string; problem: NotificationProblem }[];
   /** False when the logs held no send at all while notifications were recorded (e.g. a log level above INFO). */
@@ -339,14 +346,14 @@ export function checkNotifications(input: {
   const recordedIds = new Set(recorded.map((item) => item.notificationId));
 
   const duplicates: NotificationCheck['duplicates'] = [];
+  const repeatedSends: NotificationCheck['repeatedSends'] = [];
   for (const [k, items] of byKind) {
     const delivered = deliveries
       ? items.reduce((n, item) => n + (deliveries.get(item.notificationId) ?? 0), 0)
       : undefined;
-    if (items.length > 1 || (delivered ?? 0) > 1) {
-      const [orderId = '', kind = ''] = k.split('|');
-      duplicates.push({ orderId, kind, recorded: items.length, delivered });
-    }
+    const [orderId = '', kind = ''] = k.split('|');
+    if (items.length > 1) duplicates.push({ orderId, kind, recorded: items.length, delivered });
+    else if ((delivered ?? 0) > 1) repeatedSends.push({ orderId, kind, delivered: delivered ?? 0 });
   }
 
   const missing = new Map<string, NotificationCheck['missing'][number]>();
@@ -374,5 +381,5 @@ export function checkNotifications(input: {
       if (event) flag(event.orderId, event.kind, 'delivered-not-recorded');
     }
   }
-  return { duplicates, missing: [...missing.values()], deliveriesObserved };
+  return { duplicates, repeatedSends, missing: [...missing.values()], deliveriesObserved };
 }
