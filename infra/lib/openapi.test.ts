@@ -119,6 +119,33 @@ describe('the OpenAPI document of order-api', () => {
     expect(validator('CancelConflict')({ message: 'too late', status: 'SHIPPED' })).toBe(true);
   });
 
+  it('has every route in docs/api.http, whose bodies parse as the API parses them', () => {
+    const text = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'api.http'), 'utf8');
+    const variables = Object.fromEntries([...text.matchAll(/^@(\w+) = (.*)$/gm)].map((m) => [m[1], m[2]]));
+    const requests = text.split(/^###.*$/m).slice(1);
+    const lines = requests.map((request) => {
+      const [line = ''] = request.trim().split('\n');
+      const [method = '', url = ''] = line.split(' ');
+      // `{{orderId}}` in a path is the `{id}` of its resource; the rest of the URL is the base.
+      return `${method} ${url.replace('{{baseUrl}}', '').replace('{{orderId}}', '{id}')}`;
+    });
+    const routes = manifest.functions['order-api'].trigger.routes.map((r) => `${r.method} ${r.resource}`);
+    for (const route of routes) expect(lines).toContain(route);
+    const bodies = requests.flatMap((request) => {
+      const body = request
+        .split(/\n\s*\n/)
+        .slice(1)
+        .join('\n')
+        .trim();
+      return body ? [JSON.parse(body.replaceAll(/\{\{(\w+)\}\}/g, (_, name) => variables[name] ?? ''))] : [];
+    });
+    const orders = bodies.filter((body) => 'items' in body);
+    expect(orders.map((body) => OrderRequest.safeParse(body).success)).toEqual([true, true, false]);
+    expect(bodies.filter((body) => 'reason' in body).every((b) => CancelRequest.safeParse(b).success)).toBe(
+      true,
+    );
+  });
+
   it('is what docs/openapi.json holds (run `npm run openapi` after changing the API)', () => {
     const file = JSON.parse(
       readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'openapi.json'), 'utf8'),
