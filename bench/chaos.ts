@@ -4,7 +4,7 @@
  * lets the pipeline drain, then reads back what happened from DynamoDB, the Notification and
  * DeadLetterQueue topics and the sends in the runtimes' logs.
  *
- *   npm run chaos -- [--scenario <name>[,<name>...]|all] [--orders N] [--rate R]
+ *   npm run chaos -- [--scenario <name>[,<name>...]|all] [--orders N] [--rate R] [--cancel-share S]
  *
  * - replay:            after a full run, reset every consumer group of the run to where the run began (on
  *                      a broker of its own: the beginning of the topics) and let everything be delivered again;
@@ -14,12 +14,16 @@
  * - runtime-join-kill: the same, but the second runtime leaves by kill -9;
  * - runtime-kill:      kill -9 the process running the emulators and functions while a batch is in
  *                      flight, start a new one;
+ * - runtime-kill-cancel: the same kill, while the driver cancels a share of the accepted orders at random
+ *                      moments after their 202 (before inventory, after it, or too late: 409);
  * - dynamodb-kill:     kill -9 the DynamoDB endpoint while batches are in flight, start it again on the
  *                      same port and data dir;
  * - broker-kill:       kill -9 the Kafka broker mid-run, restart it (same data dir, same ports).
- * Pass: every order accepted and shipped, no stock reserved twice (or lost), every notification a
- * final status implies recorded and sent exactly once, every notification produced recorded, every
- * poison record in the DeadLetterQueue. Exits 1 when a scenario fails.
+ * Pass: every order accepted and shipped (runtime-kill-cancel: shipped, rejected, or cancelled with its
+ * stock given back; a 202 cancel always ends cancelled, a 409 only a shipped or rejected order), no
+ * stock reserved twice (or lost), every notification a final status implies recorded and sent exactly
+ * once and never one of another final status, every notification produced recorded, every poison record
+ * in the DeadLetterQueue. Exits 1 when a scenario fails.
  */
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -27,6 +31,7 @@ import { parseArgs } from 'node:util';
 import { findFreePorts, InfraError, stopAllManaged } from '../local/infra/index.ts';
 import { functionNames, manifest } from '../topology/manifest.ts';
 import { deadLetterTopic } from '../topology/topics.ts';
+import { cancelOrder } from './lib/cancel.ts';
 import {
   brokerKill,
   dynamodbKill,
@@ -58,7 +63,10 @@ import {
 import { postOrder } from './lib/submit.ts';
 import { consumerTopics } from './lib/topics.ts';
 import {
+  type CancelAnswer,
+  checkCancellations,
   checkNotifications,
+  isFinal,
   type NotificationCheck,
   parseDeadLetter,
   readDeliveries,
@@ -74,6 +82,7 @@ export const scenarioNames = [
   'runtime-join',
   'runtime-join-kill',
   'runtime-kill',
+  'runtime-kill-cancel',
   'dynamodb-kill',
   'broker-kill',
 ] as const;
@@ -82,6 +91,15 @@ export type ScenarioName = (typeof scenarioNames)[number];
 /** Defaults of `npm run chaos`: per scenario. */
 export const DEFAULT_ORDERS = 1_000;
 export const DEFAULT_RATE = 20;
+/** runtime-kill-cancel: the share of the accepted orders the driver cancels. */
+export const DEFAULT_CANCEL_SHARE = 0.3;
+/**
+ * runtime-kill-cancel: a cancel is sent a random moment up to this long after the order's 202, short
+ * delays likelier (squared uniform): an order is past inventory within a few hundred ms and shipped
+ * within a second or two when nothing is killed, so some cancels come before inventory, some after, some
+ * too late (409).
+ */
+const CANCEL_WITHIN_MS = 2_500;
 
 export interface ScenarioResult {
   scenario: ScenarioName;
@@ -93,8 +111,18 @@ export interface ScenarioResult {
   acceptedPerSec: number;
   /** Accepted orders with their order-shipped notification recorded. */
   completed: number;
-  /** Accepted orders that never got there. */
+  /** Accepted orders that never got there (runtime-kill-cancel: never SHIPPED, REJECTED, or CANCELLED with the stock back). */
   lost: number;
+  /** runtime-kill-cancel: the cancels sent and how they were answered. */
+  cancellations?: {
+    sent: number;
+    accepted: number;
+    refused: number;
+    cancelled: number;
+    /** The cancelled orders by the status they were cancelled from (RECEIVED: before inventory). */
+    cancelledFrom: Record<string, number>;
+    contradictions: number;
+  };
   /** POSTs that never got a 202, despite the client's retries. */
   notAccepted: number;
   /** (order, kind) recorded more than once, or sent more than once. */
@@ -128,6 +156,8 @@ export interface ChaosOptions {
   orders: number;
   rate: number;
   stallMs: number;
+  /** runtime-kill-cancel: the share of the accepted orders cancelled (default DEFAULT_CANCEL_SHARE). */
+  cancelShare?: number;
   log: (line: string) => void;
 }
 
@@ -185,6 +215,7 @@ const faults: Record<Exclude<ScenarioName, 'replay'>, Fault> = {
   'broker-kill': brokerKill,
   'dynamodb-kill': dynamodbKill,
   'runtime-kill': runtimeKill,
+  'runtime-kill-cancel': runtimeKill,
   'runtime-join': runtimeJoinLeave,
   'runtime-join-kill': runtimeJoinKill,
   poison,
@@ -306,6 +337,23 @@ export async function runScenario(
     },
   };
   const stopAll = () => Promise.all(children.map((child) => child.stop().catch(() => undefined)));
+  const cancelling = name === 'runtime-kill-cancel';
+  const cancelShare = options.cancelShare ?? DEFAULT_CANCEL_SHARE;
+  const cancelAnswers = new Map<string, CancelAnswer>();
+  const cancels: Promise<void>[] = [];
+  const cancelFailures: string[] = [];
+  /** A random moment after its 202, the order is cancelled (a share of them), whatever runtime is up. */
+  const maybeCancel = (orderId: string) => {
+    if (!cancelling || Math.random() >= cancelShare) return;
+    cancels.push(
+      sleep(Math.random() ** 2 * CANCEL_WITHIN_MS)
+        .then(() => cancelOrder(pickApi, orderId, { deadlineMs: 180_000 }))
+        .then(
+          (answer) => void cancelAnswers.set(orderId, answer),
+          (error: unknown) => void cancelFailures.push(`cancel of ${orderId}: ${(error as Error).message}`),
+        ),
+    );
+  };
 
   try {
     await startRuntime();
@@ -321,6 +369,7 @@ export async function runScenario(
           deadlineMs: 180_000,
         });
         lastAcceptedAt = Date.now();
+        maybeCancel(orderId);
         return orderId;
       },
     }).finally(() => {
@@ -328,10 +377,21 @@ export async function runScenario(
     });
     const acceptedPerSec = tracker.accepted.size / Math.max(0.001, (lastAcceptedAt - sendingFrom) / 1000);
     await fault.during;
+    await Promise.all(cancels);
+    if (cancelling) {
+      const refused = [...cancelAnswers.values()].filter((a) => a.status === 409).length;
+      note(
+        `${cancels.length} cancel(s) sent within ${CANCEL_WITHIN_MS / 1000} s of the 202: ${cancelAnswers.size - refused} answered 202, ${refused} answered 409`,
+      );
+    }
     note(
       `${tracker.accepted.size}/${options.orders} orders accepted (${acceptedPerSec.toFixed(1)}/s for ${options.rate}/s sent); waiting for the pipeline to drain`,
     );
     await waitForDrain(stack, session, tracker, options.stallMs);
+    // A cancelled order's last notification may trail (an order-packed in flight): until nothing is left.
+    for (const idleBy = Date.now() + options.stallMs; cancelling && Date.now() < idleBy; await sleep(1_000)) {
+      if ((await pipelineLag(stack, runId, session.startOffsets).catch(() => -1)) === 0) break;
+    }
 
     if (name === 'replay') {
       const before = await readEffects(stack.dynamodbEndpoint, session.tablePrefix, stock);
@@ -393,15 +453,27 @@ export async function runScenario(
     }
 
     const accepted = [...tracker.accepted.keys()];
-    const lost = accepted.filter((orderId) => !effects.shipped.has(orderId));
+    const lost = accepted.filter((orderId) =>
+      cancelling ? !isFinal(effects.orders.get(orderId)) : !effects.shipped.has(orderId),
+    );
+    const completed = accepted.filter((orderId) => effects.shipped.has(orderId)).length;
+    const cancellation = cancelling ? checkCancellations(cancelAnswers, effects.orders) : undefined;
     const injected = fault.injectedPoison;
     const poisonInDlq = injected
       ? new Set(ours.filter((d) => d.originalKey && injected.has(d.originalKey)).map((d) => d.originalKey))
       : undefined;
 
-    const failures: string[] = [...(fault.failures ?? [])];
+    const failures: string[] = [...(fault.failures ?? []), ...cancelFailures.slice(0, 3)];
     if (lost.length > 0)
-      failures.push(`${lost.length} accepted order(s) never shipped, e.g. ${lost.slice(0, 3).join(', ')}`);
+      failures.push(
+        `${lost.length} accepted order(s) never ${cancelling ? 'ended SHIPPED, REJECTED or CANCELLED (stock given back)' : 'shipped'}, e.g. ${lost.slice(0, 3).join(', ')}`,
+      );
+    if (cancellation && cancellation.contradictions.length > 0) {
+      const c = cancellation.contradictions[0];
+      failures.push(
+        `${cancellation.contradictions.length} cancel answer(s) contradict the order's end, e.g. ${c?.orderId}: ${c?.answer}, ended ${c?.finalStatus}`,
+      );
+    }
     if (driven.failed.length > 0)
       failures.push(`${driven.failed.length} order(s) never accepted: ${driven.failed[0]?.error}`);
     if (notifications.duplicates.length > 0) {
@@ -433,8 +505,20 @@ export async function runScenario(
       sent: options.orders,
       accepted: accepted.length,
       acceptedPerSec: Math.round(acceptedPerSec * 10) / 10,
-      completed: accepted.length - lost.length,
+      completed: cancelling ? completed : accepted.length - lost.length,
       lost: lost.length,
+      ...(cancellation
+        ? {
+            cancellations: {
+              sent: cancels.length,
+              accepted: cancellation.accepted,
+              refused: cancellation.refused,
+              cancelled: cancellation.cancelled,
+              cancelledFrom: cancellation.cancelledFrom,
+              contradictions: cancellation.contradictions.length,
+            },
+          }
+        : {}),
       notAccepted: driven.failed.length,
       duplicateNotifications: notifications.duplicates.length,
       repeatedSends: notifications.repeatedSends.length,
@@ -475,6 +559,7 @@ function crashed(scenario: ScenarioName, error: unknown): ScenarioResult {
 const usage = `usage: npm run chaos -- [--scenario <name>[,<name>...]|all] [--orders N] [--rate R] [--out file]
   --scenario   ${scenarioNames.join(', ')} (default all)
   --orders N   orders per scenario (default ${DEFAULT_ORDERS})
+  --cancel-share S  runtime-kill-cancel: share of the accepted orders cancelled, 0-1 (default ${DEFAULT_CANCEL_SHARE})
   --rate R     orders/s sent (default ${DEFAULT_RATE})
   --stall-timeout S  give up draining after S s without progress (default 90)
   --out file   results JSON (default bench/results/chaos.json)`;
@@ -492,6 +577,7 @@ export function resultsTable(results: readonly ScenarioResult[]): string {
       'accepted',
       'accepted/s',
       'shipped',
+      'cancelled (202/409)',
       'lost',
       'dup. notif.',
       'repeated sends',
@@ -509,6 +595,9 @@ export function resultsTable(results: readonly ScenarioResult[]): string {
       r.accepted,
       r.acceptedPerSec,
       r.completed,
+      r.cancellations
+        ? `${r.cancellations.cancelled} (${r.cancellations.accepted}/${r.cancellations.refused})`
+        : '-',
       r.lost,
       r.duplicateNotifications,
       r.repeatedSends,
@@ -534,6 +623,7 @@ async function main(): Promise<number> {
         rate: { type: 'string' },
         out: { type: 'string' },
         'stall-timeout': { type: 'string' },
+        'cancel-share': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -551,7 +641,9 @@ async function main(): Promise<number> {
   const orders = Number(values.orders ?? DEFAULT_ORDERS);
   const rate = Number(values.rate ?? DEFAULT_RATE);
   const stallS = Number(values['stall-timeout'] ?? 90);
-  if (unknown.length > 0 || !(orders > 0) || !(rate > 0) || !(stallS > 0)) {
+  const cancelShare = Number(values['cancel-share'] ?? DEFAULT_CANCEL_SHARE);
+  const badShare = !(cancelShare >= 0 && cancelShare <= 1);
+  if (unknown.length > 0 || !(orders > 0) || !(rate > 0) || !(stallS > 0) || badShare) {
     log(`${unknown.length > 0 ? `unknown scenario ${unknown.join(', ')}` : 'invalid number'}\n${usage}`);
     return 2;
   }
@@ -572,6 +664,7 @@ async function main(): Promise<number> {
         orders: Math.round(orders),
         rate,
         stallMs: stallS * 1000,
+        cancelShare,
         log,
       }).catch((error: unknown) => crashed(scenario, error));
       results.push(result);
@@ -595,6 +688,7 @@ async function main(): Promise<number> {
       machine,
       orders,
       rate,
+      ...(scenarios.includes('runtime-kill-cancel') ? { cancelShare } : {}),
       pass: results.every((r) => r.pass),
       scenarios: results,
     });

@@ -158,7 +158,7 @@ export function timed(
   };
 }
 
-const finalKinds = new Set(['order-shipped', 'order-rejected']);
+const finalKinds = new Set(['order-shipped', 'order-rejected', 'order-cancelled']);
 
 /** The orders whose final notification this (successful) notification invocation delivered. */
 export function finalNotifications(event: unknown): Completion[] {

@@ -49,7 +49,7 @@ export interface ChildStats {
 /** An order's journey ended (`kind`: the final notification delivered), at `at` (epoch ms, fractional). */
 export interface Completion {
   orderId: string;
-  kind: 'order-shipped' | 'order-rejected' | 'baseline';
+  kind: 'order-shipped' | 'order-rejected' | 'order-cancelled' | 'baseline';
   at: number;
 }
 

@@ -50,7 +50,32 @@ export interface EffectsReport {
   orderStatus: Map<string, string>;
   /** The notifications table's items (keys and kind). */
   notificationItems: RecordedNotification[];
+  /** Every order's final-state facts, by id: what `finalOrders` and the cancellation checks read. */
+  orders: Map<string, OrderFacts>;
 }
+
+export interface OrderFacts {
+  status: string;
+  /** Set once inventory-release settled a cancelled order's stock (given back, or none was held); absent before. */
+  stockReleased: boolean | undefined;
+  /** The status a cancelled order was cancelled from (CONFIRMED and PACKED held a reservation). */
+  cancelledFrom: string | undefined;
+  units: number;
+}
+
+/** The statuses an order holds stock in; a cancelled one too until inventory-release gave it back. */
+export const holdsStock = (order: OrderFacts): boolean =>
+  ['CONFIRMED', 'PACKED', 'SHIPPED'].includes(order.status) ||
+  (order.status === 'CANCELLED' &&
+    order.stockReleased === undefined &&
+    ['CONFIRMED', 'PACKED'].includes(order.cancelledFrom ?? ''));
+
+/** An order that ended: shipped, rejected, or cancelled with its stock question settled. */
+export const isFinal = (order: OrderFacts | undefined): boolean =>
+  order !== undefined &&
+  (order.status === 'SHIPPED' ||
+    order.status === 'REJECTED' ||
+    (order.status === 'CANCELLED' && order.stockReleased !== undefined));
 
 export interface RecordedNotification {
   orderId: string;
@@ -60,7 +85,9 @@ export interface RecordedNotification {
 
 /**
  * Reads this run's tables. `initialStock` is what every SKU was seeded with; the expected reservations
- * are the quantities of every order that got past inventory (CONFIRMED, PACKED or SHIPPED).
+ * are the quantities of every order that got past inventory (CONFIRMED, PACKED or SHIPPED), and of a
+ * cancelled one whose reservation was not given back yet. Once every order is final that is the
+ * quantities of the SHIPPED orders: a cancelled order's units are back, a rejected one never had any.
  */
 export async function readEffects(
   endpoint: string,
@@ -77,13 +104,22 @@ export async function readEffects(
     ]);
     const statuses: Record<string, number> = {};
     const orderStatus = new Map<string, string>();
+    const facts = new Map<string, OrderFacts>();
     const expected = new Map<string, number>();
     for (const order of orders) {
       const status = String(order.status);
       statuses[status] = (statuses[status] ?? 0) + 1;
       orderStatus.set(String(order.orderId), status);
-      if (!['CONFIRMED', 'PACKED', 'SHIPPED'].includes(status)) continue;
-      for (const item of (order.items ?? []) as { sku: string; quantity: number }[]) {
+      const items = (order.items ?? []) as { sku: string; quantity: number }[];
+      const fact: OrderFacts = {
+        status,
+        stockReleased: typeof order.stockReleased === 'boolean' ? order.stockReleased : undefined,
+        cancelledFrom: typeof order.cancelledFrom === 'string' ? order.cancelledFrom : undefined,
+        units: items.reduce((n, item) => n + item.quantity, 0),
+      };
+      facts.set(String(order.orderId), fact);
+      if (!holdsStock(fact)) continue;
+      for (const item of items) {
         expected.set(item.sku, (expected.get(item.sku) ?? 0) + item.quantity);
       }
     }
@@ -131,6 +167,7 @@ export async function readEffects(
         notificationId: String(n.notificationId),
         kind: String(n.kind),
       })),
+      orders: facts,
     };
   } finally {
     client.destroy();
@@ -295,7 +332,16 @@ export async function readProducedNotifications(
 export const expectedNotificationKinds: Record<string, readonly string[]> = {
   SHIPPED: ['order-packed', 'order-shipped'],
   REJECTED: ['order-rejected'],
+  CANCELLED: ['order-cancelled'],
 };
+
+/** The notification each final status ends with; an order gets exactly one of these, its own. */
+export const finalNotificationKind: Record<string, string> = {
+  SHIPPED: 'order-shipped',
+  REJECTED: 'order-rejected',
+  CANCELLED: 'order-cancelled',
+};
+const finalKinds = new Set(Object.values(finalNotificationKind));
 
 export type NotificationProblem =
   /** A final-status order without the notification that status implies. */
@@ -305,7 +351,9 @@ export type NotificationProblem =
   /** Recorded as delivered, but no send was seen. */
   | 'recorded-not-delivered'
   /** Sent, but never recorded. */
-  | 'delivered-not-recorded';
+  | 'delivered-not-recorded'
+  /** The final notification of another final status (e.g. order-shipped for a cancelled order). */
+  | 'contradicts-status';
 
 export interface NotificationCheck {
   /** (order, kind) recorded more than once: a second notification of a kind, which must never happen. */
@@ -317,7 +365,7 @@ export interface NotificationCheck {
    * by its `notificationId` attribute (SNS standard topics are at-least-once anyway). Reported, not failed.
    */
   repeatedSends: { orderId: string; kind: string; delivered: number }[];
-  /** (order, kind) with a missing piece, once each (the first problem found). */
+  /** (order, kind) with a missing piece, or told against its final status, once each (the first problem found). */
   missing: { orderId: string; kind: string; problem: NotificationProblem }[];
   /** False when the logs held no send at all while notifications were recorded (e.g. a log level above INFO). */
   deliveriesObserved: boolean;
@@ -366,6 +414,13 @@ export function checkNotifications(input: {
       if (!byKind.has(key(orderId, kind))) flag(orderId, kind, 'not-recorded');
     }
   }
+  // Never two final kinds: a cancelled order told it shipped, a shipped one told it was cancelled.
+  for (const item of recorded) {
+    const own = finalNotificationKind[orderStatus.get(item.orderId) ?? ''];
+    if (own && finalKinds.has(item.kind) && item.kind !== own) {
+      flag(item.orderId, item.kind, 'contradicts-status');
+    }
+  }
   for (const [eventId, event] of produced ?? []) {
     if (!recordedIds.has(eventId)) flag(event.orderId, event.kind, 'produced-not-recorded');
   }
@@ -382,4 +437,51 @@ export function checkNotifications(input: {
     }
   }
   return { duplicates, repeatedSends, missing: [...missing.values()], deliveriesObserved };
+}
+
+/** What `POST /orders/{id}/cancel` answered in the end (after the client's retries). */
+export interface CancelAnswer {
+  status: 202 | 409;
+  /** The order's status in a 409's body. */
+  currentStatus?: string;
+}
+
+export interface CancellationCheck {
+  /** Cancels answered 202, and how their orders ended. */
+  accepted: number;
+  /** Cancels answered 409 (the order had shipped or was rejected). */
+  refused: number;
+  /** Orders that ended CANCELLED, whether or not the driver asked (an accepted cancel must end there). */
+  cancelled: number;
+  /** The cancelled orders by the status they were cancelled from (RECEIVED: before inventory saw them). */
+  cancelledFrom: Record<string, number>;
+  /** A 202 whose order did not end CANCELLED, or a 409 whose order did not end SHIPPED or REJECTED. */
+  contradictions: { orderId: string; answer: number; finalStatus: string | undefined }[];
+}
+
+/** A 202 cancel always ends CANCELLED; a 409 only for an order that ended SHIPPED or REJECTED. */
+export function checkCancellations(
+  answers: ReadonlyMap<string, CancelAnswer>,
+  orders: ReadonlyMap<string, OrderFacts>,
+): CancellationCheck {
+  const contradictions: CancellationCheck['contradictions'] = [];
+  let accepted = 0;
+  for (const [orderId, answer] of answers) {
+    const finalStatus = orders.get(orderId)?.status;
+    if (answer.status === 202) accepted += 1;
+    const fits =
+      answer.status === 202
+        ? finalStatus === 'CANCELLED'
+        : ['SHIPPED', 'REJECTED'].includes(finalStatus ?? '');
+    if (!fits) contradictions.push({ orderId, answer: answer.status, finalStatus });
+  }
+  const cancelledFrom: Record<string, number> = {};
+  let cancelled = 0;
+  for (const order of orders.values()) {
+    if (order.status !== 'CANCELLED') continue;
+    cancelled += 1;
+    const from = order.cancelledFrom ?? 'unknown';
+    cancelledFrom[from] = (cancelledFrom[from] ?? 0) + 1;
+  }
+  return { accepted, refused: answers.size - accepted, cancelled, cancelledFrom, contradictions };
 }
