@@ -556,7 +556,7 @@ function crashed(scenario: ScenarioName, error: unknown): ScenarioResult {
   };
 }
 
-const usage = `usage: npm run chaos -- [--scenario <name>[,<name>...]|all] [--orders N] [--rate R] [--out file]
+const usage = `usage: npm run chaos -- [--scenario <name>[,<name>...]|all] [--orders N] [--rate R] [--cancel-share S] [--out file]
   --scenario   ${scenarioNames.join(', ')} (default all)
   --orders N   orders per scenario (default ${DEFAULT_ORDERS})
   --cancel-share S  runtime-kill-cancel: share of the accepted orders cancelled, 0-1 (default ${DEFAULT_CANCEL_SHARE})
