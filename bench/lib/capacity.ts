@@ -267,7 +267,8 @@ export class CapacityCounter {
             this.#write(entry.ConditionCheck.TableName, entry.ConditionCheck.Key, {}, false, 2);
           }
         }
-        for (const name of tables) this.#add(name, {}, true);
+        // One request, whatever the tables it touches: counted once, under the first.
+        [...tables].forEach((name, index) => this.#add(name, {}, index === 0));
         return;
       }
       case 'TransactGetItems': {
