@@ -1,37 +1,51 @@
 import { describe, expect, it } from 'vitest';
+import { localClusterArn, onFailureRecord } from '../../local/runtime/msk-event.ts';
+import { functionLetter } from '../../tools/dlq/testing.ts';
 import { subtractStats } from './phase.ts';
 import { parseDeadLetter } from './verify.ts';
 
-describe('dead letters', () => {
-  it('reads the original key of a function-written DeadLettered event', () => {
-    const value = {
-      eventType: 'DeadLettered',
-      data: {
-        reason: 'poison',
-        record: { topic: 'OrderReceived', key: Buffer.from('poison-1').toString('base64') },
-      },
-    };
-    expect(
-      parseDeadLetter({ key: Buffer.from('unknown'), value: Buffer.from(JSON.stringify(value)) }),
-    ).toEqual({
+describe('dead letters (read with the one dead-letter reader, tools/dlq)', () => {
+  it("reads the original key and topic of a function's DeadLettered event", () => {
+    const value = functionLetter({
+      key: 'poison-1',
+      topic: 'OrderReceived',
+      partition: 0,
+      offset: '7',
+      value: Buffer.from('x'),
+    });
+    expect(parseDeadLetter({ key: Buffer.from('unknown'), value })).toEqual({
       reason: 'poison',
       originalKey: 'poison-1',
       sourceTopic: 'OrderReceived',
     });
   });
 
-  it('reads an event source mapping on-failure record by its Kafka key', () => {
-    const value = {
-      requestContext: { condition: 'RetriesExhausted' },
-      payload: { records: { 'Notification-0': [{ topic: 'Notification' }] } },
+  it("reads the event source mapping's on-failure record by its original record's key", () => {
+    const record = {
+      topic: 'Notification',
+      partition: 0,
+      offset: 3n,
+      timestamp: 1_764_000_000_000n,
+      key: Buffer.from('ord-1'),
+      value: Buffer.from('{}'),
+      headerEntries: [],
     };
-    expect(parseDeadLetter({ key: Buffer.from('ord-1'), value: Buffer.from(JSON.stringify(value)) })).toEqual(
+    const failure = onFailureRecord(
+      { eventSourceArn: localClusterArn(), bootstrapServers: 'b:9092' },
       {
-        reason: 'RetriesExhausted',
-        originalKey: 'ord-1',
-        sourceTopic: 'Notification',
+        requestId: 'r',
+        approximateInvokeCount: 9,
+        functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:shipper',
       },
+      record,
     );
+    expect(
+      parseDeadLetter({ key: Buffer.from('ord-1'), value: Buffer.from(JSON.stringify(failure)) }),
+    ).toEqual({
+      reason: 'retries-exhausted',
+      originalKey: 'ord-1',
+      sourceTopic: 'Notification',
+    });
   });
 
   it('keeps unreadable records', () => {

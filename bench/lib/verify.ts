@@ -2,6 +2,7 @@
  * What a run left behind, read back from DynamoDB and the DeadLetterQueue topic: which orders finished,
  * whether any stock was reserved twice, any notification delivered twice, and what was dead-lettered.
  */
+
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -10,6 +11,7 @@ import { Consumer, type Message } from '@platformatic/kafka';
 import { z } from 'zod';
 import { decode } from '../../events/codec.ts';
 import { localDynamoDbConfig } from '../../local/infra/index.ts';
+import { parseDeadLetterQueueRecord } from '../../tools/dlq/dead-letter.ts';
 import { localTableName, type TableName } from '../../topology/manifest.ts';
 import type { Offsets } from './stack.ts';
 
@@ -175,45 +177,29 @@ export async function readEffects(
 }
 
 export interface DeadLetter {
-  /** `poison` or `retries-exhausted` (function-written), `RetriesExhausted` (event source mapping); `replay-marker` is none. */
+  /** `poison` (a function's) or `retries-exhausted` (the event source mapping's); `replay-marker` is none. */
   reason: string;
   /** The key of the record that failed (an order id, or a poison record's key). */
   originalKey: string | undefined;
   sourceTopic: string | undefined;
 }
 
-const fromBase64 = (text: unknown) =>
-  typeof text === 'string' ? Buffer.from(text, 'base64').toString('utf8') : undefined;
-
-/** Classifies a DeadLetterQueue record: a function's DeadLettered event or a Lambda on-failure record. */
+/**
+ * Classifies a DeadLetterQueue record with the one dead-letter reader (tools/dlq): a function's
+ * DeadLettered event, Lambda's on-failure record, or a replay marker (not a dead letter).
+ */
 export function parseDeadLetter(message: { key?: Buffer | null; value?: Buffer | null }): DeadLetter {
   const kafkaKey = message.key?.toString('utf8');
-  try {
-    const value = JSON.parse(message.value?.toString('utf8') ?? '') as {
-      eventType?: string;
-      data?: { reason?: string; record?: { key?: string | null; topic?: string } };
-      requestContext?: { condition?: string };
-      payload?: { records?: Record<string, { topic?: string }[]> };
-    };
-    // A marker `npm run dlq:replay` writes beside a replayed letter: not a dead letter.
-    if (value.eventType === 'DeadLetterReplayed') {
-      return { reason: 'replay-marker', originalKey: kafkaKey, sourceTopic: undefined };
-    }
-    if (value.eventType === 'DeadLettered') {
-      return {
-        reason: value.data?.reason ?? 'unknown',
-        originalKey: fromBase64(value.data?.record?.key ?? undefined),
-        sourceTopic: value.data?.record?.topic,
-      };
-    }
-    if (value.requestContext?.condition) {
-      const first = Object.values(value.payload?.records ?? {})[0]?.[0];
-      return { reason: value.requestContext.condition, originalKey: kafkaKey, sourceTopic: first?.topic };
-    }
-  } catch {
-    // Not JSON: reported as is.
-  }
-  return { reason: 'unreadable', originalKey: kafkaKey, sourceTopic: undefined };
+  const parsed = parseDeadLetterQueueRecord(message.value ?? null);
+  if (parsed.kind === 'marker')
+    return { reason: 'replay-marker', originalKey: kafkaKey, sourceTopic: undefined };
+  const [first] = parsed.kind === 'letters' ? parsed.letters : [];
+  if (!first) return { reason: 'unreadable', originalKey: kafkaKey, sourceTopic: undefined };
+  return {
+    reason: first.reason,
+    originalKey: first.original.key?.toString('utf8') ?? kafkaKey,
+    sourceTopic: first.original.topic,
+  };
 }
 
 /** Every record of `topic` between `from` (inclusive) and `to` (exclusive) offsets. */
