@@ -15,7 +15,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { catalogBySku } from '../functions/inventory/catalog.ts';
+import { catalogBySku } from '../functions/shared/catalog.ts';
 import { type RunningDashboard, startDashboard } from './dashboard/server.ts';
 import { describeInfra } from './infra/describe.ts';
 import {

@@ -1,7 +1,7 @@
 /** The orders a run sends: demo SKUs, deterministic from the order's index, so a run can be repeated. */
 
 import { encode, newEvent } from '../../events/codec.ts';
-import type { CatalogEntry } from '../../functions/inventory/catalog.ts';
+import type { CatalogEntry } from '../../functions/shared/catalog.ts';
 
 export interface OrderBody {
   orderId: string;

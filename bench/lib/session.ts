@@ -3,7 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Admin } from '@platformatic/kafka';
-import type { CatalogEntry } from '../../functions/inventory/catalog.ts';
+import type { CatalogEntry } from '../../functions/shared/catalog.ts';
 import { projectRoot } from '../../local/python/venv.ts';
 import { functionNames, manifest } from '../../topology/manifest.ts';
 import {

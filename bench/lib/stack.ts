@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Admin } from '@platformatic/kafka';
-import { type CatalogEntry, catalog, seedInventory } from '../../functions/inventory/catalog.ts';
+import { type CatalogEntry, catalog, seedInventory } from '../../functions/shared/catalog.ts';
 import {
   brokersFromEnv,
   findFreePorts,

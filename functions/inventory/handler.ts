@@ -148,6 +148,6 @@ export const handler = kafkaConsumerHandler({
   },
 });
 
+export { catalog, seedInventory } from '../shared/catalog.ts';
 export { closeProducer } from '../shared/kafka/producer.ts';
 export { resetClients } from '../shared/lifecycle.ts';
-export { catalog, seedInventory } from './catalog.ts';

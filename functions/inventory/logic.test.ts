@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { LineItem } from '../../events/schemas/order.ts';
+import { catalog } from '../shared/catalog.ts';
 import { PermanentError } from '../shared/errors.ts';
 import { orderReceived, sampleOrder } from '../shared/testing.ts';
-import { catalog } from './catalog.ts';
 import {
   confirmedOutcome,
   MAX_RESERVATION_LINES,

@@ -1,4 +1,4 @@
-import { catalogBySku } from '../inventory/catalog.ts';
+import { catalogBySku } from '../shared/catalog.ts';
 import { tableName } from '../shared/config.ts';
 import { type ConsumerStep, kafkaConsumerHandler } from '../shared/consumer.ts';
 import { dynamoDbDocumentClient } from '../shared/dynamodb.ts';

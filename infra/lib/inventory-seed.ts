@@ -2,7 +2,7 @@ import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
-import { catalog, type StockItem, stockItemOf } from '../../functions/inventory/catalog.ts';
+import { catalog, type StockItem, stockItemOf } from '../../functions/shared/catalog.ts';
 
 /** A stock item in DynamoDB's attribute-value JSON (every field is a string or a number). */
 export function stockAttributes(item: StockItem): Record<string, { S: string } | { N: string }> {
@@ -15,7 +15,7 @@ export function stockAttributes(item: StockItem): Record<string, { S: string } |
 }
 
 /**
- * Stocks the demo catalog (functions/inventory/catalog.ts) into the inventory table once, when the stack
+ * Stocks the demo catalog (functions/shared/catalog.ts) into the inventory table once, when the stack
  * is created, as the local runtime does at start. Never on update: stock that orders consumed is kept.
  */
 export class InventorySeed extends Construct {

@@ -5,8 +5,8 @@ import { Match } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KpiName } from '../../events/schemas/events.ts';
-import { catalog } from '../../functions/inventory/catalog.ts';
 import { ALL_STEPS_SERVICE } from '../../functions/kpis/metrics.ts';
+import { catalog } from '../../functions/shared/catalog.ts';
 import {
   consumerGroupId,
   type FunctionName,

@@ -2,7 +2,7 @@ import type { APIGatewayProxyEvent, ScheduledEvent } from 'aws-lambda';
 import { encode } from '../../events/codec.ts';
 import { eventsFor } from '../../events/testing.ts';
 import { type TopicName, topicNames } from '../../events/topics.ts';
-import { catalogBySku } from '../../functions/inventory/catalog.ts';
+import { catalogBySku } from '../../functions/shared/catalog.ts';
 import { type FunctionName, manifest } from '../../topology/index.ts';
 import { matchRoute, orderApiRoutes, toProxyEvent } from '../runtime/api-emulator.ts';
 import { LOCAL_ACCOUNT_ID } from '../runtime/lambda-context.ts';

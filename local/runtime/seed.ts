@@ -1,6 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { type CatalogEntry, catalog, seedInventory } from '../../functions/inventory/catalog.ts';
+import { type CatalogEntry, catalog, seedInventory } from '../../functions/shared/catalog.ts';
 import { localTableName } from '../../topology/index.ts';
 import { localDynamoDbConfig } from '../infra/index.ts';
 

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CatalogEntry, catalog } from '../../functions/inventory/catalog.ts';
+import { type CatalogEntry, catalog } from '../../functions/shared/catalog.ts';
 import { EXAMPLE_ORDER_ID, type OpenApiDocument } from '../../infra/lib/openapi.ts';
 import { provisionFromManifest } from '../../local/infra/index.ts';
 import { ensurePythonTools, type PythonTools } from '../../local/python/venv.ts';

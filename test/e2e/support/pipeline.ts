@@ -3,7 +3,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { Admin } from '@platformatic/kafka';
 import type { MSKEvent } from 'aws-lambda';
-import type { CatalogEntry } from '../../../functions/inventory/catalog.ts';
+import type { CatalogEntry } from '../../../functions/shared/catalog.ts';
 import type { StoredOrder } from '../../../functions/shared/orders/model.ts';
 import { localDynamoDbConfig } from '../../../local/infra/index.ts';
 import type { LambdaHandler } from '../../../local/runtime/lambda-context.ts';

@@ -1,5 +1,5 @@
 import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { isConditionalCheckFailed } from '../shared/dynamodb.ts';
+import { isConditionalCheckFailed } from './dynamodb.ts';
 
 export interface CatalogEntry {
   sku: string;
