@@ -268,7 +268,11 @@ export class CapacityCounter {
           }
         }
         // One request, whatever the tables it touches: counted once, under the first.
-        [...tables].forEach((name, index) => this.#add(name, {}, index === 0));
+        let first = true;
+        for (const name of tables) {
+          this.#add(name, {}, first);
+          first = false;
+        }
         return;
       }
       case 'TransactGetItems': {
