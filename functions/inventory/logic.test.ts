@@ -115,15 +115,15 @@ describe('reservation transaction', () => {
   });
 
   it('reads the cancellation reasons: the order first, then the stock', () => {
-    const ok = { Code: 'None' };
-    const failed = { Code: 'ConditionalCheckFailed' };
+    const ok = 'None';
+    const failed = 'ConditionalCheckFailed';
     expect(judgeCancellation([failed, ok, ok], 2)).toEqual({ kind: 'short' });
     expect(judgeCancellation([failed, ok, failed], 2)).toEqual({ kind: 'order-moved-on' });
     expect(judgeCancellation(undefined, 2)).toBe('unknown');
     // A value DynamoDB refuses can never succeed; a conflict may on a retry.
-    expect(() => judgeCancellation([{ Code: 'ValidationError' }, ok, ok], 2)).toThrow(PermanentError);
-    expect(judgeCancellation([{ Code: 'TransactionConflict' }, ok, ok], 2)).toEqual({ kind: 'conflict' });
-    expect(() => judgeCancellation([{ Code: 'ThrottlingError' }, ok, ok], 2)).toThrow(/ThrottlingError/);
+    expect(() => judgeCancellation(['ValidationError', ok, ok], 2)).toThrow(PermanentError);
+    expect(judgeCancellation(['TransactionConflict', ok, ok], 2)).toEqual({ kind: 'conflict' });
+    expect(() => judgeCancellation(['ThrottlingError', ok, ok], 2)).toThrow(/ThrottlingError/);
   });
 });
 

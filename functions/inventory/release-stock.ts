@@ -5,7 +5,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { isConditionalCheckFailed } from '../shared/dynamodb.ts';
-import { PermanentError } from '../shared/errors.ts';
+import { cancellationCodes, PermanentError } from '../shared/errors.ts';
 import { RESERVED_STATUSES, type UpdateParams } from '../shared/orders/model.ts';
 import type { ReservationLine } from './logic.ts';
 
@@ -78,10 +78,6 @@ export function releaseTransaction(
   };
 }
 
-interface CancellationReason {
-  Code?: string | undefined;
-}
-
 export function dynamoRelease(
   client: DynamoDBDocumentClient,
   tables: { inventory: string; orders: string },
@@ -103,10 +99,8 @@ export function dynamoRelease(
         );
         return { kind: 'released' };
       } catch (error) {
-        if (!(error instanceof Error) || error.name !== 'TransactionCanceledException') throw error;
-        const codes = (
-          (error as Error & { CancellationReasons?: CancellationReason[] }).CancellationReasons ?? []
-        ).map((reason) => reason.Code ?? 'None');
+        const codes = cancellationCodes(error);
+        if (!codes) throw error;
         if (codes.includes('TransactionConflict')) return { kind: 'conflict' };
         if (codes.at(-1) === 'ConditionalCheckFailed') return { kind: 'already-released' };
         // A stock line refused: fewer units reserved than this order holds. Never silently "fixed".

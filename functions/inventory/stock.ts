@@ -4,7 +4,7 @@ import {
   TransactWriteCommand,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { PermanentError } from '../shared/errors.ts';
+import { cancellationCodes, PermanentError } from '../shared/errors.ts';
 import { type Transition, transitionUpdate } from '../shared/orders/model.ts';
 import type { OrdersPort } from '../shared/orders/repository.ts';
 import type { ReservationLine } from './logic.ts';
@@ -51,17 +51,12 @@ export function reservationTransaction(
   };
 }
 
-interface CancellationReason {
-  Code?: string | undefined;
-}
-
-/** Reads the cancellation reasons of a refused transaction; throws for anything but conditions and conflicts. */
+/** Reads the reason codes of a refused transaction; throws for anything but conditions and conflicts. */
 export function judgeCancellation(
-  reasons: readonly CancellationReason[] | undefined,
+  codes: readonly string[] | undefined,
   lineCount: number,
 ): ReserveResult | 'unknown' {
-  if (!reasons || reasons.length !== lineCount + 1) return 'unknown';
-  const codes = reasons.map((reason) => reason.Code ?? 'None');
+  if (!codes || codes.length !== lineCount + 1) return 'unknown';
   const unexpected = codes.find((code) => code !== 'None' && code !== 'ConditionalCheckFailed');
   // A ValidationError can never succeed; a conflict with a concurrent reservation is retried at once by
   // the caller; anything else (throttling, ...) fails the batch, which the event source mapping retries.
@@ -91,10 +86,7 @@ export function dynamoStock(
         return { kind: 'reserved' };
       } catch (error) {
         if (!(error instanceof Error) || error.name !== 'TransactionCanceledException') throw error;
-        const judged = judgeCancellation(
-          (error as Error & { CancellationReasons?: CancellationReason[] }).CancellationReasons,
-          lines.length,
-        );
+        const judged = judgeCancellation(cancellationCodes(error), lines.length);
         if (judged !== 'unknown') return judged;
         // Without reasons, the order tells: still RECEIVED means the stock refused.
         const current = await orders.get(confirm.orderId);

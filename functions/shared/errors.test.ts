@@ -17,7 +17,13 @@ import {
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { EventDecodeError, encode } from '../../events/codec.ts';
-import { InvalidTransitionError, isPermanent, PermanentError, RecordTooLargeError } from './errors.ts';
+import {
+  cancellationCodes,
+  InvalidTransitionError,
+  isPermanent,
+  PermanentError,
+  RecordTooLargeError,
+} from './errors.ts';
 import { orderReceived, sampleOrder } from './testing.ts';
 
 const serviceError = (name: string, extra: Record<string, unknown> = {}) =>
@@ -149,5 +155,19 @@ describe('permanent or transient', () => {
     const cyclic = new Error('loop') as Error & { cause?: unknown };
     cyclic.cause = cyclic;
     expect(isPermanent(cyclic)).toBe(false);
+  });
+});
+
+describe('cancellationCodes', () => {
+  it("reads a refused transaction's reason codes in order, and nothing from any other error", () => {
+    const refused = Object.assign(new Error('refused'), {
+      name: 'TransactionCanceledException',
+      CancellationReasons: [{ Code: 'None' }, { Code: 'ConditionalCheckFailed' }, {}],
+    });
+    expect(cancellationCodes(refused)).toEqual(['None', 'ConditionalCheckFailed', 'None']);
+    expect(cancellationCodes(new Error('other'))).toBeUndefined();
+    expect(
+      cancellationCodes(Object.assign(new Error('x'), { name: 'TransactionCanceledException' })),
+    ).toBeUndefined();
   });
 });

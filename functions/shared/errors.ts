@@ -38,6 +38,21 @@ const MARSHALLING = [
   /^Pass a non-empty set, or options\.convertEmptyValues=true\.$/,
 ];
 
+/**
+ * The reason codes of a refused transaction (`TransactionCanceledException`), one per item in the
+ * transaction's order, `None` for an item that was fine; undefined for any other error, or when DynamoDB
+ * sent no reasons.
+ */
+export function cancellationCodes(error: unknown): string[] | undefined {
+  if (!(error instanceof Error) || error.name !== 'TransactionCanceledException') return undefined;
+  const reasons = (error as Error & { CancellationReasons?: unknown }).CancellationReasons;
+  if (!Array.isArray(reasons)) return undefined;
+  return reasons.map((reason) => {
+    const code = (reason as { Code?: unknown } | null)?.Code;
+    return typeof code === 'string' ? code : 'None';
+  });
+}
+
 interface ErrorLike {
   name?: unknown;
   message?: unknown;
@@ -54,8 +69,7 @@ function isPermanentItself(error: ErrorLike): boolean {
   if (name === 'EventDecodeError' || name === 'ZodError') return true;
   if (typeof name === 'string' && DYNAMODB_PERMANENT.has(name)) return true;
   if (name === 'TransactionCanceledException') {
-    const reasons = Array.isArray(error.CancellationReasons) ? error.CancellationReasons : [];
-    return reasons.some((reason) => (reason as { Code?: unknown } | null)?.Code === 'ValidationError');
+    return cancellationCodes(error)?.includes('ValidationError') ?? false;
   }
   if (typeof error.apiId === 'string' && KAFKA_TOO_LARGE.has(error.apiId)) return true;
   return (

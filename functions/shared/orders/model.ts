@@ -30,8 +30,6 @@ export const StoredOrder = z.object({
   shippingAddress: ShippingAddress,
   placedAt: z.string(),
   history: z.array(HistoryEntry).default([]),
-  /** Older items only: the time of each change is its history entry's. */
-  updatedAt: z.string().optional(),
   /** order-api: the hash of the accepted request (a retry with another payload is a conflict). */
   requestHash: z.string().optional(),
   /** order-api: the API request that created the order, the cause of OrderReceived. */
@@ -234,7 +232,7 @@ export interface Transition {
 /** The parameters of an UpdateItem (or a transaction's Update) that performs a transition. */
 export interface UpdateParams {
   TableName: string;
-  Key: Record<string, string>;
+  Key: { orderId: string };
   UpdateExpression: string;
   ConditionExpression: string;
   ExpressionAttributeNames: Record<string, string>;

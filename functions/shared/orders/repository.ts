@@ -1,6 +1,13 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { isConditionalCheckFailed } from '../dynamodb.ts';
-import { type Cancellation, cancelUpdate, StoredOrder, type Transition, transitionUpdate } from './model.ts';
+import {
+  type Cancellation,
+  cancelUpdate,
+  StoredOrder,
+  type Transition,
+  transitionUpdate,
+  type UpdateParams,
+} from './model.ts';
 
 /** An applied transition returns the order as stored after it; a refused one, the order as it is. */
 export type TransitionResult =
@@ -37,6 +44,19 @@ export function dynamoOrders(client: DynamoDBDocumentClient, tableName: string):
     );
     return parseStoredOrder(answer.Item);
   };
+  /** A conditional update: the order as stored after it, or, refused, the order as it is. */
+  const update = async (params: UpdateParams): Promise<TransitionResult> => {
+    const orderId = params.Key.orderId;
+    try {
+      const answer = await client.send(new UpdateCommand({ ...params, ReturnValues: 'ALL_NEW' }));
+      const order = parseStoredOrder(answer.Attributes);
+      if (!order) throw new Error(`order ${orderId} was updated but DynamoDB returned no item`);
+      return { applied: true, order };
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+      return { applied: false, current: await get(orderId) };
+    }
+  };
   return {
     get,
     async create(order) {
@@ -54,31 +74,7 @@ export function dynamoOrders(client: DynamoDBDocumentClient, tableName: string):
         return { created: false, existing: await get(order.orderId) };
       }
     },
-    async cancel(c) {
-      try {
-        const answer = await client.send(
-          new UpdateCommand({ ...cancelUpdate(tableName, c), ReturnValues: 'ALL_NEW' }),
-        );
-        const order = parseStoredOrder(answer.Attributes);
-        if (!order) throw new Error(`order ${c.orderId} was cancelled but DynamoDB returned no item`);
-        return { applied: true, order };
-      } catch (error) {
-        if (!isConditionalCheckFailed(error)) throw error;
-        return { applied: false, current: await get(c.orderId) };
-      }
-    },
-    async transition(t) {
-      try {
-        const answer = await client.send(
-          new UpdateCommand({ ...transitionUpdate(tableName, t), ReturnValues: 'ALL_NEW' }),
-        );
-        const order = parseStoredOrder(answer.Attributes);
-        if (!order) throw new Error(`order ${t.orderId} was updated but DynamoDB returned no item`);
-        return { applied: true, order };
-      } catch (error) {
-        if (!isConditionalCheckFailed(error)) throw error;
-        return { applied: false, current: await get(t.orderId) };
-      }
-    },
+    cancel: (c) => update(cancelUpdate(tableName, c)),
+    transition: (t) => update(transitionUpdate(tableName, t)),
   };
 }
