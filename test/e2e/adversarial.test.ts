@@ -11,21 +11,18 @@ import { encode, newEvent } from '../../events/index.ts';
 import type { Order } from '../../events/schemas/order.ts';
 import { orderEventId, orderReceivedRecord } from '../../functions/shared/orders/events.ts';
 import { newStoredOrder } from '../../functions/shared/orders/model.ts';
-import { provisionFromManifest } from '../../local/infra/index.ts';
-import { applyEnvironment } from '../../local/runtime/environment.ts';
-import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/runtime.ts';
-import { seedDemoInventory } from '../../local/runtime/seed.ts';
-import { consumerGroupId, type FunctionName, manifest } from '../../topology/index.ts';
+import { type FunctionName, manifest } from '../../topology/index.ts';
 import { testInfra } from '../support/env.ts';
-import { type RawMessage, TestProducer, TopicReader, uniqueName, waitFor } from './support/kafka.ts';
+import { type RawMessage, TestProducer, TopicReader, waitFor } from './support/kafka.ts';
 import {
+  type E2ePipeline,
   e2eCatalog,
   getOrder,
   orderBody,
-  positionGroupAtEnd,
   postOrder,
   type StoredOrderView,
-  Tables,
+  startE2ePipeline,
+  type Tables,
 } from './support/pipeline.ts';
 
 const TIMEOUT_MS = 90_000;
@@ -44,15 +41,11 @@ interface DeadLetterView {
 }
 
 describe('the pipeline against untrusted records (real Kafka, moto, the real handlers)', () => {
-  const { kafkaBrokers, dynamodbEndpoint } = testInfra();
-  const tablePrefix = uniqueName('adv');
-  const runId = randomUUID().slice(0, 8);
-  const groupIdOf = (fn: FunctionName) => `${consumerGroupId(fn)}-adv-${runId}`;
-  const tables = new Tables(dynamodbEndpoint, tablePrefix);
+  const { kafkaBrokers } = testInfra();
   const producer = new TestProducer(kafkaBrokers);
-  let runtime: LocalRuntime;
+  let pipeline: E2ePipeline;
+  let tables: Tables;
   let api: string;
-  let restoreEnv: () => void;
   const readers: Record<string, TopicReader> = {};
 
   const keyed = (topic: string, key: string): RawMessage[] =>
@@ -87,13 +80,8 @@ describe('the pipeline against untrusted records (real Kafka, moto, the real han
   }
 
   beforeAll(async () => {
-    restoreEnv = applyEnvironment({ POWERTOOLS_LOG_LEVEL: 'ERROR' });
-    await provisionFromManifest({ kafkaBrokers, dynamodbEndpoint, tablePrefix, log: () => {} });
-    await seedDemoInventory(dynamodbEndpoint, tablePrefix, Object.values(e2eCatalog));
-    for (const fn of kafkaFunctions) {
-      const trigger = manifest.functions[fn].trigger;
-      if (trigger.kind === 'kafka') await positionGroupAtEnd(kafkaBrokers, groupIdOf(fn), trigger.topic);
-    }
+    pipeline = await startE2ePipeline('adv');
+    ({ tables, api } = pipeline);
     for (const topic of [
       'DeadLetterQueue',
       'OrderReceived',
@@ -103,23 +91,11 @@ describe('the pipeline against untrusted records (real Kafka, moto, the real han
     ]) {
       readers[topic] = await new TopicReader(kafkaBrokers, topic).start('latest');
     }
-    runtime = await startLocalRuntime({
-      kafkaBrokers,
-      dynamodbEndpoint,
-      tablePrefix,
-      apiPort: 0,
-      groupIdOf,
-      retryBackoff: { initialMs: 100, maxMs: 1_000 },
-      log: () => {},
-    });
-    api = runtime.apiUrl as string;
   });
 
   afterAll(async () => {
-    await runtime?.stop();
+    await pipeline?.stop();
     await Promise.all([...Object.values(readers).map((r) => r.close()), producer.close()]);
-    tables.close();
-    restoreEnv?.();
   });
 
   it('forged, tampered and stale events for a shipped order change nothing and send nothing', async () => {

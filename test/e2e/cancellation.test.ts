@@ -6,42 +6,30 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { provisionFromManifest } from '../../local/infra/index.ts';
-import { applyEnvironment } from '../../local/runtime/environment.ts';
-import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/runtime.ts';
-import { seedDemoInventory } from '../../local/runtime/seed.ts';
-import { consumerGroupId, type FunctionName, manifest } from '../../topology/index.ts';
-import { testInfra } from '../support/env.ts';
-import { uniqueName, waitFor } from './support/kafka.ts';
+import type { FunctionName } from '../../topology/index.ts';
+import { waitFor } from './support/kafka.ts';
 import {
   cancelOrder,
+  type E2ePipeline,
   e2eCatalog,
   Faults,
   getOrder,
   mapConcurrently,
   orderBody,
-  positionGroupAtEnd,
   postOrder,
   type StoredOrderView,
-  Tables,
+  startE2ePipeline,
+  type Tables,
 } from './support/pipeline.ts';
 
 const TIMEOUT_MS = 90_000;
 const FINAL = new Set(['SHIPPED', 'REJECTED', 'CANCELLED']);
-const kafkaFunctions = (Object.keys(manifest.functions) as FunctionName[]).filter(
-  (fn) => manifest.functions[fn].trigger.kind === 'kafka',
-);
 
 describe('cancelling orders (real Kafka, moto, the real handlers)', () => {
-  const { kafkaBrokers, dynamodbEndpoint } = testInfra();
-  const tablePrefix = uniqueName('cxl');
-  const runId = randomUUID().slice(0, 8);
-  const groupIdOf = (fn: FunctionName) => `${consumerGroupId(fn)}-cxl-${runId}`;
-  const tables = new Tables(dynamodbEndpoint, tablePrefix);
   const faults = new Faults();
-  let runtime: LocalRuntime;
+  let pipeline: E2ePipeline;
+  let tables: Tables;
   let api: string;
-  let restoreEnv: () => void;
 
   async function orderIn(orderId: string, statuses: ReadonlySet<string>): Promise<StoredOrderView> {
     let order: StoredOrderView | undefined;
@@ -68,30 +56,14 @@ describe('cancelling orders (real Kafka, moto, the real handlers)', () => {
   const kinds = async (orderId: string) => (await tables.notifications(orderId)).map((n) => n.kind).sort();
 
   beforeAll(async () => {
-    restoreEnv = applyEnvironment({ POWERTOOLS_LOG_LEVEL: 'ERROR' });
-    await provisionFromManifest({ kafkaBrokers, dynamodbEndpoint, tablePrefix, log: () => {} });
-    await seedDemoInventory(dynamodbEndpoint, tablePrefix, Object.values(e2eCatalog));
-    for (const fn of kafkaFunctions) {
-      const trigger = manifest.functions[fn].trigger;
-      if (trigger.kind === 'kafka') await positionGroupAtEnd(kafkaBrokers, groupIdOf(fn), trigger.topic);
-    }
-    runtime = await startLocalRuntime({
-      kafkaBrokers,
-      dynamodbEndpoint,
-      tablePrefix,
-      apiPort: 0,
-      groupIdOf,
-      wrapHandler: faults.wrap,
-      retryBackoff: { initialMs: 100, maxMs: 500 },
-      log: () => {},
+    pipeline = await startE2ePipeline('cxl', {
+      runtime: { wrapHandler: faults.wrap, retryBackoff: { initialMs: 100, maxMs: 500 } },
     });
-    api = runtime.apiUrl as string;
+    ({ tables, api } = pipeline);
   });
 
   afterAll(async () => {
-    await runtime?.stop();
-    tables.close();
-    restoreEnv?.();
+    await pipeline?.stop();
   });
 
   /** Places an order of `quantity` units of the plentiful SKU, held before `holdAt` when given. */

@@ -9,24 +9,21 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orderReceivedRecord } from '../../functions/shared/orders/events.ts';
 import { newStoredOrder } from '../../functions/shared/orders/model.ts';
-import { provisionFromManifest } from '../../local/infra/index.ts';
-import { applyEnvironment } from '../../local/runtime/environment.ts';
 import type { KafkaOnFailureRecord } from '../../local/runtime/msk-event.ts';
-import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/runtime.ts';
-import { seedDemoInventory } from '../../local/runtime/seed.ts';
-import { consumerGroupId, type FunctionName, manifest } from '../../topology/index.ts';
+import { type FunctionName, manifest } from '../../topology/index.ts';
 import { testInfra } from '../support/env.ts';
-import { type RawMessage, TestProducer, TopicReader, uniqueName, waitFor } from './support/kafka.ts';
+import { type RawMessage, TestProducer, TopicReader, waitFor } from './support/kafka.ts';
 import {
+  type E2ePipeline,
   e2eCatalog,
   Faults,
   getOrder,
   mapConcurrently,
   orderBody,
-  positionGroupAtEnd,
   postOrder,
   type StoredOrderView,
-  Tables,
+  startE2ePipeline,
+  type Tables,
 } from './support/pipeline.ts';
 
 const PIPELINE_TIMEOUT_MS = 90_000;
@@ -37,20 +34,16 @@ const kafkaFunctions = (Object.keys(manifest.functions) as FunctionName[]).filte
 );
 
 describe('order pipeline end to end (real Kafka, moto, the five real handlers)', () => {
-  const { kafkaBrokers, dynamodbEndpoint } = testInfra();
-  const tablePrefix = uniqueName('e2e');
-  const runId = randomUUID().slice(0, 8);
-  const groupIdOf = (fn: FunctionName) => `${consumerGroupId(fn)}-e2e-${runId}`;
+  const { kafkaBrokers } = testInfra();
   const faults = new Faults();
-  const tables = new Tables(dynamodbEndpoint, tablePrefix);
   const producer = new TestProducer(kafkaBrokers);
   const runtimeLog: string[] = [];
-  let runtime: LocalRuntime;
+  let pipeline: E2ePipeline;
+  let tables: Tables;
   let api: string;
   let deadLetters: TopicReader;
   let orderReceived: TopicReader;
   let orderConfirmed: TopicReader;
-  let restoreEnv: () => void;
 
   /** Polls the orders table until the order reaches `status` (or any terminal status). */
   async function orderReaching(orderId: string, status?: string): Promise<StoredOrderView> {
@@ -70,43 +63,28 @@ describe('order pipeline end to end (real Kafka, moto, the five real handlers)',
   const keyed = (messages: RawMessage[], key: string) => messages.filter((m) => m.key?.toString() === key);
 
   beforeAll(async () => {
-    // Quieter handlers: warnings and errors only.
-    restoreEnv = applyEnvironment({ POWERTOOLS_LOG_LEVEL: 'WARN' });
-    await provisionFromManifest({ kafkaBrokers, dynamodbEndpoint, tablePrefix, log: () => {} });
-    await seedDemoInventory(dynamodbEndpoint, tablePrefix, Object.values(e2eCatalog));
-    for (const fn of kafkaFunctions) {
-      const trigger = manifest.functions[fn].trigger;
-      if (trigger.kind === 'kafka') await positionGroupAtEnd(kafkaBrokers, groupIdOf(fn), trigger.topic);
-    }
     [deadLetters, orderReceived, orderConfirmed] = await Promise.all([
       new TopicReader(kafkaBrokers, 'DeadLetterQueue').start(),
       new TopicReader(kafkaBrokers, 'OrderReceived').start(),
       new TopicReader(kafkaBrokers, 'OrderConfirmed').start(),
     ]);
-    runtime = await startLocalRuntime({
-      kafkaBrokers,
-      dynamodbEndpoint,
-      tablePrefix,
-      apiPort: 0,
-      groupIdOf,
-      wrapHandler: faults.wrap,
-      // The manifest's retry count, with short waits: the always-failing case reaches its limit quickly.
-      retryBackoff: { initialMs: 100, maxMs: 1_000 },
-      log: (line) => runtimeLog.push(line),
+    // Quieter handlers: warnings and errors only. The manifest's retry count, with short waits: the
+    // always-failing case reaches its limit quickly.
+    pipeline = await startE2ePipeline('e2e', {
+      logLevel: 'WARN',
+      runtime: { wrapHandler: faults.wrap, log: (line) => runtimeLog.push(line) },
     });
-    api = runtime.apiUrl as string;
+    ({ tables, api } = pipeline);
   });
 
   afterAll(async () => {
-    await runtime?.stop();
+    await pipeline?.stop();
     await Promise.all([
       deadLetters?.close(),
       orderReceived?.close(),
       orderConfirmed?.close(),
       producer.close(),
     ]);
-    tables.close();
-    restoreEnv?.();
   });
 
   it('takes an order to SHIPPED, with its history and one notification after packing and one after shipping', async () => {

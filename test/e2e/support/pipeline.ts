@@ -5,9 +5,24 @@ import { Admin } from '@platformatic/kafka';
 import type { MSKEvent } from 'aws-lambda';
 import type { CatalogEntry } from '../../../functions/shared/catalog.ts';
 import type { StoredOrder } from '../../../functions/shared/orders/model.ts';
-import { localDynamoDbConfig } from '../../../local/infra/index.ts';
+import { localDynamoDbConfig, provisionFromManifest } from '../../../local/infra/index.ts';
+import { applyEnvironment } from '../../../local/runtime/environment.ts';
 import type { LambdaHandler } from '../../../local/runtime/lambda-context.ts';
-import { type FunctionName, localTableName, manifest, type TableName } from '../../../topology/index.ts';
+import {
+  type LocalRuntime,
+  type LocalRuntimeOptions,
+  startLocalRuntime,
+} from '../../../local/runtime/runtime.ts';
+import { seedDemoInventory } from '../../../local/runtime/seed.ts';
+import {
+  consumerGroupId,
+  type FunctionName,
+  localTableName,
+  manifest,
+  type TableName,
+} from '../../../topology/index.ts';
+import { testInfra } from '../../support/env.ts';
+import { uniqueName } from './kafka.ts';
 
 /**
  * Makes the real handlers fail on purpose, for the records of chosen orders (records are keyed by order
@@ -260,4 +275,62 @@ export async function mapConcurrently<T, R>(
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
+}
+
+export interface E2ePipeline {
+  runtime: LocalRuntime;
+  /** The API emulator's base URL. */
+  api: string;
+  tables: Tables;
+  /** The consumer groups of this file's runtime: its own, positioned at the end of their topics. */
+  groupIdOf(fn: FunctionName): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The whole pipeline for one test file, on the integration run's broker and moto: a table prefix of its
+ * own (provisioned, the e2e catalog seeded), the functions' consumer groups of its own positioned at the
+ * end of their topics (records of other files are not replayed), and the local runtime started with them.
+ * `runtime` options override the defaults (free API port, short retry waits, quiet log).
+ */
+export async function startE2ePipeline(
+  name: string,
+  options: { logLevel?: string; runtime?: Partial<LocalRuntimeOptions> } = {},
+): Promise<E2ePipeline> {
+  const { kafkaBrokers, dynamodbEndpoint } = testInfra();
+  const tablePrefix = uniqueName(name);
+  const runId = randomUUID().slice(0, 8);
+  const groupIdOf = (fn: FunctionName) => `${consumerGroupId(fn)}-${name}-${runId}`;
+  const restoreEnv = applyEnvironment({ POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'ERROR' });
+  const tables = new Tables(dynamodbEndpoint, tablePrefix);
+  await provisionFromManifest({ kafkaBrokers, dynamodbEndpoint, tablePrefix, log: () => {} });
+  await seedDemoInventory(dynamodbEndpoint, tablePrefix, Object.values(e2eCatalog));
+  for (const [fn, spec] of Object.entries(manifest.functions) as [
+    FunctionName,
+    (typeof manifest.functions)[FunctionName],
+  ][]) {
+    if (spec.trigger.kind === 'kafka')
+      await positionGroupAtEnd(kafkaBrokers, groupIdOf(fn), spec.trigger.topic);
+  }
+  const runtime = await startLocalRuntime({
+    kafkaBrokers,
+    dynamodbEndpoint,
+    tablePrefix,
+    apiPort: 0,
+    groupIdOf,
+    retryBackoff: { initialMs: 100, maxMs: 1_000 },
+    log: () => {},
+    ...options.runtime,
+  });
+  return {
+    runtime,
+    api: runtime.apiUrl as string,
+    tables,
+    groupIdOf,
+    async stop() {
+      await runtime.stop();
+      tables.close();
+      restoreEnv();
+    },
+  };
 }
