@@ -297,6 +297,7 @@ export async function runScenario(
         runId,
         kafkaBrokers: stack.kafkaBrokers,
         dynamodbEndpoint: stack.dynamodbEndpoint,
+        snsEndpoint: stack.snsEndpoint,
         tablePrefix: session.tablePrefix,
         apiPort: port,
       },

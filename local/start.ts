@@ -174,10 +174,11 @@ async function main(): Promise<number> {
 
   try {
     infra = await startLocalInfra({ log, reset: options.fresh });
-    const { kafkaBrokers, dynamodbEndpoint } = infra;
+    const { kafkaBrokers, dynamodbEndpoint, snsEndpoint } = infra;
     const provisioned = await provisionFromManifest({
       kafkaBrokers,
       dynamodbEndpoint,
+      snsEndpoint,
       tablePrefix: options.tablePrefix,
       log,
     });
@@ -192,6 +193,7 @@ async function main(): Promise<number> {
     const runtimeOptions = {
       kafkaBrokers,
       dynamodbEndpoint,
+      snsEndpoint,
       ...(options.tablePrefix ? { tablePrefix: options.tablePrefix } : {}),
       apiPort: options.port,
       ...(options.scheduleIntervalMs ? { scheduleIntervalMs: options.scheduleIntervalMs } : {}),

@@ -1,6 +1,6 @@
 /**
  * vitest globalSetup of the `integration` project: one real Kafka broker and one DynamoDB endpoint
- * (moto) for the whole run, on free ports in a temporary data dir, with the manifest's topics and
+ * (dynoxide) and one SNS endpoint (moto) for the whole run, on free ports in a temporary data dir, with the manifest's topics and
  * tables created. With KAFKA_BROKERS / DYNAMODB_ENDPOINT already set (e.g. docker-compose), those are
  * used and nothing is started.
  *
@@ -21,6 +21,7 @@ declare module 'vitest' {
   export interface ProvidedContext {
     kafkaBrokers: string;
     dynamodbEndpoint: string;
+    snsEndpoint: string;
   }
 }
 
@@ -29,8 +30,9 @@ const log = (line: string) => process.stderr.write(`[integration] ${line}\n`);
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const externalBrokers = brokersFromEnv();
   const externalDynamoDb = process.env[RuntimeEnv.dynamodbEndpoint]?.trim() || undefined;
-  // Ports the OS says are free now; never the developer's 9092/8000, which `npm start` may hold.
-  const [kafkaPort, controllerPort, dynamodbPort] = await findFreePorts(3);
+  const externalSns = process.env[RuntimeEnv.snsEndpoint]?.trim() || undefined;
+  // Ports the OS says are free now; never the developer's 9092/8000/8001, which `npm start` may hold.
+  const [kafkaPort, controllerPort, dynamodbPort, snsPort] = await findFreePorts(4);
 
   let infra: LocalInfra | undefined;
   try {
@@ -39,27 +41,32 @@ export default async function setup(project: TestProject): Promise<() => Promise
       kafkaPort,
       controllerPort,
       dynamodbPort,
+      snsPort,
       kafkaBrokers: externalBrokers ?? null,
       dynamodbEndpoint: externalDynamoDb ?? null,
+      snsEndpoint: externalSns ?? null,
       log,
     });
     await provisionFromManifest({
       kafkaBrokers: infra.kafkaBrokers,
       dynamodbEndpoint: infra.dynamodbEndpoint,
+      snsEndpoint: infra.snsEndpoint,
     });
   } catch (error) {
     await infra?.stop();
     throw error;
   }
   log(
-    `Kafka ${infra.kafkaBrokers.join(',')}${infra.started.kafka ? '' : ' (external)'}, DynamoDB ${infra.dynamodbEndpoint}${infra.started.dynamodb ? '' : ' (external)'}`,
+    `Kafka ${infra.kafkaBrokers.join(',')}${infra.started.kafka ? '' : ' (external)'}, DynamoDB ${infra.dynamodbEndpoint}${infra.started.dynamodb ? '' : ' (external)'}, SNS ${infra.snsEndpoint}${infra.started.sns ? '' : ' (external)'}`,
   );
 
   const brokers = infra.kafkaBrokers.join(',');
   process.env[RuntimeEnv.kafkaBrokers] = brokers;
   process.env[RuntimeEnv.dynamodbEndpoint] = infra.dynamodbEndpoint;
+  process.env[RuntimeEnv.snsEndpoint] = infra.snsEndpoint;
   project.provide('kafkaBrokers', brokers);
   project.provide('dynamodbEndpoint', infra.dynamodbEndpoint);
+  project.provide('snsEndpoint', infra.snsEndpoint);
 
   const running = infra;
   return async () => {

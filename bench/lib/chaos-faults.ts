@@ -12,7 +12,6 @@ import { startDynamoDb } from '../../local/infra/dynamodb.ts';
 import { isProcessAlive } from '../../local/infra/file-lock.ts';
 import { localDynamoDbConfig } from '../../local/infra/index.ts';
 import { type RunningKafka, startKafka } from '../../local/infra/kafka.ts';
-import { provisionChannels } from '../../local/infra/provision.ts';
 import { localTableName, manifest, tableNames } from '../../topology/manifest.ts';
 import type { RunningChild } from './child-process.ts';
 import type { CompletionTracker } from './driver.ts';
@@ -101,7 +100,7 @@ export const brokerKill: Fault = async (h) => {
 
 /**
  * kill -9 the DynamoDB endpoint while invocations run, once a third of the orders are in; start the same
- * server again on the same port and data dir (its journal brings the tables back).
+ * server again on the same port and data dir (its SQLite database brings the tables back).
  */
 export const dynamodbKill: Fault = async (h) => {
   const dynamodb = h.stack.dynamodb;
@@ -110,7 +109,7 @@ export const dynamodbKill: Fault = async (h) => {
   const during = (async () => {
     await h.acceptedAtLeast(Math.ceil(h.session.orders / 3));
     const busy = await batchInFlight(h.child());
-    const pid = pidIn(dynamodb.dir, 'moto.pid');
+    const pid = pidIn(dynamodb.dir, 'dynoxide.pid');
     await killHard(pid);
     const killedAt = Date.now();
     h.note(
@@ -119,19 +118,11 @@ export const dynamodbKill: Fault = async (h) => {
     await sleep(2_000);
     const restarted = await startDynamoDb({ ...dynamodb, log: () => undefined });
     h.stack.onStop(() => restarted.stop());
-    // moto serves SNS on the same port and journals DynamoDB only: the run's notifications topic is
-    // created again at once (CreateTopic is idempotent, the ARN is the name's), as if SNS, a service of
-    // its own on AWS, had not shared DynamoDB's fate. Publishes in between fail and are retried.
-    const channels = await provisionChannels(restarted.endpoint, h.session.tablePrefix);
     const tables = await listTables(restarted.endpoint);
     const ours = tableNames.map((t) => localTableName(t, h.session.tablePrefix));
     const gone = ours.filter((t) => !tables.has(t));
-    const recreated = channels.filter((c) => c.action === 'created').map((c) => c.topicName);
     h.note(
-      `DynamoDB endpoint restarted on the same port and data dir ${seconds(Date.now() - killedAt)} after the kill; ${ours.length - gone.length}/${ours.length} of the run's tables back` +
-        (recreated.length > 0
-          ? `; SNS topic ${recreated.join(', ')} created again (moto keeps no SNS state)`
-          : ''),
+      `DynamoDB endpoint restarted on the same port and data dir ${seconds(Date.now() - killedAt)} after the kill; ${ours.length - gone.length}/${ours.length} of the run's tables back`,
     );
     if (gone.length > 0) {
       failures.push(

@@ -61,6 +61,7 @@ async function startPipeline(): Promise<{ apiUrl: string | undefined; stop: () =
   const runtime = await startLocalRuntime({
     kafkaBrokers: config.kafkaBrokers,
     dynamodbEndpoint: config.dynamodbEndpoint,
+    snsEndpoint: config.snsEndpoint,
     tablePrefix: config.tablePrefix,
     apiHost: '127.0.0.1',
     apiPort: config.apiPort,

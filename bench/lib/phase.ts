@@ -66,6 +66,7 @@ export async function openTarget(kind: TargetKind, stack: BenchStack, stock: num
     runId,
     kafkaBrokers: stack.kafkaBrokers,
     dynamodbEndpoint: stack.dynamodbEndpoint,
+    snsEndpoint: stack.snsEndpoint,
     apiPort: 0,
   };
   if (kind === 'pipeline') {

@@ -6,6 +6,7 @@ export interface ChildConfig {
   runId: string;
   kafkaBrokers: string[];
   dynamodbEndpoint: string;
+  snsEndpoint: string;
   tablePrefix: string;
   /** API emulator port (pipeline); 0 picks a free one. */
   apiPort: number;

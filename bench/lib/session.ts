@@ -40,13 +40,13 @@ export interface PipelineSession {
  * end of their topics (a shared broker keeps other runs' records: they are not ours to process).
  */
 export async function preparePipeline(
-  stack: { kafkaBrokers: string[]; dynamodbEndpoint: string },
+  stack: { kafkaBrokers: string[]; dynamodbEndpoint: string; snsEndpoint: string },
   runId: string,
   stock: number,
 ): Promise<PipelineSession> {
   const tablePrefix = `bench-${runId}`;
   const entries = benchCatalog(stock);
-  await prepareTables(stack.dynamodbEndpoint, tablePrefix, entries);
+  await prepareTables(stack.dynamodbEndpoint, stack.snsEndpoint, tablePrefix, entries);
   const admin = newAdmin(stack.kafkaBrokers);
   let startOffsets: Offsets;
   try {

@@ -28,6 +28,7 @@ export type Log = (line: string) => void;
 export interface BenchStack {
   kafkaBrokers: string[];
   dynamodbEndpoint: string;
+  snsEndpoint: string;
   /** Ports and data dir of a broker this run started (undefined when external): chaos restarts it. */
   kafka?: { host: string; port: number; controllerPort: number; dir: string };
   /** Port and data dir of a DynamoDB endpoint this run started (undefined when external): chaos restarts it. */
@@ -60,14 +61,16 @@ function localKafkaVersion(): string {
  */
 export async function startBenchStack(log: Log): Promise<BenchStack> {
   const external = brokersFromEnv();
-  const [kafkaPort, controllerPort, dynamodbPort] = await findFreePorts(3);
+  const [kafkaPort, controllerPort, dynamodbPort, snsPort] = await findFreePorts(4);
   const infra = await startLocalInfra({
     ephemeral: true,
     kafkaPort,
     controllerPort,
     dynamodbPort,
+    snsPort,
     kafkaBrokers: external ?? null,
     dynamodbEndpoint: process.env[RuntimeEnv.dynamodbEndpoint]?.trim() || null,
+    snsEndpoint: process.env[RuntimeEnv.snsEndpoint]?.trim() || null,
     log,
   });
   try {
@@ -80,6 +83,7 @@ export async function startBenchStack(log: Log): Promise<BenchStack> {
   return {
     kafkaBrokers: infra.kafkaBrokers,
     dynamodbEndpoint: infra.dynamodbEndpoint,
+    snsEndpoint: infra.snsEndpoint,
     ...(infra.started.kafka && kafkaPort && controllerPort
       ? { kafka: { host: '127.0.0.1', port: kafkaPort, controllerPort, dir: join(infra.dataDir, 'kafka') } }
       : {}),
@@ -106,13 +110,14 @@ export function benchCatalog(stock: number): CatalogEntry[] {
 /** Creates this run's tables (`<prefix>-<table>`) and topics, and stocks them with `entries`. */
 export async function prepareTables(
   dynamodbEndpoint: string,
+  snsEndpoint: string,
   tablePrefix: string,
   entries: readonly CatalogEntry[],
 ): Promise<void> {
   // The run's notifications topic too (`<prefix>-notifications` in moto's SNS): the functions publish there.
   await Promise.all([
     provisionTables(dynamodbEndpoint, tablePrefix),
-    provisionChannels(dynamodbEndpoint, tablePrefix),
+    provisionChannels(snsEndpoint, tablePrefix),
   ]);
   const client = DynamoDBDocumentClient.from(new DynamoDBClient(localDynamoDbConfig(dynamodbEndpoint)));
   try {

@@ -85,13 +85,14 @@ async function main(): Promise<number> {
     const provisioned = await provisionFromManifest({
       kafkaBrokers: infra.kafkaBrokers,
       dynamodbEndpoint: infra.dynamodbEndpoint,
+      snsEndpoint: infra.snsEndpoint,
       tablePrefix: values['table-prefix'],
     });
 
     const lines = [
       ...describeInfra(infra, provisioned),
       '',
-      `Use them from another shell: KAFKA_BROKERS=${infra.kafkaBrokers.join(',')} DYNAMODB_ENDPOINT=${infra.dynamodbEndpoint}`,
+      `Use them from another shell: KAFKA_BROKERS=${infra.kafkaBrokers.join(',')} DYNAMODB_ENDPOINT=${infra.dynamodbEndpoint} SNS_ENDPOINT=${infra.snsEndpoint}`,
       'Ctrl-C stops everything.',
     ];
     console.log(lines.join('\n'));

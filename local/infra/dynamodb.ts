@@ -1,24 +1,23 @@
+import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient, type DynamoDBClientConfig, ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { ensurePythonTools, PythonToolsError, projectRoot } from '../python/venv.ts';
 import { InfraError } from './errors.ts';
 import { assertPortFree } from './ports.ts';
 import { killStaleProcess, logTail, type ManagedProcess, spawnManaged } from './process.ts';
 
-const motoServerScript = join(projectRoot, 'local', 'python', 'moto_server_serial.py');
-
 type Log = (line: string) => void;
 
 /**
- * The region every local client must use: moto keeps tables per region, so the provisioner, the
- * functions and the tests have to agree. `AWS_REGION` wins when set.
+ * The region every local client must use: the SNS endpoint (moto) keeps topics per region, and the
+ * provisioner, the functions and the tests have to agree. `AWS_REGION` wins when set.
  */
 export const localRegion = (): string =>
   process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
 
-/** Client settings for the local DynamoDB endpoint; moto accepts any credentials. */
+/** Client settings for the local DynamoDB endpoint; it accepts any credentials. */
 export function localDynamoDbConfig(endpoint: string): DynamoDBClientConfig {
   return {
     endpoint,
@@ -31,7 +30,7 @@ export function localDynamoDbConfig(endpoint: string): DynamoDBClientConfig {
 export interface DynamoDbOptions {
   host: string;
   port: number;
-  /** Holds moto's log (`moto.log`), pid file and the tables' state (`state/`, see `dynamoDbStateDir`). */
+  /** Holds the endpoint's log (`dynoxide.log`), pid file and the tables (`state/`, see `dynamoDbStateDir`). */
   dir: string;
   log: Log;
   startTimeoutMs?: number;
@@ -39,10 +38,7 @@ export interface DynamoDbOptions {
   reset?: boolean;
 }
 
-/**
- * Where the local endpoint keeps its tables between runs: a journal of the writes and snapshots
- * (local/python/dynamodb_journal.py). Deleting it starts empty.
- */
+/** Where the local endpoint keeps its tables between runs (one SQLite database). Deleting it starts empty. */
 export const dynamoDbStateDir = (dir: string): string => join(dir, 'state');
 
 export interface RunningDynamoDb {
@@ -52,10 +48,42 @@ export interface RunningDynamoDb {
   stop(): Promise<void>;
 }
 
+/** The npm package that carries dynoxide's binary for this machine (an optional dependency). */
+export const dynoxidePackage = `@dynoxide/${process.platform}-${process.arch}`;
+
 /**
- * Starts moto's server as the local DynamoDB endpoint (DynamoDB Local's licence is not open source).
- * moto keeps its tables in memory; the wrapper journals every write to `dynamoDbStateDir(dir)` before
- * answering and replays it before serving, so a restart (or a crash) finds the tables as they were.
+ * The dynoxide executable: `DYNOXIDE_BIN` if set (e.g. one built with `cargo install dynoxide-rs`), else
+ * the one npm installed from the platform package.
+ */
+export function dynoxideBinary(env: NodeJS.ProcessEnv = process.env): string {
+  const explicit = env.DYNOXIDE_BIN?.trim();
+  if (explicit) {
+    if (!existsSync(explicit)) {
+      throw new InfraError(
+        'dynamodb',
+        'start-failed',
+        `DYNOXIDE_BIN names ${explicit}, which does not exist.`,
+      );
+    }
+    return explicit;
+  }
+  try {
+    const manifest = createRequire(import.meta.url).resolve(`${dynoxidePackage}/package.json`);
+    return join(dirname(manifest), process.platform === 'win32' ? 'dynoxide.exe' : 'dynoxide');
+  } catch {
+    throw new InfraError(
+      'dynamodb',
+      'start-failed',
+      `dynoxide, the local DynamoDB endpoint, is not installed for ${process.platform}-${process.arch}: npm installs ${dynoxidePackage} as an optional dependency where it is published. Otherwise build it (cargo install dynoxide-rs --no-default-features --features native-sqlite,http-server,cli) and set DYNOXIDE_BIN to the binary.`,
+    );
+  }
+}
+
+/**
+ * Starts dynoxide (MIT/Apache-2.0, a DynamoDB emulator in Rust over SQLite; DynamoDB Local's licence is
+ * not open source) as the local DynamoDB endpoint. Its tables live in one SQLite database under
+ * `dynamoDbStateDir(dir)`: a write is committed before it is answered, so a restart (or a SIGKILL) finds
+ * the tables as they were.
  */
 export async function startDynamoDb({
   host,
@@ -65,22 +93,14 @@ export async function startDynamoDb({
   startTimeoutMs,
   reset,
 }: DynamoDbOptions): Promise<RunningDynamoDb> {
-  let python: string;
-  try {
-    const tools = await ensurePythonTools(undefined, log);
-    python = tools.bin('python');
-  } catch (error) {
-    if (error instanceof PythonToolsError)
-      throw new InfraError('python', 'start-failed', error.message, { cause: error });
-    throw error;
-  }
+  const binary = dynoxideBinary();
   await mkdir(dir, { recursive: true });
-  const pidFile = join(dir, 'moto.pid');
+  const pidFile = join(dir, 'dynoxide.pid');
   await killStaleProcess(pidFile, (line) => log(`[dynamodb] ${line}`));
   await assertPortFree(
     port,
     host,
-    'DynamoDB (moto server)',
+    'DynamoDB (dynoxide)',
     'dynamodb',
     'Stop whatever holds it, choose another port (npm run infra -- --dynamodb-port <port>), or set DYNAMODB_ENDPOINT to use an endpoint that is already running.',
   );
@@ -89,16 +109,16 @@ export async function startDynamoDb({
     await rm(stateDir, { recursive: true, force: true });
     log(`[dynamodb] reset: deleted the tables kept in ${stateDir}`);
   }
-  const logFile = join(dir, 'moto.log');
+  await mkdir(stateDir, { recursive: true });
+  const logFile = join(dir, 'dynoxide.log');
   const child = await spawnManaged({
     name: 'dynamodb',
-    // moto's server, one request at a time: its threaded mode loses concurrent DynamoDB writes (see the script).
-    command: python,
-    args: [motoServerScript, '-H', host, '-p', String(port), '--state-dir', stateDir],
+    command: binary,
+    args: ['serve', '--host', host, '--port', String(port), '--db-path', join(stateDir, 'tables.sqlite')],
     cwd: dir,
     logFile,
     pidFile,
-    marker: 'moto_server',
+    marker: 'dynoxide',
   });
   const endpoint = `http://${host}:${port}`;
   try {
@@ -127,7 +147,7 @@ export async function waitForDynamoDb(
         throw new InfraError(
           'dynamodb',
           'start-failed',
-          `the moto server exited during startup (code ${code}, signal ${signal}).`,
+          `the DynamoDB endpoint (dynoxide) exited during startup (code ${code}, signal ${signal}).`,
         );
       }
       try {

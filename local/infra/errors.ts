@@ -1,5 +1,5 @@
 /** Which local service a failure is about. */
-export type InfraService = 'kafka' | 'dynamodb' | 'java' | 'maven' | 'python';
+export type InfraService = 'kafka' | 'dynamodb' | 'sns' | 'java' | 'maven' | 'python';
 
 export type InfraFailure =
   | 'java-missing'

@@ -5,6 +5,7 @@ import { RuntimeEnv } from '../../topology/runtime-env.ts';
 import { projectRoot } from '../python/venv.ts';
 import { type RunningDynamoDb, startDynamoDb, waitForDynamoDb } from './dynamodb.ts';
 import { type RunningKafka, startKafka, waitForKafka } from './kafka.ts';
+import { type RunningSns, startSns, waitForSns } from './sns.ts';
 
 export { localDynamoDbConfig, localRegion } from './dynamodb.ts';
 export { InfraError, type InfraFailure, type InfraService } from './errors.ts';
@@ -21,6 +22,7 @@ export {
 
 export const DEFAULT_KAFKA_PORT = 9092;
 export const DEFAULT_DYNAMODB_PORT = 8000;
+export const DEFAULT_SNS_PORT = 8001;
 export const defaultDataDir = join(projectRoot, '.local', 'data');
 
 export interface LocalInfraOptions {
@@ -32,17 +34,20 @@ export interface LocalInfraOptions {
   controllerPort?: number;
   /** Default 8000. */
   dynamodbPort?: number;
+  /** Default 8001. */
+  snsPort?: number;
   /** Persistent state (Kafka's log dirs, logs, pid files). Default `.local/data`. */
   dataDir?: string;
   /** Use a fresh temporary data dir, deleted by `stop()` (tests). Overrides `dataDir`. */
   ephemeral?: boolean;
   /**
    * Services already running elsewhere (e.g. docker-compose): nothing is started for them, they are
-   * only waited for. Default: `KAFKA_BROKERS` / `DYNAMODB_ENDPOINT` from the environment; pass `null`
-   * to ignore the environment and always start our own.
+   * only waited for. Default: `KAFKA_BROKERS` / `DYNAMODB_ENDPOINT` / `SNS_ENDPOINT` from the
+   * environment; pass `null` to ignore the environment and always start our own.
    */
   kafkaBrokers?: string[] | null;
   dynamodbEndpoint?: string | null;
+  snsEndpoint?: string | null;
   /** Progress lines; default: stderr. */
   log?: (line: string) => void;
   /** How long each service may take to answer. Default 120 s. */
@@ -57,12 +62,13 @@ export interface LocalInfraOptions {
 export interface LocalInfra {
   kafkaBrokers: string[];
   dynamodbEndpoint: string;
+  snsEndpoint: string;
   /** Where state and logs live (a temp dir when ephemeral). */
   dataDir: string;
   /** Which services this call started (and `stop()` will stop); the others were external. */
-  started: { kafka: boolean; dynamodb: boolean };
+  started: { kafka: boolean; dynamodb: boolean; sns: boolean };
   /** The logs of the services this call started. */
-  logFiles: { kafka?: string; dynamodb?: string };
+  logFiles: { kafka?: string; dynamodb?: string; sns?: string };
   /** Stops what was started (SIGTERM, then SIGKILL after a grace period). Idempotent. */
   stop(): Promise<void>;
 }
@@ -74,22 +80,21 @@ export function brokersFromEnv(env: NodeJS.ProcessEnv = process.env): string[] |
 }
 
 /**
- * Brings up the local Kafka broker and DynamoDB endpoint, or waits for external ones named by
- * `KAFKA_BROKERS` / `DYNAMODB_ENDPOINT`. Resolves when both answer; provisioning is separate
- * (`provisionFromManifest`) so callers decide when topics and tables are created.
+ * Brings up the local Kafka broker, DynamoDB endpoint (dynoxide) and SNS endpoint (moto), or waits for
+ * external ones named by `KAFKA_BROKERS` / `DYNAMODB_ENDPOINT` / `SNS_ENDPOINT`. Resolves when all answer;
+ * provisioning is separate (`provisionFromManifest`) so callers decide when topics and tables are created.
  */
 export async function startLocalInfra(options: LocalInfraOptions = {}): Promise<LocalInfra> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const host = options.host ?? '127.0.0.1';
   const kafkaPort = options.kafkaPort ?? DEFAULT_KAFKA_PORT;
   const controllerPort = options.controllerPort ?? kafkaPort + 1;
-  const dynamodbPort = options.dynamodbPort ?? DEFAULT_DYNAMODB_PORT;
   const timeoutMs = options.startTimeoutMs ?? 120_000;
+  const fromEnv = (option: string | null | undefined, name: string) =>
+    option === undefined ? process.env[name]?.trim() || undefined : (option ?? undefined);
   const externalBrokers = options.kafkaBrokers === undefined ? brokersFromEnv() : options.kafkaBrokers;
-  const externalDynamoDb =
-    options.dynamodbEndpoint === undefined
-      ? process.env[RuntimeEnv.dynamodbEndpoint]?.trim() || undefined
-      : options.dynamodbEndpoint;
+  const externalDynamoDb = fromEnv(options.dynamodbEndpoint, RuntimeEnv.dynamodbEndpoint);
+  const externalSns = fromEnv(options.snsEndpoint, RuntimeEnv.snsEndpoint);
   const dataDir = options.ephemeral
     ? await mkdtemp(join(tmpdir(), 'order-pipeline-infra-'))
     : (options.dataDir ?? defaultDataDir);
@@ -113,48 +118,71 @@ export async function startLocalInfra(options: LocalInfraOptions = {}): Promise<
     ? waitForDynamoDb(externalDynamoDb, { timeoutMs }).then(() => externalDynamoDb)
     : startDynamoDb({
         host,
-        port: dynamodbPort,
+        port: options.dynamodbPort ?? DEFAULT_DYNAMODB_PORT,
         dir: join(dataDir, 'dynamodb'),
         log,
         startTimeoutMs: timeoutMs,
         reset,
       });
+  const sns: Promise<RunningSns | string> = externalSns
+    ? waitForSns(externalSns, { timeoutMs }).then(() => externalSns)
+    : startSns({
+        host,
+        port: options.snsPort ?? DEFAULT_SNS_PORT,
+        dir: join(dataDir, 'sns'),
+        log,
+        startTimeoutMs: timeoutMs,
+      });
 
-  const [kafkaResult, dynamodbResult] = await Promise.allSettled([kafka, dynamodb]);
-  const runningKafka =
-    kafkaResult.status === 'fulfilled' && !Array.isArray(kafkaResult.value) ? kafkaResult.value : undefined;
-  const runningDynamoDb =
-    dynamodbResult.status === 'fulfilled' && typeof dynamodbResult.value !== 'string'
-      ? dynamodbResult.value
+  const [kafkaResult, dynamodbResult, snsResult] = await Promise.allSettled([kafka, dynamodb, sns]);
+  const started = <T extends object>(result: PromiseSettledResult<T | string | string[]>) =>
+    result.status === 'fulfilled' && typeof result.value === 'object' && !Array.isArray(result.value)
+      ? (result.value as T)
       : undefined;
+  const runningKafka = started<RunningKafka>(kafkaResult);
+  const runningDynamoDb = started<RunningDynamoDb>(dynamodbResult);
+  const runningSns = started<RunningSns>(snsResult);
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
-      await Promise.all([runningKafka?.stop(), runningDynamoDb?.stop()]);
+      await Promise.all([runningKafka?.stop(), runningDynamoDb?.stop(), runningSns?.stop()]);
       if (options.ephemeral) await rm(dataDir, { recursive: true, force: true });
     })();
     return stopping;
   };
 
-  // One failed: take the other one down again rather than leave half an environment running.
-  if (kafkaResult.status === 'rejected' || dynamodbResult.status === 'rejected') {
+  // One failed: take the others down again rather than leave half an environment running.
+  const failures = [
+    ['kafka', kafkaResult],
+    ['dynamodb', dynamodbResult],
+    ['sns', snsResult],
+  ].flatMap(([name, result]) =>
+    (result as PromiseSettledResult<unknown>).status === 'rejected'
+      ? [{ name: name as string, reason: (result as PromiseRejectedResult).reason }]
+      : [],
+  );
+  if (failures.length > 0) {
     await stop();
-    if (kafkaResult.status === 'rejected' && dynamodbResult.status === 'rejected') {
-      // Only one error can be thrown; the other one is still worth seeing.
-      log(`[dynamodb] ${(dynamodbResult.reason as Error)?.message ?? String(dynamodbResult.reason)}`);
-    }
-    throw kafkaResult.status === 'rejected'
-      ? kafkaResult.reason
-      : (dynamodbResult as PromiseRejectedResult).reason;
+    // Only one error can be thrown; the others are still worth seeing.
+    for (const { name, reason } of failures.slice(1))
+      log(`[${name}] ${(reason as Error)?.message ?? String(reason)}`);
+    throw failures[0]?.reason;
   }
 
   return {
-    kafkaBrokers: runningKafka ? runningKafka.brokers : (kafkaResult.value as string[]),
-    dynamodbEndpoint: runningDynamoDb ? runningDynamoDb.endpoint : (dynamodbResult.value as string),
+    kafkaBrokers: runningKafka
+      ? runningKafka.brokers
+      : (kafkaResult as PromiseFulfilledResult<string[]>).value,
+    dynamodbEndpoint: runningDynamoDb?.endpoint ?? (dynamodbResult as PromiseFulfilledResult<string>).value,
+    snsEndpoint: runningSns?.endpoint ?? (snsResult as PromiseFulfilledResult<string>).value,
     dataDir,
-    started: { kafka: runningKafka !== undefined, dynamodb: runningDynamoDb !== undefined },
-    logFiles: { kafka: runningKafka?.logFile, dynamodb: runningDynamoDb?.logFile },
+    started: {
+      kafka: runningKafka !== undefined,
+      dynamodb: runningDynamoDb !== undefined,
+      sns: runningSns !== undefined,
+    },
+    logFiles: { kafka: runningKafka?.logFile, dynamodb: runningDynamoDb?.logFile, sns: runningSns?.logFile },
     stop,
   };
 }

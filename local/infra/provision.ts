@@ -33,8 +33,8 @@ import { localSnsConfig, localTopicArn } from './sns.ts';
 export interface ProvisionOptions {
   kafkaBrokers: string[];
   dynamodbEndpoint: string;
-  /** moto's SNS, for the manifest's channels; default: the DynamoDB endpoint (moto serves both). */
-  snsEndpoint?: string;
+  /** moto's SNS, for the manifest's channels. */
+  snsEndpoint: string;
   /** Physical table names (and channel topic names) are `${tablePrefix}-${name}`; defaults to localTableName's prefix. */
   tablePrefix?: string;
   log?: (line: string) => void;
@@ -81,7 +81,7 @@ export async function provisionFromManifest(options: ProvisionOptions): Promise<
   const [topics, tables, channels] = await Promise.all([
     provisionTopics(options.kafkaBrokers),
     provisionTables(options.dynamodbEndpoint, options.tablePrefix),
-    provisionChannels(options.snsEndpoint ?? options.dynamodbEndpoint, options.tablePrefix),
+    provisionChannels(options.snsEndpoint, options.tablePrefix),
   ]);
   return { topics, tables, channels };
 }

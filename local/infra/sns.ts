@@ -1,6 +1,15 @@
-import type { SNSClientConfig } from '@aws-sdk/client-sns';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ListTopicsCommand, SNSClient, type SNSClientConfig } from '@aws-sdk/client-sns';
 import { type ChannelName, localTopicName } from '../../topology/manifest.ts';
+import { ensurePythonTools, PythonToolsError, projectRoot } from '../python/venv.ts';
 import { localRegion } from './dynamodb.ts';
+import { InfraError } from './errors.ts';
+import { assertPortFree } from './ports.ts';
+import { killStaleProcess, logTail, type ManagedProcess, spawnManaged } from './process.ts';
+
+const motoServerScript = join(projectRoot, 'local', 'python', 'moto_sns_server.py');
 
 /**
  * The account of every ARN moto hands out, unless its server is told otherwise (`MOTO_ACCOUNT_ID`): the
@@ -9,7 +18,7 @@ import { localRegion } from './dynamodb.ts';
  */
 export const MOTO_ACCOUNT_ID = '123456789012';
 
-/** Client settings for moto's SNS (the DynamoDB endpoint's port: moto serves every service there). */
+/** Client settings for moto's SNS (and SQS, which moto serves on the same port). */
 export function localSnsConfig(endpoint: string): SNSClientConfig {
   return {
     endpoint,
@@ -22,3 +31,99 @@ export function localSnsConfig(endpoint: string): SNSClientConfig {
 /** The ARN of a channel's local topic, `<prefix>-<channel>` in moto's account and the local region. */
 export const localTopicArn = (channel: ChannelName, prefix?: string, region = localRegion()): string =>
   `arn:aws:sns:${region}:${MOTO_ACCOUNT_ID}:${localTopicName(channel, prefix)}`;
+
+export interface RunningSns {
+  endpoint: string;
+  logFile: string;
+  process: ManagedProcess;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts moto's server as the local SNS endpoint (local/python/moto_sns_server.py). Topics live in
+ * memory: provisioning creates them at every start.
+ */
+export async function startSns(options: {
+  host: string;
+  port: number;
+  /** Holds moto's log and pid file. */
+  dir: string;
+  log: (line: string) => void;
+  startTimeoutMs?: number;
+}): Promise<RunningSns> {
+  const { host, port, dir, log } = options;
+  let python: string;
+  try {
+    python = (await ensurePythonTools(undefined, log)).bin('python');
+  } catch (error) {
+    if (error instanceof PythonToolsError)
+      throw new InfraError('python', 'start-failed', error.message, { cause: error });
+    throw error;
+  }
+  await mkdir(dir, { recursive: true });
+  const pidFile = join(dir, 'moto.pid');
+  await killStaleProcess(pidFile, (line) => log(`[sns] ${line}`));
+  await assertPortFree(
+    port,
+    host,
+    'SNS (moto server)',
+    'sns',
+    'Stop whatever holds it, choose another port, or set SNS_ENDPOINT to use an endpoint that is already running.',
+  );
+  const logFile = join(dir, 'moto.log');
+  const child = await spawnManaged({
+    name: 'sns',
+    command: python,
+    args: [motoServerScript, '-H', host, '-p', String(port)],
+    cwd: dir,
+    logFile,
+    pidFile,
+    marker: 'moto_sns_server',
+  });
+  const endpoint = `http://${host}:${port}`;
+  try {
+    await waitForSns(endpoint, { timeoutMs: options.startTimeoutMs ?? 60_000, process: child });
+  } catch (error) {
+    await child.stop(5_000);
+    if (error instanceof InfraError)
+      error.message += `\nLast lines of ${logFile}:\n${await logTail(logFile)}`;
+    throw error;
+  }
+  return { endpoint, logFile, process: child, stop: () => child.stop() };
+}
+
+/** Resolves once the endpoint answers ListTopics. */
+export async function waitForSns(
+  endpoint: string,
+  { timeoutMs, process: child }: { timeoutMs: number; process?: ManagedProcess },
+): Promise<void> {
+  const client = new SNSClient({ ...localSnsConfig(endpoint), maxAttempts: 1 });
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  try {
+    while (Date.now() < deadline) {
+      if (child?.hasExited()) {
+        const { code, signal } = await child.exited;
+        throw new InfraError(
+          'sns',
+          'start-failed',
+          `the moto server exited during startup (code ${code}, signal ${signal}).`,
+        );
+      }
+      try {
+        await client.send(new ListTopicsCommand({}), { abortSignal: AbortSignal.timeout(3_000) });
+        return;
+      } catch (error) {
+        lastError = error;
+      }
+      await sleep(300);
+    }
+  } finally {
+    client.destroy();
+  }
+  throw new InfraError(
+    'sns',
+    'timeout',
+    `SNS at ${endpoint} did not answer within ${Math.round(timeoutMs / 1000)} s${lastError instanceof Error ? ` (last error: ${lastError.message})` : ''}.`,
+  );
+}

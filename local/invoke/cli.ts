@@ -16,7 +16,12 @@ import { resetClients } from '../../functions/shared/lifecycle.ts';
 import { type FunctionName, functionNames, manifest } from '../../topology/index.ts';
 import { RuntimeEnv } from '../../topology/runtime-env.ts';
 import { waitForDynamoDb } from '../infra/dynamodb.ts';
-import { brokersFromEnv, DEFAULT_DYNAMODB_PORT, DEFAULT_KAFKA_PORT } from '../infra/index.ts';
+import {
+  brokersFromEnv,
+  DEFAULT_DYNAMODB_PORT,
+  DEFAULT_KAFKA_PORT,
+  DEFAULT_SNS_PORT,
+} from '../infra/index.ts';
 import { waitForKafka } from '../infra/kafka.ts';
 import { projectRoot } from '../python/venv.ts';
 import { applyEnvironment, functionEnvironment } from '../runtime/environment.ts';
@@ -113,6 +118,7 @@ async function main(): Promise<number> {
   const brokers = brokersFromEnv() ?? [`127.0.0.1:${DEFAULT_KAFKA_PORT}`];
   const endpoint =
     process.env[RuntimeEnv.dynamodbEndpoint]?.trim() || `http://127.0.0.1:${DEFAULT_DYNAMODB_PORT}`;
+  const snsEndpoint = process.env[RuntimeEnv.snsEndpoint]?.trim() || `http://127.0.0.1:${DEFAULT_SNS_PORT}`;
   let event: unknown;
   let label: string;
   try {
@@ -129,6 +135,7 @@ async function main(): Promise<number> {
     functionEnvironment(fn, {
       kafkaBrokers: brokers,
       dynamodbEndpoint: endpoint,
+      snsEndpoint,
       ...(tablePrefix ? { tablePrefix } : {}),
     }),
   );

@@ -4,6 +4,7 @@ import { functionEnvironment, sharedEnvironment } from './environment.ts';
 const endpoints = {
   kafkaBrokers: ['127.0.0.1:9092'],
   dynamodbEndpoint: 'http://127.0.0.1:8000',
+  snsEndpoint: 'http://127.0.0.1:8001',
   tablePrefix: 'run-1',
 };
 
@@ -13,12 +14,9 @@ describe('the local environment of the notification channel', () => {
     expect(env.NOTIFICATIONS_TOPIC_ARN).toBe(
       `arn:aws:sns:${env.AWS_REGION}:123456789012:run-1-notifications`,
     );
-    expect(env.SNS_ENDPOINT).toBe('http://127.0.0.1:8000');
+    expect(env.SNS_ENDPOINT).toBe('http://127.0.0.1:8001');
+    expect(env.DYNAMODB_ENDPOINT).toBe('http://127.0.0.1:8000');
     expect(env).not.toHaveProperty('NOTIFICATION_CHANNEL');
-    expect(
-      functionEnvironment('notification', { ...endpoints, snsEndpoint: 'http://127.0.0.1:4566' })
-        .SNS_ENDPOINT,
-    ).toBe('http://127.0.0.1:4566');
   });
 
   it('gives no other function a topic, and shares one value per variable', () => {

@@ -15,8 +15,8 @@ import { localRegion } from './lambda-context.ts';
 export interface LocalEndpoints {
   kafkaBrokers: string[];
   dynamodbEndpoint: string;
-  /** moto's SNS for the channels' topics; default: the DynamoDB endpoint (moto serves both on one port). */
-  snsEndpoint?: string;
+  /** moto's SNS, for the channels' topics. */
+  snsEndpoint: string;
   /** Prefix of the physical table and topic names (`<prefix>-<name>`), so test runs can use their own. */
   tablePrefix?: string;
 }
@@ -52,7 +52,7 @@ export function functionEnvironment(fn: FunctionName, endpoints: LocalEndpoints)
     [RuntimeEnv.kafkaBrokers]: endpoints.kafkaBrokers.join(','),
     [RuntimeEnv.kafkaAuth]: 'none',
     [RuntimeEnv.dynamodbEndpoint]: endpoints.dynamodbEndpoint,
-    [RuntimeEnv.snsEndpoint]: endpoints.snsEndpoint ?? endpoints.dynamodbEndpoint,
+    [RuntimeEnv.snsEndpoint]: endpoints.snsEndpoint,
     [RuntimeEnv.metricsNamespace]: METRICS_NAMESPACE,
     [RuntimeEnv.serviceName]: fn,
     ...tableEnvironment(tables, (table) => localTableName(table, endpoints.tablePrefix)),

@@ -66,7 +66,12 @@ describe('MSK event rendering', () => {
 });
 
 describe('function environment', () => {
-  const endpoints = { kafkaBrokers: ['k:1'], dynamodbEndpoint: 'http://d:2', tablePrefix: 't' };
+  const endpoints = {
+    kafkaBrokers: ['k:1'],
+    dynamodbEndpoint: 'http://d:2',
+    snsEndpoint: 'http://s:3',
+    tablePrefix: 't',
+  };
 
   it('wires the manifest: tables, endpoints, service name', () => {
     const env = functionEnvironment('inventory', endpoints);

@@ -23,7 +23,7 @@ const CHROMIUM = '/usr/bin/chromium';
 const TIMEOUT_MS = 90_000;
 
 describe('the local dashboard, in chromium', () => {
-  const { kafkaBrokers, dynamodbEndpoint } = testInfra();
+  const { kafkaBrokers, dynamodbEndpoint, snsEndpoint } = testInfra();
   const tablePrefix = uniqueName('dash');
   const runId = randomUUID().slice(0, 8);
   const groupIdOf = (fn: FunctionName) => `${consumerGroupId(fn)}-dash-${runId}`;
@@ -36,7 +36,7 @@ describe('the local dashboard, in chromium', () => {
 
   beforeAll(async () => {
     restoreEnv = applyEnvironment({ POWERTOOLS_LOG_LEVEL: 'ERROR' });
-    await provisionFromManifest({ kafkaBrokers, dynamodbEndpoint, tablePrefix, log: () => {} });
+    await provisionFromManifest({ kafkaBrokers, dynamodbEndpoint, snsEndpoint, tablePrefix, log: () => {} });
     await seedDemoInventory(dynamodbEndpoint, tablePrefix, Object.values(e2eCatalog));
     for (const fn of functionNames) {
       const { trigger } = manifest.functions[fn];
@@ -46,6 +46,7 @@ describe('the local dashboard, in chromium', () => {
     runtime = await startLocalRuntime({
       kafkaBrokers,
       dynamodbEndpoint,
+      snsEndpoint,
       tablePrefix,
       apiPort: 0,
       groupIdOf,

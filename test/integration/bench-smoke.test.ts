@@ -25,7 +25,7 @@ const at = (value: unknown, path: string): unknown =>
 
 describe('npm run bench (smoke: 20 orders per phase)', () => {
   it('runs the latency and throughput phases to the end and writes every figure', async () => {
-    const { kafkaBrokers, dynamodbEndpoint } = testInfra();
+    const { kafkaBrokers, dynamodbEndpoint, snsEndpoint } = testInfra();
     const out = join(dir, 'latest.json');
     const args = ['--orders', '20', '--rate', '10', '--concurrency', '8', '--warmup', '2', '--out', out];
     const { stdout } = await run(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...args], {
@@ -34,6 +34,7 @@ describe('npm run bench (smoke: 20 orders per phase)', () => {
         ...process.env,
         [RuntimeEnv.kafkaBrokers]: kafkaBrokers.join(','),
         [RuntimeEnv.dynamodbEndpoint]: dynamodbEndpoint,
+        [RuntimeEnv.snsEndpoint]: snsEndpoint,
       },
       timeout: 280_000,
       killSignal: 'SIGKILL',

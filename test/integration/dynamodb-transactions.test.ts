@@ -1,8 +1,6 @@
 /**
- * TransactWriteItems on the local endpoint (moto behind local/python/moto_server_serial.py, whose patch
- * saves and restores only the items a transaction names instead of copying whole tables): all or
- * nothing, CancellationReasons in order, no overselling under concurrent clients, and a cancelled
- * transaction never undoes what other requests wrote.
+ * TransactWriteItems on the local endpoint (dynoxide): all or nothing, CancellationReasons in order, no
+ * overselling under concurrent clients, and a cancelled transaction never undoes what other requests wrote.
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -254,7 +252,8 @@ describe('TransactWriteItems on the local endpoint', () => {
     expect(duplicate.name).toBe('ValidationException');
     expect(duplicate.message).toMatch(/multiple operations on one item/);
 
-    // moto applies operations in order, so the put is written before the update finds a string operand.
+    // The put comes first: an endpoint applying operations in order would have written it before the
+    // update finds a string operand. DynamoDB cancels the transaction, with a ValidationError reason.
     const operand = unique('ord-operand');
     const badOperand = await rejection(
       client.send(
@@ -274,7 +273,11 @@ describe('TransactWriteItems on the local endpoint', () => {
         }),
       ),
     );
-    expect(badOperand.name).toBe('ValidationException');
+    expect(badOperand).toBeInstanceOf(TransactionCanceledException);
+    expect((badOperand as TransactionCanceledException).CancellationReasons?.map((r) => r.Code)).toEqual([
+      'None',
+      'ValidationError',
+    ]);
 
     expect(await get(inventory, { sku: { S: sku } })).toEqual(before);
     expect(await get(orders, { orderId: { S: twice } })).toBeUndefined();

@@ -39,12 +39,12 @@ function invoke(env: NodeJS.ProcessEnv, ...args: string[]): Promise<Run> {
 }
 
 describe('npm run invoke (real Kafka, moto)', () => {
-  const { kafkaBrokers, dynamodbEndpoint } = testInfra();
+  const { kafkaBrokers, dynamodbEndpoint, snsEndpoint } = testInfra();
   const env = { KAFKA_BROKERS: kafkaBrokers.join(','), DYNAMODB_ENDPOINT: dynamodbEndpoint };
 
   it('runs order-api with post-orders, then inventory with order-received: results on stdout, logs on stderr', async () => {
     const tablePrefix = uniqueName('invoke');
-    await provisionFromManifest({ kafkaBrokers, dynamodbEndpoint, tablePrefix, log: () => {} });
+    await provisionFromManifest({ kafkaBrokers, dynamodbEndpoint, snsEndpoint, tablePrefix, log: () => {} });
     await seedDemoInventory(dynamodbEndpoint, tablePrefix);
 
     const posted = await invoke(env, 'order-api', 'post-orders', '--table-prefix', tablePrefix);

@@ -108,12 +108,12 @@ const attributesOf = (envelope: SnsEnvelope) =>
   Object.fromEntries(Object.entries(envelope.MessageAttributes).map(([name, a]) => [name, a.Value]));
 
 describe("the notification channel on moto's SNS", () => {
-  const { dynamodbEndpoint } = testInfra();
+  const { dynamodbEndpoint, snsEndpoint } = testInfra();
   const prefix = uniqueName('chan');
   const topicArn = localTopicArn('notifications', prefix, localRegion());
   const queues: SubscribedQueue[] = [];
   const queue = async (filterPolicy?: Record<string, string[]>) => {
-    const q = await new SubscribedQueue(dynamodbEndpoint).subscribe(topicArn, filterPolicy);
+    const q = await new SubscribedQueue(snsEndpoint).subscribe(topicArn, filterPolicy);
     queues.push(q);
     return q;
   };
@@ -127,19 +127,17 @@ describe("the notification channel on moto's SNS", () => {
   });
 
   it('creates the manifest topic where the functions are told it is, once', async () => {
-    const first = await provisionChannels(dynamodbEndpoint, prefix);
+    const first = await provisionChannels(snsEndpoint, prefix);
     expect(first).toEqual([
       { channel: 'notifications', topicName: `${prefix}-notifications`, topicArn, action: 'created' },
     ]);
-    expect((await provisionChannels(dynamodbEndpoint, prefix))[0]?.action).toBe('existing');
+    expect((await provisionChannels(snsEndpoint, prefix))[0]?.action).toBe('existing');
   });
 
   it('publishes each notification once, with the attributes a filter policy selects on', async () => {
     const all = await queue();
     const shippedOnly = await queue({ kind: ['order-shipped'] });
-    const client = new SNSClient(
-      snsClientConfig({ SNS_ENDPOINT: dynamodbEndpoint, AWS_REGION: localRegion() }),
-    );
+    const client = new SNSClient(snsClientConfig({ SNS_ENDPOINT: snsEndpoint, AWS_REGION: localRegion() }));
     const dynamo = testDynamoDbClient();
     try {
       // The handler's own wiring: the SNS send under Powertools idempotency on the idempotency table.
@@ -207,12 +205,12 @@ describe("the notification channel on moto's SNS", () => {
 });
 
 describe('a shipped order through the local pipeline (real Kafka, moto, the real handlers)', () => {
-  const { kafkaBrokers, dynamodbEndpoint } = testInfra();
+  const { kafkaBrokers, dynamodbEndpoint, snsEndpoint } = testInfra();
   const tablePrefix = uniqueName('chan-e2e');
   const runId = randomUUID().slice(0, 8);
   const groupIdOf = (fn: FunctionName) => `${consumerGroupId(fn)}-chan-${runId}`;
   const tables = new Tables(dynamodbEndpoint, tablePrefix);
-  const subscriber = new SubscribedQueue(dynamodbEndpoint);
+  const subscriber = new SubscribedQueue(snsEndpoint);
   let runtime: LocalRuntime;
   let restoreEnv: () => void;
 
@@ -221,6 +219,7 @@ describe('a shipped order through the local pipeline (real Kafka, moto, the real
     const { channels } = await provisionFromManifest({
       kafkaBrokers,
       dynamodbEndpoint,
+      snsEndpoint,
       tablePrefix,
       log: () => {},
     });
@@ -236,6 +235,7 @@ describe('a shipped order through the local pipeline (real Kafka, moto, the real
     runtime = await startLocalRuntime({
       kafkaBrokers,
       dynamodbEndpoint,
+      snsEndpoint,
       tablePrefix,
       apiPort: 0,
       groupIdOf,

@@ -72,7 +72,7 @@ const runTool = (file: string, args: string[], cwd: string): Promise<Run> =>
   });
 
 describe('the local API against its OpenAPI document (schemathesis)', () => {
-  const { kafkaBrokers, dynamodbEndpoint } = testInfra();
+  const { kafkaBrokers, dynamodbEndpoint, snsEndpoint } = testInfra();
   const tablePrefix = uniqueName('oas');
   let runtime: LocalRuntime;
   let api: string;
@@ -85,11 +85,12 @@ describe('the local API against its OpenAPI document (schemathesis)', () => {
     tools = await ensurePythonTools();
     workDir = await mkdtemp(join(tmpdir(), 'openapi-fuzz-'));
     restoreEnv = applyEnvironment({ POWERTOOLS_LOG_LEVEL: 'ERROR' });
-    await provisionFromManifest({ kafkaBrokers, dynamodbEndpoint, tablePrefix, log: () => {} });
+    await provisionFromManifest({ kafkaBrokers, dynamodbEndpoint, snsEndpoint, tablePrefix, log: () => {} });
     await seedDemoInventory(dynamodbEndpoint, tablePrefix, [...catalog, ...fuzzCatalog]);
     runtime = await startLocalRuntime({
       kafkaBrokers,
       dynamodbEndpoint,
+      snsEndpoint,
       tablePrefix,
       apiPort: 0,
       functions: ['order-api'],

@@ -22,7 +22,7 @@ import { localTableName, manifest } from '../../topology/index.ts';
 import { type RawMessage, TopicReader, uniqueName, waitFor } from '../e2e/support/kafka.ts';
 import { testInfra } from '../support/env.ts';
 
-const { kafkaBrokers, dynamodbEndpoint } = testInfra();
+const { kafkaBrokers, dynamodbEndpoint, snsEndpoint } = testInfra();
 const tablePrefix = uniqueName('outbox');
 const ordersTable = localTableName('orders', tablePrefix);
 const db = DynamoDBDocumentClient.from(new DynamoDBClient(localDynamoDbConfig(dynamodbEndpoint)));
@@ -95,7 +95,7 @@ const keyed = (messages: RawMessage[], orderId: string) =>
 
 beforeAll(async () => {
   restoreEnv = applyEnvironment({ POWERTOOLS_LOG_LEVEL: 'ERROR' });
-  await provisionFromManifest({ kafkaBrokers, dynamodbEndpoint, tablePrefix, log: () => {} });
+  await provisionFromManifest({ kafkaBrokers, dynamodbEndpoint, snsEndpoint, tablePrefix, log: () => {} });
   reader = await new TopicReader(kafkaBrokers, 'OrderReceived').start();
 });
 
@@ -137,6 +137,7 @@ describe('outbox sweeper (real broker, moto, the local runtime)', () => {
     runtime = await startLocalRuntime({
       kafkaBrokers,
       dynamodbEndpoint,
+      snsEndpoint,
       tablePrefix,
       functions: ['outbox-sweeper'],
       // The test runs every sweep itself.
@@ -245,6 +246,7 @@ describe('outbox sweeper on its timer', () => {
     const runtime = await startLocalRuntime({
       kafkaBrokers,
       dynamodbEndpoint,
+      snsEndpoint,
       tablePrefix,
       functions: ['outbox-sweeper'],
       scheduleIntervalMs: 100,

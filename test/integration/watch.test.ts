@@ -53,7 +53,7 @@ async function endOffsets(brokers: string[], topic: string): Promise<bigint[]> {
 }
 
 describe('watch mode (real Kafka, moto, the real handlers)', () => {
-  const { kafkaBrokers, dynamodbEndpoint } = testInfra();
+  const { kafkaBrokers, dynamodbEndpoint, snsEndpoint } = testInfra();
   const tablePrefix = uniqueName('watch');
   const runId = randomUUID().slice(0, 8);
   const groupIdOf = (fn: FunctionName) => `${consumerGroupId(fn)}-watch-${runId}`;
@@ -100,7 +100,7 @@ describe('watch mode (real Kafka, moto, the real handlers)', () => {
   beforeAll(async () => {
     restoreEnv = applyEnvironment({ POWERTOOLS_LOG_LEVEL: 'WARN' });
     watchDir = await mkdtemp(join(tmpdir(), 'order-pipeline-watch-'));
-    await provisionFromManifest({ kafkaBrokers, dynamodbEndpoint, tablePrefix, log: () => {} });
+    await provisionFromManifest({ kafkaBrokers, dynamodbEndpoint, snsEndpoint, tablePrefix, log: () => {} });
     await seedDemoInventory(dynamodbEndpoint, tablePrefix, Object.values(e2eCatalog));
     for (const fn of kafkaFunctions) {
       await positionGroupAtEnd(kafkaBrokers, groupIdOf(fn), topicOf(fn));
@@ -109,6 +109,7 @@ describe('watch mode (real Kafka, moto, the real handlers)', () => {
     watched = await startWatchedRuntime({
       kafkaBrokers,
       dynamodbEndpoint,
+      snsEndpoint,
       tablePrefix,
       apiPort: 0,
       groupIdOf,

@@ -1,5 +1,5 @@
 /**
- * The endpoints of the integration run's Kafka broker and DynamoDB (started or found by
+ * The endpoints of the integration run's Kafka broker, DynamoDB and SNS (started or found by
  * test/global-setup.ts). Use these instead of hard-coded ports.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -12,17 +12,20 @@ export interface TestInfra {
   kafkaBrokers: string[];
   /** e.g. `http://127.0.0.1:40125`. */
   dynamodbEndpoint: string;
+  /** moto's SNS (and SQS), e.g. `http://127.0.0.1:40126`. */
+  snsEndpoint: string;
 }
 
 export function testInfra(): TestInfra {
   const brokers = inject('kafkaBrokers') ?? process.env[RuntimeEnv.kafkaBrokers];
   const dynamodbEndpoint = inject('dynamodbEndpoint') ?? process.env[RuntimeEnv.dynamodbEndpoint];
-  if (!brokers || !dynamodbEndpoint) {
+  const snsEndpoint = inject('snsEndpoint') ?? process.env[RuntimeEnv.snsEndpoint];
+  if (!brokers || !dynamodbEndpoint || !snsEndpoint) {
     throw new Error(
-      'no Kafka/DynamoDB endpoints: run integration tests through vitest\'s "integration" project (npm test), whose globalSetup starts them',
+      'no Kafka/DynamoDB/SNS endpoints: run integration tests through vitest\'s "integration" project (npm test), whose globalSetup starts them',
     );
   }
-  return { kafkaBrokers: brokers.split(','), dynamodbEndpoint };
+  return { kafkaBrokers: brokers.split(','), dynamodbEndpoint, snsEndpoint };
 }
 
 /** A DynamoDB client for the test endpoint, in the region the provisioner used. */

@@ -297,13 +297,13 @@ export async function startE2ePipeline(
   name: string,
   options: { logLevel?: string; runtime?: Partial<LocalRuntimeOptions> } = {},
 ): Promise<E2ePipeline> {
-  const { kafkaBrokers, dynamodbEndpoint } = testInfra();
+  const { kafkaBrokers, dynamodbEndpoint, snsEndpoint } = testInfra();
   const tablePrefix = uniqueName(name);
   const runId = randomUUID().slice(0, 8);
   const groupIdOf = (fn: FunctionName) => `${consumerGroupId(fn)}-${name}-${runId}`;
   const restoreEnv = applyEnvironment({ POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'ERROR' });
   const tables = new Tables(dynamodbEndpoint, tablePrefix);
-  await provisionFromManifest({ kafkaBrokers, dynamodbEndpoint, tablePrefix, log: () => {} });
+  await provisionFromManifest({ kafkaBrokers, dynamodbEndpoint, snsEndpoint, tablePrefix, log: () => {} });
   await seedDemoInventory(dynamodbEndpoint, tablePrefix, Object.values(e2eCatalog));
   for (const [fn, spec] of Object.entries(manifest.functions) as [
     FunctionName,
@@ -315,6 +315,7 @@ export async function startE2ePipeline(
   const runtime = await startLocalRuntime({
     kafkaBrokers,
     dynamodbEndpoint,
+    snsEndpoint,
     tablePrefix,
     apiPort: 0,
     groupIdOf,
