@@ -31,6 +31,31 @@ describe('item sizes (DynamoDB developer guide formula)', () => {
 });
 
 describe('request units', () => {
+  it('counts what the endpoint reports, index arms included, and estimates only calls that report nothing', () => {
+    const counter = new CapacityCounter(keys);
+    const item = { orderId: { S: 'o-1' }, blob: { S: 'x'.repeat(1500) } };
+    counter.record(
+      'PutItemCommand',
+      { TableName: 'orders', Item: item },
+      { ConsumedCapacity: { TableName: 'orders', CapacityUnits: 3, Table: { CapacityUnits: 2 } } },
+    );
+    counter.record(
+      'TransactWriteItemsCommand',
+      { TransactItems: [{ Update: { TableName: 'orders', Key: { orderId: { S: 'o-1' } } } }] },
+      { ConsumedCapacity: [{ TableName: 'orders', CapacityUnits: 5, WriteCapacityUnits: 5 }] },
+    );
+    expect(counter.byTable.orders).toEqual({ calls: 2, readUnits: 0, writeUnits: 8 });
+    // Refused: nothing reported, estimated from the 1.5 KB item it last saw.
+    counter.record('PutItemCommand', { TableName: 'orders', Item: item }, undefined);
+    expect(counter.byTable.orders).toEqual({ calls: 3, readUnits: 0, writeUnits: 10 });
+    counter.record(
+      'GetItemCommand',
+      { TableName: 'orders', Key: { orderId: { S: 'o-1' } } },
+      { Item: item, ConsumedCapacity: { TableName: 'orders', CapacityUnits: 0.5 } },
+    );
+    expect(counter.byTable.orders).toEqual({ calls: 4, readUnits: 0.5, writeUnits: 10 });
+  });
+
   it('rounds writes up per started KB and reads per started 4 KB', () => {
     expect(writeUnits(0)).toBe(1);
     expect(writeUnits(1024)).toBe(1);

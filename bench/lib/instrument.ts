@@ -12,7 +12,7 @@ import { Producer } from '@platformatic/kafka';
 import type { MSKEvent } from 'aws-lambda';
 import { localTableName, manifest, type TableName, tableNames } from '../../topology/manifest.ts';
 import type { TableSpec } from '../../topology/types.ts';
-import type { CapacityCounter } from './capacity.ts';
+import { type CapacityCounter, capacityReporting } from './capacity.ts';
 import type { Completion, FunctionCounters, KafkaCounters } from './protocol.ts';
 import { now } from './protocol.ts';
 
@@ -89,6 +89,16 @@ const instrumented = new WeakSet<DynamoDBClient>();
 export function countDynamoDbUnits(client: DynamoDBClient, counter: CapacityCounter): void {
   if (instrumented.has(client)) return;
   instrumented.add(client);
+  // Asked for by the bench only (before the request is serialized): the functions never read it.
+  client.middlewareStack.add(
+    (next, context) => (args) =>
+      next(
+        capacityReporting.has((context.commandName ?? '').replace(/Command$/, ''))
+          ? { ...args, input: { ...(args.input as object), ReturnConsumedCapacity: 'INDEXES' } }
+          : args,
+      ),
+    { step: 'initialize', name: 'benchReturnConsumedCapacity', tags: ['BENCH'] },
+  );
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const input = args.input as Record<string, unknown>;

@@ -11,9 +11,12 @@ export class RequestRefused extends Error {
 }
 
 /**
- * POSTs an order with an Idempotency-Key, the way a careful client does: a network error, a 5xx, a
- * 429 or a 409 "still in progress" is retried with the same key (so a retry can never create a second order) until `deadlineMs`.
- * Resolves with the order id of the 202 answer; any other 4xx is refused for good.
+ * POSTs an order with an order id of the client's own, the way a careful client does: the id makes the
+ * request idempotent (the order's conditional write guards it: same id and content, the original answer),
+ * so a network error, a 5xx or a 429 is retried with the same body until `deadlineMs`, and a retry can
+ * never create a second order. (An `Idempotency-Key` header would add Powertools' record to the order:
+ * two more writes, the path of a client that lets the API choose the id.)
+ * Resolves with the order id of the 202 answer; any 4xx is refused for good.
  */
 export async function postOrder(
   apiUrl: string | (() => string),
@@ -27,16 +30,13 @@ export async function postOrder(
       const base = typeof apiUrl === 'string' ? apiUrl : apiUrl();
       const response = await fetch(`${base}/orders`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'idempotency-key': order.orderId },
+        headers: { 'content-type': 'application/json' },
         body: JSON.stringify(order),
         signal: AbortSignal.timeout(30_000),
       });
       const text = await response.text();
       if (response.status === 202) return (JSON.parse(text) as { orderId: string }).orderId;
-      // 409 "still in progress": an earlier attempt with this key is (or was, until its record
-      // expires) being processed, e.g. by a runtime that crashed; the same key may be sent again.
-      const inProgress = response.status === 409 && /in progress/i.test(text);
-      if (response.status < 500 && response.status !== 429 && !inProgress) {
+      if (response.status < 500 && response.status !== 429) {
         throw new RequestRefused(`POST /orders answered ${response.status}: ${text.slice(0, 300)}`);
       }
       reason = `HTTP ${response.status}`;
