@@ -3,7 +3,7 @@
  *
  *   npm run bench:dynamodb -- [--clients 4] [--seconds 10] [--item-bytes 1000] [--endpoint http://127.0.0.1:8000]
  *
- * Starts its own endpoint (moto behind local/python/moto_server_serial.py, in a temporary dir, on a free
+ * Starts its own endpoint (dynoxide, see dynamodb.ts, in a temporary dir, on a free
  * port) unless `--endpoint` or DYNAMODB_ENDPOINT names one; creates a throwaway table there. Each client is
  * one SDK client with keep-alive (as the functions use it), looping PutItem (conditional, ~1 KB item),
  * UpdateItem and GetItem on its own keys. Prints calls/s and p50/p99 per call and per action. Figures only.
@@ -97,7 +97,7 @@ async function main(): Promise<number> {
       await call();
       latencies[action].push(performance.now() - start);
     };
-    // A short warm-up: connections, the SDK's lazy imports, moto's first-request paths.
+    // A short warm-up: connections, the SDK's lazy imports, the endpoint's first requests.
     const warmUntil = performance.now() + 1_000;
     let measuring = false;
     let stopAt = Number.POSITIVE_INFINITY;
