@@ -2,7 +2,7 @@
  * `npm run infra`: starts the local Kafka broker and DynamoDB endpoint, creates the manifest's topics
  * and tables, prints where everything is, and stays up until Ctrl-C.
  *
- *   npm run infra -- [--kafka-port 9092] [--controller-port 9093] [--dynamodb-port 8000] [--data-dir .local/data]
+ *   npm run infra -- [--kafka-port 9092] [--controller-port 9093] [--dynamodb-port 8000] [--sns-port 8001] [--data-dir .local/data]
  *   npm run infra -- --prepare   # only fetch the Kafka jars and the Python tools (CI warm-up), then exit
  *   npm run infra -- --reset     # start empty: delete Kafka's topics and offsets and the DynamoDB tables together
  *
@@ -22,7 +22,7 @@ import {
 } from './index.ts';
 
 const usage =
-  'usage: npm run infra -- [--kafka-port <port>] [--controller-port <port>] [--dynamodb-port <port>] [--data-dir <dir>] [--table-prefix <prefix>] [--reset] [--prepare]';
+  'usage: npm run infra -- [--kafka-port <port>] [--controller-port <port>] [--dynamodb-port <port>] [--sns-port <port>] [--data-dir <dir>] [--table-prefix <prefix>] [--reset] [--prepare]';
 
 function parsePort(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
@@ -77,6 +77,7 @@ async function main(): Promise<number> {
       kafkaPort: parsePort(values['kafka-port'], '--kafka-port'),
       controllerPort: parsePort(values['controller-port'], '--controller-port'),
       dynamodbPort: parsePort(values['dynamodb-port'], '--dynamodb-port'),
+      snsPort: parsePort(values['sns-port'], '--sns-port'),
       dataDir: values['data-dir'],
       reset: values.reset,
       log,
@@ -116,6 +117,7 @@ function parse() {
       'kafka-port': { type: 'string' },
       'controller-port': { type: 'string' },
       'dynamodb-port': { type: 'string' },
+      'sns-port': { type: 'string' },
       'data-dir': { type: 'string' },
       'table-prefix': { type: 'string' },
       reset: { type: 'boolean' },

@@ -3,7 +3,7 @@ import type { ProvisionedChannel, ProvisionResult } from './provision.ts';
 
 /** Where the local services are and what the manifest made in them: printed by `npm run infra` and `npm start`. */
 export function describeInfra(
-  infra: Pick<LocalInfra, 'kafkaBrokers' | 'dynamodbEndpoint' | 'started' | 'logFiles'>,
+  infra: Pick<LocalInfra, 'kafkaBrokers' | 'dynamodbEndpoint' | 'snsEndpoint' | 'started' | 'logFiles'>,
   { topics, tables, channels = [] }: Omit<ProvisionResult, 'channels'> & { channels?: ProvisionedChannel[] },
 ): string[] {
   const origin = (started: boolean) => (started ? 'started here' : 'external');
@@ -11,6 +11,7 @@ export function describeInfra(
     '',
     `Kafka     ${infra.kafkaBrokers.join(',')}  (${origin(infra.started.kafka)}${infra.logFiles.kafka ? `, log ${infra.logFiles.kafka}` : ''})`,
     `DynamoDB  ${infra.dynamodbEndpoint}  (${origin(infra.started.dynamodb)}${infra.logFiles.dynamodb ? `, log ${infra.logFiles.dynamodb}` : ''})`,
+    `SNS       ${infra.snsEndpoint}  (${origin(infra.started.sns)}${infra.logFiles.sns ? `, log ${infra.logFiles.sns}` : ''})`,
     '',
     'Topics:',
     ...topics.map(

@@ -68,7 +68,7 @@ export async function startSns(options: {
     host,
     'SNS (moto server)',
     'sns',
-    'Stop whatever holds it, choose another port, or set SNS_ENDPOINT to use an endpoint that is already running.',
+    'Stop whatever holds it, choose another port (npm run infra -- --sns-port <port>), or set SNS_ENDPOINT to use an endpoint that is already running.',
   );
   const logFile = join(dir, 'moto.log');
   const child = await spawnManaged({
