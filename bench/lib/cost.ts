@@ -284,7 +284,7 @@ export function costReport(input: {
     method:
       'Lambda: invocations counted by the local runtime, GB-s = sum of invocation durations rounded up to 1 ms x the manifest memory (durations measured on this machine, all functions in one Node.js process, not on Lambda), priced for the stack architecture; ' +
       'API Gateway: one REST request per POST; ' +
-      'DynamoDB: request units computed from item sizes with the on-demand rules (moto reports constant capacity), see bench/lib/capacity.ts; ' +
+      'DynamoDB: on-demand request units as the local endpoint reports them (ConsumedCapacity, indexes included; computed from item sizes for the calls that fail), see bench/lib/capacity.ts; ' +
       'Kafka (provisioned MSK): per order only the client<->broker bytes (key + value + headers at the producers, each consumed topic read once) that cross an AZ (half), at the EC2 cross-AZ rate both ways, replication being free; broker hours, their provisioned storage and the event poller units are per month, not per order; ' +
       'SNS: one publish request per message the functions published (deliveries depend on the subscribers and are not priced); ' +
       'CloudWatch Logs: bytes the functions wrote to stdout/stderr (Lambda platform lines not included). GB = 2^30 bytes, 730 hours a month.',
