@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -110,6 +110,12 @@ export async function startDynamoDb({
     log(`[dynamodb] reset: deleted the tables kept in ${stateDir}`);
   }
   await mkdir(stateDir, { recursive: true });
+  // Before dynoxide the endpoint was moto, whose tables were a journal here: dynoxide cannot read it.
+  if ((await readdir(stateDir)).some((name) => name.startsWith('journal-') || name === 'snapshot.pickle')) {
+    log(
+      `[dynamodb] ${stateDir} also holds the tables of the former moto endpoint, which dynoxide does not read; Kafka's offsets may be ahead of the tables: npm start -- --fresh starts both afresh`,
+    );
+  }
   const logFile = join(dir, 'dynoxide.log');
   const child = await spawnManaged({
     name: 'dynamodb',
