@@ -82,6 +82,11 @@ interface Lane {
   gap: boolean;
   wake: (() => void) | undefined;
   loop: Promise<void> | undefined;
+  /**
+   * Its commits, in order: a batch's offsets are committed after its success, off the invocation path
+   * (the next batch does not wait for the broker's answer), and never ahead of an earlier batch's.
+   */
+  committed: Promise<void>;
 }
 
 const partitionOf = (r: { topic: string; partition: number }) => `${r.topic}-${r.partition}`;
@@ -98,7 +103,8 @@ const ON_FAILURE_ATTEMPTS = 8;
  *   `maximumBatchingWindowSeconds` has passed since its first record arrived (and never above Lambda's
  *   6 MB payload limit); at most one invocation per partition at a time, so every partition is processed
  *   in offset order, and invocations of different partitions run concurrently;
- * - commits a batch's offsets (its partition's) only after the handler succeeded;
+ * - commits a batch's offsets (its partition's) only after the handler succeeded, in order, without
+ *   holding the next batch back for the broker's answer;
  * - a failing (or timed-out) invocation is retried with the same batch, with exponential backoff, up to
  *   `retryAttempts` times, while the other partitions go on; then each record goes to the on-failure
  *   topic in the format Lambda writes to a Kafka on-failure destination, and the offsets are committed
@@ -251,6 +257,9 @@ export class EsmEmulator {
 
   async #replace(current: Consumer<Buffer, Buffer, Buffer, Buffer> | undefined, why: 'outage' | 'refetch') {
     this.#stream?.removeAllListeners('data');
+    // A refetch starts from the committed offsets: those of the batches that succeeded must be in. (After
+    // an outage they go through the dead consumer and fail: those records are delivered again.)
+    if (why === 'refetch') await this.#commitsSettled();
     await this.#stream?.close().catch(() => undefined);
     await current?.close(true).catch(() => undefined);
     // What was fetched but not taken into a batch will be fetched again from the committed offsets.
@@ -282,6 +291,7 @@ export class EsmEmulator {
     for (const lane of this.#lanes.values()) lane.wake?.();
     await Promise.all([...this.#lanes.values()].map((lane) => lane.loop));
     await this.#replacement;
+    await this.#commitsSettled();
     this.#stream?.removeAllListeners('data');
     await this.#stream?.close().catch(() => undefined);
     await this.#consumer?.close().catch(() => undefined);
@@ -322,6 +332,7 @@ export class EsmEmulator {
         gap: false,
         wake: undefined,
         loop: undefined,
+        committed: Promise.resolve(),
       };
       created.loop = this.#runLane(created).catch((error: unknown) => {
         this.#log(
@@ -473,7 +484,13 @@ export class EsmEmulator {
         if (!(await this.#backoff(attempt))) return;
       }
     }
-    await this.#commit(batch);
+    // #commit never rejects: a failed commit means the records are delivered again.
+    lane.committed = lane.committed.then(() => this.#commit(batch));
+  }
+
+  /** Until every lane's commits so far have been answered (or failed). */
+  async #commitsSettled(): Promise<void> {
+    await Promise.all([...this.#lanes.values()].map((lane) => lane.committed));
   }
 
   /** Waits before retry `attempt`; false when the emulator is stopping (the batch stays uncommitted). */
