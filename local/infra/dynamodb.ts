@@ -2,11 +2,16 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient, type DynamoDBClientConfig, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { InfraError } from './errors.ts';
 import { assertPortFree } from './ports.ts';
-import { killStaleProcess, logTail, type ManagedProcess, spawnManaged } from './process.ts';
+import {
+  killStaleProcess,
+  type ManagedProcess,
+  readyOrStopped,
+  spawnManaged,
+  waitUntilReady,
+} from './process.ts';
 
 type Log = (line: string) => void;
 
@@ -127,14 +132,11 @@ export async function startDynamoDb({
     marker: 'dynoxide',
   });
   const endpoint = `http://${host}:${port}`;
-  try {
-    await waitForDynamoDb(endpoint, { timeoutMs: startTimeoutMs ?? 60_000, process: child });
-  } catch (error) {
-    await child.stop(5_000);
-    if (error instanceof InfraError)
-      error.message += `\nLast lines of ${logFile}:\n${await logTail(logFile)}`;
-    throw error;
-  }
+  await readyOrStopped(
+    child,
+    logFile,
+    waitForDynamoDb(endpoint, { timeoutMs: startTimeoutMs ?? 60_000, process: child }),
+  );
   return { endpoint, logFile, process: child, stop: () => child.stop() };
 }
 
@@ -144,32 +146,19 @@ export async function waitForDynamoDb(
   { timeoutMs, process: child }: { timeoutMs: number; process?: ManagedProcess },
 ): Promise<void> {
   const client = new DynamoDBClient({ ...localDynamoDbConfig(endpoint), maxAttempts: 1 });
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
   try {
-    while (Date.now() < deadline) {
-      if (child?.hasExited()) {
-        const { code, signal } = await child.exited;
-        throw new InfraError(
-          'dynamodb',
-          'start-failed',
-          `the DynamoDB endpoint (dynoxide) exited during startup (code ${code}, signal ${signal}).`,
-        );
-      }
-      try {
+    await waitUntilReady({
+      service: 'dynamodb',
+      what: `DynamoDB at ${endpoint}`,
+      processName: 'the DynamoDB endpoint (dynoxide)',
+      probe: async () => {
         await client.send(new ListTablesCommand({ Limit: 1 }), { abortSignal: AbortSignal.timeout(3_000) });
-        return;
-      } catch (error) {
-        lastError = error;
-      }
-      await sleep(300);
-    }
+        return true;
+      },
+      timeoutMs,
+      process: child,
+    });
   } finally {
     client.destroy();
   }
-  throw new InfraError(
-    'dynamodb',
-    'timeout',
-    `DynamoDB at ${endpoint} did not answer within ${Math.round(timeoutMs / 1000)} s${lastError instanceof Error ? ` (last error: ${lastError.message})` : ''}.`,
-  );
 }

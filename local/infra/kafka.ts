@@ -3,14 +3,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify, stripVTControlCharacters } from 'node:util';
 import { Admin } from '@platformatic/kafka';
 import { projectRoot } from '../python/venv.ts';
 import { InfraError, lastLines } from './errors.ts';
 import { withFileLock } from './file-lock.ts';
 import { assertPortFree } from './ports.ts';
-import { killStaleProcess, logTail, type ManagedProcess, spawnManaged } from './process.ts';
+import { killStaleProcess, logTail, type ManagedProcess, spawnManaged, waitUntilReady } from './process.ts';
 
 const run = promisify(execFile);
 
@@ -299,37 +298,26 @@ export async function waitForKafka(
   brokers: string[],
   { timeoutMs, process: child }: WaitOptions,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    if (child?.hasExited()) {
-      const { code, signal } = await child.exited;
-      throw new InfraError(
-        'kafka',
-        'start-failed',
-        `the Kafka broker exited during startup (code ${code}, signal ${signal}).`,
-      );
-    }
-    const admin = new Admin({
-      clientId: 'local-infra-wait',
-      bootstrapBrokers: brokers,
-      retries: 0,
-      timeout: 3_000,
-      connectTimeout: 3_000,
-    });
-    try {
-      const metadata = await admin.metadata({ topics: [] });
-      if (metadata.brokers.size > 0) return;
-    } catch (error) {
-      lastError = error;
-    } finally {
-      await admin.close().catch(() => {});
-    }
-    await sleep(500);
-  }
-  throw new InfraError(
-    'kafka',
-    'timeout',
-    `Kafka at ${brokers.join(',')} did not answer within ${Math.round(timeoutMs / 1000)} s${lastError instanceof Error ? ` (last error: ${lastError.message})` : ''}.`,
-  );
+  await waitUntilReady({
+    service: 'kafka',
+    what: `Kafka at ${brokers.join(',')}`,
+    processName: 'the Kafka broker',
+    probe: async () => {
+      const admin = new Admin({
+        clientId: 'local-infra-wait',
+        bootstrapBrokers: brokers,
+        retries: 0,
+        timeout: 3_000,
+        connectTimeout: 3_000,
+      });
+      try {
+        return (await admin.metadata({ topics: [] })).brokers.size > 0;
+      } finally {
+        await admin.close().catch(() => {});
+      }
+    },
+    timeoutMs,
+    intervalMs: 500,
+    process: child,
+  });
 }

@@ -4,6 +4,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { InfraError, type InfraService } from './errors.ts';
 import { isProcessAlive } from './file-lock.ts';
 
 const run = promisify(execFile);
@@ -209,5 +210,61 @@ export async function logTail(logFile: string, lines = 30): Promise<string> {
     return text.split('\n').filter(Boolean).slice(-lines).join('\n');
   } catch {
     return '(no log written)';
+  }
+}
+
+/**
+ * Polls `probe` until it resolves true (a service answering), failing early when the service's process
+ * exits, and with a timeout that quotes the last error. One loop for every local service.
+ */
+export async function waitUntilReady(options: {
+  service: InfraService;
+  /** e.g. `DynamoDB at http://127.0.0.1:8000`. */
+  what: string;
+  /** e.g. `the Kafka broker`, in "… exited during startup". */
+  processName: string;
+  probe: () => Promise<boolean>;
+  timeoutMs: number;
+  intervalMs?: number;
+  process?: ManagedProcess;
+}): Promise<void> {
+  const deadline = Date.now() + options.timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    if (options.process?.hasExited()) {
+      const { code, signal } = await options.process.exited;
+      throw new InfraError(
+        options.service,
+        'start-failed',
+        `${options.processName} exited during startup (code ${code}, signal ${signal}).`,
+      );
+    }
+    try {
+      if (await options.probe()) return;
+    } catch (error) {
+      lastError = error;
+    }
+    await sleep(options.intervalMs ?? 300);
+  }
+  throw new InfraError(
+    options.service,
+    'timeout',
+    `${options.what} did not answer within ${Math.round(options.timeoutMs / 1000)} s${lastError instanceof Error ? ` (last error: ${lastError.message})` : ''}.`,
+  );
+}
+
+/** Waits for a started child to answer; if it does not, stops it and adds its log's tail to the error. */
+export async function readyOrStopped(
+  child: ManagedProcess,
+  logFile: string,
+  ready: Promise<void>,
+): Promise<void> {
+  try {
+    await ready;
+  } catch (error) {
+    await child.stop(5_000);
+    if (error instanceof InfraError)
+      error.message += `\nLast lines of ${logFile}:\n${await logTail(logFile)}`;
+    throw error;
   }
 }

@@ -1,13 +1,18 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ListTopicsCommand, SNSClient, type SNSClientConfig } from '@aws-sdk/client-sns';
 import { type ChannelName, localTopicName } from '../../topology/manifest.ts';
 import { ensurePythonTools, PythonToolsError, projectRoot } from '../python/venv.ts';
 import { localRegion } from './dynamodb.ts';
 import { InfraError } from './errors.ts';
 import { assertPortFree } from './ports.ts';
-import { killStaleProcess, logTail, type ManagedProcess, spawnManaged } from './process.ts';
+import {
+  killStaleProcess,
+  type ManagedProcess,
+  readyOrStopped,
+  spawnManaged,
+  waitUntilReady,
+} from './process.ts';
 
 const motoServerScript = join(projectRoot, 'local', 'python', 'moto_sns_server.py');
 
@@ -81,14 +86,11 @@ export async function startSns(options: {
     marker: 'moto_sns_server',
   });
   const endpoint = `http://${host}:${port}`;
-  try {
-    await waitForSns(endpoint, { timeoutMs: options.startTimeoutMs ?? 60_000, process: child });
-  } catch (error) {
-    await child.stop(5_000);
-    if (error instanceof InfraError)
-      error.message += `\nLast lines of ${logFile}:\n${await logTail(logFile)}`;
-    throw error;
-  }
+  await readyOrStopped(
+    child,
+    logFile,
+    waitForSns(endpoint, { timeoutMs: options.startTimeoutMs ?? 60_000, process: child }),
+  );
   return { endpoint, logFile, process: child, stop: () => child.stop() };
 }
 
@@ -98,32 +100,19 @@ export async function waitForSns(
   { timeoutMs, process: child }: { timeoutMs: number; process?: ManagedProcess },
 ): Promise<void> {
   const client = new SNSClient({ ...localSnsConfig(endpoint), maxAttempts: 1 });
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
   try {
-    while (Date.now() < deadline) {
-      if (child?.hasExited()) {
-        const { code, signal } = await child.exited;
-        throw new InfraError(
-          'sns',
-          'start-failed',
-          `the moto server exited during startup (code ${code}, signal ${signal}).`,
-        );
-      }
-      try {
+    await waitUntilReady({
+      service: 'sns',
+      what: `SNS at ${endpoint}`,
+      processName: 'the moto server',
+      probe: async () => {
         await client.send(new ListTopicsCommand({}), { abortSignal: AbortSignal.timeout(3_000) });
-        return;
-      } catch (error) {
-        lastError = error;
-      }
-      await sleep(300);
-    }
+        return true;
+      },
+      timeoutMs,
+      process: child,
+    });
   } finally {
     client.destroy();
   }
-  throw new InfraError(
-    'sns',
-    'timeout',
-    `SNS at ${endpoint} did not answer within ${Math.round(timeoutMs / 1000)} s${lastError instanceof Error ? ` (last error: ${lastError.message})` : ''}.`,
-  );
 }
