@@ -3,7 +3,7 @@
  * and tables, prints where everything is, and stays up until Ctrl-C.
  *
  *   npm run infra -- [--kafka-port 9092] [--controller-port 9093] [--dynamodb-port 8000] [--sns-port 8001] [--data-dir .local/data]
- *   npm run infra -- --prepare   # only fetch the Kafka jars and the Python tools (CI warm-up), then exit
+ *   npm run infra -- --prepare   # only fetch the Kafka jars and the Python tools, check dynoxide's binary (CI warm-up), then exit
  *   npm run infra -- --reset     # start empty: delete Kafka's topics and offsets and the DynamoDB tables together
  *
  * With KAFKA_BROKERS / DYNAMODB_ENDPOINT set (e.g. docker-compose), those are used instead of starting anything.
@@ -11,6 +11,7 @@
 import { parseArgs } from 'node:util';
 import { ensurePythonTools } from '../python/venv.ts';
 import { describeInfra } from './describe.ts';
+import { dynoxideBinary } from './dynamodb.ts';
 import {
   ensureKafkaJars,
   findJava,
@@ -50,8 +51,13 @@ async function main(): Promise<number> {
   const log = (line: string) => console.error(line);
   if (values.prepare) {
     try {
-      await Promise.all([findJava(), ensureKafkaJars(log), ensurePythonTools(undefined, log)]);
-      log('[infra] Kafka jars and Python tools are ready');
+      await Promise.all([
+        findJava(),
+        ensureKafkaJars(log),
+        ensurePythonTools(undefined, log),
+        (async () => log(`[infra] DynamoDB endpoint: ${dynoxideBinary()}`))(),
+      ]);
+      log('[infra] Kafka jars, the dynoxide binary and the Python tools are ready');
       return 0;
     } catch (error) {
       console.error(`\n${error instanceof Error ? error.message : String(error)}`);
