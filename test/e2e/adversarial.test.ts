@@ -40,7 +40,7 @@ interface DeadLetterView {
   };
 }
 
-describe('the pipeline against untrusted records (real Kafka, moto, the real handlers)', () => {
+describe('the pipeline against untrusted records (real Kafka, dynoxide, moto SNS, the real handlers)', () => {
   const { kafkaBrokers } = testInfra();
   const producer = new TestProducer(kafkaBrokers);
   let pipeline: E2ePipeline;

@@ -25,7 +25,7 @@ import {
 const TIMEOUT_MS = 90_000;
 const FINAL = new Set(['SHIPPED', 'REJECTED', 'CANCELLED']);
 
-describe('cancelling orders (real Kafka, moto, the real handlers)', () => {
+describe('cancelling orders (real Kafka, dynoxide, moto SNS, the real handlers)', () => {
   const faults = new Faults();
   let pipeline: E2ePipeline;
   let tables: Tables;

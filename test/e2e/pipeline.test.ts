@@ -33,7 +33,7 @@ const kafkaFunctions = (Object.keys(manifest.functions) as FunctionName[]).filte
   (fn) => manifest.functions[fn].trigger.kind === 'kafka',
 );
 
-describe('order pipeline end to end (real Kafka, moto, the five real handlers)', () => {
+describe('order pipeline end to end (real Kafka, dynoxide, moto SNS, the five real handlers)', () => {
   const { kafkaBrokers } = testInfra();
   const faults = new Faults();
   const producer = new TestProducer(kafkaBrokers);

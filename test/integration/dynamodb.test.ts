@@ -18,7 +18,7 @@ afterAll(() => client.destroy());
 const inventory = localTableName('inventory');
 const orders = localTableName('orders');
 
-describe('DynamoDB endpoint (moto), provisioned from the manifest', () => {
+describe('DynamoDB endpoint (dynoxide), provisioned from the manifest', () => {
   it.each(tableNames)('has the %s table with the declared keys, TTL and on-demand billing', async (table) => {
     const spec = manifest.tables[table];
     const name = localTableName(table);

@@ -38,7 +38,7 @@ function invoke(env: NodeJS.ProcessEnv, ...args: string[]): Promise<Run> {
   });
 }
 
-describe('npm run invoke (real Kafka, moto)', () => {
+describe('npm run invoke (real Kafka, dynoxide, moto SNS)', () => {
   const { kafkaBrokers, dynamodbEndpoint, snsEndpoint } = testInfra();
   const env = { KAFKA_BROKERS: kafkaBrokers.join(','), DYNAMODB_ENDPOINT: dynamodbEndpoint };
 

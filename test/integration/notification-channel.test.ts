@@ -204,7 +204,7 @@ describe("the notification channel on moto's SNS", () => {
   });
 });
 
-describe('a shipped order through the local pipeline (real Kafka, moto, the real handlers)', () => {
+describe('a shipped order through the local pipeline (real Kafka, dynoxide, moto SNS, the real handlers)', () => {
   const { kafkaBrokers, dynamodbEndpoint, snsEndpoint } = testInfra();
   const tablePrefix = uniqueName('chan-e2e');
   const runId = randomUUID().slice(0, 8);

@@ -105,7 +105,7 @@ afterAll(async () => {
   restoreEnv?.();
 });
 
-describe('the outbox index (moto)', () => {
+describe('the outbox index (dynoxide)', () => {
   it('holds exactly the orders that carry an outbox shard, oldest first, whole', async () => {
     const shard = '3';
     const older = await putOrder(minutesAgo(10), { outboxShard: shard });
@@ -128,7 +128,7 @@ describe('the outbox index (moto)', () => {
   });
 });
 
-describe('outbox sweeper (real broker, moto, the local runtime)', () => {
+describe('outbox sweeper (real broker, dynoxide, the local runtime)', () => {
   let runtime: LocalRuntime;
   let sweeper: ScheduleEmulator;
   const sweep = async () => (await sweeper.runNow()) as SweepSummary;

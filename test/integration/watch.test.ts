@@ -52,7 +52,7 @@ async function endOffsets(brokers: string[], topic: string): Promise<bigint[]> {
   }
 }
 
-describe('watch mode (real Kafka, moto, the real handlers)', () => {
+describe('watch mode (real Kafka, dynoxide, moto SNS, the real handlers)', () => {
   const { kafkaBrokers, dynamodbEndpoint, snsEndpoint } = testInfra();
   const tablePrefix = uniqueName('watch');
   const runId = randomUUID().slice(0, 8);
