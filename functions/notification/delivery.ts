@@ -17,7 +17,11 @@ export interface OutgoingMessage {
 export type DeliveryResult = 'delivered' | 'already-delivered';
 
 export interface DeliveryPort {
-  deliver(message: OutgoingMessage, logger: StepLogger): Promise<DeliveryResult>;
+  /**
+   * Sends `message` unless it was sent before. `onSent` runs as soon as this call's send succeeded, while
+   * the idempotency record is being completed: what must follow a send can start without waiting for it.
+   */
+  deliver(message: OutgoingMessage, logger: StepLogger, onSent?: () => void): Promise<DeliveryResult>;
 }
 
 /** Sends one message through the channel; it cannot be a conditional write, so it is guarded below. */
@@ -40,15 +44,16 @@ export function idempotentDelivery(
   config: IdempotencyConfig = deliveryIdempotencyConfig(),
 ): DeliveryPort {
   const deliverOnce = makeIdempotent(
-    async (message: OutgoingMessage, logger: StepLogger) => {
+    async (message: OutgoingMessage, logger: StepLogger, onSent?: () => void) => {
       await send(message, logger);
+      onSent?.();
       return { sent: true, replayed: false };
     },
     { persistenceStore, config, keyPrefix: 'order-pipeline.notification.deliver' },
   );
   return {
-    async deliver(message, logger) {
-      const result = (await deliverOnce(message, logger)) as { replayed?: boolean };
+    async deliver(message, logger, onSent) {
+      const result = (await deliverOnce(message, logger, onSent)) as { replayed?: boolean };
       return result.replayed ? 'already-delivered' : 'delivered';
     },
   };

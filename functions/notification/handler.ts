@@ -26,9 +26,15 @@ export function notificationStep(ports: {
       const { data } = event;
       assertGenuineEvent(event, data.orderId, notificationId(data.orderId, data.kind));
       const item = notificationItem(event, now);
-      // Send first, record second: a failed record is retried and finds the send done, never undone.
-      const delivered = await ports.delivery.deliver(item, logger);
-      const recorded = await ports.notifications.record(item);
+      // Send first, record second: a failed record is retried and finds the send done, never undone. The
+      // record starts once the send succeeded, beside the completion of the send's idempotency record.
+      let recording: ReturnType<NotificationsPort['record']> | undefined;
+      const delivered = await ports.delivery.deliver(item, logger, () => {
+        recording = ports.notifications.record(item);
+        // Awaited below; if completing the idempotency record fails first, the batch is retried anyway.
+        recording.catch(() => undefined);
+      });
+      const recorded = await (recording ?? ports.notifications.record(item));
       return deliveredOutcome(
         event,
         delivered === 'already-delivered' && recorded === 'already-recorded',

@@ -105,6 +105,32 @@ describe('notification delivery', () => {
     expect(retry.replayed).toBe(false);
   });
 
+  it('records a sent notification while its idempotency record is being completed, never before the send', async () => {
+    const notifications = new MemoryNotifications();
+    const seen: string[] = [];
+    let completing!: () => void;
+    // The idempotency store's completion waits until the record has been written.
+    class SlowCompletion extends MemoryPersistenceLayer {
+      protected override async _updateRecord(...args: Parameters<MemoryPersistenceLayer['_updateRecord']>) {
+        seen.push(`completing (recorded: ${notifications.items.size})`);
+        await new Promise<void>((resolve) => {
+          completing = resolve;
+        });
+        return super._updateRecord(...args);
+      }
+    }
+    const delivery = idempotentDelivery(async () => {
+      seen.push(`sent (recorded: ${notifications.items.size})`);
+    }, new SlowCompletion());
+    const step = notificationStep({ notifications, delivery });
+    const done = step.process(notification('order-packed'), context);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(seen).toEqual(['sent (recorded: 0)', 'completing (recorded: 1)']);
+    completing();
+    expect((await done).replayed).toBe(false);
+    expect(notifications.items.size).toBe(1);
+  });
+
   it('refuses a notification whose id is not its order and kind', async () => {
     const notifications = new MemoryNotifications();
     const { sent, delivery } = channel();
