@@ -3,6 +3,7 @@ import { decode, type EncodedRecord } from '../../events/codec.ts';
 import { manifest } from '../../topology/manifest.ts';
 import { ConfigError } from '../shared/config.ts';
 import { orderEventId, orderReceivedId } from '../shared/orders/events.ts';
+import type { UpdateParams } from '../shared/orders/model.ts';
 import { OUTBOX_SHARDS, orderOf } from '../shared/orders/model.ts';
 import { sampleOrder, storedOrder } from '../shared/testing.ts';
 import {
@@ -16,7 +17,6 @@ import {
   SweepEnv,
   type SweepPorts,
   sweep,
-  type UpdateParams,
 } from './logic.ts';
 
 const config: SweepConfig = { graceMs: 30_000, maxAttempts: 3, maxOrdersPerRun: 80 };

@@ -3,7 +3,7 @@ import { type EncodedRecord, EventDecodeError } from '../../events/codec.ts';
 import { manifest } from '../../topology/manifest.ts';
 import { ConfigError } from '../shared/config.ts';
 import { orderCancelledRecord, orderReceivedRecord } from '../shared/orders/events.ts';
-import { OUTBOX_SHARDS, orderOf, StoredOrder } from '../shared/orders/model.ts';
+import { OUTBOX_SHARDS, orderOf, StoredOrder, type UpdateParams } from '../shared/orders/model.ts';
 
 /**
  * The outbox sweeper: order-api writes an order (RECEIVED, with an `outboxShard`) before it produces the
@@ -206,15 +206,6 @@ export function outboxQuery(
     Limit: limit,
     ...(startKey ? { ExclusiveStartKey: startKey } : {}),
   };
-}
-
-export interface UpdateParams {
-  TableName: string;
-  Key: { orderId: string };
-  UpdateExpression: string;
-  ConditionExpression: string;
-  ExpressionAttributeNames: Record<string, string>;
-  ExpressionAttributeValues: Record<string, unknown>;
 }
 
 /**
