@@ -22,16 +22,18 @@ import { notificationItem } from '../../functions/notification/logic.ts';
 import { snsClientConfig, snsSend } from '../../functions/notification/sns.ts';
 import { notificationRecord } from '../../functions/shared/notifications.ts';
 import { RecordingLogger, sampleOrder } from '../../functions/shared/testing.ts';
-import { provisionFromManifest } from '../../local/infra/index.ts';
 import { provisionChannels, provisionTables } from '../../local/infra/provision.ts';
 import { localSnsConfig, localTopicArn } from '../../local/infra/sns.ts';
-import { applyEnvironment } from '../../local/runtime/environment.ts';
 import { createLambdaContext, localRegion } from '../../local/runtime/lambda-context.ts';
-import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/runtime.ts';
-import { seedDemoInventory } from '../../local/runtime/seed.ts';
-import { consumerGroupId, type FunctionName, localTableName, manifest } from '../../topology/index.ts';
+import { localTableName } from '../../topology/index.ts';
 import { uniqueName, waitFor } from '../e2e/support/kafka.ts';
-import { e2eCatalog, orderBody, positionGroupAtEnd, postOrder, Tables } from '../e2e/support/pipeline.ts';
+import {
+  type E2ePipeline,
+  e2eCatalog,
+  orderBody,
+  postOrder,
+  startE2ePipeline,
+} from '../e2e/support/pipeline.ts';
 import { testDynamoDbClient, testInfra } from '../support/env.ts';
 
 const TIMEOUT_MS = 90_000;
@@ -205,55 +207,23 @@ describe("the notification channel on moto's SNS", () => {
 });
 
 describe('a shipped order through the local pipeline (real Kafka, dynoxide, moto SNS, the real handlers)', () => {
-  const { kafkaBrokers, dynamodbEndpoint, snsEndpoint } = testInfra();
-  const tablePrefix = uniqueName('chan-e2e');
-  const runId = randomUUID().slice(0, 8);
-  const groupIdOf = (fn: FunctionName) => `${consumerGroupId(fn)}-chan-${runId}`;
-  const tables = new Tables(dynamodbEndpoint, tablePrefix);
-  const subscriber = new SubscribedQueue(snsEndpoint);
-  let runtime: LocalRuntime;
-  let restoreEnv: () => void;
+  const subscriber = new SubscribedQueue(testInfra().snsEndpoint);
+  let pipeline: E2ePipeline;
 
   beforeAll(async () => {
-    restoreEnv = applyEnvironment({ POWERTOOLS_LOG_LEVEL: 'ERROR' });
-    const { channels } = await provisionFromManifest({
-      kafkaBrokers,
-      dynamodbEndpoint,
-      snsEndpoint,
-      tablePrefix,
-      log: () => {},
-    });
-    await seedDemoInventory(dynamodbEndpoint, tablePrefix, Object.values(e2eCatalog));
-    await subscriber.subscribe(channels[0]?.topicArn as string);
-    for (const [fn, spec] of Object.entries(manifest.functions) as [
-      FunctionName,
-      (typeof manifest.functions)[FunctionName],
-    ][]) {
-      if (spec.trigger.kind === 'kafka')
-        await positionGroupAtEnd(kafkaBrokers, groupIdOf(fn), spec.trigger.topic);
-    }
-    runtime = await startLocalRuntime({
-      kafkaBrokers,
-      dynamodbEndpoint,
-      snsEndpoint,
-      tablePrefix,
-      apiPort: 0,
-      groupIdOf,
-      retryBackoff: { initialMs: 100, maxMs: 1_000 },
-      log: () => {},
-    });
+    pipeline = await startE2ePipeline('chan-e2e');
+    // Before any order: the queue sees every message the run's topic gets.
+    await subscriber.subscribe(localTopicArn('notifications', pipeline.tablePrefix, localRegion()));
   });
 
   afterAll(async () => {
-    await runtime?.stop();
+    await pipeline?.stop();
     await subscriber.close();
-    tables.close();
-    restoreEnv?.();
   });
 
   it("sends its two messages to the topic, each once, with the order's ids and no address", async () => {
     const body = orderBody([{ entry: e2eCatalog.plenty, quantity: 2 }]);
-    const posted = await postOrder(runtime.apiUrl as string, body, randomUUID());
+    const posted = await postOrder(pipeline.api, body, randomUUID());
     expect(posted.status).toBe(202);
     const orderId = posted.body.orderId as string;
     const ofOrder = () => subscriber.received.filter((m) => attributesOf(m).orderId === orderId);
@@ -263,11 +233,15 @@ describe('a shipped order through the local pipeline (real Kafka, dynoxide, moto
       TIMEOUT_MS,
       200,
     );
-    await waitFor(async () => (await tables.notifications(orderId)).length === 2, 'two recorded', TIMEOUT_MS);
+    await waitFor(
+      async () => (await pipeline.tables.notifications(orderId)).length === 2,
+      'two recorded',
+      TIMEOUT_MS,
+    );
     await subscriber.drain();
 
     const messages = ofOrder();
-    const recorded = await tables.notifications(orderId);
+    const recorded = await pipeline.tables.notifications(orderId);
     expect(messages.map((m) => attributesOf(m).kind).sort()).toEqual(['order-packed', 'order-shipped']);
     for (const message of messages) {
       const attributes = attributesOf(message);

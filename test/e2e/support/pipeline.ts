@@ -282,13 +282,15 @@ export interface E2ePipeline {
   /** The API emulator's base URL. */
   api: string;
   tables: Tables;
+  /** The physical names' prefix of this file's tables and SNS topic. */
+  tablePrefix: string;
   /** The consumer groups of this file's runtime: its own, positioned at the end of their topics. */
   groupIdOf(fn: FunctionName): string;
   stop(): Promise<void>;
 }
 
 /**
- * The whole pipeline for one test file, on the integration run's broker and moto: a table prefix of its
+ * The whole pipeline for one test file, on the integration run's broker, DynamoDB and SNS: a table prefix of its
  * own (provisioned, the e2e catalog seeded), the functions' consumer groups of its own positioned at the
  * end of their topics (records of other files are not replayed), and the local runtime started with them.
  * `runtime` options override the defaults (free API port, short retry waits, quiet log).
@@ -327,6 +329,7 @@ export async function startE2ePipeline(
     runtime,
     api: runtime.apiUrl as string,
     tables,
+    tablePrefix,
     groupIdOf,
     async stop() {
       await runtime.stop();
