@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RuntimeEnv } from '../../topology/runtime-env.ts';
 import { projectRoot } from '../python/venv.ts';
-import { type RunningDynamoDb, startDynamoDb, waitForDynamoDb } from './dynamodb.ts';
-import { type RunningKafka, startKafka, waitForKafka } from './kafka.ts';
-import { type RunningSns, startSns, waitForSns } from './sns.ts';
+import { startDynamoDb, waitForDynamoDb } from './dynamodb.ts';
+import { startKafka, waitForKafka } from './kafka.ts';
+import { startSns, waitForSns } from './sns.ts';
 
 export { localDynamoDbConfig, localRegion } from './dynamodb.ts';
 export { InfraError, type InfraFailure, type InfraService } from './errors.ts';
@@ -104,8 +104,10 @@ export async function startLocalInfra(options: LocalInfraOptions = {}): Promise<
     log(`[kafka] reset: deleted the topics and offsets kept in ${join(dataDir, 'kafka', 'data')}`);
   }
 
-  const kafka: Promise<RunningKafka | string[]> = externalBrokers
-    ? waitForKafka(externalBrokers, { timeoutMs }).then(() => externalBrokers)
+  // Each service resolves to where it is and, when this call started it, the process to stop.
+  type Started = { logFile: string; stop(): Promise<void> };
+  const kafka: Promise<{ at: string[]; running?: Started }> = externalBrokers
+    ? waitForKafka(externalBrokers, { timeoutMs }).then(() => ({ at: externalBrokers }))
     : startKafka({
         host,
         port: kafkaPort,
@@ -113,9 +115,9 @@ export async function startLocalInfra(options: LocalInfraOptions = {}): Promise<
         dir: join(dataDir, 'kafka'),
         log,
         startTimeoutMs: timeoutMs,
-      });
-  const dynamodb: Promise<RunningDynamoDb | string> = externalDynamoDb
-    ? waitForDynamoDb(externalDynamoDb, { timeoutMs }).then(() => externalDynamoDb)
+      }).then((running) => ({ at: running.brokers, running }));
+  const dynamodb: Promise<{ at: string; running?: Started }> = externalDynamoDb
+    ? waitForDynamoDb(externalDynamoDb, { timeoutMs }).then(() => ({ at: externalDynamoDb }))
     : startDynamoDb({
         host,
         port: options.dynamodbPort ?? DEFAULT_DYNAMODB_PORT,
@@ -123,66 +125,66 @@ export async function startLocalInfra(options: LocalInfraOptions = {}): Promise<
         log,
         startTimeoutMs: timeoutMs,
         reset,
-      });
-  const sns: Promise<RunningSns | string> = externalSns
-    ? waitForSns(externalSns, { timeoutMs }).then(() => externalSns)
+      }).then((running) => ({ at: running.endpoint, running }));
+  const sns: Promise<{ at: string; running?: Started }> = externalSns
+    ? waitForSns(externalSns, { timeoutMs }).then(() => ({ at: externalSns }))
     : startSns({
         host,
         port: options.snsPort ?? DEFAULT_SNS_PORT,
         dir: join(dataDir, 'sns'),
         log,
         startTimeoutMs: timeoutMs,
-      });
+      }).then((running) => ({ at: running.endpoint, running }));
 
-  const [kafkaResult, dynamodbResult, snsResult] = await Promise.allSettled([kafka, dynamodb, sns]);
-  const started = <T extends object>(result: PromiseSettledResult<T | string | string[]>) =>
-    result.status === 'fulfilled' && typeof result.value === 'object' && !Array.isArray(result.value)
-      ? (result.value as T)
-      : undefined;
-  const runningKafka = started<RunningKafka>(kafkaResult);
-  const runningDynamoDb = started<RunningDynamoDb>(dynamodbResult);
-  const runningSns = started<RunningSns>(snsResult);
-
+  // Settled together: a service failing while another still starts is never an unhandled rejection.
+  const [kafkaResult, dynamodbResult, snsResult] = await Promise.all([
+    settle(kafka),
+    settle(dynamodb),
+    settle(sns),
+  ]);
+  const results = { kafka: kafkaResult, dynamodb: dynamodbResult, sns: snsResult };
+  const running = Object.values(results).flatMap((r) => (r.ok && r.value.running ? [r.value.running] : []));
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
-      await Promise.all([runningKafka?.stop(), runningDynamoDb?.stop(), runningSns?.stop()]);
+      await Promise.all(running.map((service) => service.stop()));
       if (options.ephemeral) await rm(dataDir, { recursive: true, force: true });
     })();
     return stopping;
   };
 
   // One failed: take the others down again rather than leave half an environment running.
-  const failures = [
-    ['kafka', kafkaResult],
-    ['dynamodb', dynamodbResult],
-    ['sns', snsResult],
-  ].flatMap(([name, result]) =>
-    (result as PromiseSettledResult<unknown>).status === 'rejected'
-      ? [{ name: name as string, reason: (result as PromiseRejectedResult).reason }]
-      : [],
-  );
-  if (failures.length > 0) {
+  if (!results.kafka.ok || !results.dynamodb.ok || !results.sns.ok) {
     await stop();
+    const failures = Object.entries(results).flatMap(([name, r]) =>
+      r.ok ? [] : [{ name, reason: r.reason }],
+    );
     // Only one error can be thrown; the others are still worth seeing.
     for (const { name, reason } of failures.slice(1))
       log(`[${name}] ${(reason as Error)?.message ?? String(reason)}`);
     throw failures[0]?.reason;
   }
-
+  const [k, d, n] = [results.kafka.value, results.dynamodb.value, results.sns.value];
   return {
-    kafkaBrokers: runningKafka
-      ? runningKafka.brokers
-      : (kafkaResult as PromiseFulfilledResult<string[]>).value,
-    dynamodbEndpoint: runningDynamoDb?.endpoint ?? (dynamodbResult as PromiseFulfilledResult<string>).value,
-    snsEndpoint: runningSns?.endpoint ?? (snsResult as PromiseFulfilledResult<string>).value,
+    kafkaBrokers: k.at,
+    dynamodbEndpoint: d.at,
+    snsEndpoint: n.at,
     dataDir,
     started: {
-      kafka: runningKafka !== undefined,
-      dynamodb: runningDynamoDb !== undefined,
-      sns: runningSns !== undefined,
+      kafka: k.running !== undefined,
+      dynamodb: d.running !== undefined,
+      sns: n.running !== undefined,
     },
-    logFiles: { kafka: runningKafka?.logFile, dynamodb: runningDynamoDb?.logFile, sns: runningSns?.logFile },
+    logFiles: { kafka: k.running?.logFile, dynamodb: d.running?.logFile, sns: n.running?.logFile },
     stop,
   };
 }
+
+type Settled<T> = { ok: true; value: T } | { ok: false; reason: unknown };
+
+/** A promise's outcome without throwing: the services start together, and all are seen before any fails. */
+const settle = <T>(promise: Promise<T>): Promise<Settled<T>> =>
+  promise.then(
+    (value) => ({ ok: true as const, value }),
+    (reason: unknown) => ({ ok: false as const, reason }),
+  );
