@@ -26,20 +26,21 @@ export function notificationStep(ports: {
       const { data } = event;
       assertGenuineEvent(event, data.orderId, notificationId(data.orderId, data.kind));
       const item = notificationItem(event, now);
-      // Send first, record second: a failed record is retried and finds the send done, never undone. The
-      // record starts once the send succeeded, beside the completion of the send's idempotency record.
-      let recording: ReturnType<NotificationsPort['record']> | undefined;
-      const delivered = await ports.delivery.deliver(item, logger, () => {
-        recording = ports.notifications.record(item);
-        // Awaited below; if completing the idempotency record fails first, the batch is retried anyway.
-        recording.catch(() => undefined);
+      // Send first, record second: a failed record is retried and finds the send done, never undone.
+      // Once this attempt's send succeeded, the outcome is known: the record and the completion of the
+      // send's idempotency record finish while the invocation produces its KPIs (`settling`).
+      let sent!: () => void;
+      const sending = new Promise<'sent'>((resolve) => {
+        sent = () => resolve('sent');
       });
-      const recorded = await (recording ?? ports.notifications.record(item));
-      return deliveredOutcome(
-        event,
-        delivered === 'already-delivered' && recorded === 'already-recorded',
-        now,
-      );
+      const delivering = ports.delivery.deliver(item, logger, sent);
+      if ((await Promise.race([sending, delivering])) !== 'already-delivered') {
+        const settling = Promise.all([delivering, ports.notifications.record(item)]);
+        return { ...deliveredOutcome(event, false, now), settling };
+      }
+      // Sent by an earlier attempt, which counted it: this one only makes sure it is recorded.
+      await ports.notifications.record(item);
+      return deliveredOutcome(event, true, now);
     },
   };
 }

@@ -41,6 +41,13 @@ class MemoryNotifications implements NotificationsPort {
   }
 }
 
+/** What the consumer does with an outcome: the invocation succeeds once its remaining writes are done. */
+async function processed(step: ReturnType<typeof notificationStep>, event: ReturnType<typeof notification>) {
+  const outcome = await step.process(event, context);
+  await outcome.settling;
+  return outcome;
+}
+
 /** The channel: counts what reached the customer. */
 function channel() {
   const sent: OutgoingMessage[] = [];
@@ -83,33 +90,38 @@ describe('notification delivery', () => {
     const { sent, delivery } = channel();
     const step = notificationStep({ notifications, delivery });
     const event = notification('order-shipped');
-    const first = await step.process(event, context);
-    const second = await step.process(event, context);
+    const first = await processed(step, event);
+    const second = await processed(step, event);
     expect(first.replayed).toBe(false);
     expect(second.replayed).toBe(true);
+    expect(second.settling).toBeUndefined();
     expect(first.events).toEqual([]);
     expect(notifications.items.size).toBe(1);
     expect(sent.map((m) => m.notificationId)).toEqual([event.eventId]);
   });
 
-  it('still delivers, once, when recording failed after the send (the retry finds the send done)', async () => {
+  it('still delivers, once, when recording failed after the send (the retry records it, not counted again)', async () => {
     const notifications = new MemoryNotifications();
     const { sent, delivery } = channel();
     const step = notificationStep({ notifications, delivery });
     const event = notification('order-confirmed');
     notifications.failures = 1;
-    await expect(step.process(event, context)).rejects.toThrow(/unavailable/);
-    const retry = await step.process(event, context);
+    // The send's outcome is known (and counted) at once; the failed record fails the invocation.
+    const first = await step.process(event, context);
+    expect(first.replayed).toBe(false);
+    await expect(first.settling).rejects.toThrow(/unavailable/);
+    expect(notifications.items.size).toBe(0);
+    const retry = await processed(step, event);
     expect(sent).toHaveLength(1);
     expect(notifications.items.size).toBe(1);
-    expect(retry.replayed).toBe(false);
+    expect(retry.replayed).toBe(true);
   });
 
-  it('records a sent notification while its idempotency record is being completed, never before the send', async () => {
+  it('answers once the send succeeded; the record and the idempotency completion finish after, never before the send', async () => {
     const notifications = new MemoryNotifications();
     const seen: string[] = [];
     let completing!: () => void;
-    // The idempotency store's completion waits until the record has been written.
+    // The idempotency store's completion waits until it is let go.
     class SlowCompletion extends MemoryPersistenceLayer {
       protected override async _updateRecord(...args: Parameters<MemoryPersistenceLayer['_updateRecord']>) {
         seen.push(`completing (recorded: ${notifications.items.size})`);
@@ -123,12 +135,22 @@ describe('notification delivery', () => {
       seen.push(`sent (recorded: ${notifications.items.size})`);
     }, new SlowCompletion());
     const step = notificationStep({ notifications, delivery });
-    const done = step.process(notification('order-packed'), context);
+    const outcome = await step.process(notification('order-packed'), context);
+    expect(outcome.replayed).toBe(false);
+    let settled = false;
+    void outcome.settling?.then(() => {
+      settled = true;
+    });
     await new Promise((resolve) => setTimeout(resolve, 10));
-    expect(seen).toEqual(['sent (recorded: 0)', 'completing (recorded: 1)']);
-    completing();
-    expect((await done).replayed).toBe(false);
+    // Recorded after the send, beside the completion, which is still held.
+    expect(seen).toEqual(['sent (recorded: 0)', expect.stringMatching(/^completing/)]);
     expect(notifications.items.size).toBe(1);
+    expect(settled).toBe(false);
+    completing();
+    await outcome.settling;
+    expect(settled).toBe(true);
+    // Completed: a redelivery is a replay.
+    expect((await processed(step, notification('order-packed'))).replayed).toBe(true);
   });
 
   it('refuses a notification whose id is not its order and kind', async () => {
@@ -137,7 +159,7 @@ describe('notification delivery', () => {
     const step = notificationStep({ notifications, delivery });
     // A genuine notification's id, on another kind: a second "shipped" for the order, in disguise.
     const forged = { ...notification('order-shipped'), eventId: notificationId('ord-1', 'order-packed') };
-    await expect(step.process(forged, context)).rejects.toBeInstanceOf(InvalidTransitionError);
+    await expect(processed(step, forged)).rejects.toBeInstanceOf(InvalidTransitionError);
     expect(sent).toEqual([]);
     expect(notifications.items.size).toBe(0);
   });

@@ -360,3 +360,90 @@ describe('record log lines', () => {
     ]);
   });
 });
+
+describe('outcomes whose writes are still settling', () => {
+  /** A step whose every outcome finishes with `settle(orderId)`; `steps` lists starts and settlements. */
+  function settlingSetup(settle: (orderId: string) => Promise<unknown>) {
+    const steps: string[] = [];
+    const step: ConsumerStep<'OrderReceived'> = {
+      name: 'inventory',
+      topic: 'OrderReceived',
+      async process(event: OrderReceived): Promise<StepOutcome> {
+        const { orderId } = event.data.order;
+        steps.push(`start ${orderId}`);
+        const settling = settle(orderId).then(() => steps.push(`settled ${orderId}`));
+        return {
+          orderId,
+          events: [],
+          kpis: [count('OrdersConfirmed')],
+          replayed: false,
+          summary: 'ok',
+          settling,
+        };
+      },
+    };
+    const producer = new RecordingProducer();
+    const process = batchProcessor(step, {
+      logger: silentLogger(),
+      metrics: testMetrics(),
+      deps: { produce: producer.produce, deadLetterStore: new MemoryPersistenceLayer(), now: () => now },
+    });
+    return { process, steps, producer };
+  }
+  const held = () => {
+    let release!: () => void;
+    const promise = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    return { promise, release };
+  };
+  const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
+
+  it('produces the KPIs while the writes settle, and answers once they have', async () => {
+    const write = held();
+    const { process, producer } = settlingSetup(() => write.promise);
+    let answered = false;
+    const done = process(mskEvent([record('a-1', 1)]), fakeContext()).then((report) => {
+      answered = true;
+      return report;
+    });
+    await tick();
+    expect(kpiOrders(producer)).toEqual(['a-1']);
+    expect(answered).toBe(false);
+    write.release();
+    expect(await done).toEqual({ processed: 1, duplicates: 0, deadLettered: 0 });
+  });
+
+  it('fails the invocation, after producing, when a write fails for now', async () => {
+    const { process, producer } = settlingSetup(async () => {
+      throw new Error('DynamoDB unavailable');
+    });
+    await expect(process(mskEvent([record('a-1', 1)]), fakeContext())).rejects.toThrow(/unavailable/);
+    expect(kpiOrders(producer)).toEqual(['a-1']);
+  });
+
+  it('dead-letters the record whose write can never succeed, and the batch goes on', async () => {
+    const { process, producer } = settlingSetup(async (orderId) => {
+      if (orderId === 'a-1') throw serviceError('ValidationException');
+    });
+    const report = await process(mskEvent([record('a-1', 1), record('b-1', 2)]), fakeContext());
+    expect(report).toEqual({ processed: 1, duplicates: 0, deadLettered: 1 });
+    const [letter, ...more] = producer.on('DeadLetterQueue');
+    expect(more).toEqual([]);
+    expect(letter?.correlationId).toBe('a-1');
+    expect(letter?.data.error).toMatchObject({ name: 'ValidationException' });
+  });
+
+  it("starts an order's next record once the last one's writes are done", async () => {
+    const write = held();
+    const { process, steps } = settlingSetup((orderId) =>
+      steps.length === 1 ? write.promise : Promise.resolve(orderId),
+    );
+    const done = process(mskEvent([record('a-1', 1), record('a-1', 2)]), fakeContext());
+    await tick();
+    expect(steps).toEqual(['start a-1']);
+    write.release();
+    await done;
+    expect(steps).toEqual(['start a-1', 'settled a-1', 'start a-1', 'settled a-1']);
+  });
+});

@@ -36,6 +36,12 @@ export interface StepOutcome {
   replayed: boolean;
   /** A few words for the log line, e.g. `rejected: SKU-X out of stock`. No personal data. */
   summary: string;
+  /**
+   * Writes still finishing that neither this outcome nor its events depend on (bookkeeping after an
+   * effect that already happened). The invocation produces while they finish and succeeds only once they
+   * have; a failure is handled as if `process` had thrown it, and the order's next record waits for them.
+   */
+  settling?: Promise<unknown>;
 }
 
 /** The logging a step needs; every line it writes carries the record's order id and event id. */
@@ -214,6 +220,31 @@ export function batchProcessor<T extends TopicName>(
     });
   }
 
+  /** A failed event: dead-lettered when it can never succeed, else thrown, so the batch is retried. */
+  async function failed(record: RawRecord, error: unknown, recordLogger: StepLogger, correlationId: string) {
+    if (!isPermanent(error)) {
+      recordLogger.error('transient failure, the batch will be retried', { error: error as Error });
+      throw error;
+    }
+    recordLogger.error('event can never be processed', {
+      error: asNamedError(error).name,
+      reason: safeReason(error),
+    });
+    await deadLetter(record, error, correlationId);
+  }
+
+  /** Waits for an outcome's remaining writes; one that can never succeed dead-letters its record. */
+  async function settle(record: RawRecord, outcome: StepOutcome, report: BatchReport): Promise<void> {
+    try {
+      await outcome.settling;
+    } catch (error) {
+      const recordLogger = withKeys(logger, { correlation_id: outcome.orderId, record: coordinates(record) });
+      await failed(record, error, recordLogger, outcome.orderId);
+      report[outcome.replayed ? 'duplicates' : 'processed'] -= 1;
+      report.deadLettered += 1;
+    }
+  }
+
   type Result = { kind: 'deadLettered' } | { kind: 'processed' | 'duplicates'; outcome: StepOutcome };
 
   async function processRecord(record: RawRecord): Promise<Result> {
@@ -232,16 +263,8 @@ export function batchProcessor<T extends TopicName>(
     try {
       outcome = await step.process(event, { logger: recordLogger, now: now() });
     } catch (error) {
-      if (isPermanent(error)) {
-        recordLogger.error('event can never be processed', {
-          error: asNamedError(error).name,
-          reason: safeReason(error),
-        });
-        await deadLetter(record, error, event.correlationId);
-        return { kind: 'deadLettered' };
-      }
-      recordLogger.error('transient failure, the batch will be retried', { error: error as Error });
-      throw error;
+      await failed(record, error, recordLogger, event.correlationId);
+      return { kind: 'deadLettered' };
     }
     recordLogger.debug(outcome.replayed ? 'effect already applied' : 'event processed', {
       summary: outcome.summary,
@@ -308,17 +331,27 @@ export function batchProcessor<T extends TopicName>(
     const partitions = recordsByPartition(event);
     const outcomes: Produced[] = [];
     const measured: MeasuredOrder[] = [];
+    const settling: Promise<void>[] = [];
     const tasks = partitions.flatMap(byKey).map((records) => async () => {
+      let previous: Promise<void> | undefined;
       for (const record of records) {
+        // One order's records stay in order: the next starts once the last one's writes are done.
+        await previous;
         const result = await processRecord(record);
         report[result.kind] += 1;
         if (result.kind === 'deadLettered') {
           measured.push({ orderId: undefined, kpis: [count('RecordsDeadLettered')] });
           continue;
         }
-        outcomes.push({ record, outcome: result.outcome });
-        if (!result.outcome.replayed)
-          measured.push({ orderId: result.outcome.orderId, kpis: result.outcome.kpis });
+        const { outcome } = result;
+        outcomes.push({ record, outcome });
+        if (!outcome.replayed) measured.push({ orderId: outcome.orderId, kpis: outcome.kpis });
+        if (outcome.settling) {
+          previous = settle(record, outcome, report);
+          // Awaited with the production below (or by this order's next record).
+          previous.catch(() => undefined);
+          settling.push(previous);
+        }
       }
     });
     const results = await settleAll(tasks, MAX_CONCURRENT_ORDERS);
@@ -333,8 +366,9 @@ export function batchProcessor<T extends TopicName>(
     const kpis = ownMetrics
       ? undefined
       : kpiRecord(step.name, first ? `${step.name}|${coordinates(first)}` : step.name, measured, now());
-    await produceAll(outcomes, kpis, report);
-    const failure = results.find((result) => result.status === 'rejected');
+    // The records' remaining writes finish meanwhile; the invocation waits for both, whatever fails.
+    const finished = await Promise.allSettled([produceAll(outcomes, kpis, report), ...settling]);
+    const failure = [...finished, ...results].find((result) => result.status === 'rejected');
     if (failure) throw failure.reason;
     // Debug: every invocation's counts are on the KPIs stream and in Lambda's REPORT line already; at INFO
     // this line was almost half of what a happy order writes to CloudWatch Logs.
