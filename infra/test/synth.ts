@@ -54,6 +54,10 @@ export function synthesize(
     const { stack } = buildApp(app);
     const template = Template.fromStack(stack);
     return { app, stack, template, outdir, cleanup: () => rmSync(outdir, { recursive: true, force: true }) };
+  } catch (error) {
+    // A synth that throws (a test of a refused setting) leaves nothing behind.
+    rmSync(outdir, { recursive: true, force: true });
+    throw error;
   } finally {
     process.env.CDK_DEFAULT_ACCOUNT = saved.account;
     process.env.CDK_DEFAULT_REGION = saved.region;
