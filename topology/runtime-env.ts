@@ -11,7 +11,7 @@ export const RuntimeEnv = {
   mskClusterArn: 'MSK_CLUSTER_ARN',
   /** `iam` (TLS + SASL OAUTHBEARER signed with the function's role) or `none` (plaintext, local only). */
   kafkaAuth: 'KAFKA_AUTH',
-  /** Local only: the DynamoDB endpoint (moto server); unset on AWS. */
+  /** Local only: the DynamoDB endpoint (dynoxide); unset on AWS. */
   dynamodbEndpoint: 'DYNAMODB_ENDPOINT',
   /**
    * How the notification step reaches customers: `sns` (the default: the `notifications` channel's topic,

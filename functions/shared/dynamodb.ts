@@ -4,7 +4,7 @@ import { readDynamoDbEndpoint } from './config.ts';
 
 /**
  * Client settings. On AWS nothing is set: region and credentials come from the Lambda environment.
- * Locally (`DYNAMODB_ENDPOINT` set) the endpoint is a moto server that accepts any credentials, so a
+ * Locally (`DYNAMODB_ENDPOINT` set) the endpoint is dynoxide, which accepts any credentials, so a
  * default region and dummy static credentials are used there and only there.
  */
 export function dynamoDbClientConfig(
