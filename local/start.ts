@@ -1,8 +1,8 @@
 /**
  * `npm start`: the whole pipeline on this machine.
  *
- * Starts (or, with KAFKA_BROKERS / DYNAMODB_ENDPOINT set, uses) a real Kafka broker and the moto
- * DynamoDB endpoint, creates the manifest's topics and tables, seeds the demo inventory, then runs
+ * Starts (or, with KAFKA_BROKERS / DYNAMODB_ENDPOINT / SNS_ENDPOINT set, uses) a real Kafka broker, the
+ * DynamoDB endpoint (dynoxide) and the SNS endpoint (moto), creates the manifest's topics and tables, seeds the demo inventory, then runs
  * every function: order-api behind the API Gateway emulator, the Kafka consumers behind MSK event
  * source mapping emulators, the scheduled ones (the outbox sweeper) on timers. Ctrl-C stops everything it
  * started.

@@ -19,7 +19,7 @@ export const RuntimeEnv = {
    * fallback).
    */
   notificationChannel: 'NOTIFICATION_CHANNEL',
-  /** Local only: the SNS endpoint (moto server, the DynamoDB one's port); unset on AWS. */
+  /** Local only: the SNS endpoint (moto's server, on a port of its own); unset on AWS. */
   snsEndpoint: 'SNS_ENDPOINT',
   /** CloudWatch namespace of the EMF metrics every step emits. */
   metricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',

@@ -1,12 +1,13 @@
 /**
- * `npm run infra`: starts the local Kafka broker and DynamoDB endpoint, creates the manifest's topics
- * and tables, prints where everything is, and stays up until Ctrl-C.
+ * `npm run infra`: starts the local Kafka broker, DynamoDB endpoint (dynoxide) and SNS endpoint (moto),
+ * creates the manifest's topics, tables and SNS topics, prints where everything is, and stays up until Ctrl-C.
  *
  *   npm run infra -- [--kafka-port 9092] [--controller-port 9093] [--dynamodb-port 8000] [--sns-port 8001] [--data-dir .local/data]
  *   npm run infra -- --prepare   # only fetch the Kafka jars and the Python tools, check dynoxide's binary (CI warm-up), then exit
  *   npm run infra -- --reset     # start empty: delete Kafka's topics and offsets and the DynamoDB tables together
  *
- * With KAFKA_BROKERS / DYNAMODB_ENDPOINT set (e.g. docker-compose), those are used instead of starting anything.
+ * With KAFKA_BROKERS / DYNAMODB_ENDPOINT / SNS_ENDPOINT set (e.g. docker-compose), those are used instead of
+ * starting anything.
  */
 import { parseArgs } from 'node:util';
 import { ensurePythonTools } from '../python/venv.ts';
