@@ -10,7 +10,7 @@ import {
   type ManagedProcess,
   readyOrStopped,
   spawnManaged,
-  waitUntilReady,
+  waitForAwsEndpoint,
 } from './process.ts';
 
 type Log = (line: string) => void;
@@ -145,20 +145,15 @@ export async function waitForDynamoDb(
   endpoint: string,
   { timeoutMs, process: child }: { timeoutMs: number; process?: ManagedProcess },
 ): Promise<void> {
-  const client = new DynamoDBClient({ ...localDynamoDbConfig(endpoint), maxAttempts: 1 });
-  try {
-    await waitUntilReady({
+  await waitForAwsEndpoint(
+    new DynamoDBClient({ ...localDynamoDbConfig(endpoint), maxAttempts: 1 }),
+    (client, abortSignal) => client.send(new ListTablesCommand({ Limit: 1 }), { abortSignal }),
+    {
       service: 'dynamodb',
       what: `DynamoDB at ${endpoint}`,
       processName: 'the DynamoDB endpoint (dynoxide)',
-      probe: async () => {
-        await client.send(new ListTablesCommand({ Limit: 1 }), { abortSignal: AbortSignal.timeout(3_000) });
-        return true;
-      },
       timeoutMs,
       process: child,
-    });
-  } finally {
-    client.destroy();
-  }
+    },
+  );
 }

@@ -217,7 +217,7 @@ export async function logTail(logFile: string, lines = 30): Promise<string> {
  * Polls `probe` until it resolves true (a service answering), failing early when the service's process
  * exits, and with a timeout that quotes the last error. One loop for every local service.
  */
-export async function waitUntilReady(options: {
+export interface ReadyOptions {
   service: InfraService;
   /** e.g. `DynamoDB at http://127.0.0.1:8000`. */
   what: string;
@@ -227,7 +227,9 @@ export async function waitUntilReady(options: {
   timeoutMs: number;
   intervalMs?: number;
   process?: ManagedProcess;
-}): Promise<void> {
+}
+
+export async function waitUntilReady(options: ReadyOptions): Promise<void> {
   const deadline = Date.now() + options.timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
@@ -251,6 +253,28 @@ export async function waitUntilReady(options: {
     'timeout',
     `${options.what} did not answer within ${Math.round(options.timeoutMs / 1000)} s${lastError instanceof Error ? ` (last error: ${lastError.message})` : ''}.`,
   );
+}
+
+/**
+ * {@link waitUntilReady} for a local AWS endpoint: ready once `request` (a cheap list call, given a 3 s abort
+ * signal) succeeds through `client`, which is destroyed afterwards.
+ */
+export async function waitForAwsEndpoint<C extends { destroy(): void }>(
+  client: C,
+  request: (client: C, abortSignal: AbortSignal) => Promise<unknown>,
+  options: Omit<ReadyOptions, 'probe'>,
+): Promise<void> {
+  try {
+    await waitUntilReady({
+      ...options,
+      probe: async () => {
+        await request(client, AbortSignal.timeout(3_000));
+        return true;
+      },
+    });
+  } finally {
+    client.destroy();
+  }
 }
 
 /** Waits for a started child to answer; if it does not, stops it and adds its log's tail to the error. */

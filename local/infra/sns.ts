@@ -11,7 +11,7 @@ import {
   type ManagedProcess,
   readyOrStopped,
   spawnManaged,
-  waitUntilReady,
+  waitForAwsEndpoint,
 } from './process.ts';
 
 const motoServerScript = join(projectRoot, 'local', 'python', 'moto_sns_server.py');
@@ -99,20 +99,9 @@ export async function waitForSns(
   endpoint: string,
   { timeoutMs, process: child }: { timeoutMs: number; process?: ManagedProcess },
 ): Promise<void> {
-  const client = new SNSClient({ ...localSnsConfig(endpoint), maxAttempts: 1 });
-  try {
-    await waitUntilReady({
-      service: 'sns',
-      what: `SNS at ${endpoint}`,
-      processName: 'the moto server',
-      probe: async () => {
-        await client.send(new ListTopicsCommand({}), { abortSignal: AbortSignal.timeout(3_000) });
-        return true;
-      },
-      timeoutMs,
-      process: child,
-    });
-  } finally {
-    client.destroy();
-  }
+  await waitForAwsEndpoint(
+    new SNSClient({ ...localSnsConfig(endpoint), maxAttempts: 1 }),
+    (client, abortSignal) => client.send(new ListTopicsCommand({}), { abortSignal }),
+    { service: 'sns', what: `SNS at ${endpoint}`, processName: 'the moto server', timeoutMs, process: child },
+  );
 }
