@@ -6,7 +6,8 @@
  *   npm run invoke -- <function> [<sample name> | <event.json>] [--table-prefix <prefix>]
  *
  * Without an event, the function's first sample (events/samples/, `npm run samples`). Exit codes: 0 the
- * handler succeeded, 1 it failed (its error on stderr), 2 bad input or unreachable services.
+ * handler succeeded, 1 it failed (its error on stderr), 2 bad input or unreachable services. Bad input
+ * includes any event the function's trigger could not deliver (trigger-event.ts): the handler never sees it.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -28,6 +29,7 @@ import { applyEnvironment, functionEnvironment } from '../runtime/environment.ts
 import { invokeHandler } from '../runtime/lambda-context.ts';
 import { loadHandler } from '../runtime/runtime.ts';
 import { buildSamples, type SampleEvent, samplesFor } from './samples.ts';
+import { checkTriggerEvent } from './trigger-event.ts';
 
 const usage = [
   'usage: npm run invoke -- <function> [<sample name> | <event.json>] [--table-prefix <prefix>]',
@@ -58,7 +60,7 @@ async function readEvent(
     const file = join(projectRoot, 'events', 'samples', `${name.replace(/\.json$/, '')}.json`);
     // The checked-in file, when present: the same bytes a user can read and edit.
     const text = await readFile(file, 'utf8').catch(() => undefined);
-    return { label: `sample ${name}`, event: text === undefined ? sample : JSON.parse(text) };
+    return triggered(fn, `sample ${name}`, text === undefined ? sample : JSON.parse(text));
   }
   let text: string;
   try {
@@ -68,12 +70,28 @@ async function readEvent(
       `"${name}" is neither a sample nor a readable file; ${fn}'s samples: ${own.join(', ')} (all: ${Object.keys(samples).join(', ')})`,
     );
   }
+  let event: unknown;
   try {
-    return { label: name, event: JSON.parse(text) as unknown };
+    event = JSON.parse(text);
   } catch (error) {
     throw new UsageError(`${name} is not JSON: ${(error as Error).message}`);
   }
+  return triggered(fn, name, event);
 }
+
+/** The event, when the function's trigger could deliver it; else a usage error (the handler never runs). */
+function triggered(fn: FunctionName, label: string, event: unknown): { label: string; event: unknown } {
+  const check = checkTriggerEvent(fn, event);
+  if (!check.ok) {
+    throw new UsageError(
+      `${label} is not an event of ${fn}'s trigger: ${check.error}; ${fn}'s samples: ${samplesFor(fn).join(', ')}`,
+    );
+  }
+  return { label, event };
+}
+
+/** Physical names are `<prefix>-<table>`: DynamoDB allows 3-255 characters of [A-Za-z0-9_.-]. */
+const TablePrefix = /^[A-Za-z0-9_.-]{1,200}$/;
 
 async function checkReachable(brokers: string[], endpoint: string): Promise<void> {
   const [kafka, dynamodb] = await Promise.allSettled([
@@ -95,10 +113,15 @@ async function main(): Promise<number> {
   let eventArg: string | undefined;
   let tablePrefix: string | undefined;
   try {
-    const { values, positionals } = parseArgs({
+    const { values, positionals, tokens } = parseArgs({
       allowPositionals: true,
+      strict: true,
+      tokens: true,
       options: { 'table-prefix': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     });
+    const options = tokens.filter((token) => token.kind === 'option').map((token) => token.name);
+    const twice = options.find((name, i) => options.indexOf(name) !== i);
+    if (twice !== undefined) throw new UsageError(`--${twice} given twice`);
     if (values.help) {
       console.log(usage);
       return 0;
@@ -110,6 +133,11 @@ async function main(): Promise<number> {
     fn = name;
     eventArg = event;
     tablePrefix = values['table-prefix'];
+    if (tablePrefix !== undefined && !TablePrefix.test(tablePrefix)) {
+      throw new UsageError(
+        `--table-prefix must be 1-200 characters of A-Z a-z 0-9 _ . -, got "${tablePrefix}"`,
+      );
+    }
   } catch (error) {
     console.error(`${(error as Error).message}\n${usage}`);
     return 2;
@@ -136,7 +164,7 @@ async function main(): Promise<number> {
       kafkaBrokers: brokers,
       dynamodbEndpoint: endpoint,
       snsEndpoint,
-      ...(tablePrefix ? { tablePrefix } : {}),
+      ...(tablePrefix !== undefined ? { tablePrefix } : {}),
     }),
   );
   // The function's logs (Powertools writes to stdout) go to stderr, keeping stdout for the result.

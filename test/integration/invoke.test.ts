@@ -3,15 +3,36 @@
  * result on stdout (JSON), the function's logs on stderr.
  */
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Consumer } from '@platformatic/kafka';
 import { describe, expect, it } from 'vitest';
 import { provisionFromManifest } from '../../local/infra/index.ts';
 import { projectRoot } from '../../local/python/venv.ts';
 import { seedDemoInventory } from '../../local/runtime/seed.ts';
 import { uniqueName } from '../e2e/support/kafka.ts';
 import { testInfra } from '../support/env.ts';
+
+/** Records on a topic, across its partitions (nothing here trims or writes transactionally). */
+async function recordCount(topic: string): Promise<bigint> {
+  const consumer = new Consumer({
+    groupId: `probe-${randomUUID()}`,
+    clientId: 'test-probe',
+    bootstrapBrokers: testInfra().kafkaBrokers,
+  });
+  try {
+    const [starts, ends] = await Promise.all(
+      ([-2n, -1n] as const).map(
+        async (timestamp) => (await consumer.listOffsets({ topics: [topic], timestamp })).get(topic) ?? [],
+      ),
+    );
+    return (ends ?? []).reduce((sum, end, p) => sum + end - (starts?.[p] ?? 0n), 0n);
+  } finally {
+    await consumer.close(true);
+  }
+}
 
 interface Run {
   code: number | null;
@@ -62,13 +83,59 @@ describe('npm run invoke (real Kafka, dynoxide, moto SNS)', () => {
     expect(consumed.stderr).toContain('"service":"inventory"');
   });
 
-  it('exits 1 with the error when the handler throws (an event file it cannot take)', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'order-pipeline-invoke-'));
-    const file = join(dir, 'null-event.json');
-    await writeFile(file, 'null\n');
-    const run = await invoke(env, 'inventory', file).finally(() => rm(dir, { recursive: true, force: true }));
+  it('exits 1 with the error when the handler throws', async () => {
+    // A well-formed OrderReceived batch, and a table prefix whose tables do not exist: the handler fails.
+    const run = await invoke(env, 'inventory', 'order-received', '--table-prefix', uniqueName('missing'));
     expect(run.code).toBe(1);
     expect(run.stdout).toBe('');
-    expect(run.stderr).toContain('"errorType": "TypeError"');
+    expect(run.stderr).toContain('"errorType"');
+  });
+
+  it("refuses with exit 2 any event the function's trigger could not deliver, and writes nothing", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'order-pipeline-invoke-'));
+    const file = (name: string, text: string) => {
+      const path = join(dir, name);
+      return writeFile(path, text).then(() => path);
+    };
+    const before = await recordCount('DeadLetterQueue');
+    try {
+      // The rules are unit-tested (local/invoke/trigger-event.test.ts); these show the CLI applies them.
+      const cases: Array<[string, string, RegExp]> = [
+        [
+          'inventory',
+          await file('null.json', 'null\n'),
+          /null\.json is not an event of inventory's trigger: not an MSK event/,
+        ],
+        ['order-api', await file('empty.json', '{}'), /not an API Gateway proxy event/],
+        // Another function's event, by sample name: OrderCancelled is inventory-release's topic.
+        [
+          'inventory',
+          'order-cancelled',
+          /a record of OrderCancelled, and the function consumes only OrderReceived/,
+        ],
+      ];
+      for (const [fn, event, message] of cases) {
+        const run = await invoke(env, fn, event);
+        expect(run.code, `${fn} ${event}: ${run.stderr}`).toBe(2);
+        expect(run.stdout).toBe('');
+        expect(run.stderr).toMatch(message);
+        expect(run.stderr).not.toContain('START');
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    expect(await recordCount('DeadLetterQueue')).toBe(before);
+  });
+
+  it('refuses bad options with exit 2: an empty table prefix, an option given twice', async () => {
+    for (const args of [
+      ['--table-prefix', ''],
+      ['--table-prefix', 'x', '--table-prefix', 'y'],
+    ]) {
+      const run = await invoke(env, 'order-api', 'get-health', ...args);
+      expect(run.code, args.join(' ')).toBe(2);
+      expect(run.stderr).toContain('usage: npm run invoke');
+      expect(run.stderr).not.toContain('START');
+    }
   });
 });
