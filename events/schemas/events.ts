@@ -116,6 +116,8 @@ export const KpiName = z.enum([
   'StockReleased',
   'NotificationsDelivered',
   'RecordsDeadLettered',
+  /** Values a step measured that were no measurement (a latency from a timestamp centuries back, say). */
+  'KpiValuesDropped',
   'StepLatency',
   'EndToEndLatency',
 ]);

@@ -1,9 +1,9 @@
 import { DynamoDBServiceException } from '@aws-sdk/client-dynamodb';
 import { ProtocolError } from '@platformatic/kafka';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { type EncodedRecord, EventDecodeError, encode } from '../../events/codec.ts';
-import type { OrderReceived } from '../../events/schemas/events.ts';
+import type { KpiName, OrderReceived } from '../../events/schemas/events.ts';
 import { manifest } from '../../topology/manifest.ts';
 import {
   batchProcessor,
@@ -13,7 +13,7 @@ import {
   withKeys,
 } from './consumer.ts';
 import { InvalidTransitionError, PermanentError } from './errors.ts';
-import { count } from './kpis.ts';
+import { count, type Kpi, latency } from './kpis.ts';
 import { MAX_DEAD_LETTER_BYTES, VALUE_PREFIX_BYTES } from './msk-records.ts';
 import {
   fakeContext,
@@ -445,5 +445,99 @@ describe('outcomes whose writes are still settling', () => {
     write.release();
     await done;
     expect(steps).toEqual(['start a-1', 'settled a-1', 'start a-1', 'settled a-1']);
+  });
+});
+
+describe('measurements never fail a step', () => {
+  /** A step that produces one event per record and measures `kpisOf(orderId)`. */
+  function measuringSetup(
+    kpisOf: (orderId: string) => Kpi[],
+    options: { ownKpis?: 'metrics'; produce?: (records: readonly EncodedRecord[]) => Promise<void> } = {},
+  ) {
+    const step: ConsumerStep<'OrderReceived'> = {
+      name: 'inventory',
+      topic: 'OrderReceived',
+      ...(options.ownKpis ? { ownKpis: options.ownKpis } : {}),
+      async process(event: OrderReceived): Promise<StepOutcome> {
+        const { orderId } = event.data.order;
+        return {
+          orderId,
+          events: [encode('OrderReceived', orderReceived(sampleOrder({ orderId })))],
+          kpis: kpisOf(orderId),
+          replayed: false,
+          summary: 'ok',
+        };
+      },
+    };
+    const producer = new RecordingProducer();
+    const metrics = testMetrics();
+    const logger = silentLogger();
+    const warn = vi.spyOn(logger, 'warn');
+    const process = batchProcessor(step, {
+      logger,
+      metrics,
+      deps: {
+        produce: options.produce ?? producer.produce,
+        deadLetterStore: new MemoryPersistenceLayer(),
+        now: () => now,
+      },
+    });
+    return { process, producer, metrics, warn };
+  }
+  const six = () => mskEvent(['a', 'b', 'c', 'd', 'e', 'f'].map((o, i) => record(`${o}-1`, i + 1, i % 2)));
+
+  it('drops and counts a latency from a timestamp centuries back; every record is processed and measured', async () => {
+    const { process, producer } = measuringSetup(() => [
+      count('OrdersConfirmed'),
+      latency('StepLatency', '1626-11-24T10:00:00.000Z', now),
+    ]);
+    expect(await process(six(), fakeContext())).toEqual({ processed: 6, duplicates: 0, deadLettered: 0 });
+    expect(kpiOrders(producer)).toHaveLength(6);
+    const [kpis] = producer.on('KPIs');
+    expect(kpis?.data.metrics).toEqual([
+      { name: 'OrdersConfirmed', unit: 'Count', values: [1, 1, 1, 1, 1, 1] },
+      { name: 'KpiValuesDropped', unit: 'Count', values: [6] },
+    ]);
+  });
+
+  it('produces the events and drops the KPIs, with a warning that names no value, when they cannot be built', async () => {
+    const { process, producer, warn } = measuringSetup((orderId) => [
+      { name: `Bogus ${orderId}` as KpiName, value: 1, unit: 'Count' },
+    ]);
+    expect(await process(six(), fakeContext())).toEqual({ processed: 6, duplicates: 0, deadLettered: 0 });
+    expect(producer.on('OrderReceived')).toHaveLength(6);
+    expect(producer.on('KPIs')).toEqual([]);
+    expect(warn).toHaveBeenCalledWith('KPIs could not be built, dropped', {
+      error: 'ZodError',
+      reason: expect.stringMatching(/^schema at data\.metrics/),
+    });
+    expect(JSON.stringify(warn.mock.calls)).not.toContain('Bogus');
+  });
+
+  it('drops and counts invalid values of its own EMF metrics (the kpis function)', async () => {
+    const { process, metrics } = measuringSetup(
+      () => [count('OrdersConfirmed'), latency('StepLatency', 'not a time', now)],
+      { ownKpis: 'metrics' },
+    );
+    expect(await process(mskEvent([record('a-1', 1)]), fakeContext())).toMatchObject({ processed: 1 });
+    expect(storedMetrics(metrics)).toEqual({ OrdersConfirmed: [1], KpiValuesDropped: [1] });
+  });
+
+  it('succeeds when the KPIs record alone cannot be produced after the events were', async () => {
+    const producer = new RecordingProducer();
+    const { process, warn } = measuringSetup(() => [count('OrdersConfirmed')], {
+      async produce(records) {
+        if (records.some((r) => r.topic === 'KPIs')) {
+          throw records.length > 1 ? new ProtocolError('MESSAGE_TOO_LARGE') : new Error('broker timeout');
+        }
+        await producer.produce(records);
+      },
+    });
+    expect(await process(six(), fakeContext())).toEqual({ processed: 6, duplicates: 0, deadLettered: 0 });
+    expect(producer.on('OrderReceived')).toHaveLength(6);
+    expect(warn).toHaveBeenCalledWith('KPIs record not produced, dropped', {
+      error: 'Error',
+      reason: 'broker timeout',
+    });
   });
 });

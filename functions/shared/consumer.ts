@@ -315,11 +315,37 @@ export function batchProcessor<T extends TopicName>(
       }
     }
     if (kpis) {
+      // The events are out: a measurement that cannot follow them is dropped, never a failed invocation.
       await deps.produce([kpis]).catch((error: unknown) => {
-        if (!isPermanent(error)) throw error;
-        logger.warn('KPIs record refused by the broker, dropped', { reason: safeReason(error) });
+        logger.warn('KPIs record not produced, dropped', {
+          error: asNamedError(error).name,
+          reason: safeReason(error),
+        });
       });
     }
+  }
+
+  /**
+   * The invocation's KPIs: a KPIs record, or, for the kpis function, its EMF metrics. A measurement never
+   * fails a step: whatever goes wrong building it is logged (kind and paths only) and the KPIs dropped.
+   */
+  function invocationKpis(
+    measured: readonly MeasuredOrder[],
+    invocationId: string,
+  ): EncodedRecord | undefined {
+    try {
+      if (step.ownKpis !== 'metrics') return kpiRecord(step.name, invocationId, measured, now());
+      addKpiMetrics(
+        metrics,
+        measured.flatMap((order) => order.kpis),
+      );
+    } catch (error) {
+      logger.warn('KPIs could not be built, dropped', {
+        error: asNamedError(error).name,
+        reason: safeReason(error),
+      });
+    }
+    return undefined;
   }
 
   return async function processBatch(
@@ -360,12 +386,7 @@ export function batchProcessor<T extends TopicName>(
     // invocation's KPIs. Sent even when a record failed: done work is announced, the retry has less to do.
     // KPIs once per effect: a replay's were measured by the attempt that applied it.
     const first = partitions[0]?.[0];
-    const ownMetrics = step.ownKpis === 'metrics';
-    const own = measured.flatMap((order) => order.kpis);
-    if (ownMetrics) addKpiMetrics(metrics, own);
-    const kpis = ownMetrics
-      ? undefined
-      : kpiRecord(step.name, first ? `${step.name}|${coordinates(first)}` : step.name, measured, now());
+    const kpis = invocationKpis(measured, first ? `${step.name}|${coordinates(first)}` : step.name);
     // The records' remaining writes finish meanwhile; the invocation waits for both, whatever fails.
     const finished = await Promise.allSettled([produceAll(outcomes, kpis, report), ...settling]);
     const failure = [...finished, ...results].find((result) => result.status === 'rejected');

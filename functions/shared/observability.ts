@@ -4,7 +4,7 @@ import type { MiddlewareObj } from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { StepName } from '../../events/envelope.ts';
 import { METRICS_NAMESPACE } from '../../topology/runtime-env.ts';
-import type { Kpi } from './kpis.ts';
+import { type Kpi, validKpis } from './kpis.ts';
 
 /**
  * The Powertools logger and metrics of one step. The service name is explicit (not read from the
@@ -17,9 +17,9 @@ export function observability(step: StepName): { logger: Logger; metrics: Metric
   };
 }
 
-/** Adds KPIs to the metrics flushed (as EMF) at the end of the invocation. */
+/** Adds KPIs to the metrics flushed (as EMF) at the end of the invocation; invalid values dropped, counted. */
 export function addKpiMetrics(metrics: Metrics, kpis: readonly Kpi[]): void {
-  for (const kpi of kpis) {
+  for (const kpi of validKpis(kpis)) {
     metrics.addMetric(kpi.name, kpi.unit === 'Count' ? MetricUnit.Count : MetricUnit.Milliseconds, kpi.value);
   }
 }
