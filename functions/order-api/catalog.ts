@@ -1,15 +1,36 @@
 import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import * as z from 'zod';
-import { Money, Sku } from '../../events/schemas/order.ts';
+import type * as z from 'zod';
+import { CatalogFields, StockItem } from '../shared/catalog.ts';
 
 /** What order-api needs of a catalog entry: the inventory table item without the stock. */
-export const CatalogPrice = z.object({ sku: Sku, name: z.string(), unitPrice: Money });
+export const CatalogPrice = StockItem.pick({ sku: true, name: true, unitPrice: true });
 export type CatalogPrice = z.infer<typeof CatalogPrice>;
+
+/**
+ * A SKU's catalog entry as read: sellable, or present but invalid (operator data that does not fit,
+ * e.g. a price of `12.345`, `"12.50"` or `-1`, or no name). An invalid entry is not an outage: the order
+ * is refused with a reason and the operator alerted, and the next read sees the fixed entry at once.
+ */
+export type CatalogLookup =
+  | { sellable: true; entry: CatalogPrice }
+  | { sellable: false; sku: string; problems: string[] };
+
+/** The lookup of one item of the inventory table, `sku` being its key. Pure. */
+export function catalogLookupOf(sku: string, item: Readonly<Record<string, unknown>>): CatalogLookup {
+  const parsed = CatalogPrice.safeParse({ ...item, sku });
+  if (parsed.success) return { sellable: true, entry: parsed.data };
+  // Paths and zod's messages only, never the values: safe for a log line.
+  const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'item'} ${i.message}`);
+  return { sellable: false, sku, problems };
+}
 
 /** The catalog (the inventory table) as order-api reads it; unit tests use a Map. */
 export interface CatalogPort {
-  /** The entries of the SKUs that exist; an unknown SKU is simply absent. */
-  prices(skus: readonly string[]): Promise<Map<string, CatalogPrice>>;
+  /**
+   * The lookups of the SKUs that exist; an unknown SKU is simply absent. `fresh` reads past the cache
+   * (a client may already know a price changed within the cache period).
+   */
+  prices(skus: readonly string[], options?: { fresh?: boolean }): Promise<Map<string, CatalogLookup>>;
 }
 
 /** BatchGetItem takes at most 100 keys, which is also the most lines an order may have. */
@@ -39,8 +60,8 @@ export function dynamoCatalog(
   const { ttlMs, maxEntries, now } = { ...defaultCache, ...cacheOptions };
   const cache = new Map<string, { entry: CatalogPrice; expires: number }>();
 
-  async function read(skus: readonly string[]): Promise<CatalogPrice[]> {
-    const found: CatalogPrice[] = [];
+  async function read(skus: readonly string[]): Promise<CatalogLookup[]> {
+    const found: CatalogLookup[] = [];
     let keys: Record<string, unknown>[] = skus.map((sku) => ({ sku }));
     for (let attempt = 0; keys.length > 0; attempt += 1) {
       if (attempt > UNPROCESSED_RETRIES) throw new Error('the catalog read was throttled (unprocessed keys)');
@@ -57,10 +78,9 @@ export function dynamoCatalog(
         }),
       );
       for (const item of answer.Responses?.[tableName] ?? []) {
-        const parsed = CatalogPrice.safeParse(item);
-        // Our own table: an item that does not fit is a data bug, not the client's fault.
-        if (!parsed.success) throw new Error(`inventory item ${String(item.sku)} is malformed`);
-        found.push(parsed.data);
+        // The key read (the table's key, so a valid SKU); the item's other fields are operator data.
+        const sku = CatalogFields.sku.safeParse(item.sku);
+        if (sku.success) found.push(catalogLookupOf(sku.data, item));
       }
       keys = answer.UnprocessedKeys?.[tableName]?.Keys ?? [];
     }
@@ -68,20 +88,26 @@ export function dynamoCatalog(
   }
 
   return {
-    async prices(skus) {
+    async prices(skus, options = {}) {
       const at = now();
-      const result = new Map<string, CatalogPrice>();
+      const result = new Map<string, CatalogLookup>();
       const missing: string[] = [];
       for (const sku of new Set(skus)) {
-        const cached = cache.get(sku);
-        if (cached && cached.expires > at) result.set(sku, cached.entry);
+        const cached = options.fresh ? undefined : cache.get(sku);
+        if (cached && cached.expires > at) result.set(sku, { sellable: true, entry: cached.entry });
         else missing.push(sku);
       }
       for (let start = 0; start < missing.length; start += BATCH_LIMIT) {
-        for (const entry of await read(missing.slice(start, start + BATCH_LIMIT))) {
-          result.set(entry.sku, entry);
+        for (const lookup of await read(missing.slice(start, start + BATCH_LIMIT))) {
+          const sku = lookup.sellable ? lookup.entry.sku : lookup.sku;
+          result.set(sku, lookup);
+          // Only valid entries are cached: a fixed entry is sellable at the next order.
+          if (!lookup.sellable) {
+            cache.delete(sku);
+            continue;
+          }
           if (cache.size >= maxEntries) cache.clear();
-          cache.set(entry.sku, { entry, expires: at + ttlMs });
+          cache.set(sku, { entry: lookup.entry, expires: at + ttlMs });
         }
       }
       return result;

@@ -14,8 +14,8 @@ import {
   storedOrder,
   testMetrics,
 } from '../shared/testing.ts';
-import type { CatalogPort, CatalogPrice } from './catalog.ts';
-import { createOrderApi, type OrderApiDeps } from './handler.ts';
+import { type CatalogLookup, type CatalogPort, type CatalogPrice, catalogLookupOf } from './catalog.ts';
+import { CATALOG_ITEM_INVALID, createOrderApi, type OrderApiDeps } from './handler.ts';
 import { orderIdFor, scopedIdempotencyKey } from './logic.ts';
 import type { DeliveredNotification, NotificationsReadPort } from './notifications.ts';
 
@@ -47,20 +47,29 @@ const catalogEntries: CatalogPrice[] = [
   { sku: 'SKU-TSHIRT-M', name: 'T-shirt (M)', unitPrice: 19.99 },
   { sku: 'SKU-HEADPHONES', name: 'Wireless headphones', unitPrice: 129 },
   { sku: 'SKU-YACHT', name: 'A yacht', unitPrice: 999_999.99 },
-  { sku: 'SKU-NAMELESS', name: '', unitPrice: 1 },
 ];
 
+/** The inventory table's items as an operator left them (any shape), read as the real port reads them. */
 class MemoryCatalog implements CatalogPort {
-  readonly bySku = new Map(catalogEntries.map((entry) => [entry.sku, entry]));
+  readonly bySku = new Map<string, Record<string, unknown>>(
+    catalogEntries.map((entry) => [entry.sku, entry]),
+  );
+  /** What a warm cache still holds: served unless the read is fresh. */
+  readonly cached = new Map<string, Record<string, unknown>>();
   failures = 0;
-  async prices(skus: readonly string[]) {
+  freshReads = 0;
+  async prices(skus: readonly string[], options: { fresh?: boolean } = {}) {
     if (this.failures > 0) {
       this.failures -= 1;
       throw Object.assign(new Error('throttled'), { name: 'ProvisionedThroughputExceededException' });
     }
-    return new Map(
-      skus.flatMap((sku) => (this.bySku.has(sku) ? [[sku, this.bySku.get(sku)!] as const] : [])),
-    );
+    if (options.fresh) this.freshReads += 1;
+    const result = new Map<string, CatalogLookup>();
+    for (const sku of skus) {
+      const item = (!options.fresh && this.cached.get(sku)) || this.bySku.get(sku);
+      if (item) result.set(sku, catalogLookupOf(sku, item));
+    }
+    return result;
   }
 }
 
@@ -127,7 +136,6 @@ function setup(overrides: Partial<OrderApiDeps> = {}) {
       notifications,
       produce: producer.produce,
       persistenceStore,
-      cancelPersistenceStore: new MemoryPersistenceLayer(),
       now: () => new Date('2026-11-24T10:00:00.000Z'),
       ...overrides,
     },
@@ -323,7 +331,7 @@ describe('POST /orders: prices and totals come from the catalog', () => {
       'a total below the catalog prices (lines without prices)',
       [{ sku: 'SKU-HEADPHONES', quantity: 5 }],
       0,
-      { path: 'total', message: 'does not match the catalog prices: expected 645.00' },
+      { path: 'total', message: 'does not match the current catalog prices: expected 645.00' },
     ],
     [
       'a total above the schema maximum, computed (no total sent)',
@@ -345,14 +353,83 @@ describe('POST /orders: prices and totals come from the catalog', () => {
     untouched();
   });
 
-  it('refuses an order whose event would not fit its schema (a catalog name it rejects), writing nothing', async () => {
-    const { call, untouched } = setup();
-    const response = await call(
-      request('POST', '/orders', { ...readmeBody, items: [{ sku: 'SKU-NAMELESS', quantity: 1 }] }),
+  it.each([
+    ['a price with three decimals', { unitPrice: 12.345 }],
+    ['a price as a string', { unitPrice: '12.50' }],
+    ['a negative price', { unitPrice: -1 }],
+    ['no name', { name: undefined }],
+    ['an empty name', { name: '' }],
+  ])(
+    'refuses a SKU whose catalog entry has %s with 422 (beside a good SKU too), alerts, writes nothing; the fix sells at once',
+    async (_, change) => {
+      const { call, catalog, metrics, logger, untouched } = setup();
+      const error = vi.spyOn(logger, 'error');
+      catalog.bySku.set('SKU-BROKEN', { sku: 'SKU-BROKEN', name: 'Broken', unitPrice: 5, ...change });
+      const body = {
+        ...readmeBody,
+        items: [
+          { sku: 'SKU-MUG', quantity: 1 },
+          { sku: 'SKU-BROKEN', quantity: 1 },
+        ],
+      };
+      const key = { 'Idempotency-Key': 'k-broken' };
+      for (let attempt = 0; attempt < 2; attempt += 1) {
+        const refused = await call(request('POST', '/orders', body, key));
+        expect(refused.statusCode).toBe(422);
+        expect(refused.json).toEqual({
+          message: 'The order cannot be sold now',
+          errors: [
+            {
+              path: 'items[1].sku',
+              message:
+                'SKU-BROKEN cannot be sold now: its catalog entry is invalid (the operator is alerted)',
+            },
+          ],
+        });
+        expect(refused.headers?.['retry-after']).toBeUndefined();
+      }
+      untouched();
+      expect(storedMetrics(metrics)).toEqual({ [CATALOG_ITEM_INVALID]: [1, 1] });
+      expect(error).toHaveBeenCalledWith(expect.stringContaining(CATALOG_ITEM_INVALID), {
+        sku: 'SKU-BROKEN',
+        problems: expect.arrayContaining([expect.any(String)]),
+      });
+      catalog.bySku.set('SKU-BROKEN', { sku: 'SKU-BROKEN', name: 'Broken', unitPrice: 5 });
+      expect((await call(request('POST', '/orders', body, key))).statusCode).toBe(202);
+    },
+  );
+
+  it('checks a price the cache disagrees with against a fresh read: the new price is accepted, a wrong one named', async () => {
+    const { call, catalog, producer } = setup();
+    // The catalog's price went from 12.50 to 13.00; a warm cache still says 12.50.
+    catalog.cached.set('SKU-MUG', { sku: 'SKU-MUG', name: 'Coffee mug', unitPrice: 12.5 });
+    catalog.bySku.set('SKU-MUG', { sku: 'SKU-MUG', name: 'Coffee mug', unitPrice: 13 });
+    const line = (unitPrice: number) => ({
+      ...readmeBody,
+      items: [{ sku: 'SKU-MUG', quantity: 2, unitPrice }],
+    });
+    expect((await call(request('POST', '/orders', line(13)))).statusCode).toBe(202);
+    expect(producer.on('OrderReceived')[0]?.data.order).toMatchObject({ total: 26 });
+    // A price neither the cache nor the table has: refused, naming the current price, not the cached one.
+    const wrong = await call(request('POST', '/orders', line(11)));
+    expect(wrong.statusCode).toBe(400);
+    expect(wrong.json.errors).toEqual([
+      { path: 'items[0].unitPrice', message: 'is not the current catalog price 13.00; omit it or send that' },
+    ]);
+    const total = await call(
+      request('POST', '/orders', { ...readmeBody, items: [{ sku: 'SKU-MUG', quantity: 2 }], total: 26 }),
     );
-    expect(response.statusCode).toBe(400);
-    expect(response.json.errors).toContainEqual({ path: 'items[0].name', message: expect.any(String) });
-    untouched();
+    expect(total.statusCode).toBe(202);
+    expect(catalog.freshReads).toBe(3);
+    // Without a price to disagree with, the cache serves (a fresh read only where the client knows better).
+    expect(
+      (
+        await call(
+          request('POST', '/orders', { ...readmeBody, items: [{ sku: 'SKU-TSHIRT-M', quantity: 1 }] }),
+        )
+      ).statusCode,
+    ).toBe(202);
+    expect(catalog.freshReads).toBe(3);
   });
 
   it('refuses an order whose event is larger than the limit, writing nothing', async () => {
@@ -736,5 +813,53 @@ describe('POST /orders/{id}/cancel', () => {
     expect(again.headers?.['idempotent-replayed']).toBe('true');
     expect(again.json).toEqual(first.json);
     expect((await call(cancel('c-5', { reason: 'b' }, key))).statusCode).toBe(409);
+  });
+});
+
+describe('Idempotency-Keys name one request: caller, route, target and body', () => {
+  const stored = (orderId: string): StoredOrder => storedOrder(sampleOrder({ orderId }));
+  const cancel = (orderId: string, key: string, extra: Partial<APIGatewayProxyEvent> = {}) =>
+    request('POST', `/orders/${orderId}/cancel`, { reason: 'r' }, { 'Idempotency-Key': key }, extra);
+  const reused = { message: expect.stringMatching(/Idempotency-Key was already used for another request/) };
+
+  it("refuses a cancel key reused on another order (409): the first order's answer is never replayed, the second not cancelled", async () => {
+    const { call, orders, producer } = setup();
+    orders.items.set('a-1', stored('a-1'));
+    orders.items.set('b-1', stored('b-1'));
+    expect((await call(cancel('a-1', 'K'))).statusCode).toBe(202);
+    const other = await call(cancel('b-1', 'K'));
+    expect(other.statusCode).toBe(409);
+    expect(other.json).toEqual(reused);
+    expect(other.headers?.['idempotent-replayed']).toBeUndefined();
+    expect((await orders.get('b-1'))?.status).toBe('RECEIVED');
+    expect(producer.on('OrderCancelled').map((e) => e.data.orderId)).toEqual(['a-1']);
+    // The key still answers for its own request; a new key cancels the other order.
+    expect((await call(cancel('a-1', 'K'))).headers?.['idempotent-replayed']).toBe('true');
+    expect((await call(cancel('b-1', 'K2'))).statusCode).toBe(202);
+  });
+
+  it('refuses a key reused across routes, either way round, changing nothing', async () => {
+    const { call, orders, producer } = setup();
+    orders.items.set('a-2', stored('a-2'));
+    expect((await call(request('POST', '/orders', readmeBody, { 'Idempotency-Key': 'P' }))).statusCode).toBe(
+      202,
+    );
+    expect((await call(cancel('a-2', 'P'))).json).toEqual(reused);
+    expect((await orders.get('a-2'))?.status).toBe('RECEIVED');
+    expect((await call(cancel('a-2', 'C'))).statusCode).toBe(202);
+    const post = await call(request('POST', '/orders', readmeBody, { 'Idempotency-Key': 'C' }));
+    expect([post.statusCode, post.json]).toEqual([409, reused]);
+    expect(producer.on('OrderReceived')).toHaveLength(1);
+  });
+
+  it("keeps callers apart: another caller's equal key on another order is its own request", async () => {
+    const { call, orders } = setup();
+    orders.items.set('a-3', stored('a-3'));
+    orders.items.set('b-3', stored('b-3'));
+    expect((await call(cancel('a-3', 'K', as('arn:alice')))).statusCode).toBe(202);
+    const bob = await call(cancel('b-3', 'K', as('arn:bob')));
+    expect(bob.statusCode).toBe(202);
+    expect(bob.json.orderId).toBe('b-3');
+    expect((await orders.get('b-3'))?.status).toBe('CANCELLED');
   });
 });

@@ -8,7 +8,7 @@ import {
 import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import * as z from 'zod';
@@ -27,7 +27,7 @@ import { flushMetrics, observability } from '../shared/observability.ts';
 import { orderCancelledRecord, orderReceivedRecord } from '../shared/orders/events.ts';
 import { newStoredOrder, orderOf, orderView } from '../shared/orders/model.ts';
 import { dynamoOrders, type OrdersPort } from '../shared/orders/repository.ts';
-import { type CatalogPort, dynamoCatalog } from './catalog.ts';
+import { type CatalogLookup, type CatalogPort, dynamoCatalog } from './catalog.ts';
 import {
   acceptedResponse,
   callerOf,
@@ -40,9 +40,12 @@ import {
   normalizeHeaders,
   orderFromRequest,
   orderIdFor,
+  type PricedOrder,
   parseCancelRequest,
   parseOrderRequest,
   priceOrder,
+  type RequestFingerprint,
+  requestFingerprint,
   requestHash,
   screenRequest,
   validOrderId,
@@ -54,9 +57,8 @@ export interface OrderApiDeps {
   catalog: CatalogPort;
   notifications: NotificationsReadPort;
   produce(records: readonly EncodedRecord[]): Promise<void>;
+  /** The Idempotency-Keys of every route: one store, one key space per caller (see `requestFingerprint`). */
   persistenceStore: BasePersistenceLayer;
-  /** Cancellations' Idempotency-Keys: a store of its own (a Powertools store serves one idempotent function). */
-  cancelPersistenceStore: BasePersistenceLayer;
   now?: () => Date;
   newId?: () => string;
   /** The largest OrderReceived accepted; tests lower it. */
@@ -91,8 +93,17 @@ type StoredResponse = ReturnType<
   NonNullable<ConstructorParameters<typeof IdempotencyConfig>[0]['responseHook']>
 >;
 
-/** How long a POST /orders answer is replayed for the same Idempotency-Key. */
+/** How long an answer is replayed for the same Idempotency-Key. */
 const API_IDEMPOTENCY_SECONDS = 24 * 60 * 60;
+/**
+ * One key space for every route's Idempotency-Keys (a caller's key names one request, whatever its
+ * route), under a prefix of its own: the records kept under the former per-route prefixes hashed the
+ * body alone, so they are not compared with fingerprints (their orders still replay by the order's own
+ * conditional write, and a cancellation is idempotent by the order's state).
+ */
+const IDEMPOTENCY_KEY_PREFIX = 'order-pipeline.order-api.request';
+/** The metric (and ERROR log line) of a catalog entry that cannot be sold: the operator's alarm. */
+export const CATALOG_ITEM_INVALID = 'CatalogItemInvalid';
 
 /** The routes the manifest gives order-api, as API Gateway names them (`<method> <resource>`). */
 type RouteKey =
@@ -103,6 +114,8 @@ const CANCEL_OUTBOX_GRACE_MS = 30_000;
 
 interface CancelInput {
   idempotencyKey: string | undefined;
+  /** Validated against the key's first request: the same key on another order is a 409. */
+  fingerprint: RequestFingerprint;
   request: CancelRequest;
   orderId: string;
   requestId: string;
@@ -120,7 +133,8 @@ const markReplayed = (response: unknown): StoredResponse => {
 interface AcceptInput {
   /** Hashed into the idempotency record's key. */
   idempotencyKey: string | undefined;
-  /** Hashed for payload validation: the same key with another order is a 409. */
+  /** Hashed for payload validation: the same key with another order, or on another route, is a 409. */
+  fingerprint: RequestFingerprint;
   request: OrderRequest;
   orderId: string;
   requestId: string;
@@ -131,9 +145,12 @@ export function createOrderApi(deps: OrderApiDeps, observe: { logger: Logger; me
   const { logger } = observe;
   const now = deps.now ?? (() => new Date());
   const newId = deps.newId ?? randomUUID;
+  // The record's key is the caller's scoped key; its payload hash is the request's fingerprint (route,
+  // target, body), so the key can never answer for another request. One config and one store serve
+  // both routes (a Powertools store keeps the configuration of its first use: both are the same).
   const config = new IdempotencyConfig({
     eventKeyJmesPath: 'idempotencyKey',
-    payloadValidationJmesPath: 'request',
+    payloadValidationJmesPath: 'fingerprint',
     expiresAfterSeconds: API_IDEMPOTENCY_SECONDS,
     responseHook: markReplayed,
   });
@@ -192,8 +209,36 @@ export function createOrderApi(deps: OrderApiDeps, observe: { logger: Logger; me
   const acceptOrder = makeIdempotent(accept, {
     persistenceStore: deps.persistenceStore,
     config,
-    keyPrefix: 'order-pipeline.order-api.post-orders',
+    keyPrefix: IDEMPOTENCY_KEY_PREFIX,
   });
+
+  /** Operator data that cannot be sold is alerted on (a metric and an ERROR line), never retried. */
+  const reportUnsellable = (lookups: ReadonlyMap<string, CatalogLookup>) => {
+    for (const lookup of lookups.values()) {
+      if (lookup.sellable) continue;
+      observe.metrics.addMetric(CATALOG_ITEM_INVALID, MetricUnit.Count, 1);
+      logger.error(`${CATALOG_ITEM_INVALID}: a catalog entry does not fit, its SKU cannot be sold`, {
+        sku: lookup.sku,
+        problems: lookup.problems,
+      });
+    }
+  };
+
+  /**
+   * Prices the request from the catalog. A price or total the cached entries disagree with is checked
+   * again against a fresh read (the client may know of a change within the cache period).
+   */
+  const price = async (request: OrderRequest): Promise<PricedOrder> => {
+    const skus = request.items.map((item) => item.sku);
+    let lookups = await deps.catalog.prices(skus);
+    let priced = priceOrder(request, lookups);
+    if (!priced.ok && priced.priceMismatch) {
+      lookups = await deps.catalog.prices(skus, { fresh: true });
+      priced = priceOrder(request, lookups);
+    }
+    reportUnsellable(lookups);
+    return priced;
+  };
 
   async function createOrder(
     event: APIGatewayProxyEvent,
@@ -207,8 +252,11 @@ export function createOrderApi(deps: OrderApiDeps, observe: { logger: Logger; me
     logger.setCorrelationId(orderId);
     const requestId = event.requestContext?.requestId || context?.awsRequestId || newId();
     // Everything the event needs is checked before anything is written: prices, then the event itself.
-    const priced = priceOrder(request, await deps.catalog.prices(request.items.map((item) => item.sku)));
-    if (!priced.ok) return errorResponse(400, 'The order is invalid', priced.errors);
+    const priced = await price(request);
+    if (!priced.ok) {
+      const message = priced.status === 422 ? 'The order cannot be sold now' : 'The order is invalid';
+      return errorResponse(priced.status, message, priced.errors);
+    }
     const order = orderFromRequest(request, priced, orderId, now());
     let record: EncodedRecord;
     try {
@@ -233,23 +281,16 @@ export function createOrderApi(deps: OrderApiDeps, observe: { logger: Logger; me
       // An order id the client chose is its own idempotency key: the order's conditional write guards it
       // (same id and content: the original answer; other content: 409), with no second record. An
       // Idempotency-Key header is guarded by Powertools, which also holds a concurrent duplicate off.
-      const input = { idempotencyKey, request, orderId, requestId };
+      const fingerprint = requestFingerprint('POST /orders', {}, request);
+      const input = { idempotencyKey, fingerprint, request, orderId, requestId };
       const response = idempotencyKey?.startsWith('key:')
         ? await acceptOrder(input, run)
         : await accept(input, run);
       if (!run.fresh) logger.info('idempotent replay of an earlier answer', { orderId });
       return response;
     } catch (error) {
-      if (error instanceof IdempotencyValidationError) {
-        return idempotencyKey?.startsWith('order:')
-          ? errorResponse(409, `Order ${orderId} already exists with different content`)
-          : errorResponse(409, 'This Idempotency-Key was already used with a different order');
-      }
-      if (error instanceof IdempotencyAlreadyInProgressError) {
-        return errorResponse(409, 'A request with this Idempotency-Key is still in progress', undefined, {
-          'retry-after': '1',
-        });
-      }
+      const refused = idempotencyRefusal(error);
+      if (refused) return refused;
       if (error instanceof OrderConflictError) {
         return errorResponse(409, `Order ${orderId} already exists with different content`);
       }
@@ -261,13 +302,6 @@ export function createOrderApi(deps: OrderApiDeps, observe: { logger: Logger; me
       throw error;
     }
   }
-
-  const cancelConfig = new IdempotencyConfig({
-    eventKeyJmesPath: 'idempotencyKey',
-    payloadValidationJmesPath: 'request',
-    expiresAfterSeconds: API_IDEMPOTENCY_SECONDS,
-    responseHook: markReplayed,
-  });
 
   /**
    * Cancels the order if it has not shipped (a conditional update: exactly one of "cancelled" and
@@ -306,9 +340,9 @@ export function createOrderApi(deps: OrderApiDeps, observe: { logger: Logger; me
     return cancelledResponse(input.orderId);
   }
   const cancelOnce = makeIdempotent(cancel, {
-    persistenceStore: deps.cancelPersistenceStore,
-    config: cancelConfig,
-    keyPrefix: 'order-pipeline.order-api.cancel-order',
+    persistenceStore: deps.persistenceStore,
+    config,
+    keyPrefix: IDEMPOTENCY_KEY_PREFIX,
   });
 
   async function cancelOrder(
@@ -323,22 +357,23 @@ export function createOrderApi(deps: OrderApiDeps, observe: { logger: Logger; me
     const parsed = parseCancelRequest(event, headers, callerOf(event));
     if (!parsed.ok) return parsed.response;
     const requestId = event.requestContext?.requestId || context?.awsRequestId || newId();
-    const input = { idempotencyKey: parsed.idempotencyKey, request: parsed.request, orderId, requestId };
+    const fingerprint = requestFingerprint('POST /orders/{id}/cancel', { id: orderId }, parsed.request);
+    const input = {
+      idempotencyKey: parsed.idempotencyKey,
+      fingerprint,
+      request: parsed.request,
+      orderId,
+      requestId,
+    };
     // Without a key the cancellation is idempotent by itself (by the order's state); with one, the
-    // same key and another reason is refused, as for POST /orders.
+    // same key on another order, route or reason is refused, as for POST /orders.
     if (!parsed.idempotencyKey) return cancel(input);
-    if (context) cancelConfig.registerLambdaContext(context);
+    if (context) config.registerLambdaContext(context);
     try {
       return await cancelOnce(input);
     } catch (error) {
-      if (error instanceof IdempotencyValidationError) {
-        return errorResponse(409, 'This Idempotency-Key was already used with a different cancellation');
-      }
-      if (error instanceof IdempotencyAlreadyInProgressError) {
-        return errorResponse(409, 'A request with this Idempotency-Key is still in progress', undefined, {
-          'retry-after': '1',
-        });
-      }
+      const refused = idempotencyRefusal(error);
+      if (refused) return refused;
       throw error;
     }
   }
@@ -387,6 +422,22 @@ export function createOrderApi(deps: OrderApiDeps, observe: { logger: Logger; me
   };
 }
 
+/** The 409 of an Idempotency-Key that names another request, or one still in progress; else undefined. */
+function idempotencyRefusal(error: unknown): APIGatewayProxyResult | undefined {
+  if (error instanceof IdempotencyValidationError) {
+    return errorResponse(
+      409,
+      'This Idempotency-Key was already used for another request (another order, route or body); use a new key for a new request',
+    );
+  }
+  if (error instanceof IdempotencyAlreadyInProgressError) {
+    return errorResponse(409, 'A request with this Idempotency-Key is still in progress', undefined, {
+      'retry-after': '1',
+    });
+  }
+  return undefined;
+}
+
 /** The event's paths (`data.order.items[0].name`) as the order's, which is what the client knows. */
 const eventIssues = (issues: readonly Issue[]): Issue[] =>
   issues.map((issue) => ({ ...issue, path: issue.path.replace(/^data\.order\.?/, '') }));
@@ -405,7 +456,6 @@ export const handler = middy(async (event: APIGatewayProxyEvent, context: Contex
       notifications: dynamoNotifications(dynamoDbDocumentClient(), tableName('notifications')),
       produce,
       persistenceStore: idempotencyStore(),
-      cancelPersistenceStore: idempotencyStore(),
     },
     { logger, metrics },
   );

@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import type { EncodedRecord } from '../../events/codec.ts';
+import { catalogLookupOf } from './catalog.ts';
 import {
   callerOf,
   canonicalJson,
@@ -244,12 +245,15 @@ describe('request screening (headers, query strings, path)', () => {
 });
 
 describe('pricing from the catalog', () => {
-  const catalog = new Map([
-    ['SKU-MUG', { sku: 'SKU-MUG', name: 'Coffee mug', unitPrice: 12.5 }],
-    ['SKU-TSHIRT-M', { sku: 'SKU-TSHIRT-M', name: 'T-shirt (M)', unitPrice: 19.99 }],
-    ['SKU-POSTER', { sku: 'SKU-POSTER', name: 'Poster', unitPrice: 0.1 }],
-    ['SKU-YACHT', { sku: 'SKU-YACHT', name: 'Yacht', unitPrice: 1_000_000 }],
-  ]);
+  const catalog = new Map(
+    [
+      { sku: 'SKU-MUG', name: 'Coffee mug', unitPrice: 12.5 },
+      { sku: 'SKU-TSHIRT-M', name: 'T-shirt (M)', unitPrice: 19.99 },
+      { sku: 'SKU-POSTER', name: 'Poster', unitPrice: 0.1 },
+      { sku: 'SKU-YACHT', name: 'Yacht', unitPrice: 1_000_000 },
+      { sku: 'SKU-BROKEN', name: 'Broken', unitPrice: 12.345 },
+    ].map((item) => [item.sku, catalogLookupOf(item.sku, item)] as const),
+  );
 
   it('uses the catalog names and prices and sums in cents (no float drift)', () => {
     const priced = priceOrder({ items: [{ sku: 'SKU-POSTER', quantity: 3 }], total: 0.3 }, catalog);
@@ -281,16 +285,54 @@ describe('pricing from the catalog', () => {
       catalog,
     );
     expect(!priced.ok && priced.errors).toEqual([
-      { path: 'items[0].unitPrice', message: 'is not the catalog price 12.50; omit it or send that' },
+      { path: 'items[0].unitPrice', message: 'is not the current catalog price 12.50; omit it or send that' },
       { path: 'items[1].sku', message: 'SKU-NOPE is not in the catalog' },
+    ]);
+    expect(priced).toMatchObject({ status: 400, priceMismatch: true });
+  });
+
+  it('refuses a SKU whose catalog entry is invalid with 422, also beside good SKUs; with a client error, 400', () => {
+    const broken = priceOrder(
+      {
+        items: [
+          { sku: 'SKU-MUG', quantity: 1 },
+          { sku: 'SKU-BROKEN', quantity: 1 },
+        ],
+      },
+      catalog,
+    );
+    expect(broken).toEqual({
+      ok: false,
+      status: 422,
+      priceMismatch: false,
+      errors: [
+        {
+          path: 'items[1].sku',
+          message: 'SKU-BROKEN cannot be sold now: its catalog entry is invalid (the operator is alerted)',
+        },
+      ],
+    });
+    const both = priceOrder(
+      {
+        items: [
+          { sku: 'SKU-BROKEN', quantity: 1 },
+          { sku: 'SKU-NOPE', quantity: 1 },
+        ],
+      },
+      catalog,
+    );
+    expect(!both.ok && [both.status, both.errors.map((e) => e.path)]).toEqual([
+      400,
+      ['items[0].sku', 'items[1].sku'],
     ]);
   });
 
   it('refuses a total that is not the computed one, and one over the Money maximum', () => {
     const wrong = priceOrder({ items: [{ sku: 'SKU-MUG', quantity: 2 }], total: 24.99 }, catalog);
     expect(!wrong.ok && wrong.errors).toEqual([
-      { path: 'total', message: 'does not match the catalog prices: expected 25.00' },
+      { path: 'total', message: 'does not match the current catalog prices: expected 25.00' },
     ]);
+    expect(wrong).toMatchObject({ priceMismatch: true });
     expect(priceOrder({ items: [{ sku: 'SKU-YACHT', quantity: 1 }] }, catalog).ok).toBe(true);
     const over = priceOrder(
       {

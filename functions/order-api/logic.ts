@@ -10,7 +10,7 @@ import {
   snakeToCamel,
 } from '../../events/schemas/order-request.ts';
 import type { HistoryEntry } from '../shared/orders/model.ts';
-import type { CatalogPrice } from './catalog.ts';
+import type { CatalogLookup } from './catalog.ts';
 import type { DeliveredNotification } from './notifications.ts';
 
 /** Orders are small; anything bigger is a mistake or an attack. */
@@ -194,6 +194,24 @@ export function callerOf(event: Pick<APIGatewayProxyEvent, 'requestContext'>): s
 export const scopedIdempotencyKey = (caller: string, key: string): string =>
   `key:${JSON.stringify([caller, key])}`;
 
+/**
+ * What an Idempotency-Key is checked against, besides its caller (who scopes the key itself): the
+ * route, what it acts on (its path parameters) and the body. The key's first request is kept with its
+ * fingerprint; the same key with another fingerprint (another order to cancel, another route, another
+ * body) is refused (409), never answered with the first request's answer.
+ */
+export interface RequestFingerprint {
+  route: string;
+  target: Readonly<Record<string, string>>;
+  body: unknown;
+}
+
+export const requestFingerprint = (
+  route: string,
+  target: Readonly<Record<string, string>>,
+  body: unknown,
+): RequestFingerprint => ({ route, target, body });
+
 export type ParsedOrderRequest =
   | { ok: true; request: OrderRequest; idempotencyKey: string | undefined }
   | { ok: false; response: APIGatewayProxyResult };
@@ -358,54 +376,66 @@ export const requestHash = (request: OrderRequest): string =>
 const cents = (amount: number): number => Math.round(amount * 100);
 const formatMoney = (amountInCents: number): string => (amountInCents / 100).toFixed(2);
 
-export type PricedOrder = { ok: true; items: LineItem[]; total: number } | { ok: false; errors: Issue[] };
+export type PricedOrder =
+  | { ok: true; items: LineItem[]; total: number }
+  | {
+      ok: false;
+      /** 422 when the only reason is the catalog's (entries that cannot be sold now), else 400. */
+      status: 400 | 422;
+      errors: Issue[];
+      /** A client's price or total differs from the catalog's: a fresher read may agree with it. */
+      priceMismatch: boolean;
+    };
 
 /**
- * Prices the request from the catalog: every SKU must exist, a client's unit price (optional) must be
- * the catalog's, and so must a client's total (optional). The total is computed in cents, and must fit
- * the events' Money.
+ * Prices the request from the catalog: every SKU must exist and be sellable (its entry valid), a
+ * client's unit price (optional) must be the catalog's, and so must a client's total (optional). The
+ * total is computed in cents, and must fit the events' Money.
  */
 export function priceOrder(
   request: Pick<OrderRequest, 'items' | 'total'>,
-  catalog: ReadonlyMap<string, CatalogPrice>,
+  catalog: ReadonlyMap<string, CatalogLookup>,
 ): PricedOrder {
   const errors: Issue[] = [];
+  let unsellable = 0;
+  let priceMismatch = false;
   const items: LineItem[] = [];
   request.items.forEach((line, index) => {
-    const entry = catalog.get(line.sku);
-    if (!entry) {
+    const lookup = catalog.get(line.sku);
+    if (!lookup) {
       errors.push({ path: `items[${index}].sku`, message: `${line.sku} is not in the catalog` });
       return;
     }
+    if (!lookup.sellable) {
+      unsellable += 1;
+      errors.push({
+        path: `items[${index}].sku`,
+        message: `${line.sku} cannot be sold now: its catalog entry is invalid (the operator is alerted)`,
+      });
+      return;
+    }
+    const { entry } = lookup;
     if (line.unitPrice !== undefined && cents(line.unitPrice) !== cents(entry.unitPrice)) {
+      priceMismatch = true;
       errors.push({
         path: `items[${index}].unitPrice`,
-        message: `is not the catalog price ${formatMoney(cents(entry.unitPrice))}; omit it or send that`,
+        message: `is not the current catalog price ${formatMoney(cents(entry.unitPrice))}; omit it or send that`,
       });
     }
     items.push({ sku: entry.sku, name: entry.name, quantity: line.quantity, unitPrice: entry.unitPrice });
   });
-  if (errors.length > 0) return { ok: false, errors };
+  if (errors.length > 0) {
+    return { ok: false, status: unsellable === errors.length ? 422 : 400, errors, priceMismatch };
+  }
   const totalCents = totalInCents(items);
   const max = Money.maxValue ?? Number.POSITIVE_INFINITY;
   if (!Money.safeParse(totalCents / 100).success) {
-    return {
-      ok: false,
-      errors: [
-        {
-          path: 'items',
-          message: `add up to ${formatMoney(totalCents)}, more than the ${formatMoney(cents(max))} an order may total`,
-        },
-      ],
-    };
+    const message = `add up to ${formatMoney(totalCents)}, more than the ${formatMoney(cents(max))} an order may total`;
+    return { ok: false, status: 400, errors: [{ path: 'items', message }], priceMismatch: false };
   }
   if (request.total !== undefined && cents(request.total) !== totalCents) {
-    return {
-      ok: false,
-      errors: [
-        { path: 'total', message: `does not match the catalog prices: expected ${formatMoney(totalCents)}` },
-      ],
-    };
+    const message = `does not match the current catalog prices: expected ${formatMoney(totalCents)}`;
+    return { ok: false, status: 400, errors: [{ path: 'total', message }], priceMismatch: true };
   }
   return { ok: true, items, total: totalCents / 100 };
 }

@@ -1,13 +1,38 @@
 import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import * as z from 'zod';
+import { LineItem, Money, Sku } from '../../events/schemas/order.ts';
 import { isConditionalCheckFailed } from './dynamodb.ts';
 
-export interface CatalogEntry {
-  sku: string;
-  name: string;
-  unitPrice: number;
-  weightGrams: number;
-  initialStock: number;
-}
+/** `String.prototype.isWellFormed` (ES2024, Node 20+): false for a lone surrogate. */
+const isWellFormed = (text: string): boolean => (text as string & { isWellFormed(): boolean }).isWellFormed();
+
+/**
+ * The fields of a catalog entry, as an operator writes them (the seed, or the inventory table by hand):
+ * operator data, so checked where it is read. A name is what an order line carries (and not blank); a
+ * price is a positive number of at most two decimals (a JSON number, never a string); a weight is whole
+ * grams; stock counts are whole units.
+ */
+export const CatalogFields = {
+  sku: Sku,
+  name: LineItem.shape.name
+    .refine((name) => name.trim().length > 0, { message: 'must not be blank' })
+    .refine(isWellFormed, { message: 'must be well-formed Unicode' }),
+  unitPrice: Money.refine((price) => price > 0, { message: 'must be positive' }),
+  weightGrams: z.int().positive().max(1_000_000),
+  initialStock: z.int().nonnegative().max(1_000_000_000),
+  available: z.int().nonnegative().max(1_000_000_000),
+  reserved: z.int().nonnegative().max(1_000_000_000),
+} as const;
+
+/** An entry of the catalog the seed writes. */
+export const CatalogEntry = z.object({
+  sku: CatalogFields.sku,
+  name: CatalogFields.name,
+  unitPrice: CatalogFields.unitPrice,
+  weightGrams: CatalogFields.weightGrams,
+  initialStock: CatalogFields.initialStock,
+});
+export type CatalogEntry = z.infer<typeof CatalogEntry>;
 
 /**
  * The demo shop. The limited vinyl is scarce on purpose: a few orders for it get confirmed, then the
@@ -41,13 +66,20 @@ export const catalogBySku: ReadonlyMap<string, CatalogEntry> = new Map(
 );
 
 /** An item of the inventory table. */
-export interface StockItem {
-  sku: string;
-  name: string;
-  unitPrice: number;
-  weightGrams: number;
-  available: number;
-  reserved: number;
+export const StockItem = z.object({
+  sku: CatalogFields.sku,
+  name: CatalogFields.name,
+  unitPrice: CatalogFields.unitPrice,
+  weightGrams: CatalogFields.weightGrams,
+  available: CatalogFields.available,
+  reserved: CatalogFields.reserved,
+});
+export type StockItem = z.infer<typeof StockItem>;
+
+/** Where and why entries do not fit (paths and messages: a catalog holds no personal data). */
+export function catalogProblems(schema: z.ZodType, value: unknown): string[] {
+  const parsed = schema.safeParse(value);
+  return parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.') || 'entry'} ${i.message}`);
 }
 
 export const stockItemOf = (entry: CatalogEntry): StockItem => ({
@@ -68,6 +100,13 @@ export async function seedInventory(
   tableName: string,
   entries: readonly CatalogEntry[] = catalog,
 ): Promise<{ seeded: string[]; existing: string[] }> {
+  // A bad entry is refused before anything is written: the operator fixes the list, nothing half-seeds.
+  const problems = entries.flatMap((entry, index) =>
+    catalogProblems(CatalogEntry, entry).map(
+      (problem) => `entries[${index}] (${String(entry.sku)}): ${problem}`,
+    ),
+  );
+  if (problems.length > 0) throw new Error(`the catalog to seed is invalid: ${problems.join('; ')}`);
   const seeded: string[] = [];
   const existing: string[] = [];
   for (const entry of entries) {

@@ -54,21 +54,19 @@ beforeAll(async () => {
       }),
     );
   }
-  const store = () =>
-    new DynamoDBPersistenceLayer({
-      tableName: tables.idempotency,
-      keyAttr: 'id',
-      expiryAttr: 'expiration',
-      awsSdkV3Client: low,
-    });
+  const store = new DynamoDBPersistenceLayer({
+    tableName: tables.idempotency,
+    keyAttr: 'id',
+    expiryAttr: 'expiration',
+    awsSdkV3Client: low,
+  });
   const handle = createOrderApi(
     {
       orders: dynamoOrders(client, tables.orders),
       catalog: dynamoCatalog(client, tables.inventory),
       notifications: dynamoNotifications(client, tables.notifications),
       produce: producer.produce,
-      persistenceStore: store(),
-      cancelPersistenceStore: store(),
+      persistenceStore: store,
     },
     { logger: silentLogger(), metrics: testMetrics() },
   );
