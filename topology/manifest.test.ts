@@ -117,6 +117,88 @@ describe('topology manifest', () => {
     }
   });
 
+  it('gives every Kafka consumer the error-handling controls the stack deploys and the emulator runs', () => {
+    for (const [name, fn] of Object.entries(manifest.functions)) {
+      if (fn.trigger.kind !== 'kafka') continue;
+      expect(fn.trigger, name).toMatchObject({
+        bisectBatchOnFunctionError: true,
+        reportBatchItemFailures: true,
+        maximumRecordAgeSeconds: -1,
+        metrics: ['EventCount', 'ErrorCount', 'KafkaMetrics'],
+        systemLogLevel: 'WARN',
+      });
+    }
+  });
+
+  const problemsOf = (edit: (trigger: Record<string, unknown>, fn: Record<string, unknown>) => void) => {
+    const m = clone();
+    const fn = m.functions.warehouse as unknown as Record<string, unknown>;
+    edit(fn.trigger as Record<string, unknown>, fn);
+    try {
+      validateManifest(m);
+    } catch (error) {
+      return (error as ManifestError).problems;
+    }
+    return [];
+  };
+
+  it.each([
+    [-1, true],
+    [60, true],
+    [604_800, true],
+    [0, false],
+    [-2, false],
+    [59, false],
+    [604_801, false],
+    [90.5, false],
+  ])('accepts maximumRecordAgeSeconds %s: %s (AWS: -1 or 60..604800)', (age, ok) => {
+    const problems = problemsOf((t) => {
+      t.maximumRecordAgeSeconds = age;
+    });
+    expect(problems).toEqual(
+      ok
+        ? []
+        : [
+            `function warehouse: maximumRecordAgeSeconds must be -1 (never) or an integer 60..604800, got ${age}`,
+          ],
+    );
+  });
+
+  it('refuses metrics, log levels and flags the event source mapping API does not take', () => {
+    expect(
+      problemsOf((t) => {
+        t.metrics = ['EventCount', 'OffsetLag', 'EventCount'];
+        t.systemLogLevel = 'ERROR';
+        t.bisectBatchOnFunctionError = 'yes';
+        t.reportBatchItemFailures = undefined;
+      }),
+    ).toEqual([
+      'function warehouse: bisectBatchOnFunctionError must be true or false',
+      'function warehouse: reportBatchItemFailures must be true or false',
+      'function warehouse: metrics must be among EventCount, ErrorCount, KafkaMetrics, got OffsetLag',
+      'function warehouse: metrics lists one twice',
+      'function warehouse: systemLogLevel must be one of DEBUG, INFO, WARN',
+    ]);
+  });
+
+  it('refuses metrics without EventCount, which the dead-letter alarm reads', () => {
+    expect(
+      problemsOf((t) => {
+        t.metrics = ['ErrorCount'];
+      }),
+    ).toEqual(['function warehouse: metrics must include EventCount (the dead-letter alarm reads it)']);
+  });
+
+  it('refuses a local concurrency limit that is not a positive integer up to 1000', () => {
+    for (const maxConcurrency of [0, 1.5, 1001, undefined]) {
+      expect(
+        problemsOf((_, fn) => {
+          fn.maxConcurrency = maxConcurrency;
+        }),
+      ).toEqual(['function warehouse: maxConcurrency must be an integer 1..1000']);
+    }
+  });
+
   it('refuses a function that uses an undeclared table or topic', () => {
     const m = clone();
     (m.functions.notification!.tables as Record<string, string>).ghosts = 'read';

@@ -67,6 +67,7 @@ export const manifest = validateManifest({
       tables: { orders: 'readwrite', idempotency: 'readwrite', inventory: 'read', notifications: 'read' },
       memoryMb: 512,
       timeoutSeconds: 10,
+      maxConcurrency: 16,
       environment: {},
     },
     inventory: {
@@ -77,6 +78,7 @@ export const manifest = validateManifest({
       tables: { inventory: 'readwrite', orders: 'readwrite', idempotency: 'readwrite' },
       memoryMb: 512,
       timeoutSeconds: 30,
+      maxConcurrency: 6,
       environment: {},
     },
     'inventory-release': {
@@ -87,6 +89,7 @@ export const manifest = validateManifest({
       tables: { inventory: 'readwrite', orders: 'readwrite' },
       memoryMb: 512,
       timeoutSeconds: 30,
+      maxConcurrency: 6,
       environment: {},
     },
     warehouse: {
@@ -97,6 +100,7 @@ export const manifest = validateManifest({
       tables: { orders: 'readwrite', idempotency: 'readwrite' },
       memoryMb: 512,
       timeoutSeconds: 30,
+      maxConcurrency: 6,
       environment: {},
     },
     shipper: {
@@ -107,6 +111,7 @@ export const manifest = validateManifest({
       tables: { orders: 'readwrite', idempotency: 'readwrite' },
       memoryMb: 512,
       timeoutSeconds: 30,
+      maxConcurrency: 6,
       environment: {},
     },
     notification: {
@@ -118,6 +123,7 @@ export const manifest = validateManifest({
       publishes: ['notifications'],
       memoryMb: 512,
       timeoutSeconds: 30,
+      maxConcurrency: 6,
       environment: {},
     },
     kpis: {
@@ -131,6 +137,7 @@ export const manifest = validateManifest({
       tables: {},
       memoryMb: 512,
       timeoutSeconds: 30,
+      maxConcurrency: 3,
       environment: {},
     },
     'outbox-sweeper': {
@@ -142,6 +149,7 @@ export const manifest = validateManifest({
       tables: { orders: 'readwrite' },
       memoryMb: 512,
       timeoutSeconds: 50,
+      maxConcurrency: 1,
       environment: {
         // Longer than an order-api invocation may take (10 s) between its write and its produce.
         OUTBOX_GRACE_SECONDS: '30',
@@ -170,6 +178,16 @@ function kafkaTrigger(topic: TopicName) {
     // back off 0.5, 1, 2, 4, 8, 10, 10, 10 s (45 s) against a 30 s timeout.
     retryAttempts: 8,
     onFailure: 'DeadLetterQueue',
+    // A record that crashes its invocation (timeout, out of memory, exit) ends alone on the dead-letter
+    // topic instead of taking its batch's innocent records with it.
+    bisectBatchOnFunctionError: true,
+    // A transient failure of one record redoes its partition from that record, not the whole batch.
+    reportBatchItemFailures: true,
+    // -1: never skip a record for its age. Every step is idempotent and an order must not be dropped
+    // because the pipeline was down for a while; retention (168 h) bounds what is left to catch up.
+    maximumRecordAgeSeconds: -1,
+    metrics: ['EventCount', 'ErrorCount', 'KafkaMetrics'],
+    systemLogLevel: 'WARN',
   } as const;
 }
 

@@ -53,6 +53,22 @@ export interface KafkaTrigger {
   /** Retries of a failing batch before it goes to `onFailure`. */
   retryAttempts: number;
   onFailure: TopicName;
+  /**
+   * BisectBatchOnFunctionError: an invocation that fails as a whole (a thrown error, a timeout, a crash,
+   * out of memory) is split in two and each half retried, so a record that crashes its consumer ends alone.
+   */
+  bisectBatchOnFunctionError: boolean;
+  /**
+   * FunctionResponseTypes [ReportBatchItemFailures]: the function answers `batchItemFailures` and the
+   * mapping resumes each partition from its first failed record instead of redoing the batch.
+   */
+  reportBatchItemFailures: boolean;
+  /** MaximumRecordAgeInSeconds: -1 (never) or 60..604800; older records go to `onFailure` unprocessed. */
+  maximumRecordAgeSeconds: number;
+  /** The mapping's CloudWatch metrics (MetricsConfig). */
+  metrics: readonly ('EventCount' | 'ErrorCount' | 'KafkaMetrics')[];
+  /** The mapping's own system logs (LoggingConfig.SystemLogLevel). */
+  systemLogLevel: 'DEBUG' | 'INFO' | 'WARN';
 }
 
 /** Invoked on a timer: an EventBridge schedule on AWS, a timer in the local runtime. */
@@ -73,6 +89,13 @@ export interface FunctionSpec {
   tables: Readonly<Record<string, Access>>;
   memoryMb: number;
   timeoutSeconds: number;
+  /**
+   * The most execution environments the local runtime runs for it at once (one per partition lane for a
+   * mapping, one per request in flight for the API). Not deployed as reserved concurrency: that would
+   * take from the account's pool (and fail on accounts below 100 unreserved); on AWS a Kafka mapping is
+   * bounded by its partitions, the API by its stage throttling.
+   */
+  maxConcurrency: number;
   environment: Readonly<Record<string, string>>;
   /** The channels it publishes to (an SNS topic each): it gets the topic's ARN and may publish only there. */
   publishes?: readonly string[];

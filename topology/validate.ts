@@ -1,10 +1,49 @@
-import type { KeySpec, Manifest } from './types.ts';
+import type { KafkaTrigger, KeySpec, Manifest } from './types.ts';
 
 export class ManifestError extends Error {
   override readonly name = 'ManifestError';
   constructor(readonly problems: string[]) {
     super(`invalid topology manifest:\n  - ${problems.join('\n  - ')}`);
   }
+}
+
+/** MaximumRecordAgeInSeconds: -1 (never expire) or 60..604800 (AWS Lambda, Kafka error handling controls). */
+export const RECORD_AGE_SECONDS = { never: -1, min: 60, max: 604_800 } as const;
+const MAPPING_METRICS = ['EventCount', 'ErrorCount', 'KafkaMetrics'] as const;
+const SYSTEM_LOG_LEVELS = ['DEBUG', 'INFO', 'WARN'] as const;
+
+/**
+ * The Kafka mapping's error-handling controls, with AWS's ranges
+ * (https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html, EventSourceMappingMetricsConfig,
+ * EventSourceMappingLoggingConfig). The manifest is also read by the local emulator, which must not accept
+ * a value that CloudFormation would refuse at deploy time.
+ */
+function errorHandlingProblems(name: string, t: KafkaTrigger): string[] {
+  const problems: string[] = [];
+  for (const flag of ['bisectBatchOnFunctionError', 'reportBatchItemFailures'] as const) {
+    if (typeof t[flag] !== 'boolean') problems.push(`function ${name}: ${flag} must be true or false`);
+  }
+  const age = t.maximumRecordAgeSeconds;
+  if (
+    !Number.isInteger(age) ||
+    (age !== RECORD_AGE_SECONDS.never && (age < RECORD_AGE_SECONDS.min || age > RECORD_AGE_SECONDS.max))
+  )
+    problems.push(
+      `function ${name}: maximumRecordAgeSeconds must be -1 (never) or an integer ${RECORD_AGE_SECONDS.min}..${RECORD_AGE_SECONDS.max}, got ${age}`,
+    );
+  const metrics: readonly string[] = Array.isArray(t.metrics) ? t.metrics : [];
+  const unknown = metrics.filter((m) => !(MAPPING_METRICS as readonly string[]).includes(m));
+  if (!Array.isArray(t.metrics) || unknown.length > 0)
+    problems.push(
+      `function ${name}: metrics must be among ${MAPPING_METRICS.join(', ')}${unknown.length ? `, got ${unknown.join(', ')}` : ''}`,
+    );
+  if (new Set(metrics).size !== metrics.length) problems.push(`function ${name}: metrics lists one twice`);
+  // The dead-letter alarm counts OnFailureDestinationDeliveredEventCount, an EventCount metric.
+  if (!metrics.includes('EventCount'))
+    problems.push(`function ${name}: metrics must include EventCount (the dead-letter alarm reads it)`);
+  if (!(SYSTEM_LOG_LEVELS as readonly string[]).includes(t.systemLogLevel))
+    problems.push(`function ${name}: systemLogLevel must be one of ${SYSTEM_LOG_LEVELS.join(', ')}`);
+  return problems;
 }
 
 /** Checks the cross-references a type cannot express, and returns the manifest unchanged. */
@@ -71,6 +110,9 @@ export function validateManifest<M extends Manifest>(manifest: M): M {
   }
 
   for (const [name, fn] of Object.entries(manifest.functions)) {
+    // Lambda's own default account concurrency is 1000; the local pool is bounded the same way.
+    if (!Number.isInteger(fn.maxConcurrency) || fn.maxConcurrency < 1 || fn.maxConcurrency > 1000)
+      problems.push(`function ${name}: maxConcurrency must be an integer 1..1000`);
     for (const channel of fn.publishes ?? []) {
       if (!channels.has(channel)) problems.push(`function ${name}: publishes to unknown channel ${channel}`);
     }
@@ -115,6 +157,7 @@ export function validateManifest<M extends Manifest>(manifest: M): M {
       problems.push(`function ${name}: maximumBatchingWindowSeconds must be an integer 0..300`);
     if (!Number.isInteger(t.retryAttempts) || t.retryAttempts < 0 || t.retryAttempts > 10_000)
       problems.push(`function ${name}: retryAttempts must be 0..10000`);
+    problems.push(...errorHandlingProblems(name, t));
   }
 
   const triggers = Object.entries(manifest.functions).filter(([, fn]) => fn.trigger.kind === 'http');

@@ -428,11 +428,34 @@ describe('event source mappings', () => {
           MaximumPollers: manifest.topics[trigger.topic].partitions,
           PollerGroupName: `${synth.stack.stackName}-pollers`,
         },
-        MetricsConfig: { Metrics: ['EventCount'] },
+        BisectBatchOnFunctionError: trigger.bisectBatchOnFunctionError,
+        FunctionResponseTypes: trigger.reportBatchItemFailures ? ['ReportBatchItemFailures'] : undefined,
+        MaximumRecordAgeInSeconds: trigger.maximumRecordAgeSeconds,
+        MetricsConfig: { Metrics: [...trigger.metrics] },
+        LoggingConfig: { SystemLogLevel: trigger.systemLogLevel },
         Tags: expect.any(Array),
       });
     },
   );
+
+  // https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html: provisioned-mode controls.
+  it('gives every Kafka mapping bisect, partial batch responses, a record age, metrics and poller logs', () => {
+    const mappings = ofType('AWS::Lambda::EventSourceMapping');
+    expect(mappings.length).toBeGreaterThan(0);
+    for (const [id, { Properties: p }] of mappings) {
+      const owner = consumers.find((name) => logicalId(fnOf(name).mapping!) === id);
+      const trigger = kafkaTrigger(owner!)!;
+      expect(p.ProvisionedPollerConfig, id).toBeDefined();
+      expect(p.BisectBatchOnFunctionError, id).toBe(true);
+      expect(p.FunctionResponseTypes, id).toEqual(['ReportBatchItemFailures']);
+      const age = p.MaximumRecordAgeInSeconds as number;
+      expect(age === -1 || (age >= 60 && age <= 604_800), `${id}: ${age}`).toBe(true);
+      expect(age, id).toBe(trigger.maximumRecordAgeSeconds);
+      expect(p.MetricsConfig, id).toEqual({ Metrics: ['EventCount', 'ErrorCount', 'KafkaMetrics'] });
+      expect(p.LoggingConfig, id).toEqual({ SystemLogLevel: trigger.systemLogLevel });
+      expect(['DEBUG', 'INFO', 'WARN'], id).toContain(trigger.systemLogLevel);
+    }
+  });
 });
 
 describe('schedules', () => {

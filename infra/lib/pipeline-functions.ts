@@ -17,6 +17,7 @@ import {
 } from '../../topology/manifest.ts';
 import { METRICS_NAMESPACE, RuntimeEnv, tableEnvironment } from '../../topology/runtime-env.ts';
 import type { FunctionSpec, KafkaTrigger, ScheduleTrigger } from '../../topology/types.ts';
+import { RECORD_AGE_SECONDS } from '../../topology/validate.ts';
 import { fromProjectRoot, functionDefaults } from './bundling.ts';
 import type { PipelineConfig } from './config.ts';
 import type { KafkaCluster } from './kafka-cluster.ts';
@@ -45,6 +46,12 @@ export interface PipelineFunction {
   /** The EventBridge rule, for scheduled functions. */
   rule?: events.Rule;
 }
+
+const METRIC_TYPES = {
+  EventCount: lambda.MetricType.EVENT_COUNT,
+  ErrorCount: lambda.MetricType.ERROR_COUNT,
+  KafkaMetrics: lambda.MetricType.KAFKA_METRICS,
+} as const satisfies Record<KafkaTrigger['metrics'][number], lambda.MetricType>;
 
 const isKafka = (trigger: FunctionSpec['trigger']): trigger is KafkaTrigger => trigger.kind === 'kafka';
 const isSchedule = (trigger: FunctionSpec['trigger']): trigger is ScheduleTrigger =>
@@ -242,9 +249,27 @@ export class PipelineFunctions extends Construct {
         ),
         pollerGroupName: `${Stack.of(this).stackName}-pollers`,
       },
-      // Event counts include the records delivered to the on-failure destination (alarmed on).
-      metricsConfig: { metrics: [lambda.MetricType.EVENT_COUNT] },
+      // The error-handling controls come from the manifest alone, never from context: the consumers and the
+      // local emulator are written against them (a function answering `batchItemFailures` to a mapping
+      // without ReportBatchItemFailures would have its failed records counted as done).
+      // https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html
+      bisectBatchOnError: trigger.bisectBatchOnFunctionError,
+      reportBatchItemFailures: trigger.reportBatchItemFailures,
+      ...(trigger.maximumRecordAgeSeconds === RECORD_AGE_SECONDS.never
+        ? {}
+        : { maxRecordAge: Duration.seconds(trigger.maximumRecordAgeSeconds) }),
+      // EventCount includes the records delivered to the on-failure destination (alarmed on).
+      metricsConfig: { metrics: trigger.metrics.map((metric) => METRIC_TYPES[metric]) },
+      logLevel: lambda.EventSourceMappingLogLevel[trigger.systemLogLevel],
     });
+    if (trigger.maximumRecordAgeSeconds === RECORD_AGE_SECONDS.never) {
+      // CDK's maxRecordAge cannot say -1 (it takes 60 s..7 days). Written out rather than left to the
+      // default so the template states it, and so that a later change back from a finite age resets it.
+      (mapping.node.defaultChild as lambda.CfnEventSourceMapping).addPropertyOverride(
+        'MaximumRecordAgeInSeconds',
+        RECORD_AGE_SECONDS.never,
+      );
+    }
     // The pollers use the cluster's security group: its rules must exist before they start.
     mapping.node.addDependency(topicsReady, cluster.securityGroup);
     return mapping;
