@@ -40,6 +40,14 @@ const SERVICE = 'outbox-sweeper';
 const logger = new Logger({ serviceName: SERVICE });
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE });
 
+/** What an error is, for the logs: its name and code only (messages could quote a row's content). */
+const errorName = (error: unknown) => (error instanceof Error ? error.name : typeof error);
+
+/** A run that left rows to the next one (transient failures): reported as a failed invocation, after it. */
+export class OutboxSweepIncomplete extends Error {
+  override readonly name = 'OutboxSweepIncomplete';
+}
+
 /** One sweep of the outbox, on the schedule's tick (EventBridge on AWS, a timer locally). */
 export async function sweepOutbox(now = new Date()): Promise<SweepSummary> {
   const config = readSweepConfig(process.env);
@@ -50,22 +58,30 @@ export async function sweepOutbox(now = new Date()): Promise<SweepSummary> {
     config,
     {
       // Order ids only: nothing of the order's content reaches the logs.
-      reproduced: (orderId, attempt) =>
-        logger.warn('OrderReceived re-produced for an order still RECEIVED past the grace period', {
+      reproduced: (orderId, attempt, topic) =>
+        logger.warn(`${topic} re-produced for an order still waiting past the grace period`, {
           orderId,
           attempt,
+          topic,
         }),
       abandoned: (orderId, reason) =>
         logger.error('outbox: gave up on an order, it needs an operator', { orderId, reason }),
+      failed: (where, error) =>
+        logger.warn('outbox: a row failed, left to the next run', { ...where, error: errorName(error) }),
     },
   );
   metrics.addMetric('OutboxReproduced', MetricUnit.Count, summary.reproduced);
   metrics.addMetric('OutboxAbandoned', MetricUnit.Count, summary.abandoned);
+  metrics.addMetric('OutboxFailed', MetricUnit.Count, summary.failed);
   // A quiet sweep (the usual case, every minute) is a debug line; one that did something is info.
   const details = { ...summary, graceSeconds: config.graceMs / 1000 };
   const acted = summary.reproduced + summary.abandoned + summary.cleared + summary.skipped > 0;
   if (acted || summary.truncated) logger.info('outbox swept', details);
   else logger.debug('outbox swept', details);
+  // Every other row was swept; the failed ones make the invocation fail (Lambda's Errors alarm).
+  if (summary.failed > 0) {
+    throw new OutboxSweepIncomplete(`outbox sweep left ${summary.failed} row(s) or shard(s) to the next run`);
+  }
   return summary;
 }
 

@@ -15,6 +15,7 @@ import {
   readSweepConfig,
   type SweepConfig,
   SweepEnv,
+  type SweepLog,
   type SweepPorts,
   sweep,
 } from './logic.ts';
@@ -235,6 +236,12 @@ class MemoryOutbox implements SweepPorts {
   readonly queries: QueryParams[] = [];
   /** Refuse the next update of these orders, as if another writer had moved them on. */
   readonly refuse = new Set<string>();
+  /** Throw this at the next update of an order (once), as DynamoDB would. */
+  readonly updateErrors = new Map<string, Error>();
+  /** Throw this at every query of a shard. */
+  readonly queryErrors = new Map<string, Error>();
+  /** Throw this at every produce that holds a record of the order (the broker refusing it). */
+  readonly produceErrors = new Map<string, Error>();
 
   put(value: Record<string, unknown>): void {
     this.items.set(String(value.orderId), structuredClone(value));
@@ -243,8 +250,14 @@ class MemoryOutbox implements SweepPorts {
   async query(params: QueryParams) {
     this.queries.push(params);
     const values = params.ExpressionAttributeValues;
+    const failure = this.queryErrors.get(String(values[':shard']));
+    if (failure) throw failure;
+    const inRange = (i: Record<string, unknown>) =>
+      ':horizon' in values
+        ? String(i.placedAt) > String(values[':horizon'])
+        : String(i.placedAt) < String(values[':cutoff']);
     const matching = [...this.items.values()]
-      .filter((i) => i.outboxShard === values[':shard'] && String(i.placedAt) < String(values[':cutoff']))
+      .filter((i) => i.outboxShard === values[':shard'] && inRange(i))
       .sort(
         (a, b) =>
           String(a.placedAt).localeCompare(String(b.placedAt)) ||
@@ -255,19 +268,23 @@ class MemoryOutbox implements SweepPorts {
       : 0;
     const page = matching.slice(start, start + params.Limit);
     const last = page.at(-1);
+    const due = (i: Record<string, unknown>) =>
+      !params.FilterExpression ||
+      i.outboxNextAttemptAt === undefined ||
+      String(i.outboxNextAttemptAt) <= String(values[':now']);
     return {
-      items: structuredClone(
-        page.filter(
-          (i) =>
-            i.outboxNextAttemptAt === undefined || String(i.outboxNextAttemptAt) <= String(values[':now']),
-        ),
-      ),
+      items: structuredClone(page.filter(due)),
       scanned: page.length,
       ...(start + params.Limit < matching.length && last ? { lastKey: { orderId: last.orderId } } : {}),
     };
   }
 
   async update(params: UpdateParams) {
+    const failure = this.updateErrors.get(params.Key.orderId);
+    if (failure) {
+      this.updateErrors.delete(params.Key.orderId);
+      throw failure;
+    }
     const current = this.items.get(params.Key.orderId);
     const values = params.ExpressionAttributeValues;
     if (this.refuse.delete(params.Key.orderId) || !current || current.outboxShard === undefined) return false;
@@ -286,11 +303,25 @@ class MemoryOutbox implements SweepPorts {
   }
 
   async produce(records: readonly EncodedRecord[]) {
+    const refused = records.find((r) => this.produceErrors.has(r.key));
+    if (refused) throw this.produceErrors.get(refused.key);
     this.produced.push(...records);
   }
 }
 
-const silent = { reproduced: () => undefined, abandoned: () => undefined };
+/** A log that keeps what it is told. */
+class SweepLines implements SweepLog {
+  readonly lines: string[] = [];
+  reproduced = (orderId: string, attempt: number, topic: string) =>
+    void this.lines.push(`reproduced ${orderId} ${attempt} ${topic}`);
+  abandoned = (orderId: string, reason: string) => void this.lines.push(`abandoned ${orderId}: ${reason}`);
+  failed = (where: { shard: string; orderId?: string }, error: unknown) =>
+    void this.lines.push(`failed ${where.orderId ?? `shard ${where.shard}`}: ${(error as Error).name}`);
+}
+
+const named = (name: string, message = 'refused') => Object.assign(new Error(message), { name });
+
+const silent = { reproduced: () => undefined, abandoned: () => undefined, failed: () => undefined };
 
 describe('sweep', () => {
   it('re-produces each stale order once per attempt and abandons it after the last, logging its id', async () => {
@@ -298,7 +329,7 @@ describe('sweep', () => {
     outbox.put(item({}, 'ord-stale'));
     outbox.put(item({ placedAt: at(100).toISOString() }, 'ord-fresh'));
     const abandoned: string[] = [];
-    const log = { reproduced: () => undefined, abandoned: (orderId: string) => abandoned.push(orderId) };
+    const log = { ...silent, abandoned: (orderId: string) => abandoned.push(orderId) };
     // A sweep every minute for an hour.
     const summaries = [];
     for (let minute = 1; minute <= 60; minute++) {
@@ -363,5 +394,187 @@ describe('sweep', () => {
     await sweep(outbox, 'orders', at(601), config, silent);
     await sweep(outbox, 'orders', at(602), config, silent);
     expect(new Set(outbox.produced.map((r) => r.key)).size).toBe(OUTBOX_SHARDS * 30);
+  });
+});
+
+describe('decide never throws: a row that can never be swept is abandoned with its reason', () => {
+  const cancelledItem = (overrides: Record<string, unknown> = {}) =>
+    item({
+      status: 'CANCELLED',
+      cancelledFrom: 'CONFIRMED',
+      history: [
+        { status: 'RECEIVED', at: placedAt },
+        { status: 'CANCELLED', at: placedAt },
+      ],
+      ...overrides,
+    });
+
+  it.each([
+    ['a placedAt that is no time', { placedAt: '2026-13-45T99:99:99Z' }, 'placedAt'],
+    ['a placedAt that sorts like a time but is none', { placedAt: '2026-11-24Tlater' }, 'placedAt'],
+    ['an empty placedAt', { placedAt: '' }, 'placedAt'],
+    ['a next attempt that is no time', { outboxNextAttemptAt: '2026-11-24' }, 'outboxNextAttemptAt'],
+    ['a negative attempt count', { outboxAttempts: -2 }, 'outboxAttempts'],
+    ['a fractional attempt count', { outboxAttempts: 1.5 }, 'outboxAttempts'],
+    ['an attempt count that is text', { outboxAttempts: '3' }, 'outboxAttempts'],
+    ['an unknown status', { status: 'LOST' }, 'status'],
+    ['no status', { status: undefined }, 'status'],
+  ])('abandons an item with %s, naming the path', (_, overrides, path) => {
+    const decision = decide(item(overrides), at(1000), config);
+    expect(decision).toMatchObject({ action: 'abandon', orderId: 'ord-1', status: undefined });
+    expect((decision as { reason: string }).reason).toBe(`malformed item: ${path}`);
+  });
+
+  it('abandons an order placed beyond the horizon: it would never become due', () => {
+    const later = new Date(at(0).getTime() + 2 * 86_400_000).toISOString();
+    expect(decide(item({ placedAt: later }), at(0), config)).toEqual({
+      action: 'abandon',
+      orderId: 'ord-1',
+      previous: 0,
+      status: 'RECEIVED',
+      reason: 'placedAt lies in the future: no order order-api wrote',
+    });
+  });
+
+  it('abandons a cancelled order whose OrderCancelled cannot be built, and names that event', () => {
+    const noCancellation = cancelledItem({ history: [{ status: 'RECEIVED', at: placedAt }] });
+    expect(decide(noCancellation, at(1000), config)).toMatchObject({
+      action: 'abandon',
+      status: 'CANCELLED',
+      reason: 'its OrderCancelled cannot be built from the stored order: Error',
+    });
+    const badTime = cancelledItem({ history: [{ status: 'CANCELLED', at: 'whenever' }] });
+    expect(decide(badTime, at(1000), config)).toMatchObject({ action: 'abandon', status: 'CANCELLED' });
+    expect(decide(cancelledItem({ outboxAttempts: 3 }), at(1000), config)).toMatchObject({
+      action: 'abandon',
+      reason: 'OrderCancelled re-produced 3 times and the order is still CANCELLED',
+    });
+  });
+
+  it('answers every item of a bounded set of hostile shapes without throwing', () => {
+    const values: unknown[] = [null, 0, -1, '', 'x', [], {}, true, 1e308, '2026-11-24T10:00:00Z'];
+    const fields = [
+      'placedAt',
+      'status',
+      'items',
+      'total',
+      'history',
+      'outboxAttempts',
+      'outboxNextAttemptAt',
+    ];
+    for (const field of fields) {
+      for (const value of values) {
+        const decision = decide(item({ [field]: value }), at(1000), config);
+        expect(['abandon', 'reproduce', 'wait', 'clear']).toContain(decision.action);
+      }
+    }
+  });
+});
+
+describe('sweep: one row never stops the others', () => {
+  /** An order of the given shard, placed `seconds` after `placedAt`. */
+  const inShard = (orderId: string, shard: number, overrides: Record<string, unknown> = {}) =>
+    item({ outboxShard: String(shard), ...overrides }, orderId);
+
+  it('abandons a row with an unparsable placedAt and still recovers a lost order of another shard', async () => {
+    const outbox = new MemoryOutbox();
+    outbox.put(inShard('ord-bad', 0, { placedAt: '2026-11-24T99:00:00Z' }));
+    outbox.put(inShard('ord-soon', 1, { placedAt: 'soon' }));
+    outbox.put(inShard('ord-lost', 5));
+    const log = new SweepLines();
+    const summary = await sweep(outbox, 'orders', at(60), config, log);
+    expect(summary).toMatchObject({ reproduced: 1, abandoned: 2, failed: 0 });
+    expect(outbox.produced.map((r) => r.key)).toEqual(['ord-lost']);
+    for (const id of ['ord-bad', 'ord-soon']) {
+      expect(outbox.items.get(id)).toMatchObject({ outboxAbandonReason: 'malformed item: placedAt' });
+      expect(outbox.items.get(id)).not.toHaveProperty('outboxShard');
+    }
+    expect(log.lines).toContain('reproduced ord-lost 1 OrderReceived');
+    // The next run finds nothing left of them.
+    expect(await sweep(outbox, 'orders', at(61), config, log)).toMatchObject({ abandoned: 0, failed: 0 });
+  });
+
+  it('leaves a row whose write fails transiently to the next run, and sweeps the rest', async () => {
+    const outbox = new MemoryOutbox();
+    outbox.put(inShard('ord-a', 2));
+    outbox.put(inShard('ord-b', 2, { placedAt: at(1).toISOString() }));
+    outbox.updateErrors.set('ord-a', named('ProvisionedThroughputExceededException'));
+    const log = new SweepLines();
+    expect(await sweep(outbox, 'orders', at(60), config, log)).toMatchObject({ reproduced: 1, failed: 1 });
+    expect(log.lines).toContain('failed ord-a: ProvisionedThroughputExceededException');
+    expect(outbox.items.get('ord-a')).toMatchObject({ outboxShard: '2' });
+    expect(outbox.items.get('ord-a')).not.toHaveProperty('outboxAttempts');
+    expect(await sweep(outbox, 'orders', at(61), config, log)).toMatchObject({ reproduced: 1, failed: 0 });
+    expect(outbox.produced.map((r) => r.key)).toEqual(['ord-b', 'ord-a']);
+  });
+
+  it('abandons a row whose write DynamoDB refuses for good, with the refusal as its reason', async () => {
+    const outbox = new MemoryOutbox();
+    outbox.put(inShard('ord-huge', 3));
+    outbox.put(inShard('ord-ok', 3, { placedAt: at(1).toISOString() }));
+    outbox.updateErrors.set('ord-huge', named('ValidationException'));
+    const summary = await sweep(outbox, 'orders', at(60), config, silent);
+    expect(summary).toMatchObject({ reproduced: 1, abandoned: 1, failed: 0 });
+    expect(outbox.items.get('ord-huge')).toMatchObject({
+      outboxAbandonReason: "the sweeper's reproduce was refused: ValidationException",
+    });
+    expect(outbox.items.get('ord-huge')).not.toHaveProperty('outboxShard');
+  });
+
+  it('sweeps every other shard when one shard cannot be read', async () => {
+    const outbox = new MemoryOutbox();
+    for (let shard = 0; shard < OUTBOX_SHARDS; shard++) outbox.put(inShard(`ord-${shard}`, shard));
+    outbox.queryErrors.set('4', named('InternalServerError'));
+    const log = new SweepLines();
+    expect(await sweep(outbox, 'orders', at(60), config, log)).toMatchObject({
+      reproduced: OUTBOX_SHARDS - 1,
+      failed: 1,
+    });
+    expect(log.lines).toContain('failed shard 4: InternalServerError');
+  });
+
+  it('produces the others when the broker refuses one record for good, and abandons that order', async () => {
+    const outbox = new MemoryOutbox();
+    outbox.put(inShard('ord-a', 6));
+    outbox.put(inShard('ord-big', 6, { placedAt: at(1).toISOString() }));
+    outbox.put(inShard('ord-c', 6, { placedAt: at(2).toISOString() }));
+    outbox.produceErrors.set(
+      'ord-big',
+      Object.assign(new Error('too large'), { apiId: 'MESSAGE_TOO_LARGE' }),
+    );
+    const summary = await sweep(outbox, 'orders', at(60), config, silent);
+    expect(summary).toMatchObject({ reproduced: 2, abandoned: 1, failed: 0 });
+    expect(outbox.produced.map((r) => r.key)).toEqual(['ord-a', 'ord-c']);
+    expect(outbox.items.get('ord-big')).toMatchObject({
+      outboxAttempts: 1,
+      outboxAbandonReason: 'the broker refused its OrderReceived: Error',
+    });
+  });
+
+  it('counts a transient produce failure and leaves the orders to their next attempt', async () => {
+    const outbox = new MemoryOutbox();
+    outbox.put(inShard('ord-a', 7));
+    outbox.produceErrors.set('ord-a', named('NetworkError'));
+    expect(await sweep(outbox, 'orders', at(60), config, silent)).toMatchObject({
+      reproduced: 0,
+      failed: 1,
+    });
+    expect(outbox.items.get('ord-a')).toMatchObject({ outboxAttempts: 1, outboxShard: '7' });
+    outbox.produceErrors.clear();
+    expect(await sweep(outbox, 'orders', at(60 + 60), config, silent)).toMatchObject({ reproduced: 1 });
+  });
+
+  it('names the event it re-produces: OrderCancelled for a cancelled order', async () => {
+    const outbox = new MemoryOutbox();
+    outbox.put(
+      inShard('ord-x', 0, {
+        status: 'CANCELLED',
+        cancelledFrom: 'CONFIRMED',
+        history: [{ status: 'CANCELLED', at: placedAt }],
+      }),
+    );
+    const log = new SweepLines();
+    await sweep(outbox, 'orders', at(60), config, log);
+    expect(log.lines).toEqual(['reproduced ord-x 1 OrderCancelled']);
   });
 });

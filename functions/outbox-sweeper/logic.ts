@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { type EncodedRecord, EventDecodeError } from '../../events/codec.ts';
 import { manifest } from '../../topology/manifest.ts';
 import { ConfigError } from '../shared/config.ts';
+import { isPermanent } from '../shared/errors.ts';
 import { orderCancelledRecord, orderReceivedRecord } from '../shared/orders/events.ts';
 import { OUTBOX_SHARDS, orderOf, StoredOrder, type UpdateParams } from '../shared/orders/model.ts';
 
@@ -11,7 +12,10 @@ import { OUTBOX_SHARDS, orderOf, StoredOrder, type UpdateParams } from '../share
  * period may never have had its event produced (order-api crashed or timed out in between): the sweeper
  * produces it again, with the same deterministic event id, so consumers drop it if it was not lost after
  * all. Each order is re-produced a bounded number of times, with a growing delay, then abandoned: marked
- * `outboxAbandonedAt`, taken out of the outbox and logged as an error.
+ * `outboxAbandonedAt` (with `outboxAbandonReason`), taken out of the outbox and logged as an error. Every
+ * row is parsed with a schema and handled on its own: one that can never be swept (malformed, unencodable,
+ * refused for good) is abandoned the same way at once; one that fails transiently is left to the next run;
+ * neither stops the other rows or shards.
  */
 
 const outboxIndex = manifest.tables.orders.indexes.outbox;
@@ -19,10 +23,18 @@ export const OUTBOX_INDEX = 'outbox';
 const SHARD = outboxIndex.partitionKey.name;
 const PLACED_AT = outboxIndex.sortKey.name;
 
-/** The sweeper's own bookkeeping on an order item, besides `outboxAttempts`. */
+/** An instant as order-api and the sweeper write them (ISO-8601): what the index's order and the delays need. */
+const Instant = z.iso.datetime({ offset: true });
+
+/**
+ * A row of the outbox index, parsed before anything is done with it: a row that does not parse (a
+ * `placedAt` that is no time, an attempt count that is no count, ...) can never be swept and is abandoned.
+ */
 export const OutboxItem = StoredOrder.extend({
+  placedAt: Instant,
+  outboxAttempts: z.number().int().nonnegative().optional(),
   /** Not re-produced again before this time (the delay doubles with every attempt). */
-  outboxNextAttemptAt: z.string().optional(),
+  outboxNextAttemptAt: Instant.optional(),
   /** When the sweeper gave up on the order, and why (no personal data: a count or a schema path). */
   outboxAbandonedAt: z.string().optional(),
   outboxAbandonReason: z.string().optional(),
@@ -90,6 +102,25 @@ function schemaPaths(error: unknown): string[] | undefined {
   return [...new Set(paths)].slice(0, 5);
 }
 
+/** Why an error happened, without its message (which could quote the order): its schema paths or its name. */
+export function errorReason(error: unknown): string {
+  const paths = schemaPaths(error);
+  if (paths) return `schema: ${paths}`;
+  return error instanceof Error ? error.name : typeof error;
+}
+
+/**
+ * A row placed later than now plus this is no order order-api wrote (it stamps `placedAt` itself, and
+ * clocks agree within seconds): it would never become due, so the sweeper reads such rows apart (with any
+ * `placedAt` that sorts after the times, `"soon"`) and abandons them. Minutes, so that a garbage time a
+ * little ahead of now (`"…T99:00"`) is not left in the outbox for long either.
+ */
+export const FUTURE_TOLERANCE_MS = 5 * 60 * 1000;
+export const horizonOf = (now: Date): string => new Date(now.getTime() + FUTURE_TOLERANCE_MS).toISOString();
+
+const topicOf = (status: 'RECEIVED' | 'CANCELLED') =>
+  status === 'RECEIVED' ? 'OrderReceived' : 'OrderCancelled';
+
 /** What to do with one item of the outbox index. */
 export type Decision =
   /** Not due yet: inside the grace period, or waiting for its next attempt. */
@@ -117,7 +148,12 @@ export type Decision =
   /** No longer RECEIVED but still marked (nothing to re-produce): drop the marker. */
   | { action: 'clear'; orderId: string; status: string };
 
-/** The decision for one item read from the outbox index. Pure. */
+export type Reproduce = Extract<Decision, { action: 'reproduce' }>;
+
+/**
+ * The decision for one item read from the outbox index. Pure and total: whatever the item holds, it
+ * returns a decision (a row that can never be swept is abandoned with its reason), never throws.
+ */
 export function decide(item: Record<string, unknown>, now: Date, config: SweepConfig): Decision {
   const orderId = String(item.orderId);
   const parsed = OutboxItem.safeParse(item);
@@ -132,19 +168,17 @@ export function decide(item: Record<string, unknown>, now: Date, config: SweepCo
   if (!waiting) return { action: 'clear', orderId, status: order.status };
   const status = order.status as 'RECEIVED' | 'CANCELLED';
   const previous = order.outboxAttempts ?? 0;
-  const at = now.toISOString();
+  const abandon = (reason: string): Decision => ({ action: 'abandon', orderId, previous, status, reason });
+  if (Date.parse(order.placedAt) > now.getTime() + FUTURE_TOLERANCE_MS) {
+    return abandon('placedAt lies in the future: no order order-api wrote');
+  }
   if (order.placedAt >= cutoffOf(now, config)) return { action: 'wait', orderId };
-  if (order.outboxNextAttemptAt !== undefined && order.outboxNextAttemptAt > at) {
+  if (order.outboxNextAttemptAt !== undefined && order.outboxNextAttemptAt > now.toISOString()) {
     return { action: 'wait', orderId };
   }
+  const topic = topicOf(status);
   if (previous >= config.maxAttempts) {
-    return {
-      action: 'abandon',
-      orderId,
-      previous,
-      status,
-      reason: `${status === 'RECEIVED' ? 'OrderReceived' : 'OrderCancelled'} re-produced ${previous} times and the order is still ${status}`,
-    };
+    return abandon(`${topic} re-produced ${previous} times and the order is still ${status}`);
   }
   let record: EncodedRecord;
   try {
@@ -153,16 +187,10 @@ export function decide(item: Record<string, unknown>, now: Date, config: SweepCo
         ? orderReceivedRecord(orderOf(order), order.requestId ?? order.orderId, new Date(order.placedAt))
         : orderCancelledRecord(order, order.orderId);
   } catch (error) {
-    // Paths only: the issues' messages could quote the order's content.
+    // Paths or the error's name only: the issues' messages could quote the order's content.
     const paths = schemaPaths(error);
-    if (paths === undefined) throw error;
-    return {
-      action: 'abandon',
-      orderId,
-      previous,
-      status,
-      reason: `the order does not fit the OrderReceived schema: ${paths}`,
-    };
+    if (paths) return abandon(`the order does not fit the ${topic} schema: ${paths}`);
+    return abandon(`its ${topic} cannot be built from the stored order: ${errorReason(error)}`);
   }
   const attempt = previous + 1;
   const nextAttemptAt = new Date(now.getTime() + retryDelayMs(attempt, config)).toISOString();
@@ -173,7 +201,7 @@ export interface QueryParams {
   TableName: string;
   IndexName: string;
   KeyConditionExpression: string;
-  FilterExpression: string;
+  FilterExpression?: string;
   ExpressionAttributeNames: Record<string, string>;
   ExpressionAttributeValues: Record<string, unknown>;
   Limit: number;
@@ -205,6 +233,22 @@ export function outboxQuery(
     },
     Limit: limit,
     ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+  };
+}
+
+/**
+ * The rows of a shard placed after the horizon: never due (the outbox query reads only rows placed before
+ * the cutoff), so read apart, to be abandoned. A `placedAt` that is no time at all but sorts after the
+ * digits (`"soon"`) is read here too; one that sorts before the cutoff is read by the outbox query.
+ */
+export function misplacedQuery(tableName: string, shard: string, now: Date, limit: number): QueryParams {
+  return {
+    TableName: tableName,
+    IndexName: OUTBOX_INDEX,
+    KeyConditionExpression: '#shard = :shard AND #placedAt > :horizon',
+    ExpressionAttributeNames: { '#shard': SHARD, '#placedAt': PLACED_AT },
+    ExpressionAttributeValues: { ':shard': shard, ':horizon': horizonOf(now) },
+    Limit: limit,
   };
 }
 
@@ -281,8 +325,11 @@ export interface SweepPorts {
 }
 
 export interface SweepLog {
-  reproduced(orderId: string, attempt: number): void;
+  /** `topic`: the event re-produced, OrderReceived or OrderCancelled. */
+  reproduced(orderId: string, attempt: number, topic: string): void;
   abandoned(orderId: string, reason: string): void;
+  /** A transient failure of one row (or of a shard's read): left for the next run, the rest goes on. */
+  failed(where: { shard: string; orderId?: string }, error: unknown): void;
 }
 
 export interface SweepSummary {
@@ -294,6 +341,8 @@ export interface SweepSummary {
   cleared: number;
   /** Decisions refused by their condition: another writer moved the order on in between. */
   skipped: number;
+  /** Rows (or shard reads) that failed transiently this run: the next run tries them again. */
+  failed: number;
   /** True when the run stopped at its budget with items left. */
   truncated: boolean;
 }
@@ -306,10 +355,22 @@ const PAGE_SIZE = 100;
  */
 const READS_PER_ACTION = 4;
 
+/** One run's context: what every row's handling reports to. */
+interface Run {
+  ports: SweepPorts;
+  tableName: string;
+  now: Date;
+  config: SweepConfig;
+  log: SweepLog;
+  summary: SweepSummary;
+}
+
 /**
  * One run over every shard. Each shard gets an equal share of the run's budget (orders acted on, and
  * reads), so a backlog in one shard never starves the others; within a shard the oldest orders go first.
- * The attempt is recorded before the produce: a crash in between costs an attempt, never a loop.
+ * The attempt is recorded before the produce: a crash in between costs an attempt, never a loop. Every
+ * row stands alone: one that can never be swept is abandoned with its reason, one that fails transiently
+ * is counted in `failed` and left for the next run, and the run goes on over every other row and shard.
  */
 export async function sweep(
   ports: SweepPorts,
@@ -324,46 +385,153 @@ export async function sweep(
     abandoned: 0,
     cleared: 0,
     skipped: 0,
+    failed: 0,
     truncated: false,
   };
+  const run: Run = { ports, tableName, now, config, log, summary };
   const actions = Math.max(1, Math.floor(config.maxOrdersPerRun / OUTBOX_SHARDS));
-  const reads = actions * READS_PER_ACTION;
   for (const shard of shards()) {
-    let acted = 0;
-    let read = 0;
-    let startKey: Record<string, unknown> | undefined;
-    let more = false;
-    do {
-      const limit = Math.min(PAGE_SIZE, reads - read);
-      const page = await ports.query(outboxQuery(tableName, shard, now, config, limit, startKey));
-      read += page.scanned;
-      summary.scanned += page.scanned;
-      startKey = page.lastKey;
-      const records: EncodedRecord[] = [];
-      for (const [index, item] of page.items.entries()) {
-        if (acted >= actions) {
-          more = more || index < page.items.length;
-          break;
-        }
-        const decision = decide(item, now, config);
-        if (decision.action === 'wait') continue;
-        acted += 1;
-        if (!(await ports.update(decisionUpdate(tableName, decision, now)))) {
-          summary.skipped += 1;
-          continue;
-        }
-        if (decision.action === 'reproduce') {
-          records.push(decision.record);
-          summary.reproduced += 1;
-          log.reproduced(decision.orderId, decision.attempt);
-        } else if (decision.action === 'abandon') {
-          summary.abandoned += 1;
-          log.abandoned(decision.orderId, decision.reason);
-        } else summary.cleared += 1;
-      }
-      await ports.produce(records);
-    } while (startKey !== undefined && read < reads && acted < actions);
-    if (more || startKey !== undefined) summary.truncated = true;
+    try {
+      await sweepShard(run, shard, actions);
+    } catch (error) {
+      // The shard's read failed: the other shards go on, the next run reads this one again.
+      summary.failed += 1;
+      log.failed({ shard }, error);
+    }
   }
   return summary;
+}
+
+/** One shard: first the rows that will never be due (abandoned), then the due ones, oldest first. */
+async function sweepShard(run: Run, shard: string, actions: number): Promise<void> {
+  const { ports, tableName, now, config, summary } = run;
+  const reads = actions * READS_PER_ACTION;
+  const misplaced = await ports.query(misplacedQuery(tableName, shard, now, Math.min(PAGE_SIZE, actions)));
+  summary.scanned += misplaced.scanned;
+  let read = misplaced.scanned;
+  let { acted, more } = await actOnPage(run, shard, misplaced.items, actions);
+  more ||= misplaced.lastKey !== undefined;
+  let startKey: Record<string, unknown> | undefined;
+  let first = true;
+  while (first || startKey !== undefined) {
+    if (acted >= actions || read >= reads) {
+      more = true;
+      break;
+    }
+    first = false;
+    const limit = Math.min(PAGE_SIZE, reads - read);
+    const page = await ports.query(outboxQuery(tableName, shard, now, config, limit, startKey));
+    read += page.scanned;
+    summary.scanned += page.scanned;
+    startKey = page.lastKey;
+    const done = await actOnPage(run, shard, page.items, actions - acted);
+    acted += done.acted;
+    more ||= done.more;
+  }
+  if (more) summary.truncated = true;
+}
+
+/** Decides and records each item of a page (at most `room` acted on), then produces what is due. */
+async function actOnPage(
+  run: Run,
+  shard: string,
+  items: readonly Record<string, unknown>[],
+  room: number,
+): Promise<{ acted: number; more: boolean }> {
+  const due: Reproduce[] = [];
+  let acted = 0;
+  let more = false;
+  for (const item of items) {
+    if (acted >= room) {
+      more = true;
+      break;
+    }
+    const decision = decide(item, run.now, run.config);
+    if (decision.action === 'wait') continue;
+    acted += 1;
+    if ((await apply(run, shard, decision)) && decision.action === 'reproduce') due.push(decision);
+  }
+  await produceDue(run, shard, due);
+  return { acted, more };
+}
+
+/** Records a decision; true when it applied. A failure stays with its row. */
+async function apply(
+  run: Run,
+  shard: string,
+  decision: Exclude<Decision, { action: 'wait' }>,
+): Promise<boolean> {
+  const { summary, log } = run;
+  let applied: boolean;
+  try {
+    applied = await run.ports.update(decisionUpdate(run.tableName, decision, run.now));
+  } catch (error) {
+    const minimal = decision.action === 'abandon' && decision.previous === undefined && !decision.status;
+    if (!isPermanent(error) || minimal) {
+      summary.failed += 1;
+      log.failed({ shard, orderId: decision.orderId }, error);
+      return false;
+    }
+    // DynamoDB refuses this row's write for good (no retry changes it): the row is abandoned instead,
+    // on the one condition that it is still in the outbox.
+    const reason = `the sweeper's ${decision.action} was refused: ${errorReason(error)}`;
+    await apply(run, shard, {
+      ...decision,
+      action: 'abandon',
+      previous: undefined,
+      status: undefined,
+      reason,
+    });
+    return false;
+  }
+  if (!applied) {
+    summary.skipped += 1;
+    return false;
+  }
+  if (decision.action === 'abandon') {
+    summary.abandoned += 1;
+    log.abandoned(decision.orderId, decision.reason);
+  } else if (decision.action === 'clear') summary.cleared += 1;
+  return true;
+}
+
+/**
+ * Produces the re-produced events of a page, together. When the broker refuses the batch for good (a
+ * record too large), each goes alone, so one record's refusal costs no other record its produce; that
+ * order is abandoned. A transient refusal leaves them all to their next attempt (already recorded).
+ */
+async function produceDue(run: Run, shard: string, due: readonly Reproduce[]): Promise<void> {
+  if (due.length === 0) return;
+  try {
+    await run.ports.produce(due.map((decision) => decision.record));
+    for (const decision of due) reproduced(run, decision);
+  } catch (error) {
+    if (!isPermanent(error)) {
+      run.summary.failed += due.length;
+      for (const { orderId } of due) run.log.failed({ shard, orderId }, error);
+      return;
+    }
+    for (const decision of due) await produceAlone(run, shard, decision);
+  }
+}
+
+async function produceAlone(run: Run, shard: string, decision: Reproduce): Promise<void> {
+  try {
+    await run.ports.produce([decision.record]);
+    reproduced(run, decision);
+  } catch (error) {
+    if (!isPermanent(error)) {
+      run.summary.failed += 1;
+      run.log.failed({ shard, orderId: decision.orderId }, error);
+      return;
+    }
+    const { orderId, attempt: previous, status, record } = decision;
+    const reason = `the broker refused its ${record.topic}: ${errorReason(error)}`;
+    await apply(run, shard, { action: 'abandon', orderId, previous, status, reason });
+  }
+}
+
+function reproduced(run: Run, decision: Reproduce): void {
+  run.summary.reproduced += 1;
+  run.log.reproduced(decision.orderId, decision.attempt, decision.record.topic);
 }

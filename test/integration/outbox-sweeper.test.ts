@@ -239,6 +239,37 @@ describe('outbox sweeper (real broker, dynoxide, the local runtime)', () => {
     expect(keyed(messages, neighbour.orderId)).toHaveLength(1);
     await confirm(neighbour.orderId);
   });
+  it('abandons each row that can never be swept, with its reason, and still recovers a lost order of another shard', async () => {
+    // placedAt is the index's sort key: one garbage value sorts before every cutoff, one after every time.
+    const early = await putOrder(minutesAgo(5), { placedAt: '2000-01-01T99:99:99Z' });
+    const late = await putOrder(minutesAgo(5), { placedAt: 'not-a-date' });
+    const counting = await putOrder(minutesAgo(5), { outboxAttempts: 'three' });
+    const bad = [early, late, counting];
+    let lost = await putOrder(minutesAgo(4));
+    while (bad.some((b) => outboxShardOf(b.orderId) === outboxShardOf(lost.orderId))) {
+      await confirm(lost.orderId);
+      lost = await putOrder(minutesAgo(4));
+    }
+    expect(await sweep()).toMatchObject({ reproduced: 1, abandoned: 3, failed: 0 });
+    for (const [row, path] of [
+      [early, 'placedAt'],
+      [late, 'placedAt'],
+      [counting, 'outboxAttempts'],
+    ] as const) {
+      const stored = await item(row.orderId);
+      expect(stored).toMatchObject({
+        outboxAbandonedAt: expect.any(String),
+        outboxAbandonReason: `malformed item: ${path}`,
+      });
+      expect(stored).not.toHaveProperty('outboxShard');
+    }
+    const messages = await everythingProducedSoFar();
+    expect(keyed(messages, lost.orderId)).toHaveLength(1);
+    for (const row of bad) expect(keyed(messages, row.orderId)).toEqual([]);
+    // Out of the outbox: the next sweep reads none of them again.
+    await confirm(lost.orderId);
+    expect(await sweep()).toMatchObject({ scanned: 0, abandoned: 0, failed: 0 });
+  });
 });
 
 describe('outbox sweeper on its timer', () => {
