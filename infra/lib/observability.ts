@@ -9,6 +9,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import { KpiName } from '../../events/schemas/events.ts';
 import { ALL_STEPS_SERVICE } from '../../functions/kpis/metrics.ts';
+import { CATALOG_ITEM_INVALID } from '../../functions/order-api/catalog.ts';
 import { METRICS_NAMESPACE } from '../../topology/runtime-env.ts';
 import { deadLetterTopic } from '../../topology/topics.ts';
 import type { PipelineFunction } from './pipeline-functions.ts';
@@ -59,6 +60,7 @@ export class Observability extends Construct {
   readonly deadLetterAlarm: cw.Alarm;
   readonly offsetLagAlarms: cw.Alarm[] = [];
   readonly errorAlarms: cw.Alarm[] = [];
+  readonly catalogAlarm: cw.Alarm;
 
   constructor(scope: Construct, id: string, props: ObservabilityProps) {
     super(scope, id);
@@ -148,6 +150,10 @@ export class Observability extends Construct {
         }),
       );
     }
+    // With ReportBatchItemFailures a record that fails on its own is answered in a successful invocation:
+    // it never counts in Errors. It still alarms: it holds its partition back (offset lag) and, once its
+    // retries are spent, reaches the on-failure topic (dead letters). A crash or timeout is an error, and
+    // bisecting it retries halves, so one crash-type record shows as a few errors, then one dead letter.
     for (const { name, fn } of props.functions) {
       this.errorAlarms.push(
         alarm(`${pascalCase(name)}ErrorsAlarm`, {
@@ -159,6 +165,23 @@ export class Observability extends Construct {
         }),
       );
     }
+
+    // Operator data order-api cannot sell (a catalog entry that does not fit its schema): the SKU is
+    // refused (422) until someone fixes the entry, which no retry does.
+    this.catalogAlarm = alarm('CatalogItemInvalidAlarm', {
+      alarmDescription:
+        'A catalog entry does not fit its schema: order-api refuses its SKU until it is fixed',
+      metric: new cw.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: CATALOG_ITEM_INVALID,
+        dimensionsMap: { service: 'order-api' },
+        statistic: cw.Stats.SUM,
+        period: FIVE_MINUTES,
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    });
 
     const perFunction = (metric: (f: PipelineFunction) => cw.IMetric) => props.functions.map(metric);
     this.dashboard = new cw.Dashboard(this, 'Dashboard', {
@@ -199,7 +222,7 @@ export class Observability extends Construct {
       new cw.AlarmStatusWidget({
         title: 'Alarms',
         width: 8,
-        alarms: [this.deadLetterAlarm, ...this.offsetLagAlarms, ...this.errorAlarms],
+        alarms: [this.deadLetterAlarm, ...this.offsetLagAlarms, ...this.errorAlarms, this.catalogAlarm],
       }),
     );
     this.dashboard.addWidgets(

@@ -456,6 +456,17 @@ describe('event source mappings', () => {
       expect(['DEBUG', 'INFO', 'WARN'], id).toContain(trigger.systemLogLevel);
     }
   });
+
+  // https://docs.aws.amazon.com/lambda/latest/dg/esm-logging.html: the poller's system logs go to the
+  // function's log destination, in a stream of their own, with the function's execution role.
+  it.each(consumers)('%s: its role may create streams in and write to its own log group', (name) => {
+    const { fn } = fnOf(name);
+    const statements = statementsOf(logicalId(fn.role!));
+    const logGroup = { 'Fn::GetAtt': [logicalId(fn.logGroup), 'Arn'] };
+    for (const action of ['logs:CreateLogStream', 'logs:PutLogEvents']) {
+      expect(resourcesOf(withAction(statements, action)), action).toContainEqual(logGroup);
+    }
+  });
 });
 
 describe('schedules', () => {
@@ -674,6 +685,10 @@ describe('dashboard and alarms', () => {
     const deadLetters = alarms.filter((a) => JSON.stringify(a.Metrics ?? '').includes('RecordsDeadLettered'));
     expect(deadLetters).toHaveLength(1);
     expect(JSON.stringify(deadLetters[0]!.Metrics)).toContain('OnFailureDestinationDeliveredEventCount');
+    // Operator data order-api refuses (a catalog entry that does not fit) alarms too.
+    expect(alarms.filter((a) => a.MetricName === 'CatalogItemInvalid')).toEqual([
+      expect.objectContaining({ Dimensions: [{ Name: 'service', Value: 'order-api' }], Threshold: 1 }),
+    ]);
     const topicId = ofType('AWS::SNS::Topic')[0]![0];
     for (const alarm of alarms) expect(alarm.AlarmActions).toEqual([{ Ref: topicId }]);
     synth.template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
