@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { functionEnvironment, sharedEnvironment } from './environment.ts';
+import { functionEnvironment, passedThroughVariables } from './environment.ts';
 
 const endpoints = {
   kafkaBrokers: ['127.0.0.1:9092'],
@@ -19,10 +19,12 @@ describe('the local environment of the notification channel', () => {
     expect(env).not.toHaveProperty('NOTIFICATION_CHANNEL');
   });
 
-  it('gives no other function a topic, and shares one value per variable', () => {
+  it('gives no other function a topic', () => {
     expect(functionEnvironment('inventory', endpoints)).not.toHaveProperty('NOTIFICATIONS_TOPIC_ARN');
-    expect(sharedEnvironment(['inventory', 'notification'], endpoints).NOTIFICATIONS_TOPIC_ARN).toContain(
-      'run-1-notifications',
-    );
+  });
+
+  it('passes only log levels through from the shell, never its credentials or other settings', () => {
+    const shell = { POWERTOOLS_LOG_LEVEL: 'DEBUG', AWS_SECRET_ACCESS_KEY: 'x', HOME: '/root', PATH: '/bin' };
+    expect(passedThroughVariables(shell)).toEqual({ POWERTOOLS_LOG_LEVEL: 'DEBUG' });
   });
 });

@@ -21,18 +21,6 @@ export interface LocalEndpoints {
   tablePrefix?: string;
 }
 
-/**
- * Variables that differ from one function to the next. Everything else a function gets is the same for
- * every function (see {@link sharedEnvironment}).
- */
-export const perFunctionVariables = [
-  RuntimeEnv.serviceName,
-  'AWS_LAMBDA_FUNCTION_NAME',
-  'AWS_LAMBDA_FUNCTION_MEMORY_SIZE',
-  'AWS_LAMBDA_FUNCTION_VERSION',
-  'AWS_LAMBDA_LOG_GROUP_NAME',
-] as const;
-
 /** The environment Lambda gives `fn` locally: the manifest's wiring plus the local endpoints. */
 export function functionEnvironment(fn: FunctionName, endpoints: LocalEndpoints): Record<string, string> {
   const spec = manifest.functions[fn];
@@ -65,30 +53,15 @@ export function functionEnvironment(fn: FunctionName, endpoints: LocalEndpoints)
 }
 
 /**
- * The union of every function's environment minus the per-function variables. The functions run in one
- * Node.js process, so they share `process.env`; that is sound only because every function gets the same
- * value for a shared variable (a function without a table simply ignores its `TABLE_` variable). A
- * conflict would be a manifest that the local runtime cannot honour, so it is refused.
+ * Settings a developer gives the local functions from the shell, as a deployer would set them on the
+ * functions (log levels only): every other variable an environment sees is the function's own.
  */
-export function sharedEnvironment(
-  fns: readonly FunctionName[],
-  endpoints: LocalEndpoints,
-): Record<string, string> {
-  const merged: Record<string, string> = {};
-  const owner: Record<string, string> = {};
-  for (const fn of fns) {
-    for (const [name, value] of Object.entries(functionEnvironment(fn, endpoints))) {
-      if ((perFunctionVariables as readonly string[]).includes(name)) continue;
-      if (name in merged && merged[name] !== value) {
-        throw new Error(
-          `functions ${owner[name]} and ${fn} need different values for ${name}; the local runtime shares one process.env`,
-        );
-      }
-      merged[name] = value;
-      owner[name] = fn;
-    }
-  }
-  return merged;
+export const PASSED_THROUGH = ['POWERTOOLS_LOG_LEVEL', 'POWERTOOLS_DEV', 'AWS_LAMBDA_LOG_LEVEL'] as const;
+
+export function passedThroughVariables(from: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  return Object.fromEntries(
+    PASSED_THROUGH.flatMap((name) => (from[name] === undefined ? [] : [[name, from[name] as string]])),
+  );
 }
 
 /** Sets `vars` on process.env and returns a function that puts back what was there before. */

@@ -29,7 +29,11 @@ export class InvocationTimeoutError extends Error {
 }
 
 /** The `context` argument of one invocation, as the Node.js runtime builds it. */
-export function createLambdaContext(fn: FunctionIdentity, deadline: number): Context {
+export function createLambdaContext(
+  fn: FunctionIdentity,
+  deadline: number,
+  requestId: string = randomUUID(),
+): Context {
   const day = new Date().toISOString().slice(0, 10).replaceAll('-', '/');
   const unsupported = (name: string) => () => {
     throw new Error(`context.${name}() is deprecated and not supported by the local runtime`);
@@ -40,7 +44,7 @@ export function createLambdaContext(fn: FunctionIdentity, deadline: number): Con
     functionVersion: '$LATEST',
     invokedFunctionArn: localFunctionArn(fn.functionName),
     memoryLimitInMB: String(fn.memoryMb),
-    awsRequestId: randomUUID(),
+    awsRequestId: requestId,
     logGroupName: `/aws/lambda/${fn.functionName}`,
     logStreamName: `${day}/[$LATEST]${randomBytes(16).toString('hex')}`,
     getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
@@ -75,21 +79,7 @@ export async function invokeHandler<E, R>(
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new InvocationTimeoutError(fn.timeoutSeconds)), fn.timeoutSeconds * 1000);
   });
-  const run = new Promise<R>((resolve, reject) => {
-    const callback: Callback<R> = (error, result) =>
-      error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(result as R);
-    try {
-      const returned = handler(event, context, callback);
-      // An async handler settles through its promise; a callback-style one through `callback`.
-      if (returned !== undefined && typeof (returned as Promise<R>).then === 'function') {
-        (returned as Promise<R>).then(resolve, reject);
-      } else if (handler.length < 3) {
-        resolve(returned as R);
-      }
-    } catch (error) {
-      reject(error);
-    }
-  });
+  const run = callHandler(handler, event, context);
   try {
     const result = await Promise.race([run, timeout]);
     return { requestId: context.awsRequestId, result };
@@ -100,6 +90,27 @@ export async function invokeHandler<E, R>(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Calls `handler` as the Node.js runtime does: settles on the returned promise, or on the callback for a
+ * callback-style handler (one that declares three parameters).
+ */
+export function callHandler<E, R>(handler: LambdaHandler<E, R>, event: E, context: Context): Promise<R> {
+  return new Promise<R>((resolve, reject) => {
+    const callback: Callback<R> = (error, result) =>
+      error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(result as R);
+    try {
+      const returned = handler(event, context, callback);
+      if (returned !== undefined && typeof (returned as Promise<R>).then === 'function') {
+        (returned as Promise<R>).then(resolve, reject);
+      } else if (handler.length < 3) {
+        resolve(returned as R);
+      }
+    } catch (error) {
+      reject(error);
+    }
+  });
 }
 
 /** The request id of a failed invocation, attached by {@link invokeHandler}. */

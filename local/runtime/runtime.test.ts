@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyEnvironment, functionEnvironment, sharedEnvironment } from './environment.ts';
+import { applyEnvironment, functionEnvironment } from './environment.ts';
 import { InvocationTimeoutError, invokeHandler } from './lambda-context.ts';
 import { buildMskEvent, type ConsumedRecord, onFailureRecord } from './msk-event.ts';
 
@@ -85,13 +85,6 @@ describe('function environment', () => {
       AWS_LAMBDA_FUNCTION_NAME: 'inventory',
     });
     expect(env).not.toHaveProperty('TABLE_NOTIFICATIONS');
-  });
-
-  it('shares only the variables every function agrees on', () => {
-    const shared = sharedEnvironment(['inventory', 'notification'], endpoints);
-    expect(shared).toMatchObject({ TABLE_INVENTORY: 't-inventory', TABLE_NOTIFICATIONS: 't-notifications' });
-    expect(shared).not.toHaveProperty('POWERTOOLS_SERVICE_NAME');
-    expect(shared).not.toHaveProperty('AWS_LAMBDA_FUNCTION_NAME');
   });
 
   it('puts back what it changed', () => {

@@ -1,17 +1,13 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { resetClients } from '../../functions/shared/lifecycle.ts';
 import { consumerGroupId, type FunctionName, functionNames, manifest } from '../../topology/index.ts';
 import { projectRoot } from '../python/venv.ts';
 import { type RunningApi, startApiEmulator } from './api-emulator.ts';
-import {
-  applyEnvironment,
-  functionEnvironment,
-  type LocalEndpoints,
-  perFunctionVariables,
-  sharedEnvironment,
-} from './environment.ts';
+import { functionEnvironment, type LocalEndpoints, passedThroughVariables } from './environment.ts';
+import { EnvironmentPool } from './environments/pool.ts';
+import type { InvocationReport } from './environments/report.ts';
 import { EsmEmulator, type RetryBackoff } from './esm-emulator.ts';
+import { describeError, type Invoker } from './invoke.ts';
 import type { LambdaHandler } from './lambda-context.ts';
 import { ScheduleEmulator } from './scheduler.ts';
 
@@ -26,8 +22,19 @@ export interface LocalRuntimeOptions extends LocalEndpoints {
   functions?: readonly FunctionName[];
   /** Consumer group of a function's mapping; defaults to `consumerGroupId(fn)`, as on AWS. */
   groupIdOf?: (fn: FunctionName) => string;
-  /** Lets tests wrap a real handler, e.g. to inject failures. */
-  wrapHandler?: (fn: FunctionName, handler: AnyHandler) => AnyHandler;
+  /**
+   * Wraps a function's invocations from the outside, as a caller of Lambda's Invoke sees them (tests inject
+   * failures or watch what was handled). A wrapper that throws fails that invocation.
+   */
+  wrapInvoker?: (fn: FunctionName, invoke: Invoker) => Invoker;
+  /** Modules (relative to the project root) every environment imports before its function (the bench's counters). */
+  preload?: readonly string[];
+  /** Every invocation's REPORT, as its line says it. */
+  onReport?: (report: InvocationReport) => void;
+  /** What a preloaded module posts from inside an environment. */
+  onTelemetry?: (fn: FunctionName, data: unknown) => void;
+  /** Where the START / END / REPORT lines go; defaults to `log`. */
+  invocationLog?: (line: string) => void;
   retryBackoff?: RetryBackoff;
   /**
    * Interval of every scheduled function; defaults to the manifest's rate (tests and demos go faster).
@@ -49,12 +56,14 @@ export interface LocalRuntime {
   emulators: EsmEmulator[];
   /** The scheduled functions' timers; `runNow()` runs one at once (tests). */
   schedules: ScheduleEmulator[];
+  /** Each function's execution environments. */
+  pools: EnvironmentPool[];
   functions: FunctionSummary[];
-  /** Stops the emulators, closes the API and the functions' clients, restores process.env. */
+  /** Stops the emulators and the API, then ends every environment (their clients closed first). */
   stop(): Promise<void>;
 }
 
-/** Imports a function's entry module (a path relative to the project root) and returns its `handler`. */
+/** Imports a function's entry module (a path relative to the project root) into this process (`npm run invoke`). */
 export async function loadHandler(entry: string): Promise<AnyHandler> {
   const module = (await import(pathToFileURL(resolve(projectRoot, entry)).href)) as { handler?: unknown };
   if (typeof module.handler !== 'function')
@@ -62,87 +71,120 @@ export async function loadHandler(entry: string): Promise<AnyHandler> {
   return module.handler as AnyHandler;
 }
 
+/** A wrapper's throw fails the invocation, as a failing function would; it never escapes to the emulators. */
+function guarded(invoke: Invoker): Invoker {
+  return async (event) => {
+    try {
+      return await invoke(event);
+    } catch (error) {
+      return { status: 'error', requestId: 'unknown', kind: 'function', ...describeError(error) };
+    }
+  };
+}
+
 /**
- * Runs the manifest's functions in this process, like Lambda would run them: order-api behind an
- * API Gateway emulator, every Kafka-triggered function behind its own MSK event source mapping emulator,
- * every scheduled function on a timer (its EventBridge rule).
- *
- * The functions share this process and its `process.env`. Shared variables have one value for all of
- * them (checked by `sharedEnvironment`); the per-function ones (service name, function name, ...) are
- * set while each entry module is imported, so clients built at module load (Powertools Logger, Metrics,
- * the idempotency persistence layer) see their own function's values. Code that reads those variables
- * later, at invocation time, sees the values of the last function loaded.
+ * Runs the manifest's functions like Lambda runs them: each in execution environments of its own (worker
+ * threads with exactly its variables, its own modules and clients, its memory cap; see
+ * ./environments/pool.ts), order-api behind an API Gateway emulator, every Kafka-triggered function behind
+ * its own MSK event source mapping emulator, every scheduled function on a timer (its EventBridge rule).
  */
 export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const fns = options.functions ?? functionNames;
-  const restoreShared = applyEnvironment(sharedEnvironment(fns, options));
-  const restorers = [restoreShared];
-  const emulators: EsmEmulator[] = [];
-  const schedules: ScheduleEmulator[] = [];
-  const summaries: FunctionSummary[] = [];
-  let api: RunningApi | undefined;
+  const running: Running = { emulators: [], schedules: [], pools: [], summaries: [], api: undefined };
 
   const stop = async () => {
-    await Promise.all([...schedules, ...emulators].map((emulator) => emulator.stop()));
-    await api?.close();
-    // The functions' Kafka producer and cached clients: closed, and forgotten for the next start.
-    await resetClients().catch((error: unknown) => log(`[runtime] closing the functions' clients: ${error}`));
-    for (const restore of restorers.reverse()) restore();
+    await Promise.all([...running.schedules, ...running.emulators].map((emulator) => emulator.stop()));
+    await running.api?.close();
+    await Promise.all(running.pools.map((pool) => pool.stop()));
   };
 
   try {
-    for (const fn of fns) {
-      const spec = manifest.functions[fn];
-      const own = functionEnvironment(fn, options);
-      restorers.push(
-        applyEnvironment(Object.fromEntries(perFunctionVariables.map((name) => [name, own[name] as string]))),
-      );
-      const loaded = await loadHandler(spec.entry);
-      const handler = options.wrapHandler ? options.wrapHandler(fn, loaded) : loaded;
-      const identity = { functionName: fn, memoryMb: spec.memoryMb, timeoutSeconds: spec.timeoutSeconds };
-      if (spec.trigger.kind === 'http') {
-        api = await startApiEmulator({
-          ...identity,
-          handler,
-          ...(options.apiHost ? { host: options.apiHost } : {}),
-          port: options.apiPort ?? 3000,
-          log,
-        });
-        summaries.push({ name: fn, trigger: `HTTP ${api.url}` });
-        continue;
-      }
-      if (spec.trigger.kind === 'schedule') {
-        const schedule = new ScheduleEmulator({
-          ...identity,
-          intervalMs: options.scheduleIntervalMs ?? spec.trigger.rateMinutes * 60_000,
-          handler,
-          log,
-        });
-        schedule.start();
-        schedules.push(schedule);
-        summaries.push({ name: fn, trigger: `Schedule every ${formatInterval(schedule.intervalMs)}` });
-        continue;
-      }
-      const groupId = options.groupIdOf?.(fn) ?? consumerGroupId(fn);
-      const emulator = new EsmEmulator({
-        ...identity,
-        trigger: spec.trigger,
-        groupId,
-        bootstrapBrokers: options.kafkaBrokers,
-        handler,
-        ...(options.retryBackoff ? { retryBackoff: options.retryBackoff } : {}),
-        log,
-      });
-      await emulator.start();
-      emulators.push(emulator);
-      summaries.push({ name: fn, trigger: `Kafka ${spec.trigger.topic}`, groupId });
-    }
+    for (const fn of options.functions ?? functionNames) await startFunction(fn, options, running, log);
   } catch (error) {
     await stop().catch(() => undefined);
     throw error;
   }
-  return { apiUrl: api?.url, emulators, schedules, functions: summaries, stop };
+  const { api, emulators, schedules, pools, summaries } = running;
+  return { apiUrl: api?.url, emulators, schedules, pools, functions: summaries, stop };
+}
+
+interface Running {
+  emulators: EsmEmulator[];
+  schedules: ScheduleEmulator[];
+  pools: EnvironmentPool[];
+  summaries: FunctionSummary[];
+  api: RunningApi | undefined;
+}
+
+function poolOf(
+  fn: FunctionName,
+  options: LocalRuntimeOptions,
+  log: (line: string) => void,
+): EnvironmentPool {
+  const spec = manifest.functions[fn];
+  const { onReport, onTelemetry, preload } = options;
+  return new EnvironmentPool({
+    functionName: fn,
+    entry: spec.entry,
+    memoryMb: spec.memoryMb,
+    timeoutSeconds: spec.timeoutSeconds,
+    maxConcurrency: spec.maxConcurrency,
+    env: { ...passedThroughVariables(), ...functionEnvironment(fn, options) },
+    log: options.invocationLog ?? log,
+    ...(preload ? { preload } : {}),
+    ...(onReport ? { onReport } : {}),
+    ...(onTelemetry ? { onTelemetry: (data: unknown) => onTelemetry(fn, data) } : {}),
+  });
+}
+
+/** Starts one function: its environments, and the emulator of its trigger. */
+async function startFunction(
+  fn: FunctionName,
+  options: LocalRuntimeOptions,
+  running: Running,
+  log: (line: string) => void,
+): Promise<void> {
+  const spec = manifest.functions[fn];
+  const pool = poolOf(fn, options, log);
+  running.pools.push(pool);
+  const invoke = guarded(options.wrapInvoker ? options.wrapInvoker(fn, pool.invoke) : pool.invoke);
+  const identity = { functionName: fn, memoryMb: spec.memoryMb, timeoutSeconds: spec.timeoutSeconds };
+  if (spec.trigger.kind === 'http') {
+    running.api = await startApiEmulator({
+      ...identity,
+      invoke,
+      ...(options.apiHost ? { host: options.apiHost } : {}),
+      port: options.apiPort ?? 3000,
+      log,
+    });
+    running.summaries.push({ name: fn, trigger: `HTTP ${running.api.url}` });
+    return;
+  }
+  if (spec.trigger.kind === 'schedule') {
+    const schedule = new ScheduleEmulator({
+      ...identity,
+      intervalMs: options.scheduleIntervalMs ?? spec.trigger.rateMinutes * 60_000,
+      invoke,
+      log,
+    });
+    schedule.start();
+    running.schedules.push(schedule);
+    running.summaries.push({ name: fn, trigger: `Schedule every ${formatInterval(schedule.intervalMs)}` });
+    return;
+  }
+  const groupId = options.groupIdOf?.(fn) ?? consumerGroupId(fn);
+  const emulator = new EsmEmulator({
+    ...identity,
+    trigger: spec.trigger,
+    groupId,
+    bootstrapBrokers: options.kafkaBrokers,
+    invoke,
+    ...(options.retryBackoff ? { retryBackoff: options.retryBackoff } : {}),
+    log,
+  });
+  await emulator.start();
+  running.emulators.push(emulator);
+  running.summaries.push({ name: fn, trigger: `Kafka ${spec.trigger.topic}`, groupId });
 }
 
 const formatInterval = (ms: number): string =>

@@ -1,5 +1,6 @@
 import type { ScheduledEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
+import { inProcessInvoker } from './invoke.ts';
 import { ScheduleEmulator, scheduledEvent } from './scheduler.ts';
 
 const identity = { functionName: 'sweeper', memoryMb: 128, timeoutSeconds: 1 };
@@ -47,7 +48,7 @@ describe('schedule emulator', () => {
     const schedule = new ScheduleEmulator({
       ...identity,
       intervalMs: 5,
-      handler: counting.handler,
+      invoke: inProcessInvoker(identity, counting.handler),
       log: (l) => lines.push(l),
     });
     schedule.start();
@@ -66,7 +67,7 @@ describe('schedule emulator', () => {
     const schedule = new ScheduleEmulator({
       ...identity,
       intervalMs: Number.POSITIVE_INFINITY,
-      handler: counting.handler,
+      invoke: inProcessInvoker(identity, counting.handler),
     });
     schedule.start();
     // Never scheduled: an infinite interval only runs when asked.
@@ -81,12 +82,17 @@ describe('schedule emulator', () => {
     const schedule = new ScheduleEmulator({
       ...identity,
       intervalMs: Number.POSITIVE_INFINITY,
-      handler: countingHandler(() => true).handler,
+      invoke: inProcessInvoker(identity, countingHandler(() => true).handler),
       log: () => undefined,
     });
     await expect(schedule.runNow()).rejects.toThrow('run 1 failed');
     expect(
-      () => new ScheduleEmulator({ ...identity, intervalMs: 0, handler: async () => undefined }),
+      () =>
+        new ScheduleEmulator({
+          ...identity,
+          intervalMs: 0,
+          invoke: inProcessInvoker(identity, async () => undefined),
+        }),
     ).toThrow(/interval must be positive/);
   });
 });

@@ -1,12 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ScheduledEvent } from 'aws-lambda';
-import {
-  type FunctionIdentity,
-  invokeHandler,
-  type LambdaHandler,
-  LOCAL_ACCOUNT_ID,
-  localRegion,
-} from './lambda-context.ts';
+import { type Invoker, payloadOf } from './invoke.ts';
+import { type FunctionIdentity, LOCAL_ACCOUNT_ID, localRegion } from './lambda-context.ts';
 
 /** setTimeout's longest delay; a longer one fires at once. */
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
@@ -14,8 +9,8 @@ const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 export interface ScheduleEmulatorOptions extends FunctionIdentity {
   /** Time between the end of one run and the start of the next; `Infinity`: only `runNow()` runs it. */
   intervalMs: number;
-  // biome-ignore lint/suspicious/noExplicitAny: scheduled handlers return what they like.
-  handler: LambdaHandler<ScheduledEvent, any>;
+  /** Invokes the function (in one of its execution environments) with the scheduled event. */
+  invoke: Invoker<ScheduledEvent, unknown>;
   log?: (line: string) => void;
 }
 
@@ -110,12 +105,7 @@ export class ScheduleEmulator {
     const { functionName } = this.#options;
     this.stats.invocations += 1;
     try {
-      const { result } = await invokeHandler(
-        this.#options,
-        this.#options.handler,
-        scheduledEvent(functionName, new Date()),
-      );
-      return result;
+      return payloadOf(await this.#options.invoke(scheduledEvent(functionName, new Date())));
     } catch (error) {
       this.stats.failedInvocations += 1;
       this.#log(`[${functionName}] scheduled invocation failed: ${(error as Error).message ?? error}`);

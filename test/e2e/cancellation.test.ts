@@ -57,7 +57,7 @@ describe('cancelling orders (real Kafka, dynoxide, moto SNS, the real handlers)'
 
   beforeAll(async () => {
     pipeline = await startE2ePipeline('cxl', {
-      runtime: { wrapHandler: faults.wrap, retryBackoff: { initialMs: 100, maxMs: 500 } },
+      runtime: { wrapInvoker: faults.wrap, retryBackoff: { initialMs: 100, maxMs: 500 } },
     });
     ({ tables, api } = pipeline);
   });

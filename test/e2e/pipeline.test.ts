@@ -72,7 +72,7 @@ describe('order pipeline end to end (real Kafka, dynoxide, moto SNS, the five re
     // always-failing case reaches its limit quickly.
     pipeline = await startE2ePipeline('e2e', {
       logLevel: 'WARN',
-      runtime: { wrapHandler: faults.wrap, log: (line) => runtimeLog.push(line) },
+      runtime: { wrapInvoker: faults.wrap, log: (line) => runtimeLog.push(line) },
     });
     ({ tables, api } = pipeline);
   });

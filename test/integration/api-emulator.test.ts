@@ -3,6 +3,7 @@ import { APIGatewayProxyEventSchema } from '@aws-lambda-powertools/parser/schema
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_REQUEST_BYTES, type RunningApi, startApiEmulator } from '../../local/runtime/api-emulator.ts';
+import { inProcessInvoker } from '../../local/runtime/invoke.ts';
 import type { LambdaHandler } from '../../local/runtime/lambda-context.ts';
 
 type Handler = LambdaHandler<APIGatewayProxyEvent, APIGatewayProxyResult>;
@@ -23,7 +24,7 @@ describe('API Gateway REST proxy emulator', () => {
       functionName: 'order-api',
       memoryMb: 512,
       timeoutSeconds,
-      handler,
+      invoke: inProcessInvoker({ functionName: 'order-api', memoryMb: 512, timeoutSeconds }, handler),
       port: 0,
     });
     return api.url;
@@ -223,12 +224,14 @@ describe('API emulator: malformed requests get a 4xx as from API Gateway, never 
       timeoutSeconds: 5,
       port: 0,
       log: () => undefined,
-      handler:
+      invoke: inProcessInvoker(
+        { functionName: 'order-api', memoryMb: 128, timeoutSeconds: 5 },
         handler ??
-        (async (event) => {
-          seen.push(event);
-          return { statusCode: 200, body: '{}' };
-        }),
+          (async (event) => {
+            seen.push(event);
+            return { statusCode: 200, body: '{}' };
+          }),
+      ),
     });
     return api.port;
   }

@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CatalogEntry, catalog } from '../../functions/shared/catalog.ts';
 import { EXAMPLE_ORDER_ID, type OpenApiDocument } from '../../infra/lib/openapi.ts';
@@ -95,11 +95,13 @@ describe('the local API against its OpenAPI document (schemathesis)', () => {
       apiPort: 0,
       functions: ['order-api'],
       // Tallies the answers by route and status: the fuzzer must have reached the orders themselves.
-      wrapHandler: (_fn, handler) => async (event: APIGatewayProxyEvent, context: Context) => {
-        const result = (await handler(event, context, () => {})) as APIGatewayProxyResult;
-        const key = `${event.httpMethod} ${event.resource} ${result.statusCode}`;
+      wrapInvoker: (_fn, invoke) => async (event) => {
+        const outcome = await invoke(event);
+        const { httpMethod, resource } = event as APIGatewayProxyEvent;
+        const status = outcome.status === 'ok' ? (outcome.payload as APIGatewayProxyResult).statusCode : 502;
+        const key = `${httpMethod} ${resource} ${status}`;
         answers.set(key, (answers.get(key) ?? 0) + 1);
-        return result;
+        return outcome;
       },
       log: () => {},
     });

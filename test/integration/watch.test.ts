@@ -14,7 +14,7 @@ import type { MSKEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { provisionFromManifest } from '../../local/infra/index.ts';
 import { applyEnvironment } from '../../local/runtime/environment.ts';
-import type { LambdaHandler } from '../../local/runtime/lambda-context.ts';
+import type { Invoker } from '../../local/runtime/invoke.ts';
 import { seedDemoInventory } from '../../local/runtime/seed.ts';
 import { type ReloadResult, startWatchedRuntime, type WatchedRuntime } from '../../local/runtime/watch.ts';
 import { consumerGroupId, type FunctionName, manifest } from '../../topology/index.ts';
@@ -61,7 +61,7 @@ describe('watch mode (real Kafka, dynoxide, moto SNS, the real handlers)', () =>
   const log: string[] = [];
   /** Every record each function handled successfully, as `topic-partition@offset`. */
   const handled = new Map<FunctionName, string[]>();
-  /** The handler each generation loaded, per function. */
+  /** The environments' invoker of each generation, per function (a new pool, so freshly imported code). */
   const loaded = new Map<FunctionName, unknown[]>();
   const startOffsets = new Map<FunctionName, bigint[]>();
   const reloads: ReloadResult[] = [];
@@ -70,21 +70,20 @@ describe('watch mode (real Kafka, dynoxide, moto SNS, the real handlers)', () =>
   let watched: WatchedRuntime;
   let restoreEnv: () => void;
 
-  // biome-ignore lint/suspicious/noExplicitAny: handlers take and return many event shapes.
-  const wrapHandler = (fn: FunctionName, handler: LambdaHandler<any, any>): LambdaHandler<any, any> => {
+  const wrapInvoker = (fn: FunctionName, invoke: Invoker): Invoker => {
     // As a module that throws at import would.
     if (failNextLoad) throw new Error('broken on purpose');
-    loaded.set(fn, [...(loaded.get(fn) ?? []), handler]);
-    return async (event, context, callback) => {
-      const result = await handler(event, context, callback);
-      if (manifest.functions[fn].trigger.kind === 'kafka') {
+    loaded.set(fn, [...(loaded.get(fn) ?? []), invoke]);
+    return async (event) => {
+      const outcome = await invoke(event);
+      if (outcome.status === 'ok' && manifest.functions[fn].trigger.kind === 'kafka') {
         const records = Object.values((event as MSKEvent).records).flat();
         handled.set(fn, [
           ...(handled.get(fn) ?? []),
           ...records.map((r) => `${r.topic}-${r.partition}@${r.offset}`),
         ]);
       }
-      return result;
+      return outcome;
     };
   };
 
@@ -113,7 +112,7 @@ describe('watch mode (real Kafka, dynoxide, moto SNS, the real handlers)', () =>
       tablePrefix,
       apiPort: 0,
       groupIdOf,
-      wrapHandler,
+      wrapInvoker,
       scheduleIntervalMs: Number.POSITIVE_INFINITY,
       watchPaths: [watchDir],
       debounceMs: 50,
@@ -149,7 +148,7 @@ describe('watch mode (real Kafka, dynoxide, moto SNS, the real handlers)', () =>
     expect(log.some((line) => line.includes('[watch] reloaded') && line.includes('generation 2'))).toBe(true);
     expect(watched.runtime?.apiUrl).toBe(apiUrl);
 
-    // Fresh modules: every function's handler was imported again, not taken from the module cache.
+    // Fresh code: every function runs in new environments, which import it again.
     for (const fn of Object.keys(manifest.functions) as FunctionName[]) {
       const generations = loaded.get(fn) ?? [];
       expect(generations, fn).toHaveLength(2);

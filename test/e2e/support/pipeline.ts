@@ -7,7 +7,7 @@ import type { CatalogEntry } from '../../../functions/shared/catalog.ts';
 import type { StoredOrder } from '../../../functions/shared/orders/model.ts';
 import { localDynamoDbConfig, provisionFromManifest } from '../../../local/infra/index.ts';
 import { applyEnvironment } from '../../../local/runtime/environment.ts';
-import type { LambdaHandler } from '../../../local/runtime/lambda-context.ts';
+import type { Invoker } from '../../../local/runtime/invoke.ts';
 import {
   type LocalRuntime,
   type LocalRuntimeOptions,
@@ -50,12 +50,12 @@ export class Faults {
     return this.#invocations.get(`${fn}|${orderId}`) ?? 0;
   }
 
-  // biome-ignore lint/suspicious/noExplicitAny: wraps handlers of any event type.
-  wrap = (fn: FunctionName, handler: LambdaHandler<any, any>): LambdaHandler<any, any> => {
-    if (manifest.functions[fn].trigger.kind !== 'kafka') return handler;
-    return async (event: MSKEvent, context, callback) => {
+  /** Fails, from the outside, the invocations of `fn` whose batch holds a record of an order told to fail. */
+  wrap = (fn: FunctionName, invoke: Invoker): Invoker => {
+    if (manifest.functions[fn].trigger.kind !== 'kafka') return invoke;
+    return async (event) => {
       const keys = new Set(
-        Object.values(event.records)
+        Object.values((event as MSKEvent).records)
           .flat()
           .map((record) => (record.key ? Buffer.from(record.key, 'base64').toString() : '')),
       );
@@ -69,7 +69,7 @@ export class Faults {
           throw new Error(`injected failure of ${fn} for ${key}`);
         }
       }
-      return handler(event, context, callback);
+      return invoke(event);
     };
   };
 }

@@ -1,0 +1,70 @@
+import type { InvocationFailureKind } from '../invoke.ts';
+
+/** What Lambda's REPORT line says of one invocation (and what the bench and the dashboard read). */
+export interface InvocationReport {
+  functionName: string;
+  requestId: string;
+  /** Wall time of the invocation phase, ms. */
+  durationMs: number;
+  /** The init phase of a cold start (the environment was created for this invocation), ms. */
+  initDurationMs?: number;
+  memorySizeMb: number;
+  /** The environment's peak heap (V8's used heap plus external memory) so far, MB. */
+  maxMemoryUsedMb: number;
+  /** Absent when the invocation succeeded or the handler threw (the environment lives on). */
+  status?: Exclude<InvocationFailureKind, 'function'>;
+}
+
+/**
+ * Billed duration, as Lambda rounds it: the invocation up to the next millisecond, plus, since
+ * 1 August 2025, the init phase of an on-demand cold start (also rounded up).
+ */
+export function billedDurationMs(report: Pick<InvocationReport, 'durationMs' | 'initDurationMs'>): number {
+  const invocation = Math.max(1, Math.ceil(report.durationMs));
+  return report.initDurationMs === undefined ? invocation : invocation + Math.ceil(report.initDurationMs);
+}
+
+export const startLine = (requestId: string): string => `START RequestId: ${requestId} Version: $LATEST`;
+export const endLine = (requestId: string): string => `END RequestId: ${requestId}`;
+
+/** The REPORT line in Lambda's text format: tab-separated fields, init and status only when they apply. */
+export function reportLine(report: InvocationReport): string {
+  const fields = [
+    `REPORT RequestId: ${report.requestId}`,
+    `Duration: ${report.durationMs.toFixed(2)} ms`,
+    `Billed Duration: ${billedDurationMs(report)} ms`,
+    `Memory Size: ${report.memorySizeMb} MB`,
+    `Max Memory Used: ${Math.ceil(report.maxMemoryUsedMb)} MB`,
+  ];
+  if (report.initDurationMs !== undefined)
+    fields.push(`Init Duration: ${report.initDurationMs.toFixed(2)} ms`);
+  if (report.status) fields.push(`Status: ${report.status}`);
+  return fields.join('\t');
+}
+
+/** Reads a REPORT line back (the bench and tests take durations from the lines, as from CloudWatch Logs). */
+export function parseReportLine(line: string): Omit<InvocationReport, 'functionName'> & { billedMs: number } {
+  const field = (name: string) => new RegExp(`${name}: ([^\\t]+)`).exec(line)?.[1];
+  const number = (name: string) => {
+    const text = field(name);
+    return text === undefined ? undefined : Number.parseFloat(text);
+  };
+  const requestId = /^REPORT RequestId: (\S+)/.exec(line)?.[1];
+  const durationMs = number('Duration');
+  const billedMs = number('Billed Duration');
+  const memorySizeMb = number('Memory Size');
+  const maxMemoryUsedMb = number('Max Memory Used');
+  if (!requestId || durationMs === undefined || billedMs === undefined || !memorySizeMb || !maxMemoryUsedMb)
+    throw new Error(`not a REPORT line: ${line.slice(0, 120)}`);
+  const initDurationMs = number('Init Duration');
+  const status = field('Status') as InvocationReport['status'];
+  return {
+    requestId,
+    durationMs,
+    billedMs,
+    memorySizeMb,
+    maxMemoryUsedMb,
+    ...(initDurationMs === undefined ? {} : { initDurationMs }),
+    ...(status ? { status } : {}),
+  };
+}
