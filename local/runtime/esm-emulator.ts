@@ -1,14 +1,25 @@
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Consumer, type Message, type MessagesStream, ProduceAcks, Producer } from '@platformatic/kafka';
 import type { KafkaTrigger } from '../../topology/index.ts';
 import {
-  type FunctionIdentity,
-  InvocationTimeoutError,
-  invokeHandler,
-  type LambdaHandler,
-  localFunctionArn,
-  requestIdOf,
-} from './lambda-context.ts';
+  afterInvocation,
+  approximateEventBytes,
+  backoffMs,
+  commitPoint,
+  expire,
+  flow,
+  freshWork,
+  LaneBuffer,
+  type LaneSettings,
+  type Next,
+  partitionKey,
+  readResponse,
+  type Verdict,
+  type Work,
+} from './esm-lane.ts';
+import type { InvokeOutcome, Invoker } from './invoke.ts';
+import { type FunctionIdentity, localFunctionArn } from './lambda-context.ts';
 import {
   buildMskEvent,
   type EventSource,
@@ -18,26 +29,30 @@ import {
   onFailureRecord,
 } from './msk-event.ts';
 
-/** Lambda's limit on a synchronous invocation's request payload. */
-const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
-
 export interface RetryBackoff {
   /** Delay before the first retry; each further retry doubles it, up to `maxMs`. */
   initialMs: number;
   maxMs: number;
 }
 
-/** A mapping's settings, as the manifest declares them (any topic names: tests use their own). */
+/**
+ * A mapping's settings, as the manifest declares them (any topic names: tests use their own). The error
+ * handling controls default to off (and records that never expire), as on a mapping created without them.
+ */
 export type EsmTrigger = Pick<
   KafkaTrigger,
   'batchSize' | 'maximumBatchingWindowSeconds' | 'startingPosition' | 'retryAttempts'
-> & { topic: string; onFailure: string };
+> &
+  Partial<
+    Pick<KafkaTrigger, 'bisectBatchOnFunctionError' | 'reportBatchItemFailures' | 'maximumRecordAgeSeconds'>
+  > & { topic: string; onFailure: string };
 
 export interface EsmEmulatorOptions extends FunctionIdentity {
   trigger: EsmTrigger;
   groupId: string;
   bootstrapBrokers: string[];
-  handler: LambdaHandler<MskEvent, unknown>;
+  /** Invokes the function once with an event (in whatever execution environment the runtime chooses). */
+  invoke: Invoker<MskEvent, unknown>;
   retryBackoff?: RetryBackoff;
   eventSourceArn?: string;
   log?: (line: string) => void;
@@ -45,8 +60,15 @@ export interface EsmEmulatorOptions extends FunctionIdentity {
 
 export interface EsmStats {
   invocations: number;
+  /** Invocations that failed as a whole (thrown, timed out, crashed, out of memory, invalid response). */
   failedInvocations: number;
   batchesSucceeded: number;
+  /** Invocations that succeeded but named failed records (ReportBatchItemFailures). */
+  partialFailures: number;
+  /** Failed batches split in two (BisectBatchOnFunctionError). */
+  bisects: number;
+  /** Records older than MaximumRecordAgeInSeconds, sent to on-failure unprocessed. */
+  recordsExpired: number;
   batchesSentToOnFailure: number;
   /** Failure records written to the on-failure topic (whole or reduced). */
   recordsSentToOnFailure: number;
@@ -62,34 +84,23 @@ export interface EsmStats {
 
 type Record_ = Message<Buffer, Buffer, Buffer, Buffer>;
 
-interface Buffered {
-  record: Record_;
-  arrivedAt: number;
-  approximateBytes: number;
-}
-
 /**
- * One partition's lane: its records waiting for a batch, and the loop that invokes the handler with them,
- * one batch at a time. Lanes of different partitions run concurrently.
+ * One partition's lane: its buffer (the rules, in `esm-lane.ts`) and the loop that invokes the function
+ * with its batches, one at a time. Lanes of different partitions run concurrently.
  */
 interface Lane {
   key: string;
-  buffer: Buffered[];
-  bytes: number;
-  /** Its batch failed and is being retried: it must not hold the stream (and the other partitions) back. */
-  retrying: boolean;
-  /** Records were dropped while it was retrying with a full buffer: they are fetched again afterwards. */
-  gap: boolean;
+  buffer: LaneBuffer<Record_>;
   wake: (() => void) | undefined;
   loop: Promise<void> | undefined;
   /**
-   * Its commits, in order: a batch's offsets are committed after its success, off the invocation path
-   * (the next batch does not wait for the broker's answer), and never ahead of an earlier batch's.
+   * Its commits, in order: a batch's offsets are committed as its records finish, off the invocation path
+   * (the next invocation does not wait for the broker's answer), and never ahead of an earlier commit.
    */
   committed: Promise<void>;
+  /** The offset last committed (or being committed). */
+  committedTo: bigint | undefined;
 }
-
-const partitionOf = (r: { topic: string; partition: number }) => `${r.topic}-${r.partition}`;
 
 /** Attempts at writing one failure record before it is given up (the original stays on its topic). */
 const ON_FAILURE_ATTEMPTS = 8;
@@ -98,17 +109,20 @@ const ON_FAILURE_ATTEMPTS = 8;
  * Emulates a Lambda event source mapping for Amazon MSK against any Kafka broker:
  * - polls the trigger topic in the consumer group `groupId`, starting from the committed offsets
  *   (TRIM_HORIZON → earliest, LATEST → latest when the group has none);
- * - partitions are independent, as on AWS: each has its own lane, which invokes the handler with
+ * - partitions are independent, as on AWS: each has its own lane, which invokes the function with
  *   MSK-shaped events of up to `batchSize` records of that partition, as soon as a batch is full or
  *   `maximumBatchingWindowSeconds` has passed since its first record arrived (and never above Lambda's
  *   6 MB payload limit); at most one invocation per partition at a time, so every partition is processed
  *   in offset order, and invocations of different partitions run concurrently;
- * - commits a batch's offsets (its partition's) only after the handler succeeded, in order, without
- *   holding the next batch back for the broker's answer;
- * - a failing (or timed-out) invocation is retried with the same batch, with exponential backoff, up to
- *   `retryAttempts` times, while the other partitions go on; then each record goes to the on-failure
- *   topic in the format Lambda writes to a Kafka on-failure destination, and the offsets are committed
- *   past the batch.
+ * - commits a partition's offsets as its records finish, in order, without holding the next invocation
+ *   back for the broker's answer;
+ * - the error-handling controls of a Kafka mapping (see `esm-lane.ts` for the rules and AWS's pages):
+ *   a failed invocation is retried with exponential backoff up to `retryAttempts` times, or split in
+ *   halves first with `bisectBatchOnFunctionError`; with `reportBatchItemFailures` a response's
+ *   `batchItemFailures` makes the partition resume from its first failed record; records older than
+ *   `maximumRecordAgeSeconds` are not invoked; records that exhausted their retries or expired go to the
+ *   on-failure topic in the format Lambda writes to a Kafka on-failure destination, and the offsets are
+ *   committed past them.
  *
  * Differs from AWS:
  * - Each batch holds one partition's records (AWS may mix partitions in one payload), and there is no
@@ -124,14 +138,19 @@ const ON_FAILURE_ATTEMPTS = 8;
  *   reduced record does.
  * - While a partition retries with a full buffer, its newer records are dropped (not the other
  *   partitions'), and fetched again from the committed offsets once it goes on (`stats.refetches`).
- * - BisectBatchOnFunctionError, MaximumRecordAgeInSeconds and partial batch responses are not emulated
- *   (the manifest does not use them).
+ * - Where AWS's pages leave the controls open, the choices are in `esm-lane.ts` (a split is not a retry;
+ *   an identifier naming no record of the invocation fails it; after a partial response exhausts its
+ *   retries only the named record goes to on-failure; an expired record's failure record says
+ *   `RecordAgeExceeded`).
  */
 export class EsmEmulator {
   readonly stats: EsmStats = {
     invocations: 0,
     failedInvocations: 0,
     batchesSucceeded: 0,
+    partialFailures: 0,
+    bisects: 0,
+    recordsExpired: 0,
     batchesSentToOnFailure: 0,
     recordsSentToOnFailure: 0,
     failureRecordsReduced: 0,
@@ -142,11 +161,8 @@ export class EsmEmulator {
   readonly #options: EsmEmulatorOptions;
   readonly #source: EventSource;
   readonly #log: (line: string) => void;
+  readonly #settings: LaneSettings;
   readonly #lanes = new Map<string, Lane>();
-  /** Per partition, the next offset to accept: anything below was already taken into a batch. */
-  #nextOffset = new Map<string, bigint>();
-  /** Per partition, the end of what has been handed to the handler (in flight or done). */
-  readonly #takenUpTo = new Map<string, bigint>();
   #stopping = new AbortController();
   #consumer: Consumer<Buffer, Buffer, Buffer, Buffer> | undefined;
   #stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | undefined;
@@ -157,6 +173,15 @@ export class EsmEmulator {
 
   constructor(options: EsmEmulatorOptions) {
     this.#options = options;
+    const { trigger } = options;
+    this.#settings = {
+      batchSize: trigger.batchSize,
+      maximumBatchingWindowSeconds: trigger.maximumBatchingWindowSeconds,
+      retryAttempts: trigger.retryAttempts,
+      bisectBatchOnFunctionError: trigger.bisectBatchOnFunctionError ?? false,
+      reportBatchItemFailures: trigger.reportBatchItemFailures ?? false,
+      maximumRecordAgeSeconds: trigger.maximumRecordAgeSeconds ?? -1,
+    };
     this.#log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
     this.#source = {
       eventSourceArn: options.eventSourceArn ?? localClusterArn(),
@@ -249,7 +274,7 @@ export class EsmEmulator {
     this.#replacement = this.#replace(current, why).finally(() => {
       this.#replacement = undefined;
       // A partition that dropped records after this replacement restarted the stream needs another.
-      const stranded = [...this.#lanes.values()].some((lane) => lane.gap && !lane.retrying);
+      const stranded = [...this.#lanes.values()].some(({ buffer }) => buffer.gap && !buffer.retrying);
       if (stranded) void this.#replaceConsumer(this.#consumer, 'refetch');
     });
     return this.#replacement;
@@ -300,89 +325,48 @@ export class EsmEmulator {
 
   #accept(record: Record_): void {
     if (this.#stopping.signal.aborted) return;
-    const key = partitionOf(record);
-    const next = this.#nextOffset.get(key);
-    // A refetch after a rebalance can hand over records again that are already in a batch.
-    if (next !== undefined && record.offset < next) return;
-    const lane = this.#lane(key);
-    if (lane.gap || (lane.retrying && this.#isFull(lane))) {
-      // Not taken, and the next offset stays: the record is fetched again once the lane goes on.
-      lane.gap = true;
-      return;
-    }
-    this.#nextOffset.set(key, record.offset + 1n);
-    const approximateBytes =
-      200 +
-      Math.ceil(((record.key?.length ?? 0) + (record.value?.length ?? 0)) / 3) * 4 +
-      record.headerEntries.reduce((n, [k, v]) => n + k.length + 4 * (v?.length ?? 0) + 8, 0);
-    lane.buffer.push({ record, arrivedAt: Date.now(), approximateBytes });
-    lane.bytes += approximateBytes;
+    const lane = this.#lane(partitionKey(record));
+    if (lane.buffer.accept(record, approximateEventBytes(record), Date.now()) !== 'taken') return;
     this.#updateFlow();
     lane.wake?.();
   }
 
   #lane(key: string): Lane {
-    let lane = this.#lanes.get(key);
-    if (!lane) {
-      const created: Lane = {
-        key,
-        buffer: [],
-        bytes: 0,
-        retrying: false,
-        gap: false,
-        wake: undefined,
-        loop: undefined,
-        committed: Promise.resolve(),
-      };
-      created.loop = this.#runLane(created).catch((error: unknown) => {
-        this.#log(
-          `[esm:${this.functionName}] ${key} stopped on an unexpected error: ${(error as Error).stack ?? error}`,
-        );
-      });
-      this.#lanes.set(key, created);
-      lane = created;
-    }
+    const existing = this.#lanes.get(key);
+    if (existing) return existing;
+    const lane: Lane = {
+      key,
+      buffer: new LaneBuffer<Record_>(this.#settings),
+      wake: undefined,
+      loop: undefined,
+      committed: Promise.resolve(),
+      committedTo: undefined,
+    };
+    lane.loop = this.#runLane(lane).catch((error: unknown) => {
+      this.#log(
+        `[esm:${this.functionName}] ${key} stopped on an unexpected error: ${(error as Error).stack ?? error}`,
+      );
+    });
+    this.#lanes.set(key, lane);
     return lane;
   }
 
-  #isFull(lane: Lane): boolean {
-    return lane.buffer.length >= this.#maxBuffered() || lane.bytes >= 2 * MAX_PAYLOAD_BYTES;
-  }
-
-  /**
-   * Pauses the stream while a partition that is making progress has a full buffer (back-pressure), and
-   * resumes it once every such partition is down to half. A retrying partition never pauses it: the
-   * other partitions go on.
-   */
+  /** Pauses or resumes the stream as the lanes' buffers say (back-pressure). */
   #updateFlow(): void {
     const stream = this.#stream;
     if (!stream) return;
-    const progressing = [...this.#lanes.values()].filter((lane) => !lane.retrying);
-    if (progressing.some((lane) => this.#isFull(lane))) {
-      if (!stream.isPaused()) stream.pause();
-    } else if (
-      stream.isPaused() &&
-      progressing.every(
-        (lane) => lane.buffer.length < this.#maxBuffered() / 2 && lane.bytes < MAX_PAYLOAD_BYTES,
-      )
-    ) {
-      stream.resume();
-    }
+    const decision = flow(
+      [...this.#lanes.values()].map((lane) => lane.buffer),
+      stream.isPaused(),
+    );
+    if (decision === 'pause') stream.pause();
+    else if (decision === 'resume') stream.resume();
   }
 
   /** After a (re)join the stream restarts from the committed offsets: drop what no batch has taken yet. */
   #onRebalance(): void {
-    for (const lane of this.#lanes.values()) {
-      lane.buffer.length = 0;
-      lane.bytes = 0;
-      lane.gap = false;
-    }
-    this.#nextOffset = new Map(this.#takenUpTo);
+    for (const lane of this.#lanes.values()) lane.buffer.reset();
     if (this.#stream?.isPaused()) this.#stream.resume();
-  }
-
-  #maxBuffered(): number {
-    return Math.max(2 * this.#options.trigger.batchSize, 500);
   }
 
   /** Resolves on the lane's next accepted record, on stop, or after `ms`. */
@@ -398,35 +382,19 @@ export class EsmEmulator {
   }
 
   async #nextBatch(lane: Lane): Promise<Record_[]> {
-    const { batchSize, maximumBatchingWindowSeconds } = this.#options.trigger;
     const stopping = this.#stopping.signal;
-    while (lane.buffer.length === 0 && !stopping.aborted) await this.#waitForRecords(lane);
-    const first = lane.buffer[0];
-    if (stopping.aborted || !first) return [];
-    const windowEnd = first.arrivedAt + maximumBatchingWindowSeconds * 1000;
-    while (
-      lane.buffer.length < batchSize &&
-      lane.bytes < MAX_PAYLOAD_BYTES &&
-      Date.now() < windowEnd &&
-      !stopping.aborted
-    ) {
-      await this.#waitForRecords(lane, windowEnd - Date.now());
+    for (;;) {
+      if (stopping.aborted) return [];
+      const due = lane.buffer.due(Date.now());
+      if (due.kind === 'ready') break;
+      await this.#waitForRecords(lane, due.kind === 'wait' ? due.ms : undefined);
     }
     // With no window, still gather what the same fetch delivered before invoking.
-    if (maximumBatchingWindowSeconds === 0) await new Promise((resolve) => setImmediate(resolve));
+    if (this.#settings.maximumBatchingWindowSeconds === 0)
+      await new Promise((resolve) => setImmediate(resolve));
     if (stopping.aborted) return [];
-    let bytes = 0;
-    let count = 0;
-    for (const item of lane.buffer) {
-      if (count === batchSize || (count > 0 && bytes + item.approximateBytes > MAX_PAYLOAD_BYTES)) break;
-      bytes += item.approximateBytes;
-      count++;
-    }
-    // A rebalance while the window was open may have emptied the buffer.
-    const batch = lane.buffer.splice(0, count).map((item) => item.record);
-    lane.bytes -= bytes;
-    const last = batch.at(-1);
-    if (last) this.#takenUpTo.set(lane.key, last.offset + 1n);
+    // A rebalance meanwhile may have emptied the buffer.
+    const batch = lane.buffer.take();
     this.#updateFlow();
     return batch;
   }
@@ -440,52 +408,118 @@ export class EsmEmulator {
 
   async #deliver(lane: Lane, batch: Record_[]): Promise<void> {
     try {
-      await this.#invokeUntilDone(lane, batch);
+      await this.#workThrough(lane, batch);
     } finally {
-      lane.retrying = false;
-      this.#updateFlow();
+      this.#setRetrying(lane, false);
     }
     // What the full buffer dropped meanwhile: fetched again, from the offsets just committed.
-    if (lane.gap && !this.#stopping.signal.aborted) await this.#replaceConsumer(this.#consumer, 'refetch');
+    if (lane.buffer.gap && !this.#stopping.signal.aborted)
+      await this.#replaceConsumer(this.#consumer, 'refetch');
   }
 
-  async #invokeUntilDone(lane: Lane, batch: Record_[]): Promise<void> {
-    const { functionName, trigger, handler } = this.#options;
-    const event = buildMskEvent(this.#source, batch);
-    const span = describeBatch(batch);
-    for (let attempt = 1; ; attempt++) {
-      this.stats.invocations++;
-      try {
-        await invokeHandler(this.#options, handler, event);
-        this.stats.batchesSucceeded++;
-        break;
-      } catch (error) {
-        this.stats.failedInvocations++;
-        const reason = error instanceof InvocationTimeoutError ? error.message : errorSummary(error);
-        const retriesLeft = trigger.retryAttempts - (attempt - 1);
-        this.#log(
-          `[esm:${functionName}] invocation ${requestIdOf(error) ?? ''} failed on ${span} (attempt ${attempt}): ${reason}` +
-            (retriesLeft > 0
-              ? ` — retrying (${retriesLeft} left)`
-              : ` — retries exhausted, to ${trigger.onFailure}`),
-        );
-        if (retriesLeft <= 0) {
-          const delivered = await this.#sendToOnFailure(batch, {
-            requestId: requestIdOf(error) ?? 'unknown',
-            approximateInvokeCount: attempt,
-          });
-          if (!delivered) return;
-          break;
+  /**
+   * Works a batch through as the lane's rules say: expired records to on-failure, the rest invoked, then
+   * retried, split, resumed from a reported record or sent to on-failure, committing as records finish.
+   * Returns early when the emulator stops: the unfinished records stay uncommitted, delivered again later.
+   */
+  async #workThrough(lane: Lane, batch: Record_[]): Promise<void> {
+    const pending: Work<Record_>[] = [freshWork(batch)];
+    let failuresInARow = 0;
+    // Nothing of the batch is finished yet: the partition is committed up to its first record already.
+    let committedTo = batch[0]?.offset;
+    for (let work = pending.shift(); work; work = pending.shift()) {
+      const fresh = await this.#dropExpired(work);
+      if (!fresh) return;
+      if (fresh.records.length > 0) {
+        if (failuresInARow > 0 && !(await this.#backoff(failuresInARow))) return;
+        const invoked = { ...fresh, invocations: fresh.invocations + 1 };
+        const { verdict, requestId } = await this.#invokeOnce(invoked);
+        const next = afterInvocation(invoked, verdict, this.#settings);
+        this.#report(invoked, verdict, next, requestId);
+        failuresInARow = verdict.kind === 'success' ? 0 : failuresInARow + 1;
+        if (next.exhausted.length > 0) {
+          const context = { requestId, approximateInvokeCount: invoked.invocations };
+          if (!(await this.#sendToOnFailure(next.exhausted, { ...context, condition: 'RetriesExhausted' })))
+            return;
+          this.stats.batchesSentToOnFailure++;
         }
-        if (!lane.retrying) {
-          lane.retrying = true;
-          this.#updateFlow();
-        }
-        if (!(await this.#backoff(attempt))) return;
+        pending.unshift(...next.pending);
+        this.#setRetrying(lane, pending.length > 0 && failuresInARow > 0);
+      }
+      const point = commitPoint(pending, batch);
+      if (point !== undefined && (committedTo === undefined || point > committedTo)) {
+        committedTo = point;
+        // #commit never rejects: a failed commit means the records are delivered again.
+        lane.committed = lane.committed.then(() => this.#commit(batch[0] as Record_, point));
       }
     }
-    // #commit never rejects: a failed commit means the records are delivered again.
-    lane.committed = lane.committed.then(() => this.#commit(batch));
+  }
+
+  #setRetrying(lane: Lane, retrying: boolean): void {
+    if (lane.buffer.retrying === retrying) return;
+    lane.buffer.retrying = retrying;
+    this.#updateFlow();
+  }
+
+  /** Sends the work's records older than the maximum record age to on-failure; the rest (none: stopping). */
+  async #dropExpired(work: Work<Record_>): Promise<Work<Record_> | undefined> {
+    const { expired, fresh } = expire(work.records, Date.now(), this.#settings.maximumRecordAgeSeconds);
+    if (expired.length === 0) return work;
+    this.stats.recordsExpired += expired.length;
+    const { functionName, trigger } = this.#options;
+    this.#log(
+      `[esm:${functionName}] ${describeBatch(expired)} older than ${this.#settings.maximumRecordAgeSeconds} s: to ${trigger.onFailure} unprocessed`,
+    );
+    // No invocation carried them this time: the failure record gets a request id of its own.
+    const context = { requestId: randomUUID(), approximateInvokeCount: work.invocations };
+    const sent = await this.#sendToOnFailure(expired, { ...context, condition: 'RecordAgeExceeded' });
+    return sent ? { ...work, records: fresh } : undefined;
+  }
+
+  /** One invocation, and what it means for the mapping. */
+  async #invokeOnce(work: Work<Record_>): Promise<{ verdict: Verdict; requestId: string }> {
+    this.stats.invocations++;
+    let outcome: InvokeOutcome<unknown>;
+    try {
+      outcome = await this.#options.invoke(buildMskEvent(this.#source, work.records));
+    } catch (error) {
+      // An invoker reports failures as outcomes; one that throws is a failed invocation all the same.
+      const { name, message } = error instanceof Error ? error : new Error(String(error));
+      outcome = {
+        status: 'error',
+        requestId: 'unknown',
+        kind: 'function',
+        errorType: name,
+        errorMessage: message,
+      };
+    }
+    const verdict: Verdict =
+      outcome.status === 'error'
+        ? { kind: 'failure', reason: `${outcome.kind}: ${outcome.errorType}: ${outcome.errorMessage}` }
+        : readResponse(outcome.payload, work.records, this.#settings);
+    if (verdict.kind === 'success') this.stats.batchesSucceeded++;
+    else if (verdict.kind === 'partial') this.stats.partialFailures++;
+    else this.stats.failedInvocations++;
+    return { verdict, requestId: outcome.requestId };
+  }
+
+  /** Counts a split and logs what follows a failed or partly failed invocation. */
+  #report(work: Work<Record_>, verdict: Verdict, next: Next<Record_>, requestId: string): void {
+    if (next.bisected) this.stats.bisects++;
+    if (verdict.kind === 'success') return;
+    const { functionName, trigger } = this.#options;
+    const what =
+      verdict.kind === 'partial'
+        ? `reported failed records, the first at offset ${verdict.from}`
+        : `failed (${verdict.reason})`;
+    const then = next.bisected
+      ? 'splitting the batch in halves'
+      : next.exhausted.length > 0
+        ? `retries exhausted: ${describeBatch(next.exhausted)} to ${trigger.onFailure}`
+        : `retrying ${describeBatch(next.pending[0]?.records ?? [])}`;
+    this.#log(
+      `[esm:${functionName}] invocation ${requestId} on ${describeBatch(work.records)} (retry ${work.retries} of ${trigger.retryAttempts}) ${what} — ${then}`,
+    );
   }
 
   /** Until every lane's commits so far have been answered (or failed). */
@@ -493,13 +527,16 @@ export class EsmEmulator {
     await Promise.all([...this.#lanes.values()].map((lane) => lane.committed));
   }
 
-  /** Waits before retry `attempt`; false when the emulator is stopping (the batch stays uncommitted). */
-  async #backoff(attempt: number): Promise<boolean> {
-    const { initialMs, maxMs } = this.#options.retryBackoff ?? { initialMs: 500, maxMs: 10_000 };
+  /** Waits before the retry after `failures` failures in a row; false when the emulator is stopping. */
+  async #backoff(failures: number): Promise<boolean> {
     try {
-      await sleep(Math.min(maxMs, initialMs * 2 ** (attempt - 1)), undefined, {
-        signal: this.#stopping.signal,
-      });
+      await sleep(
+        backoffMs(failures, this.#options.retryBackoff ?? { initialMs: 500, maxMs: 10_000 }),
+        undefined,
+        {
+          signal: this.#stopping.signal,
+        },
+      );
       return true;
     } catch {
       return false;
@@ -507,19 +544,15 @@ export class EsmEmulator {
   }
 
   /**
-   * Writes one on-failure record per record of the batch, in order. False when the emulator stopped
-   * meanwhile (the batch stays uncommitted); true otherwise, even when a record had to be skipped.
+   * Writes one on-failure record per record, in order. False when the emulator stopped meanwhile (the
+   * records stay uncommitted); true otherwise, even when a record had to be skipped.
    */
-  async #sendToOnFailure(
-    batch: Record_[],
-    failure: { requestId: string; approximateInvokeCount: number },
-  ): Promise<boolean> {
+  async #sendToOnFailure(records: Record_[], failure: Omit<FailureContext, 'functionArn'>): Promise<boolean> {
     const context = { ...failure, functionArn: localFunctionArn(this.#options.functionName) };
-    for (const record of batch) {
+    for (const record of records) {
       const written = await this.#writeFailureRecord(record, context);
       if (written === 'stopped') return false;
     }
-    this.stats.batchesSentToOnFailure++;
     return true;
   }
 
@@ -534,13 +567,13 @@ export class EsmEmulator {
     const { trigger, functionName } = this.#options;
     const producer = this.#producer;
     if (!producer) return 'stopped';
-    const at = `${partitionOf(record)}@${record.offset}`;
+    const at = `${partitionKey(record)}@${record.offset}`;
     let reduced = false;
     for (let attempt = 1; attempt <= ON_FAILURE_ATTEMPTS; attempt++) {
       const body = onFailureRecord(this.#source, context, record, { reduced });
       // Lambda keeps the original record's key, so the failure lands on the same partition key (unless
       // the key itself is what is too large).
-      const keyLeftOut = reduced && body.payload.records[partitionOf(record)]?.[0]?.keyTruncated === true;
+      const keyLeftOut = reduced && body.payload.records[partitionKey(record)]?.[0]?.keyTruncated === true;
       try {
         await producer.send({
           messages: [
@@ -579,22 +612,18 @@ export class EsmEmulator {
     return 'lost';
   }
 
-  async #commit(batch: Record_[]): Promise<void> {
-    const last = new Map<string, Record_>();
-    for (const record of batch) last.set(partitionOf(record), record);
+  /** Commits `record`'s partition up to `offset` (the next to read). */
+  async #commit(record: Record_, offset: bigint): Promise<void> {
     const consumer = this.#consumer;
     try {
       if (!consumer) throw new Error('no consumer');
       // Through the current consumer, not the messages' own commit(): after a reconnect the stream that
-      // fetched them is closed and its commit would never settle. The committed offset is the next to read.
+      // fetched them is closed and its commit would never settle.
       await withTimeout(
         consumer.commit({
-          offsets: [...last.values()].map((r) => ({
-            topic: r.topic,
-            partition: r.partition,
-            offset: r.offset + 1n,
-            leaderEpoch: r.leaderEpoch,
-          })),
+          offsets: [
+            { topic: record.topic, partition: record.partition, offset, leaderEpoch: record.leaderEpoch },
+          ],
         }),
         COMMIT_TIMEOUT_MS,
       );
@@ -619,10 +648,10 @@ async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   }
 }
 
-function describeBatch(batch: Record_[]): string {
+function describeBatch(batch: readonly Record_[]): string {
   const ranges = new Map<string, [bigint, bigint]>();
   for (const r of batch) {
-    const key = partitionOf(r);
+    const key = partitionKey(r);
     const range = ranges.get(key);
     ranges.set(key, range ? [range[0], r.offset] : [r.offset, r.offset]);
   }

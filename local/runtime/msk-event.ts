@@ -98,7 +98,7 @@ export interface KafkaOnFailureRecord {
   requestContext: {
     requestId: string;
     functionArn: string;
-    condition: 'RetriesExhausted';
+    condition: FailureCondition;
     approximateInvokeCount: number;
   };
   responseContext: {
@@ -118,10 +118,20 @@ export interface KafkaOnFailureRecord {
   payload: Omit<MskEvent, 'records'> & { records: Record<string, FailedMskRecord[]> };
 }
 
+/**
+ * Why a record went to the on-failure destination: its retries were exhausted, or it was older than the
+ * mapping's MaximumRecordAgeInSeconds. The Kafka destination page's example shows only `RetriesExhausted`;
+ * `RecordAgeExceeded` is this emulator's name for the other case (the page says expired records are sent
+ * too, not how their metadata reads).
+ */
+export type FailureCondition = 'RetriesExhausted' | 'RecordAgeExceeded';
+
 export interface FailureContext {
   requestId: string;
   functionArn: string;
   approximateInvokeCount: number;
+  /** Default `RetriesExhausted`. */
+  condition?: FailureCondition;
 }
 
 /** A key or headers above this are left out of a reduced failure record too. */
@@ -160,7 +170,7 @@ export function onFailureRecord(
     requestContext: {
       requestId: failure.requestId,
       functionArn: `${failure.functionArn}:$LATEST`,
-      condition: 'RetriesExhausted',
+      condition: failure.condition ?? 'RetriesExhausted',
       approximateInvokeCount: failure.approximateInvokeCount,
     },
     responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },

@@ -1,5 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { KafkaMskEventSchema } from '@aws-lambda-powertools/parser/schemas';
-import { Admin } from '@platformatic/kafka';
+import { Admin, ProduceAcks, Producer } from '@platformatic/kafka';
 import type { Context, MSKEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type EncodedRecord, encode } from '../../events/codec.ts';
@@ -8,7 +9,9 @@ import { eventsFor } from '../../events/testing.ts';
 import { batchProcessor, type ConsumerStep } from '../../functions/shared/consumer.ts';
 import { MAX_DEAD_LETTER_BYTES, VALUE_PREFIX_BYTES } from '../../functions/shared/msk-records.ts';
 import { MemoryPersistenceLayer, silentLogger, testMetrics } from '../../functions/shared/testing.ts';
-import { EsmEmulator, type EsmEmulatorOptions } from '../../local/runtime/esm-emulator.ts';
+import { EsmEmulator, type EsmEmulatorOptions, type EsmTrigger } from '../../local/runtime/esm-emulator.ts';
+import { type Invoker, inProcessInvoker } from '../../local/runtime/invoke.ts';
+import type { LambdaHandler } from '../../local/runtime/lambda-context.ts';
 import type { KafkaOnFailureRecord, MskEvent } from '../../local/runtime/msk-event.ts';
 import {
   committedOffsets,
@@ -79,25 +82,38 @@ describe('MSK event source mapping emulator (real broker)', () => {
     return { topic, dlq };
   }
 
-  function emulator(
-    overrides: Partial<EsmEmulatorOptions> &
-      Pick<EsmEmulatorOptions, 'handler'> & { topic: string; dlq: string; groupId?: string },
-  ): EsmEmulator {
-    const { topic, dlq, ...rest } = overrides;
+  type EmulatorSetup = Partial<Omit<EsmEmulatorOptions, 'trigger' | 'invoke'>> & {
+    topic: string;
+    dlq: string;
+    /** The trigger's settings besides its topics (defaults: batches of 100, no window, 2 retries). */
+    trigger?: Partial<Omit<EsmTrigger, 'topic' | 'onFailure'>>;
+  } & (
+      | { handler: LambdaHandler<MskEvent, unknown>; invoke?: never }
+      | { invoke: Invoker<MskEvent, unknown>; handler?: never }
+    );
+
+  /** An emulator on `topic` with `dlq` as its on-failure topic, stopped after the test. */
+  function emulator(setup: EmulatorSetup): EsmEmulator {
+    const { topic, dlq, trigger, handler, invoke, ...rest } = setup;
+    const identity = {
+      functionName: rest.functionName ?? 'esm-test',
+      memoryMb: rest.memoryMb ?? 256,
+      timeoutSeconds: rest.timeoutSeconds ?? 10,
+    };
     const esm = new EsmEmulator({
-      functionName: 'esm-test',
-      memoryMb: 256,
-      timeoutSeconds: 10,
+      ...identity,
       groupId: uniqueName('esm-test-group'),
       bootstrapBrokers: brokers,
       trigger: {
-        topic,
         batchSize: 100,
         maximumBatchingWindowSeconds: 0,
         startingPosition: 'TRIM_HORIZON',
         retryAttempts: 2,
+        ...trigger,
+        topic,
         onFailure: dlq,
       },
+      invoke: invoke ?? inProcessInvoker(identity, handler),
       retryBackoff: { initialMs: 20, maxMs: 100 },
       log: () => {},
       ...rest,
@@ -164,14 +180,7 @@ describe('MSK event source mapping emulator (real broker)', () => {
       topic,
       dlq,
       timeoutSeconds: 7,
-      trigger: {
-        topic,
-        batchSize: 10,
-        maximumBatchingWindowSeconds: 1,
-        startingPosition: 'TRIM_HORIZON',
-        retryAttempts: 0,
-        onFailure: dlq,
-      },
+      trigger: { batchSize: 10, maximumBatchingWindowSeconds: 1, retryAttempts: 0 },
       handler: async (event: MskEvent, context: Context) => {
         invocations.push({ event, context, remainingAtStart: context.getRemainingTimeInMillis() });
       },
@@ -223,14 +232,7 @@ describe('MSK event source mapping emulator (real broker)', () => {
     const esm = emulator({
       topic,
       dlq,
-      trigger: {
-        topic,
-        batchSize: 5,
-        maximumBatchingWindowSeconds: 1,
-        startingPosition: 'TRIM_HORIZON',
-        retryAttempts: 0,
-        onFailure: dlq,
-      },
+      trigger: { batchSize: 5, maximumBatchingWindowSeconds: 1, retryAttempts: 0 },
       handler: async (event: MskEvent) => {
         batches.push(valuesOf(event));
       },
@@ -261,14 +263,7 @@ describe('MSK event source mapping emulator (real broker)', () => {
     const esm = emulator({
       topic,
       dlq,
-      trigger: {
-        topic,
-        batchSize: 7,
-        maximumBatchingWindowSeconds: 0,
-        startingPosition: 'TRIM_HORIZON',
-        retryAttempts: 0,
-        onFailure: dlq,
-      },
+      trigger: { batchSize: 7, maximumBatchingWindowSeconds: 0, retryAttempts: 0 },
       handler: async (event: MskEvent) => {
         for (const [group, records] of Object.entries(event.records)) {
           for (const r of records) {
@@ -304,14 +299,7 @@ describe('MSK event source mapping emulator (real broker)', () => {
       topic,
       dlq,
       groupId,
-      trigger: {
-        topic,
-        batchSize: 10,
-        maximumBatchingWindowSeconds: 0,
-        startingPosition: 'TRIM_HORIZON',
-        retryAttempts: 10_000,
-        onFailure: dlq,
-      },
+      trigger: { batchSize: 10, maximumBatchingWindowSeconds: 0, retryAttempts: 10_000 },
       handler: async (event: MskEvent) => {
         failing.push(offsetsOf(event));
         throw new Error('downstream unavailable');
@@ -328,14 +316,7 @@ describe('MSK event source mapping emulator (real broker)', () => {
     expect(await committedOffsets(brokers, groupId, topic)).toEqual([]);
 
     const delivered: string[] = [];
-    const trigger = {
-      topic,
-      batchSize: 10,
-      maximumBatchingWindowSeconds: 0,
-      startingPosition: 'TRIM_HORIZON' as const,
-      retryAttempts: 0,
-      onFailure: dlq,
-    };
+    const trigger = { batchSize: 10, maximumBatchingWindowSeconds: 0, retryAttempts: 0 };
     const second = emulator({
       topic,
       dlq,
@@ -378,14 +359,7 @@ describe('MSK event source mapping emulator (real broker)', () => {
     const esm = emulator({
       topic,
       dlq,
-      trigger: {
-        topic,
-        batchSize: 10,
-        maximumBatchingWindowSeconds: 0,
-        startingPosition: 'TRIM_HORIZON',
-        retryAttempts: 3,
-        onFailure: dlq,
-      },
+      trigger: { batchSize: 10, maximumBatchingWindowSeconds: 0, retryAttempts: 3 },
       handler: async (event: MskEvent) => {
         attempts.push(offsetsOf(event));
         if (attempts.length <= 2) throw new Error(`transient failure ${attempts.length}`);
@@ -409,14 +383,7 @@ describe('MSK event source mapping emulator (real broker)', () => {
       topic,
       dlq,
       functionName: 'always-failing',
-      trigger: {
-        topic,
-        batchSize: 10,
-        maximumBatchingWindowSeconds: 0,
-        startingPosition: 'TRIM_HORIZON',
-        retryAttempts: 2,
-        onFailure: dlq,
-      },
+      trigger: { batchSize: 10, maximumBatchingWindowSeconds: 0, retryAttempts: 2 },
       handler: async (event: MskEvent) => {
         invocations.push(valuesOf(event));
         if (valuesOf(event).some((v) => v.startsWith('poison'))) throw new TypeError('cannot process poison');
@@ -481,14 +448,7 @@ describe('MSK event source mapping emulator (real broker)', () => {
       topic,
       dlq,
       timeoutSeconds: 1,
-      trigger: {
-        topic,
-        batchSize: 10,
-        maximumBatchingWindowSeconds: 0,
-        startingPosition: 'TRIM_HORIZON',
-        retryAttempts: 0,
-        onFailure: dlq,
-      },
+      trigger: { batchSize: 10, maximumBatchingWindowSeconds: 0, retryAttempts: 0 },
       handler: (_event: MskEvent, context: Context) =>
         new Promise<void>((resolve) => setTimeout(resolve, context.getRemainingTimeInMillis() + 1_000)),
     });
@@ -534,14 +494,7 @@ describe('MSK event source mapping emulator (real broker)', () => {
     const esm = emulator({
       topic,
       dlq,
-      trigger: {
-        topic,
-        batchSize: 10,
-        maximumBatchingWindowSeconds: 0,
-        startingPosition: 'TRIM_HORIZON',
-        retryAttempts: 0,
-        onFailure: dlq,
-      },
+      trigger: { batchSize: 10, maximumBatchingWindowSeconds: 0, retryAttempts: 0 },
       handler: async (event: MskEvent) => {
         const records = Object.fromEntries(
           Object.entries(event.records).map(([k, list]) => [
@@ -585,14 +538,7 @@ describe('MSK event source mapping emulator (real broker)', () => {
     const esm = emulator({
       topic,
       dlq,
-      trigger: {
-        topic,
-        batchSize: 10,
-        maximumBatchingWindowSeconds: 0,
-        startingPosition: 'TRIM_HORIZON',
-        retryAttempts: 10_000,
-        onFailure: dlq,
-      },
+      trigger: { batchSize: 10, maximumBatchingWindowSeconds: 0, retryAttempts: 10_000 },
       handler: async (event: MskEvent) => {
         const records = Object.values(event.records).flat();
         // Lambda never mixes partitions here: one lane per partition.
@@ -643,14 +589,7 @@ describe('MSK event source mapping emulator (real broker)', () => {
     const esm = emulator({
       topic,
       dlq,
-      trigger: {
-        topic,
-        batchSize: 1,
-        maximumBatchingWindowSeconds: 0,
-        startingPosition: 'TRIM_HORIZON',
-        retryAttempts: 1,
-        onFailure: dlq,
-      },
+      trigger: { batchSize: 1, maximumBatchingWindowSeconds: 0, retryAttempts: 1 },
       handler: async (event: MskEvent) => {
         const values = valuesOf(event);
         if (values.some((v) => v !== 'fine')) throw new Error('cannot process it');
@@ -699,14 +638,7 @@ describe('MSK event source mapping emulator (real broker)', () => {
       topic,
       dlq,
       log: (line) => lines.push(line),
-      trigger: {
-        topic,
-        batchSize: 1,
-        maximumBatchingWindowSeconds: 0,
-        startingPosition: 'TRIM_HORIZON',
-        retryAttempts: 0,
-        onFailure: dlq,
-      },
+      trigger: { batchSize: 1, maximumBatchingWindowSeconds: 0, retryAttempts: 0 },
       handler: async (event: MskEvent) => {
         if (valuesOf(event).includes('bad')) throw new Error('cannot process it');
         delivered.push(...valuesOf(event));
@@ -722,5 +654,185 @@ describe('MSK event source mapping emulator (real broker)', () => {
     });
     expect(lines.some((l) => l.includes('FAILURE RECORD LOST') && l.includes(`${topic}-0@0`))).toBe(true);
     await waitFor(async () => (await committedOffsets(brokers, esm.groupId, topic))[0] === 2n, 'the commit');
+  });
+
+  describe('error-handling controls', () => {
+    /** Values of an event's records, and an invocation's outcome as an invoker reports it. */
+    const ok = (payload: unknown = null) => ({ status: 'ok' as const, requestId: randomUUID(), payload });
+    const failures = {
+      crash: { errorType: 'Runtime.ExitError', errorMessage: 'exited with status 1' },
+      timeout: { errorType: 'Sandbox.Timedout', errorMessage: 'Task timed out after 10.00 seconds' },
+      'out-of-memory': { errorType: 'Runtime.OutOfMemory', errorMessage: 'Runtime exited: out of memory' },
+    } as const;
+
+    it.each(Object.keys(failures) as (keyof typeof failures)[])(
+      'bisects a batch whose invocation fails as a whole (%s) until the poison record is dead-lettered alone; its neighbours run once',
+      async (kind) => {
+        const { topic, dlq } = await freshTopics();
+        await producer.send(
+          Array.from({ length: 24 }, (_, i) => ({
+            topic,
+            key: `order-${i}`,
+            value: i === 9 ? 'poison' : `v${i}`,
+          })),
+        );
+        const succeeded: string[] = [];
+        const esm = emulator({
+          topic,
+          dlq,
+          trigger: { batchSize: 100, retryAttempts: 2, bisectBatchOnFunctionError: true },
+          // A record that kills every invocation carrying it, as a crash, a timeout or running out of memory do.
+          invoke: async (event) => {
+            const values = valuesOf(event);
+            if (values.includes('poison'))
+              return { status: 'error', requestId: randomUUID(), kind, ...failures[kind] };
+            succeeded.push(...values);
+            return ok();
+          },
+        });
+        const dlqReader = await reader(dlq);
+        await esm.start();
+        await waitFor(
+          async () => (await committedOffsets(brokers, esm.groupId, topic))[0] === 24n,
+          'the partition committed past the batch',
+        );
+        expect(dlqReader.messages.length).toBeLessThanOrEqual(1);
+        const [dead] = await dlqReader.waitForCount(1);
+        const failure = JSON.parse(dead!.value.toString()) as KafkaOnFailureRecord;
+        expect(dead!.key?.toString()).toBe('order-9');
+        expect(failure.KafkaBatchInfo).toMatchObject({ batchSize: 1, recordInfo: { offset: '9' } });
+        // The first invocation, the splits that carried it, then its own two retries.
+        expect(failure.requestContext.approximateInvokeCount).toBeGreaterThanOrEqual(3);
+        expect(valuesOf(failure.payload as MskEvent)).toEqual(['poison']);
+        expect([...succeeded].sort()).toEqual(
+          Array.from({ length: 24 }, (_, i) => `v${i}`)
+            .filter((v) => v !== 'v9')
+            .sort(),
+        );
+        expect(esm.stats).toMatchObject({ recordsSentToOnFailure: 1, batchesSentToOnFailure: 1 });
+        expect(esm.stats.bisects).toBeGreaterThan(0);
+        expect(dlqReader.messages).toHaveLength(1);
+      },
+    );
+
+    it('resumes only the partition that reported a failed record, from that record', async () => {
+      const { topic, dlq } = await freshTopics(2);
+      await producer.send([
+        ...Array.from({ length: 6 }, (_, i) => ({ topic, partition: 0, key: 'a', value: `p0-${i}` })),
+        ...Array.from({ length: 6 }, (_, i) => ({ topic, partition: 1, key: 'b', value: `p1-${i}` })),
+      ]);
+      const deliveries: string[][] = [];
+      let failOnce = true;
+      const esm = emulator({
+        topic,
+        dlq,
+        trigger: {
+          batchSize: 100,
+          retryAttempts: 2,
+          reportBatchItemFailures: true,
+          bisectBatchOnFunctionError: true,
+        },
+        handler: async (event: MskEvent) => {
+          const records = Object.values(event.records).flat();
+          deliveries.push(valuesOf(event));
+          const failed = records.find((r) => Buffer.from(r.value ?? '', 'base64').toString() === 'p0-3');
+          if (!failed || !failOnce) return { batchItemFailures: [] };
+          failOnce = false;
+          // Kafka's identifier: the event's records key and the offset (AWS Powertools for Python's shape).
+          return {
+            batchItemFailures: [
+              { itemIdentifier: { partition: `${failed.topic}-${failed.partition}`, offset: failed.offset } },
+            ],
+          };
+        },
+      });
+      await esm.start();
+      await waitFor(
+        async () => (await committedOffsets(brokers, esm.groupId, topic)).join() === '6,6',
+        'both partitions committed',
+      );
+      const p0 = deliveries.filter((d) => d[0]?.startsWith('p0'));
+      const p1 = deliveries.filter((d) => d[0]?.startsWith('p1'));
+      expect(p0.flat()).toEqual(['p0-0', 'p0-1', 'p0-2', 'p0-3', 'p0-4', 'p0-5', 'p0-3', 'p0-4', 'p0-5']);
+      expect(p1.flat()).toEqual(['p1-0', 'p1-1', 'p1-2', 'p1-3', 'p1-4', 'p1-5']);
+      expect(esm.stats).toMatchObject({
+        partialFailures: 1,
+        failedInvocations: 0,
+        bisects: 0,
+        recordsSentToOnFailure: 0,
+      });
+    });
+
+    it('fails the whole invocation when batchItemFailures names no record of it', async () => {
+      const { topic, dlq } = await freshTopics();
+      await producer.send([{ topic, key: 'k', value: 'only' }]);
+      let calls = 0;
+      const esm = emulator({
+        topic,
+        dlq,
+        trigger: { retryAttempts: 1, reportBatchItemFailures: true },
+        handler: async () => {
+          calls++;
+          return { batchItemFailures: [{ itemIdentifier: `${topic}-0-0` }] };
+        },
+      });
+      const dlqReader = await reader(dlq);
+      await esm.start();
+      await dlqReader.waitForCount(1);
+      expect(calls).toBe(2);
+      expect(esm.stats).toMatchObject({
+        failedInvocations: 2,
+        partialFailures: 0,
+        recordsSentToOnFailure: 1,
+      });
+    });
+
+    it('sends records older than maximumRecordAgeSeconds to on-failure unprocessed, and processes the others', async () => {
+      const { topic, dlq } = await freshTopics();
+      const old = new Producer({
+        clientId: 'test-old-records',
+        bootstrapBrokers: brokers,
+        acks: ProduceAcks.ALL,
+      });
+      try {
+        await old.send({
+          messages: [
+            {
+              topic,
+              key: Buffer.from('old'),
+              value: Buffer.from('stale'),
+              timestamp: BigInt(Date.now() - 3_600_000),
+            },
+            { topic, key: Buffer.from('new'), value: Buffer.from('fresh') },
+          ],
+        });
+      } finally {
+        await old.close();
+      }
+      const processed: string[] = [];
+      const esm = emulator({
+        topic,
+        dlq,
+        trigger: { maximumRecordAgeSeconds: 60 },
+        handler: async (event: MskEvent) => {
+          processed.push(...valuesOf(event));
+        },
+      });
+      const dlqReader = await reader(dlq);
+      await esm.start();
+      const [expired] = await dlqReader.waitForCount(1);
+      await waitFor(
+        async () => (await committedOffsets(brokers, esm.groupId, topic))[0] === 2n,
+        'the commit',
+      );
+      expect(processed).toEqual(['fresh']);
+      const failure = JSON.parse(expired!.value.toString()) as KafkaOnFailureRecord;
+      expect(expired!.key?.toString()).toBe('old');
+      expect(failure.requestContext).toMatchObject({
+        condition: 'RecordAgeExceeded',
+        approximateInvokeCount: 0,
+      });
+      expect(esm.stats).toMatchObject({ recordsExpired: 1, recordsSentToOnFailure: 1, invocations: 1 });
+    });
   });
 });
