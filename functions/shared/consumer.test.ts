@@ -8,6 +8,7 @@ import { manifest } from '../../topology/manifest.ts';
 import {
   batchProcessor,
   type ConsumerStep,
+  reportsBatchItemFailures,
   type StepOutcome,
   safeDecodeReason,
   withKeys,
@@ -539,5 +540,138 @@ describe('measurements never fail a step', () => {
       error: 'Error',
       reason: 'broker timeout',
     });
+  });
+});
+
+describe('Kafka consumer wrapper with ReportBatchItemFailures (partial batch response)', () => {
+  function reporting(failOn: Record<string, Error> = {}) {
+    const { step, seen, applied } = fakeStep(failOn);
+    const producer = new RecordingProducer();
+    const process = batchProcessor(step, {
+      logger: silentLogger(),
+      metrics: testMetrics(),
+      deps: { produce: producer.produce, deadLetterStore: new MemoryPersistenceLayer(), now: () => now },
+      reportBatchItemFailures: true,
+    });
+    return { process, seen, applied, producer };
+  }
+  const from = (partition: number, offset: number) => ({
+    itemIdentifier: { partition: `OrderReceived-${partition}`, offset },
+  });
+  const unavailable = () => new Error('ProvisionedThroughputExceededException');
+
+  it('reports a transiently failing record instead of throwing: its partition is redone from it, the others are done', async () => {
+    const failOn: Record<string, Error> = { 'a-2': unavailable() };
+    const { process, applied, producer } = reporting(failOn);
+    const batch = mskEvent([
+      record('a-1', 1),
+      record('a-2', 2),
+      record('c-1', 3),
+      record('a-2', 4),
+      record('b-1', 1, 1),
+    ]);
+    const report = await process(batch, fakeContext());
+    expect(report).toEqual({ processed: 3, duplicates: 0, deadLettered: 0, batchItemFailures: [from(0, 2)] });
+    // What finished is announced; the failing order's later record was not started.
+    expect(applied.sort()).toEqual(['a-1', 'b-1', 'c-1']);
+    expect(
+      producer
+        .on('OrderReceived')
+        .map((e) => e.data.order.orderId)
+        .sort(),
+    ).toEqual(['a-1', 'b-1', 'c-1']);
+
+    // The mapping redoes partition 0 from offset 2: the retry applies the rest.
+    delete failOn['a-2'];
+    const redo = await process(
+      mskEvent([record('a-2', 2), record('c-1', 3), record('a-2', 4)]),
+      fakeContext(),
+    );
+    expect(redo).toEqual({ processed: 1, duplicates: 2, deadLettered: 0, batchItemFailures: [] });
+  });
+
+  it('names, per partition, the lowest offset that failed (the checkpoint), whatever order they failed in', async () => {
+    const { process } = reporting({ 'a-1': unavailable(), 'b-1': unavailable(), 'c-1': unavailable() });
+    const report = await process(
+      mskEvent([
+        record('x-1', 3),
+        record('b-1', 7),
+        record('a-1', 5),
+        record('c-1', 2, 1),
+        record('y-1', 1, 1),
+      ]),
+      fakeContext(),
+    );
+    expect(report.batchItemFailures).toEqual([from(0, 5), from(1, 2)]);
+  });
+
+  it('still dead-letters a record that can never be processed, and reports nothing for it', async () => {
+    const { process, producer } = reporting({ 'a-1': new PermanentError('invalid order') });
+    const report = await process(mskEvent([record('a-1', 1), record('b-1', 2)]), fakeContext());
+    expect(report).toEqual({ processed: 1, duplicates: 0, deadLettered: 1, batchItemFailures: [] });
+    expect(producer.on('DeadLetterQueue')).toHaveLength(1);
+  });
+
+  it("reports every partition from its first record with events when the invocation's one send fails for now", async () => {
+    const { process, producer } = reporting();
+    producer.failures = 1;
+    const report = await process(
+      mskEvent([record('a-1', 4), record('b-1', 6), record('c-1', 9, 2)]),
+      fakeContext(),
+    );
+    expect(report.batchItemFailures).toEqual([from(0, 4), from(2, 9)]);
+  });
+
+  it('throws when the failure belongs to no record and no record has events to send', async () => {
+    const { step } = fakeStep();
+    const producer = new RecordingProducer();
+    producer.failures = 1;
+    const process = batchProcessor(
+      {
+        ...step,
+        process: async () => ({ orderId: 'a-1', events: [], kpis: [], replayed: true, summary: 'ok' }),
+      },
+      {
+        logger: silentLogger(),
+        metrics: testMetrics(),
+        deps: { produce: producer.produce, now: () => now },
+        reportBatchItemFailures: true,
+      },
+    );
+    await expect(process(mskEvent([record('a-1', 1)]), fakeContext())).rejects.toThrow('broker unavailable');
+  });
+
+  it('reports a record whose remaining writes failed for now', async () => {
+    const { step } = fakeStep();
+    const producer = new RecordingProducer();
+    const process = batchProcessor(
+      {
+        ...step,
+        process: async (event) => ({
+          ...(await step.process(event, { logger: withKeys(silentLogger(), {}), now })),
+          settling: Promise.reject(new Error('DynamoDB unavailable')),
+        }),
+      },
+      {
+        logger: silentLogger(),
+        metrics: testMetrics(),
+        deps: { produce: producer.produce, deadLetterStore: new MemoryPersistenceLayer(), now: () => now },
+        reportBatchItemFailures: true,
+      },
+    );
+    const report = await process(mskEvent([record('a-1', 8)]), fakeContext());
+    expect(report.batchItemFailures).toEqual([from(0, 8)]);
+    expect(producer.on('OrderReceived')).toHaveLength(1);
+  });
+
+  it("follows the manifest: every Kafka-triggered function's mapping has it, others have no mapping", () => {
+    for (const [name, spec] of Object.entries(manifest.functions)) {
+      expect(reportsBatchItemFailures(name)).toBe(
+        spec.trigger.kind === 'kafka' && spec.trigger.reportBatchItemFailures,
+      );
+    }
+    expect(reportsBatchItemFailures('inventory')).toBe(true);
+    expect(reportsBatchItemFailures('order-api')).toBe(false);
+    expect(reportsBatchItemFailures('no-such-function')).toBe(false);
   });
 });

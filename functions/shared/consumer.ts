@@ -9,7 +9,9 @@ import * as z from 'zod';
 import { type EncodedRecord, EventDecodeError, encode, Headers, issuesOf } from '../../events/codec.ts';
 import type { StepName } from '../../events/envelope.ts';
 import type { EventOf, TopicName } from '../../events/topics.ts';
+import { manifest } from '../../topology/manifest.ts';
 import { type DeadLetterTopic, deadLetterTopicOf } from '../../topology/topics.ts';
+import type { FunctionSpec } from '../../topology/types.ts';
 import { isPermanent } from './errors.ts';
 import { idempotencyStore, RECORD_IDEMPOTENCY_SECONDS } from './idempotency.ts';
 import { count, type Kpi, kpiRecord, type MeasuredOrder } from './kpis.ts';
@@ -100,6 +102,53 @@ export interface BatchReport {
   /** Records whose effect was already applied (a redelivery, a retry): re-announced or nothing to do. */
   duplicates: number;
   deadLettered: number;
+  /** With `reportBatchItemFailures`: per partition, the record the mapping must redo the partition from. */
+  batchItemFailures?: KafkaBatchItemFailure[];
+}
+
+/**
+ * One entry of a Kafka partial batch response: the partition (the event's records key,
+ * `"<topic>-<partition>"`) and the offset of its first record to redo. The shape of AWS's Powertools for
+ * Python (its Kafka batch support); the mapping redoes each named partition from the lowest offset named
+ * and commits the others (Lambda's "Configuring error handling controls for Kafka event sources").
+ */
+export interface KafkaBatchItemFailure {
+  itemIdentifier: { partition: string; offset: number };
+}
+
+/** What a handler answers the mapping with ReportBatchItemFailures on: exactly AWS's response shape. */
+export interface KafkaBatchResponse {
+  batchItemFailures: KafkaBatchItemFailure[];
+}
+
+/** A record whose processing failed transiently: the mapping must redo its partition from it. */
+class UnfinishedRecord extends Error {
+  constructor(
+    readonly record: RawRecord,
+    override readonly cause: unknown,
+  ) {
+    super('record not finished');
+  }
+}
+
+const unwrap = (error: unknown) => (error instanceof UnfinishedRecord ? error.cause : error);
+
+/** Per partition, its lowest offset among `records`: where the mapping resumes it (the checkpoint rule). */
+export function itemFailures(records: readonly RawRecord[]): KafkaBatchItemFailure[] {
+  const first = new Map<string, bigint>();
+  for (const { topic, partition, offset } of records) {
+    const key = `${topic}-${partition}`;
+    const at = BigInt(offset);
+    const known = first.get(key);
+    if (known === undefined || at < known) first.set(key, at);
+  }
+  return [...first].map(([partition, offset]) => ({ itemIdentifier: { partition, offset: Number(offset) } }));
+}
+
+/** Whether a function's mapping processes partial batch responses (its manifest trigger says so). */
+export function reportsBatchItemFailures(name: string): boolean {
+  const spec = (manifest.functions as Readonly<Record<string, FunctionSpec>>)[name];
+  return spec?.trigger.kind === 'kafka' && spec.trigger.reportBatchItemFailures;
 }
 
 const asNamedError = (error: unknown): { name: string; message: string } => {
@@ -175,9 +224,20 @@ async function settleAll(tasks: readonly (() => Promise<void>)[], limit: number)
  */
 export function batchProcessor<T extends TopicName>(
   step: ConsumerStep<T>,
-  options: { logger: Logger; metrics: Metrics; deps: ConsumerDeps },
+  options: {
+    logger: Logger;
+    metrics: Metrics;
+    deps: ConsumerDeps;
+    /**
+     * The mapping has ReportBatchItemFailures on: a transient failure is reported in the report's
+     * `batchItemFailures` (its partition is redone from it) instead of thrown. Only when the mapping has it:
+     * a mapping without it ignores the response, and the failed records would count as done.
+     */
+    reportBatchItemFailures?: boolean;
+  },
 ) {
   const { logger, metrics, deps } = options;
+  const reportItems = options.reportBatchItemFailures === true;
   const now = deps.now ?? (() => new Date());
   const deadLetterConfig = new IdempotencyConfig({
     eventKeyJmesPath: 'eventId',
@@ -223,7 +283,12 @@ export function batchProcessor<T extends TopicName>(
   /** A failed event: dead-lettered when it can never succeed, else thrown, so the batch is retried. */
   async function failed(record: RawRecord, error: unknown, recordLogger: StepLogger, correlationId: string) {
     if (!isPermanent(error)) {
-      recordLogger.error('transient failure, the batch will be retried', { error: error as Error });
+      recordLogger.error(
+        reportItems
+          ? 'transient failure, its partition will be redone from this record'
+          : 'transient failure, the batch will be retried',
+        { error: error as Error },
+      );
       throw error;
     }
     recordLogger.error('event can never be processed', {
@@ -239,7 +304,9 @@ export function batchProcessor<T extends TopicName>(
       await outcome.settling;
     } catch (error) {
       const recordLogger = withKeys(logger, { correlation_id: outcome.orderId, record: coordinates(record) });
-      await failed(record, error, recordLogger, outcome.orderId);
+      await failed(record, error, recordLogger, outcome.orderId).catch((unfinished: unknown) => {
+        throw new UnfinishedRecord(record, unfinished);
+      });
       report[outcome.replayed ? 'duplicates' : 'processed'] -= 1;
       report.deadLettered += 1;
     }
@@ -348,6 +415,33 @@ export function batchProcessor<T extends TopicName>(
     return undefined;
   }
 
+  /**
+   * With ReportBatchItemFailures, the partitions to redo: from each record that failed transiently (its
+   * order's later records were not started); a failure that belongs to no record (the invocation's one
+   * send failed transiently) leaves every record whose events were not sent unfinished. Only when there is
+   * no such record is the failure thrown (the mapping retries the invocation).
+   */
+  function unfinishedFrom(
+    failures: readonly unknown[],
+    outcomes: readonly Produced[],
+  ): KafkaBatchItemFailure[] {
+    const records: RawRecord[] = [];
+    for (const failure of failures) {
+      if (failure instanceof UnfinishedRecord) {
+        records.push(failure.record);
+        continue;
+      }
+      const unsent = outcomes.filter(({ outcome }) => outcome.events.length > 0).map(({ record }) => record);
+      if (unsent.length === 0) throw failure;
+      logger.error("the invocation's events could not be sent, their partitions will be redone", {
+        error: asNamedError(failure).name,
+        reason: safeReason(failure),
+      });
+      records.push(...unsent);
+    }
+    return itemFailures(records);
+  }
+
   return async function processBatch(
     event: Pick<MSKEvent, 'records'>,
     context?: Context,
@@ -363,7 +457,9 @@ export function batchProcessor<T extends TopicName>(
       for (const record of records) {
         // One order's records stay in order: the next starts once the last one's writes are done.
         await previous;
-        const result = await processRecord(record);
+        const result = await processRecord(record).catch((error: unknown) => {
+          throw new UnfinishedRecord(record, error);
+        });
         report[result.kind] += 1;
         if (result.kind === 'deadLettered') {
           measured.push({ orderId: undefined, kpis: [count('RecordsDeadLettered')] });
@@ -389,11 +485,21 @@ export function batchProcessor<T extends TopicName>(
     const kpis = invocationKpis(measured, first ? `${step.name}|${coordinates(first)}` : step.name);
     // The records' remaining writes finish meanwhile; the invocation waits for both, whatever fails.
     const finished = await Promise.allSettled([produceAll(outcomes, kpis, report), ...settling]);
-    const failure = [...finished, ...results].find((result) => result.status === 'rejected');
-    if (failure) throw failure.reason;
+    const failures = [...finished, ...results].flatMap((result) =>
+      result.status === 'rejected' ? [result.reason as unknown] : [],
+    );
+    if (reportItems) {
+      report.batchItemFailures = unfinishedFrom(failures, outcomes);
+    } else if (failures.length > 0) {
+      throw unwrap(failures[0]);
+    }
     // Debug: every invocation's counts are on the KPIs stream and in Lambda's REPORT line already; at INFO
     // this line was almost half of what a happy order writes to CloudWatch Logs.
     logger.debug('batch done', { ...report, partitions: partitions.length });
+    if (report.batchItemFailures?.length)
+      logger.warn('partitions to be redone', {
+        from: report.batchItemFailures.map(({ itemIdentifier: id }) => `${id.partition}@${id.offset}`),
+      });
     return report;
   };
 }
@@ -412,16 +518,19 @@ export function kafkaConsumerHandler<T extends TopicName>(options: {
   onReset(() => {
     processBatch = undefined;
   });
-  return middy(async (event: MSKEvent, context: Context): Promise<BatchReport> => {
+  return middy(async (event: MSKEvent, context: Context): Promise<BatchReport | KafkaBatchResponse> => {
     if (!processBatch) {
       const { step, deps } = options.setup();
       processBatch = batchProcessor(step, {
         logger: options.logger,
         metrics: options.metrics,
         deps: { ...deps, deadLetterStore: deps.deadLetterStore ?? idempotencyStore() },
+        reportBatchItemFailures: reportsBatchItemFailures(step.name),
       });
     }
-    return processBatch(event, context);
+    const report = await processBatch(event, context);
+    // With ReportBatchItemFailures the answer is exactly AWS's shape (the counts are in the log line above).
+    return report.batchItemFailures ? { batchItemFailures: report.batchItemFailures } : report;
   })
     .use(injectLambdaContext(options.logger, { resetKeys: true }))
     .use(flushMetrics(options.metrics));
