@@ -2,6 +2,9 @@ import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynam
 import type * as z from 'zod';
 import { CatalogFields, StockItem } from '../shared/catalog.ts';
 
+/** The metric (and ERROR log line) of a catalog entry that cannot be sold: the operator's alarm. */
+export const CATALOG_ITEM_INVALID = 'CatalogItemInvalid';
+
 /** What order-api needs of a catalog entry: the inventory table item without the stock. */
 export const CatalogPrice = StockItem.pick({ sku: true, name: true, unitPrice: true });
 export type CatalogPrice = z.infer<typeof CatalogPrice>;

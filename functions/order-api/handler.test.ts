@@ -14,8 +14,14 @@ import {
   storedOrder,
   testMetrics,
 } from '../shared/testing.ts';
-import { type CatalogLookup, type CatalogPort, type CatalogPrice, catalogLookupOf } from './catalog.ts';
-import { CATALOG_ITEM_INVALID, createOrderApi, type OrderApiDeps } from './handler.ts';
+import {
+  CATALOG_ITEM_INVALID,
+  type CatalogLookup,
+  type CatalogPort,
+  type CatalogPrice,
+  catalogLookupOf,
+} from './catalog.ts';
+import { createOrderApi, type OrderApiDeps } from './handler.ts';
 import { orderIdFor, scopedIdempotencyKey } from './logic.ts';
 import type { DeliveredNotification, NotificationsReadPort } from './notifications.ts';
 
@@ -706,6 +712,30 @@ describe('GET /orders/{id}, /health and unknown routes', () => {
       { status: 'PACKED', at: '2026-11-24T10:00:04.000Z' },
       { status: 'NOTIFIED', at: '2026-11-24T10:00:05.000Z', detail: 'notified:order-packed' },
     ]);
+  });
+
+  it('shows an order the outbox sweeper gave up on as ON_HOLD, not RECEIVED forever; cancelled or moved on, as it is', async () => {
+    const { call, orders } = setup();
+    orders.items.set('held-1', {
+      ...storedOrder(sampleOrder({ orderId: 'held-1' })),
+      outboxAbandonedAt: '2026-11-24T10:40:00.000Z',
+    });
+    const held = await call(request('GET', '/orders/held-1'));
+    expect(held.json).toMatchObject({
+      status: 'ON_HOLD',
+      holdReason: expect.stringMatching(/operator.*cancelled/),
+    });
+    expect((await call(request('POST', '/orders/held-1/cancel'))).statusCode).toBe(202);
+    const cancelled = await call(request('GET', '/orders/held-1'));
+    expect(cancelled.json.status).toBe('CANCELLED');
+    expect(cancelled.json).not.toHaveProperty('holdReason');
+    // An operator's replay let inventory decide after all: the stored status is shown again.
+    orders.items.set('held-2', {
+      ...storedOrder(sampleOrder({ orderId: 'held-2' })),
+      status: 'CONFIRMED',
+      outboxAbandonedAt: '2026-11-24T10:40:00.000Z',
+    });
+    expect((await call(request('GET', '/orders/held-2'))).json.status).toBe('CONFIRMED');
   });
 
   it('answers health, and 404 for a route API Gateway would never send it', async () => {

@@ -27,7 +27,7 @@ import { flushMetrics, observability } from '../shared/observability.ts';
 import { orderCancelledRecord, orderReceivedRecord } from '../shared/orders/events.ts';
 import { newStoredOrder, orderOf, orderView } from '../shared/orders/model.ts';
 import { dynamoOrders, type OrdersPort } from '../shared/orders/repository.ts';
-import { type CatalogLookup, type CatalogPort, dynamoCatalog } from './catalog.ts';
+import { CATALOG_ITEM_INVALID, type CatalogLookup, type CatalogPort, dynamoCatalog } from './catalog.ts';
 import {
   acceptedResponse,
   callerOf,
@@ -102,8 +102,6 @@ const API_IDEMPOTENCY_SECONDS = 24 * 60 * 60;
  * conditional write, and a cancellation is idempotent by the order's state).
  */
 const IDEMPOTENCY_KEY_PREFIX = 'order-pipeline.order-api.request';
-/** The metric (and ERROR log line) of a catalog entry that cannot be sold: the operator's alarm. */
-export const CATALOG_ITEM_INVALID = 'CatalogItemInvalid';
 
 /** The routes the manifest gives order-api, as API Gateway names them (`<method> <resource>`). */
 type RouteKey =

@@ -75,7 +75,7 @@ describe('the OpenAPI document of order-api', () => {
 
   it('documents every answer the functions give', () => {
     expect(Object.keys(operation('/orders', 'post').responses).sort()).toEqual(
-      ['202', '400', '403', '409', '413', '415', '503'].sort(),
+      ['202', '400', '403', '409', '413', '415', '422', '503'].sort(),
     );
     expect(Object.keys(operation('/orders/{id}', 'get').responses).sort()).toEqual(
       ['200', '400', '403', '404', '413', '503'].sort(),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { CancelRequest, OrderRequest } from '../../events/schemas/order-request.ts';
-import { OrderStatus, StoredOrder } from '../../functions/shared/orders/model.ts';
+import { OrderStatus, OrderViewStatus, StoredOrder } from '../../functions/shared/orders/model.ts';
 import { manifest } from '../../topology/manifest.ts';
 import type { HttpRoute } from '../../topology/types.ts';
 
@@ -40,7 +40,7 @@ const OrderView = StoredOrder.pick({
   trackingNumber: true,
   rejectionReason: true,
   cancellationReason: true,
-});
+}).extend({ status: OrderViewStatus, holdReason: z.string().optional() });
 const Health = z.object({ status: z.literal('ok') });
 
 /** A zod schema as a 3.1 component (JSON Schema 2020-12, the document's dialect: no `$schema` inside). */
@@ -88,7 +88,7 @@ const idempotencyKey: JsonObject = {
   in: 'header',
   required: false,
   description:
-    'Makes a retry safe: the same key (per caller, for 24 hours) replays the first answer (`idempotent-replayed: true`); the same key with another body is a 409.',
+    'Makes a retry safe: the same key (per caller, for 24 hours) replays the first answer (`idempotent-replayed: true`); the same key for another request (another route, order or body) is a 409.',
   schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,255}$' },
 };
 const orderIdParameter: JsonObject = {
@@ -138,9 +138,12 @@ const operations: Record<string, JsonObject> = {
       },
       ...common,
       '409': error(
-        'The Idempotency-Key (or the order id) was used with another order, or its first request is still in progress (`retry-after`).',
+        'The Idempotency-Key was used for another request (another order, route or body; the same order id with other content too), or its first request is still in progress (`retry-after`).',
         'Error',
         { 'retry-after': stringHeader('Seconds to wait when the first request is in progress.') },
+      ),
+      '422': error(
+        'A SKU of the order cannot be sold now: its catalog entry is invalid (the operator is alerted; not worth retrying until it is fixed).',
       ),
       ...withBody,
       ...gateway,
@@ -176,7 +179,7 @@ const operations: Record<string, JsonObject> = {
       ...common,
       '404': error('No such order.'),
       '409': error(
-        'Too late (the order is `status`), or the Idempotency-Key was used with another cancellation or is still in progress.',
+        'Too late (the order is `status`), or the Idempotency-Key was used for another request (another order, route or reason) or is still in progress.',
         'CancelConflict',
         { 'retry-after': stringHeader('Seconds to wait when the first request is in progress.') },
       ),

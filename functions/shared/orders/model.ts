@@ -43,6 +43,8 @@ export const StoredOrder = z.object({
   outboxShard: z.string().optional(),
   /** How many times the sweeper re-produced this order's OrderReceived. */
   outboxAttempts: z.number().optional(),
+  /** When the sweeper gave up on the order (it needs an operator): `GET /orders/{id}` shows it ON_HOLD. */
+  outboxAbandonedAt: z.string().optional(),
   rejectionReason: z.string().optional(),
   /** The status the cancellation found: stock was reserved for the order if it was CONFIRMED or PACKED. */
   cancelledFrom: OrderStatus.optional(),
@@ -287,10 +289,22 @@ export function transitionUpdate(tableName: string, t: Transition): UpdateParams
   };
 }
 
+/**
+ * The status `GET /orders/{id}` shows: the stored one, or ON_HOLD for an order still RECEIVED that the
+ * outbox sweeper gave up on (it will not move on by itself; an operator must act, and the customer may
+ * still cancel it).
+ */
+export const OrderViewStatus = z.enum([...OrderStatus.options, 'ON_HOLD']);
+export type OrderViewStatus = z.infer<typeof OrderViewStatus>;
+export const HOLD_REASON =
+  'The order could not be processed automatically and waits for an operator; it can still be cancelled.';
+
 /** The answer of `GET /orders/{id}`. */
 export interface OrderView {
   orderId: string;
-  status: OrderStatus;
+  status: OrderViewStatus;
+  /** Set when the status is ON_HOLD. */
+  holdReason?: string;
   customerId: string;
   total: number;
   currency: string;
@@ -304,9 +318,11 @@ export interface OrderView {
 }
 
 export function orderView(stored: StoredOrder): OrderView {
+  const held = stored.status === 'RECEIVED' && stored.outboxAbandonedAt !== undefined;
   return {
     orderId: stored.orderId,
-    status: stored.status,
+    status: held ? 'ON_HOLD' : stored.status,
+    ...(held ? { holdReason: HOLD_REASON } : {}),
     customerId: stored.customerId,
     total: stored.total,
     currency: stored.currency,
