@@ -26,7 +26,8 @@ export function cancelledOutcome(
   now: Date,
 ): StepOutcome {
   const reason = stored.cancellationReason;
-  const kpis = [count('OrdersCancelled'), latency('StepLatency', event.occurredAt, now)];
+  // OrdersCancelled is order-api's (where the cancellation is applied): counted here too, it counted twice.
+  const kpis = [latency('StepLatency', event.occurredAt, now)];
   if (unitsReleased > 0) kpis.push(count('StockReleased', unitsReleased));
   return {
     orderId: stored.orderId,

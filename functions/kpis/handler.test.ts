@@ -113,4 +113,30 @@ describe('kpis function', () => {
     expect(producer.on('KPIs')).toEqual([]);
     expect(storedMetrics(own)).toEqual({ RecordsDeadLettered: [1] });
   });
+
+  it('dead-letters a schema-valid record its step cannot have measured, and counts none of it', async () => {
+    const { sink, producer, process } = setup();
+    const forged = kpiRecord(
+      'inventory-release',
+      'rel|1',
+      [{ orderId: 'o-1', kpis: [count('OrdersCancelled')] }],
+      now,
+    );
+    if (!forged) throw new Error('nothing measured');
+    const report = await process(
+      mskEvent([fromEncoded(forged, 1), fromEncoded(shipperRecord('ship|2', ['o-2']), 2)]),
+      fakeContext(),
+    );
+    expect(report).toEqual({ processed: 1, duplicates: 0, deadLettered: 1 });
+    expect(producer.on('DeadLetterQueue')[0]?.data).toMatchObject({
+      function: 'kpis',
+      reason: 'poison',
+      error: {
+        name: 'ImplausibleKpisError',
+        message: expect.stringContaining('does not report OrdersCancelled'),
+      },
+    });
+    expect(storedMetrics(sink.of('inventory-release'))).toEqual({});
+    expect(storedMetrics(sink.of('shipper')).OrdersShipped).toEqual([1]);
+  });
 });

@@ -1,12 +1,20 @@
 import { type ConsumerStep, kafkaConsumerHandler } from '../shared/consumer.ts';
+import { PermanentError } from '../shared/errors.ts';
 import { produce } from '../shared/kafka/producer.ts';
 import { observability } from '../shared/observability.ts';
 import { KpiMetrics } from './metrics.ts';
+import { implausibility } from './plausibility.ts';
+
+/** A KPIs record its step cannot have measured (a forged or broken producer): dead-lettered, not counted. */
+export class ImplausibleKpisError extends PermanentError {
+  override readonly name = 'ImplausibleKpisError';
+}
 
 /**
  * Reads the steps' KPI records (one per step invocation) and turns them into the CloudWatch metrics the
  * dashboard and alarms use. It produces no KPI record of its own (it would read it back): its own
- * measurements, dead letters, go straight to EMF.
+ * measurements, dead letters, go straight to EMF. A record that its step cannot have measured (see
+ * `implausibility`) is dead-lettered with its reason and counts nowhere.
  */
 export function kpisStep(sink: KpiMetrics): ConsumerStep<'KPIs'> {
   return {
@@ -14,6 +22,8 @@ export function kpisStep(sink: KpiMetrics): ConsumerStep<'KPIs'> {
     topic: 'KPIs',
     ownKpis: 'metrics',
     async process(event) {
+      const problem = implausibility(event);
+      if (problem) throw new ImplausibleKpisError(`KPIs record not counted: ${problem}`);
       const added = sink.add(event);
       return {
         orderId: event.correlationId,

@@ -3,7 +3,7 @@ import { decode } from '../../events/codec.ts';
 import type { StepName } from '../../events/envelope.ts';
 import type { KpiRecorded } from '../../events/schemas/events.ts';
 import { count, type Kpi, kpiRecord } from '../../functions/shared/kpis.ts';
-import { DashboardAggregator } from './aggregator.ts';
+import { DashboardAggregator, MAX_STEPS_PER_ORDER } from './aggregator.ts';
 
 const now = new Date('2026-11-24T10:00:00.000Z');
 const ms = (name: 'StepLatency' | 'EndToEndLatency', value: number): Kpi => ({
@@ -62,5 +62,68 @@ describe('dashboard aggregator', () => {
     expect(counts.received).toBe(40);
     expect(lastOrders).toHaveLength(15);
     expect(lastOrders[0]?.orderId).toBe('order-39');
+  });
+
+  it('counts a cancellation once: order-api owns OrdersCancelled, a release claiming it is ignored', () => {
+    const lines: string[] = [];
+    const aggregator = new DashboardAggregator(Date.now, (line) => lines.push(line));
+    aggregator.record([
+      record('order-api', 'cancel|a', { a: [count('OrdersCancelled')] }),
+      record('inventory-release', 'r|1', { a: [count('OrdersCancelled'), ms('StepLatency', 5)] }),
+      record('inventory-release', 'r|2', { a: [count('StockReleased', 2), ms('StepLatency', 5)] }),
+    ]);
+    expect(aggregator.snapshot().counts.cancelled).toBe(1);
+    expect(lines).toEqual([expect.stringContaining('inventory-release does not report OrdersCancelled')]);
+  });
+
+  it('ignores a schema-valid record claiming more than its invocation can have done', () => {
+    const aggregator = new DashboardAggregator(Date.now, () => undefined);
+    aggregator.record([record('shipper', 's|1', { a: [count('OrdersShipped')] })]);
+    const forged = record('shipper', 's|2', { b: [count('OrdersShipped')] });
+    const huge = {
+      ...forged,
+      data: {
+        ...forged.data,
+        metrics: [
+          { name: 'OrdersShipped' as const, unit: 'Count' as const, values: Array(10_000).fill(1e12) },
+        ],
+      },
+    };
+    const otherSource = { ...forged, source: 'order-api' as const };
+    aggregator.record([huge, otherSource]);
+    // Real shipments still move the tile.
+    aggregator.record([record('shipper', 's|3', { c: [count('OrdersShipped')] })]);
+    expect(aggregator.snapshot().counts.shipped).toBe(2);
+  });
+
+  it("bounds an order's timeline and the snapshot, whatever records name it", () => {
+    let clock = now.getTime();
+    const aggregator = new DashboardAggregator(
+      () => clock,
+      () => undefined,
+    );
+    const batch = Array.from({ length: 100 }, (_, i) => `order-${i}`);
+    for (let i = 0; i < 200; i++) {
+      clock += 1_000;
+      const at = new Date(clock);
+      const encoded = kpiRecord(
+        'notification',
+        `n|${i}`,
+        [...batch, 'victim']
+          .slice(-100)
+          .map((orderId) => ({ orderId, kpis: [count('NotificationsDelivered')] })),
+        at,
+      );
+      const decoded = encoded && decode('KPIs', encoded.value);
+      if (!decoded?.ok) throw new Error('not a KPI record');
+      // The same record twice adds one step.
+      aggregator.record([decoded.event, decoded.event]);
+    }
+    const snapshot = aggregator.snapshot();
+    const victim = snapshot.lastOrders.find((o) => o.orderId === 'victim');
+    expect(victim?.steps).toHaveLength(MAX_STEPS_PER_ORDER);
+    expect(new Set(victim?.steps.map((s) => s.at)).size).toBe(MAX_STEPS_PER_ORDER);
+    expect(snapshot.lastOrders.every((o) => o.steps.length <= MAX_STEPS_PER_ORDER)).toBe(true);
+    expect(JSON.stringify(snapshot).length).toBeLessThan(32 * 1024);
   });
 });

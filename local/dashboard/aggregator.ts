@@ -1,11 +1,20 @@
 import type { StepName } from '../../events/envelope.ts';
 import type { KpiName, KpiRecorded } from '../../events/schemas/events.ts';
+import { implausibility } from '../../functions/kpis/plausibility.ts';
 
 /** Rates are over this window: long enough to smooth batches, short enough to fall back to 0. */
 const RATE_WINDOW_MS = 10_000;
 /** Latency percentiles are over each step's most recent measurements. */
 const LATENCY_SAMPLES = 1_000;
 const LAST_ORDERS = 15;
+/**
+ * The most recent steps kept per order: a journey has under a dozen (order-api, inventory, warehouse,
+ * shipper, a notification each, a cancellation), so the snapshot stays small whatever records claim.
+ */
+export const MAX_STEPS_PER_ORDER = 20;
+/** Ignored records are logged for the first few, then once every so many. */
+const LOG_FIRST_IGNORED = 10;
+const LOG_IGNORED_EVERY = 1_000;
 
 export interface Percentiles {
   p50: number | null;
@@ -34,7 +43,10 @@ export interface DashboardSnapshot {
   stepLatency: Partial<Record<StepName, Percentiles>>;
   endToEndLatency: Percentiles;
   counts: { received: number; confirmed: number; rejected: number; cancelled: number; shipped: number };
-  /** Poison records the steps dead-lettered (their KPIs), and every record on the dead-letter topic. */
+  /**
+   * Poison records the steps dead-lettered (their KPIs), and the dead letters on the dead-letter topic
+   * (`dlq:replay`'s markers there are none).
+   */
   deadLetters: { byKpis: number; onTopic: number | null };
   consumerLag: ConsumerLag[];
   lastOrders: OrderTimeline[];
@@ -77,12 +89,26 @@ export class DashboardAggregator {
   private lag: ConsumerLag[] = [];
   private deadLettersOnTopic: number | null = null;
   private readonly listeners = new Set<() => void>();
+  private ignored = 0;
 
-  constructor(private readonly clock: () => number = Date.now) {}
+  constructor(
+    private readonly clock: () => number = Date.now,
+    private readonly log: (line: string) => void = () => undefined,
+  ) {}
 
+  /**
+   * Adds what each record measured; a record its step cannot have measured (see `implausibility`: the
+   * kpis function dead-letters those already, this holds for any other caller too) is ignored and logged.
+   */
   record(records: readonly KpiRecorded[]): void {
     const now = this.clock();
-    for (const { data, occurredAt } of records) {
+    for (const record of records) {
+      const problem = implausibility(record);
+      if (problem) {
+        this.ignore(problem);
+        continue;
+      }
+      const { data, occurredAt } = record;
       this.arrivals.push({ at: now, step: data.step, orders: data.orderIds.length });
       for (const { name, values } of data.metrics) {
         if (name === 'StepLatency') {
@@ -92,13 +118,7 @@ export class DashboardAggregator {
         } else if (name === 'EndToEndLatency') pushBounded(this.endToEnd, values, LATENCY_SAMPLES);
         else this.totals.set(name, (this.totals.get(name) ?? 0) + values.reduce((a, b) => a + b, 0));
       }
-      for (const orderId of data.orderIds) {
-        const timeline = this.orders.get(orderId) ?? { orderId, steps: [] };
-        // Re-inserted: the map's order is the orders' most recent activity.
-        this.orders.delete(orderId);
-        timeline.steps.push({ step: data.step, at: occurredAt });
-        this.orders.set(orderId, timeline);
-      }
+      for (const orderId of new Set(data.orderIds)) this.moved(orderId, data.step, occurredAt);
     }
     while (this.orders.size > LAST_ORDERS) {
       const oldest = this.orders.keys().next().value;
@@ -106,6 +126,23 @@ export class DashboardAggregator {
       this.orders.delete(oldest);
     }
     this.changed();
+  }
+
+  /** One step of an order's timeline: once per step and time, the most recent ones only. */
+  private moved(orderId: string, step: StepName, at: string): void {
+    const timeline = this.orders.get(orderId) ?? { orderId, steps: [] };
+    // Re-inserted: the map's order is the orders' most recent activity.
+    this.orders.delete(orderId);
+    if (!timeline.steps.some((s) => s.step === step && s.at === at)) timeline.steps.push({ step, at });
+    if (timeline.steps.length > MAX_STEPS_PER_ORDER)
+      timeline.steps.splice(0, timeline.steps.length - MAX_STEPS_PER_ORDER);
+    this.orders.set(orderId, timeline);
+  }
+
+  private ignore(problem: string): void {
+    this.ignored += 1;
+    if (this.ignored <= LOG_FIRST_IGNORED || this.ignored % LOG_IGNORED_EVERY === 0)
+      this.log(`[dashboard] KPIs record ignored (${this.ignored} so far): ${problem}`);
   }
 
   setKafkaState(state: { lag: ConsumerLag[]; deadLettersOnTopic: number | null }): void {

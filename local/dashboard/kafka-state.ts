@@ -1,7 +1,10 @@
-import { Admin } from '@platformatic/kafka';
+import { Admin, type Consumer } from '@platformatic/kafka';
+import { parseDeadLetterQueueRecord } from '../../tools/dlq/dead-letter.ts';
+import { newReader, readRanges } from '../../tools/dlq/read.ts';
 import { consumerGroupId, type FunctionName, functionNames, manifest } from '../../topology/index.ts';
 import { deadLetterTopic } from '../../topology/topics.ts';
 import type { ConsumerLag } from './aggregator.ts';
+import { DeadLetterTally, type Range } from './dead-letters.ts';
 
 const LATEST = -1n;
 const EARLIEST = -2n;
@@ -14,16 +17,22 @@ export function consumersOf(groupIdOf: (fn: FunctionName) => string = consumerGr
   });
 }
 
+/** How long one poll may read the dead-letter topic's new records; the next poll goes on from there. */
+const DLQ_READ_TIMEOUTS = { overallMs: 10_000, idleMs: 5_000 };
+
 /**
  * Consumer lag per function (each group's committed offsets against its topic's end offsets) and the
- * records on the dead-letter topic (end minus start offsets), read with one admin client.
+ * dead letters on the dead-letter topic: its records, read as they arrive, less `dlq:replay`'s markers.
  */
 export class KafkaState {
   private readonly admin: Admin;
+  private readonly reader: Consumer<Buffer, Buffer, Buffer, Buffer>;
   private readonly consumers: ReturnType<typeof consumersOf>;
+  private readonly tally = new DeadLetterTally();
 
   constructor(brokers: string[], groupIdOf?: (fn: FunctionName) => string) {
     this.admin = new Admin({ clientId: 'local-dashboard', bootstrapBrokers: brokers });
+    this.reader = newReader({ clientId: 'local-dashboard', bootstrapBrokers: brokers });
     this.consumers = consumersOf(groupIdOf);
   }
 
@@ -64,12 +73,30 @@ export class KafkaState {
     });
     const dlqEnd = offsets(ends, deadLetterTopic);
     const dlqStart = offsets(starts, deadLetterTopic);
-    let deadLetters = 0n;
-    for (const [partition, last] of dlqEnd) deadLetters += last - (dlqStart.get(partition) ?? 0n);
-    return { lag, deadLettersOnTopic: Number(deadLetters) };
+    const ranges: Range[] = Array.from({ length: manifest.topics[deadLetterTopic].partitions }, (_, p) => ({
+      start: dlqStart.get(p) ?? 0n,
+      end: dlqEnd.get(p) ?? 0n,
+    }));
+    await this.classifyDeadLetters(ranges);
+    return { lag, deadLettersOnTopic: this.tally.count(ranges) };
+  }
+
+  /** Reads the dead-letter topic's records not classified yet: which are letters, which are markers. */
+  private async classifyDeadLetters(ranges: readonly Range[]): Promise<void> {
+    const unread = this.tally.unread(ranges);
+    if (unread.every(({ start, end }) => start >= end)) return;
+    await readRanges(
+      this.reader,
+      deadLetterTopic,
+      unread,
+      (message) =>
+        this.tally.add(message.partition, message.offset, parseDeadLetterQueueRecord(message.value)),
+      DLQ_READ_TIMEOUTS,
+    );
+    this.tally.read(unread);
   }
 
   async close(): Promise<void> {
-    await this.admin.close();
+    await Promise.allSettled([this.admin.close(), this.reader.close(true)]);
   }
 }
