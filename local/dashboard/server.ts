@@ -1,10 +1,13 @@
 import { readFileSync } from 'node:fs';
-import { createServer, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { onKpisPublished } from '../../functions/kpis/metrics.ts';
 import type { FunctionName } from '../../topology/index.ts';
+import { parseRequestTarget } from '../runtime/api-emulator.ts';
+import { type ListenerTimeouts, safeHttpServer } from '../runtime/http-listener.ts';
 import { DashboardAggregator } from './aggregator.ts';
 import { KafkaState } from './kafka-state.ts';
+import { DEFAULT_SSE_LIMITS, SseClients, type SseLimits } from './sse.ts';
 
 const page = readFileSync(new URL('./page.html', import.meta.url), 'utf8');
 
@@ -20,11 +23,17 @@ export interface DashboardOptions {
   /** 0 picks a free port. */
   port: number;
   log?: (line: string) => void;
+  /** Tests shorten these: the pace of the pushes, the streams' limits, the request timeouts. */
+  pushEveryMs?: number;
+  sse?: SseLimits;
+  timeouts?: ListenerTimeouts;
 }
 
 export interface RunningDashboard {
   url: string;
   aggregator: DashboardAggregator;
+  /** Event streams open now. */
+  streams(): number;
   close(): Promise<void>;
 }
 
@@ -34,19 +43,16 @@ export interface RunningDashboard {
  */
 export async function startDashboard(options: DashboardOptions): Promise<RunningDashboard> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const aggregator = new DashboardAggregator();
+  const aggregator = new DashboardAggregator(Date.now, log);
   const kafka = new KafkaState(options.kafkaBrokers, options.groupIdOf);
-  const clients = new Set<ServerResponse>();
-  const push = () => {
-    const frame = `data: ${JSON.stringify(aggregator.snapshot())}\n\n`;
-    for (const client of clients) client.write(frame);
-  };
+  const clients = new SseClients(options.sse ?? DEFAULT_SSE_LIMITS, log);
+  const frame = () => `data: ${JSON.stringify(aggregator.snapshot())}\n\n`;
   let pending: NodeJS.Timeout | undefined;
   const unsubscribe = aggregator.subscribe(() => {
     pending ??= setTimeout(() => {
       pending = undefined;
-      push();
-    }, PUSH_EVERY_MS);
+      clients.broadcast(frame());
+    }, options.pushEveryMs ?? PUSH_EVERY_MS);
   });
   const unlisten = onKpisPublished((records) => aggregator.record(records));
 
@@ -68,29 +74,12 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
   const timer = setInterval(() => void poll(), POLL_EVERY_MS);
   void poll();
 
-  const server = createServer((request, response) => {
-    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
-    if (request.method !== 'GET') {
-      response.writeHead(405, { allow: 'GET' }).end();
-    } else if (path === '/') {
-      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-      response.end(page);
-    } else if (path === '/api/snapshot') {
-      response.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-      response.end(JSON.stringify(aggregator.snapshot()));
-    } else if (path === '/events') {
-      response.writeHead(200, {
-        'content-type': 'text/event-stream',
-        'cache-control': 'no-store',
-        connection: 'keep-alive',
-      });
-      response.write(`retry: 1000\ndata: ${JSON.stringify(aggregator.snapshot())}\n\n`);
-      clients.add(response);
-      request.on('close', () => clients.delete(response));
-    } else {
-      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
-    }
-  });
+  const server = safeHttpServer(
+    (request, response) => {
+      route(request, response, { aggregator, clients, frame });
+    },
+    { name: 'dashboard', log, ...(options.timeouts ? { timeouts: options.timeouts } : {}) },
+  );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host ?? '127.0.0.1', () => resolve());
@@ -101,16 +90,70 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
   return {
     url: `http://${host}:${port}/`,
     aggregator,
+    streams: () => clients.size,
     async close() {
       clearInterval(timer);
       clearTimeout(pending);
       unsubscribe();
       unlisten();
-      for (const client of clients) client.end();
-      clients.clear();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      clients.closeAll();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
+      await closed;
       await kafka.close().catch(() => undefined);
     },
   };
+}
+
+function text(
+  response: ServerResponse,
+  status: number,
+  body: string,
+  headers: Record<string, string> = {},
+): ServerResponse {
+  return whole(response, status, 'text/plain; charset=utf-8', body, headers);
+}
+
+/** A whole answer, framed by its length (a client reads it without waiting for the connection to close). */
+function whole(
+  response: ServerResponse,
+  status: number,
+  contentType: string,
+  body: string,
+  headers: Record<string, string> = {},
+): ServerResponse {
+  return response
+    .writeHead(status, {
+      'content-type': contentType,
+      'content-length': String(Buffer.byteLength(body)),
+      ...headers,
+    })
+    .end(body);
+}
+
+/** The dashboard's three resources; a target that is not a path is a 400, never a throw. */
+function route(
+  request: IncomingMessage,
+  response: ServerResponse,
+  state: { aggregator: DashboardAggregator; clients: SseClients; frame: () => string },
+): unknown {
+  const target = parseRequestTarget(request.url ?? '');
+  if (!target) return text(response, 400, 'bad request target', { connection: 'close' });
+  if (request.method !== 'GET') return text(response, 405, 'method not allowed', { allow: 'GET' });
+  const noStore = { 'cache-control': 'no-store' };
+  switch (target.path) {
+    case '/':
+      return whole(response, 200, 'text/html; charset=utf-8', page, noStore);
+    case '/api/snapshot':
+      return whole(response, 200, 'application/json', JSON.stringify(state.aggregator.snapshot()), noStore);
+    case '/events': {
+      if (state.clients.full)
+        return text(response, 429, 'too many event streams open', { 'retry-after': '5' });
+      response.writeHead(200, { 'content-type': 'text/event-stream', ...noStore, connection: 'keep-alive' });
+      state.clients.add(response, `retry: 1000\n${state.frame()}`);
+      return;
+    }
+    default:
+      return text(response, 404, 'not found');
+  }
 }

@@ -1,19 +1,17 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import {
-  createServer,
   type IncomingMessage,
   type Server,
   type ServerResponse,
-  STATUS_CODES,
   validateHeaderName,
   validateHeaderValue,
 } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
+import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { orderApiOpenApi } from '../../infra/lib/openapi.ts';
 import { manifest } from '../../topology/manifest.ts';
 import type { HttpRoute } from '../../topology/types.ts';
+import { DEFAULT_TIMEOUTS, type ListenerTimeouts, safeHttpServer } from './http-listener.ts';
 import {
   type FunctionIdentity,
   invokeHandler,
@@ -41,6 +39,8 @@ export interface ApiEmulatorOptions extends FunctionIdentity {
   port?: number;
   stage?: string;
   log?: (line: string) => void;
+  /** How long a client may take to send its headers and its whole request (408 after); tests shorten them. */
+  timeouts?: ListenerTimeouts;
 }
 
 export interface RunningApi {
@@ -317,15 +317,6 @@ function responseHeadersOf(result: APIGatewayProxyResult): Record<string, string
   return headers;
 }
 
-/** A whole response on a raw socket, for requests Node's HTTP layer hands over without a response. */
-function rawResponse(socket: Duplex, status: number, message: string): void {
-  const body = JSON.stringify({ message });
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
-}
-
 function sendJson(res: ServerResponse, status: number, body: unknown, requestId: string): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
@@ -354,6 +345,8 @@ export async function startApiEmulator(options: ApiEmulatorOptions): Promise<Run
     timeoutSeconds: options.timeoutSeconds,
   };
 
+  // What /openapi.json names as this server: the address it listens on, never the client's Host header.
+  let listenUrl = '';
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const gatewayRequestId = randomUUID();
     const target = parseRequestTarget(req.url ?? '');
@@ -364,7 +357,7 @@ export async function startApiEmulator(options: ApiEmulatorOptions): Promise<Run
       return;
     }
     if (openApi && method === 'GET' && target.path === '/openapi.json') {
-      const local = { url: `http://${req.headers.host ?? '127.0.0.1'}`, description: 'This local emulator' };
+      const local = { url: listenUrl, description: 'This local emulator' };
       const servers = 'servers' in openApi && Array.isArray(openApi.servers) ? openApi.servers : [];
       sendJson(res, 200, { ...openApi, servers: [local, ...servers] }, gatewayRequestId);
       return;
@@ -446,26 +439,13 @@ export async function startApiEmulator(options: ApiEmulatorOptions): Promise<Run
     res.end(payload);
   };
 
-  const server: Server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      log(`[api] unexpected error: ${(error as Error).stack ?? error}`);
-      if (!res.headersSent) sendJson(res, 500, { message: 'Internal server error' }, randomUUID());
-      else res.destroy();
-    });
-  });
-  // Requests Node's parser refuses (bad framing, control characters, unknown methods, huge headers):
-  // a JSON 4xx like API Gateway's, instead of Node's bare one.
-  server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
-    if (!socket.writable || error.code === 'ECONNRESET') {
-      socket.destroy();
-      return;
-    }
-    if (error.code === 'HPE_HEADER_OVERFLOW') rawResponse(socket, 431, 'Request Header Fields Too Large');
-    else rawResponse(socket, 400, 'Bad Request');
-  });
-  // CONNECT names no resource of the API (without a listener Node drops the connection unanswered).
-  server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
-    rawResponse(socket, 403, 'Missing Authentication Token');
+  // Requests Node's parser refuses (bad framing, control characters, unknown methods, huge headers) get
+  // a JSON 4xx like API Gateway's, stalled ones 408; CONNECT names no resource of the API.
+  const server: Server = safeHttpServer(handle, {
+    name: 'api',
+    log,
+    timeouts: options.timeouts ?? DEFAULT_TIMEOUTS,
+    connect: { status: 403, message: 'Missing Authentication Token' },
   });
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
@@ -476,8 +456,9 @@ export async function startApiEmulator(options: ApiEmulatorOptions): Promise<Run
     });
   });
   const { port } = server.address() as AddressInfo;
+  listenUrl = `http://${listenHost(host)}:${port}`;
   return {
-    url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
+    url: listenUrl,
     port,
     close: () =>
       new Promise<void>((resolve, reject) => {
@@ -485,4 +466,11 @@ export async function startApiEmulator(options: ApiEmulatorOptions): Promise<Run
         server.closeAllConnections();
       }),
   };
+}
+
+/** A listen address as a URL host: a wildcard is reached on loopback, an IPv6 address is bracketed. */
+function listenHost(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
 }
