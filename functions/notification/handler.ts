@@ -1,21 +1,49 @@
+import type { Notification } from '../../events/schemas/events.ts';
 import { tableName } from '../shared/config.ts';
 import { type ConsumerStep, kafkaConsumerHandler } from '../shared/consumer.ts';
 import { dynamoDbDocumentClient } from '../shared/dynamodb.ts';
+import { InvalidTransitionError } from '../shared/errors.ts';
 import { idempotencyStore } from '../shared/idempotency.ts';
 import { produce } from '../shared/kafka/producer.ts';
-import { notificationId } from '../shared/notifications.ts';
+import {
+  entitlement,
+  type GenuineNotification,
+  genuineNotification,
+  notificationId,
+} from '../shared/notifications.ts';
 import { observability } from '../shared/observability.ts';
+import { dynamoOrders, type OrdersPort } from '../shared/orders/repository.ts';
 import { assertGenuineEvent } from '../shared/orders/step.ts';
 import { type DeliveryPort, deliveryIdempotencyConfig, idempotentDelivery } from './delivery.ts';
-import { deliveredOutcome, notificationItem } from './logic.ts';
+import { claimsOtherContent, deliveredOutcome, notificationItem } from './logic.ts';
 import { configuredSend } from './sns.ts';
 import { dynamoNotifications, type NotificationsPort } from './store.ts';
 
 /**
- * Delivers a customer notification exactly once and records it. Only the genuine notification of its
- * order and kind is acted on (its id derives from both), so an order gets at most one of each kind.
+ * The genuine notification a record asks for: its id must be its order's and kind's, and the stored
+ * order must be owed that kind now (see `entitlement`). What is sent is built from the stored order; the
+ * record's text, customer and details are never used. A refusal touches nothing (no idempotency record),
+ * so the genuine record, which its step produces only once the order is there, is still sent.
+ */
+async function genuineOf(event: Notification, orders: OrderReader): Promise<GenuineNotification> {
+  const { orderId, kind } = event.data;
+  assertGenuineEvent(event, orderId, notificationId(orderId, kind));
+  const stored = await orders.get(orderId);
+  const owed = entitlement(stored, kind);
+  // Dead-lettered, not retried: a record ahead of its order is not the owning step's, and retrying it
+  // would hold up its partition.
+  if (!owed.ok || !stored) throw new InvalidTransitionError(`order ${orderId} ${owed.ok ? '' : owed.why}`);
+  return genuineNotification(stored, owed.facts);
+}
+
+export type OrderReader = Pick<OrdersPort, 'get'>;
+
+/**
+ * Delivers a customer notification exactly once and records it: at most one of each kind per order, only
+ * when the stored order is owed it, and always the text the stored order gives.
  */
 export function notificationStep(ports: {
+  orders: OrderReader;
   notifications: NotificationsPort;
   delivery: DeliveryPort;
 }): ConsumerStep<'Notification'> {
@@ -23,9 +51,13 @@ export function notificationStep(ports: {
     name: 'notification',
     topic: 'Notification',
     async process(event, { now, logger }) {
-      const { data } = event;
-      assertGenuineEvent(event, data.orderId, notificationId(data.orderId, data.kind));
-      const item = notificationItem(event, now);
+      const genuine = await genuineOf(event, ports.orders);
+      if (claimsOtherContent(event, genuine)) {
+        logger.warn("the record's content is not the stored order's; the stored order's is sent", {
+          kind: genuine.kind,
+        });
+      }
+      const item = notificationItem(genuine, now);
       // Send first, record second: a failed record is retried and finds the send done, never undone.
       // Once this attempt's send succeeded, the outcome is known: the record and the completion of the
       // send's idempotency record finish while the invocation produces its KPIs (`settling`).
@@ -36,11 +68,11 @@ export function notificationStep(ports: {
       const delivering = ports.delivery.deliver(item, logger, sent);
       if ((await Promise.race([sending, delivering])) !== 'already-delivered') {
         const settling = Promise.all([delivering, ports.notifications.record(item)]);
-        return { ...deliveredOutcome(event, false, now), settling };
+        return { ...deliveredOutcome(event, genuine, false, now), settling };
       }
       // Sent by an earlier attempt, which counted it: this one only makes sure it is recorded.
       await ports.notifications.record(item);
-      return deliveredOutcome(event, true, now);
+      return deliveredOutcome(event, genuine, true, now);
     },
   };
 }
@@ -53,6 +85,7 @@ export const handler = kafkaConsumerHandler({
   metrics,
   setup: () => ({
     step: notificationStep({
+      orders: dynamoOrders(dynamoDbDocumentClient(), tableName('orders')),
       notifications: dynamoNotifications(dynamoDbDocumentClient(), tableName('notifications')),
       // The notifications topic (SNS on AWS, moto's locally); a missing topic ARN fails here, loudly.
       delivery: idempotentDelivery(configuredSend(), idempotencyStore(), deliveryConfig),

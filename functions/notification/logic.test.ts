@@ -1,21 +1,47 @@
 import { describe, expect, it } from 'vitest';
-import { newEvent } from '../../events/codec.ts';
-import type { NotificationKind } from '../../events/schemas/events.ts';
+import { decode, newEvent } from '../../events/codec.ts';
+import type { Notification, NotificationKind, Parcel } from '../../events/schemas/events.ts';
+import { eventsFor } from '../../events/testing.ts';
+import { rejectedOutcome } from '../inventory/logic.ts';
+import { cancelledOutcome } from '../inventory/release.ts';
 import { InvalidTransitionError } from '../shared/errors.ts';
-import { notificationId } from '../shared/notifications.ts';
-import { MemoryPersistenceLayer, RecordingLogger } from '../shared/testing.ts';
+import { entitlement, genuineNotification, notificationId } from '../shared/notifications.ts';
+import { orderEventId } from '../shared/orders/events.ts';
+import { orderOf, type StoredOrder } from '../shared/orders/model.ts';
+import {
+  MemoryOrders,
+  MemoryPersistenceLayer,
+  orderReceived,
+  ordersInEveryState,
+  RecordingLogger,
+} from '../shared/testing.ts';
+import { shippedOutcome } from '../shipper/logic.ts';
+import { packedOutcome } from '../warehouse/logic.ts';
 import { idempotentDelivery, logSend, type OutgoingMessage } from './delivery.ts';
 import { notificationStep } from './handler.ts';
-import { deliveryKpis, type NotificationItem, notificationItem, notifiedEntry } from './logic.ts';
+import {
+  claimsOtherContent,
+  deliveryKpis,
+  type NotificationItem,
+  notificationItem,
+  notifiedEntry,
+} from './logic.ts';
 import type { NotificationsPort } from './store.ts';
 
-const notification = (kind: NotificationKind) =>
+const states = ordersInEveryState();
+
+/** A Notification record with the genuine id of its order and kind, and whatever content a forger chose. */
+const notification = (
+  kind: NotificationKind,
+  data: Partial<Notification['data']> = {},
+  occurredAt = new Date('2026-11-24T10:00:03.000Z'),
+) =>
   newEvent('Notification', {
-    eventId: notificationId('ord-1', kind),
-    correlationId: 'ord-1',
+    eventId: notificationId(data.orderId ?? 'ord-1', kind),
+    correlationId: data.orderId ?? 'ord-1',
     causationId: 'evt-packed',
     source: 'shipper',
-    occurredAt: new Date('2026-11-24T10:00:03.000Z'),
+    occurredAt,
     data: {
       orderId: 'ord-1',
       customerId: 'cust-1',
@@ -24,10 +50,18 @@ const notification = (kind: NotificationKind) =>
       subject: 'Order ord-1',
       message: 'text',
       details: { placedAt: '2026-11-24T10:00:00.000Z' },
+      ...data,
     },
   });
 const now = new Date('2026-11-24T10:00:04.000Z');
 const context = { logger: new RecordingLogger(), now };
+
+/** The genuine notification the stored order is owed. */
+function genuineOf(stored: StoredOrder, kind: NotificationKind) {
+  const owed = entitlement(stored, kind);
+  if (!owed.ok) throw new Error(owed.why);
+  return genuineNotification(stored, owed.facts);
+}
 
 class MemoryNotifications implements NotificationsPort {
   readonly items = new Map<string, NotificationItem>();
@@ -42,27 +76,35 @@ class MemoryNotifications implements NotificationsPort {
 }
 
 /** What the consumer does with an outcome: the invocation succeeds once its remaining writes are done. */
-async function processed(step: ReturnType<typeof notificationStep>, event: ReturnType<typeof notification>) {
-  const outcome = await step.process(event, context);
+async function processed(
+  step: ReturnType<typeof notificationStep>,
+  event: Notification,
+  logger = new RecordingLogger(),
+) {
+  const outcome = await step.process(event, { logger, now });
   await outcome.settling;
   return outcome;
 }
 
-/** The channel: counts what reached the customer. */
-function channel() {
+/** The step with its ports: the orders table holds `stored`; the channel counts what reached the customer. */
+function setup(...stored: StoredOrder[]) {
+  const orders = new MemoryOrders();
+  for (const order of stored) orders.items.set(order.orderId, order);
+  const notifications = new MemoryNotifications();
   const sent: OutgoingMessage[] = [];
+  const idempotency = new MemoryPersistenceLayer();
   const delivery = idempotentDelivery(async (message) => {
     sent.push(message);
-  }, new MemoryPersistenceLayer());
-  return { sent, delivery };
+  }, idempotency);
+  const step = notificationStep({ orders, notifications, delivery });
+  return { step, orders, notifications, sent, idempotency, delivery };
 }
 
 describe('notification delivery', () => {
   it('records one item per notification, keyed by order id and event id', () => {
-    const event = notification('order-packed');
-    expect(notificationItem(event, now)).toMatchObject({
+    expect(notificationItem(genuineOf(states.PACKED, 'order-packed'), now)).toMatchObject({
       orderId: 'ord-1',
-      notificationId: event.eventId,
+      notificationId: notificationId('ord-1', 'order-packed'),
       kind: 'order-packed',
       deliveredAt: now.toISOString(),
     });
@@ -73,22 +115,21 @@ describe('notification delivery', () => {
     });
   });
 
-  it('measures the end-to-end latency once the order journey is over', () => {
-    expect(deliveryKpis(notification('order-shipped'), now).map((k) => [k.name, k.value])).toEqual([
-      ['NotificationsDelivered', 1],
-      ['StepLatency', 1_000],
-      ['EndToEndLatency', 4_000],
+  it("measures the end-to-end latency once the order journey is over, from the stored order's time", () => {
+    const kpisOf = (stored: StoredOrder, kind: NotificationKind, details = {}) =>
+      deliveryKpis(notification(kind, { details }), genuineOf(stored, kind), now);
+    // A record's placedAt is not read: the stored order's is.
+    expect(kpisOf(states.SHIPPED, 'order-shipped', { placedAt: '1626-01-01T00:00:00.000Z' })).toEqual([
+      { name: 'NotificationsDelivered', value: 1, unit: 'Count' },
+      { name: 'StepLatency', value: 1_000, unit: 'Milliseconds' },
+      { name: 'EndToEndLatency', value: 4_000, unit: 'Milliseconds' },
     ]);
-    expect(deliveryKpis(notification('order-rejected'), now).map((k) => k.name)).toContain('EndToEndLatency');
-    expect(deliveryKpis(notification('order-packed'), now).map((k) => k.name)).not.toContain(
-      'EndToEndLatency',
-    );
+    expect(kpisOf(states.REJECTED, 'order-rejected').map((k) => k.name)).toContain('EndToEndLatency');
+    expect(kpisOf(states.PACKED, 'order-packed').map((k) => k.name)).not.toContain('EndToEndLatency');
   });
 
   it('delivers once: a second delivery of the same notification is a replay without effect', async () => {
-    const notifications = new MemoryNotifications();
-    const { sent, delivery } = channel();
-    const step = notificationStep({ notifications, delivery });
+    const { step, notifications, sent } = setup(states.SHIPPED);
     const event = notification('order-shipped');
     const first = await processed(step, event);
     const second = await processed(step, event);
@@ -101,10 +142,8 @@ describe('notification delivery', () => {
   });
 
   it('still delivers, once, when recording failed after the send (the retry records it, not counted again)', async () => {
-    const notifications = new MemoryNotifications();
-    const { sent, delivery } = channel();
-    const step = notificationStep({ notifications, delivery });
-    const event = notification('order-confirmed');
+    const { step, notifications, sent } = setup(states.PACKED);
+    const event = notification('order-packed');
     notifications.failures = 1;
     // The send's outcome is known (and counted) at once; the failed record fails the invocation.
     const first = await step.process(event, context);
@@ -134,7 +173,9 @@ describe('notification delivery', () => {
     const delivery = idempotentDelivery(async () => {
       seen.push(`sent (recorded: ${notifications.items.size})`);
     }, new SlowCompletion());
-    const step = notificationStep({ notifications, delivery });
+    const orders = new MemoryOrders();
+    orders.items.set('ord-1', states.PACKED);
+    const step = notificationStep({ orders, notifications, delivery });
     const outcome = await step.process(notification('order-packed'), context);
     expect(outcome.replayed).toBe(false);
     let settled = false;
@@ -154,9 +195,7 @@ describe('notification delivery', () => {
   });
 
   it('refuses a notification whose id is not its order and kind', async () => {
-    const notifications = new MemoryNotifications();
-    const { sent, delivery } = channel();
-    const step = notificationStep({ notifications, delivery });
+    const { step, notifications, sent } = setup(states.SHIPPED);
     // A genuine notification's id, on another kind: a second "shipped" for the order, in disguise.
     const forged = { ...notification('order-shipped'), eventId: notificationId('ord-1', 'order-packed') };
     await expect(processed(step, forged)).rejects.toBeInstanceOf(InvalidTransitionError);
@@ -166,7 +205,7 @@ describe('notification delivery', () => {
 
   it('logs a delivery with ids and kind only, never the text', async () => {
     const logger = new RecordingLogger();
-    await logSend(notificationItem(notification('order-packed'), now), logger);
+    await logSend(notificationItem(genuineOf(states.PACKED, 'order-packed'), now), logger);
     expect(logger.lines).toEqual([
       {
         level: 'info',
@@ -178,5 +217,131 @@ describe('notification delivery', () => {
         },
       },
     ]);
+  });
+});
+
+describe('a notification record is untrusted', () => {
+  const forgedText = {
+    customerId: 'cust-victim',
+    subject: 'Customs fee due',
+    message: 'Pay the customs fee at http://pay.example.invalid',
+    details: { url: 'http://pay.example.invalid' },
+  };
+
+  it("sends and records the stored order's text and customer, never the record's; the warning names neither", async () => {
+    const { step, sent, notifications } = setup(states.REJECTED);
+    const logger = new RecordingLogger();
+    const outcome = await processed(step, notification('order-rejected', forgedText), logger);
+    const genuine = genuineOf(states.REJECTED, 'order-rejected');
+    expect(outcome.replayed).toBe(false);
+    expect(sent).toEqual([notificationItem(genuine, now)]);
+    expect(sent[0]).toMatchObject({ customerId: 'cust-1', subject: 'Order ord-1 could not be accepted' });
+    expect([...notifications.items.values()]).toEqual([notificationItem(genuine, now)]);
+    expect(logger.lines.filter((l) => l.level === 'warn')).toEqual([
+      {
+        level: 'warn',
+        message: "the record's content is not the stored order's; the stored order's is sent",
+        attributes: { kind: 'order-rejected' },
+      },
+    ]);
+    expect(JSON.stringify(logger.lines)).not.toMatch(/victim|example\.invalid/);
+  });
+
+  it.each([
+    ['REJECTED', 'order-shipped'],
+    ['REJECTED', 'order-cancelled'],
+    ['RECEIVED', 'order-packed'],
+    ['CONFIRMED', 'order-confirmed'],
+    ['PACKED', 'order-shipped'],
+    ['SHIPPED', 'order-cancelled'],
+    ['CANCELLED from CONFIRMED', 'order-packed'],
+    ['CANCELLED from RECEIVED', 'order-rejected'],
+  ] as const)(
+    'refuses, for an order %s, a %s record, and sends, records and burns nothing',
+    async (state, kind) => {
+      const { step, sent, notifications, idempotency } = setup(states[state]);
+      await expect(processed(step, notification(kind, forgedText))).rejects.toBeInstanceOf(
+        InvalidTransitionError,
+      );
+      expect(sent).toEqual([]);
+      expect(notifications.items.size).toBe(0);
+      expect(idempotency.records.size).toBe(0);
+    },
+  );
+
+  it('refuses a record forged before its order exists, and the genuine one is still sent when it is due', async () => {
+    const { step, orders, sent } = setup();
+    const forged = notification('order-shipped', forgedText);
+    await expect(processed(step, forged)).rejects.toThrow(/order ord-1 is unknown/);
+    // Redelivered while the order is on its way: still refused, still nothing burnt.
+    orders.items.set('ord-1', states.PACKED);
+    await expect(processed(step, forged)).rejects.toThrow(/is PACKED; it is owed no order-shipped/);
+    orders.items.set('ord-1', states.SHIPPED);
+    const genuine = genuineOf(states.SHIPPED, 'order-shipped');
+    const outcome = await processed(step, notification('order-shipped', { customerId: 'cust-1' }));
+    expect(outcome.replayed).toBe(false);
+    expect(sent).toEqual([notificationItem(genuine, now)]);
+  });
+
+  it("finds in the owning steps' own records exactly what the stored order gives", () => {
+    // The owning steps act only on their order's genuine events (ids derived from the order).
+    const genuineEvent = <T extends 'OrderConfirmed' | 'OrderPickedAndPacked' | 'OrderCancelled'>(
+      type: T,
+    ) => ({
+      ...eventsFor('ord-1')[type],
+      eventId: orderEventId('ord-1', type),
+    });
+    const received = orderReceived(orderOf(states.RECEIVED));
+    const records = {
+      'order-rejected': rejectedOutcome(
+        received,
+        orderOf(states.REJECTED),
+        'SKU-MUG is out of stock',
+        false,
+        now,
+      ),
+      'order-packed': packedOutcome(
+        genuineEvent('OrderConfirmed'),
+        orderOf(states.PACKED),
+        states.PACKED.parcel as Parcel,
+        now.toISOString(),
+        false,
+        now,
+      ),
+      'order-shipped': shippedOutcome(
+        genuineEvent('OrderPickedAndPacked'),
+        orderOf(states.SHIPPED),
+        { carrier: 'SwiftPost', trackingNumber: 'SP00000000001' },
+        false,
+        now,
+      ),
+      'order-cancelled': cancelledOutcome(
+        genuineEvent('OrderCancelled'),
+        states['CANCELLED from PACKED'],
+        3,
+        false,
+        now,
+      ),
+    };
+    const stored = {
+      'order-rejected': states.REJECTED,
+      'order-packed': states.PACKED,
+      'order-shipped': states.SHIPPED,
+      'order-cancelled': states['CANCELLED from PACKED'],
+    };
+    for (const [kind, outcome] of Object.entries(records) as [
+      keyof typeof records,
+      (typeof records)[keyof typeof records],
+    ][]) {
+      const record = outcome.events.find((r) => r.topic === 'Notification');
+      const decoded = decode('Notification', record?.value);
+      if (!decoded.ok) throw decoded.error;
+      const genuine = genuineOf(stored[kind], kind);
+      expect(claimsOtherContent(decoded.event, genuine), kind).toBe(false);
+      expect([decoded.event.source, decoded.event.causationId], kind).toEqual([
+        genuine.source,
+        genuine.causationId,
+      ]);
+    }
   });
 });

@@ -1,8 +1,7 @@
 import type { PublishCommand } from '@aws-sdk/client-sns';
 import { describe, expect, it } from 'vitest';
-import { decode } from '../../events/codec.ts';
-import { notificationRecord } from '../shared/notifications.ts';
-import { MemoryPersistenceLayer, RecordingLogger, sampleOrder } from '../shared/testing.ts';
+import { genuineNotification, type NotificationFacts } from '../shared/notifications.ts';
+import { MemoryPersistenceLayer, RecordingLogger, sampleOrder, storedOrder } from '../shared/testing.ts';
 import { idempotentDelivery, logSend } from './delivery.ts';
 import { notificationItem } from './logic.ts';
 import {
@@ -18,12 +17,7 @@ const topicArn = 'arn:aws:sns:eu-west-1:123456789012:OrderPipeline-Notifications
 const order = sampleOrder();
 const now = new Date('2026-11-24T10:00:04.000Z');
 
-function message(facts: Parameters<typeof notificationRecord>[3]) {
-  const record = notificationRecord('shipper', 'evt-cause', order, facts, now);
-  const decoded = decode('Notification', record.value);
-  if (!decoded.ok) throw decoded.error;
-  return notificationItem(decoded.event, now);
-}
+const message = (facts: NotificationFacts) => notificationItem(genuineNotification(storedOrder(order), facts), now);
 
 /** Records the Publish requests it is sent and answers like SNS. */
 function fakeSns() {

@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { decode } from '../../events/codec.ts';
-import { notificationContent, notificationId, notificationRecord } from './notifications.ts';
-import { sampleOrder } from './testing.ts';
+import type { NotificationKind } from '../../events/schemas/events.ts';
+import {
+  entitlement,
+  genuineNotification,
+  NOTIFIED_BY,
+  notificationContent,
+  notificationId,
+  notificationRecord,
+} from './notifications.ts';
+import { orderEventId } from './orders/events.ts';
+import { ordersInEveryState, sampleOrder } from './testing.ts';
 
 const order = sampleOrder();
 
@@ -89,5 +98,71 @@ describe('notification texts', () => {
     expect(again.headers['event-id']).toBe(record.headers['event-id']);
     expect(record.headers['event-id']).toBe(notificationId('ord-1', 'order-rejected'));
     expect(other.headers['event-id']).not.toBe(record.headers['event-id']);
+  });
+});
+
+describe('what a stored order is owed', () => {
+  const states = ordersInEveryState();
+  /** The kinds each state is owed; every other kind is refused. */
+  const owed: Record<keyof typeof states, NotificationKind[]> = {
+    RECEIVED: [],
+    CONFIRMED: [],
+    PACKED: ['order-packed'],
+    SHIPPED: ['order-packed', 'order-shipped'],
+    REJECTED: ['order-rejected'],
+    'CANCELLED from RECEIVED': ['order-cancelled'],
+    'CANCELLED from CONFIRMED': ['order-cancelled'],
+    'CANCELLED from PACKED': ['order-packed', 'order-cancelled'],
+  };
+  const kinds = [
+    'order-rejected',
+    'order-confirmed',
+    'order-packed',
+    'order-shipped',
+    'order-cancelled',
+  ] as const;
+
+  it.each(Object.keys(owed) as (keyof typeof states)[])('an order %s is owed exactly its kinds', (state) => {
+    const entitled = kinds.filter((kind) => entitlement(states[state], kind).ok);
+    expect(entitled).toEqual(owed[state]);
+  });
+
+  it('refuses every kind for an order that does not exist, and says why with ids and statuses only', () => {
+    for (const kind of kinds) expect(entitlement(undefined, kind)).toEqual({ ok: false, why: 'is unknown' });
+    expect(entitlement(states.REJECTED, 'order-shipped')).toEqual({
+      ok: false,
+      why: 'is REJECTED; it is owed no order-shipped',
+    });
+  });
+
+  it('refuses a state that lacks the facts the notice tells (a shipped order without its tracking number)', () => {
+    const { trackingNumber: _, ...untracked } = states.SHIPPED;
+    expect(entitlement(untracked, 'order-shipped').ok).toBe(false);
+    const { parcel: __, ...unpacked } = states.SHIPPED;
+    expect(entitlement(unpacked, 'order-packed').ok).toBe(false);
+  });
+
+  it('builds the message from the stored order: its customer, its facts, ids, source and cause from order and kind', () => {
+    const shipped = states.SHIPPED;
+    const owedShipped = entitlement(shipped, 'order-shipped');
+    if (!owedShipped.ok) throw new Error(owedShipped.why);
+    expect(genuineNotification(shipped, owedShipped.facts)).toEqual({
+      notificationId: notificationId('ord-1', 'order-shipped'),
+      orderId: 'ord-1',
+      customerId: 'cust-1',
+      kind: 'order-shipped',
+      channel: 'email',
+      subject: 'Order ord-1 shipped',
+      message: 'Your order is on its way with SwiftPost. Tracking number: SP00000000001.',
+      details: { placedAt: shipped.placedAt, carrier: 'SwiftPost', trackingNumber: 'SP00000000001' },
+      source: NOTIFIED_BY['order-shipped'].source,
+      causationId: orderEventId('ord-1', 'OrderPickedAndPacked'),
+      placedAt: shipped.placedAt,
+    });
+    const rejected = entitlement(states.REJECTED, 'order-rejected');
+    if (!rejected.ok) throw new Error(rejected.why);
+    expect(genuineNotification(states.REJECTED, rejected.facts).message).toContain(
+      '(SKU-MUG is out of stock)',
+    );
   });
 });

@@ -3,6 +3,7 @@ import type { StepName } from '../../events/envelope.ts';
 import type { Notification, NotificationKind, Parcel } from '../../events/schemas/events.ts';
 import type { Order } from '../../events/schemas/order.ts';
 import { orderEventId } from './orders/events.ts';
+import { orderOf, reachedAt, type StoredOrder } from './orders/model.ts';
 
 /** The id of an order's notification of one kind: at most one of each kind per order, ever. */
 export const notificationId = (orderId: string, kind: NotificationKind): string =>
@@ -94,4 +95,78 @@ export function notificationRecord(
       },
     }),
   );
+}
+
+/** The kinds a step sends (order-confirmed is not: the warehouse's order-packed says it), each with its
+ * step and the order's event it reacts to: a notification's source and cause follow from its kind. */
+export const NOTIFIED_BY = {
+  'order-rejected': { source: 'inventory', cause: 'OrderReceived' },
+  'order-packed': { source: 'warehouse', cause: 'OrderConfirmed' },
+  'order-shipped': { source: 'shipper', cause: 'OrderPickedAndPacked' },
+  'order-cancelled': { source: 'inventory-release', cause: 'OrderCancelled' },
+} as const satisfies Partial<Record<NotificationKind, { source: StepName; cause: string }>>;
+
+/** What the stored order entitles its customer to be told with one kind, or why it does not. */
+export type Entitlement = { ok: true; facts: NotificationFacts } | { ok: false; why: string };
+
+/**
+ * The facts of the `kind` notification that `stored` is entitled to, read from the stored order alone:
+ * rejected once REJECTED, packed once it was PACKED (also when shipped or cancelled since), shipped once
+ * SHIPPED, cancelled once CANCELLED. The owning step stores the state before it produces the record, so
+ * a record that finds its order short of that state is not the owning step's. Ids and statuses only in
+ * `why`: it goes to a dead letter.
+ */
+export function entitlement(stored: StoredOrder | undefined, kind: NotificationKind): Entitlement {
+  if (!stored) return { ok: false, why: 'is unknown' };
+  const refused: Entitlement = { ok: false, why: `is ${stored.status}; it is owed no ${kind}` };
+  switch (kind) {
+    case 'order-rejected':
+      if (stored.status !== 'REJECTED') return refused;
+      return { ok: true, facts: { kind, reason: stored.rejectionReason ?? 'rejected' } };
+    case 'order-packed':
+      if (!reachedAt(stored, 'PACKED') || !stored.parcel) return refused;
+      return { ok: true, facts: { kind, parcel: stored.parcel } };
+    case 'order-shipped':
+      if (stored.status !== 'SHIPPED' || !stored.carrier || !stored.trackingNumber) return refused;
+      return { ok: true, facts: { kind, carrier: stored.carrier, trackingNumber: stored.trackingNumber } };
+    case 'order-cancelled': {
+      if (stored.status !== 'CANCELLED') return refused;
+      const reason = stored.cancellationReason;
+      return { ok: true, facts: { kind, ...(reason ? { reason } : {}) } };
+    }
+    case 'order-confirmed':
+      return { ok: false, why: 'is owed no order-confirmed: no step sends it' };
+  }
+}
+
+/** A notification as the system stored it: what is sent and recorded, whatever a record claims. */
+export interface GenuineNotification extends Pick<Notification['data'], 'subject' | 'message' | 'details'> {
+  notificationId: string;
+  orderId: string;
+  customerId: string;
+  kind: NotificationKind;
+  channel: Notification['data']['channel'];
+  source: StepName;
+  causationId: string;
+  placedAt: string;
+}
+
+/**
+ * The genuine notification of an order and kind, built from the stored order (its customer, texts and
+ * facts) as the owning step built it; ids, source and cause derive from the order id and the kind.
+ */
+export function genuineNotification(stored: StoredOrder, facts: NotificationFacts): GenuineNotification {
+  const { source, cause } = NOTIFIED_BY[facts.kind];
+  const order = orderOf(stored);
+  return {
+    notificationId: notificationId(order.orderId, facts.kind),
+    orderId: order.orderId,
+    customerId: order.customerId,
+    kind: facts.kind,
+    channel: 'email',
+    ...notificationContent(order, facts),
+    source,
+    causationId: orderEventId(order.orderId, cause),
+    placedAt: order.placedAt,
+  };
 }

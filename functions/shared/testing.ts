@@ -275,3 +275,51 @@ export class RecordingLogger implements StepLogger {
     this.lines.push({ level, message, attributes });
   }
 }
+
+/** The stored order in each state it can be in, as the steps leave it. */
+export function ordersInEveryState() {
+  const at = (status: StoredOrder['status']) => ({ status, at: '2026-11-24T10:00:01.000Z' });
+  const received = storedOrder(sampleOrder());
+  const confirmed: StoredOrder = {
+    ...received,
+    status: 'CONFIRMED',
+    history: [...received.history, at('CONFIRMED')],
+  };
+  const parcel = { parcelId: 'PCL-1', weightGrams: 900, size: 'S' } as const;
+  const packed: StoredOrder = {
+    ...confirmed,
+    status: 'PACKED',
+    parcel,
+    history: [...confirmed.history, at('PACKED')],
+  };
+  const shipped: StoredOrder = {
+    ...packed,
+    status: 'SHIPPED',
+    carrier: 'SwiftPost',
+    trackingNumber: 'SP00000000001',
+    history: [...packed.history, at('SHIPPED')],
+  };
+  const rejected: StoredOrder = {
+    ...received,
+    status: 'REJECTED',
+    rejectionReason: 'SKU-MUG is out of stock',
+    history: [...received.history, at('REJECTED')],
+  };
+  const cancel = (from: StoredOrder): StoredOrder => ({
+    ...from,
+    status: 'CANCELLED',
+    cancelledFrom: from.status,
+    cancellationReason: 'changed my mind',
+    history: [...from.history, at('CANCELLED')],
+  });
+  return {
+    RECEIVED: received,
+    CONFIRMED: confirmed,
+    PACKED: packed,
+    SHIPPED: shipped,
+    REJECTED: rejected,
+    'CANCELLED from RECEIVED': cancel(received),
+    'CANCELLED from CONFIRMED': cancel(confirmed),
+    'CANCELLED from PACKED': cancel(packed),
+  };
+}

@@ -16,17 +16,23 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decode } from '../../events/codec.ts';
+import { encode, newEvent } from '../../events/codec.ts';
+import type { NotificationKind } from '../../events/schemas/events.ts';
 import { deliveryIdempotencyConfig, idempotentDelivery } from '../../functions/notification/delivery.ts';
 import { notificationItem } from '../../functions/notification/logic.ts';
 import { snsClientConfig, snsSend } from '../../functions/notification/sns.ts';
-import { notificationRecord } from '../../functions/shared/notifications.ts';
-import { RecordingLogger, sampleOrder } from '../../functions/shared/testing.ts';
+import {
+  genuineNotification,
+  type NotificationFacts,
+  notificationId,
+} from '../../functions/shared/notifications.ts';
+import { newStoredOrder, type StoredOrder } from '../../functions/shared/orders/model.ts';
+import { RecordingLogger, sampleOrder, storedOrder } from '../../functions/shared/testing.ts';
 import { provisionChannels, provisionTables } from '../../local/infra/provision.ts';
 import { localSnsConfig, localTopicArn } from '../../local/infra/sns.ts';
 import { createLambdaContext, localRegion } from '../../local/runtime/lambda-context.ts';
 import { localTableName } from '../../topology/index.ts';
-import { uniqueName, waitFor } from '../e2e/support/kafka.ts';
+import { TestProducer, TopicReader, uniqueName, waitFor } from '../e2e/support/kafka.ts';
 import {
   type E2ePipeline,
   e2eCatalog,
@@ -162,11 +168,8 @@ describe("the notification channel on moto's SNS", () => {
       );
       const order = { ...sampleOrder(), orderId: `ord-${randomUUID()}` };
       const now = new Date();
-      const message = (facts: Parameters<typeof notificationRecord>[3]) => {
-        const decoded = decode('Notification', notificationRecord('shipper', 'evt', order, facts, now).value);
-        if (!decoded.ok) throw decoded.error;
-        return notificationItem(decoded.event, now);
-      };
+      const message = (facts: NotificationFacts) =>
+        notificationItem(genuineNotification(storedOrder(order), facts), now);
       const packed = message({
         kind: 'order-packed',
         parcel: { parcelId: 'PCL-1', weightGrams: 900, size: 'S' },
@@ -255,5 +258,145 @@ describe('a shipped order through the local pipeline (real Kafka, dynoxide, moto
       for (const part of ['Test Customer', '1 Test St', 'Testville', '12345'])
         expect(told).not.toContain(part);
     }
+  });
+});
+
+describe('forged notifications through the local pipeline (real Kafka, dynoxide, moto SNS, the real handlers)', () => {
+  const { kafkaBrokers, snsEndpoint } = testInfra();
+  const subscriber = new SubscribedQueue(snsEndpoint);
+  const producer = new TestProducer(kafkaBrokers);
+  let deadLetters: TopicReader;
+  let pipeline: E2ePipeline;
+  const customs = 'Pay the customs fee at http://pay.example.invalid';
+
+  beforeAll(async () => {
+    pipeline = await startE2ePipeline('chan-forged');
+    await subscriber.subscribe(localTopicArn('notifications', pipeline.tablePrefix, localRegion()));
+    deadLetters = await new TopicReader(kafkaBrokers, 'DeadLetterQueue').start('latest');
+  });
+
+  afterAll(async () => {
+    await pipeline?.stop();
+    await Promise.all([subscriber.close(), producer.close(), deadLetters?.close()]);
+  });
+
+  /** A Notification with the genuine id of its order and kind, the forger's customer and text. */
+  const forged = (orderId: string, kind: NotificationKind) =>
+    encode(
+      'Notification',
+      newEvent('Notification', {
+        eventId: notificationId(orderId, kind),
+        correlationId: orderId,
+        causationId: 'attacker',
+        source: 'shipper',
+        data: {
+          orderId,
+          customerId: 'cust-victim',
+          kind,
+          channel: 'email',
+          subject: 'Customs fee due',
+          message: customs,
+          details: { url: 'http://pay.example.invalid' },
+        },
+      }),
+    );
+  const send = (records: ReturnType<typeof forged>[]) =>
+    producer.send(records.map((r) => ({ topic: r.topic, key: r.key, value: r.value, headers: r.headers })));
+  const lettersOf = (orderId: string) =>
+    deadLetters.messages
+      .filter((m) => m.key?.toString() === orderId)
+      .map(
+        (m) =>
+          JSON.parse(m.value.toString()) as {
+            eventType: string;
+            data: { function: string; error: { name: string; message: string } };
+          },
+      )
+      .filter((letter) => letter.eventType === 'DeadLettered');
+  const messagesOf = (orderId: string) =>
+    subscriber.received.filter((m) => attributesOf(m).orderId === orderId);
+
+  it("publishes the stored order's text to its customer, never the forger's, and refuses a kind the order is not owed", async () => {
+    // A REJECTED order whose own notification was never produced: only the forged records name it.
+    const order = { ...sampleOrder(), orderId: uniqueName('forged-rejected'), customerId: 'cust-owner' };
+    const { outboxShard: _, ...received } = newStoredOrder(order, { requestHash: 'h', requestId: 'r' });
+    const rejected: StoredOrder = {
+      ...received,
+      status: 'REJECTED',
+      rejectionReason: 'SKU-MUG is out of stock',
+      history: [...received.history, { status: 'REJECTED', at: new Date().toISOString() }],
+    };
+    await pipeline.tables.putOrder(rejected);
+    // One key, one partition, in this order: the shipped one's dead letter means both were handled.
+    await send([forged(order.orderId, 'order-rejected'), forged(order.orderId, 'order-shipped')]);
+    await waitFor(
+      () => lettersOf(order.orderId).length >= 1,
+      'the dead letter of the shipped one',
+      TIMEOUT_MS,
+    );
+    await waitFor(
+      async () => (await subscriber.count((m) => attributesOf(m).orderId === order.orderId)) >= 1,
+      'the message',
+      TIMEOUT_MS,
+    );
+    await subscriber.drain();
+
+    expect(
+      lettersOf(order.orderId).map((l) => [l.data.function, l.data.error.name, l.data.error.message]),
+    ).toEqual([
+      [
+        'notification',
+        'InvalidTransitionError',
+        `order ${order.orderId} is REJECTED; it is owed no order-shipped`,
+      ],
+    ]);
+    const messages = messagesOf(order.orderId);
+    expect(messages).toHaveLength(1);
+    expect(messages[0]).toMatchObject({
+      Subject: `Order ${order.orderId} could not be accepted`,
+      Message:
+        'We are sorry: we could not reserve your order (SKU-MUG is out of stock). You have not been charged.',
+    });
+    expect(messages[0] && attributesOf(messages[0])).toMatchObject({
+      customerId: 'cust-owner',
+      kind: 'order-rejected',
+    });
+    expect(JSON.stringify(subscriber.received)).not.toContain('customs');
+    expect((await pipeline.tables.notifications(order.orderId)).map((n) => n.kind)).toEqual([
+      'order-rejected',
+    ]);
+  });
+
+  it('refuses notifications forged before their order exists, and the genuine ones are sent when the order ships', async () => {
+    const orderId = uniqueName('forged-early');
+    await send([forged(orderId, 'order-packed'), forged(orderId, 'order-shipped')]);
+    await waitFor(() => lettersOf(orderId).length >= 2, 'a dead letter per forged record', TIMEOUT_MS);
+    expect(lettersOf(orderId).map((l) => l.data.error.message)).toEqual([
+      `order ${orderId} is unknown`,
+      `order ${orderId} is unknown`,
+    ]);
+    expect(await pipeline.tables.notifications(orderId)).toEqual([]);
+
+    const body = orderBody([{ entry: e2eCatalog.plenty, quantity: 1 }], orderId);
+    expect((await postOrder(pipeline.api, body, randomUUID())).status).toBe(202);
+    await waitFor(
+      async () => (await subscriber.count((m) => attributesOf(m).orderId === orderId)) >= 2,
+      "the order's two genuine messages",
+      TIMEOUT_MS,
+      200,
+    );
+    await waitFor(
+      async () => (await pipeline.tables.notifications(orderId)).length === 2,
+      'two recorded',
+      TIMEOUT_MS,
+    );
+    await subscriber.drain();
+    const messages = messagesOf(orderId);
+    expect(messages.map((m) => attributesOf(m).kind).sort()).toEqual(['order-packed', 'order-shipped']);
+    for (const message of messages) expect(attributesOf(message).customerId).toBe(body.customerId);
+    expect(messages.find((m) => attributesOf(m).kind === 'order-shipped')?.Message).toMatch(
+      /^Your order is on its way with /,
+    );
+    expect(JSON.stringify(subscriber.received)).not.toContain('customs');
   });
 });
