@@ -1,7 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  ScanCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dynamoCatalog } from '../../functions/order-api/catalog.ts';
 import { createOrderApi } from '../../functions/order-api/handler.ts';
@@ -9,6 +15,7 @@ import { dynamoNotifications } from '../../functions/order-api/notifications.ts'
 import { dynamoOrders } from '../../functions/shared/orders/repository.ts';
 import { RecordingProducer, silentLogger, testMetrics } from '../../functions/shared/testing.ts';
 import { type RunningApi, startApiEmulator } from '../../local/runtime/api-emulator.ts';
+import { inProcessInvoker } from '../../local/runtime/invoke.ts';
 import { localTableName } from '../../topology/manifest.ts';
 import { testDynamoDbClient } from '../support/env.ts';
 
@@ -75,7 +82,7 @@ beforeAll(async () => {
     memoryMb: 512,
     timeoutSeconds: 10,
     port: 0,
-    handler: (event, context) => handle(event, context),
+    invoke: inProcessInvoker({ functionName: 'order-api', memoryMb: 512, timeoutSeconds: 10 }, handle),
     log: () => undefined,
   });
 });
@@ -288,5 +295,143 @@ describe('GET /orders/{id} on the real tables', () => {
       { status: 'NOTIFIED', at: later(2), detail: 'notified:order-confirmed' },
       { status: 'NOTIFIED', at: later(5), detail: 'notified:order-packed' },
     ]);
+  });
+});
+
+describe('order-api on the real tables: an Idempotency-Key names one request', () => {
+  const place = async () => {
+    const orderId = newOrderId();
+    const body = {
+      orderId,
+      customerId: 'c',
+      items: [{ sku: sku.mug, quantity: 1 }],
+      shippingAddress: address,
+    };
+    expect((await post(JSON.stringify(body))).status).toBe(202);
+    return orderId;
+  };
+  const cancel = async (orderId: string, key: string) => {
+    const response = await fetch(`${api.url}/orders/${orderId}/cancel`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'Idempotency-Key': key },
+      body: JSON.stringify({ reason: 'changed my mind' }),
+    });
+    return {
+      status: response.status,
+      replayed: response.headers.get('idempotent-replayed'),
+      json: (await response.json()) as Record<string, unknown>,
+    };
+  };
+
+  it('refuses a cancel key reused on another order (409), leaving that order as it was; a key reused on POST /orders too', async () => {
+    const [a, b] = [await place(), await place()];
+    const key = `k-${randomBytes(6).toString('hex')}`;
+    expect((await cancel(a, key)).status).toBe(202);
+    const other = await cancel(b, key);
+    expect(other).toMatchObject({ status: 409, replayed: null });
+    expect(other.json.message).toMatch(/already used for another request/);
+    expect(await stored(b)).toMatchObject({ status: 'RECEIVED' });
+    expect(await stored(a)).toMatchObject({ status: 'CANCELLED' });
+    expect(await cancel(a, key)).toMatchObject({ status: 202, replayed: 'true', json: { orderId: a } });
+    const before = await ordersCount();
+    const body = JSON.stringify({
+      customerId: 'c',
+      items: [{ sku: sku.mug, quantity: 1 }],
+      shippingAddress: address,
+    });
+    expect((await post(body, { 'Idempotency-Key': key })).status).toBe(409);
+    expect(await ordersCount()).toBe(before);
+  });
+});
+
+describe('order-api on the real tables: operator data that does not fit is refused, not an outage', () => {
+  const put = (entry: string, item: Record<string, unknown>) =>
+    client.send(
+      new PutCommand({
+        TableName: tables.inventory,
+        Item: { sku: entry, weightGrams: 100, available: 10, reserved: 0, ...item },
+      }),
+    );
+
+  it.each([
+    ['a price of 12.345', { name: 'n', unitPrice: 12.345 }],
+    ['a price of "12.50"', { name: 'n', unitPrice: '12.50' }],
+    ['a price of -1', { name: 'n', unitPrice: -1 }],
+    ['no name', { unitPrice: 5 }],
+  ])(
+    'answers 422 for a SKU whose entry has %s, beside a good SKU, storing nothing; the fixed entry sells at once',
+    async (_, item) => {
+      const broken = `SKU-ADV-${tag}-BROKEN-${randomBytes(3).toString('hex').toUpperCase()}`;
+      await put(broken, item);
+      const orderId = newOrderId();
+      const body = JSON.stringify({
+        orderId,
+        customerId: 'c',
+        items: [
+          { sku: sku.mug, quantity: 1 },
+          { sku: broken, quantity: 1 },
+        ],
+        shippingAddress: address,
+      });
+      for (let attempt = 0; attempt < 2; attempt += 1) {
+        const refused = await post(body);
+        expect(refused.status).toBe(422);
+        expect(refused.json.errors).toEqual([
+          { path: 'items[1].sku', message: expect.stringContaining(`${broken} cannot be sold now`) },
+        ]);
+      }
+      expect(await stored(orderId)).toBeUndefined();
+      await put(broken, { name: 'fixed', unitPrice: 5 });
+      expect((await post(body)).status).toBe(202);
+    },
+  );
+
+  it('accepts the new price during the cache period, checked against a fresh read; a wrong one names the new price', async () => {
+    const entry = `SKU-ADV-${tag}-REPRICED`;
+    await put(entry, { name: 'repriced', unitPrice: 10 });
+    const order = (unitPrice: number) =>
+      JSON.stringify({
+        customerId: 'c',
+        items: [{ sku: entry, quantity: 1, unitPrice }],
+        shippingAddress: address,
+      });
+    expect((await post(order(10))).status).toBe(202);
+    await put(entry, { name: 'repriced', unitPrice: 11 });
+    expect((await post(order(11))).status).toBe(202);
+    const wrong = await post(order(9));
+    expect(wrong.status).toBe(400);
+    expect(wrong.json.errors).toEqual([
+      { path: 'items[0].unitPrice', message: 'is not the current catalog price 11.00; omit it or send that' },
+    ]);
+  });
+});
+
+describe('GET /orders/{id} of an order the outbox sweeper gave up on', () => {
+  it('shows ON_HOLD, not RECEIVED forever; the customer can still cancel it', async () => {
+    const orderId = newOrderId();
+    const body = {
+      orderId,
+      customerId: 'c',
+      items: [{ sku: sku.mug, quantity: 1 }],
+      shippingAddress: address,
+    };
+    expect((await post(JSON.stringify(body))).status).toBe(202);
+    // What the sweeper writes when it abandons an order (and takes it out of the outbox).
+    await client.send(
+      new UpdateCommand({
+        TableName: tables.orders,
+        Key: { orderId },
+        UpdateExpression: 'SET outboxAbandonedAt = :at, outboxAbandonReason = :reason REMOVE outboxShard',
+        ExpressionAttributeValues: { ':at': new Date().toISOString(), ':reason': 're-produced 5 times' },
+      }),
+    );
+    const held = await fetch(`${api.url}/orders/${orderId}`);
+    const view = (await held.json()) as Record<string, unknown>;
+    expect(view).toMatchObject({ status: 'ON_HOLD', holdReason: expect.stringContaining('operator') });
+    expect(JSON.stringify(view)).not.toContain('re-produced');
+    const cancelled = await fetch(`${api.url}/orders/${orderId}/cancel`, { method: 'POST' });
+    expect(cancelled.status).toBe(202);
+    const after = (await (await fetch(`${api.url}/orders/${orderId}`)).json()) as Record<string, unknown>;
+    expect(after.status).toBe('CANCELLED');
   });
 });
