@@ -763,6 +763,75 @@ describe('MSK event source mapping emulator (real broker)', () => {
       });
     });
 
+    it("redoes only the consumer wrapper's transiently failed record and what followed it", async () => {
+      const { topic, dlq } = await freshTopics();
+      const processed: string[] = [];
+      let failOnce = true;
+      const step: ConsumerStep<'Notification'> = {
+        name: 'notification',
+        topic: 'Notification',
+        async process(event) {
+          const { orderId } = event.data;
+          if (orderId === 'ord-2' && failOnce) {
+            failOnce = false;
+            throw new Error('SNS unavailable');
+          }
+          processed.push(orderId);
+          return { orderId, events: [], kpis: [], replayed: false, summary: 'ok' };
+        },
+      };
+      const processBatch = batchProcessor(step, {
+        logger: silentLogger(),
+        metrics: testMetrics(),
+        deps: { produce: async () => {}, deadLetterStore: new MemoryPersistenceLayer() },
+        reportBatchItemFailures: true,
+      });
+      const orders = ['ord-0', 'ord-1', 'ord-2', 'ord-3'];
+      await producer.send(
+        orders.map((id) => {
+          const encoded = encode('Notification', eventsFor(id).Notification);
+          return { topic, key: encoded.key, value: encoded.value, headers: encoded.headers };
+        }),
+      );
+      const deliveries: string[][] = [];
+      const esm = emulator({
+        topic,
+        dlq,
+        trigger: { retryAttempts: 2, reportBatchItemFailures: true, bisectBatchOnFunctionError: true },
+        handler: async (event: MskEvent) => {
+          deliveries.push(offsetsOf(event));
+          // The wrapper reads the step's topic name; its answer names the emulator's topic as delivered.
+          const report = await processBatch({
+            records: Object.fromEntries(
+              Object.entries(event.records).map(([k, list]) => [
+                k,
+                list.map((r) => ({ ...r, topic: 'Notification' })),
+              ]),
+            ),
+          } as unknown as MSKEvent);
+          return {
+            batchItemFailures: (report.batchItemFailures ?? []).map(({ itemIdentifier: id }) => ({
+              itemIdentifier: { ...id, partition: id.partition.replace(/^Notification-/, `${topic}-`) },
+            })),
+          };
+        },
+      });
+      await esm.start();
+      await waitFor(
+        async () => (await committedOffsets(brokers, esm.groupId, topic))[0] === 4n,
+        'the commit',
+      );
+      expect(deliveries.flat()).toEqual([0, 1, 2, 3, 2, 3].map((o) => `${topic}-0@${o}`));
+      // ord-3 ran twice (after ord-2 in the partition, so redone with it): the steps are idempotent.
+      expect(processed.slice(0, 3).sort()).toEqual(['ord-0', 'ord-1', 'ord-3']);
+      expect(processed.slice(3).sort()).toEqual(['ord-2', 'ord-3']);
+      expect(esm.stats).toMatchObject({
+        partialFailures: 1,
+        failedInvocations: 0,
+        recordsSentToOnFailure: 0,
+      });
+    });
+
     it('fails the whole invocation when batchItemFailures names no record of it', async () => {
       const { topic, dlq } = await freshTopics();
       await producer.send([{ topic, key: 'k', value: 'only' }]);
