@@ -11,9 +11,10 @@ export type RecordCoordinates = z.infer<typeof RecordCoordinates>;
 
 /**
  * Written by `npm run dlq:replay` to `DeadLetterQueue`, in the same produce as the replayed record: names
- * the dead letter (its own coordinates) and the original record in it that went back to its topic, so a
- * later run never replays that letter again. Not a dead letter: every reader of the topic tells the two
- * apart by `eventType`. Its `source` is the tool, not a pipeline step.
+ * the dead letter (its own coordinates) and the original record in it that went back to its topic. For
+ * people and dashboards only: anyone who can produce to the topic can write one, so the tool never skips a
+ * letter for it (its claims in DynamoDB decide, tools/dlq/ledger.ts). Not a dead letter: every reader of
+ * the topic tells the two apart by `eventType`. Its `source` is the tool, not a pipeline step.
  */
 export const DeadLetterReplayed = envelopeOf(
   'DeadLetterReplayed',

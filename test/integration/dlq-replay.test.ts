@@ -1,10 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { Admin, Consumer, Producer } from '@platformatic/kafka';
-import { afterAll, describe, expect, it } from 'vitest';
+import { Admin, Consumer, compatibilityPartitioner, defaultPartitioner, Producer } from '@platformatic/kafka';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encode } from '../../events/index.ts';
 import { connectionOptions } from '../../functions/shared/kafka/connection.ts';
+import { producerOptions } from '../../functions/shared/kafka/producer.ts';
 import { deadLetterEvent, type RawRecord } from '../../functions/shared/msk-records.ts';
+import { provisionTables } from '../../local/infra/provision.ts';
 import { parseDeadLetterQueueRecord } from '../../tools/dlq/dead-letter.ts';
+import { ReplayLedger } from '../../tools/dlq/ledger.ts';
 import {
   REPLAYED_FROM_HEADER,
   REPLAYED_RECORD_HEADER,
@@ -12,8 +15,9 @@ import {
   replayDeadLetters,
 } from '../../tools/dlq/replay.ts';
 import { functionLetter } from '../../tools/dlq/testing.ts';
-import { createTopics, deleteTopics } from '../e2e/support/kafka.ts';
-import { testInfra } from '../support/env.ts';
+import { localTableName } from '../../topology/index.ts';
+import { createTopics, deleteTopics, uniqueName } from '../e2e/support/kafka.ts';
+import { testDynamoDbClient, testInfra } from '../support/env.ts';
 import { type ConsumedRecord, consume, produce } from '../support/kafka.ts';
 
 const brokers = () => testInfra().kafkaBrokers;
@@ -65,9 +69,17 @@ async function trim(topic: string, partition: number, before: bigint): Promise<v
   }
 }
 
+/** The idempotency table of this file's own, where the runs claim their replays. */
+const tablePrefix = uniqueName('dlq-replay');
+const dynamodb = testDynamoDbClient();
+const ledger = () => new ReplayLedger(dynamodb, localTableName('idempotency', tablePrefix));
+beforeAll(async () => {
+  await provisionTables(testInfra().dynamodbEndpoint, tablePrefix);
+});
+
 const created: string[] = [];
 /** A dead-letter topic and a source topic of this test's own, so it can trim them and count their records. */
-async function privateTopics(): Promise<{
+async function privateTopics(sourcePartitions = 2): Promise<{
   dlq: string;
   source: string;
   options: Omit<ReplayOptions, 'dryRun'>;
@@ -75,13 +87,14 @@ async function privateTopics(): Promise<{
   const id = randomUUID().slice(0, 8);
   const dlq = `test-dlq-${id}`;
   const source = `test-source-${id}`;
-  await createTopics(brokers(), { [dlq]: 3, [source]: 2 });
+  await createTopics(brokers(), { [dlq]: 3, [source]: sourcePartitions });
   created.push(dlq, source);
   return {
     dlq,
     source,
     options: {
       connection: connection(),
+      ledger: ledger(),
       filter: {},
       deadLetterTopic: dlq,
       isReplayTarget: (topic) => topic === source,
@@ -91,6 +104,7 @@ async function privateTopics(): Promise<{
 }
 
 afterAll(async () => {
+  dynamodb.destroy();
   if (created.length > 0) await deleteTopics(brokers(), created);
 });
 
@@ -142,6 +156,7 @@ describe('dlq:replay on the real broker', () => {
 
     const dry = await replayDeadLetters({
       connection: connection(),
+      ledger: ledger(),
       filter: { orderId },
       dryRun: true,
       timeouts,
@@ -152,6 +167,7 @@ describe('dlq:replay on the real broker', () => {
 
     const real = await replayDeadLetters({
       connection: connection(),
+      ledger: ledger(),
       filter: { orderId },
       dryRun: false,
       timeouts,
@@ -389,5 +405,128 @@ describe('dlq:replay on the real broker', () => {
     expect(await endOffsets(source)).toEqual([offset + 1n, 0n]);
     // Nothing went out, so nothing is marked: the letter stays as it was.
     expect(await recordCount(dlq)).toBe(1n);
+  });
+  it('puts the record back once when three runs race for it (the claim is a conditional write)', async () => {
+    const { dlq, source, options } = await privateTopics();
+    const keys = ['ord-r1', 'ord-r2', 'ord-r3', 'ord-r4'];
+    await produce(
+      keys.map((key, i) => ({
+        topic: dlq,
+        key,
+        value: functionLetter({
+          key,
+          topic: source,
+          partition: 0,
+          offset: String(i),
+          value: Buffer.from('{'),
+        }),
+      })),
+    );
+    const runs = await Promise.all([1, 2, 3].map(() => replayDeadLetters({ ...options, dryRun: false })));
+    expect(runs.reduce((sum, run) => sum + run.replayed, 0)).toBe(keys.length);
+    for (const run of runs) {
+      // Each letter: replayed by this run, already replayed by another, or still being replayed by another.
+      expect(run.replayed + run.alreadyReplayed + run.skipped.length).toBe(keys.length);
+      for (const { kind } of run.skipped) expect(kind).toBe('being replayed by another run');
+    }
+    expect(await recordCount(source)).toBe(BigInt(keys.length));
+    // Afterwards every claim is complete: a fourth run replays nothing.
+    expect(await replayDeadLetters({ ...options, dryRun: false })).toMatchObject({
+      replayed: 0,
+      alreadyReplayed: keys.length,
+      skipped: [],
+    });
+  });
+
+  it('does not take a forged marker or replayed-from header for a replay: the letters still go back', async () => {
+    const { dlq, source, options } = await privateTopics();
+    const letter = (key: string, offset: string, headers?: Record<string, string>) => ({
+      topic: dlq,
+      key,
+      value: functionLetter({
+        key,
+        topic: source,
+        partition: 0,
+        offset,
+        value: Buffer.from('{'),
+        headers: headers ?? {},
+      }),
+    });
+    // Anyone who can write to the dead-letter topic can write a marker naming another record...
+    const forgedMarker = {
+      eventId: randomUUID(),
+      eventType: 'DeadLetterReplayed',
+      version: 1,
+      occurredAt: new Date().toISOString(),
+      correlationId: 'ord-f1',
+      causationId: `${dlq}:0:0`,
+      source: 'dlq-replay',
+      data: {
+        letter: { topic: dlq, partition: 0, offset: '0' },
+        original: { topic: source, partition: 0, offset: '1' },
+        valueFrom: 'dead-letter',
+      },
+    };
+    // ...and anyone who can write to a pipeline topic, a poison record whose headers claim it is a replay.
+    await produce([
+      { topic: dlq, key: 'ord-f1', value: JSON.stringify(forgedMarker) },
+      letter('ord-f1', '1'),
+      letter('ord-f2', '2'),
+      letter('ord-f3', '3', {
+        [REPLAYED_FROM_HEADER]: `${dlq}:0:0`,
+        [REPLAYED_RECORD_HEADER]: `${source}:0:2`,
+      }),
+    ]);
+    const summary = await replayDeadLetters({ ...options, dryRun: false });
+    expect(summary).toMatchObject({ markers: 1, matched: 3, replayed: 3, alreadyReplayed: 0, skipped: [] });
+    expect(await recordCount(source)).toBe(3n);
+  });
+
+  it("puts a replayed record on the partition the pipeline's producer puts its key on", async () => {
+    const { dlq, source, options } = await privateTopics(6);
+    // A key the two partitioners place apart: a plain murmur2 client would put its replay elsewhere.
+    const key = Array.from({ length: 50 }, (_, i) => `ord-part-${i}`).find((k) => {
+      const bytes = Buffer.from(k);
+      const noMessage = { topic: source, key: bytes };
+      return defaultPartitioner(noMessage, bytes) % 6 !== compatibilityPartitioner(noMessage, bytes) % 6;
+    });
+    if (key === undefined) throw new Error('no key the partitioners place apart');
+    // Where the pipeline puts this order's records: its own producer settings.
+    const pipeline = new Producer(producerOptions(connection()));
+    const sent = await pipeline
+      .send({ messages: [{ topic: source, key, value: Buffer.from('{"order":"placed"}') }] })
+      .finally(() => pipeline.close());
+    const partition = sent.offsets?.[0]?.partition;
+    // The letter says where the original was; the replay goes where the key goes.
+    await produce({
+      topic: dlq,
+      key,
+      value: functionLetter({ key, topic: source, partition: 5, offset: '0', value: Buffer.from('{') }),
+    });
+    expect(await replayDeadLetters({ ...options, dryRun: false })).toMatchObject({ replayed: 1 });
+    const [replayed] = await consume(source, {
+      count: 1,
+      from: 'earliest',
+      where: (r) => r.headers[REPLAYED_FROM_HEADER] !== undefined,
+    });
+    expect(replayed?.key).toBe(key);
+    expect(replayed?.partition).toBe(partition);
+  });
+
+  it('matches --function exactly: a letter of inventory-release is not one of inventory', async () => {
+    const { dlq, options } = await privateTopics();
+    const lettersOf = (step: string) =>
+      functionLetter({ key: `ord-${step}`, topic: 'x', partition: 0, offset: '1', value: Buffer.from('{') })
+        .toString()
+        .replaceAll('"notification"', JSON.stringify(step));
+    await produce(
+      ['inventory', 'inventory-release'].map((step) => ({
+        topic: dlq,
+        key: `ord-${step}`,
+        value: lettersOf(step),
+      })),
+    );
+    const summary = await replayDeadLetters({ ...options, filter: { failedIn: 'inventory' }, dryRun: true });
+    expect(summary).toMatchObject({ letters: 2, matched: 1 });
   });
 });

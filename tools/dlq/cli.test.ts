@@ -1,6 +1,14 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { ExitCode, formatSummary, kafkaConfigOf, parseCommandLine, run, UsageError } from './cli.ts';
+import {
+  ExitCode,
+  formatSummary,
+  kafkaConfigOf,
+  ledgerConfigOf,
+  parseCommandLine,
+  run,
+  UsageError,
+} from './cli.ts';
 
 const quiet = () => {
   const lines: string[] = [];
@@ -23,13 +31,13 @@ describe('dlq:replay command line', () => {
         '--timeout',
         '90',
         '--idle-timeout',
-        '2.5',
+        '2',
       ]),
     ).toEqual({
       dryRun: true,
       includeFailedReplays: true,
       filter: { topic: 'OrderReceived', reason: 'poison', failedIn: 'inventory', orderId: 'ord-1' },
-      timeouts: { overallMs: 90_000, idleMs: 2_500 },
+      timeouts: { overallMs: 90_000, idleMs: 2_000 },
     });
     expect(parseCommandLine([])).toMatchObject({ dryRun: false, includeFailedReplays: false, filter: {} });
   });
@@ -44,13 +52,34 @@ describe('dlq:replay command line', () => {
     [['--topic', 'Orders'], /--topic must be one of OrderReceived/],
     [['--topic', 'DeadLetterQueue'], /--topic must be one of/],
     [['--reason', 'bad'], /--reason must be poison or retries-exhausted/],
-    [['--timeout', '0'], /--timeout must be a number of seconds/],
-    [['--idle-timeout=-1'], /--idle-timeout must be a number of seconds/],
-    [['--timeout', '1e3'], /--timeout must be a number of seconds/],
+    [['--timeout', '0'], /--timeout must be a whole number of seconds from 1 to 86400/],
+    // A fraction would round to 0 ms and time out before anything is read.
+    [['--timeout', '0.0001'], /--timeout must be a whole number of seconds/],
+    [['--idle-timeout', '2.5'], /--idle-timeout must be a whole number of seconds/],
+    [['--idle-timeout=-1'], /--idle-timeout must be a whole number of seconds/],
+    [['--timeout', '1e3'], /--timeout must be a whole number of seconds/],
+    [['--timeout', ' 5'], /--timeout must be a whole number of seconds/],
+    [['--timeout', '0x10'], /--timeout must be a whole number of seconds/],
+    [['--timeout', '86401'], /--timeout must be a whole number of seconds from 1 to 86400/],
+    [['--idle-timeout', 'Infinity'], /--idle-timeout must be a whole number of seconds/],
+    // Exact step names of the manifest's consumers: no substring (inventory is not inventory-release).
+    [['--function', 'inv'], /--function must be one of inventory, inventory-release, /],
+    [['--function', 'Inventory'], /--function must be one of/],
+    [['--function', 'order-api'], /--function must be one of/],
     [['--order', 'a', '--order', 'b'], /--order given twice/],
   ])('refuses %j with a clear message', (args, message) => {
     expect(() => parseCommandLine(args)).toThrow(UsageError);
     expect(() => parseCommandLine(args)).toThrow(message);
+  });
+
+  it('takes a step name only exactly, each of the consumers of the manifest', () => {
+    for (const step of ['inventory', 'inventory-release', 'warehouse', 'shipper', 'notification', 'kpis']) {
+      expect(parseCommandLine(['--function', step]).filter).toEqual({ failedIn: step });
+    }
+    expect(parseCommandLine(['--timeout', '86400', '--idle-timeout', '1']).timeouts).toEqual({
+      overallMs: 86_400_000,
+      idleMs: 1_000,
+    });
   });
 
   it('answers bad arguments and a bad broker list with exit code 2 and the usage, before any connection', async () => {
@@ -63,6 +92,36 @@ describe('dlq:replay command line', () => {
     const iam = quiet();
     expect(await run([], { KAFKA_AUTH: 'iam' }, iam.out)).toBe(ExitCode.usage);
     expect(iam.lines.join('\n')).toContain('AWS_REGION is not set (needed to sign MSK IAM tokens)');
+    const tiny = quiet();
+    expect(await run(['--timeout', '0.0001'], {}, tiny.out)).toBe(ExitCode.usage);
+    expect(tiny.lines.join('\n')).toContain('--timeout must be a whole number of seconds');
+  });
+
+  it('claims replays in the idempotency table: the local one, or the one the environment names', () => {
+    const local = kafkaConfigOf({});
+    expect(ledgerConfigOf({}, local)).toMatchObject({
+      tableName: 'order-pipeline-idempotency',
+      client: { endpoint: 'http://127.0.0.1:8000' },
+    });
+    const brokers = { KAFKA_BROKERS: '127.0.0.1:9092' };
+    expect(
+      ledgerConfigOf({ ...brokers, DYNAMODB_ENDPOINT: 'http://127.0.0.1:9000' }, kafkaConfigOf(brokers)),
+    ).toMatchObject({
+      tableName: 'order-pipeline-idempotency',
+      client: { endpoint: 'http://127.0.0.1:9000' },
+    });
+    const arn = 'arn:aws:kafka:eu-west-1:123456789012:cluster/shared/0a1b2c3d-4e5f-6789-abcd-ef0123456789-7';
+    const aws = { MSK_CLUSTER_ARN: arn, TABLE_IDEMPOTENCY: 'Stack-Idempotency-1A2B' };
+    expect(ledgerConfigOf(aws, kafkaConfigOf(aws))).toEqual({
+      tableName: 'Stack-Idempotency-1A2B',
+      client: { region: 'eu-west-1' },
+    });
+    // A cluster named, no table and no local endpoint: nowhere to claim, so nothing is replayed.
+    expect(() => ledgerConfigOf({ MSK_CLUSTER_ARN: arn }, kafkaConfigOf({ MSK_CLUSTER_ARN: arn }))).toThrow(
+      /TABLE_IDEMPOTENCY is not set/,
+    );
+    expect(() => ledgerConfigOf({ TABLE_IDEMPOTENCY: 'a b' }, local)).toThrow(/not a table name/);
+    expect(() => ledgerConfigOf({ DYNAMODB_ENDPOINT: 'not a url' }, local)).toThrow(UsageError);
   });
 
   it("reads the functions' environment contract, the local broker when it names no cluster", () => {
@@ -124,12 +183,12 @@ describe('dlq:replay command line', () => {
       const { lines, out } = quiet();
       const code = await run(
         ['--dry-run', '--timeout', '20', '--idle-timeout', '1'],
-        { KAFKA_BROKERS: address(server) },
+        { KAFKA_BROKERS: address(server), DYNAMODB_ENDPOINT: 'http://127.0.0.1:9' },
         out,
       );
       expect(code).toBe(ExitCode.timeout);
       expect(lines.join('\n')).toMatch(
-        /dlq:replay timed out against 127\.0\.0\.1:\d+: listing the offsets of DeadLetterQueue timed out/,
+        /dlq:replay timed out against 127\.0\.0\.1:\d+ \(claims in order-pipeline-idempotency\): listing the offsets of DeadLetterQueue timed out/,
       );
     } finally {
       for (const socket of sockets) socket.destroy();
@@ -143,10 +202,11 @@ describe('dlq:replay command line', () => {
     const broker = address(server);
     await new Promise((resolve) => server.close(resolve));
     const { lines, out } = quiet();
-    expect(await run(['--timeout', '60'], { KAFKA_BROKERS: broker }, out)).toBe(ExitCode.kafka);
+    const env = { KAFKA_BROKERS: broker, DYNAMODB_ENDPOINT: 'http://127.0.0.1:9' };
+    expect(await run(['--timeout', '60'], env, out)).toBe(ExitCode.kafka);
     expect(lines.join('\n')).toMatch(
       new RegExp(
-        `dlq:replay failed against ${broker}: .*Cannot connect to any broker: Connection to ${broker} failed`,
+        `dlq:replay failed against ${broker} \\(claims in order-pipeline-idempotency\\): .*Cannot connect to any broker: Connection to ${broker} failed`,
       ),
     );
   });

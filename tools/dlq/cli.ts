@@ -1,10 +1,14 @@
 import { parseArgs } from 'node:util';
+import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { isTopicName, topicNames } from '../../events/topics.ts';
 import { ConfigError, type KafkaConfig, readKafkaConfig } from '../../functions/shared/config.ts';
+import { dynamoDbClientConfig } from '../../functions/shared/dynamodb.ts';
 import { clientIdFor, resolveConnection } from '../../functions/shared/kafka/connection.ts';
+import { functionNames, localTableName, manifest, tableEnvVar } from '../../topology/index.ts';
 import { RuntimeEnv } from '../../topology/runtime-env.ts';
 import { deadLetterTopic } from '../../topology/topics.ts';
 import type { ReplayFilter } from './dead-letter.ts';
+import { ReplayLedger } from './ledger.ts';
 import {
   defaultTimeouts,
   type ReplayOptions,
@@ -13,13 +17,19 @@ import {
   replayDeadLetters,
 } from './replay.ts';
 
+/** The steps that can have dead letters: the manifest's Kafka consumers. */
+export const consumerSteps = functionNames.filter((fn) => manifest.functions[fn].trigger.kind === 'kafka');
+
 export const usage = [
   'usage: npm run dlq:replay -- [--dry-run] [--topic <source topic>] [--reason poison|retries-exhausted]',
   '                             [--function <step>] [--order <order id>] [--include-failed-replays]',
   '                             [--timeout <seconds>] [--idle-timeout <seconds>]',
+  `  --function: one of ${consumerSteps.join(', ')}`,
+  `  --timeout, --idle-timeout: whole seconds, 1 to 86400`,
+  '  uses KAFKA_BROKERS / MSK_CLUSTER_ARN, and TABLE_IDEMPOTENCY / DYNAMODB_ENDPOINT (where replays are claimed)',
 ].join('\n');
 
-/** 0 done, 1 Kafka failed (e.g. no broker reachable), 2 bad arguments, 3 a wait timed out, 130 interrupted. */
+/** 0 done, 1 Kafka or DynamoDB failed (e.g. no broker reachable), 2 bad arguments, 3 a wait timed out, 130 interrupted. */
 export const ExitCode = { ok: 0, kafka: 1, usage: 2, timeout: 3, interrupted: 130 } as const;
 
 export class UsageError extends Error {
@@ -32,13 +42,16 @@ export type CommandLine = Pick<ReplayOptions, 'filter' | 'dryRun' | 'includeFail
 
 const replayTargets = topicNames.filter((t) => t !== deadLetterTopic);
 
+/** Every wait is whole seconds, at least one: a fraction that rounds to 0 ms would time out at once. */
+export const MAX_SECONDS = 86_400;
+
 function seconds(flag: string, text: string | undefined, fallbackMs: number): number {
   if (text === undefined) return fallbackMs;
   const value = Number(text);
-  if (!/^\d+(\.\d+)?$/.test(text.trim()) || !Number.isFinite(value) || value <= 0 || value > 86_400) {
-    throw new UsageError(`${flag} must be a number of seconds between 0 and 86400, got "${text}"`);
+  if (!/^\d{1,5}$/.test(text) || value < 1 || value > MAX_SECONDS) {
+    throw new UsageError(`${flag} must be a whole number of seconds from 1 to ${MAX_SECONDS}, got "${text}"`);
   }
-  return Math.round(value * 1000);
+  return value * 1000;
 }
 
 function nonEmpty(flag: string, text: string | undefined): string | undefined {
@@ -70,6 +83,9 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
     throw new UsageError(`--reason must be poison or retries-exhausted, got "${reason}"`);
   }
   const failedIn = nonEmpty('--function', values.function);
+  if (failedIn !== undefined && !(consumerSteps as string[]).includes(failedIn)) {
+    throw new UsageError(`--function must be one of ${consumerSteps.join(', ')}, got "${failedIn}"`);
+  }
   const orderId = nonEmpty('--order', values.order);
   const filter: ReplayFilter = {
     ...(topic !== undefined ? { topic } : {}),
@@ -156,6 +172,47 @@ export function kafkaConfigOf(env: NodeJS.ProcessEnv): KafkaConfig {
   return config;
 }
 
+/** The local DynamoDB of `npm start`, when the environment names no cluster. */
+export const DEFAULT_DYNAMODB_ENDPOINT = 'http://127.0.0.1:8000';
+
+export interface LedgerConfig {
+  /** The idempotency table, where each replay is claimed before it goes out (ledger.ts). */
+  tableName: string;
+  client: DynamoDBClientConfig;
+}
+
+const TableName = /^[A-Za-z0-9_.-]{3,255}$/;
+
+/**
+ * Where replays are claimed, from the functions' contract: the idempotency table named by
+ * `TABLE_IDEMPOTENCY`, at `DYNAMODB_ENDPOINT` when set (dynoxide), else DynamoDB in `AWS_REGION`. With no
+ * cluster named either, the local ones of `npm start` (`order-pipeline-idempotency` on 127.0.0.1:8000).
+ */
+export function ledgerConfigOf(env: NodeJS.ProcessEnv, kafka: KafkaConfig): LedgerConfig {
+  const named = env[RuntimeEnv.kafkaBrokers]?.trim() || env[RuntimeEnv.mskClusterArn]?.trim();
+  const endpoint =
+    env[RuntimeEnv.dynamodbEndpoint]?.trim() || (named ? undefined : DEFAULT_DYNAMODB_ENDPOINT);
+  const variable = tableEnvVar('idempotency');
+  const tableName = env[variable]?.trim() || (endpoint ? localTableName('idempotency') : undefined);
+  if (tableName === undefined) {
+    throw new UsageError(
+      `${variable} is not set: name the idempotency table, where each replay is claimed (or ${RuntimeEnv.dynamodbEndpoint} for a local one)`,
+    );
+  }
+  if (!TableName.test(tableName)) throw new UsageError(`${variable} is not a table name: "${tableName}"`);
+  if (endpoint) {
+    try {
+      return { tableName, client: dynamoDbClientConfig({ ...env, [RuntimeEnv.dynamodbEndpoint]: endpoint }) };
+    } catch (error) {
+      if (error instanceof ConfigError) throw new UsageError(error.message);
+      throw error;
+    }
+  }
+  const region = env.AWS_REGION?.trim() || env.AWS_DEFAULT_REGION?.trim() || kafka.region;
+  if (!region) throw new UsageError('AWS_REGION is not set (needed for DynamoDB, where replays are claimed)');
+  return { tableName, client: { region } };
+}
+
 /** Where the tool connects, for its messages: the brokers, else the cluster they are resolved from. */
 const target = (config: KafkaConfig) => config.brokers.join(',') || (config.clusterArn ?? '');
 
@@ -185,18 +242,22 @@ export async function run(
 ): Promise<number> {
   let commandLine: CommandLine;
   let config: KafkaConfig;
+  let ledgerConfig: LedgerConfig;
   try {
     commandLine = parseCommandLine(args);
     config = kafkaConfigOf(env);
+    ledgerConfig = ledgerConfigOf(env, config);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     out.error(`dlq:replay: ${error.message}\n${usage}`);
     return ExitCode.usage;
   }
+  const dynamodb = new DynamoDBClient(ledgerConfig.client);
   try {
     const connection = await resolveConnection(config, clientIdFor('dlq-replay'));
     const summary = await replayDeadLetters({
       connection,
+      ledger: new ReplayLedger(dynamodb, ledgerConfig.tableName),
       ...commandLine,
       ...(signal ? { signal } : {}),
       log: (line) => out.log(line),
@@ -208,8 +269,10 @@ export async function run(
   } catch (error) {
     const timedOut = error instanceof ReplayTimeoutError;
     out.error(
-      `dlq:replay ${timedOut ? 'timed out' : 'failed'} against ${target(config)}: ${describeError(error)}`,
+      `dlq:replay ${timedOut ? 'timed out' : 'failed'} against ${target(config)} (claims in ${ledgerConfig.tableName}): ${describeError(error)}`,
     );
     return timedOut ? ExitCode.timeout : ExitCode.kafka;
+  } finally {
+    dynamodb.destroy();
   }
 }

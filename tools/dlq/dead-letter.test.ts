@@ -10,6 +10,7 @@ import {
   REPLAYED_FROM_HEADER,
   REPLAYED_RECORD_HEADER,
   replayId,
+  stepOf,
 } from './dead-letter.ts';
 import { functionLetter as letterOf } from './testing.ts';
 
@@ -290,6 +291,34 @@ describe('dead letters', () => {
     expect(matches(ours, { orderId: 'ord-8' })).toBe(false);
     expect(matches(theirs, { failedIn: 'warehouse' })).toBe(true);
     expect(matches(theirs, { topic: 'OrderReceived' })).toBe(false);
+  });
+
+  it('filters by the step exactly: inventory is not inventory-release, in either shape of letter', () => {
+    const [ours] = lettersOf(functionLetter);
+    const [theirs] = lettersOf(lambdaLetter);
+    if (!ours || !theirs) throw new Error('fixtures did not parse');
+    const release: DeadLetter = { ...ours, failedIn: 'inventory-release' };
+    expect(matches(release, { failedIn: 'inventory' })).toBe(false);
+    expect(matches(release, { failedIn: 'inventory-release' })).toBe(true);
+    expect(matches(ours, { failedIn: 'inventory-release' })).toBe(false);
+    expect(matches(ours, { failedIn: 'inv' })).toBe(false);
+    // Lambda's letter: the function's name locally; on AWS a generated name, so the topic's consumer.
+    const arn = (name: string) => `arn:aws:lambda:eu-west-1:123456789012:function:${name}:$LATEST`;
+    const local: DeadLetter = { ...theirs, failedIn: arn('inventory-release') };
+    expect(stepOf(local)).toBe('inventory-release');
+    expect(matches(local, { failedIn: 'inventory' })).toBe(false);
+    const cancelled = { ...theirs.original, topic: 'OrderCancelled' };
+    const onAws: DeadLetter = {
+      ...theirs,
+      failedIn: arn('OrderPipeline-FunctionsInventoryRelease1A2B3C4D-x1y2z3'),
+      original: cancelled,
+    };
+    expect(stepOf(onAws)).toBe('inventory-release');
+    expect(matches(onAws, { failedIn: 'inventory' })).toBe(false);
+    expect(matches(onAws, { failedIn: 'inventory-release' })).toBe(true);
+    // A topic no step consumes, and a name that is none of the steps: no step, so no --function matches.
+    const stray: DeadLetter = { ...onAws, original: { ...cancelled, topic: 'elsewhere' } };
+    expect(stepOf(stray)).toBeUndefined();
   });
 
   it("the bench's reader of DeadLetterQueue does not count a marker as a dead letter", () => {

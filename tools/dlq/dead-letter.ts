@@ -1,6 +1,7 @@
 import { decode } from '../../events/codec.ts';
 import { DeadLetterReplayed, type RecordCoordinates } from '../../events/schemas/dead-letter-replayed.ts';
 import { LambdaKafkaFailureRecord } from '../../events/schemas/events.ts';
+import { type FunctionName, functionNames, manifest } from '../../topology/index.ts';
 import { deadLetterTopic } from '../../topology/topics.ts';
 
 /** Header of a replayed record: the dead letter it came back from (`DeadLetterQueue:<partition>:<offset>`). */
@@ -170,16 +171,34 @@ export function parseDeadLetterQueueRecord(value: Buffer | null): DeadLetterQueu
 export interface ReplayFilter {
   topic?: string;
   reason?: DeadLetter['reason'];
-  /** Matches the step name, or any part of the function ARN. */
+  /** The step, exactly (`inventory` is not `inventory-release`): see `stepOf`. */
   failedIn?: string;
   /** The record key, i.e. the order id. */
   orderId?: string;
 }
 
+const isFunctionName = (name: string): name is FunctionName => Object.hasOwn(manifest.functions, name);
+
+/**
+ * The step a letter failed in, by name: a function's letter names it; Lambda's own letter names the
+ * function's ARN, whose name is the step locally and a generated one on AWS, so there the step is the
+ * one the manifest has consume the record's topic (unknown when that is not exactly one).
+ */
+export function stepOf(letter: DeadLetter): string | undefined {
+  if (letter.writer === 'function') return letter.failedIn;
+  const name = /^arn:aws[a-z-]*:lambda:[^:]*:\d*:function:([^:]+)/.exec(letter.failedIn)?.[1];
+  if (name !== undefined && isFunctionName(name)) return name;
+  const consumers = functionNames.filter((fn) => {
+    const { trigger } = manifest.functions[fn];
+    return trigger.kind === 'kafka' && trigger.topic === letter.original.topic;
+  });
+  return consumers.length === 1 ? consumers[0] : undefined;
+}
+
 export function matches(letter: DeadLetter, filter: ReplayFilter): boolean {
   if (filter.topic !== undefined && letter.original.topic !== filter.topic) return false;
   if (filter.reason !== undefined && letter.reason !== filter.reason) return false;
-  if (filter.failedIn !== undefined && !letter.failedIn.includes(filter.failedIn)) return false;
+  if (filter.failedIn !== undefined && stepOf(letter) !== filter.failedIn) return false;
   if (filter.orderId !== undefined && letter.original.key?.toString('utf8') !== filter.orderId) return false;
   return true;
 }

@@ -3,6 +3,7 @@ import { deterministicEventId } from '../../events/codec.ts';
 import { DeadLetterReplayed } from '../../events/schemas/dead-letter-replayed.ts';
 import { isTopicName } from '../../events/topics.ts';
 import type { KafkaConnection } from '../../functions/shared/kafka/connection.ts';
+import { pipelineProducerSettings } from '../../functions/shared/kafka/producer.ts';
 import { deadLetterTopic } from '../../topology/topics.ts';
 import {
   coordinatesText,
@@ -15,6 +16,7 @@ import {
   type ReplayFilter,
   replayId,
 } from './dead-letter.ts';
+import { claimable, type ReplayLedger, type ReplayState } from './ledger.ts';
 import {
   fetchRecord,
   newReader,
@@ -30,9 +32,17 @@ export { ReplayTimeoutError, type Timeouts } from './read.ts';
 
 export const defaultTimeouts: Timeouts = { overallMs: 300_000, idleMs: 30_000 };
 
+/**
+ * How much longer than its produce may take a claim is held: a run that has not completed its claim by
+ * then is taken for dead, and a later run may take the letter over. Covers clocks a minute apart.
+ */
+export const LEASE_MARGIN_MS = 60_000;
+
 export interface ReplayOptions {
   /** The cluster (functions/shared/kafka/connection.ts): plaintext locally, TLS + MSK IAM on AWS. */
   connection: KafkaConnection;
+  /** Where each replay is claimed before it goes out (ledger.ts): the only record trusted to skip a letter. */
+  ledger: ReplayLedger;
   filter: ReplayFilter;
   dryRun: boolean;
   /**
@@ -47,7 +57,7 @@ export interface ReplayOptions {
   /** Which topics a letter may go back to: by default the pipeline's, never the dead-letter topic. */
   isReplayTarget?: (topic: string) => boolean;
   log?: (line: string) => void;
-  /** Stops between two letters (Ctrl-C), never between a replay and its marker. */
+  /** Stops between two letters (Ctrl-C), never between a claim, its replay and its completion. */
   signal?: AbortSignal;
 }
 
@@ -56,12 +66,12 @@ export interface ReplaySummary {
   scanned: number;
   /** Dead letters among them (one of Lambda's records may hold several). */
   letters: number;
-  /** Replay markers among them. */
+  /** Replay markers among them (informational: never a reason to skip a letter). */
   markers: number;
   unreadable: number;
   /** Dead letters that match the filter. */
   matched: number;
-  /** Matched, but their record went back before (a marker names it, or its replay failed again). */
+  /** Matched, but their record went back before: its claim in the ledger is completed. */
   alreadyReplayed: number;
   replayed: number;
   /** Dry run: how many would go back. */
@@ -74,6 +84,8 @@ export interface ReplaySummary {
 
 export type SkipKind =
   | 'failed again after a replay'
+  | 'being replayed by another run'
+  | 'claim not written by the tool'
   | 'not a pipeline topic'
   | 'truncated, original gone from its topic'
   | 'truncated, not the original at its coordinates';
@@ -85,29 +97,72 @@ interface Candidate {
   kafkaKey: Buffer | null;
 }
 
+/** What to do with a matched letter, from what the ledger says of its record (never from the topic). */
+export type Decision =
+  | { action: 'replay'; takeOver?: string }
+  | { action: 'already-replayed' }
+  | { action: 'skip'; kind: SkipKind; reason: string };
+
+/**
+ * Pure: the ledger's claim of the letter's record (`state`), whether the ledger knows that record as a copy
+ * the tool sent (`copyOf`), at `now`. Headers and markers on the topics play no part: anyone who can
+ * produce to a pipeline topic can write them.
+ */
+export function decide(
+  state: ReplayState,
+  copyOf: string | undefined,
+  includeFailedReplays: boolean,
+  now: number,
+): Decision {
+  if (state.kind === 'completed') return { action: 'already-replayed' };
+  if (state.kind === 'unreadable') {
+    return {
+      action: 'skip',
+      kind: 'claim not written by the tool',
+      reason: `its claim is unreadable: ${state.error}`,
+    };
+  }
+  if (state.kind === 'in-progress' && !claimable(state, now)) {
+    return {
+      action: 'skip',
+      kind: 'being replayed by another run',
+      reason: `claimed at ${state.claimedAt} by another run, until ${new Date(state.leaseExpiresAt).toISOString()}`,
+    };
+  }
+  if (copyOf !== undefined && !includeFailedReplays) {
+    return {
+      action: 'skip',
+      kind: 'failed again after a replay',
+      reason: `failed again after its replay of ${copyOf} (--include-failed-replays sends it again)`,
+    };
+  }
+  return state.kind === 'in-progress'
+    ? { action: 'replay', takeOver: `claimed at ${state.claimedAt} by a run that did not finish` }
+    : { action: 'replay' };
+}
+
 const CorrelationId = /^[\x21-\x7e]{1,128}$/;
+
+type Budget = () => Timeouts;
 
 /**
  * Reads the dead-letter topic from each partition's earliest retained offset to its current end, and sends
  * every dead letter that matches `filter` back to its source topic with its original key, value and
  * headers, through the consumers' idempotency again: a record that was in fact processed has no second
- * effect. Each original record goes back at most once: the replay and a `DeadLetterReplayed` marker naming
- * it go out in one produce, and later runs skip what a marker (or a failed replay's own dead letter) names.
- * A letter that holds only a prefix of its value is replayed from the original on its source topic, or
- * skipped when retention has trimmed it. Nothing is committed; every wait is bounded by `timeouts`.
+ * effect. Each original record goes back at most once per claim: the run claims it in the ledger (a
+ * conditional write, so of concurrent runs exactly one wins) before producing it, and completes the
+ * claim after. A letter that holds only a prefix of its value is replayed from the original on its source
+ * topic, or skipped when retention has trimmed it. Nothing is committed; every wait is bounded by `timeouts`.
  */
 export async function replayDeadLetters(options: ReplayOptions): Promise<ReplaySummary> {
   const log = options.log ?? (() => {});
   const timeouts = { ...defaultTimeouts, ...options.timeouts };
   const deadline = Date.now() + timeouts.overallMs;
-  const budget = (): Timeouts => {
+  const budget: Budget = () => {
     const left = deadline - Date.now();
     if (left <= 0) throw new ReplayTimeoutError(`dlq:replay timed out after ${timeouts.overallMs} ms`);
     return { overallMs: left, idleMs: Math.min(timeouts.idleMs, left) };
   };
-  const dlq = options.deadLetterTopic ?? deadLetterTopic;
-  const isTarget =
-    options.isReplayTarget ?? ((topic: string) => isTopicName(topic) && topic !== deadLetterTopic);
   const summary: ReplaySummary = {
     scanned: 0,
     letters: 0,
@@ -120,14 +175,44 @@ export async function replayDeadLetters(options: ReplayOptions): Promise<ReplayS
     interrupted: false,
     skipped: [],
   };
+  const candidates = await readCandidates(options, summary, budget, log);
+  summary.matched = candidates.length;
+  const producer = options.dryRun
+    ? undefined
+    : new Producer<Buffer, Buffer, Buffer, Buffer>(pipelineProducerSettings(options.connection));
+  // Records this run looked at already (two letters of one record are one replay), for dry runs too.
+  const handled = new Set<string>();
+  try {
+    for (const candidate of candidates) {
+      if (options.signal?.aborted) {
+        summary.interrupted = true;
+        break;
+      }
+      await replayOne(candidate, {
+        options,
+        summary,
+        budget,
+        log,
+        producer,
+        handled,
+        leaseMs: timeouts.idleMs + LEASE_MARGIN_MS,
+      });
+    }
+  } finally {
+    await producer?.close().catch(() => {});
+  }
+  return summary;
+}
 
-  // Records that went back already, by their coordinates; and letters named by a replay of the tool's
-  // first version, which wrote no marker and no replayed-record header.
-  const replayed = new Set<string>();
-  const replayedLetters = new Set<string>();
-  const lettersAt = new Map<string, DeadLetter[]>();
+/** Every dead letter of the topic that matches the filter; counts what else the topic holds. */
+async function readCandidates(
+  options: ReplayOptions,
+  summary: ReplaySummary,
+  budget: Budget,
+  log: (line: string) => void,
+): Promise<Candidate[]> {
+  const dlq = options.deadLetterTopic ?? deadLetterTopic;
   const candidates: Candidate[] = [];
-
   const consumer = newReader(options.connection);
   try {
     const ranges = await partitionRanges(consumer, dlq, budget().idleMs);
@@ -146,14 +231,10 @@ export async function replayDeadLetters(options: ReplayOptions): Promise<ReplayS
         }
         if (parsed.kind === 'marker') {
           summary.markers++;
-          replayed.add(replayId(parsed.marker.data.original));
           return;
         }
-        lettersAt.set(coordinatesText(at), parsed.letters);
         for (const letter of parsed.letters) {
           summary.letters++;
-          if (letter.replayOf?.original !== undefined) replayed.add(letter.replayOf.original);
-          else if (letter.replayOf) replayedLetters.add(letter.replayOf.letter);
           if (matches(letter, options.filter)) candidates.push({ letter, at, kafkaKey: message.key ?? null });
         }
       },
@@ -162,139 +243,190 @@ export async function replayDeadLetters(options: ReplayOptions): Promise<ReplayS
   } finally {
     await consumer.close(true).catch(() => {});
   }
-  for (const letterAt of replayedLetters) {
-    for (const letter of lettersAt.get(letterAt) ?? []) replayed.add(replayId(letter.original));
-  }
+  return candidates;
+}
 
-  summary.matched = candidates.length;
-  const producer = options.dryRun
-    ? undefined
-    : new Producer<Buffer, Buffer, Buffer, Buffer>({
-        ...options.connection,
-        idempotent: true,
-        autocreateTopics: false,
-      });
-  try {
-    for (const { letter, at, kafkaKey } of candidates) {
-      if (options.signal?.aborted) {
-        summary.interrupted = true;
-        break;
-      }
-      const { original } = letter;
-      const letterAt = coordinatesText(at);
-      const id = replayId(original);
-      const what = `${letterAt} → ${original.topic} (was ${id}, ${letter.reason} in ${letter.failedIn}: ${letter.error})`;
-      const skip = (kind: SkipKind, reason: string = kind) => {
-        summary.skipped.push({ letter: letterAt, kind, reason });
-        log(`skip ${what}: ${reason}`);
-      };
-      if (replayed.has(id)) {
-        summary.alreadyReplayed++;
-        log(`skip ${what}: already replayed`);
-        continue;
-      }
-      if (letter.replayOf && !options.includeFailedReplays) {
-        skip(
-          'failed again after a replay',
-          `failed again after its replay from ${letter.replayOf.letter} (--include-failed-replays sends it again)`,
-        );
-        continue;
-      }
-      if (!isTarget(original.topic) || original.topic === dlq) {
-        skip('not a pipeline topic');
-        continue;
-      }
-      let record = { key: original.key, value: original.value, headers: original.headers };
-      const fromSource = letter.valueTruncated || letter.headersTruncated || letter.keyTruncated;
-      if (fromSource) {
-        const fetched = await fetchRecord(
-          options.connection,
-          { topic: original.topic, partition: original.partition, offset: BigInt(original.offset) },
-          budget(),
-        );
-        if ('missing' in fetched) {
-          skip(
-            'truncated, original gone from its topic',
-            `truncated in the letter, and the original is ${fetched.missing}`,
-          );
-          continue;
-        }
-        const full = {
-          key: fetched.found.key ?? null,
-          value: fetched.found.value ?? null,
-          headers: fetched.found.headerEntries.map(([name, bytes]): [string, Buffer] => [
-            name.toString('utf8'),
-            bytes,
-          ]),
-        };
-        if (!isOriginalOf(letter, full)) {
-          skip(
-            'truncated, not the original at its coordinates',
-            `truncated in the letter, and the record at ${id} is not its original (key, size or prefix differ)`,
-          );
-          continue;
-        }
-        record = full;
-      }
-      replayed.add(id);
-      if (!producer) {
-        summary.wouldReplay++;
-        log(`would replay ${what}${fromSource ? ', full record from its topic' : ''}`);
-        continue;
-      }
-      const key = kafkaKey?.toString('utf8');
-      const marker = DeadLetterReplayed.parse({
-        eventId: deterministicEventId(id, 'DeadLetterReplayed'),
-        eventType: 'DeadLetterReplayed',
-        version: 1,
-        occurredAt: new Date().toISOString(),
-        correlationId: key !== undefined && CorrelationId.test(key) ? key : 'unknown',
-        causationId: letterAt.slice(0, 128),
-        source: 'dlq-replay',
-        data: {
-          letter: { topic: at.topic, partition: at.partition, offset: String(at.offset) },
-          original: { topic: original.topic, partition: original.partition, offset: original.offset },
-          valueFrom: fromSource ? 'source-topic' : 'dead-letter',
-        },
-      });
-      const replayHeaders = new Map<Buffer, Buffer>([
-        ...record.headers
-          .filter(([name]) => name !== REPLAYED_FROM_HEADER && name !== REPLAYED_RECORD_HEADER)
-          .map(([name, bytes]): [Buffer, Buffer] => [Buffer.from(name), bytes]),
-        [Buffer.from(REPLAYED_FROM_HEADER), Buffer.from(letterAt)],
-        [Buffer.from(REPLAYED_RECORD_HEADER), Buffer.from(id)],
-      ]);
-      // One produce, the marker first: on one broker a single request; the idempotent producer retries it
-      // whole. Only a send that fails for good (the tool then stops, naming the letter) leaves it unknown
-      // which of the two landed.
-      await within(
-        producer.send({
-          messages: [
-            {
-              topic: dlq,
-              key: kafkaKey ?? undefined,
-              value: Buffer.from(JSON.stringify(marker)),
-              headers: new Map([
-                [Buffer.from('event-type'), Buffer.from(marker.eventType)],
-                [Buffer.from('event-id'), Buffer.from(marker.eventId)],
-              ]),
-            },
-            {
-              topic: original.topic,
-              key: record.key ?? undefined,
-              value: record.value ?? undefined,
-              headers: replayHeaders,
-            },
-          ],
-        }),
-        budget().idleMs,
-        `replaying ${letterAt}`,
-      );
-      summary.replayed++;
-      log(`replayed ${what}${fromSource ? ', full record from its topic' : ''}`);
+interface Run {
+  options: ReplayOptions;
+  summary: ReplaySummary;
+  budget: Budget;
+  log: (line: string) => void;
+  producer: Producer<Buffer, Buffer, Buffer, Buffer> | undefined;
+  handled: Set<string>;
+  leaseMs: number;
+}
+
+/** One matched letter: looked up in the ledger, then skipped, or claimed, sent back and completed. */
+async function replayOne({ letter, at, kafkaKey }: Candidate, run: Run): Promise<void> {
+  const { options, summary, budget, log, producer, handled } = run;
+  const { original } = letter;
+  const letterAt = coordinatesText(at);
+  const id = replayId(original);
+  const what = `${letterAt} → ${original.topic} (was ${id}, ${letter.reason} in ${letter.failedIn}: ${letter.error})`;
+  const apply = (decision: Decision): boolean => {
+    if (decision.action === 'replay') return true;
+    if (decision.action === 'already-replayed') {
+      summary.alreadyReplayed++;
+      log(`skip ${what}: already replayed`);
+    } else {
+      summary.skipped.push({ letter: letterAt, kind: decision.kind, reason: decision.reason });
+      log(`skip ${what}: ${decision.reason}`);
     }
-  } finally {
-    await producer?.close().catch(() => {});
+    return false;
+  };
+  if (handled.has(id)) {
+    apply({ action: 'already-replayed' });
+    return;
   }
-  return summary;
+  handled.add(id);
+  const { state, copyOf } = await within(
+    options.ledger.look(id),
+    budget().idleMs,
+    `reading the claim of ${id}`,
+  );
+  const decision = decide(state, copyOf, options.includeFailedReplays ?? false, Date.now());
+  if (!apply(decision)) return;
+  const isTarget =
+    options.isReplayTarget ?? ((topic: string) => isTopicName(topic) && topic !== deadLetterTopic);
+  if (!isTarget(original.topic) || original.topic === (options.deadLetterTopic ?? deadLetterTopic)) {
+    apply({ action: 'skip', kind: 'not a pipeline topic', reason: 'not a pipeline topic' });
+    return;
+  }
+  const record = await recordOf(letter, options.connection, budget);
+  if ('skip' in record) {
+    apply(record.skip);
+    return;
+  }
+  const from = record.fromSource ? ', full record from its topic' : '';
+  if (!producer) {
+    summary.wouldReplay++;
+    log(`would replay ${what}${from}`);
+    return;
+  }
+  const claim = await within(
+    options.ledger.claim(id, letterAt, Date.now(), run.leaseMs),
+    budget().idleMs,
+    `claiming ${id}`,
+  );
+  if (!claim.won) {
+    // Another run claimed it between the look and the claim: what it left decides.
+    const now = decide(claim.state, copyOf, true, Date.now());
+    apply(
+      now.action === 'replay'
+        ? {
+            action: 'skip',
+            kind: 'being replayed by another run',
+            reason: 'claimed by another run meanwhile',
+          }
+        : now,
+    );
+    return;
+  }
+  if (decision.action === 'replay' && decision.takeOver) log(`taking over ${id}: ${decision.takeOver}`);
+  const copy = await within(
+    produceReplay(producer, { letter, at, kafkaKey }, record),
+    budget().idleMs,
+    `replaying ${letterAt}`,
+  );
+  await within(
+    options.ledger.complete(id, claim.token, letterAt, copy, Date.now()),
+    budget().idleMs,
+    `completing the claim of ${id} (the record went back as ${copy})`,
+  );
+  summary.replayed++;
+  log(`replayed ${what}${from}, as ${copy}`);
+}
+
+type Bytes = { key: Buffer | null; value: Buffer | null; headers: Array<[string, Buffer]> };
+
+/** The bytes to send back: the letter's own, or, when it holds only part of them, the original's from its topic. */
+async function recordOf(
+  letter: DeadLetter,
+  connection: KafkaConnection,
+  budget: Budget,
+): Promise<(Bytes & { fromSource: boolean }) | { skip: Decision & { action: 'skip' } }> {
+  const { original } = letter;
+  const fromSource = letter.valueTruncated || letter.headersTruncated || letter.keyTruncated;
+  if (!fromSource) return { key: original.key, value: original.value, headers: original.headers, fromSource };
+  const fetched = await fetchRecord(
+    connection,
+    { topic: original.topic, partition: original.partition, offset: BigInt(original.offset) },
+    budget(),
+  );
+  if ('missing' in fetched) {
+    const reason = `truncated in the letter, and the original is ${fetched.missing}`;
+    return { skip: { action: 'skip', kind: 'truncated, original gone from its topic', reason } };
+  }
+  const full = {
+    key: fetched.found.key ?? null,
+    value: fetched.found.value ?? null,
+    headers: fetched.found.headerEntries.map(([name, bytes]): [string, Buffer] => [
+      name.toString('utf8'),
+      bytes,
+    ]),
+  };
+  if (!isOriginalOf(letter, full)) {
+    const reason = `truncated in the letter, and the record at ${replayId(original)} is not its original (key, size or prefix differ)`;
+    return { skip: { action: 'skip', kind: 'truncated, not the original at its coordinates', reason } };
+  }
+  return { ...full, fromSource };
+}
+
+/**
+ * Sends the record back to its topic, keyed as it was (so the pipeline's partitioner puts it beside its
+ * order's other records), with an informational `DeadLetterReplayed` marker on the dead-letter topic in
+ * the same produce. Answers where the copy landed.
+ */
+async function produceReplay(
+  producer: Producer<Buffer, Buffer, Buffer, Buffer>,
+  { letter, at, kafkaKey }: Candidate,
+  record: Bytes & { fromSource: boolean },
+): Promise<string> {
+  const { original } = letter;
+  const letterAt = coordinatesText(at);
+  const id = replayId(original);
+  const key = kafkaKey?.toString('utf8');
+  const marker = DeadLetterReplayed.parse({
+    eventId: deterministicEventId(id, 'DeadLetterReplayed'),
+    eventType: 'DeadLetterReplayed',
+    version: 1,
+    occurredAt: new Date().toISOString(),
+    correlationId: key !== undefined && CorrelationId.test(key) ? key : 'unknown',
+    causationId: letterAt.slice(0, 128),
+    source: 'dlq-replay',
+    data: {
+      letter: { topic: at.topic, partition: at.partition, offset: String(at.offset) },
+      original: { topic: original.topic, partition: original.partition, offset: original.offset },
+      valueFrom: record.fromSource ? 'source-topic' : 'dead-letter',
+    },
+  });
+  const replayHeaders = new Map<Buffer, Buffer>([
+    ...record.headers
+      .filter(([name]) => name !== REPLAYED_FROM_HEADER && name !== REPLAYED_RECORD_HEADER)
+      .map(([name, bytes]): [Buffer, Buffer] => [Buffer.from(name), bytes]),
+    [Buffer.from(REPLAYED_FROM_HEADER), Buffer.from(letterAt)],
+    [Buffer.from(REPLAYED_RECORD_HEADER), Buffer.from(id)],
+  ]);
+  const result = await producer.send({
+    messages: [
+      {
+        topic: at.topic,
+        key: kafkaKey ?? undefined,
+        value: Buffer.from(JSON.stringify(marker)),
+        headers: new Map([
+          [Buffer.from('event-type'), Buffer.from(marker.eventType)],
+          [Buffer.from('event-id'), Buffer.from(marker.eventId)],
+        ]),
+      },
+      {
+        topic: original.topic,
+        key: record.key ?? undefined,
+        value: record.value ?? undefined,
+        headers: replayHeaders,
+      },
+    ],
+  });
+  const landed = result.offsets?.find((o) => o.topic === original.topic);
+  if (!landed) throw new Error(`the broker acknowledged the replay of ${id} without its offset`);
+  return coordinatesText(landed);
 }

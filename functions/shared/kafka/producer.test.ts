@@ -1,6 +1,7 @@
+import { compatibilityPartitioner } from '@platformatic/kafka';
 import { describe, expect, it } from 'vitest';
 import { connectionOptions } from './connection.ts';
-import { producerOptions } from './producer.ts';
+import { pipelineProducerSettings, producerOptions } from './producer.ts';
 
 describe('producer options', () => {
   it('is an idempotent producer waiting for all in-sync replicas, with bounded retries', () => {
@@ -17,6 +18,15 @@ describe('producer options', () => {
     });
     expect(options.sasl).toBeUndefined();
     expect(options.tls).toBeUndefined();
+  });
+
+  it("hashes keys as the Java client does, for the functions and for a tool's raw-byte producer alike", () => {
+    const connection = connectionOptions({ brokers: ['127.0.0.1:39092'], auth: 'none', clientId: 'c' });
+    expect(producerOptions(connection).partitioner).toBe(compatibilityPartitioner);
+    expect(pipelineProducerSettings(connection)).toMatchObject({
+      partitioner: compatibilityPartitioner,
+      acks: -1,
+    });
   });
 
   it('keeps the TLS and SASL of its connection', () => {

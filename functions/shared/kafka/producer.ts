@@ -13,11 +13,12 @@ export type RecordProducer = Producer<string, Buffer, string, string>;
 export type RecordProducerOptions = ProducerOptions<string, Buffer, string, string>;
 
 /**
- * The producer's settings on `connection` (connection.ts). Idempotent (the broker drops the duplicates of
- * a retried send) with acks from all in-sync replicas; the Java-compatible partitioner, so a key lands on
- * the partition every other Kafka client would choose.
+ * The settings every producer of the pipeline shares, whatever its serializers (dlq:replay sends raw
+ * bytes with them). Idempotent (the broker drops the duplicates of a retried send) with acks from all
+ * in-sync replicas; the Java-compatible partitioner, so a key lands on the partition every other Kafka
+ * client would choose, and a record sent again by a tool lands beside its order's other records.
  */
-export function producerOptions(connection: KafkaConnection): RecordProducerOptions {
+export function pipelineProducerSettings(connection: KafkaConnection) {
   return {
     ...connection,
     idempotent: true,
@@ -30,6 +31,13 @@ export function producerOptions(connection: KafkaConnection): RecordProducerOpti
     connectTimeout: 5_000,
     timeout: 10_000,
     autocreateTopics: false,
+  };
+}
+
+/** The producer's settings on `connection` (connection.ts): the pipeline's, keys and headers as text. */
+export function producerOptions(connection: KafkaConnection): RecordProducerOptions {
+  return {
+    ...pipelineProducerSettings(connection),
     serializers: { key: stringSerializer, headerKey: stringSerializer, headerValue: stringSerializer },
   };
 }
