@@ -119,7 +119,7 @@ export const manifest = validateManifest({
       description: 'Delivers customer notifications, each exactly once',
       trigger: kafkaTrigger('Notification'),
       produces: ['KPIs', 'DeadLetterQueue'],
-      tables: { notifications: 'readwrite', orders: 'readwrite', idempotency: 'readwrite' },
+      tables: { notifications: 'readwrite', orders: 'read', idempotency: 'readwrite' },
       publishes: ['notifications'],
       memoryMb: 512,
       timeoutSeconds: 30,
