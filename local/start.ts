@@ -16,6 +16,7 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { catalogBySku } from '../functions/shared/catalog.ts';
+import { feedDashboard } from './dashboard/kpi-feed.ts';
 import { type RunningDashboard, startDashboard } from './dashboard/server.ts';
 import { describeInfra } from './infra/describe.ts';
 import {
@@ -197,6 +198,8 @@ async function main(): Promise<number> {
       ...(options.tablePrefix ? { tablePrefix: options.tablePrefix } : {}),
       apiPort: options.port,
       ...(options.scheduleIntervalMs ? { scheduleIntervalMs: options.scheduleIntervalMs } : {}),
+      // The kpis function runs in environments of its own: what it publishes reaches the dashboard here.
+      ...feedDashboard(dashboard.aggregator),
       log,
     };
     if (options.watch) {

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { onKpisPublished } from '../../functions/kpis/metrics.ts';
 import type { FunctionName } from '../../topology/index.ts';
 import { parseRequestTarget } from '../runtime/api-emulator.ts';
 import { type ListenerTimeouts, safeHttpServer } from '../runtime/http-listener.ts';
@@ -54,7 +53,6 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
       clients.broadcast(frame());
     }, options.pushEveryMs ?? PUSH_EVERY_MS);
   });
-  const unlisten = onKpisPublished((records) => aggregator.record(records));
 
   let polling = false;
   let warned = false;
@@ -95,7 +93,6 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
       clearInterval(timer);
       clearTimeout(pending);
       unsubscribe();
-      unlisten();
       clients.closeAll();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();

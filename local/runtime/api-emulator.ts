@@ -12,12 +12,8 @@ import { orderApiOpenApi } from '../../infra/lib/openapi.ts';
 import { manifest } from '../../topology/manifest.ts';
 import type { HttpRoute } from '../../topology/types.ts';
 import { DEFAULT_TIMEOUTS, type ListenerTimeouts, safeHttpServer } from './http-listener.ts';
-import {
-  type FunctionIdentity,
-  invokeHandler,
-  type LambdaHandler,
-  LOCAL_ACCOUNT_ID,
-} from './lambda-context.ts';
+import type { Invoker } from './invoke.ts';
+import { type FunctionIdentity, LOCAL_ACCOUNT_ID } from './lambda-context.ts';
 
 /** API Gateway's maximum request payload. */
 export const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
@@ -30,7 +26,8 @@ export type ApiRoute = Pick<HttpRoute, 'method' | 'resource'>;
 export const orderApiRoutes: readonly ApiRoute[] = manifest.functions['order-api'].trigger.routes;
 
 export interface ApiEmulatorOptions extends FunctionIdentity {
-  handler: LambdaHandler<APIGatewayProxyEvent, APIGatewayProxyResult>;
+  /** Invokes order-api (in one of its execution environments) with the proxy event. */
+  invoke: Invoker<APIGatewayProxyEvent, unknown>;
   routes?: readonly ApiRoute[];
   /** Served at `GET /openapi.json` (local only); defaults to order-api's when `routes` is the default. */
   openApi?: object;
@@ -401,25 +398,21 @@ export async function startApiEmulator(options: ApiEmulatorOptions): Promise<Run
     const integrationTimeout = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), INTEGRATION_TIMEOUT_MS);
     });
-    let outcome:
-      | Awaited<ReturnType<typeof invokeHandler<APIGatewayProxyEvent, APIGatewayProxyResult>>>
-      | 'timeout';
-    try {
-      outcome = await Promise.race([invokeHandler(fn, options.handler, event), integrationTimeout]);
-    } catch (error) {
-      log(
-        `[api] ${method} ${target.path}: ${options.functionName} failed: ${(error as Error).stack ?? error}`,
-      );
-      sendJson(res, 502, { message: 'Internal server error' }, requestId);
-      return;
-    } finally {
-      clearTimeout(timer);
-    }
+    const outcome = await Promise.race([options.invoke(event), integrationTimeout]).finally(() =>
+      clearTimeout(timer),
+    );
     if (outcome === 'timeout') {
       sendJson(res, 504, { message: 'Endpoint request timed out' }, requestId);
       return;
     }
-    const result: unknown = outcome.result;
+    if (outcome.status === 'error') {
+      log(
+        `[api] ${method} ${target.path}: ${options.functionName} failed: ${outcome.errorType}: ${outcome.errorMessage}`,
+      );
+      sendJson(res, 502, { message: 'Internal server error' }, requestId);
+      return;
+    }
+    const result: unknown = outcome.payload;
     const responseHeaders = isProxyResult(result) ? responseHeadersOf(result) : undefined;
     if (!isProxyResult(result) || !responseHeaders) {
       log(`[api] ${method} ${target.path}: malformed Lambda proxy response (status or headers)`);

@@ -27,8 +27,11 @@ export interface LocalRuntimeOptions extends LocalEndpoints {
    * failures or watch what was handled). A wrapper that throws fails that invocation.
    */
   wrapInvoker?: (fn: FunctionName, invoke: Invoker) => Invoker;
-  /** Modules (relative to the project root) every environment imports before its function (the bench's counters). */
-  preload?: readonly string[];
+  /**
+   * Modules (relative to the project root) an environment imports before its function: the bench's
+   * counters in every function's, the dashboard's KPI feed in the kpis function's.
+   */
+  preload?: readonly string[] | ((fn: FunctionName) => readonly string[]);
   /** Every invocation's REPORT, as its line says it. */
   onReport?: (report: InvocationReport) => void;
   /** What a preloaded module posts from inside an environment. */
@@ -122,7 +125,8 @@ function poolOf(
   log: (line: string) => void,
 ): EnvironmentPool {
   const spec = manifest.functions[fn];
-  const { onReport, onTelemetry, preload } = options;
+  const { onReport, onTelemetry } = options;
+  const preload = typeof options.preload === 'function' ? options.preload(fn) : options.preload;
   return new EnvironmentPool({
     functionName: fn,
     entry: spec.entry,

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { feedDashboard } from '../../local/dashboard/kpi-feed.ts';
 import { type RunningDashboard, startDashboard } from '../../local/dashboard/server.ts';
 import { provisionFromManifest } from '../../local/infra/index.ts';
 import { applyEnvironment } from '../../local/runtime/environment.ts';
@@ -50,6 +51,7 @@ describe('the local dashboard, in chromium', () => {
       tablePrefix,
       apiPort: 0,
       groupIdOf,
+      ...feedDashboard(dashboard.aggregator),
       log: () => {},
     });
     // A fresh profile, and no background traffic: this machine's network is closed.

@@ -244,7 +244,6 @@ describe('the API emulator listener', () => {
 
   const start = async () => {
     const ok = { statusCode: 200, body: '{}' };
-    // Both ways the emulator has taken its function (a handler; an invoker, as the runtime is reworked).
     const options = {
       functionName: 'order-api',
       memoryMb: 128,
@@ -252,7 +251,6 @@ describe('the API emulator listener', () => {
       port: 0,
       log: () => undefined,
       timeouts: { headersMs: 200, requestMs: 400 },
-      handler: async () => ok,
       invoke: async () => ({ status: 'ok' as const, requestId: randomUUID(), payload: ok }),
     };
     api = await startApiEmulator(options);
