@@ -141,6 +141,21 @@ describe('cancelling orders (real Kafka, dynoxide, moto SNS, the real handlers)'
     expect(await kinds(orderId)).toEqual(['order-cancelled']);
   });
 
+  it('refuses a cancel key reused on another order (409): that order is not cancelled and ships', async () => {
+    const [a, b] = [await place(1, 'warehouse'), await place(1, 'warehouse')];
+    await orderIn(a, new Set(['CONFIRMED']));
+    await orderIn(b, new Set(['CONFIRMED']));
+    const key = `k-${randomUUID()}`;
+    expect((await cancelOrder(api, a, undefined, key)).status).toBe(202);
+    const reused = await cancelOrder(api, b, undefined, key);
+    expect(reused.status).toBe(409);
+    expect(reused.body).toMatchObject({ message: expect.stringContaining('another request') });
+    faults.heal('warehouse', a);
+    faults.heal('warehouse', b);
+    expect((await orderIn(b, FINAL)).status).toBe('SHIPPED');
+    expect((await orderIn(a, FINAL)).status).toBe('CANCELLED');
+  });
+
   it('refuses to cancel a shipped order (409 with its status) and 404s an unknown one', async () => {
     const orderId = await place(1);
     await orderIn(orderId, new Set(['SHIPPED']));
