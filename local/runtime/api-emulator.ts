@@ -336,11 +336,6 @@ export async function startApiEmulator(options: ApiEmulatorOptions): Promise<Run
   const stage = options.stage ?? 'local';
   const apiId = randomBytes(5).toString('hex');
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const fn: FunctionIdentity = {
-    functionName: options.functionName,
-    memoryMb: options.memoryMb,
-    timeoutSeconds: options.timeoutSeconds,
-  };
 
   // What /openapi.json names as this server: the address it listens on, never the client's Host header.
   let listenUrl = '';
