@@ -576,6 +576,25 @@ describe('least-privilege roles', () => {
       else expect(actions).not.toContain('dynamodb:PutItem');
     }
   });
+
+  it.each(functionNames)("%s: may write none of dlq:replay's claims in the idempotency table", (name) => {
+    const statements = statementsOf(logicalId(fnOf(name).fn.role!));
+    const denied = statements.filter((s) => s.Effect === 'Deny' && s.Sid === 'NoReplayClaims');
+    if (spec(name).tables.idempotency !== 'readwrite') {
+      expect(denied).toEqual([]);
+      return;
+    }
+    expect(denied).toHaveLength(1);
+    expect(asArray(denied[0]!.Action).sort()).toEqual(
+      ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'].sort(),
+    );
+    expect(denied[0]).toMatchObject({
+      Resource: { 'Fn::GetAtt': [logicalId(synth.stack.tables.byName.idempotency), 'Arn'] },
+      Condition: {
+        'ForAnyValue:StringLike': { 'dynamodb:LeadingKeys': ['dlq-replay#*', 'dlq-replay-copy#*'] },
+      },
+    });
+  });
 });
 
 describe('API', () => {

@@ -8,6 +8,7 @@ import { KafkaDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { REPLAY_LEDGER_PREFIXES } from '../../tools/dlq/ledger.ts';
 import {
   consumerGroupId,
   type FunctionName,
@@ -56,6 +57,24 @@ const METRIC_TYPES = {
 const isKafka = (trigger: FunctionSpec['trigger']): trigger is KafkaTrigger => trigger.kind === 'kafka';
 const isSchedule = (trigger: FunctionSpec['trigger']): trigger is ScheduleTrigger =>
   trigger.kind === 'schedule';
+
+/**
+ * The idempotency table also holds dlq:replay's claims (tools/dlq/ledger.ts), which decide that a dead
+ * letter went back once: no function may write them, only the operator running the tool.
+ */
+function denyReplayClaims(role: iam.Role, table: dynamodb.ITableV2): void {
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'NoReplayClaims',
+      effect: iam.Effect.DENY,
+      actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'],
+      resources: [table.tableArn],
+      conditions: {
+        'ForAnyValue:StringLike': { 'dynamodb:LeadingKeys': REPLAY_LEDGER_PREFIXES.map((p) => `${p}*`) },
+      },
+    }),
+  );
+}
 
 /** The table grants of CDK cover the table's own indexes as `<table ARN>/index/*`. */
 function acceptIndexGrant(role: iam.Role, table: dynamodb.ITableV2): void {
@@ -137,6 +156,8 @@ export class PipelineFunctions extends Construct {
         if (spec.tables[table] === 'read') tables[table].grantReadData(role);
         else tables[table].grantReadWriteData(role);
         if ('indexes' in manifest.tables[table]) acceptIndexGrant(role, tables[table]);
+        if (table === 'idempotency' && spec.tables[table] === 'readwrite')
+          denyReplayClaims(role, tables[table]);
       }
 
       const mapping = trigger ? this.mapping(fn, cluster, name, trigger, props.topicsReady) : undefined;

@@ -26,6 +26,8 @@ import { deadLetterTopic } from '../../topology/topics.ts';
 export const CLAIM_PREFIX = 'dlq-replay#';
 /** The item that says a record is a copy the tool sent: how a failed replay's letter is told, never by its headers. */
 export const COPY_PREFIX = 'dlq-replay-copy#';
+/** Every key the tool writes starts with one of these; the deployed functions' roles may write none of them. */
+export const REPLAY_LEDGER_PREFIXES = [CLAIM_PREFIX, COPY_PREFIX] as const;
 
 const retentionHours = (topic: string) =>
   (manifest.topics as Record<string, { retentionHours: number }>)[topic]?.retentionHours ?? 0;
