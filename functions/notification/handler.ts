@@ -28,12 +28,11 @@ import { dynamoNotifications, type NotificationsPort } from './store.ts';
 async function genuineOf(event: Notification, orders: OrderReader): Promise<GenuineNotification> {
   const { orderId, kind } = event.data;
   assertGenuineEvent(event, orderId, notificationId(orderId, kind));
-  const stored = await orders.get(orderId);
-  const owed = entitlement(stored, kind);
+  const owed = entitlement(await orders.get(orderId), kind);
   // Dead-lettered, not retried: a record ahead of its order is not the owning step's, and retrying it
   // would hold up its partition.
-  if (!owed.ok || !stored) throw new InvalidTransitionError(`order ${orderId} ${owed.ok ? '' : owed.why}`);
-  return genuineNotification(stored, owed.facts);
+  if (!owed.ok) throw new InvalidTransitionError(`order ${orderId} ${owed.why}`);
+  return genuineNotification(owed.order, owed.facts);
 }
 
 export type OrderReader = Pick<OrdersPort, 'get'>;

@@ -107,7 +107,9 @@ export const NOTIFIED_BY = {
 } as const satisfies Partial<Record<NotificationKind, { source: StepName; cause: string }>>;
 
 /** What the stored order entitles its customer to be told with one kind, or why it does not. */
-export type Entitlement = { ok: true; facts: NotificationFacts } | { ok: false; why: string };
+export type Entitlement =
+  | { ok: true; order: StoredOrder; facts: NotificationFacts }
+  | { ok: false; why: string };
 
 /**
  * The facts of the `kind` notification that `stored` is entitled to, read from the stored order alone:
@@ -122,17 +124,21 @@ export function entitlement(stored: StoredOrder | undefined, kind: NotificationK
   switch (kind) {
     case 'order-rejected':
       if (stored.status !== 'REJECTED') return refused;
-      return { ok: true, facts: { kind, reason: stored.rejectionReason ?? 'rejected' } };
+      return { ok: true, order: stored, facts: { kind, reason: stored.rejectionReason ?? 'rejected' } };
     case 'order-packed':
       if (!reachedAt(stored, 'PACKED') || !stored.parcel) return refused;
-      return { ok: true, facts: { kind, parcel: stored.parcel } };
+      return { ok: true, order: stored, facts: { kind, parcel: stored.parcel } };
     case 'order-shipped':
       if (stored.status !== 'SHIPPED' || !stored.carrier || !stored.trackingNumber) return refused;
-      return { ok: true, facts: { kind, carrier: stored.carrier, trackingNumber: stored.trackingNumber } };
+      return {
+        ok: true,
+        order: stored,
+        facts: { kind, carrier: stored.carrier, trackingNumber: stored.trackingNumber },
+      };
     case 'order-cancelled': {
       if (stored.status !== 'CANCELLED') return refused;
       const reason = stored.cancellationReason;
-      return { ok: true, facts: { kind, ...(reason ? { reason } : {}) } };
+      return { ok: true, order: stored, facts: { kind, ...(reason ? { reason } : {}) } };
     }
     case 'order-confirmed':
       return { ok: false, why: 'is owed no order-confirmed: no step sends it' };
