@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { InfraError, stopAllManaged } from '../local/infra/index.ts';
 import { projectRoot } from '../local/python/venv.ts';
 import { type CostReport, costReport, type UsagePerOrder } from './lib/cost.ts';
+import type { CpuUsage } from './lib/cpu.ts';
 import { stockFor } from './lib/orders.ts';
 import { measure, openTarget, type SegmentResult, windowRates } from './lib/phase.ts';
 import {
@@ -137,6 +138,8 @@ function perOrderOf(phase: 'throughput' | 'latency', cost: CostReport) {
     kafkaBytesConsumed: u.kafkaBytesConsumed,
     lambdaInvocations: u.lambdaInvocations,
     lambdaGbSeconds: u.lambdaGbSeconds,
+    lambdaColdStarts: u.lambdaColdStarts,
+    lambdaInitGbSeconds: u.lambdaInitGbSeconds,
     apiRequests: u.apiRequests,
     snsPublishes: u.snsPublishes,
     logBytes: u.logBytes,
@@ -180,6 +183,13 @@ export interface BenchResult {
   };
   perOrder: ReturnType<typeof perOrderOf>;
   perOrderLatencyPhase: ReturnType<typeof perOrderOf>;
+  /** CPU ms per order of each process of the stack (`/proc/<pid>/stat`), over the same orders as the counters. */
+  cpu: {
+    pipelineLatencyPhase: CpuUsage;
+    pipelineThroughputPhase: CpuUsage;
+    /** The bare chain in the latency phase, at the same rate: its hops' process (`runtime`) and the broker. */
+    baselineLatencyPhase: CpuUsage | null;
+  };
   costPerMillionOrdersUsd: number;
   cost: {
     phase: 'throughput';
@@ -316,6 +326,11 @@ export async function runBench(options: BenchOptions, command: string): Promise<
       },
       perOrder: perOrderOf('throughput', cost),
       perOrderLatencyPhase: perOrderOf('latency', latencyCost),
+      cpu: {
+        pipelineLatencyPhase: latency.cpu,
+        pipelineThroughputPhase: throughput.cpu,
+        baselineLatencyPhase: baseline?.cpu ?? null,
+      },
       costPerMillionOrdersUsd: cost.perMillionOrdersUsd.total,
       cost: {
         phase: 'throughput',
@@ -334,6 +349,7 @@ export async function runBench(options: BenchOptions, command: string): Promise<
         'Baseline: four bare consume->produce hops with no batching window (records are forwarded as soon as they arrive; those that arrive during a send go in the next one), the functions producer settings, the same client library and broker.',
         "Throughput: closed loop (C orders in flight end to end, the next sent when one finishes). By Little's law its latency is C / throughput: it measures capacity, not latency. orders/s is taken between the warm-up-th and the (warm-up + orders)-th completion while the loop is still full.",
         'perOrder: counted over every order of the throughput phase (its warm-up and cool-down included, all at saturation); perOrderLatencyPhase: over the measured orders of the latency phase. costPerMillionOrdersUsd prices perOrder.',
+        'cpu: utime + stime of each process (all its threads, the environments worker threads included, and its descendants) from /proc/<pid>/stat, read when the counters are read, divided by the same orders; runtime is the child running the functions (the hops for the baseline); driver is the bench process sending the orders, not in the total.',
         'fixedPerMonthUsd (broker hours, broker storage, event poller units) does not scale with orders and is not in costPerMillionOrdersUsd.',
       ],
     };
@@ -365,6 +381,7 @@ export interface SoakResult {
   failed: number;
   allFinished: boolean;
   perOrder: ReturnType<typeof perOrderOf>;
+  cpu: CpuUsage;
   log: string;
 }
 
@@ -428,6 +445,7 @@ export async function runSoak(options: BenchOptions, orders: number, command: st
       failed: soak.failed,
       allFinished: soak.counted.allFinished,
       perOrder: perOrderOf('throughput', cost),
+      cpu: soak.cpu,
       log: target.logFile,
     };
   } finally {
@@ -481,12 +499,16 @@ export function printBench(result: BenchResult): void {
       ['Kafka bytes produced', p.kafkaBytes, q.kafkaBytes],
       ['Kafka bytes consumed', p.kafkaBytesConsumed, q.kafkaBytesConsumed],
       ['Lambda invocations', p.lambdaInvocations, q.lambdaInvocations],
-      ['Lambda GB-s', p.lambdaGbSeconds, q.lambdaGbSeconds],
+      ['Lambda GB-s (billed, init included)', p.lambdaGbSeconds, q.lambdaGbSeconds],
+      ['  of which init (cold starts)', p.lambdaInitGbSeconds, q.lambdaInitGbSeconds],
+      ['Lambda cold starts', p.lambdaColdStarts, q.lambdaColdStarts],
       ['API Gateway requests', p.apiRequests, q.apiRequests],
       ['SNS publishes', p.snsPublishes, q.snsPublishes],
       ['log bytes', p.logBytes, q.logBytes],
     ]),
   );
+
+  printCpu(result.cpu);
 
   const c = result.cost;
   const k = c.perMillionOrdersUsd;
@@ -518,6 +540,35 @@ export function printBench(result: BenchResult): void {
   );
 }
 
+const processNames: [string, string][] = [
+  ['runtime', 'runtime (Node.js: functions / hops)'],
+  ['kafka', 'Kafka broker (JVM)'],
+  ['dynamodb', 'dynoxide (DynamoDB)'],
+  ['sns', "moto's SNS"],
+];
+
+function printCpu(cpu: BenchResult['cpu']): void {
+  const phases: [string, CpuUsage | null][] = [
+    ['pipeline, latency phase', cpu.pipelineLatencyPhase],
+    ['baseline, latency phase', cpu.baselineLatencyPhase],
+    ['pipeline, throughput phase', cpu.pipelineThroughputPhase],
+  ];
+  const shown = phases.filter((phase): phase is [string, CpuUsage] => phase[1] !== null);
+  const cell = (usage: CpuUsage, name: string) =>
+    usage.perOrderMs[name] === undefined
+      ? '-'
+      : `${formatNumber(usage.perOrderMs[name])} (${formatNumber(usage.cores[name] ?? 0)} cores)`;
+  console.log(`\nCPU ms per order (utime + stime from /proc; in parentheses: cores kept busy)\n`);
+  console.log(
+    table([
+      ['process', ...shown.map(([label]) => label)],
+      ...processNames.map(([name, label]) => [label, ...shown.map(([, usage]) => cell(usage, name))]),
+      ['total', ...shown.map(([, usage]) => formatNumber(usage.totalPerOrderMs))],
+      ['bench driver (not in the total)', ...shown.map(([, usage]) => formatNumber(usage.driverPerOrderMs))],
+    ]),
+  );
+}
+
 export function printSoak(result: SoakResult): void {
   console.log(`\nSoak: ${result.orders} orders, ${result.concurrency} in flight\n`);
   console.log(
@@ -528,7 +579,10 @@ export function printSoak(result: SoakResult): void {
   );
   console.log(
     `\nfirst ${result.windowOrders}: ${formatNumber(result.firstOrdersPerSec)} orders/s, last ${result.windowOrders}: ${formatNumber(result.lastOrdersPerSec)} orders/s (${formatNumber(result.lastOverFirst * 100)}%); ` +
-      `${result.completed}/${result.orders} finished; latency p50 ${formatNumber(result.latency.p50Ms)} ms, p99 ${formatNumber(result.latency.p99Ms)} ms`,
+      `${result.completed}/${result.orders} finished; latency p50 ${formatNumber(result.latency.p50Ms)} ms, p99 ${formatNumber(result.latency.p99Ms)} ms; ` +
+      `CPU ms per order ${Object.entries(result.cpu.perOrderMs)
+        .map(([name, ms]) => `${name} ${formatNumber(ms)}`)
+        .join(', ')} (total ${formatNumber(result.cpu.totalPerOrderMs)})`,
   );
   console.log(`\n${machineLine(result.machine, result.commit)}`);
 }

@@ -3,20 +3,10 @@
  * chaos run, started by ./child-process.ts with its config in BENCH_CHILD_CONFIG. It reports finished
  * orders and its counters over IPC. Chaos runs kill it with SIGKILL and start another one.
  */
-import { dynamoDbClient } from '../../functions/shared/dynamodb.ts';
 import { startLocalRuntime } from '../../local/runtime/runtime.ts';
 import { type FunctionName, manifest } from '../../topology/manifest.ts';
 import { type RunningHop, startHop } from './baseline.ts';
-import { CapacityCounter } from './capacity.ts';
-import {
-  countDynamoDbUnits,
-  countKafkaProduces,
-  countSnsPublishes,
-  finalNotifications,
-  keyNamesOf,
-  newFunctionCounters,
-  timed,
-} from './instrument.ts';
+import { environmentProbe, PipelineCounters } from './instrument.ts';
 import {
   type ChildConfig,
   type ChildMessage,
@@ -32,13 +22,6 @@ const config = JSON.parse(process.env.BENCH_CHILD_CONFIG ?? '{}') as ChildConfig
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const send = (message: ChildMessage) => process.send?.(message);
 
-const produced = countKafkaProduces();
-const sns = countSnsPublishes();
-const capacity = new CapacityCounter(keyNamesOf(config.tablePrefix));
-const functions = newFunctionCounters();
-const inFlight: Record<string, number> = {};
-let emulatorStats: () => ChildStats['emulators'] = () => ({});
-
 // Completions go out in small batches: one IPC message per order would cost more than the order.
 let pending: Completion[] = [];
 const flush = () => {
@@ -48,13 +31,16 @@ const flush = () => {
 };
 const flushTimer = setInterval(flush, 20);
 
+const counters = new PipelineCounters((completions) => pending.push(...completions));
+let emulatorStats: () => ChildStats['emulators'] = () => ({});
+
 const stats = (): ChildStats => ({
-  functions,
-  produced,
-  dynamodb: capacity.byTable,
+  functions: counters.functions,
+  produced: counters.produced,
+  dynamodb: counters.dynamodb,
   emulators: emulatorStats(),
-  inFlight: { ...inFlight },
-  sns: { ...sns },
+  inFlight: { ...counters.inFlight },
+  sns: { ...counters.sns },
 });
 
 async function startPipeline(): Promise<{ apiUrl: string | undefined; stop: () => Promise<void> }> {
@@ -66,16 +52,12 @@ async function startPipeline(): Promise<{ apiUrl: string | undefined; stop: () =
     apiHost: '127.0.0.1',
     apiPort: config.apiPort,
     groupIdOf: (fn) => benchGroupId(config.runId, fn),
-    // The functions' shared DynamoDB client exists once the environment is set: instrument it before
-    // each invocation (a no-op after the first).
-    wrapHandler: (fn, handler) =>
-      timed(fn, functions[fn] as ChildStats['functions'][string], handler, {
-        before: () => countDynamoDbUnits(dynamoDbClient(), capacity),
-        ...(fn === 'notification'
-          ? { after: (event: unknown) => pending.push(...finalNotifications(event)) }
-          : {}),
-        inFlight,
-      }),
+    preload: [environmentProbe],
+    onTelemetry: counters.onTelemetry,
+    onReport: counters.onReport,
+    wrapInvoker: counters.wrapInvoker,
+    // The REPORT lines are counted from onReport; writing them would only add to the log bytes.
+    invocationLog: () => undefined,
     log,
   });
   emulatorStats = () =>
@@ -104,7 +86,7 @@ async function startBaseline(): Promise<{ apiUrl: undefined; stop: () => Promise
     const trigger = manifest.functions[fn as FunctionName].trigger;
     if (trigger.kind !== 'kafka') continue;
     const last = index === steps.length - 1;
-    const counters = functions[fn] as ChildStats['functions'][string];
+    const hop = counters.functions[fn] as ChildStats['functions'][string];
     hops.push(
       await startHop({
         name: `hop${index + 1}`,
@@ -114,9 +96,9 @@ async function startBaseline(): Promise<{ apiUrl: undefined; stop: () => Promise
         brokers: config.kafkaBrokers,
         maxRecordsPerSend: trigger.batchSize,
         onBatch: (records, durationMs) => {
-          counters.invocations += 1;
-          counters.records += records.length;
-          counters.billedMs += Math.ceil(durationMs);
+          hop.invocations += 1;
+          hop.records += records.length;
+          hop.billedMs += Math.ceil(durationMs);
           if (last) {
             const at = now();
             for (const record of records)

@@ -6,8 +6,24 @@ import type { ChildStats } from './protocol.ts';
 
 const stats: ChildStats = {
   functions: {
-    'order-api': { memoryMb: 512, invocations: 1000, failedInvocations: 0, records: 1000, billedMs: 100_000 },
-    inventory: { memoryMb: 1024, invocations: 10, failedInvocations: 0, records: 1000, billedMs: 20_000 },
+    'order-api': {
+      memoryMb: 512,
+      invocations: 1000,
+      failedInvocations: 0,
+      records: 1000,
+      billedMs: 100_000,
+      coldStarts: 0,
+      initMs: 0,
+    },
+    inventory: {
+      memoryMb: 1024,
+      invocations: 10,
+      failedInvocations: 0,
+      records: 1000,
+      billedMs: 20_000,
+      coldStarts: 2,
+      initMs: 1_000,
+    },
   },
   produced: { OrderReceived: { records: 1000, bytes: 1_000_000 }, KPIs: { records: 2000, bytes: 500_000 } },
   dynamodb: { 'run1-orders': { calls: 2000, readUnits: 500, writeUnits: 3000 } },
@@ -48,6 +64,9 @@ describe('cost per million orders', () => {
     });
     // 100 s at 0.5 GB + 20 s at 1 GB = 70 GB-s for 1000 orders.
     expect(report.usagePerOrder.lambdaGbSeconds).toBeCloseTo(0.07, 6);
+    // Init is part of the billed duration: 2 cold starts, 1 s of init at 1 GB, over 1,000 orders.
+    expect(report.usagePerOrder.lambdaColdStarts).toBeCloseTo(0.002, 6);
+    expect(report.usagePerOrder.lambdaInitGbSeconds).toBeCloseTo(0.001, 6);
     expect(report.dynamodbPerTable.orders).toEqual({ readUnits: 0.5, writeUnits: 3, calls: 2 });
   });
 

@@ -69,7 +69,11 @@ export function stackDeployment(context: (key: string) => unknown = () => undefi
 
 export interface UsagePerOrder {
   lambdaInvocations: number;
+  /** From the REPORT lines' Billed Duration: cold starts' init included. */
   lambdaGbSeconds: number;
+  /** Environments started (cold starts), and the GB-s of their init phases (part of `lambdaGbSeconds`). */
+  lambdaColdStarts: number;
+  lambdaInitGbSeconds: number;
   apiRequests: number;
   /** Customer notifications published to SNS (their delivery depends on the subscribers: not priced). */
   snsPublishes: number;
@@ -111,10 +115,15 @@ export interface CostReport {
   orders: number;
   deployment: Deployment;
   usagePerOrder: UsagePerOrder;
-  /** Per function: invocations, records per invocation and GB-s per order. */
+  /** Per function: invocations, records per invocation, GB-s and cold starts per order. */
   functions: Record<
     string,
-    { invocationsPerOrder: number; recordsPerInvocation: number; gbSecondsPerOrder: number }
+    {
+      invocationsPerOrder: number;
+      recordsPerInvocation: number;
+      gbSecondsPerOrder: number;
+      coldStarts: number;
+    }
   >;
   /** Calls and request units per order, per logical table. */
   dynamodbPerTable: Record<string, { readUnits: number; writeUnits: number; calls: number }>;
@@ -158,6 +167,8 @@ export function costReport(input: {
 
   let invocations = 0;
   let gbSeconds = 0;
+  let coldStarts = 0;
+  let initGbSeconds = 0;
   let apiRequests = 0;
   const functions: CostReport['functions'] = {};
   for (const [name, fn] of Object.entries(stats.functions)) {
@@ -165,12 +176,15 @@ export function costReport(input: {
     const fnGbSeconds = (fn.billedMs / 1000) * (fn.memoryMb / 1024);
     invocations += fn.invocations;
     gbSeconds += fnGbSeconds;
+    coldStarts += fn.coldStarts;
+    initGbSeconds += (fn.initMs / 1000) * (fn.memoryMb / 1024);
     if (manifest.functions[name as keyof typeof manifest.functions]?.trigger.kind === 'http')
       apiRequests += fn.invocations;
     functions[name] = {
       invocationsPerOrder: round(per(fn.invocations)),
       recordsPerInvocation: round(fn.records / fn.invocations),
       gbSecondsPerOrder: round(per(fnGbSeconds)),
+      coldStarts: fn.coldStarts,
     };
   }
 
@@ -207,6 +221,8 @@ export function costReport(input: {
   const u: UsagePerOrder = {
     lambdaInvocations: round(per(invocations)),
     lambdaGbSeconds: round(per(gbSeconds)),
+    lambdaColdStarts: round(per(coldStarts)),
+    lambdaInitGbSeconds: round(per(initGbSeconds)),
     apiRequests: round(per(apiRequests)),
     snsPublishes: round(per(stats.sns?.publishes ?? 0)),
     dynamodbCalls: round(per(calls)),
@@ -282,7 +298,7 @@ export function costReport(input: {
     },
     prices: { asOf: p.asOf, region: p.region, currency: p.currency },
     method:
-      'Lambda: invocations counted by the local runtime, GB-s = sum of invocation durations rounded up to 1 ms x the manifest memory (durations measured on this machine, all functions in one Node.js process, not on Lambda), priced for the stack architecture; ' +
+      "Lambda: invocations and GB-s from each invocation's REPORT as the local runtime writes it: Billed Duration (the invocation rounded up to 1 ms, plus a cold start's Init Duration, as Lambda bills on-demand functions since August 2025) x the manifest memory; durations measured on this machine, each function in execution environments of its own (worker threads of one Node.js process), not on Lambda; priced for the stack architecture; " +
       'API Gateway: one REST request per POST; ' +
       'DynamoDB: on-demand request units as the local endpoint reports them (ConsumedCapacity, indexes included; computed from item sizes for the calls that fail), see bench/lib/capacity.ts; ' +
       'Kafka (provisioned MSK): per order only the client<->broker bytes (key + value + headers at the producers, each consumed topic read once) that cross an AZ (half), at the EC2 cross-AZ rate both ways, replication being free; broker hours, their provisioned storage and the event poller units are per month, not per order; ' +

@@ -16,6 +16,7 @@
 import { Admin } from '@platformatic/kafka';
 import { manifest } from '../../topology/manifest.ts';
 import { type RunningChild, startChild } from './child-process.ts';
+import { type CpuUsage, cpuUsage, type Processes, sampleCpu } from './cpu.ts';
 import { CompletionTracker, drive, type Load, waitForCompletions } from './driver.ts';
 import { benchOrder } from './orders.ts';
 import { type Progress, progressBar } from './progress.ts';
@@ -53,6 +54,11 @@ export interface Target {
   tracker: CompletionTracker;
   tablePrefix: string;
   logFile: string;
+  /**
+   * The processes whose CPU the target uses: `runtime` (the child running the functions, or the baseline's
+   * hops), the broker, and for the pipeline dynoxide and moto's SNS (those the run started).
+   */
+  processes(): Processes;
   close(): Promise<void>;
 }
 
@@ -83,6 +89,7 @@ export async function openTarget(kind: TargetKind, stack: BenchStack, stock: num
     target = {
       kind,
       child,
+      processes: () => ({ runtime: child.pid, ...stack.servicePids() }),
       submit: (index) => postOrder(apiUrl, benchOrder(runId, index, session.entries)),
       tracker: new CompletionTracker(),
       tablePrefix: session.tablePrefix,
@@ -115,6 +122,10 @@ export async function openTarget(kind: TargetKind, stack: BenchStack, stock: num
   target = {
     kind,
     child,
+    processes: () => {
+      const { kafka } = stack.servicePids();
+      return { runtime: child.pid, ...(kafka === undefined ? {} : { kafka }) };
+    },
     submit: (index) => sender.send(benchOrder(runId, index, entries)),
     tracker: new CompletionTracker(),
     tablePrefix: '',
@@ -169,6 +180,8 @@ export interface SegmentResult extends LatencySummary {
   /** Orders whose work the counters hold (the denominator of per-order figures) and all of them finished. */
   counted: { orders: number; allFinished: boolean };
   stats: ChildStats;
+  /** CPU of the target's processes over the same span as `stats`, per counted order. */
+  cpu: CpuUsage;
   logBytes: number;
   /** Completion times of the measured part, sorted (epoch ms); closed loop: every completion of the loop. */
   completionTimes: number[];
@@ -194,7 +207,9 @@ export async function measure(target: Target, options: SegmentOptions): Promise<
     });
     await waitForCompletions(target.tracker, options.stallMs);
   }
+  const processes = target.processes();
   const before = await target.child.stats();
+  const cpuBefore = sampleCpu(processes);
   const logBytesBefore = target.child.logBytes();
 
   const tracker = new CompletionTracker();
@@ -222,6 +237,7 @@ export async function measure(target: Target, options: SegmentOptions): Promise<
     );
 
   const after = await target.child.stats();
+  const cpuAfter = sampleCpu(processes);
   const logBytes = target.child.logBytes() - logBytesBefore;
 
   const latencies: number[] = [];
@@ -269,6 +285,7 @@ export async function measure(target: Target, options: SegmentOptions): Promise<
       allFinished: missing.length === 0 && driven.failed.length === 0 && countedOrders === total,
     },
     stats: subtractStats(after, before),
+    cpu: cpuUsage(cpuBefore, cpuAfter, countedOrders),
     logBytes,
     completionTimes: closed ? allTimes : measuredTimes,
     windowStart,

@@ -20,8 +20,11 @@ export interface FunctionCounters {
   failedInvocations: number;
   /** Kafka records handed to the function (sum of batch sizes), or HTTP requests for order-api. */
   records: number;
-  /** Sum of invocation durations rounded up to the millisecond, as Lambda bills them. */
+  /** Billed Duration of every invocation's REPORT (rounded up to the ms, a cold start's init included). */
   billedMs: number;
+  /** Invocations that started an environment, and their Init Durations (ms, part of `billedMs`). */
+  coldStarts: number;
+  initMs: number;
 }
 
 export interface KafkaCounters {
@@ -45,6 +48,13 @@ export interface ChildStats {
   inFlight: Record<string, number>;
   /** Messages the functions published to SNS (absent from children that do not count them). */
   sns?: { publishes: number };
+}
+
+/** What ./environment-probe.ts posts from an execution environment: counts since its previous post. */
+export interface ProbeTelemetry {
+  produced: Record<string, KafkaCounters>;
+  dynamodb: UnitsByTable;
+  snsPublishes: number;
 }
 
 /** An order's journey ended (`kind`: the final notification delivered), at `at` (epoch ms, fractional). */

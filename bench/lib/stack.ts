@@ -5,7 +5,7 @@
  * of the topics, so records left by earlier runs are never processed again.
  */
 import { randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -35,6 +35,8 @@ export interface BenchStack {
   dynamodb?: { host: string; port: number; dir: string };
   kafkaVersion: string;
   infra: LocalInfra;
+  /** The pids of the services this run started, read from their pid files (now: chaos restarts them). */
+  servicePids(): { kafka?: number; dynamodb?: number; sns?: number };
   /** Runs `stop` before the stack's own services stop (e.g. a broker restarted by a chaos run). */
   onStop(stop: () => Promise<void>): void;
   stop(): Promise<void>;
@@ -92,12 +94,34 @@ export async function startBenchStack(log: Log): Promise<BenchStack> {
       : {}),
     kafkaVersion: infra.started.kafka ? localKafkaVersion() : `external (${external?.join(',')})`,
     infra,
+    servicePids: () => servicePids(infra),
     onStop: (stop) => void extraStops.push(stop),
     stop: async () => {
       await Promise.all(extraStops.map((stop) => stop().catch(() => undefined)));
       await infra.stop();
     },
   };
+}
+
+/** Where local/infra's services record their pid (`{ pid, marker }`), under the infra's data dir. */
+const pidFiles = {
+  kafka: 'kafka/kafka.pid',
+  dynamodb: 'dynamodb/dynoxide.pid',
+  sns: 'sns/moto.pid',
+} as const;
+
+function servicePids(infra: LocalInfra): { kafka?: number; dynamodb?: number; sns?: number } {
+  const pids: { kafka?: number; dynamodb?: number; sns?: number } = {};
+  for (const [service, file] of Object.entries(pidFiles) as [keyof typeof pidFiles, string][]) {
+    if (!infra.started[service]) continue;
+    try {
+      const { pid } = JSON.parse(readFileSync(join(infra.dataDir, file), 'utf8')) as { pid?: unknown };
+      if (typeof pid === 'number') pids[service] = pid;
+    } catch {
+      // Not started here, or gone.
+    }
+  }
+  return pids;
 }
 
 /** The demo catalog without its deliberately scarce SKU, each with `stock` units. */

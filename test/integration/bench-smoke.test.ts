@@ -54,6 +54,12 @@ describe('npm run bench (smoke: 20 orders per phase)', () => {
         `perOrder.${k}`,
         `perOrderLatencyPhase.${k}`,
       ]),
+      'perOrder.lambdaGbSeconds',
+      'perOrder.lambdaInitGbSeconds',
+      // CPU of the process running the functions (the endpoints here are the integration run's, not the bench's).
+      'cpu.pipelineLatencyPhase.perOrderMs.runtime',
+      'cpu.pipelineThroughputPhase.perOrderMs.runtime',
+      'cpu.baselineLatencyPhase.perOrderMs.runtime',
       'costPerMillionOrdersUsd',
       'cost.fixedPerMonthUsd.mskBrokerHours',
       'cost.fixedPerMonthUsd.eventPollerUnits',
@@ -86,6 +92,10 @@ describe('npm run bench (smoke: 20 orders per phase)', () => {
     expect(result.perOrderLatencyPhase.apiRequests).toBe(1);
     expect(result.perOrder.apiRequests).toBe(1);
     expect(result.perOrder.kafkaRecords).toBeGreaterThanOrEqual(4);
+    // Counted inside the functions' execution environments (bench/lib/environment-probe.ts).
+    expect(result.perOrder.wru).toBeGreaterThan(0);
+    expect(result.perOrderLatencyPhase.snsPublishes).toBeGreaterThanOrEqual(2);
+    expect(result.perOrder.lambdaGbSeconds).toBeGreaterThan(0);
     expect(result.costPerMillionOrdersUsd).toBeGreaterThan(0);
     expect(result.cost.prices.region).toBe('us-east-1');
 

@@ -1,0 +1,124 @@
+/**
+ * CPU time of the stack's processes, read from `/proc/<pid>/stat` (utime + stime, in clock ticks) before
+ * and after a measured segment: steadier than wall time on a shared machine. A process's figure covers all
+ * of its threads (the runtime's worker threads included, those already ended too: the kernel adds an ended
+ * thread's time to its process) and its descendants alive at both samples (a wrapper's child, say).
+ * Linux only: elsewhere every figure is absent.
+ */
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** The processes measured for one target: a name (`runtime`, `kafka`, ...) → pid. */
+export type Processes = Record<string, number>;
+
+/** CPU ms of each process, and when they were read (epoch ms). */
+export interface CpuSample {
+  at: number;
+  ms: Record<string, number>;
+  /** This (the bench's) process: the load generator, not part of the stack. */
+  driverMs: number;
+}
+
+export interface CpuUsage {
+  /** Wall time between the samples, s. */
+  seconds: number;
+  /** CPU ms per order of each process, and their sum. */
+  perOrderMs: Record<string, number>;
+  totalPerOrderMs: number;
+  /** Cores each process kept busy on average (CPU time ÷ wall time). */
+  cores: Record<string, number>;
+  /** The bench's own process per order (sending the orders, tracking them), not in the total. */
+  driverPerOrderMs: number;
+}
+
+const ticksPerSecond = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** [ppid, utime + stime in ticks] of a pid, or undefined if it is gone. */
+function statOf(pid: number): [number, number] | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (2nd field) is in parentheses and may hold spaces: count fields after the last ')'.
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return [Number(fields[1]), Number(fields[11]) + Number(fields[12])];
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU ms of `pids` and each one's descendants. */
+function cpuMsOf(pids: readonly number[]): Map<number, number> {
+  const parent = new Map<number, number>();
+  const ticks = new Map<number, number>();
+  let entries: string[] = [];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return new Map();
+  }
+  for (const entry of entries) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    const stat = statOf(pid);
+    if (!stat) continue;
+    parent.set(pid, stat[0]);
+    ticks.set(pid, stat[1]);
+  }
+  const roots = new Set(pids);
+  const rootOf = (pid: number): number | undefined => {
+    for (let at: number | undefined = pid, hops = 0; at && hops < 64; at = parent.get(at), hops += 1)
+      if (roots.has(at)) return at;
+    return undefined;
+  };
+  const result = new Map<number, number>();
+  for (const [pid, t] of ticks) {
+    const root = rootOf(pid);
+    if (root !== undefined) result.set(root, (result.get(root) ?? 0) + (t * 1000) / ticksPerSecond);
+  }
+  return result;
+}
+
+export function sampleCpu(processes: Processes): CpuSample {
+  const byPid = cpuMsOf(Object.values(processes));
+  const usage = process.cpuUsage();
+  return {
+    at: Date.now(),
+    ms: Object.fromEntries(
+      Object.entries(processes).flatMap(([name, pid]) => {
+        const ms = byPid.get(pid);
+        return ms === undefined ? [] : [[name, ms]];
+      }),
+    ),
+    driverMs: (usage.user + usage.system) / 1000,
+  };
+}
+
+const round2 = (n: number) => Math.round(n * 100) / 100;
+
+/** Per order between two samples (a process missing from either is left out). */
+export function cpuUsage(before: CpuSample, after: CpuSample, orders: number): CpuUsage {
+  const seconds = (after.at - before.at) / 1000;
+  const per = (ms: number) => (orders > 0 ? round2(ms / orders) : 0);
+  const perOrderMs: Record<string, number> = {};
+  const cores: Record<string, number> = {};
+  let total = 0;
+  for (const [name, ms] of Object.entries(after.ms)) {
+    const start = before.ms[name];
+    if (start === undefined) continue;
+    perOrderMs[name] = per(ms - start);
+    cores[name] = seconds > 0 ? round2((ms - start) / 1000 / seconds) : 0;
+    total += ms - start;
+  }
+  return {
+    seconds: round2(seconds),
+    perOrderMs,
+    totalPerOrderMs: per(total),
+    cores,
+    driverPerOrderMs: per(after.driverMs - before.driverMs),
+  };
+}

@@ -1,0 +1,177 @@
+/**
+ * The bench's counters inside each execution environment (a worker thread of the local runtime, which
+ * imports this module before the function: `LocalRuntimeOptions.preload`). Everything is patched at the
+ * prototype or middleware-stack level, so every client the function creates in this environment counts:
+ * - Kafka: every `Producer#send` of @platformatic/kafka (records and bytes per topic);
+ * - DynamoDB: request units of every call of every `DynamoDBClient` / `DynamoDBDocumentClient` (a
+ *   middleware on the client's stack, which a document client shares with its base client; ./capacity.ts);
+ * - SNS: messages published by every `SNSClient` (only in environments with a channel to publish to:
+ *   the others never load the SNS client, and neither does this module there, so their init is the
+ *   function's own).
+ *
+ * What is counted goes to the runtime's `onTelemetry` as deltas ({@link ProbeTelemetry}), at two moments:
+ * - just before the environment answers an invocation (result or error) or its shutdown: the runtime's
+ *   worker answers through `parentPort.postMessage`, which this module wraps, and messages of one port
+ *   arrive in order, so an invocation's counts reach the runtime before its outcome does (the bench reads
+ *   its counters knowing every finished invocation is in them), and nothing is left at a graceful stop;
+ * - every 250 ms while there is something to send, so an environment that dies mid-invocation (timeout,
+ *   crash, out of memory: terminated, never answering) loses at most its last 250 ms of counts.
+ */
+
+import { parentPort } from 'node:worker_threads';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { Producer } from '@platformatic/kafka';
+import { postTelemetry } from '../../local/runtime/environments/telemetry.ts';
+import { channelEnvVar, manifest, tableEnvVar, tableNames } from '../../topology/manifest.ts';
+import type { TableSpec } from '../../topology/types.ts';
+import { CapacityCounter, capacityReporting } from './capacity.ts';
+import type { KafkaCounters, ProbeTelemetry } from './protocol.ts';
+
+type Send = (this: unknown, ...args: unknown[]) => unknown;
+
+/** Replaces `prototype.send` (own or inherited) with one that calls `before` first. */
+function beforeSend(prototype: object, before: (self: unknown, args: unknown[]) => void): void {
+  const target = prototype as { send: Send };
+  const original = target.send;
+  target.send = function countedSend(this: unknown, ...args: unknown[]) {
+    before(this, args);
+    return original.apply(this, args);
+  };
+}
+
+// --- Kafka -----------------------------------------------------------------------------------------
+
+let produced: Record<string, KafkaCounters> = {};
+
+const byteLength = (value: unknown): number => {
+  if (value === undefined || value === null) return 0;
+  if (typeof value === 'string') return Buffer.byteLength(value);
+  if (value instanceof Uint8Array) return value.byteLength;
+  return Buffer.byteLength(String(value));
+};
+
+function headerBytes(headers: unknown): number {
+  if (!headers) return 0;
+  const entries = headers instanceof Map ? [...headers] : Object.entries(headers as object);
+  return entries.reduce((n, [k, v]) => n + byteLength(k) + byteLength(v), 0);
+}
+
+type SendOptions = { messages?: { topic: string; key?: unknown; value?: unknown; headers?: unknown }[] };
+
+beforeSend(Producer.prototype, (_producer, args) => {
+  for (const message of (args[0] as SendOptions | undefined)?.messages ?? []) {
+    produced[message.topic] ??= { records: 0, bytes: 0 };
+    const counters = produced[message.topic] as KafkaCounters;
+    counters.records += 1;
+    counters.bytes += byteLength(message.key) + byteLength(message.value) + headerBytes(message.headers);
+  }
+});
+
+// --- DynamoDB --------------------------------------------------------------------------------------
+
+/** This environment's tables (its `TABLE_*` variables name them) and their key attributes. */
+const keyNames = new Map<string, string[]>(
+  tableNames.flatMap((table) => {
+    const physical = process.env[tableEnvVar(table)];
+    const spec: TableSpec = manifest.tables[table];
+    return physical
+      ? [[physical, [spec.partitionKey.name, ...(spec.sortKey ? [spec.sortKey.name] : [])]]]
+      : [];
+  }),
+);
+const capacity = new CapacityCounter((physical) => keyNames.get(physical) ?? []);
+
+type Stack = DynamoDBClient['middlewareStack'];
+const instrumented = new WeakSet<Stack>();
+
+/**
+ * Adds the counting middleware to a client's stack (once per stack: a document client shares its base
+ * client's). At the build step the input is in DynamoDB's wire shape for every caller, and the output is
+ * what the caller will see (the counter reads both shapes).
+ */
+function instrument(stack: Stack): void {
+  if (instrumented.has(stack)) return;
+  instrumented.add(stack);
+  // Asked for by the bench only (before the request is serialized): the functions never read it.
+  stack.add(
+    (next, context) => (args) =>
+      next(
+        capacityReporting.has((context.commandName ?? '').replace(/Command$/, ''))
+          ? { ...args, input: { ...(args.input as object), ReturnConsumedCapacity: 'INDEXES' } }
+          : args,
+      ),
+    { step: 'initialize', name: 'benchReturnConsumedCapacity', tags: ['BENCH'] },
+  );
+  stack.add(
+    (next, context) => async (args) => {
+      const input = args.input as Record<string, unknown>;
+      try {
+        const result = await next(args);
+        capacity.record(
+          context.commandName ?? '',
+          input,
+          result.output as unknown as Record<string, unknown>,
+        );
+        return result;
+      } catch (error) {
+        capacity.record(context.commandName ?? '', input, undefined);
+        throw error;
+      }
+    },
+    { step: 'build', name: 'benchRequestUnits', tags: ['BENCH'] },
+  );
+}
+
+for (const prototype of [DynamoDBClient.prototype, DynamoDBDocumentClient.prototype])
+  beforeSend(prototype, (client) => instrument((client as { middlewareStack: Stack }).middlewareStack));
+
+// --- SNS -------------------------------------------------------------------------------------------
+
+let snsPublishes = 0;
+
+const publishes = Object.keys(manifest.channels).some(
+  (channel) => process.env[channelEnvVar(channel as keyof typeof manifest.channels)],
+);
+if (publishes) {
+  const { SNSClient } = await import('@aws-sdk/client-sns');
+  // Messages published, as SNS bills them: a batch counts its entries.
+  beforeSend(SNSClient.prototype, (_client, args) => {
+    const command = args[0] as {
+      constructor: { name: string };
+      input?: { PublishBatchRequestEntries?: unknown[] };
+    };
+    if (command.constructor.name === 'PublishCommand') snsPublishes += 1;
+    else if (command.constructor.name === 'PublishBatchCommand')
+      snsPublishes += command.input?.PublishBatchRequestEntries?.length ?? 0;
+  });
+}
+
+// --- Posting ---------------------------------------------------------------------------------------
+
+/** Sends what was counted since the last post, if anything, and starts counting from zero. */
+function flush(): void {
+  const dynamodb = Object.fromEntries(
+    Object.entries(capacity.byTable).filter(
+      ([, units]) => units.calls > 0 || units.writeUnits > 0 || units.readUnits > 0,
+    ),
+  );
+  if (Object.keys(produced).length === 0 && Object.keys(dynamodb).length === 0 && snsPublishes === 0) return;
+  const data: ProbeTelemetry = { produced, dynamodb, snsPublishes };
+  produced = {};
+  snsPublishes = 0;
+  for (const table of Object.keys(dynamodb))
+    capacity.byTable[table] = { calls: 0, readUnits: 0, writeUnits: 0 };
+  postTelemetry(data);
+}
+
+const answers = new Set(['result', 'error', 'shutdown-done']);
+if (parentPort) {
+  const port = parentPort;
+  const post = port.postMessage.bind(port);
+  port.postMessage = (message: unknown, ...rest: unknown[]) => {
+    if (answers.has((message as { type?: string } | undefined)?.type ?? '')) flush();
+    return (post as (...args: unknown[]) => void)(message, ...rest);
+  };
+  setInterval(flush, 250).unref();
+}
