@@ -90,7 +90,12 @@ export async function openTarget(kind: TargetKind, stack: BenchStack, stock: num
       kind,
       child,
       processes: () => ({ runtime: child.pid, ...stack.servicePids() }),
-      submit: (index) => postOrder(apiUrl, benchOrder(runId, index, session.entries)),
+      // A retry is an extra API request (and invocation) in the counters: say why it happened.
+      submit: (index) =>
+        postOrder(apiUrl, benchOrder(runId, index, session.entries), {
+          onRetry: (reason) =>
+            process.stderr.write(`[bench] POST /orders of order ${index} retried: ${reason}\n`),
+        }),
       tracker: new CompletionTracker(),
       tablePrefix: session.tablePrefix,
       logFile,
