@@ -86,7 +86,8 @@ export const manifest = validateManifest({
       description: "Gives a cancelled order's reserved stock back, exactly once, and tells the customer",
       trigger: kafkaTrigger('OrderCancelled'),
       produces: ['Notification', 'KPIs', 'DeadLetterQueue'],
-      tables: { inventory: 'readwrite', orders: 'readwrite' },
+      // idempotency: every consumer guards its dead letters with a Powertools record.
+      tables: { inventory: 'readwrite', orders: 'readwrite', idempotency: 'readwrite' },
       memoryMb: 512,
       timeoutSeconds: 30,
       maxConcurrency: 6,
@@ -134,7 +135,8 @@ export const manifest = validateManifest({
       trigger: { ...kafkaTrigger('KPIs'), maximumBatchingWindowSeconds: 1 },
       // No KPIs: it would read its own records back (its dead letters are EMF metrics of its own).
       produces: ['DeadLetterQueue'],
-      tables: {},
+      // idempotency: every consumer guards its dead letters with a Powertools record.
+      tables: { idempotency: 'readwrite' },
       memoryMb: 512,
       timeoutSeconds: 30,
       maxConcurrency: 3,
