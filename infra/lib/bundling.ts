@@ -2,6 +2,7 @@ import { join, resolve } from 'node:path';
 import { Duration } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { type BundlingOptions, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { esbuildSettings } from './esbuild-settings.ts';
 
 export const projectRoot = resolve(import.meta.dirname, '..', '..');
 export const fromProjectRoot = (relative: string) => join(projectRoot, relative);
@@ -9,8 +10,6 @@ export const fromProjectRoot = (relative: string) => join(projectRoot, relative)
 /** Node.js 24 (Lambda's newest Node runtime in the installed aws-cdk-lib), on Graviton. */
 export const runtime = lambda.Runtime.NODEJS_24_X;
 export const architecture = lambda.Architecture.ARM_64;
-
-const shim = (file: string) => fromProjectRoot(`infra/lib/bundle-shims/${file}`);
 
 /**
  * esbuild bundling shared by every function, run with the locally installed esbuild (no Docker), and by
@@ -32,21 +31,19 @@ const shim = (file: string) => fromProjectRoot(`infra/lib/bundle-shims/${file}`)
 export const bundling: BundlingOptions = {
   forceDockerBundling: false,
   format: OutputFormat.ESM,
-  target: 'node24',
-  mainFields: ['module', 'main'],
+  target: esbuildSettings.target,
+  mainFields: [...esbuildSettings.mainFields],
   minify: true,
   sourceMap: true,
   sourceMapMode: SourceMapMode.DEFAULT,
   sourcesContent: false,
-  externalModules: ['@aws-sdk/client-*', '@aws-sdk/lib-*', '@aws-sdk/util-dynamodb'],
-  banner:
-    "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+  externalModules: [...esbuildSettings.externalModules],
+  banner: esbuildSettings.banner,
   tsconfig: fromProjectRoot('tsconfig.json'),
   esbuildArgs: {
-    '--alias:@platformatic/kafka': shim('platformatic-kafka.ts'),
-    '--alias:@platformatic/wasm-utils': shim('platformatic-wasm-utils.ts'),
-    '--alias:ajv/dist/2020.js': shim('ajv-2020.ts'),
-    '--alias:@aws-sdk/credential-providers': shim('aws-credential-providers.ts'),
+    ...Object.fromEntries(
+      Object.entries(esbuildSettings.aliases).map(([from, to]) => [`--alias:${from}`, to]),
+    ),
     // Licence notices of the bundled packages go to index.mjs.LEGAL.txt, beside the bundle.
     '--legal-comments': 'external',
   },

@@ -4,16 +4,6 @@ import type { InvocationFailureKind, InvokeOutcome } from '../invoke.ts';
 import { InvocationTimeoutError } from '../lambda-context.ts';
 import type { EnvironmentData, FromEnvironment, ToEnvironment } from './protocol.ts';
 
-const workerUrl = new URL('./worker.ts', import.meta.url);
-/** The TypeScript loader the environments import their function with (the one `npm run` scripts use). */
-const tsLoader = (() => {
-  try {
-    return import.meta.resolve('tsx');
-  } catch {
-    return 'tsx';
-  }
-})();
-
 /** An environment's death while it ran an invocation (or while it was idle: then nobody is told). */
 export interface Death {
   kind: Exclude<InvocationFailureKind, 'function' | 'timeout'>;
@@ -22,6 +12,8 @@ export interface Death {
 }
 
 export interface EnvironmentSettings extends EnvironmentData {
+  /** The environment's own code, bundled (./bundle.ts). */
+  runtimeUrl: string;
   /** Variables of the function, exactly: the worker's `process.env` is a copy of these and nothing else. */
   env: Record<string, string>;
   /** Lets the runtime see what the preloaded modules report (the bench's counters). */
@@ -52,11 +44,12 @@ export class ExecutionEnvironment {
   readonly #worker: Worker;
 
   private constructor(readonly settings: EnvironmentSettings) {
-    const { env, onTelemetry: _t, onIdleDeath: _d, ...data } = settings;
-    this.#worker = new Worker(workerUrl, {
+    const { env, runtimeUrl, onTelemetry: _t, onIdleDeath: _d, ...data } = settings;
+    this.#worker = new Worker(new URL(runtimeUrl), {
       env,
       workerData: data,
-      execArgv: ['--import', tsLoader],
+      // Stack traces name the TypeScript sources (the bundles carry source maps).
+      execArgv: ['--enable-source-maps'],
       // V8's old generation is most of a function's memory; Lambda counts the whole process, so this cap is
       // a little more lenient than Lambda's (see local/README, "What differs from AWS").
       resourceLimits: { maxOldGenerationSizeMb: settings.memoryMb },
@@ -92,7 +85,10 @@ export class ExecutionEnvironment {
   ): Promise<{ environment: ExecutionEnvironment; initDurationMs: number }> {
     const environment = new ExecutionEnvironment(settings);
     const first = await environment.#next();
-    if (first.type === 'ready') return { environment, initDurationMs: first.initDurationMs };
+    if (first.type === 'ready') {
+      environment.#maxMemoryUsedMb = first.memoryUsedMb;
+      return { environment, initDurationMs: first.initDurationMs };
+    }
     const death = environment.#dead;
     await environment.discard();
     if (first.type === 'init-error')
@@ -144,13 +140,8 @@ export class ExecutionEnvironment {
     return this.#failed(requestId, durationMs, death.kind, death.errorType, death.errorMessage);
   }
 
-  /** Ends the environment: a graceful shutdown (its clients closed) unless it died or `death` says why. */
+  /** Ends the environment, as Lambda ends one: whatever it was doing stops with it. */
   async discard(death?: Death): Promise<void> {
-    if (!this.#dead && !death) {
-      const done = this.#next();
-      this.#post({ type: 'shutdown' });
-      await Promise.race([done, new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
-    }
     this.#dead ??= death ?? { kind: 'crash', errorType: 'Runtime.Shutdown', errorMessage: 'discarded' };
     await this.#worker.terminate();
   }
@@ -173,7 +164,7 @@ export class ExecutionEnvironment {
     if (!this.#dead) this.#worker.postMessage(message);
   }
 
-  /** The environment's next answer, or its death (reported as an `init-error`-free sentinel). */
+  /** The environment's next answer, or its death. */
   #next(): Promise<FromEnvironment | { type: 'dead' }> {
     if (this.#dead) return Promise.resolve({ type: 'dead' });
     return new Promise((resolve) => {

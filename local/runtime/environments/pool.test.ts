@@ -120,10 +120,20 @@ describe('execution environments', () => {
     }
   });
 
-  it('fail an invocation whose function cannot be loaded, with the init error', async () => {
-    const { pool: probe } = pool({ entry: 'test/support/no-such-function.ts' });
-    const outcome = await probe.invoke({ op: 'count' });
-    expect(outcome).toMatchObject({ status: 'error', kind: 'crash' });
-    expect(outcome.status === 'error' && outcome.errorType).toMatch(/Runtime\.ImportModuleError/);
+  it('fail an invocation whose function does not bundle, or whose init throws, with the reason', async () => {
+    const { pool: missing } = pool({ entry: 'test/support/no-such-function.ts' });
+    expect(await missing.invoke({ op: 'count' })).toMatchObject({
+      status: 'error',
+      kind: 'crash',
+      errorType: 'Runtime.BundleError',
+      errorMessage: expect.stringContaining('no-such-function'),
+    });
+    const { pool: failing } = pool({ entry: 'test/support/init-failing-function.ts' });
+    expect(await failing.invoke({})).toMatchObject({
+      status: 'error',
+      errorType: 'Runtime.ImportModuleError: Error',
+      errorMessage: 'REQUIRED_SETTING is not set',
+    });
+    expect(failing.stats.coldStarts).toBe(0);
   });
 });

@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { projectRoot } from '../../python/venv.ts';
 import type { InvokeOutcome, Invoker } from '../invoke.ts';
+import { type BuiltFunction, buildFunction } from './bundle.ts';
 import { ExecutionEnvironment } from './environment.ts';
 import { endLine, type InvocationReport, reportLine, startLine } from './report.ts';
 
@@ -33,8 +31,6 @@ export interface PoolStats {
   environments: number;
 }
 
-const fileUrl = (relative: string) => pathToFileURL(resolve(projectRoot, relative)).href;
-
 /**
  * A function's execution environments, as Lambda keeps them: an invocation takes a warm idle one, or
  * creates one (a cold start, its init phase timed) while fewer than `maxConcurrency` exist, or waits for
@@ -48,9 +44,17 @@ export class EnvironmentPool {
   readonly #waiting: (() => void)[] = [];
   readonly #all = new Set<ExecutionEnvironment>();
   #stopped = false;
+  #built: Promise<BuiltFunction> | undefined;
 
   constructor(options: PoolOptions) {
     this.#options = options;
+  }
+
+  /** Builds the function's bundle (as a deployment would); the first cold start waits for it otherwise. */
+  prepare(): Promise<BuiltFunction> {
+    const { functionName, entry, preload } = this.#options;
+    this.#built ??= buildFunction({ functionName, entry, ...(preload ? { preload } : {}) });
+    return this.#built;
   }
 
   get functionName(): string {
@@ -94,6 +98,7 @@ export class EnvironmentPool {
     await Promise.all([...this.#all].map((environment) => environment.discard().catch(() => undefined)));
     this.#all.clear();
     this.#idle.length = 0;
+    await this.#built?.then((built) => built.remove()).catch(() => undefined);
   }
 
   async #acquire(): Promise<
@@ -115,15 +120,16 @@ export class EnvironmentPool {
   async #coldStart(): Promise<
     { environment: ExecutionEnvironment; initDurationMs: number } | { outcome: InvokeOutcome }
   > {
-    const { functionName, entry, memoryMb, timeoutSeconds, env, preload, log, onTelemetry } = this.#options;
+    const { functionName, memoryMb, timeoutSeconds, env, log, onTelemetry } = this.#options;
     this.#creating += 1;
     try {
+      const { functionUrl, runtimeUrl } = await this.prepare();
       const created = await ExecutionEnvironment.create({
         functionName,
         memoryMb,
         timeoutSeconds,
-        entryUrl: fileUrl(entry),
-        preloadUrls: (preload ?? []).map(fileUrl),
+        entryUrl: functionUrl,
+        runtimeUrl,
         env,
         ...(onTelemetry ? { onTelemetry } : {}),
         onIdleDeath: (death) => {

@@ -1,6 +1,6 @@
 /**
- * The entry of one execution environment (a worker thread): imports the function's module once (the init
- * phase), then runs one invocation at a time as the runtime asks. Its `process.env` is the function's own
+ * The runtime of one execution environment (a worker thread; bundled by ./bundle.ts): imports the function's
+ * bundle once (the init phase), then runs one invocation at a time as the runtime asks. Its `process.env` is the function's own
  * (the worker's `env`), its module graph and clients are its own, and its heap is capped by the runtime.
  * Whatever kills this thread — `process.exit`, an uncaught exception, running out of memory, a timeout —
  * ends this environment only; the runtime reports it and starts a fresh one for the next invocation.
@@ -32,7 +32,6 @@ const described = (error: unknown) =>
 async function init(): Promise<LambdaHandler<any, any> | undefined> {
   const started = performance.now();
   try {
-    for (const url of data.preloadUrls) await import(url);
     const module = (await import(data.entryUrl)) as { handler?: unknown };
     if (typeof module.handler !== 'function') {
       post({
@@ -42,7 +41,7 @@ async function init(): Promise<LambdaHandler<any, any> | undefined> {
       });
       return undefined;
     }
-    post({ type: 'ready', initDurationMs: performance.now() - started });
+    post({ type: 'ready', initDurationMs: performance.now() - started, memoryUsedMb: memoryUsedMb() });
     // biome-ignore lint/suspicious/noExplicitAny: as above.
     return module.handler as LambdaHandler<any, any>;
   } catch (error) {
@@ -55,10 +54,6 @@ async function init(): Promise<LambdaHandler<any, any> | undefined> {
 const handler = await init();
 if (handler) {
   port.on('message', (message: ToEnvironment) => {
-    if (message.type === 'shutdown') {
-      void shutdown();
-      return;
-    }
     const { requestId, deadline, event } = message;
     const context = createLambdaContext(data, deadline, requestId);
     callHandler(handler, event, context).then(
@@ -86,14 +81,4 @@ function answer(requestId: string, payload: unknown): void {
     return;
   }
   post({ type: 'result', requestId, payload: json, memoryUsedMb: memoryUsedMb() });
-}
-
-/** Closes the clients the function keeps between invocations (its Kafka producer), as a graceful end. */
-async function shutdown(): Promise<void> {
-  try {
-    const { resetClients } = await import('../../../functions/shared/lifecycle.ts');
-    await resetClients();
-  } finally {
-    post({ type: 'shutdown-done' });
-  }
 }

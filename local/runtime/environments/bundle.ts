@@ -1,0 +1,91 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { type BuildOptions, build } from 'esbuild';
+import { esbuildSettings } from '../../../infra/lib/esbuild-settings.ts';
+import { projectRoot } from '../../python/venv.ts';
+
+export interface BuiltFunction {
+  /** The function's bundle, as the stack deploys it (with the preloaded modules imported first). */
+  functionUrl: string;
+  /** The environment's own code (./worker.ts), bundled beside it. */
+  runtimeUrl: string;
+  /** Removes both. */
+  remove(): Promise<void>;
+}
+
+/**
+ * Builds what an environment runs: the function's bundle with the stack's esbuild settings (the same
+ * externals, aliases and minification as the deployed one, so a bundling problem shows up locally), and the
+ * environment's runtime. Under `.local/bundles/` in the project, so the SDK clients the bundle leaves
+ * external resolve to the project's node_modules, as they resolve to the Lambda runtime's on AWS.
+ */
+export async function buildFunction(options: {
+  functionName: string;
+  entry: string;
+  preload?: readonly string[];
+}): Promise<BuiltFunction> {
+  const dir = join(
+    projectRoot,
+    '.local',
+    'bundles',
+    `${options.functionName}-${process.pid}-${Date.now().toString(36)}`,
+  );
+  await mkdir(dir, { recursive: true });
+  const imports = [...(options.preload ?? []), options.entry].map((file) => resolve(projectRoot, file));
+  const common: BuildOptions = {
+    bundle: true,
+    platform: 'node',
+    format: esbuildSettings.format,
+    target: esbuildSettings.target,
+    mainFields: [...esbuildSettings.mainFields],
+    external: [...esbuildSettings.externalModules],
+    alias: { ...esbuildSettings.aliases },
+    banner: { js: esbuildSettings.banner },
+    sourcemap: 'linked',
+    logLevel: 'silent',
+  };
+  try {
+    await Promise.all([
+      build({
+        ...common,
+        minify: true,
+        // Preloaded modules first (ESM evaluates imports in order), then the function's handler.
+        stdin: {
+          contents: [
+            ...imports.slice(0, -1).map((file) => `import ${JSON.stringify(file)};`),
+            `export { handler } from ${JSON.stringify(imports.at(-1))};`,
+          ].join('\n'),
+          resolveDir: projectRoot,
+          sourcefile: `${options.functionName}-entry.ts`,
+          loader: 'ts',
+        },
+        outfile: join(dir, 'function.mjs'),
+      }),
+      build({
+        ...common,
+        entryPoints: [join(import.meta.dirname, 'worker.ts')],
+        outfile: join(dir, 'runtime.mjs'),
+      }),
+    ]);
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true });
+    const { errors } = error as {
+      errors?: { text: string; location?: { file: string; line: number } | null }[];
+    };
+    const first = errors?.[0];
+    throw Object.assign(
+      new Error(
+        first
+          ? `${options.functionName} does not bundle: ${first.text}${first.location ? ` (${first.location.file}:${first.location.line})` : ''}`
+          : `${options.functionName} does not bundle: ${(error as Error).message}`,
+      ),
+      { name: 'Runtime.BundleError' },
+    );
+  }
+  return {
+    functionUrl: pathToFileURL(join(dir, 'function.mjs')).href,
+    runtimeUrl: pathToFileURL(join(dir, 'runtime.mjs')).href,
+    remove: () => rm(dir, { recursive: true, force: true }),
+  };
+}
