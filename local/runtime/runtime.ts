@@ -102,7 +102,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   };
 
   try {
-    for (const fn of options.functions ?? functionNames) await startFunction(fn, options, running, log);
+    const fns = options.functions ?? functionNames;
+    running.pools = fns.map((fn) => poolOf(fn, options, log));
+    // Every bundle first, together, as a deployment builds them: one that does not build stops the start.
+    await Promise.all(running.pools.map((pool) => pool.prepare()));
+    for (const [index, fn] of fns.entries()) {
+      await startFunction(fn, running.pools[index] as EnvironmentPool, options, running, log);
+    }
   } catch (error) {
     await stop().catch(() => undefined);
     throw error;
@@ -141,16 +147,15 @@ function poolOf(
   });
 }
 
-/** Starts one function: its environments, and the emulator of its trigger. */
+/** Starts the emulator of one function's trigger, in front of its environments. */
 async function startFunction(
   fn: FunctionName,
+  pool: EnvironmentPool,
   options: LocalRuntimeOptions,
   running: Running,
   log: (line: string) => void,
 ): Promise<void> {
   const spec = manifest.functions[fn];
-  const pool = poolOf(fn, options, log);
-  running.pools.push(pool);
   const invoke = guarded(options.wrapInvoker ? options.wrapInvoker(fn, pool.invoke) : pool.invoke);
   const identity = { functionName: fn, memoryMb: spec.memoryMb, timeoutSeconds: spec.timeoutSeconds };
   if (spec.trigger.kind === 'http') {
