@@ -5,9 +5,11 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { isConditionalCheckFailed } from '../shared/dynamodb.ts';
-import { cancellationCodes, PermanentError } from '../shared/errors.ts';
+import { cancellationCodes } from '../shared/errors.ts';
 import { RESERVED_STATUSES, type UpdateParams } from '../shared/orders/model.ts';
 import type { ReservationLine } from './logic.ts';
+import type { UnreleasedLine } from './release-plan.ts';
+import { readInventoryItems } from './stock.ts';
 
 export type ReleaseResult =
   /** The lines' units are back in stock (or there were none to give back) and the order says so. */
@@ -15,23 +17,55 @@ export type ReleaseResult =
   /** An earlier attempt released it already: nothing changed now. */
   | { kind: 'already-released' }
   /** A concurrent transaction held one of the items: nothing changed; try again. */
-  | { kind: 'conflict' };
+  | { kind: 'conflict' }
+  /**
+   * A stock line was refused (its item gone, malformed, or holding fewer units as reserved than the
+   * line): nothing changed; the caller reads the items and gives back what it can (`releasePlan`).
+   */
+  | { kind: 'stock-refused' };
 
 export interface ReleasePort {
   /**
-   * Gives back `lines` (the cancelled order's reservation) and marks the order `stockReleased`, all or
+   * Gives back `lines` (the cancelled order's reservation, or what of it can still be given back) and
+   * marks the order `stockReleased`, with `unreleased` (the lines that cannot be) for an operator, all or
    * nothing, exactly once. `reserved: false` (cancelled before inventory reserved anything) only marks it.
    */
-  release(orderId: string, lines: readonly ReservationLine[], reserved: boolean): Promise<ReleaseResult>;
+  release(
+    orderId: string,
+    lines: readonly ReservationLine[],
+    reserved: boolean,
+    unreleased?: readonly UnreleasedLine[],
+  ): Promise<ReleaseResult>;
+  /** The inventory items of these SKUs as stored (consistent read); a SKU without an item is absent. */
+  items(skus: readonly string[]): Promise<Map<string, Record<string, unknown>>>;
 }
 
 /**
  * The order's side of a release: CANCELLED, not released before, and cancelled from the status the
  * caller saw (reserved or not), so a release can never happen twice nor give back what was never taken.
+ * Lines that could not be given back are recorded beside the flag (`unreleasedStock`).
  */
-export function releaseOrderUpdate(ordersTable: string, orderId: string, reserved: boolean): UpdateParams {
+export function releaseOrderUpdate(
+  ordersTable: string,
+  orderId: string,
+  reserved: boolean,
+  unreleased: readonly UnreleasedLine[] = [],
+): UpdateParams {
   const statuses = reserved ? RESERVED_STATUSES : (['RECEIVED'] as const);
   const values: Record<string, unknown> = { ':cancelled': 'CANCELLED', ':released': true };
+  const names: Record<string, string> = {
+    '#status': 'status',
+    '#released': 'stockReleased',
+    '#cancelledFrom': 'cancelledFrom',
+    '#shard': 'outboxShard',
+    '#next': 'outboxNextAttemptAt',
+  };
+  const sets = ['#released = :released'];
+  if (unreleased.length > 0) {
+    names['#unreleased'] = 'unreleasedStock';
+    values[':unreleased'] = unreleased.map(({ sku, quantity, reason }) => ({ sku, quantity, reason }));
+    sets.push('#unreleased = :unreleased');
+  }
   const from = statuses.map((status, index) => {
     values[`:from${index}`] = status;
     return `#cancelledFrom = :from${index}`;
@@ -40,15 +74,9 @@ export function releaseOrderUpdate(ordersTable: string, orderId: string, reserve
     TableName: ordersTable,
     Key: { orderId },
     // Out of the outbox: its OrderCancelled has done its work.
-    UpdateExpression: 'SET #released = :released REMOVE #shard, #next',
+    UpdateExpression: `SET ${sets.join(', ')} REMOVE #shard, #next`,
     ConditionExpression: `#status = :cancelled AND attribute_not_exists(#released) AND (${from.join(' OR ')})`,
-    ExpressionAttributeNames: {
-      '#status': 'status',
-      '#released': 'stockReleased',
-      '#cancelledFrom': 'cancelledFrom',
-      '#shard': 'outboxShard',
-      '#next': 'outboxNextAttemptAt',
-    },
+    ExpressionAttributeNames: names,
     ExpressionAttributeValues: values,
   };
 }
@@ -59,6 +87,7 @@ export function releaseTransaction(
   ordersTable: string,
   orderId: string,
   lines: readonly ReservationLine[],
+  unreleased: readonly UnreleasedLine[] = [],
 ): TransactWriteCommandInput {
   return {
     TransactItems: [
@@ -67,15 +96,25 @@ export function releaseTransaction(
           TableName: inventoryTable,
           Key: { sku: line.sku },
           UpdateExpression: 'SET #available = #available + :quantity, #reserved = #reserved - :quantity',
-          // What was reserved is still counted as reserved: never below zero.
+          // What was reserved is still counted as reserved: never below zero (and never a new item).
           ConditionExpression: '#reserved >= :quantity',
           ExpressionAttributeNames: { '#available': 'available', '#reserved': 'reserved' },
           ExpressionAttributeValues: { ':quantity': line.quantity },
         },
       })),
-      { Update: releaseOrderUpdate(ordersTable, orderId, true) },
+      { Update: releaseOrderUpdate(ordersTable, orderId, true, unreleased) },
     ],
   };
+}
+
+/** What a refused release transaction's reason codes (one per line, then the order's) come to. */
+export function judgeRelease(codes: readonly string[]): ReleaseResult | 'unknown' {
+  if (codes.includes('TransactionConflict')) return { kind: 'conflict' };
+  if (codes.at(-1) === 'ConditionalCheckFailed') return { kind: 'already-released' };
+  // A line's condition (fewer units reserved, or no item) or its arithmetic (a counter that is no number).
+  const refused = new Set(['ConditionalCheckFailed', 'ValidationError']);
+  if (codes.slice(0, -1).some((code) => refused.has(code))) return { kind: 'stock-refused' };
+  return 'unknown';
 }
 
 export function dynamoRelease(
@@ -83,10 +122,12 @@ export function dynamoRelease(
   tables: { inventory: string; orders: string },
 ): ReleasePort {
   return {
-    async release(orderId, lines, reserved) {
+    async release(orderId, lines, reserved, unreleased = []) {
       if (!reserved || lines.length === 0) {
         try {
-          await client.send(new UpdateCommand(releaseOrderUpdate(tables.orders, orderId, false)));
+          await client.send(
+            new UpdateCommand(releaseOrderUpdate(tables.orders, orderId, reserved, unreleased)),
+          );
           return { kind: 'released' };
         } catch (error) {
           if (isConditionalCheckFailed(error)) return { kind: 'already-released' };
@@ -95,17 +136,19 @@ export function dynamoRelease(
       }
       try {
         await client.send(
-          new TransactWriteCommand(releaseTransaction(tables.inventory, tables.orders, orderId, lines)),
+          new TransactWriteCommand(
+            releaseTransaction(tables.inventory, tables.orders, orderId, lines, unreleased),
+          ),
         );
         return { kind: 'released' };
       } catch (error) {
         const codes = cancellationCodes(error);
-        if (!codes) throw error;
-        if (codes.includes('TransactionConflict')) return { kind: 'conflict' };
-        if (codes.at(-1) === 'ConditionalCheckFailed') return { kind: 'already-released' };
-        // A stock line refused: fewer units reserved than this order holds. Never silently "fixed".
-        throw new PermanentError(`stock release of order ${orderId} refused: ${codes.join(', ')}`);
+        const judged = codes ? judgeRelease(codes) : 'unknown';
+        // Anything else (throttling, a transaction without reasons) is transient: the batch is retried.
+        if (judged === 'unknown') throw error;
+        return judged;
       }
     },
+    items: (skus) => readInventoryItems(client, tables.inventory, skus, ['available', 'reserved']),
   };
 }

@@ -12,10 +12,20 @@ import { orderEventId } from '../shared/orders/events.ts';
 import { orderOf, RESERVED_STATUSES, type StoredOrder } from '../shared/orders/model.ts';
 import { dynamoOrders, type OrdersPort } from '../shared/orders/repository.ts';
 import { assertGenuineEvent } from '../shared/orders/step.ts';
-import { reservationPlan } from './logic.ts';
+import { type ReservationLine, reservationPlan } from './logic.ts';
+import { type ReleasePlan, releasePlan, type UnreleasedLine } from './release-plan.ts';
 import { dynamoRelease, type ReleasePort } from './release-stock.ts';
 
 const RELEASE_ATTEMPTS = 6;
+
+function releaseSummary(unitsReleased: number, kept: readonly UnreleasedLine[]): string {
+  if (kept.length === 0) {
+    return unitsReleased > 0
+      ? `cancelled, ${unitsReleased} unit(s) back in stock`
+      : 'cancelled, nothing was reserved';
+  }
+  return `cancelled, ${unitsReleased} unit(s) back in stock; ${kept.length} line(s) could not be given back`;
+}
 
 /** The customer's notice and the KPIs of a cancellation, from the stored order. */
 export function cancelledOutcome(
@@ -24,6 +34,7 @@ export function cancelledOutcome(
   unitsReleased: number,
   replayed: boolean,
   now: Date,
+  kept: readonly UnreleasedLine[] = [],
 ): StepOutcome {
   const reason = stored.cancellationReason;
   // OrdersCancelled is order-api's (where the cancellation is applied): counted here too, it counted twice.
@@ -42,10 +53,7 @@ export function cancelledOutcome(
     ],
     kpis,
     replayed,
-    summary:
-      unitsReleased > 0
-        ? `cancelled, ${unitsReleased} unit(s) back in stock`
-        : 'cancelled, nothing was reserved',
+    summary: releaseSummary(unitsReleased, kept),
   };
 }
 
@@ -53,7 +61,9 @@ export function cancelledOutcome(
  * The compensating step of inventory: gives back exactly the units it reserved for a cancelled order,
  * exactly once, and tells the customer. What was reserved is read from the order as stored — the status
  * the cancellation found (`cancelledFrom`) says whether a reservation had happened, the stored lines say
- * what it held — never from the event.
+ * what it held — never from the event. A cancellation always finishes: a line that can no longer be given
+ * back (its SKU gone from the inventory, ...) is recorded on the order and alerted for an operator, the
+ * rest is given back, and the customer is told the order is cancelled.
  */
 export function releaseStep(ports: {
   orders: OrdersPort;
@@ -62,7 +72,7 @@ export function releaseStep(ports: {
   return {
     name: 'inventory-release',
     topic: 'OrderCancelled',
-    async process(event, { now }) {
+    async process(event, { now, logger }) {
       const { orderId } = event.data;
       assertGenuineEvent(event, orderId, orderEventId(orderId, 'OrderCancelled'));
       const stored = await ports.orders.get(orderId);
@@ -76,17 +86,43 @@ export function releaseStep(ports: {
       const lines = reserved && plan.ok ? plan.lines : [];
       const units = lines.reduce((sum, line) => sum + line.quantity, 0);
       if (stored.stockReleased !== undefined) return cancelledOutcome(event, stored, units, true, now);
-      for (let attempt = 1; attempt <= RELEASE_ATTEMPTS; attempt += 1) {
-        const result = await ports.stock.release(orderId, lines, reserved);
-        if (result.kind === 'released') return cancelledOutcome(event, stored, units, false, now);
-        if (result.kind === 'already-released') return cancelledOutcome(event, stored, units, true, now);
-        await sleep(Math.random() * 20 * 2 ** attempt);
+      const { kind, plan: done } = await releaseWhatCan(ports.stock, orderId, lines, reserved);
+      if (kind === 'already-released') return cancelledOutcome(event, stored, units, true, now);
+      if (done.keep.length > 0) {
+        // The cancellation finishes (the customer is told); the stock it could not give back is an
+        // operator's to reconcile: recorded on the order as `unreleasedStock`, and alerted here.
+        logger.error('stock release: some lines could not be given back, an operator must reconcile', {
+          orderId,
+          unreleased: done.keep,
+        });
       }
-      throw new Error(
-        `stock release of order ${orderId} kept conflicting during ${RELEASE_ATTEMPTS} attempts`,
-      );
+      const given = done.give.reduce((sum, line) => sum + line.quantity, 0);
+      return cancelledOutcome(event, stored, given, false, now, done.keep);
     },
   };
+}
+
+/**
+ * Gives back what can be given back, exactly once: the whole reservation, or — when a line is refused for
+ * good (its SKU gone from the inventory, its item malformed or holding fewer units as reserved) — the
+ * other lines, with the refused ones recorded on the order. Conflicts with concurrent transactions are
+ * retried after a short random wait; a refused line is read and planned again at once.
+ */
+async function releaseWhatCan(
+  stock: ReleasePort,
+  orderId: string,
+  lines: readonly ReservationLine[],
+  reserved: boolean,
+): Promise<{ kind: 'released' | 'already-released'; plan: ReleasePlan }> {
+  let plan: ReleasePlan = { give: [...lines], keep: [] };
+  for (let attempt = 1; attempt <= RELEASE_ATTEMPTS; attempt += 1) {
+    const result = await stock.release(orderId, plan.give, reserved, plan.keep);
+    if (result.kind === 'released' || result.kind === 'already-released') return { kind: result.kind, plan };
+    if (result.kind === 'stock-refused') {
+      plan = releasePlan(lines, await stock.items(lines.map((line) => line.sku)));
+    } else await sleep(Math.random() * 20 * 2 ** attempt);
+  }
+  throw new Error(`stock release of order ${orderId} kept being refused during ${RELEASE_ATTEMPTS} attempts`);
 }
 
 const { logger, metrics } = observability('inventory-release');

@@ -95,28 +95,45 @@ export function dynamoStock(
     },
     async available(skus) {
       const levels = new Map<string, number>();
-      let pending = [...new Set(skus)].map((sku) => ({ sku }));
-      for (let round = 0; pending.length > 0; round += 1) {
-        if (round > 5) throw new Error('inventory read kept being throttled');
-        const chunk = pending.slice(0, 100);
-        const answer = await client.send(
-          new BatchGetCommand({
-            RequestItems: {
-              [tables.inventory]: {
-                Keys: chunk,
-                ConsistentRead: true,
-                ProjectionExpression: 'sku, available',
-              },
-            },
-          }),
-        );
-        for (const item of answer.Responses?.[tables.inventory] ?? []) {
-          levels.set(String(item.sku), Number(item.available ?? 0));
-        }
-        const unprocessed = (answer.UnprocessedKeys?.[tables.inventory]?.Keys ?? []) as { sku: string }[];
-        pending = [...unprocessed, ...pending.slice(100)];
+      for (const [sku, item] of await readInventoryItems(client, tables.inventory, skus, ['available'])) {
+        levels.set(sku, Number(item.available ?? 0));
       }
       return levels;
     },
   };
+}
+
+/**
+ * The inventory items of `skus` as stored (consistent reads, `attributes` and the SKU only), by SKU; a SKU
+ * without an item is absent. Unprocessed keys (throttling) are read again a few times, then it throws.
+ */
+export async function readInventoryItems(
+  client: DynamoDBDocumentClient,
+  table: string,
+  skus: readonly string[],
+  attributes: readonly string[],
+): Promise<Map<string, Record<string, unknown>>> {
+  const items = new Map<string, Record<string, unknown>>();
+  const names = Object.fromEntries(['sku', ...attributes].map((name, index) => [`#a${index}`, name]));
+  let pending = [...new Set(skus)].map((sku) => ({ sku }));
+  for (let round = 0; pending.length > 0; round += 1) {
+    if (round > 5) throw new Error('inventory read kept being throttled');
+    const chunk = pending.slice(0, 100);
+    const answer = await client.send(
+      new BatchGetCommand({
+        RequestItems: {
+          [table]: {
+            Keys: chunk,
+            ConsistentRead: true,
+            ProjectionExpression: Object.keys(names).join(', '),
+            ExpressionAttributeNames: names,
+          },
+        },
+      }),
+    );
+    for (const item of answer.Responses?.[table] ?? []) items.set(String(item.sku), item);
+    const unprocessed = (answer.UnprocessedKeys?.[table]?.Keys ?? []) as { sku: string }[];
+    pending = [...unprocessed, ...pending.slice(100)];
+  }
+  return items;
 }

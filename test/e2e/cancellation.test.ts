@@ -5,8 +5,13 @@
  * leave every unit accounted for and every order in exactly one final state, told once.
  */
 import { randomUUID } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stockItemOf } from '../../functions/shared/catalog.ts';
+import { localDynamoDbConfig } from '../../local/infra/index.ts';
 import type { FunctionName } from '../../topology/index.ts';
+import { testInfra } from '../support/env.ts';
 import { waitFor } from './support/kafka.ts';
 import {
   cancelOrder,
@@ -164,6 +169,54 @@ describe('cancelling orders (real Kafka, dynoxide, moto SNS, the real handlers)'
     expect(answer.body).toMatchObject({ status: 'SHIPPED' });
     expect((await tables.order(orderId))?.status).toBe('SHIPPED');
     expect((await cancelOrder(api, 'cxl-nobody')).status).toBe(404);
+  });
+
+  it('finishes a cancellation whose SKU left the inventory after the reservation: the rest given back, the customer told, the line kept for an operator', async () => {
+    const db = DynamoDBDocumentClient.from(
+      new DynamoDBClient(localDynamoDbConfig(testInfra().dynamodbEndpoint)),
+    );
+    const inventory = tables.name('inventory');
+    const gone = {
+      sku: `SKU-E2E-GONE-${randomUUID().slice(0, 8).toUpperCase()}`,
+      name: 'E2E discontinued',
+      unitPrice: 4,
+      weightGrams: 100,
+      initialStock: 10,
+    };
+    try {
+      await db.send(new PutCommand({ TableName: inventory, Item: stockItemOf(gone) }));
+      const before = await tables.stock(e2eCatalog.plenty.sku);
+      const orderId = `cxl-${randomUUID().slice(0, 8)}`;
+      faults.alwaysFail('warehouse', orderId);
+      const lines = [
+        { entry: e2eCatalog.plenty, quantity: 2 },
+        { entry: gone, quantity: 1 },
+      ];
+      expect((await postOrder(api, orderBody(lines, orderId), randomUUID())).status).toBe(202);
+      await orderIn(orderId, new Set(['CONFIRMED']));
+      await db.send(new DeleteCommand({ TableName: inventory, Key: { sku: gone.sku } }));
+      expect((await cancelOrder(api, orderId)).status).toBe(202);
+      faults.heal('warehouse', orderId);
+      await released(orderId);
+      await waitFor(
+        async () => (await kinds(orderId)).includes('order-cancelled'),
+        'the cancellation notice',
+      );
+      expect(await tables.stock(e2eCatalog.plenty.sku)).toEqual(before);
+      const stored = await tables.order(orderId);
+      expect(stored).toMatchObject({
+        status: 'CANCELLED',
+        stockReleased: true,
+        unreleasedStock: [
+          { sku: gone.sku, quantity: 1, reason: `${gone.sku} is no longer in the inventory` },
+        ],
+      });
+      // Out of the outbox: the sweeper has nothing more to re-produce.
+      expect(stored).not.toHaveProperty('outboxShard');
+      expect(await kinds(orderId)).toEqual(['order-cancelled']);
+    } finally {
+      db.destroy();
+    }
   });
 
   it('accounts for every unit when 200 orders race for short stock and half are cancelled at random moments', async () => {
