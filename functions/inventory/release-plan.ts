@@ -1,12 +1,6 @@
 import * as z from 'zod';
+import type { UnreleasedLine } from '../shared/orders/model.ts';
 import type { ReservationLine } from './logic.ts';
-
-/**
- * A line of a cancelled order whose units could not be given back: its SKU left the inventory, or its
- * item no longer holds the units as reserved. Kept on the order (`unreleasedStock`) for an operator.
- */
-export const UnreleasedLine = z.object({ sku: z.string(), quantity: z.number(), reason: z.string() });
-export type UnreleasedLine = z.infer<typeof UnreleasedLine>;
 
 /** What giving a line back needs of its inventory item: both counters, numbers. */
 const HeldStock = z.object({ available: z.number(), reserved: z.number() });

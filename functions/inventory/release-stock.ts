@@ -6,9 +6,8 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { isConditionalCheckFailed } from '../shared/dynamodb.ts';
 import { cancellationCodes } from '../shared/errors.ts';
-import { RESERVED_STATUSES, type UpdateParams } from '../shared/orders/model.ts';
+import { RESERVED_STATUSES, type UnreleasedLine, type UpdateParams } from '../shared/orders/model.ts';
 import type { ReservationLine } from './logic.ts';
-import type { UnreleasedLine } from './release-plan.ts';
 import { readInventoryItems } from './stock.ts';
 
 export type ReleaseResult =

@@ -3,11 +3,11 @@ import { newEvent } from '../../events/codec.ts';
 import { InvalidTransitionError } from '../shared/errors.ts';
 import { notificationId } from '../shared/notifications.ts';
 import { orderEventId } from '../shared/orders/events.ts';
-import type { StoredOrder } from '../shared/orders/model.ts';
+import type { StoredOrder, UnreleasedLine } from '../shared/orders/model.ts';
 import { MemoryOrders, RecordingLogger, sampleOrder, storedOrder } from '../shared/testing.ts';
 import type { ReservationLine } from './logic.ts';
 import { releaseStep } from './release.ts';
-import { releasePlan, type UnreleasedLine } from './release-plan.ts';
+import { releasePlan } from './release-plan.ts';
 import {
   judgeRelease,
   type ReleasePort,

@@ -9,11 +9,11 @@ import { count, latency } from '../shared/kpis.ts';
 import { notificationRecord } from '../shared/notifications.ts';
 import { observability } from '../shared/observability.ts';
 import { orderEventId } from '../shared/orders/events.ts';
-import { orderOf, RESERVED_STATUSES, type StoredOrder } from '../shared/orders/model.ts';
+import { orderOf, RESERVED_STATUSES, type StoredOrder, type UnreleasedLine } from '../shared/orders/model.ts';
 import { dynamoOrders, type OrdersPort } from '../shared/orders/repository.ts';
 import { assertGenuineEvent } from '../shared/orders/step.ts';
 import { type ReservationLine, reservationPlan } from './logic.ts';
-import { type ReleasePlan, releasePlan, type UnreleasedLine } from './release-plan.ts';
+import { type ReleasePlan, releasePlan } from './release-plan.ts';
 import { dynamoRelease, type ReleasePort } from './release-stock.ts';
 
 const RELEASE_ATTEMPTS = 6;

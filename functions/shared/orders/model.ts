@@ -20,6 +20,13 @@ export const HistoryEntry = z.object({
 });
 export type HistoryEntry = z.infer<typeof HistoryEntry>;
 
+/**
+ * A line of a cancelled order whose units could not be given back: its SKU left the inventory, or its
+ * item no longer holds the units as reserved (SKUs and counts only).
+ */
+export const UnreleasedLine = z.object({ sku: z.string(), quantity: z.number(), reason: z.string() });
+export type UnreleasedLine = z.infer<typeof UnreleasedLine>;
+
 export const StoredOrder = z.object({
   orderId: OrderId,
   status: OrderStatus,
@@ -51,6 +58,8 @@ export const StoredOrder = z.object({
   cancellationReason: z.string().optional(),
   /** Set, once, by inventory when it has given back the stock of a cancelled order (or found none). */
   stockReleased: z.boolean().optional(),
+  /** Set with `stockReleased`: the lines it could not give back (their SKU gone, ...), for an operator. */
+  unreleasedStock: z.array(UnreleasedLine).optional(),
   parcel: Parcel.optional(),
   carrier: z.string().optional(),
   trackingNumber: z.string().optional(),
