@@ -32,6 +32,11 @@ export interface LocalRuntimeOptions extends LocalEndpoints {
    * counters in every function's, the dashboard's KPI feed in the kpis function's.
    */
   preload?: readonly string[] | ((fn: FunctionName) => readonly string[]);
+  /**
+   * A module (relative to the project root) exporting `wrapHandler(functionName, handler)`: bundled around
+   * every function's handler, so it runs inside the environments (tests make records crash their consumer).
+   */
+  handlerWrapper?: string;
   /** Every invocation's REPORT, as its line says it. */
   onReport?: (report: InvocationReport) => void;
   /** What a preloaded module posts from inside an environment. */
@@ -95,10 +100,15 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const running: Running = { emulators: [], schedules: [], pools: [], summaries: [], api: undefined };
 
-  const stop = async () => {
-    await Promise.all([...running.schedules, ...running.emulators].map((emulator) => emulator.stop()));
-    await running.api?.close();
-    await Promise.all(running.pools.map((pool) => pool.stop()));
+  let stopped: Promise<void> | undefined;
+  // Once: a second stop (a test's teardown after an explicit stop) waits for the first.
+  const stop = () => {
+    stopped ??= (async () => {
+      await Promise.all([...running.schedules, ...running.emulators].map((emulator) => emulator.stop()));
+      await running.api?.close();
+      await Promise.all(running.pools.map((pool) => pool.stop()));
+    })();
+    return stopped;
   };
 
   try {
@@ -142,6 +152,7 @@ function poolOf(
     env: { ...passedThroughVariables(), ...functionEnvironment(fn, options) },
     log: options.invocationLog ?? log,
     ...(preload ? { preload } : {}),
+    ...(options.handlerWrapper ? { wrapper: options.handlerWrapper } : {}),
     ...(onReport ? { onReport } : {}),
     ...(onTelemetry ? { onTelemetry: (data: unknown) => onTelemetry(fn, data) } : {}),
   });

@@ -14,6 +14,24 @@ export interface BuiltFunction {
   remove(): Promise<void>;
 }
 
+/** The bundle's entry: the preloaded modules, then the handler (wrapped when a wrapper is given). */
+function entryStub(
+  functionName: string,
+  entry: string,
+  preload: readonly string[],
+  wrapper?: string,
+): string[] {
+  const path = (file: string) => JSON.stringify(resolve(projectRoot, file));
+  const imports = preload.map((file) => `import ${path(file)};`);
+  if (!wrapper) return [...imports, `export { handler } from ${path(entry)};`];
+  return [
+    ...imports,
+    `import { wrapHandler } from ${path(wrapper)};`,
+    `import { handler as original } from ${path(entry)};`,
+    `export const handler = wrapHandler(${JSON.stringify(functionName)}, original);`,
+  ];
+}
+
 /**
  * Builds what an environment runs: the function's bundle with the stack's esbuild settings (the same
  * externals, aliases and minification as the deployed one, so a bundling problem shows up locally), and the
@@ -24,6 +42,11 @@ export async function buildFunction(options: {
   functionName: string;
   entry: string;
   preload?: readonly string[];
+  /**
+   * A module exporting `wrapHandler(functionName, handler)`, bundled around the handler (tests and chaos runs
+   * make records crash their consumer from inside the environment, as a poison record would).
+   */
+  wrapper?: string;
 }): Promise<BuiltFunction> {
   const dir = join(
     projectRoot,
@@ -32,7 +55,6 @@ export async function buildFunction(options: {
     `${options.functionName}-${process.pid}-${Date.now().toString(36)}`,
   );
   await mkdir(dir, { recursive: true });
-  const imports = [...(options.preload ?? []), options.entry].map((file) => resolve(projectRoot, file));
   const common: BuildOptions = {
     bundle: true,
     platform: 'node',
@@ -52,10 +74,12 @@ export async function buildFunction(options: {
         minify: true,
         // Preloaded modules first (ESM evaluates imports in order), then the function's handler.
         stdin: {
-          contents: [
-            ...imports.slice(0, -1).map((file) => `import ${JSON.stringify(file)};`),
-            `export { handler } from ${JSON.stringify(imports.at(-1))};`,
-          ].join('\n'),
+          contents: entryStub(
+            options.functionName,
+            options.entry,
+            options.preload ?? [],
+            options.wrapper,
+          ).join('\n'),
           resolveDir: projectRoot,
           sourcefile: `${options.functionName}-entry.ts`,
           loader: 'ts',

@@ -16,6 +16,8 @@ export interface PoolOptions {
   env: Record<string, string>;
   /** Modules (relative to the project root) imported in every environment before the function. */
   preload?: readonly string[];
+  /** A module whose `wrapHandler(functionName, handler)` wraps the handler inside the environment. */
+  wrapper?: string;
   /** Where the START / END / REPORT lines and the runtime's own lines go. */
   log: (line: string) => void;
   onReport?: (report: InvocationReport) => void;
@@ -52,8 +54,13 @@ export class EnvironmentPool {
 
   /** Builds the function's bundle (as a deployment would); the first cold start waits for it otherwise. */
   prepare(): Promise<BuiltFunction> {
-    const { functionName, entry, preload } = this.#options;
-    this.#built ??= buildFunction({ functionName, entry, ...(preload ? { preload } : {}) });
+    const { functionName, entry, preload, wrapper } = this.#options;
+    this.#built ??= buildFunction({
+      functionName,
+      entry,
+      ...(preload ? { preload } : {}),
+      ...(wrapper ? { wrapper } : {}),
+    });
     return this.#built;
   }
 

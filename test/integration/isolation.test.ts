@@ -1,0 +1,141 @@
+/**
+ * The local runtime runs like Lambda (real Kafka, dynoxide, moto SNS, the real functions in execution
+ * environments of their own): records that crash their consumer's environment — `process.exit`, running
+ * out of memory — end alone on DeadLetterQueue through the mapping's bisection, their neighbours on the
+ * same partitions are processed exactly once, and no other function notices.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CRASH_HEADER } from '../../local/faults/crash-poison.ts';
+import type { KafkaOnFailureRecord } from '../../local/runtime/msk-event.ts';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/runtime.ts';
+import { manifest } from '../../topology/index.ts';
+import { TestProducer, TopicReader, testBrokers, waitFor } from '../e2e/support/kafka.ts';
+import {
+  type E2ePipeline,
+  e2eCatalog,
+  mapConcurrently,
+  orderBody,
+  postOrder,
+  startE2ePipeline,
+} from '../e2e/support/pipeline.ts';
+import { testInfra } from '../support/env.ts';
+
+const ORDERS = 24;
+const crashes = [
+  ...Array.from({ length: manifest.topics.OrderReceived.partitions }, (_, partition) => ({
+    partition,
+    kind: 'exit',
+  })),
+  { partition: 0, kind: 'oom' },
+];
+
+describe('execution environments under records that crash them (real broker)', () => {
+  const brokers = testBrokers();
+  const producer = new TestProducer(brokers);
+  let ordersOnly: E2ePipeline;
+  let runtime: LocalRuntime;
+  let failures: TopicReader;
+  const orderIds: string[] = [];
+  const crashKeys = crashes.map(({ kind }) => `crash-${kind}-${randomUUID().slice(0, 8)}`);
+  let stockBefore: number;
+
+  beforeAll(async () => {
+    // Only order-api first: the orders' OrderReceived and the crash records wait on the topic together,
+    // so inventory's first batches mix them on every partition.
+    ordersOnly = await startE2ePipeline('isolation', { runtime: { functions: ['order-api'] } });
+    failures = await new TopicReader(brokers, 'DeadLetterQueue').start('latest');
+    stockBefore = (await ordersOnly.tables.stock(e2eCatalog.plenty.sku)).available;
+    const half = Array.from({ length: ORDERS / 2 }, (_, i) => i + 1);
+    const post = (quantity: number) =>
+      postOrder(ordersOnly.api, orderBody([{ entry: e2eCatalog.plenty, quantity }]), randomUUID());
+    const before = await mapConcurrently(half, 6, post);
+    await producer.send(
+      crashes.map(({ partition, kind }, i) => ({
+        topic: 'OrderReceived',
+        partition,
+        key: crashKeys[i] as string,
+        value: '{}',
+        headers: { [CRASH_HEADER]: kind },
+      })),
+    );
+    const after = await mapConcurrently(half, 6, post);
+    orderIds.push(...[...before, ...after].map((answer) => answer.body.orderId as string));
+    await ordersOnly.runtime.stop();
+    const { kafkaBrokers, dynamodbEndpoint, snsEndpoint } = testInfra();
+    runtime = await startLocalRuntime({
+      kafkaBrokers,
+      dynamodbEndpoint,
+      snsEndpoint,
+      tablePrefix: ordersOnly.tablePrefix,
+      apiPort: 0,
+      groupIdOf: ordersOnly.groupIdOf,
+      handlerWrapper: 'local/faults/crash-poison.ts',
+      retryBackoff: { initialMs: 50, maxMs: 200 },
+      scheduleIntervalMs: Number.POSITIVE_INFINITY,
+      log: () => {},
+    });
+  });
+
+  afterAll(async () => {
+    await runtime?.stop();
+    await ordersOnly?.stop();
+    await failures?.close();
+    await producer.close();
+  });
+
+  it('dead-letters each crashing record alone, and processes every neighbour exactly once', async () => {
+    const { tables } = ordersOnly;
+    const onFailure = () =>
+      failures.messages
+        .map((m) => JSON.parse(m.value.toString()) as KafkaOnFailureRecord)
+        .filter((letter) => letter.requestContext !== undefined);
+    const lettered = (key: string) =>
+      onFailure().filter((letter) =>
+        Object.values(letter.payload.records)
+          .flat()
+          .some((record) => record.key === Buffer.from(key).toString('base64')),
+      );
+    await waitFor(
+      () => crashKeys.every((key) => lettered(key).length > 0),
+      'a failure record per crash',
+      120_000,
+    );
+    await waitFor(
+      async () =>
+        (await Promise.all(orderIds.map((id) => tables.order(id)))).every((o) => o?.status === 'SHIPPED'),
+      'every order to ship',
+      120_000,
+      500,
+    );
+
+    for (const key of crashKeys) {
+      const [letter, ...more] = lettered(key);
+      expect(more, key).toHaveLength(0);
+      // Alone: the failure record carries that one record, nothing of its neighbours.
+      expect(Object.values(letter?.payload.records ?? {}).flat(), key).toHaveLength(1);
+    }
+    for (const orderId of orderIds) expect(lettered(orderId), orderId).toHaveLength(0);
+
+    // Exactly once: each order reserved its stock once and was told once per kind.
+    const quantities =
+      orderIds.length === ORDERS ? [...Array(ORDERS / 2).keys(), ...Array(ORDERS / 2).keys()] : [];
+    const reserved = quantities.reduce((sum, i) => sum + i + 1, 0);
+    expect((await tables.stock(e2eCatalog.plenty.sku)).available).toBe(stockBefore - reserved);
+    for (const orderId of orderIds) {
+      const kinds = (await tables.notifications(orderId)).map((n) => n.kind).sort();
+      expect(kinds, orderId).toEqual(['order-packed', 'order-shipped']);
+    }
+  });
+
+  it('loses only the crashing environments: inventory bisected and replaced them, no other function noticed', () => {
+    const pool = (name: string) => runtime.pools.find((p) => p.functionName === name);
+    const esm = (name: string) => runtime.emulators.find((e) => e.functionName === name);
+    expect(pool('inventory')?.stats.environmentsLost).toBeGreaterThanOrEqual(crashes.length);
+    expect(esm('inventory')?.stats.bisects).toBeGreaterThan(0);
+    for (const name of ['warehouse', 'shipper', 'notification', 'kpis']) {
+      expect(pool(name)?.stats.environmentsLost, name).toBe(0);
+      expect(esm(name)?.stats.failedInvocations, name).toBe(0);
+    }
+  });
+});
