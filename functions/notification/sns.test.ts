@@ -17,7 +17,8 @@ const topicArn = 'arn:aws:sns:eu-west-1:123456789012:OrderPipeline-Notifications
 const order = sampleOrder();
 const now = new Date('2026-11-24T10:00:04.000Z');
 
-const message = (facts: NotificationFacts) => notificationItem(genuineNotification(storedOrder(order), facts), now);
+const message = (facts: NotificationFacts) =>
+  notificationItem(genuineNotification(storedOrder(order), facts), now);
 
 /** Records the Publish requests it is sent and answers like SNS. */
 function fakeSns() {
