@@ -8,16 +8,20 @@
  * started.
  *
  *   npm start -- [--port 3000] [--dashboard-port 3001] [--table-prefix order-pipeline] [--schedule-every <seconds>] [--fresh] [--watch]
+ *                [--faults <profile> [--faults-seed <n>]]
  *
  * A plain restart keeps Kafka's records and offsets and the DynamoDB tables (both live in .local/data);
  * `--fresh` deletes both together, so that offsets and tables never get out of step. `--watch` (npm run dev)
  * reloads the functions when functions/, events/ or topology/ change, without restarting Kafka or DynamoDB.
+ * `--faults <profile>` puts the fault layer (local/faults/proxy.ts) between the functions and the DynamoDB and
+ * SNS endpoints: AWS's errors, latency and dropped connections at the profile's rates.
  */
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { catalogBySku } from '../functions/shared/catalog.ts';
 import { feedDashboard } from './dashboard/kpi-feed.ts';
 import { type RunningDashboard, startDashboard } from './dashboard/server.ts';
+import { builtInFaultProfile, FAULT_PROFILE_NAMES, type FaultProfile } from './faults/profile.ts';
 import { describeInfra } from './infra/describe.ts';
 import {
   InfraError,
@@ -35,7 +39,9 @@ const usage =
   '                    [--dashboard-port <live dashboard port, default $DASHBOARD_PORT or 3001>]\n' +
   '                    [--schedule-every <seconds between runs of scheduled functions, default $SCHEDULE_EVERY_SECONDS or the manifest rate>]\n' +
   "                    [--fresh: delete Kafka's topics and offsets and the DynamoDB tables, together, first]\n" +
-  '                    [--watch: reload the functions when their code changes (npm run dev)]';
+  '                    [--watch: reload the functions when their code changes (npm run dev)]\n' +
+  `                    [--faults <profile: ${FAULT_PROFILE_NAMES.join(' | ')}>: inject AWS errors between the functions and DynamoDB/SNS]\n` +
+  '                    [--faults-seed <integer seed of the fault draws, default 1>]';
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -46,6 +52,7 @@ interface StartOptions {
   scheduleIntervalMs: number | undefined;
   fresh: boolean;
   watch: boolean;
+  faults: FaultProfile | undefined;
 }
 
 function parseOptions(): StartOptions | undefined {
@@ -57,6 +64,8 @@ function parseOptions(): StartOptions | undefined {
       'schedule-every': { type: 'string' },
       fresh: { type: 'boolean' },
       watch: { type: 'boolean' },
+      faults: { type: 'string' },
+      'faults-seed': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -76,6 +85,17 @@ function parseOptions(): StartOptions | undefined {
   const seconds = every === undefined || every === '' ? undefined : Number(every);
   if (seconds !== undefined && !(Number.isFinite(seconds) && seconds > 0))
     throw new Error(`--schedule-every must be a positive number of seconds, got "${every}"`);
+  const seedText = values['faults-seed'];
+  const seed = seedText === undefined ? undefined : Number(seedText);
+  if (seed !== undefined && !Number.isSafeInteger(seed))
+    throw new Error(`--faults-seed must be an integer, got "${seedText}"`);
+  if (seed !== undefined && values.faults === undefined)
+    throw new Error('--faults-seed needs --faults <profile>');
+  const faults = values.faults === undefined ? undefined : builtInFaultProfile(values.faults, seed);
+  if (values.faults !== undefined && !faults)
+    throw new Error(
+      `--faults: unknown profile "${values.faults}"; the profiles are ${FAULT_PROFILE_NAMES.join(', ')}`,
+    );
   return {
     port,
     dashboardPort,
@@ -84,6 +104,7 @@ function parseOptions(): StartOptions | undefined {
     // ORDER_PIPELINE_FRESH=1 (what `npm run infra` reads too) means the same.
     fresh: values.fresh === true || process.env.ORDER_PIPELINE_FRESH === '1',
     watch: values.watch === true,
+    faults,
   };
 }
 
@@ -160,6 +181,8 @@ async function main(): Promise<number> {
     firstSignalAt = Date.now();
     log(`\n${signal}: stopping the emulators, the functions' clients and the local services...`);
     stopping = (async () => {
+      const faults = (watched?.runtime ?? runtime)?.faults?.counters();
+      if (faults) log(`[faults] ${JSON.stringify(faults)}`);
       await (watched ?? runtime)
         ?.stop()
         .catch((error: unknown) => log(`[start] stopping the runtime: ${error}`));
@@ -198,6 +221,7 @@ async function main(): Promise<number> {
       ...(options.tablePrefix ? { tablePrefix: options.tablePrefix } : {}),
       apiPort: options.port,
       ...(options.scheduleIntervalMs ? { scheduleIntervalMs: options.scheduleIntervalMs } : {}),
+      ...(options.faults ? { faults: options.faults } : {}),
       // The kpis function runs in environments of its own: what it publishes reaches the dashboard here.
       ...feedDashboard(dashboard.aggregator),
       log,
@@ -222,6 +246,11 @@ async function main(): Promise<number> {
         ),
         '',
         stateLine(infra, options.fresh),
+        ...(runtime.faults
+          ? [
+              `Faults: profile "${options.faults?.name}" (${options.faults?.description}), seed ${options.faults?.seed}: the functions reach DynamoDB at ${runtime.faults.dynamodbEndpoint} and SNS at ${runtime.faults.snsEndpoint}; the counters are printed at Ctrl-C.`,
+            ]
+          : []),
         ...(options.watch
           ? [
               'Watch: a change in functions/, events/ or topology/ reloads the functions (same consumer groups, same data).',

@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { consumerGroupId, type FunctionName, functionNames, manifest } from '../../topology/index.ts';
+import type { FaultProfile } from '../faults/profile.ts';
+import { type FaultLayer, startFaultLayer } from '../faults/proxy.ts';
 import { projectRoot } from '../python/venv.ts';
 import { type RunningApi, startApiEmulator } from './api-emulator.ts';
 import { functionEnvironment, type LocalEndpoints, passedThroughVariables } from './environment.ts';
@@ -49,6 +51,11 @@ export interface LocalRuntimeOptions extends LocalEndpoints {
    * `Infinity` runs them only when asked (`schedules[i].runNow()`).
    */
   scheduleIntervalMs?: number;
+  /**
+   * Injected AWS errors (local/faults/): the functions get a fault layer's proxies as their DynamoDB and SNS
+   * endpoints instead of `dynamodbEndpoint` / `snsEndpoint`. Off when absent.
+   */
+  faults?: FaultProfile;
   log?: (line: string) => void;
 }
 
@@ -67,6 +74,8 @@ export interface LocalRuntime {
   /** Each function's execution environments. */
   pools: EnvironmentPool[];
   functions: FunctionSummary[];
+  /** The fault layer in front of DynamoDB and SNS, when `faults` was given: its counters, its profile. */
+  faults?: FaultLayer;
   /** Stops the emulators and the API, then ends every environment (their clients closed first). */
   stop(): Promise<void>;
 }
@@ -98,7 +107,14 @@ function guarded(invoke: Invoker): Invoker {
  */
 export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const running: Running = { emulators: [], schedules: [], pools: [], summaries: [], api: undefined };
+  const running: Running = {
+    emulators: [],
+    schedules: [],
+    pools: [],
+    summaries: [],
+    api: undefined,
+    faults: undefined,
+  };
 
   let stopped: Promise<void> | undefined;
   // Once: a second stop (a test's teardown after an explicit stop) waits for the first.
@@ -107,13 +123,26 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       await Promise.all([...running.schedules, ...running.emulators].map((emulator) => emulator.stop()));
       await running.api?.close();
       await Promise.all(running.pools.map((pool) => pool.stop()));
+      await running.faults?.close();
     })();
     return stopped;
   };
 
   try {
     const fns = options.functions ?? functionNames;
-    running.pools = fns.map((fn) => poolOf(fn, options, log));
+    if (options.faults) {
+      running.faults = await startFaultLayer({
+        profile: options.faults,
+        dynamodbEndpoint: options.dynamodbEndpoint,
+        snsEndpoint: options.snsEndpoint,
+        log,
+      });
+    }
+    const { faults } = running;
+    const endpoints = faults
+      ? { ...options, dynamodbEndpoint: faults.dynamodbEndpoint, snsEndpoint: faults.snsEndpoint }
+      : options;
+    running.pools = fns.map((fn) => poolOf(fn, endpoints, log));
     // Every bundle first, together, as a deployment builds them: one that does not build stops the start.
     await Promise.all(running.pools.map((pool) => pool.prepare()));
     for (const [index, fn] of fns.entries()) {
@@ -123,8 +152,16 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     await stop().catch(() => undefined);
     throw error;
   }
-  const { api, emulators, schedules, pools, summaries } = running;
-  return { apiUrl: api?.url, emulators, schedules, pools, functions: summaries, stop };
+  const { api, emulators, schedules, pools, summaries, faults } = running;
+  return {
+    apiUrl: api?.url,
+    emulators,
+    schedules,
+    pools,
+    functions: summaries,
+    ...(faults ? { faults } : {}),
+    stop,
+  };
 }
 
 interface Running {
@@ -133,6 +170,7 @@ interface Running {
   pools: EnvironmentPool[];
   summaries: FunctionSummary[];
   api: RunningApi | undefined;
+  faults: FaultLayer | undefined;
 }
 
 function poolOf(
