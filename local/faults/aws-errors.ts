@@ -20,9 +20,11 @@
  *   MaxOnDemandThroughputExceeded>` and the table's ARN).
  * SNS (Query protocol, what @aws-sdk/client-sns 3.1169 speaks: `AwsQueryProtocol`) — an XML
  *   `<ErrorResponse><Error><Type>Sender|Receiver</Type><Code>..</Code><Message>..</Message></Error><RequestId>`;
- *   throttling is the common error `Throttling` (400, "Rate exceeded":
- *   https://docs.aws.amazon.com/sns/latest/api/CommonErrors.html), a server fault `InternalError` (500, the
- *   model's `InternalErrorException`: https://docs.aws.amazon.com/sns/latest/api/API_Publish.html#API_Publish_Errors).
+ *   throttling is the common error `ThrottlingException`, code `Throttling` in the Query protocol, 400
+ *   (https://docs.aws.amazon.com/sns/latest/api/CommonErrors.html), with the message SNS sends, "Rate exceeded"
+ *   (quoted from real answers in https://github.com/amzn/smoke-aws/pull/149); a server fault is `InternalError`
+ *   (500, `Receiver`; the model's `InternalErrorException`, whose description is its message here:
+ *   https://docs.aws.amazon.com/sns/latest/api/API_Publish.html#API_Publish_Errors).
  */
 import { randomUUID } from 'node:crypto';
 import { crc32 } from 'node:zlib';
