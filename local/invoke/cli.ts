@@ -185,7 +185,13 @@ async function main(): Promise<number> {
     console.error(`END RequestId: ${requestId}`);
     console.error(`REPORT RequestId: ${requestId}  Duration: ${(performance.now() - started).toFixed(2)} ms`);
     stdoutWrite(`${JSON.stringify(invocation.result ?? null, null, 2)}\n`);
-    return 0;
+    const failed = reportedFailures(invocation.result);
+    if (failed.length === 0) return 0;
+    // A partial batch response: the invocation succeeded, but the mapping would retry these partitions.
+    console.error(
+      `${fn} reported ${failed.length} failed record(s) (batchItemFailures): the mapping would retry ${failed.join(', ')} and what follows on each partition`,
+    );
+    return 1;
   } catch (error) {
     process.stdout.write = stdoutWrite;
     const failure = error instanceof Error ? error : new Error(String(error));
@@ -197,6 +203,19 @@ async function main(): Promise<number> {
     // The function's Kafka producer and clients, so that the process can exit.
     await resetClients().catch(() => undefined);
   }
+}
+
+/** The records a partial batch response names, as `<topic>-<partition>@<offset>`. */
+function reportedFailures(result: unknown): string[] {
+  const { batchItemFailures } = (result ?? {}) as { batchItemFailures?: unknown };
+  if (!Array.isArray(batchItemFailures)) return [];
+  return batchItemFailures.map((failure) => {
+    const { partition, offset } = ((failure as { itemIdentifier?: unknown })?.itemIdentifier ?? {}) as {
+      partition?: unknown;
+      offset?: unknown;
+    };
+    return `${String(partition)}@${String(offset)}`;
+  });
 }
 
 process.exitCode = await main();

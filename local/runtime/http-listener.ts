@@ -80,6 +80,10 @@ export function safeHttpServer(
     {
       headersTimeout: timeouts.headersMs,
       requestTimeout: timeouts.requestMs,
+      // Longer than a client keeps an idle connection (undici: 4 s, unless told; browsers: about 60 s), so
+      // the client closes it first. With Node's 5 s, a request sent as the server gave the connection up
+      // (likelier when the process is busy) was reset instead of answered.
+      keepAliveTimeout: 65_000,
       // How often Node checks the two limits above (its default, 30 s, would let them run late).
       connectionsCheckingInterval: Math.max(50, Math.min(1_000, timeouts.headersMs / 4)),
     },

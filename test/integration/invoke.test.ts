@@ -79,13 +79,30 @@ describe('npm run invoke (real Kafka, dynoxide, moto SNS)', () => {
     // A Kafka-triggered one, with an MSK event; its Powertools logs are JSON lines on stderr.
     const consumed = await invoke(env, 'inventory', '--table-prefix', tablePrefix);
     expect(consumed.code, consumed.stderr).toBe(0);
-    expect(JSON.parse(consumed.stdout)).toMatchObject({ processed: expect.any(Number) });
+    // A partial batch response with nothing to retry: every record processed.
+    expect(JSON.parse(consumed.stdout)).toEqual({ batchItemFailures: [] });
     expect(consumed.stderr).toContain('"service":"inventory"');
   });
 
-  it('exits 1 with the error when the handler throws', async () => {
-    // A well-formed OrderReceived batch, and a table prefix whose tables do not exist: the handler fails.
+  it('exits 1 when a record failed: the partial batch response names it, the mapping would retry it', async () => {
+    // A well-formed OrderReceived batch, and a table prefix whose tables do not exist: the record fails.
     const run = await invoke(env, 'inventory', 'order-received', '--table-prefix', uniqueName('missing'));
+    expect(run.code).toBe(1);
+    const answer = JSON.parse(run.stdout) as { batchItemFailures: { itemIdentifier: unknown }[] };
+    expect(answer.batchItemFailures).toEqual([
+      {
+        itemIdentifier: {
+          partition: expect.stringMatching(/^OrderReceived-\d+$/),
+          offset: expect.any(Number),
+        },
+      },
+    ]);
+    expect(run.stderr).toContain('reported 1 failed record(s) (batchItemFailures)');
+  });
+
+  it('exits 1 with the error when the handler throws', async () => {
+    // The outbox sweeper, whose tables do not exist: its run fails as a whole.
+    const run = await invoke(env, 'outbox-sweeper', '--table-prefix', uniqueName('missing'));
     expect(run.code).toBe(1);
     expect(run.stdout).toBe('');
     expect(run.stderr).toContain('"errorType"');
