@@ -9,6 +9,8 @@
  * - replay:            after a full run, reset every consumer group of the run to where the run began (on
  *                      a broker of its own: the beginning of the topics) and let everything be delivered again;
  * - poison:            inject 1% (at least one per consumed topic) of records that can never succeed;
+ * - crash-poison:      inject 1% (at least one per partition) of records that crash their consumer's
+ *                      execution environment (exit, out of memory) on the order path's topics;
  * - runtime-join:      a second runtime joins the consumer groups mid-run (partitions move while batches
  *                      are in flight) and leaves again gracefully while it has a batch in flight;
  * - runtime-join-kill: the same, but the second runtime leaves by kill -9;
@@ -23,20 +25,29 @@
  * stock given back; a 202 cancel always ends cancelled, a 409 only a shipped or rejected order), no
  * stock reserved twice (or lost), every notification a final status implies recorded and sent exactly
  * once and never one of another final status, every notification produced recorded, every poison record
- * in the DeadLetterQueue. Exits 1 when a scenario fails.
+ * in the DeadLetterQueue (crash-poison: each alone, once, and no genuine order's record there). Exits 1
+ * when a scenario fails.
  */
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { CRASH_KINDS, type CrashKind } from '../local/faults/crash-poison.ts';
 import { findFreePorts, InfraError, stopAllManaged } from '../local/infra/index.ts';
 import { functionNames, manifest } from '../topology/manifest.ts';
 import { deadLetterTopic } from '../topology/topics.ts';
 import { cancelOrder } from './lib/cancel.ts';
 import {
+  CRASH_WRAPPER,
+  type CrashPoisonFigures,
+  crashPoison,
+  DEFAULT_CRASH_KINDS,
+} from './lib/chaos-crash.ts';
+import {
   brokerKill,
   dynamodbKill,
   type Fault,
   type FaultRun,
+  type FaultVerdict,
   type Harness,
   poison,
   runtimeJoinKill,
@@ -79,6 +90,7 @@ import {
 export const scenarioNames = [
   'replay',
   'poison',
+  'crash-poison',
   'runtime-join',
   'runtime-join-kill',
   'runtime-kill',
@@ -136,6 +148,8 @@ export interface ScenarioResult {
   doubleReservedUnits: number;
   stockMismatches: number;
   poison?: { injected: number; inDeadLetterQueue: number };
+  /** crash-poison: where its records ended, and what the runtimes lost to them. */
+  crashPoison?: CrashPoisonFigures;
   /** This run's DeadLetterQueue records, by reason. */
   deadLettered: Record<string, number>;
   orderStatuses: Record<string, number>;
@@ -158,6 +172,8 @@ export interface ChaosOptions {
   stallMs: number;
   /** runtime-kill-cancel: the share of the accepted orders cancelled (default DEFAULT_CANCEL_SHARE). */
   cancelShare?: number;
+  /** crash-poison: the kinds of crash injected (default exit and oom). */
+  crashKinds?: readonly CrashKind[];
   log: (line: string) => void;
 }
 
@@ -219,9 +235,11 @@ const faults: Record<Exclude<ScenarioName, 'replay'>, Fault> = {
   'runtime-join': runtimeJoinLeave,
   'runtime-join-kill': runtimeJoinKill,
   poison,
+  'crash-poison': crashPoison,
 };
 
 const sample = <T>(items: readonly T[]) => items.slice(0, 5);
+const noVerdict: FaultVerdict = { failures: [] };
 
 /** Why a scenario cannot run on this stack (it needs a service this run started), if it cannot. */
 function cannotRun(name: ScenarioName, stack: BenchStack): string | undefined {
@@ -300,6 +318,7 @@ export async function runScenario(
         snsEndpoint: stack.snsEndpoint,
         tablePrefix: session.tablePrefix,
         apiPort: port,
+        handlerWrapper: name === 'crash-poison' ? CRASH_WRAPPER : undefined,
       },
       onCompleted: (completions: Completion[]) => tracker.complete(completions),
       logFile: nextLogFile(what),
@@ -333,6 +352,7 @@ export async function runScenario(
     },
     retireVisitor: (visitor) => void visitorApis.delete(visitor),
     note,
+    crashKinds: options.crashKinds,
     acceptedAtLeast: async (count) => {
       while (tracker.accepted.size < count && !driving.done) await sleep(50);
     },
@@ -428,12 +448,14 @@ export async function runScenario(
     await Promise.all(children.map((child) => Promise.race([child.logClosed, sleep(10_000)])));
     const effects = await readEffects(stack.dynamodbEndpoint, session.tablePrefix, stock);
     const ends = await endOffsets(admin, [DLQ, 'Notification']);
-    const deadLetters = (await readRange(stack.kafkaBrokers, DLQ, dlqStart, ends))
-      .map(parseDeadLetter)
-      .filter((d) => d.reason !== 'replay-marker');
-    const ours = deadLetters.filter(
-      (d) => d.originalKey?.startsWith(`bench-${runId}-`) || d.originalKey?.startsWith(`poison-${runId}-`),
+    const deadLetterRecords = await readRange(stack.kafkaBrokers, DLQ, dlqStart, ends);
+    const deadLetters = deadLetterRecords.map(parseDeadLetter).filter((d) => d.reason !== 'replay-marker');
+    const ours = deadLetters.filter((d) =>
+      ['bench', 'poison', 'crash'].some((kind) => d.originalKey?.startsWith(`${kind}-${runId}-`)),
     );
+    const stats = children.flatMap((child) => child.lastStats() ?? []);
+    const verdict = fault.verdict?.({ deadLetterRecords, deadLetters, stats, logFiles }) ?? noVerdict;
+    for (const line of verdict.notes ?? []) note(line);
     const deadLettered: Record<string, number> = {};
     for (const d of ours) deadLettered[d.reason] = (deadLettered[d.reason] ?? 0) + 1;
     const produced = await readProducedNotifications(
@@ -459,12 +481,11 @@ export async function runScenario(
     );
     const completed = accepted.filter((orderId) => effects.shipped.has(orderId)).length;
     const cancellation = cancelling ? checkCancellations(cancelAnswers, effects.orders) : undefined;
-    const injected = fault.injectedPoison;
-    const poisonInDlq = injected
-      ? new Set(ours.filter((d) => d.originalKey && injected.has(d.originalKey)).map((d) => d.originalKey))
-      : undefined;
-
-    const failures: string[] = [...(fault.failures ?? []), ...cancelFailures.slice(0, 3)];
+    const failures: string[] = [
+      ...(fault.failures ?? []),
+      ...verdict.failures,
+      ...cancelFailures.slice(0, 3),
+    ];
     if (lost.length > 0)
       failures.push(
         `${lost.length} accepted order(s) never ${cancelling ? 'ended SHIPPED, REJECTED or CANCELLED (stock given back)' : 'shipped'}, e.g. ${lost.slice(0, 3).join(', ')}`,
@@ -495,11 +516,6 @@ export async function runScenario(
         `stock does not add up for ${effects.stockMismatches.length} SKU(s), e.g. ${m?.sku}: available ${m?.available}, reserved ${m?.reserved}, orders need ${m?.expectedReserved} of ${m?.initial}`,
       );
     }
-    if (injected && poisonInDlq && poisonInDlq.size < injected.size) {
-      failures.push(
-        `${injected.size - poisonInDlq.size} of ${injected.size} poison record(s) missing from ${DLQ}`,
-      );
-    }
     return {
       scenario: name,
       pass: failures.length === 0,
@@ -527,7 +543,8 @@ export async function runScenario(
       deliveries: [...deliveries.values()].reduce((n, c) => n + c, 0),
       doubleReservedUnits: effects.doubleReservedUnits,
       stockMismatches: effects.stockMismatches.length,
-      ...(injected ? { poison: { injected: injected.size, inDeadLetterQueue: poisonInDlq?.size ?? 0 } } : {}),
+      poison: verdict.poison,
+      crashPoison: verdict.crashPoison,
       deadLettered,
       orderStatuses: effects.statuses,
       notificationSamples: {
@@ -561,6 +578,7 @@ const usage = `usage: npm run chaos -- [--scenario <name>[,<name>...]|all] [--or
   --scenario   ${scenarioNames.join(', ')} (default all)
   --orders N   orders per scenario (default ${DEFAULT_ORDERS})
   --cancel-share S  runtime-kill-cancel: share of the accepted orders cancelled, 0-1 (default ${DEFAULT_CANCEL_SHARE})
+  --crash-kinds K   crash-poison: exit, oom, timeout, comma-separated (default ${DEFAULT_CRASH_KINDS.join(',')})
   --rate R     orders/s sent (default ${DEFAULT_RATE})
   --stall-timeout S  give up draining after S s without progress (default 90)
   --out file   results JSON (default bench/results/chaos.json)`;
@@ -625,6 +643,7 @@ async function main(): Promise<number> {
         out: { type: 'string' },
         'stall-timeout': { type: 'string' },
         'cancel-share': { type: 'string' },
+        'crash-kinds': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -644,7 +663,9 @@ async function main(): Promise<number> {
   const stallS = Number(values['stall-timeout'] ?? 90);
   const cancelShare = Number(values['cancel-share'] ?? DEFAULT_CANCEL_SHARE);
   const badShare = !(cancelShare >= 0 && cancelShare <= 1);
-  if (unknown.length > 0 || !(orders > 0) || !(rate > 0) || !(stallS > 0) || badShare) {
+  const crashKinds = String(values['crash-kinds'] ?? DEFAULT_CRASH_KINDS.join(',')).split(',') as CrashKind[];
+  const badKinds = crashKinds.some((kind) => !(CRASH_KINDS as readonly string[]).includes(kind));
+  if (unknown.length > 0 || !(orders > 0) || !(rate > 0) || !(stallS > 0) || badShare || badKinds) {
     log(`${unknown.length > 0 ? `unknown scenario ${unknown.join(', ')}` : 'invalid number'}\n${usage}`);
     return 2;
   }
@@ -666,6 +687,7 @@ async function main(): Promise<number> {
         rate,
         stallMs: stallS * 1000,
         cancelShare,
+        crashKinds,
         log,
       }).catch((error: unknown) => crashed(scenario, error));
       results.push(result);
@@ -690,6 +712,7 @@ async function main(): Promise<number> {
       orders,
       rate,
       ...(scenarios.includes('runtime-kill-cancel') ? { cancelShare } : {}),
+      ...(scenarios.includes('crash-poison') ? { crashKinds } : {}),
       pass: results.every((r) => r.pass),
       scenarios: results,
     });

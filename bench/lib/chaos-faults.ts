@@ -8,16 +8,21 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { Producer, stringSerializer } from '@platformatic/kafka';
+import type { CrashKind } from '../../local/faults/crash-poison.ts';
 import { startDynamoDb } from '../../local/infra/dynamodb.ts';
 import { isProcessAlive } from '../../local/infra/file-lock.ts';
 import { localDynamoDbConfig } from '../../local/infra/index.ts';
 import { type RunningKafka, startKafka } from '../../local/infra/kafka.ts';
 import { localTableName, manifest, tableNames } from '../../topology/manifest.ts';
+import { deadLetterTopic } from '../../topology/topics.ts';
+import type { CrashPoisonFigures } from './chaos-crash.ts';
 import type { RunningChild } from './child-process.ts';
 import type { CompletionTracker } from './driver.ts';
+import type { ChildStats } from './protocol.ts';
 import type { PipelineSession } from './session.ts';
 import type { BenchStack } from './stack.ts';
 import { consumerTopics } from './topics.ts';
+import type { DeadLetter } from './verify.ts';
 
 export interface Harness {
   stack: BenchStack;
@@ -34,13 +39,35 @@ export interface Harness {
   note: (line: string) => void;
   /** Resolves once `count` orders were accepted (or every order was sent). */
   acceptedAtLeast: (count: number) => Promise<void>;
+  /** crash-poison: the kinds of crash injected (default exit and oom). */
+  crashKinds?: readonly CrashKind[];
+}
+
+/** What a run left behind, read back once every runtime has stopped. */
+export interface RunEvidence {
+  /** This run's DeadLetterQueue records. */
+  deadLetterRecords: readonly { key?: Buffer | null; value?: Buffer | null }[];
+  /** This run's dead letters, one per record, as `parseDeadLetter` reads them (no replay markers). */
+  deadLetters: readonly DeadLetter[];
+  /** Every runtime's last counters (a stopped one's final ones; a killed one's last report). */
+  stats: readonly ChildStats[];
+  /** Every runtime's log. */
+  logFiles: readonly string[];
+}
+
+/** A fault's own verdict on the run, beside the invariants every scenario checks. */
+export interface FaultVerdict {
+  failures: string[];
+  notes?: string[];
+  poison?: { injected: number; inDeadLetterQueue: number };
+  crashPoison?: CrashPoisonFigures;
 }
 
 export interface FaultRun {
   during?: Promise<void>;
-  injectedPoison?: Set<string>;
   /** What the fault itself found wrong (e.g. a restarted endpoint without the run's tables). */
   failures?: string[];
+  verdict?: (evidence: RunEvidence) => FaultVerdict;
 }
 
 export type Fault = (harness: Harness) => Promise<FaultRun>;
@@ -269,5 +296,18 @@ export const poison: Fault = async (h) => {
       await producer.close();
     }
   })();
-  return { during, injectedPoison: injected };
+  const verdict = ({ deadLetters }: RunEvidence): FaultVerdict => {
+    const found = new Set(
+      deadLetters.flatMap((d) => (d.originalKey && injected.has(d.originalKey) ? [d.originalKey] : [])),
+    );
+    const missing = injected.size - found.size;
+    return {
+      poison: { injected: injected.size, inDeadLetterQueue: found.size },
+      failures:
+        missing > 0
+          ? [`${missing} of ${injected.size} poison record(s) missing from ${deadLetterTopic}`]
+          : [],
+    };
+  };
+  return { during, verdict };
 };

@@ -10,6 +10,8 @@ export interface RunningChild {
   /** Bytes the functions wrote to stdout and stderr (log lines, EMF metrics): what CloudWatch Logs would ingest. */
   logBytes(): number;
   stats(): Promise<ChildStats>;
+  /** The counters of the child's last report (after `stop()`: its final ones), if it sent any. */
+  lastStats(): ChildStats | undefined;
   /** Stops the runtime (in-flight invocations finish) and returns the final counters. */
   stop(timeoutMs?: number): Promise<ChildStats | undefined>;
   /** `kill -9`: no cleanup, no goodbye. */
@@ -49,6 +51,7 @@ export async function startChild(options: ChildOptions): Promise<RunningChild> {
   const logClosed = new Promise<void>((resolve) => out.once('close', () => resolve()));
 
   let statsWaiters: ((stats: ChildStats) => void)[] = [];
+  let lastStats: ChildStats | undefined;
   const ready = new Promise<{ apiUrl: string | undefined }>((resolve, reject) => {
     const timer = setTimeout(
       () =>
@@ -73,6 +76,7 @@ export async function startChild(options: ChildOptions): Promise<RunningChild> {
           options.onCompleted(message.completions);
           break;
         case 'stats': {
+          lastStats = message.stats;
           const waiters = statsWaiters;
           statsWaiters = [];
           for (const waiter of waiters) waiter(message.stats);
@@ -87,9 +91,10 @@ export async function startChild(options: ChildOptions): Promise<RunningChild> {
   });
 
   const askStats = () =>
-    new Promise<ChildStats>((resolve) => {
+    new Promise<ChildStats>((resolve, reject) => {
       statsWaiters.push(resolve);
-      child.send({ type: 'stats' });
+      // A child that died meanwhile: the callback takes the error (no 'error' event to crash the run).
+      child.send({ type: 'stats' }, (error) => error && reject(error));
     });
 
   let started: { apiUrl: string | undefined };
@@ -106,6 +111,7 @@ export async function startChild(options: ChildOptions): Promise<RunningChild> {
     apiUrl: started.apiUrl,
     logBytes: () => logBytes,
     stats: askStats,
+    lastStats: () => lastStats,
     async stop(timeoutMs = 60_000) {
       if (child.exitCode !== null || child.signalCode !== null) return undefined;
       const final = new Promise<ChildStats>((resolve) => statsWaiters.push(resolve));

@@ -33,12 +33,14 @@ const flushTimer = setInterval(flush, 20);
 
 const counters = new PipelineCounters((completions) => pending.push(...completions));
 let emulatorStats: () => ChildStats['emulators'] = () => ({});
+let environmentStats: () => ChildStats['environments'] = () => ({});
 
 const stats = (): ChildStats => ({
   functions: counters.functions,
   produced: counters.produced,
   dynamodb: counters.dynamodb,
   emulators: emulatorStats(),
+  environments: environmentStats(),
   inFlight: { ...counters.inFlight },
   sns: { ...counters.sns },
 });
@@ -58,6 +60,7 @@ async function startPipeline(): Promise<{ apiUrl: string | undefined; stop: () =
     wrapInvoker: counters.wrapInvoker,
     // The REPORT lines are counted from onReport; writing them would only add to the log bytes.
     invocationLog: () => undefined,
+    ...(config.handlerWrapper ? { handlerWrapper: config.handlerWrapper } : {}),
     log,
   });
   emulatorStats = () =>
@@ -68,7 +71,15 @@ async function startPipeline(): Promise<{ apiUrl: string | undefined; stop: () =
           invocations: emulator.stats.invocations,
           failedInvocations: emulator.stats.failedInvocations,
           recordsSentToOnFailure: emulator.stats.recordsSentToOnFailure,
+          bisects: emulator.stats.bisects,
         },
+      ]),
+    );
+  environmentStats = () =>
+    Object.fromEntries(
+      runtime.pools.map((pool) => [
+        pool.functionName,
+        { environmentsLost: pool.stats.environmentsLost, coldStarts: pool.stats.coldStarts },
       ]),
     );
   return { apiUrl: runtime.apiUrl, stop: () => runtime.stop() };

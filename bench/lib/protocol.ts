@@ -12,6 +12,8 @@ export interface ChildConfig {
   apiPort: number;
   /** Baseline: the topics of the chain, `hops + 1` of them. */
   baselineTopics?: string[];
+  /** Pipeline: the runtime's `handlerWrapper` (chaos crash-poison: records that crash their consumer). */
+  handlerWrapper?: string;
 }
 
 export interface FunctionCounters {
@@ -42,8 +44,10 @@ export interface ChildStats {
   /** The ESM emulators' own counters, per function. */
   emulators: Record<
     string,
-    { invocations: number; failedInvocations: number; recordsSentToOnFailure: number }
+    { invocations: number; failedInvocations: number; recordsSentToOnFailure: number; bisects?: number }
   >;
+  /** Each function's execution environments: ended by a crash, out of memory or a timeout, and started. */
+  environments?: Record<string, { environmentsLost: number; coldStarts: number }>;
   /** Invocations running when the stats were taken, per function (a gauge, not a counter). */
   inFlight: Record<string, number>;
   /** Messages the functions published to SNS (absent from children that do not count them). */
