@@ -48,8 +48,9 @@ export class ExecutionEnvironment {
     this.#worker = new Worker(new URL(runtimeUrl), {
       env,
       workerData: data,
-      // Stack traces name the TypeScript sources (the bundles carry source maps).
-      execArgv: ['--enable-source-maps'],
+      // No --enable-source-maps, as the stack deploys the functions (infra/lib/bundling.ts): mapping every
+      // stack trace costs time where errors are frequent. The maps are beside the bundles for debugging.
+      execArgv: [],
       // V8's old generation is most of a function's memory; Lambda counts the whole process, so this cap is
       // a little more lenient than Lambda's (see local/README, "What differs from AWS").
       resourceLimits: { maxOldGenerationSizeMb: settings.memoryMb },
