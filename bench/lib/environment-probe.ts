@@ -1,5 +1,5 @@
 /**
- * The bench's counters inside each execution environment (a worker thread of the local runtime, which
+ * The bench's counters inside each execution environment (a process of the local runtime, whose bundle
  * imports this module before the function: `LocalRuntimeOptions.preload`). Everything is patched at the
  * prototype or middleware-stack level, so every client the function creates in this environment counts:
  * - Kafka: every `Producer#send` of @platformatic/kafka (records and bytes per topic);
@@ -10,19 +10,17 @@
  *   function's own).
  *
  * What is counted goes to the runtime's `onTelemetry` as deltas ({@link ProbeTelemetry}), at two moments:
- * - just before the environment answers an invocation (result or error) or its shutdown: the runtime's
- *   worker answers through `parentPort.postMessage`, which this module wraps, and messages of one port
- *   arrive in order, so an invocation's counts reach the runtime before its outcome does (the bench reads
- *   its counters knowing every finished invocation is in them), and nothing is left at a graceful stop;
+ * - just before the environment answers an invocation (result or error: `beforeAnswer`), and messages of
+ *   one IPC channel arrive in order, so an invocation's counts reach the runtime before its outcome does
+ *   (the bench reads its counters knowing every finished invocation is in them);
  * - every 250 ms while there is something to send, so an environment that dies mid-invocation (timeout,
- *   crash, out of memory: terminated, never answering) loses at most its last 250 ms of counts.
+ *   crash, out of memory: killed, never answering) loses at most its last 250 ms of counts.
  */
 
-import { parentPort } from 'node:worker_threads';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Producer } from '@platformatic/kafka';
-import { postTelemetry } from '../../local/runtime/environments/telemetry.ts';
+import { beforeAnswer, postTelemetry } from '../../local/runtime/environments/telemetry.ts';
 import { channelEnvVar, manifest, tableEnvVar, tableNames } from '../../topology/manifest.ts';
 import type { TableSpec } from '../../topology/types.ts';
 import { CapacityCounter, capacityReporting } from './capacity.ts';
@@ -165,13 +163,7 @@ function flush(): void {
   postTelemetry(data);
 }
 
-const answers = new Set(['result', 'error', 'shutdown-done']);
-if (parentPort) {
-  const port = parentPort;
-  const post = port.postMessage.bind(port);
-  port.postMessage = (message: unknown, ...rest: unknown[]) => {
-    if (answers.has((message as { type?: string } | undefined)?.type ?? '')) flush();
-    return (post as (...args: unknown[]) => void)(message, ...rest);
-  };
-  setInterval(flush, 250).unref();
-}
+// Before each answer (the counts of an invocation reach the runtime ahead of its outcome), and every 250 ms
+// meanwhile: an environment killed mid-invocation loses at most its last 250 ms of counts.
+beforeAnswer(flush);
+setInterval(flush, 250).unref();

@@ -8,7 +8,7 @@ import { projectRoot } from '../../python/venv.ts';
 export interface BuiltFunction {
   /** The function's bundle, as the stack deploys it (with the preloaded modules imported first). */
   functionUrl: string;
-  /** The environment's own code (./worker.ts), bundled beside it. */
+  /** The environment's own code (./bootstrap.ts), bundled beside it. */
   runtimeUrl: string;
   /** Removes both. */
   remove(): Promise<void>;
@@ -88,7 +88,7 @@ export async function buildFunction(options: {
       }),
       build({
         ...common,
-        entryPoints: [join(import.meta.dirname, 'worker.ts')],
+        entryPoints: [join(import.meta.dirname, 'bootstrap.ts')],
         outfile: join(dir, 'runtime.mjs'),
       }),
     ]);

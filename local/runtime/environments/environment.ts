@@ -1,5 +1,7 @@
+import { type ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { Worker } from 'node:worker_threads';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { InvocationFailureKind, InvokeOutcome } from '../invoke.ts';
 import { InvocationTimeoutError } from '../lambda-context.ts';
 import type { EnvironmentData, FromEnvironment, ToEnvironment } from './protocol.ts';
@@ -14,7 +16,7 @@ export interface Death {
 export interface EnvironmentSettings extends EnvironmentData {
   /** The environment's own code, bundled (./bundle.ts). */
   runtimeUrl: string;
-  /** Variables of the function, exactly: the worker's `process.env` is a copy of these and nothing else. */
+  /** Variables of the function, exactly: the process's environment is these and nothing else. */
   env: Record<string, string>;
   /** Lets the runtime see what the preloaded modules report (the bench's counters). */
   onTelemetry?: (data: unknown) => void;
@@ -29,55 +31,48 @@ export interface EnvironmentInvocation {
   maxMemoryUsedMb: number;
 }
 
+type Answer = FromEnvironment | { type: 'dead' };
+
+/** What V8 prints when a heap reaches its limit, before it aborts the process. */
+const OUT_OF_MEMORY = /JavaScript heap out of memory|Reached heap limit/;
+
 /**
- * One execution environment: a worker thread with the function's variables, its own module graph, and a
- * heap capped at the function's memory size. One invocation at a time. A timeout terminates the thread
- * (nothing it started goes on), and an exit, an uncaught exception or running out of memory ends it too:
- * the environment is then `dead` and the pool replaces it.
+ * One execution environment: a process of its own running the function's bundle, with exactly its
+ * variables and a heap capped at its memory size, one invocation at a time. A timeout kills it (nothing it
+ * started goes on); an exit, an uncaught exception or running out of memory ends it too: it is then `dead`
+ * and the pool replaces it. A process, not a worker thread: a thread's heap limit is best effort, and an
+ * allocation past it can abort the whole runtime (nodejs/node#47224; seen in the crash-poison chaos run).
  */
 export class ExecutionEnvironment {
   readonly id = randomUUID().slice(0, 8);
   #dead: Death | undefined;
-  #onDeath: ((death: Death) => void) | undefined;
-  #pending: ((message: FromEnvironment) => void) | undefined;
+  #uncaught: { errorType: string; errorMessage: string } | undefined;
+  #outOfMemory = false;
+  #pending: ((answer: Answer) => void) | undefined;
   #maxMemoryUsedMb = 0;
-  readonly #worker: Worker;
+  readonly #child: ChildProcess;
 
   private constructor(readonly settings: EnvironmentSettings) {
     const { env, runtimeUrl, onTelemetry: _t, onIdleDeath: _d, ...data } = settings;
-    this.#worker = new Worker(new URL(runtimeUrl), {
+    const runtimeFile = fileURLToPath(runtimeUrl);
+    this.#child = fork(runtimeFile, [JSON.stringify(data)], {
       env,
-      workerData: data,
+      // Like Lambda's task root: the function's code directory.
+      cwd: dirname(runtimeFile),
       // No --enable-source-maps, as the stack deploys the functions (infra/lib/bundling.ts): mapping every
       // stack trace costs time where errors are frequent. The maps are beside the bundles for debugging.
-      execArgv: [],
-      // V8's old generation is most of a function's memory; Lambda counts the whole process, so this cap is
-      // a little more lenient than Lambda's (see local/README, "What differs from AWS").
-      resourceLimits: { maxOldGenerationSizeMb: settings.memoryMb },
+      execArgv: [`--max-old-space-size=${settings.memoryMb}`],
+      // The function's logs go where the runtime's go; stderr is read on the way for V8's out-of-memory line.
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+      serialization: 'advanced',
     });
-    this.#worker.on('message', (message: FromEnvironment) => this.#receive(message));
-    this.#worker.on('error', (error: Error & { code?: string }) => {
-      this.#die(
-        error.code === 'ERR_WORKER_OUT_OF_MEMORY'
-          ? {
-              kind: 'out-of-memory',
-              errorType: 'Runtime.OutOfMemory',
-              errorMessage: `Runtime exited with error: out of memory (Memory Size: ${settings.memoryMb} MB)`,
-            }
-          : {
-              kind: 'crash',
-              errorType: error.name,
-              errorMessage: `${error.message} (uncaught: the runtime exited)`,
-            },
-      );
+    this.#child.stderr?.on('data', (chunk: Buffer) => {
+      if (OUT_OF_MEMORY.test(chunk.toString())) this.#outOfMemory = true;
+      process.stderr.write(chunk);
     });
-    this.#worker.on('exit', (code) =>
-      this.#die({
-        kind: 'crash',
-        errorType: 'Runtime.ExitError',
-        errorMessage: `Runtime exited with error: exit status ${code}`,
-      }),
-    );
+    this.#child.on('message', (message: FromEnvironment) => this.#receive(message));
+    this.#child.on('error', () => undefined);
+    this.#child.on('exit', (code, signal) => this.#die(this.#deathOf(code, signal)));
   }
 
   /** Creates an environment and runs its init phase; resolves with it and the init duration. */
@@ -121,22 +116,18 @@ export class ExecutionEnvironment {
       await this.discard({ kind: 'crash', errorType: timeout.name, errorMessage: timeout.message });
       return this.#failed(requestId, durationMs, 'timeout', timeout.name, timeout.message);
     }
+    if (first.type === 'result' || first.type === 'error') this.#maxMemoryUsedMb = first.memoryUsedMb;
     if (first.type === 'result') {
-      this.#maxMemoryUsedMb = first.memoryUsedMb;
-      return {
-        outcome: { status: 'ok', requestId, payload: first.payload },
-        durationMs,
-        maxMemoryUsedMb: first.memoryUsedMb,
-      };
+      const outcome = { status: 'ok' as const, requestId, payload: first.payload };
+      return { outcome, durationMs, maxMemoryUsedMb: first.memoryUsedMb };
     }
     if (first.type === 'error') {
-      this.#maxMemoryUsedMb = first.memoryUsedMb;
       return this.#failed(requestId, durationMs, 'function', first.errorType, first.errorMessage);
     }
     const death = this.#dead ?? {
       kind: 'crash',
       errorType: 'Runtime.ExitError',
-      errorMessage: 'unexpected message',
+      errorMessage: 'unexpected answer',
     };
     return this.#failed(requestId, durationMs, death.kind, death.errorType, death.errorMessage);
   }
@@ -144,7 +135,24 @@ export class ExecutionEnvironment {
   /** Ends the environment, as Lambda ends one: whatever it was doing stops with it. */
   async discard(death?: Death): Promise<void> {
     this.#dead ??= death ?? { kind: 'crash', errorType: 'Runtime.Shutdown', errorMessage: 'discarded' };
-    await this.#worker.terminate();
+    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return;
+    const exited = new Promise((resolve) => this.#child.once('exit', resolve));
+    this.#child.kill('SIGKILL');
+    await exited;
+  }
+
+  #deathOf(code: number | null, signal: NodeJS.Signals | null): Death {
+    if (this.#outOfMemory) {
+      const errorMessage = `Runtime exited with error: out of memory (Memory Size: ${this.settings.memoryMb} MB)`;
+      return { kind: 'out-of-memory', errorType: 'Runtime.OutOfMemory', errorMessage };
+    }
+    if (this.#uncaught) return { kind: 'crash', ...this.#uncaught };
+    const status = signal ? `signal: ${signal}` : `exit status ${code}`;
+    return {
+      kind: 'crash',
+      errorType: 'Runtime.ExitError',
+      errorMessage: `Runtime exited with error: ${status}`,
+    };
   }
 
   #failed(
@@ -162,15 +170,14 @@ export class ExecutionEnvironment {
   }
 
   #post(message: ToEnvironment): void {
-    if (!this.#dead) this.#worker.postMessage(message);
+    if (!this.#dead && this.#child.connected) this.#child.send(message);
   }
 
   /** The environment's next answer, or its death. */
-  #next(): Promise<FromEnvironment | { type: 'dead' }> {
+  #next(): Promise<Answer> {
     if (this.#dead) return Promise.resolve({ type: 'dead' });
     return new Promise((resolve) => {
       this.#pending = resolve;
-      this.#onDeath = () => resolve({ type: 'dead' });
     });
   }
 
@@ -179,20 +186,22 @@ export class ExecutionEnvironment {
       this.settings.onTelemetry?.(message.data);
       return;
     }
+    if (message.type === 'uncaught') {
+      this.#uncaught = { errorType: message.errorType, errorMessage: message.errorMessage };
+      return;
+    }
     const pending = this.#pending;
     this.#pending = undefined;
-    this.#onDeath = undefined;
     pending?.(message);
   }
 
-  /** The first death is the one reported; the exit that follows a termination is not another. */
+  /** The first death is the one reported; the exit that follows a kill is not another. */
   #die(death: Death): void {
     if (this.#dead) return;
     this.#dead = death;
-    const onDeath = this.#onDeath;
+    const pending = this.#pending;
     this.#pending = undefined;
-    this.#onDeath = undefined;
-    if (onDeath) onDeath(death);
+    if (pending) pending({ type: 'dead' });
     else this.settings.onIdleDeath?.(death);
   }
 }

@@ -1,0 +1,92 @@
+/**
+ * The runtime of one execution environment, a process of its own (bundled by ./bundle.ts, started by
+ * ./environment.ts): imports the function's bundle once (the init phase), then runs one invocation at a
+ * time as the local runtime asks over IPC. Its `process.env` is the function's own, its heap is capped at
+ * the function's memory size (`--max-old-space-size`), and whatever ends it — `process.exit`, an uncaught
+ * exception, running out of memory, a timeout's kill — ends this environment only.
+ */
+import { callHandler, createLambdaContext, type LambdaHandler } from '../lambda-context.ts';
+import type { EnvironmentData, FromEnvironment, ToEnvironment } from './protocol.ts';
+import { answerHooks, markEnvironment } from './telemetry.ts';
+
+const send = process.send?.bind(process);
+if (!send) throw new Error('local/runtime/environments/bootstrap.ts runs only as an environment process');
+const post = (message: FromEnvironment, then?: () => void) => send(message, undefined, undefined, then);
+const data = JSON.parse(process.argv[2] ?? '{}') as EnvironmentData;
+markEnvironment();
+// The local runtime went away (a kill -9 of npm start): nothing is left running.
+process.on('disconnect', () => process.exit(0));
+
+/** Peak resident memory, as Lambda's "Max Memory Used" counts the environment's memory. */
+const memoryUsedMb = () => process.resourceUsage().maxRSS / 1024;
+
+const described = (error: unknown) =>
+  error instanceof Error
+    ? { errorType: error.name, errorMessage: error.message }
+    : { errorType: 'Error', errorMessage: String(error) };
+
+// As Lambda's Node.js runtime: an error nobody catches is reported with its type, and the runtime exits.
+const uncaught = (error: unknown) => post({ type: 'uncaught', ...described(error) }, () => process.exit(129));
+process.on('uncaughtException', uncaught);
+process.on('unhandledRejection', uncaught);
+
+// biome-ignore lint/suspicious/noExplicitAny: a handler takes and returns its trigger's shapes.
+async function init(): Promise<LambdaHandler<any, any> | undefined> {
+  const started = performance.now();
+  try {
+    const module = (await import(data.entryUrl)) as { handler?: unknown };
+    if (typeof module.handler !== 'function') {
+      post({
+        type: 'init-error',
+        errorType: 'Runtime.HandlerNotFound',
+        errorMessage: `${data.functionName}: the entry module exports no function named handler`,
+      });
+      return undefined;
+    }
+    post({ type: 'ready', initDurationMs: performance.now() - started, memoryUsedMb: memoryUsedMb() });
+    // biome-ignore lint/suspicious/noExplicitAny: as above.
+    return module.handler as LambdaHandler<any, any>;
+  } catch (error) {
+    const { errorType, errorMessage } = described(error);
+    post({ type: 'init-error', errorType: `Runtime.ImportModuleError: ${errorType}`, errorMessage });
+    return undefined;
+  }
+}
+
+/** What the preloaded modules want sent before an answer (the bench's counters), then the answer. */
+function answer(message: FromEnvironment): void {
+  for (const hook of answerHooks()) hook();
+  post(message);
+}
+
+/** Lambda sends the response as JSON: what JSON cannot carry is a `Runtime.MarshalError`, not a crash. */
+function result(requestId: string, payload: unknown): FromEnvironment {
+  try {
+    const json = payload === undefined ? null : JSON.parse(JSON.stringify(payload));
+    return { type: 'result', requestId, payload: json, memoryUsedMb: memoryUsedMb() };
+  } catch (error) {
+    const errorMessage = `Unable to stringify response body: ${described(error).errorMessage}`;
+    return {
+      type: 'error',
+      requestId,
+      errorType: 'Runtime.MarshalError',
+      errorMessage,
+      memoryUsedMb: memoryUsedMb(),
+    };
+  }
+}
+
+const handler = await init();
+if (handler) {
+  process.on('message', (message: ToEnvironment) => {
+    const { requestId, deadline, event } = message;
+    const context = createLambdaContext(data, deadline, requestId);
+    callHandler(handler, event, context).then(
+      (payload) => answer(result(requestId, payload)),
+      (error: unknown) =>
+        answer({ type: 'error', requestId, ...described(error), memoryUsedMb: memoryUsedMb() }),
+    );
+  });
+} else {
+  process.disconnect();
+}
