@@ -1,8 +1,8 @@
 /**
  * CPU time of the stack's processes, read from `/proc/<pid>/stat` (utime + stime, in clock ticks) before
  * and after a measured segment: steadier than wall time on a shared machine. A process's figure covers all
- * of its threads (the runtime's worker threads included, those already ended too: the kernel adds an ended
- * thread's time to its process) and its descendants alive at both samples (a wrapper's child, say).
+ * of its threads and its descendants (the runtime's execution environments: those alive at a sample in its
+ * tree, those ended and reaped in its cutime + cstime).
  * Linux only: elsewhere every figure is absent.
  */
 import { execFileSync } from 'node:child_process';
@@ -39,13 +39,18 @@ const ticksPerSecond = (() => {
   }
 })();
 
-/** [ppid, utime + stime in ticks] of a pid, or undefined if it is gone. */
+/** [ppid, utime + stime + cutime + cstime in ticks] of a pid, or undefined if it is gone. */
 function statOf(pid: number): [number, number] | undefined {
   try {
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (2nd field) is in parentheses and may hold spaces: count fields after the last ')'.
     const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return [Number(fields[1]), Number(fields[11]) + Number(fields[12])];
+    // utime + stime, plus cutime + cstime: the children it has reaped (an execution environment that ended
+    // between two samples is counted there, its time before the first sample in that sample's tree).
+    return [
+      Number(fields[1]),
+      Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]),
+    ];
   } catch {
     return undefined;
   }
