@@ -66,9 +66,18 @@ export class ExecutionEnvironment {
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
       serialization: 'advanced',
     });
+    // Each line named after its function: what an environment prints (V8's fatal out-of-memory report, say)
+    // is never taken for the runtime's own.
+    let partial = '';
     this.#child.stderr?.on('data', (chunk: Buffer) => {
-      if (OUT_OF_MEMORY.test(chunk.toString())) this.#outOfMemory = true;
-      process.stderr.write(chunk);
+      const text = partial + chunk.toString();
+      if (OUT_OF_MEMORY.test(text)) this.#outOfMemory = true;
+      const lines = text.split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) process.stderr.write(`[${settings.functionName}] ${line}\n`);
+    });
+    this.#child.stderr?.on('end', () => {
+      if (partial) process.stderr.write(`[${settings.functionName}] ${partial}\n`);
     });
     this.#child.on('message', (message: FromEnvironment) => this.#receive(message));
     this.#child.on('error', () => undefined);
