@@ -1,4 +1,4 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type BuildOptions, build } from 'esbuild';
@@ -13,6 +13,29 @@ export interface BuiltFunction {
   /** Removes both. */
   remove(): Promise<void>;
 }
+
+const bundlesDir = join(projectRoot, '.local', 'bundles');
+
+/** Whether a process of this machine has that pid (signal 0 checks without sending anything). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Removes the bundles of runtimes that are gone (a `kill -9` of `npm start` cannot remove its own). */
+async function sweepStaleBundles(): Promise<void> {
+  const entries = await readdir(bundlesDir).catch(() => [] as string[]);
+  const stale = entries.filter((name) => {
+    const pid = Number(/-(\d+)-[a-z0-9]+$/.exec(name)?.[1]);
+    return Number.isInteger(pid) && pid !== process.pid && !alive(pid);
+  });
+  await Promise.all(stale.map((name) => rm(join(bundlesDir, name), { recursive: true, force: true })));
+}
+let swept: Promise<void> | undefined;
 
 /** The bundle's entry: the preloaded modules, then the handler (wrapped when a wrapper is given). */
 function entryStub(
@@ -48,12 +71,9 @@ export async function buildFunction(options: {
    */
   wrapper?: string;
 }): Promise<BuiltFunction> {
-  const dir = join(
-    projectRoot,
-    '.local',
-    'bundles',
-    `${options.functionName}-${process.pid}-${Date.now().toString(36)}`,
-  );
+  swept ??= sweepStaleBundles();
+  await swept;
+  const dir = join(bundlesDir, `${options.functionName}-${process.pid}-${Date.now().toString(36)}`);
   await mkdir(dir, { recursive: true });
   const common: BuildOptions = {
     bundle: true,
