@@ -76,7 +76,7 @@ export interface LocalRuntime {
   functions: FunctionSummary[];
   /** The fault layer in front of DynamoDB and SNS, when `faults` was given: its counters, its profile. */
   faults?: FaultLayer;
-  /** Stops the emulators and the API, then ends every environment (their clients closed first). */
+  /** Stops the emulators and the API (an invocation in flight finishes), then ends every environment. */
   stop(): Promise<void>;
 }
 

@@ -98,7 +98,7 @@ export class EnvironmentPool {
     return outcome;
   };
 
-  /** Ends every environment (their clients closed first); invocations still waiting fail. */
+  /** Ends every environment, as Lambda ends one (killed: their clients go with them); waiting invocations fail. */
   async stop(): Promise<void> {
     this.#stopped = true;
     for (const wake of this.#waiting.splice(0)) wake();
