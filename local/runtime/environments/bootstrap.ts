@@ -5,6 +5,7 @@
  * the function's memory size (`--max-old-space-size`), and whatever ends it — `process.exit`, an uncaught
  * exception, running out of memory, a timeout's kill — ends this environment only.
  */
+import { describeError } from '../invoke.ts';
 import { callHandler, createLambdaContext, type LambdaHandler } from '../lambda-context.ts';
 import type { EnvironmentData, FromEnvironment, ToEnvironment } from './protocol.ts';
 import { answerHooks, markEnvironment } from './telemetry.ts';
@@ -20,13 +21,9 @@ process.on('disconnect', () => process.exit(0));
 /** Peak resident memory, as Lambda's "Max Memory Used" counts the environment's memory. */
 const memoryUsedMb = () => process.resourceUsage().maxRSS / 1024;
 
-const described = (error: unknown) =>
-  error instanceof Error
-    ? { errorType: error.name, errorMessage: error.message }
-    : { errorType: 'Error', errorMessage: String(error) };
-
 // As Lambda's Node.js runtime: an error nobody catches is reported with its type, and the runtime exits.
-const uncaught = (error: unknown) => post({ type: 'uncaught', ...described(error) }, () => process.exit(129));
+const uncaught = (error: unknown) =>
+  post({ type: 'uncaught', ...describeError(error) }, () => process.exit(129));
 process.on('uncaughtException', uncaught);
 process.on('unhandledRejection', uncaught);
 
@@ -47,7 +44,7 @@ async function init(): Promise<LambdaHandler<any, any> | undefined> {
     // biome-ignore lint/suspicious/noExplicitAny: as above.
     return module.handler as LambdaHandler<any, any>;
   } catch (error) {
-    const { errorType, errorMessage } = described(error);
+    const { errorType, errorMessage } = describeError(error);
     post({ type: 'init-error', errorType: `Runtime.ImportModuleError: ${errorType}`, errorMessage });
     return undefined;
   }
@@ -65,7 +62,7 @@ function result(requestId: string, payload: unknown): FromEnvironment {
     const json = payload === undefined ? null : JSON.parse(JSON.stringify(payload));
     return { type: 'result', requestId, payload: json, memoryUsedMb: memoryUsedMb() };
   } catch (error) {
-    const errorMessage = `Unable to stringify response body: ${described(error).errorMessage}`;
+    const errorMessage = `Unable to stringify response body: ${describeError(error).errorMessage}`;
     return {
       type: 'error',
       requestId,
@@ -84,7 +81,7 @@ if (handler) {
     callHandler(handler, event, context).then(
       (payload) => answer(result(requestId, payload)),
       (error: unknown) =>
-        answer({ type: 'error', requestId, ...described(error), memoryUsedMb: memoryUsedMb() }),
+        answer({ type: 'error', requestId, ...describeError(error), memoryUsedMb: memoryUsedMb() }),
     );
   });
 } else {
