@@ -107,6 +107,15 @@ describe('execution environments under records that crash them (real broker)', (
       240_000,
       500,
     );
+    // The shipped notice follows SHIPPED on its own topic: wait for it before counting exactly once.
+    const kindsOf = async (orderId: string) =>
+      (await tables.notifications(orderId)).map((n) => n.kind).sort();
+    await waitFor(
+      async () => (await Promise.all(orderIds.map(kindsOf))).every((kinds) => kinds.length >= 2),
+      'every order told packed and shipped',
+      60_000,
+      500,
+    );
 
     for (const key of crashKeys) {
       const [letter, ...more] = lettered(key);
@@ -122,8 +131,7 @@ describe('execution environments under records that crash them (real broker)', (
     const reserved = quantities.reduce((sum, i) => sum + i + 1, 0);
     expect((await tables.stock(e2eCatalog.plenty.sku)).available).toBe(stockBefore - reserved);
     for (const orderId of orderIds) {
-      const kinds = (await tables.notifications(orderId)).map((n) => n.kind).sort();
-      expect(kinds, orderId).toEqual(['order-packed', 'order-shipped']);
+      expect(await kindsOf(orderId), orderId).toEqual(['order-packed', 'order-shipped']);
     }
   });
 
