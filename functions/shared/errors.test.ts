@@ -19,10 +19,13 @@ import { z } from 'zod';
 import { EventDecodeError, encode } from '../../events/codec.ts';
 import {
   cancellationCodes,
+  classifyWriteFailure,
   InvalidTransitionError,
   isPermanent,
   PermanentError,
+  projectRetries,
   RecordTooLargeError,
+  type WriteFailure,
 } from './errors.ts';
 import { orderReceived, sampleOrder } from './testing.ts';
 
@@ -169,5 +172,61 @@ describe('cancellationCodes', () => {
     expect(
       cancellationCodes(Object.assign(new Error('x'), { name: 'TransactionCanceledException' })),
     ).toBeUndefined();
+  });
+});
+
+describe('classifyWriteFailure and projectRetries (a condition told from a conflict)', () => {
+  const network = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+  const cases: [string, unknown, WriteFailure, boolean][] = [
+    [
+      'a single-item condition',
+      new ConditionalCheckFailedException({ $metadata: {}, message: 'The conditional request failed' }),
+      'condition-failed',
+      false,
+    ],
+    [
+      'a single-item write meeting a transaction',
+      serviceError('TransactionConflictException'),
+      'conflict',
+      true,
+    ],
+    ['a transaction conflict on one item', cancelled('None', 'TransactionConflict'), 'conflict', true],
+    [
+      'a conflict beside a failed condition (the condition is read again)',
+      cancelled('ConditionalCheckFailed', 'TransactionConflict', 'None'),
+      'conflict',
+      true,
+    ],
+    [
+      'conditions only: a business answer',
+      cancelled('ConditionalCheckFailed', 'None'),
+      'condition-failed',
+      false,
+    ],
+    ['throttled items in a transaction', cancelled('ThrottlingError', 'None'), 'throttled', true],
+    [
+      'items over provisioned capacity in a transaction',
+      cancelled('None', 'ProvisionedThroughputExceeded'),
+      'throttled',
+      true,
+    ],
+    ['a validation reason wins', cancelled('TransactionConflict', 'ValidationError'), 'invalid', false],
+    // The SDK retried these already (4 attempts): not retried a second time.
+    ['ThrottlingException', serviceError('ThrottlingException'), 'throttled', false],
+    [
+      'ProvisionedThroughputExceededException',
+      new ProvisionedThroughputExceededException({ $metadata: {}, message: 'hot' }),
+      'throttled',
+      false,
+    ],
+    ['ValidationException', serviceError('ValidationException'), 'invalid', false],
+    ['InternalServerError (a 500)', serviceError('InternalServerError'), 'other', false],
+    ['a dropped connection', network, 'other', false],
+    ['a cancellation without reasons', cancelled(), 'other', false],
+    ['no error at all', undefined, 'other', false],
+  ];
+  it.each(cases)('%s', (_, error, kind, retried) => {
+    expect(classifyWriteFailure(error)).toBe(kind);
+    expect(projectRetries(error)).toBe(retried);
   });
 });

@@ -53,6 +53,58 @@ export function cancellationCodes(error: unknown): string[] | undefined {
   });
 }
 
+/**
+ * What a failed DynamoDB write means, for the writes that can meet either a condition or a conflict:
+ * - `condition-failed`: its condition refused it (`ConditionalCheckFailedException`, or a cancelled
+ *   transaction whose reasons are conditions only): a business answer (out of stock, already done), read
+ *   the item to learn which;
+ * - `conflict`: another transaction held an item (`TransactionConflictException` on a single-item write,
+ *   `TransactionConflict` among a cancelled transaction's reasons): nothing happened, try again;
+ * - `throttled`: a hot partition (`ThrottlingException`, `ProvisionedThroughputExceededException`,
+ *   `RequestLimitExceeded`, `ThrottlingError` among the reasons): nothing happened, try again later;
+ * - `invalid`: DynamoDB refuses the request itself (`ValidationException`, a `ValidationError` reason);
+ * - `other`: anything else (a 500, a dropped connection, a transaction without reasons...).
+ * A cancellation's reasons are read in that order: a conflict anywhere is retried even beside a failed
+ * condition, since the condition is evaluated again once the other transaction is done.
+ * https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html
+ */
+export type WriteFailure = 'condition-failed' | 'conflict' | 'throttled' | 'invalid' | 'other';
+
+const THROTTLED = new Set([
+  'ThrottlingException',
+  'ProvisionedThroughputExceededException',
+  'RequestLimitExceeded',
+]);
+
+export function classifyWriteFailure(error: unknown): WriteFailure {
+  const name = (error as { name?: unknown } | null)?.name;
+  if (name === 'ConditionalCheckFailedException') return 'condition-failed';
+  if (name === 'TransactionConflictException') return 'conflict';
+  if (typeof name === 'string' && THROTTLED.has(name)) return 'throttled';
+  if (name === 'ValidationException') return 'invalid';
+  const codes = cancellationCodes(error);
+  if (!codes) return 'other';
+  if (codes.includes('ValidationError')) return 'invalid';
+  if (codes.includes('TransactionConflict')) return 'conflict';
+  if (codes.includes('ThrottlingError') || codes.includes('ProvisionedThroughputExceeded'))
+    return 'throttled';
+  if (codes.includes('ConditionalCheckFailed')) return 'condition-failed';
+  return 'other';
+}
+
+/**
+ * Whether the project must retry `error` itself: what the AWS SDK v3 standard retry strategy does not
+ * retry although nothing happened and a later attempt may succeed — a conflict
+ * (`TransactionConflictException`, a cancellation with `TransactionConflict` reasons) or a cancellation
+ * for throttled items. The SDK retries throttling exceptions, 5xx and dropped connections by itself (4
+ * attempts for DynamoDB): those are not retried a second time here.
+ */
+export function projectRetries(error: unknown): boolean {
+  const kind = classifyWriteFailure(error);
+  if (kind === 'conflict') return true;
+  return kind === 'throttled' && cancellationCodes(error) !== undefined;
+}
+
 interface ErrorLike {
   name?: unknown;
   message?: unknown;
