@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { manifest } from './manifest.ts';
-import { deadLetterTopic, deadLetterTopicOf, topicSettings } from './topics.ts';
+import {
+  consumersOfTopic,
+  deadLetterTopic,
+  deadLetterTopicOf,
+  isKafkaConsumer,
+  kafkaConsumers,
+  kafkaTriggerOf,
+  topicSettings,
+} from './topics.ts';
 
 describe('topic settings', () => {
   it('gives every manifest topic its partitions and its retention in milliseconds', () => {
@@ -23,6 +31,28 @@ describe('topic settings', () => {
       partitions: 1,
       configs: { 'retention.ms': '1800000' },
     });
+  });
+});
+
+describe('Kafka consumers', () => {
+  it('are the functions with a kafka trigger, in manifest order, each with that trigger', () => {
+    const expected = Object.entries(manifest.functions).filter(([, fn]) => fn.trigger.kind === 'kafka');
+    expect(kafkaConsumers.map(({ name }) => name)).toEqual(expected.map(([name]) => name));
+    for (const [name, fn] of expected) expect(kafkaTriggerOf(name)).toBe(fn.trigger);
+    expect(kafkaConsumers.map(({ name }) => name)).toContain('inventory');
+  });
+
+  it('leave out the API, the scheduled sweeper and names that are no function', () => {
+    for (const name of ['order-api', 'outbox-sweeper', 'toString', 'nope']) {
+      expect(isKafkaConsumer(name)).toBe(false);
+      expect(kafkaTriggerOf(name)).toBeUndefined();
+    }
+    expect(isKafkaConsumer('inventory')).toBe(true);
+  });
+
+  it('answer which function reads a topic', () => {
+    expect(consumersOfTopic('OrderReceived')).toEqual(['inventory']);
+    expect(consumersOfTopic('DeadLetterQueue')).toEqual([]);
   });
 });
 

@@ -1,5 +1,5 @@
 import type { TopicName } from '../events/topics.ts';
-import { type FunctionName, manifest } from './manifest.ts';
+import { type FunctionName, functionNames, manifest } from './manifest.ts';
 import type { KafkaTrigger, TopicSpec } from './types.ts';
 
 const HOUR_MS = 3_600_000;
@@ -25,22 +25,41 @@ export function topicSettings(
   }));
 }
 
-type Consumer = {
+/** A function of the manifest that a Kafka event source mapping invokes (its trigger is `kafka`). */
+export type KafkaConsumer = {
   [F in FunctionName]: (typeof manifest.functions)[F]['trigger'] extends { kind: 'kafka' } ? F : never;
 }[FunctionName];
 
 /** The topics the manifest names as an on-failure destination (typed: a topic that carries dead letters). */
-export type DeadLetterTopic = (typeof manifest.functions)[Consumer]['trigger']['onFailure'];
+export type DeadLetterTopic = (typeof manifest.functions)[KafkaConsumer]['trigger']['onFailure'];
 
-const isConsumer = (name: FunctionName): name is Consumer =>
-  manifest.functions[name].trigger.kind === 'kafka';
+/** Whether `name` is a function of the manifest that a Kafka event source mapping invokes. */
+export const isKafkaConsumer = (name: string): name is KafkaConsumer =>
+  Object.hasOwn(manifest.functions, name) &&
+  manifest.functions[name as FunctionName].trigger.kind === 'kafka';
+
+/**
+ * The manifest's Kafka consumers with their triggers, in manifest (pipeline) order: the one answer to
+ * "which functions read Kafka", for the stack, the local runtime's tools, the benchmarks and the DLQ tool.
+ */
+export const kafkaConsumers: readonly { name: KafkaConsumer; trigger: KafkaTrigger }[] = functionNames
+  .filter(isKafkaConsumer)
+  .map((name) => ({ name, trigger: manifest.functions[name].trigger }));
+
+/** The Kafka trigger of a function of the manifest; undefined for any other function or name. */
+export const kafkaTriggerOf = (name: string): KafkaTrigger | undefined =>
+  kafkaConsumers.find((consumer) => consumer.name === name)?.trigger;
+
+/** The functions whose mapping reads `topic` (one in this pipeline; none for a topic nobody consumes). */
+export const consumersOfTopic = (topic: string): KafkaConsumer[] =>
+  kafkaConsumers.filter((consumer) => consumer.trigger.topic === topic).map((consumer) => consumer.name);
 
 /** The on-failure destination of a Kafka-triggered function's trigger; throws for any other function. */
 export function deadLetterTopicOf(name: string): DeadLetterTopic {
-  if (!Object.hasOwn(manifest.functions, name) || !isConsumer(name as FunctionName)) {
+  const trigger = kafkaTriggerOf(name);
+  if (trigger === undefined) {
     throw new Error(`${name} is not a Kafka-triggered function of the manifest: it has no on-failure topic`);
   }
-  const trigger: Pick<KafkaTrigger, 'onFailure'> = manifest.functions[name as Consumer].trigger;
   return trigger.onFailure as DeadLetterTopic;
 }
 
@@ -49,9 +68,7 @@ export function deadLetterTopicOf(name: string): DeadLetterTopic {
  * the benchmarks read dead letters from one topic, so a manifest naming two refuses to load.
  */
 export const deadLetterTopic: DeadLetterTopic = (() => {
-  const names = new Set(
-    (Object.keys(manifest.functions) as FunctionName[]).filter(isConsumer).map(deadLetterTopicOf),
-  );
+  const names = new Set(kafkaConsumers.map(({ trigger }) => trigger.onFailure as DeadLetterTopic));
   const [only, ...others] = names;
   if (only === undefined || others.length > 0) {
     throw new Error(

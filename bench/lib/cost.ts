@@ -45,9 +45,7 @@ export interface Deployment {
 export function stackDeployment(context: (key: string) => unknown = () => undefined): Deployment {
   // The poller settings are recent additions to the config: read them if present.
   const config: PipelineConfig & { minimumPollers?: number; maximumPollers?: number } = readConfig(context);
-  const mappings = Object.values(manifest.functions).flatMap((fn) =>
-    fn.trigger.kind === 'kafka' ? [fn.trigger.topic] : [],
-  );
+  const mappings = consumerTopics();
   const minimum = config.minimumPollers ?? 1;
   const maximum = mappings.reduce(
     (sum, topic) =>
@@ -203,7 +201,7 @@ export function costReport(input: {
     };
   }
 
-  const consumed = new Set(consumerTopics());
+  const consumed = new Set<string>(consumerTopics());
   let records = 0;
   let bytes = 0;
   let bytesConsumed = 0;

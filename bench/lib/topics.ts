@@ -1,11 +1,9 @@
-import { type FunctionName, functionNames, manifest } from '../../topology/manifest.ts';
+import type { TopicName } from '../../events/topics.ts';
+import { type KafkaConsumer, kafkaConsumers } from '../../topology/topics.ts';
 
 /** The topics the Kafka-triggered functions consume, in pipeline order. */
-export function consumerTopics(): string[] {
-  return functionNames.flatMap((fn) => {
-    const trigger = manifest.functions[fn].trigger;
-    return trigger.kind === 'kafka' ? [trigger.topic] : [];
-  });
+export function consumerTopics(): TopicName[] {
+  return kafkaConsumers.map(({ trigger }) => trigger.topic);
 }
 
 /** The topics a shipped order goes through after the API, in order: the four hops the baseline stands for. */
@@ -16,14 +14,11 @@ export const orderPathTopics = [
   'Notification',
 ] as const;
 
-/** The function that consumes each topic of the order's path (the baseline gives each hop its batch size). */
-export function orderPathSteps(): FunctionName[] {
+/** The consumer of each topic of the order's path (the baseline gives each hop its batch size). */
+export function orderPathSteps(): KafkaConsumer[] {
   return orderPathTopics.map((topic) => {
-    const fn = functionNames.find((name) => {
-      const trigger = manifest.functions[name].trigger;
-      return trigger.kind === 'kafka' && trigger.topic === topic;
-    });
-    if (!fn) throw new Error(`no function consumes ${topic}`);
-    return fn;
+    const consumer = kafkaConsumers.find(({ trigger }) => trigger.topic === topic);
+    if (!consumer) throw new Error(`no function consumes ${topic}`);
+    return consumer.name;
   });
 }

@@ -17,6 +17,7 @@ import {
   type TableName,
 } from '../../topology/manifest.ts';
 import { METRICS_NAMESPACE, RuntimeEnv, tableEnvironment } from '../../topology/runtime-env.ts';
+import { kafkaTriggerOf } from '../../topology/topics.ts';
 import type { FunctionSpec, KafkaTrigger, ScheduleTrigger } from '../../topology/types.ts';
 import { RECORD_AGE_SECONDS } from '../../topology/validate.ts';
 import { fromProjectRoot, functionDefaults } from './bundling.ts';
@@ -54,7 +55,6 @@ const METRIC_TYPES = {
   KafkaMetrics: lambda.MetricType.KAFKA_METRICS,
 } as const satisfies Record<KafkaTrigger['metrics'][number], lambda.MetricType>;
 
-const isKafka = (trigger: FunctionSpec['trigger']): trigger is KafkaTrigger => trigger.kind === 'kafka';
 const isSchedule = (trigger: FunctionSpec['trigger']): trigger is ScheduleTrigger =>
   trigger.kind === 'schedule';
 
@@ -108,7 +108,7 @@ export class PipelineFunctions extends Construct {
 
     this.all = functionNames.map((name) => {
       const spec: FunctionSpec = manifest.functions[name];
-      const trigger = isKafka(spec.trigger) ? spec.trigger : undefined;
+      const trigger = kafkaTriggerOf(name);
       const schedule = isSchedule(spec.trigger) ? spec.trigger : undefined;
       const id = pascalCase(name);
 

@@ -1,8 +1,8 @@
 import { Admin, type Consumer } from '@platformatic/kafka';
 import { parseDeadLetterQueueRecord } from '../../tools/dlq/dead-letter.ts';
 import { newReader, readRanges } from '../../tools/dlq/read.ts';
-import { consumerGroupId, type FunctionName, functionNames, manifest } from '../../topology/index.ts';
-import { deadLetterTopic } from '../../topology/topics.ts';
+import { consumerGroupId, type FunctionName, manifest } from '../../topology/index.ts';
+import { deadLetterTopic, kafkaConsumers } from '../../topology/topics.ts';
 import type { ConsumerLag } from './aggregator.ts';
 import { DeadLetterTally, type Range } from './dead-letters.ts';
 
@@ -11,10 +11,11 @@ const EARLIEST = -2n;
 
 /** The Kafka-triggered functions, their topic and consumer group. */
 export function consumersOf(groupIdOf: (fn: FunctionName) => string = consumerGroupId) {
-  return functionNames.flatMap((fn) => {
-    const { trigger } = manifest.functions[fn];
-    return trigger.kind === 'kafka' ? [{ fn, topic: trigger.topic as string, groupId: groupIdOf(fn) }] : [];
-  });
+  return kafkaConsumers.map(({ name, trigger }) => ({
+    fn: name as FunctionName,
+    topic: trigger.topic as string,
+    groupId: groupIdOf(name),
+  }));
 }
 
 /** How long one poll may read the dead-letter topic's new records; the next poll goes on from there. */

@@ -4,9 +4,9 @@ import { isTopicName, topicNames } from '../../events/topics.ts';
 import { ConfigError, type KafkaConfig, readKafkaConfig } from '../../functions/shared/config.ts';
 import { dynamoDbClientConfig } from '../../functions/shared/dynamodb.ts';
 import { clientIdFor, resolveConnection } from '../../functions/shared/kafka/connection.ts';
-import { functionNames, localTableName, manifest, tableEnvVar } from '../../topology/index.ts';
+import { localTableName, tableEnvVar } from '../../topology/index.ts';
 import { RuntimeEnv } from '../../topology/runtime-env.ts';
-import { deadLetterTopic } from '../../topology/topics.ts';
+import { deadLetterTopic, kafkaConsumers } from '../../topology/topics.ts';
 import type { ReplayFilter } from './dead-letter.ts';
 import { ReplayLedger } from './ledger.ts';
 import {
@@ -18,7 +18,7 @@ import {
 } from './replay.ts';
 
 /** The steps that can have dead letters: the manifest's Kafka consumers. */
-export const consumerSteps = functionNames.filter((fn) => manifest.functions[fn].trigger.kind === 'kafka');
+export const consumerSteps = kafkaConsumers.map(({ name }) => name);
 
 export const usage = [
   'usage: npm run dlq:replay -- [--dry-run] [--topic <source topic>] [--reason poison|retries-exhausted]',

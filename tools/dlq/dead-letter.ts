@@ -1,8 +1,8 @@
 import { decode } from '../../events/codec.ts';
 import { DeadLetterReplayed, type RecordCoordinates } from '../../events/schemas/dead-letter-replayed.ts';
 import { LambdaKafkaFailureRecord } from '../../events/schemas/events.ts';
-import { type FunctionName, functionNames, manifest } from '../../topology/index.ts';
-import { deadLetterTopic } from '../../topology/topics.ts';
+import { type FunctionName, manifest } from '../../topology/index.ts';
+import { consumersOfTopic, deadLetterTopic } from '../../topology/topics.ts';
 
 /** Header of a replayed record: the dead letter it came back from (`DeadLetterQueue:<partition>:<offset>`). */
 export const REPLAYED_FROM_HEADER = 'replayed-from';
@@ -188,10 +188,7 @@ export function stepOf(letter: DeadLetter): string | undefined {
   if (letter.writer === 'function') return letter.failedIn;
   const name = /^arn:aws[a-z-]*:lambda:[^:]*:\d*:function:([^:]+)/.exec(letter.failedIn)?.[1];
   if (name !== undefined && isFunctionName(name)) return name;
-  const consumers = functionNames.filter((fn) => {
-    const { trigger } = manifest.functions[fn];
-    return trigger.kind === 'kafka' && trigger.topic === letter.original.topic;
-  });
+  const consumers = consumersOfTopic(letter.original.topic);
   return consumers.length === 1 ? consumers[0] : undefined;
 }
 
