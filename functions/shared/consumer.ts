@@ -176,7 +176,7 @@ export function safeReason(error: unknown): string {
 }
 
 /** Records of one order at a time, several orders at once: the most a batch runs concurrently. */
-const MAX_CONCURRENT_ORDERS = 32;
+export const MAX_CONCURRENT_ORDERS = 32;
 
 /** A partition's records, one list per record key (order id) in offset order. */
 function byKey(records: readonly RawRecord[]): RawRecord[][] {

@@ -1,0 +1,161 @@
+import { describe, expect, it } from 'vitest';
+import { MAX_CONCURRENT_ORDERS } from '../../functions/shared/consumer.ts';
+import { manifest } from '../../topology/manifest.ts';
+import {
+  contention,
+  DYNAMODB_LIMITS,
+  FLASH_SALE,
+  flashSaleEstimate,
+  flashSaleProfile,
+  ORDERS_PER_INVOCATION,
+  pipelineWriters,
+} from './contention-model.ts';
+import { FaultInjector } from './profile.ts';
+import type { ParsedRequest } from './request.ts';
+
+describe('contention (one hot item)', () => {
+  // Below the ceiling: conflict λτ, attempts 1/(1−λτ), no throttling.
+  it.each([
+    { orders: 10, ms: 5, conflict: 0.05, attempts: 1 / 0.95 },
+    { orders: 100, ms: 2, conflict: 0.2, attempts: 1.25 },
+    { orders: 100, ms: 5, conflict: 0.5, attempts: 2 },
+    { orders: 50, ms: 10, conflict: 0.5, attempts: 2 },
+    { orders: 40, ms: 20, conflict: 0.8, attempts: 5 },
+  ])(
+    '$orders orders/s held $ms ms: conflict $conflict, $attempts attempts, no throttling',
+    ({ orders, ms, conflict, attempts }) => {
+      const estimate = contention({ ordersPerSecond: orders, concurrentWriters: 192, transactionMs: ms });
+      expect(estimate.saturated).toBe(false);
+      expect(estimate.conflictProbability).toBeCloseTo(conflict, 10);
+      expect(estimate.expectedAttempts).toBeCloseTo(attempts, 10);
+      expect(estimate.throttleProbability).toBe(0);
+      expect(estimate.decidedPerSecond).toBe(orders);
+      expect(estimate.writeUnitsPerSecond).toBeCloseTo(orders * attempts * 2, 8);
+    },
+  );
+
+  // The ceiling with every attempt charged 2 units: 1 / (τ + 2/1000) reservations per second.
+  it.each([
+    { ms: 2, ceiling: 250 },
+    { ms: 5, ceiling: 1000 / 7 },
+    { ms: 10, ceiling: 1000 / 12 },
+    { ms: 20, ceiling: 1000 / 22 },
+  ])('held $ms ms, the partition write units cap one SKU at $ceiling decisions/s', ({ ms, ceiling }) => {
+    const estimate = contention({ ordersPerSecond: 1, concurrentWriters: 192, transactionMs: ms });
+    expect(estimate.limitedBy).toBe('partition-writes');
+    expect(estimate.ceiling).toBeCloseTo(ceiling, 8);
+  });
+
+  it('past the ceiling: decided at the ceiling, the excess throttled, the partition at its write units', () => {
+    const estimate = contention({ ordersPerSecond: 100, concurrentWriters: 192, transactionMs: 10 });
+    expect(estimate.saturated).toBe(true);
+    expect(estimate.decidedPerSecond).toBeCloseTo(1000 / 12, 8);
+    expect(estimate.writeUnitsPerSecond).toBeCloseTo(DYNAMODB_LIMITS.partitionWriteUnitsPerSecond, 6);
+    // 192 writers, each one attempt per 10 + 30 ms: 4,800 attempts/s offered, 500 admitted.
+    expect(estimate.attemptsPerSecond).toBeCloseTo(4800, 6);
+    expect(estimate.throttleProbability).toBeCloseTo(1 - 500 / 4800, 10);
+    expect(estimate.conflictProbability).toBeCloseTo(5 / 6, 10);
+    expect(estimate.expectedAttempts).toBeCloseTo(4800 / (1000 / 12), 6);
+    expect(estimate.exhaustedProbability).toBeGreaterThan(0.1);
+  });
+
+  it('few writers cap the attempts below the write units: limited by the writers, nothing throttled', () => {
+    // 2 writers × 1 attempt per 40 ms = 50 attempts/s at most.
+    const estimate = contention({ ordersPerSecond: 100, concurrentWriters: 2, transactionMs: 10 });
+    expect(estimate.limitedBy).toBe('writers');
+    expect(estimate.saturated).toBe(true);
+    expect(estimate.ceiling).toBeCloseTo(50 / 1.5, 8);
+    expect(estimate.throttleProbability).toBe(0);
+  });
+
+  it('cancelled attempts charged nothing: the lock alone caps the SKU below 1/τ', () => {
+    const free = contention({
+      ordersPerSecond: 1,
+      concurrentWriters: 10_000,
+      transactionMs: 10,
+      cancelledAttemptWcu: 0,
+    });
+    const charged = contention({ ordersPerSecond: 1, concurrentWriters: 10_000, transactionMs: 10 });
+    expect(free.ceiling).toBeGreaterThan(charged.ceiling);
+    expect(free.ceiling).toBeLessThanOrEqual(100);
+  });
+
+  it('items over 1 KB cost 2 units per started KB', () => {
+    const small = contention({ ordersPerSecond: 50, concurrentWriters: 192, transactionMs: 5 });
+    const large = contention({ ordersPerSecond: 50, concurrentWriters: 192, transactionMs: 5, itemKb: 1.5 });
+    expect(large.writeUnitsPerSecond).toBeCloseTo(small.writeUnitsPerSecond * 2, 8);
+    expect(large.ceiling).toBeLessThan(small.ceiling);
+  });
+
+  it.each([
+    { ordersPerSecond: 0, concurrentWriters: 1 },
+    { ordersPerSecond: 1, concurrentWriters: 0 },
+    { ordersPerSecond: Number.NaN, concurrentWriters: 1 },
+    { ordersPerSecond: 1, concurrentWriters: 1, transactionMs: -1 },
+  ])('refuses %o', (input) => {
+    expect(() => contention(input)).toThrow(RangeError);
+  });
+});
+
+describe('the pipeline and the flash sale', () => {
+  it("writers: OrderReceived's partitions × the orders one invocation runs at once", () => {
+    expect(ORDERS_PER_INVOCATION).toBe(MAX_CONCURRENT_ORDERS);
+    expect(pipelineWriters()).toBe(manifest.topics.OrderReceived.partitions * MAX_CONCURRENT_ORDERS);
+    expect(pipelineWriters(3, 10, 32)).toBe(30);
+  });
+
+  it('the flash sale (100 orders/s on one item, 5 ms): half the attempts conflict, none throttled', () => {
+    expect(FLASH_SALE.orders / FLASH_SALE.seconds).toBe(100);
+    const estimate = flashSaleEstimate();
+    expect(estimate.conflictProbability).toBeCloseTo(0.5, 10);
+    expect(estimate.throttleProbability).toBe(0);
+    expect(estimate.ceiling).toBeCloseTo(1000 / 7, 8);
+  });
+
+  it.each([1, 2, 4, 8])(
+    '%i stock buckets: each takes 1/buckets of the orders, conflicts fall with it',
+    (buckets) => {
+      const estimate = flashSaleEstimate({ buckets });
+      expect(estimate.conflictProbability).toBeCloseTo((100 / buckets) * 0.005, 10);
+    },
+  );
+
+  it("flashSaleProfile: the SKU's stock item, throttled then in conflict, at the model's rates", () => {
+    const profile = flashSaleProfile({ sku: 'SKU-SALE', transactionMs: 10 });
+    const estimate = flashSaleEstimate({ transactionMs: 10 });
+    expect(profile.rules.map((rule) => [rule.name, rule.rate])).toEqual([
+      ['flash-sale-throttled', Math.round(estimate.throttleProbability * 10_000) / 10_000],
+      ['flash-sale-conflict', Math.round(estimate.conflictProbability * 10_000) / 10_000],
+    ]);
+    for (const rule of profile.rules) {
+      expect(rule.keys).toEqual({ sku: ['SKU-SALE'] });
+      expect(rule.operations).toEqual(['TransactWriteItems']);
+    }
+  });
+
+  it('flashSaleProfile fires on the sale item only, with TransactionConflict reasons', () => {
+    const injector = new FaultInjector(flashSaleProfile({ sku: 'SKU-SALE', seed: 7 }));
+    const reservation = (sku: string): ParsedRequest => ({
+      service: 'dynamodb',
+      operation: 'TransactWriteItems',
+      tables: ['order-pipeline-inventory', 'order-pipeline-orders'],
+      items: [
+        { table: 'order-pipeline-inventory', attributes: { sku } },
+        { table: 'order-pipeline-orders', attributes: { orderId: 'o-1' } },
+      ],
+    });
+    let conflicts = 0;
+    for (let i = 0; i < 2_000; i += 1) {
+      const decision = injector.decide(reservation('SKU-SALE'));
+      if (decision.fault?.action !== 'respond') continue;
+      conflicts += 1;
+      const body = JSON.parse(decision.fault.response.body.toString()) as {
+        CancellationReasons: { Code: string }[];
+      };
+      expect(body.CancellationReasons.map((reason) => reason.Code)).toEqual(['TransactionConflict', 'None']);
+    }
+    // 0.5 of 2,000 draws: within ±5 standard deviations (22).
+    expect(Math.abs(conflicts - 1_000)).toBeLessThan(115);
+    expect(injector.decide(reservation('SKU-OTHER')).fault).toBeUndefined();
+  });
+});

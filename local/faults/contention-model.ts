@@ -1,0 +1,253 @@
+/**
+ * A model of DynamoDB under contention for ONE hot item (a SKU's stock item during a flash sale), from AWS's
+ * documented behaviour, and the fault profile that injects what it predicts. Pure: no I/O, no clock.
+ *
+ * What AWS documents (each fact where it is checked):
+ * - A partition serves at most 1,000 write units and 3,000 read units per second, whatever the table's
+ *   throughput: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/warm-throughput-scenarios.html
+ *   ("each individual partition is limited to 1,000 write units per second and 3,000 read units per
+ *   second"). One item lives in one partition, so this is the item's limit too.
+ * - A transactional write costs 2 write units per item of up to 1 KB ("one to prepare the transaction and
+ *   one to commit the transaction"): "Capacity management for transactions" in
+ *   https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html
+ * - Transactions are optimistic: an item that is part of an ongoing TransactWriteItems cancels another
+ *   TransactWriteItems on it (TransactionCanceledException, reason `TransactionConflict`), and a single-item
+ *   write on it fails with TransactionConflictException: "Transaction conflict handling", same page. Nothing
+ *   waits for the item: the attempt that finds it held is refused.
+ *
+ * The model. One item is a server without a queue (an Erlang loss system, M/G/1/1): an attempt that arrives
+ * while another holds the item for its `transactionMs` is cancelled and holds nothing. With attempts arriving
+ * at rate x (per second, τ the hold time in seconds), the item is held a fraction xτ/(1+xτ) of the time, so
+ * that is each attempt's conflict probability, and x/(1+xτ) attempts per second are decided (committed, or
+ * refused by their own condition). Every order for the SKU is one such decision, retried until decided: at
+ * λ orders/s, x = λ/(1−λτ), the conflict probability is λτ and an order takes 1/(1−λτ) attempts.
+ * The partition's 1,000 write units cap the attempts that reach the item (every attempt is charged, see
+ * `cancelledAttemptWcu`); the writers cap the attempts offered (each has one request in flight, then waits).
+ * Past the ceiling — the decided rate at the larger of those caps — orders queue on their partition (lag),
+ * every writer keeps retrying, the attempts beyond the write units are throttled, and the SKU is decided at
+ * the ceiling.
+ *
+ * What it leaves out: arrivals are taken as Poisson, while one invocation starts up to 32 of a batch's
+ * records at once (more conflicts than the model at the same rate when batches are large, i.e. under a
+ * backlog); the transaction's hold time is an assumption (`DEFAULT_TRANSACTION_MS`), not a documented figure.
+ */
+import { manifest } from '../../topology/manifest.ts';
+import { type FaultProfile, parseFaultProfile } from './profile.ts';
+
+/** AWS's documented limits and costs (see the module comment for the pages). */
+export const DYNAMODB_LIMITS = {
+  partitionWriteUnitsPerSecond: 1_000,
+  partitionReadUnitsPerSecond: 3_000,
+  /** Write units per item of a transactional write, per KB (rounded up). */
+  transactionalWriteUnitsPerKb: 2,
+} as const;
+
+/**
+ * How long a transaction holds its items, prepare to commit: an ASSUMPTION. AWS documents single-digit
+ * millisecond latency for a write, and the item is held at least across the commit's write; 5 ms is the
+ * middle of that range. docs/capacity.md shows the figures at 2, 5, 10 and 20 ms.
+ */
+export const DEFAULT_TRANSACTION_MS = 5;
+
+/**
+ * A writer's mean wait between its attempts: inventory's conflict backoff is random × 20 × 2^attempt ms
+ * (functions/inventory/handler.ts), 20 ms on average after the first attempt, 40 after the second.
+ */
+export const DEFAULT_RETRY_DELAY_MS = 30;
+
+/** Reservation attempts one invocation makes before it reports the record failed (inventory's handler). */
+export const ATTEMPTS_PER_INVOCATION = 6;
+
+/** Records of different orders one invocation runs at once: consumer.ts's MAX_CONCURRENT_ORDERS (a test checks). */
+export const ORDERS_PER_INVOCATION = 32;
+
+export interface ContentionInput {
+  /** λ: orders per second for the SKU, each one reservation decision (reserved or refused). */
+  ordersPerSecond: number;
+  /** How many reservations of the SKU can be in flight at once (see {@link pipelineWriters}). */
+  concurrentWriters: number;
+  /** τ: how long an attempt holds the item, in ms. */
+  transactionMs?: number;
+  /** A writer's mean wait between two attempts, in ms. */
+  retryDelayMs?: number;
+  /** The stock item's size (KB): write units per attempt = 2 × ⌈size⌉. */
+  itemKb?: number;
+  /**
+   * Write units a cancelled attempt is charged. AWS does not document it; the default charges it as a
+   * committed one (an upper bound: the prepare write is done before the conflict is known).
+   */
+  cancelledAttemptWcu?: number;
+  /** Other writes to the item's partition per second (write units). */
+  otherWriteUnitsPerSecond?: number;
+}
+
+export interface ContentionEstimate {
+  /** Per attempt that reaches the item: the chance it finds the item held (TransactionConflict). */
+  conflictProbability: number;
+  /** Per attempt: the chance the partition throttles it (over its 1,000 write units). */
+  throttleProbability: number;
+  /** Attempts (requests to DynamoDB) per reservation decision. */
+  expectedAttempts: number;
+  /** The most reservation decisions per second the SKU can take. */
+  ceiling: number;
+  /** Orders arrive faster than the ceiling: they queue on their partitions. */
+  saturated: boolean;
+  /** Decisions per second: min(λ, ceiling). */
+  decidedPerSecond: number;
+  /** Attempts offered per second (throttled ones included). */
+  attemptsPerSecond: number;
+  /** Write units per second the item's partition serves. */
+  writeUnitsPerSecond: number;
+  /** What sets the ceiling: the partition's write units, or the writers (both with the item's hold time). */
+  limitedBy: 'partition-writes' | 'writers';
+  /**
+   * The chance an order is still undecided after every attempt the pipeline makes (inventory's attempts per
+   * invocation × the mapping's 1 + retryAttempts invocations): it would be dead-lettered.
+   */
+  exhaustedProbability: number;
+}
+
+const positive = (name: string, value: number) => {
+  if (!(Number.isFinite(value) && value > 0)) throw new RangeError(`${name} must be a positive number`);
+};
+
+/** The admitted attempt rate at which the partition's write units are used up. */
+function writeLimitedRate(limit: number, tau: number, wcu: number, cancelledWcu: number): number {
+  // Attempts x, of which x/(1+xτ) decided (w units) and the rest cancelled (c units): solve units = limit,
+  // i.e. cτx² + (w − Lτ)x − L = 0.
+  if (limit <= 0) return 0;
+  const b = wcu - limit * tau;
+  if (cancelledWcu === 0) return b > 0 ? limit / b : Number.POSITIVE_INFINITY;
+  const a = cancelledWcu * tau;
+  return (-b + Math.sqrt(b * b + 4 * a * limit)) / (2 * a);
+}
+
+const decided = (x: number, tau: number) => (Number.isFinite(x) ? x / (1 + x * tau) : 1 / tau);
+
+/** The model's estimate for one hot item; see the module comment. */
+export function contention(input: ContentionInput): ContentionEstimate {
+  const tau = (input.transactionMs ?? DEFAULT_TRANSACTION_MS) / 1000;
+  const retryDelay = (input.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS) / 1000;
+  const itemKb = input.itemKb ?? 1;
+  positive('ordersPerSecond', input.ordersPerSecond);
+  positive('concurrentWriters', input.concurrentWriters);
+  positive('transactionMs', tau);
+  positive('itemKb', itemKb);
+  const wcu = DYNAMODB_LIMITS.transactionalWriteUnitsPerKb * Math.ceil(itemKb);
+  const cancelledWcu = input.cancelledAttemptWcu ?? wcu;
+  const limit = DYNAMODB_LIMITS.partitionWriteUnitsPerSecond - (input.otherWriteUnitsPerSecond ?? 0);
+
+  const byWrites = writeLimitedRate(limit, tau, wcu, cancelledWcu);
+  // Each writer has one attempt in flight (held or refused after about τ), then waits before the next.
+  const byWriters = input.concurrentWriters / (tau + retryDelay);
+  const admittedMax = Math.min(byWrites, byWriters);
+  const ceiling = decided(admittedMax, tau);
+  const lambda = input.ordersPerSecond;
+  const saturated = lambda >= ceiling;
+
+  // Below the ceiling every order is decided: x/(1+xτ) = λ. At it, every writer retries and the partition
+  // throttles what its write units cannot take.
+  const offered = saturated ? byWriters : lambda / (1 - lambda * tau);
+  const admitted = saturated ? admittedMax : offered;
+  const decidedPerSecond = saturated ? ceiling : lambda;
+  const conflictProbability = (admitted * tau) / (1 + admitted * tau);
+  const throttleProbability = offered > admitted ? 1 - admitted / offered : 0;
+  const perAttempt = (1 - throttleProbability) * (1 - conflictProbability);
+  const retryAttempts = kafkaRetryAttempts('inventory');
+  return {
+    conflictProbability,
+    throttleProbability,
+    expectedAttempts: 1 / perAttempt,
+    ceiling,
+    saturated,
+    decidedPerSecond,
+    attemptsPerSecond: offered,
+    writeUnitsPerSecond: decidedPerSecond * wcu + (admitted - decidedPerSecond) * cancelledWcu,
+    limitedBy: byWrites <= byWriters ? 'partition-writes' : 'writers',
+    exhaustedProbability: (1 - perAttempt) ** (ATTEMPTS_PER_INVOCATION * (1 + retryAttempts)),
+  };
+}
+
+function kafkaRetryAttempts(fn: 'inventory'): number {
+  const trigger = manifest.functions[fn].trigger;
+  return trigger.kind === 'kafka' ? trigger.retryAttempts : 0;
+}
+
+/**
+ * How many reservations of one SKU the pipeline can have in flight: OrderReceived is keyed by order id, so a
+ * SKU's orders are on every partition; each partition is read by one invocation at a time, which runs up to
+ * {@link ORDERS_PER_INVOCATION} of its batch's orders at once (functions/shared/consumer.ts).
+ */
+export function pipelineWriters(
+  partitions = manifest.topics.OrderReceived.partitions,
+  batchSize = kafkaBatchSize('inventory'),
+  perInvocation = ORDERS_PER_INVOCATION,
+): number {
+  return partitions * Math.min(batchSize, perInvocation);
+}
+
+function kafkaBatchSize(fn: 'inventory'): number {
+  const trigger = manifest.functions[fn].trigger;
+  return trigger.kind === 'kafka' ? trigger.batchSize : 1;
+}
+
+/** Issue #20's flash sale: 2,000 orders in 20 s for one SKU with 500 in stock. */
+export const FLASH_SALE = { orders: 2_000, seconds: 20, stock: 500 } as const;
+
+export interface FlashSaleOptions {
+  /** The SKU on sale (the stock item the rules target). */
+  sku: string;
+  orders?: number;
+  seconds?: number;
+  /** Stock buckets the SKU's stock is split over (1: one item); each takes an equal share of the orders. */
+  buckets?: number;
+  transactionMs?: number;
+  concurrentWriters?: number;
+  seed?: number;
+}
+
+/** The model's estimate for a flash sale: each stock item (bucket) takes orders/seconds/buckets per second. */
+export function flashSaleEstimate(options: Omit<FlashSaleOptions, 'sku' | 'seed'> = {}): ContentionEstimate {
+  const buckets = options.buckets ?? 1;
+  positive('buckets', buckets);
+  const rate = (options.orders ?? FLASH_SALE.orders) / (options.seconds ?? FLASH_SALE.seconds);
+  return contention({
+    ordersPerSecond: rate / buckets,
+    concurrentWriters: options.concurrentWriters ?? pipelineWriters(),
+    ...(options.transactionMs === undefined ? {} : { transactionMs: options.transactionMs }),
+  });
+}
+
+const round = (value: number) => Math.round(value * 10_000) / 10_000;
+
+/**
+ * The fault profile of a flash sale: the SKU's stock item throttled at the model's rate, then (of what was
+ * not throttled) cancelled with a `TransactionConflict` reason at the model's conflict probability — the
+ * layer draws its rules in order, so the second rule's rate is conditional on the first not firing, as in
+ * the model. Both rules are present even at rate 0, so a run's counters show what they matched.
+ */
+export function flashSaleProfile(options: FlashSaleOptions): FaultProfile {
+  const estimate = flashSaleEstimate(options);
+  const stockItem = { service: 'dynamodb' as const, tables: ['inventory'], keys: { sku: [options.sku] } };
+  return parseFaultProfile({
+    name: 'flash-sale',
+    description: `flash sale of ${options.sku}: throttling ${round(estimate.throttleProbability)}, conflicts ${round(estimate.conflictProbability)} (docs/capacity.md)`,
+    ...(options.seed === undefined ? {} : { seed: options.seed }),
+    rules: [
+      {
+        name: 'flash-sale-throttled',
+        ...stockItem,
+        operations: ['TransactWriteItems'],
+        rate: round(estimate.throttleProbability),
+        fault: { kind: 'TransactionCanceledException', reason: 'ThrottlingError' },
+      },
+      {
+        name: 'flash-sale-conflict',
+        ...stockItem,
+        operations: ['TransactWriteItems'],
+        rate: round(estimate.conflictProbability),
+        fault: { kind: 'TransactionCanceledException', reason: 'TransactionConflict' },
+      },
+    ],
+  });
+}
