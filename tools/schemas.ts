@@ -1,0 +1,72 @@
+/**
+ * `npm run schemas`: writes the JSON Schema of every event (events/json-schemas.ts) to
+ * events/schemas/<Topic>/v<N>.schema.json, and refuses to overwrite a committed version with a schema
+ * that is not compatible with it both ways (events/json-schema-compatibility.ts): a breaking change
+ * needs a new `version` (events/README.md, "Making a breaking change").
+ *
+ *   npm run schemas -- [--check]
+ *
+ * `--check` writes nothing and exits 1 when a file is missing or differs from the generated schema.
+ * Exit codes: 0 done (or up to date), 1 refused or out of date, 2 bad arguments.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  committedSchemas,
+  currentSchemas,
+  planSchemaWrites,
+  schemaFile,
+  type VersionedSchema,
+} from '../events/json-schemas.ts';
+
+const usage = 'usage: npm run schemas -- [--check]';
+
+let args: { check?: boolean; help?: boolean };
+try {
+  args = parseArgs({
+    args: process.argv.slice(2),
+    options: { check: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    strict: true,
+    allowPositionals: false,
+  }).values;
+} catch (error) {
+  console.error(`schemas: ${(error as Error).message}\n${usage}`);
+  process.exit(2);
+}
+if (args.help) {
+  console.log(usage);
+  process.exit(0);
+}
+
+const root = join(import.meta.dirname, '..');
+
+/** Formatted as `biome check` wants JSON files. */
+const formatted = (schema: VersionedSchema): string =>
+  execFileSync(join(root, 'node_modules', '.bin', 'biome'), ['format', '--stdin-file-path=schema.json'], {
+    input: JSON.stringify(schema.schema, null, 2),
+    encoding: 'utf8',
+  });
+
+const plans = planSchemaWrites(currentSchemas(), await committedSchemas());
+const refused = plans.flatMap((plan) => (plan.action === 'incompatible' ? plan.problems : []));
+if (refused.length > 0) {
+  console.error(
+    `schemas: refused, not compatible with the committed version (make a new version instead):\n  ${refused.join('\n  ')}`,
+  );
+  process.exit(1);
+}
+const changes = plans.filter((plan) => plan.action !== 'unchanged');
+for (const { action, next } of changes) {
+  const file = relative(root, schemaFile(next.topic, next.version));
+  if (args.check) {
+    console.error(`schemas: ${file} is ${action === 'new' ? 'missing' : 'out of date'}; run npm run schemas`);
+    continue;
+  }
+  await mkdir(dirname(schemaFile(next.topic, next.version)), { recursive: true });
+  await writeFile(schemaFile(next.topic, next.version), formatted(next));
+  console.log(`schemas: wrote ${file} (${action})`);
+}
+if (args.check && changes.length > 0) process.exit(1);
+console.log(`schemas: ${plans.length} schemas, ${changes.length} ${args.check ? 'to write' : 'written'}`);
