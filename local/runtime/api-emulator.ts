@@ -14,13 +14,15 @@ import type { HttpRoute } from '../../topology/types.ts';
 import { DEFAULT_TIMEOUTS, type ListenerTimeouts, safeHttpServer } from './http-listener.ts';
 import type { Invoker } from './invoke.ts';
 import { type FunctionIdentity, LOCAL_ACCOUNT_ID } from './lambda-context.ts';
+import { type SigV4Verdict, type SigV4VerifierOptions, sigV4Verifier } from './sigv4-verifier.ts';
 
 /** API Gateway's maximum request payload. */
 export const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
 /** API Gateway's default (maximum) integration timeout for REST APIs. */
 export const INTEGRATION_TIMEOUT_MS = 29_000;
 
-export type ApiRoute = Pick<HttpRoute, 'method' | 'resource'>;
+/** A route; `auth: 'iam'` needs a SigV4 signature when the emulator verifies them (`iam`). */
+export type ApiRoute = Pick<HttpRoute, 'method' | 'resource'> & Partial<Pick<HttpRoute, 'auth'>>;
 
 /** The resources and methods of the REST API in front of order-api, as the manifest declares them. */
 export const orderApiRoutes: readonly ApiRoute[] = manifest.functions['order-api'].trigger.routes;
@@ -38,6 +40,11 @@ export interface ApiEmulatorOptions extends FunctionIdentity {
   log?: (line: string) => void;
   /** How long a client may take to send its headers and its whole request (408 after); tests shorten them. */
   timeouts?: ListenerTimeouts;
+  /**
+   * API Gateway's AWS_IAM authorization: the routes whose `auth` is `iam` need a SigV4 signature by these
+   * credentials (service `execute-api`, this region), else 403 as on AWS. Off when absent: anything passes.
+   */
+  iam?: SigV4VerifierOptions;
 }
 
 export interface RunningApi {
@@ -193,6 +200,8 @@ export function toProxyEvent(
   matched: MatchedRoute,
   stage: string,
   apiId: string,
+  /** The access key of a verified SigV4 signature: API Gateway names the IAM caller in the identity. */
+  accessKey?: string,
 ): APIGatewayProxyEvent {
   const multiValueHeaders: Record<string, string[]> = {};
   const headers: Record<string, string> = {};
@@ -239,11 +248,11 @@ export function toProxyEvent(
       extendedRequestId: randomBytes(8).toString('base64url'),
       httpMethod: request.method,
       identity: {
-        accessKey: null,
-        accountId: null,
+        accessKey: accessKey ?? null,
+        accountId: accessKey ? LOCAL_ACCOUNT_ID : null,
         apiKey: null,
         apiKeyId: null,
-        caller: null,
+        caller: accessKey ?? null,
         clientCert: null,
         cognitoAuthenticationProvider: null,
         cognitoAuthenticationType: null,
@@ -251,9 +260,9 @@ export function toProxyEvent(
         cognitoIdentityPoolId: null,
         principalOrgId: null,
         sourceIp: request.sourceIp,
-        user: null,
+        user: accessKey ?? null,
         userAgent,
-        userArn: null,
+        userArn: accessKey ? LOCAL_CALLER_ARN : null,
       },
       path: `/${stage}${request.target.path}`,
       protocol: 'HTTP/1.1',
@@ -314,19 +323,39 @@ function responseHeadersOf(result: APIGatewayProxyResult): Record<string, string
   return headers;
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown, requestId: string): void {
+/** The IAM user a verified signature stands for locally: there is one, whose credentials the emulator checks. */
+export const LOCAL_CALLER_ARN = `arn:aws:iam::${LOCAL_ACCOUNT_ID}:user/local`;
+
+function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  requestId: string,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
     'Content-Type': 'application/json',
     'Content-Length': Buffer.byteLength(text),
     'x-amzn-RequestId': requestId,
+    ...headers,
   });
   res.end(text);
 }
 
+/** API Gateway's 403 for a request its AWS_IAM authorization refused: the message, the error type header. */
+function sendAuthorizationError(
+  res: ServerResponse,
+  verdict: Extract<SigV4Verdict, { ok: false }>,
+  requestId: string,
+): void {
+  sendJson(res, 403, { message: verdict.message }, requestId, { 'x-amzn-ErrorType': verdict.errorType });
+}
+
 /**
  * Serves a Lambda proxy integration the way an API Gateway REST API does: routes are matched by method
- * and resource (anything else gets API Gateway's 403 `Missing Authentication Token`), bodies over
+ * and resource (anything else gets API Gateway's 403 `Missing Authentication Token`), the `iam` routes
+ * need a SigV4 signature when `iam` is set (403 otherwise, as AWS_IAM authorization answers), bodies over
  * 10 MB get 413, a handler that throws, times out or returns a malformed result gets 502, and an
  * invocation longer than the 29 s integration timeout gets 504.
  */
@@ -336,6 +365,7 @@ export async function startApiEmulator(options: ApiEmulatorOptions): Promise<Run
   const stage = options.stage ?? 'local';
   const apiId = randomBytes(5).toString('hex');
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const verify = options.iam ? sigV4Verifier(options.iam) : undefined;
 
   // What /openapi.json names as this server: the address it listens on, never the client's Host header.
   let listenUrl = '';
@@ -372,8 +402,25 @@ export async function startApiEmulator(options: ApiEmulatorOptions): Promise<Run
       return;
     }
     if (!matched) {
-      sendJson(res, 403, { message: 'Missing Authentication Token' }, gatewayRequestId);
+      sendJson(res, 403, { message: 'Missing Authentication Token' }, gatewayRequestId, {
+        'x-amzn-ErrorType': 'MissingAuthenticationTokenException',
+      });
       return;
+    }
+    let accessKey: string | undefined;
+    if (verify && matched.route.auth === 'iam') {
+      const verdict = await verify({
+        method,
+        path: target.path,
+        query: target.query,
+        rawHeaders: req.rawHeaders,
+        body,
+      });
+      if (!verdict.ok) {
+        sendAuthorizationError(res, verdict, gatewayRequestId);
+        return;
+      }
+      accessKey = verdict.accessKeyId;
     }
     const event = toProxyEvent(
       {
@@ -387,6 +434,7 @@ export async function startApiEmulator(options: ApiEmulatorOptions): Promise<Run
       matched,
       stage,
       apiId,
+      accessKey,
     );
     const requestId = event.requestContext.requestId;
     let timer: NodeJS.Timeout | undefined;

@@ -9,9 +9,11 @@ import { functionEnvironment, type LocalEndpoints, passedThroughVariables } from
 import { EnvironmentPool } from './environments/pool.ts';
 import type { InvocationReport } from './environments/report.ts';
 import { EsmEmulator, type RetryBackoff } from './esm-emulator.ts';
+import { localIamVerifier } from './iam.ts';
 import { describeError, type Invoker } from './invoke.ts';
 import type { LambdaHandler } from './lambda-context.ts';
 import { ScheduleEmulator } from './scheduler.ts';
+import type { SigV4VerifierOptions } from './sigv4-verifier.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: handlers take and return many event shapes.
 type AnyHandler = LambdaHandler<any, any>;
@@ -56,6 +58,12 @@ export interface LocalRuntimeOptions extends LocalEndpoints {
    * endpoints instead of `dynamodbEndpoint` / `snsEndpoint`. Off when absent.
    */
   faults?: FaultProfile;
+  /**
+   * API Gateway's AWS_IAM authorization on the routes the manifest signs (`npm start -- --iam`): `true`
+   * checks SigV4 signatures against the environment's credentials or the local defaults (./iam.ts), or
+   * give the credentials and region. Off when absent: the API accepts unsigned requests.
+   */
+  iam?: true | SigV4VerifierOptions;
   log?: (line: string) => void;
 }
 
@@ -212,6 +220,7 @@ async function startFunction(
       ...identity,
       invoke,
       ...(options.apiHost ? { host: options.apiHost } : {}),
+      ...(options.iam ? { iam: options.iam === true ? localIamVerifier() : options.iam } : {}),
       port: options.apiPort ?? 3000,
       log,
     });

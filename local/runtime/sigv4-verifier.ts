@@ -1,0 +1,321 @@
+/**
+ * API Gateway's AWS_IAM authorization, locally: checks a request's SigV4 signature (service `execute-api`)
+ * against one set of credentials, as `npm start -- --iam` does for the order routes.
+ *
+ * Verification recomputes the signature of the request as received, with the canonicalisation of the
+ * AWS SDK's own signer (@smithy/signature-v4: canonical path, query and headers, string to sign, signing
+ * key), and compares the two in constant time. The answers are API Gateway's 403s: no signature is
+ * `Missing Authentication Token`; a wrong key, body, date or scope is `InvalidSignatureException`
+ * (https://repost.aws/knowledge-center/api-gateway-iam-sigv4-mismatch, "How do I troubleshoot signature
+ * mismatch errors..."); an unknown access key is `The security token included in the request is
+ * invalid`. What this does not do: IAM policy evaluation (`execute-api:Invoke`: every holder of the
+ * credentials may call every signed route) and query-string (presigned) signatures.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { Sha256 } from '@aws-crypto/sha256-js';
+import {
+  ALGORITHM_IDENTIFIER,
+  createScope,
+  getCanonicalHeaders,
+  getSigningKey,
+  SignatureV4Base,
+} from '@smithy/signature-v4';
+
+export const SIGV4_SERVICE = 'execute-api';
+/** How far a request's signing time may be from the clock, either way (SigV4's limit). */
+export const MAX_SKEW_MS = 5 * 60_000;
+
+export interface SigV4Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+export interface SigV4VerifierOptions {
+  credentials: SigV4Credentials;
+  region: string;
+  /** The clock requests are checked against (tests move it). */
+  now?: () => Date;
+}
+
+/** A request as the server received it. */
+export interface ReceivedRequest {
+  method: string;
+  /** As sent, percent-encoded, without the query. */
+  path: string;
+  /** Decoded names and values, in order. */
+  query: readonly (readonly [string, string])[];
+  /** Node's `rawHeaders`: name, value, name, value... */
+  rawHeaders: readonly string[];
+  body: Buffer;
+}
+
+export type SigV4Rejection =
+  | 'MissingAuthenticationTokenException'
+  | 'IncompleteSignatureException'
+  | 'InvalidSignatureException'
+  | 'UnrecognizedClientException';
+
+export type SigV4Verdict =
+  | { ok: true; accessKeyId: string }
+  | { ok: false; errorType: SigV4Rejection; message: string };
+
+const reject = (errorType: SigV4Rejection, message: string): SigV4Verdict => ({
+  ok: false,
+  errorType,
+  message,
+});
+
+export const MISSING_TOKEN = 'Missing Authentication Token';
+export const SIGNATURE_MISMATCH =
+  'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.';
+export const INVALID_TOKEN = 'The security token included in the request is invalid.';
+
+/** Header names lowercased, repeated headers joined with commas (SigV4's canonical form of a repeat). */
+function headerMap(rawHeaders: readonly string[]): Map<string, string> {
+  const headers = new Map<string, string>();
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = (rawHeaders[i] as string).toLowerCase();
+    const value = rawHeaders[i + 1] as string;
+    headers.set(name, headers.has(name) ? `${headers.get(name)},${value}` : value);
+  }
+  return headers;
+}
+
+interface Authorization {
+  credential: string;
+  signedHeaders: string[];
+  signature: string;
+}
+
+/** Parses `AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...`, or says what is wrong. */
+export function parseAuthorization(header: string, hasDate: boolean): Authorization | SigV4Verdict {
+  const space = header.indexOf(' ');
+  const algorithm = space < 0 ? header : header.slice(0, space);
+  const params = new Map<string, string>();
+  for (const part of (space < 0 ? '' : header.slice(space + 1)).split(',')) {
+    const text = part.trim();
+    if (text === '') continue;
+    const equals = text.indexOf('=');
+    if (equals < 0) {
+      const hashed = createHash('sha256').update(header).digest('base64');
+      return reject(
+        'IncompleteSignatureException',
+        `Invalid key=value pair (missing equal-sign) in Authorization header (hashed with SHA-256 and encoded with Base64): '${hashed}'.`,
+      );
+    }
+    params.set(text.slice(0, equals), text.slice(equals + 1));
+  }
+  const missing = [
+    ...['Credential', 'Signature', 'SignedHeaders']
+      .filter((name) => !params.get(name))
+      .map((name) => `Authorization header requires '${name}' parameter.`),
+    ...(hasDate
+      ? []
+      : ["Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."]),
+  ];
+  if (algorithm !== ALGORITHM_IDENTIFIER || missing.length > 0) {
+    const unsupported = algorithm === ALGORITHM_IDENTIFIER ? [] : [`Unsupported algorithm '${algorithm}'.`];
+    return reject(
+      'IncompleteSignatureException',
+      [...unsupported, ...missing, `Authorization=${header}`].join(' '),
+    );
+  }
+  return {
+    credential: params.get('Credential') as string,
+    signedHeaders: (params.get('SignedHeaders') as string).split(';'),
+    signature: params.get('Signature') as string,
+  };
+}
+
+/** `20261207T193000Z` from X-Amz-Date, or from an HTTP Date header; undefined when neither parses. */
+export function signingTime(headers: ReadonlyMap<string, string>): string | undefined {
+  const amzDate = headers.get('x-amz-date');
+  if (amzDate !== undefined) return /^\d{8}T\d{6}Z$/.test(amzDate) ? amzDate : undefined;
+  const date = headers.get('date');
+  const parsed = date === undefined ? Number.NaN : Date.parse(date);
+  return Number.isNaN(parsed) ? undefined : basicIso(new Date(parsed));
+}
+
+const basicIso = (date: Date): string => `${date.toISOString().slice(0, 19).replace(/[-:]/g, '')}Z`;
+const fromBasicIso = (text: string): Date =>
+  new Date(
+    `${text.slice(0, 4)}-${text.slice(4, 6)}-${text.slice(6, 8)}T${text.slice(9, 11)}:${text.slice(11, 13)}:${text.slice(13, 15)}Z`,
+  );
+
+/** The signing time against the clock: SigV4 refuses more than five minutes either way. */
+export function skewVerdict(longDate: string, now: Date): SigV4Verdict | undefined {
+  const signedAt = fromBasicIso(longDate).getTime();
+  if (Number.isNaN(signedAt)) return reject('IncompleteSignatureException', `Date ${longDate} is not valid.`);
+  if (signedAt < now.getTime() - MAX_SKEW_MS)
+    return reject(
+      'InvalidSignatureException',
+      `Signature expired: ${longDate} is now earlier than ${basicIso(new Date(now.getTime() - MAX_SKEW_MS))} (${basicIso(now)} - 5 min.)`,
+    );
+  if (signedAt > now.getTime() + MAX_SKEW_MS)
+    return reject(
+      'InvalidSignatureException',
+      `Signature not yet current: ${longDate} is still later than ${basicIso(new Date(now.getTime() + MAX_SKEW_MS))} (${basicIso(now)} + 5 min.)`,
+    );
+  return undefined;
+}
+
+/** The credential scope `<key>/<date>/<region>/<service>/aws4_request` against what this API accepts. */
+export function scopeVerdict(
+  credential: string,
+  longDate: string,
+  expected: { accessKeyId: string; region: string },
+): SigV4Verdict | undefined {
+  const parts = credential.split('/');
+  if (parts.length !== 5)
+    return reject(
+      'IncompleteSignatureException',
+      `Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '${credential}'`,
+    );
+  const [accessKeyId, date, region, service, terminator] = parts as [string, string, string, string, string];
+  if (accessKeyId !== expected.accessKeyId) return reject('UnrecognizedClientException', INVALID_TOKEN);
+  if (region !== expected.region)
+    return reject(
+      'InvalidSignatureException',
+      `Credential should be scoped to a valid region, not '${region}'. `,
+    );
+  if (service !== SIGV4_SERVICE)
+    return reject(
+      'InvalidSignatureException',
+      `Credential should be scoped to correct service: '${SIGV4_SERVICE}'. `,
+    );
+  if (terminator !== 'aws4_request')
+    return reject(
+      'InvalidSignatureException',
+      `Credential should be scoped with a valid terminator: 'aws4_request', not '${terminator}'. `,
+    );
+  if (date !== longDate.slice(0, 8))
+    return reject(
+      'InvalidSignatureException',
+      `Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '${date}' != '${longDate.slice(0, 8)}', from '${longDate}'.`,
+    );
+  return undefined;
+}
+
+type SignableRequest = Parameters<typeof getCanonicalHeaders>[0];
+
+/** The SDK signer's canonicalisation, opened up to recompute a received request's signature. */
+class SignatureRecomputer extends SignatureV4Base {
+  constructor(private readonly options: SigV4VerifierOptions) {
+    super({
+      service: SIGV4_SERVICE,
+      region: options.region,
+      credentials: options.credentials,
+      sha256: Sha256,
+    });
+  }
+
+  async signatureOf(request: SignableRequest, signedHeaders: readonly string[], longDate: string) {
+    const canonicalHeaders = getCanonicalHeaders(request, new Set(), new Set(signedHeaders));
+    const payloadHash = createHash('sha256')
+      .update(request.body as Buffer)
+      .digest('hex');
+    const canonicalRequest = this.createCanonicalRequest(request, canonicalHeaders, payloadHash);
+    const shortDate = longDate.slice(0, 8);
+    const scope = createScope(shortDate, this.options.region, SIGV4_SERVICE);
+    const stringToSign = await this.createStringToSign(
+      longDate,
+      scope,
+      canonicalRequest,
+      ALGORITHM_IDENTIFIER,
+    );
+    const key = await getSigningKey(
+      Sha256,
+      this.options.credentials,
+      shortDate,
+      this.options.region,
+      SIGV4_SERVICE,
+    );
+    const hmac = new Sha256(key);
+    hmac.update(stringToSign);
+    return { signature: Buffer.from(await hmac.digest()).toString('hex'), canonicalRequest, stringToSign };
+  }
+}
+
+/** Equal hex signatures, compared in constant time (a different length is a mismatch, decided at once). */
+function sameSignature(expected: string, given: string): boolean {
+  const a = Buffer.from(expected, 'utf8');
+  const b = Buffer.from(given, 'utf8');
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** Only the headers the client signed: the canonical request is built from those and nothing else. */
+function signableRequest(
+  request: ReceivedRequest,
+  headers: ReadonlyMap<string, string>,
+  signed: readonly string[],
+) {
+  const query: Record<string, string | string[]> = {};
+  for (const [name, value] of request.query) {
+    const previous = query[name];
+    query[name] =
+      previous === undefined ? value : [...(Array.isArray(previous) ? previous : [previous]), value];
+  }
+  const signedHeaders: Record<string, string> = {};
+  for (const name of signed) {
+    const value = headers.get(name);
+    if (value !== undefined) signedHeaders[name] = value;
+  }
+  return {
+    method: request.method,
+    protocol: 'http:',
+    hostname: headers.get('host') ?? '',
+    path: request.path,
+    query,
+    headers: signedHeaders,
+    body: request.body,
+  } satisfies SignableRequest;
+}
+
+/** The verifier of one API: its credentials and region. */
+export function sigV4Verifier(
+  options: SigV4VerifierOptions,
+): (request: ReceivedRequest) => Promise<SigV4Verdict> {
+  const recomputer = new SignatureRecomputer(options);
+  const now = options.now ?? (() => new Date());
+  return async (request) => {
+    const headers = headerMap(request.rawHeaders);
+    const authorization = headers.get('authorization');
+    if (authorization === undefined || authorization.trim() === '')
+      return reject('MissingAuthenticationTokenException', MISSING_TOKEN);
+    const longDate = signingTime(headers);
+    const parsed = parseAuthorization(authorization, longDate !== undefined);
+    if ('ok' in parsed) return parsed;
+    const { credentials } = options;
+    const refused =
+      scopeVerdict(parsed.credential, longDate as string, {
+        accessKeyId: credentials.accessKeyId,
+        region: options.region,
+      }) ?? skewVerdict(longDate as string, now());
+    if (refused) return refused;
+    if (headers.get('x-amz-security-token') !== credentials.sessionToken)
+      return reject('UnrecognizedClientException', INVALID_TOKEN);
+    if (!parsed.signedHeaders.includes('host'))
+      return reject(
+        'InvalidSignatureException',
+        "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.",
+      );
+    // A client that sends the body's hash signs it: a body that does not match is a tampered one.
+    const declaredHash = headers.get('x-amz-content-sha256');
+    const bodyHash = createHash('sha256').update(request.body).digest('hex');
+    const recomputed = await recomputer.signatureOf(
+      signableRequest(request, headers, parsed.signedHeaders),
+      parsed.signedHeaders,
+      longDate as string,
+    );
+    if (
+      (declaredHash !== undefined && declaredHash !== bodyHash) ||
+      !sameSignature(recomputed.signature, parsed.signature)
+    )
+      return reject(
+        'InvalidSignatureException',
+        `${SIGNATURE_MISMATCH}\n\nThe Canonical String for this request should have been\n'${recomputed.canonicalRequest}'\n\nThe String-to-Sign should have been\n'${recomputed.stringToSign}'\n`,
+      );
+    return { ok: true, accessKeyId: credentials.accessKeyId };
+  };
+}
