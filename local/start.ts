@@ -8,13 +8,14 @@
  * started.
  *
  *   npm start -- [--port 3000] [--dashboard-port 3001] [--table-prefix order-pipeline] [--schedule-every <seconds>] [--fresh] [--watch]
- *                [--faults <profile> [--faults-seed <n>]]
+ *                [--faults <profile> [--faults-seed <n>]] [--iam]
  *
  * A plain restart keeps Kafka's records and offsets and the DynamoDB tables (both live in .local/data);
  * `--fresh` deletes both together, so that offsets and tables never get out of step. `--watch` (npm run dev)
  * reloads the functions when functions/, events/ or topology/ change, without restarting Kafka or DynamoDB.
  * `--faults <profile>` puts the fault layer (local/faults/proxy.ts) between the functions and the DynamoDB and
- * SNS endpoints: AWS's errors, latency and dropped connections at the profile's rates.
+ * SNS endpoints: AWS's errors, latency and dropped connections at the profile's rates. `--iam` makes the API
+ * answer the order routes only when SigV4-signed, as API Gateway's AWS_IAM authorization does on AWS.
  */
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -30,6 +31,7 @@ import {
   startLocalInfra,
   stopAllManaged,
 } from './infra/index.ts';
+import { localIamVerifier } from './runtime/iam.ts';
 import { type LocalRuntime, startLocalRuntime } from './runtime/runtime.ts';
 import { seedDemoInventory } from './runtime/seed.ts';
 import { startWatchedRuntime, type WatchedRuntime } from './runtime/watch.ts';
@@ -41,7 +43,8 @@ const usage =
   "                    [--fresh: delete Kafka's topics and offsets and the DynamoDB tables, together, first]\n" +
   '                    [--watch: reload the functions when their code changes (npm run dev)]\n' +
   `                    [--faults <profile: ${FAULT_PROFILE_NAMES.join(' | ')}>: inject AWS errors between the functions and DynamoDB/SNS]\n` +
-  '                    [--faults-seed <integer seed of the fault draws, default 1>]';
+  '                    [--faults-seed <integer seed of the fault draws, default 1>]\n' +
+  '                    [--iam: the order routes need SigV4 signatures (execute-api) by $AWS_ACCESS_KEY_ID / $AWS_SECRET_ACCESS_KEY, default local / local]';
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -53,6 +56,7 @@ interface StartOptions {
   fresh: boolean;
   watch: boolean;
   faults: FaultProfile | undefined;
+  iam: boolean;
 }
 
 function parseOptions(): StartOptions | undefined {
@@ -66,6 +70,7 @@ function parseOptions(): StartOptions | undefined {
       watch: { type: 'boolean' },
       faults: { type: 'string' },
       'faults-seed': { type: 'string' },
+      iam: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -105,11 +110,12 @@ function parseOptions(): StartOptions | undefined {
     fresh: values.fresh === true || process.env.ORDER_PIPELINE_FRESH === '1',
     watch: values.watch === true,
     faults,
+    iam: values.iam === true,
   };
 }
 
-/** A ready-to-paste order made of demo SKUs. */
-function curlExample(apiUrl: string): string {
+/** A ready-to-paste order made of demo SKUs; signed by curl itself (7.75+) when the API checks SigV4. */
+function curlExample(apiUrl: string, iam: boolean): string {
   const items = [
     { sku: 'SKU-TSHIRT-M', quantity: 2 },
     { sku: 'SKU-MUG', quantity: 1 },
@@ -129,10 +135,17 @@ function curlExample(apiUrl: string): string {
       country: 'US',
     },
   };
+  const { credentials, region } = localIamVerifier();
+  const sign = iam
+    ? ` --aws-sigv4 'aws:amz:${region}:execute-api' --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY"`
+    : '';
   return [
-    `curl -s -X POST ${apiUrl}/orders -H 'Content-Type: application/json' -H 'Idempotency-Key: ${randomUUID()}' \\`,
+    ...(iam && credentials.accessKeyId === 'local'
+      ? ['AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local  # the credentials the API checks']
+      : []),
+    `curl -s${sign} -X POST ${apiUrl}/orders -H 'Content-Type: application/json' -H 'Idempotency-Key: ${randomUUID()}' \\`,
     `  -d '${JSON.stringify(body)}'`,
-    `curl -s ${apiUrl}/orders/<orderId>`,
+    `curl -s${sign} ${apiUrl}/orders/<orderId>`,
   ].join('\n');
 }
 
@@ -222,6 +235,7 @@ async function main(): Promise<number> {
       apiPort: options.port,
       ...(options.scheduleIntervalMs ? { scheduleIntervalMs: options.scheduleIntervalMs } : {}),
       ...(options.faults ? { faults: options.faults } : {}),
+      ...(options.iam ? { iam: true as const } : {}),
       // The kpis function runs in environments of its own: what it publishes reaches the dashboard here.
       ...feedDashboard(dashboard.aggregator),
       log,
@@ -251,6 +265,11 @@ async function main(): Promise<number> {
               `Faults: profile "${options.faults?.name}" (${options.faults?.description}), seed ${options.faults?.seed}: the functions reach DynamoDB at ${runtime.faults.dynamodbEndpoint} and SNS at ${runtime.faults.snsEndpoint}; the counters are printed at Ctrl-C.`,
             ]
           : []),
+        ...(options.iam
+          ? [
+              `IAM: the order routes need SigV4 signatures (service execute-api, region ${localIamVerifier().region}) by access key ${localIamVerifier().credentials.accessKeyId}; unsigned or wrongly signed requests get 403, as on AWS. GET /health stays open.`,
+            ]
+          : []),
         ...(options.watch
           ? [
               'Watch: a change in functions/, events/ or topology/ reloads the functions (same consumer groups, same data).',
@@ -258,7 +277,7 @@ async function main(): Promise<number> {
           : []),
         '',
         'Try:',
-        curlExample(apiUrl),
+        curlExample(apiUrl, options.iam),
         '',
         'Ctrl-C stops everything.',
         '',
