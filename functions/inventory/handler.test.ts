@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { isPermanent } from '../shared/errors.ts';
 import { orderEventId } from '../shared/orders/events.ts';
 import type { Transition } from '../shared/orders/model.ts';
 import { MemoryOrders, orderReceived, RecordingLogger, sampleOrder, storedOrder } from '../shared/testing.ts';
-import { inventoryStep } from './handler.ts';
+import { inventoryStep, RESERVATION_RETRY } from './handler.ts';
 import type { ReservationLine } from './logic.ts';
 import type { ReserveResult, StockPort } from './stock.ts';
 
@@ -124,6 +125,38 @@ describe('inventory step', () => {
     expect(outcome.summary).toMatch(/^confirmed/);
     expect(stock.reservations).toBe(1);
     expect((await orders.get('ord-1'))?.status).toBe('CONFIRMED');
+  });
+
+  it("counts a reservation whose answer was lost as this attempt's own (a 500 after the write, the SDK's retry refused)", async () => {
+    const { orders, stock, step } = setup({ 'SKU-TSHIRT-M': 2, 'SKU-MUG': 1 });
+    const reserve = stock.reserve.bind(stock);
+    // The transaction took effect; the SDK sent it again and the order's condition refused it.
+    stock.reserve = async (lines, confirm) => {
+      await reserve(lines, confirm);
+      return { kind: 'order-moved-on' };
+    };
+    const outcome = await step.process(orderReceived(), context);
+    expect(outcome.summary).toMatch(/^confirmed/);
+    // Not a replay: this attempt applied it, so its KPIs count (and it is neither out of stock nor rejected).
+    expect(outcome.replayed).toBe(false);
+    expect(outcome.events.map((e) => e.topic)).toEqual(['OrderConfirmed']);
+    expect(stock.reservations).toBe(1);
+    expect((await orders.get('ord-1'))?.status).toBe('CONFIRMED');
+  });
+
+  it('gives up after a bounded number of contended attempts with a transient error (the partition is redone)', async () => {
+    const { orders, stock, step } = setup({ 'SKU-TSHIRT-M': 2, 'SKU-MUG': 1 });
+    let attempts = 0;
+    stock.reserve = async () => {
+      attempts += 1;
+      return { kind: 'conflict' };
+    };
+    const failure = await step.process(orderReceived(), context).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(Error);
+    expect((failure as Error).message).toMatch(/kept being contended during 6 attempts/);
+    expect(isPermanent(failure)).toBe(false);
+    expect(attempts).toBe(RESERVATION_RETRY.attempts);
+    expect((await orders.get('ord-1'))?.status).toBe('RECEIVED');
   });
 
   it('rejects an order with too many different products without touching the stock', async () => {

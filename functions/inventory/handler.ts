@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { OrderReceived } from '../../events/schemas/events.ts';
 import { tableName } from '../shared/config.ts';
 import { type ConsumerStep, kafkaConsumerHandler, type StepOutcome } from '../shared/consumer.ts';
@@ -13,8 +12,9 @@ import {
   type StoredOrder,
   type Transition,
 } from '../shared/orders/model.ts';
-import { dynamoOrders, type OrdersPort } from '../shared/orders/repository.ts';
+import { dynamoOrders, isOwnTransition, type OrdersPort } from '../shared/orders/repository.ts';
 import { assertGenuineEvent, movedOnOutcome, settle } from '../shared/orders/step.ts';
+import { fullJitter, retry } from '../shared/retry.ts';
 import { confirmedOutcome, rejectedOutcome, rejectionReason, reservationPlan } from './logic.ts';
 import { dynamoStock, type StockPort } from './stock.ts';
 
@@ -24,11 +24,17 @@ export interface InventoryPorts {
 }
 
 /**
- * Attempts of one reservation: a transaction refused for a conflict with a concurrent one (a hot SKU),
- * or whose stock came back between the refusal and the re-read, is tried again after a short random wait.
+ * Attempts of one reservation: a transaction refused for a conflict with a concurrent one or for throttled
+ * items (a hot SKU; the SDK retries neither), or whose stock came back between the refusal and the
+ * re-read, is tried again after a random wait (full jitter, 6 attempts wait at most 0.6 s in all). Spent,
+ * the record fails transiently and its partition is redone by the event source mapping.
  */
-const RESERVATION_ATTEMPTS = 6;
-const conflictBackoff = (attempt: number) => sleep(Math.random() * 20 * 2 ** attempt);
+export const RESERVATION_RETRY = { attempts: 6, delay: fullJitter({ baseMs: 20, capMs: 400 }) } as const;
+
+/** Nothing was reserved, and a later attempt may succeed. */
+class ReservationContended extends Error {
+  override readonly name = 'ReservationContended';
+}
 
 /** Inventory's decision takes the order out of the outbox: its OrderReceived has done its work. */
 const LEAVE_OUTBOX = ['outboxShard'] as const;
@@ -41,9 +47,20 @@ const LEAVE_OUTBOX = ['outboxShard'] as const;
 export function inventoryStep(ports: InventoryPorts): ConsumerStep<'OrderReceived'> {
   const { orders, stock } = ports;
 
-  /** What a refused decision means, from the order as it is now. */
-  function decidedEarlier(event: OrderReceived, digest: string, current: StoredOrder | undefined, now: Date) {
+  /**
+   * What a refused decision means, from the order as it is now. `attempted` is the transition this
+   * attempt tried: found applied with its own timestamp, the refusal met this attempt's own write (a lost
+   * answer the SDK sent again), which is this attempt's decision, not a replay.
+   */
+  function decidedEarlier(
+    event: OrderReceived,
+    digest: string,
+    attempted: Transition,
+    current: StoredOrder | undefined,
+    now: Date,
+  ) {
     const { orderId } = event.data.order;
+    const own = isOwnTransition(attempted, current);
     const settled = settle(
       { applied: false, current },
       { orderId, digest, to: ['CONFIRMED', 'REJECTED'], step: 'inventory' },
@@ -51,13 +68,13 @@ export function inventoryStep(ports: InventoryPorts): ConsumerStep<'OrderReceive
     const order = settled.order;
     if (settled.kind === 'moved-on') return movedOnOutcome(order);
     if (order.status === 'REJECTED') {
-      return rejectedOutcome(event, orderOf(order), order.rejectionReason ?? 'rejected', true, now);
+      return rejectedOutcome(event, orderOf(order), order.rejectionReason ?? 'rejected', !own, now);
     }
     return confirmedOutcome(
       event,
       orderOf(order),
       reachedAt(order, 'CONFIRMED') ?? now.toISOString(),
-      true,
+      !own,
       now,
     );
   }
@@ -70,7 +87,7 @@ export function inventoryStep(ports: InventoryPorts): ConsumerStep<'OrderReceive
   ): Promise<StepOutcome> {
     const { orderId } = event.data.order;
     const at = now.toISOString();
-    const result = await orders.transition({
+    const rejection: Transition = {
       orderId,
       from: ['RECEIVED'],
       to: 'REJECTED',
@@ -79,8 +96,9 @@ export function inventoryStep(ports: InventoryPorts): ConsumerStep<'OrderReceive
       set: { rejectionReason: reason },
       remove: LEAVE_OUTBOX,
       digest,
-    });
-    if (!result.applied) return decidedEarlier(event, digest, result.current, now);
+    };
+    const result = await orders.transition(rejection);
+    if (!result.applied) return decidedEarlier(event, digest, rejection, result.current, now);
     return rejectedOutcome(event, orderOf(result.order), reason, false, now);
   }
 
@@ -104,26 +122,29 @@ export function inventoryStep(ports: InventoryPorts): ConsumerStep<'OrderReceive
         digest,
       };
       const skus = plan.lines.map((line) => line.sku);
-      for (let attempt = 1; attempt <= RESERVATION_ATTEMPTS; attempt += 1) {
+      const attempt = async (): Promise<StepOutcome> => {
         // The transaction first: its cancellation reasons tell a short line from an order that moved on,
         // so the happy path reads nothing. The stock is read only to explain a rejection.
         const result = await stock.reserve(plan.lines, confirm);
         // The digest matched the stored order, so the event's copy is the stored order.
         if (result.kind === 'reserved') return confirmedOutcome(event, order, at, false, now);
         if (result.kind === 'order-moved-on') {
-          return decidedEarlier(event, digest, await orders.get(order.orderId), now);
+          return decidedEarlier(event, digest, confirm, await orders.get(order.orderId), now);
         }
-        if (result.kind === 'conflict') {
-          await conflictBackoff(attempt);
-          continue;
-        }
+        if (result.kind === 'conflict') throw new ReservationContended('conflict or throttled items');
         const reason = rejectionReason(plan.lines, await stock.available(skus));
         if (reason) return reject(event, digest, reason, now);
-        // Stock came back since the transaction was refused: try again.
-      }
-      throw new Error(
-        `stock of order ${order.orderId} kept changing during ${RESERVATION_ATTEMPTS} attempts`,
-      );
+        throw new ReservationContended('the stock came back since the transaction was refused');
+      };
+      return retry(attempt, {
+        ...RESERVATION_RETRY,
+        retryIf: (error) => error instanceof ReservationContended,
+      }).catch((error: unknown) => {
+        if (!(error instanceof ReservationContended)) throw error;
+        throw new Error(
+          `stock of order ${order.orderId} kept being contended during ${RESERVATION_RETRY.attempts} attempts (${error.message})`,
+        );
+      });
     },
   };
 }

@@ -123,7 +123,12 @@ describe('reservation transaction', () => {
     // A value DynamoDB refuses can never succeed; a conflict may on a retry.
     expect(() => judgeCancellation(['ValidationError', ok, ok], 2)).toThrow(PermanentError);
     expect(judgeCancellation(['TransactionConflict', ok, ok], 2)).toEqual({ kind: 'conflict' });
-    expect(() => judgeCancellation(['ThrottlingError', ok, ok], 2)).toThrow(/ThrottlingError/);
+    // Throttled items: nothing happened and the SDK does not retry a cancellation, so the step does.
+    expect(judgeCancellation(['ThrottlingError', ok, ok], 2)).toEqual({ kind: 'conflict' });
+    expect(judgeCancellation([ok, 'TransactionConflict', failed], 2)).toEqual({ kind: 'conflict' });
+    expect(() => judgeCancellation(['ItemCollectionSizeLimitExceeded', ok, ok], 2)).toThrow(
+      /ItemCollectionSizeLimitExceeded/,
+    );
   });
 });
 

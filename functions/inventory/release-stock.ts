@@ -5,7 +5,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { isConditionalCheckFailed } from '../shared/dynamodb.ts';
-import { cancellationCodes } from '../shared/errors.ts';
+import { cancellationCodes, classifyCancellation } from '../shared/errors.ts';
 import { RESERVED_STATUSES, type UnreleasedLine, type UpdateParams } from '../shared/orders/model.ts';
 import type { ReservationLine } from './logic.ts';
 import { readInventoryItems } from './stock.ts';
@@ -15,7 +15,7 @@ export type ReleaseResult =
   | { kind: 'released' }
   /** An earlier attempt released it already: nothing changed now. */
   | { kind: 'already-released' }
-  /** A concurrent transaction held one of the items: nothing changed; try again. */
+  /** A concurrent transaction held one of the items, or its partition was throttled: nothing changed; try again. */
   | { kind: 'conflict' }
   /**
    * A stock line was refused (its item gone, malformed, or holding fewer units as reserved than the
@@ -108,7 +108,9 @@ export function releaseTransaction(
 
 /** What a refused release transaction's reason codes (one per line, then the order's) come to. */
 export function judgeRelease(codes: readonly string[]): ReleaseResult | 'unknown' {
-  if (codes.includes('TransactionConflict')) return { kind: 'conflict' };
+  // Nothing changed and the SDK does not retry a cancellation: the caller tries again.
+  const kind = classifyCancellation(codes);
+  if (kind === 'conflict' || kind === 'throttled') return { kind: 'conflict' };
   if (codes.at(-1) === 'ConditionalCheckFailed') return { kind: 'already-released' };
   // A line's condition (fewer units reserved, or no item) or its arithmetic (a counter that is no number).
   const refused = new Set(['ConditionalCheckFailed', 'ValidationError']);

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { OrderCancelled } from '../../events/schemas/events.ts';
 import { tableName } from '../shared/config.ts';
 import { type ConsumerStep, kafkaConsumerHandler, type StepOutcome } from '../shared/consumer.ts';
@@ -12,11 +11,21 @@ import { orderEventId } from '../shared/orders/events.ts';
 import { orderOf, RESERVED_STATUSES, type StoredOrder, type UnreleasedLine } from '../shared/orders/model.ts';
 import { dynamoOrders, type OrdersPort } from '../shared/orders/repository.ts';
 import { assertGenuineEvent } from '../shared/orders/step.ts';
+import { fullJitter, retry } from '../shared/retry.ts';
 import { type ReservationLine, reservationPlan } from './logic.ts';
 import { type ReleasePlan, releasePlan } from './release-plan.ts';
 import { dynamoRelease, type ReleasePort } from './release-stock.ts';
 
-const RELEASE_ATTEMPTS = 6;
+/**
+ * Attempts of one release: a transaction refused for a conflict or throttled items (the SDK retries
+ * neither) is tried again after a random wait (full jitter), one refused for a line is planned again.
+ */
+export const RELEASE_RETRY = { attempts: 6, delay: fullJitter({ baseMs: 20, capMs: 400 }) } as const;
+
+/** Nothing changed, and a later attempt may succeed. */
+class ReleaseContended extends Error {
+  override readonly name = 'ReleaseContended';
+}
 
 function releaseSummary(unitsReleased: number, kept: readonly UnreleasedLine[]): string {
   if (kept.length === 0) {
@@ -106,7 +115,7 @@ export function releaseStep(ports: {
  * Gives back what can be given back, exactly once: the whole reservation, or — when a line is refused for
  * good (its SKU gone from the inventory, its item malformed or holding fewer units as reserved) — the
  * other lines, with the refused ones recorded on the order. Conflicts with concurrent transactions are
- * retried after a short random wait; a refused line is read and planned again at once.
+ * retried after a short random wait; a refused line is read and planned again.
  */
 async function releaseWhatCan(
   stock: ReleasePort,
@@ -115,14 +124,23 @@ async function releaseWhatCan(
   reserved: boolean,
 ): Promise<{ kind: 'released' | 'already-released'; plan: ReleasePlan }> {
   let plan: ReleasePlan = { give: [...lines], keep: [] };
-  for (let attempt = 1; attempt <= RELEASE_ATTEMPTS; attempt += 1) {
+  const attempt = async () => {
     const result = await stock.release(orderId, plan.give, reserved, plan.keep);
     if (result.kind === 'released' || result.kind === 'already-released') return { kind: result.kind, plan };
     if (result.kind === 'stock-refused') {
       plan = releasePlan(lines, await stock.items(lines.map((line) => line.sku)));
-    } else await sleep(Math.random() * 20 * 2 ** attempt);
-  }
-  throw new Error(`stock release of order ${orderId} kept being refused during ${RELEASE_ATTEMPTS} attempts`);
+    }
+    throw new ReleaseContended(result.kind);
+  };
+  return retry(attempt, { ...RELEASE_RETRY, retryIf: (error) => error instanceof ReleaseContended }).catch(
+    (error: unknown) => {
+      if (!(error instanceof ReleaseContended)) throw error;
+      // Transient: the record's partition is redone by the event source mapping.
+      throw new Error(
+        `stock release of order ${orderId} kept being refused during ${RELEASE_RETRY.attempts} attempts (${error.message})`,
+      );
+    },
+  );
 }
 
 const { logger, metrics } = observability('inventory-release');

@@ -4,7 +4,7 @@ import {
   TransactWriteCommand,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { cancellationCodes, PermanentError } from '../shared/errors.ts';
+import { cancellationCodes, classifyCancellation, PermanentError } from '../shared/errors.ts';
 import { type Transition, transitionUpdate } from '../shared/orders/model.ts';
 import type { OrdersPort } from '../shared/orders/repository.ts';
 import type { ReservationLine } from './logic.ts';
@@ -15,7 +15,10 @@ export type ReserveResult =
   | { kind: 'short' }
   /** The order is no longer RECEIVED: an earlier attempt decided it already. Nothing was reserved. */
   | { kind: 'order-moved-on' }
-  /** Another transaction held one of the items (TransactionConflict): nothing was reserved; try again. */
+  /**
+   * Another transaction held one of the items (TransactionConflict), or an item's partition was throttled
+   * (ThrottlingError): nothing was reserved; try again after a random wait.
+   */
   | { kind: 'conflict' };
 
 export interface StockPort {
@@ -51,22 +54,21 @@ export function reservationTransaction(
   };
 }
 
-/** Reads the reason codes of a refused transaction; throws for anything but conditions and conflicts. */
+/**
+ * Reads the reason codes of a refused transaction (see `classifyCancellation`): a conflict with a
+ * concurrent reservation or throttled items mean nothing happened and the caller tries again; conditions
+ * only tell a short line from an order that moved on; a ValidationError can never succeed.
+ */
 export function judgeCancellation(
   codes: readonly string[] | undefined,
   lineCount: number,
 ): ReserveResult | 'unknown' {
   if (!codes || codes.length !== lineCount + 1) return 'unknown';
+  const kind = classifyCancellation(codes);
+  if (kind === 'invalid') throw new PermanentError('stock reservation refused: ValidationError');
+  if (kind === 'conflict' || kind === 'throttled') return { kind: 'conflict' };
   const unexpected = codes.find((code) => code !== 'None' && code !== 'ConditionalCheckFailed');
-  // A ValidationError can never succeed; a conflict with a concurrent reservation is retried at once by
-  // the caller; anything else (throttling, ...) fails the batch, which the event source mapping retries.
-  if (unexpected === 'ValidationError') {
-    throw new PermanentError('stock reservation refused: ValidationError');
-  }
-  const retryable = new Set(['None', 'ConditionalCheckFailed', 'TransactionConflict']);
-  if (unexpected === 'TransactionConflict' && codes.every((code) => retryable.has(code))) {
-    return { kind: 'conflict' };
-  }
+  // Anything else fails the batch, which the event source mapping retries.
   if (unexpected) throw new Error(`stock reservation cancelled: ${unexpected}`);
   if (codes[lineCount] === 'ConditionalCheckFailed') return { kind: 'order-moved-on' };
   return { kind: 'short' };

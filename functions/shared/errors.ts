@@ -83,7 +83,11 @@ export function classifyWriteFailure(error: unknown): WriteFailure {
   if (typeof name === 'string' && THROTTLED.has(name)) return 'throttled';
   if (name === 'ValidationException') return 'invalid';
   const codes = cancellationCodes(error);
-  if (!codes) return 'other';
+  return codes ? classifyCancellation(codes) : 'other';
+}
+
+/** What a cancelled transaction's reason codes mean, in the order {@link classifyWriteFailure} reads them. */
+export function classifyCancellation(codes: readonly string[]): WriteFailure {
   if (codes.includes('ValidationError')) return 'invalid';
   if (codes.includes('TransactionConflict')) return 'conflict';
   if (codes.includes('ThrottlingError') || codes.includes('ProvisionedThroughputExceeded'))

@@ -1,5 +1,7 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { isConditionalCheckFailed } from '../dynamodb.ts';
+import { projectRetries } from '../errors.ts';
+import { fullJitter, retry } from '../retry.ts';
 import {
   type Cancellation,
   cancelUpdate,
@@ -37,6 +39,29 @@ export function parseStoredOrder(item: Record<string, unknown> | undefined): Sto
   return parsed.data;
 }
 
+/**
+ * Whether a refused transition's order shows the transition itself, written by this very attempt: the
+ * answer to the write was lost (a 500 or a dropped connection after DynamoDB applied it), the SDK sent it
+ * again, and its condition met the write it had made. The history entry carries the attempt's own
+ * timestamp, which no other attempt (a redelivery, a retry of the batch) shares. Pure.
+ */
+export function isOwnTransition(t: Transition, current: StoredOrder | undefined): current is StoredOrder {
+  if (!current || current.status !== t.to || current.digest !== t.digest) return false;
+  const entry = current.history.findLast((step) => step.status === t.to);
+  return entry?.at === t.at && entry.detail === t.detail;
+}
+
+/**
+ * Attempts of one single-item write that meets an item inside a running transaction
+ * (`TransactionConflictException`, which the SDK does not retry): nothing was written, so it is sent
+ * again after a short random wait. 6 attempts wait at most 25 + 50 + 100 + 200 + 400 ms.
+ */
+export const WRITE_CONFLICT_RETRY = {
+  attempts: 6,
+  delay: fullJitter({ baseMs: 25, capMs: 1_000 }),
+  retryIf: projectRetries,
+} as const;
+
 export function dynamoOrders(client: DynamoDBDocumentClient, tableName: string): OrdersPort {
   const get = async (orderId: string) => {
     const answer = await client.send(
@@ -48,7 +73,10 @@ export function dynamoOrders(client: DynamoDBDocumentClient, tableName: string):
   const update = async (params: UpdateParams): Promise<TransitionResult> => {
     const orderId = params.Key.orderId;
     try {
-      const answer = await client.send(new UpdateCommand({ ...params, ReturnValues: 'ALL_NEW' }));
+      const answer = await retry(
+        () => client.send(new UpdateCommand({ ...params, ReturnValues: 'ALL_NEW' })),
+        WRITE_CONFLICT_RETRY,
+      );
       const order = parseStoredOrder(answer.Attributes);
       if (!order) throw new Error(`order ${orderId} was updated but DynamoDB returned no item`);
       return { applied: true, order };
@@ -61,12 +89,16 @@ export function dynamoOrders(client: DynamoDBDocumentClient, tableName: string):
     get,
     async create(order) {
       try {
-        await client.send(
-          new PutCommand({
-            TableName: tableName,
-            Item: order,
-            ConditionExpression: 'attribute_not_exists(orderId)',
-          }),
+        await retry(
+          () =>
+            client.send(
+              new PutCommand({
+                TableName: tableName,
+                Item: order,
+                ConditionExpression: 'attribute_not_exists(orderId)',
+              }),
+            ),
+          WRITE_CONFLICT_RETRY,
         );
         return { created: true };
       } catch (error) {
@@ -75,6 +107,11 @@ export function dynamoOrders(client: DynamoDBDocumentClient, tableName: string):
       }
     },
     cancel: (c) => update(cancelUpdate(tableName, c)),
-    transition: (t) => update(transitionUpdate(tableName, t)),
+    async transition(t) {
+      const result = await update(transitionUpdate(tableName, t));
+      if (!result.applied && isOwnTransition(t, result.current))
+        return { applied: true, order: result.current };
+      return result;
+    },
   };
 }
