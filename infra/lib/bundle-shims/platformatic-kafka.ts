@@ -4,6 +4,8 @@
  * whose module imports avsc, ajv and ajv-draft-04 at top level (~220 KB, run at init); the package has
  * no `sideEffects` flag, so esbuild cannot drop it. A name missing here fails the build ("No matching
  * export"), never the function at run time: add it from the module the package's index takes it from.
+ * The package is pinned exactly in package.json: a release may move these private files, which
+ * platformatic-kafka-pin.test.ts checks.
  */
 export {
   ConfigResourceTypes,
