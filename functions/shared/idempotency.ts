@@ -1,13 +1,98 @@
+import {
+  IdempotencyItemAlreadyExistsError,
+  IdempotencyRecordStatus,
+} from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import type { IdempotencyRecord } from '@aws-lambda-powertools/idempotency/persistence';
 import { tableName } from './config.ts';
 import { dynamoDbClient } from './dynamodb.ts';
+import { fullJitter, retry } from './retry.ts';
+
+/**
+ * Whether the in-progress record a put met is the one this very put wrote: its answer was lost (a 500 or a
+ * dropped connection after DynamoDB stored it), the SDK sent it again, and the condition (no record, or an
+ * expired one) refused the copy. An in-progress record carries the deadline of the invocation that wrote
+ * it, to the millisecond, and its expiry: equal both, it is this put's, and nothing was done under it yet.
+ * Pure.
+ */
+export function isOwnInProgressRecord(
+  putting: Pick<IdempotencyRecord, 'idempotencyKey' | 'expiryTimestamp' | 'inProgressExpiryTimestamp'>,
+  existing:
+    | Pick<
+        IdempotencyRecord,
+        'idempotencyKey' | 'expiryTimestamp' | 'inProgressExpiryTimestamp' | 'getStatus'
+      >
+    | undefined,
+): boolean {
+  if (!existing || putting.inProgressExpiryTimestamp === undefined) return false;
+  return (
+    existing.getStatus() === IdempotencyRecordStatus.INPROGRESS &&
+    existing.idempotencyKey === putting.idempotencyKey &&
+    existing.inProgressExpiryTimestamp === putting.inProgressExpiryTimestamp &&
+    existing.expiryTimestamp === putting.expiryTimestamp
+  );
+}
+
+/**
+ * Attempts of settling an in-progress record (each with the SDK's own 4): deleting it after the guarded
+ * function failed, completing it after it succeeded. Both writes are unconditional, so sending one again
+ * is harmless.
+ */
+const SETTLE_RETRY = { attempts: 4, delay: fullJitter({ baseMs: 50, capMs: 1_000 }) } as const;
+
+/**
+ * Powertools' DynamoDB persistence layer, with two answers to a lost or refused request that would leave
+ * a record in progress — which blocks every retry of its key until the invocation's deadline, long enough
+ * for the event source mapping's short local retries to dead-letter a record that only needed retrying:
+ * - an in-progress put whose answer was lost, refused when the SDK sent it again, is this put's own
+ *   (see {@link isOwnInProgressRecord}): the guarded function runs;
+ * - the delete after the guarded function failed (so that a retry may run it again) and the completion
+ *   after it succeeded (else a retry past the deadline would run it again: a second send) are retried.
+ */
+export class LostAnswerAwarePersistenceLayer extends DynamoDBPersistenceLayer {
+  /**
+   * Keys whose settling failed in this environment: their in-progress record may guard a send that
+   * happened, so a later put that meets it (same invocation, same deadline) is never taken for its own.
+   */
+  readonly #unsettled = new Set<string>();
+
+  protected override async _putRecord(record: IdempotencyRecord): Promise<void> {
+    try {
+      await super._putRecord(record);
+    } catch (error) {
+      const own =
+        error instanceof IdempotencyItemAlreadyExistsError &&
+        !this.#unsettled.has(record.idempotencyKey) &&
+        isOwnInProgressRecord(record, error.existingRecord);
+      if (!own) throw error;
+    }
+  }
+
+  protected override _deleteRecord(record: IdempotencyRecord): Promise<void> {
+    return this.#settle(record, () => super._deleteRecord(record));
+  }
+
+  protected override _updateRecord(record: IdempotencyRecord): Promise<void> {
+    return this.#settle(record, () => super._updateRecord(record));
+  }
+
+  async #settle(record: IdempotencyRecord, write: () => Promise<void>): Promise<void> {
+    try {
+      await retry(write, SETTLE_RETRY);
+      this.#unsettled.delete(record.idempotencyKey);
+    } catch (error) {
+      this.#unsettled.add(record.idempotencyKey);
+      throw error;
+    }
+  }
+}
 
 /**
  * The Powertools idempotency store on the idempotency table. Each use gets its own instance: a
  * persistence layer keeps the configuration of the first function it serves.
  */
 export function idempotencyStore(): DynamoDBPersistenceLayer {
-  return new DynamoDBPersistenceLayer({
+  return new LostAnswerAwarePersistenceLayer({
     tableName: tableName('idempotency'),
     keyAttr: 'id',
     expiryAttr: 'expiration',
