@@ -196,6 +196,21 @@ describe('the notifications channel on AWS', () => {
     ]);
     const inline = (resources[endpointGroup]?.Properties.SecurityGroupIngress as Json[] | undefined) ?? [];
     expect(inline).toEqual([]);
+    // Explicit egress, like the function and cluster groups: none (CDK's deny-all placeholder), never EC2's allow-all.
+    expect(resources[endpointGroup]?.Properties.SecurityGroupEgress).toEqual([
+      expect.objectContaining({
+        CidrIp: '255.255.255.255/32',
+        IpProtocol: 'icmp',
+        FromPort: 252,
+        ToPort: 86,
+      }),
+    ]);
+    const separateEgress = ofType('AWS::EC2::SecurityGroupEgress').filter(
+      ([, rule]) =>
+        JSON.stringify(rule.Properties.GroupId) ===
+        JSON.stringify({ 'Fn::GetAtt': [endpointGroup, 'GroupId'] }),
+    );
+    expect(separateEgress).toEqual([]);
   });
 
   it('outputs the topic ARN for subscribers', () => {

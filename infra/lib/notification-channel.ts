@@ -49,12 +49,20 @@ export class ChannelTopics extends Construct {
     ) as Record<ChannelName, ChannelTopic>;
 
     if (props.network.isNew) {
+      // The endpoint only answers: its group has no egress rule (CDK writes the deny-all placeholder),
+      // where the group CDK would create keeps EC2's allow-all egress. Ingress comes from connect().
+      const securityGroup = new ec2.SecurityGroup(this, 'SnsEndpointSecurityGroup', {
+        vpc: props.network.vpc,
+        description: 'SNS interface endpoint: HTTPS from the publishing functions only, no egress',
+        allowAllOutbound: false,
+      });
       this.endpoint = new ec2.InterfaceVpcEndpoint(this, 'SnsEndpoint', {
         vpc: props.network.vpc,
         service: ec2.InterfaceVpcEndpointAwsService.SNS,
         subnets: props.network.subnets,
         privateDnsEnabled: true,
         open: false,
+        securityGroups: [securityGroup],
       });
       this.endpoint.addToPolicy(
         new iam.PolicyStatement({
