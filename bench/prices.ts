@@ -18,8 +18,11 @@ export const prices = {
     source:
       'https://docs.aws.amazon.com/lambda/latest/dg/kafka-scaling-modes.html#kafka-cost-optimization (pricing: https://aws.amazon.com/lambda/pricing/, "Provisioned Mode for event source mappings")',
     /**
-     * Provisioned mode for Kafka event source mappings, per Event Poller Unit-hour. Billed on the minimum
-     * pollers provisioned plus those added by autoscaling, whatever the traffic.
+     * Provisioned mode for Kafka event source mappings, per Event Poller Unit-hour, US East (N. Virginia):
+     * the pricing page's "EPU-hours price is $0.185/hour and supports 10 event pollers per EPU" (its
+     * pricing example 3, Kafka; re-read on 2026-12-07; infra/README.md's cost table uses the same). Billed
+     * per second (1-minute minimum) on the minimum pollers provisioned plus those added by autoscaling,
+     * whatever the traffic.
      */
     perEpuHour: 0.185,
     /** An EPU hosts 10 event pollers by default (mappings of one poller group share EPUs). */
