@@ -20,7 +20,11 @@
  *                      moments after their 202 (before inventory, after it, or too late: 409);
  * - dynamodb-kill:     kill -9 the DynamoDB endpoint while batches are in flight, start it again on the
  *                      same port and data dir;
- * - broker-kill:       kill -9 the Kafka broker mid-run, restart it (same data dir, same ports).
+ * - broker-kill:       kill -9 the Kafka broker mid-run, restart it (same data dir, same ports);
+ * - ddb-contention, ddb-throttling, ddb-errors, sns-throttling: AWS's errors injected by the runtime's
+ *                      fault layer (local/faults/, the profile of the same name) for the whole run;
+ * - flash-sale:        2,000 orders at 100/s for one SKU with a quarter of them in stock, conflicts and
+ *                      throttling injected on its item (lib/chaos-aws.ts: these five are data).
  * Pass: every order accepted and shipped (runtime-kill-cancel: shipped, rejected, or cancelled with its
  * stock given back; a 202 cancel always ends cancelled, a 409 only a shipped or rejected order), no
  * stock reserved twice (or lost), every notification a final status implies recorded and sent exactly
@@ -36,6 +40,9 @@ import { findFreePorts, InfraError, stopAllManaged } from '../local/infra/index.
 import { functionNames, manifest } from '../topology/manifest.ts';
 import { deadLetterTopic } from '../topology/topics.ts';
 import { cancelOrder } from './lib/cancel.ts';
+import type { AttemptFigures, FlashSaleFigures } from './lib/chaos-aws.ts';
+import { type AwsScenarioName, awsScenarioNames, awsScenarios, isAwsScenario } from './lib/chaos-aws.ts';
+import { runAwsScenario } from './lib/chaos-aws-run.ts';
 import {
   CRASH_WRAPPER,
   type CrashPoisonFigures,
@@ -97,8 +104,11 @@ export const scenarioNames = [
   'runtime-kill-cancel',
   'dynamodb-kill',
   'broker-kill',
+  ...awsScenarioNames,
 ] as const;
 export type ScenarioName = (typeof scenarioNames)[number];
+/** The scenarios `runScenario` runs (the others are data, run by lib/chaos-aws-run.ts). */
+type KillScenarioName = Exclude<ScenarioName, AwsScenarioName>;
 
 /** Defaults of `npm run chaos`: per scenario. */
 export const DEFAULT_ORDERS = 1_000;
@@ -160,6 +170,11 @@ export interface ScenarioResult {
   durationS: number;
   failures: string[];
   events: string[];
+  /** Injected AWS errors: the fault profile, the attempts per order and the faults injected. */
+  faultProfile?: string;
+  attempts?: AttemptFigures;
+  /** flash-sale: reservation throughput of the one SKU, attempts per reservation, latencies. */
+  flashSale?: FlashSaleFigures;
   /** The first runtime's log. */
   logFile: string;
   /** Every runtime's log (restarts, second runtimes). */
@@ -227,7 +242,7 @@ async function waitForDrain(
   }
 }
 
-const faults: Record<Exclude<ScenarioName, 'replay'>, Fault> = {
+const faults: Record<Exclude<KillScenarioName, 'replay'>, Fault> = {
   'broker-kill': brokerKill,
   'dynamodb-kill': dynamodbKill,
   'runtime-kill': runtimeKill,
@@ -242,7 +257,7 @@ const sample = <T>(items: readonly T[]) => items.slice(0, 5);
 const noVerdict: FaultVerdict = { failures: [] };
 
 /** Why a scenario cannot run on this stack (it needs a service this run started), if it cannot. */
-function cannotRun(name: ScenarioName, stack: BenchStack): string | undefined {
+function cannotRun(name: KillScenarioName, stack: BenchStack): string | undefined {
   if (name === 'broker-kill' && !stack.kafka)
     return 'the broker is external (KAFKA_BROKERS): only a broker this run started can be killed';
   if (name === 'dynamodb-kill' && !stack.dynamodb)
@@ -279,7 +294,7 @@ function notRun(scenario: ScenarioName): ScenarioResult {
 }
 
 export async function runScenario(
-  name: ScenarioName,
+  name: KillScenarioName,
   stack: BenchStack,
   options: ChaosOptions,
 ): Promise<ScenarioResult> {
@@ -576,10 +591,10 @@ function crashed(scenario: ScenarioName, error: unknown): ScenarioResult {
 
 const usage = `usage: npm run chaos -- [--scenario <name>[,<name>...]|all] [--orders N] [--rate R] [--cancel-share S] [--out file]
   --scenario   ${scenarioNames.join(', ')} (default all)
-  --orders N   orders per scenario (default ${DEFAULT_ORDERS})
+  --orders N   orders per scenario (default ${DEFAULT_ORDERS}; flash-sale ${awsScenarios['flash-sale'].defaults.orders}, a quarter of them in stock)
   --cancel-share S  runtime-kill-cancel: share of the accepted orders cancelled, 0-1 (default ${DEFAULT_CANCEL_SHARE})
   --crash-kinds K   crash-poison: exit, oom, timeout, comma-separated (default ${DEFAULT_CRASH_KINDS.join(',')})
-  --rate R     orders/s sent (default ${DEFAULT_RATE})
+  --rate R     orders/s sent (default ${DEFAULT_RATE}; flash-sale ${awsScenarios['flash-sale'].defaults.rate})
   --stall-timeout S  give up draining after S s without progress (default 90)
   --out file   results JSON (default bench/results/chaos.json)`;
 
@@ -605,6 +620,8 @@ export function resultsTable(results: readonly ScenarioResult[]): string {
       'stock mismatches',
       'poison in DLQ',
       'DLQ by reason',
+      'faults injected',
+      'DynamoDB req./order',
       'duration s',
       'result',
     ],
@@ -625,6 +642,8 @@ export function resultsTable(results: readonly ScenarioResult[]): string {
       r.stockMismatches,
       r.poison ? `${r.poison.inDeadLetterQueue}/${r.poison.injected}` : '-',
       dlqByReason(r),
+      r.attempts ? Object.values(r.attempts.injectedByKind).reduce((n, c) => n + c, 0) : '-',
+      r.attempts ? r.attempts.dynamodbRequestsPerOrder : '-',
       r.durationS,
       r.skipped ? 'skipped' : r.pass ? 'PASS' : 'FAIL',
     ]),
@@ -658,8 +677,13 @@ async function main(): Promise<number> {
   const wanted = String(values.scenario ?? 'all');
   const scenarios = wanted === 'all' ? [...scenarioNames] : wanted.split(',').map((s) => s.trim());
   const unknown = scenarios.filter((s) => !(scenarioNames as readonly string[]).includes(s));
-  const orders = Number(values.orders ?? DEFAULT_ORDERS);
-  const rate = Number(values.rate ?? DEFAULT_RATE);
+  // The data scenarios have defaults of their own (the flash sale: 2,000 at 100/s); --orders / --rate win.
+  const ordersOf = (name: string) =>
+    Number(values.orders ?? (isAwsScenario(name) ? awsScenarios[name].defaults.orders : DEFAULT_ORDERS));
+  const rateOf = (name: string) =>
+    Number(values.rate ?? (isAwsScenario(name) ? awsScenarios[name].defaults.rate : DEFAULT_RATE));
+  const orders = ordersOf('');
+  const rate = rateOf('');
   const stallS = Number(values['stall-timeout'] ?? 90);
   const cancelShare = Number(values['cancel-share'] ?? DEFAULT_CANCEL_SHARE);
   const badShare = !(cancelShare >= 0 && cancelShare <= 1);
@@ -681,15 +705,13 @@ async function main(): Promise<number> {
     const startedAt = new Date().toISOString();
     const results: ScenarioResult[] = [];
     for (const scenario of scenarios as ScenarioName[]) {
-      log(`[chaos] ${scenario}: ${orders} orders at ${rate}/s`);
-      const result = await runScenario(scenario, stack, {
-        orders: Math.round(orders),
-        rate,
-        stallMs: stallS * 1000,
-        cancelShare,
-        crashKinds,
-        log,
-      }).catch((error: unknown) => crashed(scenario, error));
+      const size = { orders: Math.round(ordersOf(scenario)), rate: rateOf(scenario) };
+      log(`[chaos] ${scenario}: ${size.orders} orders at ${size.rate}/s`);
+      const common = { ...size, stallMs: stallS * 1000, log };
+      const result = await (isAwsScenario(scenario)
+        ? runAwsScenario(awsScenarios[scenario], stack, common)
+        : runScenario(scenario, stack, { ...common, cancelShare, crashKinds })
+      ).catch((error: unknown) => crashed(scenario, error));
       results.push(result);
       log(`[chaos] ${scenario}: ${result.skipped ? 'skipped' : result.pass ? 'PASS' : 'FAIL'}`);
       for (const failure of result.failures) log(`[chaos] ${scenario}: FAIL: ${failure}`);

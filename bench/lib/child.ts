@@ -3,6 +3,7 @@
  * chaos run, started by ./child-process.ts with its config in BENCH_CHILD_CONFIG. It reports finished
  * orders and its counters over IPC. Chaos runs kill it with SIGKILL and start another one.
  */
+import { type FaultCounters, parseFaultProfile } from '../../local/faults/profile.ts';
 import { startLocalRuntime } from '../../local/runtime/runtime.ts';
 import { type FunctionName, manifest } from '../../topology/manifest.ts';
 import { type RunningHop, startHop } from './baseline.ts';
@@ -34,6 +35,7 @@ const flushTimer = setInterval(flush, 20);
 const counters = new PipelineCounters((completions) => pending.push(...completions));
 let emulatorStats: () => ChildStats['emulators'] = () => ({});
 let environmentStats: () => ChildStats['environments'] = () => ({});
+let faultStats: () => FaultCounters | undefined = () => undefined;
 
 const stats = (): ChildStats => ({
   functions: counters.functions,
@@ -43,6 +45,7 @@ const stats = (): ChildStats => ({
   environments: environmentStats(),
   inFlight: { ...counters.inFlight },
   sns: { ...counters.sns },
+  ...(faultStats() ? { faults: faultStats() } : {}),
 });
 
 async function startPipeline(): Promise<{ apiUrl: string | undefined; stop: () => Promise<void> }> {
@@ -61,8 +64,10 @@ async function startPipeline(): Promise<{ apiUrl: string | undefined; stop: () =
     // The REPORT lines are counted from onReport; writing them would only add to the log bytes.
     invocationLog: () => undefined,
     ...(config.handlerWrapper ? { handlerWrapper: config.handlerWrapper } : {}),
+    ...(config.faults ? { faults: parseFaultProfile(config.faults) } : {}),
     log,
   });
+  faultStats = () => runtime.faults?.counters();
   emulatorStats = () =>
     Object.fromEntries(
       runtime.emulators.map((emulator) => [

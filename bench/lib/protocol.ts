@@ -1,4 +1,5 @@
 /** The messages between a bench/chaos run and the child process that runs the functions (or the baseline hops). */
+import type { FaultCounters, FaultProfileInput } from '../../local/faults/profile.ts';
 import type { UnitsByTable } from './capacity.ts';
 
 export interface ChildConfig {
@@ -14,6 +15,8 @@ export interface ChildConfig {
   baselineTopics?: string[];
   /** Pipeline: the runtime's `handlerWrapper` (chaos crash-poison: records that crash their consumer). */
   handlerWrapper?: string;
+  /** Pipeline: the runtime's fault layer (local/faults/) in front of DynamoDB and SNS, with this profile. */
+  faults?: FaultProfileInput;
 }
 
 export interface FunctionCounters {
@@ -52,6 +55,8 @@ export interface ChildStats {
   inFlight: Record<string, number>;
   /** Messages the functions published to SNS (absent from children that do not count them). */
   sns?: { publishes: number };
+  /** The fault layer's counters, when the runtime has one (`ChildConfig.faults`). */
+  faults?: FaultCounters;
 }
 
 /** What ./environment-probe.ts posts from an execution environment: counts since its previous post. */

@@ -36,16 +36,17 @@ export interface PipelineSession {
 }
 
 /**
- * Fresh tables stocked for `orders` orders, and consumer groups of this run committed at the current
- * end of their topics (a shared broker keeps other runs' records: they are not ours to process).
+ * Fresh tables stocked for `orders` orders (or with `entries`: a flash sale's one SKU), and consumer groups
+ * of this run committed at the current end of their topics (a shared broker keeps other runs' records:
+ * they are not ours to process).
  */
 export async function preparePipeline(
   stack: { kafkaBrokers: string[]; dynamodbEndpoint: string; snsEndpoint: string },
   runId: string,
   stock: number,
+  entries: CatalogEntry[] = benchCatalog(stock),
 ): Promise<PipelineSession> {
   const tablePrefix = `bench-${runId}`;
-  const entries = benchCatalog(stock);
   await prepareTables(stack.dynamodbEndpoint, stack.snsEndpoint, tablePrefix, entries);
   const admin = newAdmin(stack.kafkaBrokers);
   let startOffsets: Offsets;

@@ -63,6 +63,8 @@ export interface OrderFacts {
   /** The status a cancelled order was cancelled from (CONFIRMED and PACKED held a reservation). */
   cancelledFrom: string | undefined;
   units: number;
+  /** When inventory reserved its stock (its history's CONFIRMED entry), if it did. */
+  confirmedAt?: string;
 }
 
 /** The statuses an order holds stock in; a cancelled one too until inventory-release gave it back. */
@@ -118,6 +120,9 @@ export async function readEffects(
         stockReleased: typeof order.stockReleased === 'boolean' ? order.stockReleased : undefined,
         cancelledFrom: typeof order.cancelledFrom === 'string' ? order.cancelledFrom : undefined,
         units: items.reduce((n, item) => n + item.quantity, 0),
+        confirmedAt: ((order.history ?? []) as { status?: string; at?: string }[]).find(
+          (entry) => entry.status === 'CONFIRMED',
+        )?.at,
       };
       facts.set(String(order.orderId), fact);
       if (!holdsStock(fact)) continue;
