@@ -41,6 +41,14 @@ const BATCH_LIMIT = 100;
 /** UnprocessedKeys (throttling) are retried this many times before the read counts as an outage. */
 const UNPROCESSED_RETRIES = 3;
 
+/**
+ * BatchGetItem left keys unprocessed (their partition throttled) past the retries: the read is throttled
+ * (order-api answers 503 `throttled` with Retry-After), never a missing SKU.
+ */
+export class CatalogThrottledError extends Error {
+  override readonly name = 'CatalogThrottledError';
+}
+
 export interface CatalogCacheOptions {
   /**
    * How long a price is reused within one execution environment. Prices change rarely and a warm
@@ -67,8 +75,11 @@ export function dynamoCatalog(
     const found: CatalogLookup[] = [];
     let keys: Record<string, unknown>[] = skus.map((sku) => ({ sku }));
     for (let attempt = 0; keys.length > 0; attempt += 1) {
-      if (attempt > UNPROCESSED_RETRIES) throw new Error('the catalog read was throttled (unprocessed keys)');
-      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
+      if (attempt > UNPROCESSED_RETRIES) {
+        throw new CatalogThrottledError('the catalog read was throttled (unprocessed keys)');
+      }
+      // Full jitter, as DynamoDB advises for unprocessed keys: concurrent readers do not retry in step.
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * 50 * 2 ** attempt));
       const answer = await client.send(
         new BatchGetCommand({
           RequestItems: {

@@ -893,3 +893,124 @@ describe('Idempotency-Keys name one request: caller, route, target and body', ()
     expect((await orders.get('b-3'))?.status).toBe('CANCELLED');
   });
 });
+
+describe('AWS errors: retried where the SDK does not, else 503 with Retry-After, never a second effect', () => {
+  const awsError = (name: string, status = 400) =>
+    Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } });
+  const body = (response: { json: unknown }) => response.json as Record<string, unknown>;
+
+  it("answers a conflict past the repository's retries 503 conflict with Retry-After, keeping nothing; the retry is accepted", async () => {
+    const orders = new MemoryOrders();
+    vi.spyOn(orders, 'create').mockRejectedValueOnce(awsError('TransactionConflictException'));
+    const { call, producer, persistenceStore } = setup({ orders });
+    const failed = await call(request('POST', '/orders', readmeBody, { 'Idempotency-Key': 'k-g' }));
+    expect(failed.statusCode).toBe(503);
+    expect(failed.headers?.['retry-after']).toBe('1');
+    expect(body(failed)).toMatchObject({ reason: 'conflict', retryAfterSeconds: 1 });
+    // Powertools deleted its in-progress record: the key is free for the retry.
+    expect([orders.items.size, persistenceStore.records.size, producer.sent.length]).toEqual([0, 0, 0]);
+    const retry = await call(request('POST', '/orders', readmeBody, { 'Idempotency-Key': 'k-g' }));
+    expect(retry.statusCode).toBe(202);
+    expect(producer.on('OrderReceived')).toHaveLength(1);
+  });
+
+  it('answers throttling past the SDK retries 503 throttled, Retry-After 2', async () => {
+    const catalog = new MemoryCatalog();
+    catalog.failures = 1;
+    const { call, untouched } = setup({ catalog });
+    const failed = await call(request('POST', '/orders', readmeBody, { 'Idempotency-Key': 'k-p' }));
+    expect([failed.statusCode, failed.headers?.['retry-after'], body(failed).reason]).toEqual([
+      503,
+      '2',
+      'throttled',
+    ]);
+    untouched();
+  });
+
+  it('counts an order written by a first attempt whose answer was lost (500 after) as this request, once', async () => {
+    const orders = new MemoryOrders();
+    const create = orders.create.bind(orders);
+    // What the SDK's retry of a PutItem that took effect meets: its own order, refused by the condition.
+    vi.spyOn(orders, 'create').mockImplementationOnce(async (order) => {
+      await create(order);
+      return create(order);
+    });
+    const { call, producer } = setup({ orders });
+    const response = await call(request('POST', '/orders', readmeBody, { 'Idempotency-Key': 'k-a' }));
+    expect(response.statusCode).toBe(202);
+    expect(response.headers?.['idempotent-replayed']).toBeUndefined();
+    expect(producer.on('OrderReceived')).toHaveLength(1);
+    expect(producer.on('KPIs').flatMap((k) => k.data.metrics.map((m) => m.name))).toEqual([
+      'OrdersReceived',
+      'StepLatency',
+    ]);
+    // A client's retry (another request id) replays it and counts nothing.
+    const replay = await call(request('POST', '/orders', readmeBody, { 'Idempotency-Key': 'k-a' }));
+    expect([replay.statusCode, replay.json]).toEqual([202, response.json]);
+    expect(producer.on('KPIs').flatMap((k) => k.data.metrics.map((m) => m.name))).toHaveLength(2);
+  });
+
+  it('answers a key whose first request is in progress (or lost its answer) 409 in-progress with Retry-After, and runs nothing', async () => {
+    const { call, persistenceStore, producer, orders } = setup();
+    const saveSuccess = vi.spyOn(persistenceStore, 'saveSuccess');
+    // The answer is lost after the order was accepted: the record stays INPROGRESS.
+    saveSuccess.mockRejectedValueOnce(awsError('InternalServerError', 500));
+    const lost = await call(request('POST', '/orders', readmeBody, { 'Idempotency-Key': 'k-i' }));
+    expect([lost.statusCode, body(lost).reason]).toEqual([503, 'unavailable']);
+    expect(orders.items.size).toBe(1);
+    const retry = await call(request('POST', '/orders', readmeBody, { 'Idempotency-Key': 'k-i' }));
+    expect(retry.statusCode).toBe(409);
+    expect(retry.headers?.['retry-after']).toBe('1');
+    expect(body(retry)).toMatchObject({ reason: 'in-progress', retryAfterSeconds: 1 });
+    expect(producer.on('OrderReceived')).toHaveLength(1);
+    expect(orders.items.size).toBe(1);
+  });
+
+  it('answers a cancellation that still conflicts 503 conflict, then cancels on the retry, once', async () => {
+    const orders = new MemoryOrders();
+    orders.items.set('x-1', { ...storedOrder(sampleOrder({ orderId: 'x-1' })), status: 'CONFIRMED' });
+    vi.spyOn(orders, 'cancel').mockRejectedValueOnce(awsError('TransactionConflictException'));
+    const { call, producer, metrics } = setup({ orders });
+    const cancel = () => request('POST', '/orders/x-1/cancel');
+    const failed = await call(cancel());
+    expect([failed.statusCode, failed.headers?.['retry-after'], body(failed).reason]).toEqual([
+      503,
+      '1',
+      'conflict',
+    ]);
+    expect((await orders.get('x-1'))?.status).toBe('CONFIRMED');
+    expect((await call(cancel())).statusCode).toBe(202);
+    expect(producer.on('OrderCancelled')).toHaveLength(1);
+    expect(storedMetrics(metrics)).toEqual({});
+  });
+
+  it('counts a cancellation whose first attempt took effect (answer lost) as this request, once', async () => {
+    const orders = new MemoryOrders();
+    orders.items.set('x-2', { ...storedOrder(sampleOrder({ orderId: 'x-2' })), status: 'CONFIRMED' });
+    const cancelOnce = orders.cancel.bind(orders);
+    vi.spyOn(orders, 'cancel').mockImplementationOnce(async (c) => {
+      await cancelOnce(c);
+      return cancelOnce(c);
+    });
+    const { call, producer } = setup({ orders });
+    expect((await call(request('POST', '/orders/x-2/cancel'))).statusCode).toBe(202);
+    expect(producer.on('KPIs').flatMap((k) => k.data.metrics.map((m) => m.name))).toEqual([
+      'OrdersCancelled',
+    ]);
+    expect((await orders.get('x-2'))?.history.filter((h) => h.status === 'CANCELLED')).toHaveLength(1);
+  });
+
+  it('answers a read that failed past the retries 503 unavailable, never 500', async () => {
+    const orders = new MemoryOrders();
+    vi.spyOn(orders, 'get').mockRejectedValueOnce(
+      Object.assign(new Error('socket hang up'), { code: 'ECONNRESET', $metadata: {} }),
+    );
+    const { call } = setup({ orders });
+    const failed = await call(request('GET', '/orders/x-3'));
+    expect([failed.statusCode, failed.headers?.['retry-after'], body(failed).reason]).toEqual([
+      503,
+      '1',
+      'unavailable',
+    ]);
+  });
+});

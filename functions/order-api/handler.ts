@@ -18,7 +18,6 @@ import type { CancelRequest, OrderRequest } from '../../events/schemas/order-req
 import type { manifest } from '../../topology/manifest.ts';
 import type { HttpRoute } from '../../topology/types.ts';
 import { tableName } from '../shared/config.ts';
-import { dynamoDbDocumentClient } from '../shared/dynamodb.ts';
 import { idempotencyStore } from '../shared/idempotency.ts';
 import { produce } from '../shared/kafka/producer.ts';
 import { count, kpiRecord, latency } from '../shared/kpis.ts';
@@ -28,6 +27,8 @@ import { orderCancelledRecord, orderReceivedRecord } from '../shared/orders/even
 import { newStoredOrder, orderOf, orderView } from '../shared/orders/model.ts';
 import { dynamoOrders, type OrdersPort } from '../shared/orders/repository.ts';
 import { CATALOG_ITEM_INVALID, type CatalogLookup, type CatalogPort, dynamoCatalog } from './catalog.ts';
+import { orderApiDocumentClient, orderApiDynamoDbClient, resetOrderApiClients } from './clients.ts';
+import { type Failure, failureOf, failureResponse } from './failures.ts';
 import {
   acceptedResponse,
   callerOf,
@@ -141,6 +142,9 @@ interface AcceptInput {
 /** The API: routing, validation, and the idempotent acceptance of orders. Ports are injected. */
 export function createOrderApi(deps: OrderApiDeps, observe: { logger: Logger; metrics: Metrics }) {
   const { logger } = observe;
+  // The repository retries a write that meets a transaction (the SDK does not) and answers a failed
+  // condition as a result; what still fails here is answered 503 with Retry-After by `failed`.
+  const { orders } = deps;
   const now = deps.now ?? (() => new Date());
   const newId = deps.newId ?? randomUUID;
   // The record's key is the caller's scoped key; its payload hash is the request's fingerprint (route,
@@ -168,14 +172,17 @@ export function createOrderApi(deps: OrderApiDeps, observe: { logger: Logger; me
       const started = new Date(order.placedAt);
       let created: Awaited<ReturnType<OrdersPort['create']>>;
       try {
-        created = await deps.orders.create(
+        created = await orders.create(
           newStoredOrder(order, { requestHash: requestHash(input.request), requestId: input.requestId }),
         );
       } catch (error) {
         if (!isValidationException(error)) throw error;
         throw new OrderNotStorableError((error as Error).message);
       }
-      if (!created.created) {
+      // The SDK retried a write whose first attempt took effect (a 500 or a lost connection after it):
+      // the order found is this request's own, so it is answered and counted as new, once.
+      const own = !created.created && created.existing?.requestId === input.requestId;
+      if (!created.created && !own) {
         const existing = created.existing;
         if (!existing) throw new Error(`order ${input.orderId} exists but could not be read`);
         if (existing.requestHash !== requestHash(input.request)) {
@@ -190,18 +197,19 @@ export function createOrderApi(deps: OrderApiDeps, observe: { logger: Logger; me
       }
       const eventId = record.headers['event-id'] ?? '';
       // Counted once: a retry that finds the order accepted re-produces its event, not its KPIs.
-      const kpis = created.created
+      const fresh = created.created || own;
+      const kpis = fresh
         ? [count('OrdersReceived'), latency('StepLatency', started.toISOString(), now())]
         : [];
       const kpiRecords = kpiRecord('order-api', eventId, [{ orderId: input.orderId, kpis }], started);
       await deps.produce(kpiRecords ? [record, kpiRecords] : [record]);
       run.fresh = true;
-      logger.info(created.created ? 'order accepted' : 'order was already accepted, event re-produced', {
+      logger.info(fresh ? 'order accepted' : 'order was already accepted, event re-produced', {
         eventId,
         lines: order.items.length,
       });
       const response = acceptedResponse(input.orderId);
-      return created.created ? response : (markReplayed(response) as unknown as APIGatewayProxyResult);
+      return fresh ? response : (markReplayed(response) as unknown as APIGatewayProxyResult);
     }
   };
   const acceptOrder = makeIdempotent(accept, {
@@ -309,7 +317,7 @@ export function createOrderApi(deps: OrderApiDeps, observe: { logger: Logger; me
    */
   async function cancel(input: CancelInput): Promise<APIGatewayProxyResult> {
     const at = now();
-    const result = await deps.orders.cancel({
+    const result = await orders.cancel({
       orderId: input.orderId,
       at: at.toISOString(),
       reason: input.request.reason,
@@ -323,8 +331,11 @@ export function createOrderApi(deps: OrderApiDeps, observe: { logger: Logger; me
         status: stored.status,
       });
     }
+    // A cancellation the SDK retried after its first attempt took effect finds its own entry: counted once.
+    const own =
+      !result.applied && stored.history.some((e) => e.status === 'CANCELLED' && e.at === at.toISOString());
     const record = orderCancelledRecord(stored, input.requestId);
-    const kpis = result.applied ? [count('OrdersCancelled')] : [];
+    const kpis = result.applied || own ? [count('OrdersCancelled')] : [];
     const kpiRecords = kpiRecord(
       'order-api',
       `cancel|${input.orderId}`,
@@ -332,9 +343,12 @@ export function createOrderApi(deps: OrderApiDeps, observe: { logger: Logger; me
       at,
     );
     await deps.produce(kpiRecords ? [record, kpiRecords] : [record]);
-    logger.info(result.applied ? 'order cancelled' : 'order was already cancelled, event re-produced', {
-      cancelledFrom: stored.cancelledFrom,
-    });
+    logger.info(
+      result.applied || own ? 'order cancelled' : 'order was already cancelled, event re-produced',
+      {
+        cancelledFrom: stored.cancelledFrom,
+      },
+    );
     return cancelledResponse(input.orderId);
   }
   const cancelOnce = makeIdempotent(cancel, {
@@ -380,7 +394,7 @@ export function createOrderApi(deps: OrderApiDeps, observe: { logger: Logger; me
     const problems = validOrderId(orderId);
     if (problems.length > 0) return errorResponse(400, 'The order id is invalid', problems);
     logger.setCorrelationId(orderId);
-    const stored = await deps.orders.get(orderId);
+    const stored = await orders.get(orderId);
     if (!stored) return errorResponse(404, `Order ${orderId} not found`);
     const view = orderView(stored);
     const history = historyWithNotifications(view.history, await deps.notifications.delivered(orderId));
@@ -411,13 +425,18 @@ export function createOrderApi(deps: OrderApiDeps, observe: { logger: Logger; me
           return errorResponse(404, `No route for ${event.httpMethod} ${event.resource}`);
       }
     } catch (error) {
-      logger.error('request failed', error as Error);
-      return errorResponse(
-        503,
-        'The order service is temporarily unavailable; retry with the same Idempotency-Key',
-      );
+      return failed(failureOf(error), error);
     }
   };
+
+  /** A request given up on for now: 503 (or 409 in progress) with Retry-After, never a 500. */
+  function failed(failure: Failure, error: unknown): APIGatewayProxyResult {
+    const details = { reason: failure.reason, error: (error as Error)?.name };
+    // What AWS documents as transient is a warning; a failure nobody recognises is an error to look at.
+    if (failure.reason === 'unexpected') logger.error('request failed', error as Error);
+    else logger.warn('request given up on for now', details);
+    return failureResponse(failure);
+  }
 }
 
 /** The 409 of an Idempotency-Key that names another request, or one still in progress; else undefined. */
@@ -428,11 +447,9 @@ function idempotencyRefusal(error: unknown): APIGatewayProxyResult | undefined {
       'This Idempotency-Key was already used for another request (another order, route or body); use a new key for a new request',
     );
   }
-  if (error instanceof IdempotencyAlreadyInProgressError) {
-    return errorResponse(409, 'A request with this Idempotency-Key is still in progress', undefined, {
-      'retry-after': '1',
-    });
-  }
+  // Its first request is running, or its answer was lost: 409 (the IETF Idempotency-Key draft's answer to
+  // a request retried while the first is in progress) with Retry-After, and never a second effect.
+  if (error instanceof IdempotencyAlreadyInProgressError) return failureResponse(failureOf(error));
   return undefined;
 }
 
@@ -444,16 +461,17 @@ const { logger, metrics } = observability('order-api');
 let api: ReturnType<typeof createOrderApi> | undefined;
 onReset(() => {
   api = undefined;
+  resetOrderApiClients();
 });
 
 export const handler = middy(async (event: APIGatewayProxyEvent, context: Context) => {
   api ??= createOrderApi(
     {
-      orders: dynamoOrders(dynamoDbDocumentClient(), tableName('orders')),
-      catalog: dynamoCatalog(dynamoDbDocumentClient(), tableName('inventory')),
-      notifications: dynamoNotifications(dynamoDbDocumentClient(), tableName('notifications')),
+      orders: dynamoOrders(orderApiDocumentClient(), tableName('orders')),
+      catalog: dynamoCatalog(orderApiDocumentClient(), tableName('inventory')),
+      notifications: dynamoNotifications(orderApiDocumentClient(), tableName('notifications')),
       produce,
-      persistenceStore: idempotencyStore(),
+      persistenceStore: idempotencyStore(orderApiDynamoDbClient()),
     },
     { logger, metrics },
   );

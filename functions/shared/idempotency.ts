@@ -4,6 +4,7 @@ import {
 } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { IdempotencyRecord } from '@aws-lambda-powertools/idempotency/persistence';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { tableName } from './config.ts';
 import { dynamoDbClient } from './dynamodb.ts';
 import { fullJitter, retry } from './retry.ts';
@@ -89,14 +90,15 @@ export class LostAnswerAwarePersistenceLayer extends DynamoDBPersistenceLayer {
 
 /**
  * The Powertools idempotency store on the idempotency table. Each use gets its own instance: a
- * persistence layer keeps the configuration of the first function it serves.
+ * persistence layer keeps the configuration of the first function it serves. `client` is the function's
+ * own DynamoDB client when it has one (order-api's retry budget), else the shared one.
  */
-export function idempotencyStore(): DynamoDBPersistenceLayer {
+export function idempotencyStore(client: DynamoDBClient = dynamoDbClient()): DynamoDBPersistenceLayer {
   return new LostAnswerAwarePersistenceLayer({
     tableName: tableName('idempotency'),
     keyAttr: 'id',
     expiryAttr: 'expiration',
-    awsSdkV3Client: dynamoDbClient(),
+    awsSdkV3Client: client,
   });
 }
 
