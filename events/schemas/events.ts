@@ -149,22 +149,41 @@ export const KpiRecorded = envelopeOf(
 export type KpiRecorded = z.infer<typeof KpiRecorded>;
 
 /**
- * What Lambda itself writes to a Kafka on-failure destination when a batch exhausts its retries
- * (Lambda developer guide, "Record format for a Kafka destination"): the failure's context and, under
- * `payload`, an MSK event holding the failed record. It shares the `DeadLetterQueue` topic with
- * `DeadLettered`, so readers of that topic accept both (see `tools/dlq`). Only the fields a reader
- * relies on are checked; the rest pass through.
+ * What Lambda itself writes to a Kafka on-failure destination when a batch exhausts its retries or its
+ * records are too old (https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure-destination.html,
+ * "Record format for a Kafka destination"): the failure's context and, under `payload`, an MSK event
+ * holding the failed record. The one definition of that record: the local event source mapping writes
+ * it (`local/runtime/msk-event.ts`), the DLQ tool reads it. It shares the `DeadLetterQueue` topic with
+ * `DeadLettered`, so readers of that topic accept both (see `tools/dlq`, which checks only the fields it
+ * relies on). Fields beyond these pass through.
  */
 export const LambdaKafkaFailureRecord = z.looseObject({
   requestContext: z.looseObject({
     requestId: z.string(),
     functionArn: z.string(),
+    /** `RetriesExhausted` in the page's example; the local emulator says `RecordAgeExceeded` for expired records. */
     condition: z.string(),
     approximateInvokeCount: z.int().nonnegative(),
   }),
+  responseContext: z.looseObject({
+    statusCode: z.int(),
+    executedVersion: z.string(),
+    functionError: z.string(),
+  }),
+  version: z.string(),
   timestamp: z.string(),
+  KafkaBatchInfo: z.looseObject({
+    batchSize: z.int().positive(),
+    eventSourceArn: z.string(),
+    bootstrapServers: z.string(),
+    /** Bytes of the JSON `payload` (of the original record's, when the emulator reduced it). */
+    payloadSize: z.int().nonnegative(),
+    recordInfo: z.looseObject({ offset: z.string(), timestamp: z.string() }),
+  }),
   payload: z.looseObject({
     eventSource: z.literal('aws:kafka'),
+    eventSourceArn: z.string(),
+    bootstrapServers: z.string(),
     records: z.record(
       z.string(),
       z.array(

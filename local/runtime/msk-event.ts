@@ -1,4 +1,5 @@
 import type { MSKEvent, MSKRecord } from 'aws-lambda';
+import type { LambdaKafkaFailureRecord } from '../../events/schemas/events.ts';
 import { LOCAL_ACCOUNT_ID, localRegion } from './lambda-context.ts';
 
 /** A record as the consumer hands it over (the subset of @platformatic/kafka's `Message` used here). */
@@ -79,11 +80,10 @@ export type FailedMskRecord = MskEventRecord & {
   headersTruncated?: true;
 };
 
-/**
- * What Lambda writes to a Kafka on-failure destination for one record of a batch that exhausted its
- * retries ("Record format for a Kafka destination" in the Lambda developer guide,
- * kafka-on-failure-destination): one message per failed record, keyed like the original record,
- * holding the failure metadata and, under `payload`, an MSK event carrying just that record.
+/*
+ * The on-failure record is `LambdaKafkaFailureRecord` (events/schemas/events.ts, from "Record format for a
+ * Kafka destination" in the Lambda developer guide): one message per failed record, keyed like the
+ * original record, holding the failure metadata and, under `payload`, an MSK event carrying just that record.
  *
  * Where this may differ from AWS:
  * - `condition` is "RetriesExhausted" as in that page's example (the SNS/SQS/S3 destinations page
@@ -94,29 +94,6 @@ export type FailedMskRecord = MskEventRecord & {
  *   travel inside `payload`.
  * - A reduced record ({@link FailedMskRecord}) when the full one is too large for the topic.
  */
-export interface KafkaOnFailureRecord {
-  requestContext: {
-    requestId: string;
-    functionArn: string;
-    condition: FailureCondition;
-    approximateInvokeCount: number;
-  };
-  responseContext: {
-    statusCode: number;
-    executedVersion: string;
-    functionError: 'Unhandled';
-  };
-  version: '1.0';
-  timestamp: string;
-  KafkaBatchInfo: {
-    batchSize: number;
-    eventSourceArn: string;
-    bootstrapServers: string;
-    payloadSize: number;
-    recordInfo: { offset: string; timestamp: string };
-  };
-  payload: Omit<MskEvent, 'records'> & { records: Record<string, FailedMskRecord[]> };
-}
 
 /**
  * Why a record went to the on-failure destination: its retries were exhausted, or it was older than the
@@ -158,14 +135,14 @@ export function onFailureRecord(
   failure: FailureContext,
   record: ConsumedRecord,
   options: { reduced?: boolean } = {},
-): KafkaOnFailureRecord {
+): LambdaKafkaFailureRecord {
   const full = buildMskEvent(source, [record]);
   const payload = options.reduced
     ? {
         ...full,
         records: Object.fromEntries(Object.entries(full.records).map(([k, list]) => [k, list.map(reduce)])),
       }
-    : full;
+    : { ...full };
   return {
     requestContext: {
       requestId: failure.requestId,

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { LambdaKafkaFailureRecord } from '../../events/schemas/events.ts';
 import { applyEnvironment, functionEnvironment } from './environment.ts';
 import { InvocationTimeoutError, invokeHandler } from './lambda-context.ts';
 import { buildMskEvent, type ConsumedRecord, onFailureRecord } from './msk-event.ts';
@@ -62,6 +63,23 @@ describe('MSK event rendering', () => {
       recordInfo: { offset: '41', timestamp: new Date(1_764_000_000_000).toISOString() },
     });
     expect(failure.payload.records['OrderReceived-2']).toHaveLength(1);
+  });
+
+  it('writes the record the one schema of it describes, whole or reduced', () => {
+    const failure = {
+      requestId: 'r-2',
+      functionArn: 'arn:aws:lambda:us-east-1:0:function:f',
+      approximateInvokeCount: 2,
+    };
+    for (const reduced of [false, true]) {
+      const written = JSON.parse(JSON.stringify(onFailureRecord(source, failure, record(), { reduced })));
+      const parsed = LambdaKafkaFailureRecord.safeParse(written);
+      expect(parsed.error).toBeUndefined();
+      expect(parsed.data?.KafkaBatchInfo.payloadSize).toBeGreaterThan(0);
+      expect(parsed.data?.payload.records['OrderReceived-2']?.[0]?.valueTruncated).toBe(reduced || undefined);
+    }
+    const withoutBatchInfo = { ...onFailureRecord(source, failure, record()), KafkaBatchInfo: undefined };
+    expect(LambdaKafkaFailureRecord.safeParse(withoutBatchInfo).success).toBe(false);
   });
 });
 

@@ -7,9 +7,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LambdaKafkaFailureRecord } from '../../events/schemas/events.ts';
 import { orderReceivedRecord } from '../../functions/shared/orders/events.ts';
 import { newStoredOrder } from '../../functions/shared/orders/model.ts';
-import type { KafkaOnFailureRecord } from '../../local/runtime/msk-event.ts';
 import { type FunctionName, manifest } from '../../topology/index.ts';
 import { testInfra } from '../support/env.ts';
 import { type RawMessage, TestProducer, TopicReader, waitFor } from './support/kafka.ts';
@@ -257,12 +257,12 @@ describe('order pipeline end to end (real Kafka, dynoxide, moto SNS, the five re
     const failureFor = () =>
       deadLetters.messages
         .filter((m) => m.key?.toString() === orderId)
-        .map((m) => JSON.parse(m.value.toString()) as Partial<KafkaOnFailureRecord>)
+        .map((m) => JSON.parse(m.value.toString()) as Partial<LambdaKafkaFailureRecord>)
         .find((m) => m.requestContext !== undefined);
     await waitFor(() => failureFor() !== undefined, 'the on-failure record', PIPELINE_TIMEOUT_MS);
 
     const attempts = (manifest.functions.shipper.trigger as { retryAttempts: number }).retryAttempts + 1;
-    const failure = failureFor() as KafkaOnFailureRecord;
+    const failure = failureFor() as LambdaKafkaFailureRecord;
     expect(failure.requestContext).toMatchObject({
       condition: 'RetriesExhausted',
       approximateInvokeCount: attempts,
@@ -270,7 +270,7 @@ describe('order pipeline end to end (real Kafka, dynoxide, moto SNS, the five re
     });
     expect(failure.responseContext.functionError).toBe('Unhandled');
     const [[partitionKey, [original]]] = Object.entries(failure.payload.records) as [
-      [string, KafkaOnFailureRecord['payload']['records'][string]],
+      [string, LambdaKafkaFailureRecord['payload']['records'][string]],
     ];
     expect(partitionKey).toMatch(/^OrderPickedAndPacked-\d+$/);
     expect(Buffer.from(original!.key!, 'base64').toString()).toBe(orderId);

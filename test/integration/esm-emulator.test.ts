@@ -4,6 +4,7 @@ import { Admin, ProduceAcks, Producer } from '@platformatic/kafka';
 import type { Context, MSKEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type EncodedRecord, encode } from '../../events/codec.ts';
+import type { LambdaKafkaFailureRecord } from '../../events/schemas/events.ts';
 import { DeadLettered } from '../../events/schemas/events.ts';
 import { eventsFor } from '../../events/testing.ts';
 import { batchProcessor, type ConsumerStep } from '../../functions/shared/consumer.ts';
@@ -12,7 +13,7 @@ import { MemoryPersistenceLayer, silentLogger, testMetrics } from '../../functio
 import { EsmEmulator, type EsmEmulatorOptions, type EsmTrigger } from '../../local/runtime/esm-emulator.ts';
 import { type Invoker, inProcessInvoker } from '../../local/runtime/invoke.ts';
 import type { LambdaHandler } from '../../local/runtime/lambda-context.ts';
-import type { KafkaOnFailureRecord, MskEvent } from '../../local/runtime/msk-event.ts';
+import type { MskEvent } from '../../local/runtime/msk-event.ts';
 import {
   committedOffsets,
   createTopics,
@@ -61,7 +62,7 @@ const offsetsOf = (event: MskEvent) =>
   Object.values(event.records)
     .flat()
     .map((r) => `${r.topic}-${r.partition}@${r.offset}`);
-const valuesOf = (event: MskEvent) =>
+const valuesOf = (event: { records: Record<string, { value?: string }[]> }) =>
   Object.values(event.records)
     .flat()
     .map((r) => Buffer.from(r.value ?? '', 'base64').toString());
@@ -403,7 +404,7 @@ describe('MSK event source mapping emulator (real broker)', () => {
     records.sort((a, b) => (a.key ?? '').localeCompare(b.key ?? ''));
     expect(records.map((r) => r.key)).toEqual(['order-7', 'order-8']);
     records.forEach(({ body }, i) => {
-      const failure = body as KafkaOnFailureRecord;
+      const failure = body as LambdaKafkaFailureRecord;
       expect(Object.keys(failure).sort()).toEqual(
         ['KafkaBatchInfo', 'payload', 'requestContext', 'responseContext', 'timestamp', 'version'].sort(),
       );
@@ -603,7 +604,7 @@ describe('MSK event source mapping emulator (real broker)', () => {
     expect(delivered).toEqual(['fine']);
 
     expect(failure!.key?.toString()).toBe('order-big');
-    const body = JSON.parse(failure!.value.toString()) as KafkaOnFailureRecord;
+    const body = JSON.parse(failure!.value.toString()) as LambdaKafkaFailureRecord;
     expect(body.requestContext).toMatchObject({ condition: 'RetriesExhausted', approximateInvokeCount: 2 });
     const [original] = body.payload.records[`${topic}-0`]!;
     expect(original).not.toHaveProperty('value');
@@ -698,12 +699,12 @@ describe('MSK event source mapping emulator (real broker)', () => {
         );
         expect(dlqReader.messages.length).toBeLessThanOrEqual(1);
         const [dead] = await dlqReader.waitForCount(1);
-        const failure = JSON.parse(dead!.value.toString()) as KafkaOnFailureRecord;
+        const failure = JSON.parse(dead!.value.toString()) as LambdaKafkaFailureRecord;
         expect(dead!.key?.toString()).toBe('order-9');
         expect(failure.KafkaBatchInfo).toMatchObject({ batchSize: 1, recordInfo: { offset: '9' } });
         // The first invocation, the splits that carried it, then its own two retries.
         expect(failure.requestContext.approximateInvokeCount).toBeGreaterThanOrEqual(3);
-        expect(valuesOf(failure.payload as MskEvent)).toEqual(['poison']);
+        expect(valuesOf(failure.payload)).toEqual(['poison']);
         expect([...succeeded].sort()).toEqual(
           Array.from({ length: 24 }, (_, i) => `v${i}`)
             .filter((v) => v !== 'v9')
@@ -895,7 +896,7 @@ describe('MSK event source mapping emulator (real broker)', () => {
         'the commit',
       );
       expect(processed).toEqual(['fresh']);
-      const failure = JSON.parse(expired!.value.toString()) as KafkaOnFailureRecord;
+      const failure = JSON.parse(expired!.value.toString()) as LambdaKafkaFailureRecord;
       expect(expired!.key?.toString()).toBe('old');
       expect(failure.requestContext).toMatchObject({
         condition: 'RecordAgeExceeded',

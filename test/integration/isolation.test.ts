@@ -6,8 +6,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LambdaKafkaFailureRecord } from '../../events/schemas/events.ts';
 import { CRASH_HEADER } from '../../local/faults/crash-poison.ts';
-import type { KafkaOnFailureRecord } from '../../local/runtime/msk-event.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/runtime.ts';
 import { TestProducer, TopicReader, testBrokers, waitFor } from '../e2e/support/kafka.ts';
 import {
@@ -87,7 +87,7 @@ describe('execution environments under records that crash them (real broker)', (
     const { tables } = ordersOnly;
     const onFailure = () =>
       failures.messages
-        .map((m) => JSON.parse(m.value.toString()) as KafkaOnFailureRecord)
+        .map((m) => JSON.parse(m.value.toString()) as LambdaKafkaFailureRecord)
         .filter((letter) => letter.requestContext !== undefined);
     const lettered = (key: string) =>
       onFailure().filter((letter) =>

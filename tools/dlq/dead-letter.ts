@@ -50,6 +50,12 @@ export type DeadLetterQueueRecord =
   | { kind: 'marker'; marker: DeadLetterReplayed }
   | { kind: 'unreadable'; error: string };
 
+/**
+ * The part of Lambda's on-failure record the tool relies on: the failure's context and the record. The
+ * batch and response metadata pass through unchecked, so a letter that lacks them is still read.
+ */
+const LambdaLetter = LambdaKafkaFailureRecord.pick({ requestContext: true, timestamp: true, payload: true });
+
 const fromBase64 = (text: string | null | undefined): Buffer | null =>
   text === null || text === undefined ? null : Buffer.from(text, 'base64');
 
@@ -126,7 +132,7 @@ export function parseDeadLetterQueueRecord(value: Buffer | null): DeadLetterQueu
     };
   }
   if (json === undefined) return { kind: 'unreadable', error: ours.error.message };
-  const lambdas = LambdaKafkaFailureRecord.safeParse(json);
+  const lambdas = LambdaLetter.safeParse(json);
   if (!lambdas.success) {
     return {
       kind: 'unreadable',
