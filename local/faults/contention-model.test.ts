@@ -1,14 +1,18 @@
 import { describe, expect, it } from 'vitest';
+import { RESERVATION_RETRY } from '../../functions/inventory/handler.ts';
 import { MAX_CONCURRENT_ORDERS } from '../../functions/shared/consumer.ts';
 import { manifest } from '../../topology/manifest.ts';
 import {
   contention,
+  DEFAULT_RETRY_DELAY_MS,
   DYNAMODB_LIMITS,
   FLASH_SALE,
   flashSaleEstimate,
   flashSaleProfile,
+  meanRetryDelayMs,
   ORDERS_PER_INVOCATION,
   pipelineWriters,
+  RESERVATION_RETRY_POLICY,
 } from './contention-model.ts';
 import { FaultInjector } from './profile.ts';
 import type { ParsedRequest } from './request.ts';
@@ -51,17 +55,23 @@ describe('contention (one hot item)', () => {
     expect(estimate.saturated).toBe(true);
     expect(estimate.decidedPerSecond).toBeCloseTo(1000 / 12, 8);
     expect(estimate.writeUnitsPerSecond).toBeCloseTo(DYNAMODB_LIMITS.partitionWriteUnitsPerSecond, 6);
-    // 192 writers, each one attempt per 10 + 30 ms: 4,800 attempts/s offered, 500 admitted.
-    expect(estimate.attemptsPerSecond).toBeCloseTo(4800, 6);
-    expect(estimate.throttleProbability).toBeCloseTo(1 - 500 / 4800, 10);
+    // 192 writers, each one attempt per 10 + 62 ms: 2,667 attempts/s offered, 500 admitted.
+    const offered = 192 / ((10 + DEFAULT_RETRY_DELAY_MS) / 1000);
+    expect(estimate.attemptsPerSecond).toBeCloseTo(offered, 6);
+    expect(estimate.throttleProbability).toBeCloseTo(1 - 500 / offered, 10);
     expect(estimate.conflictProbability).toBeCloseTo(5 / 6, 10);
-    expect(estimate.expectedAttempts).toBeCloseTo(4800 / (1000 / 12), 6);
+    expect(estimate.expectedAttempts).toBeCloseTo(offered / (1000 / 12), 6);
     expect(estimate.exhaustedProbability).toBeGreaterThan(0.1);
   });
 
   it('few writers cap the attempts below the write units: limited by the writers, nothing throttled', () => {
-    // 2 writers × 1 attempt per 40 ms = 50 attempts/s at most.
-    const estimate = contention({ ordersPerSecond: 100, concurrentWriters: 2, transactionMs: 10 });
+    // 2 writers × 1 attempt per 10 + 30 ms = 50 attempts/s at most.
+    const estimate = contention({
+      ordersPerSecond: 100,
+      concurrentWriters: 2,
+      transactionMs: 10,
+      retryDelayMs: 30,
+    });
     expect(estimate.limitedBy).toBe('writers');
     expect(estimate.saturated).toBe(true);
     expect(estimate.ceiling).toBeCloseTo(50 / 1.5, 8);
@@ -98,6 +108,17 @@ describe('contention (one hot item)', () => {
 });
 
 describe('the pipeline and the flash sale', () => {
+  it("inventory's retry: 6 attempts per invocation, full-jitter waits averaging 62 ms", () => {
+    expect(RESERVATION_RETRY.attempts).toBe(RESERVATION_RETRY_POLICY.attempts);
+    // The handler's waits stay under the policy's bounds: [0, min(400, 20 × 2^(n−1))).
+    for (let n = 1; n < RESERVATION_RETRY.attempts; n += 1) {
+      const bound = Math.min(RESERVATION_RETRY_POLICY.capMs, RESERVATION_RETRY_POLICY.baseMs * 2 ** (n - 1));
+      for (let draw = 0; draw < 50; draw += 1) expect(RESERVATION_RETRY.delay(n)).toBeLessThan(bound);
+    }
+    expect(meanRetryDelayMs(RESERVATION_RETRY_POLICY)).toBeCloseTo((10 + 20 + 40 + 80 + 160) / 5, 10);
+    expect(meanRetryDelayMs({ attempts: 1, baseMs: 20, capMs: 400 })).toBe(0);
+  });
+
   it("writers: OrderReceived's partitions × the orders one invocation runs at once", () => {
     expect(ORDERS_PER_INVOCATION).toBe(MAX_CONCURRENT_ORDERS);
     expect(pipelineWriters()).toBe(manifest.topics.OrderReceived.partitions * MAX_CONCURRENT_ORDERS);

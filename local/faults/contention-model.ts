@@ -49,14 +49,26 @@ export const DYNAMODB_LIMITS = {
  */
 export const DEFAULT_TRANSACTION_MS = 5;
 
-/**
- * A writer's mean wait between its attempts: inventory's conflict backoff is random × 20 × 2^attempt ms
- * (functions/inventory/handler.ts), 20 ms on average after the first attempt, 40 after the second.
- */
-export const DEFAULT_RETRY_DELAY_MS = 30;
+/** Inventory's reservation retry (functions/inventory/handler.ts `RESERVATION_RETRY`; a test checks). */
+export const RESERVATION_RETRY_POLICY = { attempts: 6, baseMs: 20, capMs: 400 } as const;
 
-/** Reservation attempts one invocation makes before it reports the record failed (inventory's handler). */
-export const ATTEMPTS_PER_INVOCATION = 6;
+/** Reservation attempts one invocation makes before it reports the record failed. */
+export const ATTEMPTS_PER_INVOCATION = RESERVATION_RETRY_POLICY.attempts;
+
+/**
+ * The mean of full-jitter waits over one invocation's retries: retry n waits a uniform draw in
+ * [0, min(cap, base × 2^(n−1))), i.e. half of that on average.
+ */
+export function meanRetryDelayMs(policy: { attempts: number; baseMs: number; capMs: number }): number {
+  const retries = policy.attempts - 1;
+  if (retries < 1) return 0;
+  let sum = 0;
+  for (let n = 1; n <= retries; n += 1) sum += Math.min(policy.capMs, policy.baseMs * 2 ** (n - 1)) / 2;
+  return sum / retries;
+}
+
+/** A writer's mean wait between its attempts: 62 ms with inventory's policy (10, 20, 40, 80, 160). */
+export const DEFAULT_RETRY_DELAY_MS = meanRetryDelayMs(RESERVATION_RETRY_POLICY);
 
 /** Records of different orders one invocation runs at once: consumer.ts's MAX_CONCURRENT_ORDERS (a test checks). */
 export const ORDERS_PER_INVOCATION = 32;
