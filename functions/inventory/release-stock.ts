@@ -4,9 +4,10 @@ import {
   type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { isConditionalCheckFailed } from '../shared/dynamodb.ts';
+import { isConditionalCheckFailed, WRITE_CONFLICT_RETRY } from '../shared/dynamodb.ts';
 import { cancellationCodes, classifyCancellation } from '../shared/errors.ts';
 import { RESERVED_STATUSES, type UnreleasedLine, type UpdateParams } from '../shared/orders/model.ts';
+import { retry } from '../shared/retry.ts';
 import type { ReservationLine } from './logic.ts';
 import { readInventoryItems } from './stock.ts';
 
@@ -126,8 +127,12 @@ export function dynamoRelease(
     async release(orderId, lines, reserved, unreleased = []) {
       if (!reserved || lines.length === 0) {
         try {
-          await client.send(
-            new UpdateCommand(releaseOrderUpdate(tables.orders, orderId, reserved, unreleased)),
+          await retry(
+            () =>
+              client.send(
+                new UpdateCommand(releaseOrderUpdate(tables.orders, orderId, reserved, unreleased)),
+              ),
+            WRITE_CONFLICT_RETRY,
           );
           return { kind: 'released' };
         } catch (error) {

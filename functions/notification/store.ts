@@ -1,5 +1,6 @@
 import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { isConditionalCheckFailed } from '../shared/dynamodb.ts';
+import { isConditionalCheckFailed, WRITE_CONFLICT_RETRY } from '../shared/dynamodb.ts';
+import { retry } from '../shared/retry.ts';
 import type { NotificationItem } from './logic.ts';
 
 export type RecordResult = 'recorded' | 'already-recorded';
@@ -17,12 +18,18 @@ export function dynamoNotifications(client: DynamoDBDocumentClient, table: strin
   return {
     async record(item) {
       try {
-        await client.send(
-          new PutCommand({
-            TableName: table,
-            Item: item,
-            ConditionExpression: 'attribute_not_exists(notificationId)',
-          }),
+        // Sent again when it meets a running transaction (the SDK does not retry a conflict); a lost
+        // answer's retry meets its own item and counts as recorded, which it is.
+        await retry(
+          () =>
+            client.send(
+              new PutCommand({
+                TableName: table,
+                Item: item,
+                ConditionExpression: 'attribute_not_exists(notificationId)',
+              }),
+            ),
+          WRITE_CONFLICT_RETRY,
         );
         return 'recorded';
       } catch (error) {

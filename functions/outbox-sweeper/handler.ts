@@ -7,8 +7,13 @@ import middy from '@middy/core';
 import type { ScheduledEvent } from 'aws-lambda';
 import { METRICS_NAMESPACE } from '../../topology/runtime-env.ts';
 import { tableName } from '../shared/config.ts';
-import { dynamoDbDocumentClient, isConditionalCheckFailed } from '../shared/dynamodb.ts';
+import {
+  dynamoDbDocumentClient,
+  isConditionalCheckFailed,
+  WRITE_CONFLICT_RETRY,
+} from '../shared/dynamodb.ts';
 import { produce } from '../shared/kafka/producer.ts';
+import { retry } from '../shared/retry.ts';
 import { readSweepConfig, type SweepPorts, type SweepSummary, sweep } from './logic.ts';
 
 /** The DynamoDB side of the sweep: pages of the outbox index, and conditional updates. */
@@ -24,7 +29,8 @@ export function dynamoSweepPorts(client: DynamoDBDocumentClient, send: SweepPort
     },
     async update(params) {
       try {
-        await client.send(new UpdateCommand(params));
+        // A claim meeting a running transaction is sent again (the SDK does not retry a conflict).
+        await retry(() => client.send(new UpdateCommand(params)), WRITE_CONFLICT_RETRY);
         return true;
       } catch (error) {
         if (isConditionalCheckFailed(error)) return false;

@@ -1,6 +1,8 @@
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { readDynamoDbEndpoint } from './config.ts';
+import { projectRetries } from './errors.ts';
+import { fullJitter } from './retry.ts';
 
 /**
  * Client settings. On AWS nothing is set: region and credentials come from the Lambda environment.
@@ -47,3 +49,14 @@ export function resetDynamoDbClients(): void {
 export function isConditionalCheckFailed(error: unknown): boolean {
   return error instanceof Error && error.name === 'ConditionalCheckFailedException';
 }
+
+/**
+ * Attempts of one single-item write that meets an item inside a running transaction
+ * (`TransactionConflictException`, which the SDK does not retry): nothing was written, so it is sent
+ * again after a short random wait. 6 attempts wait at most 25 + 50 + 100 + 200 + 400 ms.
+ */
+export const WRITE_CONFLICT_RETRY = {
+  attempts: 6,
+  delay: fullJitter({ baseMs: 25, capMs: 1_000 }),
+  retryIf: projectRetries,
+} as const;

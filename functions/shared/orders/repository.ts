@@ -1,7 +1,6 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { isConditionalCheckFailed } from '../dynamodb.ts';
-import { projectRetries } from '../errors.ts';
-import { fullJitter, retry } from '../retry.ts';
+import { isConditionalCheckFailed, WRITE_CONFLICT_RETRY } from '../dynamodb.ts';
+import { retry } from '../retry.ts';
 import {
   type Cancellation,
   cancelUpdate,
@@ -50,17 +49,6 @@ export function isOwnTransition(t: Transition, current: StoredOrder | undefined)
   const entry = current.history.findLast((step) => step.status === t.to);
   return entry?.at === t.at && entry.detail === t.detail;
 }
-
-/**
- * Attempts of one single-item write that meets an item inside a running transaction
- * (`TransactionConflictException`, which the SDK does not retry): nothing was written, so it is sent
- * again after a short random wait. 6 attempts wait at most 25 + 50 + 100 + 200 + 400 ms.
- */
-export const WRITE_CONFLICT_RETRY = {
-  attempts: 6,
-  delay: fullJitter({ baseMs: 25, capMs: 1_000 }),
-  retryIf: projectRetries,
-} as const;
 
 export function dynamoOrders(client: DynamoDBDocumentClient, tableName: string): OrdersPort {
   const get = async (orderId: string) => {
