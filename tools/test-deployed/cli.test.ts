@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { parseTarget, run, USAGE } from './cli.ts';
+
+async function exitOf(argv: string[], env: NodeJS.ProcessEnv = {}) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await run(argv, env, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+describe('npm run test:deployed arguments', () => {
+  it.each([
+    [[], 'name either a deployed stack'],
+    [['--stack', 'S', '--local', 'http://127.0.0.1:3000'], 'name either a deployed stack'],
+    [['--stack', 'S'], "name the stack's region"],
+    [['--stack', 'S', '--region', 'eu-west-1', '--dashboard', 'http://x'], '--dashboard is for --local runs'],
+    [['--local', 'localhost:3000'], '--local must be an http(s) URL'],
+    [['--local', 'http://127.0.0.1:3000', '--dynamodb', 'nope'], '--dynamodb must be an http(s) URL'],
+    [['--stack', 'S', '--bogus'], "Unknown option '--bogus'"],
+    [['--stack'], "Option '--stack <value>' argument missing"],
+  ])('%j exits 2 with the reason and the usage', async (argv, reason) => {
+    const { code, err } = await exitOf(argv);
+    expect(code).toBe(2);
+    expect(err).toContain(reason);
+    expect(err).toContain(USAGE);
+  });
+
+  it('prints the usage for --help and exits 0', async () => {
+    expect(await exitOf(['--help'])).toMatchObject({ code: 0, out: USAGE });
+  });
+
+  it('takes the region from AWS_REGION, and the local defaults of npm start', () => {
+    expect(parseTarget(['--stack', 'OrderPipeline'], { AWS_REGION: 'eu-west-1' })).toEqual({
+      kind: 'aws',
+      stack: 'OrderPipeline',
+      region: 'eu-west-1',
+    });
+    expect(parseTarget(['--local', 'http://127.0.0.1:3000', '--region', 'us-east-1'], {})).toEqual({
+      kind: 'local',
+      apiUrl: 'http://127.0.0.1:3000',
+      dashboardUrl: 'http://127.0.0.1:3001',
+      dynamodbEndpoint: 'http://127.0.0.1:8000',
+      region: 'us-east-1',
+    });
+  });
+});

@@ -1,0 +1,91 @@
+/**
+ * A local stack (`npm start -- --iam`), as `npm run test:deployed -- --local <api url>` reads it: the local
+ * equivalents of what the checks read from AWS. The stock from the local inventory table (DynamoDB
+ * GetItem, as on AWS); the metrics and the dead letters from the local dashboard's `/api/snapshot`, the
+ * local equivalent of the CloudWatch dashboard: its order counts are the KPI records the kpis function
+ * published (what becomes the EMF metrics on AWS), its dead letters the records on the dead-letter topic
+ * itself, which locally can be read.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import { localDynamoDbConfig } from '../../local/infra/dynamodb.ts';
+import { localTableName } from '../../topology/manifest.ts';
+import type { Moved, Observatory } from './checks.ts';
+
+export interface LocalStack {
+  /** The local dashboard, e.g. `http://127.0.0.1:3001`. */
+  dashboardUrl: string;
+  dynamodbEndpoint: string;
+  /** `npm start -- --table-prefix`'s, `order-pipeline` by default. */
+  tablePrefix?: string;
+}
+
+/** The part of the dashboard's snapshot (local/dashboard/aggregator.ts) the checks read. */
+const Snapshot = z.object({
+  counts: z.object({
+    received: z.number(),
+    rejected: z.number(),
+    cancelled: z.number(),
+    shipped: z.number(),
+  }),
+  deadLetters: z.object({ byKpis: z.number(), onTopic: z.number().nullable() }),
+});
+type Snapshot = z.infer<typeof Snapshot>;
+
+/** The dashboard reads the dead-letter topic's offsets every 2 s: two reads after the last order's steps. */
+const DASHBOARD_TOPIC_READS_MS = 4_500;
+
+export function localObservatory(stack: LocalStack): Observatory {
+  const documents = DynamoDBDocumentClient.from(
+    new DynamoDBClient(localDynamoDbConfig(stack.dynamodbEndpoint)),
+  );
+  const table = localTableName('inventory', stack.tablePrefix);
+  const snapshotUrl = new URL('/api/snapshot', stack.dashboardUrl);
+  let before: Snapshot | undefined;
+
+  const snapshot = async (): Promise<Snapshot> => {
+    const response = await fetch(snapshotUrl, { signal: AbortSignal.timeout(10_000) });
+    if (!response.ok) throw new Error(`${snapshotUrl}: ${response.status}`);
+    return Snapshot.parse(await response.json());
+  };
+  const deadLettersOf = (now: Snapshot, then: Snapshot) =>
+    now.deadLetters.onTopic !== null && then.deadLetters.onTopic !== null
+      ? now.deadLetters.onTopic - then.deadLetters.onTopic
+      : now.deadLetters.byKpis - then.deadLetters.byKpis;
+
+  return {
+    sources: {
+      stock: `local DynamoDB table ${table}`,
+      metrics: `the local dashboard's counts, ${snapshotUrl}`,
+      deadLetters: `the local dashboard's count of records on the dead-letter topic, ${snapshotUrl}`,
+    },
+    deadLetterSettleMs: DASHBOARD_TOPIC_READS_MS,
+    async start() {
+      before = await snapshot();
+      // The dashboard's first read of the topic's offsets may not have happened yet.
+      for (let waited = 0; before.deadLetters.onTopic === null && waited < 10_000; waited += 500) {
+        await sleep(500);
+        before = await snapshot();
+      }
+    },
+    async moved(): Promise<Moved> {
+      if (!before) throw new Error('moved() before start()');
+      const now = await snapshot();
+      return {
+        received: now.counts.received - before.counts.received,
+        rejected: now.counts.rejected - before.counts.rejected,
+        cancelled: now.counts.cancelled - before.counts.cancelled,
+        shipped: now.counts.shipped - before.counts.shipped,
+        deadLetters: deadLettersOf(now, before),
+      };
+    },
+    async availableStock(sku) {
+      const { Item } = await documents.send(
+        new GetCommand({ TableName: table, Key: { sku }, ConsistentRead: true }),
+      );
+      return z.object({ available: z.number() }).parse(Item).available;
+    },
+  };
+}
