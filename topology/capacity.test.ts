@@ -97,6 +97,7 @@ describe('docs/capacity.md matches the model', () => {
         fixed(sale.throttleProbability),
         formatRate(sale.expectedAttempts),
         sale.saturated ? 'yes' : 'no',
+        fixed(sale.redoneProbability),
         sale.exhaustedProbability.toExponential(1),
       ),
     ).toBeDefined();

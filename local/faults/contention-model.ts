@@ -113,6 +113,11 @@ export interface ContentionEstimate {
   /** What sets the ceiling: the partition's write units, or the writers (both with the item's hold time). */
   limitedBy: 'partition-writes' | 'writers';
   /**
+   * The chance an order is still undecided after one invocation's attempts: its record is reported failed
+   * and the mapping redoes its partition from it (the partition's later records wait).
+   */
+  redoneProbability: number;
+  /**
    * The chance an order is still undecided after every attempt the pipeline makes (inventory's attempts per
    * invocation × the mapping's 1 + retryAttempts invocations): it would be dead-lettered.
    */
@@ -176,6 +181,7 @@ export function contention(input: ContentionInput): ContentionEstimate {
     attemptsPerSecond: offered,
     writeUnitsPerSecond: decidedPerSecond * wcu + (admitted - decidedPerSecond) * cancelledWcu,
     limitedBy: byWrites <= byWriters ? 'partition-writes' : 'writers',
+    redoneProbability: (1 - perAttempt) ** ATTEMPTS_PER_INVOCATION,
     exhaustedProbability: (1 - perAttempt) ** (ATTEMPTS_PER_INVOCATION * (1 + retryAttempts)),
   };
 }
