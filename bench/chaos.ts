@@ -37,7 +37,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { CRASH_KINDS, type CrashKind } from '../local/faults/crash-poison.ts';
 import { findFreePorts, InfraError, stopAllManaged } from '../local/infra/index.ts';
-import { functionNames, manifest } from '../topology/manifest.ts';
 import { deadLetterTopic } from '../topology/topics.ts';
 import { cancelOrder } from './lib/cancel.ts';
 import type { AttemptFigures, FlashSaleFigures } from './lib/chaos-aws.ts';
@@ -63,23 +62,13 @@ import {
 } from './lib/chaos-faults.ts';
 import { type RunningChild, startChild } from './lib/child-process.ts';
 import { CompletionTracker, drive } from './lib/driver.ts';
+import { pipelineLag } from './lib/lag.ts';
 import { benchOrder, stockFor } from './lib/orders.ts';
 import type { Completion } from './lib/protocol.ts';
 import { commandLine, currentLoad, machineInfo, resultsDir, table, writeJson } from './lib/report.ts';
 import { commitGroupsAt, logFileFor, type PipelineSession, preparePipeline } from './lib/session.ts';
-import {
-  type BenchStack,
-  benchGroupId,
-  committedOffsets,
-  endOffsets,
-  lagOf,
-  newAdmin,
-  newRunId,
-  type Offsets,
-  startBenchStack,
-} from './lib/stack.ts';
+import { type BenchStack, endOffsets, newAdmin, newRunId, startBenchStack } from './lib/stack.ts';
 import { postOrder } from './lib/submit.ts';
-import { consumerTopics } from './lib/topics.ts';
 import {
   type CancelAnswer,
   checkCancellations,
@@ -193,24 +182,6 @@ export interface ChaosOptions {
 }
 
 const DLQ = deadLetterTopic;
-
-/** Records not yet committed by this run's groups, over all consumed topics. */
-async function pipelineLag(stack: BenchStack, runId: string, start: Offsets): Promise<number> {
-  const admin = newAdmin(stack.kafkaBrokers);
-  try {
-    const ends = await endOffsets(admin, consumerTopics());
-    let lag = 0;
-    for (const fn of functionNames) {
-      const trigger = manifest.functions[fn].trigger;
-      if (trigger.kind !== 'kafka') continue;
-      const committed = await committedOffsets(admin, benchGroupId(runId, fn), [trigger.topic]);
-      lag += lagOf(new Map([[trigger.topic, ends.get(trigger.topic) ?? new Map()]]), committed, start);
-    }
-    return lag;
-  } finally {
-    await admin.close();
-  }
-}
 
 /**
  * Waits until every accepted order reported its order-shipped notification, or the pipeline is idle

@@ -1,5 +1,5 @@
 /** How far a run's consumer groups are behind: what a chaos run waits on before it reads the effects back. */
-import { functionNames, manifest } from '../../topology/manifest.ts';
+import { kafkaConsumers } from '../../topology/topics.ts';
 import {
   type BenchStack,
   benchGroupId,
@@ -17,10 +17,8 @@ export async function pipelineLag(stack: BenchStack, runId: string, start: Offse
   try {
     const ends = await endOffsets(admin, consumerTopics());
     let lag = 0;
-    for (const fn of functionNames) {
-      const trigger = manifest.functions[fn].trigger;
-      if (trigger.kind !== 'kafka') continue;
-      const committed = await committedOffsets(admin, benchGroupId(runId, fn), [trigger.topic]);
+    for (const { name, trigger } of kafkaConsumers) {
+      const committed = await committedOffsets(admin, benchGroupId(runId, name), [trigger.topic]);
       lag += lagOf(new Map([[trigger.topic, ends.get(trigger.topic) ?? new Map()]]), committed, start);
     }
     return lag;
