@@ -11,18 +11,16 @@ import type { APIGatewayProxyResult } from 'aws-lambda';
 import { classifyWriteFailure } from '../shared/errors.ts';
 import { json } from './logic.ts';
 
-/** Why the request was not carried out: the body's `reason`. */
-export type FailureReason =
-  /** DynamoDB throttled the request (a hot partition, a table's limits) past the retries. */
-  | 'throttled'
-  /** The write met a transaction on the same item past the retries (TransactionConflict). */
-  | 'conflict'
-  /** DynamoDB or the broker failed or could not be reached (500, dropped connection, timeout). */
-  | 'unavailable'
-  /** The first request with this Idempotency-Key has not finished (or its answer was lost). */
-  | 'in-progress'
-  /** A failure the API does not recognise: still retriable for the client, logged as an error. */
-  | 'unexpected';
+/**
+ * Why the request was not carried out: the body's `reason`.
+ * - `throttled`: DynamoDB throttled the request (a hot partition, a table's limits) past the retries;
+ * - `conflict`: the write met a transaction on the same item (TransactionConflict) past the retries;
+ * - `unavailable`: DynamoDB or the broker failed or could not be reached (500, lost connection, timeout);
+ * - `in-progress`: the first request with this Idempotency-Key has not finished (or its answer was lost);
+ * - `unexpected`: a failure the API does not recognise: still retriable for the client, logged as an error.
+ */
+export const FAILURE_REASONS = ['throttled', 'conflict', 'unavailable', 'in-progress', 'unexpected'] as const;
+export type FailureReason = (typeof FAILURE_REASONS)[number];
 
 export interface Failure {
   statusCode: 409 | 503;

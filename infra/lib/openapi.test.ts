@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { IdempotencyAlreadyInProgressError } from '@aws-lambda-powertools/idempotency';
 import Ajv2020Module from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
 import { CancelRequest, OrderRequest } from '../../events/schemas/order-request.ts';
+import { failureOf, failureResponse } from '../../functions/order-api/failures.ts';
 import { manifest } from '../../topology/manifest.ts';
 import { EXAMPLE_ORDER_ID, type OpenApiDocument, orderApiOpenApi } from './openapi.ts';
 import { orderRequestJsonSchema, snakeCaseAliases } from './order-request-model.ts';
@@ -87,6 +89,20 @@ describe('the OpenAPI document of order-api', () => {
       (p) => p.name === 'Idempotency-Key',
     );
     expect(idempotencyKey?.in).toBe('header');
+  });
+
+  it('documents the 503 as order-api answers it: Retry-After required, a Failure body with the reason', () => {
+    const responses = document.components.responses as Record<string, Schema>;
+    const unavailable = responses.Unavailable as { headers: Record<string, Schema> };
+    expect(unavailable.headers['retry-after']).toMatchObject({ required: true });
+    const answer = JSON.parse(failureResponse(failureOf(new Error('anything'))).body) as unknown;
+    expect(validator('Failure')(answer)).toBe(true);
+    expect(validator('Error')(answer)).toBe(false);
+    // An Idempotency-Key in progress is a 409 with the same body: the 409s accept it, and their refusals.
+    const inProgress = failureOf(new IdempotencyAlreadyInProgressError('in progress'));
+    expect(inProgress.statusCode).toBe(409);
+    expect(validator('Failure')(JSON.parse(failureResponse(inProgress).body))).toBe(true);
+    expect(validator('Failure')({ message: 'x', reason: 'later', retryAfterSeconds: 1 })).toBe(false);
   });
 
   it('describes request bodies with the zod schemas the function parses with', () => {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CancelRequest, OrderRequest } from '../../events/schemas/order-request.ts';
+import { FAILURE_REASONS } from '../../functions/order-api/failures.ts';
 import { OrderStatus, OrderViewStatus, StoredOrder } from '../../functions/shared/orders/model.ts';
 import { manifest } from '../../topology/manifest.ts';
 import type { HttpRoute } from '../../topology/types.ts';
@@ -25,6 +26,12 @@ const Accepted = z.object({
   statusUrl: z.string(),
 });
 const Cancelled = z.object({ orderId: z.string(), status: z.literal('CANCELLED'), statusUrl: z.string() });
+/** A request not carried out for now (503, or 409 while its Idempotency-Key is in progress): retry it. */
+const FailureBody = z.object({
+  message: z.string(),
+  reason: z.enum(FAILURE_REASONS),
+  retryAfterSeconds: z.number().int().positive(),
+});
 /** A cancellation that came too late says the order's status; other conflicts only say why. */
 const CancelConflict = ErrorBody.extend({ status: OrderStatus.optional() });
 const OrderView = StoredOrder.pick({
@@ -59,6 +66,18 @@ const error = (description: string, schema = 'Error', headers?: JsonObject): Jso
   content: jsonContent(ref(schema)),
 });
 const stringHeader = (description: string): JsonObject => ({ description, schema: { type: 'string' } });
+/** RFC 9110 §10.2.3: delay-seconds. Every 503 of order-api carries it. */
+const retryAfter = (description: string, required = false): JsonObject => ({
+  description,
+  ...(required ? { required: true } : {}),
+  schema: { type: 'string', pattern: '^[0-9]+$' },
+});
+/** A 409 is either a refusal (`schema`) or an Idempotency-Key still in progress (`Failure`). */
+const conflictOrInProgress = (description: string, schema: string): JsonObject => ({
+  description,
+  headers: { 'retry-after': retryAfter('Seconds to wait when the first request is in progress.') },
+  content: jsonContent({ oneOf: [ref(schema), ref('Failure')] }),
+});
 
 /** Answers every route of the function can give (its screen, its catch-all) and API Gateway's own. */
 const common: JsonObject = {
@@ -137,10 +156,9 @@ const operations: Record<string, JsonObject> = {
         links: { GetOrder: linkTo('getOrder'), CancelOrder: linkTo('cancelOrder') },
       },
       ...common,
-      '409': error(
-        'The Idempotency-Key was used for another request (another order, route or body; the same order id with other content too), or its first request is still in progress (`retry-after`).',
+      '409': conflictOrInProgress(
+        'The Idempotency-Key was used for another request (another order, route or body; the same order id with other content too), or its first request is still in progress (`reason: in-progress`, `retry-after`).',
         'Error',
-        { 'retry-after': stringHeader('Seconds to wait when the first request is in progress.') },
       ),
       '422': error(
         'A SKU of the order cannot be sold now: its catalog entry is invalid (the operator is alerted; not worth retrying until it is fixed).',
@@ -178,10 +196,9 @@ const operations: Record<string, JsonObject> = {
       },
       ...common,
       '404': error('No such order.'),
-      '409': error(
-        'Too late (the order is `status`), or the Idempotency-Key was used for another request (another order, route or reason) or is still in progress.',
+      '409': conflictOrInProgress(
+        'Too late (the order is `status`), or the Idempotency-Key was used for another request (another order, route or reason) or is still in progress (`reason: in-progress`, `retry-after`).',
         'CancelConflict',
-        { 'retry-after': stringHeader('Seconds to wait when the first request is in progress.') },
       ),
       ...withBody,
       ...gateway,
@@ -254,10 +271,19 @@ export function orderApiOpenApi(options: OpenApiOptions = {}): OpenApiDocument {
         Health: component(Health, 'output', 'The liveness answer.'),
         Error: component(ErrorBody, 'output', 'Why a request failed; `errors` names each invalid field.'),
         CancelConflict: component(CancelConflict, 'output', 'Why a cancellation was refused.'),
+        Failure: component(
+          FailureBody,
+          'output',
+          'A request not carried out for now, and why (`reason`): retry after `retryAfterSeconds` (the `retry-after` header), with the same Idempotency-Key. Nothing was done twice.',
+        ),
       },
       responses: {
         BadRequest: error('The request (path, headers, body) is invalid; `errors` says where and why.'),
-        Unavailable: error('A dependency failed; retry (with the same Idempotency-Key).'),
+        Unavailable: error(
+          'Not carried out for now (DynamoDB throttled, a write conflicted, a dependency failed or timed out, past the retries): never a 500. Retry after `retry-after` seconds with the same Idempotency-Key.',
+          'Failure',
+          { 'retry-after': retryAfter('Seconds to wait before retrying.', true) },
+        ),
         Forbidden: error(
           'API Gateway: no such route, or (on AWS) the request is not signed by an allowed IAM principal.',
         ),
