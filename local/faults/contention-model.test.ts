@@ -35,6 +35,9 @@ describe('contention (one hot item)', () => {
       expect(estimate.throttleProbability).toBe(0);
       expect(estimate.decidedPerSecond).toBe(orders);
       expect(estimate.writeUnitsPerSecond).toBeCloseTo(orders * attempts * 2, 8);
+      // An invocation's 6 attempts all conflict, or the pipeline's 54.
+      expect(estimate.redoneProbability).toBeCloseTo(conflict ** 6, 12);
+      expect(estimate.exhaustedProbability).toBeCloseTo(conflict ** 54, 12);
     },
   );
 
