@@ -56,9 +56,19 @@ export interface RunningDynamoDb {
 /** The npm package that carries dynoxide's binary for this machine (an optional dependency). */
 export const dynoxidePackage = `@dynoxide/${process.platform}-${process.arch}`;
 
+/** The dynoxide release package.json pins (`@dynoxide/linux-x64`). */
+export const DYNOXIDE_VERSION = '1.2.1';
+
 /**
- * The dynoxide executable: `DYNOXIDE_BIN` if set (e.g. one built with `cargo install dynoxide-rs`), else
- * the one npm installed from the platform package.
+ * Builds the pinned release from its tag, as dynoxide's release workflow builds the npm binaries (default
+ * features, its Cargo.lock). Not `cargo install dynoxide-rs`: crates.io has no dynoxide-rs 1.2.1 (its
+ * versions go from 1.1.0 to 2.0.0), so that installs the newest crate, a different dynoxide.
+ */
+export const dynoxideBuildCommand = `cargo install --locked --git https://github.com/nubo-db/dynoxide --tag v${DYNOXIDE_VERSION} dynoxide-rs`;
+
+/**
+ * The dynoxide executable: `DYNOXIDE_BIN` if set (e.g. one built with `dynoxideBuildCommand`), else the
+ * one npm installed from the platform package.
  */
 export function dynoxideBinary(env: NodeJS.ProcessEnv = process.env): string {
   const explicit = env.DYNOXIDE_BIN?.trim();
@@ -79,7 +89,7 @@ export function dynoxideBinary(env: NodeJS.ProcessEnv = process.env): string {
     throw new InfraError(
       'dynamodb',
       'start-failed',
-      `dynoxide, the local DynamoDB endpoint, is not installed for ${process.platform}-${process.arch}: npm installs ${dynoxidePackage} as an optional dependency where it is published. Otherwise build it (cargo install dynoxide-rs --no-default-features --features native-sqlite,http-server,cli) and set DYNOXIDE_BIN to the binary.`,
+      `dynoxide, the local DynamoDB endpoint, is not installed for ${process.platform}-${process.arch}: npm installs ${dynoxidePackage} as an optional dependency where it is published. Otherwise build release ${DYNOXIDE_VERSION} (${dynoxideBuildCommand}; \`dynoxide --version\` must say ${DYNOXIDE_VERSION}) and set DYNOXIDE_BIN to the binary.`,
     );
   }
 }
