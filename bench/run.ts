@@ -5,6 +5,9 @@
  *   2. throughput: closed loop at saturation, the sustained orders/s (warm-up and cool-down excluded);
  *   then the per-order usage (counted in the throughput phase; the latency phase's beside it) and the
  *   cost per million orders for what the CDK stack deploys.
+ *   3. flash sale: 2,000 orders at 100/s for one SKU with 500 in stock, with the conflicts and throttling
+ *      local/faults/contention-model.ts predicts: the SKU's reservations/s, attempts per reservation and the
+ *      latency of the orders that got a unit (the chaos scenario flash-sale, with its verdict).
  * `npm run bench -- --soak N`: N orders at saturation instead, the throughput of the first and the last
  * 1,000 (bench/results/soak.json).
  *
@@ -16,6 +19,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { InfraError, stopAllManaged } from '../local/infra/index.ts';
 import { projectRoot } from '../local/python/venv.ts';
+import { type AttemptFigures, type FlashSaleFigures, flashSale } from './lib/chaos-aws.ts';
+import { runAwsScenario } from './lib/chaos-aws-run.ts';
 import { type CostReport, costReport, type UsagePerOrder } from './lib/cost.ts';
 import type { CpuUsage } from './lib/cpu.ts';
 import { stockFor } from './lib/orders.ts';
@@ -39,6 +44,9 @@ const usage = `usage: npm run bench -- [--rate R] [--orders N] [--concurrency C]
   --concurrency C   throughput phase: closed loop with C orders in flight end to end (default 64)
   --warmup W        orders before measuring; the closed loop also skips its first C completions (default 20)
   --no-baseline     skip the baseline
+  --flash-sale-orders N  flash sale: N orders for one SKU with N/4 in stock (default 2000)
+  --flash-sale-rate R    flash sale: sent at R orders/s (default 100)
+  --no-flash-sale   skip the flash sale
   --soak N          only a soak: N orders at saturation, throughput of the first and last 1,000
   --out file        results JSON (default bench/results/latest.json, or soak.json with --soak)`;
 
@@ -48,6 +56,8 @@ export interface BenchOptions {
   concurrency: number;
   warmup: number;
   baseline: boolean;
+  /** The flash sale's orders and rate; undefined: skipped. */
+  flashSale: { orders: number; rate: number } | undefined;
   soak: number | undefined;
   out: string;
   stallMs: number;
@@ -72,6 +82,9 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
       concurrency: { type: 'string' },
       warmup: { type: 'string' },
       'no-baseline': { type: 'boolean' },
+      'flash-sale-orders': { type: 'string' },
+      'flash-sale-rate': { type: 'string' },
+      'no-flash-sale': { type: 'boolean' },
       soak: { type: 'string' },
       out: { type: 'string' },
       'stall-timeout': { type: 'string' },
@@ -86,6 +99,14 @@ export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
     concurrency: Math.round(positive('concurrency', values.concurrency, 64)),
     warmup: values.warmup === '0' ? 0 : Math.round(positive('warmup', values.warmup, 20)),
     baseline: !values['no-baseline'],
+    flashSale: values['no-flash-sale']
+      ? undefined
+      : {
+          orders: Math.round(
+            positive('flash-sale-orders', values['flash-sale-orders'], flashSale.defaults.orders),
+          ),
+          rate: positive('flash-sale-rate', values['flash-sale-rate'], flashSale.defaults.rate),
+        },
     soak,
     out: values.out ?? join(resultsDir, soak === undefined ? 'latest.json' : 'soak.json'),
     stallMs: positive('stall-timeout', values['stall-timeout'], 60) * 1000,
@@ -201,10 +222,39 @@ export interface BenchResult {
     prices: CostReport['prices'];
     method: string;
   };
+  /** The flash sale (null: skipped): its figures, attempts and the chaos verdict's failures. */
+  flashSale: FlashSaleResult | null;
   /** Every order of every phase was accepted and finished. */
   allFinished: boolean;
   logs: { pipeline: string; baseline: string | null };
   notes: string[];
+}
+
+export interface FlashSaleResult extends FlashSaleFigures {
+  orders: number;
+  rate: number;
+  acceptedPerSec: number;
+  attempts: AttemptFigures | undefined;
+  faultProfile: string | undefined;
+  pass: boolean;
+  failures: string[];
+}
+
+/** The flash sale on the bench's stack: the chaos scenario, run once, its figures kept. */
+async function runFlashSale(stack: BenchStack, options: { orders: number; rate: number; stallMs: number }) {
+  log(`[bench] flash sale: ${options.orders} orders at ${options.rate}/s for one SKU`);
+  const r = await runAwsScenario(flashSale, stack, { ...options, log });
+  if (!r.flashSale) throw new Error(`the flash sale did not finish: ${r.failures.join('; ')}`);
+  return {
+    ...r.flashSale,
+    orders: options.orders,
+    rate: options.rate,
+    acceptedPerSec: r.acceptedPerSec,
+    attempts: r.attempts,
+    faultProfile: r.faultProfile,
+    pass: r.pass,
+    failures: r.failures,
+  } satisfies FlashSaleResult;
 }
 
 /** Per closed loop: the completions skipped before the window opens, and the orders sent after it. */
@@ -273,6 +323,9 @@ export async function runBench(options: BenchOptions, command: string): Promise<
     } finally {
       await target.close();
     }
+    const sale = options.flashSale
+      ? await runFlashSale(stack, { ...options.flashSale, stallMs: options.stallMs })
+      : null;
     machine.loadAverage.end = currentLoad();
 
     const costOf = (s: SegmentResult) =>
@@ -342,6 +395,7 @@ export async function runBench(options: BenchOptions, command: string): Promise<
         prices: cost.prices,
         method: cost.method,
       },
+      flashSale: sale,
       allFinished,
       logs: { pipeline: target.logFile, baseline: baselineLog },
       notes: [
@@ -509,6 +563,7 @@ export function printBench(result: BenchResult): void {
   );
 
   printCpu(result.cpu);
+  if (result.flashSale) printFlashSale(result.flashSale);
 
   const c = result.cost;
   const k = c.perMillionOrdersUsd;
@@ -537,6 +592,31 @@ export function printBench(result: BenchResult): void {
       `${f.epus.atMinimum} event poller unit(s) for ${d.kafkaMappings} mappings at ${d.minimumPollersPerMapping} poller(s) each ${formatNumber(f.eventPollerUnits)} USD ` +
       `(${f.epus.atMaximum} EPUs, ${formatNumber(f.epus.atMaximumUsd)} USD, if every mapping scaled out to its maximum): ${formatNumber(f.total)} USD. ` +
       `The provisioned broker storage holds about ${formatNumber(c.kafkaStorage.maxSustainedOrdersPerSec)} orders/s at the manifest's retention.`,
+  );
+}
+
+function printFlashSale(f: FlashSaleResult): void {
+  console.log(
+    `\nFlash sale: ${f.orders} orders at ${f.rate}/s (${f.acceptedPerSec}/s accepted) for one SKU with ${f.stock} in stock, fault profile '${f.faultProfile}'\n`,
+  );
+  console.log(
+    table([
+      ['what', 'value'],
+      ['reserved / rejected', `${f.reserved} / ${f.rejected}`],
+      [
+        'reservations/s while stock lasted',
+        `${formatNumber(f.reservationsPerSec)} (over ${formatNumber(f.reservingS)} s)`,
+      ],
+      ['inventory transactions per reservation', f.transactionsPerReservation],
+      ['inventory transactions per decision (reserved or rejected)', f.transactionsPerDecision],
+      [
+        '202 -> order-shipped, orders that got a unit: p50 / p99 ms',
+        `${f.reservedLatency.p50Ms} / ${f.reservedLatency.p99Ms}`,
+      ],
+      ['202 -> order-rejected: p50 / p99 ms', `${f.rejectedLatency.p50Ms} / ${f.rejectedLatency.p99Ms}`],
+      ['faults injected', JSON.stringify(f.attempts?.injectedByKind ?? {})],
+      ['verdict', f.pass ? 'PASS' : `FAIL: ${f.failures.join('; ')}`],
+    ]),
   );
 }
 
@@ -610,9 +690,12 @@ async function main(): Promise<number> {
       const result = await runBench(options, commandLine('bench'));
       printBench(result);
       console.log(`\nwritten: ${await writeJson(options.out, result)}`);
-      allFinished = result.allFinished;
+      allFinished = result.allFinished && (result.flashSale?.pass ?? true);
     }
-    if (!allFinished) log('[bench] some orders did not finish: the figures cover the finished ones only');
+    if (!allFinished)
+      log(
+        '[bench] some orders did not finish (the figures cover the finished ones only), or the flash sale failed its verdict',
+      );
     return allFinished ? 0 : 1;
   } catch (error) {
     log(error instanceof InfraError ? error.message : `[bench] failed: ${(error as Error).stack ?? error}`);
