@@ -3,25 +3,27 @@ import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import * as z from 'zod';
 import { compareVersions, describeReport, type JsonSchema } from './json-schema-compatibility.ts';
-import { type TopicName, topicNames, topicSchemas } from './topics.ts';
+import { DeadLetterReplayed } from './schemas/dead-letter-replayed.ts';
+import { isTopicName, type TopicName, topicNames, topicSchemas } from './topics.ts';
 
 /**
  * The JSON Schema of every event, per topic and version, as committed under
- * `events/schemas/<Topic>/v<N>.schema.json` (`npm run schemas` writes them). A file is the contract of that
- * version: what a consumer of it accepts (zod's input side, so a field with a default is optional), in
- * JSON Schema draft-07, which AWS Glue Schema Registry also takes (Glue developer guide, "AWS Glue Schema
- * registry": Draft-04, Draft-06 and Draft-07).
+ * `events/schemas/<Topic>/v<N>.schema.json` (`npm run schemas` writes them), and
+ * `<Topic>/<EventType>.v<N>.schema.json` for another event type a topic carries. A file is the contract of
+ * that version: what a consumer of it accepts (zod's input side, so a field with a default is optional),
+ * in JSON Schema draft-07, which AWS Glue Schema Registry also takes (Glue developer guide, "AWS Glue
+ * Schema registry": Draft-04, Draft-06 and Draft-07).
  */
 export const SCHEMAS_DIR = join(import.meta.dirname, 'schemas');
 
 export interface VersionedSchema {
   topic: TopicName;
+  eventType: string;
   version: number;
+  /** The file's path under SCHEMAS_DIR, e.g. `OrderReceived/v1.schema.json`: its identity. */
+  file: string;
   schema: JsonSchema;
 }
-
-export const schemaFile = (topic: string, version: number): string =>
-  join(SCHEMAS_DIR, topic, `v${version}.schema.json`);
 
 /**
  * Versions a topic still has to read besides the current one in topics.ts, while a breaking change rolls
@@ -29,26 +31,48 @@ export const schemaFile = (topic: string, version: number): string =>
  */
 export const previousVersions: Partial<Record<TopicName, z.ZodObject[]>> = {};
 
-const versionOf = (schema: z.ZodObject): number => {
-  const version = schema.shape.version;
-  if (!(version instanceof z.ZodLiteral) || typeof version.value !== 'number') {
-    throw new Error('an event schema needs a numeric literal `version`');
-  }
-  return version.value;
+/**
+ * Other event types a topic carries beside its own: `DeadLetterQueue` also holds the replay tool's markers.
+ * (Lambda's own failure records there, `LambdaKafkaFailureRecord`, are AWS's format, not versioned here.)
+ */
+export const otherEventTypes: Partial<Record<TopicName, z.ZodObject[]>> = {
+  DeadLetterQueue: [DeadLetterReplayed],
 };
 
+const literalOf = (schema: z.ZodObject, field: 'version' | 'eventType'): unknown => {
+  const literal = schema.shape[field];
+  if (!(literal instanceof z.ZodLiteral)) throw new Error(`an event schema needs a literal \`${field}\``);
+  return literal.value;
+};
+
+const primaryEventType = (topic: TopicName): string => String(literalOf(topicSchemas[topic], 'eventType'));
+
+export const schemaFileName = (topic: TopicName, eventType: string, version: number): string =>
+  eventType === primaryEventType(topic)
+    ? `${topic}/v${version}.schema.json`
+    : `${topic}/${eventType}.v${version}.schema.json`;
+
 export function jsonSchemaOf(topic: TopicName, schema: z.ZodObject): VersionedSchema {
-  const version = versionOf(schema);
+  const version = Number(literalOf(schema, 'version'));
+  const eventType = String(literalOf(schema, 'eventType'));
   const generated = z.toJSONSchema(schema, { io: 'input', target: 'draft-7' });
-  return { topic, version, schema: { ...generated, title: `${topic} v${version}` } };
+  return {
+    topic,
+    eventType,
+    version,
+    file: schemaFileName(topic, eventType, version),
+    schema: { ...generated, title: `${eventType} v${version} (topic ${topic})` },
+  };
 }
 
-/** The schemas the code defines today: each topic's current version and the versions still read. */
+/** The schemas the code defines today: each topic's current version, the versions still read, the other types. */
 export function currentSchemas(): VersionedSchema[] {
   return topicNames.flatMap((topic) =>
-    [topicSchemas[topic] as z.ZodObject, ...(previousVersions[topic] ?? [])].map((schema) =>
-      jsonSchemaOf(topic, schema),
-    ),
+    [
+      topicSchemas[topic] as z.ZodObject,
+      ...(previousVersions[topic] ?? []),
+      ...(otherEventTypes[topic] ?? []),
+    ].map((schema) => jsonSchemaOf(topic, schema)),
   );
 }
 
@@ -56,12 +80,14 @@ export function currentSchemas(): VersionedSchema[] {
 export async function committedSchemas(): Promise<VersionedSchema[]> {
   const found: VersionedSchema[] = [];
   for (const entry of await readdir(SCHEMAS_DIR, { withFileTypes: true })) {
-    if (!entry.isDirectory()) continue;
-    for (const file of await readdir(join(SCHEMAS_DIR, entry.name))) {
-      const match = /^v(\d+)\.schema\.json$/.exec(file);
+    if (!entry.isDirectory() || !isTopicName(entry.name)) continue;
+    const topic = entry.name;
+    for (const name of await readdir(join(SCHEMAS_DIR, topic))) {
+      const match = /^(?:([A-Za-z]+)\.)?v(\d+)\.schema\.json$/.exec(name);
       if (!match) continue;
-      const text = await readFile(join(SCHEMAS_DIR, entry.name, file), 'utf8');
-      found.push({ topic: entry.name as TopicName, version: Number(match[1]), schema: JSON.parse(text) });
+      const text = await readFile(join(SCHEMAS_DIR, topic, name), 'utf8');
+      const [eventType, version] = [match[1] ?? primaryEventType(topic), Number(match[2])];
+      found.push({ topic, eventType, version, file: `${topic}/${name}`, schema: JSON.parse(text) });
     }
   }
   return found;
@@ -71,7 +97,7 @@ export type SchemaPlan =
   | { action: 'new' | 'unchanged' | 'compatible-change'; next: VersionedSchema }
   | { action: 'incompatible'; next: VersionedSchema; problems: string[] };
 
-const nameOf = (s: VersionedSchema) => `${s.topic} v${s.version}`;
+const nameOf = (s: VersionedSchema) => `${s.topic}/${s.eventType} v${s.version}`;
 
 /**
  * What `npm run schemas` does with each current schema: write a new version, leave an identical one,
@@ -79,7 +105,7 @@ const nameOf = (s: VersionedSchema) => `${s.topic} v${s.version}`;
  */
 export function planSchemaWrites(current: VersionedSchema[], committed: VersionedSchema[]): SchemaPlan[] {
   return current.map((next) => {
-    const old = committed.find((c) => c.topic === next.topic && c.version === next.version);
+    const old = committed.find((c) => c.file === next.file);
     if (!old) return { action: 'new', next };
     if (isDeepStrictEqual(old.schema, next.schema)) return { action: 'unchanged', next };
     const problems = describeReport(nameOf(next), compareVersions(old.schema, next.schema));

@@ -7,7 +7,7 @@ import { Notification } from './schemas/events.ts';
 
 const committed = await committedSchemas();
 const current = currentSchemas();
-const named = current.map((schema) => [`${schema.topic} v${schema.version}`, schema] as const);
+const named = current.map((schema) => [schema.file, schema] as const);
 
 /**
  * The guard of issue #22: each event's zod schema stays compatible, both ways, with the JSON Schema
@@ -17,20 +17,20 @@ const named = current.map((schema) => [`${schema.topic} v${schema.version}`, sch
  */
 describe('event schema compatibility with the committed versions', () => {
   it.each(named)('%s is compatible with its committed schema, both ways', (name, schema) => {
-    const file = committed.find((c) => c.topic === schema.topic && c.version === schema.version);
+    const file = committed.find((c) => c.file === schema.file);
     expect(file, `${name} has no committed schema: run npm run schemas`).toBeDefined();
     if (!file) return;
     expect(describeReport(name, compareVersions(file.schema, schema.schema))).toEqual([]);
   });
 
   it.each(named)('%s is committed exactly as generated (npm run schemas)', (_, schema) => {
-    const file = committed.find((c) => c.topic === schema.topic && c.version === schema.version);
+    const file = committed.find((c) => c.file === schema.file);
     expect(file?.schema).toEqual(schema.schema);
   });
 
   it('keeps the file of every version still read', () => {
-    const defined = new Set(current.map((s) => `${s.topic}/v${s.version}`));
-    expect(committed.map((s) => `${s.topic}/v${s.version}`).filter((k) => !defined.has(k))).toEqual([]);
+    const defined = new Set(current.map((s) => s.file));
+    expect(committed.map((s) => s.file).filter((file) => !defined.has(file))).toEqual([]);
   });
 });
 
@@ -57,7 +57,7 @@ describe('npm run schemas', () => {
     const [plan] = planSchemaWrites([next], [committedNotification]);
     expect(plan?.action).toBe('incompatible');
     expect(plan?.action === 'incompatible' && plan.problems).toEqual([
-      `Notification v1: a consumer of the committed schema would refuse the new one: data.channel: value "sms" written, not among the reader's "email"`,
+      `Notification/Notification v1: a consumer of the committed schema would refuse the new one: data.channel: value "sms" written, not among the reader's "email"`,
     ]);
   });
 });

@@ -1,8 +1,9 @@
 /**
  * `npm run schemas`: writes the JSON Schema of every event (events/json-schemas.ts) to
- * events/schemas/<Topic>/v<N>.schema.json, and refuses to overwrite a committed version with a schema
- * that is not compatible with it both ways (events/json-schema-compatibility.ts): a breaking change
- * needs a new `version` (events/README.md, "Making a breaking change").
+ * events/schemas/<Topic>/v<N>.schema.json (<Topic>/<EventType>.v<N>.schema.json for a topic's other
+ * event types), and refuses to overwrite a committed version with a schema that is not compatible with
+ * it both ways (events/json-schema-compatibility.ts): a breaking change needs a new `version`
+ * (events/README.md, "Making a breaking change").
  *
  *   npm run schemas -- [--check]
  *
@@ -17,7 +18,7 @@ import {
   committedSchemas,
   currentSchemas,
   planSchemaWrites,
-  schemaFile,
+  SCHEMAS_DIR,
   type VersionedSchema,
 } from '../events/json-schemas.ts';
 
@@ -59,13 +60,14 @@ if (refused.length > 0) {
 }
 const changes = plans.filter((plan) => plan.action !== 'unchanged');
 for (const { action, next } of changes) {
-  const file = relative(root, schemaFile(next.topic, next.version));
+  const path = join(SCHEMAS_DIR, next.file);
+  const file = relative(root, path);
   if (args.check) {
     console.error(`schemas: ${file} is ${action === 'new' ? 'missing' : 'out of date'}; run npm run schemas`);
     continue;
   }
-  await mkdir(dirname(schemaFile(next.topic, next.version)), { recursive: true });
-  await writeFile(schemaFile(next.topic, next.version), formatted(next));
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, formatted(next));
   console.log(`schemas: wrote ${file} (${action})`);
 }
 if (args.check && changes.length > 0) process.exit(1);
