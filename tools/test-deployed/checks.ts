@@ -75,7 +75,9 @@ export class CheckFailed extends Error {}
 
 export function expectStatus(answer: ApiAnswer, status: number, what: string): void {
   if (answer.status !== status)
-    throw new CheckFailed(`${what}: expected ${status}, got ${answer.status} ${JSON.stringify(answer.body)}`);
+    throw new CheckFailed(
+      `${what}: expected ${status}, got ${answer.status} ${JSON.stringify(answer.body).slice(0, 300)}`,
+    );
 }
 
 export function orderBody(runId: string, items: { sku: string; quantity: number }[]) {

@@ -129,6 +129,7 @@ async function metricsMoved(ctx: CheckContext, state: RunState): Promise<string>
     rejected: state.orders.rejected ? 1 : 0,
     cancelled: state.orders.cancelled.length,
   };
+  if (wanted.received === 0) throw new CheckFailed('no order of this run was accepted: nothing to look for');
   const enough = (m: Moved) =>
     (Object.keys(wanted) as (keyof typeof wanted)[]).every((k) => m[k] >= wanted[k]);
   const deadline = Date.now() + ctx.timeouts.metricsMs;
