@@ -15,11 +15,12 @@ import { readFileSync } from 'node:fs';
 import { copyFile, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseArgs, promisify } from 'node:util';
+import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import type { Metafile } from 'esbuild';
 import { architecture, bundling, functionDefaults, runtime } from '../infra/lib/bundling.ts';
 import { projectRoot } from '../local/python/venv.ts';
+import { readCommandLine, UsageError } from '../tools/command-line.ts';
 import { type FunctionName, functionNames, manifest } from '../topology/manifest.ts';
 import { commandLine, currentLoad, machineInfo, resultsDir, table, writeJson } from './lib/report.ts';
 import { median } from './lib/stats.ts';
@@ -170,26 +171,28 @@ const kb = (bytes: number) => Math.round((bytes / 1024) * 10) / 10;
 const ms = (n: number) => Math.round(n * 10) / 10;
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      runs: { type: 'string' },
-      functions: { type: 'string' },
-      out: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
+  const namesOf = (list: string | undefined) =>
+    list ? list.split(',').map((n) => n.trim()) : [...functionNames];
+  const command = readCommandLine(
+    {
+      usage:
+        'usage: npm run bench:coldstart -- [--runs 7] [--functions order-api,inventory] [--out bench/results/coldstart.json]',
+      options: { runs: { type: 'string' }, functions: { type: 'string' }, out: { type: 'string' } },
     },
-  });
-  if (values.help) {
-    console.log(
-      'usage: npm run bench:coldstart -- [--runs 7] [--functions order-api,inventory] [--out bench/results/coldstart.json]',
-    );
-    return 0;
-  }
-  const names = values.functions ? values.functions.split(',').map((n) => n.trim()) : [...functionNames];
-  const unknown = names.filter((n) => !(functionNames as readonly string[]).includes(n));
-  if (unknown.length > 0) {
-    console.error(`unknown functions: ${unknown.join(', ')} (the manifest has ${functionNames.join(', ')})`);
-    return 2;
-  }
+    ({ values }) => {
+      const unknown = namesOf(values.functions).filter(
+        (n) => !(functionNames as readonly string[]).includes(n),
+      );
+      if (unknown.length > 0)
+        throw new UsageError(
+          `unknown functions: ${unknown.join(', ')} (the manifest has ${functionNames.join(', ')})`,
+        );
+      return values;
+    },
+  );
+  if (command.exitCode !== undefined) return command.exitCode;
+  const values = command.settings;
+  const names = namesOf(values.functions);
   const runs = Math.max(1, Number(values.runs ?? 7));
   const out = values.out ?? join(resultsDir, 'coldstart.json');
   const machine = machineInfo('n/a');

@@ -5,22 +5,29 @@
  * threads, what this process's RSS grew by). Prints medians over `--count` environments of each.
  */
 
-import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { buildFunction } from '../local/runtime/environments/bundle.ts';
 import { ExecutionEnvironment } from '../local/runtime/environments/environment.ts';
+import { readCommandLine, UsageError } from '../tools/command-line.ts';
 import { type FunctionName, manifest } from '../topology/index.ts';
 
-const { values } = parseArgs({
-  options: { function: { type: 'string', default: 'inventory' }, count: { type: 'string', default: '5' } },
-});
-const fn = values.function as FunctionName;
+const command = readCommandLine(
+  {
+    usage: 'usage: npm run bench:environments -- [--function <name>] [--count 1..50]',
+    options: { function: { type: 'string', default: 'inventory' }, count: { type: 'string', default: '5' } },
+  },
+  ({ values }) => {
+    if (!Object.hasOwn(manifest.functions, values.function))
+      throw new UsageError(`unknown function "${values.function}"`);
+    const count = Number(values.count);
+    if (!Number.isInteger(count) || count < 1 || count > 50)
+      throw new UsageError(`--count must be a whole number from 1 to 50, got "${values.count}"`);
+    return { fn: values.function as FunctionName, count };
+  },
+);
+if (command.exitCode !== undefined) process.exit(command.exitCode);
+const { fn, count } = command.settings;
 const spec = manifest.functions[fn];
-const count = Number(values.count);
-if (!spec || !Number.isInteger(count) || count < 1 || count > 50) {
-  process.stderr.write('usage: npm run bench:environments -- [--function <name>] [--count 1..50]\n');
-  process.exit(2);
-}
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 const mb = (bytes: number) => bytes / 2 ** 20;
 

@@ -9,27 +9,16 @@
 import { execFileSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { orderApiOpenApi } from '../infra/lib/openapi.ts';
+import { readCommandLine } from './command-line.ts';
 
-const usage = 'usage: npm run openapi -- [--out <file>] [--check]   (default file: docs/openapi.json)';
-
-let args: { out?: string; check?: boolean; help?: boolean };
-try {
-  args = parseArgs({
-    args: process.argv.slice(2),
-    options: { out: { type: 'string' }, check: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-    strict: true,
-    allowPositionals: false,
-  }).values;
-} catch (error) {
-  console.error(`openapi: ${(error as Error).message}\n${usage}`);
-  process.exit(2);
-}
-if (args.help) {
-  console.log(usage);
-  process.exit(0);
-}
+const command = readCommandLine({
+  usage: 'usage: npm run openapi -- [--out <file>] [--check]   (default file: docs/openapi.json)',
+  options: { out: { type: 'string' }, check: { type: 'boolean' } },
+  prefix: 'openapi: ',
+});
+if (command.exitCode !== undefined) process.exit(command.exitCode);
+const args = command.settings.values;
 const root = join(import.meta.dirname, '..');
 const file = resolve(args.out ?? join(root, 'docs', 'openapi.json'));
 // Formatted as `biome check` wants the file (the repository's lint covers docs/ too).

@@ -13,7 +13,6 @@
 import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
-import { parseArgs } from 'node:util';
 import {
   committedSchemas,
   currentSchemas,
@@ -21,25 +20,15 @@ import {
   SCHEMAS_DIR,
   type VersionedSchema,
 } from '../events/json-schemas.ts';
+import { readCommandLine } from './command-line.ts';
 
-const usage = 'usage: npm run schemas -- [--check]';
-
-let args: { check?: boolean; help?: boolean };
-try {
-  args = parseArgs({
-    args: process.argv.slice(2),
-    options: { check: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-    strict: true,
-    allowPositionals: false,
-  }).values;
-} catch (error) {
-  console.error(`schemas: ${(error as Error).message}\n${usage}`);
-  process.exit(2);
-}
-if (args.help) {
-  console.log(usage);
-  process.exit(0);
-}
+const command = readCommandLine({
+  usage: 'usage: npm run schemas -- [--check]',
+  options: { check: { type: 'boolean' } },
+  prefix: 'schemas: ',
+});
+if (command.exitCode !== undefined) process.exit(command.exitCode);
+const args = command.settings.values;
 
 const root = join(import.meta.dirname, '..');
 

@@ -9,7 +9,7 @@
  * With KAFKA_BROKERS / DYNAMODB_ENDPOINT / SNS_ENDPOINT set (e.g. docker-compose), those are used instead of
  * starting anything.
  */
-import { parseArgs } from 'node:util';
+import { readCommandLine, UsageError } from '../../tools/command-line.ts';
 import { ensurePythonTools } from '../python/venv.ts';
 import { describeInfra } from './describe.ts';
 import { dynoxideBinary } from './dynamodb.ts';
@@ -34,20 +34,30 @@ function parsePort(value: string | undefined, flag: string): number | undefined 
   return port;
 }
 
-class UsageError extends Error {}
+const options = {
+  'kafka-port': { type: 'string' },
+  'controller-port': { type: 'string' },
+  'dynamodb-port': { type: 'string' },
+  'sns-port': { type: 'string' },
+  'data-dir': { type: 'string' },
+  'table-prefix': { type: 'string' },
+  reset: { type: 'boolean' },
+  prepare: { type: 'boolean' },
+} as const;
+
+const portsOf = (
+  values: Partial<Record<'kafka-port' | 'controller-port' | 'dynamodb-port' | 'sns-port', string>>,
+) => ({
+  kafkaPort: parsePort(values['kafka-port'], '--kafka-port'),
+  controllerPort: parsePort(values['controller-port'], '--controller-port'),
+  dynamodbPort: parsePort(values['dynamodb-port'], '--dynamodb-port'),
+  snsPort: parsePort(values['sns-port'], '--sns-port'),
+});
 
 async function main(): Promise<number> {
-  let values: ReturnType<typeof parse>['values'];
-  try {
-    values = parse().values;
-  } catch (error) {
-    console.error(`${(error as Error).message}\n${usage}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(usage);
-    return 0;
-  }
+  const command = readCommandLine({ usage, options }, ({ values }) => ({ values, ports: portsOf(values) }));
+  if (command.exitCode !== undefined) return command.exitCode;
+  const { values, ports } = command.settings;
 
   const log = (line: string) => console.error(line);
   if (values.prepare) {
@@ -81,10 +91,7 @@ async function main(): Promise<number> {
 
   try {
     infra = await startLocalInfra({
-      kafkaPort: parsePort(values['kafka-port'], '--kafka-port'),
-      controllerPort: parsePort(values['controller-port'], '--controller-port'),
-      dynamodbPort: parsePort(values['dynamodb-port'], '--dynamodb-port'),
-      snsPort: parsePort(values['sns-port'], '--sns-port'),
+      ...ports,
       dataDir: values['data-dir'],
       reset: values.reset,
       log,
@@ -108,30 +115,14 @@ async function main(): Promise<number> {
     await new Promise<never>(() => setInterval(() => {}, 1 << 30));
     return 0;
   } catch (error) {
-    if (error instanceof InfraError || error instanceof UsageError) {
-      console.error(`\n[${error instanceof InfraError ? error.service : 'infra'}] ${error.message}`);
+    if (error instanceof InfraError) {
+      console.error(`\n[${error.service}] ${error.message}`);
     } else {
       console.error(error);
     }
     await infra?.stop();
     return 1;
   }
-}
-
-function parse() {
-  return parseArgs({
-    options: {
-      'kafka-port': { type: 'string' },
-      'controller-port': { type: 'string' },
-      'dynamodb-port': { type: 'string' },
-      'sns-port': { type: 'string' },
-      'data-dir': { type: 'string' },
-      'table-prefix': { type: 'string' },
-      reset: { type: 'boolean' },
-      prepare: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
 }
 
 process.exitCode = await main();

@@ -12,7 +12,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import {
   CreateTableCommand,
   DeleteTableCommand,
@@ -21,6 +20,7 @@ import {
   PutItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
+import { readCommandLine, UsageError } from '../../tools/command-line.ts';
 import { RuntimeEnv } from '../../topology/runtime-env.ts';
 import { localDynamoDbConfig, type RunningDynamoDb, startDynamoDb } from './dynamodb.ts';
 import { findFreePort } from './ports.ts';
@@ -33,7 +33,8 @@ type Action = 'PutItem' | 'UpdateItem' | 'GetItem';
 function positive(value: string | undefined, fallback: number, flag: string): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${flag} must be a positive number, got "${value}"`);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new UsageError(`${flag} must be a positive number, got "${value}"`);
   return n;
 }
 
@@ -44,24 +45,23 @@ function percentile(sorted: number[], p: number): number {
 
 const ms = (value: number) => value.toFixed(2);
 
+const options = {
+  clients: { type: 'string' },
+  seconds: { type: 'string' },
+  'item-bytes': { type: 'string' },
+  endpoint: { type: 'string' },
+} as const;
+
+const settingsOf = (values: { clients?: string; seconds?: string; 'item-bytes'?: string }) => ({
+  clients: Math.round(positive(values.clients, 4, '--clients')),
+  seconds: positive(values.seconds, 10, '--seconds'),
+  itemBytes: Math.round(positive(values['item-bytes'], 1000, '--item-bytes')),
+});
+
 async function main(): Promise<number> {
-  let values: ReturnType<typeof parse>['values'];
-  let clients: number;
-  let seconds: number;
-  let itemBytes: number;
-  try {
-    values = parse().values;
-    clients = Math.round(positive(values.clients, 4, '--clients'));
-    seconds = positive(values.seconds, 10, '--seconds');
-    itemBytes = Math.round(positive(values['item-bytes'], 1000, '--item-bytes'));
-  } catch (error) {
-    console.error(`${(error as Error).message}\n${usage}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(usage);
-    return 0;
-  }
+  const command = readCommandLine({ usage, options }, ({ values }) => ({ values, ...settingsOf(values) }));
+  if (command.exitCode !== undefined) return command.exitCode;
+  const { values, clients, seconds, itemBytes } = command.settings;
 
   const log = (line: string) => console.error(line);
   let running: RunningDynamoDb | undefined;
@@ -163,18 +163,6 @@ async function main(): Promise<number> {
     await running?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
   }
-}
-
-function parse() {
-  return parseArgs({
-    options: {
-      clients: { type: 'string' },
-      seconds: { type: 'string' },
-      'item-bytes': { type: 'string' },
-      endpoint: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
 }
 
 process.exitCode = await main();

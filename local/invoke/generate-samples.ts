@@ -6,28 +6,19 @@
  */
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { readCommandLine } from '../../tools/command-line.ts';
 import { projectRoot } from '../python/venv.ts';
 import { buildSamples, sampleText } from './samples.ts';
 
 export const samplesDir = join(projectRoot, 'events', 'samples');
-const usage = 'usage: npm run samples -- [--check]';
 
 async function main(): Promise<number> {
-  let check: boolean;
-  try {
-    const { values } = parseArgs({
-      options: { check: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-    });
-    if (values.help) {
-      console.log(usage);
-      return 0;
-    }
-    check = values.check === true;
-  } catch (error) {
-    console.error(`${(error as Error).message}\n${usage}`);
-    return 2;
-  }
+  const command = readCommandLine(
+    { usage: 'usage: npm run samples -- [--check]', options: { check: { type: 'boolean' } } },
+    ({ values }) => values.check === true,
+  );
+  if (command.exitCode !== undefined) return command.exitCode;
+  const check = command.settings;
   const wanted = new Map(
     Object.entries(buildSamples()).map(([name, event]) => [`${name}.json`, sampleText(event)]),
   );
