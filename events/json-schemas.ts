@@ -26,10 +26,11 @@ export interface VersionedSchema {
 }
 
 /**
- * Versions a topic still has to read besides the current one in topics.ts, while a breaking change rolls
- * out (events/README.md, "Making a breaking change"): their files stay checked against these schemas.
+ * Versions a topic has to read besides the one in topics.ts while a breaking change rolls out (the next
+ * one before producers switch to it, the previous one after): events/README.md, "Making a breaking change".
+ * Their files are written and checked like the current version's.
  */
-export const previousVersions: Partial<Record<TopicName, z.ZodObject[]>> = {};
+export const otherVersions: Partial<Record<TopicName, z.ZodObject[]>> = {};
 
 /**
  * Other event types a topic carries beside its own: `DeadLetterQueue` also holds the replay tool's markers.
@@ -70,7 +71,7 @@ export function currentSchemas(): VersionedSchema[] {
   return topicNames.flatMap((topic) =>
     [
       topicSchemas[topic] as z.ZodObject,
-      ...(previousVersions[topic] ?? []),
+      ...(otherVersions[topic] ?? []),
       ...(otherEventTypes[topic] ?? []),
     ].map((schema) => jsonSchemaOf(topic, schema)),
   );
