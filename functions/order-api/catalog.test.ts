@@ -58,7 +58,11 @@ describe('catalog over the inventory table', () => {
       entry: item('SKU-A'),
     });
     const stuck = fakeClient([unprocessed, unprocessed, unprocessed, unprocessed, unprocessed]);
-    await expect(dynamoCatalog(stuck.client, 'inventory').prices(['SKU-A'])).rejects.toThrow(/throttled/);
+    // Named, so that order-api answers it 503 throttled with Retry-After (failures.ts).
+    await expect(dynamoCatalog(stuck.client, 'inventory').prices(['SKU-A'])).rejects.toMatchObject({
+      name: 'CatalogThrottledError',
+      message: expect.stringMatching(/throttled/),
+    });
   });
 
   it('answers a malformed item as not sellable (not an outage, not unknown), never caches it, and sees its fix at once', async () => {
