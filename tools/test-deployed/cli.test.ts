@@ -1,14 +1,20 @@
-import { describe, expect, it } from 'vitest';
-import { parseTarget, run, USAGE } from './cli.ts';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { run, targetOf, USAGE } from './cli.ts';
 
+/** Runs the CLI with `argv`; the usage goes through console (tools/command-line.ts), the checks through io. */
 async function exitOf(argv: string[], env: NodeJS.ProcessEnv = {}) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await run(argv, env, { out: (l) => out.push(l), err: (l) => err.push(l) });
-  return { code, out: out.join('\n'), err: err.join('\n') };
+  const printed: string[] = [];
+  const errors: string[] = [];
+  vi.spyOn(console, 'log').mockImplementation((line: string) => printed.push(line));
+  vi.spyOn(console, 'error').mockImplementation((line: string) => errors.push(line));
+  const io = { out: (l: string) => printed.push(l), err: (l: string) => errors.push(l) };
+  const code = await run(argv, env, io);
+  return { code, out: printed.join('\n'), err: errors.join('\n') };
 }
 
 describe('npm run test:deployed arguments', () => {
+  afterEach(() => vi.restoreAllMocks());
+
   it.each([
     [[], 'name either a deployed stack'],
     [['--stack', 'S', '--local', 'http://127.0.0.1:3000'], 'name either a deployed stack'],
@@ -18,10 +24,11 @@ describe('npm run test:deployed arguments', () => {
     [['--local', 'http://127.0.0.1:3000', '--dynamodb', 'nope'], '--dynamodb must be an http(s) URL'],
     [['--stack', 'S', '--bogus'], "Unknown option '--bogus'"],
     [['--stack'], "Option '--stack <value>' argument missing"],
+    [['--stack', 'S', '--stack', 'T', '--region', 'eu-west-1'], '--stack given twice'],
   ])('%j exits 2 with the reason and the usage', async (argv, reason) => {
     const { code, err } = await exitOf(argv);
     expect(code).toBe(2);
-    expect(err).toContain(reason);
+    expect(err).toContain(`test:deployed: ${reason}`);
     expect(err).toContain(USAGE);
   });
 
@@ -30,12 +37,12 @@ describe('npm run test:deployed arguments', () => {
   });
 
   it('takes the region from AWS_REGION, and the local defaults of npm start', () => {
-    expect(parseTarget(['--stack', 'OrderPipeline'], { AWS_REGION: 'eu-west-1' })).toEqual({
+    expect(targetOf({ stack: 'OrderPipeline' }, { AWS_REGION: 'eu-west-1' })).toEqual({
       kind: 'aws',
       stack: 'OrderPipeline',
       region: 'eu-west-1',
     });
-    expect(parseTarget(['--local', 'http://127.0.0.1:3000', '--region', 'us-east-1'], {})).toEqual({
+    expect(targetOf({ local: 'http://127.0.0.1:3000', region: 'us-east-1' }, {})).toEqual({
       kind: 'local',
       apiUrl: 'http://127.0.0.1:3000',
       dashboardUrl: 'http://127.0.0.1:3001',

@@ -2,12 +2,13 @@
  * `npm run test:deployed`: the end-to-end checks against a deployed stack (every request SigV4-signed with
  * the caller's credentials, from the SDK's default provider chain), or against a local stack started with
  * `npm start -- --iam` (signed with the credentials that API checks). Exit 0 when every check passed, 1
- * when one failed (or the stack could not be read), 2 for bad arguments.
+ * when one failed (or the stack could not be read), 2 for bad arguments (tools/command-line.ts: the usage
+ * and the reason on stderr; `--help` prints the usage on stdout).
  */
-import { parseArgs } from 'node:util';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { localIamCredentials } from '../../local/runtime/iam.ts';
 import { localRegion } from '../../local/runtime/lambda-context.ts';
+import { type CommandLine, readCommandLine, UsageError } from '../command-line.ts';
 import { awsObservatory, readStackOutputs } from './aws.ts';
 import type { CheckContext, CheckTimeouts } from './checks.ts';
 import { localObservatory } from './local.ts';
@@ -45,27 +46,28 @@ type Target =
 
 const isHttpUrl = (text: string) => URL.canParse(text) && /^https?:$/.test(new URL(text).protocol);
 
-/** The target the arguments name, or why they do not (exit 2). */
-export function parseTarget(
-  argv: readonly string[],
-  env: NodeJS.ProcessEnv,
-): Target | 'help' | { error: string } {
-  let values: ReturnType<typeof parse>['values'];
-  try {
-    ({ values } = parse(argv));
-  } catch (error) {
-    return { error: (error as Error).message };
-  }
-  if (values.help) return 'help';
+const OPTIONS = {
+  stack: { type: 'string' },
+  region: { type: 'string' },
+  local: { type: 'string' },
+  dashboard: { type: 'string' },
+  dynamodb: { type: 'string' },
+  'table-prefix': { type: 'string' },
+} as const;
+
+type Values = CommandLine<typeof OPTIONS, false>['values'];
+
+/** The target the flags name; a `UsageError` (exit 2) says why they name none. */
+export function targetOf(values: Values, env: NodeJS.ProcessEnv): Target {
   if ((values.stack === undefined) === (values.local === undefined))
-    return { error: 'name either a deployed stack (--stack <name>) or a local API (--local <url>)' };
+    throw new UsageError('name either a deployed stack (--stack <name>) or a local API (--local <url>)');
   if (values.stack !== undefined) {
     const region = values.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
-    if (!region) return { error: "name the stack's region: --region <region> or AWS_REGION" };
+    if (!region) throw new UsageError("name the stack's region: --region <region> or AWS_REGION");
     const localOnly = (['dashboard', 'dynamodb', 'table-prefix'] as const).filter(
       (f) => values[f] !== undefined,
     );
-    if (localOnly.length > 0) return { error: `--${localOnly[0]} is for --local runs` };
+    if (localOnly.length > 0) throw new UsageError(`--${localOnly[0]} is for --local runs`);
     return { kind: 'aws', stack: values.stack, region };
   }
   const apiUrl = values.local as string;
@@ -76,7 +78,7 @@ export function parseTarget(
     ['dashboard', dashboardUrl],
     ['dynamodb', dynamodbEndpoint],
   ])
-    if (!isHttpUrl(url as string)) return { error: `--${flag} must be an http(s) URL, got "${url}"` };
+    if (!isHttpUrl(url as string)) throw new UsageError(`--${flag} must be an http(s) URL, got "${url}"`);
   return {
     kind: 'local',
     apiUrl,
@@ -85,23 +87,6 @@ export function parseTarget(
     ...(values['table-prefix'] ? { tablePrefix: values['table-prefix'] } : {}),
     region: values.region ?? localRegion(),
   };
-}
-
-function parse(argv: readonly string[]) {
-  return parseArgs({
-    args: [...argv],
-    options: {
-      stack: { type: 'string' },
-      region: { type: 'string' },
-      local: { type: 'string' },
-      dashboard: { type: 'string' },
-      dynamodb: { type: 'string' },
-      'table-prefix': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
 }
 
 async function contextOf(target: Target, env: NodeJS.ProcessEnv, io: Io): Promise<CheckContext> {
@@ -134,17 +119,13 @@ async function contextOf(target: Target, env: NodeJS.ProcessEnv, io: Io): Promis
 }
 
 export async function run(argv: readonly string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
-  const target = parseTarget(argv, env);
-  if (target === 'help') {
-    io.out(USAGE);
-    return 0;
-  }
-  if ('error' in target) {
-    io.err(`test:deployed: ${target.error}\n${USAGE}`);
-    return 2;
-  }
+  const command = readCommandLine(
+    { usage: USAGE, options: OPTIONS, args: [...argv], prefix: 'test:deployed: ' },
+    ({ values }) => targetOf(values, env),
+  );
+  if (command.exitCode !== undefined) return command.exitCode;
   try {
-    const results = await runChecks(await contextOf(target, env, io));
+    const results = await runChecks(await contextOf(command.settings, env, io));
     return results.every((result) => result.ok) ? 0 : 1;
   } catch (error) {
     io.err(`test:deployed: ${(error as Error).name}: ${(error as Error).message}`);
