@@ -142,9 +142,6 @@ interface AcceptInput {
 /** The API: routing, validation, and the idempotent acceptance of orders. Ports are injected. */
 export function createOrderApi(deps: OrderApiDeps, observe: { logger: Logger; metrics: Metrics }) {
   const { logger } = observe;
-  // The repository retries a write that meets a transaction (the SDK does not) and answers a failed
-  // condition as a result; what still fails here is answered 503 with Retry-After by `failed`.
-  const { orders } = deps;
   const now = deps.now ?? (() => new Date());
   const newId = deps.newId ?? randomUUID;
   // The record's key is the caller's scoped key; its payload hash is the request's fingerprint (route,
@@ -172,7 +169,9 @@ export function createOrderApi(deps: OrderApiDeps, observe: { logger: Logger; me
       const started = new Date(order.placedAt);
       let created: Awaited<ReturnType<OrdersPort['create']>>;
       try {
-        created = await orders.create(
+        // The repository retries a write that meets a transaction (the SDK does not) and answers a failed
+        // condition as a result; what still fails is answered 503 with Retry-After (`failed`).
+        created = await deps.orders.create(
           newStoredOrder(order, { requestHash: requestHash(input.request), requestId: input.requestId }),
         );
       } catch (error) {
@@ -317,7 +316,7 @@ export function createOrderApi(deps: OrderApiDeps, observe: { logger: Logger; me
    */
   async function cancel(input: CancelInput): Promise<APIGatewayProxyResult> {
     const at = now();
-    const result = await orders.cancel({
+    const result = await deps.orders.cancel({
       orderId: input.orderId,
       at: at.toISOString(),
       reason: input.request.reason,
@@ -394,7 +393,7 @@ export function createOrderApi(deps: OrderApiDeps, observe: { logger: Logger; me
     const problems = validOrderId(orderId);
     if (problems.length > 0) return errorResponse(400, 'The order id is invalid', problems);
     logger.setCorrelationId(orderId);
-    const stored = await orders.get(orderId);
+    const stored = await deps.orders.get(orderId);
     if (!stored) return errorResponse(404, `Order ${orderId} not found`);
     const view = orderView(stored);
     const history = historyWithNotifications(view.history, await deps.notifications.delivered(orderId));
