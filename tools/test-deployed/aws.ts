@@ -16,6 +16,7 @@ import {
   DescribeAlarmsCommand,
   GetMetricDataCommand,
   type MetricDataQuery,
+  type MetricDataResult,
 } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { defaultProvider } from '@aws-sdk/credential-provider-node';
@@ -72,10 +73,13 @@ async function deadLetterAlarmName(stackName: string, session: AwsSession): Prom
   }
 }
 
-/** The KPI across the steps, as the dashboard's "Orders per minute" chart finds it. */
+/**
+ * The KPI across the steps, with the dashboard's SEARCH (every `service` that emits it). Not wrapped in
+ * SUM(): the series are added here, so a search that finds none yet is a zero, not an error.
+ */
 const kpiQuery = (id: string, name: KpiName): MetricDataQuery => ({
   Id: id,
-  Expression: `SUM(SEARCH('{${METRICS_NAMESPACE},service} MetricName="${name}"', 'Sum', 60))`,
+  Expression: `SEARCH('{${METRICS_NAMESPACE},service} MetricName="${name}"', 'Sum', 60)`,
   Period: 60,
   ReturnData: true,
 });
@@ -88,6 +92,20 @@ const COUNTED = {
 } as const;
 
 const sumOf = (values: readonly number[] | undefined) => (values ?? []).reduce((a, b) => a + b, 0);
+
+/** Every datapoint of every series, per query id: a SEARCH answers one result per series, all under its id. */
+export function totalsById(results: readonly MetricDataResult[]): Map<string, number> {
+  const totals = new Map<string, number>();
+  for (const result of results)
+    totals.set(result.Id ?? '', (totals.get(result.Id ?? '') ?? 0) + sumOf(result.Values));
+  return totals;
+}
+
+/** An alarm's own metric queries, at a minute's period instead of its five: fewer minutes from before the run. */
+export const perMinute = (queries: readonly MetricDataQuery[]): MetricDataQuery[] =>
+  queries.map((query) =>
+    query.MetricStat ? { ...query, MetricStat: { ...query.MetricStat, Period: 60 } } : query,
+  );
 
 export function awsObservatory(stackName: string, outputs: StackOutputs, session: AwsSession): Observatory {
   const cloudWatch = new CloudWatchClient(session);
@@ -122,16 +140,15 @@ export function awsObservatory(stackName: string, outputs: StackOutputs, session
       startTime = new Date(Math.floor(Date.now() / 60_000) * 60_000);
       alarmName = await deadLetterAlarmName(stackName, session);
       const { MetricAlarms } = await cloudWatch.send(new DescribeAlarmsCommand({ AlarmNames: [alarmName] }));
-      // The alarm's own queries, at a minute's period instead of five: fewer minutes from before the run.
-      alarmQueries = (MetricAlarms?.[0]?.Metrics ?? []).map((query) =>
-        query.MetricStat ? { ...query, MetricStat: { ...query.MetricStat, Period: 60 } } : query,
-      );
+      alarmQueries = perMinute(MetricAlarms?.[0]?.Metrics ?? []);
       if (alarmQueries.length === 0) throw new Error(`alarm ${alarmName} has no metric queries`);
     },
     async moved(): Promise<Moved> {
-      const kpis = await metricData(Object.entries(COUNTED).map(([id, name]) => kpiQuery(id, name)));
-      const byId = new Map(kpis.map((result) => [result.Id, sumOf(result.Values)]));
-      const deadLetters = (await metricData(alarmQueries)).reduce((n, result) => n + sumOf(result.Values), 0);
+      const byId = totalsById(
+        await metricData(Object.entries(COUNTED).map(([id, name]) => kpiQuery(id, name))),
+      );
+      // Only the alarm's returned query (its SUM of every source) comes back.
+      const deadLetters = [...totalsById(await metricData(alarmQueries)).values()].reduce((a, b) => a + b, 0);
       return {
         received: byId.get('received') ?? 0,
         rejected: byId.get('rejected') ?? 0,
