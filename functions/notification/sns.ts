@@ -9,6 +9,7 @@ import { channelEnvVar } from '../../topology/manifest.ts';
 import { RuntimeEnv } from '../../topology/runtime-env.ts';
 import { ConfigError } from '../shared/config.ts';
 import { onReset } from '../shared/lifecycle.ts';
+import { captureAwsClient } from '../shared/tracing.ts';
 import { logSend, type OutgoingMessage, type Send } from './delivery.ts';
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -129,6 +130,6 @@ onReset(() => {
 export function configuredSend(env: Env = process.env): Send {
   const channel = readNotificationChannel(env);
   if (channel.kind === 'log') return logSend;
-  client ??= new SNSClient(snsClientConfig(env));
+  client ??= captureAwsClient(new SNSClient(snsClientConfig(env)));
   return snsSend(client, channel.topicArn);
 }

@@ -2,6 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { type DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import middy from '@middy/core';
 import type { ScheduledEvent } from 'aws-lambda';
@@ -14,6 +15,7 @@ import {
 } from '../shared/dynamodb.ts';
 import { produce } from '../shared/kafka/producer.ts';
 import { retry } from '../shared/retry.ts';
+import { tracer } from '../shared/tracing.ts';
 import { readSweepConfig, type SweepPorts, type SweepSummary, sweep } from './logic.ts';
 
 /** The DynamoDB side of the sweep: pages of the outbox index, and conditional updates. */
@@ -92,6 +94,7 @@ export async function sweepOutbox(now = new Date()): Promise<SweepSummary> {
 }
 
 export const handler = middy(async (_event: ScheduledEvent) => sweepOutbox())
+  .use(captureLambdaHandler(tracer, { captureResponse: false }))
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics));
 

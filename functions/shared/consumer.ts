@@ -3,6 +3,7 @@ import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/pe
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { Context, MSKEvent } from 'aws-lambda';
 import * as z from 'zod';
@@ -25,6 +26,8 @@ import {
   recordsByPartition,
 } from './msk-records.ts';
 import { addKpiMetrics, flushMetrics } from './observability.ts';
+import { TRACE_HEADER } from './trace-header.ts';
+import { traceRecord, tracer, withTraceHeader } from './tracing.ts';
 
 /** What a step did with one event: the events to produce and the KPIs to publish. */
 export interface StepOutcome {
@@ -314,7 +317,7 @@ export function batchProcessor<T extends TopicName>(
 
   type Result = { kind: 'deadLettered' } | { kind: 'processed' | 'duplicates'; outcome: StepOutcome };
 
-  async function processRecord(record: RawRecord): Promise<Result> {
+  async function processRecord(record: RawRecord, invokedAtMs: number): Promise<Result> {
     const classified = classify(step.topic, record);
     if (classified.kind === 'poison') {
       await deadLetter(record, classified.error);
@@ -328,7 +331,16 @@ export function batchProcessor<T extends TopicName>(
     });
     let outcome: StepOutcome;
     try {
-      outcome = await step.process(event, { logger: recordLogger, now: now() });
+      // One hop of the order's trace; what it produces carries the hop's trace header.
+      const traced = { orderId: event.correlationId, invokedAtMs, producedAtMs: record.timestamp };
+      outcome = await traceRecord(
+        step.name,
+        { ...traced, traceHeader: headerText(record, TRACE_HEADER) },
+        (hop) =>
+          step
+            .process(event, { logger: recordLogger, now: now() })
+            .then((done) => ({ ...done, events: withTraceHeader(done.events, hop) })),
+      );
     } catch (error) {
       await failed(record, error, recordLogger, event.correlationId);
       return { kind: 'deadLettered' };
@@ -448,6 +460,7 @@ export function batchProcessor<T extends TopicName>(
   ): Promise<BatchReport> {
     if (context) deadLetterConfig.registerLambdaContext(context);
     const report: BatchReport = { processed: 0, duplicates: 0, deadLettered: 0 };
+    const invokedAtMs = Date.now();
     const partitions = recordsByPartition(event);
     const outcomes: Produced[] = [];
     const measured: MeasuredOrder[] = [];
@@ -457,7 +470,7 @@ export function batchProcessor<T extends TopicName>(
       for (const record of records) {
         // One order's records stay in order: the next starts once the last one's writes are done.
         await previous;
-        const result = await processRecord(record).catch((error: unknown) => {
+        const result = await processRecord(record, invokedAtMs).catch((error: unknown) => {
           throw new UnfinishedRecord(record, error);
         });
         report[result.kind] += 1;
@@ -505,8 +518,9 @@ export function batchProcessor<T extends TopicName>(
 }
 
 /**
- * The Lambda handler of a Kafka-triggered step, with the Powertools middlewares: structured logs with the
- * Lambda context and cold-start flag, and EMF metrics flushed at the end of each invocation. `setup` runs
+ * The Lambda handler of a Kafka-triggered step, with the Powertools middlewares: the X-Ray segment of the
+ * invocation (Tracer; each record a subsegment, `traceRecord`), structured logs with the Lambda context and
+ * cold-start flag, and EMF metrics flushed at the end of each invocation. `setup` runs
  * on the first invocation, so that importing the module needs no environment.
  */
 export function kafkaConsumerHandler<T extends TopicName>(options: {
@@ -532,6 +546,7 @@ export function kafkaConsumerHandler<T extends TopicName>(options: {
     // With ReportBatchItemFailures the answer is exactly AWS's shape (the counts are in the log line above).
     return report.batchItemFailures ? { batchItemFailures: report.batchItemFailures } : report;
   })
+    .use(captureLambdaHandler(tracer, { captureResponse: false }))
     .use(injectLambdaContext(options.logger, { resetKeys: true }))
     .use(flushMetrics(options.metrics));
 }

@@ -3,6 +3,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { readDynamoDbEndpoint } from './config.ts';
 import { projectRetries } from './errors.ts';
 import { fullJitter } from './retry.ts';
+import { captureAwsClient } from './tracing.ts';
 
 /**
  * Client settings. On AWS nothing is set: region and credentials come from the Lambda environment.
@@ -24,9 +25,12 @@ export function dynamoDbClientConfig(
 let client: DynamoDBClient | undefined;
 let documentClient: DynamoDBDocumentClient | undefined;
 
-/** The low-level client, shared with the Powertools idempotency persistence layer. */
+/**
+ * The low-level client, shared with the Powertools idempotency persistence layer; its calls are X-Ray
+ * subsegments (and local spans), the document client's too (it sends through this client's middleware).
+ */
 export function dynamoDbClient(): DynamoDBClient {
-  client ??= new DynamoDBClient(dynamoDbClientConfig(process.env));
+  client ??= captureAwsClient(new DynamoDBClient(dynamoDbClientConfig(process.env)));
   return client;
 }
 

@@ -36,6 +36,9 @@ export function functionEnvironment(fn: FunctionName, endpoints: LocalEndpoints)
     AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
     // Powertools reports `cold_start` (and the ColdStart metric) only for on-demand environments.
     AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+    // No X-Ray daemon here: Powertools Tracer off (it would otherwise take AWS_EXECUTION_ENV for Lambda's).
+    // The order's trace context still flows in the records' headers, recorded as local spans.
+    POWERTOOLS_TRACE_ENABLED: 'false',
     // The deployers' contract (topology/runtime-env.ts), with the local values.
     [RuntimeEnv.kafkaBrokers]: endpoints.kafkaBrokers.join(','),
     [RuntimeEnv.kafkaAuth]: 'none',

@@ -1,6 +1,7 @@
 import type { GetBootstrapBrokersCommand, GetBootstrapBrokersCommandOutput } from '@aws-sdk/client-kafka';
 import type { BaseOptions, SASLOptions } from '@platformatic/kafka';
 import { type KafkaConfig, parseBrokerList } from '../config.ts';
+import { captureAwsClient } from '../tracing.ts';
 
 /**
  * How a client reaches the cluster: what every `@platformatic/kafka` client (Producer, Consumer, Admin)
@@ -60,7 +61,7 @@ export interface ConnectionDeps {
 
 const defaultMskApi = async (region: string | undefined): Promise<MskApi> => {
   const { KafkaClient } = await import('@aws-sdk/client-kafka');
-  return new KafkaClient(region ? { region } : {});
+  return captureAwsClient(new KafkaClient(region ? { region } : {}));
 };
 
 const defaultSigner = async (region: string): Promise<TokenProvider> => {

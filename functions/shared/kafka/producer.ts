@@ -6,6 +6,7 @@ import {
 } from '@platformatic/kafka';
 import type { EncodedRecord } from '../../../events/codec.ts';
 import { kafkaConfigFromEnv } from '../config.ts';
+import { traceProduce } from '../tracing.ts';
 import { clientIdFor, type KafkaConnection, resolveConnection } from './connection.ts';
 
 /** Keys and header values are text; record values are the codec's bytes, sent as they are. */
@@ -65,9 +66,16 @@ function sharedProducer(): Promise<RecordProducer> {
   return producer;
 }
 
-/** Sends the codec's records and resolves once every one is acknowledged by all in-sync replicas. */
+/**
+ * Sends the codec's records and resolves once every one is acknowledged by all in-sync replicas. Each
+ * record carries its order's trace header, and the send is a `## kafka produce` subsegment (tracing.ts).
+ */
 export async function produce(records: readonly EncodedRecord[]): Promise<void> {
   if (records.length === 0) return;
+  await traceProduce(process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'producer', records, send);
+}
+
+async function send(records: readonly EncodedRecord[]): Promise<void> {
   const current = sharedProducer();
   const client = await current;
   try {
