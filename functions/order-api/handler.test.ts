@@ -1000,6 +1000,72 @@ describe('AWS errors: retried where the SDK does not, else 503 with Retry-After,
     expect((await orders.get('x-2'))?.history.filter((h) => h.status === 'CANCELLED')).toHaveLength(1);
   });
 
+  const classes = [
+    ['ThrottlingException', awsError('ThrottlingException'), 'throttled'],
+    [
+      'ProvisionedThroughputExceededException',
+      awsError('ProvisionedThroughputExceededException'),
+      'throttled',
+    ],
+    ['TransactionConflictException', awsError('TransactionConflictException'), 'conflict'],
+    ['InternalServerError', awsError('InternalServerError', 500), 'unavailable'],
+    [
+      'a dropped connection',
+      Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }),
+      'unavailable',
+    ],
+    ['a request timeout', Object.assign(new Error('timed out'), { name: 'TimeoutError' }), 'unavailable'],
+  ] as const;
+  it.each(classes)(
+    'answers %s from any dependency of any route 503 with Retry-After and its reason',
+    async (_, error, reason) => {
+      type Setup = ReturnType<typeof setup>;
+      const cases: [string, (s: Setup) => void, APIGatewayProxyEvent][] = [
+        [
+          'orders.create',
+          (s) => vi.spyOn(s.orders, 'create').mockRejectedValueOnce(error),
+          request('POST', '/orders', readmeBody, { 'Idempotency-Key': 'k' }),
+        ],
+        [
+          'catalog',
+          (s) => vi.spyOn(s.catalog, 'prices').mockRejectedValueOnce(error),
+          request('POST', '/orders', readmeBody),
+        ],
+        [
+          'idempotency store',
+          (s) => vi.spyOn(s.persistenceStore, 'saveInProgress').mockRejectedValueOnce(error),
+          request('POST', '/orders', readmeBody, { 'Idempotency-Key': 'k' }),
+        ],
+        [
+          'orders.cancel',
+          (s) => vi.spyOn(s.orders, 'cancel').mockRejectedValueOnce(error),
+          request('POST', '/orders/x-9/cancel'),
+        ],
+        [
+          'orders.get',
+          (s) => vi.spyOn(s.orders, 'get').mockRejectedValueOnce(error),
+          request('GET', '/orders/x-9'),
+        ],
+        [
+          'notifications',
+          (s) => vi.spyOn(s.notifications, 'delivered').mockRejectedValueOnce(error),
+          request('GET', '/orders/x-9'),
+        ],
+      ];
+      for (const [where, fail, event] of cases) {
+        const s = setup();
+        s.orders.items.set('x-9', storedOrder(sampleOrder({ orderId: 'x-9' })));
+        fail(s);
+        const answer = await s.call(event);
+        expect([answer.statusCode, answer.headers?.['retry-after'], body(answer).reason], where).toEqual([
+          503,
+          reason === 'throttled' ? '2' : '1',
+          reason,
+        ]);
+      }
+    },
+  );
+
   it('answers a read that failed past the retries 503 unavailable, never 500', async () => {
     const orders = new MemoryOrders();
     vi.spyOn(orders, 'get').mockRejectedValueOnce(
