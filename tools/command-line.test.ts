@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { readCommandLine, UsageError, usageFailure } from './command-line.ts';
+import { parseFlags, readCommandLine, UsageError } from './command-line.ts';
 
 const usage = 'usage: demo [--count <n>] [--check] [--tag <t>]... [name]';
 const options = {
@@ -62,6 +62,24 @@ describe('command line prologue', () => {
       throw new TypeError('a bug');
     };
     expect(() => readCommandLine({ usage, options, args: [] }, broken)).toThrow('a bug');
-    expect(() => usageFailure(new Error('other'), { usage })).toThrow('other');
+  });
+
+  it('prints where it is told to', () => {
+    const lines: string[] = [];
+    const out = {
+      log: (l: string) => lines.push(`log ${l}`),
+      error: (l: string) => lines.push(`error ${l}`),
+    };
+    expect(readCommandLine({ usage, options, args: ['-h'], out })).toEqual({ exitCode: 0 });
+    expect(readCommandLine({ usage, options, args: ['--x'], out, prefix: 'demo: ' })).toEqual({
+      exitCode: 2,
+    });
+    expect(lines).toEqual([`log ${usage}`, `error demo: Unknown option '--x'\n${usage}`]);
+  });
+
+  it('parseFlags throws the UsageError itself, the first line of what node:util says', () => {
+    expect(() => parseFlags({ options, args: ['--x'] })).toThrow(UsageError);
+    expect(() => parseFlags({ options, args: ['--x'] })).toThrow(/^Unknown option '--x'$/);
+    expect(parseFlags({ options, args: ['-h'] }).values).toEqual({ help: true });
   });
 });

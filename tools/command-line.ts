@@ -16,6 +16,12 @@ export const USAGE_EXIT_CODE = 2;
 type Options = NonNullable<ParseArgsConfig['options']>;
 const help = { help: { type: 'boolean', short: 'h' } } as const;
 
+/** Where a command prints: its usage for `--help` on `log`, a usage error on `error`. */
+export interface CommandOutput {
+  log(line: string): void;
+  error(line: string): void;
+}
+
 export interface CommandSpec<O extends Options, P extends boolean> {
   /** One line or more, printed on stdout for `--help` and on stderr after a usage error. */
   usage: string;
@@ -23,53 +29,69 @@ export interface CommandSpec<O extends Options, P extends boolean> {
   /** Whether arguments without a flag are taken (default: no). */
   allowPositionals?: P;
   /** Default: `process.argv.slice(2)`. */
-  args?: string[];
+  args?: readonly string[];
   /** Prefixed to an error message, e.g. `openapi: `. */
   prefix?: string;
+  /** Default: the console. */
+  out?: CommandOutput;
 }
 
 export type CommandLine<O extends Options, P extends boolean> = ReturnType<
   typeof parseArgs<{ options: O & typeof help; allowPositionals: P; strict: true; tokens: false }>
 >;
 
-/** What to do instead of running (exit 0 after `--help`, 2 after bad arguments; both printed), or what to run with. */
-export type Command<T> = { exitCode: 0 | 2 } | { exitCode?: undefined; settings: T };
-
 /**
- * Reads the command line: `--help` prints `usage` (exit 0); an unknown flag, a missing value, a flag given
- * twice or a `UsageError` thrown by `settingsOf` prints the reason and `usage` on stderr (exit 2). Else the
- * settings: what `settingsOf` makes of the values and positionals (by default, those themselves).
+ * The flags and positionals of `args` (strict: an unknown flag, a missing value or an unexpected argument
+ * is refused; so is a flag given twice, unless it is `multiple`), with `values.help` for `--help`/`-h`.
+ * Throws a `UsageError` saying what is wrong.
  */
-export function readCommandLine<O extends Options, P extends boolean = false, T = CommandLine<O, P>>(
-  spec: CommandSpec<O, P>,
-  settingsOf: (line: CommandLine<O, P>) => T = (line) => line as T,
-): Command<T> {
+export function parseFlags<O extends Options, P extends boolean = false>(
+  spec: Pick<CommandSpec<O, P>, 'options' | 'allowPositionals' | 'args'>,
+): CommandLine<O, P> {
+  let parsed: ReturnType<typeof parseArgs<{ options: Options; tokens: true; allowPositionals: boolean }>>;
   try {
-    const { tokens, ...line } = parseArgs({
-      args: spec.args ?? process.argv.slice(2),
+    parsed = parseArgs({
+      args: [...(spec.args ?? process.argv.slice(2))],
       options: { ...spec.options, ...help },
       allowPositionals: spec.allowPositionals ?? false,
       strict: true,
       tokens: true,
     });
-    const flags = tokens.flatMap((token) => (token.kind === 'option' ? [token.name] : []));
-    const twice = flags.find((name, i) => flags.indexOf(name) !== i && !spec.options[name]?.multiple);
-    if (twice !== undefined) throw new UsageError(`--${twice} given twice`);
-    if ((line.values as { help?: boolean }).help) {
-      console.log(spec.usage);
-      return { exitCode: 0 };
-    }
-    return { settings: settingsOf(line as CommandLine<O, P>) };
   } catch (error) {
     // node:util's own errors (ERR_PARSE_ARGS_UNKNOWN_OPTION, …) are the caller's; anything else is a bug.
-    const parseError = String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS');
-    return usageFailure(parseError ? new UsageError((error as Error).message) : error, spec);
+    if (!String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS')) throw error;
+    throw new UsageError((error as Error).message.split('\n')[0] ?? 'bad arguments');
   }
+  const flags = parsed.tokens.flatMap((token) => (token.kind === 'option' ? [token.name] : []));
+  const twice = flags.find((name, i) => flags.indexOf(name) !== i && !spec.options[name]?.multiple);
+  if (twice !== undefined) throw new UsageError(`--${twice} given twice`);
+  const { values, positionals } = parsed;
+  return { values, positionals } as CommandLine<O, P>;
 }
 
-/** Prints a usage error with the usage (stderr) and gives its exit code; any other error is thrown again. */
-export function usageFailure(error: unknown, spec: { usage: string; prefix?: string }): { exitCode: 2 } {
-  if (!(error instanceof UsageError)) throw error;
-  console.error(`${spec.prefix ?? ''}${error.message}\n${spec.usage}`);
-  return { exitCode: USAGE_EXIT_CODE };
+/** What to do instead of running (exit 0 after `--help`, 2 after bad arguments; both printed), or what to run with. */
+export type Command<T> = { exitCode: 0 | 2 } | { exitCode?: undefined; settings: T };
+
+/**
+ * Reads the command line: `--help` prints `usage` (exit 0); a usage error from {@link parseFlags} or
+ * thrown by `settingsOf` prints the reason and `usage` (exit 2). Else the settings: what `settingsOf`
+ * makes of the values and positionals (by default, those themselves).
+ */
+export function readCommandLine<O extends Options, P extends boolean = false, T = CommandLine<O, P>>(
+  spec: CommandSpec<O, P>,
+  settingsOf: (line: CommandLine<O, P>) => T = (line) => line as T,
+): Command<T> {
+  const out = spec.out ?? console;
+  try {
+    const line = parseFlags(spec);
+    if ((line.values as { help?: boolean }).help) {
+      out.log(spec.usage);
+      return { exitCode: 0 };
+    }
+    return { settings: settingsOf(line) };
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    out.error(`${spec.prefix ?? ''}${error.message}\n${spec.usage}`);
+    return { exitCode: USAGE_EXIT_CODE };
+  }
 }

@@ -12,8 +12,8 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { resetClients } from '../../functions/shared/lifecycle.ts';
+import { readCommandLine, UsageError } from '../../tools/command-line.ts';
 import { type FunctionName, functionNames, manifest } from '../../topology/index.ts';
 import { RuntimeEnv } from '../../topology/runtime-env.ts';
 import { waitForDynamoDb } from '../infra/dynamodb.ts';
@@ -40,8 +40,6 @@ const usage = [
 
 /** How long each service may take to answer before the invocation is given up (exit 2). */
 const REACH_TIMEOUT_MS = 5_000;
-
-class UsageError extends Error {}
 
 const isFunctionName = (name: string): name is FunctionName => (functionNames as string[]).includes(name);
 
@@ -108,40 +106,34 @@ async function checkReachable(brokers: string[], endpoint: string): Promise<void
     );
 }
 
-async function main(): Promise<number> {
-  let fn: FunctionName;
-  let eventArg: string | undefined;
-  let tablePrefix: string | undefined;
-  try {
-    const { values, positionals, tokens } = parseArgs({
-      allowPositionals: true,
-      strict: true,
-      tokens: true,
-      options: { 'table-prefix': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-    });
-    const options = tokens.filter((token) => token.kind === 'option').map((token) => token.name);
-    const twice = options.find((name, i) => options.indexOf(name) !== i);
-    if (twice !== undefined) throw new UsageError(`--${twice} given twice`);
-    if (values.help) {
-      console.log(usage);
-      return 0;
-    }
-    const [name, event, ...extra] = positionals;
-    if (name === undefined) throw new UsageError('which function?');
-    if (extra.length > 0) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);
-    if (!isFunctionName(name)) throw new UsageError(`unknown function "${name}"`);
-    fn = name;
-    eventArg = event;
-    tablePrefix = values['table-prefix'];
-    if (tablePrefix !== undefined && !TablePrefix.test(tablePrefix)) {
-      throw new UsageError(
-        `--table-prefix must be 1-200 characters of A-Z a-z 0-9 _ . -, got "${tablePrefix}"`,
-      );
-    }
-  } catch (error) {
-    console.error(`${(error as Error).message}\n${usage}`);
-    return 2;
+/** The function, the event argument and the table prefix the command line names; a UsageError if it does not. */
+function invocationOf({
+  values,
+  positionals,
+}: {
+  values: { 'table-prefix'?: string };
+  positionals: string[];
+}) {
+  const [name, eventArg, ...extra] = positionals;
+  if (name === undefined) throw new UsageError('which function?');
+  if (extra.length > 0) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);
+  if (!isFunctionName(name)) throw new UsageError(`unknown function "${name}"`);
+  const tablePrefix = values['table-prefix'];
+  if (tablePrefix !== undefined && !TablePrefix.test(tablePrefix)) {
+    throw new UsageError(
+      `--table-prefix must be 1-200 characters of A-Z a-z 0-9 _ . -, got "${tablePrefix}"`,
+    );
   }
+  return { fn: name, eventArg, tablePrefix };
+}
+
+async function main(): Promise<number> {
+  const command = readCommandLine(
+    { usage, options: { 'table-prefix': { type: 'string' } }, allowPositionals: true },
+    invocationOf,
+  );
+  if (command.exitCode !== undefined) return command.exitCode;
+  const { fn, eventArg, tablePrefix } = command.settings;
 
   const brokers = brokersFromEnv() ?? [`127.0.0.1:${DEFAULT_KAFKA_PORT}`];
   const endpoint =

@@ -1,5 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { UsageError } from '../command-line.ts';
 import {
   ExitCode,
   formatSummary,
@@ -7,7 +8,7 @@ import {
   ledgerConfigOf,
   parseCommandLine,
   run,
-  UsageError,
+  usage,
 } from './cli.ts';
 
 const quiet = () => {
@@ -70,6 +71,15 @@ describe('dlq:replay command line', () => {
   ])('refuses %j with a clear message', (args, message) => {
     expect(() => parseCommandLine(args)).toThrow(UsageError);
     expect(() => parseCommandLine(args)).toThrow(message);
+  });
+
+  it('prints its usage for --help (exit 0) and with the reason for a bad flag (exit 2), touching nothing', async () => {
+    const help = quiet();
+    expect(await run(['--help'], {}, help.out)).toBe(ExitCode.ok);
+    expect(help.lines).toEqual([usage]);
+    const bad = quiet();
+    expect(await run(['--bogus'], {}, bad.out)).toBe(ExitCode.usage);
+    expect(bad.lines).toEqual([`dlq:replay: Unknown option '--bogus'\n${usage}`]);
   });
 
   it('takes a step name only exactly, each of the consumers of the manifest', () => {

@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { isTopicName, topicNames } from '../../events/topics.ts';
 import { ConfigError, type KafkaConfig, readKafkaConfig } from '../../functions/shared/config.ts';
@@ -7,6 +6,7 @@ import { clientIdFor, resolveConnection } from '../../functions/shared/kafka/con
 import { localTableName, tableEnvVar } from '../../topology/index.ts';
 import { RuntimeEnv } from '../../topology/runtime-env.ts';
 import { deadLetterTopic, kafkaConsumers } from '../../topology/topics.ts';
+import { parseFlags, readCommandLine, UsageError } from '../command-line.ts';
 import type { ReplayFilter } from './dead-letter.ts';
 import { ReplayLedger } from './ledger.ts';
 import {
@@ -31,10 +31,6 @@ export const usage = [
 
 /** 0 done, 1 Kafka or DynamoDB failed (e.g. no broker reachable), 2 bad arguments, 3 a wait timed out, 130 interrupted. */
 export const ExitCode = { ok: 0, kafka: 1, usage: 2, timeout: 3, interrupted: 130 } as const;
-
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
 
 export type CommandLine = Pick<ReplayOptions, 'filter' | 'dryRun' | 'includeFailedReplays'> & {
   timeouts: { overallMs: number; idleMs: number };
@@ -61,19 +57,10 @@ function nonEmpty(flag: string, text: string | undefined): string | undefined {
 
 /** Reads the command line; throws a `UsageError` saying what is wrong (unknown flag, missing or bad value). */
 export function parseCommandLine(args: readonly string[]): CommandLine {
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(args);
-  } catch (error) {
-    throw new UsageError((error as Error).message.split('\n')[0] ?? 'bad arguments');
-  }
-  const seen = new Set<string>();
-  for (const token of parsed.tokens) {
-    if (token.kind !== 'option') continue;
-    if (seen.has(token.name)) throw new UsageError(`--${token.name} given twice`);
-    seen.add(token.name);
-  }
-  const { values } = parsed;
+  return commandLineOf(parseFlags({ options, args }).values);
+}
+
+function commandLineOf(values: ReturnType<typeof parseFlags<typeof options>>['values']): CommandLine {
   const topic = nonEmpty('--topic', values.topic);
   if (topic !== undefined && (!isTopicName(topic) || topic === deadLetterTopic)) {
     throw new UsageError(`--topic must be one of ${replayTargets.join(', ')}, got "${topic}"`);
@@ -106,24 +93,16 @@ export function parseCommandLine(args: readonly string[]): CommandLine {
   };
 }
 
-function parse(args: readonly string[]) {
-  return parseArgs({
-    args: [...args],
-    strict: true,
-    allowPositionals: false,
-    tokens: true,
-    options: {
-      'dry-run': { type: 'boolean' },
-      'include-failed-replays': { type: 'boolean' },
-      topic: { type: 'string' },
-      reason: { type: 'string' },
-      function: { type: 'string' },
-      order: { type: 'string' },
-      timeout: { type: 'string' },
-      'idle-timeout': { type: 'string' },
-    },
-  });
-}
+const options = {
+  'dry-run': { type: 'boolean' },
+  'include-failed-replays': { type: 'boolean' },
+  topic: { type: 'string' },
+  reason: { type: 'string' },
+  function: { type: 'string' },
+  order: { type: 'string' },
+  timeout: { type: 'string' },
+  'idle-timeout': { type: 'string' },
+} as const;
 
 /** The report: what was read, what went back, what stayed and why. */
 export function formatSummary(summary: ReplaySummary, dryRun: boolean): string[] {
@@ -240,18 +219,13 @@ export async function run(
   out: Output,
   signal?: AbortSignal,
 ): Promise<number> {
-  let commandLine: CommandLine;
-  let config: KafkaConfig;
-  let ledgerConfig: LedgerConfig;
-  try {
-    commandLine = parseCommandLine(args);
-    config = kafkaConfigOf(env);
-    ledgerConfig = ledgerConfigOf(env, config);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    out.error(`dlq:replay: ${error.message}\n${usage}`);
-    return ExitCode.usage;
-  }
+  const command = readCommandLine({ usage, options, args, prefix: 'dlq:replay: ', out }, ({ values }) => {
+    const commandLine = commandLineOf(values);
+    const config = kafkaConfigOf(env);
+    return { commandLine, config, ledgerConfig: ledgerConfigOf(env, config) };
+  });
+  if (command.exitCode !== undefined) return command.exitCode;
+  const { commandLine, config, ledgerConfig } = command.settings;
   const dynamodb = new DynamoDBClient(ledgerConfig.client);
   try {
     const connection = await resolveConnection(config, clientIdFor('dlq-replay'));
