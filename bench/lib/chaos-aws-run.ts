@@ -5,6 +5,7 @@
  * the runtime's log) and judged by the scenario's pure verdict.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { CatalogEntry } from '../../functions/shared/catalog.ts';
 import type { FaultProfile } from '../../local/faults/profile.ts';
 import { deadLetterTopic } from '../../topology/topics.ts';
 import type { ScenarioResult } from '../chaos.ts';
@@ -13,7 +14,9 @@ import {
   type AwsChaosScenario,
   type AwsScenarioEffects,
   attemptFigures,
+  countersSince,
   type FlashSaleFigures,
+  isWarmup,
   type RunSize,
   reservationRate,
   withCountingRules,
@@ -91,13 +94,48 @@ async function readBack(
   }
 }
 
-function attemptsOf(stats: ChildStats | undefined, orders: number): AttemptFigures {
+const dynamodbCalls = (stats: ChildStats | undefined) =>
+  Object.values(stats?.dynamodb ?? {}).reduce((n, table) => n + table.calls, 0);
+const failedInvocations = (stats: ChildStats | undefined) =>
+  Object.values(stats?.emulators ?? {}).reduce((n, e) => n + e.failedInvocations, 0);
+
+/** The attempts of the measured orders: the counters at the end less those after the warm-up. */
+function attemptsOf(stats: ChildStats | undefined, warm: ChildStats | undefined, orders: number) {
   return attemptFigures({
     orders,
-    faults: stats?.faults,
-    dynamodbCalls: Object.values(stats?.dynamodb ?? {}).reduce((n, table) => n + table.calls, 0),
-    failedInvocations: Object.values(stats?.emulators ?? {}).reduce((n, e) => n + e.failedInvocations, 0),
+    faults: countersSince(stats?.faults, warm?.faults),
+    dynamodbCalls: dynamodbCalls(stats) - dynamodbCalls(warm),
+    failedInvocations: failedInvocations(stats) - failedInvocations(warm),
   });
+}
+
+/** The effects of the measured orders only (the warm-up's are checked with the rest: notices, stock). */
+function measuredOnly(effects: EffectsReport): EffectsReport {
+  const orders = new Map([...effects.orders].filter(([orderId]) => !isWarmup(orderId)));
+  const statuses: Record<string, number> = {};
+  for (const order of orders.values()) statuses[order.status] = (statuses[order.status] ?? 0) + 1;
+  const shipped = new Set([...effects.shipped].filter((orderId) => !isWarmup(orderId)));
+  return { ...effects, orders, statuses, shipped };
+}
+
+/** Sends the scenario's warm-up orders and waits for them; resolves with the counters after them. */
+async function warmUp(
+  scenario: AwsChaosScenario,
+  child: RunningChild,
+  run: { runId: string; entries: CatalogEntry[]; rate: number; stallMs: number; tracker: CompletionTracker },
+): Promise<ChildStats | undefined> {
+  const warmup = scenario.warmup;
+  if (!warmup) return undefined;
+  const apiUrl = child.apiUrl as string;
+  await drive({
+    count: warmup.orders,
+    load: { kind: 'rate', perSecond: run.rate },
+    tracker: run.tracker,
+    submit: (index) =>
+      postOrder(apiUrl, warmup.order(run.runId, index, run.entries), { deadlineMs: 180_000 }),
+  });
+  await waitForCompletions(run.tracker, run.stallMs);
+  return child.stats();
 }
 
 function flashSaleFigures(
@@ -106,14 +144,14 @@ function flashSaleFigures(
   stock: number,
   transactions: number,
 ): FlashSaleFigures {
-  const orders = [...effects.orders.values()];
-  const reserved = orders.filter((o) => o.confirmedAt !== undefined);
-  const rejected = effects.statuses.REJECTED ?? 0;
+  const measured = measuredOnly(effects);
+  const reserved = [...measured.orders.values()].filter((o) => o.confirmedAt !== undefined);
+  const rejected = measured.statuses.REJECTED ?? 0;
   const rate = reservationRate(reserved.flatMap((o) => (o.confirmedAt ? [o.confirmedAt] : [])));
   const latency = (kind: string) => {
     const samples = [...tracker.completed.values()].flatMap((c) => {
       const accepted = tracker.accepted.get(c.orderId);
-      return c.kind === kind && accepted !== undefined ? [c.at - accepted] : [];
+      return c.kind === kind && accepted !== undefined && !isWarmup(c.orderId) ? [c.at - accepted] : [];
     });
     const { p50Ms, p99Ms, count } = summarize(samples);
     return { p50Ms, p99Ms, count };
@@ -176,6 +214,15 @@ export async function runAwsScenario(
       logFile,
     });
     note(`runtime child with the fault profile '${profile.name}': ${profile.description ?? ''}`);
+    const warm = await warmUp(scenario, child, {
+      runId,
+      entries,
+      ...size,
+      stallMs: options.stallMs,
+      tracker,
+    });
+    if (warm)
+      note(`${scenario.warmup?.orders} warm-up orders sent and finished first (left out of the figures)`);
     const apiUrl = child.apiUrl as string;
     const sendingFrom = Date.now();
     let lastAcceptedAt = sendingFrom;
@@ -191,30 +238,32 @@ export async function runAwsScenario(
         return orderId;
       },
     });
-    const acceptedPerSec = tracker.accepted.size / Math.max(0.001, (lastAcceptedAt - sendingFrom) / 1000);
+    const accepted = [...tracker.accepted.keys()].filter((orderId) => !isWarmup(orderId));
+    const acceptedPerSec = accepted.length / Math.max(0.001, (lastAcceptedAt - sendingFrom) / 1000);
     note(
-      `${tracker.accepted.size}/${size.orders} orders accepted (${acceptedPerSec.toFixed(1)}/s for ${size.rate}/s sent, ${size.stock} units of each SKU); waiting for the pipeline to drain`,
+      `${accepted.length}/${size.orders} orders accepted (${acceptedPerSec.toFixed(1)}/s for ${size.rate}/s sent, ${size.stock} units of each SKU); waiting for the pipeline to drain`,
     );
     await drain(stack, session, tracker, options.stallMs);
     const stats = (await child.stop()) ?? child.lastStats();
     await Promise.race([child.logClosed, sleep(10_000)]);
     const back = await readBack(stack, session, size.stock, logFile, dlqStart);
-    const accepted = [...tracker.accepted.keys()];
+    const measured = measuredOnly(back.effects);
     const effects: AwsScenarioEffects = {
       sent: size.orders,
       accepted,
       notAccepted: driven.failed.length,
       stock: size.stock,
-      effects: back.effects,
+      effects: measured,
       notifications: back.notifications,
       deadLettered: back.deadLettered,
       profile,
       faults: stats?.faults,
     };
     const failures = scenario.verdict(effects);
-    const attempts = attemptsOf(stats, accepted.length);
+    const attempts = attemptsOf(stats, warm, accepted.length);
     note(attemptsLine(attempts));
-    const transactions = stats?.faults?.byRule['count:dynamodb:TransactWriteItems']?.matched ?? 0;
+    const since = countersSince(stats?.faults, warm?.faults);
+    const transactions = since?.byRule['count:dynamodb:TransactWriteItems']?.matched ?? 0;
     const flashSale =
       scenario.name === 'flash-sale'
         ? flashSaleFigures(back.effects, tracker, size.stock, transactions)
@@ -224,14 +273,14 @@ export async function runAwsScenario(
         `${flashSale.reserved} reserved at ${flashSale.reservationsPerSec}/s over ${flashSale.reservingS} s, ${flashSale.rejected} rejected; ${flashSale.transactionsPerReservation} transactions per reservation (${flashSale.transactionsPerDecision} per decision); 202 → shipped p50 ${flashSale.reservedLatency.p50Ms} ms, p99 ${flashSale.reservedLatency.p99Ms} ms`,
       );
     const lostStatuses = scenario.name === 'flash-sale' ? ['SHIPPED', 'REJECTED'] : ['SHIPPED'];
-    const lost = accepted.filter((id) => !lostStatuses.includes(back.effects.orders.get(id)?.status ?? ''));
+    const lost = accepted.filter((id) => !lostStatuses.includes(measured.orders.get(id)?.status ?? ''));
     return {
       scenario: scenario.name,
       pass: failures.length === 0,
       sent: size.orders,
       accepted: accepted.length,
       acceptedPerSec: Math.round(acceptedPerSec * 10) / 10,
-      completed: back.effects.shipped.size,
+      completed: measured.shipped.size,
       lost: lost.length,
       notAccepted: driven.failed.length,
       duplicateNotifications: back.notifications.duplicates.length,
@@ -241,7 +290,7 @@ export async function runAwsScenario(
       doubleReservedUnits: back.effects.doubleReservedUnits,
       stockMismatches: back.effects.stockMismatches.length,
       deadLettered: back.deadLettered,
-      orderStatuses: back.effects.statuses,
+      orderStatuses: measured.statuses,
       notificationSamples: {
         duplicates: back.notifications.duplicates.slice(0, 5),
         missing: back.notifications.missing.slice(0, 5),

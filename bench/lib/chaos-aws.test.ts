@@ -4,9 +4,13 @@ import {
   type AwsScenarioEffects,
   attemptFigures,
   awsScenarios,
+  countersSince,
+  FLASH_SALE_SKU,
   flashSale,
+  isWarmup,
   reservationRate,
   silentRules,
+  WARMUP_SKU,
   withCountingRules,
 } from './chaos-aws.ts';
 import type { OrderFacts } from './verify.ts';
@@ -211,5 +215,30 @@ describe('attempts and rates', () => {
       'sns-throttling',
     ]);
     expect(silentRules(profile, counters({}, { 'sns-throttling': { matched: 10, fired: 0 } }))).toEqual([]);
+  });
+});
+
+describe('the flash sale’s orders', () => {
+  it('asks for one unit of the one SKU; its warm-up orders for another, and are told apart by id', () => {
+    const entries = flashSale.catalog(500);
+    expect(entries.map((e) => [e.sku, e.initialStock])).toEqual([
+      [FLASH_SALE_SKU, 500],
+      [WARMUP_SKU, 500],
+    ]);
+    const order = flashSale.order('run1', 7, entries);
+    expect(order.orderId).toBe('bench-run1-7');
+    expect(order.items).toEqual([expect.objectContaining({ sku: FLASH_SALE_SKU, quantity: 1 })]);
+    const warm = flashSale.warmup?.order('run1', 7, entries);
+    expect(warm?.items).toEqual([expect.objectContaining({ sku: WARMUP_SKU, quantity: 1 })]);
+    expect([isWarmup(warm?.orderId ?? ''), isWarmup(order.orderId)]).toEqual([true, false]);
+  });
+
+  it('counts the measured orders’ faults only: the counters at the end less those after the warm-up', () => {
+    const before = counters({ TransactionCanceledException: 2 }, { r: { matched: 10, fired: 2 } });
+    const after = counters({ TransactionCanceledException: 7, latency: 1 }, { r: { matched: 50, fired: 7 } });
+    const since = countersSince(after, before);
+    expect(since).toMatchObject({ injected: 5, byKind: { TransactionCanceledException: 5, latency: 1 } });
+    expect(since?.byRule.r).toEqual({ matched: 40, fired: 5 });
+    expect(countersSince(after, undefined)).toBe(after);
   });
 });

@@ -63,6 +63,14 @@ export interface AwsChaosScenario {
   stockFor: (orders: number) => number;
   catalog: (stock: number) => CatalogEntry[];
   order: (runId: string, index: number, entries: readonly CatalogEntry[]) => OrderBody;
+  /**
+   * Orders sent, and waited for, before the measured ones, on a SKU of their own: the measured orders meet
+   * warm execution environments. They are left out of the verdict's orders and of the figures.
+   */
+  warmup?: {
+    orders: number;
+    order: (runId: string, index: number, entries: readonly CatalogEntry[]) => OrderBody;
+  };
   /** The runtime child's fault profile (the counting rules of `withCountingRules` are added to it). */
   profile: (size: RunSize) => FaultProfile;
   /** Failures (empty: PASS). Pure. */
@@ -194,16 +202,42 @@ export function flashSaleVerdict(e: AwsScenarioEffects): string[] {
   return failures;
 }
 
+/** The warm-up orders' SKU in the flash sale (stocked like the sale's, never faulted). */
+export const WARMUP_SKU = 'SKU-TSHIRT-M';
+/** A warm-up order's id: of the run (checked like the others), never counted as one of its orders. */
+export const isWarmup = (orderId: string): boolean => orderId.includes('-warmup-');
+
 export const flashSale: AwsChaosScenario = {
   name: 'flash-sale',
   summary: 'one SKU, quantity 1 per order, a quarter of the orders in stock; conflicts and throttling on it',
   defaults: { orders: 2_000, rate: 100 },
   stockFor: (orders) => Math.max(1, Math.round(orders / 4)),
-  catalog: (stock) => [{ ...(catalogBySku.get(FLASH_SALE_SKU) as CatalogEntry), initialStock: stock }],
-  order: (runId, index, [entry]) => ({
-    ...benchOrder(runId, index, [entry as CatalogEntry]),
-    items: [{ sku: FLASH_SALE_SKU, name: entry?.name ?? '', quantity: 1, unitPrice: entry?.unitPrice ?? 0 }],
-  }),
+  catalog: (stock) =>
+    [FLASH_SALE_SKU, WARMUP_SKU].map((sku) => ({
+      ...(catalogBySku.get(sku) as CatalogEntry),
+      initialStock: stock,
+    })),
+  order: (runId, index, entries) => {
+    const entry = entries.find((e) => e.sku === FLASH_SALE_SKU) as CatalogEntry;
+    const { items: _items, ...order } = benchOrder(runId, index, [entry]);
+    return {
+      ...order,
+      items: [{ sku: entry.sku, name: entry.name, quantity: 1, unitPrice: entry.unitPrice }],
+    };
+  },
+  // Cold starts would otherwise take the first seconds, while the stock sells.
+  warmup: {
+    orders: 20,
+    order: (runId, index, entries) => {
+      const entry = entries.find((e) => e.sku === WARMUP_SKU) as CatalogEntry;
+      const { items: _items, ...order } = benchOrder(runId, index, [entry]);
+      return {
+        ...order,
+        orderId: `bench-${runId}-warmup-${index}`,
+        items: [{ sku: entry.sku, name: entry.name, quantity: 1, unitPrice: entry.unitPrice }],
+      };
+    },
+  },
   // The rates local/faults/contention-model.ts predicts for this many orders/s on one stock item.
   profile: ({ orders, rate }) => flashSaleProfile({ sku: FLASH_SALE_SKU, orders, seconds: orders / rate }),
   verdict: flashSaleVerdict,
@@ -276,6 +310,33 @@ export function attemptFigures(input: {
     failedInvocationsPerOrder: per(input.failedInvocations, orders),
     transactionsPerOrder: per(countOf(faults, 'count:dynamodb:TransactWriteItems'), orders),
   };
+}
+
+/** What the layer counted between two snapshots (`before` undefined: since it started). */
+export function countersSince(after: FaultCounters | undefined, before: FaultCounters | undefined) {
+  if (!after || !before) return after;
+  const minus = (a: Record<string, number>, b: Record<string, number>) =>
+    Object.fromEntries(Object.entries(a).map(([key, n]) => [key, n - (b[key] ?? 0)]));
+  return {
+    ...after,
+    requests: after.requests - before.requests,
+    untouched: after.untouched - before.untouched,
+    delayed: after.delayed - before.delayed,
+    injected: after.injected - before.injected,
+    injectedAfter: after.injectedAfter - before.injectedAfter,
+    upstreamFailures: after.upstreamFailures - before.upstreamFailures,
+    byRule: Object.fromEntries(
+      Object.entries(after.byRule).map(([rule, c]) => [
+        rule,
+        {
+          matched: c.matched - (before.byRule[rule]?.matched ?? 0),
+          fired: c.fired - (before.byRule[rule]?.fired ?? 0),
+        },
+      ]),
+    ),
+    byKind: minus(after.byKind, before.byKind),
+    byOperation: minus(after.byOperation, before.byOperation),
+  } satisfies FaultCounters;
 }
 
 // ---- The flash sale's figures -------------------------------------------------------------------------
