@@ -2,7 +2,11 @@ import * as z from 'zod';
 import { type TableName, tableEnvVar } from '../../topology/manifest.ts';
 import { type KafkaAuth, RuntimeEnv } from '../../topology/runtime-env.ts';
 
-/** A missing or malformed environment variable: the message names it, so a bad deployment is obvious. */
+/**
+ * A missing or malformed setting (a function's environment variable, the stack's CDK context): the message
+ * names it, so a bad deployment is obvious. The one configuration error of the project (infra/lib/config.ts
+ * throws it too).
+ */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }

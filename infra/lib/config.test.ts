@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, readConfig } from './config.ts';
+import { ConfigError } from '../../functions/shared/config.ts';
+import { readConfig } from './config.ts';
 
 const from = (context: Record<string, unknown>) => readConfig((key) => context[key]);
 

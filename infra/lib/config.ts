@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ConfigError } from '../../functions/shared/config.ts';
 
 /**
  * Deployment settings, from CDK context (`-c key=value` or cdk.json). Everything about topics, tables
@@ -104,10 +105,6 @@ const ContextSchema = z
   });
 
 export const contextKeys = Object.keys(ContextSchema.shape) as (keyof typeof ContextSchema.shape)[];
-
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
 
 /** Reads the deployment settings; `get` is usually `(key) => app.node.tryGetContext(key)`. */
 export function readConfig(get: (key: string) => unknown): PipelineConfig {
