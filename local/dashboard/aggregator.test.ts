@@ -3,7 +3,7 @@ import { decode } from '../../events/codec.ts';
 import type { StepName } from '../../events/envelope.ts';
 import type { KpiRecorded } from '../../events/schemas/events.ts';
 import { count, type Kpi, kpiRecord } from '../../functions/shared/kpis.ts';
-import { DashboardAggregator, MAX_STEPS_PER_ORDER } from './aggregator.ts';
+import { DashboardAggregator, MAX_SPANS_PER_ORDER, MAX_STEPS_PER_ORDER } from './aggregator.ts';
 
 const now = new Date('2026-11-24T10:00:00.000Z');
 const ms = (name: 'StepLatency' | 'EndToEndLatency', value: number): Kpi => ({
@@ -125,5 +125,66 @@ describe('dashboard aggregator', () => {
     expect(new Set(victim?.steps.map((s) => s.at)).size).toBe(MAX_STEPS_PER_ORDER);
     expect(snapshot.lastOrders.every((o) => o.steps.length <= MAX_STEPS_PER_ORDER)).toBe(true);
     expect(JSON.stringify(snapshot).length).toBeLessThan(32 * 1024);
+  });
+
+  it('gives each last order the waterfall of its spans, and ignores spans that are not spans', () => {
+    const lines: string[] = [];
+    const aggregator = new DashboardAggregator(
+      () => now.getTime(),
+      (line) => lines.push(line),
+    );
+    const span = (
+      spanId: string,
+      parentId: string | undefined,
+      source: string,
+      name: string,
+      startMs: number,
+    ) => ({
+      traceId: '1-5759e988-bd862e3fe1be46a994272793',
+      spanId,
+      ...(parentId ? { parentId } : {}),
+      orderId: 'a',
+      source,
+      name,
+      startMs,
+      durationMs: 1.25,
+    });
+    // The warehouse's spans arrive before inventory's, which caused them.
+    aggregator.recordSpans([
+      span('w', 'p', 'warehouse', 'process', 1_020),
+      { name: 'not a span' },
+      span('p', 'i', 'inventory', 'produce OrderConfirmed', 1_015),
+    ]);
+    aggregator.recordSpans([span('i', undefined, 'inventory', 'process', 1_000)]);
+    aggregator.record([record('inventory', 'i|1', { a: [count('OrdersConfirmed')] })]);
+    const [order] = aggregator.snapshot().lastOrders;
+    expect(order?.waterfall.map((row) => [row.source, row.name, row.offsetMs, row.depth])).toEqual([
+      ['inventory', 'process', 0, 0],
+      ['inventory', 'produce OrderConfirmed', 15, 1],
+      ['warehouse', 'process', 20, 2],
+    ]);
+    expect(lines.some((line) => line.includes('span'))).toBe(true);
+    aggregator.recordSpans(
+      Array.from({ length: MAX_SPANS_PER_ORDER + 10 }, (_, i) => span(`s${i}`, undefined, 'x', 'y', i)),
+    );
+    expect(aggregator.snapshot().lastOrders[0]?.waterfall).toHaveLength(MAX_SPANS_PER_ORDER);
+  });
+
+  it('keeps the last five minutes of throughput and latency for the charts, empty buckets included', () => {
+    let clock = now.getTime();
+    const aggregator = new DashboardAggregator(() => clock);
+    for (const id of ['a', 'b'])
+      aggregator.record([record('order-api', `o|${id}`, { [id]: [count('OrdersReceived')] })]);
+    clock += 12_000;
+    aggregator.record([record('shipper', 's|1', { a: [count('OrdersShipped'), ms('EndToEndLatency', 40)] })]);
+    const history = aggregator.snapshot().history;
+    expect(history).toHaveLength(60);
+    expect(history.at(-1)).toMatchObject({ received: 0, shipped: 0.2, endToEndP50: 40 });
+    expect(history.at(-3)).toMatchObject({ received: 0.4, shipped: 0, endToEndP50: null });
+    expect(history.at(-2)).toMatchObject({ received: 0, shipped: 0, endToEndP50: null });
+    clock += 10 * 60_000;
+    expect(aggregator.snapshot().history.every((point) => point.received === 0 && point.shipped === 0)).toBe(
+      true,
+    );
   });
 });

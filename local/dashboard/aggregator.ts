@@ -1,6 +1,8 @@
 import type { StepName } from '../../events/envelope.ts';
 import type { KpiName, KpiRecorded } from '../../events/schemas/events.ts';
 import { implausibility } from '../../functions/kpis/plausibility.ts';
+import type { Span } from '../../functions/shared/spans.ts';
+import { SpanSchema, type WaterfallRow, waterfall } from './waterfall.ts';
 
 /** Rates are over this window: long enough to smooth batches, short enough to fall back to 0. */
 const RATE_WINDOW_MS = 10_000;
@@ -12,6 +14,12 @@ const LAST_ORDERS = 15;
  * shipper, a notification each, a cancellation), so the snapshot stays small whatever records claim.
  */
 export const MAX_STEPS_PER_ORDER = 20;
+/** Spans are kept for this many orders (the most recent), at most so many per order. */
+const TRACED_ORDERS = 100;
+export const MAX_SPANS_PER_ORDER = 200;
+/** The live charts: one point per bucket over the last few minutes. */
+const HISTORY_BUCKET_MS = 5_000;
+const HISTORY_BUCKETS = 60;
 /** Ignored records are logged for the first few, then once every so many. */
 const LOG_FIRST_IGNORED = 10;
 const LOG_IGNORED_EVERY = 1_000;
@@ -26,6 +34,17 @@ export interface OrderTimeline {
   orderId: string;
   /** The steps that moved the order, in the order their KPI records arrived, with when they measured it. */
   steps: { step: StepName; at: string }[];
+  /** Its hops in causal order with millisecond offsets, from the spans the functions recorded. */
+  waterfall: WaterfallRow[];
+}
+
+/** One point of the live charts: per second over its bucket. */
+export interface HistoryPoint {
+  at: string;
+  received: number;
+  shipped: number;
+  /** Median end-to-end latency of the orders that finished in the bucket; null when none did. */
+  endToEndP50: number | null;
 }
 
 export interface ConsumerLag {
@@ -50,6 +69,8 @@ export interface DashboardSnapshot {
   deadLetters: { byKpis: number; onTopic: number | null };
   consumerLag: ConsumerLag[];
   lastOrders: OrderTimeline[];
+  /** The last few minutes, oldest first, every bucket present (0 when nothing happened). */
+  history: HistoryPoint[];
 }
 
 const percentile = (sorted: readonly number[], p: number): number | null =>
@@ -85,7 +106,9 @@ export class DashboardAggregator {
   private readonly stepLatency = new Map<StepName, number[]>();
   private readonly endToEnd: number[] = [];
   private readonly totals = new Map<KpiName, number>();
-  private readonly orders = new Map<string, OrderTimeline>();
+  private readonly orders = new Map<string, Omit<OrderTimeline, 'waterfall'>>();
+  private readonly spans = new Map<string, Span[]>();
+  private readonly buckets = new Map<number, { received: number; shipped: number; endToEnd: number[] }>();
   private lag: ConsumerLag[] = [];
   private deadLettersOnTopic: number | null = null;
   private readonly listeners = new Set<() => void>();
@@ -110,6 +133,7 @@ export class DashboardAggregator {
       }
       const { data, occurredAt } = record;
       this.arrivals.push({ at: now, step: data.step, orders: data.orderIds.length });
+      this.addToHistory(now, data.metrics);
       for (const { name, values } of data.metrics) {
         if (name === 'StepLatency') {
           const samples = this.stepLatency.get(data.step) ?? [];
@@ -137,6 +161,65 @@ export class DashboardAggregator {
     if (timeline.steps.length > MAX_STEPS_PER_ORDER)
       timeline.steps.splice(0, timeline.steps.length - MAX_STEPS_PER_ORDER);
     this.orders.set(orderId, timeline);
+  }
+
+  /** One bucket of the live charts gains what a KPIs record measured. */
+  private addToHistory(now: number, metrics: KpiRecorded['data']['metrics']): void {
+    const start = now - (now % HISTORY_BUCKET_MS);
+    const bucket = this.buckets.get(start) ?? { received: 0, shipped: 0, endToEnd: [] };
+    for (const { name, values } of metrics) {
+      const sum = values.reduce((a, b) => a + b, 0);
+      if (name === 'OrdersReceived') bucket.received += sum;
+      else if (name === 'OrdersShipped') bucket.shipped += sum;
+      else if (name === 'EndToEndLatency') pushBounded(bucket.endToEnd, values, LATENCY_SAMPLES);
+    }
+    this.buckets.set(start, bucket);
+    for (const at of this.buckets.keys())
+      if (at <= start - HISTORY_BUCKETS * HISTORY_BUCKET_MS) this.buckets.delete(at);
+  }
+
+  /**
+   * Adds the spans the functions recorded (they crossed a process boundary: each is checked, an invalid
+   * one ignored and logged), kept per order for its waterfall.
+   */
+  recordSpans(spans: readonly unknown[]): void {
+    for (const candidate of spans) {
+      const parsed = SpanSchema.safeParse(candidate);
+      if (!parsed.success) {
+        this.ignore(
+          `span: ${parsed.error.issues[0]?.path.join('.') ?? ''} ${parsed.error.issues[0]?.message ?? ''}`,
+        );
+        continue;
+      }
+      const span = parsed.data;
+      const list = this.spans.get(span.orderId) ?? [];
+      // Re-inserted: the map's order is the orders' most recent activity.
+      this.spans.delete(span.orderId);
+      if (list.length < MAX_SPANS_PER_ORDER) list.push(span);
+      this.spans.set(span.orderId, list);
+    }
+    while (this.spans.size > TRACED_ORDERS) {
+      const oldest = this.spans.keys().next().value;
+      if (oldest === undefined) break;
+      this.spans.delete(oldest);
+    }
+    this.changed();
+  }
+
+  /** The live charts' points, oldest first, one per bucket of the window. */
+  private history(now: number): HistoryPoint[] {
+    const last = now - (now % HISTORY_BUCKET_MS);
+    const perSecond = (n: number) => Math.round((n / (HISTORY_BUCKET_MS / 1000)) * 10) / 10;
+    return Array.from({ length: HISTORY_BUCKETS }, (_, i) => {
+      const start = last - (HISTORY_BUCKETS - 1 - i) * HISTORY_BUCKET_MS;
+      const bucket = this.buckets.get(start);
+      return {
+        at: new Date(start).toISOString(),
+        received: perSecond(bucket?.received ?? 0),
+        shipped: perSecond(bucket?.shipped ?? 0),
+        endToEndP50: bucket ? percentilesOf(bucket.endToEnd).p50 : null,
+      };
+    });
   }
 
   private ignore(problem: string): void {
@@ -176,7 +259,11 @@ export class DashboardAggregator {
       ) as DashboardSnapshot['counts'],
       deadLetters: { byKpis: total('RecordsDeadLettered'), onTopic: this.deadLettersOnTopic },
       consumerLag: this.lag,
-      lastOrders: [...this.orders.values()].reverse(),
+      lastOrders: [...this.orders.values()].reverse().map((order) => ({
+        ...order,
+        waterfall: waterfall(this.spans.get(order.orderId) ?? []),
+      })),
+      history: this.history(now),
     };
   }
 
