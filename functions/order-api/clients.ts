@@ -20,6 +20,7 @@ import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynam
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConfiguredRetryStrategy } from '@smithy/core/retry';
 import { dynamoDbClientConfig } from '../shared/dynamodb.ts';
+import { captureAwsClient } from '../shared/tracing.ts';
 
 /** Attempts per DynamoDB call, the first included. */
 export const ORDER_API_DYNAMODB_ATTEMPTS = 3;
@@ -54,9 +55,9 @@ export function orderApiDynamoDbConfig(
 let client: DynamoDBClient | undefined;
 let documentClient: DynamoDBDocumentClient | undefined;
 
-/** The low-level client (the idempotency store's) of this execution environment. */
+/** The low-level client (the idempotency store's) of this execution environment; its calls are traced. */
 export function orderApiDynamoDbClient(): DynamoDBClient {
-  client ??= new DynamoDBClient(orderApiDynamoDbConfig(process.env));
+  client ??= captureAwsClient(new DynamoDBClient(orderApiDynamoDbConfig(process.env)));
   return client;
 }
 

@@ -9,6 +9,7 @@ import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/pe
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import * as z from 'zod';
@@ -26,6 +27,7 @@ import { flushMetrics, observability } from '../shared/observability.ts';
 import { orderCancelledRecord, orderReceivedRecord } from '../shared/orders/events.ts';
 import { newStoredOrder, orderOf, orderView } from '../shared/orders/model.ts';
 import { dynamoOrders, type OrdersPort } from '../shared/orders/repository.ts';
+import { tracer } from '../shared/tracing.ts';
 import { CATALOG_ITEM_INVALID, type CatalogLookup, type CatalogPort, dynamoCatalog } from './catalog.ts';
 import { orderApiDocumentClient, orderApiDynamoDbClient, resetOrderApiClients } from './clients.ts';
 import { type Failure, failureOf, failureResponse } from './failures.ts';
@@ -476,6 +478,8 @@ export const handler = middy(async (event: APIGatewayProxyEvent, context: Contex
   );
   return api(event, context);
 })
+  // The request's X-Ray segment (API Gateway starts the trace); its produce subsegment carries `orderId`.
+  .use(captureLambdaHandler(tracer, { captureResponse: false }))
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(flushMetrics(metrics));
 
