@@ -219,134 +219,114 @@ async function survive(name: string, rules: Rules): Promise<FaultCounters> {
 
 const fired = (counters: FaultCounters, rule: string) => counters.byRule[rule]?.fired ?? 0;
 
-describe('the consumers survive every injected AWS error with the guarantees intact', () => {
-  it(
-    'DynamoDB contention: transactions cancelled for TransactionConflict, TransactionConflictException on single-item writes',
-    async () => {
-      const counters = await survive('contention', [
-        {
-          name: 'inventory-transaction-conflict',
-          service: 'dynamodb',
-          tables: ['inventory'],
-          operations: ['TransactWriteItems'],
-          rate: 0.5,
-          limit: 30,
-          fault: { kind: 'TransactionCanceledException', reason: 'TransactionConflict' },
-        },
-        {
-          name: 'single-write-conflict',
-          service: 'dynamodb',
-          tables: ['orders', 'notifications'],
-          rate: 0.3,
-          limit: 40,
-          fault: { kind: 'TransactionConflictException' },
-        },
-      ]);
-      expect(fired(counters, 'inventory-transaction-conflict')).toBeGreaterThan(0);
-      expect(fired(counters, 'single-write-conflict')).toBeGreaterThan(0);
-    },
-    TEST_TIMEOUT_MS,
-  );
+describe('the consumers survive every injected AWS error with the guarantees intact', {
+  timeout: TEST_TIMEOUT_MS,
+}, () => {
+  it('DynamoDB contention: transactions cancelled for TransactionConflict, TransactionConflictException on single-item writes', async () => {
+    const counters = await survive('contention', [
+      {
+        name: 'inventory-transaction-conflict',
+        service: 'dynamodb',
+        tables: ['inventory'],
+        operations: ['TransactWriteItems'],
+        rate: 0.5,
+        limit: 30,
+        fault: { kind: 'TransactionCanceledException', reason: 'TransactionConflict' },
+      },
+      {
+        name: 'single-write-conflict',
+        service: 'dynamodb',
+        tables: ['orders', 'notifications'],
+        rate: 0.3,
+        limit: 40,
+        fault: { kind: 'TransactionConflictException' },
+      },
+    ]);
+    expect(fired(counters, 'inventory-transaction-conflict')).toBeGreaterThan(0);
+    expect(fired(counters, 'single-write-conflict')).toBeGreaterThan(0);
+  });
 
-  it(
-    'DynamoDB throttling: ThrottlingException, ProvisionedThroughputExceededException, transactions cancelled for ThrottlingError',
-    async () => {
-      const counters = await survive('throttling', [
-        {
-          name: 'inventory-transaction-throttled',
-          service: 'dynamodb',
-          tables: ['inventory'],
-          operations: ['TransactWriteItems'],
-          rate: 0.4,
-          limit: 20,
-          fault: { kind: 'TransactionCanceledException', reason: 'ThrottlingError' },
-        },
-        {
-          name: 'throttling',
-          service: 'dynamodb',
-          tables: ['inventory', 'orders', 'notifications'],
-          rate: 0.3,
-          limit: 40,
-          fault: { kind: 'ThrottlingException' },
-        },
-        {
-          name: 'throughput-exceeded',
-          service: 'dynamodb',
-          tables: ['orders', 'idempotency'],
-          rate: 0.3,
-          limit: 40,
-          fault: { kind: 'ProvisionedThroughputExceededException' },
-        },
-      ]);
-      for (const rule of ['inventory-transaction-throttled', 'throttling', 'throughput-exceeded'])
-        expect(fired(counters, rule), rule).toBeGreaterThan(0);
-    },
-    TEST_TIMEOUT_MS,
-  );
+  it('DynamoDB throttling: ThrottlingException, ProvisionedThroughputExceededException, transactions cancelled for ThrottlingError', async () => {
+    const counters = await survive('throttling', [
+      {
+        name: 'inventory-transaction-throttled',
+        service: 'dynamodb',
+        tables: ['inventory'],
+        operations: ['TransactWriteItems'],
+        rate: 0.4,
+        limit: 20,
+        fault: { kind: 'TransactionCanceledException', reason: 'ThrottlingError' },
+      },
+      {
+        name: 'throttling',
+        service: 'dynamodb',
+        tables: ['inventory', 'orders', 'notifications'],
+        rate: 0.3,
+        limit: 40,
+        fault: { kind: 'ThrottlingException' },
+      },
+      {
+        name: 'throughput-exceeded',
+        service: 'dynamodb',
+        tables: ['orders', 'idempotency'],
+        rate: 0.3,
+        limit: 40,
+        fault: { kind: 'ProvisionedThroughputExceededException' },
+      },
+    ]);
+    for (const rule of ['inventory-transaction-throttled', 'throttling', 'throughput-exceeded'])
+      expect(fired(counters, rule), rule).toBeGreaterThan(0);
+  });
 
-  it(
-    'DynamoDB 500s and dropped connections, before and after the write took effect, with latency',
-    async () => {
-      const counters = await survive('errors', [
-        { name: 'latency', service: 'dynamodb', rate: 0.3, fault: { kind: 'latency', ms: 10, jitterMs: 60 } },
-        {
-          name: 'ddb-500-before',
-          service: 'dynamodb',
-          rate: 0.12,
-          limit: 30,
-          fault: { kind: 'InternalServerError' },
-        },
-        {
-          name: 'ddb-500-after',
-          service: 'dynamodb',
-          rate: 0.12,
-          limit: 30,
-          when: 'after',
-          fault: { kind: 'InternalServerError' },
-        },
-        { name: 'ddb-drop-before', service: 'dynamodb', rate: 0.05, limit: 15, fault: { kind: 'drop' } },
-        {
-          name: 'ddb-drop-after',
-          service: 'dynamodb',
-          rate: 0.05,
-          limit: 15,
-          when: 'after',
-          fault: { kind: 'drop' },
-        },
-      ]);
-      for (const rule of ['latency', 'ddb-500-before', 'ddb-500-after', 'ddb-drop-before', 'ddb-drop-after'])
-        expect(fired(counters, rule), rule).toBeGreaterThan(0);
-    },
-    TEST_TIMEOUT_MS,
-  );
+  it('DynamoDB 500s and dropped connections, before and after the write took effect, with latency', async () => {
+    const counters = await survive('errors', [
+      { name: 'latency', service: 'dynamodb', rate: 0.3, fault: { kind: 'latency', ms: 10, jitterMs: 60 } },
+      {
+        name: 'ddb-500-before',
+        service: 'dynamodb',
+        rate: 0.12,
+        limit: 30,
+        fault: { kind: 'InternalServerError' },
+      },
+      {
+        name: 'ddb-500-after',
+        service: 'dynamodb',
+        rate: 0.12,
+        limit: 30,
+        when: 'after',
+        fault: { kind: 'InternalServerError' },
+      },
+      { name: 'ddb-drop-before', service: 'dynamodb', rate: 0.05, limit: 15, fault: { kind: 'drop' } },
+      {
+        name: 'ddb-drop-after',
+        service: 'dynamodb',
+        rate: 0.05,
+        limit: 15,
+        when: 'after',
+        fault: { kind: 'drop' },
+      },
+    ]);
+    for (const rule of ['latency', 'ddb-500-before', 'ddb-500-after', 'ddb-drop-before', 'ddb-drop-after'])
+      expect(fired(counters, rule), rule).toBeGreaterThan(0);
+  });
 
-  it(
-    'SNS: Publish throttled, 500s before and after it took effect, dropped answers, latency',
-    async () => {
-      const publish = { service: 'sns' as const, operations: ['Publish'] };
-      const counters = await survive('sns', [
-        { name: 'sns-latency', ...publish, rate: 0.3, fault: { kind: 'latency', ms: 20, jitterMs: 80 } },
-        { name: 'sns-throttling', ...publish, rate: 0.4, limit: 30, fault: { kind: 'Throttling' } },
-        { name: 'sns-500-before', ...publish, rate: 0.2, limit: 10, fault: { kind: 'InternalError' } },
-        {
-          name: 'sns-500-after',
-          ...publish,
-          rate: 0.25,
-          limit: 4,
-          when: 'after',
-          fault: { kind: 'InternalError' },
-        },
-        { name: 'sns-drop-after', ...publish, rate: 0.15, limit: 3, when: 'after', fault: { kind: 'drop' } },
-      ]);
-      for (const rule of [
-        'sns-latency',
-        'sns-throttling',
-        'sns-500-before',
-        'sns-500-after',
-        'sns-drop-after',
-      ])
-        expect(fired(counters, rule), rule).toBeGreaterThan(0);
-    },
-    TEST_TIMEOUT_MS,
-  );
+  it('SNS: Publish throttled, 500s before and after it took effect, dropped answers, latency', async () => {
+    const publish = { service: 'sns' as const, operations: ['Publish'] };
+    const counters = await survive('sns', [
+      { name: 'sns-latency', ...publish, rate: 0.3, fault: { kind: 'latency', ms: 20, jitterMs: 80 } },
+      { name: 'sns-throttling', ...publish, rate: 0.4, limit: 30, fault: { kind: 'Throttling' } },
+      { name: 'sns-500-before', ...publish, rate: 0.2, limit: 10, fault: { kind: 'InternalError' } },
+      {
+        name: 'sns-500-after',
+        ...publish,
+        rate: 0.25,
+        limit: 4,
+        when: 'after',
+        fault: { kind: 'InternalError' },
+      },
+      { name: 'sns-drop-after', ...publish, rate: 0.15, limit: 3, when: 'after', fault: { kind: 'drop' } },
+    ]);
+    for (const rule of ['sns-latency', 'sns-throttling', 'sns-500-before', 'sns-500-after', 'sns-drop-after'])
+      expect(fired(counters, rule), rule).toBeGreaterThan(0);
+  });
 });
