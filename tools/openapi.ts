@@ -1,5 +1,5 @@
 /**
- * `npm run openapi`: writes order-api's OpenAPI 3.1 document (infra/lib/openapi.ts) to docs/openapi.json.
+ * `npm run openapi`: writes order-api's OpenAPI 3.1 document (functions/order-api/openapi.ts) to docs/openapi.json.
  *
  *   npm run openapi -- [--out <file>] [--check]
  *
@@ -9,7 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { orderApiOpenApi } from '../infra/lib/openapi.ts';
+import { orderApiOpenApi } from '../functions/order-api/openapi.ts';
 import { readCommandLine } from './command-line.ts';
 
 const command = readCommandLine({

@@ -1,6 +1,7 @@
 import AjvDraft04 from 'ajv-draft-04';
 import { describe, expect, it } from 'vitest';
 import { OrderRequest } from '../../events/schemas/order-request.ts';
+import { orderApiOpenApi } from '../../functions/order-api/openapi.ts';
 import { orderRequestJsonSchema, snakeCaseAliases, toApiGatewaySchema } from './order-request-model.ts';
 
 const schema = orderRequestJsonSchema();
@@ -37,6 +38,31 @@ const snake = {
     country: 'US',
   },
 };
+type Schema = { [key: string]: unknown };
+
+/** The names a JSON Schema object requires, and per property the required names of what it nests. */
+function requiredTree(schema: Schema): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  const walk = (node: Schema, at: string) => {
+    const required = new Set<string>(Array.isArray(node.required) ? (node.required as string[]) : []);
+    // The gateway model states "customerId or customer_id": count such a clause as requiring the name.
+    for (const clause of (node.allOf as Schema[] | undefined) ?? []) {
+      const spellings = ((clause.anyOf as Schema[] | undefined) ?? []).flatMap((c) => c.required as string[]);
+      const canonical = spellings.find((name) => snakeCaseAliases(name).length > 0 || spellings.length === 1);
+      if (canonical) required.add(canonical);
+    }
+    out[at] = [...required].sort();
+    const properties = (node.properties ?? {}) as Record<string, Schema>;
+    for (const [name, child] of Object.entries(properties)) {
+      if (snakeCaseAliases(name).length === 0 && name.includes('_')) continue;
+      const object = child.type === 'array' ? (child.items as Schema) : child;
+      if (object?.type === 'object') walk(object, `${at}.${name}`);
+    }
+  };
+  walk(schema, '');
+  return out;
+}
+
 const minimal = {
   customerId: 'c',
   items: [{ sku: 'A', name: 'a', quantity: 1, unitPrice: 0 }],
@@ -91,5 +117,13 @@ describe('POST /orders request model', () => {
     expect(cdk.schema).toBe(schema.$schema);
     expect(cdk.$schema).toBeUndefined();
     expect(cdk.properties).toEqual(schema.properties);
+  });
+
+  it('requires the same fields as the API Gateway model, at every level', () => {
+    const gateway = requiredTree(orderRequestJsonSchema() as Schema);
+    const openapiSchemas = orderApiOpenApi().components.schemas as Record<string, Schema>;
+    const openapi = requiredTree(openapiSchemas.OrderRequest as Schema);
+    expect(openapi['']).toEqual(['customerId', 'items', 'shippingAddress']);
+    expect(gateway).toEqual(openapi);
   });
 });

@@ -8,7 +8,7 @@ import {
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { orderApiOpenApi } from '../../infra/lib/openapi.ts';
+import { orderApiOpenApi } from '../../functions/order-api/openapi.ts';
 import { manifest } from '../../topology/manifest.ts';
 import type { HttpRoute } from '../../topology/types.ts';
 import { DEFAULT_TIMEOUTS, type ListenerTimeouts, safeHttpServer } from './http-listener.ts';

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { CancelRequest, OrderRequest } from '../../events/schemas/order-request.ts';
-import { FAILURE_REASONS } from '../../functions/order-api/failures.ts';
-import { OrderStatus, OrderViewStatus, StoredOrder } from '../../functions/shared/orders/model.ts';
 import { manifest } from '../../topology/manifest.ts';
 import type { HttpRoute } from '../../topology/types.ts';
+import { OrderStatus, OrderViewStatus, StoredOrder } from '../shared/orders/model.ts';
+import { FAILURE_REASONS } from './failures.ts';
 
 type Json = string | number | boolean | null | Json[] | JsonObject;
 interface JsonObject {
@@ -244,7 +244,7 @@ export function orderApiOpenApi(options: OpenApiOptions = {}): OpenApiDocument {
       title: 'Order API',
       version: '1.0.0',
       description:
-        'Places, reads and cancels orders of the order pipeline. Generated from topology/manifest.ts and the zod schemas (infra/lib/openapi.ts); `npm run openapi` writes docs/openapi.json, and the local API serves it at `/openapi.json`. On AWS every route but `/health` needs an IAM (SigV4) signature; locally nothing is checked.',
+        'Places, reads and cancels orders of the order pipeline. Generated from topology/manifest.ts and the zod schemas (functions/order-api/openapi.ts); `npm run openapi` writes docs/openapi.json, and the local API serves it at `/openapi.json`. On AWS every route but `/health` needs an IAM (SigV4) signature; locally nothing is checked.',
     },
     servers: [
       ...(options.servers ?? []),
