@@ -83,7 +83,7 @@ describe('the local dashboard, in chromium', () => {
 
   const number = async (id: string) => Number(await page.locator(`#${id}`).textContent());
 
-  it('shows the orders sent through the API: counts, rates, latency, lag and their timelines', async () => {
+  it('shows the orders sent through the API: counts, rates, latency, lag, charts and their waterfalls', async () => {
     await page.goto(dashboard?.url ?? '');
     // Page-side expressions as text: the project's TypeScript has no DOM types.
     await page.waitForFunction("document.getElementById('status')?.className === 'live'");
@@ -123,6 +123,44 @@ describe('the local dashboard, in chromium', () => {
       undefined,
       { timeout: TIMEOUT_MS },
     );
+
+    // Each order's waterfall: its hops in causal order (the page keeps the server's order), ms offsets.
+    for (const orderId of orderIds) {
+      const hops = `#orders .waterfall[data-order-id="${orderId}"] .hop`;
+      await page.waitForFunction(
+        `[...document.querySelectorAll('${hops}')].some((hop) => hop.textContent === 'shipper · process')`,
+        undefined,
+        { timeout: TIMEOUT_MS },
+      );
+      const labels = await page.locator(hops).allTextContents();
+      const at = (label: string) => labels.indexOf(label);
+      expect(labels[0]).toBe('order-api · produce OrderReceived');
+      expect(at('inventory · queued')).toBeGreaterThan(0);
+      expect(at('inventory · process')).toBeGreaterThan(0);
+      expect(at('warehouse · process')).toBeGreaterThan(at('inventory · produce OrderConfirmed'));
+      expect(at('inventory · produce OrderConfirmed')).toBeGreaterThan(at('inventory · process'));
+      expect(at('shipper · process')).toBeGreaterThan(at('warehouse · produce OrderPickedAndPacked'));
+      expect(labels.some((label) => label.startsWith('inventory · DynamoDB.'))).toBe(true);
+      // Every notification after the step that produced it, its SNS publish after it.
+      labels.forEach((label, i) => {
+        if (label === 'notification · process')
+          expect(labels.slice(0, i).some((before) => before.endsWith('· produce Notification'))).toBe(true);
+      });
+      expect(at('notification · SNS.Publish')).toBeGreaterThan(at('notification · process'));
+      const offsets = (
+        await page.locator(`#orders .waterfall[data-order-id="${orderId}"] .offset`).allTextContents()
+      ).map((text) => Number(text.replace(/^\+| ms$/g, '')));
+      expect(offsets[0]).toBe(0);
+      expect(offsets.every((offset) => Number.isFinite(offset) && offset >= 0)).toBe(true);
+      // Causal, not arrival, order: the shipper ran after the warehouse it was caused by.
+      expect(offsets[at('shipper · process')]).toBeGreaterThan(
+        offsets[at('warehouse · process')] ?? Infinity,
+      );
+    }
+    // The live charts drew the orders: a line per series, the throughput's peak above zero.
+    expect(await page.locator('#chart-throughput polyline').count()).toBe(2);
+    expect(Number(await page.locator('#peak-throughput').textContent())).toBeGreaterThan(0);
+    expect(await page.locator('#chart-latency polyline').count()).toBe(1);
 
     const shot = join(profile, 'dashboard.png');
     await page.screenshot({ path: shot, fullPage: true });
