@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   BatchGetCommand,
   type DynamoDBDocumentClient,
@@ -7,6 +8,7 @@ import {
 import { cancellationCodes, classifyCancellation, PermanentError } from '../shared/errors.ts';
 import { type Transition, transitionUpdate } from '../shared/orders/model.ts';
 import type { OrdersPort } from '../shared/orders/repository.ts';
+import { fullJitter } from '../shared/retry.ts';
 import type { ReservationLine } from './logic.ts';
 
 export type ReserveResult =
@@ -106,6 +108,12 @@ export function dynamoStock(
 }
 
 /**
+ * The wait before reading unprocessed keys again: AWS strongly recommends exponential backoff for them
+ * (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchGetItem.html).
+ */
+const UNPROCESSED_BACKOFF = fullJitter({ baseMs: 50, capMs: 1_000 });
+
+/**
  * The inventory items of `skus` as stored (consistent reads, `attributes` and the SKU only), by SKU; a SKU
  * without an item is absent. Unprocessed keys (throttling) are read again a few times, then it throws.
  */
@@ -120,6 +128,8 @@ export async function readInventoryItems(
   let pending = [...new Set(skus)].map((sku) => ({ sku }));
   for (let round = 0; pending.length > 0; round += 1) {
     if (round > 5) throw new Error('inventory read kept being throttled');
+    // Unprocessed keys are throttled reads: read again after a random, growing wait, as AWS advises.
+    if (round > 0) await sleep(UNPROCESSED_BACKOFF(round));
     const chunk = pending.slice(0, 100);
     const answer = await client.send(
       new BatchGetCommand({
