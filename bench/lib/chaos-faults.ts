@@ -13,8 +13,8 @@ import { startDynamoDb } from '../../local/infra/dynamodb.ts';
 import { isProcessAlive } from '../../local/infra/file-lock.ts';
 import { localDynamoDbConfig } from '../../local/infra/index.ts';
 import { type RunningKafka, startKafka } from '../../local/infra/kafka.ts';
-import { localTableName, manifest, tableNames } from '../../topology/manifest.ts';
-import { deadLetterTopic } from '../../topology/topics.ts';
+import { localTableName, tableNames } from '../../topology/manifest.ts';
+import { deadLetterTopic, isKafkaConsumer, kafkaConsumers } from '../../topology/topics.ts';
 import type { CrashPoisonFigures } from './chaos-crash.ts';
 import type { RunningChild } from './child-process.ts';
 import type { CompletionTracker } from './driver.ts';
@@ -72,9 +72,6 @@ export interface FaultRun {
 
 export type Fault = (harness: Harness) => Promise<FaultRun>;
 
-const isKafkaTriggered = (fn: string) =>
-  manifest.functions[fn as keyof typeof manifest.functions]?.trigger.kind === 'kafka';
-
 /** Waits (up to `timeoutMs`) until `child` has an invocation of a Kafka-triggered function running. */
 export async function batchInFlight(child: RunningChild, timeoutMs = 60_000): Promise<string[]> {
   const deadline = Date.now() + timeoutMs;
@@ -82,7 +79,7 @@ export async function batchInFlight(child: RunningChild, timeoutMs = 60_000): Pr
   while (Date.now() < deadline) {
     const stats = await child.stats();
     busy = Object.entries(stats.inFlight)
-      .filter(([fn, n]) => n > 0 && isKafkaTriggered(fn))
+      .filter(([fn, n]) => n > 0 && isKafkaConsumer(fn))
       .map(([fn]) => fn);
     if (busy.length > 0) break;
     await sleep(20);
@@ -200,7 +197,7 @@ export const runtimeKill: Fault = async (h) => {
  */
 async function tookPartitions(visitor: RunningChild, timeoutMs: number): Promise<string[]> {
   const deadline = Date.now() + timeoutMs;
-  const wanted = Object.keys(manifest.functions).filter(isKafkaTriggered);
+  const wanted: string[] = kafkaConsumers.map(({ name }) => name);
   let working: string[] = [];
   while (Date.now() < deadline) {
     const stats = await visitor.stats();

@@ -5,7 +5,6 @@
  */
 import { type FaultCounters, parseFaultProfile } from '../../local/faults/profile.ts';
 import { startLocalRuntime } from '../../local/runtime/runtime.ts';
-import { type FunctionName, manifest } from '../../topology/manifest.ts';
 import { type RunningHop, startHop } from './baseline.ts';
 import { environmentProbe, PipelineCounters } from './instrument.ts';
 import {
@@ -98,9 +97,7 @@ async function startBaseline(): Promise<{ apiUrl: undefined; stop: () => Promise
   const topics = config.baselineTopics ?? [];
   const steps = orderPathSteps();
   const hops: RunningHop[] = [];
-  for (const [index, fn] of steps.entries()) {
-    const trigger = manifest.functions[fn as FunctionName].trigger;
-    if (trigger.kind !== 'kafka') continue;
+  for (const [index, { name: fn, trigger }] of steps.entries()) {
     const last = index === steps.length - 1;
     const hop = counters.functions[fn] as ChildStats['functions'][string];
     hops.push(

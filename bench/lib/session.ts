@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Admin } from '@platformatic/kafka';
 import type { CatalogEntry } from '../../functions/shared/catalog.ts';
 import { projectRoot } from '../../local/python/venv.ts';
-import { functionNames, manifest } from '../../topology/manifest.ts';
+import { kafkaConsumers } from '../../topology/topics.ts';
 import {
   benchCatalog,
   benchGroupId,
@@ -67,10 +67,8 @@ export async function preparePipeline(
 
 /** Commits each function's group of this run at `offsets` (of the function's own trigger topic). */
 export async function commitGroupsAt(admin: Admin, runId: string, offsets: Offsets): Promise<void> {
-  for (const fn of functionNames) {
-    const trigger = manifest.functions[fn].trigger;
-    if (trigger.kind !== 'kafka') continue;
+  for (const { name, trigger } of kafkaConsumers) {
     const own = offsets.get(trigger.topic);
-    if (own) await commitOffsets(admin, benchGroupId(runId, fn), new Map([[trigger.topic, own]]));
+    if (own) await commitOffsets(admin, benchGroupId(runId, name), new Map([[trigger.topic, own]]));
   }
 }

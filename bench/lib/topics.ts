@@ -1,5 +1,5 @@
 import type { TopicName } from '../../events/topics.ts';
-import { type KafkaConsumer, kafkaConsumers } from '../../topology/topics.ts';
+import { kafkaConsumers } from '../../topology/topics.ts';
 
 /** The topics the Kafka-triggered functions consume, in pipeline order. */
 export function consumerTopics(): TopicName[] {
@@ -14,11 +14,11 @@ export const orderPathTopics = [
   'Notification',
 ] as const;
 
-/** The consumer of each topic of the order's path (the baseline gives each hop its batch size). */
-export function orderPathSteps(): KafkaConsumer[] {
+/** The consumer of each topic of the order's path, with its trigger (the baseline gives each hop its batch size). */
+export function orderPathSteps(): (typeof kafkaConsumers)[number][] {
   return orderPathTopics.map((topic) => {
     const consumer = kafkaConsumers.find(({ trigger }) => trigger.topic === topic);
     if (!consumer) throw new Error(`no function consumes ${topic}`);
-    return consumer.name;
+    return consumer;
   });
 }
