@@ -177,6 +177,64 @@ const attemptsLine = (a: AttemptFigures) =>
       .join(', ') || 'nothing'
   }`;
 
+/** Sends the scenario's orders at its rate, the careful client's way (retries with the same order id). */
+async function sendOrders(
+  scenario: AwsChaosScenario,
+  child: RunningChild,
+  run: { runId: string; entries: CatalogEntry[]; orders: number; rate: number; tracker: CompletionTracker },
+) {
+  const apiUrl = child.apiUrl as string;
+  const sendingFrom = Date.now();
+  let lastAcceptedAt = sendingFrom;
+  const driven = await drive({
+    count: run.orders,
+    load: { kind: 'rate', perSecond: run.rate },
+    tracker: run.tracker,
+    submit: async (index) => {
+      const order = scenario.order(run.runId, index, run.entries);
+      const orderId = await postOrder(apiUrl, order, { deadlineMs: 180_000 });
+      lastAcceptedAt = Date.now();
+      return orderId;
+    },
+  });
+  const accepted = [...run.tracker.accepted.keys()].filter((orderId) => !isWarmup(orderId));
+  const acceptedPerSec = accepted.length / Math.max(0.001, (lastAcceptedAt - sendingFrom) / 1000);
+  return { driven, accepted, acceptedPerSec };
+}
+
+/** The columns every chaos scenario reports, from what the run left behind and its verdict. */
+function resultOf(
+  name: AwsChaosScenario['name'],
+  e: AwsScenarioEffects,
+  back: Awaited<ReturnType<typeof readBack>>,
+  failures: string[],
+) {
+  const ended = name === 'flash-sale' ? ['SHIPPED', 'REJECTED'] : ['SHIPPED'];
+  const lost = e.accepted.filter((id) => !ended.includes(e.effects.orders.get(id)?.status ?? ''));
+  return {
+    scenario: name,
+    pass: failures.length === 0,
+    sent: e.sent,
+    accepted: e.accepted.length,
+    completed: e.effects.shipped.size,
+    lost: lost.length,
+    notAccepted: e.notAccepted,
+    duplicateNotifications: back.notifications.duplicates.length,
+    repeatedSends: back.notifications.repeatedSends.length,
+    missingNotifications: back.notifications.missing.length,
+    deliveries: [...back.deliveries.values()].reduce((n, c) => n + c, 0),
+    doubleReservedUnits: e.effects.doubleReservedUnits,
+    stockMismatches: e.effects.stockMismatches.length,
+    deadLettered: e.deadLettered,
+    orderStatuses: e.effects.statuses,
+    notificationSamples: {
+      duplicates: back.notifications.duplicates.slice(0, 5),
+      missing: back.notifications.missing.slice(0, 5),
+    },
+    failures,
+  } satisfies Partial<ScenarioResult>;
+}
+
 export async function runAwsScenario(
   scenario: AwsChaosScenario,
   stack: BenchStack,
@@ -223,23 +281,12 @@ export async function runAwsScenario(
     });
     if (warm)
       note(`${scenario.warmup?.orders} warm-up orders sent and finished first (left out of the figures)`);
-    const apiUrl = child.apiUrl as string;
-    const sendingFrom = Date.now();
-    let lastAcceptedAt = sendingFrom;
-    const driven = await drive({
-      count: size.orders,
-      load: { kind: 'rate', perSecond: size.rate },
+    const { driven, accepted, acceptedPerSec } = await sendOrders(scenario, child, {
+      runId,
+      entries,
+      ...size,
       tracker,
-      submit: async (index) => {
-        const orderId = await postOrder(apiUrl, scenario.order(runId, index, entries), {
-          deadlineMs: 180_000,
-        });
-        lastAcceptedAt = Date.now();
-        return orderId;
-      },
     });
-    const accepted = [...tracker.accepted.keys()].filter((orderId) => !isWarmup(orderId));
-    const acceptedPerSec = accepted.length / Math.max(0.001, (lastAcceptedAt - sendingFrom) / 1000);
     note(
       `${accepted.length}/${size.orders} orders accepted (${acceptedPerSec.toFixed(1)}/s for ${size.rate}/s sent, ${size.stock} units of each SKU); waiting for the pipeline to drain`,
     );
@@ -272,32 +319,11 @@ export async function runAwsScenario(
       note(
         `${flashSale.reserved} reserved at ${flashSale.reservationsPerSec}/s over ${flashSale.reservingS} s, ${flashSale.rejected} rejected; ${flashSale.transactionsPerReservation} transactions per reservation (${flashSale.transactionsPerDecision} per decision); 202 → shipped p50 ${flashSale.reservedLatency.p50Ms} ms, p99 ${flashSale.reservedLatency.p99Ms} ms`,
       );
-    const lostStatuses = scenario.name === 'flash-sale' ? ['SHIPPED', 'REJECTED'] : ['SHIPPED'];
-    const lost = accepted.filter((id) => !lostStatuses.includes(measured.orders.get(id)?.status ?? ''));
     return {
-      scenario: scenario.name,
-      pass: failures.length === 0,
-      sent: size.orders,
-      accepted: accepted.length,
+      ...resultOf(scenario.name, effects, back, failures),
       acceptedPerSec: Math.round(acceptedPerSec * 10) / 10,
-      completed: measured.shipped.size,
-      lost: lost.length,
-      notAccepted: driven.failed.length,
-      duplicateNotifications: back.notifications.duplicates.length,
-      repeatedSends: back.notifications.repeatedSends.length,
-      missingNotifications: back.notifications.missing.length,
-      deliveries: [...back.deliveries.values()].reduce((n, c) => n + c, 0),
-      doubleReservedUnits: back.effects.doubleReservedUnits,
-      stockMismatches: back.effects.stockMismatches.length,
-      deadLettered: back.deadLettered,
-      orderStatuses: measured.statuses,
-      notificationSamples: {
-        duplicates: back.notifications.duplicates.slice(0, 5),
-        missing: back.notifications.missing.slice(0, 5),
-      },
       completionsReportedAgain: tracker.repeated,
       durationS: Math.round((Date.now() - started) / 100) / 10,
-      failures,
       events,
       logFile,
       logFiles: [logFile],
