@@ -68,6 +68,15 @@ describe('an order waterfall', () => {
     ]);
   });
 
+  it('never starts a span before its cause (Kafka timestamps are whole ms), and keeps its end', () => {
+    const produce = span('a', undefined, 'order-api', 'produce OrderReceived', 1_000.6);
+    const queued = { ...span('b', 'a', 'inventory', 'queued', 1_000), durationMs: 5 };
+    expect(waterfall([queued, produce]).map((row) => [row.name, row.offsetMs, row.durationMs])).toEqual([
+      ['produce OrderReceived', 0, 2],
+      ['queued', 0, 4.4],
+    ]);
+  });
+
   it('keeps spans whose parent is unknown, and cuts forged cycles, each span once', () => {
     const orphan = span('x', 'missing', 'shipper', 'process', 990);
     const cycle = [span('p', 'q', 'kpis', 'process', 2_000), span('q', 'p', 'kpis', 'queued', 2_001)];

@@ -33,7 +33,9 @@ const round = (ms: number) => Math.round(ms * 10) / 10;
  * An order's spans in causal order: each span after the span that caused it (its parent), a parent's
  * children by start time, depth first, so that a hop is followed by what it did and then by what it made
  * happen; a span whose parent is unknown (not recorded, or dropped) starts a tree of its own, trees by
- * start time. Offsets are from the earliest start, in milliseconds. The spans may come in any order (they
+ * start time. Offsets are from the earliest start, in milliseconds. A span never starts before the span
+ * that caused it: `queued` starts at the record's Kafka timestamp, whole milliseconds, which can fall a
+ * fraction of one before its producer's start; it is drawn from its parent's start, ending where it ended. The spans may come in any order (they
  * arrive as environments answer); the same spans always give the same waterfall.
  */
 export function waterfall(spans: readonly Span[]): WaterfallRow[] {
@@ -48,25 +50,27 @@ export function waterfall(spans: readonly Span[]): WaterfallRow[] {
       children.set(span.parentId, siblings);
     } else roots.push(span);
   }
-  const origin = Math.min(...spans.map((span) => span.startMs));
-  const rows: WaterfallRow[] = [];
+  const rows: (WaterfallRow & { startMs: number })[] = [];
   const visited = new Set<Span>();
-  const visit = (span: Span, depth: number) => {
+  const visit = (span: Span, depth: number, parentStart: number) => {
     // A cycle of forged ids is cut where it closes.
     if (visited.has(span)) return;
     visited.add(span);
+    const start = Math.max(span.startMs, parentStart);
     rows.push({
       source: span.source,
       name: span.name,
-      offsetMs: round(span.startMs - origin),
-      durationMs: round(span.durationMs),
+      startMs: start,
+      offsetMs: 0,
+      durationMs: round(Math.max(0, span.durationMs - (start - span.startMs))),
       depth,
       ...(span.failed ? { failed: true } : {}),
     });
-    for (const child of [...(children.get(span.spanId) ?? [])].sort(byStart)) visit(child, depth + 1);
+    for (const child of [...(children.get(span.spanId) ?? [])].sort(byStart)) visit(child, depth + 1, start);
   };
-  for (const root of roots.sort(byStart)) visit(root, 0);
+  for (const root of roots.sort(byStart)) visit(root, 0, -Infinity);
   // Spans only reachable through a cycle: listed last, by start.
-  for (const span of [...spans].sort(byStart)) visit(span, 0);
-  return rows;
+  for (const span of [...spans].sort(byStart)) visit(span, 0, -Infinity);
+  const origin = Math.min(...rows.map((row) => row.startMs));
+  return rows.map(({ startMs, ...row }) => ({ ...row, offsetMs: round(startMs - origin) }));
 }
