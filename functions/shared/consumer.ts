@@ -10,9 +10,7 @@ import * as z from 'zod';
 import { type EncodedRecord, EventDecodeError, encode, Headers, issuesOf } from '../../events/codec.ts';
 import type { StepName } from '../../events/envelope.ts';
 import type { EventOf, TopicName } from '../../events/topics.ts';
-import { manifest } from '../../topology/manifest.ts';
-import { type DeadLetterTopic, deadLetterTopicOf } from '../../topology/topics.ts';
-import type { FunctionSpec } from '../../topology/types.ts';
+import { type DeadLetterTopic, deadLetterTopicOf, kafkaTriggerOf } from '../../topology/topics.ts';
 import { isPermanent } from './errors.ts';
 import { idempotencyStore, RECORD_IDEMPOTENCY_SECONDS } from './idempotency.ts';
 import { count, type Kpi, kpiRecord, type MeasuredOrder } from './kpis.ts';
@@ -150,8 +148,7 @@ export function itemFailures(records: readonly RawRecord[]): KafkaBatchItemFailu
 
 /** Whether a function's mapping processes partial batch responses (its manifest trigger says so). */
 export function reportsBatchItemFailures(name: string): boolean {
-  const spec = (manifest.functions as Readonly<Record<string, FunctionSpec>>)[name];
-  return spec?.trigger.kind === 'kafka' && spec.trigger.reportBatchItemFailures;
+  return kafkaTriggerOf(name)?.reportBatchItemFailures ?? false;
 }
 
 const asNamedError = (error: unknown): { name: string; message: string } => {
