@@ -1,15 +1,17 @@
 /**
- * What order-api answers when a request could not be carried out for now: never a 500. Every failure
- * that is not the client's is a `503` with `Retry-After` and a JSON body naming the reason, so a client
- * (and API Gateway's callers' SDKs) retry it, with the same Idempotency-Key; an Idempotency-Key whose
- * first request is still in progress is a `409` with `Retry-After`. Pure: the error in, the answer out.
+ * The one place where an error becomes order-api's answer (`answerOf`): an `HttpError` is its own
+ * answer; an Idempotency-Key reused for another request is a 409; every other failure is given up on
+ * for now, never a 500: a `503` with `Retry-After` and a JSON body naming the reason, so a client (and
+ * API Gateway's callers' SDKs) retry it, with the same Idempotency-Key; an Idempotency-Key whose first
+ * request is still in progress is a `409` with `Retry-After`. Pure: the error in, the answer out.
  *
  * DynamoDB's errors, and which are the SDK's to retry:
  * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html
  */
+import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { classifyWriteFailure } from '../shared/errors.ts';
-import { json } from './logic.ts';
+import { ConflictError, HttpError } from './http-errors.ts';
 
 /**
  * Why the request was not carried out: the body's `reason`.
@@ -21,13 +23,6 @@ import { json } from './logic.ts';
  */
 export const FAILURE_REASONS = ['throttled', 'conflict', 'unavailable', 'in-progress', 'unexpected'] as const;
 export type FailureReason = (typeof FAILURE_REASONS)[number];
-
-export interface Failure {
-  statusCode: 409 | 503;
-  reason: FailureReason;
-  retryAfterSeconds: number;
-  message: string;
-}
 
 /** The body of a 503 (and of the in-progress 409): `message`, `reason` and the wait in seconds. */
 export interface FailureBody {
@@ -110,23 +105,50 @@ const MESSAGES: Readonly<Record<FailureReason, string>> = {
     'The order service is temporarily unavailable; retry after the given seconds with the same Idempotency-Key',
 };
 
-/** The failure an error means for the client. */
-export function failureOf(error: unknown): Failure {
-  const reason = failureReason(error);
-  return {
-    statusCode: reason === 'in-progress' ? 409 : 503,
-    reason,
-    retryAfterSeconds: RETRY_AFTER_SECONDS[reason],
-    message: MESSAGES[reason],
-  };
+/** A request given up on for now: 503 (or 409 in progress) with `Retry-After` (RFC 9110 §10.2.3, seconds). */
+export class RetryLaterError extends HttpError {
+  override readonly name: string = 'RetryLaterError';
+  readonly statusCode: 409 | 503;
+  readonly reason: FailureReason;
+  readonly retryAfterSeconds: number;
+
+  constructor(reason: FailureReason, cause: unknown) {
+    const retryAfterSeconds = RETRY_AFTER_SECONDS[reason];
+    super(MESSAGES[reason], {
+      details: { reason, retryAfterSeconds } satisfies Omit<FailureBody, 'message'>,
+      headers: { 'retry-after': String(retryAfterSeconds) },
+      cause,
+    });
+    this.statusCode = reason === 'in-progress' ? 409 : 503;
+    this.reason = reason;
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+
+  /** What AWS documents as transient is a warning; a failure nobody recognises is an error to look at. */
+  override report(logger: Logger): void {
+    if (this.reason === 'unexpected') logger.error('request failed', this.cause as Error);
+    else
+      logger.warn('request given up on for now', { reason: this.reason, error: (this.cause as Error)?.name });
+  }
 }
 
-/** The answer: the status, `Retry-After` (RFC 9110 §10.2.3, in seconds) and the body. */
-export function failureResponse(failure: Failure): APIGatewayProxyResult {
-  const body: FailureBody = {
-    message: failure.message,
-    reason: failure.reason,
-    retryAfterSeconds: failure.retryAfterSeconds,
-  };
-  return json(failure.statusCode, body, { 'retry-after': String(failure.retryAfterSeconds) });
+/** The failure an error means for the client. */
+export const failureOf = (error: unknown): RetryLaterError =>
+  new RetryLaterError(failureReason(error), error);
+
+/** The answer to a failure: its status, `Retry-After` and body. */
+export const failureResponse = (failure: RetryLaterError): APIGatewayProxyResult => failure.toResponse();
+
+/** The answer to any error a route threw: the one mapping of errors to answers. */
+export function answerOf(error: unknown): HttpError {
+  if (error instanceof HttpError) return error;
+  // Matched by name, as `reasonOf` matches Powertools' in-progress error: this module stays import-light.
+  if (error instanceof Error && error.name === 'IdempotencyValidationError') {
+    return new ConflictError(
+      'This Idempotency-Key was already used for another request (another order, route or body); use a new key for a new request',
+    );
+  }
+  // Its first request running, or its answer lost, is the in-progress 409 (the IETF Idempotency-Key
+  // draft's answer to a request retried while the first is in progress): never a second effect.
+  return failureOf(error);
 }

@@ -14,6 +14,8 @@ import {
   storedOrder,
   testMetrics,
 } from '../shared/testing.ts';
+import { createOrderApi } from './api.ts';
+import type { OrderApiDeps } from './api-deps.ts';
 import {
   CATALOG_ITEM_INVALID,
   type CatalogLookup,
@@ -21,9 +23,9 @@ import {
   type CatalogPrice,
   catalogLookupOf,
 } from './catalog.ts';
-import { createOrderApi, type OrderApiDeps } from './handler.ts';
-import { orderIdFor, scopedIdempotencyKey } from './logic.ts';
+import { orderIdFor } from './logic.ts';
 import type { DeliveredNotification, NotificationsReadPort } from './notifications.ts';
+import { scopedIdempotencyKey } from './requests.ts';
 
 const address = { name: 'Ada', line1: '1 Main St', city: 'Seattle', postal_code: '98101', country: 'US' };
 const order = {

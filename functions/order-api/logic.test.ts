@@ -3,21 +3,21 @@ import { describe, expect, it } from 'vitest';
 import type { EncodedRecord } from '../../events/codec.ts';
 import { catalogLookupOf } from './catalog.ts';
 import {
-  callerOf,
-  canonicalJson,
-  eventSizeIssues,
-  historyWithNotifications,
   inspectBody,
   isJsonContentType,
   MAX_BODY_BYTES,
-  MAX_ORDER_EVENT_BYTES,
   normalizeHeaders,
-  orderIdFor,
-  parseOrderRequest,
-  priceOrder,
-  scopedIdempotencyKey,
   screenRequest,
+} from './http-edge.ts';
+import {
+  canonicalJson,
+  eventSizeIssues,
+  historyWithNotifications,
+  MAX_ORDER_EVENT_BYTES,
+  orderIdFor,
+  priceOrder,
 } from './logic.ts';
+import { callerOf, parseOrderRequest, scopedIdempotencyKey } from './requests.ts';
 
 const address = { name: 'Ada', line1: '1 Main St', city: 'Seattle', postal_code: '98101', country: 'US' };
 const validBody = {
@@ -33,8 +33,7 @@ const post = (body: unknown, headers: Record<string, string> = json, isBase64Enc
     { body: typeof body === 'string' ? body : JSON.stringify(body), isBase64Encoded },
     headers,
   );
-const bodyOf = (result: ReturnType<typeof post>) =>
-  result.ok ? undefined : JSON.parse(result.response.body);
+const bodyOf = (result: ReturnType<typeof post>) => (result.ok ? undefined : JSON.parse(result.error.body));
 
 describe('POST /orders request parsing', () => {
   it("accepts the seed's snake_case body, keyed by its order id", () => {
@@ -80,7 +79,7 @@ describe('POST /orders request parsing', () => {
 
   it('refuses a charset other than UTF-8 (415), and accepts UTF-8 spelled either way', () => {
     const latin1 = post(validBody, { 'content-type': 'application/json; charset=ISO-8859-1' });
-    expect(!latin1.ok && latin1.response.statusCode).toBe(415);
+    expect(!latin1.ok && latin1.error.statusCode).toBe(415);
     expect(post(validBody, { 'content-type': 'application/json; charset="utf-8"' }).ok).toBe(true);
     expect(post(validBody, { 'content-type': 'application/json;charset=UTF8' }).ok).toBe(true);
   });
@@ -96,7 +95,7 @@ describe('POST /orders request parsing', () => {
     const result = post({ order_id: '123', customer_id: 'John', items: [], total: 100 });
     expect(result.ok).toBe(false);
     if (result.ok) return;
-    expect(result.response.statusCode).toBe(400);
+    expect(result.error.statusCode).toBe(400);
     const body = bodyOf(result);
     expect(body.message).toBe('The order is invalid');
     expect(body.errors).toContainEqual({ path: 'items', message: 'must contain at least one item' });
@@ -116,7 +115,7 @@ describe('POST /orders request parsing', () => {
     ];
     for (const headers of refused) {
       const result = post(validBody, headers);
-      expect(!result.ok && result.response.statusCode).toBe(415);
+      expect(!result.ok && result.error.statusCode).toBe(415);
     }
   });
 
@@ -130,10 +129,10 @@ describe('POST /orders request parsing', () => {
   it('answers 413 to a body over the limit, counting bytes, also when base64-encoded', () => {
     const big = JSON.stringify({ ...validBody, padding: 'x'.repeat(MAX_BODY_BYTES) });
     const plain = post(big);
-    expect(!plain.ok && plain.response.statusCode).toBe(413);
+    expect(!plain.ok && plain.error.statusCode).toBe(413);
     const encoded = Buffer.from(big).toString('base64');
     const result = post(encoded, json, true);
-    expect(!result.ok && result.response.statusCode).toBe(413);
+    expect(!result.ok && result.error.statusCode).toBe(413);
   });
 
   it('decodes a base64 body', () => {
@@ -142,10 +141,10 @@ describe('POST /orders request parsing', () => {
 
   it('answers 400 to malformed JSON and to an empty body', () => {
     const malformed = post('{"customer_id": ');
-    expect(!malformed.ok && malformed.response.statusCode).toBe(400);
+    expect(!malformed.ok && malformed.error.statusCode).toBe(400);
     expect(bodyOf(malformed).message).toBe('The request body is not valid JSON');
     const empty = parseOrderRequest({ body: null, isBase64Encoded: false }, json);
-    expect(!empty.ok && empty.response.statusCode).toBe(400);
+    expect(!empty.ok && empty.error.statusCode).toBe(400);
   });
 
   it('refuses an unusable Idempotency-Key', () => {

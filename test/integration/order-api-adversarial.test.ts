@@ -9,8 +9,8 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createOrderApi } from '../../functions/order-api/api.ts';
 import { dynamoCatalog } from '../../functions/order-api/catalog.ts';
-import { createOrderApi } from '../../functions/order-api/handler.ts';
 import { dynamoNotifications } from '../../functions/order-api/notifications.ts';
 import { dynamoOrders } from '../../functions/shared/orders/repository.ts';
 import { RecordingProducer, silentLogger, testMetrics } from '../../functions/shared/testing.ts';
