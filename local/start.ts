@@ -18,8 +18,8 @@
  * answer the order routes only when SigV4-signed, as API Gateway's AWS_IAM authorization does on AWS.
  */
 import { randomUUID } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import { catalogBySku } from '../functions/shared/catalog.ts';
+import { type CommandLine, readCommandLine, UsageError } from '../tools/command-line.ts';
 import { feedDashboard } from './dashboard/kpi-feed.ts';
 import { type RunningDashboard, startDashboard } from './dashboard/server.ts';
 import { builtInFaultProfile, FAULT_PROFILE_NAMES, type FaultProfile } from './faults/profile.ts';
@@ -59,26 +59,24 @@ interface StartOptions {
   iam: boolean;
 }
 
-function parseOptions(): StartOptions | undefined {
-  const { values } = parseArgs({
-    options: {
-      port: { type: 'string' },
-      'dashboard-port': { type: 'string' },
-      'table-prefix': { type: 'string' },
-      'schedule-every': { type: 'string' },
-      fresh: { type: 'boolean' },
-      watch: { type: 'boolean' },
-      faults: { type: 'string' },
-      'faults-seed': { type: 'string' },
-      iam: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) return undefined;
+const flags = {
+  port: { type: 'string' },
+  'dashboard-port': { type: 'string' },
+  'table-prefix': { type: 'string' },
+  'schedule-every': { type: 'string' },
+  fresh: { type: 'boolean' },
+  watch: { type: 'boolean' },
+  faults: { type: 'string' },
+  'faults-seed': { type: 'string' },
+  iam: { type: 'boolean' },
+} as const;
+
+/** The settings the flags (and their environment defaults) give; a UsageError for a bad value. */
+function startOptionsOf({ values }: CommandLine<typeof flags, false>): StartOptions {
   const portOf = (flag: string, text: string) => {
     const port = Number(text);
     if (!Number.isInteger(port) || port < 0 || port > 65_535)
-      throw new Error(`--${flag} must be a port number, got "${text}"`);
+      throw new UsageError(`--${flag} must be a port number, got "${text}"`);
     return port;
   };
   const port = portOf('port', values.port ?? process.env.PORT ?? '3000');
@@ -89,16 +87,16 @@ function parseOptions(): StartOptions | undefined {
   const every = values['schedule-every'] ?? process.env.SCHEDULE_EVERY_SECONDS;
   const seconds = every === undefined || every === '' ? undefined : Number(every);
   if (seconds !== undefined && !(Number.isFinite(seconds) && seconds > 0))
-    throw new Error(`--schedule-every must be a positive number of seconds, got "${every}"`);
+    throw new UsageError(`--schedule-every must be a positive number of seconds, got "${every}"`);
   const seedText = values['faults-seed'];
   const seed = seedText === undefined ? undefined : Number(seedText);
   if (seed !== undefined && !Number.isSafeInteger(seed))
-    throw new Error(`--faults-seed must be an integer, got "${seedText}"`);
+    throw new UsageError(`--faults-seed must be an integer, got "${seedText}"`);
   if (seed !== undefined && values.faults === undefined)
-    throw new Error('--faults-seed needs --faults <profile>');
+    throw new UsageError('--faults-seed needs --faults <profile>');
   const faults = values.faults === undefined ? undefined : builtInFaultProfile(values.faults, seed);
   if (values.faults !== undefined && !faults)
-    throw new Error(
+    throw new UsageError(
       `--faults: unknown profile "${values.faults}"; the profiles are ${FAULT_PROFILE_NAMES.join(', ')}`,
     );
   return {
@@ -164,17 +162,12 @@ function stateLine(infra: LocalInfra, fresh: boolean): string {
 }
 
 async function main(): Promise<number> {
-  let options: ReturnType<typeof parseOptions>;
-  try {
-    options = parseOptions();
-  } catch (error) {
-    log(`${(error as Error).message}\n${usage}`);
-    return 2;
-  }
-  if (!options) {
-    console.log(usage);
-    return 0;
-  }
+  const command = readCommandLine(
+    { usage, options: flags, out: { log: console.log, error: log } },
+    startOptionsOf,
+  );
+  if (command.exitCode !== undefined) return command.exitCode;
+  const options = command.settings;
 
   let infra: LocalInfra | undefined;
   let runtime: LocalRuntime | undefined;
