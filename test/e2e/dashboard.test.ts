@@ -127,8 +127,10 @@ describe('the local dashboard, in chromium', () => {
     // Each order's waterfall: its hops in causal order (the page keeps the server's order), ms offsets.
     for (const orderId of orderIds) {
       const hops = `#orders .waterfall[data-order-id="${orderId}"] .hop`;
+      // Complete: the shipper ran, and both notifications (packed, shipped) were published.
       await page.waitForFunction(
-        `[...document.querySelectorAll('${hops}')].some((hop) => hop.textContent === 'shipper · process')`,
+        `[...document.querySelectorAll('${hops}')].some((hop) => hop.textContent === 'shipper · process') &&
+          [...document.querySelectorAll('${hops}')].filter((hop) => hop.textContent === 'notification · SNS.Publish').length === 2`,
         undefined,
         { timeout: TIMEOUT_MS },
       );
@@ -147,6 +149,7 @@ describe('the local dashboard, in chromium', () => {
           expect(labels.slice(0, i).some((before) => before.endsWith('· produce Notification'))).toBe(true);
       });
       expect(at('notification · SNS.Publish')).toBeGreaterThan(at('notification · process'));
+      expect(at('notification · process')).toBeGreaterThan(at('warehouse · produce Notification'));
       const offsets = (
         await page.locator(`#orders .waterfall[data-order-id="${orderId}"] .offset`).allTextContents()
       ).map((text) => Number(text.replace(/^\+| ms$/g, '')));
