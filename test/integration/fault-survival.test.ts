@@ -82,8 +82,9 @@ class Subscriber {
 }
 
 /**
- * Posts an order with its own id and Idempotency-Key, again while the API answers 5xx (the faults reach
- * order-api's writes too; how it answers them is not this test's subject): a well-behaved client.
+ * Posts an order with its own id and Idempotency-Key, again while the API answers 5xx or 409 in progress,
+ * after the Retry-After it gives (the faults reach order-api's writes too; how it answers them is not this
+ * test's subject): a well-behaved client.
  */
 async function placeOrder(api: string, lines: Line[]): Promise<string> {
   const orderId = `survive-${randomUUID().slice(0, 12)}`;
@@ -96,11 +97,13 @@ async function placeOrder(api: string, lines: Line[]): Promise<string> {
       body,
     });
     const answer = await response.text();
-    if (response.status < 500) {
-      if (response.status !== 202) throw new Error(`order ${orderId}: ${response.status} ${answer}`);
-      return orderId;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+    if (response.status === 202) return orderId;
+    // 503, or 409 for a request with this key still in progress: the API says when to come back.
+    const inProgress = response.status === 409 && answer.includes('"reason":"in-progress"');
+    if (response.status < 500 && !inProgress)
+      throw new Error(`order ${orderId}: ${response.status} ${answer}`);
+    const retryAfter = Number(response.headers.get('retry-after') ?? 0);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(retryAfter * 1000, 200 * attempt)));
   }
   throw new Error(`order ${orderId} never accepted`);
 }
@@ -279,8 +282,39 @@ describe('the consumers survive every injected AWS error with the guarantees int
   });
 
   it('DynamoDB 500s and dropped connections, before and after the write took effect, with latency', async () => {
+    const lostAnswer = {
+      service: 'dynamodb' as const,
+      when: 'after' as const,
+      fault: { kind: 'InternalServerError' as const },
+    };
     const counters = await survive('errors', [
       { name: 'latency', service: 'dynamodb', rate: 0.3, fault: { kind: 'latency', ms: 10, jitterMs: 60 } },
+      // The lost answers that matter, for sure: the SDK's retry meets the write it made (a reservation, an
+      // order transition, a Powertools in-progress record).
+      {
+        name: 'reservation-after',
+        ...lostAnswer,
+        tables: ['inventory'],
+        operations: ['TransactWriteItems'],
+        rate: 0.3,
+        limit: 3,
+      },
+      {
+        name: 'transition-after',
+        ...lostAnswer,
+        tables: ['orders'],
+        operations: ['UpdateItem'],
+        rate: 0.3,
+        limit: 4,
+      },
+      {
+        name: 'in-progress-after',
+        ...lostAnswer,
+        tables: ['idempotency'],
+        operations: ['PutItem'],
+        rate: 0.4,
+        limit: 4,
+      },
       {
         name: 'ddb-500-before',
         service: 'dynamodb',
@@ -306,7 +340,16 @@ describe('the consumers survive every injected AWS error with the guarantees int
         fault: { kind: 'drop' },
       },
     ]);
-    for (const rule of ['latency', 'ddb-500-before', 'ddb-500-after', 'ddb-drop-before', 'ddb-drop-after'])
+    for (const rule of [
+      'latency',
+      'reservation-after',
+      'transition-after',
+      'in-progress-after',
+      'ddb-500-before',
+      'ddb-500-after',
+      'ddb-drop-before',
+      'ddb-drop-after',
+    ])
       expect(fired(counters, rule), rule).toBeGreaterThan(0);
   });
 
