@@ -16,9 +16,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { InfraError, stopAllManaged } from '../local/infra/index.ts';
 import { projectRoot } from '../local/python/venv.ts';
+import { type CommandLine, readCommandLine, UsageError } from '../tools/command-line.ts';
 import { type AttemptFigures, type FlashSaleFigures, flashSale } from './lib/chaos-aws.ts';
 import { runAwsScenario } from './lib/chaos-aws-run.ts';
 import { type CostReport, costReport, type UsagePerOrder } from './lib/cost.ts';
@@ -69,29 +69,26 @@ function positive(name: string, text: string | undefined, fallback: number): num
   if (text === undefined) return fallback;
   const value = Number(text);
   if (!Number.isFinite(value) || value <= 0)
-    throw new Error(`--${name} must be a positive number, got "${text}"`);
+    throw new UsageError(`--${name} must be a positive number, got "${text}"`);
   return value;
 }
 
-export function parseBenchArgs(argv: string[]): BenchOptions | undefined {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      orders: { type: 'string' },
-      rate: { type: 'string' },
-      concurrency: { type: 'string' },
-      warmup: { type: 'string' },
-      'no-baseline': { type: 'boolean' },
-      'flash-sale-orders': { type: 'string' },
-      'flash-sale-rate': { type: 'string' },
-      'no-flash-sale': { type: 'boolean' },
-      soak: { type: 'string' },
-      out: { type: 'string' },
-      'stall-timeout': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) return undefined;
+const flags = {
+  orders: { type: 'string' },
+  rate: { type: 'string' },
+  concurrency: { type: 'string' },
+  warmup: { type: 'string' },
+  'no-baseline': { type: 'boolean' },
+  'flash-sale-orders': { type: 'string' },
+  'flash-sale-rate': { type: 'string' },
+  'no-flash-sale': { type: 'boolean' },
+  soak: { type: 'string' },
+  out: { type: 'string' },
+  'stall-timeout': { type: 'string' },
+} as const;
+
+/** The run's settings from its flags; a UsageError for a bad value. */
+function benchOptionsOf({ values }: CommandLine<typeof flags, false>): BenchOptions {
   const soak = values.soak === undefined ? undefined : Math.round(positive('soak', values.soak, 5000));
   return {
     rate: positive('rate', values.rate, 10),
@@ -668,17 +665,12 @@ export function printSoak(result: SoakResult): void {
 }
 
 async function main(): Promise<number> {
-  let options: BenchOptions | undefined;
-  try {
-    options = parseBenchArgs(process.argv.slice(2));
-  } catch (error) {
-    log(`${(error as Error).message}\n${usage}`);
-    return 2;
-  }
-  if (!options) {
-    console.log(usage);
-    return 0;
-  }
+  const command = readCommandLine(
+    { usage, options: flags, out: { log: console.log, error: log } },
+    benchOptionsOf,
+  );
+  if (command.exitCode !== undefined) return command.exitCode;
+  const options = command.settings;
   try {
     let allFinished: boolean;
     if (options.soak !== undefined) {
