@@ -34,9 +34,9 @@
  */
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
 import { CRASH_KINDS, type CrashKind } from '../local/faults/crash-poison.ts';
 import { findFreePorts, InfraError, stopAllManaged } from '../local/infra/index.ts';
+import { readCommandLine } from '../tools/command-line.ts';
 import { deadLetterTopic } from '../topology/topics.ts';
 import { cancelOrder } from './lib/cancel.ts';
 import type { AttemptFigures, FlashSaleFigures } from './lib/chaos-aws.ts';
@@ -623,28 +623,21 @@ export function resultsTable(results: readonly ScenarioResult[]): string {
 
 async function main(): Promise<number> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      options: {
-        scenario: { type: 'string' },
-        orders: { type: 'string' },
-        rate: { type: 'string' },
-        out: { type: 'string' },
-        'stall-timeout': { type: 'string' },
-        'cancel-share': { type: 'string' },
-        'crash-kinds': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (error) {
-    log(`${(error as Error).message}\n${usage}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(usage);
-    return 0;
-  }
+  const command = readCommandLine({
+    usage,
+    options: {
+      scenario: { type: 'string' },
+      orders: { type: 'string' },
+      rate: { type: 'string' },
+      out: { type: 'string' },
+      'stall-timeout': { type: 'string' },
+      'cancel-share': { type: 'string' },
+      'crash-kinds': { type: 'string' },
+    },
+    out: { log: console.log, error: log },
+  });
+  if (command.exitCode !== undefined) return command.exitCode;
+  const values: Record<string, string | boolean | undefined> = command.settings.values;
   const wanted = String(values.scenario ?? 'all');
   const scenarios = wanted === 'all' ? [...scenarioNames] : wanted.split(',').map((s) => s.trim());
   const unknown = scenarios.filter((s) => !(scenarioNames as readonly string[]).includes(s));
