@@ -634,7 +634,6 @@ async function main(): Promise<number> {
       'cancel-share': { type: 'string' },
       'crash-kinds': { type: 'string' },
     },
-    out: { log: console.log, error: log },
   });
   if (command.exitCode !== undefined) return command.exitCode;
   const values: Record<string, string | boolean | undefined> = command.settings.values;

@@ -665,10 +665,7 @@ export function printSoak(result: SoakResult): void {
 }
 
 async function main(): Promise<number> {
-  const command = readCommandLine(
-    { usage, options: flags, out: { log: console.log, error: log } },
-    benchOptionsOf,
-  );
+  const command = readCommandLine({ usage, options: flags }, benchOptionsOf);
   if (command.exitCode !== undefined) return command.exitCode;
   const options = command.settings;
   try {

@@ -162,10 +162,7 @@ function stateLine(infra: LocalInfra, fresh: boolean): string {
 }
 
 async function main(): Promise<number> {
-  const command = readCommandLine(
-    { usage, options: flags, out: { log: console.log, error: log } },
-    startOptionsOf,
-  );
+  const command = readCommandLine({ usage, options: flags }, startOptionsOf);
   if (command.exitCode !== undefined) return command.exitCode;
   const options = command.settings;
 
