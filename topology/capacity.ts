@@ -30,6 +30,7 @@ import {
   pipelineWriters,
 } from '../local/faults/contention-model.ts';
 import { manifest } from './manifest.ts';
+import { kafkaTriggerOf } from './topics.ts';
 import type { KafkaTrigger } from './types.ts';
 
 export const AWS_LIMITS = {
@@ -83,8 +84,8 @@ export interface HopCapacity {
 export const cpuMsPerRecord = () => BENCH.runtimeCpuMsPerOrder / BENCH.handledPerOrder;
 
 function kafkaTrigger(fn: OrderPathConsumer): KafkaTrigger {
-  const trigger = manifest.functions[fn].trigger;
-  if (trigger.kind !== 'kafka') throw new Error(`${fn} is not Kafka-triggered`);
+  const trigger = kafkaTriggerOf(fn);
+  if (!trigger) throw new Error(`${fn} is not Kafka-triggered`);
   return trigger;
 }
 

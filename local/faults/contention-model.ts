@@ -32,6 +32,7 @@
  * backlog); the transaction's hold time is an assumption (`DEFAULT_TRANSACTION_MS`), not a documented figure.
  */
 import { manifest } from '../../topology/manifest.ts';
+import { kafkaTriggerOf } from '../../topology/topics.ts';
 import { type FaultProfile, parseFaultProfile } from './profile.ts';
 
 /** AWS's documented limits and costs (see the module comment for the pages). */
@@ -187,8 +188,7 @@ export function contention(input: ContentionInput): ContentionEstimate {
 }
 
 function kafkaRetryAttempts(fn: 'inventory'): number {
-  const trigger = manifest.functions[fn].trigger;
-  return trigger.kind === 'kafka' ? trigger.retryAttempts : 0;
+  return kafkaTriggerOf(fn)?.retryAttempts ?? 0;
 }
 
 /**
@@ -205,8 +205,7 @@ export function pipelineWriters(
 }
 
 function kafkaBatchSize(fn: 'inventory'): number {
-  const trigger = manifest.functions[fn].trigger;
-  return trigger.kind === 'kafka' ? trigger.batchSize : 1;
+  return kafkaTriggerOf(fn)?.batchSize ?? 1;
 }
 
 /** Issue #20's flash sale: 2,000 orders in 20 s for one SKU with 500 in stock. */
