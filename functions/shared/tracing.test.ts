@@ -132,6 +132,22 @@ describe('local spans (no X-Ray)', () => {
     expect(parseTraceHeader(sent[0]?.headers[TRACE_HEADER])?.parentId).toBe(first?.spanId);
   });
 
+  it("gives a KPIs record the header but no span: it measures an invocation, not an order's hop", async () => {
+    const spans = listen();
+    const sent: EncodedRecord[] = [];
+    await traceProduce(
+      'inventory',
+      [record('o-5'), { ...record('inventory'), topic: 'KPIs' }],
+      async (records) => {
+        sent.push(...records);
+      },
+    );
+    expect(spans.map((span) => span.orderId)).toEqual(['o-5']);
+    expect(sent.every((sentRecord) => parseTraceHeader(sentRecord.headers[TRACE_HEADER]) !== undefined)).toBe(
+      true,
+    );
+  });
+
   it('records nothing, and still sets the header, when nobody listens', async () => {
     const spans: Span[] = [];
     const sent: EncodedRecord[] = [];

@@ -160,7 +160,7 @@ export async function traceProduce(
 ): Promise<void> {
   return inSubsegment('## kafka produce', async (subsegment) => {
     subsegment?.addMetadata('records', records.length);
-    const orderIds = [...new Set(records.map((record) => record.key))];
+    const orderIds = [...new Set(records.filter(isOrderHop).map((record) => record.key))];
     if (orderIds.length === 1) subsegment?.addAnnotation(ORDER_ID_ANNOTATION, orderIds[0] as string);
     const running = xrayContext() ?? localContext();
     const hops = records.map((record) => produceHop(record, running));
@@ -172,11 +172,17 @@ export async function traceProduce(
       failed = true;
       throw error;
     } finally {
-      if (recordingSpans())
-        emitSpans(hops.map((hop) => hop.span(source, startMs, nowMs() - startMs, failed)));
+      if (recordingSpans()) {
+        const durationMs = nowMs() - startMs;
+        const orderHops = hops.filter((hop) => isOrderHop(hop.record));
+        emitSpans(orderHops.map((hop) => hop.span(source, startMs, durationMs, failed)));
+      }
     }
   });
 }
+
+/** A KPIs record measures an invocation (keyed by its step), not a hop of one order: no span, no annotation. */
+const isOrderHop = (record: EncodedRecord) => record.topic !== 'KPIs';
 
 function localContext(): TraceContext | undefined {
   const span = activeSpan();

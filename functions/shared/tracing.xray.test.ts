@@ -52,7 +52,9 @@ describe('tracing on AWS (X-Ray on)', () => {
             hop,
           ),
       );
-      await tracing.traceProduce('warehouse', produced, async (records) => {
+      // With the invocation's KPIs record (keyed by the step): still one order's produce.
+      const kpis = { topic: 'KPIs', key: 'warehouse', value: Buffer.from('{}'), headers: {} } as const;
+      await tracing.traceProduce('warehouse', [...produced, kpis], async (records) => {
         sent.push(...records);
       });
     });
