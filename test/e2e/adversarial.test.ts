@@ -11,7 +11,7 @@ import { encode, newEvent } from '../../events/index.ts';
 import type { Order } from '../../events/schemas/order.ts';
 import { orderEventId, orderReceivedRecord } from '../../functions/shared/orders/events.ts';
 import { newStoredOrder } from '../../functions/shared/orders/model.ts';
-import { type FunctionName, manifest } from '../../topology/index.ts';
+import { kafkaConsumers, manifest } from '../../topology/index.ts';
 import { testInfra } from '../support/env.ts';
 import { type RawMessage, TestProducer, TopicReader, waitFor } from './support/kafka.ts';
 import {
@@ -26,9 +26,7 @@ import {
 } from './support/pipeline.ts';
 
 const TIMEOUT_MS = 90_000;
-const kafkaFunctions = (Object.keys(manifest.functions) as FunctionName[]).filter(
-  (fn) => manifest.functions[fn].trigger.kind === 'kafka',
-);
+const kafkaFunctions = kafkaConsumers.map(({ name }) => name);
 
 interface DeadLetterView {
   eventType: string;

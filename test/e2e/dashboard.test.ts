@@ -15,7 +15,7 @@ import { provisionFromManifest } from '../../local/infra/index.ts';
 import { applyEnvironment } from '../../local/runtime/environment.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/runtime.ts';
 import { seedDemoInventory } from '../../local/runtime/seed.ts';
-import { consumerGroupId, type FunctionName, functionNames, manifest } from '../../topology/index.ts';
+import { consumerGroupId, type FunctionName, kafkaConsumers } from '../../topology/index.ts';
 import { testInfra } from '../support/env.ts';
 import { uniqueName } from './support/kafka.ts';
 import { e2eCatalog, orderBody, positionGroupAtEnd, postOrder } from './support/pipeline.ts';
@@ -39,10 +39,8 @@ describe('the local dashboard, in chromium', () => {
     restoreEnv = applyEnvironment({ POWERTOOLS_LOG_LEVEL: 'ERROR' });
     await provisionFromManifest({ kafkaBrokers, dynamodbEndpoint, snsEndpoint, tablePrefix, log: () => {} });
     await seedDemoInventory(dynamodbEndpoint, tablePrefix, Object.values(e2eCatalog));
-    for (const fn of functionNames) {
-      const { trigger } = manifest.functions[fn];
-      if (trigger.kind === 'kafka') await positionGroupAtEnd(kafkaBrokers, groupIdOf(fn), trigger.topic);
-    }
+    for (const { name, trigger } of kafkaConsumers)
+      await positionGroupAtEnd(kafkaBrokers, groupIdOf(name), trigger.topic);
     dashboard = await startDashboard({ kafkaBrokers, groupIdOf, port: 0, log: () => {} });
     runtime = await startLocalRuntime({
       kafkaBrokers,

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LambdaKafkaFailureRecord } from '../../events/schemas/events.ts';
 import { orderReceivedRecord } from '../../functions/shared/orders/events.ts';
 import { newStoredOrder } from '../../functions/shared/orders/model.ts';
-import { type FunctionName, manifest } from '../../topology/index.ts';
+import { kafkaConsumers, manifest } from '../../topology/index.ts';
 import { testInfra } from '../support/env.ts';
 import { type RawMessage, TestProducer, TopicReader, waitFor } from './support/kafka.ts';
 import {
@@ -29,9 +29,7 @@ import {
 const PIPELINE_TIMEOUT_MS = 90_000;
 
 const terminal = new Set(['SHIPPED', 'REJECTED']);
-const kafkaFunctions = (Object.keys(manifest.functions) as FunctionName[]).filter(
-  (fn) => manifest.functions[fn].trigger.kind === 'kafka',
-);
+const kafkaFunctions = kafkaConsumers.map(({ name }) => name);
 
 describe('order pipeline end to end (real Kafka, dynoxide, moto SNS, the five real handlers)', () => {
   const { kafkaBrokers } = testInfra();

@@ -17,18 +17,23 @@ import { applyEnvironment } from '../../local/runtime/environment.ts';
 import type { Invoker } from '../../local/runtime/invoke.ts';
 import { seedDemoInventory } from '../../local/runtime/seed.ts';
 import { type ReloadResult, startWatchedRuntime, type WatchedRuntime } from '../../local/runtime/watch.ts';
-import { consumerGroupId, type FunctionName, manifest } from '../../topology/index.ts';
+import {
+  consumerGroupId,
+  type FunctionName,
+  isKafkaConsumer,
+  kafkaConsumers,
+  kafkaTriggerOf,
+  manifest,
+} from '../../topology/index.ts';
 import { committedOffsets, uniqueName, waitFor } from '../e2e/support/kafka.ts';
 import { e2eCatalog, orderBody, positionGroupAtEnd, postOrder, Tables } from '../e2e/support/pipeline.ts';
 import { testInfra } from '../support/env.ts';
 
 const PIPELINE_TIMEOUT_MS = 90_000;
-const kafkaFunctions = (Object.keys(manifest.functions) as FunctionName[]).filter(
-  (fn) => manifest.functions[fn].trigger.kind === 'kafka',
-);
+const kafkaFunctions = kafkaConsumers.map(({ name }) => name);
 const topicOf = (fn: FunctionName): string => {
-  const trigger = manifest.functions[fn].trigger;
-  if (trigger.kind !== 'kafka') throw new Error(`${fn} has no Kafka trigger`);
+  const trigger = kafkaTriggerOf(fn);
+  if (!trigger) throw new Error(`${fn} has no Kafka trigger`);
   return trigger.topic;
 };
 
@@ -76,7 +81,7 @@ describe('watch mode (real Kafka, dynoxide, moto SNS, the real handlers)', () =>
     loaded.set(fn, [...(loaded.get(fn) ?? []), invoke]);
     return async (event) => {
       const outcome = await invoke(event);
-      if (outcome.status === 'ok' && manifest.functions[fn].trigger.kind === 'kafka') {
+      if (outcome.status === 'ok' && isKafkaConsumer(fn)) {
         const records = Object.values((event as MSKEvent).records).flat();
         handled.set(fn, [
           ...(handled.get(fn) ?? []),

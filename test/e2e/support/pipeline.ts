@@ -17,6 +17,8 @@ import { seedDemoInventory } from '../../../local/runtime/seed.ts';
 import {
   consumerGroupId,
   type FunctionName,
+  isKafkaConsumer,
+  kafkaConsumers,
   localTableName,
   manifest,
   type TableName,
@@ -52,7 +54,7 @@ export class Faults {
 
   /** Fails, from the outside, the invocations of `fn` whose batch holds a record of an order told to fail. */
   wrap = (fn: FunctionName, invoke: Invoker): Invoker => {
-    if (manifest.functions[fn].trigger.kind !== 'kafka') return invoke;
+    if (!isKafkaConsumer(fn)) return invoke;
     return async (event) => {
       const keys = new Set(
         Object.values((event as MSKEvent).records)
@@ -307,13 +309,8 @@ export async function startE2ePipeline(
   const tables = new Tables(dynamodbEndpoint, tablePrefix);
   await provisionFromManifest({ kafkaBrokers, dynamodbEndpoint, snsEndpoint, tablePrefix, log: () => {} });
   await seedDemoInventory(dynamodbEndpoint, tablePrefix, Object.values(e2eCatalog));
-  for (const [fn, spec] of Object.entries(manifest.functions) as [
-    FunctionName,
-    (typeof manifest.functions)[FunctionName],
-  ][]) {
-    if (spec.trigger.kind === 'kafka')
-      await positionGroupAtEnd(kafkaBrokers, groupIdOf(fn), spec.trigger.topic);
-  }
+  for (const { name, trigger } of kafkaConsumers)
+    await positionGroupAtEnd(kafkaBrokers, groupIdOf(name), trigger.topic);
   const runtime = await startLocalRuntime({
     kafkaBrokers,
     dynamodbEndpoint,
