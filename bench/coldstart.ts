@@ -20,7 +20,7 @@ import { gzipSync } from 'node:zlib';
 import type { Metafile } from 'esbuild';
 import { architecture, bundling, functionDefaults, runtime } from '../infra/lib/bundling.ts';
 import { projectRoot } from '../local/python/venv.ts';
-import { readCommandLine, UsageError } from '../tools/command-line.ts';
+import { type CommandLine, readCommandLine, UsageError } from '../tools/command-line.ts';
 import { type FunctionName, functionNames, manifest } from '../topology/manifest.ts';
 import { commandLine, currentLoad, machineInfo, resultsDir, table, writeJson } from './lib/report.ts';
 import { median } from './lib/stats.ts';
@@ -170,29 +170,25 @@ interface Row {
 const kb = (bytes: number) => Math.round((bytes / 1024) * 10) / 10;
 const ms = (n: number) => Math.round(n * 10) / 10;
 
+const usage =
+  'usage: npm run bench:coldstart -- [--runs 7] [--functions order-api,inventory] [--out bench/results/coldstart.json]';
+const flags = { runs: { type: 'string' }, functions: { type: 'string' }, out: { type: 'string' } } as const;
+
+/** The flags' values and the functions they name (all by default); a UsageError for a name not in the manifest. */
+function settingsOf({ values }: CommandLine<typeof flags, false>) {
+  const names = values.functions ? values.functions.split(',').map((n) => n.trim()) : [...functionNames];
+  const unknown = names.filter((n) => !(functionNames as readonly string[]).includes(n));
+  if (unknown.length > 0)
+    throw new UsageError(
+      `unknown functions: ${unknown.join(', ')} (the manifest has ${functionNames.join(', ')})`,
+    );
+  return { values, names };
+}
+
 async function main(): Promise<number> {
-  const namesOf = (list: string | undefined) =>
-    list ? list.split(',').map((n) => n.trim()) : [...functionNames];
-  const command = readCommandLine(
-    {
-      usage:
-        'usage: npm run bench:coldstart -- [--runs 7] [--functions order-api,inventory] [--out bench/results/coldstart.json]',
-      options: { runs: { type: 'string' }, functions: { type: 'string' }, out: { type: 'string' } },
-    },
-    ({ values }) => {
-      const unknown = namesOf(values.functions).filter(
-        (n) => !(functionNames as readonly string[]).includes(n),
-      );
-      if (unknown.length > 0)
-        throw new UsageError(
-          `unknown functions: ${unknown.join(', ')} (the manifest has ${functionNames.join(', ')})`,
-        );
-      return values;
-    },
-  );
+  const command = readCommandLine({ usage, options: flags }, settingsOf);
   if (command.exitCode !== undefined) return command.exitCode;
-  const values = command.settings;
-  const names = namesOf(values.functions);
+  const { values, names } = command.settings;
   const runs = Math.max(1, Number(values.runs ?? 7));
   const out = values.out ?? join(resultsDir, 'coldstart.json');
   const machine = machineInfo('n/a');
