@@ -269,7 +269,7 @@ export const awsScenarios: Record<AwsScenarioName, AwsChaosScenario> = {
 // ---- Attempts per order ------------------------------------------------------------------------------
 
 export interface AttemptFigures {
-  /** Accepted orders the figures are divided by. */
+  /** The run's orders in the orders table (the API wrote them): what the figures are divided by. */
   orders: number;
   /** HTTP requests to DynamoDB per order (every attempt: the SDK's retries and the functions' own). */
   dynamodbRequestsPerOrder: number;
