@@ -29,6 +29,7 @@ import {
   storedMetrics,
   testMetrics,
 } from './testing.ts';
+import { formatTraceHeader, parseTraceHeader, TRACE_HEADER } from './trace-header.ts';
 
 const now = new Date('2026-11-24T10:00:01.000Z');
 
@@ -287,6 +288,38 @@ describe('Kafka consumer wrapper', () => {
     expect(producer.on('DeadLetterQueue').map((d) => d.correlationId)).toEqual(['a-1']);
     expect(producer.on('OrderReceived').map((e) => e.data.order.orderId)).toEqual(['a-2']);
     expect(producer.on('KPIs')).toHaveLength(1);
+  });
+});
+
+describe('trace context', () => {
+  const upstream = {
+    traceId: '1-5759e988-bd862e3fe1be46a994272793',
+    parentId: '53995c3f42cd8ad8',
+    sampled: true,
+  };
+  const traced = (orderId: string, offset: number, header: string) => {
+    const encoded = encode('OrderReceived', orderReceived(sampleOrder({ orderId })));
+    return fromEncoded({ ...encoded, headers: { ...encoded.headers, [TRACE_HEADER]: header } }, offset);
+  };
+
+  it("gives what a record produces its order's trace, from that record's hop; a forged header changes nothing", async () => {
+    const { process, producer } = setup();
+    const forged = `Root=1-x;Parent=${'f'.repeat(400)}`;
+    const report = await process(
+      mskEvent([traced('t-1', 1, formatTraceHeader(upstream)), traced('t-2', 2, forged)]),
+      fakeContext(),
+    );
+    expect(report).toEqual({ processed: 2, duplicates: 0, deadLettered: 0 });
+    const produced = (orderId: string) =>
+      parseTraceHeader(
+        producer.sent.find((r) => r.topic === 'OrderReceived' && r.key === orderId)?.headers[TRACE_HEADER],
+      );
+    // Locally (no X-Ray): the same trace, a new hop.
+    expect(produced('t-1')).toMatchObject({ traceId: upstream.traceId, sampled: true });
+    expect(produced('t-1')?.parentId).not.toBe(upstream.parentId);
+    // The forged header was ignored: the record starts a trace of its own.
+    expect(produced('t-2')?.traceId).not.toBe(upstream.traceId);
+    expect(produced('t-2')).toBeDefined();
   });
 });
 

@@ -328,16 +328,18 @@ export function batchProcessor<T extends TopicName>(
     });
     let outcome: StepOutcome;
     try {
-      // One hop of the order's trace; what it produces carries the hop's trace header.
+      const run = () => step.process(event, { logger: recordLogger, now: now() });
+      // One hop of the order's trace; what it produces carries the hop's trace header. A KPIs record is
+      // keyed by its step and measures an invocation: it is no hop of an order.
       const traced = { orderId: event.correlationId, invokedAtMs, producedAtMs: record.timestamp };
-      outcome = await traceRecord(
-        step.name,
-        { ...traced, traceHeader: headerText(record, TRACE_HEADER) },
-        (hop) =>
-          step
-            .process(event, { logger: recordLogger, now: now() })
-            .then((done) => ({ ...done, events: withTraceHeader(done.events, hop) })),
-      );
+      outcome =
+        step.topic === 'KPIs'
+          ? await run()
+          : await traceRecord(
+              step.name,
+              { ...traced, traceHeader: headerText(record, TRACE_HEADER) },
+              (hop) => run().then((done) => ({ ...done, events: withTraceHeader(done.events, hop) })),
+            );
     } catch (error) {
       await failed(record, error, recordLogger, event.correlationId);
       return { kind: 'deadLettered' };
