@@ -3,7 +3,7 @@
  * caller's key names one request, whatever its route). A repeated request gets the first answer, marked
  * `Idempotent-Replayed: true`; the route learns of the replay from Powertools' `responseHook` (called
  * only for an answer read from the store), as functions/notification/delivery.ts does.
- * https://docs.powertools.aws.dev/lambda/typescript/latest/features/idempotency/#manipulating-the-idempotent-response
+ * https://docs.aws.amazon.com/powertools/typescript/2.25.2/api/types/_aws-lambda-powertools_idempotency.types.ResponseHook.html
  */
 
 import type { JSONValue } from '@aws-lambda-powertools/commons/types';
