@@ -14,11 +14,11 @@ import type { OrderApiDeps, RouteEnv } from './api-deps.ts';
 import { cancelOrderRoute } from './cancel-order.ts';
 import { answerOf } from './failures.ts';
 import { normalizeHeaders, screenRequest } from './http-edge.ts';
-import { BadRequestError, NotFoundError } from './http-errors.ts';
+import { NotFoundError } from './http-errors.ts';
 import { idempotentRoutes } from './idempotency.ts';
 import { historyWithNotifications } from './logic.ts';
 import { placeOrderRoute } from './place-order.ts';
-import { validOrderId } from './requests.ts';
+import { orderIdParam } from './requests.ts';
 import { json } from './responses.ts';
 
 /** The routes the manifest gives order-api, as API Gateway names them (`<method> <resource>`). */
@@ -42,16 +42,16 @@ export function createOrderApi(deps: OrderApiDeps, observe: { logger: Logger; me
     const refused = screenRequest(event);
     if (refused) throw refused;
     const headers = normalizeHeaders(event);
-    const orderId = event.pathParameters?.id ?? '';
+    const orderId = () => orderIdParam(event.pathParameters?.id ?? '');
     switch (`${event.httpMethod} ${event.resource}` as RouteKey) {
       case 'GET /health':
         return Promise.resolve(json(200, { status: 'ok' }));
       case 'POST /orders':
         return placeOrder(event, headers, context);
       case 'GET /orders/{id}':
-        return getOrder(orderId);
+        return getOrder(orderId());
       case 'POST /orders/{id}/cancel':
-        return cancelOrder(orderId, event, headers, context);
+        return cancelOrder(orderId(), event, headers, context);
       default:
         throw new NotFoundError(`No route for ${event.httpMethod} ${event.resource}`);
     }
@@ -72,11 +72,9 @@ export function createOrderApi(deps: OrderApiDeps, observe: { logger: Logger; me
   };
 }
 
-/** `GET /orders/{id}`: the order's view, its history with the notifications delivered. */
+/** `GET /orders/{id}` (a valid id): the order's view, its history with the notifications delivered. */
 function getOrderRoute({ deps, logger }: RouteEnv) {
   return async (orderId: string): Promise<APIGatewayProxyResult> => {
-    const problems = validOrderId(orderId);
-    if (problems.length > 0) throw new BadRequestError('The order id is invalid', { errors: problems });
     logger.setCorrelationId(orderId);
     const stored = await deps.orders.get(orderId);
     if (!stored) throw new NotFoundError(`Order ${orderId} not found`);

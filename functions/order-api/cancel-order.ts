@@ -8,9 +8,9 @@ import type { CancelRequest } from '../../events/schemas/order-request.ts';
 import { count, kpiRecord } from '../shared/kpis.ts';
 import { orderCancelledRecord } from '../shared/orders/events.ts';
 import type { RouteEnv } from './api-deps.ts';
-import { BadRequestError, ConflictError, HttpError, NotFoundError } from './http-errors.ts';
+import { ConflictError, HttpError, NotFoundError } from './http-errors.ts';
 import type { KeyedRequest } from './idempotency.ts';
-import { callerOf, parseCancelRequest, requestFingerprint, validOrderId } from './requests.ts';
+import { callerOf, parseCancelRequest, requestFingerprint, requestIdOf } from './requests.ts';
 import { cancelledResponse } from './responses.ts';
 
 /** A cancellation stays in the outbox this long before the sweeper may produce its event again. */
@@ -26,19 +26,18 @@ export function cancelOrderRoute(env: RouteEnv) {
   const cancel = cancelOnce(env);
   // A refusal (404, or 409 for an order past cancelling) is the request's answer: kept under its key.
   const cancelKeyed = env.once((input: CancelInput) => cancel(input).catch(refusalAsAnswer));
+  /** `orderId` is valid (`orderIdParam`). */
   return async function cancelOrder(
     orderId: string,
     event: APIGatewayProxyEvent,
     headers: Record<string, string>,
     context?: Context,
   ): Promise<APIGatewayProxyResult> {
-    const problems = validOrderId(orderId);
-    if (problems.length > 0) throw new BadRequestError('The order id is invalid', { errors: problems });
     env.logger.setCorrelationId(orderId);
     const parsed = parseCancelRequest(event, headers, callerOf(event));
     if (!parsed.ok) throw parsed.error;
     const { request, idempotencyKey } = parsed;
-    const requestId = event.requestContext?.requestId || context?.awsRequestId || env.newId();
+    const requestId = requestIdOf(event, context, env.newId);
     const fingerprint = requestFingerprint('POST /orders/{id}/cancel', { id: orderId }, request);
     const input = { idempotencyKey, fingerprint, request, orderId, requestId };
     if (!idempotencyKey) return cancel(input);

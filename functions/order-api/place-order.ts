@@ -24,7 +24,7 @@ import {
   priceOrder,
   requestHash,
 } from './logic.ts';
-import { callerOf, parseOrderRequest, requestFingerprint } from './requests.ts';
+import { callerOf, parseOrderRequest, requestFingerprint, requestIdOf } from './requests.ts';
 import { acceptedResponse } from './responses.ts';
 
 interface AcceptInput extends KeyedRequest {
@@ -54,7 +54,7 @@ export function placeOrderRoute(env: RouteEnv) {
     const { request, idempotencyKey } = parsed;
     const orderId = orderIdFor(request, idempotencyKey, env.newId);
     logger.setCorrelationId(orderId);
-    const requestId = event.requestContext?.requestId || context?.awsRequestId || env.newId();
+    const requestId = requestIdOf(event, context, env.newId);
     const priced = await price(env, request);
     if (!priced.ok) {
       const { errors } = priced;

@@ -3,7 +3,7 @@
  * one reason per field), the caller and their scoped Idempotency-Key, and what that key is checked
  * against (the request's fingerprint). Pure.
  */
-import type { APIGatewayProxyEvent } from 'aws-lambda';
+import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { formatPath, type Issue } from '../../events/codec.ts';
 import { OrderId } from '../../events/schemas/order.ts';
 import { CancelRequest, OrderRequest } from '../../events/schemas/order-request.ts';
@@ -110,12 +110,20 @@ export function parseOrderRequest(
   };
 }
 
-export function validOrderId(orderId: string): Issue[] {
+/** The order id of a route's path (`/orders/{id}`), or a 400 with the reasons. */
+export function orderIdParam(orderId: string): string {
   const parsed = OrderId.safeParse(orderId);
-  return parsed.success
-    ? []
-    : parsed.error.issues.map((issue) => ({ path: 'orderId', message: issue.message }));
+  if (parsed.success) return parsed.data;
+  const errors = parsed.error.issues.map((issue) => ({ path: 'orderId', message: issue.message }));
+  throw new BadRequestError('The order id is invalid', { errors });
 }
+
+/** The request's id: API Gateway's, else the invocation's, else a new one (a test's bare event). */
+export const requestIdOf = (
+  event: Pick<APIGatewayProxyEvent, 'requestContext'>,
+  context: Context | undefined,
+  newId: () => string,
+): string => event.requestContext?.requestId || context?.awsRequestId || newId();
 
 export type ParsedCancelRequest =
   | { ok: true; request: CancelRequest; idempotencyKey: string | undefined }
