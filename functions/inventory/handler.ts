@@ -1,6 +1,6 @@
 import type { OrderReceived } from '../../events/schemas/events.ts';
 import { tableName } from '../shared/config.ts';
-import { type ConsumerStep, kafkaConsumerHandler, type StepOutcome } from '../shared/consumer.ts';
+import { kafkaConsumerHandler } from '../shared/consumer.ts';
 import { dynamoDbDocumentClient } from '../shared/dynamodb.ts';
 import { produce } from '../shared/kafka/producer.ts';
 import { observability } from '../shared/observability.ts';
@@ -15,6 +15,7 @@ import {
 import { dynamoOrders, isOwnTransition, type OrdersPort } from '../shared/orders/repository.ts';
 import { assertGenuineEvent, movedOnOutcome, settle } from '../shared/orders/step.ts';
 import { fullJitter, retry } from '../shared/retry.ts';
+import type { ConsumerStep, StepOutcome } from '../shared/step-types.ts';
 import { confirmedOutcome, rejectedOutcome, rejectionReason, reservationPlan } from './logic.ts';
 import { dynamoStock, type StockPort } from './stock.ts';
 

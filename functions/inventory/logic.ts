@@ -1,10 +1,10 @@
 import { encode, newEvent } from '../../events/codec.ts';
 import type { OrderReceived } from '../../events/schemas/events.ts';
 import type { LineItem, Order } from '../../events/schemas/order.ts';
-import type { StepOutcome } from '../shared/consumer.ts';
 import { count, latency } from '../shared/kpis.ts';
 import { notificationRecord } from '../shared/notifications.ts';
 import { orderEventId } from '../shared/orders/events.ts';
+import type { StepOutcome } from '../shared/step-types.ts';
 
 export interface ReservationLine {
   sku: string;

@@ -1,6 +1,6 @@
 import type { OrderCancelled } from '../../events/schemas/events.ts';
 import { tableName } from '../shared/config.ts';
-import { type ConsumerStep, kafkaConsumerHandler, type StepOutcome } from '../shared/consumer.ts';
+import { kafkaConsumerHandler } from '../shared/consumer.ts';
 import { dynamoDbDocumentClient } from '../shared/dynamodb.ts';
 import { InvalidTransitionError } from '../shared/errors.ts';
 import { produce } from '../shared/kafka/producer.ts';
@@ -12,6 +12,7 @@ import { orderOf, RESERVED_STATUSES, type StoredOrder, type UnreleasedLine } fro
 import { dynamoOrders, type OrdersPort } from '../shared/orders/repository.ts';
 import { assertGenuineEvent } from '../shared/orders/step.ts';
 import { fullJitter, retry } from '../shared/retry.ts';
+import type { ConsumerStep, StepOutcome } from '../shared/step-types.ts';
 import { type ReservationLine, reservationPlan } from './logic.ts';
 import { type ReleasePlan, releasePlan } from './release-plan.ts';
 import { dynamoRelease, type ReleasePort } from './release-stock.ts';

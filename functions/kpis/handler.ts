@@ -1,7 +1,8 @@
-import { type ConsumerStep, kafkaConsumerHandler } from '../shared/consumer.ts';
+import { kafkaConsumerHandler } from '../shared/consumer.ts';
 import { PermanentError } from '../shared/errors.ts';
 import { produce } from '../shared/kafka/producer.ts';
 import { observability } from '../shared/observability.ts';
+import type { ConsumerStep } from '../shared/step-types.ts';
 import { KpiMetrics } from './metrics.ts';
 import { implausibility } from './plausibility.ts';
 

@@ -1,7 +1,7 @@
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
 import type { Notification } from '../../events/schemas/events.ts';
-import type { StepLogger } from '../shared/consumer.ts';
+import type { StepLogger } from '../shared/step-types.ts';
 
 /** What goes to the customer. */
 export interface OutgoingMessage {

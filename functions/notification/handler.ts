@@ -1,6 +1,6 @@
 import type { Notification } from '../../events/schemas/events.ts';
 import { tableName } from '../shared/config.ts';
-import { type ConsumerStep, kafkaConsumerHandler } from '../shared/consumer.ts';
+import { kafkaConsumerHandler } from '../shared/consumer.ts';
 import { dynamoDbDocumentClient } from '../shared/dynamodb.ts';
 import { InvalidTransitionError } from '../shared/errors.ts';
 import { idempotencyStore } from '../shared/idempotency.ts';
@@ -14,6 +14,7 @@ import {
 import { observability } from '../shared/observability.ts';
 import { dynamoOrders, type OrdersPort } from '../shared/orders/repository.ts';
 import { assertGenuineEvent } from '../shared/orders/step.ts';
+import type { ConsumerStep } from '../shared/step-types.ts';
 import { type DeliveryPort, deliveryIdempotencyConfig, idempotentDelivery } from './delivery.ts';
 import { claimsOtherContent, deliveredOutcome, notificationItem } from './logic.ts';
 import { configuredSend } from './sns.ts';

@@ -1,8 +1,8 @@
 import type { Notification, NotificationKind } from '../../events/schemas/events.ts';
-import type { StepOutcome } from '../shared/consumer.ts';
 import { count, type Kpi, latency } from '../shared/kpis.ts';
 import type { GenuineNotification } from '../shared/notifications.ts';
 import type { HistoryEntry } from '../shared/orders/model.ts';
+import type { StepOutcome } from '../shared/step-types.ts';
 
 /** The notifications after which nothing more happens to an order: the end of its journey. */
 export const FINAL_KINDS: ReadonlySet<NotificationKind> = new Set([

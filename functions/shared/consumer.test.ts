@@ -5,17 +5,11 @@ import { z } from 'zod';
 import { type EncodedRecord, EventDecodeError, encode } from '../../events/codec.ts';
 import type { KpiName, OrderReceived } from '../../events/schemas/events.ts';
 import { manifest } from '../../topology/manifest.ts';
-import {
-  batchProcessor,
-  type ConsumerStep,
-  reportsBatchItemFailures,
-  type StepOutcome,
-  safeDecodeReason,
-  withKeys,
-} from './consumer.ts';
+import { batchProcessor, reportsBatchItemFailures, safeDecodeReason, withKeys } from './consumer.ts';
 import { InvalidTransitionError, PermanentError } from './errors.ts';
 import { count, type Kpi, latency } from './kpis.ts';
 import { MAX_DEAD_LETTER_BYTES, VALUE_PREFIX_BYTES } from './msk-records.ts';
+import type { ConsumerStep, StepOutcome } from './step-types.ts';
 import {
   fakeContext,
   fromEncoded,

@@ -8,12 +8,11 @@ import middy from '@middy/core';
 import type { Context, MSKEvent } from 'aws-lambda';
 import * as z from 'zod';
 import { type EncodedRecord, EventDecodeError, encode, Headers, issuesOf } from '../../events/codec.ts';
-import type { StepName } from '../../events/envelope.ts';
 import type { EventOf, TopicName } from '../../events/topics.ts';
 import { type DeadLetterTopic, deadLetterTopicOf, kafkaTriggerOf } from '../../topology/topics.ts';
 import { isPermanent } from './errors.ts';
 import { idempotencyStore, RECORD_IDEMPOTENCY_SECONDS } from './idempotency.ts';
-import { count, type Kpi, kpiRecord, type MeasuredOrder } from './kpis.ts';
+import { count, kpiRecord, type MeasuredOrder } from './kpis.ts';
 import { onReset } from './lifecycle.ts';
 import {
   classify,
@@ -24,36 +23,9 @@ import {
   recordsByPartition,
 } from './msk-records.ts';
 import { addKpiMetrics, flushMetrics } from './observability.ts';
+import type { ConsumerStep, StepLogger, StepOutcome } from './step-types.ts';
 import { TRACE_HEADER } from './trace-header.ts';
 import { traceRecord, tracer, withTraceHeader } from './tracing.ts';
-
-/** What a step did with one event: the events to produce and the KPIs to publish. */
-export interface StepOutcome {
-  orderId: string;
-  events: EncodedRecord[];
-  kpis: Kpi[];
-  /**
-   * True when the effect was already applied (an earlier attempt, or a redelivery): nothing new happened,
-   * and the events, if any, are the ones produced before, with the same ids; the next step drops them.
-   */
-  replayed: boolean;
-  /** A few words for the log line, e.g. `rejected: SKU-X out of stock`. No personal data. */
-  summary: string;
-  /**
-   * Writes still finishing that neither this outcome nor its events depend on (bookkeeping after an
-   * effect that already happened). The invocation produces while they finish and succeeds only once they
-   * have; a failure is handled as if `process` had thrown it, and the order's next record waits for them.
-   */
-  settling?: Promise<unknown>;
-}
-
-/** The logging a step needs; every line it writes carries the record's order id and event id. */
-export interface StepLogger {
-  debug(message: string, attributes?: Record<string, unknown>): void;
-  info(message: string, attributes?: Record<string, unknown>): void;
-  warn(message: string, attributes?: Record<string, unknown>): void;
-  error(message: string, attributes?: Record<string, unknown>): void;
-}
 
 /**
  * A logger whose lines carry `keys`. Not a Powertools child logger: records of several partitions are
@@ -66,24 +38,6 @@ export function withKeys(logger: Logger, keys: Record<string, string>): StepLogg
     warn: (message, attributes) => logger.warn(message, { ...keys, ...attributes }),
     error: (message, attributes) => logger.error(message, { ...keys, ...attributes }),
   };
-}
-
-export interface StepContext {
-  logger: StepLogger;
-  now: Date;
-}
-
-/** One Kafka-triggered step: the topic it consumes and what it does with one event. */
-export interface ConsumerStep<T extends TopicName> {
-  name: StepName;
-  topic: T;
-  process(event: EventOf<T>, context: StepContext): Promise<StepOutcome>;
-  /**
-   * Where the step's own KPIs go: one KPIs record per invocation (the default; the `kpis` function turns
-   * them into CloudWatch metrics), or, for the `kpis` function itself, which would read its record
-   * back, straight to the invocation's EMF metrics.
-   */
-  ownKpis?: 'record' | 'metrics';
 }
 
 export interface ConsumerDeps {

@@ -14,7 +14,6 @@ import { decode, type EncodedRecord, newEvent } from '../../events/codec.ts';
 import type { Order } from '../../events/schemas/order.ts';
 import type { EventOf, TopicName } from '../../events/topics.ts';
 import { METRICS_NAMESPACE } from '../../topology/runtime-env.ts';
-import type { StepLogger } from './consumer.ts';
 import { orderReceivedId } from './orders/events.ts';
 import {
   CANCELLABLE,
@@ -25,6 +24,7 @@ import {
   type Transition,
 } from './orders/model.ts';
 import type { OrdersPort } from './orders/repository.ts';
+import type { StepLogger } from './step-types.ts';
 
 /**
  * Powertools idempotency over a Map: the real IdempotencyHandler logic (in-progress, completed, payload

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { OrderPickedAndPacked } from '../../events/schemas/events.ts';
 import type { Order } from '../../events/schemas/order.ts';
-import type { StepOutcome } from '../shared/consumer.ts';
 import { count, latency } from '../shared/kpis.ts';
 import { notificationRecord } from '../shared/notifications.ts';
+import type { StepOutcome } from '../shared/step-types.ts';
 
 /** The country the warehouse ships from. */
 export const ORIGIN_COUNTRY = 'US';

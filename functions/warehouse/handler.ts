@@ -1,6 +1,6 @@
 import { catalogBySku } from '../shared/catalog.ts';
 import { tableName } from '../shared/config.ts';
-import { type ConsumerStep, kafkaConsumerHandler } from '../shared/consumer.ts';
+import { kafkaConsumerHandler } from '../shared/consumer.ts';
 import { dynamoDbDocumentClient } from '../shared/dynamodb.ts';
 import { produce } from '../shared/kafka/producer.ts';
 import { observability } from '../shared/observability.ts';
@@ -8,6 +8,7 @@ import { orderEventId } from '../shared/orders/events.ts';
 import { orderDigest, orderOf, reachedAt } from '../shared/orders/model.ts';
 import { dynamoOrders, type OrdersPort } from '../shared/orders/repository.ts';
 import { assertGenuineEvent, movedOnOutcome, settle } from '../shared/orders/step.ts';
+import type { ConsumerStep } from '../shared/step-types.ts';
 import { packedOutcome, packParcel } from './logic.ts';
 
 /**

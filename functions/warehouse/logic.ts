@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import { encode, newEvent } from '../../events/codec.ts';
 import type { OrderConfirmed, Parcel } from '../../events/schemas/events.ts';
 import type { Order } from '../../events/schemas/order.ts';
-import type { StepOutcome } from '../shared/consumer.ts';
 import { count, latency } from '../shared/kpis.ts';
 import { notificationRecord } from '../shared/notifications.ts';
 import { orderEventId } from '../shared/orders/events.ts';
+import type { StepOutcome } from '../shared/step-types.ts';
 
 /** The weight assumed for a SKU the catalog does not know (it passed inventory, so it exists somewhere). */
 export const UNKNOWN_ITEM_WEIGHT_GRAMS = 500;

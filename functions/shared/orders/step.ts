@@ -1,5 +1,5 @@
-import type { StepOutcome } from '../consumer.ts';
 import { InvalidTransitionError } from '../errors.ts';
+import type { StepOutcome } from '../step-types.ts';
 import { hasReached, type OrderStatus, type StoredOrder } from './model.ts';
 import type { TransitionResult } from './repository.ts';
 
