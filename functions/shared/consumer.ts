@@ -162,6 +162,33 @@ async function settleAll(tasks: readonly (() => Promise<void>)[], limit: number)
   return results;
 }
 
+/** A record the step finished: its outcome, and whether it applied the effect or found it applied. */
+interface Done {
+  kind: 'processed' | 'duplicates';
+  record: RawRecord;
+  outcome: StepOutcome;
+}
+
+/** What became of one record (the batch processor's result per record; the report is a fold over them). */
+type RecordResult = Done | { kind: 'deadLettered'; record: RawRecord };
+
+const deadLettered = (record: RawRecord): RecordResult => ({ kind: 'deadLettered', record });
+
+/** Counts one record's result into the report. */
+const tally = (report: BatchReport, result: RecordResult): BatchReport => ({
+  ...report,
+  [result.kind]: report[result.kind] + 1,
+});
+
+/**
+ * The batch's records as they are processed: each record's result, with its remaining writes' verdict
+ * (`settled`: the result once they are done, rejected while unfinished), and those still settling.
+ */
+interface Processing {
+  entries: { result: RecordResult; settled: Promise<RecordResult> }[];
+  settling: Promise<RecordResult>[];
+}
+
 /**
  * Builds the batch processor of a step. Within a partition, one order's records run in offset order and
  * different orders' records concurrently (Kafka orders records only per partition, and records are keyed
@@ -252,27 +279,47 @@ export function batchProcessor<T extends TopicName>(
     await deadLetter(record, error, correlationId);
   }
 
-  /** Waits for an outcome's remaining writes; one that can never succeed dead-letters its record. */
-  async function settle(record: RawRecord, outcome: StepOutcome, report: BatchReport): Promise<void> {
+  /**
+   * Waits for an outcome's remaining writes: the record's result once they are done, dead-lettered when
+   * they can never succeed; one that fails for now rejects (the record is unfinished).
+   */
+  async function settle(done: Done): Promise<RecordResult> {
+    const { record, outcome } = done;
     try {
       await outcome.settling;
+      return done;
     } catch (error) {
       const recordLogger = withKeys(logger, { correlation_id: outcome.orderId, record: coordinates(record) });
       await failed(record, error, recordLogger, outcome.orderId).catch((unfinished: unknown) => {
         throw new UnfinishedRecord(record, unfinished);
       });
-      report[outcome.replayed ? 'duplicates' : 'processed'] -= 1;
-      report.deadLettered += 1;
+      return deadLettered(record);
     }
   }
 
-  type Result = { kind: 'deadLettered' } | { kind: 'processed' | 'duplicates'; outcome: StepOutcome };
+  /** Runs the step on one event, inside the record's hop of its order's trace. */
+  async function runStep(
+    event: EventOf<T>,
+    record: RawRecord,
+    recordLogger: StepLogger,
+    invokedAtMs: number,
+  ) {
+    const run = () => step.process(event, { logger: recordLogger, now: now() });
+    // One hop of the order's trace; what it produces carries the hop's trace header. A KPIs record is
+    // keyed by its step and measures an invocation: it is no hop of an order.
+    if (step.topic === 'KPIs') return run();
+    const traced = { orderId: event.correlationId, invokedAtMs, producedAtMs: record.timestamp };
+    return traceRecord(step.name, { ...traced, traceHeader: headerText(record, TRACE_HEADER) }, (hop) =>
+      run().then((done) => ({ ...done, events: withTraceHeader(done.events, hop) })),
+    );
+  }
 
-  async function processRecord(record: RawRecord, invokedAtMs: number): Promise<Result> {
+  /** One record's result; rejects when it failed for now (the batch is retried, or its partition redone). */
+  async function processRecord(record: RawRecord, invokedAtMs: number): Promise<RecordResult> {
     const classified = classify(step.topic, record);
     if (classified.kind === 'poison') {
       await deadLetter(record, classified.error);
-      return { kind: 'deadLettered' };
+      return deadLettered(record);
     }
     const { event } = classified;
     const recordLogger = withKeys(logger, {
@@ -282,70 +329,66 @@ export function batchProcessor<T extends TopicName>(
     });
     let outcome: StepOutcome;
     try {
-      const run = () => step.process(event, { logger: recordLogger, now: now() });
-      // One hop of the order's trace; what it produces carries the hop's trace header. A KPIs record is
-      // keyed by its step and measures an invocation: it is no hop of an order.
-      const traced = { orderId: event.correlationId, invokedAtMs, producedAtMs: record.timestamp };
-      outcome =
-        step.topic === 'KPIs'
-          ? await run()
-          : await traceRecord(
-              step.name,
-              { ...traced, traceHeader: headerText(record, TRACE_HEADER) },
-              (hop) => run().then((done) => ({ ...done, events: withTraceHeader(done.events, hop) })),
-            );
+      outcome = await runStep(event, record, recordLogger, invokedAtMs);
     } catch (error) {
       await failed(record, error, recordLogger, event.correlationId);
-      return { kind: 'deadLettered' };
+      return deadLettered(record);
     }
     recordLogger.debug(outcome.replayed ? 'effect already applied' : 'event processed', {
       summary: outcome.summary,
       produced: outcome.events.map((r) => `${r.topic}:${r.headers[Headers.eventId]}`),
     });
-    return { kind: outcome.replayed ? 'duplicates' : 'processed', outcome };
+    return { kind: outcome.replayed ? 'duplicates' : 'processed', record, outcome };
   }
 
-  interface Produced {
-    record: RawRecord;
-    outcome: StepOutcome;
+  /**
+   * One order's records in offset order, each into `into`: the next starts once the last one's remaining
+   * writes are done. A record that fails for now stops its order here (its later records are not started).
+   */
+  async function processOrder(records: readonly RawRecord[], invokedAtMs: number, into: Processing) {
+    let previous: Promise<RecordResult> | undefined;
+    for (const record of records) {
+      await previous;
+      const result = await processRecord(record, invokedAtMs).catch((error: unknown) => {
+        throw new UnfinishedRecord(record, error);
+      });
+      const settled = result.kind !== 'deadLettered' && result.outcome.settling ? settle(result) : undefined;
+      into.entries.push({ result, settled: settled ?? Promise.resolve(result) });
+      if (settled) {
+        // Awaited with the production (or by this order's next record).
+        settled.catch(() => undefined);
+        into.settling.push(settled);
+        previous = settled;
+      }
+    }
+  }
+
+  /** `records` less those already in `seen` (a redelivered record re-produces the same ids). */
+  function unique(records: readonly EncodedRecord[], seen: Set<string>) {
+    return records.filter((record) => {
+      const id = `${record.topic}|${record.headers[Headers.eventId]}`;
+      if (seen.has(id)) return false;
+      seen.add(id);
+      return true;
+    });
   }
 
   /**
    * One send for the whole invocation. If the broker refuses it for good (a record too large, say), each
    * record's events are sent alone, so that only the record whose output can never be written is
    * dead-lettered; the KPIs record, a measurement, is then dropped with a warning rather than block.
+   * Answers the records dead-lettered here.
    */
-  async function produceAll(
-    produced: readonly Produced[],
-    kpis: EncodedRecord | undefined,
-    report: BatchReport,
-  ) {
-    const seen = new Set<string>();
-    const unique = (records: readonly EncodedRecord[]) =>
-      records.filter((record) => {
-        const id = `${record.topic}|${record.headers[Headers.eventId]}`;
-        if (seen.has(id)) return false;
-        seen.add(id);
-        return true;
-      });
-    const all = unique(produced.flatMap(({ outcome }) => outcome.events));
+  async function produceAll(done: readonly Done[], kpis: EncodedRecord | undefined): Promise<Set<RawRecord>> {
+    const all = done.flatMap(({ outcome }) => outcome.events);
     try {
-      await deps.produce(kpis ? [...all, kpis] : all);
-      return;
+      const events = unique(all, new Set());
+      await deps.produce(kpis ? [...events, kpis] : events);
+      return new Set();
     } catch (error) {
       if (!isPermanent(error)) throw error;
     }
-    seen.clear();
-    for (const { record, outcome } of produced) {
-      try {
-        await deps.produce(unique(outcome.events));
-      } catch (error) {
-        if (!isPermanent(error)) throw error;
-        await deadLetter(record, error, outcome.orderId);
-        report[outcome.replayed ? 'duplicates' : 'processed'] -= 1;
-        report.deadLettered += 1;
-      }
-    }
+    const dropped = await produceEach(done);
     if (kpis) {
       // The events are out: a measurement that cannot follow them is dropped, never a failed invocation.
       await deps.produce([kpis]).catch((error: unknown) => {
@@ -355,16 +398,36 @@ export function batchProcessor<T extends TopicName>(
         });
       });
     }
+    return dropped;
+  }
+
+  /** Each record's events alone: a record whose events are refused for good is dead-lettered. */
+  async function produceEach(done: readonly Done[]): Promise<Set<RawRecord>> {
+    const seen = new Set<string>();
+    const dropped = new Set<RawRecord>();
+    for (const { record, outcome } of done) {
+      try {
+        await deps.produce(unique(outcome.events, seen));
+      } catch (error) {
+        if (!isPermanent(error)) throw error;
+        await deadLetter(record, error, outcome.orderId);
+        dropped.add(record);
+      }
+    }
+    return dropped;
   }
 
   /**
    * The invocation's KPIs: a KPIs record, or, for the kpis function, its EMF metrics. A measurement never
    * fails a step: whatever goes wrong building it is logged (kind and paths only) and the KPIs dropped.
+   * KPIs once per effect: a replay's were measured by the attempt that applied it.
    */
-  function invocationKpis(
-    measured: readonly MeasuredOrder[],
-    invocationId: string,
-  ): EncodedRecord | undefined {
+  function invocationKpis(results: readonly RecordResult[], invocationId: string): EncodedRecord | undefined {
+    const measured = results.flatMap((result): MeasuredOrder[] => {
+      if (result.kind === 'deadLettered')
+        return [{ orderId: undefined, kpis: [count('RecordsDeadLettered')] }];
+      return result.outcome.replayed ? [] : [{ orderId: result.outcome.orderId, kpis: result.outcome.kpis }];
+    });
     try {
       if (step.ownKpis !== 'metrics') return kpiRecord(step.name, invocationId, measured, now());
       addKpiMetrics(
@@ -386,17 +449,14 @@ export function batchProcessor<T extends TopicName>(
    * send failed transiently) leaves every record whose events were not sent unfinished. Only when there is
    * no such record is the failure thrown (the mapping retries the invocation).
    */
-  function unfinishedFrom(
-    failures: readonly unknown[],
-    outcomes: readonly Produced[],
-  ): KafkaBatchItemFailure[] {
+  function unfinishedFrom(failures: readonly unknown[], done: readonly Done[]): KafkaBatchItemFailure[] {
     const records: RawRecord[] = [];
     for (const failure of failures) {
       if (failure instanceof UnfinishedRecord) {
         records.push(failure.record);
         continue;
       }
-      const unsent = outcomes.filter(({ outcome }) => outcome.events.length > 0).map(({ record }) => record);
+      const unsent = done.filter(({ outcome }) => outcome.events.length > 0).map(({ record }) => record);
       if (unsent.length === 0) throw failure;
       logger.error("the invocation's events could not be sent, their partitions will be redone", {
         error: asNamedError(failure).name,
@@ -407,58 +467,49 @@ export function batchProcessor<T extends TopicName>(
     return itemFailures(records);
   }
 
+  /** The report: the counts, a fold over the records' results, and the partitions to redo (or a throw). */
+  function reportOf(results: readonly RecordResult[], failures: readonly unknown[], done: readonly Done[]) {
+    const report = results.reduce(tally, { processed: 0, duplicates: 0, deadLettered: 0 });
+    if (reportItems) return { ...report, batchItemFailures: unfinishedFrom(failures, done) };
+    if (failures.length > 0) throw unwrap(failures[0]);
+    return report;
+  }
+
   return async function processBatch(
     event: Pick<MSKEvent, 'records'>,
     context?: Context,
   ): Promise<BatchReport> {
     if (context) deadLetterConfig.registerLambdaContext(context);
-    const report: BatchReport = { processed: 0, duplicates: 0, deadLettered: 0 };
     const invokedAtMs = Date.now();
     const partitions = recordsByPartition(event);
-    const outcomes: Produced[] = [];
-    const measured: MeasuredOrder[] = [];
-    const settling: Promise<void>[] = [];
-    const tasks = partitions.flatMap(byKey).map((records) => async () => {
-      let previous: Promise<void> | undefined;
-      for (const record of records) {
-        // One order's records stay in order: the next starts once the last one's writes are done.
-        await previous;
-        const result = await processRecord(record, invokedAtMs).catch((error: unknown) => {
-          throw new UnfinishedRecord(record, error);
-        });
-        report[result.kind] += 1;
-        if (result.kind === 'deadLettered') {
-          measured.push({ orderId: undefined, kpis: [count('RecordsDeadLettered')] });
-          continue;
-        }
-        const { outcome } = result;
-        outcomes.push({ record, outcome });
-        if (!outcome.replayed) measured.push({ orderId: outcome.orderId, kpis: outcome.kpis });
-        if (outcome.settling) {
-          previous = settle(record, outcome, report);
-          // Awaited with the production below (or by this order's next record).
-          previous.catch(() => undefined);
-          settling.push(previous);
-        }
-      }
-    });
-    const results = await settleAll(tasks, MAX_CONCURRENT_ORDERS);
+    const processing: Processing = { entries: [], settling: [] };
+    const tasks = partitions
+      .flatMap(byKey)
+      .map((records) => () => processOrder(records, invokedAtMs, processing));
+    const orders = await settleAll(tasks, MAX_CONCURRENT_ORDERS);
+    const results = processing.entries.map(({ result }) => result);
+    const done = results.filter((result): result is Done => result.kind !== 'deadLettered');
 
-    // Everything the records produced, once (a redelivered record re-produces the same ids), with the
-    // invocation's KPIs. Sent even when a record failed: done work is announced, the retry has less to do.
-    // KPIs once per effect: a replay's were measured by the attempt that applied it.
+    // Everything the records produced, once, with the invocation's KPIs. Sent even when a record failed:
+    // done work is announced, the retry has less to do. The records' remaining writes finish meanwhile;
+    // the invocation waits for both, whatever fails.
     const first = partitions[0]?.[0];
-    const kpis = invocationKpis(measured, first ? `${step.name}|${coordinates(first)}` : step.name);
-    // The records' remaining writes finish meanwhile; the invocation waits for both, whatever fails.
-    const finished = await Promise.allSettled([produceAll(outcomes, kpis, report), ...settling]);
-    const failures = [...finished, ...results].flatMap((result) =>
+    const kpis = invocationKpis(results, first ? `${step.name}|${coordinates(first)}` : step.name);
+    const [sent, ...settled] = await Promise.allSettled([produceAll(done, kpis), ...processing.settling]);
+    const failures = [sent, ...settled, ...orders].flatMap((result) =>
       result.status === 'rejected' ? [result.reason as unknown] : [],
     );
-    if (reportItems) {
-      report.batchItemFailures = unfinishedFrom(failures, outcomes);
-    } else if (failures.length > 0) {
-      throw unwrap(failures[0]);
-    }
+    // Each record as it ended: its remaining writes' verdict (a transient failure there leaves its
+    // result as it was, the record unfinished), then whether its events could be written at all.
+    const dropped = sent.status === 'fulfilled' ? sent.value : new Set<RawRecord>();
+    const ended = await Promise.all(
+      processing.entries.map(({ result, settled }) => settled.catch(() => result)),
+    );
+    const report = reportOf(
+      ended.map((result) => (dropped.has(result.record) ? deadLettered(result.record) : result)),
+      failures,
+      done,
+    );
     // Debug: every invocation's counts are on the KPIs stream and in Lambda's REPORT line already; at INFO
     // this line was almost half of what a happy order writes to CloudWatch Logs.
     logger.debug('batch done', { ...report, partitions: partitions.length });
