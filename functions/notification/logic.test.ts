@@ -18,7 +18,7 @@ import {
 import { shippedOutcome } from '../shipper/logic.ts';
 import { packedOutcome } from '../warehouse/logic.ts';
 import { idempotentDelivery, logSend, type OutgoingMessage } from './delivery.ts';
-import { notificationStep } from './handler.ts';
+import { notificationStep } from './step.ts';
 import {
   claimsOtherContent,
   deliveryKpis,

@@ -3,7 +3,7 @@ import { newEvent } from '../../events/codec.ts';
 import { InvalidTransitionError } from '../shared/errors.ts';
 import { orderEventId } from '../shared/orders/events.ts';
 import { MemoryOrders, RecordingLogger, sampleOrder, storedOrder } from '../shared/testing.ts';
-import { warehouseStep } from './handler.ts';
+import { warehouseStep } from './step.ts';
 import {
   PACKAGING_BASE_GRAMS,
   PACKAGING_PER_UNIT_GRAMS,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RESERVATION_RETRY } from '../../functions/inventory/handler.ts';
+import { RESERVATION_RETRY } from '../../functions/inventory/step.ts';
 import { MAX_CONCURRENT_ORDERS } from '../../functions/shared/consumer.ts';
 import { manifest } from '../../topology/manifest.ts';
 import {

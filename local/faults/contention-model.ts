@@ -50,7 +50,7 @@ export const DYNAMODB_LIMITS = {
  */
 export const DEFAULT_TRANSACTION_MS = 5;
 
-/** Inventory's reservation retry (functions/inventory/handler.ts `RESERVATION_RETRY`; a test checks). */
+/** Inventory's reservation retry (functions/inventory/step.ts `RESERVATION_RETRY`; a test checks). */
 export const RESERVATION_RETRY_POLICY = { attempts: 6, baseMs: 20, capMs: 400 } as const;
 
 /** Reservation attempts one invocation makes before it reports the record failed. */

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { newEvent } from '../../../events/codec.ts';
-import { inventoryStep } from '../../inventory/handler.ts';
-import { shipperStep } from '../../shipper/handler.ts';
-import { warehouseStep } from '../../warehouse/handler.ts';
+import { inventoryStep } from '../../inventory/step.ts';
+import { shipperStep } from '../../shipper/step.ts';
+import { warehouseStep } from '../../warehouse/step.ts';
 import { InvalidTransitionError } from '../errors.ts';
 import type { ConsumerStep } from '../step-types.ts';
 import { MemoryOrders, RecordingLogger, sampleOrder, storedOrder } from '../testing.ts';

@@ -3,7 +3,7 @@ import { isPermanent } from '../shared/errors.ts';
 import { orderEventId } from '../shared/orders/events.ts';
 import type { Transition } from '../shared/orders/model.ts';
 import { MemoryOrders, orderReceived, RecordingLogger, sampleOrder, storedOrder } from '../shared/testing.ts';
-import { inventoryStep, RESERVATION_RETRY } from './handler.ts';
+import { inventoryStep, RESERVATION_RETRY } from './step.ts';
 import type { ReservationLine } from './logic.ts';
 import type { ReserveResult, StockPort } from './stock.ts';
 
