@@ -4,7 +4,8 @@ import { isDeepStrictEqual } from 'node:util';
 import * as z from 'zod';
 import { compareVersions, describeReport, type JsonSchema } from './json-schema-compatibility.ts';
 import { DeadLetterReplayed } from './schemas/dead-letter-replayed.ts';
-import { isTopicName, type TopicName, topicNames, topicSchemas } from './topics.ts';
+import { isTopicName, type TopicName, topicNames, topicVersions } from './topics.ts';
+import type { TopicVersions } from './versions.ts';
 
 /**
  * The JSON Schema of every event, per topic and version, as committed under
@@ -26,11 +27,13 @@ export interface VersionedSchema {
 }
 
 /**
- * Versions a topic has to read besides the one in topics.ts while a breaking change rolls out (the next
- * one before producers switch to it, the previous one after): events/README.md, "Making a breaking change".
- * Their files are written and checked like the current version's.
+ * Versions a topic reads besides the one its producers write, while a breaking change rolls out (the next
+ * one before producers switch to it, the previous one after): the `read` list of its declaration in
+ * topics.ts (events/README.md, "Making a breaking change"). Their files are written and checked like the
+ * written version's.
  */
-export const otherVersions: Partial<Record<TopicName, z.ZodObject[]>> = {};
+export const otherVersions = (versions: TopicVersions): z.ZodObject[] =>
+  versions.read.filter((r) => r.version !== versions.write.shape.version.value).map((r) => r.schema);
 
 /**
  * Other event types a topic carries beside its own: `DeadLetterQueue` also holds the replay tool's markers.
@@ -46,7 +49,7 @@ const literalOf = (schema: z.ZodObject, field: 'version' | 'eventType'): unknown
   return literal.value;
 };
 
-const primaryEventType = (topic: TopicName): string => String(literalOf(topicSchemas[topic], 'eventType'));
+const primaryEventType = (topic: TopicName): string => topicVersions[topic].eventType;
 
 export const schemaFileName = (topic: TopicName, eventType: string, version: number): string =>
   eventType === primaryEventType(topic)
@@ -66,15 +69,15 @@ export function jsonSchemaOf(topic: TopicName, schema: z.ZodObject): VersionedSc
   };
 }
 
-/** The schemas the code defines today: each topic's current version, the versions still read, the other types. */
-export function currentSchemas(): VersionedSchema[] {
-  return topicNames.flatMap((topic) =>
-    [
-      topicSchemas[topic] as z.ZodObject,
-      ...(otherVersions[topic] ?? []),
-      ...(otherEventTypes[topic] ?? []),
-    ].map((schema) => jsonSchemaOf(topic, schema)),
+/** The schemas of one topic's declaration: the written version, the other versions read, the other types. */
+export const schemasOf = (topic: TopicName, versions: TopicVersions): VersionedSchema[] =>
+  [versions.write, ...otherVersions(versions), ...(otherEventTypes[topic] ?? [])].map((schema) =>
+    jsonSchemaOf(topic, schema),
   );
+
+/** The schemas the code defines today: each topic's written version, the versions still read, the other types. */
+export function currentSchemas(): VersionedSchema[] {
+  return topicNames.flatMap((topic) => schemasOf(topic, topicVersions[topic]));
 }
 
 /** Every committed schema file, whether or not the code still defines its version. */
