@@ -1,12 +1,7 @@
 import { catalogBySku } from '../shared/catalog.ts';
-import { tableName } from '../shared/config.ts';
-import { kafkaConsumerHandler } from '../shared/consumer.ts';
-import { dynamoDbDocumentClient } from '../shared/dynamodb.ts';
-import { produce } from '../shared/kafka/producer.ts';
-import { observability } from '../shared/observability.ts';
 import { orderEventId } from '../shared/orders/events.ts';
 import { orderDigest, orderOf, reachedAt } from '../shared/orders/model.ts';
-import { dynamoOrders, type OrdersPort } from '../shared/orders/repository.ts';
+import type { OrdersPort } from '../shared/orders/repository.ts';
 import { assertGenuineEvent, movedOnOutcome, settle } from '../shared/orders/step.ts';
 import type { ConsumerStep } from '../shared/step-types.ts';
 import { packedOutcome, packParcel } from './logic.ts';
@@ -49,17 +44,3 @@ export function warehouseStep(ports: { orders: OrdersPort }): ConsumerStep<'Orde
     },
   };
 }
-
-const { logger, metrics } = observability('warehouse');
-
-export const handler = kafkaConsumerHandler({
-  logger,
-  metrics,
-  setup: () => ({
-    step: warehouseStep({ orders: dynamoOrders(dynamoDbDocumentClient(), tableName('orders')) }),
-    deps: { produce },
-  }),
-});
-
-export { closeProducer } from '../shared/kafka/producer.ts';
-export { resetClients } from '../shared/lifecycle.ts';
