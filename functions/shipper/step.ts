@@ -1,11 +1,6 @@
-import { tableName } from '../shared/config.ts';
-import { kafkaConsumerHandler } from '../shared/consumer.ts';
-import { dynamoDbDocumentClient } from '../shared/dynamodb.ts';
-import { produce } from '../shared/kafka/producer.ts';
-import { observability } from '../shared/observability.ts';
 import { orderEventId } from '../shared/orders/events.ts';
 import { orderDigest, orderOf } from '../shared/orders/model.ts';
-import { dynamoOrders, type OrdersPort } from '../shared/orders/repository.ts';
+import type { OrdersPort } from '../shared/orders/repository.ts';
 import { assertGenuineEvent, movedOnOutcome, settle } from '../shared/orders/step.ts';
 import type { ConsumerStep } from '../shared/step-types.ts';
 import { type Booking, bookShipment, shippedOutcome } from './logic.ts';
@@ -46,17 +41,3 @@ export function shipperStep(ports: { orders: OrdersPort }): ConsumerStep<'OrderP
     },
   };
 }
-
-const { logger, metrics } = observability('shipper');
-
-export const handler = kafkaConsumerHandler({
-  logger,
-  metrics,
-  setup: () => ({
-    step: shipperStep({ orders: dynamoOrders(dynamoDbDocumentClient(), tableName('orders')) }),
-    deps: { produce },
-  }),
-});
-
-export { closeProducer } from '../shared/kafka/producer.ts';
-export { resetClients } from '../shared/lifecycle.ts';
