@@ -1,9 +1,6 @@
-import { kafkaConsumerHandler } from '../shared/consumer.ts';
 import { PermanentError } from '../shared/errors.ts';
-import { produce } from '../shared/kafka/producer.ts';
-import { observability } from '../shared/observability.ts';
 import type { ConsumerStep } from '../shared/step-types.ts';
-import { KpiMetrics } from './metrics.ts';
+import type { KpiMetrics } from './metrics.ts';
 import { implausibility } from './plausibility.ts';
 
 /** A KPIs record its step cannot have measured (a forged or broken producer): dead-lettered, not counted. */
@@ -36,18 +33,3 @@ export function kpisStep(sink: KpiMetrics): ConsumerStep<'KPIs'> {
     },
   };
 }
-
-const { logger, metrics } = observability('kpis');
-const sink = new KpiMetrics();
-
-export const handler = kafkaConsumerHandler({
-  logger,
-  metrics,
-  setup: () => ({ step: kpisStep(sink), deps: { produce } }),
-}).use({
-  after: () => sink.publish(),
-  onError: () => sink.clear(),
-});
-
-export { closeProducer } from '../shared/kafka/producer.ts';
-export { resetClients } from '../shared/lifecycle.ts';
