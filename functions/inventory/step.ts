@@ -1,9 +1,4 @@
 import type { OrderReceived } from '../../events/schemas/events.ts';
-import { tableName } from '../shared/config.ts';
-import { kafkaConsumerHandler } from '../shared/consumer.ts';
-import { dynamoDbDocumentClient } from '../shared/dynamodb.ts';
-import { produce } from '../shared/kafka/producer.ts';
-import { observability } from '../shared/observability.ts';
 import { orderReceivedId } from '../shared/orders/events.ts';
 import {
   orderDigest,
@@ -12,12 +7,12 @@ import {
   type StoredOrder,
   type Transition,
 } from '../shared/orders/model.ts';
-import { dynamoOrders, isOwnTransition, type OrdersPort } from '../shared/orders/repository.ts';
+import { isOwnTransition, type OrdersPort } from '../shared/orders/repository.ts';
 import { assertGenuineEvent, movedOnOutcome, settle } from '../shared/orders/step.ts';
 import { fullJitter, retry } from '../shared/retry.ts';
 import type { ConsumerStep, StepOutcome } from '../shared/step-types.ts';
 import { confirmedOutcome, rejectedOutcome, rejectionReason, reservationPlan } from './logic.ts';
-import { dynamoStock, type StockPort } from './stock.ts';
+import type { StockPort } from './stock.ts';
 
 export interface InventoryPorts {
   orders: OrdersPort;
@@ -149,27 +144,3 @@ export function inventoryStep(ports: InventoryPorts): ConsumerStep<'OrderReceive
     },
   };
 }
-
-const { logger, metrics } = observability('inventory');
-
-export const handler = kafkaConsumerHandler({
-  logger,
-  metrics,
-  setup: () => {
-    const client = dynamoDbDocumentClient();
-    const orders = dynamoOrders(client, tableName('orders'));
-    const stock = dynamoStock(
-      client,
-      { inventory: tableName('inventory'), orders: tableName('orders') },
-      orders,
-    );
-    return {
-      step: inventoryStep({ orders, stock }),
-      deps: { produce },
-    };
-  },
-});
-
-export { catalog, seedInventory } from '../shared/catalog.ts';
-export { closeProducer } from '../shared/kafka/producer.ts';
-export { resetClients } from '../shared/lifecycle.ts';
