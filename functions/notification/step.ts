@@ -1,24 +1,17 @@
 import type { Notification } from '../../events/schemas/events.ts';
-import { tableName } from '../shared/config.ts';
-import { kafkaConsumerHandler } from '../shared/consumer.ts';
-import { dynamoDbDocumentClient } from '../shared/dynamodb.ts';
 import { InvalidTransitionError } from '../shared/errors.ts';
-import { idempotencyStore } from '../shared/idempotency.ts';
-import { produce } from '../shared/kafka/producer.ts';
 import {
   entitlement,
   type GenuineNotification,
   genuineNotification,
   notificationId,
 } from '../shared/notifications.ts';
-import { observability } from '../shared/observability.ts';
-import { dynamoOrders, type OrdersPort } from '../shared/orders/repository.ts';
+import type { OrdersPort } from '../shared/orders/repository.ts';
 import { assertGenuineEvent } from '../shared/orders/step.ts';
 import type { ConsumerStep } from '../shared/step-types.ts';
-import { type DeliveryPort, deliveryIdempotencyConfig, idempotentDelivery } from './delivery.ts';
+import type { DeliveryPort } from './delivery.ts';
 import { claimsOtherContent, deliveredOutcome, notificationItem } from './logic.ts';
-import { configuredSend } from './sns.ts';
-import { dynamoNotifications, type NotificationsPort } from './store.ts';
+import type { NotificationsPort } from './store.ts';
 
 /**
  * The genuine notification a record asks for: its id must be its order's and kind's, and the stored
@@ -76,23 +69,3 @@ export function notificationStep(ports: {
     },
   };
 }
-
-const { logger, metrics } = observability('notification');
-const deliveryConfig = deliveryIdempotencyConfig();
-
-export const handler = kafkaConsumerHandler({
-  logger,
-  metrics,
-  setup: () => ({
-    step: notificationStep({
-      orders: dynamoOrders(dynamoDbDocumentClient(), tableName('orders')),
-      notifications: dynamoNotifications(dynamoDbDocumentClient(), tableName('notifications')),
-      // The notifications topic (SNS on AWS, moto's locally); a missing topic ARN fails here, loudly.
-      delivery: idempotentDelivery(configuredSend(), idempotencyStore(), deliveryConfig),
-    }),
-    deps: { produce },
-  }),
-}).before(({ context }) => deliveryConfig.registerLambdaContext(context));
-
-export { closeProducer } from '../shared/kafka/producer.ts';
-export { resetClients } from '../shared/lifecycle.ts';
