@@ -3,7 +3,7 @@ import { decode, newEvent } from '../../events/codec.ts';
 import type { Notification, NotificationKind, Parcel } from '../../events/schemas/events.ts';
 import { eventsFor } from '../../events/testing.ts';
 import { rejectedOutcome } from '../inventory/logic.ts';
-import { cancelledOutcome } from '../inventory/release.ts';
+import { cancelledOutcome } from '../inventory-release/step.ts';
 import { InvalidTransitionError } from '../shared/errors.ts';
 import { entitlement, genuineNotification, notificationId } from '../shared/notifications.ts';
 import { orderEventId } from '../shared/orders/events.ts';
@@ -18,7 +18,6 @@ import {
 import { shippedOutcome } from '../shipper/logic.ts';
 import { packedOutcome } from '../warehouse/logic.ts';
 import { idempotentDelivery, logSend, type OutgoingMessage } from './delivery.ts';
-import { notificationStep } from './step.ts';
 import {
   claimsOtherContent,
   deliveryKpis,
@@ -26,6 +25,7 @@ import {
   notificationItem,
   notifiedEntry,
 } from './logic.ts';
+import { notificationStep } from './step.ts';
 import type { NotificationsPort } from './store.ts';
 
 const states = ordersInEveryState();

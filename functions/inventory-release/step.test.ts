@@ -1,20 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { newEvent } from '../../events/codec.ts';
+import type { ReservationLine } from '../inventory/logic.ts';
 import { InvalidTransitionError } from '../shared/errors.ts';
 import { notificationId } from '../shared/notifications.ts';
 import { orderEventId } from '../shared/orders/events.ts';
 import type { StoredOrder, UnreleasedLine } from '../shared/orders/model.ts';
 import { MemoryOrders, RecordingLogger, sampleOrder, storedOrder } from '../shared/testing.ts';
-import type { ReservationLine } from './logic.ts';
-import { releaseStep } from './release.ts';
-import { releasePlan } from './release-plan.ts';
+import { releasePlan } from './logic.ts';
+import { releaseStep } from './step.ts';
 import {
   judgeRelease,
   type ReleasePort,
   type ReleaseResult,
   releaseOrderUpdate,
   releaseTransaction,
-} from './release-stock.ts';
+} from './stock-store.ts';
 
 const now = new Date('2026-11-24T10:00:09.000Z');
 const context = { logger: new RecordingLogger(), now };

@@ -1,6 +1,6 @@
 import * as z from 'zod';
+import type { ReservationLine } from '../inventory/logic.ts';
 import type { UnreleasedLine } from '../shared/orders/model.ts';
-import type { ReservationLine } from './logic.ts';
 
 /** What giving a line back needs of its inventory item: both counters, numbers. */
 const HeldStock = z.object({ available: z.number(), reserved: z.number() });

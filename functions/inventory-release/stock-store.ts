@@ -4,12 +4,12 @@ import {
   type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import type { ReservationLine } from '../inventory/logic.ts';
+import { readInventoryItems } from '../inventory/stock.ts';
 import { isConditionalCheckFailed, WRITE_CONFLICT_RETRY } from '../shared/dynamodb.ts';
 import { cancellationCodes, classifyCancellation } from '../shared/errors.ts';
 import { RESERVED_STATUSES, type UnreleasedLine, type UpdateParams } from '../shared/orders/model.ts';
 import { retry } from '../shared/retry.ts';
-import type { ReservationLine } from './logic.ts';
-import { readInventoryItems } from './stock.ts';
 
 export type ReleaseResult =
   /** The lines' units are back in stock (or there were none to give back) and the order says so. */

@@ -1,4 +1,5 @@
 import type { OrderCancelled } from '../../events/schemas/events.ts';
+import { type ReservationLine, reservationPlan } from '../inventory/logic.ts';
 import { tableName } from '../shared/config.ts';
 import { kafkaConsumerHandler } from '../shared/consumer.ts';
 import { dynamoDbDocumentClient } from '../shared/dynamodb.ts';
@@ -13,9 +14,8 @@ import { dynamoOrders, type OrdersPort } from '../shared/orders/repository.ts';
 import { assertGenuineEvent } from '../shared/orders/step.ts';
 import { fullJitter, retry } from '../shared/retry.ts';
 import type { ConsumerStep, StepOutcome } from '../shared/step-types.ts';
-import { type ReservationLine, reservationPlan } from './logic.ts';
-import { type ReleasePlan, releasePlan } from './release-plan.ts';
-import { dynamoRelease, type ReleasePort } from './release-stock.ts';
+import { type ReleasePlan, releasePlan } from './logic.ts';
+import { dynamoRelease, type ReleasePort } from './stock-store.ts';
 
 /**
  * Attempts of one release: a transaction refused for a conflict or throttled items (the SDK retries
