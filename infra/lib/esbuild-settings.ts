@@ -23,5 +23,6 @@ export const esbuildSettings = {
     '@platformatic/wasm-utils': shim('platformatic-wasm-utils.ts'),
     'ajv/dist/2020.js': shim('ajv-2020.ts'),
     '@aws-sdk/credential-providers': shim('aws-credential-providers.ts'),
+    'aws-xray-sdk-core': shim('aws-xray-sdk-core.ts'),
   },
 } as const;
