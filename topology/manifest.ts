@@ -82,7 +82,7 @@ export const manifest = validateManifest({
       environment: {},
     },
     'inventory-release': {
-      entry: 'functions/inventory-release/step.ts',
+      entry: 'functions/inventory-release/handler.ts',
       description: "Gives a cancelled order's reserved stock back, exactly once, and tells the customer",
       trigger: kafkaTrigger('OrderCancelled'),
       produces: ['Notification', 'KPIs', 'DeadLetterQueue'],

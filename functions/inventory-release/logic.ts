@@ -1,6 +1,10 @@
 import * as z from 'zod';
+import type { OrderCancelled } from '../../events/schemas/events.ts';
 import type { ReservationLine } from '../inventory/logic.ts';
-import type { UnreleasedLine } from '../shared/orders/model.ts';
+import { count, latency } from '../shared/kpis.ts';
+import { notificationRecord } from '../shared/notifications.ts';
+import { orderOf, type StoredOrder, type UnreleasedLine } from '../shared/orders/model.ts';
+import type { StepOutcome } from '../shared/step-types.ts';
 
 /** What giving a line back needs of its inventory item: both counters, numbers. */
 const HeldStock = z.object({ available: z.number(), reserved: z.number() });
@@ -42,4 +46,43 @@ export function releasePlan(
     else plan.keep.push({ ...line, reason });
   }
   return plan;
+}
+
+function releaseSummary(unitsReleased: number, kept: readonly UnreleasedLine[]): string {
+  if (kept.length === 0) {
+    return unitsReleased > 0
+      ? `cancelled, ${unitsReleased} unit(s) back in stock`
+      : 'cancelled, nothing was reserved';
+  }
+  return `cancelled, ${unitsReleased} unit(s) back in stock; ${kept.length} line(s) could not be given back`;
+}
+
+/** The customer's notice and the KPIs of a cancellation, from the stored order. */
+export function cancelledOutcome(
+  event: OrderCancelled,
+  stored: StoredOrder,
+  unitsReleased: number,
+  replayed: boolean,
+  now: Date,
+  kept: readonly UnreleasedLine[] = [],
+): StepOutcome {
+  const reason = stored.cancellationReason;
+  // OrdersCancelled is order-api's (where the cancellation is applied): counted here too, it counted twice.
+  const kpis = [latency('StepLatency', event.occurredAt, now)];
+  if (unitsReleased > 0) kpis.push(count('StockReleased', unitsReleased));
+  return {
+    orderId: stored.orderId,
+    events: [
+      notificationRecord(
+        'inventory-release',
+        event.eventId,
+        orderOf(stored),
+        { kind: 'order-cancelled', ...(reason ? { reason } : {}) },
+        now,
+      ),
+    ],
+    kpis,
+    replayed,
+    summary: releaseSummary(unitsReleased, kept),
+  };
 }

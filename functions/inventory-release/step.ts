@@ -1,21 +1,13 @@
-import type { OrderCancelled } from '../../events/schemas/events.ts';
 import { type ReservationLine, reservationPlan } from '../inventory/logic.ts';
-import { tableName } from '../shared/config.ts';
-import { kafkaConsumerHandler } from '../shared/consumer.ts';
-import { dynamoDbDocumentClient } from '../shared/dynamodb.ts';
 import { InvalidTransitionError } from '../shared/errors.ts';
-import { produce } from '../shared/kafka/producer.ts';
-import { count, latency } from '../shared/kpis.ts';
-import { notificationRecord } from '../shared/notifications.ts';
-import { observability } from '../shared/observability.ts';
 import { orderEventId } from '../shared/orders/events.ts';
-import { orderOf, RESERVED_STATUSES, type StoredOrder, type UnreleasedLine } from '../shared/orders/model.ts';
-import { dynamoOrders, type OrdersPort } from '../shared/orders/repository.ts';
+import { RESERVED_STATUSES } from '../shared/orders/model.ts';
+import type { OrdersPort } from '../shared/orders/repository.ts';
 import { assertGenuineEvent } from '../shared/orders/step.ts';
 import { fullJitter, retry } from '../shared/retry.ts';
-import type { ConsumerStep, StepOutcome } from '../shared/step-types.ts';
-import { type ReleasePlan, releasePlan } from './logic.ts';
-import { dynamoRelease, type ReleasePort } from './stock-store.ts';
+import type { ConsumerStep } from '../shared/step-types.ts';
+import { cancelledOutcome, type ReleasePlan, releasePlan } from './logic.ts';
+import type { ReleasePort } from './stock-store.ts';
 
 /**
  * Attempts of one release: a transaction refused for a conflict or throttled items (the SDK retries
@@ -26,45 +18,6 @@ export const RELEASE_RETRY = { attempts: 6, delay: fullJitter({ baseMs: 20, capM
 /** Nothing changed, and a later attempt may succeed. */
 class ReleaseContended extends Error {
   override readonly name = 'ReleaseContended';
-}
-
-function releaseSummary(unitsReleased: number, kept: readonly UnreleasedLine[]): string {
-  if (kept.length === 0) {
-    return unitsReleased > 0
-      ? `cancelled, ${unitsReleased} unit(s) back in stock`
-      : 'cancelled, nothing was reserved';
-  }
-  return `cancelled, ${unitsReleased} unit(s) back in stock; ${kept.length} line(s) could not be given back`;
-}
-
-/** The customer's notice and the KPIs of a cancellation, from the stored order. */
-export function cancelledOutcome(
-  event: OrderCancelled,
-  stored: StoredOrder,
-  unitsReleased: number,
-  replayed: boolean,
-  now: Date,
-  kept: readonly UnreleasedLine[] = [],
-): StepOutcome {
-  const reason = stored.cancellationReason;
-  // OrdersCancelled is order-api's (where the cancellation is applied): counted here too, it counted twice.
-  const kpis = [latency('StepLatency', event.occurredAt, now)];
-  if (unitsReleased > 0) kpis.push(count('StockReleased', unitsReleased));
-  return {
-    orderId: stored.orderId,
-    events: [
-      notificationRecord(
-        'inventory-release',
-        event.eventId,
-        orderOf(stored),
-        { kind: 'order-cancelled', ...(reason ? { reason } : {}) },
-        now,
-      ),
-    ],
-    kpis,
-    replayed,
-    summary: releaseSummary(unitsReleased, kept),
-  };
 }
 
 /**
@@ -143,23 +96,3 @@ async function releaseWhatCan(
     },
   );
 }
-
-const { logger, metrics } = observability('inventory-release');
-
-export const handler = kafkaConsumerHandler({
-  logger,
-  metrics,
-  setup: () => {
-    const client = dynamoDbDocumentClient();
-    return {
-      step: releaseStep({
-        orders: dynamoOrders(client, tableName('orders')),
-        stock: dynamoRelease(client, { inventory: tableName('inventory'), orders: tableName('orders') }),
-      }),
-      deps: { produce },
-    };
-  },
-});
-
-export { closeProducer } from '../shared/kafka/producer.ts';
-export { resetClients } from '../shared/lifecycle.ts';

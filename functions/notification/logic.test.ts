@@ -3,7 +3,7 @@ import { decode, newEvent } from '../../events/codec.ts';
 import type { Notification, NotificationKind, Parcel } from '../../events/schemas/events.ts';
 import { eventsFor } from '../../events/testing.ts';
 import { rejectedOutcome } from '../inventory/logic.ts';
-import { cancelledOutcome } from '../inventory-release/step.ts';
+import { cancelledOutcome } from '../inventory-release/logic.ts';
 import { InvalidTransitionError } from '../shared/errors.ts';
 import { entitlement, genuineNotification, notificationId } from '../shared/notifications.ts';
 import { orderEventId } from '../shared/orders/events.ts';
