@@ -5,7 +5,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { ReservationLine } from '../inventory/logic.ts';
-import { readInventoryItems } from '../inventory/stock.ts';
+import { readInventoryItems } from '../inventory/stock-store.ts';
 import { isConditionalCheckFailed, WRITE_CONFLICT_RETRY } from '../shared/dynamodb.ts';
 import { cancellationCodes, classifyCancellation } from '../shared/errors.ts';
 import { RESERVED_STATUSES, type UnreleasedLine, type UpdateParams } from '../shared/orders/model.ts';

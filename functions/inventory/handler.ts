@@ -5,7 +5,7 @@ import { produce } from '../shared/kafka/producer.ts';
 import { observability } from '../shared/observability.ts';
 import { dynamoOrders } from '../shared/orders/repository.ts';
 import { inventoryStep } from './step.ts';
-import { dynamoStock } from './stock.ts';
+import { dynamoStock } from './stock-store.ts';
 
 // Wiring only: the step is `step.ts`, its rules `logic.ts`, the reservation transaction `stock.ts`.
 const { logger, metrics } = observability('inventory');

@@ -10,7 +10,7 @@ import {
   rejectionReason,
   reservationPlan,
 } from './logic.ts';
-import { judgeCancellation, reservationTransaction } from './stock.ts';
+import { judgeCancellation, reservationTransaction } from './stock-store.ts';
 
 const line = (sku: string, quantity: number): LineItem => ({ sku, name: sku, quantity, unitPrice: 1 });
 const now = new Date('2026-11-24T10:00:00.400Z');

@@ -3,9 +3,9 @@ import { isPermanent } from '../shared/errors.ts';
 import { orderEventId } from '../shared/orders/events.ts';
 import type { Transition } from '../shared/orders/model.ts';
 import { MemoryOrders, orderReceived, RecordingLogger, sampleOrder, storedOrder } from '../shared/testing.ts';
-import { inventoryStep, RESERVATION_RETRY } from './step.ts';
 import type { ReservationLine } from './logic.ts';
-import type { ReserveResult, StockPort } from './stock.ts';
+import { inventoryStep, RESERVATION_RETRY } from './step.ts';
+import type { ReserveResult, StockPort } from './stock-store.ts';
 
 /** Stock as a Map, reserving all or nothing, with the order transition applied through MemoryOrders. */
 class MemoryStock implements StockPort {

@@ -12,7 +12,7 @@ import { assertGenuineEvent, movedOnOutcome, settle } from '../shared/orders/ste
 import { fullJitter, retry } from '../shared/retry.ts';
 import type { ConsumerStep, StepOutcome } from '../shared/step-types.ts';
 import { confirmedOutcome, rejectedOutcome, rejectionReason, reservationPlan } from './logic.ts';
-import type { StockPort } from './stock.ts';
+import type { StockPort } from './stock-store.ts';
 
 export interface InventoryPorts {
   orders: OrdersPort;

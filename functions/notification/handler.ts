@@ -6,9 +6,9 @@ import { produce } from '../shared/kafka/producer.ts';
 import { observability } from '../shared/observability.ts';
 import { dynamoOrders } from '../shared/orders/repository.ts';
 import { deliveryIdempotencyConfig, idempotentDelivery } from './delivery.ts';
+import { dynamoNotifications } from './notifications-store.ts';
 import { configuredSend } from './sns.ts';
 import { notificationStep } from './step.ts';
-import { dynamoNotifications } from './store.ts';
 
 // Wiring only: the step is `step.ts`, its rules `logic.ts`, the SNS publish `sns.ts` under `delivery.ts`.
 const { logger, metrics } = observability('notification');

@@ -25,8 +25,8 @@ import {
   notificationItem,
   notifiedEntry,
 } from './logic.ts';
+import type { NotificationsPort } from './notifications-store.ts';
 import { notificationStep } from './step.ts';
-import type { NotificationsPort } from './store.ts';
 
 const states = ordersInEveryState();
 

@@ -11,7 +11,7 @@ import { assertGenuineEvent } from '../shared/orders/step.ts';
 import type { ConsumerStep } from '../shared/step-types.ts';
 import type { DeliveryPort } from './delivery.ts';
 import { claimsOtherContent, deliveredOutcome, notificationItem } from './logic.ts';
-import type { NotificationsPort } from './store.ts';
+import type { NotificationsPort } from './notifications-store.ts';
 
 /**
  * The genuine notification a record asks for: its id must be its order's and kind's, and the stored
