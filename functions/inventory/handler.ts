@@ -7,7 +7,7 @@ import { dynamoOrders } from '../shared/orders/repository.ts';
 import { inventoryStep } from './step.ts';
 import { dynamoStock } from './stock-store.ts';
 
-// Wiring only: the step is `step.ts`, its rules `logic.ts`, the reservation transaction `stock.ts`.
+// Wiring only: the step is `step.ts`, its rules `logic.ts`, the reservation transaction `stock-store.ts`.
 const { logger, metrics } = observability('inventory');
 
 export const handler = kafkaConsumerHandler({
