@@ -23,8 +23,10 @@ export const architecture = lambda.Architecture.ARM_64;
  * Aliases (infra/lib/bundle-shims/, each file says why): the dependencies' heavy parts that the
  * functions never run, which esbuild cannot drop because the packages carry no `sideEffects` flag or are
  * CommonJS: @platformatic/kafka's schema registry (avsc, ajv), its option validators (ajv, only with
- * `strict: true`) and WebAssembly codecs (CRC32C in JavaScript instead), and the signer's credential
- * chain (environment credentials, as Lambda provides them).
+ * `strict: true`), WebAssembly codecs (CRC32C in JavaScript instead), structures other than its LRU
+ * cache (mnemonist) and browser logger (debug); the signer's credential chain (environment credentials,
+ * as Lambda provides them) and JavaScript SHA-256 (node:crypto instead); the X-Ray SDK's parts that
+ * Powertools Tracer never calls (the AWS SDK v2 patcher with semver, the EC2/ECS/Beanstalk plugins).
  *
  * Source maps are written beside the bundle but not enabled at run time (see `functionDefaults`).
  */
