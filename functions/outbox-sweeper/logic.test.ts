@@ -15,10 +15,8 @@ import {
   readSweepConfig,
   type SweepConfig,
   SweepEnv,
-  type SweepLog,
-  type SweepPorts,
-  sweep,
 } from './logic.ts';
+import { type SweepLog, type SweepPorts, sweep } from './step.ts';
 
 const config: SweepConfig = { graceMs: 30_000, maxAttempts: 3, maxOrdersPerRun: 80 };
 const placedAt = '2026-11-24T10:00:00.000Z';

@@ -10,7 +10,7 @@ import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@a
 import { Admin } from '@platformatic/kafka';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decode } from '../../events/codec.ts';
-import type { SweepSummary } from '../../functions/outbox-sweeper/logic.ts';
+import type { SweepSummary } from '../../functions/outbox-sweeper/step.ts';
 import { orderReceivedId } from '../../functions/shared/orders/events.ts';
 import { newStoredOrder, orderOf, outboxShardOf } from '../../functions/shared/orders/model.ts';
 import { sampleOrder } from '../../functions/shared/testing.ts';
