@@ -53,10 +53,33 @@ export function idempotentDelivery(
   );
   return {
     async deliver(message, logger, onSent) {
+      refuseNearDeadline(config);
       const result = (await deliverOnce(message, logger, onSent)) as { replayed?: boolean };
       return result.replayed ? 'already-delivered' : 'delivered';
     },
   };
+}
+
+/**
+ * A send is not started with less time left than this. Powertools stamps the in-progress record with the
+ * invocation's deadline only while time remains (`getRemainingTimeInMillis() > 0`); a send begun at or past
+ * it leaves a record in progress until the 15-day expiry, which refuses every retry of the notification
+ * (seen in the chaos runs on an overloaded machine). A few seconds also leave room for the SDK's retries.
+ */
+export const DELIVERY_MIN_REMAINING_MS = 5_000;
+
+/** Too little of the invocation is left to start a send: transient, the mapping redoes the record. */
+export class DeadlineTooCloseError extends Error {
+  override readonly name = 'DeadlineTooCloseError';
+}
+
+function refuseNearDeadline(config: IdempotencyConfig): void {
+  const remaining = config.lambdaContext?.getRemainingTimeInMillis();
+  if (remaining !== undefined && remaining < DELIVERY_MIN_REMAINING_MS) {
+    throw new DeadlineTooCloseError(
+      `${remaining} ms left of the invocation, under the ${DELIVERY_MIN_REMAINING_MS} ms a send needs: not started`,
+    );
+  }
 }
 
 /**

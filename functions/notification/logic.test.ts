@@ -17,7 +17,14 @@ import {
 } from '../shared/testing.ts';
 import { shippedOutcome } from '../shipper/logic.ts';
 import { packedOutcome } from '../warehouse/logic.ts';
-import { idempotentDelivery, logSend, type OutgoingMessage } from './delivery.ts';
+import {
+  DELIVERY_MIN_REMAINING_MS,
+  DeadlineTooCloseError,
+  deliveryIdempotencyConfig,
+  idempotentDelivery,
+  logSend,
+  type OutgoingMessage,
+} from './delivery.ts';
 import {
   claimsOtherContent,
   deliveryKpis,
@@ -139,6 +146,45 @@ describe('notification delivery', () => {
     expect(first.events).toEqual([]);
     expect(notifications.items.size).toBe(1);
     expect(sent.map((m) => m.notificationId)).toEqual([event.eventId]);
+  });
+
+  it('starts no send near the deadline (it would leave a record in progress for good), and sends once when retried in time', async () => {
+    const sent: string[] = [];
+    const idempotency = new MemoryPersistenceLayer();
+    const config = deliveryIdempotencyConfig();
+    const delivery = idempotentDelivery(
+      async (message) => {
+        sent.push(message.notificationId);
+      },
+      idempotency,
+      config,
+    );
+    const message = {
+      notificationId: notificationId('ord-1', 'order-shipped'),
+      orderId: 'ord-1',
+      customerId: 'cust-1',
+      kind: 'order-shipped',
+      channel: 'email',
+      subject: 'Shipped',
+      message: 'Your order shipped.',
+    } as const satisfies OutgoingMessage;
+    const invocationWith = (remainingMs: number) =>
+      config.registerLambdaContext({ getRemainingTimeInMillis: () => remainingMs } as never);
+
+    invocationWith(0);
+    await expect(delivery.deliver(message, new RecordingLogger())).rejects.toBeInstanceOf(
+      DeadlineTooCloseError,
+    );
+    invocationWith(DELIVERY_MIN_REMAINING_MS - 1);
+    await expect(delivery.deliver(message, new RecordingLogger())).rejects.toBeInstanceOf(
+      DeadlineTooCloseError,
+    );
+    expect(sent).toEqual([]);
+    // Nothing was left in progress: the retry with time to spare sends, once.
+    invocationWith(30_000);
+    expect(await delivery.deliver(message, new RecordingLogger())).toBe('delivered');
+    expect(await delivery.deliver(message, new RecordingLogger())).toBe('already-delivered');
+    expect(sent).toEqual([message.notificationId]);
   });
 
   it('still delivers, once, when recording failed after the send (the retry records it, not counted again)', async () => {
