@@ -189,6 +189,19 @@ interface Processing {
   settling: Promise<RecordResult>[];
 }
 
+/** What a batch processor runs with. */
+export interface BatchProcessorOptions {
+  logger: Logger;
+  metrics: Metrics;
+  deps: ConsumerDeps;
+  /**
+   * The mapping has ReportBatchItemFailures on: a transient failure is reported in the report's
+   * `batchItemFailures` (its partition is redone from it) instead of thrown. Only when the mapping has it:
+   * a mapping without it ignores the response, and the failed records would count as done.
+   */
+  reportBatchItemFailures?: boolean;
+}
+
 /**
  * Builds the batch processor of a step. Within a partition, one order's records run in offset order and
  * different orders' records concurrently (Kafka orders records only per partition, and records are keyed
@@ -203,56 +216,115 @@ interface Processing {
  * What the records produce is sent together, once per invocation, with one KPIs record for the whole
  * invocation. With `deps.deadLetterStore`, a dead letter is produced once even when its batch is retried.
  */
-export function batchProcessor<T extends TopicName>(
-  step: ConsumerStep<T>,
-  options: {
-    logger: Logger;
-    metrics: Metrics;
-    deps: ConsumerDeps;
-    /**
-     * The mapping has ReportBatchItemFailures on: a transient failure is reported in the report's
-     * `batchItemFailures` (its partition is redone from it) instead of thrown. Only when the mapping has it:
-     * a mapping without it ignores the response, and the failed records would count as done.
-     */
-    reportBatchItemFailures?: boolean;
-  },
-) {
-  const { logger, metrics, deps } = options;
-  const reportItems = options.reportBatchItemFailures === true;
-  const now = deps.now ?? (() => new Date());
-  const deadLetterConfig = new IdempotencyConfig({
+export function batchProcessor<T extends TopicName>(step: ConsumerStep<T>, options: BatchProcessorOptions) {
+  const processor = new KafkaBatchProcessor(step, options);
+  return (event: Pick<MSKEvent, 'records'>, context?: Context): Promise<BatchReport> =>
+    processor.process(event, context);
+}
+
+/**
+ * The batch processor of one step, in the image of Powertools' `BatchProcessor`: each record yields a result
+ * (`processRecord`, then its remaining writes and its events' send), and the report is a fold over them.
+ */
+class KafkaBatchProcessor<T extends TopicName> {
+  private readonly step: ConsumerStep<T>;
+  private readonly logger: Logger;
+  private readonly metrics: Metrics;
+  private readonly deps: ConsumerDeps;
+  private readonly reportItems: boolean;
+  private readonly now: () => Date;
+  private readonly deadLetterConfig = new IdempotencyConfig({
     eventKeyJmesPath: 'eventId',
     throwOnNoIdempotencyKey: true,
     expiresAfterSeconds: RECORD_IDEMPOTENCY_SECONDS,
   });
+  /** Where the event source mapping sends what exhausts its retries: one place for both kinds of letter. */
+  private readonly deadLetterTopic: DeadLetterTopic;
+  private readonly produceDeadLetterOnce: (event: EventOf<DeadLetterTopic>) => Promise<unknown>;
 
-  // Where the event source mapping sends what exhausts its retries: one place for both kinds of letter.
-  const deadLetterTopic = deadLetterTopicOf(step.name);
-  const produceDeadLetter = async (event: EventOf<DeadLetterTopic>) => {
-    await deps.produce([encode(deadLetterTopic, event)]);
-    return { deadLetterEventId: event.eventId };
-  };
-  const produceDeadLetterOnce = deps.deadLetterStore
-    ? makeIdempotent(produceDeadLetter, {
-        persistenceStore: deps.deadLetterStore,
-        config: deadLetterConfig,
-        keyPrefix: `order-pipeline.${step.name}.dead-letter`,
-      })
-    : produceDeadLetter;
+  constructor(step: ConsumerStep<T>, options: BatchProcessorOptions) {
+    const { deps } = options;
+    this.step = step;
+    this.logger = options.logger;
+    this.metrics = options.metrics;
+    this.deps = deps;
+    this.reportItems = options.reportBatchItemFailures === true;
+    this.now = deps.now ?? (() => new Date());
+    this.deadLetterTopic = deadLetterTopicOf(step.name);
+    const produceDeadLetter = async (event: EventOf<DeadLetterTopic>) => {
+      await deps.produce([encode(this.deadLetterTopic, event)]);
+      return { deadLetterEventId: event.eventId };
+    };
+    this.produceDeadLetterOnce = deps.deadLetterStore
+      ? makeIdempotent(produceDeadLetter, {
+          persistenceStore: deps.deadLetterStore,
+          config: this.deadLetterConfig,
+          keyPrefix: `order-pipeline.${step.name}.dead-letter`,
+        })
+      : produceDeadLetter;
+  }
 
-  async function deadLetter(record: RawRecord, error: unknown, correlationId?: string): Promise<void> {
+  async process(event: Pick<MSKEvent, 'records'>, context?: Context): Promise<BatchReport> {
+    if (context) this.deadLetterConfig.registerLambdaContext(context);
+    const invokedAtMs = Date.now();
+    const partitions = recordsByPartition(event);
+    const processing: Processing = { entries: [], settling: [] };
+    const tasks = partitions
+      .flatMap(byKey)
+      .map((records) => () => this.processOrder(records, invokedAtMs, processing));
+    const orders = await settleAll(tasks, MAX_CONCURRENT_ORDERS);
+    const results = processing.entries.map(({ result }) => result);
+    const done = results.filter((result): result is Done => result.kind !== 'deadLettered');
+
+    // Everything the records produced, once, with the invocation's KPIs. Sent even when a record failed:
+    // done work is announced, the retry has less to do. The records' remaining writes finish meanwhile;
+    // the invocation waits for both, whatever fails.
+    const first = partitions[0]?.[0];
+    const kpis = this.invocationKpis(
+      results,
+      first ? `${this.step.name}|${coordinates(first)}` : this.step.name,
+    );
+    const [sent, ...settled] = await Promise.allSettled([
+      this.produceAll(done, kpis),
+      ...processing.settling,
+    ]);
+    const failures = [sent, ...settled, ...orders].flatMap((result) =>
+      result.status === 'rejected' ? [result.reason as unknown] : [],
+    );
+    // Each record as it ended: its remaining writes' verdict (a transient failure there leaves its
+    // result as it was, the record unfinished), then whether its events could be written at all.
+    const dropped = sent.status === 'fulfilled' ? sent.value : new Set<RawRecord>();
+    const ended = await Promise.all(
+      processing.entries.map(({ result, settled }) => settled.catch(() => result)),
+    );
+    const report = this.reportOf(
+      ended.map((result) => (dropped.has(result.record) ? deadLettered(result.record) : result)),
+      failures,
+      done,
+    );
+    // Debug: every invocation's counts are on the KPIs stream and in Lambda's REPORT line already; at INFO
+    // this line was almost half of what a happy order writes to CloudWatch Logs.
+    this.logger.debug('batch done', { ...report, partitions: partitions.length });
+    if (report.batchItemFailures?.length)
+      this.logger.warn('partitions to be redone', {
+        from: report.batchItemFailures.map(({ itemIdentifier: id }) => `${id.partition}@${id.offset}`),
+      });
+    return report;
+  }
+
+  private async deadLetter(record: RawRecord, error: unknown, correlationId?: string): Promise<void> {
     const named = asNamedError(error);
     const event = deadLetterEvent({
-      step: step.name,
+      step: this.step.name,
       record,
       reason: 'poison',
       error: named,
       attempts: 1,
       correlationId,
-      now: now(),
+      now: this.now(),
     });
-    await produceDeadLetterOnce(event);
-    logger.warn('record dead-lettered', {
+    await this.produceDeadLetterOnce(event);
+    this.logger.warn('record dead-lettered', {
       record: coordinates(record),
       eventId: headerText(record, Headers.eventId)?.slice(0, 128),
       deadLetterEventId: event.eventId,
@@ -262,10 +334,10 @@ export function batchProcessor<T extends TopicName>(
   }
 
   /** A failed event: dead-lettered when it can never succeed, else thrown, so the batch is retried. */
-  async function failed(record: RawRecord, error: unknown, recordLogger: StepLogger, correlationId: string) {
+  private async failed(record: RawRecord, error: unknown, recordLogger: StepLogger, correlationId: string) {
     if (!isPermanent(error)) {
       recordLogger.error(
-        reportItems
+        this.reportItems
           ? 'transient failure, its partition will be redone from this record'
           : 'transient failure, the batch will be retried',
         { error: error as Error },
@@ -276,21 +348,24 @@ export function batchProcessor<T extends TopicName>(
       error: asNamedError(error).name,
       reason: safeReason(error),
     });
-    await deadLetter(record, error, correlationId);
+    await this.deadLetter(record, error, correlationId);
   }
 
   /**
    * Waits for an outcome's remaining writes: the record's result once they are done, dead-lettered when
    * they can never succeed; one that fails for now rejects (the record is unfinished).
    */
-  async function settle(done: Done): Promise<RecordResult> {
+  private async settle(done: Done): Promise<RecordResult> {
     const { record, outcome } = done;
     try {
       await outcome.settling;
       return done;
     } catch (error) {
-      const recordLogger = withKeys(logger, { correlation_id: outcome.orderId, record: coordinates(record) });
-      await failed(record, error, recordLogger, outcome.orderId).catch((unfinished: unknown) => {
+      const recordLogger = withKeys(this.logger, {
+        correlation_id: outcome.orderId,
+        record: coordinates(record),
+      });
+      await this.failed(record, error, recordLogger, outcome.orderId).catch((unfinished: unknown) => {
         throw new UnfinishedRecord(record, unfinished);
       });
       return deadLettered(record);
@@ -298,40 +373,35 @@ export function batchProcessor<T extends TopicName>(
   }
 
   /** Runs the step on one event, inside the record's hop of its order's trace. */
-  async function runStep(
-    event: EventOf<T>,
-    record: RawRecord,
-    recordLogger: StepLogger,
-    invokedAtMs: number,
-  ) {
-    const run = () => step.process(event, { logger: recordLogger, now: now() });
+  private async runStep(event: EventOf<T>, record: RawRecord, recordLogger: StepLogger, invokedAtMs: number) {
+    const run = () => this.step.process(event, { logger: recordLogger, now: this.now() });
     // One hop of the order's trace; what it produces carries the hop's trace header. A KPIs record is
     // keyed by its step and measures an invocation: it is no hop of an order.
-    if (step.topic === 'KPIs') return run();
+    if (this.step.topic === 'KPIs') return run();
     const traced = { orderId: event.correlationId, invokedAtMs, producedAtMs: record.timestamp };
-    return traceRecord(step.name, { ...traced, traceHeader: headerText(record, TRACE_HEADER) }, (hop) =>
+    return traceRecord(this.step.name, { ...traced, traceHeader: headerText(record, TRACE_HEADER) }, (hop) =>
       run().then((done) => ({ ...done, events: withTraceHeader(done.events, hop) })),
     );
   }
 
   /** One record's result; rejects when it failed for now (the batch is retried, or its partition redone). */
-  async function processRecord(record: RawRecord, invokedAtMs: number): Promise<RecordResult> {
-    const classified = classify(step.topic, record);
+  private async processRecord(record: RawRecord, invokedAtMs: number): Promise<RecordResult> {
+    const classified = classify(this.step.topic, record);
     if (classified.kind === 'poison') {
-      await deadLetter(record, classified.error);
+      await this.deadLetter(record, classified.error);
       return deadLettered(record);
     }
     const { event } = classified;
-    const recordLogger = withKeys(logger, {
+    const recordLogger = withKeys(this.logger, {
       correlation_id: event.correlationId,
       eventId: event.eventId,
       record: coordinates(record),
     });
     let outcome: StepOutcome;
     try {
-      outcome = await runStep(event, record, recordLogger, invokedAtMs);
+      outcome = await this.runStep(event, record, recordLogger, invokedAtMs);
     } catch (error) {
-      await failed(record, error, recordLogger, event.correlationId);
+      await this.failed(record, error, recordLogger, event.correlationId);
       return deadLettered(record);
     }
     recordLogger.debug(outcome.replayed ? 'effect already applied' : 'event processed', {
@@ -345,14 +415,15 @@ export function batchProcessor<T extends TopicName>(
    * One order's records in offset order, each into `into`: the next starts once the last one's remaining
    * writes are done. A record that fails for now stops its order here (its later records are not started).
    */
-  async function processOrder(records: readonly RawRecord[], invokedAtMs: number, into: Processing) {
+  private async processOrder(records: readonly RawRecord[], invokedAtMs: number, into: Processing) {
     let previous: Promise<RecordResult> | undefined;
     for (const record of records) {
       await previous;
-      const result = await processRecord(record, invokedAtMs).catch((error: unknown) => {
+      const result = await this.processRecord(record, invokedAtMs).catch((error: unknown) => {
         throw new UnfinishedRecord(record, error);
       });
-      const settled = result.kind !== 'deadLettered' && result.outcome.settling ? settle(result) : undefined;
+      const settled =
+        result.kind !== 'deadLettered' && result.outcome.settling ? this.settle(result) : undefined;
       into.entries.push({ result, settled: settled ?? Promise.resolve(result) });
       if (settled) {
         // Awaited with the production (or by this order's next record).
@@ -364,7 +435,7 @@ export function batchProcessor<T extends TopicName>(
   }
 
   /** `records` less those already in `seen` (a redelivered record re-produces the same ids). */
-  function unique(records: readonly EncodedRecord[], seen: Set<string>) {
+  private unique(records: readonly EncodedRecord[], seen: Set<string>) {
     return records.filter((record) => {
       const id = `${record.topic}|${record.headers[Headers.eventId]}`;
       if (seen.has(id)) return false;
@@ -379,20 +450,20 @@ export function batchProcessor<T extends TopicName>(
    * dead-lettered; the KPIs record, a measurement, is then dropped with a warning rather than block.
    * Answers the records dead-lettered here.
    */
-  async function produceAll(done: readonly Done[], kpis: EncodedRecord | undefined): Promise<Set<RawRecord>> {
+  private async produceAll(done: readonly Done[], kpis: EncodedRecord | undefined): Promise<Set<RawRecord>> {
     const all = done.flatMap(({ outcome }) => outcome.events);
     try {
-      const events = unique(all, new Set());
-      await deps.produce(kpis ? [...events, kpis] : events);
+      const events = this.unique(all, new Set());
+      await this.deps.produce(kpis ? [...events, kpis] : events);
       return new Set();
     } catch (error) {
       if (!isPermanent(error)) throw error;
     }
-    const dropped = await produceEach(done);
+    const dropped = await this.produceEach(done);
     if (kpis) {
       // The events are out: a measurement that cannot follow them is dropped, never a failed invocation.
-      await deps.produce([kpis]).catch((error: unknown) => {
-        logger.warn('KPIs record not produced, dropped', {
+      await this.deps.produce([kpis]).catch((error: unknown) => {
+        this.logger.warn('KPIs record not produced, dropped', {
           error: asNamedError(error).name,
           reason: safeReason(error),
         });
@@ -402,15 +473,15 @@ export function batchProcessor<T extends TopicName>(
   }
 
   /** Each record's events alone: a record whose events are refused for good is dead-lettered. */
-  async function produceEach(done: readonly Done[]): Promise<Set<RawRecord>> {
+  private async produceEach(done: readonly Done[]): Promise<Set<RawRecord>> {
     const seen = new Set<string>();
     const dropped = new Set<RawRecord>();
     for (const { record, outcome } of done) {
       try {
-        await deps.produce(unique(outcome.events, seen));
+        await this.deps.produce(this.unique(outcome.events, seen));
       } catch (error) {
         if (!isPermanent(error)) throw error;
-        await deadLetter(record, error, outcome.orderId);
+        await this.deadLetter(record, error, outcome.orderId);
         dropped.add(record);
       }
     }
@@ -422,20 +493,21 @@ export function batchProcessor<T extends TopicName>(
    * fails a step: whatever goes wrong building it is logged (kind and paths only) and the KPIs dropped.
    * KPIs once per effect: a replay's were measured by the attempt that applied it.
    */
-  function invocationKpis(results: readonly RecordResult[], invocationId: string): EncodedRecord | undefined {
+  private invocationKpis(results: readonly RecordResult[], invocationId: string): EncodedRecord | undefined {
     const measured = results.flatMap((result): MeasuredOrder[] => {
       if (result.kind === 'deadLettered')
         return [{ orderId: undefined, kpis: [count('RecordsDeadLettered')] }];
       return result.outcome.replayed ? [] : [{ orderId: result.outcome.orderId, kpis: result.outcome.kpis }];
     });
     try {
-      if (step.ownKpis !== 'metrics') return kpiRecord(step.name, invocationId, measured, now());
+      if (this.step.ownKpis !== 'metrics')
+        return kpiRecord(this.step.name, invocationId, measured, this.now());
       addKpiMetrics(
-        metrics,
+        this.metrics,
         measured.flatMap((order) => order.kpis),
       );
     } catch (error) {
-      logger.warn('KPIs could not be built, dropped', {
+      this.logger.warn('KPIs could not be built, dropped', {
         error: asNamedError(error).name,
         reason: safeReason(error),
       });
@@ -449,7 +521,7 @@ export function batchProcessor<T extends TopicName>(
    * send failed transiently) leaves every record whose events were not sent unfinished. Only when there is
    * no such record is the failure thrown (the mapping retries the invocation).
    */
-  function unfinishedFrom(failures: readonly unknown[], done: readonly Done[]): KafkaBatchItemFailure[] {
+  private unfinishedFrom(failures: readonly unknown[], done: readonly Done[]): KafkaBatchItemFailure[] {
     const records: RawRecord[] = [];
     for (const failure of failures) {
       if (failure instanceof UnfinishedRecord) {
@@ -458,7 +530,7 @@ export function batchProcessor<T extends TopicName>(
       }
       const unsent = done.filter(({ outcome }) => outcome.events.length > 0).map(({ record }) => record);
       if (unsent.length === 0) throw failure;
-      logger.error("the invocation's events could not be sent, their partitions will be redone", {
+      this.logger.error("the invocation's events could not be sent, their partitions will be redone", {
         error: asNamedError(failure).name,
         reason: safeReason(failure),
       });
@@ -468,57 +540,12 @@ export function batchProcessor<T extends TopicName>(
   }
 
   /** The report: the counts, a fold over the records' results, and the partitions to redo (or a throw). */
-  function reportOf(results: readonly RecordResult[], failures: readonly unknown[], done: readonly Done[]) {
+  private reportOf(results: readonly RecordResult[], failures: readonly unknown[], done: readonly Done[]) {
     const report = results.reduce(tally, { processed: 0, duplicates: 0, deadLettered: 0 });
-    if (reportItems) return { ...report, batchItemFailures: unfinishedFrom(failures, done) };
+    if (this.reportItems) return { ...report, batchItemFailures: this.unfinishedFrom(failures, done) };
     if (failures.length > 0) throw unwrap(failures[0]);
     return report;
   }
-
-  return async function processBatch(
-    event: Pick<MSKEvent, 'records'>,
-    context?: Context,
-  ): Promise<BatchReport> {
-    if (context) deadLetterConfig.registerLambdaContext(context);
-    const invokedAtMs = Date.now();
-    const partitions = recordsByPartition(event);
-    const processing: Processing = { entries: [], settling: [] };
-    const tasks = partitions
-      .flatMap(byKey)
-      .map((records) => () => processOrder(records, invokedAtMs, processing));
-    const orders = await settleAll(tasks, MAX_CONCURRENT_ORDERS);
-    const results = processing.entries.map(({ result }) => result);
-    const done = results.filter((result): result is Done => result.kind !== 'deadLettered');
-
-    // Everything the records produced, once, with the invocation's KPIs. Sent even when a record failed:
-    // done work is announced, the retry has less to do. The records' remaining writes finish meanwhile;
-    // the invocation waits for both, whatever fails.
-    const first = partitions[0]?.[0];
-    const kpis = invocationKpis(results, first ? `${step.name}|${coordinates(first)}` : step.name);
-    const [sent, ...settled] = await Promise.allSettled([produceAll(done, kpis), ...processing.settling]);
-    const failures = [sent, ...settled, ...orders].flatMap((result) =>
-      result.status === 'rejected' ? [result.reason as unknown] : [],
-    );
-    // Each record as it ended: its remaining writes' verdict (a transient failure there leaves its
-    // result as it was, the record unfinished), then whether its events could be written at all.
-    const dropped = sent.status === 'fulfilled' ? sent.value : new Set<RawRecord>();
-    const ended = await Promise.all(
-      processing.entries.map(({ result, settled }) => settled.catch(() => result)),
-    );
-    const report = reportOf(
-      ended.map((result) => (dropped.has(result.record) ? deadLettered(result.record) : result)),
-      failures,
-      done,
-    );
-    // Debug: every invocation's counts are on the KPIs stream and in Lambda's REPORT line already; at INFO
-    // this line was almost half of what a happy order writes to CloudWatch Logs.
-    logger.debug('batch done', { ...report, partitions: partitions.length });
-    if (report.batchItemFailures?.length)
-      logger.warn('partitions to be redone', {
-        from: report.batchItemFailures.map(({ itemIdentifier: id }) => `${id.partition}@${id.offset}`),
-      });
-    return report;
-  };
 }
 
 /**
