@@ -13,8 +13,8 @@ import {
   storedMetrics,
   testMetrics,
 } from '../shared/testing.ts';
-import { kpisStep } from './step.ts';
 import { KpiMetrics, onKpisPublished } from './metrics.ts';
+import { kpisStep } from './step.ts';
 
 const now = new Date('2026-11-24T10:00:03.000Z');
 

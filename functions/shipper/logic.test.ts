@@ -3,8 +3,8 @@ import { newEvent } from '../../events/codec.ts';
 import { InvalidTransitionError } from '../shared/errors.ts';
 import { orderEventId } from '../shared/orders/events.ts';
 import { MemoryOrders, RecordingLogger, sampleOrder, storedOrder } from '../shared/testing.ts';
-import { shipperStep } from './step.ts';
 import { chooseCarrier, isValidTrackingNumber, luhnCheckDigit, trackingNumberFor } from './logic.ts';
+import { shipperStep } from './step.ts';
 
 describe('carrier choice', () => {
   it.each([

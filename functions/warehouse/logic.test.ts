@@ -3,7 +3,6 @@ import { newEvent } from '../../events/codec.ts';
 import { InvalidTransitionError } from '../shared/errors.ts';
 import { orderEventId } from '../shared/orders/events.ts';
 import { MemoryOrders, RecordingLogger, sampleOrder, storedOrder } from '../shared/testing.ts';
-import { warehouseStep } from './step.ts';
 import {
   PACKAGING_BASE_GRAMS,
   PACKAGING_PER_UNIT_GRAMS,
@@ -11,6 +10,7 @@ import {
   parcelIdFor,
   parcelSize,
 } from './logic.ts';
+import { warehouseStep } from './step.ts';
 
 const weights: Record<string, number> = { 'SKU-TSHIRT-M': 180, 'SKU-MUG': 350 };
 const order = sampleOrder();
