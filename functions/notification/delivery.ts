@@ -1,5 +1,6 @@
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
+import type { Context } from 'aws-lambda';
 import type { Notification } from '../../events/schemas/events.ts';
 import type { StepLogger } from '../shared/step-types.ts';
 
@@ -80,6 +81,18 @@ function refuseNearDeadline(config: IdempotencyConfig): void {
       `${remaining} ms left of the invocation, under the ${DELIVERY_MIN_REMAINING_MS} ms a send needs: not started`,
     );
   }
+}
+
+/**
+ * Registers an invocation's context with the send's settings, its remaining time never under 1 ms: at 0
+ * Powertools would leave the in-progress record without the invocation's deadline (the gap between the
+ * check above and the record's put, on a machine that stalls there).
+ */
+export function registerInvocation(config: IdempotencyConfig, context: Context): void {
+  const atLeastOneMs = Object.assign(Object.create(context) as Context, {
+    getRemainingTimeInMillis: () => Math.max(1, context.getRemainingTimeInMillis()),
+  });
+  config.registerLambdaContext(atLeastOneMs);
 }
 
 /**

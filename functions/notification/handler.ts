@@ -5,7 +5,7 @@ import { idempotencyStore } from '../shared/idempotency.ts';
 import { produce } from '../shared/kafka/producer.ts';
 import { observability } from '../shared/observability.ts';
 import { dynamoOrders } from '../shared/orders/repository.ts';
-import { deliveryIdempotencyConfig, idempotentDelivery } from './delivery.ts';
+import { deliveryIdempotencyConfig, idempotentDelivery, registerInvocation } from './delivery.ts';
 import { dynamoNotifications } from './notifications-store.ts';
 import { configuredSend } from './sns.ts';
 import { notificationStep } from './step.ts';
@@ -26,4 +26,4 @@ export const handler = kafkaConsumerHandler({
     }),
     deps: { produce },
   }),
-}).before(({ context }) => deliveryConfig.registerLambdaContext(context));
+}).before(({ context }) => registerInvocation(deliveryConfig, context));

@@ -24,6 +24,7 @@ import {
   idempotentDelivery,
   logSend,
   type OutgoingMessage,
+  registerInvocation,
 } from './delivery.ts';
 import {
   claimsOtherContent,
@@ -169,7 +170,7 @@ describe('notification delivery', () => {
       message: 'Your order shipped.',
     } as const satisfies OutgoingMessage;
     const invocationWith = (remainingMs: number) =>
-      config.registerLambdaContext({ getRemainingTimeInMillis: () => remainingMs } as never);
+      registerInvocation(config, { getRemainingTimeInMillis: () => remainingMs } as never);
 
     invocationWith(0);
     await expect(delivery.deliver(message, new RecordingLogger())).rejects.toBeInstanceOf(
@@ -185,6 +186,9 @@ describe('notification delivery', () => {
     expect(await delivery.deliver(message, new RecordingLogger())).toBe('delivered');
     expect(await delivery.deliver(message, new RecordingLogger())).toBe('already-delivered');
     expect(sent).toEqual([message.notificationId]);
+    // Past the deadline the registered context still says 1 ms: Powertools always stamps a deadline.
+    invocationWith(-5);
+    expect(config.lambdaContext?.getRemainingTimeInMillis()).toBe(1);
   });
 
   it('still delivers, once, when recording failed after the send (the retry records it, not counted again)', async () => {
