@@ -150,34 +150,22 @@ const cents = (n: number) => Math.round(n * 100) / 100;
 const logicalTable = (physical: string, prefix: string) =>
   physical.startsWith(`${prefix}-`) ? physical.slice(prefix.length + 1) : physical;
 
-export function costReport(input: {
-  stats: ChildStats;
-  orders: number;
-  logBytes: number;
-  tablePrefix: string;
-  deployment?: Deployment;
-  prices?: Prices;
-}): CostReport {
-  const { stats, orders } = input;
-  const p = input.prices ?? listPrices;
-  const d = input.deployment ?? stackDeployment();
-  const per = (n: number) => (orders > 0 ? n / orders : 0);
+/** A count over the run, divided by the orders (0 when there were none). */
+type PerOrder = (n: number) => number;
 
-  let invocations = 0;
-  let gbSeconds = 0;
-  let coldStarts = 0;
-  let initGbSeconds = 0;
-  let apiRequests = 0;
+/** Lambda totals over the run, and each invoked function's figures per order. */
+function lambdaUsage(counters: ChildStats['functions'], per: PerOrder) {
+  const totals = { invocations: 0, gbSeconds: 0, coldStarts: 0, initGbSeconds: 0, apiRequests: 0 };
   const functions: CostReport['functions'] = {};
-  for (const [name, fn] of Object.entries(stats.functions)) {
+  for (const [name, fn] of Object.entries(counters)) {
     if (fn.invocations === 0) continue;
     const fnGbSeconds = (fn.billedMs / 1000) * (fn.memoryMb / 1024);
-    invocations += fn.invocations;
-    gbSeconds += fnGbSeconds;
-    coldStarts += fn.coldStarts;
-    initGbSeconds += (fn.initMs / 1000) * (fn.memoryMb / 1024);
+    totals.invocations += fn.invocations;
+    totals.gbSeconds += fnGbSeconds;
+    totals.coldStarts += fn.coldStarts;
+    totals.initGbSeconds += (fn.initMs / 1000) * (fn.memoryMb / 1024);
     if (manifest.functions[name as keyof typeof manifest.functions]?.trigger.kind === 'http')
-      apiRequests += fn.invocations;
+      totals.apiRequests += fn.invocations;
     functions[name] = {
       invocationsPerOrder: round(per(fn.invocations)),
       recordsPerInvocation: round(fn.records / fn.invocations),
@@ -185,54 +173,47 @@ export function costReport(input: {
       coldStarts: fn.coldStarts,
     };
   }
+  return { ...totals, functions };
+}
 
-  const dynamodbPerTable: CostReport['dynamodbPerTable'] = {};
-  let calls = 0;
-  let readUnits = 0;
-  let writeUnits = 0;
-  for (const [physical, units] of Object.entries(stats.dynamodb)) {
-    calls += units.calls;
-    readUnits += units.readUnits;
-    writeUnits += units.writeUnits;
-    dynamodbPerTable[logicalTable(physical, input.tablePrefix)] = {
-      readUnits: round(per(units.readUnits)),
-      writeUnits: round(per(units.writeUnits)),
-      calls: round(per(units.calls)),
+/** DynamoDB totals over the run, and each logical table's figures per order. */
+function dynamodbUsage(units: ChildStats['dynamodb'], tablePrefix: string, per: PerOrder) {
+  const totals = { calls: 0, readUnits: 0, writeUnits: 0 };
+  const perTable: CostReport['dynamodbPerTable'] = {};
+  for (const [physical, table] of Object.entries(units)) {
+    totals.calls += table.calls;
+    totals.readUnits += table.readUnits;
+    totals.writeUnits += table.writeUnits;
+    perTable[logicalTable(physical, tablePrefix)] = {
+      readUnits: round(per(table.readUnits)),
+      writeUnits: round(per(table.writeUnits)),
+      calls: round(per(table.calls)),
     };
   }
+  return { ...totals, perTable };
+}
 
+/**
+ * Kafka totals over the run (bytes read counted once per consumed topic, bytes × the topic's retention
+ * hours), and each topic's figures per order.
+ */
+function kafkaUsage(produced: ChildStats['produced'], per: PerOrder) {
   const consumed = new Set<string>(consumerTopics());
-  let records = 0;
-  let bytes = 0;
-  let bytesConsumed = 0;
-  let byteHours = 0;
-  const kafkaPerTopic: CostReport['kafkaPerTopic'] = {};
-  for (const [topic, counters] of Object.entries(stats.produced)) {
-    records += counters.records;
-    bytes += counters.bytes;
-    if (consumed.has(topic)) bytesConsumed += counters.bytes;
+  const totals = { records: 0, bytes: 0, bytesConsumed: 0, byteHours: 0 };
+  const perTopic: CostReport['kafkaPerTopic'] = {};
+  for (const [topic, counters] of Object.entries(produced)) {
+    totals.records += counters.records;
+    totals.bytes += counters.bytes;
+    if (consumed.has(topic)) totals.bytesConsumed += counters.bytes;
     const retentionHours = manifest.topics[topic as TopicName]?.retentionHours ?? 0;
-    byteHours += counters.bytes * retentionHours;
-    kafkaPerTopic[topic] = { records: round(per(counters.records)), bytes: round(per(counters.bytes)) };
+    totals.byteHours += counters.bytes * retentionHours;
+    perTopic[topic] = { records: round(per(counters.records)), bytes: round(per(counters.bytes)) };
   }
+  return { ...totals, perTopic };
+}
 
-  const u: UsagePerOrder = {
-    lambdaInvocations: round(per(invocations)),
-    lambdaGbSeconds: round(per(gbSeconds)),
-    lambdaColdStarts: round(per(coldStarts)),
-    lambdaInitGbSeconds: round(per(initGbSeconds)),
-    apiRequests: round(per(apiRequests)),
-    snsPublishes: round(per(stats.sns?.publishes ?? 0)),
-    dynamodbCalls: round(per(calls)),
-    dynamodbReadUnits: round(per(readUnits)),
-    dynamodbWriteUnits: round(per(writeUnits)),
-    kafkaRecordsProduced: round(per(records)),
-    kafkaBytesProduced: round(per(bytes)),
-    kafkaBytesConsumed: round(per(bytesConsumed)),
-    kafkaRetainedByteHours: round(per(byteHours)),
-    logBytes: round(per(input.logBytes)),
-  };
-
+/** What a million orders cost at usage `u`, per item and in total, in cents. */
+function costPerMillionOrders(u: UsagePerOrder, p: Prices, d: Deployment): CostPerMillion {
   const million = 1_000_000;
   const perMillion = {
     lambdaRequests: u.lambdaInvocations * p.lambda.perMillionRequests,
@@ -251,7 +232,13 @@ export function costReport(input: {
     cloudWatchLogs: ((u.logBytes * million) / GB) * p.cloudWatchLogs.perGbIngested,
   };
   const total = Object.values(perMillion).reduce((a, b) => a + b, 0);
+  return Object.fromEntries(
+    Object.entries({ ...perMillion, total }).map(([k, v]) => [k, cents(v)]),
+  ) as unknown as CostPerMillion;
+}
 
+/** What the deployment costs a month whatever the traffic: brokers, their storage, event poller units. */
+function fixedPerMonth(p: Prices, d: Deployment): FixedPerMonth {
   const brokerHour = p.msk.perBrokerHour[d.brokerInstanceType];
   if (brokerHour === undefined)
     throw new Error(`bench/prices.ts has no broker-hour price for ${d.brokerInstanceType}`);
@@ -266,41 +253,81 @@ export function costReport(input: {
     mskBrokerStorage: d.brokers * d.brokerVolumeGiB * p.msk.perGbMonthStorage,
     eventPollerUnits: atMinimum.usd,
   };
+  return {
+    mskBrokerHours: cents(fixed.mskBrokerHours),
+    mskBrokerStorage: cents(fixed.mskBrokerStorage),
+    eventPollerUnits: cents(fixed.eventPollerUnits),
+    total: cents(fixed.mskBrokerHours + fixed.mskBrokerStorage + fixed.eventPollerUnits),
+    epus: { atMinimum: atMinimum.epus, atMaximum: atMaximum.epus, atMaximumUsd: cents(atMaximum.usd) },
+  };
+}
 
+/** How far the brokers' provisioned storage goes at the manifest's retention. */
+function kafkaStorage(u: UsagePerOrder, d: Deployment): CostReport['kafkaStorage'] {
   // One order per second for the retention period, every replica: bytes × retention hours × 3600.
   const retainedGbPerOrderPerSec = (u.kafkaRetainedByteHours * 3600 * d.replicationFactor) / GB;
   const provisionedGb = d.brokers * d.brokerVolumeGiB;
+  return {
+    retainedGbPerOrderPerSec: round(retainedGbPerOrderPerSec),
+    provisionedGb,
+    maxSustainedOrdersPerSec:
+      retainedGbPerOrderPerSec > 0 ? round(provisionedGb / retainedGbPerOrderPerSec, 3) : 0,
+  };
+}
+
+const METHOD =
+  "Lambda: invocations and GB-s from each invocation's REPORT as the local runtime writes it: Billed Duration (the invocation rounded up to 1 ms, plus a cold start's Init Duration, as Lambda bills on-demand functions since August 2025) x the manifest memory; durations measured on this machine, each function in execution environments of its own (worker threads of one Node.js process), not on Lambda; priced for the stack architecture; " +
+  'API Gateway: one REST request per POST; ' +
+  'DynamoDB: on-demand request units as the local endpoint reports them (ConsumedCapacity, indexes included; computed from item sizes for the calls that fail), see bench/lib/capacity.ts; ' +
+  'Kafka (provisioned MSK): per order only the client<->broker bytes (key + value + headers at the producers, each consumed topic read once) that cross an AZ (half), at the EC2 cross-AZ rate both ways, replication being free; broker hours, their provisioned storage and the event poller units are per month, not per order; ' +
+  'SNS: one publish request per message the functions published (deliveries depend on the subscribers and are not priced); ' +
+  'CloudWatch Logs: bytes the functions wrote to stdout/stderr (Lambda platform lines not included). GB = 2^30 bytes, 730 hours a month.';
+
+/** The run's usage per order, what it costs per million orders, and what the deployment costs a month. */
+export function costReport(input: {
+  stats: ChildStats;
+  orders: number;
+  logBytes: number;
+  tablePrefix: string;
+  deployment?: Deployment;
+  prices?: Prices;
+}): CostReport {
+  const { stats, orders } = input;
+  const p = input.prices ?? listPrices;
+  const d = input.deployment ?? stackDeployment();
+  const per: PerOrder = (n) => (orders > 0 ? n / orders : 0);
+
+  const lambda = lambdaUsage(stats.functions, per);
+  const dynamodb = dynamodbUsage(stats.dynamodb, input.tablePrefix, per);
+  const kafka = kafkaUsage(stats.produced, per);
+  const u: UsagePerOrder = {
+    lambdaInvocations: round(per(lambda.invocations)),
+    lambdaGbSeconds: round(per(lambda.gbSeconds)),
+    lambdaColdStarts: round(per(lambda.coldStarts)),
+    lambdaInitGbSeconds: round(per(lambda.initGbSeconds)),
+    apiRequests: round(per(lambda.apiRequests)),
+    snsPublishes: round(per(stats.sns?.publishes ?? 0)),
+    dynamodbCalls: round(per(dynamodb.calls)),
+    dynamodbReadUnits: round(per(dynamodb.readUnits)),
+    dynamodbWriteUnits: round(per(dynamodb.writeUnits)),
+    kafkaRecordsProduced: round(per(kafka.records)),
+    kafkaBytesProduced: round(per(kafka.bytes)),
+    kafkaBytesConsumed: round(per(kafka.bytesConsumed)),
+    kafkaRetainedByteHours: round(per(kafka.byteHours)),
+    logBytes: round(per(input.logBytes)),
+  };
 
   return {
     orders,
     deployment: d,
     usagePerOrder: u,
-    functions,
-    dynamodbPerTable,
-    kafkaPerTopic,
-    perMillionOrdersUsd: Object.fromEntries(
-      Object.entries({ ...perMillion, total }).map(([k, v]) => [k, cents(v)]),
-    ) as unknown as CostPerMillion,
-    fixedPerMonthUsd: {
-      mskBrokerHours: cents(fixed.mskBrokerHours),
-      mskBrokerStorage: cents(fixed.mskBrokerStorage),
-      eventPollerUnits: cents(fixed.eventPollerUnits),
-      total: cents(fixed.mskBrokerHours + fixed.mskBrokerStorage + fixed.eventPollerUnits),
-      epus: { atMinimum: atMinimum.epus, atMaximum: atMaximum.epus, atMaximumUsd: cents(atMaximum.usd) },
-    },
-    kafkaStorage: {
-      retainedGbPerOrderPerSec: round(retainedGbPerOrderPerSec),
-      provisionedGb,
-      maxSustainedOrdersPerSec:
-        retainedGbPerOrderPerSec > 0 ? round(provisionedGb / retainedGbPerOrderPerSec, 3) : 0,
-    },
+    functions: lambda.functions,
+    dynamodbPerTable: dynamodb.perTable,
+    kafkaPerTopic: kafka.perTopic,
+    perMillionOrdersUsd: costPerMillionOrders(u, p, d),
+    fixedPerMonthUsd: fixedPerMonth(p, d),
+    kafkaStorage: kafkaStorage(u, d),
     prices: { asOf: p.asOf, region: p.region, currency: p.currency },
-    method:
-      "Lambda: invocations and GB-s from each invocation's REPORT as the local runtime writes it: Billed Duration (the invocation rounded up to 1 ms, plus a cold start's Init Duration, as Lambda bills on-demand functions since August 2025) x the manifest memory; durations measured on this machine, each function in execution environments of its own (worker threads of one Node.js process), not on Lambda; priced for the stack architecture; " +
-      'API Gateway: one REST request per POST; ' +
-      'DynamoDB: on-demand request units as the local endpoint reports them (ConsumedCapacity, indexes included; computed from item sizes for the calls that fail), see bench/lib/capacity.ts; ' +
-      'Kafka (provisioned MSK): per order only the client<->broker bytes (key + value + headers at the producers, each consumed topic read once) that cross an AZ (half), at the EC2 cross-AZ rate both ways, replication being free; broker hours, their provisioned storage and the event poller units are per month, not per order; ' +
-      'SNS: one publish request per message the functions published (deliveries depend on the subscribers and are not priced); ' +
-      'CloudWatch Logs: bytes the functions wrote to stdout/stderr (Lambda platform lines not included). GB = 2^30 bytes, 730 hours a month.',
+    method: METHOD,
   };
 }
