@@ -6,10 +6,10 @@
  * the ESM emulator's consumer settings and the functions' producer settings (idempotent, acks=all), so
  * the ratio pipeline/baseline says what the steps and their batching cost on top of Kafka itself.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Consumer, type Message, type MessagesStream, Producer } from '@platformatic/kafka';
 import { connectionOptions } from '../../functions/shared/kafka/connection.ts';
 import { producerOptions, type RecordProducer } from '../../functions/shared/kafka/producer.ts';
+import { retry } from '../../functions/shared/retry.ts';
 
 type Record_ = Message<Buffer, Buffer, Buffer, Buffer>;
 
@@ -75,27 +75,26 @@ export async function startHop(options: HopOptions): Promise<RunningHop> {
 
   async function send(batch: Record_[]): Promise<void> {
     const started = performance.now();
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await producer.send({
-          messages: batch.map((record) => ({
-            topic: to,
-            key: record.key?.toString('utf8') ?? '',
-            value: record.value,
-            headers: Object.fromEntries(
-              record.headerEntries.map(([key, value]) => [
-                key.toString('utf8'),
-                value?.toString('utf8') ?? '',
-              ]),
-            ),
-          })),
-        });
-        break;
-      } catch (error) {
-        if (stopping) return;
-        log(`[baseline:${name}] produce failed (attempt ${attempt}): ${(error as Error).message}`);
-        await sleep(Math.min(5_000, 250 * 2 ** attempt));
-      }
+    const messages = batch.map((record) => ({
+      topic: to,
+      key: record.key?.toString('utf8') ?? '',
+      value: record.value,
+      headers: Object.fromEntries(
+        record.headerEntries.map(([key, value]) => [key.toString('utf8'), value?.toString('utf8') ?? '']),
+      ),
+    }));
+    try {
+      // Until it is acknowledged or the hop stops: a bare hop has nowhere else to put the batch.
+      await retry(() => producer.send({ messages }), {
+        attempts: Number.MAX_SAFE_INTEGER,
+        delay: (retry) => Math.min(5_000, 250 * 2 ** retry),
+        retryIf: () => !stopping,
+        onRetry: ({ error, attempt }) =>
+          log(`[baseline:${name}] produce failed (attempt ${attempt}): ${(error as Error).message}`),
+      });
+    } catch (error) {
+      if (stopping) return;
+      throw error;
     }
     options.onBatch?.(batch, performance.now() - started);
   }

@@ -1,7 +1,6 @@
 /** Cancelling orders the way a careful client does, for the runtime-kill-cancel fault run. */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { RequestRefused } from './submit.ts';
+import { RequestRefused, RetryableAnswer, retryUntilDeadline } from './client-retry.ts';
 import type { CancelAnswer } from './verify.ts';
 
 const Conflict = z.object({ status: z.string().min(1) });
@@ -18,10 +17,9 @@ export async function cancelOrder(
   orderId: string,
   options: { deadlineMs?: number; reason?: string } = {},
 ): Promise<CancelAnswer> {
-  const deadline = Date.now() + (options.deadlineMs ?? 60_000);
-  for (let attempt = 1; ; attempt++) {
-    let reason: string;
-    try {
+  return retryUntilDeadline(
+    'POST /orders/{id}/cancel',
+    async (): Promise<CancelAnswer> => {
       const base = typeof apiUrl === 'string' ? apiUrl : apiUrl();
       const response = await fetch(`${base}/orders/${encodeURIComponent(orderId)}/cancel`, {
         method: 'POST',
@@ -40,13 +38,8 @@ export async function cancelOrder(
           `POST /orders/{id}/cancel answered ${response.status}: ${text.slice(0, 300)}`,
         );
       }
-      reason = `HTTP ${response.status}`;
-    } catch (error) {
-      if (error instanceof RequestRefused) throw error;
-      reason = (error as Error).message;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`POST /orders/{id}/cancel kept failing (${attempt} attempts), last: ${reason}`);
-    await sleep(Math.min(2_000, 100 * 2 ** attempt));
-  }
+      throw new RetryableAnswer(`HTTP ${response.status}`);
+    },
+    { deadlineMs: options.deadlineMs ?? 60_000 },
+  );
 }

@@ -1,14 +1,10 @@
 /** Sending orders: `POST /orders` on the API emulator, or a record on the baseline's first topic. */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Producer } from '@platformatic/kafka';
 import { connectionOptions } from '../../functions/shared/kafka/connection.ts';
 import { producerOptions, type RecordProducer } from '../../functions/shared/kafka/producer.ts';
+import { RequestRefused, RetryableAnswer, retryUntilDeadline } from './client-retry.ts';
 import type { OrderBody } from './orders.ts';
 import { baselineRecord } from './orders.ts';
-
-export class RequestRefused extends Error {
-  override readonly name = 'RequestRefused';
-}
 
 /**
  * POSTs an order with an order id of the client's own, the way a careful client does: the id makes the
@@ -23,10 +19,9 @@ export async function postOrder(
   order: OrderBody,
   options: { deadlineMs?: number; onRetry?: (reason: string) => void } = {},
 ): Promise<string> {
-  const deadline = Date.now() + (options.deadlineMs ?? 60_000);
-  for (let attempt = 1; ; attempt++) {
-    let reason: string;
-    try {
+  return retryUntilDeadline(
+    'POST /orders',
+    async () => {
       const base = typeof apiUrl === 'string' ? apiUrl : apiUrl();
       const response = await fetch(`${base}/orders`, {
         method: 'POST',
@@ -39,16 +34,10 @@ export async function postOrder(
       if (response.status < 500 && response.status !== 429) {
         throw new RequestRefused(`POST /orders answered ${response.status}: ${text.slice(0, 300)}`);
       }
-      reason = `HTTP ${response.status}`;
-    } catch (error) {
-      if (error instanceof RequestRefused) throw error;
-      reason = (error as Error).message;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`POST /orders kept failing (${attempt} attempts), last: ${reason}`);
-    options.onRetry?.(reason);
-    await sleep(Math.min(2_000, 100 * 2 ** attempt));
-  }
+      throw new RetryableAnswer(`HTTP ${response.status}`);
+    },
+    { deadlineMs: options.deadlineMs ?? 60_000, ...(options.onRetry ? { onRetry: options.onRetry } : {}) },
+  );
 }
 
 /** Produces baseline orders with the functions' producer settings; `send` resolves once acknowledged. */

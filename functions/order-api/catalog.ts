@@ -1,6 +1,7 @@
 import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type * as z from 'zod';
 import { CatalogFields, StockItem } from '../shared/catalog.ts';
+import { fullJitter, retry } from '../shared/retry.ts';
 
 /** The metric (and ERROR log line) of a catalog entry that cannot be sold: the operator's alarm. */
 export const CATALOG_ITEM_INVALID = 'CatalogItemInvalid';
@@ -74,30 +75,37 @@ export function dynamoCatalog(
   async function read(skus: readonly string[]): Promise<CatalogLookup[]> {
     const found: CatalogLookup[] = [];
     let keys: Record<string, unknown>[] = skus.map((sku) => ({ sku }));
-    for (let attempt = 0; keys.length > 0; attempt += 1) {
-      if (attempt > UNPROCESSED_RETRIES) {
-        throw new CatalogThrottledError('the catalog read was throttled (unprocessed keys)');
-      }
-      // Full jitter, as DynamoDB advises for unprocessed keys: concurrent readers do not retry in step.
-      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * 50 * 2 ** attempt));
-      const answer = await client.send(
-        new BatchGetCommand({
-          RequestItems: {
-            [tableName]: {
-              Keys: keys,
-              ProjectionExpression: '#sku, #name, #unitPrice',
-              ExpressionAttributeNames: { '#sku': 'sku', '#name': 'name', '#unitPrice': 'unitPrice' },
+    if (keys.length === 0) return found;
+    // Full jitter, as DynamoDB advises for unprocessed keys: concurrent readers do not retry in step.
+    await retry(
+      async () => {
+        const answer = await client.send(
+          new BatchGetCommand({
+            RequestItems: {
+              [tableName]: {
+                Keys: keys,
+                ProjectionExpression: '#sku, #name, #unitPrice',
+                ExpressionAttributeNames: { '#sku': 'sku', '#name': 'name', '#unitPrice': 'unitPrice' },
+              },
             },
-          },
-        }),
-      );
-      for (const item of answer.Responses?.[tableName] ?? []) {
-        // The key read (the table's key, so a valid SKU); the item's other fields are operator data.
-        const sku = CatalogFields.sku.safeParse(item.sku);
-        if (sku.success) found.push(catalogLookupOf(sku.data, item));
-      }
-      keys = answer.UnprocessedKeys?.[tableName]?.Keys ?? [];
-    }
+          }),
+        );
+        for (const item of answer.Responses?.[tableName] ?? []) {
+          // The key read (the table's key, so a valid SKU); the item's other fields are operator data.
+          const sku = CatalogFields.sku.safeParse(item.sku);
+          if (sku.success) found.push(catalogLookupOf(sku.data, item));
+        }
+        keys = answer.UnprocessedKeys?.[tableName]?.Keys ?? [];
+        if (keys.length > 0) {
+          throw new CatalogThrottledError('the catalog read was throttled (unprocessed keys)');
+        }
+      },
+      {
+        attempts: 1 + UNPROCESSED_RETRIES,
+        delay: fullJitter({ baseMs: 100, capMs: 1_000 }),
+        retryIf: (error) => error instanceof CatalogThrottledError,
+      },
+    );
     return found;
   }
 
