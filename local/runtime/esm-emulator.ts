@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Consumer, type Message, type MessagesStream, ProduceAcks, Producer } from '@platformatic/kafka';
+import { retry } from '../../functions/shared/retry.ts';
 import type { KafkaTrigger } from '../../topology/index.ts';
 import {
   afterInvocation,
@@ -289,20 +290,33 @@ export class EsmEmulator {
     await current?.close(true).catch(() => undefined);
     // What was fetched but not taken into a batch will be fetched again from the committed offsets.
     this.#onRebalance();
-    for (let attempt = 1; !this.#stopping.signal.aborted; attempt++) {
-      if ((why === 'outage' || attempt > 1) && !(await this.#backoff(attempt))) return;
-      try {
-        await this.#connect();
-        if (why === 'outage') {
+    const stopping = this.#stopping.signal;
+    try {
+      // After an outage the broker was just lost: wait before the first attempt too.
+      if (why === 'outage') await sleep(this.#retryDelayMs(1), undefined, { signal: stopping });
+      // Until the broker answers or the emulator stops, as Lambda's pollers do.
+      await retry(
+        async (attempt) => {
+          await this.#connect();
+          if (why === 'refetch') {
+            this.stats.refetches++;
+            return;
+          }
           this.stats.reconnects++;
           this.#log(`[esm:${this.functionName}] consumer reconnected after ${attempt} attempt(s)`);
-        } else {
-          this.stats.refetches++;
-        }
-        return;
-      } catch (error) {
-        this.#log(`[esm:${this.functionName}] reconnect attempt ${attempt} failed: ${errorSummary(error)}`);
-      }
+        },
+        {
+          attempts: Number.MAX_SAFE_INTEGER,
+          delay: (retry) => this.#retryDelayMs(retry + 1),
+          signal: stopping,
+          onRetry: ({ error, attempt }) =>
+            this.#log(
+              `[esm:${this.functionName}] reconnect attempt ${attempt} failed: ${errorSummary(error)}`,
+            ),
+        },
+      );
+    } catch (error) {
+      if (!stopping.aborted) throw error;
     }
   }
 
@@ -527,16 +541,15 @@ export class EsmEmulator {
     await Promise.all([...this.#lanes.values()].map((lane) => lane.committed));
   }
 
+  /** The wait before the retry that follows `failures` failures in a row (Lambda's doubling, capped). */
+  #retryDelayMs(failures: number): number {
+    return backoffMs(failures, this.#options.retryBackoff ?? { initialMs: 500, maxMs: 10_000 });
+  }
+
   /** Waits before the retry after `failures` failures in a row; false when the emulator is stopping. */
   async #backoff(failures: number): Promise<boolean> {
     try {
-      await sleep(
-        backoffMs(failures, this.#options.retryBackoff ?? { initialMs: 500, maxMs: 10_000 }),
-        undefined,
-        {
-          signal: this.#stopping.signal,
-        },
-      );
+      await sleep(this.#retryDelayMs(failures), undefined, { signal: this.#stopping.signal });
       return true;
     } catch {
       return false;
@@ -557,7 +570,7 @@ export class EsmEmulator {
   }
 
   /**
-   * One failure record: whole; reduced when the broker refuses the whole one as too large; after
+   * One failure record: whole; reduced at once when the broker refuses the whole one as too large; after
    * `ON_FAILURE_ATTEMPTS` failed attempts skipped (logged, counted), never retried forever.
    */
   async #writeFailureRecord(
@@ -568,41 +581,45 @@ export class EsmEmulator {
     const producer = this.#producer;
     if (!producer) return 'stopped';
     const at = `${partitionKey(record)}@${record.offset}`;
+    const failed = (attempt: number, error: unknown) =>
+      this.#log(
+        `[esm:${functionName}] could not write the failure record of ${at} to ${trigger.onFailure} (attempt ${attempt}/${ON_FAILURE_ATTEMPTS}): ${errorSummary(error)}`,
+      );
     let reduced = false;
-    for (let attempt = 1; attempt <= ON_FAILURE_ATTEMPTS; attempt++) {
-      const body = onFailureRecord(this.#source, context, record, { reduced });
-      // Lambda keeps the original record's key, so the failure lands on the same partition key (unless
-      // the key itself is what is too large).
-      const keyLeftOut = reduced && body.payload.records[partitionKey(record)]?.[0]?.keyTruncated === true;
-      try {
-        await producer.send({
-          messages: [
-            {
-              topic: trigger.onFailure,
-              ...(record.key && !keyLeftOut ? { key: record.key } : {}),
-              value: Buffer.from(JSON.stringify(body)),
-            },
-          ],
-        });
-        this.stats.recordsSentToOnFailure++;
-        if (reduced) this.stats.failureRecordsReduced++;
-        return reduced ? 'reduced' : 'written';
-      } catch (error) {
-        if (this.#stopping.signal.aborted) return 'stopped';
-        if (isTooLarge(error) && !reduced) {
-          this.#log(
-            `[esm:${functionName}] the failure record of ${at} is too large for ${trigger.onFailure}: writing it without the value`,
-          );
-          reduced = true;
-          continue;
-        }
-        this.#log(
-          `[esm:${functionName}] could not write the failure record of ${at} to ${trigger.onFailure} (attempt ${attempt}/${ON_FAILURE_ATTEMPTS}): ${errorSummary(error)}`,
-        );
-        // A reduced record that is still too large will never fit: no point in waiting for it.
-        if (isTooLarge(error)) break;
-        if (attempt < ON_FAILURE_ATTEMPTS && !(await this.#backoff(attempt))) return 'stopped';
-      }
+    let attempts = 0;
+    try {
+      await retry(
+        async (attempt) => {
+          attempts = attempt;
+          if (!reduced) {
+            try {
+              return await this.#produceFailureRecord(producer, record, context, false);
+            } catch (error) {
+              if (!isTooLarge(error)) throw error;
+              this.#log(
+                `[esm:${functionName}] the failure record of ${at} is too large for ${trigger.onFailure}: writing it without the value`,
+              );
+              reduced = true;
+            }
+          }
+          await this.#produceFailureRecord(producer, record, context, true);
+        },
+        {
+          attempts: ON_FAILURE_ATTEMPTS,
+          delay: (retry) => this.#retryDelayMs(retry),
+          // A reduced record that is still too large will never fit: no point in waiting for it.
+          retryIf: (error) => !this.#stopping.signal.aborted && !isTooLarge(error),
+          // The first attempt is made even when stopping (as ever); only the waits end with the emulator.
+          wait: (ms) => sleep(ms, undefined, { signal: this.#stopping.signal }),
+          onRetry: ({ error, attempt }) => failed(attempt, error),
+        },
+      );
+      this.stats.recordsSentToOnFailure++;
+      if (reduced) this.stats.failureRecordsReduced++;
+      return reduced ? 'reduced' : 'written';
+    } catch (error) {
+      if (this.#stopping.signal.aborted) return 'stopped';
+      failed(attempts, error);
     }
     this.stats.failureRecordsLost++;
     this.#log(
@@ -610,6 +627,28 @@ export class EsmEmulator {
         'skipping it (the original stays on its topic until retention removes it)',
     );
     return 'lost';
+  }
+
+  /** Produces `record`'s failure record, whole or reduced (without the value). */
+  async #produceFailureRecord(
+    producer: Producer<Buffer, Buffer, Buffer, Buffer>,
+    record: Record_,
+    context: FailureContext,
+    reduced: boolean,
+  ): Promise<void> {
+    const body = onFailureRecord(this.#source, context, record, { reduced });
+    // Lambda keeps the original record's key, so the failure lands on the same partition key (unless
+    // the key itself is what is too large).
+    const keyLeftOut = reduced && body.payload.records[partitionKey(record)]?.[0]?.keyTruncated === true;
+    await producer.send({
+      messages: [
+        {
+          topic: this.#options.trigger.onFailure,
+          ...(record.key && !keyLeftOut ? { key: record.key } : {}),
+          value: Buffer.from(JSON.stringify(body)),
+        },
+      ],
+    });
   }
 
   /** Commits `record`'s partition up to `offset` (the next to read). */
