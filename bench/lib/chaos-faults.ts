@@ -253,6 +253,22 @@ function runtimeJoin(leave: 'graceful' | 'kill'): Fault {
 export const runtimeJoinLeave: Fault = runtimeJoin('graceful');
 export const runtimeJoinKill: Fault = runtimeJoin('kill');
 
+/** Every poison record injected must be on DeadLetterQueue (once or more: a record is poison for good). Pure. */
+export function poisonVerdict(
+  injected: ReadonlySet<string>,
+  deadLetters: readonly DeadLetter[],
+): FaultVerdict {
+  const found = new Set(
+    deadLetters.flatMap((d) => (d.originalKey && injected.has(d.originalKey) ? [d.originalKey] : [])),
+  );
+  const missing = injected.size - found.size;
+  return {
+    poison: { injected: injected.size, inDeadLetterQueue: found.size },
+    failures:
+      missing > 0 ? [`${missing} of ${injected.size} poison record(s) missing from ${deadLetterTopic}`] : [],
+  };
+}
+
 /** Poison records of four kinds, spread over the consumed topics while the orders flow. */
 function poisonValue(kind: number, topic: string): Buffer {
   switch (kind % 4) {
@@ -293,18 +309,5 @@ export const poison: Fault = async (h) => {
       await producer.close();
     }
   })();
-  const verdict = ({ deadLetters }: RunEvidence): FaultVerdict => {
-    const found = new Set(
-      deadLetters.flatMap((d) => (d.originalKey && injected.has(d.originalKey) ? [d.originalKey] : [])),
-    );
-    const missing = injected.size - found.size;
-    return {
-      poison: { injected: injected.size, inDeadLetterQueue: found.size },
-      failures:
-        missing > 0
-          ? [`${missing} of ${injected.size} poison record(s) missing from ${deadLetterTopic}`]
-          : [],
-    };
-  };
-  return { during, verdict };
+  return { during, verdict: ({ deadLetters }) => poisonVerdict(injected, deadLetters) };
 };
