@@ -13,7 +13,7 @@ import { orderEventId, orderReceivedRecord } from '../../functions/shared/orders
 import { newStoredOrder } from '../../functions/shared/orders/model.ts';
 import { kafkaConsumers, manifest } from '../../topology/index.ts';
 import { testInfra } from '../support/env.ts';
-import { type RawMessage, TestProducer, TopicReader, waitFor } from './support/kafka.ts';
+import { type RawMessage, TestProducer, TopicReader, waitFor } from '../support/kafka.ts';
 import {
   type E2ePipeline,
   e2eCatalog,
@@ -23,7 +23,7 @@ import {
   type StoredOrderView,
   startE2ePipeline,
   type Tables,
-} from './support/pipeline.ts';
+} from '../support/pipeline.ts';
 
 const TIMEOUT_MS = 90_000;
 const kafkaFunctions = kafkaConsumers.map(({ name }) => name);

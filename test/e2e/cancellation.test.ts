@@ -12,7 +12,7 @@ import { stockItemOf } from '../../functions/shared/catalog.ts';
 import { localDynamoDbConfig } from '../../local/infra/index.ts';
 import type { FunctionName } from '../../topology/index.ts';
 import { testInfra } from '../support/env.ts';
-import { waitFor } from './support/kafka.ts';
+import { waitFor } from '../support/kafka.ts';
 import {
   cancelOrder,
   type E2ePipeline,
@@ -25,7 +25,7 @@ import {
   type StoredOrderView,
   startE2ePipeline,
   type Tables,
-} from './support/pipeline.ts';
+} from '../support/pipeline.ts';
 
 const TIMEOUT_MS = 90_000;
 const FINAL = new Set(['SHIPPED', 'REJECTED', 'CANCELLED']);

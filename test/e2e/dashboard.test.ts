@@ -11,23 +11,20 @@ import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { feedDashboard } from '../../local/dashboard/kpi-feed.ts';
 import { type RunningDashboard, startDashboard } from '../../local/dashboard/server.ts';
-import { provisionFromManifest } from '../../local/infra/index.ts';
 import { applyEnvironment } from '../../local/runtime/environment.ts';
-import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/runtime.ts';
-import { seedDemoInventory } from '../../local/runtime/seed.ts';
-import { consumerGroupId, type FunctionName, kafkaConsumers } from '../../topology/index.ts';
+import type { LocalRuntime } from '../../local/runtime/runtime.ts';
 import { testInfra } from '../support/env.ts';
-import { uniqueName } from './support/kafka.ts';
-import { e2eCatalog, orderBody, positionGroupAtEnd, postOrder } from './support/pipeline.ts';
+import { uniqueName } from '../support/kafka.ts';
+import { e2eCatalog, orderBody, postOrder } from '../support/pipeline.ts';
+import { prepareTestStack, startTestRuntime, testGroupIds } from '../support/runtime.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const TIMEOUT_MS = 90_000;
 
 describe('the local dashboard, in chromium', () => {
-  const { kafkaBrokers, dynamodbEndpoint, snsEndpoint } = testInfra();
+  const { kafkaBrokers } = testInfra();
   const tablePrefix = uniqueName('dash');
-  const runId = randomUUID().slice(0, 8);
-  const groupIdOf = (fn: FunctionName) => `${consumerGroupId(fn)}-dash-${runId}`;
+  const groupIdOf = testGroupIds('dash');
   const profile = mkdtempSync(join(tmpdir(), 'dashboard-chromium-'));
   let runtime: LocalRuntime | undefined;
   let dashboard: RunningDashboard | undefined;
@@ -37,21 +34,9 @@ describe('the local dashboard, in chromium', () => {
 
   beforeAll(async () => {
     restoreEnv = applyEnvironment({ POWERTOOLS_LOG_LEVEL: 'ERROR' });
-    await provisionFromManifest({ kafkaBrokers, dynamodbEndpoint, snsEndpoint, tablePrefix, log: () => {} });
-    await seedDemoInventory(dynamodbEndpoint, tablePrefix, Object.values(e2eCatalog));
-    for (const { name, trigger } of kafkaConsumers)
-      await positionGroupAtEnd(kafkaBrokers, groupIdOf(name), trigger.topic);
+    await prepareTestStack({ tablePrefix, catalog: Object.values(e2eCatalog), groupIdOf });
     dashboard = await startDashboard({ kafkaBrokers, groupIdOf, port: 0, log: () => {} });
-    runtime = await startLocalRuntime({
-      kafkaBrokers,
-      dynamodbEndpoint,
-      snsEndpoint,
-      tablePrefix,
-      apiPort: 0,
-      groupIdOf,
-      ...feedDashboard(dashboard.aggregator),
-      log: () => {},
-    });
+    runtime = await startTestRuntime({ tablePrefix, groupIdOf, ...feedDashboard(dashboard.aggregator) });
     // A fresh profile, and no background traffic: this machine's network is closed.
     browser = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,

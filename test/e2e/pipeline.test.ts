@@ -12,7 +12,7 @@ import { orderReceivedRecord } from '../../functions/shared/orders/events.ts';
 import { newStoredOrder } from '../../functions/shared/orders/model.ts';
 import { kafkaConsumers, manifest } from '../../topology/index.ts';
 import { testInfra } from '../support/env.ts';
-import { type RawMessage, TestProducer, TopicReader, waitFor } from './support/kafka.ts';
+import { type RawMessage, TestProducer, TopicReader, waitFor } from '../support/kafka.ts';
 import {
   type E2ePipeline,
   e2eCatalog,
@@ -24,7 +24,7 @@ import {
   type StoredOrderView,
   startE2ePipeline,
   type Tables,
-} from './support/pipeline.ts';
+} from '../support/pipeline.ts';
 
 const PIPELINE_TIMEOUT_MS = 90_000;
 

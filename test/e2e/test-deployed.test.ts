@@ -18,7 +18,7 @@ import { CHECKS } from '../../tools/test-deployed/run.ts';
 import { signedClient, unsignedClient } from '../../tools/test-deployed/signed-client.ts';
 import type { FunctionName } from '../../topology/index.ts';
 import { testInfra } from '../support/env.ts';
-import { type E2ePipeline, startE2ePipeline } from './support/pipeline.ts';
+import { type E2ePipeline, startE2ePipeline } from '../support/pipeline.ts';
 
 const credentials = { accessKeyId: 'AKIDTESTDEPLOYED', secretAccessKey: 'test-deployed-secret' };
 const WAREHOUSE_HOLD_MS = 1_500;

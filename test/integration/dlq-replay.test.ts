@@ -16,9 +16,15 @@ import {
 } from '../../tools/dlq/replay.ts';
 import { functionLetter } from '../../tools/dlq/testing.ts';
 import { localTableName } from '../../topology/index.ts';
-import { createTopics, deleteTopics, uniqueName } from '../e2e/support/kafka.ts';
 import { testDynamoDbClient, testInfra } from '../support/env.ts';
-import { type ConsumedRecord, consume, produce } from '../support/kafka.ts';
+import {
+  type ConsumedRecord,
+  consume,
+  createTopics,
+  deleteTopics,
+  produce,
+  uniqueName,
+} from '../support/kafka.ts';
 
 const brokers = () => testInfra().kafkaBrokers;
 const connection = () => connectionOptions({ brokers: brokers(), auth: 'none', clientId: 'test-dlq-replay' });

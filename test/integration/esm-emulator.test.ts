@@ -20,11 +20,12 @@ import {
   createTopics,
   deleteTopics,
   TestProducer,
+  type TestRecord,
   TopicReader,
   testBrokers,
   uniqueName,
   waitFor,
-} from '../e2e/support/kafka.ts';
+} from '../support/kafka.ts';
 
 /** The example event of the Lambda developer guide ("Using Lambda with Amazon MSK"). */
 const awsDocsExample = {
@@ -124,6 +125,29 @@ describe('MSK event source mapping emulator (real broker)', () => {
     return esm;
   }
 
+  type WithoutTopics<T> = T extends unknown ? Omit<T, 'topic' | 'dlq'> : never;
+  type FreshSetup = WithoutTopics<EmulatorSetup> & {
+    /** Partitions of the trigger topic (1 by default). */
+    partitions?: number;
+    /** Produced on the trigger topic before the emulator starts. */
+    records?: (topic: string) => TestRecord[];
+    /** An on-failure topic of the test's own instead of a fresh one (one with a small limit). */
+    dlq?: string;
+  };
+
+  /** The set-up most tests share: fresh topics, `records` on the trigger topic, an emulator started on them. */
+  async function startOnFreshTopics(
+    setup: FreshSetup,
+  ): Promise<{ topic: string; dlq: string; esm: EsmEmulator }> {
+    const { partitions, records, dlq: ownDlq, ...rest } = setup;
+    const fresh = await freshTopics(partitions);
+    const dlq = ownDlq ?? fresh.dlq;
+    if (records) await producer.send(records(fresh.topic));
+    const esm = emulator({ ...rest, topic: fresh.topic, dlq } as EmulatorSetup);
+    await esm.start();
+    return { topic: fresh.topic, dlq, esm };
+  }
+
   /** A one-partition on-failure topic whose broker limit on a message is `maxMessageBytes`. */
   async function smallTopic(maxMessageBytes: number): Promise<string> {
     const name = uniqueName('esm-small-dlq');
@@ -167,27 +191,23 @@ describe('MSK event source mapping emulator (real broker)', () => {
   });
 
   it('invokes the handler with an event shaped like the AWS MSK event, and a Lambda context', async () => {
-    const { topic, dlq } = await freshTopics();
-    await producer.send([
-      {
-        topic,
-        key: 'order-1',
-        value: '{"hello":"world"}',
-        headers: { 'event-type': 'OrderReceived', 'correlation-id': 'order-1' },
-      },
-      { topic, value: 'no key, no headers' },
-    ]);
     const invocations: Invocation[] = [];
-    const esm = emulator({
-      topic,
-      dlq,
+    const { topic } = await startOnFreshTopics({
+      records: (topic) => [
+        {
+          topic,
+          key: 'order-1',
+          value: '{"hello":"world"}',
+          headers: { 'event-type': 'OrderReceived', 'correlation-id': 'order-1' },
+        },
+        { topic, value: 'no key, no headers' },
+      ],
       timeoutSeconds: 7,
       trigger: { batchSize: 10, maximumBatchingWindowSeconds: 1, retryAttempts: 0 },
       handler: async (event: MskEvent, context: Context) => {
         invocations.push({ event, context, remainingAtStart: context.getRemainingTimeInMillis() });
       },
     });
-    await esm.start();
     await waitFor(() => invocations.flatMap((i) => offsetsOf(i.event)).length === 2, 'both records');
 
     const { event, context, remainingAtStart } = invocations[0]!;
@@ -228,18 +248,14 @@ describe('MSK event source mapping emulator (real broker)', () => {
   });
 
   it('never puts more than batchSize records in one event, and invokes without a full batch once the window passes', async () => {
-    const { topic, dlq } = await freshTopics();
-    await producer.send(Array.from({ length: 23 }, (_, i) => ({ topic, key: 'k', value: `v${i}` })));
     const batches: string[][] = [];
-    const esm = emulator({
-      topic,
-      dlq,
+    const { topic } = await startOnFreshTopics({
+      records: (topic) => Array.from({ length: 23 }, (_, i) => ({ topic, key: 'k', value: `v${i}` })),
       trigger: { batchSize: 5, maximumBatchingWindowSeconds: 1, retryAttempts: 0 },
       handler: async (event: MskEvent) => {
         batches.push(valuesOf(event));
       },
     });
-    await esm.start();
     await waitFor(() => batches.flat().length === 23, 'all 23 records');
     expect(batches.every((batch) => batch.length >= 1 && batch.length <= 5)).toBe(true);
     expect(batches.length).toBeGreaterThanOrEqual(5);
@@ -355,19 +371,15 @@ describe('MSK event source mapping emulator (real broker)', () => {
   });
 
   it('retries a transiently failing batch, then succeeds without touching the on-failure destination', async () => {
-    const { topic, dlq } = await freshTopics();
-    await producer.send([0, 1].map((i) => ({ topic, key: 'k', value: `t${i}` })));
     const attempts: string[][] = [];
-    const esm = emulator({
-      topic,
-      dlq,
+    const { esm } = await startOnFreshTopics({
+      records: (topic) => [0, 1].map((i) => ({ topic, key: 'k', value: `t${i}` })),
       trigger: { batchSize: 10, maximumBatchingWindowSeconds: 0, retryAttempts: 3 },
       handler: async (event: MskEvent) => {
         attempts.push(offsetsOf(event));
         if (attempts.length <= 2) throw new Error(`transient failure ${attempts.length}`);
       },
     });
-    await esm.start();
     await waitFor(() => esm.stats.batchesSucceeded === 1, 'the batch to succeed');
     expect(attempts).toHaveLength(3);
     expect(new Set(attempts.map((a) => a.join())).size).toBe(1);
@@ -375,15 +387,12 @@ describe('MSK event source mapping emulator (real broker)', () => {
   });
 
   it('sends an always failing batch to the on-failure topic after retryAttempts, record by record, then goes on', async () => {
-    const { topic, dlq } = await freshTopics();
-    await producer.send([
-      { topic, key: 'order-7', value: 'poison-a', headers: { 'event-id': 'e-1' } },
-      { topic, key: 'order-8', value: 'poison-b' },
-    ]);
     const invocations: string[][] = [];
-    const esm = emulator({
-      topic,
-      dlq,
+    const { topic, dlq, esm } = await startOnFreshTopics({
+      records: (topic) => [
+        { topic, key: 'order-7', value: 'poison-a', headers: { 'event-id': 'e-1' } },
+        { topic, key: 'order-8', value: 'poison-b' },
+      ],
       functionName: 'always-failing',
       trigger: { batchSize: 10, maximumBatchingWindowSeconds: 0, retryAttempts: 2 },
       handler: async (event: MskEvent) => {
@@ -392,7 +401,6 @@ describe('MSK event source mapping emulator (real broker)', () => {
       },
     });
     const dlqReader = await reader(dlq);
-    await esm.start();
     const dead = await dlqReader.waitForCount(2);
 
     // The initial invocation plus two retries, all with the same batch.
@@ -444,18 +452,14 @@ describe('MSK event source mapping emulator (real broker)', () => {
   });
 
   it('counts a timed-out invocation as a failure', async () => {
-    const { topic, dlq } = await freshTopics();
-    await producer.send([{ topic, key: 'slow', value: 'slow' }]);
-    const esm = emulator({
-      topic,
-      dlq,
+    const { dlq, esm } = await startOnFreshTopics({
+      records: (topic) => [{ topic, key: 'slow', value: 'slow' }],
       timeoutSeconds: 1,
       trigger: { batchSize: 10, maximumBatchingWindowSeconds: 0, retryAttempts: 0 },
       handler: (_event: MskEvent, context: Context) =>
         new Promise<void>((resolve) => setTimeout(resolve, context.getRemainingTimeInMillis() + 1_000)),
     });
     const dlqReader = await reader(dlq);
-    await esm.start();
     const [dead] = await dlqReader.waitForCount(1);
     expect(JSON.parse(dead!.value.toString()).requestContext.approximateInvokeCount).toBe(1);
     expect(esm.stats).toMatchObject({ failedInvocations: 1, batchesSucceeded: 0 });
@@ -534,12 +538,10 @@ describe('MSK event source mapping emulator (real broker)', () => {
   });
 
   it('keeps the other partitions going while one partition keeps failing, and loses nothing of it', async () => {
-    const { topic, dlq } = await freshTopics(2);
     let partition0Down = true;
     const delivered: { partition: number; offset: number }[] = [];
-    const esm = emulator({
-      topic,
-      dlq,
+    const { topic, esm } = await startOnFreshTopics({
+      partitions: 2,
       trigger: { batchSize: 10, maximumBatchingWindowSeconds: 0, retryAttempts: 10_000 },
       handler: async (event: MskEvent) => {
         const records = Object.values(event.records).flat();
@@ -550,7 +552,6 @@ describe('MSK event source mapping emulator (real broker)', () => {
         delivered.push(...records.map((r) => ({ partition: r.partition, offset: r.offset })));
       },
     });
-    await esm.start();
     // More records than partition 0's buffer holds while it retries: the surplus is fetched again later.
     await producer.send(Array.from({ length: 600 }, (_, i) => ({ topic, partition: 0, value: `p0-${i}` })));
     await producer.send(Array.from({ length: 20 }, (_, i) => ({ topic, partition: 1, value: `p1-${i}` })));
@@ -670,18 +671,14 @@ describe('MSK event source mapping emulator (real broker)', () => {
     it.each(Object.keys(failures) as (keyof typeof failures)[])(
       'bisects a batch whose invocation fails as a whole (%s) until the poison record is dead-lettered alone; its neighbours run once',
       async (kind) => {
-        const { topic, dlq } = await freshTopics();
-        await producer.send(
-          Array.from({ length: 24 }, (_, i) => ({
-            topic,
-            key: `order-${i}`,
-            value: i === 9 ? 'poison' : `v${i}`,
-          })),
-        );
         const succeeded: string[] = [];
-        const esm = emulator({
-          topic,
-          dlq,
+        const { topic, dlq, esm } = await startOnFreshTopics({
+          records: (topic) =>
+            Array.from({ length: 24 }, (_, i) => ({
+              topic,
+              key: `order-${i}`,
+              value: i === 9 ? 'poison' : `v${i}`,
+            })),
           trigger: { batchSize: 100, retryAttempts: 2, bisectBatchOnFunctionError: true },
           // A record that kills every invocation carrying it, as a crash, a timeout or running out of memory do.
           invoke: async (event) => {
@@ -693,7 +690,6 @@ describe('MSK event source mapping emulator (real broker)', () => {
           },
         });
         const dlqReader = await reader(dlq);
-        await esm.start();
         await waitFor(
           async () => (await committedOffsets(brokers, esm.groupId, topic))[0] === 24n,
           'the partition committed past the batch',

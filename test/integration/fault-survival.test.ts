@@ -22,7 +22,8 @@ import type { FaultCounters, FaultProfileInput } from '../../local/faults/profil
 import { parseFaultProfile } from '../../local/faults/profile.ts';
 import { localSnsConfig, localTopicArn } from '../../local/infra/sns.ts';
 import { localRegion } from '../../local/runtime/lambda-context.ts';
-import { type RawMessage, TopicReader, uniqueName, waitFor } from '../e2e/support/kafka.ts';
+import { testInfra } from '../support/env.ts';
+import { type RawMessage, TopicReader, uniqueName, waitFor } from '../support/kafka.ts';
 import {
   type E2ePipeline,
   e2eCatalog,
@@ -30,8 +31,7 @@ import {
   mapConcurrently,
   orderBody,
   startE2ePipeline,
-} from '../e2e/support/pipeline.ts';
-import { testInfra } from '../support/env.ts';
+} from '../support/pipeline.ts';
 
 const ORDERS = 10;
 const TIMEOUT_MS = 150_000;

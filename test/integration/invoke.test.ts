@@ -12,8 +12,8 @@ import { describe, expect, it } from 'vitest';
 import { provisionFromManifest } from '../../local/infra/index.ts';
 import { projectRoot } from '../../local/python/venv.ts';
 import { seedDemoInventory } from '../../local/runtime/seed.ts';
-import { uniqueName } from '../e2e/support/kafka.ts';
 import { testInfra } from '../support/env.ts';
+import { uniqueName } from '../support/kafka.ts';
 
 /** Records on a topic, across its partitions (nothing here trims or writes transactionally). */
 async function recordCount(topic: string): Promise<bigint> {

@@ -8,8 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LambdaKafkaFailureRecord } from '../../events/schemas/events.ts';
 import { CRASH_HEADER } from '../../local/faults/crash-poison.ts';
-import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/runtime.ts';
-import { TestProducer, TopicReader, testBrokers, waitFor } from '../e2e/support/kafka.ts';
+import type { LocalRuntime } from '../../local/runtime/runtime.ts';
+import { TestProducer, TopicReader, testBrokers, waitFor } from '../support/kafka.ts';
 import {
   type E2ePipeline,
   e2eCatalog,
@@ -17,8 +17,8 @@ import {
   orderBody,
   postOrder,
   startE2ePipeline,
-} from '../e2e/support/pipeline.ts';
-import { testInfra } from '../support/env.ts';
+} from '../support/pipeline.ts';
+import { startTestRuntime } from '../support/runtime.ts';
 
 const ORDERS = 24;
 /** Each on a partition of its own, so that the partitions' lanes bisect them side by side. */
@@ -61,18 +61,12 @@ describe('execution environments under records that crash them (real broker)', (
     const after = await mapConcurrently(half, 6, post);
     orderIds.push(...[...before, ...after].map((answer) => answer.body.orderId as string));
     await ordersOnly.runtime.stop();
-    const { kafkaBrokers, dynamodbEndpoint, snsEndpoint } = testInfra();
-    runtime = await startLocalRuntime({
-      kafkaBrokers,
-      dynamodbEndpoint,
-      snsEndpoint,
+    runtime = await startTestRuntime({
       tablePrefix: ordersOnly.tablePrefix,
-      apiPort: 0,
       groupIdOf: ordersOnly.groupIdOf,
       handlerWrapper: 'local/faults/crash-poison.ts',
       retryBackoff: { initialMs: 50, maxMs: 200 },
       scheduleIntervalMs: Number.POSITIVE_INFINITY,
-      log: () => {},
     });
   });
 
@@ -98,13 +92,15 @@ describe('execution environments under records that crash them (real broker)', (
     await waitFor(
       () => crashKeys.every((key) => lettered(key).length > 0),
       'a failure record per crash',
-      120_000,
+      // Each retry of a crashing record costs a cold start, and an out-of-memory one seconds of filling the
+      // heap first: on a loaded 2-core machine the bisections took up to ~115 s.
+      360_000,
     );
     await waitFor(
       async () =>
         (await Promise.all(orderIds.map((id) => tables.order(id)))).every((o) => o?.status === 'SHIPPED'),
       'every order to ship',
-      240_000,
+      300_000,
       500,
     );
     // The shipped notice follows SHIPPED on its own topic: wait for it before counting exactly once.
@@ -133,7 +129,7 @@ describe('execution environments under records that crash them (real broker)', (
     for (const orderId of orderIds) {
       expect(await kindsOf(orderId), orderId).toEqual(['order-packed', 'order-shipped']);
     }
-  });
+  }, 900_000);
 
   it('loses only the crashing environments: inventory bisected and replaced them, no other function noticed', () => {
     const pool = (name: string) => runtime.pools.find((p) => p.functionName === name);

@@ -20,9 +20,8 @@ import { safeHttpServer } from '../../local/runtime/http-listener.ts';
 import { functionLetter } from '../../tools/dlq/testing.ts';
 import { manifest } from '../../topology/manifest.ts';
 import { deadLetterTopic } from '../../topology/topics.ts';
-import { createTopics, waitFor } from '../e2e/support/kafka.ts';
 import { testInfra } from '../support/env.ts';
-import { produce } from '../support/kafka.ts';
+import { createTopics, produce, waitFor } from '../support/kafka.ts';
 
 interface Answer {
   status: number;

@@ -32,15 +32,9 @@ import { provisionChannels, provisionTables } from '../../local/infra/provision.
 import { localSnsConfig, localTopicArn } from '../../local/infra/sns.ts';
 import { createLambdaContext, localRegion } from '../../local/runtime/lambda-context.ts';
 import { localTableName } from '../../topology/index.ts';
-import { TestProducer, TopicReader, uniqueName, waitFor } from '../e2e/support/kafka.ts';
-import {
-  type E2ePipeline,
-  e2eCatalog,
-  orderBody,
-  postOrder,
-  startE2ePipeline,
-} from '../e2e/support/pipeline.ts';
 import { testDynamoDbClient, testInfra } from '../support/env.ts';
+import { TestProducer, TopicReader, uniqueName, waitFor } from '../support/kafka.ts';
+import { type E2ePipeline, e2eCatalog, orderBody, postOrder, startE2ePipeline } from '../support/pipeline.ts';
 
 const TIMEOUT_MS = 90_000;
 

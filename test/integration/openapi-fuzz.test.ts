@@ -13,13 +13,11 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXAMPLE_ORDER_ID, type OpenApiDocument } from '../../functions/order-api/openapi.ts';
 import { type CatalogEntry, catalog } from '../../functions/shared/catalog.ts';
-import { provisionFromManifest } from '../../local/infra/index.ts';
 import { ensurePythonTools, type PythonTools } from '../../local/python/venv.ts';
 import { applyEnvironment } from '../../local/runtime/environment.ts';
-import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/runtime.ts';
-import { seedDemoInventory } from '../../local/runtime/seed.ts';
-import { uniqueName } from '../e2e/support/kafka.ts';
-import { testInfra } from '../support/env.ts';
+import type { LocalRuntime } from '../../local/runtime/runtime.ts';
+import { uniqueName } from '../support/kafka.ts';
+import { prepareTestStack, startTestRuntime } from '../support/runtime.ts';
 
 /** Generous for ~1 minute of fuzzing on 2 busy cores; schemathesis is killed past it. */
 const FUZZ_TIMEOUT_MS = 150_000;
@@ -72,7 +70,6 @@ const runTool = (file: string, args: string[], cwd: string): Promise<Run> =>
   });
 
 describe('the local API against its OpenAPI document (schemathesis)', () => {
-  const { kafkaBrokers, dynamodbEndpoint, snsEndpoint } = testInfra();
   const tablePrefix = uniqueName('oas');
   let runtime: LocalRuntime;
   let api: string;
@@ -85,14 +82,9 @@ describe('the local API against its OpenAPI document (schemathesis)', () => {
     tools = await ensurePythonTools();
     workDir = await mkdtemp(join(tmpdir(), 'openapi-fuzz-'));
     restoreEnv = applyEnvironment({ POWERTOOLS_LOG_LEVEL: 'ERROR' });
-    await provisionFromManifest({ kafkaBrokers, dynamodbEndpoint, snsEndpoint, tablePrefix, log: () => {} });
-    await seedDemoInventory(dynamodbEndpoint, tablePrefix, [...catalog, ...fuzzCatalog]);
-    runtime = await startLocalRuntime({
-      kafkaBrokers,
-      dynamodbEndpoint,
-      snsEndpoint,
+    await prepareTestStack({ tablePrefix, catalog: [...catalog, ...fuzzCatalog] });
+    runtime = await startTestRuntime({
       tablePrefix,
-      apiPort: 0,
       functions: ['order-api'],
       // Tallies the answers by route and status: the fuzzer must have reached the orders themselves.
       wrapInvoker: (_fn, invoke) => async (event) => {
@@ -103,7 +95,6 @@ describe('the local API against its OpenAPI document (schemathesis)', () => {
         answers.set(key, (answers.get(key) ?? 0) + 1);
         return outcome;
       },
-      log: () => {},
     });
     api = runtime.apiUrl as string;
   });

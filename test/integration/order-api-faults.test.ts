@@ -19,15 +19,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FaultRuleInput, parseFaultProfile } from '../../local/faults/profile.ts';
 import type { FaultLayer } from '../../local/faults/proxy.ts';
 import { localDynamoDbConfig } from '../../local/infra/dynamodb.ts';
-import { type RawMessage, TopicReader, waitFor } from '../e2e/support/kafka.ts';
+import { testInfra } from '../support/env.ts';
+import { type RawMessage, TopicReader, waitFor } from '../support/kafka.ts';
 import {
   type E2ePipeline,
   e2eCatalog,
   mapConcurrently,
   orderBody,
   startE2ePipeline,
-} from '../e2e/support/pipeline.ts';
-import { testInfra } from '../support/env.ts';
+} from '../support/pipeline.ts';
 
 interface Answer {
   status: number;

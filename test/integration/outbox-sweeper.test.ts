@@ -14,15 +14,16 @@ import type { SweepSummary } from '../../functions/outbox-sweeper/step.ts';
 import { orderReceivedId } from '../../functions/shared/orders/events.ts';
 import { newStoredOrder, orderOf, outboxShardOf } from '../../functions/shared/orders/model.ts';
 import { sampleOrder } from '../../functions/shared/testing.ts';
-import { localDynamoDbConfig, provisionFromManifest } from '../../local/infra/index.ts';
+import { localDynamoDbConfig } from '../../local/infra/index.ts';
 import { applyEnvironment } from '../../local/runtime/environment.ts';
-import { type LocalRuntime, startLocalRuntime } from '../../local/runtime/runtime.ts';
+import type { LocalRuntime } from '../../local/runtime/runtime.ts';
 import type { ScheduleEmulator } from '../../local/runtime/scheduler.ts';
 import { localTableName, manifest } from '../../topology/index.ts';
-import { type RawMessage, TopicReader, uniqueName, waitFor } from '../e2e/support/kafka.ts';
 import { testInfra } from '../support/env.ts';
+import { type RawMessage, TopicReader, uniqueName, waitFor } from '../support/kafka.ts';
+import { prepareTestStack, startTestRuntime } from '../support/runtime.ts';
 
-const { kafkaBrokers, dynamodbEndpoint, snsEndpoint } = testInfra();
+const { kafkaBrokers, dynamodbEndpoint } = testInfra();
 const tablePrefix = uniqueName('outbox');
 const ordersTable = localTableName('orders', tablePrefix);
 const db = DynamoDBDocumentClient.from(new DynamoDBClient(localDynamoDbConfig(dynamodbEndpoint)));
@@ -95,7 +96,7 @@ const keyed = (messages: RawMessage[], orderId: string) =>
 
 beforeAll(async () => {
   restoreEnv = applyEnvironment({ POWERTOOLS_LOG_LEVEL: 'ERROR' });
-  await provisionFromManifest({ kafkaBrokers, dynamodbEndpoint, snsEndpoint, tablePrefix, log: () => {} });
+  await prepareTestStack({ tablePrefix });
   reader = await new TopicReader(kafkaBrokers, 'OrderReceived').start();
 });
 
@@ -134,15 +135,11 @@ describe('outbox sweeper (real broker, dynoxide, the local runtime)', () => {
   const sweep = async () => (await sweeper.runNow()) as SweepSummary;
 
   beforeAll(async () => {
-    runtime = await startLocalRuntime({
-      kafkaBrokers,
-      dynamodbEndpoint,
-      snsEndpoint,
+    runtime = await startTestRuntime({
       tablePrefix,
       functions: ['outbox-sweeper'],
       // The test runs every sweep itself.
       scheduleIntervalMs: Number.POSITIVE_INFINITY,
-      log: () => {},
     });
     sweeper = runtime.schedules[0] as ScheduleEmulator;
   });
@@ -274,14 +271,10 @@ describe('outbox sweeper (real broker, dynoxide, the local runtime)', () => {
 
 describe('outbox sweeper on its timer', () => {
   it('runs on the schedule, and stops with the runtime', async () => {
-    const runtime = await startLocalRuntime({
-      kafkaBrokers,
-      dynamodbEndpoint,
-      snsEndpoint,
+    const runtime = await startTestRuntime({
       tablePrefix,
       functions: ['outbox-sweeper'],
       scheduleIntervalMs: 100,
-      log: () => {},
     });
     try {
       expect(runtime.functions).toEqual([{ name: 'outbox-sweeper', trigger: 'Schedule every 0.1 s' }]);

@@ -4,8 +4,8 @@ import { Producer } from '@platformatic/kafka';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isPermanent } from '../../functions/shared/errors.ts';
 import { localTableName } from '../../topology/manifest.ts';
-import { createTopics, deleteTopics, testBrokers, uniqueName } from '../e2e/support/kafka.ts';
 import { testDynamoDbClient } from '../support/env.ts';
+import { createTopics, deleteTopics, testBrokers, uniqueName } from '../support/kafka.ts';
 
 /** What the real services answer, classified: the unit tests build these errors, here they come from the wire. */
 describe('permanent errors as the real broker and DynamoDB endpoint raise them', () => {

@@ -12,22 +12,20 @@ import { join } from 'node:path';
 import { Admin } from '@platformatic/kafka';
 import type { MSKEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { provisionFromManifest } from '../../local/infra/index.ts';
 import { applyEnvironment } from '../../local/runtime/environment.ts';
 import type { Invoker } from '../../local/runtime/invoke.ts';
-import { seedDemoInventory } from '../../local/runtime/seed.ts';
 import { type ReloadResult, startWatchedRuntime, type WatchedRuntime } from '../../local/runtime/watch.ts';
 import {
-  consumerGroupId,
   type FunctionName,
   isKafkaConsumer,
   kafkaConsumers,
   kafkaTriggerOf,
   manifest,
 } from '../../topology/index.ts';
-import { committedOffsets, uniqueName, waitFor } from '../e2e/support/kafka.ts';
-import { e2eCatalog, orderBody, positionGroupAtEnd, postOrder, Tables } from '../e2e/support/pipeline.ts';
 import { testInfra } from '../support/env.ts';
+import { committedOffsets, uniqueName, waitFor } from '../support/kafka.ts';
+import { e2eCatalog, orderBody, postOrder, Tables } from '../support/pipeline.ts';
+import { prepareTestStack, testGroupIds, testRuntimeOptions } from '../support/runtime.ts';
 
 const PIPELINE_TIMEOUT_MS = 90_000;
 const kafkaFunctions = kafkaConsumers.map(({ name }) => name);
@@ -58,10 +56,9 @@ async function endOffsets(brokers: string[], topic: string): Promise<bigint[]> {
 }
 
 describe('watch mode (real Kafka, dynoxide, moto SNS, the real handlers)', () => {
-  const { kafkaBrokers, dynamodbEndpoint, snsEndpoint } = testInfra();
+  const { kafkaBrokers, dynamodbEndpoint } = testInfra();
   const tablePrefix = uniqueName('watch');
-  const runId = randomUUID().slice(0, 8);
-  const groupIdOf = (fn: FunctionName) => `${consumerGroupId(fn)}-watch-${runId}`;
+  const groupIdOf = testGroupIds('watch');
   const tables = new Tables(dynamodbEndpoint, tablePrefix);
   const log: string[] = [];
   /** Every record each function handled successfully, as `topic-partition@offset`. */
@@ -104,19 +101,10 @@ describe('watch mode (real Kafka, dynoxide, moto SNS, the real handlers)', () =>
   beforeAll(async () => {
     restoreEnv = applyEnvironment({ POWERTOOLS_LOG_LEVEL: 'WARN' });
     watchDir = await mkdtemp(join(tmpdir(), 'order-pipeline-watch-'));
-    await provisionFromManifest({ kafkaBrokers, dynamodbEndpoint, snsEndpoint, tablePrefix, log: () => {} });
-    await seedDemoInventory(dynamodbEndpoint, tablePrefix, Object.values(e2eCatalog));
-    for (const fn of kafkaFunctions) {
-      await positionGroupAtEnd(kafkaBrokers, groupIdOf(fn), topicOf(fn));
-      startOffsets.set(fn, await endOffsets(kafkaBrokers, topicOf(fn)));
-    }
+    await prepareTestStack({ tablePrefix, catalog: Object.values(e2eCatalog), groupIdOf });
+    for (const fn of kafkaFunctions) startOffsets.set(fn, await endOffsets(kafkaBrokers, topicOf(fn)));
     watched = await startWatchedRuntime({
-      kafkaBrokers,
-      dynamodbEndpoint,
-      snsEndpoint,
-      tablePrefix,
-      apiPort: 0,
-      groupIdOf,
+      ...testRuntimeOptions({ tablePrefix, groupIdOf }),
       wrapInvoker,
       scheduleIntervalMs: Number.POSITIVE_INFINITY,
       watchPaths: [watchDir],

@@ -1,30 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { Admin } from '@platformatic/kafka';
 import type { MSKEvent } from 'aws-lambda';
-import type { CatalogEntry } from '../../../functions/shared/catalog.ts';
-import type { StoredOrder } from '../../../functions/shared/orders/model.ts';
-import { localDynamoDbConfig, provisionFromManifest } from '../../../local/infra/index.ts';
-import { applyEnvironment } from '../../../local/runtime/environment.ts';
-import type { Invoker } from '../../../local/runtime/invoke.ts';
-import {
-  type LocalRuntime,
-  type LocalRuntimeOptions,
-  startLocalRuntime,
-} from '../../../local/runtime/runtime.ts';
-import { seedDemoInventory } from '../../../local/runtime/seed.ts';
-import {
-  consumerGroupId,
-  type FunctionName,
-  isKafkaConsumer,
-  kafkaConsumers,
-  localTableName,
-  manifest,
-  type TableName,
-} from '../../../topology/index.ts';
-import { testInfra } from '../../support/env.ts';
+import type { CatalogEntry } from '../../functions/shared/catalog.ts';
+import type { StoredOrder } from '../../functions/shared/orders/model.ts';
+import { localDynamoDbConfig } from '../../local/infra/index.ts';
+import { applyEnvironment } from '../../local/runtime/environment.ts';
+import type { Invoker } from '../../local/runtime/invoke.ts';
+import type { LocalRuntime, LocalRuntimeOptions } from '../../local/runtime/runtime.ts';
+import { type FunctionName, isKafkaConsumer, localTableName, type TableName } from '../../topology/index.ts';
+import { testInfra } from './env.ts';
 import { uniqueName } from './kafka.ts';
+import { prepareTestStack, startTestRuntime, testGroupIds } from './runtime.ts';
 
 /**
  * Makes the real handlers fail on purpose, for the records of chosen orders (records are keyed by order
@@ -74,40 +61,6 @@ export class Faults {
       return invoke(event);
     };
   };
-}
-
-/** Moves a consumer group to the current end of `topic`, so that it only sees what is produced next. */
-export async function positionGroupAtEnd(brokers: string[], groupId: string, topic: string): Promise<void> {
-  const partitions = manifest.topics[topic as keyof typeof manifest.topics]?.partitions;
-  if (!partitions) throw new Error(`unknown topic ${topic}`);
-  const admin = new Admin({ clientId: 'test-admin', bootstrapBrokers: brokers });
-  try {
-    const [listed] = await admin.listOffsets({
-      topics: [
-        {
-          name: topic,
-          partitions: Array.from({ length: partitions }, (_, partitionIndex) => ({
-            partitionIndex,
-            timestamp: -1n,
-          })),
-        },
-      ],
-    });
-    await admin.alterConsumerGroupOffsets({
-      groupId,
-      topics: [
-        {
-          name: topic,
-          partitionOffsets: (listed?.partitions ?? []).map((p) => ({
-            partition: p.partitionIndex,
-            offset: p.offset,
-          })),
-        },
-      ],
-    });
-  } finally {
-    await admin.close();
-  }
 }
 
 export interface StoredOrderView {
@@ -301,25 +254,15 @@ export async function startE2ePipeline(
   name: string,
   options: { logLevel?: string; runtime?: Partial<LocalRuntimeOptions> } = {},
 ): Promise<E2ePipeline> {
-  const { kafkaBrokers, dynamodbEndpoint, snsEndpoint } = testInfra();
   const tablePrefix = uniqueName(name);
-  const runId = randomUUID().slice(0, 8);
-  const groupIdOf = (fn: FunctionName) => `${consumerGroupId(fn)}-${name}-${runId}`;
+  const groupIdOf = testGroupIds(name);
   const restoreEnv = applyEnvironment({ POWERTOOLS_LOG_LEVEL: options.logLevel ?? 'ERROR' });
-  const tables = new Tables(dynamodbEndpoint, tablePrefix);
-  await provisionFromManifest({ kafkaBrokers, dynamodbEndpoint, snsEndpoint, tablePrefix, log: () => {} });
-  await seedDemoInventory(dynamodbEndpoint, tablePrefix, Object.values(e2eCatalog));
-  for (const { name, trigger } of kafkaConsumers)
-    await positionGroupAtEnd(kafkaBrokers, groupIdOf(name), trigger.topic);
-  const runtime = await startLocalRuntime({
-    kafkaBrokers,
-    dynamodbEndpoint,
-    snsEndpoint,
+  const tables = new Tables(testInfra().dynamodbEndpoint, tablePrefix);
+  await prepareTestStack({ tablePrefix, catalog: Object.values(e2eCatalog), groupIdOf });
+  const runtime = await startTestRuntime({
     tablePrefix,
-    apiPort: 0,
     groupIdOf,
     retryBackoff: { initialMs: 100, maxMs: 1_000 },
-    log: () => {},
     ...options.runtime,
   });
   return {
