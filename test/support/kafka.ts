@@ -5,14 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  Admin,
-  Consumer,
-  type Message,
-  Producer,
-  stringDeserializer,
-  stringSerializer,
-} from '@platformatic/kafka';
+import { Admin, Consumer, type Message, Producer, stringDeserializer } from '@platformatic/kafka';
 import { testInfra } from './env.ts';
 
 export type RawMessage = Message<Buffer, Buffer, Buffer, Buffer>;
@@ -64,7 +57,7 @@ export class TestProducer {
     this.#producer = new Producer({ clientId: 'test-producer', bootstrapBrokers: brokers, acks: -1 });
   }
 
-  async send(records: TestRecord[]): Promise<void> {
+  async send(records: readonly TestRecord[]): Promise<void> {
     await this.#producer.send({
       messages: records.map((r) => ({
         topic: r.topic,
@@ -169,13 +162,8 @@ export async function committedOffsets(brokers: string[], groupId: string, topic
   }
 }
 
-export interface RecordToProduce {
-  topic: string;
-  key?: string;
-  value: Buffer | string;
-  headers?: Record<string, string>;
-  partition?: number;
-}
+/** A record `produce` writes: the same as `TestProducer.send`'s. */
+export type RecordToProduce = TestRecord;
 
 export interface ConsumedRecord {
   topic: string;
@@ -191,21 +179,9 @@ export async function produce(
   records: RecordToProduce | readonly RecordToProduce[],
   brokers: string[] = testInfra().kafkaBrokers,
 ): Promise<void> {
-  const producer = new Producer<string, Buffer, string, string>({
-    clientId: 'test-producer',
-    bootstrapBrokers: brokers,
-    serializers: { key: stringSerializer, headerKey: stringSerializer, headerValue: stringSerializer },
-  });
+  const producer = new TestProducer(brokers);
   try {
-    await producer.send({
-      messages: (Array.isArray(records) ? records : [records]).map((record: RecordToProduce) => ({
-        topic: record.topic,
-        key: record.key,
-        value: Buffer.isBuffer(record.value) ? record.value : Buffer.from(record.value),
-        headers: record.headers,
-        partition: record.partition,
-      })),
-    });
+    await producer.send(Array.isArray(records) ? records : [records]);
   } finally {
     await producer.close();
   }
