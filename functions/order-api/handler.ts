@@ -34,6 +34,3 @@ export const handler = middy(async (event: APIGatewayProxyEvent, context: Contex
 })
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(flushMetrics(metrics));
-
-export { closeProducer } from '../shared/kafka/producer.ts';
-export { resetClients } from '../shared/lifecycle.ts';
