@@ -1,6 +1,5 @@
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
-import type { Context } from 'aws-lambda';
 import type { Notification } from '../../events/schemas/events.ts';
 import type { StepLogger } from '../shared/step-types.ts';
 
@@ -66,6 +65,9 @@ export function idempotentDelivery(
  * invocation's deadline only while time remains (`getRemainingTimeInMillis() > 0`); a send begun at or past
  * it leaves a record in progress until the 15-day expiry, which refuses every retry of the notification
  * (seen in the chaos runs on an overloaded machine). A few seconds also leave room for the SDK's retries.
+ * Notification-only: the send is the one effect no conditional write guards. The 1 ms floor of the
+ * registered remaining time (`registerInvocation` in ../shared/idempotency.ts) covers the gap between this
+ * check and the record's put.
  */
 export const DELIVERY_MIN_REMAINING_MS = 5_000;
 
@@ -84,20 +86,9 @@ function refuseNearDeadline(config: IdempotencyConfig): void {
 }
 
 /**
- * Registers an invocation's context with the send's settings, its remaining time never under 1 ms: at 0
- * Powertools would leave the in-progress record without the invocation's deadline (the gap between the
- * check above and the record's put, on a machine that stalls there).
- */
-export function registerInvocation(config: IdempotencyConfig, context: Context): void {
-  const atLeastOneMs = Object.assign(Object.create(context) as Context, {
-    getRemainingTimeInMillis: () => Math.max(1, context.getRemainingTimeInMillis()),
-  });
-  config.registerLambdaContext(atLeastOneMs);
-}
-
-/**
- * The send's idempotency settings. The handler registers each invocation's Lambda context with them, so
- * a send interrupted by a crash is in progress only until that invocation's deadline, then retried.
+ * The send's idempotency settings. The handler registers each invocation's Lambda context with them
+ * (`registerInvocation`), so a send interrupted by a crash is in progress only until that invocation's
+ * deadline, then retried.
  */
 export function deliveryIdempotencyConfig(): IdempotencyConfig {
   return new IdempotencyConfig({

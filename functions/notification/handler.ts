@@ -1,11 +1,11 @@
 import { tableName } from '../shared/config.ts';
 import { kafkaConsumerHandler } from '../shared/consumer.ts';
 import { dynamoDbDocumentClient } from '../shared/dynamodb.ts';
-import { idempotencyStore } from '../shared/idempotency.ts';
+import { idempotencyStore, registerInvocation } from '../shared/idempotency.ts';
 import { produce } from '../shared/kafka/producer.ts';
 import { observability } from '../shared/observability.ts';
 import { dynamoOrders } from '../shared/orders/repository.ts';
-import { deliveryIdempotencyConfig, idempotentDelivery, registerInvocation } from './delivery.ts';
+import { deliveryIdempotencyConfig, idempotentDelivery } from './delivery.ts';
 import { dynamoNotifications } from './notifications-store.ts';
 import { configuredSend } from './sns.ts';
 import { notificationStep } from './step.ts';

@@ -10,6 +10,7 @@ import type { JSONValue } from '@aws-lambda-powertools/commons/types';
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
 import type { APIGatewayProxyResult, Context } from 'aws-lambda';
+import { registerInvocation } from '../shared/idempotency.ts';
 import type { RequestFingerprint } from './requests.ts';
 
 /** How long an answer is replayed for the same Idempotency-Key. */
@@ -66,7 +67,7 @@ export function idempotentRoutes(persistenceStore: BasePersistenceLayer) {
     });
     return async (context: Context | undefined, input: I, ...rest: R): Promise<Answer> => {
       // A request interrupted by a crash is in progress only until its invocation's deadline.
-      if (context) config.registerLambdaContext(context);
+      if (context) registerInvocation(config, context);
       const { [FROM_STORE]: replayed, ...response } = (await idempotent(
         input,
         ...rest,

@@ -11,7 +11,7 @@ import { type EncodedRecord, EventDecodeError, encode, Headers, issuesOf } from 
 import type { EventOf, TopicName } from '../../events/topics.ts';
 import { type DeadLetterTopic, deadLetterTopicOf, kafkaTriggerOf } from '../../topology/topics.ts';
 import { isPermanent } from './errors.ts';
-import { idempotencyStore, RECORD_IDEMPOTENCY_SECONDS } from './idempotency.ts';
+import { idempotencyStore, RECORD_IDEMPOTENCY_SECONDS, registerInvocation } from './idempotency.ts';
 import { count, kpiRecord, type MeasuredOrder } from './kpis.ts';
 import { onReset } from './lifecycle.ts';
 import {
@@ -265,7 +265,7 @@ class KafkaBatchProcessor<T extends TopicName> {
   }
 
   async process(event: Pick<MSKEvent, 'records'>, context?: Context): Promise<BatchReport> {
-    if (context) this.deadLetterConfig.registerLambdaContext(context);
+    if (context) registerInvocation(this.deadLetterConfig, context);
     const invokedAtMs = Date.now();
     const partitions = recordsByPartition(event);
     const processing: Processing = { entries: [], settling: [] };

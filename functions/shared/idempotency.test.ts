@@ -8,7 +8,7 @@ import {
 import { IdempotencyRecord } from '@aws-lambda-powertools/idempotency/persistence';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { isOwnInProgressRecord, LostAnswerAwarePersistenceLayer } from './idempotency.ts';
+import { isOwnInProgressRecord, LostAnswerAwarePersistenceLayer, registerInvocation } from './idempotency.ts';
 
 /** The part of the SDK's HTTP request the fake endpoint reads. */
 interface HttpRequest {
@@ -167,5 +167,54 @@ describe('LostAnswerAwarePersistenceLayer', () => {
     // Same invocation, same deadline: without the memory of the failed delete this put would pass.
     await expect(send({ id: 'n-3' })).rejects.toThrow(IdempotencyAlreadyInProgressError);
     expect(calls).toBe(1);
+  });
+});
+
+describe('registerInvocation', () => {
+  type Register = (config: IdempotencyConfig, context: { getRemainingTimeInMillis(): number }) => void;
+  const powertoolsOwn: Register = (config, context) => config.registerLambdaContext(context as never);
+  const withFloor: Register = (config, context) => registerInvocation(config, context as never);
+
+  it.each([
+    { name: 'registerInvocation, 0 ms left', register: withFloor, remainingMs: 0, stamped: true },
+    { name: 'registerInvocation, past the deadline', register: withFloor, remainingMs: -5, stamped: true },
+    {
+      name: "Powertools' own, 0 ms left (the edge)",
+      register: powertoolsOwn,
+      remainingMs: 0,
+      stamped: false,
+    },
+  ])(
+    '$name: the in-progress record carries a deadline: $stamped',
+    async ({ register, remainingMs, stamped }) => {
+      const { client, items } = endpoint({ losePutAnswers: 0, failDeletes: 0 });
+      const config = new IdempotencyConfig({ eventKeyJmesPath: 'id' });
+      register(config, { getRemainingTimeInMillis: () => remainingMs });
+      const store = new LostAnswerAwarePersistenceLayer({
+        tableName: 'idempotency',
+        keyAttr: 'id',
+        awsSdkV3Client: client,
+      });
+      const deadlines: unknown[] = [];
+      const guardedFn = makeIdempotent(
+        async (_input: { id: string }) => {
+          deadlines.push(...[...items.values()].map((item) => item.in_progress_expiration));
+          return 'done';
+        },
+        { persistenceStore: store, config },
+      );
+      await expect(guardedFn({ id: 'k' })).resolves.toBe('done');
+      expect(deadlines).toHaveLength(1);
+      expect(deadlines[0] !== undefined).toBe(stamped);
+    },
+  );
+
+  it('floors the remaining time at 1 ms and passes more through as it is', () => {
+    const config = new IdempotencyConfig({ eventKeyJmesPath: 'id' });
+    let remainingMs = -5;
+    registerInvocation(config, { getRemainingTimeInMillis: () => remainingMs } as never);
+    expect(config.lambdaContext?.getRemainingTimeInMillis()).toBe(1);
+    remainingMs = 30_000;
+    expect(config.lambdaContext?.getRemainingTimeInMillis()).toBe(30_000);
   });
 });

@@ -1,10 +1,12 @@
 import {
+  type IdempotencyConfig,
   IdempotencyItemAlreadyExistsError,
   IdempotencyRecordStatus,
 } from '@aws-lambda-powertools/idempotency';
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { IdempotencyRecord } from '@aws-lambda-powertools/idempotency/persistence';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { Context } from 'aws-lambda';
 import { tableName } from './config.ts';
 import { dynamoDbClient } from './dynamodb.ts';
 import { fullJitter, retry } from './retry.ts';
@@ -104,3 +106,22 @@ export function idempotencyStore(client: DynamoDBClient = dynamoDbClient()): Dyn
 
 /** Records stay deduplicated as long as the topics keep them (168 h), so a late redelivery is still caught. */
 export const RECORD_IDEMPOTENCY_SECONDS = 7 * 24 * 60 * 60;
+
+/**
+ * Registers an invocation's Lambda context with an idempotency config, its remaining time never under
+ * 1 ms, so that every in-progress record carries the invocation's deadline and a crash leaves it in
+ * progress only until then. Powertools stamps that deadline only when the remaining time is truthy
+ * (`BasePersistenceLayer.saveInProgress`, 2.35); at 0 (Lambda ends an invocation a little after its
+ * timeout, and a stalled machine reaches it between a check and the put) the record would stay in
+ * progress until its expiry (days), refusing every retry of its key
+ * (https://docs.powertools.aws.dev/lambda/typescript/latest/api/classes/_aws-lambda-powertools_idempotency.index.IdempotencyConfig.html,
+ * the same edge in Python: https://github.com/aws-powertools/powertools-lambda-python/issues/4759). Every
+ * config the functions use registers through here: order-api's requests, the notification's send, the
+ * consumer's dead letters.
+ */
+export function registerInvocation(config: IdempotencyConfig, context: Context): void {
+  const atLeastOneMs = Object.assign(Object.create(context) as Context, {
+    getRemainingTimeInMillis: () => Math.max(1, context.getRemainingTimeInMillis()),
+  });
+  config.registerLambdaContext(atLeastOneMs);
+}
