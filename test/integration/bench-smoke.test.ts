@@ -4,20 +4,9 @@
  * finite number; it never asserts timings (the machine is shared: figures are printed by the real
  * bench, not judged here).
  */
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { BenchResult } from '../../bench/run.ts';
-import { projectRoot } from '../../local/python/venv.ts';
-import { RuntimeEnv } from '../../topology/runtime-env.ts';
-import { testInfra } from '../support/env.ts';
-
-const run = promisify(execFile);
-const dir = await mkdtemp(join(tmpdir(), 'bench-smoke-'));
-afterAll(() => rm(dir, { recursive: true, force: true }));
+import { runBenchScript } from '../support/bench.ts';
 
 /** The value at a dotted path of `value`. */
 const at = (value: unknown, path: string): unknown =>
@@ -25,27 +14,14 @@ const at = (value: unknown, path: string): unknown =>
 
 describe('npm run bench (smoke: 20 orders per phase)', () => {
   it('runs the latency and throughput phases to the end and writes every figure', async () => {
-    const { kafkaBrokers, dynamodbEndpoint, snsEndpoint } = testInfra();
-    const out = join(dir, 'latest.json');
     // The flash sale has its own smoke run (chaos-aws-smoke.test.ts).
     const args = ['--orders', '20', '--rate', '10', '--concurrency', '8', '--warmup', '2', '--no-flash-sale'];
-    args.push('--out', out);
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...args], {
-      cwd: projectRoot,
-      env: {
-        ...process.env,
-        [RuntimeEnv.kafkaBrokers]: kafkaBrokers.join(','),
-        [RuntimeEnv.dynamodbEndpoint]: dynamodbEndpoint,
-        [RuntimeEnv.snsEndpoint]: snsEndpoint,
-      },
-      timeout: 280_000,
-      killSignal: 'SIGKILL',
-      maxBuffer: 16 * 1024 * 1024,
+    const { stdout, result } = await runBenchScript<BenchResult>('bench/run.ts', args, {
+      timeoutMs: 280_000,
     });
     expect(stdout).toContain('ratio pipeline/baseline');
     expect(stdout).toContain('Cost per million orders');
 
-    const result = JSON.parse(await readFile(out, 'utf8')) as BenchResult;
     const keys = [
       'latency.rate',
       ...['pipeline', 'baseline'].flatMap((s) => ['p50Ms', 'p90Ms', 'p99Ms'].map((p) => `latency.${s}.${p}`)),

@@ -5,58 +5,23 @@
  * the stock shipped and every other order rejected and told once). The full sizes and their figures are
  * `npm run chaos`'s (bench/README.md); nothing here is timed.
  */
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ScenarioResult } from '../../bench/chaos.ts';
-import { projectRoot } from '../../local/python/venv.ts';
-import { RuntimeEnv } from '../../topology/runtime-env.ts';
-import { testInfra } from '../support/env.ts';
-
-const run = promisify(execFile);
-const dir = await mkdtemp(join(tmpdir(), 'chaos-aws-smoke-'));
-afterAll(() => rm(dir, { recursive: true, force: true }));
-const tsxCli = createRequire(import.meta.url).resolve('tsx/cli');
+import { chaosInvariants, runBenchScript } from '../support/bench.ts';
 
 /** Runs `npm run chaos` with `args` on the integration run's stack; resolves with its one scenario. */
 async function chaos(name: string, args: string[]): Promise<ScenarioResult> {
-  const { kafkaBrokers, dynamodbEndpoint, snsEndpoint } = testInfra();
-  const out = join(dir, `${name}.json`);
-  await run(process.execPath, [tsxCli, 'bench/chaos.ts', '--scenario', name, ...args, '--out', out], {
-    cwd: projectRoot,
-    env: {
-      ...process.env,
-      [RuntimeEnv.kafkaBrokers]: kafkaBrokers.join(','),
-      [RuntimeEnv.dynamodbEndpoint]: dynamodbEndpoint,
-      [RuntimeEnv.snsEndpoint]: snsEndpoint,
-    },
-    timeout: 200_000,
-    killSignal: 'SIGKILL',
-    maxBuffer: 16 * 1024 * 1024,
-  }).catch((error: Error & { stdout?: string }) => {
-    // Exit code 1 is a failed scenario: the JSON says which invariant broke.
-    if (!error.stdout?.includes('written:')) throw error;
-  });
-  const [scenario] = (JSON.parse(await readFile(out, 'utf8')) as { scenarios: ScenarioResult[] }).scenarios;
+  const { result } = await runBenchScript<{ scenarios: ScenarioResult[] }>(
+    'bench/chaos.ts',
+    ['--scenario', name, ...args],
+    { timeoutMs: 200_000 },
+  );
+  const [scenario] = result.scenarios;
   if (!scenario) throw new Error(`no result for ${name}`);
   return scenario;
 }
 
-const invariants = {
-  pass: true,
-  failures: [],
-  lost: 0,
-  notAccepted: 0,
-  duplicateNotifications: 0,
-  missingNotifications: 0,
-  doubleReservedUnits: 0,
-  stockMismatches: 0,
-  deadLettered: {},
-};
+const invariants = { ...chaosInvariants, failures: [], notAccepted: 0 };
 
 describe('npm run chaos -- --scenario ddb-contention (smoke: 30 orders)', () => {
   it('ships every order once while transactions and single-item writes meet conflicts', async () => {

@@ -5,68 +5,41 @@
  * again. Every order must ship, with its stock reserved once and each notification recorded and sent
  * once. The other scenarios, and the load, are `npm run chaos`'s (bench/README.md); nothing here is timed.
  */
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ScenarioResult } from '../../bench/chaos.ts';
-import { projectRoot } from '../../local/python/venv.ts';
 import { RuntimeEnv } from '../../topology/runtime-env.ts';
-import { testInfra } from '../support/env.ts';
-
-const run = promisify(execFile);
-const dir = await mkdtemp(join(tmpdir(), 'chaos-smoke-'));
-afterAll(() => rm(dir, { recursive: true, force: true }));
-// tsx's CLI, not `node --import tsx`: only the CLI sets import.meta.main on Node 20, which runs main().
-const tsxCli = createRequire(import.meta.url).resolve('tsx/cli');
+import { chaosInvariants, runBenchScript } from '../support/bench.ts';
 
 const ORDERS = 30;
 
 /** Runs `npm run chaos` with `args` on the integration run's broker; resolves with its results JSON. */
-async function chaos(name: string, args: string[]) {
-  const { kafkaBrokers } = testInfra();
-  const out = join(dir, `${name}.json`);
-  await run(process.execPath, [tsxCli, 'bench/chaos.ts', ...args, '--out', out], {
-    cwd: projectRoot,
-    env: {
-      ...process.env,
-      [RuntimeEnv.kafkaBrokers]: kafkaBrokers.join(','),
-      // Empty: the run starts a DynamoDB endpoint of its own, which dynamodb-kill may kill.
-      [RuntimeEnv.dynamodbEndpoint]: '',
+async function chaos(args: string[]) {
+  // DynamoDB endpoint empty: the run starts one of its own, which dynamodb-kill may kill.
+  const { result } = await runBenchScript<{ pass: boolean; scenarios: ScenarioResult[] }>(
+    'bench/chaos.ts',
+    args,
+    {
+      timeoutMs: 400_000,
+      env: { [RuntimeEnv.dynamodbEndpoint]: '' },
     },
-    timeout: 400_000,
-    killSignal: 'SIGKILL',
-    maxBuffer: 16 * 1024 * 1024,
-  }).catch((error: Error & { stdout?: string }) => {
-    // Exit code 1 is a failed scenario: the JSON says which invariant broke.
-    if (!error.stdout?.includes('written:')) throw error;
-  });
-  return JSON.parse(await readFile(out, 'utf8')) as { pass: boolean; scenarios: ScenarioResult[] };
+  );
+  return result;
 }
 
 describe(`npm run chaos -- --scenario runtime-join,dynamodb-kill (smoke: ${ORDERS} orders each)`, () => {
   it('loses, duplicates and double-reserves nothing through a rebalance and a DynamoDB kill', async () => {
     const args = ['--scenario', 'runtime-join,dynamodb-kill', '--orders', String(ORDERS), '--rate', '3'];
-    const result = await chaos('chaos', args);
+    const result = await chaos(args);
     expect(result.scenarios.map((s) => [s.scenario, s.skipped, s.failures])).toEqual([
       ['runtime-join', undefined, []],
       ['dynamodb-kill', undefined, []],
     ]);
     for (const scenario of result.scenarios) {
       expect(scenario).toMatchObject({
-        pass: true,
+        ...chaosInvariants,
         sent: ORDERS,
         accepted: ORDERS,
         completed: ORDERS,
-        lost: 0,
-        duplicateNotifications: 0,
-        missingNotifications: 0,
-        doubleReservedUnits: 0,
-        stockMismatches: 0,
-        deadLettered: {},
         orderStatuses: { SHIPPED: ORDERS },
       });
       // Two notifications per shipped order (packed, shipped), each sent: the sends were seen. A kill in
@@ -88,21 +61,12 @@ const CANCEL_ORDERS = 20;
 describe(`npm run chaos -- --scenario runtime-kill-cancel (smoke: ${CANCEL_ORDERS} orders, half cancelled)`, () => {
   it('ends every order shipped or cancelled, stock and notices exact, through a runtime kill', async () => {
     const args = ['--scenario', 'runtime-kill-cancel', '--orders', String(CANCEL_ORDERS), '--rate', '3'];
-    const result = await chaos('cancel', [...args, '--cancel-share', '0.5']);
+    const result = await chaos([...args, '--cancel-share', '0.5']);
     const [scenario] = result.scenarios;
     expect(result.scenarios.map((s) => [s.scenario, s.skipped, s.failures])).toEqual([
       ['runtime-kill-cancel', undefined, []],
     ]);
-    expect(scenario).toMatchObject({
-      pass: true,
-      accepted: CANCEL_ORDERS,
-      lost: 0,
-      duplicateNotifications: 0,
-      missingNotifications: 0,
-      doubleReservedUnits: 0,
-      stockMismatches: 0,
-      deadLettered: {},
-    });
+    expect(scenario).toMatchObject({ ...chaosInvariants, accepted: CANCEL_ORDERS });
     const cancellations = scenario?.cancellations;
     const statuses = scenario?.orderStatuses ?? {};
     // Every cancel got its final answer, and none contradicts how its order ended.
