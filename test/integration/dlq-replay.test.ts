@@ -14,7 +14,7 @@ import {
   type ReplayOptions,
   replayDeadLetters,
 } from '../../tools/dlq/replay.ts';
-import { functionLetter } from '../../tools/dlq/testing.ts';
+import { functionLetter, type LetterFixture } from '../../tools/dlq/testing.ts';
 import { localTableName } from '../../topology/index.ts';
 import { testDynamoDbClient, testInfra } from '../support/env.ts';
 import {
@@ -23,6 +23,7 @@ import {
   createTopics,
   deleteTopics,
   produce,
+  type TestRecord,
   uniqueName,
 } from '../support/kafka.ts';
 
@@ -114,6 +115,13 @@ afterAll(async () => {
   if (created.length > 0) await deleteTopics(brokers(), created);
 });
 
+/** A function's dead letter on `dlq`, keyed like its original: a poison record (`{`) unless `value` is given. */
+const letterOn = (dlq: string, fixture: Omit<LetterFixture, 'value'> & { value?: Buffer }): TestRecord => ({
+  topic: dlq,
+  key: fixture.key,
+  value: functionLetter({ value: Buffer.from('{'), ...fixture }),
+});
+
 /** What a consumer does with a replayed poison record: its own dead letter, from the record as it was read. */
 function consumersDeadLetter(record: ConsumedRecord) {
   const raw: RawRecord = {
@@ -146,10 +154,8 @@ describe('dlq:replay on the real broker', () => {
     // A dead letter of a record from KPIs on the shared DeadLetterQueue: no function runs here to consume it.
     const orderId = `ord-replay-${randomUUID().slice(0, 8)}`;
     const original = Buffer.from(`{"broken":"${orderId}"`);
-    await produce({
-      topic: 'DeadLetterQueue',
-      key: orderId,
-      value: functionLetter({
+    await produce(
+      letterOn('DeadLetterQueue', {
         key: orderId,
         topic: 'KPIs',
         partition: 0,
@@ -157,7 +163,7 @@ describe('dlq:replay on the real broker', () => {
         value: original,
         headers: { 'event-id': `evt-${orderId}` },
       }),
-    });
+    );
     const before = await endOffsets('KPIs');
 
     const dry = await replayDeadLetters({
@@ -189,17 +195,9 @@ describe('dlq:replay on the real broker', () => {
 
   it('leaves out letters that do not match the filter', async () => {
     const { dlq, options } = await privateTopics();
-    await produce({
-      topic: dlq,
-      key: 'ord-other',
-      value: functionLetter({
-        key: 'ord-other',
-        topic: 'x',
-        partition: 0,
-        offset: '1',
-        value: Buffer.from('x'),
-      }),
-    });
+    await produce(
+      letterOn(dlq, { key: 'ord-other', topic: 'x', partition: 0, offset: '1', value: Buffer.from('x') }),
+    );
     const summary = await replayDeadLetters({
       ...options,
       filter: { orderId: 'ord-other', reason: 'retries-exhausted' },
@@ -210,37 +208,17 @@ describe('dlq:replay on the real broker', () => {
 
   it('replays a letter once however often it runs, and once for two letters of the same record', async () => {
     const { dlq, source, options } = await privateTopics();
-    const letter = functionLetter({
-      key: 'ord-1',
-      topic: source,
-      partition: 1,
-      offset: '3',
-      value: Buffer.from('{'),
-    });
+    const letter = letterOn(dlq, { key: 'ord-1', topic: source, partition: 1, offset: '3' });
     // A redelivered poison record is dead-lettered twice: two letters, one record.
-    await produce([
-      { topic: dlq, key: 'ord-1', value: letter },
-      { topic: dlq, key: 'ord-1', value: letter },
-    ]);
+    await produce([letter, letter]);
 
-    const first = await replayDeadLetters({ ...options, dryRun: false });
-    expect(first).toMatchObject({
-      scanned: 2,
-      letters: 2,
-      markers: 0,
-      matched: 2,
-      replayed: 1,
-      alreadyReplayed: 1,
-    });
-    const second = await replayDeadLetters({ ...options, dryRun: false });
-    expect(second).toMatchObject({
-      scanned: 3,
-      letters: 2,
-      markers: 1,
-      matched: 2,
-      replayed: 0,
-      alreadyReplayed: 2,
-    });
+    // Run after run: the first replays the record once and writes its marker, the second only finds it replayed.
+    for (const summary of [
+      { scanned: 2, letters: 2, markers: 0, matched: 2, replayed: 1, alreadyReplayed: 1 },
+      { scanned: 3, letters: 2, markers: 1, matched: 2, replayed: 0, alreadyReplayed: 2 },
+    ]) {
+      expect(await replayDeadLetters({ ...options, dryRun: false })).toMatchObject(summary);
+    }
     const dry = await replayDeadLetters({ ...options, dryRun: true });
     expect(dry).toMatchObject({ wouldReplay: 0, alreadyReplayed: 2 });
 
@@ -263,17 +241,9 @@ describe('dlq:replay on the real broker', () => {
   it('stops between letters when interrupted, and the next run goes on where it stopped', async () => {
     const { dlq, source, options } = await privateTopics();
     await produce(
-      ['ord-i1', 'ord-i2'].map((key, i) => ({
-        topic: dlq,
-        key,
-        value: functionLetter({
-          key,
-          topic: source,
-          partition: 0,
-          offset: String(i),
-          value: Buffer.from('{'),
-        }),
-      })),
+      ['ord-i1', 'ord-i2'].map((key, i) =>
+        letterOn(dlq, { key, topic: source, partition: 0, offset: String(i) }),
+      ),
     );
     const stop = new AbortController();
     const logged: string[] = [];
@@ -295,17 +265,7 @@ describe('dlq:replay on the real broker', () => {
 
   it('adds at most one dead letter for a poison record replayed twice, and one more only when asked', async () => {
     const { dlq, source, options } = await privateTopics();
-    await produce({
-      topic: dlq,
-      key: 'ord-2',
-      value: functionLetter({
-        key: 'ord-2',
-        topic: source,
-        partition: 0,
-        offset: '9',
-        value: Buffer.from('{'),
-      }),
-    });
+    await produce(letterOn(dlq, { key: 'ord-2', topic: source, partition: 0, offset: '9' }));
 
     expect(await replayDeadLetters({ ...options, dryRun: false })).toMatchObject({ replayed: 1 });
     // The consumer fails on the replayed record again and dead-letters it.
@@ -386,10 +346,8 @@ describe('dlq:replay on the real broker', () => {
     const full = Buffer.from(`{"note":"${'n'.repeat(5_000)}"}`);
     const offset = await sendTo(source, 0, 'ord-old', full);
     await trim(source, 0, offset + 1n);
-    await produce({
-      topic: dlq,
-      key: 'ord-old',
-      value: functionLetter({
+    await produce(
+      letterOn(dlq, {
         key: 'ord-old',
         topic: source,
         partition: 0,
@@ -397,7 +355,7 @@ describe('dlq:replay on the real broker', () => {
         value: full.subarray(0, 64),
         truncated: { valueBytes: full.length },
       }),
-    });
+    );
 
     const summary = await replayDeadLetters({ ...options, dryRun: false });
     expect(summary).toMatchObject({ matched: 1, replayed: 0 });
@@ -416,17 +374,7 @@ describe('dlq:replay on the real broker', () => {
     const { dlq, source, options } = await privateTopics();
     const keys = ['ord-r1', 'ord-r2', 'ord-r3', 'ord-r4'];
     await produce(
-      keys.map((key, i) => ({
-        topic: dlq,
-        key,
-        value: functionLetter({
-          key,
-          topic: source,
-          partition: 0,
-          offset: String(i),
-          value: Buffer.from('{'),
-        }),
-      })),
+      keys.map((key, i) => letterOn(dlq, { key, topic: source, partition: 0, offset: String(i) })),
     );
     const runs = await Promise.all([1, 2, 3].map(() => replayDeadLetters({ ...options, dryRun: false })));
     expect(runs.reduce((sum, run) => sum + run.replayed, 0)).toBe(keys.length);
@@ -446,18 +394,8 @@ describe('dlq:replay on the real broker', () => {
 
   it('does not take a forged marker or replayed-from header for a replay: the letters still go back', async () => {
     const { dlq, source, options } = await privateTopics();
-    const letter = (key: string, offset: string, headers?: Record<string, string>) => ({
-      topic: dlq,
-      key,
-      value: functionLetter({
-        key,
-        topic: source,
-        partition: 0,
-        offset,
-        value: Buffer.from('{'),
-        headers: headers ?? {},
-      }),
-    });
+    const letter = (key: string, offset: string, headers?: Record<string, string>) =>
+      letterOn(dlq, { key, topic: source, partition: 0, offset, headers: headers ?? {} });
     // Anyone who can write to the dead-letter topic can write a marker naming another record...
     const forgedMarker = {
       eventId: randomUUID(),
@@ -504,11 +442,7 @@ describe('dlq:replay on the real broker', () => {
       .finally(() => pipeline.close());
     const partition = sent.offsets?.[0]?.partition;
     // The letter says where the original was; the replay goes where the key goes.
-    await produce({
-      topic: dlq,
-      key,
-      value: functionLetter({ key, topic: source, partition: 5, offset: '0', value: Buffer.from('{') }),
-    });
+    await produce(letterOn(dlq, { key, topic: source, partition: 5, offset: '0' }));
     expect(await replayDeadLetters({ ...options, dryRun: false })).toMatchObject({ replayed: 1 });
     const [replayed] = await consume(source, {
       count: 1,
