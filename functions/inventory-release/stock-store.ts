@@ -5,10 +5,15 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { ReservationLine } from '../inventory/logic.ts';
-import { readInventoryItems } from '../inventory/stock-store.ts';
+import { readInventoryItems, type StockMove, stockLineUpdate } from '../inventory/stock-store.ts';
 import { isConditionalCheckFailed, WRITE_CONFLICT_RETRY } from '../shared/dynamodb.ts';
 import { cancellationCodes, classifyCancellation } from '../shared/errors.ts';
-import { RESERVED_STATUSES, type UnreleasedLine, type UpdateParams } from '../shared/orders/model.ts';
+import {
+  oneOfCondition,
+  RESERVED_STATUSES,
+  type UnreleasedLine,
+  type UpdateParams,
+} from '../shared/orders/model.ts';
 import { retry } from '../shared/retry.ts';
 
 export type ReleaseResult =
@@ -66,20 +71,24 @@ export function releaseOrderUpdate(
     values[':unreleased'] = unreleased.map(({ sku, quantity, reason }) => ({ sku, quantity, reason }));
     sets.push('#unreleased = :unreleased');
   }
-  const from = statuses.map((status, index) => {
-    values[`:from${index}`] = status;
-    return `#cancelledFrom = :from${index}`;
-  });
+  const cancelledFrom = oneOfCondition('#cancelledFrom', statuses, values);
   return {
     TableName: ordersTable,
     Key: { orderId },
     // Out of the outbox: its OrderCancelled has done its work.
     UpdateExpression: `SET ${sets.join(', ')} REMOVE #shard, #next`,
-    ConditionExpression: `#status = :cancelled AND attribute_not_exists(#released) AND (${from.join(' OR ')})`,
+    ConditionExpression: `#status = :cancelled AND attribute_not_exists(#released) AND ${cancelledFrom}`,
     ExpressionAttributeNames: names,
     ExpressionAttributeValues: values,
   };
 }
+
+/** A line's units back from reserved to available: the inverse of the reservation's `RESERVE_LINE`. */
+const RELEASE_LINE: StockMove = {
+  update: 'SET #available = #available + :quantity, #reserved = #reserved - :quantity',
+  // What was reserved is still counted as reserved: never below zero (and never a new item).
+  condition: '#reserved >= :quantity',
+};
 
 /** One increment per SKU, then the order's condition: the exact inverse of the reservation. */
 export function releaseTransaction(
@@ -91,17 +100,7 @@ export function releaseTransaction(
 ): TransactWriteCommandInput {
   return {
     TransactItems: [
-      ...lines.map((line) => ({
-        Update: {
-          TableName: inventoryTable,
-          Key: { sku: line.sku },
-          UpdateExpression: 'SET #available = #available + :quantity, #reserved = #reserved - :quantity',
-          // What was reserved is still counted as reserved: never below zero (and never a new item).
-          ConditionExpression: '#reserved >= :quantity',
-          ExpressionAttributeNames: { '#available': 'available', '#reserved': 'reserved' },
-          ExpressionAttributeValues: { ':quantity': line.quantity },
-        },
-      })),
+      ...lines.map((line) => stockLineUpdate(inventoryTable, line, RELEASE_LINE)),
       { Update: releaseOrderUpdate(ordersTable, orderId, true, unreleased) },
     ],
   };

@@ -30,6 +30,36 @@ export interface StockPort {
   available(skus: readonly string[]): Promise<Map<string, number>>;
 }
 
+/** How a stock line moves an item's two counters (`#available`, `#reserved`) by `:quantity`. */
+export interface StockMove {
+  update: string;
+  condition: string;
+  /** Values the expressions name beside `:quantity`. */
+  values?: Readonly<Record<string, number>>;
+}
+
+/** One stock line of a reservation or a release: the SKU's item, moved under the move's condition. */
+export function stockLineUpdate(inventoryTable: string, line: ReservationLine, move: StockMove) {
+  return {
+    Update: {
+      TableName: inventoryTable,
+      Key: { sku: line.sku },
+      UpdateExpression: move.update,
+      ConditionExpression: move.condition,
+      ExpressionAttributeNames: { '#available': 'available', '#reserved': 'reserved' },
+      ExpressionAttributeValues: { ':quantity': line.quantity, ...move.values },
+    },
+  };
+}
+
+/** A line's units from available to reserved. */
+const RESERVE_LINE: StockMove = {
+  update: 'SET #available = #available - :quantity, #reserved = if_not_exists(#reserved, :zero) + :quantity',
+  // False for a SKU that is not in the table, too: it has no `available`.
+  condition: '#available >= :quantity',
+  values: { ':zero': 0 },
+};
+
 /** The transaction: one conditional decrement per SKU, then the order's conditional status change. */
 export function reservationTransaction(
   inventoryTable: string,
@@ -39,18 +69,7 @@ export function reservationTransaction(
 ): TransactWriteCommandInput {
   return {
     TransactItems: [
-      ...lines.map((line) => ({
-        Update: {
-          TableName: inventoryTable,
-          Key: { sku: line.sku },
-          UpdateExpression:
-            'SET #available = #available - :quantity, #reserved = if_not_exists(#reserved, :zero) + :quantity',
-          // False for a SKU that is not in the table, too: it has no `available`.
-          ConditionExpression: '#available >= :quantity',
-          ExpressionAttributeNames: { '#available': 'available', '#reserved': 'reserved' },
-          ExpressionAttributeValues: { ':quantity': line.quantity, ':zero': 0 },
-        },
-      })),
+      ...lines.map((line) => stockLineUpdate(inventoryTable, line, RESERVE_LINE)),
       { Update: transitionUpdate(ordersTable, confirm) },
     ],
   };

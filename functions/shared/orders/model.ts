@@ -173,6 +173,22 @@ export interface Cancellation {
   retryAt: string;
 }
 
+/**
+ * The condition that the attribute behind `nameRef` holds one of `statuses`, their values added to
+ * `values` as `:from0`, `:from1`, ...; in parentheses when there are several, so it can be ANDed.
+ */
+export function oneOfCondition(
+  nameRef: string,
+  statuses: readonly string[],
+  values: Record<string, unknown>,
+): string {
+  const alternatives = statuses.map((status, index) => {
+    values[`:from${index}`] = status;
+    return `${nameRef} = :from${index}`;
+  });
+  return alternatives.length === 1 ? (alternatives[0] as string) : `(${alternatives.join(' OR ')})`;
+}
+
 export function cancelUpdate(tableName: string, c: Cancellation): UpdateParams {
   const values: Record<string, unknown> = {
     ':cancelled': 'CANCELLED',
@@ -202,16 +218,13 @@ export function cancelUpdate(tableName: string, c: Cancellation): UpdateParams {
     values[':reason'] = c.reason;
     sets.push('#reason = :reason');
   }
-  const from = CANCELLABLE.map((status, index) => {
-    values[`:from${index}`] = status;
-    return `#status = :from${index}`;
-  });
+  const cancellable = oneOfCondition('#status', CANCELLABLE, values);
   return {
     TableName: tableName,
     Key: { orderId: c.orderId },
     // The sweeper counts its attempts per outbox stay: a cancellation starts afresh.
     UpdateExpression: `SET ${sets.join(', ')} REMOVE #attempts`,
-    ConditionExpression: `attribute_exists(#orderId) AND (${from.join(' OR ')})`,
+    ConditionExpression: `attribute_exists(#orderId) AND ${cancellable}`,
     ExpressionAttributeNames: names,
     ExpressionAttributeValues: values,
   };
@@ -272,13 +285,9 @@ export function transitionUpdate(tableName: string, t: Transition): UpdateParams
     names[`#remove${index}`] = attribute;
     return `#remove${index}`;
   });
-  const expected = t.from.map((status, index) => {
-    values[`:from${index}`] = status;
-    return `#status = :from${index}`;
-  });
+  const statusCondition = oneOfCondition('#status', t.from, values);
   names['#digest'] = 'digest';
   values[':digest'] = t.digest;
-  const statusCondition = expected.length === 1 ? expected[0] : `(${expected.join(' OR ')})`;
   const matches = Object.entries(t.match ?? {}).map(([path, value], index) => {
     const segments = path.split('.').map((segment, depth) => {
       names[`#match${index}_${depth}`] = segment;
