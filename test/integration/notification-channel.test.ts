@@ -109,6 +109,27 @@ class SubscribedQueue {
 const attributesOf = (envelope: SnsEnvelope) =>
   Object.fromEntries(Object.entries(envelope.MessageAttributes).map(([name, a]) => [name, a.Value]));
 
+/** Waits for a shipped order's two messages on the topic and its two recorded notifications, then drains. */
+async function twoMessagesSent(
+  subscriber: SubscribedQueue,
+  pipeline: E2ePipeline,
+  orderId: string,
+  what: string,
+): Promise<void> {
+  await waitFor(
+    async () => (await subscriber.count((m) => attributesOf(m).orderId === orderId)) >= 2,
+    what,
+    TIMEOUT_MS,
+    200,
+  );
+  await waitFor(
+    async () => (await pipeline.tables.notifications(orderId)).length === 2,
+    'two recorded',
+    TIMEOUT_MS,
+  );
+  await subscriber.drain();
+}
+
 describe("the notification channel on moto's SNS", () => {
   const { dynamodbEndpoint, snsEndpoint } = testInfra();
   const prefix = uniqueName('chan');
@@ -224,18 +245,7 @@ describe('a shipped order through the local pipeline (real Kafka, dynoxide, moto
     expect(posted.status).toBe(202);
     const orderId = posted.body.orderId as string;
     const ofOrder = () => subscriber.received.filter((m) => attributesOf(m).orderId === orderId);
-    await waitFor(
-      async () => (await subscriber.count((m) => attributesOf(m).orderId === orderId)) >= 2,
-      'two messages of the order on the topic',
-      TIMEOUT_MS,
-      200,
-    );
-    await waitFor(
-      async () => (await pipeline.tables.notifications(orderId)).length === 2,
-      'two recorded',
-      TIMEOUT_MS,
-    );
-    await subscriber.drain();
+    await twoMessagesSent(subscriber, pipeline, orderId, 'two messages of the order on the topic');
 
     const messages = ofOrder();
     const recorded = await pipeline.tables.notifications(orderId);
@@ -373,18 +383,7 @@ describe('forged notifications through the local pipeline (real Kafka, dynoxide,
 
     const body = orderBody([{ entry: e2eCatalog.plenty, quantity: 1 }], orderId);
     expect((await postOrder(pipeline.api, body, randomUUID())).status).toBe(202);
-    await waitFor(
-      async () => (await subscriber.count((m) => attributesOf(m).orderId === orderId)) >= 2,
-      "the order's two genuine messages",
-      TIMEOUT_MS,
-      200,
-    );
-    await waitFor(
-      async () => (await pipeline.tables.notifications(orderId)).length === 2,
-      'two recorded',
-      TIMEOUT_MS,
-    );
-    await subscriber.drain();
+    await twoMessagesSent(subscriber, pipeline, orderId, "the order's two genuine messages");
     const messages = messagesOf(orderId);
     expect(messages.map((m) => attributesOf(m).kind).sort()).toEqual(['order-packed', 'order-shipped']);
     for (const message of messages) expect(attributesOf(message).customerId).toBe(body.customerId);
