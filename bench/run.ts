@@ -18,9 +18,9 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { InfraError, stopAllManaged } from '../local/infra/index.ts';
 import { projectRoot } from '../local/python/venv.ts';
-import { type CommandLine, readCommandLine, UsageError } from '../tools/command-line.ts';
+import { type CommandLine, positiveNumber, readCommandLine } from '../tools/command-line.ts';
 import { type AttemptFigures, type FlashSaleFigures, flashSale } from './lib/chaos-aws.ts';
-import { runAwsScenario } from './lib/chaos-aws-run.ts';
+import { runScenario } from './lib/chaos-run.ts';
 import { type CostReport, costReport, type UsagePerOrder } from './lib/cost.ts';
 import type { CpuUsage } from './lib/cpu.ts';
 import { stockFor } from './lib/orders.ts';
@@ -65,14 +65,6 @@ export interface BenchOptions {
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-function positive(name: string, text: string | undefined, fallback: number): number {
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isFinite(value) || value <= 0)
-    throw new UsageError(`--${name} must be a positive number, got "${text}"`);
-  return value;
-}
-
 const flags = {
   orders: { type: 'string' },
   rate: { type: 'string' },
@@ -89,24 +81,24 @@ const flags = {
 
 /** The run's settings from its flags; a UsageError for a bad value. */
 function benchOptionsOf({ values }: CommandLine<typeof flags, false>): BenchOptions {
-  const soak = values.soak === undefined ? undefined : Math.round(positive('soak', values.soak, 5000));
+  const soak = values.soak === undefined ? undefined : Math.round(positiveNumber('soak', values.soak, 5000));
   return {
-    rate: positive('rate', values.rate, 10),
-    orders: Math.round(positive('orders', values.orders, 300)),
-    concurrency: Math.round(positive('concurrency', values.concurrency, 64)),
-    warmup: values.warmup === '0' ? 0 : Math.round(positive('warmup', values.warmup, 20)),
+    rate: positiveNumber('rate', values.rate, 10),
+    orders: Math.round(positiveNumber('orders', values.orders, 300)),
+    concurrency: Math.round(positiveNumber('concurrency', values.concurrency, 64)),
+    warmup: values.warmup === '0' ? 0 : Math.round(positiveNumber('warmup', values.warmup, 20)),
     baseline: !values['no-baseline'],
     flashSale: values['no-flash-sale']
       ? undefined
       : {
           orders: Math.round(
-            positive('flash-sale-orders', values['flash-sale-orders'], flashSale.defaults.orders),
+            positiveNumber('flash-sale-orders', values['flash-sale-orders'], flashSale.defaults.orders),
           ),
-          rate: positive('flash-sale-rate', values['flash-sale-rate'], flashSale.defaults.rate),
+          rate: positiveNumber('flash-sale-rate', values['flash-sale-rate'], flashSale.defaults.rate),
         },
     soak,
     out: values.out ?? join(resultsDir, soak === undefined ? 'latest.json' : 'soak.json'),
-    stallMs: positive('stall-timeout', values['stall-timeout'], 60) * 1000,
+    stallMs: positiveNumber('stall-timeout', values['stall-timeout'], 60) * 1000,
   };
 }
 
@@ -240,7 +232,7 @@ export interface FlashSaleResult extends FlashSaleFigures {
 /** The flash sale on the bench's stack: the chaos scenario, run once, its figures kept. */
 async function runFlashSale(stack: BenchStack, options: { orders: number; rate: number; stallMs: number }) {
   log(`[bench] flash sale: ${options.orders} orders at ${options.rate}/s for one SKU`);
-  const r = await runAwsScenario(flashSale, stack, { ...options, log });
+  const r = await runScenario(flashSale, stack, { ...options, log });
   if (!r.flashSale) throw new Error(`the flash sale did not finish: ${r.failures.join('; ')}`);
   return {
     ...r.flashSale,

@@ -95,3 +95,12 @@ export function readCommandLine<O extends Options, P extends boolean = false, T 
     return { exitCode: USAGE_EXIT_CODE };
   }
 }
+
+/** The number a flag gives (`fallback` without it); a UsageError unless it is finite and above 0. */
+export function positiveNumber(flag: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0)
+    throw new UsageError(`--${flag} must be a positive number, got "${text}"`);
+  return value;
+}

@@ -1,7 +1,7 @@
 /**
  * The chaos scenarios of injected AWS errors (issue #20): each is data — a name, the fault profile its
  * runtime child starts with, the orders it sends against which stock, and a pure `verdict(effects)` — run
- * by ./chaos-aws-run.ts. The verdicts read only what the run left behind (./verify.ts's effects, the fault
+ * by ./chaos-run.ts like the fault scenarios of ./chaos-scenarios.ts. The verdicts read only what the run left behind (./verify.ts's effects, the fault
  * layer's counters, the mappings' counters), so they are unit-tested without a broker.
  */
 import { type CatalogEntry, catalogBySku } from '../../functions/shared/catalog.ts';
@@ -14,6 +14,7 @@ import {
   type FaultRuleInput,
   parseFaultProfile,
 } from '../../local/faults/profile.ts';
+import type { RunShape, RunSize } from './chaos-scenarios.ts';
 import { benchOrder, type OrderBody, stockFor } from './orders.ts';
 import { benchCatalog } from './stack.ts';
 import type { EffectsReport, NotificationCheck } from './verify.ts';
@@ -29,13 +30,6 @@ export type AwsScenarioName = (typeof awsScenarioNames)[number];
 
 export const isAwsScenario = (name: string): name is AwsScenarioName =>
   (awsScenarioNames as readonly string[]).includes(name);
-
-/** The size of a run: orders sent, at what rate, against how many units of each SKU. */
-export interface RunSize {
-  orders: number;
-  rate: number;
-  stock: number;
-}
 
 /** What a run left behind, as the verdict reads it. */
 export interface AwsScenarioEffects {
@@ -54,23 +48,14 @@ export interface AwsScenarioEffects {
   faults: FaultCounters | undefined;
 }
 
-export interface AwsChaosScenario {
+export interface AwsChaosScenario extends RunShape {
   name: AwsScenarioName;
   summary: string;
   /** Defaults of `npm run chaos -- --scenario <name>` without --orders / --rate. */
   defaults: { orders: number; rate: number };
-  /** Units of each SKU stocked for `orders` orders. */
   stockFor: (orders: number) => number;
   catalog: (stock: number) => CatalogEntry[];
   order: (runId: string, index: number, entries: readonly CatalogEntry[]) => OrderBody;
-  /**
-   * Orders sent, and waited for, before the measured ones, on a SKU of their own: the measured orders meet
-   * warm execution environments. They are left out of the verdict's orders and of the figures.
-   */
-  warmup?: {
-    orders: number;
-    order: (runId: string, index: number, entries: readonly CatalogEntry[]) => OrderBody;
-  };
   /** The runtime child's fault profile (the counting rules of `withCountingRules` are added to it). */
   profile: (size: RunSize) => FaultProfile;
   /** Failures (empty: PASS). Pure. */

@@ -1,33 +1,55 @@
 /**
- * The steps ../chaos.ts's `runScenario` runs each scenario of ./chaos-scenarios.ts through: fresh tables and
- * runtimes behind a round-robin API (`startKillRun`), the orders at their rate (`sendOrders`) with the
- * cancels of runtime-kill-cancel (`cancelling`), the drain, the replay, and the read-back of what the run
- * left behind (`readBack`) for the scenario's pure verdict.
+ * The one runner of every `npm run chaos` scenario, of both families of scenarios as data: the faults of
+ * ./chaos-scenarios.ts (kills, rebalances, replay, poison, crashing records, cancels) and the injected AWS
+ * errors of ./chaos-aws.ts (a fault profile in front of DynamoDB and SNS, the flash sale). Per scenario:
+ * fresh tables stocked as it says, runtimes behind a round-robin API (`startRun`), its warm-up, its fault
+ * armed, its orders at their rate (a careful client: retries with the same order id) with the cancels of
+ * runtime-kill-cancel, the drain, the replay, then the read-back of what the run left behind (DynamoDB,
+ * the Notification and DeadLetterQueue topics, the sends in every runtime's log) for the scenario's pure
+ * verdict (`runScenario`).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CrashKind } from '../../local/faults/crash-poison.ts';
+import type { FaultProfile } from '../../local/faults/profile.ts';
 import { findFreePorts } from '../../local/infra/index.ts';
 import { deadLetterTopic } from '../../topology/topics.ts';
 import { cancelOrder } from './cancel.ts';
+import {
+  type AttemptFigures,
+  type AwsChaosScenario,
+  type AwsScenarioEffects,
+  attemptFigures,
+  countersSince,
+  type FlashSaleFigures,
+  isWarmup,
+  reservationRate,
+  withCountingRules,
+} from './chaos-aws.ts';
+import type { CrashPoisonFigures } from './chaos-crash.ts';
 import type { FaultRun, FaultVerdict, Harness } from './chaos-faults.ts';
-import type { KillScenario } from './chaos-scenarios.ts';
+import type { KillScenario, KillVerdict } from './chaos-scenarios.ts';
 import { type RunningChild, startChild } from './child-process.ts';
-import { CompletionTracker, type DriveResult, drive } from './driver.ts';
+import { CompletionTracker, type DriveResult, sendAtRate, waitForCompletions } from './driver.ts';
 import { pipelineLag } from './lag.ts';
 import { benchOrder, stockFor } from './orders.ts';
-import type { Completion } from './protocol.ts';
-import { commitGroupsAt, logFileFor, type PipelineSession, preparePipeline } from './session.ts';
+import type { ChildConfig, ChildStats, Completion } from './protocol.ts';
+import { commitGroupsAt, logFileFor, preparePipeline } from './session.ts';
 import { type BenchStack, endOffsets, newAdmin, newRunId, type Offsets } from './stack.ts';
-import { postOrder } from './submit.ts';
+import { summarize } from './stats.ts';
 import {
   type CancelAnswer,
   checkNotifications,
+  type EffectsReport,
+  type NotificationCheck,
   parseDeadLetter,
   readDeliveries,
   readEffects,
   readProducedNotifications,
   readRange,
 } from './verify.ts';
+
+/** A scenario of either family. */
+export type ChaosScenario = KillScenario | AwsChaosScenario;
 
 export interface ChaosOptions {
   orders: number;
@@ -52,14 +74,103 @@ export const CANCEL_WITHIN_MS = 2_500;
 
 const DLQ = deadLetterTopic;
 
-/** One scenario's run: its tables, its runtimes, what it noted. */
-export type KillRun = Awaited<ReturnType<typeof startKillRun>>;
+export interface ScenarioResult {
+  scenario: ChaosScenario['name'];
+  pass: boolean;
+  skipped?: string;
+  sent: number;
+  accepted: number;
+  /** Orders accepted per second, from the first POST to the last 202 (the target is `rate`). */
+  acceptedPerSec: number;
+  /** Accepted orders with their order-shipped notification recorded. */
+  completed: number;
+  /** Accepted orders that never got there (runtime-kill-cancel: never SHIPPED, REJECTED, or CANCELLED with the stock back). */
+  lost: number;
+  /** runtime-kill-cancel: the cancels sent and how they were answered. */
+  cancellations?: {
+    sent: number;
+    accepted: number;
+    refused: number;
+    cancelled: number;
+    /** The cancelled orders by the status they were cancelled from (RECEIVED: before inventory). */
+    cancelledFrom: Record<string, number>;
+    contradictions: number;
+  };
+  /** POSTs that never got a 202, despite the client's retries. */
+  notAccepted: number;
+  /** (order, kind) recorded more than once, or sent more than once. */
+  duplicateNotifications: number;
+  /** Notifications published again after a crash mid-send (same id; subscribers drop the repeat). */
+  repeatedSends: number;
+  /** (order, kind) a final status implies but not recorded, produced but not recorded, recorded but not sent, or sent but not recorded. */
+  missingNotifications: number;
+  /** Notifications sent, as the runtimes' logs show them. */
+  deliveries: number;
+  doubleReservedUnits: number;
+  stockMismatches: number;
+  poison?: { injected: number; inDeadLetterQueue: number };
+  /** crash-poison: where its records ended, and what the runtimes lost to them. */
+  crashPoison?: CrashPoisonFigures;
+  /** This run's DeadLetterQueue records, by reason. */
+  deadLettered: Record<string, number>;
+  orderStatuses: Record<string, number>;
+  /** A few of the notification problems, for the post-mortem. */
+  notificationSamples: Pick<NotificationCheck, 'duplicates' | 'missing'>;
+  /** Completions a runtime reported for an order already completed (a record processed again: no harm by itself). */
+  completionsReportedAgain: number;
+  durationS: number;
+  failures: string[];
+  events: string[];
+  /** Injected AWS errors: the fault profile, the attempts per order and the faults injected. */
+  faultProfile?: string;
+  attempts?: AttemptFigures;
+  /** flash-sale: reservation throughput of the one SKU, attempts per reservation, latencies. */
+  flashSale?: FlashSaleFigures;
+  /** The first runtime's log. */
+  logFile: string;
+  /** Every runtime's log (restarts, second runtimes). */
+  logFiles: string[];
+}
 
-/** Fresh tables for the run, and the means to start its runtimes (none started yet). */
-export async function startKillRun(scenario: KillScenario, stack: BenchStack, options: ChaosOptions) {
+/** The row of a scenario that did not run: nothing sent, nothing found. */
+export function notRun(scenario: ScenarioResult['scenario']): ScenarioResult {
+  return {
+    scenario,
+    pass: true,
+    sent: 0,
+    accepted: 0,
+    acceptedPerSec: 0,
+    completed: 0,
+    lost: 0,
+    notAccepted: 0,
+    duplicateNotifications: 0,
+    repeatedSends: 0,
+    missingNotifications: 0,
+    deliveries: 0,
+    doubleReservedUnits: 0,
+    stockMismatches: 0,
+    deadLettered: {},
+    orderStatuses: {},
+    notificationSamples: { duplicates: [], missing: [] },
+    completionsReportedAgain: 0,
+    durationS: 0,
+    failures: [],
+    events: [],
+    logFile: '',
+    logFiles: [],
+  };
+}
+
+/** One scenario's run: its tables, its runtimes, what it noted. */
+export type ChaosRun = Awaited<ReturnType<typeof startRun>>;
+
+/** Fresh tables stocked as the scenario says, and the means to start its runtimes (none started yet). */
+export async function startRun(scenario: ChaosScenario, stack: BenchStack, options: ChaosOptions) {
   const runId = newRunId();
-  const stock = stockFor(options.orders);
-  const session = { ...(await preparePipeline(stack, runId, stock)), orders: options.orders };
+  const stock = (scenario.stockFor ?? stockFor)(options.orders);
+  const entries = scenario.catalog?.(stock);
+  const session = { ...(await preparePipeline(stack, runId, stock, entries)), orders: options.orders };
+  const profile = scenario.profile && withCountingRules(scenario.profile({ ...options, stock }));
   const admin = newAdmin(stack.kafkaBrokers);
   const dlqStart = await endOffsets(admin, [DLQ]);
   const [apiPort] = await findFreePorts(1);
@@ -69,7 +180,14 @@ export async function startKillRun(scenario: KillScenario, stack: BenchStack, op
     events.push(line);
     options.log(`[chaos:${scenario.name}] ${line}`);
   };
-  const runtimes = runtimePool(scenario, stack, session, tracker, apiPort as number);
+  const runtimes = runtimePool(`chaos-${scenario.name}`, {
+    stack,
+    runId,
+    tablePrefix: session.tablePrefix,
+    tracker,
+    apiPort: apiPort as number,
+    extra: { handlerWrapper: scenario.handlerWrapper, faults: profile },
+  });
   const driving = { done: false };
   const harness: Harness = {
     stack,
@@ -94,6 +212,7 @@ export async function startKillRun(scenario: KillScenario, stack: BenchStack, op
     runId,
     stock,
     session,
+    profile,
     admin,
     dlqStart,
     tracker,
@@ -108,34 +227,36 @@ export async function startKillRun(scenario: KillScenario, stack: BenchStack, op
 
 /** The run's runtimes: the main one (restarted on the same API port), visitors, their logs. */
 function runtimePool(
-  scenario: KillScenario,
-  stack: BenchStack,
-  session: PipelineSession,
-  tracker: CompletionTracker,
-  apiPort: number,
+  name: string,
+  run: {
+    stack: BenchStack;
+    runId: string;
+    tablePrefix: string;
+    tracker: CompletionTracker;
+    apiPort: number;
+    extra: Pick<ChildConfig, 'handlerWrapper' | 'faults'>;
+  },
 ) {
+  const { stack, tracker } = run;
   const logFiles: string[] = [];
   const children: RunningChild[] = [];
   const visitorApis = new Map<RunningChild, string>();
-  const mainApi = `http://127.0.0.1:${apiPort}`;
+  const mainApi = `http://127.0.0.1:${run.apiPort}`;
   let current: RunningChild | undefined;
   let turn = 0;
   const spawn = async (what: string, port: number) => {
-    const logFile = logFileFor(
-      session.runId,
-      `chaos-${scenario.name}${logFiles.length === 0 ? '' : `-${what}`}`,
-    );
+    const logFile = logFileFor(run.runId, `${name}${logFiles.length === 0 ? '' : `-${what}`}`);
     logFiles.push(logFile);
     const child = await startChild({
       config: {
         mode: 'pipeline',
-        runId: session.runId,
+        runId: run.runId,
         kafkaBrokers: stack.kafkaBrokers,
         dynamodbEndpoint: stack.dynamodbEndpoint,
         snsEndpoint: stack.snsEndpoint,
-        tablePrefix: session.tablePrefix,
+        tablePrefix: run.tablePrefix,
         apiPort: port,
-        handlerWrapper: scenario.handlerWrapper,
+        ...run.extra,
       },
       onCompleted: (completions: Completion[]) => tracker.complete(completions),
       logFile,
@@ -148,7 +269,7 @@ function runtimePool(
     children,
     current: () => current as RunningChild,
     startRuntime: async () => {
-      current = await spawn(`runtime${children.length + 1}`, apiPort);
+      current = await spawn(`runtime${children.length + 1}`, run.apiPort);
       return current;
     },
     startVisitor: async () => {
@@ -167,7 +288,7 @@ function runtimePool(
 }
 
 /** The cancels of a run: a share of the accepted orders, each a random moment after its 202. */
-export function cancelling(run: KillRun, share: number) {
+export function cancelling(run: ChaosRun, share: number) {
   const answers = new Map<string, CancelAnswer>();
   const sent: Promise<void>[] = [];
   const failures: string[] = [];
@@ -197,30 +318,20 @@ export function cancelling(run: KillRun, share: number) {
 }
 export type Cancelling = ReturnType<typeof cancelling>;
 
-/** The orders at their rate, round-robin over the runtimes' APIs; the rate they were accepted at. */
-export async function sendOrders(
-  run: KillRun,
-  options: ChaosOptions,
-  onAccepted: (orderId: string) => void,
-): Promise<{ driven: DriveResult; acceptedPerSec: number }> {
-  const sendingFrom = Date.now();
-  let lastAcceptedAt = sendingFrom;
-  const driven = await drive({
-    count: options.orders,
-    load: { kind: 'rate', perSecond: options.rate },
+/** Sends the scenario's warm-up orders and waits for them; resolves with the counters after them. */
+async function warmUp(scenario: ChaosScenario, run: ChaosRun, options: ChaosOptions) {
+  const warmup = scenario.warmup;
+  if (!warmup) return undefined;
+  await sendAtRate({
+    count: warmup.orders,
+    rate: options.rate,
     tracker: run.tracker,
-    submit: async (index) => {
-      const order = benchOrder(run.runId, index, run.session.entries);
-      const orderId = await postOrder(run.runtimes.pickApi, order, { deadlineMs: 180_000 });
-      lastAcceptedAt = Date.now();
-      onAccepted(orderId);
-      return orderId;
-    },
-  }).finally(() => {
-    run.driving.done = true;
+    api: run.runtimes.pickApi,
+    order: (index) => warmup.order(run.runId, index, run.session.entries),
   });
-  const acceptedPerSec = run.tracker.accepted.size / Math.max(0.001, (lastAcceptedAt - sendingFrom) / 1000);
-  return { driven, acceptedPerSec };
+  await waitForCompletions(run.tracker, options.stallMs);
+  run.note(`${warmup.orders} warm-up orders sent and finished first (left out of the figures)`);
+  return run.runtimes.current().stats();
 }
 
 /**
@@ -228,7 +339,7 @@ export async function sendOrders(
  * (nothing left to consume) and nothing progressed for `stallMs`. Completions reported by a killed
  * runtime may be lost on the way: an idle pipeline is then checked against DynamoDB by the caller.
  */
-export async function waitForDrain(run: KillRun, stack: BenchStack, stallMs: number): Promise<void> {
+export async function waitForDrain(run: ChaosRun, stack: BenchStack, stallMs: number): Promise<void> {
   let last = -1;
   let lastProgress = Date.now();
   let idleSince: number | undefined;
@@ -248,8 +359,8 @@ export async function waitForDrain(run: KillRun, stack: BenchStack, stallMs: num
   }
 }
 
-/** Until the run's groups committed everything (a cancelled order's last notification may trail). */
-export async function waitUntilIdle(run: KillRun, stack: BenchStack, stallMs: number): Promise<void> {
+/** Until the run's groups committed everything (a rejected or cancelled order's last notice may trail). */
+export async function waitUntilIdle(run: ChaosRun, stack: BenchStack, stallMs: number): Promise<void> {
   for (const idleBy = Date.now() + stallMs; Date.now() < idleBy; await sleep(1_000)) {
     if ((await pipelineLag(stack, run.runId, run.session.startOffsets).catch(() => -1)) === 0) return;
   }
@@ -259,7 +370,7 @@ export async function waitUntilIdle(run: KillRun, stack: BenchStack, stallMs: nu
  * replay: every runtime stopped, the run's consumer groups reset to where the run began (on a broker of
  * its own: the beginning of the topics), a new runtime delivers everything again.
  */
-export async function replayRun(run: KillRun, stack: BenchStack, stallMs: number): Promise<void> {
+export async function replayRun(run: ChaosRun, stack: BenchStack, stallMs: number): Promise<void> {
   const { session } = run;
   const before = await readEffects(stack.dynamodbEndpoint, session.tablePrefix, run.stock);
   await run.runtimes.stopAll();
@@ -292,7 +403,7 @@ export async function replayRun(run: KillRun, stack: BenchStack, stallMs: number
 const noVerdict: FaultVerdict = { failures: [] };
 
 /** The run's dead letters (replay markers aside) and those of its own records, by reason. */
-async function deadLettersOf(run: KillRun, stack: BenchStack, ends: Offsets) {
+async function deadLettersOf(run: ChaosRun, stack: BenchStack, ends: Offsets) {
   const records = await readRange(stack.kafkaBrokers, DLQ, run.dlqStart, ends);
   const deadLetters = records.map(parseDeadLetter).filter((d) => d.reason !== 'replay-marker');
   const deadLettered: Record<string, number> = {};
@@ -307,9 +418,10 @@ async function deadLettersOf(run: KillRun, stack: BenchStack, ends: Offsets) {
 
 /**
  * What the run left behind, once every runtime stopped and wrote its last line: the tables, the fault's
- * verdict on the evidence, the dead letters, the notifications recorded, produced and sent.
+ * verdict on the evidence, the dead letters, the notifications recorded, produced and sent, every
+ * runtime's last counters.
  */
-export async function readBack(run: KillRun, stack: BenchStack, fault: FaultRun) {
+export async function readBack(run: ChaosRun, stack: BenchStack, fault: FaultRun) {
   const { runtimes, session } = run;
   await runtimes.stopAll();
   await Promise.all(runtimes.children.map((child) => Promise.race([child.logClosed, sleep(10_000)])));
@@ -341,5 +453,248 @@ export async function readBack(run: KillRun, stack: BenchStack, fault: FaultRun)
   if (!notifications.deliveriesObserved) {
     run.note('no send found in the runtimes’ logs (log level above INFO?): sends not checked');
   }
-  return { effects, faultVerdict, deadLettered: dlq.deadLettered, deliveries, notifications };
+  return { effects, faultVerdict, deadLettered: dlq.deadLettered, deliveries, notifications, stats };
 }
+type ReadBack = Awaited<ReturnType<typeof readBack>>;
+
+/** A scenario of either family: its fault armed, the orders sent, the drain, the read-back, its verdict. */
+export async function runScenario(
+  scenario: ChaosScenario,
+  stack: BenchStack,
+  options: ChaosOptions,
+): Promise<ScenarioResult> {
+  const started = Date.now();
+  const skipped = scenario.cannotRun?.(stack);
+  if (skipped) return { ...notRun(scenario.name), skipped };
+  const run = await startRun(scenario, stack, options);
+  try {
+    await run.runtimes.startRuntime();
+    if (run.profile)
+      run.note(
+        `runtime child with the fault profile '${run.profile.name}': ${run.profile.description ?? ''}`,
+      );
+    const warm = await warmUp(scenario, run, options);
+    const fault: FaultRun = (await scenario.fault?.(run.harness)) ?? {};
+    const cancels = scenario.cancels
+      ? cancelling(run, options.cancelShare ?? DEFAULT_CANCEL_SHARE)
+      : undefined;
+    const sent = await sendAtRate({
+      count: options.orders,
+      rate: options.rate,
+      tracker: run.tracker,
+      api: run.runtimes.pickApi,
+      order: (index) => (scenario.order ?? benchOrder)(run.runId, index, run.session.entries),
+      onAccepted: (orderId) => cancels?.maybeCancel(orderId),
+    }).finally(() => {
+      run.driving.done = true;
+    });
+    await fault.during;
+    await cancels?.settle();
+    const accepted = [...run.tracker.accepted.keys()].filter((orderId) => !isWarmup(orderId));
+    run.note(
+      `${accepted.length}/${options.orders} orders accepted (${sent.acceptedPerSec.toFixed(1)}/s for ${options.rate}/s sent, ${run.stock} units of each SKU); waiting for the pipeline to drain`,
+    );
+    await waitForDrain(run, stack, options.stallMs);
+    await waitUntilIdle(run, stack, options.stallMs);
+    if (scenario.after === 'replay') await replayRun(run, stack, options.stallMs);
+    const back = await readBack(run, stack, fault);
+    const faultFailures = [
+      ...(fault.failures ?? []),
+      ...back.faultVerdict.failures,
+      ...(cancels?.failures ?? []).slice(0, 3),
+    ];
+    const judged =
+      'defaults' in scenario
+        ? judgeInjected(scenario, { run, accepted, sent, back, warm, faultFailures })
+        : {
+            verdict: scenario.verdict({
+              accepted,
+              notAccepted: sent.driven.failed.map((f) => f.error),
+              effects: back.effects,
+              notifications: back.notifications,
+              faultFailures,
+              cancelAnswers: cancels?.answers,
+            }),
+            figures: {},
+          };
+    return {
+      ...resultOf(scenario, { run, options, accepted, sent, back, cancels, verdict: judged.verdict }),
+      ...judged.figures,
+      durationS: Math.round((Date.now() - started) / 100) / 10,
+    };
+  } finally {
+    await run.dispose();
+  }
+}
+
+/**
+ * An injected-error scenario's verdict, on its measured orders (its warm-up's are checked with the rest:
+ * notices, stock), in the shape of the others', with its figures: the attempts per order, the flash sale's.
+ */
+function judgeInjected(
+  scenario: AwsChaosScenario,
+  r: {
+    run: ChaosRun;
+    accepted: string[];
+    sent: { driven: DriveResult };
+    back: ReadBack;
+    warm: ChildStats | undefined;
+    faultFailures: string[];
+  },
+): { verdict: KillVerdict; figures: Partial<ScenarioResult> } {
+  const { run, back } = r;
+  const [stats] = back.stats;
+  const measured = measuredOnly(back.effects);
+  const effects: AwsScenarioEffects = {
+    sent: run.session.orders,
+    accepted: r.accepted,
+    notAccepted: r.sent.driven.failed.length,
+    stock: run.stock,
+    effects: measured,
+    notifications: back.notifications,
+    deadLettered: back.deadLettered,
+    profile: run.profile as FaultProfile,
+    faults: stats?.faults,
+  };
+  const ended = scenario.name === 'flash-sale' ? ['SHIPPED', 'REJECTED'] : ['SHIPPED'];
+  const lost = r.accepted.filter((id) => !ended.includes(measured.orders.get(id)?.status ?? ''));
+  const verdict = {
+    failures: [...r.faultFailures, ...scenario.verdict(effects)],
+    lost,
+    completed: measured.shipped.size,
+  };
+  // Per order the API wrote (a POST whose 202 the client missed still went down the pipeline).
+  const attempts = attemptsOf(stats, r.warm, measured.orders.size);
+  run.note(attemptsLine(attempts));
+  const since = countersSince(stats?.faults, r.warm?.faults);
+  const transactions = since?.byRule['count:dynamodb:TransactWriteItems']?.matched ?? 0;
+  const flashSale =
+    scenario.name === 'flash-sale' ? flashSaleFigures(measured, run, transactions) : undefined;
+  if (flashSale)
+    run.note(
+      `${flashSale.reserved} reserved at ${flashSale.reservationsPerSec}/s over ${flashSale.reservingS} s, ${flashSale.rejected} rejected; ${flashSale.transactionsPerReservation} transactions per reservation (${flashSale.transactionsPerDecision} per decision); 202 → shipped p50 ${flashSale.reservedLatency.p50Ms} ms, p99 ${flashSale.reservedLatency.p99Ms} ms`,
+    );
+  return {
+    verdict,
+    figures: { attempts, ...(flashSale ? { flashSale } : {}), faultProfile: run.profile?.name },
+  };
+}
+
+/** The row and JSON of a finished scenario, from what the run left behind and its verdict. */
+function resultOf(
+  scenario: ChaosScenario,
+  r: {
+    run: ChaosRun;
+    options: ChaosOptions;
+    accepted: string[];
+    sent: { driven: DriveResult; acceptedPerSec: number };
+    back: ReadBack;
+    cancels: Cancelling | undefined;
+    verdict: KillVerdict;
+  },
+): Omit<ScenarioResult, 'durationS'> {
+  const { run, back, verdict } = r;
+  const cancellation = verdict.cancellation;
+  return {
+    scenario: scenario.name,
+    pass: verdict.failures.length === 0,
+    sent: r.options.orders,
+    accepted: r.accepted.length,
+    acceptedPerSec: Math.round(r.sent.acceptedPerSec * 10) / 10,
+    completed: verdict.completed,
+    lost: verdict.lost.length,
+    ...(cancellation
+      ? {
+          cancellations: {
+            sent: r.cancels?.sent.length ?? 0,
+            accepted: cancellation.accepted,
+            refused: cancellation.refused,
+            cancelled: cancellation.cancelled,
+            cancelledFrom: cancellation.cancelledFrom,
+            contradictions: cancellation.contradictions.length,
+          },
+        }
+      : {}),
+    notAccepted: r.sent.driven.failed.length,
+    duplicateNotifications: back.notifications.duplicates.length,
+    repeatedSends: back.notifications.repeatedSends.length,
+    missingNotifications: back.notifications.missing.length,
+    deliveries: [...back.deliveries.values()].reduce((n, c) => n + c, 0),
+    doubleReservedUnits: back.effects.doubleReservedUnits,
+    stockMismatches: back.effects.stockMismatches.length,
+    poison: back.faultVerdict.poison,
+    crashPoison: back.faultVerdict.crashPoison,
+    deadLettered: back.deadLettered,
+    orderStatuses: measuredOnly(back.effects).statuses,
+    notificationSamples: {
+      duplicates: back.notifications.duplicates.slice(0, 5),
+      missing: back.notifications.missing.slice(0, 5),
+    },
+    completionsReportedAgain: run.tracker.repeated,
+    failures: verdict.failures,
+    events: run.events,
+    logFile: run.runtimes.logFiles[0] ?? '',
+    logFiles: run.runtimes.logFiles,
+  };
+}
+
+// ---- The injected-error scenarios' figures ------------------------------------------------------------
+
+const dynamodbCalls = (stats: ChildStats | undefined) =>
+  Object.values(stats?.dynamodb ?? {}).reduce((n, table) => n + table.calls, 0);
+const failedInvocations = (stats: ChildStats | undefined) =>
+  Object.values(stats?.emulators ?? {}).reduce((n, e) => n + e.failedInvocations, 0);
+
+/** The attempts of the measured orders: the counters at the end less those after the warm-up. */
+function attemptsOf(stats: ChildStats | undefined, warm: ChildStats | undefined, orders: number) {
+  return attemptFigures({
+    orders,
+    faults: countersSince(stats?.faults, warm?.faults),
+    dynamodbCalls: dynamodbCalls(stats) - dynamodbCalls(warm),
+    failedInvocations: failedInvocations(stats) - failedInvocations(warm),
+  });
+}
+
+/** The effects of the measured orders only (the warm-up's are checked with the rest: notices, stock). */
+function measuredOnly(effects: EffectsReport): EffectsReport {
+  const orders = new Map([...effects.orders].filter(([orderId]) => !isWarmup(orderId)));
+  const statuses: Record<string, number> = {};
+  for (const order of orders.values()) statuses[order.status] = (statuses[order.status] ?? 0) + 1;
+  const shipped = new Set([...effects.shipped].filter((orderId) => !isWarmup(orderId)));
+  return { ...effects, orders, statuses, shipped };
+}
+
+/** The flash sale's figures, from its measured orders, their completions and the transactions counted. */
+function flashSaleFigures(measured: EffectsReport, run: ChaosRun, transactions: number): FlashSaleFigures {
+  const { tracker, stock } = run;
+  const reserved = [...measured.orders.values()].filter((o) => o.confirmedAt !== undefined);
+  const rejected = measured.statuses.REJECTED ?? 0;
+  const rate = reservationRate(reserved.flatMap((o) => (o.confirmedAt ? [o.confirmedAt] : [])));
+  const latency = (kind: string) => {
+    const samples = [...tracker.completed.values()].flatMap((c) => {
+      const accepted = tracker.accepted.get(c.orderId);
+      return c.kind === kind && accepted !== undefined && !isWarmup(c.orderId) ? [c.at - accepted] : [];
+    });
+    const { p50Ms, p99Ms, count } = summarize(samples);
+    return { p50Ms, p99Ms, count };
+  };
+  const per = (n: number, d: number) => Math.round((n / Math.max(1, d)) * 100) / 100;
+  return {
+    stock,
+    reserved: reserved.length,
+    rejected,
+    reservationsPerSec: rate.perSec,
+    reservingS: rate.spanS,
+    transactionsPerDecision: per(transactions, reserved.length + rejected),
+    transactionsPerReservation: per(transactions, reserved.length),
+    reservedLatency: latency('order-shipped'),
+    rejectedLatency: latency('order-rejected'),
+  };
+}
+
+const attemptsLine = (a: AttemptFigures) =>
+  `per order: ${a.dynamodbRequestsPerOrder} DynamoDB requests for ${a.dynamodbCallsPerOrder} calls, ${a.snsRequestsPerOrder} SNS requests, ${a.transactionsPerOrder} inventory transactions, ${a.injectedPerOrder} faults injected, ${a.failedInvocationsPerOrder} failed invocations retried (${a.failedInvocations}); injected: ${
+    Object.entries(a.injectedByKind)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ') || 'nothing'
+  }`;

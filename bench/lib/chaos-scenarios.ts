@@ -1,9 +1,14 @@
 /**
  * The fault scenarios of `npm run chaos` (kills, rebalances, replay, poison, crashing records, cancels) as
- * data, in the image of ./chaos-aws.ts: per scenario its fault (./chaos-faults.ts, ./chaos-crash.ts), what
- * runs while the orders flow (the cancels of runtime-kill-cancel) and after the drain (the replay), and a
- * pure `verdict(effects)` unit-tested without a broker (./chaos-scenarios.test.ts). ../chaos.ts runs them.
+ * data, like the injected-error ones of ./chaos-aws.ts: per scenario its fault (./chaos-faults.ts,
+ * ./chaos-crash.ts), what runs while the orders flow (the cancels of runtime-kill-cancel) and after the
+ * drain (the replay), and a pure `verdict(effects)` unit-tested without a broker
+ * (./chaos-scenarios.test.ts). `RunShape` is what a scenario of either family may say about its run;
+ * ./chaos-run.ts runs both families.
  */
+
+import type { CatalogEntry } from '../../functions/shared/catalog.ts';
+import type { FaultProfile } from '../../local/faults/profile.ts';
 import { CRASH_WRAPPER, crashPoison } from './chaos-crash.ts';
 import {
   brokerKill,
@@ -14,6 +19,7 @@ import {
   runtimeJoinLeave,
   runtimeKill,
 } from './chaos-faults.ts';
+import type { OrderBody } from './orders.ts';
 import type { BenchStack } from './stack.ts';
 import {
   type CancelAnswer,
@@ -122,8 +128,31 @@ export function endsOrCancels(e: KillScenarioEffects): KillVerdict {
   };
 }
 
-export interface KillScenario {
-  name: KillScenarioName;
+/** The size of a run: orders sent, at what rate, against how many units of each SKU. */
+export interface RunSize {
+  orders: number;
+  rate: number;
+  stock: number;
+}
+
+/** How a scenario of either family shapes its run (./chaos-run.ts reads it; absent: the plain run). */
+export interface RunShape {
+  /** Units of each SKU stocked for `orders` orders (default: ./orders.ts's `stockFor`). */
+  stockFor?: (orders: number) => number;
+  /** The catalog stocked with `stock` units of each SKU (default: the demo catalog). */
+  catalog?: (stock: number) => CatalogEntry[];
+  /** Order `index` of the run (default: ./orders.ts's `benchOrder`). */
+  order?: (runId: string, index: number, entries: readonly CatalogEntry[]) => OrderBody;
+  /**
+   * Orders sent, and waited for, before the measured ones, on a SKU of their own: the measured orders meet
+   * warm execution environments. They are left out of the verdict's orders and of the figures.
+   */
+  warmup?: {
+    orders: number;
+    order: (runId: string, index: number, entries: readonly CatalogEntry[]) => OrderBody;
+  };
+  /** The runtimes' fault layer in front of DynamoDB and SNS, for the whole run (counting rules added). */
+  profile?: (size: RunSize) => FaultProfile;
   /** Why it cannot run on `stack` (it kills a service only a run that started it may kill), if it cannot. */
   cannotRun?: (stack: BenchStack) => string | undefined;
   /** Bundled around every handler of its runtimes (crash-poison). */
@@ -134,6 +163,10 @@ export interface KillScenario {
   cancels?: boolean;
   /** After the drain, before the read-back: the replay of the whole run. */
   after?: 'replay';
+}
+
+export interface KillScenario extends RunShape {
+  name: KillScenarioName;
   verdict: (effects: KillScenarioEffects) => KillVerdict;
 }
 

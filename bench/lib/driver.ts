@@ -4,7 +4,9 @@
  * next order leaves when one finishes its journey).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { OrderBody } from './orders.ts';
 import { type Completion, now } from './protocol.ts';
+import { postOrder } from './submit.ts';
 
 /** Accepted and finished orders, by id, with their timestamps (epoch ms). */
 export class CompletionTracker {
@@ -138,6 +140,38 @@ export async function drive({
     await Promise.all(Array.from({ length: Math.min(load.inFlight, count) }, worker));
   }
   return { failed };
+}
+
+/**
+ * Open loop through `POST /orders`, the careful client's way (retries with the same order id for up to 3
+ * minutes): order `index` is `order(index)`, sent to `api` (one URL, or a pick per request). Resolves with
+ * the submissions that failed for good and the rate this loop's orders were accepted at (first POST to
+ * last 202; the target is `rate`).
+ */
+export async function sendAtRate(options: {
+  count: number;
+  rate: number;
+  tracker: CompletionTracker;
+  api: string | (() => string);
+  order: (index: number) => OrderBody;
+  onAccepted?: (orderId: string) => void;
+}): Promise<{ driven: DriveResult; acceptedPerSec: number }> {
+  const sendingFrom = Date.now();
+  let lastAcceptedAt = sendingFrom;
+  let accepted = 0;
+  const driven = await drive({
+    count: options.count,
+    load: { kind: 'rate', perSecond: options.rate },
+    tracker: options.tracker,
+    submit: async (index) => {
+      const orderId = await postOrder(options.api, options.order(index), { deadlineMs: 180_000 });
+      lastAcceptedAt = Date.now();
+      accepted += 1;
+      options.onAccepted?.(orderId);
+      return orderId;
+    },
+  });
+  return { driven, acceptedPerSec: accepted / Math.max(0.001, (lastAcceptedAt - sendingFrom) / 1000) };
 }
 
 /**
