@@ -104,6 +104,17 @@ async function post(body: string | Buffer, headers: Record<string, string> = {})
   return { status: response.status, json: (await response.json()) as Record<string, unknown> };
 }
 
+/** A POST /orders body of `items` to Ada's address, from customer 'c' unless `fields` say otherwise. */
+const orderJson = (items: Record<string, unknown>[], fields: Record<string, unknown> = {}) =>
+  JSON.stringify({ customerId: 'c', items, shippingAddress: address, ...fields });
+
+/** Places an order of one mug (202) and answers its id. */
+async function placeMug(): Promise<string> {
+  const orderId = newOrderId();
+  expect((await post(orderJson([{ sku: sku.mug, quantity: 1 }], { orderId }))).status).toBe(202);
+  return orderId;
+}
+
 const stored = async (orderId: string) =>
   (await client.send(new GetCommand({ TableName: tables.orders, Key: { orderId }, ConsistentRead: true })))
     .Item;
@@ -148,12 +159,10 @@ describe('order-api on the real tables: prices come from the inventory table', (
   it('refuses 5 headphones at 0.00 (catalog 129.00): 400 naming the price, nothing stored', async () => {
     const orderId = newOrderId();
     const response = await post(
-      JSON.stringify({
+      orderJson([{ sku: sku.headphones, name: 'Wireless headphones', quantity: 5, unitPrice: 0 }], {
         orderId,
         customerId: 'mallory',
-        items: [{ sku: sku.headphones, name: 'Wireless headphones', quantity: 5, unitPrice: 0 }],
         total: 0,
-        shippingAddress: address,
       }),
     );
     expect(response.status).toBe(400);
@@ -167,15 +176,13 @@ describe('order-api on the real tables: prices come from the inventory table', (
   it('prices an order without prices from the table and computes its total in cents', async () => {
     const orderId = newOrderId();
     const response = await post(
-      JSON.stringify({
-        orderId,
-        customerId: 'alice',
-        items: [
+      orderJson(
+        [
           { sku: sku.headphones, quantity: 2 },
           { sku: sku.mug, quantity: 3 },
         ],
-        shippingAddress: address,
-      }),
+        { orderId, customerId: 'alice' },
+      ),
     );
     expect(response.status).toBe(202);
     expect(await stored(orderId)).toMatchObject({
@@ -193,24 +200,12 @@ describe('order-api on the real tables: prices come from the inventory table', (
   it('refuses unknown SKUs and totals over the event maximum, storing nothing', async () => {
     const unknown = newOrderId();
     const missing = await post(
-      JSON.stringify({
-        orderId: unknown,
-        customerId: 'c',
-        items: [{ sku: `SKU-ADV-${tag}-NOPE`, quantity: 1 }],
-        shippingAddress: address,
-      }),
+      orderJson([{ sku: `SKU-ADV-${tag}-NOPE`, quantity: 1 }], { orderId: unknown }),
     );
     expect(missing.status).toBe(400);
     expect(missing.json.errors).toContainEqual({ path: 'items[0].sku', message: expect.any(String) });
     const huge = newOrderId();
-    const over = await post(
-      JSON.stringify({
-        orderId: huge,
-        customerId: 'c',
-        items: [{ sku: sku.yacht, quantity: 2 }],
-        shippingAddress: address,
-      }),
-    );
+    const over = await post(orderJson([{ sku: sku.yacht, quantity: 2 }], { orderId: huge }));
     expect(over.status).toBe(400);
     expect(over.json.errors).toContainEqual({
       path: 'items',
@@ -261,19 +256,7 @@ describe('order-api on the real tables: hostile requests are a 4xx and write not
 
 describe('GET /orders/{id} on the real tables', () => {
   it('shows the delivered notifications of the notifications table in the history, in time order', async () => {
-    const orderId = newOrderId();
-    expect(
-      (
-        await post(
-          JSON.stringify({
-            orderId,
-            customerId: 'c',
-            items: [{ sku: sku.mug, quantity: 1 }],
-            shippingAddress: address,
-          }),
-        )
-      ).status,
-    ).toBe(202);
+    const orderId = await placeMug();
     const placedAt = (await stored(orderId))?.placedAt as string;
     const later = (seconds: number) => new Date(Date.parse(placedAt) + seconds * 1000).toISOString();
     for (const [notificationId, kind, at] of [
@@ -299,17 +282,6 @@ describe('GET /orders/{id} on the real tables', () => {
 });
 
 describe('order-api on the real tables: an Idempotency-Key names one request', () => {
-  const place = async () => {
-    const orderId = newOrderId();
-    const body = {
-      orderId,
-      customerId: 'c',
-      items: [{ sku: sku.mug, quantity: 1 }],
-      shippingAddress: address,
-    };
-    expect((await post(JSON.stringify(body))).status).toBe(202);
-    return orderId;
-  };
   const cancel = async (orderId: string, key: string) => {
     const response = await fetch(`${api.url}/orders/${orderId}/cancel`, {
       method: 'POST',
@@ -324,7 +296,7 @@ describe('order-api on the real tables: an Idempotency-Key names one request', (
   };
 
   it('refuses a cancel key reused on another order (409), leaving that order as it was; a key reused on POST /orders too', async () => {
-    const [a, b] = [await place(), await place()];
+    const [a, b] = [await placeMug(), await placeMug()];
     const key = `k-${randomBytes(6).toString('hex')}`;
     expect((await cancel(a, key)).status).toBe(202);
     const other = await cancel(b, key);
@@ -334,11 +306,7 @@ describe('order-api on the real tables: an Idempotency-Key names one request', (
     expect(await stored(a)).toMatchObject({ status: 'CANCELLED' });
     expect(await cancel(a, key)).toMatchObject({ status: 202, replayed: 'true', json: { orderId: a } });
     const before = await ordersCount();
-    const body = JSON.stringify({
-      customerId: 'c',
-      items: [{ sku: sku.mug, quantity: 1 }],
-      shippingAddress: address,
-    });
+    const body = orderJson([{ sku: sku.mug, quantity: 1 }]);
     expect((await post(body, { 'Idempotency-Key': key })).status).toBe(409);
     expect(await ordersCount()).toBe(before);
   });
@@ -364,15 +332,13 @@ describe('order-api on the real tables: operator data that does not fit is refus
       const broken = `SKU-ADV-${tag}-BROKEN-${randomBytes(3).toString('hex').toUpperCase()}`;
       await put(broken, item);
       const orderId = newOrderId();
-      const body = JSON.stringify({
-        orderId,
-        customerId: 'c',
-        items: [
+      const body = orderJson(
+        [
           { sku: sku.mug, quantity: 1 },
           { sku: broken, quantity: 1 },
         ],
-        shippingAddress: address,
-      });
+        { orderId },
+      );
       for (let attempt = 0; attempt < 2; attempt += 1) {
         const refused = await post(body);
         expect(refused.status).toBe(422);
@@ -389,12 +355,7 @@ describe('order-api on the real tables: operator data that does not fit is refus
   it('accepts the new price during the cache period, checked against a fresh read; a wrong one names the new price', async () => {
     const entry = `SKU-ADV-${tag}-REPRICED`;
     await put(entry, { name: 'repriced', unitPrice: 10 });
-    const order = (unitPrice: number) =>
-      JSON.stringify({
-        customerId: 'c',
-        items: [{ sku: entry, quantity: 1, unitPrice }],
-        shippingAddress: address,
-      });
+    const order = (unitPrice: number) => orderJson([{ sku: entry, quantity: 1, unitPrice }]);
     expect((await post(order(10))).status).toBe(202);
     await put(entry, { name: 'repriced', unitPrice: 11 });
     expect((await post(order(11))).status).toBe(202);
@@ -408,14 +369,7 @@ describe('order-api on the real tables: operator data that does not fit is refus
 
 describe('GET /orders/{id} of an order the outbox sweeper gave up on', () => {
   it('shows ON_HOLD, not RECEIVED forever; the customer can still cancel it', async () => {
-    const orderId = newOrderId();
-    const body = {
-      orderId,
-      customerId: 'c',
-      items: [{ sku: sku.mug, quantity: 1 }],
-      shippingAddress: address,
-    };
-    expect((await post(JSON.stringify(body))).status).toBe(202);
+    const orderId = await placeMug();
     // What the sweeper writes when it abandons an order (and takes it out of the outbox).
     await client.send(
       new UpdateCommand({
