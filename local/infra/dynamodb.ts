@@ -4,14 +4,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { DynamoDBClient, type DynamoDBClientConfig, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { InfraError } from './errors.ts';
-import { assertPortFree } from './ports.ts';
-import {
-  killStaleProcess,
-  type ManagedProcess,
-  readyOrStopped,
-  spawnManaged,
-  waitForAwsEndpoint,
-} from './process.ts';
+import { type RunningService, startEndpoint, type WaitOptions, waitForAwsEndpoint } from './process.ts';
 
 type Log = (line: string) => void;
 
@@ -22,15 +15,16 @@ type Log = (line: string) => void;
 export const localRegion = (): string =>
   process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
 
-/** Client settings for the local DynamoDB endpoint; it accepts any credentials. */
-export function localDynamoDbConfig(endpoint: string): DynamoDBClientConfig {
-  return {
-    endpoint,
-    region: localRegion(),
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    maxAttempts: 2,
-  };
-}
+/** Client settings for a local endpoint (dynoxide, moto): the local region, and credentials it takes as they come. */
+export const localClientConfig = (endpoint: string) => ({
+  endpoint,
+  region: localRegion(),
+  credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  maxAttempts: 2,
+});
+
+/** Client settings for the local DynamoDB endpoint. */
+export const localDynamoDbConfig: (endpoint: string) => DynamoDBClientConfig = localClientConfig;
 
 export interface DynamoDbOptions {
   host: string;
@@ -46,12 +40,7 @@ export interface DynamoDbOptions {
 /** Where the local endpoint keeps its tables between runs (one SQLite database). Deleting it starts empty. */
 export const dynamoDbStateDir = (dir: string): string => join(dir, 'state');
 
-export interface RunningDynamoDb {
-  endpoint: string;
-  logFile: string;
-  process: ManagedProcess;
-  stop(): Promise<void>;
-}
+export type RunningDynamoDb = RunningService & { endpoint: string };
 
 /** The npm package that carries dynoxide's binary for this machine (an optional dependency). */
 export const dynoxidePackage = `@dynoxide/${process.platform}-${process.arch}`;
@@ -108,18 +97,28 @@ export async function startDynamoDb({
   startTimeoutMs,
   reset,
 }: DynamoDbOptions): Promise<RunningDynamoDb> {
-  const binary = dynoxideBinary();
-  await mkdir(dir, { recursive: true });
-  const pidFile = join(dir, 'dynoxide.pid');
-  await killStaleProcess(pidFile, (line) => log(`[dynamodb] ${line}`));
-  await assertPortFree(
-    port,
-    host,
-    'DynamoDB (dynoxide)',
-    'dynamodb',
-    'Stop whatever holds it, choose another port (npm run infra -- --dynamodb-port <port>), or set DYNAMODB_ENDPOINT to use an endpoint that is already running.',
-  );
   const stateDir = dynamoDbStateDir(dir);
+  return startEndpoint({
+    service: 'dynamodb',
+    host,
+    port,
+    what: 'DynamoDB (dynoxide)',
+    portFlag: 'dynamodb-port',
+    envVar: 'DYNAMODB_ENDPOINT',
+    dir,
+    file: 'dynoxide',
+    log,
+    prepare: () => prepareState(stateDir, reset === true, log),
+    command: dynoxideBinary(),
+    args: ['serve', '--host', host, '--port', String(port), '--db-path', join(stateDir, 'tables.sqlite')],
+    marker: 'dynoxide',
+    wait: waitForDynamoDb,
+    startTimeoutMs,
+  });
+}
+
+/** The tables' directory, emptied first on a reset. */
+async function prepareState(stateDir: string, reset: boolean, log: Log): Promise<void> {
   if (reset) {
     await rm(stateDir, { recursive: true, force: true });
     log(`[dynamodb] reset: deleted the tables kept in ${stateDir}`);
@@ -131,39 +130,17 @@ export async function startDynamoDb({
       `[dynamodb] ${stateDir} also holds the tables of the former moto endpoint, which dynoxide does not read; Kafka's offsets may be ahead of the tables: npm start -- --fresh starts both afresh`,
     );
   }
-  const logFile = join(dir, 'dynoxide.log');
-  const child = await spawnManaged({
-    name: 'dynamodb',
-    command: binary,
-    args: ['serve', '--host', host, '--port', String(port), '--db-path', join(stateDir, 'tables.sqlite')],
-    cwd: dir,
-    logFile,
-    pidFile,
-    marker: 'dynoxide',
-  });
-  const endpoint = `http://${host}:${port}`;
-  await readyOrStopped(
-    child,
-    logFile,
-    waitForDynamoDb(endpoint, { timeoutMs: startTimeoutMs ?? 60_000, process: child }),
-  );
-  return { endpoint, logFile, process: child, stop: () => child.stop() };
 }
 
 /** Resolves once the endpoint answers ListTables. */
-export async function waitForDynamoDb(
-  endpoint: string,
-  { timeoutMs, process: child }: { timeoutMs: number; process?: ManagedProcess },
-): Promise<void> {
-  await waitForAwsEndpoint(
-    new DynamoDBClient({ ...localDynamoDbConfig(endpoint), maxAttempts: 1 }),
-    (client, abortSignal) => client.send(new ListTablesCommand({ Limit: 1 }), { abortSignal }),
+export const waitForDynamoDb = (endpoint: string, wait: WaitOptions): Promise<void> =>
+  waitForAwsEndpoint(
     {
       service: 'dynamodb',
       what: `DynamoDB at ${endpoint}`,
       processName: 'the DynamoDB endpoint (dynoxide)',
-      timeoutMs,
-      process: child,
+      client: new DynamoDBClient({ ...localDynamoDbConfig(endpoint), maxAttempts: 1 }),
+      request: (client, abortSignal) => client.send(new ListTablesCommand({ Limit: 1 }), { abortSignal }),
     },
+    wait,
   );
-}

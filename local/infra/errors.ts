@@ -1,3 +1,5 @@
+import { stripVTControlCharacters } from 'node:util';
+
 /** Which local service a failure is about. */
 export type InfraService = 'kafka' | 'dynamodb' | 'sns' | 'java' | 'maven' | 'python';
 
@@ -34,4 +36,14 @@ export function lastLines(text: string, count = 20): string {
     .filter((line) => line.length > 0)
     .slice(-count)
     .join('\n');
+}
+
+/** The last lines of what a failed `execFile` printed (stdout, then stderr), or its message when it printed nothing. */
+export function outputOf(error: unknown, count = 20): string {
+  const {
+    stdout = '',
+    stderr = '',
+    message,
+  } = error as { stdout?: string; stderr?: string; message: string };
+  return lastLines(stripVTControlCharacters(`${stdout}\n${stderr}`), count) || message;
 }

@@ -74,3 +74,30 @@ async function lockHolder(lockFile: string): Promise<number | undefined | 'stale
     throw error;
   }
 }
+
+export interface InstallOnce extends Pick<FileLockOptions, 'onWait'> {
+  /** Holds `hash` once `install` has succeeded. */
+  stamp: string;
+  /** The hash of what `install` installs from (a pom, a requirements file): a new hash installs again. */
+  hash: string;
+  lockFile: string;
+  install: () => Promise<void>;
+}
+
+/**
+ * Runs `install` unless the stamp says it already ran for this hash, under {@link withFileLock}: of two
+ * processes that ask at once, one installs and the other, once it has the lock, finds the stamp.
+ */
+export async function installOnce({ stamp, hash, lockFile, install, onWait }: InstallOnce): Promise<void> {
+  const isCurrent = async () => (await readFile(stamp, 'utf8').catch(() => undefined)) === hash;
+  if (await isCurrent()) return;
+  await withFileLock(
+    lockFile,
+    async () => {
+      if (await isCurrent()) return;
+      await install();
+      await writeFile(stamp, hash);
+    },
+    { onWait },
+  );
+}

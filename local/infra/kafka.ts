@@ -1,15 +1,14 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify, stripVTControlCharacters } from 'node:util';
+import { promisify } from 'node:util';
 import { Admin } from '@platformatic/kafka';
 import { projectRoot } from '../python/venv.ts';
-import { InfraError, lastLines } from './errors.ts';
-import { withFileLock } from './file-lock.ts';
-import { assertPortFree } from './ports.ts';
-import { killStaleProcess, logTail, type ManagedProcess, spawnManaged, waitUntilReady } from './process.ts';
+import { InfraError, outputOf } from './errors.ts';
+import { installOnce } from './file-lock.ts';
+import { logTail, type RunningService, startService, type WaitOptions, waitUntilReady } from './process.ts';
 
 const run = promisify(execFile);
 
@@ -54,69 +53,50 @@ export async function findJava(): Promise<string> {
  * concurrent starts from fetching into the same place.
  */
 export async function ensureKafkaJars(log: Log): Promise<string> {
-  const wanted = createHash('sha256')
-    .update(await readFile(pomFile))
-    .digest('hex');
-  const stamp = join(kafkaLibDir, '.pom.sha256');
-  const isCurrent = async () => existsSync(stamp) && (await readFile(stamp, 'utf8')) === wanted;
-  if (await isCurrent()) return kafkaLibDir;
-
-  return withFileLock(
-    join(mavenDir, '.lock'),
-    async () => {
-      if (await isCurrent()) return kafkaLibDir;
+  const partial = `${kafkaLibDir}.partial`;
+  await installOnce({
+    stamp: join(kafkaLibDir, '.pom.sha256'),
+    hash: createHash('sha256')
+      .update(await readFile(pomFile))
+      .digest('hex'),
+    lockFile: join(mavenDir, '.lock'),
+    onWait: (pid) =>
+      log(`[kafka] waiting for another process (pid ${pid ?? '?'}) to finish fetching the jars...`),
+    install: async () => {
       const mvn = process.env.MVN ?? 'mvn';
-      try {
-        await run(mvn, ['--version']);
-      } catch {
+      await run(mvn, ['--version']).catch(() => {
         throw new InfraError(
           'maven',
           'maven-missing',
           `Maven ("${mvn}") was not found. The local Kafka broker's jars come from Maven Central through Maven: install Apache Maven 3.6+ (e.g. apt-get install maven, brew install maven) or set MVN to its path. With Docker you can instead run \`docker compose up -d\` and set KAFKA_BROKERS=localhost:9092.`,
         );
-      }
+      });
       log('[kafka] downloading Apache Kafka 4.x jars from Maven Central (first run only)...');
-      const partial = `${kafkaLibDir}.partial`;
       await rm(partial, { recursive: true, force: true });
-      try {
-        await run(
-          mvn,
-          [
-            '-B',
-            '-q',
-            '-Dstyle.color=never',
-            '-f',
-            pomFile,
-            'dependency:copy-dependencies',
-            '-DincludeScope=runtime',
-            `-DoutputDirectory=${partial}`,
-          ],
-          { maxBuffer: 64 * 1024 * 1024, timeout: 15 * 60_000 },
-        );
-      } catch (error) {
-        const {
-          stdout = '',
-          stderr = '',
-          message,
-        } = error as { stdout?: string; stderr?: string; message: string };
-        const output = stripVTControlCharacters(`${stdout}\n${stderr}`).trim() || message;
+      const fetch = [
+        '-B',
+        '-q',
+        '-Dstyle.color=never',
+        '-f',
+        pomFile,
+        'dependency:copy-dependencies',
+        '-DincludeScope=runtime',
+        `-DoutputDirectory=${partial}`,
+      ];
+      await run(mvn, fetch, { maxBuffer: 64 * 1024 * 1024, timeout: 15 * 60_000 }).catch((error: unknown) => {
         throw new InfraError(
           'maven',
           'maven-failed',
-          `Maven could not fetch the Kafka jars (${pomFile}). Is Maven Central (or your Maven mirror in ~/.m2/settings.xml) reachable? Maven said:\n${lastLines(output, 20)}`,
+          `Maven could not fetch the Kafka jars (${pomFile}). Is Maven Central (or your Maven mirror in ~/.m2/settings.xml) reachable? Maven said:\n${outputOf(error)}`,
         );
-      }
-      await writeFile(join(partial, '.pom.sha256'), wanted);
+      });
+      // Whole or not at all: the jars replace the old ones in one rename, and the stamp follows them.
       await rm(kafkaLibDir, { recursive: true, force: true });
       await rename(partial, kafkaLibDir);
       log('[kafka] jars ready');
-      return kafkaLibDir;
     },
-    {
-      onWait: (pid) =>
-        log(`[kafka] waiting for another process (pid ${pid ?? '?'}) to finish fetching the jars...`),
-    },
-  );
+  });
+  return kafkaLibDir;
 }
 
 export interface KafkaOptions {
@@ -133,12 +113,7 @@ export interface KafkaOptions {
   heapMb?: number;
 }
 
-export interface RunningKafka {
-  brokers: string[];
-  logFile: string;
-  process: ManagedProcess;
-  stop(): Promise<void>;
-}
+export type RunningKafka = RunningService & { brokers: string[] };
 
 /** A single-node KRaft cluster (combined broker and controller), the way Kafka 4 runs without ZooKeeper. */
 export function serverProperties({ host, port, controllerPort, dir }: KafkaOptions): string {
@@ -177,26 +152,32 @@ export function serverProperties({ host, port, controllerPort, dir }: KafkaOptio
 export async function startKafka(options: KafkaOptions): Promise<RunningKafka> {
   const { host, port, controllerPort, dir, log } = options;
   const [java, libDir] = await Promise.all([findJava(), ensureKafkaJars(log)]);
-  await mkdir(dir, { recursive: true });
-  const pidFile = join(dir, 'kafka.pid');
   const configFile = join(dir, 'server.properties');
-  await killStaleProcess(pidFile, (line) => log(`[kafka] ${line}`));
-  const hint = `Stop whatever holds it, choose other ports (npm run infra -- --kafka-port <port>), or set KAFKA_BROKERS to use a broker that is already running.`;
-  await assertPortFree(port, host, 'Kafka (broker listener)', 'kafka', hint);
-  await assertPortFree(controllerPort, host, 'Kafka (KRaft controller listener)', 'kafka', hint);
-
-  await writeFile(configFile, serverProperties(options));
   const classpath = join(libDir, '*');
   const jvmProperties = [
     `-Dkafka.logs.dir=${dir}`,
     `-Dlog4j2.configurationFile=${log4jConfig}`,
     '-Djava.awt.headless=true',
   ];
-  await formatStorageOnce({ java, classpath, jvmProperties, configFile, dir });
-
+  const brokers = [`${host}:${port}`];
   const stdoutLog = join(dir, 'stdout.log');
-  const child = await spawnManaged({
-    name: 'kafka',
+  const brokerLog = join(dir, 'broker.log');
+  const running = await startService({
+    service: 'kafka',
+    dir,
+    file: 'kafka',
+    logFile: stdoutLog,
+    log,
+    ports: [
+      { host, port, what: 'Kafka (broker listener)' },
+      { host, port: controllerPort, what: 'Kafka (KRaft controller listener)' },
+    ],
+    portHint:
+      'Stop whatever holds it, choose other ports (npm run infra -- --kafka-port <port>), or set KAFKA_BROKERS to use a broker that is already running.',
+    prepare: async () => {
+      await writeFile(configFile, serverProperties(options));
+      await formatStorageOnce({ java, classpath, jvmProperties, configFile, dir });
+    },
     command: java,
     args: [
       `-Xmx${options.heapMb ?? 512}m`,
@@ -208,28 +189,18 @@ export async function startKafka(options: KafkaOptions): Promise<RunningKafka> {
       'kafka.Kafka',
       configFile,
     ],
-    cwd: dir,
-    logFile: stdoutLog,
-    pidFile,
     marker: configFile,
-  });
-  const brokers = [`${host}:${port}`];
-  const brokerLog = join(dir, 'broker.log');
-  try {
-    await waitForKafka(brokers, { timeoutMs: options.startTimeoutMs ?? 120_000, process: child });
-  } catch (error) {
-    await child.stop(5_000);
-    if (error instanceof InfraError) {
-      // The JVM's own complaints land in stdout.log; the broker's in broker.log, where indented lines are
-      // config dumps and stack frames.
+    ready: (child) => waitForKafka(brokers, { timeoutMs: options.startTimeoutMs ?? 120_000, process: child }),
+    // The JVM's own complaints land in stdout.log; the broker's in broker.log, where indented lines are
+    // config dumps and stack frames.
+    failureDetail: async () => {
       const brokerLines = (await logTail(brokerLog, 400))
         .split('\n')
         .filter((line) => !line.startsWith('\t'));
-      error.message += `\n${stdoutLog}:\n${await logTail(stdoutLog, 10)}\nLast lines of ${brokerLog}:\n${brokerLines.slice(-20).join('\n')}`;
-    }
-    throw error;
-  }
-  return { brokers, logFile: brokerLog, process: child, stop: () => child.stop() };
+      return `${stdoutLog}:\n${await logTail(stdoutLog, 10)}\nLast lines of ${brokerLog}:\n${brokerLines.slice(-20).join('\n')}`;
+    },
+  });
+  return { ...running, logFile: brokerLog, brokers };
 }
 
 interface FormatInput {
@@ -265,15 +236,10 @@ async function formatStorageOnce({ java, classpath, jvmProperties, configFile, d
       { maxBuffer: 16 * 1024 * 1024, timeout: 120_000 },
     );
   } catch (error) {
-    const {
-      stdout = '',
-      stderr = '',
-      message,
-    } = error as { stdout?: string; stderr?: string; message: string };
     throw new InfraError(
       'kafka',
       'start-failed',
-      `formatting the Kafka storage in ${dataDir} failed:\n${lastLines(`${stdout}\n${stderr}`) || message}`,
+      `formatting the Kafka storage in ${dataDir} failed:\n${outputOf(error)}`,
     );
   }
 }
@@ -285,12 +251,6 @@ function clusterId(): string {
     // Kafka's own generator avoids a leading dash, which command lines would read as an option.
     if (!id.startsWith('-')) return id;
   }
-}
-
-export interface WaitOptions {
-  timeoutMs: number;
-  /** When given, waiting stops as soon as this process exits. */
-  process?: ManagedProcess;
 }
 
 /** Resolves once the brokers answer a metadata request that lists at least one broker. */

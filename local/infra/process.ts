@@ -1,11 +1,13 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { InfraError, type InfraService } from './errors.ts';
 import { isProcessAlive } from './file-lock.ts';
+import { assertPortFree } from './ports.ts';
 
 const run = promisify(execFile);
 
@@ -255,18 +257,28 @@ export async function waitUntilReady(options: ReadyOptions): Promise<void> {
   );
 }
 
+/** How long to wait for a service, and (when this process started it) the process whose exit ends the wait. */
+export interface WaitOptions {
+  timeoutMs: number;
+  process?: ManagedProcess;
+}
+
 /**
  * {@link waitUntilReady} for a local AWS endpoint: ready once `request` (a cheap list call, given a 3 s abort
  * signal) succeeds through `client`, which is destroyed afterwards.
  */
 export async function waitForAwsEndpoint<C extends { destroy(): void }>(
-  client: C,
-  request: (client: C, abortSignal: AbortSignal) => Promise<unknown>,
-  options: Omit<ReadyOptions, 'probe'>,
+  endpoint: Pick<ReadyOptions, 'service' | 'what' | 'processName'> & {
+    client: C;
+    request: (client: C, abortSignal: AbortSignal) => Promise<unknown>;
+  },
+  wait: WaitOptions,
 ): Promise<void> {
+  const { client, request, ...names } = endpoint;
   try {
     await waitUntilReady({
-      ...options,
+      ...names,
+      ...wait,
       probe: async () => {
         await request(client, AbortSignal.timeout(3_000));
         return true;
@@ -277,18 +289,83 @@ export async function waitForAwsEndpoint<C extends { destroy(): void }>(
   }
 }
 
-/** Waits for a started child to answer; if it does not, stops it and adds its log's tail to the error. */
-export async function readyOrStopped(
-  child: ManagedProcess,
-  logFile: string,
-  ready: Promise<void>,
-): Promise<void> {
+/** A service this process started: its log, its process, and how to stop it. */
+export interface RunningService {
+  logFile: string;
+  process: ManagedProcess;
+  stop(): Promise<void>;
+}
+
+/** How {@link startService} starts one of the local services (Kafka, dynoxide, moto). */
+export interface ServiceStart extends Pick<ManagedProcessOptions, 'command' | 'args' | 'marker'> {
+  service: InfraService;
+  /** Holds its pid file `<file>.pid` and, unless `logFile` names another, its log `<file>.log`. */
+  dir: string;
+  file: string;
+  logFile?: string;
+  log: (line: string) => void;
+  /** Checked free first, so that "port taken" is reported as such and not as a crash. */
+  ports: Array<{ host: string; port: number; what: string }>;
+  /** What to do about a port in use. */
+  portHint: string;
+  /** Work between the port check and the spawn: dynoxide's reset, Kafka's config and storage. */
+  prepare?: () => Promise<void>;
+  /** Resolves once the service answers; should fail early when `child` exits. */
+  ready: (child: ManagedProcess) => Promise<void>;
+  /** Added to the error of a start that never answered; default: the last lines of the log. */
+  failureDetail?: () => Promise<string>;
+}
+
+/**
+ * The one way a local service starts: a process left over by an earlier run killed, its ports checked,
+ * the child spawned and waited for; a child that does not answer is stopped, and its log's tail goes into
+ * the error.
+ */
+export async function startService(start: ServiceStart): Promise<RunningService> {
+  const { service, dir, log } = start;
+  await mkdir(dir, { recursive: true });
+  const pidFile = join(dir, `${start.file}.pid`);
+  await killStaleProcess(pidFile, (line) => log(`[${service}] ${line}`));
+  for (const { host, port, what } of start.ports)
+    await assertPortFree(port, host, what, service, start.portHint);
+  await start.prepare?.();
+  const logFile = start.logFile ?? join(dir, `${start.file}.log`);
+  const { command, args, marker } = start;
+  const child = await spawnManaged({ name: service, command, args, cwd: dir, logFile, pidFile, marker });
   try {
-    await ready;
+    await start.ready(child);
   } catch (error) {
     await child.stop(5_000);
     if (error instanceof InfraError)
-      error.message += `\nLast lines of ${logFile}:\n${await logTail(logFile)}`;
+      error.message += `\n${await (start.failureDetail?.() ?? logTail(logFile).then((tail) => `Last lines of ${logFile}:\n${tail}`))}`;
     throw error;
   }
+  return { logFile, process: child, stop: () => child.stop() };
+}
+
+/** What a local AWS endpoint (dynoxide, moto) answers at `http://<host>:<port>`, and how to wait for it. */
+export interface EndpointStart extends Omit<ServiceStart, 'ports' | 'portHint' | 'ready'> {
+  host: string;
+  port: number;
+  /** e.g. `DynamoDB (dynoxide)`. */
+  what: string;
+  /** The `npm run infra` flag that moves it, and the variable that names a running endpoint instead. */
+  portFlag: string;
+  envVar: string;
+  wait: (endpoint: string, options: WaitOptions) => Promise<void>;
+  /** Default 60 s. */
+  startTimeoutMs?: number;
+}
+
+/** {@link startService} for a local AWS endpoint on one port. */
+export async function startEndpoint(start: EndpointStart): Promise<RunningService & { endpoint: string }> {
+  const { host, port, what, portFlag, envVar, wait, startTimeoutMs, ...service } = start;
+  const endpoint = `http://${host}:${port}`;
+  const running = await startService({
+    ...service,
+    ports: [{ host, port, what }],
+    portHint: `Stop whatever holds it, choose another port (npm run infra -- --${portFlag} <port>), or set ${envVar} to use an endpoint that is already running.`,
+    ready: (child) => wait(endpoint, { timeoutMs: startTimeoutMs ?? 60_000, process: child }),
+  });
+  return { ...running, endpoint };
 }
