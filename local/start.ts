@@ -19,7 +19,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { catalogBySku } from '../functions/shared/catalog.ts';
-import { type CommandLine, readCommandLine, UsageError } from '../tools/command-line.ts';
+import { type CommandLine, flagsOf, portOf, readCommandLine, UsageError } from '../tools/command-line.ts';
 import { feedDashboard } from './dashboard/kpi-feed.ts';
 import { type RunningDashboard, startDashboard } from './dashboard/server.ts';
 import { builtInFaultProfile, FAULT_PROFILE_NAMES, type FaultProfile } from './faults/profile.ts';
@@ -59,30 +59,20 @@ interface StartOptions {
   iam: boolean;
 }
 
-const flags = {
-  port: { type: 'string' },
-  'dashboard-port': { type: 'string' },
-  'table-prefix': { type: 'string' },
-  'schedule-every': { type: 'string' },
-  fresh: { type: 'boolean' },
-  watch: { type: 'boolean' },
-  faults: { type: 'string' },
-  'faults-seed': { type: 'string' },
-  iam: { type: 'boolean' },
-} as const;
+const flags = flagsOf({
+  string: ['port', 'dashboard-port', 'table-prefix', 'schedule-every', 'faults', 'faults-seed'],
+  boolean: ['fresh', 'watch', 'iam'],
+});
 
 /** The settings the flags (and their environment defaults) give; a UsageError for a bad value. */
 function startOptionsOf({ values }: CommandLine<typeof flags, false>): StartOptions {
-  const portOf = (flag: string, text: string) => {
-    const port = Number(text);
-    if (!Number.isInteger(port) || port < 0 || port > 65_535)
-      throw new UsageError(`--${flag} must be a port number, got "${text}"`);
-    return port;
-  };
-  const port = portOf('port', values.port ?? process.env.PORT ?? '3000');
+  const port = portOf('port', values.port ?? process.env.PORT ?? '3000', { allowZero: true });
   const dashboardPort = portOf(
     'dashboard-port',
     values['dashboard-port'] ?? process.env.DASHBOARD_PORT ?? '3001',
+    {
+      allowZero: true,
+    },
   );
   const every = values['schedule-every'] ?? process.env.SCHEDULE_EVERY_SECONDS;
   const seconds = every === undefined || every === '' ? undefined : Number(every);

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { parseFlags, readCommandLine, UsageError } from './command-line.ts';
+import { flagsOf, parseFlags, portOf, readCommandLine, UsageError } from './command-line.ts';
 
 const usage = 'usage: demo [--count <n>] [--check] [--tag <t>]... [name]';
 const options = {
@@ -81,5 +81,23 @@ describe('command line prologue', () => {
     expect(() => parseFlags({ options, args: ['--x'] })).toThrow(UsageError);
     expect(() => parseFlags({ options, args: ['--x'] })).toThrow(/^Unknown option '--x'$/);
     expect(parseFlags({ options, args: ['-h'] }).values).toEqual({ help: true });
+  });
+
+  it('flagsOf declares flags by kind, as parseArgs takes them', () => {
+    const flags = flagsOf({ string: ['count', 'tag'], boolean: ['check'] });
+    expect(flags).toEqual({ count: { type: 'string' }, tag: { type: 'string' }, check: { type: 'boolean' } });
+    expect(parseFlags({ options: flags, args: ['--count', '3', '--check'] }).values).toEqual({
+      count: '3',
+      check: true,
+    });
+  });
+
+  it('portOf takes 1 to 65535 (0 only where allowed) and refuses anything else with the flag named', () => {
+    expect(portOf('port', '8080')).toBe(8080);
+    expect(portOf('port', '0', { allowZero: true })).toBe(0);
+    for (const text of ['0', '65536', '-1', '80.5', 'http', ''])
+      expect(() => portOf('sns-port', text)).toThrow(
+        new UsageError(`--sns-port must be a port number, got "${text}"`),
+      );
   });
 });

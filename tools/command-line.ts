@@ -22,6 +22,29 @@ export interface CommandOutput {
   error(line: string): void;
 }
 
+/**
+ * A command's flags by kind, as `parseArgs` takes them: `flagsOf({ string: ['topic'], boolean: ['dry-run'] })`
+ * is `{ topic: { type: 'string' }, 'dry-run': { type: 'boolean' } }`.
+ */
+export function flagsOf<const S extends string = never, const B extends string = never>(kinds: {
+  string?: readonly S[];
+  boolean?: readonly B[];
+}): { [K in S]: { type: 'string' } } & { [K in B]: { type: 'boolean' } } {
+  const entries = [
+    ...(kinds.string ?? []).map((name) => [name, { type: 'string' }] as const),
+    ...(kinds.boolean ?? []).map((name) => [name, { type: 'boolean' }] as const),
+  ];
+  return Object.fromEntries(entries) as { [K in S]: { type: 'string' } } & { [K in B]: { type: 'boolean' } };
+}
+
+/** A port number from a flag's text (0, "any free port", only where `allowZero`); a UsageError otherwise. */
+export function portOf(flag: string, text: string, { allowZero = false } = {}): number {
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < (allowZero ? 0 : 1) || port > 65_535)
+    throw new UsageError(`--${flag} must be a port number, got "${text}"`);
+  return port;
+}
+
 export interface CommandSpec<O extends Options, P extends boolean> {
   /** One line or more, printed on stdout for `--help` and on stderr after a usage error. */
   usage: string;

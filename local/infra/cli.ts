@@ -9,7 +9,7 @@
  * With KAFKA_BROKERS / DYNAMODB_ENDPOINT / SNS_ENDPOINT set (e.g. docker-compose), those are used instead of
  * starting anything.
  */
-import { readCommandLine, UsageError } from '../../tools/command-line.ts';
+import { flagsOf, portOf, readCommandLine } from '../../tools/command-line.ts';
 import { ensurePythonTools } from '../python/venv.ts';
 import { describeInfra } from './describe.ts';
 import { dynoxideBinary } from './dynamodb.ts';
@@ -26,33 +26,21 @@ import {
 const usage =
   'usage: npm run infra -- [--kafka-port <port>] [--controller-port <port>] [--dynamodb-port <port>] [--sns-port <port>] [--data-dir <dir>] [--table-prefix <prefix>] [--reset] [--prepare]';
 
-function parsePort(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 1 || port > 65_535)
-    throw new UsageError(`${flag} must be a port number, got "${value}"`);
-  return port;
-}
+const ports = ['kafka-port', 'controller-port', 'dynamodb-port', 'sns-port'] as const;
+const options = flagsOf({ string: [...ports, 'data-dir', 'table-prefix'], boolean: ['reset', 'prepare'] });
 
-const options = {
-  'kafka-port': { type: 'string' },
-  'controller-port': { type: 'string' },
-  'dynamodb-port': { type: 'string' },
-  'sns-port': { type: 'string' },
-  'data-dir': { type: 'string' },
-  'table-prefix': { type: 'string' },
-  reset: { type: 'boolean' },
-  prepare: { type: 'boolean' },
-} as const;
-
-const portsOf = (
-  values: Partial<Record<'kafka-port' | 'controller-port' | 'dynamodb-port' | 'sns-port', string>>,
-) => ({
-  kafkaPort: parsePort(values['kafka-port'], '--kafka-port'),
-  controllerPort: parsePort(values['controller-port'], '--controller-port'),
-  dynamodbPort: parsePort(values['dynamodb-port'], '--dynamodb-port'),
-  snsPort: parsePort(values['sns-port'], '--sns-port'),
-});
+const portsOf = (values: Partial<Record<(typeof ports)[number], string>>) => {
+  const port = (flag: (typeof ports)[number]) => {
+    const text = values[flag];
+    return text === undefined ? undefined : portOf(flag, text);
+  };
+  return {
+    kafkaPort: port('kafka-port'),
+    controllerPort: port('controller-port'),
+    dynamodbPort: port('dynamodb-port'),
+    snsPort: port('sns-port'),
+  };
+};
 
 async function main(): Promise<number> {
   const command = readCommandLine({ usage, options }, ({ values }) => ({ values, ports: portsOf(values) }));

@@ -20,7 +20,7 @@ import {
   PutItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { readCommandLine, UsageError } from '../../tools/command-line.ts';
+import { flagsOf, readCommandLine, UsageError } from '../../tools/command-line.ts';
 import { RuntimeEnv } from '../../topology/runtime-env.ts';
 import { localDynamoDbConfig, type RunningDynamoDb, startDynamoDb } from './dynamodb.ts';
 import { findFreePort } from './ports.ts';
@@ -45,12 +45,7 @@ function percentile(sorted: number[], p: number): number {
 
 const ms = (value: number) => value.toFixed(2);
 
-const options = {
-  clients: { type: 'string' },
-  seconds: { type: 'string' },
-  'item-bytes': { type: 'string' },
-  endpoint: { type: 'string' },
-} as const;
+const options = flagsOf({ string: ['clients', 'seconds', 'item-bytes', 'endpoint'] });
 
 const settingsOf = (values: { clients?: string; seconds?: string; 'item-bytes'?: string }) => ({
   clients: Math.round(positive(values.clients, 4, '--clients')),

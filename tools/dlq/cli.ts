@@ -6,7 +6,7 @@ import { clientIdFor, resolveConnection } from '../../functions/shared/kafka/con
 import { localTableName, tableEnvVar } from '../../topology/index.ts';
 import { RuntimeEnv } from '../../topology/runtime-env.ts';
 import { deadLetterTopic, kafkaConsumers } from '../../topology/topics.ts';
-import { parseFlags, readCommandLine, UsageError } from '../command-line.ts';
+import { flagsOf, parseFlags, readCommandLine, UsageError } from '../command-line.ts';
 import type { ReplayFilter } from './dead-letter.ts';
 import { ReplayLedger } from './ledger.ts';
 import {
@@ -93,16 +93,10 @@ function commandLineOf(values: ReturnType<typeof parseFlags<typeof options>>['va
   };
 }
 
-const options = {
-  'dry-run': { type: 'boolean' },
-  'include-failed-replays': { type: 'boolean' },
-  topic: { type: 'string' },
-  reason: { type: 'string' },
-  function: { type: 'string' },
-  order: { type: 'string' },
-  timeout: { type: 'string' },
-  'idle-timeout': { type: 'string' },
-} as const;
+const options = flagsOf({
+  string: ['topic', 'reason', 'function', 'order', 'timeout', 'idle-timeout'],
+  boolean: ['dry-run', 'include-failed-replays'],
+});
 
 /** The report: what was read, what went back, what stayed and why. */
 export function formatSummary(summary: ReplaySummary, dryRun: boolean): string[] {

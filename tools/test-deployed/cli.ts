@@ -8,7 +8,7 @@
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { localIamCredentials } from '../../local/runtime/iam.ts';
 import { localRegion } from '../../local/runtime/lambda-context.ts';
-import { type CommandLine, readCommandLine, UsageError } from '../command-line.ts';
+import { type CommandLine, flagsOf, readCommandLine, UsageError } from '../command-line.ts';
 import { awsObservatory, readStackOutputs } from './aws.ts';
 import type { CheckContext, CheckTimeouts } from './checks.ts';
 import { localObservatory } from './local.ts';
@@ -46,14 +46,7 @@ type Target =
 
 const isHttpUrl = (text: string) => URL.canParse(text) && /^https?:$/.test(new URL(text).protocol);
 
-const OPTIONS = {
-  stack: { type: 'string' },
-  region: { type: 'string' },
-  local: { type: 'string' },
-  dashboard: { type: 'string' },
-  dynamodb: { type: 'string' },
-  'table-prefix': { type: 'string' },
-} as const;
+const OPTIONS = flagsOf({ string: ['stack', 'region', 'local', 'dashboard', 'dynamodb', 'table-prefix'] });
 
 type Values = CommandLine<typeof OPTIONS, false>['values'];
 
