@@ -19,7 +19,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FaultCounters, FaultProfileInput } from '../../local/faults/profile.ts';
-import { parseFaultProfile } from '../../local/faults/profile.ts';
+import { builtInFaultProfile, parseFaultProfile } from '../../local/faults/profile.ts';
 import { localSnsConfig, localTopicArn } from '../../local/infra/sns.ts';
 import { localRegion } from '../../local/runtime/lambda-context.ts';
 import { testInfra } from '../support/env.ts';
@@ -222,154 +222,85 @@ async function survive(name: string, rules: Rules): Promise<FaultCounters> {
 
 const fired = (counters: FaultCounters, rule: string) => counters.byRule[rule]?.fired ?? 0;
 
+/**
+ * The rules of `npm start -- --faults <profile>` (local/faults/profile.ts) by name, denser for a handful of
+ * orders: each at the `[rate, limit]` given, so every rule fires at least once and not without end.
+ */
+function profileRules(denser: Readonly<Record<string, readonly [number, number?]>>): Rules {
+  const known = builtInFaultProfile('mixed')?.rules ?? [];
+  return Object.entries(denser).map(([name, [rate, limit]]) => {
+    const rule = known.find((r) => r.name === name);
+    if (!rule) throw new Error(`no built-in fault rule ${name}`);
+    return { ...rule, rate, ...(limit === undefined ? {} : { limit }) };
+  });
+}
+
 describe('the consumers survive every injected AWS error with the guarantees intact', {
   timeout: TEST_TIMEOUT_MS,
 }, () => {
-  it('DynamoDB contention: transactions cancelled for TransactionConflict, TransactionConflictException on single-item writes', async () => {
-    const counters = await survive('contention', [
-      {
-        name: 'inventory-transaction-conflict',
-        service: 'dynamodb',
-        tables: ['inventory'],
-        operations: ['TransactWriteItems'],
-        rate: 0.5,
-        limit: 30,
-        fault: { kind: 'TransactionCanceledException', reason: 'TransactionConflict' },
-      },
-      {
-        name: 'single-write-conflict',
-        service: 'dynamodb',
-        tables: ['orders', 'notifications'],
-        rate: 0.3,
-        limit: 40,
-        fault: { kind: 'TransactionConflictException' },
-      },
-    ]);
-    expect(fired(counters, 'inventory-transaction-conflict')).toBeGreaterThan(0);
-    expect(fired(counters, 'single-write-conflict')).toBeGreaterThan(0);
+  /** A lost answer that matters, for sure: the SDK's retry meets the write it made. */
+  const lostAnswer = (name: string, table: string, operation: string, rate: number, limit: number) => ({
+    name,
+    service: 'dynamodb' as const,
+    tables: [table],
+    operations: [operation],
+    rate,
+    limit,
+    when: 'after' as const,
+    fault: { kind: 'InternalServerError' as const },
   });
 
-  it('DynamoDB throttling: ThrottlingException, ProvisionedThroughputExceededException, transactions cancelled for ThrottlingError', async () => {
-    const counters = await survive('throttling', [
+  // Each family: the built-in rules made denser ([rate, limit]), and rules of the test's own.
+  it.each<[string, string, Record<string, readonly [number, number?]>, Rules]>([
+    [
+      'DynamoDB contention: transactions cancelled for TransactionConflict, TransactionConflictException on single-item writes',
+      'contention',
+      { 'inventory-transaction-conflict': [0.5, 30], 'single-write-conflict': [0.3, 40] },
+      [],
+    ],
+    [
+      'DynamoDB throttling: ThrottlingException, ProvisionedThroughputExceededException, transactions cancelled for ThrottlingError',
+      'throttling',
       {
-        name: 'inventory-transaction-throttled',
-        service: 'dynamodb',
-        tables: ['inventory'],
-        operations: ['TransactWriteItems'],
-        rate: 0.4,
-        limit: 20,
-        fault: { kind: 'TransactionCanceledException', reason: 'ThrottlingError' },
+        'inventory-transaction-throttled': [0.4, 20],
+        'inventory-throttling': [0.3, 40],
+        'orders-throughput-exceeded': [0.3, 40],
       },
+      [],
+    ],
+    [
+      'DynamoDB 500s and dropped connections, before and after the write took effect, with latency',
+      'errors',
       {
-        name: 'throttling',
-        service: 'dynamodb',
-        tables: ['inventory', 'orders', 'notifications'],
-        rate: 0.3,
-        limit: 40,
-        fault: { kind: 'ThrottlingException' },
+        'dynamodb-latency': [0.3],
+        'dynamodb-500-before': [0.12, 30],
+        'dynamodb-500-after': [0.12, 30],
+        'dynamodb-drop-before': [0.05, 15],
+        'dynamodb-drop-after': [0.05, 15],
       },
+      // A reservation, an order transition, a Powertools in-progress record.
+      [
+        lostAnswer('reservation-after', 'inventory', 'TransactWriteItems', 0.3, 3),
+        lostAnswer('transition-after', 'orders', 'UpdateItem', 0.3, 4),
+        lostAnswer('in-progress-after', 'idempotency', 'PutItem', 0.4, 4),
+      ],
+    ],
+    [
+      'SNS: Publish throttled, 500s before and after it took effect, dropped answers, latency',
+      'sns',
       {
-        name: 'throughput-exceeded',
-        service: 'dynamodb',
-        tables: ['orders', 'idempotency'],
-        rate: 0.3,
-        limit: 40,
-        fault: { kind: 'ProvisionedThroughputExceededException' },
+        'sns-latency': [0.3],
+        'sns-throttling': [0.4, 30],
+        'sns-500-before': [0.2, 10],
+        'sns-500-after': [0.25, 4],
+        'sns-drop-after': [0.15, 3],
       },
-    ]);
-    for (const rule of ['inventory-transaction-throttled', 'throttling', 'throughput-exceeded'])
-      expect(fired(counters, rule), rule).toBeGreaterThan(0);
-  });
-
-  it('DynamoDB 500s and dropped connections, before and after the write took effect, with latency', async () => {
-    const lostAnswer = {
-      service: 'dynamodb' as const,
-      when: 'after' as const,
-      fault: { kind: 'InternalServerError' as const },
-    };
-    const counters = await survive('errors', [
-      { name: 'latency', service: 'dynamodb', rate: 0.3, fault: { kind: 'latency', ms: 10, jitterMs: 60 } },
-      // The lost answers that matter, for sure: the SDK's retry meets the write it made (a reservation, an
-      // order transition, a Powertools in-progress record).
-      {
-        name: 'reservation-after',
-        ...lostAnswer,
-        tables: ['inventory'],
-        operations: ['TransactWriteItems'],
-        rate: 0.3,
-        limit: 3,
-      },
-      {
-        name: 'transition-after',
-        ...lostAnswer,
-        tables: ['orders'],
-        operations: ['UpdateItem'],
-        rate: 0.3,
-        limit: 4,
-      },
-      {
-        name: 'in-progress-after',
-        ...lostAnswer,
-        tables: ['idempotency'],
-        operations: ['PutItem'],
-        rate: 0.4,
-        limit: 4,
-      },
-      {
-        name: 'ddb-500-before',
-        service: 'dynamodb',
-        rate: 0.12,
-        limit: 30,
-        fault: { kind: 'InternalServerError' },
-      },
-      {
-        name: 'ddb-500-after',
-        service: 'dynamodb',
-        rate: 0.12,
-        limit: 30,
-        when: 'after',
-        fault: { kind: 'InternalServerError' },
-      },
-      { name: 'ddb-drop-before', service: 'dynamodb', rate: 0.05, limit: 15, fault: { kind: 'drop' } },
-      {
-        name: 'ddb-drop-after',
-        service: 'dynamodb',
-        rate: 0.05,
-        limit: 15,
-        when: 'after',
-        fault: { kind: 'drop' },
-      },
-    ]);
-    for (const rule of [
-      'latency',
-      'reservation-after',
-      'transition-after',
-      'in-progress-after',
-      'ddb-500-before',
-      'ddb-500-after',
-      'ddb-drop-before',
-      'ddb-drop-after',
-    ])
-      expect(fired(counters, rule), rule).toBeGreaterThan(0);
-  });
-
-  it('SNS: Publish throttled, 500s before and after it took effect, dropped answers, latency', async () => {
-    const publish = { service: 'sns' as const, operations: ['Publish'] };
-    const counters = await survive('sns', [
-      { name: 'sns-latency', ...publish, rate: 0.3, fault: { kind: 'latency', ms: 20, jitterMs: 80 } },
-      { name: 'sns-throttling', ...publish, rate: 0.4, limit: 30, fault: { kind: 'Throttling' } },
-      { name: 'sns-500-before', ...publish, rate: 0.2, limit: 10, fault: { kind: 'InternalError' } },
-      {
-        name: 'sns-500-after',
-        ...publish,
-        rate: 0.25,
-        limit: 4,
-        when: 'after',
-        fault: { kind: 'InternalError' },
-      },
-      { name: 'sns-drop-after', ...publish, rate: 0.15, limit: 3, when: 'after', fault: { kind: 'drop' } },
-    ]);
-    for (const rule of ['sns-latency', 'sns-throttling', 'sns-500-before', 'sns-500-after', 'sns-drop-after'])
+      [],
+    ],
+  ])('%s', async (_, name, denser, own) => {
+    const counters = await survive(name, [...profileRules(denser), ...own]);
+    // Every rule was injected: the guarantees held through each class, not through its absence.
+    for (const rule of [...Object.keys(denser), ...own.map((r) => r.name as string)])
       expect(fired(counters, rule), rule).toBeGreaterThan(0);
   });
 });
