@@ -1,32 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import {
-  afterInvocation,
-  backoffMs,
-  commitPoint,
-  expire,
-  flow,
-  freshWork,
-  LaneBuffer,
-  type LaneRecord,
-  type LaneSettings,
-  MAX_PAYLOAD_BYTES,
-  readResponse,
-  type Verdict,
-  type Work,
-} from './esm-lane.ts';
+import * as esm from './esm-lane.ts';
 
 const topic = 'OrderReceived';
-const rec = (offset: number, timestamp = 1_000_000): LaneRecord => ({
+const rec = (offset: number, timestamp = 1_000_000): esm.LaneRecord => ({
   topic,
   partition: 3,
   offset: BigInt(offset),
   timestamp: BigInt(timestamp),
 });
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => rec(from + i));
-const offsets = (records: readonly LaneRecord[]) => records.map((r) => Number(r.offset));
+const offsets = (records: readonly esm.LaneRecord[]) => records.map((r) => Number(r.offset));
 const item = (partition: string, offset: unknown) => ({ itemIdentifier: { partition, offset } });
 
-const settings: LaneSettings = {
+const settings: esm.LaneSettings = {
   batchSize: 10,
   maximumBatchingWindowSeconds: 0,
   retryAttempts: 2,
@@ -37,7 +23,7 @@ const settings: LaneSettings = {
 
 describe('readResponse: a successful invocation’s response, as the mapping reads it', () => {
   const batch = range(40, 45);
-  const cases: [string, unknown, Partial<LaneSettings>, Verdict][] = [
+  const cases: [string, unknown, Partial<esm.LaneSettings>, esm.Verdict][] = [
     ['no response', undefined, {}, { kind: 'success' }],
     ['a null response', null, {}, { kind: 'success' }],
     ['a response without the list', { processed: 5 }, {}, { kind: 'success' }],
@@ -69,7 +55,7 @@ describe('readResponse: a successful invocation’s response, as the mapping rea
     ],
   ];
   it.each(cases)('%s', (_, payload, overrides, verdict) => {
-    expect(readResponse(payload, batch, { ...settings, ...overrides })).toEqual(verdict);
+    expect(esm.readResponse(payload, batch, { ...settings, ...overrides })).toEqual(verdict);
   });
 
   const failures: [string, unknown][] = [
@@ -93,22 +79,22 @@ describe('readResponse: a successful invocation’s response, as the mapping rea
     ],
   ];
   it.each(failures)('%s: a complete failure', (_, payload) => {
-    expect(readResponse(payload, batch, settings)).toMatchObject({ kind: 'failure' });
+    expect(esm.readResponse(payload, batch, settings)).toMatchObject({ kind: 'failure' });
   });
 });
 
 describe('afterInvocation: what follows an invocation', () => {
-  const work = (records: LaneRecord[], retries = 0, invocations = 1): Work<LaneRecord> => ({
+  const work = (records: esm.LaneRecord[], retries = 0, invocations = 1): esm.Work<esm.LaneRecord> => ({
     records,
     retries,
     invocations,
   });
-  const failure: Verdict = { kind: 'failure', reason: 'crash: Runtime.ExitError' };
+  const failure: esm.Verdict = { kind: 'failure', reason: 'crash: Runtime.ExitError' };
   const cases: [
     string,
-    Work<LaneRecord>,
-    Verdict,
-    Partial<LaneSettings>,
+    esm.Work<esm.LaneRecord>,
+    esm.Verdict,
+    Partial<esm.LaneSettings>,
     { pending: number[][]; retries: number[]; exhausted: number[]; bisected: boolean },
   ][] = [
     [
@@ -205,7 +191,7 @@ describe('afterInvocation: what follows an invocation', () => {
     ],
   ];
   it.each(cases)('%s', (_, given, verdict, overrides, expected) => {
-    const next = afterInvocation(given, verdict, { ...settings, ...overrides });
+    const next = esm.afterInvocation(given, verdict, { ...settings, ...overrides });
     expect({
       pending: next.pending.map((w) => offsets(w.records)),
       retries: next.pending.map((w) => w.retries),
@@ -217,12 +203,12 @@ describe('afterInvocation: what follows an invocation', () => {
 
 /** Works one batch through the rules with a scripted function, as the shell does with a real one. */
 function workThrough(
-  batch: LaneRecord[],
-  fn: (records: LaneRecord[]) => Verdict,
-  overrides: Partial<LaneSettings>,
+  batch: esm.LaneRecord[],
+  fn: (records: esm.LaneRecord[]) => esm.Verdict,
+  overrides: Partial<esm.LaneSettings>,
 ) {
   const rules = { ...settings, ...overrides };
-  const pending = [freshWork(batch)];
+  const pending = [esm.freshWork(batch)];
   const succeeded: number[] = [];
   const toOnFailure: { offset: number; invocations: number }[] = [];
   const commits: number[] = [];
@@ -234,12 +220,12 @@ function workThrough(
     if (verdict.kind === 'success') succeeded.push(...offsets(invoked.records));
     if (verdict.kind === 'partial')
       succeeded.push(...offsets(invoked.records.filter((r) => r.offset < verdict.from)));
-    const next = afterInvocation(invoked, verdict, rules);
+    const next = esm.afterInvocation(invoked, verdict, rules);
     toOnFailure.push(
       ...next.exhausted.map((r) => ({ offset: Number(r.offset), invocations: invoked.invocations })),
     );
     pending.unshift(...next.pending);
-    const point = commitPoint(pending, batch);
+    const point = esm.commitPoint(pending, batch);
     const from = commits.at(-1) ?? Number(batch[0]?.offset);
     if (point !== undefined && Number(point) > from) commits.push(Number(point));
   }
@@ -325,14 +311,14 @@ describe('expire: MaximumRecordAgeInSeconds', () => {
     ['60 s', 60, [0, 1], [2, 3]],
   ];
   it.each(cases)('%s', (_, maxAge, expired, fresh) => {
-    const result = expire(batch, now, maxAge);
+    const result = esm.expire(batch, now, maxAge);
     expect({ expired: offsets(result.expired), fresh: offsets(result.fresh) }).toEqual({ expired, fresh });
   });
 });
 
 describe('LaneBuffer: buffering, batch forming and back-pressure', () => {
-  const buffer = (overrides: Partial<LaneSettings> = {}) =>
-    new LaneBuffer<LaneRecord>({ ...settings, ...overrides });
+  const buffer = (overrides: Partial<esm.LaneSettings> = {}) =>
+    new esm.LaneBuffer<esm.LaneRecord>({ ...settings, ...overrides });
 
   it('forms batches of batchSize, in offset order, and skips what a batch already took', () => {
     const lane = buffer({ batchSize: 3 });
@@ -348,10 +334,10 @@ describe('LaneBuffer: buffering, batch forming and back-pressure', () => {
 
   const windows: [
     string,
-    Partial<LaneSettings>,
+    Partial<esm.LaneSettings>,
     number,
     number,
-    ReturnType<LaneBuffer<LaneRecord>['due']>,
+    ReturnType<esm.LaneBuffer<esm.LaneRecord>['due']>,
   ][] = [
     ['empty', {}, 0, 0, { kind: 'empty' }],
     ['window 0: at once', { maximumBatchingWindowSeconds: 0 }, 1, 0, { kind: 'ready' }],
@@ -373,12 +359,12 @@ describe('LaneBuffer: buffering, batch forming and back-pressure', () => {
 
   it('never takes more than the payload limit, but always at least one record', () => {
     const lane = buffer({ batchSize: 10 });
-    const big = MAX_PAYLOAD_BYTES / 2;
+    const big = esm.MAX_PAYLOAD_BYTES / 2;
     for (const r of range(0, 4)) lane.accept(r, big, 0);
     expect(lane.due(0)).toEqual({ kind: 'ready' });
     expect(offsets(lane.take())).toEqual([0, 1]);
     const huge = buffer();
-    huge.accept(rec(0), 2 * MAX_PAYLOAD_BYTES, 0);
+    huge.accept(rec(0), 2 * esm.MAX_PAYLOAD_BYTES, 0);
     expect(offsets(huge.take())).toEqual([0]);
   });
 
@@ -399,13 +385,13 @@ describe('LaneBuffer: buffering, batch forming and back-pressure', () => {
     const full = buffer({ batchSize: 1 });
     for (const r of range(0, full.capacity)) full.accept(r, 10, 0);
     const idle = buffer();
-    expect(flow([full, idle], false)).toBe('pause');
-    expect(flow([full, idle], true)).toBe('keep');
+    expect(esm.flow([full, idle], false)).toBe('pause');
+    expect(esm.flow([full, idle], true)).toBe('keep');
     full.retrying = true;
-    expect(flow([full, idle], false)).toBe('keep');
+    expect(esm.flow([full, idle], false)).toBe('keep');
     full.retrying = false;
     while (!full.isDrained()) full.take();
-    expect(flow([full, idle], true)).toBe('resume');
+    expect(esm.flow([full, idle], true)).toBe('resume');
   });
 });
 
@@ -413,10 +399,10 @@ describe('commitPoint and backoffMs', () => {
   const batch = range(10, 20);
   it.each([
     ['nothing pending: past the batch', [], 20],
-    ['the first pending record', [freshWork(range(14, 20))], 14],
-    ['an empty pending work is skipped', [freshWork([]), freshWork(range(16, 20))], 16],
-  ] as [string, Work<LaneRecord>[], number][])('%s', (_, pending, point) => {
-    expect(commitPoint(pending, batch)).toBe(BigInt(point));
+    ['the first pending record', [esm.freshWork(range(14, 20))], 14],
+    ['an empty pending work is skipped', [esm.freshWork([]), esm.freshWork(range(16, 20))], 16],
+  ] as [string, esm.Work<esm.LaneRecord>[], number][])('%s', (_, pending, point) => {
+    expect(esm.commitPoint(pending, batch)).toBe(BigInt(point));
   });
 
   it.each([
@@ -425,6 +411,6 @@ describe('commitPoint and backoffMs', () => {
     [3, 80],
     [10, 100],
   ])('after %i failures in a row: %i ms', (failures, ms) => {
-    expect(backoffMs(failures, { initialMs: 20, maxMs: 100 })).toBe(ms);
+    expect(esm.backoffMs(failures, { initialMs: 20, maxMs: 100 })).toBe(ms);
   });
 });
