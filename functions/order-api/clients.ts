@@ -16,11 +16,10 @@
  * (a TimeoutError, retried like a lost connection: every write here is conditional, so a retry of a
  * write that took effect finds it done).
  */
-import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBClient, DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConfiguredRetryStrategy } from '@smithy/core/retry';
-import { dynamoDbClientConfig } from '../shared/dynamodb.ts';
-import { captureAwsClient } from '../shared/tracing.ts';
+import { dynamoDbClientConfig, dynamoDbClients } from '../shared/dynamodb.ts';
 
 /** Attempts per DynamoDB call, the first included. */
 export const ORDER_API_DYNAMODB_ATTEMPTS = 3;
@@ -52,26 +51,13 @@ export function orderApiDynamoDbConfig(
   };
 }
 
-let client: DynamoDBClient | undefined;
-let documentClient: DynamoDBDocumentClient | undefined;
+const clients = dynamoDbClients((env) => orderApiDynamoDbConfig(env));
 
 /** The low-level client (the idempotency store's) of this execution environment; its calls are traced. */
-export function orderApiDynamoDbClient(): DynamoDBClient {
-  client ??= captureAwsClient(new DynamoDBClient(orderApiDynamoDbConfig(process.env)));
-  return client;
-}
+export const orderApiDynamoDbClient = (): DynamoDBClient => clients.client();
 
 /** The document client (orders, catalog, notifications) on the same low-level client. */
-export function orderApiDocumentClient(): DynamoDBDocumentClient {
-  documentClient ??= DynamoDBDocumentClient.from(orderApiDynamoDbClient(), {
-    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
-  });
-  return documentClient;
-}
+export const orderApiDocumentClient = (): DynamoDBDocumentClient => clients.documentClient();
 
 /** Forgets the clients (`resetClients`), so the next request reads the environment again. */
-export function resetOrderApiClients(): void {
-  client?.destroy();
-  client = undefined;
-  documentClient = undefined;
-}
+export const resetOrderApiClients = (): void => clients.reset();

@@ -22,32 +22,48 @@ export function dynamoDbClientConfig(
   };
 }
 
-let client: DynamoDBClient | undefined;
-let documentClient: DynamoDBDocumentClient | undefined;
-
 /**
- * The low-level client, shared with the Powertools idempotency persistence layer; its calls are X-Ray
- * subsegments (and local spans), the document client's too (it sends through this client's middleware).
+ * The clients of one configuration, made on first use (the environment read then) and kept for the
+ * execution environment: the low-level client, whose calls are X-Ray subsegments (and local spans), and
+ * the document client (plain JS values in and out) on it, which sends through the same middleware.
+ * `reset` drops them, so the next call reads the environment again.
  */
-export function dynamoDbClient(): DynamoDBClient {
-  client ??= captureAwsClient(new DynamoDBClient(dynamoDbClientConfig(process.env)));
-  return client;
+export function dynamoDbClients(
+  config: (env: Readonly<Record<string, string | undefined>>) => DynamoDBClientConfig,
+) {
+  let client: DynamoDBClient | undefined;
+  let documentClient: DynamoDBDocumentClient | undefined;
+  const lowLevel = (): DynamoDBClient => {
+    client ??= captureAwsClient(new DynamoDBClient(config(process.env)));
+    return client;
+  };
+  return {
+    client: lowLevel,
+    documentClient(): DynamoDBDocumentClient {
+      documentClient ??= DynamoDBDocumentClient.from(lowLevel(), {
+        marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+      });
+      return documentClient;
+    },
+    reset(): void {
+      client?.destroy();
+      client = undefined;
+      documentClient = undefined;
+    },
+  };
 }
 
-/** The document client (plain JS values in and out) every business write goes through. */
-export function dynamoDbDocumentClient(): DynamoDBDocumentClient {
-  documentClient ??= DynamoDBDocumentClient.from(dynamoDbClient(), {
-    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
-  });
-  return documentClient;
-}
+/** The steps' clients, on the shared settings. */
+const shared = dynamoDbClients(dynamoDbClientConfig);
+
+/** The low-level client, shared with the Powertools idempotency persistence layer. */
+export const dynamoDbClient = (): DynamoDBClient => shared.client();
+
+/** The document client every business write goes through. */
+export const dynamoDbDocumentClient = (): DynamoDBDocumentClient => shared.documentClient();
 
 /** Drops the cached clients, so the next call reads the environment again. */
-export function resetDynamoDbClients(): void {
-  client?.destroy();
-  client = undefined;
-  documentClient = undefined;
-}
+export const resetDynamoDbClients = (): void => shared.reset();
 
 /** A write refused by its condition: the caller reads the item to learn why. */
 export function isConditionalCheckFailed(error: unknown): boolean {
