@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { LambdaKafkaFailureRecord } from '../../events/schemas/events.ts';
-import { applyEnvironment, functionEnvironment } from './environment.ts';
 import { InvocationTimeoutError, invokeHandler } from './lambda-context.ts';
 import { buildMskEvent, type ConsumedRecord, onFailureRecord } from './msk-event.ts';
 
@@ -80,39 +79,6 @@ describe('MSK event rendering', () => {
     }
     const withoutBatchInfo = { ...onFailureRecord(source, failure, record()), KafkaBatchInfo: undefined };
     expect(LambdaKafkaFailureRecord.safeParse(withoutBatchInfo).success).toBe(false);
-  });
-});
-
-describe('function environment', () => {
-  const endpoints = {
-    kafkaBrokers: ['k:1'],
-    dynamodbEndpoint: 'http://d:2',
-    snsEndpoint: 'http://s:3',
-    tablePrefix: 't',
-  };
-
-  it('wires the manifest: tables, endpoints, service name', () => {
-    const env = functionEnvironment('inventory', endpoints);
-    expect(env).toMatchObject({
-      KAFKA_BROKERS: 'k:1',
-      KAFKA_AUTH: 'none',
-      DYNAMODB_ENDPOINT: 'http://d:2',
-      TABLE_INVENTORY: 't-inventory',
-      TABLE_ORDERS: 't-orders',
-      POWERTOOLS_SERVICE_NAME: 'inventory',
-      AWS_LAMBDA_FUNCTION_NAME: 'inventory',
-    });
-    expect(env).not.toHaveProperty('TABLE_NOTIFICATIONS');
-  });
-
-  it('puts back what it changed', () => {
-    process.env.RUNTIME_TEST_KEEP = 'before';
-    const restore = applyEnvironment({ RUNTIME_TEST_KEEP: 'during', RUNTIME_TEST_NEW: 'x' });
-    expect(process.env.RUNTIME_TEST_KEEP).toBe('during');
-    restore();
-    expect(process.env.RUNTIME_TEST_KEEP).toBe('before');
-    expect(process.env).not.toHaveProperty('RUNTIME_TEST_NEW');
-    delete process.env.RUNTIME_TEST_KEEP;
   });
 });
 
