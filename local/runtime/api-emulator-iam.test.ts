@@ -5,8 +5,9 @@
  */
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectWrongSecretRefused, startTestApi } from '../../test/support/api.ts';
 import { signedClient, unsignedClient } from '../../tools/test-deployed/signed-client.ts';
-import { LOCAL_CALLER_ARN, type RunningApi, startApiEmulator } from './api-emulator.ts';
+import { LOCAL_CALLER_ARN, type RunningApi } from './api-emulator.ts';
 
 const credentials = { accessKeyId: 'AKIDEMULATORTEST', secretAccessKey: 'emulator-secret' };
 const region = 'eu-central-1';
@@ -16,18 +17,11 @@ describe('API emulator with IAM (SigV4) authorization', () => {
   const events: APIGatewayProxyEvent[] = [];
 
   beforeAll(async () => {
-    api = await startApiEmulator({
-      functionName: 'order-api',
-      memoryMb: 128,
-      timeoutSeconds: 5,
-      port: 0,
-      log: () => undefined,
-      iam: { credentials, region },
-      invoke: async (event) => {
-        events.push(event as APIGatewayProxyEvent);
-        return { status: 'ok', requestId: 'r-1', payload: { statusCode: 200, body: '{"ok":true}' } };
-      },
-    });
+    const invoke = async (event: APIGatewayProxyEvent) => {
+      events.push(event);
+      return { status: 'ok' as const, requestId: 'r-1', payload: { statusCode: 200, body: '{"ok":true}' } };
+    };
+    api = await startTestApi({ invoke }, { iam: { credentials, region } });
   });
   afterAll(() => api.close());
 
@@ -57,14 +51,12 @@ describe('API emulator with IAM (SigV4) authorization', () => {
   });
 
   it('answers 403 InvalidSignatureException to a signature by another secret key', async () => {
-    const client = signedClient({
-      baseUrl: api.url,
-      region,
-      credentials: { ...credentials, secretAccessKey: 'x' },
-    });
-    const answer = await client.request('POST', '/orders/ord-1/cancel');
-    expect(answer.status).toBe(403);
-    expect(answer.headers.get('x-amzn-errortype')).toBe('InvalidSignatureException');
+    const answer = await expectWrongSecretRefused(
+      api.url,
+      { credentials, region },
+      'POST',
+      '/orders/ord-1/cancel',
+    );
     expect((answer.body as { message: string }).message).toMatch(
       /^The request signature we calculated does not match/,
     );

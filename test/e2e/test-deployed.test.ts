@@ -17,6 +17,7 @@ import { run } from '../../tools/test-deployed/cli.ts';
 import { CHECKS } from '../../tools/test-deployed/run.ts';
 import { signedClient, unsignedClient } from '../../tools/test-deployed/signed-client.ts';
 import type { FunctionName } from '../../topology/index.ts';
+import { expectWrongSecretRefused } from '../support/api.ts';
 import { testInfra } from '../support/env.ts';
 import { type E2ePipeline, startE2ePipeline } from '../support/pipeline.ts';
 
@@ -58,14 +59,7 @@ describe('npm run test:deployed against a local stack with IAM (SigV4) authoriza
     const unsigned = await unsignedClient(pipeline.api).request('GET', '/orders/ord-unknown');
     expect(unsigned.status).toBe(403);
     expect(unsigned.body).toEqual({ message: 'Missing Authentication Token' });
-    const wrongKey = signedClient({
-      baseUrl: pipeline.api,
-      region,
-      credentials: { ...credentials, secretAccessKey: 'not-it' },
-    });
-    const wrong = await wrongKey.request('GET', '/orders/ord-unknown');
-    expect(wrong.status).toBe(403);
-    expect(wrong.headers.get('x-amzn-errortype')).toBe('InvalidSignatureException');
+    await expectWrongSecretRefused(pipeline.api, { credentials, region }, 'GET', '/orders/ord-unknown');
     // The right key reaches the function: an unknown order is its 404, not the gateway's 403.
     const right = await signedClient({ baseUrl: pipeline.api, region, credentials }).request(
       'GET',

@@ -2,9 +2,9 @@ import { connect } from 'node:net';
 import { APIGatewayProxyEventSchema } from '@aws-lambda-powertools/parser/schemas';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MAX_REQUEST_BYTES, type RunningApi, startApiEmulator } from '../../local/runtime/api-emulator.ts';
-import { inProcessInvoker } from '../../local/runtime/invoke.ts';
+import { MAX_REQUEST_BYTES, type RunningApi } from '../../local/runtime/api-emulator.ts';
 import type { LambdaHandler } from '../../local/runtime/lambda-context.ts';
+import { startTestApi } from '../support/api.ts';
 
 type Handler = LambdaHandler<APIGatewayProxyEvent, APIGatewayProxyResult>;
 
@@ -20,13 +20,7 @@ describe('API Gateway REST proxy emulator', () => {
   };
 
   async function start(handler: Handler, timeoutSeconds = 10): Promise<string> {
-    api = await startApiEmulator({
-      functionName: 'order-api',
-      memoryMb: 512,
-      timeoutSeconds,
-      invoke: inProcessInvoker({ functionName: 'order-api', memoryMb: 512, timeoutSeconds }, handler),
-      port: 0,
-    });
+    api = await startTestApi(handler, { memoryMb: 512, timeoutSeconds });
     return api.url;
   }
 
@@ -218,21 +212,13 @@ describe('API emulator: malformed requests get a 4xx as from API Gateway, never 
   });
 
   async function start(handler?: Handler): Promise<number> {
-    api = await startApiEmulator({
-      functionName: 'order-api',
-      memoryMb: 128,
-      timeoutSeconds: 5,
-      port: 0,
-      log: () => undefined,
-      invoke: inProcessInvoker(
-        { functionName: 'order-api', memoryMb: 128, timeoutSeconds: 5 },
-        handler ??
-          (async (event) => {
-            seen.push(event);
-            return { statusCode: 200, body: '{}' };
-          }),
-      ),
-    });
+    api = await startTestApi(
+      handler ??
+        (async (event) => {
+          seen.push(event);
+          return { statusCode: 200, body: '{}' };
+        }),
+    );
     return api.port;
   }
 

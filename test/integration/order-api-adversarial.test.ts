@@ -14,9 +14,9 @@ import { dynamoCatalog } from '../../functions/order-api/catalog.ts';
 import { dynamoNotifications } from '../../functions/order-api/notifications.ts';
 import { dynamoOrders } from '../../functions/shared/orders/repository.ts';
 import { RecordingProducer, silentLogger, testMetrics } from '../../functions/shared/testing.ts';
-import { type RunningApi, startApiEmulator } from '../../local/runtime/api-emulator.ts';
-import { inProcessInvoker } from '../../local/runtime/invoke.ts';
+import type { RunningApi } from '../../local/runtime/api-emulator.ts';
 import { localTableName } from '../../topology/manifest.ts';
+import { startTestApi } from '../support/api.ts';
 import { testDynamoDbClient } from '../support/env.ts';
 
 /**
@@ -77,14 +77,7 @@ beforeAll(async () => {
     },
     { logger: silentLogger(), metrics: testMetrics() },
   );
-  api = await startApiEmulator({
-    functionName: 'order-api',
-    memoryMb: 512,
-    timeoutSeconds: 10,
-    port: 0,
-    invoke: inProcessInvoker({ functionName: 'order-api', memoryMb: 512, timeoutSeconds: 10 }, handle),
-    log: () => undefined,
-  });
+  api = await startTestApi(handle, { memoryMb: 512, timeoutSeconds: 10 });
 });
 
 afterAll(async () => {
