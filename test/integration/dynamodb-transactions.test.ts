@@ -217,6 +217,23 @@ describe('TransactWriteItems on the local endpoint', () => {
     expect(await notificationIds(notified)).toEqual(['a']);
   });
 
+  it('writes nothing of a transaction when one condition fails, and says which one', async () => {
+    const [plenty, scarce, orderId] = [unique('SKU'), unique('SKU'), unique('ord')];
+    await put(inventory, { sku: { S: plenty }, available: { N: '10' } });
+    await put(inventory, { sku: { S: scarce }, available: { N: '1' } });
+    const create = { orderId: { S: orderId }, status: { S: 'CONFIRMED' } };
+    const reasons = await transact([
+      reserve(plenty, 2),
+      reserve(scarce, 2),
+      { Put: { TableName: orders, Item: create, ConditionExpression: 'attribute_not_exists(orderId)' } },
+    ]);
+
+    expect(reasons?.map((r) => r.Code)).toEqual(['None', 'ConditionalCheckFailed', 'None']);
+    expect(await stockOf(plenty)).toBe(10);
+    expect(await stockOf(scarce)).toBe(1);
+    expect(await get(orders, { orderId: { S: orderId } })).toBeUndefined();
+  });
+
   it('applies every operation when all conditions hold', async () => {
     const { items, snapshot, shard, created, notified } = await mixedTransaction(1);
     const before = await snapshot();

@@ -5,8 +5,6 @@ import {
   DescribeTimeToLiveCommand,
   GetItemCommand,
   PutItemCommand,
-  TransactionCanceledException,
-  TransactWriteItemsCommand,
 } from '@aws-sdk/client-dynamodb';
 import { afterAll, describe, expect, it } from 'vitest';
 import { localTableName, manifest, tableNames } from '../../topology/manifest.ts';
@@ -15,7 +13,6 @@ import { testDynamoDbClient } from '../support/env.ts';
 const client = testDynamoDbClient();
 afterAll(() => client.destroy());
 
-const inventory = localTableName('inventory');
 const orders = localTableName('orders');
 
 describe('DynamoDB endpoint (dynoxide), provisioned from the manifest', () => {
@@ -57,67 +54,5 @@ describe('DynamoDB endpoint (dynoxide), provisioned from the manifest', () => {
       new GetItemCommand({ TableName: orders, Key: { orderId: { S: orderId } } }),
     );
     expect(Item?.status?.S).toBe('RECEIVED');
-  });
-
-  it('writes nothing of a transaction when one condition fails, and says which one', async () => {
-    const plenty = `SKU-${randomUUID()}`;
-    const scarce = `SKU-${randomUUID()}`;
-    const orderId = `ord-${randomUUID()}`;
-    for (const [sku, stock] of [
-      [plenty, 10],
-      [scarce, 1],
-    ] as const) {
-      await client.send(
-        new PutItemCommand({
-          TableName: inventory,
-          Item: { sku: { S: sku }, available: { N: String(stock) } },
-        }),
-      );
-    }
-    const reserve = (sku: string, quantity: number) => ({
-      Update: {
-        TableName: inventory,
-        Key: { sku: { S: sku } },
-        UpdateExpression: 'SET available = available - :q',
-        ConditionExpression: 'available >= :q',
-        ExpressionAttributeValues: { ':q': { N: String(quantity) } },
-      },
-    });
-
-    const attempt = client.send(
-      new TransactWriteItemsCommand({
-        TransactItems: [
-          reserve(plenty, 2),
-          reserve(scarce, 2),
-          {
-            Put: {
-              TableName: orders,
-              Item: { orderId: { S: orderId }, status: { S: 'CONFIRMED' } },
-              ConditionExpression: 'attribute_not_exists(orderId)',
-            },
-          },
-        ],
-      }),
-    );
-
-    const error = await attempt.then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(TransactionCanceledException);
-    expect((error as TransactionCanceledException).CancellationReasons?.map((r) => r.Code)).toEqual([
-      'None',
-      'ConditionalCheckFailed',
-      'None',
-    ]);
-    const stockOf = async (sku: string) =>
-      (await client.send(new GetItemCommand({ TableName: inventory, Key: { sku: { S: sku } } }))).Item
-        ?.available?.N;
-    expect(await stockOf(plenty)).toBe('10');
-    expect(await stockOf(scarce)).toBe('1');
-    const { Item } = await client.send(
-      new GetItemCommand({ TableName: orders, Key: { orderId: { S: orderId } } }),
-    );
-    expect(Item).toBeUndefined();
   });
 });
