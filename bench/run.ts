@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { InfraError, stopAllManaged } from '../local/infra/index.ts';
 import { projectRoot } from '../local/python/venv.ts';
 import { type CommandLine, positiveNumber, readCommandLine } from '../tools/command-line.ts';
-import { type AttemptFigures, type FlashSaleFigures, flashSale } from './lib/chaos-aws.ts';
+import { flashSale } from './lib/chaos-aws.ts';
 import { runScenario } from './lib/chaos-run.ts';
 import { type CostReport, costReport, type UsagePerOrder } from './lib/cost.ts';
 import type { CpuUsage } from './lib/cpu.ts';
@@ -159,76 +159,6 @@ function perOrderOf(phase: 'throughput' | 'latency', cost: CostReport) {
   };
 }
 
-export interface BenchResult {
-  command: string;
-  startedAt: string;
-  commit: { commit: string; dirty: boolean };
-  machine: MachineInfo;
-  latency: {
-    rate: number;
-    orders: number;
-    warmup: number;
-    pipeline: ReturnType<typeof latencyOf>;
-    baseline: ReturnType<typeof latencyOf> | null;
-    ratio: { p50: number; p90: number; p99: number } | null;
-    /** The latency rate over the throughput phase's sustained orders/s (below 1: below capacity). */
-    utilisation: number;
-  };
-  throughput: {
-    concurrency: number;
-    orders: number;
-    warmup: number;
-    cooldown: number;
-    pipeline: {
-      ordersPerSec: number;
-      windowS: number;
-      p50Ms: number;
-      p90Ms: number;
-      p99Ms: number;
-      sent: number;
-      completed: number;
-      missing: number;
-      failed: number;
-    };
-  };
-  perOrder: ReturnType<typeof perOrderOf>;
-  perOrderLatencyPhase: ReturnType<typeof perOrderOf>;
-  /** CPU ms per order of each process of the stack (`/proc/<pid>/stat`), over the same orders as the counters. */
-  cpu: {
-    pipelineLatencyPhase: CpuUsage;
-    pipelineThroughputPhase: CpuUsage;
-    /** The bare chain in the latency phase, at the same rate: its hops' process (`runtime`) and the broker. */
-    baselineLatencyPhase: CpuUsage | null;
-  };
-  costPerMillionOrdersUsd: number;
-  cost: {
-    phase: 'throughput';
-    perMillionOrdersUsd: CostReport['perMillionOrdersUsd'];
-    latencyPhasePerMillionOrdersUsd: CostReport['perMillionOrdersUsd'];
-    fixedPerMonthUsd: CostReport['fixedPerMonthUsd'];
-    kafkaStorage: CostReport['kafkaStorage'];
-    deployment: CostReport['deployment'];
-    prices: CostReport['prices'];
-    method: string;
-  };
-  /** The flash sale (null: skipped): its figures, attempts and the chaos verdict's failures. */
-  flashSale: FlashSaleResult | null;
-  /** Every order of every phase was accepted and finished. */
-  allFinished: boolean;
-  logs: { pipeline: string; baseline: string | null };
-  notes: string[];
-}
-
-export interface FlashSaleResult extends FlashSaleFigures {
-  orders: number;
-  rate: number;
-  acceptedPerSec: number;
-  attempts: AttemptFigures | undefined;
-  faultProfile: string | undefined;
-  pass: boolean;
-  failures: string[];
-}
-
 /** The flash sale on the bench's stack: the chaos scenario, run once, its figures kept. */
 async function runFlashSale(stack: BenchStack, options: { orders: number; rate: number; stallMs: number }) {
   log(`[bench] flash sale: ${options.orders} orders at ${options.rate}/s for one SKU`);
@@ -243,8 +173,9 @@ async function runFlashSale(stack: BenchStack, options: { orders: number; rate: 
     faultProfile: r.faultProfile,
     pass: r.pass,
     failures: r.failures,
-  } satisfies FlashSaleResult;
+  };
 }
+export type FlashSaleResult = Awaited<ReturnType<typeof runFlashSale>>;
 
 /** Per closed loop: the completions skipped before the window opens, and the orders sent after it. */
 const closedLoopMargins = (options: BenchOptions) => ({
@@ -252,7 +183,56 @@ const closedLoopMargins = (options: BenchOptions) => ({
   cooldown: options.concurrency,
 });
 
-export async function runBench(options: BenchOptions, command: string): Promise<BenchResult> {
+/** The baseline's latency phase, on fresh topics of the stack's broker. */
+async function measureBaseline(stack: BenchStack, options: BenchOptions) {
+  log('[bench] phase 1/2 latency: baseline (4 bare Kafka hops, no batching window)');
+  const target = await openTarget('baseline', stack, 0);
+  try {
+    const segment = await measure(target, {
+      stallMs: options.stallMs,
+      log,
+      label: 'latency  baseline',
+      orders: options.orders,
+      load: { kind: 'rate', perSecond: options.rate },
+      warmup: options.warmup,
+      firstIndex: 0,
+    });
+    return { segment, logFile: target.logFile };
+  } finally {
+    await target.close();
+  }
+}
+
+/** The pipeline's latency phase, then its throughput phase on the same warm runtime. */
+async function measurePipeline(stack: BenchStack, options: BenchOptions) {
+  const margins = closedLoopMargins(options);
+  log('[bench] phase 1/2 latency: pipeline');
+  const totalOrders = 2 * options.warmup + 2 * options.orders + margins.warmup + margins.cooldown;
+  const target = await openTarget('pipeline', stack, stockFor(totalOrders));
+  const common = { stallMs: options.stallMs, log, orders: options.orders };
+  try {
+    const latency = await measure(target, {
+      ...common,
+      label: 'latency  pipeline',
+      load: { kind: 'rate', perSecond: options.rate },
+      warmup: options.warmup,
+      firstIndex: 0,
+    });
+    log(`[bench] phase 2/2 throughput: pipeline, ${options.concurrency} in flight`);
+    const throughput = await measure(target, {
+      ...common,
+      label: 'throughput pipeline',
+      load: { kind: 'concurrency', inFlight: options.concurrency },
+      ...margins,
+      firstIndex: 1_000_000,
+    });
+    return { latency, throughput, tablePrefix: target.tablePrefix, logFile: target.logFile };
+  } finally {
+    await target.close();
+  }
+}
+
+export async function runBench(options: BenchOptions, command: string) {
   const startedAt = new Date().toISOString();
   const stack = await startBenchStack(log);
   const machine = machineInfo(stack.kafkaVersion);
@@ -263,172 +243,118 @@ export async function runBench(options: BenchOptions, command: string): Promise<
         `throughput: ${options.orders} orders, ${options.concurrency} in flight (closed loop, ${margins.warmup} warm-up, ${margins.cooldown} cool-down); ` +
         `Kafka ${stack.kafkaBrokers.join(',')}, DynamoDB ${stack.dynamodbEndpoint}`,
     );
-    const common = { stallMs: options.stallMs, log };
-    const open = { kind: 'rate', perSecond: options.rate } as const;
-
-    let baseline: SegmentResult | undefined;
-    let baselineLog: string | null = null;
-    if (options.baseline) {
-      log('[bench] phase 1/2 latency: baseline (4 bare Kafka hops, no batching window)');
-      const target = await openTarget('baseline', stack, 0);
-      baselineLog = target.logFile;
-      try {
-        baseline = await measure(target, {
-          ...common,
-          label: 'latency  baseline',
-          orders: options.orders,
-          load: open,
-          warmup: options.warmup,
-          firstIndex: 0,
-        });
-      } finally {
-        await target.close();
-      }
-    }
-
-    log('[bench] phase 1/2 latency: pipeline');
-    const totalOrders = 2 * options.warmup + 2 * options.orders + margins.warmup + margins.cooldown;
-    const target = await openTarget('pipeline', stack, stockFor(totalOrders));
-    let latency: SegmentResult;
-    let throughput: SegmentResult;
-    try {
-      latency = await measure(target, {
-        ...common,
-        label: 'latency  pipeline',
-        orders: options.orders,
-        load: open,
-        warmup: options.warmup,
-        firstIndex: 0,
-      });
-      log(`[bench] phase 2/2 throughput: pipeline, ${options.concurrency} in flight`);
-      throughput = await measure(target, {
-        ...common,
-        label: 'throughput pipeline',
-        orders: options.orders,
-        load: { kind: 'concurrency', inFlight: options.concurrency },
-        ...margins,
-        firstIndex: 1_000_000,
-      });
-    } finally {
-      await target.close();
-    }
+    const baseline = options.baseline ? await measureBaseline(stack, options) : undefined;
+    const pipeline = await measurePipeline(stack, options);
     const sale = options.flashSale
       ? await runFlashSale(stack, { ...options.flashSale, stallMs: options.stallMs })
       : null;
     machine.loadAverage.end = currentLoad();
-
-    const costOf = (s: SegmentResult) =>
-      costReport({
-        stats: s.stats,
-        orders: s.counted.orders,
-        logBytes: s.logBytes,
-        tablePrefix: target.tablePrefix,
-      });
-    const cost = costOf(throughput);
-    const latencyCost = costOf(latency);
-    const allFinished =
-      latency.counted.allFinished &&
-      throughput.counted.allFinished &&
-      (baseline?.counted.allFinished ?? true);
-    return {
-      command,
-      startedAt,
-      commit: gitCommit(),
-      machine,
-      latency: {
-        rate: options.rate,
-        orders: options.orders,
-        warmup: options.warmup,
-        pipeline: latencyOf(latency),
-        baseline: baseline ? latencyOf(baseline) : null,
-        ratio: baseline
-          ? {
-              p50: ratio(latency.p50Ms, baseline.p50Ms),
-              p90: ratio(latency.p90Ms, baseline.p90Ms),
-              p99: ratio(latency.p99Ms, baseline.p99Ms),
-            }
-          : null,
-        utilisation: ratio(options.rate, throughput.ordersPerSec),
-      },
-      throughput: {
-        concurrency: options.concurrency,
-        orders: options.orders,
-        ...margins,
-        pipeline: {
-          ordersPerSec: throughput.ordersPerSec,
-          windowS: throughput.windowS,
-          p50Ms: throughput.p50Ms,
-          p90Ms: throughput.p90Ms,
-          p99Ms: throughput.p99Ms,
-          sent: throughput.sent,
-          completed: throughput.completed,
-          missing: throughput.missing,
-          failed: throughput.failed,
-        },
-      },
-      perOrder: perOrderOf('throughput', cost),
-      perOrderLatencyPhase: perOrderOf('latency', latencyCost),
-      cpu: {
-        pipelineLatencyPhase: latency.cpu,
-        pipelineThroughputPhase: throughput.cpu,
-        baselineLatencyPhase: baseline?.cpu ?? null,
-      },
-      costPerMillionOrdersUsd: cost.perMillionOrdersUsd.total,
-      cost: {
-        phase: 'throughput',
-        perMillionOrdersUsd: cost.perMillionOrdersUsd,
-        latencyPhasePerMillionOrdersUsd: latencyCost.perMillionOrdersUsd,
-        fixedPerMonthUsd: cost.fixedPerMonthUsd,
-        kafkaStorage: cost.kafkaStorage,
-        deployment: cost.deployment,
-        prices: cost.prices,
-        method: cost.method,
-      },
-      flashSale: sale,
-      allFinished,
-      logs: { pipeline: target.logFile, baseline: baselineLog },
-      notes: [
-        'Latency: from the 202 answer of POST /orders to the end of the notification invocation that delivered the order-shipped notification; baseline: from the acknowledged produce on its first topic to the acknowledged produce of its fourth hop. Open loop: order i is sent at i/rate s whatever the system does, so queueing shows in the figures.',
-        'Baseline: four bare consume->produce hops with no batching window (records are forwarded as soon as they arrive; those that arrive during a send go in the next one), the functions producer settings, the same client library and broker.',
-        "Throughput: closed loop (C orders in flight end to end, the next sent when one finishes). By Little's law its latency is C / throughput: it measures capacity, not latency. orders/s is taken between the warm-up-th and the (warm-up + orders)-th completion while the loop is still full.",
-        'perOrder: counted over every order of the throughput phase (its warm-up and cool-down included, all at saturation); perOrderLatencyPhase: over the measured orders of the latency phase. costPerMillionOrdersUsd prices perOrder.',
-        'cpu: utime + stime of each process (all its threads, the environments worker threads included, and its descendants) from /proc/<pid>/stat, read when the counters are read, divided by the same orders; runtime is the child running the functions (the hops for the baseline); driver is the bench process sending the orders, not in the total.',
-        'fixedPerMonthUsd (broker hours, broker storage, event poller units) does not scale with orders and is not in costPerMillionOrdersUsd.',
-      ],
-    };
+    return benchResultOf({ options, command, startedAt, machine, baseline, pipeline, sale });
   } finally {
     await stack.stop();
   }
 }
 
-export interface SoakResult {
+/** `bench/results/latest.json`: the figures of the phases, their per-order usage and cost (bench/README "The JSON"). */
+function benchResultOf(r: {
+  options: BenchOptions;
   command: string;
   startedAt: string;
-  commit: { commit: string; dirty: boolean };
   machine: MachineInfo;
-  orders: number;
-  concurrency: number;
-  warmup: number;
-  cooldown: number;
-  windowOrders: number;
-  firstOrdersPerSec: number;
-  lastOrdersPerSec: number;
-  /** lastOrdersPerSec / firstOrdersPerSec. */
-  lastOverFirst: number;
-  /** Over all the measured orders. */
-  ordersPerSec: number;
-  windows: ReturnType<typeof windowRates>;
-  latency: { p50Ms: number; p90Ms: number; p99Ms: number; maxMs: number };
-  completed: number;
-  missing: number;
-  failed: number;
-  allFinished: boolean;
-  perOrder: ReturnType<typeof perOrderOf>;
-  cpu: CpuUsage;
-  log: string;
+  baseline: Awaited<ReturnType<typeof measureBaseline>> | undefined;
+  pipeline: Awaited<ReturnType<typeof measurePipeline>>;
+  sale: FlashSaleResult | null;
+}) {
+  const { options } = r;
+  const { latency, throughput } = r.pipeline;
+  const baseline = r.baseline?.segment;
+  const costOf = (s: SegmentResult) =>
+    costReport({
+      stats: s.stats,
+      orders: s.counted.orders,
+      logBytes: s.logBytes,
+      tablePrefix: r.pipeline.tablePrefix,
+    });
+  const cost = costOf(throughput);
+  const latencyCost = costOf(latency);
+  return {
+    command: r.command,
+    startedAt: r.startedAt,
+    commit: gitCommit(),
+    machine: r.machine,
+    latency: {
+      rate: options.rate,
+      orders: options.orders,
+      warmup: options.warmup,
+      pipeline: latencyOf(latency),
+      baseline: baseline ? latencyOf(baseline) : null,
+      ratio: baseline
+        ? {
+            p50: ratio(latency.p50Ms, baseline.p50Ms),
+            p90: ratio(latency.p90Ms, baseline.p90Ms),
+            p99: ratio(latency.p99Ms, baseline.p99Ms),
+          }
+        : null,
+      /** The latency rate over the throughput phase's sustained orders/s (below 1: below capacity). */
+      utilisation: ratio(options.rate, throughput.ordersPerSec),
+    },
+    throughput: {
+      concurrency: options.concurrency,
+      orders: options.orders,
+      ...closedLoopMargins(options),
+      pipeline: {
+        ordersPerSec: throughput.ordersPerSec,
+        windowS: throughput.windowS,
+        p50Ms: throughput.p50Ms,
+        p90Ms: throughput.p90Ms,
+        p99Ms: throughput.p99Ms,
+        sent: throughput.sent,
+        completed: throughput.completed,
+        missing: throughput.missing,
+        failed: throughput.failed,
+      },
+    },
+    perOrder: perOrderOf('throughput', cost),
+    perOrderLatencyPhase: perOrderOf('latency', latencyCost),
+    /** CPU ms per order of each process of the stack (`/proc/<pid>/stat`), over the same orders as the counters. */
+    cpu: {
+      pipelineLatencyPhase: latency.cpu,
+      pipelineThroughputPhase: throughput.cpu,
+      /** The bare chain in the latency phase, at the same rate: its hops' process (`runtime`) and the broker. */
+      baselineLatencyPhase: baseline?.cpu ?? null,
+    },
+    costPerMillionOrdersUsd: cost.perMillionOrdersUsd.total,
+    cost: {
+      phase: 'throughput' as const,
+      perMillionOrdersUsd: cost.perMillionOrdersUsd,
+      latencyPhasePerMillionOrdersUsd: latencyCost.perMillionOrdersUsd,
+      fixedPerMonthUsd: cost.fixedPerMonthUsd,
+      kafkaStorage: cost.kafkaStorage,
+      deployment: cost.deployment,
+      prices: cost.prices,
+      method: cost.method,
+    },
+    /** The flash sale (null: skipped): its figures, attempts and the chaos verdict's failures. */
+    flashSale: r.sale,
+    /** Every order of every phase was accepted and finished. */
+    allFinished:
+      latency.counted.allFinished &&
+      throughput.counted.allFinished &&
+      (baseline?.counted.allFinished ?? true),
+    logs: { pipeline: r.pipeline.logFile, baseline: r.baseline?.logFile ?? null },
+    notes: [
+      'Latency: from the 202 answer of POST /orders to the end of the notification invocation that delivered the order-shipped notification; baseline: from the acknowledged produce on its first topic to the acknowledged produce of its fourth hop. Open loop: order i is sent at i/rate s whatever the system does, so queueing shows in the figures.',
+      'Baseline: four bare consume->produce hops with no batching window (records are forwarded as soon as they arrive; those that arrive during a send go in the next one), the functions producer settings, the same client library and broker.',
+      "Throughput: closed loop (C orders in flight end to end, the next sent when one finishes). By Little's law its latency is C / throughput: it measures capacity, not latency. orders/s is taken between the warm-up-th and the (warm-up + orders)-th completion while the loop is still full.",
+      'perOrder: counted over every order of the throughput phase (its warm-up and cool-down included, all at saturation); perOrderLatencyPhase: over the measured orders of the latency phase. costPerMillionOrdersUsd prices perOrder.',
+      'cpu: utime + stime of each process (all its threads, the environments worker threads included, and its descendants) from /proc/<pid>/stat, read when the counters are read, divided by the same orders; runtime is the child running the functions (the hops for the baseline); driver is the bench process sending the orders, not in the total.',
+      'fixedPerMonthUsd (broker hours, broker storage, event poller units) does not scale with orders and is not in costPerMillionOrdersUsd.',
+    ],
+  };
 }
+export type BenchResult = ReturnType<typeof benchResultOf>;
 
-export async function runSoak(options: BenchOptions, orders: number, command: string): Promise<SoakResult> {
+export async function runSoak(options: BenchOptions, orders: number, command: string) {
   const startedAt = new Date().toISOString();
   const stack: BenchStack = await startBenchStack(log);
   const machine = machineInfo(stack.kafkaVersion);
@@ -479,7 +405,9 @@ export async function runSoak(options: BenchOptions, orders: number, command: st
       windowOrders,
       firstOrdersPerSec: first,
       lastOrdersPerSec: last,
+      /** lastOrdersPerSec / firstOrdersPerSec. */
       lastOverFirst: ratio(last, first),
+      /** Over all the measured orders. */
       ordersPerSec: soak.ordersPerSec,
       windows,
       latency: { p50Ms: soak.p50Ms, p90Ms: soak.p90Ms, p99Ms: soak.p99Ms, maxMs: soak.maxMs },
@@ -498,6 +426,22 @@ export async function runSoak(options: BenchOptions, orders: number, command: st
 
 const machineLine = (m: MachineInfo, commit: { commit: string; dirty: boolean }) =>
   `${m.cpuModel}, ${m.cores} cores, Node ${m.node}, Kafka ${m.kafkaVersion}, load average ${m.loadAverage.start.join(' ')} -> ${m.loadAverage.end?.join(' ') ?? '?'}, commit ${commit.commit}${commit.dirty ? ' (work tree with changes)' : ''}`;
+
+export type SoakResult = Awaited<ReturnType<typeof runSoak>>;
+
+/** One row per [label, key]: the figure of the throughput phase beside the latency phase's. */
+function phasesTable<T extends object>(
+  first: string,
+  throughput: T,
+  latency: T,
+  rows: [string, { [K in keyof T]: T[K] extends number ? K : never }[keyof T]][],
+): string {
+  const cell = (figures: T, key: keyof T) => figures[key] as number;
+  return table([
+    [first, 'throughput phase', 'latency phase'],
+    ...rows.map(([label, key]) => [label, cell(throughput, key), cell(latency, key)]),
+  ]);
+}
 
 export function printBench(result: BenchResult): void {
   const l = result.latency;
@@ -529,25 +473,22 @@ export function printBench(result: BenchResult): void {
   );
   console.log(`\n${machineLine(result.machine, result.commit)}`);
 
-  const p = result.perOrder;
-  const q = result.perOrderLatencyPhase;
   console.log(`\nPer order\n`);
   console.log(
-    table([
-      ['what', 'throughput phase', 'latency phase'],
-      ['DynamoDB calls', p.dynamodbCalls, q.dynamodbCalls],
-      ['DynamoDB write request units', p.wru, q.wru],
-      ['DynamoDB read request units', p.rru, q.rru],
-      ['Kafka records produced', p.kafkaRecords, q.kafkaRecords],
-      ['Kafka bytes produced', p.kafkaBytes, q.kafkaBytes],
-      ['Kafka bytes consumed', p.kafkaBytesConsumed, q.kafkaBytesConsumed],
-      ['Lambda invocations', p.lambdaInvocations, q.lambdaInvocations],
-      ['Lambda GB-s (billed, init included)', p.lambdaGbSeconds, q.lambdaGbSeconds],
-      ['  of which init (cold starts)', p.lambdaInitGbSeconds, q.lambdaInitGbSeconds],
-      ['Lambda cold starts', p.lambdaColdStarts, q.lambdaColdStarts],
-      ['API Gateway requests', p.apiRequests, q.apiRequests],
-      ['SNS publishes', p.snsPublishes, q.snsPublishes],
-      ['log bytes', p.logBytes, q.logBytes],
+    phasesTable('what', result.perOrder, result.perOrderLatencyPhase, [
+      ['DynamoDB calls', 'dynamodbCalls'],
+      ['DynamoDB write request units', 'wru'],
+      ['DynamoDB read request units', 'rru'],
+      ['Kafka records produced', 'kafkaRecords'],
+      ['Kafka bytes produced', 'kafkaBytes'],
+      ['Kafka bytes consumed', 'kafkaBytesConsumed'],
+      ['Lambda invocations', 'lambdaInvocations'],
+      ['Lambda GB-s (billed, init included)', 'lambdaGbSeconds'],
+      ['  of which init (cold starts)', 'lambdaInitGbSeconds'],
+      ['Lambda cold starts', 'lambdaColdStarts'],
+      ['API Gateway requests', 'apiRequests'],
+      ['SNS publishes', 'snsPublishes'],
+      ['log bytes', 'logBytes'],
     ]),
   );
 
@@ -555,23 +496,20 @@ export function printBench(result: BenchResult): void {
   if (result.flashSale) printFlashSale(result.flashSale);
 
   const c = result.cost;
-  const k = c.perMillionOrdersUsd;
-  const kl = c.latencyPhasePerMillionOrdersUsd;
   console.log(
     `\nCost per million orders (${c.prices.currency}, ${c.prices.region} on-demand prices as of ${c.prices.asOf}, Lambda ${c.deployment.architecture})\n`,
   );
   console.log(
-    table([
-      ['item', 'throughput phase', 'latency phase'],
-      ['Lambda requests', k.lambdaRequests, kl.lambdaRequests],
-      ['Lambda duration', k.lambdaDuration, kl.lambdaDuration],
-      ['API Gateway (REST)', k.apiGateway, kl.apiGateway],
-      ['DynamoDB writes (on-demand)', k.dynamodbWrites, kl.dynamodbWrites],
-      ['DynamoDB reads (on-demand)', k.dynamodbReads, kl.dynamodbReads],
-      ['Kafka bytes across AZs', k.kafkaCrossAzTransfer, kl.kafkaCrossAzTransfer],
-      ['SNS publishes', k.snsPublishes, kl.snsPublishes],
-      ['CloudWatch Logs ingestion', k.cloudWatchLogs, kl.cloudWatchLogs],
-      ['total', k.total, kl.total],
+    phasesTable('item', c.perMillionOrdersUsd, c.latencyPhasePerMillionOrdersUsd, [
+      ['Lambda requests', 'lambdaRequests'],
+      ['Lambda duration', 'lambdaDuration'],
+      ['API Gateway (REST)', 'apiGateway'],
+      ['DynamoDB writes (on-demand)', 'dynamodbWrites'],
+      ['DynamoDB reads (on-demand)', 'dynamodbReads'],
+      ['Kafka bytes across AZs', 'kafkaCrossAzTransfer'],
+      ['SNS publishes', 'snsPublishes'],
+      ['CloudWatch Logs ingestion', 'cloudWatchLogs'],
+      ['total', 'total'],
     ]),
   );
   const f = c.fixedPerMonthUsd;
