@@ -155,6 +155,14 @@ export interface Limit {
   past: string;
 }
 
+/** A per-second limit: `ordersPerSecond` at most, raised by what `past` says. */
+const rateLimit = (name: string, ordersPerSecond: number, past: string): Limit => ({
+  name,
+  ordersPerSecond,
+  kind: 'rate',
+  past,
+});
+
 /** Every limit of the default deployment, in orders/s, lowest first. */
 export function limits(options: { transactionMs?: number; region?: string } = {}): Limit[] {
   const config = readConfig(() => undefined);
@@ -174,46 +182,40 @@ export function limits(options: { transactionMs?: number; region?: string } = {}
       kind: 'sustained',
       past: '-c brokerVolumeGiB=N (linear), or shorter retention',
     },
-    {
-      name: 'API stage throttling (apiRateLimit)',
-      ordersPerSecond: config.apiRateLimit / BENCH.apiRequestsPerOrder,
-      kind: 'rate',
-      past: '-c apiRateLimit=N, up to the account limit',
-    },
-    {
-      name: 'one SKU (its stock item)',
-      ordersPerSecond: sku.ceiling,
-      kind: 'rate',
-      past: 'stock buckets for a hot SKU (× buckets; designed, not built)',
-    },
-    ...hopCapacities().map(
-      (hop): Limit => ({
-        name: `${hop.fn} hop (${hop.partitions} partitions of ${hop.topic}, full batches)`,
-        ordersPerSecond: hop.fullBatchOrdersPerSecond,
-        kind: 'rate',
-        past: 'more partitions (× partitions), or more memory (CPU)',
-      }),
+    rateLimit(
+      'API stage throttling (apiRateLimit)',
+      config.apiRateLimit / BENCH.apiRequestsPerOrder,
+      '-c apiRateLimit=N, up to the account limit',
     ),
-    ...tableCapacities().map(
-      (table): Limit => ({
-        name: `${table.table} table (new on-demand table)`,
-        ordersPerSecond: table.newTableOrdersPerSecond,
-        kind: 'rate',
-        past: 'warm throughput, or traffic ramped over 30 min (on-demand doubles its peak)',
-      }),
+    rateLimit(
+      'one SKU (its stock item)',
+      sku.ceiling,
+      'stock buckets for a hot SKU (× buckets; designed, not built)',
     ),
-    {
-      name: `SNS Publish (${options.region ?? 'us-east-1'})`,
-      ordersPerSecond: sns / BENCH.snsPublishesPerOrder,
-      kind: 'rate',
-      past: 'a quota increase',
-    },
-    {
-      name: 'API Gateway account limit',
-      ordersPerSecond: AWS_LIMITS.apiGatewayAccountRps / BENCH.apiRequestsPerOrder,
-      kind: 'rate',
-      past: 'a quota increase',
-    },
+    ...hopCapacities().map((hop) =>
+      rateLimit(
+        `${hop.fn} hop (${hop.partitions} partitions of ${hop.topic}, full batches)`,
+        hop.fullBatchOrdersPerSecond,
+        'more partitions (× partitions), or more memory (CPU)',
+      ),
+    ),
+    ...tableCapacities().map((table) =>
+      rateLimit(
+        `${table.table} table (new on-demand table)`,
+        table.newTableOrdersPerSecond,
+        'warm throughput, or traffic ramped over 30 min (on-demand doubles its peak)',
+      ),
+    ),
+    rateLimit(
+      `SNS Publish (${options.region ?? 'us-east-1'})`,
+      sns / BENCH.snsPublishesPerOrder,
+      'a quota increase',
+    ),
+    rateLimit(
+      'API Gateway account limit',
+      AWS_LIMITS.apiGatewayAccountRps / BENCH.apiRequestsPerOrder,
+      'a quota increase',
+    ),
   ];
   return all.sort((a, b) => a.ordersPerSecond - b.ordersPerSecond);
 }
