@@ -31,6 +31,7 @@ import {
   startLocalInfra,
   stopAllManaged,
 } from './infra/index.ts';
+import { stopOnSignal } from './infra/shutdown.ts';
 import { localIamVerifier } from './runtime/iam.ts';
 import { type LocalRuntime, startLocalRuntime } from './runtime/runtime.ts';
 import { seedDemoInventory } from './runtime/seed.ts';
@@ -160,51 +161,30 @@ async function main(): Promise<number> {
   let runtime: LocalRuntime | undefined;
   let watched: WatchedRuntime | undefined;
   let dashboard: RunningDashboard | undefined;
-  let stopping: Promise<void> | undefined;
-  let firstSignalAt = 0;
-  const shutdown = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      // Ctrl-C reaches this process twice (the terminal signals the whole group, and tsx relays it too):
-      // only a later, deliberate second Ctrl-C forces the exit.
-      if (Date.now() - firstSignalAt < 2_000) return;
-      log(`${signal} again: forcing exit`);
-      void stopAllManaged().finally(() => process.exit(1));
-      return;
-    }
-    firstSignalAt = Date.now();
-    log(`\n${signal}: stopping the emulators, the functions' clients and the local services...`);
-    stopping = (async () => {
+  const signals = stopOnSignal(
+    "the emulators, the functions' clients and the local services",
+    log,
+    async () => {
       const faults = (watched?.runtime ?? runtime)?.faults?.counters();
       if (faults) log(`[faults] ${JSON.stringify(faults)}`);
       await (watched ?? runtime)
         ?.stop()
         .catch((error: unknown) => log(`[start] stopping the runtime: ${error}`));
       await dashboard?.close().catch(() => undefined);
-      // Also covers a Ctrl-C in the middle of startup, before `infra` exists.
-      await Promise.all([infra?.stop(), stopAllManaged()]);
-      log('stopped.');
-      process.exit(0);
-    })();
-  };
-  process.on('SIGINT', shutdown);
-  process.on('SIGTERM', shutdown);
+      await infra?.stop();
+    },
+  );
 
   try {
     infra = await startLocalInfra({ log, reset: options.fresh });
     const { kafkaBrokers, dynamodbEndpoint, snsEndpoint } = infra;
-    const provisioned = await provisionFromManifest({
-      kafkaBrokers,
-      dynamodbEndpoint,
-      snsEndpoint,
-      tablePrefix: options.tablePrefix,
-      log,
-    });
+    const provisioned = await provisionFromManifest({ ...infra, tablePrefix: options.tablePrefix, log });
     log(describeInfra(infra, provisioned).join('\n'));
     const seeded = await seedDemoInventory(dynamodbEndpoint, options.tablePrefix);
     log(
       `[start] inventory: ${seeded.seeded.length} SKU(s) seeded, ${seeded.existing.length} already stocked (kept as they are)`,
     );
-    if (stopping) return 0;
+    if (signals.stopping) return 0;
     // Before the functions: the kpis function tells the dashboard every KPI record it reads.
     dashboard = await startDashboard({ kafkaBrokers, port: options.dashboardPort, log });
     const runtimeOptions = {

@@ -20,8 +20,8 @@ import {
   type LocalInfra,
   provisionFromManifest,
   startLocalInfra,
-  stopAllManaged,
 } from './index.ts';
+import { stopOnSignal } from './shutdown.ts';
 
 const usage =
   'usage: npm run infra -- [--kafka-port <port>] [--controller-port <port>] [--dynamodb-port <port>] [--sns-port <port>] [--data-dir <dir>] [--table-prefix <prefix>] [--reset] [--prepare]';
@@ -64,18 +64,9 @@ async function main(): Promise<number> {
     }
   }
   let infra: LocalInfra | undefined;
-  let shuttingDown = false;
-  const shutdown = async (signal: NodeJS.Signals) => {
-    if (shuttingDown) return;
-    shuttingDown = true;
-    log(`\n${signal}: stopping...`);
-    // Also covers a Ctrl-C in the middle of startup, before `infra` exists.
-    await Promise.all([infra?.stop(), stopAllManaged()]);
-    log('stopped.');
-    process.exit(0);
-  };
-  process.on('SIGINT', shutdown);
-  process.on('SIGTERM', shutdown);
+  const signals = stopOnSignal('the local services', log, async () => {
+    await infra?.stop();
+  });
 
   try {
     infra = await startLocalInfra({
@@ -84,13 +75,8 @@ async function main(): Promise<number> {
       reset: values.reset,
       log,
     });
-    if (shuttingDown) return 0;
-    const provisioned = await provisionFromManifest({
-      kafkaBrokers: infra.kafkaBrokers,
-      dynamodbEndpoint: infra.dynamodbEndpoint,
-      snsEndpoint: infra.snsEndpoint,
-      tablePrefix: values['table-prefix'],
-    });
+    if (signals.stopping) return 0;
+    const provisioned = await provisionFromManifest({ ...infra, tablePrefix: values['table-prefix'] });
 
     const lines = [
       ...describeInfra(infra, provisioned),

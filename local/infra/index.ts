@@ -12,6 +12,9 @@ export { InfraError, type InfraFailure, type InfraService } from './errors.ts';
 export { ensureKafkaJars, findJava } from './kafka.ts';
 export { findFreePort, findFreePorts, isPortFree } from './ports.ts';
 export { stopAllManaged } from './process.ts';
+
+import type { RunningService } from './process.ts';
+
 export {
   type ProvisionedTable,
   type ProvisionedTopic,
@@ -92,7 +95,8 @@ export async function startLocalInfra(options: LocalInfraOptions = {}): Promise<
   const timeoutMs = options.startTimeoutMs ?? 120_000;
   const fromEnv = (option: string | null | undefined, name: string) =>
     option === undefined ? process.env[name]?.trim() || undefined : (option ?? undefined);
-  const externalBrokers = options.kafkaBrokers === undefined ? brokersFromEnv() : options.kafkaBrokers;
+  const externalBrokers =
+    (options.kafkaBrokers === undefined ? brokersFromEnv() : options.kafkaBrokers) ?? undefined;
   const externalDynamoDb = fromEnv(options.dynamodbEndpoint, RuntimeEnv.dynamodbEndpoint);
   const externalSns = fromEnv(options.snsEndpoint, RuntimeEnv.snsEndpoint);
   const dataDir = options.ephemeral
@@ -104,37 +108,34 @@ export async function startLocalInfra(options: LocalInfraOptions = {}): Promise<
     log(`[kafka] reset: deleted the topics and offsets kept in ${join(dataDir, 'kafka', 'data')}`);
   }
 
-  // Each service resolves to where it is and, when this call started it, the process to stop.
-  type Started = { logFile: string; stop(): Promise<void> };
-  const kafka: Promise<{ at: string[]; running?: Started }> = externalBrokers
-    ? waitForKafka(externalBrokers, { timeoutMs }).then(() => ({ at: externalBrokers }))
-    : startKafka({
-        host,
-        port: kafkaPort,
-        controllerPort,
-        dir: join(dataDir, 'kafka'),
-        log,
-        startTimeoutMs: timeoutMs,
-      }).then((running) => ({ at: running.brokers, running }));
-  const dynamodb: Promise<{ at: string; running?: Started }> = externalDynamoDb
-    ? waitForDynamoDb(externalDynamoDb, { timeoutMs }).then(() => ({ at: externalDynamoDb }))
-    : startDynamoDb({
-        host,
+  const common = { host, log, startTimeoutMs: timeoutMs };
+  const kafka = externalOrStarted(
+    externalBrokers,
+    (at) => waitForKafka(at, { timeoutMs }),
+    () =>
+      startKafka({ ...common, port: kafkaPort, controllerPort, dir: join(dataDir, 'kafka') }).then(
+        (running) => ({ at: running.brokers, running }),
+      ),
+  );
+  const dynamodb = externalOrStarted(
+    externalDynamoDb,
+    (at) => waitForDynamoDb(at, { timeoutMs }),
+    () =>
+      startDynamoDb({
+        ...common,
         port: options.dynamodbPort ?? DEFAULT_DYNAMODB_PORT,
         dir: join(dataDir, 'dynamodb'),
-        log,
-        startTimeoutMs: timeoutMs,
         reset,
-      }).then((running) => ({ at: running.endpoint, running }));
-  const sns: Promise<{ at: string; running?: Started }> = externalSns
-    ? waitForSns(externalSns, { timeoutMs }).then(() => ({ at: externalSns }))
-    : startSns({
-        host,
-        port: options.snsPort ?? DEFAULT_SNS_PORT,
-        dir: join(dataDir, 'sns'),
-        log,
-        startTimeoutMs: timeoutMs,
-      }).then((running) => ({ at: running.endpoint, running }));
+      }).then((running) => ({ at: running.endpoint, running })),
+  );
+  const sns = externalOrStarted(
+    externalSns,
+    (at) => waitForSns(at, { timeoutMs }),
+    () =>
+      startSns({ ...common, port: options.snsPort ?? DEFAULT_SNS_PORT, dir: join(dataDir, 'sns') }).then(
+        (running) => ({ at: running.endpoint, running }),
+      ),
+  );
 
   // Settled together: a service failing while another still starts is never an unhandled rejection.
   const [kafkaResult, dynamodbResult, snsResult] = await Promise.all([
@@ -178,6 +179,18 @@ export async function startLocalInfra(options: LocalInfraOptions = {}): Promise<
     logFiles: { kafka: k.running?.logFile, dynamodb: d.running?.logFile, sns: n.running?.logFile },
     stop,
   };
+}
+
+/**
+ * Where a service is and, when this call started it, the process to stop: an external one (named by the
+ * caller or the environment) is only waited for.
+ */
+function externalOrStarted<A>(
+  external: A | undefined,
+  wait: (at: A) => Promise<void>,
+  start: () => Promise<{ at: A; running: RunningService }>,
+): Promise<{ at: A; running?: RunningService }> {
+  return external === undefined ? start() : wait(external).then(() => ({ at: external }));
 }
 
 type Settled<T> = { ok: true; value: T } | { ok: false; reason: unknown };
