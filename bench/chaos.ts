@@ -37,7 +37,13 @@
 import { join } from 'node:path';
 import { CRASH_KINDS, type CrashKind } from '../local/faults/crash-poison.ts';
 import { InfraError, stopAllManaged } from '../local/infra/index.ts';
-import { type CommandLine, positiveNumber, readCommandLine, UsageError } from '../tools/command-line.ts';
+import {
+  type CommandLine,
+  positiveNumber,
+  readCommandLine,
+  UsageError,
+  valueFlags,
+} from '../tools/command-line.ts';
 import { awsScenarioNames, awsScenarios } from './lib/chaos-aws.ts';
 import { DEFAULT_CRASH_KINDS } from './lib/chaos-crash.ts';
 import {
@@ -133,15 +139,7 @@ export function resultsTable(results: readonly ScenarioResult[]): string {
   ]);
 }
 
-const flags = {
-  scenario: { type: 'string' },
-  orders: { type: 'string' },
-  rate: { type: 'string' },
-  out: { type: 'string' },
-  'stall-timeout': { type: 'string' },
-  'cancel-share': { type: 'string' },
-  'crash-kinds': { type: 'string' },
-} as const;
+const flags = valueFlags('scenario', 'orders', 'rate', 'out', 'stall-timeout', 'cancel-share', 'crash-kinds');
 
 /** The run's settings from its flags; a UsageError for an unknown scenario or a bad value. */
 function settingsOf({ values }: CommandLine<typeof flags, false>) {

@@ -18,7 +18,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { InfraError, stopAllManaged } from '../local/infra/index.ts';
 import { projectRoot } from '../local/python/venv.ts';
-import { type CommandLine, positiveNumber, readCommandLine } from '../tools/command-line.ts';
+import { type CommandLine, positiveNumber, readCommandLine, valueFlags } from '../tools/command-line.ts';
 import { flashSale } from './lib/chaos-aws.ts';
 import { runScenario } from './lib/chaos-run.ts';
 import { type CostReport, costReport, type UsagePerOrder } from './lib/cost.ts';
@@ -66,17 +66,10 @@ export interface BenchOptions {
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 const flags = {
-  orders: { type: 'string' },
-  rate: { type: 'string' },
-  concurrency: { type: 'string' },
-  warmup: { type: 'string' },
+  ...valueFlags('orders', 'rate', 'concurrency', 'warmup', 'soak', 'out', 'stall-timeout'),
+  ...valueFlags('flash-sale-orders', 'flash-sale-rate'),
   'no-baseline': { type: 'boolean' },
-  'flash-sale-orders': { type: 'string' },
-  'flash-sale-rate': { type: 'string' },
   'no-flash-sale': { type: 'boolean' },
-  soak: { type: 'string' },
-  out: { type: 'string' },
-  'stall-timeout': { type: 'string' },
 } as const;
 
 /** The run's settings from its flags; a UsageError for a bad value. */
