@@ -24,6 +24,7 @@ export const esbuildSettings = {
     'ajv/dist/2020.js': shim('ajv-2020.ts'),
     '@aws-sdk/credential-providers': shim('aws-credential-providers.ts'),
     'aws-xray-sdk-core': shim('aws-xray-sdk-core.ts'),
+    'cls-hooked/context': shim('cls-hooked-context.ts'),
     mnemonist: shim('mnemonist.ts'),
     debug: shim('debug.ts'),
     '@aws-crypto/sha256-js': shim('aws-crypto-sha256-js.ts'),

@@ -59,8 +59,13 @@ describe('Tracer in a bundle, as on Lambda', () => {
     const entry = join(dir, 'entry.ts');
     await writeFile(
       entry,
-      `import { traceRecord } from ${JSON.stringify(fromProjectRoot('functions/shared/tracing.ts'))};
-await traceRecord('warehouse', { orderId: 'ord-1', traceHeader: undefined, invokedAtMs: Date.now() }, async () => {});`,
+      `import { traceRecord, tracer } from ${JSON.stringify(fromProjectRoot('functions/shared/tracing.ts'))};
+await traceRecord('warehouse', { orderId: 'ord-1', traceHeader: undefined, invokedAtMs: Date.now() }, async () => {
+  // The subsegment is still the active one after an await and a timer (cls-hooked-context.ts carries it).
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  const active = tracer.getSegment()?.name;
+  if (active !== '## warehouse record') throw new Error('active segment after an await: ' + active);
+});`,
     );
     await run(join(projectRoot, 'node_modules', '.bin', 'esbuild'), esbuildArgsFor(entry, dir), {
       cwd: projectRoot,
