@@ -20,6 +20,12 @@ class ReleaseContended extends Error {
   override readonly name = 'ReleaseContended';
 }
 
+/** The order as stored, and the release transaction. */
+export interface ReleasePorts {
+  orders: OrdersPort;
+  stock: ReleasePort;
+}
+
 /**
  * The compensating step of inventory: gives back exactly the units it reserved for a cancelled order,
  * exactly once, and tells the customer. What was reserved is read from the order as stored — the status
@@ -28,10 +34,7 @@ class ReleaseContended extends Error {
  * back (its SKU gone from the inventory, ...) is recorded on the order and alerted for an operator, the
  * rest is given back, and the customer is told the order is cancelled.
  */
-export function releaseStep(ports: {
-  orders: OrdersPort;
-  stock: ReleasePort;
-}): ConsumerStep<'OrderCancelled'> {
+export function releaseStep(ports: ReleasePorts): ConsumerStep<'OrderCancelled'> {
   return {
     name: 'inventory-release',
     topic: 'OrderCancelled',

@@ -31,15 +31,18 @@ async function genuineOf(event: Notification, orders: OrderReader): Promise<Genu
 
 export type OrderReader = Pick<OrdersPort, 'get'>;
 
+/** The stored order (read only), the notifications table, and the send under idempotency. */
+export interface NotificationPorts {
+  orders: OrderReader;
+  notifications: NotificationsPort;
+  delivery: DeliveryPort;
+}
+
 /**
  * Delivers a customer notification exactly once and records it: at most one of each kind per order, only
  * when the stored order is owed it, and always the text the stored order gives.
  */
-export function notificationStep(ports: {
-  orders: OrderReader;
-  notifications: NotificationsPort;
-  delivery: DeliveryPort;
-}): ConsumerStep<'Notification'> {
+export function notificationStep(ports: NotificationPorts): ConsumerStep<'Notification'> {
   return {
     name: 'notification',
     topic: 'Notification',

@@ -1,8 +1,8 @@
 import { catalogBySku } from '../shared/catalog.ts';
 import { orderEventId } from '../shared/orders/events.ts';
-import { orderDigest, orderOf, reachedAt } from '../shared/orders/model.ts';
+import { orderOf, reachedAt } from '../shared/orders/model.ts';
 import type { OrdersPort } from '../shared/orders/repository.ts';
-import { assertGenuineEvent, movedOnOutcome, settle } from '../shared/orders/step.ts';
+import { advanceOrder, assertGenuineEvent, movedOnOutcome } from '../shared/orders/step.ts';
 import type { ConsumerStep } from '../shared/step-types.ts';
 import { packedOutcome, packParcel } from './logic.ts';
 
@@ -17,19 +17,15 @@ export function warehouseStep(ports: { orders: OrdersPort }): ConsumerStep<'Orde
     async process(event, { now }) {
       const { order } = event.data;
       assertGenuineEvent(event, order.orderId, orderEventId(order.orderId, 'OrderConfirmed'));
-      const digest = orderDigest(order);
       const parcel = packParcel(order, (sku) => catalogBySku.get(sku)?.weightGrams);
       const packedAt = now.toISOString();
-      const result = await ports.orders.transition({
-        orderId: order.orderId,
+      const settled = await advanceOrder(ports.orders, 'warehouse', order, {
         from: ['CONFIRMED'],
         to: 'PACKED',
         at: packedAt,
         detail: `parcel ${parcel.parcelId}, ${parcel.weightGrams} g`,
         set: { parcel },
-        digest,
       });
-      const settled = settle(result, { orderId: order.orderId, digest, to: ['PACKED'], step: 'warehouse' });
       if (settled.kind === 'moved-on') return movedOnOutcome(settled.order);
       // An earlier attempt's parcel, if it packed the order before crashing: the same one is announced.
       const stored = settled.order;

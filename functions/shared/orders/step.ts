@@ -1,7 +1,8 @@
+import type { Order } from '../../../events/schemas/order.ts';
 import { InvalidTransitionError } from '../errors.ts';
 import type { StepOutcome } from '../step-types.ts';
-import { hasReached, type OrderStatus, type StoredOrder } from './model.ts';
-import type { TransitionResult } from './repository.ts';
+import { hasReached, type OrderStatus, orderDigest, type StoredOrder, type Transition } from './model.ts';
+import type { OrdersPort, TransitionResult } from './repository.ts';
 
 /** What a step's conditional transition came to, when it may go on. */
 export type Settled =
@@ -54,6 +55,22 @@ export function settle(
   if (current.status === 'CANCELLED') return { kind: 'moved-on', order: current };
   if (expected.to.some((to) => hasReached(current.status, to))) return { kind: 'moved-on', order: current };
   throw new InvalidTransitionError(`order ${orderId} is ${current.status}; ${step} does not act on it`);
+}
+
+/**
+ * A step's one transition of the order its event carries, settled (`settle`): keyed and digested from
+ * the event's copy, so it applies only to the stored order with that same content.
+ */
+export async function advanceOrder(
+  orders: Pick<OrdersPort, 'transition'>,
+  step: string,
+  order: Order,
+  move: Omit<Transition, 'orderId' | 'digest'>,
+): Promise<Settled> {
+  const { orderId } = order;
+  const digest = orderDigest(order);
+  const result = await orders.transition({ ...move, orderId, digest });
+  return settle(result, { orderId, digest, to: [move.to], step });
 }
 
 /** Nothing to produce: the order is already past this step (a redelivered or stale event). */
