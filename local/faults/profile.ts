@@ -65,6 +65,7 @@ const FaultSpec = z.discriminatedUnion('kind', [
 ]);
 export type FaultSpec = z.infer<typeof FaultSpec>;
 export type FaultKind = FaultSpec['kind'];
+type FaultSpecInput = z.input<typeof FaultSpec>;
 
 const DYNAMODB_KINDS = new Set<FaultKind>([
   'TransactionConflictException',
@@ -155,104 +156,78 @@ export function parseFaultProfile(input: unknown): FaultProfile {
   );
 }
 
-const INVENTORY_WRITES = { service: 'dynamodb' as const, tables: ['inventory'] };
+/** A DynamoDB rule on the tables named (every table when none), before the endpoint saw the request or after. */
+const dynamoDbFault = (
+  name: string,
+  rate: number,
+  fault: FaultSpecInput,
+  { tables, when = 'before' }: { tables?: string[]; when?: 'before' | 'after' } = {},
+): FaultRuleInput => ({ name, service: 'dynamodb', ...(tables ? { tables } : {}), rate, when, fault });
+
+/** The inventory's transactions cancelled, their inventory items with `reason` and the others `None`. */
+const inventoryTransactionCancelled = (
+  name: string,
+  rate: number,
+  reason: CancellationCode,
+): FaultRuleInput => ({
+  ...dynamoDbFault(name, rate, { kind: 'TransactionCanceledException', reason }, { tables: ['inventory'] }),
+  operations: ['TransactWriteItems'],
+});
+
+/** SNS's Publish failing, before moto took the message or after (the message went out, the answer is lost). */
+const publishFault = (
+  name: string,
+  rate: number,
+  fault: FaultSpecInput,
+  when: 'before' | 'after' = 'before',
+): FaultRuleInput => ({ name, service: 'sns', operations: ['Publish'], rate, when, fault });
 
 const contention: FaultRuleInput[] = [
-  // Concurrent reservations of one SKU: the transaction that loses is cancelled, its inventory items
-  // TransactionConflict and the others None.
-  {
-    name: 'inventory-transaction-conflict',
-    ...INVENTORY_WRITES,
-    operations: ['TransactWriteItems'],
-    rate: 0.2,
-    fault: { kind: 'TransactionCanceledException', reason: 'TransactionConflict' },
-  },
+  // Concurrent reservations of one SKU: the transaction that loses is cancelled.
+  inventoryTransactionCancelled('inventory-transaction-conflict', 0.2, 'TransactionConflict'),
   // A single-item write meeting an item inside a running transaction.
-  {
-    name: 'single-write-conflict',
-    service: 'dynamodb',
-    tables: ['inventory', 'orders'],
-    rate: 0.05,
-    fault: { kind: 'TransactionConflictException' },
-  },
+  dynamoDbFault(
+    'single-write-conflict',
+    0.05,
+    { kind: 'TransactionConflictException' },
+    { tables: ['inventory', 'orders'] },
+  ),
 ];
 
 const throttling: FaultRuleInput[] = [
   // A hot partition of an on-demand table: ThrottlingException or ProvisionedThroughputExceededException
   // with a KeyRangeThroughputExceeded reason, and throttled items in a transaction cancel it.
-  {
-    name: 'inventory-transaction-throttled',
-    ...INVENTORY_WRITES,
-    operations: ['TransactWriteItems'],
-    rate: 0.05,
-    fault: { kind: 'TransactionCanceledException', reason: 'ThrottlingError' },
-  },
-  {
-    name: 'inventory-throttling',
-    ...INVENTORY_WRITES,
-    rate: 0.1,
-    fault: { kind: 'ThrottlingException' },
-  },
-  {
-    name: 'orders-throughput-exceeded',
-    service: 'dynamodb',
-    tables: ['orders', 'idempotency'],
-    rate: 0.05,
-    fault: { kind: 'ProvisionedThroughputExceededException' },
-  },
+  inventoryTransactionCancelled('inventory-transaction-throttled', 0.05, 'ThrottlingError'),
+  dynamoDbFault('inventory-throttling', 0.1, { kind: 'ThrottlingException' }, { tables: ['inventory'] }),
+  dynamoDbFault(
+    'orders-throughput-exceeded',
+    0.05,
+    { kind: 'ProvisionedThroughputExceededException' },
+    {
+      tables: ['orders', 'idempotency'],
+    },
+  ),
 ];
 
 const errors: FaultRuleInput[] = [
-  { name: 'dynamodb-500-before', service: 'dynamodb', rate: 0.02, fault: { kind: 'InternalServerError' } },
+  dynamoDbFault('dynamodb-500-before', 0.02, { kind: 'InternalServerError' }),
   // The case AWS warns about: the write happened, the answer says 500.
-  {
-    name: 'dynamodb-500-after',
-    service: 'dynamodb',
-    rate: 0.02,
-    when: 'after',
-    fault: { kind: 'InternalServerError' },
-  },
-  { name: 'dynamodb-drop-before', service: 'dynamodb', rate: 0.01, fault: { kind: 'drop' } },
-  { name: 'dynamodb-drop-after', service: 'dynamodb', rate: 0.01, when: 'after', fault: { kind: 'drop' } },
-  {
-    name: 'sns-500-before',
-    service: 'sns',
-    operations: ['Publish'],
-    rate: 0.03,
-    fault: { kind: 'InternalError' },
-  },
-  {
-    name: 'sns-500-after',
-    service: 'sns',
-    operations: ['Publish'],
-    rate: 0.03,
-    when: 'after',
-    fault: { kind: 'InternalError' },
-  },
-  {
-    name: 'sns-drop-after',
-    service: 'sns',
-    operations: ['Publish'],
-    rate: 0.01,
-    when: 'after',
-    fault: { kind: 'drop' },
-  },
+  dynamoDbFault('dynamodb-500-after', 0.02, { kind: 'InternalServerError' }, { when: 'after' }),
+  dynamoDbFault('dynamodb-drop-before', 0.01, { kind: 'drop' }),
+  dynamoDbFault('dynamodb-drop-after', 0.01, { kind: 'drop' }, { when: 'after' }),
+  publishFault('sns-500-before', 0.03, { kind: 'InternalError' }),
+  publishFault('sns-500-after', 0.03, { kind: 'InternalError' }, 'after'),
+  publishFault('sns-drop-after', 0.01, { kind: 'drop' }, 'after'),
 ];
 
 const slow: FaultRuleInput[] = [
-  {
-    name: 'dynamodb-latency',
-    service: 'dynamodb',
-    rate: 0.5,
-    fault: { kind: 'latency', ms: 20, jitterMs: 80 },
-  },
-  {
-    name: 'dynamodb-latency-spike',
-    service: 'dynamodb',
-    rate: 0.02,
-    when: 'after',
-    fault: { kind: 'latency', ms: 500, jitterMs: 500 },
-  },
+  dynamoDbFault('dynamodb-latency', 0.5, { kind: 'latency', ms: 20, jitterMs: 80 }),
+  dynamoDbFault(
+    'dynamodb-latency-spike',
+    0.02,
+    { kind: 'latency', ms: 500, jitterMs: 500 },
+    { when: 'after' },
+  ),
   {
     name: 'sns-latency',
     service: 'sns',
@@ -261,15 +236,7 @@ const slow: FaultRuleInput[] = [
   },
 ];
 
-const snsThrottling: FaultRuleInput[] = [
-  {
-    name: 'sns-throttling',
-    service: 'sns',
-    operations: ['Publish'],
-    rate: 0.3,
-    fault: { kind: 'Throttling' },
-  },
-];
+const snsThrottling: FaultRuleInput[] = [publishFault('sns-throttling', 0.3, { kind: 'Throttling' })];
 
 const builtIn = {
   contention: {
