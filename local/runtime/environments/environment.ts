@@ -33,6 +33,21 @@ export interface EnvironmentInvocation {
 
 type Answer = FromEnvironment | { type: 'dead' };
 
+/**
+ * Node's flags as Lambda's Node.js runtime starts it (`/var/runtime/bootstrap` of the
+ * public.ecr.aws/lambda/nodejs images): a tenth of the memory for the young generation, half of that a
+ * semi-space, the rest for the old one. A larger young generation than Node's default means fewer scavenges.
+ */
+export function lambdaNodeFlags(memoryMb: number): string[] {
+  const newSpace = Math.floor(memoryMb / 10);
+  return [
+    '--expose-gc',
+    '--max-http-header-size=81920',
+    `--max-semi-space-size=${Math.floor(newSpace / 2)}`,
+    `--max-old-space-size=${memoryMb - newSpace}`,
+  ];
+}
+
 /** What V8 prints when a heap reaches its limit, before it aborts the process. */
 const OUT_OF_MEMORY = /JavaScript heap out of memory|Reached heap limit/;
 
@@ -61,7 +76,7 @@ export class ExecutionEnvironment {
       cwd: dirname(runtimeFile),
       // No --enable-source-maps, as the stack deploys the functions (infra/lib/bundling.ts): mapping every
       // stack trace costs time where errors are frequent. The maps are beside the bundles for debugging.
-      execArgv: [`--max-old-space-size=${settings.memoryMb}`],
+      execArgv: lambdaNodeFlags(settings.memoryMb),
       // The function's logs go where the runtime's go; stderr is read on the way for V8's out-of-memory line.
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
       serialization: 'advanced',
