@@ -18,7 +18,7 @@
  * answer the order routes only when SigV4-signed, as API Gateway's AWS_IAM authorization does on AWS.
  */
 import { randomUUID } from 'node:crypto';
-import { catalogBySku } from '../functions/shared/catalog.ts';
+import { exampleOrder } from '../functions/order-api/example-order.ts';
 import { type CommandLine, flagsOf, portOf, readCommandLine, UsageError } from '../tools/command-line.ts';
 import { feedDashboard } from './dashboard/kpi-feed.ts';
 import { type RunningDashboard, startDashboard } from './dashboard/server.ts';
@@ -105,25 +105,7 @@ function startOptionsOf({ values }: CommandLine<typeof flags, false>): StartOpti
 
 /** A ready-to-paste order made of demo SKUs; signed by curl itself (7.75+) when the API checks SigV4. */
 function curlExample(apiUrl: string, iam: boolean): string {
-  const items = [
-    { sku: 'SKU-TSHIRT-M', quantity: 2 },
-    { sku: 'SKU-MUG', quantity: 1 },
-  ].map(({ sku, quantity }) => {
-    const entry = catalogBySku.get(sku);
-    if (!entry) throw new Error(`demo SKU ${sku} is not in the catalog`);
-    return { sku, name: entry.name, quantity, unitPrice: entry.unitPrice };
-  });
-  const body = {
-    customerId: 'cust-42',
-    items,
-    shippingAddress: {
-      name: 'Ada Lovelace',
-      line1: '1 Main St',
-      city: 'Seattle',
-      postalCode: '98101',
-      country: 'US',
-    },
-  };
+  const body = exampleOrder();
   const { credentials, region } = localIamVerifier();
   const sign = iam
     ? ` --aws-sigv4 'aws:amz:${region}:execute-api' --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY"`

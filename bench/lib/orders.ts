@@ -1,14 +1,11 @@
 /** The orders a run sends: demo SKUs, deterministic from the order's index, so a run can be repeated. */
 
 import { encode, newEvent } from '../../events/codec.ts';
+import { exampleOrder, type OrderRequestBody } from '../../functions/order-api/example-order.ts';
 import type { CatalogEntry } from '../../functions/shared/catalog.ts';
 
-export interface OrderBody {
-  orderId: string;
-  customerId: string;
-  items: { sku: string; name: string; quantity: number; unitPrice: number }[];
-  shippingAddress: { name: string; line1: string; city: string; postalCode: string; country: string };
-}
+/** What a run posts: the example order request with the run's own order id. */
+export type OrderBody = OrderRequestBody & { orderId: string };
 
 /** Order `index` of run `runId`: one to three lines of one or two units each. */
 export function benchOrder(runId: string, index: number, entries: readonly CatalogEntry[]): OrderBody {
@@ -22,18 +19,7 @@ export function benchOrder(runId: string, index: number, entries: readonly Catal
       unitPrice: entry.unitPrice,
     };
   });
-  return {
-    orderId: `bench-${runId}-${index}`,
-    customerId: `cust-${index % 97}`,
-    items,
-    shippingAddress: {
-      name: 'Ada Lovelace',
-      line1: '1 Main St',
-      city: 'Seattle',
-      postalCode: '98101',
-      country: 'US',
-    },
-  };
+  return { orderId: `bench-${runId}-${index}`, ...exampleOrder(`cust-${index % 97}`, items) };
 }
 
 /** The most units of one SKU that `count` orders can ask for (a safe stock level). */

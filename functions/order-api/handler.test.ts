@@ -23,6 +23,7 @@ import {
   type CatalogPrice,
   catalogLookupOf,
 } from './catalog.ts';
+import { exampleOrder } from './example-order.ts';
 import { orderIdFor } from './logic.ts';
 import type { DeliveredNotification, NotificationsReadPort } from './notifications.ts';
 import { scopedIdempotencyKey } from './requests.ts';
@@ -35,20 +36,7 @@ const order = {
   shipping_address: address,
 };
 /** The README's example body: no total, the client's names and prices equal to the catalog's. */
-const readmeBody = {
-  customerId: 'cust-42',
-  items: [
-    { sku: 'SKU-TSHIRT-M', name: 'T-shirt (M)', quantity: 2, unitPrice: 19.99 },
-    { sku: 'SKU-MUG', name: 'Coffee mug', quantity: 1, unitPrice: 12.5 },
-  ],
-  shippingAddress: {
-    name: 'Ada Lovelace',
-    line1: '1 Main St',
-    city: 'Seattle',
-    postalCode: '98101',
-    country: 'US',
-  },
-};
+const readmeBody = exampleOrder();
 
 const catalogEntries: CatalogPrice[] = [
   { sku: 'SKU-MUG', name: 'Coffee mug', unitPrice: 12.5 },
