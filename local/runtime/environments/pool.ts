@@ -1,19 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { InvokeOutcome, Invoker } from '../invoke.ts';
 import { type BuiltFunction, buildFunction } from './bundle.ts';
-import { ExecutionEnvironment } from './environment.ts';
+import { type EnvironmentSettings, ExecutionEnvironment } from './environment.ts';
 import { endLine, type InvocationReport, reportLine, startLine } from './report.ts';
 
-export interface PoolOptions {
-  functionName: string;
+/** What every environment of the function is given (its name, memory, timeout, variables), and more. */
+export interface PoolOptions
+  extends Pick<EnvironmentSettings, 'functionName' | 'memoryMb' | 'timeoutSeconds' | 'env' | 'onTelemetry'> {
   /** The handler module, relative to the project root. */
   entry: string;
-  memoryMb: number;
-  timeoutSeconds: number;
   /** The most environments at once; an invocation beyond waits for one to be free. */
   maxConcurrency: number;
-  /** The function's variables, exactly as its environments see them. */
-  env: Record<string, string>;
   /** Modules (relative to the project root) imported in every environment before the function. */
   preload?: readonly string[];
   /** A module whose `wrapHandler(functionName, handler)` wraps the handler inside the environment. */
@@ -21,7 +18,6 @@ export interface PoolOptions {
   /** Where the START / END / REPORT lines and the runtime's own lines go. */
   log: (line: string) => void;
   onReport?: (report: InvocationReport) => void;
-  onTelemetry?: (data: unknown) => void;
 }
 
 export interface PoolStats {
@@ -113,7 +109,7 @@ export class EnvironmentPool {
   > {
     const { maxConcurrency } = this.#options;
     for (;;) {
-      if (this.#stopped) return { outcome: this.#refused('the local runtime is stopping') };
+      if (this.#stopped) return { outcome: crashed('Runtime.Unavailable', 'the local runtime is stopping') };
       const warm = this.#idle.pop();
       if (warm && !warm.dead) return { environment: warm };
       if (warm) continue;
@@ -151,15 +147,7 @@ export class EnvironmentPool {
     } catch (error) {
       const { name, message } = error as Error;
       log(`[${functionName}] init failed: ${name}: ${message}`);
-      return {
-        outcome: {
-          status: 'error',
-          requestId: randomUUID(),
-          kind: 'crash',
-          errorType: name,
-          errorMessage: message,
-        },
-      };
+      return { outcome: crashed(name, message) };
     } finally {
       this.#creating -= 1;
       this.#waiting.shift()?.();
@@ -177,14 +165,13 @@ export class EnvironmentPool {
     }
     this.#waiting.shift()?.();
   }
-
-  #refused(reason: string): InvokeOutcome {
-    return {
-      status: 'error',
-      requestId: randomUUID(),
-      kind: 'crash',
-      errorType: 'Runtime.Unavailable',
-      errorMessage: reason,
-    };
-  }
 }
+
+/** An invocation that never reached the function: its environment could not start, or the runtime is stopping. */
+const crashed = (errorType: string, errorMessage: string): InvokeOutcome => ({
+  status: 'error',
+  requestId: randomUUID(),
+  kind: 'crash',
+  errorType,
+  errorMessage,
+});
