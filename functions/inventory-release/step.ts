@@ -34,14 +34,14 @@ export interface ReleasePorts {
  * back (its SKU gone from the inventory, ...) is recorded on the order and alerted for an operator, the
  * rest is given back, and the customer is told the order is cancelled.
  */
-export function releaseStep(ports: ReleasePorts): ConsumerStep<'OrderCancelled'> {
+export function releaseStep({ orders, stock }: ReleasePorts): ConsumerStep<'OrderCancelled'> {
   return {
     name: 'inventory-release',
     topic: 'OrderCancelled',
     async process(event, { now, logger }) {
       const { orderId } = event.data;
       assertGenuineEvent(event, orderId, orderEventId(orderId, 'OrderCancelled'));
-      const stored = await ports.orders.get(orderId);
+      const stored = await orders.get(orderId);
       if (!stored)
         throw new InvalidTransitionError(`order ${orderId} is unknown; only order-api creates orders`);
       if (stored.status !== 'CANCELLED' || !stored.cancelledFrom) {
@@ -52,7 +52,7 @@ export function releaseStep(ports: ReleasePorts): ConsumerStep<'OrderCancelled'>
       const lines = reserved && plan.ok ? plan.lines : [];
       const units = lines.reduce((sum, line) => sum + line.quantity, 0);
       if (stored.stockReleased !== undefined) return cancelledOutcome(event, stored, units, true, now);
-      const { kind, plan: done } = await releaseWhatCan(ports.stock, orderId, lines, reserved);
+      const { kind, plan: done } = await releaseWhatCan(stock, orderId, lines, reserved);
       if (kind === 'already-released') return cancelledOutcome(event, stored, units, true, now);
       if (done.keep.length > 0) {
         // The cancellation finishes (the customer is told); the stock it could not give back is an

@@ -42,12 +42,16 @@ export interface NotificationPorts {
  * Delivers a customer notification exactly once and records it: at most one of each kind per order, only
  * when the stored order is owed it, and always the text the stored order gives.
  */
-export function notificationStep(ports: NotificationPorts): ConsumerStep<'Notification'> {
+export function notificationStep({
+  orders,
+  notifications,
+  delivery,
+}: NotificationPorts): ConsumerStep<'Notification'> {
   return {
     name: 'notification',
     topic: 'Notification',
     async process(event, { now, logger }) {
-      const genuine = await genuineOf(event, ports.orders);
+      const genuine = await genuineOf(event, orders);
       if (claimsOtherContent(event, genuine)) {
         logger.warn("the record's content is not the stored order's; the stored order's is sent", {
           kind: genuine.kind,
@@ -61,13 +65,13 @@ export function notificationStep(ports: NotificationPorts): ConsumerStep<'Notifi
       const sending = new Promise<'sent'>((resolve) => {
         sent = () => resolve('sent');
       });
-      const delivering = ports.delivery.deliver(item, logger, sent);
+      const delivering = delivery.deliver(item, logger, sent);
       if ((await Promise.race([sending, delivering])) !== 'already-delivered') {
-        const settling = Promise.all([delivering, ports.notifications.record(item)]);
+        const settling = Promise.all([delivering, notifications.record(item)]);
         return { ...deliveredOutcome(event, genuine, false, now), settling };
       }
       // Sent by an earlier attempt, which counted it: this one only makes sure it is recorded.
-      await ports.notifications.record(item);
+      await notifications.record(item);
       return deliveredOutcome(event, genuine, true, now);
     },
   };
