@@ -14,7 +14,7 @@ import {
   type FaultRuleInput,
   parseFaultProfile,
 } from '../../local/faults/profile.ts';
-import type { RunShape, RunSize } from './chaos-scenarios.ts';
+import { type RunShape, type RunSize, recordFailures } from './chaos-scenarios.ts';
 import { benchOrder, type OrderBody, stockFor } from './orders.ts';
 import { benchCatalog } from './stack.ts';
 import type { EffectsReport, NotificationCheck } from './verify.ts';
@@ -27,9 +27,6 @@ export const awsScenarioNames = [
   'flash-sale',
 ] as const;
 export type AwsScenarioName = (typeof awsScenarioNames)[number];
-
-export const isAwsScenario = (name: string): name is AwsScenarioName =>
-  (awsScenarioNames as readonly string[]).includes(name);
 
 /** What a run left behind, as the verdict reads it. */
 export interface AwsScenarioEffects {
@@ -98,23 +95,9 @@ export function invariantFailures(e: AwsScenarioEffects, ended: (status: string 
       `${plural(lost.length, 'accepted order')} never ended, e.g. ${lost.slice(0, 3).join(', ')}`,
     );
   if (e.notAccepted > 0) failures.push(`${plural(e.notAccepted, 'order')} never accepted`);
-  const [dup] = e.notifications.duplicates;
-  if (dup)
-    failures.push(
-      `${e.notifications.duplicates.length} notification(s) recorded more than once, e.g. ${dup.kind} of ${dup.orderId}`,
-    );
-  const [missing] = e.notifications.missing;
-  if (missing)
-    failures.push(
-      `${e.notifications.missing.length} notification(s) missing, e.g. ${missing.kind} of ${missing.orderId} (${missing.problem})`,
-    );
+  failures.push(...recordFailures(e));
   if (e.effects.doubleReservedUnits > 0)
     failures.push(`${e.effects.doubleReservedUnits} unit(s) reserved twice`);
-  const [mismatch] = e.effects.stockMismatches;
-  if (mismatch)
-    failures.push(
-      `stock does not add up for ${e.effects.stockMismatches.length} SKU(s), e.g. ${mismatch.sku}: available ${mismatch.available}, reserved ${mismatch.reserved}, orders need ${mismatch.expectedReserved} of ${mismatch.initial}`,
-    );
   const deadLettered = Object.entries(e.deadLettered);
   if (deadLettered.length > 0)
     failures.push(

@@ -25,7 +25,6 @@ import {
   reservationRate,
   withCountingRules,
 } from './chaos-aws.ts';
-import type { CrashPoisonFigures } from './chaos-crash.ts';
 import type { FaultRun, FaultVerdict, Harness } from './chaos-faults.ts';
 import type { KillScenario, KillVerdict } from './chaos-scenarios.ts';
 import { type RunningChild, startChild } from './child-process.ts';
@@ -40,7 +39,6 @@ import {
   type CancelAnswer,
   checkNotifications,
   type EffectsReport,
-  type NotificationCheck,
   parseDeadLetter,
   readDeliveries,
   readEffects,
@@ -74,64 +72,6 @@ export const CANCEL_WITHIN_MS = 2_500;
 
 const DLQ = deadLetterTopic;
 
-export interface ScenarioResult {
-  scenario: ChaosScenario['name'];
-  pass: boolean;
-  skipped?: string;
-  sent: number;
-  accepted: number;
-  /** Orders accepted per second, from the first POST to the last 202 (the target is `rate`). */
-  acceptedPerSec: number;
-  /** Accepted orders with their order-shipped notification recorded. */
-  completed: number;
-  /** Accepted orders that never got there (runtime-kill-cancel: never SHIPPED, REJECTED, or CANCELLED with the stock back). */
-  lost: number;
-  /** runtime-kill-cancel: the cancels sent and how they were answered. */
-  cancellations?: {
-    sent: number;
-    accepted: number;
-    refused: number;
-    cancelled: number;
-    /** The cancelled orders by the status they were cancelled from (RECEIVED: before inventory). */
-    cancelledFrom: Record<string, number>;
-    contradictions: number;
-  };
-  /** POSTs that never got a 202, despite the client's retries. */
-  notAccepted: number;
-  /** (order, kind) recorded more than once, or sent more than once. */
-  duplicateNotifications: number;
-  /** Notifications published again after a crash mid-send (same id; subscribers drop the repeat). */
-  repeatedSends: number;
-  /** (order, kind) a final status implies but not recorded, produced but not recorded, recorded but not sent, or sent but not recorded. */
-  missingNotifications: number;
-  /** Notifications sent, as the runtimes' logs show them. */
-  deliveries: number;
-  doubleReservedUnits: number;
-  stockMismatches: number;
-  poison?: { injected: number; inDeadLetterQueue: number };
-  /** crash-poison: where its records ended, and what the runtimes lost to them. */
-  crashPoison?: CrashPoisonFigures;
-  /** This run's DeadLetterQueue records, by reason. */
-  deadLettered: Record<string, number>;
-  orderStatuses: Record<string, number>;
-  /** A few of the notification problems, for the post-mortem. */
-  notificationSamples: Pick<NotificationCheck, 'duplicates' | 'missing'>;
-  /** Completions a runtime reported for an order already completed (a record processed again: no harm by itself). */
-  completionsReportedAgain: number;
-  durationS: number;
-  failures: string[];
-  events: string[];
-  /** Injected AWS errors: the fault profile, the attempts per order and the faults injected. */
-  faultProfile?: string;
-  attempts?: AttemptFigures;
-  /** flash-sale: reservation throughput of the one SKU, attempts per reservation, latencies. */
-  flashSale?: FlashSaleFigures;
-  /** The first runtime's log. */
-  logFile: string;
-  /** Every runtime's log (restarts, second runtimes). */
-  logFiles: string[];
-}
-
 /** The row of a scenario that did not run: nothing sent, nothing found. */
 export function notRun(scenario: ScenarioResult['scenario']): ScenarioResult {
   return {
@@ -149,6 +89,8 @@ export function notRun(scenario: ScenarioResult['scenario']): ScenarioResult {
     deliveries: 0,
     doubleReservedUnits: 0,
     stockMismatches: 0,
+    poison: undefined,
+    crashPoison: undefined,
     deadLettered: {},
     orderStatuses: {},
     notificationSamples: { duplicates: [], missing: [] },
@@ -592,7 +534,7 @@ function resultOf(
     cancels: Cancelling | undefined;
     verdict: KillVerdict;
   },
-): Omit<ScenarioResult, 'durationS'> {
+) {
   const { run, back, verdict } = r;
   const cancellation = verdict.cancellation;
   return {
@@ -600,9 +542,13 @@ function resultOf(
     pass: verdict.failures.length === 0,
     sent: r.options.orders,
     accepted: r.accepted.length,
+    /** Orders accepted per second, from the first POST to the last 202 (the target is `rate`). */
     acceptedPerSec: Math.round(r.sent.acceptedPerSec * 10) / 10,
+    /** Accepted orders with their order-shipped notification recorded. */
     completed: verdict.completed,
+    /** Accepted orders that never got there (runtime-kill-cancel: never SHIPPED, REJECTED, or CANCELLED with the stock back). */
     lost: verdict.lost.length,
+    /** runtime-kill-cancel: the cancels sent and how they were answered. */
     ...(cancellation
       ? {
           cancellations: {
@@ -610,33 +556,58 @@ function resultOf(
             accepted: cancellation.accepted,
             refused: cancellation.refused,
             cancelled: cancellation.cancelled,
+            /** The cancelled orders by the status they were cancelled from (RECEIVED: before inventory). */
             cancelledFrom: cancellation.cancelledFrom,
             contradictions: cancellation.contradictions.length,
           },
         }
       : {}),
+    /** POSTs that never got a 202, despite the client's retries. */
     notAccepted: r.sent.driven.failed.length,
+    /** (order, kind) recorded more than once, or sent more than once. */
     duplicateNotifications: back.notifications.duplicates.length,
+    /** Notifications published again after a crash mid-send (same id; subscribers drop the repeat). */
     repeatedSends: back.notifications.repeatedSends.length,
+    /** (order, kind) a final status implies but not recorded, produced but not recorded, recorded but not sent, or sent but not recorded. */
     missingNotifications: back.notifications.missing.length,
+    /** Notifications sent, as the runtimes' logs show them. */
     deliveries: [...back.deliveries.values()].reduce((n, c) => n + c, 0),
     doubleReservedUnits: back.effects.doubleReservedUnits,
     stockMismatches: back.effects.stockMismatches.length,
     poison: back.faultVerdict.poison,
+    /** crash-poison: where its records ended, and what the runtimes lost to them. */
     crashPoison: back.faultVerdict.crashPoison,
+    /** This run's DeadLetterQueue records, by reason. */
     deadLettered: back.deadLettered,
     orderStatuses: measuredOnly(back.effects).statuses,
+    /** A few of the notification problems, for the post-mortem. */
     notificationSamples: {
       duplicates: back.notifications.duplicates.slice(0, 5),
       missing: back.notifications.missing.slice(0, 5),
     },
+    /** Completions a runtime reported for an order already completed (a record processed again: no harm by itself). */
     completionsReportedAgain: run.tracker.repeated,
     failures: verdict.failures,
     events: run.events,
+    /** The first runtime's log. */
     logFile: run.runtimes.logFiles[0] ?? '',
+    /** Every runtime's log (restarts, second runtimes). */
     logFiles: run.runtimes.logFiles,
   };
 }
+
+/** A scenario's row and JSON: what every scenario reports, and what only some do. */
+export type ScenarioResult = Omit<ReturnType<typeof resultOf>, 'scenario'> & {
+  scenario: ChaosScenario['name'];
+  /** Why it did not run (a service the run did not start). */
+  skipped?: string;
+  durationS: number;
+  /** Injected AWS errors: the fault profile, the attempts per order and the faults injected. */
+  faultProfile?: string;
+  attempts?: AttemptFigures;
+  /** flash-sale: reservation throughput of the one SKU, attempts per reservation, latencies. */
+  flashSale?: FlashSaleFigures;
+};
 
 // ---- The injected-error scenarios' figures ------------------------------------------------------------
 

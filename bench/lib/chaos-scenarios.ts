@@ -79,6 +79,15 @@ function deliveryFailures(e: KillScenarioEffects): string[] {
   const failures: string[] = [];
   if (e.notAccepted.length > 0)
     failures.push(`${e.notAccepted.length} order(s) never accepted: ${e.notAccepted[0]}`);
+  return [...failures, ...recordFailures(e)];
+}
+
+/** Notices recorded twice or missing, stock that does not add up: what every scenario of both families checks. Pure. */
+export function recordFailures(e: {
+  notifications: Pick<NotificationCheck, 'duplicates' | 'missing'>;
+  effects: Pick<EffectsReport, 'stockMismatches'>;
+}): string[] {
+  const failures: string[] = [];
   const [d] = e.notifications.duplicates;
   if (d)
     failures.push(
