@@ -12,12 +12,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Producer, stringSerializer } from '@platformatic/kafka';
 import { CRASH_HEADER, type CrashKind } from '../../local/faults/crash-poison.ts';
 import { parseDeadLetterQueueRecord } from '../../tools/dlq/dead-letter.ts';
 import { manifest } from '../../topology/manifest.ts';
 import { deadLetterTopic } from '../../topology/topics.ts';
-import type { Fault, FaultVerdict, RunEvidence } from './chaos-faults.ts';
+import { type Fault, type FaultVerdict, type RunEvidence, spreadAmongOrders } from './chaos-faults.ts';
 import type { RunningChild } from './child-process.ts';
 import type { ChildStats } from './protocol.ts';
 import { orderPathTopics } from './topics.ts';
@@ -230,35 +229,19 @@ async function deadLettered(child: RunningChild, count: number, note: (line: str
 export const crashPoison: Fault = async (h) => {
   const crashes = planCrashes(h.session.runId, h.session.orders, h.crashKinds);
   const sent: CrashRecord[] = [];
-  const producer = new Producer<string, string, string, string>({
-    clientId: 'bench-chaos-crash',
-    bootstrapBrokers: h.stack.kafkaBrokers,
-    serializers: {
-      key: stringSerializer,
-      value: stringSerializer,
-      headerKey: stringSerializer,
-      headerValue: stringSerializer,
-    },
-  });
   const during = (async () => {
-    try {
-      for (const [i, crash] of crashes.entries()) {
-        // Spread between the first and the last accepted orders, so they sit among genuine records.
-        await h.acceptedAtLeast(Math.floor(((i + 1) * h.session.orders) / (crashes.length + 1)));
-        const { topic, partition, key, kind } = crash;
-        await producer.send({
-          messages: [{ topic, partition, key, value: '{}', headers: { [CRASH_HEADER]: kind } }],
-        });
-        sent.push(crash);
-      }
-      const byKind = Object.entries(countBy(sent, (c) => c.kind)).map(([k, n]) => `${k} ${n}`);
-      const partitions = new Set(sent.map((c) => c.partition)).size;
-      h.note(
-        `${sent.length} crash records (${byKind.join(', ')}) injected over ${orderPathTopics.join(', ')}, on ${partitions} partitions`,
-      );
-    } finally {
-      await producer.close();
-    }
+    await spreadAmongOrders(h, 'bench-chaos-crash', crashes.length, async (producer, i) => {
+      const crash = crashes[i] as CrashRecord;
+      const { topic, partition, key, kind } = crash;
+      const headers = { [CRASH_HEADER]: kind };
+      await producer.send({ messages: [{ topic, partition, key, value: Buffer.from('{}'), headers }] });
+      sent.push(crash);
+    });
+    const byKind = Object.entries(countBy(sent, (c) => c.kind)).map(([k, n]) => `${k} ${n}`);
+    const partitions = new Set(sent.map((c) => c.partition)).size;
+    h.note(
+      `${sent.length} crash records (${byKind.join(', ')}) injected over ${orderPathTopics.join(', ')}, on ${partitions} partitions`,
+    );
     await deadLettered(h.child(), sent.length, h.note);
   })();
   return { during, verdict: (evidence) => crashVerdict(sent, evidence, h.session.runId) };

@@ -12,7 +12,7 @@ import type { CrashKind } from '../../local/faults/crash-poison.ts';
 import { startDynamoDb } from '../../local/infra/dynamodb.ts';
 import { isProcessAlive } from '../../local/infra/file-lock.ts';
 import { localDynamoDbConfig } from '../../local/infra/index.ts';
-import { type RunningKafka, startKafka } from '../../local/infra/kafka.ts';
+import { startKafka } from '../../local/infra/kafka.ts';
 import { localTableName, tableNames } from '../../topology/manifest.ts';
 import { deadLetterTopic, isKafkaConsumer, kafkaConsumers } from '../../topology/topics.ts';
 import type { CrashPoisonFigures } from './chaos-crash.ts';
@@ -102,22 +102,38 @@ const pidIn = (dir: string, file: string) =>
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
+/**
+ * kill -9 a service this run started (its pid in `pidFile` of `dir`) once a third of the orders are in
+ * (`whileBusy`: and an invocation runs), and start it again after `pauseMs`, on the same ports and data dir.
+ */
+async function killAndRestart<T extends { stop(): Promise<void> }>(
+  h: Harness,
+  service: { name: string; dir: string; pidFile: string; pauseMs: number; whileBusy?: boolean },
+  restart: () => Promise<T>,
+): Promise<{ restarted: T; after: string }> {
+  await h.acceptedAtLeast(Math.ceil(h.session.orders / 3));
+  const busy = service.whileBusy ? await batchInFlight(h.child()) : undefined;
+  const pid = pidIn(service.dir, service.pidFile);
+  await killHard(pid);
+  const killedAt = Date.now();
+  const during = busy ? `, while ${busy.join(', ') || 'nothing'} had a batch in flight` : '';
+  h.note(
+    `${service.name} (pid ${pid}) killed with SIGKILL after ${h.tracker.accepted.size} accepted orders${during}`,
+  );
+  await sleep(service.pauseMs);
+  const restarted = await restart();
+  h.stack.onStop(() => restarted.stop());
+  return { restarted, after: seconds(Date.now() - killedAt) };
+}
+
 /** kill -9 the broker once a third of the orders are in, restart it on the same ports and data dir. */
 export const brokerKill: Fault = async (h) => {
   const kafka = h.stack.kafka;
   if (!kafka) throw new Error('unreachable: checked before');
   const during = (async () => {
-    await h.acceptedAtLeast(Math.ceil(h.session.orders / 3));
-    const pid = pidIn(kafka.dir, 'kafka.pid');
-    await killHard(pid);
-    const killedAt = Date.now();
-    h.note(`broker (pid ${pid}) killed with SIGKILL after ${h.tracker.accepted.size} accepted orders`);
-    await sleep(3_000);
-    const restarted: RunningKafka = await startKafka({ ...kafka, log: () => undefined });
-    h.stack.onStop(() => restarted.stop());
-    h.note(
-      `broker restarted on the same ports and data dir, ${seconds(Date.now() - killedAt)} after the kill`,
-    );
+    const broker = { name: 'broker', dir: kafka.dir, pidFile: 'kafka.pid', pauseMs: 3_000 };
+    const { after } = await killAndRestart(h, broker, () => startKafka({ ...kafka, log: () => undefined }));
+    h.note(`broker restarted on the same ports and data dir, ${after} after the kill`);
   })();
   return { during };
 };
@@ -131,22 +147,20 @@ export const dynamodbKill: Fault = async (h) => {
   if (!dynamodb) throw new Error('unreachable: checked before');
   const failures: string[] = [];
   const during = (async () => {
-    await h.acceptedAtLeast(Math.ceil(h.session.orders / 3));
-    const busy = await batchInFlight(h.child());
-    const pid = pidIn(dynamodb.dir, 'dynoxide.pid');
-    await killHard(pid);
-    const killedAt = Date.now();
-    h.note(
-      `DynamoDB endpoint (pid ${pid}) killed with SIGKILL after ${h.tracker.accepted.size} accepted orders, while ${busy.join(', ') || 'nothing'} had a batch in flight`,
+    const endpoint = {
+      name: 'DynamoDB endpoint',
+      dir: dynamodb.dir,
+      pidFile: 'dynoxide.pid',
+      pauseMs: 2_000,
+    };
+    const { restarted, after } = await killAndRestart(h, { ...endpoint, whileBusy: true }, () =>
+      startDynamoDb({ ...dynamodb, log: () => undefined }),
     );
-    await sleep(2_000);
-    const restarted = await startDynamoDb({ ...dynamodb, log: () => undefined });
-    h.stack.onStop(() => restarted.stop());
     const tables = await listTables(restarted.endpoint);
     const ours = tableNames.map((t) => localTableName(t, h.session.tablePrefix));
     const gone = ours.filter((t) => !tables.has(t));
     h.note(
-      `DynamoDB endpoint restarted on the same port and data dir ${seconds(Date.now() - killedAt)} after the kill; ${ours.length - gone.length}/${ours.length} of the run's tables back`,
+      `DynamoDB endpoint restarted on the same port and data dir ${after} after the kill; ${ours.length - gone.length}/${ours.length} of the run's tables back`,
     );
     if (gone.length > 0) {
       failures.push(
@@ -284,30 +298,44 @@ function poisonValue(kind: number, topic: string): Buffer {
   }
 }
 
+/** A producer of raw records, for the records no genuine client would write. */
+export type RawProducer = Producer<string, Buffer, string, string>;
+
+/**
+ * Sends `count` records (`send(producer, i)`) on a producer of its own, spread between the first and the
+ * last accepted orders so that they land among genuine records.
+ */
+export async function spreadAmongOrders(
+  h: Harness,
+  clientId: string,
+  count: number,
+  send: (producer: RawProducer, i: number) => Promise<void>,
+): Promise<void> {
+  const producer: RawProducer = new Producer({
+    clientId,
+    bootstrapBrokers: h.stack.kafkaBrokers,
+    serializers: { key: stringSerializer, headerKey: stringSerializer, headerValue: stringSerializer },
+  });
+  try {
+    for (let i = 0; i < count; i++) {
+      await h.acceptedAtLeast(Math.floor(((i + 1) * h.session.orders) / (count + 1)));
+      await send(producer, i);
+    }
+  } finally {
+    await producer.close();
+  }
+}
+
 /** 1% of the orders (at least one per consumed topic) in poison records, between the accepted orders. */
 export const poison: Fault = async (h) => {
   const topics = consumerTopics();
   const count = Math.max(topics.length, Math.ceil(h.session.orders / 100 / topics.length) * topics.length);
   const injected = new Set<string>();
-  const producer = new Producer<string, Buffer, string, string>({
-    clientId: 'bench-chaos-poison',
-    bootstrapBrokers: h.stack.kafkaBrokers,
-    serializers: { key: stringSerializer, headerKey: stringSerializer, headerValue: stringSerializer },
-  });
-  const during = (async () => {
-    try {
-      for (let i = 0; i < count; i++) {
-        // Spread between the first and the last accepted orders, so poison lands among real records.
-        await h.acceptedAtLeast(Math.floor(((i + 1) * h.session.orders) / (count + 1)));
-        const topic = topics[i % topics.length] as string;
-        const key = `poison-${h.session.runId}-${i}`;
-        await producer.send({ messages: [{ topic, key, value: poisonValue(i, topic) }] });
-        injected.add(key);
-      }
-      h.note(`${count} poison records injected over ${topics.join(', ')}`);
-    } finally {
-      await producer.close();
-    }
-  })();
+  const during = spreadAmongOrders(h, 'bench-chaos-poison', count, async (producer, i) => {
+    const topic = topics[i % topics.length] as string;
+    const key = `poison-${h.session.runId}-${i}`;
+    await producer.send({ messages: [{ topic, key, value: poisonValue(i, topic) }] });
+    injected.add(key);
+  }).then(() => h.note(`${count} poison records injected over ${topics.join(', ')}`));
   return { during, verdict: ({ deadLetters }) => poisonVerdict(injected, deadLetters) };
 };
