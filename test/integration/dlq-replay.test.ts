@@ -6,14 +6,13 @@ import { connectionOptions } from '../../functions/shared/kafka/connection.ts';
 import { producerOptions } from '../../functions/shared/kafka/producer.ts';
 import { deadLetterEvent, type RawRecord } from '../../functions/shared/msk-records.ts';
 import { provisionTables } from '../../local/infra/provision.ts';
-import { parseDeadLetterQueueRecord } from '../../tools/dlq/dead-letter.ts';
-import { ReplayLedger } from '../../tools/dlq/ledger.ts';
 import {
+  parseDeadLetterQueueRecord,
   REPLAYED_FROM_HEADER,
   REPLAYED_RECORD_HEADER,
-  type ReplayOptions,
-  replayDeadLetters,
-} from '../../tools/dlq/replay.ts';
+} from '../../tools/dlq/dead-letter.ts';
+import { ReplayLedger } from '../../tools/dlq/ledger.ts';
+import { type ReplayOptions, replayDeadLetters } from '../../tools/dlq/replay.ts';
 import { functionLetter, type LetterFixture } from '../../tools/dlq/testing.ts';
 import { localTableName } from '../../topology/index.ts';
 import { testDynamoDbClient, testInfra } from '../support/env.ts';

@@ -1,4 +1,5 @@
-import { decode } from '../../events/codec.ts';
+import type { MessageToProduce } from '@platformatic/kafka';
+import { decode, deterministicEventId } from '../../events/codec.ts';
 import { DeadLetterReplayed, type RecordCoordinates } from '../../events/schemas/dead-letter-replayed.ts';
 import { LambdaKafkaFailureRecord } from '../../events/schemas/events.ts';
 import { type FunctionName, manifest } from '../../topology/index.ts';
@@ -234,4 +235,65 @@ export function isOriginalOf(
     sameBytes(emptyAsNull(key), emptyAsNull(full.key), letter.keyTruncated, letter.keyBytes) &&
     sameBytes(emptyAsNull(value), emptyAsNull(full.value), letter.valueTruncated, letter.valueBytes)
   );
+}
+
+/** A record as bytes: what a letter holds of its original, or the original read back from its topic. */
+export type RecordBytes = { key: Buffer | null; value: Buffer | null; headers: Array<[string, Buffer]> };
+
+const CorrelationId = /^[\x21-\x7e]{1,128}$/;
+
+/**
+ * The two messages of one replay, produced together: an informational `DeadLetterReplayed` marker on the
+ * dead-letter topic, keyed as the letter, and the record back on its topic, keyed as it was (so the
+ * pipeline's partitioner puts it beside its order's other records) with its headers, the replay headers
+ * naming this letter and record instead of any it carried.
+ */
+export function replayMessages(
+  letter: DeadLetter,
+  at: { topic: string; partition: number; offset: bigint },
+  kafkaKey: Buffer | null,
+  record: RecordBytes & { fromSource: boolean },
+): MessageToProduce<Buffer, Buffer, Buffer, Buffer>[] {
+  const { original } = letter;
+  const letterAt = coordinatesText(at);
+  const id = replayId(original);
+  const key = kafkaKey?.toString('utf8');
+  const marker = DeadLetterReplayed.parse({
+    eventId: deterministicEventId(id, 'DeadLetterReplayed'),
+    eventType: 'DeadLetterReplayed',
+    version: 1,
+    occurredAt: new Date().toISOString(),
+    correlationId: key !== undefined && CorrelationId.test(key) ? key : 'unknown',
+    causationId: letterAt.slice(0, 128),
+    source: 'dlq-replay',
+    data: {
+      letter: { topic: at.topic, partition: at.partition, offset: String(at.offset) },
+      original: { topic: original.topic, partition: original.partition, offset: original.offset },
+      valueFrom: record.fromSource ? 'source-topic' : 'dead-letter',
+    },
+  });
+  const replayHeaders = new Map<Buffer, Buffer>([
+    ...record.headers
+      .filter(([name]) => name !== REPLAYED_FROM_HEADER && name !== REPLAYED_RECORD_HEADER)
+      .map(([name, bytes]): [Buffer, Buffer] => [Buffer.from(name), bytes]),
+    [Buffer.from(REPLAYED_FROM_HEADER), Buffer.from(letterAt)],
+    [Buffer.from(REPLAYED_RECORD_HEADER), Buffer.from(id)],
+  ]);
+  return [
+    {
+      topic: at.topic,
+      key: kafkaKey ?? undefined,
+      value: Buffer.from(JSON.stringify(marker)),
+      headers: new Map([
+        [Buffer.from('event-type'), Buffer.from(marker.eventType)],
+        [Buffer.from('event-id'), Buffer.from(marker.eventId)],
+      ]),
+    },
+    {
+      topic: original.topic,
+      key: record.key ?? undefined,
+      value: record.value ?? undefined,
+      headers: replayHeaders,
+    },
+  ];
 }

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { claimable, claimState, LEDGER_TTL_SECONDS } from './ledger.ts';
-import { decide } from './replay.ts';
+import { claimable, claimState, decide, LEDGER_TTL_SECONDS } from './ledger.ts';
 
 const now = Date.parse('2026-11-24T10:00:00.000Z');
 const inProgress = (leaseExpiresAt: number) =>

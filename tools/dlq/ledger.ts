@@ -70,6 +70,58 @@ export function claimable(state: ReplayState, now: number): boolean {
   return state.kind === 'none' || (state.kind === 'in-progress' && state.leaseExpiresAt < now);
 }
 
+export type SkipKind =
+  | 'failed again after a replay'
+  | 'being replayed by another run'
+  | 'claim not written by the tool'
+  | 'not a pipeline topic'
+  | 'truncated, original gone from its topic'
+  | 'truncated, not the original at its coordinates';
+
+/** What to do with a matched letter, from what the ledger says of its record (never from the topic). */
+export type Decision =
+  | { action: 'replay'; takeOver?: string }
+  | { action: 'already-replayed' }
+  | { action: 'skip'; kind: SkipKind; reason: string };
+
+/**
+ * Pure: the ledger's claim of the letter's record (`state`), whether the ledger knows that record as a copy
+ * the tool sent (`copyOf`), at `now`. Headers and markers on the topics play no part: anyone who can
+ * produce to a pipeline topic can write them.
+ */
+export function decide(
+  state: ReplayState,
+  copyOf: string | undefined,
+  includeFailedReplays: boolean,
+  now: number,
+): Decision {
+  if (state.kind === 'completed') return { action: 'already-replayed' };
+  if (state.kind === 'unreadable') {
+    return {
+      action: 'skip',
+      kind: 'claim not written by the tool',
+      reason: `its claim is unreadable: ${state.error}`,
+    };
+  }
+  if (state.kind === 'in-progress' && !claimable(state, now)) {
+    return {
+      action: 'skip',
+      kind: 'being replayed by another run',
+      reason: `claimed at ${state.claimedAt} by another run, until ${new Date(state.leaseExpiresAt).toISOString()}`,
+    };
+  }
+  if (copyOf !== undefined && !includeFailedReplays) {
+    return {
+      action: 'skip',
+      kind: 'failed again after a replay',
+      reason: `failed again after its replay of ${copyOf} (--include-failed-replays sends it again)`,
+    };
+  }
+  return state.kind === 'in-progress'
+    ? { action: 'replay', takeOver: `claimed at ${state.claimedAt} by a run that did not finish` }
+    : { action: 'replay' };
+}
+
 export interface Lookup {
   state: ReplayState;
   /** The original this record is a copy of, when the tool sent it (a failed replay's letter names it). */

@@ -1,6 +1,4 @@
 import { Producer } from '@platformatic/kafka';
-import { deterministicEventId } from '../../events/codec.ts';
-import { DeadLetterReplayed } from '../../events/schemas/dead-letter-replayed.ts';
 import { isTopicName } from '../../events/topics.ts';
 import type { KafkaConnection } from '../../functions/shared/kafka/connection.ts';
 import { pipelineProducerSettings } from '../../functions/shared/kafka/producer.ts';
@@ -11,12 +9,12 @@ import {
   isOriginalOf,
   matches,
   parseDeadLetterQueueRecord,
-  REPLAYED_FROM_HEADER,
-  REPLAYED_RECORD_HEADER,
+  type RecordBytes,
   type ReplayFilter,
   replayId,
+  replayMessages,
 } from './dead-letter.ts';
-import { claimable, type ReplayLedger, type ReplayState } from './ledger.ts';
+import { type Decision, decide, type ReplayLedger, type SkipKind } from './ledger.ts';
 import {
   fetchRecord,
   newReader,
@@ -27,7 +25,6 @@ import {
   within,
 } from './read.ts';
 
-export { REPLAYED_FROM_HEADER, REPLAYED_RECORD_HEADER } from './dead-letter.ts';
 export { ReplayTimeoutError, type Timeouts } from './read.ts';
 
 export const defaultTimeouts: Timeouts = { overallMs: 300_000, idleMs: 30_000 };
@@ -82,66 +79,12 @@ export interface ReplaySummary {
   skipped: Array<{ letter: string; kind: SkipKind; reason: string }>;
 }
 
-export type SkipKind =
-  | 'failed again after a replay'
-  | 'being replayed by another run'
-  | 'claim not written by the tool'
-  | 'not a pipeline topic'
-  | 'truncated, original gone from its topic'
-  | 'truncated, not the original at its coordinates';
-
 interface Candidate {
   letter: DeadLetter;
   /** The dead letter's own coordinates, `<dead-letter topic>:<partition>:<offset>`. */
   at: { topic: string; partition: number; offset: bigint };
   kafkaKey: Buffer | null;
 }
-
-/** What to do with a matched letter, from what the ledger says of its record (never from the topic). */
-export type Decision =
-  | { action: 'replay'; takeOver?: string }
-  | { action: 'already-replayed' }
-  | { action: 'skip'; kind: SkipKind; reason: string };
-
-/**
- * Pure: the ledger's claim of the letter's record (`state`), whether the ledger knows that record as a copy
- * the tool sent (`copyOf`), at `now`. Headers and markers on the topics play no part: anyone who can
- * produce to a pipeline topic can write them.
- */
-export function decide(
-  state: ReplayState,
-  copyOf: string | undefined,
-  includeFailedReplays: boolean,
-  now: number,
-): Decision {
-  if (state.kind === 'completed') return { action: 'already-replayed' };
-  if (state.kind === 'unreadable') {
-    return {
-      action: 'skip',
-      kind: 'claim not written by the tool',
-      reason: `its claim is unreadable: ${state.error}`,
-    };
-  }
-  if (state.kind === 'in-progress' && !claimable(state, now)) {
-    return {
-      action: 'skip',
-      kind: 'being replayed by another run',
-      reason: `claimed at ${state.claimedAt} by another run, until ${new Date(state.leaseExpiresAt).toISOString()}`,
-    };
-  }
-  if (copyOf !== undefined && !includeFailedReplays) {
-    return {
-      action: 'skip',
-      kind: 'failed again after a replay',
-      reason: `failed again after its replay of ${copyOf} (--include-failed-replays sends it again)`,
-    };
-  }
-  return state.kind === 'in-progress'
-    ? { action: 'replay', takeOver: `claimed at ${state.claimedAt} by a run that did not finish` }
-    : { action: 'replay' };
-}
-
-const CorrelationId = /^[\x21-\x7e]{1,128}$/;
 
 type Budget = () => Timeouts;
 
@@ -337,14 +280,12 @@ async function replayOne({ letter, at, kafkaKey }: Candidate, run: Run): Promise
   log(`replayed ${what}${from}, as ${copy}`);
 }
 
-type Bytes = { key: Buffer | null; value: Buffer | null; headers: Array<[string, Buffer]> };
-
 /** The bytes to send back: the letter's own, or, when it holds only part of them, the original's from its topic. */
 async function recordOf(
   letter: DeadLetter,
   connection: KafkaConnection,
   budget: Budget,
-): Promise<(Bytes & { fromSource: boolean }) | { skip: Decision & { action: 'skip' } }> {
+): Promise<(RecordBytes & { fromSource: boolean }) | { skip: Decision & { action: 'skip' } }> {
   const { original } = letter;
   const fromSource = letter.valueTruncated || letter.headersTruncated || letter.keyTruncated;
   if (!fromSource) return { key: original.key, value: original.value, headers: original.headers, fromSource };
@@ -372,61 +313,15 @@ async function recordOf(
   return { ...full, fromSource };
 }
 
-/**
- * Sends the record back to its topic, keyed as it was (so the pipeline's partitioner puts it beside its
- * order's other records), with an informational `DeadLetterReplayed` marker on the dead-letter topic in
- * the same produce. Answers where the copy landed.
- */
+/** Sends the record back to its topic, with its marker (dead-letter.ts, replayMessages); answers where the copy landed. */
 async function produceReplay(
   producer: Producer<Buffer, Buffer, Buffer, Buffer>,
   { letter, at, kafkaKey }: Candidate,
-  record: Bytes & { fromSource: boolean },
+  record: RecordBytes & { fromSource: boolean },
 ): Promise<string> {
-  const { original } = letter;
-  const letterAt = coordinatesText(at);
-  const id = replayId(original);
-  const key = kafkaKey?.toString('utf8');
-  const marker = DeadLetterReplayed.parse({
-    eventId: deterministicEventId(id, 'DeadLetterReplayed'),
-    eventType: 'DeadLetterReplayed',
-    version: 1,
-    occurredAt: new Date().toISOString(),
-    correlationId: key !== undefined && CorrelationId.test(key) ? key : 'unknown',
-    causationId: letterAt.slice(0, 128),
-    source: 'dlq-replay',
-    data: {
-      letter: { topic: at.topic, partition: at.partition, offset: String(at.offset) },
-      original: { topic: original.topic, partition: original.partition, offset: original.offset },
-      valueFrom: record.fromSource ? 'source-topic' : 'dead-letter',
-    },
-  });
-  const replayHeaders = new Map<Buffer, Buffer>([
-    ...record.headers
-      .filter(([name]) => name !== REPLAYED_FROM_HEADER && name !== REPLAYED_RECORD_HEADER)
-      .map(([name, bytes]): [Buffer, Buffer] => [Buffer.from(name), bytes]),
-    [Buffer.from(REPLAYED_FROM_HEADER), Buffer.from(letterAt)],
-    [Buffer.from(REPLAYED_RECORD_HEADER), Buffer.from(id)],
-  ]);
-  const result = await producer.send({
-    messages: [
-      {
-        topic: at.topic,
-        key: kafkaKey ?? undefined,
-        value: Buffer.from(JSON.stringify(marker)),
-        headers: new Map([
-          [Buffer.from('event-type'), Buffer.from(marker.eventType)],
-          [Buffer.from('event-id'), Buffer.from(marker.eventId)],
-        ]),
-      },
-      {
-        topic: original.topic,
-        key: record.key ?? undefined,
-        value: record.value ?? undefined,
-        headers: replayHeaders,
-      },
-    ],
-  });
-  const landed = result.offsets?.find((o) => o.topic === original.topic);
-  if (!landed) throw new Error(`the broker acknowledged the replay of ${id} without its offset`);
+  const result = await producer.send({ messages: replayMessages(letter, at, kafkaKey, record) });
+  const landed = result.offsets?.find((o) => o.topic === letter.original.topic);
+  if (!landed)
+    throw new Error(`the broker acknowledged the replay of ${replayId(letter.original)} without its offset`);
   return coordinatesText(landed);
 }
