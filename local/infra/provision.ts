@@ -27,7 +27,7 @@ import {
 import { type TopicSettings, topicSettings } from '../../topology/topics.ts';
 import type { IndexSpec, KeySpec, TableSpec } from '../../topology/types.ts';
 import { localDynamoDbConfig } from './dynamodb.ts';
-import { InfraError } from './errors.ts';
+import { InfraError, type InfraService } from './errors.ts';
 import { localSnsConfig, localTopicArn } from './sns.ts';
 
 export interface ProvisionOptions {
@@ -108,7 +108,8 @@ export async function provisionTopics(brokers: string[]): Promise<ProvisionedTop
         actions.set(name, 'created');
       } catch (error) {
         // Another process may have created it in between: that is fine, anything else is not.
-        if (!(await admin.listTopics()).includes(name)) throw provisionError(`creating topic ${name}`, error);
+        if (!(await admin.listTopics()).includes(name))
+          throw provisionError('kafka', `creating topic ${name}`, error);
       }
     }
 
@@ -120,7 +121,7 @@ export async function provisionTopics(brokers: string[]): Promise<ProvisionedTop
         await admin
           .createPartitions({ topics: [{ name, count: spec.partitions }] })
           .catch((error: unknown) => {
-            throw provisionError(`growing topic ${name} to ${spec.partitions} partitions`, error);
+            throw provisionError('kafka', `growing topic ${name} to ${spec.partitions} partitions`, error);
           });
         actions.set(name, 'grown');
       } else {
@@ -208,7 +209,7 @@ export async function provisionTables(endpoint: string, tablePrefix?: string): P
           } catch (error) {
             // Created by a concurrent provisioner: fine.
             if ((error as Error).name !== 'ResourceInUseException') {
-              throw provisionError(`creating table ${physicalName}`, error);
+              throw provisionError('dynamodb', `creating table ${physicalName}`, error);
             }
           }
           await waitUntilTableExists({ client, maxWaitTime: 60 }, { TableName: physicalName });
@@ -254,16 +255,11 @@ export async function provisionChannels(
         const { TopicArn } = await client
           .send(new CreateTopicCommand({ Name: topicName }))
           .catch((error: unknown) => {
-            throw new InfraError(
-              'dynamodb',
-              'provision-failed',
-              `creating SNS topic ${topicName} failed: ${(error as Error).message ?? String(error)}`,
-              { cause: error },
-            );
+            throw provisionError('sns', `creating SNS topic ${topicName}`, error);
           });
         if (TopicArn !== expected) {
           throw new InfraError(
-            'dynamodb',
+            'sns',
             'provision-failed',
             `moto named SNS topic ${topicName} ${TopicArn}, not ${expected}: is MOTO_ACCOUNT_ID set for its server?`,
           );
@@ -328,12 +324,13 @@ async function ensureIndexes(
         }),
       )
       .catch((error: unknown) => {
-        throw provisionError(`creating index ${index.IndexName} of table ${tableName}`, error);
+        throw provisionError('dynamodb', `creating index ${index.IndexName} of table ${tableName}`, error);
       });
     const deadline = Date.now() + 60_000;
     while ((await describe()).find((i) => i.IndexName === index.IndexName)?.IndexStatus !== 'ACTIVE') {
       if (Date.now() > deadline)
         throw provisionError(
+          'dynamodb',
           `waiting for index ${index.IndexName} of table ${tableName}`,
           new Error('not active after 60 s'),
         );
@@ -357,14 +354,7 @@ async function ensureTtl(client: DynamoDBClient, tableName: string, attribute: s
   );
 }
 
-function provisionError(what: string, error: unknown): InfraError {
-  const service = what.includes('table') ? 'dynamodb' : 'kafka';
-  return new InfraError(
-    service,
-    'provision-failed',
-    `${what} failed: ${(error as Error).message ?? String(error)}`,
-    {
-      cause: error,
-    },
-  );
+function provisionError(service: InfraService, what: string, error: unknown): InfraError {
+  const reason = (error as Error).message ?? String(error);
+  return new InfraError(service, 'provision-failed', `${what} failed: ${reason}`, { cause: error });
 }
