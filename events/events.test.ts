@@ -98,16 +98,23 @@ describe('POST /orders body', () => {
     expect(snake.shippingAddress.postalCode).toBe('98101');
   });
 
-  it('rejects a total that does not match the lines, and duplicate SKUs', () => {
-    const result = OrderRequest.safeParse({
+  /** An order request of one line per `[quantity, unitPrice]`, all of the same SKU, with `total` if given. */
+  const mugLinesRequest = (lines: [number, number][], total?: number) =>
+    OrderRequest.safeParse({
       customerId: 'c',
-      items: [
-        { sku: 'SKU-MUG', name: 'Mug', quantity: 1, unitPrice: 0.1 },
-        { sku: 'SKU-MUG', name: 'Mug', quantity: 2, unitPrice: 0.2 },
-      ],
-      total: 0.6,
+      items: lines.map(([quantity, unitPrice]) => ({ sku: 'SKU-MUG', name: 'Mug', quantity, unitPrice })),
+      ...(total === undefined ? {} : { total }),
       shippingAddress: address,
     });
+
+  it('rejects a total that does not match the lines, and duplicate SKUs', () => {
+    const result = mugLinesRequest(
+      [
+        [1, 0.1],
+        [2, 0.2],
+      ],
+      0.6,
+    );
     expect(result.success).toBe(false);
     const messages = result.error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
     expect(messages).toContain('total: does not match the items: expected 0.50');
@@ -115,14 +122,10 @@ describe('POST /orders body', () => {
   });
 
   it('rejects duplicate SKUs when no total is given too', () => {
-    const result = OrderRequest.safeParse({
-      customerId: 'c',
-      items: [
-        { sku: 'SKU-MUG', name: 'Mug', quantity: 1, unitPrice: 1 },
-        { sku: 'SKU-MUG', name: 'Mug', quantity: 1, unitPrice: 1 },
-      ],
-      shippingAddress: address,
-    });
+    const result = mugLinesRequest([
+      [1, 1],
+      [1, 1],
+    ]);
     expect(result.error?.issues.map((i) => i.path.join('.'))).toEqual(['items.1.sku']);
   });
 

@@ -123,15 +123,21 @@ describe('dead letters', () => {
       timestamp: 1_764_000_000_123,
     }),
   );
-
-  it('carries the source coordinates, original bytes, headers, error and function', () => {
-    const event = deadLetterEvent({
+  /** The dead letter of `poison` (or `overrides.record`) after one attempt, by inventory unless overridden. */
+  const poisonLetter = (overrides: Partial<Parameters<typeof deadLetterEvent>[0]> = {}) =>
+    deadLetterEvent({
       step: 'inventory',
       record: poison,
       reason: 'poison',
-      error: { name: 'EventDecodeError', message: 'not-json: Unexpected token' },
+      error: { name: 'E', message: 'm' },
       attempts: 1,
       now,
+      ...overrides,
+    });
+
+  it('carries the source coordinates, original bytes, headers, error and function', () => {
+    const event = poisonLetter({
+      error: { name: 'EventDecodeError', message: 'not-json: Unexpected token' },
     });
     expect(DeadLettered.parse(event)).toEqual(event);
     expect(event.correlationId).toBe('ord-7');
@@ -159,30 +165,18 @@ describe('dead letters', () => {
   });
 
   it('gets the same id for the same record and step, another for another record', () => {
-    const input = {
-      step: 'inventory',
-      reason: 'poison',
-      error: { name: 'E', message: 'm' },
-      attempts: 1,
-      now,
-    } as const;
-    const first = deadLetterEvent({ ...input, record: poison });
-    expect(deadLetterEvent({ ...input, record: poison, now: new Date() }).eventId).toBe(first.eventId);
-    expect(deadLetterEvent({ ...input, record: { ...poison, offset: '100' } }).eventId).not.toBe(
-      first.eventId,
-    );
-    expect(deadLetterEvent({ ...input, step: 'warehouse', record: poison }).eventId).not.toBe(first.eventId);
+    const first = poisonLetter();
+    expect(poisonLetter({ now: new Date() }).eventId).toBe(first.eventId);
+    expect(poisonLetter({ record: { ...poison, offset: '100' } }).eventId).not.toBe(first.eventId);
+    expect(poisonLetter({ step: 'warehouse' }).eventId).not.toBe(first.eventId);
   });
 
   const letterFor = (record: RawRecord) =>
-    deadLetterEvent({
+    poisonLetter({
       step: 'notification',
       record,
-      reason: 'poison',
       // Control characters cost six bytes each in JSON: the worst error message for the size.
       error: { name: 'RecordTooLargeError', message: '\u0001'.repeat(10_000) },
-      attempts: 1,
-      now,
     });
   const sizeOf = (event: ReturnType<typeof letterFor>) => encode('DeadLetterQueue', event).value.length;
 
@@ -271,14 +265,7 @@ describe('dead letters', () => {
 
   it('falls back to "unknown" when the key is not usable as a correlation id', () => {
     const keyless = { ...poison, key: null };
-    const event = deadLetterEvent({
-      step: 'shipper',
-      record: keyless,
-      reason: 'poison',
-      error: { name: 'E', message: 'm' },
-      attempts: 1,
-      now,
-    });
+    const event = poisonLetter({ step: 'shipper', record: keyless });
     expect(event.correlationId).toBe('unknown');
     expect(event.data.record.key).toBeNull();
   });
