@@ -16,6 +16,7 @@ import {
 } from '../../local/faults/profile.ts';
 import { type RunShape, type RunSize, recordFailures } from './chaos-scenarios.ts';
 import { benchOrder, type OrderBody, stockFor } from './orders.ts';
+import { subtractStats } from './phase.ts';
 import { benchCatalog } from './stack.ts';
 import type { EffectsReport, NotificationCheck } from './verify.ts';
 
@@ -280,32 +281,9 @@ export function attemptFigures(input: {
   };
 }
 
-/** What the layer counted between two snapshots (`before` undefined: since it started). */
-export function countersSince(after: FaultCounters | undefined, before: FaultCounters | undefined) {
-  if (!after || !before) return after;
-  const minus = (a: Record<string, number>, b: Record<string, number>) =>
-    Object.fromEntries(Object.entries(a).map(([key, n]) => [key, n - (b[key] ?? 0)]));
-  return {
-    ...after,
-    requests: after.requests - before.requests,
-    untouched: after.untouched - before.untouched,
-    delayed: after.delayed - before.delayed,
-    injected: after.injected - before.injected,
-    injectedAfter: after.injectedAfter - before.injectedAfter,
-    upstreamFailures: after.upstreamFailures - before.upstreamFailures,
-    byRule: Object.fromEntries(
-      Object.entries(after.byRule).map(([rule, c]) => [
-        rule,
-        {
-          matched: c.matched - (before.byRule[rule]?.matched ?? 0),
-          fired: c.fired - (before.byRule[rule]?.fired ?? 0),
-        },
-      ]),
-    ),
-    byKind: minus(after.byKind, before.byKind),
-    byOperation: minus(after.byOperation, before.byOperation),
-  } satisfies FaultCounters;
-}
+/** What the layer counted between two snapshots (`before` undefined: since it started): each count less the earlier. */
+export const countersSince = (after: FaultCounters | undefined, before: FaultCounters | undefined) =>
+  subtractStats(after, before);
 
 // ---- The flash sale's figures -------------------------------------------------------------------------
 
