@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { newEvent } from '../../../events/codec.ts';
+import type { StepName } from '../../../events/envelope.ts';
+import type { EventOf } from '../../../events/topics.ts';
 import { inventoryStep } from '../../inventory/step.ts';
 import { shipperStep } from '../../shipper/step.ts';
 import { warehouseStep } from '../../warehouse/step.ts';
@@ -31,6 +33,23 @@ const stock = {
     ]),
 };
 
+type StepTopic = 'OrderReceived' | 'OrderConfirmed' | 'OrderPickedAndPacked';
+
+/**
+ * The event of `type` about order `o` from `source`: the genuine one (its order's id for that type), or
+ * one under another `id`.
+ */
+const orderEvent =
+  <T extends StepTopic>(type: T, source: StepName, data: (o: typeof order) => EventOf<T>['data']) =>
+  (o: typeof order, id?: string) =>
+    newEvent(type, {
+      eventId: id ?? orderEventId(o.orderId, type),
+      correlationId: o.orderId,
+      causationId: 'x',
+      source,
+      data: data(o),
+    });
+
 type AnyStep =
   | ConsumerStep<'OrderReceived'>
   | ConsumerStep<'OrderConfirmed'>
@@ -49,40 +68,26 @@ const steps: Record<
     expects: 'RECEIVED',
     makes: 'CONFIRMED',
     build: (orders) => inventoryStep({ orders, stock: realisticStock(orders) }),
-    event: (o, id) =>
-      newEvent('OrderReceived', {
-        eventId: id ?? orderEventId(o.orderId, 'OrderReceived'),
-        correlationId: o.orderId,
-        causationId: 'req-1',
-        source: 'order-api',
-        data: { order: o },
-      }),
+    event: orderEvent('OrderReceived', 'order-api', (o) => ({ order: o })),
   },
   warehouse: {
     expects: 'CONFIRMED',
     makes: 'PACKED',
     build: (orders) => warehouseStep({ orders }),
-    event: (o, id) =>
-      newEvent('OrderConfirmed', {
-        eventId: id ?? orderEventId(o.orderId, 'OrderConfirmed'),
-        correlationId: o.orderId,
-        causationId: 'x',
-        source: 'inventory',
-        data: { order: o, reservedAt: '2026-11-24T10:00:01.000Z' },
-      }),
+    event: orderEvent('OrderConfirmed', 'inventory', (o) => ({
+      order: o,
+      reservedAt: '2026-11-24T10:00:01.000Z',
+    })),
   },
   shipper: {
     expects: 'PACKED',
     makes: 'SHIPPED',
     build: (orders) => shipperStep({ orders }),
-    event: (o, id) =>
-      newEvent('OrderPickedAndPacked', {
-        eventId: id ?? orderEventId(o.orderId, 'OrderPickedAndPacked'),
-        correlationId: o.orderId,
-        causationId: 'x',
-        source: 'warehouse',
-        data: { order: o, parcel, packedAt: '2026-11-24T10:00:02.000Z' },
-      }),
+    event: orderEvent('OrderPickedAndPacked', 'warehouse', (o) => ({
+      order: o,
+      parcel,
+      packedAt: '2026-11-24T10:00:02.000Z',
+    })),
   },
 };
 
