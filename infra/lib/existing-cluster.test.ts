@@ -1,7 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { consumerGroupId, functionNames, manifest, tableNames } from '../../topology/manifest.ts';
 import { RuntimeEnv } from '../../topology/runtime-env.ts';
-import { cfnLint, nagFindings, type Synthesized, synthesize } from '../test/synth.ts';
+import {
+  cfnLint,
+  nagFindings,
+  type Synthesized,
+  synthesize,
+  type TemplateResource,
+  templateResources,
+} from '../test/synth.ts';
 
 /**
  * The other deployment shape: an existing VPC and MSK cluster named by context, and `destroyData`.
@@ -46,19 +53,13 @@ const context = {
 };
 
 let synth: Synthesized;
-type Resource = {
-  Type: string;
-  Properties: Record<string, unknown>;
-  DeletionPolicy?: string;
-  UpdateReplacePolicy?: string;
-};
-let resources: Record<string, Resource>;
+let resources: Record<string, TemplateResource>;
 const ofType = (type: string) => Object.values(resources).filter((r) => r.Type === type);
 const policyText = () => JSON.stringify(ofType('AWS::IAM::Policy').map((p) => p.Properties));
 
 beforeAll(() => {
   synth = synthesize({ context, env: { account, region }, bundle: false });
-  resources = synth.template.toJSON().Resources as Record<string, Resource>;
+  resources = templateResources(synth);
 }, 120_000);
 
 afterAll(() => synth?.cleanup());

@@ -8,24 +8,21 @@ import {
   manifest,
   publishedChannels,
 } from '../../topology/manifest.ts';
-import { cfnLint, nagFindings, type Synthesized, synthesize } from '../test/synth.ts';
+import {
+  cfnLint,
+  nagFindings,
+  type PolicyStatement,
+  roleStatements,
+  type Synthesized,
+  synthesize,
+  type TemplateResource,
+  templateResources,
+} from '../test/synth.ts';
 
 type Json = unknown;
-interface Resource {
-  Type: string;
-  Properties: Record<string, Json>;
-}
-interface Statement {
-  Sid?: string;
-  Effect: string;
-  Action: string | string[];
-  Resource: Json;
-  Principal?: Json;
-  Condition?: Json;
-}
 
 let synth: Synthesized;
-let resources: Record<string, Resource>;
+let resources: Record<string, TemplateResource>;
 
 const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
 const logicalId = (construct: IConstruct) =>
@@ -50,15 +47,7 @@ const viaSns = {
   },
 };
 
-function statementsOf(roleLogicalId: string): Statement[] {
-  return ofType('AWS::IAM::Policy')
-    .filter(([, p]) =>
-      (p.Properties.Roles as Json[]).some(
-        (r) => JSON.stringify(r) === JSON.stringify({ Ref: roleLogicalId }),
-      ),
-    )
-    .flatMap(([, p]) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
-}
+const statementsOf = (roleLogicalId: string) => roleStatements(resources, roleLogicalId);
 const roleOf = (name: FunctionName) => {
   const role = fnOf(name).fn.role;
   if (!role) throw new Error(`${name} has no role`);
@@ -69,7 +58,7 @@ const publishers = functionNames.filter((name) => publishedChannels(name).length
 beforeAll(() => {
   // The channel's wiring does not depend on the bundles' contents: no bundling, a quick synth.
   synth = synthesize({ bundle: false });
-  resources = synth.template.toJSON().Resources as Record<string, Resource>;
+  resources = templateResources(synth);
 }, 120_000);
 
 afterAll(() => synth?.cleanup());
@@ -91,8 +80,8 @@ describe('the notifications channel on AWS', () => {
       (p.Properties.Topics as Json[]).some((t) => JSON.stringify(t) === JSON.stringify(topicRef())),
     );
     expect(policies).toHaveLength(1);
-    const [, policy] = policies[0] as [string, Resource];
-    expect((policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement).toEqual([
+    const [, policy] = policies[0] as [string, TemplateResource];
+    expect((policy.Properties.PolicyDocument as { Statement: PolicyStatement[] }).Statement).toEqual([
       expect.objectContaining({
         Effect: 'Deny',
         Action: 'sns:Publish',
@@ -102,7 +91,7 @@ describe('the notifications channel on AWS', () => {
   });
 
   it("lets the key be used by the publisher only through SNS, in the key's policy too", () => {
-    const statements = (propsOf(channel().key).KeyPolicy as { Statement: Statement[] }).Statement;
+    const statements = (propsOf(channel().key).KeyPolicy as { Statement: PolicyStatement[] }).Statement;
     const forPublishers = statements.filter((s) => s.Sid?.endsWith('PublishesThroughSns'));
     expect(forPublishers).toEqual(
       publishers.map((name) => ({
@@ -161,12 +150,12 @@ describe('the notifications channel on AWS', () => {
       ([, e]) => e.Properties.VpcEndpointType === 'Interface',
     );
     expect(endpoints).toHaveLength(1);
-    const [, endpoint] = endpoints[0] as [string, Resource];
+    const [, endpoint] = endpoints[0] as [string, TemplateResource];
     expect(endpoint.Properties).toMatchObject({
       PrivateDnsEnabled: true,
       ServiceName: { 'Fn::Join': ['', ['com.amazonaws.', { Ref: 'AWS::Region' }, '.sns']] },
     });
-    expect((endpoint.Properties.PolicyDocument as { Statement: Statement[] }).Statement).toEqual([
+    expect((endpoint.Properties.PolicyDocument as { Statement: PolicyStatement[] }).Statement).toEqual([
       {
         Sid: 'PublishToTheChannelsOnly',
         Effect: 'Allow',

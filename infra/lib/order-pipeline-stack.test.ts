@@ -19,27 +19,24 @@ import {
 import { METRICS_NAMESPACE, RuntimeEnv } from '../../topology/runtime-env.ts';
 import { topicSettings } from '../../topology/topics.ts';
 import type { FunctionSpec, IndexSpec, KafkaTrigger, KeySpec } from '../../topology/types.ts';
-import { cfnLint, loadBundle, nagFindings, type Synthesized, synthesize } from '../test/synth.ts';
+import {
+  cfnLint,
+  loadBundle,
+  nagFindings,
+  type PolicyStatement,
+  roleStatements,
+  type Synthesized,
+  synthesize,
+  type TemplateResource,
+  templateResources,
+} from '../test/synth.ts';
 import { bundling, fromProjectRoot } from './bundling.ts';
 import { orderRequestJsonSchema } from './order-request-model.ts';
 
 type Json = unknown;
-interface Resource {
-  Type: string;
-  Properties: Record<string, Json>;
-  DeletionPolicy?: string;
-  UpdateReplacePolicy?: string;
-  DependsOn?: string[];
-}
-interface Statement {
-  Sid?: string;
-  Action: string | string[];
-  Resource: Json;
-  Effect: string;
-}
 
 let synth: Synthesized;
-let resources: Record<string, Resource>;
+let resources: Record<string, TemplateResource>;
 
 const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
 const logicalId = (construct: IConstruct) =>
@@ -54,18 +51,9 @@ const consumers = functionNames.filter((name) => kafkaTrigger(name) !== undefine
 const fnOf = (name: FunctionName) => synth.stack.functions.all.find((f) => f.name === name)!;
 const clusterId = () => logicalId(synth.stack.node.findChild('Kafka').node.findChild('Cluster'));
 
-/** Every statement of the policies attached to a role. */
-function statementsOf(roleLogicalId: string): Statement[] {
-  return ofType('AWS::IAM::Policy')
-    .filter(([, p]) =>
-      (p.Properties.Roles as Json[]).some(
-        (r) => JSON.stringify(r) === JSON.stringify({ Ref: roleLogicalId }),
-      ),
-    )
-    .flatMap(([, p]) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
-}
+const statementsOf = (roleLogicalId: string) => roleStatements(resources, roleLogicalId);
 
-const withAction = (statements: Statement[], action: string) =>
+const withAction = (statements: PolicyStatement[], action: string) =>
   statements.filter((s) => asArray(s.Action).includes(action));
 
 /**
@@ -83,7 +71,7 @@ function childArn(arn: Json): string {
   return `${String(parts[1]).slice(1, -1)}:${String(parts[3]).slice(1)}`;
 }
 
-const resourcesOf = (statements: Statement[]) => statements.flatMap((s) => asArray(s.Resource));
+const resourcesOf = (statements: PolicyStatement[]) => statements.flatMap((s) => asArray(s.Resource));
 const dependsOn = (id: string) => resources[id]?.DependsOn ?? [];
 
 beforeAll(() => {
@@ -92,7 +80,7 @@ beforeAll(() => {
     expect(existsSync(fromProjectRoot(spec(name).entry)), `${spec(name).entry} exists`).toBe(true);
   }
   synth = synthesize();
-  resources = synth.template.toJSON().Resources as Record<string, Resource>;
+  resources = templateResources(synth);
 }, 300_000);
 
 afterAll(() => synth?.cleanup());
@@ -166,7 +154,7 @@ describe('network and cluster', () => {
         JSON.stringify(p.Properties).includes('kafka:GetBootstrapBrokers') &&
         JSON.stringify(p.Properties).includes('BootstrapBrokers'),
     )!;
-    expect((policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement).toEqual([
+    expect((policy.Properties.PolicyDocument as { Statement: PolicyStatement[] }).Statement).toEqual([
       expect.objectContaining({
         Action: 'kafka:GetBootstrapBrokers',
         Resource: { 'Fn::GetAtt': [clusterId(), 'Arn'] },
@@ -290,7 +278,7 @@ describe('tables', () => {
     for (const entry of catalog) expect(create).toContain(`{\\"S\\":\\"${entry.sku}\\"}`);
     // The seeding statement (the functions' read-write grants include BatchWriteItem among others).
     const writes = ofType('AWS::IAM::Policy').flatMap(([, p]) =>
-      (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement.filter(
+      (p.Properties.PolicyDocument as { Statement: PolicyStatement[] }).Statement.filter(
         (statement) => statement.Action === 'dynamodb:BatchWriteItem',
       ),
     );

@@ -66,6 +66,41 @@ export function synthesize(
   }
 }
 
+/** A resource of a synthesized template, as the tests read it. */
+export interface TemplateResource {
+  Type: string;
+  Properties: Record<string, unknown>;
+  DeletionPolicy?: string;
+  UpdateReplacePolicy?: string;
+  DependsOn?: string[];
+}
+
+/** A statement of an IAM policy document (identity or resource policy). */
+export interface PolicyStatement {
+  Sid?: string;
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+  Principal?: unknown;
+  Condition?: unknown;
+}
+
+/** The synthesized template's resources, by logical id. */
+export const templateResources = (synthesized: Synthesized): Record<string, TemplateResource> =>
+  synthesized.template.toJSON().Resources as Record<string, TemplateResource>;
+
+/** Every statement of the IAM policies (`AWS::IAM::Policy`) attached to the role `roleLogicalId`. */
+export function roleStatements(
+  resources: Record<string, TemplateResource>,
+  roleLogicalId: string,
+): PolicyStatement[] {
+  const role = JSON.stringify({ Ref: roleLogicalId });
+  return Object.values(resources)
+    .filter((r) => r.Type === 'AWS::IAM::Policy')
+    .filter((p) => (p.Properties.Roles as unknown[]).some((r) => JSON.stringify(r) === role))
+    .flatMap((p) => (p.Properties.PolicyDocument as { Statement: PolicyStatement[] }).Statement);
+}
+
 /** cdk-nag's AwsSolutions findings that are not acknowledged, as `rule: construct paths`. */
 export function nagFindings(synthesized: Synthesized): string[] {
   const report = new AwsSolutionsChecks(synthesized.app).validateScope(synthesized.stack);
