@@ -18,19 +18,23 @@ import { kpisStep } from './step.ts';
 
 const now = new Date('2026-11-24T10:00:03.000Z');
 
-const shipperRecord = (invocation: string, orderIds: string[]) => {
-  const encoded = kpiRecord(
+/** The KPIs record `step` would produce for one invocation that measured `orders`. */
+type KpiArgs = Parameters<typeof kpiRecord>;
+const measured = (step: KpiArgs[0], invocation: string, orders: KpiArgs[2]) => {
+  const encoded = kpiRecord(step, invocation, orders, now);
+  if (!encoded) throw new Error('nothing measured');
+  return encoded;
+};
+
+const shipperRecord = (invocation: string, orderIds: string[]) =>
+  measured(
     'shipper',
     invocation,
     orderIds.map((orderId, i) => ({
       orderId,
       kpis: [count('OrdersShipped'), latency('EndToEndLatency', `2026-11-24T10:00:0${i}.000Z`, now)],
     })),
-    now,
   );
-  if (!encoded) throw new Error('nothing measured');
-  return encoded;
-};
 
 function setup() {
   const sink = new KpiMetrics();
@@ -47,13 +51,7 @@ function setup() {
 describe('kpis function', () => {
   it("turns each KPI record into EMF metrics of the reporting step's service, with the same names", async () => {
     const { sink, producer, process } = setup();
-    const inventory = kpiRecord(
-      'inventory',
-      'inv|1',
-      [{ orderId: 'o-1', kpis: [count('OrdersRejected')] }],
-      now,
-    );
-    if (!inventory) throw new Error('nothing measured');
+    const inventory = measured('inventory', 'inv|1', [{ orderId: 'o-1', kpis: [count('OrdersRejected')] }]);
     const report = await process(
       mskEvent([fromEncoded(shipperRecord('ship|1', ['o-1', 'o-2']), 1), fromEncoded(inventory, 2)]),
       fakeContext(),
@@ -116,13 +114,9 @@ describe('kpis function', () => {
 
   it('dead-letters a schema-valid record its step cannot have measured, and counts none of it', async () => {
     const { sink, producer, process } = setup();
-    const forged = kpiRecord(
-      'inventory-release',
-      'rel|1',
-      [{ orderId: 'o-1', kpis: [count('OrdersCancelled')] }],
-      now,
-    );
-    if (!forged) throw new Error('nothing measured');
+    const forged = measured('inventory-release', 'rel|1', [
+      { orderId: 'o-1', kpis: [count('OrdersCancelled')] },
+    ]);
     const report = await process(
       mskEvent([fromEncoded(forged, 1), fromEncoded(shipperRecord('ship|2', ['o-2']), 2)]),
       fakeContext(),
