@@ -87,57 +87,43 @@ const usage = `usage: npm run chaos -- [--scenario <name>[,<name>...]|all] [--or
   --stall-timeout S  give up draining after S s without progress (default 90)
   --out file   results JSON (default bench/results/chaos.json)`;
 
-const dlqByReason = (r: ScenarioResult) =>
-  Object.entries(r.deadLettered)
-    .map(([reason, count]) => `${reason} ${count}`)
-    .join(', ') || '-';
+const orDash = (n: number | undefined) => n ?? '-';
+const injected = (r: ScenarioResult) =>
+  r.attempts && Object.values(r.attempts.injectedByKind).reduce((n, c) => n + c, 0);
 
-export function resultsTable(results: readonly ScenarioResult[]): string {
-  return table([
-    [
-      'scenario',
-      'sent',
-      'accepted',
-      'accepted/s',
-      'shipped',
-      'cancelled (202/409)',
-      'lost',
-      'dup. notif.',
-      'repeated sends',
-      'missing notif.',
-      'double-reserved',
-      'stock mismatches',
-      'poison in DLQ',
-      'DLQ by reason',
-      'faults injected',
-      'DynamoDB req./order',
-      'duration s',
-      'result',
-    ],
-    ...results.map((r) => [
-      r.scenario,
-      r.sent,
-      r.accepted,
-      r.acceptedPerSec,
-      r.completed,
-      r.cancellations
-        ? `${r.cancellations.cancelled} (${r.cancellations.accepted}/${r.cancellations.refused})`
-        : '-',
-      r.lost,
-      r.duplicateNotifications,
-      r.repeatedSends,
-      r.missingNotifications,
-      r.doubleReservedUnits,
-      r.stockMismatches,
-      r.poison ? `${r.poison.inDeadLetterQueue}/${r.poison.injected}` : '-',
-      dlqByReason(r),
-      r.attempts ? Object.values(r.attempts.injectedByKind).reduce((n, c) => n + c, 0) : '-',
-      r.attempts ? r.attempts.dynamodbRequestsPerOrder : '-',
-      r.durationS,
-      r.skipped ? 'skipped' : r.pass ? 'PASS' : 'FAIL',
-    ]),
-  ]);
-}
+/** The results table: a column per [header, cell of a scenario's result]. */
+const columns: [string, (r: ScenarioResult) => string | number][] = [
+  ['scenario', (r) => r.scenario],
+  ['sent', (r) => r.sent],
+  ['accepted', (r) => r.accepted],
+  ['accepted/s', (r) => r.acceptedPerSec],
+  ['shipped', (r) => r.completed],
+  [
+    'cancelled (202/409)',
+    ({ cancellations: c }) => (c ? `${c.cancelled} (${c.accepted}/${c.refused})` : '-'),
+  ],
+  ['lost', (r) => r.lost],
+  ['dup. notif.', (r) => r.duplicateNotifications],
+  ['repeated sends', (r) => r.repeatedSends],
+  ['missing notif.', (r) => r.missingNotifications],
+  ['double-reserved', (r) => r.doubleReservedUnits],
+  ['stock mismatches', (r) => r.stockMismatches],
+  ['poison in DLQ', ({ poison: p }) => (p ? `${p.inDeadLetterQueue}/${p.injected}` : '-')],
+  [
+    'DLQ by reason',
+    (r) =>
+      Object.entries(r.deadLettered)
+        .map(([reason, n]) => `${reason} ${n}`)
+        .join(', ') || '-',
+  ],
+  ['faults injected', (r) => orDash(injected(r))],
+  ['DynamoDB req./order', (r) => orDash(r.attempts?.dynamodbRequestsPerOrder)],
+  ['duration s', (r) => r.durationS],
+  ['result', (r) => (r.skipped ? 'skipped' : r.pass ? 'PASS' : 'FAIL')],
+];
+
+export const resultsTable = (results: readonly ScenarioResult[]): string =>
+  table([columns.map(([header]) => header), ...results.map((r) => columns.map(([, cell]) => cell(r)))]);
 
 const flags = valueFlags('scenario', 'orders', 'rate', 'out', 'stall-timeout', 'cancel-share', 'crash-kinds');
 
