@@ -72,20 +72,33 @@ export interface FaultRun {
 
 export type Fault = (harness: Harness) => Promise<FaultRun>;
 
-/** Waits (up to `timeoutMs`) until `child` has an invocation of a Kafka-triggered function running. */
-export async function batchInFlight(child: RunningChild, timeoutMs = 60_000): Promise<string[]> {
-  const deadline = Date.now() + timeoutMs;
-  let busy: string[] = [];
-  while (Date.now() < deadline) {
-    const stats = await child.stats();
-    busy = Object.entries(stats.inFlight)
-      .filter(([fn, n]) => n > 0 && isKafkaConsumer(fn))
-      .map(([fn]) => fn);
-    if (busy.length > 0) break;
-    await sleep(20);
+/**
+ * Reads `child`'s counters every `everyMs` until `done` holds of what `read` makes of them, or until
+ * `timeoutMs` passed: the last reading.
+ */
+async function watchStats<T>(
+  child: RunningChild,
+  timing: { timeoutMs: number; everyMs: number },
+  read: (stats: ChildStats) => T[],
+  done: (value: T[]) => boolean,
+): Promise<T[]> {
+  let value: T[] = [];
+  for (const deadline = Date.now() + timing.timeoutMs; Date.now() < deadline; await sleep(timing.everyMs)) {
+    value = read(await child.stats());
+    if (done(value)) break;
   }
-  return busy;
+  return value;
 }
+
+/** Waits (up to `timeoutMs`) until `child` has an invocation of a Kafka-triggered function running. */
+export const batchInFlight = (child: RunningChild, timeoutMs = 60_000): Promise<string[]> =>
+  watchStats(
+    child,
+    { timeoutMs, everyMs: 20 },
+    (stats) =>
+      Object.entries(stats.inFlight).flatMap(([fn, n]) => (n > 0 && isKafkaConsumer(fn) ? [fn] : [])),
+    (busy) => busy.length > 0,
+  );
 
 /** Kills `pid` with SIGKILL and waits until it is gone. */
 async function killHard(pid: number): Promise<void> {
@@ -209,17 +222,14 @@ export const runtimeKill: Fault = async (h) => {
  * Waits (up to `timeoutMs`) until `visitor` processed records of every Kafka-triggered function: it
  * took partitions of every group. Returns the functions it processed records of.
  */
-async function tookPartitions(visitor: RunningChild, timeoutMs: number): Promise<string[]> {
-  const deadline = Date.now() + timeoutMs;
+function tookPartitions(visitor: RunningChild, timeoutMs: number): Promise<string[]> {
   const wanted: string[] = kafkaConsumers.map(({ name }) => name);
-  let working: string[] = [];
-  while (Date.now() < deadline) {
-    const stats = await visitor.stats();
-    working = wanted.filter((fn) => (stats.functions[fn]?.records ?? 0) > 0);
-    if (working.length === wanted.length) break;
-    await sleep(200);
-  }
-  return working;
+  return watchStats(
+    visitor,
+    { timeoutMs, everyMs: 200 },
+    (stats) => wanted.filter((fn) => (stats.functions[fn]?.records ?? 0) > 0),
+    (working) => working.length === wanted.length,
+  );
 }
 
 /**
