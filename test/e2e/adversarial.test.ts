@@ -14,16 +14,7 @@ import { newStoredOrder } from '../../functions/shared/orders/model.ts';
 import { kafkaConsumers, manifest } from '../../topology/index.ts';
 import { testInfra } from '../support/env.ts';
 import { type RawMessage, TestProducer, TopicReader, waitFor } from '../support/kafka.ts';
-import {
-  type E2ePipeline,
-  e2eCatalog,
-  getOrder,
-  orderBody,
-  postOrder,
-  type StoredOrderView,
-  startE2ePipeline,
-  type Tables,
-} from '../support/pipeline.ts';
+import { e2eCatalog, orderBody, type StoredOrderView, useE2ePipeline } from '../support/pipeline.ts';
 
 const TIMEOUT_MS = 90_000;
 const kafkaFunctions = kafkaConsumers.map(({ name }) => name);
@@ -41,9 +32,7 @@ interface DeadLetterView {
 describe('the pipeline against untrusted records (real Kafka, dynoxide, moto SNS, the real handlers)', () => {
   const { kafkaBrokers } = testInfra();
   const producer = new TestProducer(kafkaBrokers);
-  let pipeline: E2ePipeline;
-  let tables: Tables;
-  let api: string;
+  const e2e = useE2ePipeline('adv');
   const readers: Record<string, TopicReader> = {};
 
   const keyed = (topic: string, key: string): RawMessage[] =>
@@ -54,32 +43,21 @@ describe('the pipeline against untrusted records (real Kafka, dynoxide, moto SNS
       .filter((m) => m.eventType === 'DeadLettered');
 
   async function shippedOrder(): Promise<{ orderId: string; order: Order; stored: StoredOrderView }> {
-    const posted = await postOrder(api, orderBody([{ entry: e2eCatalog.plenty, quantity: 1 }]), randomUUID());
+    const posted = await e2e.post(orderBody([{ entry: e2eCatalog.plenty, quantity: 1 }]), randomUUID());
     expect(posted.status).toBe(202);
     const orderId = posted.body.orderId as string;
-    let stored: StoredOrderView | undefined;
+    const stored = await e2e.tables.orderIn(orderId, ['SHIPPED'], TIMEOUT_MS);
     await waitFor(
-      async () => {
-        stored = await tables.order(orderId);
-        return stored?.status === 'SHIPPED';
-      },
-      'SHIPPED',
-      TIMEOUT_MS,
-      200,
-    );
-    await waitFor(
-      async () => (await tables.notifications(orderId)).length === 2,
+      async () => (await e2e.tables.notifications(orderId)).length === 2,
       'two notifications',
       TIMEOUT_MS,
     );
     const received = keyed('OrderReceived', orderId)[0];
     const order = (JSON.parse(received?.value.toString() ?? '{}') as { data: { order: Order } }).data.order;
-    return { orderId, order, stored: stored as StoredOrderView };
+    return { orderId, order, stored };
   }
 
   beforeAll(async () => {
-    pipeline = await startE2ePipeline('adv');
-    ({ tables, api } = pipeline);
     for (const topic of [
       'DeadLetterQueue',
       'OrderReceived',
@@ -92,13 +70,12 @@ describe('the pipeline against untrusted records (real Kafka, dynoxide, moto SNS
   });
 
   afterAll(async () => {
-    await pipeline?.stop();
     await Promise.all([...Object.values(readers).map((r) => r.close()), producer.close()]);
   });
 
   it('forged, tampered and stale events for a shipped order change nothing and send nothing', async () => {
     const { orderId, order, stored } = await shippedOrder();
-    const stockBefore = await tables.stock(e2eCatalog.plenty.sku);
+    const stockBefore = await e2e.tables.stock(e2eCatalog.plenty.sku);
     const tampered: Order = {
       ...order,
       items: [{ ...(order.items[0] as Order['items'][number]), quantity: 3 }],
@@ -179,12 +156,12 @@ describe('the pipeline against untrusted records (real Kafka, dynoxide, moto SNS
       1 + refused.filter((r) => r.topic === 'OrderReceived').length + 1,
     );
     expect(keyed('OrderConfirmed', orderId)).toHaveLength(2);
-    expect((await tables.notifications(orderId)).map((n) => n.kind).sort()).toEqual([
+    expect((await e2e.tables.notifications(orderId)).map((n) => n.kind).sort()).toEqual([
       'order-packed',
       'order-shipped',
     ]);
-    expect(await tables.order(orderId)).toEqual(stored);
-    expect(await tables.stock(e2eCatalog.plenty.sku)).toEqual(stockBefore);
+    expect(await e2e.tables.order(orderId)).toEqual(stored);
+    expect(await e2e.tables.stock(e2eCatalog.plenty.sku)).toEqual(stockBefore);
   });
 
   it('never creates an order from a mid-pipeline event, and refuses events that come out of order', async () => {
@@ -206,7 +183,7 @@ describe('the pipeline against untrusted records (real Kafka, dynoxide, moto SNS
       placedAt: new Date().toISOString(),
     };
     // An order stored RECEIVED whose OrderReceived is not produced (yet): later steps' events come first.
-    await tables.putOrder(
+    await e2e.tables.putOrder(
       newStoredOrder({ ...base, orderId: waiting }, { requestHash: 'h', requestId: 'r' }),
     );
     const parcel = { parcelId: 'PCL-1', weightGrams: 200, size: 'S' as const };
@@ -256,8 +233,8 @@ describe('the pipeline against untrusted records (real Kafka, dynoxide, moto SNS
         .map((l) => l.data.error.message)
         .join(' '),
     ).toMatch(/RECEIVED/);
-    expect(await tables.order(ghost)).toBeUndefined();
-    expect((await tables.order(waiting))?.status).toBe('RECEIVED');
+    expect(await e2e.tables.order(ghost)).toBeUndefined();
+    expect((await e2e.tables.order(waiting))?.status).toBe('RECEIVED');
     expect(keyed('OrderPickedAndPacked', ghost)).toHaveLength(0);
 
     // Its genuine OrderReceived, late: now it goes through, once.
@@ -270,7 +247,7 @@ describe('the pipeline against untrusted records (real Kafka, dynoxide, moto SNS
       })),
     );
     await waitFor(
-      async () => (await tables.order(waiting))?.status === 'SHIPPED',
+      async () => (await e2e.tables.order(waiting))?.status === 'SHIPPED',
       'the late order to ship',
       TIMEOUT_MS,
       200,
@@ -299,7 +276,7 @@ describe('the pipeline against untrusted records (real Kafka, dynoxide, moto SNS
 
     // The partitions went on: an order placed now is shipped and notified.
     const { orderId } = await shippedOrder();
-    const view = await getOrder(api, orderId);
+    const view = await e2e.get(orderId);
     expect(view.status).toBe(200);
   });
 });

@@ -7,79 +7,42 @@
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { stockItemOf } from '../../functions/shared/catalog.ts';
 import { localDynamoDbConfig } from '../../local/infra/index.ts';
 import type { FunctionName } from '../../topology/index.ts';
 import { testInfra } from '../support/env.ts';
 import { waitFor } from '../support/kafka.ts';
 import {
-  cancelOrder,
-  type E2ePipeline,
   e2eCatalog,
-  Faults,
-  getOrder,
   mapConcurrently,
   orderBody,
-  postOrder,
   type StoredOrderView,
-  startE2ePipeline,
-  type Tables,
+  useE2ePipeline,
 } from '../support/pipeline.ts';
 
 const TIMEOUT_MS = 90_000;
 const FINAL = new Set(['SHIPPED', 'REJECTED', 'CANCELLED']);
 
 describe('cancelling orders (real Kafka, dynoxide, moto SNS, the real handlers)', () => {
-  const faults = new Faults();
-  let pipeline: E2ePipeline;
-  let tables: Tables;
-  let api: string;
-
-  async function orderIn(orderId: string, statuses: ReadonlySet<string>): Promise<StoredOrderView> {
-    let order: StoredOrderView | undefined;
-    await waitFor(
-      async () => {
-        order = await tables.order(orderId);
-        return statuses.has(order?.status ?? '');
-      },
-      `order ${orderId} to be ${[...statuses].join(' or ')} (last: ${order?.status})`,
-      TIMEOUT_MS,
-      100,
-    );
-    return order as StoredOrderView & { stockReleased?: boolean };
-  }
+  const e2e = useE2ePipeline('cxl', { runtime: { retryBackoff: { initialMs: 100, maxMs: 500 } } });
+  const { faults } = e2e;
+  const orderIn = (orderId: string, statuses: Iterable<string>) => e2e.tables.orderIn(orderId, statuses);
   const released = async (orderId: string) =>
     waitFor(
-      async () =>
-        ((await tables.order(orderId)) as { stockReleased?: boolean } | undefined)?.stockReleased !==
-        undefined,
+      async () => (await e2e.tables.order(orderId))?.stockReleased !== undefined,
       `the stock of ${orderId} to be given back`,
       TIMEOUT_MS,
       100,
     );
-  const kinds = async (orderId: string) => (await tables.notifications(orderId)).map((n) => n.kind).sort();
-
-  beforeAll(async () => {
-    pipeline = await startE2ePipeline('cxl', {
-      runtime: { wrapInvoker: faults.wrap, retryBackoff: { initialMs: 100, maxMs: 500 } },
-    });
-    ({ tables, api } = pipeline);
-  });
-
-  afterAll(async () => {
-    await pipeline?.stop();
-  });
+  const kinds = async (orderId: string) =>
+    (await e2e.tables.notifications(orderId)).map((n) => n.kind).sort();
 
   /** Places an order of `quantity` units of the plentiful SKU, held before `holdAt` when given. */
   async function place(quantity: number, holdAt?: FunctionName): Promise<string> {
     const orderId = `cxl-${randomUUID().slice(0, 8)}`;
     if (holdAt) faults.alwaysFail(holdAt, orderId);
-    const posted = await postOrder(
-      api,
-      orderBody([{ entry: e2eCatalog.plenty, quantity }], orderId),
-      randomUUID(),
-    );
+    const posted = await e2e.post(orderBody([{ entry: e2eCatalog.plenty, quantity }], orderId), randomUUID());
     expect(posted.status).toBe(202);
     return orderId;
   }
@@ -90,10 +53,10 @@ describe('cancelling orders (real Kafka, dynoxide, moto SNS, the real handlers)'
   ] as const)(
     'gives back exactly what it reserved when cancelled %s, and tells the customer once',
     async (_, status, hold) => {
-      const before = await tables.stock(e2eCatalog.plenty.sku);
+      const before = await e2e.tables.stock(e2eCatalog.plenty.sku);
       const orderId = await place(4, hold);
       await orderIn(orderId, new Set([status]));
-      const answer = await cancelOrder(api, orderId, { reason: 'Found it cheaper' });
+      const answer = await e2e.cancel(orderId, { reason: 'Found it cheaper' });
       expect(answer).toEqual({
         status: 202,
         body: { orderId, status: 'CANCELLED', statusUrl: `/orders/${orderId}` },
@@ -104,8 +67,8 @@ describe('cancelling orders (real Kafka, dynoxide, moto SNS, the real handlers)'
         async () => (await kinds(orderId)).includes('order-cancelled'),
         'the cancellation notice',
       );
-      expect(await tables.stock(e2eCatalog.plenty.sku)).toEqual(before);
-      const view = await getOrder(api, orderId);
+      expect(await e2e.tables.stock(e2eCatalog.plenty.sku)).toEqual(before);
+      const view = await e2e.get(orderId);
       expect(view.body).toMatchObject({ status: 'CANCELLED', cancellationReason: 'Found it cheaper' });
       expect(
         (view.body.history as { status: string; detail?: string }[]).find((h) => h.status === 'CANCELLED'),
@@ -116,33 +79,33 @@ describe('cancelling orders (real Kafka, dynoxide, moto SNS, the real handlers)'
       expect(await kinds(orderId)).toEqual(
         status === 'PACKED' ? ['order-cancelled', 'order-packed'] : ['order-cancelled'],
       );
-      expect((await tables.order(orderId))?.status).toBe('CANCELLED');
+      expect((await e2e.tables.order(orderId))?.status).toBe('CANCELLED');
     },
   );
 
   it('cancels right after POST: nothing kept reserved whoever wins the race with inventory', async () => {
-    const before = await tables.stock(e2eCatalog.plenty.sku);
+    const before = await e2e.tables.stock(e2eCatalog.plenty.sku);
     const orderId = await place(2);
-    expect((await cancelOrder(api, orderId)).status).toBe(202);
+    expect((await e2e.cancel(orderId)).status).toBe(202);
     await released(orderId);
     await waitFor(async () => (await kinds(orderId)).includes('order-cancelled'), 'the cancellation notice');
-    expect(await tables.stock(e2eCatalog.plenty.sku)).toEqual(before);
+    expect(await e2e.tables.stock(e2eCatalog.plenty.sku)).toEqual(before);
     expect(await kinds(orderId)).not.toContain('order-shipped');
   });
 
   it('answers a second cancel the same way, with no second effect', async () => {
-    const before = await tables.stock(e2eCatalog.plenty.sku);
+    const before = await e2e.tables.stock(e2eCatalog.plenty.sku);
     const orderId = await place(3, 'warehouse');
     await orderIn(orderId, new Set(['CONFIRMED']));
-    const first = await cancelOrder(api, orderId, undefined, `k-${orderId}`);
-    const again = await cancelOrder(api, orderId, undefined, `k-${orderId}`);
-    const third = await cancelOrder(api, orderId);
+    const first = await e2e.cancel(orderId, undefined, `k-${orderId}`);
+    const again = await e2e.cancel(orderId, undefined, `k-${orderId}`);
+    const third = await e2e.cancel(orderId);
     expect(again).toEqual(first);
     expect(third).toEqual(first);
     faults.heal('warehouse', orderId);
     await released(orderId);
     await waitFor(async () => (await kinds(orderId)).includes('order-cancelled'), 'the cancellation notice');
-    expect(await tables.stock(e2eCatalog.plenty.sku)).toEqual(before);
+    expect(await e2e.tables.stock(e2eCatalog.plenty.sku)).toEqual(before);
     expect(await kinds(orderId)).toEqual(['order-cancelled']);
   });
 
@@ -151,8 +114,8 @@ describe('cancelling orders (real Kafka, dynoxide, moto SNS, the real handlers)'
     await orderIn(a, new Set(['CONFIRMED']));
     await orderIn(b, new Set(['CONFIRMED']));
     const key = `k-${randomUUID()}`;
-    expect((await cancelOrder(api, a, undefined, key)).status).toBe(202);
-    const reused = await cancelOrder(api, b, undefined, key);
+    expect((await e2e.cancel(a, undefined, key)).status).toBe(202);
+    const reused = await e2e.cancel(b, undefined, key);
     expect(reused.status).toBe(409);
     expect(reused.body).toMatchObject({ message: expect.stringContaining('another request') });
     faults.heal('warehouse', a);
@@ -164,18 +127,18 @@ describe('cancelling orders (real Kafka, dynoxide, moto SNS, the real handlers)'
   it('refuses to cancel a shipped order (409 with its status) and 404s an unknown one', async () => {
     const orderId = await place(1);
     await orderIn(orderId, new Set(['SHIPPED']));
-    const answer = await cancelOrder(api, orderId);
+    const answer = await e2e.cancel(orderId);
     expect(answer.status).toBe(409);
     expect(answer.body).toMatchObject({ status: 'SHIPPED' });
-    expect((await tables.order(orderId))?.status).toBe('SHIPPED');
-    expect((await cancelOrder(api, 'cxl-nobody')).status).toBe(404);
+    expect((await e2e.tables.order(orderId))?.status).toBe('SHIPPED');
+    expect((await e2e.cancel('cxl-nobody')).status).toBe(404);
   });
 
   it('finishes a cancellation whose SKU left the inventory after the reservation: the rest given back, the customer told, the line kept for an operator', async () => {
     const db = DynamoDBDocumentClient.from(
       new DynamoDBClient(localDynamoDbConfig(testInfra().dynamodbEndpoint)),
     );
-    const inventory = tables.name('inventory');
+    const inventory = e2e.tables.name('inventory');
     const gone = {
       sku: `SKU-E2E-GONE-${randomUUID().slice(0, 8).toUpperCase()}`,
       name: 'E2E discontinued',
@@ -185,25 +148,25 @@ describe('cancelling orders (real Kafka, dynoxide, moto SNS, the real handlers)'
     };
     try {
       await db.send(new PutCommand({ TableName: inventory, Item: stockItemOf(gone) }));
-      const before = await tables.stock(e2eCatalog.plenty.sku);
+      const before = await e2e.tables.stock(e2eCatalog.plenty.sku);
       const orderId = `cxl-${randomUUID().slice(0, 8)}`;
       faults.alwaysFail('warehouse', orderId);
       const lines = [
         { entry: e2eCatalog.plenty, quantity: 2 },
         { entry: gone, quantity: 1 },
       ];
-      expect((await postOrder(api, orderBody(lines, orderId), randomUUID())).status).toBe(202);
+      expect((await e2e.post(orderBody(lines, orderId), randomUUID())).status).toBe(202);
       await orderIn(orderId, new Set(['CONFIRMED']));
       await db.send(new DeleteCommand({ TableName: inventory, Key: { sku: gone.sku } }));
-      expect((await cancelOrder(api, orderId)).status).toBe(202);
+      expect((await e2e.cancel(orderId)).status).toBe(202);
       faults.heal('warehouse', orderId);
       await released(orderId);
       await waitFor(
         async () => (await kinds(orderId)).includes('order-cancelled'),
         'the cancellation notice',
       );
-      expect(await tables.stock(e2eCatalog.plenty.sku)).toEqual(before);
-      const stored = await tables.order(orderId);
+      expect(await e2e.tables.stock(e2eCatalog.plenty.sku)).toEqual(before);
+      const stored = await e2e.tables.order(orderId);
       expect(stored).toMatchObject({
         status: 'CANCELLED',
         stockReleased: true,
@@ -221,22 +184,22 @@ describe('cancelling orders (real Kafka, dynoxide, moto SNS, the real handlers)'
 
   it('accounts for every unit when 200 orders race for short stock and half are cancelled at random moments', async () => {
     const { limited } = e2eCatalog;
-    const initial = await tables.stock(limited.sku);
+    const initial = await e2e.tables.stock(limited.sku);
     const quantities = Array.from({ length: 200 }, (_, i) => 1 + (i % 3));
     const toCancel = new Set(quantities.map((_, i) => i).filter((i) => i % 2 === 0));
     // Each chosen order is cancelled a random moment after its 202 (0-150 ms, while the pipeline works
     // on it): before inventory, after it, after packing, or too late, after shipping (409).
-    const cancelling: Promise<{ i: number; answer: Awaited<ReturnType<typeof cancelOrder>> }>[] = [];
+    const cancelling: Promise<{ i: number; answer: Awaited<ReturnType<typeof e2e.cancel>> }>[] = [];
     const answers = await mapConcurrently(
       quantities.map((quantity, i) => ({ quantity, i })),
       25,
       async ({ quantity, i }) => {
-        const answer = await postOrder(api, orderBody([{ entry: limited, quantity }]), randomUUID());
+        const answer = await e2e.post(orderBody([{ entry: limited, quantity }]), randomUUID());
         if (toCancel.has(i) && answer.status === 202) {
           cancelling.push(
             new Promise((resolve) => setTimeout(resolve, Math.random() * 150)).then(async () => ({
               i,
-              answer: await cancelOrder(api, answer.body.orderId as string, { reason: 'race' }),
+              answer: await e2e.cancel(answer.body.orderId as string, { reason: 'race' }),
             })),
           );
         }
@@ -248,30 +211,16 @@ describe('cancelling orders (real Kafka, dynoxide, moto SNS, the real handlers)'
     const cancels = await Promise.all(cancelling);
     for (const { answer } of cancels) expect([202, 409]).toContain(answer.status);
 
-    const settled = new Map<string, StoredOrderView & { stockReleased?: boolean }>();
-    await waitFor(
-      async () => {
-        for (const id of ids.filter((id) => !settled.has(id))) {
-          const order = (await tables.order(id)) as
-            | (StoredOrderView & { stockReleased?: boolean })
-            | undefined;
-          const done =
-            order &&
-            FINAL.has(order.status) &&
-            (order.status !== 'CANCELLED' || order.stockReleased !== undefined);
-          if (done) settled.set(id, order);
-          else break;
-        }
-        return settled.size === ids.length;
-      },
+    const orders = await e2e.tables.settled(
+      ids,
+      (order) =>
+        FINAL.has(order.status) && (order.status !== 'CANCELLED' || order.stockReleased !== undefined),
       'all 200 orders to end SHIPPED, REJECTED or CANCELLED (stock given back)',
-      360_000,
       500,
     );
-    const orders = ids.map((id) => settled.get(id) as StoredOrderView);
     const quantityOf = (o: StoredOrderView) => o.items[0]?.quantity ?? 0;
     const shipped = orders.filter((o) => o.status === 'SHIPPED');
-    const stock = await tables.stock(limited.sku);
+    const stock = await e2e.tables.stock(limited.sku);
     // initial − available = what shipped (nothing is still reserved: every order is final).
     expect(initial.available - stock.available).toBe(shipped.reduce((n, o) => n + quantityOf(o), 0));
     expect(stock.reserved - initial.reserved).toBe(shipped.reduce((n, o) => n + quantityOf(o), 0));

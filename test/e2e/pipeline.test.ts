@@ -13,18 +13,7 @@ import { newStoredOrder } from '../../functions/shared/orders/model.ts';
 import { kafkaConsumers, manifest } from '../../topology/index.ts';
 import { testInfra } from '../support/env.ts';
 import { type RawMessage, TestProducer, TopicReader, waitFor } from '../support/kafka.ts';
-import {
-  type E2ePipeline,
-  e2eCatalog,
-  Faults,
-  getOrder,
-  mapConcurrently,
-  orderBody,
-  postOrder,
-  type StoredOrderView,
-  startE2ePipeline,
-  type Tables,
-} from '../support/pipeline.ts';
+import { e2eCatalog, mapConcurrently, orderBody, useE2ePipeline } from '../support/pipeline.ts';
 
 const PIPELINE_TIMEOUT_MS = 90_000;
 
@@ -33,30 +22,21 @@ const kafkaFunctions = kafkaConsumers.map(({ name }) => name);
 
 describe('order pipeline end to end (real Kafka, dynoxide, moto SNS, the five real handlers)', () => {
   const { kafkaBrokers } = testInfra();
-  const faults = new Faults();
   const producer = new TestProducer(kafkaBrokers);
   const runtimeLog: string[] = [];
-  let pipeline: E2ePipeline;
-  let tables: Tables;
-  let api: string;
+  // Quieter handlers: warnings and errors only. The manifest's retry count, with short waits: the
+  // always-failing case reaches its limit quickly.
+  const e2e = useE2ePipeline('e2e', {
+    logLevel: 'WARN',
+    runtime: { log: (line) => runtimeLog.push(line) },
+  });
+  const { faults } = e2e;
   let deadLetters: TopicReader;
   let orderReceived: TopicReader;
   let orderConfirmed: TopicReader;
 
-  /** Polls the orders table until the order reaches `status` (or any terminal status). */
-  async function orderReaching(orderId: string, status?: string): Promise<StoredOrderView> {
-    let order: StoredOrderView | undefined;
-    await waitFor(
-      async () => {
-        order = await tables.order(orderId);
-        return status ? order?.status === status : terminal.has(order?.status ?? '');
-      },
-      `order ${orderId} to be ${status ?? 'SHIPPED or REJECTED'} (last seen: ${JSON.stringify(order?.history)})`,
-      PIPELINE_TIMEOUT_MS,
-      200,
-    );
-    return order as StoredOrderView;
-  }
+  /** Polls the orders table until the order reaches `status`. */
+  const orderReaching = (orderId: string, status: string) => e2e.tables.orderIn(orderId, [status]);
 
   const keyed = (messages: RawMessage[], key: string) => messages.filter((m) => m.key?.toString() === key);
 
@@ -66,17 +46,9 @@ describe('order pipeline end to end (real Kafka, dynoxide, moto SNS, the five re
       new TopicReader(kafkaBrokers, 'OrderReceived').start(),
       new TopicReader(kafkaBrokers, 'OrderConfirmed').start(),
     ]);
-    // Quieter handlers: warnings and errors only. The manifest's retry count, with short waits: the
-    // always-failing case reaches its limit quickly.
-    pipeline = await startE2ePipeline('e2e', {
-      logLevel: 'WARN',
-      runtime: { wrapInvoker: faults.wrap, log: (line) => runtimeLog.push(line) },
-    });
-    ({ tables, api } = pipeline);
   });
 
   afterAll(async () => {
-    await pipeline?.stop();
     await Promise.all([
       deadLetters?.close(),
       orderReceived?.close(),
@@ -86,33 +58,32 @@ describe('order pipeline end to end (real Kafka, dynoxide, moto SNS, the five re
   });
 
   it('takes an order to SHIPPED, with its history and one notification after packing and one after shipping', async () => {
-    const before = await tables.stock(e2eCatalog.plenty.sku);
-    const posted = await postOrder(api, orderBody([{ entry: e2eCatalog.plenty, quantity: 2 }]), randomUUID());
+    const before = await e2e.tables.stock(e2eCatalog.plenty.sku);
+    const posted = await e2e.post(orderBody([{ entry: e2eCatalog.plenty, quantity: 2 }]), randomUUID());
     expect(posted.status).toBe(202);
     const orderId = posted.body.orderId as string;
     expect(posted.body).toMatchObject({ status: 'RECEIVED', statusUrl: `/orders/${orderId}` });
 
     await orderReaching(orderId, 'SHIPPED');
-    const view = await getOrder(api, orderId);
+    const view = await e2e.get(orderId);
     expect(view.status).toBe(200);
     expect(view.body).toMatchObject({ orderId, status: 'SHIPPED', trackingNumber: expect.any(String) });
     const history = (view.body.history as { status: string }[]).map((h) => h.status);
     expect(history.filter((s) => s !== 'NOTIFIED')).toEqual(['RECEIVED', 'CONFIRMED', 'PACKED', 'SHIPPED']);
 
-    await waitFor(async () => (await tables.notifications(orderId)).length === 2, 'two notifications');
-    expect((await tables.notifications(orderId)).map((n) => n.kind).sort()).toEqual([
+    await waitFor(async () => (await e2e.tables.notifications(orderId)).length === 2, 'two notifications');
+    expect((await e2e.tables.notifications(orderId)).map((n) => n.kind).sort()).toEqual([
       'order-packed',
       'order-shipped',
     ]);
-    const after = await tables.stock(e2eCatalog.plenty.sku);
+    const after = await e2e.tables.stock(e2eCatalog.plenty.sku);
     expect(after).toMatchObject({ available: before.available - 2, reserved: before.reserved + 2 });
   });
 
   it('rejects an order it cannot fill, leaves every stock level alone and sends one notification', async () => {
-    const plentyBefore = await tables.stock(e2eCatalog.plenty.sku);
-    const scarceBefore = await tables.stock(e2eCatalog.scarce.sku);
-    const posted = await postOrder(
-      api,
+    const plentyBefore = await e2e.tables.stock(e2eCatalog.plenty.sku);
+    const scarceBefore = await e2e.tables.stock(e2eCatalog.scarce.sku);
+    const posted = await e2e.post(
       orderBody([
         { entry: e2eCatalog.plenty, quantity: 1 },
         { entry: e2eCatalog.scarce, quantity: 5 },
@@ -124,22 +95,22 @@ describe('order pipeline end to end (real Kafka, dynoxide, moto SNS, the five re
     const order = await orderReaching(orderId, 'REJECTED');
     expect(order.rejectionReason).toContain(e2eCatalog.scarce.sku);
 
-    await waitFor(async () => (await tables.notifications(orderId)).length >= 1, 'the rejection notice');
-    expect((await tables.notifications(orderId)).map((n) => n.kind)).toEqual(['order-rejected']);
-    expect(await tables.stock(e2eCatalog.plenty.sku)).toEqual(plentyBefore);
-    expect(await tables.stock(e2eCatalog.scarce.sku)).toEqual(scarceBefore);
+    await waitFor(async () => (await e2e.tables.notifications(orderId)).length >= 1, 'the rejection notice');
+    expect((await e2e.tables.notifications(orderId)).map((n) => n.kind)).toEqual(['order-rejected']);
+    expect(await e2e.tables.stock(e2eCatalog.plenty.sku)).toEqual(plentyBefore);
+    expect(await e2e.tables.stock(e2eCatalog.scarce.sku)).toEqual(scarceBefore);
   });
 
   it('answers the same POST twice with one order and one OrderReceived, and refuses the key for another order', async () => {
     const key = randomUUID();
     const body = orderBody([{ entry: e2eCatalog.plenty, quantity: 1 }]);
-    const first = await postOrder(api, body, key);
-    const second = await postOrder(api, body, key);
+    const first = await e2e.post(body, key);
+    const second = await e2e.post(body, key);
     expect(first.status).toBe(202);
     expect(second).toEqual(first);
     const orderId = first.body.orderId as string;
 
-    const other = await postOrder(api, orderBody([{ entry: e2eCatalog.plenty, quantity: 9 }]), key);
+    const other = await e2e.post(orderBody([{ entry: e2eCatalog.plenty, quantity: 9 }]), key);
     expect(other.status).toBe(409);
 
     await orderReaching(orderId, 'SHIPPED');
@@ -167,21 +138,21 @@ describe('order pipeline end to end (real Kafka, dynoxide, moto SNS, the five re
     };
     // The order as order-api stores it; its genuine OrderReceived, twice: what a producer retry or a
     // redelivery looks like to the consumer.
-    await tables.putOrder(newStoredOrder(order, { requestHash: 'h', requestId: `test-${orderId}` }));
+    await e2e.tables.putOrder(newStoredOrder(order, { requestHash: 'h', requestId: `test-${orderId}` }));
     const record = orderReceivedRecord(order, `test-${orderId}`, new Date(order.placedAt));
     const copy = { topic: record.topic, key: record.key, value: record.value, headers: record.headers };
     await producer.send([copy, copy]);
 
     await orderReaching(orderId, 'SHIPPED');
-    await waitFor(async () => (await tables.notifications(orderId)).length === 2, 'two notifications');
+    await waitFor(async () => (await e2e.tables.notifications(orderId)).length === 2, 'two notifications');
     expect(keyed(orderReceived.messages, orderId)).toHaveLength(2);
     // One confirmation: the redelivery may re-announce it, always under the same id.
     const confirmations = keyed(orderConfirmed.messages, orderId).map((m) =>
       [...m.headers].find(([name]) => name.toString() === 'event-id')?.[1].toString(),
     );
     expect(new Set(confirmations).size).toBe(1);
-    expect(await tables.stock(e2eCatalog.duplicate.sku)).toMatchObject({ available: 97, reserved: 3 });
-    const kinds = (await tables.notifications(orderId)).map((n) => n.kind).sort();
+    expect(await e2e.tables.stock(e2eCatalog.duplicate.sku)).toMatchObject({ available: 97, reserved: 3 });
+    const kinds = (await e2e.tables.notifications(orderId)).map((n) => n.kind).sort();
     expect(kinds).toEqual(['order-packed', 'order-shipped']);
   });
 
@@ -226,15 +197,14 @@ describe('order pipeline end to end (real Kafka, dynoxide, moto SNS, the five re
       });
     }
 
-    const after = await postOrder(api, orderBody([{ entry: e2eCatalog.plenty, quantity: 1 }]), randomUUID());
+    const after = await e2e.post(orderBody([{ entry: e2eCatalog.plenty, quantity: 1 }]), randomUUID());
     await orderReaching(after.body.orderId as string, 'SHIPPED');
   });
 
   it('retries a batch whose handler fails transiently, and the order still ships', async () => {
     const orderId = `e2e-transient-${randomUUID().slice(0, 8)}`;
     faults.failTimes('warehouse', orderId, 2);
-    const posted = await postOrder(
-      api,
+    const posted = await e2e.post(
       orderBody([{ entry: e2eCatalog.plenty, quantity: 1 }], orderId),
       randomUUID(),
     );
@@ -250,7 +220,7 @@ describe('order pipeline end to end (real Kafka, dynoxide, moto SNS, the five re
   it('sends the batch of an always failing handler to DeadLetterQueue after the retry limit, and goes on', async () => {
     const orderId = `e2e-doomed-${randomUUID().slice(0, 8)}`;
     faults.alwaysFail('shipper', orderId);
-    await postOrder(api, orderBody([{ entry: e2eCatalog.plenty, quantity: 1 }], orderId), randomUUID());
+    await e2e.post(orderBody([{ entry: e2eCatalog.plenty, quantity: 1 }], orderId), randomUUID());
 
     const failureFor = () =>
       deadLetters.messages
@@ -274,9 +244,9 @@ describe('order pipeline end to end (real Kafka, dynoxide, moto SNS, the five re
     expect(Buffer.from(original!.key!, 'base64').toString()).toBe(orderId);
     expect(failure.KafkaBatchInfo.recordInfo.offset).toBe(String(original!.offset));
     expect(faults.invocations('shipper', orderId)).toBe(attempts);
-    expect((await tables.order(orderId))?.status).toBe('PACKED');
+    expect((await e2e.tables.order(orderId))?.status).toBe('PACKED');
 
-    const next = await postOrder(api, orderBody([{ entry: e2eCatalog.plenty, quantity: 1 }]), randomUUID());
+    const next = await e2e.post(orderBody([{ entry: e2eCatalog.plenty, quantity: 1 }]), randomUUID());
     await orderReaching(next.body.orderId as string, 'SHIPPED');
   });
 
@@ -286,7 +256,7 @@ describe('order pipeline end to end (real Kafka, dynoxide, moto SNS, the five re
     // 25 requests in flight at a time: moto answers one request at a time, and 200 POSTs at once would
     // queue long enough to exceed order-api's 10 s timeout. The orders still race for the stock in inventory.
     const answers = await mapConcurrently(quantities, 25, (quantity) =>
-      postOrder(api, orderBody([{ entry: limited, quantity }]), randomUUID()),
+      e2e.post(orderBody([{ entry: limited, quantity }]), randomUUID()),
     );
     expect(
       answers.map((a) => a.status),
@@ -300,25 +270,15 @@ describe('order pipeline end to end (real Kafka, dynoxide, moto SNS, the five re
 
     // SHIPPED and REJECTED are final: only the orders still on their way are read again, so that polling
     // does not compete with the pipeline for moto, which answers one request at a time.
-    const settled = new Map<string, StoredOrderView>();
-    await waitFor(
-      async () => {
-        const pending = ids.filter((id) => !settled.has(id));
-        for (const id of pending) {
-          const order = await tables.order(id);
-          if (order && terminal.has(order.status)) settled.set(id, order);
-          else break;
-        }
-        return settled.size === ids.length;
-      },
+    const orders = await e2e.tables.settled(
+      ids,
+      (order) => terminal.has(order.status),
       'all 200 orders to be SHIPPED or REJECTED',
-      360_000,
       1_000,
     );
-    const orders = ids.map((id) => settled.get(id));
-    const shipped = orders.filter((o) => o?.status === 'SHIPPED') as StoredOrderView[];
-    const rejected = orders.filter((o) => o?.status === 'REJECTED') as StoredOrderView[];
-    const stock = await tables.stock(limited.sku);
+    const shipped = orders.filter((o) => o.status === 'SHIPPED');
+    const rejected = orders.filter((o) => o.status === 'REJECTED');
+    const stock = await e2e.tables.stock(limited.sku);
     const shippedQuantity = shipped.reduce((n, o) => n + (o.items[0]?.quantity ?? 0), 0);
 
     expect(stock.available).toBeGreaterThanOrEqual(0);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { MSKEvent } from 'aws-lambda';
+import { afterAll, beforeAll } from 'vitest';
 import type { CatalogEntry } from '../../functions/shared/catalog.ts';
 import type { StoredOrder } from '../../functions/shared/orders/model.ts';
 import { localDynamoDbConfig } from '../../local/infra/index.ts';
@@ -10,7 +11,7 @@ import type { Invoker } from '../../local/runtime/invoke.ts';
 import type { LocalRuntime, LocalRuntimeOptions } from '../../local/runtime/runtime.ts';
 import { type FunctionName, isKafkaConsumer, localTableName, type TableName } from '../../topology/index.ts';
 import { testInfra } from './env.ts';
-import { uniqueName } from './kafka.ts';
+import { uniqueName, waitFor } from './kafka.ts';
 import { prepareTestStack, startTestRuntime, testGroupIds } from './runtime.ts';
 
 /**
@@ -71,6 +72,8 @@ export interface StoredOrderView {
   rejectionReason?: string;
   trackingNumber?: string;
   carrier?: string;
+  /** Set once a cancelled order's stock was given back (inventory-release). */
+  stockReleased?: boolean;
 }
 
 export interface StockView {
@@ -98,6 +101,45 @@ export class Tables {
       new GetCommand({ TableName: this.name('orders'), Key: { orderId }, ConsistentRead: true }),
     );
     return answer.Item as StoredOrderView | undefined;
+  }
+
+  /** Polls the order until its status is one of `statuses`; answers it as then read. */
+  async orderIn(orderId: string, statuses: Iterable<string>, timeoutMs = 90_000): Promise<StoredOrderView> {
+    const wanted = new Set(statuses);
+    let order: StoredOrderView | undefined;
+    await waitFor(
+      async () => {
+        order = await this.order(orderId);
+        return wanted.has(order?.status ?? '');
+      },
+      `order ${orderId} to be ${[...wanted].join(' or ')} (last seen: ${JSON.stringify(order?.history)})`,
+      timeoutMs,
+      200,
+    );
+    return order as StoredOrderView;
+  }
+
+  /**
+   * Polls the orders of `ids`, in order, until each is `done`; a done order is not read again, so polling
+   * many orders does not compete with the pipeline for the endpoint. Answers them in the order of `ids`.
+   */
+  async settled(
+    ids: readonly string[],
+    done: (order: StoredOrderView) => boolean,
+    what: string,
+    intervalMs: number,
+  ): Promise<StoredOrderView[]> {
+    const settled = new Map<string, StoredOrderView>();
+    const allDone = async () => {
+      for (const id of ids.filter((id) => !settled.has(id))) {
+        const order = await this.order(id);
+        if (!order || !done(order)) return false;
+        settled.set(id, order);
+      }
+      return true;
+    };
+    await waitFor(allDone, what, 360_000, intervalMs);
+    return ids.map((id) => settled.get(id) as StoredOrderView);
   }
 
   /** Writes an order item as order-api would, without producing its event (as if it crashed in between). */
@@ -242,6 +284,51 @@ export interface E2ePipeline {
   /** The consumer groups of this file's runtime: its own, positioned at the end of their topics. */
   groupIdOf(fn: FunctionName): string;
   stop(): Promise<void>;
+}
+
+/** An e2e pipeline around the tests of one describe block, the order API's calls bound to its URL. */
+export interface E2eFixture {
+  /** Fails the handlers for chosen orders: the invokers' wrapper unless the options give one. */
+  readonly faults: Faults;
+  readonly pipeline: E2ePipeline;
+  readonly tables: Tables;
+  post(body: unknown, idempotencyKey?: string): Promise<ApiAnswer>;
+  get(orderId: string): Promise<ApiAnswer>;
+  cancel(orderId: string, body?: unknown, idempotencyKey?: string): Promise<ApiAnswer>;
+}
+
+/**
+ * startE2ePipeline for the calling describe block: started in a beforeAll, stopped in an afterAll (after
+ * the block's own). Its parts are there inside the tests and the block's later hooks.
+ */
+export function useE2ePipeline(name: string, options?: Parameters<typeof startE2ePipeline>[1]): E2eFixture {
+  const faults = new Faults();
+  let started: E2ePipeline | undefined;
+  beforeAll(async () => {
+    started = await startE2ePipeline(name, {
+      ...options,
+      runtime: { wrapInvoker: faults.wrap, ...options?.runtime },
+    });
+  });
+  afterAll(async () => {
+    await started?.stop();
+  });
+  const pipeline = (): E2ePipeline => {
+    if (!started) throw new Error(`the ${name} pipeline is not started yet`);
+    return started;
+  };
+  return {
+    faults,
+    get pipeline() {
+      return pipeline();
+    },
+    get tables() {
+      return pipeline().tables;
+    },
+    post: (body, idempotencyKey) => postOrder(pipeline().api, body, idempotencyKey),
+    get: (orderId) => getOrder(pipeline().api, orderId),
+    cancel: (orderId, body, idempotencyKey) => cancelOrder(pipeline().api, orderId, body, idempotencyKey),
+  };
 }
 
 /**
