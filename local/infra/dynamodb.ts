@@ -135,12 +135,9 @@ async function prepareState(stateDir: string, reset: boolean, log: Log): Promise
 /** Resolves once the endpoint answers ListTables. */
 export const waitForDynamoDb = (endpoint: string, wait: WaitOptions): Promise<void> =>
   waitForAwsEndpoint(
-    {
-      service: 'dynamodb',
-      what: `DynamoDB at ${endpoint}`,
-      processName: 'the DynamoDB endpoint (dynoxide)',
-      client: new DynamoDBClient({ ...localDynamoDbConfig(endpoint), maxAttempts: 1 }),
-      request: (client, abortSignal) => client.send(new ListTablesCommand({ Limit: 1 }), { abortSignal }),
-    },
+    'dynamodb',
+    endpoint,
+    new DynamoDBClient({ ...localDynamoDbConfig(endpoint), maxAttempts: 1 }),
+    new ListTablesCommand({ Limit: 1 }),
     wait,
   );

@@ -263,24 +263,35 @@ export interface WaitOptions {
   process?: ManagedProcess;
 }
 
+/** The local AWS endpoints, as their waits name them. */
+const AWS_ENDPOINTS = {
+  dynamodb: { name: 'DynamoDB', processName: 'the DynamoDB endpoint (dynoxide)' },
+  sns: { name: 'SNS', processName: 'the moto server' },
+} as const;
+
 /**
- * {@link waitUntilReady} for a local AWS endpoint: ready once `request` (a cheap list call, given a 3 s abort
- * signal) succeeds through `client`, which is destroyed afterwards.
+ * {@link waitUntilReady} for a local AWS endpoint at `url`: ready once `command` (a cheap list call, given a
+ * 3 s abort signal) succeeds through `client`, which is destroyed afterwards.
  */
-export async function waitForAwsEndpoint<C extends { destroy(): void }>(
-  endpoint: Pick<ReadyOptions, 'service' | 'what' | 'processName'> & {
-    client: C;
-    request: (client: C, abortSignal: AbortSignal) => Promise<unknown>;
+export async function waitForAwsEndpoint<Command>(
+  service: keyof typeof AWS_ENDPOINTS,
+  url: string,
+  client: {
+    send(command: NoInfer<Command>, options: { abortSignal: AbortSignal }): Promise<unknown>;
+    destroy(): void;
   },
+  command: Command,
   wait: WaitOptions,
 ): Promise<void> {
-  const { client, request, ...names } = endpoint;
+  const { name, processName } = AWS_ENDPOINTS[service];
   try {
     await waitUntilReady({
-      ...names,
+      service,
+      what: `${name} at ${url}`,
+      processName,
       ...wait,
       probe: async () => {
-        await request(client, AbortSignal.timeout(3_000));
+        await client.send(command, { abortSignal: AbortSignal.timeout(3_000) });
         return true;
       },
     });

@@ -66,12 +66,9 @@ export async function startSns(options: {
 /** Resolves once the endpoint answers ListTopics. */
 export const waitForSns = (endpoint: string, wait: WaitOptions): Promise<void> =>
   waitForAwsEndpoint(
-    {
-      service: 'sns',
-      what: `SNS at ${endpoint}`,
-      processName: 'the moto server',
-      client: new SNSClient({ ...localSnsConfig(endpoint), maxAttempts: 1 }),
-      request: (client, abortSignal) => client.send(new ListTopicsCommand({}), { abortSignal }),
-    },
+    'sns',
+    endpoint,
+    new SNSClient({ ...localSnsConfig(endpoint), maxAttempts: 1 }),
+    new ListTopicsCommand({}),
     wait,
   );
