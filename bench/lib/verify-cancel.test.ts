@@ -22,29 +22,25 @@ const order = (status: string, more: Partial<OrderFacts> = {}): OrderFacts => ({
   ...more,
 });
 
+/** checkNotifications for orders in `statuses` (order id → final status) and what was recorded of them. */
+const notificationsOf = (statuses: Record<string, string>, recorded: RecordedNotification[]) =>
+  checkNotifications({ orderStatus: new Map(Object.entries(statuses)), recorded });
+
 describe('cancelled orders in a fault run', () => {
   it('passes a cancelled order told once it was cancelled, packed before or not', () => {
-    const check = checkNotifications({
-      orderStatus: new Map([
-        ['o1', 'CANCELLED'],
-        ['o2', 'CANCELLED'],
-      ]),
-      recorded: [item('o1', 'order-cancelled'), item('o2', 'order-packed'), item('o2', 'order-cancelled')],
-    });
+    const check = notificationsOf({ o1: 'CANCELLED', o2: 'CANCELLED' }, [
+      item('o1', 'order-cancelled'),
+      item('o2', 'order-packed'),
+      item('o2', 'order-cancelled'),
+    ]);
     expect(check).toEqual({ duplicates: [], missing: [], repeatedSends: [], deliveriesObserved: true });
   });
 
   it('finds a cancelled order never told, and a second cancellation notice', () => {
-    const check = checkNotifications({
-      orderStatus: new Map([
-        ['o1', 'CANCELLED'],
-        ['o2', 'CANCELLED'],
-      ]),
-      recorded: [
-        item('o2', 'order-cancelled'),
-        { ...item('o2', 'order-cancelled'), notificationId: 'again' },
-      ],
-    });
+    const check = notificationsOf({ o1: 'CANCELLED', o2: 'CANCELLED' }, [
+      item('o2', 'order-cancelled'),
+      { ...item('o2', 'order-cancelled'), notificationId: 'again' },
+    ]);
     expect(check.missing).toEqual([{ orderId: 'o1', kind: 'order-cancelled', problem: 'not-recorded' }]);
     expect(check.duplicates).toEqual([
       { orderId: 'o2', kind: 'order-cancelled', recorded: 2, delivered: undefined },
@@ -52,19 +48,13 @@ describe('cancelled orders in a fault run', () => {
   });
 
   it('finds the final notice of another final status: a cancelled order told it shipped, and the reverse', () => {
-    const check = checkNotifications({
-      orderStatus: new Map([
-        ['o1', 'CANCELLED'],
-        ['o2', 'SHIPPED'],
-      ]),
-      recorded: [
-        item('o1', 'order-cancelled'),
-        item('o1', 'order-shipped'),
-        item('o2', 'order-packed'),
-        item('o2', 'order-shipped'),
-        item('o2', 'order-cancelled'),
-      ],
-    });
+    const check = notificationsOf({ o1: 'CANCELLED', o2: 'SHIPPED' }, [
+      item('o1', 'order-cancelled'),
+      item('o1', 'order-shipped'),
+      item('o2', 'order-packed'),
+      item('o2', 'order-shipped'),
+      item('o2', 'order-cancelled'),
+    ]);
     expect(check.missing).toEqual([
       { orderId: 'o1', kind: 'order-shipped', problem: 'contradicts-status' },
       { orderId: 'o2', kind: 'order-cancelled', problem: 'contradicts-status' },

@@ -3,6 +3,7 @@ import { RESERVATION_RETRY } from '../../functions/inventory/step.ts';
 import { MAX_CONCURRENT_ORDERS } from '../../functions/shared/consumer.ts';
 import { manifest } from '../../topology/manifest.ts';
 import {
+  type ContentionInput,
   contention,
   DEFAULT_RETRY_DELAY_MS,
   DYNAMODB_LIMITS,
@@ -16,6 +17,10 @@ import {
 } from './contention-model.ts';
 import { FaultInjector, seededRandom } from './profile.ts';
 import type { ParsedRequest } from './request.ts';
+
+/** The model of one SKU for 1 order/s, 192 writers and 10 ms held per attempt, unless `input` says otherwise. */
+const sku = (input: Partial<ContentionInput>) =>
+  contention({ ordersPerSecond: 1, concurrentWriters: 192, transactionMs: 10, ...input });
 
 /**
  * A mechanistic check of the model's closed form: orders arrive (Poisson, seeded) at one item, an attempt
@@ -66,7 +71,7 @@ describe('contention (one hot item)', () => {
   ])(
     '$orders orders/s held $ms ms: conflict $conflict, $attempts attempts, no throttling',
     ({ orders, ms, conflict, attempts }) => {
-      const estimate = contention({ ordersPerSecond: orders, concurrentWriters: 192, transactionMs: ms });
+      const estimate = sku({ ordersPerSecond: orders, transactionMs: ms });
       expect(estimate.saturated).toBe(false);
       expect(estimate.conflictProbability).toBeCloseTo(conflict, 10);
       expect(estimate.expectedAttempts).toBeCloseTo(attempts, 10);
@@ -85,7 +90,7 @@ describe('contention (one hot item)', () => {
     { orders: 50, ms: 10 },
     { orders: 100, ms: 7 },
   ])('a simulation of the item agrees with λτ: $orders orders/s held $ms ms', ({ orders, ms }) => {
-    const model = contention({ ordersPerSecond: orders, concurrentWriters: 192, transactionMs: ms });
+    const model = sku({ ordersPerSecond: orders, transactionMs: ms });
     expect(Math.abs(simulateHotItem(orders, ms, 60, 1) - model.conflictProbability)).toBeLessThan(0.04);
   });
 
@@ -96,13 +101,13 @@ describe('contention (one hot item)', () => {
     { ms: 10, ceiling: 1000 / 12 },
     { ms: 20, ceiling: 1000 / 22 },
   ])('held $ms ms, the partition write units cap one SKU at $ceiling decisions/s', ({ ms, ceiling }) => {
-    const estimate = contention({ ordersPerSecond: 1, concurrentWriters: 192, transactionMs: ms });
+    const estimate = sku({ transactionMs: ms });
     expect(estimate.limitedBy).toBe('partition-writes');
     expect(estimate.ceiling).toBeCloseTo(ceiling, 8);
   });
 
   it('past the ceiling: decided at the ceiling, the excess throttled, the partition at its write units', () => {
-    const estimate = contention({ ordersPerSecond: 100, concurrentWriters: 192, transactionMs: 10 });
+    const estimate = sku({ ordersPerSecond: 100 });
     expect(estimate.saturated).toBe(true);
     expect(estimate.decidedPerSecond).toBeCloseTo(1000 / 12, 8);
     expect(estimate.writeUnitsPerSecond).toBeCloseTo(DYNAMODB_LIMITS.partitionWriteUnitsPerSecond, 6);
@@ -117,12 +122,7 @@ describe('contention (one hot item)', () => {
 
   it('few writers cap the attempts below the write units: limited by the writers, nothing throttled', () => {
     // 2 writers × 1 attempt per 10 + 30 ms = 50 attempts/s at most.
-    const estimate = contention({
-      ordersPerSecond: 100,
-      concurrentWriters: 2,
-      transactionMs: 10,
-      retryDelayMs: 30,
-    });
+    const estimate = sku({ ordersPerSecond: 100, concurrentWriters: 2, retryDelayMs: 30 });
     expect(estimate.limitedBy).toBe('writers');
     expect(estimate.saturated).toBe(true);
     expect(estimate.ceiling).toBeCloseTo(50 / 1.5, 8);
@@ -130,20 +130,15 @@ describe('contention (one hot item)', () => {
   });
 
   it('cancelled attempts charged nothing: the lock alone caps the SKU below 1/τ', () => {
-    const free = contention({
-      ordersPerSecond: 1,
-      concurrentWriters: 10_000,
-      transactionMs: 10,
-      cancelledAttemptWcu: 0,
-    });
-    const charged = contention({ ordersPerSecond: 1, concurrentWriters: 10_000, transactionMs: 10 });
+    const free = sku({ concurrentWriters: 10_000, cancelledAttemptWcu: 0 });
+    const charged = sku({ concurrentWriters: 10_000 });
     expect(free.ceiling).toBeGreaterThan(charged.ceiling);
     expect(free.ceiling).toBeLessThanOrEqual(100);
   });
 
   it('items over 1 KB cost 2 units per started KB', () => {
-    const small = contention({ ordersPerSecond: 50, concurrentWriters: 192, transactionMs: 5 });
-    const large = contention({ ordersPerSecond: 50, concurrentWriters: 192, transactionMs: 5, itemKb: 1.5 });
+    const small = sku({ ordersPerSecond: 50, transactionMs: 5 });
+    const large = sku({ ordersPerSecond: 50, transactionMs: 5, itemKb: 1.5 });
     expect(large.writeUnitsPerSecond).toBeCloseTo(small.writeUnitsPerSecond * 2, 8);
     expect(large.ceiling).toBeLessThan(small.ceiling);
   });
