@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type BuildOptions, build } from 'esbuild';
 import { esbuildSettings } from '../../../infra/lib/esbuild-settings.ts';
+import { isProcessAlive } from '../../infra/file-lock.ts';
 import { projectRoot } from '../../python/venv.ts';
 
 export interface BuiltFunction {
@@ -16,22 +17,12 @@ export interface BuiltFunction {
 
 const bundlesDir = join(projectRoot, '.local', 'bundles');
 
-/** Whether a process of this machine has that pid (signal 0 checks without sending anything). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Removes the bundles of runtimes that are gone (a `kill -9` of `npm start` cannot remove its own). */
 async function sweepStaleBundles(): Promise<void> {
   const entries = await readdir(bundlesDir).catch(() => [] as string[]);
   const stale = entries.filter((name) => {
     const pid = Number(/-(\d+)-[a-z0-9]+$/.exec(name)?.[1]);
-    return Number.isInteger(pid) && pid !== process.pid && !alive(pid);
+    return Number.isInteger(pid) && pid !== process.pid && !isProcessAlive(pid);
   });
   await Promise.all(stale.map((name) => rm(join(bundlesDir, name), { recursive: true, force: true })));
 }
