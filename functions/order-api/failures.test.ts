@@ -5,38 +5,21 @@ import {
 import { describe, expect, it } from 'vitest';
 import { CatalogThrottledError } from './catalog.ts';
 import { failureOf, failureReason, failureResponse } from './failures.ts';
+import { awsError, dropped, transientFailures } from './testing.ts';
 
-/** An error as the SDK v3 throws it: its name, its HTTP status, its fault. */
-const awsError = (name: string, status = 400, extra: Record<string, unknown> = {}) =>
-  Object.assign(new Error(name), {
-    name,
-    $fault: status >= 500 ? 'server' : 'client',
-    $metadata: { httpStatusCode: status },
-    ...extra,
-  });
 const cancelled = (...codes: string[]) =>
   awsError('TransactionCanceledException', 400, { CancellationReasons: codes.map((Code) => ({ Code })) });
-const dropped = (code: string) => Object.assign(new Error('socket hang up'), { code, $metadata: {} });
 
 describe('failureReason: each injected error class, as the API tells it', () => {
   it.each([
-    ['ThrottlingException', awsError('ThrottlingException'), 'throttled'],
-    [
-      'ProvisionedThroughputExceededException',
-      awsError('ProvisionedThroughputExceededException'),
-      'throttled',
-    ],
+    ...transientFailures,
     ['RequestLimitExceeded', awsError('RequestLimitExceeded'), 'throttled'],
     ['a 429 of any name', awsError('SomethingNew', 429), 'throttled'],
     ['a transaction cancelled for throttled items', cancelled('None', 'ThrottlingError'), 'throttled'],
     ['unprocessed catalog keys', new CatalogThrottledError('unprocessed'), 'throttled'],
-    ['TransactionConflictException', awsError('TransactionConflictException'), 'conflict'],
     ['a transaction cancelled for a conflict', cancelled('TransactionConflict', 'None'), 'conflict'],
-    ['InternalServerError (500)', awsError('InternalServerError', 500), 'unavailable'],
     ['a 503 of any name', awsError('ServiceUnavailable', 503), 'unavailable'],
-    ['a dropped connection', dropped('ECONNRESET'), 'unavailable'],
     ['a refused connection', dropped('ECONNREFUSED'), 'unavailable'],
-    ['a request timed out', Object.assign(new Error('timed out'), { name: 'TimeoutError' }), 'unavailable'],
     ['the broker unreachable', Object.assign(new Error('down'), { code: 'PLT_KFK_NETWORK' }), 'unavailable'],
     ['an Idempotency-Key in progress', new IdempotencyAlreadyInProgressError('in progress'), 'in-progress'],
     ['a bug', new TypeError('x is undefined'), 'unexpected'],

@@ -27,6 +27,7 @@ import { exampleOrder } from './example-order.ts';
 import { orderIdFor } from './logic.ts';
 import type { DeliveredNotification, NotificationsReadPort } from './notifications.ts';
 import { scopedIdempotencyKey } from './requests.ts';
+import { awsError, transientFailures } from './testing.ts';
 
 const address = { name: 'Ada', line1: '1 Main St', city: 'Seattle', postal_code: '98101', country: 'US' };
 const order = {
@@ -885,8 +886,6 @@ describe('Idempotency-Keys name one request: caller, route, target and body', ()
 });
 
 describe('AWS errors: retried where the SDK does not, else 503 with Retry-After, never a second effect', () => {
-  const awsError = (name: string, status = 400) =>
-    Object.assign(new Error(name), { name, $metadata: { httpStatusCode: status } });
   const body = (response: { json: unknown }) => response.json as Record<string, unknown>;
 
   it("answers a conflict past the repository's retries 503 conflict with Retry-After, keeping nothing; the retry is accepted", async () => {
@@ -990,23 +989,7 @@ describe('AWS errors: retried where the SDK does not, else 503 with Retry-After,
     expect((await orders.get('x-2'))?.history.filter((h) => h.status === 'CANCELLED')).toHaveLength(1);
   });
 
-  const classes = [
-    ['ThrottlingException', awsError('ThrottlingException'), 'throttled'],
-    [
-      'ProvisionedThroughputExceededException',
-      awsError('ProvisionedThroughputExceededException'),
-      'throttled',
-    ],
-    ['TransactionConflictException', awsError('TransactionConflictException'), 'conflict'],
-    ['InternalServerError', awsError('InternalServerError', 500), 'unavailable'],
-    [
-      'a dropped connection',
-      Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }),
-      'unavailable',
-    ],
-    ['a request timeout', Object.assign(new Error('timed out'), { name: 'TimeoutError' }), 'unavailable'],
-  ] as const;
-  it.each(classes)(
+  it.each(transientFailures)(
     'answers %s from any dependency of any route 503 with Retry-After and its reason',
     async (_, error, reason) => {
       type Setup = ReturnType<typeof setup>;
