@@ -145,24 +145,23 @@ describe('local DynamoDB server: state across a SIGKILL and a restart', () => {
     let db = clientOf(server);
     const table = 'orders';
     await createTable(db, table, true);
+    /** A put that only creates `item` (on the server of the moment): refused when its key exists. */
+    const create = (item: Item) =>
+      db.send(
+        new PutItemCommand({ TableName: table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }),
+      );
     await db.send(
       new UpdateTimeToLiveCommand({
         TableName: table,
         TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
       }),
     );
-    await db.send(
-      new PutItemCommand({
-        TableName: table,
-        Item: {
-          ...key('o-1'),
-          status: { S: 'RECEIVED' },
-          shard: { S: 's1' },
-          expiresAt: { N: '1900000000' },
-        },
-        ConditionExpression: 'attribute_not_exists(pk)',
-      }),
-    );
+    await create({
+      ...key('o-1'),
+      status: { S: 'RECEIVED' },
+      shard: { S: 's1' },
+      expiresAt: { N: '1900000000' },
+    });
     await db.send(
       new PutItemCommand({
         TableName: table,
@@ -208,15 +207,7 @@ describe('local DynamoDB server: state across a SIGKILL and a restart', () => {
     await db.send(new TransactWriteItemsCommand({ TransactItems: [reserve('A', 2), reserve('B', 1)] }));
     // Failed writes: a conditional put that loses, and an update that finds the item it would create too
     // large; neither may leave anything, before or after the restart.
-    const lost = await rejection(
-      db.send(
-        new PutItemCommand({
-          TableName: table,
-          Item: { ...key('o-2'), status: { S: 'FORGED' } },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      ),
-    );
+    const lost = await rejection(create({ ...key('o-2'), status: { S: 'FORGED' } }));
     expect(lost).toBeInstanceOf(ConditionalCheckFailedException);
     await rejection(
       db.send(
@@ -263,15 +254,7 @@ describe('local DynamoDB server: state across a SIGKILL and a restart', () => {
     expect((await db.send(new ListTablesCommand({}))).TableNames).toEqual([table]);
 
     // Conditions hold against the replayed state.
-    const again = await rejection(
-      db.send(
-        new PutItemCommand({
-          TableName: table,
-          Item: { ...key('o-1'), status: { S: 'RECEIVED' } },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      ),
-    );
+    const again = await rejection(create({ ...key('o-1'), status: { S: 'RECEIVED' } }));
     expect(again).toBeInstanceOf(ConditionalCheckFailedException);
     const oversell = await rejection(
       db.send(new TransactWriteItemsCommand({ TransactItems: [reserve('A', 1), reserve('B', 1)] })),

@@ -333,18 +333,22 @@ describe('MSK event source mapping emulator (real broker)', () => {
     expect(first.stats.recordsSentToOnFailure).toBe(0);
     expect(await committedOffsets(brokers, groupId, topic)).toEqual([]);
 
-    const delivered: string[] = [];
-    const trigger = { batchSize: 10, maximumBatchingWindowSeconds: 0, retryAttempts: 0 };
-    const second = emulator({
-      topic,
-      dlq,
-      groupId,
-      trigger,
-      handler: async (event: MskEvent) => {
-        delivered.push(...valuesOf(event));
-      },
-    });
-    await second.start();
+    /** Another instance of the group, started, keeping the values it is handed. */
+    const collecting = async () => {
+      const values: string[] = [];
+      const esm = emulator({
+        topic,
+        dlq,
+        groupId,
+        trigger: { batchSize: 10, maximumBatchingWindowSeconds: 0, retryAttempts: 0 },
+        handler: async (event: MskEvent) => {
+          values.push(...valuesOf(event));
+        },
+      });
+      await esm.start();
+      return { esm, values };
+    };
+    const { esm: second, values: delivered } = await collecting();
     await waitFor(() => delivered.length === 3, 'the redelivered batch');
     expect(delivered).toEqual(['r0', 'r1', 'r2']);
     await waitFor(
@@ -354,17 +358,7 @@ describe('MSK event source mapping emulator (real broker)', () => {
     await second.stop();
 
     // A third instance of the same group starts after the committed batch.
-    const third: string[] = [];
-    const esm3 = emulator({
-      topic,
-      dlq,
-      groupId,
-      trigger,
-      handler: async (event: MskEvent) => {
-        third.push(...valuesOf(event));
-      },
-    });
-    await esm3.start();
+    const { values: third } = await collecting();
     await producer.send([{ topic, key: 'k', value: 'r3' }]);
     await waitFor(() => third.length === 1, 'the new record');
     expect(third).toEqual(['r3']);
