@@ -162,9 +162,6 @@ export async function committedOffsets(brokers: string[], groupId: string, topic
   }
 }
 
-/** A record `produce` writes: the same as `TestProducer.send`'s. */
-export type RecordToProduce = TestRecord;
-
 export interface ConsumedRecord {
   topic: string;
   partition: number;
@@ -176,7 +173,7 @@ export interface ConsumedRecord {
 
 /** Produces records (e.g. `encode(...)` results) and waits for the broker's acknowledgement. */
 export async function produce(
-  records: RecordToProduce | readonly RecordToProduce[],
+  records: TestRecord | readonly TestRecord[],
   brokers: string[] = testInfra().kafkaBrokers,
 ): Promise<void> {
   const producer = new TestProducer(brokers);
