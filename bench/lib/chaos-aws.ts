@@ -1,8 +1,9 @@
 /**
  * The chaos scenarios of injected AWS errors (issue #20): each is data — a name, the fault profile its
  * runtime child starts with, the orders it sends against which stock, and a pure `verdict(effects)` — run
- * by ./chaos-run.ts like the fault scenarios of ./chaos-scenarios.ts. The verdicts read only what the run left behind (./verify.ts's effects, the fault
- * layer's counters, the mappings' counters), so they are unit-tested without a broker.
+ * by ./chaos-run.ts like the fault scenarios of ./chaos-scenarios.ts — and the figures of such a run (attempts
+ * per order, the flash sale's). The verdicts read only what the run left behind (./verify.ts's effects, the
+ * fault layer's counters, the mappings' counters), so they are unit-tested without a broker.
  */
 import { type CatalogEntry, catalogBySku } from '../../functions/shared/catalog.ts';
 import { flashSaleProfile } from '../../local/faults/contention-model.ts';
@@ -15,9 +16,12 @@ import {
   parseFaultProfile,
 } from '../../local/faults/profile.ts';
 import { type RunShape, type RunSize, recordFailures } from './chaos-scenarios.ts';
+import type { CompletionTracker } from './driver.ts';
 import { benchOrder, type OrderBody, stockFor } from './orders.ts';
 import { subtractStats } from './phase.ts';
+import type { ChildStats } from './protocol.ts';
 import { benchCatalog } from './stack.ts';
+import { summarize } from './stats.ts';
 import type { EffectsReport, NotificationCheck } from './verify.ts';
 
 export const awsScenarioNames = [
@@ -315,3 +319,68 @@ export function reservationRate(confirmedAt: readonly string[]): { perSec: numbe
   const spanS = Math.max(0.001, (last - first) / 1000);
   return { perSec: Math.round(((times.length - 1) / spanS) * 10) / 10, spanS: Math.round(spanS * 100) / 100 };
 }
+
+// ---- The figures of a run ------------------------------------------------------------
+
+const dynamodbCalls = (stats: ChildStats | undefined) =>
+  Object.values(stats?.dynamodb ?? {}).reduce((n, table) => n + table.calls, 0);
+const failedInvocations = (stats: ChildStats | undefined) =>
+  Object.values(stats?.emulators ?? {}).reduce((n, e) => n + e.failedInvocations, 0);
+
+/** The attempts of the measured orders: the counters at the end less those after the warm-up. */
+export function attemptsOf(stats: ChildStats | undefined, warm: ChildStats | undefined, orders: number) {
+  return attemptFigures({
+    orders,
+    faults: countersSince(stats?.faults, warm?.faults),
+    dynamodbCalls: dynamodbCalls(stats) - dynamodbCalls(warm),
+    failedInvocations: failedInvocations(stats) - failedInvocations(warm),
+  });
+}
+
+/** The effects of the measured orders only (the warm-up's are checked with the rest: notices, stock). */
+export function measuredOnly(effects: EffectsReport): EffectsReport {
+  const orders = new Map([...effects.orders].filter(([orderId]) => !isWarmup(orderId)));
+  const statuses: Record<string, number> = {};
+  for (const order of orders.values()) statuses[order.status] = (statuses[order.status] ?? 0) + 1;
+  const shipped = new Set([...effects.shipped].filter((orderId) => !isWarmup(orderId)));
+  return { ...effects, orders, statuses, shipped };
+}
+
+/** The flash sale's figures, from its measured orders, their completions and the transactions counted. */
+export function flashSaleFigures(
+  measured: EffectsReport,
+  tracker: CompletionTracker,
+  stock: number,
+  transactions: number,
+): FlashSaleFigures {
+  const reserved = [...measured.orders.values()].filter((o) => o.confirmedAt !== undefined);
+  const rejected = measured.statuses.REJECTED ?? 0;
+  const rate = reservationRate(reserved.flatMap((o) => (o.confirmedAt ? [o.confirmedAt] : [])));
+  const latency = (kind: string) => {
+    const samples = [...tracker.completed.values()].flatMap((c) => {
+      const accepted = tracker.accepted.get(c.orderId);
+      return c.kind === kind && accepted !== undefined && !isWarmup(c.orderId) ? [c.at - accepted] : [];
+    });
+    const { p50Ms, p99Ms, count } = summarize(samples);
+    return { p50Ms, p99Ms, count };
+  };
+  const per = (n: number, d: number) => Math.round((n / Math.max(1, d)) * 100) / 100;
+  return {
+    stock,
+    reserved: reserved.length,
+    rejected,
+    reservationsPerSec: rate.perSec,
+    reservingS: rate.spanS,
+    transactionsPerDecision: per(transactions, reserved.length + rejected),
+    transactionsPerReservation: per(transactions, reserved.length),
+    reservedLatency: latency('order-shipped'),
+    rejectedLatency: latency('order-rejected'),
+  };
+}
+
+export const attemptsLine = (a: AttemptFigures) =>
+  `per order: ${a.dynamodbRequestsPerOrder} DynamoDB requests for ${a.dynamodbCallsPerOrder} calls, ${a.snsRequestsPerOrder} SNS requests, ${a.transactionsPerOrder} inventory transactions, ${a.injectedPerOrder} faults injected, ${a.failedInvocationsPerOrder} failed invocations retried (${a.failedInvocations}); injected: ${
+    Object.entries(a.injectedByKind)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ') || 'nothing'
+  }`;

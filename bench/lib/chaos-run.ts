@@ -18,11 +18,13 @@ import {
   type AttemptFigures,
   type AwsChaosScenario,
   type AwsScenarioEffects,
-  attemptFigures,
+  attemptsLine,
+  attemptsOf,
   countersSince,
   type FlashSaleFigures,
+  flashSaleFigures,
   isWarmup,
-  reservationRate,
+  measuredOnly,
   withCountingRules,
 } from './chaos-aws.ts';
 import type { FaultRun, FaultVerdict, Harness } from './chaos-faults.ts';
@@ -34,11 +36,9 @@ import { benchOrder, stockFor } from './orders.ts';
 import type { ChildConfig, ChildStats, Completion } from './protocol.ts';
 import { commitGroupsAt, logFileFor, preparePipeline } from './session.ts';
 import { type BenchStack, endOffsets, newAdmin, newRunId, type Offsets } from './stack.ts';
-import { summarize } from './stats.ts';
 import {
   type CancelAnswer,
   checkNotifications,
-  type EffectsReport,
   parseDeadLetter,
   readDeliveries,
   readEffects,
@@ -68,7 +68,7 @@ export const DEFAULT_CANCEL_SHARE = 0.3;
  * within a second or two when nothing is killed, so some cancels come before inventory, some after, some
  * too late (409).
  */
-export const CANCEL_WITHIN_MS = 2_500;
+const CANCEL_WITHIN_MS = 2_500;
 
 const DLQ = deadLetterTopic;
 
@@ -104,10 +104,10 @@ export function notRun(scenario: ScenarioResult['scenario']): ScenarioResult {
 }
 
 /** One scenario's run: its tables, its runtimes, what it noted. */
-export type ChaosRun = Awaited<ReturnType<typeof startRun>>;
+type ChaosRun = Awaited<ReturnType<typeof startRun>>;
 
 /** Fresh tables stocked as the scenario says, and the means to start its runtimes (none started yet). */
-export async function startRun(scenario: ChaosScenario, stack: BenchStack, options: ChaosOptions) {
+async function startRun(scenario: ChaosScenario, stack: BenchStack, options: ChaosOptions) {
   const runId = newRunId();
   const stock = (scenario.stockFor ?? stockFor)(options.orders);
   const entries = scenario.catalog?.(stock);
@@ -230,7 +230,7 @@ function runtimePool(
 }
 
 /** The cancels of a run: a share of the accepted orders, each a random moment after its 202. */
-export function cancelling(run: ChaosRun, share: number) {
+function cancelling(run: ChaosRun, share: number) {
   const answers = new Map<string, CancelAnswer>();
   const sent: Promise<void>[] = [];
   const failures: string[] = [];
@@ -258,7 +258,7 @@ export function cancelling(run: ChaosRun, share: number) {
     },
   };
 }
-export type Cancelling = ReturnType<typeof cancelling>;
+type Cancelling = ReturnType<typeof cancelling>;
 
 /** Sends the scenario's warm-up orders and waits for them; resolves with the counters after them. */
 async function warmUp(scenario: ChaosScenario, run: ChaosRun, options: ChaosOptions) {
@@ -281,7 +281,7 @@ async function warmUp(scenario: ChaosScenario, run: ChaosRun, options: ChaosOpti
  * (nothing left to consume) and nothing progressed for `stallMs`. Completions reported by a killed
  * runtime may be lost on the way: an idle pipeline is then checked against DynamoDB by the caller.
  */
-export async function waitForDrain(run: ChaosRun, stack: BenchStack, stallMs: number): Promise<void> {
+async function waitForDrain(run: ChaosRun, stack: BenchStack, stallMs: number): Promise<void> {
   let last = -1;
   let lastProgress = Date.now();
   let idleSince: number | undefined;
@@ -302,7 +302,7 @@ export async function waitForDrain(run: ChaosRun, stack: BenchStack, stallMs: nu
 }
 
 /** Until the run's groups committed everything (a rejected or cancelled order's last notice may trail). */
-export async function waitUntilIdle(run: ChaosRun, stack: BenchStack, stallMs: number): Promise<void> {
+async function waitUntilIdle(run: ChaosRun, stack: BenchStack, stallMs: number): Promise<void> {
   for (const idleBy = Date.now() + stallMs; Date.now() < idleBy; await sleep(1_000)) {
     if ((await pipelineLag(stack, run.runId, run.session.startOffsets).catch(() => -1)) === 0) return;
   }
@@ -312,7 +312,7 @@ export async function waitUntilIdle(run: ChaosRun, stack: BenchStack, stallMs: n
  * replay: every runtime stopped, the run's consumer groups reset to where the run began (on a broker of
  * its own: the beginning of the topics), a new runtime delivers everything again.
  */
-export async function replayRun(run: ChaosRun, stack: BenchStack, stallMs: number): Promise<void> {
+async function replayRun(run: ChaosRun, stack: BenchStack, stallMs: number): Promise<void> {
   const { session } = run;
   const before = await readEffects(stack.dynamodbEndpoint, session.tablePrefix, run.stock);
   await run.runtimes.stopAll();
@@ -363,7 +363,7 @@ async function deadLettersOf(run: ChaosRun, stack: BenchStack, ends: Offsets) {
  * verdict on the evidence, the dead letters, the notifications recorded, produced and sent, every
  * runtime's last counters.
  */
-export async function readBack(run: ChaosRun, stack: BenchStack, fault: FaultRun) {
+async function readBack(run: ChaosRun, stack: BenchStack, fault: FaultRun) {
   const { runtimes, session } = run;
   await runtimes.stopAll();
   await Promise.all(runtimes.children.map((child) => Promise.race([child.logClosed, sleep(10_000)])));
@@ -511,7 +511,9 @@ function judgeInjected(
   const since = countersSince(stats?.faults, r.warm?.faults);
   const transactions = since?.byRule['count:dynamodb:TransactWriteItems']?.matched ?? 0;
   const flashSale =
-    scenario.name === 'flash-sale' ? flashSaleFigures(measured, run, transactions) : undefined;
+    scenario.name === 'flash-sale'
+      ? flashSaleFigures(measured, run.tracker, run.stock, transactions)
+      : undefined;
   if (flashSale)
     run.note(
       `${flashSale.reserved} reserved at ${flashSale.reservationsPerSec}/s over ${flashSale.reservingS} s, ${flashSale.rejected} rejected; ${flashSale.transactionsPerReservation} transactions per reservation (${flashSale.transactionsPerDecision} per decision); 202 → shipped p50 ${flashSale.reservedLatency.p50Ms} ms, p99 ${flashSale.reservedLatency.p99Ms} ms`,
@@ -608,64 +610,3 @@ export type ScenarioResult = Omit<ReturnType<typeof resultOf>, 'scenario'> & {
   /** flash-sale: reservation throughput of the one SKU, attempts per reservation, latencies. */
   flashSale?: FlashSaleFigures;
 };
-
-// ---- The injected-error scenarios' figures ------------------------------------------------------------
-
-const dynamodbCalls = (stats: ChildStats | undefined) =>
-  Object.values(stats?.dynamodb ?? {}).reduce((n, table) => n + table.calls, 0);
-const failedInvocations = (stats: ChildStats | undefined) =>
-  Object.values(stats?.emulators ?? {}).reduce((n, e) => n + e.failedInvocations, 0);
-
-/** The attempts of the measured orders: the counters at the end less those after the warm-up. */
-function attemptsOf(stats: ChildStats | undefined, warm: ChildStats | undefined, orders: number) {
-  return attemptFigures({
-    orders,
-    faults: countersSince(stats?.faults, warm?.faults),
-    dynamodbCalls: dynamodbCalls(stats) - dynamodbCalls(warm),
-    failedInvocations: failedInvocations(stats) - failedInvocations(warm),
-  });
-}
-
-/** The effects of the measured orders only (the warm-up's are checked with the rest: notices, stock). */
-function measuredOnly(effects: EffectsReport): EffectsReport {
-  const orders = new Map([...effects.orders].filter(([orderId]) => !isWarmup(orderId)));
-  const statuses: Record<string, number> = {};
-  for (const order of orders.values()) statuses[order.status] = (statuses[order.status] ?? 0) + 1;
-  const shipped = new Set([...effects.shipped].filter((orderId) => !isWarmup(orderId)));
-  return { ...effects, orders, statuses, shipped };
-}
-
-/** The flash sale's figures, from its measured orders, their completions and the transactions counted. */
-function flashSaleFigures(measured: EffectsReport, run: ChaosRun, transactions: number): FlashSaleFigures {
-  const { tracker, stock } = run;
-  const reserved = [...measured.orders.values()].filter((o) => o.confirmedAt !== undefined);
-  const rejected = measured.statuses.REJECTED ?? 0;
-  const rate = reservationRate(reserved.flatMap((o) => (o.confirmedAt ? [o.confirmedAt] : [])));
-  const latency = (kind: string) => {
-    const samples = [...tracker.completed.values()].flatMap((c) => {
-      const accepted = tracker.accepted.get(c.orderId);
-      return c.kind === kind && accepted !== undefined && !isWarmup(c.orderId) ? [c.at - accepted] : [];
-    });
-    const { p50Ms, p99Ms, count } = summarize(samples);
-    return { p50Ms, p99Ms, count };
-  };
-  const per = (n: number, d: number) => Math.round((n / Math.max(1, d)) * 100) / 100;
-  return {
-    stock,
-    reserved: reserved.length,
-    rejected,
-    reservationsPerSec: rate.perSec,
-    reservingS: rate.spanS,
-    transactionsPerDecision: per(transactions, reserved.length + rejected),
-    transactionsPerReservation: per(transactions, reserved.length),
-    reservedLatency: latency('order-shipped'),
-    rejectedLatency: latency('order-rejected'),
-  };
-}
-
-const attemptsLine = (a: AttemptFigures) =>
-  `per order: ${a.dynamodbRequestsPerOrder} DynamoDB requests for ${a.dynamodbCallsPerOrder} calls, ${a.snsRequestsPerOrder} SNS requests, ${a.transactionsPerOrder} inventory transactions, ${a.injectedPerOrder} faults injected, ${a.failedInvocationsPerOrder} failed invocations retried (${a.failedInvocations}); injected: ${
-    Object.entries(a.injectedByKind)
-      .map(([k, n]) => `${k} ${n}`)
-      .join(', ') || 'nothing'
-  }`;
