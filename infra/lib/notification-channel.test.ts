@@ -9,13 +9,14 @@ import {
   publishedChannels,
 } from '../../topology/manifest.ts';
 import {
+  asArray,
   cfnLint,
   nagFindings,
   type PolicyStatement,
-  roleStatements,
   type Synthesized,
   synthesize,
   type TemplateResource,
+  templateReader,
   templateResources,
 } from '../test/synth.ts';
 
@@ -24,20 +25,12 @@ type Json = unknown;
 let synth: Synthesized;
 let resources: Record<string, TemplateResource>;
 
-const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
-const logicalId = (construct: IConstruct) =>
-  synth.stack.getLogicalId((construct.node.defaultChild ?? construct) as CfnElement);
+const { ofType, logicalId, fnOf, statementsOf } = templateReader(() => synth);
 function propsOf(construct: IConstruct): Record<string, Json> {
   const resource = resources[logicalId(construct)];
   if (!resource) throw new Error(`no resource for ${construct.node.path}`);
   return resource.Properties;
 }
-const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
-const fnOf = (name: FunctionName) => {
-  const found = synth.stack.functions.all.find((f) => f.name === name);
-  if (!found) throw new Error(`no function ${name}`);
-  return found;
-};
 const channel = () => synth.stack.channels.byName.notifications;
 const topicRef = () => ({ Ref: logicalId(channel().topic) });
 const keyArn = () => ({ 'Fn::GetAtt': [logicalId(channel().key), 'Arn'] });
@@ -46,8 +39,6 @@ const viaSns = {
     'kms:ViaService': { 'Fn::Join': ['', ['sns.', { Ref: 'AWS::Region' }, '.amazonaws.com']] },
   },
 };
-
-const statementsOf = (roleLogicalId: string) => roleStatements(resources, roleLogicalId);
 const roleOf = (name: FunctionName) => {
   const role = fnOf(name).fn.role;
   if (!role) throw new Error(`${name} has no role`);

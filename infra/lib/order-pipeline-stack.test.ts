@@ -20,14 +20,15 @@ import { METRICS_NAMESPACE, RuntimeEnv } from '../../topology/runtime-env.ts';
 import { topicSettings } from '../../topology/topics.ts';
 import type { FunctionSpec, IndexSpec, KafkaTrigger, KeySpec } from '../../topology/types.ts';
 import {
+  asArray,
   cfnLint,
   loadBundle,
   nagFindings,
   type PolicyStatement,
-  roleStatements,
   type Synthesized,
   synthesize,
   type TemplateResource,
+  templateReader,
   templateResources,
 } from '../test/synth.ts';
 import { bundling, fromProjectRoot } from './bundling.ts';
@@ -38,20 +39,14 @@ type Json = unknown;
 let synth: Synthesized;
 let resources: Record<string, TemplateResource>;
 
-const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
-const logicalId = (construct: IConstruct) =>
-  synth.stack.getLogicalId((construct.node.defaultChild ?? construct) as CfnElement);
-const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
+const { ofType, logicalId, fnOf, statementsOf } = templateReader(() => synth);
 const spec = (name: FunctionName): FunctionSpec => manifest.functions[name];
 const kafkaTrigger = (name: FunctionName): KafkaTrigger | undefined => {
   const trigger = spec(name).trigger;
   return trigger.kind === 'kafka' ? trigger : undefined;
 };
 const consumers = functionNames.filter((name) => kafkaTrigger(name) !== undefined);
-const fnOf = (name: FunctionName) => synth.stack.functions.all.find((f) => f.name === name)!;
 const clusterId = () => logicalId(synth.stack.node.findChild('Kafka').node.findChild('Cluster'));
-
-const statementsOf = (roleLogicalId: string) => roleStatements(resources, roleLogicalId);
 
 const withAction = (statements: PolicyStatement[], action: string) =>
   statements.filter((s) => asArray(s.Action).includes(action));

@@ -3,10 +3,12 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { App, type Environment } from 'aws-cdk-lib';
+import { App, type CfnElement, type Environment } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import type { IConstruct } from 'constructs';
 import { ensurePythonTools } from '../../local/python/venv.ts';
+import type { FunctionName } from '../../topology/manifest.ts';
 import { buildApp } from '../bin/app.ts';
 import { fromProjectRoot } from '../lib/bundling.ts';
 import type { OrderPipelineStack } from '../lib/order-pipeline-stack.ts';
@@ -99,6 +101,32 @@ export function roleStatements(
     .filter((r) => r.Type === 'AWS::IAM::Policy')
     .filter((p) => (p.Properties.Roles as unknown[]).some((r) => JSON.stringify(r) === role))
     .flatMap((p) => (p.Properties.PolicyDocument as { Statement: PolicyStatement[] }).Statement);
+}
+
+/** A CloudFormation value that may be one item or a list of them, as a list. */
+export const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
+
+/**
+ * Lookups in the template a test file synthesized once, in its `beforeAll`: `synthesized` is read at each
+ * call, so they can be taken apart at the top of the file.
+ */
+export function templateReader(synthesized: () => Synthesized) {
+  const logicalId = (construct: IConstruct) =>
+    synthesized().stack.getLogicalId((construct.node.defaultChild ?? construct) as CfnElement);
+  const resources = () => templateResources(synthesized());
+  return {
+    logicalId,
+    /** The resources of `type`, as `[logical id, resource]`. */
+    ofType: (type: string) => Object.entries(resources()).filter(([, r]) => r.Type === type),
+    /** The function `name` of the manifest, with its role and mapping. */
+    fnOf: (name: FunctionName) => {
+      const found = synthesized().stack.functions.all.find((f) => f.name === name);
+      if (!found) throw new Error(`no function ${name}`);
+      return found;
+    },
+    /** Every statement of the IAM policies attached to the role `roleLogicalId`. */
+    statementsOf: (roleLogicalId: string) => roleStatements(resources(), roleLogicalId),
+  };
 }
 
 /** cdk-nag's AwsSolutions findings that are not acknowledged, as `rule: construct paths`. */
