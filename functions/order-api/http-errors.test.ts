@@ -31,6 +31,23 @@ describe('HttpError: an error that is its own answer', () => {
     expect(error.body).toBe(response.body);
   });
 
+  it.each([
+    [BadRequestError, 'BadRequestError'],
+    [NotFoundError, 'NotFoundError'],
+    [ConflictError, 'ConflictError'],
+    [PayloadTooLargeError, 'PayloadTooLargeError'],
+    [UnsupportedMediaTypeError, 'UnsupportedMediaTypeError'],
+    [UnprocessableError, 'UnprocessableError'],
+  ] as const)('%o is a class of its own, named %s', (ErrorClass, name) => {
+    const error = new ErrorClass('m');
+    expect(error).toBeInstanceOf(ErrorClass);
+    expect(error.name).toBe(name);
+    const others = [BadRequestError, NotFoundError, ConflictError, PayloadTooLargeError, UnprocessableError];
+    expect(others.filter((other) => error instanceof other)).toEqual(
+      others.filter((other) => other === ErrorClass),
+    );
+  });
+
   it('carries the reasons per field, the fields its class adds, and its headers', () => {
     const errors = [{ path: 'items', message: 'must contain at least one item' }];
     expect(JSON.parse(new BadRequestError('The order is invalid', { errors }).body)).toEqual({

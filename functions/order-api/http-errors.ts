@@ -55,41 +55,35 @@ export abstract class HttpError extends Error {
   report(_logger: Logger): void {}
 }
 
-export class BadRequestError extends HttpError {
-  override readonly name: string = 'BadRequestError';
-  readonly statusCode = 400;
+/**
+ * The base of one status's errors: `name` spelled out (bundling renames classes), `statusCode` fixed.
+ * Each error below is still its own named class, for `instanceof` and for a constructor of its own.
+ */
+function statusError(name: string, statusCode: number) {
+  return class extends HttpError {
+    override readonly name: string = name;
+    readonly statusCode = statusCode;
+  };
 }
 
-export class NotFoundError extends HttpError {
-  override readonly name: string = 'NotFoundError';
-  readonly statusCode = 404;
-}
+export class BadRequestError extends statusError('BadRequestError', 400) {}
+
+export class NotFoundError extends statusError('NotFoundError', 404) {}
 
 /** The request contradicts what is stored (an order's content or state, an Idempotency-Key's request). */
-export class ConflictError extends HttpError {
-  override readonly name: string = 'ConflictError';
-  readonly statusCode = 409;
-}
+export class ConflictError extends statusError('ConflictError', 409) {}
 
-export class PayloadTooLargeError extends HttpError {
-  override readonly name: string = 'PayloadTooLargeError';
-  readonly statusCode = 413;
-}
+export class PayloadTooLargeError extends statusError('PayloadTooLargeError', 413) {}
 
 /** RFC 9110 §15.5.16; `Accept-Post` (RFC 9110 has none for POST: W3C LDP §7.1) names what is. */
-export class UnsupportedMediaTypeError extends HttpError {
-  override readonly name: string = 'UnsupportedMediaTypeError';
-  readonly statusCode = 415;
+export class UnsupportedMediaTypeError extends statusError('UnsupportedMediaTypeError', 415) {
   constructor(message: string) {
     super(message, { headers: { 'accept-post': 'application/json' } });
   }
 }
 
 /** Well-formed, but the catalog cannot sell it now (an entry the operator must fix). */
-export class UnprocessableError extends HttpError {
-  override readonly name: string = 'UnprocessableError';
-  readonly statusCode = 422;
-}
+export class UnprocessableError extends statusError('UnprocessableError', 422) {}
 
 /**
  * DynamoDB refused the order's write as invalid (ValidationException): something the client sent got
