@@ -88,6 +88,20 @@ const pushBounded = <T>(list: T[], values: readonly T[], max: number) => {
   if (list.length > max) list.splice(0, list.length - max);
 };
 
+/** Re-inserted at the end: a map's order is then its keys' most recent activity. */
+const reinsert = <K, V>(map: Map<K, V>, key: K, value: V) => {
+  map.delete(key);
+  map.set(key, value);
+};
+
+/** Deletes the least recently re-inserted keys beyond `max`. */
+const keepNewest = <K, V>(map: Map<K, V>, max: number) => {
+  for (const key of map.keys()) {
+    if (map.size <= max) return;
+    map.delete(key);
+  }
+};
+
 const COUNTED: Record<keyof DashboardSnapshot['counts'], KpiName> = {
   received: 'OrdersReceived',
   confirmed: 'OrdersConfirmed',
@@ -144,23 +158,16 @@ export class DashboardAggregator {
       }
       for (const orderId of new Set(data.orderIds)) this.moved(orderId, data.step, occurredAt);
     }
-    while (this.orders.size > LAST_ORDERS) {
-      const oldest = this.orders.keys().next().value;
-      if (oldest === undefined) break;
-      this.orders.delete(oldest);
-    }
+    keepNewest(this.orders, LAST_ORDERS);
     this.changed();
   }
 
   /** One step of an order's timeline: once per step and time, the most recent ones only. */
   private moved(orderId: string, step: StepName, at: string): void {
     const timeline = this.orders.get(orderId) ?? { orderId, steps: [] };
-    // Re-inserted: the map's order is the orders' most recent activity.
-    this.orders.delete(orderId);
-    if (!timeline.steps.some((s) => s.step === step && s.at === at)) timeline.steps.push({ step, at });
-    if (timeline.steps.length > MAX_STEPS_PER_ORDER)
-      timeline.steps.splice(0, timeline.steps.length - MAX_STEPS_PER_ORDER);
-    this.orders.set(orderId, timeline);
+    if (!timeline.steps.some((s) => s.step === step && s.at === at))
+      pushBounded(timeline.steps, [{ step, at }], MAX_STEPS_PER_ORDER);
+    reinsert(this.orders, orderId, timeline);
   }
 
   /** One bucket of the live charts gains what a KPIs record measured. */
@@ -193,16 +200,10 @@ export class DashboardAggregator {
       }
       const span = parsed.data;
       const list = this.spans.get(span.orderId) ?? [];
-      // Re-inserted: the map's order is the orders' most recent activity.
-      this.spans.delete(span.orderId);
       if (list.length < MAX_SPANS_PER_ORDER) list.push(span);
-      this.spans.set(span.orderId, list);
+      reinsert(this.spans, span.orderId, list);
     }
-    while (this.spans.size > TRACED_ORDERS) {
-      const oldest = this.spans.keys().next().value;
-      if (oldest === undefined) break;
-      this.spans.delete(oldest);
-    }
+    keepNewest(this.spans, TRACED_ORDERS);
     this.changed();
   }
 
