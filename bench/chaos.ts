@@ -39,10 +39,10 @@ import { CRASH_KINDS, type CrashKind } from '../local/faults/crash-poison.ts';
 import { InfraError, stopAllManaged } from '../local/infra/index.ts';
 import {
   type CommandLine,
+  flagsOf,
   positiveNumber,
   readCommandLine,
   UsageError,
-  valueFlags,
 } from '../tools/command-line.ts';
 import { awsScenarioNames, awsScenarios } from './lib/chaos-aws.ts';
 import { DEFAULT_CRASH_KINDS } from './lib/chaos-crash.ts';
@@ -125,7 +125,9 @@ const columns: [string, (r: ScenarioResult) => string | number][] = [
 export const resultsTable = (results: readonly ScenarioResult[]): string =>
   table([columns.map(([header]) => header), ...results.map((r) => columns.map(([, cell]) => cell(r)))]);
 
-const flags = valueFlags('scenario', 'orders', 'rate', 'out', 'stall-timeout', 'cancel-share', 'crash-kinds');
+const flags = flagsOf({
+  string: ['scenario', 'orders', 'rate', 'out', 'stall-timeout', 'cancel-share', 'crash-kinds'],
+});
 
 /** The run's settings from its flags; a UsageError for an unknown scenario or a bad value. */
 function settingsOf({ values }: CommandLine<typeof flags, false>) {

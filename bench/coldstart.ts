@@ -20,7 +20,7 @@ import { gzipSync } from 'node:zlib';
 import type { Metafile } from 'esbuild';
 import { architecture, bundling, functionDefaults, runtime } from '../infra/lib/bundling.ts';
 import { projectRoot } from '../local/python/venv.ts';
-import { type CommandLine, readCommandLine, UsageError, valueFlags } from '../tools/command-line.ts';
+import { type CommandLine, flagsOf, readCommandLine, UsageError } from '../tools/command-line.ts';
 import { type FunctionName, functionNames, manifest } from '../topology/manifest.ts';
 import { commandLine, currentLoad, machineInfo, resultsDir, table, writeJson } from './lib/report.ts';
 import { median } from './lib/stats.ts';
@@ -172,7 +172,7 @@ const ms = (n: number) => Math.round(n * 10) / 10;
 
 const usage =
   'usage: npm run bench:coldstart -- [--runs 7] [--functions order-api,inventory] [--out bench/results/coldstart.json]';
-const flags = valueFlags('runs', 'functions', 'out');
+const flags = flagsOf({ string: ['runs', 'functions', 'out'] });
 
 /** The flags' values and the functions they name (all by default); a UsageError for a name not in the manifest. */
 function settingsOf({ values }: CommandLine<typeof flags, false>) {

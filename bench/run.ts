@@ -18,7 +18,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { InfraError, stopAllManaged } from '../local/infra/index.ts';
 import { projectRoot } from '../local/python/venv.ts';
-import { type CommandLine, positiveNumber, readCommandLine, valueFlags } from '../tools/command-line.ts';
+import { type CommandLine, flagsOf, positiveNumber, readCommandLine } from '../tools/command-line.ts';
 import { flashSale } from './lib/chaos-aws.ts';
 import { runScenario } from './lib/chaos-run.ts';
 import { type CostReport, costReport, type UsagePerOrder } from './lib/cost.ts';
@@ -65,12 +65,20 @@ export interface BenchOptions {
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-const flags = {
-  ...valueFlags('orders', 'rate', 'concurrency', 'warmup', 'soak', 'out', 'stall-timeout'),
-  ...valueFlags('flash-sale-orders', 'flash-sale-rate'),
-  'no-baseline': { type: 'boolean' },
-  'no-flash-sale': { type: 'boolean' },
-} as const;
+const flags = flagsOf({
+  string: [
+    'orders',
+    'rate',
+    'concurrency',
+    'warmup',
+    'flash-sale-orders',
+    'flash-sale-rate',
+    'soak',
+    'out',
+    'stall-timeout',
+  ],
+  boolean: ['no-baseline', 'no-flash-sale'],
+});
 
 /** The run's settings from its flags; a UsageError for a bad value. */
 function benchOptionsOf({ values }: CommandLine<typeof flags, false>): BenchOptions {

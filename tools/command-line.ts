@@ -119,13 +119,6 @@ export function readCommandLine<O extends Options, P extends boolean = false, T 
   }
 }
 
-/** The flags that take a value, by name: `{ [name]: { type: 'string' } }`. */
-export function valueFlags<const N extends string>(...names: N[]): { [K in N]: { type: 'string' } } {
-  return Object.fromEntries(names.map((name) => [name, { type: 'string' }])) as {
-    [K in N]: { type: 'string' };
-  };
-}
-
 /** The number a flag gives (`fallback` without it); a UsageError unless it is finite and above 0. */
 export function positiveNumber(flag: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
