@@ -27,6 +27,11 @@ import { formatTraceHeader, parseTraceHeader, TRACE_HEADER } from './trace-heade
 
 const now = new Date('2026-11-24T10:00:01.000Z');
 
+/** A step on OrderReceived, named like the one that consumes it, that processes with `process`. */
+const inventoryLike = (
+  process: (event: OrderReceived) => Promise<StepOutcome>,
+): ConsumerStep<'OrderReceived'> => ({ name: 'inventory', topic: 'OrderReceived', process });
+
 /**
  * A step that behaves like the real ones toward redeliveries: the first event of an order applies its
  * effect and produces one event; a later one finds it applied and re-produces the same event, replayed.
@@ -35,33 +40,29 @@ const now = new Date('2026-11-24T10:00:01.000Z');
 function fakeStep(failOn: Record<string, Error> = {}) {
   const seen: string[] = [];
   const applied: string[] = [];
-  const step: ConsumerStep<'OrderReceived'> = {
-    name: 'inventory',
-    topic: 'OrderReceived',
-    async process(event: OrderReceived): Promise<StepOutcome> {
-      const { orderId } = event.data.order;
-      seen.push(orderId);
-      const failure = failOn[orderId];
-      if (failure) throw failure;
-      const replayed = applied.includes(orderId);
-      if (!replayed) applied.push(orderId);
-      return {
-        orderId,
-        events: [encode('OrderReceived', orderReceived(sampleOrder({ orderId })))],
-        kpis: [count('OrdersConfirmed')],
-        replayed,
-        summary: 'ok',
-      };
-    },
-  };
+  const step = inventoryLike(async (event) => {
+    const { orderId } = event.data.order;
+    seen.push(orderId);
+    const failure = failOn[orderId];
+    if (failure) throw failure;
+    const replayed = applied.includes(orderId);
+    if (!replayed) applied.push(orderId);
+    return {
+      orderId,
+      events: [encode('OrderReceived', orderReceived(sampleOrder({ orderId })))],
+      kpis: [count('OrdersConfirmed')],
+      replayed,
+      summary: 'ok',
+    };
+  });
   return { step, seen, applied };
 }
 
-/** The orders of the invocations' KPIs records that counted `name`, one entry per value. */
 /** The orders of the OrderReceived events produced, in the order they were produced. */
 const producedOrders = (producer: RecordingProducer) =>
   producer.on('OrderReceived').map((e) => e.data.order.orderId);
 
+/** The orders of the invocations' KPIs records that counted `name`, one entry per value. */
 const kpiOrders = (producer: RecordingProducer, name = 'OrdersConfirmed') =>
   producer.on('KPIs').flatMap((k) => {
     const metric = k.data.metrics.find((m) => m.name === name);
@@ -387,23 +388,19 @@ describe('outcomes whose writes are still settling', () => {
   /** A step whose every outcome finishes with `settle(orderId)`; `steps` lists starts and settlements. */
   function settlingSetup(settle: (orderId: string) => Promise<unknown>) {
     const steps: string[] = [];
-    const step: ConsumerStep<'OrderReceived'> = {
-      name: 'inventory',
-      topic: 'OrderReceived',
-      async process(event: OrderReceived): Promise<StepOutcome> {
-        const { orderId } = event.data.order;
-        steps.push(`start ${orderId}`);
-        const settling = settle(orderId).then(() => steps.push(`settled ${orderId}`));
-        return {
-          orderId,
-          events: [],
-          kpis: [count('OrdersConfirmed')],
-          replayed: false,
-          summary: 'ok',
-          settling,
-        };
-      },
-    };
+    const step = inventoryLike(async (event) => {
+      const { orderId } = event.data.order;
+      steps.push(`start ${orderId}`);
+      const settling = settle(orderId).then(() => steps.push(`settled ${orderId}`));
+      return {
+        orderId,
+        events: [],
+        kpis: [count('OrdersConfirmed')],
+        replayed: false,
+        summary: 'ok',
+        settling,
+      };
+    });
     const producer = new RecordingProducer();
     const process = batchProcessor(step, {
       logger: silentLogger(),
