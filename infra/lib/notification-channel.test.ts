@@ -17,20 +17,14 @@ import {
   synthesize,
   type TemplateResource,
   templateReader,
-  templateResources,
 } from '../test/synth.ts';
 
 type Json = unknown;
 
 let synth: Synthesized;
-let resources: Record<string, TemplateResource>;
 
-const { ofType, logicalId, fnOf, statementsOf } = templateReader(() => synth);
-function propsOf(construct: IConstruct): Record<string, Json> {
-  const resource = resources[logicalId(construct)];
-  if (!resource) throw new Error(`no resource for ${construct.node.path}`);
-  return resource.Properties;
-}
+const { resources, resourceOf, ofType, logicalId, fnOf, statementsOf } = templateReader(() => synth);
+const propsOf = (construct: IConstruct) => resourceOf(construct).Properties;
 const channel = () => synth.stack.channels.byName.notifications;
 const topicRef = () => ({ Ref: logicalId(channel().topic) });
 const keyArn = () => ({ 'Fn::GetAtt': [logicalId(channel().key), 'Arn'] });
@@ -49,7 +43,6 @@ const publishers = functionNames.filter((name) => publishedChannels(name).length
 beforeAll(() => {
   // The channel's wiring does not depend on the bundles' contents: no bundling, a quick synth.
   synth = synthesize({ bundle: false });
-  resources = templateResources(synth);
 }, 120_000);
 
 afterAll(() => synth?.cleanup());
@@ -174,10 +167,10 @@ describe('the notifications channel on AWS', () => {
         SourceSecurityGroupId: fnGroups[0],
       }),
     ]);
-    const inline = (resources[endpointGroup]?.Properties.SecurityGroupIngress as Json[] | undefined) ?? [];
+    const inline = (resources()[endpointGroup]?.Properties.SecurityGroupIngress as Json[] | undefined) ?? [];
     expect(inline).toEqual([]);
     // Explicit egress, like the function and cluster groups: none (CDK's deny-all placeholder), never EC2's allow-all.
-    expect(resources[endpointGroup]?.Properties.SecurityGroupEgress).toEqual([
+    expect(resources()[endpointGroup]?.Properties.SecurityGroupEgress).toEqual([
       expect.objectContaining({
         CidrIp: '255.255.255.255/32',
         IpProtocol: 'icmp',

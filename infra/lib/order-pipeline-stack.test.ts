@@ -1,8 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type CfnElement, Validations } from 'aws-cdk-lib';
+import { Validations } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
-import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KpiName } from '../../events/schemas/events.ts';
 import { ALL_STEPS_SERVICE } from '../../functions/kpis/metrics.ts';
@@ -27,9 +26,7 @@ import {
   type PolicyStatement,
   type Synthesized,
   synthesize,
-  type TemplateResource,
   templateReader,
-  templateResources,
 } from '../test/synth.ts';
 import { bundling, fromProjectRoot } from './bundling.ts';
 import { orderRequestJsonSchema } from './order-request-model.ts';
@@ -37,9 +34,8 @@ import { orderRequestJsonSchema } from './order-request-model.ts';
 type Json = unknown;
 
 let synth: Synthesized;
-let resources: Record<string, TemplateResource>;
 
-const { ofType, logicalId, fnOf, statementsOf } = templateReader(() => synth);
+const { resources, resourceOf, ofType, logicalId, fnOf, statementsOf } = templateReader(() => synth);
 const spec = (name: FunctionName): FunctionSpec => manifest.functions[name];
 const kafkaTrigger = (name: FunctionName): KafkaTrigger | undefined => {
   const trigger = spec(name).trigger;
@@ -67,7 +63,7 @@ function childArn(arn: Json): string {
 }
 
 const resourcesOf = (statements: PolicyStatement[]) => statements.flatMap((s) => asArray(s.Resource));
-const dependsOn = (id: string) => resources[id]?.DependsOn ?? [];
+const dependsOn = (id: string) => resources()[id]?.DependsOn ?? [];
 
 beforeAll(() => {
   // The handlers are written by another part of the project; without them there is nothing to bundle.
@@ -75,7 +71,6 @@ beforeAll(() => {
     expect(existsSync(fromProjectRoot(spec(name).entry)), `${spec(name).entry} exists`).toBe(true);
   }
   synth = synthesize();
-  resources = templateResources(synth);
 }, 300_000);
 
 afterAll(() => synth?.cleanup());
@@ -126,7 +121,7 @@ describe('network and cluster', () => {
   });
 
   it('creates the security group rules before anything connects to the brokers', () => {
-    const rules = Object.entries(resources)
+    const rules = Object.entries(resources())
       .filter(
         ([, r]) => r.Type === 'AWS::EC2::SecurityGroupIngress' || r.Type === 'AWS::EC2::SecurityGroupEgress',
       )
@@ -169,7 +164,7 @@ describe('topics', () => {
       expect(topic, name).toMatchObject({
         ClusterArn: { 'Fn::GetAtt': [clusterId(), 'Arn'] },
         PartitionCount: partitions,
-        ReplicationFactor: Math.min(3, resources[clusterId()]!.Properties.NumberOfBrokerNodes as number),
+        ReplicationFactor: Math.min(3, resources()[clusterId()]!.Properties.NumberOfBrokerNodes as number),
       });
       const decoded: unknown = JSON.parse(Buffer.from(topic.Configs as string, 'base64').toString('utf8'));
       expect(decoded, name).toEqual({ 'retention.ms': configs['retention.ms'] });
@@ -200,7 +195,7 @@ describe('topics', () => {
   });
 
   it('has no custom resource nor function of its own: CloudFormation calls the MSK topic API', () => {
-    expect(Object.values(resources).filter((r) => r.Type.startsWith('Custom::KafkaTopics'))).toEqual([]);
+    expect(Object.values(resources()).filter((r) => r.Type.startsWith('Custom::KafkaTopics'))).toEqual([]);
     expect(JSON.stringify(ofType('AWS::IAM::Policy'))).not.toContain('kafka-cluster:CreateTopic');
   });
 });
@@ -210,7 +205,7 @@ describe('tables', () => {
     '%s: keys, on-demand, PITR, AWS-managed encryption, TTL, retained',
     (name: TableName) => {
       const table = manifest.tables[name];
-      const resource = resources[logicalId(synth.stack.tables.byName[name])]!;
+      const resource = resourceOf(synth.stack.tables.byName[name]);
       expect(resource.Type).toBe('AWS::DynamoDB::GlobalTable');
       expect(resource.DeletionPolicy).toBe('Retain');
       expect(resource.UpdateReplacePolicy).toBe('Retain');
@@ -283,9 +278,7 @@ describe('tables', () => {
   });
 
   it('gives idempotency the TTL attribute Powertools expects', () => {
-    expect(
-      resources[logicalId(synth.stack.tables.byName.idempotency)]!.Properties.TimeToLiveSpecification,
-    ).toEqual({
+    expect(resourceOf(synth.stack.tables.byName.idempotency).Properties.TimeToLiveSpecification).toEqual({
       AttributeName: 'expiration',
       Enabled: true,
     });
@@ -297,7 +290,7 @@ describe('functions', () => {
     '%s: Node.js 24 on arm64, traced, in the VPC, with the runtime environment',
     (name) => {
       const { fn } = fnOf(name);
-      const resource = resources[logicalId(fn)]!;
+      const resource = resourceOf(fn);
       const env = (resource.Properties.Environment as { Variables: Record<string, Json> }).Variables;
       expect(resource.Properties).toMatchObject({
         Runtime: 'nodejs24.x',
@@ -331,7 +324,7 @@ describe('functions', () => {
 
   it('bundles each entry as minified ESM with a require shim and a source map, SDK clients external', () => {
     for (const fn of synth.stack.functions.all.map((f) => f.fn)) {
-      const code = resources[logicalId(fn)]!.Properties.Code as { S3Key: string };
+      const code = resourceOf(fn).Properties.Code as { S3Key: string };
       const bundle = join(synth.outdir, `asset.${code.S3Key.replace(/\.zip$/, '')}`);
       const source = readFileSync(join(bundle, 'index.mjs'), 'utf8');
       expect(source.startsWith(bundling.banner!), fn.node.path).toBe(true);
@@ -344,7 +337,7 @@ describe('functions', () => {
     const inventory = readFileSync(
       join(
         synth.outdir,
-        `asset.${(resources[logicalId(fnOf('inventory').fn)]!.Properties.Code as { S3Key: string }).S3Key.replace(/\.zip$/, '')}`,
+        `asset.${(resourceOf(fnOf('inventory').fn).Properties.Code as { S3Key: string }).S3Key.replace(/\.zip$/, '')}`,
         'index.mjs',
       ),
       'utf8',
@@ -364,7 +357,7 @@ describe('functions', () => {
       ...Object.fromEntries(tableNames.map((t) => [tableEnvVar(t), `table-${t}`])),
     };
     for (const fn of synth.stack.functions.all.map((f) => f.fn)) {
-      const code = resources[logicalId(fn)]!.Properties.Code as { S3Key: string };
+      const code = resourceOf(fn).Properties.Code as { S3Key: string };
       const bundle = join(synth.outdir, `asset.${code.S3Key.replace(/\.zip$/, '')}`);
       expect(await loadBundle(bundle, { ...env, [RuntimeEnv.serviceName]: fn.node.id }), fn.node.path).toBe(
         'function',
@@ -396,7 +389,7 @@ describe('event source mappings', () => {
     (name) => {
       const trigger = kafkaTrigger(name)!;
       const { fn, mapping } = fnOf(name);
-      expect(resources[logicalId(mapping!)]!.Properties).toEqual({
+      expect(resourceOf(mapping!).Properties).toEqual({
         FunctionName: { Ref: logicalId(fn) },
         EventSourceArn: { 'Fn::GetAtt': [clusterId(), 'Arn'] },
         Topics: [trigger.topic],
@@ -464,7 +457,7 @@ describe('schedules', () => {
     const { fn, rule } = fnOf(name);
     const trigger = spec(name).trigger as { rateMinutes: number };
     const arn = { 'Fn::GetAtt': [logicalId(fn), 'Arn'] };
-    expect(resources[logicalId(rule!)]!.Properties).toMatchObject({
+    expect(resourceOf(rule!).Properties).toMatchObject({
       ScheduleExpression: `rate(${trigger.rateMinutes} minute${trigger.rateMinutes === 1 ? '' : 's'})`,
       State: 'ENABLED',
       Targets: [
@@ -499,7 +492,7 @@ describe('least-privilege roles', () => {
     const { fn } = fnOf(name);
     const trigger = kafkaTrigger(name);
     const statements = statementsOf(logicalId(fn.role!));
-    expect(resources[logicalId(fn.role!)]!.Properties.ManagedPolicyArns).toBeUndefined();
+    expect(resourceOf(fn.role!).Properties.ManagedPolicyArns).toBeUndefined();
 
     const cluster = { 'Fn::GetAtt': [clusterId(), 'Arn'] };
     expect(withAction(statements, 'kafka-cluster:Connect').flatMap((s) => asArray(s.Resource))).toEqual([
@@ -701,7 +694,7 @@ describe('one KPI path', () => {
   it('reads the KPIs topic with the kpis function alone, which produces no KPIs (it would read them back)', () => {
     const readers = consumers.filter((name) => kafkaTrigger(name)?.topic === 'KPIs');
     expect(readers).toEqual(['kpis']);
-    expect(resources[logicalId(fnOf('kpis').mapping!)]!.Properties.Topics).toEqual(['KPIs']);
+    expect(resourceOf(fnOf('kpis').mapping!).Properties.Topics).toEqual(['KPIs']);
     expect(spec('kpis').produces).toEqual(['DeadLetterQueue']);
   });
 

@@ -115,7 +115,14 @@ export function templateReader(synthesized: () => Synthesized) {
     synthesized().stack.getLogicalId((construct.node.defaultChild ?? construct) as CfnElement);
   const resources = () => templateResources(synthesized());
   return {
+    resources,
     logicalId,
+    /** The resource `construct` (or its default child) synthesized to. */
+    resourceOf: (construct: IConstruct): TemplateResource => {
+      const resource = resources()[logicalId(construct)];
+      if (!resource) throw new Error(`no resource for ${construct.node.path}`);
+      return resource;
+    },
     /** The resources of `type`, as `[logical id, resource]`. */
     ofType: (type: string) => Object.entries(resources()).filter(([, r]) => r.Type === type),
     /** The function `name` of the manifest, with its role and mapping. */
