@@ -16,6 +16,21 @@ export interface StepWiring {
 }
 
 /**
+ * The wiring on `client`. The orders table is read from the environment only when a step asks for it: kpis
+ * has no orders table (the manifest gives it none), so it must never need `TABLE_ORDERS`.
+ */
+export function stepWiring(client: DynamoDBDocumentClient): StepWiring {
+  let orders: OrdersPort | undefined;
+  return {
+    client,
+    get orders() {
+      orders ??= dynamoOrders(client, tableName('orders'));
+      return orders;
+    },
+  };
+}
+
+/**
  * The Lambda handler of one Kafka-triggered step, wired the one way every step is: its Powertools logger
  * and metrics named after it, the shared producer, and the step built on the first invocation (so a
  * missing environment variable fails there, loudly) from the shared client and orders table.
@@ -28,12 +43,6 @@ export function stepHandler<T extends TopicName>(
   return kafkaConsumerHandler({
     logger,
     metrics,
-    setup: () => {
-      const client = dynamoDbDocumentClient();
-      return {
-        step: build({ client, orders: dynamoOrders(client, tableName('orders')) }),
-        deps: { produce },
-      };
-    },
+    setup: () => ({ step: build(stepWiring(dynamoDbDocumentClient())), deps: { produce } }),
   });
 }
