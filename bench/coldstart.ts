@@ -20,7 +20,13 @@ import { gzipSync } from 'node:zlib';
 import type { Metafile } from 'esbuild';
 import { architecture, bundling, functionDefaults, runtime } from '../infra/lib/bundling.ts';
 import { projectRoot } from '../local/python/venv.ts';
-import { type CommandLine, flagsOf, readCommandLine, UsageError } from '../tools/command-line.ts';
+import {
+  type CommandLine,
+  flagsOf,
+  positiveNumber,
+  readCommandLine,
+  UsageError,
+} from '../tools/command-line.ts';
 import { type FunctionName, functionNames, manifest } from '../topology/manifest.ts';
 import { commandLine, currentLoad, machineInfo, resultsDir, table, writeJson } from './lib/report.ts';
 import { median } from './lib/stats.ts';
@@ -182,14 +188,13 @@ function settingsOf({ values }: CommandLine<typeof flags, false>) {
     throw new UsageError(
       `unknown functions: ${unknown.join(', ')} (the manifest has ${functionNames.join(', ')})`,
     );
-  return { values, names };
+  return { values, names, runs: Math.round(positiveNumber('runs', values.runs, 7)) };
 }
 
 async function main(): Promise<number> {
   const command = readCommandLine({ usage, options: flags }, settingsOf);
   if (command.exitCode !== undefined) return command.exitCode;
-  const { values, names } = command.settings;
-  const runs = Math.max(1, Number(values.runs ?? 7));
+  const { values, names, runs } = command.settings;
   const out = values.out ?? join(resultsDir, 'coldstart.json');
   const machine = machineInfo('n/a');
 

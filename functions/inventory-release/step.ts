@@ -21,7 +21,7 @@ class ReleaseContended extends Error {
 }
 
 /** The order as stored, and the release transaction. */
-export interface ReleasePorts {
+interface ReleasePorts {
   orders: OrdersPort;
   stock: ReleasePort;
 }

@@ -32,7 +32,7 @@ async function genuineOf(event: Notification, orders: OrderReader): Promise<Genu
 export type OrderReader = Pick<OrdersPort, 'get'>;
 
 /** The stored order (read only), the notifications table, and the send under idempotency. */
-export interface NotificationPorts {
+interface NotificationPorts {
   orders: OrderReader;
   notifications: NotificationsPort;
   delivery: DeliveryPort;

@@ -2,23 +2,17 @@
  * The example order request: what the README shows, `npm start` prints as a curl line, the benchmark
  * sends and order-api's handler test posts. One shape, so that all of them show what order-api accepts.
  */
+import type { OrderRequest, RequestLineItem } from '../../events/schemas/order-request.ts';
 import { catalogBySku } from '../shared/catalog.ts';
 
 /** A line of a `POST /orders` body, with the client's name and unit price (order-api checks both). */
-export interface OrderRequestLine {
-  sku: string;
-  name: string;
-  quantity: number;
-  unitPrice: number;
-}
+export type OrderRequestLine = Required<RequestLineItem>;
 
 /** A `POST /orders` body (camelCase; `orderId` the caller's own, when it picks one). */
-export interface OrderRequestBody {
+export type OrderRequestBody = Pick<OrderRequest, 'customerId' | 'shippingAddress'> & {
   orderId?: string;
-  customerId: string;
   items: OrderRequestLine[];
-  shippingAddress: { name: string; line1: string; city: string; postalCode: string; country: string };
-}
+};
 
 /** The README's lines: two T-shirts and a mug. */
 const README_LINES = [

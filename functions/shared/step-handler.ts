@@ -11,8 +11,8 @@ import type { ConsumerStep } from './step-types.ts';
 
 /** What a step is built with: the execution environment's DynamoDB document client, the orders table on it. */
 export interface StepWiring {
-  client: DynamoDBDocumentClient;
-  orders: OrdersPort;
+  readonly client: DynamoDBDocumentClient;
+  readonly orders: OrdersPort;
 }
 
 /**

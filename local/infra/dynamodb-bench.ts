@@ -20,7 +20,7 @@ import {
   PutItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { flagsOf, readCommandLine, UsageError } from '../../tools/command-line.ts';
+import { flagsOf, positiveNumber, readCommandLine } from '../../tools/command-line.ts';
 import { RuntimeEnv } from '../../topology/runtime-env.ts';
 import { localDynamoDbConfig, type RunningDynamoDb, startDynamoDb } from './dynamodb.ts';
 import { findFreePort } from './ports.ts';
@@ -29,14 +29,6 @@ const usage =
   'usage: npm run bench:dynamodb -- [--clients <n>] [--seconds <s>] [--item-bytes <n>] [--endpoint <url>]';
 
 type Action = 'PutItem' | 'UpdateItem' | 'GetItem';
-
-function positive(value: string | undefined, fallback: number, flag: string): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0)
-    throw new UsageError(`${flag} must be a positive number, got "${value}"`);
-  return n;
-}
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -48,9 +40,9 @@ const ms = (value: number) => value.toFixed(2);
 const options = flagsOf({ string: ['clients', 'seconds', 'item-bytes', 'endpoint'] });
 
 const settingsOf = (values: { clients?: string; seconds?: string; 'item-bytes'?: string }) => ({
-  clients: Math.round(positive(values.clients, 4, '--clients')),
-  seconds: positive(values.seconds, 10, '--seconds'),
-  itemBytes: Math.round(positive(values['item-bytes'], 1000, '--item-bytes')),
+  clients: Math.round(positiveNumber('clients', values.clients, 4)),
+  seconds: positiveNumber('seconds', values.seconds, 10),
+  itemBytes: Math.round(positiveNumber('item-bytes', values['item-bytes'], 1000)),
 });
 
 async function main(): Promise<number> {

@@ -70,6 +70,12 @@ describe.each(implementations)('a namespace of %s', (_, cls) => {
       bound = ns.bind(() => ns.get('segment'));
     });
     expect(bound()).toBe('bound');
+    const receiver = {
+      self: ns.bind(function (this: unknown) {
+        return this;
+      }),
+    };
+    expect(receiver.self()).toBe(receiver);
     expect(ns.runAndReturn(() => 42)).toBe(42);
     cls.destroyNamespace(name);
     expect(cls.getNamespace(name)).toBeFalsy();
