@@ -13,17 +13,11 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Sha256 } from '@aws-crypto/sha256-js';
-import {
-  ALGORITHM_IDENTIFIER,
-  createScope,
-  getCanonicalHeaders,
-  getSigningKey,
-  SignatureV4Base,
-} from '@smithy/signature-v4';
+import { ALGORITHM_IDENTIFIER, createScope, getCanonicalHeaders, SignatureV4 } from '@smithy/signature-v4';
 
-export const SIGV4_SERVICE = 'execute-api';
+const SERVICE = 'execute-api';
 /** How far a request's signing time may be from the clock, either way (SigV4's limit). */
-export const MAX_SKEW_MS = 5 * 60_000;
+const MAX_SKEW_MS = 5 * 60_000;
 
 export interface SigV4Credentials {
   accessKeyId: string;
@@ -50,7 +44,7 @@ export interface ReceivedRequest {
   body: Buffer;
 }
 
-export type SigV4Rejection =
+type SigV4Rejection =
   | 'MissingAuthenticationTokenException'
   | 'IncompleteSignatureException'
   | 'InvalidSignatureException'
@@ -69,7 +63,7 @@ const reject = (errorType: SigV4Rejection, message: string): SigV4Verdict => ({
 export const MISSING_TOKEN = 'Missing Authentication Token';
 export const SIGNATURE_MISMATCH =
   'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.';
-export const INVALID_TOKEN = 'The security token included in the request is invalid.';
+const INVALID_TOKEN = 'The security token included in the request is invalid.';
 
 /** Header names lowercased, repeated headers joined with commas (SigV4's canonical form of a repeat). */
 function headerMap(rawHeaders: readonly string[]): Map<string, string> {
@@ -89,11 +83,10 @@ interface Authorization {
 }
 
 /** Parses `AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...`, or says what is wrong. */
-export function parseAuthorization(header: string, hasDate: boolean): Authorization | SigV4Verdict {
-  const space = header.indexOf(' ');
-  const algorithm = space < 0 ? header : header.slice(0, space);
+function parseAuthorization(header: string, hasDate: boolean): Authorization | SigV4Verdict {
+  const [algorithm = '', ...rest] = header.split(' ');
   const params = new Map<string, string>();
-  for (const part of (space < 0 ? '' : header.slice(space + 1)).split(',')) {
+  for (const part of rest.join(' ').split(',')) {
     const text = part.trim();
     if (text === '') continue;
     const equals = text.indexOf('=');
@@ -106,7 +99,8 @@ export function parseAuthorization(header: string, hasDate: boolean): Authorizat
     }
     params.set(text.slice(0, equals), text.slice(equals + 1));
   }
-  const missing = [
+  const problems = [
+    ...(algorithm === ALGORITHM_IDENTIFIER ? [] : [`Unsupported algorithm '${algorithm}'.`]),
     ...['Credential', 'Signature', 'SignedHeaders']
       .filter((name) => !params.get(name))
       .map((name) => `Authorization header requires '${name}' parameter.`),
@@ -114,13 +108,8 @@ export function parseAuthorization(header: string, hasDate: boolean): Authorizat
       ? []
       : ["Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."]),
   ];
-  if (algorithm !== ALGORITHM_IDENTIFIER || missing.length > 0) {
-    const unsupported = algorithm === ALGORITHM_IDENTIFIER ? [] : [`Unsupported algorithm '${algorithm}'.`];
-    return reject(
-      'IncompleteSignatureException',
-      [...unsupported, ...missing, `Authorization=${header}`].join(' '),
-    );
-  }
+  if (problems.length > 0)
+    return reject('IncompleteSignatureException', [...problems, `Authorization=${header}`].join(' '));
   return {
     credential: params.get('Credential') as string,
     signedHeaders: (params.get('SignedHeaders') as string).split(';'),
@@ -129,42 +118,26 @@ export function parseAuthorization(header: string, hasDate: boolean): Authorizat
 }
 
 /** `20261207T193000Z` from X-Amz-Date, or from an HTTP Date header; undefined when neither parses. */
-export function signingTime(headers: ReadonlyMap<string, string>): string | undefined {
+function signingTime(headers: ReadonlyMap<string, string>): string | undefined {
   const amzDate = headers.get('x-amz-date');
   if (amzDate !== undefined) return /^\d{8}T\d{6}Z$/.test(amzDate) ? amzDate : undefined;
-  const date = headers.get('date');
-  const parsed = date === undefined ? Number.NaN : Date.parse(date);
-  return Number.isNaN(parsed) ? undefined : basicIso(new Date(parsed));
+  const date = Date.parse(headers.get('date') ?? '');
+  return Number.isNaN(date) ? undefined : basicIso(new Date(date));
 }
 
 const basicIso = (date: Date): string => `${date.toISOString().slice(0, 19).replace(/[-:]/g, '')}Z`;
 const fromBasicIso = (text: string): Date =>
-  new Date(
-    `${text.slice(0, 4)}-${text.slice(4, 6)}-${text.slice(6, 8)}T${text.slice(9, 11)}:${text.slice(11, 13)}:${text.slice(13, 15)}Z`,
-  );
+  new Date(text.replace(/^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/, '$1-$2-$3T$4:$5:$6Z'));
 
-/** The signing time against the clock: SigV4 refuses more than five minutes either way. */
-export function skewVerdict(longDate: string, now: Date): SigV4Verdict | undefined {
-  const signedAt = fromBasicIso(longDate).getTime();
-  if (Number.isNaN(signedAt)) return reject('IncompleteSignatureException', `Date ${longDate} is not valid.`);
-  if (signedAt < now.getTime() - MAX_SKEW_MS)
-    return reject(
-      'InvalidSignatureException',
-      `Signature expired: ${longDate} is now earlier than ${basicIso(new Date(now.getTime() - MAX_SKEW_MS))} (${basicIso(now)} - 5 min.)`,
-    );
-  if (signedAt > now.getTime() + MAX_SKEW_MS)
-    return reject(
-      'InvalidSignatureException',
-      `Signature not yet current: ${longDate} is still later than ${basicIso(new Date(now.getTime() + MAX_SKEW_MS))} (${basicIso(now)} + 5 min.)`,
-    );
-  return undefined;
-}
-
-/** The credential scope `<key>/<date>/<region>/<service>/aws4_request` against what this API accepts. */
-export function scopeVerdict(
+/**
+ * The first rule the credential scope `<key>/<date>/<region>/<service>/aws4_request` or the signing time
+ * breaks (SigV4 refuses a time more than five minutes off, either way), in API Gateway's words.
+ */
+function scopeVerdict(
   credential: string,
   longDate: string,
-  expected: { accessKeyId: string; region: string },
+  { credentials, region: expectedRegion }: SigV4VerifierOptions,
+  now: Date,
 ): SigV4Verdict | undefined {
   const parts = credential.split('/');
   if (parts.length !== 5)
@@ -172,68 +145,60 @@ export function scopeVerdict(
       'IncompleteSignatureException',
       `Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '${credential}'`,
     );
-  const [accessKeyId, date, region, service, terminator] = parts as [string, string, string, string, string];
-  if (accessKeyId !== expected.accessKeyId) return reject('UnrecognizedClientException', INVALID_TOKEN);
-  if (region !== expected.region)
-    return reject(
-      'InvalidSignatureException',
-      `Credential should be scoped to a valid region, not '${region}'. `,
-    );
-  if (service !== SIGV4_SERVICE)
-    return reject(
-      'InvalidSignatureException',
-      `Credential should be scoped to correct service: '${SIGV4_SERVICE}'. `,
-    );
-  if (terminator !== 'aws4_request')
-    return reject(
-      'InvalidSignatureException',
+  const [accessKeyId, date, region, service, terminator] = parts;
+  if (accessKeyId !== credentials.accessKeyId) return reject('UnrecognizedClientException', INVALID_TOKEN);
+  const signedAt = fromBasicIso(longDate).getTime();
+  if (Number.isNaN(signedAt)) return reject('IncompleteSignatureException', `Date ${longDate} is not valid.`);
+  const clock = basicIso(now);
+  const earliest = new Date(now.getTime() - MAX_SKEW_MS);
+  const latest = new Date(now.getTime() + MAX_SKEW_MS);
+  const rules: [broken: boolean, message: string][] = [
+    [region !== expectedRegion, `Credential should be scoped to a valid region, not '${region}'. `],
+    [service !== SERVICE, `Credential should be scoped to correct service: '${SERVICE}'. `],
+    [
+      terminator !== 'aws4_request',
       `Credential should be scoped with a valid terminator: 'aws4_request', not '${terminator}'. `,
-    );
-  if (date !== longDate.slice(0, 8))
-    return reject(
-      'InvalidSignatureException',
+    ],
+    [
+      date !== longDate.slice(0, 8),
       `Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '${date}' != '${longDate.slice(0, 8)}', from '${longDate}'.`,
-    );
-  return undefined;
+    ],
+    [
+      signedAt < earliest.getTime(),
+      `Signature expired: ${longDate} is now earlier than ${basicIso(earliest)} (${clock} - 5 min.)`,
+    ],
+    [
+      signedAt > latest.getTime(),
+      `Signature not yet current: ${longDate} is still later than ${basicIso(latest)} (${clock} + 5 min.)`,
+    ],
+  ];
+  const broken = rules.find(([isBroken]) => isBroken);
+  return broken && reject('InvalidSignatureException', broken[1]);
 }
 
 type SignableRequest = Parameters<typeof getCanonicalHeaders>[0];
 
-/** The SDK signer's canonicalisation, opened up to recompute a received request's signature. */
-class SignatureRecomputer extends SignatureV4Base {
+/** The SDK signer, opened up to recompute a received request's canonical request and signature. */
+class SignatureRecomputer extends SignatureV4 {
   constructor(private readonly options: SigV4VerifierOptions) {
-    super({
-      service: SIGV4_SERVICE,
-      region: options.region,
-      credentials: options.credentials,
-      sha256: Sha256,
-    });
+    super({ service: SERVICE, region: options.region, credentials: options.credentials, sha256: Sha256 });
   }
 
-  async signatureOf(request: SignableRequest, signedHeaders: readonly string[], longDate: string) {
+  async recompute(request: SignableRequest, signedHeaders: readonly string[], longDate: string) {
     const canonicalHeaders = getCanonicalHeaders(request, new Set(), new Set(signedHeaders));
     const payloadHash = createHash('sha256')
       .update(request.body as Buffer)
       .digest('hex');
     const canonicalRequest = this.createCanonicalRequest(request, canonicalHeaders, payloadHash);
-    const shortDate = longDate.slice(0, 8);
-    const scope = createScope(shortDate, this.options.region, SIGV4_SERVICE);
+    const scope = createScope(longDate.slice(0, 8), this.options.region, SERVICE);
     const stringToSign = await this.createStringToSign(
       longDate,
       scope,
       canonicalRequest,
       ALGORITHM_IDENTIFIER,
     );
-    const key = await getSigningKey(
-      Sha256,
-      this.options.credentials,
-      shortDate,
-      this.options.region,
-      SIGV4_SERVICE,
-    );
-    const hmac = new Sha256(key);
-    hmac.update(stringToSign);
-    return { signature: Buffer.from(await hmac.digest()).toString('hex'), canonicalRequest, stringToSign };
+    const signature = await this.sign(stringToSign, { signingDate: fromBasicIso(longDate) });
+    return { signature, canonicalRequest, stringToSign };
   }
 }
 
@@ -249,27 +214,25 @@ function signableRequest(
   request: ReceivedRequest,
   headers: ReadonlyMap<string, string>,
   signed: readonly string[],
-) {
+): SignableRequest {
   const query: Record<string, string | string[]> = {};
   for (const [name, value] of request.query) {
     const previous = query[name];
-    query[name] =
-      previous === undefined ? value : [...(Array.isArray(previous) ? previous : [previous]), value];
+    query[name] = previous === undefined ? value : [previous, value].flat();
   }
-  const signedHeaders: Record<string, string> = {};
-  for (const name of signed) {
+  const signedHeaders = signed.flatMap((name) => {
     const value = headers.get(name);
-    if (value !== undefined) signedHeaders[name] = value;
-  }
+    return value === undefined ? [] : [[name, value]];
+  });
   return {
     method: request.method,
     protocol: 'http:',
     hostname: headers.get('host') ?? '',
     path: request.path,
     query,
-    headers: signedHeaders,
+    headers: Object.fromEntries(signedHeaders),
     body: request.body,
-  } satisfies SignableRequest;
+  };
 }
 
 /** The verifier of one API: its credentials and region. */
@@ -286,13 +249,9 @@ export function sigV4Verifier(
     const longDate = signingTime(headers);
     const parsed = parseAuthorization(authorization, longDate !== undefined);
     if ('ok' in parsed) return parsed;
-    const { credentials } = options;
-    const refused =
-      scopeVerdict(parsed.credential, longDate as string, {
-        accessKeyId: credentials.accessKeyId,
-        region: options.region,
-      }) ?? skewVerdict(longDate as string, now());
+    const refused = scopeVerdict(parsed.credential, longDate as string, options, now());
     if (refused) return refused;
+    const { credentials } = options;
     if (headers.get('x-amz-security-token') !== credentials.sessionToken)
       return reject('UnrecognizedClientException', INVALID_TOKEN);
     if (!parsed.signedHeaders.includes('host'))
@@ -303,7 +262,7 @@ export function sigV4Verifier(
     // A client that sends the body's hash signs it: a body that does not match is a tampered one.
     const declaredHash = headers.get('x-amz-content-sha256');
     const bodyHash = createHash('sha256').update(request.body).digest('hex');
-    const recomputed = await recomputer.signatureOf(
+    const recomputed = await recomputer.recompute(
       signableRequest(request, headers, parsed.signedHeaders),
       parsed.signedHeaders,
       longDate as string,
