@@ -53,10 +53,10 @@ describe('cost per million orders', () => {
       apiRequests: 1,
       snsPublishes: 2,
       dynamodbCalls: 2,
-      dynamodbWriteUnits: 3,
-      dynamodbReadUnits: 0.5,
-      kafkaRecordsProduced: 3,
-      kafkaBytesProduced: 1500,
+      wru: 3,
+      rru: 0.5,
+      kafkaRecords: 3,
+      kafkaBytes: 1500,
       // KPIs are not consumed by the pipeline.
       // Every produced topic is consumed once: OrderReceived by inventory, KPIs by the kpis function.
       kafkaBytesConsumed: 1500,
@@ -67,7 +67,7 @@ describe('cost per million orders', () => {
     // Init is part of the billed duration: 2 cold starts, 1 s of init at 1 GB, over 1,000 orders.
     expect(report.usagePerOrder.lambdaColdStarts).toBeCloseTo(0.002, 6);
     expect(report.usagePerOrder.lambdaInitGbSeconds).toBeCloseTo(0.001, 6);
-    expect(report.dynamodbPerTable.orders).toEqual({ readUnits: 0.5, writeUnits: 3, calls: 2 });
+    expect(report.byTable.orders).toEqual({ readUnits: 0.5, writeUnits: 3, calls: 2 });
   });
 
   it('prices a million orders with the price table, per-order items only', () => {

@@ -1,34 +1,24 @@
 /**
- * The systems a bench run measures, and one measured segment on them.
- *
- * A target is the pipeline (orders through POST /orders, finished when the notification function
- * delivered their order-shipped notification) or the baseline chain (records on its first topic,
- * finished when its last hop has forwarded them). One target can be measured several times in a row
- * (the latency segment, then the throughput segment, on the same warm runtime).
- *
- * A segment is open loop (`rate`: order i leaves at i/rate s) or closed loop (`concurrency`: C orders in
- * flight end to end). Open loop: `warmup` orders are sent and waited for first, then the counters are
- * read, the measured orders sent, waited for, and the counters read again. Closed loop: one continuous
- * loop of `warmup + orders + cooldown` orders, so the measured orders all run at saturation; the
- * sustained throughput is taken between the `warmup`-th and the `(warmup + orders)`-th completion, and
- * the counters cover the whole loop (every order in it finished).
+ * The systems a bench run measures (the pipeline, or the baseline's bare Kafka hops), and one measured
+ * segment on them: open loop (`rate`) or closed loop (`concurrency`), as bench/README.md describes. One
+ * target can be measured several times in a row, on the same warm runtime. Open loop: `warmup` orders are
+ * sent and waited for before the counters are read. Closed loop: one continuous loop of
+ * `warmup + orders + cooldown` orders, the throughput taken between the `warmup`-th and the
+ * `(warmup + orders)`-th completion, the counters over the whole loop.
  */
 import { Admin } from '@platformatic/kafka';
 import { manifest } from '../../topology/manifest.ts';
 import { type RunningChild, startChild } from './child-process.ts';
-import { type CpuUsage, cpuUsage, type Processes, sampleCpu } from './cpu.ts';
+import { cpuUsage, type Processes, sampleCpu } from './cpu.ts';
 import { CompletionTracker, drive, type Load, waitForCompletions } from './driver.ts';
 import { benchOrder } from './orders.ts';
-import { type Progress, progressBar } from './progress.ts';
-import type { ChildStats, Completion } from './protocol.ts';
+import { progressBar } from './progress.ts';
+import type { Completion } from './protocol.ts';
 import { logFileFor, preparePipeline } from './session.ts';
-import type { BenchStack } from './stack.ts';
-import { benchCatalog, newRunId } from './stack.ts';
-import { type LatencySummary, summarize } from './stats.ts';
+import { type BenchStack, benchCatalog, newRunId } from './stack.ts';
+import { summarize } from './stats.ts';
 import { baselineSender, postOrder } from './submit.ts';
 import { orderPathTopics } from './topics.ts';
-
-export type TargetKind = 'pipeline' | 'baseline';
 
 /** after - before, for every numeric leaf (the counters only grow). */
 export function subtractStats<T>(after: T, before: T | undefined): T {
@@ -46,7 +36,6 @@ export function subtractStats<T>(after: T, before: T | undefined): T {
 }
 
 export interface Target {
-  kind: TargetKind;
   child: RunningChild;
   /** Sends order `index`; resolves with its id once accepted. */
   submit: (index: number) => Promise<string>;
@@ -54,16 +43,17 @@ export interface Target {
   tracker: CompletionTracker;
   tablePrefix: string;
   logFile: string;
-  /**
-   * The processes whose CPU the target uses: `runtime` (the child running the functions, or the baseline's
-   * hops), the broker, and for the pipeline dynoxide and moto's SNS (those the run started).
-   */
+  /** `runtime` (the functions' child, or the hops'), the broker, and the pipeline's dynoxide and SNS. */
   processes(): Processes;
   close(): Promise<void>;
 }
 
 /** Starts the runtime child (pipeline or baseline hops) on fresh tables, groups or topics. */
-export async function openTarget(kind: TargetKind, stack: BenchStack, stock: number): Promise<Target> {
+export async function openTarget(
+  kind: 'pipeline' | 'baseline',
+  stack: BenchStack,
+  stock: number,
+): Promise<Target> {
   const runId = newRunId();
   const logFile = logFileFor(runId, kind);
   let target: Target | undefined;
@@ -87,7 +77,6 @@ export async function openTarget(kind: TargetKind, stack: BenchStack, stock: num
     });
     const apiUrl = child.apiUrl as string;
     target = {
-      kind,
       child,
       processes: () => ({ runtime: child.pid, ...stack.servicePids() }),
       // A retry is an extra API request (and invocation) in the counters: say why it happened.
@@ -125,7 +114,6 @@ export async function openTarget(kind: TargetKind, stack: BenchStack, stock: num
   const sender = baselineSender(stack.kafkaBrokers, topics[0] as string);
   const entries = benchCatalog(1);
   target = {
-    kind,
     child,
     processes: () => {
       const { kafka } = stack.servicePids();
@@ -150,7 +138,7 @@ export interface SegmentOptions {
   label: string;
   orders: number;
   load: Load;
-  /** Open loop: orders sent and waited for before measuring. Closed loop: completions before the window opens. */
+  /** Open loop: orders sent and waited for first. Closed loop: completions before the window opens. */
   warmup: number;
   /** Closed loop: orders sent after the measured ones, so the loop stays full until the window closes. */
   cooldown?: number;
@@ -158,50 +146,17 @@ export interface SegmentOptions {
   firstIndex: number;
   /** Give up waiting when no order finished for this long. */
   stallMs: number;
-  quiet?: boolean;
   log: (line: string) => void;
 }
 
-export interface SegmentResult extends LatencySummary {
-  label: string;
-  load: Load;
-  /** Measured orders: sent, accepted, finished. */
-  sent: number;
-  accepted: number;
-  completed: number;
-  /** Accepted (any part of the segment) but never finished within the stall timeout. */
-  missing: number;
-  /** Submissions that failed for good (any part of the segment). */
-  failed: number;
-  /** Finished orders whose final notification was reported more than once. */
-  repeated: number;
-  /**
-   * Open loop: measured orders finished / (last finish - first send). Closed loop: measured orders /
-   * the time between the `warmup`-th and the `(warmup + orders)`-th completion (sustained, at saturation).
-   */
-  ordersPerSec: number;
-  /** The time `ordersPerSec` was measured over. */
-  windowS: number;
-  /** Orders whose work the counters hold (the denominator of per-order figures) and all of them finished. */
-  counted: { orders: number; allFinished: boolean };
-  stats: ChildStats;
-  /** CPU of the target's processes over the same span as `stats`, per counted order. */
-  cpu: CpuUsage;
-  logBytes: number;
-  /** Completion times of the measured part, sorted (epoch ms); closed loop: every completion of the loop. */
-  completionTimes: number[];
-  /** Closed loop: when the window opened (epoch ms). */
-  windowStart: number;
-}
+export type SegmentResult = Awaited<ReturnType<typeof measure>>;
 
 const round2 = (n: number) => Math.round(n * 100) / 100;
 
-export async function measure(target: Target, options: SegmentOptions): Promise<SegmentResult> {
+export async function measure(target: Target, options: SegmentOptions) {
   const closed = options.load.kind === 'concurrency';
-  const warmup = options.warmup;
+  const { warmup, firstIndex, label } = options;
   const cooldown = closed ? (options.cooldown ?? 0) : 0;
-  const { firstIndex } = options;
-
   if (!closed && warmup > 0) {
     target.tracker = new CompletionTracker();
     await drive({
@@ -228,22 +183,20 @@ export async function measure(target: Target, options: SegmentOptions): Promise<
     if (!closed || (index >= warmup && index < warmup + options.orders)) measured.add(orderId);
     return orderId;
   };
-  const progress: Progress | undefined = options.quiet ? undefined : progressBar(options.label, total);
+  const progress = progressBar(label, total);
   const status = () => `accepted ${tracker.accepted.size}  done ${tracker.completed.size}`;
-  tracker.onChange(() => progress?.update(tracker.completed.size, status()));
+  tracker.onChange(() => progress.update(tracker.completed.size, status()));
   const driven = await drive({ count: total, load: options.load, submit, tracker });
   const missing = await waitForCompletions(tracker, options.stallMs);
-  progress?.finish(tracker.completed.size, status());
+  progress.finish(tracker.completed.size, status());
   for (const failure of driven.failed.slice(0, 5))
-    options.log(`[${options.label.trim()}] order ${failure.index} not accepted: ${failure.error}`);
+    options.log(`[${label.trim()}] order ${failure.index} not accepted: ${failure.error}`);
   if (missing.length > 0)
     options.log(
-      `[${options.label.trim()}] ${missing.length} accepted order(s) never finished, e.g. ${missing.slice(0, 3).join(', ')}`,
+      `[${label.trim()}] ${missing.length} accepted order(s) never finished, e.g. ${missing.slice(0, 3).join(', ')}`,
     );
-
   const after = await target.child.stats();
   const cpuAfter = sampleCpu(processes);
-  const logBytes = target.child.logBytes() - logBytesBefore;
 
   const latencies: number[] = [];
   const measuredTimes: number[] = [];
@@ -257,41 +210,40 @@ export async function measure(target: Target, options: SegmentOptions): Promise<
   measuredTimes.sort((a, b) => a - b);
   const firstSent = tracker.firstSentAt ?? 0;
   const completed = measuredTimes.length;
-
-  let windowStart: number;
-  let windowEnd: number;
-  let windowOrders: number;
-  if (closed) {
-    windowStart = warmup > 0 ? (allTimes[warmup - 1] ?? firstSent) : firstSent;
-    const endIndex = Math.min(allTimes.length, warmup + options.orders) - 1;
-    windowEnd = allTimes[endIndex] ?? windowStart;
-    windowOrders = Math.max(0, endIndex + 1 - warmup);
-  } else {
-    windowStart = firstSent;
-    windowEnd = measuredTimes.at(-1) ?? firstSent;
-    windowOrders = completed;
-  }
+  // Open loop: measured orders finished / (last finish - first send). Closed loop: the orders between the
+  // `warmup`-th and the `(warmup + orders)`-th completion, over the time between them (at saturation).
+  const endIndex = Math.min(allTimes.length, warmup + options.orders) - 1;
+  const windowStart = closed && warmup > 0 ? (allTimes[warmup - 1] ?? firstSent) : firstSent;
+  const windowEnd = (closed ? allTimes[endIndex] : measuredTimes.at(-1)) ?? windowStart;
+  const windowOrders = closed ? Math.max(0, endIndex + 1 - warmup) : completed;
   const windowS = (windowEnd - windowStart) / 1000;
+  // Orders whose work the counters hold: the denominator of per-order figures.
   const countedOrders = closed ? tracker.completed.size : completed;
+  const { count: _, ...latency } = summarize(latencies);
   return {
-    label: options.label.trim(),
-    load: options.load,
-    ...summarize(latencies),
-    sent: options.orders,
-    accepted: [...measured].filter((id) => tracker.accepted.has(id)).length,
-    completed,
-    missing: missing.length,
-    failed: driven.failed.length,
-    repeated: tracker.repeated,
-    ordersPerSec: windowS > 0 ? round2(windowOrders / windowS) : 0,
-    windowS: round2(windowS),
+    /** What bench/results/*.json shows of the segment. */
+    figures: {
+      ...latency,
+      ordersPerSec: windowS > 0 ? round2(windowOrders / windowS) : 0,
+      windowS: round2(windowS),
+      sent: options.orders,
+      accepted: [...measured].filter((id) => tracker.accepted.has(id)).length,
+      completed,
+      // Accepted (any part of the segment) but never finished within the stall timeout.
+      missing: missing.length,
+      // Submissions that failed for good (any part of the segment).
+      failed: driven.failed.length,
+      // Finished orders whose final notification was reported more than once.
+      repeatedCompletions: tracker.repeated,
+    },
     counted: {
       orders: countedOrders,
       allFinished: missing.length === 0 && driven.failed.length === 0 && countedOrders === total,
     },
     stats: subtractStats(after, before),
     cpu: cpuUsage(cpuBefore, cpuAfter, countedOrders),
-    logBytes,
+    logBytes: target.child.logBytes() - logBytesBefore,
+    /** Completion times of the measured part, sorted (epoch ms); closed loop: every completion of the loop. */
     completionTimes: closed ? allTimes : measuredTimes,
     windowStart,
   };
