@@ -13,8 +13,8 @@ import { manifest } from '../../topology/manifest.ts';
 import type { HttpRoute } from '../../topology/types.ts';
 import { DEFAULT_TIMEOUTS, type ListenerTimeouts, safeHttpServer } from './http-listener.ts';
 import type { Invoker } from './invoke.ts';
-import { type FunctionIdentity, LOCAL_ACCOUNT_ID } from './lambda-context.ts';
-import { type SigV4Verdict, type SigV4VerifierOptions, sigV4Verifier } from './sigv4-verifier.ts';
+import { type FunctionIdentity, LOCAL_ACCOUNT_ID, raceTimeout, TIMED_OUT } from './lambda-context.ts';
+import { MISSING_TOKEN, type SigV4VerifierOptions, sigV4Verifier } from './sigv4-verifier.ts';
 
 /** API Gateway's maximum request payload. */
 export const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
@@ -27,16 +27,15 @@ export type ApiRoute = Pick<HttpRoute, 'method' | 'resource'> & Partial<Pick<Htt
 /** The resources and methods of the REST API in front of order-api, as the manifest declares them. */
 export const orderApiRoutes: readonly ApiRoute[] = manifest.functions['order-api'].trigger.routes;
 
+/** The stage of every local request (`v1` on AWS). */
+const STAGE = 'local';
+
 export interface ApiEmulatorOptions extends FunctionIdentity {
   /** Invokes order-api (in one of its execution environments) with the proxy event. */
   invoke: Invoker<APIGatewayProxyEvent, unknown>;
-  routes?: readonly ApiRoute[];
-  /** Served at `GET /openapi.json` (local only); defaults to order-api's when `routes` is the default. */
-  openApi?: object;
   /** Defaults to 127.0.0.1 and 3000; port 0 picks a free port. */
   host?: string;
   port?: number;
-  stage?: string;
   log?: (line: string) => void;
   /** How long a client may take to send its headers and its whole request (408 after); tests shorten them. */
   timeouts?: ListenerTimeouts;
@@ -107,6 +106,17 @@ function setOwn<V>(record: Record<string, V>, key: string, value: V): void {
 const getOwn = <V>(record: Record<string, V>, key: string): V | undefined =>
   Object.hasOwn(record, key) ? record[key] : undefined;
 
+/** Name/value pairs as API Gateway passes them: the last value of a name, and every value of it. */
+function grouped(pairs: Iterable<readonly [string, string]>) {
+  const last: Record<string, string> = {};
+  const all: Record<string, string[]> = {};
+  for (const [name, value] of pairs) {
+    setOwn(all, name, [...(getOwn(all, name) ?? []), value]);
+    setOwn(last, name, value);
+  }
+  return { last, all, empty: Object.keys(last).length === 0 };
+}
+
 /** The path and query of a request target, or undefined for one API Gateway would refuse (400). */
 export interface RequestTarget {
   /** As sent, percent-encoded. */
@@ -115,9 +125,7 @@ export interface RequestTarget {
   query: [string, string][];
 }
 
-function decodeQueryPart(text: string): string {
-  return decodeURIComponent(text.replaceAll('+', ' '));
-}
+const decodeQueryPart = (text: string): string => decodeURIComponent(text.replaceAll('+', ' '));
 
 /**
  * Parses origin-form (`/orders?x=1`) and absolute-form (`http://host/orders`) targets without
@@ -151,10 +159,10 @@ export function parseRequestTarget(target: string): RequestTarget | undefined {
 }
 
 /**
- * Reads the body; past API Gateway's limit the rest is drained and dropped, and `tooLarge` is set.
- * Undefined when the client went away (or sent a malformed chunk) before the end: nobody to answer.
+ * Reads the body; past API Gateway's limit the rest is drained and dropped. Undefined when the client went
+ * away (or sent a malformed chunk) before the end: nobody to answer.
  */
-async function readBody(req: IncomingMessage): Promise<{ body: Buffer; tooLarge: boolean } | undefined> {
+async function readBody(req: IncomingMessage): Promise<Buffer | 'too large' | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   try {
@@ -166,16 +174,13 @@ async function readBody(req: IncomingMessage): Promise<{ body: Buffer; tooLarge:
     return undefined;
   }
   if (!req.complete) return undefined;
-  return { body: Buffer.concat(chunks), tooLarge: size > MAX_REQUEST_BYTES };
+  return size > MAX_REQUEST_BYTES ? 'too large' : Buffer.concat(chunks);
 }
 
 /** The request time in API Gateway's format, e.g. `24/Nov/2026:10:00:00 +0000`. */
 function requestTime(date: Date): string {
-  const month = date.toLocaleString('en-US', { month: 'short', timeZone: 'UTC' });
-  const pad = (n: number) => String(n).padStart(2, '0');
-  return `${pad(date.getUTCDate())}/${month}/${date.getUTCFullYear()}:${pad(date.getUTCHours())}:${pad(
-    date.getUTCMinutes(),
-  )}:${pad(date.getUTCSeconds())} +0000`;
+  const [, day, month, year, time] = date.toUTCString().split(' ');
+  return `${day}/${month}/${year}:${time} +0000`;
 }
 
 export interface RequestFacts {
@@ -198,34 +203,22 @@ export interface RequestFacts {
 export function toProxyEvent(
   request: RequestFacts,
   matched: MatchedRoute,
-  stage: string,
   apiId: string,
   /** The access key of a verified SigV4 signature: API Gateway names the IAM caller in the identity. */
   accessKey?: string,
 ): APIGatewayProxyEvent {
-  const multiValueHeaders: Record<string, string[]> = {};
-  const headers: Record<string, string> = {};
-  const add = (name: string, value: string) => {
-    setOwn(multiValueHeaders, name, [...(getOwn(multiValueHeaders, name) ?? []), value]);
-    setOwn(headers, name, value);
-  };
-  for (let i = 0; i + 1 < request.rawHeaders.length; i += 2) {
-    add(request.rawHeaders[i] as string, request.rawHeaders[i + 1] as string);
-  }
+  const raw = request.rawHeaders;
   const traceId = `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${randomBytes(12).toString('hex')}`;
-  add('X-Amzn-Trace-Id', traceId);
-  add('X-Forwarded-For', request.sourceIp);
-  add('X-Forwarded-Port', String(request.localPort));
-  add('X-Forwarded-Proto', 'http');
-
-  const multiValueQuery: Record<string, string[]> = {};
-  const query: Record<string, string> = {};
-  for (const [name, value] of request.target.query) {
-    setOwn(multiValueQuery, name, [...(getOwn(multiValueQuery, name) ?? []), value]);
-    setOwn(query, name, value);
-  }
-  const hasQuery = Object.keys(query).length > 0;
-
+  const { last: headers, all: multiValueHeaders } = grouped([
+    ...raw.flatMap((name, i) =>
+      i % 2 === 0 && i + 1 < raw.length ? [[name, raw[i + 1] as string] as const] : [],
+    ),
+    ['X-Amzn-Trace-Id', traceId],
+    ['X-Forwarded-For', request.sourceIp],
+    ['X-Forwarded-Port', String(request.localPort)],
+    ['X-Forwarded-Proto', 'http'],
+  ]);
+  const query = grouped(request.target.query);
   const text = request.body.length === 0 ? null : decodeUtf8(request.body);
   const now = new Date();
   const userAgent = getOwn(headers, 'User-Agent') ?? getOwn(headers, 'user-agent') ?? null;
@@ -235,8 +228,8 @@ export function toProxyEvent(
     httpMethod: request.method,
     headers,
     multiValueHeaders,
-    queryStringParameters: hasQuery ? query : null,
-    multiValueQueryStringParameters: hasQuery ? multiValueQuery : null,
+    queryStringParameters: query.empty ? null : query.last,
+    multiValueQueryStringParameters: query.empty ? null : query.all,
     pathParameters: matched.pathParameters,
     stageVariables: null,
     requestContext: {
@@ -264,14 +257,14 @@ export function toProxyEvent(
         userAgent,
         userArn: accessKey ? LOCAL_CALLER_ARN : null,
       },
-      path: `/${stage}${request.target.path}`,
+      path: `/${STAGE}${request.target.path}`,
       protocol: 'HTTP/1.1',
       requestId: randomUUID(),
       requestTime: requestTime(now),
       requestTimeEpoch: now.getTime(),
       resourceId: randomBytes(3).toString('hex'),
       resourcePath: matched.route.resource,
-      stage,
+      stage: STAGE,
     },
     body: text ?? (request.body.length === 0 ? null : request.body.toString('base64')),
     isBase64Encoded: request.body.length > 0 && text === null,
@@ -343,13 +336,39 @@ function sendJson(
   res.end(text);
 }
 
-/** API Gateway's 403 for a request its AWS_IAM authorization refused: the message, the error type header. */
-function sendAuthorizationError(
+/**
+ * Invokes the function with the event and writes its proxy result back: 502 when it fails or answers a
+ * malformed result, 504 past the 29 s integration timeout.
+ */
+async function integrate(
   res: ServerResponse,
-  verdict: Extract<SigV4Verdict, { ok: false }>,
-  requestId: string,
-): void {
-  sendJson(res, 403, { message: verdict.message }, requestId, { 'x-amzn-ErrorType': verdict.errorType });
+  event: APIGatewayProxyEvent,
+  invoke: ApiEmulatorOptions['invoke'],
+  log: (why: string) => void,
+): Promise<void> {
+  const { requestId } = event.requestContext;
+  const outcome = await raceTimeout(invoke(event), INTEGRATION_TIMEOUT_MS);
+  if (outcome === TIMED_OUT) return sendJson(res, 504, { message: 'Endpoint request timed out' }, requestId);
+  const result = outcome.status === 'ok' && isProxyResult(outcome.payload) ? outcome.payload : undefined;
+  const headers = result && responseHeadersOf(result);
+  if (!result || !headers) {
+    log(
+      outcome.status === 'error'
+        ? `failed: ${outcome.errorType}: ${outcome.errorMessage}`
+        : 'malformed Lambda proxy response (status or headers)',
+    );
+    return sendJson(res, 502, { message: 'Internal server error' }, requestId);
+  }
+  const payload = Buffer.from(result.body ?? '', result.isBase64Encoded ? 'base64' : 'utf8');
+  // API Gateway answers application/json when the integration names no content type.
+  const typed = Object.keys(headers).some((name) => name.toLowerCase() === 'content-type');
+  res.writeHead(result.statusCode, {
+    ...(typed ? {} : { 'Content-Type': 'application/json' }),
+    ...headers,
+    'x-amzn-RequestId': requestId,
+    'Content-Length': String(payload.length),
+  });
+  res.end(payload);
 }
 
 /**
@@ -360,9 +379,6 @@ function sendAuthorizationError(
  * invocation longer than the 29 s integration timeout gets 504.
  */
 export async function startApiEmulator(options: ApiEmulatorOptions): Promise<RunningApi> {
-  const routes = options.routes ?? orderApiRoutes;
-  const openApi = options.openApi ?? (options.routes ? undefined : orderApiOpenApi({ local: true }));
-  const stage = options.stage ?? 'local';
   const apiId = randomBytes(5).toString('hex');
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const verify = options.iam ? sigV4Verifier(options.iam) : undefined;
@@ -370,109 +386,37 @@ export async function startApiEmulator(options: ApiEmulatorOptions): Promise<Run
   // What /openapi.json names as this server: the address it listens on, never the client's Host header.
   let listenUrl = '';
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    const gatewayRequestId = randomUUID();
+    const refuse = (status: number, message: string, headers: Record<string, string> = {}) =>
+      sendJson(res, status, { message }, randomUUID(), headers);
     const target = parseRequestTarget(req.url ?? '');
     const method = (req.method ?? 'GET').toUpperCase();
-    if (!target) {
-      res.setHeader('Connection', 'close');
-      sendJson(res, 400, { message: 'Bad Request' }, gatewayRequestId);
-      return;
-    }
-    if (openApi && method === 'GET' && target.path === '/openapi.json') {
+    if (!target) return refuse(400, 'Bad Request', { Connection: 'close' });
+    if (method === 'GET' && target.path === '/openapi.json') {
       const local = { url: listenUrl, description: 'This local emulator' };
-      const servers = 'servers' in openApi && Array.isArray(openApi.servers) ? openApi.servers : [];
-      sendJson(res, 200, { ...openApi, servers: [local, ...servers] }, gatewayRequestId);
-      return;
+      return sendJson(res, 200, orderApiOpenApi({ local: true, servers: [local] }), randomUUID());
     }
-    const matched = matchRoute(routes, method, target.path);
     // A declared length over the limit is refused before reading anything, like API Gateway does.
-    if (Number(req.headers['content-length']) > MAX_REQUEST_BYTES) {
-      res.setHeader('Connection', 'close');
-      sendJson(res, 413, { message: 'Request Too Long' }, gatewayRequestId);
-      return;
-    }
-    const read = await readBody(req);
-    if (!read) {
-      res.destroy();
-      return;
-    }
-    const { body, tooLarge } = read;
-    if (tooLarge) {
-      sendJson(res, 413, { message: 'Request Too Long' }, gatewayRequestId);
-      return;
-    }
-    if (!matched) {
-      sendJson(res, 403, { message: 'Missing Authentication Token' }, gatewayRequestId, {
-        'x-amzn-ErrorType': 'MissingAuthenticationTokenException',
-      });
-      return;
-    }
-    let accessKey: string | undefined;
-    if (verify && matched.route.auth === 'iam') {
-      const verdict = await verify({
-        method,
-        path: target.path,
-        query: target.query,
-        rawHeaders: req.rawHeaders,
-        body,
-      });
-      if (!verdict.ok) {
-        sendAuthorizationError(res, verdict, gatewayRequestId);
-        return;
-      }
-      accessKey = verdict.accessKeyId;
-    }
-    const event = toProxyEvent(
-      {
-        method,
-        target,
-        rawHeaders: req.rawHeaders,
-        body,
-        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
-        localPort: req.socket.localPort ?? 0,
-      },
-      matched,
-      stage,
-      apiId,
-      accessKey,
+    if (Number(req.headers['content-length']) > MAX_REQUEST_BYTES)
+      return refuse(413, 'Request Too Long', { Connection: 'close' });
+    const body = await readBody(req);
+    if (!body) return void res.destroy();
+    if (body === 'too large') return refuse(413, 'Request Too Long');
+    const matched = matchRoute(orderApiRoutes, method, target.path);
+    if (!matched)
+      return refuse(403, MISSING_TOKEN, { 'x-amzn-ErrorType': 'MissingAuthenticationTokenException' });
+    const { path, query } = target;
+    const verdict =
+      verify && matched.route.auth === 'iam'
+        ? await verify({ method, path, query, rawHeaders: req.rawHeaders, body })
+        : undefined;
+    if (verdict && !verdict.ok)
+      return refuse(403, verdict.message, { 'x-amzn-ErrorType': verdict.errorType });
+    const { remoteAddress = '127.0.0.1', localPort = 0 } = req.socket;
+    const request = { method, target, rawHeaders: req.rawHeaders, body, sourceIp: remoteAddress, localPort };
+    const event = toProxyEvent(request, matched, apiId, verdict?.accessKeyId);
+    await integrate(res, event, options.invoke, (why) =>
+      log(`[api] ${method} ${path}: ${options.functionName} ${why}`),
     );
-    const requestId = event.requestContext.requestId;
-    let timer: NodeJS.Timeout | undefined;
-    const integrationTimeout = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), INTEGRATION_TIMEOUT_MS);
-    });
-    const outcome = await Promise.race([options.invoke(event), integrationTimeout]).finally(() =>
-      clearTimeout(timer),
-    );
-    if (outcome === 'timeout') {
-      sendJson(res, 504, { message: 'Endpoint request timed out' }, requestId);
-      return;
-    }
-    if (outcome.status === 'error') {
-      log(
-        `[api] ${method} ${target.path}: ${options.functionName} failed: ${outcome.errorType}: ${outcome.errorMessage}`,
-      );
-      sendJson(res, 502, { message: 'Internal server error' }, requestId);
-      return;
-    }
-    const result: unknown = outcome.payload;
-    const responseHeaders = isProxyResult(result) ? responseHeadersOf(result) : undefined;
-    if (!isProxyResult(result) || !responseHeaders) {
-      log(`[api] ${method} ${target.path}: malformed Lambda proxy response (status or headers)`);
-      sendJson(res, 502, { message: 'Internal server error' }, requestId);
-      return;
-    }
-    responseHeaders['x-amzn-RequestId'] = requestId;
-    const payload = result.isBase64Encoded
-      ? Buffer.from(result.body ?? '', 'base64')
-      : Buffer.from(result.body ?? '', 'utf8');
-    // API Gateway answers application/json when the integration names no content type.
-    if (!Object.keys(responseHeaders).some((name) => name.toLowerCase() === 'content-type')) {
-      responseHeaders['Content-Type'] = 'application/json';
-    }
-    responseHeaders['Content-Length'] = String(payload.length);
-    res.writeHead(result.statusCode, responseHeaders);
-    res.end(payload);
   };
 
   // Requests Node's parser refuses (bad framing, control characters, unknown methods, huge headers) get
@@ -481,7 +425,7 @@ export async function startApiEmulator(options: ApiEmulatorOptions): Promise<Run
     name: 'api',
     log,
     timeouts: options.timeouts ?? DEFAULT_TIMEOUTS,
-    connect: { status: 403, message: 'Missing Authentication Token' },
+    connect: { status: 403, message: MISSING_TOKEN },
   });
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {

@@ -20,6 +20,18 @@ export const localRegion = (): string => process.env.AWS_REGION ?? 'us-east-1';
 export const localFunctionArn = (functionName: string): string =>
   `arn:aws:lambda:${localRegion()}:${LOCAL_ACCOUNT_ID}:function:${functionName}`;
 
+/** What {@link raceTimeout} gives when the time ran out first (a symbol: no handler can return it). */
+export const TIMED_OUT = Symbol('timed out');
+
+/** `work`'s value, or {@link TIMED_OUT} when `ms` pass first; the timer is cleared either way. */
+export function raceTimeout<T>(work: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
+    timer = setTimeout(resolve, ms, TIMED_OUT);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
 /** What the runtime reports when a handler outlives its timeout; the invocation counts as failed. */
 export class InvocationTimeoutError extends Error {
   override readonly name = 'Sandbox.Timedout';
@@ -73,22 +85,15 @@ export async function invokeHandler<E, R>(
   handler: LambdaHandler<E, R>,
   event: E,
 ): Promise<Invocation<R>> {
-  const deadline = Date.now() + fn.timeoutSeconds * 1000;
-  const context = createLambdaContext(fn, deadline);
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new InvocationTimeoutError(fn.timeoutSeconds)), fn.timeoutSeconds * 1000);
-  });
-  const run = callHandler(handler, event, context);
+  const context = createLambdaContext(fn, Date.now() + fn.timeoutSeconds * 1000);
   try {
-    const result = await Promise.race([run, timeout]);
+    const result = await raceTimeout(callHandler(handler, event, context), fn.timeoutSeconds * 1000);
+    if (result === TIMED_OUT) throw new InvocationTimeoutError(fn.timeoutSeconds);
     return { requestId: context.awsRequestId, result };
   } catch (error) {
     throw Object.assign(error instanceof Error ? error : new Error(String(error)), {
       awsRequestId: context.awsRequestId,
     });
-  } finally {
-    clearTimeout(timer);
   }
 }
 
