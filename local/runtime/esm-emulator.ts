@@ -3,38 +3,18 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Consumer, type Message, type MessagesStream, ProduceAcks, Producer } from '@platformatic/kafka';
 import { retry } from '../../functions/shared/retry.ts';
 import type { KafkaTrigger } from '../../topology/index.ts';
-import {
-  afterInvocation,
-  approximateEventBytes,
-  backoffMs,
-  commitPoint,
-  expire,
-  flow,
-  freshWork,
-  LaneBuffer,
-  type LaneSettings,
-  type Next,
-  partitionKey,
-  readResponse,
-  type Verdict,
-  type Work,
-} from './esm-lane.ts';
-import type { InvokeOutcome, Invoker } from './invoke.ts';
+import * as rules from './esm-lane.ts';
+import { describeError, type InvokeOutcome, type Invoker } from './invoke.ts';
 import { type FunctionIdentity, localFunctionArn } from './lambda-context.ts';
 import {
   buildMskEvent,
-  type EventSource,
   type FailureContext,
   localClusterArn,
   type MskEvent,
   onFailureRecord,
 } from './msk-event.ts';
 
-export interface RetryBackoff {
-  /** Delay before the first retry; each further retry doubles it, up to `maxMs`. */
-  initialMs: number;
-  maxMs: number;
-}
+export type { RetryBackoff } from './esm-lane.ts';
 
 /**
  * A mapping's settings, as the manifest declares them (any topic names: tests use their own). The error
@@ -52,123 +32,85 @@ export interface EsmEmulatorOptions extends FunctionIdentity {
   trigger: EsmTrigger;
   groupId: string;
   bootstrapBrokers: string[];
-  /** Invokes the function once with an event (in whatever execution environment the runtime chooses). */
   invoke: Invoker<MskEvent, unknown>;
-  retryBackoff?: RetryBackoff;
+  retryBackoff?: rules.RetryBackoff;
   eventSourceArn?: string;
   log?: (line: string) => void;
 }
 
-export interface EsmStats {
-  invocations: number;
-  /** Invocations that failed as a whole (thrown, timed out, crashed, out of memory, invalid response). */
-  failedInvocations: number;
-  batchesSucceeded: number;
-  /** Invocations that succeeded but named failed records (ReportBatchItemFailures). */
-  partialFailures: number;
-  /** Failed batches split in two (BisectBatchOnFunctionError). */
-  bisects: number;
-  /** Records older than MaximumRecordAgeInSeconds, sent to on-failure unprocessed. */
-  recordsExpired: number;
-  batchesSentToOnFailure: number;
-  /** Failure records written to the on-failure topic (whole or reduced). */
-  recordsSentToOnFailure: number;
-  /** Of those, written reduced (without the value) because the whole one was too large for the topic. */
-  failureRecordsReduced: number;
-  /** Failed records whose failure record could not be written at all: skipped, left on their source topic. */
-  failureRecordsLost: number;
-  /** Consumers replaced after their stream failed (e.g. a broker outage). */
-  reconnects: number;
-  /** Streams restarted to fetch again what a partition's full buffer had to drop while it was retrying. */
-  refetches: number;
+/**
+ * The mapping's counters. A failed invocation failed as a whole (thrown, timed out, crashed, out of memory,
+ * invalid response); a partial failure succeeded but named failed records. Failure records written count
+ * whole and reduced ones (too large for the topic whole); a lost one could not be written at all (skipped,
+ * left on its source topic). A refetch restarts the stream to fetch again what a retrying partition's full
+ * buffer dropped.
+ */
+export class EsmStats {
+  batchesSucceeded = 0;
+  partialFailures = 0;
+  failedInvocations = 0;
+  bisects = 0;
+  recordsExpired = 0;
+  batchesSentToOnFailure = 0;
+  recordsSentToOnFailure = 0;
+  failureRecordsReduced = 0;
+  failureRecordsLost = 0;
+  refetches = 0;
+
+  get invocations(): number {
+    return this.batchesSucceeded + this.partialFailures + this.failedInvocations;
+  }
 }
 
 type Record_ = Message<Buffer, Buffer, Buffer, Buffer>;
 
-/**
- * One partition's lane: its buffer (the rules, in `esm-lane.ts`) and the loop that invokes the function
- * with its batches, one at a time. Lanes of different partitions run concurrently.
- */
+/** One partition's lane: its buffer (the rules) and the loop that invokes the function with its batches. */
 interface Lane {
-  key: string;
-  buffer: LaneBuffer<Record_>;
-  wake: (() => void) | undefined;
-  loop: Promise<void> | undefined;
-  /**
-   * Its commits, in order: a batch's offsets are committed as its records finish, off the invocation path
-   * (the next invocation does not wait for the broker's answer), and never ahead of an earlier commit.
-   */
+  buffer: rules.LaneBuffer<Record_>;
+  /** Set while the loop waits for records. */
+  wake?: () => void;
+  loop?: Promise<void>;
+  /** Its commits, chained in order off the invocation path (the next invocation does not wait for them). */
   committed: Promise<void>;
-  /** The offset last committed (or being committed). */
-  committedTo: bigint | undefined;
 }
 
 /** Attempts at writing one failure record before it is given up (the original stays on its topic). */
 const ON_FAILURE_ATTEMPTS = 8;
+const COMMIT_TIMEOUT_MS = 15_000;
 
 /**
- * Emulates a Lambda event source mapping for Amazon MSK against any Kafka broker:
- * - polls the trigger topic in the consumer group `groupId`, starting from the committed offsets
- *   (TRIM_HORIZON → earliest, LATEST → latest when the group has none);
- * - partitions are independent, as on AWS: each has its own lane, which invokes the function with
- *   MSK-shaped events of up to `batchSize` records of that partition, as soon as a batch is full or
- *   `maximumBatchingWindowSeconds` has passed since its first record arrived (and never above Lambda's
- *   6 MB payload limit); at most one invocation per partition at a time, so every partition is processed
- *   in offset order, and invocations of different partitions run concurrently;
- * - commits a partition's offsets as its records finish, in order, without holding the next invocation
- *   back for the broker's answer;
- * - the error-handling controls of a Kafka mapping (see `esm-lane.ts` for the rules and AWS's pages):
- *   a failed invocation is retried with exponential backoff up to `retryAttempts` times, or split in
- *   halves first with `bisectBatchOnFunctionError`; with `reportBatchItemFailures` a response's
- *   `batchItemFailures` makes the partition resume from its first failed record; records older than
- *   `maximumRecordAgeSeconds` are not invoked; records that exhausted their retries or expired go to the
- *   on-failure topic in the format Lambda writes to a Kafka on-failure destination, and the offsets are
- *   committed past them.
+ * Emulates a Lambda event source mapping for Amazon MSK against any Kafka broker: polls the trigger topic
+ * in the consumer group `groupId` from the committed offsets (TRIM_HORIZON → earliest, LATEST → latest when
+ * the group has none); each partition has its own lane, which invokes the function with MSK-shaped events of
+ * up to `batchSize` of its records once a batch is full or `maximumBatchingWindowSeconds` has passed (never
+ * above Lambda's 6 MB payload limit), one invocation per partition at a time, so each partition is processed
+ * in offset order while partitions run concurrently; a partition's offsets are committed as its records
+ * finish. Retries with exponential backoff, bisect, partial batch responses, record age and on-failure
+ * records follow the rules in `esm-lane.ts` (with AWS's pages).
  *
  * Differs from AWS:
  * - Each batch holds one partition's records (AWS may mix partitions in one payload), and there is no
  *   cap on concurrent invocations besides one per partition (AWS scales its pollers).
  * - Writing a failure record is never retried forever: a whole failure record the broker refuses as too
- *   large is replaced by a reduced one (its payload record without the value, with `valueBytes` and
- *   `valueTruncated`; see `onFailureRecord`); any other failure is retried `ON_FAILURE_ATTEMPTS` times;
- *   then the record is skipped, loudly, counted in `stats.failureRecordsLost`, and the offsets are
- *   committed past it: the original stays on its topic for the retention period. Lambda's page on Kafka
- *   on-failure destinations (kafka-on-failure-destination) documents the record format but not what
- *   happens to a record too large for the destination topic; for SNS destinations the API reference
- *   (API_OnFailure) documents dropping the payload above the destination's size limit, which is what the
- *   reduced record does.
+ *   large is replaced by a reduced one (see `onFailureRecord`); any other failure is retried
+ *   `ON_FAILURE_ATTEMPTS` times; then the record is skipped, loudly, counted in `failureRecordsLost`, and
+ *   the offsets are committed past it: the original stays on its topic for the retention period. Lambda's
+ *   page on Kafka on-failure destinations (kafka-on-failure-destination) documents the record format but
+ *   not what happens to a record too large for the destination topic; for SNS destinations the API
+ *   reference (API_OnFailure) documents dropping the payload above the size limit, as the reduced record does.
  * - While a partition retries with a full buffer, its newer records are dropped (not the other
  *   partitions'), and fetched again from the committed offsets once it goes on (`stats.refetches`).
- * - Where AWS's pages leave the controls open, the choices are in `esm-lane.ts` (a split is not a retry;
- *   an identifier naming no record of the invocation fails it; after a partial response exhausts its
- *   retries only the named record goes to on-failure; an expired record's failure record says
- *   `RecordAgeExceeded`).
  */
 export class EsmEmulator {
-  readonly stats: EsmStats = {
-    invocations: 0,
-    failedInvocations: 0,
-    batchesSucceeded: 0,
-    partialFailures: 0,
-    bisects: 0,
-    recordsExpired: 0,
-    batchesSentToOnFailure: 0,
-    recordsSentToOnFailure: 0,
-    failureRecordsReduced: 0,
-    failureRecordsLost: 0,
-    reconnects: 0,
-    refetches: 0,
-  };
+  readonly stats = new EsmStats();
   readonly #options: EsmEmulatorOptions;
-  readonly #source: EventSource;
-  readonly #log: (line: string) => void;
-  readonly #settings: LaneSettings;
+  readonly #source: { eventSourceArn: string; bootstrapServers: string };
+  readonly #settings: rules.LaneSettings;
   readonly #lanes = new Map<string, Lane>();
-  #stopping = new AbortController();
+  readonly #stopping = new AbortController();
   #consumer: Consumer<Buffer, Buffer, Buffer, Buffer> | undefined;
   #stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | undefined;
   #producer: Producer<Buffer, Buffer, Buffer, Buffer> | undefined;
-  #started = false;
   /** The consumer being replaced (outage or refetch), while it is. */
   #replacement: Promise<void> | undefined;
 
@@ -183,7 +125,6 @@ export class EsmEmulator {
       reportBatchItemFailures: trigger.reportBatchItemFailures ?? false,
       maximumRecordAgeSeconds: trigger.maximumRecordAgeSeconds ?? -1,
     };
-    this.#log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
     this.#source = {
       eventSourceArn: options.eventSourceArn ?? localClusterArn(),
       bootstrapServers: options.bootstrapBrokers.join(','),
@@ -198,20 +139,21 @@ export class EsmEmulator {
     return this.#options.groupId;
   }
 
-  get topic(): string {
-    return this.#options.trigger.topic;
+  get #stopped(): boolean {
+    return this.#stopping.signal.aborted;
+  }
+
+  #log(line: string): void {
+    const log = this.#options.log ?? ((text) => process.stderr.write(`${text}\n`));
+    log(`[esm:${this.functionName}] ${line}`);
   }
 
   /** Joins the consumer group and starts polling; resolves once the stream is open. */
   async start(): Promise<void> {
-    if (this.#started) throw new Error(`ESM of ${this.functionName} already started`);
-    this.#started = true;
+    if (this.#producer) throw new Error(`ESM of ${this.functionName} already started`);
     const { bootstrapBrokers, functionName } = this.#options;
-    this.#producer = new Producer({
-      clientId: `esm-${functionName}-on-failure`,
-      bootstrapBrokers,
-      acks: ProduceAcks.ALL,
-    });
+    const clientId = `esm-${functionName}-on-failure`;
+    this.#producer = new Producer({ clientId, bootstrapBrokers, acks: ProduceAcks.ALL });
     await this.#connect();
   }
 
@@ -229,20 +171,19 @@ export class EsmEmulator {
       heartbeatInterval: 1_000,
     });
     consumer.on('consumer:group:join', () => this.#onRebalance());
-    let stream: MessagesStream<Buffer, Buffer, Buffer, Buffer>;
-    try {
-      stream = await consumer.consume({
+    const stream = await consumer
+      .consume({
         topics: [trigger.topic],
         mode: 'committed',
         fallbackMode: trigger.startingPosition === 'TRIM_HORIZON' ? 'earliest' : 'latest',
         autocommit: false,
         maxWaitTime: 250,
+      })
+      .catch(async (error: unknown) => {
+        await consumer.close(true).catch(() => undefined);
+        throw error;
       });
-    } catch (error) {
-      await consumer.close(true).catch(() => undefined);
-      throw error;
-    }
-    if (this.#stopping.signal.aborted) {
+    if (this.#stopped) {
       // Stopped while joining (a replacement): this consumer is nobody's to close.
       await stream.close().catch(() => undefined);
       await consumer.close().catch(() => undefined);
@@ -252,9 +193,9 @@ export class EsmEmulator {
     this.#stream = stream;
     stream.on('data', (record: Record_) => this.#accept(record));
     stream.on('error', (error: Error) => {
-      if (this.#stopping.signal.aborted) return;
-      this.#log(`[esm:${functionName}] consumer error: ${error.message} — reconnecting`);
-      void this.#replaceConsumer(consumer, 'outage');
+      if (this.#stopped) return;
+      this.#log(`consumer error: ${error.message} — reconnecting`);
+      void this.#replaceConsumer('outage', consumer);
     });
   }
 
@@ -266,17 +207,14 @@ export class EsmEmulator {
    * - `refetch`: a partition dropped records while it was retrying with a full buffer; the client cannot
    *   seek one partition back, so the stream starts again from the committed offsets.
    */
-  #replaceConsumer(
-    current: Consumer<Buffer, Buffer, Buffer, Buffer> | undefined,
-    why: 'outage' | 'refetch',
-  ): Promise<void> {
+  #replaceConsumer(why: 'outage' | 'refetch', current = this.#consumer): Promise<void> {
     if (this.#replacement) return this.#replacement;
-    if (this.#consumer !== current || this.#stopping.signal.aborted) return Promise.resolve();
+    if (this.#consumer !== current || this.#stopped) return Promise.resolve();
     this.#replacement = this.#replace(current, why).finally(() => {
       this.#replacement = undefined;
       // A partition that dropped records after this replacement restarted the stream needs another.
-      const stranded = [...this.#lanes.values()].some(({ buffer }) => buffer.gap && !buffer.retrying);
-      if (stranded) void this.#replaceConsumer(this.#consumer, 'refetch');
+      const lanes = [...this.#lanes.values()];
+      if (lanes.some(({ buffer }) => buffer.gap && !buffer.retrying)) void this.#replaceConsumer('refetch');
     });
     return this.#replacement;
   }
@@ -290,34 +228,24 @@ export class EsmEmulator {
     await current?.close(true).catch(() => undefined);
     // What was fetched but not taken into a batch will be fetched again from the committed offsets.
     this.#onRebalance();
-    const stopping = this.#stopping.signal;
-    try {
-      // After an outage the broker was just lost: wait before the first attempt too.
-      if (why === 'outage') await sleep(this.#retryDelayMs(1), undefined, { signal: stopping });
-      // Until the broker answers or the emulator stops, as Lambda's pollers do.
-      await retry(
-        async (attempt) => {
-          await this.#connect();
-          if (why === 'refetch') {
-            this.stats.refetches++;
-            return;
-          }
-          this.stats.reconnects++;
-          this.#log(`[esm:${this.functionName}] consumer reconnected after ${attempt} attempt(s)`);
-        },
-        {
-          attempts: Number.MAX_SAFE_INTEGER,
-          delay: (retry) => this.#retryDelayMs(retry + 1),
-          signal: stopping,
-          onRetry: ({ error, attempt }) =>
-            this.#log(
-              `[esm:${this.functionName}] reconnect attempt ${attempt} failed: ${errorSummary(error)}`,
-            ),
-        },
-      );
-    } catch (error) {
-      if (!stopping.aborted) throw error;
-    }
+    const { signal } = this.#stopping;
+    // After an outage the broker was just lost: wait before the first attempt too. Then until the broker
+    // answers, as Lambda's pollers do: only stopping ends the attempts.
+    if (why === 'outage' && !(await this.#wait(this.#retryDelayMs(1)))) return;
+    const connect = async (attempt: number) => {
+      await this.#connect();
+      if (why === 'refetch') this.stats.refetches++;
+      else this.#log(`consumer reconnected after ${attempt} attempt(s)`);
+    };
+    await retry(connect, {
+      attempts: Number.MAX_SAFE_INTEGER,
+      delay: (retry) => this.#retryDelayMs(retry + 1),
+      signal,
+      onRetry: ({ error, attempt }) =>
+        this.#log(`reconnect attempt ${attempt} failed: ${errorSummary(error)}`),
+    }).catch((error: unknown) => {
+      if (!signal.aborted) throw error;
+    });
   }
 
   /**
@@ -325,7 +253,7 @@ export class EsmEmulator {
    * for a retry is abandoned uncommitted, so the next start delivers it again, as after a redeploy.
    */
   async stop(): Promise<void> {
-    if (this.#stopping.signal.aborted) return;
+    if (this.#stopped) return;
     this.#stopping.abort();
     for (const lane of this.#lanes.values()) lane.wake?.();
     await Promise.all([...this.#lanes.values()].map((lane) => lane.loop));
@@ -338,41 +266,31 @@ export class EsmEmulator {
   }
 
   #accept(record: Record_): void {
-    if (this.#stopping.signal.aborted) return;
-    const lane = this.#lane(partitionKey(record));
-    if (lane.buffer.accept(record, approximateEventBytes(record), Date.now()) !== 'taken') return;
+    if (this.#stopped) return;
+    const key = rules.partitionKey(record);
+    let lane = this.#lanes.get(key);
+    if (!lane) {
+      const created: Lane = {
+        buffer: new rules.LaneBuffer<Record_>(this.#settings),
+        committed: Promise.resolve(),
+      };
+      created.loop = this.#runLane(created).catch((error: unknown) => {
+        this.#log(`${key} stopped on an unexpected error: ${(error as Error).stack ?? error}`);
+      });
+      this.#lanes.set(key, created);
+      lane = created;
+    }
+    if (lane.buffer.accept(record, rules.approximateEventBytes(record), Date.now()) !== 'taken') return;
     this.#updateFlow();
     lane.wake?.();
-  }
-
-  #lane(key: string): Lane {
-    const existing = this.#lanes.get(key);
-    if (existing) return existing;
-    const lane: Lane = {
-      key,
-      buffer: new LaneBuffer<Record_>(this.#settings),
-      wake: undefined,
-      loop: undefined,
-      committed: Promise.resolve(),
-      committedTo: undefined,
-    };
-    lane.loop = this.#runLane(lane).catch((error: unknown) => {
-      this.#log(
-        `[esm:${this.functionName}] ${key} stopped on an unexpected error: ${(error as Error).stack ?? error}`,
-      );
-    });
-    this.#lanes.set(key, lane);
-    return lane;
   }
 
   /** Pauses or resumes the stream as the lanes' buffers say (back-pressure). */
   #updateFlow(): void {
     const stream = this.#stream;
     if (!stream) return;
-    const decision = flow(
-      [...this.#lanes.values()].map((lane) => lane.buffer),
-      stream.isPaused(),
-    );
+    const buffers = [...this.#lanes.values()].map((lane) => lane.buffer);
+    const decision = rules.flow(buffers, stream.isPaused());
     if (decision === 'pause') stream.pause();
     else if (decision === 'resume') stream.resume();
   }
@@ -383,52 +301,33 @@ export class EsmEmulator {
     if (this.#stream?.isPaused()) this.#stream.resume();
   }
 
-  /** Resolves on the lane's next accepted record, on stop, or after `ms`. */
-  async #waitForRecords(lane: Lane, ms?: number): Promise<void> {
-    await new Promise<void>((resolve) => {
-      const timer = ms === undefined ? undefined : setTimeout(resolve, Math.max(0, ms));
-      lane.wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-    lane.wake = undefined;
-  }
-
-  async #nextBatch(lane: Lane): Promise<Record_[]> {
-    const stopping = this.#stopping.signal;
-    for (;;) {
-      if (stopping.aborted) return [];
-      const due = lane.buffer.due(Date.now());
-      if (due.kind === 'ready') break;
-      await this.#waitForRecords(lane, due.kind === 'wait' ? due.ms : undefined);
-    }
-    // With no window, still gather what the same fetch delivered before invoking.
-    if (this.#settings.maximumBatchingWindowSeconds === 0)
-      await new Promise((resolve) => setImmediate(resolve));
-    if (stopping.aborted) return [];
-    // A rebalance meanwhile may have emptied the buffer.
-    const batch = lane.buffer.take();
-    this.#updateFlow();
-    return batch;
-  }
-
+  /** Invokes the function with the lane's batches, one at a time, as they fall due. */
   async #runLane(lane: Lane): Promise<void> {
-    while (!this.#stopping.signal.aborted) {
-      const batch = await this.#nextBatch(lane);
-      if (batch.length > 0) await this.#deliver(lane, batch);
+    while (!this.#stopped) {
+      const due = lane.buffer.due(Date.now());
+      if (due.kind !== 'ready') {
+        // Until the lane's next accepted record, stop, or the end of the batching window.
+        await new Promise<void>((resolve) => {
+          const timer = due.kind === 'wait' ? setTimeout(resolve, due.ms) : undefined;
+          lane.wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        lane.wake = undefined;
+        continue;
+      }
+      // With no window, still gather what the same fetch delivered before invoking.
+      if (this.#settings.maximumBatchingWindowSeconds === 0) await new Promise(setImmediate);
+      if (this.#stopped) return;
+      // A rebalance meanwhile may have emptied the buffer.
+      const batch = lane.buffer.take();
+      this.#updateFlow();
+      if (batch.length === 0) continue;
+      await this.#workThrough(lane, batch).finally(() => this.#setRetrying(lane, false));
+      // What the full buffer dropped meanwhile: fetched again, from the offsets just committed.
+      if (lane.buffer.gap && !this.#stopped) await this.#replaceConsumer('refetch');
     }
-  }
-
-  async #deliver(lane: Lane, batch: Record_[]): Promise<void> {
-    try {
-      await this.#workThrough(lane, batch);
-    } finally {
-      this.#setRetrying(lane, false);
-    }
-    // What the full buffer dropped meanwhile: fetched again, from the offsets just committed.
-    if (lane.buffer.gap && !this.#stopping.signal.aborted)
-      await this.#replaceConsumer(this.#consumer, 'refetch');
   }
 
   /**
@@ -437,7 +336,7 @@ export class EsmEmulator {
    * Returns early when the emulator stops: the unfinished records stay uncommitted, delivered again later.
    */
   async #workThrough(lane: Lane, batch: Record_[]): Promise<void> {
-    const pending: Work<Record_>[] = [freshWork(batch)];
+    const pending: rules.Work<Record_>[] = [rules.freshWork(batch)];
     let failuresInARow = 0;
     // Nothing of the batch is finished yet: the partition is committed up to its first record already.
     let committedTo = batch[0]?.offset;
@@ -445,22 +344,19 @@ export class EsmEmulator {
       const fresh = await this.#dropExpired(work);
       if (!fresh) return;
       if (fresh.records.length > 0) {
-        if (failuresInARow > 0 && !(await this.#backoff(failuresInARow))) return;
+        if (failuresInARow > 0 && !(await this.#wait(this.#retryDelayMs(failuresInARow)))) return;
         const invoked = { ...fresh, invocations: fresh.invocations + 1 };
-        const { verdict, requestId } = await this.#invokeOnce(invoked);
-        const next = afterInvocation(invoked, verdict, this.#settings);
+        const { verdict, requestId } = await this.#invoke(invoked);
+        const next = rules.afterInvocation(invoked, verdict, this.#settings);
         this.#report(invoked, verdict, next, requestId);
         failuresInARow = verdict.kind === 'success' ? 0 : failuresInARow + 1;
-        if (next.exhausted.length > 0) {
-          const context = { requestId, approximateInvokeCount: invoked.invocations };
-          if (!(await this.#sendToOnFailure(next.exhausted, { ...context, condition: 'RetriesExhausted' })))
-            return;
-          this.stats.batchesSentToOnFailure++;
-        }
+        const context = { requestId, approximateInvokeCount: invoked.invocations };
+        if (!(await this.#sendToOnFailure(next.exhausted, { ...context, condition: 'RetriesExhausted' })))
+          return;
         pending.unshift(...next.pending);
         this.#setRetrying(lane, pending.length > 0 && failuresInARow > 0);
       }
-      const point = commitPoint(pending, batch);
+      const point = rules.commitPoint(pending, batch);
       if (point !== undefined && (committedTo === undefined || point > committedTo)) {
         committedTo = point;
         // #commit never rejects: a failed commit means the records are delivered again.
@@ -476,13 +372,13 @@ export class EsmEmulator {
   }
 
   /** Sends the work's records older than the maximum record age to on-failure; the rest (none: stopping). */
-  async #dropExpired(work: Work<Record_>): Promise<Work<Record_> | undefined> {
-    const { expired, fresh } = expire(work.records, Date.now(), this.#settings.maximumRecordAgeSeconds);
+  async #dropExpired(work: rules.Work<Record_>): Promise<rules.Work<Record_> | undefined> {
+    const maxAge = this.#settings.maximumRecordAgeSeconds;
+    const { expired, fresh } = rules.expire(work.records, Date.now(), maxAge);
     if (expired.length === 0) return work;
     this.stats.recordsExpired += expired.length;
-    const { functionName, trigger } = this.#options;
     this.#log(
-      `[esm:${functionName}] ${describeBatch(expired)} older than ${this.#settings.maximumRecordAgeSeconds} s: to ${trigger.onFailure} unprocessed`,
+      `${describeBatch(expired)} older than ${maxAge} s: to ${this.#options.trigger.onFailure} unprocessed`,
     );
     // No invocation carried them this time: the failure record gets a request id of its own.
     const context = { requestId: randomUUID(), approximateInvokeCount: work.invocations };
@@ -491,37 +387,37 @@ export class EsmEmulator {
   }
 
   /** One invocation, and what it means for the mapping. */
-  async #invokeOnce(work: Work<Record_>): Promise<{ verdict: Verdict; requestId: string }> {
-    this.stats.invocations++;
-    let outcome: InvokeOutcome<unknown>;
-    try {
-      outcome = await this.#options.invoke(buildMskEvent(this.#source, work.records));
-    } catch (error) {
+  async #invoke(work: rules.Work<Record_>): Promise<{ verdict: rules.Verdict; requestId: string }> {
+    const outcome: InvokeOutcome = await this.#options
+      .invoke(buildMskEvent(this.#source, work.records))
       // An invoker reports failures as outcomes; one that throws is a failed invocation all the same.
-      const { name, message } = error instanceof Error ? error : new Error(String(error));
-      outcome = {
-        status: 'error',
-        requestId: 'unknown',
-        kind: 'function',
-        errorType: name,
-        errorMessage: message,
-      };
-    }
-    const verdict: Verdict =
+      .catch((error: unknown): InvokeOutcome => {
+        return { status: 'error', requestId: 'unknown', kind: 'function', ...describeError(error) };
+      });
+    const verdict: rules.Verdict =
       outcome.status === 'error'
         ? { kind: 'failure', reason: `${outcome.kind}: ${outcome.errorType}: ${outcome.errorMessage}` }
-        : readResponse(outcome.payload, work.records, this.#settings);
-    if (verdict.kind === 'success') this.stats.batchesSucceeded++;
-    else if (verdict.kind === 'partial') this.stats.partialFailures++;
-    else this.stats.failedInvocations++;
+        : rules.readResponse(outcome.payload, work.records, this.#settings);
     return { verdict, requestId: outcome.requestId };
   }
 
-  /** Counts a split and logs what follows a failed or partly failed invocation. */
-  #report(work: Work<Record_>, verdict: Verdict, next: Next<Record_>, requestId: string): void {
-    if (next.bisected) this.stats.bisects++;
-    if (verdict.kind === 'success') return;
-    const { functionName, trigger } = this.#options;
+  /** Counts an invocation and logs what follows a failed or partly failed one. */
+  #report(
+    work: rules.Work<Record_>,
+    verdict: rules.Verdict,
+    next: rules.Next<Record_>,
+    requestId: string,
+  ): void {
+    const { stats } = this;
+    if (verdict.kind === 'success') {
+      stats.batchesSucceeded++;
+      return;
+    }
+    if (verdict.kind === 'partial') stats.partialFailures++;
+    else stats.failedInvocations++;
+    if (next.bisected) stats.bisects++;
+    if (next.exhausted.length > 0) stats.batchesSentToOnFailure++;
+    const { retryAttempts, onFailure } = this.#options.trigger;
     const what =
       verdict.kind === 'partial'
         ? `reported failed records, the first at offset ${verdict.from}`
@@ -529,11 +425,10 @@ export class EsmEmulator {
     const then = next.bisected
       ? 'splitting the batch in halves'
       : next.exhausted.length > 0
-        ? `retries exhausted: ${describeBatch(next.exhausted)} to ${trigger.onFailure}`
+        ? `retries exhausted: ${describeBatch(next.exhausted)} to ${onFailure}`
         : `retrying ${describeBatch(next.pending[0]?.records ?? [])}`;
-    this.#log(
-      `[esm:${functionName}] invocation ${requestId} on ${describeBatch(work.records)} (retry ${work.retries} of ${trigger.retryAttempts}) ${what} — ${then}`,
-    );
+    const invocation = `invocation ${requestId} on ${describeBatch(work.records)}`;
+    this.#log(`${invocation} (retry ${work.retries} of ${retryAttempts}) ${what} — ${then}`);
   }
 
   /** Until every lane's commits so far have been answered (or failed). */
@@ -541,19 +436,13 @@ export class EsmEmulator {
     await Promise.all([...this.#lanes.values()].map((lane) => lane.committed));
   }
 
-  /** The wait before the retry that follows `failures` failures in a row (Lambda's doubling, capped). */
   #retryDelayMs(failures: number): number {
-    return backoffMs(failures, this.#options.retryBackoff ?? { initialMs: 500, maxMs: 10_000 });
+    return rules.backoffMs(failures, this.#options.retryBackoff ?? { initialMs: 500, maxMs: 10_000 });
   }
 
-  /** Waits before the retry after `failures` failures in a row; false when the emulator is stopping. */
-  async #backoff(failures: number): Promise<boolean> {
-    try {
-      await sleep(this.#retryDelayMs(failures), undefined, { signal: this.#stopping.signal });
-      return true;
-    } catch {
-      return false;
-    }
+  /** Waits `ms`; false when the emulator stops meanwhile. */
+  #wait(ms: number): Promise<boolean> {
+    return sleep(ms, true, { signal: this.#stopping.signal }).catch(() => false);
   }
 
   /**
@@ -561,138 +450,97 @@ export class EsmEmulator {
    * records stay uncommitted); true otherwise, even when a record had to be skipped.
    */
   async #sendToOnFailure(records: Record_[], failure: Omit<FailureContext, 'functionArn'>): Promise<boolean> {
-    const context = { ...failure, functionArn: localFunctionArn(this.#options.functionName) };
-    for (const record of records) {
-      const written = await this.#writeFailureRecord(record, context);
-      if (written === 'stopped') return false;
-    }
+    const context = { ...failure, functionArn: localFunctionArn(this.functionName) };
+    for (const record of records) if (!(await this.#writeFailureRecord(record, context))) return false;
     return true;
   }
 
   /**
    * One failure record: whole; reduced at once when the broker refuses the whole one as too large; after
-   * `ON_FAILURE_ATTEMPTS` failed attempts skipped (logged, counted), never retried forever.
+   * `ON_FAILURE_ATTEMPTS` failed attempts skipped (logged, counted), never retried forever. False: stopped.
    */
-  async #writeFailureRecord(
-    record: Record_,
-    context: FailureContext,
-  ): Promise<'written' | 'reduced' | 'lost' | 'stopped'> {
-    const { trigger, functionName } = this.#options;
-    const producer = this.#producer;
-    if (!producer) return 'stopped';
-    const at = `${partitionKey(record)}@${record.offset}`;
-    const failed = (attempt: number, error: unknown) =>
-      this.#log(
-        `[esm:${functionName}] could not write the failure record of ${at} to ${trigger.onFailure} (attempt ${attempt}/${ON_FAILURE_ATTEMPTS}): ${errorSummary(error)}`,
-      );
+  async #writeFailureRecord(record: Record_, context: FailureContext): Promise<boolean> {
+    const { onFailure } = this.#options.trigger;
+    const at = `${rules.partitionKey(record)}@${record.offset}`;
     let reduced = false;
-    let attempts = 0;
+    const write = async () => {
+      try {
+        await this.#produceFailureRecord(record, context, reduced);
+      } catch (error) {
+        if (reduced || !isTooLarge(error)) throw error;
+        this.#log(`the failure record of ${at} is too large for ${onFailure}: writing it without the value`);
+        reduced = true;
+        await this.#produceFailureRecord(record, context, true);
+      }
+    };
+    const failed = (attempt: number, error: unknown) =>
+      `could not write the failure record of ${at} to ${onFailure} (attempt ${attempt}/${ON_FAILURE_ATTEMPTS}): ${errorSummary(error)}`;
     try {
-      await retry(
-        async (attempt) => {
-          attempts = attempt;
-          if (!reduced) {
-            try {
-              return await this.#produceFailureRecord(producer, record, context, false);
-            } catch (error) {
-              if (!isTooLarge(error)) throw error;
-              this.#log(
-                `[esm:${functionName}] the failure record of ${at} is too large for ${trigger.onFailure}: writing it without the value`,
-              );
-              reduced = true;
-            }
-          }
-          await this.#produceFailureRecord(producer, record, context, true);
-        },
-        {
-          attempts: ON_FAILURE_ATTEMPTS,
-          delay: (retry) => this.#retryDelayMs(retry),
-          // A reduced record that is still too large will never fit: no point in waiting for it.
-          retryIf: (error) => !this.#stopping.signal.aborted && !isTooLarge(error),
-          // The first attempt is made even when stopping (as ever); only the waits end with the emulator.
-          wait: (ms) => sleep(ms, undefined, { signal: this.#stopping.signal }),
-          onRetry: ({ error, attempt }) => failed(attempt, error),
-        },
-      );
+      await retry(write, {
+        attempts: ON_FAILURE_ATTEMPTS,
+        delay: (retry) => this.#retryDelayMs(retry),
+        // A reduced record that is still too large will never fit: no point in waiting for it.
+        retryIf: (error) => !this.#stopped && !isTooLarge(error),
+        // The first attempt is made even when stopping (as ever); only the waits end with the emulator.
+        wait: (ms) => sleep(ms, undefined, { signal: this.#stopping.signal }),
+        onRetry: ({ error, attempt }) => this.#log(failed(attempt, error)),
+      });
       this.stats.recordsSentToOnFailure++;
       if (reduced) this.stats.failureRecordsReduced++;
-      return reduced ? 'reduced' : 'written';
     } catch (error) {
-      if (this.#stopping.signal.aborted) return 'stopped';
-      failed(attempts, error);
+      if (this.#stopped) return false;
+      this.stats.failureRecordsLost++;
+      this.#log(
+        `FAILURE RECORD LOST (${failed(ON_FAILURE_ATTEMPTS, error)}): ${at} exhausted its retries; ` +
+          'skipping it (the original stays on its topic until retention removes it)',
+      );
     }
-    this.stats.failureRecordsLost++;
-    this.#log(
-      `[esm:${functionName}] FAILURE RECORD LOST: ${at} exhausted its retries and no failure record could be written to ${trigger.onFailure}; ` +
-        'skipping it (the original stays on its topic until retention removes it)',
-    );
-    return 'lost';
+    return true;
   }
 
-  /** Produces `record`'s failure record, whole or reduced (without the value). */
-  async #produceFailureRecord(
-    producer: Producer<Buffer, Buffer, Buffer, Buffer>,
-    record: Record_,
-    context: FailureContext,
-    reduced: boolean,
-  ): Promise<void> {
+  async #produceFailureRecord(record: Record_, context: FailureContext, reduced: boolean): Promise<void> {
     const body = onFailureRecord(this.#source, context, record, { reduced });
     // Lambda keeps the original record's key, so the failure lands on the same partition key (unless
     // the key itself is what is too large).
-    const keyLeftOut = reduced && body.payload.records[partitionKey(record)]?.[0]?.keyTruncated === true;
-    await producer.send({
-      messages: [
-        {
-          topic: this.#options.trigger.onFailure,
-          ...(record.key && !keyLeftOut ? { key: record.key } : {}),
-          value: Buffer.from(JSON.stringify(body)),
-        },
-      ],
-    });
+    const keyLeftOut =
+      reduced && body.payload.records[rules.partitionKey(record)]?.[0]?.keyTruncated === true;
+    const key = record.key && !keyLeftOut ? { key: record.key } : {};
+    const message = {
+      topic: this.#options.trigger.onFailure,
+      ...key,
+      value: Buffer.from(JSON.stringify(body)),
+    };
+    await this.#producer?.send({ messages: [message] });
   }
 
   /** Commits `record`'s partition up to `offset` (the next to read). */
   async #commit(record: Record_, offset: bigint): Promise<void> {
-    const consumer = this.#consumer;
+    const timeout = new AbortController();
     try {
-      if (!consumer) throw new Error('no consumer');
+      if (!this.#consumer) throw new Error('no consumer');
       // Through the current consumer, not the messages' own commit(): after a reconnect the stream that
       // fetched them is closed and its commit would never settle.
-      await withTimeout(
-        consumer.commit({
-          offsets: [
-            { topic: record.topic, partition: record.partition, offset, leaderEpoch: record.leaderEpoch },
-          ],
+      const { topic, partition, leaderEpoch } = record;
+      await Promise.race([
+        this.#consumer.commit({ offsets: [{ topic, partition, offset, leaderEpoch }] }),
+        sleep(COMMIT_TIMEOUT_MS, undefined, { signal: timeout.signal }).then(() => {
+          throw new Error(`timed out after ${COMMIT_TIMEOUT_MS} ms`);
         }),
-        COMMIT_TIMEOUT_MS,
-      );
+      ]);
     } catch (error) {
       // The records will be delivered again: at least once, as with Lambda after a rebalance.
-      this.#log(`[esm:${this.functionName}] commit failed: ${errorSummary(error)}`);
+      this.#log(`commit failed: ${errorSummary(error)}`);
+    } finally {
+      timeout.abort();
     }
-  }
-}
-
-const COMMIT_TIMEOUT_MS = 15_000;
-
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 
 function describeBatch(batch: readonly Record_[]): string {
   const ranges = new Map<string, [bigint, bigint]>();
   for (const r of batch) {
-    const key = partitionKey(r);
-    const range = ranges.get(key);
-    ranges.set(key, range ? [range[0], r.offset] : [r.offset, r.offset]);
+    const key = rules.partitionKey(r);
+    ranges.set(key, [ranges.get(key)?.[0] ?? r.offset, r.offset]);
   }
   return [...ranges]
     .map(([key, [from, to]]) => (from === to ? `${key}@${from}` : `${key}@${from}..${to}`))
@@ -707,7 +555,5 @@ function isTooLarge(error: unknown, depth = 0): boolean {
   return Array.isArray(errors) && errors.some((inner) => isTooLarge(inner, depth + 1));
 }
 
-function errorSummary(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
-  return String(error);
-}
+const errorSummary = (error: unknown): string =>
+  error instanceof Error ? `${error.name}: ${error.message}` : String(error);

@@ -1,3 +1,5 @@
+import * as z from 'zod';
+
 /**
  * The rules of one partition's lane of the MSK event source mapping emulator, with no I/O: what is buffered
  * and when the stream must pause, how a batch is formed, and what follows an invocation (commit, retry,
@@ -197,6 +199,12 @@ export type Verdict =
   | { kind: 'partial'; from: bigint }
   | { kind: 'failure'; reason: string };
 
+const ResponseSchema = z.object({
+  batchItemFailures: z
+    .array(z.object({ itemIdentifier: z.object({ partition: z.string(), offset: z.int() }) }))
+    .nullish(),
+});
+
 /**
  * Reads a successful invocation's response as the mapping does: without ReportBatchItemFailures it is not
  * looked at; with it, `batchItemFailures` names the records to resume from. The lowest offset is the
@@ -209,32 +217,26 @@ export function readResponse(
   records: readonly LaneRecord[],
   settings: Pick<LaneSettings, 'reportBatchItemFailures'>,
 ): Verdict {
-  if (!settings.reportBatchItemFailures) return { kind: 'success' };
-  if (payload === null || payload === undefined || typeof payload !== 'object') return { kind: 'success' };
-  const failures = (payload as { batchItemFailures?: unknown }).batchItemFailures;
-  if (failures === null || failures === undefined) return { kind: 'success' };
-  if (!Array.isArray(failures)) return { kind: 'failure', reason: 'batchItemFailures is not a list' };
-  if (failures.length === 0) return { kind: 'success' };
+  if (
+    !settings.reportBatchItemFailures ||
+    typeof payload !== 'object' ||
+    payload === null ||
+    Array.isArray(payload)
+  )
+    return { kind: 'success' };
+  const response = ResponseSchema.safeParse(payload);
+  if (!response.success) return { kind: 'failure', reason: z.prettifyError(response.error) };
   let from: bigint | undefined;
-  for (const failure of failures) {
-    const offset = identifiedOffset(failure, records);
-    if (typeof offset === 'string') return { kind: 'failure', reason: offset };
-    if (from === undefined || offset < from) from = offset;
+  for (const { itemIdentifier: id } of response.data.batchItemFailures ?? []) {
+    const found = records.find((r) => partitionKey(r) === id.partition && r.offset === BigInt(id.offset));
+    if (!found)
+      return {
+        kind: 'failure',
+        reason: `itemIdentifier ${JSON.stringify(id)} names no record of this invocation`,
+      };
+    if (from === undefined || found.offset < from) from = found.offset;
   }
   return from === undefined ? { kind: 'success' } : { kind: 'partial', from };
-}
-
-/** The offset an item failure names, or why it names none of `records`. */
-function identifiedOffset(failure: unknown, records: readonly LaneRecord[]): bigint | string {
-  const id = (failure as { itemIdentifier?: unknown } | null)?.itemIdentifier;
-  if (id === null || id === undefined || typeof id !== 'object' || Array.isArray(id))
-    return `itemIdentifier ${JSON.stringify(id) ?? 'undefined'} is not a { partition, offset } object`;
-  const { partition, offset } = id as { partition?: unknown; offset?: unknown };
-  if (typeof partition !== 'string' || typeof offset !== 'number' || !Number.isSafeInteger(offset))
-    return `itemIdentifier ${JSON.stringify(id)} is not a { partition: string, offset: integer } object`;
-  const found = records.find((r) => partitionKey(r) === partition && r.offset === BigInt(offset));
-  if (!found) return `itemIdentifier ${JSON.stringify(id)} names no record of this invocation`;
-  return found.offset;
 }
 
 /** What follows an invocation of `work` (its `invocations` already counting that one). */
@@ -313,7 +315,13 @@ export function commitPoint(
   return last ? last.offset + 1n : undefined;
 }
 
+export interface RetryBackoff {
+  /** Delay before the first retry; each further retry doubles it, up to `maxMs`. */
+  initialMs: number;
+  maxMs: number;
+}
+
 /** Exponential backoff before the retry that follows `failures` failed invocations in a row. */
-export function backoffMs(failures: number, backoff: { initialMs: number; maxMs: number }): number {
+export function backoffMs(failures: number, backoff: RetryBackoff): number {
   return Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.max(0, failures - 1));
 }

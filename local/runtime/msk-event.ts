@@ -27,89 +27,55 @@ export interface MskEvent extends Omit<MSKEvent, 'records'> {
 export const localClusterArn = (clusterName = 'local-order-pipeline'): string =>
   `arn:aws:kafka:${localRegion()}:${LOCAL_ACCOUNT_ID}:cluster/${clusterName}/00000000-0000-0000-0000-000000000000-1`;
 
-export function toMskRecord(record: ConsumedRecord): MskEventRecord {
-  const rendered: MskEventRecord = {
-    topic: record.topic,
-    partition: record.partition,
-    // Lambda sends offsets and timestamps as JSON numbers.
+function toMskRecord(record: ConsumedRecord): MskEventRecord {
+  const { topic, partition, key, value } = record;
+  // In the AWS example's key order. Lambda sends offsets and timestamps as JSON numbers; topics here use the
+  // broker default message.timestamp.type=CreateTime.
+  return {
+    topic,
+    partition,
     offset: Number(record.offset),
     timestamp: Number(record.timestamp),
-    // Topics here use the broker default message.timestamp.type=CreateTime.
     timestampType: 'CREATE_TIME',
-    headers: record.headerEntries.map(([name, value]) => ({ [name.toString('utf8')]: [...(value ?? [])] })),
+    ...(key ? { key: key.toString('base64') } : {}),
+    ...(value ? { value: value.toString('base64') } : {}),
+    headers: record.headerEntries.map(([name, v]) => ({ [name.toString('utf8')]: [...(v ?? [])] })),
   };
-  if (record.key !== null && record.key !== undefined) rendered.key = record.key.toString('base64');
-  if (record.value !== null && record.value !== undefined) rendered.value = record.value.toString('base64');
-  // Same key order as the AWS example: topic, partition, offset, timestamp, timestampType, key, value, headers.
-  const { headers, ...rest } = rendered;
-  return { ...rest, headers };
 }
 
-export interface EventSource {
-  eventSourceArn: string;
-  bootstrapServers: string;
-}
+export type EventSource = Pick<MskEvent, 'eventSourceArn' | 'bootstrapServers'>;
 
 /** Groups records under `"<topic>-<partition>"` keys, each list in offset order, as Lambda does. */
 export function buildMskEvent(source: EventSource, records: readonly ConsumedRecord[]): MskEvent {
-  const grouped: Record<string, MskEventRecord[]> = {};
+  const grouped: MskEvent['records'] = {};
   for (const record of records) {
     const key = `${record.topic}-${record.partition}`;
     grouped[key] ??= [];
     grouped[key].push(toMskRecord(record));
   }
   for (const list of Object.values(grouped)) list.sort((a, b) => a.offset - b.offset);
-  return {
-    eventSource: 'aws:kafka',
-    eventSourceArn: source.eventSourceArn,
-    bootstrapServers: source.bootstrapServers,
-    records: grouped,
-  };
+  return { eventSource: 'aws:kafka', ...source, records: grouped };
 }
-
-/**
- * A record of a reduced failure record's payload: one too large for the on-failure topic, carried without
- * its value (and without a key or headers that are large themselves), with what was left out and its size.
- * Not an AWS shape: the emulator's own fallback (see `EsmEmulator`).
- */
-export type FailedMskRecord = MskEventRecord & {
-  valueBytes?: number;
-  valueTruncated?: true;
-  keyBytes?: number;
-  keyTruncated?: true;
-  headersTruncated?: true;
-};
 
 /*
  * The on-failure record is `LambdaKafkaFailureRecord` (events/schemas/events.ts, from "Record format for a
- * Kafka destination" in the Lambda developer guide): one message per failed record, keyed like the
- * original record, holding the failure metadata and, under `payload`, an MSK event carrying just that record.
- *
- * Where this may differ from AWS:
+ * Kafka destination" in the Lambda developer guide). Where this may differ from AWS:
  * - `condition` is "RetriesExhausted" as in that page's example (the SNS/SQS/S3 destinations page
- *   spells it "RetryAttemptsExhausted").
- * - `timestamp` and `recordInfo.timestamp` use ISO-8601 with milliseconds like the example;
- *   `payloadSize` is the byte length of the JSON `payload` (of the original record's, when reduced).
+ *   spells it "RetryAttemptsExhausted"); `RecordAgeExceeded` is this emulator's name for an expired record
+ *   (the page says expired records are sent too, not how their metadata reads).
  * - The destination record carries no Kafka headers (the docs describe none); the original headers
  *   travel inside `payload`.
- * - A reduced record ({@link FailedMskRecord}) when the full one is too large for the topic.
+ * - A reduced record, without its value, when the whole one is too large for the topic (not an AWS shape:
+ *   the emulator's own fallback, see `EsmEmulator`).
  */
-
-/**
- * Why a record went to the on-failure destination: its retries were exhausted, or it was older than the
- * mapping's MaximumRecordAgeInSeconds. The Kafka destination page's example shows only `RetriesExhausted`;
- * `RecordAgeExceeded` is this emulator's name for the other case (the page says expired records are sent
- * too, not how their metadata reads).
- */
-export type FailureCondition = 'RetriesExhausted' | 'RecordAgeExceeded';
-
 export interface FailureContext {
   requestId: string;
   functionArn: string;
   approximateInvokeCount: number;
-  /** Default `RetriesExhausted`. */
-  condition?: FailureCondition;
+  condition?: 'RetriesExhausted' | 'RecordAgeExceeded';
 }
+
+type FailedMskRecord = LambdaKafkaFailureRecord['payload']['records'][string][number];
 
 /** A key or headers above this are left out of a reduced failure record too. */
 const REDUCED_PART_MAX_BYTES = 16 * 1024;
@@ -137,12 +103,7 @@ export function onFailureRecord(
   options: { reduced?: boolean } = {},
 ): LambdaKafkaFailureRecord {
   const full = buildMskEvent(source, [record]);
-  const payload = options.reduced
-    ? {
-        ...full,
-        records: Object.fromEntries(Object.entries(full.records).map(([k, list]) => [k, list.map(reduce)])),
-      }
-    : { ...full };
+  const records = { [`${record.topic}-${record.partition}`]: [reduce(toMskRecord(record))] };
   return {
     requestContext: {
       requestId: failure.requestId,
@@ -152,17 +113,18 @@ export function onFailureRecord(
     },
     responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
     version: '1.0',
+    // ISO-8601 with milliseconds, like the page's example.
     timestamp: new Date().toISOString(),
     KafkaBatchInfo: {
       batchSize: 1,
-      eventSourceArn: source.eventSourceArn,
-      bootstrapServers: source.bootstrapServers,
+      ...source,
+      // The byte length of the JSON payload (of the original record's, when reduced).
       payloadSize: Buffer.byteLength(JSON.stringify(full)),
       recordInfo: {
         offset: record.offset.toString(),
         timestamp: new Date(Number(record.timestamp)).toISOString(),
       },
     },
-    payload,
+    payload: { ...full, ...(options.reduced ? { records } : {}) },
   };
 }
