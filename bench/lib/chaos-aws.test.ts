@@ -1,10 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { builtInFaultProfile, type FaultCounters, type FaultProfile } from '../../local/faults/profile.ts';
 import {
-  type AwsScenarioEffects,
   attemptFigures,
   awsScenarios,
-  countersSince,
   FLASH_SALE_SKU,
   flashSale,
   isWarmup,
@@ -13,6 +11,8 @@ import {
   WARMUP_SKU,
   withCountingRules,
 } from './chaos-aws.ts';
+import type { ScenarioEffects } from './chaos-scenarios.ts';
+import { subtractStats } from './phase.ts';
 import type { OrderFacts } from './verify.ts';
 
 const fact = (status: string): OrderFacts => ({
@@ -41,18 +41,13 @@ function counters(byKind: Record<string, number>, byRule: FaultCounters['byRule'
 }
 
 /** A run where every order ended as `statuses` says, told once, stock exact, and `faults` injected. */
-function effects(
-  statuses: string[],
-  faults: FaultCounters | undefined,
-  more: Partial<AwsScenarioEffects> = {},
-) {
+function effects(statuses: string[], faults: FaultCounters | undefined, more: Partial<ScenarioEffects> = {}) {
   const orders = new Map(statuses.map((status, i) => [`o${i}`, fact(status)]));
   const counts: Record<string, number> = {};
   for (const status of statuses) counts[status] = (counts[status] ?? 0) + 1;
   return {
-    sent: statuses.length,
     accepted: [...orders.keys()],
-    notAccepted: 0,
+    notAccepted: [],
     stock: 100,
     effects: {
       statuses: counts,
@@ -63,10 +58,11 @@ function effects(
     },
     notifications: { duplicates: [], missing: [] },
     deadLettered: {},
+    faultFailures: [],
     profile: builtInFaultProfile('contention') as FaultProfile,
     faults,
     ...more,
-  } satisfies AwsScenarioEffects;
+  } satisfies ScenarioEffects;
 }
 
 const contention = awsScenarios['ddb-contention'];
@@ -74,21 +70,21 @@ const conflicts = { TransactionCanceledException: 40, TransactionConflictExcepti
 
 describe('the injected-error scenarios’ verdict', () => {
   it('passes a run where every order shipped once and both kinds of conflict were injected', () => {
-    expect(contention.verdict(effects(['SHIPPED', 'SHIPPED'], counters(conflicts)))).toEqual([]);
+    expect(contention.verdict(effects(['SHIPPED', 'SHIPPED'], counters(conflicts))).failures).toEqual([]);
   });
 
   it('fails a run that injected nothing of its class: it must be able to fail', () => {
-    const failures = contention.verdict(
+    const { failures } = contention.verdict(
       effects(['SHIPPED'], counters({ TransactionCanceledException: 3, latency: 10 })),
     );
     expect(failures).toEqual([expect.stringMatching(/^no TransactionConflictException was injected/)]);
-    expect(contention.verdict(effects(['SHIPPED'], undefined))).toEqual([
+    expect(contention.verdict(effects(['SHIPPED'], undefined)).failures).toEqual([
       'the runtime had no fault layer: nothing was injected',
     ]);
   });
 
   it('fails a lost order, a doubled notice, a double reservation and a dead letter', () => {
-    const failures = contention.verdict(
+    const { failures } = contention.verdict(
       effects(['SHIPPED', 'CONFIRMED'], counters(conflicts), {
         notifications: {
           duplicates: [{ orderId: 'o0', kind: 'order-shipped', recorded: 2, delivered: 2 }],
@@ -98,27 +94,27 @@ describe('the injected-error scenarios’ verdict', () => {
       }),
     );
     expect(failures).toEqual([
-      '1 accepted order never ended, e.g. o1',
+      '1 accepted order(s) never shipped, e.g. o1',
       expect.stringMatching(/^1 notification\(s\) recorded more than once/),
       'records dead-lettered under transient errors: retries-exhausted 1',
     ]);
     const doubled = effects(['SHIPPED'], counters(conflicts));
     doubled.effects.doubleReservedUnits = 2;
-    expect(contention.verdict(doubled)).toEqual(['2 unit(s) reserved twice']);
+    expect(contention.verdict(doubled).failures).toEqual(['2 unit(s) reserved twice']);
   });
 
   it('gives every scenario of issue #20 a built-in profile and the kinds it is about', () => {
     for (const name of ['ddb-contention', 'ddb-throttling', 'ddb-errors', 'sns-throttling'] as const) {
       const scenario = awsScenarios[name];
       expect(scenario.defaults).toEqual({ orders: 1_000, rate: 20 });
-      expect(scenario.profile({ orders: 1, rate: 1, stock: 1 }).rules.length).toBeGreaterThan(0);
-      expect(scenario.verdict(effects(['SHIPPED'], counters({})))).not.toEqual([]);
+      expect(scenario.profile?.({ orders: 1, rate: 1, stock: 1 }).rules.length).toBeGreaterThan(0);
+      expect(scenario.verdict(effects(['SHIPPED'], counters({}))).failures).not.toEqual([]);
     }
   });
 });
 
 describe('the flash sale’s verdict', () => {
-  const sale = (shipped: number, rejected: number, fired = 30, more: Partial<AwsScenarioEffects> = {}) => {
+  const sale = (shipped: number, rejected: number, fired = 30, more: Partial<ScenarioEffects> = {}) => {
     const profile = withCountingRules(flashSale.profile({ orders: 2_000, rate: 100, stock: 500 }));
     const byRule = Object.fromEntries(
       profile.rules.map((rule) => [
@@ -135,15 +131,15 @@ describe('the flash sale’s verdict', () => {
   };
 
   it('passes exactly the stock shipped and every other order rejected', () => {
-    expect(flashSale.verdict(sale(500, 1_500))).toEqual([]);
+    expect(flashSale.verdict(sale(500, 1_500)).failures).toEqual([]);
   });
 
   it('fails an oversell, a short sale and a rejected order never told', () => {
-    expect(flashSale.verdict(sale(501, 1_499))).toEqual([
+    expect(flashSale.verdict(sale(501, 1_499)).failures).toEqual([
       'oversold: 501 units shipped of 500 in stock',
       '1499 order(s) rejected, not 1500',
     ]);
-    expect(flashSale.verdict(sale(499, 1_501))).toEqual([
+    expect(flashSale.verdict(sale(499, 1_501)).failures).toEqual([
       '499 unit(s) shipped, not 500 (500 in stock)',
       '1501 order(s) rejected, not 1500',
     ]);
@@ -153,7 +149,7 @@ describe('the flash sale’s verdict', () => {
         missing: [{ orderId: 'o700', kind: 'order-rejected', problem: 'not-recorded' }],
       },
     });
-    expect(flashSale.verdict(untold)).toEqual([
+    expect(flashSale.verdict(untold).failures).toEqual([
       '1 notification(s) missing, e.g. order-rejected of o700 (not-recorded)',
     ]);
   });
@@ -165,7 +161,7 @@ describe('the flash sale’s verdict', () => {
       ['flash-sale-throttled', 0],
       ['flash-sale-conflict', 0.5],
     ]);
-    expect(flashSale.verdict(sale(500, 1_500, 0))).toEqual([
+    expect(flashSale.verdict(sale(500, 1_500, 0)).failures).toEqual([
       'flash-sale-conflict never fired, though the model’s rate made it likely',
     ]);
   });
@@ -236,9 +232,9 @@ describe('the flash sale’s orders', () => {
   it('counts the measured orders’ faults only: the counters at the end less those after the warm-up', () => {
     const before = counters({ TransactionCanceledException: 2 }, { r: { matched: 10, fired: 2 } });
     const after = counters({ TransactionCanceledException: 7, latency: 1 }, { r: { matched: 50, fired: 7 } });
-    const since = countersSince(after, before);
+    const since = subtractStats(after, before);
     expect(since).toMatchObject({ injected: 5, byKind: { TransactionCanceledException: 5, latency: 1 } });
     expect(since?.byRule.r).toEqual({ matched: 40, fired: 5 });
-    expect(countersSince(after, undefined)).toBe(after);
+    expect(subtractStats(after, undefined)).toBe(after);
   });
 });

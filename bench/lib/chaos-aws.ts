@@ -1,9 +1,8 @@
 /**
- * The chaos scenarios of injected AWS errors (issue #20): each is data — a name, the fault profile its
- * runtime child starts with, the orders it sends against which stock, and a pure `verdict(effects)` — run
- * by ./chaos-run.ts like the fault scenarios of ./chaos-scenarios.ts — and the figures of such a run (attempts
- * per order, the flash sale's). The verdicts read only what the run left behind (./verify.ts's effects, the
- * fault layer's counters, the mappings' counters), so they are unit-tested without a broker.
+ * The chaos scenarios of injected AWS errors (issue #20), data like ./chaos-scenarios.ts's: the fault
+ * profile the runtime starts with, the orders sent against which stock, a pure `verdict(effects)` (it
+ * reads only what the run left behind, so it is unit-tested without a broker); and the figures of such a
+ * run: attempts per order, the flash sale's.
  */
 import { type CatalogEntry, catalogBySku } from '../../functions/shared/catalog.ts';
 import { flashSaleProfile } from '../../local/faults/contention-model.ts';
@@ -15,14 +14,19 @@ import {
   type FaultRuleInput,
   parseFaultProfile,
 } from '../../local/faults/profile.ts';
-import { type RunShape, type RunSize, recordFailures } from './chaos-scenarios.ts';
+import {
+  invariants,
+  type RunSize,
+  type Scenario,
+  type ScenarioEffects,
+  shipsEverything,
+} from './chaos-scenarios.ts';
 import type { CompletionTracker } from './driver.ts';
-import { benchOrder, type OrderBody, stockFor } from './orders.ts';
+import { benchOrder } from './orders.ts';
 import { subtractStats } from './phase.ts';
 import type { ChildStats } from './protocol.ts';
-import { benchCatalog } from './stack.ts';
 import { summarize } from './stats.ts';
-import type { EffectsReport, NotificationCheck } from './verify.ts';
+import type { EffectsReport } from './verify.ts';
 
 export const awsScenarioNames = [
   'ddb-contention',
@@ -31,38 +35,6 @@ export const awsScenarioNames = [
   'sns-throttling',
   'flash-sale',
 ] as const;
-export type AwsScenarioName = (typeof awsScenarioNames)[number];
-
-/** What a run left behind, as the verdict reads it. */
-export interface AwsScenarioEffects {
-  sent: number;
-  /** Orders answered 202. */
-  accepted: readonly string[];
-  /** Orders never answered 202 despite the client's retries. */
-  notAccepted: number;
-  stock: number;
-  effects: Pick<EffectsReport, 'statuses' | 'orders' | 'shipped' | 'stockMismatches' | 'doubleReservedUnits'>;
-  notifications: Pick<NotificationCheck, 'duplicates' | 'missing'>;
-  /** This run's records on DeadLetterQueue, by reason (transient errors must never put one there). */
-  deadLettered: Record<string, number>;
-  /** The profile the runtime ran with, and its fault layer's counters at the end (undefined: none). */
-  profile: FaultProfile;
-  faults: FaultCounters | undefined;
-}
-
-export interface AwsChaosScenario extends RunShape {
-  name: AwsScenarioName;
-  summary: string;
-  /** Defaults of `npm run chaos -- --scenario <name>` without --orders / --rate. */
-  defaults: { orders: number; rate: number };
-  stockFor: (orders: number) => number;
-  catalog: (stock: number) => CatalogEntry[];
-  order: (runId: string, index: number, entries: readonly CatalogEntry[]) => OrderBody;
-  /** The runtime child's fault profile (the counting rules of `withCountingRules` are added to it). */
-  profile: (size: RunSize) => FaultProfile;
-  /** Failures (empty: PASS). Pure. */
-  verdict: (effects: AwsScenarioEffects) => string[];
-}
 
 /**
  * Rules that never fire (rate 0) but count, in the layer's `byRule.matched`, every request of their kind:
@@ -89,26 +61,12 @@ export function withCountingRules(profile: FaultProfile): FaultProfile {
 const countOf = (faults: FaultCounters | undefined, rule: keyof typeof COUNTING_RULES) =>
   faults?.byRule[rule]?.matched ?? 0;
 
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
-
-/** The guarantees every scenario keeps: nothing lost, doubled or dead-lettered, every notice once. */
-export function invariantFailures(e: AwsScenarioEffects, ended: (status: string | undefined) => boolean) {
-  const failures: string[] = [];
-  const lost = e.accepted.filter((orderId) => !ended(e.effects.orders.get(orderId)?.status));
-  if (lost.length > 0)
-    failures.push(
-      `${plural(lost.length, 'accepted order')} never ended, e.g. ${lost.slice(0, 3).join(', ')}`,
-    );
-  if (e.notAccepted > 0) failures.push(`${plural(e.notAccepted, 'order')} never accepted`);
-  failures.push(...recordFailures(e));
-  if (e.effects.doubleReservedUnits > 0)
-    failures.push(`${e.effects.doubleReservedUnits} unit(s) reserved twice`);
-  const deadLettered = Object.entries(e.deadLettered);
-  if (deadLettered.length > 0)
-    failures.push(
-      `records dead-lettered under transient errors: ${deadLettered.map(([reason, n]) => `${reason} ${n}`).join(', ')}`,
-    );
-  return failures;
+/** Transient errors must never put a record on DeadLetterQueue. */
+function deadLetterFailures(e: ScenarioEffects): string[] {
+  const deadLettered = Object.entries(e.deadLettered).map(([reason, n]) => `${reason} ${n}`);
+  return deadLettered.length > 0
+    ? [`records dead-lettered under transient errors: ${deadLettered.join(', ')}`]
+    : [];
 }
 
 /** A scenario must be able to fail: it fails when its profile injected nothing of a kind it is about. */
@@ -119,24 +77,17 @@ export function injectionFailures(faults: FaultCounters | undefined, kinds: read
     .map((kind) => `no ${kind} was injected (${faults.requests} requests through the fault layer)`);
 }
 
-const shipsEverything = (status: string | undefined) => status === 'SHIPPED';
-
 /** A scenario of the demo orders (one to three lines, plentiful stock) under a built-in profile. */
-function loadScenario(
-  name: AwsScenarioName,
-  profileName: string,
-  kinds: readonly FaultKind[],
-  summary: string,
-): AwsChaosScenario {
+function loadScenario(name: string, profileName: string, kinds: readonly FaultKind[]): Scenario {
   return {
     name,
-    summary,
     defaults: { orders: 1_000, rate: 20 },
-    stockFor,
-    catalog: benchCatalog,
-    order: benchOrder,
     profile: () => builtInFaultProfile(profileName) as FaultProfile,
-    verdict: (e) => [...invariantFailures(e, shipsEverything), ...injectionFailures(e.faults, kinds)],
+    verdict: (e) => {
+      const verdict = shipsEverything(e);
+      verdict.failures.push(...deadLetterFailures(e), ...injectionFailures(e.faults, kinds));
+      return verdict;
+    },
   };
 }
 
@@ -157,10 +108,12 @@ export function silentRules(profile: FaultProfile, faults: FaultCounters | undef
   });
 }
 
-/** Exactly the stock shipped, every other order rejected and told once, nothing oversold or lost. */
-export function flashSaleVerdict(e: AwsScenarioEffects): string[] {
-  const ended = (status: string | undefined) => status === 'SHIPPED' || status === 'REJECTED';
-  const failures = invariantFailures(e, ended);
+/** Exactly the stock shipped, every other order rejected and told once, nothing oversold or lost. Pure. */
+export function flashSaleVerdict(e: ScenarioEffects) {
+  const ended = (orderId: string) =>
+    ['SHIPPED', 'REJECTED'].includes(e.effects.orders.get(orderId)?.status ?? '');
+  const verdict = invariants(e, 'ended SHIPPED or REJECTED', ended);
+  const failures = [...verdict.failures, ...deadLetterFailures(e)];
   const shipped = e.effects.statuses.SHIPPED ?? 0;
   const rejected = e.effects.statuses.REJECTED ?? 0;
   const expectedShipped = Math.min(e.stock, e.accepted.length);
@@ -170,9 +123,9 @@ export function flashSaleVerdict(e: AwsScenarioEffects): string[] {
   if (rejected !== e.accepted.length - expectedShipped)
     failures.push(`${rejected} order(s) rejected, not ${e.accepted.length - expectedShipped}`);
   if (!e.faults) failures.push('the runtime had no fault layer: nothing was injected');
-  for (const rule of silentRules(e.profile, e.faults))
+  for (const rule of e.profile ? silentRules(e.profile, e.faults) : [])
     failures.push(`${rule} never fired, though the model’s rate made it likely`);
-  return failures;
+  return { ...verdict, failures };
 }
 
 /** The warm-up orders' SKU in the flash sale (stocked like the sale's, never faulted). */
@@ -180,86 +133,53 @@ export const WARMUP_SKU = 'SKU-TSHIRT-M';
 /** A warm-up order's id: of the run (checked like the others), never counted as one of its orders. */
 export const isWarmup = (orderId: string): boolean => orderId.includes('-warmup-');
 
-export const flashSale: AwsChaosScenario = {
+/** Order `index` of the run: one unit of `sku` (`tag` in its id after the run's). */
+const oneUnitOf =
+  (sku: string, tag = '') =>
+  (runId: string, index: number, entries: readonly CatalogEntry[]) => {
+    const entry = entries.find((e) => e.sku === sku) as CatalogEntry;
+    const { items: _items, ...order } = benchOrder(runId, index, [entry]);
+    const items = [{ sku, name: entry.name, quantity: 1, unitPrice: entry.unitPrice }];
+    return { ...order, orderId: `bench-${runId}-${tag}${index}`, items };
+  };
+
+export const flashSale = {
   name: 'flash-sale',
-  summary: 'one SKU, quantity 1 per order, a quarter of the orders in stock; conflicts and throttling on it',
   defaults: { orders: 2_000, rate: 100 },
-  stockFor: (orders) => Math.max(1, Math.round(orders / 4)),
-  catalog: (stock) =>
+  stockFor: (orders: number) => Math.max(1, Math.round(orders / 4)),
+  catalog: (stock: number) =>
     [FLASH_SALE_SKU, WARMUP_SKU].map((sku) => ({
       ...(catalogBySku.get(sku) as CatalogEntry),
       initialStock: stock,
     })),
-  order: (runId, index, entries) => {
-    const entry = entries.find((e) => e.sku === FLASH_SALE_SKU) as CatalogEntry;
-    const { items: _items, ...order } = benchOrder(runId, index, [entry]);
-    return {
-      ...order,
-      items: [{ sku: entry.sku, name: entry.name, quantity: 1, unitPrice: entry.unitPrice }],
-    };
-  },
+  order: oneUnitOf(FLASH_SALE_SKU),
   // Cold starts would otherwise take the first seconds, while the stock sells.
-  warmup: {
-    orders: 20,
-    order: (runId, index, entries) => {
-      const entry = entries.find((e) => e.sku === WARMUP_SKU) as CatalogEntry;
-      const { items: _items, ...order } = benchOrder(runId, index, [entry]);
-      return {
-        ...order,
-        orderId: `bench-${runId}-warmup-${index}`,
-        items: [{ sku: entry.sku, name: entry.name, quantity: 1, unitPrice: entry.unitPrice }],
-      };
-    },
-  },
+  warmup: { orders: 20, order: oneUnitOf(WARMUP_SKU, 'warmup-') },
   // The rates local/faults/contention-model.ts predicts for this many orders/s on one stock item.
-  profile: ({ orders, rate }) => flashSaleProfile({ sku: FLASH_SALE_SKU, orders, seconds: orders / rate }),
+  profile: ({ orders, rate }: RunSize) =>
+    flashSaleProfile({ sku: FLASH_SALE_SKU, orders, seconds: orders / rate }),
   verdict: flashSaleVerdict,
-};
+} satisfies Scenario;
 
-export const awsScenarios: Record<AwsScenarioName, AwsChaosScenario> = {
-  'ddb-contention': loadScenario(
-    'ddb-contention',
-    'contention',
-    ['TransactionCanceledException', 'TransactionConflictException'],
-    'transaction conflicts on the inventory, single-item write conflicts on inventory and orders',
-  ),
-  'ddb-throttling': loadScenario(
-    'ddb-throttling',
-    'throttling',
-    ['ThrottlingException', 'ProvisionedThroughputExceededException', 'TransactionCanceledException'],
-    'throttling of the inventory, orders and idempotency tables',
-  ),
-  'ddb-errors': loadScenario(
-    'ddb-errors',
-    'errors',
-    ['InternalServerError', 'drop', 'InternalError'],
-    'DynamoDB 500s and dropped connections before and after the write; SNS 500s',
-  ),
-  'sns-throttling': loadScenario('sns-throttling', 'sns-throttling', ['Throttling'], 'SNS Publish throttled'),
+export const awsScenarios: Record<(typeof awsScenarioNames)[number], Scenario> = {
+  // Transaction conflicts on the inventory, single-item write conflicts on inventory and orders.
+  'ddb-contention': loadScenario('ddb-contention', 'contention', [
+    'TransactionCanceledException',
+    'TransactionConflictException',
+  ]),
+  // Throttling of the inventory, orders and idempotency tables.
+  'ddb-throttling': loadScenario('ddb-throttling', 'throttling', [
+    'ThrottlingException',
+    'ProvisionedThroughputExceededException',
+    'TransactionCanceledException',
+  ]),
+  // DynamoDB 500s and dropped connections before and after the write; SNS 500s.
+  'ddb-errors': loadScenario('ddb-errors', 'errors', ['InternalServerError', 'drop', 'InternalError']),
+  'sns-throttling': loadScenario('sns-throttling', 'sns-throttling', ['Throttling']),
   'flash-sale': flashSale,
 };
 
-// ---- Attempts per order ------------------------------------------------------------------------------
-
-export interface AttemptFigures {
-  /** The run's orders in the orders table (the API wrote them): what the figures are divided by. */
-  orders: number;
-  /** HTTP requests to DynamoDB per order (every attempt: the SDK's retries and the functions' own). */
-  dynamodbRequestsPerOrder: number;
-  /** DynamoDB calls per order as the functions made them (before the SDK's retries). */
-  dynamodbCallsPerOrder: number;
-  /** HTTP requests to SNS per order (every attempt). */
-  snsRequestsPerOrder: number;
-  /** Errors and dropped connections injected per order. */
-  injectedPerOrder: number;
-  /** Injections by kind (latency included), over the run. */
-  injectedByKind: Record<string, number>;
-  /** Mapping invocations that failed (their batch retried or bisected), over the run and per order. */
-  failedInvocations: number;
-  failedInvocationsPerOrder: number;
-  /** Inventory transactions (`TransactWriteItems` requests) per order. */
-  transactionsPerOrder: number;
-}
+// ---- The figures of a run ----------------------------------------------------------------------------
 
 const per = (n: number, orders: number) => Math.round((n / Math.max(1, orders)) * 100) / 100;
 
@@ -269,42 +189,56 @@ export function attemptFigures(input: {
   faults: FaultCounters | undefined;
   dynamodbCalls: number;
   failedInvocations: number;
-}): AttemptFigures {
+}) {
   const { orders, faults } = input;
   const { latency: _latency, ...errors } = faults?.byKind ?? {};
   return {
+    /** The run's orders in the orders table (the API wrote them): what the figures are divided by. */
     orders,
+    /** Every HTTP request (the SDK's retries and the functions' own), and the calls the functions made. */
     dynamodbRequestsPerOrder: per(countOf(faults, 'count:dynamodb'), orders),
     dynamodbCallsPerOrder: per(input.dynamodbCalls, orders),
     snsRequestsPerOrder: per(countOf(faults, 'count:sns'), orders),
+    /** Errors and dropped connections injected per order; injections by kind (latency aside) over the run. */
     injectedPerOrder: per(faults?.injected ?? 0, orders),
     injectedByKind: Object.fromEntries(Object.entries(errors).sort()),
+    /** Mapping invocations that failed (their batch retried or bisected). */
     failedInvocations: input.failedInvocations,
     failedInvocationsPerOrder: per(input.failedInvocations, orders),
     transactionsPerOrder: per(countOf(faults, 'count:dynamodb:TransactWriteItems'), orders),
   };
 }
+export type AttemptFigures = ReturnType<typeof attemptFigures>;
 
-/** What the layer counted between two snapshots (`before` undefined: since it started): each count less the earlier. */
-export const countersSince = (after: FaultCounters | undefined, before: FaultCounters | undefined) =>
-  subtractStats(after, before);
+const dynamodbCalls = (stats: ChildStats | undefined) =>
+  Object.values(stats?.dynamodb ?? {}).reduce((n, table) => n + table.calls, 0);
+const failedInvocations = (stats: ChildStats | undefined) =>
+  Object.values(stats?.emulators ?? {}).reduce((n, e) => n + e.failedInvocations, 0);
 
-// ---- The flash sale's figures -------------------------------------------------------------------------
+/** The attempts of the measured orders: the counters at the end less those after the warm-up. */
+export function attemptsOf(stats: ChildStats | undefined, warm: ChildStats | undefined, orders: number) {
+  return attemptFigures({
+    orders,
+    faults: subtractStats(stats?.faults, warm?.faults),
+    dynamodbCalls: dynamodbCalls(stats) - dynamodbCalls(warm),
+    failedInvocations: failedInvocations(stats) - failedInvocations(warm),
+  });
+}
 
-export interface FlashSaleFigures {
-  stock: number;
-  reserved: number;
-  rejected: number;
-  /** Reservations per second between the first and the last reservation (while stock lasted). */
-  reservationsPerSec: number;
-  /** Seconds from the first to the last reservation. */
-  reservingS: number;
-  /** Inventory transactions per order inventory decided (reserved or rejected), and per reservation. */
-  transactionsPerDecision: number;
-  transactionsPerReservation: number;
-  /** POST's 202 to the final notice delivered, of the orders that got a unit, and of those rejected. */
-  reservedLatency: { p50Ms: number; p99Ms: number; count: number };
-  rejectedLatency: { p50Ms: number; p99Ms: number; count: number };
+export const attemptsLine = (a: AttemptFigures) =>
+  `per order: ${a.dynamodbRequestsPerOrder} DynamoDB requests for ${a.dynamodbCallsPerOrder} calls, ${a.snsRequestsPerOrder} SNS requests, ${a.transactionsPerOrder} inventory transactions, ${a.injectedPerOrder} faults injected, ${a.failedInvocationsPerOrder} failed invocations retried (${a.failedInvocations}); injected: ${
+    Object.entries(a.injectedByKind)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ') || 'nothing'
+  }`;
+
+/** The effects of the measured orders only (the warm-up's are checked with the rest: notices, stock). */
+export function measuredOnly(effects: EffectsReport): EffectsReport {
+  const orders = new Map([...effects.orders].filter(([orderId]) => !isWarmup(orderId)));
+  const statuses: Record<string, number> = {};
+  for (const order of orders.values()) statuses[order.status] = (statuses[order.status] ?? 0) + 1;
+  const shipped = new Set([...effects.shipped].filter((orderId) => !isWarmup(orderId)));
+  return { ...effects, orders, statuses, shipped };
 }
 
 /** Reservations per second from the CONFIRMED times of the orders' histories (n reservations, n − 1 gaps). */
@@ -320,39 +254,17 @@ export function reservationRate(confirmedAt: readonly string[]): { perSec: numbe
   return { perSec: Math.round(((times.length - 1) / spanS) * 10) / 10, spanS: Math.round(spanS * 100) / 100 };
 }
 
-// ---- The figures of a run ------------------------------------------------------------
-
-const dynamodbCalls = (stats: ChildStats | undefined) =>
-  Object.values(stats?.dynamodb ?? {}).reduce((n, table) => n + table.calls, 0);
-const failedInvocations = (stats: ChildStats | undefined) =>
-  Object.values(stats?.emulators ?? {}).reduce((n, e) => n + e.failedInvocations, 0);
-
-/** The attempts of the measured orders: the counters at the end less those after the warm-up. */
-export function attemptsOf(stats: ChildStats | undefined, warm: ChildStats | undefined, orders: number) {
-  return attemptFigures({
-    orders,
-    faults: countersSince(stats?.faults, warm?.faults),
-    dynamodbCalls: dynamodbCalls(stats) - dynamodbCalls(warm),
-    failedInvocations: failedInvocations(stats) - failedInvocations(warm),
-  });
-}
-
-/** The effects of the measured orders only (the warm-up's are checked with the rest: notices, stock). */
-export function measuredOnly(effects: EffectsReport): EffectsReport {
-  const orders = new Map([...effects.orders].filter(([orderId]) => !isWarmup(orderId)));
-  const statuses: Record<string, number> = {};
-  for (const order of orders.values()) statuses[order.status] = (statuses[order.status] ?? 0) + 1;
-  const shipped = new Set([...effects.shipped].filter((orderId) => !isWarmup(orderId)));
-  return { ...effects, orders, statuses, shipped };
-}
-
-/** The flash sale's figures, from its measured orders, their completions and the transactions counted. */
+/**
+ * The flash sale's figures, from its measured orders, their completions and the inventory transactions
+ * counted: reservations/s while stock lasted, transactions per decision and per reservation, and the
+ * latency (202 to the final notice delivered) of the orders that got a unit and of those rejected.
+ */
 export function flashSaleFigures(
   measured: EffectsReport,
   tracker: CompletionTracker,
   stock: number,
   transactions: number,
-): FlashSaleFigures {
+) {
   const reserved = [...measured.orders.values()].filter((o) => o.confirmedAt !== undefined);
   const rejected = measured.statuses.REJECTED ?? 0;
   const rate = reservationRate(reserved.flatMap((o) => (o.confirmedAt ? [o.confirmedAt] : [])));
@@ -364,7 +276,6 @@ export function flashSaleFigures(
     const { p50Ms, p99Ms, count } = summarize(samples);
     return { p50Ms, p99Ms, count };
   };
-  const per = (n: number, d: number) => Math.round((n / Math.max(1, d)) * 100) / 100;
   return {
     stock,
     reserved: reserved.length,
@@ -377,10 +288,4 @@ export function flashSaleFigures(
     rejectedLatency: latency('order-rejected'),
   };
 }
-
-export const attemptsLine = (a: AttemptFigures) =>
-  `per order: ${a.dynamodbRequestsPerOrder} DynamoDB requests for ${a.dynamodbCallsPerOrder} calls, ${a.snsRequestsPerOrder} SNS requests, ${a.transactionsPerOrder} inventory transactions, ${a.injectedPerOrder} faults injected, ${a.failedInvocationsPerOrder} failed invocations retried (${a.failedInvocations}); injected: ${
-    Object.entries(a.injectedByKind)
-      .map(([k, n]) => `${k} ${n}`)
-      .join(', ') || 'nothing'
-  }`;
+export type FlashSaleFigures = ReturnType<typeof flashSaleFigures>;

@@ -242,7 +242,7 @@ export const crashPoison: Fault = async (h) => {
     h.note(
       `${sent.length} crash records (${byKind.join(', ')}) injected over ${orderPathTopics.join(', ')}, on ${partitions} partitions`,
     );
-    await deadLettered(h.child(), sent.length, h.note);
+    await deadLettered(h.runtimes.current(), sent.length, h.note);
   })();
   return { during, verdict: (evidence) => crashVerdict(sent, evidence, h.session.runId) };
 };

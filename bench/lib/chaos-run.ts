@@ -1,41 +1,33 @@
 /**
- * The one runner of every `npm run chaos` scenario, of both families of scenarios as data: the faults of
- * ./chaos-scenarios.ts (kills, rebalances, replay, poison, crashing records, cancels) and the injected AWS
- * errors of ./chaos-aws.ts (a fault profile in front of DynamoDB and SNS, the flash sale). Per scenario:
- * fresh tables stocked as it says, runtimes behind a round-robin API (`startRun`), its warm-up, its fault
- * armed, its orders at their rate (a careful client: retries with the same order id) with the cancels of
+ * The one runner of every `npm run chaos` scenario (./chaos-scenarios.ts, ./chaos-aws.ts). Per scenario:
+ * fresh tables stocked as it says, runtimes behind a round-robin API, its warm-up, its fault armed, its
+ * orders at their rate (a careful client: retries with the same order id) with the cancels of
  * runtime-kill-cancel, the drain, the replay, then the read-back of what the run left behind (DynamoDB,
- * the Notification and DeadLetterQueue topics, the sends in every runtime's log) for the scenario's pure
- * verdict (`runScenario`).
+ * the Notification and DeadLetterQueue topics, the sends in every runtime's log) for its pure verdict.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CrashKind } from '../../local/faults/crash-poison.ts';
-import type { FaultProfile } from '../../local/faults/profile.ts';
 import { findFreePorts } from '../../local/infra/index.ts';
 import { deadLetterTopic } from '../../topology/topics.ts';
 import { cancelOrder } from './cancel.ts';
 import {
-  type AttemptFigures,
-  type AwsChaosScenario,
-  type AwsScenarioEffects,
   attemptsLine,
   attemptsOf,
-  countersSince,
-  type FlashSaleFigures,
   flashSaleFigures,
   isWarmup,
   measuredOnly,
   withCountingRules,
 } from './chaos-aws.ts';
-import type { FaultRun, FaultVerdict, Harness } from './chaos-faults.ts';
-import type { KillScenario, KillVerdict } from './chaos-scenarios.ts';
+import type { FaultRun } from './chaos-faults.ts';
+import type { Scenario, Verdict } from './chaos-scenarios.ts';
 import { type RunningChild, startChild } from './child-process.ts';
 import { CompletionTracker, type DriveResult, sendAtRate, waitForCompletions } from './driver.ts';
 import { pipelineLag } from './lag.ts';
 import { benchOrder, stockFor } from './orders.ts';
+import { subtractStats } from './phase.ts';
 import type { ChildConfig, ChildStats, Completion } from './protocol.ts';
 import { commitGroupsAt, logFileFor, preparePipeline } from './session.ts';
-import { type BenchStack, endOffsets, newAdmin, newRunId, type Offsets } from './stack.ts';
+import { type BenchStack, endOffsets, newAdmin, newRunId } from './stack.ts';
 import {
   type CancelAnswer,
   checkNotifications,
@@ -45,9 +37,6 @@ import {
   readProducedNotifications,
   readRange,
 } from './verify.ts';
-
-/** A scenario of either family. */
-export type ChaosScenario = KillScenario | AwsChaosScenario;
 
 export interface ChaosOptions {
   orders: number;
@@ -60,7 +49,6 @@ export interface ChaosOptions {
   log: (line: string) => void;
 }
 
-/** runtime-kill-cancel: the share of the accepted orders the driver cancels. */
 export const DEFAULT_CANCEL_SHARE = 0.3;
 /**
  * runtime-kill-cancel: a cancel is sent a random moment up to this long after the order's 202, short
@@ -70,10 +58,8 @@ export const DEFAULT_CANCEL_SHARE = 0.3;
  */
 const CANCEL_WITHIN_MS = 2_500;
 
-const DLQ = deadLetterTopic;
-
 /** The row of a scenario that did not run: nothing sent, nothing found. */
-export function notRun(scenario: ScenarioResult['scenario']): ScenarioResult {
+export function notRun(scenario: string): ScenarioResult {
   return {
     scenario,
     pass: true,
@@ -103,25 +89,21 @@ export function notRun(scenario: ScenarioResult['scenario']): ScenarioResult {
   };
 }
 
-/** One scenario's run: its tables, its runtimes, what it noted. */
-type ChaosRun = Awaited<ReturnType<typeof startRun>>;
+/** One scenario's run, what its fault works with: its tables, its runtimes, what it noted. */
+export type ChaosRun = Awaited<ReturnType<typeof startRun>>;
 
 /** Fresh tables stocked as the scenario says, and the means to start its runtimes (none started yet). */
-async function startRun(scenario: ChaosScenario, stack: BenchStack, options: ChaosOptions) {
+async function startRun(scenario: Scenario, stack: BenchStack, options: ChaosOptions) {
   const runId = newRunId();
   const stock = (scenario.stockFor ?? stockFor)(options.orders);
-  const entries = scenario.catalog?.(stock);
-  const session = { ...(await preparePipeline(stack, runId, stock, entries)), orders: options.orders };
+  const prepared = await preparePipeline(stack, runId, stock, scenario.catalog?.(stock));
+  const session = { ...prepared, orders: options.orders };
   const profile = scenario.profile && withCountingRules(scenario.profile({ ...options, stock }));
   const admin = newAdmin(stack.kafkaBrokers);
-  const dlqStart = await endOffsets(admin, [DLQ]);
+  const dlqStart = await endOffsets(admin, [deadLetterTopic]);
   const [apiPort] = await findFreePorts(1);
   const tracker = new CompletionTracker();
   const events: string[] = [];
-  const note = (line: string) => {
-    events.push(line);
-    options.log(`[chaos:${scenario.name}] ${line}`);
-  };
   const runtimes = runtimePool(`chaos-${scenario.name}`, {
     stack,
     runId,
@@ -130,27 +112,9 @@ async function startRun(scenario: ChaosScenario, stack: BenchStack, options: Cha
     apiPort: apiPort as number,
     extra: { handlerWrapper: scenario.handlerWrapper, faults: profile },
   });
-  const driving = { done: false };
-  const harness: Harness = {
-    stack,
-    session,
-    tracker,
-    child: runtimes.current,
-    startRuntime: runtimes.startRuntime,
-    startVisitor: runtimes.startVisitor,
-    retireVisitor: runtimes.retireVisitor,
-    note,
-    crashKinds: options.crashKinds,
-    acceptedAtLeast: async (count) => {
-      while (tracker.accepted.size < count && !driving.done) await sleep(50);
-    },
-  };
-  const dispose = async () => {
-    await runtimes.stopAll();
-    await admin.close().catch(() => undefined);
-    await session.dispose().catch(() => undefined);
-  };
+  let driving = true;
   return {
+    stack,
     runId,
     stock,
     session,
@@ -159,11 +123,24 @@ async function startRun(scenario: ChaosScenario, stack: BenchStack, options: Cha
     dlqStart,
     tracker,
     events,
-    note,
     runtimes,
-    harness,
-    driving,
-    dispose,
+    crashKinds: options.crashKinds,
+    note: (line: string) => {
+      events.push(line);
+      options.log(`[chaos:${scenario.name}] ${line}`);
+    },
+    /** Resolves once `count` orders were accepted (or every order was sent). */
+    acceptedAtLeast: async (count: number) => {
+      while (tracker.accepted.size < count && driving) await sleep(50);
+    },
+    doneDriving: () => {
+      driving = false;
+    },
+    dispose: async () => {
+      await runtimes.stopAll();
+      await admin.close().catch(() => undefined);
+      await session.dispose().catch(() => undefined);
+    },
   };
 }
 
@@ -183,7 +160,6 @@ function runtimePool(
   const logFiles: string[] = [];
   const children: RunningChild[] = [];
   const visitorApis = new Map<RunningChild, string>();
-  const mainApi = `http://127.0.0.1:${run.apiPort}`;
   let current: RunningChild | undefined;
   let turn = 0;
   const spawn = async (what: string, port: number) => {
@@ -209,20 +185,24 @@ function runtimePool(
   return {
     logFiles,
     children,
+    /** The runtime that serves the API the orders are sent to. */
     current: () => current as RunningChild,
+    /** Starts the main runtime, or replaces it (same API port). */
     startRuntime: async () => {
       current = await spawn(`runtime${children.length + 1}`, run.apiPort);
       return current;
     },
+    /** Another runtime in the same consumer groups, on the same tables; its API takes orders too. */
     startVisitor: async () => {
       const visitor = await spawn(`visitor${children.length + 1}`, 0);
       if (visitor.apiUrl) visitorApis.set(visitor, visitor.apiUrl);
       return visitor;
     },
+    /** The visitor is going: no more orders to its API. */
     retireVisitor: (visitor: RunningChild) => void visitorApis.delete(visitor),
     // Orders go round-robin to every runtime's API, as behind a load balancer.
     pickApi: () => {
-      const apis = [mainApi, ...visitorApis.values()];
+      const apis = [`http://127.0.0.1:${run.apiPort}`, ...visitorApis.values()];
       return apis[turn++ % apis.length] as string;
     },
     stopAll: () => Promise.all(children.map((child) => child.stop().catch(() => undefined))),
@@ -258,10 +238,9 @@ function cancelling(run: ChaosRun, share: number) {
     },
   };
 }
-type Cancelling = ReturnType<typeof cancelling>;
 
 /** Sends the scenario's warm-up orders and waits for them; resolves with the counters after them. */
-async function warmUp(scenario: ChaosScenario, run: ChaosRun, options: ChaosOptions) {
+async function warmUp(scenario: Scenario, run: ChaosRun, options: ChaosOptions) {
   const warmup = scenario.warmup;
   if (!warmup) return undefined;
   await sendAtRate({
@@ -276,35 +255,25 @@ async function warmUp(scenario: ChaosScenario, run: ChaosRun, options: ChaosOpti
   return run.runtimes.current().stats();
 }
 
+const lagOf = (run: ChaosRun) => pipelineLag(run.stack, run.runId, run.session.startOffsets);
+
 /**
- * Waits until every accepted order reported its order-shipped notification, or the pipeline is idle
- * (nothing left to consume) and nothing progressed for `stallMs`. Completions reported by a killed
- * runtime may be lost on the way: an idle pipeline is then checked against DynamoDB by the caller.
+ * Waits until the run's groups committed everything and every accepted order reported its last notice,
+ * or the groups were idle for 10 s (completions reported by a killed runtime may be lost on the way: the
+ * read-back judges), or nothing progressed for `stallMs`.
  */
-async function waitForDrain(run: ChaosRun, stack: BenchStack, stallMs: number): Promise<void> {
-  let last = -1;
+async function drain(run: ChaosRun, stallMs: number): Promise<void> {
+  let last = Number.NaN;
   let lastProgress = Date.now();
   let idleSince: number | undefined;
-  for (;;) {
-    if (run.tracker.missing().length === 0) return;
-    const lag = await pipelineLag(stack, run.runId, run.session.startOffsets).catch(() => Number.NaN);
-    const progress = run.tracker.completed.size * 1_000_000 - (Number.isNaN(lag) ? 0 : lag);
-    if (progress !== last) {
-      last = progress;
-      lastProgress = Date.now();
-    }
+  for (; ; await sleep(1_000)) {
+    const lag = await lagOf(run).catch(() => -1);
+    const progress = run.tracker.completed.size * 1_000_000 - lag;
+    if (progress !== last) [last, lastProgress] = [progress, Date.now()];
     idleSince = lag === 0 ? (idleSince ?? Date.now()) : undefined;
-    // Idle for a while: whatever was going to finish has finished.
-    if (idleSince !== undefined && Date.now() - idleSince > 10_000) return;
+    const idleFor = idleSince === undefined ? -1 : Date.now() - idleSince;
+    if (idleFor >= 0 && (run.tracker.missing().length === 0 || idleFor > 10_000)) return;
     if (Date.now() - lastProgress > stallMs) return;
-    await sleep(1_000);
-  }
-}
-
-/** Until the run's groups committed everything (a rejected or cancelled order's last notice may trail). */
-async function waitUntilIdle(run: ChaosRun, stack: BenchStack, stallMs: number): Promise<void> {
-  for (const idleBy = Date.now() + stallMs; Date.now() < idleBy; await sleep(1_000)) {
-    if ((await pipelineLag(stack, run.runId, run.session.startOffsets).catch(() => -1)) === 0) return;
   }
 }
 
@@ -312,22 +281,24 @@ async function waitUntilIdle(run: ChaosRun, stack: BenchStack, stallMs: number):
  * replay: every runtime stopped, the run's consumer groups reset to where the run began (on a broker of
  * its own: the beginning of the topics), a new runtime delivers everything again.
  */
-async function replayRun(run: ChaosRun, stack: BenchStack, stallMs: number): Promise<void> {
-  const { session } = run;
-  const before = await readEffects(stack.dynamodbEndpoint, session.tablePrefix, run.stock);
+async function replayRun(run: ChaosRun, stallMs: number): Promise<void> {
+  const { session, stack } = run;
+  const notifications = async () =>
+    (await readEffects(stack.dynamodbEndpoint, session.tablePrefix, run.stock)).notifications;
+  const before = await notifications();
   await run.runtimes.stopAll();
   await commitGroupsAt(run.admin, run.runId, session.startOffsets);
   const fromTheStart = [...session.startOffsets.values()].every((partitions) =>
     [...partitions.values()].every((offset) => offset === 0n),
   );
   run.note(
-    `consumer groups reset to ${fromTheStart ? 'the beginning of every topic (earliest)' : 'where the run began (the topics hold older records of other runs)'}; ${await pipelineLag(stack, run.runId, session.startOffsets)} records to deliver again`,
+    `consumer groups reset to ${fromTheStart ? 'the beginning of every topic (earliest)' : 'where the run began (the topics hold older records of other runs)'}; ${await lagOf(run)} records to deliver again`,
   );
   const runtime = await run.runtimes.startRuntime();
   const replayStarted = Date.now();
   for (let idle = 0; idle < 3 && Date.now() - replayStarted < stallMs * 2; ) {
     await sleep(1_000);
-    idle = (await pipelineLag(stack, run.runId, session.startOffsets)) === 0 ? idle + 1 : 0;
+    idle = (await lagOf(run)) === 0 ? idle + 1 : 0;
   }
   const stats = await runtime.stats();
   const reproduced = Object.entries(stats.produced)
@@ -336,17 +307,22 @@ async function replayRun(run: ChaosRun, stack: BenchStack, stallMs: number): Pro
   run.note(
     `replayed in ${((Date.now() - replayStarted) / 1000).toFixed(1)} s: ${Object.values(stats.functions).reduce((n, f) => n + f.records, 0)} records delivered again, ${reproduced} pipeline events produced again`,
   );
-  const after = await readEffects(stack.dynamodbEndpoint, session.tablePrefix, run.stock);
-  if (after.notifications !== before.notifications) {
-    run.note(`notifications went from ${before.notifications} to ${after.notifications} during the replay`);
-  }
+  const after = await notifications();
+  if (after !== before) run.note(`notifications went from ${before} to ${after} during the replay`);
 }
 
-const noVerdict: FaultVerdict = { failures: [] };
-
-/** The run's dead letters (replay markers aside) and those of its own records, by reason. */
-async function deadLettersOf(run: ChaosRun, stack: BenchStack, ends: Offsets) {
-  const records = await readRange(stack.kafkaBrokers, DLQ, run.dlqStart, ends);
+/**
+ * What the run left behind, once every runtime stopped and wrote its last line: the tables, the dead
+ * letters (this run's own, by reason), the fault's verdict on them, the notifications recorded, produced
+ * and sent, every runtime's last counters.
+ */
+async function readBack(run: ChaosRun, fault: FaultRun) {
+  const { runtimes, session, stack } = run;
+  await runtimes.stopAll();
+  await Promise.all(runtimes.children.map((child) => Promise.race([child.logClosed, sleep(10_000)])));
+  const effects = await readEffects(stack.dynamodbEndpoint, session.tablePrefix, run.stock);
+  const ends = await endOffsets(run.admin, [deadLetterTopic, 'Notification']);
+  const records = await readRange(stack.kafkaBrokers, deadLetterTopic, run.dlqStart, ends);
   const deadLetters = records.map(parseDeadLetter).filter((d) => d.reason !== 'replay-marker');
   const deadLettered: Record<string, number> = {};
   for (const d of deadLetters) {
@@ -355,29 +331,9 @@ async function deadLettersOf(run: ChaosRun, stack: BenchStack, ends: Offsets) {
     );
     if (ours) deadLettered[d.reason] = (deadLettered[d.reason] ?? 0) + 1;
   }
-  return { records, deadLetters, deadLettered };
-}
-
-/**
- * What the run left behind, once every runtime stopped and wrote its last line: the tables, the fault's
- * verdict on the evidence, the dead letters, the notifications recorded, produced and sent, every
- * runtime's last counters.
- */
-async function readBack(run: ChaosRun, stack: BenchStack, fault: FaultRun) {
-  const { runtimes, session } = run;
-  await runtimes.stopAll();
-  await Promise.all(runtimes.children.map((child) => Promise.race([child.logClosed, sleep(10_000)])));
-  const effects = await readEffects(stack.dynamodbEndpoint, session.tablePrefix, run.stock);
-  const ends = await endOffsets(run.admin, [DLQ, 'Notification']);
-  const dlq = await deadLettersOf(run, stack, ends);
   const stats = runtimes.children.flatMap((child) => child.lastStats() ?? []);
-  const evidence = {
-    deadLetterRecords: dlq.records,
-    deadLetters: dlq.deadLetters,
-    stats,
-    logFiles: runtimes.logFiles,
-  };
-  const faultVerdict = fault.verdict?.(evidence) ?? noVerdict;
+  const evidence = { deadLetterRecords: records, deadLetters, stats, logFiles: runtimes.logFiles };
+  const faultVerdict = fault.verdict?.(evidence) ?? { failures: [] };
   for (const line of faultVerdict.notes ?? []) run.note(line);
   const produced = await readProducedNotifications(
     stack.kafkaBrokers,
@@ -395,13 +351,13 @@ async function readBack(run: ChaosRun, stack: BenchStack, fault: FaultRun) {
   if (!notifications.deliveriesObserved) {
     run.note('no send found in the runtimes’ logs (log level above INFO?): sends not checked');
   }
-  return { effects, faultVerdict, deadLettered: dlq.deadLettered, deliveries, notifications, stats };
+  return { effects, faultVerdict, deadLettered, deliveries, notifications, stats };
 }
 type ReadBack = Awaited<ReturnType<typeof readBack>>;
 
-/** A scenario of either family: its fault armed, the orders sent, the drain, the read-back, its verdict. */
+/** A scenario: its fault armed, the orders sent, the drain, the read-back, its verdict and figures. */
 export async function runScenario(
-  scenario: ChaosScenario,
+  scenario: Scenario,
   stack: BenchStack,
   options: ChaosOptions,
 ): Promise<ScenarioResult> {
@@ -416,10 +372,9 @@ export async function runScenario(
         `runtime child with the fault profile '${run.profile.name}': ${run.profile.description ?? ''}`,
       );
     const warm = await warmUp(scenario, run, options);
-    const fault: FaultRun = (await scenario.fault?.(run.harness)) ?? {};
-    const cancels = scenario.cancels
-      ? cancelling(run, options.cancelShare ?? DEFAULT_CANCEL_SHARE)
-      : undefined;
+    const fault: FaultRun = (await scenario.fault?.(run)) ?? {};
+    const share = options.cancelShare ?? DEFAULT_CANCEL_SHARE;
+    const cancels = scenario.cancels ? cancelling(run, share) : undefined;
     const sent = await sendAtRate({
       count: options.orders,
       rate: options.rate,
@@ -427,41 +382,35 @@ export async function runScenario(
       api: run.runtimes.pickApi,
       order: (index) => (scenario.order ?? benchOrder)(run.runId, index, run.session.entries),
       onAccepted: (orderId) => cancels?.maybeCancel(orderId),
-    }).finally(() => {
-      run.driving.done = true;
-    });
+    }).finally(run.doneDriving);
     await fault.during;
     await cancels?.settle();
     const accepted = [...run.tracker.accepted.keys()].filter((orderId) => !isWarmup(orderId));
     run.note(
       `${accepted.length}/${options.orders} orders accepted (${sent.acceptedPerSec.toFixed(1)}/s for ${options.rate}/s sent, ${run.stock} units of each SKU); waiting for the pipeline to drain`,
     );
-    await waitForDrain(run, stack, options.stallMs);
-    await waitUntilIdle(run, stack, options.stallMs);
-    if (scenario.after === 'replay') await replayRun(run, stack, options.stallMs);
-    const back = await readBack(run, stack, fault);
-    const faultFailures = [
-      ...(fault.failures ?? []),
-      ...back.faultVerdict.failures,
-      ...(cancels?.failures ?? []).slice(0, 3),
-    ];
-    const judged =
-      'defaults' in scenario
-        ? judgeInjected(scenario, { run, accepted, sent, back, warm, faultFailures })
-        : {
-            verdict: scenario.verdict({
-              accepted,
-              notAccepted: sent.driven.failed.map((f) => f.error),
-              effects: back.effects,
-              notifications: back.notifications,
-              faultFailures,
-              cancelAnswers: cancels?.answers,
-            }),
-            figures: {},
-          };
+    await drain(run, options.stallMs);
+    if (scenario.after === 'replay') await replayRun(run, options.stallMs);
+    const back = await readBack(run, fault);
+    const verdict = scenario.verdict({
+      accepted,
+      notAccepted: sent.driven.failed.map((f) => f.error),
+      stock: run.stock,
+      effects: measuredOnly(back.effects),
+      notifications: back.notifications,
+      deadLettered: back.deadLettered,
+      faultFailures: [
+        ...(fault.failures ?? []),
+        ...back.faultVerdict.failures,
+        ...(cancels?.failures ?? []).slice(0, 3),
+      ],
+      cancelAnswers: cancels?.answers,
+      profile: run.profile,
+      faults: back.stats[0]?.faults,
+    });
     return {
-      ...resultOf(scenario, { run, options, accepted, sent, back, cancels, verdict: judged.verdict }),
-      ...judged.figures,
+      ...resultOf(scenario, { run, accepted, sent, back, cancelsSent: cancels?.sent.length, verdict }),
+      ...(run.profile ? injectedFigures(scenario, run, back, warm) : {}),
       durationS: Math.round((Date.now() - started) / 100) / 10,
     };
   } finally {
@@ -469,92 +418,51 @@ export async function runScenario(
   }
 }
 
-/**
- * An injected-error scenario's verdict, on its measured orders (its warm-up's are checked with the rest:
- * notices, stock), in the shape of the others', with its figures: the attempts per order, the flash sale's.
- */
-function judgeInjected(
-  scenario: AwsChaosScenario,
-  r: {
-    run: ChaosRun;
-    accepted: string[];
-    sent: { driven: DriveResult };
-    back: ReadBack;
-    warm: ChildStats | undefined;
-    faultFailures: string[];
-  },
-): { verdict: KillVerdict; figures: Partial<ScenarioResult> } {
-  const { run, back } = r;
+/** Injected AWS errors: the attempts per measured order, and the flash sale's figures. */
+function injectedFigures(scenario: Scenario, run: ChaosRun, back: ReadBack, warm: ChildStats | undefined) {
   const [stats] = back.stats;
   const measured = measuredOnly(back.effects);
-  const effects: AwsScenarioEffects = {
-    sent: run.session.orders,
-    accepted: r.accepted,
-    notAccepted: r.sent.driven.failed.length,
-    stock: run.stock,
-    effects: measured,
-    notifications: back.notifications,
-    deadLettered: back.deadLettered,
-    profile: run.profile as FaultProfile,
-    faults: stats?.faults,
-  };
-  const ended = scenario.name === 'flash-sale' ? ['SHIPPED', 'REJECTED'] : ['SHIPPED'];
-  const lost = r.accepted.filter((id) => !ended.includes(measured.orders.get(id)?.status ?? ''));
-  const verdict = {
-    failures: [...r.faultFailures, ...scenario.verdict(effects)],
-    lost,
-    completed: measured.shipped.size,
-  };
   // Per order the API wrote (a POST whose 202 the client missed still went down the pipeline).
-  const attempts = attemptsOf(stats, r.warm, measured.orders.size);
+  const attempts = attemptsOf(stats, warm, measured.orders.size);
   run.note(attemptsLine(attempts));
-  const since = countersSince(stats?.faults, r.warm?.faults);
+  const faultProfile = run.profile?.name;
+  if (scenario.name !== 'flash-sale') return { attempts, faultProfile };
+  const since = subtractStats(stats?.faults, warm?.faults);
   const transactions = since?.byRule['count:dynamodb:TransactWriteItems']?.matched ?? 0;
-  const flashSale =
-    scenario.name === 'flash-sale'
-      ? flashSaleFigures(measured, run.tracker, run.stock, transactions)
-      : undefined;
-  if (flashSale)
-    run.note(
-      `${flashSale.reserved} reserved at ${flashSale.reservationsPerSec}/s over ${flashSale.reservingS} s, ${flashSale.rejected} rejected; ${flashSale.transactionsPerReservation} transactions per reservation (${flashSale.transactionsPerDecision} per decision); 202 → shipped p50 ${flashSale.reservedLatency.p50Ms} ms, p99 ${flashSale.reservedLatency.p99Ms} ms`,
-    );
-  return {
-    verdict,
-    figures: { attempts, ...(flashSale ? { flashSale } : {}), faultProfile: run.profile?.name },
-  };
+  const flashSale = flashSaleFigures(measured, run.tracker, run.stock, transactions);
+  run.note(
+    `${flashSale.reserved} reserved at ${flashSale.reservationsPerSec}/s over ${flashSale.reservingS} s, ${flashSale.rejected} rejected; ${flashSale.transactionsPerReservation} transactions per reservation (${flashSale.transactionsPerDecision} per decision); 202 → shipped p50 ${flashSale.reservedLatency.p50Ms} ms, p99 ${flashSale.reservedLatency.p99Ms} ms`,
+  );
+  return { attempts, flashSale, faultProfile };
 }
 
 /** The row and JSON of a finished scenario, from what the run left behind and its verdict. */
 function resultOf(
-  scenario: ChaosScenario,
+  scenario: Scenario,
   r: {
     run: ChaosRun;
-    options: ChaosOptions;
     accepted: string[];
     sent: { driven: DriveResult; acceptedPerSec: number };
     back: ReadBack;
-    cancels: Cancelling | undefined;
-    verdict: KillVerdict;
+    cancelsSent: number | undefined;
+    verdict: Verdict;
   },
 ) {
   const { run, back, verdict } = r;
-  const cancellation = verdict.cancellation;
+  const { cancellation } = verdict;
   return {
     scenario: scenario.name,
     pass: verdict.failures.length === 0,
-    sent: r.options.orders,
+    sent: run.session.orders,
     accepted: r.accepted.length,
     /** Orders accepted per second, from the first POST to the last 202 (the target is `rate`). */
     acceptedPerSec: Math.round(r.sent.acceptedPerSec * 10) / 10,
-    /** Accepted orders with their order-shipped notification recorded. */
     completed: verdict.completed,
-    /** Accepted orders that never got there (runtime-kill-cancel: never SHIPPED, REJECTED, or CANCELLED with the stock back). */
     lost: verdict.lost.length,
-    /** runtime-kill-cancel: the cancels sent and how they were answered. */
     ...(cancellation
       ? {
           cancellations: {
-            sent: r.cancels?.sent.length ?? 0,
+            sent: r.cancelsSent ?? 0,
             accepted: cancellation.accepted,
             refused: cancellation.refused,
             cancelled: cancellation.cancelled,
@@ -564,22 +472,17 @@ function resultOf(
           },
         }
       : {}),
-    /** POSTs that never got a 202, despite the client's retries. */
     notAccepted: r.sent.driven.failed.length,
-    /** (order, kind) recorded more than once, or sent more than once. */
     duplicateNotifications: back.notifications.duplicates.length,
     /** Notifications published again after a crash mid-send (same id; subscribers drop the repeat). */
     repeatedSends: back.notifications.repeatedSends.length,
-    /** (order, kind) a final status implies but not recorded, produced but not recorded, recorded but not sent, or sent but not recorded. */
     missingNotifications: back.notifications.missing.length,
     /** Notifications sent, as the runtimes' logs show them. */
     deliveries: [...back.deliveries.values()].reduce((n, c) => n + c, 0),
     doubleReservedUnits: back.effects.doubleReservedUnits,
     stockMismatches: back.effects.stockMismatches.length,
     poison: back.faultVerdict.poison,
-    /** crash-poison: where its records ended, and what the runtimes lost to them. */
     crashPoison: back.faultVerdict.crashPoison,
-    /** This run's DeadLetterQueue records, by reason. */
     deadLettered: back.deadLettered,
     orderStatuses: measuredOnly(back.effects).statuses,
     /** A few of the notification problems, for the post-mortem. */
@@ -591,22 +494,16 @@ function resultOf(
     completionsReportedAgain: run.tracker.repeated,
     failures: verdict.failures,
     events: run.events,
-    /** The first runtime's log. */
+    /** The first runtime's log, and every runtime's (restarts, second runtimes). */
     logFile: run.runtimes.logFiles[0] ?? '',
-    /** Every runtime's log (restarts, second runtimes). */
     logFiles: run.runtimes.logFiles,
   };
 }
 
 /** A scenario's row and JSON: what every scenario reports, and what only some do. */
-export type ScenarioResult = Omit<ReturnType<typeof resultOf>, 'scenario'> & {
-  scenario: ChaosScenario['name'];
-  /** Why it did not run (a service the run did not start). */
-  skipped?: string;
-  durationS: number;
-  /** Injected AWS errors: the fault profile, the attempts per order and the faults injected. */
-  faultProfile?: string;
-  attempts?: AttemptFigures;
-  /** flash-sale: reservation throughput of the one SKU, attempts per reservation, latencies. */
-  flashSale?: FlashSaleFigures;
-};
+export type ScenarioResult = ReturnType<typeof resultOf> &
+  Partial<ReturnType<typeof injectedFigures>> & {
+    /** Why it did not run (a service the run did not start). */
+    skipped?: string;
+    durationS: number;
+  };

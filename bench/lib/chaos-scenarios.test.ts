@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { poisonVerdict } from './chaos-faults.ts';
 import {
   endsOrCancels,
-  type KillScenarioEffects,
   killScenarioNames,
   killScenarios,
+  type ScenarioEffects,
   shipsEverything,
 } from './chaos-scenarios.ts';
 import type { CancelAnswer, DeadLetter, OrderFacts } from './verify.ts';
@@ -17,38 +17,38 @@ const fact = (status: string, more: Partial<OrderFacts> = {}): OrderFacts => ({
   ...more,
 });
 
+/** The effects of `orders`, those in `shipped` with their order-shipped notice, stock exact. */
+const effectsOf = (orders: Map<string, OrderFacts>, shipped: string[]): ScenarioEffects['effects'] => ({
+  orders,
+  shipped: new Set(shipped),
+  statuses: {},
+  stockMismatches: [],
+  doubleReservedUnits: 0,
+});
+
 /** A run of o1..o3, every one shipped, every notice once: both verdicts pass it. */
-function clean(more: Partial<KillScenarioEffects> = {}): KillScenarioEffects {
+function clean(more: Partial<ScenarioEffects> = {}): ScenarioEffects {
+  const shipped = ['o1', 'o2', 'o3'];
   return {
-    accepted: ['o1', 'o2', 'o3'],
+    accepted: shipped,
     notAccepted: [],
-    effects: {
-      orders: new Map([
-        ['o1', fact('SHIPPED')],
-        ['o2', fact('SHIPPED')],
-        ['o3', fact('SHIPPED')],
-      ]),
-      shipped: new Set(['o1', 'o2', 'o3']),
-      stockMismatches: [],
-    },
+    stock: 100,
+    effects: effectsOf(new Map(shipped.map((id) => [id, fact('SHIPPED')])), shipped),
     notifications: { duplicates: [], missing: [] },
+    deadLettered: {},
     faultFailures: [],
     ...more,
   };
 }
 
-const twoShipped = (orders: Map<string, OrderFacts>): KillScenarioEffects['effects'] => ({
-  orders,
-  shipped: new Set(['o1', 'o2']),
-  stockMismatches: [],
-});
+const twoShipped = (orders: Map<string, OrderFacts>) => effectsOf(orders, ['o1', 'o2']);
 
 describe('shipsEverything', () => {
   it('passes a run whose every accepted order shipped', () => {
     expect(shipsEverything(clean())).toEqual({ failures: [], lost: [], completed: 3 });
   });
 
-  it.each<[string, Partial<KillScenarioEffects>, string]>([
+  it.each<[string, Partial<ScenarioEffects>, string]>([
     [
       'a fault failure',
       { faultFailures: ['2 of 4 poison record(s) missing'] },
@@ -132,7 +132,7 @@ describe('endsOrCancels', () => {
   it('passes shipped, rejected and cancelled orders whose cancels were answered as they ended', () => {
     const verdict = endsOrCancels(
       clean({
-        effects: { orders: ended, shipped: new Set(['o1']), stockMismatches: [] },
+        effects: effectsOf(ended, ['o1']),
         cancelAnswers: answers([
           ['o3', { status: 202 }],
           ['o1', { status: 409, currentStatus: 'SHIPPED' }],
@@ -153,9 +153,7 @@ describe('endsOrCancels', () => {
 
   it('counts a cancelled order whose stock question is not settled as lost', () => {
     const orders = new Map([...ended, ['o3', fact('CANCELLED', { cancelledFrom: 'PACKED' })]]);
-    const verdict = endsOrCancels(
-      clean({ effects: { orders, shipped: new Set(['o1']), stockMismatches: [] } }),
-    );
+    const verdict = endsOrCancels(clean({ effects: effectsOf(orders, ['o1']) }));
     expect(verdict.lost).toEqual(['o3']);
     expect(verdict.failures).toEqual([
       '1 accepted order(s) never ended SHIPPED, REJECTED or CANCELLED (stock given back), e.g. o3',
@@ -169,7 +167,7 @@ describe('endsOrCancels', () => {
     const orderId = example.slice(0, 2);
     const verdict = endsOrCancels(
       clean({
-        effects: { orders: ended, shipped: new Set(['o1']), stockMismatches: [] },
+        effects: effectsOf(ended, ['o1']),
         cancelAnswers: answers([[orderId, answer]]),
       }),
     );
