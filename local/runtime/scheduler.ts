@@ -9,14 +9,8 @@ const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 export interface ScheduleEmulatorOptions extends FunctionIdentity {
   /** Time between the end of one run and the start of the next; `Infinity`: only `runNow()` runs it. */
   intervalMs: number;
-  /** Invokes the function (in one of its execution environments) with the scheduled event. */
   invoke: Invoker<ScheduledEvent, unknown>;
   log?: (line: string) => void;
-}
-
-export interface ScheduleStats {
-  invocations: number;
-  failedInvocations: number;
 }
 
 /** The event a scheduled EventBridge rule sends its Lambda target (`Scheduled Event`, from `aws.events`). */
@@ -42,9 +36,10 @@ export function scheduledEvent(functionName: string, time: Date): ScheduledEvent
  * as the schedule does after Lambda's asynchronous retries.
  */
 export class ScheduleEmulator {
-  readonly stats: ScheduleStats = { invocations: 0, failedInvocations: 0 };
+  readonly stats = { invocations: 0, failedInvocations: 0 };
+  readonly functionName: string;
+  readonly intervalMs: number;
   readonly #options: ScheduleEmulatorOptions;
-  readonly #log: (line: string) => void;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<unknown> = Promise.resolve();
   #stopped = true;
@@ -52,15 +47,8 @@ export class ScheduleEmulator {
   constructor(options: ScheduleEmulatorOptions) {
     if (!(options.intervalMs > 0)) throw new Error(`${options.functionName}: the interval must be positive`);
     this.#options = options;
-    this.#log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
-  }
-
-  get functionName(): string {
-    return this.#options.functionName;
-  }
-
-  get intervalMs(): number {
-    return this.#options.intervalMs;
+    this.functionName = options.functionName;
+    this.intervalMs = options.intervalMs;
   }
 
   /** Whether a run is scheduled (false once stopped). */
@@ -76,9 +64,8 @@ export class ScheduleEmulator {
 
   /** Runs the function now (after the run in flight, if any) and returns its result; rejects on failure. */
   runNow(): Promise<unknown> {
-    const run = this.#running.catch(() => undefined).then(() => this.#invoke());
-    this.#running = run;
-    return run;
+    this.#running = this.#running.catch(() => undefined).then(() => this.#invoke());
+    return this.#running;
   }
 
   /** Stops the timer and waits for the run in flight. */
@@ -90,25 +77,25 @@ export class ScheduleEmulator {
   }
 
   #schedule(): void {
-    if (this.#stopped || this.#options.intervalMs > MAX_TIMEOUT_MS) return;
+    if (this.#stopped || this.intervalMs > MAX_TIMEOUT_MS) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.runNow()
         .catch(() => undefined)
         .finally(() => this.#schedule());
-    }, this.#options.intervalMs);
+    }, this.intervalMs);
     // The schedule alone never keeps the process alive.
     this.#timer.unref();
   }
 
   async #invoke(): Promise<unknown> {
-    const { functionName } = this.#options;
     this.stats.invocations += 1;
     try {
-      return payloadOf(await this.#options.invoke(scheduledEvent(functionName, new Date())));
+      return payloadOf(await this.#options.invoke(scheduledEvent(this.functionName, new Date())));
     } catch (error) {
       this.stats.failedInvocations += 1;
-      this.#log(`[${functionName}] scheduled invocation failed: ${(error as Error).message ?? error}`);
+      const log = this.#options.log ?? ((line) => process.stderr.write(`${line}\n`));
+      log(`[${this.functionName}] scheduled invocation failed: ${(error as Error).message ?? error}`);
       throw error;
     }
   }
