@@ -22,23 +22,9 @@
  * sets (an upper bound for `SET`/`list_append`); the "before" size is the size last seen. Items never
  * seen by this process (e.g. stock seeded elsewhere) start at the size of their key.
  */
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { AttributeValue, ConsumedCapacity } from '@aws-sdk/client-dynamodb';
 
-export interface UnitCounts {
-  calls: number;
-  readUnits: number;
-  writeUnits: number;
-}
-
-export type UnitsByTable = Record<string, UnitCounts>;
-
-/** One table's entry of a response's `ConsumedCapacity` (totals include the table's indexes). */
-interface ReportedCapacity {
-  TableName?: string;
-  CapacityUnits?: number;
-  ReadCapacityUnits?: number;
-  WriteCapacityUnits?: number;
-}
+export type UnitsByTable = Record<string, { calls: number; readUnits: number; writeUnits: number }>;
 
 const readActions = new Set(['GetItem', 'BatchGetItem', 'Query', 'Scan', 'TransactGetItems']);
 
@@ -67,7 +53,7 @@ export function numberSize(text: string): number {
   return Math.ceil(Math.max(1, digits.length) / 2) + 1;
 }
 
-export function valueSize(value: AttributeValue): number {
+function valueSize(value: AttributeValue): number {
   if (value.S !== undefined) return utf8(value.S);
   if (value.N !== undefined) return numberSize(value.N);
   if (value.B !== undefined) return value.B.byteLength;
@@ -124,6 +110,15 @@ export const writeUnits = (bytes: number): number => Math.max(1, Math.ceil(bytes
 export const readUnits = (bytes: number, consistent: boolean): number =>
   Math.max(1, Math.ceil(bytes / 4096)) * (consistent ? 1 : 0.5);
 
+/** A write as the single calls, a transaction's entries and a batch's requests spell it. */
+interface WriteRequest {
+  TableName: string;
+  Item?: Item;
+  Key?: Item;
+  ExpressionAttributeValues?: Item;
+}
+type WriteKind = 'Put' | 'Update' | 'Delete' | 'ConditionCheck';
+
 /**
  * Counts the units of the calls it is shown and remembers item sizes between them. `keyNames` gives a
  * physical table's key attributes (to recognise the same item in a Put and a later Update).
@@ -154,7 +149,8 @@ export class CapacityCounter {
     );
   }
 
-  #add(table: string, units: Partial<Omit<UnitCounts, 'calls'>>, call = false): void {
+  /** Adds units (unless the call reported its own) and, with `call`, one request. */
+  #add(table: string, units: { readUnits?: number; writeUnits?: number }, call = false): void {
     this.byTable[table] ??= { calls: 0, readUnits: 0, writeUnits: 0 };
     const counts = this.byTable[table];
     if (!this.#reported) {
@@ -164,30 +160,23 @@ export class CapacityCounter {
     if (call) counts.calls += 1;
   }
 
-  #known(table: string, key: Item): number {
-    return this.#sizes.get(this.#itemId(table, key)) ?? itemSize(key);
-  }
-
-  /** Size of a Put (`item`), an Update (`values` added to what was there) or a Delete (nothing after). */
-  #write(
-    table: string,
-    key: Item,
-    change: { item?: Item; values?: Item; remove?: boolean },
-    succeeded: boolean,
-    factor: number,
-  ): void {
-    const before = this.#known(table, key);
-    const after = change.item
-      ? itemSize(change.item)
-      : change.values
-        ? before + itemSize(change.values)
-        : change.remove
-          ? 0
-          : before;
-    this.#add(table, { writeUnits: factor * writeUnits(Math.max(before, after)) });
-    if (!succeeded) return;
+  /** A Put (its item), an Update (its values added to what was there), a Delete (nothing after), a check. */
+  #write(kind: WriteKind, request: WriteRequest, succeeded: boolean, factor: number): void {
+    const table = request.TableName;
+    const key = request.Key ?? this.#keyOf(table, request.Item ?? {});
     const id = this.#itemId(table, key);
-    if (change.remove) this.#sizes.delete(id);
+    const before = this.#sizes.get(id) ?? itemSize(key);
+    const after =
+      kind === 'Put'
+        ? itemSize(request.Item)
+        : kind === 'Update'
+          ? before + itemSize(request.ExpressionAttributeValues ?? {})
+          : kind === 'Delete'
+            ? 0
+            : before;
+    this.#add(table, { writeUnits: factor * writeUnits(Math.max(before, after)) });
+    if (!succeeded || kind === 'ConditionCheck') return;
+    if (kind === 'Delete') this.#sizes.delete(id);
     else this.#sizes.set(id, after);
   }
 
@@ -200,12 +189,13 @@ export class CapacityCounter {
   }
 
   /**
-   * Records one call: its command name (`PutItemCommand`), its input and (when it succeeded) its output,
-   * both in DynamoDB's wire shape (AttributeValue maps).
+   * Records one call: its command name (`PutItemCommand`), its input (wire shape) and, when it succeeded,
+   * its output (wire shape, or plain from a document client).
    */
   record(command: string, input: Record<string, unknown>, output: Record<string, unknown> | undefined): void {
     const action = command.replace(/Command$/, '');
-    const reported = output?.ConsumedCapacity as ReportedCapacity | ReportedCapacity[] | undefined;
+    // One entry per table, its indexes included in the totals.
+    const reported = output?.ConsumedCapacity as ConsumedCapacity | ConsumedCapacity[] | undefined;
     // Item sizes are still followed (a later failure of the same item is estimated from them).
     this.#reported = reported !== undefined;
     try {
@@ -213,59 +203,42 @@ export class CapacityCounter {
     } finally {
       this.#reported = false;
     }
-    if (!reported) return;
     const reads = readActions.has(action);
-    for (const entry of Array.isArray(reported) ? reported : [reported]) {
+    for (const entry of [reported ?? []].flat()) {
       if (!entry.TableName) continue;
       const units = (reads ? entry.ReadCapacityUnits : entry.WriteCapacityUnits) ?? entry.CapacityUnits ?? 0;
       this.#add(entry.TableName, reads ? { readUnits: units } : { writeUnits: units });
     }
   }
 
-  #estimate(
-    action: string,
-    input: Record<string, unknown>,
-    output: Record<string, unknown> | undefined,
-  ): void {
+  #estimate(action: string, input: Record<string, unknown>, output: Record<string, unknown> | undefined) {
     const ok = output !== undefined;
-    const table = input.TableName as string | undefined;
+    const table = input.TableName as string;
     const consistent = input.ConsistentRead === true;
     switch (action) {
-      case 'PutItem': {
-        const item = input.Item as Item;
-        this.#add(table as string, {}, true);
-        this.#write(table as string, this.#keyOf(table as string, item), { item }, ok, 1);
-        return;
-      }
+      case 'PutItem':
       case 'UpdateItem':
-        this.#add(table as string, {}, true);
-        this.#write(
-          table as string,
-          input.Key as Item,
-          { values: (input.ExpressionAttributeValues as Item | undefined) ?? {} },
-          ok,
-          1,
-        );
-        return;
       case 'DeleteItem':
-        this.#add(table as string, {}, true);
-        this.#write(table as string, input.Key as Item, { remove: true }, ok, 1);
-        return;
+        this.#add(table, {}, true);
+        return this.#write(action.replace('Item', '') as WriteKind, input as unknown as WriteRequest, ok, 1);
       case 'GetItem':
-        this.#add(table as string, {}, true);
-        this.#read(table as string, input.Key as Item, output?.Item as Item | undefined, consistent, 1);
-        return;
+        this.#add(table, {}, true);
+        return this.#read(table, input.Key as Item, output?.Item as Item | undefined, consistent, 1);
+      case 'Query':
+      case 'Scan': {
+        // The sum of the items returned is rounded, not each item.
+        const bytes = ((output?.Items ?? []) as Item[]).reduce((n, item) => n + itemSize(item), 0);
+        return this.#add(table, { readUnits: readUnits(bytes, consistent) }, true);
+      }
       case 'BatchGetItem': {
         const requests = input.RequestItems as Record<string, { Keys: Item[]; ConsistentRead?: boolean }>;
         const responses = (output?.Responses ?? {}) as Record<string, Item[]>;
-        for (const [name, request] of Object.entries(requests)) {
-          this.#add(name, {}, true);
+        for (const [name, { Keys, ConsistentRead = false }] of Object.entries(requests)) {
           const found = responses[name] ?? [];
           // Each item is rounded on its own; a key with no item costs like an absent GetItem.
-          for (const item of found)
-            this.#read(name, this.#keyOf(name, item), item, !!request.ConsistentRead, 1);
-          const missing = Math.max(0, request.Keys.length - found.length);
-          this.#add(name, { readUnits: missing * readUnits(0, !!request.ConsistentRead) });
+          for (const item of found) this.#read(name, this.#keyOf(name, item), item, ConsistentRead, 1);
+          const missing = Math.max(0, Keys.length - found.length);
+          this.#add(name, { readUnits: missing * readUnits(0, ConsistentRead) }, true);
         }
         return;
       }
@@ -276,48 +249,19 @@ export class CapacityCounter {
         >;
         for (const [name, writes] of Object.entries(requests)) {
           this.#add(name, {}, true);
-          for (const write of writes) {
-            if (write.PutRequest) {
-              const item = write.PutRequest.Item;
-              this.#write(name, this.#keyOf(name, item), { item }, ok, 1);
-            } else if (write.DeleteRequest) {
-              this.#write(name, write.DeleteRequest.Key, { remove: true }, ok, 1);
-            }
+          for (const { PutRequest, DeleteRequest } of writes) {
+            if (PutRequest) this.#write('Put', { TableName: name, ...PutRequest }, ok, 1);
+            if (DeleteRequest) this.#write('Delete', { TableName: name, ...DeleteRequest }, ok, 1);
           }
         }
         return;
       }
-      case 'Query':
-      case 'Scan': {
-        this.#add(table as string, {}, true);
-        const bytes = ((output?.Items ?? []) as Item[]).reduce((n, item) => n + itemSize(item), 0);
-        this.#add(table as string, { readUnits: readUnits(bytes, consistent) });
-        return;
-      }
       case 'TransactWriteItems': {
-        type TransactItem = {
-          Put?: { TableName: string; Item: Item };
-          Update?: { TableName: string; Key: Item; ExpressionAttributeValues?: Item };
-          Delete?: { TableName: string; Key: Item };
-          ConditionCheck?: { TableName: string; Key: Item };
-        };
         const tables = new Set<string>();
-        for (const entry of input.TransactItems as TransactItem[]) {
-          if (entry.Put) {
-            tables.add(entry.Put.TableName);
-            const { TableName: name, Item: item } = entry.Put;
-            this.#write(name, this.#keyOf(name, item), { item }, ok, 2);
-          } else if (entry.Update) {
-            tables.add(entry.Update.TableName);
-            const values = entry.Update.ExpressionAttributeValues ?? {};
-            this.#write(entry.Update.TableName, entry.Update.Key, { values }, ok, 2);
-          } else if (entry.Delete) {
-            tables.add(entry.Delete.TableName);
-            this.#write(entry.Delete.TableName, entry.Delete.Key, { remove: true }, ok, 2);
-          } else if (entry.ConditionCheck) {
-            tables.add(entry.ConditionCheck.TableName);
-            this.#write(entry.ConditionCheck.TableName, entry.ConditionCheck.Key, {}, false, 2);
-          }
+        for (const entry of input.TransactItems as Partial<Record<WriteKind, WriteRequest>>[]) {
+          const [kind, request] = Object.entries(entry)[0] as [WriteKind, WriteRequest];
+          tables.add(request.TableName);
+          this.#write(kind, request, ok, 2);
         }
         // One request, whatever the tables it touches: counted once, under the first.
         let first = true;
@@ -330,26 +274,14 @@ export class CapacityCounter {
       case 'TransactGetItems': {
         const gets = input.TransactItems as { Get: { TableName: string; Key: Item } }[];
         const responses = (output?.Responses ?? []) as { Item?: Item }[];
-        gets.forEach((entry, i) => {
-          this.#add(entry.Get.TableName, {}, i === 0);
-          this.#read(entry.Get.TableName, entry.Get.Key, responses[i]?.Item, true, 2);
+        return gets.forEach(({ Get }, i) => {
+          this.#add(Get.TableName, {}, i === 0);
+          this.#read(Get.TableName, Get.Key, responses[i]?.Item, true, 2);
         });
-        return;
       }
       default:
         // Control-plane calls (DescribeTable, ...) are not billed per request.
         if (table) this.#add(table, {}, true);
     }
-  }
-
-  totals(): UnitCounts {
-    return Object.values(this.byTable).reduce(
-      (sum, counts) => ({
-        calls: sum.calls + counts.calls,
-        readUnits: sum.readUnits + counts.readUnits,
-        writeUnits: sum.writeUnits + counts.writeUnits,
-      }),
-      { calls: 0, readUnits: 0, writeUnits: 0 },
-    );
   }
 }
