@@ -1,7 +1,9 @@
 import type { MessageToProduce } from '@platformatic/kafka';
+import type { MSKRecord } from 'aws-lambda';
 import { decode, deterministicEventId } from '../../events/codec.ts';
-import { DeadLetterReplayed, type RecordCoordinates } from '../../events/schemas/dead-letter-replayed.ts';
-import { LambdaKafkaFailureRecord } from '../../events/schemas/events.ts';
+import { DeadLetterReplayed } from '../../events/schemas/dead-letter-replayed.ts';
+import { type DeadLettered, LambdaKafkaFailureRecord } from '../../events/schemas/events.ts';
+import { rawRecordOf } from '../../functions/shared/msk-records.ts';
 import { type FunctionName, manifest } from '../../topology/index.ts';
 import { consumersOfTopic, deadLetterTopic } from '../../topology/topics.ts';
 
@@ -10,18 +12,19 @@ export const REPLAYED_FROM_HEADER = 'replayed-from';
 /** Header of a replayed record: the coordinates of the original it is a copy of (`<topic>:<partition>:<offset>`). */
 export const REPLAYED_RECORD_HEADER = 'replayed-record';
 
+/** A record as bytes: what a letter holds of its original, or the original read back from its topic. */
+export type RecordBytes = { key: Buffer | null; value: Buffer | null; headers: Array<[string, Buffer]> };
+
 /** The original record a dead letter holds, bytes as they were (a prefix of the value when truncated). */
-export interface OriginalRecord {
-  topic: string;
-  partition: number;
-  offset: string;
-  key: Buffer | null;
-  value: Buffer | null;
-  headers: Array<[string, Buffer]>;
-}
+export type OriginalRecord = RecordBytes & { topic: string; partition: number; offset: string };
+
+/** What a letter says of its record, as a function writes it; Lambda's own records carry the same fields. */
+type LetterRecord = DeadLettered['data']['record'];
 
 /** A dead letter, whichever of the two writers put it on the topic. */
-export interface DeadLetter {
+export interface DeadLetter
+  extends Required<Pick<LetterRecord, 'valueTruncated' | 'headersTruncated' | 'keyTruncated'>>,
+    Pick<LetterRecord, 'valueBytes' | 'keyBytes'> {
   /** `function`: a handler's DeadLettered event (poison record); `event-source-mapping`: Lambda's own record. */
   writer: 'function' | 'event-source-mapping';
   reason: 'poison' | 'retries-exhausted';
@@ -29,16 +32,6 @@ export interface DeadLetter {
   failedIn: string;
   error: string;
   original: OriginalRecord;
-  /** The letter holds only a prefix of the value: the full record is on its source topic until retention trims it. */
-  valueTruncated: boolean;
-  /** The letter holds only some of the headers, or some cut short. */
-  headersTruncated: boolean;
-  /** The letter holds only a prefix of the key. */
-  keyTruncated: boolean;
-  /** The original value's size in bytes, when the writer recorded it. */
-  valueBytes: number | undefined;
-  /** The original key's size in bytes, when the writer recorded it. */
-  keyBytes: number | undefined;
   /** Set when the original record was itself a replay: the letter it came back from, i.e. it failed again. */
   replayOf: { letter: string; original: string | undefined } | undefined;
 }
@@ -57,8 +50,8 @@ export type DeadLetterQueueRecord =
  */
 const LambdaLetter = LambdaKafkaFailureRecord.pick({ requestContext: true, timestamp: true, payload: true });
 
-const fromBase64 = (text: string | null | undefined): Buffer | null =>
-  text === null || text === undefined ? null : Buffer.from(text, 'base64');
+const fromBase64 = (text: string | null): Buffer | null =>
+  text === null ? null : Buffer.from(text, 'base64');
 
 /** `<topic>:<partition>:<offset>`, how the tool names a record. */
 export const coordinatesText = (at: { topic: string; partition: number; offset: string | bigint }): string =>
@@ -69,7 +62,7 @@ export const coordinatesText = (at: { topic: string; partition: number; offset: 
  * letters of one record (a redelivered poison record is dead-lettered again) are one replay; a marker and
  * a replayed record's `replayed-record` header name it the same way.
  */
-export const replayId = (original: RecordCoordinates | OriginalRecord): string => coordinatesText(original);
+export const replayId = coordinatesText;
 
 const Coordinates = /^.+:\d+:\d+$/;
 
@@ -80,6 +73,35 @@ function replayOf(headers: Array<[string, Buffer]>): DeadLetter['replayOf'] {
   };
   const letter = header(REPLAYED_FROM_HEADER);
   return letter === undefined ? undefined : { letter, original: header(REPLAYED_RECORD_HEADER) };
+}
+
+/**
+ * One letter from what its writer says of the record. A reduced record (too large to copy whole: a
+ * function's, or the emulator's failure record) flags what it cut; the original is then fetched from its topic.
+ */
+function letterOf(
+  failure: Pick<DeadLetter, 'writer' | 'reason' | 'failedIn' | 'error'>,
+  record: LetterRecord,
+): DeadLetter {
+  const headers = record.headers.map((h): [string, Buffer] => [h.key, Buffer.from(h.value, 'base64')]);
+  const { topic, partition, offset } = record;
+  return {
+    ...failure,
+    original: {
+      topic,
+      partition,
+      offset,
+      key: fromBase64(record.key),
+      value: fromBase64(record.value),
+      headers,
+    },
+    valueTruncated: record.valueTruncated === true,
+    headersTruncated: record.headersTruncated === true,
+    keyTruncated: record.keyTruncated === true,
+    valueBytes: record.valueBytes,
+    keyBytes: record.keyBytes,
+    replayOf: replayOf(headers),
+  };
 }
 
 /**
@@ -95,40 +117,20 @@ export function parseDeadLetterQueueRecord(value: Buffer | null): DeadLetterQueu
   }
   if ((json as { eventType?: unknown } | undefined)?.eventType === 'DeadLetterReplayed') {
     const marker = DeadLetterReplayed.safeParse(json);
-    return marker.success
-      ? { kind: 'marker', marker: marker.data }
-      : {
-          kind: 'unreadable',
-          error: `an invalid DeadLetterReplayed marker: ${marker.error.issues[0]?.message}`,
-        };
+    if (marker.success) return { kind: 'marker', marker: marker.data };
+    return {
+      kind: 'unreadable',
+      error: `an invalid DeadLetterReplayed marker: ${marker.error.issues[0]?.message}`,
+    };
   }
   const ours = decode(deadLetterTopic, value);
   if (ours.ok) {
     const { data } = ours.event;
-    const headers = data.record.headers.map((h): [string, Buffer] => [h.key, Buffer.from(h.value, 'base64')]);
+    const error = `${data.error.name}: ${data.error.message}`;
     return {
       kind: 'letters',
       letters: [
-        {
-          writer: 'function',
-          reason: data.reason,
-          failedIn: data.function,
-          error: `${data.error.name}: ${data.error.message}`,
-          original: {
-            topic: data.record.topic,
-            partition: data.record.partition,
-            offset: data.record.offset,
-            key: fromBase64(data.record.key),
-            value: fromBase64(data.record.value),
-            headers,
-          },
-          valueTruncated: data.record.valueTruncated === true,
-          headersTruncated: data.record.headersTruncated === true,
-          keyTruncated: data.record.keyTruncated === true,
-          valueBytes: data.record.valueBytes,
-          keyBytes: data.record.keyBytes,
-          replayOf: replayOf(headers),
-        },
+        letterOf({ writer: 'function', reason: data.reason, failedIn: data.function, error }, data.record),
       ],
     };
   }
@@ -141,38 +143,17 @@ export function parseDeadLetterQueueRecord(value: Buffer | null): DeadLetterQueu
     };
   }
   const { requestContext, payload } = lambdas.data;
-  return {
-    kind: 'letters',
-    letters: Object.values(payload.records)
-      .flat()
-      .map((record) => {
-        const headers = record.headers.flatMap((header) =>
-          Object.entries(header).map(([name, bytes]): [string, Buffer] => [name, Buffer.from(bytes)]),
-        );
-        return {
-          writer: 'event-source-mapping' as const,
-          reason: 'retries-exhausted' as const,
-          failedIn: requestContext.functionArn,
-          error: `${requestContext.condition} after ${requestContext.approximateInvokeCount} invocation(s)`,
-          original: {
-            topic: record.topic,
-            partition: record.partition,
-            offset: String(record.offset),
-            key: fromBase64(record.key),
-            value: fromBase64(record.value),
-            headers,
-          },
-          // A reduced failure record (the emulator writes one when the whole is too large for the topic):
-          // the original is fetched from its topic, like a truncated DeadLettered.
-          valueTruncated: record.valueTruncated === true,
-          headersTruncated: record.headersTruncated === true,
-          keyTruncated: record.keyTruncated === true,
-          valueBytes: record.valueBytes,
-          keyBytes: record.keyBytes,
-          replayOf: replayOf(headers),
-        };
-      }),
-  };
+  const failure = {
+    writer: 'event-source-mapping',
+    reason: 'retries-exhausted',
+    failedIn: requestContext.functionArn,
+    error: `${requestContext.condition} after ${requestContext.approximateInvokeCount} invocation(s)`,
+  } as const;
+  // Lambda's records are MSK records (functions/shared/msk-records.ts reads them), plus the reduction's flags.
+  const letters = Object.values(payload.records)
+    .flat()
+    .map((record) => letterOf(failure, { ...record, ...rawRecordOf(record as unknown as MSKRecord) }));
+  return { kind: 'letters', letters };
 }
 
 export interface ReplayFilter {
@@ -216,31 +197,27 @@ function sameBytes(
 ): boolean {
   if (held === null || full === null) return held === full;
   if (!cut) return held.equals(full);
-  if (bytes !== undefined && full.length !== bytes) return false;
-  return held.length <= full.length && full.subarray(0, held.length).equals(held);
+  return (bytes === undefined || full.length === bytes) && full.subarray(0, held.length).equals(held);
 }
+
+const emptyAsNull = (bytes: Buffer | null) => (bytes?.length === 0 ? null : bytes);
 
 /**
  * Whether `full` is the record a truncated letter was cut from: its key and value, each whole or the
  * letter's prefix with the recorded size. Guards against a topic recreated since, whose offsets now hold
  * other records.
  */
-export function isOriginalOf(
-  letter: DeadLetter,
-  full: { key: Buffer | null; value: Buffer | null },
-): boolean {
+export function isOriginalOf(letter: DeadLetter, full: Omit<RecordBytes, 'headers'>): boolean {
   const { key, value } = letter.original;
-  const emptyAsNull = (bytes: Buffer | null) => (bytes !== null && bytes.length === 0 ? null : bytes);
   return (
     sameBytes(emptyAsNull(key), emptyAsNull(full.key), letter.keyTruncated, letter.keyBytes) &&
     sameBytes(emptyAsNull(value), emptyAsNull(full.value), letter.valueTruncated, letter.valueBytes)
   );
 }
 
-/** A record as bytes: what a letter holds of its original, or the original read back from its topic. */
-export type RecordBytes = { key: Buffer | null; value: Buffer | null; headers: Array<[string, Buffer]> };
-
 const CorrelationId = /^[\x21-\x7e]{1,128}$/;
+const headersOf = (entries: Array<[string, Buffer | string]>) =>
+  new Map(entries.map(([name, bytes]): [Buffer, Buffer] => [Buffer.from(name), Buffer.from(bytes)]));
 
 /**
  * The two messages of one replay, produced together: an informational `DeadLetterReplayed` marker on the
@@ -272,28 +249,26 @@ export function replayMessages(
       valueFrom: record.fromSource ? 'source-topic' : 'dead-letter',
     },
   });
-  const replayHeaders = new Map<Buffer, Buffer>([
-    ...record.headers
-      .filter(([name]) => name !== REPLAYED_FROM_HEADER && name !== REPLAYED_RECORD_HEADER)
-      .map(([name, bytes]): [Buffer, Buffer] => [Buffer.from(name), bytes]),
-    [Buffer.from(REPLAYED_FROM_HEADER), Buffer.from(letterAt)],
-    [Buffer.from(REPLAYED_RECORD_HEADER), Buffer.from(id)],
-  ]);
+  const replayed = (name: string) => name !== REPLAYED_FROM_HEADER && name !== REPLAYED_RECORD_HEADER;
   return [
     {
       topic: at.topic,
       key: kafkaKey ?? undefined,
       value: Buffer.from(JSON.stringify(marker)),
-      headers: new Map([
-        [Buffer.from('event-type'), Buffer.from(marker.eventType)],
-        [Buffer.from('event-id'), Buffer.from(marker.eventId)],
+      headers: headersOf([
+        ['event-type', marker.eventType],
+        ['event-id', marker.eventId],
       ]),
     },
     {
       topic: original.topic,
       key: record.key ?? undefined,
       value: record.value ?? undefined,
-      headers: replayHeaders,
+      headers: headersOf([
+        ...record.headers.filter(([name]) => replayed(name)),
+        [REPLAYED_FROM_HEADER, letterAt],
+        [REPLAYED_RECORD_HEADER, id],
+      ]),
     },
   ];
 }

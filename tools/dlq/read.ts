@@ -3,12 +3,11 @@ import { Consumer, ListOffsetTimestamps, type Message } from '@platformatic/kafk
 import type { KafkaConnection } from '../../functions/shared/kafka/connection.ts';
 
 export type RawMessage = Message<Buffer, Buffer, Buffer, Buffer>;
+type Reader = Consumer<Buffer, Buffer, Buffer, Buffer>;
 
-/** Every wait of the tool is bounded: the whole run, and any stretch without progress. */
+/** Every wait is bounded: the whole run, and any stretch with no record read and no offset advanced. */
 export interface Timeouts {
-  /** The whole run. */
   overallMs: number;
-  /** No record read and no offset advanced for this long: the broker is not giving what it said it has. */
   idleMs: number;
 }
 
@@ -23,8 +22,8 @@ export interface PartitionRange {
 }
 
 /** A consumer that never commits; its group is a throwaway, so it reads regardless of anyone else's offsets. */
-export function newReader(connection: KafkaConnection): Consumer<Buffer, Buffer, Buffer, Buffer> {
-  return new Consumer<Buffer, Buffer, Buffer, Buffer>({
+export function newReader(connection: KafkaConnection): Reader {
+  return new Consumer({
     ...connection,
     groupId: `dlq-replay-${randomUUID()}`,
     autocommit: false,
@@ -50,15 +49,13 @@ export async function within<T>(promise: Promise<T>, ms: number, what: string): 
  * deleteRecords) moves the start above 0, and a partition whose start reached its end has nothing left.
  */
 export async function partitionRanges(
-  consumer: Consumer<Buffer, Buffer, Buffer, Buffer>,
+  consumer: Reader,
   topic: string,
   timeoutMs: number,
 ): Promise<PartitionRange[]> {
+  const list = (timestamp: bigint) => consumer.listOffsets({ topics: [topic], timestamp });
   const [earliest, latest] = await within(
-    Promise.all([
-      consumer.listOffsets({ topics: [topic], timestamp: ListOffsetTimestamps.EARLIEST }),
-      consumer.listOffsets({ topics: [topic], timestamp: ListOffsetTimestamps.LATEST }),
-    ]),
+    Promise.all([list(ListOffsetTimestamps.EARLIEST), list(ListOffsetTimestamps.LATEST)]),
     timeoutMs,
     `listing the offsets of ${topic}`,
   );
@@ -79,16 +76,13 @@ export async function partitionRanges(
  * `timeouts.idleMs`, naming the partitions not read to the end.
  */
 export async function readRanges(
-  consumer: Consumer<Buffer, Buffer, Buffer, Buffer>,
+  consumer: Reader,
   topic: string,
   ranges: readonly PartitionRange[],
   onMessage: (message: RawMessage) => void,
   timeouts: Timeouts,
 ): Promise<void> {
-  const remaining = new Map<number, PartitionRange>();
-  ranges.forEach((range, partition) => {
-    if (range.start < range.end) remaining.set(partition, range);
-  });
+  const remaining = new Map([...ranges.entries()].filter(([, range]) => range.start < range.end));
   if (remaining.size === 0) return;
   const stream = await within(
     consumer.consume({
@@ -112,32 +106,26 @@ export async function readRanges(
   let lastPositions = '';
   let failure: ReplayTimeoutError | undefined;
   const position = (partition: number) => stream.offsetsToFetch.get(`${topic}:${partition}`);
-  const describe = () =>
-    [...remaining]
-      .map(([p, range]) => `partition ${p} at ${position(p) ?? range.start} of ${range.start}..${range.end}`)
-      .join(', ');
+  const fail = (why: string) => {
+    const where = [...remaining].map(
+      ([p, r]) => `partition ${p} at ${position(p) ?? r.start} of ${r.start}..${r.end}`,
+    );
+    failure = new ReplayTimeoutError(`reading ${topic} ${why}: ${where.join(', ')}`);
+  };
   // Fetched records are in the stream's buffer before its offsets move past them, and closing ends the
   // stream after that buffer: nothing fetched is lost by closing here.
   const check = setInterval(() => {
-    for (const [partition, range] of remaining) {
-      const next = position(partition);
-      if (next !== undefined && next >= range.end) remaining.delete(partition);
-    }
+    for (const [partition, range] of remaining)
+      if ((position(partition) ?? -1n) >= range.end) remaining.delete(partition);
     const positions = [...remaining.keys()].map((p) => String(position(p))).join(',');
     if (positions !== lastPositions) {
       lastPositions = positions;
       lastProgress = Date.now();
     }
-    const now = Date.now();
-    if (remaining.size > 0 && now - started > timeouts.overallMs) {
-      failure = new ReplayTimeoutError(
-        `reading ${topic} timed out after ${timeouts.overallMs} ms: ${describe()}`,
-      );
-    } else if (remaining.size > 0 && now - lastProgress > timeouts.idleMs) {
-      failure = new ReplayTimeoutError(
-        `reading ${topic} made no progress for ${timeouts.idleMs} ms: ${describe()}`,
-      );
-    }
+    if (remaining.size > 0 && Date.now() - started > timeouts.overallMs)
+      fail(`timed out after ${timeouts.overallMs} ms`);
+    else if (remaining.size > 0 && Date.now() - lastProgress > timeouts.idleMs)
+      fail(`made no progress for ${timeouts.idleMs} ms`);
     if (remaining.size === 0 || failure) void stream.close();
   }, 100);
   try {
@@ -156,43 +144,40 @@ export async function readRanges(
   if (failure) throw failure;
 }
 
-export type FetchedRecord = { found: RawMessage } | { missing: string };
-
 /**
  * The record at `topic`/`partition`/`offset`, or why it is not there: trimmed by retention (below the
  * partition's start), beyond its end, or skipped (no record at that offset).
  */
 export async function fetchRecord(
   connection: KafkaConnection,
-  at: { topic: string; partition: number; offset: bigint },
+  { topic, partition, offset }: { topic: string; partition: number; offset: bigint },
   timeouts: Timeouts,
-): Promise<FetchedRecord> {
+): Promise<{ found: RawMessage } | { missing: string }> {
   const consumer = newReader(connection);
   try {
-    const ranges = await partitionRanges(consumer, at.topic, timeouts.idleMs);
-    const range = ranges[at.partition];
-    if (!range) return { missing: `${at.topic} has no partition ${at.partition}` };
-    if (at.offset < range.start) {
+    const ranges = await partitionRanges(consumer, topic, timeouts.idleMs);
+    const range = ranges[partition];
+    if (!range) return { missing: `${topic} has no partition ${partition}` };
+    if (offset < range.start)
       return {
-        missing: `gone from ${at.topic}: partition ${at.partition} now starts at offset ${range.start} (trimmed by retention)`,
+        missing: `gone from ${topic}: partition ${partition} now starts at offset ${range.start} (trimmed by retention)`,
       };
-    }
-    if (at.offset >= range.end) {
-      return { missing: `not on ${at.topic}: partition ${at.partition} ends at offset ${range.end}` };
-    }
+    if (offset >= range.end)
+      return { missing: `not on ${topic}: partition ${partition} ends at offset ${range.end}` };
     let found: RawMessage | undefined;
+    const only = ranges.map((r, p) =>
+      p === partition ? { start: offset, end: offset + 1n } : { start: r.end, end: r.end },
+    );
     await readRanges(
       consumer,
-      at.topic,
-      ranges.map((r, partition) =>
-        partition === at.partition ? { start: at.offset, end: at.offset + 1n } : { start: r.end, end: r.end },
-      ),
+      topic,
+      only,
       (message) => {
-        if (message.offset === at.offset) found = message;
+        if (message.offset === offset) found = message;
       },
       timeouts,
     );
-    return found ? { found } : { missing: `no record at ${at.topic}:${at.partition}:${at.offset}` };
+    return found ? { found } : { missing: `no record at ${topic}:${partition}:${offset}` };
   } finally {
     await consumer.close(true).catch(() => {});
   }

@@ -43,9 +43,8 @@ export interface ReplayOptions {
   filter: ReplayFilter;
   dryRun: boolean;
   /**
-   * Also replay letters of records that were themselves replays and failed again (each of those still at
-   * most once). Off by default, so a record that keeps failing adds one dead letter per deliberate retry,
-   * not one per run.
+   * Also replay letters of records that were themselves replays and failed again (each still at most
+   * once). Off by default, so a record that keeps failing adds one dead letter per deliberate retry.
    */
   includeFailedReplays?: boolean;
   timeouts?: Partial<Timeouts>;
@@ -58,35 +57,43 @@ export interface ReplayOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * Records read (`scanned`): dead letters (one of Lambda's records may hold several), replay markers
+ * (informational: never a reason to skip a letter), unreadable. Of the letters that match the filter:
+ * already replayed (their claim is completed), replayed, or would be (dry run), or skipped and why.
+ * `interrupted`: stopped by the signal before every matched letter was looked at.
+ */
 export interface ReplaySummary {
-  /** Records read from the dead-letter topic, of every kind. */
   scanned: number;
-  /** Dead letters among them (one of Lambda's records may hold several). */
   letters: number;
-  /** Replay markers among them (informational: never a reason to skip a letter). */
   markers: number;
   unreadable: number;
-  /** Dead letters that match the filter. */
   matched: number;
-  /** Matched, but their record went back before: its claim in the ledger is completed. */
   alreadyReplayed: number;
   replayed: number;
-  /** Dry run: how many would go back. */
   wouldReplay: number;
-  /** Stopped by `signal` before every matched letter was looked at. */
   interrupted: boolean;
-  /** Matched letters left where they are: which kind of reason, and the reason itself. */
   skipped: Array<{ letter: string; kind: SkipKind; reason: string }>;
 }
 
 interface Candidate {
   letter: DeadLetter;
-  /** The dead letter's own coordinates, `<dead-letter topic>:<partition>:<offset>`. */
+  /** The dead letter's own coordinates. */
   at: { topic: string; partition: number; offset: bigint };
   kafkaKey: Buffer | null;
 }
 
-type Budget = () => Timeouts;
+interface Run {
+  options: ReplayOptions;
+  summary: ReplaySummary;
+  /** What is left of the run's time: throws a `ReplayTimeoutError` when none is. */
+  budget: () => Timeouts;
+  log: (line: string) => void;
+  producer: Producer<Buffer, Buffer, Buffer, Buffer> | undefined;
+  /** Records this run looked at already (two letters of one record are one replay), for dry runs too. */
+  handled: Set<string>;
+  leaseMs: number;
+}
 
 /**
  * Reads the dead-letter topic from each partition's earliest retained offset to its current end, and sends
@@ -98,153 +105,114 @@ type Budget = () => Timeouts;
  * topic, or skipped when retention has trimmed it. Nothing is committed; every wait is bounded by `timeouts`.
  */
 export async function replayDeadLetters(options: ReplayOptions): Promise<ReplaySummary> {
-  const log = options.log ?? (() => {});
   const timeouts = { ...defaultTimeouts, ...options.timeouts };
   const deadline = Date.now() + timeouts.overallMs;
-  const budget: Budget = () => {
-    const left = deadline - Date.now();
-    if (left <= 0) throw new ReplayTimeoutError(`dlq:replay timed out after ${timeouts.overallMs} ms`);
-    return { overallMs: left, idleMs: Math.min(timeouts.idleMs, left) };
+  const run: Run = {
+    options,
+    summary: {
+      scanned: 0,
+      letters: 0,
+      markers: 0,
+      unreadable: 0,
+      matched: 0,
+      alreadyReplayed: 0,
+      replayed: 0,
+      wouldReplay: 0,
+      interrupted: false,
+      skipped: [],
+    },
+    budget: () => {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new ReplayTimeoutError(`dlq:replay timed out after ${timeouts.overallMs} ms`);
+      return { overallMs: left, idleMs: Math.min(timeouts.idleMs, left) };
+    },
+    log: options.log ?? (() => {}),
+    producer: undefined,
+    handled: new Set(),
+    leaseMs: timeouts.idleMs + LEASE_MARGIN_MS,
   };
-  const summary: ReplaySummary = {
-    scanned: 0,
-    letters: 0,
-    markers: 0,
-    unreadable: 0,
-    matched: 0,
-    alreadyReplayed: 0,
-    replayed: 0,
-    wouldReplay: 0,
-    interrupted: false,
-    skipped: [],
-  };
-  const candidates = await readCandidates(options, summary, budget, log);
-  summary.matched = candidates.length;
-  const producer = options.dryRun
-    ? undefined
-    : new Producer<Buffer, Buffer, Buffer, Buffer>(pipelineProducerSettings(options.connection));
-  // Records this run looked at already (two letters of one record are one replay), for dry runs too.
-  const handled = new Set<string>();
+  const candidates = await readCandidates(run);
+  run.summary.matched = candidates.length;
+  if (!options.dryRun)
+    run.producer = new Producer<Buffer, Buffer, Buffer, Buffer>(pipelineProducerSettings(options.connection));
   try {
     for (const candidate of candidates) {
-      if (options.signal?.aborted) {
-        summary.interrupted = true;
-        break;
-      }
-      await replayOne(candidate, {
-        options,
-        summary,
-        budget,
-        log,
-        producer,
-        handled,
-        leaseMs: timeouts.idleMs + LEASE_MARGIN_MS,
-      });
+      run.summary.interrupted = options.signal?.aborted === true;
+      if (run.summary.interrupted) break;
+      await replayOne(candidate, run);
     }
   } finally {
-    await producer?.close().catch(() => {});
+    await run.producer?.close().catch(() => {});
   }
-  return summary;
+  return run.summary;
 }
 
 /** Every dead letter of the topic that matches the filter; counts what else the topic holds. */
-async function readCandidates(
-  options: ReplayOptions,
-  summary: ReplaySummary,
-  budget: Budget,
-  log: (line: string) => void,
-): Promise<Candidate[]> {
+async function readCandidates({ options, summary, budget, log }: Run): Promise<Candidate[]> {
   const dlq = options.deadLetterTopic ?? deadLetterTopic;
   const candidates: Candidate[] = [];
   const consumer = newReader(options.connection);
   try {
     const ranges = await partitionRanges(consumer, dlq, budget().idleMs);
-    await readRanges(
-      consumer,
-      dlq,
-      ranges,
-      (message) => {
-        summary.scanned++;
-        const at = { topic: dlq, partition: message.partition, offset: message.offset };
-        const parsed = parseDeadLetterQueueRecord(message.value ?? null);
-        if (parsed.kind === 'unreadable') {
-          summary.unreadable++;
-          log(`skip ${coordinatesText(at)}: unreadable (${parsed.error})`);
-          return;
-        }
-        if (parsed.kind === 'marker') {
-          summary.markers++;
-          return;
-        }
-        for (const letter of parsed.letters) {
-          summary.letters++;
-          if (matches(letter, options.filter)) candidates.push({ letter, at, kafkaKey: message.key ?? null });
-        }
-      },
-      budget(),
-    );
+    const onMessage = (message: Parameters<Parameters<typeof readRanges>[3]>[0]) => {
+      summary.scanned++;
+      const at = { topic: dlq, partition: message.partition, offset: message.offset };
+      const parsed = parseDeadLetterQueueRecord(message.value ?? null);
+      if (parsed.kind === 'unreadable') {
+        summary.unreadable++;
+        log(`skip ${coordinatesText(at)}: unreadable (${parsed.error})`);
+      } else if (parsed.kind === 'marker') {
+        summary.markers++;
+      } else {
+        summary.letters += parsed.letters.length;
+        for (const letter of parsed.letters.filter((l) => matches(l, options.filter)))
+          candidates.push({ letter, at, kafkaKey: message.key ?? null });
+      }
+    };
+    await readRanges(consumer, dlq, ranges, onMessage, budget());
   } finally {
     await consumer.close(true).catch(() => {});
   }
   return candidates;
 }
 
-interface Run {
-  options: ReplayOptions;
-  summary: ReplaySummary;
-  budget: Budget;
-  log: (line: string) => void;
-  producer: Producer<Buffer, Buffer, Buffer, Buffer> | undefined;
-  handled: Set<string>;
-  leaseMs: number;
+/** Whether the letter's record is a topic it may go back to. */
+function isTarget({ isReplayTarget, deadLetterTopic: dlq = deadLetterTopic }: ReplayOptions, topic: string) {
+  return (isReplayTarget ?? isTopicName)(topic) && topic !== dlq && topic !== deadLetterTopic;
 }
 
 /** One matched letter: looked up in the ledger, then skipped, or claimed, sent back and completed. */
-async function replayOne({ letter, at, kafkaKey }: Candidate, run: Run): Promise<void> {
-  const { options, summary, budget, log, producer, handled } = run;
-  const { original } = letter;
+async function replayOne(candidate: Candidate, run: Run): Promise<void> {
+  const { options, summary, budget, log, producer } = run;
+  const { letter, at } = candidate;
   const letterAt = coordinatesText(at);
-  const id = replayId(original);
-  const what = `${letterAt} → ${original.topic} (was ${id}, ${letter.reason} in ${letter.failedIn}: ${letter.error})`;
-  const apply = (decision: Decision): boolean => {
+  const id = replayId(letter.original);
+  const what = `${letterAt} → ${letter.original.topic} (was ${id}, ${letter.reason} in ${letter.failedIn}: ${letter.error})`;
+  const replays = (decision: Decision): boolean => {
     if (decision.action === 'replay') return true;
-    if (decision.action === 'already-replayed') {
-      summary.alreadyReplayed++;
-      log(`skip ${what}: already replayed`);
-    } else {
-      summary.skipped.push({ letter: letterAt, kind: decision.kind, reason: decision.reason });
-      log(`skip ${what}: ${decision.reason}`);
-    }
+    if (decision.action === 'already-replayed') summary.alreadyReplayed++;
+    else summary.skipped.push({ letter: letterAt, kind: decision.kind, reason: decision.reason });
+    log(`skip ${what}: ${decision.action === 'skip' ? decision.reason : 'already replayed'}`);
     return false;
   };
-  if (handled.has(id)) {
-    apply({ action: 'already-replayed' });
-    return;
-  }
-  handled.add(id);
+  if (run.handled.has(id)) return void replays({ action: 'already-replayed' });
+  run.handled.add(id);
   const { state, copyOf } = await within(
     options.ledger.look(id),
     budget().idleMs,
     `reading the claim of ${id}`,
   );
   const decision = decide(state, copyOf, options.includeFailedReplays ?? false, Date.now());
-  if (!apply(decision)) return;
-  const isTarget =
-    options.isReplayTarget ?? ((topic: string) => isTopicName(topic) && topic !== deadLetterTopic);
-  if (!isTarget(original.topic) || original.topic === (options.deadLetterTopic ?? deadLetterTopic)) {
-    apply({ action: 'skip', kind: 'not a pipeline topic', reason: 'not a pipeline topic' });
-    return;
-  }
+  if (!replays(decision)) return;
+  const notPipeline = 'not a pipeline topic';
+  if (!isTarget(options, letter.original.topic))
+    return void replays({ action: 'skip', kind: notPipeline, reason: notPipeline });
   const record = await recordOf(letter, options.connection, budget);
-  if ('skip' in record) {
-    apply(record.skip);
-    return;
-  }
+  if ('skip' in record) return void replays(record.skip);
   const from = record.fromSource ? ', full record from its topic' : '';
   if (!producer) {
     summary.wouldReplay++;
-    log(`would replay ${what}${from}`);
-    return;
+    return log(`would replay ${what}${from}`);
   }
   const claim = await within(
     options.ledger.claim(id, letterAt, Date.now(), run.leaseMs),
@@ -254,20 +222,14 @@ async function replayOne({ letter, at, kafkaKey }: Candidate, run: Run): Promise
   if (!claim.won) {
     // Another run claimed it between the look and the claim: what it left decides.
     const now = decide(claim.state, copyOf, true, Date.now());
-    apply(
-      now.action === 'replay'
-        ? {
-            action: 'skip',
-            kind: 'being replayed by another run',
-            reason: 'claimed by another run meanwhile',
-          }
-        : now,
+    const kind = 'being replayed by another run';
+    return void replays(
+      now.action === 'replay' ? { action: 'skip', kind, reason: 'claimed by another run meanwhile' } : now,
     );
-    return;
   }
   if (decision.action === 'replay' && decision.takeOver) log(`taking over ${id}: ${decision.takeOver}`);
   const copy = await within(
-    produceReplay(producer, { letter, at, kafkaKey }, record),
+    produceReplay(producer, candidate, record),
     budget().idleMs,
     `replaying ${letterAt}`,
   );
@@ -284,27 +246,21 @@ async function replayOne({ letter, at, kafkaKey }: Candidate, run: Run): Promise
 async function recordOf(
   letter: DeadLetter,
   connection: KafkaConnection,
-  budget: Budget,
+  budget: Run['budget'],
 ): Promise<(RecordBytes & { fromSource: boolean }) | { skip: Decision & { action: 'skip' } }> {
   const { original } = letter;
   const fromSource = letter.valueTruncated || letter.headersTruncated || letter.keyTruncated;
-  if (!fromSource) return { key: original.key, value: original.value, headers: original.headers, fromSource };
-  const fetched = await fetchRecord(
-    connection,
-    { topic: original.topic, partition: original.partition, offset: BigInt(original.offset) },
-    budget(),
-  );
+  if (!fromSource) return { ...original, fromSource };
+  const fetched = await fetchRecord(connection, { ...original, offset: BigInt(original.offset) }, budget());
   if ('missing' in fetched) {
     const reason = `truncated in the letter, and the original is ${fetched.missing}`;
     return { skip: { action: 'skip', kind: 'truncated, original gone from its topic', reason } };
   }
+  const { key, value, headerEntries } = fetched.found;
   const full = {
-    key: fetched.found.key ?? null,
-    value: fetched.found.value ?? null,
-    headers: fetched.found.headerEntries.map(([name, bytes]): [string, Buffer] => [
-      name.toString('utf8'),
-      bytes,
-    ]),
+    key: key ?? null,
+    value: value ?? null,
+    headers: headerEntries.map(([name, bytes]): [string, Buffer] => [name.toString('utf8'), bytes]),
   };
   if (!isOriginalOf(letter, full)) {
     const reason = `truncated in the letter, and the record at ${replayId(original)} is not its original (key, size or prefix differ)`;
