@@ -26,7 +26,7 @@
  *   (500, `Receiver`; the model's `InternalErrorException`, whose description is its message here:
  *   https://docs.aws.amazon.com/sns/latest/api/API_Publish.html#API_Publish_Errors).
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 
 export interface FaultResponse {
@@ -35,17 +35,17 @@ export interface FaultResponse {
   body: Buffer;
 }
 
-export const DYNAMODB_ERROR_PREFIX = 'com.amazonaws.dynamodb.v20120810#';
+/** The hot-key message AWS uses for on-demand throttling (the `ThrottlingError` reason's first message). */
+const HOT_KEY_MESSAGE =
+  'Throughput exceeds the current capacity of your table or index. DynamoDB is automatically scaling your table or index so please try again shortly. If exceptions persist, check if you have a hot key: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html.';
 
-/** The DynamoDB errors the layer injects (each with its status). */
-export const DYNAMODB_ERRORS = {
-  TransactionConflictException: 400,
-  TransactionCanceledException: 400,
-  ThrottlingException: 400,
-  ProvisionedThroughputExceededException: 400,
-  InternalServerError: 500,
+const DYNAMODB_ERRORS = {
+  TransactionConflictException: { status: 400, message: 'Transaction is ongoing for the item.' },
+  TransactionCanceledException: { status: 400, message: undefined },
+  ThrottlingException: { status: 400, message: 'Rate of requests exceeds the allowed throughput.' },
+  ProvisionedThroughputExceededException: { status: 400, message: HOT_KEY_MESSAGE },
+  InternalServerError: { status: 500, message: 'Internal server error' },
 } as const;
-export type DynamoDbErrorName = keyof typeof DYNAMODB_ERRORS;
 
 /** The codes of a cancellation reason the layer sets on the targeted items (the others get `None`). */
 export const CANCELLATION_CODES = [
@@ -54,19 +54,7 @@ export const CANCELLATION_CODES = [
   'ProvisionedThroughputExceeded',
 ] as const;
 export type CancellationCode = (typeof CANCELLATION_CODES)[number];
-
-/** The hot-key message AWS uses for on-demand throttling (the `ThrottlingError` reason's first message). */
-const HOT_KEY_MESSAGE =
-  'Throughput exceeds the current capacity of your table or index. DynamoDB is automatically scaling your table or index so please try again shortly. If exceptions persist, check if you have a hot key: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html.';
-
-export const DYNAMODB_MESSAGES = {
-  TransactionConflictException: 'Transaction is ongoing for the item.',
-  ThrottlingException: 'Rate of requests exceeds the allowed throughput.',
-  ProvisionedThroughputExceededException: HOT_KEY_MESSAGE,
-  InternalServerError: 'Internal server error',
-} as const;
-
-export const CANCELLATION_MESSAGES: Record<CancellationCode, string> = {
+const CANCELLATION_MESSAGES: Record<CancellationCode, string> = {
   TransactionConflict: 'Transaction is ongoing for the item.',
   ThrottlingError: HOT_KEY_MESSAGE,
   ProvisionedThroughputExceeded:
@@ -79,114 +67,63 @@ export const THROTTLING_LIMITS = [
   'AccountLimitExceeded',
   'MaxOnDemandThroughputExceeded',
 ] as const;
-export type ThrottlingLimit = (typeof THROTTLING_LIMITS)[number];
-
-export interface ThrottlingReason {
-  reason: string;
-  resource: string;
-}
-
-/** `TableWriteKeyRangeThroughputExceeded` and the table's ARN. */
-export function throttlingReason(
-  table: string,
-  access: 'Read' | 'Write',
-  limit: ThrottlingLimit,
-  region: string,
-  account: string,
-): ThrottlingReason {
-  return {
-    reason: `Table${access}${limit}`,
-    resource: `arn:aws:dynamodb:${region}:${account}:table/${table}`,
-  };
-}
-
-/** Per item of `TransactItems`: a code for a targeted item, `undefined` for one that did not cause it. */
-export type CancellationReasonCodes = readonly (CancellationCode | undefined)[];
-
-function dynamoDbResponse(status: number, body: Record<string, unknown>): FaultResponse {
-  const bytes = Buffer.from(JSON.stringify(body));
-  return {
-    status,
-    headers: {
-      'content-type': 'application/x-amz-json-1.0',
-      'content-length': String(bytes.length),
-      'x-amzn-requestid': dynamoDbRequestId(),
-      // DynamoDB's CRC32 of the body, which some SDKs check.
-      'x-amz-crc32': String(crc32(bytes)),
-    },
-    body: bytes,
-  };
-}
-
-/** DynamoDB's request ids: 52 characters of [A-Z0-9]. */
-function dynamoDbRequestId(): string {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
-  let id = '';
-  for (let i = 0; i < 52; i++) id += alphabet[Math.floor(Math.random() * alphabet.length)];
-  return id;
-}
 
 export type DynamoDbError =
-  | { name: 'TransactionConflictException' }
-  | { name: 'TransactionCanceledException'; reasons: CancellationReasonCodes }
+  | { name: 'TransactionConflictException' | 'InternalServerError' }
+  | { name: 'TransactionCanceledException'; reasons: readonly (CancellationCode | undefined)[] }
   | {
       name: 'ThrottlingException' | 'ProvisionedThroughputExceededException';
-      throttlingReasons: ThrottlingReason[];
-    }
-  | { name: 'InternalServerError' };
+      throttlingReasons: { reason: string; resource: string }[];
+    };
 
 export function dynamoDbError(error: DynamoDbError): FaultResponse {
-  const __type = `${DYNAMODB_ERROR_PREFIX}${error.name}`;
-  const status = DYNAMODB_ERRORS[error.name];
-  switch (error.name) {
-    case 'TransactionCanceledException': {
-      const codes = error.reasons.map((code) => code ?? 'None');
-      return dynamoDbResponse(status, {
-        __type,
-        CancellationReasons: error.reasons.map((code) =>
-          code ? { Code: code, Message: CANCELLATION_MESSAGES[code] } : { Code: 'None' },
-        ),
-        Message: `Transaction cancelled, please refer cancellation reasons for specific reasons [${codes.join(', ')}]`,
-      });
-    }
-    case 'ThrottlingException':
-      return dynamoDbResponse(status, {
-        __type,
-        message: DYNAMODB_MESSAGES.ThrottlingException,
-        throttlingReasons: error.throttlingReasons,
-      });
-    case 'ProvisionedThroughputExceededException':
-      return dynamoDbResponse(status, {
-        __type,
-        message: DYNAMODB_MESSAGES.ProvisionedThroughputExceededException,
-        ThrottlingReasons: error.throttlingReasons,
-      });
-    default:
-      return dynamoDbResponse(status, { __type, message: DYNAMODB_MESSAGES[error.name] });
-  }
+  const { status, message } = DYNAMODB_ERRORS[error.name];
+  const __type = `com.amazonaws.dynamodb.v20120810#${error.name}`;
+  let body: Record<string, unknown> = { __type, message };
+  if ('reasons' in error) {
+    body = {
+      __type,
+      CancellationReasons: error.reasons.map((code) =>
+        code ? { Code: code, Message: CANCELLATION_MESSAGES[code] } : { Code: 'None' },
+      ),
+      Message: `Transaction cancelled, please refer cancellation reasons for specific reasons [${error.reasons.map((code) => code ?? 'None').join(', ')}]`,
+    };
+  } else if ('throttlingReasons' in error)
+    body[error.name === 'ThrottlingException' ? 'throttlingReasons' : 'ThrottlingReasons'] =
+      error.throttlingReasons;
+  const bytes = Buffer.from(JSON.stringify(body));
+  // DynamoDB's request ids are 52 characters of [A-Z0-9]; some SDKs check the body's CRC32.
+  return response(
+    status,
+    'application/x-amz-json-1.0',
+    randomBytes(26).toString('hex').toUpperCase(),
+    bytes,
+    {
+      'x-amz-crc32': String(crc32(bytes)),
+    },
+  );
 }
 
-export const SNS_ERRORS = {
+const SNS_ERRORS = {
   Throttling: { status: 400, type: 'Sender', message: 'Rate exceeded' },
   InternalError: { status: 500, type: 'Receiver', message: 'Indicates an internal service error.' },
 } as const;
-export type SnsErrorCode = keyof typeof SNS_ERRORS;
 
-export function snsError(code: SnsErrorCode): FaultResponse {
+export function snsError(code: keyof typeof SNS_ERRORS): FaultResponse {
   const { status, type, message } = SNS_ERRORS[code];
   const requestId = randomUUID();
-  const bytes = Buffer.from(
+  const body =
     '<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/">\n' +
-      `  <Error>\n    <Type>${type}</Type>\n    <Code>${code}</Code>\n    <Message>${message}</Message>\n  </Error>\n` +
-      `  <RequestId>${requestId}</RequestId>\n</ErrorResponse>\n`,
-  );
-  return {
-    status,
-    headers: {
-      'content-type': 'text/xml',
-      'content-length': String(bytes.length),
-      'x-amzn-requestid': requestId,
-    },
-    body: bytes,
+    `  <Error>\n    <Type>${type}</Type>\n    <Code>${code}</Code>\n    <Message>${message}</Message>\n  </Error>\n` +
+    `  <RequestId>${requestId}</RequestId>\n</ErrorResponse>\n`;
+  return response(status, 'text/xml', requestId, Buffer.from(body));
+}
+
+function response(status: number, type: string, requestId: string, body: Buffer, extra = {}): FaultResponse {
+  const headers = {
+    'content-type': type,
+    'content-length': String(body.length),
+    'x-amzn-requestid': requestId,
   };
+  return { status, headers: { ...headers, ...extra }, body };
 }

@@ -38,7 +38,6 @@ import { type FaultProfile, parseFaultProfile } from './profile.ts';
 /** AWS's documented limits and costs (see the module comment for the pages). */
 export const DYNAMODB_LIMITS = {
   partitionWriteUnitsPerSecond: 1_000,
-  partitionReadUnitsPerSecond: 3_000,
   /** Write units per item of a transactional write, per KB (rounded up). */
   transactionalWriteUnitsPerKb: 2,
 } as const;
@@ -53,13 +52,7 @@ export const DEFAULT_TRANSACTION_MS = 5;
 /** Inventory's reservation retry (functions/inventory/step.ts `RESERVATION_RETRY`; a test checks). */
 export const RESERVATION_RETRY_POLICY = { attempts: 6, baseMs: 20, capMs: 400 } as const;
 
-/** Reservation attempts one invocation makes before it reports the record failed. */
-export const ATTEMPTS_PER_INVOCATION = RESERVATION_RETRY_POLICY.attempts;
-
-/**
- * The mean of full-jitter waits over one invocation's retries: retry n waits a uniform draw in
- * [0, min(cap, base × 2^(n−1))), i.e. half of that on average.
- */
+/** The mean full-jitter wait of one invocation's retries: retry n waits U[0, min(cap, base × 2^(n−1))). */
 export function meanRetryDelayMs(policy: { attempts: number; baseMs: number; capMs: number }): number {
   const retries = policy.attempts - 1;
   if (retries < 1) return 0;
@@ -85,44 +78,10 @@ export interface ContentionInput {
   retryDelayMs?: number;
   /** The stock item's size (KB): write units per attempt = 2 × ⌈size⌉. */
   itemKb?: number;
-  /**
-   * Write units a cancelled attempt is charged. AWS does not document it; the default charges it as a
-   * committed one (an upper bound: the prepare write is done before the conflict is known).
-   */
+  /** Write units a cancelled attempt is charged: undocumented; by default as a committed one (an upper bound). */
   cancelledAttemptWcu?: number;
   /** Other writes to the item's partition per second (write units). */
   otherWriteUnitsPerSecond?: number;
-}
-
-export interface ContentionEstimate {
-  /** Per attempt that reaches the item: the chance it finds the item held (TransactionConflict). */
-  conflictProbability: number;
-  /** Per attempt: the chance the partition throttles it (over its 1,000 write units). */
-  throttleProbability: number;
-  /** Attempts (requests to DynamoDB) per reservation decision. */
-  expectedAttempts: number;
-  /** The most reservation decisions per second the SKU can take. */
-  ceiling: number;
-  /** Orders arrive faster than the ceiling: they queue on their partitions. */
-  saturated: boolean;
-  /** Decisions per second: min(λ, ceiling). */
-  decidedPerSecond: number;
-  /** Attempts offered per second (throttled ones included). */
-  attemptsPerSecond: number;
-  /** Write units per second the item's partition serves. */
-  writeUnitsPerSecond: number;
-  /** What sets the ceiling: the partition's write units, or the writers (both with the item's hold time). */
-  limitedBy: 'partition-writes' | 'writers';
-  /**
-   * The chance an order is still undecided after one invocation's attempts: its record is reported failed
-   * and the mapping redoes its partition from it (the partition's later records wait).
-   */
-  redoneProbability: number;
-  /**
-   * The chance an order is still undecided after every attempt the pipeline makes (inventory's attempts per
-   * invocation × the mapping's 1 + retryAttempts invocations): it would be dead-lettered.
-   */
-  exhaustedProbability: number;
 }
 
 const positive = (name: string, value: number) => {
@@ -143,7 +102,7 @@ function writeLimitedRate(limit: number, tau: number, wcu: number, cancelledWcu:
 const decided = (x: number, tau: number) => (Number.isFinite(x) ? x / (1 + x * tau) : 1 / tau);
 
 /** The model's estimate for one hot item; see the module comment. */
-export function contention(input: ContentionInput): ContentionEstimate {
+export function contention(input: ContentionInput) {
   const tau = (input.transactionMs ?? DEFAULT_TRANSACTION_MS) / 1000;
   const retryDelay = (input.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS) / 1000;
   const itemKb = input.itemKb ?? 1;
@@ -171,24 +130,29 @@ export function contention(input: ContentionInput): ContentionEstimate {
   const conflictProbability = (admitted * tau) / (1 + admitted * tau);
   const throttleProbability = offered > admitted ? 1 - admitted / offered : 0;
   const perAttempt = (1 - throttleProbability) * (1 - conflictProbability);
-  const retryAttempts = kafkaRetryAttempts('inventory');
+  const attempts = RESERVATION_RETRY_POLICY.attempts;
   return {
+    /** Per attempt that reaches the item: the chance it finds the item held (TransactionConflict). */
     conflictProbability,
+    /** Per attempt: the chance the partition throttles it (over its 1,000 write units). */
     throttleProbability,
+    /** Attempts (requests to DynamoDB) per reservation decision. */
     expectedAttempts: 1 / perAttempt,
+    /** The most reservation decisions per second the SKU can take; past it orders queue on their partitions. */
     ceiling,
     saturated,
+    /** min(λ, ceiling). */
     decidedPerSecond,
+    /** Attempts offered per second (throttled ones included). */
     attemptsPerSecond: offered,
     writeUnitsPerSecond: decidedPerSecond * wcu + (admitted - decidedPerSecond) * cancelledWcu,
-    limitedBy: byWrites <= byWriters ? 'partition-writes' : 'writers',
-    redoneProbability: (1 - perAttempt) ** ATTEMPTS_PER_INVOCATION,
-    exhaustedProbability: (1 - perAttempt) ** (ATTEMPTS_PER_INVOCATION * (1 + retryAttempts)),
+    limitedBy: byWrites <= byWriters ? ('partition-writes' as const) : ('writers' as const),
+    /** Still undecided after one invocation's attempts: the record is reported failed, its partition redone. */
+    redoneProbability: (1 - perAttempt) ** attempts,
+    /** Still undecided after every invocation the mapping makes (1 + retryAttempts): dead-lettered. */
+    exhaustedProbability:
+      (1 - perAttempt) ** (attempts * (1 + (kafkaTriggerOf('inventory')?.retryAttempts ?? 0))),
   };
-}
-
-function kafkaRetryAttempts(fn: 'inventory'): number {
-  return kafkaTriggerOf(fn)?.retryAttempts ?? 0;
 }
 
 /**
@@ -198,20 +162,16 @@ function kafkaRetryAttempts(fn: 'inventory'): number {
  */
 export function pipelineWriters(
   partitions = manifest.topics.OrderReceived.partitions,
-  batchSize = kafkaBatchSize('inventory'),
+  batchSize = kafkaTriggerOf('inventory')?.batchSize ?? 1,
   perInvocation = ORDERS_PER_INVOCATION,
 ): number {
   return partitions * Math.min(batchSize, perInvocation);
 }
 
-function kafkaBatchSize(fn: 'inventory'): number {
-  return kafkaTriggerOf(fn)?.batchSize ?? 1;
-}
-
 /** Issue #20's flash sale: 2,000 orders in 20 s for one SKU with 500 in stock. */
 export const FLASH_SALE = { orders: 2_000, seconds: 20, stock: 500 } as const;
 
-export interface FlashSaleOptions {
+interface FlashSaleOptions {
   /** The SKU on sale (the stock item the rules target). */
   sku: string;
   orders?: number;
@@ -224,7 +184,7 @@ export interface FlashSaleOptions {
 }
 
 /** The model's estimate for a flash sale: each stock item (bucket) takes orders/seconds/buckets per second. */
-export function flashSaleEstimate(options: Omit<FlashSaleOptions, 'sku' | 'seed'> = {}): ContentionEstimate {
+export function flashSaleEstimate(options: Omit<FlashSaleOptions, 'sku' | 'seed'> = {}) {
   const buckets = options.buckets ?? 1;
   positive('buckets', buckets);
   const rate = (options.orders ?? FLASH_SALE.orders) / (options.seconds ?? FLASH_SALE.seconds);
@@ -245,26 +205,22 @@ const round = (value: number) => Math.round(value * 10_000) / 10_000;
  */
 export function flashSaleProfile(options: FlashSaleOptions): FaultProfile {
   const estimate = flashSaleEstimate(options);
-  const stockItem = { service: 'dynamodb' as const, tables: ['inventory'], keys: { sku: [options.sku] } };
+  const rule = (name: string, rate: number, reason: 'ThrottlingError' | 'TransactionConflict') => ({
+    name,
+    service: 'dynamodb' as const,
+    tables: ['inventory'],
+    keys: { sku: [options.sku] },
+    operations: ['TransactWriteItems'],
+    rate: round(rate),
+    fault: { kind: 'TransactionCanceledException' as const, reason },
+  });
   return parseFaultProfile({
     name: 'flash-sale',
     description: `flash sale of ${options.sku}: throttling ${round(estimate.throttleProbability)}, conflicts ${round(estimate.conflictProbability)} (docs/capacity.md)`,
     ...(options.seed === undefined ? {} : { seed: options.seed }),
     rules: [
-      {
-        name: 'flash-sale-throttled',
-        ...stockItem,
-        operations: ['TransactWriteItems'],
-        rate: round(estimate.throttleProbability),
-        fault: { kind: 'TransactionCanceledException', reason: 'ThrottlingError' },
-      },
-      {
-        name: 'flash-sale-conflict',
-        ...stockItem,
-        operations: ['TransactWriteItems'],
-        rate: round(estimate.conflictProbability),
-        fault: { kind: 'TransactionCanceledException', reason: 'TransactionConflict' },
-      },
+      rule('flash-sale-throttled', estimate.throttleProbability, 'ThrottlingError'),
+      rule('flash-sale-conflict', estimate.conflictProbability, 'TransactionConflict'),
     ],
   });
 }

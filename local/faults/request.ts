@@ -8,8 +8,6 @@
  * matched by a rule, so it passes untouched.
  */
 
-export type Service = 'dynamodb' | 'sns' | 'other';
-
 /** One item a request reads or writes: its table and its attributes as strings (`{ sku: 'SKU-MUG' }`). */
 export interface TouchedItem {
   table: string;
@@ -17,100 +15,68 @@ export interface TouchedItem {
 }
 
 export interface ParsedRequest {
-  service: Service;
+  service: 'dynamodb' | 'sns' | 'other';
   operation: string;
   /** Every table the request names (a batch or transaction may name several). */
   tables: string[];
   /** DynamoDB: the items, in request order (for a transaction, one per `TransactItems` entry). */
   items: TouchedItem[];
-  /** SNS: the topic's ARN. */
   topicArn?: string;
   /** The region of the SigV4 credential scope, when the request is signed. */
   region?: string;
 }
 
-const DYNAMODB_TARGET = /^DynamoDB_20120810\.(\w+)$/;
+type Json = Record<string, unknown>;
+const object = (value: unknown): Json => (value && typeof value === 'object' ? (value as Json) : {});
+const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
 
 /** `arn:aws:dynamodb:us-east-1:123:table/orders` → `orders`; a plain name stays as it is. */
-export function tableNameOf(nameOrArn: string): string {
-  const match = /:table\/([^/]+)/.exec(nameOrArn);
-  return match ? (match[1] as string) : nameOrArn;
-}
+export const tableNameOf = (nameOrArn: string): string => /:table\/([^/]+)/.exec(nameOrArn)?.[1] ?? nameOrArn;
 
 /** `{S: 'x'}` → 'x', `{N: '5'}` → '5', `{BOOL: true}` → 'true'; other types are not keys and are skipped. */
-function scalarOf(value: unknown): string | undefined {
-  if (!value || typeof value !== 'object') return undefined;
-  const [type, inner] = Object.entries(value)[0] ?? [];
-  if ((type === 'S' || type === 'N') && typeof inner === 'string') return inner;
-  if (type === 'BOOL' && typeof inner === 'boolean') return String(inner);
-  return undefined;
-}
-
 function attributesOf(item: unknown): Record<string, string> {
   const attributes: Record<string, string> = {};
-  if (!item || typeof item !== 'object') return attributes;
-  for (const [name, value] of Object.entries(item)) {
-    const scalar = scalarOf(value);
-    if (scalar !== undefined) attributes[name] = scalar;
+  for (const [name, value] of Object.entries(object(item))) {
+    const { S, N, BOOL } = object(value);
+    const scalar =
+      typeof (S ?? N) === 'string' ? (S ?? N) : typeof BOOL === 'boolean' ? String(BOOL) : undefined;
+    if (typeof scalar === 'string') attributes[name] = scalar;
   }
   return attributes;
 }
 
-interface TableRequest {
-  TableName?: unknown;
-  Key?: unknown;
-  Item?: unknown;
-}
-
-function itemOf(request: TableRequest | undefined): TouchedItem | undefined {
-  if (!request || typeof request.TableName !== 'string') return undefined;
-  return { table: tableNameOf(request.TableName), attributes: attributesOf(request.Key ?? request.Item) };
-}
-
-function dynamoDbItems(operation: string, body: Record<string, unknown>): TouchedItem[] {
-  if (operation === 'TransactWriteItems' || operation === 'TransactGetItems') {
-    const entries = Array.isArray(body.TransactItems) ? body.TransactItems : [];
-    // One per entry, so that the indexes are those of CancellationReasons.
-    return entries.map((entry: Record<string, TableRequest>) => {
-      const action = Object.values(entry ?? {})[0];
-      return itemOf(action) ?? { table: '', attributes: {} };
+function dynamoDbItems(operation: string, body: Json): TouchedItem[] {
+  const itemOf = (request: unknown): TouchedItem => {
+    const { TableName, Key, Item } = object(request);
+    return {
+      table: typeof TableName === 'string' ? tableNameOf(TableName) : '',
+      attributes: attributesOf(Key ?? Item),
+    };
+  };
+  // TransactWriteItems, TransactGetItems: one per entry, so that the indexes are those of CancellationReasons.
+  if (operation.startsWith('Transact'))
+    return list(body.TransactItems).map((entry) => itemOf(Object.values(object(entry))[0]));
+  if (operation.startsWith('Batch'))
+    return Object.entries(object(body.RequestItems)).flatMap(([name, requests]) => {
+      const keys = Array.isArray(requests)
+        ? requests.map((r) => object(object(r).PutRequest).Item ?? object(object(r).DeleteRequest).Key)
+        : list(object(requests).Keys);
+      return keys.map((key) => ({ table: tableNameOf(name), attributes: attributesOf(key) }));
     });
-  }
-  if (operation === 'BatchWriteItem' || operation === 'BatchGetItem') {
-    const items: TouchedItem[] = [];
-    for (const [name, requests] of Object.entries((body.RequestItems as Record<string, unknown>) ?? {})) {
-      const table = tableNameOf(name);
-      const list: unknown[] = Array.isArray(requests)
-        ? requests.map((r: { PutRequest?: { Item?: unknown }; DeleteRequest?: { Key?: unknown } }) =>
-            r?.PutRequest ? r.PutRequest.Item : r?.DeleteRequest?.Key,
-          )
-        : ((requests as { Keys?: unknown[] })?.Keys ?? []);
-      for (const key of list) items.push({ table, attributes: attributesOf(key) });
-    }
-    return items;
-  }
-  const item = itemOf(body as TableRequest);
-  return item ? [item] : [];
-}
-
-/** The region of `Authorization: AWS4-HMAC-SHA256 Credential=<key>/<date>/<region>/<service>/aws4_request`. */
-export function regionOf(authorization: string | undefined): string | undefined {
-  return authorization ? /Credential=[^/]+\/\d{8}\/([^/]+)\//.exec(authorization)?.[1] : undefined;
+  return typeof body.TableName === 'string' ? [itemOf(body)] : [];
 }
 
 export function parseRequest(
   headers: Record<string, string | string[] | undefined>,
   body: Buffer,
 ): ParsedRequest {
-  const header = (name: string) => {
-    const value = headers[name];
-    return Array.isArray(value) ? value[0] : value;
-  };
-  const region = regionOf(header('authorization'));
+  const header = (name: string) => [headers[name]].flat()[0];
+  // `Authorization: AWS4-HMAC-SHA256 Credential=<key>/<date>/<region>/<service>/aws4_request`
+  const region = /Credential=[^/]+\/\d{8}\/([^/]+)\//.exec(header('authorization') ?? '')?.[1];
   const base = { tables: [], items: [], ...(region ? { region } : {}) };
   const target = header('x-amz-target');
   if (target !== undefined) {
-    const operation = DYNAMODB_TARGET.exec(target)?.[1];
+    const operation = /^DynamoDB_20120810\.(\w+)$/.exec(target)?.[1];
     if (!operation) return { service: 'other', operation: target, ...base };
     let parsed: unknown;
     try {
@@ -118,20 +84,17 @@ export function parseRequest(
     } catch {
       return { service: 'dynamodb', operation, ...base };
     }
-    const items =
-      parsed && typeof parsed === 'object' ? dynamoDbItems(operation, parsed as Record<string, unknown>) : [];
+    const items = dynamoDbItems(operation, object(parsed));
     const tables = [...new Set(items.map((item) => item.table).filter(Boolean))];
     return { service: 'dynamodb', operation, ...base, tables, items };
   }
-  const contentType = header('content-type') ?? '';
-  if (contentType.startsWith('application/x-www-form-urlencoded')) {
-    const form = new URLSearchParams(body.toString('utf8'));
-    const action = form.get('Action');
-    // moto serves SQS on the same port; a Query-protocol SQS call is not SNS's.
-    if (!action || form.has('QueueUrl') || form.has('QueueName'))
-      return { service: 'other', operation: action ?? '', ...base };
-    const topicArn = form.get('TopicArn') ?? form.get('TargetArn') ?? undefined;
-    return { service: 'sns', operation: action, ...base, ...(topicArn ? { topicArn } : {}) };
-  }
-  return { service: 'other', operation: '', ...base };
+  if (!header('content-type')?.startsWith('application/x-www-form-urlencoded'))
+    return { service: 'other', operation: '', ...base };
+  const form = new URLSearchParams(body.toString('utf8'));
+  const action = form.get('Action');
+  // moto serves SQS on the same port; a Query-protocol SQS call is not SNS's.
+  if (!action || form.has('QueueUrl') || form.has('QueueName'))
+    return { service: 'other', operation: action ?? '', ...base };
+  const topicArn = form.get('TopicArn') ?? form.get('TargetArn') ?? undefined;
+  return { service: 'sns', operation: action, ...base, ...(topicArn ? { topicArn } : {}) };
 }

@@ -28,68 +28,52 @@ import { projectRoot } from '../python/venv.ts';
 import { applyEnvironment, functionEnvironment } from '../runtime/environment.ts';
 import { invokeHandler } from '../runtime/lambda-context.ts';
 import { loadHandler } from '../runtime/runtime.ts';
-import { buildSamples, type SampleEvent, samplesFor } from './samples.ts';
+import { buildSamples, samplesFor, sampleText } from './samples.ts';
 import { checkTriggerEvent } from './trigger-event.ts';
 
+const samples = buildSamples();
 const usage = [
   'usage: npm run invoke -- <function> [<sample name> | <event.json>] [--table-prefix <prefix>]',
   `  functions: ${functionNames.join(', ')}`,
-  `  samples:   ${Object.keys(buildSamples()).join(', ')} (events/samples/)`,
+  `  samples:   ${Object.keys(samples).join(', ')} (events/samples/)`,
   '  uses KAFKA_BROKERS / DYNAMODB_ENDPOINT, default the local ones (npm start or npm run infra)',
 ].join('\n');
 
 /** How long each service may take to answer before the invocation is given up (exit 2). */
 const REACH_TIMEOUT_MS = 5_000;
+/** Physical names are `<prefix>-<table>`: DynamoDB allows 3-255 characters of [A-Za-z0-9_.-]. */
+const TablePrefix = /^[A-Za-z0-9_.-]{1,200}$/;
 
-const isFunctionName = (name: string): name is FunctionName => (functionNames as string[]).includes(name);
-
+/** The event a sample name or a file gives, when the function's trigger could deliver it; else a UsageError. */
 async function readEvent(
   fn: FunctionName,
   arg: string | undefined,
 ): Promise<{ label: string; event: unknown }> {
-  const samples = buildSamples();
-  const own = samplesFor(fn);
-  const name = arg ?? (own[0] as string);
-  // A sample by name (with or without .json), else a file.
-  const sample: SampleEvent | undefined = Object.hasOwn(samples, name.replace(/\.json$/, ''))
-    ? samples[name.replace(/\.json$/, '')]
-    : undefined;
-  if (sample && !existsSync(name)) {
-    const file = join(projectRoot, 'events', 'samples', `${name.replace(/\.json$/, '')}.json`);
-    // The checked-in file, when present: the same bytes a user can read and edit.
-    const text = await readFile(file, 'utf8').catch(() => undefined);
-    return triggered(fn, `sample ${name}`, text === undefined ? sample : JSON.parse(text));
-  }
-  let text: string;
-  try {
-    text = await readFile(name, 'utf8');
-  } catch {
+  const name = arg ?? (samplesFor(fn)[0] as string);
+  const sample = samples[name.replace(/\.json$/, '')];
+  const isSample = sample !== undefined && !existsSync(name);
+  // A sample's checked-in file when present (the same bytes a user can read and edit), else a file.
+  const path = isSample
+    ? join(projectRoot, 'events', 'samples', `${name.replace(/\.json$/, '')}.json`)
+    : name;
+  const text = await readFile(path, 'utf8').catch(() => (isSample ? sampleText(sample) : undefined));
+  const label = isSample ? `sample ${name}` : name;
+  const ownSamples = `${fn}'s samples: ${samplesFor(fn).join(', ')}`;
+  if (text === undefined)
     throw new UsageError(
-      `"${name}" is neither a sample nor a readable file; ${fn}'s samples: ${own.join(', ')} (all: ${Object.keys(samples).join(', ')})`,
+      `"${name}" is neither a sample nor a readable file; ${ownSamples} (all: ${Object.keys(samples).join(', ')})`,
     );
-  }
   let event: unknown;
   try {
     event = JSON.parse(text);
   } catch (error) {
     throw new UsageError(`${name} is not JSON: ${(error as Error).message}`);
   }
-  return triggered(fn, name, event);
-}
-
-/** The event, when the function's trigger could deliver it; else a usage error (the handler never runs). */
-function triggered(fn: FunctionName, label: string, event: unknown): { label: string; event: unknown } {
   const check = checkTriggerEvent(fn, event);
-  if (!check.ok) {
-    throw new UsageError(
-      `${label} is not an event of ${fn}'s trigger: ${check.error}; ${fn}'s samples: ${samplesFor(fn).join(', ')}`,
-    );
-  }
+  if (!check.ok)
+    throw new UsageError(`${label} is not an event of ${fn}'s trigger: ${check.error}; ${ownSamples}`);
   return { label, event };
 }
-
-/** Physical names are `<prefix>-<table>`: DynamoDB allows 3-255 characters of [A-Za-z0-9_.-]. */
-const TablePrefix = /^[A-Za-z0-9_.-]{1,200}$/;
 
 async function checkReachable(brokers: string[], endpoint: string): Promise<void> {
   const [kafka, dynamodb] = await Promise.allSettled([
@@ -114,17 +98,16 @@ function invocationOf({
   values: { 'table-prefix'?: string };
   positionals: string[];
 }) {
-  const [name, eventArg, ...extra] = positionals;
-  if (name === undefined) throw new UsageError('which function?');
+  const [fn, eventArg, ...extra] = positionals;
+  if (fn === undefined) throw new UsageError('which function?');
   if (extra.length > 0) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);
-  if (!isFunctionName(name)) throw new UsageError(`unknown function "${name}"`);
+  if (!(functionNames as string[]).includes(fn)) throw new UsageError(`unknown function "${fn}"`);
   const tablePrefix = values['table-prefix'];
-  if (tablePrefix !== undefined && !TablePrefix.test(tablePrefix)) {
+  if (tablePrefix !== undefined && !TablePrefix.test(tablePrefix))
     throw new UsageError(
       `--table-prefix must be 1-200 characters of A-Z a-z 0-9 _ . -, got "${tablePrefix}"`,
     );
-  }
-  return { fn: name, eventArg, tablePrefix };
+  return { fn: fn as FunctionName, eventArg, tablePrefix };
 }
 
 async function main(): Promise<number> {
@@ -134,23 +117,19 @@ async function main(): Promise<number> {
   );
   if (command.exitCode !== undefined) return command.exitCode;
   const { fn, eventArg, tablePrefix } = command.settings;
-
   const brokers = brokersFromEnv() ?? [`127.0.0.1:${DEFAULT_KAFKA_PORT}`];
   const endpoint =
     process.env[RuntimeEnv.dynamodbEndpoint]?.trim() || `http://127.0.0.1:${DEFAULT_DYNAMODB_PORT}`;
   const snsEndpoint = process.env[RuntimeEnv.snsEndpoint]?.trim() || `http://127.0.0.1:${DEFAULT_SNS_PORT}`;
-  let event: unknown;
-  let label: string;
+  let invocation: { label: string; event: unknown };
   try {
-    ({ event, label } = await readEvent(fn, eventArg));
+    invocation = await readEvent(fn, eventArg);
     await checkReachable(brokers, endpoint);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     console.error(error.message);
     return 2;
   }
-
-  const spec = manifest.functions[fn];
   applyEnvironment(
     functionEnvironment(fn, {
       kafkaBrokers: brokers,
@@ -159,35 +138,41 @@ async function main(): Promise<number> {
       ...(tablePrefix !== undefined ? { tablePrefix } : {}),
     }),
   );
-  // The function's logs (Powertools writes to stdout) go to stderr, keeping stdout for the result.
+  console.error(`START ${fn} with ${invocation.label} (Kafka ${brokers.join(',')}, DynamoDB ${endpoint})`);
+  return run(fn, invocation.event);
+}
+
+/** Runs the handler; its logs (Powertools writes to stdout) go to stderr, keeping stdout for the result. */
+async function run(fn: FunctionName, event: unknown): Promise<number> {
+  const spec = manifest.functions[fn];
   const stdoutWrite = process.stdout.write.bind(process.stdout);
   process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
   const started = performance.now();
-  let requestId = '';
   try {
     const handler = await loadHandler(spec.entry);
-    console.error(`START ${fn} with ${label} (Kafka ${brokers.join(',')}, DynamoDB ${endpoint})`);
-    const invocation = await invokeHandler(
+    const { requestId, result } = await invokeHandler(
       { functionName: fn, memoryMb: spec.memoryMb, timeoutSeconds: spec.timeoutSeconds },
       handler,
       event,
     );
-    requestId = invocation.requestId;
-    process.stdout.write = stdoutWrite;
     console.error(`END RequestId: ${requestId}`);
     console.error(`REPORT RequestId: ${requestId}  Duration: ${(performance.now() - started).toFixed(2)} ms`);
-    stdoutWrite(`${JSON.stringify(invocation.result ?? null, null, 2)}\n`);
-    const failed = reportedFailures(invocation.result);
+    stdoutWrite(`${JSON.stringify(result ?? null, null, 2)}\n`);
+    const { batchItemFailures: failed = [] } = (result ?? {}) as { batchItemFailures?: unknown[] };
     if (failed.length === 0) return 0;
     // A partial batch response: the invocation succeeded, but the mapping would retry these partitions.
+    const named = failed.map((failure) => {
+      const { partition, offset } =
+        (failure as { itemIdentifier?: { partition?: unknown; offset?: unknown } })?.itemIdentifier ?? {};
+      return `${String(partition)}@${String(offset)}`;
+    });
     console.error(
-      `${fn} reported ${failed.length} failed record(s) (batchItemFailures): the mapping would retry ${failed.join(', ')} and what follows on each partition`,
+      `${fn} reported ${failed.length} failed record(s) (batchItemFailures): the mapping would retry ${named.join(', ')} and what follows on each partition`,
     );
     return 1;
   } catch (error) {
-    process.stdout.write = stdoutWrite;
     const failure = error instanceof Error ? error : new Error(String(error));
-    console.error(`END RequestId: ${(failure as { awsRequestId?: string }).awsRequestId ?? requestId}`);
+    console.error(`END RequestId: ${(failure as { awsRequestId?: string }).awsRequestId ?? ''}`);
     console.error(JSON.stringify({ errorType: failure.name, errorMessage: failure.message }, null, 2));
     return 1;
   } finally {
@@ -195,19 +180,6 @@ async function main(): Promise<number> {
     // The function's Kafka producer and clients, so that the process can exit.
     await resetClients().catch(() => undefined);
   }
-}
-
-/** The records a partial batch response names, as `<topic>-<partition>@<offset>`. */
-function reportedFailures(result: unknown): string[] {
-  const { batchItemFailures } = (result ?? {}) as { batchItemFailures?: unknown };
-  if (!Array.isArray(batchItemFailures)) return [];
-  return batchItemFailures.map((failure) => {
-    const { partition, offset } = ((failure as { itemIdentifier?: unknown })?.itemIdentifier ?? {}) as {
-      partition?: unknown;
-      offset?: unknown;
-    };
-    return `${String(partition)}@${String(offset)}`;
-  });
 }
 
 process.exitCode = await main();

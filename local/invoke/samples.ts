@@ -91,7 +91,6 @@ function apiSample(method: string, resource: string): APIGatewayProxyEvent {
       localPort: 3000,
     },
     matched,
-    'local',
     'sampleapi1',
   );
   const traceId = 'Root=1-6743f9a0-000000000000000000000001';
