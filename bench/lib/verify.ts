@@ -7,11 +7,11 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, paginateScan } from '@aws-sdk/lib-dynamodb';
-import { Consumer, type Message } from '@platformatic/kafka';
 import { z } from 'zod';
 import { decode } from '../../events/codec.ts';
 import { localDynamoDbConfig } from '../../local/infra/index.ts';
 import { parseDeadLetterQueueRecord } from '../../tools/dlq/dead-letter.ts';
+import { newReader, type RawMessage, readRanges } from '../../tools/dlq/read.ts';
 import { localTableName, type TableName } from '../../topology/manifest.ts';
 import type { Offsets } from './stack.ts';
 
@@ -25,29 +25,7 @@ async function scanAll(client: DynamoDBDocumentClient, table: string): Promise<I
   return items;
 }
 
-export interface EffectsReport {
-  /** Orders in the orders table, by status. */
-  statuses: Record<string, number>;
-  /** Orders with an order-shipped notification recorded. */
-  shipped: Set<string>;
-  /** Per SKU, where stock arithmetic does not add up (a double or lost reservation). */
-  stockMismatches: {
-    sku: string;
-    initial: number;
-    available: number;
-    reserved: number;
-    expectedReserved: number;
-  }[];
-  /** Units reserved beyond what the confirmed orders asked for (0 when every reservation happened once). */
-  doubleReservedUnits: number;
-  notifications: number;
-  /** Every order's status, by id. */
-  orderStatus: Map<string, string>;
-  /** The notifications table's items (keys and kind). */
-  notificationItems: RecordedNotification[];
-  /** Every order's final-state facts, by id: what `finalOrders` and the cancellation checks read. */
-  orders: Map<string, OrderFacts>;
-}
+export type EffectsReport = Awaited<ReturnType<typeof readEffects>>;
 
 export interface OrderFacts {
   status: string;
@@ -80,17 +58,25 @@ export interface RecordedNotification {
   kind: string;
 }
 
+/** An order item's final-state facts: what `isFinal`, `holdsStock` and the cancellation checks read. */
+function orderFactsOf(order: Item): OrderFacts {
+  const items = (order.items ?? []) as { sku: string; quantity: number }[];
+  const history = (order.history ?? []) as { status?: string; at?: string }[];
+  return {
+    status: String(order.status),
+    stockReleased: typeof order.stockReleased === 'boolean' ? order.stockReleased : undefined,
+    cancelledFrom: typeof order.cancelledFrom === 'string' ? order.cancelledFrom : undefined,
+    units: items.reduce((n, item) => n + item.quantity, 0),
+    confirmedAt: history.find((entry) => entry.status === 'CONFIRMED')?.at,
+  };
+}
+
 /**
  * Reads this run's tables. `initialStock` is what every SKU was seeded with; the expected reservations
- * are the quantities of every order that got past inventory (CONFIRMED, PACKED or SHIPPED), and of a
- * cancelled one whose reservation was not given back yet. Once every order is final that is the
- * quantities of the SHIPPED orders: a cancelled order's units are back, a rejected one never had any.
+ * are the quantities of every order that holds stock (`holdsStock`). Once every order is final that is
+ * the quantities of the SHIPPED orders: a cancelled order's units are back, a rejected one never had any.
  */
-export async function readEffects(
-  endpoint: string,
-  tablePrefix: string,
-  initialStock: number,
-): Promise<EffectsReport> {
+export async function readEffects(endpoint: string, tablePrefix: string, initialStock: number) {
   const client = DynamoDBDocumentClient.from(new DynamoDBClient(localDynamoDbConfig(endpoint)));
   const table = (name: TableName) => localTableName(name, tablePrefix);
   try {
@@ -99,58 +85,49 @@ export async function readEffects(
       scanAll(client, table('notifications')),
       scanAll(client, table('inventory')),
     ]);
+    const facts = new Map(orders.map((order) => [String(order.orderId), orderFactsOf(order)]));
     const statuses: Record<string, number> = {};
-    const orderStatus = new Map<string, string>();
-    const facts = new Map<string, OrderFacts>();
     const expected = new Map<string, number>();
     for (const order of orders) {
-      const status = String(order.status);
-      statuses[status] = (statuses[status] ?? 0) + 1;
-      orderStatus.set(String(order.orderId), status);
-      const items = (order.items ?? []) as { sku: string; quantity: number }[];
-      const fact: OrderFacts = {
-        status,
-        stockReleased: typeof order.stockReleased === 'boolean' ? order.stockReleased : undefined,
-        cancelledFrom: typeof order.cancelledFrom === 'string' ? order.cancelledFrom : undefined,
-        units: items.reduce((n, item) => n + item.quantity, 0),
-        confirmedAt: ((order.history ?? []) as { status?: string; at?: string }[]).find(
-          (entry) => entry.status === 'CONFIRMED',
-        )?.at,
-      };
-      facts.set(String(order.orderId), fact);
+      const fact = facts.get(String(order.orderId)) as OrderFacts;
+      statuses[fact.status] = (statuses[fact.status] ?? 0) + 1;
       if (!holdsStock(fact)) continue;
-      for (const item of items) {
+      for (const item of (order.items ?? []) as { sku: string; quantity: number }[])
         expected.set(item.sku, (expected.get(item.sku) ?? 0) + item.quantity);
-      }
     }
-    // Notices recorded twice or missing are checkNotifications' to find, against what was produced and sent.
-    const shipped = new Set(
-      notifications.filter((n) => n.kind === 'order-shipped').map((n) => String(n.orderId)),
-    );
-    const stockMismatches: EffectsReport['stockMismatches'] = [];
+    // Where stock arithmetic does not add up (a double or lost reservation), and the units reserved beyond
+    // what the orders holding stock asked for (0 when every reservation happened once).
+    const stockMismatches: {
+      sku: string;
+      initial: number;
+      available: number;
+      reserved: number;
+      expectedReserved: number;
+    }[] = [];
     let doubleReservedUnits = 0;
     for (const item of inventory) {
       const sku = String(item.sku);
       const available = Number(item.available);
       const reserved = Number(item.reserved ?? 0);
       const expectedReserved = expected.get(sku) ?? 0;
-      if (initialStock - available !== expectedReserved || reserved !== expectedReserved) {
+      if (initialStock - available !== expectedReserved || reserved !== expectedReserved)
         stockMismatches.push({ sku, initial: initialStock, available, reserved, expectedReserved });
-      }
       doubleReservedUnits += Math.max(0, initialStock - available - expectedReserved);
     }
+    // Notices recorded twice or missing are checkNotifications' to find, against what was produced and sent.
+    const notificationItems: RecordedNotification[] = notifications.map((n) => ({
+      orderId: String(n.orderId),
+      notificationId: String(n.notificationId),
+      kind: String(n.kind),
+    }));
     return {
       statuses,
-      shipped,
+      shipped: new Set(notificationItems.filter((n) => n.kind === 'order-shipped').map((n) => n.orderId)),
       stockMismatches,
       doubleReservedUnits,
       notifications: notifications.length,
-      orderStatus,
-      notificationItems: notifications.map((n) => ({
-        orderId: String(n.orderId),
-        notificationId: String(n.notificationId),
-        kind: String(n.kind),
-      })),
+      orderStatus: new Map([...facts].map(([orderId, fact]) => [orderId, fact.status])),
+      notificationItems,
       orders: facts,
     };
   } finally {
@@ -158,8 +135,8 @@ export async function readEffects(
   }
 }
 
+/** `reason`: `poison` (a function's), `retries-exhausted` (the mapping's), `replay-marker` (none), `unreadable`. */
 export interface DeadLetter {
-  /** `poison` (a function's) or `retries-exhausted` (the event source mapping's); `replay-marker` is none. */
   reason: string;
   /** The key of the record that failed (an order id, or a poison record's key). */
   originalKey: string | undefined;
@@ -184,47 +161,21 @@ export function parseDeadLetter(message: { key?: Buffer | null; value?: Buffer |
   };
 }
 
-/** Every record of `topic` between `from` (inclusive) and `to` (exclusive) offsets. */
-export async function readRange(
-  brokers: string[],
-  topic: string,
-  from: Offsets,
-  to: Offsets,
-  timeoutMs = 30_000,
-): Promise<Message<Buffer, Buffer, Buffer, Buffer>[]> {
-  const wanted = new Map<number, [bigint, bigint]>();
-  for (const [partition, end] of to.get(topic) ?? []) {
-    const start = from.get(topic)?.get(partition) ?? 0n;
-    if (end > start) wanted.set(partition, [start, end]);
-  }
-  if (wanted.size === 0) return [];
-  const consumer = new Consumer({
-    clientId: 'bench-verify',
-    groupId: `bench-verify-${process.pid}-${Date.now()}`,
-    bootstrapBrokers: brokers,
-    autocommit: false,
-    maxWaitTime: 200,
-  });
-  const records: Message<Buffer, Buffer, Buffer, Buffer>[] = [];
-  const stream = await consumer.consume({
-    topics: [topic],
-    mode: 'earliest',
-    autocommit: false,
-    maxWaitTime: 200,
-  });
-  const timer = setTimeout(() => void stream.close(), timeoutMs);
+/** Every record of `topic` between `from` (inclusive) and `to` (exclusive) offsets, with tools/dlq's reader. */
+export async function readRange(brokers: string[], topic: string, from: Offsets, to: Offsets) {
+  const ends = to.get(topic) ?? new Map<number, bigint>();
+  const ranges = Array.from({ length: Math.max(-1, ...ends.keys()) + 1 }, (_, partition) => ({
+    start: from.get(topic)?.get(partition) ?? 0n,
+    end: ends.get(partition) ?? 0n,
+  }));
+  const records: RawMessage[] = [];
+  const consumer = newReader({ clientId: 'bench-verify', bootstrapBrokers: brokers });
   try {
-    const remaining = new Set(wanted.keys());
-    for await (const message of stream as AsyncIterable<Message<Buffer, Buffer, Buffer, Buffer>>) {
-      const range = wanted.get(message.partition);
-      if (!range) continue;
-      if (message.offset >= range[0] && message.offset < range[1]) records.push(message);
-      if (message.offset >= range[1] - 1n) remaining.delete(message.partition);
-      if (remaining.size === 0) break;
-    }
+    await readRanges(consumer, topic, ranges, (message) => records.push(message), {
+      overallMs: 30_000,
+      idleMs: 10_000,
+    });
   } finally {
-    clearTimeout(timer);
-    await stream.close().catch(() => undefined);
     await consumer.close(true).catch(() => undefined);
   }
   return records;
@@ -240,6 +191,14 @@ const DeliveryLine = z.object({
   kind: z.string().min(1),
 });
 
+const parseJson = (line: string): unknown => {
+  try {
+    return JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+};
+
 /**
  * Sends counted in the runtime processes' logs, by notification id: the one effect of the pipeline that
  * is neither a table item nor a record. Lines that are not JSON (or not a delivery) are skipped.
@@ -249,18 +208,10 @@ export async function readDeliveries(logFiles: readonly string[]): Promise<Map<s
   for (const file of logFiles) {
     const lines = createInterface({ input: createReadStream(file), crlfDelay: Number.POSITIVE_INFINITY });
     for await (const line of lines) {
-      if (!line.includes('"notification delivered"') && !line.includes('"notification published"')) continue;
-      let json: unknown;
-      try {
-        json = JSON.parse(line);
-      } catch {
-        continue;
-      }
-      const parsed = DeliveryLine.safeParse(json);
-      if (parsed.success) {
-        const id = parsed.data.notificationId;
-        deliveries.set(id, (deliveries.get(id) ?? 0) + 1);
-      }
+      if (!/"notification (delivered|published)"/.test(line)) continue;
+      const parsed = DeliveryLine.safeParse(parseJson(line));
+      const id = parsed.data?.notificationId;
+      if (id) deliveries.set(id, (deliveries.get(id) ?? 0) + 1);
     }
   }
   return deliveries;
@@ -311,33 +262,20 @@ export const finalNotificationKind: Record<string, string> = {
 };
 const finalKinds = new Set(Object.values(finalNotificationKind));
 
+/**
+ * `not-recorded`: a final-status order without the notification its status implies; `produced-not-recorded`:
+ * on the Notification topic, never recorded (consumed and dropped, or never consumed); `recorded-not-delivered`:
+ * no send seen; `delivered-not-recorded`: sent, never recorded; `contradicts-status`: the final notification
+ * of another final status (e.g. order-shipped for a cancelled order).
+ */
 export type NotificationProblem =
-  /** A final-status order without the notification that status implies. */
   | 'not-recorded'
-  /** Produced on the Notification topic but never recorded: consumed and dropped, or never consumed. */
   | 'produced-not-recorded'
-  /** Recorded as delivered, but no send was seen. */
   | 'recorded-not-delivered'
-  /** Sent, but never recorded. */
   | 'delivered-not-recorded'
-  /** The final notification of another final status (e.g. order-shipped for a cancelled order). */
   | 'contradicts-status';
 
-export interface NotificationCheck {
-  /** (order, kind) recorded more than once: a second notification of a kind, which must never happen. */
-  duplicates: { orderId: string; kind: string; recorded: number; delivered: number | undefined }[];
-  /**
-   * One notification (one id) published more than once: a crash between the channel's publish and its
-   * idempotency record's completion repeats the publish, with the same notification id, once its
-   * in-progress record expires. No publish is exactly once across a crash; subscribers drop the repeat
-   * by its `notificationId` attribute (SNS standard topics are at-least-once anyway). Reported, not failed.
-   */
-  repeatedSends: { orderId: string; kind: string; delivered: number }[];
-  /** (order, kind) with a missing piece, or told against its final status, once each (the first problem found). */
-  missing: { orderId: string; kind: string; problem: NotificationProblem }[];
-  /** False when the logs held no send at all while notifications were recorded (e.g. a log level above INFO). */
-  deliveriesObserved: boolean;
-}
+export type NotificationCheck = ReturnType<typeof checkNotifications>;
 
 /**
  * Every notification once, and once only: what the orders' statuses imply, what was produced on the
@@ -348,7 +286,7 @@ export function checkNotifications(input: {
   recorded: readonly RecordedNotification[];
   produced?: ReadonlyMap<string, ProducedNotification>;
   deliveries?: ReadonlyMap<string, number>;
-}): NotificationCheck {
+}) {
   const { orderStatus, recorded, produced } = input;
   const deliveriesObserved =
     input.deliveries === undefined || input.deliveries.size > 0 || recorded.length === 0;
@@ -361,8 +299,13 @@ export function checkNotifications(input: {
   }
   const recordedIds = new Set(recorded.map((item) => item.notificationId));
 
-  const duplicates: NotificationCheck['duplicates'] = [];
-  const repeatedSends: NotificationCheck['repeatedSends'] = [];
+  // (order, kind) recorded more than once: a second notification of a kind, which must never happen.
+  const duplicates: { orderId: string; kind: string; recorded: number; delivered: number | undefined }[] = [];
+  // One notification (one id) published more than once: a crash between the channel's publish and its
+  // idempotency record's completion repeats the publish, with the same id, once its in-progress record
+  // expires. Subscribers drop the repeat by its `notificationId` (SNS standard topics are at-least-once
+  // anyway). Reported, not failed.
+  const repeatedSends: { orderId: string; kind: string; delivered: number }[] = [];
   for (const [k, items] of byKind) {
     const delivered = deliveries
       ? items.reduce((n, item) => n + (deliveries.get(item.notificationId) ?? 0), 0)
@@ -372,7 +315,8 @@ export function checkNotifications(input: {
     else if ((delivered ?? 0) > 1) repeatedSends.push({ orderId, kind, delivered: delivered ?? 0 });
   }
 
-  const missing = new Map<string, NotificationCheck['missing'][number]>();
+  // (order, kind) with a missing piece, or told against its final status, once each (the first problem found).
+  const missing = new Map<string, { orderId: string; kind: string; problem: NotificationProblem }>();
   const flag = (orderId: string, kind: string, problem: NotificationProblem) => {
     const k = key(orderId, kind);
     if (!missing.has(k)) missing.set(k, { orderId, kind, problem });
@@ -404,6 +348,7 @@ export function checkNotifications(input: {
       if (event) flag(event.orderId, event.kind, 'delivered-not-recorded');
     }
   }
+  // deliveriesObserved false: the logs held no send while notifications were recorded (a log level above INFO).
   return { duplicates, repeatedSends, missing: [...missing.values()], deliveriesObserved };
 }
 
@@ -414,25 +359,18 @@ export interface CancelAnswer {
   currentStatus?: string;
 }
 
-export interface CancellationCheck {
-  /** Cancels answered 202, and how their orders ended. */
-  accepted: number;
-  /** Cancels answered 409 (the order had shipped or was rejected). */
-  refused: number;
-  /** Orders that ended CANCELLED, whether or not the driver asked (an accepted cancel must end there). */
-  cancelled: number;
-  /** The cancelled orders by the status they were cancelled from (RECEIVED: before inventory saw them). */
-  cancelledFrom: Record<string, number>;
-  /** A 202 whose order did not end CANCELLED, or a 409 whose order did not end SHIPPED or REJECTED. */
-  contradictions: { orderId: string; answer: number; finalStatus: string | undefined }[];
-}
+export type CancellationCheck = ReturnType<typeof checkCancellations>;
 
-/** A 202 cancel always ends CANCELLED; a 409 only for an order that ended SHIPPED or REJECTED. */
+/**
+ * A 202 cancel always ends CANCELLED; a 409 only for an order that ended SHIPPED or REJECTED (else: a
+ * contradiction). `cancelled`: orders that ended CANCELLED, asked or not; `cancelledFrom`: by the status
+ * they were cancelled from (RECEIVED: before inventory saw them).
+ */
 export function checkCancellations(
   answers: ReadonlyMap<string, CancelAnswer>,
   orders: ReadonlyMap<string, OrderFacts>,
-): CancellationCheck {
-  const contradictions: CancellationCheck['contradictions'] = [];
+) {
+  const contradictions: { orderId: string; answer: number; finalStatus: string | undefined }[] = [];
   let accepted = 0;
   for (const [orderId, answer] of answers) {
     const finalStatus = orders.get(orderId)?.status;
