@@ -7,7 +7,7 @@
  */
 import { describeError } from '../invoke.ts';
 import { callHandler, createLambdaContext, type LambdaHandler } from '../lambda-context.ts';
-import type { EnvironmentData, FromEnvironment, ToEnvironment } from './protocol.ts';
+import type { EnvironmentData, FromEnvironment, ToEnvironment } from './environment.ts';
 import { answerHooks, markEnvironment } from './telemetry.ts';
 
 const send = process.send?.bind(process);

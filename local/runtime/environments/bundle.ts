@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type BuildOptions, build } from 'esbuild';
 import { esbuildSettings } from '../../../infra/lib/esbuild-settings.ts';
-import { isProcessAlive } from '../../infra/file-lock.ts';
+import { isProcessAlive } from '../../infra/process.ts';
 import { projectRoot } from '../../python/venv.ts';
 
 export interface BuiltFunction {

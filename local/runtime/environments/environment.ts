@@ -1,14 +1,35 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { dirname } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { InvocationFailureKind, InvokeOutcome } from '../invoke.ts';
-import { InvocationTimeoutError } from '../lambda-context.ts';
-import type { EnvironmentData, FromEnvironment, ToEnvironment } from './protocol.ts';
+import { InvocationTimeoutError, raceTimeout, TIMED_OUT } from '../lambda-context.ts';
+
+/** What a new environment is told (its argument): the function to load; its variables are its `env`. */
+export interface EnvironmentData {
+  /** File URL of the function's bundle (./bundle.ts). */
+  entryUrl: string;
+  functionName: string;
+  memoryMb: number;
+  timeoutSeconds: number;
+}
+
+/** Messages between the local runtime and one execution environment (a process, over IPC). */
+export type ToEnvironment = { type: 'invoke'; requestId: string; deadline: number; event: unknown };
+export type FromEnvironment =
+  | { type: 'ready'; initDurationMs: number; memoryUsedMb: number }
+  | { type: 'init-error'; errorType: string; errorMessage: string }
+  | { type: 'result'; requestId: string; payload: unknown; memoryUsedMb: number }
+  | { type: 'error'; requestId: string; errorType: string; errorMessage: string; memoryUsedMb: number }
+  /** An exception nobody caught: reported with its type, then the environment exits (as Lambda's runtime does). */
+  | { type: 'uncaught'; errorType: string; errorMessage: string }
+  /** Anything the preloaded modules want the runtime to know (the bench's counters). */
+  | { type: 'telemetry'; data: unknown };
 
 /** An environment's death while it ran an invocation (or while it was idle: then nobody is told). */
 export interface Death {
-  kind: Exclude<InvocationFailureKind, 'function' | 'timeout'>;
+  kind: Exclude<InvocationFailureKind, 'function'>;
   errorType: string;
   errorMessage: string;
 }
@@ -22,13 +43,6 @@ export interface EnvironmentSettings extends EnvironmentData {
   onTelemetry?: (data: unknown) => void;
   /** The environment died between invocations (a timer that threw, say): nobody else is told. */
   onIdleDeath?: (death: Death) => void;
-}
-
-/** The outcome of one invocation, with what the REPORT line needs. */
-export interface EnvironmentInvocation {
-  outcome: InvokeOutcome;
-  durationMs: number;
-  maxMemoryUsedMb: number;
 }
 
 type Answer = FromEnvironment | { type: 'dead' };
@@ -61,14 +75,15 @@ const OUT_OF_MEMORY = /JavaScript heap out of memory|Reached heap limit/;
 export class ExecutionEnvironment {
   readonly id = randomUUID().slice(0, 8);
   #dead: Death | undefined;
-  #uncaught: { errorType: string; errorMessage: string } | undefined;
+  #uncaught: Pick<Death, 'errorType' | 'errorMessage'> | undefined;
   #outOfMemory = false;
   #pending: ((answer: Answer) => void) | undefined;
   #maxMemoryUsedMb = 0;
   readonly #child: ChildProcess;
 
   private constructor(readonly settings: EnvironmentSettings) {
-    const { env, runtimeUrl, onTelemetry: _t, onIdleDeath: _d, ...data } = settings;
+    const { env, runtimeUrl, entryUrl, functionName, memoryMb, timeoutSeconds } = settings;
+    const data: EnvironmentData = { entryUrl, functionName, memoryMb, timeoutSeconds };
     const runtimeFile = fileURLToPath(runtimeUrl);
     this.#child = fork(runtimeFile, [JSON.stringify(data)], {
       env,
@@ -76,23 +91,16 @@ export class ExecutionEnvironment {
       cwd: dirname(runtimeFile),
       // No --enable-source-maps, as the stack deploys the functions (infra/lib/bundling.ts): mapping every
       // stack trace costs time where errors are frequent. The maps are beside the bundles for debugging.
-      execArgv: lambdaNodeFlags(settings.memoryMb),
+      execArgv: lambdaNodeFlags(memoryMb),
       // The function's logs go where the runtime's go; stderr is read on the way for V8's out-of-memory line.
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
       serialization: 'advanced',
     });
     // Each line named after its function: what an environment prints (V8's fatal out-of-memory report, say)
     // is never taken for the runtime's own.
-    let partial = '';
-    this.#child.stderr?.on('data', (chunk: Buffer) => {
-      const text = partial + chunk.toString();
-      if (OUT_OF_MEMORY.test(text)) this.#outOfMemory = true;
-      const lines = text.split('\n');
-      partial = lines.pop() ?? '';
-      for (const line of lines) process.stderr.write(`[${settings.functionName}] ${line}\n`);
-    });
-    this.#child.stderr?.on('end', () => {
-      if (partial) process.stderr.write(`[${settings.functionName}] ${partial}\n`);
+    createInterface({ input: this.#child.stderr as NodeJS.ReadableStream }).on('line', (line) => {
+      if (OUT_OF_MEMORY.test(line)) this.#outOfMemory = true;
+      process.stderr.write(`[${functionName}] ${line}\n`);
     });
     this.#child.on('message', (message: FromEnvironment) => this.#receive(message));
     this.#child.on('error', () => undefined);
@@ -109,13 +117,10 @@ export class ExecutionEnvironment {
       environment.#maxMemoryUsedMb = first.memoryUsedMb;
       return { environment, initDurationMs: first.initDurationMs };
     }
-    const death = environment.#dead;
+    const { errorType, errorMessage } =
+      first.type === 'init-error' ? first : (environment.#dead ?? environment.#deathOf(null, null));
     await environment.discard();
-    if (first.type === 'init-error')
-      throw Object.assign(new Error(first.errorMessage), { name: first.errorType });
-    throw Object.assign(new Error(death?.errorMessage ?? 'the environment did not start'), {
-      name: death?.errorType ?? 'Runtime.ExitError',
-    });
+    throw Object.assign(new Error(errorMessage), { name: errorType });
   }
 
   get dead(): boolean {
@@ -123,37 +128,25 @@ export class ExecutionEnvironment {
   }
 
   /** Runs one invocation; the environment is dead afterwards when the outcome is a timeout or a crash. */
-  async invoke(event: unknown, requestId: string): Promise<EnvironmentInvocation> {
-    const { timeoutSeconds } = this.settings;
+  async invoke(event: unknown, requestId: string) {
+    const { timeoutSeconds, memoryMb } = this.settings;
     const started = performance.now();
-    const deadline = Date.now() + timeoutSeconds * 1000;
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), timeoutSeconds * 1000);
-    });
     const answered = this.#next();
-    this.#post({ type: 'invoke', requestId, deadline, event });
-    const first = await Promise.race([answered, timedOut]).finally(() => clearTimeout(timer));
+    this.#post({ type: 'invoke', requestId, deadline: Date.now() + timeoutSeconds * 1000, event });
+    const answer = await raceTimeout(answered, timeoutSeconds * 1000);
     const durationMs = performance.now() - started;
-    if (first === 'timeout') {
-      const timeout = new InvocationTimeoutError(timeoutSeconds);
-      await this.discard({ kind: 'crash', errorType: timeout.name, errorMessage: timeout.message });
-      return this.#failed(requestId, durationMs, 'timeout', timeout.name, timeout.message);
+    if (answer === TIMED_OUT) {
+      const { name, message } = new InvocationTimeoutError(timeoutSeconds);
+      await this.discard({ kind: 'timeout', errorType: name, errorMessage: message });
+    } else if (answer.type === 'result' || answer.type === 'error') {
+      this.#maxMemoryUsedMb = answer.memoryUsedMb;
     }
-    if (first.type === 'result' || first.type === 'error') this.#maxMemoryUsedMb = first.memoryUsedMb;
-    if (first.type === 'result') {
-      const outcome = { status: 'ok' as const, requestId, payload: first.payload };
-      return { outcome, durationMs, maxMemoryUsedMb: first.memoryUsedMb };
-    }
-    if (first.type === 'error') {
-      return this.#failed(requestId, durationMs, 'function', first.errorType, first.errorMessage);
-    }
-    const death = this.#dead ?? {
-      kind: 'crash',
-      errorType: 'Runtime.ExitError',
-      errorMessage: 'unexpected answer',
-    };
-    return this.#failed(requestId, durationMs, death.kind, death.errorType, death.errorMessage);
+    const outcome: InvokeOutcome =
+      answer !== TIMED_OUT && answer.type === 'result'
+        ? { status: 'ok', requestId, payload: answer.payload }
+        : { status: 'error', requestId, ...this.#failureOf(answer) };
+    const outOfMemory = outcome.status === 'error' && outcome.kind === 'out-of-memory';
+    return { outcome, durationMs, maxMemoryUsedMb: outOfMemory ? memoryMb : this.#maxMemoryUsedMb };
   }
 
   /** Ends the environment, as Lambda ends one: whatever it was doing stops with it. */
@@ -165,31 +158,35 @@ export class ExecutionEnvironment {
     await exited;
   }
 
+  /** A function error as its handler threw it; anything else is how the environment ended. */
+  #failureOf(answer: Answer | typeof TIMED_OUT) {
+    if (answer !== TIMED_OUT && answer.type === 'error') {
+      const { errorType, errorMessage } = answer;
+      return { kind: 'function' as const, errorType, errorMessage };
+    }
+    return (
+      this.#dead ?? {
+        kind: 'crash' as const,
+        errorType: 'Runtime.ExitError',
+        errorMessage: 'unexpected answer',
+      }
+    );
+  }
+
   #deathOf(code: number | null, signal: NodeJS.Signals | null): Death {
     if (this.#outOfMemory) {
       const errorMessage = `Runtime exited with error: out of memory (Memory Size: ${this.settings.memoryMb} MB)`;
       return { kind: 'out-of-memory', errorType: 'Runtime.OutOfMemory', errorMessage };
     }
-    if (this.#uncaught) return { kind: 'crash', ...this.#uncaught };
+    if (this.#uncaught) {
+      const { errorType, errorMessage } = this.#uncaught;
+      return { kind: 'crash', errorType, errorMessage };
+    }
     const status = signal ? `signal: ${signal}` : `exit status ${code}`;
     return {
       kind: 'crash',
       errorType: 'Runtime.ExitError',
       errorMessage: `Runtime exited with error: ${status}`,
-    };
-  }
-
-  #failed(
-    requestId: string,
-    durationMs: number,
-    kind: InvocationFailureKind,
-    errorType: string,
-    errorMessage: string,
-  ): EnvironmentInvocation {
-    return {
-      outcome: { status: 'error', requestId, kind, errorType, errorMessage },
-      durationMs,
-      maxMemoryUsedMb: kind === 'out-of-memory' ? this.settings.memoryMb : this.#maxMemoryUsedMb,
     };
   }
 
@@ -206,26 +203,23 @@ export class ExecutionEnvironment {
   }
 
   #receive(message: FromEnvironment): void {
-    if (message.type === 'telemetry') {
-      this.settings.onTelemetry?.(message.data);
-      return;
-    }
-    if (message.type === 'uncaught') {
-      this.#uncaught = { errorType: message.errorType, errorMessage: message.errorMessage };
-      return;
-    }
-    const pending = this.#pending;
-    this.#pending = undefined;
-    pending?.(message);
+    if (message.type === 'telemetry') this.settings.onTelemetry?.(message.data);
+    else if (message.type === 'uncaught') this.#uncaught = message;
+    else this.#settle(message);
   }
 
   /** The first death is the one reported; the exit that follows a kill is not another. */
   #die(death: Death): void {
     if (this.#dead) return;
     this.#dead = death;
+    if (!this.#settle({ type: 'dead' })) this.settings.onIdleDeath?.(death);
+  }
+
+  /** Hands `answer` to the invocation waiting for one; false when none was. */
+  #settle(answer: Answer): boolean {
     const pending = this.#pending;
     this.#pending = undefined;
-    if (pending) pending({ type: 'dead' });
-    else this.settings.onIdleDeath?.(death);
+    pending?.(answer);
+    return pending !== undefined;
   }
 }

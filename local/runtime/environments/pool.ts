@@ -2,32 +2,20 @@ import { randomUUID } from 'node:crypto';
 import type { InvokeOutcome, Invoker } from '../invoke.ts';
 import { type BuiltFunction, buildFunction } from './bundle.ts';
 import { type EnvironmentSettings, ExecutionEnvironment } from './environment.ts';
-import { endLine, type InvocationReport, reportLine, startLine } from './report.ts';
+import { type InvocationReport, reportLine } from './report.ts';
 
 /** What every environment of the function is given (its name, memory, timeout, variables), and more. */
 export interface PoolOptions
-  extends Pick<EnvironmentSettings, 'functionName' | 'memoryMb' | 'timeoutSeconds' | 'env' | 'onTelemetry'> {
-  /** The handler module, relative to the project root. */
-  entry: string;
+  extends Pick<EnvironmentSettings, 'functionName' | 'memoryMb' | 'timeoutSeconds' | 'env' | 'onTelemetry'>,
+    Omit<Parameters<typeof buildFunction>[0], 'functionName'> {
   /** The most environments at once; an invocation beyond waits for one to be free. */
   maxConcurrency: number;
-  /** Modules (relative to the project root) imported in every environment before the function. */
-  preload?: readonly string[];
-  /** A module whose `wrapHandler(functionName, handler)` wraps the handler inside the environment. */
-  wrapper?: string;
   /** Where the START / END / REPORT lines and the runtime's own lines go. */
   log: (line: string) => void;
   onReport?: (report: InvocationReport) => void;
 }
 
-export interface PoolStats {
-  invocations: number;
-  coldStarts: number;
-  /** Environments ended by a timeout, a crash or running out of memory. */
-  environmentsLost: number;
-  /** Environments alive now (busy or idle). */
-  environments: number;
-}
+type Acquired = { environment: ExecutionEnvironment; initDurationMs?: number } | { outcome: InvokeOutcome };
 
 /**
  * A function's execution environments, as Lambda keeps them: an invocation takes a warm idle one, or
@@ -36,32 +24,30 @@ export interface PoolStats {
  * invocation gets a fresh one. Every invocation writes Lambda's START, END and REPORT lines.
  */
 export class EnvironmentPool {
-  readonly stats: PoolStats = { invocations: 0, coldStarts: 0, environmentsLost: 0, environments: 0 };
-  readonly #options: PoolOptions;
+  /** `environmentsLost`: ended by a timeout, a crash or running out of memory. */
+  readonly #counts = { invocations: 0, coldStarts: 0, environmentsLost: 0 };
   readonly #idle: ExecutionEnvironment[] = [];
   readonly #waiting: (() => void)[] = [];
   readonly #all = new Set<ExecutionEnvironment>();
+  #creating = 0;
   #stopped = false;
   #built: Promise<BuiltFunction> | undefined;
 
-  constructor(options: PoolOptions) {
-    this.#options = options;
-  }
+  constructor(readonly options: PoolOptions) {}
 
   /** Builds the function's bundle (as a deployment would); the first cold start waits for it otherwise. */
   prepare(): Promise<BuiltFunction> {
-    const { functionName, entry, preload, wrapper } = this.#options;
-    this.#built ??= buildFunction({
-      functionName,
-      entry,
-      ...(preload ? { preload } : {}),
-      ...(wrapper ? { wrapper } : {}),
-    });
+    this.#built ??= buildFunction(this.options);
     return this.#built;
   }
 
   get functionName(): string {
-    return this.#options.functionName;
+    return this.options.functionName;
+  }
+
+  /** The counters, and the environments alive now (busy or idle). */
+  get stats() {
+    return { ...this.#counts, environments: this.#all.size };
   }
 
   /** Invokes the function once in one of its environments. */
@@ -70,26 +56,25 @@ export class EnvironmentPool {
     const acquired = await this.#acquire();
     if ('outcome' in acquired) return acquired.outcome;
     const { environment, initDurationMs } = acquired;
-    const { functionName, memoryMb, log } = this.#options;
-    this.stats.invocations += 1;
-    log(startLine(requestId));
-    const ran = await environment.invoke(event, requestId);
-    const { outcome } = ran;
-    if (outcome.status === 'error' && outcome.kind !== 'function') {
+    const { functionName, memoryMb, log } = this.options;
+    this.#counts.invocations += 1;
+    log(`START RequestId: ${requestId} Version: $LATEST`);
+    const { outcome, durationMs, maxMemoryUsedMb } = await environment.invoke(event, requestId);
+    const status = outcome.status === 'error' && outcome.kind !== 'function' ? outcome.kind : undefined;
+    if (status && outcome.status === 'error')
       log(`${new Date().toISOString()} ${requestId} ${outcome.errorMessage} ${outcome.errorType}`);
-    }
     const report: InvocationReport = {
       functionName,
       requestId,
-      durationMs: ran.durationMs,
+      durationMs,
       ...(initDurationMs === undefined ? {} : { initDurationMs }),
       memorySizeMb: memoryMb,
-      maxMemoryUsedMb: ran.maxMemoryUsedMb,
-      ...(outcome.status === 'error' && outcome.kind !== 'function' ? { status: outcome.kind } : {}),
+      maxMemoryUsedMb,
+      ...(status ? { status } : {}),
     };
-    log(endLine(requestId));
+    log(`END RequestId: ${requestId}`);
     log(reportLine(report));
-    this.#options.onReport?.(report);
+    this.options.onReport?.(report);
     this.#release(environment);
     return outcome;
   };
@@ -104,45 +89,33 @@ export class EnvironmentPool {
     await this.#built?.then((built) => built.remove()).catch(() => undefined);
   }
 
-  async #acquire(): Promise<
-    { environment: ExecutionEnvironment; initDurationMs?: number } | { outcome: InvokeOutcome }
-  > {
-    const { maxConcurrency } = this.#options;
+  async #acquire(): Promise<Acquired> {
     for (;;) {
       if (this.#stopped) return { outcome: crashed('Runtime.Unavailable', 'the local runtime is stopping') };
       const warm = this.#idle.pop();
       if (warm && !warm.dead) return { environment: warm };
       if (warm) continue;
-      if (this.#all.size + this.#creating < maxConcurrency) return this.#coldStart();
+      if (this.#all.size + this.#creating < this.options.maxConcurrency) return this.#coldStart();
       await new Promise<void>((wake) => this.#waiting.push(wake));
     }
   }
 
-  #creating = 0;
-
-  async #coldStart(): Promise<
-    { environment: ExecutionEnvironment; initDurationMs: number } | { outcome: InvokeOutcome }
-  > {
-    const { functionName, memoryMb, timeoutSeconds, env, log, onTelemetry } = this.#options;
+  async #coldStart(): Promise<Acquired> {
+    const { functionName, log } = this.options;
     this.#creating += 1;
     try {
       const { functionUrl, runtimeUrl } = await this.prepare();
       const created = await ExecutionEnvironment.create({
-        functionName,
-        memoryMb,
-        timeoutSeconds,
+        ...this.options,
         entryUrl: functionUrl,
         runtimeUrl,
-        env,
-        ...(onTelemetry ? { onTelemetry } : {}),
         onIdleDeath: (death) => {
-          this.stats.environmentsLost += 1;
+          this.#counts.environmentsLost += 1;
           log(`[${functionName}] an idle environment ended: ${death.errorType}: ${death.errorMessage}`);
         },
       });
-      this.stats.coldStarts += 1;
+      this.#counts.coldStarts += 1;
       this.#all.add(created.environment);
-      this.stats.environments = this.#all.size;
       return created;
     } catch (error) {
       const { name, message } = error as Error;
@@ -156,9 +129,8 @@ export class EnvironmentPool {
 
   #release(environment: ExecutionEnvironment): void {
     if (environment.dead || this.#stopped) {
-      if (environment.dead) this.stats.environmentsLost += 1;
+      if (environment.dead) this.#counts.environmentsLost += 1;
       this.#all.delete(environment);
-      this.stats.environments = this.#all.size;
       void environment.discard().catch(() => undefined);
     } else {
       this.#idle.push(environment);

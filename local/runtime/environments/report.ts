@@ -24,9 +24,6 @@ export function billedDurationMs(report: Pick<InvocationReport, 'durationMs' | '
   return report.initDurationMs === undefined ? invocation : invocation + Math.ceil(report.initDurationMs);
 }
 
-export const startLine = (requestId: string): string => `START RequestId: ${requestId} Version: $LATEST`;
-export const endLine = (requestId: string): string => `END RequestId: ${requestId}`;
-
 /** The REPORT line in Lambda's text format: tab-separated fields, init and status only when they apply. */
 export function reportLine(report: InvocationReport): string {
   const fields = [
@@ -40,31 +37,4 @@ export function reportLine(report: InvocationReport): string {
     fields.push(`Init Duration: ${report.initDurationMs.toFixed(2)} ms`);
   if (report.status) fields.push(`Status: ${report.status}`);
   return fields.join('\t');
-}
-
-/** Reads a REPORT line back (the bench and tests take durations from the lines, as from CloudWatch Logs). */
-export function parseReportLine(line: string): Omit<InvocationReport, 'functionName'> & { billedMs: number } {
-  const field = (name: string) => new RegExp(`${name}: ([^\\t]+)`).exec(line)?.[1];
-  const number = (name: string) => {
-    const text = field(name);
-    return text === undefined ? undefined : Number.parseFloat(text);
-  };
-  const requestId = /^REPORT RequestId: (\S+)/.exec(line)?.[1];
-  const durationMs = number('Duration');
-  const billedMs = number('Billed Duration');
-  const memorySizeMb = number('Memory Size');
-  const maxMemoryUsedMb = number('Max Memory Used');
-  if (!requestId || durationMs === undefined || billedMs === undefined || !memorySizeMb || !maxMemoryUsedMb)
-    throw new Error(`not a REPORT line: ${line.slice(0, 120)}`);
-  const initDurationMs = number('Init Duration');
-  const status = field('Status') as InvocationReport['status'];
-  return {
-    requestId,
-    durationMs,
-    billedMs,
-    memorySizeMb,
-    maxMemoryUsedMb,
-    ...(initDurationMs === undefined ? {} : { initDurationMs }),
-    ...(status ? { status } : {}),
-  };
 }

@@ -1,4 +1,4 @@
-import type { FromEnvironment } from './protocol.ts';
+import type { FromEnvironment } from './environment.ts';
 
 /**
  * For modules the runtime preloads into every environment (`LocalRuntimeOptions.preload`). The preloaded
