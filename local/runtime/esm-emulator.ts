@@ -6,13 +6,7 @@ import type { KafkaTrigger } from '../../topology/index.ts';
 import * as rules from './esm-lane.ts';
 import { describeError, type InvokeOutcome, type Invoker } from './invoke.ts';
 import { type FunctionIdentity, localFunctionArn } from './lambda-context.ts';
-import {
-  buildMskEvent,
-  type FailureContext,
-  localClusterArn,
-  type MskEvent,
-  onFailureRecord,
-} from './msk-event.ts';
+import * as msk from './msk-event.ts';
 
 export type { RetryBackoff } from './esm-lane.ts';
 
@@ -24,15 +18,13 @@ export type EsmTrigger = Pick<
   KafkaTrigger,
   'batchSize' | 'maximumBatchingWindowSeconds' | 'startingPosition' | 'retryAttempts'
 > &
-  Partial<
-    Pick<KafkaTrigger, 'bisectBatchOnFunctionError' | 'reportBatchItemFailures' | 'maximumRecordAgeSeconds'>
-  > & { topic: string; onFailure: string };
+  Partial<rules.LaneSettings> & { topic: string; onFailure: string };
 
 export interface EsmEmulatorOptions extends FunctionIdentity {
   trigger: EsmTrigger;
   groupId: string;
   bootstrapBrokers: string[];
-  invoke: Invoker<MskEvent, unknown>;
+  invoke: Invoker<msk.MskEvent, unknown>;
   retryBackoff?: rules.RetryBackoff;
   eventSourceArn?: string;
   log?: (line: string) => void;
@@ -62,7 +54,8 @@ export class EsmStats {
   }
 }
 
-type Record_ = Message<Buffer, Buffer, Buffer, Buffer>;
+type Record_ = Message;
+type Work = rules.Work<Record_>;
 
 /** One partition's lane: its buffer (the rules) and the loop that invokes the function with its batches. */
 interface Lane {
@@ -79,14 +72,10 @@ const ON_FAILURE_ATTEMPTS = 8;
 const COMMIT_TIMEOUT_MS = 15_000;
 
 /**
- * Emulates a Lambda event source mapping for Amazon MSK against any Kafka broker: polls the trigger topic
- * in the consumer group `groupId` from the committed offsets (TRIM_HORIZON → earliest, LATEST → latest when
- * the group has none); each partition has its own lane, which invokes the function with MSK-shaped events of
- * up to `batchSize` of its records once a batch is full or `maximumBatchingWindowSeconds` has passed (never
- * above Lambda's 6 MB payload limit), one invocation per partition at a time, so each partition is processed
- * in offset order while partitions run concurrently; a partition's offsets are committed as its records
- * finish. Retries with exponential backoff, bisect, partial batch responses, record age and on-failure
- * records follow the rules in `esm-lane.ts` (with AWS's pages).
+ * Emulates a Lambda event source mapping for Amazon MSK against any Kafka broker (local/README.md lists
+ * what it does): partitions are processed independently, each in offset order by its own lane, one
+ * invocation at a time, as `esm-lane.ts`'s rules (with AWS's pages) say; the shell fetches, invokes, writes
+ * on-failure records and commits.
  *
  * Differs from AWS:
  * - Each batch holds one partition's records (AWS may mix partitions in one payload), and there is no
@@ -104,29 +93,22 @@ const COMMIT_TIMEOUT_MS = 15_000;
 export class EsmEmulator {
   readonly stats = new EsmStats();
   readonly #options: EsmEmulatorOptions;
-  readonly #source: { eventSourceArn: string; bootstrapServers: string };
+  readonly #source: msk.EventSource;
   readonly #settings: rules.LaneSettings;
   readonly #lanes = new Map<string, Lane>();
   readonly #stopping = new AbortController();
-  #consumer: Consumer<Buffer, Buffer, Buffer, Buffer> | undefined;
+  #consumer: Consumer | undefined;
   #stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | undefined;
-  #producer: Producer<Buffer, Buffer, Buffer, Buffer> | undefined;
+  #producer: Producer | undefined;
   /** The consumer being replaced (outage or refetch), while it is. */
   #replacement: Promise<void> | undefined;
 
   constructor(options: EsmEmulatorOptions) {
     this.#options = options;
-    const { trigger } = options;
-    this.#settings = {
-      batchSize: trigger.batchSize,
-      maximumBatchingWindowSeconds: trigger.maximumBatchingWindowSeconds,
-      retryAttempts: trigger.retryAttempts,
-      bisectBatchOnFunctionError: trigger.bisectBatchOnFunctionError ?? false,
-      reportBatchItemFailures: trigger.reportBatchItemFailures ?? false,
-      maximumRecordAgeSeconds: trigger.maximumRecordAgeSeconds ?? -1,
-    };
+    const defaults = { bisectBatchOnFunctionError: false, reportBatchItemFailures: false };
+    this.#settings = { ...defaults, maximumRecordAgeSeconds: -1, ...options.trigger };
     this.#source = {
-      eventSourceArn: options.eventSourceArn ?? localClusterArn(),
+      eventSourceArn: options.eventSourceArn ?? msk.localClusterArn(),
       bootstrapServers: options.bootstrapBrokers.join(','),
     };
   }
@@ -159,7 +141,7 @@ export class EsmEmulator {
 
   async #connect(): Promise<void> {
     const { groupId, bootstrapBrokers, trigger, functionName } = this.#options;
-    const consumer = new Consumer<Buffer, Buffer, Buffer, Buffer>({
+    const consumer = new Consumer({
       clientId: `esm-${functionName}`,
       groupId,
       bootstrapBrokers,
@@ -219,7 +201,7 @@ export class EsmEmulator {
     return this.#replacement;
   }
 
-  async #replace(current: Consumer<Buffer, Buffer, Buffer, Buffer> | undefined, why: 'outage' | 'refetch') {
+  async #replace(current: Consumer | undefined, why: 'outage' | 'refetch') {
     this.#stream?.removeAllListeners('data');
     // A refetch starts from the committed offsets: those of the batches that succeeded must be in. (After
     // an outage they go through the dead consumer and fail: those records are delivered again.)
@@ -336,7 +318,7 @@ export class EsmEmulator {
    * Returns early when the emulator stops: the unfinished records stay uncommitted, delivered again later.
    */
   async #workThrough(lane: Lane, batch: Record_[]): Promise<void> {
-    const pending: rules.Work<Record_>[] = [rules.freshWork(batch)];
+    const pending: Work[] = [rules.freshWork(batch)];
     let failuresInARow = 0;
     // Nothing of the batch is finished yet: the partition is committed up to its first record already.
     let committedTo = batch[0]?.offset;
@@ -372,7 +354,7 @@ export class EsmEmulator {
   }
 
   /** Sends the work's records older than the maximum record age to on-failure; the rest (none: stopping). */
-  async #dropExpired(work: rules.Work<Record_>): Promise<rules.Work<Record_> | undefined> {
+  async #dropExpired(work: Work): Promise<Work | undefined> {
     const maxAge = this.#settings.maximumRecordAgeSeconds;
     const { expired, fresh } = rules.expire(work.records, Date.now(), maxAge);
     if (expired.length === 0) return work;
@@ -387,9 +369,9 @@ export class EsmEmulator {
   }
 
   /** One invocation, and what it means for the mapping. */
-  async #invoke(work: rules.Work<Record_>): Promise<{ verdict: rules.Verdict; requestId: string }> {
+  async #invoke(work: Work): Promise<{ verdict: rules.Verdict; requestId: string }> {
     const outcome: InvokeOutcome = await this.#options
-      .invoke(buildMskEvent(this.#source, work.records))
+      .invoke(msk.buildMskEvent(this.#source, work.records))
       // An invoker reports failures as outcomes; one that throws is a failed invocation all the same.
       .catch((error: unknown): InvokeOutcome => {
         return { status: 'error', requestId: 'unknown', kind: 'function', ...describeError(error) };
@@ -402,12 +384,7 @@ export class EsmEmulator {
   }
 
   /** Counts an invocation and logs what follows a failed or partly failed one. */
-  #report(
-    work: rules.Work<Record_>,
-    verdict: rules.Verdict,
-    next: rules.Next<Record_>,
-    requestId: string,
-  ): void {
+  #report(work: Work, verdict: rules.Verdict, next: rules.Next<Record_>, requestId: string): void {
     const { stats } = this;
     if (verdict.kind === 'success') {
       stats.batchesSucceeded++;
@@ -449,7 +426,10 @@ export class EsmEmulator {
    * Writes one on-failure record per record, in order. False when the emulator stopped meanwhile (the
    * records stay uncommitted); true otherwise, even when a record had to be skipped.
    */
-  async #sendToOnFailure(records: Record_[], failure: Omit<FailureContext, 'functionArn'>): Promise<boolean> {
+  async #sendToOnFailure(
+    records: Record_[],
+    failure: Omit<msk.FailureContext, 'functionArn'>,
+  ): Promise<boolean> {
     const context = { ...failure, functionArn: localFunctionArn(this.functionName) };
     for (const record of records) if (!(await this.#writeFailureRecord(record, context))) return false;
     return true;
@@ -459,7 +439,7 @@ export class EsmEmulator {
    * One failure record: whole; reduced at once when the broker refuses the whole one as too large; after
    * `ON_FAILURE_ATTEMPTS` failed attempts skipped (logged, counted), never retried forever. False: stopped.
    */
-  async #writeFailureRecord(record: Record_, context: FailureContext): Promise<boolean> {
+  async #writeFailureRecord(record: Record_, context: msk.FailureContext): Promise<boolean> {
     const { onFailure } = this.#options.trigger;
     const at = `${rules.partitionKey(record)}@${record.offset}`;
     let reduced = false;
@@ -498,8 +478,8 @@ export class EsmEmulator {
     return true;
   }
 
-  async #produceFailureRecord(record: Record_, context: FailureContext, reduced: boolean): Promise<void> {
-    const body = onFailureRecord(this.#source, context, record, { reduced });
+  async #produceFailureRecord(record: Record_, context: msk.FailureContext, reduced: boolean): Promise<void> {
+    const body = msk.onFailureRecord(this.#source, context, record, { reduced });
     // Lambda keeps the original record's key, so the failure lands on the same partition key (unless
     // the key itself is what is too large).
     const keyLeftOut =
@@ -536,15 +516,12 @@ export class EsmEmulator {
   }
 }
 
+/** A batch's records, all of one partition (each lane has its own), as `<topic>-<partition>@<from>..<to>`. */
 function describeBatch(batch: readonly Record_[]): string {
-  const ranges = new Map<string, [bigint, bigint]>();
-  for (const r of batch) {
-    const key = rules.partitionKey(r);
-    ranges.set(key, [ranges.get(key)?.[0] ?? r.offset, r.offset]);
-  }
-  return [...ranges]
-    .map(([key, [from, to]]) => (from === to ? `${key}@${from}` : `${key}@${from}..${to}`))
-    .join(', ');
+  const [first, last] = [batch[0], batch.at(-1)];
+  if (!first || !last) return 'no records';
+  const to = last === first ? '' : `..${last.offset}`;
+  return `${rules.partitionKey(first)}@${first.offset}${to}`;
 }
 
 /** The broker refused a produce for its size (also inside the client's aggregated errors). */

@@ -1,4 +1,6 @@
 import * as z from 'zod';
+import type { KafkaTrigger } from '../../topology/index.ts';
+import type { ConsumedRecord } from './msk-event.ts';
 
 /**
  * The rules of one partition's lane of the MSK event source mapping emulator, with no I/O: what is buffered
@@ -22,34 +24,26 @@ import * as z from 'zod';
 /** Lambda's limit on a synchronous invocation's request payload. */
 export const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
 
-/** A fetched record, as far as the lane's rules need it. */
-export interface LaneRecord {
-  topic: string;
-  partition: number;
-  offset: bigint;
-  /** CreateTime, in milliseconds since the epoch. */
-  timestamp: bigint;
-}
+/** A fetched record, as far as the lane's rules need it (`timestamp`: CreateTime, in ms since the epoch). */
+export type LaneRecord = Pick<ConsumedRecord, 'topic' | 'partition' | 'offset' | 'timestamp'>;
 
-export interface LaneSettings {
-  batchSize: number;
-  maximumBatchingWindowSeconds: number;
-  /** Retries after the first invocation; -1: infinite. */
-  retryAttempts: number;
-  bisectBatchOnFunctionError: boolean;
-  reportBatchItemFailures: boolean;
-  /** -1: records never expire. */
-  maximumRecordAgeSeconds: number;
-}
+/** The mapping's settings the rules follow, as the manifest declares them (topology/types.ts). */
+export type LaneSettings = Pick<
+  KafkaTrigger,
+  | 'batchSize'
+  | 'maximumBatchingWindowSeconds'
+  | 'retryAttempts'
+  | 'bisectBatchOnFunctionError'
+  | 'reportBatchItemFailures'
+  | 'maximumRecordAgeSeconds'
+>;
 
 export const partitionKey = (r: { topic: string; partition: number }): string => `${r.topic}-${r.partition}`;
 
 /** Roughly what a record weighs in the JSON event (base64 key and value, headers as byte arrays). */
-export function approximateEventBytes(record: {
-  key?: Buffer | null;
-  value?: Buffer | null;
-  headerEntries: ReadonlyArray<readonly [Buffer, Buffer | null | undefined]>;
-}): number {
+export function approximateEventBytes(
+  record: Pick<ConsumedRecord, 'key' | 'value' | 'headerEntries'>,
+): number {
   return (
     200 +
     Math.ceil(((record.key?.length ?? 0) + (record.value?.length ?? 0)) / 3) * 4 +
@@ -57,21 +51,12 @@ export function approximateEventBytes(record: {
   );
 }
 
-interface Buffered<R> {
-  record: R;
-  arrivedAt: number;
-  bytes: number;
-}
-
-/** What the buffer did with a fetched record. */
-export type Accepted = 'taken' | 'already-taken' | 'dropped';
-
 /**
  * One partition's records waiting for a batch. While its batch is retried and the buffer is full, newer
  * records are dropped (`gap`) and fetched again later; a (re)join starts again after what batches took.
  */
 export class LaneBuffer<R extends LaneRecord> {
-  readonly #items: Buffered<R>[] = [];
+  readonly #items: { record: R; arrivedAt: number; bytes: number }[] = [];
   #bytes = 0;
   /** Its batch failed and is being retried: it must not hold the stream (and the other partitions) back. */
   retrying = false;
@@ -84,19 +69,11 @@ export class LaneBuffer<R extends LaneRecord> {
 
   constructor(readonly settings: Pick<LaneSettings, 'batchSize' | 'maximumBatchingWindowSeconds'>) {}
 
-  get length(): number {
-    return this.#items.length;
-  }
-
-  get bytes(): number {
-    return this.#bytes;
-  }
-
   get capacity(): number {
     return Math.max(2 * this.settings.batchSize, 500);
   }
 
-  accept(record: R, bytes: number, now: number): Accepted {
+  accept(record: R, bytes: number, now: number): 'taken' | 'already-taken' | 'dropped' {
     // A refetch after a rebalance can hand over records again that are already in a batch.
     if (this.#nextOffset !== undefined && record.offset < this.#nextOffset) return 'already-taken';
     if (this.gap || (this.retrying && this.isFull())) {
@@ -217,23 +194,15 @@ export function readResponse(
   records: readonly LaneRecord[],
   settings: Pick<LaneSettings, 'reportBatchItemFailures'>,
 ): Verdict {
-  if (
-    !settings.reportBatchItemFailures ||
-    typeof payload !== 'object' ||
-    payload === null ||
-    Array.isArray(payload)
-  )
-    return { kind: 'success' };
+  const isObject = typeof payload === 'object' && payload !== null && !Array.isArray(payload);
+  if (!settings.reportBatchItemFailures || !isObject) return { kind: 'success' };
   const response = ResponseSchema.safeParse(payload);
   if (!response.success) return { kind: 'failure', reason: z.prettifyError(response.error) };
   let from: bigint | undefined;
   for (const { itemIdentifier: id } of response.data.batchItemFailures ?? []) {
     const found = records.find((r) => partitionKey(r) === id.partition && r.offset === BigInt(id.offset));
-    if (!found)
-      return {
-        kind: 'failure',
-        reason: `itemIdentifier ${JSON.stringify(id)} names no record of this invocation`,
-      };
+    const unknown = `itemIdentifier ${JSON.stringify(id)} names no record of this invocation`;
+    if (!found) return { kind: 'failure', reason: unknown };
     if (from === undefined || found.offset < from) from = found.offset;
   }
   return from === undefined ? { kind: 'success' } : { kind: 'partial', from };
@@ -269,36 +238,30 @@ export function afterInvocation<R extends LaneRecord>(
   verdict: Verdict,
   settings: Pick<LaneSettings, 'retryAttempts' | 'bisectBatchOnFunctionError'>,
 ): Next<R> {
-  if (verdict.kind === 'success') return { pending: [], exhausted: [], bisected: false };
+  const next = (pending: Work<R>[], exhausted: R[] = [], bisected = false) => ({
+    pending,
+    exhausted,
+    bisected,
+  });
+  if (verdict.kind === 'success') return next([]);
   if (verdict.kind === 'partial') {
     const tail = work.records.filter((r) => r.offset >= verdict.from);
     if (retriesLeft(work, settings.retryAttempts))
-      return {
-        pending: [{ ...work, records: tail, retries: work.retries + 1 }],
-        exhausted: [],
-        bisected: false,
-      };
+      return next([{ ...work, records: tail, retries: work.retries + 1 }]);
     const [failed, ...rest] = tail;
-    return {
-      pending: rest.length > 0 ? [freshWork(rest)] : [],
-      exhausted: failed ? [failed] : [],
-      bisected: false,
-    };
+    return next(rest.length > 0 ? [freshWork(rest)] : [], failed ? [failed] : []);
   }
   if (settings.bisectBatchOnFunctionError && work.records.length > 1) {
     const half = Math.ceil(work.records.length / 2);
-    return {
-      pending: [
-        { ...work, records: work.records.slice(0, half) },
-        { ...work, records: work.records.slice(half) },
-      ],
-      exhausted: [],
-      bisected: true,
-    };
+    const halves = [work.records.slice(0, half), work.records.slice(half)];
+    return next(
+      halves.map((records) => ({ ...work, records })),
+      [],
+      true,
+    );
   }
-  if (retriesLeft(work, settings.retryAttempts))
-    return { pending: [{ ...work, retries: work.retries + 1 }], exhausted: [], bisected: false };
-  return { pending: [], exhausted: work.records, bisected: false };
+  if (retriesLeft(work, settings.retryAttempts)) return next([{ ...work, retries: work.retries + 1 }]);
+  return next([], work.records);
 }
 
 /**
