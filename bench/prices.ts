@@ -27,8 +27,6 @@ export const prices = {
     perEpuHour: 0.185,
     /** An EPU hosts 10 event pollers by default (mappings of one poller group share EPUs). */
     pollersPerEpu: 10,
-    /** Each EPU: up to 20 MB/s of polling throughput; each poller up to 5 MB/s. */
-    epuThroughputMBps: 20,
   },
   apiGateway: {
     source: 'https://aws.amazon.com/api-gateway/pricing/',
@@ -50,8 +48,6 @@ export const prices = {
     >,
     /** Provisioned EBS storage of the brokers, billed on the volume size whatever it holds. */
     perGbMonthStorage: 0.1,
-    /** MSK charges nothing for the replication traffic between brokers; clients pay standard data transfer. */
-    replicationTransferFree: true,
   },
   dataTransfer: {
     source: 'https://aws.amazon.com/ec2/pricing/on-demand/#Data_Transfer_within_the_same_AWS_Region',

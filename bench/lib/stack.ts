@@ -5,7 +5,7 @@
  * of the topics, so records left by earlier runs are never processed again.
  */
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -25,43 +25,22 @@ import { RuntimeEnv } from '../../topology/runtime-env.ts';
 
 export type Log = (line: string) => void;
 
-export interface BenchStack {
-  kafkaBrokers: string[];
-  dynamodbEndpoint: string;
-  snsEndpoint: string;
-  /** Ports and data dir of a broker this run started (undefined when external): chaos restarts it. */
-  kafka?: { host: string; port: number; controllerPort: number; dir: string };
-  /** Port and data dir of a DynamoDB endpoint this run started (undefined when external): chaos restarts it. */
-  dynamodb?: { host: string; port: number; dir: string };
-  kafkaVersion: string;
-  infra: LocalInfra;
-  /** The pids of the services this run started, read from their pid files (now: chaos restarts them). */
-  servicePids(): { kafka?: number; dynamodb?: number; sns?: number };
-  /** Runs `stop` before the stack's own services stop (e.g. a broker restarted by a chaos run). */
-  onStop(stop: () => Promise<void>): void;
-  stop(): Promise<void>;
-}
+export type BenchStack = Awaited<ReturnType<typeof startBenchStack>>;
 
 /** A short id that names this run's tables, groups and topics. */
 export const newRunId = (): string => `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
 
 /** The Kafka version of the jars Maven fetched (the broker jar is named `kafka_<scala>-<version>.jar`). */
 function localKafkaVersion(): string {
-  try {
-    const jar = readdirSync(kafkaLibDir).find((name) => /^kafka_[\d.]+-.+\.jar$/.test(name));
-    const match = jar ? /^kafka_[\d.]+-(.+)\.jar$/.exec(jar) : null;
-    if (match?.[1]) return match[1];
-  } catch {
-    // Fall through.
-  }
-  return 'unknown';
+  const jars = existsSync(kafkaLibDir) ? readdirSync(kafkaLibDir) : [];
+  return jars.map((name) => /^kafka_[\d.]+-(.+)\.jar$/.exec(name)?.[1]).find(Boolean) ?? 'unknown';
 }
 
 /**
  * Starts (or attaches to) Kafka and DynamoDB and creates the manifest's topics. Never uses the
  * developer's 9092/8000: started services get free ports and an ephemeral data dir.
  */
-export async function startBenchStack(log: Log): Promise<BenchStack> {
+export async function startBenchStack(log: Log) {
   const external = brokersFromEnv();
   const [kafkaPort, controllerPort, dynamodbPort, snsPort] = await findFreePorts(4);
   const infra = await startLocalInfra({
@@ -82,20 +61,30 @@ export async function startBenchStack(log: Log): Promise<BenchStack> {
     throw error;
   }
   const extraStops: (() => Promise<void>)[] = [];
+  const started = <T>(service: keyof LocalInfra['started'], port: number | undefined, details: T) =>
+    infra.started[service] && port ? details : undefined;
   return {
     kafkaBrokers: infra.kafkaBrokers,
     dynamodbEndpoint: infra.dynamodbEndpoint,
     snsEndpoint: infra.snsEndpoint,
-    ...(infra.started.kafka && kafkaPort && controllerPort
-      ? { kafka: { host: '127.0.0.1', port: kafkaPort, controllerPort, dir: join(infra.dataDir, 'kafka') } }
-      : {}),
-    ...(infra.started.dynamodb && dynamodbPort
-      ? { dynamodb: { host: '127.0.0.1', port: dynamodbPort, dir: join(infra.dataDir, 'dynamodb') } }
-      : {}),
+    // Ports and data dirs of the broker and DynamoDB endpoint this run started (chaos restarts them).
+    kafka: started('kafka', kafkaPort && controllerPort, {
+      host: '127.0.0.1',
+      port: kafkaPort as number,
+      controllerPort: controllerPort as number,
+      dir: join(infra.dataDir, 'kafka'),
+    }),
+    dynamodb: started('dynamodb', dynamodbPort, {
+      host: '127.0.0.1',
+      port: dynamodbPort as number,
+      dir: join(infra.dataDir, 'dynamodb'),
+    }),
     kafkaVersion: infra.started.kafka ? localKafkaVersion() : `external (${external?.join(',')})`,
     infra,
+    /** The pids of the services this run started, read from their pid files now (chaos restarts them). */
     servicePids: () => servicePids(infra),
-    onStop: (stop) => void extraStops.push(stop),
+    /** Runs `stop` before the stack's own services stop (e.g. a broker restarted by a chaos run). */
+    onStop: (stop: () => Promise<void>) => void extraStops.push(stop),
     stop: async () => {
       await Promise.all(extraStops.map((stop) => stop().catch(() => undefined)));
       await infra.stop();
