@@ -67,12 +67,6 @@ export interface LocalRuntimeOptions extends LocalEndpoints {
   log?: (line: string) => void;
 }
 
-export interface FunctionSummary {
-  name: FunctionName;
-  trigger: string;
-  groupId?: string;
-}
-
 export interface LocalRuntime {
   /** Base URL of the API emulator (when order-api runs). */
   apiUrl: string | undefined;
@@ -81,7 +75,7 @@ export interface LocalRuntime {
   schedules: ScheduleEmulator[];
   /** Each function's execution environments. */
   pools: EnvironmentPool[];
-  functions: FunctionSummary[];
+  functions: { name: FunctionName; trigger: string; groupId?: string }[];
   /** The fault layer in front of DynamoDB and SNS, when `faults` was given: its counters, its profile. */
   faults?: FaultLayer;
   /** Stops the emulators and the API (an invocation in flight finishes), then ends every environment. */
@@ -108,77 +102,88 @@ function guarded(invoke: Invoker): Invoker {
 }
 
 /**
- * Runs the manifest's functions like Lambda runs them: each in execution environments of its own (worker
- * threads with exactly its variables, its own modules and clients, its memory cap; see
+ * Runs the manifest's functions like Lambda runs them: each in execution environments of its own
+ * (processes with exactly its variables, its own modules and clients, its memory cap; see
  * ./environments/pool.ts), order-api behind an API Gateway emulator, every Kafka-triggered function behind
  * its own MSK event source mapping emulator, every scheduled function on a timer (its EventBridge rule).
  */
 export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const running: Running = {
+  let stopped: Promise<void> | undefined;
+  const runtime: LocalRuntime = {
+    apiUrl: undefined,
     emulators: [],
     schedules: [],
     pools: [],
-    summaries: [],
-    api: undefined,
-    faults: undefined,
+    functions: [],
+    // Once: a second stop (a test's teardown after an explicit stop) waits for the first.
+    stop: () => {
+      stopped ??= (async () => {
+        await Promise.all([...runtime.schedules, ...runtime.emulators].map((emulator) => emulator.stop()));
+        await api?.close();
+        await Promise.all(runtime.pools.map((pool) => pool.stop()));
+        await runtime.faults?.close();
+      })();
+      return stopped;
+    },
   };
-
-  let stopped: Promise<void> | undefined;
-  // Once: a second stop (a test's teardown after an explicit stop) waits for the first.
-  const stop = () => {
-    stopped ??= (async () => {
-      await Promise.all([...running.schedules, ...running.emulators].map((emulator) => emulator.stop()));
-      await running.api?.close();
-      await Promise.all(running.pools.map((pool) => pool.stop()));
-      await running.faults?.close();
-    })();
-    return stopped;
-  };
-
+  let api: RunningApi | undefined;
   try {
-    const fns = options.functions ?? functionNames;
     if (options.faults) {
-      running.faults = await startFaultLayer({
-        profile: options.faults,
-        dynamodbEndpoint: options.dynamodbEndpoint,
-        snsEndpoint: options.snsEndpoint,
-        log,
-      });
+      runtime.faults = await startFaultLayer({ ...options, profile: options.faults, log });
     }
-    const { faults } = running;
-    const endpoints = faults
-      ? { ...options, dynamodbEndpoint: faults.dynamodbEndpoint, snsEndpoint: faults.snsEndpoint }
-      : options;
-    running.pools = fns.map((fn) => poolOf(fn, endpoints, log));
+    // With faults, the functions reach DynamoDB and SNS through the fault layer's proxies.
+    const { dynamodbEndpoint, snsEndpoint } = runtime.faults ?? options;
+    const endpoints = { ...options, dynamodbEndpoint, snsEndpoint };
+    runtime.pools = (options.functions ?? functionNames).map((fn) => poolOf(fn, endpoints, log));
     // Every bundle first, together, as a deployment builds them: one that does not build stops the start.
-    await Promise.all(running.pools.map((pool) => pool.prepare()));
-    for (const [index, fn] of fns.entries()) {
-      await startFunction(fn, running.pools[index] as EnvironmentPool, options, running, log);
+    await Promise.all(runtime.pools.map((pool) => pool.prepare()));
+    for (const pool of runtime.pools) {
+      const fn = pool.functionName as FunctionName;
+      const spec = manifest.functions[fn];
+      const invoke = guarded(options.wrapInvoker ? options.wrapInvoker(fn, pool.invoke) : pool.invoke);
+      const identity = { functionName: fn, memoryMb: spec.memoryMb, timeoutSeconds: spec.timeoutSeconds };
+      if (spec.trigger.kind === 'http') {
+        const iam = options.iam === true ? localIamVerifier() : options.iam;
+        api = await startApiEmulator({
+          ...identity,
+          invoke,
+          host: options.apiHost,
+          port: options.apiPort,
+          iam,
+          log,
+        });
+        runtime.apiUrl = api.url;
+        runtime.functions.push({ name: fn, trigger: `HTTP ${api.url}` });
+      } else if (spec.trigger.kind === 'schedule') {
+        const intervalMs = options.scheduleIntervalMs ?? spec.trigger.rateMinutes * 60_000;
+        const schedule = new ScheduleEmulator({ ...identity, intervalMs, invoke, log });
+        schedule.start();
+        runtime.schedules.push(schedule);
+        runtime.functions.push({ name: fn, trigger: `Schedule every ${formatInterval(intervalMs)}` });
+      } else {
+        const groupId = options.groupIdOf?.(fn) ?? consumerGroupId(fn);
+        const { trigger } = spec;
+        const { kafkaBrokers: bootstrapBrokers, retryBackoff } = options;
+        const emulator = new EsmEmulator({
+          ...identity,
+          trigger,
+          groupId,
+          bootstrapBrokers,
+          invoke,
+          retryBackoff,
+          log,
+        });
+        await emulator.start();
+        runtime.emulators.push(emulator);
+        runtime.functions.push({ name: fn, trigger: `Kafka ${trigger.topic}`, groupId });
+      }
     }
   } catch (error) {
-    await stop().catch(() => undefined);
+    await runtime.stop().catch(() => undefined);
     throw error;
   }
-  const { api, emulators, schedules, pools, summaries, faults } = running;
-  return {
-    apiUrl: api?.url,
-    emulators,
-    schedules,
-    pools,
-    functions: summaries,
-    ...(faults ? { faults } : {}),
-    stop,
-  };
-}
-
-interface Running {
-  emulators: EsmEmulator[];
-  schedules: ScheduleEmulator[];
-  pools: EnvironmentPool[];
-  summaries: FunctionSummary[];
-  api: RunningApi | undefined;
-  faults: FaultLayer | undefined;
+  return runtime;
 }
 
 function poolOf(
@@ -186,72 +191,17 @@ function poolOf(
   options: LocalRuntimeOptions,
   log: (line: string) => void,
 ): EnvironmentPool {
-  const spec = manifest.functions[fn];
-  const { onReport, onTelemetry } = options;
-  const preload = typeof options.preload === 'function' ? options.preload(fn) : options.preload;
+  const { onTelemetry } = options;
   return new EnvironmentPool({
+    ...manifest.functions[fn],
     functionName: fn,
-    entry: spec.entry,
-    memoryMb: spec.memoryMb,
-    timeoutSeconds: spec.timeoutSeconds,
-    maxConcurrency: spec.maxConcurrency,
     env: { ...passedThroughVariables(), ...functionEnvironment(fn, options) },
     log: options.invocationLog ?? log,
-    ...(preload ? { preload } : {}),
-    ...(options.handlerWrapper ? { wrapper: options.handlerWrapper } : {}),
-    ...(onReport ? { onReport } : {}),
-    ...(onTelemetry ? { onTelemetry: (data: unknown) => onTelemetry(fn, data) } : {}),
+    preload: typeof options.preload === 'function' ? options.preload(fn) : options.preload,
+    wrapper: options.handlerWrapper,
+    onReport: options.onReport,
+    onTelemetry: onTelemetry && ((data: unknown) => onTelemetry(fn, data)),
   });
-}
-
-/** Starts the emulator of one function's trigger, in front of its environments. */
-async function startFunction(
-  fn: FunctionName,
-  pool: EnvironmentPool,
-  options: LocalRuntimeOptions,
-  running: Running,
-  log: (line: string) => void,
-): Promise<void> {
-  const spec = manifest.functions[fn];
-  const invoke = guarded(options.wrapInvoker ? options.wrapInvoker(fn, pool.invoke) : pool.invoke);
-  const identity = { functionName: fn, memoryMb: spec.memoryMb, timeoutSeconds: spec.timeoutSeconds };
-  if (spec.trigger.kind === 'http') {
-    running.api = await startApiEmulator({
-      ...identity,
-      invoke,
-      ...(options.apiHost ? { host: options.apiHost } : {}),
-      ...(options.iam ? { iam: options.iam === true ? localIamVerifier() : options.iam } : {}),
-      port: options.apiPort ?? 3000,
-      log,
-    });
-    running.summaries.push({ name: fn, trigger: `HTTP ${running.api.url}` });
-    return;
-  }
-  if (spec.trigger.kind === 'schedule') {
-    const schedule = new ScheduleEmulator({
-      ...identity,
-      intervalMs: options.scheduleIntervalMs ?? spec.trigger.rateMinutes * 60_000,
-      invoke,
-      log,
-    });
-    schedule.start();
-    running.schedules.push(schedule);
-    running.summaries.push({ name: fn, trigger: `Schedule every ${formatInterval(schedule.intervalMs)}` });
-    return;
-  }
-  const groupId = options.groupIdOf?.(fn) ?? consumerGroupId(fn);
-  const emulator = new EsmEmulator({
-    ...identity,
-    trigger: spec.trigger,
-    groupId,
-    bootstrapBrokers: options.kafkaBrokers,
-    invoke,
-    ...(options.retryBackoff ? { retryBackoff: options.retryBackoff } : {}),
-    log,
-  });
-  await emulator.start();
-  running.emulators.push(emulator);
-  running.summaries.push({ name: fn, trigger: `Kafka ${spec.trigger.topic}`, groupId });
 }
 
 const formatInterval = (ms: number): string =>

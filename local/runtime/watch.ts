@@ -55,7 +55,7 @@ function isRelevant(file: string): boolean {
  */
 export async function startWatchedRuntime(options: WatchedRuntimeOptions): Promise<WatchedRuntime> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const debounceMs = options.debounceMs ?? 300;
+  const watchPaths = options.watchPaths ?? defaultWatchPaths;
   const runtimeUrl = new URL('./runtime.ts', import.meta.url).href;
   let generation = 0;
   let runtime: LocalRuntime | undefined;
@@ -66,47 +66,37 @@ export async function startWatchedRuntime(options: WatchedRuntimeOptions): Promi
     generation += 1;
     // Each tsImport call loads the module and everything it imports, statically or later dynamically,
     // in a namespace of its own.
-    const fresh = (await tsImport(runtimeUrl, import.meta.url)) as {
-      startLocalRuntime: (o: LocalRuntimeOptions) => Promise<LocalRuntime>;
-    };
-    const started = await fresh.startLocalRuntime({
-      ...options,
-      ...(apiPort === undefined ? {} : { apiPort }),
-    });
+    const fresh = (await tsImport(runtimeUrl, import.meta.url)) as typeof import('./runtime.ts');
+    runtime = await fresh.startLocalRuntime({ ...options, apiPort });
     // Port 0 picked a free port: later generations keep it, so the API's URL does not change.
-    if (started.apiUrl) apiPort = Number(new URL(started.apiUrl).port);
-    return started;
+    if (runtime.apiUrl) apiPort = Number(new URL(runtime.apiUrl).port);
+    return runtime;
   };
-
-  runtime = await startGeneration();
+  await startGeneration();
 
   // One reload at a time; changes that arrive during one are gathered into the next.
   let chain: Promise<unknown> = Promise.resolve();
   const reload = (changed: string[] = []): Promise<ReloadResult> => {
     const next = chain.then(async (): Promise<ReloadResult> => {
-      if (stopped) return { generation, changed, ...(runtime ? { runtime } : {}) };
-      const previous = runtime;
+      if (stopped) return { generation, changed, runtime };
+      await runtime?.stop();
       runtime = undefined;
-      await previous?.stop();
-      try {
-        runtime = await startGeneration();
-        const result = { generation, changed, runtime };
-        log(
-          `[watch] reloaded ${runtime.functions.map((fn) => fn.name).join(', ')} (generation ${generation}${
-            changed.length > 0 ? `, after ${changed.join(', ')} changed` : ''
-          })`,
-        );
-        options.onReload?.(result);
-        return result;
-      } catch (error) {
-        const failure = error instanceof Error ? error : new Error(String(error));
-        log(
-          `[watch] reload failed, the functions are stopped until the next change: ${failure.stack ?? failure}`,
-        );
-        const result = { generation, changed, error: failure };
-        options.onReload?.(result);
-        return result;
-      }
+      const result: ReloadResult = await startGeneration().then(
+        (started) => ({ generation, changed, runtime: started }),
+        (error: unknown) => ({
+          generation,
+          changed,
+          error: error instanceof Error ? error : new Error(String(error)),
+        }),
+      );
+      const after = changed.length > 0 ? `, after ${changed.join(', ')} changed` : '';
+      log(
+        result.runtime
+          ? `[watch] reloaded ${result.runtime.functions.map((fn) => fn.name).join(', ')} (generation ${generation}${after})`
+          : `[watch] reload failed, the functions are stopped until the next change: ${result.error?.stack ?? result.error}`,
+      );
+      options.onReload?.(result);
+      return result;
     });
     chain = next.catch(() => undefined);
     return next;
@@ -114,23 +104,22 @@ export async function startWatchedRuntime(options: WatchedRuntimeOptions): Promi
 
   const pending = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
-  const onChange = (base: string, isFile: boolean, filename: string | Buffer | null) => {
-    const file = filename && !isFile ? join(base, filename.toString()) : base;
-    if (stopped || !isRelevant(file)) return;
-    pending.add(relative(projectRoot, file));
-    clearTimeout(timer);
-    timer = setTimeout(() => {
-      const changed = [...pending].sort();
-      pending.clear();
-      void reload(changed);
-    }, debounceMs);
-  };
-  const watchers: FSWatcher[] = (options.watchPaths ?? defaultWatchPaths).map((path) => {
+  const watchers: FSWatcher[] = watchPaths.map((path) => {
     const isFile = statSync(path).isFile();
-    return watch(path, { recursive: !isFile }, (_event, filename) => onChange(path, isFile, filename));
+    return watch(path, { recursive: !isFile }, (_event, filename) => {
+      const file = filename && !isFile ? join(path, filename.toString()) : path;
+      if (stopped || !isRelevant(file)) return;
+      pending.add(relative(projectRoot, file));
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        const changed = [...pending].sort();
+        pending.clear();
+        void reload(changed);
+      }, options.debounceMs ?? 300);
+    });
   });
   log(
-    `[watch] watching ${(options.watchPaths ?? defaultWatchPaths).map((path) => relative(projectRoot, path) || path).join(', ')}: a change reloads the functions (Kafka and DynamoDB keep running)`,
+    `[watch] watching ${watchPaths.map((path) => relative(projectRoot, path) || path).join(', ')}: a change reloads the functions (Kafka and DynamoDB keep running)`,
   );
 
   return {
