@@ -80,16 +80,6 @@ export function esbuildArgsFor(entry: string, outdir: string): string[] {
   ];
 }
 
-interface Built {
-  name: string;
-  file: string;
-  bytes: number;
-  gzipBytes: number;
-  mapBytes: number;
-  /** The packages that weigh most in the bundle, KB of output each (from esbuild's metafile). */
-  topPackages: Record<string, number>;
-}
-
 /** Output bytes per npm package (first-party code counts as `(project)`). */
 function packageWeights(metafile: Metafile): Record<string, number> {
   const weights = new Map<string, number>();
@@ -108,7 +98,7 @@ function packageWeights(metafile: Metafile): Record<string, number> {
   );
 }
 
-async function buildOne(name: string, entry: string): Promise<Built> {
+async function buildOne(name: string, entry: string) {
   const dir = join(outDir, name);
   await rm(dir, { recursive: true, force: true });
   const args = esbuildArgsFor(entry, dir);
@@ -126,7 +116,10 @@ async function buildOne(name: string, entry: string): Promise<Built> {
     bytes: (await stat(file)).size,
     gzipBytes: gzipSync(readFileSync(file), { level: 9 }).length,
     mapBytes,
+    /** The packages that weigh most in the bundle, KB of output each. */
     topPackages: packageWeights(JSON.parse(readFileSync(metafile, 'utf8')) as Metafile),
+    deployed: [] as number[],
+    withMaps: [] as number[],
   };
 }
 
@@ -155,24 +148,6 @@ async function initTime(file: string, env: NodeJS.ProcessEnv): Promise<number> {
   return Number(stdout);
 }
 
-interface Row {
-  name: string;
-  sizeKb: number;
-  gzipKb: number;
-  sourceMapKb: number;
-  /** As deployed (infra/lib/bundling.ts: no --enable-source-maps). */
-  initMs: number;
-  initMsMin: number;
-  /** Same bundle with NODE_OPTIONS=--enable-source-maps, as when investigating a function. */
-  initMsWithSourceMaps: number;
-  initMsOverBare: number;
-  /** Size and median init within {@link budget}. */
-  withinBudget: boolean;
-  topPackages: Record<string, number>;
-  /** Set when the bundle, exactly as built, cannot be imported. */
-  importErrorAsBuilt?: string;
-}
-
 const kb = (bytes: number) => Math.round((bytes / 1024) * 10) / 10;
 const ms = (n: number) => Math.round(n * 10) / 10;
 
@@ -189,6 +164,63 @@ function settingsOf({ values }: CommandLine<typeof flags, false>) {
       `unknown functions: ${unknown.join(', ')} (the manifest has ${functionNames.join(', ')})`,
     );
   return { values, names, runs: Math.round(positiveNumber('runs', values.runs, 7)) };
+}
+
+type Built = Awaited<ReturnType<typeof buildOne>>;
+
+/**
+ * The first line of the error each bundle that fails at import as built gives. @platformatic/wasm-utils
+ * (under @platformatic/kafka) reads `../dist/native.wasm` next to the importing file: inside a bundle that
+ * path leaves the asset. Each failure is reported; timings are then taken with the file placed where the
+ * bundle looks for it.
+ */
+async function importErrorsOf(built: Built[]): Promise<Map<string, string>> {
+  const wasmDir = join(outDir, 'dist');
+  await rm(wasmDir, { recursive: true, force: true });
+  const importErrors = new Map<string, string>();
+  for (const b of built) {
+    await initTime(b.file, lambdaEnvironment(b.name, false)).catch((error: Error & { stderr?: string }) => {
+      const stderr = error.stderr ?? error.message;
+      importErrors.set(
+        b.name,
+        /^\w*Error:.*$/m.exec(stderr)?.[0] ?? stderr.split('\n')[0] ?? 'import failed',
+      );
+    });
+  }
+  if (importErrors.size === 0) return importErrors;
+  for (const [name, error] of importErrors)
+    process.stderr.write(`[coldstart] ${name}: the bundle as built fails at import: ${error}\n`);
+  await mkdir(wasmDir, { recursive: true });
+  await copyFile(wasmFile, join(wasmDir, 'native.wasm'));
+  process.stderr.write(
+    `[coldstart] measuring with ${relative(projectRoot, join(wasmDir, 'native.wasm'))} in place (what a deploy shipping the file would load)\n`,
+  );
+  return importErrors;
+}
+
+/**
+ * Each bundle's figures: "init" as deployed (infra/lib/bundling.ts: no --enable-source-maps), "with
+ * maps" the same bundle with NODE_OPTIONS=--enable-source-maps, as when investigating a function.
+ */
+function rowsOf(built: Built[], importErrors: Map<string, string>) {
+  const bareMedian = median(built.find((b) => b.name === BARE)?.deployed ?? []);
+  return built.map((b) => {
+    const initMs = median(b.deployed);
+    const importError = importErrors.get(b.name);
+    return {
+      name: b.name,
+      sizeKb: kb(b.bytes),
+      gzipKb: kb(b.gzipBytes),
+      sourceMapKb: kb(b.mapBytes),
+      initMs: ms(initMs),
+      initMsMin: ms(Math.min(...b.deployed)),
+      initMsWithSourceMaps: ms(median(b.withMaps)),
+      initMsOverBare: ms(initMs - bareMedian),
+      withinBudget: kb(b.bytes) <= budget.sizeKb && initMs <= budget.initMs && !importError,
+      topPackages: b.topPackages,
+      ...(importError ? { importErrorAsBuilt: importError } : {}),
+    };
+  });
 }
 
 async function main(): Promise<number> {
@@ -209,94 +241,37 @@ async function main(): Promise<number> {
     buildOne(BARE, bareEntry),
     ...names.map((name) => buildOne(name, join(projectRoot, manifest.functions[name as FunctionName].entry))),
   ]);
+  const importErrors = await importErrorsOf(built);
 
-  // A bundle must import cleanly as built. @platformatic/wasm-utils (under @platformatic/kafka) reads
-  // `../dist/native.wasm` next to the importing file: inside a bundle that path leaves the asset. Each
-  // failure is reported; timings are then taken with the file placed where the bundle looks for it.
-  const wasmDir = join(outDir, 'dist');
-  await rm(wasmDir, { recursive: true, force: true });
-  const importErrors = new Map<string, string>();
-  for (const b of built) {
-    try {
-      await initTime(b.file, lambdaEnvironment(b.name, false));
-    } catch (error) {
-      const stderr = (error as { stderr?: string }).stderr ?? (error as Error).message;
-      importErrors.set(
-        b.name,
-        /^\w*Error:.*$/m.exec(stderr)?.[0] ?? stderr.split('\n')[0] ?? 'import failed',
-      );
-    }
-  }
-  if (importErrors.size > 0) {
-    for (const [name, error] of importErrors)
-      process.stderr.write(`[coldstart] ${name}: the bundle as built fails at import: ${error}\n`);
-    await mkdir(wasmDir, { recursive: true });
-    await copyFile(wasmFile, join(wasmDir, 'native.wasm'));
-    process.stderr.write(
-      `[coldstart] measuring with ${relative(projectRoot, join(wasmDir, 'native.wasm'))} in place (what a deploy shipping the file would load)\n`,
-    );
-  }
-
-  const samples = new Map<string, { deployed: number[]; withMaps: number[] }>(
-    built.map((b) => [b.name, { deployed: [], withMaps: [] }]),
-  );
   for (let i = 0; i < runs; i++) {
     const progress = `[coldstart] import in a fresh process: round ${i + 1}/${runs}`;
     process.stderr.write(process.stderr.isTTY ? `\r${progress}` : `${progress}\n`);
     for (const b of built) {
-      const bucket = samples.get(b.name) as { deployed: number[]; withMaps: number[] };
-      bucket.deployed.push(await initTime(b.file, lambdaEnvironment(b.name, false)));
-      bucket.withMaps.push(await initTime(b.file, lambdaEnvironment(b.name, true)));
+      b.deployed.push(await initTime(b.file, lambdaEnvironment(b.name, false)));
+      b.withMaps.push(await initTime(b.file, lambdaEnvironment(b.name, true)));
     }
   }
   if (process.stderr.isTTY) process.stderr.write('\n');
-
-  const bareMedian = median(samples.get(BARE)?.deployed ?? []);
-  const rows: Row[] = built.map((b) => {
-    const s = samples.get(b.name) as { deployed: number[]; withMaps: number[] };
-    const initMs = median(s.deployed);
-    return {
-      name: b.name,
-      sizeKb: kb(b.bytes),
-      gzipKb: kb(b.gzipBytes),
-      sourceMapKb: kb(b.mapBytes),
-      initMs: ms(initMs),
-      initMsMin: ms(Math.min(...s.deployed)),
-      initMsWithSourceMaps: ms(median(s.withMaps)),
-      initMsOverBare: ms(initMs - bareMedian),
-      withinBudget: kb(b.bytes) <= budget.sizeKb && initMs <= budget.initMs && !importErrors.has(b.name),
-      topPackages: b.topPackages,
-      ...(importErrors.has(b.name) ? { importErrorAsBuilt: importErrors.get(b.name) } : {}),
-    };
-  });
+  const rows = rowsOf(built, importErrors);
 
   console.log(
     `\nModule init in a fresh Node.js ${process.version} process, median of ${runs} (${machine.cpuModel}, ${machine.cores} cores)\n`,
   );
+  const columns = {
+    'size KB': 'sizeKb',
+    'gzip KB': 'gzipKb',
+    'map KB': 'sourceMapKb',
+    'init ms': 'initMs',
+    'min ms': 'initMsMin',
+    'with maps ms': 'initMsWithSourceMaps',
+    'over bare ms': 'initMsOverBare',
+  } as const;
+  const cells = (r: (typeof rows)[number]) => Object.values(columns).map((key) => r[key]);
+  const name = (r: (typeof rows)[number]) => `${r.name}${r.importErrorAsBuilt ? ' (!)' : ''}`;
   console.log(
     table([
-      [
-        'bundle',
-        'size KB',
-        'gzip KB',
-        'map KB',
-        'init ms',
-        'min ms',
-        'with maps ms',
-        'over bare ms',
-        'budget',
-      ],
-      ...rows.map((r) => [
-        `${r.name}${r.importErrorAsBuilt ? ' (!)' : ''}`,
-        r.sizeKb,
-        r.gzipKb,
-        r.sourceMapKb,
-        r.initMs,
-        r.initMsMin,
-        r.initMsWithSourceMaps,
-        r.initMsOverBare,
-        r.withinBudget ? 'ok' : 'OVER',
-      ]),
+      ['bundle', ...Object.keys(columns), 'budget'],
+      ...rows.map((r) => [name(r), ...cells(r), r.withinBudget ? 'ok' : 'OVER']),
     ]),
   );
   console.log(

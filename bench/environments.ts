@@ -10,6 +10,7 @@ import { buildFunction } from '../local/runtime/environments/bundle.ts';
 import { ExecutionEnvironment } from '../local/runtime/environments/environment.ts';
 import { readCommandLine, UsageError } from '../tools/command-line.ts';
 import { type FunctionName, manifest } from '../topology/index.ts';
+import { median } from './lib/stats.ts';
 
 const command = readCommandLine(
   {
@@ -28,8 +29,8 @@ const command = readCommandLine(
 if (command.exitCode !== undefined) process.exit(command.exitCode);
 const { fn, count } = command.settings;
 const spec = manifest.functions[fn];
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
-const mb = (bytes: number) => bytes / 2 ** 20;
+/** Per kind: each environment's time to ready (ms) and the memory one adds (MB). */
+type Figures = { readyMs: number[]; addedMb: number };
 
 const built = await buildFunction({ functionName: fn, entry: spec.entry });
 const settings = {
@@ -41,14 +42,22 @@ const settings = {
   runtimeUrl: built.runtimeUrl,
 };
 
-async function processes(): Promise<{ readyMs: number[]; addedMb: number }> {
+/** Starts `count` environments one after the other: each one's time to ready, and all of them alive. */
+async function startEach<T>(start: () => Promise<T>): Promise<{ alive: T[]; readyMs: number[] }> {
+  const alive: T[] = [];
   const readyMs: number[] = [];
-  const alive: ExecutionEnvironment[] = [];
   for (let i = 0; i < count; i++) {
     const started = performance.now();
-    alive.push((await ExecutionEnvironment.create(settings)).environment);
+    alive.push(await start());
     readyMs.push(performance.now() - started);
   }
+  return { alive, readyMs };
+}
+
+async function processes(): Promise<Figures> {
+  const { alive, readyMs } = await startEach(
+    async () => (await ExecutionEnvironment.create(settings)).environment,
+  );
   const rss = await Promise.all(
     alive.map(async (environment) => (await environment.invoke(null, 'probe')).maxMemoryUsedMb),
   );
@@ -61,24 +70,17 @@ const threadBootstrap = `import { parentPort, workerData } from 'node:worker_thr
 await import(workerData.entryUrl);
 parentPort.postMessage('ready');`;
 
-async function threads(): Promise<{ readyMs: number[]; addedMb: number }> {
-  const readyMs: number[] = [];
-  const alive: Worker[] = [];
+async function threads(): Promise<Figures> {
   const before = process.memoryUsage().rss;
-  for (let i = 0; i < count; i++) {
-    const started = performance.now();
+  const { alive, readyMs } = await startEach(async () => {
     const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(threadBootstrap)}`), {
       workerData: { entryUrl: built.functionUrl },
       resourceLimits: { maxOldGenerationSizeMb: spec.memoryMb },
     });
-    alive.push(worker);
-    await new Promise((resolve, reject) => {
-      worker.once('message', resolve);
-      worker.once('error', reject);
-    });
-    readyMs.push(performance.now() - started);
-  }
-  const addedMb = mb(process.memoryUsage().rss - before) / count;
+    await new Promise((resolve, reject) => worker.once('message', resolve).once('error', reject));
+    return worker;
+  });
+  const addedMb = (process.memoryUsage().rss - before) / 2 ** 20 / count;
   await Promise.all(alive.map((worker) => worker.terminate()));
   return { readyMs, addedMb };
 }
@@ -86,7 +88,7 @@ async function threads(): Promise<{ readyMs: number[]; addedMb: number }> {
 const child = await processes();
 const thread = await threads();
 await built.remove();
-const row = (name: string, r: { readyMs: number[]; addedMb: number }) =>
+const row = (name: string, r: Figures) =>
   `${name.padEnd(14)} ${median(r.readyMs).toFixed(0).padStart(8)} ms ${r.addedMb.toFixed(0).padStart(8)} MB`;
 process.stdout.write(
   [

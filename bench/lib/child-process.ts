@@ -1,43 +1,25 @@
 /** Parent side of ./child.ts: starts it, collects its reports, stops it politely or kills it. */
-import { type ChildProcess, fork } from 'node:child_process';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { fork } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildConfig, ChildMessage, ChildStats, Completion } from './protocol.ts';
 
-export interface RunningChild {
-  pid: number;
-  apiUrl: string | undefined;
-  /** Bytes the functions wrote to stdout and stderr (log lines, EMF metrics): what CloudWatch Logs would ingest. */
-  logBytes(): number;
-  stats(): Promise<ChildStats>;
-  /** The counters of the child's last report (after `stop()`: its final ones), if it sent any. */
-  lastStats(): ChildStats | undefined;
-  /** Stops the runtime (in-flight invocations finish) and returns the final counters. */
-  stop(timeoutMs?: number): Promise<ChildStats | undefined>;
-  /** `kill -9`: no cleanup, no goodbye. */
-  kill(): Promise<void>;
-  exited: Promise<number | null>;
-  /** Resolves once everything the child wrote is in `logFile`. */
-  logClosed: Promise<void>;
-}
+export type RunningChild = Awaited<ReturnType<typeof startChild>>;
 
-export interface ChildOptions {
+const startTimeoutMs = 120_000;
+
+/** Starts ./child.ts with `config`; its output is appended to `logFile`, its finished orders go to `onCompleted`. */
+export async function startChild(options: {
   config: ChildConfig;
   onCompleted: (completions: Completion[]) => void;
-  /** The child's output is appended here. */
   logFile: string;
-  startTimeoutMs?: number;
-}
-
-const childScript = join(import.meta.dirname, 'child.ts');
-
-export async function startChild(options: ChildOptions): Promise<RunningChild> {
-  const child: ChildProcess = fork(childScript, [], {
+}) {
+  const child = fork(join(import.meta.dirname, 'child.ts'), [], {
     execArgv: ['--import', 'tsx'],
     env: { ...process.env, BENCH_CHILD_CONFIG: JSON.stringify(options.config) },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
-  const out: WriteStream = createWriteStream(options.logFile, { flags: 'a' });
+  const out = createWriteStream(options.logFile, { flags: 'a' });
   let logBytes = 0;
   for (const stream of [child.stdout, child.stderr]) {
     stream?.on('data', (chunk: Buffer) => {
@@ -52,36 +34,27 @@ export async function startChild(options: ChildOptions): Promise<RunningChild> {
 
   let statsWaiters: ((stats: ChildStats) => void)[] = [];
   let lastStats: ChildStats | undefined;
-  const ready = new Promise<{ apiUrl: string | undefined }>((resolve, reject) => {
+  const ready = new Promise<string | undefined>((resolve, reject) => {
     const timer = setTimeout(
       () =>
         reject(
           new Error(
-            `the runtime child did not start within ${(options.startTimeoutMs ?? 120_000) / 1000} s (log: ${options.logFile})`,
+            `the runtime child did not start within ${startTimeoutMs / 1000} s (log: ${options.logFile})`,
           ),
         ),
-      options.startTimeoutMs ?? 120_000,
+      startTimeoutMs,
     );
     child.on('message', (message: ChildMessage) => {
-      switch (message.type) {
-        case 'ready':
-          clearTimeout(timer);
-          resolve({ apiUrl: message.apiUrl });
-          break;
-        case 'failed':
-          clearTimeout(timer);
-          reject(new Error(`the runtime child failed to start: ${message.error}`));
-          break;
-        case 'completed':
-          options.onCompleted(message.completions);
-          break;
-        case 'stats': {
-          lastStats = message.stats;
-          const waiters = statsWaiters;
-          statsWaiters = [];
-          for (const waiter of waiters) waiter(message.stats);
-          break;
-        }
+      if (message.type === 'ready' || message.type === 'failed') clearTimeout(timer);
+      if (message.type === 'ready') resolve(message.apiUrl);
+      else if (message.type === 'failed')
+        reject(new Error(`the runtime child failed to start: ${message.error}`));
+      else if (message.type === 'completed') options.onCompleted(message.completions);
+      else {
+        lastStats = message.stats;
+        const waiters = statsWaiters;
+        statsWaiters = [];
+        for (const waiter of waiters) waiter(message.stats);
       }
     });
     void exited.then((code) => {
@@ -90,16 +63,9 @@ export async function startChild(options: ChildOptions): Promise<RunningChild> {
     });
   });
 
-  const askStats = () =>
-    new Promise<ChildStats>((resolve, reject) => {
-      statsWaiters.push(resolve);
-      // A child that died meanwhile: the callback takes the error (no 'error' event to crash the run).
-      child.send({ type: 'stats' }, (error) => error && reject(error));
-    });
-
-  let started: { apiUrl: string | undefined };
+  let apiUrl: string | undefined;
   try {
-    started = await ready;
+    apiUrl = await ready;
   } catch (error) {
     child.kill('SIGKILL');
     await exited;
@@ -108,11 +74,19 @@ export async function startChild(options: ChildOptions): Promise<RunningChild> {
 
   return {
     pid: child.pid as number,
-    apiUrl: started.apiUrl,
+    apiUrl,
+    /** Bytes the functions wrote to stdout and stderr (log lines, EMF metrics): what CloudWatch Logs would ingest. */
     logBytes: () => logBytes,
-    stats: askStats,
+    stats: () =>
+      new Promise<ChildStats>((resolve, reject) => {
+        statsWaiters.push(resolve);
+        // A child that died meanwhile: the callback takes the error (no 'error' event to crash the run).
+        child.send({ type: 'stats' }, (error) => error && reject(error));
+      }),
+    /** The counters of the child's last report (after `stop()`: its final ones), if it sent any. */
     lastStats: () => lastStats,
-    async stop(timeoutMs = 60_000) {
+    /** Stops the runtime (in-flight invocations finish) and returns the final counters. */
+    async stop(timeoutMs = 60_000): Promise<ChildStats | undefined> {
       if (child.exitCode !== null || child.signalCode !== null) return undefined;
       const final = new Promise<ChildStats>((resolve) => statsWaiters.push(resolve));
       child.send({ type: 'stop' });
@@ -122,11 +96,13 @@ export async function startChild(options: ChildOptions): Promise<RunningChild> {
       clearTimeout(timer);
       return stats;
     },
+    /** `kill -9`: no cleanup, no goodbye. */
     async kill() {
       child.kill('SIGKILL');
       await exited;
     },
     exited,
+    /** Resolves once everything the child wrote is in `logFile`. */
     logClosed,
   };
 }

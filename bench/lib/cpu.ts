@@ -11,25 +11,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 /** The processes measured for one target: a name (`runtime`, `kafka`, ...) → pid. */
 export type Processes = Record<string, number>;
 
-/** CPU ms of each process, and when they were read (epoch ms). */
-export interface CpuSample {
-  at: number;
-  ms: Record<string, number>;
-  /** This (the bench's) process: the load generator, not part of the stack. */
-  driverMs: number;
-}
-
-export interface CpuUsage {
-  /** Wall time between the samples, s. */
-  seconds: number;
-  /** CPU ms per order of each process, and their sum. */
-  perOrderMs: Record<string, number>;
-  totalPerOrderMs: number;
-  /** Cores each process kept busy on average (CPU time ÷ wall time). */
-  cores: Record<string, number>;
-  /** The bench's own process per order (sending the orders, tracking them), not in the total. */
-  driverPerOrderMs: number;
-}
+/** CPU ms of each process, when they were read (epoch ms), and this (the bench's) process: the load generator. */
+export type CpuSample = ReturnType<typeof sampleCpu>;
+export type CpuUsage = ReturnType<typeof cpuUsage>;
 
 const ticksPerSecond = (() => {
   try {
@@ -88,7 +72,7 @@ function cpuMsOf(pids: readonly number[]): Map<number, number> {
   return result;
 }
 
-export function sampleCpu(processes: Processes): CpuSample {
+export function sampleCpu(processes: Processes) {
   const byPid = cpuMsOf(Object.values(processes));
   const usage = process.cpuUsage();
   return {
@@ -105,8 +89,12 @@ export function sampleCpu(processes: Processes): CpuSample {
 
 const round2 = (n: number) => Math.round(n * 100) / 100;
 
-/** Per order between two samples (a process missing from either is left out). */
-export function cpuUsage(before: CpuSample, after: CpuSample, orders: number): CpuUsage {
+/**
+ * Per order between two samples (a process missing from either is left out): CPU ms of each process and
+ * their sum, the cores each kept busy (CPU time ÷ wall time), and the bench's own process (sending and
+ * tracking the orders, not in the total).
+ */
+export function cpuUsage(before: CpuSample, after: CpuSample, orders: number) {
   const seconds = (after.at - before.at) / 1000;
   const per = (ms: number) => (orders > 0 ? round2(ms / orders) : 0);
   const perOrderMs: Record<string, number> = {};

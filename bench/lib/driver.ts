@@ -4,6 +4,7 @@
  * next order leaves when one finishes its journey).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { ApiUrl } from './client-retry.ts';
 import type { OrderBody } from './orders.ts';
 import { type Completion, now } from './protocol.ts';
 import { postOrder } from './submit.ts';
@@ -22,12 +23,12 @@ export class CompletionTracker {
     this.#onChange = listener;
   }
 
-  sent(at = now()): void {
-    this.firstSentAt ??= at;
+  sent(): void {
+    this.firstSentAt ??= now();
   }
 
-  accept(orderId: string, at = now()): void {
-    if (!this.accepted.has(orderId)) this.accepted.set(orderId, at);
+  accept(orderId: string): void {
+    if (!this.accepted.has(orderId)) this.accepted.set(orderId, now());
     this.#onChange();
   }
 
@@ -49,22 +50,6 @@ export class CompletionTracker {
     return new Promise((resolve) => this.#waiters.set(orderId, resolve));
   }
 
-  /** End-to-end latency of every order both accepted and finished, in ms. */
-  latencies(): number[] {
-    const result: number[] = [];
-    for (const [orderId, completion] of this.completed) {
-      const accepted = this.accepted.get(orderId);
-      if (accepted !== undefined) result.push(completion.at - accepted);
-    }
-    return result;
-  }
-
-  lastCompletedAt(): number | undefined {
-    let last: number | undefined;
-    for (const completion of this.completed.values()) last = Math.max(last ?? 0, completion.at);
-    return last;
-  }
-
   /** Accepted orders not finished yet. */
   missing(): string[] {
     return [...this.accepted.keys()].filter((orderId) => !this.completed.has(orderId));
@@ -73,28 +58,24 @@ export class CompletionTracker {
 
 export type Load = { kind: 'rate'; perSecond: number } | { kind: 'concurrency'; inFlight: number };
 
-export interface DriveOptions {
-  count: number;
-  load: Load;
-  /** Sends order `index`; resolves with its id once accepted (retrying by itself as it sees fit). */
-  submit: (index: number) => Promise<string>;
-  tracker: CompletionTracker;
-  /** Closed loop: how long a worker waits for its order before sending the next. */
-  orderTimeoutMs?: number;
-}
+/** Orders whose submission failed for good. */
+export type DriveResult = { failed: { index: number; error: string }[] };
 
-export interface DriveResult {
-  /** Orders whose submission failed for good. */
-  failed: { index: number; error: string }[];
-}
+/** Closed loop: how long a worker waits for its order before sending the next. */
+const orderTimeoutMs = 120_000;
 
 export async function drive({
   count,
   load,
   submit,
   tracker,
-  orderTimeoutMs = 120_000,
-}: DriveOptions): Promise<DriveResult> {
+}: {
+  count: number;
+  load: Load;
+  /** Sends order `index`; resolves with its id once accepted (retrying by itself as it sees fit). */
+  submit: (index: number) => Promise<string>;
+  tracker: CompletionTracker;
+}): Promise<DriveResult> {
   const failed: DriveResult['failed'] = [];
   const send = async (index: number): Promise<string | undefined> => {
     tracker.sent();
@@ -152,7 +133,7 @@ export async function sendAtRate(options: {
   count: number;
   rate: number;
   tracker: CompletionTracker;
-  api: string | (() => string);
+  api: ApiUrl;
   order: (index: number) => OrderBody;
   onAccepted?: (orderId: string) => void;
 }): Promise<{ driven: DriveResult; acceptedPerSec: number }> {

@@ -1,20 +1,13 @@
 /**
- * The bench's counters inside each execution environment (a process of the local runtime, whose bundle
- * imports this module before the function: `LocalRuntimeOptions.preload`). Everything is patched at the
- * prototype or middleware-stack level, so every client the function creates in this environment counts:
- * - Kafka: every `Producer#send` of @platformatic/kafka (records and bytes per topic);
- * - DynamoDB: request units of every call of every `DynamoDBClient` / `DynamoDBDocumentClient` (a
- *   middleware on the client's stack, which a document client shares with its base client; ./capacity.ts);
- * - SNS: messages published by every `SNSClient` (only in environments with a channel to publish to:
- *   the others never load the SNS client, and neither does this module there, so their init is the
- *   function's own).
- *
- * What is counted goes to the runtime's `onTelemetry` as deltas ({@link ProbeTelemetry}), at two moments:
- * - just before the environment answers an invocation (result or error: `beforeAnswer`), and messages of
- *   one IPC channel arrive in order, so an invocation's counts reach the runtime before its outcome does
- *   (the bench reads its counters knowing every finished invocation is in them);
- * - every 250 ms while there is something to send, so an environment that dies mid-invocation (timeout,
- *   crash, out of memory: killed, never answering) loses at most its last 250 ms of counts.
+ * The bench's counters inside each execution environment (preloaded before the function:
+ * `LocalRuntimeOptions.preload`), patched at the prototype or middleware-stack level so that every client
+ * the function creates counts: Kafka records and bytes per topic (`Producer#send`), DynamoDB request
+ * units per table (a middleware on each client's stack; ./capacity.ts), SNS messages published (only
+ * where there is a channel to publish to: elsewhere neither the function nor this module loads the SNS
+ * client, so init stays the function's own).
+ * The counts go to the runtime's `onTelemetry` as deltas just before the environment answers (messages of
+ * one IPC channel arrive in order, so an invocation's counts reach the runtime before its outcome), and
+ * every 250 ms meanwhile: an environment killed mid-invocation loses at most its last 250 ms of counts.
  */
 
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -42,12 +35,8 @@ function beforeSend(prototype: object, before: (self: unknown, args: unknown[]) 
 
 let produced: Record<string, KafkaCounters> = {};
 
-const byteLength = (value: unknown): number => {
-  if (value === undefined || value === null) return 0;
-  if (typeof value === 'string') return Buffer.byteLength(value);
-  if (value instanceof Uint8Array) return value.byteLength;
-  return Buffer.byteLength(String(value));
-};
+const byteLength = (value: unknown): number =>
+  value instanceof Uint8Array ? value.byteLength : Buffer.byteLength(String(value ?? ''));
 
 function headerBytes(headers: unknown): number {
   if (!headers) return 0;
@@ -163,7 +152,5 @@ function flush(): void {
   postTelemetry(data);
 }
 
-// Before each answer (the counts of an invocation reach the runtime ahead of its outcome), and every 250 ms
-// meanwhile: an environment killed mid-invocation loses at most its last 250 ms of counts.
 beforeAnswer(flush);
 setInterval(flush, 250).unref();

@@ -9,6 +9,7 @@
  *   ./environment-probe.ts (preloaded) and added up here (`onTelemetry`).
  */
 import type { MSKEvent } from 'aws-lambda';
+import type { KafkaBatchResponse } from '../../functions/shared/consumer.ts';
 import { billedDurationMs, type InvocationReport } from '../../local/runtime/environments/report.ts';
 import type { Invoker } from '../../local/runtime/invoke.ts';
 import { type FunctionName, manifest } from '../../topology/manifest.ts';
@@ -18,22 +19,13 @@ import { now } from './protocol.ts';
 /** The preload that counts inside each environment (relative to the project root). */
 export const environmentProbe = 'bench/lib/environment-probe.ts';
 
-export function newFunctionCounters(): Record<string, FunctionCounters> {
-  return Object.fromEntries(
-    Object.entries(manifest.functions).map(([name, spec]) => [
+const newFunctionCounters = (): Record<string, FunctionCounters> =>
+  Object.fromEntries(
+    Object.entries(manifest.functions).map(([name, { memoryMb }]) => [
       name,
-      {
-        memoryMb: spec.memoryMb,
-        invocations: 0,
-        failedInvocations: 0,
-        records: 0,
-        billedMs: 0,
-        coldStarts: 0,
-        initMs: 0,
-      },
+      { memoryMb, invocations: 0, failedInvocations: 0, records: 0, billedMs: 0, coldStarts: 0, initMs: 0 },
     ]),
   );
-}
 
 const recordCount = (event: unknown): number => {
   const records = (event as Partial<MSKEvent> | undefined)?.records;
@@ -49,13 +41,9 @@ const finalKinds = new Set(['order-shipped', 'order-rejected', 'order-cancelled'
 export function finalNotifications(event: unknown, payload?: unknown): Completion[] {
   const at = now();
   const failed = new Set(
-    (
-      (
-        payload as {
-          batchItemFailures?: { itemIdentifier?: { partition?: string; offset?: number } }[];
-        } | null
-      )?.batchItemFailures ?? []
-    ).map((failure) => `${failure.itemIdentifier?.partition}@${failure.itemIdentifier?.offset}`),
+    ((payload as Partial<KafkaBatchResponse> | null)?.batchItemFailures ?? []).map(
+      ({ itemIdentifier }) => `${itemIdentifier.partition}@${itemIdentifier.offset}`,
+    ),
   );
   const completions: Completion[] = [];
   for (const [partition, batch] of Object.entries((event as MSKEvent).records ?? {})) {
@@ -75,6 +63,17 @@ export function finalNotifications(event: unknown, payload?: unknown): Completio
     }
   }
   return completions;
+}
+
+type Counts = Record<string, Record<string, number>>;
+
+/** Adds every count of `from` to `into`, key by key and field by field. */
+function addInto(into: Counts, from: Counts): void {
+  for (const [key, counts] of Object.entries(from)) {
+    into[key] ??= {};
+    const total = into[key];
+    for (const [field, n] of Object.entries(counts)) total[field] = (total[field] ?? 0) + n;
+  }
 }
 
 /** What the child reports about the functions, and the runtime hooks that feed it. */
@@ -101,19 +100,8 @@ export class PipelineCounters {
 
   readonly onTelemetry = (_fn: FunctionName, data: unknown): void => {
     const { produced, dynamodb, snsPublishes } = data as ProbeTelemetry;
-    for (const [topic, counts] of Object.entries(produced)) {
-      this.produced[topic] ??= { records: 0, bytes: 0 };
-      const total = this.produced[topic];
-      total.records += counts.records;
-      total.bytes += counts.bytes;
-    }
-    for (const [table, units] of Object.entries(dynamodb)) {
-      this.dynamodb[table] ??= { calls: 0, readUnits: 0, writeUnits: 0 };
-      const total = this.dynamodb[table];
-      total.calls += units.calls;
-      total.readUnits += units.readUnits;
-      total.writeUnits += units.writeUnits;
-    }
+    addInto(this.produced, produced);
+    addInto(this.dynamodb, dynamodb);
     this.sns.publishes += snsPublishes;
   };
 

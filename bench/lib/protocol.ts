@@ -32,11 +32,8 @@ export interface FunctionCounters {
   initMs: number;
 }
 
-export interface KafkaCounters {
-  records: number;
-  /** Key + value + header keys and values, as the producer was given them. */
-  bytes: number;
-}
+/** Records produced to a topic, and their key + value + header bytes as the producer was given them. */
+export type KafkaCounters = { records: number; bytes: number };
 
 export interface ChildStats {
   functions: Record<string, FunctionCounters>;
@@ -55,16 +52,11 @@ export interface ChildStats {
   inFlight: Record<string, number>;
   /** Messages the functions published to SNS (absent from children that do not count them). */
   sns?: { publishes: number };
-  /** The fault layer's counters, when the runtime has one (`ChildConfig.faults`). */
   faults?: FaultCounters;
 }
 
 /** What ./environment-probe.ts posts from an execution environment: counts since its previous post. */
-export interface ProbeTelemetry {
-  produced: Record<string, KafkaCounters>;
-  dynamodb: UnitsByTable;
-  snsPublishes: number;
-}
+export type ProbeTelemetry = Pick<ChildStats, 'produced' | 'dynamodb'> & { snsPublishes: number };
 
 /** An order's journey ended (`kind`: the final notification delivered), at `at` (epoch ms, fractional). */
 export interface Completion {

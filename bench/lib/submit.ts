@@ -2,7 +2,7 @@
 import { Producer } from '@platformatic/kafka';
 import { connectionOptions } from '../../functions/shared/kafka/connection.ts';
 import { producerOptions, type RecordProducer } from '../../functions/shared/kafka/producer.ts';
-import { RequestRefused, RetryableAnswer, retryUntilDeadline } from './client-retry.ts';
+import { type ApiUrl, postUntilFinal } from './client-retry.ts';
 import type { OrderBody } from './orders.ts';
 import { baselineRecord } from './orders.ts';
 
@@ -14,30 +14,14 @@ import { baselineRecord } from './orders.ts';
  * two more writes, the path of a client that lets the API choose the id.)
  * Resolves with the order id of the 202 answer; any 4xx is refused for good.
  */
-export async function postOrder(
-  apiUrl: string | (() => string),
+export function postOrder(
+  apiUrl: ApiUrl,
   order: OrderBody,
   options: { deadlineMs?: number; onRetry?: (reason: string) => void } = {},
 ): Promise<string> {
-  return retryUntilDeadline(
-    'POST /orders',
-    async () => {
-      const base = typeof apiUrl === 'string' ? apiUrl : apiUrl();
-      const response = await fetch(`${base}/orders`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(order),
-        signal: AbortSignal.timeout(30_000),
-      });
-      const text = await response.text();
-      if (response.status === 202) return (JSON.parse(text) as { orderId: string }).orderId;
-      if (response.status < 500 && response.status !== 429) {
-        throw new RequestRefused(`POST /orders answered ${response.status}: ${text.slice(0, 300)}`);
-      }
-      throw new RetryableAnswer(`HTTP ${response.status}`);
-    },
-    { deadlineMs: options.deadlineMs ?? 60_000, ...(options.onRetry ? { onRetry: options.onRetry } : {}) },
-  );
+  const accepted = (status: number, text: string) =>
+    status === 202 ? (JSON.parse(text) as { orderId: string }).orderId : undefined;
+  return postUntilFinal(apiUrl, '/orders', order, accepted, { what: 'POST /orders', ...options });
 }
 
 /** Produces baseline orders with the functions' producer settings; `send` resolves once acknowledged. */
