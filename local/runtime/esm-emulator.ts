@@ -26,7 +26,6 @@ export interface EsmEmulatorOptions extends FunctionIdentity {
   bootstrapBrokers: string[];
   invoke: Invoker<msk.MskEvent, unknown>;
   retryBackoff?: rules.RetryBackoff;
-  eventSourceArn?: string;
   log?: (line: string) => void;
 }
 
@@ -54,12 +53,11 @@ export class EsmStats {
   }
 }
 
-type Record_ = Message;
-type Work = rules.Work<Record_>;
+type Work = rules.Work<Message>;
 
 /** One partition's lane: its buffer (the rules) and the loop that invokes the function with its batches. */
 interface Lane {
-  buffer: rules.LaneBuffer<Record_>;
+  buffer: rules.LaneBuffer<Message>;
   /** Set while the loop waits for records. */
   wake?: () => void;
   loop?: Promise<void>;
@@ -92,6 +90,8 @@ const COMMIT_TIMEOUT_MS = 15_000;
  */
 export class EsmEmulator {
   readonly stats = new EsmStats();
+  readonly functionName: string;
+  readonly groupId: string;
   readonly #options: EsmEmulatorOptions;
   readonly #source: msk.EventSource;
   readonly #settings: rules.LaneSettings;
@@ -108,17 +108,11 @@ export class EsmEmulator {
     const defaults = { bisectBatchOnFunctionError: false, reportBatchItemFailures: false };
     this.#settings = { ...defaults, maximumRecordAgeSeconds: -1, ...options.trigger };
     this.#source = {
-      eventSourceArn: options.eventSourceArn ?? msk.localClusterArn(),
+      eventSourceArn: msk.localClusterArn(),
       bootstrapServers: options.bootstrapBrokers.join(','),
     };
-  }
-
-  get functionName(): string {
-    return this.#options.functionName;
-  }
-
-  get groupId(): string {
-    return this.#options.groupId;
+    this.functionName = options.functionName;
+    this.groupId = options.groupId;
   }
 
   get #stopped(): boolean {
@@ -146,8 +140,8 @@ export class EsmEmulator {
       groupId,
       bootstrapBrokers,
       autocommit: false,
-      // Short long-polls keep the batching window honest; heartbeats keep the membership alive while a
-      // handler runs (the invocation does not block the event loop).
+      // (The stream takes these two too.) Short long-polls keep the batching window honest; heartbeats keep
+      // the membership alive while a handler runs (the invocation does not block the event loop).
       maxWaitTime: 250,
       sessionTimeout: 30_000,
       heartbeatInterval: 1_000,
@@ -158,8 +152,6 @@ export class EsmEmulator {
         topics: [trigger.topic],
         mode: 'committed',
         fallbackMode: trigger.startingPosition === 'TRIM_HORIZON' ? 'earliest' : 'latest',
-        autocommit: false,
-        maxWaitTime: 250,
       })
       .catch(async (error: unknown) => {
         await consumer.close(true).catch(() => undefined);
@@ -173,7 +165,7 @@ export class EsmEmulator {
     }
     this.#consumer = consumer;
     this.#stream = stream;
-    stream.on('data', (record: Record_) => this.#accept(record));
+    stream.on('data', (record: Message) => this.#accept(record));
     stream.on('error', (error: Error) => {
       if (this.#stopped) return;
       this.#log(`consumer error: ${error.message} — reconnecting`);
@@ -247,13 +239,13 @@ export class EsmEmulator {
     await this.#producer?.close().catch(() => undefined);
   }
 
-  #accept(record: Record_): void {
+  #accept(record: Message): void {
     if (this.#stopped) return;
     const key = rules.partitionKey(record);
     let lane = this.#lanes.get(key);
     if (!lane) {
       const created: Lane = {
-        buffer: new rules.LaneBuffer<Record_>(this.#settings),
+        buffer: new rules.LaneBuffer<Message>(this.#settings),
         committed: Promise.resolve(),
       };
       created.loop = this.#runLane(created).catch((error: unknown) => {
@@ -317,7 +309,7 @@ export class EsmEmulator {
    * retried, split, resumed from a reported record or sent to on-failure, committing as records finish.
    * Returns early when the emulator stops: the unfinished records stay uncommitted, delivered again later.
    */
-  async #workThrough(lane: Lane, batch: Record_[]): Promise<void> {
+  async #workThrough(lane: Lane, batch: Message[]): Promise<void> {
     const pending: Work[] = [rules.freshWork(batch)];
     let failuresInARow = 0;
     // Nothing of the batch is finished yet: the partition is committed up to its first record already.
@@ -342,7 +334,7 @@ export class EsmEmulator {
       if (point !== undefined && (committedTo === undefined || point > committedTo)) {
         committedTo = point;
         // #commit never rejects: a failed commit means the records are delivered again.
-        lane.committed = lane.committed.then(() => this.#commit(batch[0] as Record_, point));
+        lane.committed = lane.committed.then(() => this.#commit(batch[0] as Message, point));
       }
     }
   }
@@ -384,7 +376,7 @@ export class EsmEmulator {
   }
 
   /** Counts an invocation and logs what follows a failed or partly failed one. */
-  #report(work: Work, verdict: rules.Verdict, next: rules.Next<Record_>, requestId: string): void {
+  #report(work: Work, verdict: rules.Verdict, next: rules.Next<Message>, requestId: string): void {
     const { stats } = this;
     if (verdict.kind === 'success') {
       stats.batchesSucceeded++;
@@ -427,7 +419,7 @@ export class EsmEmulator {
    * records stay uncommitted); true otherwise, even when a record had to be skipped.
    */
   async #sendToOnFailure(
-    records: Record_[],
+    records: Message[],
     failure: Omit<msk.FailureContext, 'functionArn'>,
   ): Promise<boolean> {
     const context = { ...failure, functionArn: localFunctionArn(this.functionName) };
@@ -439,7 +431,7 @@ export class EsmEmulator {
    * One failure record: whole; reduced at once when the broker refuses the whole one as too large; after
    * `ON_FAILURE_ATTEMPTS` failed attempts skipped (logged, counted), never retried forever. False: stopped.
    */
-  async #writeFailureRecord(record: Record_, context: msk.FailureContext): Promise<boolean> {
+  async #writeFailureRecord(record: Message, context: msk.FailureContext): Promise<boolean> {
     const { onFailure } = this.#options.trigger;
     const at = `${rules.partitionKey(record)}@${record.offset}`;
     let reduced = false;
@@ -478,7 +470,7 @@ export class EsmEmulator {
     return true;
   }
 
-  async #produceFailureRecord(record: Record_, context: msk.FailureContext, reduced: boolean): Promise<void> {
+  async #produceFailureRecord(record: Message, context: msk.FailureContext, reduced: boolean): Promise<void> {
     const body = msk.onFailureRecord(this.#source, context, record, { reduced });
     // Lambda keeps the original record's key, so the failure lands on the same partition key (unless
     // the key itself is what is too large).
@@ -494,7 +486,7 @@ export class EsmEmulator {
   }
 
   /** Commits `record`'s partition up to `offset` (the next to read). */
-  async #commit(record: Record_, offset: bigint): Promise<void> {
+  async #commit(record: Message, offset: bigint): Promise<void> {
     const timeout = new AbortController();
     try {
       if (!this.#consumer) throw new Error('no consumer');
@@ -517,7 +509,7 @@ export class EsmEmulator {
 }
 
 /** A batch's records, all of one partition (each lane has its own), as `<topic>-<partition>@<from>..<to>`. */
-function describeBatch(batch: readonly Record_[]): string {
+function describeBatch(batch: readonly Message[]): string {
   const [first, last] = [batch[0], batch.at(-1)];
   if (!first || !last) return 'no records';
   const to = last === first ? '' : `..${last.offset}`;

@@ -13,10 +13,7 @@ export interface ConsumedRecord {
   headerEntries: Array<[Buffer, Buffer | null | undefined]>;
 }
 
-/**
- * One record of the MSK event. AWS leaves `key` out when the record has none (see the docs' example);
- * a tombstone (null value) is rendered the same way, without `value`.
- */
+/** One record of the MSK event: like AWS, no `key` when the record has none, no `value` for a tombstone. */
 export type MskEventRecord = Omit<MSKRecord, 'key' | 'value'> & { key?: string; value?: string };
 
 export interface MskEvent extends Omit<MSKEvent, 'records'> {
@@ -24,8 +21,8 @@ export interface MskEvent extends Omit<MSKEvent, 'records'> {
 }
 
 /** A fake but well-formed MSK cluster ARN: the local broker has no ARN of its own. */
-export const localClusterArn = (clusterName = 'local-order-pipeline'): string =>
-  `arn:aws:kafka:${localRegion()}:${LOCAL_ACCOUNT_ID}:cluster/${clusterName}/00000000-0000-0000-0000-000000000000-1`;
+export const localClusterArn = (): string =>
+  `arn:aws:kafka:${localRegion()}:${LOCAL_ACCOUNT_ID}:cluster/local-order-pipeline/00000000-0000-0000-0000-000000000000-1`;
 
 function toMskRecord(record: ConsumedRecord): MskEventRecord {
   const { topic, partition, key, value } = record;
@@ -57,16 +54,10 @@ export function buildMskEvent(source: EventSource, records: readonly ConsumedRec
   return { eventSource: 'aws:kafka', ...source, records: grouped };
 }
 
-/*
- * The on-failure record is `LambdaKafkaFailureRecord` (events/schemas/events.ts, from "Record format for a
- * Kafka destination" in the Lambda developer guide). Where this may differ from AWS:
- * - `condition` is "RetriesExhausted" as in that page's example (the SNS/SQS/S3 destinations page
- *   spells it "RetryAttemptsExhausted"); `RecordAgeExceeded` is this emulator's name for an expired record
- *   (the page says expired records are sent too, not how their metadata reads).
- * - The destination record carries no Kafka headers (the docs describe none); the original headers
- *   travel inside `payload`.
- * - A reduced record, without its value, when the whole one is too large for the topic (not an AWS shape:
- *   the emulator's own fallback, see `EsmEmulator`).
+/**
+ * Why a record went to on-failure and what carried it. The record is `LambdaKafkaFailureRecord`
+ * (events/schemas/events.ts, with AWS's page); local/README.md lists what the docs leave open.
+ * `RecordAgeExceeded` is this emulator's name for an expired record (the page shows `RetriesExhausted` only).
  */
 export interface FailureContext {
   requestId: string;
@@ -80,7 +71,7 @@ type FailedMskRecord = LambdaKafkaFailureRecord['payload']['records'][string][nu
 /** A key or headers above this are left out of a reduced failure record too. */
 const REDUCED_PART_MAX_BYTES = 16 * 1024;
 
-/** The record without its value, and without a key or headers that are large themselves. */
+/** The record without its value, and without a key or headers that are large themselves (not an AWS shape). */
 function reduce(record: MskEventRecord): FailedMskRecord {
   const { value, key, headers, ...coordinates } = record;
   const keyBytes = key === undefined ? 0 : Buffer.byteLength(key, 'base64');

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ScheduledEvent } from 'aws-lambda';
 import { type Invoker, payloadOf } from './invoke.ts';
 import { type FunctionIdentity, LOCAL_ACCOUNT_ID, localRegion } from './lambda-context.ts';
@@ -40,9 +41,9 @@ export class ScheduleEmulator {
   readonly functionName: string;
   readonly intervalMs: number;
   readonly #options: ScheduleEmulatorOptions;
-  #timer: NodeJS.Timeout | undefined;
   #running: Promise<unknown> = Promise.resolve();
-  #stopped = true;
+  /** Ends the schedule; none while it is not running. */
+  #stopping: AbortController | undefined;
 
   constructor(options: ScheduleEmulatorOptions) {
     if (!(options.intervalMs > 0)) throw new Error(`${options.functionName}: the interval must be positive`);
@@ -53,13 +54,14 @@ export class ScheduleEmulator {
 
   /** Whether a run is scheduled (false once stopped). */
   get scheduled(): boolean {
-    return this.#timer !== undefined;
+    return this.#stopping !== undefined;
   }
 
   /** The first run is one interval from now, as a new schedule's first tick. */
   start(): void {
-    this.#stopped = false;
-    this.#schedule();
+    if (this.intervalMs > MAX_TIMEOUT_MS) return;
+    this.#stopping = new AbortController();
+    void this.#tick(this.#stopping.signal).catch(() => undefined);
   }
 
   /** Runs the function now (after the run in flight, if any) and returns its result; rejects on failure. */
@@ -70,22 +72,17 @@ export class ScheduleEmulator {
 
   /** Stops the timer and waits for the run in flight. */
   async stop(): Promise<void> {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#stopping?.abort();
+    this.#stopping = undefined;
     await this.#running.catch(() => undefined);
   }
 
-  #schedule(): void {
-    if (this.#stopped || this.intervalMs > MAX_TIMEOUT_MS) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.runNow()
-        .catch(() => undefined)
-        .finally(() => this.#schedule());
-    }, this.intervalMs);
-    // The schedule alone never keeps the process alive.
-    this.#timer.unref();
+  /** Until stopped (the wait then throws): an interval, then a run. The schedule alone keeps no process alive. */
+  async #tick(signal: AbortSignal): Promise<never> {
+    for (;;) {
+      await sleep(this.intervalMs, undefined, { signal, ref: false });
+      await this.runNow().catch(() => undefined);
+    }
   }
 
   async #invoke(): Promise<unknown> {
