@@ -3,8 +3,15 @@ import { parseDeadLetterQueueRecord } from '../../tools/dlq/dead-letter.ts';
 import { newReader, readRanges } from '../../tools/dlq/read.ts';
 import { consumerGroupId, type FunctionName, manifest } from '../../topology/index.ts';
 import { deadLetterTopic, kafkaConsumers } from '../../topology/topics.ts';
-import type { ConsumerLag } from './aggregator.ts';
 import { DeadLetterTally, type Range } from './dead-letters.ts';
+
+export interface ConsumerLag {
+  function: string;
+  groupId: string;
+  topic: string;
+  /** Records on the topic the group has not committed yet; null before the group committed anything. */
+  lag: number | null;
+}
 
 const LATEST = -1n;
 const EARLIEST = -2n;

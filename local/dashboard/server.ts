@@ -28,19 +28,13 @@ export interface DashboardOptions {
   timeouts?: ListenerTimeouts;
 }
 
-export interface RunningDashboard {
-  url: string;
-  aggregator: DashboardAggregator;
-  /** Event streams open now. */
-  streams(): number;
-  close(): Promise<void>;
-}
+export type RunningDashboard = Awaited<ReturnType<typeof startDashboard>>;
 
 /**
  * The local dashboard: a page and a server-sent event stream of {@link DashboardAggregator} snapshots,
  * fed by the KPI records the in-process `kpis` function publishes and by Kafka's consumer group offsets.
  */
-export async function startDashboard(options: DashboardOptions): Promise<RunningDashboard> {
+export async function startDashboard(options: DashboardOptions) {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const aggregator = new DashboardAggregator(Date.now, log);
   const kafka = new KafkaState(options.kafkaBrokers, options.groupIdOf);
@@ -76,7 +70,11 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
     (request, response) => {
       route(request, response, { aggregator, clients, frame });
     },
-    { name: 'dashboard', log, ...(options.timeouts ? { timeouts: options.timeouts } : {}) },
+    {
+      name: 'dashboard',
+      log,
+      ...(options.timeouts ? { timeouts: options.timeouts } : {}),
+    },
   );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -88,8 +86,9 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
   return {
     url: `http://${host}:${port}/`,
     aggregator,
+    /** Event streams open now. */
     streams: () => clients.size,
-    async close() {
+    async close(): Promise<void> {
       clearInterval(timer);
       clearTimeout(pending);
       unsubscribe();
@@ -102,30 +101,13 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
   };
 }
 
-function text(
-  response: ServerResponse,
-  status: number,
-  body: string,
-  headers: Record<string, string> = {},
-): ServerResponse {
-  return whole(response, status, 'text/plain; charset=utf-8', body, headers);
-}
-
 /** A whole answer, framed by its length (a client reads it without waiting for the connection to close). */
-function whole(
-  response: ServerResponse,
-  status: number,
-  contentType: string,
-  body: string,
-  headers: Record<string, string> = {},
-): ServerResponse {
-  return response
-    .writeHead(status, {
-      'content-type': contentType,
-      'content-length': String(Buffer.byteLength(body)),
-      ...headers,
-    })
-    .end(body);
+function whole(response: ServerResponse, status: number, body: string, headers: Record<string, string> = {}) {
+  const type = {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': String(Buffer.byteLength(body)),
+  };
+  return response.writeHead(status, { ...type, ...headers }).end(body);
 }
 
 /** The dashboard's three resources; a target that is not a path is a 400, never a throw. */
@@ -135,22 +117,24 @@ function route(
   state: { aggregator: DashboardAggregator; clients: SseClients; frame: () => string },
 ): unknown {
   const target = parseRequestTarget(request.url ?? '');
-  if (!target) return text(response, 400, 'bad request target', { connection: 'close' });
-  if (request.method !== 'GET') return text(response, 405, 'method not allowed', { allow: 'GET' });
+  if (!target) return whole(response, 400, 'bad request target', { connection: 'close' });
+  if (request.method !== 'GET') return whole(response, 405, 'method not allowed', { allow: 'GET' });
   const noStore = { 'cache-control': 'no-store' };
   switch (target.path) {
     case '/':
-      return whole(response, 200, 'text/html; charset=utf-8', page, noStore);
+      return whole(response, 200, page, { ...noStore, 'content-type': 'text/html; charset=utf-8' });
     case '/api/snapshot':
-      return whole(response, 200, 'application/json', JSON.stringify(state.aggregator.snapshot()), noStore);
-    case '/events': {
+      return whole(response, 200, JSON.stringify(state.aggregator.snapshot()), {
+        ...noStore,
+        'content-type': 'application/json',
+      });
+    case '/events':
       if (state.clients.full)
-        return text(response, 429, 'too many event streams open', { 'retry-after': '5' });
+        return whole(response, 429, 'too many event streams open', { 'retry-after': '5' });
       response.writeHead(200, { 'content-type': 'text/event-stream', ...noStore, connection: 'keep-alive' });
       state.clients.add(response, `retry: 1000\n${state.frame()}`);
       return;
-    }
     default:
-      return text(response, 404, 'not found');
+      return whole(response, 404, 'not found');
   }
 }
