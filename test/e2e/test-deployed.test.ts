@@ -13,8 +13,8 @@ import { type RunningDashboard, startDashboard } from '../../local/dashboard/ser
 import type { Invoker } from '../../local/runtime/invoke.ts';
 import { localRegion } from '../../local/runtime/lambda-context.ts';
 import { seedDemoInventory } from '../../local/runtime/seed.ts';
+import { CHECKS } from '../../tools/test-deployed/checks.ts';
 import { run } from '../../tools/test-deployed/cli.ts';
-import { CHECKS } from '../../tools/test-deployed/run.ts';
 import { signedClient, unsignedClient } from '../../tools/test-deployed/signed-client.ts';
 import type { FunctionName } from '../../topology/index.ts';
 import { expectWrongSecretRefused } from '../support/api.ts';

@@ -9,10 +9,9 @@ import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { localIamCredentials } from '../../local/runtime/iam.ts';
 import { localRegion } from '../../local/runtime/lambda-context.ts';
 import { type CommandLine, flagsOf, readCommandLine, UsageError } from '../command-line.ts';
-import { awsObservatory, readStackOutputs } from './aws.ts';
-import type { CheckContext, CheckTimeouts } from './checks.ts';
+import { awsObservatory, readStack } from './aws.ts';
+import { type CheckContext, runChecks } from './checks.ts';
 import { localObservatory } from './local.ts';
-import { runChecks } from './run.ts';
 import { signedClient, unsignedClient } from './signed-client.ts';
 
 export const USAGE = [
@@ -29,84 +28,66 @@ export interface Io {
   err(line: string): void;
 }
 
-/** On AWS an order crosses five mappings, cold starts included; the metrics arrive a minute or more late. */
-const AWS_TIMEOUTS: CheckTimeouts = { orderMs: 180_000, metricsMs: 420_000 };
-const LOCAL_TIMEOUTS: CheckTimeouts = { orderMs: 60_000, metricsMs: 60_000 };
-
-type Target =
-  | { kind: 'aws'; stack: string; region: string }
-  | {
-      kind: 'local';
-      apiUrl: string;
-      dashboardUrl: string;
-      dynamodbEndpoint: string;
-      tablePrefix?: string;
-      region: string;
-    };
-
-const isHttpUrl = (text: string) => URL.canParse(text) && /^https?:$/.test(new URL(text).protocol);
-
 const OPTIONS = flagsOf({ string: ['stack', 'region', 'local', 'dashboard', 'dynamodb', 'table-prefix'] });
-
-type Values = CommandLine<typeof OPTIONS, false>['values'];
+const LOCAL_ONLY = ['dashboard', 'dynamodb', 'table-prefix'] as const;
 
 /** The target the flags name; a `UsageError` (exit 2) says why they name none. */
-export function targetOf(values: Values, env: NodeJS.ProcessEnv): Target {
+export function targetOf(values: CommandLine<typeof OPTIONS, false>['values'], env: NodeJS.ProcessEnv) {
   if ((values.stack === undefined) === (values.local === undefined))
     throw new UsageError('name either a deployed stack (--stack <name>) or a local API (--local <url>)');
   if (values.stack !== undefined) {
     const region = values.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
     if (!region) throw new UsageError("name the stack's region: --region <region> or AWS_REGION");
-    const localOnly = (['dashboard', 'dynamodb', 'table-prefix'] as const).filter(
-      (f) => values[f] !== undefined,
-    );
-    if (localOnly.length > 0) throw new UsageError(`--${localOnly[0]} is for --local runs`);
-    return { kind: 'aws', stack: values.stack, region };
+    const localOnly = LOCAL_ONLY.find((flag) => values[flag] !== undefined);
+    if (localOnly) throw new UsageError(`--${localOnly} is for --local runs`);
+    return { kind: 'aws' as const, stack: values.stack, region };
   }
-  const apiUrl = values.local as string;
-  const dashboardUrl = values.dashboard ?? 'http://127.0.0.1:3001';
-  const dynamodbEndpoint = values.dynamodb ?? env.DYNAMODB_ENDPOINT ?? 'http://127.0.0.1:8000';
-  for (const [flag, url] of [
-    ['local', apiUrl],
-    ['dashboard', dashboardUrl],
-    ['dynamodb', dynamodbEndpoint],
-  ])
-    if (!isHttpUrl(url as string)) throw new UsageError(`--${flag} must be an http(s) URL, got "${url}"`);
+  const urls = {
+    local: values.local ?? '',
+    dashboard: values.dashboard ?? 'http://127.0.0.1:3001',
+    dynamodb: values.dynamodb ?? env.DYNAMODB_ENDPOINT ?? 'http://127.0.0.1:8000',
+  };
+  for (const [flag, url] of Object.entries(urls))
+    if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol))
+      throw new UsageError(`--${flag} must be an http(s) URL, got "${url}"`);
   return {
-    kind: 'local',
-    apiUrl,
-    dashboardUrl,
-    dynamodbEndpoint,
+    kind: 'local' as const,
+    apiUrl: urls.local,
+    dashboardUrl: urls.dashboard,
+    dynamodbEndpoint: urls.dynamodb,
     ...(values['table-prefix'] ? { tablePrefix: values['table-prefix'] } : {}),
     region: values.region ?? localRegion(),
   };
 }
 
-async function contextOf(target: Target, env: NodeJS.ProcessEnv, io: Io): Promise<CheckContext> {
+async function contextOf(
+  target: ReturnType<typeof targetOf>,
+  env: NodeJS.ProcessEnv,
+  io: Io,
+): Promise<CheckContext> {
   if (target.kind === 'local') {
     io.out(
       `test:deployed against the local API ${target.apiUrl} (region ${target.region}), dashboard ${target.dashboardUrl}`,
     );
+    const credentials = localIamCredentials(env);
     return {
-      api: signedClient({
-        baseUrl: target.apiUrl,
-        region: target.region,
-        credentials: localIamCredentials(env),
-      }),
+      api: signedClient({ baseUrl: target.apiUrl, region: target.region, credentials }),
       unsigned: unsignedClient(target.apiUrl),
       observatory: localObservatory(target),
-      timeouts: LOCAL_TIMEOUTS,
+      timeouts: { orderMs: 60_000, metricsMs: 60_000 },
       out: io.out,
     };
   }
   const session = { region: target.region, credentials: defaultProvider() };
-  const outputs = await readStackOutputs(target.stack, session);
-  io.out(`test:deployed against stack ${target.stack} (${target.region}): API ${outputs.ApiUrl}`);
+  const stack = await readStack(target.stack, session);
+  const { ApiUrl } = stack.outputs;
+  io.out(`test:deployed against stack ${target.stack} (${target.region}): API ${ApiUrl}`);
   return {
-    api: signedClient({ baseUrl: outputs.ApiUrl, region: target.region, credentials: session.credentials }),
-    unsigned: unsignedClient(outputs.ApiUrl),
-    observatory: awsObservatory(target.stack, outputs, session),
-    timeouts: AWS_TIMEOUTS,
+    api: signedClient({ baseUrl: ApiUrl, ...session }),
+    unsigned: unsignedClient(ApiUrl),
+    observatory: awsObservatory(stack, session),
+    // On AWS an order crosses five mappings, cold starts included; the metrics arrive a minute or more late.
+    timeouts: { orderMs: 180_000, metricsMs: 420_000 },
     out: io.out,
   };
 }
@@ -118,8 +99,7 @@ export async function run(argv: readonly string[], env: NodeJS.ProcessEnv, io: I
   );
   if (command.exitCode !== undefined) return command.exitCode;
   try {
-    const results = await runChecks(await contextOf(command.settings, env, io));
-    return results.every((result) => result.ok) ? 0 : 1;
+    return (await runChecks(await contextOf(command.settings, env, io))) ? 0 : 1;
   } catch (error) {
     io.err(`test:deployed: ${(error as Error).name}: ${(error as Error).message}`);
     return 1;

@@ -7,20 +7,10 @@
  * itself, which locally can be read.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { localDynamoDbConfig } from '../../local/infra/dynamodb.ts';
 import { localTableName } from '../../topology/manifest.ts';
-import type { Moved, Observatory } from './checks.ts';
-
-export interface LocalStack {
-  /** The local dashboard, e.g. `http://127.0.0.1:3001`. */
-  dashboardUrl: string;
-  dynamodbEndpoint: string;
-  /** `npm start -- --table-prefix`'s, `order-pipeline` by default. */
-  tablePrefix?: string;
-}
+import { type Moved, type Observatory, stockReader } from './checks.ts';
 
 /** The part of the dashboard's snapshot (local/dashboard/aggregator.ts) the checks read. */
 const Snapshot = z.object({
@@ -34,34 +24,28 @@ const Snapshot = z.object({
 });
 type Snapshot = z.infer<typeof Snapshot>;
 
-/** The dashboard reads the dead-letter topic's offsets every 2 s: two reads after the last order's steps. */
-const DASHBOARD_TOPIC_READS_MS = 4_500;
-
-export function localObservatory(stack: LocalStack): Observatory {
-  const documents = DynamoDBDocumentClient.from(
-    new DynamoDBClient(localDynamoDbConfig(stack.dynamodbEndpoint)),
-  );
+/** `tablePrefix`: `npm start -- --table-prefix`'s, `order-pipeline` by default. */
+export function localObservatory(stack: {
+  dashboardUrl: string;
+  dynamodbEndpoint: string;
+  tablePrefix?: string;
+}): Observatory {
   const table = localTableName('inventory', stack.tablePrefix);
   const snapshotUrl = new URL('/api/snapshot', stack.dashboardUrl);
   let before: Snapshot | undefined;
-
   const snapshot = async (): Promise<Snapshot> => {
     const response = await fetch(snapshotUrl, { signal: AbortSignal.timeout(10_000) });
     if (!response.ok) throw new Error(`${snapshotUrl}: ${response.status}`);
     return Snapshot.parse(await response.json());
   };
-  const deadLettersOf = (now: Snapshot, then: Snapshot) =>
-    now.deadLetters.onTopic !== null && then.deadLetters.onTopic !== null
-      ? now.deadLetters.onTopic - then.deadLetters.onTopic
-      : now.deadLetters.byKpis - then.deadLetters.byKpis;
-
   return {
     sources: {
       stock: `local DynamoDB table ${table}`,
       metrics: `the local dashboard's counts, ${snapshotUrl}`,
       deadLetters: `the local dashboard's count of records on the dead-letter topic, ${snapshotUrl}`,
     },
-    deadLetterSettleMs: DASHBOARD_TOPIC_READS_MS,
+    // The dashboard reads the dead-letter topic's offsets every 2 s: two reads after the last order's steps.
+    deadLetterSettleMs: 4_500,
     async start() {
       before = await snapshot();
       // The dashboard's first read of the topic's offsets may not have happened yet.
@@ -72,20 +56,16 @@ export function localObservatory(stack: LocalStack): Observatory {
     },
     async moved(): Promise<Moved> {
       if (!before) throw new Error('moved() before start()');
-      const now = await snapshot();
+      const [now, then] = [await snapshot(), before];
+      const counts = Object.keys(now.counts) as (keyof Snapshot['counts'])[];
+      const onTopic = now.deadLetters.onTopic !== null && then.deadLetters.onTopic !== null;
       return {
-        received: now.counts.received - before.counts.received,
-        rejected: now.counts.rejected - before.counts.rejected,
-        cancelled: now.counts.cancelled - before.counts.cancelled,
-        shipped: now.counts.shipped - before.counts.shipped,
-        deadLetters: deadLettersOf(now, before),
+        ...(Object.fromEntries(counts.map((k) => [k, now.counts[k] - then.counts[k]])) as Snapshot['counts']),
+        deadLetters: onTopic
+          ? (now.deadLetters.onTopic ?? 0) - (then.deadLetters.onTopic ?? 0)
+          : now.deadLetters.byKpis - then.deadLetters.byKpis,
       };
     },
-    async availableStock(sku) {
-      const { Item } = await documents.send(
-        new GetCommand({ TableName: table, Key: { sku }, ConsistentRead: true }),
-      );
-      return z.object({ available: z.number() }).parse(Item).available;
-    },
+    availableStock: stockReader(localDynamoDbConfig(stack.dynamodbEndpoint), table),
   };
 }

@@ -6,12 +6,6 @@
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
 
-export interface Credentials {
-  accessKeyId: string;
-  secretAccessKey: string;
-  sessionToken?: string;
-}
-
 export interface ApiAnswer {
   status: number;
   headers: Headers;
@@ -28,85 +22,60 @@ export interface ApiClient {
   ): Promise<ApiAnswer>;
 }
 
-export interface SignedClientOptions {
-  /** The API's base URL: the stack's `ApiUrl` (stage included), or the local emulator's. */
-  baseUrl: string;
-  region: string;
-  credentials: Credentials | (() => Promise<Credentials>);
-  /** Per request; API Gateway's integration timeout is 29 s. */
-  timeoutMs?: number;
-}
-
-async function answerOf(response: Response): Promise<ApiAnswer> {
-  const text = await response.text();
-  let body: unknown = text;
-  try {
-    body = text === '' ? undefined : JSON.parse(text);
-  } catch {
-    // Not JSON: the text is the answer.
-  }
-  return { status: response.status, headers: response.headers, body };
-}
-
-/** `path` appended to the base URL's path (`/v1/` + `/orders` = `/v1/orders`). */
-export function urlOf(baseUrl: string, path: string): URL {
-  const base = new URL(baseUrl);
-  base.pathname = `${base.pathname.replace(/\/$/, '')}${path}`;
-  return base;
-}
-
-export function signedClient(options: SignedClientOptions): ApiClient {
-  const signer = new SignatureV4({
-    service: 'execute-api',
-    region: options.region,
-    credentials: options.credentials,
-    sha256: Sha256,
-  });
-  return {
-    baseUrl: options.baseUrl,
-    async request(method, path, { body, headers = {} } = {}) {
-      const url = urlOf(options.baseUrl, path);
-      const payload = body === undefined ? undefined : JSON.stringify(body);
-      const signed = await signer.sign({
-        method,
-        protocol: url.protocol,
-        hostname: url.hostname,
-        ...(url.port ? { port: Number(url.port) } : {}),
-        path: url.pathname,
-        query: Object.fromEntries(url.searchParams),
-        headers: {
-          // What fetch sends as Host: the URL's host, with its port when it is not the default.
-          host: url.host,
-          ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
-          ...Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value])),
-        },
-        ...(payload === undefined ? {} : { body: payload }),
-      });
-      const { host: _host, ...sent } = signed.headers;
-      const response = await fetch(url, {
-        method,
-        headers: sent,
-        ...(payload === undefined ? {} : { body: payload }),
-        signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
-      });
-      return answerOf(response);
-    },
-  };
-}
-
-/** The same requests, unsigned: what an unauthenticated caller gets (a 403 on the signed routes). */
-export function unsignedClient(baseUrl: string): ApiClient {
+/** Requests to `baseUrl` (the stack's `ApiUrl`, stage included, or the local emulator's), signed by `signer`. */
+function apiClient(baseUrl: string, signer?: SignatureV4): ApiClient {
   return {
     baseUrl,
     async request(method, path, { body, headers = {} } = {}) {
+      const url = new URL(baseUrl);
+      url.pathname = `${url.pathname.replace(/\/$/, '')}${path}`; // `/v1/` + `/orders` = `/v1/orders`
       const payload = body === undefined ? undefined : JSON.stringify(body);
-      const response = await fetch(urlOf(baseUrl, path), {
+      let sent: Record<string, string> = {
+        ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
+        ...Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value])),
+      };
+      if (signer) {
+        const signed = await signer.sign({
+          method,
+          protocol: url.protocol,
+          hostname: url.hostname,
+          ...(url.port ? { port: Number(url.port) } : {}),
+          path: url.pathname,
+          query: Object.fromEntries(url.searchParams),
+          // What fetch sends as Host: the URL's host, with its port when it is not the default.
+          headers: { host: url.host, ...sent },
+          body: payload,
+        });
+        const { host: _host, ...rest } = signed.headers;
+        sent = rest;
+      }
+      // API Gateway's integration timeout is 29 s.
+      const response = await fetch(url, {
         method,
-        headers: { ...(payload === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-        ...(payload === undefined ? {} : { body: payload }),
+        headers: sent,
+        body: payload ?? null,
         signal: AbortSignal.timeout(30_000),
       });
-      return answerOf(response);
+      const text = await response.text();
+      let answer: unknown = text;
+      try {
+        answer = text === '' ? undefined : JSON.parse(text);
+      } catch {
+        // Not JSON: the text is the answer.
+      }
+      return { status: response.status, headers: response.headers, body: answer };
     },
   };
 }
+
+export function signedClient(options: {
+  baseUrl: string;
+  region: string;
+  credentials: ConstructorParameters<typeof SignatureV4>[0]['credentials'];
+}): ApiClient {
+  const { baseUrl, region, credentials } = options;
+  return apiClient(baseUrl, new SignatureV4({ service: 'execute-api', region, credentials, sha256: Sha256 }));
+}
+
+/** The same requests, unsigned: what an unauthenticated caller gets (a 403 on the signed routes). */
+export const unsignedClient = (baseUrl: string): ApiClient => apiClient(baseUrl);
