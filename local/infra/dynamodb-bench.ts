@@ -20,22 +20,23 @@ import {
   PutItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
+import { percentile } from '../../bench/lib/stats.ts';
 import { flagsOf, positiveNumber, readCommandLine } from '../../tools/command-line.ts';
 import { RuntimeEnv } from '../../topology/runtime-env.ts';
 import { localDynamoDbConfig, type RunningDynamoDb, startDynamoDb } from './dynamodb.ts';
-import { findFreePort } from './ports.ts';
+import { findFreePort } from './process.ts';
 
 const usage =
   'usage: npm run bench:dynamodb -- [--clients <n>] [--seconds <s>] [--item-bytes <n>] [--endpoint <url>]';
 
 type Action = 'PutItem' | 'UpdateItem' | 'GetItem';
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+/** `<calls/s>   p50 <ms>   p99 <ms>` of one list of latencies. */
+function figures(latencies: number[], elapsedS: number): string {
+  const sorted = latencies.toSorted((a, b) => a - b);
+  const ms = (p: number) => percentile(sorted, p).toFixed(2);
+  return `${(sorted.length / elapsedS).toFixed(0).padStart(6)} calls/s   p50 ${ms(50)} ms   p99 ${ms(99)} ms`;
 }
-
-const ms = (value: number) => value.toFixed(2);
 
 const options = flagsOf({ string: ['clients', 'seconds', 'item-bytes', 'endpoint'] });
 
@@ -128,21 +129,13 @@ async function main(): Promise<number> {
     };
     await Promise.all(sdkClients.map(loop));
     const elapsed = (performance.now() - measureStart) / 1000;
-    const all = Object.values(latencies)
-      .flat()
-      .sort((a, b) => a - b);
+    const all = Object.values(latencies).flat();
     console.log(
       `DynamoDB at ${endpoint}${running ? ' (started for this run)' : ''}: ${clients} keep-alive clients, ~${itemBytes} B items, ${elapsed.toFixed(1)} s`,
     );
-    console.log(
-      `  all calls   ${(all.length / elapsed).toFixed(0).padStart(6)} calls/s   p50 ${ms(percentile(all, 50))} ms   p99 ${ms(percentile(all, 99))} ms   (${all.length} calls)`,
-    );
-    for (const [action, list] of Object.entries(latencies)) {
-      list.sort((a, b) => a - b);
-      console.log(
-        `  ${action.padEnd(11)} ${(list.length / elapsed).toFixed(0).padStart(6)} calls/s   p50 ${ms(percentile(list, 50))} ms   p99 ${ms(percentile(list, 99))} ms`,
-      );
-    }
+    console.log(`  all calls   ${figures(all, elapsed)}   (${all.length} calls)`);
+    for (const [action, list] of Object.entries(latencies))
+      console.log(`  ${action.padEnd(11)} ${figures(list, elapsed)}`);
     await admin.send(new DeleteTableCommand({ TableName: table }));
     return 0;
   } finally {

@@ -1,21 +1,18 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { DynamoDBClient, type DynamoDBClientConfig, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import { localRegion } from '../runtime/lambda-context.ts';
 import { InfraError } from './errors.ts';
-import { type RunningService, startEndpoint, type WaitOptions, waitForAwsEndpoint } from './process.ts';
+import { portHint, type RunningService, startService, type WaitOptions, waitForHttp } from './process.ts';
 
 type Log = (line: string) => void;
 
 /**
- * The region every local client must use: the SNS endpoint (moto) keeps topics per region, and the
- * provisioner, the functions and the tests have to agree. `AWS_REGION` wins when set.
+ * Client settings for a local endpoint (dynoxide, moto): credentials it takes as they come, and the functions'
+ * region (moto keeps topics per region: the provisioner, the functions and the tests have to agree).
  */
-export const localRegion = (): string =>
-  process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
-
-/** Client settings for a local endpoint (dynoxide, moto): the local region, and credentials it takes as they come. */
 export const localClientConfig = (endpoint: string) => ({
   endpoint,
   region: localRegion(),
@@ -23,13 +20,12 @@ export const localClientConfig = (endpoint: string) => ({
   maxAttempts: 2,
 });
 
-/** Client settings for the local DynamoDB endpoint. */
 export const localDynamoDbConfig: (endpoint: string) => DynamoDBClientConfig = localClientConfig;
 
 export interface DynamoDbOptions {
   host: string;
   port: number;
-  /** Holds the endpoint's log (`dynoxide.log`), pid file and the tables (`state/`, see `dynamoDbStateDir`). */
+  /** Holds the endpoint's log (`dynoxide.log`), pid file and the tables (one SQLite database in `state/`). */
   dir: string;
   log: Log;
   startTimeoutMs?: number;
@@ -37,13 +33,10 @@ export interface DynamoDbOptions {
   reset?: boolean;
 }
 
-/** Where the local endpoint keeps its tables between runs (one SQLite database). Deleting it starts empty. */
-export const dynamoDbStateDir = (dir: string): string => join(dir, 'state');
-
 export type RunningDynamoDb = RunningService & { endpoint: string };
 
 /** The npm package that carries dynoxide's binary for this machine (an optional dependency). */
-export const dynoxidePackage = `@dynoxide/${process.platform}-${process.arch}`;
+const dynoxidePackage = `@dynoxide/${process.platform}-${process.arch}`;
 
 /** The dynoxide release package.json pins (`@dynoxide/linux-x64`). */
 export const DYNOXIDE_VERSION = '1.2.1';
@@ -63,11 +56,7 @@ export function dynoxideBinary(env: NodeJS.ProcessEnv = process.env): string {
   const explicit = env.DYNOXIDE_BIN?.trim();
   if (explicit) {
     if (!existsSync(explicit)) {
-      throw new InfraError(
-        'dynamodb',
-        'start-failed',
-        `DYNOXIDE_BIN names ${explicit}, which does not exist.`,
-      );
+      throw new InfraError('dynamodb', `DYNOXIDE_BIN names ${explicit}, which does not exist.`);
     }
     return explicit;
   }
@@ -77,7 +66,6 @@ export function dynoxideBinary(env: NodeJS.ProcessEnv = process.env): string {
   } catch {
     throw new InfraError(
       'dynamodb',
-      'start-failed',
       `dynoxide, the local DynamoDB endpoint, is not installed for ${process.platform}-${process.arch}: npm installs ${dynoxidePackage} as an optional dependency where it is published. Otherwise build release ${DYNOXIDE_VERSION} (${dynoxideBuildCommand}; \`dynoxide --version\` must say ${DYNOXIDE_VERSION}) and set DYNOXIDE_BIN to the binary.`,
     );
   }
@@ -86,58 +74,33 @@ export function dynoxideBinary(env: NodeJS.ProcessEnv = process.env): string {
 /**
  * Starts dynoxide (MIT/Apache-2.0, a DynamoDB emulator in Rust over SQLite; DynamoDB Local's licence is
  * not open source) as the local DynamoDB endpoint. Its tables live in one SQLite database under
- * `dynamoDbStateDir(dir)`: a write is committed before it is answered, so a restart (or a SIGKILL) finds
+ * `<dir>/state`: a write is committed before it is answered, so a restart (or a SIGKILL) finds
  * the tables as they were.
  */
-export async function startDynamoDb({
-  host,
-  port,
-  dir,
-  log,
-  startTimeoutMs,
-  reset,
-}: DynamoDbOptions): Promise<RunningDynamoDb> {
-  const stateDir = dynamoDbStateDir(dir);
-  return startEndpoint({
+export async function startDynamoDb(options: DynamoDbOptions): Promise<RunningDynamoDb> {
+  const { host, port, dir, log, reset } = options;
+  const stateDir = join(dir, 'state');
+  const endpoint = `http://${host}:${port}`;
+  const running = await startService({
     service: 'dynamodb',
-    host,
-    port,
-    what: 'DynamoDB (dynoxide)',
-    portFlag: 'dynamodb-port',
-    envVar: 'DYNAMODB_ENDPOINT',
     dir,
     file: 'dynoxide',
-    log,
-    prepare: () => prepareState(stateDir, reset === true, log),
+    ports: [{ host, port, what: 'DynamoDB (dynoxide)' }],
+    portHint: portHint('dynamodb-port', 'DYNAMODB_ENDPOINT'),
+    prepare: async () => {
+      if (reset) {
+        await rm(stateDir, { recursive: true, force: true });
+        log(`[dynamodb] reset: deleted the tables kept in ${stateDir}`);
+      }
+      await mkdir(stateDir, { recursive: true });
+    },
     command: dynoxideBinary(),
     args: ['serve', '--host', host, '--port', String(port), '--db-path', join(stateDir, 'tables.sqlite')],
-    marker: 'dynoxide',
-    wait: waitForDynamoDb,
-    startTimeoutMs,
+    ready: (child) =>
+      waitForDynamoDb(endpoint, { timeoutMs: options.startTimeoutMs ?? 60_000, process: child }),
   });
+  return { ...running, endpoint };
 }
 
-/** The tables' directory, emptied first on a reset. */
-async function prepareState(stateDir: string, reset: boolean, log: Log): Promise<void> {
-  if (reset) {
-    await rm(stateDir, { recursive: true, force: true });
-    log(`[dynamodb] reset: deleted the tables kept in ${stateDir}`);
-  }
-  await mkdir(stateDir, { recursive: true });
-  // Before dynoxide the endpoint was moto, whose tables were a journal here: dynoxide cannot read it.
-  if ((await readdir(stateDir)).some((name) => name.startsWith('journal-') || name === 'snapshot.pickle')) {
-    log(
-      `[dynamodb] ${stateDir} also holds the tables of the former moto endpoint, which dynoxide does not read; Kafka's offsets may be ahead of the tables: npm start -- --fresh starts both afresh`,
-    );
-  }
-}
-
-/** Resolves once the endpoint answers ListTables. */
 export const waitForDynamoDb = (endpoint: string, wait: WaitOptions): Promise<void> =>
-  waitForAwsEndpoint(
-    'dynamodb',
-    endpoint,
-    new DynamoDBClient({ ...localDynamoDbConfig(endpoint), maxAttempts: 1 }),
-    new ListTablesCommand({ Limit: 1 }),
-    wait,
-  );
+  waitForHttp('dynamodb', 'DynamoDB (dynoxide)', endpoint, wait);

@@ -3,50 +3,39 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RuntimeEnv } from '../../topology/runtime-env.ts';
 import { projectRoot } from '../python/venv.ts';
+import { describeInfra } from './describe.ts';
 import { startDynamoDb, waitForDynamoDb } from './dynamodb.ts';
 import { startKafka, waitForKafka } from './kafka.ts';
+import type { RunningService } from './process.ts';
+import { provisionFromManifest } from './provision.ts';
 import { startSns, waitForSns } from './sns.ts';
 
-export { localDynamoDbConfig, localRegion } from './dynamodb.ts';
-export { InfraError, type InfraFailure, type InfraService } from './errors.ts';
+export { localDynamoDbConfig } from './dynamodb.ts';
+export { InfraError, type InfraService } from './errors.ts';
 export { ensureKafkaJars, findJava } from './kafka.ts';
-export { findFreePort, findFreePorts, isPortFree } from './ports.ts';
-export { stopAllManaged } from './process.ts';
-
-import type { RunningService } from './process.ts';
-
-export {
-  type ProvisionedTable,
-  type ProvisionedTopic,
-  type ProvisionOptions,
-  type ProvisionResult,
-  provisionFromManifest,
-} from './provision.ts';
+export { findFreePort, findFreePorts, isPortFree, stopAllManaged } from './process.ts';
+export { type ProvisionResult, provisionFromManifest } from './provision.ts';
 
 export const DEFAULT_KAFKA_PORT = 9092;
 export const DEFAULT_DYNAMODB_PORT = 8000;
 export const DEFAULT_SNS_PORT = 8001;
-export const defaultDataDir = join(projectRoot, '.local', 'data');
 
 export interface LocalInfraOptions {
   /** Interface the services listen on. Default 127.0.0.1 (never exposed to the network). */
   host?: string;
-  /** Kafka's client listener. Default 9092. */
+  /** Kafka's client listener; its KRaft controller listens on `controllerPort`, default the next port. */
   kafkaPort?: number;
-  /** Kafka's KRaft controller listener. Default: the port after `kafkaPort`. */
   controllerPort?: number;
-  /** Default 8000. */
   dynamodbPort?: number;
-  /** Default 8001. */
   snsPort?: number;
-  /** Persistent state (Kafka's log dirs, logs, pid files). Default `.local/data`. */
+  /** Persistent state (Kafka's log dirs, the tables, logs, pid files). Default `.local/data`. */
   dataDir?: string;
   /** Use a fresh temporary data dir, deleted by `stop()` (tests). Overrides `dataDir`. */
   ephemeral?: boolean;
   /**
-   * Services already running elsewhere (e.g. docker-compose): nothing is started for them, they are
-   * only waited for. Default: `KAFKA_BROKERS` / `DYNAMODB_ENDPOINT` / `SNS_ENDPOINT` from the
-   * environment; pass `null` to ignore the environment and always start our own.
+   * Services already running elsewhere (e.g. docker-compose): nothing is started for them, they are only
+   * waited for. Default: `KAFKA_BROKERS` / `DYNAMODB_ENDPOINT` / `SNS_ENDPOINT` from the environment; `null`
+   * ignores the environment and always starts our own.
    */
   kafkaBrokers?: string[] | null;
   dynamodbEndpoint?: string | null;
@@ -56,11 +45,13 @@ export interface LocalInfraOptions {
   /** How long each service may take to answer. Default 120 s. */
   startTimeoutMs?: number;
   /**
-   * Start empty: delete Kafka's data and the DynamoDB tables kept in `dataDir` first, both together so
-   * that offsets and tables stay in step. Default: `ORDER_PIPELINE_FRESH=1` in the environment.
+   * Start empty: delete Kafka's data and the DynamoDB tables kept in `dataDir` first, both together so that
+   * offsets and tables stay in step. Default: `ORDER_PIPELINE_FRESH=1` in the environment.
    */
   reset?: boolean;
 }
+
+type Service = 'kafka' | 'dynamodb' | 'sns';
 
 export interface LocalInfra {
   kafkaBrokers: string[];
@@ -69,9 +60,8 @@ export interface LocalInfra {
   /** Where state and logs live (a temp dir when ephemeral). */
   dataDir: string;
   /** Which services this call started (and `stop()` will stop); the others were external. */
-  started: { kafka: boolean; dynamodb: boolean; sns: boolean };
-  /** The logs of the services this call started. */
-  logFiles: { kafka?: string; dynamodb?: string; sns?: string };
+  started: Record<Service, boolean>;
+  logFiles: Partial<Record<Service, string>>;
   /** Stops what was started (SIGTERM, then SIGKILL after a grace period). Idempotent. */
   stop(): Promise<void>;
 }
@@ -89,62 +79,53 @@ export function brokersFromEnv(env: NodeJS.ProcessEnv = process.env): string[] |
  */
 export async function startLocalInfra(options: LocalInfraOptions = {}): Promise<LocalInfra> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const host = options.host ?? '127.0.0.1';
-  const kafkaPort = options.kafkaPort ?? DEFAULT_KAFKA_PORT;
-  const controllerPort = options.controllerPort ?? kafkaPort + 1;
-  const timeoutMs = options.startTimeoutMs ?? 120_000;
+  const { host = '127.0.0.1', kafkaPort = DEFAULT_KAFKA_PORT, startTimeoutMs = 120_000 } = options;
   const fromEnv = (option: string | null | undefined, name: string) =>
     option === undefined ? process.env[name]?.trim() || undefined : (option ?? undefined);
-  const externalBrokers =
-    (options.kafkaBrokers === undefined ? brokersFromEnv() : options.kafkaBrokers) ?? undefined;
-  const externalDynamoDb = fromEnv(options.dynamodbEndpoint, RuntimeEnv.dynamodbEndpoint);
-  const externalSns = fromEnv(options.snsEndpoint, RuntimeEnv.snsEndpoint);
+  const external = {
+    kafka: (options.kafkaBrokers === undefined ? brokersFromEnv() : options.kafkaBrokers) ?? undefined,
+    dynamodb: fromEnv(options.dynamodbEndpoint, RuntimeEnv.dynamodbEndpoint),
+    sns: fromEnv(options.snsEndpoint, RuntimeEnv.snsEndpoint),
+  };
   const dataDir = options.ephemeral
     ? await mkdtemp(join(tmpdir(), 'order-pipeline-infra-'))
-    : (options.dataDir ?? defaultDataDir);
+    : (options.dataDir ?? join(projectRoot, '.local', 'data'));
   const reset = options.reset ?? process.env.ORDER_PIPELINE_FRESH === '1';
-  if (reset && !externalBrokers) {
+  if (reset && !external.kafka) {
     await rm(join(dataDir, 'kafka', 'data'), { recursive: true, force: true });
     log(`[kafka] reset: deleted the topics and offsets kept in ${join(dataDir, 'kafka', 'data')}`);
   }
 
-  const common = { host, log, startTimeoutMs: timeoutMs };
-  const kafka = externalOrStarted(
-    externalBrokers,
-    (at) => waitForKafka(at, { timeoutMs }),
-    () =>
-      startKafka({ ...common, port: kafkaPort, controllerPort, dir: join(dataDir, 'kafka') }).then(
-        (running) => ({ at: running.brokers, running }),
-      ),
-  );
-  const dynamodb = externalOrStarted(
-    externalDynamoDb,
-    (at) => waitForDynamoDb(at, { timeoutMs }),
-    () =>
+  const common = { host, log, startTimeoutMs };
+  const wait = { timeoutMs: startTimeoutMs };
+  // An external service is only waited for; one this call starts is stopped by `stop()`.
+  const [kafka, dynamodb, sns] = await Promise.allSettled([
+    startedOr(external.kafka, waitForKafka, wait, () =>
+      startKafka({
+        ...common,
+        port: kafkaPort,
+        controllerPort: options.controllerPort ?? kafkaPort + 1,
+        dir: join(dataDir, 'kafka'),
+      }).then((running) => ({ ...running, at: running.brokers })),
+    ),
+    startedOr(external.dynamodb, waitForDynamoDb, wait, () =>
       startDynamoDb({
         ...common,
         port: options.dynamodbPort ?? DEFAULT_DYNAMODB_PORT,
         dir: join(dataDir, 'dynamodb'),
         reset,
-      }).then((running) => ({ at: running.endpoint, running })),
-  );
-  const sns = externalOrStarted(
-    externalSns,
-    (at) => waitForSns(at, { timeoutMs }),
-    () =>
+      }).then((running) => ({ ...running, at: running.endpoint })),
+    ),
+    startedOr(external.sns, waitForSns, wait, () =>
       startSns({ ...common, port: options.snsPort ?? DEFAULT_SNS_PORT, dir: join(dataDir, 'sns') }).then(
-        (running) => ({ at: running.endpoint, running }),
+        (running) => ({ ...running, at: running.endpoint }),
       ),
-  );
-
-  // Settled together: a service failing while another still starts is never an unhandled rejection.
-  const [kafkaResult, dynamodbResult, snsResult] = await Promise.all([
-    settle(kafka),
-    settle(dynamodb),
-    settle(sns),
+    ),
   ]);
-  const results = { kafka: kafkaResult, dynamodb: dynamodbResult, sns: snsResult };
-  const running = Object.values(results).flatMap((r) => (r.ok && r.value.running ? [r.value.running] : []));
+  const results = { kafka, dynamodb, sns };
+  const running = Object.values(results).flatMap((r) =>
+    r.status === 'fulfilled' && r.value.running ? [r.value.running] : [],
+  );
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
@@ -153,51 +134,57 @@ export async function startLocalInfra(options: LocalInfraOptions = {}): Promise<
     })();
     return stopping;
   };
-
-  // One failed: take the others down again rather than leave half an environment running.
-  if (!results.kafka.ok || !results.dynamodb.ok || !results.sns.ok) {
+  if (kafka.status === 'rejected' || dynamodb.status === 'rejected' || sns.status === 'rejected') {
+    // One failed: take the others down again rather than leave half an environment running.
     await stop();
     const failures = Object.entries(results).flatMap(([name, r]) =>
-      r.ok ? [] : [{ name, reason: r.reason }],
+      r.status === 'rejected' ? [{ name, reason: r.reason }] : [],
     );
     // Only one error can be thrown; the others are still worth seeing.
     for (const { name, reason } of failures.slice(1))
       log(`[${name}] ${(reason as Error)?.message ?? String(reason)}`);
     throw failures[0]?.reason;
   }
-  const [k, d, n] = [results.kafka.value, results.dynamodb.value, results.sns.value];
   return {
-    kafkaBrokers: k.at,
-    dynamodbEndpoint: d.at,
-    snsEndpoint: n.at,
+    kafkaBrokers: kafka.value.at,
+    dynamodbEndpoint: dynamodb.value.at,
+    snsEndpoint: sns.value.at,
     dataDir,
-    started: {
-      kafka: k.running !== undefined,
-      dynamodb: d.running !== undefined,
-      sns: n.running !== undefined,
+    started: { kafka: !!kafka.value.running, dynamodb: !!dynamodb.value.running, sns: !!sns.value.running },
+    logFiles: {
+      kafka: kafka.value.running?.logFile,
+      dynamodb: dynamodb.value.running?.logFile,
+      sns: sns.value.running?.logFile,
     },
-    logFiles: { kafka: k.running?.logFile, dynamodb: d.running?.logFile, sns: n.running?.logFile },
     stop,
   };
 }
 
-/**
- * Where a service is and, when this call started it, the process to stop: an external one (named by the
- * caller or the environment) is only waited for.
- */
-function externalOrStarted<A>(
+/** A service named by the caller or the environment, only waited for; else one started here. */
+const startedOr = <A>(
   external: A | undefined,
-  wait: (at: A) => Promise<void>,
-  start: () => Promise<{ at: A; running: RunningService }>,
-): Promise<{ at: A; running?: RunningService }> {
-  return external === undefined ? start() : wait(external).then(() => ({ at: external }));
+  waitFor: (at: A, wait: { timeoutMs: number }) => Promise<void>,
+  wait: { timeoutMs: number },
+  start: () => Promise<RunningService & { at: A }>,
+): Promise<{ at: A; running?: RunningService }> =>
+  external
+    ? waitFor(external, wait).then(() => ({ at: external }))
+    : start().then((running) => ({ at: running.at, running }));
+
+/**
+ * `npm start` and `npm run infra`: the services started (or found) and the manifest's topics, tables and
+ * channels made in them; prints where everything is. A failure stops what was started.
+ */
+export async function startProvisioned(
+  options: LocalInfraOptions & { log: (line: string) => void; tablePrefix?: string },
+): Promise<LocalInfra> {
+  const infra = await startLocalInfra(options);
+  try {
+    const provisioned = await provisionFromManifest({ ...infra, tablePrefix: options.tablePrefix });
+    options.log(describeInfra(infra, provisioned).join('\n'));
+    return infra;
+  } catch (error) {
+    await infra.stop();
+    throw error;
+  }
 }
-
-type Settled<T> = { ok: true; value: T } | { ok: false; reason: unknown };
-
-/** A promise's outcome without throwing: the services start together, and all are seen before any fails. */
-const settle = <T>(promise: Promise<T>): Promise<Settled<T>> =>
-  promise.then(
-    (value) => ({ ok: true as const, value }),
-    (reason: unknown) => ({ ok: false as const, reason }),
-  );

@@ -7,89 +7,83 @@ import { promisify } from 'node:util';
 import { Admin } from '@platformatic/kafka';
 import { projectRoot } from '../python/venv.ts';
 import { InfraError, outputOf } from './errors.ts';
-import { installOnce } from './file-lock.ts';
-import { logTail, type RunningService, startService, type WaitOptions, waitUntilReady } from './process.ts';
+import { installOnce } from './install-once.ts';
+import {
+  logTail,
+  portHint,
+  type RunningService,
+  startService,
+  type WaitOptions,
+  waitUntilReady,
+} from './process.ts';
 
 const run = promisify(execFile);
 
 const pomFile = join(projectRoot, 'local', 'maven', 'pom.xml');
 const log4jConfig = join(import.meta.dirname, 'kafka-log4j2.xml');
-const mavenDir = join(projectRoot, '.local', 'maven');
 /** Where Maven copies the broker's jars; `java -cp 'lib/*'` runs them. */
-export const kafkaLibDir = join(mavenDir, 'lib');
+export const kafkaLibDir = join(projectRoot, '.local', 'maven', 'lib');
+const withDocker =
+  'With Docker you can instead run `docker compose up -d` and set KAFKA_BROKERS=localhost:9092.';
 
 export type Log = (line: string) => void;
 
 /** The `java` to run: `$JAVA_HOME/bin/java` when JAVA_HOME is set, else the one on PATH. Needs 17+. */
 export async function findJava(): Promise<string> {
   const java = process.env.JAVA_HOME ? join(process.env.JAVA_HOME, 'bin', 'java') : 'java';
-  let versionText: string;
-  try {
-    // `java -version` writes to stderr.
-    const { stderr, stdout } = await run(java, ['-version']);
-    versionText = `${stderr}${stdout}`;
-  } catch {
-    throw new InfraError(
-      'java',
-      'java-missing',
-      `Java was not found${process.env.JAVA_HOME ? ` at ${java} (from JAVA_HOME)` : ' on PATH'}. The local Kafka broker runs on the JVM: install a JDK 17 or newer (e.g. apt-get install openjdk-17-jdk-headless, brew install openjdk@17) or set JAVA_HOME to one. With Docker you can instead run \`docker compose up -d\` and set KAFKA_BROKERS=localhost:9092.`,
-    );
-  }
+  // `java -version` writes to stderr.
+  const versionText = await run(java, ['-version']).then(
+    ({ stderr, stdout }) => `${stderr}${stdout}`,
+    () => {
+      throw new InfraError(
+        'java',
+        `Java was not found${process.env.JAVA_HOME ? ` at ${java} (from JAVA_HOME)` : ' on PATH'}. The local Kafka broker runs on the JVM: install a JDK 17 or newer (e.g. apt-get install openjdk-17-jdk-headless, brew install openjdk@17) or set JAVA_HOME to one. ${withDocker}`,
+      );
+    },
+  );
   const match = /version "(\d+)(?:\.(\d+))?/.exec(versionText);
   const major = match ? Number(match[1] === '1' ? match[2] : match[1]) : Number.NaN;
-  if (!(major >= 17)) {
+  if (!(major >= 17))
     throw new InfraError(
       'java',
-      'java-missing',
       `Apache Kafka 4 needs Java 17 or newer, but ${java} is: ${versionText.split('\n')[0]?.trim()}. Install a JDK 17+ or set JAVA_HOME to one.`,
     );
-  }
   return java;
 }
 
 /**
- * Fetches the Kafka broker's jars from Maven Central into `.local/maven/lib` (first run only). A stamp
- * with the pom's hash makes later calls instant; editing the pom fetches again. A lock keeps two
- * concurrent starts from fetching into the same place.
+ * Fetches the Kafka broker's jars from Maven Central into `.local/maven/lib` (first run only). A stamp with
+ * the pom's hash makes later calls instant; editing the pom fetches again.
  */
 export async function ensureKafkaJars(log: Log): Promise<string> {
   const partial = `${kafkaLibDir}.partial`;
+  const mvn = process.env.MVN ?? 'mvn';
+  const fetch = ['-B', '-q', '-Dstyle.color=never', '-f', pomFile, 'dependency:copy-dependencies'];
   await installOnce({
+    dir: kafkaLibDir,
     stamp: join(kafkaLibDir, '.pom.sha256'),
     hash: createHash('sha256')
       .update(await readFile(pomFile))
       .digest('hex'),
-    lockFile: join(mavenDir, '.lock'),
-    onWait: (pid) =>
-      log(`[kafka] waiting for another process (pid ${pid ?? '?'}) to finish fetching the jars...`),
+    onWait: () => log('[kafka] waiting for another process to finish fetching the jars...'),
     install: async () => {
-      const mvn = process.env.MVN ?? 'mvn';
       await run(mvn, ['--version']).catch(() => {
         throw new InfraError(
           'maven',
-          'maven-missing',
-          `Maven ("${mvn}") was not found. The local Kafka broker's jars come from Maven Central through Maven: install Apache Maven 3.6+ (e.g. apt-get install maven, brew install maven) or set MVN to its path. With Docker you can instead run \`docker compose up -d\` and set KAFKA_BROKERS=localhost:9092.`,
+          `Maven ("${mvn}") was not found. The local Kafka broker's jars come from Maven Central through Maven: install Apache Maven 3.6+ (e.g. apt-get install maven, brew install maven) or set MVN to its path. ${withDocker}`,
         );
       });
       log('[kafka] downloading Apache Kafka 4.x jars from Maven Central (first run only)...');
       await rm(partial, { recursive: true, force: true });
-      const fetch = [
-        '-B',
-        '-q',
-        '-Dstyle.color=never',
-        '-f',
-        pomFile,
-        'dependency:copy-dependencies',
-        '-DincludeScope=runtime',
-        `-DoutputDirectory=${partial}`,
-      ];
-      await run(mvn, fetch, { maxBuffer: 64 * 1024 * 1024, timeout: 15 * 60_000 }).catch((error: unknown) => {
-        throw new InfraError(
-          'maven',
-          'maven-failed',
-          `Maven could not fetch the Kafka jars (${pomFile}). Is Maven Central (or your Maven mirror in ~/.m2/settings.xml) reachable? Maven said:\n${outputOf(error)}`,
-        );
-      });
+      const options = { maxBuffer: 64 * 1024 * 1024, timeout: 15 * 60_000 };
+      await run(mvn, [...fetch, '-DincludeScope=runtime', `-DoutputDirectory=${partial}`], options).catch(
+        (error: unknown) => {
+          throw new InfraError(
+            'maven',
+            `Maven could not fetch the Kafka jars (${pomFile}). Is Maven Central (or your Maven mirror in ~/.m2/settings.xml) reachable? Maven said:\n${outputOf(error)}`,
+          );
+        },
+      );
       // Whole or not at all: the jars replace the old ones in one rename, and the stamp follows them.
       await rm(kafkaLibDir, { recursive: true, force: true });
       await rename(partial, kafkaLibDir);
@@ -109,14 +103,12 @@ export interface KafkaOptions {
   dir: string;
   log: Log;
   startTimeoutMs?: number;
-  /** Maximum heap of the broker JVM. */
-  heapMb?: number;
 }
 
 export type RunningKafka = RunningService & { brokers: string[] };
 
 /** A single-node KRaft cluster (combined broker and controller), the way Kafka 4 runs without ZooKeeper. */
-export function serverProperties({ host, port, controllerPort, dir }: KafkaOptions): string {
+function serverProperties({ host, port, controllerPort, dir }: KafkaOptions): string {
   const settings: Record<string, string | number | boolean> = {
     'process.roles': 'broker,controller',
     'node.id': 1,
@@ -146,50 +138,38 @@ export function serverProperties({ host, port, controllerPort, dir }: KafkaOptio
 }
 
 /**
- * Starts Apache Kafka on the JVM from the jars Maven fetched. The data directory is formatted on
- * first use and kept afterwards, so topics and records survive restarts.
+ * Starts Apache Kafka on the JVM from the jars Maven fetched. The data directory is formatted on first use
+ * and kept afterwards, so topics and records survive restarts.
  */
 export async function startKafka(options: KafkaOptions): Promise<RunningKafka> {
   const { host, port, controllerPort, dir, log } = options;
   const [java, libDir] = await Promise.all([findJava(), ensureKafkaJars(log)]);
   const configFile = join(dir, 'server.properties');
-  const classpath = join(libDir, '*');
-  const jvmProperties = [
+  const jvm = [
     `-Dkafka.logs.dir=${dir}`,
     `-Dlog4j2.configurationFile=${log4jConfig}`,
     '-Djava.awt.headless=true',
+    '-cp',
+    join(libDir, '*'),
   ];
   const brokers = [`${host}:${port}`];
-  const stdoutLog = join(dir, 'stdout.log');
-  const brokerLog = join(dir, 'broker.log');
+  const [stdoutLog, brokerLog] = [join(dir, 'stdout.log'), join(dir, 'broker.log')];
   const running = await startService({
     service: 'kafka',
     dir,
     file: 'kafka',
     logFile: stdoutLog,
-    log,
     ports: [
       { host, port, what: 'Kafka (broker listener)' },
       { host, port: controllerPort, what: 'Kafka (KRaft controller listener)' },
     ],
-    portHint:
-      'Stop whatever holds it, choose other ports (npm run infra -- --kafka-port <port>), or set KAFKA_BROKERS to use a broker that is already running.',
+    portHint: portHint('kafka-port', 'KAFKA_BROKERS'),
     prepare: async () => {
       await writeFile(configFile, serverProperties(options));
-      await formatStorageOnce({ java, classpath, jvmProperties, configFile, dir });
+      await formatStorageOnce(java, jvm, configFile, join(dir, 'data'));
     },
     command: java,
-    args: [
-      `-Xmx${options.heapMb ?? 512}m`,
-      '-Xms128m',
-      '-XX:+ExitOnOutOfMemoryError',
-      ...jvmProperties,
-      '-cp',
-      classpath,
-      'kafka.Kafka',
-      configFile,
-    ],
-    marker: configFile,
+    args: ['-Xmx512m', '-Xms128m', '-XX:+ExitOnOutOfMemoryError', ...jvm, 'kafka.Kafka', configFile],
     ready: (child) => waitForKafka(brokers, { timeoutMs: options.startTimeoutMs ?? 120_000, process: child }),
     // The JVM's own complaints land in stdout.log; the broker's in broker.log, where indented lines are
     // config dumps and stack frames.
@@ -203,66 +183,29 @@ export async function startKafka(options: KafkaOptions): Promise<RunningKafka> {
   return { ...running, logFile: brokerLog, brokers };
 }
 
-interface FormatInput {
-  java: string;
-  classpath: string;
-  jvmProperties: string[];
-  configFile: string;
-  dir: string;
-}
-
 /**
- * KRaft needs its storage formatted with a cluster id before the first start; afterwards the data is
- * kept (a later start on other ports reuses it, which KRaft accepts for a single standalone voter).
+ * KRaft needs its storage formatted with a cluster id before the first start; afterwards the data is kept (a
+ * later start on other ports reuses it, which KRaft accepts for a single standalone voter).
  */
-async function formatStorageOnce({ java, classpath, jvmProperties, configFile, dir }: FormatInput) {
-  const dataDir = join(dir, 'data');
+async function formatStorageOnce(java: string, jvm: string[], configFile: string, dataDir: string) {
   if (existsSync(join(dataDir, 'meta.properties'))) return;
-  try {
-    await run(
-      java,
-      [
-        ...jvmProperties,
-        '-cp',
-        classpath,
-        'kafka.tools.StorageTool',
-        'format',
-        '--standalone',
-        '-t',
-        clusterId(),
-        '-c',
-        configFile,
-      ],
-      { maxBuffer: 16 * 1024 * 1024, timeout: 120_000 },
-    );
-  } catch (error) {
-    throw new InfraError(
-      'kafka',
-      'start-failed',
-      `formatting the Kafka storage in ${dataDir} failed:\n${outputOf(error)}`,
-    );
-  }
-}
-
-/** A Kafka cluster id: 16 random bytes in URL-safe base64 without padding (what `kafka-storage random-uuid` prints). */
-function clusterId(): string {
-  for (;;) {
-    const id = randomBytes(16).toString('base64url');
-    // Kafka's own generator avoids a leading dash, which command lines would read as an option.
-    if (!id.startsWith('-')) return id;
-  }
+  // What `kafka-storage random-uuid` prints: 16 random bytes in URL-safe base64, never with a leading dash
+  // (a command line would read it as an option).
+  const clusterId = randomBytes(16).toString('base64url').replace(/^-/, 'A');
+  const format = ['kafka.tools.StorageTool', 'format', '--standalone', '-t', clusterId, '-c', configFile];
+  await run(java, [...jvm, ...format], { maxBuffer: 16 * 1024 * 1024, timeout: 120_000 }).catch(
+    (error: unknown) => {
+      throw new InfraError('kafka', `formatting the Kafka storage in ${dataDir} failed:\n${outputOf(error)}`);
+    },
+  );
 }
 
 /** Resolves once the brokers answer a metadata request that lists at least one broker. */
-export async function waitForKafka(
-  brokers: string[],
-  { timeoutMs, process: child }: WaitOptions,
-): Promise<void> {
-  await waitUntilReady({
-    service: 'kafka',
-    what: `Kafka at ${brokers.join(',')}`,
-    processName: 'the Kafka broker',
-    probe: async () => {
+export const waitForKafka = (brokers: string[], wait: WaitOptions): Promise<void> =>
+  waitUntilReady(
+    'kafka',
+    `Kafka at ${brokers.join(',')}`,
+    async () => {
       const admin = new Admin({
         clientId: 'local-infra-wait',
         bootstrapBrokers: brokers,
@@ -276,8 +219,5 @@ export async function waitForKafka(
         await admin.close().catch(() => {});
       }
     },
-    timeoutMs,
-    intervalMs: 500,
-    process: child,
-  });
-}
+    wait,
+  );

@@ -1,6 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  type AttributeDefinition,
   CreateTableCommand,
   DescribeTableCommand,
   DescribeTimeToLiveCommand,
@@ -14,7 +12,6 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { CreateTopicCommand, paginateListTopics, SNSClient } from '@aws-sdk/client-sns';
 import { Admin, ConfigResourceTypes, IncrementalAlterConfigOperationTypes } from '@platformatic/kafka';
-import type { TopicName } from '../../events/topics.ts';
 import {
   type ChannelName,
   channelNames,
@@ -25,59 +22,37 @@ import {
   tableNames,
 } from '../../topology/manifest.ts';
 import { type TopicSettings, topicSettings } from '../../topology/topics.ts';
-import type { IndexSpec, KeySpec, TableSpec } from '../../topology/types.ts';
+import type { KeySpec, TableSpec } from '../../topology/types.ts';
 import { localDynamoDbConfig } from './dynamodb.ts';
 import { InfraError, type InfraService } from './errors.ts';
+import { waitUntilReady } from './process.ts';
 import { localSnsConfig, localTopicArn } from './sns.ts';
 
 export interface ProvisionOptions {
   kafkaBrokers: string[];
   dynamodbEndpoint: string;
-  /** moto's SNS, for the manifest's channels. */
   snsEndpoint: string;
   /** Physical table names (and channel topic names) are `${tablePrefix}-${name}`; defaults to localTableName's prefix. */
   tablePrefix?: string;
-  log?: (line: string) => void;
 }
 
-export interface ProvisionedTopic {
-  name: TopicName;
-  partitions: number;
-  retentionMs: number;
-  /** `created`: new; `grown`: had fewer partitions than declared; `existing`: already as declared (or larger). */
-  action: 'created' | 'grown' | 'existing';
-}
-
-export interface ProvisionedTable {
-  table: TableName;
-  physicalName: string;
-  partitionKey: string;
-  sortKey?: string;
-  ttlAttribute?: string;
-  /** Global secondary indexes, by name. */
-  indexes: string[];
-  action: 'created' | 'existing';
-}
-
-/** A channel's SNS topic in moto. */
-export interface ProvisionedChannel {
+/** `grown`: had fewer partitions than declared; `existing`: already as declared (or larger). */
+export type ProvisionedTopic = TopicSettings & { action: 'created' | 'grown' | 'existing' };
+/** The table's keys, TTL and indexes are the manifest's (`manifest.tables[table]`). */
+export type ProvisionedTable = { table: TableName; physicalName: string; action: 'created' | 'existing' };
+export type ProvisionedChannel = {
   channel: ChannelName;
   topicName: string;
   topicArn: string;
   action: 'created' | 'existing';
-}
-
-export interface ProvisionResult {
-  topics: ProvisionedTopic[];
-  tables: ProvisionedTable[];
-  channels: ProvisionedChannel[];
-}
+};
+export type ProvisionResult = Awaited<ReturnType<typeof provisionFromManifest>>;
 
 /**
- * Creates the manifest's topics and tables. Idempotent: what exists is kept (a topic with fewer
+ * Creates the manifest's topics, tables and channels. Idempotent: what exists is kept (a topic with fewer
  * partitions than declared is grown; Kafka cannot shrink one), so every start can call it.
  */
-export async function provisionFromManifest(options: ProvisionOptions): Promise<ProvisionResult> {
+export async function provisionFromManifest(options: ProvisionOptions) {
   const [topics, tables, channels] = await Promise.all([
     provisionTopics(options.kafkaBrokers),
     provisionTables(options.dynamodbEndpoint, options.tablePrefix),
@@ -86,98 +61,67 @@ export async function provisionFromManifest(options: ProvisionOptions): Promise<
   return { topics, tables, channels };
 }
 
+/** The settings the stack's AWS::MSK::Topic resources get too (topology/topics.ts). */
 export async function provisionTopics(brokers: string[]): Promise<ProvisionedTopic[]> {
   const admin = new Admin({ clientId: 'local-infra-provision', bootstrapBrokers: brokers });
+  const declared = topicSettings();
+  const names = declared.map((topic) => topic.name);
+  const configsOf = (topic: TopicSettings) =>
+    Object.entries(topic.configs).map(([name, value]) => ({ name, value }));
   try {
-    // The settings the stack's AWS::MSK::Topic resources get too (topology/topics.ts).
-    const declared = topicSettings().map((t): [TopicName, TopicSettings] => [t.name, t]);
     const existing = new Set(await admin.listTopics());
-    const brokerCount = (await admin.metadata({ topics: [] })).brokers.size;
-    const replicas = Math.min(3, Math.max(1, brokerCount));
-
-    const actions = new Map<TopicName, ProvisionedTopic['action']>();
-    for (const [name, spec] of declared) {
-      if (existing.has(name)) continue;
-      try {
-        await admin.createTopics({
-          topics: [name],
-          partitions: spec.partitions,
-          replicas,
-          configs: Object.entries(spec.configs).map(([config, value]) => ({ name: config, value })),
+    const replicas = Math.min(3, (await admin.metadata({ topics: [] })).brokers.size);
+    const before = await admin.metadata({ topics: names.filter((name) => existing.has(name)) });
+    const provisioned = await Promise.all(
+      declared.map(async (topic): Promise<ProvisionedTopic> => {
+        const { name, partitions } = topic;
+        if (!existing.has(name)) {
+          const create = { topics: [name], partitions, replicas, configs: configsOf(topic) };
+          // Another process may have created it in between: that is fine, anything else is not.
+          const created = await admin.createTopics(create).then(
+            () => true,
+            async (error: unknown) => {
+              if ((await admin.listTopics()).includes(name)) return false;
+              throw provisionError('kafka', `creating topic ${name}`, error);
+            },
+          );
+          if (created) return { ...topic, action: 'created' };
+        }
+        if ((before.topics.get(name)?.partitionsCount ?? partitions) >= partitions)
+          return { ...topic, action: 'existing' };
+        await admin.createPartitions({ topics: [{ name, count: partitions }] }).catch((error: unknown) => {
+          throw provisionError('kafka', `growing topic ${name} to ${partitions} partitions`, error);
         });
-        actions.set(name, 'created');
-      } catch (error) {
-        // Another process may have created it in between: that is fine, anything else is not.
-        if (!(await admin.listTopics()).includes(name))
-          throw provisionError('kafka', `creating topic ${name}`, error);
-      }
-    }
-
-    const metadata = await admin.metadata({ topics: declared.map(([name]) => name), forceUpdate: true });
-    for (const [name, spec] of declared) {
-      const current = metadata.topics.get(name)?.partitionsCount ?? 0;
-      if (actions.has(name)) continue;
-      if (current < spec.partitions) {
-        await admin
-          .createPartitions({ topics: [{ name, count: spec.partitions }] })
-          .catch((error: unknown) => {
-            throw provisionError('kafka', `growing topic ${name} to ${spec.partitions} partitions`, error);
-          });
-        actions.set(name, 'grown');
-      } else {
-        actions.set(name, 'existing');
-      }
-    }
+        return { ...topic, action: 'grown' };
+      }),
+    );
     // Retention follows the manifest even for topics created earlier with another value.
     await admin.incrementalAlterConfigs({
-      resources: declared.map(([name, spec]) => ({
+      resources: declared.map((topic) => ({
         resourceType: ConfigResourceTypes.TOPIC,
-        resourceName: name,
-        configs: Object.entries(spec.configs).map(([config, value]) => ({
-          name: config,
+        resourceName: topic.name,
+        configs: configsOf(topic).map((config) => ({
+          ...config,
           configOperation: IncrementalAlterConfigOperationTypes.SET,
-          value,
         })),
       })),
     });
-    await waitForLeaders(
-      admin,
-      declared.map(([name, spec]) => [name, spec.partitions]),
-    );
-
-    return declared.map(([name, spec]) => ({
-      name,
-      partitions: spec.partitions,
-      retentionMs: Number(spec.configs['retention.ms']),
-      action: actions.get(name) ?? 'existing',
-    }));
+    // New partitions need a leader before the first produce; waiting here spares every caller a retry.
+    const led = async () => {
+      const { topics } = await admin.metadata({ topics: names, forceUpdate: true });
+      return declared.every(({ name, partitions }) => {
+        const topic = topics.get(name);
+        return (
+          topic !== undefined &&
+          topic.partitionsCount >= partitions &&
+          topic.partitions.every((p) => p.leader >= 0)
+        );
+      });
+    };
+    await waitUntilReady('kafka', 'a leader for every partition of the topics', led, { timeoutMs: 30_000 });
+    return provisioned;
   } finally {
     await admin.close();
-  }
-}
-
-/** New partitions need a leader before the first produce; waiting here spares every caller a retry. */
-async function waitForLeaders(admin: Admin, topics: [string, number][], timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const metadata = await admin.metadata({ topics: topics.map(([name]) => name), forceUpdate: true });
-    const ready = topics.every(([name, partitions]) => {
-      const topic = metadata.topics.get(name);
-      return (
-        topic !== undefined &&
-        topic.partitionsCount >= partitions &&
-        topic.partitions.every((partition) => partition.leader >= 0)
-      );
-    });
-    if (ready) return;
-    if (Date.now() > deadline) {
-      throw new InfraError(
-        'kafka',
-        'provision-failed',
-        'the topics did not get partition leaders within 30 s',
-      );
-    }
-    await sleep(200);
   }
 }
 
@@ -185,16 +129,15 @@ export async function provisionTables(endpoint: string, tablePrefix?: string): P
   const client = new DynamoDBClient(localDynamoDbConfig(endpoint));
   try {
     const existing = new Set<string>();
-    for await (const page of paginateListTables({ client }, {})) {
+    for await (const page of paginateListTables({ client }, {}))
       for (const name of page.TableNames ?? []) existing.add(name);
-    }
     return await Promise.all(
       tableNames.map(async (table): Promise<ProvisionedTable> => {
         const spec: TableSpec = manifest.tables[table];
         const physicalName = localTableName(table, tablePrefix);
-        const indexes = Object.entries(spec.indexes ?? {}).map(([name, index]) => globalIndex(name, index));
         let action: ProvisionedTable['action'] = 'existing';
         if (!existing.has(physicalName)) {
+          const indexes = globalIndexes(spec);
           try {
             await client.send(
               new CreateTableCommand({
@@ -208,24 +151,15 @@ export async function provisionTables(endpoint: string, tablePrefix?: string): P
             action = 'created';
           } catch (error) {
             // Created by a concurrent provisioner: fine.
-            if ((error as Error).name !== 'ResourceInUseException') {
+            if ((error as Error).name !== 'ResourceInUseException')
               throw provisionError('dynamodb', `creating table ${physicalName}`, error);
-            }
           }
           await waitUntilTableExists({ client, maxWaitTime: 60 }, { TableName: physicalName });
         }
         if (spec.ttlAttribute) await ensureTtl(client, physicalName, spec.ttlAttribute);
         // A table made before an index was declared (an external, persistent endpoint) gets it now.
-        if (action === 'existing') await ensureIndexes(client, physicalName, spec, indexes);
-        return {
-          table,
-          physicalName,
-          partitionKey: spec.partitionKey.name,
-          sortKey: spec.sortKey?.name,
-          ttlAttribute: spec.ttlAttribute,
-          indexes: indexes.map((index) => index.IndexName as string),
-          action,
-        };
+        if (action === 'existing') await ensureIndexes(client, physicalName, spec);
+        return { table, physicalName, action };
       }),
     );
   } finally {
@@ -245,31 +179,23 @@ export async function provisionChannels(
   const client = new SNSClient(localSnsConfig(endpoint));
   try {
     const existing = new Set<string>();
-    for await (const page of paginateListTopics({ client }, {})) {
+    for await (const page of paginateListTopics({ client }, {}))
       for (const topic of page.Topics ?? []) if (topic.TopicArn) existing.add(topic.TopicArn);
-    }
     return await Promise.all(
       channelNames.map(async (channel): Promise<ProvisionedChannel> => {
         const topicName = localTopicName(channel, tablePrefix);
-        const expected = localTopicArn(channel, tablePrefix);
-        const { TopicArn } = await client
+        const topicArn = localTopicArn(channel, tablePrefix);
+        const created = await client
           .send(new CreateTopicCommand({ Name: topicName }))
           .catch((error: unknown) => {
             throw provisionError('sns', `creating SNS topic ${topicName}`, error);
           });
-        if (TopicArn !== expected) {
+        if (created.TopicArn !== topicArn)
           throw new InfraError(
             'sns',
-            'provision-failed',
-            `moto named SNS topic ${topicName} ${TopicArn}, not ${expected}: is MOTO_ACCOUNT_ID set for its server?`,
+            `moto named SNS topic ${topicName} ${created.TopicArn}, not ${topicArn}: is MOTO_ACCOUNT_ID set for its server?`,
           );
-        }
-        return {
-          channel,
-          topicName,
-          topicArn: expected,
-          action: existing.has(expected) ? 'existing' : 'created',
-        };
+        return { channel, topicName, topicArn, action: existing.has(topicArn) ? 'existing' : 'created' };
       }),
     );
   } finally {
@@ -283,78 +209,56 @@ const keySchema = (partitionKey: KeySpec, sortKey?: KeySpec): KeySchemaElement[]
 ];
 
 /** Every key attribute of the table and its indexes, once (the manifest checks their types agree). */
-function attributeDefinitions(spec: TableSpec): AttributeDefinition[] {
+function attributeDefinitions(spec: TableSpec) {
   const keys = [
     spec.partitionKey,
     spec.sortKey,
     ...Object.values(spec.indexes ?? {}).flatMap((i) => [i.partitionKey, i.sortKey]),
   ];
-  const types = new Map<string, KeySpec['type']>();
-  for (const key of keys) if (key) types.set(key.name, key.type);
+  const types = new Map(keys.flatMap((key) => (key ? [[key.name, key.type] as const] : [])));
   return [...types].map(([AttributeName, AttributeType]) => ({ AttributeName, AttributeType }));
 }
 
-function globalIndex(name: string, index: IndexSpec): GlobalSecondaryIndex {
-  return {
+const globalIndexes = (spec: TableSpec): GlobalSecondaryIndex[] =>
+  Object.entries(spec.indexes ?? {}).map(([name, index]) => ({
     IndexName: name,
     KeySchema: keySchema(index.partitionKey, index.sortKey),
     Projection: { ProjectionType: index.projection === 'all' ? 'ALL' : 'KEYS_ONLY' },
-  };
-}
+  }));
 
 /** Creates the declared indexes a table lacks, one at a time (DynamoDB's rule), and waits for each. */
-async function ensureIndexes(
-  client: DynamoDBClient,
-  tableName: string,
-  spec: TableSpec,
-  indexes: GlobalSecondaryIndex[],
-) {
+async function ensureIndexes(client: DynamoDBClient, TableName: string, spec: TableSpec) {
   const describe = async () =>
-    (await client.send(new DescribeTableCommand({ TableName: tableName }))).Table?.GlobalSecondaryIndexes ??
-    [];
+    (await client.send(new DescribeTableCommand({ TableName }))).Table?.GlobalSecondaryIndexes ?? [];
   const present = new Set((await describe()).map((index) => index.IndexName));
-  for (const index of indexes) {
-    if (present.has(index.IndexName)) continue;
-    await client
-      .send(
-        new UpdateTableCommand({
-          TableName: tableName,
-          AttributeDefinitions: attributeDefinitions(spec),
-          GlobalSecondaryIndexUpdates: [{ Create: index }],
-        }),
-      )
-      .catch((error: unknown) => {
-        throw provisionError('dynamodb', `creating index ${index.IndexName} of table ${tableName}`, error);
-      });
-    const deadline = Date.now() + 60_000;
-    while ((await describe()).find((i) => i.IndexName === index.IndexName)?.IndexStatus !== 'ACTIVE') {
-      if (Date.now() > deadline)
-        throw provisionError(
-          'dynamodb',
-          `waiting for index ${index.IndexName} of table ${tableName}`,
-          new Error('not active after 60 s'),
-        );
-      await sleep(200);
-    }
+  for (const index of globalIndexes(spec).filter((i) => !present.has(i.IndexName))) {
+    const what = `index ${index.IndexName} of table ${TableName}`;
+    const update = {
+      TableName,
+      AttributeDefinitions: attributeDefinitions(spec),
+      GlobalSecondaryIndexUpdates: [{ Create: index }],
+    };
+    await client.send(new UpdateTableCommand(update)).catch((error: unknown) => {
+      throw provisionError('dynamodb', `creating ${what}`, error);
+    });
+    const active = async () =>
+      (await describe()).find((i) => i.IndexName === index.IndexName)?.IndexStatus === 'ACTIVE';
+    await waitUntilReady('dynamodb', what, active, { timeoutMs: 60_000 });
   }
 }
 
 /** DynamoDB refuses to enable TTL twice, so look first. */
-async function ensureTtl(client: DynamoDBClient, tableName: string, attribute: string) {
-  const { TimeToLiveDescription: ttl } = await client.send(
-    new DescribeTimeToLiveCommand({ TableName: tableName }),
-  );
-  const enabled = ttl?.TimeToLiveStatus === 'ENABLED' || ttl?.TimeToLiveStatus === 'ENABLING';
-  if (enabled && ttl?.AttributeName === attribute) return;
+async function ensureTtl(client: DynamoDBClient, TableName: string, AttributeName: string) {
+  const { TimeToLiveDescription: ttl } = await client.send(new DescribeTimeToLiveCommand({ TableName }));
+  if (ttl?.AttributeName === AttributeName && ['ENABLED', 'ENABLING'].includes(ttl.TimeToLiveStatus ?? ''))
+    return;
   await client.send(
-    new UpdateTimeToLiveCommand({
-      TableName: tableName,
-      TimeToLiveSpecification: { AttributeName: attribute, Enabled: true },
-    }),
+    new UpdateTimeToLiveCommand({ TableName, TimeToLiveSpecification: { AttributeName, Enabled: true } }),
   );
 }
 
 function provisionError(service: InfraService, what: string, error: unknown): InfraError {
-  const reason = (error as Error).message ?? String(error);
-  return new InfraError(service, 'provision-failed', `${what} failed: ${reason}`, { cause: error });
+  return new InfraError(service, `${what} failed: ${(error as Error).message ?? String(error)}`, {
+    cause: error,
+  });
 }

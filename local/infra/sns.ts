@@ -1,19 +1,16 @@
 import { join } from 'node:path';
-import { ListTopicsCommand, SNSClient, type SNSClientConfig } from '@aws-sdk/client-sns';
+import type { SNSClientConfig } from '@aws-sdk/client-sns';
 import { type ChannelName, localTopicName } from '../../topology/manifest.ts';
-import { ensurePythonTools, PythonToolsError, projectRoot } from '../python/venv.ts';
-import { localClientConfig, localRegion } from './dynamodb.ts';
-import { InfraError } from './errors.ts';
-import { type RunningService, startEndpoint, type WaitOptions, waitForAwsEndpoint } from './process.ts';
-
-const motoServerScript = join(projectRoot, 'local', 'python', 'moto_sns_server.py');
+import { ensurePythonTools, projectRoot } from '../python/venv.ts';
+import { localRegion } from '../runtime/lambda-context.ts';
+import { localClientConfig } from './dynamodb.ts';
+import { portHint, type RunningService, startService, type WaitOptions, waitForHttp } from './process.ts';
 
 /**
- * The account of every ARN moto hands out, unless its server is told otherwise (`MOTO_ACCOUNT_ID`): the
- * local runtime gives the functions the topic ARN before anything asks moto, and provisioning checks that
- * moto agrees.
+ * The account of every ARN moto hands out, unless its server is told otherwise (`MOTO_ACCOUNT_ID`): the local
+ * runtime gives the functions the topic ARN before anything asks moto, and provisioning checks that moto agrees.
  */
-export const MOTO_ACCOUNT_ID = '123456789012';
+const MOTO_ACCOUNT_ID = '123456789012';
 
 /** Client settings for moto's SNS (and SQS, which moto serves on the same port). */
 export const localSnsConfig: (endpoint: string) => SNSClientConfig = localClientConfig;
@@ -25,8 +22,8 @@ export const localTopicArn = (channel: ChannelName, prefix?: string, region = lo
 export type RunningSns = RunningService & { endpoint: string };
 
 /**
- * Starts moto's server as the local SNS endpoint (local/python/moto_sns_server.py). Topics live in
- * memory: provisioning creates them at every start.
+ * Starts moto's server as the local SNS endpoint (local/python/moto_sns_server.py). Topics live in memory:
+ * provisioning creates them at every start.
  */
 export async function startSns(options: {
   host: string;
@@ -36,39 +33,21 @@ export async function startSns(options: {
   log: (line: string) => void;
   startTimeoutMs?: number;
 }): Promise<RunningSns> {
-  const { host, port, dir, log } = options;
-  let python: string;
-  try {
-    python = (await ensurePythonTools(undefined, log)).bin('python');
-  } catch (error) {
-    if (error instanceof PythonToolsError)
-      throw new InfraError('python', 'start-failed', error.message, { cause: error });
-    throw error;
-  }
-  return startEndpoint({
+  const { host, port } = options;
+  const python = (await ensurePythonTools(undefined, options.log)).bin('python');
+  const endpoint = `http://${host}:${port}`;
+  const running = await startService({
+    ...options,
     service: 'sns',
-    host,
-    port,
-    what: 'SNS (moto server)',
-    portFlag: 'sns-port',
-    envVar: 'SNS_ENDPOINT',
-    dir,
     file: 'moto',
-    log,
+    ports: [{ host, port, what: 'SNS (moto server)' }],
+    portHint: portHint('sns-port', 'SNS_ENDPOINT'),
     command: python,
-    args: [motoServerScript, '-H', host, '-p', String(port)],
-    marker: 'moto_sns_server',
-    wait: waitForSns,
-    startTimeoutMs: options.startTimeoutMs,
+    args: [join(projectRoot, 'local', 'python', 'moto_sns_server.py'), '-H', host, '-p', String(port)],
+    ready: (child) => waitForSns(endpoint, { timeoutMs: options.startTimeoutMs ?? 60_000, process: child }),
   });
+  return { ...running, endpoint };
 }
 
-/** Resolves once the endpoint answers ListTopics. */
 export const waitForSns = (endpoint: string, wait: WaitOptions): Promise<void> =>
-  waitForAwsEndpoint(
-    'sns',
-    endpoint,
-    new SNSClient({ ...localSnsConfig(endpoint), maxAttempts: 1 }),
-    new ListTopicsCommand({}),
-    wait,
-  );
+  waitForHttp('sns', 'SNS (moto server)', endpoint, wait);

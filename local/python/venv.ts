@@ -3,8 +3,8 @@ import { createHash } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { outputOf } from '../infra/errors.ts';
-import { installOnce } from '../infra/file-lock.ts';
+import { InfraError, outputOf } from '../infra/errors.ts';
+import { installOnce } from '../infra/install-once.ts';
 
 const run = promisify(execFile);
 
@@ -17,10 +17,6 @@ export interface PythonTools {
   bin(name: string): string;
 }
 
-export class PythonToolsError extends Error {
-  override readonly name = 'PythonToolsError';
-}
-
 /**
  * Creates (once) the project's Python venv under `.local/venv` and installs `requirements.txt` into it.
  * A stamp holding the hash of the requirements makes later calls instant; changing the file reinstalls.
@@ -30,19 +26,18 @@ export async function ensurePythonTools(
   log: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
 ): Promise<PythonTools> {
   const tools: PythonTools = { venvDir, bin: (name) => join(venvDir, 'bin', name) };
-  // Tests and `npm start` may ask at the same time: one installs, the others wait for it.
+  const python = process.env.PYTHON ?? 'python3';
   await installOnce({
+    dir: venvDir,
     stamp: join(venvDir, '.requirements.sha256'),
     hash: createHash('sha256')
       .update(await readFile(requirementsFile))
       .digest('hex'),
-    lockFile: `${venvDir}.lock`,
-    onWait: (pid) =>
-      log(`[python] waiting for another process (pid ${pid ?? '?'}) to finish installing ${venvDir}...`),
+    onWait: () => log(`[python] waiting for another process to finish installing ${venvDir}...`),
     install: async () => {
-      const python = process.env.PYTHON ?? 'python3';
       await run(python, ['--version']).catch(() => {
-        throw new PythonToolsError(
+        throw new InfraError(
+          'python',
           `Python 3 was not found as "${python}". Install Python 3.9+ (e.g. apt-get install python3 python3-venv) or set PYTHON to its path.`,
         );
       });
@@ -55,7 +50,8 @@ export async function ensurePythonTools(
         const pip = ['install', '--quiet', '--disable-pip-version-check', '-r', requirementsFile];
         await run(tools.bin('pip'), pip, { maxBuffer: 64 * 1024 * 1024, timeout: 15 * 60_000 });
       } catch (error) {
-        throw new PythonToolsError(
+        throw new InfraError(
+          'python',
           `could not install the Python tools (${requirementsFile}). Is PyPI reachable? pip said:\n${outputOf(error, 15)}`,
         );
       }

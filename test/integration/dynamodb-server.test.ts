@@ -29,7 +29,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { localDynamoDbConfig, type RunningDynamoDb, startDynamoDb } from '../../local/infra/dynamodb.ts';
-import { findFreePort } from '../../local/infra/ports.ts';
+import { findFreePort } from '../../local/infra/process.ts';
 import { type RunningSns, startSns } from '../../local/infra/sns.ts';
 
 type Item = Record<string, AttributeValue>;

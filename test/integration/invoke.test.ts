@@ -65,7 +65,7 @@ describe('npm run invoke (real Kafka, dynoxide, moto SNS)', () => {
 
   it('runs order-api with post-orders, then inventory with order-received: results on stdout, logs on stderr', async () => {
     const tablePrefix = uniqueName('invoke');
-    await provisionFromManifest({ kafkaBrokers, dynamodbEndpoint, snsEndpoint, tablePrefix, log: () => {} });
+    await provisionFromManifest({ kafkaBrokers, dynamodbEndpoint, snsEndpoint, tablePrefix });
     await seedDemoInventory(dynamodbEndpoint, tablePrefix);
 
     const posted = await invoke(env, 'order-api', 'post-orders', '--table-prefix', tablePrefix);

@@ -51,7 +51,7 @@ export async function prepareTestStack(options: {
 }): Promise<void> {
   const { kafkaBrokers, dynamodbEndpoint, snsEndpoint } = testInfra();
   const { tablePrefix, catalog, groupIdOf } = options;
-  await provisionFromManifest({ kafkaBrokers, dynamodbEndpoint, snsEndpoint, tablePrefix, log: () => {} });
+  await provisionFromManifest({ kafkaBrokers, dynamodbEndpoint, snsEndpoint, tablePrefix });
   if (catalog) await seedDemoInventory(dynamodbEndpoint, tablePrefix, catalog);
   if (groupIdOf) {
     for (const { name, trigger } of kafkaConsumers)
