@@ -17,8 +17,8 @@ import {
   UsageError,
 } from '../tools/command-line.ts';
 import { awsScenarios } from './lib/chaos-aws.ts';
-import { DEFAULT_CRASH_KINDS } from './lib/chaos-crash.ts';
-import { DEFAULT_CANCEL_SHARE, notRun, runScenario, type ScenarioResult } from './lib/chaos-run.ts';
+import { DEFAULT_CRASH_KINDS } from './lib/chaos-faults.ts';
+import { DEFAULT_CANCEL_SHARE, runScenario, type ScenarioResult } from './lib/chaos-run.ts';
 import { killScenarios, type Scenario } from './lib/chaos-scenarios.ts';
 import { commandLine, currentLoad, machineInfo, resultsDir, table, writeJson } from './lib/report.ts';
 import { type BenchStack, startBenchStack } from './lib/stack.ts';
@@ -39,44 +39,45 @@ const usage = `usage: npm run chaos -- [--scenario <name>[,<name>...]|all] [--or
   --stall-timeout S  give up draining after S s without progress (default 90)
   --out file   results JSON (default bench/results/chaos.json)`;
 
-const orDash = (n: number | undefined) => n ?? '-';
-const injected = (r: ScenarioResult) =>
-  r.attempts && Object.values(r.attempts.injectedByKind).reduce((n, c) => n + c, 0);
-const outcome = (r: ScenarioResult) => (r.skipped ? 'skipped' : r.pass ? 'PASS' : 'FAIL');
+/** A row of the report: a scenario's result, or what is known of one that was skipped or broke. */
+type Row = Partial<ScenarioResult> & Pick<ScenarioResult, 'scenario' | 'pass' | 'failures' | 'events'>;
 
-/** The results table: a column per [header, cell of a scenario's result]. */
-const columns: [string, (r: ScenarioResult) => string | number][] = [
+const outcome = (r: Row) => (r.skipped ? 'skipped' : r.pass ? 'PASS' : 'FAIL');
+const list = (counts: Record<string, number> = {}) =>
+  Object.entries(counts)
+    .map(([reason, n]) => `${reason} ${n}`)
+    .join(', ') || undefined;
+
+/** The results table: a column per [header, cell of a scenario's result]; '-' where there is none. */
+const columns: [string, (r: Row) => string | number | undefined][] = [
   ['scenario', (r) => r.scenario],
   ['sent', (r) => r.sent],
   ['accepted', (r) => r.accepted],
   ['accepted/s', (r) => r.acceptedPerSec],
   ['shipped', (r) => r.completed],
-  [
-    'cancelled (202/409)',
-    ({ cancellations: c }) => (c ? `${c.cancelled} (${c.accepted}/${c.refused})` : '-'),
-  ],
+  ['cancelled (202/409)', ({ cancellations: c }) => c && `${c.cancelled} (${c.accepted}/${c.refused})`],
   ['lost', (r) => r.lost],
   ['dup. notif.', (r) => r.duplicateNotifications],
   ['repeated sends', (r) => r.repeatedSends],
   ['missing notif.', (r) => r.missingNotifications],
   ['double-reserved', (r) => r.doubleReservedUnits],
   ['stock mismatches', (r) => r.stockMismatches],
-  ['poison in DLQ', ({ poison: p }) => (p ? `${p.inDeadLetterQueue}/${p.injected}` : '-')],
+  ['poison in DLQ', ({ poison: p }) => p && `${p.inDeadLetterQueue}/${p.injected}`],
+  ['DLQ by reason', (r) => list(r.deadLettered)],
   [
-    'DLQ by reason',
-    (r) =>
-      Object.entries(r.deadLettered)
-        .map(([reason, n]) => `${reason} ${n}`)
-        .join(', ') || '-',
+    'faults injected',
+    (r) => r.attempts && Object.values(r.attempts.injectedByKind).reduce((n, c) => n + c, 0),
   ],
-  ['faults injected', (r) => orDash(injected(r))],
-  ['DynamoDB req./order', (r) => orDash(r.attempts?.dynamodbRequestsPerOrder)],
+  ['DynamoDB req./order', (r) => r.attempts?.dynamodbRequestsPerOrder],
   ['duration s', (r) => r.durationS],
   ['result', outcome],
 ];
 
-export const resultsTable = (results: readonly ScenarioResult[]): string =>
-  table([columns.map(([header]) => header), ...results.map((r) => columns.map(([, cell]) => cell(r)))]);
+const resultsTable = (results: readonly Row[]): string =>
+  table([
+    columns.map(([header]) => header),
+    ...results.map((r) => columns.map(([, cell]) => cell(r) ?? '-')),
+  ]);
 
 const flags = flagsOf({
   string: ['scenario', 'orders', 'rate', 'out', 'stall-timeout', 'cancel-share', 'crash-kinds'],
@@ -120,18 +121,22 @@ async function main(): Promise<number> {
     stack = await startBenchStack(log);
     const machine = machineInfo(stack.kafkaVersion);
     const startedAt = new Date().toISOString();
-    const results: ScenarioResult[] = [];
+    const results: Row[] = [];
     for (const name of names) {
       const scenario = scenarios[name] as Scenario;
       const size = sizeOf(scenario);
       log(`[chaos] ${name}: ${size.orders} orders at ${size.rate}/s`);
       const options = { ...size, stallMs, log, cancelShare, crashKinds };
+      const skipped = scenario.cannotRun?.(stack);
       // A scenario that could not finish (its stack broke for good) failed; the next ones still run.
-      const result = await runScenario(scenario, stack, options).catch((error: unknown) => ({
-        ...notRun(name),
-        pass: false,
-        failures: [`the scenario could not finish: ${(error as Error).message ?? error}`],
-      }));
+      const result: Row = skipped
+        ? { scenario: name, pass: true, skipped, failures: [], events: [] }
+        : await runScenario(scenario, stack, options).catch((error: unknown) => ({
+            scenario: name,
+            pass: false,
+            failures: [`the scenario could not finish: ${(error as Error).message ?? error}`],
+            events: [],
+          }));
       results.push(result);
       log(`[chaos] ${name}: ${outcome(result)}`);
       for (const failure of result.failures) log(`[chaos] ${name}: FAIL: ${failure}`);

@@ -41,25 +41,16 @@ export const awsScenarioNames = [
  * the attempts per order (each HTTP request the functions' clients make, the SDK's own retries included).
  * First, so that each matches every request (latency rules are drawn whatever fires after them).
  */
-export const COUNTING_RULES = {
-  'count:dynamodb': { service: 'dynamodb' },
-  'count:dynamodb:TransactWriteItems': { service: 'dynamodb', operations: ['TransactWriteItems'] },
-  'count:sns': { service: 'sns' },
-} as const;
+const COUNTING_RULES: FaultRuleInput[] = [
+  { name: 'count:dynamodb', service: 'dynamodb' },
+  { name: 'count:dynamodb:TransactWriteItems', service: 'dynamodb', operations: ['TransactWriteItems'] },
+  { name: 'count:sns', service: 'sns' },
+].map((rule) => ({ ...rule, rate: 0, fault: { kind: 'latency', ms: 0 } }) as FaultRuleInput);
 
-export function withCountingRules(profile: FaultProfile): FaultProfile {
-  const counting: FaultRuleInput[] = Object.entries(COUNTING_RULES).map(([name, match]) => ({
-    name,
-    ...match,
-    operations: 'operations' in match ? [...match.operations] : undefined,
-    rate: 0,
-    fault: { kind: 'latency', ms: 0 },
-  }));
-  return parseFaultProfile({ ...profile, rules: [...counting, ...profile.rules] });
-}
+export const withCountingRules = (profile: FaultProfile): FaultProfile =>
+  parseFaultProfile({ ...profile, rules: [...COUNTING_RULES, ...profile.rules] });
 
-const countOf = (faults: FaultCounters | undefined, rule: keyof typeof COUNTING_RULES) =>
-  faults?.byRule[rule]?.matched ?? 0;
+const countOf = (faults: FaultCounters | undefined, rule: string) => faults?.byRule[rule]?.matched ?? 0;
 
 /** Transient errors must never put a record on DeadLetterQueue. */
 function deadLetterFailures(e: ScenarioEffects): string[] {
@@ -90,8 +81,6 @@ function loadScenario(name: string, profileName: string, kinds: readonly FaultKi
     },
   };
 }
-
-// ---- The flash sale ----------------------------------------------------------------------------------
 
 /** The one SKU of the flash sale: the demo's limited vinyl, stocked for the sale. */
 export const FLASH_SALE_SKU = 'SKU-VINYL-LTD';
@@ -179,8 +168,6 @@ export const awsScenarios: Record<(typeof awsScenarioNames)[number], Scenario> =
   'flash-sale': flashSale,
 };
 
-// ---- The figures of a run ----------------------------------------------------------------------------
-
 const per = (n: number, orders: number) => Math.round((n / Math.max(1, orders)) * 100) / 100;
 
 /** The attempts of a run, from the fault layer's counters, the probe's calls and the mappings' counters. */
@@ -243,14 +230,9 @@ export function measuredOnly(effects: EffectsReport): EffectsReport {
 
 /** Reservations per second from the CONFIRMED times of the orders' histories (n reservations, n − 1 gaps). */
 export function reservationRate(confirmedAt: readonly string[]): { perSec: number; spanS: number } {
-  const times = confirmedAt
-    .map((at) => Date.parse(at))
-    .filter(Number.isFinite)
-    .sort((a, b) => a - b);
-  const first = times[0];
-  const last = times.at(-1);
-  if (first === undefined || last === undefined || times.length < 2) return { perSec: 0, spanS: 0 };
-  const spanS = Math.max(0.001, (last - first) / 1000);
+  const times = confirmedAt.map((at) => Date.parse(at)).filter(Number.isFinite);
+  if (times.length < 2) return { perSec: 0, spanS: 0 };
+  const spanS = Math.max(0.001, (Math.max(...times) - Math.min(...times)) / 1000);
   return { perSec: Math.round(((times.length - 1) / spanS) * 10) / 10, spanS: Math.round(spanS * 100) / 100 };
 }
 

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type ConsumedRecord, onFailureRecord } from '../../local/runtime/msk-event.ts';
-import { type CrashRecord, crashVerdict, planCrashes } from './chaos-crash.ts';
-import type { RunEvidence } from './chaos-faults.ts';
+import { type CrashRecord, crashVerdict, planCrashes, type RunEvidence } from './chaos-faults.ts';
 import type { ChildStats } from './protocol.ts';
 import { orderPathTopics } from './topics.ts';
 

@@ -1,25 +1,27 @@
 /**
  * The faults `npm run chaos` injects while orders flow. Each one waits for its moment (a share of the
  * orders accepted, an invocation in flight), breaks something for real (a process killed, a process
- * added to the consumer groups, records that can never succeed) and reports what it did.
+ * added to the consumer groups, records that can never succeed or that crash their consumer) and reports
+ * what it did.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient, paginateListTables } from '@aws-sdk/client-dynamodb';
 import { Producer, stringSerializer } from '@platformatic/kafka';
+import { CRASH_HEADER, type CrashKind } from '../../local/faults/crash-poison.ts';
 import { startDynamoDb } from '../../local/infra/dynamodb.ts';
 import { localDynamoDbConfig } from '../../local/infra/index.ts';
 import { startKafka } from '../../local/infra/kafka.ts';
 import { isProcessAlive } from '../../local/infra/process.ts';
-import { localTableName, tableNames } from '../../topology/manifest.ts';
+import { parseDeadLetterQueueRecord } from '../../tools/dlq/dead-letter.ts';
+import { localTableName, manifest, tableNames } from '../../topology/manifest.ts';
 import { deadLetterTopic, isKafkaConsumer, kafkaConsumers } from '../../topology/topics.ts';
-import type { CrashPoisonFigures } from './chaos-crash.ts';
 import type { ChaosRun } from './chaos-run.ts';
 import type { RunningChild } from './child-process.ts';
 import type { ChildStats } from './protocol.ts';
 import type { BenchStack } from './stack.ts';
-import { consumerTopics } from './topics.ts';
+import { consumerTopics, orderPathTopics } from './topics.ts';
 import type { DeadLetter } from './verify.ts';
 
 /** What a run left behind, read back once every runtime has stopped. */
@@ -192,19 +194,14 @@ function runtimeJoin(leave: 'graceful' | 'kill'): Fault {
       const busy = await batchInFlight(visitor, 20_000);
       h.runtimes.retireVisitor(visitor);
       const stats = await visitor.stats();
-      const records = `after ${Object.values(stats.functions).reduce((n, f) => n + f.records, 0)} records`;
+      const records = Object.values(stats.functions).reduce((n, f) => n + f.records, 0);
       const leaving = Date.now();
-      if (leave === 'graceful') {
-        await visitor.stop();
-        h.note(
-          `second runtime stopped (graceful: in-flight invocations finished, groups left) ${inFlight(busy)}, ${records}; gone in ${seconds(Date.now() - leaving)}`,
-        );
-      } else {
-        await visitor.kill();
-        h.note(
-          `second runtime killed with SIGKILL ${inFlight(busy)}, ${records}; its partitions move back after the session timeout`,
-        );
-      }
+      await (leave === 'graceful' ? visitor.stop() : visitor.kill());
+      h.note(
+        leave === 'graceful'
+          ? `second runtime stopped (graceful: in-flight invocations finished, groups left) while ${busy.join(', ') || 'nothing'} had a batch in flight, after ${records} records; gone in ${seconds(Date.now() - leaving)}`
+          : `second runtime killed with SIGKILL while ${busy.join(', ') || 'nothing'} had a batch in flight, after ${records} records; its partitions move back after the session timeout`,
+      );
     })();
     return { during };
   };
@@ -279,4 +276,235 @@ export const poison: Fault = async (h) => {
     injected.add(key);
   }).then(() => h.note(`${count} poison records injected over ${topics.join(', ')}`));
   return { during, verdict: ({ deadLetters }) => poisonVerdict(injected, deadLetters) };
+};
+
+// ---- crash-poison ---------------------------------------------------------------------------------------
+// Records that crash their consumer, among the orders (bench/README.md). Its runtimes bundle
+// local/faults/crash-poison.ts around every handler: a record with the header `chaos-crash` ends the
+// environment of the invocation that holds it (`process.exit`, out of memory) before the handler sees the
+// batch; the mapping bisects the batch until the record is alone, retries it and dead-letters it as
+// Lambda's on-failure record. Not `timeout` by default: at the manifest's 30 s, one record would hold its
+// partition for 9 invocations plus backoffs, about 5 minutes.
+
+/** The handler wrapper the runtime bundles for this scenario (relative to the project root). */
+export const CRASH_WRAPPER = 'local/faults/crash-poison.ts';
+/** Crash records per order sent (at least one per partition). */
+const CRASH_SHARE = 0.01;
+export const DEFAULT_CRASH_KINDS: readonly CrashKind[] = ['exit', 'oom'];
+/** How long the fault waits for the runtime to report every crash record sent to on-failure. */
+const DEAD_LETTERED_WITHIN_MS = 10 * 60_000;
+
+type PathTopic = (typeof orderPathTopics)[number];
+
+export interface CrashRecord {
+  key: string;
+  topic: PathTopic;
+  partition: number;
+  kind: CrashKind;
+}
+
+/**
+ * The crash records of a run: CRASH_SHARE of the orders, at least one per partition, over the order
+ * path's topics in turn (every consumer of an order crashes), each on an explicit partition in turn (every
+ * partition gets some), exit and out of memory alternating per round of topics.
+ */
+export function planCrashes(
+  runId: string,
+  orders: number,
+  kinds: readonly CrashKind[] = DEFAULT_CRASH_KINDS,
+): CrashRecord[] {
+  const partitions = Math.max(...orderPathTopics.map((topic) => manifest.topics[topic].partitions));
+  const count = Math.max(partitions, Math.ceil(orders * CRASH_SHARE));
+  return Array.from({ length: count }, (_, i) => {
+    const topic = orderPathTopics[i % orderPathTopics.length] as PathTopic;
+    return {
+      key: `crash-${runId}-${i}`,
+      topic,
+      partition: i % manifest.topics[topic].partitions,
+      kind: kinds[Math.floor(i / orderPathTopics.length) % kinds.length] as CrashKind,
+    };
+  });
+}
+
+const countBy = <T>(items: readonly T[], of: (item: T) => string) => {
+  const counts: Record<string, number> = {};
+  for (const item of items) counts[of(item)] = (counts[of(item)] ?? 0) + 1;
+  return counts;
+};
+
+const list = (counts: Record<string, number>) =>
+  Object.entries(counts)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ') || 'none';
+
+/** Per function, the sum over every runtime of `field` of its `of` counters, only where above 0. */
+function perFunction<V>(
+  stats: readonly ChildStats[],
+  of: (s: ChildStats) => Record<string, V> | undefined,
+  field: (v: V) => number | undefined,
+) {
+  const sums: Record<string, number> = {};
+  for (const s of stats)
+    for (const [fn, v] of Object.entries(of(s) ?? {})) sums[fn] = (sums[fn] ?? 0) + (field(v) ?? 0);
+  return Object.fromEntries(Object.entries(sums).filter(([, n]) => n > 0));
+}
+
+/**
+ * Where each crash record ended (key: why it did not end on DeadLetterQueue exactly once, as the
+ * mapping's on-failure record holding it alone, from its topic and partition), and the genuine orders'
+ * records found there.
+ */
+function deadLetterProblems(crashes: readonly CrashRecord[], evidence: RunEvidence, runId: string) {
+  const holders = new Map<string, { letters: number; writer: string; at: string }[]>();
+  const genuine: string[] = [];
+  for (const record of evidence.deadLetterRecords) {
+    const parsed = parseDeadLetterQueueRecord(record.value ?? null);
+    if (parsed.kind !== 'letters') continue;
+    for (const { original, reason, writer } of parsed.letters) {
+      const key = original.key?.toString('utf8') ?? '';
+      if (key.startsWith(`bench-${runId}-`)) genuine.push(`${key} (${original.topic}, ${reason})`);
+      const holder = {
+        letters: parsed.letters.length,
+        writer,
+        at: `${original.topic}:${original.partition}`,
+      };
+      holders.set(key, [...(holders.get(key) ?? []), holder]);
+    }
+  }
+  const problems: Record<string, string> = {};
+  for (const crash of crashes) {
+    const found = holders.get(crash.key) ?? [];
+    const [first] = found;
+    const why = !first
+      ? `not on ${deadLetterTopic}`
+      : found.length > 1
+        ? `on ${deadLetterTopic} ${found.length} times`
+        : first.writer !== 'event-source-mapping'
+          ? 'not an on-failure record'
+          : first.letters > 1
+            ? `with ${first.letters - 1} other record(s)`
+            : first.at !== `${crash.topic}:${crash.partition}`
+              ? `from ${first.at}`
+              : undefined;
+    if (why) problems[crash.key] = `${crash.kind} on ${crash.topic}:${crash.partition}: ${why}`;
+  }
+  return { problems, genuine };
+}
+
+/**
+ * Every crash record must be on DeadLetterQueue exactly once, alone, and no record of a genuine order
+ * may be there; the runtime process itself must not abort. Functions fed no crash record that lost
+ * environments are reported (a timeout on a loaded machine ends one too), not failed. Pure but for the logs.
+ */
+export function crashVerdict(crashes: readonly CrashRecord[], evidence: RunEvidence, runId: string) {
+  const { problems, genuine } = deadLetterProblems(crashes, evidence, runId);
+  const bad = Object.entries(problems);
+  const failures: string[] = [];
+  const fatal = evidence.logFiles.flatMap((file) =>
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('FATAL ERROR')),
+  );
+  if (fatal.length > 0)
+    failures.push(
+      `the runtime process itself aborted ${fatal.length} time(s) (${fatal[0]}): an environment's crash was not contained`,
+    );
+  if (bad.length > 0)
+    failures.push(
+      `${bad.length} of ${crashes.length} crash record(s) not dead-lettered alone once, e.g. ${bad[0]?.join(': ')}`,
+    );
+  if (genuine.length > 0)
+    failures.push(`${genuine.length} genuine order record(s) on ${deadLetterTopic}, e.g. ${genuine[0]}`);
+  const { stats } = evidence;
+  const figures = {
+    injected: crashes.length,
+    byKind: countBy(crashes, (c) => c.kind),
+    byTopic: countBy(crashes, (c) => c.topic),
+    /** Crash records on DeadLetterQueue exactly once, each as an on-failure record holding it alone. */
+    deadLetteredAlone: crashes.length - bad.length,
+    problems,
+    genuineOnDeadLetterQueue: genuine.length,
+    environmentsLost: perFunction(
+      stats,
+      (s) => s.environments,
+      (e) => e.environmentsLost,
+    ),
+    failedInvocations: perFunction(
+      stats,
+      (s) => s.emulators,
+      (e) => e.failedInvocations,
+    ),
+    bisects: perFunction(
+      stats,
+      (s) => s.emulators,
+      (e) => e.bisects,
+    ),
+  };
+  const crashed = new Set(crashes.map((c) => consumerOf(c.topic)));
+  const bystanders = Object.entries(figures.environmentsLost).filter(([fn]) => !crashed.has(fn));
+  const notes = [
+    `${figures.deadLetteredAlone}/${crashes.length} crash records dead-lettered alone, once; ${genuine.length} genuine order record(s) on ${deadLetterTopic}`,
+    stats.length === 0
+      ? 'the runtime reported no counters (environments lost, bisects): it never stopped gracefully'
+      : `environments lost: ${list(figures.environmentsLost)}; failed invocations: ${list(figures.failedInvocations)}; bisects: ${list(figures.bisects)}`,
+  ];
+  if (bystanders.length > 0)
+    notes.unshift(
+      `functions fed no crash record lost environments too (a timeout on a loaded machine counts): ${list(Object.fromEntries(bystanders))}`,
+    );
+  const poison = { injected: crashes.length, inDeadLetterQueue: figures.deadLetteredAlone };
+  return { failures, poison, crashPoison: figures, notes };
+}
+export type CrashPoisonFigures = ReturnType<typeof crashVerdict>['crashPoison'];
+
+const consumerOf = (topic: string) =>
+  Object.entries(manifest.functions).find(([, f]) => 'topic' in f.trigger && f.trigger.topic === topic)?.[0];
+
+/**
+ * Waits until the runtime reports `count` records sent to on-failure (a crash record takes 9 invocations
+ * and about 45 s of backoff, longer than the drain's patience without progress), it exits, or a deadline.
+ */
+async function deadLettered(h: ChaosRun, count: number) {
+  const child = h.runtimes.current();
+  const started = Date.now();
+  let exit: number | null | undefined;
+  void child.exited.then((code) => {
+    exit = code;
+  });
+  while (exit === undefined && Date.now() - started < DEAD_LETTERED_WITHIN_MS) {
+    const stats = await Promise.race([
+      child.stats().catch(() => undefined),
+      child.exited.then(() => undefined),
+    ]);
+    const emulators = Object.values(stats?.emulators ?? {});
+    if (emulators.reduce((n, e) => n + e.recordsSentToOnFailure, 0) >= count) break;
+    await sleep(2_000);
+  }
+  h.note(
+    exit !== undefined
+      ? `the runtime process (pid ${child.pid}) died with code ${exit} while crash records were being dead-lettered`
+      : `the runtime reported ${count}+ records sent to on-failure ${((Date.now() - started) / 1000).toFixed(1)} s after the last crash record`,
+  );
+}
+
+/** CRASH_SHARE of the orders in crash records, spread between the accepted orders. */
+export const crashPoison: Fault = async (h) => {
+  const crashes = planCrashes(h.session.runId, h.session.orders, h.crashKinds);
+  const sent: CrashRecord[] = [];
+  const during = (async () => {
+    await spreadAmongOrders(h, 'bench-chaos-crash', crashes.length, async (producer, i) => {
+      const crash = crashes[i] as CrashRecord;
+      const { topic, partition, key, kind } = crash;
+      const headers = { [CRASH_HEADER]: kind };
+      await producer.send({ messages: [{ topic, partition, key, value: Buffer.from('{}'), headers }] });
+      sent.push(crash);
+    });
+    const byKind = Object.entries(countBy(sent, (c) => c.kind)).map(([k, n]) => `${k} ${n}`);
+    const partitions = new Set(sent.map((c) => c.partition)).size;
+    h.note(
+      `${sent.length} crash records (${byKind.join(', ')}) injected over ${orderPathTopics.join(', ')}, on ${partitions} partitions`,
+    );
+    await deadLettered(h, sent.length);
+  })();
+  return { during, verdict: (evidence) => crashVerdict(sent, evidence, h.session.runId) };
 };

@@ -58,37 +58,6 @@ export const DEFAULT_CANCEL_SHARE = 0.3;
  */
 const CANCEL_WITHIN_MS = 2_500;
 
-/** The row of a scenario that did not run: nothing sent, nothing found. */
-export function notRun(scenario: string): ScenarioResult {
-  return {
-    scenario,
-    pass: true,
-    sent: 0,
-    accepted: 0,
-    acceptedPerSec: 0,
-    completed: 0,
-    lost: 0,
-    notAccepted: 0,
-    duplicateNotifications: 0,
-    repeatedSends: 0,
-    missingNotifications: 0,
-    deliveries: 0,
-    doubleReservedUnits: 0,
-    stockMismatches: 0,
-    poison: undefined,
-    crashPoison: undefined,
-    deadLettered: {},
-    orderStatuses: {},
-    notificationSamples: { duplicates: [], missing: [] },
-    completionsReportedAgain: 0,
-    durationS: 0,
-    failures: [],
-    events: [],
-    logFile: '',
-    logFiles: [],
-  };
-}
-
 /** One scenario's run, what its fault works with: its tables, its runtimes, what it noted. */
 export type ChaosRun = Awaited<ReturnType<typeof startRun>>;
 
@@ -104,13 +73,16 @@ async function startRun(scenario: Scenario, stack: BenchStack, options: ChaosOpt
   const [apiPort] = await findFreePorts(1);
   const tracker = new CompletionTracker();
   const events: string[] = [];
-  const runtimes = runtimePool(`chaos-${scenario.name}`, {
-    stack,
+  const runtimes = runtimePool(`chaos-${scenario.name}`, tracker, {
+    mode: 'pipeline',
     runId,
+    kafkaBrokers: stack.kafkaBrokers,
+    dynamodbEndpoint: stack.dynamodbEndpoint,
+    snsEndpoint: stack.snsEndpoint,
     tablePrefix: session.tablePrefix,
-    tracker,
     apiPort: apiPort as number,
-    extra: { handlerWrapper: scenario.handlerWrapper, faults: profile },
+    handlerWrapper: scenario.handlerWrapper,
+    faults: profile,
   });
   let driving = true;
   return {
@@ -145,40 +117,17 @@ async function startRun(scenario: Scenario, stack: BenchStack, options: ChaosOpt
 }
 
 /** The run's runtimes: the main one (restarted on the same API port), visitors, their logs. */
-function runtimePool(
-  name: string,
-  run: {
-    stack: BenchStack;
-    runId: string;
-    tablePrefix: string;
-    tracker: CompletionTracker;
-    apiPort: number;
-    extra: Pick<ChildConfig, 'handlerWrapper' | 'faults'>;
-  },
-) {
-  const { stack, tracker } = run;
+function runtimePool(name: string, tracker: CompletionTracker, config: ChildConfig) {
   const logFiles: string[] = [];
   const children: RunningChild[] = [];
   const visitorApis = new Map<RunningChild, string>();
   let current: RunningChild | undefined;
   let turn = 0;
-  const spawn = async (what: string, port: number) => {
-    const logFile = logFileFor(run.runId, `${name}${logFiles.length === 0 ? '' : `-${what}`}`);
+  const spawn = async (what: string, apiPort: number) => {
+    const logFile = logFileFor(config.runId, `${name}${logFiles.length === 0 ? '' : `-${what}`}`);
     logFiles.push(logFile);
-    const child = await startChild({
-      config: {
-        mode: 'pipeline',
-        runId: run.runId,
-        kafkaBrokers: stack.kafkaBrokers,
-        dynamodbEndpoint: stack.dynamodbEndpoint,
-        snsEndpoint: stack.snsEndpoint,
-        tablePrefix: run.tablePrefix,
-        apiPort: port,
-        ...run.extra,
-      },
-      onCompleted: (completions: Completion[]) => tracker.complete(completions),
-      logFile,
-    });
+    const onCompleted = (completions: Completion[]) => tracker.complete(completions);
+    const child = await startChild({ config: { ...config, apiPort }, onCompleted, logFile });
     children.push(child);
     return child;
   };
@@ -189,7 +138,7 @@ function runtimePool(
     current: () => current as RunningChild,
     /** Starts the main runtime, or replaces it (same API port). */
     startRuntime: async () => {
-      current = await spawn(`runtime${children.length + 1}`, run.apiPort);
+      current = await spawn(`runtime${children.length + 1}`, config.apiPort);
       return current;
     },
     /** Another runtime in the same consumer groups, on the same tables; its API takes orders too. */
@@ -202,7 +151,7 @@ function runtimePool(
     retireVisitor: (visitor: RunningChild) => void visitorApis.delete(visitor),
     // Orders go round-robin to every runtime's API, as behind a load balancer.
     pickApi: () => {
-      const apis = [`http://127.0.0.1:${run.apiPort}`, ...visitorApis.values()];
+      const apis = [`http://127.0.0.1:${config.apiPort}`, ...visitorApis.values()];
       return apis[turn++ % apis.length] as string;
     },
     stopAll: () => Promise.all(children.map((child) => child.stop().catch(() => undefined))),
@@ -362,8 +311,6 @@ export async function runScenario(
   options: ChaosOptions,
 ): Promise<ScenarioResult> {
   const started = Date.now();
-  const skipped = scenario.cannotRun?.(stack);
-  if (skipped) return { ...notRun(scenario.name), skipped };
   const run = await startRun(scenario, stack, options);
   try {
     await run.runtimes.startRuntime();
@@ -459,19 +406,12 @@ function resultOf(
     acceptedPerSec: Math.round(r.sent.acceptedPerSec * 10) / 10,
     completed: verdict.completed,
     lost: verdict.lost.length,
-    ...(cancellation
-      ? {
-          cancellations: {
-            sent: r.cancelsSent ?? 0,
-            accepted: cancellation.accepted,
-            refused: cancellation.refused,
-            cancelled: cancellation.cancelled,
-            /** The cancelled orders by the status they were cancelled from (RECEIVED: before inventory). */
-            cancelledFrom: cancellation.cancelledFrom,
-            contradictions: cancellation.contradictions.length,
-          },
-        }
-      : {}),
+    /** runtime-kill-cancel: the cancels sent, how they were answered, how the orders ended. */
+    cancellations: cancellation && {
+      sent: r.cancelsSent ?? 0,
+      ...cancellation,
+      contradictions: cancellation.contradictions.length,
+    },
     notAccepted: r.sent.driven.failed.length,
     duplicateNotifications: back.notifications.duplicates.length,
     /** Notifications published again after a crash mid-send (same id; subscribers drop the repeat). */

@@ -7,9 +7,10 @@
 
 import type { CatalogEntry } from '../../functions/shared/catalog.ts';
 import type { FaultCounters, FaultProfile } from '../../local/faults/profile.ts';
-import { CRASH_WRAPPER, crashPoison } from './chaos-crash.ts';
 import {
   brokerKill,
+  CRASH_WRAPPER,
+  crashPoison,
   dynamodbKill,
   type Fault,
   poison,
