@@ -58,7 +58,6 @@ type Work = rules.Work<Message>;
 /** One partition's lane: its buffer (the rules) and the loop that invokes the function with its batches. */
 interface Lane {
   buffer: rules.LaneBuffer<Message>;
-  /** Set while the loop waits for records. */
   wake?: () => void;
   loop?: Promise<void>;
   /** Its commits, chained in order off the invocation path (the next invocation does not wait for them). */
@@ -100,7 +99,6 @@ export class EsmEmulator {
   #consumer: Consumer | undefined;
   #stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | undefined;
   #producer: Producer | undefined;
-  /** The consumer being replaced (outage or refetch), while it is. */
   #replacement: Promise<void> | undefined;
 
   constructor(options: EsmEmulatorOptions) {
@@ -259,7 +257,7 @@ export class EsmEmulator {
     lane.wake?.();
   }
 
-  /** Pauses or resumes the stream as the lanes' buffers say (back-pressure). */
+  /** Back-pressure. */
   #updateFlow(): void {
     const stream = this.#stream;
     if (!stream) return;
@@ -360,7 +358,6 @@ export class EsmEmulator {
     return sent ? { ...work, records: fresh } : undefined;
   }
 
-  /** One invocation, and what it means for the mapping. */
   async #invoke(work: Work): Promise<{ verdict: rules.Verdict; requestId: string }> {
     const outcome: InvokeOutcome = await this.#options
       .invoke(msk.buildMskEvent(this.#source, work.records))
@@ -400,7 +397,6 @@ export class EsmEmulator {
     this.#log(`${invocation} (retry ${work.retries} of ${retryAttempts}) ${what} — ${then}`);
   }
 
-  /** Until every lane's commits so far have been answered (or failed). */
   async #commitsSettled(): Promise<void> {
     await Promise.all([...this.#lanes.values()].map((lane) => lane.committed));
   }
@@ -414,10 +410,7 @@ export class EsmEmulator {
     return sleep(ms, true, { signal: this.#stopping.signal }).catch(() => false);
   }
 
-  /**
-   * Writes one on-failure record per record, in order. False when the emulator stopped meanwhile (the
-   * records stay uncommitted); true otherwise, even when a record had to be skipped.
-   */
+  /** One failure record per record, in order; false when stopped meanwhile (the records stay uncommitted). */
   async #sendToOnFailure(
     records: Message[],
     failure: Omit<msk.FailureContext, 'functionArn'>,
@@ -427,10 +420,7 @@ export class EsmEmulator {
     return true;
   }
 
-  /**
-   * One failure record: whole; reduced at once when the broker refuses the whole one as too large; after
-   * `ON_FAILURE_ATTEMPTS` failed attempts skipped (logged, counted), never retried forever. False: stopped.
-   */
+  /** Whole, else reduced, else skipped (see the class doc); false when stopped meanwhile. */
   async #writeFailureRecord(record: Message, context: msk.FailureContext): Promise<boolean> {
     const { onFailure } = this.#options.trigger;
     const at = `${rules.partitionKey(record)}@${record.offset}`;
@@ -445,8 +435,8 @@ export class EsmEmulator {
         await this.#produceFailureRecord(record, context, true);
       }
     };
-    const failed = (attempt: number, error: unknown) =>
-      `could not write the failure record of ${at} to ${onFailure} (attempt ${attempt}/${ON_FAILURE_ATTEMPTS}): ${errorSummary(error)}`;
+    const failed = (error: unknown) =>
+      `could not write the failure record of ${at} to ${onFailure}: ${errorSummary(error)}`;
     try {
       await retry(write, {
         attempts: ON_FAILURE_ATTEMPTS,
@@ -455,7 +445,8 @@ export class EsmEmulator {
         retryIf: (error) => !this.#stopped && !isTooLarge(error),
         // The first attempt is made even when stopping (as ever); only the waits end with the emulator.
         wait: (ms) => sleep(ms, undefined, { signal: this.#stopping.signal }),
-        onRetry: ({ error, attempt }) => this.#log(failed(attempt, error)),
+        onRetry: ({ error, attempt }) =>
+          this.#log(`${failed(error)} (attempt ${attempt}/${ON_FAILURE_ATTEMPTS})`),
       });
       this.stats.recordsSentToOnFailure++;
       if (reduced) this.stats.failureRecordsReduced++;
@@ -463,8 +454,7 @@ export class EsmEmulator {
       if (this.#stopped) return false;
       this.stats.failureRecordsLost++;
       this.#log(
-        `FAILURE RECORD LOST (${failed(ON_FAILURE_ATTEMPTS, error)}): ${at} exhausted its retries; ` +
-          'skipping it (the original stays on its topic until retention removes it)',
+        `FAILURE RECORD LOST: ${failed(error)}; skipping it (the original stays on its topic until retention removes it)`,
       );
     }
     return true;

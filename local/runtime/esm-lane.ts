@@ -278,13 +278,9 @@ export function commitPoint(
   return last ? last.offset + 1n : undefined;
 }
 
-export interface RetryBackoff {
-  /** Delay before the first retry; each further retry doubles it, up to `maxMs`. */
-  initialMs: number;
-  maxMs: number;
-}
+export type RetryBackoff = { initialMs: number; maxMs: number };
 
-/** Exponential backoff before the retry that follows `failures` failed invocations in a row. */
+/** The wait before the retry after `failures` failed invocations in a row: `initialMs`, doubling up to `maxMs`. */
 export function backoffMs(failures: number, backoff: RetryBackoff): number {
   return Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.max(0, failures - 1));
 }
