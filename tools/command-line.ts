@@ -3,15 +3,14 @@
  * schemas, the benchmarks): read the flags with node:util's strict `parseArgs`, `--help`/`-h` prints the
  * usage and exits 0, a bad flag or value prints why and the usage and exits 2.
  */
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 
 /** Bad arguments: the command prints the message and its usage and exits 2. */
 export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
-
-/** The exit code of bad arguments, for every command. */
-export const USAGE_EXIT_CODE = 2;
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 const help = { help: { type: 'boolean', short: 'h' } } as const;
@@ -45,17 +44,26 @@ export function portOf(flag: string, text: string, { allowZero = false } = {}): 
   return port;
 }
 
+/** The number a flag gives (`fallback` without it); a UsageError unless it is finite and above 0. */
+export function positiveNumber(flag: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0)
+    throw new UsageError(`--${flag} must be a positive number, got "${text}"`);
+  return value;
+}
+
+/**
+ * `usage` is printed on stdout for `--help`, on stderr after a usage error (prefixed with `prefix`, e.g.
+ * `openapi: `). `args` defaults to `process.argv.slice(2)`, `out` to the console; positionals are refused
+ * unless `allowPositionals`.
+ */
 export interface CommandSpec<O extends Options, P extends boolean> {
-  /** One line or more, printed on stdout for `--help` and on stderr after a usage error. */
   usage: string;
   options: O;
-  /** Whether arguments without a flag are taken (default: no). */
   allowPositionals?: P;
-  /** Default: `process.argv.slice(2)`. */
   args?: readonly string[];
-  /** Prefixed to an error message, e.g. `openapi: `. */
   prefix?: string;
-  /** Default: the console. */
   out?: CommandOutput;
 }
 
@@ -92,9 +100,6 @@ export function parseFlags<O extends Options, P extends boolean = false>(
   return { values, positionals } as CommandLine<O, P>;
 }
 
-/** What to do instead of running (exit 0 after `--help`, 2 after bad arguments; both printed), or what to run with. */
-export type Command<T> = { exitCode: 0 | 2 } | { exitCode?: undefined; settings: T };
-
 /**
  * Reads the command line: `--help` prints `usage` (exit 0); a usage error from {@link parseFlags} or
  * thrown by `settingsOf` prints the reason and `usage` (exit 2). Else the settings: what `settingsOf`
@@ -103,7 +108,7 @@ export type Command<T> = { exitCode: 0 | 2 } | { exitCode?: undefined; settings:
 export function readCommandLine<O extends Options, P extends boolean = false, T = CommandLine<O, P>>(
   spec: CommandSpec<O, P>,
   settingsOf: (line: CommandLine<O, P>) => T = (line) => line as T,
-): Command<T> {
+): { exitCode: 0 | 2 } | { exitCode?: undefined; settings: T } {
   const out = spec.out ?? console;
   try {
     const line = parseFlags(spec);
@@ -115,15 +120,15 @@ export function readCommandLine<O extends Options, P extends boolean = false, T 
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     out.error(`${spec.prefix ?? ''}${error.message}\n${spec.usage}`);
-    return { exitCode: USAGE_EXIT_CODE };
+    return { exitCode: 2 };
   }
 }
 
-/** The number a flag gives (`fallback` without it); a UsageError unless it is finite and above 0. */
-export function positiveNumber(flag: string, text: string | undefined, fallback: number): number {
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isFinite(value) || value <= 0)
-    throw new UsageError(`--${flag} must be a positive number, got "${text}"`);
-  return value;
+/** JSON as `biome check` wants the file (the repository's lint covers generated files too). */
+export function formattedJson(value: unknown): string {
+  const biome = join(import.meta.dirname, '..', 'node_modules', '.bin', 'biome');
+  return execFileSync(biome, ['format', '--stdin-file-path=generated.json'], {
+    input: JSON.stringify(value, null, 2),
+    encoding: 'utf8',
+  });
 }

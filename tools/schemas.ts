@@ -10,17 +10,10 @@
  * `--check` writes nothing and exits 1 when a file is missing or differs from the generated schema.
  * Exit codes: 0 done (or up to date), 1 refused or out of date, 2 bad arguments.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
-import {
-  committedSchemas,
-  currentSchemas,
-  planSchemaWrites,
-  SCHEMAS_DIR,
-  type VersionedSchema,
-} from '../events/json-schemas.ts';
-import { readCommandLine } from './command-line.ts';
+import { committedSchemas, currentSchemas, planSchemaWrites, SCHEMAS_DIR } from '../events/json-schemas.ts';
+import { formattedJson, readCommandLine } from './command-line.ts';
 
 const command = readCommandLine({
   usage: 'usage: npm run schemas -- [--check]',
@@ -29,15 +22,7 @@ const command = readCommandLine({
 });
 if (command.exitCode !== undefined) process.exit(command.exitCode);
 const args = command.settings.values;
-
 const root = join(import.meta.dirname, '..');
-
-/** Formatted as `biome check` wants JSON files. */
-const formatted = (schema: VersionedSchema): string =>
-  execFileSync(join(root, 'node_modules', '.bin', 'biome'), ['format', '--stdin-file-path=schema.json'], {
-    input: JSON.stringify(schema.schema, null, 2),
-    encoding: 'utf8',
-  });
 
 const plans = planSchemaWrites(currentSchemas(), await committedSchemas());
 const refused = plans.flatMap((plan) => (plan.action === 'incompatible' ? plan.problems : []));
@@ -56,7 +41,7 @@ for (const { action, next } of changes) {
     continue;
   }
   await mkdir(dirname(path), { recursive: true });
-  await writeFile(path, formatted(next));
+  await writeFile(path, formattedJson(next.schema));
   console.log(`schemas: wrote ${file} (${action})`);
 }
 if (args.check && changes.length > 0) process.exit(1);
