@@ -132,9 +132,13 @@ const closedLoopMargins = (options: BenchOptions) => ({
 
 const openLoop = (target: Target, options: BenchOptions, label: string) =>
   measure(target, {
-    ...{ label, orders: options.orders, warmup: options.warmup, stallMs: options.stallMs, log },
+    label,
+    orders: options.orders,
     load: { kind: 'rate', perSecond: options.rate },
+    warmup: options.warmup,
     firstIndex: 0,
+    stallMs: options.stallMs,
+    log,
   });
 
 const closedLoop = (
@@ -145,9 +149,13 @@ const closedLoop = (
   firstIndex: number,
 ) =>
   measure(target, {
-    ...{ label, orders, stallMs: options.stallMs, log, firstIndex },
+    label,
+    orders,
     load: { kind: 'concurrency', inFlight: options.concurrency },
     ...closedLoopMargins(options),
+    firstIndex,
+    stallMs: options.stallMs,
+    log,
   });
 
 const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 100) / 100 : Number.NaN);

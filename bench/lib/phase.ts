@@ -6,7 +6,6 @@
  * `warmup + orders + cooldown` orders, the throughput taken between the `warmup`-th and the
  * `(warmup + orders)`-th completion, the counters over the whole loop.
  */
-import { Admin } from '@platformatic/kafka';
 import { manifest } from '../../topology/manifest.ts';
 import { type RunningChild, startChild } from './child-process.ts';
 import { cpuUsage, type Processes, sampleCpu } from './cpu.ts';
@@ -15,7 +14,7 @@ import { benchOrder } from './orders.ts';
 import { progressBar } from './progress.ts';
 import type { Completion } from './protocol.ts';
 import { logFileFor, preparePipeline } from './session.ts';
-import { type BenchStack, benchCatalog, newRunId } from './stack.ts';
+import { type BenchStack, benchCatalog, newAdmin, newRunId } from './stack.ts';
 import { summarize } from './stats.ts';
 import { baselineSender, postOrder } from './submit.ts';
 import { orderPathTopics } from './topics.ts';
@@ -48,89 +47,68 @@ export interface Target {
   close(): Promise<void>;
 }
 
-/** Starts the runtime child (pipeline or baseline hops) on fresh tables, groups or topics. */
-export async function openTarget(
-  kind: 'pipeline' | 'baseline',
-  stack: BenchStack,
-  stock: number,
-): Promise<Target> {
+/** Starts the runtime child (the pipeline, or the baseline's hops) on fresh tables and groups, or topics. */
+export async function openTarget(kind: 'pipeline' | 'baseline', stack: BenchStack, stock: number) {
   const runId = newRunId();
   const logFile = logFileFor(runId, kind);
   let target: Target | undefined;
-  const onCompleted = (completions: Completion[]) => target?.tracker.complete(completions);
-  const base = {
-    runId,
-    kafkaBrokers: stack.kafkaBrokers,
-    dynamodbEndpoint: stack.dynamodbEndpoint,
-    snsEndpoint: stack.snsEndpoint,
-    apiPort: 0,
+  // What close() undoes, last first; also when opening fails halfway.
+  const undo: (() => Promise<unknown>)[] = [];
+  const close = async () => {
+    for (const step of undo.reverse()) await step().catch(() => undefined);
   };
-  if (kind === 'pipeline') {
-    const session = await preparePipeline(stack, runId, stock);
+  try {
+    const pipeline = kind === 'pipeline' ? await preparePipeline(stack, runId, stock) : undefined;
+    if (pipeline) undo.push(pipeline.dispose);
+    const topics = Array.from({ length: orderPathTopics.length + 1 }, (_, i) => `bench-${runId}-hop${i}`);
+    if (!pipeline) {
+      const admin = newAdmin(stack.kafkaBrokers);
+      undo.push(() => admin.close());
+      await admin.createTopics({ topics, partitions: manifest.topics.OrderReceived.partitions, replicas: 1 });
+      undo.push(() => admin.deleteTopics({ topics }));
+    }
     const child = await startChild({
-      config: { ...base, mode: 'pipeline', tablePrefix: session.tablePrefix },
-      onCompleted,
+      config: {
+        runId,
+        mode: kind,
+        kafkaBrokers: stack.kafkaBrokers,
+        dynamodbEndpoint: stack.dynamodbEndpoint,
+        snsEndpoint: stack.snsEndpoint,
+        apiPort: 0,
+        tablePrefix: pipeline?.tablePrefix ?? `bench-${runId}`,
+        ...(pipeline ? {} : { baselineTopics: topics }),
+      },
+      onCompleted: (completions: Completion[]) => target?.tracker.complete(completions),
       logFile,
-    }).catch(async (error: unknown) => {
-      await session.dispose().catch(() => undefined);
-      throw error;
     });
-    const apiUrl = child.apiUrl as string;
+    undo.push(() => child.stop());
+    const sender = pipeline ? undefined : baselineSender(stack.kafkaBrokers, topics[0] as string);
+    if (sender) undo.push(() => sender.close());
+    const entries = pipeline?.entries ?? benchCatalog(1);
     target = {
       child,
-      processes: () => ({ runtime: child.pid, ...stack.servicePids() }),
-      // A retry is an extra API request (and invocation) in the counters: say why it happened.
       submit: (index) =>
-        postOrder(apiUrl, benchOrder(runId, index, session.entries), {
-          onRetry: (reason) =>
-            process.stderr.write(`[bench] POST /orders of order ${index} retried: ${reason}\n`),
-        }),
+        sender
+          ? sender.send(benchOrder(runId, index, entries))
+          : // A retry is an extra API request (and invocation) in the counters: say why it happened.
+            postOrder(child.apiUrl as string, benchOrder(runId, index, entries), {
+              onRetry: (reason) =>
+                process.stderr.write(`[bench] POST /orders of order ${index} retried: ${reason}\n`),
+            }),
       tracker: new CompletionTracker(),
-      tablePrefix: session.tablePrefix,
+      tablePrefix: pipeline?.tablePrefix ?? '',
       logFile,
-      close: async () => {
-        await child.stop().catch(() => undefined);
-        await session.dispose().catch(() => undefined);
+      processes: () => {
+        const { kafka, ...others } = stack.servicePids();
+        return { runtime: child.pid, ...(kafka === undefined ? {} : { kafka }), ...(pipeline ? others : {}) };
       },
+      close,
     };
     return target;
-  }
-
-  const topics = Array.from({ length: orderPathTopics.length + 1 }, (_, i) => `bench-${runId}-hop${i}`);
-  const admin = new Admin({ clientId: 'bench-admin', bootstrapBrokers: stack.kafkaBrokers });
-  await admin.createTopics({ topics, partitions: manifest.topics.OrderReceived.partitions, replicas: 1 });
-  let child: RunningChild;
-  try {
-    child = await startChild({
-      config: { ...base, mode: 'baseline', tablePrefix: `bench-${runId}`, baselineTopics: topics },
-      onCompleted,
-      logFile,
-    });
   } catch (error) {
-    await admin.deleteTopics({ topics }).catch(() => undefined);
-    await admin.close();
+    await close();
     throw error;
   }
-  const sender = baselineSender(stack.kafkaBrokers, topics[0] as string);
-  const entries = benchCatalog(1);
-  target = {
-    child,
-    processes: () => {
-      const { kafka } = stack.servicePids();
-      return { runtime: child.pid, ...(kafka === undefined ? {} : { kafka }) };
-    },
-    submit: (index) => sender.send(benchOrder(runId, index, entries)),
-    tracker: new CompletionTracker(),
-    tablePrefix: '',
-    logFile,
-    close: async () => {
-      await child.stop().catch(() => undefined);
-      await sender.close().catch(() => undefined);
-      await admin.deleteTopics({ topics }).catch(() => undefined);
-      await admin.close().catch(() => undefined);
-    },
-  };
-  return target;
 }
 
 export interface SegmentOptions {
