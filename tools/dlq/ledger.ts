@@ -7,7 +7,7 @@ import {
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
-import { topicNames } from '../../events/topics.ts';
+import { type TopicName, topicNames } from '../../events/topics.ts';
 import { isConditionalCheckFailed } from '../../functions/shared/dynamodb.ts';
 import { manifest } from '../../topology/index.ts';
 import { deadLetterTopic } from '../../topology/topics.ts';
@@ -29,8 +29,7 @@ export const COPY_PREFIX = 'dlq-replay-copy#';
 /** Every key the tool writes starts with one of these; the deployed functions' roles may write none of them. */
 export const REPLAY_LEDGER_PREFIXES = [CLAIM_PREFIX, COPY_PREFIX] as const;
 
-const retentionHours = (topic: string) =>
-  (manifest.topics as Record<string, { retentionHours: number }>)[topic]?.retentionHours ?? 0;
+const retentionHours = (topic: string) => manifest.topics[topic as TopicName]?.retentionHours ?? 0;
 /**
  * Longer than any letter naming the record can be around: the record is on its topic for that topic's
  * retention, and a letter of it stays on the dead-letter topic for that one's (then DynamoDB's TTL).
@@ -96,36 +95,23 @@ export function decide(
   now: number,
 ): Decision {
   if (state.kind === 'completed') return { action: 'already-replayed' };
-  if (state.kind === 'unreadable') {
-    return {
-      action: 'skip',
-      kind: 'claim not written by the tool',
-      reason: `its claim is unreadable: ${state.error}`,
-    };
-  }
+  const skip = (kind: SkipKind, reason: string): Decision => ({ action: 'skip', kind, reason });
+  if (state.kind === 'unreadable')
+    return skip('claim not written by the tool', `its claim is unreadable: ${state.error}`);
   if (state.kind === 'in-progress' && !claimable(state, now)) {
-    return {
-      action: 'skip',
-      kind: 'being replayed by another run',
-      reason: `claimed at ${state.claimedAt} by another run, until ${new Date(state.leaseExpiresAt).toISOString()}`,
-    };
+    const until = new Date(state.leaseExpiresAt).toISOString();
+    return skip(
+      'being replayed by another run',
+      `claimed at ${state.claimedAt} by another run, until ${until}`,
+    );
   }
   if (copyOf !== undefined && !includeFailedReplays) {
-    return {
-      action: 'skip',
-      kind: 'failed again after a replay',
-      reason: `failed again after its replay of ${copyOf} (--include-failed-replays sends it again)`,
-    };
+    const reason = `failed again after its replay of ${copyOf} (--include-failed-replays sends it again)`;
+    return skip('failed again after a replay', reason);
   }
   return state.kind === 'in-progress'
     ? { action: 'replay', takeOver: `claimed at ${state.claimedAt} by a run that did not finish` }
     : { action: 'replay' };
-}
-
-export interface Lookup {
-  state: ReplayState;
-  /** The original this record is a copy of, when the tool sent it (a failed replay's letter names it). */
-  copyOf: string | undefined;
 }
 
 export type ClaimResult = { won: true; token: string } | { won: false; state: ReplayState };
@@ -140,8 +126,11 @@ export class ReplayLedger {
     this.#client = DynamoDBDocumentClient.from(client);
   }
 
-  /** What the ledger knows of `record` (`<topic>:<partition>:<offset>`): its replay, and whether it is a copy. */
-  async look(record: string): Promise<Lookup> {
+  /**
+   * What the ledger knows of `record` (`<topic>:<partition>:<offset>`): its replay, and the original it is
+   * a copy of when the tool sent it (a failed replay's letter names it).
+   */
+  async look(record: string): Promise<{ state: ReplayState; copyOf: string | undefined }> {
     const keys = [{ id: CLAIM_PREFIX + record }, { id: COPY_PREFIX + record }];
     const answer = await this.#client.send(
       new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }),

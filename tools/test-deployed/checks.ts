@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
+import { catalogLines, exampleOrder } from '../../functions/order-api/example-order.ts';
 import type { ApiAnswer, ApiClient } from './signed-client.ts';
 
 /** What moved since {@link Observatory.start}: the dashboard's order counts and the dead letters. */
@@ -80,17 +81,9 @@ function expectStatus(answer: ApiAnswer, status: number, what: string): void {
     );
 }
 
-const orderBody = (runId: string, items: { sku: string; quantity: number }[]) => ({
-  customerId: `test-deployed-${runId}`,
-  items,
-  shippingAddress: {
-    name: 'Test Deployed',
-    line1: '1 Main St',
-    city: 'Seattle',
-    postalCode: '98101',
-    country: 'US',
-  },
-});
+/** The example order request (functions/order-api/example-order.ts) of `items`, for this run's customer. */
+const orderBody = (runId: string, items: { sku: string; quantity: number }[]) =>
+  exampleOrder(`test-deployed-${runId}`, catalogLines(items));
 
 /** POSTs an order, expects 202, answers its id (and the answer, for a check that looks further). */
 async function placeOrder(api: ApiClient, body: unknown, idempotencyKey: string) {
