@@ -6,18 +6,11 @@ import type { KpiRecorded } from '../../events/schemas/events.ts';
 import { onKpisPublished } from '../../functions/kpis/metrics.ts';
 import { postTelemetry } from '../runtime/environments/telemetry.ts';
 import type { LocalRuntimeOptions } from '../runtime/runtime.ts';
-import { TRACE_FEED_MODULE, traceFeedSpans } from './trace-feed.ts';
+import { feedItems, TRACE_FEED_MODULE } from './trace-feed.ts';
 
 const KPI_FEED_MODULE = 'local/dashboard/kpi-feed.ts';
-const FEED = 'kpis-published';
 
-onKpisPublished((records) => postTelemetry({ feed: FEED, records }));
-
-/** The records of a telemetry message this module sent; undefined for any other message. */
-export function kpiFeedRecords(data: unknown): readonly KpiRecorded[] | undefined {
-  const { feed, records } = (data ?? {}) as { feed?: unknown; records?: unknown };
-  return feed === FEED && Array.isArray(records) ? (records as KpiRecorded[]) : undefined;
-}
+onKpisPublished((records) => postTelemetry({ feed: 'kpis-published', items: records }));
 
 /**
  * The runtime options that feed `aggregator` the records the kpis function publishes, and every
@@ -30,9 +23,9 @@ export function feedDashboard(aggregator: {
   return {
     preload: (fn) => (fn === 'kpis' ? [KPI_FEED_MODULE, TRACE_FEED_MODULE] : [TRACE_FEED_MODULE]),
     onTelemetry: (_fn, data) => {
-      const records = kpiFeedRecords(data);
-      if (records) aggregator.record(records);
-      const spans = traceFeedSpans(data);
+      const records = feedItems(data, 'kpis-published');
+      if (records) aggregator.record(records as KpiRecorded[]);
+      const spans = feedItems(data, 'spans');
       if (spans) aggregator.recordSpans(spans);
     },
   };

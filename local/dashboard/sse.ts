@@ -3,30 +3,23 @@ import type { ServerResponse } from 'node:http';
 export interface SseLimits {
   /** Streams open at once; one more is refused (429). */
   maxClients: number;
-  /**
-   * Frames a client may miss while its connection does not drain; past that it is dropped. Frames are
-   * whole snapshots, so a client that drains in time gets the latest one and has lost nothing.
-   */
+  /** Frames a client may miss while its connection does not drain; past that it is dropped. */
   maxMissedFrames: number;
 }
 
 /** 40 frames: ten seconds at the dashboard's pace of a frame per 250 ms. */
 export const DEFAULT_SSE_LIMITS: SseLimits = { maxClients: 32, maxMissedFrames: 40 };
 
-interface Client {
-  /** write() returned false: nothing more is written until the connection drains. */
-  congested: boolean;
-  missed: number;
-}
-
 /**
  * The dashboard's server-sent event streams, with back-pressure: a frame is written to a client only
  * while its connection drains, so what waits in memory for it is at most one frame; a client that stops
- * reading is dropped after {@link SseLimits.maxMissedFrames}. Without this, every frame for a client that
+ * reading is dropped after {@link SseLimits.maxMissedFrames}. Frames are whole snapshots, so a client that
+ * drains in time gets the latest one and has lost nothing. Without this, every frame for a client that
  * never reads stays buffered in the process, for ever.
  */
 export class SseClients {
-  private readonly clients = new Map<ServerResponse, Client>();
+  /** Per client, the frames it missed since write() returned false; undefined while its connection drains. */
+  private readonly clients = new Map<ServerResponse, { missed?: number }>();
   private latest = '';
 
   constructor(
@@ -46,16 +39,14 @@ export class SseClients {
   /** Opens a stream with its first frame; false (nothing written) when too many are open already. */
   add(response: ServerResponse, first: string): boolean {
     if (this.full) return false;
-    const client: Client = { congested: false, missed: 0 };
+    const client: { missed?: number } = {};
     this.clients.set(response, client);
     response.on('close', () => this.clients.delete(response));
     response.on('drain', () => {
-      client.congested = false;
+      const missed = client.missed;
+      client.missed = undefined;
       // The client caught up: the latest snapshot, if it missed any.
-      if (client.missed > 0) {
-        client.missed = 0;
-        this.write(response, client, this.latest);
-      }
+      if (missed) this.write(response, client, this.latest);
     });
     this.write(response, client, first);
     return true;
@@ -65,12 +56,12 @@ export class SseClients {
   broadcast(frame: string): void {
     this.latest = frame;
     for (const [response, client] of this.clients) {
-      if (!client.congested) {
-        this.write(response, client, frame);
-        continue;
+      if (client.missed === undefined) this.write(response, client, frame);
+      else if (++client.missed > this.limits.maxMissedFrames) {
+        this.clients.delete(response);
+        response.destroy();
+        this.log('[dashboard] dropped an event stream client: it does not read its stream');
       }
-      client.missed += 1;
-      if (client.missed > this.limits.maxMissedFrames) this.drop(response, 'it does not read its stream');
     }
   }
 
@@ -79,13 +70,7 @@ export class SseClients {
     this.clients.clear();
   }
 
-  private write(response: ServerResponse, client: Client, frame: string): void {
-    if (!response.write(frame)) client.congested = true;
-  }
-
-  private drop(response: ServerResponse, why: string): void {
-    this.clients.delete(response);
-    response.destroy();
-    this.log(`[dashboard] dropped an event stream client: ${why}`);
+  private write(response: ServerResponse, client: { missed?: number }, frame: string): void {
+    if (!response.write(frame)) client.missed = 0;
   }
 }

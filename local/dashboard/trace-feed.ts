@@ -7,7 +7,6 @@ import { onSpans, type Span } from '../../functions/shared/spans.ts';
 import { beforeAnswer, postTelemetry } from '../runtime/environments/telemetry.ts';
 
 export const TRACE_FEED_MODULE = 'local/dashboard/trace-feed.ts';
-const FEED = 'spans';
 /** An invocation's spans beyond this many are dropped: a batch of 500 orders is still a few thousand. */
 const MAX_SPANS_PER_MESSAGE = 5_000;
 
@@ -19,12 +18,12 @@ onSpans((spans) => {
 
 beforeAnswer(() => {
   if (pending.length === 0) return;
-  postTelemetry({ feed: FEED, spans: pending });
+  postTelemetry({ feed: 'spans', items: pending });
   pending = [];
 });
 
-/** The spans of a telemetry message this module sent (not yet checked); undefined for any other message. */
-export function traceFeedSpans(data: unknown): readonly unknown[] | undefined {
-  const { feed, spans } = (data ?? {}) as { feed?: unknown; spans?: unknown };
-  return feed === FEED && Array.isArray(spans) ? spans : undefined;
+/** The items of a telemetry message a feed module sent (not yet checked); undefined for any other message. */
+export function feedItems(data: unknown, feed: 'spans' | 'kpis-published'): readonly unknown[] | undefined {
+  const message = (data ?? {}) as { feed?: unknown; items?: unknown };
+  return message.feed === feed && Array.isArray(message.items) ? message.items : undefined;
 }

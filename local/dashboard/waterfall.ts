@@ -14,18 +14,6 @@ export const SpanSchema = z.object({
   failed: z.boolean().optional(),
 }) satisfies z.ZodType<Span>;
 
-/** One line of an order's waterfall. */
-export interface WaterfallRow {
-  source: string;
-  name: string;
-  /** Milliseconds from the order's first span's start. */
-  offsetMs: number;
-  durationMs: number;
-  /** Hops from the span that started the order (0 for it). */
-  depth: number;
-  failed?: boolean;
-}
-
 const byStart = (a: Span, b: Span) => a.startMs - b.startMs || a.name.localeCompare(b.name);
 const round = (ms: number) => Math.round(ms * 10) / 10;
 
@@ -33,24 +21,23 @@ const round = (ms: number) => Math.round(ms * 10) / 10;
  * An order's spans in causal order: each span after the span that caused it (its parent), a parent's
  * children by start time, depth first, so that a hop is followed by what it did and then by what it made
  * happen; a span whose parent is unknown (not recorded, or dropped) starts a tree of its own, trees by
- * start time. Offsets are from the earliest start, in milliseconds. A span never starts before the span
- * that caused it: `queued` starts at the record's Kafka timestamp, whole milliseconds, which can fall a
- * fraction of one before its producer's start; it is drawn from its parent's start, ending where it ended. The spans may come in any order (they
+ * start time. Offsets are from the earliest start, in milliseconds; `depth` counts the hops from the span
+ * that started the order. A span never starts before the span that caused it: `queued` starts at the
+ * record's Kafka timestamp, whole milliseconds, which can fall a fraction of one before its producer's
+ * start; it is drawn from its parent's start, ending where it ended. The spans may come in any order (they
  * arrive as environments answer); the same spans always give the same waterfall.
  */
-export function waterfall(spans: readonly Span[]): WaterfallRow[] {
-  if (spans.length === 0) return [];
+export function waterfall(spans: readonly Span[]) {
   const ids = new Set(spans.map((span) => span.spanId));
+  const caused = (span: Span) =>
+    span.parentId !== undefined && span.parentId !== span.spanId && ids.has(span.parentId);
   const children = new Map<string, Span[]>();
-  const roots: Span[] = [];
-  for (const span of spans) {
-    if (span.parentId !== undefined && span.parentId !== span.spanId && ids.has(span.parentId)) {
-      const siblings = children.get(span.parentId) ?? [];
-      siblings.push(span);
-      children.set(span.parentId, siblings);
-    } else roots.push(span);
-  }
-  const rows: (WaterfallRow & { startMs: number })[] = [];
+  for (const span of spans.filter(caused))
+    children.set(span.parentId as string, [...(children.get(span.parentId as string) ?? []), span]);
+  const rows: (Pick<Span, 'source' | 'name' | 'startMs' | 'durationMs'> & {
+    depth: number;
+    failed?: true;
+  })[] = [];
   const visited = new Set<Span>();
   const visit = (span: Span, depth: number, parentStart: number) => {
     // A cycle of forged ids is cut where it closes.
@@ -61,14 +48,13 @@ export function waterfall(spans: readonly Span[]): WaterfallRow[] {
       source: span.source,
       name: span.name,
       startMs: start,
-      offsetMs: 0,
       durationMs: round(Math.max(0, span.durationMs - (start - span.startMs))),
       depth,
       ...(span.failed ? { failed: true } : {}),
     });
     for (const child of [...(children.get(span.spanId) ?? [])].sort(byStart)) visit(child, depth + 1, start);
   };
-  for (const root of roots.sort(byStart)) visit(root, 0, -Infinity);
+  for (const root of spans.filter((span) => !caused(span)).sort(byStart)) visit(root, 0, -Infinity);
   // Spans only reachable through a cycle: listed last, by start.
   for (const span of [...spans].sort(byStart)) visit(span, 0, -Infinity);
   const origin = Math.min(...rows.map((row) => row.startMs));

@@ -1,30 +1,13 @@
 /**
  * The error answers the fault layer gives, byte for byte as DynamoDB (AWS JSON 1.0) and SNS (AWS Query)
- * send them. Pure: no I/O.
- *
- * DynamoDB — https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html
- *   `HTTP/1.1 400`, `Content-Type: application/x-amz-json-1.0`, `x-amzn-RequestId`, a body
- *   `{"__type":"com.amazonaws.dynamodb.v20120810#<Name>","message":"..."}`; 5xx for `InternalServerError`.
- *   Member names are the service model's (the JSON protocol has no renaming): `message` for most,
- *   `Message` + `CancellationReasons` for TransactionCanceledException, `ThrottlingReasons` for
- *   ProvisionedThroughputExceededException but `throttlingReasons` for ThrottlingException (both as
- *   @aws-sdk/client-dynamodb 3.1169's schema reads them).
- * TransactionCanceledException as the service sends it (reasons in the order of `TransactItems`, `{"Code":"None"}`
- *   for an item that did not cause it, the codes repeated in brackets in `Message`): the API reference,
- *   https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html (codes and
- *   messages: `TransactionConflict` / "Transaction is ongoing for the item.", `ThrottlingError`,
- *   `ProvisionedThroughputExceeded`), https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_CancellationReason.html,
- *   and the wire body AWS engineers quote in https://github.com/aws/aws-sdk-net/issues/1292.
- * Throttling reasons: https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_ThrottlingReason.html
- *   (`<Table|Index><Read|Write><KeyRangeThroughputExceeded|ProvisionedThroughputExceeded|AccountLimitExceeded|
- *   MaxOnDemandThroughputExceeded>` and the table's ARN).
- * SNS (Query protocol, what @aws-sdk/client-sns 3.1169 speaks: `AwsQueryProtocol`) — an XML
- *   `<ErrorResponse><Error><Type>Sender|Receiver</Type><Code>..</Code><Message>..</Message></Error><RequestId>`;
- *   throttling is the common error `ThrottlingException`, code `Throttling` in the Query protocol, 400
- *   (https://docs.aws.amazon.com/sns/latest/api/CommonErrors.html), with the message SNS sends, "Rate exceeded"
- *   (quoted from real answers in https://github.com/amzn/smoke-aws/pull/149); a server fault is `InternalError`
- *   (500, `Receiver`; the model's `InternalErrorException`, whose description is its message here:
- *   https://docs.aws.amazon.com/sns/latest/api/API_Publish.html#API_Publish_Errors).
+ * send them; local/README.md, "Injected AWS errors", shows them with the AWS pages they follow. Pure: no I/O.
+ * Member names are the service model's, as @aws-sdk/client-dynamodb 3.1169 reads them: `Message` +
+ * `CancellationReasons` for TransactionCanceledException (the wire body AWS engineers quote in
+ * https://github.com/aws/aws-sdk-net/issues/1292), `ThrottlingReasons` for ProvisionedThroughputExceededException
+ * but `throttlingReasons` for ThrottlingException. SNS's throttling is the common error `Throttling`
+ * (https://docs.aws.amazon.com/sns/latest/api/CommonErrors.html) with the message SNS sends, "Rate exceeded"
+ * (quoted from real answers in https://github.com/amzn/smoke-aws/pull/149); `InternalError`'s message is
+ * the description of https://docs.aws.amazon.com/sns/latest/api/API_Publish.html#API_Publish_Errors.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { crc32 } from 'node:zlib';

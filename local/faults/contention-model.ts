@@ -1,35 +1,20 @@
 /**
- * A model of DynamoDB under contention for ONE hot item (a SKU's stock item during a flash sale), from AWS's
- * documented behaviour, and the fault profile that injects what it predicts. Pure: no I/O, no clock.
+ * A model of DynamoDB under contention for ONE hot item (a SKU's stock item during a flash sale), and the
+ * fault profile that injects what it predicts. Pure: no I/O, no clock. docs/capacity.md, "Per SKU", gives the
+ * AWS facts it rests on with their pages (a partition's 1,000 write units per second, 2 write units per item
+ * of a transactional write, optimistic transactions: an attempt that finds the item held is refused) and its
+ * figures.
  *
- * What AWS documents (each fact where it is checked):
- * - A partition serves at most 1,000 write units and 3,000 read units per second, whatever the table's
- *   throughput: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/warm-throughput-scenarios.html
- *   ("each individual partition is limited to 1,000 write units per second and 3,000 read units per
- *   second"). One item lives in one partition, so this is the item's limit too.
- * - A transactional write costs 2 write units per item of up to 1 KB ("one to prepare the transaction and
- *   one to commit the transaction"): "Capacity management for transactions" in
- *   https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html
- * - Transactions are optimistic: an item that is part of an ongoing TransactWriteItems cancels another
- *   TransactWriteItems on it (TransactionCanceledException, reason `TransactionConflict`), and a single-item
- *   write on it fails with TransactionConflictException: "Transaction conflict handling", same page. Nothing
- *   waits for the item: the attempt that finds it held is refused.
- *
- * The model. One item is a server without a queue (an Erlang loss system, M/G/1/1): an attempt that arrives
- * while another holds the item for its `transactionMs` is cancelled and holds nothing. With attempts arriving
- * at rate x (per second, τ the hold time in seconds), the item is held a fraction xτ/(1+xτ) of the time, so
- * that is each attempt's conflict probability, and x/(1+xτ) attempts per second are decided (committed, or
- * refused by their own condition). Every order for the SKU is one such decision, retried until decided: at
- * λ orders/s, x = λ/(1−λτ), the conflict probability is λτ and an order takes 1/(1−λτ) attempts.
- * The partition's 1,000 write units cap the attempts that reach the item (every attempt is charged, see
- * `cancelledAttemptWcu`); the writers cap the attempts offered (each has one request in flight, then waits).
- * Past the ceiling — the decided rate at the larger of those caps — orders queue on their partition (lag),
- * every writer keeps retrying, the attempts beyond the write units are throttled, and the SKU is decided at
- * the ceiling.
+ * The item is a server without a queue (an Erlang loss system, M/G/1/1): with attempts arriving at rate x
+ * (τ the hold time in seconds), the item is held a fraction xτ/(1+xτ) of the time (each attempt's conflict
+ * probability) and x/(1+xτ) attempts per second are decided. An order is retried until decided: at λ
+ * orders/s, x = λ/(1−λτ), the conflict probability is λτ and an order takes 1/(1−λτ) attempts. The
+ * partition's write units cap the attempts that reach the item, the writers cap the attempts offered; past
+ * the ceiling (the decided rate at the larger cap) orders queue on their partitions, the attempts beyond the
+ * write units are throttled, and the SKU is decided at the ceiling.
  *
  * What it leaves out: arrivals are taken as Poisson, while one invocation starts up to 32 of a batch's
- * records at once (more conflicts than the model at the same rate when batches are large, i.e. under a
- * backlog); the transaction's hold time is an assumption (`DEFAULT_TRANSACTION_MS`), not a documented figure.
+ * records at once (more conflicts under a backlog); the hold time is an assumption (`DEFAULT_TRANSACTION_MS`).
  */
 import { manifest } from '../../topology/manifest.ts';
 import { kafkaTriggerOf } from '../../topology/topics.ts';

@@ -132,73 +132,65 @@ export function parseFaultProfile(input: unknown): FaultProfile {
   );
 }
 
-const rule = (
-  service: 'dynamodb' | 'sns',
-  name: string,
-  rate: number,
-  fault: FaultSpecInput,
-  more: Partial<FaultRuleInput> = {},
-): FaultRuleInput => ({ name, service, rate, fault, ...more });
+/** A rule of the built-in profiles: a kind alone (`'drop'`) or a fault with its parameters. */
+const rule =
+  (service: 'dynamodb' | 'sns') =>
+  (name: string, rate: number, fault: FaultKind | FaultSpecInput, more: Partial<FaultRuleInput> = {}) =>
+    ({
+      name,
+      service,
+      rate,
+      fault: typeof fault === 'string' ? { kind: fault } : fault,
+      ...more,
+    }) as FaultRuleInput;
+const ddb = rule('dynamodb');
+const sns = rule('sns');
+const on = (...tables: string[]) => ({ tables });
 const after = { when: 'after' } as const;
 const publish = { operations: ['Publish'] };
 /** The inventory's transactions cancelled, their inventory items with `reason` and the others `None`. */
 const cancelInventory = (name: string, rate: number, reason: (typeof CANCELLATION_CODES)[number]) =>
-  rule(
-    'dynamodb',
+  ddb(
     name,
     rate,
     { kind: 'TransactionCanceledException', reason },
-    {
-      tables: ['inventory'],
-      operations: ['TransactWriteItems'],
-    },
+    { ...on('inventory'), operations: ['TransactWriteItems'] },
   );
 
 const contention = [
   // Concurrent reservations of one SKU: the transaction that loses is cancelled.
   cancelInventory('inventory-transaction-conflict', 0.2, 'TransactionConflict'),
   // A single-item write meeting an item inside a running transaction.
-  rule(
-    'dynamodb',
-    'single-write-conflict',
-    0.05,
-    { kind: 'TransactionConflictException' },
-    {
-      tables: ['inventory', 'orders'],
-    },
-  ),
+  ddb('single-write-conflict', 0.05, 'TransactionConflictException', on('inventory', 'orders')),
 ];
 // A hot partition of an on-demand table: ThrottlingException or ProvisionedThroughputExceededException
 // with a KeyRangeThroughputExceeded reason, and throttled items in a transaction cancel it.
 const throttling = [
   cancelInventory('inventory-transaction-throttled', 0.05, 'ThrottlingError'),
-  rule('dynamodb', 'inventory-throttling', 0.1, { kind: 'ThrottlingException' }, { tables: ['inventory'] }),
-  rule(
-    'dynamodb',
+  ddb('inventory-throttling', 0.1, 'ThrottlingException', on('inventory')),
+  ddb(
     'orders-throughput-exceeded',
     0.05,
-    { kind: 'ProvisionedThroughputExceededException' },
-    {
-      tables: ['orders', 'idempotency'],
-    },
+    'ProvisionedThroughputExceededException',
+    on('orders', 'idempotency'),
   ),
 ];
 const errors = [
-  rule('dynamodb', 'dynamodb-500-before', 0.02, { kind: 'InternalServerError' }),
+  ddb('dynamodb-500-before', 0.02, 'InternalServerError'),
   // The case AWS warns about: the write happened, the answer says 500.
-  rule('dynamodb', 'dynamodb-500-after', 0.02, { kind: 'InternalServerError' }, after),
-  rule('dynamodb', 'dynamodb-drop-before', 0.01, { kind: 'drop' }),
-  rule('dynamodb', 'dynamodb-drop-after', 0.01, { kind: 'drop' }, after),
-  rule('sns', 'sns-500-before', 0.03, { kind: 'InternalError' }, publish),
-  rule('sns', 'sns-500-after', 0.03, { kind: 'InternalError' }, { ...publish, ...after }),
-  rule('sns', 'sns-drop-after', 0.01, { kind: 'drop' }, { ...publish, ...after }),
+  ddb('dynamodb-500-after', 0.02, 'InternalServerError', after),
+  ddb('dynamodb-drop-before', 0.01, 'drop'),
+  ddb('dynamodb-drop-after', 0.01, 'drop', after),
+  sns('sns-500-before', 0.03, 'InternalError', publish),
+  sns('sns-500-after', 0.03, 'InternalError', { ...publish, ...after }),
+  sns('sns-drop-after', 0.01, 'drop', { ...publish, ...after }),
 ];
 const slow = [
-  rule('dynamodb', 'dynamodb-latency', 0.5, { kind: 'latency', ms: 20, jitterMs: 80 }),
-  rule('dynamodb', 'dynamodb-latency-spike', 0.02, { kind: 'latency', ms: 500, jitterMs: 500 }, after),
-  rule('sns', 'sns-latency', 0.5, { kind: 'latency', ms: 50, jitterMs: 150 }),
+  ddb('dynamodb-latency', 0.5, { kind: 'latency', ms: 20, jitterMs: 80 }),
+  ddb('dynamodb-latency-spike', 0.02, { kind: 'latency', ms: 500, jitterMs: 500 }, after),
+  sns('sns-latency', 0.5, { kind: 'latency', ms: 50, jitterMs: 150 }),
 ];
-const snsThrottling = [rule('sns', 'sns-throttling', 0.3, { kind: 'Throttling' }, publish)];
+const snsThrottling = [sns('sns-throttling', 0.3, 'Throttling', publish)];
 
 const builtIn = {
   contention: ['DynamoDB transaction conflicts on the inventory (and single-item writes)', contention],
