@@ -1,26 +1,17 @@
 /**
- * The environment a bench or chaos run needs: a broker and a DynamoDB endpoint (started here on free
- * ports, or taken from KAFKA_BROKERS / DYNAMODB_ENDPOINT), tables of its own (a fresh prefix per run),
- * demo stock for every order it will send, and consumer groups of its own that start at the current end
- * of the topics, so records left by earlier runs are never processed again.
+ * The environment a bench or chaos run needs: a broker, a DynamoDB and an SNS endpoint (started here on
+ * free ports, or taken from KAFKA_BROKERS / DYNAMODB_ENDPOINT / SNS_ENDPOINT), and the Kafka offset
+ * helpers its runs share (each run's own tables and groups: ./session.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Admin } from '@platformatic/kafka';
-import { type CatalogEntry, catalog, seedInventory } from '../../functions/shared/catalog.ts';
-import {
-  brokersFromEnv,
-  findFreePorts,
-  type LocalInfra,
-  localDynamoDbConfig,
-  startLocalInfra,
-} from '../../local/infra/index.ts';
+import { type CatalogEntry, catalog } from '../../functions/shared/catalog.ts';
+import { brokersFromEnv, findFreePorts, type LocalInfra, startLocalInfra } from '../../local/infra/index.ts';
 import { kafkaLibDir } from '../../local/infra/kafka.ts';
-import { provisionChannels, provisionTables, provisionTopics } from '../../local/infra/provision.ts';
-import { type FunctionName, localTableName, type TableName, tableNames } from '../../topology/manifest.ts';
+import { provisionTopics } from '../../local/infra/provision.ts';
+import type { FunctionName } from '../../topology/manifest.ts';
 import { RuntimeEnv } from '../../topology/runtime-env.ts';
 
 export type Log = (line: string) => void;
@@ -120,41 +111,6 @@ export function benchCatalog(stock: number): CatalogEntry[] {
     .map((entry) => ({ ...entry, initialStock: stock }));
 }
 
-/** Creates this run's tables (`<prefix>-<table>`) and topics, and stocks them with `entries`. */
-export async function prepareTables(
-  dynamodbEndpoint: string,
-  snsEndpoint: string,
-  tablePrefix: string,
-  entries: readonly CatalogEntry[],
-): Promise<void> {
-  // The run's notifications topic too (`<prefix>-notifications` in moto's SNS): the functions publish there.
-  await Promise.all([
-    provisionTables(dynamodbEndpoint, tablePrefix),
-    provisionChannels(snsEndpoint, tablePrefix),
-  ]);
-  const client = DynamoDBDocumentClient.from(new DynamoDBClient(localDynamoDbConfig(dynamodbEndpoint)));
-  try {
-    await seedInventory(client, localTableName('inventory', tablePrefix), entries);
-  } finally {
-    client.destroy();
-  }
-}
-
-export async function dropTables(dynamodbEndpoint: string, tablePrefix: string): Promise<void> {
-  const client = new DynamoDBClient(localDynamoDbConfig(dynamodbEndpoint));
-  try {
-    await Promise.all(
-      tableNames.map((table: TableName) =>
-        client
-          .send(new DeleteTableCommand({ TableName: localTableName(table, tablePrefix) }))
-          .catch(() => undefined),
-      ),
-    );
-  } finally {
-    client.destroy();
-  }
-}
-
 export type Offsets = Map<string, Map<number, bigint>>;
 
 /** The end offset (high watermark) of every partition of `topics`. */
@@ -173,17 +129,6 @@ export async function endOffsets(admin: Admin, topics: readonly string[]): Promi
   return new Map(
     listed.map((topic) => [topic.name, new Map(topic.partitions.map((p) => [p.partitionIndex, p.offset]))]),
   );
-}
-
-/** Sets the committed offsets of `groupId` (the group must have no live members). */
-export async function commitOffsets(admin: Admin, groupId: string, offsets: Offsets): Promise<void> {
-  await admin.alterConsumerGroupOffsets({
-    groupId,
-    topics: [...offsets].map(([name, partitions]) => ({
-      name,
-      partitionOffsets: [...partitions].map(([partition, offset]) => ({ partition, offset })),
-    })),
-  });
 }
 
 /** The committed offsets of `groupId` on `topics` (partitions without a commit are absent). */
