@@ -1,26 +1,15 @@
 /**
- * DynamoDB on-demand request units of the calls a run makes.
- *
- * The local endpoint (dynoxide) reports `ConsumedCapacity` as DynamoDB does (its figures are captured
- * against AWS: the item's larger image, index arms sized on the projected entry, the transactional 2x on
- * the table arm only), and the bench asks for it (`ReturnConsumedCapacity: INDEXES`) on every call: a call
- * that reports is counted as reported, global secondary indexes included.
- *
- * A call that fails reports nothing (a refused condition still costs its units), so the units of those are
- * computed from the items, with the rules of the DynamoDB developer guide ("Read/write capacity mode",
- * "Item sizes and formats"):
- * - a write costs 1 WRU per started KB of the larger of the item before and after it, at least 1;
- *   a write refused by its condition still costs its units;
- * - a strongly consistent read costs 1 RRU per started 4 KB of the item (an absent item: 1),
- *   an eventually consistent read half of that; a Query/Scan rounds the sum of the items it returns;
- * - transactional reads and writes cost twice as much (TransactGetItems, TransactWriteItems,
- *   ConditionCheck included).
- * Item sizes follow the guide's formula: attribute names count, strings and binaries by their bytes,
- * numbers (significant digits / 2) + 1, lists and maps 3 bytes plus 1 byte per element.
- *
- * An update's "after" size is estimated as the size last seen for the item plus the values the update
- * sets (an upper bound for `SET`/`list_append`); the "before" size is the size last seen. Items never
- * seen by this process (e.g. stock seeded elsewhere) start at the size of their key.
+ * DynamoDB on-demand request units of the calls a run makes. The local endpoint (dynoxide) reports
+ * `ConsumedCapacity` as DynamoDB does (captured against AWS, indexes included), and the bench asks every
+ * call for it (`ReturnConsumedCapacity: INDEXES`). A call that fails reports nothing, yet a refused
+ * condition still costs its units: those are computed from the items, with the DynamoDB developer guide's
+ * rules ("Read/write capacity mode", "Item sizes and formats"): a write costs 1 WRU per started KB of the
+ * larger of the item before and after it; a strongly consistent read 1 RRU per started 4 KB (an absent
+ * item: 1), an eventually consistent one half, a Query/Scan rounds the sum of its items; transactional
+ * reads and writes (ConditionCheck included) twice as much. Item sizes: attribute names count, strings and
+ * binaries by their bytes, numbers (significant digits / 2) + 1, lists and maps 3 bytes plus 1 per element.
+ * An update's "after" size is the size last seen plus the values it sets (an upper bound); items never seen
+ * by this process (e.g. stock seeded elsewhere) start at the size of their key.
  */
 import type { AttributeValue, ConsumedCapacity } from '@aws-sdk/client-dynamodb';
 

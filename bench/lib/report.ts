@@ -17,6 +17,8 @@ export interface MachineInfo {
   loadAverage: { start: number[]; end?: number[] };
 }
 
+export const currentLoad = () => loadavg().map((n) => Math.round(n * 100) / 100);
+
 export function machineInfo(kafkaVersion: string): MachineInfo {
   const cpu = cpus();
   return {
@@ -26,11 +28,9 @@ export function machineInfo(kafkaVersion: string): MachineInfo {
     node: process.version,
     platform: `${process.platform}-${process.arch}`,
     kafkaVersion,
-    loadAverage: { start: loadavg().map((n) => Math.round(n * 100) / 100) },
+    loadAverage: { start: currentLoad() },
   };
 }
-
-export const currentLoad = () => loadavg().map((n) => Math.round(n * 100) / 100);
 
 /** The command line that produced a result, as the user would type it. */
 export function commandLine(script: string): string {
