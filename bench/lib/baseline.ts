@@ -6,6 +6,7 @@
  * the ESM emulator's consumer settings and the functions' producer settings (idempotent, acks=all), so
  * the ratio pipeline/baseline says what the steps and their batching cost on top of Kafka itself.
  */
+import { once } from 'node:events';
 import { Consumer, type Message, type MessagesStream, Producer } from '@platformatic/kafka';
 import { connectionOptions } from '../../functions/shared/kafka/connection.ts';
 import { producerOptions, type RecordProducer } from '../../functions/shared/kafka/producer.ts';
@@ -26,11 +27,7 @@ export interface HopOptions {
   log?: (line: string) => void;
 }
 
-export interface RunningHop {
-  stop(): Promise<void>;
-}
-
-export async function startHop(options: HopOptions): Promise<RunningHop> {
+export async function startHop(options: HopOptions): Promise<{ stop(): Promise<void> }> {
   const { name, from, to, groupId, brokers } = options;
   const maxRecords = options.maxRecordsPerSend ?? 100;
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -55,23 +52,14 @@ export async function startHop(options: HopOptions): Promise<RunningHop> {
     maxWaitTime: 250,
   });
   const buffer: Record_[] = [];
-  let wake: (() => void) | undefined;
+  const stopped = new AbortController();
   let stopping = false;
-  stream.on('data', (record: Record_) => {
-    buffer.push(record);
-    wake?.();
-  });
+  stream.on('data', (record: Record_) => buffer.push(record));
   stream.on('error', (error: Error) => {
     if (!stopping) log(`[baseline:${name}] consumer error: ${error.message}`);
   });
-
-  const waitForRecords = () =>
-    new Promise<void>((resolve) => {
-      wake = () => {
-        wake = undefined;
-        resolve();
-      };
-    });
+  // The next record, or the stop (a consumer error ends the wait too: the loop looks again).
+  const waitForRecords = () => once(stream, 'data', { signal: stopped.signal }).catch(() => undefined);
 
   async function send(batch: Record_[]): Promise<void> {
     const started = performance.now();
@@ -130,7 +118,7 @@ export async function startHop(options: HopOptions): Promise<RunningHop> {
   return {
     async stop() {
       stopping = true;
-      wake?.();
+      stopped.abort();
       await loop;
       await commits;
       stream.removeAllListeners('data');

@@ -5,7 +5,7 @@
  */
 import { type FaultCounters, parseFaultProfile } from '../../local/faults/profile.ts';
 import { startLocalRuntime } from '../../local/runtime/runtime.ts';
-import { type RunningHop, startHop } from './baseline.ts';
+import { startHop } from './baseline.ts';
 import { environmentProbe, PipelineCounters } from './instrument.ts';
 import {
   type ChildConfig,
@@ -35,6 +35,9 @@ const counters = new PipelineCounters((completions) => pending.push(...completio
 let emulatorStats: () => ChildStats['emulators'] = () => ({});
 let environmentStats: () => ChildStats['environments'] = () => ({});
 let faultStats: () => FaultCounters | undefined = () => undefined;
+
+const pick = <T, K extends keyof T>(from: T, ...keys: K[]) =>
+  Object.fromEntries(keys.map((key) => [key, from[key]])) as Pick<T, K>;
 
 const stats = (): ChildStats => ({
   functions: counters.functions,
@@ -69,21 +72,16 @@ async function startPipeline(): Promise<{ apiUrl: string | undefined; stop: () =
   faultStats = () => runtime.faults?.counters();
   emulatorStats = () =>
     Object.fromEntries(
-      runtime.emulators.map((emulator) => [
-        emulator.functionName,
-        {
-          invocations: emulator.stats.invocations,
-          failedInvocations: emulator.stats.failedInvocations,
-          recordsSentToOnFailure: emulator.stats.recordsSentToOnFailure,
-          bisects: emulator.stats.bisects,
-        },
+      runtime.emulators.map(({ functionName, stats: s }) => [
+        functionName,
+        { ...pick(s, 'failedInvocations', 'recordsSentToOnFailure', 'bisects'), invocations: s.invocations },
       ]),
     );
   environmentStats = () =>
     Object.fromEntries(
-      runtime.pools.map((pool) => [
-        pool.functionName,
-        { environmentsLost: pool.stats.environmentsLost, coldStarts: pool.stats.coldStarts },
+      runtime.pools.map(({ functionName, stats }) => [
+        functionName,
+        pick(stats, 'environmentsLost', 'coldStarts'),
       ]),
     );
   return { apiUrl: runtime.apiUrl, stop: () => runtime.stop() };
@@ -96,7 +94,7 @@ async function startPipeline(): Promise<{ apiUrl: string | undefined; stop: () =
 async function startBaseline(): Promise<{ apiUrl: undefined; stop: () => Promise<void> }> {
   const topics = config.baselineTopics ?? [];
   const steps = orderPathSteps();
-  const hops: RunningHop[] = [];
+  const hops: Awaited<ReturnType<typeof startHop>>[] = [];
   for (const [index, { name: fn, trigger }] of steps.entries()) {
     const last = index === steps.length - 1;
     const hop = counters.functions[fn] as ChildStats['functions'][string];

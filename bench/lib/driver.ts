@@ -23,10 +23,6 @@ export class CompletionTracker {
     this.#onChange = listener;
   }
 
-  sent(): void {
-    this.firstSentAt ??= now();
-  }
-
   accept(orderId: string): void {
     if (!this.accepted.has(orderId)) this.accepted.set(orderId, now());
     this.#onChange();
@@ -78,7 +74,7 @@ export async function drive({
 }): Promise<DriveResult> {
   const failed: DriveResult['failed'] = [];
   const send = async (index: number): Promise<string | undefined> => {
-    tracker.sent();
+    tracker.firstSentAt ??= now();
     try {
       const orderId = await submit(index);
       tracker.accept(orderId);
@@ -106,16 +102,10 @@ export async function drive({
       while (next < count) {
         const index = next++;
         const orderId = await send(index);
-        // An order that never finishes must not stop its worker for good; the timer goes with the order
-        // (thousands of pending timers would keep a finished run alive).
-        if (orderId) {
-          const timeout = new AbortController();
-          await Promise.race([
-            tracker.wait(orderId),
-            sleep(orderTimeoutMs, undefined, { signal: timeout.signal }).catch(() => undefined),
-          ]);
-          timeout.abort();
-        }
+        // An order that never finishes must not stop its worker for good. Unref'd: thousands of pending
+        // timers must not keep a finished run alive.
+        if (orderId)
+          await Promise.race([tracker.wait(orderId), sleep(orderTimeoutMs, undefined, { ref: false })]);
       }
     };
     await Promise.all(Array.from({ length: Math.min(load.inFlight, count) }, worker));

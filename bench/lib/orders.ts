@@ -1,6 +1,5 @@
 /** The orders a run sends: demo SKUs, deterministic from the order's index, so a run can be repeated. */
 
-import { encode, newEvent } from '../../events/codec.ts';
 import { exampleOrder, type OrderRequestBody } from '../../functions/order-api/example-order.ts';
 import type { CatalogEntry } from '../../functions/shared/catalog.ts';
 
@@ -24,21 +23,3 @@ export function benchOrder(runId: string, index: number, entries: readonly Catal
 
 /** The most units of one SKU that `count` orders can ask for (a safe stock level). */
 export const stockFor = (count: number): number => Math.max(100, count * 2 * 3);
-
-/** The same order as an OrderReceived record: what the baseline chain forwards, byte for byte as big. */
-export function baselineRecord(order: OrderBody): {
-  key: string;
-  value: Buffer;
-  headers: Record<string, string>;
-} {
-  const total =
-    order.items.reduce((sum, item) => sum + Math.round(item.unitPrice * 100) * item.quantity, 0) / 100;
-  const event = newEvent('OrderReceived', {
-    correlationId: order.orderId,
-    causationId: order.orderId,
-    source: 'order-api',
-    data: { order: { ...order, total, currency: 'USD', placedAt: new Date().toISOString() } },
-  });
-  const { key, value, headers } = encode('OrderReceived', event);
-  return { key, value, headers };
-}

@@ -1,10 +1,12 @@
 /** Sending orders: `POST /orders` on the API emulator, or a record on the baseline's first topic. */
 import { Producer } from '@platformatic/kafka';
+import { totalInCents } from '../../events/schemas/order.ts';
+import { orderFromRequest } from '../../functions/order-api/logic.ts';
 import { connectionOptions } from '../../functions/shared/kafka/connection.ts';
 import { producerOptions, type RecordProducer } from '../../functions/shared/kafka/producer.ts';
+import { orderReceivedRecord } from '../../functions/shared/orders/events.ts';
 import { type ApiUrl, postUntilFinal } from './client-retry.ts';
 import type { OrderBody } from './orders.ts';
-import { baselineRecord } from './orders.ts';
 
 /**
  * POSTs an order with an order id of the client's own, the way a careful client does: the id makes the
@@ -24,15 +26,22 @@ export function postOrder(
   return postUntilFinal(apiUrl, '/orders', order, accepted, { what: 'POST /orders', ...options });
 }
 
-/** Produces baseline orders with the functions' producer settings; `send` resolves once acknowledged. */
+/**
+ * Produces baseline orders with the functions' producer settings, each as the OrderReceived record
+ * order-api would write for it (what the baseline chain forwards, byte for byte as big); `send` resolves
+ * once acknowledged.
+ */
 export function baselineSender(brokers: string[], topic: string) {
   const producer: RecordProducer = new Producer(
     producerOptions(connectionOptions({ brokers, auth: 'none', clientId: 'bench-baseline-source' })),
   );
   return {
     async send(order: OrderBody): Promise<string> {
-      const record = baselineRecord(order);
-      await producer.send({ messages: [{ topic, ...record }] });
+      const priced = { items: order.items, total: totalInCents(order.items) / 100 };
+      const placed = orderFromRequest({ ...order, currency: 'USD' }, priced, order.orderId, new Date());
+      await producer.send({
+        messages: [{ ...orderReceivedRecord(placed, order.orderId, new Date()), topic }],
+      });
       return order.orderId;
     },
     close: () => producer.close(),
