@@ -242,15 +242,11 @@ export class EsmEmulator {
     const key = rules.partitionKey(record);
     let lane = this.#lanes.get(key);
     if (!lane) {
-      const created: Lane = {
-        buffer: new rules.LaneBuffer<Message>(this.#settings),
-        committed: Promise.resolve(),
-      };
-      created.loop = this.#runLane(created).catch((error: unknown) => {
+      lane = { buffer: new rules.LaneBuffer<Message>(this.#settings), committed: Promise.resolve() };
+      lane.loop = this.#runLane(lane).catch((error: unknown) => {
         this.#log(`${key} stopped on an unexpected error: ${(error as Error).stack ?? error}`);
       });
-      this.#lanes.set(key, created);
-      lane = created;
+      this.#lanes.set(key, lane);
     }
     if (lane.buffer.accept(record, rules.approximateEventBytes(record), Date.now()) !== 'taken') return;
     this.#updateFlow();
@@ -318,7 +314,9 @@ export class EsmEmulator {
       if (fresh.records.length > 0) {
         if (failuresInARow > 0 && !(await this.#wait(this.#retryDelayMs(failuresInARow)))) return;
         const invoked = { ...fresh, invocations: fresh.invocations + 1 };
-        const { verdict, requestId } = await this.#invoke(invoked);
+        const outcome = await this.#invoke(invoked);
+        const { requestId } = outcome;
+        const verdict = rules.readResponse(outcome, invoked.records, this.#settings);
         const next = rules.afterInvocation(invoked, verdict, this.#settings);
         this.#report(invoked, verdict, next, requestId);
         failuresInARow = verdict.kind === 'success' ? 0 : failuresInARow + 1;
@@ -358,18 +356,11 @@ export class EsmEmulator {
     return sent ? { ...work, records: fresh } : undefined;
   }
 
-  async #invoke(work: Work): Promise<{ verdict: rules.Verdict; requestId: string }> {
-    const outcome: InvokeOutcome = await this.#options
-      .invoke(msk.buildMskEvent(this.#source, work.records))
-      // An invoker reports failures as outcomes; one that throws is a failed invocation all the same.
-      .catch((error: unknown): InvokeOutcome => {
-        return { status: 'error', requestId: 'unknown', kind: 'function', ...describeError(error) };
-      });
-    const verdict: rules.Verdict =
-      outcome.status === 'error'
-        ? { kind: 'failure', reason: `${outcome.kind}: ${outcome.errorType}: ${outcome.errorMessage}` }
-        : rules.readResponse(outcome.payload, work.records, this.#settings);
-    return { verdict, requestId: outcome.requestId };
+  /** An invoker reports failures as outcomes; one that throws is a failed invocation all the same. */
+  #invoke(work: Work): Promise<InvokeOutcome> {
+    const failed = (error: unknown) =>
+      ({ status: 'error', requestId: 'unknown', kind: 'function', ...describeError(error) }) as const;
+    return this.#options.invoke(msk.buildMskEvent(this.#source, work.records)).catch(failed);
   }
 
   /** Counts an invocation and logs what follows a failed or partly failed one. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as esm from './esm-lane.ts';
+import type { InvokeOutcome } from './invoke.ts';
 
 const topic = 'OrderReceived';
 const rec = (offset: number, timestamp = 1_000_000): esm.LaneRecord => ({
@@ -21,8 +22,9 @@ const settings: esm.LaneSettings = {
   maximumRecordAgeSeconds: -1,
 };
 
-describe('readResponse: a successful invocation’s response, as the mapping reads it', () => {
+describe('readResponse: an invocation’s outcome, as the mapping reads it', () => {
   const batch = range(40, 45);
+  const ok = (payload: unknown): InvokeOutcome => ({ status: 'ok', requestId: 'r-1', payload });
   const cases: [string, unknown, Partial<esm.LaneSettings>, esm.Verdict][] = [
     ['no response', undefined, {}, { kind: 'success' }],
     ['a null response', null, {}, { kind: 'success' }],
@@ -55,7 +57,7 @@ describe('readResponse: a successful invocation’s response, as the mapping rea
     ],
   ];
   it.each(cases)('%s', (_, payload, overrides, verdict) => {
-    expect(esm.readResponse(payload, batch, { ...settings, ...overrides })).toEqual(verdict);
+    expect(esm.readResponse(ok(payload), batch, { ...settings, ...overrides })).toEqual(verdict);
   });
 
   const failures: [string, unknown][] = [
@@ -79,7 +81,22 @@ describe('readResponse: a successful invocation’s response, as the mapping rea
     ],
   ];
   it.each(failures)('%s: a complete failure', (_, payload) => {
-    expect(esm.readResponse(payload, batch, settings)).toMatchObject({ kind: 'failure' });
+    expect(esm.readResponse(ok(payload), batch, settings)).toMatchObject({ kind: 'failure' });
+  });
+
+  it('a failed invocation is a failure whatever the settings, with its kind and error as the reason', () => {
+    const crashed: InvokeOutcome = {
+      status: 'error',
+      requestId: 'r-2',
+      kind: 'crash',
+      errorType: 'Runtime.ExitError',
+      errorMessage: 'exit 137',
+    };
+    for (const reportBatchItemFailures of [false, true])
+      expect(esm.readResponse(crashed, batch, { ...settings, reportBatchItemFailures })).toEqual({
+        kind: 'failure',
+        reason: 'crash: Runtime.ExitError: exit 137',
+      });
   });
 });
 

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import type { KafkaTrigger } from '../../topology/index.ts';
+import type { InvokeOutcome } from './invoke.ts';
 import type { ConsumedRecord } from './msk-event.ts';
 
 /**
@@ -183,17 +184,21 @@ const ResponseSchema = z.object({
 });
 
 /**
- * Reads a successful invocation's response as the mapping does: without ReportBatchItemFailures it is not
+ * Reads an invocation's outcome as the mapping does: one that failed as a whole (thrown, timed out, crashed,
+ * out of memory) is a failure; a successful one's response, without ReportBatchItemFailures it is not
  * looked at; with it, `batchItemFailures` names the records to resume from. The lowest offset is the
  * checkpoint. An identifier that is malformed, or names a record that was not in this invocation, makes
  * the invocation a complete failure (the pages say so of a bad key; of an unknown record they say nothing:
  * strict, so a consumer's bug shows).
  */
 export function readResponse(
-  payload: unknown,
+  outcome: InvokeOutcome,
   records: readonly LaneRecord[],
   settings: Pick<LaneSettings, 'reportBatchItemFailures'>,
 ): Verdict {
+  if (outcome.status === 'error')
+    return { kind: 'failure', reason: `${outcome.kind}: ${outcome.errorType}: ${outcome.errorMessage}` };
+  const { payload } = outcome;
   const isObject = typeof payload === 'object' && payload !== null && !Array.isArray(payload);
   if (!settings.reportBatchItemFailures || !isObject) return { kind: 'success' };
   const response = ResponseSchema.safeParse(payload);
