@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { randomBytes, randomUUID } from 'node:crypto';
 import {
   type IncomingMessage,
@@ -219,7 +220,8 @@ export function toProxyEvent(
     ['X-Forwarded-Proto', 'http'],
   ]);
   const query = grouped(request.target.query);
-  const text = request.body.length === 0 ? null : decodeUtf8(request.body);
+  const empty = request.body.length === 0;
+  const binary = !empty && !isUtf8(request.body);
   const now = new Date();
   const userAgent = getOwn(headers, 'User-Agent') ?? getOwn(headers, 'user-agent') ?? null;
   return {
@@ -266,17 +268,9 @@ export function toProxyEvent(
       resourcePath: matched.route.resource,
       stage: STAGE,
     },
-    body: text ?? (request.body.length === 0 ? null : request.body.toString('base64')),
-    isBase64Encoded: request.body.length > 0 && text === null,
+    body: empty ? null : request.body.toString(binary ? 'base64' : 'utf8'),
+    isBase64Encoded: binary,
   };
-}
-
-function decodeUtf8(bytes: Buffer): string | null {
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    return null;
-  }
 }
 
 function isProxyResult(value: unknown): value is APIGatewayProxyResult {

@@ -26,12 +26,12 @@ export interface SafeListenerOptions {
   name: string;
   log: (line: string) => void;
   timeouts?: ListenerTimeouts;
-  /** The answer to CONNECT (which Node would otherwise drop unanswered); 405 by default. */
+  /** The answer to CONNECT (which Node would otherwise drop unanswered); 405 Method Not Allowed by default. */
   connect?: { status: number; message: string };
 }
 
 /** A whole JSON response on a raw socket, for requests Node's HTTP layer hands over without a response. */
-export function rawResponse(socket: Duplex, status: number, message: string): void {
+function rawResponse(socket: Duplex, status: number, message = STATUS_CODES[status]): void {
   const body = JSON.stringify({ message });
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
@@ -39,13 +39,12 @@ export function rawResponse(socket: Duplex, status: number, message: string): vo
   );
 }
 
-/** The 4xx of a request Node's parser refused, or that did not arrive in time. */
-export function clientErrorStatus(code: string | undefined): { status: number; message: string } {
-  if (code === 'HPE_HEADER_OVERFLOW') return { status: 431, message: 'Request Header Fields Too Large' };
-  if (code === 'ERR_HTTP_REQUEST_TIMEOUT' || code === 'ERR_HTTP_HEADERS_TIMEOUT')
-    return { status: 408, message: 'Request Timeout' };
-  return { status: 400, message: 'Bad Request' };
-}
+/** The 4xx of a request Node's parser refused (400 unless named here), or that did not arrive in time. */
+const CLIENT_ERROR_STATUS: Record<string, number> = {
+  HPE_HEADER_OVERFLOW: 431,
+  ERR_HTTP_REQUEST_TIMEOUT: 408,
+  ERR_HTTP_HEADERS_TIMEOUT: 408,
+};
 
 const noop = () => undefined;
 
@@ -103,13 +102,11 @@ export function safeHttpServer(
       socket.destroy();
       return;
     }
-    const { status, message } = clientErrorStatus(error.code);
-    rawResponse(socket, status, message);
+    rawResponse(socket, CLIENT_ERROR_STATUS[error.code ?? ''] ?? 400);
   });
   server.on('connect', (_request: IncomingMessage, socket: Duplex) => {
     socket.on('error', noop);
-    const { status, message } = options.connect ?? { status: 405, message: 'Method Not Allowed' };
-    rawResponse(socket, status, message);
+    rawResponse(socket, options.connect?.status ?? 405, options.connect?.message);
   });
   // After listening: a server error is logged, never thrown (listen's own errors are the caller's).
   server.on('listening', () => server.on('error', (error) => log(`[${name}] ${error.message}`)));

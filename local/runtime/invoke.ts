@@ -3,7 +3,6 @@ import {
   InvocationTimeoutError,
   invokeHandler,
   type LambdaHandler,
-  requestIdOf,
 } from './lambda-context.ts';
 
 /**
@@ -64,9 +63,10 @@ export function inProcessInvoker<E, R>(fn: FunctionIdentity, handler: LambdaHand
       const { requestId, result } = await invokeHandler(fn, handler, event);
       return { status: 'ok', requestId, payload: result };
     } catch (error) {
+      const { awsRequestId = 'unknown' } = error as { awsRequestId?: string };
       return {
         status: 'error',
-        requestId: requestIdOf(error) ?? 'unknown',
+        requestId: awsRequestId,
         kind: error instanceof InvocationTimeoutError ? 'timeout' : 'function',
         ...describeError(error),
       };

@@ -66,11 +66,6 @@ export function createLambdaContext(
   };
 }
 
-export interface Invocation<R> {
-  requestId: string;
-  result: R;
-}
-
 /**
  * Invokes `handler` once, the way the Node.js runtime does: with a fresh context, settling on the
  * returned promise or on the callback, and failing with {@link InvocationTimeoutError} when the
@@ -84,7 +79,7 @@ export async function invokeHandler<E, R>(
   fn: FunctionIdentity,
   handler: LambdaHandler<E, R>,
   event: E,
-): Promise<Invocation<R>> {
+): Promise<{ requestId: string; result: R }> {
   const context = createLambdaContext(fn, Date.now() + fn.timeoutSeconds * 1000);
   try {
     const result = await raceTimeout(callHandler(handler, event, context), fn.timeoutSeconds * 1000);
@@ -117,7 +112,3 @@ export function callHandler<E, R>(handler: LambdaHandler<E, R>, event: E, contex
     }
   });
 }
-
-/** The request id of a failed invocation, attached by {@link invokeHandler}. */
-export const requestIdOf = (error: unknown): string | undefined =>
-  (error as { awsRequestId?: string } | null)?.awsRequestId;

@@ -50,38 +50,32 @@ async function init(): Promise<LambdaHandler<any, any> | undefined> {
   }
 }
 
-/** What the preloaded modules want sent before an answer (the bench's counters), then the answer. */
-function answer(message: FromEnvironment): void {
+/**
+ * The answer to one invocation, after what the preloaded modules want sent first (the bench's counters).
+ * Lambda sends the response as JSON: what JSON cannot carry is a `Runtime.MarshalError`, not a crash.
+ */
+function answer(requestId: string, outcome: { payload: unknown } | { error: unknown }): void {
   for (const hook of answerHooks()) hook();
-  post(message);
-}
-
-/** Lambda sends the response as JSON: what JSON cannot carry is a `Runtime.MarshalError`, not a crash. */
-function result(requestId: string, payload: unknown): FromEnvironment {
+  const memory = { requestId, memoryUsedMb: memoryUsedMb() };
+  if ('error' in outcome) {
+    post({ type: 'error', ...memory, ...describeError(outcome.error) });
+    return;
+  }
   try {
-    const json = payload === undefined ? null : JSON.parse(JSON.stringify(payload));
-    return { type: 'result', requestId, payload: json, memoryUsedMb: memoryUsedMb() };
+    const json = outcome.payload === undefined ? null : JSON.parse(JSON.stringify(outcome.payload));
+    post({ type: 'result', ...memory, payload: json });
   } catch (error) {
     const errorMessage = `Unable to stringify response body: ${describeError(error).errorMessage}`;
-    return {
-      type: 'error',
-      requestId,
-      errorType: 'Runtime.MarshalError',
-      errorMessage,
-      memoryUsedMb: memoryUsedMb(),
-    };
+    post({ type: 'error', ...memory, errorType: 'Runtime.MarshalError', errorMessage });
   }
 }
 
 const handler = await init();
 if (handler) {
-  process.on('message', (message: ToEnvironment) => {
-    const { requestId, deadline, event } = message;
-    const context = createLambdaContext(data, deadline, requestId);
-    callHandler(handler, event, context).then(
-      (payload) => answer(result(requestId, payload)),
-      (error: unknown) =>
-        answer({ type: 'error', requestId, ...describeError(error), memoryUsedMb: memoryUsedMb() }),
+  process.on('message', ({ requestId, deadline, event }: ToEnvironment) => {
+    callHandler(handler, event, createLambdaContext(data, deadline, requestId)).then(
+      (payload) => answer(requestId, { payload }),
+      (error: unknown) => answer(requestId, { error }),
     );
   });
 } else {

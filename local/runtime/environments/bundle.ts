@@ -1,7 +1,7 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { type BuildOptions, build } from 'esbuild';
+import { type BuildFailure, type BuildOptions, build } from 'esbuild';
 import { esbuildSettings } from '../../../infra/lib/esbuild-settings.ts';
 import { isProcessAlive } from '../../infra/process.ts';
 import { projectRoot } from '../../python/venv.ts';
@@ -29,21 +29,27 @@ async function sweepStaleBundles(): Promise<void> {
 let swept: Promise<void> | undefined;
 
 /** The bundle's entry: the preloaded modules, then the handler (wrapped when a wrapper is given). */
-function entryStub(
-  functionName: string,
-  entry: string,
-  preload: readonly string[],
-  wrapper?: string,
-): string[] {
+function entryStub({ functionName, entry, preload = [], wrapper }: BuildRequest): string {
   const path = (file: string) => JSON.stringify(resolve(projectRoot, file));
-  const imports = preload.map((file) => `import ${path(file)};`);
-  if (!wrapper) return [...imports, `export { handler } from ${path(entry)};`];
-  return [
-    ...imports,
-    `import { wrapHandler } from ${path(wrapper)};`,
-    `import { handler as original } from ${path(entry)};`,
-    `export const handler = wrapHandler(${JSON.stringify(functionName)}, original);`,
-  ];
+  const handler = wrapper
+    ? [
+        `import { wrapHandler } from ${path(wrapper)};`,
+        `import { handler as original } from ${path(entry)};`,
+        `export const handler = wrapHandler(${JSON.stringify(functionName)}, original);`,
+      ]
+    : [`export { handler } from ${path(entry)};`];
+  return [...preload.map((file) => `import ${path(file)};`), ...handler].join('\n');
+}
+
+interface BuildRequest {
+  functionName: string;
+  entry: string;
+  preload?: readonly string[] | undefined;
+  /**
+   * A module exporting `wrapHandler(functionName, handler)`, bundled around the handler (tests and chaos runs
+   * make records crash their consumer from inside the environment, as a poison record would).
+   */
+  wrapper?: string | undefined;
 }
 
 /**
@@ -52,19 +58,11 @@ function entryStub(
  * environment's runtime. Under `.local/bundles/` in the project, so the SDK clients the bundle leaves
  * external resolve to the project's node_modules, as they resolve to the Lambda runtime's on AWS.
  */
-export async function buildFunction(options: {
-  functionName: string;
-  entry: string;
-  preload?: readonly string[];
-  /**
-   * A module exporting `wrapHandler(functionName, handler)`, bundled around the handler (tests and chaos runs
-   * make records crash their consumer from inside the environment, as a poison record would).
-   */
-  wrapper?: string;
-}): Promise<BuiltFunction> {
+export async function buildFunction(request: BuildRequest): Promise<BuiltFunction> {
   swept ??= sweepStaleBundles();
   await swept;
-  const dir = join(bundlesDir, `${options.functionName}-${process.pid}-${Date.now().toString(36)}`);
+  const { functionName } = request;
+  const dir = join(bundlesDir, `${functionName}-${process.pid}-${Date.now().toString(36)}`);
   await mkdir(dir, { recursive: true });
   const common: BuildOptions = {
     bundle: true,
@@ -85,14 +83,9 @@ export async function buildFunction(options: {
         minify: true,
         // Preloaded modules first (ESM evaluates imports in order), then the function's handler.
         stdin: {
-          contents: entryStub(
-            options.functionName,
-            options.entry,
-            options.preload ?? [],
-            options.wrapper,
-          ).join('\n'),
+          contents: entryStub(request),
           resolveDir: projectRoot,
-          sourcefile: `${options.functionName}-entry.ts`,
+          sourcefile: `${functionName}-entry.ts`,
           loader: 'ts',
         },
         outfile: join(dir, 'function.mjs'),
@@ -105,18 +98,12 @@ export async function buildFunction(options: {
     ]);
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
-    const { errors } = error as {
-      errors?: { text: string; location?: { file: string; line: number } | null }[];
-    };
-    const first = errors?.[0];
-    throw Object.assign(
-      new Error(
-        first
-          ? `${options.functionName} does not bundle: ${first.text}${first.location ? ` (${first.location.file}:${first.location.line})` : ''}`
-          : `${options.functionName} does not bundle: ${(error as Error).message}`,
-      ),
-      { name: 'Runtime.BundleError' },
-    );
+    const [first] = (error as Partial<BuildFailure>).errors ?? [];
+    const where = first?.location ? ` (${first.location.file}:${first.location.line})` : '';
+    const reason = first ? `${first.text}${where}` : (error as Error).message;
+    throw Object.assign(new Error(`${functionName} does not bundle: ${reason}`), {
+      name: 'Runtime.BundleError',
+    });
   }
   return {
     functionUrl: pathToFileURL(join(dir, 'function.mjs')).href,
