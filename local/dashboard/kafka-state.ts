@@ -13,18 +13,9 @@ export interface ConsumerLag {
   lag: number | null;
 }
 
+type TopicName = keyof typeof manifest.topics;
 const LATEST = -1n;
 const EARLIEST = -2n;
-
-/** The Kafka-triggered functions, their topic and consumer group. */
-export function consumersOf(groupIdOf: (fn: FunctionName) => string = consumerGroupId) {
-  return kafkaConsumers.map(({ name, trigger }) => ({
-    fn: name as FunctionName,
-    topic: trigger.topic as string,
-    groupId: groupIdOf(name),
-  }));
-}
-
 /** How long one poll may read the dead-letter topic's new records; the next poll goes on from there. */
 const DLQ_READ_TIMEOUTS = { overallMs: 10_000, idleMs: 5_000 };
 
@@ -35,73 +26,74 @@ const DLQ_READ_TIMEOUTS = { overallMs: 10_000, idleMs: 5_000 };
 export class KafkaState {
   private readonly admin: Admin;
   private readonly reader: Consumer<Buffer, Buffer, Buffer, Buffer>;
-  private readonly consumers: ReturnType<typeof consumersOf>;
+  private readonly consumers: { fn: string; topic: TopicName; groupId: string }[];
   private readonly tally = new DeadLetterTally();
 
-  constructor(brokers: string[], groupIdOf?: (fn: FunctionName) => string) {
+  constructor(brokers: string[], groupIdOf: (fn: FunctionName) => string = consumerGroupId) {
     this.admin = new Admin({ clientId: 'local-dashboard', bootstrapBrokers: brokers });
     this.reader = newReader({ clientId: 'local-dashboard', bootstrapBrokers: brokers });
-    this.consumers = consumersOf(groupIdOf);
+    this.consumers = kafkaConsumers.map(({ name, trigger }) => ({
+      fn: name,
+      topic: trigger.topic as TopicName,
+      groupId: groupIdOf(name as FunctionName),
+    }));
   }
 
   async read(): Promise<{ lag: ConsumerLag[]; deadLettersOnTopic: number }> {
     const topics = [...new Set([...this.consumers.map((c) => c.topic), deadLetterTopic])];
-    const request = (timestamp: bigint) =>
-      this.admin.listOffsets({
+    /** Per topic, per partition, the offset at `timestamp` (LATEST: the end, EARLIEST: the first retained). */
+    const offsets = async (timestamp: bigint) => {
+      const listed = await this.admin.listOffsets({
         topics: topics.map((name) => ({
           name,
-          partitions: Array.from(
-            { length: manifest.topics[name as keyof typeof manifest.topics].partitions },
-            (_, partitionIndex) => ({ partitionIndex, timestamp }),
-          ),
+          partitions: Array.from({ length: manifest.topics[name].partitions }, (_, partitionIndex) => ({
+            partitionIndex,
+            timestamp,
+          })),
         })),
       });
+      return (topic: string) =>
+        new Map(
+          (listed.find((t) => t.name === topic)?.partitions ?? []).map((p) => [p.partitionIndex, p.offset]),
+        );
+    };
     const [ends, starts, groups] = await Promise.all([
-      request(LATEST),
-      request(EARLIEST),
+      offsets(LATEST),
+      offsets(EARLIEST),
       this.admin.listConsumerGroupOffsets({ groups: this.consumers.map((c) => c.groupId) }),
     ]);
-    const offsets = (listed: typeof ends, topic: string) =>
-      new Map(
-        (listed.find((t) => t.name === topic)?.partitions ?? []).map((p) => [p.partitionIndex, p.offset]),
-      );
     const lag = this.consumers.map(({ fn, topic, groupId }): ConsumerLag => {
-      const end = offsets(ends, topic);
-      const start = offsets(starts, topic);
       const committed = (groups.find((g) => g.groupId === groupId)?.topics ?? [])
         .find((t) => t.name === topic)
         ?.partitions.filter((p) => p.committedOffset >= 0n);
       if (!committed || committed.length === 0) return { function: fn, groupId, topic, lag: null };
       const done = new Map(committed.map((p) => [p.partitionIndex, p.committedOffset]));
+      const start = starts(topic);
       let behind = 0n;
       // A partition without a commit is behind by all it holds (the group starts at TRIM_HORIZON).
-      for (const [partition, last] of end)
+      for (const [partition, last] of ends(topic))
         behind += last - (done.get(partition) ?? start.get(partition) ?? 0n);
       return { function: fn, groupId, topic, lag: Number(behind < 0n ? 0n : behind) };
     });
-    const dlqEnd = offsets(ends, deadLetterTopic);
-    const dlqStart = offsets(starts, deadLetterTopic);
+    const [dlqStart, dlqEnd] = [starts(deadLetterTopic), ends(deadLetterTopic)];
     const ranges: Range[] = Array.from({ length: manifest.topics[deadLetterTopic].partitions }, (_, p) => ({
       start: dlqStart.get(p) ?? 0n,
       end: dlqEnd.get(p) ?? 0n,
     }));
-    await this.classifyDeadLetters(ranges);
-    return { lag, deadLettersOnTopic: this.tally.count(ranges) };
-  }
-
-  /** Reads the dead-letter topic's records not classified yet: which are letters, which are markers. */
-  private async classifyDeadLetters(ranges: readonly Range[]): Promise<void> {
+    // The dead-letter topic's records not classified yet: which are letters, which are markers.
     const unread = this.tally.unread(ranges);
-    if (unread.every(({ start, end }) => start >= end)) return;
-    await readRanges(
-      this.reader,
-      deadLetterTopic,
-      unread,
-      (message) =>
-        this.tally.add(message.partition, message.offset, parseDeadLetterQueueRecord(message.value)),
-      DLQ_READ_TIMEOUTS,
-    );
-    this.tally.read(unread);
+    if (unread.some(({ start, end }) => start < end)) {
+      await readRanges(
+        this.reader,
+        deadLetterTopic,
+        unread,
+        (message) =>
+          this.tally.add(message.partition, message.offset, parseDeadLetterQueueRecord(message.value)),
+        DLQ_READ_TIMEOUTS,
+      );
+      this.tally.read(unread);
+    }
+    return { lag, deadLettersOnTopic: this.tally.count(ranges) };
   }
 
   async close(): Promise<void> {

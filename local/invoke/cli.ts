@@ -1,13 +1,8 @@
 /**
- * `npm run invoke`: runs one function's handler once with one event, like `sam local invoke`, against the
- * local Kafka and DynamoDB (or KAFKA_BROKERS / DYNAMODB_ENDPOINT). The function's logs go to stderr, its
- * result to stdout (JSON), so `npm run -s invoke -- order-api get-health | jq` works.
- *
- *   npm run invoke -- <function> [<sample name> | <event.json>] [--table-prefix <prefix>]
- *
- * Without an event, the function's first sample (events/samples/, `npm run samples`). Exit codes: 0 the
- * handler succeeded, 1 it failed (its error on stderr), 2 bad input or unreachable services. Bad input
- * includes any event the function's trigger could not deliver (trigger-event.ts): the handler never sees it.
+ * `npm run invoke -- <function> [<sample name> | <event.json>] [--table-prefix <prefix>]`: runs one function's
+ * handler once with one event, like `sam local invoke` (local/README.md). Its logs go to stderr, its result to
+ * stdout as JSON; exit 0 the handler succeeded, 1 it failed, 2 bad input (an event its trigger could not
+ * deliver included: trigger-event.ts) or unreachable services.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
