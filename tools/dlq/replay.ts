@@ -19,6 +19,7 @@ import {
   fetchRecord,
   newReader,
   partitionRanges,
+  type RawMessage,
   ReplayTimeoutError,
   readRanges,
   type Timeouts,
@@ -154,7 +155,7 @@ async function readCandidates({ options, summary, budget, log }: Run): Promise<C
   const consumer = newReader(options.connection);
   try {
     const ranges = await partitionRanges(consumer, dlq, budget().idleMs);
-    const onMessage = (message: Parameters<Parameters<typeof readRanges>[3]>[0]) => {
+    const onMessage = (message: RawMessage) => {
       summary.scanned++;
       const at = { topic: dlq, partition: message.partition, offset: message.offset };
       const parsed = parseDeadLetterQueueRecord(message.value ?? null);
