@@ -217,11 +217,6 @@ export async function readDeliveries(logFiles: readonly string[]): Promise<Map<s
   return deliveries;
 }
 
-export interface ProducedNotification {
-  orderId: string;
-  kind: string;
-}
-
 /**
  * The distinct Notification events of the orders whose id starts with `orderPrefix`, produced on the
  * Notification topic between two offsets, by event id (a record produced twice counts once).
@@ -231,8 +226,8 @@ export async function readProducedNotifications(
   from: Offsets,
   to: Offsets,
   orderPrefix: string,
-): Promise<{ events: Map<string, ProducedNotification>; undecodable: number }> {
-  const events = new Map<string, ProducedNotification>();
+): Promise<{ events: Map<string, { orderId: string; kind: string }>; undecodable: number }> {
+  const events = new Map<string, { orderId: string; kind: string }>();
   let undecodable = 0;
   for (const message of await readRange(brokers, 'Notification', from, to)) {
     const decoded = decode('Notification', message.value);
@@ -284,7 +279,7 @@ export type NotificationCheck = ReturnType<typeof checkNotifications>;
 export function checkNotifications(input: {
   orderStatus: ReadonlyMap<string, string>;
   recorded: readonly RecordedNotification[];
-  produced?: ReadonlyMap<string, ProducedNotification>;
+  produced?: ReadonlyMap<string, { orderId: string; kind: string }>;
   deliveries?: ReadonlyMap<string, number>;
 }) {
   const { orderStatus, recorded, produced } = input;
@@ -306,11 +301,11 @@ export function checkNotifications(input: {
   // expires. Subscribers drop the repeat by its `notificationId` (SNS standard topics are at-least-once
   // anyway). Reported, not failed.
   const repeatedSends: { orderId: string; kind: string; delivered: number }[] = [];
-  for (const [k, items] of byKind) {
+  for (const items of byKind.values()) {
     const delivered = deliveries
       ? items.reduce((n, item) => n + (deliveries.get(item.notificationId) ?? 0), 0)
       : undefined;
-    const [orderId = '', kind = ''] = k.split('|');
+    const { orderId, kind } = items[0] as RecordedNotification;
     if (items.length > 1) duplicates.push({ orderId, kind, recorded: items.length, delivered });
     else if ((delivered ?? 0) > 1) repeatedSends.push({ orderId, kind, delivered: delivered ?? 0 });
   }
@@ -340,9 +335,8 @@ export function checkNotifications(input: {
     for (const item of recorded) {
       if (!deliveries.has(item.notificationId)) flag(item.orderId, item.kind, 'recorded-not-delivered');
     }
-    const recordedKinds = new Map(recorded.map((item) => [item.notificationId, item]));
     for (const id of deliveries.keys()) {
-      if (recordedKinds.has(id)) continue;
+      if (recordedIds.has(id)) continue;
       const event = produced?.get(id);
       // A send of another run's notification (a shared log) is not ours to judge.
       if (event) flag(event.orderId, event.kind, 'delivered-not-recorded');
