@@ -12,8 +12,8 @@
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { copyFile, mkdir, rm, stat, writeFile } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
@@ -35,7 +35,6 @@ const run = promisify(execFile);
 const outDir = join(projectRoot, '.local', 'bench', 'coldstart');
 const BARE = 'bare-handler';
 const esbuildBin = join(projectRoot, 'node_modules', '.bin', 'esbuild');
-const wasmFile = join(projectRoot, 'node_modules', '@platformatic', 'wasm-utils', 'dist', 'native.wasm');
 /** Opt-in on a deployed function while investigating it (infra/lib/bundling.ts does not set it). */
 const SOURCE_MAPS = '--enable-source-maps';
 export const budget = { sizeKb: 700, initMs: 200 } as const;
@@ -138,14 +137,23 @@ function lambdaEnvironment(name: string, sourceMaps: boolean): NodeJS.ProcessEnv
   };
 }
 
-/** Imports `file` in a new Node.js process and returns how long the import took, in ms. */
-async function initTime(file: string, env: NodeJS.ProcessEnv): Promise<number> {
+/**
+ * Imports `file` in a new Node.js process and returns how long the import took, in ms. A bundle that
+ * cannot be imported as built fails the whole run, with the first line of its error.
+ */
+async function initTime(name: string, file: string, env: NodeJS.ProcessEnv): Promise<number> {
   const script = `const t = performance.now(); await import(${JSON.stringify(pathToFileURL(file).href)}); process.stdout.write(String(performance.now() - t));`;
-  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
-    env,
-    cwd: projectRoot,
-  });
-  return Number(stdout);
+  try {
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
+      env,
+      cwd: projectRoot,
+    });
+    return Number(stdout);
+  } catch (error) {
+    const stderr = (error as { stderr?: string }).stderr ?? (error as Error).message;
+    const reason = /^\w*Error:.*$/m.exec(stderr)?.[0] ?? stderr.split('\n')[0];
+    throw new Error(`${name}: the bundle as built fails at import: ${reason}`);
+  }
 }
 
 const kb = (bytes: number) => Math.round((bytes / 1024) * 10) / 10;
@@ -169,44 +177,13 @@ function settingsOf({ values }: CommandLine<typeof flags, false>) {
 type Built = Awaited<ReturnType<typeof buildOne>>;
 
 /**
- * The first line of the error each bundle that fails at import as built gives. @platformatic/wasm-utils
- * (under @platformatic/kafka) reads `../dist/native.wasm` next to the importing file: inside a bundle that
- * path leaves the asset. Each failure is reported; timings are then taken with the file placed where the
- * bundle looks for it.
- */
-async function importErrorsOf(built: Built[]): Promise<Map<string, string>> {
-  const wasmDir = join(outDir, 'dist');
-  await rm(wasmDir, { recursive: true, force: true });
-  const importErrors = new Map<string, string>();
-  for (const b of built) {
-    await initTime(b.file, lambdaEnvironment(b.name, false)).catch((error: Error & { stderr?: string }) => {
-      const stderr = error.stderr ?? error.message;
-      importErrors.set(
-        b.name,
-        /^\w*Error:.*$/m.exec(stderr)?.[0] ?? stderr.split('\n')[0] ?? 'import failed',
-      );
-    });
-  }
-  if (importErrors.size === 0) return importErrors;
-  for (const [name, error] of importErrors)
-    process.stderr.write(`[coldstart] ${name}: the bundle as built fails at import: ${error}\n`);
-  await mkdir(wasmDir, { recursive: true });
-  await copyFile(wasmFile, join(wasmDir, 'native.wasm'));
-  process.stderr.write(
-    `[coldstart] measuring with ${relative(projectRoot, join(wasmDir, 'native.wasm'))} in place (what a deploy shipping the file would load)\n`,
-  );
-  return importErrors;
-}
-
-/**
  * Each bundle's figures: "init" as deployed (infra/lib/bundling.ts: no --enable-source-maps), "with
  * maps" the same bundle with NODE_OPTIONS=--enable-source-maps, as when investigating a function.
  */
-function rowsOf(built: Built[], importErrors: Map<string, string>) {
+function rowsOf(built: Built[]) {
   const bareMedian = median(built.find((b) => b.name === BARE)?.deployed ?? []);
   return built.map((b) => {
     const initMs = median(b.deployed);
-    const importError = importErrors.get(b.name);
     return {
       name: b.name,
       sizeKb: kb(b.bytes),
@@ -216,9 +193,8 @@ function rowsOf(built: Built[], importErrors: Map<string, string>) {
       initMsMin: ms(Math.min(...b.deployed)),
       initMsWithSourceMaps: ms(median(b.withMaps)),
       initMsOverBare: ms(initMs - bareMedian),
-      withinBudget: kb(b.bytes) <= budget.sizeKb && initMs <= budget.initMs && !importError,
+      withinBudget: kb(b.bytes) <= budget.sizeKb && initMs <= budget.initMs,
       topPackages: b.topPackages,
-      ...(importError ? { importErrorAsBuilt: importError } : {}),
     };
   });
 }
@@ -241,18 +217,17 @@ async function main(): Promise<number> {
     buildOne(BARE, bareEntry),
     ...names.map((name) => buildOne(name, join(projectRoot, manifest.functions[name as FunctionName].entry))),
   ]);
-  const importErrors = await importErrorsOf(built);
 
   for (let i = 0; i < runs; i++) {
     const progress = `[coldstart] import in a fresh process: round ${i + 1}/${runs}`;
     process.stderr.write(process.stderr.isTTY ? `\r${progress}` : `${progress}\n`);
     for (const b of built) {
-      b.deployed.push(await initTime(b.file, lambdaEnvironment(b.name, false)));
-      b.withMaps.push(await initTime(b.file, lambdaEnvironment(b.name, true)));
+      b.deployed.push(await initTime(b.name, b.file, lambdaEnvironment(b.name, false)));
+      b.withMaps.push(await initTime(b.name, b.file, lambdaEnvironment(b.name, true)));
     }
   }
   if (process.stderr.isTTY) process.stderr.write('\n');
-  const rows = rowsOf(built, importErrors);
+  const rows = rowsOf(built);
 
   console.log(
     `\nModule init in a fresh Node.js ${process.version} process, median of ${runs} (${machine.cpuModel}, ${machine.cores} cores)\n`,
@@ -267,21 +242,15 @@ async function main(): Promise<number> {
     'over bare ms': 'initMsOverBare',
   } as const;
   const cells = (r: (typeof rows)[number]) => Object.values(columns).map((key) => r[key]);
-  const name = (r: (typeof rows)[number]) => `${r.name}${r.importErrorAsBuilt ? ' (!)' : ''}`;
   console.log(
     table([
       ['bundle', ...Object.keys(columns), 'budget'],
-      ...rows.map((r) => [name(r), ...cells(r), r.withinBudget ? 'ok' : 'OVER']),
+      ...rows.map((r) => [r.name, ...cells(r), r.withinBudget ? 'ok' : 'OVER']),
     ]),
   );
   console.log(
     `\n"init ms": import of index.mjs as deployed; "with maps": with NODE_OPTIONS=${SOURCE_MAPS}. Budget: ${budget.sizeKb} KB and ${budget.initMs} ms median per bundle. SDK clients are external (resolved from node_modules here, from the runtime on Lambda).`,
   );
-  if (importErrors.size > 0) {
-    console.log(
-      `(!) fails at import as built (${[...new Set(importErrors.values())].join('; ')}); timed with the missing file supplied.`,
-    );
-  }
   machine.loadAverage.end = currentLoad();
   const file = await writeJson(out, {
     command: commandLine('bench:coldstart'),
