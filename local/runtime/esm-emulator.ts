@@ -30,11 +30,9 @@ export interface EsmEmulatorOptions extends FunctionIdentity {
 }
 
 /**
- * The mapping's counters. A failed invocation failed as a whole (thrown, timed out, crashed, out of memory,
- * invalid response); a partial failure succeeded but named failed records. Failure records written count
- * whole and reduced ones (too large for the topic whole); a lost one could not be written at all (skipped,
- * left on its source topic). A refetch restarts the stream to fetch again what a retrying partition's full
- * buffer dropped.
+ * The mapping's counters. A failed invocation failed as a whole; a partial failure succeeded but named
+ * failed records. Written failure records include reduced ones; a lost one could not be written at all. A
+ * refetch restarts the stream to fetch what a retrying partition's full buffer dropped.
  */
 export class EsmStats {
   batchesSucceeded = 0;

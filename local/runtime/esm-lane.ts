@@ -4,12 +4,8 @@ import type { InvokeOutcome } from './invoke.ts';
 import type { ConsumedRecord } from './msk-event.ts';
 
 /**
- * The rules of one partition's lane of the MSK event source mapping emulator, with no I/O: what is buffered
- * and when the stream must pause, how a batch is formed, and what follows an invocation (commit, retry,
- * bisect, partial-failure resume point, record age expiry, on-failure records). The shell
- * (`esm-emulator.ts`) fetches, invokes, writes and commits as these rules say.
- *
- * AWS's pages for the controls:
+ * The rules of one partition's lane of the MSK event source mapping emulator, with no I/O (the shell,
+ * `esm-emulator.ts`, fetches, invokes, writes and commits as they say). AWS's pages for them:
  * - "Configuring error handling controls for Kafka event sources" (kafka-retry-configurations): retry
  *   attempts (not counting the first invocation; -1 infinite), maximum record age (-1 infinite), split
  *   batch on error, partial batch response.
