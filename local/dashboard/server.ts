@@ -18,7 +18,6 @@ export interface DashboardOptions {
   kafkaBrokers: string[];
   /** Consumer group of a function; the runtime's (defaults to `consumerGroupId`). */
   groupIdOf?: (fn: FunctionName) => string;
-  host?: string;
   /** 0 picks a free port. */
   port: number;
   log?: (line: string) => void;
@@ -78,7 +77,7 @@ export async function startDashboard(options: DashboardOptions) {
   );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port, options.host ?? '127.0.0.1', () => resolve());
+    server.listen(options.port, '127.0.0.1', () => resolve());
   });
   const { address, port } = server.address() as AddressInfo;
   const host = address.includes(':') ? `[${address}]` : address;

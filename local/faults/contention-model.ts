@@ -52,20 +52,19 @@ export const DEFAULT_RETRY_DELAY_MS = meanRetryDelayMs(RESERVATION_RETRY_POLICY)
 /** Records of different orders one invocation runs at once: consumer.ts's MAX_CONCURRENT_ORDERS (a test checks). */
 export const ORDERS_PER_INVOCATION = 32;
 
+/**
+ * λ (`ordersPerSecond`, each order one reservation decision), the reservations of the SKU that can be in
+ * flight at once ({@link pipelineWriters}), τ (`transactionMs`), a writer's mean wait between two attempts,
+ * the stock item's size (write units per attempt = 2 × ⌈KB⌉), the write units a cancelled attempt is charged
+ * (undocumented; by default as a committed one, an upper bound) and other writes to the item's partition.
+ */
 export interface ContentionInput {
-  /** λ: orders per second for the SKU, each one reservation decision (reserved or refused). */
   ordersPerSecond: number;
-  /** How many reservations of the SKU can be in flight at once (see {@link pipelineWriters}). */
   concurrentWriters: number;
-  /** τ: how long an attempt holds the item, in ms. */
   transactionMs?: number;
-  /** A writer's mean wait between two attempts, in ms. */
   retryDelayMs?: number;
-  /** The stock item's size (KB): write units per attempt = 2 × ⌈size⌉. */
   itemKb?: number;
-  /** Write units a cancelled attempt is charged: undocumented; by default as a committed one (an upper bound). */
   cancelledAttemptWcu?: number;
-  /** Other writes to the item's partition per second (write units). */
   otherWriteUnitsPerSecond?: number;
 }
 

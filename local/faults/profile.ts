@@ -69,24 +69,20 @@ const KINDS: Record<FaultKind, { service?: 'dynamodb' | 'sns'; after?: true; ope
 };
 const AN = { dynamodb: 'a DynamoDB', sns: 'an SNS' };
 
+/** A rule's fields: local/README.md, "Injected AWS errors"; its name defaults to `<service>:<kind>#<index>`. */
 const Rule = z
   .strictObject({
-    /** Its name in the counters; defaults to `<service>:<kind>#<index>`. */
     name: z.string().min(1).optional(),
     service: z.enum(['dynamodb', 'sns']),
-    /** Operations (`TransactWriteItems`, `Publish`); all of them when absent. */
     operations: z.array(z.string().min(1)).min(1).optional(),
     /** DynamoDB: logical (`inventory`) or physical (`order-pipeline-inventory`) table names. */
     tables: z.array(z.string().min(1)).min(1).optional(),
     /** DynamoDB: only items whose attribute has one of these values (`{ sku: ['SKU-MUG'] }`). */
     keys: z.record(z.string(), z.array(z.string()).min(1)).optional(),
-    /** SNS: topic names (logical `notifications` or physical) or ARNs. */
     topics: z.array(z.string().min(1)).min(1).optional(),
-    /** Probability, per matching request, that the fault fires. */
     rate: z.number().min(0).max(1),
     /** `before`: the endpoint never sees the request. `after`: it carried it out, and the answer is lost. */
     when: z.enum(['before', 'after']).default('before'),
-    /** At most this many injections by this rule (tests). */
     limit: z.number().int().positive().optional(),
     fault: FaultSpec,
   })
@@ -116,7 +112,6 @@ export type FaultRuleInput = z.input<typeof Rule>;
 export const FaultProfile = z.strictObject({
   name: z.string().min(1),
   description: z.string().optional(),
-  /** Seed of the draws (the same seed and the same requests give the same faults). */
   seed: z.number().int().default(1),
   rules: z.array(Rule),
 });

@@ -24,23 +24,19 @@ async function main(): Promise<number> {
   );
   await mkdir(samplesDir, { recursive: true });
   const present = (await readdir(samplesDir)).filter((file) => file.endsWith('.json'));
-  const stale: string[] = [];
-  for (const file of present) {
-    if (wanted.has(file)) continue;
-    stale.push(file);
-    if (!check) await rm(join(samplesDir, file));
-  }
-  for (const [file, text] of wanted) {
-    const current = await readFile(join(samplesDir, file), 'utf8').catch(() => undefined);
-    if (current === text) continue;
-    stale.push(file);
-    if (!check) await writeFile(join(samplesDir, file), text);
-  }
+  const extra = present.filter((file) => !wanted.has(file));
+  const current = await Promise.all(
+    [...wanted.keys()].map((file) => readFile(join(samplesDir, file), 'utf8').catch(() => '')),
+  );
+  const changed = [...wanted].filter(([, text], i) => current[i] !== text);
+  const stale = [...extra, ...changed.map(([file]) => file)];
   if (check) {
     if (stale.length > 0)
       console.error(`stale samples in events/samples/: ${stale.join(', ')} (run npm run samples)`);
     return stale.length > 0 ? 1 : 0;
   }
+  await Promise.all(extra.map((file) => rm(join(samplesDir, file))));
+  await Promise.all(changed.map(([file, text]) => writeFile(join(samplesDir, file), text)));
   console.error(`[samples] ${wanted.size} sample(s) in events/samples/, ${stale.length} written or deleted`);
   return 0;
 }

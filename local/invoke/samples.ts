@@ -70,22 +70,21 @@ function apiSample(method: string, resource: string): APIGatewayProxyEvent {
   const matched = matchRoute(orderApiRoutes, method, path);
   if (!matched) throw new Error(`no route matches ${method} ${path}`);
   const body = method === 'POST' && resource === '/orders' ? orderRequestBody() : '';
-  const headers = [
-    'Host',
-    'localhost:3000',
-    'User-Agent',
-    'curl/8.5.0',
-    'Accept',
-    '*/*',
-    ...(body
-      ? ['Content-Type', 'application/json', 'Idempotency-Key', '00000000-0000-4000-8000-000000000001']
-      : []),
-  ];
+  const json = {
+    'Content-Type': 'application/json',
+    'Idempotency-Key': '00000000-0000-4000-8000-000000000001',
+  };
+  const headers = {
+    Host: 'localhost:3000',
+    'User-Agent': 'curl/8.5.0',
+    Accept: '*/*',
+    ...(body ? json : {}),
+  };
   const event = toProxyEvent(
     {
       method,
       target: { path, query: [] },
-      rawHeaders: headers,
+      rawHeaders: Object.entries(headers).flat(),
       body: Buffer.from(body),
       sourceIp: '127.0.0.1',
       localPort: 3000,
