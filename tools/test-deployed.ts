@@ -5,7 +5,4 @@
  */
 import { run } from './test-deployed/cli.ts';
 
-process.exitCode = await run(process.argv.slice(2), process.env, {
-  out: (line) => process.stdout.write(`${line}\n`),
-  err: (line) => process.stderr.write(`${line}\n`),
-});
+process.exitCode = await run(process.argv.slice(2), process.env, console);

@@ -84,7 +84,7 @@ describe('npm run test:deployed against a local stack with IAM (SigV4) authoriza
         region,
       ],
       { AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey },
-      { out: (line) => lines.push(line), err: (line) => lines.push(line) },
+      { log: (line) => lines.push(line), error: (line) => lines.push(line) },
     );
     const output = lines.join('\n');
     expect(output, output).not.toContain('FAIL');

@@ -1,20 +1,16 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { run, targetOf, USAGE } from './cli.ts';
 
-/** Runs the CLI with `argv`; the usage goes through console (tools/command-line.ts), the checks through io. */
+/** Runs the CLI with `argv`; the usage, the reasons and the checks go through `io`. */
 async function exitOf(argv: string[], env: NodeJS.ProcessEnv = {}) {
   const printed: string[] = [];
   const errors: string[] = [];
-  vi.spyOn(console, 'log').mockImplementation((line: string) => printed.push(line));
-  vi.spyOn(console, 'error').mockImplementation((line: string) => errors.push(line));
-  const io = { out: (l: string) => printed.push(l), err: (l: string) => errors.push(l) };
+  const io = { log: (l: string) => printed.push(l), error: (l: string) => errors.push(l) };
   const code = await run(argv, env, io);
   return { code, out: printed.join('\n'), err: errors.join('\n') };
 }
 
 describe('npm run test:deployed arguments', () => {
-  afterEach(() => vi.restoreAllMocks());
-
   it.each([
     [[], 'name either a deployed stack'],
     [['--stack', 'S', '--local', 'http://127.0.0.1:3000'], 'name either a deployed stack'],

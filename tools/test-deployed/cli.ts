@@ -8,9 +8,15 @@
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { localIamCredentials } from '../../local/runtime/iam.ts';
 import { localRegion } from '../../local/runtime/lambda-context.ts';
-import { type CommandLine, flagsOf, readCommandLine, UsageError } from '../command-line.ts';
+import {
+  type CommandLine,
+  type CommandOutput,
+  flagsOf,
+  readCommandLine,
+  UsageError,
+} from '../command-line.ts';
 import { awsObservatory, readStack } from './aws.ts';
-import { type CheckContext, runChecks } from './checks.ts';
+import { runChecks } from './checks.ts';
 import { localObservatory } from './local.ts';
 import { signedClient, unsignedClient } from './signed-client.ts';
 
@@ -22,11 +28,6 @@ export const USAGE = [
   '                                [--table-prefix <npm start --table-prefix, default order-pipeline>]',
   '                                [--region <the local API region, default $AWS_REGION or us-east-1>]',
 ].join('\n');
-
-export interface Io {
-  out(line: string): void;
-  err(line: string): void;
-}
 
 const OPTIONS = flagsOf({ string: ['stack', 'region', 'local', 'dashboard', 'dynamodb', 'table-prefix'] });
 const LOCAL_ONLY = ['dashboard', 'dynamodb', 'table-prefix'] as const;
@@ -60,48 +61,51 @@ export function targetOf(values: CommandLine<typeof OPTIONS, false>['values'], e
   };
 }
 
-async function contextOf(
-  target: ReturnType<typeof targetOf>,
-  env: NodeJS.ProcessEnv,
-  io: Io,
-): Promise<CheckContext> {
+/** The API to check, the credentials that sign for it, and where the checks read the rest. */
+async function targetContext(target: ReturnType<typeof targetOf>, env: NodeJS.ProcessEnv, io: CommandOutput) {
   if (target.kind === 'local') {
-    io.out(
+    io.log(
       `test:deployed against the local API ${target.apiUrl} (region ${target.region}), dashboard ${target.dashboardUrl}`,
     );
-    const credentials = localIamCredentials(env);
-    return {
-      api: signedClient({ baseUrl: target.apiUrl, region: target.region, credentials }),
-      unsigned: unsignedClient(target.apiUrl),
-      observatory: localObservatory(target),
-      timeouts: { orderMs: 60_000, metricsMs: 60_000 },
-      out: io.out,
-    };
+    const observatory = localObservatory(target);
+    const timeouts = { orderMs: 60_000, metricsMs: 60_000 };
+    return { apiUrl: target.apiUrl, credentials: localIamCredentials(env), observatory, timeouts };
   }
   const session = { region: target.region, credentials: defaultProvider() };
   const stack = await readStack(target.stack, session);
-  const { ApiUrl } = stack.outputs;
-  io.out(`test:deployed against stack ${target.stack} (${target.region}): API ${ApiUrl}`);
+  io.log(`test:deployed against stack ${target.stack} (${target.region}): API ${stack.outputs.ApiUrl}`);
   return {
-    api: signedClient({ baseUrl: ApiUrl, ...session }),
-    unsigned: unsignedClient(ApiUrl),
+    apiUrl: stack.outputs.ApiUrl,
+    credentials: session.credentials,
     observatory: awsObservatory(stack, session),
     // On AWS an order crosses five mappings, cold starts included; the metrics arrive a minute or more late.
     timeouts: { orderMs: 180_000, metricsMs: 420_000 },
-    out: io.out,
   };
 }
 
-export async function run(argv: readonly string[], env: NodeJS.ProcessEnv, io: Io): Promise<number> {
+export async function run(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  io: CommandOutput,
+): Promise<number> {
   const command = readCommandLine(
-    { usage: USAGE, options: OPTIONS, args: [...argv], prefix: 'test:deployed: ' },
+    { usage: USAGE, options: OPTIONS, args: [...argv], prefix: 'test:deployed: ', out: io },
     ({ values }) => targetOf(values, env),
   );
   if (command.exitCode !== undefined) return command.exitCode;
   try {
-    return (await runChecks(await contextOf(command.settings, env, io))) ? 0 : 1;
+    const { region } = command.settings;
+    const { apiUrl, credentials, ...context } = await targetContext(command.settings, env, io);
+    const api = signedClient({ baseUrl: apiUrl, region, credentials });
+    const passed = await runChecks({
+      api,
+      unsigned: unsignedClient(apiUrl),
+      ...context,
+      out: (l) => io.log(l),
+    });
+    return passed ? 0 : 1;
   } catch (error) {
-    io.err(`test:deployed: ${(error as Error).name}: ${(error as Error).message}`);
+    io.error(`test:deployed: ${(error as Error).name}: ${(error as Error).message}`);
     return 1;
   }
 }
