@@ -32,10 +32,10 @@ const flashSaleDefaults = awsScenarios['flash-sale'].defaults;
 
 const usage = `usage: npm run chaos -- [--scenario <name>[,<name>...]|all] [--orders N] [--rate R] [--cancel-share S] [--out file]
   --scenario   ${Object.keys(scenarios).join(', ')} (default all)
-  --orders N   orders per scenario (default ${DEFAULTS.orders}; flash-sale ${flashSaleDefaults?.orders}, a quarter of them in stock)
+  --orders N   orders per scenario (default ${DEFAULTS.orders}; flash-sale ${flashSaleDefaults.orders}, a quarter of them in stock)
   --cancel-share S  runtime-kill-cancel: share of the accepted orders cancelled, 0-1 (default ${DEFAULT_CANCEL_SHARE})
   --crash-kinds K   crash-poison: exit, oom, timeout, comma-separated (default ${DEFAULT_CRASH_KINDS.join(',')})
-  --rate R     orders/s sent (default ${DEFAULTS.rate}; flash-sale ${flashSaleDefaults?.rate})
+  --rate R     orders/s sent (default ${DEFAULTS.rate}; flash-sale ${flashSaleDefaults.rate})
   --stall-timeout S  give up draining after S s without progress (default 90)
   --out file   results JSON (default bench/results/chaos.json)`;
 

@@ -28,14 +28,6 @@ import type { ChildStats } from './protocol.ts';
 import { summarize } from './stats.ts';
 import type { EffectsReport } from './verify.ts';
 
-export const awsScenarioNames = [
-  'ddb-contention',
-  'ddb-throttling',
-  'ddb-errors',
-  'sns-throttling',
-  'flash-sale',
-] as const;
-
 /**
  * Rules that never fire (rate 0) but count, in the layer's `byRule.matched`, every request of their kind:
  * the attempts per order (each HTTP request the functions' clients make, the SDK's own retries included).
@@ -61,7 +53,7 @@ function deadLetterFailures(e: ScenarioEffects): string[] {
 }
 
 /** A scenario must be able to fail: it fails when its profile injected nothing of a kind it is about. */
-export function injectionFailures(faults: FaultCounters | undefined, kinds: readonly FaultKind[]): string[] {
+function injectionFailures(faults: FaultCounters | undefined, kinds: readonly FaultKind[]): string[] {
   if (!faults) return ['the runtime had no fault layer: nothing was injected'];
   return kinds
     .filter((kind) => (faults.byKind[kind] ?? 0) === 0)
@@ -98,7 +90,7 @@ export function silentRules(profile: FaultProfile, faults: FaultCounters | undef
 }
 
 /** Exactly the stock shipped, every other order rejected and told once, nothing oversold or lost. Pure. */
-export function flashSaleVerdict(e: ScenarioEffects) {
+function flashSaleVerdict(e: ScenarioEffects) {
   const ended = (orderId: string) =>
     ['SHIPPED', 'REJECTED'].includes(e.effects.orders.get(orderId)?.status ?? '');
   const verdict = invariants(e, 'ended SHIPPED or REJECTED', ended);
@@ -150,7 +142,7 @@ export const flashSale = {
   verdict: flashSaleVerdict,
 } satisfies Scenario;
 
-export const awsScenarios: Record<(typeof awsScenarioNames)[number], Scenario> = {
+export const awsScenarios = {
   // Transaction conflicts on the inventory, single-item write conflicts on inventory and orders.
   'ddb-contention': loadScenario('ddb-contention', 'contention', [
     'TransactionCanceledException',
@@ -166,7 +158,7 @@ export const awsScenarios: Record<(typeof awsScenarioNames)[number], Scenario> =
   'ddb-errors': loadScenario('ddb-errors', 'errors', ['InternalServerError', 'drop', 'InternalError']),
   'sns-throttling': loadScenario('sns-throttling', 'sns-throttling', ['Throttling']),
   'flash-sale': flashSale,
-};
+} satisfies Record<string, Scenario>;
 
 const per = (n: number, orders: number) => Math.round((n / Math.max(1, orders)) * 100) / 100;
 
@@ -195,7 +187,7 @@ export function attemptFigures(input: {
     transactionsPerOrder: per(countOf(faults, 'count:dynamodb:TransactWriteItems'), orders),
   };
 }
-export type AttemptFigures = ReturnType<typeof attemptFigures>;
+type AttemptFigures = ReturnType<typeof attemptFigures>;
 
 const dynamodbCalls = (stats: ChildStats | undefined) =>
   Object.values(stats?.dynamodb ?? {}).reduce((n, table) => n + table.calls, 0);
@@ -270,4 +262,3 @@ export function flashSaleFigures(
     rejectedLatency: latency('order-rejected'),
   };
 }
-export type FlashSaleFigures = ReturnType<typeof flashSaleFigures>;

@@ -35,7 +35,7 @@ export interface RunEvidence {
 }
 
 /** A fault's own verdict on the run, beside the invariants every scenario checks. */
-export interface FaultVerdict {
+interface FaultVerdict {
   failures: string[];
   notes?: string[];
   poison?: { injected: number; inDeadLetterQueue: number };
@@ -67,7 +67,7 @@ async function watchStats<T>(
 }
 
 /** Waits (up to `timeoutMs`) until `child` runs an invocation of a Kafka-triggered function: their names. */
-export const batchInFlight = (child: RunningChild, timeoutMs = 60_000): Promise<string[]> =>
+const batchInFlight = (child: RunningChild, timeoutMs = 60_000): Promise<string[]> =>
   watchStats(
     child,
     { timeoutMs, everyMs: 20 },
@@ -227,13 +227,13 @@ export function poisonVerdict(
 }
 
 /** A producer of raw records, for the records no genuine client would write. */
-export type RawProducer = Producer<string, Buffer, string, string>;
+type RawProducer = Producer<string, Buffer, string, string>;
 
 /**
  * Sends `count` records (`send(producer, i)`) on a producer of its own, spread between the first and the
  * last accepted orders so that they land among genuine records.
  */
-export async function spreadAmongOrders(
+async function spreadAmongOrders(
   h: ChaosRun,
   clientId: string,
   count: number,
@@ -294,15 +294,6 @@ export const DEFAULT_CRASH_KINDS: readonly CrashKind[] = ['exit', 'oom'];
 /** How long the fault waits for the runtime to report every crash record sent to on-failure. */
 const DEAD_LETTERED_WITHIN_MS = 10 * 60_000;
 
-type PathTopic = (typeof orderPathTopics)[number];
-
-export interface CrashRecord {
-  key: string;
-  topic: PathTopic;
-  partition: number;
-  kind: CrashKind;
-}
-
 /**
  * The crash records of a run: CRASH_SHARE of the orders, at least one per partition, over the order
  * path's topics in turn (every consumer of an order crashes), each on an explicit partition in turn (every
@@ -312,11 +303,11 @@ export function planCrashes(
   runId: string,
   orders: number,
   kinds: readonly CrashKind[] = DEFAULT_CRASH_KINDS,
-): CrashRecord[] {
+) {
   const partitions = Math.max(...orderPathTopics.map((topic) => manifest.topics[topic].partitions));
   const count = Math.max(partitions, Math.ceil(orders * CRASH_SHARE));
   return Array.from({ length: count }, (_, i) => {
-    const topic = orderPathTopics[i % orderPathTopics.length] as PathTopic;
+    const topic = orderPathTopics[i % orderPathTopics.length] as (typeof orderPathTopics)[number];
     return {
       key: `crash-${runId}-${i}`,
       topic,
@@ -325,6 +316,7 @@ export function planCrashes(
     };
   });
 }
+export type CrashRecord = ReturnType<typeof planCrashes>[number];
 
 const countBy = <T>(items: readonly T[], of: (item: T) => string) => {
   const counts: Record<string, number> = {};
@@ -338,14 +330,14 @@ const list = (counts: Record<string, number>) =>
     .join(', ') || 'none';
 
 /** Per function, the sum over every runtime of `field` of its `of` counters, only where above 0. */
-function perFunction<V>(
+function perFunction<K extends string>(
   stats: readonly ChildStats[],
-  of: (s: ChildStats) => Record<string, V> | undefined,
-  field: (v: V) => number | undefined,
+  of: (s: ChildStats) => Record<string, Partial<Record<K, number>>> | undefined,
+  field: K,
 ) {
   const sums: Record<string, number> = {};
   for (const s of stats)
-    for (const [fn, v] of Object.entries(of(s) ?? {})) sums[fn] = (sums[fn] ?? 0) + (field(v) ?? 0);
+    for (const [fn, v] of Object.entries(of(s) ?? {})) sums[fn] = (sums[fn] ?? 0) + (v[field] ?? 0);
   return Object.fromEntries(Object.entries(sums).filter(([, n]) => n > 0));
 }
 
@@ -424,21 +416,9 @@ export function crashVerdict(crashes: readonly CrashRecord[], evidence: RunEvide
     deadLetteredAlone: crashes.length - bad.length,
     problems,
     genuineOnDeadLetterQueue: genuine.length,
-    environmentsLost: perFunction(
-      stats,
-      (s) => s.environments,
-      (e) => e.environmentsLost,
-    ),
-    failedInvocations: perFunction(
-      stats,
-      (s) => s.emulators,
-      (e) => e.failedInvocations,
-    ),
-    bisects: perFunction(
-      stats,
-      (s) => s.emulators,
-      (e) => e.bisects,
-    ),
+    environmentsLost: perFunction(stats, (s) => s.environments, 'environmentsLost'),
+    failedInvocations: perFunction(stats, (s) => s.emulators, 'failedInvocations'),
+    bisects: perFunction(stats, (s) => s.emulators, 'bisects'),
   };
   const crashed = new Set(crashes.map((c) => consumerOf(c.topic)));
   const bystanders = Object.entries(figures.environmentsLost).filter(([fn]) => !crashed.has(fn));
@@ -455,7 +435,7 @@ export function crashVerdict(crashes: readonly CrashRecord[], evidence: RunEvide
   const poison = { injected: crashes.length, inDeadLetterQueue: figures.deadLetteredAlone };
   return { failures, poison, crashPoison: figures, notes };
 }
-export type CrashPoisonFigures = ReturnType<typeof crashVerdict>['crashPoison'];
+type CrashPoisonFigures = ReturnType<typeof crashVerdict>['crashPoison'];
 
 const consumerOf = (topic: string) =>
   Object.entries(manifest.functions).find(([, f]) => 'topic' in f.trigger && f.trigger.topic === topic)?.[0];
@@ -499,10 +479,9 @@ export const crashPoison: Fault = async (h) => {
       await producer.send({ messages: [{ topic, partition, key, value: Buffer.from('{}'), headers }] });
       sent.push(crash);
     });
-    const byKind = Object.entries(countBy(sent, (c) => c.kind)).map(([k, n]) => `${k} ${n}`);
     const partitions = new Set(sent.map((c) => c.partition)).size;
     h.note(
-      `${sent.length} crash records (${byKind.join(', ')}) injected over ${orderPathTopics.join(', ')}, on ${partitions} partitions`,
+      `${sent.length} crash records (${list(countBy(sent, (c) => c.kind))}) injected over ${orderPathTopics.join(', ')}, on ${partitions} partitions`,
     );
     await deadLettered(h, sent.length);
   })();

@@ -38,7 +38,7 @@ import {
   readRange,
 } from './verify.ts';
 
-export interface ChaosOptions {
+interface ChaosOptions {
   orders: number;
   rate: number;
   stallMs: number;
@@ -434,8 +434,7 @@ function resultOf(
     completionsReportedAgain: run.tracker.repeated,
     failures: verdict.failures,
     events: run.events,
-    /** The first runtime's log, and every runtime's (restarts, second runtimes). */
-    logFile: run.runtimes.logFiles[0] ?? '',
+    /** Every runtime's log, the first runtime's first (restarts, second runtimes). */
     logFiles: run.runtimes.logFiles,
   };
 }

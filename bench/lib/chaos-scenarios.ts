@@ -29,19 +29,6 @@ import {
   type NotificationCheck,
 } from './verify.ts';
 
-// Replay first: on a broker of its own it then really starts from the beginning of every topic.
-export const killScenarioNames = [
-  'replay',
-  'poison',
-  'crash-poison',
-  'runtime-join',
-  'runtime-join-kill',
-  'runtime-kill',
-  'runtime-kill-cancel',
-  'dynamodb-kill',
-  'broker-kill',
-] as const;
-
 /** What a run left behind, as a verdict reads it: its measured orders (a warm-up's are left out). */
 export interface ScenarioEffects {
   accepted: readonly string[];
@@ -169,7 +156,8 @@ const ownDynamoDb = (stack: BenchStack) =>
 
 type KillScenario = Omit<Scenario, 'name' | 'verdict'> & Partial<Pick<Scenario, 'verdict'>>;
 
-const kill: Record<(typeof killScenarioNames)[number], KillScenario> = {
+// Replay first: on a broker of its own it then really starts from the beginning of every topic.
+const kill = {
   replay: { after: 'replay' },
   poison: { fault: poison },
   'crash-poison': { fault: crashPoison, handlerWrapper: CRASH_WRAPPER },
@@ -179,9 +167,10 @@ const kill: Record<(typeof killScenarioNames)[number], KillScenario> = {
   'runtime-kill-cancel': { fault: runtimeKill, cancels: true, verdict: endsOrCancels },
   'dynamodb-kill': { fault: dynamodbKill, cannotRun: ownDynamoDb },
   'broker-kill': { fault: brokerKill, cannotRun: ownBroker },
-};
+} satisfies Record<string, KillScenario>;
+export const killScenarioNames = Object.keys(kill) as (keyof typeof kill)[];
 
 /** The nine fault scenarios by name: every one ships everything but runtime-kill-cancel. */
 export const killScenarios = Object.fromEntries(
   Object.entries(kill).map(([name, s]) => [name, { name, verdict: shipsEverything, ...s }]),
-) as Record<(typeof killScenarioNames)[number], Scenario>;
+) as Record<keyof typeof kill, Scenario>;
