@@ -85,49 +85,36 @@ async function main(): Promise<number> {
       await call();
       latencies[action].push(performance.now() - start);
     };
-    // A short warm-up: connections, the SDK's lazy imports, the endpoint's first requests.
-    const warmUntil = performance.now() + 1_000;
-    let measuring = false;
-    let stopAt = Number.POSITIVE_INFINITY;
-    let measureStart = 0;
-    const loop = async (client: DynamoDBClient, index: number) => {
-      for (let i = 0; ; i += 1) {
-        const now = performance.now();
-        if (!measuring && now >= warmUntil) {
-          measuring = true;
-          measureStart = now;
-          stopAt = now + seconds * 1000;
-          for (const list of Object.values(latencies)) list.length = 0;
-        }
-        if (now >= stopAt) return;
-        const key = { pk: { S: `c${index}-${i}` } };
-        await timed('PutItem', () =>
-          client.send(
-            new PutItemCommand({
+    // Every client loops on keys of its own for `ms`; the figures are those of the last phase.
+    const phase = async (name: string, ms: number) => {
+      for (const list of Object.values(latencies)) list.length = 0;
+      const until = performance.now() + ms;
+      await Promise.all(
+        sdkClients.map(async (client, c) => {
+          for (let i = 0; performance.now() < until; i += 1) {
+            const Key = { pk: { S: `${name}-c${c}-${i}` } };
+            const Item = { ...Key, status: { S: 'RECEIVED' }, n: { N: String(i) }, padding: { S: padding } };
+            const put = { TableName: table, Item, ConditionExpression: 'attribute_not_exists(pk)' };
+            await timed('PutItem', () => client.send(new PutItemCommand(put)));
+            const update = new UpdateItemCommand({
               TableName: table,
-              Item: { ...key, status: { S: 'RECEIVED' }, n: { N: String(i) }, padding: { S: padding } },
-              ConditionExpression: 'attribute_not_exists(pk)',
-            }),
-          ),
-        );
-        await timed('UpdateItem', () =>
-          client.send(
-            new UpdateItemCommand({
-              TableName: table,
-              Key: key,
+              Key,
               UpdateExpression: 'SET #s = :to',
               ConditionExpression: '#s = :from',
               ExpressionAttributeNames: { '#s': 'status' },
               ExpressionAttributeValues: { ':to': { S: 'CONFIRMED' }, ':from': { S: 'RECEIVED' } },
-            }),
-          ),
-        );
-        await timed('GetItem', () =>
-          client.send(new GetItemCommand({ TableName: table, Key: key, ConsistentRead: true })),
-        );
-      }
+            });
+            await timed('UpdateItem', () => client.send(update));
+            const get = new GetItemCommand({ TableName: table, Key, ConsistentRead: true });
+            await timed('GetItem', () => client.send(get));
+          }
+        }),
+      );
     };
-    await Promise.all(sdkClients.map(loop));
+    // A short warm-up: connections, the SDK's lazy imports, the endpoint's first requests.
+    await phase('warm-up', 1_000);
+    const measureStart = performance.now();
+    await phase('run', seconds * 1000);
     const elapsed = (performance.now() - measureStart) / 1000;
     const all = Object.values(latencies).flat();
     console.log(

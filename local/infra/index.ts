@@ -13,37 +13,34 @@ import { startSns, waitForSns } from './sns.ts';
 export { localDynamoDbConfig } from './dynamodb.ts';
 export { InfraError, type InfraService } from './errors.ts';
 export { ensureKafkaJars, findJava } from './kafka.ts';
-export { findFreePort, findFreePorts, isPortFree, stopAllManaged } from './process.ts';
+export { findFreePorts, stopAllManaged } from './process.ts';
 export { type ProvisionResult, provisionFromManifest } from './provision.ts';
 
 export const DEFAULT_KAFKA_PORT = 9092;
 export const DEFAULT_DYNAMODB_PORT = 8000;
 export const DEFAULT_SNS_PORT = 8001;
 
+/**
+ * Ports default to 9092 (Kafka, its KRaft controller on the next port), 8000 and 8001 on 127.0.0.1; state
+ * (Kafka's log dirs, the tables, logs, pid files) lives in `dataDir`, default `.local/data`, or with
+ * `ephemeral` in a temporary dir that `stop()` deletes (tests).
+ */
 export interface LocalInfraOptions {
-  /** Interface the services listen on. Default 127.0.0.1 (never exposed to the network). */
-  host?: string;
-  /** Kafka's client listener; its KRaft controller listens on `controllerPort`, default the next port. */
   kafkaPort?: number;
   controllerPort?: number;
   dynamodbPort?: number;
   snsPort?: number;
-  /** Persistent state (Kafka's log dirs, the tables, logs, pid files). Default `.local/data`. */
   dataDir?: string;
-  /** Use a fresh temporary data dir, deleted by `stop()` (tests). Overrides `dataDir`. */
   ephemeral?: boolean;
   /**
-   * Services already running elsewhere (e.g. docker-compose): nothing is started for them, they are only
-   * waited for. Default: `KAFKA_BROKERS` / `DYNAMODB_ENDPOINT` / `SNS_ENDPOINT` from the environment; `null`
-   * ignores the environment and always starts our own.
+   * Services already running elsewhere (e.g. docker-compose), only waited for. Default: `KAFKA_BROKERS` /
+   * `DYNAMODB_ENDPOINT` / `SNS_ENDPOINT` from the environment; `null` ignores it and starts our own.
    */
   kafkaBrokers?: string[] | null;
   dynamodbEndpoint?: string | null;
   snsEndpoint?: string | null;
   /** Progress lines; default: stderr. */
   log?: (line: string) => void;
-  /** How long each service may take to answer. Default 120 s. */
-  startTimeoutMs?: number;
   /**
    * Start empty: delete Kafka's data and the DynamoDB tables kept in `dataDir` first, both together so that
    * offsets and tables stay in step. Default: `ORDER_PIPELINE_FRESH=1` in the environment.
@@ -57,7 +54,6 @@ export interface LocalInfra {
   kafkaBrokers: string[];
   dynamodbEndpoint: string;
   snsEndpoint: string;
-  /** Where state and logs live (a temp dir when ephemeral). */
   dataDir: string;
   /** Which services this call started (and `stop()` will stop); the others were external. */
   started: Record<Service, boolean>;
@@ -79,7 +75,7 @@ export function brokersFromEnv(env: NodeJS.ProcessEnv = process.env): string[] |
  */
 export async function startLocalInfra(options: LocalInfraOptions = {}): Promise<LocalInfra> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const { host = '127.0.0.1', kafkaPort = DEFAULT_KAFKA_PORT, startTimeoutMs = 120_000 } = options;
+  const { kafkaPort = DEFAULT_KAFKA_PORT } = options;
   const fromEnv = (option: string | null | undefined, name: string) =>
     option === undefined ? process.env[name]?.trim() || undefined : (option ?? undefined);
   const external = {
@@ -96,8 +92,8 @@ export async function startLocalInfra(options: LocalInfraOptions = {}): Promise<
     log(`[kafka] reset: deleted the topics and offsets kept in ${join(dataDir, 'kafka', 'data')}`);
   }
 
-  const common = { host, log, startTimeoutMs };
-  const wait = { timeoutMs: startTimeoutMs };
+  const common = { host: '127.0.0.1', log, startTimeoutMs: 120_000 };
+  const wait = { timeoutMs: common.startTimeoutMs };
   // An external service is only waited for; one this call starts is stopped by `stop()`.
   const [kafka, dynamodb, sns] = await Promise.allSettled([
     startedOr(external.kafka, waitForKafka, wait, () =>
@@ -135,15 +131,14 @@ export async function startLocalInfra(options: LocalInfraOptions = {}): Promise<
     return stopping;
   };
   if (kafka.status === 'rejected' || dynamodb.status === 'rejected' || sns.status === 'rejected') {
-    // One failed: take the others down again rather than leave half an environment running.
+    // One failed: take the others down again rather than leave half an environment running. Only one error
+    // can be thrown; the others are still worth seeing.
     await stop();
     const failures = Object.entries(results).flatMap(([name, r]) =>
-      r.status === 'rejected' ? [{ name, reason: r.reason }] : [],
+      r.status === 'rejected' ? [[name, r.reason]] : [],
     );
-    // Only one error can be thrown; the others are still worth seeing.
-    for (const { name, reason } of failures.slice(1))
-      log(`[${name}] ${(reason as Error)?.message ?? String(reason)}`);
-    throw failures[0]?.reason;
+    for (const [name, reason] of failures.slice(1)) log(`[${name}] ${reason}`);
+    throw failures[0]?.[1];
   }
   return {
     kafkaBrokers: kafka.value.at,

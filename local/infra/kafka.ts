@@ -8,14 +8,7 @@ import { Admin } from '@platformatic/kafka';
 import { projectRoot } from '../python/venv.ts';
 import { InfraError, outputOf } from './errors.ts';
 import { installOnce } from './install-once.ts';
-import {
-  logTail,
-  portHint,
-  type RunningService,
-  startService,
-  type WaitOptions,
-  waitUntilReady,
-} from './process.ts';
+import { portHint, type RunningService, startService, type WaitOptions, waitUntilReady } from './process.ts';
 
 const run = promisify(execFile);
 
@@ -153,12 +146,12 @@ export async function startKafka(options: KafkaOptions): Promise<RunningKafka> {
     join(libDir, '*'),
   ];
   const brokers = [`${host}:${port}`];
-  const [stdoutLog, brokerLog] = [join(dir, 'stdout.log'), join(dir, 'broker.log')];
   const running = await startService({
     service: 'kafka',
     dir,
     file: 'kafka',
-    logFile: stdoutLog,
+    // The JVM's own complaints land beside the broker's lines (kafka-log4j2.xml).
+    logFile: join(dir, 'broker.log'),
     ports: [
       { host, port, what: 'Kafka (broker listener)' },
       { host, port: controllerPort, what: 'Kafka (KRaft controller listener)' },
@@ -171,16 +164,8 @@ export async function startKafka(options: KafkaOptions): Promise<RunningKafka> {
     command: java,
     args: ['-Xmx512m', '-Xms128m', '-XX:+ExitOnOutOfMemoryError', ...jvm, 'kafka.Kafka', configFile],
     ready: (child) => waitForKafka(brokers, { timeoutMs: options.startTimeoutMs ?? 120_000, process: child }),
-    // The JVM's own complaints land in stdout.log; the broker's in broker.log, where indented lines are
-    // config dumps and stack frames.
-    failureDetail: async () => {
-      const brokerLines = (await logTail(brokerLog, 400))
-        .split('\n')
-        .filter((line) => !line.startsWith('\t'));
-      return `${stdoutLog}:\n${await logTail(stdoutLog, 10)}\nLast lines of ${brokerLog}:\n${brokerLines.slice(-20).join('\n')}`;
-    },
   });
-  return { ...running, logFile: brokerLog, brokers };
+  return { ...running, brokers };
 }
 
 /**

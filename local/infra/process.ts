@@ -135,10 +135,11 @@ function installExitHandlers() {
   }
 }
 
-/** The last lines of a child's log file, for error messages. */
-export async function logTail(logFile: string, lines = 30): Promise<string> {
+/** The last lines of a child's log file for an error message, without stack frames (tab-indented in Java's). */
+async function logTail(logFile: string, lines = 30): Promise<string> {
   const text = await readFile(logFile, 'utf8').catch(() => '(no log written)');
-  return text.split('\n').filter(Boolean).slice(-lines).join('\n');
+  const kept = text.split('\n').filter((line) => line && !line.startsWith('\t'));
+  return `Last lines of ${logFile}:\n${kept.slice(-lines).join('\n')}`;
 }
 
 /**
@@ -188,7 +189,7 @@ export const portHint = (flag: string, envVar: string): string =>
   `Stop whatever holds it, choose another port (npm run infra -- --${flag} <port>), or set ${envVar} to use one that is already running.`;
 
 /** True when nothing listens on `host:port` (we could bind it ourselves). */
-export function isPortFree(port: number, host = '127.0.0.1'): Promise<boolean> {
+function isPortFree(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', (error: NodeJS.ErrnoException) =>
@@ -232,8 +233,6 @@ export interface ServiceStart {
   prepare?: () => Promise<void>;
   /** Resolves once the service answers; should fail early when `child` exits. */
   ready: (child: ManagedProcess) => Promise<void>;
-  /** Added to the error of a start that never answered; default: the last lines of the log. */
-  failureDetail?: () => Promise<string>;
 }
 
 /**
@@ -258,8 +257,7 @@ export async function startService(start: ServiceStart): Promise<RunningService>
     await start.ready(child);
   } catch (error) {
     await child.stop(5_000);
-    if (error instanceof InfraError)
-      error.message += `\n${await (start.failureDetail?.() ?? logTail(logFile).then((tail) => `Last lines of ${logFile}:\n${tail}`))}`;
+    if (error instanceof InfraError) error.message += `\n${await logTail(logFile)}`;
     throw error;
   }
   return { logFile, process: child, stop: () => child.stop() };

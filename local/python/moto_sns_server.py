@@ -1,14 +1,11 @@
-"""moto's server as the local SNS endpoint (and SQS, which tests subscribe to the topics), handling one
-request at a time over keep-alive connections.
+"""moto's server as the local SNS endpoint (and SQS, which tests subscribe to the topics).
 
     moto_sns_server.py [-H 127.0.0.1] [-p 5000]
 
-Serial: moto's backends have no locking, so one lock around moto. Connections are not serial: each has its
-own thread, kept alive between requests (HTTP/1.1), so a client pays no TCP connect per call and an idle
-keep-alive client holds nothing (werkzeug's own server closes every connection). Requests are not logged
-one by one (errors still are), and two lookups moto repeats for every request (a listing of its package
-directory, the handler's method names) are cached. Topics and queues live in memory: provisioning creates
-them again at every start. (DynamoDB is dynoxide's, see local/infra/dynamodb.ts.)
+One request at a time through moto (its backends have no locking), over connections kept alive between
+requests (werkzeug's own server closes every connection, so a client would pay a TCP connect per call).
+Requests are not logged one by one (errors still are); two lookups moto repeats for every request are cached.
+Topics and queues live in memory: provisioning creates them again at every start.
 """
 
 import argparse
@@ -33,8 +30,7 @@ _method_names_from_class = moto.core.responses.method_names_from_class
 
 
 def cache_per_request_lookups() -> None:
-    """moto lists its package directory (one stat per service) and collects the handler's method names
-    (inspect.getmembers) on every request; neither changes while the server runs."""
+    """A listing of moto's package directory and the handler's method names: neither changes while it runs."""
     moto.backends.list_of_moto_modules = functools.cache(lambda: tuple(_list_of_moto_modules()))
     moto.core.responses.method_names_from_class = functools.cache(_method_names_from_class)
 
@@ -72,9 +68,8 @@ class SerialApp:
 
 
 class KeepAliveHandler(MotoRequestHandler):
-    """moto's request handler (its environ, underscored headers kept) answering HTTP/1.1 with a
-    Content-Length and keeping the connection open, the whole request body read before the application
-    runs. werkzeug's run_wsgi always closes the connection, because it cannot drain an unread body."""
+    """moto's request handler answering HTTP/1.1 with a Content-Length, the whole body read before moto runs:
+    werkzeug's run_wsgi always closes the connection, because it cannot drain an unread body."""
 
     protocol_version = "HTTP/1.1"
     # Headers and body leave in one segment: with Nagle and delayed ACKs, a response written in two parts
