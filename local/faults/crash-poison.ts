@@ -13,15 +13,11 @@ export type CrashKind = (typeof CRASH_KINDS)[number];
 /** The crash a batch asks for (the first marked record's), if any. */
 export function crashOf(event: unknown): CrashKind | undefined {
   const records = Object.values((event as Partial<MSKEvent>)?.records ?? {}).flat();
-  for (const record of records) {
-    for (const header of record.headers ?? []) {
-      const bytes = header[CRASH_HEADER];
-      if (!bytes) continue;
-      const kind = Buffer.from(bytes).toString();
-      if ((CRASH_KINDS as readonly string[]).includes(kind)) return kind as CrashKind;
-    }
-  }
-  return undefined;
+  return records
+    .flatMap((record) =>
+      (record.headers ?? []).map((header) => Buffer.from(header[CRASH_HEADER] ?? []).toString()),
+    )
+    .find((kind): kind is CrashKind => (CRASH_KINDS as readonly string[]).includes(kind));
 }
 
 async function crash(kind: CrashKind): Promise<never> {
