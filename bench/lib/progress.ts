@@ -2,16 +2,9 @@
  * A one-line progress bar on stderr. On a terminal it redraws in place (at most 10 times a second);
  * otherwise (CI, a pipe) it prints a line at every 10%, so logs stay readable.
  */
-export interface Progress {
-  update(done: number, extra?: string): void;
-  finish(done: number, extra?: string): void;
-}
+export type Progress = ReturnType<typeof progressBar>;
 
-export function progressBar(
-  label: string,
-  total: number,
-  stream: NodeJS.WriteStream = process.stderr,
-): Progress {
+export function progressBar(label: string, total: number, stream: NodeJS.WriteStream = process.stderr) {
   const width = 28;
   const started = Date.now();
   let lastDraw = 0;
@@ -23,7 +16,7 @@ export function progressBar(
     return `${label} [${'█'.repeat(filled)}${'░'.repeat(width - filled)}] ${done}/${total} ${elapsed.toFixed(0)}s${extra ? `  ${extra}` : ''}`;
   };
   return {
-    update(done, extra = '') {
+    update(done: number, extra = '') {
       if (stream.isTTY) {
         if (Date.now() - lastDraw < 100 && done < total) return;
         lastDraw = Date.now();
@@ -35,7 +28,7 @@ export function progressBar(
         stream.write(`${line(done, extra)}\n`);
       }
     },
-    finish(done, extra = '') {
+    finish(done: number, extra = '') {
       stream.write(stream.isTTY ? `\r${line(done, extra)}\x1b[K\n` : `${line(done, extra)}\n`);
     },
   };

@@ -1,12 +1,5 @@
 /** Latency summaries. Percentiles are nearest-rank: the value below which p% of the samples fall. */
-export interface LatencySummary {
-  count: number;
-  p50Ms: number;
-  p90Ms: number;
-  p99Ms: number;
-  maxMs: number;
-  meanMs: number;
-}
+export type LatencySummary = ReturnType<typeof summarize>;
 
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -14,7 +7,7 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1] as number;
 }
 
-export function summarize(samples: readonly number[]): LatencySummary {
+export function summarize(samples: readonly number[]) {
   const sorted = [...samples].sort((a, b) => a - b);
   const round = (n: number) => Math.round(n * 10) / 10;
   return {
