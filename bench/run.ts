@@ -302,7 +302,7 @@ export type SoakResult = Awaited<ReturnType<typeof runSoak>>;
 
 /** A title, then a table if there are rows. */
 const section = (title: string, rows?: (string | number)[][]) =>
-  console.log(`\n${title}\n${rows ? `\n${table(rows)}` : ''}`);
+  console.log(rows ? `\n${title}\n\n${table(rows)}` : `\n${title}`);
 
 const machineLine = ({ machine: m, commit }: Pick<BenchResult, 'machine' | 'commit'>) =>
   `${m.cpuModel}, ${m.cores} cores, Node ${m.node}, Kafka ${m.kafkaVersion}, load average ${m.loadAverage.start.join(' ')} -> ${m.loadAverage.end?.join(' ') ?? '?'}, commit ${commit.commit}${commit.dirty ? ' (work tree with changes)' : ''}`;
