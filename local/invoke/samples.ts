@@ -7,6 +7,7 @@ import { type FunctionName, manifest } from '../../topology/index.ts';
 import { matchRoute, orderApiRoutes, toProxyEvent } from '../runtime/api-emulator.ts';
 import { LOCAL_ACCOUNT_ID } from '../runtime/lambda-context.ts';
 import { buildMskEvent, type MskEvent } from '../runtime/msk-event.ts';
+import { scheduledEvent } from '../runtime/scheduler.ts';
 
 /**
  * The sample events of `npm run invoke` (events/samples/, written by `npm run samples`): one MSK event per
@@ -108,19 +109,11 @@ function apiSample(method: string, resource: string): APIGatewayProxyEvent {
   };
 }
 
+/** The scheduler's event, with a fixed id and region. */
 function scheduledSample(): ScheduledEvent {
-  // As local/runtime/scheduler.ts's scheduledEvent builds it.
-  return {
-    version: '0',
-    id: '00000000-0000-4000-8000-000000000003',
-    'detail-type': 'Scheduled Event',
-    source: 'aws.events',
-    account: LOCAL_ACCOUNT_ID,
-    time: SAMPLE_TIME.toISOString().replace(/\.\d{3}Z$/, 'Z'),
-    region: SAMPLE_REGION,
-    resources: [`arn:aws:events:${SAMPLE_REGION}:${LOCAL_ACCOUNT_ID}:rule/outbox-sweeper-schedule`],
-    detail: {},
-  };
+  const event = scheduledEvent('outbox-sweeper', SAMPLE_TIME);
+  const resources = event.resources.map((arn) => arn.replace(`:${event.region}:`, `:${SAMPLE_REGION}:`));
+  return { ...event, id: '00000000-0000-4000-8000-000000000003', region: SAMPLE_REGION, resources };
 }
 
 /** Every sample by name, in a stable order. */
