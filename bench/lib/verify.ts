@@ -242,20 +242,16 @@ export async function readProducedNotifications(
   return { events, undecodable };
 }
 
-/** What each order's final status says it was told, and nothing else is required. */
-export const expectedNotificationKinds: Record<string, readonly string[]> = {
+/**
+ * What each order's final status says it was told, and nothing else is required; the last is the final
+ * notification, of which an order gets exactly one, its own.
+ */
+const expectedNotificationKinds: Record<string, readonly string[]> = {
   SHIPPED: ['order-packed', 'order-shipped'],
   REJECTED: ['order-rejected'],
   CANCELLED: ['order-cancelled'],
 };
-
-/** The notification each final status ends with; an order gets exactly one of these, its own. */
-export const finalNotificationKind: Record<string, string> = {
-  SHIPPED: 'order-shipped',
-  REJECTED: 'order-rejected',
-  CANCELLED: 'order-cancelled',
-};
-const finalKinds = new Set(Object.values(finalNotificationKind));
+const finalKinds = new Set(Object.values(expectedNotificationKinds).map((kinds) => kinds.at(-1)));
 
 /**
  * `not-recorded`: a final-status order without the notification its status implies; `produced-not-recorded`:
@@ -323,7 +319,7 @@ export function checkNotifications(input: {
   }
   // Never two final kinds: a cancelled order told it shipped, a shipped one told it was cancelled.
   for (const item of recorded) {
-    const own = finalNotificationKind[orderStatus.get(item.orderId) ?? ''];
+    const own = expectedNotificationKinds[orderStatus.get(item.orderId) ?? '']?.at(-1);
     if (own && finalKinds.has(item.kind) && item.kind !== own) {
       flag(item.orderId, item.kind, 'contradicts-status');
     }
