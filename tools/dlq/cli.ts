@@ -8,13 +8,8 @@ import { RuntimeEnv } from '../../topology/runtime-env.ts';
 import { deadLetterTopic, kafkaConsumers } from '../../topology/topics.ts';
 import { type CommandOutput, flagsOf, parseFlags, readCommandLine, UsageError } from '../command-line.ts';
 import { ReplayLedger } from './ledger.ts';
-import {
-  defaultTimeouts,
-  type ReplayOptions,
-  type ReplaySummary,
-  ReplayTimeoutError,
-  replayDeadLetters,
-} from './replay.ts';
+import { ReplayTimeoutError } from './read.ts';
+import { defaultTimeouts, type ReplayOptions, type ReplaySummary, replayDeadLetters } from './replay.ts';
 
 /** The steps that can have dead letters: the manifest's Kafka consumers. */
 const consumerSteps = kafkaConsumers.map(({ name }) => name);

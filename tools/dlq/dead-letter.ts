@@ -15,9 +15,6 @@ export const REPLAYED_RECORD_HEADER = 'replayed-record';
 /** A record as bytes: what a letter holds of its original, or the original read back from its topic. */
 export type RecordBytes = { key: Buffer | null; value: Buffer | null; headers: Array<[string, Buffer]> };
 
-/** The original record a dead letter holds, bytes as they were (a prefix of the value when truncated). */
-export type OriginalRecord = RecordBytes & { topic: string; partition: number; offset: string };
-
 /** What a letter says of its record, as a function writes it; Lambda's own records carry the same fields. */
 type LetterRecord = DeadLettered['data']['record'];
 
@@ -31,7 +28,8 @@ export interface DeadLetter
   /** The step name, or the function ARN for Lambda's records. */
   failedIn: string;
   error: string;
-  original: OriginalRecord;
+  /** The original record, bytes as they were (a prefix of the value when truncated). */
+  original: RecordBytes & { topic: string; partition: number; offset: string };
   /** Set when the original record was itself a replay: the letter it came back from, i.e. it failed again. */
   replayOf: { letter: string; original: string | undefined } | undefined;
 }
@@ -84,17 +82,10 @@ function letterOf(
   record: LetterRecord,
 ): DeadLetter {
   const headers = record.headers.map((h): [string, Buffer] => [h.key, Buffer.from(h.value, 'base64')]);
-  const { topic, partition, offset } = record;
+  const { topic, partition, offset, key, value } = record;
   return {
     ...failure,
-    original: {
-      topic,
-      partition,
-      offset,
-      key: fromBase64(record.key),
-      value: fromBase64(record.value),
-      headers,
-    },
+    original: { topic, partition, offset, key: fromBase64(key), value: fromBase64(value), headers },
     valueTruncated: record.valueTruncated === true,
     headersTruncated: record.headersTruncated === true,
     keyTruncated: record.keyTruncated === true,

@@ -26,15 +26,13 @@ import {
   within,
 } from './read.ts';
 
-export { ReplayTimeoutError, type Timeouts } from './read.ts';
-
 export const defaultTimeouts: Timeouts = { overallMs: 300_000, idleMs: 30_000 };
 
 /**
  * How much longer than its produce may take a claim is held: a run that has not completed its claim by
  * then is taken for dead, and a later run may take the letter over. Covers clocks a minute apart.
  */
-export const LEASE_MARGIN_MS = 60_000;
+const LEASE_MARGIN_MS = 60_000;
 
 export interface ReplayOptions {
   /** The cluster (functions/shared/kafka/connection.ts): plaintext locally, TLS + MSK IAM on AWS. */
@@ -64,18 +62,19 @@ export interface ReplayOptions {
  * already replayed (their claim is completed), replayed, or would be (dry run), or skipped and why.
  * `interrupted`: stopped by the signal before every matched letter was looked at.
  */
-export interface ReplaySummary {
-  scanned: number;
-  letters: number;
-  markers: number;
-  unreadable: number;
-  matched: number;
-  alreadyReplayed: number;
-  replayed: number;
-  wouldReplay: number;
-  interrupted: boolean;
-  skipped: Array<{ letter: string; kind: SkipKind; reason: string }>;
-}
+const emptySummary = () => ({
+  scanned: 0,
+  letters: 0,
+  markers: 0,
+  unreadable: 0,
+  matched: 0,
+  alreadyReplayed: 0,
+  replayed: 0,
+  wouldReplay: 0,
+  interrupted: false,
+  skipped: [] as Array<{ letter: string; kind: SkipKind; reason: string }>,
+});
+export type ReplaySummary = ReturnType<typeof emptySummary>;
 
 interface Candidate {
   letter: DeadLetter;
@@ -87,8 +86,10 @@ interface Candidate {
 interface Run {
   options: ReplayOptions;
   summary: ReplaySummary;
-  /** What is left of the run's time: throws a `ReplayTimeoutError` when none is. */
+  /** What is left of the run's time; a `ReplayTimeoutError` when none is. */
   budget: () => Timeouts;
+  /** `promise`, bounded by the idle timeout (and what is left of the run's). */
+  bounded: <T>(promise: Promise<T>, what: string) => Promise<T>;
   log: (line: string) => void;
   producer: Producer<Buffer, Buffer, Buffer, Buffer> | undefined;
   /** Records this run looked at already (two letters of one record are one replay), for dry runs too. */
@@ -108,25 +109,16 @@ interface Run {
 export async function replayDeadLetters(options: ReplayOptions): Promise<ReplaySummary> {
   const timeouts = { ...defaultTimeouts, ...options.timeouts };
   const deadline = Date.now() + timeouts.overallMs;
+  const budget = () => {
+    const left = deadline - Date.now();
+    if (left <= 0) throw new ReplayTimeoutError(`dlq:replay timed out after ${timeouts.overallMs} ms`);
+    return { overallMs: left, idleMs: Math.min(timeouts.idleMs, left) };
+  };
   const run: Run = {
     options,
-    summary: {
-      scanned: 0,
-      letters: 0,
-      markers: 0,
-      unreadable: 0,
-      matched: 0,
-      alreadyReplayed: 0,
-      replayed: 0,
-      wouldReplay: 0,
-      interrupted: false,
-      skipped: [],
-    },
-    budget: () => {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new ReplayTimeoutError(`dlq:replay timed out after ${timeouts.overallMs} ms`);
-      return { overallMs: left, idleMs: Math.min(timeouts.idleMs, left) };
-    },
+    summary: emptySummary(),
+    budget,
+    bounded: (promise, what) => within(promise, budget().idleMs, what),
     log: options.log ?? (() => {}),
     producer: undefined,
     handled: new Set(),
@@ -184,7 +176,7 @@ function isTarget({ isReplayTarget, deadLetterTopic: dlq = deadLetterTopic }: Re
 
 /** One matched letter: looked up in the ledger, then skipped, or claimed, sent back and completed. */
 async function replayOne(candidate: Candidate, run: Run): Promise<void> {
-  const { options, summary, budget, log, producer } = run;
+  const { options, summary, budget, bounded, log, producer } = run;
   const { letter, at } = candidate;
   const letterAt = coordinatesText(at);
   const id = replayId(letter.original);
@@ -198,11 +190,7 @@ async function replayOne(candidate: Candidate, run: Run): Promise<void> {
   };
   if (run.handled.has(id)) return void replays({ action: 'already-replayed' });
   run.handled.add(id);
-  const { state, copyOf } = await within(
-    options.ledger.look(id),
-    budget().idleMs,
-    `reading the claim of ${id}`,
-  );
+  const { state, copyOf } = await bounded(options.ledger.look(id), `reading the claim of ${id}`);
   const decision = decide(state, copyOf, options.includeFailedReplays ?? false, Date.now());
   if (!replays(decision)) return;
   const notPipeline = 'not a pipeline topic';
@@ -215,11 +203,7 @@ async function replayOne(candidate: Candidate, run: Run): Promise<void> {
     summary.wouldReplay++;
     return log(`would replay ${what}${from}`);
   }
-  const claim = await within(
-    options.ledger.claim(id, letterAt, Date.now(), run.leaseMs),
-    budget().idleMs,
-    `claiming ${id}`,
-  );
+  const claim = await bounded(options.ledger.claim(id, letterAt, Date.now(), run.leaseMs), `claiming ${id}`);
   if (!claim.won) {
     // Another run claimed it between the look and the claim: what it left decides.
     const now = decide(claim.state, copyOf, true, Date.now());
@@ -229,14 +213,9 @@ async function replayOne(candidate: Candidate, run: Run): Promise<void> {
     );
   }
   if (decision.action === 'replay' && decision.takeOver) log(`taking over ${id}: ${decision.takeOver}`);
-  const copy = await within(
-    produceReplay(producer, candidate, record),
-    budget().idleMs,
-    `replaying ${letterAt}`,
-  );
-  await within(
+  const copy = await bounded(produceReplay(producer, candidate, record), `replaying ${letterAt}`);
+  await bounded(
     options.ledger.complete(id, claim.token, letterAt, copy, Date.now()),
-    budget().idleMs,
     `completing the claim of ${id} (the record went back as ${copy})`,
   );
   summary.replayed++;
