@@ -6,6 +6,7 @@ import type { KpiRecorded } from '../../events/schemas/events.ts';
 import { onKpisPublished } from '../../functions/kpis/metrics.ts';
 import { postTelemetry } from '../runtime/environments/telemetry.ts';
 import type { LocalRuntimeOptions } from '../runtime/runtime.ts';
+import type { DashboardAggregator } from './aggregator.ts';
 import { feedItems, TRACE_FEED_MODULE } from './trace-feed.ts';
 
 const KPI_FEED_MODULE = 'local/dashboard/kpi-feed.ts';
@@ -16,10 +17,9 @@ onKpisPublished((records) => postTelemetry({ feed: 'kpis-published', items: reco
  * The runtime options that feed `aggregator` the records the kpis function publishes, and every
  * function's spans (trace-feed.ts) for the orders' waterfalls.
  */
-export function feedDashboard(aggregator: {
-  record(records: readonly KpiRecorded[]): void;
-  recordSpans(spans: readonly unknown[]): void;
-}): Pick<LocalRuntimeOptions, 'preload' | 'onTelemetry'> {
+export function feedDashboard(
+  aggregator: Pick<DashboardAggregator, 'record' | 'recordSpans'>,
+): Pick<LocalRuntimeOptions, 'preload' | 'onTelemetry'> {
   return {
     preload: (fn) => (fn === 'kpis' ? [KPI_FEED_MODULE, TRACE_FEED_MODULE] : [TRACE_FEED_MODULE]),
     onTelemetry: (_fn, data) => {
