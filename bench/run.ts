@@ -38,6 +38,7 @@ const usage = `usage: npm run bench -- [--rate R] [--orders N] [--concurrency C]
   --flash-sale-rate R    flash sale: sent at R orders/s (default 100)
   --no-flash-sale   skip the flash sale
   --soak N          only a soak: N orders at saturation, throughput of the first and last 1,000
+  --stall-timeout S give up waiting for a phase's orders when none finished for S seconds (default 60)
   --out file        results JSON (default bench/results/latest.json, or soak.json with --soak)`;
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
