@@ -11,7 +11,7 @@ import { feedDashboard } from './dashboard/kpi-feed.ts';
 import { type RunningDashboard, startDashboard } from './dashboard/server.ts';
 import { builtInFaultProfile, FAULT_PROFILE_NAMES } from './faults/profile.ts';
 import { InfraError, type LocalInfra, startProvisioned, stopAllManaged } from './infra/index.ts';
-import { stopOnSignal } from './infra/shutdown.ts';
+import { stopOnSignal } from './infra/process.ts';
 import { localIamVerifier } from './runtime/iam.ts';
 import { type LocalRuntime, startLocalRuntime } from './runtime/runtime.ts';
 import { seedDemoInventory } from './runtime/seed.ts';

@@ -13,7 +13,7 @@ import { flagsOf, portOf, readCommandLine } from '../../tools/command-line.ts';
 import { ensurePythonTools } from '../python/venv.ts';
 import { dynoxideBinary } from './dynamodb.ts';
 import { ensureKafkaJars, findJava, InfraError, type LocalInfra, startProvisioned } from './index.ts';
-import { stopOnSignal } from './shutdown.ts';
+import { stopOnSignal } from './process.ts';
 
 const usage =
   'usage: npm run infra -- [--kafka-port <port>] [--controller-port <port>] [--dynamodb-port <port>] [--sns-port <port>] [--data-dir <dir>] [--table-prefix <prefix>] [--reset] [--prepare]';
