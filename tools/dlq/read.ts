@@ -6,20 +6,14 @@ export type RawMessage = Message<Buffer, Buffer, Buffer, Buffer>;
 type Reader = Consumer<Buffer, Buffer, Buffer, Buffer>;
 
 /** Every wait is bounded: the whole run, and any stretch with no record read and no offset advanced. */
-export interface Timeouts {
-  overallMs: number;
-  idleMs: number;
-}
+export type Timeouts = { overallMs: number; idleMs: number };
 
 export class ReplayTimeoutError extends Error {
   override readonly name = 'ReplayTimeoutError';
 }
 
 /** The readable offsets of one partition: the earliest still retained (inclusive) to the end (exclusive). */
-export interface PartitionRange {
-  start: bigint;
-  end: bigint;
-}
+type PartitionRange = { start: bigint; end: bigint };
 
 /** A consumer that never commits; its group is a throwaway, so it reads regardless of anyone else's offsets. */
 export function newReader(connection: KafkaConnection): Reader {

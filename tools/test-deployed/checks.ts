@@ -22,7 +22,6 @@ export interface Observatory {
   /** Remembers where the figures stand before the first order. */
   start(): Promise<void>;
   moved(): Promise<Moved>;
-  /** Units of a SKU available now (strongly consistent). */
   availableStock(sku: string): Promise<number>;
   /** Waited before the dead letters are read: how late they can show, at most, after the metrics moved. */
   readonly deadLetterSettleMs: number;
@@ -52,7 +51,6 @@ export interface CheckContext {
 
 interface RunState {
   runId: string;
-  /** Orders placed by this run, by what they are for. */
   orders: { shipped?: string; rejected?: string; cancelPlaced: number; cancelled: string[] };
 }
 

@@ -13,20 +13,16 @@ export interface ApiAnswer {
   body: unknown;
 }
 
-export interface ApiClient {
-  readonly baseUrl: string;
-  request(
-    method: 'GET' | 'POST',
-    path: string,
-    options?: { body?: unknown; headers?: Record<string, string> },
-  ): Promise<ApiAnswer>;
-}
+export type ApiClient = ReturnType<typeof apiClient>;
 
 /** Requests to `baseUrl` (the stack's `ApiUrl`, stage included, or the local emulator's), signed by `signer`. */
-function apiClient(baseUrl: string, signer?: SignatureV4): ApiClient {
+function apiClient(baseUrl: string, signer?: SignatureV4) {
   return {
-    baseUrl,
-    async request(method, path, { body, headers = {} } = {}) {
+    async request(
+      method: 'GET' | 'POST',
+      path: string,
+      { body, headers = {} }: { body?: unknown; headers?: Record<string, string> } = {},
+    ): Promise<ApiAnswer> {
       const url = new URL(baseUrl);
       url.pathname = `${url.pathname.replace(/\/$/, '')}${path}`; // `/v1/` + `/orders` = `/v1/orders`
       const payload = body === undefined ? undefined : JSON.stringify(body);
