@@ -83,11 +83,16 @@ function expectStatus(answer: ApiAnswer, status: number, what: string): void {
 const orderBody = (runId: string, items: { sku: string; quantity: number }[]) =>
   exampleOrder(`test-deployed-${runId}`, catalogLines(items));
 
-/** POSTs an order, expects 202, answers its id (and the answer, for a check that looks further). */
-async function placeOrder(api: ApiClient, body: unknown, idempotencyKey: string) {
-  const answer = await api.request('POST', '/orders', {
-    body,
-    headers: { 'Idempotency-Key': idempotencyKey },
+/** POSTs an order of `items` under this run's key `purpose`, expects 202, answers its id (and the answer). */
+async function placeOrder(
+  ctx: CheckContext,
+  { runId }: RunState,
+  items: Parameters<typeof orderBody>[1],
+  purpose: string,
+) {
+  const answer = await ctx.api.request('POST', '/orders', {
+    body: orderBody(runId, items),
+    headers: { 'Idempotency-Key': `test-deployed-${runId}-${purpose}` },
   });
   expectStatus(answer, 202, 'POST /orders');
   return { answer, orderId: Accepted.parse(answer.body).orderId };
@@ -100,7 +105,7 @@ async function readOrder(api: ApiClient, orderId: string): Promise<OrderView> {
 }
 
 /** Reads until `done` holds or `timeoutMs` passes; answers the last value read (the caller checks it). */
-async function poll<T>(
+export async function poll<T>(
   read: () => Promise<T>,
   done: (value: T) => boolean,
   timeoutMs: number,
@@ -155,15 +160,11 @@ async function unsignedIsRefused(ctx: CheckContext, state: RunState): Promise<st
 
 /** An order ships and both its notifications (packed, shipped) are in its history. */
 async function shipsWithNotifications(ctx: CheckContext, state: RunState): Promise<string> {
-  const body = orderBody(
-    state.runId,
-    SKUS.shipped.map((sku) => ({ sku, quantity: 1 })),
-  );
-  const key = `test-deployed-${state.runId}-ship`;
-  const { orderId } = await placeOrder(ctx.api, body, key);
+  const items = SKUS.shipped.map((sku) => ({ sku, quantity: 1 }));
+  const { orderId } = await placeOrder(ctx, state, items, 'ship');
   state.orders.shipped = orderId;
   // The duplicate goes at once, while the first is in flight: what a client's retry looks like.
-  const again = await placeOrder(ctx.api, body, key);
+  const again = await placeOrder(ctx, state, items, 'ship');
   const replayed = again.answer.headers.get('idempotent-replayed');
   if (again.orderId !== orderId || replayed !== 'true')
     throw new CheckFailed(
@@ -198,8 +199,8 @@ async function duplicateHasOneEffect(ctx: CheckContext, state: RunState): Promis
 
 /** More units than are stocked: the order is accepted, then rejected, and its customer told. */
 async function outOfStockRejected(ctx: CheckContext, state: RunState): Promise<string> {
-  const body = orderBody(state.runId, [{ sku: SKUS.scarce, quantity: OUT_OF_STOCK_QUANTITY }]);
-  const { orderId } = await placeOrder(ctx.api, body, `test-deployed-${state.runId}-reject`);
+  const items = [{ sku: SKUS.scarce, quantity: OUT_OF_STOCK_QUANTITY }];
+  const { orderId } = await placeOrder(ctx, state, items, 'reject');
   state.orders.rejected = orderId;
   const order = await orderUntil(
     ctx,
@@ -223,9 +224,8 @@ async function cancelReturnsStock(ctx: CheckContext, state: RunState): Promise<s
   const attempts = ctx.cancelAttempts ?? 5;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     const before = await stock();
-    const key = `test-deployed-${state.runId}-cancel-${attempt}`;
     const items = [{ sku, quantity: RELEASED_QUANTITY }];
-    const { orderId } = await placeOrder(ctx.api, orderBody(state.runId, items), key);
+    const { orderId } = await placeOrder(ctx, state, items, `cancel-${attempt}`);
     state.orders.cancelPlaced += 1;
     const decided = (o: OrderView) => ['CONFIRMED', 'PACKED', 'SHIPPED', 'REJECTED'].includes(o.status);
     const reserved = await orderUntil(ctx, orderId, decided, 'get its stock reserved', 50);
@@ -235,7 +235,7 @@ async function cancelReturnsStock(ctx: CheckContext, state: RunState): Promise<s
     const cancel = await ctx.api.request('POST', `/orders/${encodeURIComponent(orderId)}/cancel`, {
       body: { reason: 'test:deployed' },
       // Not the order's key: one key space serves every route, and a key names one request.
-      headers: { 'Idempotency-Key': `${key}-cancel` },
+      headers: { 'Idempotency-Key': `test-deployed-${state.runId}-cancel-${attempt}-cancel` },
     });
     const shippedFirst = (cancel.body as { status?: unknown } | undefined)?.status === 'SHIPPED';
     if (reserved.status === 'SHIPPED' || (cancel.status === 409 && shippedFirst)) {

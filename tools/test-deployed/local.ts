@@ -6,11 +6,10 @@
  * published (what becomes the EMF metrics on AWS), its dead letters the records on the dead-letter topic
  * itself, which locally can be read.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { localDynamoDbConfig } from '../../local/infra/dynamodb.ts';
 import { localTableName } from '../../topology/manifest.ts';
-import { type Moved, type Observatory, stockReader } from './checks.ts';
+import { type Moved, type Observatory, poll, stockReader } from './checks.ts';
 
 /** The part of the dashboard's snapshot (local/dashboard/aggregator.ts) the checks read. */
 const Snapshot = z.object({
@@ -42,12 +41,8 @@ export function localObservatory(stack: {
     // The dashboard reads the dead-letter topic's offsets every 2 s: two reads after the last order's steps.
     deadLetterSettleMs: 4_500,
     async start() {
-      before = await snapshot();
       // The dashboard's first read of the topic's offsets may not have happened yet.
-      for (let waited = 0; before.deadLetters.onTopic === null && waited < 10_000; waited += 500) {
-        await sleep(500);
-        before = await snapshot();
-      }
+      before = await poll(snapshot, (s) => s.deadLetters.onTopic !== null, 10_000, 500);
     },
     async moved(): Promise<Moved> {
       if (!before) throw new Error('moved() before start()');
