@@ -1,3 +1,8 @@
+/**
+ * `npm run dlq:replay`: sends dead letters back to the topics they came from, through the consumers'
+ * idempotency again, each record at most once (claimed first in the idempotency table, ledger.ts).
+ * The design: README.md, "Processing guarantees".
+ */
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { topicNames } from '../../events/topics.ts';
 import { ConfigError, type KafkaConfig, readKafkaConfig } from '../../functions/shared/config.ts';
@@ -204,4 +209,17 @@ export async function run(
   } finally {
     dynamodb.destroy();
   }
+}
+
+if (import.meta.main) {
+  // Ctrl-C stops between two letters, never between a claim, its replay and its completion; a second one
+  // stops at once (a claim left IN_PROGRESS is taken over by a later run once its lease is over).
+  const interrupt = new AbortController();
+  process.once('SIGINT', () => {
+    console.error('dlq:replay: stopping after the current letter (Ctrl-C again to stop now)');
+    interrupt.abort();
+    process.once('SIGINT', () => process.exit(130));
+  });
+  process.exitCode = await run(process.argv.slice(2), process.env, console, interrupt.signal);
+  process.removeAllListeners('SIGINT');
 }

@@ -3,7 +3,7 @@
  * the caller's credentials, from the SDK's default provider chain), or against a local stack started with
  * `npm start -- --iam` (signed with the credentials that API checks). Exit 0 when every check passed, 1
  * when one failed (or the stack could not be read), 2 for bad arguments (tools/command-line.ts: the usage
- * and the reason on stderr; `--help` prints the usage on stdout).
+ * and the reason on stderr; `--help` prints the usage on stdout). infra/README.md ("First deploy") shows a run.
  */
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { localIamCredentials } from '../../local/runtime/iam.ts';
@@ -109,3 +109,5 @@ export async function run(
     return 1;
   }
 }
+
+if (import.meta.main) process.exitCode = await run(process.argv.slice(2), process.env, console);
