@@ -83,19 +83,30 @@ interface Candidate {
   kafkaKey: Buffer | null;
 }
 
-interface Run {
-  options: ReplayOptions;
-  summary: ReplaySummary;
+/** A run's state: its options, its summary so far, its time left, and the records it has handled. */
+function newRun(options: ReplayOptions) {
+  const timeouts = { ...defaultTimeouts, ...options.timeouts };
+  const deadline = Date.now() + timeouts.overallMs;
   /** What is left of the run's time; a `ReplayTimeoutError` when none is. */
-  budget: () => Timeouts;
-  /** `promise`, bounded by the idle timeout (and what is left of the run's). */
-  bounded: <T>(promise: Promise<T>, what: string) => Promise<T>;
-  log: (line: string) => void;
-  producer: Producer<Buffer, Buffer, Buffer, Buffer> | undefined;
-  /** Records this run looked at already (two letters of one record are one replay), for dry runs too. */
-  handled: Set<string>;
-  leaseMs: number;
+  const budget = (): Timeouts => {
+    const left = deadline - Date.now();
+    if (left <= 0) throw new ReplayTimeoutError(`dlq:replay timed out after ${timeouts.overallMs} ms`);
+    return { overallMs: left, idleMs: Math.min(timeouts.idleMs, left) };
+  };
+  return {
+    options,
+    summary: emptySummary(),
+    budget,
+    /** `promise`, bounded by the idle timeout (and what is left of the run's). */
+    bounded: <T>(promise: Promise<T>, what: string) => within(promise, budget().idleMs, what),
+    log: options.log ?? (() => {}),
+    producer: undefined as Producer<Buffer, Buffer, Buffer, Buffer> | undefined,
+    /** Records this run looked at already (two letters of one record are one replay), for dry runs too. */
+    handled: new Set<string>(),
+    leaseMs: timeouts.idleMs + LEASE_MARGIN_MS,
+  };
 }
+type Run = ReturnType<typeof newRun>;
 
 /**
  * Reads the dead-letter topic from each partition's earliest retained offset to its current end, and sends
@@ -107,23 +118,7 @@ interface Run {
  * topic, or skipped when retention has trimmed it. Nothing is committed; every wait is bounded by `timeouts`.
  */
 export async function replayDeadLetters(options: ReplayOptions): Promise<ReplaySummary> {
-  const timeouts = { ...defaultTimeouts, ...options.timeouts };
-  const deadline = Date.now() + timeouts.overallMs;
-  const budget = () => {
-    const left = deadline - Date.now();
-    if (left <= 0) throw new ReplayTimeoutError(`dlq:replay timed out after ${timeouts.overallMs} ms`);
-    return { overallMs: left, idleMs: Math.min(timeouts.idleMs, left) };
-  };
-  const run: Run = {
-    options,
-    summary: emptySummary(),
-    budget,
-    bounded: (promise, what) => within(promise, budget().idleMs, what),
-    log: options.log ?? (() => {}),
-    producer: undefined,
-    handled: new Set(),
-    leaseMs: timeouts.idleMs + LEASE_MARGIN_MS,
-  };
+  const run = newRun(options);
   const candidates = await readCandidates(run);
   run.summary.matched = candidates.length;
   if (!options.dryRun)
