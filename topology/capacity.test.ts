@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { flashSaleEstimate } from '../local/faults/contention-model.ts';
 import { BENCH, formatRate, hopCapacities, hopCapacity, limits, tableCapacities } from './capacity.ts';
+import { flashSaleEstimate } from './contention.ts';
 import { manifest } from './manifest.ts';
 
 const doc = readFileSync(new URL('../docs/capacity.md', import.meta.url), 'utf8');

@@ -10,7 +10,7 @@
  *   https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/on-demand-capacity-mode-max-throughput.html
  *   a new on-demand table sustains 4,000 writes and 12,000 reads per second at once, and up to double its
  *   previous peak: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/on-demand-capacity-mode.html
- *   (per partition: local/faults/contention-model.ts).
+ *   (per partition: ./contention.ts).
  * - SNS Publish (standard topics), per account and Region: 30,000 messages/s in us-east-1, 9,000 in
  *   us-west-2 and eu-west-1, 1,500 (300 in the smallest Regions) elsewhere, raisable:
  *   https://docs.aws.amazon.com/general/latest/gr/sns.html
@@ -23,12 +23,7 @@
  *   https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html
  */
 import { readConfig } from '../infra/lib/config.ts';
-import {
-  contention,
-  DEFAULT_TRANSACTION_MS,
-  ORDERS_PER_INVOCATION,
-  pipelineWriters,
-} from '../local/faults/contention-model.ts';
+import { contention, DEFAULT_TRANSACTION_MS, ORDERS_PER_INVOCATION, pipelineWriters } from './contention.ts';
 import { manifest } from './manifest.ts';
 import { kafkaTriggerOf } from './topics.ts';
 import type { KafkaTrigger } from './types.ts';

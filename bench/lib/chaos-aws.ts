@@ -5,7 +5,7 @@
  * run: attempts per order, the flash sale's.
  */
 import { type CatalogEntry, catalogBySku } from '../../functions/shared/catalog.ts';
-import { flashSaleProfile } from '../../local/faults/contention-model.ts';
+import { flashSaleProfile } from '../../local/faults/flash-sale.ts';
 import {
   builtInFaultProfile,
   type FaultCounters,
@@ -136,7 +136,7 @@ export const flashSale = {
   order: oneUnitOf(FLASH_SALE_SKU),
   // Cold starts would otherwise take the first seconds, while the stock sells.
   warmup: { orders: 20, order: oneUnitOf(WARMUP_SKU, 'warmup-') },
-  // The rates local/faults/contention-model.ts predicts for this many orders/s on one stock item.
+  // The rates topology/contention.ts predicts for this many orders/s on one stock item.
   profile: ({ orders, rate }: RunSize) =>
     flashSaleProfile({ sku: FLASH_SALE_SKU, orders, seconds: orders / rate }),
   verdict: flashSaleVerdict,

@@ -1,6 +1,6 @@
 /**
- * A model of DynamoDB under contention for ONE hot item (a SKU's stock item during a flash sale), and the
- * fault profile that injects what it predicts. Pure: no I/O, no clock. docs/capacity.md, "Per SKU", gives the
+ * A model of DynamoDB under contention for ONE hot item (a SKU's stock item during a flash sale); the
+ * capacity model (./capacity.ts) reads its ceiling, and local/faults/flash-sale.ts injects what it predicts. Pure: no I/O, no clock. docs/capacity.md, "Per SKU", gives the
  * AWS facts it rests on with their pages (a partition's 1,000 write units per second, 2 write units per item
  * of a transactional write, optimistic transactions: an attempt that finds the item held is refused) and its
  * figures.
@@ -16,9 +16,8 @@
  * What it leaves out: arrivals are taken as Poisson, while one invocation starts up to 32 of a batch's
  * records at once (more conflicts under a backlog); the hold time is an assumption (`DEFAULT_TRANSACTION_MS`).
  */
-import { manifest } from '../../topology/manifest.ts';
-import { kafkaTriggerOf } from '../../topology/topics.ts';
-import { type FaultProfile, parseFaultProfile } from './profile.ts';
+import { manifest } from './manifest.ts';
+import { kafkaTriggerOf } from './topics.ts';
 
 /** AWS's documented limits and costs (see the module comment for the pages). */
 export const DYNAMODB_LIMITS = {
@@ -155,7 +154,7 @@ export function pipelineWriters(
 /** Issue #20's flash sale: 2,000 orders in 20 s for one SKU with 500 in stock. */
 export const FLASH_SALE = { orders: 2_000, seconds: 20, stock: 500 } as const;
 
-interface FlashSaleOptions {
+export interface FlashSaleOptions {
   /** The SKU on sale (the stock item the rules target). */
   sku: string;
   orders?: number;
@@ -176,35 +175,5 @@ export function flashSaleEstimate(options: Omit<FlashSaleOptions, 'sku' | 'seed'
     ordersPerSecond: rate / buckets,
     concurrentWriters: options.concurrentWriters ?? pipelineWriters(),
     ...(options.transactionMs === undefined ? {} : { transactionMs: options.transactionMs }),
-  });
-}
-
-const round = (value: number) => Math.round(value * 10_000) / 10_000;
-
-/**
- * The fault profile of a flash sale: the SKU's stock item throttled at the model's rate, then (of what was
- * not throttled) cancelled with a `TransactionConflict` reason at the model's conflict probability — the
- * layer draws its rules in order, so the second rule's rate is conditional on the first not firing, as in
- * the model. Both rules are present even at rate 0, so a run's counters show what they matched.
- */
-export function flashSaleProfile(options: FlashSaleOptions): FaultProfile {
-  const estimate = flashSaleEstimate(options);
-  const rule = (name: string, rate: number, reason: 'ThrottlingError' | 'TransactionConflict') => ({
-    name,
-    service: 'dynamodb' as const,
-    tables: ['inventory'],
-    keys: { sku: [options.sku] },
-    operations: ['TransactWriteItems'],
-    rate: round(rate),
-    fault: { kind: 'TransactionCanceledException' as const, reason },
-  });
-  return parseFaultProfile({
-    name: 'flash-sale',
-    description: `flash sale of ${options.sku}: throttling ${round(estimate.throttleProbability)}, conflicts ${round(estimate.conflictProbability)} (docs/capacity.md)`,
-    ...(options.seed === undefined ? {} : { seed: options.seed }),
-    rules: [
-      rule('flash-sale-throttled', estimate.throttleProbability, 'ThrottlingError'),
-      rule('flash-sale-conflict', estimate.conflictProbability, 'TransactionConflict'),
-    ],
   });
 }
