@@ -22,6 +22,12 @@ describe('the bench counters of the runtime process', () => {
     expect(orders(finalNotifications(event, failed))).toEqual(['o1:order-shipped']);
   });
 
+  it('leaves out what follows a failed record in its partition: the mapping redoes the partition from it', () => {
+    const orders = (completions: Completion[]) => completions.map((c) => `${c.orderId}:${c.kind}`);
+    const failed = { batchItemFailures: [{ itemIdentifier: { partition: 'Notification-0', offset: 4 } }] };
+    expect(orders(finalNotifications(event, failed))).toEqual(['o2:order-shipped']);
+  });
+
   it('takes billed durations from REPORTs, counts around invocations, and adds up the environments', async () => {
     const completed: Completion[] = [];
     const counters = new PipelineCounters((c) => completed.push(...c));

@@ -35,20 +35,20 @@ const recordCount = (event: unknown): number => {
 const finalKinds = new Set(['order-shipped', 'order-rejected', 'order-cancelled']);
 
 /**
- * The orders whose final notification this (successful) notification invocation delivered: every final
- * notification of the batch but the records its partial batch response reports as failed.
+ * The orders whose final notification this (successful) notification invocation delivered: the final
+ * notifications of the batch before, in each partition, the lowest offset its partial batch response reports
+ * as failed. The mapping redoes a partition from that record on, so the records after it come again.
  */
 export function finalNotifications(event: unknown, payload?: unknown): Completion[] {
   const at = now();
-  const failed = new Set(
-    ((payload as Partial<KafkaBatchResponse> | null)?.batchItemFailures ?? []).map(
-      ({ itemIdentifier }) => `${itemIdentifier.partition}@${itemIdentifier.offset}`,
-    ),
-  );
+  const redoneFrom = new Map<string, number>();
+  for (const { itemIdentifier: id } of (payload as Partial<KafkaBatchResponse> | null)?.batchItemFailures ??
+    [])
+    redoneFrom.set(id.partition, Math.min(Number(id.offset), redoneFrom.get(id.partition) ?? Infinity));
   const completions: Completion[] = [];
   for (const [partition, batch] of Object.entries((event as MSKEvent).records ?? {})) {
     for (const record of batch) {
-      if (failed.has(`${partition}@${record.offset}`)) continue;
+      if (record.offset >= (redoneFrom.get(partition) ?? Infinity)) continue;
       try {
         const value = JSON.parse(Buffer.from(record.value, 'base64').toString('utf8')) as {
           data?: { kind?: string; orderId?: string };
