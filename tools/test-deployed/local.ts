@@ -13,7 +13,12 @@ import { type Moved, type Observatory, poll, stockReader } from './checks.ts';
 
 /** The part of the dashboard's snapshot (local/dashboard/aggregator.ts) the checks read. */
 const Snapshot = z.object({
-  counts: z.record(z.enum(['received', 'rejected', 'cancelled', 'shipped']), z.number()),
+  counts: z.object({
+    received: z.number(),
+    rejected: z.number(),
+    cancelled: z.number(),
+    shipped: z.number(),
+  }),
   deadLetters: z.object({ byKpis: z.number(), onTopic: z.number().nullable() }),
 });
 type Snapshot = z.infer<typeof Snapshot>;
