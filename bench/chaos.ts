@@ -20,8 +20,8 @@ import { awsScenarios } from './lib/chaos-aws.ts';
 import { DEFAULT_CRASH_KINDS } from './lib/chaos-faults.ts';
 import { DEFAULT_CANCEL_SHARE, runScenario, type ScenarioResult } from './lib/chaos-run.ts';
 import { killScenarios, type Scenario } from './lib/chaos-scenarios.ts';
-import { commandLine, currentLoad, machineInfo, resultsDir, table, writeJson } from './lib/report.ts';
-import { type BenchStack, startBenchStack } from './lib/stack.ts';
+import { onStack, resultsDir, table, writeJson } from './lib/report.ts';
+import type { Log } from './lib/stack.ts';
 
 export type { ScenarioResult } from './lib/chaos-run.ts';
 
@@ -111,16 +111,10 @@ function settingsOf({ values }: CommandLine<typeof flags, false>) {
   };
 }
 
-async function main(): Promise<number> {
-  const log = (line: string) => process.stderr.write(`${line}\n`);
-  const command = readCommandLine({ usage, options: flags }, settingsOf);
-  if (command.exitCode !== undefined) return command.exitCode;
-  const { names, sizeOf, stallMs, cancelShare, crashKinds, out } = command.settings;
-  let stack: BenchStack | undefined;
-  try {
-    stack = await startBenchStack(log);
-    const machine = machineInfo(stack.kafkaVersion);
-    const startedAt = new Date().toISOString();
+/** Every scenario named, one after the other on one stack; a scenario that breaks fails, the next ones run. */
+function runAll(settings: ReturnType<typeof settingsOf>, log: Log) {
+  const { names, sizeOf, stallMs, cancelShare, crashKinds } = settings;
+  return onStack('chaos', log, async (stack) => {
     const results: Row[] = [];
     for (const name of names) {
       const scenario = scenarios[name] as Scenario;
@@ -128,7 +122,6 @@ async function main(): Promise<number> {
       log(`[chaos] ${name}: ${size.orders} orders at ${size.rate}/s`);
       const options = { ...size, stallMs, log, cancelShare, crashKinds };
       const skipped = scenario.cannotRun?.(stack);
-      // A scenario that could not finish (its stack broke for good) failed; the next ones still run.
       const result: Row = skipped
         ? { scenario: name, pass: true, skipped, failures: [], events: [] }
         : await runScenario(scenario, stack, options).catch((error: unknown) => ({
@@ -141,35 +134,36 @@ async function main(): Promise<number> {
       log(`[chaos] ${name}: ${outcome(result)}`);
       for (const failure of result.failures) log(`[chaos] ${name}: FAIL: ${failure}`);
     }
-    machine.loadAverage.end = currentLoad();
-    console.log(`\n${resultsTable(results)}`);
-    for (const r of results) {
+    return {
+      ...sizeOf({}),
+      ...(names.includes('runtime-kill-cancel') ? { cancelShare } : {}),
+      ...(names.includes('crash-poison') ? { crashKinds } : {}),
+      pass: results.every((r) => r.pass),
+      scenarios: results,
+    };
+  });
+}
+
+async function main(): Promise<number> {
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const command = readCommandLine({ usage, options: flags }, settingsOf);
+  if (command.exitCode !== undefined) return command.exitCode;
+  try {
+    const result = await runAll(command.settings, log);
+    console.log(`\n${resultsTable(result.scenarios)}`);
+    for (const r of result.scenarios) {
       for (const line of r.skipped ? [r.skipped] : [...r.events, ...r.failures.map((f) => `FAIL: ${f}`)]) {
         console.log(`  ${r.scenario}: ${line}`);
       }
     }
-    console.log(
-      `\nload average (1, 5, 15 min): ${machine.loadAverage.start.join(' ')} → ${machine.loadAverage.end.join(' ')}`,
-    );
-    const pass = results.every((r) => r.pass);
-    const file = await writeJson(out, {
-      command: commandLine('chaos'),
-      startedAt,
-      finishedAt: new Date().toISOString(),
-      machine,
-      ...sizeOf({}),
-      ...(names.includes('runtime-kill-cancel') ? { cancelShare } : {}),
-      ...(names.includes('crash-poison') ? { crashKinds } : {}),
-      pass,
-      scenarios: results,
-    });
-    console.log(`written: ${file}`);
-    return pass ? 0 : 1;
+    const { start, end } = result.machine.loadAverage;
+    console.log(`\nload average (1, 5, 15 min): ${start.join(' ')} → ${end?.join(' ')}`);
+    console.log(`written: ${await writeJson(command.settings.out, result)}`);
+    return result.pass ? 0 : 1;
   } catch (error) {
     log(error instanceof InfraError ? error.message : `[chaos] failed: ${(error as Error).stack ?? error}`);
     return 1;
   } finally {
-    await stack?.stop().catch(() => undefined);
     await stopAllManaged();
   }
 }

@@ -5,10 +5,8 @@
  * 1,000 at a time. bench/README.md says how each figure is measured. Figures go to stdout and a JSON file;
  * progress goes to stderr.
  */
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { InfraError, stopAllManaged } from '../local/infra/index.ts';
-import { projectRoot } from '../local/python/venv.ts';
 import { type CommandLine, flagsOf, positiveNumber, readCommandLine } from '../tools/command-line.ts';
 import { flashSale } from './lib/chaos-aws.ts';
 import { runScenario } from './lib/chaos-run.ts';
@@ -16,16 +14,8 @@ import { type CostReport, costReport } from './lib/cost.ts';
 import type { CpuUsage } from './lib/cpu.ts';
 import { stockFor } from './lib/orders.ts';
 import { measure, openTarget, type SegmentResult, type Target, windowRates } from './lib/phase.ts';
-import {
-  commandLine,
-  currentLoad,
-  formatNumber,
-  machineInfo,
-  resultsDir,
-  table,
-  writeJson,
-} from './lib/report.ts';
-import { type BenchStack, startBenchStack } from './lib/stack.ts';
+import { formatNumber, onStack, resultsDir, table, writeJson } from './lib/report.ts';
+import type { BenchStack } from './lib/stack.ts';
 
 const usage = `usage: npm run bench -- [--rate R] [--orders N] [--concurrency C] [--warmup W] [--no-baseline] [--out file]
        npm run bench -- --soak N [--concurrency C] [--out file]
@@ -81,34 +71,6 @@ function benchOptionsOf({ values }: CommandLine<typeof flags, false>) {
   };
 }
 export type BenchOptions = ReturnType<typeof benchOptionsOf>;
-
-/** The commit the figures come from (and whether the work tree had changes). */
-function gitCommit(): { commit: string; dirty: boolean } {
-  try {
-    const git = (...args: string[]) =>
-      execFileSync('git', args, { cwd: projectRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    return {
-      commit: git('rev-parse', '--short', 'HEAD').trim(),
-      dirty: git('status', '--porcelain').trim() !== '',
-    };
-  } catch {
-    return { commit: 'unknown', dirty: false };
-  }
-}
-
-/** Starts the stack, runs `body` on it, and says where the figures come from. */
-async function onStack<T extends object>(body: (stack: BenchStack) => Promise<T>) {
-  const startedAt = new Date().toISOString();
-  const stack = await startBenchStack(log);
-  const machine = machineInfo(stack.kafkaVersion);
-  try {
-    const result = await body(stack);
-    machine.loadAverage.end = currentLoad();
-    return { command: commandLine('bench'), startedAt, commit: gitCommit(), machine, ...result };
-  } finally {
-    await stack.stop();
-  }
-}
 
 /** Opens a target, measures its segments, closes it. */
 async function onTarget<T>(
@@ -184,7 +146,7 @@ async function runFlashSale(stack: BenchStack, options: { orders: number; rate: 
 }
 
 export async function runBench(options: BenchOptions) {
-  return onStack(async (stack) => {
+  return onStack('bench', log, async (stack) => {
     const margins = closedLoopMargins(options);
     log(
       `[bench] latency: ${options.orders} orders at ${options.rate}/s (open loop, ${options.warmup} warm-up), pipeline${options.baseline ? ' and baseline' : ''}; ` +
@@ -267,7 +229,7 @@ function benchResultOf(
 export type BenchResult = Awaited<ReturnType<typeof runBench>>;
 
 export async function runSoak(options: BenchOptions, orders: number) {
-  return onStack(async (stack) => {
+  return onStack('bench', log, async (stack) => {
     const margins = closedLoopMargins(options);
     const windowOrders = orders >= 2000 ? 1000 : Math.max(1, Math.floor(orders / 2));
     log(

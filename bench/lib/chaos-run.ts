@@ -9,7 +9,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { CrashKind } from '../../local/faults/crash-poison.ts';
 import { findFreePorts } from '../../local/infra/index.ts';
 import { deadLetterTopic } from '../../topology/topics.ts';
-import { cancelOrder } from './cancel.ts';
 import {
   attemptsLine,
   attemptsOf,
@@ -20,14 +19,26 @@ import {
 } from './chaos-aws.ts';
 import type { FaultRun } from './chaos-faults.ts';
 import type { Scenario, Verdict } from './chaos-scenarios.ts';
-import { type RunningChild, startChild } from './child-process.ts';
 import { CompletionTracker, type DriveResult, sendAtRate, waitForCompletions } from './driver.ts';
 import { pipelineLag } from './lag.ts';
-import { benchOrder, stockFor } from './orders.ts';
+import { benchOrder, cancelOrder, stockFor } from './orders.ts';
 import { subtractStats } from './phase.ts';
-import type { ChildConfig, ChildStats, Completion } from './protocol.ts';
-import { commitGroupsAt, logFileFor, preparePipeline } from './session.ts';
-import { type BenchStack, endOffsets, newAdmin, newRunId } from './stack.ts';
+import {
+  type ChildConfig,
+  type ChildStats,
+  type Completion,
+  type RunningChild,
+  startChild,
+} from './protocol.ts';
+import {
+  type BenchStack,
+  commitGroupsAt,
+  endOffsets,
+  logFileFor,
+  newAdmin,
+  newRunId,
+  preparePipeline,
+} from './stack.ts';
 import {
   type CancelAnswer,
   checkNotifications,

@@ -7,16 +7,13 @@
  * `(warmup + orders)`-th completion, the counters over the whole loop.
  */
 import { manifest } from '../../topology/manifest.ts';
-import { type RunningChild, startChild } from './child-process.ts';
 import { cpuUsage, type Processes, sampleCpu } from './cpu.ts';
 import { CompletionTracker, drive, type Load, waitForCompletions } from './driver.ts';
-import { benchOrder } from './orders.ts';
+import { baselineSender, benchOrder, postOrder } from './orders.ts';
 import { progressBar } from './progress.ts';
-import type { Completion } from './protocol.ts';
-import { logFileFor, preparePipeline } from './session.ts';
-import { type BenchStack, benchCatalog, newAdmin, newRunId } from './stack.ts';
+import { type Completion, type RunningChild, startChild } from './protocol.ts';
+import { type BenchStack, benchCatalog, logFileFor, newAdmin, newRunId, preparePipeline } from './stack.ts';
 import { summarize } from './stats.ts';
-import { baselineSender, postOrder } from './submit.ts';
 import { orderPathTopics } from './topics.ts';
 
 /** after - before, for every numeric leaf (the counters only grow). */

@@ -1,8 +1,10 @@
-/** Machine facts, tables on stdout and JSON results. */
+/** Machine facts, the stack a bench or chaos run measures on, tables on stdout and JSON results. */
+import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { projectRoot } from '../../local/python/venv.ts';
+import { type BenchStack, type Log, startBenchStack } from './stack.ts';
 
 export const resultsDir = join(projectRoot, 'bench', 'results');
 
@@ -36,6 +38,39 @@ export function machineInfo(kafkaVersion: string): MachineInfo {
 export function commandLine(script: string): string {
   const args = process.argv.slice(2);
   return `npm run ${script}${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`;
+}
+
+/** The commit the figures come from (and whether the work tree had changes). */
+function gitCommit(): { commit: string; dirty: boolean } {
+  try {
+    const git = (...args: string[]) =>
+      execFileSync('git', args, { cwd: projectRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    return {
+      commit: git('rev-parse', '--short', 'HEAD').trim(),
+      dirty: git('status', '--porcelain').trim() !== '',
+    };
+  } catch {
+    return { commit: 'unknown', dirty: false };
+  }
+}
+
+/** Starts the stack, runs `body` on it, stops it, and says where the figures come from. */
+export async function onStack<T extends object>(
+  script: string,
+  log: Log,
+  body: (stack: BenchStack) => Promise<T>,
+) {
+  const startedAt = new Date().toISOString();
+  const stack = await startBenchStack(log);
+  const machine = machineInfo(stack.kafkaVersion);
+  try {
+    const result = await body(stack);
+    machine.loadAverage.end = currentLoad();
+    const finishedAt = new Date().toISOString();
+    return { command: commandLine(script), startedAt, finishedAt, commit: gitCommit(), machine, ...result };
+  } finally {
+    await stack.stop();
+  }
 }
 
 export async function writeJson(file: string, value: unknown): Promise<string> {

@@ -1,18 +1,29 @@
 /**
  * The environment a bench or chaos run needs: a broker, a DynamoDB and an SNS endpoint (started here on
  * free ports, or taken from KAFKA_BROKERS / DYNAMODB_ENDPOINT / SNS_ENDPOINT), and the Kafka offset
- * helpers its runs share (each run's own tables and groups: ./session.ts).
+ * helpers its runs share, and one run's own tables, SNS topic and consumer groups (preparePipeline).
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Admin } from '@platformatic/kafka';
-import { type CatalogEntry, catalog } from '../../functions/shared/catalog.ts';
-import { brokersFromEnv, findFreePorts, type LocalInfra, startLocalInfra } from '../../local/infra/index.ts';
+import { type CatalogEntry, catalog, seedInventory } from '../../functions/shared/catalog.ts';
+import {
+  brokersFromEnv,
+  findFreePorts,
+  type LocalInfra,
+  localDynamoDbConfig,
+  startLocalInfra,
+} from '../../local/infra/index.ts';
 import { kafkaLibDir } from '../../local/infra/kafka.ts';
-import { provisionTopics } from '../../local/infra/provision.ts';
-import type { FunctionName } from '../../topology/manifest.ts';
+import { provisionChannels, provisionTables, provisionTopics } from '../../local/infra/provision.ts';
+import { projectRoot } from '../../local/python/venv.ts';
+import { type FunctionName, localTableName, tableNames } from '../../topology/manifest.ts';
 import { RuntimeEnv } from '../../topology/runtime-env.ts';
+import { kafkaConsumers } from '../../topology/topics.ts';
+import { consumerTopics } from './topics.ts';
 
 export type Log = (line: string) => void;
 
@@ -166,4 +177,71 @@ export const benchGroupId = (runId: string, fn: FunctionName | string): string =
 
 export function newAdmin(brokers: string[]): Admin {
   return new Admin({ clientId: 'bench-admin', bootstrapBrokers: brokers });
+}
+
+/** Logs of the runtime children, kept after the run for post-mortems. */
+export function logFileFor(runId: string, what: string): string {
+  const dir = join(projectRoot, '.local', 'bench');
+  mkdirSync(dir, { recursive: true });
+  return join(dir, `${runId}-${what}.log`);
+}
+
+/**
+ * Fresh tables (`<prefix>-<table>`) and the run's SNS topic, stocked for `orders` orders (or with
+ * `entries`: a flash sale's one SKU), and consumer groups of this run committed at the current end of
+ * their topics (a shared broker keeps other runs' records: they are not ours to process).
+ */
+export async function preparePipeline(
+  stack: Pick<BenchStack, 'kafkaBrokers' | 'dynamodbEndpoint' | 'snsEndpoint'>,
+  runId: string,
+  stock: number,
+  entries: CatalogEntry[] = benchCatalog(stock),
+) {
+  const tablePrefix = `bench-${runId}`;
+  const endpoint = stack.dynamodbEndpoint;
+  await Promise.all([
+    provisionTables(endpoint, tablePrefix),
+    provisionChannels(stack.snsEndpoint, tablePrefix),
+  ]);
+  const documents = DynamoDBDocumentClient.from(new DynamoDBClient(localDynamoDbConfig(endpoint)));
+  try {
+    await seedInventory(documents, localTableName('inventory', tablePrefix), entries);
+  } finally {
+    documents.destroy();
+  }
+  const admin = newAdmin(stack.kafkaBrokers);
+  let startOffsets: Offsets;
+  try {
+    startOffsets = await endOffsets(admin, consumerTopics());
+    await commitGroupsAt(admin, runId, startOffsets);
+  } finally {
+    await admin.close();
+  }
+  const dispose = async () => {
+    const client = new DynamoDBClient(localDynamoDbConfig(endpoint));
+    const drop = (table: string) => client.send(new DeleteTableCommand({ TableName: table }));
+    await Promise.all(
+      tableNames.map((name) => drop(localTableName(name, tablePrefix)).catch(() => undefined)),
+    );
+    client.destroy();
+  };
+  // startOffsets: where each function's consumer group starts, the end of its topic when the run began.
+  return { runId, tablePrefix, entries, startOffsets, dispose };
+}
+
+/** Commits each function's group of this run at `offsets` (of the function's own trigger topic; no live members). */
+export async function commitGroupsAt(admin: Admin, runId: string, offsets: Offsets): Promise<void> {
+  for (const { name, trigger } of kafkaConsumers) {
+    const partitions = offsets.get(trigger.topic);
+    if (!partitions) continue;
+    await admin.alterConsumerGroupOffsets({
+      groupId: benchGroupId(runId, name),
+      topics: [
+        {
+          name: trigger.topic,
+          partitionOffsets: [...partitions].map(([partition, offset]) => ({ partition, offset })),
+        },
+      ],
+    });
+  }
 }
