@@ -1,9 +1,8 @@
 import { Admin, type Consumer } from '@platformatic/kafka';
-import { parseDeadLetterQueueRecord } from '../../tools/dlq/dead-letter.ts';
+import { type DeadLetterQueueRecord, parseDeadLetterQueueRecord } from '../../tools/dlq/dead-letter.ts';
 import { newReader, readRanges } from '../../tools/dlq/read.ts';
 import { consumerGroupId, type FunctionName, manifest } from '../../topology/index.ts';
 import { deadLetterTopic, kafkaConsumers } from '../../topology/topics.ts';
-import { DeadLetterTally, type Range } from './dead-letters.ts';
 
 export interface ConsumerLag {
   function: string;
@@ -18,6 +17,52 @@ const LATEST = -1n;
 const EARLIEST = -2n;
 /** How long one poll may read the dead-letter topic's new records; the next poll goes on from there. */
 const DLQ_READ_TIMEOUTS = { overallMs: 10_000, idleMs: 5_000 };
+
+/** One partition's retained offsets: the earliest (inclusive) to the end (exclusive). */
+type Range = { start: bigint; end: bigint };
+const earlier = (a: bigint, b: bigint): bigint => (a < b ? a : b);
+
+/**
+ * The dead letters on the dead-letter topic, which also holds `dlq:replay`'s `DeadLetterReplayed` markers:
+ * those say a letter went back once, they are no dead letter. Per partition, how far it was read and the
+ * offsets of the markers in it (a set: a record read again after a failed read counts once), so that
+ * retention (the start moving up) drops letters and markers alike. An unreadable record is a dead letter
+ * (someone should look).
+ */
+export class DeadLetterTally {
+  private readonly next = new Map<number, bigint>();
+  private readonly markers = new Map<number, Set<bigint>>();
+
+  /** What is left to read of each partition (by index): from where it was read to its end. */
+  unread(ranges: readonly Range[]): Range[] {
+    return ranges.map(({ start, end }, partition) => {
+      const next = this.next.get(partition) ?? start;
+      return { start: next > start ? earlier(next, end) : start, end };
+    });
+  }
+
+  add(partition: number, offset: bigint, record: DeadLetterQueueRecord): void {
+    if (record.kind === 'marker')
+      this.markers.set(partition, (this.markers.get(partition) ?? new Set()).add(offset));
+  }
+
+  /** The ranges given were read to their ends. */
+  read(ranges: readonly Range[]): void {
+    for (const [partition, { end }] of ranges.entries()) this.next.set(partition, end);
+  }
+
+  /** Records read and still retained, less the markers among them. */
+  count(ranges: readonly Range[]): number {
+    let letters = 0;
+    ranges.forEach(({ start, end }, partition) => {
+      const upTo = earlier(this.next.get(partition) ?? start, end);
+      const markers = this.markers.get(partition) ?? new Set();
+      for (const offset of markers) if (offset < start) markers.delete(offset);
+      if (upTo > start) letters += Number(upTo - start) - [...markers].filter((o) => o < upTo).length;
+    });
+    return letters;
+  }
+}
 
 /**
  * Consumer lag per function (each group's committed offsets against its topic's end offsets) and the
@@ -82,17 +127,15 @@ export class KafkaState {
     }));
     // The dead-letter topic's records not classified yet: which are letters, which are markers.
     const unread = this.tally.unread(ranges);
-    if (unread.some(({ start, end }) => start < end)) {
-      await readRanges(
-        this.reader,
-        deadLetterTopic,
-        unread,
-        (message) =>
-          this.tally.add(message.partition, message.offset, parseDeadLetterQueueRecord(message.value)),
-        DLQ_READ_TIMEOUTS,
-      );
-      this.tally.read(unread);
-    }
+    await readRanges(
+      this.reader,
+      deadLetterTopic,
+      unread,
+      (message) =>
+        this.tally.add(message.partition, message.offset, parseDeadLetterQueueRecord(message.value)),
+      DLQ_READ_TIMEOUTS,
+    );
+    this.tally.read(unread);
     return { lag, deadLettersOnTopic: this.tally.count(ranges) };
   }
 

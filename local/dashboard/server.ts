@@ -6,13 +6,19 @@ import { parseRequestTarget } from '../runtime/api-emulator.ts';
 import { type ListenerTimeouts, safeHttpServer } from '../runtime/http-listener.ts';
 import { DashboardAggregator } from './aggregator.ts';
 import { KafkaState } from './kafka-state.ts';
-import { DEFAULT_SSE_LIMITS, SseClients, type SseLimits } from './sse.ts';
 
 const page = readFileSync(new URL('./page.html', import.meta.url), 'utf8');
 
 /** Pushes to the page at most this often while records flow; Kafka's offsets are read on every tick. */
 const PUSH_EVERY_MS = 250;
 const POLL_EVERY_MS = 2_000;
+
+/**
+ * `maxClients`: streams open at once, one more is refused (429). `maxMissedFrames`: frames a client may miss
+ * while its connection does not drain, past that it is dropped (40: ten seconds at a frame per 250 ms).
+ */
+const SSE_LIMITS = { maxClients: 32, maxMissedFrames: 40 };
+type SseLimits = typeof SSE_LIMITS;
 
 export interface DashboardOptions {
   kafkaBrokers: string[];
@@ -37,7 +43,7 @@ export async function startDashboard(options: DashboardOptions) {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const aggregator = new DashboardAggregator(Date.now, log);
   const kafka = new KafkaState(options.kafkaBrokers, options.groupIdOf);
-  const clients = new SseClients(options.sse ?? DEFAULT_SSE_LIMITS, log);
+  const clients = sseClients(options.sse ?? SSE_LIMITS, log);
   const frame = () => `data: ${JSON.stringify(aggregator.snapshot())}\n\n`;
   let pending: NodeJS.Timeout | undefined;
   const unsubscribe = aggregator.subscribe(() => {
@@ -113,7 +119,7 @@ function whole(response: ServerResponse, status: number, body: string, headers: 
 function route(
   request: IncomingMessage,
   response: ServerResponse,
-  state: { aggregator: DashboardAggregator; clients: SseClients; frame: () => string },
+  state: { aggregator: DashboardAggregator; clients: ReturnType<typeof sseClients>; frame: () => string },
 ): unknown {
   const target = parseRequestTarget(request.url ?? '');
   if (!target) return whole(response, 400, 'bad request target', { connection: 'close' });
@@ -136,4 +142,53 @@ function route(
     default:
       return whole(response, 404, 'not found');
   }
+}
+
+/**
+ * The server-sent event streams, with back-pressure: a frame is written to a client only while its
+ * connection drains, so what waits in memory for it is at most one frame; a client that stops reading is
+ * dropped after `maxMissedFrames`. Frames are whole snapshots, so a client that drains in time gets the
+ * latest one and has lost nothing. Without this, every frame for a client that never reads stays buffered
+ * in the process, for ever.
+ */
+export function sseClients(limits: SseLimits, log: (line: string) => void = () => undefined) {
+  /** Per client, the frames it missed since write() returned false; undefined while its connection drains. */
+  const clients = new Map<ServerResponse, number | undefined>();
+  let latest = '';
+  const write = (response: ServerResponse, frame: string) =>
+    clients.set(response, response.write(frame) ? undefined : 0);
+  return {
+    get size() {
+      return clients.size;
+    },
+    get full() {
+      return clients.size >= limits.maxClients;
+    },
+    /** Opens a stream with its first frame; false (nothing written) when too many are open already. */
+    add(response: ServerResponse, first: string): boolean {
+      if (this.full) return false;
+      response.on('close', () => clients.delete(response));
+      // The client caught up: the latest snapshot, if it missed any.
+      response.on('drain', () =>
+        clients.get(response) ? write(response, latest) : clients.set(response, undefined),
+      );
+      write(response, first);
+      return true;
+    },
+    broadcast(frame: string): void {
+      latest = frame;
+      for (const [response, missed] of clients) {
+        if (missed === undefined) write(response, frame);
+        else if (missed >= limits.maxMissedFrames) {
+          clients.delete(response);
+          response.destroy();
+          log('[dashboard] dropped an event stream client: it does not read its stream');
+        } else clients.set(response, missed + 1);
+      }
+    },
+    closeAll(): void {
+      for (const response of clients.keys()) response.end();
+      clients.clear();
+    },
+  };
 }

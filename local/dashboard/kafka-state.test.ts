@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { DeadLetterQueueRecord } from '../../tools/dlq/dead-letter.ts';
-import { DeadLetterTally } from './dead-letters.ts';
+import { DeadLetterTally } from './kafka-state.ts';
 
 const letter: DeadLetterQueueRecord = { kind: 'letters', letters: [] };
 const marker = { kind: 'marker' } as DeadLetterQueueRecord;

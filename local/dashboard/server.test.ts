@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { SseClients } from './sse.ts';
+import { sseClients } from './server.ts';
 
 /** A response whose connection takes `room` frames before write() says to wait for drain. */
 class FakeResponse extends EventEmitter {
@@ -32,7 +32,7 @@ const asResponse = (fake: FakeResponse) => fake as unknown as ServerResponse;
 
 describe('server-sent event clients', () => {
   it('writes nothing more to a client that does not drain, then drops it', () => {
-    const clients = new SseClients({ maxClients: 5, maxMissedFrames: 3 });
+    const clients = sseClients({ maxClients: 5, maxMissedFrames: 3 });
     const stalled = new FakeResponse(2);
     const reading = new FakeResponse(Number.POSITIVE_INFINITY);
     clients.add(asResponse(stalled), 'first');
@@ -46,7 +46,7 @@ describe('server-sent event clients', () => {
   });
 
   it('gives a client that drains in time the latest frame', () => {
-    const clients = new SseClients({ maxClients: 5, maxMissedFrames: 3 });
+    const clients = sseClients({ maxClients: 5, maxMissedFrames: 3 });
     const slow = new FakeResponse(1);
     clients.add(asResponse(slow), 'first');
     clients.broadcast('frame 1');
@@ -59,7 +59,7 @@ describe('server-sent event clients', () => {
   });
 
   it('refuses a stream past the limit', () => {
-    const clients = new SseClients({ maxClients: 1, maxMissedFrames: 3 });
+    const clients = sseClients({ maxClients: 1, maxMissedFrames: 3 });
     expect(clients.add(asResponse(new FakeResponse(5)), 'first')).toBe(true);
     expect(clients.full).toBe(true);
     expect(clients.add(asResponse(new FakeResponse(5)), 'first')).toBe(false);
