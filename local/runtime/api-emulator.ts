@@ -13,8 +13,13 @@ import { orderApiOpenApi } from '../../functions/order-api/openapi.ts';
 import { manifest } from '../../topology/manifest.ts';
 import type { HttpRoute } from '../../topology/types.ts';
 import { DEFAULT_TIMEOUTS, type ListenerTimeouts, safeHttpServer } from './http-listener.ts';
-import type { Invoker } from './invoke.ts';
-import { type FunctionIdentity, LOCAL_ACCOUNT_ID, raceTimeout, TIMED_OUT } from './lambda-context.ts';
+import {
+  type FunctionIdentity,
+  type Invoker,
+  LOCAL_ACCOUNT_ID,
+  raceTimeout,
+  TIMED_OUT,
+} from './lambda-context.ts';
 import { MISSING_TOKEN, type SigV4VerifierOptions, sigV4Verifier } from './sigv4-verifier.ts';
 
 /** API Gateway's maximum request payload. */

@@ -4,8 +4,15 @@ import { Consumer, type Message, type MessagesStream, ProduceAcks, Producer } fr
 import { retry } from '../../functions/shared/retry.ts';
 import type { KafkaTrigger } from '../../topology/index.ts';
 import * as rules from './esm-lane.ts';
-import { describeError, type InvokeOutcome, type Invoker } from './invoke.ts';
-import { type FunctionIdentity, localFunctionArn } from './lambda-context.ts';
+import {
+  type FunctionIdentity,
+  failedOutcome,
+  type InvokeOutcome,
+  type Invoker,
+  localFunctionArn,
+  raceTimeout,
+  TIMED_OUT,
+} from './lambda-context.ts';
 import * as msk from './msk-event.ts';
 
 export type { RetryBackoff } from './esm-lane.ts';
@@ -356,9 +363,7 @@ export class EsmEmulator {
 
   /** An invoker reports failures as outcomes; one that throws is a failed invocation all the same. */
   #invoke(work: Work): Promise<InvokeOutcome> {
-    const failed = (error: unknown) =>
-      ({ status: 'error', requestId: 'unknown', kind: 'function', ...describeError(error) }) as const;
-    return this.#options.invoke(msk.buildMskEvent(this.#source, work.records)).catch(failed);
+    return this.#options.invoke(msk.buildMskEvent(this.#source, work.records)).catch(failedOutcome);
   }
 
   /** Counts an invocation and logs what follows a failed or partly failed one. */
@@ -466,23 +471,17 @@ export class EsmEmulator {
 
   /** Commits `record`'s partition up to `offset` (the next to read). */
   async #commit(record: Message, offset: bigint): Promise<void> {
-    const timeout = new AbortController();
     try {
       if (!this.#consumer) throw new Error('no consumer');
       // Through the current consumer, not the messages' own commit(): after a reconnect the stream that
       // fetched them is closed and its commit would never settle.
       const { topic, partition, leaderEpoch } = record;
-      await Promise.race([
-        this.#consumer.commit({ offsets: [{ topic, partition, offset, leaderEpoch }] }),
-        sleep(COMMIT_TIMEOUT_MS, undefined, { signal: timeout.signal }).then(() => {
-          throw new Error(`timed out after ${COMMIT_TIMEOUT_MS} ms`);
-        }),
-      ]);
+      const commit = this.#consumer.commit({ offsets: [{ topic, partition, offset, leaderEpoch }] });
+      if ((await raceTimeout(commit, COMMIT_TIMEOUT_MS)) === TIMED_OUT)
+        throw new Error(`timed out after ${COMMIT_TIMEOUT_MS} ms`);
     } catch (error) {
       // The records will be delivered again: at least once, as with Lambda after a rebalance.
       this.#log(`commit failed: ${errorSummary(error)}`);
-    } finally {
-      timeout.abort();
     }
   }
 }

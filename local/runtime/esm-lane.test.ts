@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as esm from './esm-lane.ts';
-import type { InvokeOutcome } from './invoke.ts';
+import type { InvokeOutcome } from './lambda-context.ts';
 
 const topic = 'OrderReceived';
 const rec = (offset: number, timestamp = 1_000_000): esm.LaneRecord => ({

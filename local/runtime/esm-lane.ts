@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import type { KafkaTrigger } from '../../topology/index.ts';
-import type { InvokeOutcome } from './invoke.ts';
+import type { InvokeOutcome } from './lambda-context.ts';
 import type { ConsumedRecord } from './msk-event.ts';
 
 /**

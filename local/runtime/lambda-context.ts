@@ -112,3 +112,62 @@ export function callHandler<E, R>(handler: LambdaHandler<E, R>, event: E, contex
     }
   });
 }
+
+/**
+ * How an invocation failed, as Lambda tells them apart:
+ * - `function`: the handler threw or rejected (Lambda's `Unhandled` function error, errorType its name);
+ * - `timeout`: it outlived the function's timeout (`Sandbox.Timedout`); the environment is discarded;
+ * - `crash`: the runtime exited under it (`process.exit`, an uncaught exception from a timer):
+ *   `Runtime.ExitError`; the environment is discarded;
+ * - `out-of-memory`: it went past the function's memory (`Runtime.OutOfMemory`); discarded too.
+ */
+export type InvocationFailureKind = 'function' | 'timeout' | 'crash' | 'out-of-memory';
+
+/** What one invocation of a function returned, as the caller of Lambda's Invoke sees it. */
+export type InvokeOutcome<R = unknown> =
+  | { status: 'ok'; requestId: string; payload: R }
+  | {
+      status: 'error';
+      requestId: string;
+      kind: InvocationFailureKind;
+      errorType: string;
+      errorMessage: string;
+    };
+
+/** Invokes a function once with `event` (in whatever execution environment the runtime chooses). */
+export type Invoker<E = unknown, R = unknown> = (event: E) => Promise<InvokeOutcome<R>>;
+
+/** A thrown value as Lambda reports it: `errorType` is the error's name, `errorMessage` its message. */
+export function describeError(error: unknown): { errorType: string; errorMessage: string } {
+  if (error instanceof Error) return { errorType: error.name, errorMessage: error.message };
+  return { errorType: 'Error', errorMessage: String(error) };
+}
+
+/** A thrown value as a failed invocation's outcome (by default the handler's own error, Lambda's `Unhandled`). */
+export function failedOutcome(
+  error: unknown,
+  requestId = 'unknown',
+  kind: InvocationFailureKind = 'function',
+): InvokeOutcome<never> {
+  return { status: 'error', requestId, kind, ...describeError(error) };
+}
+
+/**
+ * An invoker that runs `handler` in this process (no isolation): for `npm run invoke` and unit tests.
+ * A timeout is reported as one, but the handler's promise cannot be stopped.
+ */
+export function inProcessInvoker<E, R>(fn: FunctionIdentity, handler: LambdaHandler<E, R>): Invoker<E, R> {
+  return async (event) => {
+    try {
+      const { requestId, result } = await invokeHandler(fn, handler, event);
+      return { status: 'ok', requestId, payload: result };
+    } catch (error) {
+      const { awsRequestId } = error as { awsRequestId?: string };
+      return failedOutcome(
+        error,
+        awsRequestId,
+        error instanceof InvocationTimeoutError ? 'timeout' : 'function',
+      );
+    }
+  };
+}

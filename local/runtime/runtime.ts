@@ -10,8 +10,7 @@ import { EnvironmentPool } from './environments/pool.ts';
 import type { InvocationReport } from './environments/report.ts';
 import { EsmEmulator, type RetryBackoff } from './esm-emulator.ts';
 import { localIamVerifier } from './iam.ts';
-import { describeError, type Invoker } from './invoke.ts';
-import type { LambdaHandler } from './lambda-context.ts';
+import { failedOutcome, type Invoker, type LambdaHandler } from './lambda-context.ts';
 import { ScheduleEmulator } from './scheduler.ts';
 import type { SigV4VerifierOptions } from './sigv4-verifier.ts';
 
@@ -96,7 +95,7 @@ function guarded(invoke: Invoker): Invoker {
     try {
       return await invoke(event);
     } catch (error) {
-      return { status: 'error', requestId: 'unknown', kind: 'function', ...describeError(error) };
+      return failedOutcome(error);
     }
   };
 }

@@ -1,6 +1,6 @@
 import type { ScheduledEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { inProcessInvoker } from './invoke.ts';
+import { inProcessInvoker } from './lambda-context.ts';
 import { ScheduleEmulator, scheduledEvent } from './scheduler.ts';
 
 const identity = { functionName: 'sweeper', memoryMb: 128, timeoutSeconds: 1 };

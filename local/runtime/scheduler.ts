@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ScheduledEvent } from 'aws-lambda';
-import { type Invoker, payloadOf } from './invoke.ts';
-import { type FunctionIdentity, LOCAL_ACCOUNT_ID, localRegion } from './lambda-context.ts';
+import { type FunctionIdentity, type Invoker, LOCAL_ACCOUNT_ID, localRegion } from './lambda-context.ts';
 
 /** setTimeout's longest delay; a longer one fires at once. */
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
@@ -88,7 +87,9 @@ export class ScheduleEmulator {
   async #invoke(): Promise<unknown> {
     this.stats.invocations += 1;
     try {
-      return payloadOf(await this.#options.invoke(scheduledEvent(this.functionName, new Date())));
+      const outcome = await this.#options.invoke(scheduledEvent(this.functionName, new Date()));
+      if (outcome.status === 'ok') return outcome.payload;
+      throw Object.assign(new Error(outcome.errorMessage), { name: outcome.errorType });
     } catch (error) {
       this.stats.failedInvocations += 1;
       const log = this.#options.log ?? ((line) => process.stderr.write(`${line}\n`));

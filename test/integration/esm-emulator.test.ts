@@ -12,8 +12,7 @@ import { MAX_DEAD_LETTER_BYTES, VALUE_PREFIX_BYTES } from '../../functions/share
 import type { ConsumerStep } from '../../functions/shared/step-types.ts';
 import { MemoryPersistenceLayer, silentLogger, testMetrics } from '../../functions/shared/testing.ts';
 import { EsmEmulator, type EsmEmulatorOptions, type EsmTrigger } from '../../local/runtime/esm-emulator.ts';
-import { type Invoker, inProcessInvoker } from '../../local/runtime/invoke.ts';
-import type { LambdaHandler } from '../../local/runtime/lambda-context.ts';
+import { type Invoker, inProcessInvoker, type LambdaHandler } from '../../local/runtime/lambda-context.ts';
 import type { MskEvent } from '../../local/runtime/msk-event.ts';
 import {
   committedOffsets,

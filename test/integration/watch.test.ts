@@ -13,7 +13,7 @@ import { Admin } from '@platformatic/kafka';
 import type { MSKEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyEnvironment } from '../../local/runtime/environment.ts';
-import type { Invoker } from '../../local/runtime/invoke.ts';
+import type { Invoker } from '../../local/runtime/lambda-context.ts';
 import { type ReloadResult, startWatchedRuntime, type WatchedRuntime } from '../../local/runtime/watch.ts';
 import {
   type FunctionName,

@@ -9,8 +9,7 @@ import {
   type RunningApi,
   startApiEmulator,
 } from '../../local/runtime/api-emulator.ts';
-import { type Invoker, inProcessInvoker } from '../../local/runtime/invoke.ts';
-import type { LambdaHandler } from '../../local/runtime/lambda-context.ts';
+import { type Invoker, inProcessInvoker, type LambdaHandler } from '../../local/runtime/lambda-context.ts';
 import { type ApiAnswer, type ApiClient, signedClient } from '../../tools/test-deployed/signed-client.ts';
 
 type TestApiOptions = Partial<Pick<ApiEmulatorOptions, 'memoryMb' | 'timeoutSeconds' | 'iam'>>;

@@ -7,7 +7,7 @@ import type { CatalogEntry } from '../../functions/shared/catalog.ts';
 import type { StoredOrder } from '../../functions/shared/orders/model.ts';
 import { localDynamoDbConfig } from '../../local/infra/index.ts';
 import { applyEnvironment } from '../../local/runtime/environment.ts';
-import type { Invoker } from '../../local/runtime/invoke.ts';
+import type { Invoker } from '../../local/runtime/lambda-context.ts';
 import type { LocalRuntime, LocalRuntimeOptions } from '../../local/runtime/runtime.ts';
 import { type FunctionName, isKafkaConsumer, localTableName, type TableName } from '../../topology/index.ts';
 import { testInfra } from './env.ts';

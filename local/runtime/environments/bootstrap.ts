@@ -5,8 +5,7 @@
  * the function's memory size (`--max-old-space-size`), and whatever ends it — `process.exit`, an uncaught
  * exception, running out of memory, a timeout's kill — ends this environment only.
  */
-import { describeError } from '../invoke.ts';
-import { callHandler, createLambdaContext, type LambdaHandler } from '../lambda-context.ts';
+import { callHandler, createLambdaContext, describeError, type LambdaHandler } from '../lambda-context.ts';
 import type { EnvironmentData, FromEnvironment, ToEnvironment } from './environment.ts';
 import { answerHooks, markEnvironment } from './telemetry.ts';
 

@@ -3,8 +3,13 @@ import { randomUUID } from 'node:crypto';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { InvocationFailureKind, InvokeOutcome } from '../invoke.ts';
-import { InvocationTimeoutError, raceTimeout, TIMED_OUT } from '../lambda-context.ts';
+import {
+  type InvocationFailureKind,
+  InvocationTimeoutError,
+  type InvokeOutcome,
+  raceTimeout,
+  TIMED_OUT,
+} from '../lambda-context.ts';
 
 /** What a new environment is told (its argument): the function to load; its variables are its `env`. */
 export interface EnvironmentData {

@@ -2,7 +2,7 @@ import { access, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { InvokeOutcome } from '../invoke.ts';
+import type { InvokeOutcome } from '../lambda-context.ts';
 import { EnvironmentPool, type PoolOptions } from './pool.ts';
 import type { InvocationReport } from './report.ts';
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { InvokeOutcome, Invoker } from '../invoke.ts';
+import type { InvokeOutcome, Invoker } from '../lambda-context.ts';
 import { type BuiltFunction, buildFunction } from './bundle.ts';
 import { type EnvironmentSettings, ExecutionEnvironment } from './environment.ts';
 import { type InvocationReport, reportLine } from './report.ts';

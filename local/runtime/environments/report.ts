@@ -1,4 +1,4 @@
-import type { InvocationFailureKind } from '../invoke.ts';
+import type { InvocationFailureKind } from '../lambda-context.ts';
 
 /** What Lambda's REPORT line says of one invocation (and what the bench and the dashboard read). */
 export interface InvocationReport {
