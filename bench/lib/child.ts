@@ -1,7 +1,7 @@
 /**
  * The process that runs the functions (`pipeline`) or the baseline hops (`baseline`) for a bench or
- * chaos run, started by ./child-process.ts with its config in BENCH_CHILD_CONFIG. It reports finished
- * orders and its counters over IPC. Chaos runs kill it with SIGKILL and start another one.
+ * chaos run, started by ./protocol.ts with its config in BENCH_CHILD_CONFIG. It reports finished orders
+ * and its counters over IPC. Chaos runs kill it with SIGKILL and start another one.
  */
 import { type FaultCounters, parseFaultProfile } from '../../local/faults/profile.ts';
 import { startLocalRuntime } from '../../local/runtime/runtime.ts';

@@ -4,10 +4,8 @@
  * next order leaves when one finishes its journey).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ApiUrl } from './client-retry.ts';
-import type { OrderBody } from './orders.ts';
+import { type ApiUrl, type OrderBody, postOrder } from './orders.ts';
 import { type Completion, now } from './protocol.ts';
-import { postOrder } from './submit.ts';
 
 /** Accepted and finished orders, by id, with their timestamps (epoch ms). */
 export class CompletionTracker {

@@ -1,4 +1,11 @@
-/** The messages between a bench/chaos run and the child process that runs the functions (or the baseline hops). */
+/**
+ * The child process that runs the functions (or the baseline hops) for a bench or chaos run: ./child.ts,
+ * the messages it exchanges with the run over IPC, and the run's side (start it, collect its reports,
+ * stop it politely or kill it).
+ */
+import { fork } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { join } from 'node:path';
 import type { FaultCounters, FaultProfileInput } from '../../local/faults/profile.ts';
 import type { UnitsByTable } from './capacity.ts';
 
@@ -75,3 +82,106 @@ export type ParentMessage = { type: 'stats' } | { type: 'stop' };
 
 /** A wall-clock timestamp with sub-millisecond resolution, comparable across processes of one machine. */
 export const now = (): number => performance.timeOrigin + performance.now();
+
+export type RunningChild = Awaited<ReturnType<typeof startChild>>;
+
+const startTimeoutMs = 120_000;
+
+/** Starts ./child.ts with `config`; its output is appended to `logFile`, its finished orders go to `onCompleted`. */
+export async function startChild(options: {
+  config: ChildConfig;
+  onCompleted: (completions: Completion[]) => void;
+  logFile: string;
+}) {
+  const child = fork(join(import.meta.dirname, 'child.ts'), [], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, BENCH_CHILD_CONFIG: JSON.stringify(options.config) },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  const out = createWriteStream(options.logFile, { flags: 'a' });
+  let logBytes = 0;
+  for (const stream of [child.stdout, child.stderr]) {
+    stream?.on('data', (chunk: Buffer) => {
+      logBytes += chunk.length;
+      out.write(chunk);
+    });
+  }
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // 'close' (not 'exit'): the child's last output may still be in the pipes when it exits.
+  child.once('close', () => out.end());
+  const logClosed = new Promise<void>((resolve) => out.once('close', () => resolve()));
+
+  let statsWaiters: ((stats: ChildStats) => void)[] = [];
+  let lastStats: ChildStats | undefined;
+  const ready = new Promise<string | undefined>((resolve, reject) => {
+    const timer = setTimeout(
+      () =>
+        reject(
+          new Error(
+            `the runtime child did not start within ${startTimeoutMs / 1000} s (log: ${options.logFile})`,
+          ),
+        ),
+      startTimeoutMs,
+    );
+    child.on('message', (message: ChildMessage) => {
+      if (message.type === 'ready' || message.type === 'failed') clearTimeout(timer);
+      if (message.type === 'ready') resolve(message.apiUrl);
+      else if (message.type === 'failed')
+        reject(new Error(`the runtime child failed to start: ${message.error}`));
+      else if (message.type === 'completed') options.onCompleted(message.completions);
+      else {
+        lastStats = message.stats;
+        const waiters = statsWaiters;
+        statsWaiters = [];
+        for (const waiter of waiters) waiter(message.stats);
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`the runtime child exited during startup (code ${code}); see ${options.logFile}`));
+    });
+  });
+
+  let apiUrl: string | undefined;
+  try {
+    apiUrl = await ready;
+  } catch (error) {
+    child.kill('SIGKILL');
+    await exited;
+    throw error;
+  }
+
+  return {
+    pid: child.pid as number,
+    apiUrl,
+    /** Bytes the functions wrote to stdout and stderr (log lines, EMF metrics): what CloudWatch Logs would ingest. */
+    logBytes: () => logBytes,
+    stats: () =>
+      new Promise<ChildStats>((resolve, reject) => {
+        statsWaiters.push(resolve);
+        // A child that died meanwhile: the callback takes the error (no 'error' event to crash the run).
+        child.send({ type: 'stats' }, (error) => error && reject(error));
+      }),
+    /** The counters of the child's last report (after `stop()`: its final ones), if it sent any. */
+    lastStats: () => lastStats,
+    /** Stops the runtime (in-flight invocations finish) and returns the final counters. */
+    async stop(timeoutMs = 60_000): Promise<ChildStats | undefined> {
+      if (child.exitCode !== null || child.signalCode !== null) return undefined;
+      const final = new Promise<ChildStats>((resolve) => statsWaiters.push(resolve));
+      child.send({ type: 'stop' });
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      const stats = await Promise.race([final, exited.then(() => undefined)]);
+      await exited;
+      clearTimeout(timer);
+      return stats;
+    },
+    /** `kill -9`: no cleanup, no goodbye. */
+    async kill() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+    exited,
+    /** Resolves once everything the child wrote is in `logFile`. */
+    logClosed,
+  };
+}

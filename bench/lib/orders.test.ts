@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clientRetryDelayMs, RequestRefused, RetryableAnswer, retryUntilDeadline } from './client-retry.ts';
+import { clientRetryDelayMs, RequestRefused, RetryableAnswer, retryUntilDeadline } from './orders.ts';
 
 describe('retryUntilDeadline', () => {
   it('retries network errors and retryable answers until one succeeds', async () => {
