@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CapacityCounter, itemSize, numberSize, plainValueSize, readUnits, writeUnits } from './capacity.ts';
+import { CapacityCounter, itemSize, numberSize, readUnits, writeUnits } from './capacity.ts';
 
 const keys = (table: string) =>
   table === 'orders' ? ['orderId'] : table === 'notes' ? ['orderId', 'noteId'] : ['id'];
@@ -26,7 +26,7 @@ describe('item sizes (DynamoDB developer guide formula)', () => {
     const wire = { id: { S: 'x' }, n: { N: '42' }, list: { L: [{ S: 'a' }, { M: { b: { BOOL: false } } }] } };
     const plain = { id: 'x', n: 42, list: ['a', { b: false }] };
     expect(itemSize(plain)).toBe(itemSize(wire));
-    expect(plainValueSize(new Set(['ab', 'c']))).toBe(3);
+    expect(itemSize({ s: new Set(['ab', 'c']) })).toBe(1 + 3);
   });
 });
 

@@ -12,6 +12,7 @@
  * by this process (e.g. stock seeded elsewhere) start at the size of their key.
  */
 import type { AttributeValue, ConsumedCapacity } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
 
 export type UnitsByTable = Record<string, { calls: number; readUnits: number; writeUnits: number }>;
 
@@ -66,20 +67,6 @@ function isAttributeValue(value: unknown): value is AttributeValue {
   return keys.length === 1 && attributeTypes.has(keys[0] as string);
 }
 
-/** The size of a plain JavaScript value, as the document client would marshall it. */
-export function plainValueSize(value: unknown): number {
-  if (typeof value === 'string') return utf8(value);
-  if (typeof value === 'number' || typeof value === 'bigint') return numberSize(String(value));
-  if (typeof value === 'boolean' || value === null || value === undefined) return 1;
-  if (value instanceof Uint8Array) return value.byteLength;
-  if (value instanceof Set) return [...value].reduce((n: number, v) => n + plainValueSize(v), 0);
-  if (Array.isArray(value)) return 3 + value.reduce((n: number, v) => n + plainValueSize(v) + 1, 0);
-  if (typeof value === 'object') {
-    return 3 + Object.entries(value).reduce((n, [k, v]) => n + utf8(k) + plainValueSize(v) + 1, 0);
-  }
-  return 0;
-}
-
 /**
  * The size of an item as DynamoDB bills it: every attribute's name plus its value. Accepts the wire
  * shape and plain values (the document client hands its callers unmarshalled items).
@@ -88,11 +75,10 @@ export function itemSize(item: Record<string, unknown> | undefined): number {
   if (!item) return 0;
   const values = Object.values(item);
   const wire = values.length > 0 && values.every(isAttributeValue);
-  return Object.entries(item).reduce(
-    (n, [name, value]) =>
-      n + utf8(name) + (wire ? valueSize(value as AttributeValue) : plainValueSize(value)),
-    0,
-  );
+  const marshalled = wire
+    ? (item as Item)
+    : marshall(item, { convertClassInstanceToMap: true, removeUndefinedValues: true });
+  return Object.entries(marshalled).reduce((n, [name, value]) => n + utf8(name) + valueSize(value), 0);
 }
 
 export const writeUnits = (bytes: number): number => Math.max(1, Math.ceil(bytes / 1024));
