@@ -1,12 +1,22 @@
 /**
  * `npm run invoke -- <function> [<sample name> | <event.json>] [--table-prefix <prefix>]`: runs one function's
  * handler once with one event, like `sam local invoke` (local/README.md). Its logs go to stderr, its result to
- * stdout as JSON; exit 0 the handler succeeded, 1 it failed, 2 bad input (an event its trigger could not
- * deliver included: trigger-event.ts) or unreachable services.
+ * stdout as JSON; exit 0 the handler succeeded, 1 it failed, 2 bad input or unreachable services.
+ *
+ * It accepts only an event the function's trigger (per the manifest) could deliver. Anything else ‒ `{}`,
+ * `null`, another function's event, records of a topic the function does not consume ‒ is a usage error
+ * before the handler runs, so nothing is written on its behalf. The shapes are Powertools' parser schemas,
+ * the ones a handler would parse its event with.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import {
+  APIGatewayProxyEventSchema,
+  EventBridgeSchema,
+  KafkaMskEventSchema,
+} from '@aws-lambda-powertools/parser/schemas';
+import type * as z from 'zod';
 import { resetClients } from '../../functions/shared/lifecycle.ts';
 import { readCommandLine, UsageError } from '../../tools/command-line.ts';
 import { type FunctionName, functionNames, manifest } from '../../topology/index.ts';
@@ -19,12 +29,10 @@ import {
   DEFAULT_SNS_PORT,
 } from '../infra/index.ts';
 import { waitForKafka } from '../infra/kafka.ts';
-import { projectRoot } from '../python/venv.ts';
 import { applyEnvironment, functionEnvironment } from '../runtime/environment.ts';
 import { invokeHandler } from '../runtime/lambda-context.ts';
 import { loadHandler } from '../runtime/runtime.ts';
-import { buildSamples, samplesFor, sampleText } from './samples.ts';
-import { checkTriggerEvent } from './trigger-event.ts';
+import { buildSamples, samplesDir, samplesFor, sampleText } from './samples.ts';
 
 const samples = buildSamples();
 const usage = [
@@ -33,6 +41,49 @@ const usage = [
   `  samples:   ${Object.keys(samples).join(', ')} (events/samples/)`,
   '  uses KAFKA_BROKERS / DYNAMODB_ENDPOINT, default the local ones (npm start or npm run infra)',
 ].join('\n');
+
+/** The event as `schema` parses it, or why it is not `what`. */
+function parse<T extends object>(schema: z.ZodType<T>, what: string, event: unknown): T | string {
+  const parsed = schema.safeParse(event);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const path = issue?.path.map(String).join('.');
+  return `not ${what}: ${path ? `${path}: ` : ''}${issue?.message ?? 'invalid'}`;
+}
+
+/** Why the function's trigger could not deliver `event` (for a usage error); undefined when it could. */
+export function triggerMismatch(fn: FunctionName, event: unknown): string | undefined {
+  const { trigger } = manifest.functions[fn];
+  if (trigger.kind === 'kafka') {
+    const parsed = parse(KafkaMskEventSchema, 'an MSK event', event);
+    if (typeof parsed === 'string') return parsed;
+    const groups = Object.entries(parsed.records);
+    if (groups.length === 0) return 'an MSK event without records';
+    for (const [group, records] of groups)
+      for (const { topic, partition } of records) {
+        if (topic !== trigger.topic)
+          return `a record of ${topic}, and the function consumes only ${trigger.topic}`;
+        if (group !== `${topic}-${partition}`)
+          return `records["${group}"] holds a record of ${topic}-${partition}`;
+      }
+    return undefined;
+  }
+  if (trigger.kind === 'http') {
+    const parsed = parse(APIGatewayProxyEventSchema, 'an API Gateway proxy event', event);
+    if (typeof parsed === 'string') return parsed;
+    const { httpMethod, resource } = parsed;
+    if (trigger.routes.some((route) => route.method === httpMethod && route.resource === resource))
+      return undefined;
+    const known = trigger.routes.map((route) => `${route.method} ${route.resource}`).join(', ');
+    return `${httpMethod} ${resource} is not a route of the function (${known})`;
+  }
+  const parsed = parse(EventBridgeSchema, 'an EventBridge Scheduled Event', event);
+  if (typeof parsed === 'string') return parsed;
+  const { source, 'detail-type': type } = parsed;
+  return source === 'aws.events' && type === 'Scheduled Event'
+    ? undefined
+    : `not an EventBridge Scheduled Event: ${source} / ${type}`;
+}
 
 /** How long each service may take to answer before the invocation is given up (exit 2). */
 const REACH_TIMEOUT_MS = 5_000;
@@ -48,9 +99,7 @@ async function readEvent(
   const sample = samples[name.replace(/\.json$/, '')];
   const isSample = sample !== undefined && !existsSync(name);
   // A sample's checked-in file when present (the same bytes a user can read and edit), else a file.
-  const path = isSample
-    ? join(projectRoot, 'events', 'samples', `${name.replace(/\.json$/, '')}.json`)
-    : name;
+  const path = isSample ? join(samplesDir, `${name.replace(/\.json$/, '')}.json`) : name;
   const text = await readFile(path, 'utf8').catch(() => (isSample ? sampleText(sample) : undefined));
   const label = isSample ? `sample ${name}` : name;
   const ownSamples = `${fn}'s samples: ${samplesFor(fn).join(', ')}`;
@@ -64,9 +113,9 @@ async function readEvent(
   } catch (error) {
     throw new UsageError(`${name} is not JSON: ${(error as Error).message}`);
   }
-  const check = checkTriggerEvent(fn, event);
-  if (!check.ok)
-    throw new UsageError(`${label} is not an event of ${fn}'s trigger: ${check.error}; ${ownSamples}`);
+  const mismatch = triggerMismatch(fn, event);
+  if (mismatch)
+    throw new UsageError(`${label} is not an event of ${fn}'s trigger: ${mismatch}; ${ownSamples}`);
   return { label, event };
 }
 
@@ -177,6 +226,8 @@ async function run(fn: FunctionName, event: unknown): Promise<number> {
   }
 }
 
-process.exitCode = await main();
-// A client the function left open must not hold the process: the result is out, the exit code set.
-setTimeout(() => process.exit(), 2_000).unref();
+if (import.meta.main) {
+  process.exitCode = await main();
+  // A client the function left open must not hold the process: the result is out, the exit code set.
+  setTimeout(() => process.exit(), 2_000).unref();
+}

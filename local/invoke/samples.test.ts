@@ -8,9 +8,7 @@ import { type TopicName, topicNames } from '../../events/topics.ts';
 import { functionNames } from '../../topology/index.ts';
 import { projectRoot } from '../python/venv.ts';
 import type { MskEvent } from '../runtime/msk-event.ts';
-import { buildSamples, samplesFor, sampleText, topicSampleName } from './samples.ts';
-
-const samplesDir = join(projectRoot, 'events', 'samples');
+import { buildSamples, samplesDir, samplesFor, sampleText, topicSampleName } from './samples.ts';
 
 describe('sample events (events/samples/)', () => {
   it('are checked in exactly as npm run samples generates them (none stale, none missing, none extra)', () => {

@@ -1,19 +1,26 @@
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { APIGatewayProxyEvent, ScheduledEvent } from 'aws-lambda';
 import { encode } from '../../events/codec.ts';
 import { eventsFor } from '../../events/testing.ts';
 import { type TopicName, topicNames } from '../../events/topics.ts';
 import { catalogBySku } from '../../functions/shared/catalog.ts';
+import { readCommandLine } from '../../tools/command-line.ts';
 import { type FunctionName, manifest } from '../../topology/index.ts';
+import { projectRoot } from '../python/venv.ts';
 import { matchRoute, orderApiRoutes, toProxyEvent } from '../runtime/api-emulator.ts';
 import { LOCAL_ACCOUNT_ID } from '../runtime/lambda-context.ts';
 import { buildMskEvent, type MskEvent } from '../runtime/msk-event.ts';
 import { scheduledEvent } from '../runtime/scheduler.ts';
 
 /**
- * The sample events of `npm run invoke` (events/samples/, written by `npm run samples`): one MSK event per
- * topic holding that topic's event of events/testing.ts, one API Gateway proxy event per route of order-api,
- * one EventBridge `Scheduled Event`. Everything random in those shapes (request ids, times) is fixed here,
- * so the generator always writes the same files and a test can tell when the checked-in ones are stale.
+ * The sample events of `npm run invoke` (events/samples/): one MSK event per topic holding that topic's
+ * event of events/testing.ts, one API Gateway proxy event per route of order-api, one EventBridge
+ * `Scheduled Event`. Everything random in those shapes (request ids, times) is fixed here, so the generator
+ * always writes the same files and a test can tell when the checked-in ones are stale.
+ *
+ *   npm run samples -- [--check]   # writes them (and deletes those of samples that no longer exist);
+ *                                  # --check: write nothing, exit 1 when the files are stale
  */
 export type SampleEvent = MskEvent | APIGatewayProxyEvent | ScheduledEvent;
 
@@ -23,6 +30,7 @@ const SAMPLE_TIME = new Date('2026-11-24T10:00:00.000Z');
 const SAMPLE_BROKERS = '127.0.0.1:9092';
 // Fixed, not the environment's AWS_REGION: the generated files must not depend on who generates them.
 const SAMPLE_REGION = 'us-east-1';
+export const samplesDir = join(projectRoot, 'events', 'samples');
 const SAMPLE_CLUSTER_ARN = `arn:aws:kafka:${SAMPLE_REGION}:${LOCAL_ACCOUNT_ID}:cluster/local-order-pipeline/00000000-0000-0000-0000-000000000000-1`;
 
 /** `OrderPickedAndPacked` → `order-picked-and-packed`, `KPIs` → `kpis`. */
@@ -137,3 +145,34 @@ export function samplesFor(fn: FunctionName): string[] {
 
 /** The file text of a sample (stable, two-space JSON and a final newline). */
 export const sampleText = (event: SampleEvent): string => `${JSON.stringify(event, null, 2)}\n`;
+
+async function main(): Promise<number> {
+  const command = readCommandLine(
+    { usage: 'usage: npm run samples -- [--check]', options: { check: { type: 'boolean' } } },
+    ({ values }) => values.check === true,
+  );
+  if (command.exitCode !== undefined) return command.exitCode;
+  const check = command.settings;
+  const wanted = new Map(
+    Object.entries(buildSamples()).map(([name, event]) => [`${name}.json`, sampleText(event)]),
+  );
+  await mkdir(samplesDir, { recursive: true });
+  const present = (await readdir(samplesDir)).filter((file) => file.endsWith('.json'));
+  const extra = present.filter((file) => !wanted.has(file));
+  const current = await Promise.all(
+    [...wanted.keys()].map((file) => readFile(join(samplesDir, file), 'utf8').catch(() => '')),
+  );
+  const changed = [...wanted].filter(([, text], i) => current[i] !== text);
+  const stale = [...extra, ...changed.map(([file]) => file)];
+  if (check) {
+    if (stale.length > 0)
+      console.error(`stale samples in events/samples/: ${stale.join(', ')} (run npm run samples)`);
+    return stale.length > 0 ? 1 : 0;
+  }
+  await Promise.all(extra.map((file) => rm(join(samplesDir, file))));
+  await Promise.all(changed.map(([file, text]) => writeFile(join(samplesDir, file), text)));
+  console.error(`[samples] ${wanted.size} sample(s) in events/samples/, ${stale.length} written or deleted`);
+  return 0;
+}
+
+if (import.meta.main) process.exitCode = await main();

@@ -116,7 +116,7 @@ describe('npm run invoke (real Kafka, dynoxide, moto SNS)', () => {
     };
     const before = await recordCount('DeadLetterQueue');
     try {
-      // The rules are unit-tested (local/invoke/trigger-event.test.ts); these show the CLI applies them.
+      // The rules are unit-tested (local/invoke/cli.test.ts); these show the CLI applies them.
       const cases: Array<[string, string, RegExp]> = [
         [
           'inventory',
