@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import {
   type IncomingMessage,
   type Server,
@@ -20,7 +21,12 @@ import {
   raceTimeout,
   TIMED_OUT,
 } from './lambda-context.ts';
-import { MISSING_TOKEN, type SigV4VerifierOptions, sigV4Verifier } from './sigv4-verifier.ts';
+import {
+  MISSING_TOKEN,
+  type ReceivedRequest,
+  type SigV4VerifierOptions,
+  sigV4Verifier,
+} from './sigv4-verifier.ts';
 
 /** API Gateway's maximum request payload. */
 export const MAX_REQUEST_BYTES = 10 * 1024 * 1024;
@@ -37,13 +43,11 @@ export const orderApiRoutes: readonly ApiRoute[] = manifest.functions['order-api
 const STAGE = 'local';
 
 export interface ApiEmulatorOptions extends FunctionIdentity {
-  /** Invokes order-api (in one of its execution environments) with the proxy event. */
   invoke: Invoker<APIGatewayProxyEvent, unknown>;
   /** Defaults to 127.0.0.1 and 3000; port 0 picks a free port. */
   host?: string;
   port?: number;
   log?: (line: string) => void;
-  /** How long a client may take to send its headers and its whole request (408 after); tests shorten them. */
   timeouts?: ListenerTimeouts;
   /**
    * API Gateway's AWS_IAM authorization: the routes whose `auth` is `iam` need a SigV4 signature by these
@@ -52,11 +56,7 @@ export interface ApiEmulatorOptions extends FunctionIdentity {
   iam?: SigV4VerifierOptions;
 }
 
-export interface RunningApi {
-  url: string;
-  port: number;
-  close(): Promise<void>;
-}
+export type RunningApi = Awaited<ReturnType<typeof startApiEmulator>>;
 
 interface MatchedRoute {
   route: ApiRoute;
@@ -123,19 +123,14 @@ function grouped(pairs: Iterable<readonly [string, string]>) {
   return { last, all, empty: Object.keys(last).length === 0 };
 }
 
-/** The path and query of a request target, or undefined for one API Gateway would refuse (400). */
-export interface RequestTarget {
-  /** As sent, percent-encoded. */
-  path: string;
-  /** Decoded names and values, in order. */
-  query: [string, string][];
-}
+type RequestTarget = Pick<ReceivedRequest, 'path' | 'query'>;
 
 const decodeQueryPart = (text: string): string => decodeURIComponent(text.replaceAll('+', ' '));
 
 /**
- * Parses origin-form (`/orders?x=1`) and absolute-form (`http://host/orders`) targets without
- * normalising them. Refused: `*` and other forms, and percent-encoding that is malformed or not UTF-8
+ * The path (as sent) and query (decoded) of origin-form (`/orders?x=1`) and absolute-form
+ * (`http://host/orders`) targets, not normalised; undefined for one API Gateway would refuse (400):
+ * `*` and other forms, and percent-encoding that is malformed or not UTF-8
  * (in the path or the query), which `decodeURIComponent` would throw on later.
  */
 export function parseRequestTarget(target: string): RequestTarget | undefined {
@@ -377,7 +372,7 @@ async function integrate(
  * 10 MB get 413, a handler that throws, times out or returns a malformed result gets 502, and an
  * invocation longer than the 29 s integration timeout gets 504.
  */
-export async function startApiEmulator(options: ApiEmulatorOptions): Promise<RunningApi> {
+export async function startApiEmulator(options: ApiEmulatorOptions) {
   const apiId = randomBytes(5).toString('hex');
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const verify = options.iam ? sigV4Verifier(options.iam) : undefined;
@@ -427,13 +422,8 @@ export async function startApiEmulator(options: ApiEmulatorOptions): Promise<Run
     connect: { status: 403, message: MISSING_TOKEN },
   });
   const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 3000, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  server.listen(options.port ?? 3000, host);
+  await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
   listenUrl = `http://${listenHost(host)}:${port}`;
   return {

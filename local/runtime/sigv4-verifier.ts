@@ -186,9 +186,7 @@ class SignatureRecomputer extends SignatureV4 {
 
   async recompute(request: SignableRequest, signedHeaders: readonly string[], longDate: string) {
     const canonicalHeaders = getCanonicalHeaders(request, new Set(), new Set(signedHeaders));
-    const payloadHash = createHash('sha256')
-      .update(request.body as Buffer)
-      .digest('hex');
+    const payloadHash = sha256Hex(request.body as Buffer);
     const canonicalRequest = this.createCanonicalRequest(request, canonicalHeaders, payloadHash);
     const scope = createScope(longDate.slice(0, 8), this.options.region, SERVICE);
     const stringToSign = await this.createStringToSign(
@@ -202,10 +200,11 @@ class SignatureRecomputer extends SignatureV4 {
   }
 }
 
+const sha256Hex = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex');
+
 /** Equal hex signatures, compared in constant time (a different length is a mismatch, decided at once). */
 function sameSignature(expected: string, given: string): boolean {
-  const a = Buffer.from(expected, 'utf8');
-  const b = Buffer.from(given, 'utf8');
+  const [a, b] = [Buffer.from(expected), Buffer.from(given)];
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
@@ -261,14 +260,13 @@ export function sigV4Verifier(
       );
     // A client that sends the body's hash signs it: a body that does not match is a tampered one.
     const declaredHash = headers.get('x-amz-content-sha256');
-    const bodyHash = createHash('sha256').update(request.body).digest('hex');
     const recomputed = await recomputer.recompute(
       signableRequest(request, headers, parsed.signedHeaders),
       parsed.signedHeaders,
       longDate as string,
     );
     if (
-      (declaredHash !== undefined && declaredHash !== bodyHash) ||
+      (declaredHash !== undefined && declaredHash !== sha256Hex(request.body)) ||
       !sameSignature(recomputed.signature, parsed.signature)
     )
       return reject(

@@ -5,7 +5,7 @@ import { projectRoot } from '../python/venv.ts';
 import type { LocalRuntime, LocalRuntimeOptions } from './runtime.ts';
 
 /** What watch mode watches by default: the functions' code, the event schemas, the manifest. */
-export const defaultWatchPaths = ['functions', 'events', 'topology'].map((dir) => join(projectRoot, dir));
+const defaultWatchPaths = ['functions', 'events', 'topology'].map((dir) => join(projectRoot, dir));
 
 export interface WatchedRuntimeOptions extends LocalRuntimeOptions {
   /** Directories (recursively) or files whose changes reload the functions; default {@link defaultWatchPaths}. */
@@ -24,16 +24,7 @@ export interface ReloadResult {
   error?: Error;
 }
 
-export interface WatchedRuntime {
-  /** The running generation's runtime; undefined after a reload that failed (until the next change). */
-  readonly runtime: LocalRuntime | undefined;
-  /** 1 for the first start, then one more per reload. */
-  readonly generation: number;
-  /** Reloads now (what a change does after the debounce); resolves when the new generation runs. */
-  reload(changed?: string[]): Promise<ReloadResult>;
-  /** Stops watching and the running generation. */
-  stop(): Promise<void>;
-}
+export type WatchedRuntime = Awaited<ReturnType<typeof startWatchedRuntime>>;
 
 /** Test files, the generated samples and editors' temporary files change no function. */
 function isRelevant(file: string): boolean {
@@ -53,7 +44,7 @@ function isRelevant(file: string): boolean {
  * module graph; a cache-busting query on the entry alone would reuse the cached transitive imports. The
  * old graphs stay in memory (ESM modules cannot be unloaded): fine for a development session.
  */
-export async function startWatchedRuntime(options: WatchedRuntimeOptions): Promise<WatchedRuntime> {
+export async function startWatchedRuntime(options: WatchedRuntimeOptions) {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const watchPaths = options.watchPaths ?? defaultWatchPaths;
   const runtimeUrl = new URL('./runtime.ts', import.meta.url).href;
@@ -123,13 +114,17 @@ export async function startWatchedRuntime(options: WatchedRuntimeOptions): Promi
   );
 
   return {
+    /** The running generation's runtime; undefined after a reload that failed (until the next change). */
     get runtime() {
       return runtime;
     },
+    /** 1 for the first start, then one more per reload. */
     get generation() {
       return generation;
     },
+    /** Reloads now (what a change does after the debounce); resolves when the new generation runs. */
     reload,
+    /** Stops watching and the running generation. */
     async stop() {
       stopped = true;
       clearTimeout(timer);
