@@ -19,6 +19,7 @@ const fact = (status: string): OrderFacts => ({
   status,
   stockReleased: undefined,
   cancelledFrom: undefined,
+  confirmedAt: undefined,
   units: 1,
 });
 

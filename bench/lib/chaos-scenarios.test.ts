@@ -13,6 +13,7 @@ const fact = (status: string, more: Partial<OrderFacts> = {}): OrderFacts => ({
   status,
   stockReleased: undefined,
   cancelledFrom: undefined,
+  confirmedAt: undefined,
   units: 1,
   ...more,
 });

@@ -18,6 +18,7 @@ const order = (status: string, more: Partial<OrderFacts> = {}): OrderFacts => ({
   status,
   stockReleased: undefined,
   cancelledFrom: undefined,
+  confirmedAt: undefined,
   units: 2,
   ...more,
 });

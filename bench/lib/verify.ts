@@ -26,17 +26,10 @@ async function scanAll(client: DynamoDBDocumentClient, table: string): Promise<I
 }
 
 export type EffectsReport = Awaited<ReturnType<typeof readEffects>>;
+export type RecordedNotification = EffectsReport['notificationItems'][number];
+export type DeadLetter = ReturnType<typeof parseDeadLetter>;
 
-export interface OrderFacts {
-  status: string;
-  /** Set once inventory-release settled a cancelled order's stock (given back, or none was held); absent before. */
-  stockReleased: boolean | undefined;
-  /** The status a cancelled order was cancelled from (CONFIRMED and PACKED held a reservation). */
-  cancelledFrom: string | undefined;
-  units: number;
-  /** When inventory reserved its stock (its history's CONFIRMED entry), if it did. */
-  confirmedAt?: string;
-}
+export type OrderFacts = ReturnType<typeof orderFactsOf>;
 
 /** The statuses an order holds stock in; a cancelled one too until inventory-release gave it back. */
 export const holdsStock = (order: OrderFacts): boolean =>
@@ -52,14 +45,12 @@ export const isFinal = (order: OrderFacts | undefined): boolean =>
     order.status === 'REJECTED' ||
     (order.status === 'CANCELLED' && order.stockReleased !== undefined));
 
-export interface RecordedNotification {
-  orderId: string;
-  notificationId: string;
-  kind: string;
-}
-
-/** An order item's final-state facts: what `isFinal`, `holdsStock` and the cancellation checks read. */
-function orderFactsOf(order: Item): OrderFacts {
+/**
+ * An order item's final-state facts: what `isFinal`, `holdsStock` and the cancellation checks read.
+ * `stockReleased`: set once inventory-release settled a cancelled order's stock (given back, or none was
+ * held); `cancelledFrom`: CONFIRMED and PACKED held a reservation; `confirmedAt`: when inventory reserved.
+ */
+function orderFactsOf(order: Item) {
   const items = (order.items ?? []) as { sku: string; quantity: number }[];
   const history = (order.history ?? []) as { status?: string; at?: string }[];
   return {
@@ -67,7 +58,7 @@ function orderFactsOf(order: Item): OrderFacts {
     stockReleased: typeof order.stockReleased === 'boolean' ? order.stockReleased : undefined,
     cancelledFrom: typeof order.cancelledFrom === 'string' ? order.cancelledFrom : undefined,
     units: items.reduce((n, item) => n + item.quantity, 0),
-    confirmedAt: history.find((entry) => entry.status === 'CONFIRMED')?.at,
+    confirmedAt: history.find((entry) => entry.status === 'CONFIRMED')?.at as string | undefined,
   };
 }
 
@@ -97,25 +88,25 @@ export async function readEffects(endpoint: string, tablePrefix: string, initial
     }
     // Where stock arithmetic does not add up (a double or lost reservation), and the units reserved beyond
     // what the orders holding stock asked for (0 when every reservation happened once).
-    const stockMismatches: {
-      sku: string;
-      initial: number;
-      available: number;
-      reserved: number;
-      expectedReserved: number;
-    }[] = [];
-    let doubleReservedUnits = 0;
-    for (const item of inventory) {
+    const stock = inventory.map((item) => {
       const sku = String(item.sku);
-      const available = Number(item.available);
-      const reserved = Number(item.reserved ?? 0);
-      const expectedReserved = expected.get(sku) ?? 0;
-      if (initialStock - available !== expectedReserved || reserved !== expectedReserved)
-        stockMismatches.push({ sku, initial: initialStock, available, reserved, expectedReserved });
-      doubleReservedUnits += Math.max(0, initialStock - available - expectedReserved);
-    }
+      return {
+        sku,
+        initial: initialStock,
+        available: Number(item.available),
+        reserved: Number(item.reserved ?? 0),
+        expectedReserved: expected.get(sku) ?? 0,
+      };
+    });
+    const stockMismatches = stock.filter(
+      (s) => s.initial - s.available !== s.expectedReserved || s.reserved !== s.expectedReserved,
+    );
+    const doubleReservedUnits = stock.reduce(
+      (n, s) => n + Math.max(0, s.initial - s.available - s.expectedReserved),
+      0,
+    );
     // Notices recorded twice or missing are checkNotifications' to find, against what was produced and sent.
-    const notificationItems: RecordedNotification[] = notifications.map((n) => ({
+    const notificationItems = notifications.map((n) => ({
       orderId: String(n.orderId),
       notificationId: String(n.notificationId),
       kind: String(n.kind),
@@ -135,19 +126,17 @@ export async function readEffects(endpoint: string, tablePrefix: string, initial
   }
 }
 
-/** `reason`: `poison` (a function's), `retries-exhausted` (the mapping's), `replay-marker` (none), `unreadable`. */
-export interface DeadLetter {
-  reason: string;
-  /** The key of the record that failed (an order id, or a poison record's key). */
-  originalKey: string | undefined;
-  sourceTopic: string | undefined;
-}
-
 /**
  * Classifies a DeadLetterQueue record with the one dead-letter reader (tools/dlq): a function's
- * DeadLettered event, Lambda's on-failure record, or a replay marker (not a dead letter).
+ * DeadLettered event, Lambda's on-failure record, or a replay marker (not a dead letter). `reason`:
+ * `poison` (a function's), `retries-exhausted` (the mapping's), `replay-marker` (none), `unreadable`;
+ * `originalKey`: the key of the record that failed (an order id, or a poison record's key).
  */
-export function parseDeadLetter(message: { key?: Buffer | null; value?: Buffer | null }): DeadLetter {
+export function parseDeadLetter(message: { key?: Buffer | null; value?: Buffer | null }): {
+  reason: string;
+  originalKey: string | undefined;
+  sourceTopic: string | undefined;
+} {
   const kafkaKey = message.key?.toString('utf8');
   const parsed = parseDeadLetterQueueRecord(message.value ?? null);
   if (parsed.kind === 'marker')
