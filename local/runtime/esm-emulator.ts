@@ -258,7 +258,6 @@ export class EsmEmulator {
     lane.wake?.();
   }
 
-  /** Back-pressure. */
   #updateFlow(): void {
     const stream = this.#stream;
     if (!stream) return;
@@ -391,8 +390,8 @@ export class EsmEmulator {
     this.#log(`${invocation} (retry ${work.retries} of ${retryAttempts}) ${what} — ${then}`);
   }
 
-  async #commitsSettled(): Promise<void> {
-    await Promise.all([...this.#lanes.values()].map((lane) => lane.committed));
+  #commitsSettled(): Promise<unknown> {
+    return Promise.all([...this.#lanes.values()].map((lane) => lane.committed));
   }
 
   #retryDelayMs(failures: number): number {

@@ -25,20 +25,11 @@ export interface LocalRuntimeOptions extends LocalEndpoints {
   functions?: readonly FunctionName[];
   /** Consumer group of a function's mapping; defaults to `consumerGroupId(fn)`, as on AWS. */
   groupIdOf?: (fn: FunctionName) => string;
-  /**
-   * Wraps a function's invocations from the outside, as a caller of Lambda's Invoke sees them (tests inject
-   * failures or watch what was handled). A wrapper that throws fails that invocation.
-   */
+  /** Wraps a function's invocations as Invoke's caller sees them (tests); a wrapper's throw fails one. */
   wrapInvoker?: (fn: FunctionName, invoke: Invoker) => Invoker;
-  /**
-   * Modules (relative to the project root) an environment imports before its function: the bench's
-   * counters in every function's, the dashboard's KPI feed in the kpis function's.
-   */
+  /** Modules (from the project root) an environment imports before its function (bench counters, KPI feed). */
   preload?: readonly string[] | ((fn: FunctionName) => readonly string[]);
-  /**
-   * A module (relative to the project root) exporting `wrapHandler(functionName, handler)`: bundled around
-   * every function's handler, so it runs inside the environments (tests make records crash their consumer).
-   */
+  /** A module exporting `wrapHandler(functionName, handler)`, bundled around every handler (tests). */
   handlerWrapper?: string;
   /** Every invocation's REPORT, as its line says it. */
   onReport?: (report: InvocationReport) => void;
@@ -47,15 +38,9 @@ export interface LocalRuntimeOptions extends LocalEndpoints {
   /** Where the START / END / REPORT lines go; defaults to `log`. */
   invocationLog?: (line: string) => void;
   retryBackoff?: RetryBackoff;
-  /**
-   * Interval of every scheduled function; defaults to the manifest's rate (tests and demos go faster).
-   * `Infinity` runs them only when asked (`schedules[i].runNow()`).
-   */
+  /** Overrides every schedule's rate; `Infinity` runs them only on `schedules[i].runNow()`. */
   scheduleIntervalMs?: number;
-  /**
-   * Injected AWS errors (local/faults/): the functions get a fault layer's proxies as their DynamoDB and SNS
-   * endpoints instead of `dynamodbEndpoint` / `snsEndpoint`. Off when absent.
-   */
+  /** Injected AWS errors (local/faults/): DynamoDB and SNS reached through a fault layer's proxies. */
   faults?: FaultProfile;
   /**
    * API Gateway's AWS_IAM authorization on the routes the manifest signs (`npm start -- --iam`): `true`
@@ -67,12 +52,10 @@ export interface LocalRuntimeOptions extends LocalEndpoints {
 }
 
 export interface LocalRuntime {
-  /** Base URL of the API emulator (when order-api runs). */
   apiUrl: string | undefined;
   emulators: EsmEmulator[];
   /** The scheduled functions' timers; `runNow()` runs one at once (tests). */
   schedules: ScheduleEmulator[];
-  /** Each function's execution environments. */
   pools: EnvironmentPool[];
   functions: { name: FunctionName; trigger: string; groupId?: string }[];
   /** The fault layer in front of DynamoDB and SNS, when `faults` was given: its counters, its profile. */
