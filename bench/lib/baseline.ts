@@ -14,23 +14,21 @@ import { retry } from '../../functions/shared/retry.ts';
 
 type Record_ = Message<Buffer, Buffer, Buffer, Buffer>;
 
-export interface HopOptions {
+/**
+ * Forwards `from` to `to`, at most `maxRecordsPerSend` records (the function's batch size) a send;
+ * `onBatch` hears of each acknowledged send, with its records and how long it took.
+ */
+export async function startHop(options: {
   name: string;
   from: string;
   to: string;
   groupId: string;
   brokers: string[];
-  /** The most records one send carries (the functions' batch size); default 100. */
-  maxRecordsPerSend?: number;
-  /** Called once a send was acknowledged, with its records and how long the send took. */
-  onBatch?: (records: Record_[], durationMs: number) => void;
-  log?: (line: string) => void;
-}
-
-export async function startHop(options: HopOptions): Promise<{ stop(): Promise<void> }> {
-  const { name, from, to, groupId, brokers } = options;
-  const maxRecords = options.maxRecordsPerSend ?? 100;
-  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  maxRecordsPerSend: number;
+  onBatch: (records: Record_[], durationMs: number) => void;
+  log: (line: string) => void;
+}): Promise<{ stop(): Promise<void> }> {
+  const { name, from, to, groupId, brokers, log } = options;
   const consumer = new Consumer({
     clientId: `bench-${name}`,
     groupId,
@@ -84,7 +82,7 @@ export async function startHop(options: HopOptions): Promise<{ stop(): Promise<v
       if (stopping) return;
       throw error;
     }
-    options.onBatch?.(batch, performance.now() - started);
+    options.onBatch(batch, performance.now() - started);
   }
 
   // Offsets are committed after the records were forwarded, in order, but off the forwarding path: a
@@ -109,7 +107,7 @@ export async function startHop(options: HopOptions): Promise<{ stop(): Promise<v
         await waitForRecords();
         continue;
       }
-      const batch = buffer.splice(0, maxRecords);
+      const batch = buffer.splice(0, options.maxRecordsPerSend);
       await send(batch);
       commit(batch);
     }

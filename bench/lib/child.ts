@@ -3,7 +3,7 @@
  * chaos run, started by ./protocol.ts with its config in BENCH_CHILD_CONFIG. It reports finished orders
  * and its counters over IPC. Chaos runs kill it with SIGKILL and start another one.
  */
-import { type FaultCounters, parseFaultProfile } from '../../local/faults/profile.ts';
+import { parseFaultProfile } from '../../local/faults/profile.ts';
 import { startLocalRuntime } from '../../local/runtime/runtime.ts';
 import { startHop } from './baseline.ts';
 import { environmentProbe, PipelineCounters } from './instrument.ts';
@@ -32,25 +32,18 @@ const flush = () => {
 const flushTimer = setInterval(flush, 20);
 
 const counters = new PipelineCounters((completions) => pending.push(...completions));
-let emulatorStats: () => ChildStats['emulators'] = () => ({});
-let environmentStats: () => ChildStats['environments'] = () => ({});
-let faultStats: () => FaultCounters | undefined = () => undefined;
 
 const pick = <T, K extends keyof T>(from: T, ...keys: K[]) =>
   Object.fromEntries(keys.map((key) => [key, from[key]])) as Pick<T, K>;
 
-const stats = (): ChildStats => ({
-  functions: counters.functions,
-  produced: counters.produced,
-  dynamodb: counters.dynamodb,
-  emulators: emulatorStats(),
-  environments: environmentStats(),
-  inFlight: { ...counters.inFlight },
-  sns: { ...counters.sns },
-  ...(faultStats() ? { faults: faultStats() } : {}),
-});
+/** What runs in this child: the API's URL (pipeline), how to stop it, and the counters only it has. */
+type Running = {
+  apiUrl: string | undefined;
+  stop: () => Promise<void>;
+  stats: () => Pick<ChildStats, 'emulators' | 'environments' | 'faults'>;
+};
 
-async function startPipeline(): Promise<{ apiUrl: string | undefined; stop: () => Promise<void> }> {
+async function startPipeline(): Promise<Running> {
   const runtime = await startLocalRuntime({
     kafkaBrokers: config.kafkaBrokers,
     dynamodbEndpoint: config.dynamodbEndpoint,
@@ -69,29 +62,29 @@ async function startPipeline(): Promise<{ apiUrl: string | undefined; stop: () =
     ...(config.faults ? { faults: parseFaultProfile(config.faults) } : {}),
     log,
   });
-  faultStats = () => runtime.faults?.counters();
-  emulatorStats = () =>
-    Object.fromEntries(
+  const stats = () => ({
+    emulators: Object.fromEntries(
       runtime.emulators.map(({ functionName, stats: s }) => [
         functionName,
-        { ...pick(s, 'failedInvocations', 'recordsSentToOnFailure', 'bisects'), invocations: s.invocations },
+        pick(s, 'invocations', 'failedInvocations', 'recordsSentToOnFailure', 'bisects'),
       ]),
-    );
-  environmentStats = () =>
-    Object.fromEntries(
-      runtime.pools.map(({ functionName, stats }) => [
+    ),
+    environments: Object.fromEntries(
+      runtime.pools.map(({ functionName, stats: s }) => [
         functionName,
-        pick(stats, 'environmentsLost', 'coldStarts'),
+        pick(s, 'environmentsLost', 'coldStarts'),
       ]),
-    );
-  return { apiUrl: runtime.apiUrl, stop: () => runtime.stop() };
+    ),
+    ...(runtime.faults ? { faults: runtime.faults.counters() } : {}),
+  });
+  return { apiUrl: runtime.apiUrl, stop: () => runtime.stop(), stats };
 }
 
 /**
  * One hop per step of a shipped order's path (inventory, warehouse, shipper, notification), in order: no
  * batching window, at most that function's batch size per send.
  */
-async function startBaseline(): Promise<{ apiUrl: undefined; stop: () => Promise<void> }> {
+async function startBaseline(): Promise<Running> {
   const topics = config.baselineTopics ?? [];
   const steps = orderPathSteps();
   const hops: Awaited<ReturnType<typeof startHop>>[] = [];
@@ -120,11 +113,20 @@ async function startBaseline(): Promise<{ apiUrl: undefined; stop: () => Promise
       }),
     );
   }
-  return { apiUrl: undefined, stop: async () => void (await Promise.all(hops.map((hop) => hop.stop()))) };
+  const stop = async () => void (await Promise.all(hops.map((hop) => hop.stop())));
+  return { apiUrl: undefined, stop, stats: () => ({ emulators: {}, environments: {} }) };
 }
 
 try {
   const running = config.mode === 'baseline' ? await startBaseline() : await startPipeline();
+  const stats = (): ChildStats => ({
+    functions: counters.functions,
+    produced: counters.produced,
+    dynamodb: counters.dynamodb,
+    inFlight: { ...counters.inFlight },
+    sns: { ...counters.sns },
+    ...running.stats(),
+  });
   process.on('message', (message: ParentMessage) => {
     if (message.type === 'stats') {
       flush();
