@@ -10,7 +10,7 @@
  */
 import type { MSKEvent } from 'aws-lambda';
 import type { KafkaBatchResponse } from '../../functions/shared/consumer.ts';
-import { billedDurationMs, type InvocationReport } from '../../local/runtime/environments/report.ts';
+import { billedDurationMs, type InvocationReport } from '../../local/runtime/environments/pool.ts';
 import type { Invoker } from '../../local/runtime/lambda-context.ts';
 import { type FunctionName, manifest } from '../../topology/manifest.ts';
 import type { ChildStats, Completion, FunctionCounters, ProbeTelemetry } from './protocol.ts';

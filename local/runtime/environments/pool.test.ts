@@ -3,8 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { InvokeOutcome } from '../lambda-context.ts';
-import { EnvironmentPool, type PoolOptions } from './pool.ts';
-import type { InvocationReport } from './report.ts';
+import { EnvironmentPool, type InvocationReport, type PoolOptions } from './pool.ts';
 
 const pools: EnvironmentPool[] = [];
 afterEach(async () => {
