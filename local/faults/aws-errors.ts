@@ -11,6 +11,8 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { crc32 } from 'node:zlib';
+import type { FaultRule } from './profile.ts';
+import type { ParsedRequest } from './request.ts';
 
 export interface FaultResponse {
   status: number;
@@ -51,40 +53,44 @@ export const THROTTLING_LIMITS = [
   'MaxOnDemandThroughputExceeded',
 ] as const;
 
-export type DynamoDbError =
-  | { name: 'TransactionConflictException' | 'InternalServerError' }
-  | { name: 'TransactionCanceledException'; reasons: readonly (CancellationCode | undefined)[] }
-  | {
-      name: 'ThrottlingException' | 'ProvisionedThroughputExceededException';
-      throttlingReasons: { reason: string; resource: string }[];
-    };
+/** The account of the ARNs in throttling reasons: moto's. */
+const ACCOUNT = '123456789012';
+const READS = new Set(['GetItem', 'BatchGetItem', 'Query', 'Scan', 'TransactGetItems']);
 
-export function dynamoDbError(error: DynamoDbError): FaultResponse {
-  const { status, message } = DYNAMODB_ERRORS[error.name];
-  const __type = `com.amazonaws.dynamodb.v20120810#${error.name}`;
+type ErrorFault = Exclude<FaultRule['fault'], { kind: 'drop' | 'latency' }>;
+
+/** The error AWS answers `request` with for `fault`; `targets` marks the request's items it is about. */
+export function errorResponse(fault: ErrorFault, request: ParsedRequest, targets: readonly boolean[]) {
+  if (fault.kind === 'Throttling' || fault.kind === 'InternalError') return snsError(fault.kind);
+  const { status, message } = DYNAMODB_ERRORS[fault.kind];
+  const __type = `com.amazonaws.dynamodb.v20120810#${fault.kind}`;
   let body: Record<string, unknown> = { __type, message };
-  if ('reasons' in error) {
+  if (fault.kind === 'TransactionCanceledException') {
+    const codes = targets.map((targeted) => (targeted ? fault.reason : 'None'));
     body = {
       __type,
-      CancellationReasons: error.reasons.map((code) =>
-        code ? { Code: code, Message: CANCELLATION_MESSAGES[code] } : { Code: 'None' },
+      CancellationReasons: codes.map((Code) =>
+        Code === 'None' ? { Code } : { Code, Message: CANCELLATION_MESSAGES[Code] },
       ),
-      Message: `Transaction cancelled, please refer cancellation reasons for specific reasons [${error.reasons.map((code) => code ?? 'None').join(', ')}]`,
+      Message: `Transaction cancelled, please refer cancellation reasons for specific reasons [${codes.join(', ')}]`,
     };
-  } else if ('throttlingReasons' in error)
-    body[error.name === 'ThrottlingException' ? 'throttlingReasons' : 'ThrottlingReasons'] =
-      error.throttlingReasons;
+  } else if (
+    fault.kind === 'ThrottlingException' ||
+    fault.kind === 'ProvisionedThroughputExceededException'
+  ) {
+    const table = request.items.find((_, index) => targets[index])?.table || request.tables[0] || 'unknown';
+    const reason = `Table${READS.has(request.operation) ? 'Read' : 'Write'}${fault.limit}`;
+    const resource = `arn:aws:dynamodb:${request.region ?? 'us-east-1'}:${ACCOUNT}:table/${table}`;
+    body[fault.kind === 'ThrottlingException' ? 'throttlingReasons' : 'ThrottlingReasons'] = [
+      { reason, resource },
+    ];
+  }
   const bytes = Buffer.from(JSON.stringify(body));
   // DynamoDB's request ids are 52 characters of [A-Z0-9]; some SDKs check the body's CRC32.
-  return response(
-    status,
-    'application/x-amz-json-1.0',
-    randomBytes(26).toString('hex').toUpperCase(),
-    bytes,
-    {
-      'x-amz-crc32': String(crc32(bytes)),
-    },
-  );
+  const requestId = randomBytes(26).toString('hex').toUpperCase();
+  return response(status, 'application/x-amz-json-1.0', requestId, bytes, {
+    'x-amz-crc32': String(crc32(bytes)),
+  });
 }
 
 const SNS_ERRORS = {
@@ -92,7 +98,7 @@ const SNS_ERRORS = {
   InternalError: { status: 500, type: 'Receiver', message: 'Indicates an internal service error.' },
 } as const;
 
-export function snsError(code: keyof typeof SNS_ERRORS): FaultResponse {
+function snsError(code: keyof typeof SNS_ERRORS): FaultResponse {
   const { status, type, message } = SNS_ERRORS[code];
   const requestId = randomUUID();
   const body =

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dynamoDbError, snsError } from './aws-errors.ts';
+import { errorResponse } from './aws-errors.ts';
 import {
   builtInFaultProfile,
   FAULT_PROFILE_NAMES,
@@ -174,10 +174,8 @@ describe('AWS error bodies', () => {
   const json = (response: { body: Buffer }) => JSON.parse(response.body.toString());
 
   it('TransactionCanceledException: reasons in item order, None for the others, codes in Message', () => {
-    const response = dynamoDbError({
-      name: 'TransactionCanceledException',
-      reasons: [undefined, 'TransactionConflict'],
-    });
+    const cancel = { kind: 'TransactionCanceledException', reason: 'TransactionConflict' } as const;
+    const response = errorResponse(cancel, reserve, [false, true]);
     expect(response.status).toBe(400);
     expect(response.headers['content-type']).toBe('application/x-amz-json-1.0');
     expect(response.headers['x-amzn-requestid']).toMatch(/^[A-Z0-9]{52}$/);
@@ -193,25 +191,26 @@ describe('AWS error bodies', () => {
   });
 
   it('the other DynamoDB errors', () => {
-    expect(json(dynamoDbError({ name: 'TransactionConflictException' }))).toEqual({
+    const update = ddb('UpdateItem', { TableName: 't', Key: {} });
+    const answer = (fault: Parameters<typeof errorResponse>[0]) => errorResponse(fault, update, [true]);
+    expect(json(answer({ kind: 'TransactionConflictException' }))).toEqual({
       __type: 'com.amazonaws.dynamodb.v20120810#TransactionConflictException',
       message: 'Transaction is ongoing for the item.',
     });
     const reason = {
       reason: 'TableWriteKeyRangeThroughputExceeded',
-      resource: 'arn:aws:dynamodb:r:1:table/t',
+      resource: 'arn:aws:dynamodb:eu-west-1:123456789012:table/t',
     };
-    expect(json(dynamoDbError({ name: 'ThrottlingException', throttlingReasons: [reason] }))).toEqual({
+    const limit = 'KeyRangeThroughputExceeded';
+    expect(json(answer({ kind: 'ThrottlingException', limit }))).toEqual({
       __type: 'com.amazonaws.dynamodb.v20120810#ThrottlingException',
       message: 'Rate of requests exceeds the allowed throughput.',
       throttlingReasons: [reason],
     });
-    const exceeded = json(
-      dynamoDbError({ name: 'ProvisionedThroughputExceededException', throttlingReasons: [reason] }),
-    );
+    const exceeded = json(answer({ kind: 'ProvisionedThroughputExceededException', limit }));
     expect(exceeded.ThrottlingReasons).toEqual([reason]);
     expect(exceeded.message).toMatch(/^Throughput exceeds the current capacity of your table or index/);
-    const internal = dynamoDbError({ name: 'InternalServerError' });
+    const internal = answer({ kind: 'InternalServerError' });
     expect(internal.status).toBe(500);
     expect(json(internal)).toEqual({
       __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError',
@@ -220,13 +219,14 @@ describe('AWS error bodies', () => {
   });
 
   it('SNS Query errors in XML', () => {
-    const throttled = snsError('Throttling');
+    const publish = sns({ Action: 'Publish' });
+    const throttled = errorResponse({ kind: 'Throttling' }, publish, []);
     expect(throttled.status).toBe(400);
     expect(throttled.headers['content-type']).toBe('text/xml');
     expect(throttled.body.toString()).toContain(
       '<Error>\n    <Type>Sender</Type>\n    <Code>Throttling</Code>\n    <Message>Rate exceeded</Message>\n  </Error>',
     );
-    const internal = snsError('InternalError');
+    const internal = errorResponse({ kind: 'InternalError' }, publish, []);
     expect(internal.status).toBe(500);
     expect(internal.body.toString()).toContain('<Type>Receiver</Type>\n    <Code>InternalError</Code>');
   });

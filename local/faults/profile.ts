@@ -9,30 +9,16 @@
  * draws come from one seeded generator: the same requests in the same order meet the same faults.
  */
 import * as z from 'zod';
-import {
-  CANCELLATION_CODES,
-  dynamoDbError,
-  type FaultResponse,
-  snsError,
-  THROTTLING_LIMITS,
-} from './aws-errors.ts';
+import { CANCELLATION_CODES, errorResponse, type FaultResponse, THROTTLING_LIMITS } from './aws-errors.ts';
 import { type ParsedRequest, type TouchedItem, tableNameOf } from './request.ts';
 
-/** The account of the ARNs in throttling reasons: moto's. */
-const ACCOUNT = '123456789012';
-const READS = new Set(['GetItem', 'BatchGetItem', 'Query', 'Scan', 'TransactGetItems']);
 const Ms = z.number().int().min(0).max(60_000);
 
 const FaultSpec = z.discriminatedUnion('kind', [
   z.strictObject({
-    kind: z.enum([
-      'TransactionConflictException',
-      'InternalServerError',
-      'Throttling',
-      'InternalError',
-      'drop',
-    ]),
+    kind: z.enum(['TransactionConflictException', 'InternalServerError', 'Throttling', 'InternalError']),
   }),
+  z.strictObject({ kind: z.literal('drop') }),
   z.strictObject({
     kind: z.literal('TransactionCanceledException'),
     /** The code of the targeted items' reasons; the others are `None`. */
@@ -313,7 +299,9 @@ export class FaultInjector {
       } else if (fault.kind === 'drop')
         decision.fault = { rule: name, kind: 'drop', when: rule.when, action: 'drop' };
       else {
-        const response = this.responseOf(rule, request, match.targets);
+        // Without a table or key, the first item is the one in conflict.
+        const targets = rule.tables || rule.keys ? match.targets : match.targets.map((_, i) => i === 0);
+        const response = errorResponse(fault, request, targets);
         decision.fault = { rule: name, kind: fault.kind, when: rule.when, action: 'respond', response };
       }
     }
@@ -341,36 +329,6 @@ export class FaultInjector {
   upstreamFailed(): void {
     this.stats.upstreamFailures++;
     this.stats.untouched--;
-  }
-
-  private responseOf(rule: FaultRule, request: ParsedRequest, targets: boolean[]): FaultResponse {
-    const { fault } = rule;
-    switch (fault.kind) {
-      case 'Throttling':
-      case 'InternalError':
-        return snsError(fault.kind);
-      case 'TransactionCanceledException': {
-        // Without a table or key, the first item is the one in conflict.
-        const hit = rule.tables || rule.keys ? targets : targets.map((_, index) => index === 0);
-        return dynamoDbError({
-          name: fault.kind,
-          reasons: hit.map((targeted) => (targeted ? fault.reason : undefined)),
-        });
-      }
-      case 'ThrottlingException':
-      case 'ProvisionedThroughputExceededException': {
-        const table =
-          request.items.find((_, index) => targets[index])?.table ?? request.tables[0] ?? 'unknown';
-        const reason = `Table${READS.has(request.operation) ? 'Read' : 'Write'}${fault.limit}`;
-        const resource = `arn:aws:dynamodb:${request.region ?? 'us-east-1'}:${ACCOUNT}:table/${table}`;
-        return dynamoDbError({ name: fault.kind, throttlingReasons: [{ reason, resource }] });
-      }
-      case 'TransactionConflictException':
-      case 'InternalServerError':
-        return dynamoDbError({ name: fault.kind });
-      default:
-        throw new Error(`no response for ${fault.kind}`);
-    }
   }
 
   counters(): FaultCounters {
