@@ -93,32 +93,29 @@ const closedLoopMargins = (options: BenchOptions) => ({
   cooldown: options.concurrency,
 });
 
-const openLoop = (target: Target, options: BenchOptions, label: string) =>
-  measure(target, {
-    label,
-    orders: options.orders,
-    load: { kind: 'rate', perSecond: options.rate },
-    warmup: options.warmup,
-    firstIndex: 0,
-    stallMs: options.stallMs,
-    log,
-  });
-
-const closedLoop = (
+/** Open loop (latency) at the rate, or closed loop (`closed`: throughput, soak) at the concurrency. */
+const segment = (
   target: Target,
   options: BenchOptions,
   label: string,
-  orders: number,
-  firstIndex: number,
+  closed?: { orders: number; firstIndex: number },
 ) =>
   measure(target, {
     label,
-    orders,
-    load: { kind: 'concurrency', inFlight: options.concurrency },
-    ...closedLoopMargins(options),
-    firstIndex,
     stallMs: options.stallMs,
     log,
+    ...(closed
+      ? {
+          ...closed,
+          ...closedLoopMargins(options),
+          load: { kind: 'concurrency', inFlight: options.concurrency },
+        }
+      : {
+          orders: options.orders,
+          warmup: options.warmup,
+          firstIndex: 0,
+          load: { kind: 'rate', perSecond: options.rate },
+        }),
   });
 
 const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 100) / 100 : Number.NaN);
@@ -156,15 +153,18 @@ export async function runBench(options: BenchOptions) {
     const baseline = options.baseline
       ? await onTarget('baseline', stack, 0, async (target) => {
           log('[bench] phase 1/2 latency: baseline (4 bare Kafka hops, no batching window)');
-          return { segment: await openLoop(target, options, 'latency  baseline') };
+          return { segment: await segment(target, options, 'latency  baseline') };
         })
       : undefined;
     const totalOrders = 2 * options.warmup + 2 * options.orders + margins.warmup + margins.cooldown;
     const pipeline = await onTarget('pipeline', stack, stockFor(totalOrders), async (target) => {
       log('[bench] phase 1/2 latency: pipeline');
-      const latency = await openLoop(target, options, 'latency  pipeline');
+      const latency = await segment(target, options, 'latency  pipeline');
       log(`[bench] phase 2/2 throughput: pipeline, ${options.concurrency} in flight`);
-      const throughput = await closedLoop(target, options, 'throughput pipeline', options.orders, 1_000_000);
+      const throughput = await segment(target, options, 'throughput pipeline', {
+        orders: options.orders,
+        firstIndex: 1_000_000,
+      });
       return { latency, throughput };
     });
     const sale = options.flashSale
@@ -237,7 +237,7 @@ export async function runSoak(options: BenchOptions, orders: number) {
     );
     const stock = stockFor(orders + margins.warmup + margins.cooldown);
     const { soak, tablePrefix, logFile } = await onTarget('pipeline', stack, stock, async (target) => ({
-      soak: await closedLoop(target, options, 'soak     pipeline', orders, 0),
+      soak: await segment(target, options, 'soak     pipeline', { orders, firstIndex: 0 }),
     }));
     const times = soak.completionTimes.slice(0, margins.warmup + orders);
     const windows = windowRates(times, margins.warmup, windowOrders, soak.windowStart);

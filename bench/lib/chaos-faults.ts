@@ -5,7 +5,6 @@
  * what it did.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient, paginateListTables } from '@aws-sdk/client-dynamodb';
 import { Producer, stringSerializer } from '@platformatic/kafka';
@@ -79,17 +78,17 @@ const inFlight = (busy: string[]) => `while ${busy.join(', ') || 'nothing'} had 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 /**
- * kill -9 a service this run started (its pid in `pidFile` of `dir`) once a third of the orders are in
- * (`whileBusy`: and an invocation runs), and start it again after `pauseMs`, on the same ports and data dir.
+ * kill -9 a service this run started once a third of the orders are in (`whileBusy`: and an invocation
+ * runs), and start it again after `pauseMs`, on the same ports and data dir.
  */
 async function killAndRestart<T extends { stop(): Promise<void> }>(
   h: ChaosRun,
-  service: { name: string; dir: string; pidFile: string; pauseMs: number; whileBusy?: boolean },
+  service: { name: string; pidOf: 'kafka' | 'dynamodb'; pauseMs: number; whileBusy?: boolean },
   restart: () => Promise<T>,
 ): Promise<{ restarted: T; after: string }> {
   await h.acceptedAtLeast(Math.ceil(h.session.orders / 3));
   const busy = service.whileBusy ? await batchInFlight(h.runtimes.current()) : undefined;
-  const { pid } = JSON.parse(readFileSync(join(service.dir, service.pidFile), 'utf8')) as { pid: number };
+  const pid = h.stack.servicePids()[service.pidOf] as number;
   try {
     process.kill(pid, 'SIGKILL');
     while (isProcessAlive(pid)) await sleep(50);
@@ -109,7 +108,7 @@ async function killAndRestart<T extends { stop(): Promise<void> }>(
 /** kill -9 the broker once a third of the orders are in, restart it on the same ports and data dir. */
 export const brokerKill: Fault = async (h) => {
   const kafka = h.stack.kafka as NonNullable<BenchStack['kafka']>; // cannotRun checked it
-  const broker = { name: 'broker', dir: kafka.dir, pidFile: 'kafka.pid', pauseMs: 3_000 };
+  const broker = { name: 'broker', pidOf: 'kafka', pauseMs: 3_000 } as const;
   const during = killAndRestart(h, broker, () => startKafka({ ...kafka, log: () => undefined })).then(
     ({ after }) => h.note(`broker restarted on the same ports and data dir, ${after} after the kill`),
   );
@@ -122,7 +121,7 @@ export const brokerKill: Fault = async (h) => {
  */
 export const dynamodbKill: Fault = async (h) => {
   const dynamodb = h.stack.dynamodb as NonNullable<BenchStack['dynamodb']>; // cannotRun checked it
-  const endpoint = { name: 'DynamoDB endpoint', dir: dynamodb.dir, pidFile: 'dynoxide.pid', pauseMs: 2_000 };
+  const endpoint = { name: 'DynamoDB endpoint', pidOf: 'dynamodb', pauseMs: 2_000 } as const;
   const failures: string[] = [];
   const during = (async () => {
     const { restarted, after } = await killAndRestart(h, { ...endpoint, whileBusy: true }, () =>

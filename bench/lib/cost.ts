@@ -58,31 +58,27 @@ type PerOrder = (n: number) => number;
 /** Lambda totals over the run, and each invoked function's figures per order. */
 function lambdaUsage(counters: ChildStats['functions'], per: PerOrder) {
   const totals = { invocations: 0, gbSeconds: 0, coldStarts: 0, initGbSeconds: 0, apiRequests: 0 };
-  const byFunction: Record<
-    string,
-    {
-      invocationsPerOrder: number;
-      recordsPerInvocation: number;
-      gbSecondsPerOrder: number;
-      coldStarts: number;
-    }
-  > = {};
-  for (const [name, fn] of Object.entries(counters)) {
-    if (fn.invocations === 0) continue;
-    const gbSeconds = (fn.billedMs / 1000) * (fn.memoryMb / 1024);
+  const invoked = Object.entries(counters).filter(([, fn]) => fn.invocations > 0);
+  const gbSecondsOf = (ms: number, memoryMb: number) => (ms / 1000) * (memoryMb / 1024);
+  for (const [name, fn] of invoked) {
     totals.invocations += fn.invocations;
-    totals.gbSeconds += gbSeconds;
+    totals.gbSeconds += gbSecondsOf(fn.billedMs, fn.memoryMb);
     totals.coldStarts += fn.coldStarts;
-    totals.initGbSeconds += (fn.initMs / 1000) * (fn.memoryMb / 1024);
+    totals.initGbSeconds += gbSecondsOf(fn.initMs, fn.memoryMb);
     if (manifest.functions[name as keyof typeof manifest.functions]?.trigger.kind === 'http')
       totals.apiRequests += fn.invocations;
-    byFunction[name] = {
-      invocationsPerOrder: per(fn.invocations),
-      recordsPerInvocation: round(fn.records / fn.invocations),
-      gbSecondsPerOrder: per(gbSeconds),
-      coldStarts: fn.coldStarts,
-    };
   }
+  const byFunction = Object.fromEntries(
+    invoked.map(([name, fn]) => [
+      name,
+      {
+        invocationsPerOrder: per(fn.invocations),
+        recordsPerInvocation: round(fn.records / fn.invocations),
+        gbSecondsPerOrder: per(gbSecondsOf(fn.billedMs, fn.memoryMb)),
+        coldStarts: fn.coldStarts,
+      },
+    ]),
+  );
   return { ...totals, byFunction };
 }
 
