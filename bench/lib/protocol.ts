@@ -6,6 +6,7 @@
 import { fork } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FaultCounters, FaultProfileInput } from '../../local/faults/profile.ts';
 import type { UnitsByTable } from './capacity.ts';
 
@@ -39,16 +40,13 @@ export interface FunctionCounters {
   initMs: number;
 }
 
-/** Records produced to a topic, and their key + value + header bytes as the producer was given them. */
+/** Key + value + header bytes as the producer was given them. */
 export type KafkaCounters = { records: number; bytes: number };
 
 export interface ChildStats {
   functions: Record<string, FunctionCounters>;
-  /** What the functions (and, in the baseline, the hops) produced, per topic. */
   produced: Record<string, KafkaCounters>;
-  /** Request units per physical table name. */
   dynamodb: UnitsByTable;
-  /** The ESM emulators' own counters, per function. */
   emulators: Record<
     string,
     { invocations: number; failedInvocations: number; recordsSentToOnFailure: number; bisects?: number }
@@ -57,7 +55,6 @@ export interface ChildStats {
   environments?: Record<string, { environmentsLost: number; coldStarts: number }>;
   /** Invocations running when the stats were taken, per function (a gauge, not a counter). */
   inFlight: Record<string, number>;
-  /** Messages the functions published to SNS (absent from children that do not count them). */
   sns?: { publishes: number };
   faults?: FaultCounters;
 }
@@ -113,43 +110,31 @@ export async function startChild(options: {
 
   let statsWaiters: ((stats: ChildStats) => void)[] = [];
   let lastStats: ChildStats | undefined;
-  const ready = new Promise<string | undefined>((resolve, reject) => {
-    const timer = setTimeout(
-      () =>
-        reject(
-          new Error(
-            `the runtime child did not start within ${startTimeoutMs / 1000} s (log: ${options.logFile})`,
-          ),
-        ),
-      startTimeoutMs,
-    );
+  const started = new Promise<Extract<ChildMessage, { type: 'ready' | 'failed' }>>((resolve) =>
     child.on('message', (message: ChildMessage) => {
-      if (message.type === 'ready' || message.type === 'failed') clearTimeout(timer);
-      if (message.type === 'ready') resolve(message.apiUrl);
-      else if (message.type === 'failed')
-        reject(new Error(`the runtime child failed to start: ${message.error}`));
-      else if (message.type === 'completed') options.onCompleted(message.completions);
+      if (message.type === 'completed') options.onCompleted(message.completions);
+      else if (message.type !== 'stats') resolve(message);
       else {
         lastStats = message.stats;
         const waiters = statsWaiters;
         statsWaiters = [];
         for (const waiter of waiters) waiter(message.stats);
       }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`the runtime child exited during startup (code ${code}); see ${options.logFile}`));
-    });
-  });
-
-  let apiUrl: string | undefined;
-  try {
-    apiUrl = await ready;
-  } catch (error) {
+    }),
+  );
+  // Unref'd: a child that started must not keep a finished run alive for the rest of the timeout.
+  const timedOut = sleep(startTimeoutMs, `did not start within ${startTimeoutMs / 1000} s`, { ref: false });
+  const startup = await Promise.race([
+    started.then((m) => (m.type === 'ready' ? m : `failed to start: ${m.error}`)),
+    exited.then((code) => `exited during startup (code ${code})`),
+    timedOut,
+  ]);
+  if (typeof startup === 'string') {
     child.kill('SIGKILL');
     await exited;
-    throw error;
+    throw new Error(`the runtime child ${startup}; see ${options.logFile}`);
   }
+  const apiUrl = startup.apiUrl;
 
   return {
     pid: child.pid as number,
