@@ -8,10 +8,9 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 
-/** The processes measured for one target: a name (`runtime`, `kafka`, ...) → pid. */
+/** A name (`runtime`, `kafka`, ...) → pid. */
 export type Processes = Record<string, number>;
 
-/** CPU ms of each process, when they were read (epoch ms), and this (the bench's) process: the load generator. */
 export type CpuSample = ReturnType<typeof sampleCpu>;
 export type CpuUsage = ReturnType<typeof cpuUsage>;
 
@@ -40,7 +39,6 @@ function statOf(pid: number): [number, number] | undefined {
   }
 }
 
-/** CPU ms of `pids` and each one's descendants. */
 function cpuMsOf(pids: readonly number[]): Map<number, number> {
   const parent = new Map<number, number>();
   const ticks = new Map<number, number>();

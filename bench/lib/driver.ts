@@ -7,7 +7,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type ApiUrl, type OrderBody, postOrder } from './orders.ts';
 import { type Completion, now } from './protocol.ts';
 
-/** Accepted and finished orders, by id, with their timestamps (epoch ms). */
 export class CompletionTracker {
   readonly accepted = new Map<string, number>();
   readonly completed = new Map<string, Completion>();
@@ -44,7 +43,6 @@ export class CompletionTracker {
     return new Promise((resolve) => this.#waiters.set(orderId, resolve));
   }
 
-  /** Accepted orders not finished yet. */
   missing(): string[] {
     return [...this.accepted.keys()].filter((orderId) => !this.completed.has(orderId));
   }
@@ -52,7 +50,6 @@ export class CompletionTracker {
 
 export type Load = { kind: 'rate'; perSecond: number } | { kind: 'concurrency'; inFlight: number };
 
-/** Orders whose submission failed for good. */
 export type DriveResult = { failed: { index: number; error: string }[] };
 
 /** Closed loop: how long a worker waits for its order before sending the next. */

@@ -21,7 +21,6 @@ import type { KafkaCounters, ProbeTelemetry } from './protocol.ts';
 
 type Send = (this: unknown, ...args: unknown[]) => unknown;
 
-/** Replaces `prototype.send` (own or inherited) with one that calls `before` first. */
 function beforeSend(prototype: object, before: (self: unknown, args: unknown[]) => void): void {
   const target = prototype as { send: Send };
   const original = target.send;
@@ -136,7 +135,6 @@ if (publishes) {
 
 // --- Posting ---------------------------------------------------------------------------------------
 
-/** Sends what was counted since the last post, if anything, and starts counting from zero. */
 function flush(): void {
   const dynamodb = Object.fromEntries(
     Object.entries(capacity.byTable).filter(

@@ -13,8 +13,13 @@ import type { KafkaBatchResponse } from '../../functions/shared/consumer.ts';
 import { billedDurationMs, type InvocationReport } from '../../local/runtime/environments/pool.ts';
 import type { Invoker } from '../../local/runtime/lambda-context.ts';
 import { type FunctionName, manifest } from '../../topology/manifest.ts';
-import type { ChildStats, Completion, FunctionCounters, ProbeTelemetry } from './protocol.ts';
-import { now } from './protocol.ts';
+import {
+  type ChildStats,
+  type Completion,
+  type FunctionCounters,
+  now,
+  type ProbeTelemetry,
+} from './protocol.ts';
 
 /** The preload that counts inside each environment (relative to the project root). */
 export const environmentProbe = 'bench/lib/environment-probe.ts';
@@ -67,7 +72,6 @@ export function finalNotifications(event: unknown, payload?: unknown): Completio
 
 type Counts = Record<string, Record<string, number>>;
 
-/** Adds every count of `from` to `into`, key by key and field by field. */
 function addInto(into: Counts, from: Counts): void {
   for (const [key, counts] of Object.entries(from)) {
     into[key] ??= {};
@@ -76,7 +80,6 @@ function addInto(into: Counts, from: Counts): void {
   }
 }
 
-/** What the child reports about the functions, and the runtime hooks that feed it. */
 export class PipelineCounters {
   readonly functions = newFunctionCounters();
   readonly produced: ChildStats['produced'] = {};

@@ -14,7 +14,6 @@ import { orderReceivedRecord } from '../../functions/shared/orders/events.ts';
 import { retry } from '../../functions/shared/retry.ts';
 import type { CancelAnswer } from './verify.ts';
 
-/** What a run posts: the example order request with the run's own order id. */
 export type OrderBody = OrderRequestBody & { orderId: string };
 
 /** Order `index` of run `runId`: one to three lines of one or two units each. */
