@@ -13,7 +13,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { orderApiOpenApi } from '../../functions/order-api/openapi.ts';
 import { manifest } from '../../topology/manifest.ts';
 import type { HttpRoute } from '../../topology/types.ts';
-import { DEFAULT_TIMEOUTS, type ListenerTimeouts, safeHttpServer } from './http-listener.ts';
+import { type ListenerTimeouts, safeHttpServer, sendJson } from './http-listener.ts';
 import {
   type FunctionIdentity,
   type Invoker,
@@ -313,23 +313,6 @@ function responseHeadersOf(result: APIGatewayProxyResult): Record<string, string
 /** The IAM user a verified signature stands for locally: there is one, whose credentials the emulator checks. */
 export const LOCAL_CALLER_ARN = `arn:aws:iam::${LOCAL_ACCOUNT_ID}:user/local`;
 
-function sendJson(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  requestId: string,
-  headers: Record<string, string> = {},
-): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'Content-Type': 'application/json',
-    'Content-Length': Buffer.byteLength(text),
-    'x-amzn-RequestId': requestId,
-    ...headers,
-  });
-  res.end(text);
-}
-
 /**
  * Invokes the function with the event and writes its proxy result back: 502 when it fails or answers a
  * malformed result, 504 past the 29 s integration timeout.
@@ -341,8 +324,10 @@ async function integrate(
   log: (why: string) => void,
 ): Promise<void> {
   const { requestId } = event.requestContext;
+  const answer = (status: number, message: string) =>
+    sendJson(res, status, { message }, { 'x-amzn-RequestId': requestId });
   const outcome = await raceTimeout(invoke(event), INTEGRATION_TIMEOUT_MS);
-  if (outcome === TIMED_OUT) return sendJson(res, 504, { message: 'Endpoint request timed out' }, requestId);
+  if (outcome === TIMED_OUT) return answer(504, 'Endpoint request timed out');
   const result = outcome.status === 'ok' && isProxyResult(outcome.payload) ? outcome.payload : undefined;
   const headers = result && responseHeadersOf(result);
   if (!result || !headers) {
@@ -351,7 +336,7 @@ async function integrate(
         ? `failed: ${outcome.errorType}: ${outcome.errorMessage}`
         : 'malformed Lambda proxy response (status or headers)',
     );
-    return sendJson(res, 502, { message: 'Internal server error' }, requestId);
+    return answer(502, 'Internal server error');
   }
   const payload = Buffer.from(result.body ?? '', result.isBase64Encoded ? 'base64' : 'utf8');
   // API Gateway answers application/json when the integration names no content type.
@@ -381,13 +366,14 @@ export async function startApiEmulator(options: ApiEmulatorOptions) {
   let listenUrl = '';
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const refuse = (status: number, message: string, headers: Record<string, string> = {}) =>
-      sendJson(res, status, { message }, randomUUID(), headers);
+      sendJson(res, status, { message }, { 'x-amzn-RequestId': randomUUID(), ...headers });
     const target = parseRequestTarget(req.url ?? '');
     const method = (req.method ?? 'GET').toUpperCase();
     if (!target) return refuse(400, 'Bad Request', { Connection: 'close' });
     if (method === 'GET' && target.path === '/openapi.json') {
       const local = { url: listenUrl, description: 'This local emulator' };
-      return sendJson(res, 200, orderApiOpenApi({ local: true, servers: [local] }), randomUUID());
+      const document = orderApiOpenApi({ local: true, servers: [local] });
+      return sendJson(res, 200, document, { 'x-amzn-RequestId': randomUUID() });
     }
     // A declared length over the limit is refused before reading anything, like API Gateway does.
     if (Number(req.headers['content-length']) > MAX_REQUEST_BYTES)
@@ -418,7 +404,7 @@ export async function startApiEmulator(options: ApiEmulatorOptions) {
   const server: Server = safeHttpServer(handle, {
     name: 'api',
     log,
-    timeouts: options.timeouts ?? DEFAULT_TIMEOUTS,
+    timeouts: options.timeouts,
     connect: { status: 403, message: MISSING_TOKEN },
   });
   const host = options.host ?? '127.0.0.1';

@@ -19,9 +19,9 @@ export interface ListenerTimeouts {
  * within seconds instead of holding a connection for Node's five minutes. The body's limit is API
  * Gateway's 29 s integration limit, plus a second.
  */
-export const DEFAULT_TIMEOUTS: ListenerTimeouts = { headersMs: 10_000, requestMs: 30_000 };
+const DEFAULT_TIMEOUTS: ListenerTimeouts = { headersMs: 10_000, requestMs: 30_000 };
 
-export interface SafeListenerOptions {
+interface SafeListenerOptions {
   /** Names the listener in its log lines, e.g. `api` or `dashboard`. */
   name: string;
   log: (line: string) => void;
@@ -48,6 +48,22 @@ const CLIENT_ERROR_STATUS: Record<string, number> = {
 
 const noop = () => undefined;
 
+/** A whole JSON response with its length. */
+export function sendJson(
+  response: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, {
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(text),
+    ...headers,
+  });
+  response.end(text);
+}
+
 /**
  * An HTTP server whose handler cannot take the process down: a synchronous throw or a rejection is
  * logged and answered 500 (or the connection closed, if the answer had begun), an `error` on the request
@@ -67,13 +83,7 @@ export function safeHttpServer(
       response.destroy();
       return;
     }
-    const body = JSON.stringify({ message: 'Internal server error' });
-    response.writeHead(500, {
-      'Content-Type': 'application/json',
-      'Content-Length': Buffer.byteLength(body),
-      Connection: 'close',
-    });
-    response.end(body);
+    sendJson(response, 500, { message: 'Internal server error' }, { Connection: 'close' });
   };
   const server = createServer(
     {
