@@ -234,10 +234,8 @@ export interface FaultDecision {
   delayBeforeMs: number;
   /** Between the endpoint's answer and the client's. */
   delayAfterMs: number;
-  fault?: { rule: string; kind: FaultKind; when: 'before' | 'after' } & (
-    | { action: 'drop' }
-    | { action: 'respond'; response: FaultResponse }
-  );
+  /** Without a response: a dropped connection. */
+  fault?: { rule: string; kind: FaultKind; when: 'before' | 'after'; response?: FaultResponse };
 }
 
 function emptyCounters(profile: string, rules: string[]) {
@@ -296,13 +294,11 @@ export class FaultInjector {
         const ms = fault.ms + Math.floor(this.random() * (fault.jitterMs + 1));
         if (rule.when === 'before') decision.delayBeforeMs += ms;
         else decision.delayAfterMs += ms;
-      } else if (fault.kind === 'drop')
-        decision.fault = { rule: name, kind: 'drop', when: rule.when, action: 'drop' };
-      else {
+      } else {
+        decision.fault = { rule: name, kind: fault.kind, when: rule.when };
         // Without a table or key, the first item is the one in conflict.
         const targets = rule.tables || rule.keys ? match.targets : match.targets.map((_, i) => i === 0);
-        const response = errorResponse(fault, request, targets);
-        decision.fault = { rule: name, kind: fault.kind, when: rule.when, action: 'respond', response };
+        if (fault.kind !== 'drop') decision.fault.response = errorResponse(fault, request, targets);
       }
     }
     this.count(request, decision);

@@ -21,14 +21,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type FaultDecision, FaultInjector, type FaultProfile } from './profile.ts';
 import { parseRequest } from './request.ts';
 
-export interface FaultLayerOptions {
-  profile: FaultProfile;
-  /** The real endpoints, e.g. `http://127.0.0.1:8000`. */
-  dynamodbEndpoint: string;
-  snsEndpoint: string;
-  log?: (line: string) => void;
-}
-
 export type FaultLayer = Awaited<ReturnType<typeof startFaultLayer>>;
 
 /** The request sent on as the client sent it (headers and the Host it signed included); the answer read whole. */
@@ -50,12 +42,18 @@ async function forward(target: URL, agent: Agent, req: IncomingMessage, body: Bu
 
 /** Answers the fault: its AWS error, or a closed connection. */
 function inject(fault: NonNullable<FaultDecision['fault']>, req: IncomingMessage, res: ServerResponse): void {
-  if (fault.action === 'drop') req.socket.destroy();
-  else res.writeHead(fault.response.status, fault.response.headers).end(fault.response.body);
+  const { response } = fault;
+  if (response) res.writeHead(response.status, response.headers).end(response.body);
+  else req.socket.destroy();
 }
 
-/** Starts both proxies. */
-export async function startFaultLayer(options: FaultLayerOptions) {
+/** Starts both proxies, in front of the real endpoints (`http://127.0.0.1:8000`). */
+export async function startFaultLayer(options: {
+  profile: FaultProfile;
+  dynamodbEndpoint: string;
+  snsEndpoint: string;
+  log?: (line: string) => void;
+}) {
   const log = options.log ?? (() => undefined);
   let injector = new FaultInjector(options.profile);
   const agent = new Agent({ keepAlive: true, maxSockets: 128 });
