@@ -1,47 +1,56 @@
-import { describe, expect, it } from 'vitest';
-import { clientRetryDelayMs, RequestRefused, RetryableAnswer, retryUntilDeadline } from './orders.ts';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clientRetryDelayMs, postOrder, RequestRefused } from './orders.ts';
 
-describe('retryUntilDeadline', () => {
+/** An API that answers each POST with the next status of `answers` (the last one again once they run out). */
+let answers: number[] = [];
+let calls = 0;
+const server = createServer((request, response) => {
+  request.resume().on('end', () => {
+    const status = answers[Math.min(calls, answers.length - 1)] as number;
+    calls += 1;
+    response.writeHead(status, { 'content-type': 'application/json' });
+    response.end(JSON.stringify(status === 202 ? { orderId: 'o-1' } : { message: 'no' }));
+  });
+});
+let api = '';
+beforeAll(async () => {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+const order = { orderId: 'o-1' } as Parameters<typeof postOrder>[1];
+const answering = (...statuses: number[]) => {
+  answers = statuses;
+  calls = 0;
+};
+
+describe('the careful client', () => {
   it('retries network errors and retryable answers until one succeeds', async () => {
+    answering(503, 202);
     const reasons: string[] = [];
-    let calls = 0;
-    const answer = await retryUntilDeadline(
-      'POST /x',
-      async () => {
-        calls += 1;
-        if (calls === 1) throw new TypeError('fetch failed');
-        if (calls === 2) throw new RetryableAnswer('HTTP 503');
-        return 'ok';
-      },
-      { deadlineMs: 60_000, onRetry: (reason) => reasons.push(reason) },
-    );
-    expect(answer).toBe('ok');
+    // The first request goes to a closed port: a network error.
+    const urls = ['http://127.0.0.1:1', api];
+    const answer = await postOrder(() => urls.shift() ?? api, order, {
+      onRetry: (reason) => reasons.push(reason),
+    });
+    expect(answer).toBe('o-1');
     expect(reasons).toEqual(['fetch failed', 'HTTP 503']);
   });
 
   it('throws a refusal as it is, without a retry', async () => {
-    let calls = 0;
-    const refused = retryUntilDeadline(
-      'POST /x',
-      async () => {
-        calls += 1;
-        throw new RequestRefused('POST /x answered 400');
-      },
-      { deadlineMs: 60_000 },
-    );
-    await expect(refused).rejects.toBeInstanceOf(RequestRefused);
+    answering(400);
+    await expect(postOrder(api, order)).rejects.toBeInstanceOf(RequestRefused);
     expect(calls).toBe(1);
   });
 
   it('after the deadline, says how many attempts failed and the last reason', async () => {
-    const failing = retryUntilDeadline(
-      'POST /x',
-      async () => {
-        throw new RetryableAnswer('HTTP 429');
-      },
-      { deadlineMs: -1 },
+    answering(429);
+    await expect(postOrder(api, order, { deadlineMs: -1 })).rejects.toThrow(
+      'POST /orders kept failing (1 attempts), last: HTTP 429',
     );
-    await expect(failing).rejects.toThrow('POST /x kept failing (1 attempts), last: HTTP 429');
   });
 
   it('waits 200 ms doubling up to 2 s', () => {

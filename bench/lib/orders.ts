@@ -39,11 +39,6 @@ export class RequestRefused extends Error {
   override readonly name = 'RequestRefused';
 }
 
-/** An answer worth another attempt (a 5xx or a 429). */
-export class RetryableAnswer extends Error {
-  override readonly name = 'RetryableAnswer';
-}
-
 /** Before retry `n`: 200 ms doubling, at most 2 s (the clients' wait since the first bench). */
 export const clientRetryDelayMs = (retry: number): number => Math.min(2_000, 100 * 2 ** retry);
 
@@ -51,41 +46,12 @@ export const clientRetryDelayMs = (retry: number): number => Math.min(2_000, 100
 export type ApiUrl = string | (() => string);
 
 /**
- * Runs `attempt` until it answers, it is refused (`RequestRefused`, thrown as is) or `deadlineMs` has
- * passed since the start; then the last failure is thrown as `<what> kept failing (N attempts), last: …`.
- */
-export async function retryUntilDeadline<T>(
-  what: string,
-  attempt: () => Promise<T>,
-  options: { deadlineMs: number; onRetry?: ((reason: string) => void) | undefined },
-): Promise<T> {
-  const deadline = Date.now() + options.deadlineMs;
-  let attempts = 0;
-  try {
-    return await retry(
-      () => {
-        attempts += 1;
-        return attempt();
-      },
-      {
-        attempts: Number.MAX_SAFE_INTEGER,
-        delay: clientRetryDelayMs,
-        retryIf: (error) => !(error instanceof RequestRefused) && Date.now() <= deadline,
-        onRetry: ({ error }) => options.onRetry?.((error as Error).message),
-      },
-    );
-  } catch (error) {
-    if (error instanceof RequestRefused) throw error;
-    throw new Error(`${what} kept failing (${attempts} attempts), last: ${(error as Error).message}`);
-  }
-}
-
-/**
  * POSTs `body` as JSON to `path` of the API until `final` makes an answer of the response (status and
- * text) or the response is a 4xx other than 429 (refused for good). Anything else (a network error, a
- * 5xx, a 429) is retried with the same body until `deadlineMs` (default 60 s).
+ * text) or the response is a 4xx other than 429 (refused for good: `RequestRefused`). Anything else (a
+ * network error, a 5xx, a 429) is retried with the same body until `deadlineMs` (default 60 s) has passed;
+ * then the last failure is thrown as `POST <path> kept failing (N attempts), last: …`.
  */
-function postUntilFinal<T>(
+async function postUntilFinal<T>(
   api: ApiUrl,
   path: string,
   body: unknown,
@@ -93,7 +59,10 @@ function postUntilFinal<T>(
   options: { deadlineMs?: number | undefined; onRetry?: (reason: string) => void },
 ): Promise<T> {
   const what = `POST ${path}`;
+  const deadline = Date.now() + (options.deadlineMs ?? 60_000);
+  let attempts = 0;
   const attempt = async (): Promise<T> => {
+    attempts += 1;
     const response = await fetch(`${typeof api === 'string' ? api : api()}${path}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -105,12 +74,19 @@ function postUntilFinal<T>(
     if (answer !== undefined) return answer;
     if (response.status < 500 && response.status !== 429)
       throw new RequestRefused(`${what} answered ${response.status}: ${text.slice(0, 300)}`);
-    throw new RetryableAnswer(`HTTP ${response.status}`);
+    throw new Error(`HTTP ${response.status}`);
   };
-  return retryUntilDeadline(what, attempt, {
-    deadlineMs: options.deadlineMs ?? 60_000,
-    onRetry: options.onRetry,
-  });
+  try {
+    return await retry(attempt, {
+      attempts: Number.MAX_SAFE_INTEGER,
+      delay: clientRetryDelayMs,
+      retryIf: (error) => !(error instanceof RequestRefused) && Date.now() <= deadline,
+      onRetry: ({ error }) => options.onRetry?.((error as Error).message),
+    });
+  } catch (error) {
+    if (error instanceof RequestRefused) throw error;
+    throw new Error(`${what} kept failing (${attempts} attempts), last: ${(error as Error).message}`);
+  }
 }
 
 /**
