@@ -305,7 +305,7 @@ async function readBack(run: ChaosRun, fault: FaultRun) {
   const notifications = checkNotifications({
     orderStatus: effects.orderStatus,
     recorded: effects.notificationItems,
-    produced: produced.events,
+    produced,
     deliveries,
   });
   if (!notifications.deliveriesObserved) {

@@ -11,7 +11,7 @@ import { cpuUsage, type Processes, sampleCpu } from './cpu.ts';
 import { CompletionTracker, drive, type Load, waitForCompletions } from './driver.ts';
 import { baselineSender, benchOrder, postOrder } from './orders.ts';
 import { progressBar } from './progress.ts';
-import { type Completion, type RunningChild, startChild } from './protocol.ts';
+import { type Completion, startChild } from './protocol.ts';
 import { type BenchStack, benchCatalog, logFileFor, newAdmin, newRunId, preparePipeline } from './stack.ts';
 import { summarize } from './stats.ts';
 import { orderPathTopics } from './topics.ts';
@@ -31,24 +31,14 @@ export function subtractStats<T>(after: T, before: T | undefined): T {
   return after;
 }
 
-export interface Target {
-  child: RunningChild;
-  /** Sends order `index`; resolves with its id once accepted. */
-  submit: (index: number) => Promise<string>;
-  /** Where the child's completions go: the current segment's tracker. */
-  tracker: CompletionTracker;
-  tablePrefix: string;
-  logFile: string;
-  /** `runtime` (the functions' child, or the hops'), the broker, and the pipeline's dynoxide and SNS. */
-  processes(): Processes;
-  close(): Promise<void>;
-}
+export type Target = Awaited<ReturnType<typeof openTarget>>;
 
 /** Starts the runtime child (the pipeline, or the baseline's hops) on fresh tables and groups, or topics. */
 export async function openTarget(kind: 'pipeline' | 'baseline', stack: BenchStack, stock: number) {
   const runId = newRunId();
   const logFile = logFileFor(runId, kind);
-  let target: Target | undefined;
+  // Where the child's completions go: the current segment's tracker (measure() sets it).
+  const completions = { tracker: new CompletionTracker() };
   // What close() undoes, last first; also when opening fails halfway.
   const undo: (() => Promise<unknown>)[] = [];
   const close = async () => {
@@ -75,16 +65,17 @@ export async function openTarget(kind: 'pipeline' | 'baseline', stack: BenchStac
         tablePrefix: pipeline?.tablePrefix ?? `bench-${runId}`,
         ...(pipeline ? {} : { baselineTopics: topics }),
       },
-      onCompleted: (completions: Completion[]) => target?.tracker.complete(completions),
+      onCompleted: (done: Completion[]) => completions.tracker.complete(done),
       logFile,
     });
     undo.push(() => child.stop());
     const sender = pipeline ? undefined : baselineSender(stack.kafkaBrokers, topics[0] as string);
     if (sender) undo.push(() => sender.close());
     const entries = pipeline?.entries ?? benchCatalog(1);
-    target = {
+    return Object.assign(completions, {
       child,
-      submit: (index) =>
+      /** Sends order `index`; resolves with its id once accepted. */
+      submit: (index: number) =>
         sender
           ? sender.send(benchOrder(runId, index, entries))
           : // A retry is an extra API request (and invocation) in the counters: say why it happened.
@@ -92,16 +83,15 @@ export async function openTarget(kind: 'pipeline' | 'baseline', stack: BenchStac
               onRetry: (reason) =>
                 process.stderr.write(`[bench] POST /orders of order ${index} retried: ${reason}\n`),
             }),
-      tracker: new CompletionTracker(),
       tablePrefix: pipeline?.tablePrefix ?? '',
       logFile,
-      processes: () => {
+      /** `runtime` (the functions' child, or the hops'), the broker, and the pipeline's dynoxide and SNS. */
+      processes: (): Processes => {
         const { kafka, ...others } = stack.servicePids();
         return { runtime: child.pid, ...(kafka === undefined ? {} : { kafka }), ...(pipeline ? others : {}) };
       },
       close,
-    };
-    return target;
+    });
   } catch (error) {
     await close();
     throw error;
