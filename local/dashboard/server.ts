@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -81,15 +82,10 @@ export async function startDashboard(options: DashboardOptions) {
       ...(options.timeouts ? { timeouts: options.timeouts } : {}),
     },
   );
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, '127.0.0.1', () => resolve());
-  });
-  const { address, port } = server.address() as AddressInfo;
-  const host = address.includes(':') ? `[${address}]` : address;
+  await once(server.listen(options.port, '127.0.0.1'), 'listening');
 
   return {
-    url: `http://${host}:${port}/`,
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
     aggregator,
     /** Event streams open now. */
     streams: () => clients.size,
@@ -98,7 +94,7 @@ export async function startDashboard(options: DashboardOptions) {
       clearTimeout(pending);
       unsubscribe();
       clients.closeAll();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = once(server.close(), 'close');
       server.closeAllConnections();
       await closed;
       await kafka.close().catch(() => undefined);
