@@ -146,10 +146,7 @@ export class ExecutionEnvironment {
     } else if (answer.type === 'result' || answer.type === 'error') {
       this.#maxMemoryUsedMb = answer.memoryUsedMb;
     }
-    const outcome: InvokeOutcome =
-      answer !== TIMED_OUT && answer.type === 'result'
-        ? { status: 'ok', requestId, payload: answer.payload }
-        : { status: 'error', requestId, ...this.#failureOf(answer) };
+    const outcome = this.#outcomeOf(answer, requestId);
     const outOfMemory = outcome.status === 'error' && outcome.kind === 'out-of-memory';
     return { outcome, durationMs, maxMemoryUsedMb: outOfMemory ? memoryMb : this.#maxMemoryUsedMb };
   }
@@ -163,19 +160,16 @@ export class ExecutionEnvironment {
     await exited;
   }
 
-  /** A function error as its handler threw it; anything else is how the environment ended. */
-  #failureOf(answer: Answer | typeof TIMED_OUT) {
+  /** The handler's result or error as it answered them; anything else is how the environment ended. */
+  #outcomeOf(answer: Answer | typeof TIMED_OUT, requestId: string): InvokeOutcome {
+    if (answer !== TIMED_OUT && answer.type === 'result')
+      return { status: 'ok', requestId, payload: answer.payload };
     if (answer !== TIMED_OUT && answer.type === 'error') {
       const { errorType, errorMessage } = answer;
-      return { kind: 'function' as const, errorType, errorMessage };
+      return { status: 'error', requestId, kind: 'function', errorType, errorMessage };
     }
-    return (
-      this.#dead ?? {
-        kind: 'crash' as const,
-        errorType: 'Runtime.ExitError',
-        errorMessage: 'unexpected answer',
-      }
-    );
+    const unexpected = { errorType: 'Runtime.ExitError', errorMessage: 'unexpected answer' };
+    return { status: 'error', requestId, ...(this.#dead ?? { kind: 'crash', ...unexpected }) };
   }
 
   #deathOf(code: number | null, signal: NodeJS.Signals | null): Death {
