@@ -6,7 +6,7 @@
  * Linux only: elsewhere every figure is absent.
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 
 /** A name (`runtime`, `kafka`, ...) → pid. */
 export type Processes = Record<string, number>;
@@ -22,50 +22,41 @@ const ticksPerSecond = (() => {
   }
 })();
 
-/** [ppid, utime + stime + cutime + cstime in ticks] of a pid, or undefined if it is gone. */
-function statOf(pid: number): [number, number] | undefined {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+/** [ppid, utime + stime + cutime + cstime in ticks] of every process there is. */
+function allStats(): Map<number, [number, number]> {
+  const stats = new Map<number, [number, number]>();
+  // Not Linux: no /proc, no figures.
+  const entries = existsSync('/proc') ? readdirSync('/proc') : [];
+  for (const pid of entries.map(Number).filter(Number.isInteger)) {
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue; // gone since the listing
+    }
     // The command name (2nd field) is in parentheses and may hold spaces: count fields after the last ')'.
     const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    const field = (index: number) => Number(fields[index]);
     // utime + stime, plus cutime + cstime: the children it has reaped (an execution environment that ended
     // between two samples is counted there, its time before the first sample in that sample's tree).
-    return [
-      Number(fields[1]),
-      Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]),
-    ];
-  } catch {
-    return undefined;
+    stats.set(pid, [field(1), field(11) + field(12) + field(13) + field(14)]);
   }
+  return stats;
 }
 
+/** CPU ms of `pids` and each one's descendants. */
 function cpuMsOf(pids: readonly number[]): Map<number, number> {
-  const parent = new Map<number, number>();
-  const ticks = new Map<number, number>();
-  let entries: string[] = [];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return new Map();
-  }
-  for (const entry of entries) {
-    const pid = Number(entry);
-    if (!Number.isInteger(pid)) continue;
-    const stat = statOf(pid);
-    if (!stat) continue;
-    parent.set(pid, stat[0]);
-    ticks.set(pid, stat[1]);
-  }
+  const stats = allStats();
   const roots = new Set(pids);
   const rootOf = (pid: number): number | undefined => {
-    for (let at: number | undefined = pid, hops = 0; at && hops < 64; at = parent.get(at), hops += 1)
+    for (let at: number | undefined = pid, hops = 0; at && hops < 64; at = stats.get(at)?.[0], hops += 1)
       if (roots.has(at)) return at;
     return undefined;
   };
   const result = new Map<number, number>();
-  for (const [pid, t] of ticks) {
+  for (const [pid, [, ticks]] of stats) {
     const root = rootOf(pid);
-    if (root !== undefined) result.set(root, (result.get(root) ?? 0) + (t * 1000) / ticksPerSecond);
+    if (root !== undefined) result.set(root, (result.get(root) ?? 0) + (ticks * 1000) / ticksPerSecond);
   }
   return result;
 }
