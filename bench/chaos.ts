@@ -17,7 +17,7 @@ import {
   UsageError,
 } from '../tools/command-line.ts';
 import { awsScenarios } from './lib/chaos-aws.ts';
-import { DEFAULT_CRASH_KINDS } from './lib/chaos-faults.ts';
+import { DEFAULT_CRASH_KINDS, list } from './lib/chaos-faults.ts';
 import { DEFAULT_CANCEL_SHARE, runScenario, type ScenarioResult } from './lib/chaos-run.ts';
 import { killScenarios, type Scenario } from './lib/chaos-scenarios.ts';
 import { onStack, resultsDir, table, writeJson } from './lib/report.ts';
@@ -43,10 +43,6 @@ const usage = `usage: npm run chaos -- [--scenario <name>[,<name>...]|all] [--or
 type Row = Partial<ScenarioResult> & Pick<ScenarioResult, 'scenario' | 'pass' | 'failures' | 'events'>;
 
 const outcome = (r: Row) => (r.skipped ? 'skipped' : r.pass ? 'PASS' : 'FAIL');
-const list = (counts: Record<string, number> = {}) =>
-  Object.entries(counts)
-    .map(([reason, n]) => `${reason} ${n}`)
-    .join(', ') || undefined;
 
 /** The results table: a column per [header, cell of a scenario's result]; '-' where there is none. */
 const columns: [string, (r: Row) => string | number | undefined][] = [
@@ -63,7 +59,7 @@ const columns: [string, (r: Row) => string | number | undefined][] = [
   ['double-reserved', (r) => r.doubleReservedUnits],
   ['stock mismatches', (r) => r.stockMismatches],
   ['poison in DLQ', ({ poison: p }) => p && `${p.inDeadLetterQueue}/${p.injected}`],
-  ['DLQ by reason', (r) => list(r.deadLettered)],
+  ['DLQ by reason', (r) => list(r.deadLettered ?? {}, '-')],
   [
     'faults injected',
     (r) => r.attempts && Object.values(r.attempts.injectedByKind).reduce((n, c) => n + c, 0),

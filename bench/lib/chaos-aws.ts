@@ -23,6 +23,7 @@ import {
 } from './chaos-scenarios.ts';
 import type { CompletionTracker } from './driver.ts';
 import { benchOrder } from './orders.ts';
+import { list } from './chaos-faults.ts';
 import { subtractStats } from './phase.ts';
 import type { ChildStats } from './protocol.ts';
 import { summarize } from './stats.ts';
@@ -46,10 +47,8 @@ const countOf = (faults: FaultCounters | undefined, rule: string) => faults?.byR
 
 /** Transient errors must never put a record on DeadLetterQueue. */
 function deadLetterFailures(e: ScenarioEffects): string[] {
-  const deadLettered = Object.entries(e.deadLettered).map(([reason, n]) => `${reason} ${n}`);
-  return deadLettered.length > 0
-    ? [`records dead-lettered under transient errors: ${deadLettered.join(', ')}`]
-    : [];
+  const deadLettered = list(e.deadLettered, '');
+  return deadLettered ? [`records dead-lettered under transient errors: ${deadLettered}`] : [];
 }
 
 /** A scenario must be able to fail: it fails when its profile injected nothing of a kind it is about. */
@@ -205,11 +204,7 @@ export function attemptsOf(stats: ChildStats | undefined, warm: ChildStats | und
 }
 
 export const attemptsLine = (a: AttemptFigures) =>
-  `per order: ${a.dynamodbRequestsPerOrder} DynamoDB requests for ${a.dynamodbCallsPerOrder} calls, ${a.snsRequestsPerOrder} SNS requests, ${a.transactionsPerOrder} inventory transactions, ${a.injectedPerOrder} faults injected, ${a.failedInvocationsPerOrder} failed invocations retried (${a.failedInvocations}); injected: ${
-    Object.entries(a.injectedByKind)
-      .map(([k, n]) => `${k} ${n}`)
-      .join(', ') || 'nothing'
-  }`;
+  `per order: ${a.dynamodbRequestsPerOrder} DynamoDB requests for ${a.dynamodbCallsPerOrder} calls, ${a.snsRequestsPerOrder} SNS requests, ${a.transactionsPerOrder} inventory transactions, ${a.injectedPerOrder} faults injected, ${a.failedInvocationsPerOrder} failed invocations retried (${a.failedInvocations}); injected: ${list(a.injectedByKind, 'nothing')}`;
 
 /** The effects of the measured orders only (the warm-up's are checked with the rest: notices, stock). */
 export function measuredOnly(effects: EffectsReport): EffectsReport {

@@ -316,16 +316,17 @@ export function planCrashes(
 }
 export type CrashRecord = ReturnType<typeof planCrashes>[number];
 
-const countBy = <T>(items: readonly T[], of: (item: T) => string) => {
+export const countBy = <T>(items: readonly T[], of: (item: T) => string) => {
   const counts: Record<string, number> = {};
   for (const item of items) counts[of(item)] = (counts[of(item)] ?? 0) + 1;
   return counts;
 };
 
-const list = (counts: Record<string, number>) =>
+/** `name n, name n`, or `none` when there are none. */
+export const list = (counts: Record<string, number>, none = 'none') =>
   Object.entries(counts)
     .map(([k, n]) => `${k} ${n}`)
-    .join(', ') || 'none';
+    .join(', ') || none;
 
 /** Per function, the sum over every runtime of `field` of its `of` counters, only where above 0. */
 function perFunction<K extends string>(

@@ -17,7 +17,7 @@ import {
   measuredOnly,
   withCountingRules,
 } from './chaos-aws.ts';
-import type { FaultRun } from './chaos-faults.ts';
+import { countBy, type FaultRun } from './chaos-faults.ts';
 import type { Scenario, Verdict } from './chaos-scenarios.ts';
 import { CompletionTracker, type DriveResult, sendAtRate, waitForCompletions } from './driver.ts';
 import { pipelineLag } from './lag.ts';
@@ -284,13 +284,10 @@ async function readBack(run: ChaosRun, fault: FaultRun) {
   const ends = await endOffsets(run.admin, [deadLetterTopic, 'Notification']);
   const records = await readRange(stack.kafkaBrokers, deadLetterTopic, run.dlqStart, ends);
   const deadLetters = records.map(parseDeadLetter).filter((d) => d.reason !== 'replay-marker');
-  const deadLettered: Record<string, number> = {};
-  for (const d of deadLetters) {
-    const ours = ['bench', 'poison', 'crash'].some((kind) =>
-      d.originalKey?.startsWith(`${kind}-${run.runId}-`),
-    );
-    if (ours) deadLettered[d.reason] = (deadLettered[d.reason] ?? 0) + 1;
-  }
+  const ours = deadLetters.filter((d) =>
+    ['bench', 'poison', 'crash'].some((kind) => d.originalKey?.startsWith(`${kind}-${run.runId}-`)),
+  );
+  const deadLettered = countBy(ours, (d) => d.reason);
   const stats = runtimes.children.flatMap((child) => child.lastStats() ?? []);
   const evidence = { deadLetterRecords: records, deadLetters, stats, logFiles: runtimes.logFiles };
   const faultVerdict = fault.verdict?.(evidence) ?? { failures: [] };
