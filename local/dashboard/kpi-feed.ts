@@ -7,7 +7,7 @@ import { onKpisPublished } from '../../functions/kpis/metrics.ts';
 import { postTelemetry } from '../runtime/environments/telemetry.ts';
 import type { LocalRuntimeOptions } from '../runtime/runtime.ts';
 import type { DashboardAggregator } from './aggregator.ts';
-import { feedItems, TRACE_FEED_MODULE } from './trace-feed.ts';
+import { TRACE_FEED_MODULE } from './trace-feed.ts';
 
 const KPI_FEED_MODULE = 'local/dashboard/kpi-feed.ts';
 
@@ -22,11 +22,12 @@ export function feedDashboard(
 ): Pick<LocalRuntimeOptions, 'preload' | 'onTelemetry'> {
   return {
     preload: (fn) => (fn === 'kpis' ? [KPI_FEED_MODULE, TRACE_FEED_MODULE] : [TRACE_FEED_MODULE]),
+    // The KPI records are those the kpis function decoded; the spans are checked by the aggregator.
     onTelemetry: (_fn, data) => {
-      const records = feedItems(data, 'kpis-published');
-      if (records) aggregator.record(records as KpiRecorded[]);
-      const spans = feedItems(data, 'spans');
-      if (spans) aggregator.recordSpans(spans);
+      const { feed, items } = (data ?? {}) as { feed?: unknown; items?: unknown };
+      if (!Array.isArray(items)) return;
+      if (feed === 'kpis-published') aggregator.record(items as KpiRecorded[]);
+      else if (feed === 'spans') aggregator.recordSpans(items);
     },
   };
 }

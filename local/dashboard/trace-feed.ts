@@ -21,9 +21,3 @@ beforeAnswer(() => {
   postTelemetry({ feed: 'spans', items: pending });
   pending = [];
 });
-
-/** The items of a telemetry message a feed module sent (not yet checked); undefined for any other message. */
-export function feedItems(data: unknown, feed: 'spans' | 'kpis-published'): readonly unknown[] | undefined {
-  const message = (data ?? {}) as { feed?: unknown; items?: unknown };
-  return message.feed === feed && Array.isArray(message.items) ? message.items : undefined;
-}
