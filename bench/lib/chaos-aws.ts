@@ -14,6 +14,7 @@ import {
   type FaultRuleInput,
   parseFaultProfile,
 } from '../../local/faults/profile.ts';
+import { list } from './chaos-faults.ts';
 import {
   invariants,
   type RunSize,
@@ -23,7 +24,6 @@ import {
 } from './chaos-scenarios.ts';
 import type { CompletionTracker } from './driver.ts';
 import { benchOrder } from './orders.ts';
-import { list } from './chaos-faults.ts';
 import { subtractStats } from './phase.ts';
 import type { ChildStats } from './protocol.ts';
 import { summarize } from './stats.ts';
