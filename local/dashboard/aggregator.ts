@@ -97,14 +97,18 @@ export class DashboardAggregator {
       }
       const { data, occurredAt } = record;
       this.arrivals.push({ at: now, step: data.step, orders: data.orderIds.length });
-      this.addToHistory(now, data.metrics);
+      const bucket = this.bucketAt(now);
       for (const { name, values } of data.metrics) {
         if (name === 'StepLatency') {
           const samples = this.stepLatency.get(data.step) ?? [];
           pushBounded(samples, values, LATENCY_SAMPLES);
           this.stepLatency.set(data.step, samples);
-        } else if (name === 'EndToEndLatency') pushBounded(this.endToEnd, values, LATENCY_SAMPLES);
-        else this.totals.set(name, (this.totals.get(name) ?? 0) + sum(values));
+        } else if (name === 'EndToEndLatency') {
+          pushBounded(this.endToEnd, values, LATENCY_SAMPLES);
+          pushBounded(bucket.endToEnd, values, LATENCY_SAMPLES);
+        } else this.totals.set(name, (this.totals.get(name) ?? 0) + sum(values));
+        if (name === 'OrdersReceived') bucket.received += sum(values);
+        else if (name === 'OrdersShipped') bucket.shipped += sum(values);
       }
       for (const orderId of new Set(data.orderIds)) {
         // Once per step and time, the most recent ones only.
@@ -118,18 +122,14 @@ export class DashboardAggregator {
     this.changed();
   }
 
-  /** One bucket of the live charts gains what a KPIs record measured. */
-  private addToHistory(now: number, metrics: KpiRecorded['data']['metrics']): void {
+  /** The live charts' bucket of `now`; the buckets older than the charts go. */
+  private bucketAt(now: number) {
     const start = now - (now % HISTORY_BUCKET_MS);
     const bucket = this.buckets.get(start) ?? { received: 0, shipped: 0, endToEnd: [] };
-    for (const { name, values } of metrics) {
-      if (name === 'OrdersReceived') bucket.received += sum(values);
-      else if (name === 'OrdersShipped') bucket.shipped += sum(values);
-      else if (name === 'EndToEndLatency') pushBounded(bucket.endToEnd, values, LATENCY_SAMPLES);
-    }
     this.buckets.set(start, bucket);
     for (const at of this.buckets.keys())
       if (at <= start - HISTORY_BUCKETS * HISTORY_BUCKET_MS) this.buckets.delete(at);
+    return bucket;
   }
 
   /**
