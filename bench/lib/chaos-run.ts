@@ -19,8 +19,13 @@ import {
 } from './chaos-aws.ts';
 import { countBy, type FaultRun } from './chaos-faults.ts';
 import type { Scenario, Verdict } from './chaos-scenarios.ts';
-import { CompletionTracker, type DriveResult, sendAtRate, waitForCompletions } from './driver.ts';
-import { pipelineLag } from './lag.ts';
+import {
+  CompletionTracker,
+  type DriveResult,
+  pipelineLag,
+  sendAtRate,
+  waitForCompletions,
+} from './driver.ts';
 import { benchOrder, cancelOrder, stockFor } from './orders.ts';
 import { subtractStats } from './phase.ts';
 import {

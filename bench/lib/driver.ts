@@ -1,11 +1,23 @@
 /**
  * Drives orders into the system under test: at a fixed rate (open loop: order i leaves at i/rate s,
  * whatever happens downstream) or with a fixed number of orders in flight end to end (closed loop: the
- * next order leaves when one finishes its journey).
+ * next order leaves when one finishes its journey); and watches them finish (completions, consumer lag,
+ * a progress bar).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { kafkaConsumers } from '../../topology/topics.ts';
 import { type ApiUrl, type OrderBody, postOrder } from './orders.ts';
 import { type Completion, now } from './protocol.ts';
+import {
+  type BenchStack,
+  benchGroupId,
+  committedOffsets,
+  endOffsets,
+  lagOf,
+  newAdmin,
+  type Offsets,
+} from './stack.ts';
+import { consumerTopics } from './topics.ts';
 
 export class CompletionTracker {
   readonly accepted = new Map<string, number>();
@@ -158,4 +170,54 @@ export async function waitForCompletions(tracker: CompletionTracker, stallMs: nu
     }
     await sleep(100);
   }
+}
+
+/** Records not yet committed by this run's groups, over all consumed topics: what a chaos run waits on. */
+export async function pipelineLag(stack: BenchStack, runId: string, start: Offsets): Promise<number> {
+  const admin = newAdmin(stack.kafkaBrokers);
+  try {
+    const ends = await endOffsets(admin, consumerTopics());
+    let lag = 0;
+    for (const { name, trigger } of kafkaConsumers) {
+      const committed = await committedOffsets(admin, benchGroupId(runId, name), [trigger.topic]);
+      lag += lagOf(new Map([[trigger.topic, ends.get(trigger.topic) ?? new Map()]]), committed, start);
+    }
+    return lag;
+  } finally {
+    await admin.close();
+  }
+}
+
+/**
+ * A one-line progress bar on stderr. On a terminal it redraws in place (at most 10 times a second);
+ * otherwise (CI, a pipe) it prints a line at every 10%, so logs stay readable.
+ */
+export function progressBar(label: string, total: number, stream: NodeJS.WriteStream = process.stderr) {
+  const width = 28;
+  const started = Date.now();
+  let lastDraw = 0;
+  let lastDecile = -1;
+  const line = (done: number, extra: string) => {
+    const ratio = total > 0 ? Math.min(1, done / total) : 1;
+    const filled = Math.round(ratio * width);
+    const elapsed = (Date.now() - started) / 1000;
+    return `${label} [${'█'.repeat(filled)}${'░'.repeat(width - filled)}] ${done}/${total} ${elapsed.toFixed(0)}s${extra ? `  ${extra}` : ''}`;
+  };
+  return {
+    update(done: number, extra = '') {
+      if (stream.isTTY) {
+        if (Date.now() - lastDraw < 100 && done < total) return;
+        lastDraw = Date.now();
+        stream.write(`\r${line(done, extra)}\x1b[K`);
+      } else {
+        const decile = Math.floor((10 * done) / Math.max(1, total));
+        if (decile === lastDecile) return;
+        lastDecile = decile;
+        stream.write(`${line(done, extra)}\n`);
+      }
+    },
+    finish(done: number, extra = '') {
+      stream.write(stream.isTTY ? `\r${line(done, extra)}\x1b[K\n` : `${line(done, extra)}\n`);
+    },
+  };
 }

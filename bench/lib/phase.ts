@@ -8,9 +8,8 @@
  */
 import { manifest } from '../../topology/manifest.ts';
 import { cpuUsage, type Processes, sampleCpu } from './cpu.ts';
-import { CompletionTracker, drive, type Load, waitForCompletions } from './driver.ts';
+import { CompletionTracker, drive, type Load, progressBar, waitForCompletions } from './driver.ts';
 import { baselineSender, benchOrder, postOrder } from './orders.ts';
-import { progressBar } from './progress.ts';
 import { type Completion, startChild } from './protocol.ts';
 import { type BenchStack, benchCatalog, logFileFor, newAdmin, newRunId, preparePipeline } from './stack.ts';
 import { summarize } from './stats.ts';
