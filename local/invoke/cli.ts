@@ -18,7 +18,7 @@ import {
 } from '@aws-lambda-powertools/parser/schemas';
 import type * as z from 'zod';
 import { resetClients } from '../../functions/shared/lifecycle.ts';
-import { readCommandLine, UsageError } from '../../tools/command-line.ts';
+import { type CommandLine, readCommandLine, UsageError } from '../../tools/command-line.ts';
 import { type FunctionName, functionNames, manifest } from '../../topology/index.ts';
 import { RuntimeEnv } from '../../topology/runtime-env.ts';
 import { waitForDynamoDb } from '../infra/dynamodb.ts';
@@ -134,14 +134,9 @@ async function checkReachable(brokers: string[], endpoint: string): Promise<void
     );
 }
 
+const options = { 'table-prefix': { type: 'string' } } as const;
 /** The function, the event argument and the table prefix the command line names; a UsageError if it does not. */
-function invocationOf({
-  values,
-  positionals,
-}: {
-  values: { 'table-prefix'?: string };
-  positionals: string[];
-}) {
+function invocationOf({ values, positionals }: CommandLine<typeof options, true>) {
   const [fn, eventArg, ...extra] = positionals;
   if (fn === undefined) throw new UsageError('which function?');
   if (extra.length > 0) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);
@@ -155,10 +150,7 @@ function invocationOf({
 }
 
 async function main(): Promise<number> {
-  const command = readCommandLine(
-    { usage, options: { 'table-prefix': { type: 'string' } }, allowPositionals: true },
-    invocationOf,
-  );
+  const command = readCommandLine({ usage, options, allowPositionals: true }, invocationOf);
   if (command.exitCode !== undefined) return command.exitCode;
   const { fn, eventArg, tablePrefix } = command.settings;
   const brokers = brokersFromEnv() ?? [`127.0.0.1:${DEFAULT_KAFKA_PORT}`];
