@@ -6,7 +6,7 @@
 import { parseFaultProfile } from '../../local/faults/profile.ts';
 import { startLocalRuntime } from '../../local/runtime/runtime.ts';
 import { startHop } from './baseline.ts';
-import { environmentProbe, PipelineCounters } from './instrument.ts';
+import { PipelineCounters } from './instrument.ts';
 import {
   type ChildConfig,
   type ChildMessage,
@@ -52,7 +52,8 @@ async function startPipeline(): Promise<Running> {
     apiHost: '127.0.0.1',
     apiPort: config.apiPort,
     groupIdOf: (fn) => benchGroupId(config.runId, fn),
-    preload: [environmentProbe],
+    // The counters inside each environment (relative to the project root).
+    preload: ['bench/lib/environment-probe.ts'],
     onTelemetry: counters.onTelemetry,
     onReport: counters.onReport,
     wrapInvoker: counters.wrapInvoker,
@@ -127,18 +128,19 @@ try {
     sns: { ...counters.sns },
     ...running.stats(),
   });
+  const report = () => {
+    flush();
+    send({ type: 'stats', stats: stats() });
+  };
   process.on('message', (message: ParentMessage) => {
-    if (message.type === 'stats') {
-      flush();
-      send({ type: 'stats', stats: stats() });
-    } else if (message.type === 'stop') {
+    if (message.type === 'stats') report();
+    else if (message.type === 'stop') {
       void running
         .stop()
         .catch((error: unknown) => log(`[bench-child] stopping: ${error}`))
         .finally(() => {
-          flush();
           clearInterval(flushTimer);
-          send({ type: 'stats', stats: stats() });
+          report();
           process.disconnect?.();
           // Clients that linger (sockets in TIME_WAIT, timers) must not keep a finished child alive.
           setTimeout(() => process.exit(0), 200).unref();

@@ -13,16 +13,8 @@ import type { KafkaBatchResponse } from '../../functions/shared/consumer.ts';
 import { billedDurationMs, type InvocationReport } from '../../local/runtime/environments/pool.ts';
 import type { Invoker } from '../../local/runtime/lambda-context.ts';
 import { type FunctionName, manifest } from '../../topology/manifest.ts';
-import {
-  type ChildStats,
-  type Completion,
-  type FunctionCounters,
-  now,
-  type ProbeTelemetry,
-} from './protocol.ts';
-
-/** The preload that counts inside each environment (relative to the project root). */
-export const environmentProbe = 'bench/lib/environment-probe.ts';
+import type { ChildStats, Completion, FunctionCounters, ProbeTelemetry } from './protocol.ts';
+import { now } from './protocol.ts';
 
 const newFunctionCounters = (): Record<string, FunctionCounters> =>
   Object.fromEntries(
