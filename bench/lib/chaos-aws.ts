@@ -188,18 +188,14 @@ export function attemptFigures(input: {
 }
 type AttemptFigures = ReturnType<typeof attemptFigures>;
 
-const dynamodbCalls = (stats: ChildStats | undefined) =>
-  Object.values(stats?.dynamodb ?? {}).reduce((n, table) => n + table.calls, 0);
-const failedInvocations = (stats: ChildStats | undefined) =>
-  Object.values(stats?.emulators ?? {}).reduce((n, e) => n + e.failedInvocations, 0);
-
 /** The attempts of the measured orders: the counters at the end less those after the warm-up. */
 export function attemptsOf(stats: ChildStats | undefined, warm: ChildStats | undefined, orders: number) {
+  const since = subtractStats(stats, warm);
   return attemptFigures({
     orders,
-    faults: subtractStats(stats?.faults, warm?.faults),
-    dynamodbCalls: dynamodbCalls(stats) - dynamodbCalls(warm),
-    failedInvocations: failedInvocations(stats) - failedInvocations(warm),
+    faults: since?.faults,
+    dynamodbCalls: Object.values(since?.dynamodb ?? {}).reduce((n, table) => n + table.calls, 0),
+    failedInvocations: Object.values(since?.emulators ?? {}).reduce((n, e) => n + e.failedInvocations, 0),
   });
 }
 

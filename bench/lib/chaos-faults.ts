@@ -197,8 +197,8 @@ function runtimeJoin(leave: 'graceful' | 'kill'): Fault {
       await (leave === 'graceful' ? visitor.stop() : visitor.kill());
       h.note(
         leave === 'graceful'
-          ? `second runtime stopped (graceful: in-flight invocations finished, groups left) while ${busy.join(', ') || 'nothing'} had a batch in flight, after ${records} records; gone in ${seconds(Date.now() - leaving)}`
-          : `second runtime killed with SIGKILL while ${busy.join(', ') || 'nothing'} had a batch in flight, after ${records} records; its partitions move back after the session timeout`,
+          ? `second runtime stopped (graceful: in-flight invocations finished, groups left) ${inFlight(busy)}, after ${records} records; gone in ${seconds(Date.now() - leaving)}`
+          : `second runtime killed with SIGKILL ${inFlight(busy)}, after ${records} records; its partitions move back after the session timeout`,
       );
     })();
     return { during };

@@ -101,8 +101,8 @@ const pidFiles = {
   sns: 'sns/moto.pid',
 } as const;
 
-function servicePids(infra: LocalInfra): { kafka?: number; dynamodb?: number; sns?: number } {
-  const pids: { kafka?: number; dynamodb?: number; sns?: number } = {};
+function servicePids(infra: LocalInfra) {
+  const pids: Partial<Record<keyof typeof pidFiles, number>> = {};
   for (const [service, file] of Object.entries(pidFiles) as [keyof typeof pidFiles, string][]) {
     if (!infra.started[service]) continue;
     try {
