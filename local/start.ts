@@ -12,9 +12,9 @@ import { type RunningDashboard, startDashboard } from './dashboard/server.ts';
 import { builtInFaultProfile, FAULT_PROFILE_NAMES } from './faults/profile.ts';
 import { InfraError, type LocalInfra, startProvisioned, stopAllManaged } from './infra/index.ts';
 import { stopOnSignal } from './infra/process.ts';
-import { localIamVerifier } from './runtime/iam.ts';
 import { type LocalRuntime, startLocalRuntime } from './runtime/runtime.ts';
 import { seedDemoInventory } from './runtime/seed.ts';
+import { localIamVerifier } from './runtime/sigv4-verifier.ts';
 import { startWatchedRuntime, type WatchedRuntime } from './runtime/watch.ts';
 
 const usage =

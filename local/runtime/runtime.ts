@@ -8,10 +8,9 @@ import { type RunningApi, startApiEmulator } from './api-emulator.ts';
 import { functionEnvironment, type LocalEndpoints, passedThroughVariables } from './environment.ts';
 import { EnvironmentPool, type InvocationReport } from './environments/pool.ts';
 import { EsmEmulator, type RetryBackoff } from './esm-emulator.ts';
-import { localIamVerifier } from './iam.ts';
 import { failedOutcome, type Invoker, type LambdaHandler } from './lambda-context.ts';
 import { ScheduleEmulator } from './scheduler.ts';
-import type { SigV4VerifierOptions } from './sigv4-verifier.ts';
+import { localIamVerifier, type SigV4VerifierOptions } from './sigv4-verifier.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: handlers take and return many event shapes.
 type AnyHandler = LambdaHandler<any, any>;
@@ -43,7 +42,7 @@ export interface LocalRuntimeOptions extends LocalEndpoints {
   faults?: FaultProfile;
   /**
    * API Gateway's AWS_IAM authorization on the routes the manifest signs (`npm start -- --iam`): `true`
-   * checks SigV4 signatures against the environment's credentials or the local defaults (./iam.ts), or
+   * checks SigV4 signatures against the environment's credentials or the local defaults (./sigv4-verifier.ts), or
    * give the credentials and region. Off when absent: the API accepts unsigned requests.
    */
   iam?: true | SigV4VerifierOptions;

@@ -14,6 +14,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { ALGORITHM_IDENTIFIER, createScope, getCanonicalHeaders, SignatureV4 } from '@smithy/signature-v4';
+import { localRegion } from './lambda-context.ts';
 
 const SERVICE = 'execute-api';
 /** How far a request's signing time may be from the clock, either way (SigV4's limit). */
@@ -275,4 +276,25 @@ export function sigV4Verifier(
       );
     return { ok: true, accessKeyId: credentials.accessKeyId };
   };
+}
+
+/**
+ * The credentials `npm start -- --iam` checks signatures against, and `npm run test:deployed -- --local`
+ * signs with: the shell's `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN`), else
+ * `local` / `local` (what the local DynamoDB and SNS clients use). One function for both sides, so they
+ * agree without configuration.
+ */
+export function localIamCredentials(env: NodeJS.ProcessEnv = process.env): SigV4Credentials {
+  const { AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN } = env;
+  if (!AWS_ACCESS_KEY_ID || !AWS_SECRET_ACCESS_KEY) return { accessKeyId: 'local', secretAccessKey: 'local' };
+  return {
+    accessKeyId: AWS_ACCESS_KEY_ID,
+    secretAccessKey: AWS_SECRET_ACCESS_KEY,
+    ...(AWS_SESSION_TOKEN ? { sessionToken: AWS_SESSION_TOKEN } : {}),
+  };
+}
+
+/** What the API emulator verifies with: these credentials, in the region the runtime gives the functions. */
+export function localIamVerifier(env: NodeJS.ProcessEnv = process.env): SigV4VerifierOptions {
+  return { credentials: localIamCredentials(env), region: localRegion() };
 }

@@ -6,8 +6,8 @@
  * and the reason on stderr; `--help` prints the usage on stdout). infra/README.md ("First deploy") shows a run.
  */
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
-import { localIamCredentials } from '../../local/runtime/iam.ts';
 import { localRegion } from '../../local/runtime/lambda-context.ts';
+import { localIamCredentials } from '../../local/runtime/sigv4-verifier.ts';
 import {
   type CommandLine,
   type CommandOutput,
