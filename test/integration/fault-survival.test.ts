@@ -156,8 +156,11 @@ async function survive(name: string, rules: Rules): Promise<FaultCounters> {
     async () => {
       for (const id of ids) {
         const order = await tables.order(id);
-        if (order?.status !== 'SHIPPED' && order?.status !== 'REJECTED') return false;
-        if ((await tables.notifications(id)).length < expectedNotices(order.status).length) return false;
+        const notices = order ? (await tables.notifications(id)).length : 0;
+        const ended = order?.status === 'SHIPPED' || order?.status === 'REJECTED';
+        // Thrown, not returned: on a timeout waitFor names the order that was still on its way.
+        if (!ended || notices < expectedNotices(order.status).length)
+          throw new Error(`${id} is ${order?.status ?? 'not written'} with ${notices} notification(s)`);
         statuses.set(id, order.status);
       }
       return true;
