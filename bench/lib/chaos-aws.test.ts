@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { OrderStatus } from '../../functions/shared/orders/model.ts';
 import { builtInFaultProfile, type FaultCounters, type FaultProfile } from '../../local/faults/profile.ts';
 import {
   attemptFigures,
@@ -15,12 +16,10 @@ import type { ScenarioEffects } from './chaos-scenarios.ts';
 import { subtractStats } from './phase.ts';
 import type { OrderFacts } from './verify.ts';
 
-const fact = (status: string): OrderFacts => ({
+const fact = (status: OrderStatus): OrderFacts => ({
   status,
-  stockReleased: undefined,
-  cancelledFrom: undefined,
-  confirmedAt: undefined,
-  units: 1,
+  items: [],
+  history: [],
 });
 
 function counters(byKind: Record<string, number>, byRule: FaultCounters['byRule'] = {}): FaultCounters {
@@ -42,7 +41,11 @@ function counters(byKind: Record<string, number>, byRule: FaultCounters['byRule'
 }
 
 /** A run where every order ended as `statuses` says, told once, stock exact, and `faults` injected. */
-function effects(statuses: string[], faults: FaultCounters | undefined, more: Partial<ScenarioEffects> = {}) {
+function effects(
+  statuses: OrderStatus[],
+  faults: FaultCounters | undefined,
+  more: Partial<ScenarioEffects> = {},
+) {
   const orders = new Map(statuses.map((status, i) => [`o${i}`, fact(status)]));
   const counts: Record<string, number> = {};
   for (const status of statuses) counts[status] = (counts[status] ?? 0) + 1;

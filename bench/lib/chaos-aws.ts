@@ -230,9 +230,12 @@ export function flashSaleFigures(
   stock: number,
   transactions: number,
 ) {
-  const reserved = [...measured.orders.values()].filter((o) => o.confirmedAt !== undefined);
+  // When inventory reserved each unit: the order's CONFIRMED entry.
+  const reserved = [...measured.orders.values()].flatMap(
+    (o) => o.history.find((entry) => entry.status === 'CONFIRMED')?.at ?? [],
+  );
   const rejected = measured.statuses.REJECTED ?? 0;
-  const rate = reservationRate(reserved.flatMap((o) => (o.confirmedAt ? [o.confirmedAt] : [])));
+  const rate = reservationRate(reserved);
   const latency = (kind: string) => {
     const samples = [...tracker.completed.values()].flatMap((c) => {
       const accepted = tracker.accepted.get(c.orderId);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { OrderStatus } from '../../functions/shared/orders/model.ts';
 import { poisonVerdict } from './chaos-faults.ts';
 import {
   endsOrCancels,
@@ -9,12 +10,10 @@ import {
 } from './chaos-scenarios.ts';
 import type { CancelAnswer, DeadLetter, OrderFacts } from './verify.ts';
 
-const fact = (status: string, more: Partial<OrderFacts> = {}): OrderFacts => ({
+const fact = (status: OrderStatus, more: Partial<OrderFacts> = {}): OrderFacts => ({
   status,
-  stockReleased: undefined,
-  cancelledFrom: undefined,
-  confirmedAt: undefined,
-  units: 1,
+  items: [],
+  history: [],
   ...more,
 });
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { OrderStatus } from '../../functions/shared/orders/model.ts';
 import {
   type CancelAnswer,
   checkCancellations,
@@ -14,12 +15,10 @@ const item = (orderId: string, kind: string): RecordedNotification => ({
   kind,
   notificationId: `${orderId}-${kind}`,
 });
-const order = (status: string, more: Partial<OrderFacts> = {}): OrderFacts => ({
+const order = (status: OrderStatus, more: Partial<OrderFacts> = {}): OrderFacts => ({
   status,
-  stockReleased: undefined,
-  cancelledFrom: undefined,
-  confirmedAt: undefined,
-  units: 2,
+  items: [],
+  history: [],
   ...more,
 });
 
@@ -74,7 +73,11 @@ describe('cancelled orders in a fault run', () => {
   });
 
   it('expects stock held by orders past inventory and by a cancelled one until its stock is back', () => {
-    expect(['CONFIRMED', 'PACKED', 'SHIPPED'].map((s) => holdsStock(order(s)))).toEqual([true, true, true]);
+    expect((['CONFIRMED', 'PACKED', 'SHIPPED'] as const).map((s) => holdsStock(order(s)))).toEqual([
+      true,
+      true,
+      true,
+    ]);
     expect(holdsStock(order('REJECTED'))).toBe(false);
     expect(holdsStock(order('RECEIVED'))).toBe(false);
     expect(holdsStock(order('CANCELLED', { cancelledFrom: 'PACKED' }))).toBe(true);

@@ -9,6 +9,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, paginateScan } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { decode } from '../../events/codec.ts';
+import { StoredOrder } from '../../functions/shared/orders/model.ts';
 import { localDynamoDbConfig } from '../../local/infra/index.ts';
 import { parseDeadLetterQueueRecord } from '../../tools/dlq/dead-letter.ts';
 import { newReader, type RawMessage, readRanges } from '../../tools/dlq/read.ts';
@@ -29,7 +30,11 @@ export type EffectsReport = Awaited<ReturnType<typeof readEffects>>;
 export type RecordedNotification = EffectsReport['notificationItems'][number];
 export type DeadLetter = ReturnType<typeof parseDeadLetter>;
 
-export type OrderFacts = ReturnType<typeof orderFactsOf>;
+/** What the read-back needs of an order item (the product's schema parses it). */
+export type OrderFacts = Pick<
+  StoredOrder,
+  'status' | 'stockReleased' | 'cancelledFrom' | 'items' | 'history'
+>;
 
 /** The statuses an order holds stock in; a cancelled one too until inventory-release gave it back. */
 export const holdsStock = (order: OrderFacts): boolean =>
@@ -46,23 +51,6 @@ export const isFinal = (order: OrderFacts | undefined): boolean =>
     (order.status === 'CANCELLED' && order.stockReleased !== undefined));
 
 /**
- * An order item's final-state facts: what `isFinal`, `holdsStock` and the cancellation checks read.
- * `stockReleased`: set once inventory-release settled a cancelled order's stock (given back, or none was
- * held); `cancelledFrom`: CONFIRMED and PACKED held a reservation; `confirmedAt`: when inventory reserved.
- */
-function orderFactsOf(order: Item) {
-  const items = (order.items ?? []) as { sku: string; quantity: number }[];
-  const history = (order.history ?? []) as { status?: string; at?: string }[];
-  return {
-    status: String(order.status),
-    stockReleased: typeof order.stockReleased === 'boolean' ? order.stockReleased : undefined,
-    cancelledFrom: typeof order.cancelledFrom === 'string' ? order.cancelledFrom : undefined,
-    units: items.reduce((n, item) => n + item.quantity, 0),
-    confirmedAt: history.find((entry) => entry.status === 'CONFIRMED')?.at as string | undefined,
-  };
-}
-
-/**
  * Reads this run's tables. `initialStock` is what every SKU was seeded with; the expected reservations
  * are the quantities of every order that holds stock (`holdsStock`). Once every order is final that is
  * the quantities of the SHIPPED orders: a cancelled order's units are back, a rejected one never had any.
@@ -76,15 +64,15 @@ export async function readEffects(endpoint: string, tablePrefix: string, initial
       scanAll(client, table('notifications')),
       scanAll(client, table('inventory')),
     ]);
-    const facts = new Map(orders.map((order) => [String(order.orderId), orderFactsOf(order)]));
+    const facts = new Map<string, OrderFacts>(
+      orders.map((item) => [String(item.orderId), StoredOrder.parse(item)]),
+    );
     const statuses: Record<string, number> = {};
     const expected = new Map<string, number>();
-    for (const order of orders) {
-      const fact = facts.get(String(order.orderId)) as OrderFacts;
-      statuses[fact.status] = (statuses[fact.status] ?? 0) + 1;
-      if (!holdsStock(fact)) continue;
-      for (const item of (order.items ?? []) as { sku: string; quantity: number }[])
-        expected.set(item.sku, (expected.get(item.sku) ?? 0) + item.quantity);
+    for (const order of facts.values()) {
+      statuses[order.status] = (statuses[order.status] ?? 0) + 1;
+      if (!holdsStock(order)) continue;
+      for (const item of order.items) expected.set(item.sku, (expected.get(item.sku) ?? 0) + item.quantity);
     }
     // Where stock arithmetic does not add up (a double or lost reservation), and the units reserved beyond
     // what the orders holding stock asked for (0 when every reservation happened once).
