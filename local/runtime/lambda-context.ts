@@ -33,12 +33,10 @@ export function raceTimeout<T>(work: Promise<T>, ms: number): Promise<T | typeof
 }
 
 /** What the runtime reports when a handler outlives its timeout; the invocation counts as failed. */
-export class InvocationTimeoutError extends Error {
-  override readonly name = 'Sandbox.Timedout';
-  constructor(readonly timeoutSeconds: number) {
-    super(`Task timed out after ${timeoutSeconds.toFixed(2)} seconds`);
-  }
-}
+export const timeoutError = (timeoutSeconds: number): Error =>
+  Object.assign(new Error(`Task timed out after ${timeoutSeconds.toFixed(2)} seconds`), {
+    name: 'Sandbox.Timedout',
+  });
 
 /** The `context` argument of one invocation, as the Node.js runtime builds it. */
 export function createLambdaContext(
@@ -67,29 +65,18 @@ export function createLambdaContext(
 }
 
 /**
- * Invokes `handler` once, the way the Node.js runtime does: with a fresh context, settling on the
- * returned promise or on the callback, and failing with {@link InvocationTimeoutError} when the
- * function's timeout elapses first.
- *
- * Differs from AWS: a timed-out handler is not frozen. Lambda throws the sandbox away; here its
- * promise keeps running in the background (its late writes are the same at-least-once hazard a
- * retry after a real timeout creates).
+ * Invokes `handler` once (`npm run invoke`): its result, else its error with the request id
+ * (`awsRequestId`); a timeout is `Sandbox.Timedout` (see {@link inProcessInvoker}).
  */
 export async function invokeHandler<E, R>(
   fn: FunctionIdentity,
   handler: LambdaHandler<E, R>,
   event: E,
 ): Promise<{ requestId: string; result: R }> {
-  const context = createLambdaContext(fn, Date.now() + fn.timeoutSeconds * 1000);
-  try {
-    const result = await raceTimeout(callHandler(handler, event, context), fn.timeoutSeconds * 1000);
-    if (result === TIMED_OUT) throw new InvocationTimeoutError(fn.timeoutSeconds);
-    return { requestId: context.awsRequestId, result };
-  } catch (error) {
-    throw Object.assign(error instanceof Error ? error : new Error(String(error)), {
-      awsRequestId: context.awsRequestId,
-    });
-  }
+  const outcome = await inProcessInvoker(fn, handler)(event);
+  if (outcome.status === 'ok') return { requestId: outcome.requestId, result: outcome.payload };
+  const { errorType: name, errorMessage, requestId: awsRequestId } = outcome;
+  throw Object.assign(new Error(errorMessage), { name, awsRequestId });
 }
 
 /**
@@ -153,21 +140,25 @@ export function failedOutcome(
 }
 
 /**
- * An invoker that runs `handler` in this process (no isolation): for `npm run invoke` and unit tests.
- * A timeout is reported as one, but the handler's promise cannot be stopped.
+ * An invoker that runs `handler` in this process (no isolation), the way the Node.js runtime does: with a
+ * fresh context, failing with `Sandbox.Timedout` when the function's timeout elapses first. For `npm run
+ * invoke` and unit tests.
+ *
+ * Differs from AWS: a timed-out handler is not frozen. Lambda throws the sandbox away; here its promise
+ * keeps running in the background (its late writes are the same at-least-once hazard a retry after a real
+ * timeout creates).
  */
 export function inProcessInvoker<E, R>(fn: FunctionIdentity, handler: LambdaHandler<E, R>): Invoker<E, R> {
   return async (event) => {
+    const timeoutMs = fn.timeoutSeconds * 1000;
+    const context = createLambdaContext(fn, Date.now() + timeoutMs);
+    const requestId = context.awsRequestId;
     try {
-      const { requestId, result } = await invokeHandler(fn, handler, event);
+      const result = await raceTimeout(callHandler(handler, event, context), timeoutMs);
+      if (result === TIMED_OUT) return failedOutcome(timeoutError(fn.timeoutSeconds), requestId, 'timeout');
       return { status: 'ok', requestId, payload: result };
     } catch (error) {
-      const { awsRequestId } = error as { awsRequestId?: string };
-      return failedOutcome(
-        error,
-        awsRequestId,
-        error instanceof InvocationTimeoutError ? 'timeout' : 'function',
-      );
+      return failedOutcome(error, requestId);
     }
   };
 }

@@ -1,11 +1,18 @@
 /**
- * The runtime of one execution environment, a process of its own (bundled by ./bundle.ts, started by
- * ./environment.ts): imports the function's bundle once (the init phase), then runs one invocation at a
+ * The runtime of one execution environment, a process of its own (started by ./environment.ts, run as
+ * TypeScript: Node.js strips the types): imports the function's bundle once (the init phase), then runs one invocation at a
  * time as the local runtime asks over IPC. Its `process.env` is the function's own, its heap is capped at
  * the function's memory size (`--max-old-space-size`), and whatever ends it — `process.exit`, an uncaught
  * exception, running out of memory, a timeout's kill — ends this environment only.
  */
-import { callHandler, createLambdaContext, describeError, type LambdaHandler } from '../lambda-context.ts';
+import {
+  callHandler,
+  createLambdaContext,
+  describeError,
+  failedOutcome,
+  type InvokeOutcome,
+  type LambdaHandler,
+} from '../lambda-context.ts';
 import type { EnvironmentData, FromEnvironment, ToEnvironment } from './environment.ts';
 import { answerHooks, markEnvironment } from './telemetry.ts';
 
@@ -49,33 +56,30 @@ async function init(): Promise<LambdaHandler<any, any> | undefined> {
   }
 }
 
-/**
- * The answer to one invocation, after what the preloaded modules want sent first (the bench's counters).
- * Lambda sends the response as JSON: what JSON cannot carry is a `Runtime.MarshalError`, not a crash.
- */
-function answer(requestId: string, outcome: { payload: unknown } | { error: unknown }): void {
-  for (const hook of answerHooks()) hook();
-  const memory = { requestId, memoryUsedMb: memoryUsedMb() };
-  if ('error' in outcome) {
-    post({ type: 'error', ...memory, ...describeError(outcome.error) });
-    return;
-  }
+/** Lambda sends the response as JSON: what JSON cannot carry is a `Runtime.MarshalError`, not a crash. */
+function asJson(requestId: string, payload: unknown): InvokeOutcome {
   try {
-    const json = outcome.payload === undefined ? null : JSON.parse(JSON.stringify(outcome.payload));
-    post({ type: 'result', ...memory, payload: json });
+    const json = payload === undefined ? null : JSON.parse(JSON.stringify(payload));
+    return { status: 'ok', requestId, payload: json };
   } catch (error) {
     const errorMessage = `Unable to stringify response body: ${describeError(error).errorMessage}`;
-    post({ type: 'error', ...memory, errorType: 'Runtime.MarshalError', errorMessage });
+    return failedOutcome(Object.assign(new Error(errorMessage), { name: 'Runtime.MarshalError' }), requestId);
   }
 }
 
 const handler = await init();
 if (handler) {
   process.on('message', ({ requestId, deadline, event }: ToEnvironment) => {
-    callHandler(handler, event, createLambdaContext(data, deadline, requestId)).then(
-      (payload) => answer(requestId, { payload }),
-      (error: unknown) => answer(requestId, { error }),
-    );
+    callHandler(handler, event, createLambdaContext(data, deadline, requestId))
+      .then(
+        (payload) => asJson(requestId, payload),
+        (error: unknown) => failedOutcome(error, requestId),
+      )
+      .then((outcome) => {
+        // What the preloaded modules want sent first (the bench's counters), then the answer.
+        for (const hook of answerHooks()) hook();
+        post({ type: 'answer', outcome, memoryUsedMb: memoryUsedMb() });
+      });
   });
 } else {
   process.disconnect();

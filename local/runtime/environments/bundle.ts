@@ -1,7 +1,7 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { type BuildFailure, type BuildOptions, build } from 'esbuild';
+import { type BuildFailure, build } from 'esbuild';
 import { esbuildSettings } from '../../../infra/lib/esbuild-settings.ts';
 import { isProcessAlive } from '../../infra/process.ts';
 import { projectRoot } from '../../python/venv.ts';
@@ -9,9 +9,12 @@ import { projectRoot } from '../../python/venv.ts';
 export interface BuiltFunction {
   /** The function's bundle, as the stack deploys it (with the preloaded modules imported first). */
   functionUrl: string;
-  /** The environment's own code (./bootstrap.ts), bundled beside it. */
+  /**
+   * The environment's own code (./bootstrap.ts), run as it is: Node.js strips its types (unflagged since
+   * 22.18 and 23.6), so only the function is bundled.
+   */
   runtimeUrl: string;
-  /** Removes both. */
+  /** Removes the bundle. */
   remove(): Promise<void>;
 }
 
@@ -53,10 +56,10 @@ interface BuildRequest {
 }
 
 /**
- * Builds what an environment runs: the function's bundle with the stack's esbuild settings (the same
- * externals, aliases and minification as the deployed one, so a bundling problem shows up locally), and the
- * environment's runtime. Under `.local/bundles/` in the project, so the SDK clients the bundle leaves
- * external resolve to the project's node_modules, as they resolve to the Lambda runtime's on AWS.
+ * Builds the function's bundle with the stack's esbuild settings (the same externals, aliases and
+ * minification as the deployed one, so a bundling problem shows up locally). Under `.local/bundles/` in
+ * the project, so the SDK clients the bundle leaves external resolve to the project's node_modules, as
+ * they resolve to the Lambda runtime's on AWS.
  */
 export async function buildFunction(request: BuildRequest): Promise<BuiltFunction> {
   swept ??= sweepStaleBundles();
@@ -64,38 +67,28 @@ export async function buildFunction(request: BuildRequest): Promise<BuiltFunctio
   const { functionName } = request;
   const dir = join(bundlesDir, `${functionName}-${process.pid}-${Date.now().toString(36)}`);
   await mkdir(dir, { recursive: true });
-  const common: BuildOptions = {
-    bundle: true,
-    platform: 'node',
-    format: esbuildSettings.format,
-    target: esbuildSettings.target,
-    mainFields: [...esbuildSettings.mainFields],
-    external: [...esbuildSettings.externalModules],
-    alias: { ...esbuildSettings.aliases },
-    banner: { js: esbuildSettings.banner },
-    sourcemap: 'linked',
-    logLevel: 'silent',
-  };
   try {
-    await Promise.all([
-      build({
-        ...common,
-        minify: true,
-        // Preloaded modules first (ESM evaluates imports in order), then the function's handler.
-        stdin: {
-          contents: entryStub(request),
-          resolveDir: projectRoot,
-          sourcefile: `${functionName}-entry.ts`,
-          loader: 'ts',
-        },
-        outfile: join(dir, 'function.mjs'),
-      }),
-      build({
-        ...common,
-        entryPoints: [join(import.meta.dirname, 'bootstrap.ts')],
-        outfile: join(dir, 'runtime.mjs'),
-      }),
-    ]);
+    await build({
+      bundle: true,
+      platform: 'node',
+      format: esbuildSettings.format,
+      target: esbuildSettings.target,
+      mainFields: [...esbuildSettings.mainFields],
+      external: [...esbuildSettings.externalModules],
+      alias: { ...esbuildSettings.aliases },
+      banner: { js: esbuildSettings.banner },
+      sourcemap: 'linked',
+      logLevel: 'silent',
+      minify: true,
+      // Preloaded modules first (ESM evaluates imports in order), then the function's handler.
+      stdin: {
+        contents: entryStub(request),
+        resolveDir: projectRoot,
+        sourcefile: `${functionName}-entry.ts`,
+        loader: 'ts',
+      },
+      outfile: join(dir, 'function.mjs'),
+    });
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
     const [first] = (error as Partial<BuildFailure>).errors ?? [];
@@ -107,7 +100,7 @@ export async function buildFunction(request: BuildRequest): Promise<BuiltFunctio
   }
   return {
     functionUrl: pathToFileURL(join(dir, 'function.mjs')).href,
-    runtimeUrl: pathToFileURL(join(dir, 'runtime.mjs')).href,
+    runtimeUrl: new URL('./bootstrap.ts', import.meta.url).href,
     remove: () => rm(dir, { recursive: true, force: true }),
   };
 }

@@ -5,10 +5,10 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import {
   type InvocationFailureKind,
-  InvocationTimeoutError,
   type InvokeOutcome,
   raceTimeout,
   TIMED_OUT,
+  timeoutError,
 } from '../lambda-context.ts';
 
 /** What a new environment is told (its argument): the function to load; its variables are its `env`. */
@@ -25,8 +25,8 @@ export type ToEnvironment = { type: 'invoke'; requestId: string; deadline: numbe
 export type FromEnvironment =
   | { type: 'ready'; initDurationMs: number; memoryUsedMb: number }
   | { type: 'init-error'; errorType: string; errorMessage: string }
-  | { type: 'result'; requestId: string; payload: unknown; memoryUsedMb: number }
-  | { type: 'error'; requestId: string; errorType: string; errorMessage: string; memoryUsedMb: number }
+  /** The handler's result or error, as the invocation's caller sees it. */
+  | { type: 'answer'; outcome: InvokeOutcome; memoryUsedMb: number }
   /** An exception nobody caught: reported with its type, then the environment exits (as Lambda's runtime does). */
   | { type: 'uncaught'; errorType: string; errorMessage: string }
   /** Anything the preloaded modules want the runtime to know (the bench's counters). */
@@ -40,7 +40,7 @@ export interface Death {
 }
 
 export interface EnvironmentSettings extends EnvironmentData {
-  /** The environment's own code, bundled (./bundle.ts). */
+  /** The environment's own code (./bootstrap.ts). */
   runtimeUrl: string;
   /** Variables of the function, exactly: the process's environment is these and nothing else. */
   env: Record<string, string>;
@@ -67,6 +67,13 @@ export function lambdaNodeFlags(memoryMb: number): string[] {
   ];
 }
 
+/** An answer that is neither the invocation's nor a death (never expected). */
+const UNEXPECTED: Death = {
+  kind: 'crash',
+  errorType: 'Runtime.ExitError',
+  errorMessage: 'unexpected answer',
+};
+
 /** What V8 prints when a heap reaches its limit, before it aborts the process. */
 const OUT_OF_MEMORY = /JavaScript heap out of memory|Reached heap limit/;
 
@@ -89,11 +96,10 @@ export class ExecutionEnvironment {
   private constructor(readonly settings: EnvironmentSettings) {
     const { env, runtimeUrl, entryUrl, functionName, memoryMb, timeoutSeconds } = settings;
     const data: EnvironmentData = { entryUrl, functionName, memoryMb, timeoutSeconds };
-    const runtimeFile = fileURLToPath(runtimeUrl);
-    this.#child = fork(runtimeFile, [JSON.stringify(data)], {
+    this.#child = fork(fileURLToPath(runtimeUrl), [JSON.stringify(data)], {
       env,
       // Like Lambda's task root: the function's code directory.
-      cwd: dirname(runtimeFile),
+      cwd: dirname(fileURLToPath(entryUrl)),
       // No --enable-source-maps, as the stack deploys the functions (infra/lib/bundling.ts): mapping every
       // stack trace costs time where errors are frequent. The maps are beside the bundles for debugging.
       execArgv: lambdaNodeFlags(memoryMb),
@@ -140,15 +146,19 @@ export class ExecutionEnvironment {
     this.#post({ type: 'invoke', requestId, deadline: Date.now() + timeoutSeconds * 1000, event });
     const answer = await raceTimeout(answered, timeoutSeconds * 1000);
     const durationMs = performance.now() - started;
-    if (answer === TIMED_OUT) {
-      const { name, message } = new InvocationTimeoutError(timeoutSeconds);
-      await this.discard({ kind: 'timeout', errorType: name, errorMessage: message });
-    } else if (answer.type === 'result' || answer.type === 'error') {
+    if (answer !== TIMED_OUT && answer.type === 'answer') {
       this.#maxMemoryUsedMb = answer.memoryUsedMb;
+      return { outcome: answer.outcome, durationMs, maxMemoryUsedMb: this.#maxMemoryUsedMb };
     }
-    const outcome = this.#outcomeOf(answer, requestId);
-    const outOfMemory = outcome.status === 'error' && outcome.kind === 'out-of-memory';
-    return { outcome, durationMs, maxMemoryUsedMb: outOfMemory ? memoryMb : this.#maxMemoryUsedMb };
+    if (answer === TIMED_OUT) {
+      const { name, message } = timeoutError(timeoutSeconds);
+      await this.discard({ kind: 'timeout', errorType: name, errorMessage: message });
+    }
+    // Otherwise the environment ended under the invocation: how it ended is the outcome.
+    const death = this.#dead ?? UNEXPECTED;
+    const outcome: InvokeOutcome = { status: 'error', requestId, ...death };
+    const maxMemoryUsedMb = death.kind === 'out-of-memory' ? memoryMb : this.#maxMemoryUsedMb;
+    return { outcome, durationMs, maxMemoryUsedMb };
   }
 
   /** Ends the environment, as Lambda ends one: whatever it was doing stops with it. */
@@ -158,18 +168,6 @@ export class ExecutionEnvironment {
     const exited = new Promise((resolve) => this.#child.once('exit', resolve));
     this.#child.kill('SIGKILL');
     await exited;
-  }
-
-  /** The handler's result or error as it answered them; anything else is how the environment ended. */
-  #outcomeOf(answer: Answer | typeof TIMED_OUT, requestId: string): InvokeOutcome {
-    if (answer !== TIMED_OUT && answer.type === 'result')
-      return { status: 'ok', requestId, payload: answer.payload };
-    if (answer !== TIMED_OUT && answer.type === 'error') {
-      const { errorType, errorMessage } = answer;
-      return { status: 'error', requestId, kind: 'function', errorType, errorMessage };
-    }
-    const unexpected = { errorType: 'Runtime.ExitError', errorMessage: 'unexpected answer' };
-    return { status: 'error', requestId, ...(this.#dead ?? { kind: 'crash', ...unexpected }) };
   }
 
   #deathOf(code: number | null, signal: NodeJS.Signals | null): Death {
