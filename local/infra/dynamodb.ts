@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { localRegion } from '../runtime/lambda-context.ts';
 import { InfraError } from './errors.ts';
-import { portHint, type RunningService, startService, type WaitOptions, waitForHttp } from './process.ts';
+import { answersHttp, type RunningService, startService } from './process.ts';
 
 type Log = (line: string) => void;
 
@@ -86,7 +86,6 @@ export async function startDynamoDb(options: DynamoDbOptions): Promise<RunningDy
     dir,
     file: 'dynoxide',
     ports: [{ host, port, what: 'DynamoDB (dynoxide)' }],
-    portHint: portHint('dynamodb-port', 'DYNAMODB_ENDPOINT'),
     prepare: async () => {
       if (reset) {
         await rm(stateDir, { recursive: true, force: true });
@@ -96,11 +95,9 @@ export async function startDynamoDb(options: DynamoDbOptions): Promise<RunningDy
     },
     command: dynoxideBinary(),
     args: ['serve', '--host', host, '--port', String(port), '--db-path', join(stateDir, 'tables.sqlite')],
-    ready: (child) =>
-      waitForDynamoDb(endpoint, { timeoutMs: options.startTimeoutMs ?? 60_000, process: child }),
+    what: `DynamoDB (dynoxide) at ${endpoint}`,
+    probe: answersHttp(endpoint),
+    startTimeoutMs: options.startTimeoutMs ?? 60_000,
   });
   return { ...running, endpoint };
 }
-
-export const waitForDynamoDb = (endpoint: string, wait: WaitOptions): Promise<void> =>
-  waitForHttp('dynamodb', 'DynamoDB (dynoxide)', endpoint, wait);

@@ -4,11 +4,12 @@ import { join } from 'node:path';
 import { RuntimeEnv } from '../../topology/runtime-env.ts';
 import { projectRoot } from '../python/venv.ts';
 import { describeInfra } from './describe.ts';
-import { startDynamoDb, waitForDynamoDb } from './dynamodb.ts';
-import { startKafka, waitForKafka } from './kafka.ts';
-import type { RunningService } from './process.ts';
+import { startDynamoDb } from './dynamodb.ts';
+import type { InfraService } from './errors.ts';
+import { kafkaAnswers, startKafka } from './kafka.ts';
+import { answersHttp, type RunningService, waitUntilReady } from './process.ts';
 import { provisionFromManifest } from './provision.ts';
-import { startSns, waitForSns } from './sns.ts';
+import { startSns } from './sns.ts';
 
 export { localDynamoDbConfig } from './dynamodb.ts';
 export { InfraError, type InfraService } from './errors.ts';
@@ -93,30 +94,29 @@ export async function startLocalInfra(options: LocalInfraOptions = {}): Promise<
   }
 
   const common = { host: '127.0.0.1', log, startTimeoutMs: 120_000 };
-  const wait = { timeoutMs: common.startTimeoutMs };
   // An external service is only waited for; one this call starts is stopped by `stop()`.
   const [kafka, dynamodb, sns] = await Promise.allSettled([
-    startedOr(external.kafka, waitForKafka, wait, () =>
-      startKafka({
-        ...common,
-        port: kafkaPort,
-        controllerPort: options.controllerPort ?? kafkaPort + 1,
-        dir: join(dataDir, 'kafka'),
-      }).then((running) => ({ ...running, at: running.brokers })),
-    ),
-    startedOr(external.dynamodb, waitForDynamoDb, wait, () =>
-      startDynamoDb({
-        ...common,
-        port: options.dynamodbPort ?? DEFAULT_DYNAMODB_PORT,
-        dir: join(dataDir, 'dynamodb'),
-        reset,
-      }).then((running) => ({ ...running, at: running.endpoint })),
-    ),
-    startedOr(external.sns, waitForSns, wait, () =>
-      startSns({ ...common, port: options.snsPort ?? DEFAULT_SNS_PORT, dir: join(dataDir, 'sns') }).then(
-        (running) => ({ ...running, at: running.endpoint }),
-      ),
-    ),
+    external.kafka
+      ? waitFor('kafka', external.kafka, kafkaAnswers)
+      : startKafka({
+          ...common,
+          port: kafkaPort,
+          controllerPort: options.controllerPort ?? kafkaPort + 1,
+          dir: join(dataDir, 'kafka'),
+        }).then((running) => ({ at: running.brokers, running })),
+    external.dynamodb
+      ? waitFor('dynamodb', external.dynamodb, answersHttp)
+      : startDynamoDb({
+          ...common,
+          port: options.dynamodbPort ?? DEFAULT_DYNAMODB_PORT,
+          dir: join(dataDir, 'dynamodb'),
+          reset,
+        }).then((running) => ({ at: running.endpoint, running })),
+    external.sns
+      ? waitFor('sns', external.sns, answersHttp)
+      : startSns({ ...common, port: options.snsPort ?? DEFAULT_SNS_PORT, dir: join(dataDir, 'sns') }).then(
+          (running) => ({ at: running.endpoint, running }),
+        ),
   ]);
   const results = { kafka, dynamodb, sns };
   const running = Object.values(results).flatMap((r) =>
@@ -155,16 +155,16 @@ export async function startLocalInfra(options: LocalInfraOptions = {}): Promise<
   };
 }
 
-/** A service named by the caller or the environment, only waited for; else one started here. */
-const startedOr = <A>(
-  external: A | undefined,
-  waitFor: (at: A, wait: { timeoutMs: number }) => Promise<void>,
-  wait: { timeoutMs: number },
-  start: () => Promise<RunningService & { at: A }>,
-): Promise<{ at: A; running?: RunningService }> =>
-  external
-    ? waitFor(external, wait).then(() => ({ at: external }))
-    : start().then((running) => ({ at: running.at, running }));
+/** A service named by the caller or the environment: only waited for, never stopped. */
+const waitFor = <A extends string | string[]>(
+  service: InfraService,
+  at: A,
+  probe: (at: A) => () => Promise<boolean>,
+) =>
+  waitUntilReady(service, `${service} at ${at}`, probe(at), { timeoutMs: 120_000 }).then(() => ({
+    at,
+    running: undefined as RunningService | undefined,
+  }));
 
 /**
  * `npm start` and `npm run infra`: the services started (or found) and the manifest's topics, tables and

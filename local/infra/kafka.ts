@@ -8,7 +8,7 @@ import { Admin } from '@platformatic/kafka';
 import { projectRoot } from '../python/venv.ts';
 import { InfraError, outputOf } from './errors.ts';
 import { installOnce } from './install-once.ts';
-import { portHint, type RunningService, startService, type WaitOptions, waitUntilReady } from './process.ts';
+import { type RunningService, startService } from './process.ts';
 
 const run = promisify(execFile);
 
@@ -156,14 +156,15 @@ export async function startKafka(options: KafkaOptions): Promise<RunningKafka> {
       { host, port, what: 'Kafka (broker listener)' },
       { host, port: controllerPort, what: 'Kafka (KRaft controller listener)' },
     ],
-    portHint: portHint('kafka-port', 'KAFKA_BROKERS'),
     prepare: async () => {
       await writeFile(configFile, serverProperties(options));
       await formatStorageOnce(java, jvm, configFile, join(dir, 'data'));
     },
     command: java,
     args: ['-Xmx512m', '-Xms128m', '-XX:+ExitOnOutOfMemoryError', ...jvm, 'kafka.Kafka', configFile],
-    ready: (child) => waitForKafka(brokers, { timeoutMs: options.startTimeoutMs ?? 120_000, process: child }),
+    what: `Kafka at ${brokers.join(',')}`,
+    probe: kafkaAnswers(brokers),
+    startTimeoutMs: options.startTimeoutMs,
   });
   return { ...running, brokers };
 }
@@ -185,24 +186,18 @@ async function formatStorageOnce(java: string, jvm: string[], configFile: string
   );
 }
 
-/** Resolves once the brokers answer a metadata request that lists at least one broker. */
-export const waitForKafka = (brokers: string[], wait: WaitOptions): Promise<void> =>
-  waitUntilReady(
-    'kafka',
-    `Kafka at ${brokers.join(',')}`,
-    async () => {
-      const admin = new Admin({
-        clientId: 'local-infra-wait',
-        bootstrapBrokers: brokers,
-        retries: 0,
-        timeout: 3_000,
-        connectTimeout: 3_000,
-      });
-      try {
-        return (await admin.metadata({ topics: [] })).brokers.size > 0;
-      } finally {
-        await admin.close().catch(() => {});
-      }
-    },
-    wait,
-  );
+/** The probe of a broker: ready once a metadata request lists at least one broker. */
+export const kafkaAnswers = (brokers: string[]) => async (): Promise<boolean> => {
+  const admin = new Admin({
+    clientId: 'local-infra-wait',
+    bootstrapBrokers: brokers,
+    retries: 0,
+    timeout: 3_000,
+    connectTimeout: 3_000,
+  });
+  try {
+    return (await admin.metadata({ topics: [] })).brokers.size > 0;
+  } finally {
+    await admin.close().catch(() => {});
+  }
+};

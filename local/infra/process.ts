@@ -25,12 +25,6 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
-/** How long to wait for a service, and (when this process started it) the process whose exit ends the wait. */
-export interface WaitOptions {
-  timeoutMs: number;
-  process?: ManagedProcess;
-}
-
 const live = new Set<ManagedProcess>();
 
 /** True when a process with this id exists (signal 0 only checks; EPERM: it exists but is someone else's). */
@@ -188,7 +182,7 @@ export async function waitUntilReady(
   service: InfraService,
   what: string,
   probe: () => Promise<boolean>,
-  { timeoutMs, process: child }: WaitOptions,
+  { timeoutMs, process: child }: { timeoutMs: number; process?: ManagedProcess },
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
@@ -208,23 +202,16 @@ export async function waitUntilReady(
   throw new InfraError(service, `${what}: not ready after ${Math.round(timeoutMs / 1000)} s${last}.`);
 }
 
-/** {@link waitUntilReady} for a local AWS endpoint (dynoxide, moto): ready once it answers HTTP at all. */
-export const waitForHttp = (
-  service: InfraService,
-  what: string,
-  url: string,
-  wait: WaitOptions,
-): Promise<void> =>
-  waitUntilReady(
-    service,
-    `${what} at ${url}`,
-    () => fetch(url, { signal: AbortSignal.timeout(3_000) }).then(() => true),
-    wait,
-  );
+/** The probe of a local AWS endpoint (dynoxide, moto): ready once it answers HTTP at all. */
+export const answersHttp = (url: string) => (): Promise<boolean> =>
+  fetch(url, { signal: AbortSignal.timeout(3_000) }).then(() => true);
 
-/** What to do about a port in use: `flag` of `npm run infra` moves the service, `envVar` names a running one. */
-export const portHint = (flag: string, envVar: string): string =>
-  `Stop whatever holds it, choose another port (npm run infra -- --${flag} <port>), or set ${envVar} to use one that is already running.`;
+/** Per service, the `npm run infra` flag that moves it and the variable that names a running one instead. */
+const PORT_HINTS: Partial<Record<InfraService, [flag: string, envVar: string]>> = {
+  kafka: ['kafka-port', 'KAFKA_BROKERS'],
+  dynamodb: ['dynamodb-port', 'DYNAMODB_ENDPOINT'],
+  sns: ['sns-port', 'SNS_ENDPOINT'],
+};
 
 /** True when nothing listens on `host:port` (we could bind it ourselves). */
 function isPortFree(port: number, host = '127.0.0.1'): Promise<boolean> {
@@ -264,13 +251,14 @@ export interface ServiceStart {
   dir: string;
   file: string;
   logFile?: string;
-  /** Checked free first, so that "port taken" is reported as such (with `portHint`) and not as a crash. */
+  /** Checked free first, so that "port taken" is reported as such and not as a crash. */
   ports: Array<{ host: string; port: number; what: string }>;
-  portHint: string;
   /** Work between the port check and the spawn: dynoxide's reset, Kafka's config and storage. */
   prepare?: () => Promise<void>;
-  /** Resolves once the service answers; should fail early when `child` exits. */
-  ready: (child: ManagedProcess) => Promise<void>;
+  /** The service and its address for messages (`Kafka at 127.0.0.1:9092`), and what says it answers. */
+  what: string;
+  probe: () => Promise<boolean>;
+  startTimeoutMs?: number;
 }
 
 /**
@@ -282,17 +270,19 @@ export async function startService(start: ServiceStart): Promise<RunningService>
   await mkdir(dir, { recursive: true });
   const pidFile = join(dir, `${start.file}.pid`);
   for (const { host, port, what } of start.ports) {
+    const [flag, envVar] = PORT_HINTS[service] ?? [];
     if (!(await isPortFree(port, host)))
       throw new InfraError(
         service,
-        `${what} cannot start: port ${port} on ${host} is already in use by another process. ${start.portHint}`,
+        `${what} cannot start: port ${port} on ${host} is already in use by another process. Stop whatever holds it, choose another port (npm run infra -- --${flag} <port>), or set ${envVar} to use one that is already running.`,
       );
   }
   await start.prepare?.();
   const logFile = start.logFile ?? join(dir, `${start.file}.log`);
   const child = await spawnManaged(start.command, start.args, dir, logFile, pidFile);
   try {
-    await start.ready(child);
+    const wait = { timeoutMs: start.startTimeoutMs ?? 120_000, process: child };
+    await waitUntilReady(service, start.what, start.probe, wait);
   } catch (error) {
     await child.stop(5_000);
     if (error instanceof InfraError) error.message += `\n${await logTail(logFile)}`;

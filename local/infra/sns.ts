@@ -4,7 +4,7 @@ import { type ChannelName, localTopicName } from '../../topology/manifest.ts';
 import { ensurePythonTools, projectRoot } from '../python/venv.ts';
 import { localRegion } from '../runtime/lambda-context.ts';
 import { localClientConfig } from './dynamodb.ts';
-import { portHint, type RunningService, startService, type WaitOptions, waitForHttp } from './process.ts';
+import { answersHttp, type RunningService, startService } from './process.ts';
 
 /**
  * The account of every ARN moto hands out, unless its server is told otherwise (`MOTO_ACCOUNT_ID`): the local
@@ -41,13 +41,11 @@ export async function startSns(options: {
     service: 'sns',
     file: 'moto',
     ports: [{ host, port, what: 'SNS (moto server)' }],
-    portHint: portHint('sns-port', 'SNS_ENDPOINT'),
     command: python,
     args: [join(projectRoot, 'local', 'python', 'moto_sns_server.py'), '-H', host, '-p', String(port)],
-    ready: (child) => waitForSns(endpoint, { timeoutMs: options.startTimeoutMs ?? 60_000, process: child }),
+    what: `SNS (moto server) at ${endpoint}`,
+    probe: answersHttp(endpoint),
+    startTimeoutMs: options.startTimeoutMs ?? 60_000,
   });
   return { ...running, endpoint };
 }
-
-export const waitForSns = (endpoint: string, wait: WaitOptions): Promise<void> =>
-  waitForHttp('sns', 'SNS (moto server)', endpoint, wait);

@@ -21,14 +21,14 @@ import { resetClients } from '../../functions/shared/lifecycle.ts';
 import { type CommandLine, readCommandLine, UsageError } from '../../tools/command-line.ts';
 import { type FunctionName, functionNames, manifest } from '../../topology/index.ts';
 import { RuntimeEnv } from '../../topology/runtime-env.ts';
-import { waitForDynamoDb } from '../infra/dynamodb.ts';
 import {
   brokersFromEnv,
   DEFAULT_DYNAMODB_PORT,
   DEFAULT_KAFKA_PORT,
   DEFAULT_SNS_PORT,
 } from '../infra/index.ts';
-import { waitForKafka } from '../infra/kafka.ts';
+import { kafkaAnswers } from '../infra/kafka.ts';
+import { answersHttp, waitUntilReady } from '../infra/process.ts';
 import { applyEnvironment, functionEnvironment } from '../runtime/environment.ts';
 import { invokeHandler } from '../runtime/lambda-context.ts';
 import { loadHandler } from '../runtime/runtime.ts';
@@ -121,8 +121,8 @@ async function readEvent(
 
 async function checkReachable(brokers: string[], endpoint: string): Promise<void> {
   const [kafka, dynamodb] = await Promise.allSettled([
-    waitForKafka(brokers, { timeoutMs: REACH_TIMEOUT_MS }),
-    waitForDynamoDb(endpoint, { timeoutMs: REACH_TIMEOUT_MS }),
+    waitUntilReady('kafka', 'Kafka', kafkaAnswers(brokers), { timeoutMs: REACH_TIMEOUT_MS }),
+    waitUntilReady('dynamodb', 'DynamoDB', answersHttp(endpoint), { timeoutMs: REACH_TIMEOUT_MS }),
   ]);
   const missing = [
     ...(kafka.status === 'rejected' ? [`Kafka at ${brokers.join(',')}`] : []),
