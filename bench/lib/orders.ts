@@ -12,6 +12,7 @@ import { connectionOptions } from '../../functions/shared/kafka/connection.ts';
 import { producerOptions, type RecordProducer } from '../../functions/shared/kafka/producer.ts';
 import { orderReceivedRecord } from '../../functions/shared/orders/events.ts';
 import { retry } from '../../functions/shared/retry.ts';
+import { type ApiAnswer, unsignedClient } from '../../tools/test-deployed/signed-client.ts';
 import type { CancelAnswer } from './verify.ts';
 
 export type OrderBody = OrderRequestBody & { orderId: string };
@@ -47,7 +48,7 @@ export type ApiUrl = string | (() => string);
 
 /**
  * POSTs `body` as JSON to `path` of the API until `final` makes an answer of the response (status and
- * text) or the response is a 4xx other than 429 (refused for good: `RequestRefused`). Anything else (a
+ * JSON body) or the response is a 4xx other than 429 (refused for good: `RequestRefused`). Anything else (a
  * network error, a 5xx, a 429) is retried with the same body until `deadlineMs` (default 60 s) has passed;
  * then the last failure is thrown as `POST <path> kept failing (N attempts), last: …`.
  */
@@ -55,7 +56,7 @@ async function postUntilFinal<T>(
   api: ApiUrl,
   path: string,
   body: unknown,
-  final: (status: number, text: string) => T | undefined,
+  final: (answer: ApiAnswer) => T | undefined,
   options: { deadlineMs?: number | undefined; onRetry?: (reason: string) => void },
 ): Promise<T> {
   const what = `POST ${path}`;
@@ -63,18 +64,16 @@ async function postUntilFinal<T>(
   let attempts = 0;
   const attempt = async (): Promise<T> => {
     attempts += 1;
-    const response = await fetch(`${typeof api === 'string' ? api : api()}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(30_000),
+    const answer = await unsignedClient(typeof api === 'string' ? api : api()).request('POST', path, {
+      body,
     });
-    const text = await response.text();
-    const answer = final(response.status, text);
-    if (answer !== undefined) return answer;
-    if (response.status < 500 && response.status !== 429)
-      throw new RequestRefused(`${what} answered ${response.status}: ${text.slice(0, 300)}`);
-    throw new Error(`HTTP ${response.status}`);
+    const result = final(answer);
+    if (result !== undefined) return result;
+    if (answer.status < 500 && answer.status !== 429)
+      throw new RequestRefused(
+        `${what} answered ${answer.status}: ${JSON.stringify(answer.body).slice(0, 300)}`,
+      );
+    throw new Error(`HTTP ${answer.status}`);
   };
   try {
     return await retry(attempt, {
@@ -100,8 +99,8 @@ export function postOrder(
   order: OrderBody,
   options: { deadlineMs?: number; onRetry?: (reason: string) => void } = {},
 ): Promise<string> {
-  const accepted = (status: number, text: string) =>
-    status === 202 ? (JSON.parse(text) as { orderId: string }).orderId : undefined;
+  const accepted = ({ status, body }: ApiAnswer) =>
+    status === 202 ? (body as { orderId: string }).orderId : undefined;
   return postUntilFinal(apiUrl, '/orders', order, accepted, options);
 }
 
@@ -123,9 +122,9 @@ export function cancelOrder(
     apiUrl,
     `/orders/${encodeURIComponent(orderId)}/cancel`,
     body,
-    (status, text) => {
+    ({ status, body }) => {
       if (status === 202) return { status: 202 };
-      const conflict = status === 409 ? Conflict.safeParse(JSON.parse(text)) : undefined;
+      const conflict = status === 409 ? Conflict.safeParse(body) : undefined;
       return conflict?.success ? { status: 409, currentStatus: conflict.data.status } : undefined;
     },
     options,

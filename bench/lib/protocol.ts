@@ -4,7 +4,8 @@
  * stop it politely or kill it).
  */
 import { fork } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { EventEmitter, once } from 'node:events';
+import { closeSync, fstatSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FaultCounters, FaultProfileInput } from '../../local/faults/profile.ts';
@@ -90,25 +91,19 @@ export async function startChild(options: {
   onCompleted: (completions: Completion[]) => void;
   logFile: string;
 }) {
+  // The child writes its output to `logFile` itself (by the OS: nothing is lost when either side dies).
+  const logFd = openSync(options.logFile, 'a');
+  const logStart = fstatSync(logFd).size;
   const child = fork(join(import.meta.dirname, 'child.ts'), [], {
     execArgv: ['--import', 'tsx'],
     env: { ...process.env, BENCH_CHILD_CONFIG: JSON.stringify(options.config) },
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    stdio: ['ignore', logFd, logFd, 'ipc'],
   });
-  const out = createWriteStream(options.logFile, { flags: 'a' });
-  let logBytes = 0;
-  for (const stream of [child.stdout, child.stderr]) {
-    stream?.on('data', (chunk: Buffer) => {
-      logBytes += chunk.length;
-      out.write(chunk);
-    });
-  }
+  closeSync(logFd);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  // 'close' (not 'exit'): the child's last output may still be in the pipes when it exits.
-  child.once('close', () => out.end());
-  const logClosed = new Promise<void>((resolve) => out.once('close', () => resolve()));
 
-  let statsWaiters: ((stats: ChildStats) => void)[] = [];
+  const reports = new EventEmitter<{ stats: [ChildStats] }>();
+  const nextStats = () => once(reports, 'stats').then(([stats]) => stats);
   let lastStats: ChildStats | undefined;
   const started = new Promise<Extract<ChildMessage, { type: 'ready' | 'failed' }>>((resolve) =>
     child.on('message', (message: ChildMessage) => {
@@ -116,9 +111,7 @@ export async function startChild(options: {
       else if (message.type !== 'stats') resolve(message);
       else {
         lastStats = message.stats;
-        const waiters = statsWaiters;
-        statsWaiters = [];
-        for (const waiter of waiters) waiter(message.stats);
+        reports.emit('stats', message.stats);
       }
     }),
   );
@@ -140,10 +133,10 @@ export async function startChild(options: {
     pid: child.pid as number,
     apiUrl,
     /** Bytes the functions wrote to stdout and stderr (log lines, EMF metrics): what CloudWatch Logs would ingest. */
-    logBytes: () => logBytes,
+    logBytes: () => statSync(options.logFile).size - logStart,
     stats: () =>
       new Promise<ChildStats>((resolve, reject) => {
-        statsWaiters.push(resolve);
+        void nextStats().then(resolve);
         // A child that died meanwhile: the callback takes the error (no 'error' event to crash the run).
         child.send({ type: 'stats' }, (error) => error && reject(error));
       }),
@@ -152,7 +145,7 @@ export async function startChild(options: {
     /** Stops the runtime (in-flight invocations finish) and returns the final counters. */
     async stop(timeoutMs = 60_000): Promise<ChildStats | undefined> {
       if (child.exitCode !== null || child.signalCode !== null) return undefined;
-      const final = new Promise<ChildStats>((resolve) => statsWaiters.push(resolve));
+      const final = nextStats();
       child.send({ type: 'stop' });
       const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
       const stats = await Promise.race([final, exited.then(() => undefined)]);
@@ -166,7 +159,7 @@ export async function startChild(options: {
       await exited;
     },
     exited,
-    /** Resolves once everything the child wrote is in `logFile`. */
-    logClosed,
+    /** Resolves once everything the child wrote is in `logFile`: it wrote there itself, so at its exit. */
+    logClosed: exited.then(() => undefined),
   };
 }
