@@ -3,8 +3,8 @@
  * scenario sends orders through POST /orders at a fixed rate (a careful client: retries with the same
  * order id), breaks something mid-run, lets the pipeline drain, then reads back what happened from
  * DynamoDB, the Notification and DeadLetterQueue topics and the sends in the runtimes' logs. The nine
- * fault scenarios (lib/chaos-scenarios.ts) and the five of injected AWS errors (lib/chaos-aws.ts) are
- * data, run by lib/chaos-run.ts's `runScenario`. Exits 1 when a scenario fails.
+ * fault scenarios and the five of injected AWS errors are data (lib/chaos-scenarios.ts), run by
+ * lib/chaos-run.ts's `runScenario`. Exits 1 when a scenario fails.
  */
 import { join } from 'node:path';
 import { CRASH_KINDS, type CrashKind } from '../local/faults/crash-poison.ts';
@@ -16,19 +16,16 @@ import {
   readCommandLine,
   UsageError,
 } from '../tools/command-line.ts';
-import { awsScenarios } from './lib/chaos-aws.ts';
 import { DEFAULT_CRASH_KINDS, list } from './lib/chaos-faults.ts';
 import { DEFAULT_CANCEL_SHARE, runScenario, type ScenarioResult } from './lib/chaos-run.ts';
-import { killScenarios, type Scenario } from './lib/chaos-scenarios.ts';
+import { flashSale, type Scenario, scenarios } from './lib/chaos-scenarios.ts';
 import { onStack, resultsDir, table, writeJson } from './lib/report.ts';
 import type { Log } from './lib/stack.ts';
 
 export type { ScenarioResult } from './lib/chaos-run.ts';
 
-/** Every scenario of both families, by name, in the order `all` runs them. */
-const scenarios: Record<string, Scenario> = { ...killScenarios, ...awsScenarios };
 const DEFAULTS = { orders: 1_000, rate: 20 };
-const flashSaleDefaults = awsScenarios['flash-sale'].defaults;
+const flashSaleDefaults = flashSale.defaults;
 
 const usage = `usage: npm run chaos -- [--scenario <name>[,<name>...]|all] [--orders N] [--rate R] [--cancel-share S] [--out file]
   --scenario   ${Object.keys(scenarios).join(', ')} (default all)

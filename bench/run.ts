@@ -8,8 +8,8 @@
 import { join } from 'node:path';
 import { InfraError, stopAllManaged } from '../local/infra/index.ts';
 import { type CommandLine, flagsOf, positiveNumber, readCommandLine } from '../tools/command-line.ts';
-import { flashSale } from './lib/chaos-aws.ts';
 import { runScenario } from './lib/chaos-run.ts';
+import { flashSale } from './lib/chaos-scenarios.ts';
 import { type CostReport, costReport } from './lib/cost.ts';
 import type { CpuUsage } from './lib/cpu.ts';
 import { stockFor } from './lib/orders.ts';

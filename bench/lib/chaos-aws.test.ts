@@ -1,18 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import type { OrderStatus } from '../../functions/shared/orders/model.ts';
 import { builtInFaultProfile, type FaultCounters, type FaultProfile } from '../../local/faults/profile.ts';
+import { attemptFigures, reservationRate, withCountingRules } from './chaos-run.ts';
 import {
-  attemptFigures,
   awsScenarios,
   FLASH_SALE_SKU,
   flashSale,
   isWarmup,
-  reservationRate,
+  type ScenarioEffects,
   silentRules,
   WARMUP_SKU,
-  withCountingRules,
-} from './chaos-aws.ts';
-import type { ScenarioEffects } from './chaos-scenarios.ts';
+} from './chaos-scenarios.ts';
 import { subtractStats } from './phase.ts';
 import type { OrderFacts } from './verify.ts';
 

@@ -1,24 +1,23 @@
 /**
- * The one runner of every `npm run chaos` scenario (./chaos-scenarios.ts, ./chaos-aws.ts). Per scenario:
- * fresh tables stocked as it says, runtimes behind a round-robin API, its warm-up, its fault armed, its
- * orders at their rate (a careful client: retries with the same order id) with the cancels of
- * runtime-kill-cancel, the drain, the replay, then the read-back of what the run left behind (DynamoDB,
- * the Notification and DeadLetterQueue topics, the sends in every runtime's log) for its pure verdict.
+ * The one runner of every `npm run chaos` scenario (./chaos-scenarios.ts). Per scenario: fresh tables
+ * stocked as it says, runtimes behind a round-robin API, its warm-up, its fault armed, its orders at their
+ * rate (a careful client: retries with the same order id) with the cancels of runtime-kill-cancel, the
+ * drain, the replay, then the read-back of what the run left behind (DynamoDB, the Notification and
+ * DeadLetterQueue topics, the sends in every runtime's log) for its pure verdict; and the run's figures
+ * (attempts per order under injected errors, the flash sale's).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CrashKind } from '../../local/faults/crash-poison.ts';
+import {
+  type FaultCounters,
+  type FaultProfile,
+  type FaultRuleInput,
+  parseFaultProfile,
+} from '../../local/faults/profile.ts';
 import { findFreePorts } from '../../local/infra/index.ts';
 import { deadLetterTopic } from '../../topology/topics.ts';
-import {
-  attemptsLine,
-  attemptsOf,
-  flashSaleFigures,
-  isWarmup,
-  measuredOnly,
-  withCountingRules,
-} from './chaos-aws.ts';
-import { countBy, type FaultRun } from './chaos-faults.ts';
-import type { Scenario, Verdict } from './chaos-scenarios.ts';
+import { countBy, type FaultRun, list } from './chaos-faults.ts';
+import { isWarmup, type Scenario, type Verdict } from './chaos-scenarios.ts';
 import {
   CompletionTracker,
   type DriveResult,
@@ -44,9 +43,11 @@ import {
   newRunId,
   preparePipeline,
 } from './stack.ts';
+import { summarize } from './stats.ts';
 import {
   type CancelAnswer,
   checkNotifications,
+  type EffectsReport,
   parseDeadLetter,
   readDeliveries,
   readEffects,
@@ -459,3 +460,117 @@ export type ScenarioResult = ReturnType<typeof resultOf> &
     skipped?: string;
     durationS: number;
   };
+
+/**
+ * Rules that never fire (rate 0) but count, in the layer's `byRule.matched`, every request of their kind:
+ * the attempts per order (each HTTP request the functions' clients make, the SDK's own retries included).
+ * First, so that each matches every request (latency rules are drawn whatever fires after them).
+ */
+const COUNTING_RULES: FaultRuleInput[] = [
+  { name: 'count:dynamodb', service: 'dynamodb' },
+  { name: 'count:dynamodb:TransactWriteItems', service: 'dynamodb', operations: ['TransactWriteItems'] },
+  { name: 'count:sns', service: 'sns' },
+].map((rule) => ({ ...rule, rate: 0, fault: { kind: 'latency', ms: 0 } }) as FaultRuleInput);
+
+export const withCountingRules = (profile: FaultProfile): FaultProfile =>
+  parseFaultProfile({ ...profile, rules: [...COUNTING_RULES, ...profile.rules] });
+
+const countOf = (faults: FaultCounters | undefined, rule: string) => faults?.byRule[rule]?.matched ?? 0;
+
+const per = (n: number, orders: number) => Math.round((n / Math.max(1, orders)) * 100) / 100;
+
+/** The attempts of a run, from the fault layer's counters, the probe's calls and the mappings' counters. */
+export function attemptFigures(input: {
+  orders: number;
+  faults: FaultCounters | undefined;
+  dynamodbCalls: number;
+  failedInvocations: number;
+}) {
+  const { orders, faults } = input;
+  const { latency: _latency, ...errors } = faults?.byKind ?? {};
+  return {
+    /** The run's orders in the orders table (the API wrote them): what the figures are divided by. */
+    orders,
+    /** Every HTTP request (the SDK's retries and the functions' own), and the calls the functions made. */
+    dynamodbRequestsPerOrder: per(countOf(faults, 'count:dynamodb'), orders),
+    dynamodbCallsPerOrder: per(input.dynamodbCalls, orders),
+    snsRequestsPerOrder: per(countOf(faults, 'count:sns'), orders),
+    /** Errors and dropped connections injected per order; injections by kind (latency aside) over the run. */
+    injectedPerOrder: per(faults?.injected ?? 0, orders),
+    injectedByKind: Object.fromEntries(Object.entries(errors).sort()),
+    /** Mapping invocations that failed (their batch retried or bisected). */
+    failedInvocations: input.failedInvocations,
+    failedInvocationsPerOrder: per(input.failedInvocations, orders),
+    transactionsPerOrder: per(countOf(faults, 'count:dynamodb:TransactWriteItems'), orders),
+  };
+}
+type AttemptFigures = ReturnType<typeof attemptFigures>;
+
+/** The attempts of the measured orders: the counters at the end less those after the warm-up. */
+export function attemptsOf(stats: ChildStats | undefined, warm: ChildStats | undefined, orders: number) {
+  const since = subtractStats(stats, warm);
+  return attemptFigures({
+    orders,
+    faults: since?.faults,
+    dynamodbCalls: Object.values(since?.dynamodb ?? {}).reduce((n, table) => n + table.calls, 0),
+    failedInvocations: Object.values(since?.emulators ?? {}).reduce((n, e) => n + e.failedInvocations, 0),
+  });
+}
+
+export const attemptsLine = (a: AttemptFigures) =>
+  `per order: ${a.dynamodbRequestsPerOrder} DynamoDB requests for ${a.dynamodbCallsPerOrder} calls, ${a.snsRequestsPerOrder} SNS requests, ${a.transactionsPerOrder} inventory transactions, ${a.injectedPerOrder} faults injected, ${a.failedInvocationsPerOrder} failed invocations retried (${a.failedInvocations}); injected: ${list(a.injectedByKind, 'nothing')}`;
+
+/** The effects of the measured orders only (the warm-up's are checked with the rest: notices, stock). */
+export function measuredOnly(effects: EffectsReport): EffectsReport {
+  const orders = new Map([...effects.orders].filter(([orderId]) => !isWarmup(orderId)));
+  const statuses: Record<string, number> = {};
+  for (const order of orders.values()) statuses[order.status] = (statuses[order.status] ?? 0) + 1;
+  const shipped = new Set([...effects.shipped].filter((orderId) => !isWarmup(orderId)));
+  return { ...effects, orders, statuses, shipped };
+}
+
+/** Reservations per second from the CONFIRMED times of the orders' histories (n reservations, n − 1 gaps). */
+export function reservationRate(confirmedAt: readonly string[]): { perSec: number; spanS: number } {
+  const times = confirmedAt.map((at) => Date.parse(at)).filter(Number.isFinite);
+  if (times.length < 2) return { perSec: 0, spanS: 0 };
+  const spanS = Math.max(0.001, (Math.max(...times) - Math.min(...times)) / 1000);
+  return { perSec: Math.round(((times.length - 1) / spanS) * 10) / 10, spanS: Math.round(spanS * 100) / 100 };
+}
+
+/**
+ * The flash sale's figures, from its measured orders, their completions and the inventory transactions
+ * counted: reservations/s while stock lasted, transactions per decision and per reservation, and the
+ * latency (202 to the final notice delivered) of the orders that got a unit and of those rejected.
+ */
+export function flashSaleFigures(
+  measured: EffectsReport,
+  tracker: CompletionTracker,
+  stock: number,
+  transactions: number,
+) {
+  // When inventory reserved each unit: the order's CONFIRMED entry.
+  const reserved = [...measured.orders.values()].flatMap(
+    (o) => o.history.find((entry) => entry.status === 'CONFIRMED')?.at ?? [],
+  );
+  const rejected = measured.statuses.REJECTED ?? 0;
+  const rate = reservationRate(reserved);
+  const latency = (kind: string) => {
+    const samples = [...tracker.completed.values()].flatMap((c) => {
+      const accepted = tracker.accepted.get(c.orderId);
+      return c.kind === kind && accepted !== undefined && !isWarmup(c.orderId) ? [c.at - accepted] : [];
+    });
+    const { p50Ms, p99Ms, count } = summarize(samples);
+    return { p50Ms, p99Ms, count };
+  };
+  return {
+    stock,
+    reserved: reserved.length,
+    rejected,
+    reservationsPerSec: rate.perSec,
+    reservingS: rate.spanS,
+    transactionsPerDecision: per(transactions, reserved.length + rejected),
+    transactionsPerReservation: per(transactions, reserved.length),
+    reservedLatency: latency('order-shipped'),
+    rejectedLatency: latency('order-rejected'),
+  };
+}

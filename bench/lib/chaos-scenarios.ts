@@ -1,24 +1,31 @@
 /**
- * The scenarios of `npm run chaos` as data: here the faults (kills, rebalances, replay, poison, crashing
- * records, cancels), in ./chaos-aws.ts the injected AWS errors. Per scenario its fault (./chaos-faults.ts,
- * ./chaos-crash.ts), what runs while the orders flow and after the drain, and a pure `verdict(effects)`
- * unit-tested without a broker (./chaos-scenarios.test.ts). ./chaos-run.ts runs both families.
+ * The scenarios of `npm run chaos` as data: the faults (kills, rebalances, replay, poison, crashing
+ * records, cancels; ./chaos-faults.ts) and the injected AWS errors (issue #20: the fault profile the
+ * runtime starts with, the orders sent against which stock). Per scenario what runs while the orders flow
+ * and after the drain, and a pure `verdict(effects)`: it reads only what the run left behind, so it is
+ * unit-tested without a broker (./chaos-scenarios.test.ts, ./chaos-aws.test.ts). ./chaos-run.ts runs them.
  */
-
-import type { CatalogEntry } from '../../functions/shared/catalog.ts';
-import type { FaultCounters, FaultProfile } from '../../local/faults/profile.ts';
+import { type CatalogEntry, catalogBySku } from '../../functions/shared/catalog.ts';
+import { flashSaleProfile } from '../../local/faults/flash-sale.ts';
+import {
+  builtInFaultProfile,
+  type FaultCounters,
+  type FaultKind,
+  type FaultProfile,
+} from '../../local/faults/profile.ts';
 import {
   brokerKill,
   CRASH_WRAPPER,
   crashPoison,
   dynamodbKill,
   type Fault,
+  list,
   poison,
   runtimeJoinKill,
   runtimeJoinLeave,
   runtimeKill,
 } from './chaos-faults.ts';
-import type { OrderBody } from './orders.ts';
+import { benchOrder, type OrderBody } from './orders.ts';
 import type { BenchStack } from './stack.ts';
 import {
   type CancelAnswer,
@@ -174,3 +181,120 @@ export const killScenarioNames = Object.keys(kill) as (keyof typeof kill)[];
 export const killScenarios = Object.fromEntries(
   Object.entries(kill).map(([name, s]) => [name, { name, verdict: shipsEverything, ...s }]),
 ) as Record<keyof typeof kill, Scenario>;
+
+/** Transient errors must never put a record on DeadLetterQueue. */
+function deadLetterFailures(e: ScenarioEffects): string[] {
+  const deadLettered = list(e.deadLettered, '');
+  return deadLettered ? [`records dead-lettered under transient errors: ${deadLettered}`] : [];
+}
+
+/** A scenario must be able to fail: it fails when its profile injected nothing of a kind it is about. */
+function injectionFailures(faults: FaultCounters | undefined, kinds: readonly FaultKind[]): string[] {
+  if (!faults) return ['the runtime had no fault layer: nothing was injected'];
+  return kinds
+    .filter((kind) => (faults.byKind[kind] ?? 0) === 0)
+    .map((kind) => `no ${kind} was injected (${faults.requests} requests through the fault layer)`);
+}
+
+/** A scenario of the demo orders (one to three lines, plentiful stock) under a built-in profile. */
+function loadScenario(name: string, profileName: string, kinds: readonly FaultKind[]): Scenario {
+  return {
+    name,
+    defaults: { orders: 1_000, rate: 20 },
+    profile: () => builtInFaultProfile(profileName) as FaultProfile,
+    verdict: (e) => {
+      const verdict = shipsEverything(e);
+      verdict.failures.push(...deadLetterFailures(e), ...injectionFailures(e.faults, kinds));
+      return verdict;
+    },
+  };
+}
+
+/** The one SKU of the flash sale: the demo's limited vinyl, stocked for the sale. */
+export const FLASH_SALE_SKU = 'SKU-VINYL-LTD';
+
+/**
+ * Rules of `profile` that were expected to fire at least 5 times (requests they matched × their rate) and
+ * never did: the injection is not working (the chance of no injection is then below e^−5, under 1%).
+ */
+export function silentRules(profile: FaultProfile, faults: FaultCounters | undefined): string[] {
+  return profile.rules.flatMap((rule) => {
+    const counts = rule.name ? faults?.byRule[rule.name] : undefined;
+    if (!rule.name || !counts || rule.rate === 0) return [];
+    return counts.matched * rule.rate >= 5 && counts.fired === 0 ? [rule.name] : [];
+  });
+}
+
+/** Exactly the stock shipped, every other order rejected and told once, nothing oversold or lost. Pure. */
+function flashSaleVerdict(e: ScenarioEffects) {
+  const ended = (orderId: string) =>
+    ['SHIPPED', 'REJECTED'].includes(e.effects.orders.get(orderId)?.status ?? '');
+  const verdict = invariants(e, 'ended SHIPPED or REJECTED', ended);
+  const failures = [...verdict.failures, ...deadLetterFailures(e)];
+  const shipped = e.effects.statuses.SHIPPED ?? 0;
+  const rejected = e.effects.statuses.REJECTED ?? 0;
+  const expectedShipped = Math.min(e.stock, e.accepted.length);
+  if (shipped > e.stock) failures.push(`oversold: ${shipped} units shipped of ${e.stock} in stock`);
+  else if (shipped !== expectedShipped)
+    failures.push(`${shipped} unit(s) shipped, not ${expectedShipped} (${e.stock} in stock)`);
+  if (rejected !== e.accepted.length - expectedShipped)
+    failures.push(`${rejected} order(s) rejected, not ${e.accepted.length - expectedShipped}`);
+  if (!e.faults) failures.push('the runtime had no fault layer: nothing was injected');
+  for (const rule of e.profile ? silentRules(e.profile, e.faults) : [])
+    failures.push(`${rule} never fired, though the model’s rate made it likely`);
+  return { ...verdict, failures };
+}
+
+/** The warm-up orders' SKU in the flash sale (stocked like the sale's, never faulted). */
+export const WARMUP_SKU = 'SKU-TSHIRT-M';
+/** A warm-up order's id: of the run (checked like the others), never counted as one of its orders. */
+export const isWarmup = (orderId: string): boolean => orderId.includes('-warmup-');
+
+/** Order `index` of the run: one unit of `sku` (`tag` in its id after the run's). */
+const oneUnitOf =
+  (sku: string, tag = '') =>
+  (runId: string, index: number, entries: readonly CatalogEntry[]) => {
+    const entry = entries.find((e) => e.sku === sku) as CatalogEntry;
+    const { items: _items, ...order } = benchOrder(runId, index, [entry]);
+    const items = [{ sku, name: entry.name, quantity: 1, unitPrice: entry.unitPrice }];
+    return { ...order, orderId: `bench-${runId}-${tag}${index}`, items };
+  };
+
+export const flashSale = {
+  name: 'flash-sale',
+  defaults: { orders: 2_000, rate: 100 },
+  stockFor: (orders: number) => Math.max(1, Math.round(orders / 4)),
+  catalog: (stock: number) =>
+    [FLASH_SALE_SKU, WARMUP_SKU].map((sku) => ({
+      ...(catalogBySku.get(sku) as CatalogEntry),
+      initialStock: stock,
+    })),
+  order: oneUnitOf(FLASH_SALE_SKU),
+  // Cold starts would otherwise take the first seconds, while the stock sells.
+  warmup: { orders: 20, order: oneUnitOf(WARMUP_SKU, 'warmup-') },
+  // The rates topology/contention.ts predicts for this many orders/s on one stock item.
+  profile: ({ orders, rate }: RunSize) =>
+    flashSaleProfile({ sku: FLASH_SALE_SKU, orders, seconds: orders / rate }),
+  verdict: flashSaleVerdict,
+} satisfies Scenario;
+
+export const awsScenarios = {
+  // Transaction conflicts on the inventory, single-item write conflicts on inventory and orders.
+  'ddb-contention': loadScenario('ddb-contention', 'contention', [
+    'TransactionCanceledException',
+    'TransactionConflictException',
+  ]),
+  // Throttling of the inventory, orders and idempotency tables.
+  'ddb-throttling': loadScenario('ddb-throttling', 'throttling', [
+    'ThrottlingException',
+    'ProvisionedThroughputExceededException',
+    'TransactionCanceledException',
+  ]),
+  // DynamoDB 500s and dropped connections before and after the write; SNS 500s.
+  'ddb-errors': loadScenario('ddb-errors', 'errors', ['InternalServerError', 'drop', 'InternalError']),
+  'sns-throttling': loadScenario('sns-throttling', 'sns-throttling', ['Throttling']),
+  'flash-sale': flashSale,
+} satisfies Record<string, Scenario>;
+
+/** Every scenario of both families, by name, in the order `all` runs them. */
+export const scenarios: Record<string, Scenario> = { ...killScenarios, ...awsScenarios };
