@@ -47,7 +47,7 @@ export interface ApiEmulatorOptions extends FunctionIdentity {
   /** Defaults to 127.0.0.1 and 3000; port 0 picks a free port. */
   host?: string;
   port?: number;
-  log?: (line: string) => void;
+  log: (line: string) => void;
   timeouts?: ListenerTimeouts;
   /**
    * API Gateway's AWS_IAM authorization: the routes whose `auth` is `iam` need a SigV4 signature by these
@@ -89,8 +89,8 @@ export function matchRoute(
       const segment = segments[i] as string;
       const param = /^\{(\w+)\}$/.exec(part);
       if (param) {
-        // Decodable: the request target was checked before routing.
-        setOwn(params, param[1] as string, decodeURIComponent(segment));
+        // Decodable: the request target was checked before routing. (The names are the manifest's.)
+        params[param[1] as string] = decodeURIComponent(segment);
         return segment !== '';
       }
       return part === segment;
@@ -101,62 +101,36 @@ export function matchRoute(
 }
 
 /**
- * Sets an own property, whatever the key: `record[key] = value` with a client's `__proto__` would set
- * the prototype instead, and `record.constructor ??= []` would find Object's. The Lambda runtime's
- * JSON.parse gives the function own properties for such keys too.
+ * Name/value pairs as API Gateway passes them: the last value of a name, and every value of it. As own
+ * properties whatever the name (Object.fromEntries defines them): `record[name] = value` with a client's
+ * `__proto__` would set the prototype instead. The Lambda runtime's JSON.parse gives own properties too.
  */
-function setOwn<V>(record: Record<string, V>, key: string, value: V): void {
-  Object.defineProperty(record, key, { value, writable: true, enumerable: true, configurable: true });
-}
-
-const getOwn = <V>(record: Record<string, V>, key: string): V | undefined =>
-  Object.hasOwn(record, key) ? record[key] : undefined;
-
-/** Name/value pairs as API Gateway passes them: the last value of a name, and every value of it. */
-function grouped(pairs: Iterable<readonly [string, string]>) {
-  const last: Record<string, string> = {};
-  const all: Record<string, string[]> = {};
-  for (const [name, value] of pairs) {
-    setOwn(all, name, [...(getOwn(all, name) ?? []), value]);
-    setOwn(last, name, value);
-  }
-  return { last, all, empty: Object.keys(last).length === 0 };
+function grouped(pairs: readonly (readonly [string, string])[]) {
+  const all = new Map<string, string[]>();
+  for (const [name, value] of pairs) all.set(name, [...(all.get(name) ?? []), value]);
+  return { last: Object.fromEntries(pairs), all: Object.fromEntries(all), empty: all.size === 0 };
 }
 
 type RequestTarget = Pick<ReceivedRequest, 'path' | 'query'>;
 
-const decodeQueryPart = (text: string): string => decodeURIComponent(text.replaceAll('+', ' '));
-
 /**
  * The path (as sent) and query (decoded) of origin-form (`/orders?x=1`) and absolute-form
  * (`http://host/orders`) targets, not normalised; undefined for one API Gateway would refuse (400):
- * `*` and other forms, and percent-encoding that is malformed or not UTF-8
- * (in the path or the query), which `decodeURIComponent` would throw on later.
+ * `*` and other forms, and percent-encoding that is malformed or not UTF-8 (in the path or the query),
+ * which `decodeURIComponent` would throw on later.
  */
 export function parseRequestTarget(target: string): RequestTarget | undefined {
   const absolute = /^https?:\/\/[^/?#]*(.*)$/i.exec(target);
-  let rest = absolute ? absolute[1] || '/' : target;
-  if (!rest.startsWith('/')) return undefined;
-  const hash = rest.indexOf('#');
-  if (hash >= 0) rest = rest.slice(0, hash);
-  const mark = rest.indexOf('?');
-  const path = mark >= 0 ? rest.slice(0, mark) : rest;
-  const rawQuery = mark >= 0 ? rest.slice(mark + 1) : '';
+  const parts = /^([^?#]*)(?:\?([^#]*))?/.exec(absolute ? absolute[1] || '/' : target);
+  const [, path = '', rawQuery = ''] = parts ?? [];
+  if (!path.startsWith('/')) return undefined;
   try {
-    for (const segment of path.split('/')) decodeURIComponent(segment);
-    const query = rawQuery
-      .split('&')
-      .filter((pair) => pair !== '')
-      .map((pair): [string, string] => {
-        const equals = pair.indexOf('=');
-        return equals >= 0
-          ? [decodeQueryPart(pair.slice(0, equals)), decodeQueryPart(pair.slice(equals + 1))]
-          : [decodeQueryPart(pair), ''];
-      });
-    return { path, query };
+    decodeURIComponent(path);
+    decodeURIComponent(rawQuery);
   } catch {
     return undefined;
   }
+  return { path, query: [...new URLSearchParams(rawQuery)] };
 }
 
 /**
@@ -223,7 +197,7 @@ export function toProxyEvent(
   const empty = request.body.length === 0;
   const binary = !empty && !isUtf8(request.body);
   const now = new Date();
-  const userAgent = getOwn(headers, 'User-Agent') ?? getOwn(headers, 'user-agent') ?? null;
+  const userAgent = headers['User-Agent'] ?? headers['user-agent'] ?? null;
   return {
     resource: matched.route.resource,
     path: request.target.path,
@@ -238,7 +212,7 @@ export function toProxyEvent(
       accountId: LOCAL_ACCOUNT_ID,
       apiId,
       authorizer: undefined,
-      domainName: getOwn(headers, 'Host') ?? getOwn(headers, 'host') ?? `127.0.0.1:${request.localPort}`,
+      domainName: headers.Host ?? headers.host ?? `127.0.0.1:${request.localPort}`,
       domainPrefix: apiId,
       extendedRequestId: randomBytes(8).toString('base64url'),
       httpMethod: request.method,
@@ -289,7 +263,6 @@ const FRAMING_HEADERS = new Set(['content-length', 'transfer-encoding', 'connect
 
 /** The integration's headers as Node writes them, or undefined when one is not a valid HTTP header. */
 function responseHeadersOf(result: APIGatewayProxyResult): Record<string, string | string[]> | undefined {
-  const headers: Record<string, string | string[]> = {};
   const entries: [string, string | string[]][] = [
     ...Object.entries(result.multiValueHeaders ?? {}).map(([name, values]): [string, string[]] => [
       name,
@@ -297,17 +270,16 @@ function responseHeadersOf(result: APIGatewayProxyResult): Record<string, string
     ]),
     ...Object.entries(result.headers ?? {}).map(([name, value]): [string, string] => [name, String(value)]),
   ];
+  const kept = entries.filter(([name]) => !FRAMING_HEADERS.has(name.toLowerCase()));
   try {
-    for (const [name, value] of entries) {
-      if (FRAMING_HEADERS.has(name.toLowerCase())) continue;
+    for (const [name, value] of kept) {
       validateHeaderName(name);
       for (const v of Array.isArray(value) ? value : [value]) validateHeaderValue(name, v);
-      setOwn(headers, name, value);
     }
   } catch {
     return undefined;
   }
-  return headers;
+  return Object.fromEntries(kept);
 }
 
 /** The IAM user a verified signature stands for locally: there is one, whose credentials the emulator checks. */
@@ -359,7 +331,6 @@ async function integrate(
  */
 export async function startApiEmulator(options: ApiEmulatorOptions) {
   const apiId = randomBytes(5).toString('hex');
-  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const verify = options.iam ? sigV4Verifier(options.iam) : undefined;
 
   // What /openapi.json names as this server: the address it listens on, never the client's Host header.
@@ -395,7 +366,7 @@ export async function startApiEmulator(options: ApiEmulatorOptions) {
     const request = { method, target, rawHeaders: req.rawHeaders, body, sourceIp: remoteAddress, localPort };
     const event = toProxyEvent(request, matched, apiId, verdict?.accessKeyId);
     await integrate(res, event, options.invoke, (why) =>
-      log(`[api] ${method} ${path}: ${options.functionName} ${why}`),
+      options.log(`[api] ${method} ${path}: ${options.functionName} ${why}`),
     );
   };
 
@@ -403,7 +374,7 @@ export async function startApiEmulator(options: ApiEmulatorOptions) {
   // a JSON 4xx like API Gateway's, stalled ones 408; CONNECT names no resource of the API.
   const server: Server = safeHttpServer(handle, {
     name: 'api',
-    log,
+    log: options.log,
     timeouts: options.timeouts,
     connect: { status: 403, message: MISSING_TOKEN },
   });

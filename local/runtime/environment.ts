@@ -9,20 +9,15 @@ import {
   type TableName,
   tableEnvironment,
 } from '../../topology/index.ts';
+import type { ProvisionOptions } from '../infra/provision.ts';
 import { localTopicArn } from '../infra/sns.ts';
 import { localRegion } from './lambda-context.ts';
 
-export interface LocalEndpoints {
-  kafkaBrokers: string[];
-  dynamodbEndpoint: string;
-  /** moto's SNS, for the channels' topics. */
-  snsEndpoint: string;
-  /** Prefix of the physical table and topic names (`<prefix>-<name>`), so test runs can use their own. */
-  tablePrefix?: string;
-}
-
-/** The environment Lambda gives `fn` locally: the manifest's wiring plus the local endpoints. */
-export function functionEnvironment(fn: FunctionName, endpoints: LocalEndpoints): Record<string, string> {
+/**
+ * The environment Lambda gives `fn` locally: the manifest's wiring plus the endpoints (and table prefix)
+ * that provisioning created them at.
+ */
+export function functionEnvironment(fn: FunctionName, endpoints: ProvisionOptions): Record<string, string> {
   const spec = manifest.functions[fn];
   const tables = Object.keys(spec.tables) as TableName[];
   return {

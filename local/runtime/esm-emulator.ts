@@ -33,7 +33,7 @@ export interface EsmEmulatorOptions extends FunctionIdentity {
   bootstrapBrokers: string[];
   invoke: Invoker<msk.MskEvent, unknown>;
   retryBackoff?: rules.RetryBackoff;
-  log?: (line: string) => void;
+  log: (line: string) => void;
 }
 
 /**
@@ -123,8 +123,7 @@ export class EsmEmulator {
   }
 
   #log(line: string): void {
-    const log = this.#options.log ?? ((text) => process.stderr.write(`${text}\n`));
-    log(`[esm:${this.functionName}] ${line}`);
+    this.#options.log(`[esm:${this.functionName}] ${line}`);
   }
 
   /** Joins the consumer group and starts polling; resolves once the stream is open. */

@@ -3,9 +3,10 @@ import { pathToFileURL } from 'node:url';
 import { consumerGroupId, type FunctionName, functionNames, manifest } from '../../topology/index.ts';
 import type { FaultProfile } from '../faults/profile.ts';
 import { type FaultLayer, startFaultLayer } from '../faults/proxy.ts';
+import type { ProvisionOptions } from '../infra/provision.ts';
 import { projectRoot } from '../python/venv.ts';
 import { type RunningApi, startApiEmulator } from './api-emulator.ts';
-import { functionEnvironment, type LocalEndpoints, passedThroughVariables } from './environment.ts';
+import { functionEnvironment, passedThroughVariables } from './environment.ts';
 import { EnvironmentPool, type InvocationReport } from './environments/pool.ts';
 import { EsmEmulator, type RetryBackoff } from './esm-emulator.ts';
 import { failedOutcome, type Invoker, type LambdaHandler } from './lambda-context.ts';
@@ -15,7 +16,8 @@ import { localIamVerifier, type SigV4VerifierOptions } from './sigv4-verifier.ts
 // biome-ignore lint/suspicious/noExplicitAny: handlers take and return many event shapes.
 type AnyHandler = LambdaHandler<any, any>;
 
-export interface LocalRuntimeOptions extends LocalEndpoints {
+/** The endpoints and table prefix are provisioning's: the functions reach what it created. */
+export interface LocalRuntimeOptions extends ProvisionOptions {
   /** API emulator address; port 0 picks a free one. Defaults to 127.0.0.1:3000. */
   apiHost?: string;
   apiPort?: number;

@@ -68,6 +68,7 @@ describe('schedule emulator', () => {
       ...identity,
       intervalMs: Number.POSITIVE_INFINITY,
       invoke: inProcessInvoker(identity, counting.handler),
+      log: () => undefined,
     });
     schedule.start();
     // Never scheduled: an infinite interval only runs when asked.
@@ -92,6 +93,7 @@ describe('schedule emulator', () => {
           ...identity,
           intervalMs: 0,
           invoke: inProcessInvoker(identity, async () => undefined),
+          log: () => undefined,
         }),
     ).toThrow(/interval must be positive/);
   });

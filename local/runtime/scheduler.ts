@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ScheduledEvent } from 'aws-lambda';
-import { type FunctionIdentity, type Invoker, LOCAL_ACCOUNT_ID, localRegion } from './lambda-context.ts';
+import {
+  type FunctionIdentity,
+  failedOutcome,
+  type Invoker,
+  LOCAL_ACCOUNT_ID,
+  localRegion,
+} from './lambda-context.ts';
 
 /** setTimeout's longest delay; a longer one fires at once. */
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
@@ -10,7 +16,7 @@ export interface ScheduleEmulatorOptions extends FunctionIdentity {
   /** Time between the end of one run and the start of the next; `Infinity`: only `runNow()` runs it. */
   intervalMs: number;
   invoke: Invoker<ScheduledEvent, unknown>;
-  log?: (line: string) => void;
+  log: (line: string) => void;
 }
 
 /** The event a scheduled EventBridge rule sends its Lambda target (`Scheduled Event`, from `aws.events`). */
@@ -86,15 +92,11 @@ export class ScheduleEmulator {
 
   async #invoke(): Promise<unknown> {
     this.stats.invocations += 1;
-    try {
-      const outcome = await this.#options.invoke(scheduledEvent(this.functionName, new Date()));
-      if (outcome.status === 'ok') return outcome.payload;
-      throw Object.assign(new Error(outcome.errorMessage), { name: outcome.errorType });
-    } catch (error) {
-      this.stats.failedInvocations += 1;
-      const log = this.#options.log ?? ((line) => process.stderr.write(`${line}\n`));
-      log(`[${this.functionName}] scheduled invocation failed: ${(error as Error).message ?? error}`);
-      throw error;
-    }
+    const event = scheduledEvent(this.functionName, new Date());
+    const outcome = await this.#options.invoke(event).catch(failedOutcome);
+    if (outcome.status === 'ok') return outcome.payload;
+    this.stats.failedInvocations += 1;
+    this.#options.log(`[${this.functionName}] scheduled invocation failed: ${outcome.errorMessage}`);
+    throw Object.assign(new Error(outcome.errorMessage), { name: outcome.errorType });
   }
 }
