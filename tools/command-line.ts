@@ -16,10 +16,7 @@ type Options = NonNullable<ParseArgsConfig['options']>;
 const help = { help: { type: 'boolean', short: 'h' } } as const;
 
 /** Where a command prints: its usage for `--help` on `log`, a usage error on `error`. */
-export interface CommandOutput {
-  log(line: string): void;
-  error(line: string): void;
-}
+export type CommandOutput = Pick<Console, 'log' | 'error'>;
 
 /**
  * A command's flags by kind, as `parseArgs` takes them: `flagsOf({ string: ['topic'], boolean: ['dry-run'] })`

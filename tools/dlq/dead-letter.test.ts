@@ -7,8 +7,6 @@ import {
   isOriginalOf,
   matches,
   parseDeadLetterQueueRecord,
-  REPLAYED_FROM_HEADER,
-  REPLAYED_RECORD_HEADER,
   replayId,
   stepOf,
 } from './dead-letter.ts';
@@ -110,7 +108,6 @@ describe('dead letters', () => {
       valueTruncated: false,
       headersTruncated: false,
       valueBytes: undefined,
-      replayOf: undefined,
     });
     expect(letter?.error).toContain('not-json');
     expect(letter?.original).toEqual({
@@ -225,43 +222,6 @@ describe('dead letters', () => {
       kind: 'unreadable',
       error: expect.stringContaining('valueTruncated'),
     });
-  });
-
-  it('tells the letter of a replayed record that failed again, in both shapes', () => {
-    const again = letterOf({
-      key: 'ord-7',
-      topic: 'OrderReceived',
-      partition: 0,
-      offset: '99',
-      value: poisonBytes,
-      headers: {
-        [REPLAYED_FROM_HEADER]: 'DeadLetterQueue:1:12',
-        [REPLAYED_RECORD_HEADER]: 'OrderReceived:2:41',
-      },
-    });
-    expect(lettersOf(again)[0]?.replayOf).toEqual({
-      letter: 'DeadLetterQueue:1:12',
-      original: 'OrderReceived:2:41',
-    });
-    const lambda = JSON.parse(lambdaLetter.toString()) as {
-      payload: { records: Record<string, Array<{ headers: Array<Record<string, number[]>> }>> };
-    };
-    const [record] = lambda.payload.records['OrderConfirmed-1'] ?? [];
-    record?.headers.push({ [REPLAYED_FROM_HEADER]: [...Buffer.from('DeadLetterQueue:0:3')] });
-    expect(lettersOf(Buffer.from(JSON.stringify(lambda)))[0]?.replayOf).toEqual({
-      letter: 'DeadLetterQueue:0:3',
-      original: undefined,
-    });
-    // A header that is not a pair of coordinates is no evidence of a replay.
-    const forged = letterOf({
-      key: 'ord-7',
-      topic: 'OrderReceived',
-      partition: 0,
-      offset: '100',
-      value: poisonBytes,
-      headers: { [REPLAYED_FROM_HEADER]: 'somewhere' },
-    });
-    expect(lettersOf(forged)[0]?.replayOf).toBeUndefined();
   });
 
   it('says why a value is neither format', () => {

@@ -30,8 +30,6 @@ export interface DeadLetter
   error: string;
   /** The original record, bytes as they were (a prefix of the value when truncated). */
   original: RecordBytes & { topic: string; partition: number; offset: string };
-  /** Set when the original record was itself a replay: the letter it came back from, i.e. it failed again. */
-  replayOf: { letter: string; original: string | undefined } | undefined;
 }
 
 /** What one `DeadLetterQueue` record is. */
@@ -62,17 +60,6 @@ export const coordinatesText = (at: { topic: string; partition: number; offset: 
  */
 export const replayId = coordinatesText;
 
-const Coordinates = /^.+:\d+:\d+$/;
-
-function replayOf(headers: Array<[string, Buffer]>): DeadLetter['replayOf'] {
-  const header = (name: string) => {
-    const text = headers.find(([key]) => key === name)?.[1].toString('utf8');
-    return text !== undefined && Coordinates.test(text) ? text : undefined;
-  };
-  const letter = header(REPLAYED_FROM_HEADER);
-  return letter === undefined ? undefined : { letter, original: header(REPLAYED_RECORD_HEADER) };
-}
-
 /**
  * One letter from what its writer says of the record. A reduced record (too large to copy whole: a
  * function's, or the emulator's failure record) flags what it cut; the original is then fetched from its topic.
@@ -91,7 +78,6 @@ function letterOf(
     keyTruncated: record.keyTruncated === true,
     valueBytes: record.valueBytes,
     keyBytes: record.keyBytes,
-    replayOf: replayOf(headers),
   };
 }
 
