@@ -6,7 +6,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { exampleOrder } from '../functions/order-api/example-order.ts';
-import { type CommandLine, flagsOf, portOf, readCommandLine, UsageError } from '../tools/command-line.ts';
+import {
+  type CommandLine,
+  flagsOf,
+  portOf,
+  positiveNumber,
+  readCommandLine,
+  UsageError,
+} from '../tools/command-line.ts';
 import { feedDashboard } from './dashboard/kpi-feed.ts';
 import { type RunningDashboard, startDashboard } from './dashboard/server.ts';
 import { builtInFaultProfile, FAULT_PROFILE_NAMES } from './faults/profile.ts';
@@ -39,10 +46,7 @@ function startOptionsOf({ values }: CommandLine<typeof flags, false>) {
   const port = portOf('port', values.port ?? process.env.PORT ?? '3000', { allowZero: true });
   const dashboard = values['dashboard-port'] ?? process.env.DASHBOARD_PORT ?? '3001';
   const dashboardPort = portOf('dashboard-port', dashboard, { allowZero: true });
-  const every = values['schedule-every'] ?? process.env.SCHEDULE_EVERY_SECONDS;
-  const seconds = every === undefined || every === '' ? undefined : Number(every);
-  if (seconds !== undefined && !(Number.isFinite(seconds) && seconds > 0))
-    throw new UsageError(`--schedule-every must be a positive number of seconds, got "${every}"`);
+  const every = values['schedule-every'] || process.env.SCHEDULE_EVERY_SECONDS || undefined;
   const seedText = values['faults-seed'];
   const seed = seedText === undefined ? undefined : Number(seedText);
   if (seed !== undefined && !Number.isSafeInteger(seed))
@@ -58,7 +62,7 @@ function startOptionsOf({ values }: CommandLine<typeof flags, false>) {
     port,
     dashboardPort,
     tablePrefix: values['table-prefix'],
-    scheduleIntervalMs: seconds === undefined ? undefined : seconds * 1000,
+    scheduleIntervalMs: every ? positiveNumber('schedule-every', every, 0) * 1000 : undefined,
     // ORDER_PIPELINE_FRESH=1 (what `npm run infra` reads too) means the same.
     fresh: values.fresh === true || process.env.ORDER_PIPELINE_FRESH === '1',
     watch: values.watch === true,

@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FunctionName } from '../../topology/index.ts';
 import { parseRequestTarget } from '../runtime/api-emulator.ts';
-import { type ListenerTimeouts, safeHttpServer } from '../runtime/http-listener.ts';
+import { type ListenerTimeouts, safeHttpServer, sendJson } from '../runtime/http-listener.ts';
 import { DashboardAggregator } from './aggregator.ts';
 import { KafkaState } from './kafka-state.ts';
 
@@ -125,10 +125,7 @@ function route(
     case '/':
       return whole(response, 200, page, { ...noStore, 'content-type': 'text/html; charset=utf-8' });
     case '/api/snapshot':
-      return whole(response, 200, JSON.stringify(state.aggregator.snapshot()), {
-        ...noStore,
-        'content-type': 'application/json',
-      });
+      return sendJson(response, 200, state.aggregator.snapshot(), noStore);
     case '/events':
       if (state.clients.full)
         return whole(response, 429, 'too many event streams open', { 'retry-after': '5' });

@@ -49,19 +49,7 @@ export interface LocalInfraOptions {
   reset?: boolean;
 }
 
-type Service = 'kafka' | 'dynamodb' | 'sns';
-
-export interface LocalInfra {
-  kafkaBrokers: string[];
-  dynamodbEndpoint: string;
-  snsEndpoint: string;
-  dataDir: string;
-  /** Which services this call started (and `stop()` will stop); the others were external. */
-  started: Record<Service, boolean>;
-  logFiles: Partial<Record<Service, string>>;
-  /** Stops what was started (SIGTERM, then SIGKILL after a grace period). Idempotent. */
-  stop(): Promise<void>;
-}
+export type LocalInfra = Awaited<ReturnType<typeof startLocalInfra>>;
 
 /** `KAFKA_BROKERS` as a list, or undefined when unset. */
 export function brokersFromEnv(env: NodeJS.ProcessEnv = process.env): string[] | undefined {
@@ -74,7 +62,7 @@ export function brokersFromEnv(env: NodeJS.ProcessEnv = process.env): string[] |
  * external ones named by `KAFKA_BROKERS` / `DYNAMODB_ENDPOINT` / `SNS_ENDPOINT`. Resolves when all answer;
  * provisioning is separate (`provisionFromManifest`) so callers decide when topics and tables are created.
  */
-export async function startLocalInfra(options: LocalInfraOptions = {}): Promise<LocalInfra> {
+export async function startLocalInfra(options: LocalInfraOptions = {}) {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const { kafkaPort = DEFAULT_KAFKA_PORT } = options;
   const fromEnv = (option: string | null | undefined, name: string) =>
@@ -140,17 +128,19 @@ export async function startLocalInfra(options: LocalInfraOptions = {}): Promise<
     for (const [name, reason] of failures.slice(1)) log(`[${name}] ${reason}`);
     throw failures[0]?.[1];
   }
+  const each = <T>(of: (service: { running?: RunningService }) => T) => ({
+    kafka: of(kafka.value),
+    dynamodb: of(dynamodb.value),
+    sns: of(sns.value),
+  });
   return {
     kafkaBrokers: kafka.value.at,
     dynamodbEndpoint: dynamodb.value.at,
     snsEndpoint: sns.value.at,
     dataDir,
-    started: { kafka: !!kafka.value.running, dynamodb: !!dynamodb.value.running, sns: !!sns.value.running },
-    logFiles: {
-      kafka: kafka.value.running?.logFile,
-      dynamodb: dynamodb.value.running?.logFile,
-      sns: sns.value.running?.logFile,
-    },
+    /** Which services this call started (and `stop()` stops: SIGTERM, then SIGKILL); the others were external. */
+    started: each(({ running }) => running !== undefined),
+    logFiles: each(({ running }) => running?.logFile),
     stop,
   };
 }

@@ -13,12 +13,10 @@ import {
 import { CreateTopicCommand, paginateListTopics, SNSClient } from '@aws-sdk/client-sns';
 import { Admin, ConfigResourceTypes, IncrementalAlterConfigOperationTypes } from '@platformatic/kafka';
 import {
-  type ChannelName,
   channelNames,
   localTableName,
   localTopicName,
   manifest,
-  type TableName,
   tableNames,
 } from '../../topology/manifest.ts';
 import { type TopicSettings, topicSettings } from '../../topology/topics.ts';
@@ -36,16 +34,6 @@ export interface ProvisionOptions {
   tablePrefix?: string;
 }
 
-/** `grown`: had fewer partitions than declared; `existing`: already as declared (or larger). */
-export type ProvisionedTopic = TopicSettings & { action: 'created' | 'grown' | 'existing' };
-/** The table's keys, TTL and indexes are the manifest's (`manifest.tables[table]`). */
-export type ProvisionedTable = { table: TableName; physicalName: string; action: 'created' | 'existing' };
-export type ProvisionedChannel = {
-  channel: ChannelName;
-  topicName: string;
-  topicArn: string;
-  action: 'created' | 'existing';
-};
 export type ProvisionResult = Awaited<ReturnType<typeof provisionFromManifest>>;
 
 /**
@@ -62,7 +50,8 @@ export async function provisionFromManifest(options: ProvisionOptions) {
 }
 
 /** The settings the stack's AWS::MSK::Topic resources get too (topology/topics.ts). */
-export async function provisionTopics(brokers: string[]): Promise<ProvisionedTopic[]> {
+/** Each topic's action: `grown` had fewer partitions than declared, `existing` was as declared (or larger). */
+export async function provisionTopics(brokers: string[]) {
   const admin = new Admin({ clientId: 'local-infra-provision', bootstrapBrokers: brokers });
   const declared = topicSettings();
   const names = declared.map((topic) => topic.name);
@@ -73,7 +62,7 @@ export async function provisionTopics(brokers: string[]): Promise<ProvisionedTop
     const replicas = Math.min(3, (await admin.metadata({ topics: [] })).brokers.size);
     const before = await admin.metadata({ topics: names.filter((name) => existing.has(name)) });
     const provisioned = await Promise.all(
-      declared.map(async (topic): Promise<ProvisionedTopic> => {
+      declared.map(async (topic) => {
         const { name, partitions } = topic;
         if (!existing.has(name)) {
           const create = { topics: [name], partitions, replicas, configs: configsOf(topic) };
@@ -85,14 +74,14 @@ export async function provisionTopics(brokers: string[]): Promise<ProvisionedTop
               throw provisionError('kafka', `creating topic ${name}`, error);
             },
           );
-          if (created) return { ...topic, action: 'created' };
+          if (created) return { ...topic, action: 'created' as const };
         }
         if ((before.topics.get(name)?.partitionsCount ?? partitions) >= partitions)
-          return { ...topic, action: 'existing' };
+          return { ...topic, action: 'existing' as const };
         await admin.createPartitions({ topics: [{ name, count: partitions }] }).catch((error: unknown) => {
           throw provisionError('kafka', `growing topic ${name} to ${partitions} partitions`, error);
         });
-        return { ...topic, action: 'grown' };
+        return { ...topic, action: 'grown' as const };
       }),
     );
     // Retention follows the manifest even for topics created earlier with another value.
@@ -125,17 +114,18 @@ export async function provisionTopics(brokers: string[]): Promise<ProvisionedTop
   }
 }
 
-export async function provisionTables(endpoint: string, tablePrefix?: string): Promise<ProvisionedTable[]> {
+/** The table's keys, TTL and indexes are the manifest's (`manifest.tables[table]`). */
+export async function provisionTables(endpoint: string, tablePrefix?: string) {
   const client = new DynamoDBClient(localDynamoDbConfig(endpoint));
   try {
     const existing = new Set<string>();
     for await (const page of paginateListTables({ client }, {}))
       for (const name of page.TableNames ?? []) existing.add(name);
     return await Promise.all(
-      tableNames.map(async (table): Promise<ProvisionedTable> => {
+      tableNames.map(async (table) => {
         const spec: TableSpec = manifest.tables[table];
         const physicalName = localTableName(table, tablePrefix);
-        let action: ProvisionedTable['action'] = 'existing';
+        let action: 'created' | 'existing' = 'existing';
         if (!existing.has(physicalName)) {
           const indexes = globalIndexes(spec);
           try {
@@ -172,17 +162,14 @@ export async function provisionTables(endpoint: string, tablePrefix?: string): P
  * handed each topic's ARN from its name (local/infra/sns.ts); a moto that names it otherwise (another
  * account) is refused here rather than found out at the first notification.
  */
-export async function provisionChannels(
-  endpoint: string,
-  tablePrefix?: string,
-): Promise<ProvisionedChannel[]> {
+export async function provisionChannels(endpoint: string, tablePrefix?: string) {
   const client = new SNSClient(localSnsConfig(endpoint));
   try {
     const existing = new Set<string>();
     for await (const page of paginateListTopics({ client }, {}))
       for (const topic of page.Topics ?? []) if (topic.TopicArn) existing.add(topic.TopicArn);
     return await Promise.all(
-      channelNames.map(async (channel): Promise<ProvisionedChannel> => {
+      channelNames.map(async (channel) => {
         const topicName = localTopicName(channel, tablePrefix);
         const topicArn = localTopicArn(channel, tablePrefix);
         const created = await client
@@ -195,7 +182,8 @@ export async function provisionChannels(
             'sns',
             `moto named SNS topic ${topicName} ${created.TopicArn}, not ${topicArn}: is MOTO_ACCOUNT_ID set for its server?`,
           );
-        return { channel, topicName, topicArn, action: existing.has(topicArn) ? 'existing' : 'created' };
+        const action = existing.has(topicArn) ? 'existing' : 'created';
+        return { channel, topicName, topicArn, action };
       }),
     );
   } finally {
