@@ -10,7 +10,6 @@ import { InfraError, stopAllManaged } from '../local/infra/index.ts';
 import { type CommandLine, flagsOf, positiveNumber, readCommandLine } from '../tools/command-line.ts';
 import { runScenario } from './lib/chaos-run.ts';
 import { flashSale } from './lib/chaos-scenarios.ts';
-import { type CostReport, costReport } from './lib/cost.ts';
 import type { CpuUsage } from './lib/cpu.ts';
 import { stockFor } from './lib/orders.ts';
 import { measure, openTarget, type SegmentResult, type Target, windowRates } from './lib/phase.ts';
@@ -72,7 +71,7 @@ function benchOptionsOf({ values }: CommandLine<typeof flags, false>) {
 }
 export type BenchOptions = ReturnType<typeof benchOptionsOf>;
 
-/** Opens a target, measures its segments, closes it. */
+/** Opens a target, measures its segments, closes it; the segments' results and the target's log. */
 async function onTarget<T>(
   kind: 'pipeline' | 'baseline',
   stack: BenchStack,
@@ -81,7 +80,7 @@ async function onTarget<T>(
 ) {
   const target = await openTarget(kind, stack, stock);
   try {
-    return { ...(await segments(target)), tablePrefix: target.tablePrefix, logFile: target.logFile };
+    return { ...(await segments(target)), logFile: target.logFile };
   } finally {
     await target.close();
   }
@@ -120,19 +119,6 @@ const segment = (
 
 const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 100) / 100 : Number.NaN);
 
-const costOf = (s: SegmentResult, tablePrefix: string) =>
-  costReport({ stats: s.stats, orders: s.counted.orders, logBytes: s.logBytes, tablePrefix });
-
-/** The per-order figures the issue names, and everything else the counters know. */
-const perOrderOf = (phase: 'throughput' | 'latency', cost: CostReport) => ({
-  phase,
-  orders: cost.orders,
-  ...cost.usagePerOrder,
-  byFunction: cost.byFunction,
-  byTable: cost.byTable,
-  byTopic: cost.byTopic,
-});
-
 /** The flash sale on the bench's stack: the chaos scenario, run once, its figures kept. */
 async function runFlashSale(stack: BenchStack, options: { orders: number; rate: number; stallMs: number }) {
   log(`[bench] flash sale: ${options.orders} orders at ${options.rate}/s for one SKU`);
@@ -170,22 +156,20 @@ export async function runBench(options: BenchOptions) {
     const sale = options.flashSale
       ? await runFlashSale(stack, { ...options.flashSale, stallMs: options.stallMs })
       : null;
-    return benchResultOf(options, pipeline, baseline?.segment, baseline?.logFile ?? null, sale);
+    return benchResultOf(options, pipeline, baseline, sale);
   });
 }
 
 /** bench/results/latest.json: the phases' figures, their per-order usage, CPU and cost (bench/README "The JSON"). */
 function benchResultOf(
   options: BenchOptions,
-  pipeline: { latency: SegmentResult; throughput: SegmentResult; tablePrefix: string; logFile: string },
-  baseline: SegmentResult | undefined,
-  baselineLog: string | null,
+  pipeline: { latency: SegmentResult; throughput: SegmentResult; logFile: string },
+  baselineRun: { segment: SegmentResult; logFile: string } | undefined,
   flashSale: Awaited<ReturnType<typeof runFlashSale>> | null,
 ) {
   const { latency, throughput } = pipeline;
-  const cost = costOf(throughput, pipeline.tablePrefix);
-  const latencyCost = costOf(latency, pipeline.tablePrefix);
-  const { orders: _, usagePerOrder, byFunction, byTable, byTopic, ...costFigures } = cost;
+  const baseline = baselineRun?.segment;
+  const { perOrder, ...costFigures } = throughput.cost;
   const ratioOf = (p: 'p50Ms' | 'p90Ms' | 'p99Ms') => ratio(latency.figures[p], baseline?.figures[p] ?? 0);
   return {
     latency: {
@@ -204,26 +188,26 @@ function benchResultOf(
       ...closedLoopMargins(options),
       pipeline: throughput.figures,
     },
-    perOrder: perOrderOf('throughput', cost),
-    perOrderLatencyPhase: perOrderOf('latency', latencyCost),
+    perOrder: { phase: 'throughput' as const, ...perOrder },
+    perOrderLatencyPhase: { phase: 'latency' as const, ...latency.cost.perOrder },
     cpu: {
       pipelineLatencyPhase: latency.cpu,
       pipelineThroughputPhase: throughput.cpu,
       // The bare chain at the same rate: its hops' process (`runtime`) and the broker.
       baselineLatencyPhase: baseline?.cpu ?? null,
     },
-    costPerMillionOrdersUsd: cost.perMillionOrdersUsd.total,
+    costPerMillionOrdersUsd: throughput.cost.perMillionOrdersUsd.total,
     cost: {
       phase: 'throughput' as const,
       ...costFigures,
-      latencyPhasePerMillionOrdersUsd: latencyCost.perMillionOrdersUsd,
+      latencyPhasePerMillionOrdersUsd: latency.cost.perMillionOrdersUsd,
     },
     flashSale,
     allFinished:
       latency.counted.allFinished &&
       throughput.counted.allFinished &&
       (baseline?.counted.allFinished ?? true),
-    logs: { pipeline: pipeline.logFile, baseline: baselineLog },
+    logs: { pipeline: pipeline.logFile, baseline: baselineRun?.logFile ?? null },
   };
 }
 export type BenchResult = Awaited<ReturnType<typeof runBench>>;
@@ -236,7 +220,7 @@ export async function runSoak(options: BenchOptions, orders: number) {
       `[soak] ${orders} orders, ${options.concurrency} in flight (${margins.warmup} warm-up, ${margins.cooldown} cool-down), windows of ${windowOrders}`,
     );
     const stock = stockFor(orders + margins.warmup + margins.cooldown);
-    const { soak, tablePrefix, logFile } = await onTarget('pipeline', stack, stock, async (target) => ({
+    const { soak, logFile } = await onTarget('pipeline', stack, stock, async (target) => ({
       soak: await segment(target, options, 'soak     pipeline', { orders, firstIndex: 0 }),
     }));
     const times = soak.completionTimes.slice(0, margins.warmup + orders);
@@ -255,7 +239,7 @@ export async function runSoak(options: BenchOptions, orders: number) {
       // ordersPerSec over all the measured orders, and the latencies at saturation.
       ...soak.figures,
       allFinished: soak.counted.allFinished,
-      perOrder: perOrderOf('throughput', costOf(soak, tablePrefix)),
+      perOrder: { phase: 'throughput' as const, ...soak.cost.perOrder },
       cpu: soak.cpu,
       log: logFile,
     };

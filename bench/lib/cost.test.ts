@@ -48,7 +48,7 @@ describe('cost per million orders', () => {
   const report = costReport({ stats, orders: 1000, logBytes: 2_000_000, tablePrefix: 'run1', deployment });
 
   it('turns counted operations into usage per order', () => {
-    expect(report.usagePerOrder).toMatchObject({
+    expect(report.perOrder).toMatchObject({
       lambdaInvocations: 1.01,
       apiRequests: 1,
       snsPublishes: 2,
@@ -63,11 +63,11 @@ describe('cost per million orders', () => {
       logBytes: 2000,
     });
     // 100 s at 0.5 GB + 20 s at 1 GB = 70 GB-s for 1000 orders.
-    expect(report.usagePerOrder.lambdaGbSeconds).toBeCloseTo(0.07, 6);
+    expect(report.perOrder.lambdaGbSeconds).toBeCloseTo(0.07, 6);
     // Init is part of the billed duration: 2 cold starts, 1 s of init at 1 GB, over 1,000 orders.
-    expect(report.usagePerOrder.lambdaColdStarts).toBeCloseTo(0.002, 6);
-    expect(report.usagePerOrder.lambdaInitGbSeconds).toBeCloseTo(0.001, 6);
-    expect(report.byTable.orders).toEqual({ readUnits: 0.5, writeUnits: 3, calls: 2 });
+    expect(report.perOrder.lambdaColdStarts).toBeCloseTo(0.002, 6);
+    expect(report.perOrder.lambdaInitGbSeconds).toBeCloseTo(0.001, 6);
+    expect(report.perOrder.byTable.orders).toEqual({ readUnits: 0.5, writeUnits: 3, calls: 2 });
   });
 
   it('prices a million orders with the price table, per-order items only', () => {

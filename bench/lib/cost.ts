@@ -42,7 +42,7 @@ export function stackDeployment(context: (key: string) => unknown = () => undefi
   };
 }
 
-export type UsagePerOrder = ReturnType<typeof usageOf>['usagePerOrder'];
+type UsagePerOrder = ReturnType<typeof usageOf>;
 
 const GB = 1024 ** 3;
 const HOURS_PER_MONTH = 730;
@@ -107,12 +107,14 @@ function kafkaUsage(produced: ChildStats['produced'], per: PerOrder) {
   return { ...totals, byTopic };
 }
 
-/** The run's usage per order (the keys of `perOrder` in bench/results/latest.json). */
-function usageOf(stats: ChildStats, logBytes: number, per: PerOrder) {
+/** The run's usage per order: `perOrder` in bench/results/latest.json. */
+function usageOf(stats: ChildStats, orders: number, logBytes: number, tablePrefix: string) {
+  const per: PerOrder = (n) => round(orders > 0 ? n / orders : 0);
   const lambda = lambdaUsage(stats.functions, per);
   const dynamodb = Object.values(stats.dynamodb);
   const kafka = kafkaUsage(stats.produced, per);
-  const usagePerOrder = {
+  return {
+    orders,
     dynamodbCalls: per(sum(dynamodb.map((t) => t.calls))),
     wru: per(sum(dynamodb.map((t) => t.writeUnits))),
     rru: per(sum(dynamodb.map((t) => t.readUnits))),
@@ -127,8 +129,10 @@ function usageOf(stats: ChildStats, logBytes: number, per: PerOrder) {
     apiRequests: per(lambda.apiRequests),
     snsPublishes: per(stats.sns?.publishes ?? 0),
     logBytes: per(logBytes),
+    byFunction: lambda.byFunction,
+    byTable: dynamodbPerTable(stats.dynamodb, tablePrefix, per),
+    byTopic: kafka.byTopic,
   };
-  return { usagePerOrder, byFunction: lambda.byFunction, byTopic: kafka.byTopic };
 }
 
 /** What a million orders cost at usage `u`, per item and in total. */
@@ -197,21 +201,15 @@ export function costReport(input: {
   deployment?: Deployment;
   prices?: Prices;
 }) {
-  const { stats, orders } = input;
   const p = input.prices ?? listPrices;
   const d = input.deployment ?? stackDeployment();
-  const per: PerOrder = (n) => round(orders > 0 ? n / orders : 0);
-  const { usagePerOrder, byFunction, byTopic } = usageOf(stats, input.logBytes, per);
+  const perOrder = usageOf(input.stats, input.orders, input.logBytes, input.tablePrefix);
   return {
-    orders,
     deployment: d,
-    usagePerOrder,
-    byFunction,
-    byTable: dynamodbPerTable(stats.dynamodb, input.tablePrefix, per),
-    byTopic,
-    perMillionOrdersUsd: costPerMillionOrders(usagePerOrder, p, d),
+    perOrder,
+    perMillionOrdersUsd: costPerMillionOrders(perOrder, p, d),
     fixedPerMonthUsd: fixedPerMonth(p, d),
-    kafkaStorage: kafkaStorage(usagePerOrder.kafkaRetainedByteHours, d),
+    kafkaStorage: kafkaStorage(perOrder.kafkaRetainedByteHours, d),
     prices: { asOf: p.asOf, region: p.region, currency: p.currency },
     method: 'bench/README.md, "Cost per million orders"',
   };

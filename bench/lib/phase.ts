@@ -7,6 +7,7 @@
  * `(warmup + orders)`-th completion, the counters over the whole loop.
  */
 import { manifest } from '../../topology/manifest.ts';
+import { costReport } from './cost.ts';
 import { cpuUsage, type Processes, sampleCpu } from './cpu.ts';
 import { CompletionTracker, drive, type Load, progressBar, waitForCompletions } from './driver.ts';
 import { baselineSender, benchOrder, postOrder } from './orders.ts';
@@ -204,9 +205,14 @@ export async function measure(target: Target, options: SegmentOptions) {
       orders: countedOrders,
       allFinished: missing.length === 0 && driven.failed.length === 0 && countedOrders === total,
     },
-    stats: subtractStats(after, before),
+    // Usage per order and what it costs, from the counters of the segment.
+    cost: costReport({
+      stats: subtractStats(after, before),
+      orders: countedOrders,
+      logBytes: target.child.logBytes() - logBytesBefore,
+      tablePrefix: target.tablePrefix,
+    }),
     cpu: cpuUsage(cpuBefore, cpuAfter, countedOrders),
-    logBytes: target.child.logBytes() - logBytesBefore,
     /** Completion times of the measured part, sorted (epoch ms); closed loop: every completion of the loop. */
     completionTimes: closed ? allTimes : measuredTimes,
     windowStart,
