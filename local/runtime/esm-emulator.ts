@@ -252,7 +252,7 @@ export class EsmEmulator {
       });
       this.#lanes.set(key, lane);
     }
-    if (lane.buffer.accept(record, rules.approximateEventBytes(record), Date.now()) !== 'taken') return;
+    if (lane.buffer.accept(record, msk.eventRecordBytes(record), Date.now()) !== 'taken') return;
     this.#updateFlow();
     lane.wake?.();
   }

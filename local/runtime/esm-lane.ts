@@ -37,17 +37,6 @@ export type LaneSettings = Pick<
 
 export const partitionKey = (r: { topic: string; partition: number }): string => `${r.topic}-${r.partition}`;
 
-/** Roughly what a record weighs in the JSON event (base64 key and value, headers as byte arrays). */
-export function approximateEventBytes(
-  record: Pick<ConsumedRecord, 'key' | 'value' | 'headerEntries'>,
-): number {
-  return (
-    200 +
-    Math.ceil(((record.key?.length ?? 0) + (record.value?.length ?? 0)) / 3) * 4 +
-    record.headerEntries.reduce((n, [k, v]) => n + k.length + 4 * (v?.length ?? 0) + 8, 0)
-  );
-}
-
 /**
  * One partition's records waiting for a batch. While its batch is retried and the buffer is full, newer
  * records are dropped (`gap`) and fetched again later; a (re)join starts again after what batches took.

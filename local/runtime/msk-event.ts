@@ -40,6 +40,10 @@ function toMskRecord(record: ConsumedRecord): MskEventRecord {
   };
 }
 
+/** What a record weighs in the JSON event, whose size Lambda's 6 MB payload limit counts. */
+export const eventRecordBytes = (record: ConsumedRecord): number =>
+  Buffer.byteLength(JSON.stringify(toMskRecord(record)));
+
 export type EventSource = Pick<MskEvent, 'eventSourceArn' | 'bootstrapServers'>;
 
 /** Groups records under `"<topic>-<partition>"` keys, each list in offset order, as Lambda does. */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { InvocationFailureKind, InvokeOutcome, Invoker } from '../lambda-context.ts';
+import { failedOutcome, type InvocationFailureKind, type Invoker } from '../lambda-context.ts';
 import { type BuiltFunction, buildFunction } from './bundle.ts';
 import { type EnvironmentSettings, ExecutionEnvironment } from './environment.ts';
 
@@ -53,7 +53,8 @@ export interface PoolOptions
   onReport?: (report: InvocationReport) => void;
 }
 
-type Acquired = { environment: ExecutionEnvironment; initDurationMs?: number } | { outcome: InvokeOutcome };
+/** An environment for the invocation, or why it never reached the function (none could start, or stopping). */
+type Acquired = { environment: ExecutionEnvironment; initDurationMs?: number } | Error;
 
 /**
  * A function's execution environments, as Lambda keeps them: an invocation takes a warm idle one, or
@@ -92,7 +93,7 @@ export class EnvironmentPool {
   readonly invoke: Invoker = async (event) => {
     const requestId = randomUUID();
     const acquired = await this.#acquire();
-    if ('outcome' in acquired) return acquired.outcome;
+    if (acquired instanceof Error) return failedOutcome(acquired, requestId, 'crash');
     const { environment, initDurationMs } = acquired;
     const { functionName, memoryMb, log } = this.options;
     this.#counts.invocations += 1;
@@ -129,7 +130,8 @@ export class EnvironmentPool {
 
   async #acquire(): Promise<Acquired> {
     for (;;) {
-      if (this.#stopped) return { outcome: crashed('Runtime.Unavailable', 'the local runtime is stopping') };
+      if (this.#stopped)
+        return Object.assign(new Error('the local runtime is stopping'), { name: 'Runtime.Unavailable' });
       const warm = this.#idle.pop();
       if (warm && !warm.dead) return { environment: warm };
       if (warm) continue;
@@ -158,7 +160,7 @@ export class EnvironmentPool {
     } catch (error) {
       const { name, message } = error as Error;
       log(`[${functionName}] init failed: ${name}: ${message}`);
-      return { outcome: crashed(name, message) };
+      return error as Error;
     } finally {
       this.#creating -= 1;
       this.#waiting.shift()?.();
@@ -176,12 +178,3 @@ export class EnvironmentPool {
     this.#waiting.shift()?.();
   }
 }
-
-/** An invocation that never reached the function: its environment could not start, or the runtime is stopping. */
-const crashed = (errorType: string, errorMessage: string): InvokeOutcome => ({
-  status: 'error',
-  requestId: randomUUID(),
-  kind: 'crash',
-  errorType,
-  errorMessage,
-});
