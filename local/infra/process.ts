@@ -58,7 +58,7 @@ const canUseDeathSignal = () =>
 
 /** Spawns `command` with its output appended to `logFile` (by the OS: nothing is lost if we die) and its pid in `pidFile`. */
 async function spawnManaged(command: string, args: string[], cwd: string, logFile: string, pidFile: string) {
-  installExitHandlers();
+  installHandlers();
   const withDeathSignal = await canUseDeathSignal();
   const logFd = openSync(logFile, 'a');
   // Its own process group keeps a terminal's Ctrl-C away from the child: this process stops it in order
@@ -111,60 +111,63 @@ export async function stopAllManaged(graceMs?: number): Promise<void> {
   await Promise.all([...live].map((child) => child.stop(graceMs)));
 }
 
+/** What a long-running command stops on a signal before the services: set by {@link stopOnSignal}. */
+let command: { what: string; log: (line: string) => void; stop: () => Promise<void> } | undefined;
+let stopping: Promise<void> | undefined;
+let firstSignalAt = 0;
+
 /**
- * What a long-running command (`npm start`, `npm run infra`) does on Ctrl-C or SIGTERM: `stop` its own work,
- * then every local service this process started (those still starting too, before the command holds
- * them), and exit 0. Ctrl-C reaches the process twice (the terminal signals the whole group, and tsx
+ * The one signal handler: the command's own work first, then every local service this process started
+ * (those still starting too), then the exit, 0 for a command; without one (a test run, a bench), only when
+ * nobody else listens. Ctrl-C reaches the process twice (the terminal signals the whole group, and tsx
  * relays it too): only a later, deliberate second one forces the exit (1).
  */
-export function stopOnSignal(
-  what: string,
-  log: (line: string) => void,
-  stop: () => Promise<void>,
-): { readonly stopping: boolean } {
-  let stopping: Promise<void> | undefined;
-  let firstSignalAt = 0;
-  const shutdown = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      if (Date.now() - firstSignalAt < 2_000) return;
-      log(`${signal} again: forcing exit`);
-      void stopAllManaged().finally(() => process.exit(1));
-      return;
-    }
-    firstSignalAt = Date.now();
-    log(`\n${signal}: stopping ${what}...`);
-    stopping = (async () => {
-      await stop();
-      await stopAllManaged();
-      log('stopped.');
-      process.exit(0);
-    })();
-  };
-  process.on('SIGINT', shutdown);
-  process.on('SIGTERM', shutdown);
-  return {
-    get stopping() {
-      return stopping !== undefined;
-    },
-  };
+function onSignal(signal: NodeJS.Signals): void {
+  const log = command?.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  if (stopping) {
+    if (Date.now() - firstSignalAt < 2_000) return;
+    log(`${signal} again: forcing exit`);
+    void stopAllManaged().finally(() => process.exit(1));
+    return;
+  }
+  firstSignalAt = Date.now();
+  if (command) log(`\n${signal}: stopping ${command.what}...`);
+  stopping = (async () => {
+    await command?.stop();
+    await stopAllManaged();
+    if (command) log('stopped.');
+    if (command || process.listenerCount(signal) === 1)
+      process.exit(command ? 0 : 128 + constants.signals[signal]);
+  })();
 }
 
 let handlersInstalled = false;
-function installExitHandlers() {
+function installHandlers() {
   if (handlersInstalled) return;
   handlersInstalled = true;
   // Last resort when the event loop is already gone: no waiting possible, so kill outright.
   process.on('exit', () => {
     for (const child of live) signal(child.pid, 'SIGKILL');
   });
-  for (const name of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(name, () => {
-      void stopAllManaged(10_000).finally(() => {
-        // Someone else (the CLI, a test runner) also listens: they decide when to exit.
-        if (process.listenerCount(name) === 0) process.exit(128 + constants.signals[name]);
-      });
-    });
-  }
+  for (const name of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(name, onSignal);
+}
+
+/**
+ * What a long-running command (`npm start`, `npm run infra`) does on Ctrl-C, SIGTERM or SIGHUP: `stop` its
+ * own work, then the local services, and exit 0.
+ */
+export function stopOnSignal(
+  what: string,
+  log: (line: string) => void,
+  stop: () => Promise<void>,
+): { readonly stopping: boolean } {
+  command = { what, log, stop };
+  installHandlers();
+  return {
+    get stopping() {
+      return stopping !== undefined;
+    },
+  };
 }
 
 /** The last lines of a child's log file for an error message, without stack frames (tab-indented in Java's). */
