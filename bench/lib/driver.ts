@@ -192,7 +192,8 @@ export async function pipelineLag(stack: BenchStack, runId: string, start: Offse
  * A one-line progress bar on stderr. On a terminal it redraws in place (at most 10 times a second);
  * otherwise (CI, a pipe) it prints a line at every 10%, so logs stay readable.
  */
-export function progressBar(label: string, total: number, stream: NodeJS.WriteStream = process.stderr) {
+export function progressBar(label: string, total: number) {
+  const stream = process.stderr;
   const width = 28;
   const started = Date.now();
   let lastDraw = 0;

@@ -115,13 +115,12 @@ const Conflict = z.object({ status: z.string().min(1) });
 export function cancelOrder(
   apiUrl: ApiUrl,
   orderId: string,
-  options: { deadlineMs?: number; reason?: string } = {},
+  options: { deadlineMs?: number } = {},
 ): Promise<CancelAnswer> {
-  const body = { reason: options.reason ?? 'chaos' };
   return postUntilFinal<CancelAnswer>(
     apiUrl,
     `/orders/${encodeURIComponent(orderId)}/cancel`,
-    body,
+    { reason: 'chaos' },
     ({ status, body }) => {
       if (status === 202) return { status: 202 };
       const conflict = status === 409 ? Conflict.safeParse(body) : undefined;

@@ -34,7 +34,8 @@ const FailureBody = z.object({
 });
 /** A cancellation that came too late says the order's status; other conflicts only say why. */
 const CancelConflict = ErrorBody.extend({ status: OrderStatus.optional() });
-const OrderView = StoredOrder.pick({
+/** `GET /orders/{id}`'s answer (tools/test-deployed reads it with this schema too). */
+export const OrderView = StoredOrder.pick({
   orderId: true,
   status: true,
   customerId: true,
@@ -48,6 +49,7 @@ const OrderView = StoredOrder.pick({
   rejectionReason: true,
   cancellationReason: true,
 }).extend({ status: OrderViewStatus, holdReason: z.string().optional() });
+export type OrderView = z.infer<typeof OrderView>;
 const Health = z.object({ status: z.literal('ok') });
 
 /** A zod schema as a 3.1 component (JSON Schema 2020-12, the document's dialect: no `$schema` inside). */

@@ -10,6 +10,7 @@ import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynam
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { catalogLines, exampleOrder } from '../../functions/order-api/example-order.ts';
+import { OrderView } from '../../functions/order-api/openapi.ts';
 import type { ApiAnswer, ApiClient } from './signed-client.ts';
 
 /** What moved since {@link Observatory.start}: the dashboard's order counts and the dead letters. */
@@ -44,8 +45,6 @@ export interface CheckContext {
   observatory: Observatory;
   /** For an order to reach the state a check waits for; for the metrics to show the run's orders. */
   timeouts: { orderMs: number; metricsMs: number };
-  /** How many orders the cancellation check may place to catch one before it ships. */
-  cancelAttempts?: number;
   out: (line: string) => void;
 }
 
@@ -59,14 +58,9 @@ const SKUS = { shipped: ['SKU-TSHIRT-M', 'SKU-MUG'], scarce: 'SKU-VINYL-LTD', re
 /** More units of the scarce SKU than it is ever stocked with (3), within the per-line maximum (1000). */
 const OUT_OF_STOCK_QUANTITY = 1000;
 const RELEASED_QUANTITY = 2;
+/** How many orders the cancellation check may place to catch one before it ships. */
+const CANCEL_ATTEMPTS = 5;
 
-const OrderView = z.object({
-  orderId: z.string(),
-  status: z.string(),
-  history: z.array(z.object({ status: z.string(), at: z.string(), detail: z.string().optional() })),
-  rejectionReason: z.string().optional(),
-});
-type OrderView = z.infer<typeof OrderView>;
 const Accepted = z.object({ orderId: z.string(), status: z.string() });
 
 /** A failed check: its message is the progress line's reason. */
@@ -221,8 +215,7 @@ async function outOfStockRejected(ctx: CheckContext, state: RunState): Promise<s
 async function cancelReturnsStock(ctx: CheckContext, state: RunState): Promise<string> {
   const sku = SKUS.released;
   const stock = () => ctx.observatory.availableStock(sku);
-  const attempts = ctx.cancelAttempts ?? 5;
-  for (let attempt = 1; attempt <= attempts; attempt++) {
+  for (let attempt = 1; attempt <= CANCEL_ATTEMPTS; attempt++) {
     const before = await stock();
     const items = [{ sku, quantity: RELEASED_QUANTITY }];
     const { orderId } = await placeOrder(ctx, state, items, `cancel-${attempt}`);
@@ -240,7 +233,7 @@ async function cancelReturnsStock(ctx: CheckContext, state: RunState): Promise<s
     const shippedFirst = (cancel.body as { status?: unknown } | undefined)?.status === 'SHIPPED';
     if (reserved.status === 'SHIPPED' || (cancel.status === 409 && shippedFirst)) {
       ctx.out(
-        `        ${orderId} shipped before its cancel (attempt ${attempt} of ${attempts}); placing another`,
+        `        ${orderId} shipped before its cancel (attempt ${attempt} of ${CANCEL_ATTEMPTS}); placing another`,
       );
       continue;
     }
@@ -264,7 +257,7 @@ async function cancelReturnsStock(ctx: CheckContext, state: RunState): Promise<s
     return `${orderId} cancelled at ${reserved.status}: ${sku} available ${before} -> ${during} while reserved -> ${after} after the cancel (${ctx.observatory.sources.stock})`;
   }
   throw new CheckFailed(
-    `all ${attempts} orders shipped before their cancel arrived: the pipeline outran the client`,
+    `all ${CANCEL_ATTEMPTS} orders shipped before their cancel arrived: the pipeline outran the client`,
   );
 }
 
