@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { lock } from 'proper-lockfile';
@@ -5,10 +6,10 @@ import { lock } from 'proper-lockfile';
 export interface InstallOnce {
   /** What `install` fills (the Kafka jars, the venv); its lock is `<dir>.install.lock` beside it. */
   dir: string;
-  /** Holds `hash` once `install` has succeeded. */
+  /** Holds the hash of `from` once `install` has succeeded. */
   stamp: string;
-  /** The hash of what `install` installs from (a pom, a requirements file): a new hash installs again. */
-  hash: string;
+  /** What `install` installs from (a pom, a requirements file): once it changes, `install` runs again. */
+  from: string;
   /** Called when another process is installing and this one waits for it. */
   onWait: () => void;
   install: () => Promise<void>;
@@ -18,7 +19,10 @@ export interface InstallOnce {
  * Runs `install` unless the stamp says it already ran for this hash, under a lock: of two processes that ask
  * at once (say `npm start` and a test run), one installs and the other, once it has the lock, finds the stamp.
  */
-export async function installOnce({ dir, stamp, hash, onWait, install }: InstallOnce): Promise<void> {
+export async function installOnce({ dir, stamp, from, onWait, install }: InstallOnce): Promise<void> {
+  const hash = createHash('sha256')
+    .update(await readFile(from))
+    .digest('hex');
   const isCurrent = async () => (await readFile(stamp, 'utf8').catch(() => undefined)) === hash;
   if (await isCurrent()) return;
   await mkdir(dirname(dir), { recursive: true });

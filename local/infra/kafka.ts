@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Admin } from '@platformatic/kafka';
@@ -55,9 +55,7 @@ export async function ensureKafkaJars(log: Log): Promise<string> {
   await installOnce({
     dir: kafkaLibDir,
     stamp: join(kafkaLibDir, '.pom.sha256'),
-    hash: createHash('sha256')
-      .update(await readFile(pomFile))
-      .digest('hex'),
+    from: pomFile,
     onWait: () => log('[kafka] waiting for another process to finish fetching the jars...'),
     install: async () => {
       await run(mvn, ['--version']).catch(() => {

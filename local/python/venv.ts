@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { InfraError, outputOf } from '../infra/errors.ts';
@@ -30,9 +29,7 @@ export async function ensurePythonTools(
   await installOnce({
     dir: venvDir,
     stamp: join(venvDir, '.requirements.sha256'),
-    hash: createHash('sha256')
-      .update(await readFile(requirementsFile))
-      .digest('hex'),
+    from: requirementsFile,
     onWait: () => log(`[python] waiting for another process to finish installing ${venvDir}...`),
     install: async () => {
       await run(python, ['--version']).catch(() => {
