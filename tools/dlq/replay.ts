@@ -16,7 +16,6 @@ import {
 } from './dead-letter.ts';
 import { type Decision, decide, type ReplayLedger, type SkipKind } from './ledger.ts';
 import {
-  fetchRecord,
   newReader,
   partitionRanges,
   type RawMessage,
@@ -217,7 +216,10 @@ async function replayOne(candidate: Candidate, run: Run): Promise<void> {
   log(`replayed ${what}${from}, as ${copy}`);
 }
 
-/** The bytes to send back: the letter's own, or, when it holds only part of them, the original's from its topic. */
+/**
+ * The bytes to send back: the letter's own, or, when it holds only part of them, the original's read back
+ * from its topic (skipped when retention trimmed it, or when the record at its coordinates is another one).
+ */
 async function recordOf(
   letter: DeadLetter,
   connection: KafkaConnection,
@@ -226,21 +228,42 @@ async function recordOf(
   const { original } = letter;
   const fromSource = letter.valueTruncated || letter.headersTruncated || letter.keyTruncated;
   if (!fromSource) return { ...original, fromSource };
-  const fetched = await fetchRecord(connection, { ...original, offset: BigInt(original.offset) }, budget());
-  if ('missing' in fetched) {
-    const reason = `truncated in the letter, and the original is ${fetched.missing}`;
-    return { skip: { action: 'skip', kind: 'truncated, original gone from its topic', reason } };
+  const { topic, partition } = original;
+  const offset = BigInt(original.offset);
+  const skip = (kind: SkipKind, why: string) => ({
+    skip: { action: 'skip' as const, kind, reason: `truncated in the letter, and ${why}` },
+  });
+  const gone = (why: string) => skip('truncated, original gone from its topic', `the original is ${why}`);
+  const consumer = newReader(connection);
+  let found: RawMessage | undefined;
+  try {
+    const ranges = await partitionRanges(consumer, topic, budget().idleMs);
+    const range = ranges[partition];
+    if (!range) return gone(`not on ${topic}: it has no partition ${partition}`);
+    if (offset < range.start)
+      return gone(
+        `gone from ${topic}: partition ${partition} now starts at offset ${range.start} (trimmed by retention)`,
+      );
+    if (offset >= range.end)
+      return gone(`not on ${topic}: partition ${partition} ends at offset ${range.end}`);
+    const only = ranges.map((r, p) =>
+      p === partition ? { start: offset, end: offset + 1n } : { start: r.end, end: r.end },
+    );
+    await readRanges(consumer, topic, only, (message) => (found = message), budget());
+  } finally {
+    await consumer.close(true).catch(() => {});
   }
-  const { key, value, headerEntries } = fetched.found;
+  if (!found) return gone(`not on ${topic}: no record at ${replayId(original)}`);
   const full = {
-    key: key ?? null,
-    value: value ?? null,
-    headers: headerEntries.map(([name, bytes]): [string, Buffer] => [name.toString('utf8'), bytes]),
+    key: found.key ?? null,
+    value: found.value ?? null,
+    headers: found.headerEntries.map(([name, bytes]): [string, Buffer] => [name.toString('utf8'), bytes]),
   };
-  if (!isOriginalOf(letter, full)) {
-    const reason = `truncated in the letter, and the record at ${replayId(original)} is not its original (key, size or prefix differ)`;
-    return { skip: { action: 'skip', kind: 'truncated, not the original at its coordinates', reason } };
-  }
+  if (!isOriginalOf(letter, full))
+    return skip(
+      'truncated, not the original at its coordinates',
+      `the record at ${replayId(original)} is not its original (key, size or prefix differ)`,
+    );
   return { ...full, fromSource };
 }
 
