@@ -9,16 +9,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient, paginateListTables } from '@aws-sdk/client-dynamodb';
 import { Producer, stringSerializer } from '@platformatic/kafka';
 import { CRASH_HEADER, type CrashKind } from '../../local/faults/crash-poison.ts';
-import { startDynamoDb } from '../../local/infra/dynamodb.ts';
 import { localDynamoDbConfig } from '../../local/infra/index.ts';
-import { startKafka } from '../../local/infra/kafka.ts';
 import { isProcessAlive } from '../../local/infra/process.ts';
 import { parseDeadLetterQueueRecord } from '../../tools/dlq/dead-letter.ts';
 import { localTableName, manifest, tableNames } from '../../topology/manifest.ts';
 import { deadLetterTopic, isKafkaConsumer, kafkaConsumers } from '../../topology/topics.ts';
 import type { ChaosRun } from './chaos-run.ts';
 import type { ChildStats, RunningChild } from './protocol.ts';
-import type { BenchStack } from './stack.ts';
 import { consumerTopics, orderPathTopics } from './topics.ts';
 import type { DeadLetter } from './verify.ts';
 
@@ -49,7 +46,10 @@ export interface FaultRun {
 
 export type Fault = (run: ChaosRun) => Promise<FaultRun>;
 
-/** Reads `child`'s counters every `everyMs` until `done` holds of `read`'s value, or `timeoutMs` passed. */
+/**
+ * Reads `child`'s counters every `everyMs` until `done` holds of `read`'s value, `timeoutMs` passed or
+ * the child exited (a dead child never answers: the wait races its exit).
+ */
 async function watchStats<T>(
   child: RunningChild,
   timing: { timeoutMs: number; everyMs: number },
@@ -57,8 +57,11 @@ async function watchStats<T>(
   done: (value: T[]) => boolean,
 ): Promise<T[]> {
   let value: T[] = [];
+  const exited = child.exited.then(() => undefined);
   for (const deadline = Date.now() + timing.timeoutMs; Date.now() < deadline; await sleep(timing.everyMs)) {
-    value = read(await child.stats());
+    const stats = await Promise.race([child.stats().catch(() => undefined), exited]);
+    if (stats === undefined) break;
+    value = read(stats);
     if (done(value)) break;
   }
   return value;
@@ -81,11 +84,10 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
  * kill -9 a service this run started once a third of the orders are in (`whileBusy`: and an invocation
  * runs), and start it again after `pauseMs`, on the same ports and data dir.
  */
-async function killAndRestart<T extends { stop(): Promise<void> }>(
+async function killAndRestart(
   h: ChaosRun,
   service: { name: string; pidOf: 'kafka' | 'dynamodb'; pauseMs: number; whileBusy?: boolean },
-  restart: () => Promise<T>,
-): Promise<{ restarted: T; after: string }> {
+) {
   await h.acceptedAtLeast(Math.ceil(h.session.orders / 3));
   const busy = service.whileBusy ? await batchInFlight(h.runtimes.current()) : undefined;
   const pid = h.stack.servicePids()[service.pidOf] as number;
@@ -100,17 +102,15 @@ async function killAndRestart<T extends { stop(): Promise<void> }>(
     `${service.name} (pid ${pid}) killed with SIGKILL after ${h.tracker.accepted.size} accepted orders${busy ? `, ${inFlight(busy)}` : ''}`,
   );
   await sleep(service.pauseMs);
-  const restarted = await restart();
-  h.stack.onStop(() => restarted.stop());
-  return { restarted, after: seconds(Date.now() - killedAt) };
+  await (h.stack.restart[service.pidOf] as () => Promise<void>)(); // cannotRun checked it
+  return seconds(Date.now() - killedAt);
 }
 
 /** kill -9 the broker once a third of the orders are in, restart it on the same ports and data dir. */
 export const brokerKill: Fault = async (h) => {
-  const kafka = h.stack.kafka as NonNullable<BenchStack['kafka']>; // cannotRun checked it
   const broker = { name: 'broker', pidOf: 'kafka', pauseMs: 3_000 } as const;
-  const during = killAndRestart(h, broker, () => startKafka({ ...kafka, log: () => undefined })).then(
-    ({ after }) => h.note(`broker restarted on the same ports and data dir, ${after} after the kill`),
+  const during = killAndRestart(h, broker).then((after) =>
+    h.note(`broker restarted on the same ports and data dir, ${after} after the kill`),
   );
   return { during };
 };
@@ -120,14 +120,11 @@ export const brokerKill: Fault = async (h) => {
  * server again on the same port and data dir (its SQLite database brings the tables back).
  */
 export const dynamodbKill: Fault = async (h) => {
-  const dynamodb = h.stack.dynamodb as NonNullable<BenchStack['dynamodb']>; // cannotRun checked it
-  const endpoint = { name: 'DynamoDB endpoint', pidOf: 'dynamodb', pauseMs: 2_000 } as const;
+  const endpoint = { name: 'DynamoDB endpoint', pidOf: 'dynamodb', pauseMs: 2_000, whileBusy: true } as const;
   const failures: string[] = [];
   const during = (async () => {
-    const { restarted, after } = await killAndRestart(h, { ...endpoint, whileBusy: true }, () =>
-      startDynamoDb({ ...dynamodb, log: () => undefined }),
-    );
-    const client = new DynamoDBClient(localDynamoDbConfig(restarted.endpoint));
+    const after = await killAndRestart(h, endpoint);
+    const client = new DynamoDBClient(localDynamoDbConfig(h.stack.dynamodbEndpoint));
     const tables = new Set<string>();
     for await (const page of paginateListTables({ client }, {}))
       for (const t of page.TableNames ?? []) tables.add(t);
@@ -446,21 +443,13 @@ const consumerOf = (topic: string) =>
 async function deadLettered(h: ChaosRun, count: number) {
   const child = h.runtimes.current();
   const started = Date.now();
-  let exit: number | null | undefined;
-  void child.exited.then((code) => {
-    exit = code;
-  });
-  while (exit === undefined && Date.now() - started < DEAD_LETTERED_WITHIN_MS) {
-    const stats = await Promise.race([
-      child.stats().catch(() => undefined),
-      child.exited.then(() => undefined),
-    ]);
-    const emulators = Object.values(stats?.emulators ?? {});
-    if (emulators.reduce((n, e) => n + e.recordsSentToOnFailure, 0) >= count) break;
-    await sleep(2_000);
-  }
+  const timing = { timeoutMs: DEAD_LETTERED_WITHIN_MS, everyMs: 2_000 };
+  const sentToOnFailure = (stats: ChildStats) =>
+    Object.values(stats.emulators).map((e) => e.recordsSentToOnFailure);
+  await watchStats(child, timing, sentToOnFailure, (sent) => sent.reduce((n, c) => n + c, 0) >= count);
+  const exit = await Promise.race([child.exited, sleep(100, 'running' as const)]);
   h.note(
-    exit !== undefined
+    exit !== 'running'
       ? `the runtime process (pid ${child.pid}) died with code ${exit} while crash records were being dead-lettered`
       : `the runtime reported ${count}+ records sent to on-failure ${((Date.now() - started) / 1000).toFixed(1)} s after the last crash record`,
   );

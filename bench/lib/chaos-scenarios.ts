@@ -153,11 +153,11 @@ export interface Scenario {
 }
 
 const ownBroker = (stack: BenchStack) =>
-  stack.kafka
+  stack.restart.kafka
     ? undefined
     : 'the broker is external (KAFKA_BROKERS): only a broker this run started can be killed';
 const ownDynamoDb = (stack: BenchStack) =>
-  stack.dynamodb
+  stack.restart.dynamodb
     ? undefined
     : 'the DynamoDB endpoint is external (DYNAMODB_ENDPOINT): only an endpoint this run started can be killed';
 

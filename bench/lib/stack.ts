@@ -10,6 +10,7 @@ import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Admin } from '@platformatic/kafka';
 import { type CatalogEntry, catalog, seedInventory } from '../../functions/shared/catalog.ts';
+import { startDynamoDb } from '../../local/infra/dynamodb.ts';
 import {
   brokersFromEnv,
   findFreePorts,
@@ -17,7 +18,8 @@ import {
   localDynamoDbConfig,
   startLocalInfra,
 } from '../../local/infra/index.ts';
-import { kafkaLibDir } from '../../local/infra/kafka.ts';
+import { kafkaLibDir, startKafka } from '../../local/infra/kafka.ts';
+import type { RunningService } from '../../local/infra/process.ts';
 import { provisionChannels, provisionTables, provisionTopics } from '../../local/infra/provision.ts';
 import { projectRoot } from '../../local/python/venv.ts';
 import { type FunctionName, localTableName, tableNames } from '../../topology/manifest.ts';
@@ -44,7 +46,8 @@ function localKafkaVersion(): string {
  */
 export async function startBenchStack(log: Log) {
   const external = brokersFromEnv();
-  const [kafkaPort, controllerPort, dynamodbPort, snsPort] = await findFreePorts(4);
+  const ports = (await findFreePorts(4)) as [number, number, number, number];
+  const [kafkaPort, controllerPort, dynamodbPort, snsPort] = ports;
   const infra = await startLocalInfra({
     ephemeral: true,
     kafkaPort,
@@ -62,33 +65,29 @@ export async function startBenchStack(log: Log) {
     await infra.stop();
     throw error;
   }
-  const extraStops: (() => Promise<void>)[] = [];
-  const started = <T>(service: keyof LocalInfra['started'], port: number | undefined, details: T) =>
-    infra.started[service] && port ? details : undefined;
+  // Services a chaos run started again after killing them: stopped before the stack's own.
+  const restarted: RunningService[] = [];
+  const keep = async (service: Promise<RunningService>) => void restarted.push(await service);
+  const again = { host: '127.0.0.1', log: () => undefined };
   return {
     kafkaBrokers: infra.kafkaBrokers,
     dynamodbEndpoint: infra.dynamodbEndpoint,
     snsEndpoint: infra.snsEndpoint,
-    // Ports and data dirs of the broker and DynamoDB endpoint this run started (chaos restarts them).
-    kafka: started('kafka', kafkaPort && controllerPort, {
-      host: '127.0.0.1',
-      port: kafkaPort as number,
-      controllerPort: controllerPort as number,
-      dir: join(infra.dataDir, 'kafka'),
-    }),
-    dynamodb: started('dynamodb', dynamodbPort, {
-      host: '127.0.0.1',
-      port: dynamodbPort as number,
-      dir: join(infra.dataDir, 'dynamodb'),
-    }),
+    // Starts the broker or DynamoDB endpoint this run started again, on its ports and data dir (after a chaos kill).
+    restart: {
+      kafka: infra.started.kafka
+        ? () =>
+            keep(startKafka({ ...again, port: kafkaPort, controllerPort, dir: join(infra.dataDir, 'kafka') }))
+        : undefined,
+      dynamodb: infra.started.dynamodb
+        ? () => keep(startDynamoDb({ ...again, port: dynamodbPort, dir: join(infra.dataDir, 'dynamodb') }))
+        : undefined,
+    },
     kafkaVersion: infra.started.kafka ? localKafkaVersion() : `external (${external?.join(',')})`,
-    infra,
-    /** The pids of the services this run started, read from their pid files now (chaos restarts them). */
+    /** The pids of the services this run started, read from their pid files now (chaos kills them). */
     servicePids: () => servicePids(infra),
-    /** Runs `stop` before the stack's own services stop (e.g. a broker restarted by a chaos run). */
-    onStop: (stop: () => Promise<void>) => void extraStops.push(stop),
     stop: async () => {
-      await Promise.all(extraStops.map((stop) => stop().catch(() => undefined)));
+      await Promise.all(restarted.map((service) => service.stop().catch(() => undefined)));
       await infra.stop();
     },
   };
