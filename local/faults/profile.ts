@@ -264,15 +264,13 @@ export type FaultCounters = ReturnType<typeof emptyCounters>;
 export class FaultInjector {
   private readonly random: () => number;
   private readonly names: string[];
-  private readonly fired: number[];
-  private stats: FaultCounters;
+  private readonly stats: FaultCounters;
 
   constructor(readonly profile: FaultProfile) {
     this.random = seededRandom(profile.seed);
     this.names = profile.rules.map(
       (rule, index) => rule.name ?? `${rule.service}:${rule.fault.kind}#${index}`,
     );
-    this.fired = profile.rules.map(() => 0);
     this.stats = emptyCounters(profile.name, this.names);
   }
 
@@ -281,14 +279,13 @@ export class FaultInjector {
     for (const [index, rule] of this.profile.rules.entries()) {
       const { fault } = rule;
       if (fault.kind !== 'latency' && decision.fault) continue;
-      if (rule.limit !== undefined && (this.fired[index] as number) >= rule.limit) continue;
-      const match = matchRule(rule, request);
-      if (!match) continue;
       const name = this.names[index] as string;
       const counter = this.stats.byRule[name] as { matched: number; fired: number };
+      if (rule.limit !== undefined && counter.fired >= rule.limit) continue;
+      const match = matchRule(rule, request);
+      if (!match) continue;
       counter.matched++;
       if (!(this.random() < rule.rate)) continue;
-      this.fired[index] = (this.fired[index] as number) + 1;
       counter.fired++;
       if (fault.kind === 'latency') {
         const ms = fault.ms + Math.floor(this.random() * (fault.jitterMs + 1));
@@ -329,9 +326,5 @@ export class FaultInjector {
 
   counters(): FaultCounters {
     return structuredClone(this.stats);
-  }
-
-  resetCounters(): void {
-    this.stats = emptyCounters(this.profile.name, this.names);
   }
 }

@@ -108,13 +108,11 @@ export async function startFaultLayer(options: {
     /** The proxies' addresses, to hand the functions. */
     dynamodbEndpoint: dynamodb.url,
     snsEndpoint: sns.url,
-    profile: () => injector.profile,
     /** Replaces the profile (and its draws and counters): chaos runs switch between scenarios. */
     setProfile(profile: FaultProfile) {
       injector = new FaultInjector(profile);
     },
     counters: () => injector.counters(),
-    resetCounters: () => injector.resetCounters(),
     close(): Promise<void> {
       closed ??= Promise.all(
         [dynamodb.server, sns.server].map((server) => {
