@@ -207,7 +207,12 @@ async function replayOne(candidate: Candidate, run: Run): Promise<void> {
     );
   }
   if (decision.action === 'replay' && decision.takeOver) log(`taking over ${id}: ${decision.takeOver}`);
-  const copy = await bounded(produceReplay(producer, candidate, record), `replaying ${letterAt}`);
+  // The record and its marker (dead-letter.ts, replayMessages) in one send; the copy is where the record landed.
+  const messages = replayMessages(letter, at, candidate.kafkaKey, record);
+  const sent = await bounded(producer.send({ messages }), `replaying ${letterAt}`);
+  const landed = sent.offsets?.find((o) => o.topic === letter.original.topic);
+  if (!landed) throw new Error(`the broker acknowledged the replay of ${id} without its offset`);
+  const copy = coordinatesText(landed);
   await bounded(
     options.ledger.complete(id, claim.token, letterAt, copy, Date.now()),
     `completing the claim of ${id} (the record went back as ${copy})`,
@@ -265,17 +270,4 @@ async function recordOf(
       `the record at ${replayId(original)} is not its original (key, size or prefix differ)`,
     );
   return { ...full, fromSource };
-}
-
-/** Sends the record back to its topic, with its marker (dead-letter.ts, replayMessages); answers where the copy landed. */
-async function produceReplay(
-  producer: Producer<Buffer, Buffer, Buffer, Buffer>,
-  { letter, at, kafkaKey }: Candidate,
-  record: RecordBytes & { fromSource: boolean },
-): Promise<string> {
-  const result = await producer.send({ messages: replayMessages(letter, at, kafkaKey, record) });
-  const landed = result.offsets?.find((o) => o.topic === letter.original.topic);
-  if (!landed)
-    throw new Error(`the broker acknowledged the replay of ${replayId(letter.original)} without its offset`);
-  return coordinatesText(landed);
 }
