@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FunctionName } from '../../topology/index.ts';
 import { parseRequestTarget } from '../runtime/api-emulator.ts';
 import { type ListenerTimeouts, safeHttpServer, sendJson } from '../runtime/http-listener.ts';
@@ -10,7 +11,7 @@ import { KafkaState } from './kafka-state.ts';
 
 const page = readFileSync(new URL('./page.html', import.meta.url), 'utf8');
 
-/** Pushes to the page at most this often while records flow; Kafka's offsets are read on every tick. */
+/** Pushes to the page at most this often while records flow; Kafka's offsets are read this long apart. */
 const PUSH_EVERY_MS = 250;
 const POLL_EVERY_MS = 2_000;
 
@@ -54,23 +55,20 @@ export async function startDashboard(options: DashboardOptions) {
     }, options.pushEveryMs ?? PUSH_EVERY_MS);
   });
 
-  let polling = false;
-  let warned = false;
-  const poll = async () => {
-    if (polling) return;
-    polling = true;
-    try {
-      aggregator.setKafkaState(await kafka.read());
-      warned = false;
-    } catch (error) {
-      if (!warned) log(`[dashboard] reading consumer offsets: ${(error as Error).message}`);
-      warned = true;
-    } finally {
-      polling = false;
-    }
-  };
-  const timer = setInterval(() => void poll(), POLL_EVERY_MS);
-  void poll();
+  // One read at a time, the next one POLL_EVERY_MS after it, until close(); a failure is logged once in a row.
+  const polling = new AbortController();
+  void (async () => {
+    let warned = false;
+    do {
+      try {
+        aggregator.setKafkaState(await kafka.read());
+        warned = false;
+      } catch (error) {
+        if (!warned) log(`[dashboard] reading consumer offsets: ${(error as Error).message}`);
+        warned = true;
+      }
+    } while (await sleep(POLL_EVERY_MS, true, { signal: polling.signal }).catch(() => false));
+  })();
 
   const server = safeHttpServer(
     (request, response) => {
@@ -90,7 +88,7 @@ export async function startDashboard(options: DashboardOptions) {
     /** Event streams open now. */
     streams: () => clients.size,
     async close(): Promise<void> {
-      clearInterval(timer);
+      polling.abort();
       clearTimeout(pending);
       unsubscribe();
       clients.closeAll();
