@@ -12,7 +12,14 @@ import { runScenario } from './lib/chaos-run.ts';
 import { flashSale } from './lib/chaos-scenarios.ts';
 import type { CpuUsage } from './lib/cpu.ts';
 import { stockFor } from './lib/orders.ts';
-import { measure, openTarget, type SegmentResult, type Target, windowRates } from './lib/phase.ts';
+import {
+  closedLoopMargins,
+  measure,
+  openTarget,
+  type SegmentResult,
+  type Target,
+  windowRates,
+} from './lib/phase.ts';
 import { formatNumber, onStack, resultsDir, table, writeJson } from './lib/report.ts';
 import type { BenchStack } from './lib/stack.ts';
 
@@ -86,37 +93,6 @@ async function onTarget<T>(
   }
 }
 
-/** Per closed loop: the completions skipped before the window opens, and the orders sent after it. */
-const closedLoopMargins = (options: BenchOptions) => ({
-  warmup: Math.max(options.warmup, options.concurrency),
-  cooldown: options.concurrency,
-});
-
-/** Open loop (latency) at the rate, or closed loop (`closed`: throughput, soak) at the concurrency. */
-const segment = (
-  target: Target,
-  options: BenchOptions,
-  label: string,
-  closed?: { orders: number; firstIndex: number },
-) =>
-  measure(target, {
-    label,
-    stallMs: options.stallMs,
-    log,
-    ...(closed
-      ? {
-          ...closed,
-          ...closedLoopMargins(options),
-          load: { kind: 'concurrency', inFlight: options.concurrency },
-        }
-      : {
-          orders: options.orders,
-          warmup: options.warmup,
-          firstIndex: 0,
-          load: { kind: 'rate', perSecond: options.rate },
-        }),
-  });
-
 const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 100) / 100 : Number.NaN);
 
 /** The flash sale on the bench's stack: the chaos scenario, run once, its figures kept. */
@@ -139,15 +115,15 @@ export async function runBench(options: BenchOptions) {
     const baseline = options.baseline
       ? await onTarget('baseline', stack, 0, async (target) => {
           log('[bench] phase 1/2 latency: baseline (4 bare Kafka hops, no batching window)');
-          return { segment: await segment(target, options, 'latency  baseline') };
+          return { segment: await measure(target, options, 'latency  baseline') };
         })
       : undefined;
     const totalOrders = 2 * options.warmup + 2 * options.orders + margins.warmup + margins.cooldown;
     const pipeline = await onTarget('pipeline', stack, stockFor(totalOrders), async (target) => {
       log('[bench] phase 1/2 latency: pipeline');
-      const latency = await segment(target, options, 'latency  pipeline');
+      const latency = await measure(target, options, 'latency  pipeline');
       log(`[bench] phase 2/2 throughput: pipeline, ${options.concurrency} in flight`);
-      const throughput = await segment(target, options, 'throughput pipeline', {
+      const throughput = await measure(target, options, 'throughput pipeline', {
         orders: options.orders,
         firstIndex: 1_000_000,
       });
@@ -221,7 +197,7 @@ export async function runSoak(options: BenchOptions, orders: number) {
     );
     const stock = stockFor(orders + margins.warmup + margins.cooldown);
     const { soak, logFile } = await onTarget('pipeline', stack, stock, async (target) => ({
-      soak: await segment(target, options, 'soak     pipeline', { orders, firstIndex: 0 }),
+      soak: await measure(target, options, 'soak     pipeline', { orders, firstIndex: 0 }),
     }));
     const times = soak.completionTimes.slice(0, margins.warmup + orders);
     const windows = windowRates(times, margins.warmup, windowOrders, soak.windowStart);

@@ -98,30 +98,43 @@ export async function openTarget(kind: 'pipeline' | 'baseline', stack: BenchStac
   }
 }
 
-export interface SegmentOptions {
-  /** Names the segment in progress lines. */
-  label: string;
+/** What a run asks of its segments: `npm run bench`'s flags. */
+export interface Loads {
+  rate: number;
   orders: number;
-  load: Load;
-  /** Open loop: orders sent and waited for first. Closed loop: completions before the window opens. */
+  concurrency: number;
   warmup: number;
-  /** Closed loop: orders sent after the measured ones, so the loop stays full until the window closes. */
-  cooldown?: number;
-  /** Order indexes start here (ids never repeat across the segments of one target). */
-  firstIndex: number;
   /** Give up waiting when no order finished for this long. */
   stallMs: number;
-  log: (line: string) => void;
 }
+
+/** Per closed loop: the completions skipped before the window opens, and the orders sent after it. */
+export const closedLoopMargins = (loads: Loads) => ({
+  warmup: Math.max(loads.warmup, loads.concurrency),
+  cooldown: loads.concurrency,
+});
 
 export type SegmentResult = Awaited<ReturnType<typeof measure>>;
 
 const round2 = (n: number) => Math.round(n * 100) / 100;
 
-export async function measure(target: Target, options: SegmentOptions) {
-  const closed = options.load.kind === 'concurrency';
-  const { warmup, firstIndex, label } = options;
-  const cooldown = closed ? (options.cooldown ?? 0) : 0;
+/**
+ * Open loop (latency) at `rate`, or with `closed` a closed loop (throughput, soak) of `concurrency` orders
+ * in flight. `label` names the segment in progress lines; order indexes start at `closed.firstIndex`
+ * (ids never repeat across the segments of one target).
+ */
+export async function measure(
+  target: Target,
+  loads: Loads,
+  label: string,
+  closed?: { orders: number; firstIndex: number },
+) {
+  const log = (line: string) => process.stderr.write(`[${label.trim()}] ${line}\n`);
+  const { warmup, cooldown } = closed ? closedLoopMargins(loads) : { warmup: loads.warmup, cooldown: 0 };
+  const { orders, firstIndex } = closed ?? { orders: loads.orders, firstIndex: 0 };
+  const load: Load = closed
+    ? { kind: 'concurrency', inFlight: loads.concurrency }
+    : { kind: 'rate', perSecond: loads.rate };
   if (!closed && warmup > 0) {
     target.tracker = new CompletionTracker();
     await drive({
@@ -130,7 +143,7 @@ export async function measure(target: Target, options: SegmentOptions) {
       submit: (index) => target.submit(firstIndex + index),
       tracker: target.tracker,
     });
-    await waitForCompletions(target.tracker, options.stallMs);
+    await waitForCompletions(target.tracker, loads.stallMs);
   }
   const processes = target.processes();
   const before = await target.child.stats();
@@ -139,27 +152,25 @@ export async function measure(target: Target, options: SegmentOptions) {
 
   const tracker = new CompletionTracker();
   target.tracker = tracker;
-  const total = closed ? warmup + options.orders + cooldown : options.orders;
+  const total = closed ? warmup + orders + cooldown : orders;
   const offset = closed ? firstIndex : firstIndex + warmup;
   // The ids of the measured orders (closed loop: those between the warm-up and the cool-down).
   const measured = new Set<string>();
   const submit = async (index: number) => {
     const orderId = await target.submit(offset + index);
-    if (!closed || (index >= warmup && index < warmup + options.orders)) measured.add(orderId);
+    if (!closed || (index >= warmup && index < warmup + orders)) measured.add(orderId);
     return orderId;
   };
   const progress = progressBar(label, total);
   const status = () => `accepted ${tracker.accepted.size}  done ${tracker.completed.size}`;
   tracker.onChange(() => progress.update(tracker.completed.size, status()));
-  const driven = await drive({ count: total, load: options.load, submit, tracker });
-  const missing = await waitForCompletions(tracker, options.stallMs);
+  const driven = await drive({ count: total, load, submit, tracker });
+  const missing = await waitForCompletions(tracker, loads.stallMs);
   progress.finish(tracker.completed.size, status());
   for (const failure of driven.failed.slice(0, 5))
-    options.log(`[${label.trim()}] order ${failure.index} not accepted: ${failure.error}`);
+    log(`order ${failure.index} not accepted: ${failure.error}`);
   if (missing.length > 0)
-    options.log(
-      `[${label.trim()}] ${missing.length} accepted order(s) never finished, e.g. ${missing.slice(0, 3).join(', ')}`,
-    );
+    log(`${missing.length} accepted order(s) never finished, e.g. ${missing.slice(0, 3).join(', ')}`);
   const after = await target.child.stats();
   const cpuAfter = sampleCpu(processes);
 
@@ -177,7 +188,7 @@ export async function measure(target: Target, options: SegmentOptions) {
   const completed = measuredTimes.length;
   // Open loop: measured orders finished / (last finish - first send). Closed loop: the orders between the
   // `warmup`-th and the `(warmup + orders)`-th completion, over the time between them (at saturation).
-  const endIndex = Math.min(allTimes.length, warmup + options.orders) - 1;
+  const endIndex = Math.min(allTimes.length, warmup + orders) - 1;
   const windowStart = closed && warmup > 0 ? (allTimes[warmup - 1] ?? firstSent) : firstSent;
   const windowEnd = (closed ? allTimes[endIndex] : measuredTimes.at(-1)) ?? windowStart;
   const windowOrders = closed ? Math.max(0, endIndex + 1 - warmup) : completed;
@@ -191,7 +202,7 @@ export async function measure(target: Target, options: SegmentOptions) {
       ...latency,
       ordersPerSec: windowS > 0 ? round2(windowOrders / windowS) : 0,
       windowS: round2(windowS),
-      sent: options.orders,
+      sent: orders,
       accepted: [...measured].filter((id) => tracker.accepted.has(id)).length,
       completed,
       // Accepted (any part of the segment) but never finished within the stall timeout.
