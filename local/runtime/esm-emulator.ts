@@ -15,8 +15,6 @@ import {
 } from './lambda-context.ts';
 import * as msk from './msk-event.ts';
 
-export type { RetryBackoff } from './esm-lane.ts';
-
 /**
  * A mapping's settings, as the manifest declares them (any topic names: tests use their own). The error
  * handling controls default to off (and records that never expire), as on a mapping created without them.
