@@ -78,7 +78,7 @@ function benchOptionsOf({ values }: CommandLine<typeof flags, false>) {
 }
 export type BenchOptions = ReturnType<typeof benchOptionsOf>;
 
-/** Opens a target, measures its segments, closes it; the segments' results and the target's log. */
+/** Opens a target, measures its segments, closes it. */
 async function onTarget<T>(
   kind: 'pipeline' | 'baseline',
   stack: BenchStack,
@@ -87,7 +87,7 @@ async function onTarget<T>(
 ) {
   const target = await openTarget(kind, stack, stock);
   try {
-    return { ...(await segments(target)), logFile: target.logFile };
+    return await segments(target);
   } finally {
     await target.close();
   }
@@ -113,9 +113,9 @@ export async function runBench(options: BenchOptions) {
         `Kafka ${stack.kafkaBrokers.join(',')}, DynamoDB ${stack.dynamodbEndpoint}`,
     );
     const baseline = options.baseline
-      ? await onTarget('baseline', stack, 0, async (target) => {
+      ? await onTarget('baseline', stack, 0, (target) => {
           log('[bench] phase 1/2 latency: baseline (4 bare Kafka hops, no batching window)');
-          return { segment: await measure(target, options, 'latency  baseline') };
+          return measure(target, options, 'latency  baseline');
         })
       : undefined;
     const totalOrders = 2 * options.warmup + 2 * options.orders + margins.warmup + margins.cooldown;
@@ -139,12 +139,10 @@ export async function runBench(options: BenchOptions) {
 /** bench/results/latest.json: the phases' figures, their per-order usage, CPU and cost (bench/README "The JSON"). */
 function benchResultOf(
   options: BenchOptions,
-  pipeline: { latency: SegmentResult; throughput: SegmentResult; logFile: string },
-  baselineRun: { segment: SegmentResult; logFile: string } | undefined,
+  { latency, throughput }: { latency: SegmentResult; throughput: SegmentResult },
+  baseline: SegmentResult | undefined,
   flashSale: Awaited<ReturnType<typeof runFlashSale>> | null,
 ) {
-  const { latency, throughput } = pipeline;
-  const baseline = baselineRun?.segment;
   const { perOrder, ...costFigures } = throughput.cost;
   const ratioOf = (p: 'p50Ms' | 'p90Ms' | 'p99Ms') => ratio(latency.figures[p], baseline?.figures[p] ?? 0);
   return {
@@ -183,7 +181,7 @@ function benchResultOf(
       latency.counted.allFinished &&
       throughput.counted.allFinished &&
       (baseline?.counted.allFinished ?? true),
-    logs: { pipeline: pipeline.logFile, baseline: baselineRun?.logFile ?? null },
+    logs: { pipeline: latency.logFile, baseline: baseline?.logFile ?? null },
   };
 }
 export type BenchResult = Awaited<ReturnType<typeof runBench>>;
@@ -196,9 +194,9 @@ export async function runSoak(options: BenchOptions, orders: number) {
       `[soak] ${orders} orders, ${options.concurrency} in flight (${margins.warmup} warm-up, ${margins.cooldown} cool-down), windows of ${windowOrders}`,
     );
     const stock = stockFor(orders + margins.warmup + margins.cooldown);
-    const { soak, logFile } = await onTarget('pipeline', stack, stock, async (target) => ({
-      soak: await measure(target, options, 'soak     pipeline', { orders, firstIndex: 0 }),
-    }));
+    const soak = await onTarget('pipeline', stack, stock, (target) =>
+      measure(target, options, 'soak     pipeline', { orders, firstIndex: 0 }),
+    );
     const times = soak.completionTimes.slice(0, margins.warmup + orders);
     const windows = windowRates(times, margins.warmup, windowOrders, soak.windowStart);
     const first = windows[0]?.ordersPerSec ?? 0;
@@ -217,7 +215,7 @@ export async function runSoak(options: BenchOptions, orders: number) {
       allFinished: soak.counted.allFinished,
       perOrder: { phase: 'throughput' as const, ...soak.cost.perOrder },
       cpu: soak.cpu,
-      log: logFile,
+      log: soak.logFile,
     };
   });
 }

@@ -224,6 +224,7 @@ export async function measure(
       tablePrefix: target.tablePrefix,
     }),
     cpu: cpuUsage(cpuBefore, cpuAfter, countedOrders),
+    logFile: target.logFile,
     /** Completion times of the measured part, sorted (epoch ms); closed loop: every completion of the loop. */
     completionTimes: closed ? allTimes : measuredTimes,
     windowStart,
