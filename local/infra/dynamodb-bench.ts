@@ -57,7 +57,7 @@ async function main(): Promise<number> {
   let endpoint = values.endpoint ?? process.env[RuntimeEnv.dynamodbEndpoint]?.trim();
   if (!endpoint) {
     dir = await mkdtemp(join(tmpdir(), 'dynamodb-bench-'));
-    running = await startDynamoDb({ host: '127.0.0.1', port: await findFreePort(), dir, log });
+    running = await startDynamoDb({ port: await findFreePort(), dir, log });
     endpoint = running.endpoint;
   }
   const table = `bench-${process.pid}-${Date.now()}`;

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { localRegion } from '../runtime/lambda-context.ts';
 import { InfraError } from './errors.ts';
-import { answersHttp, type RunningService, startService } from './process.ts';
+import { answersHttp, LOCALHOST, type RunningService, startService } from './process.ts';
 
 type Log = (line: string) => void;
 
@@ -23,12 +23,10 @@ export const localClientConfig = (endpoint: string) => ({
 export const localDynamoDbConfig: (endpoint: string) => DynamoDBClientConfig = localClientConfig;
 
 export interface DynamoDbOptions {
-  host: string;
   port: number;
   /** Holds the endpoint's log (`dynoxide.log`), pid file and the tables (one SQLite database in `state/`). */
   dir: string;
   log: Log;
-  startTimeoutMs?: number;
   /** Start with no tables: the state kept in `dir` from earlier runs is deleted first. */
   reset?: boolean;
 }
@@ -78,14 +76,14 @@ export function dynoxideBinary(env: NodeJS.ProcessEnv = process.env): string {
  * the tables as they were.
  */
 export async function startDynamoDb(options: DynamoDbOptions): Promise<RunningDynamoDb> {
-  const { host, port, dir, log, reset } = options;
+  const { port, dir, log, reset } = options;
   const stateDir = join(dir, 'state');
-  const endpoint = `http://${host}:${port}`;
+  const endpoint = `http://${LOCALHOST}:${port}`;
   const running = await startService({
     service: 'dynamodb',
     dir,
     file: 'dynoxide',
-    ports: [{ host, port, what: 'DynamoDB (dynoxide)' }],
+    ports: [{ port, what: 'DynamoDB (dynoxide)' }],
     prepare: async () => {
       if (reset) {
         await rm(stateDir, { recursive: true, force: true });
@@ -94,10 +92,17 @@ export async function startDynamoDb(options: DynamoDbOptions): Promise<RunningDy
       await mkdir(stateDir, { recursive: true });
     },
     command: dynoxideBinary(),
-    args: ['serve', '--host', host, '--port', String(port), '--db-path', join(stateDir, 'tables.sqlite')],
+    args: [
+      'serve',
+      '--host',
+      LOCALHOST,
+      '--port',
+      String(port),
+      '--db-path',
+      join(stateDir, 'tables.sqlite'),
+    ],
     what: `DynamoDB (dynoxide) at ${endpoint}`,
     probe: answersHttp(endpoint),
-    startTimeoutMs: options.startTimeoutMs ?? 60_000,
   });
   return { ...running, endpoint };
 }

@@ -81,13 +81,12 @@ export async function startLocalInfra(options: LocalInfraOptions = {}) {
     log(`[kafka] reset: deleted the topics and offsets kept in ${join(dataDir, 'kafka', 'data')}`);
   }
 
-  const common = { host: '127.0.0.1', log, startTimeoutMs: 120_000 };
   // An external service is only waited for; one this call starts is stopped by `stop()`.
   const [kafka, dynamodb, sns] = await Promise.allSettled([
     external.kafka
       ? waitFor('kafka', external.kafka, kafkaAnswers)
       : startKafka({
-          ...common,
+          log,
           port: kafkaPort,
           controllerPort: options.controllerPort ?? kafkaPort + 1,
           dir: join(dataDir, 'kafka'),
@@ -95,14 +94,14 @@ export async function startLocalInfra(options: LocalInfraOptions = {}) {
     external.dynamodb
       ? waitFor('dynamodb', external.dynamodb, answersHttp)
       : startDynamoDb({
-          ...common,
+          log,
           port: options.dynamodbPort ?? DEFAULT_DYNAMODB_PORT,
           dir: join(dataDir, 'dynamodb'),
           reset,
         }).then((running) => ({ at: running.endpoint, running })),
     external.sns
       ? waitFor('sns', external.sns, answersHttp)
-      : startSns({ ...common, port: options.snsPort ?? DEFAULT_SNS_PORT, dir: join(dataDir, 'sns') }).then(
+      : startSns({ log, port: options.snsPort ?? DEFAULT_SNS_PORT, dir: join(dataDir, 'sns') }).then(
           (running) => ({ at: running.endpoint, running }),
         ),
   ]);

@@ -8,7 +8,7 @@ import { Admin } from '@platformatic/kafka';
 import { projectRoot } from '../python/venv.ts';
 import { InfraError, outputOf } from './errors.ts';
 import { installOnce } from './install-once.ts';
-import { type RunningService, startService } from './process.ts';
+import { LOCALHOST, type RunningService, startService } from './process.ts';
 
 const run = promisify(execFile);
 
@@ -85,7 +85,6 @@ export async function ensureKafkaJars(log: Log): Promise<string> {
 }
 
 export interface KafkaOptions {
-  host: string;
   /** The PLAINTEXT listener clients use. */
   port: number;
   /** The KRaft controller listener. */
@@ -93,13 +92,13 @@ export interface KafkaOptions {
   /** Holds the broker's config, data (`data/`), logs (`broker.log`) and pid file. */
   dir: string;
   log: Log;
-  startTimeoutMs?: number;
 }
 
 export type RunningKafka = RunningService & { brokers: string[] };
 
 /** A single-node KRaft cluster (combined broker and controller), the way Kafka 4 runs without ZooKeeper. */
-function serverProperties({ host, port, controllerPort, dir }: KafkaOptions): string {
+function serverProperties({ port, controllerPort, dir }: KafkaOptions): string {
+  const host = LOCALHOST;
   const settings: Record<string, string | number | boolean> = {
     'process.roles': 'broker,controller',
     'node.id': 1,
@@ -133,7 +132,7 @@ function serverProperties({ host, port, controllerPort, dir }: KafkaOptions): st
  * and kept afterwards, so topics and records survive restarts.
  */
 export async function startKafka(options: KafkaOptions): Promise<RunningKafka> {
-  const { host, port, controllerPort, dir, log } = options;
+  const { port, controllerPort, dir, log } = options;
   const [java, libDir] = await Promise.all([findJava(), ensureKafkaJars(log)]);
   const configFile = join(dir, 'server.properties');
   const jvm = [
@@ -143,7 +142,7 @@ export async function startKafka(options: KafkaOptions): Promise<RunningKafka> {
     '-cp',
     join(libDir, '*'),
   ];
-  const brokers = [`${host}:${port}`];
+  const brokers = [`${LOCALHOST}:${port}`];
   const running = await startService({
     service: 'kafka',
     dir,
@@ -151,8 +150,8 @@ export async function startKafka(options: KafkaOptions): Promise<RunningKafka> {
     // The JVM's own complaints land beside the broker's lines (kafka-log4j2.xml).
     logFile: join(dir, 'broker.log'),
     ports: [
-      { host, port, what: 'Kafka (broker listener)' },
-      { host, port: controllerPort, what: 'Kafka (KRaft controller listener)' },
+      { port, what: 'Kafka (broker listener)' },
+      { port: controllerPort, what: 'Kafka (KRaft controller listener)' },
     ],
     prepare: async () => {
       await writeFile(configFile, serverProperties(options));
@@ -162,7 +161,6 @@ export async function startKafka(options: KafkaOptions): Promise<RunningKafka> {
     args: ['-Xmx512m', '-Xms128m', '-XX:+ExitOnOutOfMemoryError', ...jvm, 'kafka.Kafka', configFile],
     what: `Kafka at ${brokers.join(',')}`,
     probe: kafkaAnswers(brokers),
-    startTimeoutMs: options.startTimeoutMs,
   });
   return { ...running, brokers };
 }

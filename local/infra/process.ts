@@ -216,25 +216,28 @@ const PORT_HINTS: Partial<Record<InfraService, [flag: string, envVar: string]>> 
   sns: ['sns-port', 'SNS_ENDPOINT'],
 };
 
-/** True when nothing listens on `host:port` (we could bind it ourselves). */
-function isPortFree(port: number, host = '127.0.0.1'): Promise<boolean> {
+/** Where the local services listen: this machine only. */
+export const LOCALHOST = '127.0.0.1';
+
+/** True when nothing listens on the port (we could bind it ourselves). */
+function isPortFree(port: number): Promise<boolean> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', (error: NodeJS.ErrnoException) =>
       error.code === 'EADDRINUSE' || error.code === 'EACCES' ? resolve(false) : reject(error),
     );
-    server.listen({ port, host, exclusive: true }, () => server.close(() => resolve(true)));
+    server.listen({ port, host: LOCALHOST, exclusive: true }, () => server.close(() => resolve(true)));
   });
 }
 
 /** `count` distinct ports the OS says are free now; tests use them so they never collide with a developer's 9092/8000. */
-export async function findFreePorts(count: number, host = '127.0.0.1'): Promise<number[]> {
+export async function findFreePorts(count: number): Promise<number[]> {
   const ports = new Set<number>();
   while (ports.size < count) {
     const server = createServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ port: 0, host, exclusive: true }, resolve);
+      server.listen({ port: 0, host: LOCALHOST, exclusive: true }, resolve);
     });
     ports.add((server.address() as { port: number }).port);
     await new Promise((resolve) => server.close(resolve));
@@ -242,8 +245,7 @@ export async function findFreePorts(count: number, host = '127.0.0.1'): Promise<
   return [...ports];
 }
 
-export const findFreePort = async (host?: string): Promise<number> =>
-  (await findFreePorts(1, host))[0] as number;
+export const findFreePort = async (): Promise<number> => (await findFreePorts(1))[0] as number;
 
 /** How {@link startService} starts one of the local services (Kafka, dynoxide, moto). */
 export interface ServiceStart {
@@ -255,13 +257,12 @@ export interface ServiceStart {
   file: string;
   logFile?: string;
   /** Checked free first, so that "port taken" is reported as such and not as a crash. */
-  ports: Array<{ host: string; port: number; what: string }>;
+  ports: Array<{ port: number; what: string }>;
   /** Work between the port check and the spawn: dynoxide's reset, Kafka's config and storage. */
   prepare?: () => Promise<void>;
   /** The service and its address for messages (`Kafka at 127.0.0.1:9092`), and what says it answers. */
   what: string;
   probe: () => Promise<boolean>;
-  startTimeoutMs?: number;
 }
 
 /**
@@ -272,19 +273,19 @@ export async function startService(start: ServiceStart): Promise<RunningService>
   const { service, dir } = start;
   await mkdir(dir, { recursive: true });
   const pidFile = join(dir, `${start.file}.pid`);
-  for (const { host, port, what } of start.ports) {
+  for (const { port, what } of start.ports) {
     const [flag, envVar] = PORT_HINTS[service] ?? [];
-    if (!(await isPortFree(port, host)))
+    if (!(await isPortFree(port)))
       throw new InfraError(
         service,
-        `${what} cannot start: port ${port} on ${host} is already in use by another process. Stop whatever holds it, choose another port (npm run infra -- --${flag} <port>), or set ${envVar} to use one that is already running.`,
+        `${what} cannot start: port ${port} on ${LOCALHOST} is already in use by another process. Stop whatever holds it, choose another port (npm run infra -- --${flag} <port>), or set ${envVar} to use one that is already running.`,
       );
   }
   await start.prepare?.();
   const logFile = start.logFile ?? join(dir, `${start.file}.log`);
   const child = await spawnManaged(start.command, start.args, dir, logFile, pidFile);
   try {
-    const wait = { timeoutMs: start.startTimeoutMs ?? 120_000, process: child };
+    const wait = { timeoutMs: 120_000, process: child };
     await waitUntilReady(service, start.what, start.probe, wait);
   } catch (error) {
     await child.stop(5_000);

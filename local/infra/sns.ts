@@ -4,7 +4,7 @@ import { type ChannelName, localTopicName } from '../../topology/manifest.ts';
 import { ensurePythonTools, projectRoot } from '../python/venv.ts';
 import { localRegion } from '../runtime/lambda-context.ts';
 import { localClientConfig } from './dynamodb.ts';
-import { answersHttp, type RunningService, startService } from './process.ts';
+import { answersHttp, LOCALHOST, type RunningService, startService } from './process.ts';
 
 /**
  * The account of every ARN moto hands out, unless its server is told otherwise (`MOTO_ACCOUNT_ID`): the local
@@ -26,26 +26,23 @@ export type RunningSns = RunningService & { endpoint: string };
  * provisioning creates them at every start.
  */
 export async function startSns(options: {
-  host: string;
   port: number;
   /** Holds moto's log and pid file. */
   dir: string;
   log: (line: string) => void;
-  startTimeoutMs?: number;
 }): Promise<RunningSns> {
-  const { host, port } = options;
+  const { port } = options;
   const python = (await ensurePythonTools(undefined, options.log)).bin('python');
-  const endpoint = `http://${host}:${port}`;
+  const endpoint = `http://${LOCALHOST}:${port}`;
   const running = await startService({
     ...options,
     service: 'sns',
     file: 'moto',
-    ports: [{ host, port, what: 'SNS (moto server)' }],
+    ports: [{ port, what: 'SNS (moto server)' }],
     command: python,
-    args: [join(projectRoot, 'local', 'python', 'moto_sns_server.py'), '-H', host, '-p', String(port)],
+    args: [join(projectRoot, 'local', 'python', 'moto_sns_server.py'), '-H', LOCALHOST, '-p', String(port)],
     what: `SNS (moto server) at ${endpoint}`,
     probe: answersHttp(endpoint),
-    startTimeoutMs: options.startTimeoutMs ?? 60_000,
   });
   return { ...running, endpoint };
 }

@@ -56,7 +56,6 @@ async function newDir(): Promise<string> {
 
 async function start(dir: string, options: { reset?: boolean } = {}): Promise<RunningDynamoDb> {
   const server = await startDynamoDb({
-    host: '127.0.0.1',
     port: await findFreePort(),
     dir,
     log: () => {},
@@ -351,7 +350,6 @@ describe('local SNS server: connections', () => {
 
   it('keeps connections alive, serves others while one sits idle, and closes when asked', async () => {
     const server: RunningSns = await startSns({
-      host: '127.0.0.1',
       port: await findFreePort(),
       dir: await newDir(),
       log: () => {},
