@@ -10,6 +10,7 @@ import { buildFunction } from '../local/runtime/environments/bundle.ts';
 import { ExecutionEnvironment } from '../local/runtime/environments/environment.ts';
 import { readCommandLine, UsageError } from '../tools/command-line.ts';
 import { type FunctionName, manifest } from '../topology/index.ts';
+import { table } from './lib/report.ts';
 import { median } from './lib/stats.ts';
 
 const command = readCommandLine(
@@ -88,13 +89,6 @@ async function threads(): Promise<Figures> {
 const child = await processes();
 const thread = await threads();
 await built.remove();
-const row = (name: string, r: Figures) =>
-  `${name.padEnd(14)} ${median(r.readyMs).toFixed(0).padStart(8)} ms ${r.addedMb.toFixed(0).padStart(8)} MB`;
-process.stdout.write(
-  [
-    `${fn}: ${count} environments of each kind (median time to ready; memory added per environment)`,
-    row('process', child),
-    row('worker thread', thread),
-    '',
-  ].join('\n'),
-);
+const row = (kind: string, r: Figures) => [kind, Math.round(median(r.readyMs)), Math.round(r.addedMb)];
+console.log(`${fn}: ${count} environments of each kind (median time to ready; memory added per environment)`);
+console.log(table([['kind', 'ready ms', 'added MB'], row('process', child), row('worker thread', thread)]));

@@ -20,7 +20,7 @@ export interface OpenApiDocument extends JsonObject {
 /** Schemas of the answers; the request schemas are the ones order-api parses with. */
 const Issue = z.object({ path: z.string(), message: z.string() });
 const ErrorBody = z.object({ message: z.string(), errors: z.array(Issue).optional() });
-const Accepted = z.object({
+export const Accepted = z.object({
   orderId: z.string(),
   status: z.literal('RECEIVED'),
   statusUrl: z.string(),

@@ -10,7 +10,7 @@ import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynam
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { catalogLines, exampleOrder } from '../../functions/order-api/example-order.ts';
-import { OrderView } from '../../functions/order-api/openapi.ts';
+import { Accepted, OrderView } from '../../functions/order-api/openapi.ts';
 import type { ApiAnswer, ApiClient } from './signed-client.ts';
 
 /** What moved since {@link Observatory.start}: the dashboard's order counts and the dead letters. */
@@ -60,8 +60,6 @@ const OUT_OF_STOCK_QUANTITY = 1000;
 const RELEASED_QUANTITY = 2;
 /** How many orders the cancellation check may place to catch one before it ships. */
 const CANCEL_ATTEMPTS = 5;
-
-const Accepted = z.object({ orderId: z.string(), status: z.string() });
 
 /** A failed check: its message is the progress line's reason. */
 class CheckFailed extends Error {}
