@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { InfraError, stopAllManaged } from '../local/infra/index.ts';
 import { type CommandLine, flagsOf, positiveNumber, readCommandLine } from '../tools/command-line.ts';
-import { runScenario } from './lib/chaos-run.ts';
+import { runScenario, type ScenarioResult } from './lib/chaos-run.ts';
 import { flashSale } from './lib/chaos-scenarios.ts';
 import type { CpuUsage } from './lib/cpu.ts';
 import { stockFor } from './lib/orders.ts';
@@ -98,7 +98,7 @@ const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 100) / 100
 /** The flash sale on the bench's stack: the chaos scenario, run once, its figures kept. */
 async function runFlashSale(stack: BenchStack, options: { orders: number; rate: number; stallMs: number }) {
   log(`[bench] flash sale: ${options.orders} orders at ${options.rate}/s for one SKU`);
-  const r = await runScenario(flashSale, stack, { ...options, log });
+  const r: ScenarioResult = await runScenario(flashSale, stack, { ...options, log });
   if (!r.flashSale) throw new Error(`the flash sale did not finish: ${r.failures.join('; ')}`);
   const { acceptedPerSec, attempts, faultProfile, pass, failures } = r;
   return { ...r.flashSale, ...options, acceptedPerSec, attempts, faultProfile, pass, failures };

@@ -17,14 +17,8 @@ import {
 import { findFreePorts } from '../../local/infra/index.ts';
 import { deadLetterTopic } from '../../topology/topics.ts';
 import { countBy, type FaultRun, list } from './chaos-faults.ts';
-import { isWarmup, type Scenario, type Verdict } from './chaos-scenarios.ts';
-import {
-  CompletionTracker,
-  type DriveResult,
-  pipelineLag,
-  sendAtRate,
-  waitForCompletions,
-} from './driver.ts';
+import { isWarmup, type Scenario } from './chaos-scenarios.ts';
+import { CompletionTracker, pipelineLag, sendAtRate, waitForCompletions } from './driver.ts';
 import { benchOrder, cancelOrder, stockFor } from './orders.ts';
 import { subtractStats } from './phase.ts';
 import {
@@ -319,11 +313,7 @@ async function readBack(run: ChaosRun, fault: FaultRun) {
 type ReadBack = Awaited<ReturnType<typeof readBack>>;
 
 /** A scenario: its fault armed, the orders sent, the drain, the read-back, its verdict and figures. */
-export async function runScenario(
-  scenario: Scenario,
-  stack: BenchStack,
-  options: ChaosOptions,
-): Promise<ScenarioResult> {
+export async function runScenario(scenario: Scenario, stack: BenchStack, options: ChaosOptions) {
   const started = Date.now();
   const run = await startRun(scenario, stack, options);
   try {
@@ -369,8 +359,47 @@ export async function runScenario(
       profile: run.profile,
       faults: back.stats[0]?.faults,
     });
+    const { cancellation } = verdict;
+    // The row and JSON of the scenario.
     return {
-      ...resultOf(scenario, { run, accepted, sent, back, cancelsSent: cancels?.sent.length, verdict }),
+      scenario: scenario.name,
+      pass: verdict.failures.length === 0,
+      sent: run.session.orders,
+      accepted: accepted.length,
+      /** Orders accepted per second, from the first POST to the last 202 (the target is `rate`). */
+      acceptedPerSec: Math.round(sent.acceptedPerSec * 10) / 10,
+      completed: verdict.completed,
+      lost: verdict.lost.length,
+      /** runtime-kill-cancel: the cancels sent, how they were answered, how the orders ended. */
+      cancellations: cancellation && {
+        sent: cancels?.sent.length ?? 0,
+        ...cancellation,
+        contradictions: cancellation.contradictions.length,
+      },
+      notAccepted: sent.driven.failed.length,
+      duplicateNotifications: back.notifications.duplicates.length,
+      /** Notifications published again after a crash mid-send (same id; subscribers drop the repeat). */
+      repeatedSends: back.notifications.repeatedSends.length,
+      missingNotifications: back.notifications.missing.length,
+      /** Notifications sent, as the runtimes' logs show them. */
+      deliveries: [...back.deliveries.values()].reduce((n, c) => n + c, 0),
+      doubleReservedUnits: back.effects.doubleReservedUnits,
+      stockMismatches: back.effects.stockMismatches.length,
+      poison: back.faultVerdict.poison,
+      crashPoison: back.faultVerdict.crashPoison,
+      deadLettered: back.deadLettered,
+      orderStatuses: measuredOnly(back.effects).statuses,
+      /** A few of the notification problems, for the post-mortem. */
+      notificationSamples: {
+        duplicates: back.notifications.duplicates.slice(0, 5),
+        missing: back.notifications.missing.slice(0, 5),
+      },
+      /** Completions a runtime reported for an order already completed (a record processed again: no harm by itself). */
+      completionsReportedAgain: run.tracker.repeated,
+      failures: verdict.failures,
+      events: run.events,
+      /** Every runtime's log, the first runtime's first (restarts, second runtimes). */
+      logFiles: run.runtimes.logFiles,
       ...(run.profile ? injectedFigures(scenario, run, back, warm) : {}),
       durationS: Math.round((Date.now() - started) / 100) / 10,
     };
@@ -397,68 +426,11 @@ function injectedFigures(scenario: Scenario, run: ChaosRun, back: ReadBack, warm
   return { attempts, flashSale, faultProfile };
 }
 
-/** The row and JSON of a finished scenario, from what the run left behind and its verdict. */
-function resultOf(
-  scenario: Scenario,
-  r: {
-    run: ChaosRun;
-    accepted: string[];
-    sent: { driven: DriveResult; acceptedPerSec: number };
-    back: ReadBack;
-    cancelsSent: number | undefined;
-    verdict: Verdict;
-  },
-) {
-  const { run, back, verdict } = r;
-  const { cancellation } = verdict;
-  return {
-    scenario: scenario.name,
-    pass: verdict.failures.length === 0,
-    sent: run.session.orders,
-    accepted: r.accepted.length,
-    /** Orders accepted per second, from the first POST to the last 202 (the target is `rate`). */
-    acceptedPerSec: Math.round(r.sent.acceptedPerSec * 10) / 10,
-    completed: verdict.completed,
-    lost: verdict.lost.length,
-    /** runtime-kill-cancel: the cancels sent, how they were answered, how the orders ended. */
-    cancellations: cancellation && {
-      sent: r.cancelsSent ?? 0,
-      ...cancellation,
-      contradictions: cancellation.contradictions.length,
-    },
-    notAccepted: r.sent.driven.failed.length,
-    duplicateNotifications: back.notifications.duplicates.length,
-    /** Notifications published again after a crash mid-send (same id; subscribers drop the repeat). */
-    repeatedSends: back.notifications.repeatedSends.length,
-    missingNotifications: back.notifications.missing.length,
-    /** Notifications sent, as the runtimes' logs show them. */
-    deliveries: [...back.deliveries.values()].reduce((n, c) => n + c, 0),
-    doubleReservedUnits: back.effects.doubleReservedUnits,
-    stockMismatches: back.effects.stockMismatches.length,
-    poison: back.faultVerdict.poison,
-    crashPoison: back.faultVerdict.crashPoison,
-    deadLettered: back.deadLettered,
-    orderStatuses: measuredOnly(back.effects).statuses,
-    /** A few of the notification problems, for the post-mortem. */
-    notificationSamples: {
-      duplicates: back.notifications.duplicates.slice(0, 5),
-      missing: back.notifications.missing.slice(0, 5),
-    },
-    /** Completions a runtime reported for an order already completed (a record processed again: no harm by itself). */
-    completionsReportedAgain: run.tracker.repeated,
-    failures: verdict.failures,
-    events: run.events,
-    /** Every runtime's log, the first runtime's first (restarts, second runtimes). */
-    logFiles: run.runtimes.logFiles,
-  };
-}
-
 /** A scenario's row and JSON: what every scenario reports, and what only some do. */
-export type ScenarioResult = ReturnType<typeof resultOf> &
+export type ScenarioResult = Awaited<ReturnType<typeof runScenario>> &
   Partial<ReturnType<typeof injectedFigures>> & {
     /** Why it did not run (a service the run did not start). */
     skipped?: string;
-    durationS: number;
   };
 
 /**
