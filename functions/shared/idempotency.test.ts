@@ -51,8 +51,20 @@ describe('isOwnInProgressRecord', () => {
  * A DynamoDB endpoint for the idempotency table, behind the real SDK client and its standard retries: it
  * stores puts, refuses a put on a stored key as DynamoDB does (ConditionalCheckFailedException with the
  * old item), and loses the answer of the first put after storing it (a 500), or fails the first deletes.
+ * `failPuts`: the first puts answer 500 whatever happened, the first of them storing the item;
+ * `failPutsBefore`: the first puts answer 500 and store nothing.
  */
-function endpoint(faults: { losePutAnswers: number; failDeletes: number }) {
+function endpoint(options: {
+  losePutAnswers?: number;
+  failPuts?: number;
+  failPutsBefore?: number;
+  failDeletes?: number;
+}) {
+  const faults = { losePutAnswers: 0, failPuts: 0, failPutsBefore: 0, failDeletes: 0, ...options };
+  const internalError = {
+    __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError',
+    message: 'Internal server error',
+  };
   const items = new Map<string, Record<string, unknown>>();
   const calls: string[] = [];
   const answer = (status: number, body: unknown) => ({
@@ -69,7 +81,10 @@ function endpoint(faults: { losePutAnswers: number; failDeletes: number }) {
     calls.push(operation);
     const key = (input.Item ?? input.Key)?.id.S as string;
     if (operation === 'PutItem') {
+      if (faults.failPutsBefore-- > 0) return answer(500, internalError);
       const old = items.get(key);
+      if (!old) items.set(key, input.Item as Record<string, unknown>);
+      if (faults.failPuts-- > 0) return answer(500, internalError);
       if (old) {
         return answer(400, {
           __type: 'com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException',
@@ -77,13 +92,7 @@ function endpoint(faults: { losePutAnswers: number; failDeletes: number }) {
           Item: old,
         });
       }
-      items.set(key, input.Item as Record<string, unknown>);
-      if (faults.losePutAnswers-- > 0) {
-        return answer(500, {
-          __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError',
-          message: 'Internal server error',
-        });
-      }
+      if (faults.losePutAnswers-- > 0) return answer(500, internalError);
       return answer(200, {});
     }
     if (operation === 'DeleteItem') {
@@ -114,7 +123,7 @@ function endpoint(faults: { losePutAnswers: number; failDeletes: number }) {
     endpoint: 'http://dynamodb.test',
     requestHandler: { handle: async (request: HttpRequest) => ({ response: await handle(request) }) },
   });
-  return { items, calls, client };
+  return { items, calls, client, faults };
 }
 
 function guarded(client: DynamoDBClient, fn: (input: { id: string }) => Promise<string>) {
@@ -141,6 +150,29 @@ describe('LostAnswerAwarePersistenceLayer', () => {
     // A redelivery is answered from the completed record: still one send.
     await expect(send({ id: 'n-1' })).resolves.toBe('sent 1');
     expect(sends).toBe(1);
+  });
+
+  it('runs the guarded function once when every attempt of the in-progress put failed with a 500 after storing it', async () => {
+    const { client, calls, faults } = endpoint({ failPuts: 100 });
+    let sends = 0;
+    const send = guarded(client, async () => `sent ${++sends}`);
+    await expect(send({ id: 'n-4' })).resolves.toBe('sent 1');
+    // The SDK gave up on the put; a consistent read found the record this put wrote.
+    expect(calls.slice(-3)).toEqual(['PutItem', 'GetItem', 'UpdateItem']);
+    faults.failPuts = 0;
+    await expect(send({ id: 'n-4' })).resolves.toBe('sent 1');
+    expect(sends).toBe(1);
+  });
+
+  it('fails the attempt when every put failed before storing anything, and the next attempt runs the function', async () => {
+    const { client, items, faults } = endpoint({ failPutsBefore: 100 });
+    let sends = 0;
+    const send = guarded(client, async () => `sent ${++sends}`);
+    await expect(send({ id: 'n-5' })).rejects.toThrow(/in progress record/);
+    expect(items.size).toBe(0);
+    expect(sends).toBe(0);
+    faults.failPutsBefore = 0;
+    await expect(send({ id: 'n-5' })).resolves.toBe('sent 1');
   });
 
   it("retries the delete after the function failed, so the next attempt runs it (never 'in progress' for good)", async () => {

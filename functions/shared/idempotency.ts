@@ -46,9 +46,12 @@ const SETTLE_RETRY = { attempts: 4, delay: fullJitter({ baseMs: 50, capMs: 1_000
 /**
  * Powertools' DynamoDB persistence layer, with two answers to a lost or refused request that would leave
  * a record in progress — which blocks every retry of its key until the invocation's deadline, long enough
- * for the event source mapping's short local retries to dead-letter a record that only needed retrying:
- * - an in-progress put whose answer was lost, refused when the SDK sent it again, is this put's own
- *   (see {@link isOwnInProgressRecord}): the guarded function runs;
+ * for the event source mapping's short local retries to dead-letter a record that only needed retrying,
+ * and on AWS a stall of its partition for up to the function timeout:
+ * - an in-progress put whose answer was lost is recognised as this put's own (see
+ *   {@link isOwnInProgressRecord}), and the guarded function runs: when the SDK's retry was refused by the
+ *   record (the refusal carries it), and when every attempt failed without a 4xx (a 500, a timeout, a
+ *   dropped connection: DynamoDB may have stored it) and a consistent read finds it;
  * - the delete after the guarded function failed (so that a retry may run it again) and the completion
  *   after it succeeded (else a retry past the deadline would run it again: a second send) are retried.
  */
@@ -63,12 +66,19 @@ export class LostAnswerAwarePersistenceLayer extends DynamoDBPersistenceLayer {
     try {
       await super._putRecord(record);
     } catch (error) {
-      const own =
-        error instanceof IdempotencyItemAlreadyExistsError &&
-        !this.#unsettled.has(record.idempotencyKey) &&
-        isOwnInProgressRecord(record, error.existingRecord);
-      if (!own) throw error;
+      if (!(await this.#storedOwnRecord(record, error))) throw error;
     }
+  }
+
+  /** Whether the put that failed with `error` stored `record` all the same. */
+  async #storedOwnRecord(record: IdempotencyRecord, error: unknown): Promise<boolean> {
+    if (this.#unsettled.has(record.idempotencyKey)) return false;
+    if (error instanceof IdempotencyItemAlreadyExistsError)
+      return isOwnInProgressRecord(record, error.existingRecord);
+    // A 4xx (throttling, a validation error) is DynamoDB's word that nothing was stored.
+    if ((error as { $fault?: unknown }).$fault === 'client') return false;
+    const stored = await this._getRecord(record.idempotencyKey).catch(() => undefined);
+    return isOwnInProgressRecord(record, stored);
   }
 
   protected override _deleteRecord(record: IdempotencyRecord): Promise<void> {
