@@ -9,7 +9,6 @@
  */
 import type { TestProject } from 'vitest/node';
 import {
-  brokersFromEnv,
   findFreePorts,
   type LocalInfra,
   provisionFromManifest,
@@ -28,9 +27,6 @@ declare module 'vitest' {
 const log = (line: string) => process.stderr.write(`[integration] ${line}\n`);
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const externalBrokers = brokersFromEnv();
-  const externalDynamoDb = process.env[RuntimeEnv.dynamodbEndpoint]?.trim() || undefined;
-  const externalSns = process.env[RuntimeEnv.snsEndpoint]?.trim() || undefined;
   // Ports the OS says are free now; never the developer's 9092/8000/8001, which `npm start` may hold.
   const [kafkaPort, controllerPort, dynamodbPort, snsPort] = await findFreePorts(4);
 
@@ -42,16 +38,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
       controllerPort,
       dynamodbPort,
       snsPort,
-      kafkaBrokers: externalBrokers ?? null,
-      dynamodbEndpoint: externalDynamoDb ?? null,
-      snsEndpoint: externalSns ?? null,
       log,
     });
-    await provisionFromManifest({
-      kafkaBrokers: infra.kafkaBrokers,
-      dynamodbEndpoint: infra.dynamodbEndpoint,
-      snsEndpoint: infra.snsEndpoint,
-    });
+    await provisionFromManifest(infra);
   } catch (error) {
     await infra?.stop();
     throw error;

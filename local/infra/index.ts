@@ -34,8 +34,8 @@ export interface LocalInfraOptions {
   dataDir?: string;
   ephemeral?: boolean;
   /**
-   * Services already running elsewhere (e.g. docker-compose), only waited for. Default: `KAFKA_BROKERS` /
-   * `DYNAMODB_ENDPOINT` / `SNS_ENDPOINT` from the environment; `null` ignores it and starts our own.
+   * Services already running elsewhere (e.g. docker-compose), only waited for. Unset (or null): `KAFKA_BROKERS`
+   * / `DYNAMODB_ENDPOINT` / `SNS_ENDPOINT` from the environment, else started here.
    */
   kafkaBrokers?: string[] | null;
   dynamodbEndpoint?: string | null;
@@ -65,12 +65,11 @@ export function brokersFromEnv(env: NodeJS.ProcessEnv = process.env): string[] |
 export async function startLocalInfra(options: LocalInfraOptions = {}) {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const { kafkaPort = DEFAULT_KAFKA_PORT } = options;
-  const fromEnv = (option: string | null | undefined, name: string) =>
-    option === undefined ? process.env[name]?.trim() || undefined : (option ?? undefined);
+  const fromEnv = (name: string) => process.env[name]?.trim() || undefined;
   const external = {
-    kafka: (options.kafkaBrokers === undefined ? brokersFromEnv() : options.kafkaBrokers) ?? undefined,
-    dynamodb: fromEnv(options.dynamodbEndpoint, RuntimeEnv.dynamodbEndpoint),
-    sns: fromEnv(options.snsEndpoint, RuntimeEnv.snsEndpoint),
+    kafka: options.kafkaBrokers ?? brokersFromEnv(),
+    dynamodb: options.dynamodbEndpoint ?? fromEnv(RuntimeEnv.dynamodbEndpoint),
+    sns: options.snsEndpoint ?? fromEnv(RuntimeEnv.snsEndpoint),
   };
   const dataDir = options.ephemeral
     ? await mkdtemp(join(tmpdir(), 'order-pipeline-infra-'))
