@@ -5,6 +5,7 @@
  */
 import { parseFaultProfile } from '../../local/faults/profile.ts';
 import { startLocalRuntime } from '../../local/runtime/runtime.ts';
+import { kafkaConsumers } from '../../topology/topics.ts';
 import { startHop } from './baseline.ts';
 import { PipelineCounters } from './instrument.ts';
 import {
@@ -16,7 +17,7 @@ import {
   type ParentMessage,
 } from './protocol.ts';
 import { benchGroupId } from './stack.ts';
-import { orderPathSteps } from './topics.ts';
+import { orderPathTopics } from './topics.ts';
 
 const config = JSON.parse(process.env.BENCH_CHILD_CONFIG ?? '{}') as ChildConfig;
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -36,14 +37,8 @@ const counters = new PipelineCounters((completions) => pending.push(...completio
 const pick = <T, K extends keyof T>(from: T, ...keys: K[]) =>
   Object.fromEntries(keys.map((key) => [key, from[key]])) as Pick<T, K>;
 
-/** What runs in this child: the API's URL (pipeline), how to stop it, and the counters only it has. */
-type Running = {
-  apiUrl: string | undefined;
-  stop: () => Promise<void>;
-  stats: () => Pick<ChildStats, 'emulators' | 'environments' | 'faults'>;
-};
-
-async function startPipeline(): Promise<Running> {
+/** The functions behind the API; besides the counters, the emulators', the pools' and the fault layer's. */
+async function startPipeline() {
   const runtime = await startLocalRuntime({
     kafkaBrokers: config.kafkaBrokers,
     dynamodbEndpoint: config.dynamodbEndpoint,
@@ -85,9 +80,13 @@ async function startPipeline(): Promise<Running> {
  * One hop per step of a shipped order's path (inventory, warehouse, shipper, notification), in order: no
  * batching window, at most that function's batch size per send.
  */
-async function startBaseline(): Promise<Running> {
+async function startBaseline() {
   const topics = config.baselineTopics ?? [];
-  const steps = orderPathSteps();
+  const steps = orderPathTopics.map((topic) => {
+    const consumer = kafkaConsumers.find(({ trigger }) => trigger.topic === topic);
+    if (!consumer) throw new Error(`no function consumes ${topic}`);
+    return consumer;
+  });
   const hops: Awaited<ReturnType<typeof startHop>>[] = [];
   for (const [index, { name: fn, trigger }] of steps.entries()) {
     const last = index === steps.length - 1;

@@ -13,12 +13,3 @@ export const orderPathTopics = [
   'OrderPickedAndPacked',
   'Notification',
 ] as const;
-
-/** The consumer of each topic of the order's path, with its trigger (the baseline gives each hop its batch size). */
-export function orderPathSteps(): (typeof kafkaConsumers)[number][] {
-  return orderPathTopics.map((topic) => {
-    const consumer = kafkaConsumers.find(({ trigger }) => trigger.topic === topic);
-    if (!consumer) throw new Error(`no function consumes ${topic}`);
-    return consumer;
-  });
-}
