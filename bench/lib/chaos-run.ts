@@ -281,6 +281,8 @@ async function readBack(run: ChaosRun, fault: FaultRun) {
   await runtimes.stopAll();
   await Promise.all(runtimes.children.map((child) => Promise.race([child.logClosed, sleep(10_000)])));
   const effects = await readEffects(stack.dynamodbEndpoint, session.tablePrefix, run.stock);
+  // What the verdict and the figures judge: the measured orders (a warm-up's are checked with the rest).
+  const measured = measuredOnly(effects);
   const ends = await endOffsets(run.admin, [deadLetterTopic, 'Notification']);
   const records = await readRange(stack.kafkaBrokers, deadLetterTopic, run.dlqStart, ends);
   const deadLetters = records.map(parseDeadLetter).filter((d) => d.reason !== 'replay-marker');
@@ -308,7 +310,7 @@ async function readBack(run: ChaosRun, fault: FaultRun) {
   if (!notifications.deliveriesObserved) {
     run.note('no send found in the runtimes’ logs (log level above INFO?): sends not checked');
   }
-  return { effects, faultVerdict, deadLettered, deliveries, notifications, stats };
+  return { effects, measured, faultVerdict, deadLettered, deliveries, notifications, stats };
 }
 type ReadBack = Awaited<ReturnType<typeof readBack>>;
 
@@ -347,7 +349,7 @@ export async function runScenario(scenario: Scenario, stack: BenchStack, options
       accepted,
       notAccepted: sent.driven.failed.map((f) => f.error),
       stock: run.stock,
-      effects: measuredOnly(back.effects),
+      effects: back.measured,
       notifications: back.notifications,
       deadLettered: back.deadLettered,
       faultFailures: [
@@ -388,7 +390,7 @@ export async function runScenario(scenario: Scenario, stack: BenchStack, options
       poison: back.faultVerdict.poison,
       crashPoison: back.faultVerdict.crashPoison,
       deadLettered: back.deadLettered,
-      orderStatuses: measuredOnly(back.effects).statuses,
+      orderStatuses: back.measured.statuses,
       /** A few of the notification problems, for the post-mortem. */
       notificationSamples: {
         duplicates: back.notifications.duplicates.slice(0, 5),
@@ -411,7 +413,7 @@ export async function runScenario(scenario: Scenario, stack: BenchStack, options
 /** Injected AWS errors: the attempts per measured order, and the flash sale's figures. */
 function injectedFigures(scenario: Scenario, run: ChaosRun, back: ReadBack, warm: ChildStats | undefined) {
   const [stats] = back.stats;
-  const measured = measuredOnly(back.effects);
+  const { measured } = back;
   // Per order the API wrote (a POST whose 202 the client missed still went down the pipeline).
   const attempts = attemptsOf(stats, warm, measured.orders.size);
   run.note(attemptsLine(attempts));

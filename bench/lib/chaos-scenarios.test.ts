@@ -192,10 +192,10 @@ describe('killScenarios', () => {
   it.each([
     ['broker-kill', { kafka: undefined, dynamodb: {} }, /broker is external/],
     ['dynamodb-kill', { kafka: {}, dynamodb: undefined }, /DynamoDB endpoint is external/],
-  ] as const)('skips %s on a stack whose service it did not start', (name, stack, reason) => {
+  ] as const)('skips %s on a stack whose service it did not start', (name, restart, reason) => {
     const cannotRun = killScenarios[name].cannotRun;
-    expect(cannotRun?.(stack as never)).toMatch(reason);
-    expect(cannotRun?.({ kafka: {}, dynamodb: {} } as never)).toBeUndefined();
+    expect(cannotRun?.({ restart } as never)).toMatch(reason);
+    expect(cannotRun?.({ restart: { kafka: {}, dynamodb: {} } } as never)).toBeUndefined();
   });
 });
 

@@ -152,14 +152,9 @@ export interface Scenario {
   after?: 'replay';
 }
 
-const ownBroker = (stack: BenchStack) =>
-  stack.restart.kafka
-    ? undefined
-    : 'the broker is external (KAFKA_BROKERS): only a broker this run started can be killed';
-const ownDynamoDb = (stack: BenchStack) =>
-  stack.restart.dynamodb
-    ? undefined
-    : 'the DynamoDB endpoint is external (DYNAMODB_ENDPOINT): only an endpoint this run started can be killed';
+/** Only a service this run started can be killed (and started again). */
+const own = (service: 'kafka' | 'dynamodb', external: string) => (stack: BenchStack) =>
+  stack.restart[service] ? undefined : `${external}: only one this run started can be killed`;
 
 type KillScenario = Omit<Scenario, 'name' | 'verdict'> & Partial<Pick<Scenario, 'verdict'>>;
 
@@ -172,8 +167,11 @@ const kill = {
   'runtime-join-kill': { fault: runtimeJoinKill },
   'runtime-kill': { fault: runtimeKill },
   'runtime-kill-cancel': { fault: runtimeKill, cancels: true, verdict: endsOrCancels },
-  'dynamodb-kill': { fault: dynamodbKill, cannotRun: ownDynamoDb },
-  'broker-kill': { fault: brokerKill, cannotRun: ownBroker },
+  'dynamodb-kill': {
+    fault: dynamodbKill,
+    cannotRun: own('dynamodb', 'the DynamoDB endpoint is external (DYNAMODB_ENDPOINT)'),
+  },
+  'broker-kill': { fault: brokerKill, cannotRun: own('kafka', 'the broker is external (KAFKA_BROKERS)') },
 } satisfies Record<string, KillScenario>;
 export const killScenarioNames = Object.keys(kill) as (keyof typeof kill)[];
 

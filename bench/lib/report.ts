@@ -8,20 +8,9 @@ import { type BenchStack, type Log, startBenchStack } from './stack.ts';
 
 export const resultsDir = join(projectRoot, 'bench', 'results');
 
-export interface MachineInfo {
-  cpuModel: string;
-  cores: number;
-  memoryGb: number;
-  node: string;
-  platform: string;
-  kafkaVersion: string;
-  /** 1, 5 and 15 minute load averages when the run started and ended. */
-  loadAverage: { start: number[]; end?: number[] };
-}
-
 export const currentLoad = () => loadavg().map((n) => Math.round(n * 100) / 100);
 
-export function machineInfo(kafkaVersion: string): MachineInfo {
+export function machineInfo(kafkaVersion: string) {
   const cpu = cpus();
   return {
     cpuModel: cpu[0]?.model.trim() ?? 'unknown',
@@ -30,7 +19,8 @@ export function machineInfo(kafkaVersion: string): MachineInfo {
     node: process.version,
     platform: `${process.platform}-${process.arch}`,
     kafkaVersion,
-    loadAverage: { start: currentLoad() },
+    // 1, 5 and 15 minute load averages when the run started and ended.
+    loadAverage: { start: currentLoad(), end: undefined as number[] | undefined },
   };
 }
 
