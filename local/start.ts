@@ -43,7 +43,6 @@ const flags = flagsOf({
 
 /** The settings the flags (and their environment defaults) give; a UsageError for a bad value. */
 function startOptionsOf({ values }: CommandLine<typeof flags, false>) {
-  const port = portOf('port', values.port ?? process.env.PORT ?? '3000', { allowZero: true });
   const dashboard = values['dashboard-port'] ?? process.env.DASHBOARD_PORT ?? '3001';
   const dashboardPort = portOf('dashboard-port', dashboard, { allowZero: true });
   const every = values['schedule-every'] || process.env.SCHEDULE_EVERY_SECONDS || undefined;
@@ -59,15 +58,18 @@ function startOptionsOf({ values }: CommandLine<typeof flags, false>) {
       `--faults: unknown profile "${values.faults}"; the profiles are ${FAULT_PROFILE_NAMES.join(', ')}`,
     );
   return {
-    port,
     dashboardPort,
-    tablePrefix: values['table-prefix'],
-    scheduleIntervalMs: every ? positiveNumber('schedule-every', every, 0) * 1000 : undefined,
     // ORDER_PIPELINE_FRESH=1 (what `npm run infra` reads too) means the same.
     fresh: values.fresh === true || process.env.ORDER_PIPELINE_FRESH === '1',
     watch: values.watch === true,
-    faults,
-    iam: values.iam ? (true as const) : undefined,
+    /** The runtime's own options, as startLocalRuntime takes them. */
+    runtime: {
+      apiPort: portOf('port', values.port ?? process.env.PORT ?? '3000', { allowZero: true }),
+      tablePrefix: values['table-prefix'],
+      scheduleIntervalMs: every ? positiveNumber('schedule-every', every, 0) * 1000 : undefined,
+      faults,
+      iam: values.iam ? (true as const) : undefined,
+    },
   };
 }
 
@@ -110,7 +112,7 @@ function summary(
 ): string[] {
   const apiUrl = runtime.apiUrl ?? '';
   const width = Math.max(...runtime.functions.map((fn) => fn.name.length));
-  const { faults } = options;
+  const { faults, iam } = options.runtime;
   const { credentials, region } = localIamVerifier();
   return [
     '',
@@ -128,7 +130,7 @@ function summary(
           `Faults: profile "${faults.name}" (${faults.description}), seed ${faults.seed}: the functions reach DynamoDB at ${runtime.faults.dynamodbEndpoint} and SNS at ${runtime.faults.snsEndpoint}; the counters are printed at Ctrl-C.`,
         ]
       : []),
-    ...(options.iam
+    ...(iam
       ? [
           `IAM: the order routes need SigV4 signatures (service execute-api, region ${region}) by access key ${credentials.accessKeyId}; unsigned or wrongly signed requests get 403, as on AWS. GET /health stays open.`,
         ]
@@ -140,7 +142,7 @@ function summary(
       : []),
     '',
     'Try:',
-    curlExample(apiUrl, options.iam),
+    curlExample(apiUrl, iam),
     '',
     'Ctrl-C stops everything.',
     '',
@@ -166,30 +168,25 @@ async function main(): Promise<number> {
   const signals = stopOnSignal("the emulators, the functions' clients and the local services", log, stop);
 
   try {
-    infra = await startProvisioned({ log, reset: options.fresh, tablePrefix: options.tablePrefix });
+    const { tablePrefix } = options.runtime;
+    infra = await startProvisioned({ log, reset: options.fresh, tablePrefix });
     const { kafkaBrokers, dynamodbEndpoint, snsEndpoint } = infra;
-    const seeded = await seedDemoInventory(dynamodbEndpoint, options.tablePrefix);
+    const seeded = await seedDemoInventory(dynamodbEndpoint, tablePrefix);
     log(
       `[start] inventory: ${seeded.seeded.length} SKU(s) seeded, ${seeded.existing.length} already stocked (kept as they are)`,
     );
     if (signals.stopping) return 0;
     // Before the functions: the kpis function tells the dashboard every KPI record it reads.
     dashboard = await startDashboard({ kafkaBrokers, port: options.dashboardPort, log });
-    const { tablePrefix, port: apiPort, scheduleIntervalMs, faults, iam } = options;
-    const runtimeOptions = {
+    runtime = await (options.watch ? startWatchedRuntime : startLocalRuntime)({
       kafkaBrokers,
       dynamodbEndpoint,
       snsEndpoint,
-      tablePrefix,
-      apiPort,
-      scheduleIntervalMs,
-      faults,
-      iam,
+      ...options.runtime,
       log,
       // The kpis function runs in environments of its own: what it publishes reaches the dashboard here.
       ...feedDashboard(dashboard.aggregator),
-    };
-    runtime = await (options.watch ? startWatchedRuntime : startLocalRuntime)(runtimeOptions);
+    });
     const running = 'generation' in runtime ? (runtime.runtime as LocalRuntime) : runtime;
     log(summary(options, infra, running, dashboard.url).join('\n'));
     return -1;
@@ -197,7 +194,7 @@ async function main(): Promise<number> {
     if (error instanceof InfraError) log(`\n${error.message}`);
     else if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE')
       log(
-        `\nThe API port ${options.port} or the dashboard port ${options.dashboardPort} is in use: stop what holds it, or choose others (npm start -- --port <port> --dashboard-port <port>).`,
+        `\nThe API port ${options.runtime.apiPort} or the dashboard port ${options.dashboardPort} is in use: stop what holds it, or choose others (npm start -- --port <port> --dashboard-port <port>).`,
       );
     else log(`\nnpm start failed: ${(error as Error).stack ?? error}`);
     await stop().catch(() => undefined);
