@@ -190,20 +190,20 @@ export class CapacityCounter {
     const ok = output !== undefined;
     const table = input.TableName as string;
     const consistent = input.ConsistentRead === true;
+    // Control-plane calls (DescribeTable, ...) count as requests too, though not billed per request.
+    for (const name of requestTables(action, input)) this.#add(name, {}, true);
     switch (action) {
       case 'PutItem':
       case 'UpdateItem':
       case 'DeleteItem':
-        this.#add(table, {}, true);
         return this.#write(action.replace('Item', '') as WriteKind, input as unknown as WriteRequest, ok, 1);
       case 'GetItem':
-        this.#add(table, {}, true);
         return this.#read(table, input.Key as Item, output?.Item as Item | undefined, consistent, 1);
       case 'Query':
       case 'Scan': {
         // The sum of the items returned is rounded, not each item.
         const bytes = ((output?.Items ?? []) as Item[]).reduce((n, item) => n + itemSize(item), 0);
-        return this.#add(table, { readUnits: readUnits(bytes, consistent) }, true);
+        return this.#add(table, { readUnits: readUnits(bytes, consistent) });
       }
       case 'BatchGetItem': {
         const requests = input.RequestItems as Record<string, { Keys: Item[]; ConsistentRead?: boolean }>;
@@ -213,7 +213,7 @@ export class CapacityCounter {
           // Each item is rounded on its own; a key with no item costs like an absent GetItem.
           for (const item of found) this.#read(name, this.#keyOf(name, item), item, ConsistentRead, 1);
           const missing = Math.max(0, Keys.length - found.length);
-          this.#add(name, { readUnits: missing * readUnits(0, ConsistentRead) }, true);
+          this.#add(name, { readUnits: missing * readUnits(0, ConsistentRead) });
         }
         return;
       }
@@ -223,7 +223,6 @@ export class CapacityCounter {
           { PutRequest?: { Item: Item }; DeleteRequest?: { Key: Item } }[]
         >;
         for (const [name, writes] of Object.entries(requests)) {
-          this.#add(name, {}, true);
           for (const { PutRequest, DeleteRequest } of writes) {
             if (PutRequest) this.#write('Put', { TableName: name, ...PutRequest }, ok, 1);
             if (DeleteRequest) this.#write('Delete', { TableName: name, ...DeleteRequest }, ok, 1);
@@ -231,32 +230,29 @@ export class CapacityCounter {
         }
         return;
       }
-      case 'TransactWriteItems': {
-        const tables = new Set<string>();
+      case 'TransactWriteItems':
         for (const entry of input.TransactItems as Partial<Record<WriteKind, WriteRequest>>[]) {
           const [kind, request] = Object.entries(entry)[0] as [WriteKind, WriteRequest];
-          tables.add(request.TableName);
           this.#write(kind, request, ok, 2);
         }
-        // One request, whatever the tables it touches: counted once, under the first.
-        let first = true;
-        for (const name of tables) {
-          this.#add(name, {}, first);
-          first = false;
-        }
         return;
-      }
       case 'TransactGetItems': {
         const gets = input.TransactItems as { Get: { TableName: string; Key: Item } }[];
         const responses = (output?.Responses ?? []) as { Item?: Item }[];
-        return gets.forEach(({ Get }, i) => {
-          this.#add(Get.TableName, {}, i === 0);
+        for (const [i, { Get }] of gets.entries())
           this.#read(Get.TableName, Get.Key, responses[i]?.Item, true, 2);
-        });
       }
-      default:
-        // Control-plane calls (DescribeTable, ...) are not billed per request.
-        if (table) this.#add(table, {}, true);
     }
   }
+}
+
+/**
+ * The tables a call counts one request under: each table of a batch; a transaction is one request,
+ * whatever the tables it touches, counted under its first; a single call's table.
+ */
+function requestTables(action: string, input: Record<string, unknown>): string[] {
+  if (action.startsWith('Batch')) return Object.keys(input.RequestItems as object);
+  if (!action.startsWith('Transact')) return input.TableName ? [input.TableName as string] : [];
+  const [first] = input.TransactItems as Record<string, { TableName: string }>[];
+  return first ? [(Object.values(first)[0] as { TableName: string }).TableName] : [];
 }
