@@ -7,8 +7,6 @@ import { localRegion } from '../runtime/lambda-context.ts';
 import { InfraError } from './errors.ts';
 import { answersHttp, LOCALHOST, type RunningService, startService } from './process.ts';
 
-type Log = (line: string) => void;
-
 /**
  * Client settings for a local endpoint (dynoxide, moto): credentials it takes as they come, and the functions'
  * region (moto keeps topics per region: the provisioner, the functions and the tests have to agree).
@@ -26,7 +24,7 @@ export interface DynamoDbOptions {
   port: number;
   /** Holds the endpoint's log (`dynoxide.log`), pid file and the tables (one SQLite database in `state/`). */
   dir: string;
-  log: Log;
+  log: (line: string) => void;
   /** Start with no tables: the state kept in `dir` from earlier runs is deleted first. */
   reset?: boolean;
 }

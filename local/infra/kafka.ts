@@ -19,8 +19,6 @@ export const kafkaLibDir = join(projectRoot, '.local', 'maven', 'lib');
 const withDocker =
   'With Docker you can instead run `docker compose up -d` and set KAFKA_BROKERS=localhost:9092.';
 
-export type Log = (line: string) => void;
-
 /** The `java` to run: `$JAVA_HOME/bin/java` when JAVA_HOME is set, else the one on PATH. Needs 17+. */
 export async function findJava(): Promise<string> {
   const java = process.env.JAVA_HOME ? join(process.env.JAVA_HOME, 'bin', 'java') : 'java';
@@ -48,7 +46,7 @@ export async function findJava(): Promise<string> {
  * Fetches the Kafka broker's jars from Maven Central into `.local/maven/lib` (first run only). A stamp with
  * the pom's hash makes later calls instant; editing the pom fetches again.
  */
-export async function ensureKafkaJars(log: Log): Promise<string> {
+export async function ensureKafkaJars(log: (line: string) => void): Promise<string> {
   const partial = `${kafkaLibDir}.partial`;
   const mvn = process.env.MVN ?? 'mvn';
   const fetch = ['-B', '-q', '-Dstyle.color=never', '-f', pomFile, 'dependency:copy-dependencies'];
@@ -91,7 +89,7 @@ export interface KafkaOptions {
   controllerPort: number;
   /** Holds the broker's config, data (`data/`), logs (`broker.log`) and pid file. */
   dir: string;
-  log: Log;
+  log: (line: string) => void;
 }
 
 export type RunningKafka = RunningService & { brokers: string[] };
