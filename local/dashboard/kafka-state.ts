@@ -1,4 +1,4 @@
-import { Admin, type Consumer } from '@platformatic/kafka';
+import { Admin, type Consumer, ListOffsetTimestamps } from '@platformatic/kafka';
 import { type DeadLetterQueueRecord, parseDeadLetterQueueRecord } from '../../tools/dlq/dead-letter.ts';
 import { newReader, readRanges } from '../../tools/dlq/read.ts';
 import { consumerGroupId, type FunctionName, manifest } from '../../topology/index.ts';
@@ -13,8 +13,6 @@ export interface ConsumerLag {
 }
 
 type TopicName = keyof typeof manifest.topics;
-const LATEST = -1n;
-const EARLIEST = -2n;
 /** How long one poll may read the dead-letter topic's new records; the next poll goes on from there. */
 const DLQ_READ_TIMEOUTS = { overallMs: 10_000, idleMs: 5_000 };
 
@@ -103,8 +101,8 @@ export class KafkaState {
         );
     };
     const [ends, starts, groups] = await Promise.all([
-      offsets(LATEST),
-      offsets(EARLIEST),
+      offsets(ListOffsetTimestamps.LATEST),
+      offsets(ListOffsetTimestamps.EARLIEST),
       this.admin.listConsumerGroupOffsets({ groups: this.consumers.map((c) => c.groupId) }),
     ]);
     const lag = this.consumers.map(({ fn, topic, groupId }): ConsumerLag => {
