@@ -416,7 +416,7 @@ export function crashVerdict(crashes: readonly CrashRecord[], evidence: RunEvide
     failedInvocations: perFunction(stats, (s) => s.emulators, 'failedInvocations'),
     bisects: perFunction(stats, (s) => s.emulators, 'bisects'),
   };
-  const crashed = new Set(crashes.map((c) => consumerOf(c.topic)));
+  const crashed = new Set<string | undefined>(crashes.map((c) => consumerOf(c.topic)));
   const bystanders = Object.entries(figures.environmentsLost).filter(([fn]) => !crashed.has(fn));
   const notes = [
     `${figures.deadLetteredAlone}/${crashes.length} crash records dead-lettered alone, once; ${genuine.length} genuine order record(s) on ${deadLetterTopic}`,
@@ -433,8 +433,7 @@ export function crashVerdict(crashes: readonly CrashRecord[], evidence: RunEvide
 }
 type CrashPoisonFigures = ReturnType<typeof crashVerdict>['crashPoison'];
 
-const consumerOf = (topic: string) =>
-  Object.entries(manifest.functions).find(([, f]) => 'topic' in f.trigger && f.trigger.topic === topic)?.[0];
+const consumerOf = (topic: string) => kafkaConsumers.find(({ trigger }) => trigger.topic === topic)?.name;
 
 /**
  * Waits until the runtime reports `count` records sent to on-failure (a crash record takes 9 invocations
