@@ -26,7 +26,9 @@ describe('startChild', () => {
       faults: { name: 'broken', rules: [{ service: 'dynamodb', rate: 2, fault: { kind: 'drop' } }] },
     };
     const start = startChild({ config, onCompleted: () => undefined, logFile });
-    await expect(start).rejects.toThrow(/^the runtime child failed to start: .*rate[\s\S]*; see .*child\.log$/);
+    await expect(start).rejects.toThrow(
+      /^the runtime child failed to start: .*rate[\s\S]*; see .*child\.log$/,
+    );
     // The log file the message names exists (the child's output goes there).
     expect(() => readFileSync(logFile)).not.toThrow();
   });
