@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { OrderStatus } from '../../functions/shared/orders/model.ts';
 import { builtInFaultProfile, type FaultCounters, type FaultProfile } from '../../local/faults/profile.ts';
-import { attemptFigures, reservationRate, withCountingRules } from './chaos-run.ts';
+import { attemptsOf, reservationRate, withCountingRules } from './chaos-run.ts';
 import {
   awsScenarios,
   FLASH_SALE_SKU,
@@ -185,7 +185,15 @@ describe('attempts and rates', () => {
         'count:sns': { matched: 210, fired: 0 },
       },
     );
-    expect(attemptFigures({ orders: 100, faults, dynamodbCalls: 1_250, failedInvocations: 7 })).toEqual({
+    const stats = {
+      functions: {},
+      produced: {},
+      inFlight: {},
+      faults,
+      dynamodb: { orders: { calls: 1_250, readUnits: 0, writeUnits: 0 } },
+      emulators: { inventory: { invocations: 50, failedInvocations: 7, recordsSentToOnFailure: 0 } },
+    };
+    expect(attemptsOf(stats, undefined, 100)).toEqual({
       orders: 100,
       dynamodbRequestsPerOrder: 13,
       dynamodbCallsPerOrder: 12.5,

@@ -453,43 +453,36 @@ const countOf = (faults: FaultCounters | undefined, rule: string) => faults?.byR
 
 const per = (n: number, orders: number) => Math.round((n / Math.max(1, orders)) * 100) / 100;
 
-/** The attempts of a run, from the fault layer's counters, the probe's calls and the mappings' counters. */
-export function attemptFigures(input: {
-  orders: number;
-  faults: FaultCounters | undefined;
-  dynamodbCalls: number;
-  failedInvocations: number;
-}) {
-  const { orders, faults } = input;
+/**
+ * The attempts of the measured orders, from the counters at the end less those after the warm-up: the
+ * fault layer's requests, the probe's calls and the mappings' failed invocations.
+ */
+export function attemptsOf(stats: ChildStats | undefined, warm: ChildStats | undefined, orders: number) {
+  const since = subtractStats(stats, warm);
+  const faults = since?.faults;
   const { latency: _latency, ...errors } = faults?.byKind ?? {};
+  const dynamodbCalls = Object.values(since?.dynamodb ?? {}).reduce((n, table) => n + table.calls, 0);
+  const failedInvocations = Object.values(since?.emulators ?? {}).reduce(
+    (n, e) => n + e.failedInvocations,
+    0,
+  );
   return {
     /** The run's orders in the orders table (the API wrote them): what the figures are divided by. */
     orders,
     /** Every HTTP request (the SDK's retries and the functions' own), and the calls the functions made. */
     dynamodbRequestsPerOrder: per(countOf(faults, 'count:dynamodb'), orders),
-    dynamodbCallsPerOrder: per(input.dynamodbCalls, orders),
+    dynamodbCallsPerOrder: per(dynamodbCalls, orders),
     snsRequestsPerOrder: per(countOf(faults, 'count:sns'), orders),
     /** Errors and dropped connections injected per order; injections by kind (latency aside) over the run. */
     injectedPerOrder: per(faults?.injected ?? 0, orders),
     injectedByKind: Object.fromEntries(Object.entries(errors).sort()),
     /** Mapping invocations that failed (their batch retried or bisected). */
-    failedInvocations: input.failedInvocations,
-    failedInvocationsPerOrder: per(input.failedInvocations, orders),
+    failedInvocations,
+    failedInvocationsPerOrder: per(failedInvocations, orders),
     transactionsPerOrder: per(countOf(faults, 'count:dynamodb:TransactWriteItems'), orders),
   };
 }
-type AttemptFigures = ReturnType<typeof attemptFigures>;
-
-/** The attempts of the measured orders: the counters at the end less those after the warm-up. */
-export function attemptsOf(stats: ChildStats | undefined, warm: ChildStats | undefined, orders: number) {
-  const since = subtractStats(stats, warm);
-  return attemptFigures({
-    orders,
-    faults: since?.faults,
-    dynamodbCalls: Object.values(since?.dynamodb ?? {}).reduce((n, table) => n + table.calls, 0),
-    failedInvocations: Object.values(since?.emulators ?? {}).reduce((n, e) => n + e.failedInvocations, 0),
-  });
-}
+type AttemptFigures = ReturnType<typeof attemptsOf>;
 
 export const attemptsLine = (a: AttemptFigures) =>
   `per order: ${a.dynamodbRequestsPerOrder} DynamoDB requests for ${a.dynamodbCallsPerOrder} calls, ${a.snsRequestsPerOrder} SNS requests, ${a.transactionsPerOrder} inventory transactions, ${a.injectedPerOrder} faults injected, ${a.failedInvocationsPerOrder} failed invocations retried (${a.failedInvocations}); injected: ${list(a.injectedByKind, 'nothing')}`;
