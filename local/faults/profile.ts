@@ -1,12 +1,8 @@
 /**
  * Fault profiles: which requests to the local DynamoDB and SNS endpoints fail, how, how often, and whether
  * before the endpoint saw them or after it carried them out. A profile is data (zod-validated), so a chaos
- * run or a test can write its own; `npm start -- --faults <name>` picks one of `FAULT_PROFILE_NAMES`.
- *
- * Each request meets the rules in order. Every `latency` rule that matches and draws under its rate adds its
- * delay; the first other rule (an error or a dropped connection) that matches and draws under its rate is the
- * request's fault, and the later ones are not drawn. A request no rule fires on is forwarded untouched. The
- * draws come from one seeded generator: the same requests in the same order meet the same faults.
+ * run or a test can write its own. How the rules combine and draw (in order, latency adding up, the first
+ * error or drop winning, one seeded generator): local/README.md, "Injected AWS errors".
  */
 import * as z from 'zod';
 import { CANCELLATION_CODES, errorResponse, type FaultResponse, THROTTLING_LIMITS } from './aws-errors.ts';

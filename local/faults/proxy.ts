@@ -1,11 +1,8 @@
 /**
  * The fault layer: one HTTP proxy in front of the local DynamoDB endpoint and one in front of the local SNS
- * endpoint, in the runtime's process. The functions get the proxies' addresses as `DYNAMODB_ENDPOINT` and
- * `SNS_ENDPOINT`; each request is read whole, judged by the profile (./profile.ts), and then answered with an
- * AWS error before it reaches the endpoint, forwarded and answered with a 500 or a closed connection instead
- * of the endpoint's answer (`when: 'after'`), delayed, closed without an answer, or forwarded untouched (the
- * same method, path, headers in their order and case, and body bytes, and the endpoint's back). Why not
- * Toxiproxy: local/README.md, "Injected AWS errors".
+ * endpoint, in the runtime's process. Each request is read whole, judged by the profile (./profile.ts), and
+ * answered with its fault (before or after forwarding it), delayed, or forwarded untouched (the same bytes
+ * both ways). What the functions see, and why not Toxiproxy: local/README.md, "Injected AWS errors".
  */
 import { once } from 'node:events';
 import {
