@@ -218,11 +218,11 @@ async function warmUp(scenario: Scenario, run: ChaosRun, options: ChaosOptions) 
 const lagOf = (run: ChaosRun) => pipelineLag(run.stack, run.runId, run.session.startOffsets);
 
 /**
- * Waits until the run's groups committed everything and every accepted order reported its last notice,
- * or the groups were idle for 10 s (completions reported by a killed runtime may be lost on the way: the
- * read-back judges), or nothing progressed for `stallMs`.
+ * Waits until the run's groups committed everything (and stayed so for `quietMs`) and every accepted order
+ * reported its last notice, or the groups were idle for 10 s (completions reported by a killed runtime may
+ * be lost on the way: the read-back judges), or nothing progressed for `stallMs`.
  */
-async function drain(run: ChaosRun, stallMs: number): Promise<void> {
+async function drain(run: ChaosRun, stallMs: number, quietMs = 0): Promise<void> {
   let last = Number.NaN;
   let lastProgress = Date.now();
   let idleSince: number | undefined;
@@ -232,7 +232,7 @@ async function drain(run: ChaosRun, stallMs: number): Promise<void> {
     if (progress !== last) [last, lastProgress] = [progress, Date.now()];
     idleSince = lag === 0 ? (idleSince ?? Date.now()) : undefined;
     const idleFor = idleSince === undefined ? -1 : Date.now() - idleSince;
-    if (idleFor >= 0 && (run.tracker.missing().length === 0 || idleFor > 10_000)) return;
+    if (idleFor >= quietMs && (run.tracker.missing().length === 0 || idleFor > 10_000)) return;
     if (Date.now() - lastProgress > stallMs) return;
   }
 }
@@ -256,10 +256,7 @@ async function replayRun(run: ChaosRun, stallMs: number): Promise<void> {
   );
   const runtime = await run.runtimes.startRuntime();
   const replayStarted = Date.now();
-  for (let idle = 0; idle < 3 && Date.now() - replayStarted < stallMs * 2; ) {
-    await sleep(1_000);
-    idle = (await lagOf(run)) === 0 ? idle + 1 : 0;
-  }
+  await drain(run, stallMs, 2_000);
   const stats = await runtime.stats();
   const reproduced = Object.entries(stats.produced)
     .filter(([topic]) => topic !== 'KPIs')
