@@ -180,6 +180,8 @@ export const killScenarios = Object.fromEntries(
   Object.entries(kill).map(([name, s]) => [name, { name, verdict: shipsEverything, ...s }]),
 ) as Record<keyof typeof kill, Scenario>;
 
+// ---- The injected AWS errors (issue #20): a fault profile in front of DynamoDB and SNS, no kill ----------
+
 /** Transient errors must never put a record on DeadLetterQueue. */
 function deadLetterFailures(e: ScenarioEffects): string[] {
   const deadLettered = list(e.deadLettered, '');
