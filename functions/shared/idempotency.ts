@@ -114,6 +114,15 @@ export function idempotencyStore(client: DynamoDBClient = dynamoDbClient()): Dyn
   });
 }
 
+/**
+ * The idempotency table also holds `npm run dlq:replay`'s ledger (tools/dlq/ledger.ts): its claims, and
+ * the items that mark a record as a copy it sent. Every key the tool writes starts with one of these; the
+ * deployed functions' roles may write none of them (infra's `NoReplayClaims`).
+ */
+export const CLAIM_PREFIX = 'dlq-replay#';
+export const COPY_PREFIX = 'dlq-replay-copy#';
+export const REPLAY_LEDGER_PREFIXES = [CLAIM_PREFIX, COPY_PREFIX] as const;
+
 /** Records stay deduplicated as long as the topics keep them (168 h), so a late redelivery is still caught. */
 export const RECORD_IDEMPOTENCY_SECONDS = 7 * 24 * 60 * 60;
 

@@ -8,7 +8,7 @@ import { KafkaDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { REPLAY_LEDGER_PREFIXES } from '../../tools/dlq/ledger.ts';
+import { REPLAY_LEDGER_PREFIXES } from '../../functions/shared/idempotency.ts';
 import {
   consumerGroupId,
   type FunctionName,

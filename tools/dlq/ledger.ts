@@ -1,17 +1,3 @@
-import { randomUUID } from 'node:crypto';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import {
-  BatchGetCommand,
-  DynamoDBDocumentClient,
-  PutCommand,
-  TransactWriteCommand,
-} from '@aws-sdk/lib-dynamodb';
-import * as z from 'zod';
-import { type TopicName, topicNames } from '../../events/topics.ts';
-import { isConditionalCheckFailed } from '../../functions/shared/dynamodb.ts';
-import { manifest } from '../../topology/index.ts';
-import { deadLetterTopic } from '../../topology/topics.ts';
-
 /**
  * The at-most-once record of dlq:replay: one item per original record in the idempotency table, taken
  * with a conditional put BEFORE the record goes back, so that of concurrent runs exactly one wins. Only
@@ -23,11 +9,20 @@ import { deadLetterTopic } from '../../topology/topics.ts';
  * is over, a later run takes it over and sends the record again (a second copy only when the first run
  * died after producing; the consumers' idempotency makes that copy a no-op).
  */
-export const CLAIM_PREFIX = 'dlq-replay#';
-/** The item that says a record is a copy the tool sent: how a failed replay's letter is told, never by its headers. */
-export const COPY_PREFIX = 'dlq-replay-copy#';
-/** Every key the tool writes starts with one of these; the deployed functions' roles may write none of them. */
-export const REPLAY_LEDGER_PREFIXES = [CLAIM_PREFIX, COPY_PREFIX] as const;
+import { randomUUID } from 'node:crypto';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  DynamoDBDocumentClient,
+  PutCommand,
+  TransactWriteCommand,
+} from '@aws-sdk/lib-dynamodb';
+import * as z from 'zod';
+import { type TopicName, topicNames } from '../../events/topics.ts';
+import { isConditionalCheckFailed } from '../../functions/shared/dynamodb.ts';
+import { CLAIM_PREFIX, COPY_PREFIX } from '../../functions/shared/idempotency.ts';
+import { manifest } from '../../topology/index.ts';
+import { deadLetterTopic } from '../../topology/topics.ts';
 
 const retentionHours = (topic: string) => manifest.topics[topic as TopicName]?.retentionHours ?? 0;
 /**
