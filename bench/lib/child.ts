@@ -44,7 +44,6 @@ async function startPipeline() {
     dynamodbEndpoint: config.dynamodbEndpoint,
     snsEndpoint: config.snsEndpoint,
     tablePrefix: config.tablePrefix,
-    apiHost: '127.0.0.1',
     apiPort: config.apiPort,
     groupIdOf: (fn) => benchGroupId(config.runId, fn),
     // The counters inside each environment (relative to the project root).

@@ -44,8 +44,7 @@ const STAGE = 'local';
 
 export interface ApiEmulatorOptions extends FunctionIdentity {
   invoke: Invoker<APIGatewayProxyEvent, unknown>;
-  /** Defaults to 127.0.0.1 and 3000; port 0 picks a free port. */
-  host?: string;
+  /** On 127.0.0.1 (the local API is never exposed); defaults to 3000, 0 picks a free port. */
   port?: number;
   log: (line: string) => void;
   timeouts?: ListenerTimeouts;
@@ -378,11 +377,10 @@ export async function startApiEmulator(options: ApiEmulatorOptions) {
     timeouts: options.timeouts,
     connect: { status: 403, message: MISSING_TOKEN },
   });
-  const host = options.host ?? '127.0.0.1';
-  server.listen(options.port ?? 3000, host);
+  server.listen(options.port ?? 3000, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
-  listenUrl = `http://${listenHost(host)}:${port}`;
+  listenUrl = `http://127.0.0.1:${port}`;
   return {
     url: listenUrl,
     port,
@@ -392,11 +390,4 @@ export async function startApiEmulator(options: ApiEmulatorOptions) {
         server.closeAllConnections();
       }),
   };
-}
-
-/** A listen address as a URL host: a wildcard is reached on loopback, an IPv6 address is bracketed. */
-function listenHost(host: string): string {
-  if (host === '0.0.0.0') return '127.0.0.1';
-  if (host === '::') return '[::1]';
-  return host.includes(':') ? `[${host}]` : host;
 }

@@ -19,8 +19,7 @@ type AnyHandler = LambdaHandler<any, any>;
 
 /** The endpoints and table prefix are provisioning's: the functions reach what it created. */
 export interface LocalRuntimeOptions extends ProvisionOptions {
-  /** API emulator address; port 0 picks a free one. Defaults to 127.0.0.1:3000. */
-  apiHost?: string;
+  /** API emulator port on 127.0.0.1; 0 picks a free one. Defaults to 3000. */
   apiPort?: number;
   /** Which functions to run (default: all of the manifest). */
   functions?: readonly FunctionName[];
@@ -131,7 +130,6 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         api = await startApiEmulator({
           ...identity,
           invoke,
-          host: options.apiHost,
           port: options.apiPort,
           iam,
           log,
