@@ -40,7 +40,6 @@ const settings = {
   timeoutSeconds: spec.timeoutSeconds,
   env: {},
   entryUrl: built.functionUrl,
-  runtimeUrl: built.runtimeUrl,
 };
 
 /** Starts `count` environments one after the other: each one's time to ready, and all of them alive. */

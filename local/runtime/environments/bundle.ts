@@ -9,11 +9,6 @@ import { projectRoot } from '../../python/venv.ts';
 export interface BuiltFunction {
   /** The function's bundle, as the stack deploys it (with the preloaded modules imported first). */
   functionUrl: string;
-  /**
-   * The environment's own code (./bootstrap.ts), run as it is: Node.js strips its types (unflagged since
-   * 22.18 and 23.6), so only the function is bundled.
-   */
-  runtimeUrl: string;
   /** Removes the bundle. */
   remove(): Promise<void>;
 }
@@ -100,7 +95,6 @@ export async function buildFunction(request: BuildRequest): Promise<BuiltFunctio
   }
   return {
     functionUrl: pathToFileURL(join(dir, 'function.mjs')).href,
-    runtimeUrl: new URL('./bootstrap.ts', import.meta.url).href,
     remove: () => rm(dir, { recursive: true, force: true }),
   };
 }

@@ -39,9 +39,13 @@ export interface Death {
   errorMessage: string;
 }
 
+/**
+ * The environment's own code, run as it is: Node.js strips its types (unflagged since 22.18 and 23.6), so
+ * only the function is bundled.
+ */
+const BOOTSTRAP = fileURLToPath(new URL('./bootstrap.ts', import.meta.url));
+
 export interface EnvironmentSettings extends EnvironmentData {
-  /** The environment's own code (./bootstrap.ts). */
-  runtimeUrl: string;
   /** Variables of the function, exactly: the process's environment is these and nothing else. */
   env: Record<string, string>;
   /** Lets the runtime see what the preloaded modules report (the bench's counters). */
@@ -94,9 +98,9 @@ export class ExecutionEnvironment {
   readonly #child: ChildProcess;
 
   private constructor(readonly settings: EnvironmentSettings) {
-    const { env, runtimeUrl, entryUrl, functionName, memoryMb, timeoutSeconds } = settings;
+    const { env, entryUrl, functionName, memoryMb, timeoutSeconds } = settings;
     const data: EnvironmentData = { entryUrl, functionName, memoryMb, timeoutSeconds };
-    this.#child = fork(fileURLToPath(runtimeUrl), [JSON.stringify(data)], {
+    this.#child = fork(BOOTSTRAP, [JSON.stringify(data)], {
       env,
       // Like Lambda's task root: the function's code directory.
       cwd: dirname(fileURLToPath(entryUrl)),

@@ -144,11 +144,10 @@ export class EnvironmentPool {
     const { functionName, log } = this.options;
     this.#creating += 1;
     try {
-      const { functionUrl, runtimeUrl } = await this.prepare();
+      const { functionUrl } = await this.prepare();
       const created = await ExecutionEnvironment.create({
         ...this.options,
         entryUrl: functionUrl,
-        runtimeUrl,
         onIdleDeath: (death) => {
           this.#counts.environmentsLost += 1;
           log(`[${functionName}] an idle environment ended: ${death.errorType}: ${death.errorMessage}`);
