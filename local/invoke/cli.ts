@@ -30,7 +30,7 @@ import {
 import { kafkaAnswers } from '../infra/kafka.ts';
 import { answersHttp, waitUntilReady } from '../infra/process.ts';
 import { applyEnvironment, functionEnvironment } from '../runtime/environment.ts';
-import { invokeHandler } from '../runtime/lambda-context.ts';
+import { describeError, inProcessInvoker } from '../runtime/lambda-context.ts';
 import { loadHandler } from '../runtime/runtime.ts';
 import { buildSamples, samplesDir, samplesFor, sampleText } from './samples.ts';
 
@@ -186,12 +186,15 @@ async function run(fn: FunctionName, event: unknown): Promise<number> {
   const started = performance.now();
   try {
     const handler = await loadHandler(spec.entry);
-    const { requestId, result } = await invokeHandler(
-      { functionName: fn, memoryMb: spec.memoryMb, timeoutSeconds: spec.timeoutSeconds },
-      handler,
-      event,
-    );
-    console.error(`END RequestId: ${requestId}`);
+    const identity = { functionName: fn, memoryMb: spec.memoryMb, timeoutSeconds: spec.timeoutSeconds };
+    const outcome = await inProcessInvoker(identity, handler)(event);
+    console.error(`END RequestId: ${outcome.requestId}`);
+    if (outcome.status === 'error') {
+      const { errorType, errorMessage } = outcome;
+      console.error(JSON.stringify({ errorType, errorMessage }, null, 2));
+      return 1;
+    }
+    const { requestId, payload: result } = outcome;
     console.error(`REPORT RequestId: ${requestId}  Duration: ${(performance.now() - started).toFixed(2)} ms`);
     stdoutWrite(`${JSON.stringify(result ?? null, null, 2)}\n`);
     const { batchItemFailures: failed = [] } = (result ?? {}) as { batchItemFailures?: unknown[] };
@@ -207,9 +210,9 @@ async function run(fn: FunctionName, event: unknown): Promise<number> {
     );
     return 1;
   } catch (error) {
-    const failure = error instanceof Error ? error : new Error(String(error));
-    console.error(`END RequestId: ${(failure as { awsRequestId?: string }).awsRequestId ?? ''}`);
-    console.error(JSON.stringify({ errorType: failure.name, errorMessage: failure.message }, null, 2));
+    // The handler's module did not load: no invocation began.
+    console.error('END RequestId: ');
+    console.error(JSON.stringify(describeError(error), null, 2));
     return 1;
   } finally {
     process.stdout.write = stdoutWrite;

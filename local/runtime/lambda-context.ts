@@ -65,21 +65,6 @@ export function createLambdaContext(
 }
 
 /**
- * Invokes `handler` once (`npm run invoke`): its result, else its error with the request id
- * (`awsRequestId`); a timeout is `Sandbox.Timedout` (see {@link inProcessInvoker}).
- */
-export async function invokeHandler<E, R>(
-  fn: FunctionIdentity,
-  handler: LambdaHandler<E, R>,
-  event: E,
-): Promise<{ requestId: string; result: R }> {
-  const outcome = await inProcessInvoker(fn, handler)(event);
-  if (outcome.status === 'ok') return { requestId: outcome.requestId, result: outcome.payload };
-  const { errorType: name, errorMessage, requestId: awsRequestId } = outcome;
-  throw Object.assign(new Error(errorMessage), { name, awsRequestId });
-}
-
-/**
  * Calls `handler` as the Node.js runtime does: settles on the returned promise, or on the callback for a
  * callback-style handler (one that declares three parameters).
  */

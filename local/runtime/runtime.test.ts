@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LambdaKafkaFailureRecord } from '../../events/schemas/events.ts';
-import { invokeHandler } from './lambda-context.ts';
+import { inProcessInvoker } from './lambda-context.ts';
 import { buildMskEvent, type ConsumedRecord, onFailureRecord } from './msk-event.ts';
 
 const record = (overrides: Partial<ConsumedRecord> = {}): ConsumedRecord => ({
@@ -86,18 +86,25 @@ describe('invocation', () => {
   const fn = { functionName: 'f', memoryMb: 128, timeoutSeconds: 0.2 };
 
   it('settles on the promise of an async handler, and on the callback of a callback-style one', async () => {
-    await expect(invokeHandler(fn, async () => 'async', {})).resolves.toMatchObject({ result: 'async' });
+    await expect(inProcessInvoker(fn, async () => 'async')({})).resolves.toMatchObject({ payload: 'async' });
     await expect(
-      invokeHandler(fn, (_e, _c, callback) => void setTimeout(() => callback(null, 'cb'), 10), {}),
-    ).resolves.toMatchObject({ result: 'cb' });
-    await expect(invokeHandler(fn, async () => Promise.reject(new Error('no')), {})).rejects.toThrow('no');
+      inProcessInvoker(fn, (_e, _c, callback) => void setTimeout(() => callback(null, 'cb'), 10))({}),
+    ).resolves.toMatchObject({ payload: 'cb' });
+    await expect(
+      inProcessInvoker(fn, async () => Promise.reject(new Error('no')))({}),
+    ).resolves.toMatchObject({
+      status: 'error',
+      errorMessage: 'no',
+    });
   });
 
   it('fails an invocation that outlives the timeout', async () => {
     const slow = () => new Promise<void>((resolve) => setTimeout(resolve, 1_000));
-    await expect(invokeHandler(fn, slow, {})).rejects.toMatchObject({
-      name: 'Sandbox.Timedout',
-      message: 'Task timed out after 0.20 seconds',
+    await expect(inProcessInvoker(fn, slow)({})).resolves.toMatchObject({
+      status: 'error',
+      kind: 'timeout',
+      errorType: 'Sandbox.Timedout',
+      errorMessage: 'Task timed out after 0.20 seconds',
     });
   });
 });
