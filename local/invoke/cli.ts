@@ -10,7 +10,8 @@
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import {
   APIGatewayProxyEventSchema,
   EventBridgeSchema,
@@ -29,9 +30,9 @@ import {
 } from '../infra/index.ts';
 import { kafkaAnswers } from '../infra/kafka.ts';
 import { answersHttp, waitUntilReady } from '../infra/process.ts';
+import { projectRoot } from '../python/venv.ts';
 import { applyEnvironment, functionEnvironment } from '../runtime/environment.ts';
-import { describeError, inProcessInvoker } from '../runtime/lambda-context.ts';
-import { loadHandler } from '../runtime/runtime.ts';
+import { describeError, inProcessInvoker, type LambdaHandler } from '../runtime/lambda-context.ts';
 import { buildSamples, samplesDir, samplesFor, sampleText } from './samples.ts';
 
 const samples = buildSamples();
@@ -185,7 +186,13 @@ async function run(fn: FunctionName, event: unknown): Promise<number> {
   process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
   const started = performance.now();
   try {
-    const handler = await loadHandler(spec.entry);
+    // In this process, not an execution environment: one invocation, its logs and result here.
+    const module = (await import(pathToFileURL(resolve(projectRoot, spec.entry)).href)) as {
+      handler?: unknown;
+    };
+    if (typeof module.handler !== 'function')
+      throw new Error(`${spec.entry} does not export a function named handler`);
+    const handler = module.handler as LambdaHandler;
     const identity = { functionName: fn, memoryMb: spec.memoryMb, timeoutSeconds: spec.timeoutSeconds };
     const outcome = await inProcessInvoker(identity, handler)(event);
     console.error(`END RequestId: ${outcome.requestId}`);

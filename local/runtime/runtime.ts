@@ -1,21 +1,15 @@
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { consumerGroupId, type FunctionName, functionNames, manifest } from '../../topology/index.ts';
 import type { FaultProfile } from '../faults/profile.ts';
 import { type FaultLayer, startFaultLayer } from '../faults/proxy.ts';
 import type { ProvisionOptions } from '../infra/provision.ts';
-import { projectRoot } from '../python/venv.ts';
 import { type RunningApi, startApiEmulator } from './api-emulator.ts';
 import { functionEnvironment, passedThroughVariables } from './environment.ts';
 import { EnvironmentPool, type InvocationReport } from './environments/pool.ts';
 import { EsmEmulator } from './esm-emulator.ts';
 import type { RetryBackoff } from './esm-lane.ts';
-import { failedOutcome, type Invoker, type LambdaHandler } from './lambda-context.ts';
+import { failedOutcome, type Invoker } from './lambda-context.ts';
 import { ScheduleEmulator } from './scheduler.ts';
 import { localIamVerifier, type SigV4VerifierOptions } from './sigv4-verifier.ts';
-
-// biome-ignore lint/suspicious/noExplicitAny: handlers take and return many event shapes.
-type AnyHandler = LambdaHandler<any, any>;
 
 /** The endpoints and table prefix are provisioning's: the functions reach what it created. */
 export interface LocalRuntimeOptions extends ProvisionOptions {
@@ -62,14 +56,6 @@ export interface LocalRuntime {
   faults?: FaultLayer;
   /** Stops the emulators and the API (an invocation in flight finishes), then ends every environment. */
   stop(): Promise<void>;
-}
-
-/** Imports a function's entry module (a path relative to the project root) into this process (`npm run invoke`). */
-export async function loadHandler(entry: string): Promise<AnyHandler> {
-  const module = (await import(pathToFileURL(resolve(projectRoot, entry)).href)) as { handler?: unknown };
-  if (typeof module.handler !== 'function')
-    throw new Error(`${entry} does not export a function named handler`);
-  return module.handler as AnyHandler;
 }
 
 /** A wrapper's throw fails the invocation, as a failing function would; it never escapes to the emulators. */
