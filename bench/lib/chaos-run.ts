@@ -14,6 +14,7 @@ import {
   type FaultRuleInput,
   parseFaultProfile,
 } from '../../local/faults/profile.ts';
+import { topicOffsets } from '../../local/infra/consumer-lag.ts';
 import { findFreePorts } from '../../local/infra/index.ts';
 import { deadLetterTopic } from '../../topology/topics.ts';
 import { countBy, type FaultRun, list } from './chaos-faults.ts';
@@ -28,15 +29,7 @@ import {
   type RunningChild,
   startChild,
 } from './protocol.ts';
-import {
-  type BenchStack,
-  commitGroupsAt,
-  endOffsets,
-  logFileFor,
-  newAdmin,
-  newRunId,
-  preparePipeline,
-} from './stack.ts';
+import { type BenchStack, commitGroupsAt, logFileFor, newAdmin, newRunId, preparePipeline } from './stack.ts';
 import { summarize } from './stats.ts';
 import {
   type CancelAnswer,
@@ -80,7 +73,7 @@ async function startRun(scenario: Scenario, stack: BenchStack, options: ChaosOpt
   const session = { ...prepared, orders: options.orders };
   const profile = scenario.profile && withCountingRules(scenario.profile({ ...options, stock }));
   const admin = newAdmin(stack.kafkaBrokers);
-  const dlqStart = await endOffsets(admin, [deadLetterTopic]);
+  const dlqStart = await topicOffsets(admin, [deadLetterTopic]);
   const [apiPort] = await findFreePorts(1);
   const tracker = new CompletionTracker();
   const events: string[] = [];
@@ -280,7 +273,7 @@ async function readBack(run: ChaosRun, fault: FaultRun) {
   const effects = await readEffects(stack.dynamodbEndpoint, session.tablePrefix, run.stock);
   // What the verdict and the figures judge: the measured orders (a warm-up's are checked with the rest).
   const measured = measuredOnly(effects);
-  const ends = await endOffsets(run.admin, [deadLetterTopic, 'Notification']);
+  const ends = await topicOffsets(run.admin, [deadLetterTopic, 'Notification']);
   const records = await readRange(stack.kafkaBrokers, deadLetterTopic, run.dlqStart, ends);
   const deadLetters = records.map(parseDeadLetter).filter((d) => d.reason !== 'replay-marker');
   const ours = deadLetters.filter((d) =>

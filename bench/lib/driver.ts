@@ -5,19 +5,11 @@
  * a progress bar).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { consumerLag, type Offsets } from '../../local/infra/consumer-lag.ts';
 import { kafkaConsumers } from '../../topology/topics.ts';
 import { type ApiUrl, type OrderBody, postOrder } from './orders.ts';
 import { type Completion, now } from './protocol.ts';
-import {
-  type BenchStack,
-  benchGroupId,
-  committedOffsets,
-  endOffsets,
-  lagOf,
-  newAdmin,
-  type Offsets,
-} from './stack.ts';
-import { consumerTopics } from './topics.ts';
+import { type BenchStack, benchGroupId, newAdmin } from './stack.ts';
 
 export class CompletionTracker {
   readonly accepted = new Map<string, number>();
@@ -176,13 +168,12 @@ export async function waitForCompletions(tracker: CompletionTracker, stallMs: nu
 export async function pipelineLag(stack: BenchStack, runId: string, start: Offsets): Promise<number> {
   const admin = newAdmin(stack.kafkaBrokers);
   try {
-    const ends = await endOffsets(admin, consumerTopics());
-    let lag = 0;
-    for (const { name, trigger } of kafkaConsumers) {
-      const committed = await committedOffsets(admin, benchGroupId(runId, name), [trigger.topic]);
-      lag += lagOf(new Map([[trigger.topic, ends.get(trigger.topic) ?? new Map()]]), committed, start);
-    }
-    return lag;
+    const groups = kafkaConsumers.map(({ name, trigger }) => ({
+      groupId: benchGroupId(runId, name),
+      topic: trigger.topic,
+    }));
+    const lags = await consumerLag(admin, groups, start);
+    return lags.reduce((sum, { behind }) => sum + behind, 0);
   } finally {
     await admin.close();
   }

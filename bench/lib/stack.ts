@@ -10,6 +10,7 @@ import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Admin } from '@platformatic/kafka';
 import { type CatalogEntry, catalog, seedInventory } from '../../functions/shared/catalog.ts';
+import { type Offsets, topicOffsets } from '../../local/infra/consumer-lag.ts';
 import { startDynamoDb } from '../../local/infra/dynamodb.ts';
 import {
   brokersFromEnv,
@@ -121,57 +122,6 @@ export function benchCatalog(stock: number): CatalogEntry[] {
     .map((entry) => ({ ...entry, initialStock: stock }));
 }
 
-export type Offsets = Map<string, Map<number, bigint>>;
-
-/** The end offset (high watermark) of every partition of `topics`. */
-export async function endOffsets(admin: Admin, topics: readonly string[]): Promise<Offsets> {
-  const metadata = await admin.metadata({ topics: [...topics], forceUpdate: true });
-  const listed = await admin.listOffsets({
-    topics: topics.map((name) => ({
-      name,
-      partitions: Array.from({ length: metadata.topics.get(name)?.partitionsCount ?? 0 }, (_, i) => ({
-        partitionIndex: i,
-        // -1: the latest offset.
-        timestamp: -1n,
-      })),
-    })),
-  });
-  return new Map(
-    listed.map((topic) => [topic.name, new Map(topic.partitions.map((p) => [p.partitionIndex, p.offset]))]),
-  );
-}
-
-/** The committed offsets of `groupId` on `topics` (partitions without a commit are absent). */
-export async function committedOffsets(
-  admin: Admin,
-  groupId: string,
-  topics: readonly string[],
-): Promise<Offsets> {
-  const [group] = await admin.listConsumerGroupOffsets({ groups: [groupId] });
-  const wanted = new Set(topics);
-  const result: Offsets = new Map();
-  for (const topic of group?.topics ?? []) {
-    if (!wanted.has(topic.name)) continue;
-    const partitions = new Map<number, bigint>();
-    for (const p of topic.partitions)
-      if (p.committedOffset >= 0n) partitions.set(p.partitionIndex, p.committedOffset);
-    result.set(topic.name, partitions);
-  }
-  return result;
-}
-
-/** Records not yet committed by `groupId` on `topics`. */
-export function lagOf(ends: Offsets, committed: Offsets, start: Offsets): number {
-  let lag = 0;
-  for (const [topic, partitions] of ends) {
-    for (const [partition, end] of partitions) {
-      const done = committed.get(topic)?.get(partition) ?? start.get(topic)?.get(partition) ?? 0n;
-      lag += Number(end - done);
-    }
-  }
-  return lag;
-}
-
 export const benchGroupId = (runId: string, fn: FunctionName | string): string => `bench-${runId}-${fn}`;
 
 export function newAdmin(brokers: string[]): Admin {
@@ -211,7 +161,7 @@ export async function preparePipeline(
   const admin = newAdmin(stack.kafkaBrokers);
   let startOffsets: Offsets;
   try {
-    startOffsets = await endOffsets(admin, consumerTopics());
+    startOffsets = await topicOffsets(admin, consumerTopics());
     await commitGroupsAt(admin, runId, startOffsets);
   } finally {
     await admin.close();

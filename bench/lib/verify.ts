@@ -10,11 +10,11 @@ import { DynamoDBDocumentClient, paginateScan } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { decode } from '../../events/codec.ts';
 import { StoredOrder } from '../../functions/shared/orders/model.ts';
+import type { Offsets } from '../../local/infra/consumer-lag.ts';
 import { localDynamoDbConfig } from '../../local/infra/index.ts';
 import { parseDeadLetterQueueRecord } from '../../tools/dlq/dead-letter.ts';
 import { newReader, type RawMessage, readRanges } from '../../tools/dlq/read.ts';
 import { localTableName, type TableName } from '../../topology/manifest.ts';
-import type { Offsets } from './stack.ts';
 
 type Item = Record<string, unknown>;
 

@@ -3,6 +3,7 @@ import { type DeadLetterQueueRecord, parseDeadLetterQueueRecord } from '../../to
 import { newReader, readRanges } from '../../tools/dlq/read.ts';
 import { consumerGroupId, type FunctionName, manifest } from '../../topology/index.ts';
 import { deadLetterTopic, kafkaConsumers } from '../../topology/topics.ts';
+import { consumerLag, topicOffsets } from '../infra/consumer-lag.ts';
 
 export interface ConsumerLag {
   function: string;
@@ -84,44 +85,19 @@ export class KafkaState {
 
   async read(): Promise<{ lag: ConsumerLag[]; deadLettersOnTopic: number }> {
     const topics = [...new Set([...this.consumers.map((c) => c.topic), deadLetterTopic])];
-    /** Per topic, per partition, the offset at `timestamp` (LATEST: the end, EARLIEST: the first retained). */
-    const offsets = async (timestamp: bigint) => {
-      const listed = await this.admin.listOffsets({
-        topics: topics.map((name) => ({
-          name,
-          partitions: Array.from({ length: manifest.topics[name].partitions }, (_, partitionIndex) => ({
-            partitionIndex,
-            timestamp,
-          })),
-        })),
-      });
-      return (topic: string) =>
-        new Map(
-          (listed.find((t) => t.name === topic)?.partitions ?? []).map((p) => [p.partitionIndex, p.offset]),
-        );
-    };
-    const [ends, starts, groups] = await Promise.all([
-      offsets(ListOffsetTimestamps.LATEST),
-      offsets(ListOffsetTimestamps.EARLIEST),
-      this.admin.listConsumerGroupOffsets({ groups: this.consumers.map((c) => c.groupId) }),
+    // A partition without a commit is behind by all it holds (the group starts at TRIM_HORIZON).
+    const starts = await topicOffsets(this.admin, topics, ListOffsetTimestamps.EARLIEST);
+    const [lags, ends] = await Promise.all([
+      consumerLag(this.admin, this.consumers, starts),
+      topicOffsets(this.admin, [deadLetterTopic]),
     ]);
-    const lag = this.consumers.map(({ fn, topic, groupId }): ConsumerLag => {
-      const committed = (groups.find((g) => g.groupId === groupId)?.topics ?? [])
-        .find((t) => t.name === topic)
-        ?.partitions.filter((p) => p.committedOffset >= 0n);
-      if (!committed || committed.length === 0) return { function: fn, groupId, topic, lag: null };
-      const done = new Map(committed.map((p) => [p.partitionIndex, p.committedOffset]));
-      const start = starts(topic);
-      let behind = 0n;
-      // A partition without a commit is behind by all it holds (the group starts at TRIM_HORIZON).
-      for (const [partition, last] of ends(topic))
-        behind += last - (done.get(partition) ?? start.get(partition) ?? 0n);
-      return { function: fn, groupId, topic, lag: Number(behind < 0n ? 0n : behind) };
+    const lag = lags.map(({ fn, topic, groupId, behind, committed }): ConsumerLag => {
+      return { function: fn, groupId, topic, lag: committed ? behind : null };
     });
-    const [dlqStart, dlqEnd] = [starts(deadLetterTopic), ends(deadLetterTopic)];
+    const [dlqStart, dlqEnd] = [starts.get(deadLetterTopic), ends.get(deadLetterTopic)];
     const ranges: Range[] = Array.from({ length: manifest.topics[deadLetterTopic].partitions }, (_, p) => ({
-      start: dlqStart.get(p) ?? 0n,
-      end: dlqEnd.get(p) ?? 0n,
+      start: dlqStart?.get(p) ?? 0n,
+      end: dlqEnd?.get(p) ?? 0n,
     }));
     // The dead-letter topic's records not classified yet: which are letters, which are markers.
     const unread = this.tally.unread(ranges);
