@@ -4,7 +4,7 @@
  * helpers its runs share, and one run's own tables, SNS topic and consumer groups (preparePipeline).
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -12,19 +12,12 @@ import { Admin } from '@platformatic/kafka';
 import { type CatalogEntry, catalog, seedInventory } from '../../functions/shared/catalog.ts';
 import { type Offsets, topicOffsets } from '../../local/infra/consumer-lag.ts';
 import { startDynamoDb } from '../../local/infra/dynamodb.ts';
-import {
-  brokersFromEnv,
-  findFreePorts,
-  type LocalInfra,
-  localDynamoDbConfig,
-  startLocalInfra,
-} from '../../local/infra/index.ts';
+import { findFreePorts, localDynamoDbConfig, startLocalInfra } from '../../local/infra/index.ts';
 import { kafkaLibDir, startKafka } from '../../local/infra/kafka.ts';
 import type { RunningService } from '../../local/infra/process.ts';
 import { provisionChannels, provisionTables, provisionTopics } from '../../local/infra/provision.ts';
 import { projectRoot } from '../../local/python/venv.ts';
 import { type FunctionName, localTableName, tableNames } from '../../topology/manifest.ts';
-import { RuntimeEnv } from '../../topology/runtime-env.ts';
 import { kafkaConsumers } from '../../topology/topics.ts';
 import { consumerTopics } from './topics.ts';
 
@@ -46,7 +39,6 @@ function localKafkaVersion(): string {
  * developer's 9092/8000: started services get free ports and an ephemeral data dir.
  */
 export async function startBenchStack(log: Log) {
-  const external = brokersFromEnv();
   const ports = (await findFreePorts(4)) as [number, number, number, number];
   const [kafkaPort, controllerPort, dynamodbPort, snsPort] = ports;
   const infra = await startLocalInfra({
@@ -55,9 +47,6 @@ export async function startBenchStack(log: Log) {
     controllerPort,
     dynamodbPort,
     snsPort,
-    kafkaBrokers: external ?? null,
-    dynamodbEndpoint: process.env[RuntimeEnv.dynamodbEndpoint]?.trim() || null,
-    snsEndpoint: process.env[RuntimeEnv.snsEndpoint]?.trim() || null,
     log,
   });
   try {
@@ -66,9 +55,16 @@ export async function startBenchStack(log: Log) {
     await infra.stop();
     throw error;
   }
+  // The pids of the services this run started: a chaos run kills them, and a restart replaces one.
+  const pids: Partial<Record<keyof typeof infra.pids, number>> = {};
+  for (const [name, pid] of Object.entries(infra.pids)) if (pid) pids[name as keyof typeof pids] = pid;
   // Services a chaos run started again after killing them: stopped before the stack's own.
   const restarted: RunningService[] = [];
-  const keep = async (service: Promise<RunningService>) => void restarted.push(await service);
+  const keep = async (name: 'kafka' | 'dynamodb', starting: Promise<RunningService>) => {
+    const service = await starting;
+    restarted.push(service);
+    pids[name] = service.process.pid;
+  };
   const again = { host: '127.0.0.1', log: () => undefined };
   return {
     kafkaBrokers: infra.kafkaBrokers,
@@ -78,41 +74,26 @@ export async function startBenchStack(log: Log) {
     restart: {
       kafka: infra.started.kafka
         ? () =>
-            keep(startKafka({ ...again, port: kafkaPort, controllerPort, dir: join(infra.dataDir, 'kafka') }))
+            keep(
+              'kafka',
+              startKafka({ ...again, port: kafkaPort, controllerPort, dir: join(infra.dataDir, 'kafka') }),
+            )
         : undefined,
       dynamodb: infra.started.dynamodb
-        ? () => keep(startDynamoDb({ ...again, port: dynamodbPort, dir: join(infra.dataDir, 'dynamodb') }))
+        ? () =>
+            keep(
+              'dynamodb',
+              startDynamoDb({ ...again, port: dynamodbPort, dir: join(infra.dataDir, 'dynamodb') }),
+            )
         : undefined,
     },
-    kafkaVersion: infra.started.kafka ? localKafkaVersion() : `external (${external?.join(',')})`,
-    /** The pids of the services this run started, read from their pid files now (chaos kills them). */
-    servicePids: () => servicePids(infra),
+    kafkaVersion: infra.started.kafka ? localKafkaVersion() : `external (${infra.kafkaBrokers.join(',')})`,
+    servicePids: () => pids,
     stop: async () => {
       await Promise.all(restarted.map((service) => service.stop().catch(() => undefined)));
       await infra.stop();
     },
   };
-}
-
-/** Where local/infra's services record their pid (`{ pid, marker }`), under the infra's data dir. */
-const pidFiles = {
-  kafka: 'kafka/kafka.pid',
-  dynamodb: 'dynamodb/dynoxide.pid',
-  sns: 'sns/moto.pid',
-} as const;
-
-function servicePids(infra: LocalInfra) {
-  const pids: Partial<Record<keyof typeof pidFiles, number>> = {};
-  for (const [service, file] of Object.entries(pidFiles) as [keyof typeof pidFiles, string][]) {
-    if (!infra.started[service]) continue;
-    try {
-      const { pid } = JSON.parse(readFileSync(join(infra.dataDir, file), 'utf8')) as { pid?: unknown };
-      if (typeof pid === 'number') pids[service] = pid;
-    } catch {
-      // Not started here, or gone.
-    }
-  }
-  return pids;
 }
 
 /** The demo catalog without its deliberately scarce SKU, each with `stock` units. */

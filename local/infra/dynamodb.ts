@@ -22,7 +22,7 @@ export const localDynamoDbConfig: (endpoint: string) => DynamoDBClientConfig = l
 
 export interface DynamoDbOptions {
   port: number;
-  /** Holds the endpoint's log (`dynoxide.log`), pid file and the tables (one SQLite database in `state/`). */
+  /** Holds the endpoint's log (`dynoxide.log`) and the tables (one SQLite database in `state/`). */
   dir: string;
   log: (line: string) => void;
   /** Start with no tables: the state kept in `dir` from earlier runs is deleted first. */

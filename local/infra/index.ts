@@ -23,7 +23,7 @@ export const DEFAULT_SNS_PORT = 8001;
 
 /**
  * Ports default to 9092 (Kafka, its KRaft controller on the next port), 8000 and 8001 on 127.0.0.1; state
- * (Kafka's log dirs, the tables, logs, pid files) lives in `dataDir`, default `.local/data`, or with
+ * (Kafka's log dirs, the tables, logs) lives in `dataDir`, default `.local/data`, or with
  * `ephemeral` in a temporary dir that `stop()` deletes (tests).
  */
 export interface LocalInfraOptions {
@@ -139,6 +139,7 @@ export async function startLocalInfra(options: LocalInfraOptions = {}) {
     /** Which services this call started (and `stop()` stops: SIGTERM, then SIGKILL); the others were external. */
     started: each(({ running }) => running !== undefined),
     logFiles: each(({ running }) => running?.logFile),
+    pids: each(({ running }) => running?.process.pid),
     stop,
   };
 }

@@ -87,7 +87,7 @@ export interface KafkaOptions {
   port: number;
   /** The KRaft controller listener. */
   controllerPort: number;
-  /** Holds the broker's config, data (`data/`), logs (`broker.log`) and pid file. */
+  /** Holds the broker's config, data (`data/`), and logs (`broker.log`). */
   dir: string;
   log: (line: string) => void;
 }

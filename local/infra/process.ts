@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { constants } from 'node:os';
 import { join } from 'node:path';
@@ -56,8 +56,8 @@ const canUseDeathSignal = () =>
     () => false,
   ));
 
-/** Spawns `command` with its output appended to `logFile` (by the OS: nothing is lost if we die) and its pid in `pidFile`. */
-async function spawnManaged(command: string, args: string[], cwd: string, logFile: string, pidFile: string) {
+/** Spawns `command` with its output appended to `logFile` (by the OS: nothing is lost if we die). */
+async function spawnManaged(command: string, args: string[], cwd: string, logFile: string) {
   installHandlers();
   const withDeathSignal = await canUseDeathSignal();
   const logFd = openSync(logFile, 'a');
@@ -95,14 +95,11 @@ async function spawnManaged(command: string, args: string[], cwd: string, logFil
         const gone = await Promise.race([exited.then(() => true), sleep(graceMs, false, { ref: false })]);
         if (!gone) signal(target, 'SIGKILL');
         await exited;
-        await rm(pidFile, { force: true });
       })();
       return stopping;
     },
   };
   live.add(managed);
-  // For a chaos run, which kills the service by its pid (bench/lib/stack.ts).
-  await writeFile(pidFile, JSON.stringify({ pid }));
   return managed;
 }
 
@@ -252,7 +249,7 @@ export interface ServiceStart {
   service: InfraService;
   command: string;
   args: string[];
-  /** Holds its pid file `<file>.pid` and, unless `logFile` names another, its log `<file>.log`. */
+  /** Holds, unless `logFile` names another, its log `<file>.log`. */
   dir: string;
   file: string;
   logFile?: string;
@@ -272,7 +269,6 @@ export interface ServiceStart {
 export async function startService(start: ServiceStart): Promise<RunningService> {
   const { service, dir } = start;
   await mkdir(dir, { recursive: true });
-  const pidFile = join(dir, `${start.file}.pid`);
   for (const { port, what } of start.ports) {
     const [flag, envVar] = PORT_HINTS[service] ?? [];
     if (!(await isPortFree(port)))
@@ -283,7 +279,7 @@ export async function startService(start: ServiceStart): Promise<RunningService>
   }
   await start.prepare?.();
   const logFile = start.logFile ?? join(dir, `${start.file}.log`);
-  const child = await spawnManaged(start.command, start.args, dir, logFile, pidFile);
+  const child = await spawnManaged(start.command, start.args, dir, logFile);
   try {
     const wait = { timeoutMs: 120_000, process: child };
     await waitUntilReady(service, start.what, start.probe, wait);

@@ -27,7 +27,7 @@ export type RunningSns = RunningService & { endpoint: string };
  */
 export async function startSns(options: {
   port: number;
-  /** Holds moto's log and pid file. */
+  /** Holds moto's log. */
   dir: string;
   log: (line: string) => void;
 }): Promise<RunningSns> {
