@@ -92,7 +92,8 @@ function apiSample(method: string, resource: string): APIGatewayProxyEvent {
   const event = toProxyEvent(
     {
       method,
-      target: { path, query: [] },
+      path,
+      query: [],
       rawHeaders: Object.entries(headers).flat(),
       body: Buffer.from(body),
       sourceIp: '127.0.0.1',

@@ -157,14 +157,7 @@ function requestTime(date: Date): string {
   return `${day}/${month}/${year}:${time} +0000`;
 }
 
-export interface RequestFacts {
-  method: string;
-  target: RequestTarget;
-  rawHeaders: string[];
-  body: Buffer;
-  sourceIp: string;
-  localPort: number;
-}
+type RequestFacts = ReceivedRequest & { sourceIp: string; localPort: number };
 
 /**
  * A REST API (v1) Lambda proxy integration event, as API Gateway builds it: header names keep the
@@ -192,14 +185,14 @@ export function toProxyEvent(
     ['X-Forwarded-Port', String(request.localPort)],
     ['X-Forwarded-Proto', 'http'],
   ]);
-  const query = grouped(request.target.query);
+  const query = grouped(request.query);
   const empty = request.body.length === 0;
   const binary = !empty && !isUtf8(request.body);
   const now = new Date();
   const userAgent = headers['User-Agent'] ?? headers['user-agent'] ?? null;
   return {
     resource: matched.route.resource,
-    path: request.target.path,
+    path: request.path,
     httpMethod: request.method,
     headers,
     multiValueHeaders,
@@ -232,7 +225,7 @@ export function toProxyEvent(
         userAgent,
         userArn: accessKey ? LOCAL_CALLER_ARN : null,
       },
-      path: `/${STAGE}${request.target.path}`,
+      path: `/${STAGE}${request.path}`,
       protocol: 'HTTP/1.1',
       requestId: randomUUID(),
       requestTime: requestTime(now),
@@ -354,18 +347,15 @@ export async function startApiEmulator(options: ApiEmulatorOptions) {
     const matched = matchRoute(orderApiRoutes, method, target.path);
     if (!matched)
       return refuse(403, MISSING_TOKEN, { 'x-amzn-ErrorType': 'MissingAuthenticationTokenException' });
-    const { path, query } = target;
-    const verdict =
-      verify && matched.route.auth === 'iam'
-        ? await verify({ method, path, query, rawHeaders: req.rawHeaders, body })
-        : undefined;
+    const received = { method, ...target, rawHeaders: req.rawHeaders, body };
+    const verdict = verify && matched.route.auth === 'iam' ? await verify(received) : undefined;
     if (verdict && !verdict.ok)
       return refuse(403, verdict.message, { 'x-amzn-ErrorType': verdict.errorType });
     const { remoteAddress = '127.0.0.1', localPort = 0 } = req.socket;
-    const request = { method, target, rawHeaders: req.rawHeaders, body, sourceIp: remoteAddress, localPort };
+    const request = { ...received, sourceIp: remoteAddress, localPort };
     const event = toProxyEvent(request, matched, apiId, verdict?.accessKeyId);
     await integrate(res, event, options.invoke, (why) =>
-      options.log(`[api] ${method} ${path}: ${options.functionName} ${why}`),
+      options.log(`[api] ${method} ${target.path}: ${options.functionName} ${why}`),
     );
   };
 
